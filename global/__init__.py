@@ -1,0 +1,1 @@
+"""The global tier: merges every region's top-K and serves world ranks with tiered precision."""

@@ -1,0 +1,1 @@
+"""Sub-commands of the `podium` CLI, one module each (see `podium.cli`)."""

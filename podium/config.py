@@ -1,0 +1,148 @@
+"""Settings: environment variables `PODIUM_*` (nested with `__`), an optional TOML or YAML file
+named by `PODIUM_CONFIG`, then defaults. Every limit is named here with its unit last."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+    YamlConfigSettingsSource,
+)
+
+
+class BoardConfig(BaseModel):
+    """A board declared in config; created at start-up if it does not exist yet."""
+
+    id: str
+    operator: str = "best"
+    order: str = "desc"
+    score_min: int | None = None
+    score_max: int | None = None
+    max_delta_per_minute: int | None = None
+    public_read: bool = True
+
+
+class IngestLimits(BaseModel):
+    batch_entries_max: int = 1000           # entries per POST /v1/scores batch (413 above)
+    body_bytes_max: int = 1_048_576          # request body size (413 above)
+    signature_window_ms: int = 300_000       # requests older/newer than this are rejected as stale
+    dedup_window_ms: int = 600_000           # an event id is applied once within this window
+    idempotency_ttl_ms: int = 86_400_000     # a batch's stored result is replayed for this long
+    future_skew_ms: int = 300_000            # achieved_at may be at most this far in the future
+    player_id_len_max: int = 64              # bytes
+    event_id_len_max: int = 128              # bytes
+    quarantine_len_max: int = 100_000        # entries kept per board's quarantine stream
+    changes_len_max: int = 100_000           # entries kept per board's change stream
+
+
+class ApiLimits(BaseModel):
+    page_size_max: int = 1000                # entries per top-N / page / connection page
+    around_max: int = 100                    # entries above or below in an around-me query
+    players_batch_max: int = 200             # ids in one players(ids:) query
+    query_depth_max: int = 10
+    query_cost_max: int = 5000
+    aliases_max: int = 30
+    subscriptions_per_connection_max: int = 20
+    subscriptions_per_process_max: int = 20_000
+    subscription_top_n_max: int = 100
+    tick_ms: int = 250                       # subscription coalescing tick
+    cache_ttl_ms: int = 1000                 # in-process read cache TTL (jittered)
+    cache_entries_max: int = 10_000
+    rate_limit_per_s: float = 50.0           # token-bucket refill per client id / IP
+    rate_limit_burst: int = 100
+    introspection: bool = True
+
+
+class KafkaSettings(BaseModel):
+    bootstrap: str | None = None             # unset: embedded in-process queue instead of Kafka
+    topic_prefix: str = "podium"
+    scores_partitions: int = 4
+    take_entries_max: int = 1000             # micro-batch size for the apply agent
+    take_within_ms: int = 50                 # micro-batch wait
+    wait_timeout_ms_max: int = 5000          # bound on `wait=true` submissions
+
+
+class HistorySettings(BaseModel):
+    cassandra_contact_points: list[str] = Field(default_factory=list)
+    cassandra_port: int = 9042
+    cassandra_keyspace: str = "podium"
+    cassandra_protocol_version: int = 4
+    cassandra_consistency: str = "LOCAL_QUORUM"
+    sqlite_path: str | None = None           # unset: <data_dir>/history.sqlite3
+    snapshot_interval_s: int = 3600
+    snapshot_dir: str | None = None          # unset: <data_dir>/snapshots
+
+
+class GlobalSettings(BaseModel):
+    top_k: int = 1000                        # exact tier size
+    approximate_rank_max: int = 100_000      # ranks above this are ESTIMATED
+    sketch_refresh_ms: int = 5000
+    coarse_sketch_refresh_ms: int = 30_000
+    strong_top_max: int = 100
+    strong_timeout_ms: int = 1000
+    url: str | None = None                   # where a region ships its changes (embedded: HTTP)
+
+
+class ReplicationSettings(BaseModel):
+    outbox_len_max: int = 1_000_000          # alarm when the outbox reaches this
+    ship_batch_max: int = 1000
+    ship_interval_ms: int = 200
+    anti_entropy_interval_s: int = 60
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PODIUM_", env_nested_delimiter="__", extra="ignore")
+
+    region: str = "local"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Field(default_factory=lambda: Path(os.environ.get("TMPDIR", "/tmp")) / "podium")
+    # REDIS_URL is accepted unprefixed, as platforms commonly inject it. redis:// or rediss:// for a
+    # single node; a cluster is named with `redis_cluster=true` (or a `redis+cluster://` URL).
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("PODIUM_REDIS_URL", "REDIS_URL"))
+    redis_cluster: bool = False
+    redis_pool_connections_max: int = 64
+    game_server_keys: dict[str, str] = Field(default_factory=dict)   # key id -> HMAC secret
+    admin_keys: list[str] = Field(default_factory=list)
+    jwt_secret: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_public_key: str | None = None
+    jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256"])
+    boards: list[BoardConfig] = Field(default_factory=list)
+    ingest: IngestLimits = Field(default_factory=IngestLimits)
+    api: ApiLimits = Field(default_factory=ApiLimits)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    history: HistorySettings = Field(default_factory=HistorySettings)
+    global_: GlobalSettings = Field(default_factory=GlobalSettings, alias="global")
+    replication: ReplicationSettings = Field(default_factory=ReplicationSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = os.environ.get("PODIUM_CONFIG")
+        if path:
+            if not Path(path).is_file():
+                raise ValueError(f"PODIUM_CONFIG={path!r} is not a file")
+            if path.endswith((".yaml", ".yml")):
+                sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+            else:
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)

@@ -1,0 +1,79 @@
+"""The user-facing exception tree, mapped once to GraphQL `extensions.code` and HTTP statuses.
+
+    PodiumError
+    ├── BadUserInput        BAD_USER_INPUT   400
+    │   └── PayloadTooLarge BAD_USER_INPUT   413
+    ├── Unauthenticated     UNAUTHENTICATED  401
+    ├── Forbidden           FORBIDDEN        403
+    ├── NotFound            NOT_FOUND        404
+    ├── Conflict            BAD_USER_INPUT   409
+    ├── RateLimited         RATE_LIMITED     429
+    ├── Unavailable         INTERNAL         503   (a store is down: retry later)
+    └── Internal            INTERNAL         500   (never leaks details to the client)
+
+Driver errors (redis, aiokafka, cassandra) are translated at the adapter with `raise ... from exc`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PodiumError(Exception):
+    code = "INTERNAL"
+    http_status = 500
+
+    def __init__(self, message: str, **extensions: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extensions = extensions
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, **self.extensions}}
+
+
+class BadUserInput(PodiumError):
+    code = "BAD_USER_INPUT"
+    http_status = 400
+
+
+class PayloadTooLarge(BadUserInput):
+    http_status = 413
+
+
+class Conflict(BadUserInput):
+    http_status = 409
+
+
+class Unauthenticated(PodiumError):
+    code = "UNAUTHENTICATED"
+    http_status = 401
+
+
+class Forbidden(PodiumError):
+    code = "FORBIDDEN"
+    http_status = 403
+
+
+class NotFound(PodiumError):
+    code = "NOT_FOUND"
+    http_status = 404
+
+
+class RateLimited(PodiumError):
+    code = "RATE_LIMITED"
+    http_status = 429
+
+    def __init__(self, message: str, retry_after_s: float, **extensions: Any) -> None:
+        super().__init__(message, retryAfter=retry_after_s, **extensions)
+        self.retry_after_s = retry_after_s
+
+
+class Unavailable(PodiumError):
+    code = "INTERNAL"
+    http_status = 503
+
+
+class Internal(PodiumError):
+    code = "INTERNAL"
+    http_status = 500

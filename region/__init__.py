@@ -1,0 +1,1 @@
+"""A region: signed batch ingestion, exact ranks on Redis, the GraphQL API and live subscriptions."""

@@ -1,0 +1,1 @@
+"""The region's HTTP surface: GraphQL (Strawberry on Starlette) and the signed score endpoint."""

