@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
@@ -58,3 +59,11 @@ async def any_redis(request: pytest.FixtureRequest) -> AsyncIterator[aioredis.Re
 
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def portal() -> Iterator[BlockingPortal]:
+    """One event loop in a thread for the whole session: lets sync (hypothesis) tests reuse async
+    clients across examples instead of reconnecting per example."""
+    with start_blocking_portal(backend="asyncio") as p:
+        yield p

@@ -1,0 +1,26 @@
+"""Creates the async Redis client (single node or cluster) from settings."""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+from urllib.parse import urlparse
+
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+
+AnyRedis: TypeAlias = aioredis.Redis | RedisCluster
+
+
+def connect(url: str, *, cluster: bool = False, connections_max: int = 64) -> AnyRedis:
+    """`redis://host:port/db` for one node; `redis+cluster://h1:p1,h2:p2` or cluster=True for a cluster."""
+    if url.startswith("redis+cluster://"):
+        cluster = True
+        url = "redis://" + url.removeprefix("redis+cluster://")
+    if not cluster:
+        return aioredis.Redis.from_url(url, decode_responses=False, max_connections=connections_max)
+    parsed = urlparse(url)
+    nodes = []
+    for hostport in parsed.netloc.split("@")[-1].split(","):
+        host, _, port = hostport.partition(":")
+        nodes.append(ClusterNode(host or "127.0.0.1", int(port or 6379)))
+    return RedisCluster(startup_nodes=nodes, decode_responses=False, max_connections=connections_max)

@@ -1,0 +1,55 @@
+"""Redis key layout. Every key of a board carries the hash tag `{board id}`, so a board's keys
+live in one Redis Cluster slot and one Lua script can touch them all atomically.
+
+    pb:{B}:<season>:z      sorted set: zscore = ±score, member = "<ts hex>:<player>" (podium.ranking)
+    pb:{B}:<season>:i      hash: player -> ts hex (rebuilds a player's member in O(1))
+    pb:{B}:<season>:chg    stream: applied changes, one entry per apply call (subscriptions, replication)
+    pb:{B}:dd:<window>     set: event ids seen in one dedup window (expires after two windows)
+    pb:{B}:dm:<minute>     hash: player -> score delta this minute (anti-cheat; expires)
+    pb:{B}:q               stream: quarantined entries (bounded)
+    pb:{B}:off             hash: stream partition -> last applied offset (effect-level exactly-once)
+    pb:{B}:ban             set: banned players
+A season reset only bumps the season, so earlier seasons stay readable under their old keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from podium.model import Board
+
+BOARDS_KEY = "podium:boards"
+
+
+@dataclass(frozen=True, slots=True)
+class BoardKeys:
+    zset: str
+    index: str
+    changes: str
+    quarantine: str
+    offsets: str
+    banned: str
+    prefix: str
+
+    def dedup(self, window: int) -> str:
+        return f"{self.prefix}dd:{window}"
+
+    def delta(self, minute: int) -> str:
+        return f"{self.prefix}dm:{minute}"
+
+
+def board_keys(board_id: str, season: int) -> BoardKeys:
+    prefix = f"pb:{{{board_id}}}:"
+    return BoardKeys(
+        zset=f"{prefix}{season}:z",
+        index=f"{prefix}{season}:i",
+        changes=f"{prefix}{season}:chg",
+        quarantine=f"{prefix}q",
+        offsets=f"{prefix}off",
+        banned=f"{prefix}ban",
+        prefix=prefix,
+    )
+
+
+def keys_of(board: Board) -> BoardKeys:
+    return board_keys(board.id, board.season)

@@ -1,0 +1,123 @@
+-- Applies a group of score entries to one board in one atomic round trip.
+-- All keys share the board's hash tag, so the script runs on one Redis Cluster slot.
+--
+-- KEYS: 1 zset (ranks)   2 index hash (player -> ts hex)   3 dedup set (this window)
+--       4 dedup set (previous window)   5 delta hash (this minute)   6 quarantine stream
+--       7 offsets hash (partition -> last applied offset)   8 change stream   9 banned set
+-- ARGV: 1 operator   2 "1" if descending   3 max delta per minute or ""   4 dedup set ttl ms
+--       5 quarantine len max   6 change stream len max   7 partition or ""   8 offset or ""
+--       then 4 per entry: player, score (integer string), achieved_at (12 hex digits), event id or ""
+-- Returns {"skip"} when the offset was applied already, else 3 items per entry:
+--       code ("a" applied, "u" unchanged, "d" duplicate, "q" quarantined, "o" overflow, "b" banned),
+--       rank (0 when none), score (string; "" when none).
+-- The tie rule lives in the member ("<ts hex>:<player>") and the negated score of descending
+-- boards: see podium/ranking.py. Scores are exact integers up to 2^53 (doubles).
+
+local z, idx, dcur, dprev, dmin, qkey, offkey, chg, banned =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local op, desc, max_delta = ARGV[1], ARGV[2] == "1", tonumber(ARGV[3])
+local dedup_ttl_ms, qmax, cmax, part, offset = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local LIMIT = 9007199254740992
+
+if part ~= "" then
+  local last = redis.call("HGET", offkey, part)
+  if last and tonumber(last) >= tonumber(offset) then
+    return {"skip"}
+  end
+end
+
+-- Exact overflow test for a + b with |a|, |b| <= 2^53: LIMIT - b and -LIMIT - b are exact doubles,
+-- whereas a + b itself may round (2^53 + 1 == 2^53 in doubles) and hide the overflow.
+local function sum_overflows(a, b)
+  if b >= 0 then return a > LIMIT - b end
+  return a < -LIMIT - b
+end
+
+local function fmt(x)
+  if x == 0 then x = 0 end -- no "-0"
+  return string.format("%.0f", x)
+end
+
+local out, changes, seen = {}, {}, false
+local n = (#ARGV - 8) / 4
+for k = 0, n - 1 do
+  local b = 9 + k * 4
+  local player, score_s, ts, ev = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+  local score = tonumber(score_s)
+  if ev ~= "" and (redis.call("SISMEMBER", dcur, ev) == 1 or redis.call("SISMEMBER", dprev, ev) == 1) then
+    out[#out + 1] = "d"; out[#out + 1] = 0; out[#out + 1] = ""
+  elseif redis.call("SISMEMBER", banned, player) == 1 then
+    out[#out + 1] = "b"; out[#out + 1] = 0; out[#out + 1] = ""
+  else
+    local oldts = redis.call("HGET", idx, player)
+    local old, oldmember = nil, nil
+    if oldts then
+      oldmember = oldts .. ":" .. player
+      local zs = tonumber(redis.call("ZSCORE", z, oldmember))
+      if desc then old = -zs else old = zs end
+    end
+    local new, newts, overflow = nil, ts, false
+    if op == "best" then
+      if (not old) or (desc and score > old) or ((not desc) and score < old) or (score == old and ts < oldts) then
+        new = score
+      end
+    elseif op == "latest" then
+      -- versioned write: an older achievement never replaces a newer one (replays are harmless)
+      if (not old) or ts > oldts or (ts == oldts and score > old) then
+        new = score
+      end
+    else
+      local amount = score
+      if op == "decrement" then amount = -score end
+      if sum_overflows(old or 0, amount) then
+        overflow = true
+      else
+        new = (old or 0) + amount
+        if oldts and oldts > ts then newts = oldts end
+        if old and new == old and newts == oldts then new = nil end
+      end
+    end
+    local code, rank, shown = "u", 0, ""
+    if overflow then
+      code = "o"
+    elseif new then
+      local delta = 0
+      if old then delta = math.abs(new - old) end
+      local acc = 0
+      if max_delta and old then acc = tonumber(redis.call("HGET", dmin, player) or "0") end
+      if max_delta and old and acc + delta > max_delta then
+        redis.call("XADD", qkey, "MAXLEN", "~", qmax, "*",
+          "player", player, "score", score_s, "ts", ts, "event", ev,
+          "reason", "max_delta", "delta", fmt(acc + delta), "limit", fmt(max_delta))
+        code = "q"
+      else
+        if oldmember then redis.call("ZREM", z, oldmember) end
+        local member = newts .. ":" .. player
+        local zs = new
+        if desc then zs = -new end
+        redis.call("ZADD", z, fmt(zs), member)
+        redis.call("HSET", idx, player, newts)
+        if max_delta and old then
+          redis.call("HINCRBY", dmin, player, delta)
+          redis.call("PEXPIRE", dmin, 120000)
+        end
+        code, rank, shown = "a", redis.call("ZRANK", z, member) + 1, fmt(new)
+        changes[#changes + 1] = player .. "\t" .. shown .. "\t" .. newts
+      end
+    elseif old then
+      rank, shown = redis.call("ZRANK", z, oldmember) + 1, fmt(old)
+    end
+    if ev ~= "" and code ~= "o" then
+      redis.call("SADD", dcur, ev)
+      seen = true
+    end
+    out[#out + 1] = code; out[#out + 1] = rank; out[#out + 1] = shown
+  end
+end
+
+if seen then redis.call("PEXPIRE", dcur, dedup_ttl_ms) end
+if part ~= "" then redis.call("HSET", offkey, part, offset) end
+if #changes > 0 then
+  redis.call("XADD", chg, "MAXLEN", "~", cmax, "*", "d", table.concat(changes, "\n"))
+end
+return out

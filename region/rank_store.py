@@ -1,0 +1,86 @@
+"""The RankStore port: exact ranks of one region's boards. One adapter: Redis (`rank_store_redis`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from podium.model import Board, RankedEntry, ScoreEntry
+
+
+class ApplyCode(StrEnum):
+    APPLIED = "a"
+    UNCHANGED = "u"
+    DUPLICATE = "d"
+    QUARANTINED = "q"
+    OVERFLOW = "o"
+    BANNED = "b"
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyOutcome:
+    code: ApplyCode
+    rank: int | None
+    score: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RankCursor:
+    """A position in rank order: the rank key of the last entry seen, not an offset."""
+
+    score: int
+    achieved_at_ms: int
+    player: str
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantinedEntry:
+    id: str
+    player: str
+    score: int
+    achieved_at_ms: int
+    event_id: str
+    reason: str
+    detail: dict[str, str]
+
+
+class RankStore(Protocol):
+    async def apply(
+        self,
+        board: Board,
+        entries: Sequence[ScoreEntry],
+        now_ms: int,
+        *,
+        partition: str | None = None,
+        offset: int | None = None,
+    ) -> list[ApplyOutcome] | None:
+        """Apply entries of one board atomically; None when `offset` was applied already."""
+        ...
+
+    async def range(self, board: Board, start: int, count: int) -> list[RankedEntry]:
+        """Entries from 0-based position `start`."""
+        ...
+
+    async def after(self, board: Board, cursor: RankCursor, count: int) -> list[RankedEntry]: ...
+
+    async def players(self, board: Board, players: Sequence[str]) -> list[RankedEntry | None]: ...
+
+    async def around(self, board: Board, player: str, above: int, below: int) -> list[RankedEntry]: ...
+
+    async def count(self, board: Board) -> int: ...
+
+    async def load(self, board: Board, entries: Iterable[tuple[str, int, int]]) -> int:
+        """Bulk-load (player, score, achieved_at_ms) rows, bypassing operators: rebuilds, benchmarks."""
+        ...
+
+    async def remove_player(self, board: Board, player: str) -> bool: ...
+
+    async def ban(self, board: Board, player: str) -> None: ...
+
+    async def clear(self, board: Board) -> None: ...
+
+    async def quarantined(self, board: Board, count: int) -> list[QuarantinedEntry]: ...
+
+    async def ping(self) -> bool: ...
