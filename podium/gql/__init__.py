@@ -1,0 +1,1 @@
+"""Strawberry types shared by the regional and the global GraphQL schemas (one concept a module)."""

@@ -1,0 +1,137 @@
+"""Rank-bearing GraphQL types, each with a `from_…()` constructor from the domain model."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from enum import Enum
+
+import orjson
+import strawberry
+
+from podium.errors import BadUserInput
+from podium.gql.scalars import Long
+from podium.model import Board as BoardModel
+from podium.model import RankedEntry
+from podium.region.rank_store import RankCursor
+
+
+@strawberry.enum(description="How exact a rank is: regional ranks are always EXACT.")
+class Precision(Enum):
+    EXACT = "EXACT"
+    APPROXIMATE = "APPROXIMATE"
+    ESTIMATED = "ESTIMATED"
+
+
+@strawberry.enum
+class Operator(Enum):
+    BEST = "best"
+    LATEST = "latest"
+    INCREMENT = "increment"
+    DECREMENT = "decrement"
+
+
+@strawberry.enum
+class SortOrder(Enum):
+    DESC = "desc"
+    ASC = "asc"
+
+
+@strawberry.enum
+class Scope(Enum):
+    REGION = "region"
+    GLOBAL = "global"
+
+
+@strawberry.type(description="A leaderboard and its rules.")
+class Board:
+    id: str
+    operator: Operator
+    order: SortOrder
+    score_min: Long | None
+    score_max: Long | None
+    scope: Scope
+    max_delta_per_minute: Long | None
+    public_read: bool
+    season: int
+
+    @classmethod
+    def from_model(cls, b: BoardModel) -> Board:
+        return cls(
+            id=b.id, operator=Operator(b.operator.value), order=SortOrder(b.order.value),
+            score_min=b.score_min, score_max=b.score_max, scope=Scope(b.scope.value),  # type: ignore[arg-type]
+            max_delta_per_minute=b.max_delta_per_minute, public_read=b.public_read,  # type: ignore[arg-type]
+            season=b.season,
+        )
+
+
+def as_of(now_ms: int) -> datetime:
+    return datetime.fromtimestamp(now_ms / 1000, tz=UTC)
+
+
+@strawberry.type(name="RankedEntry", description="One ranked entry. Ties rank by earlier achievement, then player id.")
+class RankedEntryType:
+    rank: int = strawberry.field(description="1-based ordinal position; no two entries share a rank.")
+    player: str
+    score: Long
+    achieved_at: Long = strawberry.field(description="When the score was achieved, Unix milliseconds.")
+    precision: Precision
+    error_bound: int = strawberry.field(description="± ranks; 0 for EXACT.")
+    as_of: datetime = strawberry.field(description="When this rank was computed.")
+
+    @classmethod
+    def from_entry(
+        cls, e: RankedEntry, now_ms: int, precision: Precision = Precision.EXACT, error_bound: int = 0
+    ) -> RankedEntryType:
+        return cls(
+            rank=e.rank, player=e.player, score=e.score, achieved_at=e.achieved_at_ms,  # type: ignore[arg-type]
+            precision=precision, error_bound=error_bound, as_of=as_of(now_ms),
+        )
+
+
+def encode_cursor(e: RankedEntry) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([e.score, e.achieved_at_ms, e.player])).decode()
+
+
+def decode_cursor(cursor: str) -> RankCursor:
+    try:
+        score, ts, player = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if not (isinstance(score, int) and isinstance(ts, int) and isinstance(player, str)):
+            raise ValueError
+        return RankCursor(score, ts, player)
+    except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+        raise BadUserInput("invalid cursor") from exc
+
+
+@strawberry.type
+class LeaderboardEdge:
+    cursor: str
+    node: RankedEntryType
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type(description="A page of a leaderboard in rank order (Relay connection).")
+class LeaderboardConnection:
+    edges: list[LeaderboardEdge]
+    page_info: PageInfo
+    total_count: int
+    as_of: datetime
+
+    @classmethod
+    def from_entries(cls, rows: list[RankedEntry], total: int, now_ms: int, requested: int) -> LeaderboardConnection:
+        edges = [LeaderboardEdge(cursor=encode_cursor(r), node=RankedEntryType.from_entry(r, now_ms)) for r in rows]
+        last = rows[-1] if rows else None
+        return cls(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=bool(last) and last.rank < total and len(rows) >= requested,  # type: ignore[union-attr]
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            total_count=total,
+            as_of=as_of(now_ms),
+        )

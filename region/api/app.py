@@ -1,0 +1,71 @@
+"""The region's ASGI app: Starlette routes + Strawberry GraphQL (HTTP and both websocket protocols)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from podium.clock import Clock
+from podium.config import Settings
+from podium.errors import Internal, PodiumError
+from podium.region.api import http
+from podium.region.api.schema import build_schema
+from podium.region.service import RegionService
+
+log = logging.getLogger("podium.app")
+
+
+class RegionGraphQL(GraphQL):  # type: ignore[type-arg]
+    async def get_context(self, request: Request | WebSocket, response: Any = None) -> dict[str, Any]:
+        return {"service": request.app.state.service, "request": request, "response": response}
+
+
+async def podium_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PodiumError)
+    return http.error_response(exc)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return http.error_response(Internal("internal error"))
+
+
+def create_app(settings: Settings, clock: Clock | None = None, service: RegionService | None = None) -> Starlette:
+    """The region app. The service (Redis client, stores) is built in the lifespan unless given."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        svc = service or RegionService.build(settings, clock)
+        await svc.open()
+        app.state.service = svc
+        try:
+            yield
+        finally:
+            if service is None:
+                await svc.close()
+
+    graphql = RegionGraphQL(build_schema())
+    routes = [
+        Route("/v1/scores", http.post_scores, methods=["POST"]),
+        Route("/v1/admin/boards", http.boards_endpoint, methods=["GET", "POST"]),
+        Route("/v1/admin/quarantine", http.quarantine_endpoint, methods=["GET"]),
+        Route("/healthz", http.healthz),
+        Route("/readyz", http.readyz),
+        # Route + WebSocketRoute, not Mount: websocket upgrades fail under Mount.
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={PodiumError: podium_error, Exception: unexpected_error},
+    )

@@ -1,0 +1,115 @@
+"""Starlette endpoints of a region: signed score batches, admin boards/quarantine, health."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from podium.errors import BadUserInput, Forbidden, PayloadTooLarge, PodiumError, Unauthenticated
+from podium.model import Board
+from podium.region.service import RegionService
+from podium.region.signing import verify
+from podium.region.validation import parse_batch
+
+log = logging.getLogger("podium.http")
+IDEMPOTENCY_HEADER = "idempotency-key"
+IDEMPOTENCY_KEY_LEN_MAX = 128
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def error_response(exc: PodiumError) -> Response:
+    headers = {"Retry-After": str(int(exc.extensions.get("retryAfter", 1)))} if exc.http_status in (429, 503) else None
+    return json_response(exc.to_dict(), exc.http_status, headers)
+
+
+def service_of(request: Request) -> RegionService:
+    return request.app.state.service  # type: ignore[no-any-return]
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) as soon as it exceeds `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body is {declared} bytes; the limit is {limit}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def post_scores(request: Request) -> Response:
+    service = service_of(request)
+    limits = service.settings.ingest
+    body = await read_body(request, limits.body_bytes_max)
+    verified = verify(
+        request.headers, request.method, request.url.path, body,
+        service.settings.game_server_keys, service.clock.now_ms(), limits.signature_window_ms,
+    )
+    await service.replay_guard.check(verified)
+    idem_key = request.headers.get(IDEMPOTENCY_HEADER)
+    if idem_key is not None and not 0 < len(idem_key) <= IDEMPOTENCY_KEY_LEN_MAX:
+        raise BadUserInput(f"Idempotency-Key must be 1-{IDEMPOTENCY_KEY_LEN_MAX} characters")
+    entries = parse_batch(body, limits)
+    result = await service.ingest.submit(entries, scope=verified.key_id, idem_key=idem_key)
+    return json_response(result)
+
+
+def require_admin(request: Request) -> None:
+    keys = service_of(request).settings.admin_keys
+    auth = request.headers.get("authorization", "")
+    given = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else request.headers.get("x-podium-admin-key", "")
+    if not given:
+        raise Unauthenticated("admin endpoints need 'Authorization: Bearer <admin key>'")
+    if not any(hmac.compare_digest(given, k) for k in keys):
+        raise Forbidden("not an admin key")
+
+
+async def boards_endpoint(request: Request) -> Response:
+    require_admin(request)
+    service = service_of(request)
+    if request.method == "GET":
+        boards = await service.boards.refresh()
+        return json_response({"boards": [b.to_dict() for b in sorted(boards.values(), key=lambda b: b.id)]})
+    body = await read_body(request, 65_536)
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadUserInput(f"malformed JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise BadUserInput("body must be a JSON object describing a board")
+    board = await service.boards.create(Board.from_dict(doc))
+    return json_response({"board": board.to_dict()}, 201)
+
+
+async def quarantine_endpoint(request: Request) -> Response:
+    require_admin(request)
+    service = service_of(request)
+    board = await service.boards.require(request.query_params.get("board", ""))
+    limit_s = request.query_params.get("limit", "100")
+    if not limit_s.isdigit() or not 1 <= int(limit_s) <= 1000:
+        raise BadUserInput("limit must be between 1 and 1000")
+    rows = await service.store.quarantined(board, int(limit_s))
+    return json_response({"board": board.id, "entries": [
+        {"id": r.id, "player": r.player, "score": r.score, "achieved_at": r.achieved_at_ms,
+         "event_id": r.event_id, "reason": r.reason, **r.detail} for r in rows
+    ]})
+
+
+async def healthz(request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    ready = await service_of(request).store.ping()
+    return json_response({"status": "ready" if ready else "redis unreachable"}, 200 if ready else 503)

@@ -1,0 +1,169 @@
+"""Score ingestion shared by `POST /v1/scores`, the `submitScores` mutation and the stream agents:
+validate each entry, group by board, apply each group in one Lua call, report per entry."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from podium.clock import Clock
+from podium.config import IngestLimits
+from podium.errors import Conflict
+from podium.model import Board, EntryResult, EntryStatus, ScoreEntry
+from podium.redis_client import AnyRedis
+from podium.region.boards import BoardRegistry
+from podium.region.rank_store import ApplyCode, RankStore
+from podium.region.validation import check_batch_size, validate_entry
+
+_REASONS = {
+    ApplyCode.DUPLICATE: "duplicate event",
+    ApplyCode.OVERFLOW: "score total would exceed ±2^53",
+    ApplyCode.BANNED: "player is banned",
+}
+_STATUS = {
+    ApplyCode.APPLIED: EntryStatus.APPLIED,
+    ApplyCode.UNCHANGED: EntryStatus.UNCHANGED,
+    ApplyCode.QUARANTINED: EntryStatus.QUARANTINED,
+}
+
+
+@dataclass(slots=True)
+class BatchResult:
+    results: list[EntryResult]
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"results": [r.to_dict() for r in self.results], "counts": self.counts}
+
+    @classmethod
+    def of(cls, results: list[EntryResult]) -> BatchResult:
+        counts = {s.value: 0 for s in EntryStatus}
+        for r in results:
+            counts[r.status.value] += 1
+        return cls(results, counts)
+
+
+def validate_batch(
+    raw_entries: Sequence[Any], boards: dict[str, Board], limits: IngestLimits, now_ms: int
+) -> tuple[list[tuple[int, ScoreEntry]], dict[int, EntryResult]]:
+    valid: list[tuple[int, ScoreEntry]] = []
+    rejected: dict[int, EntryResult] = {}
+    for i, raw in enumerate(raw_entries):
+        checked = validate_entry(i, raw, boards, limits, now_ms)
+        if isinstance(checked, ScoreEntry):
+            valid.append((i, checked))
+        else:
+            rejected[i] = checked
+    return valid, rejected
+
+
+async def apply_entries(
+    store: RankStore,
+    boards: dict[str, Board],
+    entries: Sequence[tuple[int, ScoreEntry]],
+    now_ms: int,
+    *,
+    partition: str | None = None,
+    offset: int | None = None,
+) -> dict[int, EntryResult] | None:
+    """Apply validated entries, one atomic Lua call per board; None if `offset` was applied already
+    (on every board of the group: offsets are stored per board, with the scores)."""
+    groups: dict[str, list[tuple[int, ScoreEntry]]] = defaultdict(list)
+    for item in entries:
+        groups[item[1].board].append(item)
+    results: dict[int, EntryResult] = {}
+    skipped = 0
+    for board_id, group in groups.items():
+        outcomes = await store.apply(
+            boards[board_id], [e for _, e in group], now_ms, partition=partition, offset=offset
+        )
+        if outcomes is None:
+            skipped += 1
+            continue
+        for (i, _), out in zip(group, outcomes, strict=True):
+            status = _STATUS.get(out.code, EntryStatus.REJECTED)
+            reason = _REASONS.get(out.code) or ("max_delta" if out.code is ApplyCode.QUARANTINED else None)
+            results[i] = EntryResult(i, status, reason=reason, rank=out.rank, score=out.score)
+    if groups and skipped == len(groups):
+        return None
+    return results
+
+
+class IdempotencyStore:
+    """Stores each batch's response under its Idempotency-Key so a retry replays it."""
+
+    PENDING = b"pending"
+    PENDING_TTL_MS = 30_000
+
+    def __init__(self, redis: AnyRedis, ttl_ms: int) -> None:
+        self.redis = redis
+        self.ttl_ms = ttl_ms
+
+    @staticmethod
+    def _key(scope: str, idem_key: str) -> str:
+        return f"pidem:{scope}:{hashlib.sha256(idem_key.encode()).hexdigest()}"
+
+    async def begin(self, scope: str, idem_key: str, body_hash: str) -> dict[str, Any] | None:
+        """Returns the stored response for a replay, or None when this request should proceed."""
+        key = self._key(scope, idem_key)
+        if await self.redis.set(key, self.PENDING + b":" + body_hash.encode(), nx=True, px=self.PENDING_TTL_MS):
+            return None
+        stored = await self.redis.get(key)
+        if stored is None:
+            return await self.begin(scope, idem_key, body_hash)
+        if stored.startswith(self.PENDING + b":"):
+            raise Conflict("a batch with this Idempotency-Key is still being processed; retry shortly")
+        doc = orjson.loads(stored)
+        if doc["body_hash"] != body_hash:
+            raise Conflict("Idempotency-Key was already used with a different batch")
+        return doc["response"]  # type: ignore[no-any-return]
+
+    async def finish(self, scope: str, idem_key: str, body_hash: str, response: dict[str, Any]) -> None:
+        doc = orjson.dumps({"body_hash": body_hash, "response": response})
+        await self.redis.set(self._key(scope, idem_key), doc, px=self.ttl_ms)
+
+    async def abandon(self, scope: str, idem_key: str) -> None:
+        await self.redis.delete(self._key(scope, idem_key))
+
+
+class IngestService:
+    def __init__(
+        self, store: RankStore, registry: BoardRegistry, idempotency: IdempotencyStore,
+        limits: IngestLimits, clock: Clock,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.idempotency = idempotency
+        self.limits = limits
+        self.clock = clock
+
+    async def submit(self, raw_entries: list[Any], *, scope: str, idem_key: str | None = None) -> dict[str, Any]:
+        check_batch_size(raw_entries, self.limits)
+        if idem_key is None:
+            return (await self._process(raw_entries)).to_dict()
+        body_hash = hashlib.sha256(orjson.dumps(raw_entries)).hexdigest()
+        replay = await self.idempotency.begin(scope, idem_key, body_hash)
+        if replay is not None:
+            return replay
+        try:
+            response = (await self._process(raw_entries)).to_dict()
+        except BaseException:
+            await self.idempotency.abandon(scope, idem_key)
+            raise
+        await self.idempotency.finish(scope, idem_key, body_hash, response)
+        return response
+
+    async def _process(self, raw_entries: list[Any]) -> BatchResult:
+        now_ms = self.clock.now_ms()
+        boards = await self.registry.all()
+        if any(isinstance(e, dict) and e.get("board") not in boards for e in raw_entries):
+            boards = await self.registry.refresh()  # a board may have been created by another process
+        valid, results = validate_batch(raw_entries, boards, self.limits, now_ms)
+        applied = await apply_entries(self.store, boards, valid, now_ms)
+        results.update(applied or {})
+        return BatchResult.of([results[i] for i in range(len(raw_entries))])

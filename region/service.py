@@ -1,0 +1,49 @@
+"""The region's components wired together, with an explicit lifecycle (open → close)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from podium.clock import Clock, SystemClock
+from podium.config import Settings
+from podium.errors import Unavailable
+from podium.model import Board
+from podium.redis_client import AnyRedis, connect
+from podium.region.boards import BoardRegistry
+from podium.region.ingest import IdempotencyStore, IngestService
+from podium.region.rank_store_redis import RedisRankStore
+from podium.region.signing import ReplayGuard
+
+
+@dataclass
+class RegionService:
+    settings: Settings
+    clock: Clock
+    redis: AnyRedis
+    store: RedisRankStore
+    boards: BoardRegistry
+    ingest: IngestService
+    replay_guard: ReplayGuard
+
+    @classmethod
+    def build(cls, settings: Settings, clock: Clock | None = None, redis: AnyRedis | None = None) -> RegionService:
+        clock = clock or SystemClock()
+        if redis is None:
+            if not settings.redis_url:
+                raise Unavailable("no Redis configured: set REDIS_URL (or run `podium up` for an embedded one)")
+            redis = connect(settings.redis_url, cluster=settings.redis_cluster,
+                            connections_max=settings.redis_pool_connections_max)
+        store = RedisRankStore(redis, settings.ingest)
+        boards = BoardRegistry(redis, clock)
+        ingest = IngestService(store, boards, IdempotencyStore(redis, settings.ingest.idempotency_ttl_ms),
+                               settings.ingest, clock)
+        return cls(settings, clock, redis, store, boards, ingest,
+                   ReplayGuard(redis, settings.ingest.signature_window_ms))
+
+    async def open(self) -> None:
+        for declared in self.settings.boards:
+            await self.boards.create(Board.from_dict(declared.model_dump()), exist_ok=True)
+        await self.boards.refresh()
+
+    async def close(self) -> None:
+        await self.redis.aclose()

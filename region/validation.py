@@ -1,0 +1,97 @@
+"""Parsing and validation of score batches (pure). A bad entry becomes a per-entry rejection;
+only a malformed batch as a whole raises."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from podium.config import IngestLimits
+from podium.errors import BadUserInput, PayloadTooLarge
+from podium.model import (
+    ACHIEVED_AT_MAX_MS,
+    PLAYER_ID_RE,
+    SCORE_ABS_MAX,
+    Board,
+    EntryResult,
+    EntryStatus,
+    ScoreEntry,
+)
+
+FIELDS = ("board", "player", "score", "achieved_at", "event_id")
+
+
+def parse_batch(body: bytes, limits: IngestLimits) -> list[Any]:
+    """The `entries` array of a JSON batch body."""
+    if len(body) > limits.body_bytes_max:
+        raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {limits.body_bytes_max}")
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadUserInput(f"malformed JSON: {exc}") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
+        raise BadUserInput("body must be a JSON object with an 'entries' array")
+    return check_batch_size(doc["entries"], limits)
+
+
+def check_batch_size(entries: list[Any], limits: IngestLimits) -> list[Any]:
+    if not entries:
+        raise BadUserInput("'entries' must not be empty")
+    if len(entries) > limits.batch_entries_max:
+        raise PayloadTooLarge(f"batch has {len(entries)} entries; the limit is {limits.batch_entries_max}")
+    return entries
+
+
+def _reject(index: int, reason: str) -> EntryResult:
+    return EntryResult(index, EntryStatus.REJECTED, reason=reason)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def validate_entry(
+    index: int, raw: Any, boards: Mapping[str, Board], limits: IngestLimits, now_ms: int
+) -> ScoreEntry | EntryResult:
+    if not isinstance(raw, dict):
+        return _reject(index, "entry must be a JSON object")
+    for name in FIELDS:
+        if name not in raw:
+            return _reject(index, f"missing field {name!r}")
+    board_id, player, score, achieved_at, event_id = (raw[n] for n in FIELDS)
+    if not isinstance(board_id, str):
+        return _reject(index, "board must be a string")
+    board = boards.get(board_id)
+    if board is None:
+        return _reject(index, f"unknown board {board_id[:64]!r}")
+    if (
+        not isinstance(player, str)
+        or not 0 < len(player) <= limits.player_id_len_max
+        or not PLAYER_ID_RE.match(player)
+    ):
+        return _reject(
+            index, f"player id must be 1-{limits.player_id_len_max} characters of A-Z a-z 0-9 _ . : @ -"
+        )
+    if isinstance(score, float) and score.is_integer():
+        score = int(score)
+    if not _is_int(score):
+        return _reject(index, "score must be an integer")
+    if not -SCORE_ABS_MAX <= score <= SCORE_ABS_MAX:
+        return _reject(index, "score must be within ±2^53")
+    if (board.score_min is not None and score < board.score_min) or (
+        board.score_max is not None and score > board.score_max
+    ):
+        return _reject(index, f"score {score} is out of bounds [{board.score_min}, {board.score_max}]")
+    if not _is_int(achieved_at) or not 0 <= achieved_at <= ACHIEVED_AT_MAX_MS:
+        return _reject(index, "achieved_at must be Unix time in milliseconds")
+    if achieved_at > now_ms + limits.future_skew_ms:
+        return _reject(index, "achieved_at is in the future")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= limits.event_id_len_max:
+        return _reject(index, f"event_id must be a string of 1-{limits.event_id_len_max} characters")
+    return ScoreEntry(board_id, player, score, achieved_at, event_id)
+
+
+def batch_json(body: Mapping[str, Any]) -> bytes:
+    return orjson.dumps(body)
