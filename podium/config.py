@@ -98,7 +98,9 @@ class ReplicationSettings(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PODIUM_", env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="PODIUM_", env_nested_delimiter="__", extra="ignore", populate_by_name=True
+    )
 
     region: str = "local"
     host: str = "127.0.0.1"

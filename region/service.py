@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
 
 from podium.clock import Clock, SystemClock
 from podium.config import Settings
@@ -24,6 +28,9 @@ class RegionService:
     boards: BoardRegistry
     ingest: IngestService
     replay_guard: ReplayGuard
+    # Background tasks the service owns: started in open(), cancelled and awaited in close();
+    # an exception in one is logged, never lost.
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None, redis: AnyRedis | None = None) -> RegionService:
@@ -45,5 +52,21 @@ class RegionService:
             await self.boards.create(Board.from_dict(declared.model_dump()), exist_ok=True)
         await self.boards.refresh()
 
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(_log_failure)
+        self.tasks.append(task)
+        return task
+
     async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()
         await self.redis.aclose()
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logging.getLogger("podium.region").error("background task %s failed", task.get_name(),
+                                                 exc_info=task.exception())

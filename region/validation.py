@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import json
+import math
+
 import orjson
 
 from podium.config import IngestLimits
@@ -30,7 +33,12 @@ def parse_batch(body: bytes, limits: IngestLimits) -> list[Any]:
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise BadUserInput(f"malformed JSON: {exc}") from exc
+        # orjson refuses integers beyond 64 bits; the stdlib parser accepts them, so such entries
+        # are rejected one by one instead of losing the whole batch.
+        try:
+            doc = json.loads(body)
+        except (ValueError, RecursionError):
+            raise BadUserInput(f"malformed JSON: {exc}") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
         raise BadUserInput("body must be a JSON object with an 'entries' array")
     return check_batch_size(doc["entries"], limits)
@@ -74,7 +82,7 @@ def validate_entry(
         return _reject(
             index, f"player id must be 1-{limits.player_id_len_max} characters of A-Z a-z 0-9 _ . : @ -"
         )
-    if isinstance(score, float) and score.is_integer():
+    if isinstance(score, float) and math.isfinite(score) and score.is_integer():
         score = int(score)
     if not _is_int(score):
         return _reject(index, "score must be an integer")

@@ -11,7 +11,10 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
+from podium.config import Settings
 from podium.redis_server import RedisClusterServers, RedisServer
+from podium.region.api.app import create_app
+from podium.testing import LiveServer
 
 
 @pytest.fixture
@@ -67,3 +70,24 @@ def portal() -> Iterator[BlockingPortal]:
     clients across examples instead of reconnecting per example."""
     with start_blocking_portal(backend="asyncio") as p:
         yield p
+
+
+GAME_KEY_ID = "gs-test"
+GAME_SECRET = "s3cret-for-tests"
+ADMIN_KEY = "admin-key-for-tests"
+
+
+def region_settings(redis_url: str, **overrides: object) -> Settings:
+    return Settings(
+        redis_url=redis_url,
+        game_server_keys={GAME_KEY_ID: GAME_SECRET},
+        admin_keys=[ADMIN_KEY],
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(scope="module")
+def live_region(redis_server: RedisServer) -> Iterator[LiveServer]:
+    """A region served by a real Hypercorn server on loopback, against the session's redis-server."""
+    with LiveServer(create_app, region_settings(redis_server.url)) as server:
+        yield server

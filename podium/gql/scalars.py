@@ -1,12 +1,16 @@
-"""`Long`: integers up to ±2^53, the exact score range (GraphQL `Int` is only 32 bits)."""
+"""`Long`: integers up to ±2^53, the exact score range (GraphQL `Int` is only 32 bits).
+Registered through `StrawberryConfig.scalar_map` (see `schema_config()`)."""
 
 from __future__ import annotations
 
 from typing import NewType
 
 import strawberry
+from strawberry.schema.config import StrawberryConfig
 
 from podium.model import SCORE_ABS_MAX
+
+Long = NewType("Long", int)
 
 
 def _parse_long(value: object) -> int:
@@ -18,9 +22,14 @@ def _parse_long(value: object) -> int:
     return number
 
 
-Long = strawberry.scalar(
-    NewType("Long", int),
-    description="An integer exact up to ±2^53 (scores, Unix milliseconds).",
-    serialize=int,
-    parse_value=_parse_long,
-)
+def schema_config() -> StrawberryConfig:
+    return StrawberryConfig(
+        scalar_map={
+            Long: strawberry.scalar(
+                name="Long",
+                description="An integer exact up to ±2^53 (scores, Unix milliseconds).",
+                serialize=int,
+                parse_value=_parse_long,
+            )
+        }
+    )

@@ -9,7 +9,7 @@ from strawberry.types import Info
 
 from podium.errors import BadUserInput, NotFound
 from podium.gql.errors import ErrorCodes
-from podium.gql.scalars import Long
+from podium.gql.scalars import Long, schema_config
 from podium.gql.types import Board, LeaderboardConnection, RankedEntryType, decode_cursor
 from podium.region.service import RegionService
 
@@ -78,7 +78,7 @@ class Query:
 
 
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(query=Query, extensions=[ErrorCodes])
+    return strawberry.Schema(query=Query, extensions=[ErrorCodes], config=schema_config())
 
 
 __all__ = ["NotFound", "build_schema"]

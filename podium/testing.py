@@ -1,0 +1,77 @@
+"""Helpers for tests and benchmarks: run a region on a real Hypercorn server in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from podium.config import Settings
+from podium.redis_server import free_port
+from podium.serve import serve
+
+START_TIMEOUT_S = 15.0
+
+
+class LiveServer:
+    """An ASGI app served by Hypercorn on 127.0.0.1:<free port>, in its own thread and event loop."""
+
+    def __init__(self, app_factory: Callable[[Settings], Any], settings: Settings) -> None:
+        self.settings = settings
+        if not settings.port or settings.port == 8080:
+            settings.port = free_port()
+        self.app_factory = app_factory
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.settings.port}/graphql"
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            await serve(self.app_factory(self.settings), "127.0.0.1", self.settings.port, self._stop)
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # noqa: BLE001 - surfaced by start()
+            self._error = exc
+
+    def start(self) -> LiveServer:
+        self._thread = threading.Thread(target=self._run, name="podium-live-server", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self._error:
+                raise RuntimeError("server failed to start") from self._error
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"server did not become ready on {self.url}")
+
+    def stop(self) -> None:
+        if self._loop and self._stop:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread:
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> LiveServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
