@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import secrets
 import signal
 import socket
@@ -40,6 +41,18 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
+def _local_credentials(data_dir: Path) -> dict[str, str]:
+    """Credentials for a local run, generated once and kept in the data dir so they stay stable."""
+    path = data_dir / "credentials.json"
+    if path.exists():
+        return json.loads(path.read_text())  # type: ignore[no-any-return]
+    creds = {"game_server_secret": secrets.token_hex(16), "admin_key": secrets.token_hex(16)}
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(creds))
+    path.chmod(0o600)
+    return creds
+
+
 def prepare_settings(args: argparse.Namespace) -> Settings:
     settings = Settings()
     if args.host:
@@ -50,10 +63,10 @@ def prepare_settings(args: argparse.Namespace) -> Settings:
         settings.port = free_port()
     if args.data_dir:
         settings.data_dir = args.data_dir
-    if not settings.game_server_keys:
-        settings.game_server_keys = {DEMO_KEY_ID: secrets.token_hex(16)}
-    if not settings.admin_keys:
-        settings.admin_keys = [secrets.token_hex(16)]
+    if not settings.game_server_keys or not settings.admin_keys:
+        creds = _local_credentials(settings.data_dir)
+        settings.game_server_keys = settings.game_server_keys or {DEMO_KEY_ID: creds["game_server_secret"]}
+        settings.admin_keys = settings.admin_keys or [creds["admin_key"]]
     if not any(b.id == DEMO_BOARD for b in settings.boards):
         settings.boards.append(BoardConfig(id=DEMO_BOARD))
     return settings
