@@ -88,13 +88,17 @@ class GlobalSettings(BaseModel):
     strong_top_max: int = 100
     strong_timeout_ms: int = 1000
     url: str | None = None                   # where a region ships its changes (embedded: HTTP)
+    stale_after_ms: int = 5000               # a region not heard from for this long is labelled stale
 
 
 class ReplicationSettings(BaseModel):
+    secret: str | None = None                # HMAC secret shared by regions and the global tier
     outbox_len_max: int = 1_000_000          # alarm when the outbox reaches this
     ship_batch_max: int = 1000
     ship_interval_ms: int = 200
     anti_entropy_interval_s: int = 60
+    backoff_ms_max: int = 5000               # retry backoff cap while the global tier is unreachable
+    request_timeout_ms: int = 5000
 
 
 class Settings(BaseSettings):
@@ -105,7 +109,7 @@ class Settings(BaseSettings):
     region: str = "local"
     host: str = "127.0.0.1"
     port: int = 8080
-    data_dir: Path = Field(default_factory=lambda: Path(os.environ.get("TMPDIR", "/tmp")) / "podium")
+    data_dir: Path = Field(default_factory=lambda: Path(os.environ.get("TMPDIR", "/tmp")) / "podium-data")
     # REDIS_URL is accepted unprefixed, as platforms commonly inject it. redis:// or rediss:// for a
     # single node; a cluster is named with `redis_cluster=true` (or a `redis+cluster://` URL).
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("PODIUM_REDIS_URL", "REDIS_URL"))
@@ -122,7 +126,8 @@ class Settings(BaseSettings):
     api: ApiLimits = Field(default_factory=ApiLimits)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     history: HistorySettings = Field(default_factory=HistorySettings)
-    global_: GlobalSettings = Field(default_factory=GlobalSettings, alias="global")
+    # `global` is a keyword: env PODIUM_GLOBAL__*, file key `global`.
+    global_: GlobalSettings = Field(default_factory=GlobalSettings, validation_alias=AliasChoices("PODIUM_GLOBAL", "global", "global_"))
     replication: ReplicationSettings = Field(default_factory=ReplicationSettings)
 
     @classmethod

@@ -17,6 +17,9 @@ from podium.region.boards import BoardRegistry
 from podium.region.ingest import IdempotencyStore, IngestService
 from podium.region.rank_store_redis import RedisRankStore
 from podium.region.signing import ReplayGuard
+from podium.replication.shipper import Shipper
+from podium.replication.sketch_publisher import SketchPublisher
+from podium.replication.transport import HttpShipTransport
 
 
 @dataclass
@@ -31,6 +34,9 @@ class RegionService:
     # Background tasks the service owns: started in open(), cancelled and awaited in close();
     # an exception in one is logged, never lost.
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    shipper: Shipper | None = None
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _transports: list[HttpShipTransport] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None, redis: AnyRedis | None = None) -> RegionService:
@@ -51,6 +57,21 @@ class RegionService:
         for declared in self.settings.boards:
             await self.boards.create(Board.from_dict(declared.model_dump()), exist_ok=True)
         await self.boards.refresh()
+        self._start_replication()
+
+    def _start_replication(self) -> None:
+        """Ship changes and sketches to the global tier when one is configured."""
+        g, r = self.settings.global_, self.settings.replication
+        if not g.url:
+            return
+        if not r.secret:
+            raise Unavailable("global.url is set but replication.secret is not: the global tier would refuse us")
+        transport = HttpShipTransport(g.url, r.secret, self.clock, r.request_timeout_ms)
+        self.shipper = Shipper(self.redis, self.boards, self.settings.region, transport, self.clock, r)
+        sketches = SketchPublisher(self.redis, self.boards, self.settings.region, transport, self.clock, g)
+        self.spawn(self.shipper.run(self._stop), "replication-shipper")
+        self.spawn(sketches.run(self._stop), "sketch-publisher")
+        self._transports.append(transport)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
@@ -59,10 +80,13 @@ class RegionService:
         return task
 
     async def close(self) -> None:
+        self._stop.set()
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         self.tasks.clear()
+        for transport in self._transports:
+            await transport.aclose()
         await self.redis.aclose()
 
 

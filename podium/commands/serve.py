@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace) -> int:
     settings = Settings()
     if args.role == "global":
-        from podium.global_.server import create_global_app  # type: ignore[import-not-found]
+        from podium.global_.server import create_global_app
 
         app = create_global_app(settings)
     else:

@@ -29,6 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--port", type=int, default=None, help="HTTP port (default 8080; 0 = any free port)")
     p.add_argument("--data-dir", type=Path, default=None, help="where the embedded Redis keeps its data")
     p.add_argument("--demo", action="store_true", help="also run a simulated game server posting scores")
+    p.add_argument("--regions", default=None,
+                   help="comma-separated region names: run each region and the global tier as processes")
     p.set_defaults(func=run)
 
 
@@ -74,6 +76,8 @@ def prepare_settings(args: argparse.Namespace) -> Settings:
 
 def run(args: argparse.Namespace) -> int:
     console = Console()
+    if args.regions:
+        return run_multi_region(args, console)
     settings = prepare_settings(args)
     redis_server: RedisServer | None = None
     if not settings.redis_url:
@@ -117,3 +121,44 @@ async def _main(settings: Settings, demo: bool, console: Console) -> None:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def run_multi_region(args: argparse.Namespace, console: Console) -> int:
+    from podium.stack import Stack
+
+    regions = [r.strip() for r in args.regions.split(",") if r.strip()]
+    if len(set(regions)) != len(regions) or not regions:
+        console.print("[red]--regions needs distinct, non-empty names[/]")
+        return 2
+    data_dir = (args.data_dir or Settings().data_dir) / "stack"
+    creds = _local_credentials(data_dir)
+    stack = Stack(regions, data_dir, game_secret=creds["game_server_secret"], admin_key=creds["admin_key"])
+    with stack:
+        console.print(f"[bold]Podium: {len(regions)} regions + global tier[/] (each with its own redis-server)")
+        for node in stack.nodes:
+            console.print(f"  {node.role:6} {node.name:12} {node.url}/graphql   redis {node.redis.url}")
+        console.print(f"  game-server key {stack.game_key_id!r}, secret {stack.game_secret}; admin key {stack.admin_key}")
+        console.print("Ctrl-C stops everything.")
+        try:
+            asyncio.run(_multi_demo(stack, args.demo, console))
+        except KeyboardInterrupt:
+            pass
+    console.print("stopped all regions, the global tier and their redis-servers")
+    return 0
+
+
+async def _multi_demo(stack: object, demo: bool, console: Console) -> None:
+    from podium.demo import run_demo
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    tasks = []
+    if demo:
+        for i, node in enumerate(n for n in stack.nodes if n.role == "region"):  # type: ignore[attr-defined]
+            tasks.append(asyncio.create_task(run_demo(
+                node.url, stack.game_key_id, stack.game_secret, DEMO_BOARD, stop, console, seed=i)))  # type: ignore[attr-defined]
+    await stop.wait()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -58,6 +58,7 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
         Route("/v1/scores", http.post_scores, methods=["POST"]),
         Route("/v1/admin/boards", http.boards_endpoint, methods=["GET", "POST"]),
         Route("/v1/admin/quarantine", http.quarantine_endpoint, methods=["GET"]),
+        Route("/v1/admin/replication/{action}", http.replication_endpoint, methods=["GET", "POST"]),
         Route("/healthz", http.healthz),
         Route("/readyz", http.readyz),
         # Route + WebSocketRoute, not Mount: websocket upgrades fail under Mount.

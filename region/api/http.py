@@ -106,6 +106,25 @@ async def quarantine_endpoint(request: Request) -> Response:
     ]})
 
 
+async def replication_endpoint(request: Request) -> Response:
+    """Pause or resume shipping to the global tier (an operator cutting or healing the link)."""
+    require_admin(request)
+    shipper = service_of(request).shipper
+    if shipper is None:
+        raise BadUserInput("this region does not replicate (no global.url configured)")
+    action = request.path_params["action"]
+    if action == "pause":
+        shipper.pause()
+    elif action == "resume":
+        shipper.resume()
+    elif action != "status":
+        raise BadUserInput("action must be pause, resume or status")
+    stats = shipper.stats
+    return json_response({"state": shipper.state.value, "paused": shipper.paused, "batches_sent": stats.batches_sent,
+                          "changes_sent": stats.changes_sent, "failures": stats.failures,
+                          "overflows": stats.overflows, "lag_ms": stats.lag_ms})
+
+
 async def healthz(request: Request) -> Response:
     return json_response({"status": "ok"})
 

@@ -1,0 +1,103 @@
+"""The global GraphQL schema: the same shapes as a region's (shared Strawberry types), scope GLOBAL,
+every rank labelled with its precision, error bound and as-of time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from podium.errors import BadUserInput
+from podium.global_.service import GlobalService
+from podium.gql.errors import ErrorCodes
+from podium.gql.scalars import Long, schema_config
+from podium.gql.types import Board, LeaderboardConnection, RankedEntryType, as_of
+from podium.model import RankedEntry
+
+
+def service_of(info: Info[Any, Any]) -> GlobalService:
+    return info.context["service"]  # type: ignore[no-any-return]
+
+
+@strawberry.type(description="The global tier's view of one region.")
+class RegionReplication:
+    region: str
+    last_contact: datetime
+    stale: bool
+    lag_ms: int = strawberry.field(description="How far the region's newest received change trails real time.")
+    changes_received: int
+
+
+@strawberry.type(description="A player's merged global entry.")
+class GlobalPlayer:
+    id: str
+
+    @strawberry.field(description="The player's global rank entry on the board, with its precision.")
+    async def entry(self, info: Info[Any, Any], board: str) -> RankedEntryType | None:
+        service = service_of(info)
+        b = await service.boards.require(board)
+        merged, rank = await service.store.entry(b, self.id)
+        if merged is None:
+            return None
+        now = service.clock.now_ms()
+        if rank is not None and rank <= service.settings.global_.top_k:
+            return RankedEntryType.from_entry(RankedEntry(rank, self.id, merged.score, merged.achieved_at_ms), now)
+        estimate = await service.estimate_rank(b, merged.score)
+        return RankedEntryType.from_entry(
+            RankedEntry(estimate.rank, self.id, merged.score, merged.achieved_at_ms), estimate.as_of_ms,
+            precision=estimate.precision, error_bound=estimate.error_bound,
+        )
+
+    @strawberry.field(description="Each region's contribution to the merged value.")
+    async def contributions(self, info: Info[Any, Any], board: str) -> list[Contribution]:
+        service = service_of(info)
+        merged, _ = await service.store.entry(await service.boards.require(board), self.id)
+        if merged is None:
+            return []
+        return [Contribution(region=r, score=v, version=merged.versions[r])  # type: ignore[arg-type]
+                for r, v in sorted(merged.contributions.items())]
+
+
+@strawberry.type
+class Contribution:
+    region: str
+    score: Long
+    version: Long = strawberry.field(description="The region's sequence number: its version-vector component.")
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Every board the global tier has heard of.")
+    async def boards(self, info: Info[Any, Any]) -> list[Board]:
+        boards = await service_of(info).boards.all()
+        return [Board.from_model(b) for b in sorted(boards.values(), key=lambda b: b.id)]
+
+    @strawberry.field(description="The merged world leaderboard; ranks 1..K are EXACT.")
+    async def leaderboard(self, info: Info[Any, Any], board: str, first: int = 10, offset: int = 0) -> LeaderboardConnection:
+        service = service_of(info)
+        limit = min(service.settings.api.page_size_max, service.settings.global_.top_k)
+        if not 1 <= first <= limit or offset < 0 or offset + first > service.settings.global_.top_k:
+            raise BadUserInput(f"the exact global board holds ranks 1..{service.settings.global_.top_k}; first must be 1..{limit}")
+        b = await service.boards.require(board)
+        rows = await service.store.top(b, offset, first)
+        total = await service.store.count(b)
+        return LeaderboardConnection.from_entries(rows, total, service.clock.now_ms(), first)
+
+    @strawberry.field(description="A player, to ask for their merged global entry.")
+    async def player(self, id: str) -> GlobalPlayer:  # noqa: A002
+        return GlobalPlayer(id=id)
+
+    @strawberry.field(description="Replication status of every region: lag, last contact, staleness.")
+    async def regions(self, info: Info[Any, Any]) -> list[RegionReplication]:
+        service = service_of(info)
+        return [
+            RegionReplication(region=s.region, last_contact=as_of(s.last_contact_ms), stale=service.is_stale(s),
+                              lag_ms=s.lag_ms, changes_received=s.changes_received)
+            for s in sorted(service.regions.values(), key=lambda s: s.region)
+        ]
+
+
+def build_global_schema() -> strawberry.Schema:
+    return strawberry.Schema(query=Query, extensions=[ErrorCodes], config=schema_config())

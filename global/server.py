@@ -1,0 +1,147 @@
+"""The global tier's ASGI app: signed replication intake from the regions, GraphQL reads, health."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from podium.clock import Clock
+from podium.config import Settings
+from podium.errors import BadUserInput, PodiumError, Unauthenticated
+from podium.global_.rank_estimate import SketchSnapshot
+from podium.global_.schema import build_global_schema
+from podium.global_.service import GlobalService
+from podium.model import Board
+from podium.region.api.http import error_response, json_response, read_body
+from podium.region.api.app import podium_error, unexpected_error
+from podium.region.signing import verify
+from podium.replication.changes import SEQ_SUB_BITS, Change
+
+REPLICATION_BODY_BYTES_MAX = 8 * 1_048_576
+
+
+class GlobalGraphQL(GraphQL):  # type: ignore[type-arg]
+    async def get_context(self, request: Request | WebSocket, response: Any = None) -> dict[str, Any]:
+        return {"service": request.app.state.service, "request": request, "response": response}
+
+
+def service_of(request: Request) -> GlobalService:
+    return request.app.state.service  # type: ignore[no-any-return]
+
+
+async def _verified_doc(request: Request) -> tuple[GlobalService, dict[str, Any]]:
+    service = service_of(request)
+    secret = service.settings.replication.secret
+    if not secret:
+        raise Unauthenticated("replication is not configured on the global tier (replication.secret)")
+    body = await read_body(request, REPLICATION_BODY_BYTES_MAX)
+    region = request.headers.get("x-podium-key", "")
+    verify(request.headers, request.method, request.url.path, body, {region: secret} if region else {},
+           service.clock.now_ms(), service.settings.ingest.signature_window_ms)
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadUserInput(f"malformed JSON: {exc}") from exc
+    if not isinstance(doc, dict) or doc.get("region") != region:
+        raise BadUserInput("body must be an object whose 'region' matches the signing key id")
+    return service, doc
+
+
+async def replicate(request: Request) -> Response:
+    service, doc = await _verified_doc(request)
+    region = doc["region"]
+    status = service.region(region)
+    now = service.clock.now_ms()
+    status.last_contact_ms = now
+    if doc.get("board") is None:  # heartbeat
+        return json_response({"ok": True, "merged": 0})
+    if not isinstance(doc["board"], dict):
+        raise BadUserInput("'board' must be an object")
+    board = await service.boards.create(Board.from_dict(doc["board"]), exist_ok=True)
+    rows = doc.get("changes")
+    if not isinstance(rows, list):
+        raise BadUserInput("'changes' must be an array")
+    try:
+        changes = [Change.from_wire(region, row) for row in rows]
+    except (TypeError, ValueError) as exc:
+        raise BadUserInput(f"malformed change: {exc}") from exc
+    merged = await service.store.apply(board, [c for c in changes if c.board == board.id and c.season == board.season])
+    if changes:
+        newest_commit_ms = max(c.seq for c in changes) >> SEQ_SUB_BITS
+        status.last_change_ms = max(status.last_change_ms, newest_commit_ms)
+        status.lag_ms = max(0, now - newest_commit_ms)
+        status.changes_received += len(changes)
+    return json_response({"ok": True, "merged": merged})
+
+
+async def replicate_sketch(request: Request) -> Response:
+    service, doc = await _verified_doc(request)
+    try:
+        board_id, coarse, as_of = str(doc["board"]), bool(doc["coarse"]), int(doc["as_of_ms"])
+        sketch = base64.b64decode(doc["sketch"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadUserInput(f"malformed sketch message: {exc}") from exc
+    service.region(doc["region"]).last_contact_ms = service.clock.now_ms()
+    service.sketches.put(board_id, SketchSnapshot(doc["region"], sketch, as_of), coarse)
+    return json_response({"ok": True})
+
+
+async def regions(request: Request) -> Response:
+    service = service_of(request)
+    return json_response({"regions": [
+        {"region": s.region, "last_contact_ms": s.last_contact_ms, "lag_ms": s.lag_ms,
+         "stale": service.is_stale(s), "changes_received": s.changes_received}
+        for s in sorted(service.regions.values(), key=lambda s: s.region)
+    ]})
+
+
+async def healthz(request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    try:
+        ok = bool(await service_of(request).redis.ping())
+    except Exception:  # noqa: BLE001 - readiness only reports
+        ok = False
+    return json_response({"status": "ready" if ok else "redis unreachable"}, 200 if ok else 503)
+
+
+def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        service = GlobalService.build(settings, clock)
+        await service.boards.refresh()
+        app.state.service = service
+        try:
+            yield
+        finally:
+            await service.close()
+
+    graphql = GlobalGraphQL(build_global_schema())
+    return Starlette(
+        routes=[
+            Route("/v1/replicate", replicate, methods=["POST"]),
+            Route("/v1/replicate/sketch", replicate_sketch, methods=["POST"]),
+            Route("/v1/regions", regions),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+        ],
+        lifespan=lifespan,
+        exception_handlers={PodiumError: podium_error, Exception: unexpected_error},
+    )
+
+
+__all__ = ["create_global_app", "error_response"]

@@ -1,0 +1,47 @@
+"""The state of one entry across regions, and how it resolves into the global value.
+
+State: {region: (score, achieved_at_ms, seq)}: each region's latest value of the entry, ordered by
+the region's own sequence. Merging keeps, per region, the higher seq: a per-region last-writer-wins
+register, so merge is commutative, associative and idempotent whatever the delivery order.
+"""
+
+from __future__ import annotations
+
+from podium.model import Operator, SortOrder
+from podium.ranking import is_better
+
+RegionalState = dict[str, tuple[int, int, int]]
+
+
+def with_change(state: RegionalState, region: str, score: int, achieved_at_ms: int, seq: int) -> RegionalState:
+    current = state.get(region)
+    if current is not None and current[2] >= seq:
+        return state
+    return {**state, region: (score, achieved_at_ms, seq)}
+
+
+def merge_states(a: RegionalState, b: RegionalState) -> RegionalState:
+    out = dict(a)
+    for region, value in b.items():
+        if region not in out or out[region][2] < value[2]:
+            out[region] = value
+    return out
+
+
+def resolve(op: Operator, order: SortOrder, state: RegionalState) -> tuple[int, int] | None:
+    """The global (score, achieved_at_ms) of an entry, per the board's operator."""
+    if not state:
+        return None
+    if op in (Operator.INCREMENT, Operator.DECREMENT):
+        # counter CRDT: each region's running total is its contribution; they add up
+        return sum(v[0] for v in state.values()), max(v[1] for v in state.values())
+    items = sorted(state.items())  # region id order for deterministic ties
+    best_region, best = items[0]
+    for region, value in items[1:]:
+        if op is Operator.BEST:
+            better = is_better(value[0], best[0], order) or (value[0] == best[0] and value[1] < best[1])
+        else:  # LATEST: last writer by achievement time; then higher score; then region id
+            better = value[1] > best[1] or (value[1] == best[1] and value[0] > best[0])
+        if better:
+            best_region, best = region, value
+    return best[0], best[1]

@@ -1,0 +1,83 @@
+"""Builds each board's KLL score sketches in a region and ships them to the global tier: the fine
+one every `sketch_refresh_ms`, the coarse one every `coarse_sketch_refresh_ms`. A board whose
+change stream has not moved since the last build is skipped. The scan reads the sorted set in
+bounded chunks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from datasketches import kll_doubles_sketch
+
+from podium.clock import Clock
+from podium.config import GlobalSettings
+from podium.errors import Unavailable
+from podium.global_.rank_estimate import COARSE_K, FINE_K
+from podium.model import Board, SortOrder
+from podium.redis_client import AnyRedis
+from podium.region.boards import BoardRegistry
+from podium.region.keys import keys_of
+from podium.replication.transport import ShipTransport
+
+log = logging.getLogger("podium.replication.sketches")
+SCAN_CHUNK_ENTRIES = 10_000
+
+
+async def board_sketches(redis: AnyRedis, board: Board) -> tuple[kll_doubles_sketch, kll_doubles_sketch]:
+    fine, coarse = kll_doubles_sketch(FINE_K), kll_doubles_sketch(COARSE_K)
+    sign = -1.0 if board.order is SortOrder.DESC else 1.0
+    start = 0
+    key = keys_of(board).zset
+    while True:
+        rows = await redis.zrange(key, start, start + SCAN_CHUNK_ENTRIES - 1, withscores=True)
+        for _, zscore in rows:
+            fine.update(sign * zscore)
+            coarse.update(sign * zscore)
+        if len(rows) < SCAN_CHUNK_ENTRIES:
+            return fine, coarse
+        start += SCAN_CHUNK_ENTRIES
+        await asyncio.sleep(0)  # let requests through between chunks
+
+
+class SketchPublisher:
+    def __init__(self, redis: AnyRedis, boards: BoardRegistry, region: str, transport: ShipTransport,
+                 clock: Clock, settings: GlobalSettings) -> None:
+        self.redis = redis
+        self.boards = boards
+        self.region = region
+        self.transport = transport
+        self.clock = clock
+        self.settings = settings
+        self._seen: dict[str, bytes | None] = {}
+        self._last_coarse_s = float("-inf")
+
+    async def publish_once(self) -> int:
+        coarse_due = self.clock.monotonic() - self._last_coarse_s >= self.settings.coarse_sketch_refresh_ms / 1000
+        published = 0
+        for board in (await self.boards.all()).values():
+            last = await self.redis.xrevrange(keys_of(board).changes, count=1)
+            marker = last[0][0] if last else None
+            if self._seen.get(board.id, b"?") == marker and not coarse_due:
+                continue
+            fine, coarse = await board_sketches(self.redis, board)
+            now = self.clock.now_ms()
+            await self.transport.send_sketch(self.region, board, False, now, fine.serialize())
+            if coarse_due:
+                await self.transport.send_sketch(self.region, board, True, now, coarse.serialize())
+            self._seen[board.id] = marker
+            published += 1
+        if coarse_due:
+            self._last_coarse_s = self.clock.monotonic()
+        return published
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.publish_once()
+            except Unavailable as exc:
+                log.warning("publishing sketches failed: %s", exc.message)
+            try:
+                await asyncio.wait_for(stop.wait(), self.settings.sketch_refresh_ms / 1000)
+            except TimeoutError:
+                pass
