@@ -112,6 +112,18 @@ class Shipper:
             shipped += len(changes)
         return shipped
 
+    async def update_lag(self) -> None:
+        """Age of the oldest unshipped change per board, without shipping (e.g. while paused)."""
+        acked = {_text(k): _text(v) for k, v in (await self.redis.hgetall(self.acked_key)).items()}
+        now_ms = self.clock.now_ms()
+        for board in (await self.boards.all()).values():
+            stream = keys_of(board).changes
+            rows = await self.redis.xrange(stream, min=f"({acked.get(stream, '0-0')}", max="+", count=1)
+            if rows:
+                self.stats.lag_ms[board.id] = max(0, now_ms - (stream_id_to_seq(rows[0][0]) >> 16))
+            else:
+                self.stats.lag_ms.pop(board.id, None)
+
     async def _check_overflow(self, stream: str, position: str, first_unshipped: bytes | str) -> None:
         if position == "0-0":
             return
@@ -127,6 +139,7 @@ class Shipper:
         try:
             while not stop.is_set():
                 if self._paused:
+                    await self.update_lag()
                     await self._wait(stop, self.settings.ship_interval_ms)
                     continue
                 try:
