@@ -9,7 +9,7 @@ from podium.config import Settings
 from podium.errors import Unavailable
 from podium.errors import NotFound
 from podium.global_.merged_store import GlobalStore
-from podium.global_.rank_estimate import RankEstimate, SketchSnapshot, estimate_rank, merged
+from podium.global_.rank_estimate import RankEstimate, SketchSnapshot, merged, tiered_estimate
 from podium.model import Board
 from podium.redis_client import AnyRedis, connect
 from podium.region.boards import BoardRegistry
@@ -54,18 +54,12 @@ class GlobalService:
     async def estimate_rank(self, board: Board, score: int) -> RankEstimate:
         """APPROXIMATE from the fine sketches; past `approximate_rank_max`, ESTIMATED from the coarse ones."""
         g = self.settings.global_
-        fine, as_of = merged(self.sketches.of(board.id, coarse=False))
+        fine, fine_as_of = merged(self.sketches.of(board.id, coarse=False))
         if fine is None:
             raise NotFound(f"no rank sketches received yet for board {board.id!r}")
-        est = estimate_rank(fine, score, board.order, exact_top=g.top_k, approximate_max=g.approximate_rank_max,
-                            as_of_ms=as_of)
-        if est.rank <= g.approximate_rank_max:
-            return est
         coarse, coarse_as_of = merged(self.sketches.of(board.id, coarse=True))
-        if coarse is None:
-            return est
-        return estimate_rank(coarse, score, board.order, exact_top=g.top_k, approximate_max=g.approximate_rank_max,
-                             as_of_ms=coarse_as_of)
+        return tiered_estimate(fine, fine_as_of, coarse, coarse_as_of, score, board.order,
+                               exact_top=g.top_k, approximate_max=g.approximate_rank_max)
 
     async def close(self) -> None:
         await self.redis.aclose()

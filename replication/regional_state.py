@@ -13,17 +13,23 @@ from podium.ranking import is_better
 RegionalState = dict[str, tuple[int, int, int]]
 
 
+def _newer(value: tuple[int, int, int], current: tuple[int, int, int] | None) -> bool:
+    # By sequence; equal sequences (never produced by one region) fall back to the value itself,
+    # so the merge stays commutative even on corrupted input.
+    return current is None or (value[2], value[0], value[1]) > (current[2], current[0], current[1])
+
+
 def with_change(state: RegionalState, region: str, score: int, achieved_at_ms: int, seq: int) -> RegionalState:
-    current = state.get(region)
-    if current is not None and current[2] >= seq:
+    value = (score, achieved_at_ms, seq)
+    if not _newer(value, state.get(region)):
         return state
-    return {**state, region: (score, achieved_at_ms, seq)}
+    return {**state, region: value}
 
 
 def merge_states(a: RegionalState, b: RegionalState) -> RegionalState:
     out = dict(a)
     for region, value in b.items():
-        if region not in out or out[region][2] < value[2]:
+        if _newer(value, out.get(region)):
             out[region] = value
     return out
 

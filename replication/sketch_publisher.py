@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import numpy as np
 from datasketches import kll_doubles_sketch
 
 from podium.clock import Clock
@@ -31,9 +32,10 @@ async def board_sketches(redis: AnyRedis, board: Board) -> tuple[kll_doubles_ske
     key = keys_of(board).zset
     while True:
         rows = await redis.zrange(key, start, start + SCAN_CHUNK_ENTRIES - 1, withscores=True)
-        for _, zscore in rows:
-            fine.update(sign * zscore)
-            coarse.update(sign * zscore)
+        if rows:
+            scores = sign * np.fromiter((z for _, z in rows), dtype=np.float64, count=len(rows))
+            fine.update(scores)
+            coarse.update(scores)
         if len(rows) < SCAN_CHUNK_ENTRIES:
             return fine, coarse
         start += SCAN_CHUNK_ENTRIES
