@@ -59,16 +59,20 @@ class GlobalStore:
                 pl: _decode(v) for pl, v in zip(players, raw, strict=True)
             }
             before = {pl: resolve(board.operator, board.order, st) for pl, st in states.items()}
+            old_states = dict(states)
             for c in changes:
                 states[c.player] = with_change(states[c.player], c.region, c.score, c.achieved_at_ms, c.seq)
             changed = 0
             async with self.redis.pipeline(transaction=False) as pipe:
                 for pl, st in states.items():
+                    if st != old_states[pl]:
+                        # every region's contribution is kept, even one that does not win today:
+                        # counters sum them, anti-entropy digests compare them
+                        pipe.hset(p + "st", pl, _encode(st))
                     after = resolve(board.operator, board.order, st)
                     if after == before[pl]:
                         continue
                     changed += 1
-                    pipe.hset(p + "st", pl, _encode(st))
                     if before[pl] is not None:
                         pipe.zrem(p + "z", encode_member(before[pl][1], pl))  # type: ignore[index]
                     if after is not None:

@@ -26,6 +26,7 @@ from podium.region.api.http import error_response, json_response, read_body
 from podium.region.api.app import podium_error, unexpected_error
 from podium.region.signing import verify
 from podium.replication.changes import SEQ_SUB_BITS, Change
+from podium.replication.digest import digests
 
 REPLICATION_BODY_BYTES_MAX = 8 * 1_048_576
 
@@ -96,6 +97,29 @@ async def replicate_sketch(request: Request) -> Response:
     return json_response({"ok": True})
 
 
+async def replicate_digest(request: Request) -> Response:
+    """Anti-entropy: the digests of one region's contributions to a board, as the global tier holds them."""
+    service = service_of(request)
+    secret = service.settings.replication.secret
+    region = request.headers.get("x-podium-key", "")
+    if not secret:
+        raise Unauthenticated("replication is not configured on the global tier (replication.secret)")
+    verify(request.headers, request.method, request.url.path, b"", {region: secret} if region else {},
+           service.clock.now_ms(), service.settings.ingest.signature_window_ms)
+    board_id = request.query_params.get("board", "")
+    season_s = request.query_params.get("season", "0")
+    if request.query_params.get("region") != region or not season_s.isdigit():
+        raise BadUserInput("region must match the signing key id; season must be a number")
+    board = await service.boards.get(board_id)
+    rows: list[tuple[str, int, int]] = []
+    if board is not None and board.season == int(season_s):
+        for player, state in (await service.store.all_states(board)).items():
+            if region in state:
+                score, ts, _ = state[region]
+                rows.append((player, score, ts))
+    return json_response({"board": board_id, "region": region, "digests": digests(rows)})
+
+
 async def regions(request: Request) -> Response:
     service = service_of(request)
     return json_response({"regions": [
@@ -133,6 +157,7 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
         routes=[
             Route("/v1/replicate", replicate, methods=["POST"]),
             Route("/v1/replicate/sketch", replicate_sketch, methods=["POST"]),
+            Route("/v1/replicate/digest", replicate_digest, methods=["GET"]),
             Route("/v1/regions", regions),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -17,6 +17,7 @@ from podium.region.boards import BoardRegistry
 from podium.region.ingest import IdempotencyStore, IngestService
 from podium.region.rank_store_redis import RedisRankStore
 from podium.region.signing import ReplayGuard
+from podium.replication.anti_entropy import AntiEntropy
 from podium.replication.shipper import Shipper
 from podium.replication.sketch_publisher import SketchPublisher
 from podium.replication.transport import HttpShipTransport
@@ -35,8 +36,9 @@ class RegionService:
     # an exception in one is logged, never lost.
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     shipper: Shipper | None = None
+    anti_entropy: AntiEntropy | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
-    _transports: list[HttpShipTransport] = field(default_factory=list)
+    _transports: list[HttpShipTransport | AntiEntropy] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None, redis: AnyRedis | None = None) -> RegionService:
@@ -69,9 +71,12 @@ class RegionService:
         transport = HttpShipTransport(g.url, r.secret, self.clock, r.request_timeout_ms)
         self.shipper = Shipper(self.redis, self.boards, self.settings.region, transport, self.clock, r)
         sketches = SketchPublisher(self.redis, self.boards, self.settings.region, transport, self.clock, g)
+        self.anti_entropy = AntiEntropy(self.redis, self.boards, self.settings.region, g.url, r.secret,
+                                        self.clock, r, self.settings.ingest)
         self.spawn(self.shipper.run(self._stop), "replication-shipper")
         self.spawn(sketches.run(self._stop), "sketch-publisher")
-        self._transports.append(transport)
+        self.spawn(self.anti_entropy.run(self._stop), "anti-entropy")
+        self._transports += [transport, self.anti_entropy]
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)

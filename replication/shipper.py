@@ -144,6 +144,8 @@ class Shipper:
                     continue
                 try:
                     shipped = await self.ship_once()
+                    if shipped == 0:
+                        await self._heartbeat_if_due()
                 except Unavailable as exc:
                     self.stats.failures += 1
                     self.state = ShipperState.BACKING_OFF
@@ -154,7 +156,6 @@ class Shipper:
                 self.state = ShipperState.RUNNING
                 backoff_ms = self.settings.ship_interval_ms
                 if shipped == 0:
-                    await self._heartbeat_if_due()
                     await self._wait(stop, self.settings.ship_interval_ms)
         finally:
             self.state = ShipperState.STOPPED

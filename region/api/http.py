@@ -117,8 +117,13 @@ async def replication_endpoint(request: Request) -> Response:
         shipper.pause()
     elif action == "resume":
         shipper.resume()
+    elif action == "repair":
+        assert service_of(request).anti_entropy is not None
+        report = await service_of(request).anti_entropy.repair_once()  # type: ignore[union-attr]
+        return json_response({"boards_checked": report.boards_checked, "buckets_repaired": report.buckets_repaired,
+                              "players_reannounced": report.players_reannounced})
     elif action != "status":
-        raise BadUserInput("action must be pause, resume or status")
+        raise BadUserInput("action must be pause, resume, repair or status")
     stats = shipper.stats
     return json_response({"state": shipper.state.value, "paused": shipper.paused, "batches_sent": stats.batches_sent,
                           "changes_sent": stats.changes_sent, "failures": stats.failures,

@@ -128,3 +128,36 @@ def test_global_restart_and_region_restart_lose_nothing(tmp_path: Path) -> None:
         stack.restart_node(stack.region_node("ap-south"))  # shipper resumes from its acked position
         write_round(stack, rng, writes, "c", 20)
         assert wait_converged(stack, oracle(writes)) == oracle(writes)
+
+
+@pytest.mark.slow
+def test_anti_entropy_repairs_a_global_tier_that_lost_its_redis(tmp_path: Path) -> None:
+    rng = random.Random(99)
+    writes: list[tuple[str, str, int, int]] = []
+    with Stack(REGIONS, tmp_path, boards=BOARDS) as stack:
+        write_round(stack, rng, writes, "x", 50)
+        assert wait_converged(stack, oracle(writes)) == oracle(writes)
+        g = stack.global_node
+        stack.stop_node(g)
+        redis = g.redis
+        redis.stop()
+        for f in redis.data_dir.iterdir():       # the global tier loses its Redis entirely
+            if f.is_file():
+                f.unlink()
+            else:
+                for inner in f.iterdir():
+                    inner.unlink()
+                f.rmdir()
+        redis.start()
+        stack.restart_node(g)
+        time.sleep(0.5)
+        assert global_board(stack, "arena", 10) == []  # nothing there: every shipper had been acked
+        reports = [admin(stack, r, "repair") for r in REGIONS]
+        assert all(rep["players_reannounced"] > 0 for rep in reports), reports
+        assert wait_converged(stack, oracle(writes)) == oracle(writes)
+        # once every outbox is drained, each region's digests agree with the global tier's record
+        deadline = time.monotonic() + CONVERGE_TIMEOUT_S
+        while any(admin(stack, r, "status")["lag_ms"] for r in REGIONS) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        again = [admin(stack, r, "repair") for r in REGIONS]
+        assert [rep["buckets_repaired"] for rep in again] == [0, 0, 0], again
