@@ -104,6 +104,28 @@ class GlobalStore:
                              {r: s[0] for r, s in state.items()})
         return merged, (rank + 1 if rank is not None else None)
 
+    async def states(self, board: Board, players: Sequence[str]) -> dict[str, RegionalState]:
+        if not players:
+            return {}
+        raw = await self.redis.hmget(_prefix(board.id, board.season) + "st", list(players))
+        return {p: _decode(v) for p, v in zip(players, raw, strict=True)}
+
+    async def rank_of(self, board: Board, player: str, score: int, achieved_at_ms: int) -> int | None:
+        """The exact rank a (player, score, time) would have among the kept top, or None past it.
+        The player's own stored entry is not counted against them."""
+        key = _prefix(board.id, board.season) + "z"
+        zs = to_zscore(score, board.order)
+        member = encode_member(achieved_at_ms, player).encode()
+        ahead = int(await self.redis.zcount(key, "-inf", f"({zs}"))
+        ties = await self.redis.zrangebyscore(key, zs, zs)
+        ahead += sum(1 for m in ties if m < member)
+        own, _ = await self.entry(board, player)
+        if own is not None:
+            own_key = (to_zscore(own.score, board.order), encode_member(own.achieved_at_ms, player).encode())
+            if own_key < (zs, member) and (own_key[0] < zs or own_key[1] in ties):
+                ahead -= 1
+        return ahead + 1 if ahead < self.top_k else None
+
     async def count(self, board: Board) -> int:
         return int(await self.redis.hlen(_prefix(board.id, board.season) + "st"))
 

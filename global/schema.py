@@ -9,11 +9,11 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from podium.errors import BadUserInput
+from podium.errors import BadUserInput, NotFound
 from podium.global_.service import GlobalService
 from podium.gql.errors import ErrorCodes
 from podium.gql.scalars import Long, schema_config
-from podium.gql.types import Board, LeaderboardConnection, RankedEntryType, as_of
+from podium.gql.types import Board, Consistency, LeaderboardConnection, RankedEntryType, as_of
 from podium.model import RankedEntry
 
 
@@ -34,19 +34,33 @@ class RegionReplication:
 class GlobalPlayer:
     id: str
 
-    @strawberry.field(description="The player's global rank entry on the board, with its precision.")
-    async def entry(self, info: Info[Any, Any], board: str) -> RankedEntryType | None:
+    @strawberry.field(description="The player's global rank entry on the board, with its precision. "
+                                  "With SESSION consistency, pass the `session` token returned by the region.")
+    async def entry(
+        self, info: Info[Any, Any], board: str, consistency: Consistency = Consistency.EVENTUAL,
+        session: str | None = None,
+    ) -> RankedEntryType | None:
         service = service_of(info)
         b = await service.boards.require(board)
-        merged, rank = await service.store.entry(b, self.id)
-        if merged is None:
-            return None
         now = service.clock.now_ms()
+        if consistency is Consistency.SESSION:
+            if not session:
+                raise BadUserInput("SESSION consistency needs the session token of the player's last write")
+            value = await service.session_value(b, self.id, session)
+            if value is None:
+                return None
+            score, ts = value
+            rank = await service.store.rank_of(b, self.id, score, ts)
+        else:
+            merged, rank = await service.store.entry(b, self.id)
+            if merged is None:
+                return None
+            score, ts = merged.score, merged.achieved_at_ms
         if rank is not None and rank <= service.settings.global_.top_k:
-            return RankedEntryType.from_entry(RankedEntry(rank, self.id, merged.score, merged.achieved_at_ms), now)
-        estimate = await service.estimate_rank(b, merged.score)
+            return RankedEntryType.from_entry(RankedEntry(rank, self.id, score, ts), now)
+        estimate = await service.estimate_rank(b, score)
         return RankedEntryType.from_entry(
-            RankedEntry(estimate.rank, self.id, merged.score, merged.achieved_at_ms), estimate.as_of_ms,
+            RankedEntry(estimate.rank, self.id, score, ts), estimate.as_of_ms,
             precision=estimate.precision, error_bound=estimate.error_bound,
         )
 
@@ -74,16 +88,45 @@ class Query:
         boards = await service_of(info).boards.all()
         return [Board.from_model(b) for b in sorted(boards.values(), key=lambda b: b.id)]
 
-    @strawberry.field(description="The merged world leaderboard; ranks 1..K are EXACT.")
-    async def leaderboard(self, info: Info[Any, Any], board: str, first: int = 10, offset: int = 0) -> LeaderboardConnection:
+    @strawberry.field(description="The merged world leaderboard; ranks 1..K are EXACT. STRONG merges the "
+                                  "regions' live top lists (top <= 100); allowStale returns the merged state, "
+                                  "labelled stale, when a region does not answer in time.")
+    async def leaderboard(
+        self, info: Info[Any, Any], board: str, first: int = 10, offset: int = 0,
+        consistency: Consistency = Consistency.EVENTUAL, allow_stale: bool = False,
+    ) -> LeaderboardConnection:
         service = service_of(info)
-        limit = min(service.settings.api.page_size_max, service.settings.global_.top_k)
-        if not 1 <= first <= limit or offset < 0 or offset + first > service.settings.global_.top_k:
-            raise BadUserInput(f"the exact global board holds ranks 1..{service.settings.global_.top_k}; first must be 1..{limit}")
+        top_k = service.settings.global_.top_k
+        limit = min(service.settings.api.page_size_max, top_k)
+        if not 1 <= first <= limit or offset < 0 or offset + first > top_k:
+            raise BadUserInput(f"the exact global board holds ranks 1..{top_k}; first must be 1..{limit}")
         b = await service.boards.require(board)
-        rows = await service.store.top(b, offset, first)
+        stale = any(service.is_stale(s) for s in service.regions.values())
+        if consistency is Consistency.STRONG:
+            if offset:
+                raise BadUserInput("STRONG reads start at rank 1 (offset must be 0)")
+            rows, stale = await service.strong_top(b, first, allow_stale)
+        else:
+            rows = await service.store.top(b, offset, first)
         total = await service.store.count(b)
-        return LeaderboardConnection.from_entries(rows, total, service.clock.now_ms(), first)
+        return LeaderboardConnection.from_entries(rows, total, service.clock.now_ms(), first, stale=stale)
+
+    @strawberry.field(description="A player's neighbourhood on the exact global board (ranks 1..K).")
+    async def around(self, info: Info[Any, Any], board: str, player: str, above: int = 5,
+                     below: int = 5) -> list[RankedEntryType]:
+        service = service_of(info)
+        limit = service.settings.api.around_max
+        if not (0 <= above <= limit and 0 <= below <= limit):
+            raise BadUserInput(f"above and below must be between 0 and {limit}")
+        b = await service.boards.require(board)
+        _, rank = await service.store.entry(b, player)
+        if rank is None:
+            raise NotFound(f"{player!r} is not within the exact global top {service.settings.global_.top_k}; "
+                           "ask player { entry } for an APPROXIMATE or ESTIMATED rank")
+        start = max(0, rank - 1 - above)
+        rows = await service.store.top(b, start, rank - start + below)
+        now = service.clock.now_ms()
+        return [RankedEntryType.from_entry(r, now) for r in rows]
 
     @strawberry.field(description="A player, to ask for their merged global entry.")
     async def player(self, id: str) -> GlobalPlayer:  # noqa: A002

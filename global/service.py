@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from podium.clock import Clock, SystemClock
 from podium.config import Settings
 from podium.errors import Unavailable
-from podium.errors import NotFound
+from podium.errors import BadUserInput, NotFound
 from podium.global_.merged_store import GlobalStore
 from podium.global_.rank_estimate import RankEstimate, SketchSnapshot, merged, tiered_estimate
-from podium.model import Board
+from podium.global_.live_reads import RegionReader, decode_session
+from podium.model import Board, Operator, RankedEntry
+from podium.ranking import sort_key
+from podium.replication.regional_state import resolve, with_change
 from podium.redis_client import AnyRedis, connect
 from podium.region.boards import BoardRegistry
 
@@ -33,6 +37,7 @@ class GlobalService:
     boards: BoardRegistry
     regions: dict[str, RegionStatus] = field(default_factory=dict)
     sketches: SketchBook = field(default_factory=lambda: SketchBook())
+    reader: RegionReader | None = None
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None) -> GlobalService:
@@ -41,7 +46,9 @@ class GlobalService:
             raise Unavailable("no Redis configured for the global tier: set REDIS_URL")
         redis = connect(settings.redis_url, cluster=settings.redis_cluster,
                         connections_max=settings.redis_pool_connections_max)
-        return cls(settings, clock, redis, GlobalStore(redis, settings.global_.top_k), BoardRegistry(redis, clock))
+        reader = RegionReader(settings.global_.region_urls, settings.global_.strong_timeout_ms)
+        return cls(settings, clock, redis, GlobalStore(redis, settings.global_.top_k), BoardRegistry(redis, clock),
+                   reader=reader)
 
     def region(self, name: str) -> RegionStatus:
         if name not in self.regions:
@@ -61,7 +68,58 @@ class GlobalService:
         return tiered_estimate(fine, fine_as_of, coarse, coarse_as_of, score, board.order,
                                exact_top=g.top_k, approximate_max=g.approximate_rank_max)
 
+    async def strong_top(self, board: Board, first: int, allow_stale: bool) -> tuple[list[RankedEntry], bool]:
+        """STRONG: merge the regions' live top lists at read time.
+
+        Exact for `best`/`latest` boards: a player in the global top-n is in the top-n of the region
+        holding their winning value, so the union of regional top-n lists holds every global top-n
+        entry. Counter boards merge the live contributions with the stored ones of other regions."""
+        g = self.settings.global_
+        if first > g.strong_top_max:
+            raise BadUserInput(f"STRONG reads are limited to the top {g.strong_top_max}")
+        assert self.reader is not None
+        tops, failed = await self.reader.live_tops(board, first)
+        if failed:
+            if not allow_stale:
+                raise Unavailable(f"STRONG read: region(s) {', '.join(failed)} did not answer within "
+                                  f"{g.strong_timeout_ms} ms; pass allowStale: true to get the merged state, labelled stale")
+            return await self.store.top(board, 0, first), True
+        players = sorted({p for rows in tops.values() for p, _, _ in rows})
+        if board.operator in (Operator.INCREMENT, Operator.DECREMENT):
+            stored_top = await self.store.top(board, 0, first)
+            players = sorted(set(players) | {r.player for r in stored_top})
+            states = await self.store.states(board, players)
+        else:
+            states = {p: {} for p in players}
+        for region, rows in tops.items():
+            for player, score, ts in rows:
+                newest = max((v[2] for v in states[player].values()), default=0) + 1
+                states[player] = with_change(states[player], region, score, ts, newest)
+        values = [(p, v) for p in players if (v := resolve(board.operator, board.order, states[p])) is not None]
+        values.sort(key=lambda pv: sort_key(pv[1][0], pv[1][1], pv[0], board.order))
+        return [RankedEntry(i + 1, p, v[0], v[1]) for i, (p, v) in enumerate(values[:first])], False
+
+    async def session_value(self, board: Board, player: str, token: str) -> tuple[int, int] | None:
+        """SESSION (read-your-writes): the player's value including every write named in their token.
+        Waits up to `session_wait_ms` for replication, then reads the lagging region directly."""
+        wanted = decode_session(token)
+        deadline = self.clock.monotonic() + self.settings.global_.session_wait_ms / 1000
+        while True:
+            state = (await self.store.states(board, [player]))[player]
+            lagging = [r for r, seq in wanted.items() if state.get(r, (0, 0, -1))[2] < seq]
+            if not lagging or self.clock.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.02)
+        assert self.reader is not None
+        for region in lagging:
+            live = await self.reader.player_entry(region, board, player)
+            if live is not None:
+                state = with_change(state, region, live[0], live[1], wanted[region])
+        return resolve(board.operator, board.order, state)
+
     async def close(self) -> None:
+        if self.reader is not None:
+            await self.reader.aclose()
         await self.redis.aclose()
 
 

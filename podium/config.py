@@ -89,6 +89,8 @@ class GlobalSettings(BaseModel):
     strong_timeout_ms: int = 1000
     url: str | None = None                   # where a region ships its changes (embedded: HTTP)
     stale_after_ms: int = 5000               # a region not heard from for this long is labelled stale
+    region_urls: dict[str, str] = Field(default_factory=dict)  # region -> base URL (STRONG / SESSION reads)
+    session_wait_ms: int = 500               # SESSION reads wait this long for replication before reading through
 
 
 class ReplicationSettings(BaseModel):

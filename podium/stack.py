@@ -68,6 +68,9 @@ class Stack:
         })
         if node.role == "region":
             env["PODIUM_GLOBAL__URL"] = global_url
+        else:
+            env["PODIUM_GLOBAL__REGION_URLS"] = json.dumps(
+                {n.name: n.url for n in self.nodes if n.role == "region"})
         env.update(self.extra_env)
         return env
 

@@ -3,6 +3,7 @@ validate each entry, group by board, apply each group in one Lua call, report pe
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from podium.redis_client import AnyRedis
 from podium.region.boards import BoardRegistry
 from podium.region.rank_store import ApplyCode, RankStore
 from podium.region.validation import check_batch_size, validate_entry
+from podium.replication.changes import stream_id_to_seq
 
 _REASONS = {
     ApplyCode.DUPLICATE: "duplicate event",
@@ -70,6 +72,7 @@ async def apply_entries(
     *,
     partition: str | None = None,
     offset: int | None = None,
+    region: str | None = None,
 ) -> dict[int, EntryResult] | None:
     """Apply validated entries, one atomic Lua call per board; None if `offset` was applied already
     (on every board of the group: offsets are stored per board, with the scores)."""
@@ -88,10 +91,18 @@ async def apply_entries(
         for (i, _), out in zip(group, outcomes, strict=True):
             status = _STATUS.get(out.code, EntryStatus.REJECTED)
             reason = _REASONS.get(out.code) or ("max_delta" if out.code is ApplyCode.QUARANTINED else None)
-            results[i] = EntryResult(i, status, reason=reason, rank=out.rank, score=out.score)
+            result = EntryResult(i, status, reason=reason, rank=out.rank, score=out.score)
+            if out.version and region:
+                # read-your-writes: the global tier answers SESSION reads once it has this version
+                result.extra["session"] = session_token(region, out.version)
+            results[i] = result
     if groups and skipped == len(groups):
         return None
     return results
+
+
+def session_token(region: str, stream_id: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps({region: stream_id_to_seq(stream_id)})).decode().rstrip("=")
 
 
 class IdempotencyStore:
@@ -134,8 +145,9 @@ class IdempotencyStore:
 class IngestService:
     def __init__(
         self, store: RankStore, registry: BoardRegistry, idempotency: IdempotencyStore,
-        limits: IngestLimits, clock: Clock,
+        limits: IngestLimits, clock: Clock, region: str = "local",
     ) -> None:
+        self.region = region
         self.store = store
         self.registry = registry
         self.idempotency = idempotency
@@ -164,6 +176,6 @@ class IngestService:
         if any(isinstance(e, dict) and e.get("board") not in boards for e in raw_entries):
             boards = await self.registry.refresh()  # a board may have been created by another process
         valid, results = validate_batch(raw_entries, boards, self.limits, now_ms)
-        applied = await apply_entries(self.store, boards, valid, now_ms)
+        applied = await apply_entries(self.store, boards, valid, now_ms, region=self.region)
         results.update(applied or {})
         return BatchResult.of([results[i] for i in range(len(raw_entries))])

@@ -24,6 +24,7 @@ class ApplyOutcome:
     code: ApplyCode
     rank: int | None
     score: int | None
+    version: str | None = None    # change-stream id of the write, for applied entries
 
 
 @dataclass(frozen=True, slots=True)

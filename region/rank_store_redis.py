@@ -86,10 +86,12 @@ class RedisRankStore:
         raw = await self._call(self._apply, keys, args)
         if len(raw) == 1 and _text(raw[0]) == "skip":
             return None
+        version = _text(raw[-1]) or None
         out = []
-        for i in range(0, len(raw), 3):
-            shown = _text(raw[i + 2])
-            out.append(ApplyOutcome(ApplyCode(_text(raw[i])), int(raw[i + 1]) or None, int(shown) if shown else None))
+        for i in range(0, len(raw) - 1, 3):
+            shown, code = _text(raw[i + 2]), ApplyCode(_text(raw[i]))
+            out.append(ApplyOutcome(code, int(raw[i + 1]) or None, int(shown) if shown else None,
+                                    version if code is ApplyCode.APPLIED else None))
         return out
 
     @staticmethod

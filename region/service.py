@@ -51,7 +51,7 @@ class RegionService:
         store = RedisRankStore(redis, settings.ingest)
         boards = BoardRegistry(redis, clock)
         ingest = IngestService(store, boards, IdempotencyStore(redis, settings.ingest.idempotency_ttl_ms),
-                               settings.ingest, clock)
+                               settings.ingest, clock, settings.region)
         return cls(settings, clock, redis, store, boards, ingest,
                    ReplayGuard(redis, settings.ingest.signature_window_ms))
 

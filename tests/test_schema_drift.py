@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from podium.cli import main
-from podium.commands.schema import sdl
+from podium.commands.schema import global_sdl, sdl
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_exported_schema_matches_code() -> None:
     assert (ROOT / "graphql/schema.graphql").read_text() == sdl(), "run `podium schema` and commit the result"
+    assert (ROOT / "graphql/global.graphql").read_text() == global_sdl(), "run `podium schema` and commit the result"
 
 
 def test_schema_check_detects_drift(tmp_path: Path) -> None:

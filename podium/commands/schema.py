@@ -8,10 +8,17 @@ from pathlib import Path
 from podium.region.api.schema import build_schema
 
 DEFAULT_PATH = Path("graphql/schema.graphql")
+GLOBAL_NAME = "global.graphql"
 
 
 def sdl() -> str:
     return build_schema().as_str() + "\n"
+
+
+def global_sdl() -> str:
+    from podium.global_.schema import build_global_schema
+
+    return build_global_schema().as_str() + "\n"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -22,14 +29,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    text = sdl()
+    """Writes the region's SDL to --output and the global tier's beside it (global.graphql)."""
+    files = {args.output: sdl(), args.output.with_name(GLOBAL_NAME): global_sdl()}
     if args.check:
-        current = args.output.read_text() if args.output.exists() else ""
-        if current != text:
-            print(f"{args.output} is out of date: run `podium schema`")
-            return 1
-        return 0
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text)
-    print(f"wrote {args.output}")
+        stale = [p for p, text in files.items() if (p.read_text() if p.exists() else "") != text]
+        for p in stale:
+            print(f"{p} is out of date: run `podium schema`")
+        return 1 if stale else 0
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        print(f"wrote {path}")
     return 0

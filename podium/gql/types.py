@@ -23,6 +23,13 @@ class Precision(Enum):
     ESTIMATED = "ESTIMATED"
 
 
+@strawberry.enum(description="How fresh a global read must be.")
+class Consistency(Enum):
+    STRONG = "STRONG"      # merge the regions' live top lists at read time (top <= 100)
+    SESSION = "SESSION"    # the caller's own writes (named by their session token) are included
+    EVENTUAL = "EVENTUAL"  # the merged state as replicated: fastest
+
+
 @strawberry.enum
 class Operator(Enum):
     BEST = "best"
@@ -121,9 +128,11 @@ class LeaderboardConnection:
     page_info: PageInfo
     total_count: int
     as_of: datetime
+    stale: bool = strawberry.field(default=False, description="True when a source could not be read live.")
 
     @classmethod
-    def from_entries(cls, rows: list[RankedEntry], total: int, now_ms: int, requested: int) -> LeaderboardConnection:
+    def from_entries(cls, rows: list[RankedEntry], total: int, now_ms: int, requested: int,
+                     stale: bool = False) -> LeaderboardConnection:
         edges = [LeaderboardEdge(cursor=encode_cursor(r), node=RankedEntryType.from_entry(r, now_ms)) for r in rows]
         last = rows[-1] if rows else None
         return cls(
@@ -134,4 +143,5 @@ class LeaderboardConnection:
             ),
             total_count=total,
             as_of=as_of(now_ms),
+            stale=stale,
         )

@@ -9,7 +9,9 @@
 --       then 4 per entry: player, score (integer string), achieved_at (12 hex digits), event id or ""
 -- Returns {"skip"} when the offset was applied already, else 3 items per entry:
 --       code ("a" applied, "u" unchanged, "d" duplicate, "q" quarantined, "o" overflow, "b" banned),
---       rank (0 when none), score (string; "" when none).
+--       rank (0 when none), score (string; "" when none);
+--       then one last item: the change-stream id of this call's changes ("" when nothing changed),
+--       the version of every applied entry (replication and read-your-writes tokens use it).
 -- The tie rule lives in the member ("<ts hex>:<player>") and the negated score of descending
 -- boards: see podium/ranking.py. Scores are exact integers up to 2^53 (doubles).
 
@@ -117,7 +119,9 @@ end
 
 if seen then redis.call("PEXPIRE", dcur, dedup_ttl_ms) end
 if part ~= "" then redis.call("HSET", offkey, part, offset) end
+local version = ""
 if #changes > 0 then
-  redis.call("XADD", chg, "MAXLEN", "~", cmax, "*", "d", table.concat(changes, "\n"))
+  version = redis.call("XADD", chg, "MAXLEN", "~", cmax, "*", "d", table.concat(changes, "\n"))
 end
+out[#out + 1] = version
 return out

@@ -161,3 +161,66 @@ def test_anti_entropy_repairs_a_global_tier_that_lost_its_redis(tmp_path: Path) 
             time.sleep(0.2)
         again = [admin(stack, r, "repair") for r in REGIONS]
         assert [rep["buckets_repaired"] for rep in again] == [0, 0, 0], again
+
+
+def gql(url: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    return httpx.post(f"{url}/graphql", json={"query": query, "variables": variables}, timeout=10).json()  # type: ignore[no-any-return]
+
+
+STRONG_Q = ("query($c:Consistency!,$s:Boolean!){ leaderboard(board:\"arena\", first:5, consistency:$c, allowStale:$s)"
+            "{ stale edges { node { rank player score precision } } } }")
+
+
+@pytest.mark.slow
+def test_strong_and_session_reads_and_degradation(tmp_path: Path) -> None:
+    with Stack(REGIONS, tmp_path, boards=BOARDS, extra_env={"PODIUM_GLOBAL__STALE_AFTER_MS": "1500"}) as stack:
+        now = time.time_ns() // 10**6
+        post(stack, "us-east", [{"board": "arena", "player": "ann", "score": 50, "achieved_at": now, "event_id": "s1"}])
+        assert wait_converged(stack, {"arena": [("ann", 50)]}) == {"arena": [("ann", 50)]}
+
+        # eu-west's link is cut: its new record reaches STRONG reads (live), not EVENTUAL ones
+        admin(stack, "eu-west", "pause")
+        post(stack, "eu-west", [{"board": "arena", "player": "bob", "score": 90, "achieved_at": now, "event_id": "s2"}])
+        eventual = gql(stack.global_node.url, STRONG_Q, {"c": "EVENTUAL", "s": False})["data"]["leaderboard"]
+        strong = gql(stack.global_node.url, STRONG_Q, {"c": "STRONG", "s": False})["data"]["leaderboard"]
+        assert [(e["node"]["player"], e["node"]["score"]) for e in eventual["edges"]] == [("ann", 50)]
+        assert [(e["node"]["rank"], e["node"]["player"], e["node"]["score"], e["node"]["precision"])
+                for e in strong["edges"]] == [(1, "bob", 90, "EXACT"), (2, "ann", 50, "EXACT")]
+        assert strong["stale"] is False
+
+        # SESSION: ann improves in us-east whose link is also cut; her token brings her own write
+        admin(stack, "us-east", "pause")
+        body = orjson.dumps({"entries": [{"board": "arena", "player": "ann", "score": 70, "achieved_at": now + 1,
+                                          "event_id": "s3"}]})
+        headers = signed_headers(stack.game_key_id, stack.game_secret, "POST", "/v1/scores", time.time_ns() // 10**6, body)
+        result = httpx.post(f"{stack.region_node('us-east').url}/v1/scores", content=body, headers=headers).json()
+        token = result["results"][0]["session"]
+        q = ("query($c:Consistency!,$t:String){ player(id:\"ann\"){ entry(board:\"arena\", consistency:$c, session:$t)"
+             "{ rank score precision } } }")
+        assert gql(stack.global_node.url, q, {"c": "EVENTUAL", "t": None})["data"]["player"]["entry"]["score"] == 50
+        session = gql(stack.global_node.url, q, {"c": "SESSION", "t": token})["data"]["player"]["entry"]
+        assert session == {"rank": 1, "score": 70, "precision": "EXACT"}
+        bad = gql(stack.global_node.url, q, {"c": "SESSION", "t": "!!"})
+        assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+        # a region that does not answer: a clear error, or the merged state labelled stale
+        admin(stack, "eu-west", "resume")
+        admin(stack, "us-east", "resume")
+        stack.stop_node(stack.region_node("ap-south"))
+        failed = gql(stack.global_node.url, STRONG_Q, {"c": "STRONG", "s": False})
+        assert "ap-south" in failed["errors"][0]["message"]
+        assert failed["errors"][0]["extensions"]["code"] == "INTERNAL"
+        degraded = gql(stack.global_node.url, STRONG_Q, {"c": "STRONG", "s": True})["data"]["leaderboard"]
+        assert degraded["stale"] is True and degraded["edges"][0]["node"]["player"] == "ann"
+
+        # degradation: global reads keep working; the silent region is labelled stale
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            regions = {r["region"]: r["stale"] for r in
+                       gql(stack.global_node.url, "{ regions { region stale } }", {})["data"]["regions"]}
+            if regions.get("ap-south"):
+                break
+            time.sleep(0.2)
+        assert regions == {"ap-south": True, "eu-west": False, "us-east": False}
+        eventual = gql(stack.global_node.url, STRONG_Q, {"c": "EVENTUAL", "s": False})["data"]["leaderboard"]
+        assert eventual["stale"] is True and eventual["edges"]
