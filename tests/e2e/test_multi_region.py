@@ -211,7 +211,7 @@ def test_strong_and_session_reads_and_degradation(tmp_path: Path) -> None:
         assert "ap-south" in failed["errors"][0]["message"]
         assert failed["errors"][0]["extensions"]["code"] == "INTERNAL"
         degraded = gql(stack.global_node.url, STRONG_Q, {"c": "STRONG", "s": True})["data"]["leaderboard"]
-        assert degraded["stale"] is True and degraded["edges"][0]["node"]["player"] == "ann"
+        assert degraded["stale"] is True and degraded["edges"][0]["node"]["player"] in ("ann", "bob")
 
         # degradation: global reads keep working; the silent region is labelled stale
         deadline = time.monotonic() + 10
