@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
 AnyRedis: TypeAlias = aioredis.Redis | RedisCluster
+POOL_WAIT_S = 5.0
 
 
 def connect(url: str, *, cluster: bool = False, connections_max: int = 64) -> AnyRedis:
@@ -17,7 +18,10 @@ def connect(url: str, *, cluster: bool = False, connections_max: int = 64) -> An
         cluster = True
         url = "redis://" + url.removeprefix("redis+cluster://")
     if not cluster:
-        return aioredis.Redis.from_url(url, decode_responses=False, max_connections=connections_max)
+        # A blocking pool: past `connections_max`, callers wait (bounded) for a connection instead of
+        # failing with "Too many connections" under a burst.
+        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=connections_max, timeout=POOL_WAIT_S)
+        return aioredis.Redis(connection_pool=pool, decode_responses=False)
     parsed = urlparse(url)
     nodes = []
     for hostport in parsed.netloc.split("@")[-1].split(","):

@@ -75,3 +75,64 @@ class LiveServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class ServerProcess:
+    """`podium serve` as a child process (separate from the caller's GIL), for load tests and benches."""
+
+    def __init__(self, env: dict[str, str], role: str = "region", cwd: str | None = None) -> None:
+        import os
+
+        self.port = free_port()
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PODIUM_") and k != "REDIS_URL"}
+        self.env.update(env)
+        self.env["PODIUM_PORT"] = str(self.port)
+        self.env.setdefault("PODIUM_HOST", "127.0.0.1")
+        self.role = role
+        self.cwd = cwd
+        self.process: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/graphql"
+
+    def start(self) -> ServerProcess:
+        import subprocess
+        import sys
+        import tempfile
+
+        self.process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "podium", "serve", "--role", self.role], env=self.env,
+            cwd=self.cwd or tempfile.gettempdir(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"podium serve exited with {self.process.returncode}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("podium serve did not become ready")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except Exception:  # noqa: BLE001
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

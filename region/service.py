@@ -11,7 +11,9 @@ from typing import Any
 from podium.clock import Clock, SystemClock
 from podium.config import Settings
 from podium.errors import Unavailable
-from podium.model import Board
+from podium.fanout import FanOut
+from podium.model import Board, RankedEntry
+from podium.region.keys import keys_of
 from podium.redis_client import AnyRedis, connect
 from podium.region.boards import BoardRegistry
 from podium.region.ingest import IdempotencyStore, IngestService
@@ -36,6 +38,7 @@ class RegionService:
     # an exception in one is logged, never lost.
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     shipper: Shipper | None = None
+    fanout: FanOut | None = None
     anti_entropy: AntiEntropy | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _transports: list[HttpShipTransport | AntiEntropy] = field(default_factory=list)
@@ -59,7 +62,27 @@ class RegionService:
         for declared in self.settings.boards:
             await self.boards.create(Board.from_dict(declared.model_dump()), exist_ok=True)
         await self.boards.refresh()
+        self.fanout = FanOut(self._read_range, self._read_players, self._read_versions, self.settings.api, self.clock)
+        self.spawn(self.fanout.run(self._stop), "fan-out")
         self._start_replication()
+
+    async def _read_range(self, board_id: str, start: int, count: int) -> list[RankedEntry]:
+        return await self.store.range(await self.boards.require(board_id), start, count)
+
+    async def _read_players(self, board_id: str, players: list[str]) -> list[RankedEntry | None]:
+        return await self.store.players(await self.boards.require(board_id), players)
+
+    async def _read_versions(self, board_ids: list[str]) -> dict[str, str]:
+        """The newest change-stream id of each board: a board changed iff it moved."""
+        boards = await self.boards.all()
+        out = {}
+        for board_id in board_ids:
+            board = boards.get(board_id)
+            if board is None:
+                continue
+            last = await self.redis.xrevrange(keys_of(board).changes, count=1)
+            out[board_id] = f"{board.season}:{last[0][0].decode() if last else '-'}"
+        return out
 
     def _start_replication(self) -> None:
         """Ship changes and sketches to the global tier when one is configured."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 
@@ -38,3 +39,13 @@ class ErrorCodes(SchemaExtension):
         result = self.execution_context.result
         if result is not None and result.errors:
             result.errors = [coded(e) for e in result.errors]
+
+
+@contextlib.contextmanager
+def as_graphql_errors() -> Iterator[None]:
+    """For subscription resolvers, whose errors do not pass through `ErrorCodes`: raise a
+    GraphQLError that already carries `extensions.code`."""
+    try:
+        yield
+    except PodiumError as exc:
+        raise GraphQLError(exc.message, extensions={"code": exc.code, **exc.extensions}) from exc

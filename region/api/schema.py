@@ -11,6 +11,7 @@ from podium.errors import BadUserInput, NotFound
 from podium.gql.errors import ErrorCodes
 from podium.gql.scalars import Long, schema_config
 from podium.gql.types import Board, LeaderboardConnection, RankedEntryType, decode_cursor
+from podium.region.api.subscriptions import Subscription
 from podium.region.service import RegionService
 
 
@@ -78,7 +79,7 @@ class Query:
 
 
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(query=Query, extensions=[ErrorCodes], config=schema_config())
+    return strawberry.Schema(query=Query, subscription=Subscription, extensions=[ErrorCodes], config=schema_config())
 
 
 __all__ = ["NotFound", "build_schema"]

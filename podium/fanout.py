@@ -1,0 +1,230 @@
+"""The subscription fan-out hub: one ticker per process; per (board, n) one Redis read and one
+diff per tick, shared by every subscriber of that (board, n); per board one batched read for
+every player watched by `rankChanged`.
+
+Coalescing and slow consumers: a subscriber never has a queue. It has a slot holding the last top
+it was sent; when it is ready for more, it gets one diff from what it saw to the latest state
+(computed once per tick and shared when it saw the previous tick, as nearly all do). So a slow
+consumer skips intermediate ticks and memory stays bounded by the number of subscribers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+from podium.clock import Clock
+from podium.config import ApiLimits
+from podium.errors import BadUserInput, RateLimited
+from podium.model import RankedEntry
+from podium.top_diff import TopChange, diff_top
+
+log = logging.getLogger("podium.fanout")
+OVERTAKEN_MAX = 10
+
+RangeReader = Callable[[str, int, int], Awaitable[list[RankedEntry]]]   # board, start, count
+PlayersReader = Callable[[str, list[str]], Awaitable[list[RankedEntry | None]]]
+VersionReader = Callable[[list[str]], Awaitable[dict[str, str]]]
+
+
+@dataclass(frozen=True, slots=True)
+class TopUpdate:
+    board: str
+    n: int
+    seq: int                      # tick number of the state this update brings the subscriber to
+    full: bool                    # first message: `entries` is the whole top
+    entries: list[RankedEntry]
+    changes: list[TopChange]
+    as_of_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class RankUpdate:
+    board: str
+    player: str
+    rank: int | None
+    previous_rank: int | None
+    score: int | None
+    overtaken_by: list[str]
+    as_of_ms: int
+
+
+@dataclass
+class _TopWatch:
+    board: str
+    n: int
+    seq: int = 0
+    state: list[RankedEntry] = field(default_factory=list)
+    prev_state: list[RankedEntry] = field(default_factory=list)
+    shared_diff: list[TopChange] = field(default_factory=list)
+    as_of_ms: int = 0
+    ready: asyncio.Condition = field(default_factory=asyncio.Condition)
+    loaded: asyncio.Event = field(default_factory=asyncio.Event)
+    subscribers: int = 0
+
+
+@dataclass
+class _RankWatch:
+    board: str
+    player: str
+    entry: RankedEntry | None = None
+    seq: int = 0
+    overtaken_by: list[str] = field(default_factory=list)
+    previous_rank: int | None = None
+    as_of_ms: int = 0
+    ready: asyncio.Condition = field(default_factory=asyncio.Condition)
+    loaded: asyncio.Event = field(default_factory=asyncio.Event)
+    subscribers: int = 0
+
+
+class FanOut:
+    def __init__(self, read_range: RangeReader, read_players: PlayersReader, read_versions: VersionReader,
+                 limits: ApiLimits, clock: Clock) -> None:
+        self.read_range = read_range
+        self.read_players = read_players
+        self.read_versions = read_versions
+        self.limits = limits
+        self.clock = clock
+        self.tops: dict[tuple[str, int], _TopWatch] = {}
+        self.ranks: dict[tuple[str, str], _RankWatch] = {}
+        self.versions: dict[str, str] = {}
+        self.subscriptions = 0
+        self.ticks = 0
+        self.last_tick_ms = 0.0
+
+    def _admit(self, n: int | None = None) -> None:
+        if n is not None and not 1 <= n <= self.limits.subscription_top_n_max:
+            raise BadUserInput(f"n must be between 1 and {self.limits.subscription_top_n_max}")
+        if self.subscriptions >= self.limits.subscriptions_per_process_max:
+            raise RateLimited("this process serves its maximum number of subscriptions; retry on another", 1.0)
+
+    async def subscribe_top(self, board: str, n: int) -> AsyncIterator[TopUpdate]:
+        self._admit(n)
+        key = (board, n)
+        watch = self.tops.get(key)
+        if watch is None:
+            watch = self.tops[key] = _TopWatch(board, n)
+            await self._load(watch, lambda: self.read_range(board, 0, n), "state")
+        watch.subscribers += 1
+        self.subscriptions += 1
+        try:
+            await watch.loaded.wait()
+            seen_seq, seen = watch.seq, watch.state
+            yield TopUpdate(board, n, seen_seq, True, list(seen), [], watch.as_of_ms)
+            while True:
+                async with watch.ready:
+                    await watch.ready.wait_for(lambda: watch.seq != seen_seq)
+                if seen_seq == watch.seq - 1:
+                    changes = watch.shared_diff          # the common case: computed once per tick
+                else:
+                    changes = diff_top(seen, watch.state)  # a slow consumer: one coalesced diff
+                seen_seq, seen = watch.seq, watch.state
+                if changes:
+                    yield TopUpdate(board, n, seen_seq, False, [], changes, watch.as_of_ms)
+        finally:
+            watch.subscribers -= 1
+            self.subscriptions -= 1
+            if watch.subscribers == 0:
+                self.tops.pop(key, None)
+
+    async def subscribe_rank(self, board: str, player: str) -> AsyncIterator[RankUpdate]:
+        self._admit()
+        key = (board, player)
+        watch = self.ranks.get(key)
+        if watch is None:
+            watch = self.ranks[key] = _RankWatch(board, player)
+
+            async def first_entry() -> RankedEntry | None:
+                return (await self.read_players(board, [player]))[0]
+
+            await self._load(watch, first_entry, "entry")
+        watch.subscribers += 1
+        self.subscriptions += 1
+        try:
+            await watch.loaded.wait()
+            seen = watch.seq
+            e = watch.entry
+            yield RankUpdate(board, player, e.rank if e else None, None, e.score if e else None, [], watch.as_of_ms)
+            while True:
+                async with watch.ready:
+                    await watch.ready.wait_for(lambda: watch.seq != seen)
+                seen = watch.seq
+                e = watch.entry
+                yield RankUpdate(board, player, e.rank if e else None, watch.previous_rank,
+                                 e.score if e else None, list(watch.overtaken_by), watch.as_of_ms)
+        finally:
+            watch.subscribers -= 1
+            self.subscriptions -= 1
+            if watch.subscribers == 0:
+                self.ranks.pop(key, None)
+
+    async def _load(self, watch: _TopWatch | _RankWatch, read: Callable[[], Awaitable[object]], attr: str) -> None:
+        """First read of a new watch; later subscribers of the same key wait for it (`loaded`)."""
+        try:
+            setattr(watch, attr, await read())
+        except BaseException:
+            (self.tops if isinstance(watch, _TopWatch) else self.ranks).pop(  # type: ignore[arg-type]
+                (watch.board, watch.n) if isinstance(watch, _TopWatch) else (watch.board, watch.player), None)
+            raise
+        watch.as_of_ms = self.clock.now_ms()
+        watch.loaded.set()
+
+    async def tick(self) -> None:
+        """One tick: read what changed (one version read for all watched boards), recompute, wake."""
+        boards = sorted({b for b, _ in self.tops} | {b for b, _ in self.ranks})
+        if not boards:
+            return
+        versions = await self.read_versions(boards)
+        changed = {b for b in boards if versions.get(b) != self.versions.get(b)}
+        self.versions.update(versions)
+        if not changed:
+            return
+        now = self.clock.now_ms()
+        for watch in list(self.tops.values()):
+            if watch.board not in changed or not watch.loaded.is_set():
+                continue
+            rows = await self.read_range(watch.board, 0, watch.n)
+            if rows == watch.state:
+                continue
+            watch.shared_diff = diff_top(watch.state, rows)
+            watch.prev_state, watch.state, watch.as_of_ms = watch.state, rows, now
+            async with watch.ready:
+                watch.seq += 1
+                watch.ready.notify_all()
+        by_board: dict[str, list[_RankWatch]] = {}
+        for rw in self.ranks.values():
+            if rw.board in changed and rw.loaded.is_set():
+                by_board.setdefault(rw.board, []).append(rw)
+        for board, watches in by_board.items():
+            entries = await self.read_players(board, [w.player for w in watches])
+            for rw, entry in zip(watches, entries, strict=True):
+                old = rw.entry
+                if entry == old:
+                    continue
+                old_rank, new_rank = (old.rank if old else None), (entry.rank if entry else None)
+                rw.overtaken_by = []
+                if old_rank is not None and new_rank is not None and new_rank > old_rank:
+                    # those now between the old and the new position passed the player
+                    ahead = await self.read_range(board, old_rank - 1, min(new_rank - old_rank, OVERTAKEN_MAX))
+                    rw.overtaken_by = [e.player for e in ahead if e.player != rw.player]
+                rw.entry, rw.previous_rank, rw.as_of_ms = entry, old_rank, now
+                async with rw.ready:
+                    rw.seq += 1
+                    rw.ready.notify_all()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """The ticker: every `tick_ms`; a failed tick is logged and the next one tries again."""
+        while not stop.is_set():
+            started = self.clock.monotonic()
+            try:
+                await self.tick()
+                self.ticks += 1
+            except Exception:  # noqa: BLE001 - keep ticking; subscribers just see the next tick
+                log.exception("fan-out tick failed")
+            self.last_tick_ms = (self.clock.monotonic() - started) * 1000
+            try:
+                await asyncio.wait_for(stop.wait(), max(0.0, self.limits.tick_ms / 1000 - self.last_tick_ms / 1000))
+            except TimeoutError:
+                pass

@@ -1,0 +1,91 @@
+"""Live subscriptions over a real Hypercorn server, on both websocket protocols."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from podium.testing import LiveServer
+from podium.ws_client import PROTOCOLS, Subscriber
+from tests.region.helpers import create_board, entry, post_scores
+
+TOP_Q = ("subscription($b:String!,$n:Int!){ topChanged(board:$b, n:$n){ seq full "
+         "entries { rank player score } changes { kind player rank previousRank score previousScore } } }")
+RANK_Q = ("subscription($b:String!,$p:String!){ rankChanged(board:$b, player:$p){ rank previousRank score overtakenBy } }")
+
+
+async def post_async(base: str, entries: list) -> None:  # type: ignore[type-arg]
+    r = await asyncio.to_thread(post_scores, base, {"entries": entries})
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_top_changed_full_then_diffs(live_region: LiveServer, protocol: str) -> None:
+    board = create_board(live_region.url)
+    await post_async(live_region.url, [entry(board, "ann", 10), entry(board, "bob", 20)])
+    sub = await Subscriber(live_region.ws_url, protocol).connect()
+    try:
+        await sub.subscribe(TOP_Q, {"b": board, "n": 3})
+        first = (await sub.next())["data"]["topChanged"]
+        assert first["full"] is True
+        assert [(e["rank"], e["player"], e["score"]) for e in first["entries"]] == [(1, "bob", 20), (2, "ann", 10)]
+        await post_async(live_region.url, [entry(board, "cid", 30)])
+        second = (await asyncio.wait_for(sub.next(), 5))["data"]["topChanged"]
+        assert second["full"] is False and second["seq"] > first["seq"]
+        assert {(c["kind"], c["player"], c["rank"], c["previousRank"]) for c in second["changes"]} == {
+            ("ENTERED", "cid", 1, None), ("MOVED", "bob", 2, 1), ("MOVED", "ann", 3, 2)}
+        await post_async(live_region.url, [entry(board, "dan", 40), entry(board, "ann", 50)])
+        third = (await asyncio.wait_for(sub.next(), 5))["data"]["topChanged"]
+        assert {(c["kind"], c["player"]) for c in third["changes"]} == {
+            ("SCORE_CHANGED", "ann"), ("ENTERED", "dan"), ("MOVED", "cid"), ("LEFT", "bob")}
+    finally:
+        await sub.close()
+
+
+@pytest.mark.anyio
+async def test_writes_within_one_tick_are_coalesced(live_region: LiveServer) -> None:
+    board = create_board(live_region.url, operator="increment")
+    sub = await Subscriber(live_region.ws_url).connect()
+    try:
+        await sub.subscribe(TOP_Q, {"b": board, "n": 5})
+        await sub.next()
+        await post_async(live_region.url, [entry(board, "ann", 1)] + [entry(board, "bob", 1) for _ in range(5)])
+        update = (await asyncio.wait_for(sub.next(), 5))["data"]["topChanged"]
+        bob = [c for c in update["changes"] if c["player"] == "bob"]
+        assert bob == [{"kind": "ENTERED", "player": "bob", "rank": 1, "previousRank": None, "score": 5, "previousScore": None}]
+    finally:
+        await sub.close()
+
+
+@pytest.mark.anyio
+async def test_rank_changed_reports_who_overtook(live_region: LiveServer) -> None:
+    board = create_board(live_region.url)
+    await post_async(live_region.url, [entry(board, "ann", 100), entry(board, "bob", 50)])
+    sub = await Subscriber(live_region.ws_url, "graphql-ws").connect()
+    try:
+        await sub.subscribe(RANK_Q, {"b": board, "p": "ann"})
+        first = (await sub.next())["data"]["rankChanged"]
+        assert first["rank"] == 1 and first["score"] == 100
+        await post_async(live_region.url, [entry(board, "bob", 150), entry(board, "cid", 120)])
+        update = (await asyncio.wait_for(sub.next(), 5))["data"]["rankChanged"]
+        assert update == {"rank": 3, "previousRank": 1, "score": 100, "overtakenBy": ["bob", "cid"]}
+    finally:
+        await sub.close()
+
+
+@pytest.mark.anyio
+async def test_subscription_limits_and_errors_carry_codes(live_region: LiveServer) -> None:
+    sub = await Subscriber(live_region.ws_url).connect()
+    try:
+        await sub.subscribe(TOP_Q, {"b": "no-such-board", "n": 3})
+        msg = await asyncio.wait_for(sub.next(), 5)
+        assert msg["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+        board = create_board(live_region.url)
+        await sub.subscribe(TOP_Q, {"b": board, "n": 1000}, op_id="2")
+        msg = await asyncio.wait_for(sub.next("2"), 5)
+        assert msg["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    finally:
+        await sub.close()
