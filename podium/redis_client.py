@@ -21,7 +21,7 @@ def connect(url: str, *, cluster: bool = False, connections_max: int = 64) -> An
         # A blocking pool: past `connections_max`, callers wait (bounded) for a connection instead of
         # failing with "Too many connections" under a burst.
         pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=connections_max, timeout=POOL_WAIT_S)
-        return aioredis.Redis(connection_pool=pool, decode_responses=False)
+        return aioredis.Redis.from_pool(pool)  # owns the pool: aclose() closes its connections
     parsed = urlparse(url)
     nodes = []
     for hostport in parsed.netloc.split("@")[-1].split(","):
