@@ -78,6 +78,8 @@ class GlobalStore:
                     if after is not None:
                         pipe.zadd(p + "z", {encode_member(after[1], pl): to_zscore(after[0], board.order)})
                 pipe.zremrangebyrank(p + "z", self.top_k * TOP_MARGIN, -1)
+                if changed:
+                    pipe.incr(p + "ver")  # subscriptions watch this to know the board moved
                 await pipe.execute()
             return changed
 
@@ -125,6 +127,10 @@ class GlobalStore:
             if own_key < (zs, member) and (own_key[0] < zs or own_key[1] in ties):
                 ahead -= 1
         return ahead + 1 if ahead < self.top_k else None
+
+    async def version(self, board: Board) -> str:
+        raw = await self.redis.get(_prefix(board.id, board.season) + "ver")
+        return f"{board.season}:{raw.decode() if raw else 0}"
 
     async def count(self, board: Board) -> int:
         return int(await self.redis.hlen(_prefix(board.id, board.season) + "st"))

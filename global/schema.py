@@ -3,6 +3,7 @@ every rank labelled with its precision, error bound and as-of time."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,8 @@ from strawberry.types import Info
 
 from podium.errors import BadUserInput, NotFound
 from podium.global_.service import GlobalService
-from podium.gql.errors import ErrorCodes
+from podium.gql.errors import ErrorCodes, as_graphql_errors
+from podium.gql.live import RankChanged, TopChanged
 from podium.gql.scalars import Long, schema_config
 from podium.gql.types import Board, Consistency, LeaderboardConnection, RankedEntryType, as_of
 from podium.model import RankedEntry
@@ -142,5 +144,27 @@ class Query:
         ]
 
 
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="The global top-n (n <= K, EXACT): the full top first, then only "
+                                         "changes, coalesced per tick.")
+    async def top_changed(self, info: Info[Any, Any], board: str, n: int = 10) -> AsyncGenerator[TopChanged, None]:
+        service = service_of(info)
+        with as_graphql_errors():
+            await service.boards.require(board)
+            assert service.fanout is not None
+            async for update in service.fanout.subscribe_top(board, n):
+                yield TopChanged.from_update(update)
+
+    @strawberry.subscription(description="A player's global rank within the exact top-K.")
+    async def rank_changed(self, info: Info[Any, Any], board: str, player: str) -> AsyncGenerator[RankChanged, None]:
+        service = service_of(info)
+        with as_graphql_errors():
+            await service.boards.require(board)
+            assert service.fanout is not None
+            async for update in service.fanout.subscribe_rank(board, player):
+                yield RankChanged.from_update(update)
+
+
 def build_global_schema() -> strawberry.Schema:
-    return strawberry.Schema(query=Query, extensions=[ErrorCodes], config=schema_config())
+    return strawberry.Schema(query=Query, subscription=Subscription, extensions=[ErrorCodes], config=schema_config())

@@ -145,7 +145,7 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         service = GlobalService.build(settings, clock)
-        await service.boards.refresh()
+        await service.open()
         app.state.service = service
         try:
             yield

@@ -11,6 +11,7 @@ from podium.errors import Unavailable
 from podium.errors import BadUserInput, NotFound
 from podium.global_.merged_store import GlobalStore
 from podium.global_.rank_estimate import RankEstimate, SketchSnapshot, merged, tiered_estimate
+from podium.fanout import FanOut
 from podium.global_.live_reads import RegionReader, decode_session
 from podium.model import Board, Operator, RankedEntry
 from podium.ranking import sort_key
@@ -38,6 +39,29 @@ class GlobalService:
     regions: dict[str, RegionStatus] = field(default_factory=dict)
     sketches: SketchBook = field(default_factory=lambda: SketchBook())
     reader: RegionReader | None = None
+    fanout: FanOut | None = None
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def open(self) -> None:
+        await self.boards.refresh()
+        self.fanout = FanOut(self._read_range, self._read_players, self._read_versions, self.settings.api, self.clock)
+        self._tasks.append(asyncio.create_task(self.fanout.run(self._stop), name="global-fan-out"))
+
+    async def _read_range(self, board_id: str, start: int, count: int) -> list[RankedEntry]:
+        return await self.store.top(await self.boards.require(board_id), start, count)
+
+    async def _read_players(self, board_id: str, players: list[str]) -> list[RankedEntry | None]:
+        board = await self.boards.require(board_id)
+        out: list[RankedEntry | None] = []
+        for player in players:
+            merged, rank = await self.store.entry(board, player)
+            out.append(RankedEntry(rank, player, merged.score, merged.achieved_at_ms) if merged and rank else None)
+        return out
+
+    async def _read_versions(self, board_ids: list[str]) -> dict[str, str]:
+        boards = await self.boards.all()
+        return {b: await self.store.version(boards[b]) for b in board_ids if b in boards}
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None) -> GlobalService:
@@ -118,6 +142,8 @@ class GlobalService:
         return resolve(board.operator, board.order, state)
 
     async def close(self) -> None:
+        self._stop.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.reader is not None:
             await self.reader.aclose()
         await self.redis.aclose()

@@ -224,3 +224,30 @@ def test_strong_and_session_reads_and_degradation(tmp_path: Path) -> None:
         assert regions == {"ap-south": True, "eu-west": False, "us-east": False}
         eventual = gql(stack.global_node.url, STRONG_Q, {"c": "EVENTUAL", "s": False})["data"]["leaderboard"]
         assert eventual["stale"] is True and eventual["edges"]
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_global_top_changed_subscription(tmp_path: Path) -> None:
+    import asyncio
+
+    from podium.ws_client import Subscriber
+
+    with Stack(REGIONS, tmp_path, boards=BOARDS) as stack:
+        now = time.time_ns() // 10**6
+        await asyncio.to_thread(post, stack, "us-east", [{"board": "arena", "player": "ann", "score": 5,
+                                                           "achieved_at": now, "event_id": "g1"}])
+        await asyncio.to_thread(wait_converged, stack, {"arena": [("ann", 5)]})
+        sub = await Subscriber(stack.global_node.url.replace("http", "ws") + "/graphql").connect()
+        try:
+            await sub.subscribe("subscription { topChanged(board:\"arena\", n:3){ full entries { player score precision } "
+                                "changes { kind player rank } } }")
+            first = (await asyncio.wait_for(sub.next(), 10))["data"]["topChanged"]
+            assert first["full"] and first["entries"] == [{"player": "ann", "score": 5, "precision": "EXACT"}]
+            await asyncio.to_thread(post, stack, "ap-south", [{"board": "arena", "player": "zed", "score": 9,
+                                                               "achieved_at": now, "event_id": "g2"}])
+            update = (await asyncio.wait_for(sub.next(), 10))["data"]["topChanged"]
+            assert {(c["kind"], c["player"], c["rank"]) for c in update["changes"]} == {
+                ("ENTERED", "zed", 1), ("MOVED", "ann", 2)}
+        finally:
+            await sub.close()
