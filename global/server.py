@@ -78,6 +78,7 @@ async def replicate(request: Request) -> Response:
         raise BadUserInput(f"malformed change: {exc}") from exc
     merged = await service.store.apply(board, [c for c in changes if c.board == board.id and c.season == board.season])
     if changes:
+        status.record_lags([max(0, now - (c.seq >> SEQ_SUB_BITS)) for c in changes])
         newest_commit_ms = max(c.seq for c in changes) >> SEQ_SUB_BITS
         status.last_change_ms = max(status.last_change_ms, newest_commit_ms)
         status.lag_ms = max(0, now - newest_commit_ms)
@@ -124,7 +125,8 @@ async def regions(request: Request) -> Response:
     service = service_of(request)
     return json_response({"regions": [
         {"region": s.region, "last_contact_ms": s.last_contact_ms, "lag_ms": s.lag_ms,
-         "stale": service.is_stale(s), "changes_received": s.changes_received}
+         "stale": service.is_stale(s), "changes_received": s.changes_received,
+         "convergence_lag_ms": s.lag_quantiles()}
         for s in sorted(service.regions.values(), key=lambda s: s.region)
     ]})
 

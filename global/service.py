@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+
+from datasketches import kll_floats_sketch
 from dataclasses import dataclass, field
 
 from podium.clock import Clock, SystemClock
@@ -24,9 +26,21 @@ from podium.region.boards import BoardRegistry
 class RegionStatus:
     region: str
     last_contact_ms: int = 0
-    last_change_ms: int = 0       # achievement time of the newest change received
+    last_change_ms: int = 0       # regional commit time of the newest change received
     changes_received: int = 0
     lag_ms: int = 0               # receive time minus the newest change's regional commit time
+    # convergence lag of every change (regional commit -> merged here), as a bounded KLL sketch
+    lag_sketch: kll_floats_sketch = field(default_factory=lambda: kll_floats_sketch(200))
+
+    def record_lags(self, lags_ms: list[float]) -> None:
+        for lag in lags_ms:
+            self.lag_sketch.update(lag)
+
+    def lag_quantiles(self) -> dict[str, float | None]:
+        if self.lag_sketch.is_empty():
+            return {"p50": None, "p99": None, "max": None}
+        return {"p50": self.lag_sketch.get_quantile(0.5), "p99": self.lag_sketch.get_quantile(0.99),
+                "max": self.lag_sketch.get_max_value()}
 
 
 @dataclass

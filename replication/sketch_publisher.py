@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from importlib import resources
 
 import numpy as np
 from datasketches import kll_doubles_sketch
@@ -22,7 +23,10 @@ from podium.region.keys import keys_of
 from podium.replication.transport import ShipTransport
 
 log = logging.getLogger("podium.replication.sketches")
-SCAN_CHUNK_ENTRIES = 10_000
+SCAN_CHUNK_ENTRIES = 50_000
+
+
+_SCORES_CHUNK = resources.files("podium.region").joinpath("lua/scores_chunk.lua").read_text()
 
 
 async def board_sketches(redis: AnyRedis, board: Board) -> tuple[kll_doubles_sketch, kll_doubles_sketch]:
@@ -30,13 +34,15 @@ async def board_sketches(redis: AnyRedis, board: Board) -> tuple[kll_doubles_ske
     sign = -1.0 if board.order is SortOrder.DESC else 1.0
     start = 0
     key = keys_of(board).zset
+    script = redis.register_script(_SCORES_CHUNK)
     while True:
-        rows = await redis.zrange(key, start, start + SCAN_CHUNK_ENTRIES - 1, withscores=True)
-        if rows:
-            scores = sign * np.fromiter((z for _, z in rows), dtype=np.float64, count=len(rows))
+        raw = await script(keys=[key], args=[start, start + SCAN_CHUNK_ENTRIES - 1])
+        scores = np.array(raw.split(b","), dtype=np.float64) if raw else np.empty(0)
+        if scores.size:
+            scores *= sign
             fine.update(scores)
             coarse.update(scores)
-        if len(rows) < SCAN_CHUNK_ENTRIES:
+        if scores.size < SCAN_CHUNK_ENTRIES:
             return fine, coarse
         start += SCAN_CHUNK_ENTRIES
         await asyncio.sleep(0)  # let requests through between chunks
@@ -53,6 +59,7 @@ class SketchPublisher:
         self.settings = settings
         self._seen: dict[str, bytes | None] = {}
         self._last_coarse_s = float("-inf")
+        self.build_s: dict[str, float] = {}
 
     async def publish_once(self) -> int:
         coarse_due = self.clock.monotonic() - self._last_coarse_s >= self.settings.coarse_sketch_refresh_ms / 1000
@@ -62,7 +69,9 @@ class SketchPublisher:
             marker = last[0][0] if last else None
             if self._seen.get(board.id, b"?") == marker and not coarse_due:
                 continue
+            started = self.clock.monotonic()
             fine, coarse = await board_sketches(self.redis, board)
+            self.build_s[board.id] = self.clock.monotonic() - started
             now = self.clock.now_ms()
             await self.transport.send_sketch(self.region, board, False, now, fine.serialize())
             if coarse_due:
@@ -79,7 +88,9 @@ class SketchPublisher:
                 await self.publish_once()
             except Unavailable as exc:
                 log.warning("publishing sketches failed: %s", exc.message)
+            # big boards: wait at least 10x the last build, so sketches never eat more than ~10% CPU
+            wait_s = max(self.settings.sketch_refresh_ms / 1000, 10 * max(self.build_s.values(), default=0.0))
             try:
-                await asyncio.wait_for(stop.wait(), self.settings.sketch_refresh_ms / 1000)
+                await asyncio.wait_for(stop.wait(), wait_s)
             except TimeoutError:
                 pass
