@@ -23,9 +23,23 @@ from podium.model import Board, RankedEntry
 from podium.ranking import decode_member, encode_member, from_zscore, to_zscore
 from podium.redis_client import AnyRedis
 from podium.replication.changes import Change
-from podium.replication.regional_state import RegionalState, resolve, with_change
+from podium.model import Operator
+from podium.replication.regional_state import RegionalState, resolve, winner, with_change
 
 TOP_MARGIN = 2
+CONFLICTS_LEN_MAX = 10_000   # conflict log entries kept per board
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """Two regions wrote the same `latest` entry concurrently (neither version vector dominates);
+    the application rule (achievement time, then higher score, then region id) picked `winner`."""
+
+    player: str
+    winner: str
+    loser: str
+    winner_value: tuple[int, int]
+    loser_value: tuple[int, int]
 
 
 def _prefix(board_id: str, season: int) -> str:
@@ -60,8 +74,12 @@ class GlobalStore:
             }
             before = {pl: resolve(board.operator, board.order, st) for pl, st in states.items()}
             old_states = dict(states)
+            conflicts: list[Conflict] = []
             for c in changes:
-                states[c.player] = with_change(states[c.player], c.region, c.score, c.achieved_at_ms, c.seq)
+                prior = states[c.player]
+                states[c.player] = with_change(prior, c.region, c.score, c.achieved_at_ms, c.seq)
+                if board.operator is Operator.LATEST and states[c.player] is not prior:
+                    conflicts += _conflicts(board, c.player, prior, states[c.player], c.region)
             changed = 0
             async with self.redis.pipeline(transaction=False) as pipe:
                 for pl, st in states.items():
@@ -80,6 +98,13 @@ class GlobalStore:
                 pipe.zremrangebyrank(p + "z", self.top_k * TOP_MARGIN, -1)
                 if changed:
                     pipe.incr(p + "ver")  # subscriptions watch this to know the board moved
+                for k in conflicts:
+                    pipe.xadd(p + "conflicts", {"player": k.player, "winner": k.winner, "loser": k.loser,
+                                                "winner_value": f"{k.winner_value[0]}@{k.winner_value[1]}",
+                                                "loser_value": f"{k.loser_value[0]}@{k.loser_value[1]}"},
+                              maxlen=CONFLICTS_LEN_MAX, approximate=True)
+                if conflicts:
+                    pipe.hincrby(CONFLICT_COUNTS_KEY, board.id, len(conflicts))
                 await pipe.execute()
             return changed
 
@@ -128,6 +153,13 @@ class GlobalStore:
                 ahead -= 1
         return ahead + 1 if ahead < self.top_k else None
 
+    async def conflicts(self, board: Board, count: int) -> list[dict[str, str]]:
+        rows = await self.redis.xrevrange(_prefix(board.id, board.season) + "conflicts", count=count)
+        return [{"id": i.decode(), **{k.decode(): v.decode() for k, v in f.items()}} for i, f in rows]
+
+    async def conflict_counts(self) -> dict[str, int]:
+        return {k.decode(): int(v) for k, v in (await self.redis.hgetall(CONFLICT_COUNTS_KEY)).items()}
+
     async def version(self, board: Board) -> str:
         raw = await self.redis.get(_prefix(board.id, board.season) + "ver")
         return f"{board.season}:{raw.decode() if raw else 0}"
@@ -141,6 +173,25 @@ class GlobalStore:
         async for player, raw in self.redis.hscan_iter(_prefix(board.id, board.season) + "st", count=batch):
             out[player.decode()] = _decode(raw)
         return out
+
+
+CONFLICT_COUNTS_KEY = "pg:conflicts:count"
+
+
+def _conflicts(board: Board, player: str, before: RegionalState, after: RegionalState, incoming: str) -> list[Conflict]:
+    """A write from `incoming` is concurrent with every other region's write of the entry: region
+    sequences are independent counters, so the vectors {incoming: n} and {other: m} never dominate
+    each other. Logged when the two values differ (equal values are no conflict)."""
+    out = []
+    new = after[incoming]
+    for region, value in before.items():
+        if region == incoming or (value[0], value[1]) == (new[0], new[1]):
+            continue
+        won = winner(board.operator, board.order, {region: value, incoming: new})
+        lose = incoming if won == region else region
+        out.append(Conflict(player, won or region, lose, (after[won or region][0], after[won or region][1]),
+                            (after[lose][0], after[lose][1])))
+    return out
 
 
 def _encode(state: RegionalState) -> bytes:

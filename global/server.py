@@ -22,7 +22,7 @@ from podium.global_.rank_estimate import SketchSnapshot
 from podium.global_.schema import build_global_schema
 from podium.global_.service import GlobalService
 from podium.model import Board
-from podium.region.api.http import error_response, json_response, read_body
+from podium.region.api.http import error_response, json_response, read_body, require_admin
 from podium.region.api.app import podium_error, unexpected_error
 from podium.region.signing import verify
 from podium.replication.changes import SEQ_SUB_BITS, Change
@@ -131,6 +131,19 @@ async def regions(request: Request) -> Response:
     ]})
 
 
+async def conflicts_endpoint(request: Request) -> Response:
+    """Admins: the conflict log of a `latest` board (concurrent cross-region writes and who won)."""
+    service = service_of(request)
+    require_admin(request)
+    board = await service.boards.require(request.query_params.get("board", ""))
+    limit_s = request.query_params.get("limit", "100")
+    if not limit_s.isdigit() or not 1 <= int(limit_s) <= 1000:
+        raise BadUserInput("limit must be between 1 and 1000")
+    counts = await service.store.conflict_counts()
+    return json_response({"board": board.id, "count": counts.get(board.id, 0),
+                          "conflicts": await service.store.conflicts(board, int(limit_s))})
+
+
 async def healthz(request: Request) -> Response:
     return json_response({"status": "ok"})
 
@@ -161,6 +174,7 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
             Route("/v1/replicate/sketch", replicate_sketch, methods=["POST"]),
             Route("/v1/replicate/digest", replicate_digest, methods=["GET"]),
             Route("/v1/regions", regions),
+            Route("/v1/admin/conflicts", conflicts_endpoint),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),

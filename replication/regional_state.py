@@ -51,3 +51,11 @@ def resolve(op: Operator, order: SortOrder, state: RegionalState) -> tuple[int, 
         if better:
             best_region, best = region, value
     return best[0], best[1]
+
+
+def winner(op: Operator, order: SortOrder, state: RegionalState) -> str | None:
+    """The region whose value is the global one (None for counters: every region contributes)."""
+    if not state or op in (Operator.INCREMENT, Operator.DECREMENT):
+        return None
+    value = resolve(op, order, state)
+    return min(r for r, v in state.items() if value == (v[0], v[1]))

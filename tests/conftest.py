@@ -55,9 +55,17 @@ async def redis_cluster(redis_cluster_servers: RedisClusterServers) -> AsyncIter
 
 @pytest.fixture(params=["single", "cluster"])
 async def any_redis(request: pytest.FixtureRequest) -> AsyncIterator[aioredis.Redis | RedisCluster]:
-    """The same test against a single node and against a 3-node cluster."""
-    name = "redis_single" if request.param == "single" else "redis_cluster"
-    yield request.getfixturevalue(name)
+    """The same test against a single node and against a 3-node cluster (fresh data each time)."""
+    if request.param == "single":
+        server = request.getfixturevalue("redis_server")
+        client: aioredis.Redis | RedisCluster = aioredis.Redis.from_url(server.url, decode_responses=False)
+    else:
+        servers = request.getfixturevalue("redis_cluster_servers")
+        client = RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in servers.startup_nodes],
+                              decode_responses=False)
+    await client.flushall()
+    yield client
+    await client.aclose()
 
 
 def repo_root() -> Path:
