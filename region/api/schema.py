@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import strawberry
 from strawberry.types import Info
 
-from podium.errors import BadUserInput, NotFound
+from podium.errors import BadUserInput, NotFound, Unauthenticated
 from podium.gql.errors import ErrorCodes
 from podium.gql.scalars import Long, schema_config
 from podium.gql.types import Board, LeaderboardConnection, RankedEntryType, decode_cursor
+from podium.model import Board as BoardModel
+from podium.region.api.auth import authorize_read, caller
+from podium.region.api.mutations import Mutation
 from podium.region.api.subscriptions import Subscription
 from podium.region.service import RegionService
 
 
 def service_of(info: Info[Any, Any]) -> RegionService:
     return info.context["service"]  # type: ignore[no-any-return]
+
+
+async def readable_board(info: Info[Any, Any], board_id: str, season: int | None = None) -> BoardModel:
+    """The board (optionally an earlier season of it), if the caller may read it."""
+    board = await service_of(info).boards.require(board_id)
+    await authorize_read(info, board.public_read)
+    if season is None or season == board.season:
+        return board
+    if not 0 <= season < board.season:
+        raise BadUserInput(f"season must be between 0 and {board.season}")
+    return dataclasses.replace(board, season=season)
 
 
 def _page_size(service: RegionService, first: int) -> int:
@@ -41,9 +56,9 @@ class Player:
         return entry.score if entry else None
 
     @strawberry.field(description="The player's full ranked entry on the board.")
-    async def entry(self, info: Info[Any, Any], board: str) -> RankedEntryType | None:
+    async def entry(self, info: Info[Any, Any], board: str, season: int | None = None) -> RankedEntryType | None:
         service = service_of(info)
-        b = await service.boards.require(board)
+        b = await readable_board(info, board, season)
         [row] = await service.store.players(b, [self.id])
         return RankedEntryType.from_entry(row, service.clock.now_ms()) if row else None
 
@@ -57,11 +72,11 @@ class Query:
 
     @strawberry.field(description="The board in rank order, `first` entries after the cursor `after`.")
     async def leaderboard(
-        self, info: Info[Any, Any], board: str, first: int = 10, after: str | None = None
+        self, info: Info[Any, Any], board: str, first: int = 10, after: str | None = None, season: int | None = None,
     ) -> LeaderboardConnection:
         service = service_of(info)
         size = _page_size(service, first)
-        b = await service.boards.require(board)
+        b = await readable_board(info, board, season)
         rows = await (service.store.after(b, decode_cursor(after), size) if after else service.store.range(b, 0, size))
         total = await service.store.count(b)
         return LeaderboardConnection.from_entries(rows, total, service.clock.now_ms(), size)
@@ -73,13 +88,59 @@ class Query:
         return Player(id=id)
 
     @strawberry.field(description="Number of ranked entries on the board.")
-    async def count(self, info: Info[Any, Any], board: str) -> int:
+    async def count(self, info: Info[Any, Any], board: str, season: int | None = None) -> int:
         service = service_of(info)
-        return await service.store.count(await service.boards.require(board))
+        return await service.store.count(await readable_board(info, board, season))
+
+    @strawberry.field(description="Ranks fromRank..toRank (inclusive, 1-based) of the board.")
+    async def page(self, info: Info[Any, Any], board: str, from_rank: int, to_rank: int,
+                   season: int | None = None) -> list[RankedEntryType]:
+        service = service_of(info)
+        size = to_rank - from_rank + 1
+        if from_rank < 1 or size < 1:
+            raise BadUserInput("fromRank must be >= 1 and toRank >= fromRank")
+        _page_size(service, size)
+        b = await readable_board(info, board, season)
+        now = service.clock.now_ms()
+        return [RankedEntryType.from_entry(r, now) for r in await service.store.range(b, from_rank - 1, size)]
+
+    @strawberry.field(description="A player's neighbourhood: up to `above` entries above and `below` below, "
+                                  "fewer at either end of the board; empty when the player has no entry.")
+    async def around(self, info: Info[Any, Any], board: str, player: str, above: int = 5, below: int = 5,
+                     season: int | None = None) -> list[RankedEntryType]:
+        service = service_of(info)
+        limit = service.settings.api.around_max
+        if not (0 <= above <= limit and 0 <= below <= limit):
+            raise BadUserInput(f"above and below must be between 0 and {limit}")
+        b = await readable_board(info, board, season)
+        now = service.clock.now_ms()
+        return [RankedEntryType.from_entry(r, now) for r in await service.store.around(b, player, above, below)]
+
+    @strawberry.field(description="Several players' entries at once (a friends list); null for players "
+                                  "without an entry, in the order asked.")
+    async def players(self, info: Info[Any, Any], ids: list[str], board: str,
+                      season: int | None = None) -> list[RankedEntryType | None]:
+        service = service_of(info)
+        limit = service.settings.api.players_batch_max
+        if not 1 <= len(ids) <= limit:
+            raise BadUserInput(f"ids must hold 1 to {limit} player ids")
+        if any(not i or len(i) > service.settings.ingest.player_id_len_max for i in ids):
+            raise BadUserInput("player id has an invalid length")
+        b = await readable_board(info, board, season)
+        now = service.clock.now_ms()
+        return [RankedEntryType.from_entry(r, now) if r else None for r in await service.store.players(b, ids)]
+
+    @strawberry.field(description="The calling player (from their token).")
+    async def me(self, info: Info[Any, Any]) -> Player:
+        who = await caller(info)
+        if who.player is None:
+            raise Unauthenticated("me needs a player token: 'Authorization: Bearer <jwt>'")
+        return Player(id=who.player)
 
 
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(query=Query, subscription=Subscription, extensions=[ErrorCodes], config=schema_config())
+    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=[ErrorCodes],
+                             config=schema_config())
 
 
 __all__ = ["NotFound", "build_schema"]

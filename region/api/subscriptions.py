@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from podium.gql.errors import as_graphql_errors
+from podium.region.api.auth import authorize_player, authorize_read
 from podium.gql.live import RankChanged, TopChanged
 
 
@@ -19,7 +20,8 @@ class Subscription:
     async def top_changed(self, info: Info[Any, Any], board: str, n: int = 10) -> AsyncGenerator[TopChanged, None]:
         service = info.context["service"]
         with as_graphql_errors():
-            await service.boards.require(board)
+            b = await service.boards.require(board)
+            await authorize_read(info, b.public_read)
             async for update in service.fanout.subscribe_top(board, n):
                 yield TopChanged.from_update(update)
 
@@ -27,6 +29,7 @@ class Subscription:
     async def rank_changed(self, info: Info[Any, Any], board: str, player: str) -> AsyncGenerator[RankChanged, None]:
         service = info.context["service"]
         with as_graphql_errors():
+            await authorize_player(info, player)
             await service.boards.require(board)
             async for update in service.fanout.subscribe_rank(board, player):
                 yield RankChanged.from_update(update)

@@ -1,0 +1,107 @@
+"""Who is calling: admin keys, player JWTs (HS256 or RS256 with a public key or JWKS), game servers.
+
+HTTP requests carry `Authorization: Bearer <token>`; websockets carry it in the connection_init
+payload (`{"authorization": "Bearer <token>"}`). A bearer that equals an admin key is an admin;
+otherwise it must be a valid player JWT whose `sub` is the player id."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from strawberry.types import Info
+
+from podium.config import Settings
+from podium.errors import Forbidden, Unauthenticated
+
+JWT_LEEWAY_S = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    admin: bool = False
+    player: str | None = None
+
+
+_jwks_clients: dict[str, jwt.PyJWKClient] = {}
+
+
+def _bearer(info: Info[Any, Any]) -> str | None:
+    request = info.context.get("request")
+    raw = None
+    if request is not None and getattr(request, "scope", {}).get("type") == "http":
+        raw = request.headers.get("authorization")
+    if raw is None:
+        params = info.context.get("connection_params") or {}
+        raw = params.get("authorization") or params.get("Authorization")
+    if not raw:
+        return None
+    if not isinstance(raw, str) or not raw.startswith("Bearer "):
+        raise Unauthenticated("authorization must be 'Bearer <token>'")
+    return raw.removeprefix("Bearer ").strip()
+
+
+async def _decode_jwt(token: str, settings: Settings) -> dict[str, Any]:
+    try:
+        if settings.jwt_jwks_url:
+            client = _jwks_clients.setdefault(settings.jwt_jwks_url, jwt.PyJWKClient(settings.jwt_jwks_url))
+            key: Any = (await asyncio.to_thread(client.get_signing_key_from_jwt, token)).key  # network I/O off the loop
+        elif settings.jwt_public_key:
+            key = settings.jwt_public_key
+        elif settings.jwt_secret:
+            key = settings.jwt_secret
+        else:
+            raise Unauthenticated("player tokens are not configured on this region")
+        return jwt.decode(token, key, algorithms=settings.jwt_algorithms, leeway=JWT_LEEWAY_S,
+                          options={"require": ["sub", "exp"]})
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthenticated("token expired") from exc
+    except (jwt.InvalidTokenError, jwt.PyJWKClientError) as exc:
+        raise Unauthenticated(f"invalid token: {exc}") from exc
+
+
+async def caller(info: Info[Any, Any]) -> Caller:
+    cached = info.context.get("_caller")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    settings: Settings = info.context["service"].settings
+    token = _bearer(info)
+    if token is None:
+        result = Caller()
+    elif any(hmac.compare_digest(token, k) for k in settings.admin_keys):
+        result = Caller(admin=True)
+    else:
+        claims = await _decode_jwt(token, settings)
+        result = Caller(player=str(claims["sub"]))
+    info.context["_caller"] = result
+    return result
+
+
+async def require_admin(info: Info[Any, Any]) -> None:
+    who = await caller(info)
+    if not who.admin:
+        if who.player is None:
+            raise Unauthenticated("this operation needs an admin key: 'Authorization: Bearer <admin key>'")
+        raise Forbidden("this operation is for admins")
+
+
+async def authorize_player(info: Info[Any, Any], player: str) -> None:
+    """The player's own token, or an admin key."""
+    who = await caller(info)
+    if who.admin or who.player == player:
+        return
+    if who.player is None:
+        raise Unauthenticated(f"reading {player!r}'s private data needs their token")
+    raise Forbidden("a player token only gives access to that player's own data")
+
+
+async def authorize_read(info: Info[Any, Any], public: bool) -> None:
+    """Public boards are open; the others need any valid player token or an admin key."""
+    if public:
+        return
+    who = await caller(info)
+    if not who.admin and who.player is None:
+        raise Unauthenticated("this board needs a player token")

@@ -1,0 +1,101 @@
+"""Admin mutations (board lifecycle, player moderation) and score submission."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from podium.errors import BadUserInput, Unauthenticated
+from podium.gql.scalars import Long
+from podium.gql.types import Board, Operator, SortOrder
+from podium.model import Board as BoardModel
+from podium.region.api.auth import require_admin
+
+
+@strawberry.input(description="A board's rules.")
+class BoardInput:
+    id: str
+    operator: Operator = Operator.BEST
+    order: SortOrder = SortOrder.DESC
+    score_min: Long | None = None
+    score_max: Long | None = None
+    max_delta_per_minute: Long | None = None
+    public_read: bool = True
+
+    def to_model(self, season: int = 0) -> BoardModel:
+        return BoardModel.from_dict({
+            "id": self.id, "operator": self.operator.value, "order": self.order.value,
+            "score_min": self.score_min, "score_max": self.score_max,
+            "max_delta_per_minute": self.max_delta_per_minute, "public_read": self.public_read, "season": season,
+        })
+
+
+@strawberry.input(description="One score, as in POST /v1/scores.")
+class ScoreInput:
+    board: str
+    player: str
+    score: Long
+    achieved_at: Long
+    event_id: str
+
+
+def _service(info: Info[Any, Any]) -> Any:
+    return info.context["service"]
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Admins: create a board.")
+    async def create_board(self, info: Info[Any, Any], board: BoardInput) -> Board:
+        await require_admin(info)
+        return Board.from_model(await _service(info).boards.create(board.to_model()))
+
+    @strawberry.mutation(description="Admins: change a board's rules (its season is kept).")
+    async def update_board(self, info: Info[Any, Any], board: BoardInput) -> Board:
+        await require_admin(info)
+        current = await _service(info).boards.require(board.id)
+        if board.operator.value != current.operator.value or board.order.value != current.order.value:
+            raise BadUserInput("operator and order cannot change on a live board: reset it or create a new one")
+        return Board.from_model(await _service(info).boards.update(board.to_model(current.season)))
+
+    @strawberry.mutation(description="Admins: delete a board definition (its data is kept until it expires).")
+    async def delete_board(self, info: Info[Any, Any], board: str) -> bool:
+        await require_admin(info)
+        await _service(info).boards.delete(board)
+        return True
+
+    @strawberry.mutation(description="Admins: start a new season. The previous season stays readable "
+                                     "with the `season` argument of the read queries.")
+    async def reset_board(self, info: Info[Any, Any], board: str) -> Board:
+        await require_admin(info)
+        return Board.from_model(await _service(info).boards.next_season(board))
+
+    @strawberry.mutation(description="Admins: delete a player's entry from a board.")
+    async def delete_player(self, info: Info[Any, Any], board: str, player: str) -> bool:
+        await require_admin(info)
+        service = _service(info)
+        return bool(await service.store.remove_player(await service.boards.require(board), player))
+
+    @strawberry.mutation(description="Admins: ban a player from a board: their entry vanishes and new "
+                                     "scores are rejected.")
+    async def ban_player(self, info: Info[Any, Any], board: str, player: str) -> bool:
+        await require_admin(info)
+        service = _service(info)
+        await service.store.ban(await service.boards.require(board), player)
+        return True
+
+    @strawberry.mutation(description="Submit scores (same rules and per-entry results as POST /v1/scores). "
+                                     "For trusted back-ends holding an admin key; game servers sign batches "
+                                     "to POST /v1/scores instead.")
+    async def submit_scores(self, info: Info[Any, Any], entries: list[ScoreInput],
+                            idempotency_key: str | None = None) -> JSON:
+        try:
+            await require_admin(info)
+        except Unauthenticated as exc:
+            raise Unauthenticated("submitScores needs an admin key; game servers use signed POST /v1/scores") from exc
+        raw = [{"board": e.board, "player": e.player, "score": e.score, "achieved_at": e.achieved_at,
+                "event_id": e.event_id} for e in entries]
+        return await _service(info).ingest.submit(raw, scope="graphql-admin", idem_key=idempotency_key)  # type: ignore[no-any-return]
