@@ -9,6 +9,7 @@ import pytest
 
 from podium.testing import LiveServer
 from podium.ws_client import PROTOCOLS, Subscriber
+from tests.conftest import ADMIN_KEY
 from tests.region.helpers import create_board, entry, post_scores
 
 TOP_Q = ("subscription($b:String!,$n:Int!){ topChanged(board:$b, n:$n){ seq full "
@@ -64,7 +65,7 @@ async def test_writes_within_one_tick_are_coalesced(live_region: LiveServer) -> 
 async def test_rank_changed_reports_who_overtook(live_region: LiveServer) -> None:
     board = create_board(live_region.url)
     await post_async(live_region.url, [entry(board, "ann", 100), entry(board, "bob", 50)])
-    sub = await Subscriber(live_region.ws_url, "graphql-ws").connect()
+    sub = await Subscriber(live_region.ws_url, "graphql-ws", payload={"authorization": f"Bearer {ADMIN_KEY}"}).connect()
     try:
         await sub.subscribe(RANK_Q, {"b": board, "p": "ann"})
         first = (await sub.next())["data"]["rankChanged"]
