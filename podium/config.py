@@ -49,6 +49,7 @@ class ApiLimits(BaseModel):
     query_depth_max: int = 10
     query_cost_max: int = 5000
     aliases_max: int = 30
+    query_tokens_max: int = 2000             # parser tokens per document (bounds parse work)
     subscriptions_per_connection_max: int = 20
     subscriptions_per_process_max: int = 20_000
     subscription_top_n_max: int = 100

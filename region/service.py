@@ -18,6 +18,7 @@ from podium.redis_client import AnyRedis, connect
 from podium.region.boards import BoardRegistry
 from podium.region.ingest import IdempotencyStore, IngestService
 from podium.region.rank_store_redis import RedisRankStore
+from podium.region.rate_limit import TokenBuckets
 from podium.region.signing import ReplayGuard
 from podium.replication.anti_entropy import AntiEntropy
 from podium.replication.shipper import Shipper
@@ -39,6 +40,7 @@ class RegionService:
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     shipper: Shipper | None = None
     fanout: FanOut | None = None
+    rate_limits: TokenBuckets | None = None
     anti_entropy: AntiEntropy | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _transports: list[HttpShipTransport | AntiEntropy] = field(default_factory=list)
@@ -55,8 +57,11 @@ class RegionService:
         boards = BoardRegistry(redis, clock)
         ingest = IngestService(store, boards, IdempotencyStore(redis, settings.ingest.idempotency_ttl_ms),
                                settings.ingest, clock, settings.region)
-        return cls(settings, clock, redis, store, boards, ingest,
-                   ReplayGuard(redis, settings.ingest.signature_window_ms))
+        service = cls(settings, clock, redis, store, boards, ingest,
+                      ReplayGuard(redis, settings.ingest.signature_window_ms))
+        if settings.api.rate_limit_per_s > 0:
+            service.rate_limits = TokenBuckets(redis, settings.api.rate_limit_per_s, settings.api.rate_limit_burst, clock)
+        return service
 
     async def open(self) -> None:
         for declared in self.settings.boards:

@@ -86,6 +86,7 @@ ADMIN_KEY = "admin-key-for-tests"
 
 
 def region_settings(redis_url: str, **overrides: object) -> Settings:
+    overrides.setdefault("api", {"rate_limit_per_s": 100_000.0, "rate_limit_burst": 100_000})  # limits tested on their own
     return Settings(
         redis_url=redis_url,
         game_server_keys={GAME_KEY_ID: GAME_SECRET},

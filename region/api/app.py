@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
@@ -19,6 +20,7 @@ from podium.config import Settings
 from podium.errors import Internal, PodiumError
 from podium.region.api import http
 from podium.region.api.schema import build_schema
+from podium.region.rate_limit import RateLimitMiddleware
 from podium.region.service import RegionService
 
 log = logging.getLogger("podium.app")
@@ -53,7 +55,8 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
             if service is None:
                 await svc.close()
 
-    graphql = RegionGraphQL(build_schema())
+    graphql = RegionGraphQL(build_schema(settings.api),
+                            max_subscriptions_per_connection=settings.api.subscriptions_per_connection_max)
     routes = [
         Route("/v1/scores", http.post_scores, methods=["POST"]),
         Route("/v1/admin/boards", http.boards_endpoint, methods=["GET", "POST"]),
@@ -68,5 +71,6 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
     return Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(RateLimitMiddleware)],
         exception_handlers={PodiumError: podium_error, Exception: unexpected_error},
     )

@@ -9,7 +9,11 @@ import strawberry
 from strawberry.types import Info
 
 from podium.errors import BadUserInput, NotFound, Unauthenticated
+from strawberry.extensions import DisableIntrospection, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+
+from podium.config import ApiLimits
 from podium.gql.errors import ErrorCodes
+from podium.region.api.extensions.cost_limit import cost_limit
 from podium.gql.scalars import Long, schema_config
 from podium.gql.types import Board, LeaderboardConnection, RankedEntryType, decode_cursor
 from podium.model import Board as BoardModel
@@ -138,8 +142,21 @@ class Query:
         return Player(id=who.player)
 
 
-def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=[ErrorCodes],
+def build_schema(limits: ApiLimits | None = None) -> strawberry.Schema:
+    """The regional schema with its guards: depth, aliases, tokens and cost bounded; introspection
+    switchable off (production)."""
+    limits = limits or ApiLimits()
+    # factories, so each request gets fresh extension instances
+    extensions: list[Any] = [
+        ErrorCodes,
+        lambda: QueryDepthLimiter(max_depth=limits.query_depth_max),
+        lambda: MaxAliasesLimiter(max_alias_count=limits.aliases_max),
+        lambda: MaxTokensLimiter(max_token_count=limits.query_tokens_max),
+        lambda: cost_limit(limits.query_cost_max, limits.page_size_max),
+    ]
+    if not limits.introspection:
+        extensions.append(DisableIntrospection)
+    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions,
                              config=schema_config())
 
 

@@ -38,7 +38,8 @@ async def test_two_thousand_subscribers_get_every_tick_in_order(redis_server) ->
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 16384)), hard))
     env = {"REDIS_URL": redis_server.url, "PODIUM_GAME_SERVER_KEYS": json.dumps({GAME_KEY_ID: GAME_SECRET}),
-           "PODIUM_ADMIN_KEYS": json.dumps([ADMIN_KEY]), "PODIUM_API__SUBSCRIPTIONS_PER_PROCESS_MAX": "5000"}
+           "PODIUM_ADMIN_KEYS": json.dumps([ADMIN_KEY]), "PODIUM_API__SUBSCRIPTIONS_PER_PROCESS_MAX": "5000",
+           "PODIUM_API__RATE_LIMIT_PER_S": "100000", "PODIUM_API__RATE_LIMIT_BURST": "100000"}
     with ServerProcess(env) as server:
         board = create_board(server.url)
         await asyncio.to_thread(post_scores, server.url, {"entries": [entry(board, f"p{i}", i) for i in range(10)]})

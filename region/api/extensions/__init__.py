@@ -1,0 +1,1 @@
+"""Strawberry extensions of the regional API, one per file."""

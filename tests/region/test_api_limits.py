@@ -1,0 +1,92 @@
+"""Guards over a real server: per-client and per-IP rate limits (Redis token buckets), query depth,
+aliases, cost, introspection off; every refusal carries `extensions.code`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from podium.clock import FakeClock
+from podium.redis_server import RedisServer
+from podium.region.api.app import create_app
+from podium.region.rate_limit import TokenBuckets
+from podium.errors import RateLimited
+from podium.redis_client import connect
+from podium.testing import LiveServer
+from tests.conftest import region_settings
+
+
+@pytest.fixture(scope="module")
+def guarded(redis_server: RedisServer) -> Iterator[LiveServer]:
+    settings = region_settings(redis_server.url, api={
+        "rate_limit_per_s": 100_000.0, "rate_limit_burst": 100_000, "query_depth_max": 2, "aliases_max": 3,
+        "introspection": False})
+    with LiveServer(create_app, settings) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def limited(redis_server: RedisServer) -> Iterator[LiveServer]:
+    settings = region_settings(redis_server.url, api={"rate_limit_per_s": 2.0, "rate_limit_burst": 5})
+    with LiveServer(create_app, settings) as server:
+        yield server
+
+
+def post(server: LiveServer, query: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.post(f"{server.url}/graphql", json={"query": query}, headers=headers or {})
+
+
+def test_rate_limit_answers_429_with_code_and_retry_after(limited: LiveServer) -> None:
+    codes = [post(limited, "{ boards { id } }", {"Authorization": "Bearer someone"}).status_code for _ in range(7)]
+    assert codes[:4] == [200] * 4 and 429 in codes[4:]
+    r = post(limited, "{ boards { id } }", {"Authorization": "Bearer someone"})
+    assert r.status_code == 429
+    assert int(r.headers["retry-after"]) >= 1
+    error = r.json()["errors"][0]
+    assert error["extensions"]["code"] == "RATE_LIMITED" and error["extensions"]["retryAfter"] > 0
+    assert httpx.get(f"{limited.url}/healthz").status_code == 200   # probes are never limited
+
+
+@pytest.mark.anyio
+async def test_token_bucket_refills_with_the_injected_clock(redis_server: RedisServer) -> None:
+    clock = FakeClock()
+    redis = connect(redis_server.url)
+    buckets = TokenBuckets(redis, rate_per_s=1.0, burst=2, clock=clock)
+    try:
+        await buckets.take("ip:1.2.3.4")
+        await buckets.take("ip:1.2.3.4")
+        with pytest.raises(RateLimited) as exc:
+            await buckets.take("ip:1.2.3.4")
+        assert exc.value.retry_after_s == 1.0
+        clock.advance(1000)
+        await buckets.take("ip:1.2.3.4")      # one token back after a second
+        await buckets.take("ip:5.6.7.8")      # buckets are per key
+    finally:
+        await redis.aclose()
+
+
+@pytest.mark.parametrize(
+    ("query", "message_part"),
+    [
+        ('{ leaderboard(board:"x"){ edges { node { rank } } } }', "exceeds maximum operation depth"),
+        ('{ a: boards { id } b: boards { id } c: boards { id } d: boards { id } }', "aliases"),
+        ('{ __schema { types { name } } }', "introspection"),
+    ],
+)
+def test_depth_aliases_and_introspection_are_refused(guarded: LiveServer, query: str, message_part: str) -> None:
+    r = post(guarded, query)
+    assert r.status_code == 200
+    error = r.json()["errors"][0]
+    assert message_part.lower() in error["message"].lower()
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def test_query_cost_limit(live_region: LiveServer) -> None:
+    cheap = post(live_region, '{ leaderboard(board:"arena-missing", first:100){ edges { node { rank player score } } } }')
+    assert cheap.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"   # passed the cost check
+    costly = post(live_region, '{ leaderboard(board:"arena-missing", first:1000){ edges { node { rank player score } } } }')
+    error = costly.json()["errors"][0]
+    assert error["message"] == "query cost 5001 exceeds the limit of 5000"
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
