@@ -81,7 +81,8 @@ class _RankWatch:
 
 class FanOut:
     def __init__(self, read_range: RangeReader, read_players: PlayersReader, read_versions: VersionReader,
-                 limits: ApiLimits, clock: Clock) -> None:
+                 limits: ApiLimits, clock: Clock, on_tick_ms: Callable[[float], None] | None = None) -> None:
+        self.on_tick_ms = on_tick_ms
         self.read_range = read_range
         self.read_players = read_players
         self.read_versions = read_versions
@@ -224,6 +225,8 @@ class FanOut:
             except Exception:  # noqa: BLE001 - keep ticking; subscribers just see the next tick
                 log.exception("fan-out tick failed")
             self.last_tick_ms = (self.clock.monotonic() - started) * 1000
+            if self.on_tick_ms is not None:
+                self.on_tick_ms(self.last_tick_ms)
             try:
                 await asyncio.wait_for(stop.wait(), max(0.0, self.limits.tick_ms / 1000 - self.last_tick_ms / 1000))
             except TimeoutError:

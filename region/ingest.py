@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,6 +148,7 @@ class IngestService:
         limits: IngestLimits, clock: Clock, region: str = "local",
     ) -> None:
         self.region = region
+        self.on_counts: Callable[[dict[str, int]], None] | None = None
         self.store = store
         self.registry = registry
         self.idempotency = idempotency
@@ -178,4 +179,7 @@ class IngestService:
         valid, results = validate_batch(raw_entries, boards, self.limits, now_ms)
         applied = await apply_entries(self.store, boards, valid, now_ms, region=self.region)
         results.update(applied or {})
-        return BatchResult.of([results[i] for i in range(len(raw_entries))])
+        batch = BatchResult.of([results[i] for i in range(len(raw_entries))])
+        if self.on_counts is not None:
+            self.on_counts(batch.counts)
+        return batch

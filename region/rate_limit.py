@@ -61,6 +61,7 @@ class RateLimitMiddleware:
                 for key in client_keys(headers, client[0]):
                     await buckets.take(key)
             except RateLimited as exc:
+                scope["app"].state.service.telemetry.rate_limited.add(1, {"path": scope["path"]})
                 if scope["type"] == "websocket":
                     await send({"type": "websocket.close", "code": 4429})
                     return

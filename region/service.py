@@ -12,6 +12,7 @@ from podium.clock import Clock, SystemClock
 from podium.config import Settings
 from podium.errors import Unavailable
 from podium.fanout import FanOut
+from podium.telemetry import Telemetry
 from podium.model import Board, RankedEntry
 from podium.region.keys import keys_of
 from podium.redis_client import AnyRedis, connect
@@ -41,6 +42,7 @@ class RegionService:
     shipper: Shipper | None = None
     fanout: FanOut | None = None
     rate_limits: TokenBuckets | None = None
+    telemetry: Telemetry = field(default_factory=lambda: Telemetry("podium-region", "local"))
     anti_entropy: AntiEntropy | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _transports: list[HttpShipTransport | AntiEntropy] = field(default_factory=list)
@@ -58,7 +60,10 @@ class RegionService:
         ingest = IngestService(store, boards, IdempotencyStore(redis, settings.ingest.idempotency_ttl_ms),
                                settings.ingest, clock, settings.region)
         service = cls(settings, clock, redis, store, boards, ingest,
-                      ReplayGuard(redis, settings.ingest.signature_window_ms))
+                      ReplayGuard(redis, settings.ingest.signature_window_ms),
+                      telemetry=Telemetry("podium-region", settings.region))
+        scores = service.telemetry.scores
+        ingest.on_counts = lambda counts: [scores.add(n, {"outcome": k}) for k, n in counts.items() if n]  # type: ignore[func-returns-value]
         if settings.api.rate_limit_per_s > 0:
             service.rate_limits = TokenBuckets(redis, settings.api.rate_limit_per_s, settings.api.rate_limit_burst, clock)
         return service
@@ -67,7 +72,10 @@ class RegionService:
         for declared in self.settings.boards:
             await self.boards.create(Board.from_dict(declared.model_dump()), exist_ok=True)
         await self.boards.refresh()
-        self.fanout = FanOut(self._read_range, self._read_players, self._read_versions, self.settings.api, self.clock)
+        self.fanout = FanOut(self._read_range, self._read_players, self._read_versions, self.settings.api, self.clock,
+                             on_tick_ms=lambda ms: self.telemetry.fanout_tick.record(ms))
+        fanout = self.fanout
+        self.telemetry.gauge_source("subscriptions", lambda: fanout.subscriptions)
         self.spawn(self.fanout.run(self._stop), "fan-out")
         self._start_replication()
 
@@ -121,6 +129,7 @@ class RegionService:
         for transport in self._transports:
             await transport.aclose()
         await self.redis.aclose()
+        self.telemetry.shutdown()
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:

@@ -28,7 +28,8 @@ log = logging.getLogger("podium.app")
 
 class RegionGraphQL(GraphQL):  # type: ignore[type-arg]
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> dict[str, Any]:
-        return {"service": request.app.state.service, "request": request, "response": response}
+        service = request.app.state.service
+        return {"service": service, "request": request, "response": response, "telemetry": service.telemetry}
 
 
 async def podium_error(request: Request, exc: Exception) -> Response:
@@ -63,6 +64,7 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
         Route("/v1/admin/quarantine", http.quarantine_endpoint, methods=["GET"]),
         Route("/v1/admin/replication/{action}", http.replication_endpoint, methods=["GET", "POST"]),
         Route("/healthz", http.healthz),
+        Route("/metrics", http.metrics),
         Route("/readyz", http.readyz),
         # Route + WebSocketRoute, not Mount: websocket upgrades fail under Mount.
         Route("/graphql", graphql, methods=["GET", "POST"]),

@@ -130,6 +130,12 @@ async def replication_endpoint(request: Request) -> Response:
                           "overflows": stats.overflows, "lag_ms": stats.lag_ms})
 
 
+async def metrics(request: Request) -> Response:
+    """Prometheus text exposition of this process's OpenTelemetry metrics."""
+    return Response(service_of(request).telemetry.prometheus_text(),
+                    media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
 async def healthz(request: Request) -> Response:
     return json_response({"status": "ok"})
 

@@ -14,6 +14,7 @@ from strawberry.extensions import DisableIntrospection, MaxAliasesLimiter, MaxTo
 from podium.config import ApiLimits
 from podium.gql.errors import ErrorCodes
 from podium.region.api.extensions.cost_limit import cost_limit
+from podium.region.api.extensions.timing import OperationTiming
 from podium.gql.scalars import Long, schema_config
 from podium.gql.types import Board, LeaderboardConnection, RankedEntryType, decode_cursor
 from podium.model import Board as BoardModel
@@ -149,6 +150,7 @@ def build_schema(limits: ApiLimits | None = None) -> strawberry.Schema:
     # factories, so each request gets fresh extension instances
     extensions: list[Any] = [
         ErrorCodes,
+        OperationTiming,
         lambda: QueryDepthLimiter(max_depth=limits.query_depth_max),
         lambda: MaxAliasesLimiter(max_alias_count=limits.aliases_max),
         lambda: MaxTokensLimiter(max_token_count=limits.query_tokens_max),

@@ -1,0 +1,64 @@
+"""OpenTelemetry metrics and traces through the SDK, exported in Prometheus text at `/metrics`.
+
+Each app (a region, the global tier) owns a `Telemetry`: its own MeterProvider with a
+PrometheusMetricReader on its own prometheus_client registry, so several apps in one process (the
+tests) never mix their series. Instruments are created once and shared by the components."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import Tracer
+from prometheus_client import CollectorRegistry, generate_latest
+
+LATENCY_BUCKETS_MS = (0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500)
+
+
+class Telemetry:
+    def __init__(self, service: str, region: str) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        resource = Resource.create({"service.name": service, "podium.region": region})
+        self.provider = MeterProvider(resource=resource, metric_readers=[PrometheusMetricReader(registry=self.registry)])
+        self.tracer_provider = TracerProvider(resource=resource)
+        meter = self.provider.get_meter("podium")
+        self.tracer: Tracer = self.tracer_provider.get_tracer("podium")
+        self.request_latency = meter.create_histogram(
+            "podium_graphql_operation_duration", unit="ms",
+            description="GraphQL operation latency per operation name and type",
+            explicit_bucket_boundaries_advisory=LATENCY_BUCKETS_MS)
+        self.http_latency = meter.create_histogram(
+            "podium_http_request_duration", unit="ms", description="HTTP request latency per route",
+            explicit_bucket_boundaries_advisory=LATENCY_BUCKETS_MS)
+        self.fanout_tick = meter.create_histogram(
+            "podium_fanout_tick_duration", unit="ms", description="Time to compute one subscription tick (fan-out lag)",
+            explicit_bucket_boundaries_advisory=LATENCY_BUCKETS_MS)
+        self.cache_lookups = meter.create_counter(
+            "podium_read_cache_lookups", description="Read-cache lookups by result (hit, miss, shared)")
+        self.rate_limited = meter.create_counter(
+            "podium_rate_limited_requests", description="Requests refused by the rate limiter")
+        self.scores = meter.create_counter("podium_scores", description="Score entries by outcome")
+        self._gauges: dict[str, Callable[[], float]] = {}
+        meter.create_observable_gauge("podium_subscriptions", callbacks=[self._observe("subscriptions")],
+                                      description="Open subscriptions in this process")
+
+    def _observe(self, name: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        def callback(options: CallbackOptions) -> Iterable[Observation]:
+            read = self._gauges.get(name)
+            return [Observation(read())] if read else []
+
+        return callback
+
+    def gauge_source(self, name: str, read: Callable[[], float]) -> None:
+        self._gauges[name] = read
+
+    def prometheus_text(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def shutdown(self) -> None:
+        self.provider.shutdown()
+        self.tracer_provider.shutdown()
