@@ -27,6 +27,7 @@ class BoardConfig(BaseModel):
     score_max: int | None = None
     max_delta_per_minute: int | None = None
     public_read: bool = True
+    cache_max_age_s: int = 1
 
 
 class IngestLimits(BaseModel):
@@ -54,7 +55,7 @@ class ApiLimits(BaseModel):
     subscriptions_per_process_max: int = 20_000
     subscription_top_n_max: int = 100
     tick_ms: int = 250                       # subscription coalescing tick
-    cache_ttl_ms: int = 1000                 # in-process read cache TTL (jittered)
+    cache_ttl_ms: int = 250                  # in-process read cache TTL, about one tick (jittered)
     cache_entries_max: int = 10_000
     rate_limit_per_s: float = 50.0           # token-bucket refill per client id / IP
     rate_limit_burst: int = 100

@@ -54,6 +54,8 @@ class Board:
     public_read: bool = True
     # A reset starts a new season (a new key); earlier seasons stay readable.
     season: int = 0
+    # HTTP caches may reuse a top-N or page response for this long (Cache-Control: max-age).
+    cache_max_age_s: int = 1
 
     def __post_init__(self) -> None:
         if not BOARD_ID_RE.match(self.id):
@@ -68,6 +70,8 @@ class Board:
             raise BadUserInput("max_delta_per_minute must be positive")
         if self.season < 0:
             raise BadUserInput("season must be >= 0")
+        if not 0 <= self.cache_max_age_s <= 3600:
+            raise BadUserInput("cache_max_age_s must be between 0 and 3600")
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -80,6 +84,7 @@ class Board:
             "max_delta_per_minute": self.max_delta_per_minute,
             "public_read": self.public_read,
             "season": self.season,
+            "cache_max_age_s": self.cache_max_age_s,
         }
 
     @classmethod
@@ -95,6 +100,7 @@ class Board:
                 max_delta_per_minute=_opt_int(data.get("max_delta_per_minute")),
                 public_read=bool(data.get("public_read", True)),
                 season=int(data.get("season", 0)),  # type: ignore[call-overload]
+                cache_max_age_s=int(data.get("cache_max_age_s", 1)),  # type: ignore[call-overload]
             )
         except KeyError as exc:
             raise BadUserInput(f"board is missing {exc.args[0]!r}") from exc

@@ -20,6 +20,7 @@ from podium.region.boards import BoardRegistry
 from podium.region.ingest import IdempotencyStore, IngestService
 from podium.region.rank_store_redis import RedisRankStore
 from podium.region.rate_limit import TokenBuckets
+from podium.region.read_cache import ReadCache
 from podium.region.signing import ReplayGuard
 from podium.replication.anti_entropy import AntiEntropy
 from podium.replication.shipper import Shipper
@@ -43,6 +44,7 @@ class RegionService:
     fanout: FanOut | None = None
     rate_limits: TokenBuckets | None = None
     telemetry: Telemetry = field(default_factory=lambda: Telemetry("podium-region", "local"))
+    read_cache: ReadCache | None = None
     anti_entropy: AntiEntropy | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _transports: list[HttpShipTransport | AntiEntropy] = field(default_factory=list)
@@ -62,6 +64,9 @@ class RegionService:
         service = cls(settings, clock, redis, store, boards, ingest,
                       ReplayGuard(redis, settings.ingest.signature_window_ms),
                       telemetry=Telemetry("podium-region", settings.region))
+        lookups = service.telemetry.cache_lookups
+        service.read_cache = ReadCache(settings.api.cache_ttl_ms, settings.api.cache_entries_max, clock,
+                                       on_lookup=lambda result: lookups.add(1, {"result": result}))
         scores = service.telemetry.scores
         ingest.on_counts = lambda counts: [scores.add(n, {"outcome": k}) for k, n in counts.items() if n]  # type: ignore[func-returns-value]
         if settings.api.rate_limit_per_s > 0:
@@ -81,6 +86,13 @@ class RegionService:
 
     async def _read_range(self, board_id: str, start: int, count: int) -> list[RankedEntry]:
         return await self.store.range(await self.boards.require(board_id), start, count)
+
+    async def cached_range(self, board: Board, start: int, count: int) -> list[RankedEntry]:
+        """A page in rank order through the read cache (one Redis read per key per tick)."""
+        if self.read_cache is None:
+            return await self.store.range(board, start, count)
+        return await self.read_cache.get(  # type: ignore[no-any-return]
+            ("range", board.id, board.season, start, count), lambda: self.store.range(board, start, count))
 
     async def _read_players(self, board_id: str, players: list[str]) -> list[RankedEntry | None]:
         return await self.store.players(await self.boards.require(board_id), players)

@@ -86,7 +86,8 @@ ADMIN_KEY = "admin-key-for-tests"
 
 
 def region_settings(redis_url: str, **overrides: object) -> Settings:
-    overrides.setdefault("api", {"rate_limit_per_s": 100_000.0, "rate_limit_burst": 100_000})  # limits tested on their own
+    # rate limits and the read cache have their own tests; elsewhere a read must see the write before it
+    overrides.setdefault("api", {"rate_limit_per_s": 100_000.0, "rate_limit_burst": 100_000, "cache_ttl_ms": 0})
     return Settings(
         redis_url=redis_url,
         game_server_keys={GAME_KEY_ID: GAME_SECRET},

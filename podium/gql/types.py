@@ -61,6 +61,7 @@ class Board:
     max_delta_per_minute: Long | None
     public_read: bool
     season: int
+    cache_max_age: int = strawberry.field(description="Seconds HTTP caches may reuse top-N and page responses.")
 
     @classmethod
     def from_model(cls, b: BoardModel) -> Board:
@@ -68,7 +69,7 @@ class Board:
             id=b.id, operator=Operator(b.operator.value), order=SortOrder(b.order.value),
             score_min=b.score_min, score_max=b.score_max, scope=Scope(b.scope.value),  # type: ignore[arg-type]
             max_delta_per_minute=b.max_delta_per_minute, public_read=b.public_read,  # type: ignore[arg-type]
-            season=b.season,
+            season=b.season, cache_max_age=b.cache_max_age_s,
         )
 
 

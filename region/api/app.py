@@ -19,6 +19,7 @@ from podium.clock import Clock
 from podium.config import Settings
 from podium.errors import Internal, PodiumError
 from podium.region.api import http
+from podium.region.api.etag import ETagMiddleware
 from podium.region.api.schema import build_schema
 from podium.region.rate_limit import RateLimitMiddleware
 from podium.region.service import RegionService
@@ -73,6 +74,6 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(RateLimitMiddleware)],
+        middleware=[Middleware(RateLimitMiddleware), Middleware(ETagMiddleware)],
         exception_handlers={PodiumError: podium_error, Exception: unexpected_error},
     )

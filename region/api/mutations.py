@@ -24,12 +24,14 @@ class BoardInput:
     score_max: Long | None = None
     max_delta_per_minute: Long | None = None
     public_read: bool = True
+    cache_max_age: int = 1
 
     def to_model(self, season: int = 0) -> BoardModel:
         return BoardModel.from_dict({
             "id": self.id, "operator": self.operator.value, "order": self.order.value,
             "score_min": self.score_min, "score_max": self.score_max,
             "max_delta_per_minute": self.max_delta_per_minute, "public_read": self.public_read, "season": season,
+            "cache_max_age_s": self.cache_max_age,
         })
 
 

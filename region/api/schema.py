@@ -39,6 +39,22 @@ async def readable_board(info: Info[Any, Any], board_id: str, season: int | None
     return dataclasses.replace(board, season=season)
 
 
+def cache_hint(info: Info[Any, Any], board: BoardModel) -> None:
+    """Public top-N and pages may be cached by HTTP caches for the board's max-age; anything else
+    in the same response (private boards, `me`) makes the whole response private."""
+    response = info.context.get("response")
+    if response is None or not hasattr(response, "headers"):
+        return
+    current = response.headers.get("cache-control")
+    if not board.public_read or (current is not None and "private" in current):
+        response.headers["cache-control"] = "private, no-store"
+        return
+    age = board.cache_max_age_s
+    if current is not None and current.startswith("public, max-age="):
+        age = min(age, int(current.removeprefix("public, max-age=")))
+    response.headers["cache-control"] = f"public, max-age={age}"
+
+
 def _page_size(service: RegionService, first: int) -> int:
     limit = service.settings.api.page_size_max
     if not 1 <= first <= limit:
@@ -82,8 +98,9 @@ class Query:
         service = service_of(info)
         size = _page_size(service, first)
         b = await readable_board(info, board, season)
-        rows = await (service.store.after(b, decode_cursor(after), size) if after else service.store.range(b, 0, size))
+        rows = await (service.store.after(b, decode_cursor(after), size) if after else service.cached_range(b, 0, size))
         total = await service.store.count(b)
+        cache_hint(info, b)
         return LeaderboardConnection.from_entries(rows, total, service.clock.now_ms(), size)
 
     @strawberry.field(description="A player, to ask for their rank and score per board.")
@@ -107,7 +124,8 @@ class Query:
         _page_size(service, size)
         b = await readable_board(info, board, season)
         now = service.clock.now_ms()
-        return [RankedEntryType.from_entry(r, now) for r in await service.store.range(b, from_rank - 1, size)]
+        cache_hint(info, b)
+        return [RankedEntryType.from_entry(r, now) for r in await service.cached_range(b, from_rank - 1, size)]
 
     @strawberry.field(description="A player's neighbourhood: up to `above` entries above and `below` below, "
                                   "fewer at either end of the board; empty when the player has no entry.")
@@ -140,6 +158,9 @@ class Query:
         who = await caller(info)
         if who.player is None:
             raise Unauthenticated("me needs a player token: 'Authorization: Bearer <jwt>'")
+        response = info.context.get("response")
+        if response is not None and hasattr(response, "headers"):
+            response.headers["cache-control"] = "private, no-store"
         return Player(id=who.player)
 
 

@@ -1,0 +1,60 @@
+"""HTTP caching over a real server: GET queries for reads (never mutations), Cache-Control from the
+board, ETag and 304, and the singleflight read cache in front of Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from podium.redis_server import RedisServer
+from podium.region.api.app import create_app
+from podium.testing import LiveServer
+from tests.conftest import ADMIN_KEY, region_settings
+from tests.region.helpers import create_board, entry, post_scores
+
+
+@pytest.fixture(scope="module")
+def cached(redis_server: RedisServer) -> Iterator[LiveServer]:
+    settings = region_settings(redis_server.url, api={"rate_limit_per_s": 100_000.0, "rate_limit_burst": 100_000,
+                                                      "cache_ttl_ms": 60_000})
+    with LiveServer(create_app, settings) as server:
+        yield server
+
+
+def get(server: LiveServer, query: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.get(f"{server.url}/graphql", params={"query": query}, headers=headers or {})
+
+
+def test_get_query_is_cacheable_with_etag_and_304(cached: LiveServer) -> None:
+    board = create_board(cached.url, cache_max_age_s=7)
+    post_scores(cached.url, {"entries": [entry(board, "ann", 5)]})
+    q = '{ leaderboard(board:"%s", first:5){ edges { node { player score } } } }' % board
+    first = get(cached, q)
+    assert first.status_code == 200
+    assert first.headers["cache-control"] == "public, max-age=7"
+    etag = first.headers["etag"]
+    again = get(cached, q, {"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert get(cached, q, {"If-None-Match": '"other"'}).status_code == 200
+
+
+def test_read_cache_serves_one_read_per_tick(cached: LiveServer) -> None:
+    board = create_board(cached.url)
+    post_scores(cached.url, {"entries": [entry(board, "ann", 5)]})
+    q = '{ leaderboard(board:"%s", first:5){ edges { node { player score } } } }' % board
+    before = get(cached, q).json()
+    post_scores(cached.url, {"entries": [entry(board, "bob", 9)]})
+    assert get(cached, q).json() == before     # served from the cache (60 s TTL in this fixture)
+    metrics = httpx.get(f"{cached.url}/metrics").text
+    assert 'result="hit"' in metrics
+
+
+def test_mutations_are_refused_over_get_and_private_reads_are_not_public(cached: LiveServer) -> None:
+    r = get(cached, 'mutation { deleteBoard(board:"x") }', {"Authorization": f"Bearer {ADMIN_KEY}"})
+    assert r.status_code in (400, 405)
+    board = create_board(cached.url, public_read=False)
+    private = get(cached, '{ leaderboard(board:"%s"){ totalCount } }' % board, {"Authorization": f"Bearer {ADMIN_KEY}"})
+    assert private.headers["cache-control"] == "private, no-store"
+    assert "etag" not in private.headers
