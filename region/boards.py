@@ -14,6 +14,7 @@ from podium.redis_client import AnyRedis
 from podium.region.keys import BOARDS_KEY
 
 REFRESH_MS = 1000
+MISS_REFRESH_MS = 100
 
 
 class BoardRegistry:
@@ -37,7 +38,11 @@ class BoardRegistry:
 
     async def get(self, board_id: str) -> Board | None:
         boards = await self.all()
-        return boards.get(board_id)
+        board = boards.get(board_id)
+        if board is None and (self.clock.monotonic() - self._loaded_at) * 1000 >= MISS_REFRESH_MS:
+            # another process may have just created it; unknown ids refresh at most every 100 ms
+            board = (await self.refresh()).get(board_id)
+        return board
 
     async def require(self, board_id: str) -> Board:
         board = await self.get(board_id)
