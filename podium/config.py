@@ -66,9 +66,21 @@ class KafkaSettings(BaseModel):
     bootstrap: str | None = None             # unset: embedded in-process queue instead of Kafka
     topic_prefix: str = "podium"
     scores_partitions: int = 4
+    replication_factor: int = 1              # of the topics created at start-up (3 on a real cluster)
     take_entries_max: int = 1000             # micro-batch size for the apply agent
     take_within_ms: int = 50                 # micro-batch wait
     wait_timeout_ms_max: int = 5000          # bound on `wait=true` submissions
+    wait_poll_ms: int = 5                    # how often a `wait=true` submission checks its offsets
+    produce_timeout_ms: int = 10_000         # a batch not acknowledged by the broker within this is a 503
+    producer_linger_ms: int = 2              # producer batching delay (ack latency vs throughput)
+    producer_batch_bytes_max: int = 262_144  # producer record-batch size per partition
+    session_timeout_ms: int = 6000           # a silent worker leaves the group (rebalance) after this
+    heartbeat_interval_ms: int = 1000
+    commit_interval_ms: int = 1000           # consumer offset commits (replays are skipped by offset anyway)
+    player_entries_per_minute_max: int = 600 # anti-cheat: more entries per player, board and minute are quarantined
+    anomaly_z_max: float = 8.0               # anti-cheat: |score - board mean| / stddev above this is quarantined
+    anomaly_samples_min: int = 200           # anti-cheat: scores seen per board before the anomaly score applies
+    anti_cheat_players_max: int = 100_000    # per-minute rate counters kept by one worker
 
 
 class HistorySettings(BaseModel):

@@ -8,7 +8,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -21,6 +21,9 @@ from podium.region.boards import BoardRegistry
 from podium.region.rank_store import ApplyCode, RankStore
 from podium.region.validation import check_batch_size, validate_entry
 from podium.replication.changes import stream_id_to_seq
+
+if TYPE_CHECKING:
+    from podium.region.stream_sink import ScoreSink
 
 _REASONS = {
     ApplyCode.DUPLICATE: "duplicate event",
@@ -154,30 +157,37 @@ class IngestService:
         self.idempotency = idempotency
         self.limits = limits
         self.clock = clock
+        # None: apply in the request (embedded default); a KafkaSink produces to the event log instead.
+        self.sink: ScoreSink | None = None
 
-    async def submit(self, raw_entries: list[Any], *, scope: str, idem_key: str | None = None) -> dict[str, Any]:
+    async def submit(
+        self, raw_entries: list[Any], *, scope: str, idem_key: str | None = None, wait: bool = False
+    ) -> dict[str, Any]:
         check_batch_size(raw_entries, self.limits)
         if idem_key is None:
-            return (await self._process(raw_entries)).to_dict()
+            return (await self._process(raw_entries, wait)).to_dict()
         body_hash = hashlib.sha256(orjson.dumps(raw_entries)).hexdigest()
         replay = await self.idempotency.begin(scope, idem_key, body_hash)
         if replay is not None:
             return replay
         try:
-            response = (await self._process(raw_entries)).to_dict()
+            response = (await self._process(raw_entries, wait)).to_dict()
         except BaseException:
             await self.idempotency.abandon(scope, idem_key)
             raise
         await self.idempotency.finish(scope, idem_key, body_hash, response)
         return response
 
-    async def _process(self, raw_entries: list[Any]) -> BatchResult:
+    async def _process(self, raw_entries: list[Any], wait: bool = False) -> BatchResult:
         now_ms = self.clock.now_ms()
         boards = await self.registry.all()
         if any(isinstance(e, dict) and e.get("board") not in boards for e in raw_entries):
             boards = await self.registry.refresh()  # a board may have been created by another process
         valid, results = validate_batch(raw_entries, boards, self.limits, now_ms)
-        applied = await apply_entries(self.store, boards, valid, now_ms, region=self.region)
+        if self.sink is not None:
+            applied = await self.sink.put(boards, valid, now_ms, wait=wait)
+        else:
+            applied = await apply_entries(self.store, boards, valid, now_ms, region=self.region)
         results.update(applied or {})
         batch = BatchResult.of([results[i] for i in range(len(raw_entries))])
         if self.on_counts is not None:

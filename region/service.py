@@ -69,6 +69,10 @@ class RegionService:
                                        on_lookup=lambda result: lookups.add(1, {"result": result}))
         scores = service.telemetry.scores
         ingest.on_counts = lambda counts: [scores.add(n, {"outcome": k}) for k, n in counts.items() if n]  # type: ignore[func-returns-value]
+        if settings.kafka.bootstrap:
+            from podium.region.stream_sink_kafka import KafkaSink  # event-log mode: produce, a worker applies
+
+            ingest.sink = KafkaSink(settings, store)
         if settings.api.rate_limit_per_s > 0:
             service.rate_limits = TokenBuckets(redis, settings.api.rate_limit_per_s, settings.api.rate_limit_burst, clock)
         return service
@@ -77,6 +81,8 @@ class RegionService:
         for declared in self.settings.boards:
             await self.boards.create(Board.from_dict(declared.model_dump()), exist_ok=True)
         await self.boards.refresh()
+        if self.ingest.sink is not None:
+            await self.ingest.sink.start()
         self.fanout = FanOut(self._read_range, self._read_players, self._read_versions, self.settings.api, self.clock,
                              on_tick_ms=lambda ms: self.telemetry.fanout_tick.record(ms))
         fanout = self.fanout
@@ -138,6 +144,8 @@ class RegionService:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         self.tasks.clear()
+        if self.ingest.sink is not None:
+            await self.ingest.sink.close()
         for transport in self._transports:
             await transport.aclose()
         await self.redis.aclose()

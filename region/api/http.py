@@ -61,7 +61,9 @@ async def post_scores(request: Request) -> Response:
     if idem_key is not None and not 0 < len(idem_key) <= IDEMPOTENCY_KEY_LEN_MAX:
         raise BadUserInput(f"Idempotency-Key must be 1-{IDEMPOTENCY_KEY_LEN_MAX} characters")
     entries = parse_batch(body, limits)
-    result = await service.ingest.submit(entries, scope=verified.key_id, idem_key=idem_key)
+    # event-log mode: `?wait=true` also waits (bounded) for the worker and reports the resulting ranks
+    wait = request.query_params.get("wait", "false").lower() in ("true", "1")
+    result = await service.ingest.submit(entries, scope=verified.key_id, idem_key=idem_key, wait=wait)
     return json_response(result)
 
 

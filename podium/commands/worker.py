@@ -1,0 +1,40 @@
+"""`podium worker`: the region's stream worker (Faust) applying the event log to Redis.
+
+Configured like `podium serve`, by environment: PODIUM_KAFKA__BOOTSTRAP, REDIS_URL, PODIUM_REGION…"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser("worker", help="run the stream worker: apply the event log (Kafka) to Redis")
+    p.add_argument("--loglevel", default="warn", choices=["debug", "info", "warn", "error", "critical"])
+    p.add_argument("--metrics-port", type=int, default=0, help="serve Prometheus metrics on this port (0: off)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import faust
+
+    from podium.config import Settings
+    from podium.region.stream_app import create_stream_app
+    from podium.region.stream_topics import StreamTopics, ensure_topics
+    from podium.telemetry import Telemetry
+
+    settings = Settings()
+    if not settings.kafka.bootstrap or not settings.redis_url:
+        print("podium worker: set PODIUM_KAFKA__BOOTSTRAP and REDIS_URL", file=sys.stderr)
+        return 2
+    k = settings.kafka
+    asyncio.run(ensure_topics(k.bootstrap or "", StreamTopics.of(settings), k.scores_partitions, k.replication_factor))
+    telemetry = Telemetry("podium-worker", settings.region)
+    if args.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(args.metrics_port, "127.0.0.1", registry=telemetry.registry)
+    app = create_stream_app(settings, telemetry)
+    faust.Worker(app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
+    return 0

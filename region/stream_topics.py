@@ -1,0 +1,52 @@
+"""The event log's topics of one region, named from settings, and their creation at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from podium.config import Settings
+from podium.errors import Unavailable
+
+ADMIN_TIMEOUT_MS = 15_000
+
+
+@dataclass(frozen=True, slots=True)
+class StreamTopics:
+    scores: str          # validated entries, keyed (so partitioned) by player id
+    rank_changes: str    # applied entries with their new rank, for the subscription fan-out
+    quarantine: str      # entries held back by anti-cheat
+    replication: str     # applied changes for the global tier (the Redis change stream is the outbox)
+
+    @classmethod
+    def of(cls, settings: Settings) -> StreamTopics:
+        base = f"{settings.kafka.topic_prefix}.{settings.region}"
+        return cls(f"{base}.scores", f"{base}.rank-changes", f"{base}.quarantine", f"{base}.replication")
+
+    def all(self) -> list[str]:
+        return [self.scores, self.rank_changes, self.quarantine, self.replication]
+
+
+def partition_key(topic: str, partition: int) -> str:
+    """How a partition is named in a board's offsets hash (`pb:{B}:off`)."""
+    return f"{topic}:{partition}"
+
+
+async def ensure_topics(bootstrap: str, topics: StreamTopics, partitions: int, replication_factor: int = 1) -> None:
+    """Create every topic with `partitions` partitions unless it exists (its partition count is kept)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=ADMIN_TIMEOUT_MS)
+    try:
+        await admin.start()
+        existing = set(await admin.list_topics())
+        missing = [NewTopic(name, partitions, replication_factor) for name in topics.all() if name not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another process created them first
+    except KafkaError as exc:
+        raise Unavailable(f"cannot create the event-log topics on {bootstrap}: {exc}") from exc
+    finally:
+        await admin.close()

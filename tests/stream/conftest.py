@@ -1,0 +1,164 @@
+"""Stream fixtures: a real Kafka-protocol broker (the `noida-db` wheel's server, or the Apache Kafka
+cluster named by PODIUM_TEST_KAFKA), region servers and `podium worker` processes configured by env."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from itertools import count
+from typing import Any
+
+import httpx
+import pytest
+
+from podium.kafka_server import KafkaServer
+from podium.redis_server import RedisServer
+from podium.testing import ServerProcess
+from tests.conftest import ADMIN_KEY, GAME_KEY_ID, GAME_SECRET
+
+EXTERNAL_KAFKA = os.environ.get("PODIUM_TEST_KAFKA")
+_prefixes = count()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # faust and mode import asyncio/pkg_resources APIs that are deprecated (filtered in pyproject for
+    # their own modules); aiokafka's consumer warns about its own deprecated default here too.
+    config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:aiokafka.*")
+
+
+@pytest.fixture(scope="session")
+def kafka_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaServer | None]:
+    """The local broker (None when the tests run against PODIUM_TEST_KAFKA)."""
+    if EXTERNAL_KAFKA:
+        yield None
+        return
+    with KafkaServer(tmp_path_factory.mktemp("kafka")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka_server: KafkaServer | None) -> str:
+    return EXTERNAL_KAFKA or kafka_server.bootstrap  # type: ignore[union-attr]
+
+
+def stream_env(redis_url: str, bootstrap: str, **extra: str) -> dict[str, str]:
+    """Env for a region server and its workers; a fresh topic prefix isolates each test's topics and group."""
+    env = {
+        "REDIS_URL": redis_url,
+        "PODIUM_REGION": "eu",
+        "PODIUM_KAFKA__BOOTSTRAP": bootstrap,
+        "PODIUM_KAFKA__TOPIC_PREFIX": f"t{os.getpid()}x{next(_prefixes)}x{time.monotonic_ns() % 10**6}",
+        "PODIUM_KAFKA__TAKE_WITHIN_MS": "20",
+        "PODIUM_KAFKA__SESSION_TIMEOUT_MS": "6000",
+        "PODIUM_KAFKA__HEARTBEAT_INTERVAL_MS": "500",
+        "PODIUM_KAFKA__COMMIT_INTERVAL_MS": "500",
+        "PODIUM_GAME_SERVER_KEYS": json.dumps({GAME_KEY_ID: GAME_SECRET}),
+        "PODIUM_ADMIN_KEYS": json.dumps([ADMIN_KEY]),
+        "PODIUM_API__RATE_LIMIT_PER_S": "100000",
+        "PODIUM_API__RATE_LIMIT_BURST": "100000",
+        "PODIUM_API__CACHE_TTL_MS": "0",
+    }
+    env.update(extra)
+    return env
+
+
+class WorkerProcess:
+    """`python -m podium worker` as a child process, stopped by its pid (SIGTERM, or SIGKILL: a crash)."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PODIUM_") and k != "REDIS_URL"}
+        self.env.update(env)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = tempfile.NamedTemporaryFile(prefix="podium-worker-", suffix=".log", delete=False)  # noqa: SIM115
+
+    def start(self) -> WorkerProcess:
+        self.process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "podium", "worker", "--loglevel", "warn"], env=self.env,
+            cwd=tempfile.gettempdir(), stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.alive():
+            assert self.process is not None
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.alive():
+            assert self.process is not None
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def output(self) -> str:
+        with open(self.log.name, "rb") as f:
+            return f.read().decode(errors="replace")[-4000:]
+
+
+class StreamRegion:
+    """A region server in event-log mode plus its workers, sharing one env."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.server = ServerProcess(env)
+        self.workers: list[WorkerProcess] = []
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def add_worker(self) -> WorkerProcess:
+        worker = WorkerProcess(self.env).start()
+        self.workers.append(worker)
+        return worker
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.kill()
+        self.server.stop()
+
+
+@pytest.fixture
+def stream_region(redis_server: RedisServer, kafka_bootstrap: str) -> Iterator[Any]:
+    """A factory: `stream_region(workers=1, **env)` starts a region server and workers."""
+    made: list[StreamRegion] = []
+
+    def make(workers: int = 1, **extra: str) -> StreamRegion:
+        region = StreamRegion(stream_env(redis_server.url, kafka_bootstrap, **extra))
+        made.append(region)
+        region.server.start()
+        for _ in range(workers):
+            region.add_worker()
+        return region
+
+    yield make
+    for region in made:
+        region.close()
+
+
+def wait_until(predicate: Any, timeout_s: float = 30.0, interval_s: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval_s)
+    raise AssertionError(f"condition not met within {timeout_s}s (last: {last!r})")
+
+
+def admin_get(base: str, path: str, **params: Any) -> dict[str, Any]:
+    r = httpx.get(f"{base}{path}", params=params, headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
