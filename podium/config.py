@@ -67,6 +67,7 @@ class KafkaSettings(BaseModel):
     topic_prefix: str = "podium"
     scores_partitions: int = 4
     replication_factor: int = 1              # of the topics created at start-up (3 on a real cluster)
+    group_id: str | None = None              # the workers' consumer group; unset: "{topic_prefix}-{region}-worker"
     take_entries_max: int = 1000             # micro-batch size for the apply agent
     take_within_ms: int = 50                 # micro-batch wait
     wait_timeout_ms_max: int = 5000          # bound on `wait=true` submissions

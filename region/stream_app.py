@@ -41,7 +41,7 @@ def create_stream_app(settings: Settings, telemetry: Telemetry | None = None) ->
     quarantined = telemetry.provider.get_meter("podium").create_counter(
         "podium_stream_quarantined", description="Entries quarantined by the stream anti-cheat, by board and reason")
     app = faust.App(
-        f"{k.topic_prefix}-{settings.region}-worker",
+        k.group_id or f"{k.topic_prefix}-{settings.region}-worker",
         broker=broker_urls(k.bootstrap),
         store="memory://",
         web_enabled=False,           # several workers on one host would clash on the web port

@@ -23,3 +23,49 @@ def test_batches_posted_over_http_end_up_ranked_through_the_worker(stream_region
     rows = wait_until(lambda: (lambda t: t if len(t) == 40 and {x["player"]: x["score"] for x in t} == expected
                                else None)(top(region.url, board)), 60)
     assert [x["rank"] for x in rows] == list(range(1, 41))
+
+
+def test_wait_flag_reports_the_resulting_rank_and_rejects_stay_per_entry(stream_region: Any) -> None:
+    region = stream_region(workers=1)
+    board = create_board(region.url)
+    r = post_scores(region.url, {"entries": [entry(board, "alice", 500), {"board": board, "player": "bob"},
+                                             entry(board, "carol", 900)]})
+    assert r.status_code == 200, r.text
+    first = r.json()["results"]
+    assert [x["status"] for x in first] == ["accepted", "rejected", "accepted"]
+    assert "offset" not in first[1]
+    r = post_scores_wait(region.url, {"entries": [entry(board, "dave", 700)]})
+    assert r.status_code == 200, r.text
+    (result,) = r.json()["results"]
+    assert result["status"] == "accepted" and result["ranked"] is True
+    assert result["rank"] == 2 and result["score"] == 700     # carol 900 was applied before (same or earlier offsets)
+
+
+def post_scores_wait(base: str, body: dict[str, Any]) -> Any:
+    import httpx
+    import orjson
+
+    from podium.region.signing import signed_headers
+    from tests.conftest import GAME_KEY_ID, GAME_SECRET
+    from tests.region.helpers import now_ms
+
+    raw = orjson.dumps(body)
+    h = signed_headers(GAME_KEY_ID, GAME_SECRET, "POST", "/v1/scores", now_ms(), raw)
+    return httpx.post(f"{base}/v1/scores?wait=true", content=raw, headers=h, timeout=30)
+
+
+def test_duplicates_applied_once_and_quarantine_visible_to_admins_never_ranked(stream_region: Any) -> None:
+    region = stream_region(workers=1, PODIUM_KAFKA__PLAYER_ENTRIES_PER_MINUTE_MAX="3")
+    board = create_board(region.url, operator="increment")
+    once = [entry(board, f"p{i}", 5, ev=unique("ev")) for i in range(20)]
+    assert post_scores(region.url, {"entries": once}).status_code == 200
+    assert post_scores(region.url, {"entries": once}).status_code == 200        # a retried batch
+    spam = [entry(board, "spammer", 1) for _ in range(6)]
+    assert post_scores(region.url, {"entries": spam}).status_code == 200
+    wait_until(lambda: len(admin_get(region.url, "/v1/admin/quarantine", board=board)["entries"]) == 3, 60)
+    rows = wait_until(lambda: (lambda t: t if len(t) == 21 else None)(top(region.url, board)), 60)
+    scores = {x["player"]: x["score"] for x in rows}
+    assert scores.pop("spammer") == 3
+    assert scores == {f"p{i}": 5 for i in range(20)}
+    held = admin_get(region.url, "/v1/admin/quarantine", board=board)["entries"]
+    assert {(q["player"], q["reason"]) for q in held} == {("spammer", "rate")}
