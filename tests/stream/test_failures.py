@@ -21,8 +21,8 @@ class Poster:
     """Posts increment batches until stopped, retrying each until acknowledged; keeps the oracle of
     acknowledged entries only."""
 
-    def __init__(self, base: str, board: str, players: int, batch: int) -> None:
-        self.base, self.board, self.players, self.batch = base, board, players, batch
+    def __init__(self, base: str, board: str, players: int, batch: int, pause_s: float = 0.05) -> None:
+        self.base, self.board, self.players, self.batch, self.pause_s = base, board, players, batch, pause_s
         self.oracle: dict[str, int] = {}
         self.batches_acked = 0
         self.failures = 0
@@ -33,6 +33,7 @@ class Poster:
     def _run(self) -> None:
         while not self._stop.is_set():
             self.post_one()
+            time.sleep(self.pause_s)   # paced: the test waits on the worker catching up, not on load
 
     def post_one(self) -> None:
         entries = []
