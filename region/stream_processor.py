@@ -120,16 +120,23 @@ class StreamProcessor:
             # nothing to rank, but the offset is recorded so `wait=true` submitters see it handled
             await self.store.apply(board, [], now_ms, partition=part, offset=last)
         report.applied += len(results)
+        changes: dict[str, list[dict[str, object]]] = defaultdict(list)
+        sessions: dict[str, object] = {}
         for off, e in to_apply:
             result = results.get(off)
             if result is None or result.status is not EntryStatus.APPLIED:
                 continue
-            change = {"board": e.board, "player": e.player, "score": result.score, "rank": result.rank,
-                      "achieved_at": e.achieved_at_ms, "partition": p, "offset": off}
-            report.rank_changes.append(change)
-            await self.emit(self.topics.rank_changes, e.board.encode(), encode_doc(change))
-            await self.emit(self.topics.replication, e.board.encode(), encode_doc(
-                {**change, "region": self.region, "session": result.extra.get("session")}))
+            change = {"player": e.player, "score": result.score, "rank": result.rank,
+                      "achieved_at": e.achieved_at_ms, "offset": off}
+            changes[e.board].append(change)
+            sessions[e.board] = result.extra.get("session")
+        # one record per board and micro-batch on each topic (a record per entry would cost more than the apply)
+        for board_id, board_changes in changes.items():
+            doc = {"board": board_id, "partition": p, "changes": board_changes}
+            report.rank_changes += [{"board": board_id, **c} for c in board_changes]
+            await self.emit(self.topics.rank_changes, board_id.encode(), encode_doc(doc))
+            await self.emit(self.topics.replication, board_id.encode(), encode_doc(
+                {**doc, "region": self.region, "session": sessions[board_id]}))
 
     async def _quarantine(self, board: Board, off: int, e: ScoreEntry, verdict: Verdict) -> None:
         """Visible to admins (GET /v1/admin/quarantine reads the board's stream) and never ranked."""

@@ -8,6 +8,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 import pytest
 import redis.asyncio as aioredis
 
@@ -147,7 +148,8 @@ async def test_duplicate_event_ids_within_the_window_are_applied_once(redis_sing
     # the game server retried: same event ids again, later on the log (new offsets)
     await processor.process(records(once + once, partitions=1))
     assert await board_state(store, [board]) == oracle(once)
-    assert sum(1 for topic, _, _ in emitted if topic.endswith(".rank-changes")) == 10
+    published = [orjson.loads(v) for topic, _, v in emitted if topic.endswith(".rank-changes")]
+    assert sorted(c["player"] for doc in published for c in doc["changes"]) == sorted(f"p{i}" for i in range(10))
 
 
 async def test_rate_and_anomaly_quarantine_is_visible_and_never_ranked(redis_single: aioredis.Redis) -> None:
