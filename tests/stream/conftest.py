@@ -25,12 +25,6 @@ EXTERNAL_KAFKA = os.environ.get("PODIUM_TEST_KAFKA")
 _prefixes = count()
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # faust and mode import asyncio/pkg_resources APIs that are deprecated (filtered in pyproject for
-    # their own modules); aiokafka's consumer warns about its own deprecated default here too.
-    config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:aiokafka.*")
-
-
 @pytest.fixture(scope="session")
 def kafka_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaServer | None]:
     """The local broker (None when the tests run against PODIUM_TEST_KAFKA)."""

@@ -69,3 +69,22 @@ def test_duplicates_applied_once_and_quarantine_visible_to_admins_never_ranked(s
     assert scores == {f"p{i}": 5 for i in range(20)}
     held = admin_get(region.url, "/v1/admin/quarantine", board=board)["entries"]
     assert {(q["player"], q["reason"]) for q in held} == {("spammer", "rate")}
+
+
+def test_submit_scores_mutation_goes_through_the_event_log(stream_region: Any) -> None:
+    import httpx
+
+    from tests.conftest import ADMIN_KEY
+    from tests.region.helpers import now_ms
+
+    region = stream_region(workers=1)
+    board = create_board(region.url)
+    doc = httpx.post(f"{region.url}/graphql", headers={"Authorization": f"Bearer {ADMIN_KEY}"}, json={
+        "query": "mutation($e:[ScoreInput!]!){ submitScores(entries:$e) }",
+        "variables": {"e": [{"board": board, "player": "gql", "score": 42, "achievedAt": now_ms() - 1000,
+                             "eventId": unique("ev")}]}}).json()
+    assert "errors" not in doc, doc
+    (result,) = doc["data"]["submitScores"]["results"]
+    assert result["status"] == "accepted" and "offset" in result
+    rows = wait_until(lambda: top(region.url, board), 30)
+    assert [(x["rank"], x["player"], x["score"]) for x in rows] == [(1, "gql", 42)]
