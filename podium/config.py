@@ -63,7 +63,7 @@ class ApiLimits(BaseModel):
 
 
 class KafkaSettings(BaseModel):
-    bootstrap: str | None = None             # unset: embedded in-process queue instead of Kafka
+    bootstrap: str | None = None             # unset: direct mode (applied in the request); set: event log + `podium worker`
     topic_prefix: str = "podium"
     scores_partitions: int = 4
     replication_factor: int = 1              # of the topics created at start-up (3 on a real cluster)
