@@ -120,6 +120,7 @@ class StreamRegion:
     def close(self) -> None:
         for worker in self.workers:
             worker.kill()
+            os.unlink(worker.log.name)
         self.server.stop()
 
 
