@@ -1,0 +1,117 @@
+"""Write a run's results: JSON, a Markdown table and PNG plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def _fmt(x: Any) -> str:
+    if x is None:
+        return "not measured"
+    if isinstance(x, float):
+        return f"{x:,.1f}" if abs(x) >= 10 else f"{x:.3g}"
+    return str(x)
+
+
+def _base(b: dict[str, Any], key: str) -> str:
+    return _fmt(b.get(key)) if b.get("measured") else f"not measured ({b.get('reason', '')})"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    s = results["scenarios"]
+    lines = [f"Run {results['started']} ({results['mode']}), `{results['command']}`", "",
+             "| Scenario | Podium | Baseline | Baseline figure | Podium / baseline |", "|---|---|---|---|---|"]
+    ing = s.get("ingest")
+    if ing and ing.get("status") == "measured":
+        for name, b in ing["baselines"].items():
+            lines.append(f"| ingest (scores/s, POST /v1/scores, 1000-entry signed batches) | {_fmt(ing['podium_scores_per_s'])} "
+                         f"| {name} | {_base(b, 'items_per_s')} | {_fmt(ing['ratios'][name])} |")
+    rd = s.get("read")
+    if rd and rd.get("status") == "measured":
+        for board in rd["boards"]:
+            n, h, ip, b, r = board["players"], board["http"], board["inprocess"], board["baselines"], board["ratios"]
+            rows = [
+                ("top-100 HTTP", h["top100"], "peer_leaders_100", "http_top100_vs_peer_leaders_100"),
+                ("top-100 HTTP", h["top100"], "redis_benchmark_zrevrange_0_99", "http_top100_vs_redis_benchmark_zrevrange"),
+                ("page 500-600 HTTP", h["page500_600"], "peer_leaders_100", "http_page_vs_peer_leaders_100"),
+                ("rank HTTP", h["rank"], "peer_rank_for", "http_rank_vs_peer_rank_for"),
+                ("rank HTTP", h["rank"], "redis_benchmark_zrevrank", "http_rank_vs_redis_benchmark_zrevrank"),
+                ("around HTTP", h["around"], "peer_around_me_25", "http_around_vs_peer_around_me"),
+                ("top-100 in-process", ip["top100"], "peer_leaders_100", "inprocess_top100_vs_peer_leaders_100"),
+                ("rank in-process", ip["rank"], "peer_rank_for", "inprocess_rank_vs_peer_rank_for"),
+                ("around in-process", ip["around"], "peer_around_me_25", "inprocess_around_vs_peer_around_me"),
+            ]
+            for label, fig, bname, rname in rows:
+                lines.append(f"| {label} @{n:,} (req/s; p50/p99 ms) | {_fmt(fig['rps'])} ({fig['p50_ms']}/{fig['p99_ms']}) "
+                             f"| {bname} | {_base(b[bname], 'rps')} | {_fmt(r[rname])} |")
+            p = h["top100_paced"]
+            lines.append(f"| top-100 HTTP paced @{n:,} | {_fmt(p['rps'])} req/s, p50/p95/p99 {p['p50_ms']}/{p['p95_ms']}/{p['p99_ms']} ms "
+                         f"| target {p['target_rps']:.0f} req/s, p99 < 5 ms | | |")
+    mem = s.get("memory")
+    if mem and mem.get("status") == "measured":
+        for m in mem["boards"]:
+            lines.append(f"| Redis bytes/player @{m['players']:,} | {_fmt(m['bytes_per_player'])} | peer (plain ZSET) "
+                         f"| {_fmt(m['peer_bytes_per_player'])} | {_fmt(m['ratio_vs_peer'])} |")
+        lines.append(f"| region process RSS (bytes) | {_fmt(mem['region_rss_bytes'])} | | | |")
+    for name in ("subscriptions", "global", "kafka"):
+        sc = s.get(name)
+        if sc is None:
+            continue
+        if sc.get("status") != "measured":
+            lines.append(f"| {name} | {sc.get('status')}: {sc.get('reason') or sc.get('error', '')} | | | |")
+        else:
+            lines.append(f"| {name} | see results.json (`{name}`) | | | |")
+    return "\n".join(lines) + "\n"
+
+
+def plots(results: dict[str, Any], out: Path) -> list[str]:
+    """Throughput and latency percentiles per scenario (matplotlib, Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    s = results["scenarios"]
+    ing = s.get("ingest")
+    if ing and ing.get("status") == "measured":
+        names = ["podium"] + [k for k, v in ing["baselines"].items() if v.get("measured")]
+        vals = [ing["podium_scores_per_s"]] + [ing["baselines"][k]["items_per_s"] for k in names[1:]]
+        fig, ax = plt.subplots(figsize=(8, 4))
+        ax.barh(names, vals)
+        ax.set_xlabel("scores/s")
+        ax.set_title("ingest throughput")
+        fig.tight_layout()
+        fig.savefig(out / "ingest_throughput.png")
+        plt.close(fig)
+        written.append("ingest_throughput.png")
+    rd = s.get("read")
+    if rd and rd.get("status") == "measured":
+        for board in rd["boards"]:
+            n = board["players"]
+            ops = ["top100", "page500_600", "rank", "around"]
+            fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+            a1.bar(ops, [board["http"][o]["rps"] for o in ops])
+            a1.set_title(f"GraphQL HTTP req/s @{n:,}")
+            width = 0.25
+            for i, p in enumerate(("p50_ms", "p95_ms", "p99_ms")):
+                a2.bar([j + i * width for j in range(len(ops))], [board["http"][o][p] for o in ops], width, label=p)
+            a2.set_xticks([j + width for j in range(len(ops))], ops)
+            a2.set_title("latency (ms)")
+            a2.legend()
+            fig.tight_layout()
+            fig.savefig(out / f"read_{n}.png")
+            plt.close(fig)
+            written.append(f"read_{n}.png")
+    return written
+
+
+def write(results: dict[str, Any], out: Path) -> dict[str, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    (out / "results.md").write_text(markdown(results))
+    results["plots"] = plots(results, out)
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    return {"json": out / "results.json", "markdown": out / "results.md"}
