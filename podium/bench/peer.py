@@ -23,7 +23,7 @@ def main():
             for i in range(1000):
                 args.extend(("p%d" % random.randrange(1000000), random.randrange(10 ** 9)))
             t0 = time.perf_counter()
-            lb.rank_members(*args)
+            lb.rank_members(args)
             lat.append(time.perf_counter() - t0)
         items = batches * 1000
     elif op == "load":
@@ -31,7 +31,7 @@ def main():
             args = []
             for i in range(b, min(count, b + 10000)):
                 args.extend(("p%d" % i, i))
-            lb.rank_members(*args)
+            lb.rank_members(args)
         items = count
     else:
         total = lb.total_members()

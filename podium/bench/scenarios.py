@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import random
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -79,9 +80,16 @@ def load_module(name: str) -> ModuleType | None:
     path = BENCH_DIR / f"{name}.py"
     if not path.exists():
         return None
-    spec = importlib.util.spec_from_file_location(f"podium_bench_ext_{name}", path)
+    if name in sys.modules:
+        return sys.modules[name]
+    # Under its own name, with benchmarks/ on sys.path: scripts that spawn worker processes
+    # (multiprocessing "spawn") pickle their functions by module name, and the children import it again.
+    if str(BENCH_DIR) not in sys.path:
+        sys.path.insert(0, str(BENCH_DIR))
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
