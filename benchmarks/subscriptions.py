@@ -1,0 +1,182 @@
+"""Subscription fan-out: deliveries per server CPU-second and push lag, Podium vs a naive
+resolver-per-subscriber Strawberry server (benchmarks/naive_subscriptions_server.py), same run.
+
+Subscribers live in separate client processes so the server's CPU time is its own. A writer posts
+one score per round (spaced wider than a tick, so each round is one update); push lag is the time
+from the write's HTTP acknowledgement to a subscriber receiving the update.
+
+    python benchmarks/subscriptions.py --subscribers 2000 [--rounds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import psutil
+
+from podium.redis_server import RedisServer, free_port
+from podium.region.signing import signed_headers
+from podium.testing import ServerProcess
+from podium.ws_client import Subscriber
+
+KEY_ID, SECRET, ADMIN = "bench", "bench-secret", "bench-admin"
+BOARD = "bench-subs"
+PODIUM_Q = "subscription($b:String!){ topChanged(board:$b, n:10){ seq changes { player rank } entries { player } } }"
+NAIVE_Q = "subscription($b:String!){ topChanged(board:$b, n:10){ player rank } }"
+LISTEN_TIMEOUT_S = 30
+CONNECT_CONCURRENCY = 25     # per client process: a wider connect burst exhausts the server's Redis pool (HTTP 500)
+
+
+def _client_proc(url: str, query: str, count: int, rounds: int, out: Any, ready: Any, go: Any) -> None:
+    """One client process: `count` subscribers; reports each update's receive time per round."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    async def main() -> list[list[float]]:
+        gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+        async def one() -> Subscriber:
+            async with gate:
+                sub = await Subscriber(url).connect()
+                await sub.subscribe(query, {"b": BOARD})
+                await sub.next()  # the initial state
+                return sub
+
+        subs = await asyncio.gather(*(one() for _ in range(count)))
+        ready.put(count)
+        await asyncio.to_thread(go.wait)       # every client process is connected: rounds start
+        received: list[list[float]] = [[] for _ in range(rounds)]
+
+        async def listen(sub: Subscriber) -> None:
+            for r in range(rounds):
+                try:
+                    await asyncio.wait_for(sub.next(), LISTEN_TIMEOUT_S)
+                except TimeoutError:
+                    return          # a saturated server: the rest of this subscriber's rounds count as missed
+                received[r].append(time.time())
+
+        await asyncio.gather(*(listen(s) for s in subs))
+        await asyncio.gather(*(s.close() for s in subs), return_exceptions=True)
+        return received
+
+    out.put(asyncio.run(main()))
+
+
+def _post(base: str, player: str, score: int) -> None:
+    body = json.dumps({"entries": [{"board": BOARD, "player": player, "score": score,
+                                    "achieved_at": time.time_ns() // 10**6, "event_id": f"{player}-{score}"}]}).encode()
+    headers = signed_headers(KEY_ID, SECRET, "POST", "/v1/scores", time.time_ns() // 10**6, body)
+    httpx.post(f"{base}/v1/scores", content=body, headers=headers, timeout=30).raise_for_status()
+
+
+def _measure(server_pid: int, ws_url: str, query: str, subscribers: int, rounds: int, write: Any,
+             clients: int) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    out, ready, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    per = [subscribers // clients + (1 if i < subscribers % clients else 0) for i in range(clients)]
+    procs = [ctx.Process(target=_client_proc, args=(ws_url, query, n, rounds, out, ready, go)) for n in per if n]
+    for p in procs:
+        p.start()
+    connect_started = time.monotonic()
+    deadline = time.monotonic() + 300
+    for _ in procs:
+        while True:   # fail fast when a client process died instead of waiting out the timeout
+            try:
+                ready.get(timeout=1)
+                break
+            except Exception:  # queue.Empty
+                if time.monotonic() > deadline or any(p.exitcode not in (None, 0) for p in procs):
+                    for p in procs:
+                        p.kill()
+                    raise RuntimeError("a client process failed to connect its subscribers") from None
+    connect_s = time.monotonic() - connect_started
+    go.set()
+    time.sleep(0.5)
+    server = psutil.Process(server_pid)
+    cpu0 = sum(server.cpu_times()[:2])
+    acks = []
+    for r in range(rounds):
+        write(r)
+        acks.append(time.time())
+        time.sleep(0.6)   # > 2 ticks: one update per round
+    results = [out.get(timeout=300) for _ in procs]
+    cpu = sum(server.cpu_times()[:2]) - cpu0
+    for p in procs:
+        p.join(timeout=30)
+    lags = [t - acks[r] for res in results for r, times in enumerate(res) for t in times]
+    deliveries = len(lags)
+    return {"subscribers": subscribers, "expected": subscribers * rounds, "connect_s": round(connect_s, 1), "deliveries": deliveries, "server_cpu_s": round(cpu, 3),
+            "deliveries_per_cpu_s": round(deliveries / cpu) if cpu else None,
+            "lag_ms_p50": round(float(np.percentile(lags, 50)) * 1000, 1),
+            "lag_ms_p99": round(float(np.percentile(lags, 99)) * 1000, 1)}
+
+
+def run(subscribers: int = 2000, rounds: int = 10, clients: int = 4, naive: bool = True) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        redis = RedisServer(Path(tmp) / "redis", appendonly=False).start()
+        try:
+            env = {"REDIS_URL": redis.url, "PODIUM_GAME_SERVER_KEYS": json.dumps({KEY_ID: SECRET}),
+                   "PODIUM_ADMIN_KEYS": json.dumps([ADMIN]), "PODIUM_BOARDS": json.dumps([{"id": BOARD}]),
+                   "PODIUM_API__SUBSCRIPTIONS_PER_PROCESS_MAX": str(subscribers + 100),
+                   "PODIUM_API__RATE_LIMIT_PER_S": "1000000", "PODIUM_API__RATE_LIMIT_BURST": "1000000"}
+            result: dict[str, Any] = {}
+            with ServerProcess(env, cwd=tmp) as podium:
+                for i in range(10):
+                    _post(podium.url, f"seed{i}", i)
+                result["podium"] = _measure(podium.process.pid, podium.ws_url, PODIUM_Q, subscribers, rounds,
+                                            lambda r: _post(podium.url, f"leader{r}", 1000 + r), clients)
+                print("podium:", json.dumps(result["podium"]), file=sys.stderr, flush=True)
+                if naive:
+                    port = free_port()
+                    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("naive_subscriptions_server.py")),
+                                             "--port", str(port), "--redis-url", redis.url], cwd=tmp)
+                    try:
+                        _wait_port(port)
+                        result["naive"] = _measure(proc.pid, f"ws://127.0.0.1:{port}/graphql", NAIVE_Q, subscribers,
+                                                   rounds, lambda r: _post(podium.url, f"naive{r}", 5000 + r), clients)
+                    finally:
+                        proc.terminate()
+                        proc.wait(timeout=15)
+            if naive and result["naive"]["deliveries_per_cpu_s"]:
+                result["ratio_deliveries_per_cpu_s"] = round(
+                    result["podium"]["deliveries_per_cpu_s"] / result["naive"]["deliveries_per_cpu_s"], 2)
+            return result
+        finally:
+            redis.stop()
+
+
+def _wait_port(port: int) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/graphql", timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("baseline server did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--subscribers", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--no-naive", action="store_true")
+    args = parser.parse_args()
+    print(json.dumps(run(args.subscribers, args.rounds, args.clients, not args.no_naive), indent=2))
+
+
+if __name__ == "__main__":
+    main()
