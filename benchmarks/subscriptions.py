@@ -36,6 +36,7 @@ BOARD = "bench-subs"
 PODIUM_Q = "subscription($b:String!){ topChanged(board:$b, n:10){ seq changes { player rank } entries { player } } }"
 NAIVE_Q = "subscription($b:String!){ topChanged(board:$b, n:10){ player rank } }"
 LISTEN_TIMEOUT_S = 30
+ROUND_S = 0.6
 CONNECT_CONCURRENCY = 25     # per client process: a wider connect burst exhausts the server's Redis pool (HTTP 500)
 
 
@@ -110,7 +111,7 @@ def _measure(server_pid: int, ws_url: str, query: str, subscribers: int, rounds:
     for r in range(rounds):
         write(r)
         acks.append(time.time())
-        time.sleep(0.6)   # > 2 ticks: one update per round
+        time.sleep(ROUND_S)   # > 2 ticks: one update per round
     results = [out.get(timeout=300) for _ in procs]
     cpu = sum(server.cpu_times()[:2]) - cpu0
     for p in procs:
@@ -123,7 +124,11 @@ def _measure(server_pid: int, ws_url: str, query: str, subscribers: int, rounds:
             "lag_ms_p99": round(float(np.percentile(lags, 99)) * 1000, 1)}
 
 
-def run(subscribers: int = 2000, rounds: int = 10, clients: int = 4, naive: bool = True) -> dict[str, Any]:
+def run(subscribers: int = 2000, seconds: float | None = None, rounds: int = 10, clients: int = 4,
+        naive: bool = True) -> dict[str, Any]:
+    """The harness entry point (`podium bench`): `seconds` of writes, one round per ROUND_S, else `rounds`."""
+    if seconds is not None:
+        rounds = max(1, round(seconds / ROUND_S))
     with tempfile.TemporaryDirectory() as tmp:
         redis = RedisServer(Path(tmp) / "redis", appendonly=False).start()
         try:
@@ -175,7 +180,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--no-naive", action="store_true")
     args = parser.parse_args()
-    print(json.dumps(run(args.subscribers, args.rounds, args.clients, not args.no_naive), indent=2))
+    print(json.dumps(run(args.subscribers, rounds=args.rounds, clients=args.clients, naive=not args.no_naive), indent=2))
 
 
 if __name__ == "__main__":
