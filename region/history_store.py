@@ -1,0 +1,147 @@
+"""The warm-store port: score history, board snapshots and rank history, plus the pure rule that
+derives a player's current standing from their history (used to rebuild a Redis board exactly).
+
+Adapters: `history_sqlite.SqliteHistoryStore` (embedded default), `history_cassandra` (production).
+Every write is keyed by an event id (history) or a snapshot time (snapshots), so replaying the same
+writes after a crash changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from podium.invariant import invariant
+from podium.model import Board, Operator, RankedEntry, SortOrder
+from podium.ranking import is_better
+
+# Snapshot rows are grouped into rank buckets of this many ranks: one Cassandra partition per bucket
+# keeps partitions at ~1000 rows (~50 KB) however large the board.
+RANK_BUCKET_SIZE = 1000
+# Board → player index rows are spread over this many partitions per board (bounded partitions).
+PLAYER_BUCKETS = 64
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreRow:
+    """One accepted score event as the history keeps it (`score` is the submitted amount)."""
+
+    board: str
+    player: str
+    event_id: str
+    score: int
+    achieved_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    player: str
+    score: int
+    achieved_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class RankPoint:
+    taken_at_ms: int
+    rank: int
+    score: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A board's full standings at `taken_at_ms` (ranks 1..n in the tie-rule order)."""
+
+    board: str
+    season: int
+    taken_at_ms: int
+    entries: tuple[RankedEntry, ...]
+
+    def __post_init__(self) -> None:
+        invariant(all(e.rank == i for i, e in enumerate(self.entries, 1)), "snapshot ranks must be 1..n")
+
+
+class HistoryStore(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def append_scores(self, rows: Sequence[ScoreRow]) -> None:
+        """Idempotent: a row whose (board, player, event_id) is stored already changes nothing."""
+        ...
+
+    async def score_history(self, board: str, player: str, limit: int) -> list[ScoreRow]:
+        """Newest first (achievement time descending, then event id descending)."""
+        ...
+
+    def iter_player_history(self, board: str) -> AsyncIterator[tuple[str, list[ScoreRow]]]:
+        """Every player of a board with all their rows, in player order."""
+        ...
+
+    async def write_snapshot(self, snapshot: Snapshot) -> None:
+        """Stores the standings and one rank-history point per player; idempotent per taken_at_ms."""
+        ...
+
+    async def snapshot_times(self, board: str, limit: int) -> list[int]:
+        """The board's snapshot times, newest first."""
+        ...
+
+    async def read_snapshot(self, board: str, taken_at_ms: int) -> Snapshot | None: ...
+
+    async def rank_history(self, board: str, player: str, limit: int) -> list[RankPoint]:
+        """Newest first."""
+        ...
+
+
+def player_bucket(player: str) -> int:
+    # A stable hash (not Python's salted hash()) so every process agrees on the bucket.
+    value = 0
+    for byte in player.encode():
+        value = (value * 31 + byte) & 0xFFFFFFFF
+    return value % PLAYER_BUCKETS
+
+
+def current_standing(board: Board, rows: Iterable[ScoreRow]) -> Standing | None:
+    """A player's standing from their full history, per operator.
+
+    best: the best score, the earliest time among equal scores (a tie keeps the first achiever).
+    latest: the row with the latest time; equal times pick the larger event id (deterministic).
+    increment/decrement: the sum (negated for decrement) of every amount, at the latest time.
+    Summing is exact and needs no running total that a replay could corrupt: the event id in the
+    key already makes every amount count once.
+    """
+    rows = list(rows)
+    if not rows:
+        return None
+    player = rows[0].player
+    invariant(all(r.player == player for r in rows), "rows of one player only")
+    if board.operator is Operator.BEST:
+        best = rows[0]
+        for row in rows[1:]:
+            if is_better(row.score, best.score, board.order) or (
+                row.score == best.score and row.achieved_at_ms < best.achieved_at_ms
+            ):
+                best = row
+        return Standing(player, best.score, best.achieved_at_ms)
+    if board.operator is Operator.LATEST:
+        last = max(rows, key=lambda r: (r.achieved_at_ms, r.event_id))
+        return Standing(player, last.score, last.achieved_at_ms)
+    total = sum(r.score for r in rows)
+    sign = -1 if board.operator is Operator.DECREMENT else 1
+    return Standing(player, sign * total, max(r.achieved_at_ms for r in rows))
+
+
+async def iter_latest_entries(store: HistoryStore, board: Board) -> AsyncIterator[Standing]:
+    """Each player's current standing on `board`, for rebuilding the Redis board from the warm store."""
+    async for _player, rows in store.iter_player_history(board.id):
+        standing = current_standing(board, rows)
+        if standing is not None:
+            yield standing
+
+
+def rank_standings(standings: Iterable[Standing], order: SortOrder) -> list[RankedEntry]:
+    """The tie rule of `podium.ranking`: better score, earlier time, smaller player id (bytes)."""
+    from podium.ranking import sort_key
+
+    ordered = sorted(standings, key=lambda s: sort_key(s.score, s.achieved_at_ms, s.player, order))
+    return [RankedEntry(i, s.player, s.score, s.achieved_at_ms) for i, s in enumerate(ordered, 1)]
