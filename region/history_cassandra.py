@@ -35,7 +35,7 @@ from podium.region.history_store import (
 )
 
 WRITES_IN_FLIGHT_MAX = 128   # concurrent statements per append/snapshot call
-ROWS_PER_READ_MAX = 5000     # LIMIT of one read (the test server has no real paging)
+ROWS_PER_READ_MAX = 50_000   # LIMIT of one read (the test server has no real paging)
 
 _TABLES = [
     """CREATE TABLE score_history (board text, player text, achieved_at_ms bigint, event_id text,
@@ -166,7 +166,11 @@ class CassandraHistoryStore:
                     break
                 after = got[-1]
         for player in sorted(players):
-            yield player, await self.score_history(board, player, ROWS_PER_READ_MAX)
+            rows = await self.score_history(board, player, ROWS_PER_READ_MAX)
+            # A silently cut history would rebuild a wrong total: fail loudly instead (see ROWS_PER_READ_MAX).
+            if len(rows) >= ROWS_PER_READ_MAX:
+                raise Unavailable(f"{board}/{player} has more than {ROWS_PER_READ_MAX} history rows to rebuild from")
+            yield player, rows
 
     async def write_snapshot(self, snapshot: Snapshot) -> None:
         b, t = snapshot.board, snapshot.taken_at_ms
