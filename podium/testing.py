@@ -90,6 +90,7 @@ class ServerProcess:
         self.env.setdefault("PODIUM_HOST", "127.0.0.1")
         self.role = role
         self.cwd = cwd
+        self.stderr: Any = None   # inherit: a failing server says why
         self.process: Any = None
 
     @property
@@ -107,7 +108,7 @@ class ServerProcess:
 
         self.process = subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "podium", "serve", "--role", self.role], env=self.env,
-            cwd=self.cwd or tempfile.gettempdir(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=self.cwd or tempfile.gettempdir(), stdout=subprocess.DEVNULL, stderr=self.stderr,
         )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
