@@ -10,6 +10,8 @@ Tables and why they are shaped so (partition = what one query reads; each kept b
   snapshot, so a top-N read touches one partition and a 1M snapshot is 1000 partitions of ~50 KB.
 - snapshot_index (board, taken_at_ms DESC): the board's snapshot times (one small row each).
 - rank_history ((board, player), taken_at_ms DESC): a player's rank over time, one row per snapshot.
+- board_definitions (scope, board): every board definition in one small partition (a region has
+  tens to thousands of boards), read once at start-up to restore boards after a Redis loss.
 
 Writes are idempotent upserts: the event id is in the key and `USING TIMESTAMP` is the achievement
 (or snapshot) time in microseconds, so a replay writes the same cells with the same timestamps.
@@ -20,6 +22,7 @@ caught), no driver BatchStatement (concurrent single writes, bounded), no relian
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -29,13 +32,16 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, R
 
 from podium.config import HistorySettings
 from podium.errors import Unavailable
-from podium.model import RankedEntry
+from podium.model import Board, RankedEntry
 from podium.region.history_store import (
-    PLAYER_BUCKETS, RANK_BUCKET_SIZE, HistoryStore, RankPoint, ScoreRow, Snapshot, player_bucket,
+    PLAYER_BUCKETS, RANK_BUCKET_SIZE, HistoryStore, RankPoint, ScoreRow, Snapshot, SnapshotInfo, player_bucket,
 )
 
 WRITES_IN_FLIGHT_MAX = 128   # concurrent statements per append/snapshot call
 ROWS_PER_READ_MAX = 50_000   # LIMIT of one read (the test server has no real paging)
+READS_IN_FLIGHT_MAX = 64     # concurrent per-player reads while iterating a board (rebuilds)
+TIME_MAX_MS = 2**62          # "no upper bound" for since/until filters
+BOARDS_SCOPE = "boards"      # the one partition of board_definitions
 
 _TABLES = [
     """CREATE TABLE score_history (board text, player text, achieved_at_ms bigint, event_id text,
@@ -48,6 +54,7 @@ _TABLES = [
        PRIMARY KEY (board, taken_at_ms)) WITH CLUSTERING ORDER BY (taken_at_ms DESC)""",
     """CREATE TABLE rank_history (board text, player text, taken_at_ms bigint, rank int, score bigint,
        PRIMARY KEY ((board, player), taken_at_ms)) WITH CLUSTERING ORDER BY (taken_at_ms DESC)""",
+    """CREATE TABLE board_definitions (scope text, board text, definition text, PRIMARY KEY (scope, board))""",
 ]
 
 
@@ -120,7 +127,9 @@ class CassandraHistoryStore:
                         "VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?",
             "player_put": f"INSERT INTO {ks}.board_players (board, bucket, player) VALUES (?, ?, ?)",
             "hist_get": f"SELECT achieved_at_ms, event_id, score FROM {ks}.score_history "
-                        "WHERE board = ? AND player = ? LIMIT ?",
+                        "WHERE board = ? AND player = ? AND achieved_at_ms >= ? AND achieved_at_ms < ? LIMIT ?",
+            "players_any": f"SELECT player FROM {ks}.board_players WHERE board = ? AND bucket IN "
+                           f"({', '.join(str(b) for b in range(PLAYER_BUCKETS))}) LIMIT 1",
             "players_get": f"SELECT player FROM {ks}.board_players WHERE board = ? AND bucket = ? "
                            "AND player > ? LIMIT ?",
             "snap_put": f"INSERT INTO {ks}.board_snapshots (board, taken_at_ms, rank_bucket, rank, player, score, "
@@ -129,11 +138,17 @@ class CassandraHistoryStore:
                         "VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?",
             "index_put": f"INSERT INTO {ks}.snapshot_index (board, taken_at_ms, season, entries) "
                          "VALUES (?, ?, ?, ?) USING TIMESTAMP ?",
-            "index_get": f"SELECT taken_at_ms FROM {ks}.snapshot_index WHERE board = ? LIMIT ?",
+            "index_get": f"SELECT taken_at_ms, season, entries FROM {ks}.snapshot_index WHERE board = ? LIMIT ?",
             "index_one": f"SELECT season, entries FROM {ks}.snapshot_index WHERE board = ? AND taken_at_ms = ?",
             "snap_get": f"SELECT rank, player, score, achieved_at_ms FROM {ks}.board_snapshots "
                         "WHERE board = ? AND taken_at_ms = ? AND rank_bucket = ?",
-            "rank_get": f"SELECT taken_at_ms, rank, score FROM {ks}.rank_history WHERE board = ? AND player = ? LIMIT ?",
+            "snap_range": f"SELECT rank, player, score, achieved_at_ms FROM {ks}.board_snapshots "
+                          "WHERE board = ? AND taken_at_ms = ? AND rank_bucket = ? AND rank >= ? AND rank <= ?",
+            "rank_get": f"SELECT taken_at_ms, rank, score FROM {ks}.rank_history WHERE board = ? AND player = ? "
+                        "AND taken_at_ms >= ? AND taken_at_ms < ? LIMIT ?",
+            "board_put": f"INSERT INTO {ks}.board_definitions (scope, board, definition) VALUES (?, ?, ?)",
+            "board_del": f"DELETE FROM {ks}.board_definitions WHERE scope = ? AND board = ?",
+            "boards_get": f"SELECT definition FROM {ks}.board_definitions WHERE scope = ?",
         }
         # Client-side `%s` binding rather than prepared statements: Cassandra 1.2 (the test server)
         # accepts no bind marker in USING TIMESTAMP or LIMIT. On 2.0+ these could be prepared.
@@ -150,9 +165,15 @@ class CassandraHistoryStore:
         players = {(r.board, r.player) for r in rows}
         await self._many("player_put", [(b, player_bucket(p), p) for b, p in sorted(players)])
 
-    async def score_history(self, board: str, player: str, limit: int) -> list[ScoreRow]:
-        found = await self._exec(self._prepared["hist_get"], (board, player, min(limit, ROWS_PER_READ_MAX)))
+    async def score_history(self, board: str, player: str, limit: int, *,
+                            since_ms: int | None = None, until_ms: int | None = None) -> list[ScoreRow]:
+        params = (board, player, since_ms or 0, TIME_MAX_MS if until_ms is None else until_ms,
+                  min(limit, ROWS_PER_READ_MAX))
+        found = await self._exec(self._prepared["hist_get"], params)
         return [ScoreRow(board, player, r.event_id, r.score, r.achieved_at_ms) for r in found]
+
+    async def has_scores(self, board: str) -> bool:
+        return bool(await self._exec(self._prepared["players_any"], (board,)))
 
     async def iter_player_history(self, board: str) -> AsyncIterator[tuple[str, list[ScoreRow]]]:
         players: list[str] = []
@@ -165,12 +186,16 @@ class CassandraHistoryStore:
                 if len(got) < ROWS_PER_READ_MAX:
                     break
                 after = got[-1]
-        for player in sorted(players):
-            rows = await self.score_history(board, player, ROWS_PER_READ_MAX)
-            # A silently cut history would rebuild a wrong total: fail loudly instead (see ROWS_PER_READ_MAX).
-            if len(rows) >= ROWS_PER_READ_MAX:
-                raise Unavailable(f"{board}/{player} has more than {ROWS_PER_READ_MAX} history rows to rebuild from")
-            yield player, rows
+        players.sort()
+        # One partition read per player (the table is partitioned so), READS_IN_FLIGHT_MAX at a time.
+        for start in range(0, len(players), READS_IN_FLIGHT_MAX):
+            chunk = players[start : start + READS_IN_FLIGHT_MAX]
+            found = await asyncio.gather(*(self.score_history(board, p, ROWS_PER_READ_MAX) for p in chunk))
+            for player, rows in zip(chunk, found, strict=True):
+                # A silently cut history would rebuild a wrong total: fail loudly instead (see ROWS_PER_READ_MAX).
+                if len(rows) >= ROWS_PER_READ_MAX:
+                    raise Unavailable(f"{board}/{player} has more than {ROWS_PER_READ_MAX} history rows to rebuild from")
+                yield player, rows
 
     async def write_snapshot(self, snapshot: Snapshot) -> None:
         b, t = snapshot.board, snapshot.taken_at_ms
@@ -182,7 +207,19 @@ class CassandraHistoryStore:
         await self._exec(self._prepared["index_put"], (b, t, snapshot.season, len(snapshot.entries), ts))
 
     async def snapshot_times(self, board: str, limit: int) -> list[int]:
-        return [r.taken_at_ms for r in await self._exec(self._prepared["index_get"], (board, limit))]
+        return [info.taken_at_ms for info in await self.snapshots(board, limit)]
+
+    async def snapshots(self, board: str, limit: int) -> list[SnapshotInfo]:
+        found = await self._exec(self._prepared["index_get"], (board, min(limit, ROWS_PER_READ_MAX)))
+        return [SnapshotInfo(r.taken_at_ms, r.season, r.entries) for r in found]
+
+    async def snapshot_page(self, board: str, taken_at_ms: int, from_rank: int, to_rank: int) -> list[RankedEntry]:
+        if from_rank > to_rank:
+            return []
+        first, last = (from_rank - 1) // RANK_BUCKET_SIZE, (to_rank - 1) // RANK_BUCKET_SIZE
+        parts = await asyncio.gather(*(self._exec(self._prepared["snap_range"], (board, taken_at_ms, k, from_rank, to_rank))
+                                       for k in range(first, last + 1)))
+        return [RankedEntry(r.rank, r.player, r.score, r.achieved_at_ms) for part in parts for r in part]
 
     async def read_snapshot(self, board: str, taken_at_ms: int) -> Snapshot | None:
         head = await self._exec(self._prepared["index_one"], (board, taken_at_ms))
@@ -194,9 +231,22 @@ class CassandraHistoryStore:
         entries = tuple(RankedEntry(r.rank, r.player, r.score, r.achieved_at_ms) for part in parts for r in part)
         return Snapshot(board, head[0].season, taken_at_ms, entries[: head[0].entries])
 
-    async def rank_history(self, board: str, player: str, limit: int) -> list[RankPoint]:
-        found = await self._exec(self._prepared["rank_get"], (board, player, min(limit, ROWS_PER_READ_MAX)))
-        return [RankPoint(r.taken_at_ms, r.rank, r.score) for r in found]
+    async def rank_history(self, board: str, player: str, limit: int, *,
+                           since_ms: int | None = None, until_ms: int | None = None) -> list[RankPoint]:
+        params = (board, player, since_ms or 0, TIME_MAX_MS if until_ms is None else until_ms,
+                  min(limit, ROWS_PER_READ_MAX))
+        return [RankPoint(r.taken_at_ms, r.rank, r.score) for r in await self._exec(self._prepared["rank_get"], params)]
+
+    async def save_board(self, board: Board) -> None:
+        doc = json.dumps(board.to_dict(), sort_keys=True)
+        await self._exec(self._prepared["board_put"], (BOARDS_SCOPE, board.id, doc))
+
+    async def drop_board(self, board_id: str) -> None:
+        await self._exec(self._prepared["board_del"], (BOARDS_SCOPE, board_id))
+
+    async def boards(self) -> list[Board]:
+        found = await self._exec(self._prepared["boards_get"], (BOARDS_SCOPE,))
+        return [Board.from_dict(json.loads(r.definition)) for r in found]
 
 
 _: type[HistoryStore] = CassandraHistoryStore

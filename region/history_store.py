@@ -4,6 +4,11 @@ derives a player's current standing from their history (used to rebuild a Redis 
 Adapters: `history_sqlite.SqliteHistoryStore` (embedded default), `history_cassandra` (production).
 Every write is keyed by an event id (history) or a snapshot time (snapshots), so replaying the same
 writes after a crash changes nothing.
+
+Score history is kept per season: rows are stored under `history_key(board, season)` ("arena@3"),
+so a season reset starts a new history (as it starts a new Redis key) and a rebuild reads exactly
+the live season. Snapshots and rank history are keyed by the plain board id (a snapshot carries
+its season). Board definitions are kept too, so a region that lost Redis knows its boards again.
 """
 
 from __future__ import annotations
@@ -21,6 +26,14 @@ from podium.ranking import is_better
 RANK_BUCKET_SIZE = 1000
 # Board → player index rows are spread over this many partitions per board (bounded partitions).
 PLAYER_BUCKETS = 64
+# Separates a board id from its season in a history key; board ids never contain it (BOARD_ID_RE).
+SEASON_SEPARATOR = "@"
+
+
+def history_key(board_id: str, season: int) -> str:
+    """Where one season of a board's score history lives ("arena@3")."""
+    invariant(SEASON_SEPARATOR not in board_id and season >= 0, "history key of a valid board and season")
+    return f"{board_id}{SEASON_SEPARATOR}{season}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +74,15 @@ class Snapshot:
         invariant(all(e.rank == i for i, e in enumerate(self.entries, 1)), "snapshot ranks must be 1..n")
 
 
+@dataclass(frozen=True, slots=True)
+class SnapshotInfo:
+    """One row of a board's snapshot index."""
+
+    taken_at_ms: int
+    season: int
+    entries: int
+
+
 class HistoryStore(Protocol):
     async def open(self) -> None: ...
 
@@ -70,8 +92,14 @@ class HistoryStore(Protocol):
         """Idempotent: a row whose (board, player, event_id) is stored already changes nothing."""
         ...
 
-    async def score_history(self, board: str, player: str, limit: int) -> list[ScoreRow]:
-        """Newest first (achievement time descending, then event id descending)."""
+    async def score_history(self, board: str, player: str, limit: int, *,
+                            since_ms: int | None = None, until_ms: int | None = None) -> list[ScoreRow]:
+        """Newest first (achievement time descending, then event id descending), achieved in
+        [since_ms, until_ms) when given."""
+        ...
+
+    async def has_scores(self, board: str) -> bool:
+        """Whether any score of `board` (a history key) is stored."""
         ...
 
     def iter_player_history(self, board: str) -> AsyncIterator[tuple[str, list[ScoreRow]]]:
@@ -86,10 +114,29 @@ class HistoryStore(Protocol):
         """The board's snapshot times, newest first."""
         ...
 
+    async def snapshots(self, board: str, limit: int) -> list[SnapshotInfo]:
+        """The board's snapshot index, newest first."""
+        ...
+
     async def read_snapshot(self, board: str, taken_at_ms: int) -> Snapshot | None: ...
 
-    async def rank_history(self, board: str, player: str, limit: int) -> list[RankPoint]:
-        """Newest first."""
+    async def snapshot_page(self, board: str, taken_at_ms: int, from_rank: int, to_rank: int) -> list[RankedEntry]:
+        """Ranks from_rank..to_rank (inclusive, 1-based) of one snapshot, without reading all of it."""
+        ...
+
+    async def rank_history(self, board: str, player: str, limit: int, *,
+                           since_ms: int | None = None, until_ms: int | None = None) -> list[RankPoint]:
+        """Newest first, snapshots taken in [since_ms, until_ms) when given."""
+        ...
+
+    async def save_board(self, board: Board) -> None:
+        """Stores (or replaces) a board definition, its season included."""
+        ...
+
+    async def drop_board(self, board_id: str) -> None: ...
+
+    async def boards(self) -> list[Board]:
+        """Every stored board definition, by id."""
         ...
 
 
@@ -105,7 +152,8 @@ def current_standing(board: Board, rows: Iterable[ScoreRow]) -> Standing | None:
     """A player's standing from their full history, per operator.
 
     best: the best score, the earliest time among equal scores (a tie keeps the first achiever).
-    latest: the row with the latest time; equal times pick the larger event id (deterministic).
+    latest: the row with the latest time; equal times pick the larger score, as apply.lua does
+    (equal time and score: the same standing whichever row is picked).
     increment/decrement: the sum (negated for decrement) of every amount, at the latest time.
     Summing is exact and needs no running total that a replay could corrupt: the event id in the
     key already makes every amount count once.
@@ -124,7 +172,7 @@ def current_standing(board: Board, rows: Iterable[ScoreRow]) -> Standing | None:
                 best = row
         return Standing(player, best.score, best.achieved_at_ms)
     if board.operator is Operator.LATEST:
-        last = max(rows, key=lambda r: (r.achieved_at_ms, r.event_id))
+        last = max(rows, key=lambda r: (r.achieved_at_ms, r.score))
         return Standing(player, last.score, last.achieved_at_ms)
     total = sum(r.score for r in rows)
     sign = -1 if board.operator is Operator.DECREMENT else 1

@@ -8,7 +8,8 @@ import pytest
 
 from podium.model import Board, Operator, RankedEntry, SortOrder
 from podium.region.history_store import (
-    HistoryStore, ScoreRow, Snapshot, Standing, current_standing, iter_latest_entries, rank_standings,
+    HistoryStore, ScoreRow, Snapshot, SnapshotInfo, Standing, current_standing, history_key, iter_latest_entries,
+    rank_standings,
 )
 
 pytestmark = pytest.mark.anyio
@@ -61,8 +62,12 @@ async def test_latest_entries_match_oracle(anyio_backend: str, history_store: Hi
             sign = 1 if operator is Operator.INCREMENT else -1
             base = old.score if old else 0
             oracle[e.player] = Standing(e.player, base + sign * e.score, e.achieved_at_ms)
-        elif operator is Operator.LATEST or old is None:
+        elif old is None:
             oracle[e.player] = Standing(e.player, e.score, e.achieved_at_ms)
+        elif operator is Operator.LATEST:
+            # apply.lua: a later time wins; at an equal time the larger score
+            if (e.achieved_at_ms, e.score) > (old.achieved_at_ms, old.score):
+                oracle[e.player] = Standing(e.player, e.score, e.achieved_at_ms)
         elif (e.score > old.score) if order is SortOrder.DESC else (e.score < old.score):
             oracle[e.player] = Standing(e.player, e.score, e.achieved_at_ms)
     got = await _all(history_store, board)
@@ -89,3 +94,55 @@ def test_current_standing_tie_keeps_first_achiever() -> None:
     rows = [ScoreRow("b", "a", "e2", 5, 200), ScoreRow("b", "a", "e1", 5, 100)]
     assert current_standing(Board("b"), rows) == Standing("a", 5, 100)
     assert current_standing(Board("b"), []) is None
+
+
+def test_current_standing_latest_tie_takes_larger_score() -> None:
+    rows = [ScoreRow("b", "a", "z", 1, 100), ScoreRow("b", "a", "a", 9, 100), ScoreRow("b", "a", "m", 5, 50)]
+    assert current_standing(Board("b", operator=Operator.LATEST), rows) == Standing("a", 9, 100)
+
+
+def test_history_key_per_season() -> None:
+    assert history_key("arena", 0) == "arena@0" and history_key("arena", 3) == "arena@3"
+
+
+async def test_history_window_and_presence(anyio_backend: str, history_store: HistoryStore) -> None:
+    rows = [ScoreRow("w@0", "alice", f"e{i}", i, 1000 + 10 * i) for i in range(10)]
+    assert not await history_store.has_scores("w@0")
+    await history_store.append_scores(rows)
+    assert await history_store.has_scores("w@0") and not await history_store.has_scores("w@1")
+    got = await history_store.score_history("w@0", "alice", 100, since_ms=1020, until_ms=1060)
+    assert [r.event_id for r in got] == ["e5", "e4", "e3", "e2"]   # since inclusive, until exclusive
+    assert [r.event_id for r in await history_store.score_history("w@0", "alice", 2, since_ms=1050)] == ["e9", "e8"]
+
+
+async def test_iteration_crosses_read_chunks(anyio_backend: str, history_store: HistoryStore) -> None:
+    players = [f"p{i:05d}" for i in range(1203)]
+    rows = [ScoreRow("c@0", p, f"e{p}-{k}", k, 1000 + k) for p in players for k in range(2 if p.endswith("7") else 1)]
+    await history_store.append_scores(rows)
+    seen = [(p, len(r)) async for p, r in history_store.iter_player_history("c@0")]
+    assert [p for p, _ in seen] == players
+    assert sum(n for _, n in seen) == len(rows)
+
+
+async def test_snapshot_index_and_pages(anyio_backend: str, history_store: HistoryStore) -> None:
+    entries = tuple(RankedEntry(i, f"p{i}", 5000 - i, 7) for i in range(1, 2101))
+    await history_store.write_snapshot(Snapshot("s", 1, 500, entries[:10]))
+    await history_store.write_snapshot(Snapshot("s", 2, 900, entries))
+    assert await history_store.snapshots("s", 10) == [SnapshotInfo(900, 2, 2100), SnapshotInfo(500, 1, 10)]
+    assert await history_store.snapshot_page("s", 900, 995, 2005) == list(entries[994:2005])  # three rank buckets
+    assert await history_store.snapshot_page("s", 900, 2090, 3000) == list(entries[2089:])
+    assert await history_store.snapshot_page("s", 901, 1, 10) == []
+    points = await history_store.rank_history("s", "p3", 10, since_ms=600)
+    assert [(p.taken_at_ms, p.rank) for p in points] == [(900, 3)]
+    assert [p.taken_at_ms for p in await history_store.rank_history("s", "p3", 10, until_ms=900)] == [500]
+
+
+async def test_board_definitions(anyio_backend: str, history_store: HistoryStore) -> None:
+    assert await history_store.boards() == []
+    a = Board("a", operator=Operator.INCREMENT, score_max=10, season=2)
+    await history_store.save_board(Board("b", order=SortOrder.ASC))
+    await history_store.save_board(Board("a"))
+    await history_store.save_board(a)   # replaced: the season moved on
+    assert await history_store.boards() == [a, Board("b", order=SortOrder.ASC)]
+    await history_store.drop_board("b")
+    assert await history_store.boards() == [a]
