@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -74,6 +74,12 @@ class RankStore(Protocol):
 
     async def load(self, board: Board, entries: Iterable[tuple[str, int, int]]) -> int:
         """Bulk-load (player, score, achieved_at_ms) rows, bypassing operators: rebuilds, benchmarks."""
+        ...
+
+    async def replace(self, board: Board, entries: AsyncIterable[tuple[str, int, int]] | Iterable[tuple[str, int, int]]) -> int:
+        """Replace the board's standings with exactly these (player, score, achieved_at_ms) rows,
+        bypassing operators (rebuilds, restores). Built aside and swapped in atomically: readers see
+        the old board or the new one, never part of each. Each player at most once."""
         ...
 
     async def remove_player(self, board: Board, player: str) -> bool: ...

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import secrets
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from importlib import resources
 from itertools import islice
 from typing import Any
@@ -13,6 +14,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from podium.config import IngestLimits
 from podium.errors import Internal, Unavailable
+from podium.invariant import invariant
 from podium.model import Board, RankedEntry, ScoreEntry, SortOrder
 from podium.ranking import decode_member, encode_member, encode_ts, from_zscore, to_zscore
 from podium.redis_client import AnyRedis
@@ -20,6 +22,9 @@ from podium.region.keys import BoardKeys, keys_of
 from podium.region.rank_store import ApplyCode, ApplyOutcome, QuarantinedEntry, RankCursor, RankStore
 
 LOAD_CHUNK_ENTRIES = 5000
+# A replace builds aside under keys that expire on their own, so a builder that dies mid-way leaves
+# nothing behind for long; the swap removes the TTL from the live keys.
+BUILD_TTL_MS = 3_600_000
 
 # Removes a player's entry and index atomically (cluster pipelines have no MULTI).
 _REMOVE_LUA = """
@@ -48,6 +53,7 @@ class RedisRankStore:
         self._around = redis.register_script(_lua("around"))
         self._after = redis.register_script(_lua("after"))
         self._remove = redis.register_script(_REMOVE_LUA)
+        self._replace = redis.register_script(_lua("replace"))
 
     async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
         try:
@@ -160,6 +166,29 @@ class RedisRankStore:
             total += len(chunk)
         return total
 
+    async def replace(self, board: Board, entries: AsyncIterable[tuple[str, int, int]] | Iterable[tuple[str, int, int]]) -> int:
+        k = keys_of(board)
+        token = secrets.token_hex(6)
+        # Same hash tag as the live keys (`pb:{B}:…`), so the swap script runs on one cluster slot.
+        built_z, built_i = f"{k.zset}:rb:{token}", f"{k.index}:rb:{token}"
+        total = 0
+        try:
+            async for chunk in _chunks(entries, LOAD_CHUNK_ENTRIES):
+                mapping = {encode_member(ts, p): to_zscore(s, board.order) for p, s, ts in chunk}
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.zadd(built_z, mapping)
+                    pipe.hset(built_i, mapping={p: encode_ts(ts) for p, _s, ts in chunk})
+                    pipe.pexpire(built_z, BUILD_TTL_MS)
+                    pipe.pexpire(built_i, BUILD_TTL_MS)
+                    await pipe.execute()
+                total += len(chunk)
+            swapped = int(await self._call(self._replace, [built_z, built_i, k.zset, k.index], [total]))
+        except BaseException:
+            await self.redis.delete(built_z, built_i)
+            raise
+        invariant(swapped == total, f"replace of {board.id!r}: {total} rows given, each player must appear once")
+        return total
+
     async def remove_player(self, board: Board, player: str) -> bool:
         k = keys_of(board)
         return bool(await self._call(self._remove, [k.zset, k.index], [player]))
@@ -191,6 +220,24 @@ class RedisRankStore:
 
     def keys(self, board: Board) -> BoardKeys:
         return keys_of(board)
+
+
+async def _chunks(rows: AsyncIterable[tuple[str, int, int]] | Iterable[tuple[str, int, int]],
+                  size: int) -> AsyncIterator[list[tuple[str, int, int]]]:
+    chunk: list[tuple[str, int, int]] = []
+    if isinstance(rows, AsyncIterable):
+        async for row in rows:
+            chunk.append(row)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+    else:
+        it = iter(rows)
+        while batch := list(islice(it, size)):
+            yield batch
+        return
+    if chunk:
+        yield chunk
 
 
 def _player_ts(member: bytes | str, board: Board, zscore: float) -> tuple[str, int, int]:
