@@ -54,6 +54,7 @@ class ApiLimits(BaseModel):
     subscriptions_per_connection_max: int = 20
     subscriptions_per_process_max: int = 20_000
     subscription_top_n_max: int = 100
+    history_page_max: int = 100              # rows per history / rankHistory / snapshots page
     tick_ms: int = 250                       # subscription coalescing tick
     cache_ttl_ms: int = 250                  # in-process read cache TTL, about one tick (jittered)
     cache_entries_max: int = 10_000
@@ -85,14 +86,23 @@ class KafkaSettings(BaseModel):
 
 
 class HistorySettings(BaseModel):
+    enabled: bool = True                     # score history, snapshots, board definitions (false: Redis only, no recovery)
     cassandra_contact_points: list[str] = Field(default_factory=list)
     cassandra_port: int = 9042
     cassandra_keyspace: str = "podium"
     cassandra_protocol_version: int = 4
     cassandra_consistency: str = "LOCAL_QUORUM"
     sqlite_path: str | None = None           # unset: <data_dir>/history.sqlite3
-    snapshot_interval_s: int = 3600
+    snapshot_interval_s: int = 3600          # periodic snapshots of every board (0: none)
     snapshot_dir: str | None = None          # unset: <data_dir>/snapshots
+    write_queue_rows_max: int = 100_000      # accepted scores waiting for the warm store; beyond, new rows are dropped (counted, logged)
+    write_batch_rows_max: int = 2000         # rows per warm-store write
+    write_retry_ms_max: int = 5000           # backoff cap while the warm store fails (rows stay queued)
+    close_drain_ms_max: int = 10_000         # at shutdown, queued rows get this long to reach the store
+    worker_flush_ms_max: int = 5000          # the stream worker waits this long per micro-batch for its history rows
+    rebuild_on_start: bool = True            # rebuild boards found empty in Redis but present in the warm store
+    rebuild_lease_ms: int = 60_000           # a rebuild's lock lapses after this unless renewed (a dead rebuilder frees the board)
+    rebuild_settle_ms: int = 1500            # after locking, wait for every process to see it (board registry refresh) before reading
 
 
 class GlobalSettings(BaseModel):

@@ -9,6 +9,7 @@
     ├── Conflict            BAD_USER_INPUT   409
     ├── RateLimited         RATE_LIMITED     429
     ├── Unavailable         INTERNAL         503   (a store is down: retry later)
+    │   └── Rebuilding      REBUILDING       503   (the board is being rebuilt from the warm store)
     └── Internal            INTERNAL         500   (never leaks details to the client)
 
 Driver errors (redis, aiokafka, cassandra) are translated at the adapter with `raise ... from exc`.
@@ -72,6 +73,17 @@ class RateLimited(PodiumError):
 class Unavailable(PodiumError):
     code = "INTERNAL"
     http_status = 503
+
+
+class Rebuilding(Unavailable):
+    """The board is being rebuilt from the warm store: its ranks are withheld, its writes refused,
+    until the rebuild swaps the new board in (seconds; `retryAfter` says how long to wait)."""
+
+    code = "REBUILDING"
+
+    def __init__(self, board: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(f"board {board!r} is being rebuilt from the warm store; retry shortly",
+                         retryAfter=retry_after_s)
 
 
 class Internal(PodiumError):

@@ -14,15 +14,17 @@ import orjson
 
 from podium.clock import Clock
 from podium.config import IngestLimits
-from podium.errors import Conflict
+from podium.errors import Conflict, Rebuilding
 from podium.model import Board, EntryResult, EntryStatus, ScoreEntry
 from podium.redis_client import AnyRedis
 from podium.region.boards import BoardRegistry
+from podium.region.history_store import ScoreRow, history_key
 from podium.region.rank_store import ApplyCode, RankStore
 from podium.region.validation import check_batch_size, validate_entry
 from podium.replication.changes import stream_id_to_seq
 
 if TYPE_CHECKING:
+    from podium.region.history_writer import HistorySink
     from podium.region.stream_sink import ScoreSink
 
 _REASONS = {
@@ -35,6 +37,10 @@ _STATUS = {
     ApplyCode.UNCHANGED: EntryStatus.UNCHANGED,
     ApplyCode.QUARANTINED: EntryStatus.QUARANTINED,
 }
+# What the score history keeps: entries the board accepted (changed by them or not). Duplicates,
+# quarantined, banned and overflowing entries never count, so a rebuild from the history gives
+# the board Redis held (see history_store.current_standing).
+HISTORY_CODES = frozenset({ApplyCode.APPLIED, ApplyCode.UNCHANGED})
 
 
 @dataclass(slots=True)
@@ -76,9 +82,12 @@ async def apply_entries(
     partition: str | None = None,
     offset: int | None = None,
     region: str | None = None,
+    history: HistorySink | None = None,
 ) -> dict[int, EntryResult] | None:
     """Apply validated entries, one atomic Lua call per board; None if `offset` was applied already
-    (on every board of the group: offsets are stored per board, with the scores)."""
+    (on every board of the group: offsets are stored per board, with the scores). Accepted entries
+    are offered to `history` after their board's apply (never before: only the outcome says
+    whether an entry counts)."""
     groups: dict[str, list[tuple[int, ScoreEntry]]] = defaultdict(list)
     for item in entries:
         groups[item[1].board].append(item)
@@ -91,6 +100,13 @@ async def apply_entries(
         if outcomes is None:
             skipped += 1
             continue
+        if history is not None:
+            board = boards[board_id]
+            key = history_key(board.id, board.season)
+            rows = [ScoreRow(key, e.player, e.event_id, e.score, e.achieved_at_ms)
+                    for (_, e), out in zip(group, outcomes, strict=True) if out.code in HISTORY_CODES]
+            if rows:
+                history.offer(rows)
         for (i, _), out in zip(group, outcomes, strict=True):
             status = _STATUS.get(out.code, EntryStatus.REJECTED)
             reason = _REASONS.get(out.code) or ("max_delta" if out.code is ApplyCode.QUARANTINED else None)
@@ -159,6 +175,8 @@ class IngestService:
         self.clock = clock
         # None: apply in the request (embedded default); a KafkaSink produces to the event log instead.
         self.sink: ScoreSink | None = None
+        # Accepted scores go here after the apply (direct mode; in event-log mode the worker writes them).
+        self.history: HistorySink | None = None
 
     async def submit(
         self, raw_entries: list[Any], *, scope: str, idem_key: str | None = None, wait: bool = False
@@ -187,7 +205,13 @@ class IngestService:
         if self.sink is not None:
             applied = await self.sink.put(boards, valid, now_ms, wait=wait)
         else:
-            applied = await apply_entries(self.store, boards, valid, now_ms, region=self.region)
+            # A board being rebuilt would lose writes at the swap: refuse the batch as a whole (503,
+            # nothing applied) so the client retries it, rather than dropping its entries.
+            for board_id in sorted({e.board for _, e in valid}):
+                if self.registry.rebuilding(board_id):
+                    raise Rebuilding(board_id)
+            applied = await apply_entries(self.store, boards, valid, now_ms, region=self.region,
+                                          history=self.history)
         results.update(applied or {})
         batch = BatchResult.of([results[i] for i in range(len(raw_entries))])
         if self.on_counts is not None:

@@ -10,6 +10,10 @@ live in one Redis Cluster slot and one Lua script can touch them all atomically.
     pb:{B}:off             hash: stream partition -> last applied offset (effect-level exactly-once)
     pb:{B}:ban             set: banned players
 A season reset only bumps the season, so earlier seasons stay readable under their old keys.
+
+    podium:boards          hash: board id -> definition (JSON)
+    podium:rebuilding      hash: board id -> "<lease deadline ms>:<token>" while a rebuild holds it
+    pb:{B}:<season>:z:rb:<token>, …:i:rb:<token>   a board being rebuilt aside (expiring; swapped in)
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 from podium.model import Board
 
 BOARDS_KEY = "podium:boards"
+REBUILDING_KEY = "podium:rebuilding"
 
 
 @dataclass(frozen=True, slots=True)
