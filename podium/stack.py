@@ -65,6 +65,7 @@ class Stack:
             "PODIUM_ADMIN_KEYS": json.dumps([self.admin_key]),
             "PODIUM_REPLICATION__SECRET": self.replication_secret,
             "PODIUM_BOARDS": json.dumps(self.boards),
+            "PODIUM_DATA_DIR": str(self.data_dir / node.name),   # each region its own warm store
         })
         if node.role == "region":
             env["PODIUM_GLOBAL__URL"] = global_url

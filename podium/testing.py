@@ -86,6 +86,11 @@ class ServerProcess:
         self.port = free_port()
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("PODIUM_") and k != "REDIS_URL"}
         self.env.update(env)
+        if "PODIUM_DATA_DIR" not in self.env:
+            import tempfile
+
+            # Its own warm store (history, board definitions): a server never restores another's boards.
+            self.env["PODIUM_DATA_DIR"] = tempfile.mkdtemp(prefix="podium-server-")
         self.env["PODIUM_PORT"] = str(self.port)
         self.env.setdefault("PODIUM_HOST", "127.0.0.1")
         self.role = role

@@ -91,3 +91,13 @@ class RankStore(Protocol):
     async def quarantined(self, board: Board, count: int) -> list[QuarantinedEntry]: ...
 
     async def ping(self) -> bool: ...
+
+
+async def read_all(store: RankStore, board: Board, chunk_entries: int = 10_000) -> list[RankedEntry]:
+    """A board's full standings in rank order, read in bounded chunks (snapshots, archives)."""
+    entries: list[RankedEntry] = []
+    while chunk := await store.range(board, len(entries), chunk_entries):
+        entries += chunk
+        if len(chunk) < chunk_entries:
+            break
+    return entries

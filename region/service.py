@@ -1,4 +1,9 @@
-"""The region's components wired together, with an explicit lifecycle (open → close)."""
+"""The region's components wired together, with an explicit lifecycle (open → close).
+
+With history enabled (the default), open() also: opens the warm store, puts back board definitions
+Redis lost, starts the history writer and the snapshot scheduler, and rebuilds (in the background,
+reads served as REBUILDING meanwhile) every board found empty in Redis but present in the warm store.
+close() stops them in reverse order, draining the history writer (bounded)."""
 
 from __future__ import annotations
 
@@ -10,22 +15,33 @@ from typing import Any
 
 from podium.clock import Clock, SystemClock
 from podium.config import Settings
-from podium.errors import Unavailable
+from opentelemetry.metrics import CallbackOptions, Observation
+
+from podium.errors import Rebuilding, Unavailable
 from podium.fanout import FanOut
 from podium.telemetry import Telemetry
 from podium.model import Board, RankedEntry
 from podium.region.keys import keys_of
 from podium.redis_client import AnyRedis, connect
 from podium.region.boards import BoardRegistry
+from podium.region.history_factory import build_history_store, snapshot_dir
+from podium.region.history_store import HistoryStore, Snapshot
+from podium.region.history_writer import HistoryWriter
 from podium.region.ingest import IdempotencyStore, IngestService
+from podium.region.rank_store import read_all
 from podium.region.rank_store_redis import RedisRankStore
 from podium.region.rate_limit import TokenBuckets
 from podium.region.read_cache import ReadCache
+from podium.region.recovery import Rebuilder, RebuildReport
 from podium.region.signing import ReplayGuard
+from podium.region.snapshots import SnapshotScheduler, archive_season, take_snapshot
 from podium.replication.anti_entropy import AntiEntropy
 from podium.replication.shipper import Shipper
 from podium.replication.sketch_publisher import SketchPublisher
 from podium.replication.transport import HttpShipTransport
+
+
+STANDINGS_CHUNK_ENTRIES = 10_000  # entries per Redis read when a snapshot reads a whole board
 
 
 @dataclass
@@ -46,6 +62,12 @@ class RegionService:
     telemetry: Telemetry = field(default_factory=lambda: Telemetry("podium-region", "local"))
     read_cache: ReadCache | None = None
     anti_entropy: AntiEntropy | None = None
+    # The warm store (None: history disabled) and what feeds and uses it.
+    history: HistoryStore | None = None
+    history_writer: HistoryWriter | None = None
+    snapshots: SnapshotScheduler | None = None
+    rebuilder: Rebuilder | None = None
+    recovered: list[RebuildReport] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _transports: list[HttpShipTransport | AntiEntropy] = field(default_factory=list)
 
@@ -75,12 +97,45 @@ class RegionService:
             ingest.sink = KafkaSink(settings, store)
         if settings.api.rate_limit_per_s > 0:
             service.rate_limits = TokenBuckets(redis, settings.api.rate_limit_per_s, settings.api.rate_limit_burst, clock)
+        service._build_history()
         return service
 
+    def _build_history(self) -> None:
+        history = build_history_store(self.settings)
+        if history is None:
+            return
+        h = self.settings.history
+        meter = self.telemetry.provider.get_meter("podium")
+        dropped = meter.create_counter("podium_history_dropped",
+                                       description="Accepted scores the history writer had to drop (queue full)")
+        writer = HistoryWriter(history, queue_rows_max=h.write_queue_rows_max, batch_rows_max=h.write_batch_rows_max,
+                               retry_ms_max=h.write_retry_ms_max, on_drop=lambda n: dropped.add(n))
+
+        def queued(options: CallbackOptions) -> list[Observation]:
+            return [Observation(writer.queued)]
+
+        meter.create_observable_gauge("podium_history_queue_rows", callbacks=[queued],
+                                      description="Accepted scores waiting for the warm store")
+        self.history, self.history_writer = history, writer
+        self.ingest.history = writer
+        self.rebuilder = Rebuilder(self.redis, self.store, history, self.boards, self.clock, h,
+                                   dedup_window_ms=self.settings.ingest.dedup_window_ms,
+                                   flush=lambda: writer.flush(h.close_drain_ms_max / 1000))
+        self.boards.on_change = self._board_changed
+
     async def open(self) -> None:
+        if self.history is not None:
+            await self.history.open()
+            # Definitions Redis lost come back first, so a declared board keeps its season.
+            for board in await self.history.boards():
+                if await self.boards.restore(board):
+                    logging.getLogger("podium.region").warning("restored board %s (season %d) from the warm store",
+                                                               board.id, board.season)
         for declared in self.settings.boards:
             await self.boards.create(Board.from_dict(declared.model_dump()), exist_ok=True)
         await self.boards.refresh()
+        if self.history is not None:
+            await self._open_history(self.history)
         if self.ingest.sink is not None:
             await self.ingest.sink.start()
         self.fanout = FanOut(self._read_range, self._read_players, self._read_versions, self.settings.api, self.clock,
@@ -89,6 +144,77 @@ class RegionService:
         self.telemetry.gauge_source("subscriptions", lambda: fanout.subscriptions)
         self.spawn(self.fanout.run(self._stop), "fan-out")
         self._start_replication()
+
+    async def _open_history(self, history: HistoryStore) -> None:
+        h = self.settings.history
+        for board in self.boards.cached().values():
+            await history.save_board(board)   # boards made before history was on, or while it was down
+        assert self.history_writer is not None and self.rebuilder is not None
+        self.history_writer.start()
+        if h.snapshot_interval_s > 0:
+            self.snapshots = SnapshotScheduler(history, self.standings, lambda: sorted(self.boards.cached()),
+                                               self.clock, h.snapshot_interval_s, snapshot_dir(self.settings))
+            self.snapshots.start()
+        if h.rebuild_on_start:
+            # Leases are taken before the app serves: no read sees an empty board as if it were live.
+            candidates = await self.rebuilder.candidates()
+            claimed = await self.rebuilder.claim(candidates)
+            held = [b for b in candidates if b not in claimed]
+            if claimed or held:
+                self.spawn(self._recover(claimed, held), "recovery")
+
+    async def _recover(self, claimed: dict[str, str], held: list[str]) -> None:
+        rebuilder = self.rebuilder
+        assert rebuilder is not None
+        if claimed:
+            self.recovered += await rebuilder.run(sorted(claimed), claimed=claimed)
+        if held:
+            # Another process holds these: a live rebuilder finishes them; a dead one's lease lapses,
+            # and then this process rebuilds whichever is still empty.
+            await rebuilder.sleep(rebuilder.leases.lease_ms / 1000)
+            still = [b for b in await rebuilder.candidates() if b in held]
+            retaken = await rebuilder.claim(still)
+            if retaken:
+                self.recovered += await rebuilder.run(sorted(retaken), claimed=retaken)
+
+    async def _board_changed(self, board_id: str, board: Board | None) -> None:
+        """Keeps the warm store's board definitions in step (best effort: open() re-syncs them all)."""
+        if self.history is None:
+            return
+        try:
+            if board is None:
+                await self.history.drop_board(board_id)
+            else:
+                await self.history.save_board(board)
+        except Unavailable as exc:
+            logging.getLogger("podium.region").warning("board %s not saved to the warm store: %s", board_id, exc)
+
+    async def standings(self, board_id: str) -> tuple[int, list[RankedEntry]]:
+        """A board's full live standings in rank order, for snapshots (read in bounded chunks)."""
+        board = await self.boards.require(board_id)
+        if self.boards.rebuilding(board_id):
+            raise Rebuilding(board_id)
+        return board.season, await read_all(self.store, board, STANDINGS_CHUNK_ENTRIES)
+
+    async def reset_board(self, board_id: str) -> Board:
+        """A new season; with history on, the final standings are archived first (a failed archive
+        leaves the board as it was)."""
+        if self.history is None:
+            return await self.boards.next_season(board_id)
+
+        async def next_season(b: str) -> None:
+            await self.boards.next_season(b)
+
+        await archive_season(self.history, self.standings, board_id, self.clock.now_ms(),
+                             snapshot_dir(self.settings), next_season)
+        return await self.boards.require(board_id)
+
+    async def snapshot_now(self, board_id: str) -> Snapshot:
+        if self.history is None:
+            raise Unavailable("history is disabled in this region")
+        snapshot, _path = await take_snapshot(self.history, self.standings, board_id, self.clock.now_ms(),
+                                              snapshot_dir(self.settings))
+        return snapshot
 
     async def _read_range(self, board_id: str, start: int, count: int) -> list[RankedEntry]:
         return await self.store.range(await self.boards.require(board_id), start, count)
@@ -146,6 +272,12 @@ class RegionService:
         self.tasks.clear()
         if self.ingest.sink is not None:
             await self.ingest.sink.close()
+        if self.snapshots is not None:
+            await self.snapshots.stop()
+        if self.history_writer is not None:
+            await self.history_writer.close(self.settings.history.close_drain_ms_max / 1000)
+        if self.history is not None:
+            await self.history.close()
         for transport in self._transports:
             await transport.aclose()
         await self.redis.aclose()

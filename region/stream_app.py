@@ -16,6 +16,8 @@ from podium.config import Settings
 from podium.errors import PodiumError
 from podium.redis_client import connect
 from podium.region.boards import BoardRegistry
+from podium.region.history_factory import build_history_store
+from podium.region.history_writer import HistoryWriter
 from podium.region.rank_store_redis import RedisRankStore
 from podium.region.stream_anticheat import AntiCheat
 from podium.region.stream_processor import LogRecord, StreamProcessor
@@ -61,8 +63,22 @@ def create_stream_app(settings: Settings, telemetry: Telemetry | None = None) ->
     async def emit(topic: str, key: bytes, value: bytes) -> None:
         await outputs[topic].send(key=key, value=value)
 
-    def processor() -> StreamProcessor:
-        # built lazily: the Redis client must belong to the worker's event loop
+    dropped = telemetry.provider.get_meter("podium").create_counter(
+        "podium_history_dropped", description="Accepted scores the history writer had to drop (queue full)")
+
+    async def history_writer() -> HistoryWriter | None:
+        store = build_history_store(settings)
+        if store is None:
+            return None
+        await store.open()
+        h = settings.history
+        writer = HistoryWriter(store, queue_rows_max=h.write_queue_rows_max, batch_rows_max=h.write_batch_rows_max,
+                               retry_ms_max=h.write_retry_ms_max, on_drop=lambda n: dropped.add(n))
+        writer.start()
+        return writer
+
+    async def processor() -> StreamProcessor:
+        # built lazily: the Redis client and the warm store must belong to the worker's event loop
         if "p" not in state:
             redis = connect(settings.redis_url or "", cluster=settings.redis_cluster,
                             connections_max=settings.redis_pool_connections_max)
@@ -73,6 +89,7 @@ def create_stream_app(settings: Settings, telemetry: Telemetry | None = None) ->
                           k.anti_cheat_players_max),
                 clock, emit, settings.region, settings.ingest.quarantine_len_max,
                 on_quarantine=lambda board, v: quarantined.add(1, {"board": board, "reason": v.reason}),
+                history=await history_writer(), history_flush_s=settings.history.worker_flush_ms_max / 1000,
             )
         return state["p"]
 
@@ -80,7 +97,7 @@ def create_stream_app(settings: Settings, telemetry: Telemetry | None = None) ->
     async def apply_scores(stream: Any) -> None:
         async for events in stream.take_events(k.take_entries_max, within=k.take_within_ms / 1000):
             records = [LogRecord(e.message.partition, e.message.offset, e.message.value) for e in events]
-            await _with_retry(processor(), records)
+            await _with_retry(await processor(), records)
 
     return app
 

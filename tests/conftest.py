@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -88,6 +89,8 @@ ADMIN_KEY = "admin-key-for-tests"
 def region_settings(redis_url: str, **overrides: object) -> Settings:
     # rate limits and the read cache have their own tests; elsewhere a read must see the write before it
     overrides.setdefault("api", {"rate_limit_per_s": 100_000.0, "rate_limit_burst": 100_000, "cache_ttl_ms": 0})
+    # Each region its own data dir (warm store, snapshots): none restores boards of an earlier test run.
+    overrides.setdefault("data_dir", Path(tempfile.mkdtemp(prefix="podium-region-")))
     return Settings(
         redis_url=redis_url,
         game_server_keys={GAME_KEY_ID: GAME_SECRET},

@@ -56,6 +56,7 @@ def stream_env(redis_url: str, bootstrap: str, **extra: str) -> dict[str, str]:
         "PODIUM_API__RATE_LIMIT_PER_S": "100000",
         "PODIUM_API__RATE_LIMIT_BURST": "100000",
         "PODIUM_API__CACHE_TTL_MS": "0",
+        "PODIUM_DATA_DIR": tempfile.mkdtemp(prefix="podium-stream-"),   # the server's and workers' warm store
     }
     env.update(extra)
     return env

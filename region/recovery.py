@@ -1,0 +1,195 @@
+"""Rebuilding Redis boards from the warm store (after a Redis loss, or on demand), exactly.
+
+A rebuild of board B (its live season):
+1. takes B's lease in `podium:rebuilding` (one rebuilder per board; the lease lapses if the
+   rebuilder dies, and is renewed while it works). Every process's board registry reads the
+   leases with the boards, so within `refresh_ms` every API process refuses B's writes (503
+   REBUILDING, nothing applied, the client retries) and serves B's reads as REBUILDING (the
+   last snapshot, labelled stale, or an error) instead of wrong ranks;
+2. waits `rebuild_settle_ms` so that every process has seen the lease and its history writer has
+   written what it applied before (then flushes this process's own writer);
+3. streams every player's history, derives the standing per operator (`current_standing`, the same
+   rule apply.lua applies), skips banned players, and builds the board aside; one atomic swap puts
+   it in place (`RankStore.replace`), so no reader ever sees half a board;
+4. puts the event ids of recently achieved scores back into the board's dedup set (a Redis loss
+   took it): a game server retrying a batch right after the recovery gets `duplicate`, not a
+   second increment. Scores submitted long after they were achieved are not covered;
+5. releases the lease.
+
+Why refuse writes rather than merge them: a write applied to the live key during the build would be
+overwritten by the swap, and merging it afterwards is only safe for some operators (an increment
+already in the history would count twice). A rebuild of a 1M-player board takes tens of seconds
+(see docs/history.md); a client retries a 503 within that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from podium.clock import Clock
+from podium.config import HistorySettings
+from podium.errors import Conflict
+from podium.model import Board
+from podium.redis_client import AnyRedis
+from podium.region.boards import BoardRegistry
+from podium.region.history_store import HistoryStore, current_standing, history_key
+from podium.region.keys import REBUILDING_KEY, keys_of
+from podium.region.rank_store_redis import RedisRankStore
+
+log = logging.getLogger("podium.recovery")
+RECENT_EVENTS_MAX = 1_000_000   # event ids put back into a board's dedup set by one rebuild
+DEDUP_CHUNK = 5000              # ids per SADD
+
+# KEYS[1] the leases hash. ARGV: board, token, now ms, new deadline ms, mode.
+# A lease is "<deadline ms>:<token>". acquire: when free or lapsed; renew/release: only its holder.
+_LEASE_LUA = """
+local cur = redis.call("HGET", KEYS[1], ARGV[1])
+local deadline, holder = nil, nil
+if cur then
+  local sep = string.find(cur, ":", 1, true)
+  deadline, holder = tonumber(string.sub(cur, 1, sep - 1)), string.sub(cur, sep + 1)
+end
+local mine = holder == ARGV[2]
+if ARGV[5] == "acquire" then
+  if cur and not mine and deadline > tonumber(ARGV[3]) then return 0 end
+elseif not mine then
+  return 0
+end
+if ARGV[5] == "release" then
+  redis.call("HDEL", KEYS[1], ARGV[1])
+else
+  redis.call("HSET", KEYS[1], ARGV[1], ARGV[4] .. ":" .. ARGV[2])
+end
+return 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildReport:
+    board: str
+    season: int
+    entries: int
+    took_ms: int
+
+
+class RebuildLeases:
+    """Who rebuilds which board, in Redis (one hash key: one cluster slot)."""
+
+    def __init__(self, redis: AnyRedis, clock: Clock, lease_ms: int) -> None:
+        if lease_ms <= 0:
+            raise ValueError("rebuild_lease_ms must be positive")
+        self.clock = clock
+        self.lease_ms = lease_ms
+        self._script = redis.register_script(_LEASE_LUA)
+
+    async def _call(self, board_id: str, token: str, mode: str) -> bool:
+        now = self.clock.now_ms()
+        return bool(await self._script(keys=[REBUILDING_KEY], args=[board_id, token, now, now + self.lease_ms, mode]))
+
+    async def acquire(self, board_id: str) -> str | None:
+        token = secrets.token_hex(8)
+        return token if await self._call(board_id, token, "acquire") else None
+
+    async def renew(self, board_id: str, token: str) -> bool:
+        return await self._call(board_id, token, "renew")
+
+    async def release(self, board_id: str, token: str) -> None:
+        await self._call(board_id, token, "release")
+
+
+class Rebuilder:
+    def __init__(self, redis: AnyRedis, store: RedisRankStore, history: HistoryStore, registry: BoardRegistry,
+                 clock: Clock, settings: HistorySettings, *, dedup_window_ms: int,
+                 flush: Callable[[], Awaitable[bool]] | None = None,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.redis, self.store, self.history, self.registry, self.clock = redis, store, history, registry, clock
+        self.leases = RebuildLeases(redis, clock, settings.rebuild_lease_ms)
+        self.settle_ms = settings.rebuild_settle_ms
+        self.dedup_window_ms = dedup_window_ms
+        self.flush = flush
+        self.sleep = sleep
+
+    async def candidates(self) -> list[str]:
+        """Boards whose live season is empty in Redis but has history in the warm store."""
+        found = []
+        for board in (await self.registry.refresh()).values():
+            if await self.store.count(board) == 0 and await self.history.has_scores(history_key(board.id, board.season)):
+                found.append(board.id)
+        return sorted(found)
+
+    async def claim(self, board_ids: Sequence[str]) -> dict[str, str]:
+        """Takes the leases it can (a board another rebuilder holds is left to it); this process's
+        registry sees them at once."""
+        tokens = {}
+        for board_id in board_ids:
+            token = await self.leases.acquire(board_id)
+            if token is None:
+                log.warning("board %s is being rebuilt by another process", board_id)
+            else:
+                tokens[board_id] = token
+        await self.registry.refresh()
+        return tokens
+
+    async def run(self, board_ids: Sequence[str], *, season: int | None = None,
+                  claimed: dict[str, str] | None = None) -> list[RebuildReport]:
+        """Rebuilds the boards (claiming them unless `claimed`); releases every lease it holds."""
+        tokens = claimed if claimed is not None else await self.claim(board_ids)
+        if claimed is None and len(tokens) < len(board_ids):
+            await self._release(tokens)
+            busy = sorted(set(board_ids) - set(tokens))
+            raise Conflict(f"already being rebuilt: {', '.join(busy)}")
+        try:
+            if tokens:
+                await self.sleep(self.settle_ms / 1000)
+            if self.flush is not None:
+                await self.flush()
+            return [await self._rebuild(board_id, tokens[board_id], season) for board_id in sorted(tokens)]
+        finally:
+            await self._release(tokens)
+
+    async def _release(self, tokens: dict[str, str]) -> None:
+        for board_id, token in tokens.items():
+            await self.leases.release(board_id, token)
+        await self.registry.refresh()
+
+    async def _rebuild(self, board_id: str, token: str, season: int | None) -> RebuildReport:
+        board = await self.registry.require(board_id)
+        if season is not None:
+            board = dataclasses.replace(board, season=season)
+        started = self.clock.monotonic()
+        banned = {m.decode() if isinstance(m, bytes) else m for m in await self.redis.smembers(keys_of(board).banned)}
+        recent: list[str] = []
+        count = await self.store.replace(board, self._standings(board, token, banned, recent))
+        await self._restore_dedup(board, recent)
+        took_ms = int((self.clock.monotonic() - started) * 1000)
+        log.warning("rebuilt board %s season %d from the warm store: %d entries in %d ms",
+                    board.id, board.season, count, took_ms)
+        return RebuildReport(board.id, board.season, count, took_ms)
+
+    async def _restore_dedup(self, board: Board, event_ids: list[str]) -> None:
+        if not event_ids:
+            return
+        key = keys_of(board).dedup(self.clock.now_ms() // self.dedup_window_ms)
+        for start in range(0, len(event_ids), DEDUP_CHUNK):
+            await self.redis.sadd(key, *event_ids[start : start + DEDUP_CHUNK])
+        await self.redis.pexpire(key, 2 * self.dedup_window_ms)
+
+    async def _standings(self, board: Board, token: str, banned: set[str],
+                         recent: list[str]) -> AsyncIterator[tuple[str, int, int]]:
+        renewed = self.clock.now_ms()
+        recent_since_ms = renewed - 2 * self.dedup_window_ms
+        async for player, rows in self.history.iter_player_history(history_key(board.id, board.season)):
+            if len(recent) < RECENT_EVENTS_MAX:
+                recent += [r.event_id for r in rows if r.achieved_at_ms >= recent_since_ms and r.event_id]
+            if self.clock.now_ms() - renewed > self.leases.lease_ms // 3:
+                if not await self.leases.renew(board.id, token):
+                    raise Conflict(f"lost the rebuild lease of {board.id!r} (it lapsed and another rebuilder took it)")
+                renewed = self.clock.now_ms()
+            standing = current_standing(board, rows)
+            if standing is not None and player not in banned:
+                yield player, standing.score, standing.achieved_at_ms
