@@ -74,6 +74,7 @@ class KafkaSettings(BaseModel):
     wait_timeout_ms_max: int = 5000          # bound on `wait=true` submissions
     wait_poll_ms: int = 5                    # how often a `wait=true` submission checks its offsets
     produce_timeout_ms: int = 10_000         # a batch not acknowledged by the broker within this is a 503
+    startup_wait_s: int = 60                 # `podium worker` retries an unreachable broker at start this long
     producer_linger_ms: int = 2              # producer batching delay (ack latency vs throughput)
     producer_batch_bytes_max: int = 262_144  # producer record-batch size per partition
     session_timeout_ms: int = 6000           # a silent worker leaves the group (rebalance) after this

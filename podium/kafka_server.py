@@ -81,12 +81,13 @@ class KafkaServer:
             proc.kill()
             proc.wait(timeout=STOP_TIMEOUT_S)
 
-    def restart(self, *, kill: bool = False) -> KafkaServer:
-        """Stop and start again on the same port and data dir."""
+    def restart(self, *, kill: bool = False, down_s: float = 0.0) -> KafkaServer:
+        """Stop, stay down `down_s` seconds, and start again on the same port and data dir."""
         self.stop(kill=kill)
         deadline = time.monotonic() + STOP_TIMEOUT_S
         while self.listening() and time.monotonic() < deadline:
             time.sleep(0.05)
+        time.sleep(down_s)
         return self.start()
 
     def __enter__(self) -> KafkaServer:

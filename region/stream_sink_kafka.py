@@ -34,9 +34,16 @@ class KafkaSink:
         self.topics = StreamTopics.of(settings)
         self.store = store
         self._producer: AIOKafkaProducer | None = None
+        # After a failed send the producer is replaced before the next batch: an idempotent producer
+        # whose broker restarted can stay wedged (lost producer id / sequence state) for good.
+        self._replace_producer = False
+        self._replace_lock = asyncio.Lock()
 
     async def start(self) -> None:
         await ensure_topics(self.bootstrap, self.topics, self.kafka.scores_partitions, self.kafka.replication_factor)
+        self._producer = await self._new_producer()
+
+    async def _new_producer(self) -> AIOKafkaProducer:
         producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all",
             linger_ms=self.kafka.producer_linger_ms, max_batch_size=self.kafka.producer_batch_bytes_max,
@@ -47,7 +54,22 @@ class KafkaSink:
         except KafkaError as exc:
             await producer.stop()
             raise Unavailable(f"the event log ({self.bootstrap}) is unreachable: {exc}") from exc
-        self._producer = producer
+        return producer
+
+    async def _fresh_producer(self) -> AIOKafkaProducer:
+        async with self._replace_lock:
+            if self._replace_producer:
+                old, self._producer = self._producer, None
+                if old is not None:
+                    try:
+                        await asyncio.wait_for(old.stop(), self.kafka.produce_timeout_ms / 1000)
+                    except (KafkaError, asyncio.TimeoutError):
+                        pass  # the old producer is abandoned either way
+                self._producer = await self._new_producer()  # raises Unavailable: retried next batch
+                self._replace_producer = False
+            if self._producer is None:
+                raise Unavailable("the event log producer is not started")
+            return self._producer
 
     async def close(self) -> None:
         producer, self._producer = self._producer, None
@@ -57,18 +79,18 @@ class KafkaSink:
     async def put(
         self, boards: dict[str, Board], entries: Sequence[tuple[int, ScoreEntry]], now_ms: int, *, wait: bool = False
     ) -> dict[int, EntryResult]:
-        if self._producer is None:
-            raise Unavailable("the event log producer is not started")
         results: dict[int, EntryResult] = {}
         if not entries:
             return results
+        producer = await self._fresh_producer()
         try:
             futures = []
             for _, entry in entries:
                 key, value = encode_entry(entry)
-                futures.append(await self._producer.send(self.topics.scores, value, key=key))
+                futures.append(await producer.send(self.topics.scores, value, key=key))
             acks = await asyncio.wait_for(asyncio.gather(*futures), self.kafka.produce_timeout_ms / 1000)
         except (KafkaError, asyncio.TimeoutError) as exc:
+            self._replace_producer = True
             # Some records may be on the log already: a retry is deduplicated by event id.
             raise Unavailable("the event log did not acknowledge the batch; retry it") from exc
         for (i, _), md in zip(entries, acks, strict=True):

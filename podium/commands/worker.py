@@ -29,7 +29,21 @@ def run(args: argparse.Namespace) -> int:
         print("podium worker: set PODIUM_KAFKA__BOOTSTRAP and REDIS_URL", file=sys.stderr)
         return 2
     k = settings.kafka
-    asyncio.run(ensure_topics(k.bootstrap or "", StreamTopics.of(settings), k.scores_partitions, k.replication_factor))
+    from tenacity import retry_if_exception_type, stop_after_delay, wait_exponential
+    from tenacity import retry as retrying
+
+    from podium.errors import Unavailable
+
+    # A broker restarting (or started after the worker) is waited for, not a crash loop.
+    ensure = retrying(
+        retry=retry_if_exception_type(Unavailable), stop=stop_after_delay(k.startup_wait_s),
+        wait=wait_exponential(multiplier=0.2, max=5), reraise=True,
+    )(ensure_topics)
+    try:
+        asyncio.run(ensure(k.bootstrap or "", StreamTopics.of(settings), k.scores_partitions, k.replication_factor))
+    except Unavailable as exc:
+        print(f"podium worker: {exc}", file=sys.stderr)
+        return 2
     telemetry = Telemetry("podium-worker", settings.region)
     if args.metrics_port:
         from prometheus_client import start_http_server

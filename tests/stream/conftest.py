@@ -73,7 +73,7 @@ class WorkerProcess:
 
     def start(self) -> WorkerProcess:
         self.process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "podium", "worker", "--loglevel", "warn"], env=self.env,
+            [sys.executable, "-m", "podium", "worker", "--loglevel", os.environ.get("PODIUM_TEST_WORKER_LOGLEVEL", "warn")], env=self.env,
             cwd=tempfile.gettempdir(), stdout=self.log, stderr=subprocess.STDOUT,
         )
         return self
@@ -121,6 +121,7 @@ class StreamRegion:
     def close(self) -> None:
         for worker in self.workers:
             worker.kill()
+            worker.log.close()
             os.unlink(worker.log.name)
         self.server.stop()
 
