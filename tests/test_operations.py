@@ -23,5 +23,6 @@ def test_operation_validates(path: Path) -> None:
 def test_there_are_documents_for_every_root_field() -> None:
     text = "\n".join(p.read_text() for p in REGION)
     for field in ("leaderboard", "page", "around", "players", "me", "boards", "topChanged", "rankChanged",
-                  "createBoard", "resetBoard", "banPlayer", "submitScores"):
+                  "createBoard", "resetBoard", "banPlayer", "submitScores", "history", "rankHistory",
+                  "snapshots", "snapshot"):
         assert f"{field}(" in text or f"{field} {{" in text, field

@@ -30,6 +30,14 @@ class Consistency(Enum):
     EVENTUAL = "EVENTUAL"  # the merged state as replicated: fastest
 
 
+@strawberry.enum(description="Whether a board's ranks are live.")
+class BoardStatus(Enum):
+    LIVE = "LIVE"
+    # Being rebuilt from the warm store (after a Redis loss): the entries are the board's last
+    # snapshot of this season (stale: true), or none; no live rank is served until the rebuild ends.
+    REBUILDING = "REBUILDING"
+
+
 @strawberry.enum
 class Operator(Enum):
     BEST = "best"
@@ -130,10 +138,14 @@ class LeaderboardConnection:
     total_count: int
     as_of: datetime
     stale: bool = strawberry.field(default=False, description="True when a source could not be read live.")
+    status: BoardStatus = strawberry.field(
+        default=BoardStatus.LIVE,
+        description="REBUILDING while the board is rebuilt from the warm store: the entries are then its "
+                    "last snapshot (stale) or none, never partial live ranks.")
 
     @classmethod
     def from_entries(cls, rows: list[RankedEntry], total: int, now_ms: int, requested: int,
-                     stale: bool = False) -> LeaderboardConnection:
+                     stale: bool = False, status: BoardStatus = BoardStatus.LIVE) -> LeaderboardConnection:
         edges = [LeaderboardEdge(cursor=encode_cursor(r), node=RankedEntryType.from_entry(r, now_ms)) for r in rows]
         last = rows[-1] if rows else None
         return cls(
@@ -145,4 +157,5 @@ class LeaderboardConnection:
             total_count=total,
             as_of=as_of(now_ms),
             stale=stale,
+            status=status,
         )

@@ -8,7 +8,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from podium.errors import BadUserInput, Unauthenticated
+from podium.errors import BadUserInput, Rebuilding, Unauthenticated
 from podium.gql.scalars import Long
 from podium.gql.types import Board, Operator, SortOrder
 from podium.model import Board as BoardModel
@@ -69,11 +69,15 @@ class Mutation:
         await _service(info).boards.delete(board)
         return True
 
-    @strawberry.mutation(description="Admins: start a new season. The previous season stays readable "
-                                     "with the `season` argument of the read queries.")
+    @strawberry.mutation(description="Admins: start a new season. The final standings are archived first "
+                                     "(warm store and a JSONL.gz export; see `snapshot(season:)`), and the "
+                                     "previous season stays readable with the `season` argument of the read queries.")
     async def reset_board(self, info: Info[Any, Any], board: str) -> Board:
         await require_admin(info)
-        return Board.from_model(await _service(info).boards.next_season(board))
+        service = _service(info)
+        if service.boards.rebuilding(board):
+            raise Rebuilding(board)
+        return Board.from_model(await service.reset_board(board))
 
     @strawberry.mutation(description="Admins: delete a player's entry from a board.")
     async def delete_player(self, info: Info[Any, Any], board: str, player: str) -> bool:

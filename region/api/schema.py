@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from podium.errors import BadUserInput, NotFound, Unauthenticated
+from podium.errors import BadUserInput, NotFound, Rebuilding, Unauthenticated
 from strawberry.extensions import DisableIntrospection, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
 from podium.config import ApiLimits
@@ -16,8 +16,10 @@ from podium.gql.errors import ErrorCodes
 from podium.region.api.extensions.cost_limit import cost_limit
 from podium.region.api.extensions.timing import OperationTiming
 from podium.gql.scalars import Long, schema_config
-from podium.gql.types import Board, LeaderboardConnection, RankedEntryType, decode_cursor
+from podium.gql.history import BoardSnapshot, RankPointType, ScoreEvent, SnapshotSummary
+from podium.gql.types import Board, BoardStatus, LeaderboardConnection, RankedEntryType, decode_cursor
 from podium.model import Board as BoardModel
+from podium.region.api import history as history_api
 from podium.region.api.auth import authorize_read, caller
 from podium.region.api.mutations import Mutation
 from podium.region.api.subscriptions import Subscription
@@ -28,11 +30,16 @@ def service_of(info: Info[Any, Any]) -> RegionService:
     return info.context["service"]  # type: ignore[no-any-return]
 
 
-async def readable_board(info: Info[Any, Any], board_id: str, season: int | None = None) -> BoardModel:
-    """The board (optionally an earlier season of it), if the caller may read it."""
-    board = await service_of(info).boards.require(board_id)
+async def readable_board(info: Info[Any, Any], board_id: str, season: int | None = None, *,
+                         live: bool = True) -> BoardModel:
+    """The board (optionally an earlier season of it), if the caller may read it. `live` reads of the
+    live season fail with REBUILDING while the board is rebuilt, rather than show wrong ranks."""
+    service = service_of(info)
+    board = await service.boards.require(board_id)
     await authorize_read(info, board.public_read)
     if season is None or season == board.season:
+        if live and service.boards.rebuilding(board.id):
+            raise Rebuilding(board.id)
         return board
     if not 0 <= season < board.season:
         raise BadUserInput(f"season must be between 0 and {board.season}")
@@ -83,6 +90,14 @@ class Player:
         [row] = await service.store.players(b, [self.id])
         return RankedEntryType.from_entry(row, service.clock.now_ms()) if row else None
 
+    @strawberry.field(description="The player's accepted scores on the board, newest first, achieved in "
+                                  "[since, until) (Unix ms); at most `api.history_page_max` per page: for the "
+                                  "next page pass the last achievedAt as `until`.")
+    async def history(self, info: Info[Any, Any], board: str, since: Long | None = None, until: Long | None = None,
+                      first: int = 20, season: int | None = None) -> list[ScoreEvent]:
+        b = await readable_board(info, board, season, live=False)
+        return await history_api.player_history(service_of(info), b, self.id, since, until, first)
+
 
 @strawberry.type
 class Query:
@@ -97,11 +112,16 @@ class Query:
     ) -> LeaderboardConnection:
         service = service_of(info)
         size = _page_size(service, first)
-        b = await readable_board(info, board, season)
+        b = await readable_board(info, board, season, live=False)
+        now = service.clock.now_ms()
+        if b.season == (await service.boards.require(board)).season and service.boards.rebuilding(b.id):
+            # Never the half-empty live board: its last snapshot, labelled, and no cursor paging.
+            rows, total = ([], 0) if after else await history_api.stale_top(service, b, size)
+            return LeaderboardConnection.from_entries(rows, total, now, size, stale=True, status=BoardStatus.REBUILDING)
         rows = await (service.store.after(b, decode_cursor(after), size) if after else service.cached_range(b, 0, size))
         total = await service.store.count(b)
         cache_hint(info, b)
-        return LeaderboardConnection.from_entries(rows, total, service.clock.now_ms(), size)
+        return LeaderboardConnection.from_entries(rows, total, now, size)
 
     @strawberry.field(description="A player, to ask for their rank and score per board.")
     async def player(self, info: Info[Any, Any], id: str) -> Player:  # noqa: A002 - GraphQL argument name
@@ -152,6 +172,26 @@ class Query:
         b = await readable_board(info, board, season)
         now = service.clock.now_ms()
         return [RankedEntryType.from_entry(r, now) if r else None for r in await service.store.players(b, ids)]
+
+    @strawberry.field(description="A player's rank and score in each stored snapshot of the board, newest "
+                                  "first, taken in [since, until) (Unix ms); at most `api.history_page_max`.")
+    async def rank_history(self, info: Info[Any, Any], board: str, player: str, since: Long | None = None,
+                           until: Long | None = None, first: int = 20) -> list[RankPointType]:
+        b = await readable_board(info, board, live=False)
+        return await history_api.rank_history(service_of(info), b, player, since, until, first)
+
+    @strawberry.field(description="The board's stored snapshots (periodic and season ends), newest first.")
+    async def snapshots(self, info: Info[Any, Any], board: str, first: int = 20) -> list[SnapshotSummary]:
+        b = await readable_board(info, board, live=False)
+        return await history_api.snapshot_list(service_of(info), b, first)
+
+    @strawberry.field(description="Ranks fromRank..toRank of a stored snapshot: the one taken at `takenAt`, "
+                                  "else the newest of `season` (a past season's final standings), else the "
+                                  "newest. Null when there is none.")
+    async def snapshot(self, info: Info[Any, Any], board: str, from_rank: int = 1, to_rank: int = 10,
+                       season: int | None = None, taken_at: Long | None = None) -> BoardSnapshot | None:
+        b = await readable_board(info, board, live=False)
+        return await history_api.snapshot(service_of(info), b, season, taken_at, from_rank, to_rank)
 
     @strawberry.field(description="The calling player (from their token).")
     async def me(self, info: Info[Any, Any]) -> Player:
