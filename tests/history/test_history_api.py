@@ -1,0 +1,149 @@
+"""History over GraphQL on a real server (SQLite warm store): player history with time windows and
+page limits, snapshots and rank history from season archives, error codes, and a board being
+rebuilt served as REBUILDING (reads and writes) instead of wrong ranks."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+from podium.clock import SystemClock
+from podium.commands.snapshot import _run as snapshot_command
+from podium.redis_server import RedisServer
+from podium.region.recovery import RebuildLeases
+from podium.testing import LiveServer
+from tests.history.scenario import admin_gql, history_settings, start
+from tests.region.helpers import create_board, entry, graphql, now_ms, post_scores, unique
+
+HISTORY = "query($p:String!,$b:String!,$s:Long,$u:Long,$n:Int!,$season:Int){ player(id:$p){ " \
+          "history(board:$b, since:$s, until:$u, first:$n, season:$season){ eventId score achievedAt season } } }"
+
+
+@pytest.fixture(scope="module")
+def region(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    settings = history_settings(redis_server.url, tmp_path_factory.mktemp("history-api"))
+    server = start(settings)
+    yield server
+    server.stop()
+
+
+def until(cond: Callable[[], bool], what: str, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{what}: not within {timeout_s} s")
+
+
+def code(doc: dict[str, Any]) -> str:
+    assert doc.get("errors"), doc
+    return doc["errors"][0]["extensions"]["code"]  # type: ignore[no-any-return]
+
+
+def history(base: str, player: str, board: str, n: int = 20, **kw: Any) -> dict[str, Any]:
+    return graphql(base, HISTORY, {"p": player, "b": board, "n": n, "s": kw.get("since"), "u": kw.get("until"),
+                                   "season": kw.get("season")})
+
+
+def test_player_history_window_and_limits(region: LiveServer) -> None:
+    board = create_board(region.url, operator="increment", score_max=100)
+    t = now_ms() - 10_000
+    sent = [entry(board, "ann", 10 * i, ts=t + i, ev=unique("h")) for i in range(5)]
+    body = {"entries": [*sent, sent[0], entry(board, "ann", 1000, ts=t), entry(board, "bob", 1, ts=t)]}
+    results = post_scores(region.url, body).json()["results"]
+    assert [r["status"] for r in results] == ["applied"] * 5 + ["rejected", "rejected", "applied"]
+    until(lambda: len(history(region.url, "ann", board)["data"]["player"]["history"]) == 5, "history written")
+    got = history(region.url, "ann", board)["data"]["player"]["history"]
+    assert [(h["eventId"], h["score"], h["achievedAt"], h["season"]) for h in got] == [
+        (e["event_id"], e["score"], e["achieved_at"], 0) for e in reversed(sent)]
+    window = history(region.url, "ann", board, since=t + 1, until=t + 3)["data"]["player"]["history"]
+    assert [h["achievedAt"] for h in window] == [t + 2, t + 1]
+    assert [h["achievedAt"] for h in history(region.url, "ann", board, n=2)["data"]["player"]["history"]] == [t + 4, t + 3]
+    assert history(region.url, "nobody", board)["data"]["player"]["history"] == []
+    assert code(history(region.url, "ann", board, n=0)) == "BAD_USER_INPUT"
+    assert code(history(region.url, "ann", board, n=101)) == "BAD_USER_INPUT"        # api.history_page_max
+    assert code(history(region.url, "ann", board, since=t + 3, until=t + 3)) == "BAD_USER_INPUT"
+    assert code(history(region.url, "ann", board, season=1)) == "BAD_USER_INPUT"
+    assert code(history(region.url, "ann", "no-such-board")) == "NOT_FOUND"
+
+
+def test_snapshots_and_rank_history_from_season_archives(region: LiveServer) -> None:
+    board = create_board(region.url)
+    t = now_ms() - 10_000
+    post_scores(region.url, {"entries": [entry(board, p, s, ts=t) for p, s in [("ann", 30), ("bob", 50), ("cid", 40)]]})
+    reset = "mutation($b:String!){ resetBoard(board:$b){ season } }"
+    assert admin_gql(region.url, reset, {"b": board})["data"]["resetBoard"]["season"] == 1
+    post_scores(region.url, {"entries": [entry(board, p, s, ts=t + 5) for p, s in [("ann", 70), ("bob", 20)]]})
+    assert admin_gql(region.url, reset, {"b": board})["data"]["resetBoard"]["season"] == 2
+
+    listed = graphql(region.url, "query($b:String!){ snapshots(board:$b){ takenAt season totalCount } }", {"b": board})
+    snaps = listed["data"]["snapshots"]
+    assert [(s["season"], s["totalCount"]) for s in snaps] == [(1, 2), (0, 3)]
+    query = ("query($b:String!,$s:Int,$t:Long,$f:Int!,$to:Int!){ snapshot(board:$b, season:$s, takenAt:$t, "
+             "fromRank:$f, toRank:$to){ season takenAt totalCount entries { rank player score achievedAt } } }")
+    season0 = graphql(region.url, query, {"b": board, "s": 0, "f": 2, "to": 3})["data"]["snapshot"]
+    assert season0["totalCount"] == 3 and season0["takenAt"] == snaps[1]["takenAt"]
+    assert [(e["rank"], e["player"], e["score"]) for e in season0["entries"]] == [(2, "cid", 40), (3, "ann", 30)]
+    by_time = graphql(region.url, query, {"b": board, "t": snaps[0]["takenAt"], "f": 1, "to": 10})["data"]["snapshot"]
+    assert [(e["rank"], e["player"], e["score"]) for e in by_time["entries"]] == [(1, "ann", 70), (2, "bob", 20)]
+    assert graphql(region.url, query, {"b": board, "t": 1, "f": 1, "to": 10})["data"]["snapshot"] is None
+    assert code(graphql(region.url, query, {"b": board, "s": 3, "f": 1, "to": 10})) == "BAD_USER_INPUT"
+    assert code(graphql(region.url, query, {"b": board, "f": 1, "to": 1001})) == "BAD_USER_INPUT"  # page_size_max
+    assert code(graphql(region.url, query, {"b": board, "f": 0, "to": 5})) == "BAD_USER_INPUT"
+
+    ranks = graphql(region.url, 'query($b:String!){ rankHistory(board:$b, player:"ann"){ takenAt rank score } }', {"b": board})
+    assert [(p["rank"], p["score"]) for p in ranks["data"]["rankHistory"]] == [(1, 70), (3, 30)]
+    old = history(region.url, "ann", board, season=0)["data"]["player"]["history"]
+    assert [(h["score"], h["season"]) for h in old] == [(30, 0)]
+    assert history(region.url, "ann", board)["data"]["player"]["history"] == []        # season 2 is new
+    exports = sorted(p.name for p in (Path(region.settings.data_dir) / "snapshots").glob(f"{board}.s*.jsonl.gz"))
+    assert [n.split(".")[1] for n in exports] == ["s0", "s1"]
+
+
+def test_rebuilding_board_is_served_as_rebuilding(region: LiveServer, redis_server: RedisServer) -> None:
+    board = create_board(region.url)
+    t = now_ms() - 10_000
+    post_scores(region.url, {"entries": [entry(board, f"p{i}", 10 * i, ts=t) for i in range(5)]})
+    asyncio.run(snapshot_command(region.settings, argparse.Namespace(action="take", board=board)))
+
+    async def lease(release: str | None = None) -> str | None:
+        redis = aioredis.Redis.from_url(redis_server.url)
+        try:
+            leases = RebuildLeases(redis, SystemClock(), 60_000)
+            if release:
+                await leases.release(board, release)
+                return None
+            return await leases.acquire(board)
+        finally:
+            await redis.aclose()
+
+    token = asyncio.run(lease())
+    assert token
+    conn = "query($b:String!){ leaderboard(board:$b, first:3){ status stale totalCount edges { node { rank player } } } }"
+    until(lambda: graphql(region.url, conn, {"b": board})["data"]["leaderboard"]["status"] == "REBUILDING",
+          "registry sees the lease")
+    served = graphql(region.url, conn, {"b": board})["data"]["leaderboard"]
+    assert served["stale"] is True and served["totalCount"] == 5
+    assert [(e["node"]["rank"], e["node"]["player"]) for e in served["edges"]] == [(1, "p4"), (2, "p3"), (3, "p2")]
+    assert code(graphql(region.url, 'query($b:String!){ page(board:$b, fromRank:1, toRank:2){ rank } }', {"b": board})) == "REBUILDING"
+    assert code(graphql(region.url, 'query($b:String!){ player(id:"p1"){ rank(board:$b) } }', {"b": board})) == "REBUILDING"
+    assert code(admin_gql(region.url, "mutation($b:String!){ resetBoard(board:$b){ season } }", {"b": board})) == "REBUILDING"
+    refused = post_scores(region.url, {"entries": [entry(board, "late", 99)]})
+    assert refused.status_code == 503 and refused.json()["error"]["code"] == "REBUILDING"
+    assert refused.headers["retry-after"] == "1"
+    # history reads do not depend on Redis ranks: still served
+    assert "errors" not in history(region.url, "p1", board)
+
+    asyncio.run(lease(release=token))
+    until(lambda: graphql(region.url, conn, {"b": board})["data"]["leaderboard"]["status"] == "LIVE", "lease released")
+    assert post_scores(region.url, {"entries": [entry(board, "late", 99)]}).json()["results"][0]["status"] == "applied"
+    assert httpx.get(f"{region.url}/readyz").status_code == 200
