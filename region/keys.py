@@ -13,6 +13,7 @@ A season reset only bumps the season, so earlier seasons stay readable under the
 
     podium:boards          hash: board id -> definition (JSON)
     podium:rebuilding      hash: board id -> "<lease deadline ms>:<token>" while a rebuild holds it
+    podium:snapshot-tick:<n>   string: the process that takes the n-th periodic snapshot (expires)
     pb:{B}:<season>:z:rb:<token>, …:i:rb:<token>   a board being rebuilt aside (expiring; swapped in)
 """
 

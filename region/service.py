@@ -42,6 +42,7 @@ from podium.replication.transport import HttpShipTransport
 
 
 STANDINGS_CHUNK_ENTRIES = 10_000  # entries per Redis read when a snapshot reads a whole board
+SNAPSHOT_TICK_PREFIX = "podium:snapshot-tick:"  # + interval number: which process snapshots it
 
 
 @dataclass
@@ -153,7 +154,8 @@ class RegionService:
         self.history_writer.start()
         if h.snapshot_interval_s > 0:
             self.snapshots = SnapshotScheduler(history, self.standings, lambda: sorted(self.boards.cached()),
-                                               self.clock, h.snapshot_interval_s, snapshot_dir(self.settings))
+                                               self.clock, h.snapshot_interval_s, snapshot_dir(self.settings),
+                                               claim=self._claim_snapshot_tick)
             self.snapshots.start()
         if h.rebuild_on_start:
             # Leases are taken before the app serves: no read sees an empty board as if it were live.
@@ -176,6 +178,12 @@ class RegionService:
             retaken = await rebuilder.claim(still)
             if retaken:
                 self.recovered += await rebuilder.run(sorted(retaken), claimed=retaken)
+
+    async def _claim_snapshot_tick(self, now_ms: int) -> bool:
+        """One process of the region snapshots each interval (the first to claim it in Redis)."""
+        interval_ms = self.settings.history.snapshot_interval_s * 1000
+        return bool(await self.redis.set(f"{SNAPSHOT_TICK_PREFIX}{now_ms // interval_ms}", self.settings.region,
+                                         nx=True, px=interval_ms))
 
     async def _board_changed(self, board_id: str, board: Board | None) -> None:
         """Keeps the warm store's board definitions in step (best effort: open() re-syncs them all)."""

@@ -100,20 +100,24 @@ class SnapshotScheduler:
     """Every `interval_s` (on the injected clock's wall time) snapshots each board.
 
     `sleep` is injected with the clock so tests drive time; a failing board is logged in `errors`
-    and retried at the next tick, never killing the loop.
+    and retried at the next tick, never killing the loop. `claim(now_ms)`, when given, is asked
+    before each tick: several processes of a region each run a scheduler, and only the one that
+    claims the interval snapshots it (False, or a failing claim, skips the tick).
     """
 
     ERRORS_KEPT_MAX = 100
 
     def __init__(self, store: HistoryStore, read: StandingsReader, boards: Callable[[], Sequence[str]],
                  clock: Clock, interval_s: int, directory: Path,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 claim: Callable[[int], Awaitable[bool]] | None = None) -> None:
         if interval_s <= 0:
             raise ValueError("snapshot_interval_s must be positive")
         self.store, self.read, self.boards, self.clock = store, read, boards, clock
         self.interval_ms = interval_s * 1000
         self.directory = Path(directory)
         self.sleep = sleep
+        self.claim = claim
         self.state = SchedulerState.NEW
         self.taken: list[tuple[str, int]] = []
         self.errors: list[tuple[str, str]] = []
@@ -129,6 +133,13 @@ class SnapshotScheduler:
     async def tick(self) -> None:
         """Snapshots every board once, now."""
         now = self.clock.now_ms()
+        if self.claim is not None:
+            try:
+                if not await self.claim(now):
+                    return
+            except Exception as exc:  # noqa: BLE001 - a failed claim skips one tick, never the loop
+                self.errors = [*self.errors, ("*", repr(exc))][-self.ERRORS_KEPT_MAX:]
+                return
         for board in self.boards():
             try:
                 await take_snapshot(self.store, self.read, board, now, self.directory)

@@ -97,3 +97,29 @@ async def test_scheduler_on_fake_clock(anyio_backend: str, tmp_path: Path, histo
     assert sched.state is SchedulerState.STOPPED
     assert await history_store.snapshot_times("a", 10) == [1_245_000, 1_060_000]
     assert sorted(p.name for p in tmp_path.glob("*.jsonl.gz")) == ["a.s3.1060000.jsonl.gz", "a.s3.1245000.jsonl.gz"]
+
+
+async def test_one_scheduler_per_interval_takes_the_snapshot(anyio_backend: str, tmp_path: Path,
+                                                             history_store: HistoryStore) -> None:
+    clock = FakeClock(1_000_000)
+    claimed: set[int] = set()
+    down = {"claim": False}
+
+    async def claim(now_ms: int) -> bool:
+        if down["claim"]:
+            raise ConnectionError("redis down")
+        slot = now_ms // 60_000
+        fresh = slot not in claimed
+        claimed.add(slot)
+        return fresh
+
+    a = SnapshotScheduler(history_store, _read, lambda: ["a"], clock, 60, tmp_path, claim=claim)
+    b = SnapshotScheduler(history_store, _read, lambda: ["a"], clock, 60, tmp_path, claim=claim)
+    await a.tick()
+    await b.tick()                       # same interval: b leaves it to a
+    assert (a.taken, b.taken) == ([("a", 1_000_000)], [])
+    down["claim"] = True
+    clock.advance(60_000)
+    await b.tick()                       # a failing claim skips the tick, recorded, nothing raised
+    assert b.taken == [] and b.errors[0][0] == "*"
+    assert await history_store.snapshot_times("a", 10) == [1_000_000]
