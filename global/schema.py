@@ -14,6 +14,7 @@ from podium.errors import BadUserInput, NotFound
 from podium.global_.service import GlobalService
 from podium.gql.errors import ErrorCodes, as_graphql_errors
 from podium.gql.live import RankChanged, TopChanged
+from podium.gql.live_fast import deliver
 from podium.gql.scalars import Long, schema_config
 from podium.gql.types import Board, Consistency, LeaderboardConnection, RankedEntryType, as_of
 from podium.model import RankedEntry
@@ -153,8 +154,9 @@ class Subscription:
         with as_graphql_errors():
             await service.boards.require(board)
             assert service.fanout is not None
-            async for update in service.fanout.subscribe_top(board, n):
-                yield TopChanged.from_update(update)
+            updates = service.fanout.subscribe_top(board, n)
+            async for message in deliver(info, updates, TopChanged.from_update, service.fanout.payloads):
+                yield message  # type: ignore[misc]
 
     @strawberry.subscription(description="A player's global rank within the exact top-K.")
     async def rank_changed(self, info: Info[Any, Any], board: str, player: str) -> AsyncGenerator[RankChanged, None]:
@@ -162,8 +164,9 @@ class Subscription:
         with as_graphql_errors():
             await service.boards.require(board)
             assert service.fanout is not None
-            async for update in service.fanout.subscribe_rank(board, player):
-                yield RankChanged.from_update(update)
+            updates = service.fanout.subscribe_rank(board, player)
+            async for message in deliver(info, updates, RankChanged.from_update, service.fanout.payloads):
+                yield message  # type: ignore[misc]
 
 
 def build_global_schema() -> strawberry.Schema:

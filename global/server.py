@@ -21,6 +21,7 @@ from podium.errors import BadUserInput, PodiumError, Unauthenticated
 from podium.global_.rank_estimate import SketchSnapshot
 from podium.global_.schema import build_global_schema
 from podium.global_.service import GlobalService
+from podium.gql.ws_handlers import LegacyWSHandler, TransportWSHandler
 from podium.model import Board
 from podium.region.api.http import error_response, json_response, read_body, require_admin
 from podium.region.api.app import podium_error, unexpected_error
@@ -32,6 +33,9 @@ REPLICATION_BODY_BYTES_MAX = 8 * 1_048_576
 
 
 class GlobalGraphQL(GraphQL):  # type: ignore[type-arg]
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> dict[str, Any]:
         return {"service": request.app.state.service, "request": request, "response": response}
 

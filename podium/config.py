@@ -54,6 +54,7 @@ class ApiLimits(BaseModel):
     subscriptions_per_connection_max: int = 20
     subscriptions_per_process_max: int = 20_000
     subscription_top_n_max: int = 100
+    subscription_payload_cache_max: int = 4096  # serialized messages kept for sharing (one per tick and shape)
     history_page_max: int = 100              # rows per history / rankHistory / snapshots page
     tick_ms: int = 250                       # subscription coalescing tick
     cache_ttl_ms: int = 250                  # in-process read cache TTL, about one tick (jittered)

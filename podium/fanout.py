@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -38,6 +39,12 @@ class TopUpdate:
     entries: list[RankedEntry]
     changes: list[TopChange]
     as_of_ms: int
+    since: int = -1               # tick the subscriber saw before (-1: first message)
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """Same key, same message: subscribers who saw the same tick share one serialized payload."""
+        return ("top", self.board, self.n, self.since, self.seq)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +56,12 @@ class RankUpdate:
     score: int | None
     overtaken_by: list[str]
     as_of_ms: int
+    seq: int = 0
+    first: bool = True
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        return ("rank", self.board, self.player, self.seq, self.first)
 
 
 @dataclass
@@ -79,6 +92,34 @@ class _RankWatch:
     subscribers: int = 0
 
 
+class PayloadCache:
+    """Serialized payloads by (update key, shape), least recently used out first; bounded."""
+
+    def __init__(self, entries_max: int) -> None:
+        self.entries_max = max(1, entries_max)
+        self._items: OrderedDict[tuple[object, ...], str] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple[object, ...]) -> str | None:
+        text = self._items.get(key)
+        if text is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._items.move_to_end(key)
+        return text
+
+    def put(self, key: tuple[object, ...], text: str) -> None:
+        self._items[key] = text
+        self._items.move_to_end(key)
+        while len(self._items) > self.entries_max:
+            self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 class FanOut:
     def __init__(self, read_range: RangeReader, read_players: PlayersReader, read_versions: VersionReader,
                  limits: ApiLimits, clock: Clock, on_tick_ms: Callable[[float], None] | None = None) -> None:
@@ -88,6 +129,7 @@ class FanOut:
         self.read_versions = read_versions
         self.limits = limits
         self.clock = clock
+        self.payloads = PayloadCache(limits.subscription_payload_cache_max)   # see podium.gql.live_fast
         self.tops: dict[tuple[str, int], _TopWatch] = {}
         self.ranks: dict[tuple[str, str], _RankWatch] = {}
         self.versions: dict[str, str] = {}
@@ -113,7 +155,7 @@ class FanOut:
         try:
             await watch.loaded.wait()
             seen_seq, seen = watch.seq, watch.state
-            yield TopUpdate(board, n, seen_seq, True, list(seen), [], watch.as_of_ms)
+            yield TopUpdate(board, n, seen_seq, True, list(seen), [], watch.as_of_ms, -1)
             while True:
                 async with watch.ready:
                     await watch.ready.wait_for(lambda: watch.seq != seen_seq)
@@ -121,9 +163,9 @@ class FanOut:
                     changes = watch.shared_diff          # the common case: computed once per tick
                 else:
                     changes = diff_top(seen, watch.state)  # a slow consumer: one coalesced diff
-                seen_seq, seen = watch.seq, watch.state
+                since, seen_seq, seen = seen_seq, watch.seq, watch.state
                 if changes:
-                    yield TopUpdate(board, n, seen_seq, False, [], changes, watch.as_of_ms)
+                    yield TopUpdate(board, n, seen_seq, False, [], changes, watch.as_of_ms, since)
         finally:
             watch.subscribers -= 1
             self.subscriptions -= 1
@@ -147,14 +189,15 @@ class FanOut:
             await watch.loaded.wait()
             seen = watch.seq
             e = watch.entry
-            yield RankUpdate(board, player, e.rank if e else None, None, e.score if e else None, [], watch.as_of_ms)
+            yield RankUpdate(board, player, e.rank if e else None, None, e.score if e else None, [], watch.as_of_ms,
+                             seen, True)
             while True:
                 async with watch.ready:
                     await watch.ready.wait_for(lambda: watch.seq != seen)
                 seen = watch.seq
                 e = watch.entry
                 yield RankUpdate(board, player, e.rank if e else None, watch.previous_rank,
-                                 e.score if e else None, list(watch.overtaken_by), watch.as_of_ms)
+                                 e.score if e else None, list(watch.overtaken_by), watch.as_of_ms, seen, False)
         finally:
             watch.subscribers -= 1
             self.subscriptions -= 1

@@ -25,6 +25,7 @@ class LiveServer:
         if not settings.port or settings.port == 8080:
             settings.port = free_port()
         self.app_factory = app_factory
+        self.app: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
@@ -42,7 +43,8 @@ class LiveServer:
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
-            await serve(self.app_factory(self.settings), "127.0.0.1", self.settings.port, self._stop)
+            self.app = self.app_factory(self.settings)   # tests may look at app.state.service
+            await serve(self.app, "127.0.0.1", self.settings.port, self._stop)
 
         try:
             asyncio.run(main())

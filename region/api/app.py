@@ -18,6 +18,7 @@ from strawberry.asgi import GraphQL
 from podium.clock import Clock
 from podium.config import Settings
 from podium.errors import Internal, PodiumError
+from podium.gql.ws_handlers import LegacyWSHandler, TransportWSHandler
 from podium.region.api import http
 from podium.region.api.etag import ETagMiddleware
 from podium.region.api.schema import build_schema
@@ -28,6 +29,9 @@ log = logging.getLogger("podium.app")
 
 
 class RegionGraphQL(GraphQL):  # type: ignore[type-arg]
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> dict[str, Any]:
         service = request.app.state.service
         return {"service": service, "request": request, "response": response, "telemetry": service.telemetry}

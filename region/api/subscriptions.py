@@ -11,6 +11,7 @@ from strawberry.types import Info
 from podium.gql.errors import as_graphql_errors
 from podium.region.api.auth import authorize_player, authorize_read
 from podium.gql.live import RankChanged, TopChanged
+from podium.gql.live_fast import deliver
 
 
 @strawberry.type
@@ -22,8 +23,9 @@ class Subscription:
         with as_graphql_errors():
             b = await service.boards.require(board)
             await authorize_read(info, b.public_read)
-            async for update in service.fanout.subscribe_top(board, n):
-                yield TopChanged.from_update(update)
+            updates = service.fanout.subscribe_top(board, n)
+            async for message in deliver(info, updates, TopChanged.from_update, service.fanout.payloads):
+                yield message  # type: ignore[misc]
 
     @strawberry.subscription(description="A player's rank and score on a board, with who overtook them.")
     async def rank_changed(self, info: Info[Any, Any], board: str, player: str) -> AsyncGenerator[RankChanged, None]:
@@ -31,5 +33,6 @@ class Subscription:
         with as_graphql_errors():
             await authorize_player(info, player)
             await service.boards.require(board)
-            async for update in service.fanout.subscribe_rank(board, player):
-                yield RankChanged.from_update(update)
+            updates = service.fanout.subscribe_rank(board, player)
+            async for message in deliver(info, updates, RankChanged.from_update, service.fanout.payloads):
+                yield message  # type: ignore[misc]

@@ -90,3 +90,32 @@ async def test_subscription_limits_and_errors_carry_codes(live_region: LiveServe
         assert msg["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     finally:
         await sub.close()
+
+
+@pytest.mark.anyio
+async def test_one_serialization_per_tick_and_shape_shared_by_every_subscriber(live_region: LiveServer) -> None:
+    """The fan-out fast path: subscribers of one (board, n) with the same operation get the same
+    payload, executed and serialized once; another selection gets its own, with only its fields."""
+    board = create_board(live_region.url)
+    await post_async(live_region.url, [entry(board, "ann", 10)])
+    small_q = "subscription($b:String!){ topChanged(board:$b, n:3){ changes { player rank } } }"
+    same = [await Subscriber(live_region.ws_url, protocol).connect() for protocol in (*PROTOCOLS, PROTOCOLS[0])]
+    small = await Subscriber(live_region.ws_url).connect()
+    payloads = live_region.app.state.service.fanout.payloads
+    try:
+        for sub in same:
+            await sub.subscribe(TOP_Q, {"b": board, "n": 3})
+        await small.subscribe(small_q, {"b": board})
+        for sub in (*same, small):
+            assert (await asyncio.wait_for(sub.next(), 5))["data"]["topChanged"]   # first: through Strawberry
+        hits, misses = payloads.hits, payloads.misses
+        await post_async(live_region.url, [entry(board, "bob", 20)])
+        got = [(await asyncio.wait_for(sub.next(), 5))["data"]["topChanged"] for sub in same]
+        assert got[0] == got[1] == got[2]
+        assert {(c["kind"], c["player"], c["rank"]) for c in got[0]["changes"]} == {("ENTERED", "bob", 1), ("MOVED", "ann", 2)}
+        mini = (await asyncio.wait_for(small.next(), 5))["data"]["topChanged"]
+        assert mini == {"changes": [{"player": c["player"], "rank": c["rank"]} for c in got[0]["changes"]]}
+        assert (payloads.misses - misses, payloads.hits - hits) == (2, len(same) - 1)
+    finally:
+        for sub in (*same, small):
+            await sub.close()

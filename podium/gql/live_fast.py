@@ -1,0 +1,90 @@
+"""The subscription fast path: each tick's message is executed and serialized once per
+(update, selection shape) and the same text is written to every subscriber.
+
+Strawberry runs a subscription's field selection and JSON encoding for every subscriber and event;
+with thousands of subscribers of one top-n that is the whole CPU budget. Here the first message of
+a subscription still goes through Strawberry (validation, extensions, auth, errors); after that the
+resolver writes the shared frame itself to the websocket of its operation, found through a context
+variable that our protocol handlers (`ws_handlers`) set in each operation's task. Without such a
+channel (e.g. `schema.subscribe` in-process) every update is yielded to Strawberry as usual.
+
+The payload is what Strawberry would send: graphql-core's `execute` over the same operation with
+the update object as root value, which is exactly how subscription events are mapped
+(`resolve=lambda event: event`)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+import orjson
+from graphql import DocumentNode, ExecutionResult, execute, print_ast
+from strawberry.types import Info
+
+from podium.fanout import PayloadCache
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """Where one operation's frames go: `prefix + payload + "}"` is a complete protocol message."""
+
+    send_text: Callable[[str], Awaitable[None]]
+    prefix: str
+
+
+CHANNEL: ContextVar[Channel | None] = ContextVar("podium_live_channel", default=None)
+
+
+def _shape(info: Info[Any, Any]) -> tuple[str, str]:
+    """What, besides the update, decides the payload: the operation (with fragments) and variables."""
+    doc = DocumentNode(definitions=(info._raw_info.operation, *info._raw_info.fragments.values()))  # noqa: SLF001
+    return print_ast(doc), orjson.dumps(info._raw_info.variable_values, option=orjson.OPT_SORT_KEYS, default=str).decode()
+
+
+async def _render(info: Info[Any, Any], shape: tuple[str, str], root: object) -> str | None:
+    raw = info._raw_info  # noqa: SLF001 - graphql-core's resolve info: schema, operation, fragments
+    doc = DocumentNode(definitions=(raw.operation, *raw.fragments.values()))
+    result: Any = execute(raw.schema, doc, root_value=root, context_value=info.context,
+                          variable_values=raw.variable_values,
+                          operation_name=raw.operation.name.value if raw.operation.name else None)
+    if inspect.isawaitable(result):
+        result = await result
+    assert isinstance(result, ExecutionResult)
+    if result.errors:
+        return None                    # the normal path reports them
+    return orjson.dumps({"data": result.data}).decode()
+
+
+class Keyed(Protocol):
+    @property
+    def key(self) -> tuple[object, ...]: ...
+
+
+U = TypeVar("U", bound=Keyed)
+
+
+async def deliver(
+    info: Info[Any, Any], updates: AsyncIterator[U], to_object: Callable[[U], object], cache: PayloadCache,
+) -> AsyncIterator[object]:
+    """Yields the first update through Strawberry, then writes shared frames for the rest."""
+    channel = CHANNEL.get()
+    first = True
+    shape: tuple[str, str] | None = None
+    async for update in updates:
+        if first or channel is None:
+            first = False
+            yield to_object(update)
+            continue
+        if shape is None:
+            shape = _shape(info)
+        key = (*update.key, *shape)
+        text = cache.get(key)
+        if text is None:
+            text = await _render(info, shape, to_object(update))
+            if text is None:
+                yield to_object(update)
+                continue
+            cache.put(key, text)
+        await channel.send_text(channel.prefix + text + "}")
