@@ -1,8 +1,17 @@
-"""History store benchmark: score-history write throughput on SQLite and on the Cassandra 1.2 test
-server (or CASSANDRA_CONTACT_POINTS), and the JSONL.gz snapshot size per million players
-(measured on 100k players, extrapolated linearly ×10).
+"""History store benchmarks (timings live here, never in unit tests).
 
     python benchmarks/history_bench.py [--rows 20000] [--players 100000]
+        score-history write throughput on SQLite and on the Cassandra 1.2 test server (or
+        CASSANDRA_CONTACT_POINTS), and the JSONL.gz snapshot size per million players (measured on
+        --players, extrapolated linearly).
+    python benchmarks/history_bench.py --ingest [--batches 150]
+        what history costs the acknowledgement path: direct-mode ingest (RegionService.ingest.submit,
+        1000-entry batches, one at a time, real redis-server) with history off, with the queued
+        writer (SQLite; Cassandra with --cassandra), and with an inline SQLite write after each apply.
+    python benchmarks/history_bench.py --rebuild [--rebuild-players 1000000] [--cassandra-players 20000]
+        rebuild time of a board from the warm store (SQLite at full size, the Cassandra test server at
+        --cassandra-players, extrapolated), checked equal to the expected standings; then a snapshot
+        of the rebuilt board: Redis read, warm-store write and JSONL.gz export, with the file size.
 """
 
 from __future__ import annotations
@@ -11,19 +20,32 @@ import argparse
 import asyncio
 import os
 import random
+import statistics
 import tempfile
 import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from podium.cassandra_server import CassandraServer
-from podium.config import HistorySettings
-from podium.model import RankedEntry
+from podium.clock import SystemClock
+from podium.config import HistorySettings, Settings
+from podium.model import Board, RankedEntry
+from podium.redis_client import connect
+from podium.redis_server import RedisServer
+from podium.region.boards import BoardRegistry
 from podium.region.history_cassandra import CassandraHistoryStore
 from podium.region.history_sqlite import SqliteHistoryStore
-from podium.region.history_store import HistoryStore, ScoreRow, Snapshot
+from podium.region.history_store import HistoryStore, ScoreRow, Snapshot, history_key, rank_standings
+from podium.region.rank_store import read_all
+from podium.region.rank_store_redis import RedisRankStore
+from podium.region.recovery import Rebuilder
+from podium.region.service import RegionService
 from podium.region.snapshots import export_snapshot
 
 BATCH_ROWS = 1000
+T0 = 1_700_000_000_000
 
 
 def _rows(n: int) -> list[ScoreRow]:
@@ -43,37 +65,234 @@ async def _write_rate(store: HistoryStore, rows: list[ScoreRow]) -> float:
         await store.close()
 
 
+@asynccontextmanager
+async def _cassandra(tmp: Path, keyspace: str) -> AsyncIterator[HistorySettings]:
+    external = os.environ.get("CASSANDRA_CONTACT_POINTS")
+    if external:
+        yield HistorySettings(cassandra_contact_points=external.split(","), cassandra_keyspace=keyspace)
+        return
+    with CassandraServer(tmp / f"cassandra-{keyspace}") as server:
+        yield HistorySettings(cassandra_contact_points=["127.0.0.1"], cassandra_port=server.port,
+                              cassandra_protocol_version=1, cassandra_consistency="ONE", cassandra_keyspace=keyspace)
+
+
+async def writes_and_snapshot_size(args: argparse.Namespace, tmp: Path) -> None:
+    rows = _rows(args.rows)
+    rate = await _write_rate(SqliteHistoryStore(tmp / "h.sqlite3"), rows)
+    print(f"sqlite     history writes: {rate:,.0f} rows/s ({args.rows} rows, batches of {BATCH_ROWS})")
+    async with _cassandra(tmp, "podium_bench") as settings:
+        rate = await _write_rate(CassandraHistoryStore(settings), rows)
+    where = os.environ.get("CASSANDRA_CONTACT_POINTS") or "Cassandra 1.2 test server, 1 node, 2 cores shared with the client"
+    print(f"cassandra  history writes: {rate:,.0f} rows/s ({where}; each row also upserts the player index)")
+    rng = random.Random(2)
+    entries = tuple(RankedEntry(i, f"player{rng.randrange(10**9)}", 10**9 - i * 7, 1_700_000_000_000 + rng.randrange(10**9))
+                    for i in range(1, args.players + 1))
+    start = time.perf_counter()
+    path = await export_snapshot(Snapshot("bench", 0, 1, entries), tmp)
+    took = time.perf_counter() - start
+    size = path.stat().st_size
+    per_million = size * 1_000_000 / args.players
+    print(f"snapshot export: {args.players:,} players → {size / 1e6:.2f} MB in {took:.2f} s; "
+          f"extrapolated ×{1_000_000 / args.players:g}: {per_million / 1e6:.1f} MB per million players")
+
+
+# --- ingest: what history costs the acknowledgement path -------------------------------------------
+
+def _batches(n: int, seed: int) -> list[list[dict[str, Any]]]:
+    rng = random.Random(seed)
+    now = int(time.time() * 1000) - 1000
+    return [[{"board": "ingest", "player": f"p{rng.randrange(100_000)}", "score": rng.randrange(10**6),
+              "achieved_at": now - rng.randrange(1000), "event_id": f"s{seed}-b{b}-e{i}"} for i in range(1000)]
+            for b in range(n)]
+
+
+async def _ingest_run(redis_url: str, data_dir: Path, variant: str, batches: list[list[dict[str, Any]]],
+                      history: dict[str, Any]) -> dict[str, float]:
+    settings = Settings(redis_url=redis_url, data_dir=data_dir, region="bench",
+                        api={"rate_limit_per_s": 0, "cache_ttl_ms": 0},
+                        history={"enabled": variant.startswith("queued"), "snapshot_interval_s": 0,
+                                 "rebuild_on_start": False, **history})
+    service = RegionService.build(settings)
+    await service.open()
+    inline = SqliteHistoryStore(data_dir / "inline.sqlite3") if variant == "inline-sqlite" else None
+    try:
+        await service.boards.create(Board("ingest"), exist_ok=True)
+        if inline is not None:
+            await inline.open()
+        latencies = []
+        start = time.perf_counter()
+        for raw in batches:
+            t = time.perf_counter()
+            out = await service.ingest.submit(raw, scope="bench")
+            if inline is not None:
+                key = history_key("ingest", 0)
+                await inline.append_scores([
+                    ScoreRow(key, e["player"], e["event_id"], e["score"], e["achieved_at"])
+                    for e, r in zip(raw, out["results"], strict=True) if r["status"] in ("applied", "unchanged")])
+            latencies.append((time.perf_counter() - t) * 1000)
+        took = time.perf_counter() - start
+        drain = 0.0
+        dropped = 0
+        if service.history_writer is not None:
+            t = time.perf_counter()
+            await service.history_writer.flush(600)
+            drain = time.perf_counter() - t
+            dropped = service.history_writer.stats.dropped
+        latencies.sort()
+        return {"entries_per_s": len(batches) * 1000 / took, "p50_ms": statistics.median(latencies),
+                "p99_ms": latencies[int(len(latencies) * 0.99) - 1], "drain_s": drain, "dropped": dropped}
+    finally:
+        if inline is not None:
+            await inline.close()
+        await service.close()
+
+
+async def ingest(args: argparse.Namespace, tmp: Path) -> None:
+    variants: list[tuple[str, dict[str, Any]]] = [("off", {}), ("queued-sqlite", {}), ("inline-sqlite", {})]
+    print(f"direct-mode ingest, {args.batches} batches of 1000 entries, one batch at a time (ack latency), "
+          "100k players, best board; each variant twice, alternating, best run shown")
+    with RedisServer(tmp / "redis-ingest", appendonly=False) as redis:
+        async with _cassandra(tmp, "podium_ingest") if args.cassandra else _null() as cassandra:
+            if cassandra is not None:
+                variants.append(("queued-cassandra", {
+                    "cassandra_contact_points": cassandra.cassandra_contact_points, "cassandra_port": cassandra.cassandra_port,
+                    "cassandra_protocol_version": cassandra.cassandra_protocol_version,
+                    "cassandra_consistency": cassandra.cassandra_consistency, "cassandra_keyspace": "podium_ingest"}))
+            best: dict[str, dict[str, float]] = {}
+            for rnd in range(2):
+                for i, (variant, history) in enumerate(variants):
+                    client = connect(redis.url)
+                    await client.flushall()
+                    await client.aclose()
+                    got = await _ingest_run(redis.url, tmp / f"ingest-{variant}-{rnd}", variant,
+                                            _batches(args.batches, seed=10 * rnd + i), history)
+                    if variant not in best or got["entries_per_s"] > best[variant]["entries_per_s"]:
+                        best[variant] = got
+    base = best["off"]["entries_per_s"]
+    for variant, got in best.items():
+        print(f"  {variant:17} {got['entries_per_s']:>9,.0f} entries/s ({got['entries_per_s'] / base:.2f}× off)  "
+              f"batch p50 {got['p50_ms']:.1f} ms p99 {got['p99_ms']:.1f} ms  "
+              f"queue drained {got['drain_s']:.2f} s after the last ack, {got['dropped']:.0f} rows dropped")
+
+
+@asynccontextmanager
+async def _null() -> AsyncIterator[None]:
+    yield None
+
+
+# --- rebuild: a 1M-player board from the warm store --------------------------------------------------
+
+def _history_rows(players: int, board_key: str) -> Iterator[list[ScoreRow]]:
+    """One score per player, three for every fifth player (a best board keeps the best), in chunks."""
+    rng = random.Random(7)
+    chunk: list[ScoreRow] = []
+    for i in range(players):
+        for k in range(3 if i % 5 == 0 else 1):
+            chunk.append(ScoreRow(board_key, f"player{i:07d}", f"e{i}-{k}", rng.randrange(100_000), T0 + rng.randrange(10**6)))
+        if len(chunk) >= 20_000:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _expected(players: int, board: Board) -> list[RankedEntry]:
+    from podium.region.history_store import current_standing
+
+    standings: dict[str, list[ScoreRow]] = {}
+    for chunk in _history_rows(players, "x"):
+        for r in chunk:
+            standings.setdefault(r.player, []).append(r)
+    return rank_standings([s for rows in standings.values() if (s := current_standing(board, rows)) is not None], board.order)
+
+
+async def _rebuild_one(store: HistoryStore, redis_url: str, players: int, label: str, *, check: bool) -> dict[str, float]:
+    board = Board("big")
+    redis = connect(redis_url)
+    try:
+        await redis.flushall()
+        registry = BoardRegistry(redis, SystemClock())
+        await registry.create(board)
+        start = time.perf_counter()
+        rows = 0
+        for chunk in _history_rows(players, history_key("big", 0)):
+            await store.append_scores(chunk)
+            rows += len(chunk)
+        write_s = time.perf_counter() - start
+        rank_store = RedisRankStore(redis)
+        rebuilder = Rebuilder(redis, rank_store, store, registry, SystemClock(), HistorySettings(rebuild_settle_ms=0),
+                              dedup_window_ms=600_000)
+        start = time.perf_counter()
+        [report] = await rebuilder.run(["big"])
+        rebuild_s = time.perf_counter() - start
+        memory = int((await redis.info("memory"))["used_memory"])
+        print(f"{label}: {players:,} players ({rows:,} history rows written in {write_s:.1f} s, "
+              f"{rows / write_s:,.0f} rows/s) → rebuilt in {rebuild_s:.1f} s "
+              f"({players / rebuild_s:,.0f} players/s); Redis used_memory {memory / 1e6:.0f} MB")
+        assert report.entries == players
+        result = {"rebuild_s": rebuild_s}
+        if check:
+            start = time.perf_counter()
+            entries = await read_all(rank_store, board, 50_000)
+            read_s = time.perf_counter() - start
+            assert entries == _expected(players, board), "rebuilt board differs from the expected standings"
+            print(f"  checked: all {players:,} ranks equal the expected standings (tie rule included)")
+            start = time.perf_counter()
+            snap = Snapshot("big", 0, T0, tuple(entries))
+            await store.write_snapshot(snap)
+            store_s = time.perf_counter() - start
+            start = time.perf_counter()
+            path = await export_snapshot(snap, Path(tempfile.gettempdir()) / f"podium-bench-{os.getpid()}")
+            export_s = time.perf_counter() - start
+            size = path.stat().st_size
+            path.unlink()
+            print(f"  snapshot of the rebuilt board: Redis read {read_s:.1f} s, warm-store write {store_s:.1f} s "
+                  f"(ranks + rank history), JSONL.gz export {export_s:.1f} s → {size / 1e6:.1f} MB "
+                  f"({size / players:.1f} bytes per player)")
+        return result
+    finally:
+        await redis.aclose()
+
+
+async def rebuild(args: argparse.Namespace, tmp: Path) -> None:
+    with RedisServer(tmp / "redis-rebuild", appendonly=False) as redis:
+        sqlite = SqliteHistoryStore(tmp / "rebuild.sqlite3")
+        await sqlite.open()
+        try:
+            await _rebuild_one(sqlite, redis.url, args.rebuild_players, "sqlite", check=True)
+        finally:
+            await sqlite.close()
+        if args.cassandra_players:
+            async with _cassandra(tmp, "podium_rebuild") as settings:
+                cassandra = CassandraHistoryStore(settings)
+                await cassandra.open()
+                try:
+                    got = await _rebuild_one(cassandra, redis.url, args.cassandra_players, "cassandra", check=False)
+                finally:
+                    await cassandra.close()
+            factor = args.rebuild_players / args.cassandra_players
+            print(f"  cassandra extrapolated ×{factor:g} (linear: one partition read per player): "
+                  f"~{got['rebuild_s'] * factor:.0f} s for {args.rebuild_players:,} players")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--players", type=int, default=100_000)
+    parser.add_argument("--ingest", action="store_true")
+    parser.add_argument("--batches", type=int, default=150)
+    parser.add_argument("--cassandra", action="store_true", help="--ingest: add a queued Cassandra variant")
+    parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--rebuild-players", type=int, default=1_000_000)
+    parser.add_argument("--cassandra-players", type=int, default=20_000)
     args = parser.parse_args()
-    rows = _rows(args.rows)
     with tempfile.TemporaryDirectory() as tmp:
-        rate = await _write_rate(SqliteHistoryStore(Path(tmp) / "h.sqlite3"), rows)
-        print(f"sqlite     history writes: {rate:,.0f} rows/s ({args.rows} rows, batches of {BATCH_ROWS})")
-        external = os.environ.get("CASSANDRA_CONTACT_POINTS")
-        if external:
-            settings = HistorySettings(cassandra_contact_points=external.split(","), cassandra_keyspace="podium_bench")
-            rate = await _write_rate(CassandraHistoryStore(settings), rows)
-        else:
-            with CassandraServer(Path(tmp) / "cassandra") as server:
-                settings = HistorySettings(cassandra_contact_points=["127.0.0.1"], cassandra_port=server.port,
-                                           cassandra_protocol_version=1, cassandra_consistency="ONE",
-                                           cassandra_keyspace="podium_bench")
-                rate = await _write_rate(CassandraHistoryStore(settings), rows)
-        where = external or "Cassandra 1.2 test server, 1 node, 2 cores shared with the client"
-        print(f"cassandra  history writes: {rate:,.0f} rows/s ({where}; each row also upserts the player index)")
-        rng = random.Random(2)
-        entries = tuple(RankedEntry(i, f"player{rng.randrange(10**9)}", 10**9 - i * 7, 1_700_000_000_000 + rng.randrange(10**9))
-                        for i in range(1, args.players + 1))
-        start = time.perf_counter()
-        path = await export_snapshot(Snapshot("bench", 0, 1, entries), Path(tmp))
-        took = time.perf_counter() - start
-        size = path.stat().st_size
-        per_million = size * 1_000_000 / args.players
-        print(f"snapshot export: {args.players:,} players → {size / 1e6:.2f} MB in {took:.2f} s; "
-              f"extrapolated ×{1_000_000 / args.players:g}: {per_million / 1e6:.1f} MB per million players")
+        if args.ingest:
+            await ingest(args, Path(tmp))
+        if args.rebuild:
+            await rebuild(args, Path(tmp))
+        if not (args.ingest or args.rebuild):
+            await writes_and_snapshot_size(args, Path(tmp))
 
 
 if __name__ == "__main__":
