@@ -4,10 +4,12 @@ checked by an ASGI middleware in front of the API. The clock is injected."""
 from __future__ import annotations
 
 import hashlib
+import logging
 from importlib import resources
 from typing import Any
 
 import orjson
+from redis.exceptions import RedisError
 
 from podium.clock import Clock
 from podium.errors import RateLimited
@@ -16,6 +18,7 @@ from podium.redis_client import AnyRedis
 # Paths with their own protection: health and metrics for probes; score batches are signed and
 # bounded per batch (their key ids are limited by the batch size limit and dedup instead).
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v1/scores"})
+log = logging.getLogger("podium.rate_limit")
 
 
 class TokenBuckets:
@@ -60,6 +63,10 @@ class RateLimitMiddleware:
             try:
                 for key in client_keys(headers, client[0]):
                     await buckets.take(key)
+            except (RedisError, OSError) as exc:
+                # Fail open: a limiter that cannot reach Redis must not turn every request (or
+                # websocket handshake) into an error; what needs Redis reports its own error.
+                log.warning("rate limit not checked (%s): %s", type(exc).__name__, exc)
             except RateLimited as exc:
                 scope["app"].state.service.telemetry.rate_limited.add(1, {"path": scope["path"]})
                 if scope["type"] == "websocket":

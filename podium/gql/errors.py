@@ -49,3 +49,8 @@ def as_graphql_errors() -> Iterator[None]:
         yield
     except PodiumError as exc:
         raise GraphQLError(exc.message, extensions={"code": exc.code, **exc.extensions}) from exc
+    except GraphQLError:
+        raise
+    except Exception as exc:
+        log.error("unexpected error in subscription", exc_info=exc)
+        raise GraphQLError("internal error", extensions={"code": "INTERNAL"}) from exc

@@ -3,7 +3,9 @@ aliases, cost, introspection off; every refusal carries `extensions.code`."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,7 +17,9 @@ from podium.region.rate_limit import TokenBuckets
 from podium.errors import RateLimited
 from podium.redis_client import connect
 from podium.testing import LiveServer
+from podium.ws_client import Subscriber
 from tests.conftest import region_settings
+from tests.region.helpers import create_board
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +94,25 @@ def test_query_cost_limit(live_region: LiveServer) -> None:
     error = costly.json()["errors"][0]
     assert error["message"] == "query cost 5001 exceeds the limit of 5000"
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+@pytest.mark.anyio
+async def test_no_http_500_when_redis_is_gone(tmp_path: Path) -> None:
+    """Redis lost under a running region: queries answer coded GraphQL errors, websocket handshakes
+    still upgrade (the rate limiter fails open) and subscriptions get a coded error, never a 500."""
+    redis = RedisServer(tmp_path / "redis", appendonly=False)
+    redis.start()
+    settings = region_settings(redis.url, api={"rate_limit_per_s": 100.0, "rate_limit_burst": 100})
+    with LiveServer(create_app, settings) as server:
+        board = create_board(server.url)
+        redis.stop()
+        r = httpx.post(f"{server.url}/graphql", json={"query": f'{{ count(board: "{board}") }}'})
+        assert r.status_code != 500, r.text
+        assert r.json()["errors"][0]["extensions"]["code"] == "INTERNAL"
+        sub = await Subscriber(server.ws_url).connect()      # raised on a failed handshake before
+        try:
+            await sub.subscribe('subscription { topChanged(board: "nowhere", n: 3) { seq } }')
+            payload = await asyncio.wait_for(sub.next(), 10)
+            assert payload["errors"][0]["extensions"]["code"] == "INTERNAL", payload
+        finally:
+            await sub.close()
