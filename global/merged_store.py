@@ -3,12 +3,13 @@
 Why the kept top-K is exact. Regions ship every change of every entry (state, not deltas), so the
 global tier holds each region's current value of each entry and resolves them per operator:
 `best` = the best regional value, `latest` = the newest, counters = the sum of the regional totals.
-For `best`/`latest` the exact global top-K is also contained in the union of the regional top-K
-lists (a player in the global top-K is in the top-K of the region holding their winning value,
-since everyone ahead of them there is ahead of them globally too): that is what STRONG reads merge
-live. For counter boards it is not (a player's total can be spread over regions, each share
-outside every regional top-K), which is why the global tier keeps every region's contribution of
-every entry and ranks the sums itself. The sorted set keeps 2·K entries (not just K) so the exact
+For `best` the exact global top-K is also contained in the union of the regional top-K lists (a
+player in the global top-K is in the top-K of the region holding their best value, since everyone
+ahead of them there is ahead of them globally too): that is what STRONG reads merge live. For
+`latest` it is not (a player's newest write may be a low score outside its region's top-K while an
+older high one sits in another region's top-K: counter-example in tests/replication/test_merge.py),
+nor for counters (a total spread over regions, each share outside every regional top-K). That is
+why the global tier keeps every region's state of every entry and ranks the resolved values itself. The sorted set keeps 2·K entries (not just K) so the exact
 tier survives entries leaving the top between refills.
 
 Per (board, season):

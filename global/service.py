@@ -109,9 +109,13 @@ class GlobalService:
     async def strong_top(self, board: Board, first: int, allow_stale: bool) -> tuple[list[RankedEntry], bool]:
         """STRONG: merge the regions' live top lists at read time.
 
-        Exact for `best`/`latest` boards: a player in the global top-n is in the top-n of the region
-        holding their winning value, so the union of regional top-n lists holds every global top-n
-        entry. Counter boards merge the live contributions with the stored ones of other regions."""
+        Exact for `best` boards: a player in the global top-n is in the top-n of the region holding
+        their best value, so the union of regional top-n lists holds every global top-n entry. Not so
+        for `latest` (a player's newest write can be a low score outside its region's top-n while an
+        older high one sits in another region's top-n; see tests/replication/test_merge.py) nor for
+        counters (a total spread over regions): those merge the live lists with the global tier's
+        stored states of the candidates and of its own top-n, so they are exact up to writes that
+        are neither replicated yet nor in a region's live top-n."""
         g = self.settings.global_
         if first > g.strong_top_max:
             raise BadUserInput(f"STRONG reads are limited to the top {g.strong_top_max}")
@@ -123,7 +127,7 @@ class GlobalService:
                                   f"{g.strong_timeout_ms} ms; pass allowStale: true to get the merged state, labelled stale")
             return await self.store.top(board, 0, first), True
         players = sorted({p for rows in tops.values() for p, _, _ in rows})
-        if board.operator in (Operator.INCREMENT, Operator.DECREMENT):
+        if board.operator != Operator.BEST:
             stored_top = await self.store.top(board, 0, first)
             players = sorted(set(players) | {r.player for r in stored_top})
             states = await self.store.states(board, players)
