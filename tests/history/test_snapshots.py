@@ -113,8 +113,11 @@ async def test_one_scheduler_per_interval_takes_the_snapshot(anyio_backend: str,
         claimed.add(slot)
         return fresh
 
-    a = SnapshotScheduler(history_store, _read, lambda: ["a"], clock, 60, tmp_path, claim=claim)
-    b = SnapshotScheduler(history_store, _read, lambda: ["a"], clock, 60, tmp_path, claim=claim)
+    async def small(board: str) -> tuple[int, Sequence[RankedEntry]]:
+        return 0, ENTRIES[:3]
+
+    a = SnapshotScheduler(history_store, small, lambda: ["a"], clock, 60, tmp_path, claim=claim)
+    b = SnapshotScheduler(history_store, small, lambda: ["a"], clock, 60, tmp_path, claim=claim)
     await a.tick()
     await b.tick()                       # same interval: b leaves it to a
     assert (a.taken, b.taken) == ([("a", 1_000_000)], [])
