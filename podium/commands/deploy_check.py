@@ -19,6 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--kube-version", default=None, help="Kubernetes version the manifests must be valid for (default 1.33.0)")
     p.add_argument("--require-checkov", action="store_true", help="fail, instead of skipping, when checkov is not installed")
     p.add_argument("--fix-fmt", action="store_true", help="rewrite Terraform files in canonical format before checking")
+    p.add_argument("--only", action="append", choices=["docker", "helm", "terraform", "checkov"], default=None,
+                   help="run only this group of checks (repeatable; default: all). checkov scans what the helm and terraform groups render")
     p.set_defaults(func=run)
 
 
@@ -26,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         # The deploy tools are an extra (the Helm library alone is 75 MB): import them only here.
         from podium.deploy.layout import Layout
-        from podium.deploy.runner import KUBE_VERSION, Options, run_all
+        from podium.deploy.runner import GROUPS, KUBE_VERSION, Options, run_all
     except ImportError as exc:
         print(f"podium deploy-check: {exc.name or exc} is missing: pip install -e '.[deploy]'", file=sys.stderr)
         return 2
@@ -36,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"podium deploy-check: {exc}", file=sys.stderr)
         return 2
     options = Options(kube_version=args.kube_version or KUBE_VERSION, require_checkov=args.require_checkov,
-                      fix_fmt=args.fix_fmt)
+                      fix_fmt=args.fix_fmt, only=frozenset(args.only or GROUPS))
     print(f"podium deploy-check in {layout.root}", flush=True)
     start = time.perf_counter()
     results = run_all(layout.root, options, report=lambda r: print(r.line(), flush=True))

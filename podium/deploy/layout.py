@@ -14,10 +14,11 @@ class Layout:
 
     @classmethod
     def find(cls, start: Path | None = None) -> Layout:
-        """The checkout holding helm/podium: `start` (default: the working directory) or a parent of
-        it, else the source tree this package was installed from in editable mode."""
+        """The checkout holding helm/podium: `start` or a parent of it; without `start`, the working
+        directory or a parent, else the source tree this package was installed from (editable)."""
         here = (start or Path.cwd()).resolve()
-        for candidate in (here, *here.parents, Path(__file__).resolve().parents[2]):
+        fallback = [] if start else [Path(__file__).resolve().parents[2]]
+        for candidate in (here, *here.parents, *fallback):
             if (candidate / CHART / "Chart.yaml").is_file():
                 return cls(candidate)
         raise FileNotFoundError(f"no {CHART}/Chart.yaml in {here} or its parents: pass --root")

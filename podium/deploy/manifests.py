@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 
 from podium.deploy.chart import Manifest
 from podium.deploy.results import CheckFailed
+from podium.invariant import invariant
 
 # API groups whose objects are custom resources: kubernetes-validate ships no schema for them.
 CUSTOM_RESOURCE_GROUPS = ("monitoring.coreos.com/",)
@@ -207,22 +209,55 @@ def unknown_setting(env_name: str, settings_cls: type[BaseModel]) -> bool:
     return False
 
 
-def parse_settings(envs: list[dict[str, str]]) -> list[dict[str, Any]]:
-    """Each environment parsed as Settings, in one child process (see settings_probe)."""
-    if not envs:
-        return []
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("PODIUM_") and k not in UNPREFIXED_ENV}
-    proc = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "podium.deploy.settings_probe"], input=json.dumps(envs),
-        capture_output=True, text=True, env=child_env, timeout=SETTINGS_PROBE_TIMEOUT_S, check=False,
-    )
-    if proc.returncode != 0:
-        raise CheckFailed(f"the settings probe failed:\n{proc.stderr.strip()[-2000:]}")
-    results: list[dict[str, Any]] = json.loads(proc.stdout)
-    return results
+class SettingsProbe:
+    """A child process parsing environments as Settings (see settings_probe), kept for a whole run:
+    starting Python and importing pydantic costs more than all the parsing."""
+
+    def __init__(self) -> None:
+        child_env = {k: v for k, v in os.environ.items() if not k.startswith("PODIUM_") and k not in UNPREFIXED_ENV}
+        # stderr to a file, not a pipe: nobody reads it until the child dies, and a full pipe would block it.
+        self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in close()
+        self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "podium.deploy.settings_probe"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=self._stderr, text=True, env=child_env,
+        )
+
+    def parse(self, envs: list[dict[str, str]]) -> list[dict[str, Any]]:
+        invariant(self._proc.stdin is not None and self._proc.stdout is not None, "the probe's pipes are open")
+        assert self._proc.stdin is not None and self._proc.stdout is not None  # narrows the types for mypy
+        try:
+            self._proc.stdin.write(json.dumps(envs) + "\n")
+            self._proc.stdin.flush()
+            line = self._proc.stdout.readline()
+        except BrokenPipeError:
+            line = ""
+        if not line:
+            self._proc.wait(timeout=SETTINGS_PROBE_TIMEOUT_S)
+            self._stderr.seek(0)
+            raise CheckFailed(f"the settings probe died:\n{self._stderr.read().strip()[-2000:]}")
+        results: list[dict[str, Any]] = json.loads(line)
+        return results
+
+    def close(self) -> None:
+        if self._proc.stdin and not self._proc.stdin.closed:
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=SETTINGS_PROBE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        if self._proc.stdout:
+            self._proc.stdout.close()
+        self._stderr.close()
+
+    def __enter__(self) -> SettingsProbe:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
-def check_settings(manifests: list[Manifest]) -> str:
+def check_settings(manifests: list[Manifest], probe: SettingsProbe | None = None) -> str:
     """Each Podium container's environment names only real settings, parses as Settings, has a
     Redis to talk to, and its arguments are a valid `podium` command line."""
     from podium.cli import build_parser
@@ -240,7 +275,12 @@ def check_settings(manifests: list[Manifest]) -> str:
             if (name.startswith("PODIUM_") or name in UNPREFIXED_ENV) and unknown_setting(name, Settings):
                 problems.append(f"{where}: {name} is not a Podium setting (podium/config.py): it would be ignored")
         envs.append({k: v for k, v in env.items() if k.startswith("PODIUM_") or k in UNPREFIXED_ENV})
-    for (owner, container), parsed in zip(containers, parse_settings(envs), strict=True):
+    if probe is None:
+        with SettingsProbe() as own:
+            parsed_envs = own.parse(envs)
+    else:
+        parsed_envs = probe.parse(envs)
+    for (owner, container), parsed in zip(containers, parsed_envs, strict=True):
         where = f"{owner} container {container['name']}"
         if "error" in parsed:
             problems.append(f"{where}: the environment is not valid configuration: {parsed['error']}")

@@ -18,6 +18,7 @@ from podium.deploy.layout import Layout
 from podium.deploy.results import CheckFailed, CheckResult, CheckSkipped, run_check
 
 KUBE_VERSION = "1.33.0"
+GROUPS = ("docker", "helm", "terraform", "checkov")
 TOPOLOGY = Path("modules/topology")
 EXAMPLE = Path("examples/three-regions")
 
@@ -27,6 +28,7 @@ class Options:
     kube_version: str = KUBE_VERSION
     require_checkov: bool = False
     fix_fmt: bool = False
+    only: frozenset[str] = frozenset(GROUPS)  # check groups to run (GROUPS)
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Run:
     layout: Layout
     options: Options
     report: Callable[[CheckResult], None]
+    probe: manifests.SettingsProbe
     results: list[CheckResult] = field(default_factory=list)
     rendered: dict[str, str] = field(default_factory=dict)
 
@@ -54,22 +57,41 @@ class Run:
 
 def run_all(root: Path, options: Options | None = None,
             report: Callable[[CheckResult], None] = lambda _: None) -> list[CheckResult]:
-    run = Run(Layout(root), options or Options(), report)
-    chart_defaults = chart.load_values(run.layout.chart / "values.yaml")
-    run.check("dockerfile", lambda: dockerfile.check(run.layout.dockerfile, chart_defaults))
-    helm_chart = chart.load_chart(run.layout.chart)
-    try:
-        if not run.layout.values_files:
-            run.check("helm examples", _fail(f"no values-*.yaml in {run.layout.rel(run.layout.chart / 'examples')}"))
-        for values_file in run.layout.values_files:
-            check_values_file(run, helm_chart, values_file)
-        check_terraform(run)
-        check_terraform_releases(run, helm_chart)
-    finally:
-        helm_chart.close()
-    run.check("checkov", lambda: checkov_scan.scan(run.rendered, run.layout.terraform, run.layout.dockerfile,
-                                                   run.layout.root / ".checkov.yaml", run.options.require_checkov))
+    with manifests.SettingsProbe() as probe:
+        run = Run(Layout(root), options or Options(), report, probe)
+        _run_all(run)
     return run.results
+
+
+def _run_all(run: Run) -> None:
+    only = run.options.only
+    if "docker" in only:
+        run.check("dockerfile", lambda: dockerfile.check(run.layout.dockerfile,
+                                                         chart.load_values(run.layout.chart / "values.yaml")))
+    loaded: list[Any] = []
+    if {"helm", "terraform"} & only:
+        if run.check("helm chart", lambda: _load_chart(run.layout, loaded)).failed:
+            return
+    try:
+        if "helm" in only:
+            if not run.layout.values_files:
+                run.check("helm examples", _fail(f"no values-*.yaml in {run.layout.rel(run.layout.chart / 'examples')}"))
+            for values_file in run.layout.values_files:
+                check_values_file(run, loaded[0], values_file)
+        if "terraform" in only:
+            check_terraform(run)
+            check_terraform_releases(run, loaded[0])
+    finally:
+        for helm_chart in loaded:
+            helm_chart.close()
+    if "checkov" in only:
+        run.check("checkov", lambda: checkov_scan.scan(run.rendered, run.layout.terraform, run.layout.dockerfile,
+                                                       run.layout.root / ".checkov.yaml", run.options.require_checkov))
+
+
+def _load_chart(layout: Layout, loaded: list[Any]) -> str:
+    loaded.append(chart.load_chart(layout.chart))
+    return f"{loaded[0].name} {loaded[0].version} loaded from {layout.rel(layout.chart)}"
 
 
 def _fail(message: str) -> Callable[[], str]:
@@ -109,7 +131,7 @@ def check_release(run: Run, helm_chart: Any, label: str, values: dict[str, Any],
     run.rendered[name] = chart.to_yaml(rendered)
     run.check(f"kubernetes-validate {label}", lambda: manifests.validate_schemas(rendered, run.options.kube_version))
     run.check(f"chart wiring {label}", lambda: manifests.check_wiring(rendered))
-    run.check(f"chart settings {label}", lambda: manifests.check_settings(rendered))
+    run.check(f"chart settings {label}", lambda: manifests.check_settings(rendered, run.probe))
 
 
 def check_terraform(run: Run) -> None:

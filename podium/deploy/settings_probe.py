@@ -3,8 +3,9 @@
 Settings reads only os.environ, so each environment is installed there in turn; doing that in the
 checking process would briefly change the environment of every thread in it.
 
-stdin: a JSON list of {name: value} environments. stdout: a JSON list, per environment, of
-{"error": str} or {"redis_url": bool, "kafka_bootstrap": bool}."""
+Line protocol, so one process serves a whole deploy-check: each stdin line is a JSON list of
+{name: value} environments; the answer is one stdout line, a JSON list of {"error": str} or
+{"redis_url": bool, "kafka_bootstrap": bool} per environment."""
 
 from __future__ import annotations
 
@@ -29,8 +30,9 @@ def probe(env: dict[str, str]) -> dict[str, Any]:
 
 
 def main() -> None:
-    envs = json.load(sys.stdin)
-    json.dump([probe(env) for env in envs], sys.stdout)
+    for line in sys.stdin:
+        sys.stdout.write(json.dumps([probe(env) for env in json.loads(line)]) + "\n")
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":
