@@ -59,6 +59,9 @@ class ApiLimits(BaseModel):
     tick_ms: int = 250                       # subscription coalescing tick
     cache_ttl_ms: int = 250                  # in-process read cache TTL, about one tick (jittered)
     cache_entries_max: int = 10_000
+    response_cache_ttl_ms: int = 250         # whole public GraphQL responses reused this long (0: off)
+    response_cache_entries_max: int = 1024
+    response_cache_body_bytes_max: int = 1_048_576
     rate_limit_per_s: float = 50.0           # token-bucket refill per client id / IP
     rate_limit_burst: int = 100
     introspection: bool = True

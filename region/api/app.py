@@ -21,6 +21,7 @@ from podium.errors import Internal, PodiumError
 from podium.gql.ws_handlers import LegacyWSHandler, TransportWSHandler
 from podium.region.api import http
 from podium.region.api.etag import ETagMiddleware
+from podium.region.api.response_cache import ResponseCacheMiddleware
 from podium.region.api.schema import build_schema
 from podium.region.rate_limit import RateLimitMiddleware
 from podium.region.service import RegionService
@@ -78,6 +79,6 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(RateLimitMiddleware), Middleware(ETagMiddleware)],
+        middleware=[Middleware(RateLimitMiddleware), Middleware(ETagMiddleware), Middleware(ResponseCacheMiddleware)],
         exception_handlers={PodiumError: podium_error, Exception: unexpected_error},
     )

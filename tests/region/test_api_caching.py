@@ -3,6 +3,7 @@ board, ETag and 304, and the singleflight read cache in front of Redis."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 
 from podium.redis_server import RedisServer
 from podium.region.api.app import create_app
+from podium.region.api.response_cache import ResponseCacheMiddleware
 from podium.testing import LiveServer
 from tests.conftest import ADMIN_KEY, region_settings
 from tests.region.helpers import create_board, entry, post_scores
@@ -18,7 +20,15 @@ from tests.region.helpers import create_board, entry, post_scores
 @pytest.fixture(scope="module")
 def cached(redis_server: RedisServer) -> Iterator[LiveServer]:
     settings = region_settings(redis_server.url, api={"rate_limit_per_s": 100_000.0, "rate_limit_burst": 100_000,
-                                                      "cache_ttl_ms": 60_000})
+                                                      "cache_ttl_ms": 60_000, "response_cache_ttl_ms": 0})
+    with LiveServer(create_app, settings) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def response_cached(redis_server: RedisServer) -> Iterator[LiveServer]:
+    settings = region_settings(redis_server.url, api={"rate_limit_per_s": 100_000.0, "rate_limit_burst": 100_000,
+                                                      "cache_ttl_ms": 0, "response_cache_ttl_ms": 2000})
     with LiveServer(create_app, settings) as server:
         yield server
 
@@ -58,3 +68,41 @@ def test_mutations_are_refused_over_get_and_private_reads_are_not_public(cached:
     private = get(cached, '{ leaderboard(board:"%s"){ totalCount } }' % board, {"Authorization": f"Bearer {ADMIN_KEY}"})
     assert private.headers["cache-control"] == "private, no-store"
     assert "etag" not in private.headers
+
+
+def post_query(server: LiveServer, query: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.post(f"{server.url}/graphql", json={"query": query}, headers=headers or {})
+
+
+def test_public_responses_are_reused_for_the_ttl_and_nothing_else_is(response_cached: LiveServer) -> None:
+    board = create_board(response_cached.url, cache_max_age_s=5)
+    post_scores(response_cached.url, {"entries": [entry(board, "ann", 5)]})
+    q = '{ leaderboard(board:"%s", first:5){ edges { node { player score } } } }' % board
+    first = post_query(response_cached, q)
+    cache = _response_cache(response_cached)
+    hits = cache.hits
+    post_scores(response_cached.url, {"entries": [entry(board, "bob", 9)]})
+    again = post_query(response_cached, q)
+    assert again.content == first.content and cache.hits == hits + 1        # within the TTL: reused
+    assert get(response_cached, q).json() != first.json()                    # GET has its own key
+    time.sleep(2.1)                                                          # the 2 s TTL passes
+    fresh = post_query(response_cached, q).json()
+    assert [e["node"]["player"] for e in fresh["data"]["leaderboard"]["edges"]] == ["bob", "ann"]
+    # never reused: another credential, private boards, errors, mutations
+    assert post_query(response_cached, q, {"Authorization": "Bearer x"}).json() == fresh
+    private = create_board(response_cached.url, public_read=False)
+    pq = '{ leaderboard(board:"%s"){ totalCount } }' % private
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    hits = cache.hits
+    for _ in range(2):
+        assert post_query(response_cached, pq, admin).status_code == 200
+        post_query(response_cached, '{ leaderboard(board:"no-such-board"){ totalCount } }')
+        post_query(response_cached, 'mutation { resetBoard(board:"%s") { id } }' % private, admin)
+    assert cache.hits == hits
+
+
+def _response_cache(server: LiveServer) -> ResponseCacheMiddleware:
+    app = server.app.middleware_stack
+    while not isinstance(app, ResponseCacheMiddleware):
+        app = app.app
+    return app

@@ -111,7 +111,7 @@ async def test_no_http_500_when_redis_is_gone(tmp_path: Path) -> None:
         assert r.json()["errors"][0]["extensions"]["code"] == "INTERNAL"
         sub = await Subscriber(server.ws_url).connect()      # raised on a failed handshake before
         try:
-            await sub.subscribe('subscription { topChanged(board: "nowhere", n: 3) { seq } }')
+            await sub.subscribe('subscription($b: String!) { topChanged(board: $b, n: 3) { seq } }', {"b": board})
             payload = await asyncio.wait_for(sub.next(), 10)
             assert payload["errors"][0]["extensions"]["code"] == "INTERNAL", payload
         finally:
