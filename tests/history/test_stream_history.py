@@ -5,9 +5,8 @@ quarantined; a rebuild from that history equals the oracle (increment and best b
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -20,31 +19,16 @@ from podium.region.history_sqlite import SqliteHistoryStore
 from podium.region.history_store import history_key
 from podium.region.history_writer import HistoryWriter
 from podium.region.keys import keys_of
-from podium.region.rank_store import ApplyOutcome
-from podium.region.rank_store_redis import RedisRankStore
 from podium.region.recovery import Rebuilder
 from podium.region.stream_anticheat import AntiCheat
 from podium.region.stream_processor import LogRecord, StreamProcessor
 from podium.region.stream_records import encode_entry
 from podium.region.stream_topics import StreamTopics
 from tests.region.oracle import OracleBoard
+from tests.stream.test_processor import Crash, CrashingStore
 
 pytestmark = pytest.mark.anyio
 T0 = 1_700_000_000_000
-
-
-class Crash(Exception):
-    """A worker dying mid micro-batch."""
-
-
-class CrashingStore(RedisRankStore):
-    crash_on: str | None = None
-
-    async def apply(self, board: Board, entries: Sequence[ScoreEntry], now_ms: int, **kw: Any) -> list[ApplyOutcome] | None:
-        if board.id == self.crash_on:
-            self.crash_on = None
-            raise Crash(board.id)
-        return await super().apply(board, entries, now_ms, **kw)
 
 
 @pytest.fixture
