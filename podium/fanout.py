@@ -75,6 +75,7 @@ class _TopWatch:
     as_of_ms: int = 0
     ready: asyncio.Condition = field(default_factory=asyncio.Condition)
     loaded: asyncio.Event = field(default_factory=asyncio.Event)
+    error: BaseException | None = None   # the first read failed: every waiting subscriber gets it
     subscribers: int = 0
 
 
@@ -154,6 +155,8 @@ class FanOut:
         self.subscriptions += 1
         try:
             await watch.loaded.wait()
+            if watch.error is not None:
+                raise watch.error
             seen_seq, seen = watch.seq, watch.state
             yield TopUpdate(board, n, seen_seq, True, list(seen), [], watch.as_of_ms, -1)
             while True:
@@ -169,7 +172,7 @@ class FanOut:
         finally:
             watch.subscribers -= 1
             self.subscriptions -= 1
-            if watch.subscribers == 0:
+            if watch.subscribers == 0 and self.tops.get(key) is watch:
                 self.tops.pop(key, None)
 
     async def subscribe_rank(self, board: str, player: str) -> AsyncIterator[RankUpdate]:
@@ -187,6 +190,8 @@ class FanOut:
         self.subscriptions += 1
         try:
             await watch.loaded.wait()
+            if watch.error is not None:
+                raise watch.error
             seen = watch.seq
             e = watch.entry
             yield RankUpdate(board, player, e.rank if e else None, None, e.score if e else None, [], watch.as_of_ms,
@@ -201,16 +206,18 @@ class FanOut:
         finally:
             watch.subscribers -= 1
             self.subscriptions -= 1
-            if watch.subscribers == 0:
+            if watch.subscribers == 0 and self.ranks.get(key) is watch:
                 self.ranks.pop(key, None)
 
     async def _load(self, watch: _TopWatch | _RankWatch, read: Callable[[], Awaitable[object]], attr: str) -> None:
         """First read of a new watch; later subscribers of the same key wait for it (`loaded`)."""
         try:
             setattr(watch, attr, await read())
-        except BaseException:
+        except BaseException as exc:
             (self.tops if isinstance(watch, _TopWatch) else self.ranks).pop(  # type: ignore[arg-type]
                 (watch.board, watch.n) if isinstance(watch, _TopWatch) else (watch.board, watch.player), None)
+            watch.error = exc
+            watch.loaded.set()   # subscribers already waiting on this watch fail with it, not hang
             raise
         watch.as_of_ms = self.clock.now_ms()
         watch.loaded.set()

@@ -1,0 +1,56 @@
+"""The fan-out hub's pure core, driven through its injected readers and clock."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from podium.clock import FakeClock
+from podium.config import ApiLimits
+from podium.fanout import FanOut
+from podium.model import RankedEntry
+
+pytestmark = pytest.mark.anyio
+
+
+class ReadFailed(Exception):
+    pass
+
+
+async def test_a_failed_first_read_fails_every_waiting_subscriber_and_the_next_one_reads_again() -> None:
+    gate = asyncio.Event()
+    calls = 0
+
+    async def read_range(board: str, start: int, count: int) -> list[RankedEntry]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await gate.wait()          # the first read is slow, then fails (e.g. Redis pool exhausted)
+            raise ReadFailed(board)
+        return [RankedEntry(1, "ann", 10, 0)]
+
+    async def no_players(board: str, players: list[str]) -> list[RankedEntry | None]:
+        return [None for _ in players]
+
+    async def no_versions(boards: list[str]) -> dict[str, str]:
+        return {}
+
+    hub = FanOut(read_range, no_players, no_versions, ApiLimits(), FakeClock())
+
+    async def first_message() -> object:
+        updates = hub.subscribe_top("arena", 3)
+        try:
+            return await anext(updates)
+        finally:
+            await updates.aclose()
+
+    waiting = [asyncio.create_task(first_message()) for _ in range(3)]
+    await asyncio.sleep(0)
+    gate.set()
+    results = await asyncio.wait_for(asyncio.gather(*waiting, return_exceptions=True), 5)
+    assert all(isinstance(r, ReadFailed) for r in results), results
+    assert hub.tops == {} and hub.subscriptions == 0
+    update = await asyncio.wait_for(first_message(), 5)
+    assert update.entries == [RankedEntry(1, "ann", 10, 0)]   # type: ignore[attr-defined]
+    assert hub.tops == {}
