@@ -90,6 +90,7 @@ class _RankWatch:
     as_of_ms: int = 0
     ready: asyncio.Condition = field(default_factory=asyncio.Condition)
     loaded: asyncio.Event = field(default_factory=asyncio.Event)
+    error: BaseException | None = None
     subscribers: int = 0
 
 

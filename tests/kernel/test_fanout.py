@@ -18,28 +18,33 @@ class ReadFailed(Exception):
     pass
 
 
-async def test_a_failed_first_read_fails_every_waiting_subscriber_and_the_next_one_reads_again() -> None:
+@pytest.mark.parametrize("kind", ["top", "rank"])
+async def test_a_failed_first_read_fails_every_waiting_subscriber_and_the_next_one_reads_again(kind: str) -> None:
     gate = asyncio.Event()
     calls = 0
 
-    async def read_range(board: str, start: int, count: int) -> list[RankedEntry]:
+    async def first_read_fails(board: str) -> None:
         nonlocal calls
         calls += 1
         if calls == 1:
             await gate.wait()          # the first read is slow, then fails (e.g. Redis pool exhausted)
             raise ReadFailed(board)
+
+    async def read_range(board: str, start: int, count: int) -> list[RankedEntry]:
+        await first_read_fails(board)
         return [RankedEntry(1, "ann", 10, 0)]
 
-    async def no_players(board: str, players: list[str]) -> list[RankedEntry | None]:
-        return [None for _ in players]
+    async def read_players(board: str, players: list[str]) -> list[RankedEntry | None]:
+        await first_read_fails(board)
+        return [RankedEntry(1, p, 10, 0) for p in players]
 
     async def no_versions(boards: list[str]) -> dict[str, str]:
         return {}
 
-    hub = FanOut(read_range, no_players, no_versions, ApiLimits(), FakeClock())
+    hub = FanOut(read_range, read_players, no_versions, ApiLimits(), FakeClock())
 
     async def first_message() -> object:
-        updates = hub.subscribe_top("arena", 3)
+        updates = hub.subscribe_top("arena", 3) if kind == "top" else hub.subscribe_rank("arena", "ann")
         try:
             return await anext(updates)
         finally:
@@ -50,7 +55,10 @@ async def test_a_failed_first_read_fails_every_waiting_subscriber_and_the_next_o
     gate.set()
     results = await asyncio.wait_for(asyncio.gather(*waiting, return_exceptions=True), 5)
     assert all(isinstance(r, ReadFailed) for r in results), results
-    assert hub.tops == {} and hub.subscriptions == 0
+    assert hub.tops == {} and hub.ranks == {} and hub.subscriptions == 0
     update = await asyncio.wait_for(first_message(), 5)
-    assert update.entries == [RankedEntry(1, "ann", 10, 0)]   # type: ignore[attr-defined]
-    assert hub.tops == {}
+    if kind == "top":
+        assert update.entries == [RankedEntry(1, "ann", 10, 0)]   # type: ignore[attr-defined]
+    else:
+        assert (update.rank, update.score) == (1, 10)              # type: ignore[attr-defined]
+    assert hub.tops == {} and hub.ranks == {}
