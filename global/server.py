@@ -64,12 +64,17 @@ async def _verified_doc(request: Request) -> tuple[GlobalService, dict[str, Any]
 
 async def replicate(request: Request) -> Response:
     service, doc = await _verified_doc(request)
+    return json_response({"ok": True, "merged": await apply_replicated(service, doc)})
+
+
+async def apply_replicated(service: GlobalService, doc: dict[str, Any]) -> int:
+    """A verified region batch (or heartbeat), from HTTP or from the replication log."""
     region = doc["region"]
     status = service.region(region)
     now = service.clock.now_ms()
     status.last_contact_ms = now
     if doc.get("board") is None:  # heartbeat
-        return json_response({"ok": True, "merged": 0})
+        return 0
     if not isinstance(doc["board"], dict):
         raise BadUserInput("'board' must be an object")
     board = await service.boards.create(Board.from_dict(doc["board"]), exist_ok=True)
@@ -87,11 +92,16 @@ async def replicate(request: Request) -> Response:
         status.last_change_ms = max(status.last_change_ms, newest_commit_ms)
         status.lag_ms = max(0, now - newest_commit_ms)
         status.changes_received += len(changes)
-    return json_response({"ok": True, "merged": merged})
+    return merged
 
 
 async def replicate_sketch(request: Request) -> Response:
     service, doc = await _verified_doc(request)
+    apply_sketch(service, doc)
+    return json_response({"ok": True})
+
+
+def apply_sketch(service: GlobalService, doc: dict[str, Any]) -> None:
     try:
         board_id, coarse, as_of = str(doc["board"]), bool(doc["coarse"]), int(doc["as_of_ms"])
         sketch = base64.b64decode(doc["sketch"])
@@ -99,7 +109,6 @@ async def replicate_sketch(request: Request) -> Response:
         raise BadUserInput(f"malformed sketch message: {exc}") from exc
     service.region(doc["region"]).last_contact_ms = service.clock.now_ms()
     service.sketches.put(board_id, SketchSnapshot(doc["region"], sketch, as_of), coarse)
-    return json_response({"ok": True})
 
 
 async def replicate_digest(request: Request) -> Response:
@@ -166,9 +175,18 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
         service = GlobalService.build(settings, clock)
         await service.open()
         app.state.service = service
+        consumer = None
+        if settings.replication.transport == "kafka":
+            from podium.global_.replication_consumer import ReplicationConsumer
+
+            consumer = ReplicationConsumer(service, apply_replicated, apply_sketch)
+            consumer.start()
+        app.state.replication_consumer = consumer
         try:
             yield
         finally:
+            if consumer is not None:
+                await consumer.stop()
             await service.close()
 
     graphql = GlobalGraphQL(build_global_schema())

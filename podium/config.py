@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, Field
 from pydantic_settings import (
@@ -131,6 +131,10 @@ class ReplicationSettings(BaseModel):
     anti_entropy_interval_s: int = 60
     backoff_ms_max: int = 5000               # retry backoff cap while the global tier is unreachable
     request_timeout_ms: int = 5000
+    # "http": signed POSTs to global.url; "kafka": signed records on the global replication topic of
+    # kafka.bootstrap (regions produce, the global tier consumes). Digests and live reads stay HTTP.
+    transport: Literal["http", "kafka"] = "http"
+    consume_records_max: int = 500           # global tier: records per consumer poll (kafka transport)
 
 
 class Settings(BaseSettings):

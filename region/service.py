@@ -38,7 +38,8 @@ from podium.region.snapshots import SnapshotScheduler, archive_season, take_snap
 from podium.replication.anti_entropy import AntiEntropy
 from podium.replication.shipper import Shipper
 from podium.replication.sketch_publisher import SketchPublisher
-from podium.replication.transport import HttpShipTransport
+from podium.replication.ship_kafka import KafkaShipTransport
+from podium.replication.transport import HttpShipTransport, ShipTransport
 
 
 STANDINGS_CHUNK_ENTRIES = 10_000  # entries per Redis read when a snapshot reads a whole board
@@ -70,7 +71,7 @@ class RegionService:
     rebuilder: Rebuilder | None = None
     recovered: list[RebuildReport] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
-    _transports: list[HttpShipTransport | AntiEntropy] = field(default_factory=list)
+    _transports: list[ShipTransport | AntiEntropy] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None, redis: AnyRedis | None = None) -> RegionService:
@@ -256,7 +257,11 @@ class RegionService:
             return
         if not r.secret:
             raise Unavailable("global.url is set but replication.secret is not: the global tier would refuse us")
-        transport = HttpShipTransport(g.url, r.secret, self.clock, r.request_timeout_ms)
+        transport: ShipTransport
+        if r.transport == "kafka":
+            transport = KafkaShipTransport(self.settings, r.secret, self.clock)
+        else:
+            transport = HttpShipTransport(g.url, r.secret, self.clock, r.request_timeout_ms)
         self.shipper = Shipper(self.redis, self.boards, self.settings.region, transport, self.clock, r)
         sketches = SketchPublisher(self.redis, self.boards, self.settings.region, transport, self.clock, g)
         self.anti_entropy = AntiEntropy(self.redis, self.boards, self.settings.region, g.url, r.secret,

@@ -36,11 +36,15 @@ def partition_key(topic: str, partition: int) -> str:
 
 async def ensure_topics(bootstrap: str, topics: StreamTopics, partitions: int, replication_factor: int = 1) -> None:
     """Create every topic with `partitions` partitions unless it exists (its partition count is kept)."""
+    await ensure_named_topics(bootstrap, topics.all(), partitions, replication_factor)
+
+
+async def ensure_named_topics(bootstrap: str, names: list[str], partitions: int, replication_factor: int = 1) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=ADMIN_TIMEOUT_MS)
     try:
         await admin.start()
         existing = set(await admin.list_topics())
-        missing = [NewTopic(name, partitions, replication_factor) for name in topics.all() if name not in existing]
+        missing = [NewTopic(name, partitions, replication_factor) for name in names if name not in existing]
         if missing:
             try:
                 await admin.create_topics(missing)

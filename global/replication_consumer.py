@@ -1,0 +1,120 @@
+"""The global tier's side of the Kafka replication transport: consumes the global replication
+topic, verifies each record's signature with the replication secret (the record's region is the
+key id) and feeds the same functions as `POST /v1/replicate` and `/v1/replicate/sketch`.
+
+Offsets are committed after a poll's records are applied, so delivery is at-least-once; merges are
+idempotent and commutative, so a redelivered batch changes nothing. A record that fails
+verification or is malformed is counted and skipped (it can never succeed); a failure to apply
+(e.g. the global Redis is down) rewinds to the last commit and retries with backoff. The signature
+timestamp is not checked for freshness here: the log is replayed after outages by design, and only
+writers to the topic could replay a record."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
+
+from podium.errors import BadUserInput, PodiumError, Unauthenticated
+from podium.global_.service import GlobalService
+from podium.region.signing import verify
+from podium.region.stream_topics import ensure_named_topics
+from podium.replication.ship_kafka import replication_topic
+from podium.replication.transport import REPLICATE_PATH, SKETCH_PATH
+
+log = logging.getLogger("podium.global.replication")
+FRESHNESS_UNCHECKED_MS = 10**15
+BACKOFF_S_MAX = 5.0
+
+ApplyBatch = Callable[[GlobalService, dict[str, Any]], Awaitable[int]]
+ApplySketch = Callable[[GlobalService, dict[str, Any]], None]
+
+
+class ReplicationConsumer:
+    def __init__(self, service: GlobalService, apply_batch: ApplyBatch, apply_sketch: ApplySketch) -> None:
+        settings = service.settings
+        if not settings.kafka.bootstrap or not settings.replication.secret:
+            raise ValueError("replication.transport=kafka on the global tier needs kafka.bootstrap and replication.secret")
+        self.service = service
+        self.settings = settings
+        self.topic = replication_topic(settings)
+        self.apply_batch = apply_batch
+        self.apply_sketch = apply_sketch
+        self.applied = 0
+        self.rejected = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="replication-consumer")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                await self._consume()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - broker or store trouble: start over from the last commit
+                log.exception("replication consumer failed; retrying in %.1f s", backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(BACKOFF_S_MAX, backoff * 2)
+
+    async def _consume(self) -> None:
+        k = self.settings.kafka
+        await ensure_named_topics(k.bootstrap or "", [self.topic], k.scores_partitions, k.replication_factor)
+        consumer = AIOKafkaConsumer(
+            self.topic, bootstrap_servers=k.bootstrap, group_id=f"{k.topic_prefix}-global-replication",
+            enable_auto_commit=False, auto_offset_reset="earliest",
+            session_timeout_ms=k.session_timeout_ms, heartbeat_interval_ms=k.heartbeat_interval_ms)
+        await consumer.start()
+        try:
+            while True:
+                polled = await consumer.getmany(timeout_ms=500, max_records=self.settings.replication.consume_records_max)
+                for records in polled.values():
+                    for record in records:
+                        await self._apply(record)
+                if polled:
+                    await consumer.commit()
+        except KafkaError:
+            raise
+        finally:
+            await consumer.stop()
+
+    async def _apply(self, record: Any) -> None:
+        headers = {k: v.decode() for k, v in (record.headers or ())}
+        path = headers.get("path", "")
+        body: bytes = record.value or b""
+        secret = self.settings.replication.secret or ""
+        try:
+            region = headers.get("x-podium-key", "")
+            verify(headers, "POST", path, body, {region: secret} if region else {},
+                   self.service.clock.now_ms(), FRESHNESS_UNCHECKED_MS)
+            doc = orjson.loads(body)
+            if not isinstance(doc, dict) or doc.get("region") != region:
+                raise BadUserInput("record body's 'region' does not match its signing key id")
+            if path == REPLICATE_PATH:
+                await self.apply_batch(self.service, doc)
+            elif path == SKETCH_PATH:
+                self.apply_sketch(self.service, doc)
+            else:
+                raise BadUserInput(f"unknown replication record path {path[:64]!r}")
+        except (Unauthenticated, BadUserInput, orjson.JSONDecodeError) as exc:
+            self.rejected += 1
+            log.error("replication record rejected (partition %s offset %s): %s", record.partition, record.offset,
+                      exc.message if isinstance(exc, PodiumError) else exc)
+            return
+        self.applied += 1

@@ -1,0 +1,92 @@
+"""ShipTransport adapter over Kafka: each batch, sketch and heartbeat is one record on the global
+replication topic, signed like the HTTP requests (HMAC over method, path, timestamp and body, the
+region as key id) so the global tier rejects records no region wrote.
+
+A send returns once the broker acknowledged the record (idempotent producer, acks=all): that is
+the shipper's acknowledgement, after which its outbox position advances, exactly as with HTTP.
+Records are keyed by region and board, so one board's batches stay in order on one partition."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Sequence
+
+import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from podium.clock import Clock
+from podium.config import Settings
+from podium.errors import Unavailable
+from podium.model import Board
+from podium.region.signing import signed_headers
+from podium.region.stream_topics import ensure_named_topics
+from podium.replication.changes import Change
+from podium.replication.transport import REPLICATE_PATH, SKETCH_PATH, encode_batch
+
+
+def replication_topic(settings: Settings) -> str:
+    return f"{settings.kafka.topic_prefix}.global.replication"
+
+
+class KafkaShipTransport:
+    def __init__(self, settings: Settings, secret: str, clock: Clock) -> None:
+        if not settings.kafka.bootstrap:
+            raise ValueError("replication.transport=kafka needs kafka.bootstrap (PODIUM_KAFKA__BOOTSTRAP)")
+        self.settings = settings
+        self.bootstrap: str = settings.kafka.bootstrap
+        self.topic = replication_topic(settings)
+        self.secret = secret
+        self.clock = clock
+        self.timeout_s = settings.replication.request_timeout_ms / 1000
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    async def _ready(self) -> AIOKafkaProducer:
+        """The producer, created on first use (and again after a failure) so a broker that is down
+        at start is retried with the shipper's backoff instead of failing the region."""
+        async with self._lock:
+            if self._producer is None:
+                k = self.settings.kafka
+                await ensure_named_topics(self.bootstrap, [self.topic], k.scores_partitions, k.replication_factor)
+                producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all",
+                                            request_timeout_ms=self.settings.replication.request_timeout_ms)
+                try:
+                    await producer.start()
+                except KafkaError as exc:
+                    await producer.stop()
+                    raise Unavailable(f"the replication log ({self.bootstrap}) is unreachable: {exc}") from exc
+                self._producer = producer
+            return self._producer
+
+    async def send(self, region: str, board: Board, changes: Sequence[Change]) -> None:
+        await self._produce(REPLICATE_PATH, region, f"{region}:{board.id}", encode_batch(region, board, changes))
+
+    async def send_sketch(self, region: str, board: Board, coarse: bool, as_of_ms: int, sketch: bytes) -> None:
+        body = orjson.dumps({"region": region, "board": board.id, "coarse": coarse, "as_of_ms": as_of_ms,
+                             "sketch": base64.b64encode(sketch).decode()})
+        await self._produce(SKETCH_PATH, region, f"{region}:{board.id}", body)
+
+    async def heartbeat(self, region: str) -> None:
+        await self._produce(REPLICATE_PATH, region, region,
+                            orjson.dumps({"region": region, "board": None, "changes": []}))
+
+    async def _produce(self, path: str, region: str, key: str, body: bytes) -> None:
+        producer = await self._ready()
+        signed = signed_headers(region, self.secret, "POST", path, self.clock.now_ms(), body)
+        headers = [("path", path.encode())] + [(k.lower(), v.encode()) for k, v in signed.items()]
+        try:
+            await asyncio.wait_for(await producer.send(self.topic, body, key=key.encode(), headers=headers),
+                                   self.timeout_s)
+        except (KafkaError, asyncio.TimeoutError) as exc:
+            async with self._lock:   # replace the producer: an idempotent one can stay wedged
+                old, self._producer = self._producer, None
+            if old is not None:
+                await old.stop()
+            raise Unavailable("the replication log did not acknowledge the record; retrying") from exc
+
+    async def aclose(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()
