@@ -1,5 +1,5 @@
 """The ShipTransport port (region → global tier) and its HTTP adapter (signed, over httpx).
-A Kafka adapter goes in its own file when the event log carries replication."""
+The Kafka adapter is `ship_kafka.KafkaShipTransport` (replication.transport = "kafka")."""
 
 from __future__ import annotations
 
