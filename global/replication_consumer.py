@@ -26,6 +26,7 @@ from podium.region.signing import verify
 from podium.region.stream_topics import ensure_named_topics
 from podium.replication.ship_kafka import replication_topic
 from podium.replication.transport import REPLICATE_PATH, SKETCH_PATH
+from podium.tasks import cancel_and_wait
 
 log = logging.getLogger("podium.global.replication")
 FRESHNESS_UNCHECKED_MS = 10**15
@@ -54,12 +55,7 @@ class ReplicationConsumer:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
         backoff = 0.1

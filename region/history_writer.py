@@ -33,6 +33,7 @@ from typing import Protocol
 
 from podium.invariant import invariant
 from podium.region.history_store import HistoryStore, ScoreRow
+from podium.tasks import cancel_and_wait
 
 log = logging.getLogger("podium.history")
 LOG_INTERVAL_S = 10.0
@@ -161,12 +162,7 @@ class HistoryWriter:
         self.state = WriterState.STOPPING
         drained = await self.flush(drain_s_max)
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(task)
         if not drained and self._queue:
             self._drop(len(self._queue), f"the warm store did not take the queue within {drain_s_max} s of shutdown")
             self._queue.clear()

@@ -21,6 +21,7 @@ from podium.errors import BadUserInput
 from podium.invariant import invariant
 from podium.model import RankedEntry
 from podium.region.history_store import HistoryStore, Snapshot
+from podium.tasks import cancel_and_wait
 
 EXPORT_SUFFIX = ".jsonl.gz"
 GZIP_LEVEL = 6  # ~same size as 9 at a fraction of the CPU
@@ -165,10 +166,5 @@ class SnapshotScheduler:
             return
         self.state = SchedulerState.STOPPING
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(task)
         self.state = SchedulerState.STOPPED
