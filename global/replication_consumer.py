@@ -18,7 +18,6 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import KafkaError
 
 from podium.errors import BadUserInput, PodiumError, Unauthenticated
 from podium.global_.service import GlobalService
@@ -85,8 +84,6 @@ class ReplicationConsumer:
                         await self._apply(record)
                 if polled:
                     await consumer.commit()
-        except KafkaError:
-            raise
         finally:
             await consumer.stop()
 
