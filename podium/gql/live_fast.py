@@ -15,6 +15,7 @@ the update object as root value, which is exactly how subscription events are ma
 from __future__ import annotations
 
 import inspect
+from contextlib import aclosing
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from graphql import DocumentNode, ExecutionResult, execute, print_ast
 from strawberry.types import Info
 
 from podium.fanout import PayloadCache
+
 
 @dataclass(frozen=True, slots=True)
 class Channel:
@@ -37,15 +39,17 @@ class Channel:
 CHANNEL: ContextVar[Channel | None] = ContextVar("podium_live_channel", default=None)
 
 
-def _shape(info: Info[Any, Any]) -> tuple[str, str]:
-    """What, besides the update, decides the payload: the operation (with fragments) and variables."""
-    doc = DocumentNode(definitions=(info._raw_info.operation, *info._raw_info.fragments.values()))  # noqa: SLF001
-    return print_ast(doc), orjson.dumps(info._raw_info.variable_values, option=orjson.OPT_SORT_KEYS, default=str).decode()
-
-
-async def _render(info: Info[Any, Any], shape: tuple[str, str], root: object) -> str | None:
+def _operation(info: Info[Any, Any]) -> tuple[DocumentNode, tuple[str, str]]:
+    """The subscription's operation as a document, and what besides the update decides its payload:
+    the printed operation (with fragments) and the variables."""
     raw = info._raw_info  # noqa: SLF001 - graphql-core's resolve info: schema, operation, fragments
     doc = DocumentNode(definitions=(raw.operation, *raw.fragments.values()))
+    variables = orjson.dumps(raw.variable_values, option=orjson.OPT_SORT_KEYS, default=str).decode()
+    return doc, (print_ast(doc), variables)
+
+
+async def _render(info: Info[Any, Any], doc: DocumentNode, root: object) -> str | None:
+    raw = info._raw_info  # noqa: SLF001
     result: Any = execute(raw.schema, doc, root_value=root, context_value=info.context,
                           variable_values=raw.variable_values,
                           operation_name=raw.operation.name.value if raw.operation.name else None)
@@ -71,20 +75,22 @@ async def deliver(
     """Yields the first update through Strawberry, then writes shared frames for the rest."""
     channel = CHANNEL.get()
     first = True
-    shape: tuple[str, str] | None = None
-    async for update in updates:
-        if first or channel is None:
-            first = False
-            yield to_object(update)
-            continue
-        if shape is None:
-            shape = _shape(info)
-        key = (*update.key, *shape)
-        text = cache.get(key)
-        if text is None:
-            text = await _render(info, shape, to_object(update))
-            if text is None:
+    operation: tuple[DocumentNode, tuple[str, str]] | None = None
+    async with aclosing(updates):   # the fan-out counts this subscriber until its generator closes
+        async for update in updates:
+            if first or channel is None:
+                first = False
                 yield to_object(update)
                 continue
-            cache.put(key, text)
-        await channel.send_text(channel.prefix + text + "}")
+            if operation is None:
+                operation = _operation(info)
+            doc, shape = operation
+            key = (*update.key, *shape)
+            text = cache.get(key)
+            if text is None:
+                text = await _render(info, doc, to_object(update))
+                if text is None:
+                    yield to_object(update)
+                    continue
+                cache.put(key, text)
+            await channel.send_text(channel.prefix + text + "}")
