@@ -3,9 +3,9 @@
 A top-100 over GraphQL costs ~9 ms of CPU in validation and execution even when the rows come from
 the read cache; a burst of identical requests (every client polling the same board) should cost one
 execution per TTL. Only responses the schema itself marked `Cache-Control: public` (public boards,
-no `me`, no errors) are kept, keyed by method, query string, body and credential, for at most the
-response's max-age and `api.response_cache_ttl_ms` (about one subscription tick, so a cached top is
-never older than what a subscriber sees). Bounded in entries and body size; the clock is injected."""
+no `me`, no errors) are kept, keyed by method, query string, body, credential and Accept (it picks
+the content type), for at most the response's max-age and `api.response_cache_ttl_ms` (about one
+subscription tick, so a cached top is never older than what a subscriber sees). Bounded in entries and body size; the clock is injected."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ class ResponseCacheMiddleware:
             return
         headers = dict(scope.get("headers") or [])
         key = hashlib.sha256(b"\0".join((scope["method"].encode(), scope.get("query_string", b""), body,
-                                          headers.get(b"authorization", b"")))).digest()
+                                          headers.get(b"authorization", b""), headers.get(b"accept", b"")))).digest()
         now = clock.monotonic()
         hit = self.entries.get(key)
         if hit is not None and hit[0] > now:
