@@ -4,8 +4,9 @@ key id) and feeds the same functions as `POST /v1/replicate` and `/v1/replicate/
 
 Offsets are committed after a poll's records are applied, so delivery is at-least-once; merges are
 idempotent and commutative, so a redelivered batch changes nothing. A record that fails
-verification or is malformed is counted and skipped (it can never succeed); a failure to apply
-(e.g. the global Redis is down) rewinds to the last commit and retries with backoff. The signature
+verification or is malformed (including undecodable headers) is counted and skipped: it can never
+succeed, and retrying it would wedge its partition. A failure to apply (e.g. the global Redis is
+down) rewinds to the last commit and retries with backoff. The signature
 timestamp is not checked for freshness here: the log is replayed after outages by design, and only
 writers to the topic could replay a record."""
 
@@ -45,8 +46,10 @@ class ReplicationConsumer:
         self.topic = replication_topic(settings)
         self.apply_batch = apply_batch
         self.apply_sketch = apply_sketch
+        self.group_id = settings.replication.consumer_group or f"{settings.kafka.topic_prefix}-global-replication"
         self.applied = 0
         self.rejected = 0
+        self.restarts = 0   # consume loops restarted after a broker or store failure
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -56,14 +59,22 @@ class ReplicationConsumer:
         task, self._task = self._task, None
         await cancel_and_wait(task)
 
+    def stats(self) -> dict[str, int | str]:
+        return {"topic": self.topic, "group": self.group_id, "applied": self.applied,
+                "rejected": self.rejected, "restarts": self.restarts}
+
     async def _run(self) -> None:
         backoff = 0.1
         while True:
+            applied_before = self.applied
             try:
                 await self._consume()
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - broker or store trouble: start over from the last commit
+                self.restarts += 1
+                if self.applied > applied_before:
+                    backoff = 0.1   # it made progress since the last failure: a new outage, not the same one
                 log.exception("replication consumer failed; retrying in %.1f s", backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(BACKOFF_S_MAX, backoff * 2)
@@ -72,7 +83,7 @@ class ReplicationConsumer:
         k = self.settings.kafka
         await ensure_named_topics(k.bootstrap or "", [self.topic], k.scores_partitions, k.replication_factor)
         consumer = AIOKafkaConsumer(
-            self.topic, bootstrap_servers=k.bootstrap, group_id=f"{k.topic_prefix}-global-replication",
+            self.topic, bootstrap_servers=k.bootstrap, group_id=self.group_id,
             enable_auto_commit=False, auto_offset_reset="earliest",
             session_timeout_ms=k.session_timeout_ms, heartbeat_interval_ms=k.heartbeat_interval_ms)
         await consumer.start()
@@ -88,11 +99,11 @@ class ReplicationConsumer:
             await consumer.stop()
 
     async def _apply(self, record: Any) -> None:
-        headers = {k: v.decode() for k, v in (record.headers or ())}
-        path = headers.get("path", "")
         body: bytes = record.value or b""
         secret = self.settings.replication.secret or ""
         try:
+            headers = {k: (v or b"").decode() for k, v in (record.headers or ())}
+            path = headers.get("path", "")
             region = headers.get("x-podium-key", "")
             verify(headers, "POST", path, body, {region: secret} if region else {},
                    self.service.clock.now_ms(), FRESHNESS_UNCHECKED_MS)
@@ -105,7 +116,7 @@ class ReplicationConsumer:
                 self.apply_sketch(self.service, doc)
             else:
                 raise BadUserInput(f"unknown replication record path {path[:64]!r}")
-        except (Unauthenticated, BadUserInput, orjson.JSONDecodeError) as exc:
+        except (Unauthenticated, BadUserInput, orjson.JSONDecodeError, UnicodeDecodeError) as exc:
             self.rejected += 1
             log.error("replication record rejected (partition %s offset %s): %s", record.partition, record.offset,
                       exc.message if isinstance(exc, PodiumError) else exc)

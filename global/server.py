@@ -135,13 +135,15 @@ async def replicate_digest(request: Request) -> Response:
 
 
 async def regions(request: Request) -> Response:
+    """Per-region replication status, and the replication log consumer's counters (null over HTTP only)."""
     service = service_of(request)
+    consumer = request.app.state.replication_consumer
     return json_response({"regions": [
         {"region": s.region, "last_contact_ms": s.last_contact_ms, "lag_ms": s.lag_ms,
          "stale": service.is_stale(s), "changes_received": s.changes_received,
          "convergence_lag_ms": s.lag_quantiles()}
         for s in sorted(service.regions.values(), key=lambda s: s.region)
-    ]})
+    ], "replication_log": consumer.stats() if consumer is not None else None})
 
 
 async def conflicts_endpoint(request: Request) -> Response:

@@ -131,9 +131,15 @@ class ReplicationSettings(BaseModel):
     anti_entropy_interval_s: int = 60
     backoff_ms_max: int = 5000               # retry backoff cap while the global tier is unreachable
     request_timeout_ms: int = 5000
-    # "http": signed POSTs to global.url; "kafka": signed records on the global replication topic of
-    # kafka.bootstrap (regions produce, the global tier consumes). Digests and live reads stay HTTP.
+    # How a region ships its outbox. "http": signed POSTs to global.url. "kafka": signed records on
+    # "{kafka.topic_prefix}.global.replication" of kafka.bootstrap, acknowledged by the broker; on
+    # the global tier, "kafka" also starts the consumer of that topic (HTTP intake stays open, so
+    # regions can move one at a time). The default stays "http" even when kafka.bootstrap is set:
+    # that setting turns on a region's own event log, and a region that switched on its own would
+    # ship into a topic no global tier reads. Either way global.url is required on a region (anti-
+    # entropy digests and STRONG/SESSION live reads stay HTTP).
     transport: Literal["http", "kafka"] = "http"
+    consumer_group: str | None = None        # global tier, kafka transport; unset: "{kafka.topic_prefix}-global-replication"
     consume_records_max: int = 500           # global tier: records per consumer poll (kafka transport)
 
 

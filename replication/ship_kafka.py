@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 from collections.abc import Sequence
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from podium.clock import Clock
 from podium.config import Settings
@@ -23,7 +24,9 @@ from podium.model import Board
 from podium.region.signing import signed_headers
 from podium.region.stream_topics import ensure_named_topics
 from podium.replication.changes import Change
-from podium.replication.transport import REPLICATE_PATH, SKETCH_PATH, encode_batch
+from podium.replication.transport import REPLICATE_PATH, SKETCH_PATH, ShipTransport, encode_batch
+
+log = logging.getLogger("podium.replication.ship_kafka")
 
 
 def replication_topic(settings: Settings) -> str:
@@ -77,16 +80,35 @@ class KafkaShipTransport:
         signed = signed_headers(region, self.secret, "POST", path, self.clock.now_ms(), body)
         headers = [("path", path.encode())] + [(k.lower(), v.encode()) for k, v in signed.items()]
         try:
-            await asyncio.wait_for(await producer.send(self.topic, body, key=key.encode(), headers=headers),
-                                   self.timeout_s)
-        except (KafkaError, asyncio.TimeoutError) as exc:
-            async with self._lock:   # replace the producer: an idempotent one can stay wedged
+            sent = await producer.send(self.topic, body, key=key.encode(), headers=headers)
+            await asyncio.wait_for(asyncio.shield(sent), self.timeout_s)
+        except (KafkaTimeoutError, asyncio.TimeoutError) as exc:
+            # The broker is unreachable. Keep the producer: it retries its pending records and sends
+            # them when the broker is back (the shipper resends this batch too: at-least-once). A
+            # producer stopped now would wait for those records, i.e. hang until the broker returns.
+            raise Unavailable("the replication log did not acknowledge the record in time; retrying") from exc
+        except KafkaError as exc:
+            # Any other error fails the producer's pending records (e.g. a fenced or out-of-sequence
+            # idempotent producer stays wedged): start a fresh one on the next send.
+            async with self._lock:
                 old, self._producer = self._producer, None
-            if old is not None:
-                await old.stop()
-            raise Unavailable("the replication log did not acknowledge the record; retrying") from exc
+            await self._stop(old)
+            raise Unavailable(f"the replication log rejected the record ({exc.__class__.__name__}); retrying") from exc
+
+    async def _stop(self, producer: AIOKafkaProducer | None) -> None:
+        """Stop a producer, bounded: stop() flushes pending records, which never ends while the
+        broker is down. Past the bound its records are abandoned (the outbox still holds them)."""
+        if producer is None:
+            return
+        try:
+            await asyncio.wait_for(producer.stop(), self.timeout_s)
+        except asyncio.TimeoutError:
+            log.warning("the replication log producer did not flush within %.1f s; abandoning its records",
+                        self.timeout_s)
 
     async def aclose(self) -> None:
         producer, self._producer = self._producer, None
-        if producer is not None:
-            await producer.stop()
+        await self._stop(producer)
+
+
+_: type[ShipTransport] = KafkaShipTransport

@@ -34,16 +34,23 @@ def global_top(url: str, board: str) -> dict[str, int]:
 
 
 async def produce_forged(bootstrap: str, topic: str, board: Board) -> None:
+    """Two records on the region's partition that must be rejected without wedging it: one signed
+    with the wrong secret, one whose path header is not even UTF-8."""
     body = orjson.dumps({"region": "eu", "board": board.to_dict(), "changes": [
         [board.id, board.season, "forger", 10**9, 1, 1 << 40]]})
-    headers = signed_headers("eu", "not-the-secret", "POST", REPLICATE_PATH, int(time.time() * 1000), body)
+    signed = signed_headers("eu", "not-the-secret", "POST", REPLICATE_PATH, int(time.time() * 1000), body)
+    headers = [(k.lower(), v.encode()) for k, v in signed.items()]
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
-        await producer.send_and_wait(topic, body, key=f"eu:{board.id}".encode(),
-                                     headers=[("path", REPLICATE_PATH.encode())] + [(k.lower(), v.encode()) for k, v in headers.items()])
+        for path in (REPLICATE_PATH.encode(), b"\xff/v1/replicate"):
+            await producer.send_and_wait(topic, body, key=f"eu:{board.id}".encode(), headers=[("path", path), *headers])
     finally:
         await producer.stop()
+
+
+def replication_log(url: str) -> dict[str, Any]:
+    return httpx.get(f"{url}/v1/regions", timeout=5).json()["replication_log"]  # type: ignore[no-any-return]
 
 
 def test_changes_reach_the_global_tier_over_kafka_and_forged_records_do_not(
@@ -85,6 +92,8 @@ def test_changes_reach_the_global_tier_over_kafka_and_forged_records_do_not(
             write(range(40, 45), 500)
             wait_until(lambda: global_top(global_node.url, board) == oracle, 60)
             assert "forger" not in global_top(global_node.url, board)
+            counts = replication_log(global_node.url)
+            assert counts["rejected"] == 2 and counts["applied"] > 0, counts
         finally:
             region.close()
             global_node.stop()
