@@ -21,15 +21,15 @@ from typing import Any
 
 import httpx
 import orjson
+from podium.region.rank_store_redis import RedisRankStore
+from podium.replication.sketch_publisher import board_sketches
 
 from podium.config import Settings
+from podium.devtools.stack import Stack
 from podium.model import Board
 from podium.redis_client import connect
 from podium.redis_server import RedisServer
-from podium.region.rank_store_redis import RedisRankStore
-from podium.region.signing import signed_headers
-from podium.replication.sketch_publisher import board_sketches
-from podium.stack import Stack
+from podium.signing import signed_headers
 
 REGIONS = ["us-east", "eu-west", "ap-south"]
 BATCH_ENTRIES = 500

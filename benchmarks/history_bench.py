@@ -28,21 +28,22 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from podium.cassandra_server import CassandraServer
-from podium.clock import SystemClock
-from podium.config import HistorySettings, Settings
-from podium.model import Board, RankedEntry
-from podium.redis_client import connect
-from podium.redis_server import RedisServer
-from podium.region.boards import BoardRegistry
-from podium.region.history_cassandra import CassandraHistoryStore
-from podium.region.history_sqlite import SqliteHistoryStore
-from podium.region.history_store import HistoryStore, ScoreRow, Snapshot, history_key, rank_standings
+from podium.region.history.cassandra import CassandraHistoryStore
+from podium.region.history.sqlite import SqliteHistoryStore
+from podium.region.history.store import HistoryStore, ScoreRow, Snapshot, history_key, rank_standings
 from podium.region.rank_store import read_all
 from podium.region.rank_store_redis import RedisRankStore
 from podium.region.recovery import Rebuilder
 from podium.region.service import RegionService
 from podium.region.snapshots import export_snapshot
+
+from podium.boards import BoardRegistry
+from podium.clock import SystemClock
+from podium.config import HistorySettings, Settings
+from podium.devtools.cassandra_server import CassandraServer
+from podium.model import Board, RankedEntry
+from podium.redis_client import connect
+from podium.redis_server import RedisServer
 
 BATCH_ROWS = 1000
 T0 = 1_700_000_000_000
@@ -197,7 +198,7 @@ def _history_rows(players: int, board_key: str) -> Iterator[list[ScoreRow]]:
 
 
 def _expected(players: int, board: Board) -> list[RankedEntry]:
-    from podium.region.history_store import current_standing
+    from podium.region.history.store import current_standing
 
     standings: dict[str, list[ScoreRow]] = {}
     for chunk in _history_rows(players, "x"):

@@ -29,11 +29,11 @@ import httpx
 import orjson
 import redis.asyncio as aioredis
 
-from podium.kafka_server import KafkaServer
+from podium.devtools.kafka_server import KafkaServer
+from podium.devtools.testing import ServerProcess
+from podium.keys import board_keys
 from podium.redis_server import RedisServer
-from podium.region.keys import board_keys
-from podium.region.signing import signed_headers
-from podium.testing import ServerProcess
+from podium.signing import signed_headers
 
 KEY_ID, SECRET, ADMIN = "bench-gs", "bench-secret", "bench-admin"
 BATCH_ENTRIES = 500
@@ -149,7 +149,7 @@ def run(batches: int = 60, concurrency: int = 4, players: int = 100_000, direct_
                                       "broker": "PODIUM_TEST_KAFKA" if external else "noida-db"}
             try:
                 env = _env(redis_server.url, bootstrap, prefix)
-                worker = subprocess.Popen([sys.executable, "-m", "podium", "worker"],  # noqa: S603
+                worker = subprocess.Popen([sys.executable, "-m", "podium", "worker"],
                                           env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 try:
                     with ServerProcess(env) as server:

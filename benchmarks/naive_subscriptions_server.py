@@ -12,13 +12,13 @@ import asyncio
 from collections.abc import AsyncGenerator
 
 import strawberry
+from podium.region.rank_store_redis import RedisRankStore
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 
 from podium.model import Board
 from podium.redis_client import connect
-from podium.region.rank_store_redis import RedisRankStore
 from podium.serve import serve
 
 TICK_S = 0.25

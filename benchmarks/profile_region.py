@@ -17,9 +17,9 @@ import shutil
 import subprocess
 import sys
 
-from podium.bench import scenarios
-from podium.bench.scenarios import BenchConfig
-from podium.bench.stack import BenchStack
+from podium.devtools.bench import scenarios
+from podium.devtools.bench.scenarios import BenchConfig
+from podium.devtools.bench.stack import BenchStack
 
 
 def top_frames(raw: str, n: int = 25) -> list[tuple[str, int, int]]:

@@ -26,10 +26,10 @@ import httpx
 import numpy as np
 import psutil
 
+from podium.devtools.testing import ServerProcess
+from podium.devtools.ws_client import Subscriber
 from podium.redis_server import RedisServer, free_port
-from podium.region.signing import signed_headers
-from podium.testing import ServerProcess
-from podium.ws_client import Subscriber
+from podium.signing import signed_headers
 
 KEY_ID, SECRET, ADMIN = "bench", "bench-secret", "bench-admin"
 BOARD = "bench-subs"
@@ -42,7 +42,7 @@ CONNECT_CONCURRENCY = 25     # per client process: a wider connect burst exhaust
 
 def _client_proc(url: str, query: str, count: int, rounds: int, out: Any, ready: Any, go: Any) -> None:
     """One client process: `count` subscribers; reports each update's receive time per round."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     async def main() -> list[list[float]]:

@@ -30,13 +30,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
+from podium.replication.changes import Change
+from podium.replication.regional_state import RegionalState, resolve, winner, with_change
 
-from podium.model import Board, RankedEntry
+from podium.model import Board, Operator, RankedEntry
 from podium.ranking import decode_member, encode_member, from_zscore, to_zscore
 from podium.redis_client import AnyRedis
-from podium.replication.changes import Change
-from podium.model import Operator
-from podium.replication.regional_state import RegionalState, resolve, winner, with_change
 
 TOP_MARGIN = 2
 CONFLICTS_LEN_MAX = 10_000   # conflict log entries kept per board

@@ -19,9 +19,6 @@ from datasketches import kll_doubles_sketch
 
 from podium.model import Precision, SortOrder
 
-FINE_K = 2000    # ε ≈ 0.17%: ±1.7k ranks on a 1M-player board
-COARSE_K = 200   # ε ≈ 1.3%: smaller to ship and merge, refreshed less often
-
 
 @dataclass(frozen=True, slots=True)
 class SketchSnapshot:
@@ -67,7 +64,7 @@ def estimate_rank(
         better = n * (1.0 - sketch.get_rank(float(score), inclusive=True))
     else:
         better = n * sketch.get_rank(float(score), inclusive=False)
-    rank = max(exact_top + 1, int(round(better)) + 1)
+    rank = max(exact_top + 1, round(better) + 1)
     error = math.ceil(sketch.normalized_rank_error(False) * n)
     return RankEstimate(rank, error, precision, as_of_ms)
 

@@ -19,13 +19,13 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer
-
-from podium.errors import BadUserInput, PodiumError, Unauthenticated
 from podium.global_.service import GlobalService
-from podium.region.signing import verify
-from podium.region.stream_topics import ensure_named_topics
 from podium.replication.ship_kafka import replication_topic
 from podium.replication.transport import REPLICATE_PATH, SKETCH_PATH
+
+from podium.errors import BadUserInput, PodiumError, Unauthenticated
+from podium.signing import verify
+from podium.stream_topics import ensure_named_topics
 from podium.tasks import cancel_and_wait
 
 log = logging.getLogger("podium.global.replication")
@@ -71,7 +71,7 @@ class ReplicationConsumer:
                 await self._consume()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - broker or store trouble: start over from the last commit
+            except Exception:
                 self.restarts += 1
                 if self.applied > applied_before:
                     backoff = 0.1   # it made progress since the last failure: a new outage, not the same one

@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+from podium.global_.service import GlobalService
 from strawberry.types import Info
 
 from podium.errors import BadUserInput, NotFound
-from podium.global_.service import GlobalService
 from podium.gql.errors import ErrorCodes, as_graphql_errors
 from podium.gql.live import RankChanged, TopChanged
 from podium.gql.live_fast import deliver
@@ -132,7 +132,7 @@ class Query:
         return [RankedEntryType.from_entry(r, now) for r in rows]
 
     @strawberry.field(description="A player, to ask for their merged global entry.")
-    async def player(self, id: str) -> GlobalPlayer:  # noqa: A002
+    async def player(self, id: str) -> GlobalPlayer:
         return GlobalPlayer(id=id)
 
     @strawberry.field(description="Replication status of every region: lag, last contact, staleness.")

@@ -8,6 +8,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
+from podium.global_.rank_estimate import SketchSnapshot
+from podium.global_.schema import build_global_schema
+from podium.global_.service import GlobalService
+from podium.replication.changes import SEQ_SUB_BITS, Change
+from podium.replication.digest import digests
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,16 +23,10 @@ from strawberry.asgi import GraphQL
 from podium.clock import Clock
 from podium.config import Settings
 from podium.errors import BadUserInput, PodiumError, Unauthenticated
-from podium.global_.rank_estimate import SketchSnapshot
-from podium.global_.schema import build_global_schema
-from podium.global_.service import GlobalService
 from podium.gql.ws_handlers import LegacyWSHandler, TransportWSHandler
+from podium.http import check_admin, json_response, podium_error, read_body, unexpected_error
 from podium.model import Board
-from podium.region.api.http import error_response, json_response, read_body, require_admin
-from podium.region.api.app import podium_error, unexpected_error
-from podium.region.signing import verify
-from podium.replication.changes import SEQ_SUB_BITS, Change
-from podium.replication.digest import digests
+from podium.signing import verify
 
 REPLICATION_BODY_BYTES_MAX = 8 * 1_048_576
 
@@ -149,7 +148,7 @@ async def regions(request: Request) -> Response:
 async def conflicts_endpoint(request: Request) -> Response:
     """Admins: the conflict log of a `latest` board (concurrent cross-region writes and who won)."""
     service = service_of(request)
-    require_admin(request)
+    check_admin(request.headers, service.settings.admin_keys)
     board = await service.boards.require(request.query_params.get("board", ""))
     limit_s = request.query_params.get("limit", "100")
     if not limit_s.isdigit() or not 1 <= int(limit_s) <= 1000:
@@ -209,4 +208,4 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
     )
 
 
-__all__ = ["create_global_app", "error_response"]
+__all__ = ["create_global_app"]

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-
-from datasketches import kll_floats_sketch
 from dataclasses import dataclass, field
 
-from podium.clock import Clock, SystemClock
-from podium.config import Settings
-from podium.errors import Unavailable
-from podium.errors import BadUserInput, NotFound
+from datasketches import kll_floats_sketch
+from podium.global_.live_reads import RegionReader, decode_session
 from podium.global_.merged_store import GlobalStore
 from podium.global_.rank_estimate import RankEstimate, SketchSnapshot, merged, tiered_estimate
+from podium.replication.regional_state import resolve, with_change
+
+from podium.boards import BoardRegistry
+from podium.clock import Clock, SystemClock
+from podium.config import Settings
+from podium.errors import BadUserInput, NotFound, Unavailable
 from podium.fanout import FanOut
-from podium.global_.live_reads import RegionReader, decode_session
 from podium.model import Board, Operator, RankedEntry
 from podium.ranking import sort_key
-from podium.replication.regional_state import resolve, with_change
 from podium.redis_client import AnyRedis, connect
-from podium.region.boards import BoardRegistry
 
 
 @dataclass

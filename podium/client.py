@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import orjson
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from podium.clock import Clock, SystemClock
-from podium.region.signing import signed_headers
+from podium.signing import signed_headers
 
 SCORES_PATH = "/v1/scores"
 
@@ -113,7 +113,7 @@ class GameServerClient:
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    async def __aenter__(self) -> GameServerClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

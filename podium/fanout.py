@@ -162,7 +162,7 @@ class FanOut:
             yield TopUpdate(board, n, seen_seq, True, list(seen), [], watch.as_of_ms, -1)
             while True:
                 async with watch.ready:
-                    await watch.ready.wait_for(lambda: watch.seq != seen_seq)
+                    await watch.ready.wait_for(lambda s=seen_seq: watch.seq != s)  # type: ignore[misc]
                 if seen_seq == watch.seq - 1:
                     changes = watch.shared_diff          # the common case: computed once per tick
                 else:
@@ -199,7 +199,7 @@ class FanOut:
                              seen, True)
             while True:
                 async with watch.ready:
-                    await watch.ready.wait_for(lambda: watch.seq != seen)
+                    await watch.ready.wait_for(lambda s=seen: watch.seq != s)  # type: ignore[misc]
                 seen = watch.seq
                 e = watch.entry
                 yield RankUpdate(board, player, e.rank if e else None, watch.previous_rank,
@@ -273,7 +273,7 @@ class FanOut:
             try:
                 await self.tick()
                 self.ticks += 1
-            except Exception:  # noqa: BLE001 - keep ticking; subscribers just see the next tick
+            except Exception:
                 log.exception("fan-out tick failed")
             self.last_tick_ms = (self.clock.monotonic() - started) * 1000
             if self.on_tick_ms is not None:

@@ -162,3 +162,12 @@ class EntryResult:
             out["score"] = self.score
         out.update(self.extra)
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class RankCursor:
+    """A position in rank order: the rank key of the last entry seen, not an offset."""
+
+    score: int
+    achieved_at_ms: int
+    player: str

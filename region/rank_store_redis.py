@@ -8,6 +8,7 @@ from importlib import resources
 from itertools import islice
 from typing import Any
 
+from podium.region.rank_store import ApplyCode, ApplyOutcome, QuarantinedEntry, RankStore
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -15,11 +16,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from podium.config import IngestLimits
 from podium.errors import Internal, Unavailable
 from podium.invariant import invariant
-from podium.model import Board, RankedEntry, ScoreEntry, SortOrder
+from podium.keys import BoardKeys, keys_of
+from podium.model import Board, RankCursor, RankedEntry, ScoreEntry, SortOrder
 from podium.ranking import decode_member, encode_member, encode_ts, from_zscore, to_zscore
 from podium.redis_client import AnyRedis
-from podium.region.keys import BoardKeys, keys_of
-from podium.region.rank_store import ApplyCode, ApplyOutcome, QuarantinedEntry, RankCursor, RankStore
 
 LOAD_CHUNK_ENTRIES = 5000
 # A replace builds aside under keys that expire on their own, so a builder that dies mid-way leaves
@@ -37,7 +37,7 @@ return 1
 
 
 def _lua(name: str) -> str:
-    return resources.files("podium.region").joinpath(f"lua/{name}.lua").read_text()
+    return resources.files("podium").joinpath(f"lua/{name}.lua").read_text()
 
 
 def _text(value: bytes | str) -> str:

@@ -28,7 +28,7 @@ class TokenBuckets:
         self.burst = burst
         self.clock = clock
         self._script = redis.register_script(
-            resources.files("podium.region").joinpath("lua/token_bucket.lua").read_text())
+            resources.files("podium").joinpath("lua/token_bucket.lua").read_text())
 
     async def take(self, key: str, cost: int = 1) -> None:
         allowed, retry_ms = await self._script(keys=[f"prl:{{{key}}}"],

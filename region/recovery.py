@@ -31,15 +31,16 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from podium.region.history.store import HistoryStore, current_standing, history_key
+from podium.region.rank_store_redis import RedisRankStore
+
+from podium.boards import BoardRegistry
 from podium.clock import Clock
 from podium.config import HistorySettings
 from podium.errors import Conflict
+from podium.keys import REBUILDING_KEY, keys_of
 from podium.model import Board
 from podium.redis_client import AnyRedis
-from podium.region.boards import BoardRegistry
-from podium.region.history_store import HistoryStore, current_standing, history_key
-from podium.region.keys import REBUILDING_KEY, keys_of
-from podium.region.rank_store_redis import RedisRankStore
 
 log = logging.getLogger("podium.recovery")
 RECENT_EVENTS_MAX = 1_000_000   # event ids put back into a board's dedup set by one rebuild

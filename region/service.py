@@ -13,34 +13,33 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from podium.clock import Clock, SystemClock
-from podium.config import Settings
 from opentelemetry.metrics import CallbackOptions, Observation
-
-from podium.errors import Rebuilding, Unavailable
-from podium.fanout import FanOut
-from podium.telemetry import Telemetry
-from podium.model import Board, RankedEntry
-from podium.region.keys import keys_of
-from podium.redis_client import AnyRedis, connect
-from podium.region.boards import BoardRegistry
-from podium.region.history_factory import build_history_store, snapshot_dir
-from podium.region.history_store import HistoryStore, Snapshot
-from podium.region.history_writer import HistoryWriter
+from podium.region.history.factory import build_history_store, snapshot_dir
+from podium.region.history.store import HistoryStore, Snapshot
+from podium.region.history.writer import HistoryWriter
 from podium.region.ingest import IdempotencyStore, IngestService
 from podium.region.rank_store import read_all
 from podium.region.rank_store_redis import RedisRankStore
 from podium.region.rate_limit import TokenBuckets
 from podium.region.read_cache import ReadCache
 from podium.region.recovery import Rebuilder, RebuildReport
-from podium.region.signing import ReplayGuard
 from podium.region.snapshots import SnapshotScheduler, archive_season, take_snapshot
 from podium.replication.anti_entropy import AntiEntropy
+from podium.replication.ship_kafka import KafkaShipTransport
 from podium.replication.shipper import Shipper
 from podium.replication.sketch_publisher import SketchPublisher
-from podium.replication.ship_kafka import KafkaShipTransport
 from podium.replication.transport import HttpShipTransport, ShipTransport
 
+from podium.boards import BoardRegistry
+from podium.clock import Clock, SystemClock
+from podium.config import Settings
+from podium.errors import Rebuilding, Unavailable
+from podium.fanout import FanOut
+from podium.keys import keys_of
+from podium.model import Board, RankedEntry
+from podium.redis_client import AnyRedis, connect
+from podium.signing import ReplayGuard
+from podium.telemetry import Telemetry
 
 STANDINGS_CHUNK_ENTRIES = 10_000  # entries per Redis read when a snapshot reads a whole board
 SNAPSHOT_TICK_PREFIX = "podium:snapshot-tick:"  # + interval number: which process snapshots it
@@ -94,7 +93,7 @@ class RegionService:
         scores = service.telemetry.scores
         ingest.on_counts = lambda counts: [scores.add(n, {"outcome": k}) for k, n in counts.items() if n]  # type: ignore[func-returns-value]
         if settings.kafka.bootstrap:
-            from podium.region.stream_sink_kafka import KafkaSink  # event-log mode: produce, a worker applies
+            from podium.region.stream.sink_kafka import KafkaSink  # event-log mode: produce, a worker applies
 
             ingest.sink = KafkaSink(settings, store)
         if settings.api.rate_limit_per_s > 0:

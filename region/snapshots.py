@@ -16,11 +16,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from enum import StrEnum
 from pathlib import Path
 
+from podium.region.history.store import HistoryStore, Snapshot
+
 from podium.clock import Clock
 from podium.errors import BadUserInput
 from podium.invariant import invariant
 from podium.model import RankedEntry
-from podium.region.history_store import HistoryStore, Snapshot
 from podium.tasks import cancel_and_wait
 
 EXPORT_SUFFIX = ".jsonl.gz"

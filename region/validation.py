@@ -3,11 +3,10 @@ only a malformed batch as a whole raises."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import json
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import orjson
 

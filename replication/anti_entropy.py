@@ -12,16 +12,16 @@ from dataclasses import dataclass
 from importlib import resources
 
 import httpx
+from podium.replication.digest import BUCKETS, bucket_of, differing, digests
 
+from podium.boards import BoardRegistry
 from podium.clock import Clock
 from podium.config import IngestLimits, ReplicationSettings
+from podium.keys import keys_of
 from podium.model import Board, SortOrder
 from podium.ranking import decode_member, from_zscore
 from podium.redis_client import AnyRedis
-from podium.region.boards import BoardRegistry
-from podium.region.keys import keys_of
-from podium.region.signing import signed_headers
-from podium.replication.digest import BUCKETS, bucket_of, differing, digests
+from podium.signing import signed_headers
 
 log = logging.getLogger("podium.replication.anti_entropy")
 SCAN_CHUNK_ENTRIES = 10_000
@@ -60,7 +60,7 @@ class AntiEntropy:
         self.limits = limits
         self.http = httpx.AsyncClient(base_url=global_url, timeout=settings.request_timeout_ms / 1000)
         self._reannounce = redis.register_script(
-            resources.files("podium.region").joinpath("lua/reannounce.lua").read_text())
+            resources.files("podium").joinpath("lua/reannounce.lua").read_text())
 
     async def global_digests(self, board: Board) -> list[str] | None:
         body = b""

@@ -57,7 +57,7 @@ class Change:
 
 
 def parse_stream_entry(region: str, board: str, season: int, stream_id: bytes | str, data: bytes | str) -> list[Change]:
-    """Changes packed by region/lua/apply.lua: lines of `player \\t score \\t ts_hex`. A player
+    """Changes packed by podium/lua/apply.lua: lines of `player \\t score \\t ts_hex`. A player
     changed twice in one apply call shares the entry's seq, so only the last line (the final state)
     is kept."""
     seq = stream_id_to_seq(stream_id)

@@ -24,11 +24,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from podium.replication import vectors
+from podium.replication.vectors import VersionVector
+
 from podium.invariant import invariant
 from podium.model import Operator, SortOrder
 from podium.ranking import sort_key
-from podium.replication import vectors
-from podium.replication.vectors import VersionVector
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,14 +42,14 @@ def resolve(op: Operator, order: SortOrder, state: RegionalState) -> tuple[int, 
         # counter CRDT: each region's running total is its contribution; they add up
         return sum(v[0] for v in state.values()), max(v[1] for v in state.values())
     items = sorted(state.items())  # region id order for deterministic ties
-    best_region, best = items[0]
-    for region, value in items[1:]:
+    best = items[0][1]
+    for _region, value in items[1:]:
         if op is Operator.BEST:
             better = is_better(value[0], best[0], order) or (value[0] == best[0] and value[1] < best[1])
         else:  # LATEST: last writer by achievement time; then higher score; then region id
             better = value[1] > best[1] or (value[1] == best[1] and value[0] > best[0])
         if better:
-            best_region, best = region, value
+            best = value
     return best[0], best[1]
 
 

@@ -16,15 +16,15 @@ from collections.abc import Sequence
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, KafkaTimeoutError
+from podium.replication.changes import Change
+from podium.replication.transport import REPLICATE_PATH, SKETCH_PATH, ShipTransport, encode_batch
 
 from podium.clock import Clock
 from podium.config import Settings
 from podium.errors import Unavailable
 from podium.model import Board
-from podium.region.signing import signed_headers
-from podium.region.stream_topics import ensure_named_topics
-from podium.replication.changes import Change
-from podium.replication.transport import REPLICATE_PATH, SKETCH_PATH, ShipTransport, encode_batch
+from podium.signing import signed_headers
+from podium.stream_topics import ensure_named_topics
 
 log = logging.getLogger("podium.replication.ship_kafka")
 
@@ -82,7 +82,7 @@ class KafkaShipTransport:
         try:
             sent = await producer.send(self.topic, body, key=key.encode(), headers=headers)
             await asyncio.wait_for(asyncio.shield(sent), self.timeout_s)
-        except (KafkaTimeoutError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, KafkaTimeoutError) as exc:
             # The broker is unreachable. Keep the producer: it retries its pending records and sends
             # them when the broker is back (the shipper resends this batch too: at-least-once). A
             # producer stopped now would wait for those records, i.e. hang until the broker returns.
@@ -102,7 +102,7 @@ class KafkaShipTransport:
             return
         try:
             await asyncio.wait_for(producer.stop(), self.timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("the replication log producer did not flush within %.1f s; abandoning its records",
                         self.timeout_s)
 

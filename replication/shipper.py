@@ -19,14 +19,15 @@ import random
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from podium.replication.changes import Change, parse_stream_entry, stream_id_to_seq
+from podium.replication.transport import ShipTransport
+
+from podium.boards import BoardRegistry
 from podium.clock import Clock
 from podium.config import ReplicationSettings
 from podium.errors import Unavailable
+from podium.keys import keys_of
 from podium.redis_client import AnyRedis
-from podium.region.boards import BoardRegistry
-from podium.region.keys import keys_of
-from podium.replication.changes import Change, parse_stream_entry, stream_id_to_seq
-from podium.replication.transport import ShipTransport
 
 log = logging.getLogger("podium.replication.shipper")
 HEARTBEAT_INTERVAL_S = 1.0

@@ -11,22 +11,22 @@ from importlib import resources
 
 import numpy as np
 from datasketches import kll_doubles_sketch
+from podium.replication.transport import ShipTransport
 
+from podium.boards import BoardRegistry
 from podium.clock import Clock
 from podium.config import GlobalSettings
 from podium.errors import Unavailable
-from podium.global_.rank_estimate import COARSE_K, FINE_K
+from podium.keys import keys_of
 from podium.model import Board, SortOrder
 from podium.redis_client import AnyRedis
-from podium.region.boards import BoardRegistry
-from podium.region.keys import keys_of
-from podium.replication.transport import ShipTransport
+from podium.sketches import COARSE_K, FINE_K
 
 log = logging.getLogger("podium.replication.sketches")
 SCAN_CHUNK_ENTRIES = 50_000
 
 
-_SCORES_CHUNK = resources.files("podium.region").joinpath("lua/scores_chunk.lua").read_text()
+_SCORES_CHUNK = resources.files("podium").joinpath("lua/scores_chunk.lua").read_text()
 
 
 async def board_sketches(redis: AnyRedis, board: Board) -> tuple[kll_doubles_sketch, kll_doubles_sketch]:

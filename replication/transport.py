@@ -9,12 +9,12 @@ from typing import Protocol
 
 import httpx
 import orjson
+from podium.replication.changes import Change
 
 from podium.clock import Clock
 from podium.errors import Unavailable
 from podium.model import Board
-from podium.region.signing import signed_headers
-from podium.replication.changes import Change
+from podium.signing import signed_headers
 
 REPLICATE_PATH = "/v1/replicate"
 SKETCH_PATH = "/v1/replicate/sketch"

@@ -8,14 +8,14 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from anyio.from_thread import BlockingPortal, start_blocking_portal
 import redis.asyncio as aioredis
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+from podium.region.api.app import create_app
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
 from podium.config import Settings
+from podium.devtools.testing import LiveServer
 from podium.redis_server import RedisClusterServers, RedisServer
-from podium.region.api.app import create_app
-from podium.testing import LiveServer
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from podium.bench import scenarios
+from podium.devtools.bench import scenarios
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -22,9 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from podium.bench import runner
-    from podium.bench.report import markdown
-    from podium.bench.scenarios import BenchConfig
+    from podium.devtools.bench import runner
+    from podium.devtools.bench.report import markdown
+    from podium.devtools.bench.scenarios import BenchConfig
 
     cfg = BenchConfig.tiny() if args.tiny else BenchConfig.quick() if args.quick else BenchConfig()
     if args.no_peer:

@@ -1,5 +1,5 @@
 """`podium deploy-check`: the Helm chart, the Terraform modules and the Dockerfile, validated offline
-(see podium/deploy/). Prints one PASS/FAIL/SKIP line per check; exits 1 on any failure."""
+(see podium/devtools/deploy/). Prints one PASS/FAIL/SKIP line per check; exits 1 on any failure."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace) -> int:
     try:
         # The deploy tools are an extra (the Helm library alone is 75 MB): import them only here.
-        from podium.deploy.layout import Layout
-        from podium.deploy.runner import GROUPS, KUBE_VERSION, Options, run_all
+        from podium.devtools.deploy.layout import Layout
+        from podium.devtools.deploy.runner import GROUPS, KUBE_VERSION, Options, run_all
     except ImportError as exc:
         print(f"podium deploy-check: {exc.name or exc} is missing: pip install -e '.[deploy]'", file=sys.stderr)
         return 2

@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    from podium.bench import loadgen
+    from podium.devtools.bench import loadgen
 
     url = (args.url or "http://127.0.0.1:8080").rstrip("/")
     loadgen.check_target(url, explicit=args.url is not None)
@@ -45,9 +45,9 @@ async def _run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     import httpx
     import orjson
 
-    from podium.bench import loadgen
-    from podium.bench.scenarios import BATCH_ENTRIES, QUERIES
-    from podium.region.signing import signed_headers
+    from podium.devtools.bench import loadgen
+    from podium.devtools.bench.scenarios import BATCH_ENTRIES, QUERIES
+    from podium.signing import signed_headers
 
     if args.kind == "ingest":
         async def req(client: httpx.AsyncClient, n: int) -> bool:

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(settings: Settings, boards: list[str] | None, every: bool, season: int | None) -> int:
-    from podium.region.history_factory import history_context
+    from podium.region.history.factory import history_context
     from podium.region.recovery import Rebuilder
 
     async with history_context(settings) as ctx:

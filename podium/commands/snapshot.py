@@ -19,7 +19,7 @@ from podium.errors import BadUserInput, Conflict
 
 if TYPE_CHECKING:
     from podium.model import RankedEntry
-    from podium.region.history_factory import HistoryContext
+    from podium.region.history.factory import HistoryContext
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
-    from podium.region.history_factory import history_context, snapshot_dir
+    from podium.region.history.factory import history_context, snapshot_dir
     from podium.region.rank_store import read_all
     from podium.region.snapshots import restore, take_snapshot
 

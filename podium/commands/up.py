@@ -111,7 +111,7 @@ async def _main(settings: Settings, demo: bool, console: Console) -> None:
     console.print("Ctrl-C stops everything.")
     tasks = [asyncio.create_task(serve(create_app(settings), settings.host, settings.port, stop))]
     if demo:
-        from podium.demo import run_demo
+        from podium.devtools.demo import run_demo
 
         tasks.append(asyncio.create_task(run_demo(base, key_id, secret, DEMO_BOARD, stop, console)))
     try:
@@ -124,7 +124,7 @@ async def _main(settings: Settings, demo: bool, console: Console) -> None:
 
 
 def run_multi_region(args: argparse.Namespace, console: Console) -> int:
-    from podium.stack import Stack
+    from podium.devtools.stack import Stack
 
     regions = [r.strip() for r in args.regions.split(",") if r.strip()]
     if len(set(regions)) != len(regions) or not regions:
@@ -148,7 +148,7 @@ def run_multi_region(args: argparse.Namespace, console: Console) -> int:
 
 
 async def _multi_demo(stack: object, demo: bool, console: Console) -> None:
-    from podium.demo import run_demo
+    from podium.devtools.demo import run_demo
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -20,8 +20,8 @@ def run(args: argparse.Namespace) -> int:
     import faust
 
     from podium.config import Settings
-    from podium.region.stream_app import create_stream_app
-    from podium.region.stream_topics import StreamTopics, ensure_topics
+    from podium.region.stream.app import create_stream_app
+    from podium.stream_topics import StreamTopics, ensure_topics
     from podium.telemetry import Telemetry
 
     settings = Settings()
@@ -29,8 +29,8 @@ def run(args: argparse.Namespace) -> int:
         print("podium worker: set PODIUM_KAFKA__BOOTSTRAP and REDIS_URL", file=sys.stderr)
         return 2
     k = settings.kafka
-    from tenacity import retry_if_exception_type, stop_after_delay, wait_exponential
     from tenacity import retry as retrying
+    from tenacity import retry_if_exception_type, stop_after_delay, wait_exponential
 
     from podium.errors import Unavailable
 

@@ -6,9 +6,9 @@ import contextlib
 import logging
 from collections.abc import Iterator
 
-from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from graphql import GraphQLError
 from podium.errors import PodiumError
 
 log = logging.getLogger("podium.graphql")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import Enum
 
 import strawberry
@@ -10,7 +11,6 @@ from podium.fanout import RankUpdate, TopUpdate
 from podium.gql.scalars import Long
 from podium.gql.types import RankedEntryType, as_of
 from podium.top_diff import TopChange
-from datetime import datetime
 
 
 @strawberry.enum

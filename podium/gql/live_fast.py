@@ -15,16 +15,16 @@ the update object as root value, which is exactly how subscription events are ma
 from __future__ import annotations
 
 import inspect
-from contextlib import aclosing
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import orjson
-from graphql import DocumentNode, ExecutionResult, execute, print_ast
 from strawberry.types import Info
 
+from graphql import DocumentNode, ExecutionResult, execute, print_ast
 from podium.fanout import PayloadCache
 
 
@@ -42,14 +42,14 @@ CHANNEL: ContextVar[Channel | None] = ContextVar("podium_live_channel", default=
 def _operation(info: Info[Any, Any]) -> tuple[DocumentNode, tuple[str, str]]:
     """The subscription's operation as a document, and what besides the update decides its payload:
     the printed operation (with fragments) and the variables."""
-    raw = info._raw_info  # noqa: SLF001 - graphql-core's resolve info: schema, operation, fragments
+    raw = info._raw_info
     doc = DocumentNode(definitions=(raw.operation, *raw.fragments.values()))
     variables = orjson.dumps(raw.variable_values, option=orjson.OPT_SORT_KEYS, default=str).decode()
     return doc, (print_ast(doc), variables)
 
 
 async def _render(info: Info[Any, Any], doc: DocumentNode, root: object) -> str | None:
-    raw = info._raw_info  # noqa: SLF001
+    raw = info._raw_info
     result: Any = execute(raw.schema, doc, root_value=root, context_value=info.context,
                           variable_values=raw.variable_values,
                           operation_name=raw.operation.name.value if raw.operation.name else None)

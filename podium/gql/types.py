@@ -12,8 +12,7 @@ import strawberry
 from podium.errors import BadUserInput
 from podium.gql.scalars import Long
 from podium.model import Board as BoardModel
-from podium.model import RankedEntry
-from podium.region.rank_store import RankCursor
+from podium.model import RankCursor, RankedEntry
 
 
 @strawberry.enum(description="How exact a rank is: regional ranks are always EXACT.")

@@ -7,24 +7,24 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
-
-from podium.clock import Clock
-from podium.config import Settings
-from podium.errors import Internal, PodiumError
-from podium.gql.ws_handlers import LegacyWSHandler, TransportWSHandler
 from podium.region.api import http
 from podium.region.api.etag import ETagMiddleware
 from podium.region.api.response_cache import ResponseCacheMiddleware
 from podium.region.api.schema import build_schema
 from podium.region.rate_limit import RateLimitMiddleware
 from podium.region.service import RegionService
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from podium.clock import Clock
+from podium.config import Settings
+from podium.errors import PodiumError
+from podium.gql.ws_handlers import LegacyWSHandler, TransportWSHandler
+from podium.http import podium_error, unexpected_error
 
 log = logging.getLogger("podium.app")
 
@@ -36,16 +36,6 @@ class RegionGraphQL(GraphQL):  # type: ignore[type-arg]
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> dict[str, Any]:
         service = request.app.state.service
         return {"service": service, "request": request, "response": response, "telemetry": service.telemetry}
-
-
-async def podium_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, PodiumError)
-    return http.error_response(exc)
-
-
-async def unexpected_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return http.error_response(Internal("internal error"))
 
 
 def create_app(settings: Settings, clock: Clock | None = None, service: RegionService | None = None) -> Starlette:

@@ -4,11 +4,12 @@ by the schema's resolvers before these run."""
 
 from __future__ import annotations
 
-from podium.errors import BadUserInput, Unavailable
-from podium.gql.history import BoardSnapshot, RankPointType, ScoreEvent, SnapshotSummary
-from podium.model import Board, RankedEntry
-from podium.region.history_store import HistoryStore, SnapshotInfo, history_key
+from podium.region.api.history_types import BoardSnapshot, RankPointType, ScoreEvent, SnapshotSummary
+from podium.region.history.store import HistoryStore, SnapshotInfo, history_key
 from podium.region.service import RegionService
+
+from podium.errors import BadUserInput, Unavailable
+from podium.model import Board, RankedEntry
 
 # Snapshot index rows searched for a season's last snapshot (a year of hourly snapshots is ~8.8k).
 SNAPSHOT_INDEX_SCAN_MAX = 10_000

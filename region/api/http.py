@@ -2,50 +2,26 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
-from typing import Any
 
 import orjson
+from podium.region.service import RegionService
+from podium.region.validation import parse_batch
 from starlette.requests import Request
 from starlette.responses import Response
 
-from podium.errors import BadUserInput, Forbidden, PayloadTooLarge, PodiumError, Unauthenticated
+from podium.errors import BadUserInput
+from podium.http import check_admin, json_response, read_body
 from podium.model import Board
-from podium.region.service import RegionService
-from podium.region.signing import verify
-from podium.region.validation import parse_batch
+from podium.signing import verify
 
-log = logging.getLogger("podium.http")
+log = logging.getLogger("podium.region.http")
 IDEMPOTENCY_HEADER = "idempotency-key"
 IDEMPOTENCY_KEY_LEN_MAX = 128
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
-
-
-def error_response(exc: PodiumError) -> Response:
-    headers = {"Retry-After": str(int(exc.extensions.get("retryAfter", 1)))} if exc.http_status in (429, 503) else None
-    return json_response(exc.to_dict(), exc.http_status, headers)
-
-
 def service_of(request: Request) -> RegionService:
     return request.app.state.service  # type: ignore[no-any-return]
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing (413) as soon as it exceeds `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"body is {declared} bytes; the limit is {limit}")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def post_scores(request: Request) -> Response:
@@ -68,13 +44,7 @@ async def post_scores(request: Request) -> Response:
 
 
 def require_admin(request: Request) -> None:
-    keys = service_of(request).settings.admin_keys
-    auth = request.headers.get("authorization", "")
-    given = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else request.headers.get("x-podium-admin-key", "")
-    if not given:
-        raise Unauthenticated("admin endpoints need 'Authorization: Bearer <admin key>'")
-    if not any(hmac.compare_digest(given, k) for k in keys):
-        raise Forbidden("not an admin key")
+    check_admin(request.headers, service_of(request).settings.admin_keys)
 
 
 async def boards_endpoint(request: Request) -> Response:

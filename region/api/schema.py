@@ -6,24 +6,23 @@ import dataclasses
 from typing import Any
 
 import strawberry
-from strawberry.types import Info
-
-from podium.errors import BadUserInput, NotFound, Rebuilding, Unauthenticated
-from strawberry.extensions import DisableIntrospection, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
-
-from podium.config import ApiLimits
-from podium.gql.errors import ErrorCodes
-from podium.region.api.extensions.cost_limit import cost_limit
-from podium.region.api.extensions.timing import OperationTiming
-from podium.gql.scalars import Long, schema_config
-from podium.gql.history import BoardSnapshot, RankPointType, ScoreEvent, SnapshotSummary
-from podium.gql.types import Board, BoardStatus, LeaderboardConnection, RankedEntryType, decode_cursor
-from podium.model import Board as BoardModel
 from podium.region.api import history as history_api
 from podium.region.api.auth import authorize_read, caller
+from podium.region.api.extensions.cost_limit import cost_limit
+from podium.region.api.extensions.timing import OperationTiming
+from podium.region.api.history_types import BoardSnapshot, RankPointType, ScoreEvent, SnapshotSummary
 from podium.region.api.mutations import Mutation
 from podium.region.api.subscriptions import Subscription
 from podium.region.service import RegionService
+from strawberry.extensions import DisableIntrospection, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.types import Info
+
+from podium.config import ApiLimits
+from podium.errors import BadUserInput, NotFound, Rebuilding, Unauthenticated
+from podium.gql.errors import ErrorCodes
+from podium.gql.scalars import Long, schema_config
+from podium.gql.types import Board, BoardStatus, LeaderboardConnection, RankedEntryType, decode_cursor
+from podium.model import Board as BoardModel
 
 
 def service_of(info: Info[Any, Any]) -> RegionService:
@@ -124,7 +123,7 @@ class Query:
         return LeaderboardConnection.from_entries(rows, total, now, size)
 
     @strawberry.field(description="A player, to ask for their rank and score per board.")
-    async def player(self, info: Info[Any, Any], id: str) -> Player:  # noqa: A002 - GraphQL argument name
+    async def player(self, info: Info[Any, Any], id: str) -> Player:
         if not id or len(id) > service_of(info).settings.ingest.player_id_len_max:
             raise BadUserInput("player id has an invalid length")
         return Player(id=id)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from podium.bench import runner, scenarios
-from podium.bench.scenarios import BenchConfig
+from podium.devtools.bench import runner, scenarios
+from podium.devtools.bench.scenarios import BenchConfig
 
 
 def _baseline_is_explicit(b: dict) -> None:
@@ -65,7 +65,7 @@ def test_unknown_scenarios_are_refused(tmp_path: Path) -> None:
 
 
 def test_loadgen_refuses_non_loopback_unless_explicit() -> None:
-    from podium.bench.loadgen import check_target
+    from podium.devtools.bench.loadgen import check_target
 
     check_target("http://127.0.0.1:8080", explicit=False)
     check_target("http://example.com", explicit=True)

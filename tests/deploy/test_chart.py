@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from podium.global_.server import create_global_app
 
 from podium.config import Settings
-from podium.deploy import chart
-from podium.deploy.results import CheckFailed
-from podium.global_.server import create_global_app
+from podium.devtools.deploy import chart
+from podium.devtools.deploy.results import CheckFailed
+from podium.devtools.testing import LiveServer
 from podium.redis_server import RedisServer
-from podium.testing import LiveServer
 
 from .conftest import ROOT
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from podium.deploy import checkov
-from podium.deploy.results import CheckFailed, CheckSkipped
+from podium.devtools.deploy import checkov
+from podium.devtools.deploy.results import CheckFailed, CheckSkipped
 
 from .conftest import ROOT
 

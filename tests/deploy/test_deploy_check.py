@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from podium.cli import main
-from podium.deploy import terraform
+from podium.devtools.deploy import terraform
 
 from .conftest import ROOT
 

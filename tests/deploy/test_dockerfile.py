@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from podium.deploy import dockerfile
-from podium.deploy.results import CheckFailed
+from podium.devtools.deploy import dockerfile
+from podium.devtools.deploy.results import CheckFailed
 
 from .conftest import ROOT
 

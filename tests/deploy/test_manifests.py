@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from podium.config import Settings
-from podium.deploy import chart, manifests
-from podium.deploy.chart import Manifest
-from podium.deploy.results import CheckFailed
+from podium.devtools.deploy import chart, manifests
+from podium.devtools.deploy.chart import Manifest
+from podium.devtools.deploy.results import CheckFailed
 
 from .conftest import ROOT
 

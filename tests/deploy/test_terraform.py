@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from podium.deploy import hcl, terraform
-from podium.deploy.layout import Layout
-from podium.deploy.results import CheckFailed
-from podium.deploy.runner import EXAMPLE, TOPOLOGY, check_release_wiring
+from podium.devtools.deploy import hcl, terraform
+from podium.devtools.deploy.layout import Layout
+from podium.devtools.deploy.results import CheckFailed
+from podium.devtools.deploy.runner import EXAMPLE, TOPOLOGY, check_release_wiring
 
 from .conftest import ROOT
 

@@ -14,8 +14,8 @@ import httpx
 import orjson
 import pytest
 
-from podium.region.signing import signed_headers
-from podium.stack import Stack
+from podium.devtools.stack import Stack
+from podium.signing import signed_headers
 
 REGIONS = ["us-east", "eu-west", "ap-south"]
 BOARDS = [{"id": "arena", "operator": "best"}, {"id": "kills", "operator": "increment"}]
@@ -231,7 +231,7 @@ def test_strong_and_session_reads_and_degradation(tmp_path: Path) -> None:
 async def test_global_top_changed_subscription(tmp_path: Path) -> None:
     import asyncio
 
-    from podium.ws_client import Subscriber
+    from podium.devtools.ws_client import Subscriber
 
     with Stack(REGIONS, tmp_path, boards=BOARDS) as stack:
         now = time.time_ns() // 10**6

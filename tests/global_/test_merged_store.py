@@ -4,10 +4,10 @@ every region's contribution, ranks the merged values, and logs `latest` conflict
 from __future__ import annotations
 
 import pytest
-
 from podium.global_.merged_store import GlobalStore
-from podium.model import Board, Operator
 from podium.replication.changes import Change
+
+from podium.model import Board, Operator
 
 
 def ch(region: str, board: str, player: str, score: int, ts: int, seq: int) -> Change:

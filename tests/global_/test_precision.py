@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 from datasketches import kll_doubles_sketch
+from podium.global_.precision import GlobalRank, Tiers, estimate, exact, merge_snapshots
 
 from podium.config import GlobalSettings
-from podium.global_.precision import GlobalRank, Tiers, estimate, exact, merge_snapshots
 from podium.model import Precision, SortOrder
 
 PLAYERS = 1_000_000

@@ -6,9 +6,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from podium.global_.rank_estimate import (
+    SketchSnapshot,
+    build_sketch,
+    merged,
+    tiered_estimate,
+)
 
-from podium.global_.rank_estimate import COARSE_K, FINE_K, SketchSnapshot, build_sketch, merged, tiered_estimate
 from podium.model import Precision, SortOrder
+from podium.sketches import COARSE_K, FINE_K
 
 PLAYERS = 1_000_000
 TOP_K = 1000

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
-
 from podium.global_.topk import Row, merge_tops, top_k
+
 from podium.model import Operator, SortOrder
 from podium.ranking import is_better, sort_key
 

@@ -9,12 +9,12 @@ from itertools import count
 from pathlib import Path
 
 import pytest
+from podium.region.history.cassandra import CassandraHistoryStore
+from podium.region.history.sqlite import SqliteHistoryStore
+from podium.region.history.store import HistoryStore
 
-from podium.cassandra_server import CassandraServer
 from podium.config import HistorySettings
-from podium.region.history_cassandra import CassandraHistoryStore
-from podium.region.history_sqlite import SqliteHistoryStore
-from podium.region.history_store import HistoryStore
+from podium.devtools.cassandra_server import CassandraServer
 
 EXTERNAL_CASSANDRA = os.environ.get("CASSANDRA_CONTACT_POINTS")
 _keyspaces = count()

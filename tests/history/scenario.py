@@ -11,11 +11,11 @@ from typing import Any
 
 import httpx
 import redis as sync_redis
+from podium.region.api.app import create_app
 
 from podium.config import Settings
+from podium.devtools.testing import LiveServer
 from podium.model import Board, Operator, RankedEntry, ScoreEntry, SortOrder
-from podium.region.api.app import create_app
-from podium.testing import LiveServer
 from tests.conftest import ADMIN_KEY, region_settings
 from tests.region.helpers import graphql, now_ms, post_scores
 from tests.region.oracle import OracleBoard

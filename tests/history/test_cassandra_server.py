@@ -14,7 +14,7 @@ from podium.redis_server import pids_alive
 SCRIPT = """
 import sys, time
 from pathlib import Path
-from podium.cassandra_server import CassandraServer
+from podium.devtools.cassandra_server import CassandraServer
 server = CassandraServer(Path(sys.argv[1])).start()
 print(server.process.pid, flush=True)
 time.sleep(600)

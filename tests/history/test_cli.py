@@ -12,9 +12,9 @@ import pytest
 import redis as sync_redis
 
 from podium.cli import main
+from podium.keys import board_keys
 from podium.ranking import encode_member
 from podium.redis_server import RedisServer
-from podium.region.keys import board_keys
 from tests.history.scenario import Scenario, flushall, history_settings, start
 
 

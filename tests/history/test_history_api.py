@@ -14,12 +14,12 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from podium.region.recovery import RebuildLeases
 
 from podium.clock import SystemClock
 from podium.commands.snapshot import _run as snapshot_command
+from podium.devtools.testing import LiveServer
 from podium.redis_server import RedisServer
-from podium.region.recovery import RebuildLeases
-from podium.testing import LiveServer
 from tests.history.scenario import admin_gql, history_settings, start
 from tests.region.helpers import create_board, entry, graphql, now_ms, post_scores, unique
 

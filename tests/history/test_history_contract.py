@@ -5,12 +5,19 @@ from __future__ import annotations
 import random
 
 import pytest
-
-from podium.model import Board, Operator, RankedEntry, SortOrder
-from podium.region.history_store import (
-    HistoryStore, ScoreRow, Snapshot, SnapshotInfo, Standing, current_standing, history_key, iter_latest_entries,
+from podium.region.history.store import (
+    HistoryStore,
+    ScoreRow,
+    Snapshot,
+    SnapshotInfo,
+    Standing,
+    current_standing,
+    history_key,
+    iter_latest_entries,
     rank_standings,
 )
+
+from podium.model import Board, Operator, RankedEntry, SortOrder
 
 pytestmark = pytest.mark.anyio
 

@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
+from podium.region.history.sqlite import SqliteHistoryStore
+from podium.region.history.store import ScoreRow
+from podium.region.history.writer import HistoryWriter, WriterState
 
 from podium.errors import Unavailable
-from podium.region.history_sqlite import SqliteHistoryStore
-from podium.region.history_store import ScoreRow
-from podium.region.history_writer import HistoryWriter, WriterState
 
 pytestmark = pytest.mark.anyio
 

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from podium.region.history.sqlite import SqliteHistoryStore
+from podium.region.history.store import ScoreRow, history_key
 
 from podium.config import HistorySettings
 from podium.redis_server import RedisServer
-from podium.region.history_sqlite import SqliteHistoryStore
-from podium.region.history_store import ScoreRow, history_key
 from tests.history.scenario import Scenario, flushall, history_settings, start, wait_live
 from tests.region.helpers import graphql, post_scores
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from podium.region.history.sqlite import SqliteHistoryStore
+from podium.region.history.store import history_key
+from podium.region.history.writer import WriterState
+from podium.region.service import RegionService
+from podium.region.snapshots import SchedulerState
 
 from podium.model import Board, Operator
 from podium.redis_server import RedisServer
-from podium.region.history_sqlite import SqliteHistoryStore
-from podium.region.history_store import history_key
-from podium.region.history_writer import WriterState
-from podium.region.service import RegionService
-from podium.region.snapshots import SchedulerState
 from tests.conftest import region_settings
 from tests.region.helpers import now_ms
 

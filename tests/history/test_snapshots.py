@@ -8,14 +8,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+from podium.region.history.store import HistoryStore, Snapshot
+from podium.region.snapshots import (
+    SchedulerState,
+    SnapshotScheduler,
+    archive_season,
+    export_snapshot,
+    restore,
+)
 
 from podium.clock import FakeClock
 from podium.errors import BadUserInput
 from podium.model import RankedEntry
-from podium.region.history_store import HistoryStore, Snapshot
-from podium.region.snapshots import (
-    SchedulerState, SnapshotScheduler, archive_season, export_snapshot, restore,
-)
 
 pytestmark = pytest.mark.anyio
 

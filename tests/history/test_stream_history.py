@@ -10,20 +10,20 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from podium.region.history.sqlite import SqliteHistoryStore
+from podium.region.history.store import history_key
+from podium.region.history.writer import HistoryWriter
+from podium.region.recovery import Rebuilder
+from podium.region.stream.anticheat import AntiCheat
+from podium.region.stream.processor import LogRecord, StreamProcessor
+from podium.region.stream.records import encode_entry
 
+from podium.boards import BoardRegistry
 from podium.clock import FakeClock
 from podium.config import HistorySettings, Settings
+from podium.keys import keys_of
 from podium.model import Board, Operator, ScoreEntry
-from podium.region.boards import BoardRegistry
-from podium.region.history_sqlite import SqliteHistoryStore
-from podium.region.history_store import history_key
-from podium.region.history_writer import HistoryWriter
-from podium.region.keys import keys_of
-from podium.region.recovery import Rebuilder
-from podium.region.stream_anticheat import AntiCheat
-from podium.region.stream_processor import LogRecord, StreamProcessor
-from podium.region.stream_records import encode_entry
-from podium.region.stream_topics import StreamTopics
+from podium.stream_topics import StreamTopics
 from tests.region.oracle import OracleBoard
 from tests.stream.test_processor import Crash, CrashingStore
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import orjson
 
-from podium.region.signing import signed_headers
+from podium.signing import signed_headers
 from tests.conftest import ADMIN_KEY, GAME_KEY_ID, GAME_SECRET
 
 _ids = itertools.count()

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-
-from podium.redis_server import RedisServer
 from podium.region.api.app import create_app
 from podium.region.api.response_cache import ResponseCacheMiddleware
-from podium.testing import LiveServer
+
+from podium.devtools.testing import LiveServer
+from podium.redis_server import RedisServer
 from tests.conftest import ADMIN_KEY, region_settings
 from tests.region.helpers import create_board, entry, post_scores
 
@@ -40,7 +40,7 @@ def get(server: LiveServer, query: str, headers: dict[str, str] | None = None) -
 def test_get_query_is_cacheable_with_etag_and_304(cached: LiveServer) -> None:
     board = create_board(cached.url, cache_max_age_s=7)
     post_scores(cached.url, {"entries": [entry(board, "ann", 5)]})
-    q = '{ leaderboard(board:"%s", first:5){ edges { node { player score } } } }' % board
+    q = f'{{ leaderboard(board:"{board}", first:5){{ edges {{ node {{ player score }} }} }} }}'
     first = get(cached, q)
     assert first.status_code == 200
     assert first.headers["cache-control"] == "public, max-age=7"
@@ -53,7 +53,7 @@ def test_get_query_is_cacheable_with_etag_and_304(cached: LiveServer) -> None:
 def test_read_cache_serves_one_read_per_tick(cached: LiveServer) -> None:
     board = create_board(cached.url)
     post_scores(cached.url, {"entries": [entry(board, "ann", 5)]})
-    q = '{ leaderboard(board:"%s", first:5){ edges { node { player score } } } }' % board
+    q = f'{{ leaderboard(board:"{board}", first:5){{ edges {{ node {{ player score }} }} }} }}'
     before = get(cached, q).json()
     post_scores(cached.url, {"entries": [entry(board, "bob", 9)]})
     assert get(cached, q).json() == before     # served from the cache (60 s TTL in this fixture)
@@ -65,7 +65,7 @@ def test_mutations_are_refused_over_get_and_private_reads_are_not_public(cached:
     r = get(cached, 'mutation { deleteBoard(board:"x") }', {"Authorization": f"Bearer {ADMIN_KEY}"})
     assert r.status_code in (400, 405)
     board = create_board(cached.url, public_read=False)
-    private = get(cached, '{ leaderboard(board:"%s"){ totalCount } }' % board, {"Authorization": f"Bearer {ADMIN_KEY}"})
+    private = get(cached, f'{{ leaderboard(board:"{board}"){{ totalCount }} }}', {"Authorization": f"Bearer {ADMIN_KEY}"})
     assert private.headers["cache-control"] == "private, no-store"
     assert "etag" not in private.headers
 
@@ -77,7 +77,7 @@ def post_query(server: LiveServer, query: str, headers: dict[str, str] | None = 
 def test_public_responses_are_reused_for_the_ttl_and_nothing_else_is(response_cached: LiveServer) -> None:
     board = create_board(response_cached.url, cache_max_age_s=5)
     post_scores(response_cached.url, {"entries": [entry(board, "ann", 5)]})
-    q = '{ leaderboard(board:"%s", first:5){ edges { node { player score } } } }' % board
+    q = f'{{ leaderboard(board:"{board}", first:5){{ edges {{ node {{ player score }} }} }} }}'
     first = post_query(response_cached, q)
     cache = _response_cache(response_cached)
     hits = cache.hits
@@ -91,13 +91,13 @@ def test_public_responses_are_reused_for_the_ttl_and_nothing_else_is(response_ca
     # never reused: another credential, private boards, errors, mutations
     assert post_query(response_cached, q, {"Authorization": "Bearer x"}).json() == fresh
     private = create_board(response_cached.url, public_read=False)
-    pq = '{ leaderboard(board:"%s"){ totalCount } }' % private
+    pq = f'{{ leaderboard(board:"{private}"){{ totalCount }} }}'
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
     hits = cache.hits
     for _ in range(2):
         assert post_query(response_cached, pq, admin).status_code == 200
         post_query(response_cached, '{ leaderboard(board:"no-such-board"){ totalCount } }')
-        post_query(response_cached, 'mutation { resetBoard(board:"%s") { id } }' % private, admin)
+        post_query(response_cached, f'mutation {{ resetBoard(board:"{private}") {{ id }} }}', admin)
     assert cache.hits == hits
 
 

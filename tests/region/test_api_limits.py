@@ -9,15 +9,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from podium.clock import FakeClock
-from podium.redis_server import RedisServer
 from podium.region.api.app import create_app
 from podium.region.rate_limit import TokenBuckets
+
+from podium.clock import FakeClock
+from podium.devtools.testing import LiveServer
+from podium.devtools.ws_client import Subscriber
 from podium.errors import RateLimited
 from podium.redis_client import connect
-from podium.testing import LiveServer
-from podium.ws_client import Subscriber
+from podium.redis_server import RedisServer
 from tests.conftest import region_settings
 from tests.region.helpers import create_board
 

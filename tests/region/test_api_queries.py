@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-
-from podium.redis_server import RedisServer
 from podium.region.api.app import create_app
-from podium.testing import LiveServer
-from podium.ws_client import Subscriber
+
+from podium.devtools.testing import LiveServer
+from podium.devtools.ws_client import Subscriber
+from podium.redis_server import RedisServer
 from tests.conftest import ADMIN_KEY, region_settings
 from tests.region.helpers import entry, post_scores
 

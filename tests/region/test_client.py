@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from podium.client import BufferFull, GameServerClient
-from podium.testing import LiveServer
+from podium.devtools.testing import LiveServer
 from tests.conftest import GAME_KEY_ID, GAME_SECRET
 from tests.region.helpers import create_board, top
 

@@ -8,11 +8,11 @@ import threading
 import time
 
 import pytest
-
-from podium.redis_server import RedisServer
 from podium.region.api.app import create_app
-from podium.testing import LiveServer
-from podium.ws_client import Subscriber
+
+from podium.devtools.testing import LiveServer
+from podium.devtools.ws_client import Subscriber
+from podium.redis_server import RedisServer
 from tests.conftest import region_settings
 from tests.region.helpers import create_board, entry, graphql, post_scores
 

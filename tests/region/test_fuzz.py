@@ -10,11 +10,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from podium.region.api.app import create_app
 from schemathesis.graphql import nodes
 
+from podium.devtools.testing import LiveServer
 from podium.redis_server import RedisServer
-from podium.region.api.app import create_app
-from podium.testing import LiveServer
 from tests.conftest import ADMIN_KEY, region_settings
 
 CODES = {"BAD_USER_INPUT", "UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "RATE_LIMITED", "INTERNAL"}

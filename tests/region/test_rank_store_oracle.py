@@ -9,11 +9,11 @@ import itertools
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from podium.model import SCORE_ABS_MAX, Board, Operator, ScoreEntry, SortOrder
-from podium.redis_client import connect
-from podium.region.rank_store import ApplyCode, RankCursor
+from podium.region.rank_store import ApplyCode
 from podium.region.rank_store_redis import RedisRankStore
+
+from podium.model import SCORE_ABS_MAX, Board, Operator, RankCursor, ScoreEntry, SortOrder
+from podium.redis_client import connect
 from tests.region.oracle import OracleBoard
 
 _board_ids = itertools.count()
@@ -42,7 +42,7 @@ async def _check(store: RedisRankStore, op: Operator, order: SortOrder, history:
     n = len(want)
     assert await store.count(board) == n
     assert await store.range(board, 0, n + 3) == want
-    for start in range(0, n + 1):
+    for start in range(n + 1):
         for size in (1, 2, 3):
             assert await store.range(board, start, size) == want[start : start + size]
     names = [r.player for r in want] + ["nobody"]

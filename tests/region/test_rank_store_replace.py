@@ -9,14 +9,14 @@ import random
 from collections.abc import AsyncIterator
 
 import pytest
+from podium.region.history.store import Standing, rank_standings
+from podium.region.rank_store_redis import LOAD_CHUNK_ENTRIES, RedisRankStore
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
 from podium.invariant import InvariantError
+from podium.keys import keys_of
 from podium.model import Board, Operator, RankedEntry, SortOrder
-from podium.region.history_store import Standing, rank_standings
-from podium.region.keys import keys_of
-from podium.region.rank_store_redis import LOAD_CHUNK_ENTRIES, RedisRankStore
 
 pytestmark = pytest.mark.anyio
 _ids = itertools.count()

@@ -6,9 +6,9 @@ import asyncio
 import random
 
 import pytest
+from podium.region.read_cache import ReadCache
 
 from podium.clock import FakeClock
-from podium.region.read_cache import ReadCache
 
 
 @pytest.mark.anyio

@@ -7,10 +7,10 @@ import httpx
 import orjson
 import pytest
 
-from podium.testing import LiveServer
+from podium.devtools.testing import LiveServer
+from podium.signing import signed_headers
 from tests.conftest import ADMIN_KEY, GAME_KEY_ID, GAME_SECRET
 from tests.region.helpers import create_board, entry, graphql, now_ms, post_scores, top, unique
-from podium.region.signing import signed_headers
 
 
 def test_valid_batch_is_ranked_and_readable_over_graphql(live_region: LiveServer) -> None:
@@ -140,11 +140,10 @@ def test_bad_entries_are_reported_one_by_one_and_good_ones_kept(live_region: Liv
 
 def test_huge_numbers_are_rejected_not_500(live_region: LiveServer) -> None:
     board = create_board(live_region.url)
-    raw = ('{"entries": [{"board": "%s", "player": "a", "score": 1e400, "achieved_at": 1, "event_id": "e1"},'
-           '{"board": "%s", "player": "b", "score": 99999999999999999999999, "achieved_at": 1, "event_id": "e2"},'
-           '{"board": "%s", "player": "c", "score": 9007199254740993, "achieved_at": 1, "event_id": "e3"},'
-           '{"board": "%s", "player": "d", "score": 9007199254740992, "achieved_at": 1, "event_id": "e4"}]}'
-           % (board, board, board, board)).encode()
+    raw = (f'{{"entries": [{{"board": "{board}", "player": "a", "score": 1e400, "achieved_at": 1, "event_id": "e1"}},'
+           f'{{"board": "{board}", "player": "b", "score": 99999999999999999999999, "achieved_at": 1, "event_id": "e2"}},'
+           f'{{"board": "{board}", "player": "c", "score": 9007199254740993, "achieved_at": 1, "event_id": "e3"}},'
+           f'{{"board": "{board}", "player": "d", "score": 9007199254740992, "achieved_at": 1, "event_id": "e4"}}]}}').encode()
     r = post_scores(live_region.url, raw)
     assert r.status_code == 200, r.text
     reasons = [x.get("reason") for x in r.json()["results"]]
@@ -187,9 +186,9 @@ def test_graphql_errors_carry_codes(live_region: LiveServer) -> None:
     board = create_board(live_region.url)
     cases = [
         ('{ leaderboard(board:"nope-board"){ totalCount } }', "NOT_FOUND"),
-        ('{ leaderboard(board:"%s", first:0){ totalCount } }' % board, "BAD_USER_INPUT"),
-        ('{ leaderboard(board:"%s", first:5000){ totalCount } }' % board, "BAD_USER_INPUT"),
-        ('{ leaderboard(board:"%s", after:"!!"){ totalCount } }' % board, "BAD_USER_INPUT"),
+        (f'{{ leaderboard(board:"{board}", first:0){{ totalCount }} }}', "BAD_USER_INPUT"),
+        (f'{{ leaderboard(board:"{board}", first:5000){{ totalCount }} }}', "BAD_USER_INPUT"),
+        (f'{{ leaderboard(board:"{board}", after:"!!"){{ totalCount }} }}', "BAD_USER_INPUT"),
         ("{ leaderboard(", "BAD_USER_INPUT"),
         ("{ nosuchfield }", "BAD_USER_INPUT"),
     ]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
-from podium.testing import LiveServer
-from podium.ws_client import PROTOCOLS, Subscriber
+from podium.devtools.testing import LiveServer
+from podium.devtools.ws_client import PROTOCOLS, Subscriber
 from tests.conftest import ADMIN_KEY
 from tests.region.helpers import create_board, entry, post_scores
 

@@ -9,10 +9,10 @@ import resource
 
 import pytest
 
+from podium.devtools.testing import ServerProcess
+from podium.devtools.ws_client import Subscriber
 from podium.model import RankedEntry
-from podium.testing import ServerProcess
 from podium.top_diff import ChangeKind, TopChange, apply_diff
-from podium.ws_client import Subscriber
 from tests.conftest import ADMIN_KEY, GAME_KEY_ID, GAME_SECRET
 from tests.region.helpers import create_board, entry, post_scores, top
 

@@ -6,7 +6,7 @@ import re
 
 import httpx
 
-from podium.testing import LiveServer
+from podium.devtools.testing import LiveServer
 from tests.region.helpers import create_board, entry, post_scores
 
 

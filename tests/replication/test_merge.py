@@ -9,9 +9,6 @@ from functools import reduce
 
 from hypothesis import given
 from hypothesis import strategies as st
-
-from podium.model import Operator, SortOrder
-from podium.ranking import sort_key
 from podium.replication import vectors as vv
 from podium.replication.merge import (
     EntryState,
@@ -23,6 +20,9 @@ from podium.replication.merge import (
     state_vector,
     with_write,
 )
+
+from podium.model import Operator, SortOrder
+from podium.ranking import sort_key
 
 REGIONS = ["ap-south", "eu-west", "us-east"]
 regions = st.sampled_from(REGIONS)

@@ -7,9 +7,9 @@ from functools import reduce
 
 from hypothesis import given
 from hypothesis import strategies as st
+from podium.replication.regional_state import RegionalState, merge_states, resolve, with_change
 
 from podium.model import Operator, SortOrder
-from podium.replication.regional_state import RegionalState, merge_states, resolve, with_change
 
 regions = st.sampled_from(["ap-south", "eu-west", "us-east"])
 changes = st.tuples(regions, st.integers(-50, 50), st.integers(0, 20), st.integers(1, 30))

@@ -13,10 +13,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import pytest
+from podium.replication.regional_state import RegionalState, resolve, with_change
 
 from podium.clock import FakeClock
 from podium.model import Operator, SortOrder
-from podium.replication.regional_state import RegionalState, resolve, with_change
 
 REGIONS = ["ap-south", "eu-west", "us-east"]
 BOARDS = {"best": Operator.BEST, "latest": Operator.LATEST, "kills": Operator.INCREMENT}

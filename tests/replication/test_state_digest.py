@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
-
 from podium.replication.digest import differing, in_buckets, state_digests
 from podium.replication.merge import EntryState, RegionalWrite, merge, with_write
 

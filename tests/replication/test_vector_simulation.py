@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+
 import pytest
+from podium.replication import vectors as vv
+from podium.replication.merge import (
+    EntryState,
+    RegionalWrite,
+    conflict,
+    merge,
+    resolve,
+    state_vector,
+    with_write,
+)
 
 from podium.clock import FakeClock
 from podium.model import Operator, SortOrder
 from podium.ranking import sort_key
-from podium.replication import vectors as vv
-from podium.replication.merge import EntryState, RegionalWrite, conflict, merge, resolve, state_vector, with_write
 
 REGIONS = ["ap-south", "eu-west", "us-east"]
 BOARDS = {"best": Operator.BEST, "latest": Operator.LATEST, "kills": Operator.INCREMENT}

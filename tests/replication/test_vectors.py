@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from podium.replication import vectors as vv
 from podium.replication.vectors import Ordering
 

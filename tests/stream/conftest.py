@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from podium.kafka_server import KafkaServer
+from podium.devtools.kafka_server import KafkaServer
+from podium.devtools.testing import ServerProcess
 from podium.redis_server import RedisServer
-from podium.testing import ServerProcess
 from tests.conftest import ADMIN_KEY, GAME_KEY_ID, GAME_SECRET
 
 EXTERNAL_KAFKA = os.environ.get("PODIUM_TEST_KAFKA")
@@ -72,7 +72,7 @@ class WorkerProcess:
         self.log = tempfile.NamedTemporaryFile(prefix="podium-worker-", suffix=".log", delete=False)  # noqa: SIM115
 
     def start(self) -> WorkerProcess:
-        self.process = subprocess.Popen(  # noqa: S603
+        self.process = subprocess.Popen(
             [sys.executable, "-m", "podium", "worker", "--loglevel", os.environ.get("PODIUM_TEST_WORKER_LOGLEVEL", "warn")], env=self.env,
             cwd=tempfile.gettempdir(), stdout=self.log, stderr=subprocess.STDOUT,
         )

@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from podium.region.stream.records import decode_entry
 
-from podium.kafka_server import KafkaServer
+from podium.devtools.kafka_server import KafkaServer
 from podium.redis_server import RedisServer
-from podium.region.stream_records import decode_entry
 from tests.region.helpers import create_board, entry, post_scores, top
 from tests.stream.conftest import EXTERNAL_KAFKA, StreamRegion, stream_env, wait_until
 
@@ -166,7 +166,7 @@ def log_contents(bootstrap: str, topic: str, board: str) -> tuple[dict[str, int]
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()  # noqa: SLF001 - a plain consumer knows no topic yet
+    await consumer._client.force_metadata_update()
     return consumer.partitions_for_topic(topic) or set()
 
 

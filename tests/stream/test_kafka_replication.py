@@ -10,14 +10,13 @@ from typing import Any
 
 import httpx
 import orjson
-import pytest
 from aiokafka import AIOKafkaProducer
+from podium.replication.transport import REPLICATE_PATH
 
+from podium.devtools.testing import ServerProcess
 from podium.model import Board
 from podium.redis_server import RedisServer
-from podium.region.signing import signed_headers
-from podium.replication.transport import REPLICATE_PATH
-from podium.testing import ServerProcess
+from podium.signing import signed_headers
 from tests.region.helpers import create_board, entry, post_scores
 from tests.stream.conftest import StreamRegion, stream_env, wait_until
 

@@ -45,7 +45,7 @@ def post_scores_wait(base: str, body: dict[str, Any]) -> Any:
     import httpx
     import orjson
 
-    from podium.region.signing import signed_headers
+    from podium.signing import signed_headers
     from tests.conftest import GAME_KEY_ID, GAME_SECRET
     from tests.region.helpers import now_ms
 

@@ -11,18 +11,18 @@ from typing import Any
 import orjson
 import pytest
 import redis.asyncio as aioredis
-
-from podium.clock import FakeClock
-from podium.config import Settings
-from podium.model import Board, Operator, ScoreEntry
-from podium.region.boards import BoardRegistry
-from podium.region.keys import keys_of
 from podium.region.rank_store import ApplyOutcome
 from podium.region.rank_store_redis import RedisRankStore
-from podium.region.stream_anticheat import AntiCheat
-from podium.region.stream_processor import LogRecord, StreamProcessor
-from podium.region.stream_records import encode_entry
-from podium.region.stream_topics import StreamTopics
+from podium.region.stream.anticheat import AntiCheat
+from podium.region.stream.processor import LogRecord, StreamProcessor
+from podium.region.stream.records import encode_entry
+
+from podium.boards import BoardRegistry
+from podium.clock import FakeClock
+from podium.config import Settings
+from podium.keys import keys_of
+from podium.model import Board, Operator, ScoreEntry
+from podium.stream_topics import StreamTopics
 
 pytestmark = pytest.mark.anyio
 T0 = 1_700_000_000_000

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from podium.region.rank_store_redis import RedisRankStore
+from podium.region.stream.sink import DirectSink, ScoreSink
+from podium.region.stream.sink_kafka import KafkaSink
 
 from podium.config import Settings
 from podium.errors import Unavailable
 from podium.model import Board, EntryStatus, Operator, ScoreEntry
 from podium.redis_server import RedisServer, free_port
-from podium.region.rank_store_redis import RedisRankStore
-from podium.region.stream_sink import DirectSink, ScoreSink
-from podium.region.stream_sink_kafka import KafkaSink
 
 pytestmark = pytest.mark.anyio
 T0 = 1_700_000_000_000

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from strawberry.extensions import AddValidationRules
+
 from graphql import (
     FieldNode,
     GraphQLError,
@@ -18,7 +20,6 @@ from graphql import (
     ValidationRule,
     VariableNode,
 )
-from strawberry.extensions import AddValidationRules
 
 DEFAULT_PAGE = 10
 

@@ -1,0 +1,69 @@
+"""Run the selected scenarios against a local stack and write `benchmarks/results/<timestamp>/`."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from podium.devtools.bench import report, scenarios
+from podium.devtools.bench.baselines import Peer
+from podium.devtools.bench.scenarios import BenchConfig
+from podium.devtools.bench.stack import BenchStack
+
+RESULTS_DIR = scenarios.BENCH_DIR / "results"
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool) -> Iterator[scenarios.Progress]:
+    if not enabled:
+        yield lambda desc, advance, total: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    tasks: dict[str, Any] = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=False) as bar:
+        def update(desc: str, advance: int, total: int) -> None:
+            if desc not in tasks:
+                tasks[desc] = bar.add_task(desc, total=total)
+            bar.update(tasks[desc], advance=advance)
+        yield update
+
+
+def run(names: Sequence[str], cfg: BenchConfig, *, mode: str, command: str, out_dir: Path | None = None,
+        show_progress: bool = True) -> tuple[dict[str, Any], Path]:
+    unknown = set(names) - set(scenarios.SCENARIOS)
+    if unknown:
+        raise ValueError(f"unknown scenario(s) {sorted(unknown)}; choose from {scenarios.SCENARIOS}")
+    started = datetime.now(UTC)
+    out = out_dir or RESULTS_DIR / started.strftime("%Y%m%dT%H%M%SZ")
+    results: dict[str, Any] = {"started": started.isoformat(timespec="seconds"), "mode": mode, "command": command,
+                               "config": {k: str(v) for k, v in vars(cfg).items()}, "scenarios": {}, "seconds": {}}
+    peer = Peer(cfg.cache_dir, enabled=cfg.peer)
+    shared: dict[str, Any] = {}
+    needs_stack = {"ingest", "read", "memory"} & set(names)
+    with _progress(show_progress) as progress, (BenchStack() if needs_stack else contextlib.nullcontext()) as stack:
+        for name in names:
+            t0 = time.perf_counter()
+            progress(f"scenario {name}", 0, 1)
+            if name == "ingest":
+                res = scenarios.scenario_ingest(stack, cfg, peer, progress)
+            elif name == "read":
+                res = scenarios.scenario_read(stack, cfg, peer, progress, shared)
+            elif name == "memory":
+                res = scenarios.scenario_memory(stack, cfg, shared)
+            elif name == "subscriptions":
+                res = scenarios.scenario_subscriptions(cfg)
+            elif name == "global":
+                res = scenarios.scenario_global(cfg)
+            else:
+                res = scenarios.scenario_kafka(cfg)
+            progress(f"scenario {name}", 1, 1)
+            results["scenarios"][name] = res
+            results["seconds"][name] = round(time.perf_counter() - t0, 1)
+    report.write(results, out)
+    return results, out

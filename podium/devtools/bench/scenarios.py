@@ -1,0 +1,322 @@
+"""Bench scenarios: each returns a dict with Podium's figures, its baselines and their ratios."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+import orjson
+
+from podium.devtools.bench import baselines, loadgen
+from podium.devtools.bench.stack import GAME_KEY_ID, GAME_SECRET, BenchStack
+from podium.keys import keys_of
+from podium.model import Board
+from podium.redis_client import connect
+from podium.region.rank_store_redis import RedisRankStore
+from podium.signing import signed_headers
+
+BENCH_DIR = Path(__file__).resolve().parents[3] / "benchmarks"
+BATCH_ENTRIES = 1000
+PEER_PLAYER_PREFIX = "p"
+
+Progress = Callable[[str, int, int], None]  # (task description, advance, total)
+
+
+@dataclass
+class BenchConfig:
+    """Sizes of one run; `quick()` fits in 3 minutes on 2 cores, `tiny()` is the harness test."""
+
+    ingest_batches: int = 400
+    ingest_concurrency: tuple[int, ...] = (4, 16)
+    read_boards: tuple[int, ...] = (1_000_000, 10_000_000)
+    read_seconds: float = 6.0
+    read_requests_max: int = 200_000
+    read_concurrency: int = 16
+    paced_rps: float = 1000.0
+    paced_seconds: float = 5.0
+    inprocess_requests: int = 5000
+    redis_benchmark_requests: int = 200_000
+    peer_reads: int = 3000
+    peer_ingest_scores: int = 200_000
+    redis_py_scores: int = 200_000
+    subscribers: tuple[int, ...] = (2000, 5000, 10_000)
+    subscription_rounds: int = 10
+    global_seconds: float = 10.0
+    peer: bool = True
+    cache_dir: Path = field(default_factory=lambda: BENCH_DIR / "results" / ".cache")
+
+    @classmethod
+    def quick(cls) -> BenchConfig:
+        return cls(ingest_batches=150, ingest_concurrency=(8,), read_boards=(100_000,), read_seconds=3.0,
+                   paced_seconds=3.0, inprocess_requests=2000, redis_benchmark_requests=100_000, peer_reads=1000,
+                   peer_ingest_scores=50_000, redis_py_scores=50_000, subscribers=(2000,), subscription_rounds=5,
+                   global_seconds=3.0)
+
+    @classmethod
+    def tiny(cls) -> BenchConfig:
+        return cls(ingest_batches=4, ingest_concurrency=(2,), read_boards=(2000,), read_seconds=0.5, read_requests_max=200,
+                   read_concurrency=2, paced_rps=100.0, paced_seconds=0.5, inprocess_requests=50,
+                   redis_benchmark_requests=1000, peer_reads=50, peer_ingest_scores=2000, redis_py_scores=2000,
+                   subscribers=(20,), subscription_rounds=2, global_seconds=1.0, peer=False)
+
+
+def ratio(podium: float | None, baseline: dict[str, Any], key: str) -> float | None:
+    """Podium's figure over the baseline's; None when the baseline was not measured."""
+    value = baseline.get(key) if baseline.get("measured") else None
+    return round(podium / value, 3) if podium and value else None
+
+
+def load_module(name: str) -> ModuleType | None:
+    """A standalone benchmark script from benchmarks/, loaded by path when it exists."""
+    path = BENCH_DIR / f"{name}.py"
+    if not path.exists():
+        return None
+    if name in sys.modules:
+        return sys.modules[name]
+    # Under its own name, with benchmarks/ on sys.path: scripts that spawn worker processes
+    # (multiprocessing "spawn") pickle their functions by module name, and the children import it again.
+    if str(BENCH_DIR) not in sys.path:
+        sys.path.insert(0, str(BENCH_DIR))
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# ---- ingest ---------------------------------------------------------------------------------
+
+def _batch_body(n: int, board: str) -> bytes:
+    now = time.time_ns() // 10**6
+    return orjson.dumps({"entries": [
+        {"board": board, "player": f"p{random.randrange(1_000_000)}", "score": random.randrange(10**9),
+         "achieved_at": now, "event_id": f"b{n}-{i}-{random.getrandbits(32)}"} for i in range(BATCH_ENTRIES)]})
+
+
+async def _ingest_http(url: str, batches: int, concurrency: int, seconds_max: float,
+                       progress: Callable[[int], None] | None) -> dict[str, Any]:
+    bodies = [_batch_body(n, "ingest") for n in range(batches)]
+    accepted = 0
+
+    async def post(client: httpx.AsyncClient, n: int) -> bool:
+        nonlocal accepted
+        body = bodies[n]
+        headers = signed_headers(GAME_KEY_ID, GAME_SECRET, "POST", "/v1/scores", time.time_ns() // 10**6, body)
+        headers["content-type"] = "application/json"
+        r = await client.post(f"{url}/v1/scores", content=body, headers=headers)
+        if r.status_code != 200:
+            return False
+        accepted += sum(1 for x in r.json()["results"] if x["status"] in ("applied", "unchanged"))
+        return True
+
+    result = await loadgen.run(post, concurrency=concurrency, requests_max=batches, seconds_max=seconds_max,
+                               on_progress=progress)
+    summary = result.summary(BATCH_ENTRIES)
+    summary["scores_per_s"] = round(accepted / result.seconds, 1) if result.seconds else 0.0
+    summary["accepted"] = accepted
+    return summary
+
+
+def scenario_ingest(stack: BenchStack, cfg: BenchConfig, peer: baselines.Peer, progress: Progress) -> dict[str, Any]:
+    base = {
+        "redis_benchmark_zadd_p16": baselines.redis_benchmark(
+            stack.redis.port, ["zadd", "baseline:rb", "__rand_int__", "m:__rand_int__"], cfg.redis_benchmark_requests, 16),
+        "redis_benchmark_zadd_p1": baselines.redis_benchmark(
+            stack.redis.port, ["zadd", "baseline:rb", "__rand_int__", "m:__rand_int__"], cfg.redis_benchmark_requests // 2, 1),
+        "redis_py_pipeline": baselines.redis_py_pipeline(stack.redis.url, cfg.redis_py_scores),
+        "peer_rank_members_1000": peer.run(stack.redis.port, "ingest", cfg.peer_ingest_scores),
+    }
+    runs = []
+    for conc in cfg.ingest_concurrency:
+        def adv(n: int, c: int = conc) -> None:
+            progress(f"ingest c={c}", n, cfg.ingest_batches)
+        r = asyncio.run(_ingest_http(stack.url, cfg.ingest_batches, conc, 120.0, adv))
+        r["game_servers"] = conc
+        runs.append(r)
+    best = max(runs, key=lambda r: r["scores_per_s"])
+    return {
+        "status": "measured", "unit": "scores/s", "batch_entries": BATCH_ENTRIES, "runs": runs,
+        "podium_scores_per_s": best["scores_per_s"], "baselines": base,
+        "ratios": {k: ratio(best["scores_per_s"], v, "items_per_s") for k, v in base.items()},
+    }
+
+
+# ---- read -----------------------------------------------------------------------------------
+
+QUERIES = {
+    "top100": ("query($b:String!){leaderboard(board:$b, first:100){edges{node{rank player score}}}}", lambda n, p: {}),
+    "page500_600": ("query($b:String!){page(board:$b, fromRank:500, toRank:600){rank player score}}", lambda n, p: {}),
+    "rank": ("query($b:String!,$p:String!){player(id:$p){rank(board:$b)}}", lambda n, p: {"p": p}),
+    "around": ("query($b:String!,$p:String!){around(board:$b, player:$p, above:12, below:12){rank player score}}",
+               lambda n, p: {"p": p}),
+}
+
+
+async def _load_boards(url: str, players: int) -> dict[str, Any]:
+    """Podium's board through the fast path and the peer's board (a plain sorted set) by pipeline."""
+    redis = connect(url)
+    store = RedisRankStore(redis)
+    board = Board(id="read")
+    await store.clear(board)
+    before = int((await redis.info("memory"))["used_memory"])
+    t0 = time.perf_counter()
+    now = time.time_ns() // 10**6
+    await store.load(board, ((f"p{i}", random.randrange(10**9), now - i % 100_000) for i in range(players)))
+    load_s = time.perf_counter() - t0
+    after = int((await redis.info("memory"))["used_memory"])
+    await redis.delete("peer-bench")
+    for start in range(0, players, 10_000):
+        await redis.zadd("peer-bench", {f"p{i}": random.randrange(10**9) for i in range(start, min(players, start + 10_000))})
+    peer_after = int((await redis.info("memory"))["used_memory"])
+    member = (await redis.zrevrange(keys_of(board).zset, players // 2, players // 2))[0]
+    await redis.aclose()
+    return {"players": players, "load_s": round(load_s, 2), "load_players_per_s": round(players / load_s, 1),
+            "used_memory_delta_bytes": after - before, "bytes_per_player": round((after - before) / players, 1),
+            "peer_bytes_per_player": round((peer_after - after) / players, 1),
+            "zset_key": keys_of(board).zset, "sample_member": member.decode()}
+
+
+async def _http_query(url: str, name: str, players: int, cfg: BenchConfig, rate: float | None,
+                      seconds: float, progress: Callable[[int], None] | None) -> dict[str, Any]:
+    query, variables = QUERIES[name]
+
+    async def ask(client: httpx.AsyncClient, n: int) -> bool:
+        player = f"p{random.randrange(players)}"
+        r = await client.post(f"{url}/graphql", json={"query": query, "variables": {"b": "read", **variables(n, player)}})
+        return r.status_code == 200 and not r.json().get("errors")
+
+    res = await loadgen.run(ask, concurrency=cfg.read_concurrency if rate is None else 8,
+                            requests_max=cfg.read_requests_max, seconds_max=seconds, rate_per_s=rate,
+                            on_progress=progress)
+    return res.summary()
+
+
+async def _inprocess(url: str, players: int, count: int) -> dict[str, Any]:
+    redis = connect(url)
+    store = RedisRankStore(redis)
+    board = Board(id="read")
+    out: dict[str, Any] = {}
+    ops = {
+        "top100": lambda p: store.range(board, 0, 100),
+        "rank": lambda p: store.players(board, [p]),
+        "around": lambda p: store.around(board, p, 12, 12),
+    }
+    for name, op in ops.items():
+        lat = []
+        t0 = time.perf_counter()
+        for _ in range(count):
+            s = time.perf_counter()
+            await op(f"p{random.randrange(players)}")
+            lat.append((time.perf_counter() - s) * 1000)
+        seconds = time.perf_counter() - t0
+        lat.sort()
+        out[name] = {"rps": round(count / seconds, 1), "p50_ms": round(lat[len(lat) // 2], 3),
+                     "p99_ms": round(lat[int(len(lat) * 0.99)], 3)}
+    await redis.aclose()
+    return out
+
+
+def scenario_read(stack: BenchStack, cfg: BenchConfig, peer: baselines.Peer, progress: Progress,
+                  shared: dict[str, Any]) -> dict[str, Any]:
+    boards = []
+    for players in cfg.read_boards:
+        progress(f"load {players:,}", 0, 1)
+        loaded = asyncio.run(_load_boards(stack.redis.url, players))
+        progress(f"load {players:,}", 1, 1)
+        shared.setdefault("loads", []).append(loaded)
+        http: dict[str, Any] = {}
+        for name in QUERIES:
+            def adv(n: int, label: str = f"{name} @{players:,}") -> None:
+                progress(label, n, cfg.read_requests_max)
+            http[name] = asyncio.run(_http_query(stack.url, name, players, cfg, None, cfg.read_seconds, adv))
+        http["top100_paced"] = asyncio.run(_http_query(stack.url, "top100", players, cfg, cfg.paced_rps,
+                                                      cfg.paced_seconds, None))
+        http["top100_paced"]["target_rps"] = cfg.paced_rps
+        inproc = asyncio.run(_inprocess(stack.redis.url, players, cfg.inprocess_requests))
+        n = cfg.redis_benchmark_requests
+        base = {
+            "redis_benchmark_zrevrange_0_99": baselines.redis_benchmark(
+                stack.redis.port, ["zrevrange", loaded["zset_key"], "0", "99"], n // 4),
+            "redis_benchmark_zrevrank": baselines.redis_benchmark(
+                stack.redis.port, ["zrevrank", loaded["zset_key"], loaded["sample_member"]], n),
+            "peer_leaders_100": peer.run(stack.redis.port, "leaders", cfg.peer_reads),
+            "peer_rank_for": peer.run(stack.redis.port, "rank", cfg.peer_reads * 4),
+            "peer_around_me_25": peer.run(stack.redis.port, "around", cfg.peer_reads),
+        }
+        ratios = {
+            "http_top100_vs_peer_leaders_100": ratio(http["top100"]["rps"], base["peer_leaders_100"], "rps"),
+            "http_top100_vs_redis_benchmark_zrevrange": ratio(http["top100"]["rps"], base["redis_benchmark_zrevrange_0_99"], "rps"),
+            "http_page_vs_peer_leaders_100": ratio(http["page500_600"]["rps"], base["peer_leaders_100"], "rps"),
+            "http_rank_vs_peer_rank_for": ratio(http["rank"]["rps"], base["peer_rank_for"], "rps"),
+            "http_rank_vs_redis_benchmark_zrevrank": ratio(http["rank"]["rps"], base["redis_benchmark_zrevrank"], "rps"),
+            "http_around_vs_peer_around_me": ratio(http["around"]["rps"], base["peer_around_me_25"], "rps"),
+            "inprocess_top100_vs_peer_leaders_100": ratio(inproc["top100"]["rps"], base["peer_leaders_100"], "rps"),
+            "inprocess_rank_vs_peer_rank_for": ratio(inproc["rank"]["rps"], base["peer_rank_for"], "rps"),
+            "inprocess_around_vs_peer_around_me": ratio(inproc["around"]["rps"], base["peer_around_me_25"], "rps"),
+        }
+        boards.append({"players": players, "load": loaded, "http": http, "inprocess": inproc,
+                       "baselines": base, "ratios": ratios})
+    return {"status": "measured", "unit": "requests/s", "boards": boards}
+
+
+# ---- memory, subscriptions, global ----------------------------------------------------------
+
+def scenario_memory(stack: BenchStack, cfg: BenchConfig, shared: dict[str, Any]) -> dict[str, Any]:
+    loads = shared.get("loads") or [asyncio.run(_load_boards(stack.redis.url, p)) for p in cfg.read_boards]
+    return {"status": "measured", "unit": "bytes/player", "target_bytes_per_player_max": 160,
+            "boards": [{"players": x["players"], "bytes_per_player": x["bytes_per_player"],
+                        "peer_bytes_per_player": x["peer_bytes_per_player"],
+                        "ratio_vs_peer": round(x["bytes_per_player"] / x["peer_bytes_per_player"], 3)
+                        if x["peer_bytes_per_player"] > 0 else None} for x in loads],
+            "region_rss_bytes": stack.region_rss_bytes()}
+
+
+def scenario_subscriptions(cfg: BenchConfig) -> dict[str, Any]:
+    module = load_module("subscriptions")
+    if module is None or not hasattr(module, "run"):
+        return {"status": "not available", "reason": "benchmarks/subscriptions.py is not present"}
+    runs = []
+    for n in cfg.subscribers:
+        try:
+            runs.append({"subscribers": n, **module.run(subscribers=n, rounds=cfg.subscription_rounds)})
+        except Exception as exc:  # a foreign script's failure is reported, never lost nor fatal to the run
+            runs.append({"subscribers": n, "status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]})
+    return {"status": "measured", "runs": runs}
+
+
+def scenario_global(cfg: BenchConfig) -> dict[str, Any]:
+    if importlib.util.find_spec("podium.global_.server") is None:
+        return {"status": "not available", "reason": "the global tier (podium.global_.server) is not installed"}
+    module = load_module("global_convergence")
+    if module is None or not hasattr(module, "run"):
+        return {"status": "not available", "reason": "benchmarks/global_convergence.py is not present"}
+    try:
+        sketch = 1000 if cfg.global_seconds < 2 else (100_000 if cfg.global_seconds < 5 else 1_000_000)
+        return {"status": "measured", "target_p99_ms_max": 2000,
+                **module.run(seconds=cfg.global_seconds, sketch_players=sketch)}
+    except Exception as exc:  # reported, not fatal
+        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}
+
+
+def scenario_kafka(cfg: BenchConfig) -> dict[str, Any]:
+    module = load_module("kafka_ingest")
+    if module is None or not hasattr(module, "run"):
+        return {"status": "not available", "reason": "benchmarks/kafka_ingest.py is not present"}
+    try:
+        return {"status": "measured", **module.run(batches=max(4, cfg.ingest_batches // 5))}
+    except Exception as exc:  # reported, not fatal
+        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}
+
+
+SCENARIOS = ("ingest", "read", "subscriptions", "global", "memory", "kafka")
+DEFAULT_SCENARIOS = ("ingest", "read", "subscriptions", "global", "memory")

@@ -1,0 +1,95 @@
+"""The local stack a bench run measures: an embedded redis-server and a region server in its own process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Self
+
+import httpx
+
+from podium.redis_server import RedisServer, free_port
+
+GAME_KEY_ID = "bench"
+GAME_SECRET = "bench-secret"
+ADMIN_KEY = "bench-admin"
+BOARDS = ["ingest", "read", "mem"]
+START_TIMEOUT_S = 30.0
+
+
+class BenchStack:
+    """Redis plus `python -m podium serve` configured by environment; the server's CPU is its own."""
+
+    def __init__(self) -> None:
+        self.tmp = tempfile.TemporaryDirectory(prefix="podium-bench-")
+        self.redis = RedisServer(Path(self.tmp.name) / "redis", appendonly=False)
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> BenchStack:
+        self.redis.start()
+        env = dict(os.environ)
+        env.update({
+            "PODIUM_REDIS_URL": self.redis.url,
+            "PODIUM_PORT": str(self.port),
+            "PODIUM_REGION": "bench",
+            "PODIUM_DATA_DIR": str(Path(self.tmp.name) / "data"),
+            "PODIUM_GAME_SERVER_KEYS": json.dumps({GAME_KEY_ID: GAME_SECRET}),
+            "PODIUM_ADMIN_KEYS": json.dumps([ADMIN_KEY]),
+            "PODIUM_BOARDS": json.dumps([{"id": b} for b in BOARDS]),
+            # The bench measures throughput, so the per-client token bucket must not be what it hits.
+            "PODIUM_API__RATE_LIMIT_PER_S": "1000000000",
+            "PODIUM_API__RATE_LIMIT_BURST": "1000000000",
+        })
+        self.log_path = Path(self.tmp.name) / "region.log"
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "podium", "serve"], env=env,
+                                            stdout=subprocess.DEVNULL, stderr=log)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"region server exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("region server did not become ready")
+
+    def region_rss_bytes(self) -> int | None:
+        if self.process is None:
+            return None
+        try:
+            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        except OSError:
+            return None
+        return None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.redis.stop()
+        self.tmp.cleanup()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

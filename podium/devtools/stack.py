@@ -1,0 +1,142 @@
+"""A local multi-region stack as real processes: one redis-server per region and one for the
+global tier, each region and the global tier a `podium serve` process on its own port. Used by
+`podium up --regions …`, the end-to-end tests and the benchmarks."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Self
+
+import httpx
+
+from podium.redis_server import RedisServer, free_port
+
+READY_TIMEOUT_S = 30.0
+
+
+@dataclass
+class Node:
+    name: str
+    role: str
+    port: int
+    redis: RedisServer
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class Stack:
+    regions: list[str]
+    data_dir: Path
+    boards: list[dict[str, object]] = field(default_factory=lambda: [{"id": "arena"}])
+    game_key_id: str = "demo-game-server"
+    game_secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    admin_key: str = field(default_factory=lambda: secrets.token_hex(16))
+    replication_secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    extra_env: dict[str, str] = field(default_factory=dict)
+    nodes: list[Node] = field(default_factory=list)
+
+    @property
+    def global_node(self) -> Node:
+        return next(n for n in self.nodes if n.role == "global")
+
+    def region_node(self, name: str) -> Node:
+        return next(n for n in self.nodes if n.role == "region" and n.name == name)
+
+    def _env(self, node: Node, global_url: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PODIUM_") and k != "REDIS_URL"}
+        env.update({
+            "REDIS_URL": node.redis.url,
+            "PODIUM_REGION": node.name,
+            "PODIUM_HOST": "127.0.0.1",
+            "PODIUM_PORT": str(node.port),
+            "PODIUM_GAME_SERVER_KEYS": json.dumps({self.game_key_id: self.game_secret}),
+            "PODIUM_ADMIN_KEYS": json.dumps([self.admin_key]),
+            "PODIUM_REPLICATION__SECRET": self.replication_secret,
+            "PODIUM_BOARDS": json.dumps(self.boards),
+            "PODIUM_DATA_DIR": str(self.data_dir / node.name),   # each region its own warm store
+        })
+        if node.role == "region":
+            env["PODIUM_GLOBAL__URL"] = global_url
+        else:
+            env["PODIUM_GLOBAL__REGION_URLS"] = json.dumps(
+                {n.name: n.url for n in self.nodes if n.role == "region"})
+        env.update(self.extra_env)
+        return env
+
+    def start(self) -> Stack:
+        try:
+            names = [("global", "global")] + [(r, "region") for r in self.regions]
+            for name, role in names:
+                redis = RedisServer(self.data_dir / name / "redis", appendonly=True).start()
+                self.nodes.append(Node(name, role, free_port(), redis))
+            global_url = self.global_node.url
+            for node in self.nodes:
+                self._spawn(node, global_url)
+            for node in self.nodes:
+                self._wait_ready(node)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _spawn(self, node: Node, global_url: str) -> None:
+        node.log_path = self.data_dir / node.name / "podium.log"
+        log = node.log_path.open("ab")
+        node.process = subprocess.Popen(
+            [sys.executable, "-m", "podium", "serve", "--role", node.role],
+            env=self._env(node, global_url), stdout=log, stderr=subprocess.STDOUT, cwd=self.data_dir / node.name,
+        )
+        log.close()
+
+    def _wait_ready(self, node: Node) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if node.process and node.process.poll() is not None:
+                tail = node.log_path.read_text()[-3000:] if node.log_path else ""
+                raise RuntimeError(f"{node.role} {node.name} exited with {node.process.returncode}:\n{tail}")
+            try:
+                if httpx.get(f"{node.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{node.role} {node.name} not ready on {node.url}")
+
+    def stop_node(self, node: Node) -> None:
+        proc, node.process = node.process, None
+        if proc and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+
+    def restart_node(self, node: Node) -> None:
+        self.stop_node(node)
+        self._spawn(node, self.global_node.url)
+        self._wait_ready(node)
+
+    def stop(self) -> None:
+        for node in reversed(self.nodes):
+            self.stop_node(node)
+            node.redis.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,146 @@
+"""Helpers for tests and benchmarks: run a region on a real Hypercorn server in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Self
+
+import httpx
+
+from podium.config import Settings
+from podium.redis_server import free_port
+from podium.serve import serve
+
+START_TIMEOUT_S = 15.0
+
+
+class LiveServer:
+    """An ASGI app served by Hypercorn on 127.0.0.1:<free port>, in its own thread and event loop."""
+
+    def __init__(self, app_factory: Callable[[Settings], Any], settings: Settings) -> None:
+        self.settings = settings
+        if not settings.port or settings.port == 8080:
+            settings.port = free_port()
+        self.app_factory = app_factory
+        self.app: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.settings.port}/graphql"
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            self.app = self.app_factory(self.settings)   # tests may look at app.state.service
+            await serve(self.app, "127.0.0.1", self.settings.port, self._stop)
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:
+            self._error = exc
+
+    def start(self) -> LiveServer:
+        self._thread = threading.Thread(target=self._run, name="podium-live-server", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self._error:
+                raise RuntimeError("server failed to start") from self._error
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"server did not become ready on {self.url}")
+
+    def stop(self) -> None:
+        if self._loop and self._stop:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread:
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class ServerProcess:
+    """`podium serve` as a child process (separate from the caller's GIL), for load tests and benches."""
+
+    def __init__(self, env: dict[str, str], role: str = "region", cwd: str | None = None) -> None:
+        import os
+
+        self.port = free_port()
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PODIUM_") and k != "REDIS_URL"}
+        self.env.update(env)
+        if "PODIUM_DATA_DIR" not in self.env:
+            import tempfile
+
+            # Its own warm store (history, board definitions): a server never restores another's boards.
+            self.env["PODIUM_DATA_DIR"] = tempfile.mkdtemp(prefix="podium-server-")
+        self.env["PODIUM_PORT"] = str(self.port)
+        self.env.setdefault("PODIUM_HOST", "127.0.0.1")
+        self.role = role
+        self.cwd = cwd
+        self.stderr: Any = None   # inherit: a failing server says why
+        self.process: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/graphql"
+
+    def start(self) -> ServerProcess:
+        import subprocess
+        import sys
+        import tempfile
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "podium", "serve", "--role", self.role], env=self.env,
+            cwd=self.cwd or tempfile.gettempdir(), stdout=subprocess.DEVNULL, stderr=self.stderr,
+        )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"podium serve exited with {self.process.returncode}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("podium serve did not become ready")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except Exception:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,61 @@
+"""HTTP helpers every tier shares: JSON responses, coded errors, bounded bodies, admin credentials."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from podium.errors import Forbidden, Internal, PayloadTooLarge, PodiumError, Unauthenticated
+
+log = logging.getLogger("podium.http")
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def error_response(exc: PodiumError) -> Response:
+    headers = {"Retry-After": str(int(exc.extensions.get("retryAfter", 1)))} if exc.http_status in (429, 503) else None
+    return json_response(exc.to_dict(), exc.http_status, headers)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) as soon as it exceeds `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body is {declared} bytes; the limit is {limit}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def check_admin(headers: Mapping[str, str], admin_keys: Iterable[str]) -> None:
+    """Admin credentials travel in a header (never a cookie), compared in constant time."""
+    auth = headers.get("authorization", "")
+    given = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else headers.get("x-podium-admin-key", "")
+    if not given:
+        raise Unauthenticated("admin endpoints need 'Authorization: Bearer <admin key>'")
+    if not any(hmac.compare_digest(given, k) for k in admin_keys):
+        raise Forbidden("not an admin key")
+
+
+async def podium_error(request: Request, exc: Exception) -> Response:
+    """Starlette exception handler: a coded Podium error becomes its documented status and body."""
+    if not isinstance(exc, PodiumError):
+        return await unexpected_error(request, exc)
+    return error_response(exc)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(Internal("internal error"))

@@ -1,0 +1,61 @@
+"""History GraphQL types (score history, rank history, board snapshots), each with a `from_…()`
+constructor from the warm store's rows."""
+
+from __future__ import annotations
+
+import strawberry
+from podium.region.history.store import RankPoint, ScoreRow, SnapshotInfo
+
+from podium.gql.scalars import Long
+from podium.gql.types import RankedEntryType
+from podium.model import RankedEntry
+
+
+@strawberry.type(description="One accepted score of a player on a board (duplicates, quarantined and "
+                             "rejected entries are never kept).")
+class ScoreEvent:
+    event_id: str
+    score: Long = strawberry.field(description="The submitted score (on increment/decrement boards, the amount).")
+    achieved_at: Long = strawberry.field(description="Unix milliseconds.")
+    season: int
+
+    @classmethod
+    def from_row(cls, row: ScoreRow, season: int) -> ScoreEvent:
+        return cls(event_id=row.event_id, score=row.score, achieved_at=row.achieved_at_ms,  # type: ignore[arg-type]
+                   season=season)
+
+
+@strawberry.type(name="RankPoint", description="A player's rank and score in one board snapshot.")
+class RankPointType:
+    taken_at: Long = strawberry.field(description="When the snapshot was taken, Unix milliseconds.")
+    rank: int
+    score: Long
+
+    @classmethod
+    def from_point(cls, p: RankPoint) -> RankPointType:
+        return cls(taken_at=p.taken_at_ms, rank=p.rank, score=p.score)  # type: ignore[arg-type]
+
+
+@strawberry.type(description="One stored snapshot of a board: periodic, or a season's final standings.")
+class SnapshotSummary:
+    taken_at: Long = strawberry.field(description="Unix milliseconds; pass it as `snapshot(takenAt:)`.")
+    season: int
+    total_count: int
+
+    @classmethod
+    def from_info(cls, info: SnapshotInfo) -> SnapshotSummary:
+        return cls(taken_at=info.taken_at_ms, season=info.season, total_count=info.entries)  # type: ignore[arg-type]
+
+
+@strawberry.type(description="Ranks fromRank..toRank of a stored board snapshot.")
+class BoardSnapshot:
+    board: str
+    season: int
+    taken_at: Long
+    total_count: int
+    entries: list[RankedEntryType]
+
+    @classmethod
+    def from_page(cls, board: str, info: SnapshotInfo, entries: list[RankedEntry]) -> BoardSnapshot:
+        return cls(board=board, season=info.season, taken_at=info.taken_at_ms, total_count=info.entries,  # type: ignore[arg-type]
+                   entries=[RankedEntryType.from_entry(e, info.taken_at_ms) for e in entries])

@@ -1,0 +1,1 @@
+"""History of a region: the warm-store port and its SQLite/Cassandra adapters, the history writer."""

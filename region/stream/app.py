@@ -1,0 +1,117 @@
+"""The region's Faust app: one agent reads the scores topic in micro-batches and hands each to the
+`StreamProcessor` (all of Podium's logic lives there, not here). Offsets are committed by Faust after
+the batch was processed (`take_events` acks on return): at-least-once, made effect-level
+exactly-once by the offsets the Lua apply stores per board."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import faust
+from podium.region.history.factory import build_history_store
+from podium.region.history.writer import HistoryWriter
+from podium.region.rank_store_redis import RedisRankStore
+from podium.region.stream.anticheat import AntiCheat
+from podium.region.stream.processor import LogRecord, StreamProcessor
+
+from podium.boards import BoardRegistry
+from podium.clock import SystemClock
+from podium.config import Settings
+from podium.errors import PodiumError
+from podium.redis_client import connect
+from podium.stream_topics import StreamTopics
+from podium.telemetry import Telemetry
+
+log = logging.getLogger("podium.stream")
+RETRY_BACKOFF_MS_MAX = 2000
+
+
+def broker_urls(bootstrap: str) -> str:
+    return ";".join(f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip())
+
+
+def create_stream_app(settings: Settings, telemetry: Telemetry | None = None) -> faust.App:
+    k = settings.kafka
+    if not k.bootstrap:
+        raise ValueError("the stream worker needs kafka.bootstrap (PODIUM_KAFKA__BOOTSTRAP)")
+    if not settings.redis_url:
+        raise ValueError("the stream worker needs REDIS_URL")
+    topics = StreamTopics.of(settings)
+    telemetry = telemetry or Telemetry("podium-worker", settings.region)
+    quarantined = telemetry.provider.get_meter("podium").create_counter(
+        "podium_stream_quarantined", description="Entries quarantined by the stream anti-cheat, by board and reason")
+    app = faust.App(
+        k.group_id or f"{k.topic_prefix}-{settings.region}-worker",
+        broker=broker_urls(k.bootstrap),
+        store="memory://",
+        web_enabled=False,           # several workers on one host would clash on the web port
+        autodiscover=False,
+        topic_partitions=k.scores_partitions,
+        topic_replication_factor=k.replication_factor,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=k.session_timeout_ms / 1000,
+        broker_heartbeat_interval=k.heartbeat_interval_ms / 1000,
+        broker_commit_interval=k.commit_interval_ms / 1000,
+        producer_acks=-1,
+    )
+    scores = app.topic(topics.scores, key_serializer="raw", value_serializer="raw", partitions=k.scores_partitions)
+    outputs = {name: app.topic(name, key_serializer="raw", value_serializer="raw") for name in topics.all()}
+    state: dict[str, StreamProcessor] = {}
+
+    async def emit(topic: str, key: bytes, value: bytes) -> None:
+        await outputs[topic].send(key=key, value=value)
+
+    dropped = telemetry.provider.get_meter("podium").create_counter(
+        "podium_history_dropped", description="Accepted scores the history writer had to drop (queue full)")
+
+    async def history_writer() -> HistoryWriter | None:
+        store = build_history_store(settings)
+        if store is None:
+            return None
+        await store.open()
+        h = settings.history
+        writer = HistoryWriter(store, queue_rows_max=h.write_queue_rows_max, batch_rows_max=h.write_batch_rows_max,
+                               retry_ms_max=h.write_retry_ms_max, on_drop=lambda n: dropped.add(n))
+        writer.start()
+        return writer
+
+    async def processor() -> StreamProcessor:
+        # built lazily: the Redis client and the warm store must belong to the worker's event loop
+        if "p" not in state:
+            redis = connect(settings.redis_url or "", cluster=settings.redis_cluster,
+                            connections_max=settings.redis_pool_connections_max)
+            clock = SystemClock()
+            state["p"] = StreamProcessor(
+                RedisRankStore(redis, settings.ingest), BoardRegistry(redis, clock), topics,
+                AntiCheat(k.player_entries_per_minute_max, k.anomaly_z_max, k.anomaly_samples_min,
+                          k.anti_cheat_players_max),
+                clock, emit, settings.region, settings.ingest.quarantine_len_max,
+                on_quarantine=lambda board, v: quarantined.add(1, {"board": board, "reason": v.reason}),
+                history=await history_writer(), history_flush_s=settings.history.worker_flush_ms_max / 1000,
+            )
+        return state["p"]
+
+    @app.agent(scores, name="apply-scores")
+    async def apply_scores(stream: Any) -> None:
+        async for events in stream.take_events(k.take_entries_max, within=k.take_within_ms / 1000):
+            records = [LogRecord(e.message.partition, e.message.offset, e.message.value) for e in events]
+            await _with_retry(await processor(), records)
+
+    return app
+
+
+async def _with_retry(processor: StreamProcessor, records: list[LogRecord]) -> None:
+    """Retries a micro-batch until Redis takes it: its offsets must not be committed unapplied."""
+    backoff_ms = 50
+    while True:
+        try:
+            await processor.process(records)
+            return
+        except PodiumError as exc:
+            log.warning("micro-batch of %d records failed (%s); retrying in %d ms", len(records), exc.message, backoff_ms)
+        await asyncio.sleep(backoff_ms / 1000)
+        backoff_ms = min(2 * backoff_ms, RETRY_BACKOFF_MS_MAX)
+
+

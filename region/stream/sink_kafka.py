@@ -1,0 +1,131 @@
+"""ScoreSink adapter producing to the region's scores topic (idempotent producer, acks=all).
+
+A batch is acknowledged to the game server only after the broker acknowledged every record of it;
+each entry's result is then `accepted` with its partition and offset. With `wait`, the sink also
+waits (bounded by `kafka.wait_timeout_ms_max`) until the worker applied those offsets and reports
+the resulting rank."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from podium.region.rank_store_redis import RedisRankStore
+from podium.region.stream.records import encode_entry
+from podium.region.stream.sink import ScoreSink
+
+from podium.config import Settings
+from podium.errors import Unavailable
+from podium.keys import keys_of
+from podium.model import Board, EntryResult, EntryStatus, ScoreEntry
+from podium.stream_topics import StreamTopics, ensure_topics, partition_key
+
+
+class KafkaSink:
+    def __init__(self, settings: Settings, store: RedisRankStore) -> None:
+        if not settings.kafka.bootstrap:
+            raise ValueError("KafkaSink needs kafka.bootstrap (PODIUM_KAFKA__BOOTSTRAP)")
+        self.settings = settings
+        self.kafka = settings.kafka
+        self.bootstrap: str = settings.kafka.bootstrap
+        self.topics = StreamTopics.of(settings)
+        self.store = store
+        self._producer: AIOKafkaProducer | None = None
+        # After a failed send the producer is replaced before the next batch: an idempotent producer
+        # whose broker restarted can stay wedged (lost producer id / sequence state) for good.
+        self._replace_producer = False
+        self._replace_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        await ensure_topics(self.bootstrap, self.topics, self.kafka.scores_partitions, self.kafka.replication_factor)
+        self._producer = await self._new_producer()
+
+    async def _new_producer(self) -> AIOKafkaProducer:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all",
+            linger_ms=self.kafka.producer_linger_ms, max_batch_size=self.kafka.producer_batch_bytes_max,
+            request_timeout_ms=self.kafka.produce_timeout_ms,
+        )
+        try:
+            await producer.start()
+        except KafkaError as exc:
+            await producer.stop()
+            raise Unavailable(f"the event log ({self.bootstrap}) is unreachable: {exc}") from exc
+        return producer
+
+    async def _fresh_producer(self) -> AIOKafkaProducer:
+        async with self._replace_lock:
+            if self._replace_producer:
+                old, self._producer = self._producer, None
+                if old is not None:
+                    try:
+                        await asyncio.wait_for(old.stop(), self.kafka.produce_timeout_ms / 1000)
+                    except (TimeoutError, KafkaError):
+                        pass  # the old producer is abandoned either way
+                self._producer = await self._new_producer()  # raises Unavailable: retried next batch
+                self._replace_producer = False
+            if self._producer is None:
+                raise Unavailable("the event log producer is not started")
+            return self._producer
+
+    async def close(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()
+
+    async def put(
+        self, boards: dict[str, Board], entries: Sequence[tuple[int, ScoreEntry]], now_ms: int, *, wait: bool = False
+    ) -> dict[int, EntryResult]:
+        results: dict[int, EntryResult] = {}
+        if not entries:
+            return results
+        producer = await self._fresh_producer()
+        try:
+            futures = []
+            for _, entry in entries:
+                key, value = encode_entry(entry)
+                futures.append(await producer.send(self.topics.scores, value, key=key))
+            acks = await asyncio.wait_for(asyncio.gather(*futures), self.kafka.produce_timeout_ms / 1000)
+        except (TimeoutError, KafkaError) as exc:
+            self._replace_producer = True
+            # Some records may be on the log already: a retry is deduplicated by event id.
+            raise Unavailable("the event log did not acknowledge the batch; retry it") from exc
+        for (i, _), md in zip(entries, acks, strict=True):
+            results[i] = EntryResult(i, EntryStatus.ACCEPTED, extra={"partition": md.partition, "offset": md.offset})
+        if wait:
+            await self._wait_ranked(boards, entries, results)
+        return results
+
+    async def _wait_ranked(
+        self, boards: dict[str, Board], entries: Sequence[tuple[int, ScoreEntry]], results: dict[int, EntryResult]
+    ) -> None:
+        """Waits until every (board, partition) stored an offset at or past this batch's, then reads ranks."""
+        needed: dict[tuple[str, int], int] = {}
+        for i, entry in entries:
+            p, off = int(results[i].extra["partition"]), int(results[i].extra["offset"])  # type: ignore[call-overload]
+            needed[(entry.board, p)] = max(off, needed.get((entry.board, p), -1))
+        deadline = time.monotonic() + self.kafka.wait_timeout_ms_max / 1000
+        while needed and time.monotonic() < deadline:
+            for (board_id, p), off in list(needed.items()):
+                stored = await self.store.redis.hget(keys_of(boards[board_id]).offsets,
+                                                     partition_key(self.topics.scores, p))
+                if stored is not None and int(stored) >= off:
+                    del needed[(board_id, p)]
+            if needed:
+                await asyncio.sleep(self.kafka.wait_poll_ms / 1000)
+        by_board: dict[str, list[tuple[int, ScoreEntry]]] = {}
+        for i, entry in entries:
+            by_board.setdefault(entry.board, []).append((i, entry))
+        for board_id, group in by_board.items():
+            ranked = await self.store.players(boards[board_id], [e.player for _, e in group])
+            for (i, entry), row in zip(group, ranked, strict=True):
+                done = (entry.board, results[i].extra["partition"]) not in needed
+                results[i].extra["ranked"] = done
+                if done and row is not None:
+                    results[i].rank, results[i].score = row.rank, row.score
+
+
+_: type[ScoreSink] = KafkaSink
