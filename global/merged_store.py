@@ -7,7 +7,7 @@ For `best` the exact global top-K is also contained in the union of the regional
 player in the global top-K is in the top-K of the region holding their best value, since everyone
 ahead of them there is ahead of them globally too): that is what STRONG reads merge live. For
 `latest` it is not (a player's newest write may be a low score outside its region's top-K while an
-older high one sits in another region's top-K: counter-example in tests/replication/test_merge.py),
+older high one sits in another region's top-K: counter-example in tests/global_/test_topk.py),
 nor for counters (a total spread over regions, each share outside every regional top-K). That is
 why the global tier keeps every region's state of every entry and ranks the resolved values itself. The sorted set keeps 2·K entries (not just K) so the exact
 tier survives entries leaving the top between refills.

@@ -13,7 +13,7 @@ that region's top-K and pushes out p, while globally q is far lower. Example, K=
 q=100 then p=50; region B has q=10 written after A's q=100. Globally p=50 is first, yet p is in
 neither region's top-1. So `latest` boards are handled like counter boards below: regions ship
 every change and the global tier keeps every entry (the state per region in
-`replication.merge`). `merge_tops` on `latest` is exact only when the regional lists are complete.
+`replication.regional_state`). `merge_tops` on `latest` is exact only when the regional lists are complete.
 
 Counter boards (`increment` / `decrement`) are different: a player's global total is the sum of
 regional contributions, and a player just outside every region's top-K can have the largest sum.

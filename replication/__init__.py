@@ -1,1 +1,2 @@
-"""Replication: version vectors, conflict policies, shipping and anti-entropy between regions and the global tier."""
+"""Replication: the change records a region ships, the shipper, sketch publisher and anti-entropy that
+run in a region, and the per-region merge model (`regional_state`) the global tier applies."""

@@ -8,10 +8,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-
-from podium.replication import vectors
-from podium.replication.merge import RegionalWrite
+from collections.abc import Iterable
 
 BUCKETS = 64
 
@@ -38,33 +35,6 @@ def differing(a: list[str], b: list[str]) -> list[int]:
     if len(a) != len(b):
         raise ValueError("digests of different bucket counts cannot be compared")
     return [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
-
-
-# Version-vector states (replication.merge). The same bucketing, over a canonical line per entry
-# that includes every region's write and vector, so two sides agree on a bucket iff they hold the
-# same states for every player in it. A differing bucket is repaired by sending its entries'
-# states both ways and merging: merge is a join, so the exchange can only move both sides up.
-
-
-def state_line(player: str, state: Mapping[str, RegionalWrite]) -> str:
-    parts = [f"{w.region}={w.score},{w.achieved_at_ms},{vectors.encode(w.vector)}"
-             for _, w in sorted(state.items())]
-    return f"{player}|{';'.join(parts)}"
-
-
-def state_digests(states: Mapping[str, Mapping[str, RegionalWrite]], buckets: int = BUCKETS) -> list[str]:
-    """One hex digest per bucket of a board's {player: EntryState}, order-independent."""
-    lines: dict[int, list[bytes]] = defaultdict(list)
-    for player, state in states.items():
-        if state:
-            lines[bucket_of(player, buckets)].append(state_line(player, state).encode())
-    out = []
-    for b in range(buckets):
-        h = hashlib.sha256()
-        for line in sorted(lines.get(b, ())):
-            h.update(line + b"\n")
-        out.append(h.hexdigest()[:16])
-    return out
 
 
 def in_buckets(players: Iterable[str], wanted: Iterable[int], buckets: int = BUCKETS) -> list[str]:
