@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from podium.region.admin import BoardAdmin
+from podium.region.rank_store_redis import RedisRankStore
+from podium.region.recovery import RebuildLeases
 
 from podium.boards import BoardRegistry
 from podium.clock import FakeClock
 from podium.errors import BadUserInput, Rebuilding
 from podium.model import Board, Operator, ScoreEntry, SortOrder
-from podium.region.admin import BoardAdmin
-from podium.region.rank_store_redis import RedisRankStore
-from podium.region.recovery import RebuildLeases
 
 pytestmark = pytest.mark.anyio
 
