@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+from podium.region.contests.ledger import ESCROW_PREFIX, PostResult, Transaction
 
 from podium.errors import Unavailable
-from podium.region.contests.ledger import ESCROW_PREFIX, PostResult, Transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger_txn (id TEXT PRIMARY KEY, kind TEXT NOT NULL, canonical TEXT NOT NULL);

@@ -10,8 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from podium.errors import Unavailable
 from podium.region.contests.ledger import ESCROW_PREFIX, PostResult, Transaction
+
+from podium.errors import Unavailable
 
 T = TypeVar("T")
 

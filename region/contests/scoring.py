@@ -9,8 +9,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from podium.errors import BadUserInput
 from podium.region.contests.model import POINT_SCALE
+
+from podium.errors import BadUserInput
 
 EVENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 EVENT_TYPES_MAX = 100

@@ -1,5 +1,8 @@
 """Prize settlement: final standings + prize table → payouts, with the documented tie rule.
 
+Under-filled contests: when the entry fees collected are less than the prize pool, every band's
+amount is scaled by collected / pool (rounded down), so escrow always covers the payouts.
+
 Tie rule: entries with equal scores share the prizes of the ranks they occupy together, equally.
 Amounts are integers (minor currency units); when a shared sum does not divide evenly, the
 remainder goes one unit each to the tied entries in entry-key order, so the pool is paid exactly.
@@ -37,3 +40,11 @@ def payouts(standings: Sequence[tuple[str, int]], bands: Sequence[PrizeBand]) ->
                 out[key] = amount
         i = j + 1
     return out
+
+
+def scaled(bands: Sequence[PrizeBand], collected: int) -> list[PrizeBand]:
+    """The prize table an under-filled contest pays: each amount × collected / pool, rounded down."""
+    pool = sum((b.rank_to - b.rank_from + 1) * b.amount for b in bands)
+    if pool <= collected:
+        return list(bands)
+    return [PrizeBand(b.rank_from, b.rank_to, b.amount * collected // pool) for b in bands]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from podium.errors import BadUserInput
 from podium.region.contests.model import POINT_SCALE, Match, Team, TeamRules
+
+from podium.errors import BadUserInput
 
 
 def check_team(team: Team, match: Match, rules: TeamRules) -> None:

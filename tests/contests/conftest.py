@@ -5,10 +5,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from podium.devtools.postgres_server import PostgresServer
 from podium.region.contests.ledger_postgres import PostgresLedger
 from podium.region.contests.ledger_sqlite import SqliteLedger
+
+from podium.devtools.postgres_server import PostgresServer
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from podium.region.contests.ledger import PostResult, Transaction, transfer
 
 pytestmark = pytest.mark.anyio

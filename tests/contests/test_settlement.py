@@ -3,11 +3,11 @@ better scores never get less, and unpaid ranks get nothing."""
 
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction
 
 from hypothesis import given
 from hypothesis import strategies as st
-
 from podium.region.contests.model import PrizeBand
 from podium.region.contests.settlement import payouts
 
@@ -47,7 +47,7 @@ def test_payouts_match_the_oracle(standings: list[tuple[str, int]], bands: list[
     assert sum(paid.values()) == pool == sum(exact.values())
     for key, _ in standings:
         assert abs(paid.get(key, 0) - exact[key]) < 1           # a share, give or take one unit
-    for (a, sa), (b, sb) in zip(standings, standings[1:], strict=False):
+    for (a, sa), (b, sb) in itertools.pairwise(standings):
         if sa > sb:
             assert paid.get(a, 0) >= paid.get(b, 0)
 

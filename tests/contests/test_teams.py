@@ -7,10 +7,10 @@ from collections import Counter
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from podium.errors import BadUserInput
 from podium.region.contests.model import Contest, Match, Team, TeamRules
 from podium.region.contests.teams import check_team, multipliers
+
+from podium.errors import BadUserInput
 
 ROLES = ["bat", "bowl", "wk", "ar"]
 MATCH = Match.from_dict({"id": "m1", "deadline_ms": 10**12, "players": [
