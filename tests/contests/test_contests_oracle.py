@@ -12,15 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from podium.clock import SystemClock
-from podium.errors import ContestLocked
 from podium.region.contests.ledger_batcher import LedgerBatcher
 from podium.region.contests.ledger_sqlite import SqliteLedger
 from podium.region.contests.model import POINT_SCALE, PrizeBand
 from podium.region.contests.service import ContestService, SettlementSigner
 from podium.region.contests.settlement import payouts
 from podium.region.contests.store_redis import BOARD_SCALE, RedisContestStore
+
+from podium.clock import SystemClock
+from podium.errors import ContestLocked
 
 pytestmark = pytest.mark.anyio
 ROLES = ["bat", "bowl", "wk", "ar"]
