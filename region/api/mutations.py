@@ -7,6 +7,7 @@ from typing import Any
 import strawberry
 from podium.region.admin import BoardAdmin
 from podium.region.api.auth import require_admin
+from podium.region.api.contests import ContestMutations
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -54,7 +55,7 @@ def _admin(info: Info[Any, Any]) -> BoardAdmin:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(ContestMutations):
     @strawberry.mutation(description="Admins: create a board.")
     async def create_board(self, info: Info[Any, Any], board: BoardInput) -> Board:
         await require_admin(info)

@@ -122,11 +122,11 @@ class ContestService:
         return {"contest": contest.id, "entry": key, "joined": code == 1}
 
     # -- the feed ----------------------------------------------------------------------------
-    async def _ready_contests(self, match: Match) -> list[str]:
+    async def ready_contests(self, match_id: str) -> list[str]:
         """Contests of the match, locked and indexed (idempotent; the first event after the deadline
         does it)."""
         ready = []
-        for contest_id in await self.store.contests_of(match.id):
+        for contest_id in await self.store.contests_of(match_id):
             state = await self.store.lock(contest_id)
             if state == "locked":
                 await self.store.build_index(contest_id)
@@ -171,7 +171,7 @@ class ContestService:
         if stored != record:
             raise Conflict(f"event id {event.id} was used for another event")
         updated = 0
-        for contest_id in await self._ready_contests(match):
+        for contest_id in await self.ready_contests(match.id):
             updated += await self.store.fan_out(contest_id, event.id, event.player, delta)
         return {"id": event.id, "status": "applied" if updated else "unchanged", "entries_updated": updated}
 

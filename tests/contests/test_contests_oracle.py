@@ -20,7 +20,7 @@ from podium.region.contests.settlement import payouts
 from podium.region.contests.store_redis import BOARD_SCALE, RedisContestStore
 
 from podium.clock import SystemClock
-from podium.errors import ContestLocked
+from podium.errors import Conflict, ContestLocked
 
 pytestmark = pytest.mark.anyio
 ROLES = ["bat", "bowl", "wk", "ar"]
@@ -77,7 +77,7 @@ async def test_random_contest_equals_the_oracle(redis_single: Any, tmp_path: Pat
         try:
             await svc.join(owner, "c", team_id)
             await svc.join(owner, "c", team_id)                 # idempotent
-        except Exception as exc:                                # one entry per owner: later teams refused
+        except Conflict as exc:                                 # one entry per owner: later teams refused
             assert "at most 1 entries" in str(exc)
             del teams[key]
     await wait_until_ms(deadline)
