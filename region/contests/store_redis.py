@@ -107,6 +107,23 @@ return got
 """
 
 
+# Index one HSCAN page of a locked contest's entries, inside Redis. KEYS: entries, board. ARGV:
+# cursor, count, the index key prefix. Returns the next cursor ("0" when done).
+_INDEX = """
+local page = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
+local rows = page[2]
+for i = 1, #rows, 2 do
+  local entry, comp = rows[i], rows[i + 1]
+  redis.call('ZADD', KEYS[2], 'NX', 0, entry)
+  local members = string.sub(comp, string.find(comp, '\t', 1, true) + 1)
+  for player, mult in string.gmatch(members, '([^,=]+)=(%d+)') do
+    redis.call('ZADD', ARGV[3] .. player, tonumber(mult), entry)
+  end
+end
+return page[1]
+"""
+
+
 def composition(team: Team, mults: dict[str, int], version: int) -> str:
     return f"{version}\t" + ",".join(f"{p}={mults[p]}" for p in sorted(mults))
 
@@ -130,6 +147,7 @@ class RedisContestStore:
         self._entry = redis.register_script(_ENTRY)
         self._lock = redis.register_script(_LOCK)
         self._fanout = redis.register_script(_FANOUT)
+        self._index = redis.register_script(_INDEX)
 
     async def _call(self, pending: Awaitable[T]) -> T:
         try:
@@ -208,24 +226,17 @@ class RedisContestStore:
         state = await self._call(self._lock(keys=[contest_key(contest_id, "def")]))
         return state.decode() if isinstance(state, bytes) else str(state)
 
-    async def build_index(self, contest_id: str) -> int:
+    async def build_index(self, contest_id: str) -> None:
         """Index a locked contest: every entry into the board (0 points) and into the index of each of
-        its players. Entries no longer change once locked, so HSCAN sees a frozen hash and ZADD makes
-        a re-run after a crash harmless."""
-        entries_key, cursor, indexed = contest_key(contest_id, "entries"), 0, 0
+        its players, one HSCAN page per Lua call. Entries no longer change once locked, so the scan
+        sees a frozen hash, and ZADD makes a re-run after a crash harmless."""
+        keys = [contest_key(contest_id, "entries"), contest_key(contest_id, "board")]
+        cursor: bytes | int = 0
         while True:
-            cursor, chunk = await self._call(self.redis.hscan(entries_key, cursor, count=INDEX_SCAN_ENTRIES))
-            pipe = self.redis.pipeline(transaction=False)
-            for key, raw in chunk.items():
-                _version, mults = parse_composition(raw.decode())
-                entry = key.decode()
-                pipe.zadd(contest_key(contest_id, "board"), {entry: 0}, nx=True)
-                for player, mult in mults.items():
-                    pipe.zadd(contest_key(contest_id, f"idx:{player}"), {entry: mult})
-            await self._call(pipe.execute())
-            indexed += len(chunk)
-            if cursor == 0:
-                return indexed
+            cursor = await self._call(self._index(keys=keys, args=[cursor, INDEX_SCAN_ENTRIES,
+                                                                 contest_key(contest_id, "idx:")]))
+            if int(cursor) == 0:
+                return
 
     async def fan_out(self, contest_id: str, event_id: str, player: str, delta: int) -> int:
         """Applies one event's delta to every entry holding `player`, chunk by chunk; returns how
