@@ -19,7 +19,7 @@ def contests_of(request: Request) -> ContestService:
     contests = getattr(request.app.state, "contests", None)
     if contests is None:
         raise BadUserInput("contests are disabled in this region (contests.enabled=false)")
-    return contests  # type: ignore[no-any-return]
+    return contests.service  # type: ignore[no-any-return]
 
 
 async def _json_body(request: Request, limit: int) -> Any:
