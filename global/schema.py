@@ -10,6 +10,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from podium.region.api.extensions.timing import OperationTiming
 from podium.errors import BadUserInput, NotFound
 from podium.global_.service import GlobalService
 from podium.gql.errors import ErrorCodes, as_graphql_errors
@@ -170,4 +171,5 @@ class Subscription:
 
 
 def build_global_schema() -> strawberry.Schema:
-    return strawberry.Schema(query=Query, subscription=Subscription, extensions=[ErrorCodes], config=schema_config())
+    return strawberry.Schema(query=Query, subscription=Subscription, extensions=[ErrorCodes, OperationTiming],
+                             config=schema_config())

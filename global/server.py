@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
@@ -21,6 +22,7 @@ from podium.errors import BadUserInput, PodiumError, Unauthenticated
 from podium.global_.rank_estimate import SketchSnapshot
 from podium.global_.schema import build_global_schema
 from podium.global_.service import GlobalService
+from podium.http_metrics import HttpMetricsMiddleware
 from podium.gql.ws_handlers import LegacyWSHandler, TransportWSHandler
 from podium.model import Board
 from podium.region.api.http import error_response, json_response, read_body, require_admin
@@ -37,7 +39,8 @@ class GlobalGraphQL(GraphQL):  # type: ignore[type-arg]
     graphql_ws_handler_class = LegacyWSHandler
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> dict[str, Any]:
-        return {"service": request.app.state.service, "request": request, "response": response}
+        service = request.app.state.service
+        return {"service": service, "request": request, "response": response, "telemetry": service.telemetry}
 
 
 def service_of(request: Request) -> GlobalService:
@@ -87,7 +90,10 @@ async def apply_replicated(service: GlobalService, doc: dict[str, Any]) -> int:
         raise BadUserInput(f"malformed change: {exc}") from exc
     merged = await service.store.apply(board, [c for c in changes if c.board == board.id and c.season == board.season])
     if changes:
-        status.record_lags([max(0, now - (c.seq >> SEQ_SUB_BITS)) for c in changes])
+        lags = [max(0, now - (c.seq >> SEQ_SUB_BITS)) for c in changes]
+        status.record_lags(lags)
+        for lag in lags:
+            service.convergence_lag.record(lag, {"source_region": region})
         newest_commit_ms = max(c.seq for c in changes) >> SEQ_SUB_BITS
         status.last_change_ms = max(status.last_change_ms, newest_commit_ms)
         status.lag_ms = max(0, now - newest_commit_ms)
@@ -159,6 +165,12 @@ async def conflicts_endpoint(request: Request) -> Response:
                           "conflicts": await service.store.conflicts(board, int(limit_s))})
 
 
+async def metrics(request: Request) -> Response:
+    """Prometheus text exposition of the global tier's OpenTelemetry metrics."""
+    return Response(service_of(request).telemetry.prometheus_text(),
+                    media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
 async def healthz(request: Request) -> Response:
     return json_response({"status": "ok"})
 
@@ -181,7 +193,10 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
         if settings.replication.transport == "kafka":
             from podium.global_.replication_consumer import ReplicationConsumer
 
+            from podium.global_.region_metrics import observe_consumer
+
             consumer = ReplicationConsumer(service, apply_replicated, apply_sketch)
+            observe_consumer(service.telemetry.provider.get_meter("podium"), consumer)
             consumer.start()
         app.state.replication_consumer = consumer
         try:
@@ -200,11 +215,13 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
             Route("/v1/regions", regions),
             Route("/v1/admin/conflicts", conflicts_endpoint),
             Route("/healthz", healthz),
+            Route("/metrics", metrics),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(HttpMetricsMiddleware)],
         exception_handlers={PodiumError: podium_error, Exception: unexpected_error},
     )
 

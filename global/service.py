@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from datasketches import kll_floats_sketch
+from opentelemetry.metrics import Histogram
 from dataclasses import dataclass, field
 
 from podium.clock import Clock, SystemClock
@@ -14,6 +15,9 @@ from podium.errors import BadUserInput, NotFound
 from podium.global_.merged_store import GlobalStore
 from podium.global_.rank_estimate import RankEstimate, SketchSnapshot, merged, tiered_estimate
 from podium.fanout import FanOut
+from podium.global_.region_metrics import convergence_histogram, observe_regions
+from podium.redis_memory import RedisMemoryProbe
+from podium.telemetry import Telemetry
 from podium.global_.live_reads import RegionReader, decode_session
 from podium.model import Board, Operator, RankedEntry
 from podium.ranking import sort_key
@@ -54,13 +58,22 @@ class GlobalService:
     sketches: SketchBook = field(default_factory=lambda: SketchBook())
     reader: RegionReader | None = None
     fanout: FanOut | None = None
+    telemetry: Telemetry = field(default_factory=lambda: Telemetry("podium-global", "global"))
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    convergence_lag: Histogram = field(init=False)
+
+    def __post_init__(self) -> None:
+        meter = self.telemetry.provider.get_meter("podium")
+        self.convergence_lag = convergence_histogram(meter)
+        observe_regions(meter, self)
 
     async def open(self) -> None:
         await self.boards.refresh()
         self.fanout = FanOut(self._read_range, self._read_players, self._read_versions, self.settings.api, self.clock)
         self._tasks.append(asyncio.create_task(self.fanout.run(self._stop), name="global-fan-out"))
+        memory = RedisMemoryProbe(self.redis, self.telemetry.provider.get_meter("podium"), self.settings.metrics)
+        self._tasks.append(asyncio.create_task(memory.run(self._stop), name="redis-memory"))
 
     async def _read_range(self, board_id: str, start: int, count: int) -> list[RankedEntry]:
         return await self.store.top(await self.boards.require(board_id), start, count)
@@ -86,7 +99,7 @@ class GlobalService:
                         connections_max=settings.redis_pool_connections_max)
         reader = RegionReader(settings.global_.region_urls, settings.global_.strong_timeout_ms)
         return cls(settings, clock, redis, GlobalStore(redis, settings.global_.top_k), BoardRegistry(redis, clock),
-                   reader=reader)
+                   reader=reader, telemetry=Telemetry("podium-global", settings.region))
 
     def region(self, name: str) -> RegionStatus:
         if name not in self.regions:
@@ -165,6 +178,7 @@ class GlobalService:
         if self.reader is not None:
             await self.reader.aclose()
         await self.redis.aclose()
+        self.telemetry.shutdown()
 
 
 @dataclass

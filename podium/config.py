@@ -143,6 +143,12 @@ class ReplicationSettings(BaseModel):
     consume_records_max: int = 500           # global tier: records per consumer poll (kafka transport)
 
 
+class MetricsSettings(BaseModel):
+    redis_poll_ms: int = 15_000              # how often Redis memory (INFO, MEMORY USAGE per board) is read for /metrics
+    board_memory_boards_max: int = 200       # boards whose key memory is sampled per poll (bounds the MEMORY USAGE calls)
+    board_memory_samples: int = 5            # MEMORY USAGE ... SAMPLES: nested values sampled per key (cost vs accuracy)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PODIUM_", env_nested_delimiter="__", extra="ignore", populate_by_name=True
@@ -171,6 +177,7 @@ class Settings(BaseSettings):
     # `global` is a keyword: env PODIUM_GLOBAL__*, file key `global`.
     global_: GlobalSettings = Field(default_factory=GlobalSettings, validation_alias=AliasChoices("PODIUM_GLOBAL", "global", "global_"))
     replication: ReplicationSettings = Field(default_factory=ReplicationSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @classmethod
     def settings_customise_sources(

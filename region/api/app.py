@@ -19,6 +19,7 @@ from podium.clock import Clock
 from podium.config import Settings
 from podium.errors import Internal, PodiumError
 from podium.gql.ws_handlers import LegacyWSHandler, TransportWSHandler
+from podium.http_metrics import HttpMetricsMiddleware
 from podium.region.api import http
 from podium.region.api.etag import ETagMiddleware
 from podium.region.api.response_cache import ResponseCacheMiddleware
@@ -79,6 +80,6 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(RateLimitMiddleware), Middleware(ETagMiddleware), Middleware(ResponseCacheMiddleware)],
+        middleware=[Middleware(HttpMetricsMiddleware), Middleware(RateLimitMiddleware), Middleware(ETagMiddleware), Middleware(ResponseCacheMiddleware)],
         exception_handlers={PodiumError: podium_error, Exception: unexpected_error},
     )
