@@ -26,6 +26,25 @@ def convergence_histogram(meter: Meter) -> Histogram:
         explicit_bucket_boundaries_advisory=LAG_BUCKETS_MS)
 
 
+RANK_ERROR_BUCKETS = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000)
+
+
+def rank_error_histogram(meter: Meter) -> Histogram:
+    """The error bound (in ranks) of every estimated rank served, by precision tier. Observed error
+    needs the true rank, which only an offline oracle has: `podium bench` measures it against the bound."""
+    return meter.create_histogram(
+        "podium_global_rank_error_bound",
+        description="errorBound (ranks) of each APPROXIMATE or ESTIMATED rank served, by precision tier",
+        explicit_bucket_boundaries_advisory=RANK_ERROR_BUCKETS)
+
+
+def estimate_age_histogram(meter: Meter) -> Histogram:
+    return meter.create_histogram(
+        "podium_global_rank_estimate_age", unit="ms",
+        description="Age (now - asOf) of the sketches behind each estimated rank served, by precision tier",
+        explicit_bucket_boundaries_advisory=LAG_BUCKETS_MS)
+
+
 def observe_regions(meter: Meter, service: GlobalService) -> None:
     def per_region(value: Callable[[str], float]) -> Callable[[CallbackOptions], Iterable[Observation]]:
         def callback(options: CallbackOptions) -> Iterable[Observation]:

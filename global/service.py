@@ -15,7 +15,12 @@ from podium.errors import BadUserInput, NotFound
 from podium.global_.merged_store import GlobalStore
 from podium.global_.rank_estimate import RankEstimate, SketchSnapshot, merged, tiered_estimate
 from podium.fanout import FanOut
-from podium.global_.region_metrics import convergence_histogram, observe_regions
+from podium.global_.region_metrics import (
+    convergence_histogram,
+    estimate_age_histogram,
+    observe_regions,
+    rank_error_histogram,
+)
 from podium.redis_memory import RedisMemoryProbe
 from podium.telemetry import Telemetry
 from podium.global_.live_reads import RegionReader, decode_session
@@ -62,10 +67,14 @@ class GlobalService:
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     convergence_lag: Histogram = field(init=False)
+    rank_error_bound: Histogram = field(init=False)
+    rank_estimate_age: Histogram = field(init=False)
 
     def __post_init__(self) -> None:
         meter = self.telemetry.provider.get_meter("podium")
         self.convergence_lag = convergence_histogram(meter)
+        self.rank_error_bound = rank_error_histogram(meter)
+        self.rank_estimate_age = estimate_age_histogram(meter)
         observe_regions(meter, self)
 
     async def open(self) -> None:
@@ -116,8 +125,12 @@ class GlobalService:
         if fine is None:
             raise NotFound(f"no rank sketches received yet for board {board.id!r}")
         coarse, coarse_as_of = merged(self.sketches.of(board.id, coarse=True))
-        return tiered_estimate(fine, fine_as_of, coarse, coarse_as_of, score, board.order,
-                               exact_top=g.top_k, approximate_max=g.approximate_rank_max)
+        estimate = tiered_estimate(fine, fine_as_of, coarse, coarse_as_of, score, board.order,
+                                   exact_top=g.top_k, approximate_max=g.approximate_rank_max)
+        tier = {"precision": estimate.precision.value}
+        self.rank_error_bound.record(estimate.error_bound, tier)
+        self.rank_estimate_age.record(max(0, self.clock.now_ms() - estimate.as_of_ms), tier)
+        return estimate
 
     async def strong_top(self, board: Board, first: int, allow_stale: bool) -> tuple[list[RankedEntry], bool]:
         """STRONG: merge the regions' live top lists at read time.
