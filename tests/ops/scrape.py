@@ -18,9 +18,9 @@ from typing import Any
 
 import httpx
 import orjson
+from podium.region.signing import signed_headers
 
 from podium.redis_server import RedisServer, free_port
-from podium.region.signing import signed_headers
 from podium.testing import ServerProcess
 from podium.ws_client import Subscriber
 from tests.conftest import ADMIN_KEY, GAME_KEY_ID, GAME_SECRET
@@ -64,7 +64,7 @@ def worker_with_metrics(env: dict[str, str]) -> tuple[WorkerProcess, int]:
     """`podium worker --metrics-port` (the shared WorkerProcess runs without a metrics port)."""
     worker = WorkerProcess(env)
     port = free_port()
-    worker.process = subprocess.Popen(  # noqa: S603
+    worker.process = subprocess.Popen(
         [sys.executable, "-m", "podium", "worker", "--loglevel", "warn", "--metrics-port", str(port)],
         env=worker.env, cwd=tempfile.gettempdir(), stdout=worker.log, stderr=subprocess.STDOUT)
     return worker, port
@@ -93,7 +93,8 @@ def drive_and_scrape(redis_url: str, bootstrap: str, tmp: Path) -> Scrapes:
         env = stream_env(redis_url, bootstrap, PODIUM_GLOBAL__URL=global_server.url,
                          PODIUM_REPLICATION__SECRET=REPLICATION_SECRET, PODIUM_REPLICATION__TRANSPORT="kafka",
                          PODIUM_GLOBAL__SKETCH_REFRESH_MS="200", PODIUM_GLOBAL__COARSE_SKETCH_REFRESH_MS="200",
-                         PODIUM_KAFKA__PLAYER_ENTRIES_PER_MINUTE_MAX="3", PODIUM_METRICS__REDIS_POLL_MS="200")
+                         PODIUM_KAFKA__PLAYER_ENTRIES_PER_MINUTE_MAX="3", PODIUM_METRICS__REDIS_POLL_MS="200",
+                         PODIUM_API__CACHE_TTL_MS="250")
         # the global tier consumes the topic (under the test's own prefix) the region ships to
         global_server.env["PODIUM_KAFKA__TOPIC_PREFIX"] = env["PODIUM_KAFKA__TOPIC_PREFIX"]
         global_server.start()
