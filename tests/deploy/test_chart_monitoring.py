@@ -72,3 +72,20 @@ def test_chart_copies_of_the_dashboards_match_ops() -> None:
     for path in sorted((ROOT / "ops/grafana").glob("*.json")):
         copy_ = CHART / "files/dashboards" / path.name
         assert copy_.read_text() == path.read_text(), f"cp {path.relative_to(ROOT)} {copy_.relative_to(ROOT)}"
+
+
+def test_pod_monitor_scrapes_the_workers_on_an_open_metrics_port(helm_chart: Any) -> None:
+    metrics = {**MONITORING, "podMonitor": {"enabled": True, "port": 9200}}
+    docs = rendered(helm_chart, "region", metrics)
+    monitor = docs[("PodMonitor", "podium-worker")]
+    assert monitor["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "worker"
+    relabel = {r["targetLabel"]: r["replacement"] for r in monitor["spec"]["podMetricsEndpoints"][0]["relabelings"]}
+    assert relabel == {"tier": "region", "region": "us-east"}
+    worker = docs[("Deployment", "podium-worker")]["spec"]["template"]["spec"]["containers"][0]
+    assert worker["args"][-4:] == ["--metrics-port", "9200", "--metrics-host", "0.0.0.0"]
+    assert worker["ports"] == [{"name": "metrics", "containerPort": 9200, "protocol": "TCP"}]
+    policy = docs[("NetworkPolicy", "podium-worker")]["spec"]
+    assert policy["ingress"][0]["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+    closed = rendered(helm_chart, "region", MONITORING)
+    assert ("PodMonitor", "podium-worker") not in closed
+    assert "ingress" not in closed[("NetworkPolicy", "podium-worker")]["spec"], "no metrics port: no ingress at all"

@@ -82,3 +82,11 @@ def test_every_alert_has_a_runbook_entry_and_annotations() -> None:
 
 def test_the_chart_ships_the_same_rules() -> None:
     assert CHART_RULES.read_text() == RULES.read_text(), f"cp {RULES.relative_to(REPO)} {CHART_RULES.relative_to(REPO)}"
+
+
+def test_every_slo_names_alerts_that_exist() -> None:
+    rows = [line for line in (REPO / "docs/slo.md").read_text().splitlines() if line.startswith("| ") and "`Podium" in line]
+    assert len(rows) == 5, "ingest availability, ack latency, read latency, push lag, convergence"
+    for row in rows:
+        named = set(re.findall(r"`(Podium[A-Za-z]+)`", row))
+        assert named and named <= set(alerts()), f"{row[:40]}…: unknown alerts {named - set(alerts())}"
