@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from podium.client import BatchRejected, DeliveryFailed, GameServerClient
@@ -153,4 +152,3 @@ async def test_a_refused_batch_raises_at_once(regions: list[ServerProcess]) -> N
     async with GameServerClient(home.url, GAME_KEY_ID, "wrong-secret") as client:
         with pytest.raises(BatchRejected, match="401"):
             await client.post_batch(batch(board, 2))
-    assert httpx.get(f"{home.url}/readyz").status_code == 200
