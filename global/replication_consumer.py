@@ -50,6 +50,7 @@ class ReplicationConsumer:
         self.applied = 0
         self.rejected = 0
         self.restarts = 0   # consume loops restarted after a broker or store failure
+        self.lag: dict[int, int] = {}   # partition -> records behind its high watermark after the last poll
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -90,9 +91,12 @@ class ReplicationConsumer:
         try:
             while True:
                 polled = await consumer.getmany(timeout_ms=500, max_records=self.settings.replication.consume_records_max)
-                for records in polled.values():
+                for tp, records in polled.items():
                     for record in records:
                         await self._apply(record)
+                    highwater = consumer.highwater(tp)
+                    if highwater is not None and records:
+                        self.lag[tp.partition] = max(0, highwater - records[-1].offset - 1)
                 if polled:
                     await consumer.commit()
         finally:

@@ -16,6 +16,7 @@ from podium.gql.errors import ErrorCodes, as_graphql_errors
 from podium.gql.live import RankChanged, TopChanged
 from podium.gql.live_fast import deliver
 from podium.gql.scalars import Long, schema_config
+from podium.gql.timing import OperationTiming
 from podium.gql.types import Board, Consistency, LeaderboardConnection, RankedEntryType, as_of
 from podium.model import RankedEntry
 
@@ -170,4 +171,5 @@ class Subscription:
 
 
 def build_global_schema() -> strawberry.Schema:
-    return strawberry.Schema(query=Query, subscription=Subscription, extensions=[ErrorCodes], config=schema_config())
+    return strawberry.Schema(query=Query, subscription=Subscription, extensions=[ErrorCodes, OperationTiming],
+                             config=schema_config())

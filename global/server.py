@@ -14,6 +14,7 @@ from podium.global_.service import GlobalService
 from podium.replication.changes import SEQ_SUB_BITS, Change
 from podium.replication.digest import digests
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
@@ -25,6 +26,7 @@ from podium.config import Settings
 from podium.errors import BadUserInput, PodiumError, Unauthenticated
 from podium.gql.ws_handlers import LegacyWSHandler, TransportWSHandler
 from podium.http import check_admin, json_response, podium_error, read_body, unexpected_error
+from podium.http_metrics import HttpMetricsMiddleware
 from podium.model import Board
 from podium.signing import verify
 
@@ -36,7 +38,8 @@ class GlobalGraphQL(GraphQL):  # type: ignore[type-arg]
     graphql_ws_handler_class = LegacyWSHandler
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> dict[str, Any]:
-        return {"service": request.app.state.service, "request": request, "response": response}
+        service = request.app.state.service
+        return {"service": service, "request": request, "response": response, "telemetry": service.telemetry}
 
 
 def service_of(request: Request) -> GlobalService:
@@ -86,7 +89,10 @@ async def apply_replicated(service: GlobalService, doc: dict[str, Any]) -> int:
         raise BadUserInput(f"malformed change: {exc}") from exc
     merged = await service.store.apply(board, [c for c in changes if c.board == board.id and c.season == board.season])
     if changes:
-        status.record_lags([max(0, now - (c.seq >> SEQ_SUB_BITS)) for c in changes])
+        lags = [max(0, now - (c.seq >> SEQ_SUB_BITS)) for c in changes]
+        status.record_lags(lags)
+        for lag in lags:
+            service.convergence_lag.record(lag, {"source_region": region})
         newest_commit_ms = max(c.seq for c in changes) >> SEQ_SUB_BITS
         status.last_change_ms = max(status.last_change_ms, newest_commit_ms)
         status.lag_ms = max(0, now - newest_commit_ms)
@@ -158,6 +164,12 @@ async def conflicts_endpoint(request: Request) -> Response:
                           "conflicts": await service.store.conflicts(board, int(limit_s))})
 
 
+async def metrics(request: Request) -> Response:
+    """Prometheus text exposition of the global tier's OpenTelemetry metrics."""
+    return Response(service_of(request).telemetry.prometheus_text(),
+                    media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
 async def healthz(request: Request) -> Response:
     return json_response({"status": "ok"})
 
@@ -178,9 +190,11 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
         app.state.service = service
         consumer = None
         if settings.replication.transport == "kafka":
+            from podium.global_.region_metrics import observe_consumer
             from podium.global_.replication_consumer import ReplicationConsumer
 
             consumer = ReplicationConsumer(service, apply_replicated, apply_sketch)
+            observe_consumer(service.telemetry.provider.get_meter("podium"), consumer)
             consumer.start()
         app.state.replication_consumer = consumer
         try:
@@ -199,11 +213,13 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
             Route("/v1/regions", regions),
             Route("/v1/admin/conflicts", conflicts_endpoint),
             Route("/healthz", healthz),
+            Route("/metrics", metrics),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(HttpMetricsMiddleware)],
         exception_handlers={PodiumError: podium_error, Exception: unexpected_error},
     )
 

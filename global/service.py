@@ -6,9 +6,16 @@ import asyncio
 from dataclasses import dataclass, field
 
 from datasketches import kll_floats_sketch
+from opentelemetry.metrics import Histogram
 from podium.global_.live_reads import RegionReader, decode_session
 from podium.global_.merged_store import GlobalStore
 from podium.global_.rank_estimate import RankEstimate, SketchSnapshot, merged, tiered_estimate
+from podium.global_.region_metrics import (
+    convergence_histogram,
+    estimate_age_histogram,
+    observe_regions,
+    rank_error_histogram,
+)
 from podium.replication.regional_state import resolve, with_change
 
 from podium.boards import BoardRegistry
@@ -19,6 +26,8 @@ from podium.fanout import FanOut
 from podium.model import Board, Operator, RankedEntry
 from podium.ranking import sort_key
 from podium.redis_client import AnyRedis, connect
+from podium.redis_memory import RedisMemoryProbe
+from podium.telemetry import Telemetry
 
 
 @dataclass
@@ -53,13 +62,26 @@ class GlobalService:
     sketches: SketchBook = field(default_factory=lambda: SketchBook())
     reader: RegionReader | None = None
     fanout: FanOut | None = None
+    telemetry: Telemetry = field(default_factory=lambda: Telemetry("podium-global", "global"))
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    convergence_lag: Histogram = field(init=False)
+    rank_error_bound: Histogram = field(init=False)
+    rank_estimate_age: Histogram = field(init=False)
+
+    def __post_init__(self) -> None:
+        meter = self.telemetry.provider.get_meter("podium")
+        self.convergence_lag = convergence_histogram(meter)
+        self.rank_error_bound = rank_error_histogram(meter)
+        self.rank_estimate_age = estimate_age_histogram(meter)
+        observe_regions(meter, self)
 
     async def open(self) -> None:
         await self.boards.refresh()
         self.fanout = FanOut(self._read_range, self._read_players, self._read_versions, self.settings.api, self.clock)
         self._tasks.append(asyncio.create_task(self.fanout.run(self._stop), name="global-fan-out"))
+        memory = RedisMemoryProbe(self.redis, self.telemetry.provider.get_meter("podium"), self.settings.metrics)
+        self._tasks.append(asyncio.create_task(memory.run(self._stop), name="redis-memory"))
 
     async def _read_range(self, board_id: str, start: int, count: int) -> list[RankedEntry]:
         return await self.store.top(await self.boards.require(board_id), start, count)
@@ -85,7 +107,7 @@ class GlobalService:
                         connections_max=settings.redis_pool_connections_max)
         reader = RegionReader(settings.global_.region_urls, settings.global_.strong_timeout_ms)
         return cls(settings, clock, redis, GlobalStore(redis, settings.global_.top_k), BoardRegistry(redis, clock),
-                   reader=reader)
+                   reader=reader, telemetry=Telemetry("podium-global", settings.region))
 
     def region(self, name: str) -> RegionStatus:
         if name not in self.regions:
@@ -102,8 +124,12 @@ class GlobalService:
         if fine is None:
             raise NotFound(f"no rank sketches received yet for board {board.id!r}")
         coarse, coarse_as_of = merged(self.sketches.of(board.id, coarse=True))
-        return tiered_estimate(fine, fine_as_of, coarse, coarse_as_of, score, board.order,
-                               exact_top=g.top_k, approximate_max=g.approximate_rank_max)
+        estimate = tiered_estimate(fine, fine_as_of, coarse, coarse_as_of, score, board.order,
+                                   exact_top=g.top_k, approximate_max=g.approximate_rank_max)
+        tier = {"precision": estimate.precision.value}
+        self.rank_error_bound.record(estimate.error_bound, tier)
+        self.rank_estimate_age.record(max(0, self.clock.now_ms() - estimate.as_of_ms), tier)
+        return estimate
 
     async def strong_top(self, board: Board, first: int, allow_stale: bool) -> tuple[list[RankedEntry], bool]:
         """STRONG: merge the regions' live top lists at read time.
@@ -164,6 +190,7 @@ class GlobalService:
         if self.reader is not None:
             await self.reader.aclose()
         await self.redis.aclose()
+        self.telemetry.shutdown()
 
 
 @dataclass

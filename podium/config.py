@@ -152,6 +152,10 @@ class ContestSettings(BaseModel):
     admin_body_bytes_max: int = 262_144      # match and contest declarations
     settlement_key_id: str | None = None     # game-server key that signs settlements (unset: the first one)
     tick_ms: int = 3000                      # contestChanged: one frame per contest per tick
+class MetricsSettings(BaseModel):
+    redis_poll_ms: int = 15_000              # how often Redis memory (INFO, MEMORY USAGE per board) is read for /metrics
+    board_memory_boards_max: int = 200       # boards whose key memory is sampled per poll (bounds the MEMORY USAGE calls)
+    board_memory_samples: int = 5            # MEMORY USAGE ... SAMPLES: nested values sampled per key (cost vs accuracy)
 
 
 class Settings(BaseSettings):
@@ -183,6 +187,7 @@ class Settings(BaseSettings):
     global_: GlobalSettings = Field(default_factory=GlobalSettings, validation_alias=AliasChoices("PODIUM_GLOBAL", "global", "global_"))
     replication: ReplicationSettings = Field(default_factory=ReplicationSettings)
     contests: ContestSettings = Field(default_factory=ContestSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -17,6 +17,8 @@ from opentelemetry.trace import Tracer
 from prometheus_client import CollectorRegistry, generate_latest
 
 LATENCY_BUCKETS_MS = (0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500)
+# Lags (commit -> push, commit -> global merge) run from a tick to minutes during an outage.
+LAG_BUCKETS_MS = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 300_000)
 
 
 class Telemetry:
@@ -37,6 +39,10 @@ class Telemetry:
         self.fanout_tick = meter.create_histogram(
             "podium_fanout_tick_duration", unit="ms", description="Time to compute one subscription tick (fan-out lag)",
             explicit_bucket_boundaries_advisory=LATENCY_BUCKETS_MS)
+        self.push_lag = meter.create_histogram(
+            "podium_subscription_push_lag", unit="ms",
+            description="Commit of a change in Redis to the subscription tick that pushes it, per watched board change",
+            explicit_bucket_boundaries_advisory=LAG_BUCKETS_MS)
         self.cache_lookups = meter.create_counter(
             "podium_read_cache_lookups", description="Read-cache lookups by result (hit, miss, shared)")
         self.rate_limited = meter.create_counter(

@@ -147,7 +147,8 @@ class IdempotencyStore:
         if stored is None:
             return await self.begin(scope, idem_key, body_hash)
         if stored.startswith(self.PENDING + b":"):
-            raise Conflict("a batch with this Idempotency-Key is still being processed; retry shortly")
+            # retryAfter tells a client this conflict passes (unlike a key reused for another batch)
+            raise Conflict("a batch with this Idempotency-Key is still being processed; retry shortly", retryAfter=1)
         doc = orjson.loads(stored)
         if doc["body_hash"] != body_hash:
             raise Conflict("Idempotency-Key was already used with a different batch")

@@ -19,6 +19,7 @@ from podium.region.history.factory import build_history_store, snapshot_dir
 from podium.region.history.store import HistoryStore, Snapshot
 from podium.region.history.writer import HistoryWriter
 from podium.region.ingest import IdempotencyStore, IngestService
+from podium.region.push_lag import PushLagProbe
 from podium.region.rank_store import read_all
 from podium.region.rank_store_redis import RedisRankStore
 from podium.region.rate_limit import TokenBuckets
@@ -28,6 +29,7 @@ from podium.region.snapshots import SnapshotScheduler, archive_season, take_snap
 from podium.replication.anti_entropy import AntiEntropy
 from podium.replication.ship_kafka import KafkaShipTransport
 from podium.replication.shipper import Shipper
+from podium.replication.shipper_metrics import observe_shipper
 from podium.replication.sketch_publisher import SketchPublisher
 from podium.replication.transport import HttpShipTransport, ShipTransport
 
@@ -39,6 +41,7 @@ from podium.fanout import FanOut
 from podium.keys import keys_of
 from podium.model import Board, RankedEntry
 from podium.redis_client import AnyRedis, connect
+from podium.redis_memory import RedisMemoryProbe
 from podium.signing import ReplayGuard
 from podium.telemetry import Telemetry
 
@@ -110,6 +113,7 @@ class RegionService:
         meter = self.telemetry.provider.get_meter("podium")
         dropped = meter.create_counter("podium_history_dropped",
                                        description="Accepted scores the history writer had to drop (queue full)")
+        dropped.add(0)  # the series exists from the start: rate() sees the first drop
         writer = HistoryWriter(history, queue_rows_max=h.write_queue_rows_max, batch_rows_max=h.write_batch_rows_max,
                                retry_ms_max=h.write_retry_ms_max, on_drop=lambda n: dropped.add(n))
 
@@ -140,11 +144,16 @@ class RegionService:
             await self._open_history(self.history)
         if self.ingest.sink is not None:
             await self.ingest.sink.start()
-        self.fanout = FanOut(self._read_range, self._read_players, self._read_versions, self.settings.api, self.clock,
+        push_lag = PushLagProbe(self._read_versions, self.clock, lambda ms: self.telemetry.push_lag.record(ms),
+                                boards_max=self.settings.api.subscriptions_per_process_max)
+        self.fanout = FanOut(self._read_range, self._read_players, push_lag, self.settings.api, self.clock,
                              on_tick_ms=lambda ms: self.telemetry.fanout_tick.record(ms))
         fanout = self.fanout
         self.telemetry.gauge_source("subscriptions", lambda: fanout.subscriptions)
         self.spawn(self.fanout.run(self._stop), "fan-out")
+        memory = RedisMemoryProbe(self.redis, self.telemetry.provider.get_meter("podium"), self.settings.metrics,
+                                  self._board_keys)
+        self.spawn(memory.run(self._stop), "redis-memory")
         self._start_replication()
 
     async def _open_history(self, history: HistoryStore) -> None:
@@ -255,6 +264,10 @@ class RegionService:
             out[board_id] = f"{board.season}:{last[0][0].decode() if last else '-'}"
         return out
 
+    async def _board_keys(self) -> dict[str, list[str]]:
+        """Each board's ranking keys in its current season (what its memory is)."""
+        return {b.id: [keys_of(b).zset, keys_of(b).index, keys_of(b).changes] for b in (await self.boards.all()).values()}
+
     def _start_replication(self) -> None:
         """Ship changes and sketches to the global tier when one is configured."""
         g, r = self.settings.global_, self.settings.replication
@@ -268,6 +281,7 @@ class RegionService:
         else:
             transport = HttpShipTransport(g.url, r.secret, self.clock, r.request_timeout_ms)
         self.shipper = Shipper(self.redis, self.boards, self.settings.region, transport, self.clock, r)
+        observe_shipper(self.telemetry.provider.get_meter("podium"), self.shipper)
         sketches = SketchPublisher(self.redis, self.boards, self.settings.region, transport, self.clock, g)
         self.anti_entropy = AntiEntropy(self.redis, self.boards, self.settings.region, g.url, r.secret,
                                         self.clock, r, self.settings.ingest)

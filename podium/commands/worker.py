@@ -13,6 +13,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p = subparsers.add_parser("worker", help="run the stream worker: apply the event log (Kafka) to Redis")
     p.add_argument("--loglevel", default="warn", choices=["debug", "info", "warn", "error", "critical"])
     p.add_argument("--metrics-port", type=int, default=0, help="serve Prometheus metrics on this port (0: off)")
+    p.add_argument("--metrics-host", default="127.0.0.1",
+                   help="address the metrics port binds (0.0.0.0 in a pod, for the PodMonitor)")
     p.set_defaults(func=run)
 
 
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if args.metrics_port:
         from prometheus_client import start_http_server
 
-        start_http_server(args.metrics_port, "127.0.0.1", registry=telemetry.registry)
+        start_http_server(args.metrics_port, args.metrics_host, registry=telemetry.registry)
     app = create_stream_app(settings, telemetry)
     faust.Worker(app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
     return 0

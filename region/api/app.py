@@ -27,6 +27,7 @@ from podium.config import Settings
 from podium.errors import PodiumError
 from podium.gql.ws_handlers import LegacyWSHandler, TransportWSHandler
 from podium.http import podium_error, unexpected_error
+from podium.http_metrics import HttpMetricsMiddleware
 
 log = logging.getLogger("podium.app")
 
@@ -75,6 +76,6 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(RateLimitMiddleware), Middleware(ETagMiddleware), Middleware(ResponseCacheMiddleware)],
+        middleware=[Middleware(HttpMetricsMiddleware), Middleware(RateLimitMiddleware), Middleware(ETagMiddleware), Middleware(ResponseCacheMiddleware)],
         exception_handlers={PodiumError: podium_error, Exception: unexpected_error},
     )

@@ -10,7 +10,6 @@ from podium.region.api import history as history_api
 from podium.region.api.auth import authorize_read, caller
 from podium.region.api.contests import ContestQueries
 from podium.region.api.extensions.cost_limit import cost_limit
-from podium.region.api.extensions.timing import OperationTiming
 from podium.region.api.history_types import BoardSnapshot, RankPointType, ScoreEvent, SnapshotSummary
 from podium.region.api.mutations import Mutation
 from podium.region.api.subscriptions import Subscription
@@ -22,6 +21,7 @@ from podium.config import ApiLimits
 from podium.errors import BadUserInput, NotFound, Rebuilding, Unauthenticated
 from podium.gql.errors import ErrorCodes
 from podium.gql.scalars import Long, schema_config
+from podium.gql.timing import OperationTiming
 from podium.gql.types import Board, BoardStatus, LeaderboardConnection, RankedEntryType, decode_cursor
 from podium.model import Board as BoardModel
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import faust
@@ -14,6 +15,7 @@ from podium.region.history.factory import build_history_store
 from podium.region.history.writer import HistoryWriter
 from podium.region.rank_store_redis import RedisRankStore
 from podium.region.stream.anticheat import AntiCheat
+from podium.region.stream.metrics import StreamMetrics
 from podium.region.stream.processor import LogRecord, StreamProcessor
 
 from podium.boards import BoardRegistry
@@ -40,8 +42,7 @@ def create_stream_app(settings: Settings, telemetry: Telemetry | None = None) ->
         raise ValueError("the stream worker needs REDIS_URL")
     topics = StreamTopics.of(settings)
     telemetry = telemetry or Telemetry("podium-worker", settings.region)
-    quarantined = telemetry.provider.get_meter("podium").create_counter(
-        "podium_stream_quarantined", description="Entries quarantined by the stream anti-cheat, by board and reason")
+    metrics = StreamMetrics(telemetry)
     app = faust.App(
         k.group_id or f"{k.topic_prefix}-{settings.region}-worker",
         broker=broker_urls(k.bootstrap),
@@ -63,9 +64,6 @@ def create_stream_app(settings: Settings, telemetry: Telemetry | None = None) ->
     async def emit(topic: str, key: bytes, value: bytes) -> None:
         await outputs[topic].send(key=key, value=value)
 
-    dropped = telemetry.provider.get_meter("podium").create_counter(
-        "podium_history_dropped", description="Accepted scores the history writer had to drop (queue full)")
-
     async def history_writer() -> HistoryWriter | None:
         store = build_history_store(settings)
         if store is None:
@@ -73,7 +71,7 @@ def create_stream_app(settings: Settings, telemetry: Telemetry | None = None) ->
         await store.open()
         h = settings.history
         writer = HistoryWriter(store, queue_rows_max=h.write_queue_rows_max, batch_rows_max=h.write_batch_rows_max,
-                               retry_ms_max=h.write_retry_ms_max, on_drop=lambda n: dropped.add(n))
+                               retry_ms_max=h.write_retry_ms_max, on_drop=lambda n: metrics.history_dropped.add(n))
         writer.start()
         return writer
 
@@ -88,7 +86,7 @@ def create_stream_app(settings: Settings, telemetry: Telemetry | None = None) ->
                 AntiCheat(k.player_entries_per_minute_max, k.anomaly_z_max, k.anomaly_samples_min,
                           k.anti_cheat_players_max),
                 clock, emit, settings.region, settings.ingest.quarantine_len_max,
-                on_quarantine=lambda board, v: quarantined.add(1, {"board": board, "reason": v.reason}),
+                on_quarantine=lambda board, v: metrics.quarantined.add(1, {"board": board, "reason": v.reason}),
                 history=await history_writer(), history_flush_s=settings.history.worker_flush_ms_max / 1000,
             )
         return state["p"]
@@ -97,7 +95,13 @@ def create_stream_app(settings: Settings, telemetry: Telemetry | None = None) ->
     async def apply_scores(stream: Any) -> None:
         async for events in stream.take_events(k.take_entries_max, within=k.take_within_ms / 1000):
             records = [LogRecord(e.message.partition, e.message.offset, e.message.value) for e in events]
+            started = time.perf_counter()
             await _with_retry(await processor(), records)
+            metrics.batch_ms.record((time.perf_counter() - started) * 1000)
+            metrics.records.add(len(records))
+            tps = {e.message.partition: e.message.tp for e in events}
+            metrics.note_positions({r.partition: r.offset for r in records},
+                                   lambda p, tps=tps: app.consumer.highwater(tps[p]))  # type: ignore[misc]
 
     return app
 

@@ -63,7 +63,6 @@ def test_schema_errors_name_the_value(helm_chart: Any, edit: Any, message: str) 
 @pytest.mark.parametrize(("edit", "message"), [
     (lambda v: v["api"].update(autoscaling={"enabled": True}), "role=global runs exactly one replica"),
     (lambda v: v.update(kafka={"bootstrap": "kafka:9092"}), "kafka.bootstrap is a region setting"),
-    (lambda v: v.update(metrics={"serviceMonitor": {"enabled": True}}), "the global tier serves no /metrics"),
 ])
 def test_global_tier_rules_fail_the_render(helm_chart: Any, edit: Any, message: str) -> None:
     values = example("global")

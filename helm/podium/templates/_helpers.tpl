@@ -81,9 +81,6 @@ Cross-value rules the schema cannot state with a useful message. They fail every
 {{- if and (eq .Values.role "global") (or .Values.api.autoscaling.enabled (ne (int .Values.api.replicas) 1)) }}
 {{- fail "role=global runs exactly one replica (it keeps region status and rank sketches in process memory): set api.replicas=1 and api.autoscaling.enabled=false" }}
 {{- end }}
-{{- if and (eq .Values.role "global") .Values.metrics.serviceMonitor.enabled }}
-{{- fail "metrics.serviceMonitor.enabled needs role=region: the global tier serves no /metrics" }}
-{{- end }}
 {{- if and (eq .Values.role "global") .Values.kafka.bootstrap }}
 {{- fail "kafka.bootstrap is a region setting: the global tier receives changes over HTTP from the regions" }}
 {{- end }}
