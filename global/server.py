@@ -28,11 +28,14 @@ from podium.region.api.app import podium_error, unexpected_error
 from podium.region.signing import verify
 from podium.replication.changes import SEQ_SUB_BITS, Change
 from podium.replication.digest import digests
+from podium.web.graphiql import LocalGraphiQL
+from podium.web.routes import web_routes
 
 REPLICATION_BODY_BYTES_MAX = 8 * 1_048_576
 
 
-class GlobalGraphQL(GraphQL):  # type: ignore[type-arg]
+class GlobalGraphQL(LocalGraphiQL, GraphQL):  # type: ignore[type-arg,misc]
+    web_tier = "global"
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
@@ -203,6 +206,7 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *web_routes("global"),
         ],
         lifespan=lifespan,
         exception_handlers={PodiumError: podium_error, Exception: unexpected_error},

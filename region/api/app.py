@@ -25,11 +25,14 @@ from podium.region.api.response_cache import ResponseCacheMiddleware
 from podium.region.api.schema import build_schema
 from podium.region.rate_limit import RateLimitMiddleware
 from podium.region.service import RegionService
+from podium.web.audit_rest import AuditRestMiddleware
+from podium.web.graphiql import LocalGraphiQL
+from podium.web.routes import web_routes
 
 log = logging.getLogger("podium.app")
 
 
-class RegionGraphQL(GraphQL):  # type: ignore[type-arg]
+class RegionGraphQL(LocalGraphiQL, GraphQL):  # type: ignore[type-arg,misc]
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
@@ -75,10 +78,12 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
         # Route + WebSocketRoute, not Mount: websocket upgrades fail under Mount.
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
+        *web_routes("region"),
     ]
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(RateLimitMiddleware), Middleware(ETagMiddleware), Middleware(ResponseCacheMiddleware)],
+        middleware=[Middleware(RateLimitMiddleware), Middleware(AuditRestMiddleware), Middleware(ETagMiddleware),
+                    Middleware(ResponseCacheMiddleware)],
         exception_handlers={PodiumError: podium_error, Exception: unexpected_error},
     )

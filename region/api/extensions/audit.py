@@ -1,0 +1,75 @@
+"""Records every admin mutation that succeeded in the audit log: who (the admin's name from
+`auth.caller`), what (the mutation field and its arguments), when (the injected clock).
+
+Field by field: in a document with several mutations, only those that returned data are recorded."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from graphql import FieldNode, GraphQLSchema, OperationDefinitionNode, OperationType
+from graphql.execution.values import get_argument_values
+from strawberry.extensions import SchemaExtension
+
+from podium.web.audit import AuditLog, AuditRecord
+
+
+def audit_log_of(service: Any) -> AuditLog:
+    return AuditLog(service.redis, service.settings.api.audit_log_len_max)
+
+
+def _operation(document: Any, name: str | None) -> OperationDefinitionNode | None:
+    ops = [d for d in getattr(document, "definitions", []) if isinstance(d, OperationDefinitionNode)]
+    if name is not None:
+        ops = [o for o in ops if o.name is not None and o.name.value == name]
+    return ops[0] if len(ops) == 1 else None
+
+
+def succeeded_fields(schema: GraphQLSchema, op: OperationDefinitionNode, variables: dict[str, Any] | None,
+                     data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(field name, arguments) of each top-level mutation field that returned a value."""
+    root = schema.mutation_type
+    out = []
+    for node in op.selection_set.selections:
+        if not isinstance(node, FieldNode) or root is None or node.name.value not in root.fields:
+            continue
+        key = node.alias.value if node.alias else node.name.value
+        if data.get(key) is None:
+            continue
+        try:
+            args = get_argument_values(root.fields[node.name.value], node, variables or {})
+        except Exception:  # noqa: BLE001 - arguments were valid when the field ran; record without them
+            args = {}
+        out.append((node.name.value, args))
+    return out
+
+
+class AuditMutations(SchemaExtension):
+    async def on_execute(self) -> AsyncIterator[None]:
+        yield
+        ec = self.execution_context
+        context = ec.context if isinstance(ec.context, dict) else {}
+        who = context.get("_caller")
+        if who is None or not who.admin or ec.result is None or not ec.result.data:
+            return
+        op = _operation(ec.graphql_document, ec.operation_name)
+        if op is None or op.operation is not OperationType.MUTATION:
+            return
+        service = context["service"]
+        log = audit_log_of(service)
+        for action, args in succeeded_fields(ec.schema._schema, op, ec.variables, ec.result.data):
+            await log.record(AuditRecord(service.clock.now_ms(), who.name or "admin", action, _plain(args)))
+
+
+def _plain(value: Any) -> Any:
+    """Arguments as JSON values (inputs arrive as Strawberry input objects and enums)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: _plain(getattr(value, k)) for k in value.__dataclass_fields__}
+    if hasattr(value, "value") and not isinstance(value, str | int | float | bool):
+        return _plain(value.value)
+    return value
