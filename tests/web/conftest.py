@@ -34,7 +34,7 @@ STALE_AFTER_MS = 1500   # the global tier labels a silent region stale after thi
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with Stack(REGIONS, tmp_path_factory.mktemp("web-stack"), boards=BOARDS,
-               extra_env={"PODIUM_GLOBAL__STALE_AFTER_MS": str(STALE_AFTER_MS)}) as s:
+               extra_env={"PODIUM_GLOBAL__STALE_AFTER_MS": str(STALE_AFTER_MS)}, ready_timeout_s=120) as s:
         yield s
 
 

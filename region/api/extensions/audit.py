@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from graphql import FieldNode, GraphQLSchema, OperationDefinitionNode, OperationType
-from graphql.execution.values import get_argument_values
+from graphql.utilities import value_from_ast_untyped
 from strawberry.extensions import SchemaExtension
 
 from podium.web.audit import AuditLog, AuditRecord
@@ -37,10 +37,8 @@ def succeeded_fields(schema: GraphQLSchema, op: OperationDefinitionNode, variabl
         key = node.alias.value if node.alias else node.name.value
         if data.get(key) is None:
             continue
-        try:
-            args = get_argument_values(root.fields[node.name.value], node, variables or {})
-        except Exception:  # noqa: BLE001 - arguments were valid when the field ran; record without them
-            args = {}
+        # the arguments as the client sent them (JSON values), variables substituted
+        args = {a.name.value: value_from_ast_untyped(a.value, variables or {}) for a in node.arguments}
         out.append((node.name.value, args))
     return out
 
@@ -59,17 +57,5 @@ class AuditMutations(SchemaExtension):
         service = context["service"]
         log = audit_log_of(service)
         for action, args in succeeded_fields(ec.schema._schema, op, ec.variables, ec.result.data):
-            await log.record(AuditRecord(service.clock.now_ms(), who.name or "admin", action, _plain(args)))
+            await log.record(AuditRecord(service.clock.now_ms(), who.name or "admin", action, args))
 
-
-def _plain(value: Any) -> Any:
-    """Arguments as JSON values (inputs arrive as Strawberry input objects and enums)."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if hasattr(value, "__dataclass_fields__"):
-        return {k: _plain(getattr(value, k)) for k in value.__dataclass_fields__}
-    if hasattr(value, "value") and not isinstance(value, str | int | float | bool):
-        return _plain(value.value)
-    return value

@@ -8,17 +8,11 @@ export function drawSparkline(svg, points) {
   if (points.length === 0) return;
   const ts = points.map((p) => p.t), ranks = points.map((p) => p.rank);
   const t0 = Math.min(...ts), t1 = Math.max(...ts), r0 = Math.min(...ranks), r1 = Math.max(...ranks);
-  const x = (t) => (t1 === t0 ? W / 2 : PAD + ((t - t0) / (t1 - t0)) * (W - 2 * PAD));
+  const x = (t) => (t1 === t0 ? W / 2 + (t - t0) * (W / 2 - PAD) : PAD + ((t - t0) / (t1 - t0)) * (W - 2 * PAD));
   const y = (r) => (r1 === r0 ? H / 2 : PAD + ((r - r0) / (r1 - r0)) * (H - 2 * PAD));
   const line = document.createElementNS(NS, "polyline");
-  line.setAttribute("points", points.map((p) => `${x(p.t).toFixed(1)},${y(p.rank).toFixed(1)}`).join(" "));
+  const drawn = points.length === 1 ? [{ ...points[0], t: t0 - 1 }, { ...points[0], t: t0 + 1 }] : points;
+  line.setAttribute("points", drawn.map((p) => `${x(p.t).toFixed(1)},${y(p.rank).toFixed(1)}`).join(" "));
   line.setAttribute("class", "spark-line");
   svg.append(line);
-  const last = points[points.length - 1];
-  const dot = document.createElementNS(NS, "circle");
-  dot.setAttribute("cx", x(last.t).toFixed(1));
-  dot.setAttribute("cy", y(last.rank).toFixed(1));
-  dot.setAttribute("r", "2.5");
-  dot.setAttribute("class", "spark-dot");
-  svg.append(dot);
 }
