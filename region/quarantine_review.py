@@ -10,14 +10,14 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from redis.exceptions import RedisError
-
-from podium.errors import BadUserInput, NotFound, Unavailable
-from podium.model import Board, ScoreEntry
 from podium.region.ingest import apply_entries
 from podium.region.keys import keys_of
 from podium.region.rank_store import QuarantinedEntry
 from podium.region.service import RegionService
+from redis.exceptions import RedisError
+
+from podium.errors import BadUserInput, NotFound, Unavailable
+from podium.model import Board, ScoreEntry
 
 STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 APPROVED_SUFFIX = "~approved"

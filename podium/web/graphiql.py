@@ -3,7 +3,6 @@ browser opening /graphql gets the self-hosted GraphiQL."""
 
 from __future__ import annotations
 
-
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -13,5 +12,5 @@ from podium.web.pages import Tier, page_response
 class LocalGraphiQL:
     web_tier: Tier = "region"
 
-    async def render_graphql_ide(self, request: Request) -> Response:  # noqa: ARG002 - Strawberry's hook
+    async def render_graphql_ide(self, request: Request) -> Response:
         return page_response("graphiql", self.web_tier)

@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from podium.web.pages import SECURITY_HEADERS, Tier, page_response
 
@@ -13,8 +14,8 @@ from podium.web.pages import SECURITY_HEADERS, Tier, page_response
 class PackageStatic(StaticFiles):
     """The package's static folder, with the pages' security headers on every file."""
 
-    async def get_response(self, path: str, scope: object) -> Response:  # type: ignore[override]
-        response = await super().get_response(path, scope)  # type: ignore[arg-type]
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
         response.headers.update(SECURITY_HEADERS)
         response.headers["cache-control"] = "public, max-age=300"
         return response

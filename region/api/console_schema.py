@@ -6,15 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
+from podium.region import quarantine_review
+from podium.region.api.auth import require_admin
+from podium.region.api.extensions.audit import audit_log_of
+from podium.region.rank_store import QuarantinedEntry as QuarantinedModel
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from podium.errors import BadUserInput
 from podium.gql.scalars import Long
-from podium.region import quarantine_review
-from podium.region.api.auth import require_admin
-from podium.region.api.extensions.audit import audit_log_of
-from podium.region.rank_store import QuarantinedEntry as QuarantinedModel
 from podium.web.audit import AuditRecord
 
 REASON_CHARS_MAX = 500
@@ -33,8 +33,8 @@ class QuarantinedEntry:
 
     @classmethod
     def from_model(cls, row: QuarantinedModel) -> QuarantinedEntry:
-        return cls(id=row.id, player=row.player, score=row.score, achieved_at=row.achieved_at_ms,
-                   event_id=row.event_id, reason=row.reason, detail=row.detail)
+        return cls(id=row.id, player=row.player, score=Long(row.score), achieved_at=Long(row.achieved_at_ms),
+                   event_id=row.event_id, reason=row.reason, detail=JSON(row.detail))
 
 
 @strawberry.type(description="What approving a quarantined entry did.")
@@ -52,7 +52,7 @@ class AuditEntry:
 
     @classmethod
     def from_record(cls, r: AuditRecord) -> AuditEntry:
-        return cls(at=r.at_ms, who=r.who, action=r.action, detail=r.detail)
+        return cls(at=Long(r.at_ms), who=r.who, action=r.action, detail=JSON(r.detail))
 
 
 def _check_reason(reason: str) -> None:
@@ -85,7 +85,7 @@ class ConsoleQuery:
 class ConsoleMutation:
     @strawberry.mutation(description="Admins: approve a quarantined entry: it is applied (without the delta "
                                      "check) and leaves the quarantine. The reason is recorded in the audit log.")
-    async def approve_quarantined(self, info: Info[Any, Any], board: str, id: str,  # noqa: A002
+    async def approve_quarantined(self, info: Info[Any, Any], board: str, id: str,
                                   reason: str = "") -> QuarantineApproval:
         await require_admin(info)
         _check_reason(reason)
@@ -95,7 +95,7 @@ class ConsoleMutation:
 
     @strawberry.mutation(description="Admins: reject a quarantined entry: it is dropped. The reason is "
                                      "recorded in the audit log.")
-    async def reject_quarantined(self, info: Info[Any, Any], board: str, id: str,  # noqa: A002
+    async def reject_quarantined(self, info: Info[Any, Any], board: str, id: str,
                                  reason: str = "") -> QuarantinedEntry:
         await require_admin(info)
         _check_reason(reason)
@@ -107,4 +107,4 @@ class ConsoleMutation:
     async def unban_player(self, info: Info[Any, Any], board: str, player: str) -> bool:
         await require_admin(info)
         service = info.context["service"]
-        return await quarantine_review.unban(service, await service.boards.require(board), player)
+        return bool(await quarantine_review.unban(service, await service.boards.require(board), player))

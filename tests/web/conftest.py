@@ -19,15 +19,15 @@ import httpx
 import orjson
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Request, sync_playwright
-
 from podium.region.signing import signed_headers
+
 from podium.stack import Stack
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 REGIONS = ["eu-west", "us-east"]
-BOARDS = [{"id": "arena"}, {"id": "speedrun", "order": "asc"}]
+BOARDS: list[dict[str, object]] = [{"id": "arena"}, {"id": "speedrun", "order": "asc"}]
 STALE_AFTER_MS = 1500   # the global tier labels a silent region stale after this long
 
 

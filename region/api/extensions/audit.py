@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from graphql import FieldNode, GraphQLSchema, OperationDefinitionNode, OperationType
 from graphql.utilities import value_from_ast_untyped
 from strawberry.extensions import SchemaExtension
 
+from graphql import FieldNode, GraphQLSchema, OperationDefinitionNode, OperationType
 from podium.web.audit import AuditLog, AuditRecord
 
 
@@ -38,7 +38,7 @@ def succeeded_fields(schema: GraphQLSchema, op: OperationDefinitionNode, variabl
         if data.get(key) is None:
             continue
         # the arguments as the client sent them (JSON values), variables substituted
-        args = {a.name.value: value_from_ast_untyped(a.value, variables or {}) for a in node.arguments}
+        args = {a.name.value: value_from_ast_untyped(a.value, variables or {}) for a in node.arguments or ()}
         out.append((node.name.value, args))
     return out
 
