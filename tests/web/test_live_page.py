@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import httpx
+import pytest
 from playwright.sync_api import Page, expect
 
 from podium.stack import Stack
@@ -58,15 +60,41 @@ def test_find_me_follows_a_player_and_the_url_is_shareable(stack: Stack, page: P
     assert log.foreign_requests(base) == []
 
 
-def test_live_page_is_accessible_and_fits_a_phone(stack: Stack, phone: Page, log: BrowserLog) -> None:
-    base = stack.region_node("eu-west").url
-    phone.goto(f"{base}/?board=arena&player=ann03")
-    expect(phone.locator("#top tbody tr[data-player]").first).to_be_visible()
-    expect(phone.locator("#me-status")).to_have_attribute("data-state", "found")
+@pytest.mark.parametrize("tier, path", [("region", "/?board=arena&player=ann03"), ("region", "/console"),
+                                        ("global", "/?board=arena")])
+def test_pages_are_accessible_and_fit_a_phone(stack: Stack, phone: Page, log: BrowserLog, tier: str, path: str) -> None:
+    base = stack.region_node("eu-west").url if tier == "region" else stack.global_node.url
+    seed(stack, "arena", "ann")
+    phone.goto(f"{base}{path}")
+    if path.startswith("/?"):
+        expect(phone.locator("#live-status")).to_have_attribute("data-state", "live", timeout=10_000)
+    else:
+        expect(phone.locator("#boards-list li").first).to_be_visible()
     assert run_axe(phone) == []
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, f"the page scrolls sideways at 375 px ({width} px wide)"
-    for control in ("#board", "#player", "#find-form button"):
-        box = phone.locator(control).bounding_box()
+    for control in phone.locator("main button:visible, main input:visible, main select:visible").all():
+        box = control.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375, control
+        assert box["height"] >= 24, "touch targets stay at least 24 px high"
+    assert log.foreign_requests(base) == []
+
+def test_find_me_with_a_credential_follows_a_player_outside_the_top(stack: Stack, page: Page, log: BrowserLog) -> None:
+    """With a credential in the tab, the page follows the player through rankChanged: a move from
+    #12 to #11 changes nothing in the top-10, yet the page shows it."""
+    base = stack.region_node("eu-west").url
+    httpx.post(f"{base}/v1/admin/boards", json={"id": "follow"},
+               headers={"Authorization": f"Bearer {stack.admin_key}"}, timeout=5).raise_for_status()
+    seed(stack, "follow", "cy")
+    page.goto(f"{base}/console")
+    page.fill("#credential", stack.admin_key)
+    page.click("#auth-form button[type=submit]")
+    page.goto(f"{base}/?board=follow&player=cy11")    # same tab: the credential is in sessionStorage
+    status = page.locator("#me-status")
+    expect(status).to_have_attribute("data-rank", "12")
+    expect(page.locator("#me-title")).to_have_attribute("data-follow", "rank")
+    seq = page.locator("#top").get_attribute("data-seq")
+    post_scores(stack, "eu-west", [score("follow", "cy11", 905, "cy11-up")])   # passes cy10 (900): now #11
+    expect(status).to_have_attribute("data-rank", "11", timeout=UPDATE_WITHIN_MS)
+    assert page.locator("#top").get_attribute("data-seq") == seq, "the top-10 did not change"
     assert log.foreign_requests(base) == []
