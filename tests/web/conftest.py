@@ -38,7 +38,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield s
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running on the main thread while it is
+# open, and async tests elsewhere in the session need that thread's loop free again.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     if shutil.which("chromium") is None:
         pytest.fail("Debian's chromium is missing: run .ci/setup-console.sh")
@@ -46,7 +48,7 @@ def playwright() -> Iterator[Playwright]:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     b = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
     yield b
