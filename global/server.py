@@ -34,7 +34,7 @@ from podium.web.routes import web_routes
 REPLICATION_BODY_BYTES_MAX = 8 * 1_048_576
 
 
-class GlobalGraphQL(LocalGraphiQL, GraphQL):  # type: ignore[type-arg,misc]
+class GlobalGraphQL(LocalGraphiQL, GraphQL):  # type: ignore[type-arg]
     web_tier = "global"
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler

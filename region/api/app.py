@@ -32,7 +32,7 @@ from podium.web.routes import web_routes
 log = logging.getLogger("podium.app")
 
 
-class RegionGraphQL(LocalGraphiQL, GraphQL):  # type: ignore[type-arg,misc]
+class RegionGraphQL(LocalGraphiQL, GraphQL):  # type: ignore[type-arg]
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
