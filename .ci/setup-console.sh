@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 if ! command -v chromium >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
-python -c "import playwright" 2>/dev/null || pip install -q "playwright>=1.45"
+python -c "import playwright" 2>/dev/null || pip install -q --root-user-action=ignore "playwright>=1.45"
