@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
@@ -98,3 +99,18 @@ def test_find_me_with_a_credential_follows_a_player_outside_the_top(stack: Stack
     expect(status).to_have_attribute("data-rank", "11", timeout=UPDATE_WITHIN_MS)
     assert page.locator("#top").get_attribute("data-seq") == seq, "the top-10 did not change"
     assert log.foreign_requests(base) == []
+
+
+def test_hostile_url_state_is_shown_as_text_never_run(stack: Stack, page: Page, log: BrowserLog) -> None:
+    base = stack.region_node("eu-west").url
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    hostile = '"><img src=/x-injected onerror=alert(1)>'
+    page.goto(f"{base}/?board=arena&player={quote(hostile)}")
+    expect(page.locator("#me-status")).to_have_attribute("data-state", "missing")
+    expect(page.locator("#me-status")).to_contain_text(hostile)
+    assert page.locator("img").count() == 0
+    assert dialogs == []
+    assert not any("x-injected" in urlsplit(u).path for u in log.requests)
+    assert httpx.get(f"{base}/static/..%2f..%2fpyproject.toml").status_code == 404
+    assert httpx.get(f"{base}/static/../podium/config.py").status_code == 404
