@@ -3,9 +3,13 @@ admin's name is what `require_admin` left in the request state."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from podium.errors import Unavailable
 from podium.web.audit import AuditLog, AuditRecord
+
+logger = logging.getLogger("podium.audit")
 
 ADMIN_PREFIX = "/v1/admin/"
 
@@ -33,4 +37,8 @@ class AuditRestMiddleware:
             log = AuditLog(service.redis, service.settings.api.audit_log_len_max)
             action = "POST " + scope["path"]
             query = scope.get("query_string", b"").decode(errors="replace")
-            await log.record(AuditRecord(service.clock.now_ms(), name, action, {"query": query} if query else {}))
+            try:
+                await log.record(AuditRecord(service.clock.now_ms(), name, action, {"query": query} if query else {}))
+            except Unavailable:
+                # the response is already sent; the action is done
+                logger.warning("audit log unavailable: %s by %s not recorded", action, name)

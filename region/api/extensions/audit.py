@@ -5,6 +5,7 @@ Field by field: in a document with several mutations, only those that returned d
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,7 +13,10 @@ from graphql.utilities import value_from_ast_untyped
 from strawberry.extensions import SchemaExtension
 
 from graphql import FieldNode, GraphQLSchema, OperationDefinitionNode, OperationType
+from podium.errors import Unavailable
 from podium.web.audit import AuditLog, AuditRecord
+
+logger = logging.getLogger("podium.audit")
 
 
 def audit_log_of(service: Any) -> AuditLog:
@@ -57,5 +61,10 @@ class AuditMutations(SchemaExtension):
         service = context["service"]
         log = audit_log_of(service)
         for action, args in succeeded_fields(ec.schema._schema, op, ec.variables, ec.result.data):
-            await log.record(AuditRecord(service.clock.now_ms(), who.name or "admin", action, args))
+            try:
+                await log.record(AuditRecord(service.clock.now_ms(), who.name or "admin", action, args))
+            except Unavailable:
+                # The action itself succeeded: failing its response now would invite a retry of a
+                # done action. The audit log shares the rank store's Redis, so this is rare.
+                logger.warning("audit log unavailable: %s by %s not recorded", action, who.name)
 
