@@ -7,6 +7,7 @@ leaves a screenshot in tests/web/artifacts/ (gitignored)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -89,7 +90,8 @@ def _page(browser: Browser, log: BrowserLog, request: pytest.FixtureRequest, wid
     yield page
     ARTIFACTS.mkdir(exist_ok=True)
     try:
-        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name).strip("_")
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     finally:
         context.close()
 

@@ -217,7 +217,7 @@ async function refreshRegions() {
     const data = await gql(REGIONS, { b: state.board });
     const body = $("regions").querySelector("tbody");
     body.replaceChildren(...data.regions.map((r) => h("tr", { "data-region": r.region, "data-stale": String(r.stale) },
-      h("td", {}, r.region),
+      h("td", { class: "player" }, r.region),
       h("td", { class: "num" }, `${fmt.format(r.lagMs)} ms`),
       h("td", {}, timeText(r.lastContact)),
       h("td", {}, h("span", { class: r.stale ? "badge badge-stale" : "badge badge-live" }, r.stale ? "STALE" : "LIVE")))));
