@@ -29,11 +29,14 @@ from podium.http import check_admin, json_response, podium_error, read_body, une
 from podium.http_metrics import HttpMetricsMiddleware
 from podium.model import Board
 from podium.signing import verify
+from podium.web.graphiql import LocalGraphiQL
+from podium.web.routes import web_routes
 
 REPLICATION_BODY_BYTES_MAX = 8 * 1_048_576
 
 
-class GlobalGraphQL(GraphQL):  # type: ignore[type-arg]
+class GlobalGraphQL(LocalGraphiQL, GraphQL):  # type: ignore[type-arg]
+    web_tier = "global"
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
@@ -217,6 +220,7 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *web_routes("global"),
         ],
         lifespan=lifespan,
         middleware=[Middleware(HttpMetricsMiddleware)],

@@ -65,6 +65,7 @@ class ApiLimits(BaseModel):
     rate_limit_per_s: float = 50.0           # token-bucket refill per client id / IP
     rate_limit_burst: int = 100
     introspection: bool = True
+    audit_log_len_max: int = 1000            # admin actions kept in the audit log (newest first)
 
 
 class KafkaSettings(BaseModel):

@@ -46,6 +46,7 @@ class Stack:
     admin_key: str = field(default_factory=lambda: secrets.token_hex(16))
     replication_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     extra_env: dict[str, str] = field(default_factory=dict)
+    ready_timeout_s: float = READY_TIMEOUT_S   # per node; a loaded CI machine imports slowly
     nodes: list[Node] = field(default_factory=list)
 
     @property
@@ -102,7 +103,7 @@ class Stack:
         log.close()
 
     def _wait_ready(self, node: Node) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_S
+        deadline = time.monotonic() + self.ready_timeout_s
         while time.monotonic() < deadline:
             if node.process and node.process.poll() is not None:
                 tail = node.log_path.read_text()[-3000:] if node.log_path else ""

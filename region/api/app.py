@@ -28,11 +28,14 @@ from podium.errors import PodiumError
 from podium.gql.ws_handlers import LegacyWSHandler, TransportWSHandler
 from podium.http import podium_error, unexpected_error
 from podium.http_metrics import HttpMetricsMiddleware
+from podium.web.audit_rest import AuditRestMiddleware
+from podium.web.graphiql import LocalGraphiQL
+from podium.web.routes import web_routes
 
 log = logging.getLogger("podium.app")
 
 
-class RegionGraphQL(GraphQL):  # type: ignore[type-arg]
+class RegionGraphQL(LocalGraphiQL, GraphQL):  # type: ignore[type-arg]
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
@@ -72,10 +75,12 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
         # Route + WebSocketRoute, not Mount: websocket upgrades fail under Mount.
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
+        *web_routes("region"),
     ]
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(HttpMetricsMiddleware), Middleware(RateLimitMiddleware), Middleware(ETagMiddleware), Middleware(ResponseCacheMiddleware)],
+        middleware=[Middleware(HttpMetricsMiddleware), Middleware(RateLimitMiddleware), Middleware(AuditRestMiddleware),
+                    Middleware(ETagMiddleware), Middleware(ResponseCacheMiddleware)],
         exception_handlers={PodiumError: podium_error, Exception: unexpected_error},
     )

@@ -2,7 +2,8 @@
 
 HTTP requests carry `Authorization: Bearer <token>`; websockets carry it in the connection_init
 payload (`{"authorization": "Bearer <token>"}`). A bearer that equals an admin key is an admin;
-otherwise it must be a valid player JWT whose `sub` is the player id."""
+otherwise it must be a valid JWT: an admin token if its `podium_role` claim is `admin`
+(see podium.web.admin_identity), else a player token whose `sub` is the player id."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from strawberry.types import Info
 
 from podium.config import Settings
 from podium.errors import Forbidden, Unauthenticated
+from podium.web.admin_identity import jwt_admin_name, key_name
 
 JWT_LEEWAY_S = 30
 
@@ -24,6 +26,7 @@ JWT_LEEWAY_S = 30
 class Caller:
     admin: bool = False
     player: str | None = None
+    name: str | None = None      # an admin's name in the audit log (never the key itself)
 
 
 _jwks_clients: dict[str, jwt.PyJWKClient] = {}
@@ -72,10 +75,11 @@ async def caller(info: Info[Any, Any]) -> Caller:
     if token is None:
         result = Caller()
     elif any(hmac.compare_digest(token, k) for k in settings.admin_keys):
-        result = Caller(admin=True)
+        result = Caller(admin=True, name=key_name(token))
     else:
         claims = await _decode_jwt(token, settings)
-        result = Caller(player=str(claims["sub"]))
+        admin_name = jwt_admin_name(claims)
+        result = Caller(admin=True, name=admin_name) if admin_name else Caller(player=str(claims["sub"]))
     info.context["_caller"] = result
     return result
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 
 import orjson
@@ -10,10 +11,11 @@ from podium.region.validation import parse_batch
 from starlette.requests import Request
 from starlette.responses import Response
 
-from podium.errors import BadUserInput
-from podium.http import check_admin, json_response, read_body
+from podium.errors import BadUserInput, Forbidden, Unauthenticated
+from podium.http import json_response, read_body
 from podium.model import Board
 from podium.signing import verify
+from podium.web.admin_identity import admin_from_jwt_sync, key_name
 
 log = logging.getLogger("podium.region.http")
 IDEMPOTENCY_HEADER = "idempotency-key"
@@ -44,7 +46,20 @@ async def post_scores(request: Request) -> Response:
 
 
 def require_admin(request: Request) -> None:
-    check_admin(request.headers, service_of(request).settings.admin_keys)
+    """An admin key, or an admin JWT checked with a locally held key; the admin's audit name is
+    left in `request.state.admin_name` (the audit middleware records successful admin POSTs)."""
+    settings = service_of(request).settings
+    auth = request.headers.get("authorization", "")
+    given = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else request.headers.get("x-podium-admin-key", "")
+    if not given:
+        raise Unauthenticated("admin endpoints need 'Authorization: Bearer <admin key>'")
+    if any(hmac.compare_digest(given, k) for k in settings.admin_keys):
+        request.state.admin_name = key_name(given)
+        return
+    name = admin_from_jwt_sync(given, settings)
+    if name is None:
+        raise Forbidden("not an admin key")
+    request.state.admin_name = name
 
 
 async def boards_endpoint(request: Request) -> Response:

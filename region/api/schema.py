@@ -8,13 +8,16 @@ from typing import Any
 import strawberry
 from podium.region.api import history as history_api
 from podium.region.api.auth import authorize_read, caller
+from podium.region.api.console_schema import ConsoleMutation, ConsoleQuery
 from podium.region.api.contests import ContestQueries
+from podium.region.api.extensions.audit import AuditMutations
 from podium.region.api.extensions.cost_limit import cost_limit
 from podium.region.api.history_types import BoardSnapshot, RankPointType, ScoreEvent, SnapshotSummary
 from podium.region.api.mutations import Mutation
 from podium.region.api.subscriptions import Subscription
 from podium.region.service import RegionService
 from strawberry.extensions import DisableIntrospection, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.tools import merge_types
 from strawberry.types import Info
 
 from podium.config import ApiLimits
@@ -212,6 +215,7 @@ def build_schema(limits: ApiLimits | None = None) -> strawberry.Schema:
     extensions: list[Any] = [
         ErrorCodes,
         OperationTiming,
+        AuditMutations,
         lambda: QueryDepthLimiter(max_depth=limits.query_depth_max),
         lambda: MaxAliasesLimiter(max_alias_count=limits.aliases_max),
         lambda: MaxTokensLimiter(max_token_count=limits.query_tokens_max),
@@ -219,7 +223,8 @@ def build_schema(limits: ApiLimits | None = None) -> strawberry.Schema:
     ]
     if not limits.introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions,
+    return strawberry.Schema(query=merge_types("Query", (Query, ConsoleQuery)),
+                             mutation=merge_types("Mutation", (Mutation, ConsoleMutation)), subscription=Subscription, extensions=extensions,
                              config=schema_config())
 
 
