@@ -112,8 +112,10 @@ async def _main(settings: Settings, demo: bool, console: Console) -> None:
     tasks = [asyncio.create_task(serve(create_app(settings), settings.host, settings.port, stop))]
     if demo:
         from podium.devtools.demo import run_demo
+        from podium.devtools.demo_contest import run_contest_demo
 
         tasks.append(asyncio.create_task(run_demo(base, key_id, secret, DEMO_BOARD, stop, console)))
+        tasks.append(asyncio.create_task(run_contest_demo(base, key_id, secret, settings.admin_keys[0], stop, console)))
     try:
         await asyncio.gather(*tasks)
     finally:
@@ -149,6 +151,7 @@ def run_multi_region(args: argparse.Namespace, console: Console) -> int:
 
 async def _multi_demo(stack: object, demo: bool, console: Console) -> None:
     from podium.devtools.demo import run_demo
+    from podium.devtools.demo_contest import run_contest_demo
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -160,5 +163,7 @@ async def _multi_demo(stack: object, demo: bool, console: Console) -> None:
         for i, node in enumerate(n for n in stack.nodes if n.role == "region"):  # type: ignore[attr-defined]
             tasks.append(asyncio.create_task(run_demo(
                 node.url, stack.game_key_id, stack.game_secret, DEMO_BOARD, stop, console, seed=i)))  # type: ignore[attr-defined]
+            tasks.append(asyncio.create_task(run_contest_demo(
+                node.url, stack.game_key_id, stack.game_secret, stack.admin_key, stop, console, seed=i)))  # type: ignore[attr-defined]
     await stop.wait()
     await asyncio.gather(*tasks, return_exceptions=True)
