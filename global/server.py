@@ -31,7 +31,7 @@ from podium.signing import verify
 REPLICATION_BODY_BYTES_MAX = 8 * 1_048_576
 
 
-class GlobalGraphQL(GraphQL):  # type: ignore[type-arg]
+class GlobalGraphQL(GraphQL[dict[str, Any], None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
@@ -40,7 +40,8 @@ class GlobalGraphQL(GraphQL):  # type: ignore[type-arg]
 
 
 def service_of(request: Request) -> GlobalService:
-    return request.app.state.service  # type: ignore[no-any-return]
+    service: GlobalService = request.app.state.service
+    return service
 
 
 async def _verified_doc(request: Request) -> tuple[GlobalService, dict[str, Any]]:
@@ -84,7 +85,7 @@ async def apply_replicated(service: GlobalService, doc: dict[str, Any]) -> int:
         changes = [Change.from_wire(region, row) for row in rows]
     except (TypeError, ValueError) as exc:
         raise BadUserInput(f"malformed change: {exc}") from exc
-    merged = await service.store.apply(board, [c for c in changes if c.board == board.id and c.season == board.season])
+    merged: int = await service.store.apply(board, [c for c in changes if c.board == board.id and c.season == board.season])
     if changes:
         status.record_lags([max(0, now - (c.seq >> SEQ_SUB_BITS)) for c in changes])
         newest_commit_ms = max(c.seq for c in changes) >> SEQ_SUB_BITS

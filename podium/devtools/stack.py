@@ -76,7 +76,7 @@ class Stack:
         env.update(self.extra_env)
         return env
 
-    def start(self) -> Stack:
+    def start(self) -> Self:
         try:
             names = [("global", "global")] + [(r, "region") for r in self.regions]
             for name, role in names:

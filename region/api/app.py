@@ -29,7 +29,7 @@ from podium.http import podium_error, unexpected_error
 log = logging.getLogger("podium.app")
 
 
-class RegionGraphQL(GraphQL):  # type: ignore[type-arg]
+class RegionGraphQL(GraphQL[dict[str, Any], None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 

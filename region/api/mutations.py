@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from podium.errors import BadUserInput, Rebuilding, Unauthenticated
+from podium.gql import typed
 from podium.gql.scalars import Long
 from podium.gql.types import Board, Operator, SortOrder
 from podium.model import Board as BoardModel
@@ -50,12 +51,12 @@ def _service(info: Info[Any, Any]) -> Any:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Admins: create a board.")
+    @typed.mutation(description="Admins: create a board.")
     async def create_board(self, info: Info[Any, Any], board: BoardInput) -> Board:
         await require_admin(info)
         return Board.from_model(await _service(info).boards.create(board.to_model()))
 
-    @strawberry.mutation(description="Admins: change a board's rules (its season is kept).")
+    @typed.mutation(description="Admins: change a board's rules (its season is kept).")
     async def update_board(self, info: Info[Any, Any], board: BoardInput) -> Board:
         await require_admin(info)
         current = await _service(info).boards.require(board.id)
@@ -63,15 +64,15 @@ class Mutation:
             raise BadUserInput("operator and order cannot change on a live board: reset it or create a new one")
         return Board.from_model(await _service(info).boards.update(board.to_model(current.season)))
 
-    @strawberry.mutation(description="Admins: delete a board definition (its data is kept until it expires).")
+    @typed.mutation(description="Admins: delete a board definition (its data is kept until it expires).")
     async def delete_board(self, info: Info[Any, Any], board: str) -> bool:
         await require_admin(info)
         await _service(info).boards.delete(board)
         return True
 
-    @strawberry.mutation(description="Admins: start a new season. The final standings are archived first "
-                                     "(warm store and a JSONL.gz export; see `snapshot(season:)`), and the "
-                                     "previous season stays readable with the `season` argument of the read queries.")
+    @typed.mutation(description="Admins: start a new season. The final standings are archived first "
+                                "(warm store and a JSONL.gz export; see `snapshot(season:)`), and the "
+                                "previous season stays readable with the `season` argument of the read queries.")
     async def reset_board(self, info: Info[Any, Any], board: str) -> Board:
         await require_admin(info)
         service = _service(info)
@@ -79,23 +80,23 @@ class Mutation:
             raise Rebuilding(board)
         return Board.from_model(await service.reset_board(board))
 
-    @strawberry.mutation(description="Admins: delete a player's entry from a board.")
+    @typed.mutation(description="Admins: delete a player's entry from a board.")
     async def delete_player(self, info: Info[Any, Any], board: str, player: str) -> bool:
         await require_admin(info)
         service = _service(info)
         return bool(await service.store.remove_player(await service.boards.require(board), player))
 
-    @strawberry.mutation(description="Admins: ban a player from a board: their entry vanishes and new "
-                                     "scores are rejected.")
+    @typed.mutation(description="Admins: ban a player from a board: their entry vanishes and new "
+                                "scores are rejected.")
     async def ban_player(self, info: Info[Any, Any], board: str, player: str) -> bool:
         await require_admin(info)
         service = _service(info)
         await service.store.ban(await service.boards.require(board), player)
         return True
 
-    @strawberry.mutation(description="Submit scores (same rules and per-entry results as POST /v1/scores). "
-                                     "For trusted back-ends holding an admin key; game servers sign batches "
-                                     "to POST /v1/scores instead.")
+    @typed.mutation(description="Submit scores (same rules and per-entry results as POST /v1/scores). "
+                                "For trusted back-ends holding an admin key; game servers sign batches "
+                                "to POST /v1/scores instead.")
     async def submit_scores(self, info: Info[Any, Any], entries: list[ScoreInput],
                             idempotency_key: str | None = None) -> JSON:
         try:
