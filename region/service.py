@@ -37,7 +37,7 @@ from podium.errors import Rebuilding, Unavailable
 from podium.fanout import FanOut
 from podium.keys import keys_of
 from podium.model import Board, RankedEntry
-from podium.redis_client import AnyRedis, as_text, connect
+from podium.redis_client import AnyRedis, as_text, connect, stream_entries
 from podium.signing import ReplayGuard
 from podium.telemetry import Telemetry
 
@@ -255,8 +255,8 @@ class RegionService:
             board = boards.get(board_id)
             if board is None:
                 continue
-            last = await self.redis.xrevrange(keys_of(board).changes, count=1)
-            out[board_id] = f"{board.season}:{as_text(last[0][0] or b'') if last else '-'}"
+            last = stream_entries(await self.redis.xrevrange(keys_of(board).changes, count=1))
+            out[board_id] = f"{board.season}:{as_text(last[0][0]) if last else '-'}"
         return out
 
     def _start_replication(self) -> None:
