@@ -143,6 +143,16 @@ class ReplicationSettings(BaseModel):
     consume_records_max: int = 500           # global tier: records per consumer poll (kafka transport)
 
 
+class ContestSettings(BaseModel):
+    enabled: bool = True
+    ledger_url: str | None = None            # postgresql://… for PostgreSQL; unset: SQLite under data_dir
+    ledger_commit_window_ms: float = 2.0     # joins within this window share one ledger commit
+    ledger_pending_max: int = 100_000        # postings waiting for a commit; beyond it joins get 503
+    feed_body_bytes_max: int = 1_048_576     # POST /v1/contests/feed body
+    admin_body_bytes_max: int = 262_144      # match and contest declarations
+    settlement_key_id: str | None = None     # game-server key that signs settlements (unset: the first one)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PODIUM_", env_nested_delimiter="__", extra="ignore", populate_by_name=True
@@ -171,6 +181,7 @@ class Settings(BaseSettings):
     # `global` is a keyword: env PODIUM_GLOBAL__*, file key `global`.
     global_: GlobalSettings = Field(default_factory=GlobalSettings, validation_alias=AliasChoices("PODIUM_GLOBAL", "global", "global_"))
     replication: ReplicationSettings = Field(default_factory=ReplicationSettings)
+    contests: ContestSettings = Field(default_factory=ContestSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -7,6 +7,7 @@
     ├── Forbidden           FORBIDDEN        403
     ├── NotFound            NOT_FOUND        404
     ├── Conflict            BAD_USER_INPUT   409
+    ├── ContestLocked       CONTEST_LOCKED   423   (entries and team edits are locked at the deadline)
     ├── RateLimited         RATE_LIMITED     429
     ├── Unavailable         INTERNAL         503   (a store is down: retry later)
     │   └── Rebuilding      REBUILDING       503   (the board is being rebuilt from the warm store)
@@ -44,6 +45,13 @@ class PayloadTooLarge(BadUserInput):
 
 class Conflict(BadUserInput):
     http_status = 409
+
+
+class ContestLocked(PodiumError):
+    """The contest's deadline has passed (by the server's clock): entries and team edits are refused."""
+
+    code = "CONTEST_LOCKED"
+    http_status = 423
 
 
 class Unauthenticated(PodiumError):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Observation
+from podium.region.admin import BoardAdmin
 from podium.region.history.factory import build_history_store, snapshot_dir
 from podium.region.history.store import HistoryStore, Snapshot
 from podium.region.history.writer import HistoryWriter
@@ -202,6 +203,11 @@ class RegionService:
                 await self.history.save_board(board)
         except Unavailable as exc:
             logging.getLogger("podium.region").warning("board %s not saved to the warm store: %s", board_id, exc)
+
+    @property
+    def admin(self) -> BoardAdmin:
+        """The admin front: every admin write, checked by the same rules (region/admin.py)."""
+        return BoardAdmin(self.boards, self.store, self.reset_board)
 
     async def standings(self, board_id: str) -> tuple[int, list[RankedEntry]]:
         """A board's full live standings in rank order, for snapshots (read in bounded chunks)."""

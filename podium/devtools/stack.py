@@ -20,7 +20,7 @@ import httpx
 
 from podium.redis_server import RedisServer, free_port
 
-READY_TIMEOUT_S = 30.0
+READY_TIMEOUT_S = 60.0
 
 
 @dataclass

@@ -11,6 +11,8 @@ from podium.region.api import http
 from podium.region.api.etag import ETagMiddleware
 from podium.region.api.response_cache import ResponseCacheMiddleware
 from podium.region.api.schema import build_schema
+from podium.region.contests.routes import contest_routes
+from podium.region.contests.wiring import close_contests, open_contests
 from podium.region.rate_limit import RateLimitMiddleware
 from podium.region.service import RegionService
 from starlette.applications import Starlette
@@ -46,9 +48,12 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
         svc = service or RegionService.build(settings, clock)
         await svc.open()
         app.state.service = svc
+        app.state.contests = await open_contests(settings, svc.redis, svc.clock) if settings.contests.enabled else None
         try:
             yield
         finally:
+            if app.state.contests is not None:
+                await close_contests(app.state.contests)
             if service is None:
                 await svc.close()
 
@@ -59,6 +64,7 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
         Route("/v1/admin/boards", http.boards_endpoint, methods=["GET", "POST"]),
         Route("/v1/admin/quarantine", http.quarantine_endpoint, methods=["GET"]),
         Route("/v1/admin/replication/{action}", http.replication_endpoint, methods=["GET", "POST"]),
+        *contest_routes(),
         Route("/healthz", http.healthz),
         Route("/metrics", http.metrics),
         Route("/readyz", http.readyz),

@@ -61,7 +61,7 @@ async def boards_endpoint(request: Request) -> Response:
         raise BadUserInput(f"malformed JSON: {exc}") from exc
     if not isinstance(doc, dict):
         raise BadUserInput("body must be a JSON object describing a board")
-    board = await service.boards.create(Board.from_dict(doc))
+    board = await service.admin.create_board(Board.from_dict(doc))
     return json_response({"board": board.to_dict()}, 201)
 
 

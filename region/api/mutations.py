@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
+from podium.region.admin import BoardAdmin
 from podium.region.api.auth import require_admin
+from podium.region.api.contests import ContestMutations
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from podium.errors import BadUserInput, Rebuilding, Unauthenticated
+from podium.errors import Unauthenticated
 from podium.gql import typed
 from podium.gql.scalars import Long
 from podium.gql.types import Board, Operator, SortOrder
@@ -49,25 +51,26 @@ def _service(info: Info[Any, Any]) -> Any:
     return info.context["service"]
 
 
+def _admin(info: Info[Any, Any]) -> BoardAdmin:
+    return _service(info).admin  # type: ignore[no-any-return]
+
+
 @strawberry.type
-class Mutation:
+class Mutation(ContestMutations):
     @typed.mutation(description="Admins: create a board.")
     async def create_board(self, info: Info[Any, Any], board: BoardInput) -> Board:
         await require_admin(info)
-        return Board.from_model(await _service(info).boards.create(board.to_model()))
+        return Board.from_model(await _admin(info).create_board(board.to_model()))
 
     @typed.mutation(description="Admins: change a board's rules (its season is kept).")
     async def update_board(self, info: Info[Any, Any], board: BoardInput) -> Board:
         await require_admin(info)
-        current = await _service(info).boards.require(board.id)
-        if board.operator.value != current.operator.value or board.order.value != current.order.value:
-            raise BadUserInput("operator and order cannot change on a live board: reset it or create a new one")
-        return Board.from_model(await _service(info).boards.update(board.to_model(current.season)))
+        return Board.from_model(await _admin(info).update_board(board.to_model()))
 
     @typed.mutation(description="Admins: delete a board definition (its data is kept until it expires).")
     async def delete_board(self, info: Info[Any, Any], board: str) -> bool:
         await require_admin(info)
-        await _service(info).boards.delete(board)
+        await _admin(info).delete_board(board)
         return True
 
     @typed.mutation(description="Admins: start a new season. The final standings are archived first "
@@ -75,23 +78,18 @@ class Mutation:
                                 "previous season stays readable with the `season` argument of the read queries.")
     async def reset_board(self, info: Info[Any, Any], board: str) -> Board:
         await require_admin(info)
-        service = _service(info)
-        if service.boards.rebuilding(board):
-            raise Rebuilding(board)
-        return Board.from_model(await service.reset_board(board))
+        return Board.from_model(await _admin(info).reset_board(board))
 
     @typed.mutation(description="Admins: delete a player's entry from a board.")
     async def delete_player(self, info: Info[Any, Any], board: str, player: str) -> bool:
         await require_admin(info)
-        service = _service(info)
-        return bool(await service.store.remove_player(await service.boards.require(board), player))
+        return await _admin(info).delete_player(board, player)
 
     @typed.mutation(description="Admins: ban a player from a board: their entry vanishes and new "
                                 "scores are rejected.")
     async def ban_player(self, info: Info[Any, Any], board: str, player: str) -> bool:
         await require_admin(info)
-        service = _service(info)
-        await service.store.ban(await service.boards.require(board), player)
+        await _admin(info).ban_player(board, player)
         return True
 
     @typed.mutation(description="Submit scores (same rules and per-entry results as POST /v1/scores). "

@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from podium.region.api import history as history_api
 from podium.region.api.auth import authorize_read, caller
+from podium.region.api.contests import ContestQueries
 from podium.region.api.extensions.cost_limit import cost_limit
 from podium.region.api.extensions.timing import OperationTiming
 from podium.region.api.history_types import BoardSnapshot, RankPointType, ScoreEvent, SnapshotSummary
@@ -103,7 +104,7 @@ class Player:
 
 
 @strawberry.type
-class Query:
+class Query(ContestQueries):
     @typed.field(description="Every board of this region.")
     async def boards(self, info: Info[Any, Any]) -> list[Board]:
         boards = await service_of(info).boards.all()

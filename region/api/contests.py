@@ -1,0 +1,111 @@
+"""GraphQL for contests: players save teams and join with their JWT (`sub` is the owner; an admin
+may act for any owner); anyone reads a contest's standings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from podium.region.api.auth import caller
+from podium.region.contests.service import ContestService
+from strawberry.types import Info
+
+from podium.errors import BadUserInput, Unauthenticated
+from podium.gql.scalars import Long
+
+
+def _contests(info: Info[Any, Any]) -> ContestService:
+    contests = getattr(info.context["request"].app.state, "contests", None)
+    if contests is None:
+        raise BadUserInput("contests are disabled in this region (contests.enabled=false)")
+    return contests  # type: ignore[no-any-return]
+
+
+async def _owner(info: Info[Any, Any], owner: str | None) -> str:
+    who = await caller(info)
+    if who.admin:
+        if owner is None:
+            raise BadUserInput("an admin acting for a player names the owner")
+        return owner
+    if who.player is None:
+        raise Unauthenticated("teams and entries need a player token: 'Authorization: Bearer <JWT>'")
+    if owner is not None and owner != who.player:
+        raise BadUserInput("a player acts only for themselves")
+    return who.player
+
+
+@strawberry.input(description="A fantasy team for one match: 11 (the contest's team size) players, a captain "
+                              "(2× by default) and a vice-captain (1.5×).")
+class TeamInput:
+    id: str
+    match: str
+    players: list[str]
+    captain: str
+    vice: str
+
+
+@strawberry.type(description="A saved team: every save before the deadline is a new version, carried into "
+                             "each contest the team has joined.")
+class SavedTeam:
+    owner: str
+    id: str
+    match: str
+    players: list[str]
+    captain: str
+    vice: str
+    version: int
+    contests: list[str]
+
+
+@strawberry.type
+class ContestEntry:
+    contest: str
+    entry: str
+    joined: bool = strawberry.field(description="false: the team had joined before (nothing changed)")
+
+
+@strawberry.type
+class ContestStanding:
+    rank: int
+    entry: str = strawberry.field(description="owner/team")
+    points: float
+
+
+@strawberry.type
+class ContestStandings:
+    contest: str
+    state: str = strawberry.field(description="open, locked, indexed, settled or void")
+    as_of_ms: Long
+    top: list[ContestStanding]
+    around: list[ContestStanding] = strawberry.field(description="the asked entry and its neighbours")
+
+
+def _standings(doc: dict[str, Any]) -> ContestStandings:
+    return ContestStandings(contest=doc["contest"], state=doc["state"], as_of_ms=doc["as_of_ms"],
+                            top=[ContestStanding(**s) for s in doc["top"]],
+                            around=[ContestStanding(**s) for s in doc["around"]])
+
+
+@strawberry.type
+class ContestQueries:
+    @strawberry.field(description="A contest's live standings: the top `first` and, with `entry`, that entry "
+                                  "± `around`.")
+    async def contest(self, info: Info[Any, Any], id: str, first: int = 10, entry: str | None = None,
+                      around: int = 5) -> ContestStandings:
+        return _standings(await _contests(info).standings(id, first, entry, around))
+
+
+@strawberry.type
+class ContestMutations:
+    @strawberry.mutation(description="Save a team (validated: size, credit cap, role quotas, captain ≠ vice). "
+                                     "CONTEST_LOCKED at and after the match's deadline.")
+    async def save_team(self, info: Info[Any, Any], team: TeamInput, owner: str | None = None) -> SavedTeam:
+        doc = {"id": team.id, "match": team.match, "players": team.players, "captain": team.captain, "vice": team.vice}
+        saved = await _contests(info).save_team(await _owner(info, owner), doc)
+        return SavedTeam(**saved)
+
+    @strawberry.mutation(description="Join a contest with a saved team; idempotent by (player, contest, team). "
+                                     "CONTEST_LOCKED at and after the deadline.")
+    async def join_contest(self, info: Info[Any, Any], contest: str, team: str, owner: str | None = None) -> ContestEntry:
+        result = await _contests(info).join(await _owner(info, owner), contest, team)
+        return ContestEntry(**result)

@@ -1,0 +1,139 @@
+"""Ledger on SQLite (the embedded default): one connection owned by a one-thread executor, so every
+call runs off the event loop; one SQLite transaction per call, a savepoint per ledger transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from podium.region.contests.ledger import ESCROW_PREFIX, PostResult, Transaction
+
+from podium.errors import Unavailable
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledger_txn (id TEXT PRIMARY KEY, kind TEXT NOT NULL, canonical TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ledger_posting (txn_id TEXT NOT NULL, account TEXT NOT NULL, amount INTEGER NOT NULL,
+  PRIMARY KEY (txn_id, account));
+CREATE TABLE IF NOT EXISTS ledger_balance (account TEXT PRIMARY KEY, balance INTEGER NOT NULL);
+"""
+
+
+class _Overdrawn(Exception):
+    pass
+
+
+def _post_one(conn: sqlite3.Connection, txn: Transaction) -> PostResult:
+    row = conn.execute("SELECT canonical FROM ledger_txn WHERE id = ?", (txn.id,)).fetchone()
+    if row is not None:
+        return PostResult.EXISTS if row[0] == txn.canonical() else PostResult.CONFLICT
+    conn.execute("SAVEPOINT txn")
+    try:
+        conn.execute("INSERT INTO ledger_txn (id, kind, canonical) VALUES (?, ?, ?)", (txn.id, txn.kind, txn.canonical()))
+        for account, amount in txn.postings:
+            conn.execute("INSERT INTO ledger_posting (txn_id, account, amount) VALUES (?, ?, ?)", (txn.id, account, amount))
+            conn.execute("INSERT INTO ledger_balance (account, balance) VALUES (?, ?) "
+                         "ON CONFLICT (account) DO UPDATE SET balance = balance + excluded.balance", (account, amount))
+            if account.startswith(ESCROW_PREFIX):
+                (balance,) = conn.execute("SELECT balance FROM ledger_balance WHERE account = ?", (account,)).fetchone()
+                if balance < 0:
+                    raise _Overdrawn(account)
+    except _Overdrawn:
+        conn.execute("ROLLBACK TO txn")
+        conn.execute("RELEASE txn")
+        return PostResult.OVERDRAWN
+    conn.execute("RELEASE txn")
+    return PostResult.POSTED
+
+
+class SqliteLedger:
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._executor is None or self._conn is None:
+            raise Unavailable("the ledger is not open")
+        conn = self._conn
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, conn)
+        except sqlite3.Error as exc:
+            raise Unavailable(f"ledger (SQLite): {exc}") from exc
+
+    async def open(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="podium-ledger")
+
+        def connect() -> sqlite3.Connection:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")   # WAL + NORMAL: durable across a process crash
+            conn.executescript(_SCHEMA)
+            return conn
+
+        try:
+            self._conn = await asyncio.get_running_loop().run_in_executor(self._executor, connect)
+        except (sqlite3.Error, OSError) as exc:
+            raise Unavailable(f"ledger (SQLite) at {self.path}: {exc}") from exc
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            assert self._executor is not None
+            await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    async def post(self, txns: Sequence[Transaction]) -> list[PostResult]:
+        def run(conn: sqlite3.Connection) -> list[PostResult]:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                results = [_post_one(conn, t) for t in txns]
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return results
+
+        return await self._run(run) if txns else []
+
+    async def balance(self, account: str) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            row = conn.execute("SELECT balance FROM ledger_balance WHERE account = ?", (account,)).fetchone()
+            return int(row[0]) if row else 0
+
+        return await self._run(run)
+
+    async def balances(self, prefix: str) -> dict[str, int]:
+        def run(conn: sqlite3.Connection) -> dict[str, int]:
+            rows = conn.execute("SELECT account, balance FROM ledger_balance WHERE substr(account, 1, ?) = ?",
+                                (len(prefix), prefix)).fetchall()
+            return {a: int(b) for a, b in rows}
+
+        return await self._run(run)
+
+    async def total(self) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            (total,) = conn.execute("SELECT COALESCE(SUM(amount), 0) FROM ledger_posting").fetchone()
+            return int(total)
+
+        return await self._run(run)
+
+    async def transactions(self, prefix: str) -> list[Transaction]:
+        def run(conn: sqlite3.Connection) -> list[Transaction]:
+            rows = conn.execute(
+                "SELECT t.id, t.kind, p.account, p.amount FROM ledger_txn t JOIN ledger_posting p ON p.txn_id = t.id "
+                "WHERE substr(t.id, 1, ?) = ? ORDER BY t.id, p.account", (len(prefix), prefix)).fetchall()
+            grouped: dict[str, tuple[str, list[tuple[str, int]]]] = {}
+            for txn_id, kind, account, amount in rows:
+                grouped.setdefault(txn_id, (kind, []))[1].append((account, int(amount)))
+            return [Transaction(i, k, tuple(p)) for i, (k, p) in grouped.items()]
+
+        return await self._run(run)

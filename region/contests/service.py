@@ -1,0 +1,252 @@
+"""The contest front: declare, build teams, join, feed real-world events, read, settle, void.
+Every rule lives here or in the pure core; the stores only keep the deadline atomic."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from podium.region.contests.ledger import PostResult, Transaction, transfer
+from podium.region.contests.ledger_batcher import LedgerBatcher
+from podium.region.contests.model import Contest, Match, Team
+from podium.region.contests.scoring import FeedEvent, ScoringRules, delta_of
+from podium.region.contests.settlement import payouts, scaled
+from podium.region.contests.store_redis import RedisContestStore, Standing, composition
+from podium.region.contests.teams import check_team, multipliers
+
+from podium.clock import Clock
+from podium.errors import BadUserInput, Conflict, ContestLocked, NotFound, Unavailable
+
+FEED_EVENTS_MAX = 1000
+STANDINGS_PAGE_MAX = 1000
+AROUND_MAX = 50
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementSigner:
+    key_id: str
+    secret: str
+
+    def sign(self, body: bytes) -> str:
+        return hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class ContestService:
+    def __init__(self, store: RedisContestStore, ledger: LedgerBatcher, clock: Clock,
+                 signer: SettlementSigner | None = None) -> None:
+        self.store = store
+        self.ledger = ledger
+        self.clock = clock
+        self.signer = signer
+
+    # -- admin: declarations ---------------------------------------------------------------
+    async def declare_match(self, doc: Any) -> Match:
+        match = Match.from_dict(doc)
+        rules = ScoringRules.from_dict(doc.get("scoring") if isinstance(doc, dict) else None)
+        if not await self.store.save_rules(match.id, rules.version, doc["scoring"]):
+            raise Conflict(f"scoring rules version {rules.version} exists with other rules: publish a new version")
+        await self.store.save_match(match)
+        return match
+
+    async def publish_rules(self, match_id: str, doc: Any) -> ScoringRules:
+        await self.store.match(match_id)
+        rules = ScoringRules.from_dict(doc)
+        if not await self.store.save_rules(match_id, rules.version, doc):
+            raise Conflict(f"scoring rules version {rules.version} exists with other rules")
+        return rules
+
+    async def create_contest(self, doc: Any) -> Contest:
+        contest = Contest.from_dict(doc)
+        match = await self.store.match(contest.match)
+        if not await self.store.create_contest(contest, match):
+            existing, _ = await self.store.contest(contest.id)
+            if existing != contest:
+                raise Conflict(f"contest {contest.id} exists with another definition")
+        return contest
+
+    # -- players: teams and entries --------------------------------------------------------
+    def _before_deadline(self, match: Match) -> None:
+        if self.clock.now_ms() >= match.deadline_ms:
+            raise ContestLocked(f"match {match.id} locked at {match.deadline_ms}")
+
+    async def save_team(self, owner: str, doc: Any) -> dict[str, Any]:
+        """Saves (a new version of) a team and carries it into every contest it has joined."""
+        team = Team.from_dict(owner, doc)
+        match = await self.store.match(team.match)
+        self._before_deadline(match)
+        previous = await self.store.team(match.id, team.key)
+        contests = list(previous["contests"]) if previous else []
+        if previous and Team.from_dict(owner, previous) == team:
+            return {**team.to_dict(), "version": previous["version"], "contests": contests}
+        joined = [(await self.store.contest(c))[0] for c in contests]
+        for contest in joined:
+            check_team(team, match, contest.rules)
+        version = (previous["version"] + 1) if previous else 1
+        if not await self.store.save_team(team, version, match.deadline_ms, contests):
+            raise ContestLocked(f"match {match.id} locked at {match.deadline_ms}")
+        for contest in joined:
+            comp = composition(team, multipliers(team, contest.rules), version)
+            if await self.store.entry(contest, team, comp, "update") == -1:
+                raise ContestLocked(f"contest {contest.id} locked while the team was saved; it keeps the earlier version")
+        return {**team.to_dict(), "version": version, "contests": contests}
+
+    async def join(self, owner: str, contest_id: str, team_id: str) -> dict[str, Any]:
+        """Idempotent by (owner, contest, team): joining twice is one entry and one fee."""
+        contest, _state = await self.store.contest(contest_id)
+        match = await self.store.match(contest.match)
+        self._before_deadline(match)
+        key = f"{owner}/{team_id}"
+        saved = await self.store.team(match.id, key)
+        if saved is None:
+            raise NotFound(f"no team {team_id!r} of {owner} for match {match.id}: save it first")
+        team = Team.from_dict(owner, saved)
+        check_team(team, match, contest.rules)
+        comp = composition(team, multipliers(team, contest.rules), saved["version"])
+        code = await self.store.entry(contest, team, comp, "join")
+        if code == -1:
+            raise ContestLocked(f"contest {contest.id} locked at {match.deadline_ms}")
+        if code == -2:
+            raise Conflict(f"contest {contest.id} is full ({contest.capacity} entries)")
+        if code == -3:
+            raise Conflict(f"at most {contest.entries_per_player_max} entries per player in this contest")
+        if code == 1 and contest.id not in saved["contests"]:
+            await self.store.save_team(team, saved["version"], match.deadline_ms, [*saved["contests"], contest.id])
+        if contest.entry_fee:
+            fee = transfer(f"fee:{contest.id}:{key}", "fee", f"player:{owner}", f"escrow:{contest.id}", contest.entry_fee)
+            if await self.ledger.post(fee) is PostResult.CONFLICT:
+                raise Conflict(f"ledger transaction {fee.id} exists with other postings")
+        return {"contest": contest.id, "entry": key, "joined": code == 1}
+
+    # -- the feed ----------------------------------------------------------------------------
+    async def ready_contests(self, match_id: str) -> list[str]:
+        """Contests of the match, locked and indexed (idempotent; the first event after the deadline
+        does it)."""
+        ready = []
+        for contest_id in await self.store.contests_of(match_id):
+            state = await self.store.lock(contest_id)
+            if state == "locked":
+                await self.store.build_index(contest_id)
+                await self.store.set_state(contest_id, "indexed")
+                state = "indexed"
+            if state in ("indexed", "settled"):
+                ready.append(contest_id)
+        return ready
+
+    async def feed(self, events: Sequence[Any]) -> list[dict[str, Any]]:
+        """Applies real-world events to every contest of their match, exactly once per event id."""
+        if not isinstance(events, list) or not 1 <= len(events) <= FEED_EVENTS_MAX:
+            raise BadUserInput(f"events must be a list of 1-{FEED_EVENTS_MAX} events")
+        results: list[dict[str, Any]] = []
+        for i, doc in enumerate(events):
+            try:
+                results.append({"index": i, **await self._feed_one(FeedEvent.from_dict(doc))})
+            except (BadUserInput, NotFound, Conflict) as exc:
+                results.append({"index": i, "status": "rejected", "code": exc.code, "reason": exc.message})
+        return results
+
+    async def _feed_one(self, event: FeedEvent) -> dict[str, Any]:
+        match = await self.store.match(event.match)
+        if self.clock.now_ms() < match.deadline_ms:
+            raise Conflict(f"match {match.id} has not started: events count from its deadline")
+        if event.voids is not None:
+            original = await self.store.event(match.id, event.voids)
+            if original is None:
+                raise NotFound(f"no event {event.voids!r} to void")
+            player, delta_s, _ = original.split("\t")
+            if player != event.player:
+                raise BadUserInput(f"event {event.voids} was about {player}, not {event.player}")
+            delta = -int(delta_s)
+        else:
+            if event.player not in match.players:
+                raise BadUserInput(f"{event.player} does not play in match {match.id}")
+            versions = await self.store.rules(match.id)
+            rules = ScoringRules.from_dict(versions[max(versions)])
+            delta = delta_of(event, rules)
+        record = f"{event.player}\t{delta}\t{event.voids or ''}"
+        stored = await self.store.record_event(match.id, event.id, record)
+        if stored != record:
+            raise Conflict(f"event id {event.id} was used for another event")
+        updated = 0
+        for contest_id in await self.ready_contests(match.id):
+            updated += await self.store.fan_out(contest_id, event.id, event.player, delta)
+        return {"id": event.id, "status": "applied" if updated else "unchanged", "entries_updated": updated}
+
+    # -- reads -------------------------------------------------------------------------------
+    async def standings(self, contest_id: str, first: int, entry: str | None = None, around: int = 5) -> dict[str, Any]:
+        if not 1 <= first <= STANDINGS_PAGE_MAX or not 0 <= around <= AROUND_MAX:
+            raise BadUserInput(f"first must be 1-{STANDINGS_PAGE_MAX}, around 0-{AROUND_MAX}")
+        contest, state = await self.store.contest(contest_id)
+        top = await self.store.top(contest.id, 0, first)
+        mine: list[Standing] = []
+        if entry is not None:
+            me = await self.store.standing(contest.id, entry)
+            if me is not None:
+                mine = await self.store.top(contest.id, max(0, me.rank - 1 - around), 2 * around + 1)
+        return {"contest": contest.id, "state": state, "as_of_ms": self.clock.now_ms(),
+                "top": [_standing(s) for s in top],
+                "around": [_standing(s) for s in mine]}
+
+    # -- settlement ----------------------------------------------------------------------------
+    async def settle(self, contest_id: str) -> dict[str, Any]:
+        """Pays the prize table from the final standings into the players' accounts and the rest of
+        the escrow to the house; idempotent (the settlement is computed once and stored)."""
+        contest, state = await self.store.contest(contest_id)
+        if state == "void":
+            raise Conflict(f"contest {contest_id} was voided")
+        if state == "open":
+            raise Conflict(f"contest {contest_id} has not locked yet")
+        doc = await self.store.settlement(contest_id)
+        if doc is None:
+            if state == "locked":
+                await self.store.build_index(contest_id)
+            standings = await self.store.all_standings(contest_id)
+            collected = await self.ledger.ledger.balance(f"escrow:{contest.id}")
+            paid = payouts(standings, scaled(contest.prizes, collected))
+            doc = {"contest": contest.id, "entries": len(standings), "collected": collected,
+                   "payouts": [{"entry": e, "owner": e.split("/", 1)[0], "amount": a} for e, a in sorted(paid.items())],
+                   "settled_at_ms": self.clock.now_ms()}
+            doc["remainder"] = collected - sum(paid.values())
+            if doc["remainder"] < 0:
+                raise Conflict(f"contest {contest.id} collected {collected} but pays {sum(paid.values())}")
+            doc = await self.store.save_settlement(contest_id, doc)
+        txns = [transfer(f"payout:{contest.id}:{p['entry']}", "payout", f"escrow:{contest.id}",
+                         f"player:{p['owner']}", p["amount"]) for p in doc["payouts"]]
+        if doc["remainder"]:
+            txns.append(transfer(f"remainder:{contest.id}", "remainder", f"escrow:{contest.id}", f"house:{contest.id}",
+                                 doc["remainder"]))
+        results = await self.ledger.ledger.post(txns)
+        if any(r in (PostResult.CONFLICT, PostResult.OVERDRAWN) for r in results):
+            raise Unavailable(f"settlement of {contest.id} could not post every payout: {set(results)}")
+        await self.store.set_state(contest_id, "settled")
+        return self.signed(doc)
+
+    def signed(self, doc: dict[str, Any]) -> dict[str, Any]:
+        body = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+        if self.signer is None:
+            return {"settlement": doc}
+        return {"settlement": doc, "key_id": self.signer.key_id, "signature": self.signer.sign(body)}
+
+    async def void(self, contest_id: str) -> dict[str, Any]:
+        """Refunds every entry fee (idempotent); the contest accepts nothing more."""
+        contest, state = await self.store.contest(contest_id)
+        if state == "settled":
+            raise Conflict(f"contest {contest_id} is settled: it cannot be voided")
+        await self.store.set_state(contest_id, "void")
+        refunds: list[Transaction] = []
+        if contest.entry_fee:
+            for entry in await self.store.entries(contest_id):
+                owner = entry.split("/", 1)[0]
+                refunds.append(transfer(f"refund:{contest.id}:{entry}", "refund", f"escrow:{contest.id}",
+                                        f"player:{owner}", contest.entry_fee))
+        results = await self.ledger.ledger.post(refunds)
+        return {"contest": contest.id, "refunded": sum(r is PostResult.POSTED for r in results),
+                "already_refunded": sum(r is PostResult.EXISTS for r in results)}
+
+
+def _standing(s: Standing) -> dict[str, Any]:
+    return {"rank": s.rank, "entry": s.entry, "points": s.points}
+

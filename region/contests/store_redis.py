@@ -1,0 +1,288 @@
+"""Contests in Redis: matches and teams, contest entries, the player → entries index and the live
+board. Every write that must not slip past the deadline checks Redis's own clock (TIME) inside
+the same Lua call that writes, so no caller's clock can let an edit in after the lock.
+
+Key layout (hash tags keep one match's, and one contest's, keys in one cluster slot):
+    ctm:{M}:def            match definition (JSON) and deadline
+    ctm:{M}:rules          scoring rules by version (hash version → JSON)
+    ctm:{M}:teams          team key (owner/id) → team JSON (with version)
+    ctm:{M}:contests       contest ids of the match
+    ctm:{M}:events         feed event id → "player \t delta \t voids"
+    ct:{C}:def             contest definition (JSON), deadline_ms, state (open/locked/indexed/settled/void)
+    ct:{C}:entries         entry key (owner/team) → "version \t player=multiplier,…"
+    ct:{C}:owners          owner → number of entries
+    ct:{C}:idx:<player>    zset: entries holding the player, scored by multiplier (frozen once indexed)
+    ct:{C}:board           zset: entry → −points (ascending = best first; equal points by entry key)
+    ct:{C}:ev:<event>      fan-out progress of one feed event: next index position, or "done"
+Board points are in ten-thousandths: player points (hundredths) × multiplier (hundredths).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import orjson
+from podium.region.contests.model import Contest, Match, Team
+from redis.exceptions import RedisError
+
+from podium.errors import NotFound, Unavailable
+from podium.redis_client import AnyRedis
+
+T = TypeVar("T")
+FANOUT_CHUNK_ENTRIES = 20_000     # entries updated per Lua call: bounds how long one call holds Redis
+INDEX_SCAN_ENTRIES = 5_000        # entries read per HSCAN while indexing a locked contest
+BOARD_SCALE = 10_000              # board points per player point
+
+
+def match_key(match: str, part: str) -> str:
+    return f"ctm:{{{match}}}:{part}"
+
+
+def contest_key(contest: str, part: str) -> str:
+    return f"ct:{{{contest}}}:{part}"
+
+
+# Returns 1 saved, -1 locked (Redis time ≥ deadline). ARGV: team key, team JSON, deadline.
+_SAVE_TEAM = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+if now >= tonumber(ARGV[3]) then return -1 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+
+# Join or update an entry. KEYS: def, entries, owners. ARGV: entry key, owner, composition,
+# capacity, per-owner max, mode ("join" | "update"). Returns 1 joined/updated, 0 already joined
+# (join) or not joined (update), -1 locked, -2 full, -3 owner at max.
+_ENTRY = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local deadline = tonumber(redis.call('HGET', KEYS[1], 'deadline_ms'))
+local state = redis.call('HGET', KEYS[1], 'state')
+if (not deadline) or now >= deadline or state ~= 'open' then return -1 end
+local exists = redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1
+if ARGV[6] == 'update' then
+  if not exists then return 0 end
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+  return 1
+end
+if exists then return 0 end
+if redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[4]) then return -2 end
+if tonumber(redis.call('HGET', KEYS[3], ARGV[2]) or '0') >= tonumber(ARGV[5]) then return -3 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
+return 1
+"""
+
+# Lock a contest once Redis time has reached its deadline. Returns the state after the call.
+_LOCK = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local state = redis.call('HGET', KEYS[1], 'state')
+if state == 'open' and now >= tonumber(redis.call('HGET', KEYS[1], 'deadline_ms')) then
+  redis.call('HSET', KEYS[1], 'state', 'locked')
+  return 'locked'
+end
+return state
+"""
+
+# One chunk of one feed event's fan-out, atomic with its progress, so a crash or a replay resumes
+# where it stopped and no entry is counted twice. KEYS: progress, index, board. ARGV: delta
+# (player points, hundredths), chunk size. Returns entries updated (0 when already done).
+_FANOUT = """
+local pos = redis.call('GET', KEYS[1])
+if pos == 'done' then return 0 end
+pos = tonumber(pos or '0')
+local n = tonumber(ARGV[2])
+local rows = redis.call('ZRANGE', KEYS[2], pos, pos + n - 1, 'WITHSCORES')
+local delta = tonumber(ARGV[1])
+for i = 1, #rows, 2 do
+  redis.call('ZINCRBY', KEYS[3], -delta * tonumber(rows[i + 1]), rows[i])
+end
+local got = #rows / 2
+if got < n then redis.call('SET', KEYS[1], 'done') else redis.call('SET', KEYS[1], pos + got) end
+return got
+"""
+
+
+def composition(team: Team, mults: dict[str, int], version: int) -> str:
+    return f"{version}\t" + ",".join(f"{p}={mults[p]}" for p in sorted(mults))
+
+
+def parse_composition(raw: str) -> tuple[int, dict[str, int]]:
+    version, _, rest = raw.partition("\t")
+    return int(version), {p: int(m) for p, _, m in (item.partition("=") for item in rest.split(",") if item)}
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    rank: int
+    entry: str
+    points: float
+
+
+class RedisContestStore:
+    def __init__(self, redis: AnyRedis) -> None:
+        self.redis = redis
+        self._save_team = redis.register_script(_SAVE_TEAM)
+        self._entry = redis.register_script(_ENTRY)
+        self._lock = redis.register_script(_LOCK)
+        self._fanout = redis.register_script(_FANOUT)
+
+    async def _call(self, pending: Awaitable[T]) -> T:
+        try:
+            return await pending
+        except RedisError as exc:
+            raise Unavailable(f"contest store (Redis): {exc}") from exc
+
+    # -- matches, rules, contests -------------------------------------------------------------
+    async def save_match(self, match: Match) -> None:
+        await self._call(self.redis.hset(match_key(match.id, "def"), mapping={
+            "doc": orjson.dumps(match.to_dict()), "deadline_ms": match.deadline_ms}))
+
+    async def match(self, match_id: str) -> Match:
+        raw = await self._call(self.redis.hget(match_key(match_id, "def"), "doc"))
+        if raw is None:
+            raise NotFound(f"no match {match_id!r}")
+        return Match.from_dict(orjson.loads(raw))
+
+    async def save_rules(self, match_id: str, version: int, doc: dict[str, Any]) -> bool:
+        """False when that version exists already with other rules (rules are immutable per version)."""
+        key, body = match_key(match_id, "rules"), orjson.dumps(doc)
+        if await self._call(self.redis.hsetnx(key, str(version), body)):
+            return True
+        return bool(await self._call(self.redis.hget(key, str(version))) == body)
+
+    async def rules(self, match_id: str) -> dict[int, dict[str, Any]]:
+        raw = await self._call(self.redis.hgetall(match_key(match_id, "rules")))
+        return {int(k): orjson.loads(v) for k, v in raw.items()}
+
+    async def create_contest(self, contest: Contest, match: Match) -> bool:
+        """False when a contest with that id exists already (with any definition)."""
+        key = contest_key(contest.id, "def")
+        created = await self._call(self.redis.hsetnx(key, "doc", orjson.dumps(contest.to_dict())))
+        if created:
+            await self._call(self.redis.hset(key, mapping={"deadline_ms": match.deadline_ms, "state": "open"}))
+            await self._call(self.redis.sadd(match_key(match.id, "contests"), contest.id))
+        return bool(created)
+
+    async def contest(self, contest_id: str) -> tuple[Contest, str]:
+        raw = await self._call(self.redis.hmget(contest_key(contest_id, "def"), ["doc", "state"]))
+        if raw[0] is None:
+            raise NotFound(f"no contest {contest_id!r}")
+        return Contest.from_dict(orjson.loads(raw[0])), (raw[1] or b"open").decode()
+
+    async def set_state(self, contest_id: str, state: str) -> None:
+        await self._call(self.redis.hset(contest_key(contest_id, "def"), "state", state))
+
+    async def contests_of(self, match_id: str) -> list[str]:
+        raw = await self._call(self.redis.smembers(match_key(match_id, "contests")))
+        return sorted(m.decode() for m in raw)
+
+    # -- teams and entries ---------------------------------------------------------------------
+    async def team(self, match_id: str, key: str) -> dict[str, Any] | None:
+        raw = await self._call(self.redis.hget(match_key(match_id, "teams"), key))
+        return None if raw is None else orjson.loads(raw)  # type: ignore[no-any-return]
+
+    async def save_team(self, team: Team, version: int, deadline_ms: int, contests: list[str]) -> bool:
+        doc = orjson.dumps({**team.to_dict(), "version": version, "contests": contests})
+        return bool(await self._call(self._save_team(keys=[match_key(team.match, "teams")],
+                                                              args=[team.key, doc, deadline_ms])) == 1)
+
+    async def entry(self, contest: Contest, team: Team, comp: str, mode: str) -> int:
+        keys = [contest_key(contest.id, "def"), contest_key(contest.id, "entries"), contest_key(contest.id, "owners")]
+        return int(await self._call(self._entry(keys=keys, args=[
+            team.key, team.owner, comp, contest.capacity, contest.entries_per_player_max, mode])))
+
+    async def entries(self, contest_id: str) -> dict[str, str]:
+        raw = await self._call(self.redis.hgetall(contest_key(contest_id, "entries")))
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+    async def entry_count(self, contest_id: str) -> int:
+        return int(await self._call(self.redis.hlen(contest_key(contest_id, "entries"))))
+
+    # -- lock, index, fan-out ------------------------------------------------------------------
+    async def lock(self, contest_id: str) -> str:
+        state = await self._call(self._lock(keys=[contest_key(contest_id, "def")]))
+        return state.decode() if isinstance(state, bytes) else str(state)
+
+    async def build_index(self, contest_id: str) -> int:
+        """Index a locked contest: every entry into the board (0 points) and into the index of each of
+        its players. Entries no longer change once locked, so HSCAN sees a frozen hash and ZADD makes
+        a re-run after a crash harmless."""
+        entries_key, cursor, indexed = contest_key(contest_id, "entries"), 0, 0
+        while True:
+            cursor, chunk = await self._call(self.redis.hscan(entries_key, cursor, count=INDEX_SCAN_ENTRIES))
+            pipe = self.redis.pipeline(transaction=False)
+            for key, raw in chunk.items():
+                _version, mults = parse_composition(raw.decode())
+                entry = key.decode()
+                pipe.zadd(contest_key(contest_id, "board"), {entry: 0}, nx=True)
+                for player, mult in mults.items():
+                    pipe.zadd(contest_key(contest_id, f"idx:{player}"), {entry: mult})
+            await self._call(pipe.execute())
+            indexed += len(chunk)
+            if cursor == 0:
+                return indexed
+
+    async def fan_out(self, contest_id: str, event_id: str, player: str, delta: int) -> int:
+        """Applies one event's delta to every entry holding `player`, chunk by chunk; returns how
+        many entries this call updated (0 if the event was applied before)."""
+        keys = [contest_key(contest_id, f"ev:{event_id}"), contest_key(contest_id, f"idx:{player}"),
+                contest_key(contest_id, "board")]
+        total = 0
+        while True:
+            got = int(await self._call(self._fanout(keys=keys, args=[delta, FANOUT_CHUNK_ENTRIES])))
+            total += got
+            if got < FANOUT_CHUNK_ENTRIES:
+                return total
+
+    async def record_event(self, match_id: str, event_id: str, record: str) -> str:
+        """Stores a feed event once; returns the record stored under its id (the first one wins)."""
+        key = match_key(match_id, "events")
+        await self._call(self.redis.hsetnx(key, event_id, record))
+        stored = await self._call(self.redis.hget(key, event_id))
+        return stored.decode() if stored is not None else record
+
+    async def event(self, match_id: str, event_id: str) -> str | None:
+        raw = await self._call(self.redis.hget(match_key(match_id, "events"), event_id))
+        return None if raw is None else raw.decode()
+
+    # -- reads ---------------------------------------------------------------------------------
+    async def top(self, contest_id: str, start: int, count: int) -> list[Standing]:
+        rows = await self._call(self.redis.zrange(contest_key(contest_id, "board"), start, start + count - 1,
+                                                          withscores=True))
+        return [Standing(start + i + 1, m.decode(), -s / BOARD_SCALE + 0.0) for i, (m, s) in enumerate(rows)]
+
+    async def standing(self, contest_id: str, entry: str) -> Standing | None:
+        key = contest_key(contest_id, "board")
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zrank(key, entry)
+        pipe.zscore(key, entry)
+        rank, score = await self._call(pipe.execute())
+        return None if rank is None else Standing(int(rank) + 1, entry, -float(score) / BOARD_SCALE + 0.0)
+
+    async def all_standings(self, contest_id: str, chunk: int = 10_000) -> list[tuple[str, int]]:
+        """(entry, board points) best first, read in bounded chunks."""
+        out: list[tuple[str, int]] = []
+        while True:
+            start = len(out)
+            rows = await self._call(self.redis.zrange(contest_key(contest_id, "board"), start,
+                                                              start + chunk - 1, withscores=True))
+            out.extend((m.decode(), -int(s)) for m, s in rows)
+            if len(rows) < chunk:
+                return out
+
+    async def settlement(self, contest_id: str) -> dict[str, Any] | None:
+        raw = await self._call(self.redis.hget(contest_key(contest_id, "def"), "settlement"))
+        return None if raw is None else orjson.loads(raw)  # type: ignore[no-any-return]
+
+    async def save_settlement(self, contest_id: str, doc: dict[str, Any]) -> dict[str, Any]:
+        """Stores the settlement once; returns the stored one (a concurrent settle's, if it won)."""
+        key = contest_key(contest_id, "def")
+        await self._call(self.redis.hsetnx(key, "settlement", orjson.dumps(doc)))
+        stored = await self.settlement(contest_id)
+        assert stored is not None
+        return stored
