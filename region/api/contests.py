@@ -11,6 +11,7 @@ from podium.region.contests.service import ContestService
 from strawberry.types import Info
 
 from podium.errors import BadUserInput, Unauthenticated
+from podium.gql import typed
 from podium.gql.scalars import Long
 
 
@@ -18,7 +19,8 @@ def _contests(info: Info[Any, Any]) -> ContestService:
     contests = getattr(info.context["request"].app.state, "contests", None)
     if contests is None:
         raise BadUserInput("contests are disabled in this region (contests.enabled=false)")
-    return contests  # type: ignore[no-any-return]
+    service: ContestService = contests
+    return service
 
 
 async def _owner(info: Info[Any, Any], owner: str | None) -> str:
@@ -31,7 +33,8 @@ async def _owner(info: Info[Any, Any], owner: str | None) -> str:
         raise Unauthenticated("teams and entries need a player token: 'Authorization: Bearer <JWT>'")
     if owner is not None and owner != who.player:
         raise BadUserInput("a player acts only for themselves")
-    return who.player
+    player: str = who.player
+    return player
 
 
 @strawberry.input(description="A fantasy team for one match: 11 (the contest's team size) players, a captain "
@@ -88,8 +91,8 @@ def _standings(doc: dict[str, Any]) -> ContestStandings:
 
 @strawberry.type
 class ContestQueries:
-    @strawberry.field(description="A contest's live standings: the top `first` and, with `entry`, that entry "
-                                  "± `around`.")
+    @typed.field(description="A contest's live standings: the top `first` and, with `entry`, that entry "
+                             "± `around`.")
     async def contest(self, info: Info[Any, Any], id: str, first: int = 10, entry: str | None = None,
                       around: int = 5) -> ContestStandings:
         return _standings(await _contests(info).standings(id, first, entry, around))
@@ -97,15 +100,15 @@ class ContestQueries:
 
 @strawberry.type
 class ContestMutations:
-    @strawberry.mutation(description="Save a team (validated: size, credit cap, role quotas, captain ≠ vice). "
-                                     "CONTEST_LOCKED at and after the match's deadline.")
+    @typed.mutation(description="Save a team (validated: size, credit cap, role quotas, captain ≠ vice). "
+                                "CONTEST_LOCKED at and after the match's deadline.")
     async def save_team(self, info: Info[Any, Any], team: TeamInput, owner: str | None = None) -> SavedTeam:
         doc = {"id": team.id, "match": team.match, "players": team.players, "captain": team.captain, "vice": team.vice}
         saved = await _contests(info).save_team(await _owner(info, owner), doc)
         return SavedTeam(**saved)
 
-    @strawberry.mutation(description="Join a contest with a saved team; idempotent by (player, contest, team). "
-                                     "CONTEST_LOCKED at and after the deadline.")
+    @typed.mutation(description="Join a contest with a saved team; idempotent by (player, contest, team). "
+                                "CONTEST_LOCKED at and after the deadline.")
     async def join_contest(self, info: Info[Any, Any], contest: str, team: str, owner: str | None = None) -> ContestEntry:
         result = await _contests(info).join(await _owner(info, owner), contest, team)
         return ContestEntry(**result)
