@@ -151,6 +151,7 @@ class ContestSettings(BaseModel):
     feed_body_bytes_max: int = 1_048_576     # POST /v1/contests/feed body
     admin_body_bytes_max: int = 262_144      # match and contest declarations
     settlement_key_id: str | None = None     # game-server key that signs settlements (unset: the first one)
+    tick_ms: int = 3000                      # contestChanged: one frame per contest per tick
 
 
 class Settings(BaseSettings):

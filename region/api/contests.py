@@ -3,24 +3,33 @@ may act for any owner); anyone reads a contest's standings."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import strawberry
 from podium.region.api.auth import caller
 from podium.region.contests.service import ContestService
+from podium.region.contests.wiring import Contests
 from strawberry.types import Info
 
 from podium.errors import BadUserInput, Unauthenticated
 from podium.gql import typed
+from podium.gql.errors import as_graphql_errors
+from podium.gql.live import RankChanged, TopChanged
+from podium.gql.live_fast import deliver
 from podium.gql.scalars import Long
 
 
-def _contests(info: Info[Any, Any]) -> ContestService:
+def _runtime(info: Info[Any, Any]) -> Contests:
     contests = getattr(info.context["request"].app.state, "contests", None)
     if contests is None:
         raise BadUserInput("contests are disabled in this region (contests.enabled=false)")
     service: ContestService = contests
     return service
+
+
+def _contests(info: Info[Any, Any]) -> ContestService:
+    return _runtime(info).service
 
 
 async def _owner(info: Info[Any, Any], owner: str | None) -> str:
@@ -112,3 +121,28 @@ class ContestMutations:
     async def join_contest(self, info: Info[Any, Any], contest: str, team: str, owner: str | None = None) -> ContestEntry:
         result = await _contests(info).join(await _owner(info, owner), contest, team)
         return ContestEntry(**result)
+
+
+@strawberry.type
+class ContestSubscriptions:
+    @typed.subscription(description="A contest's live top-n, one frame per contest tick (contests.tick_ms, "
+                                    "default 3 s): first the full top, then only changes. `board` is the "
+                                    "contest, `player` the entry (owner/team), `score` points × 10,000.")
+    async def contest_changed(self, info: Info[Any, Any], contest: str, n: int = 10) -> AsyncGenerator[TopChanged, None]:
+        runtime = _runtime(info)
+        with as_graphql_errors():
+            await runtime.service.store.contest(contest)
+            updates = runtime.fanout.subscribe_top(contest, n)
+            async for message in deliver(info, updates, TopChanged.from_update, runtime.fanout.payloads):
+                yield message  # type: ignore[misc]
+
+    @typed.subscription(description="One entry's rank and points (× 10,000) in a contest, each tick it "
+                                    "changes, with the entries that passed it.")
+    async def contest_entry_changed(self, info: Info[Any, Any], contest: str,
+                                    entry: str) -> AsyncGenerator[RankChanged, None]:
+        runtime = _runtime(info)
+        with as_graphql_errors():
+            await runtime.service.store.contest(contest)
+            updates = runtime.fanout.subscribe_rank(contest, entry)
+            async for message in deliver(info, updates, RankChanged.from_update, runtime.fanout.payloads):
+                yield message  # type: ignore[misc]

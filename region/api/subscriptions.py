@@ -7,6 +7,7 @@ from typing import Any
 
 import strawberry
 from podium.region.api.auth import authorize_player, authorize_read
+from podium.region.api.contests import ContestSubscriptions
 from strawberry.types import Info
 
 from podium.gql import typed
@@ -16,7 +17,7 @@ from podium.gql.live_fast import deliver
 
 
 @strawberry.type
-class Subscription:
+class Subscription(ContestSubscriptions):  # type: ignore[misc, unused-ignore]  # Any on the checkout layout
     @typed.subscription(description="The top-n of a board: first the full top, then only changes, "
                                     "coalesced per tick.")
     async def top_changed(self, info: Info[Any, Any], board: str, n: int = 10) -> AsyncGenerator[TopChanged, None]:

@@ -19,7 +19,7 @@ def contests_of(request: Request) -> ContestService:
     contests = getattr(request.app.state, "contests", None)
     if contests is None:
         raise BadUserInput("contests are disabled in this region (contests.enabled=false)")
-    service: ContestService = contests
+    service: ContestService = contests.service
     return service
 
 

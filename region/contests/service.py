@@ -21,6 +21,8 @@ from podium.clock import Clock
 from podium.errors import BadUserInput, Conflict, ContestLocked, NotFound, Unavailable
 
 FEED_EVENTS_MAX = 1000
+DEFINITIONS_CACHED_MAX = 1024     # parsed match/contest definitions kept per process
+DEFINITION_TTL_MS = 1000          # how long a parsed definition is reused (a contest's state is not cached)
 STANDINGS_PAGE_MAX = 1000
 AROUND_MAX = 50
 
@@ -41,6 +43,19 @@ class ContestService:
         self.ledger = ledger
         self.clock = clock
         self.signer = signer
+        self._matches: dict[str, tuple[int, Match]] = {}
+
+    async def _match(self, match_id: str) -> Match:
+        """A match definition, parsed at most once per DEFINITION_TTL_MS (joins read it every time)."""
+        now = self.clock.now_ms()
+        hit = self._matches.get(match_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        match = await self.store.match(match_id)
+        if len(self._matches) >= DEFINITIONS_CACHED_MAX:
+            self._matches.clear()
+        self._matches[match_id] = (now + DEFINITION_TTL_MS, match)
+        return match
 
     # -- admin: declarations ---------------------------------------------------------------
     async def declare_match(self, doc: Any) -> Match:
@@ -75,7 +90,7 @@ class ContestService:
     async def save_team(self, owner: str, doc: Any) -> dict[str, Any]:
         """Saves (a new version of) a team and carries it into every contest it has joined."""
         team = Team.from_dict(owner, doc)
-        match = await self.store.match(team.match)
+        match = await self._match(team.match)
         self._before_deadline(match)
         previous = await self.store.team(match.id, team.key)
         contests = list(previous["contests"]) if previous else []
@@ -96,7 +111,7 @@ class ContestService:
     async def join(self, owner: str, contest_id: str, team_id: str) -> dict[str, Any]:
         """Idempotent by (owner, contest, team): joining twice is one entry and one fee."""
         contest, _state = await self.store.contest(contest_id)
-        match = await self.store.match(contest.match)
+        match = await self._match(contest.match)
         self._before_deadline(match)
         key = f"{owner}/{team_id}"
         saved = await self.store.team(match.id, key)

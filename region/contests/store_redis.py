@@ -14,6 +14,7 @@ Key layout (hash tags keep one match's, and one contest's, keys in one cluster s
     ct:{C}:idx:<player>    zset: entries holding the player, scored by multiplier (frozen once indexed)
     ct:{C}:board           zset: entry → −points (ascending = best first; equal points by entry key)
     ct:{C}:ev:<event>      fan-out progress of one feed event: next index position, or "done"
+    ct:{C}:ver             the board's version: bumped by every change (live ticks read it)
 Board points are in ten-thousandths: player points (hundredths) × multiplier (hundredths).
 """
 
@@ -28,6 +29,7 @@ from podium.region.contests.model import Contest, Match, Team
 from redis.exceptions import RedisError
 
 from podium.errors import NotFound, Unavailable
+from podium.model import RankedEntry
 from podium.redis_client import AnyRedis, as_text, scored_members
 
 T = TypeVar("T")
@@ -90,7 +92,8 @@ return state
 
 # One chunk of one feed event's fan-out, atomic with its progress, so a crash or a replay resumes
 # where it stopped and no entry is counted twice. KEYS: progress, index, board. ARGV: delta
-# (player points, hundredths), chunk size. Returns entries updated (0 when already done).
+# (player points, hundredths), chunk size. KEYS[4] is the board's version (live ticks read it).
+# Returns entries updated (0 when already done).
 _FANOUT = """
 local pos = redis.call('GET', KEYS[1])
 if pos == 'done' then return 0 end
@@ -103,7 +106,25 @@ for i = 1, #rows, 2 do
 end
 local got = #rows / 2
 if got < n then redis.call('SET', KEYS[1], 'done') else redis.call('SET', KEYS[1], pos + got) end
+if got > 0 then redis.call('INCR', KEYS[4]) end
 return got
+"""
+
+
+# Index one HSCAN page of a locked contest's entries, inside Redis. KEYS: entries, board. ARGV:
+# cursor, count, the index key prefix. Returns the next cursor ("0" when done).
+_INDEX = """
+local page = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
+local rows = page[2]
+for i = 1, #rows, 2 do
+  local entry, comp = rows[i], rows[i + 1]
+  redis.call('ZADD', KEYS[2], 'NX', 0, entry)
+  local members = string.sub(comp, string.find(comp, '\t', 1, true) + 1)
+  for player, mult in string.gmatch(members, '([^,=]+)=(%d+)') do
+    redis.call('ZADD', ARGV[3] .. player, tonumber(mult), entry)
+  end
+end
+return page[1]
 """
 
 
@@ -130,6 +151,7 @@ class RedisContestStore:
         self._entry = redis.register_script(_ENTRY)
         self._lock = redis.register_script(_LOCK)
         self._fanout = redis.register_script(_FANOUT)
+        self._index = redis.register_script(_INDEX)
 
     async def _call(self, pending: Awaitable[T]) -> T:
         try:
@@ -208,31 +230,24 @@ class RedisContestStore:
         state = await self._call(self._lock(keys=[contest_key(contest_id, "def")]))
         return state.decode() if isinstance(state, bytes) else str(state)
 
-    async def build_index(self, contest_id: str) -> int:
+    async def build_index(self, contest_id: str) -> None:
         """Index a locked contest: every entry into the board (0 points) and into the index of each of
-        its players. Entries no longer change once locked, so HSCAN sees a frozen hash and ZADD makes
-        a re-run after a crash harmless."""
-        entries_key, cursor, indexed = contest_key(contest_id, "entries"), 0, 0
+        its players, one HSCAN page per Lua call. Entries no longer change once locked, so the scan
+        sees a frozen hash, and ZADD makes a re-run after a crash harmless."""
+        keys = [contest_key(contest_id, "entries"), contest_key(contest_id, "board")]
+        cursor: bytes | int = 0
         while True:
-            cursor, chunk = await self._call(self.redis.hscan(entries_key, cursor, count=INDEX_SCAN_ENTRIES))
-            assert isinstance(chunk, dict)  # a list only with no_values=True
-            pipe = self.redis.pipeline(transaction=False)
-            for key, raw in chunk.items():
-                _version, mults = parse_composition(as_text(raw))
-                entry = as_text(key)
-                pipe.zadd(contest_key(contest_id, "board"), {entry: 0}, nx=True)
-                for player, mult in mults.items():
-                    pipe.zadd(contest_key(contest_id, f"idx:{player}"), {entry: mult})
-            await self._call(pipe.execute())
-            indexed += len(chunk)
-            if cursor == 0:
-                return indexed
+            cursor = await self._call(self._index(keys=keys, args=[cursor, INDEX_SCAN_ENTRIES,
+                                                                 contest_key(contest_id, "idx:")]))
+            if int(cursor) == 0:
+                await self._call(self.redis.incr(contest_key(contest_id, "ver")))
+                return
 
     async def fan_out(self, contest_id: str, event_id: str, player: str, delta: int) -> int:
         """Applies one event's delta to every entry holding `player`, chunk by chunk; returns how
         many entries this call updated (0 if the event was applied before)."""
         keys = [contest_key(contest_id, f"ev:{event_id}"), contest_key(contest_id, f"idx:{player}"),
-                contest_key(contest_id, "board")]
+                contest_key(contest_id, "board"), contest_key(contest_id, "ver")]
         total = 0
         while True:
             got = int(await self._call(self._fanout(keys=keys, args=[delta, FANOUT_CHUNK_ENTRIES])))
@@ -275,6 +290,29 @@ class RedisContestStore:
             out.extend((m.decode(), -int(s)) for m, s in rows)
             if len(rows) < chunk:
                 return out
+
+    async def ranked(self, contest_id: str, start: int, count: int) -> list[RankedEntry]:
+        """A page as the fan-out hub reads boards: player = entry key, score = points × BOARD_SCALE."""
+        rows = await self._call(self.redis.zrange(contest_key(contest_id, "board"), start, start + count - 1,
+                                                  withscores=True))
+        return [RankedEntry(start + i + 1, m.decode(), -int(s), 0) for i, (m, s) in enumerate(rows)]
+
+    async def ranked_entries(self, contest_id: str, entries: list[str]) -> list[RankedEntry | None]:
+        key = contest_key(contest_id, "board")
+        pipe = self.redis.pipeline(transaction=False)
+        for entry in entries:
+            pipe.zrank(key, entry)
+            pipe.zscore(key, entry)
+        raw = await self._call(pipe.execute())
+        return [None if r is None else RankedEntry(int(r) + 1, e, -int(sc), 0)
+                for e, r, sc in zip(entries, raw[::2], raw[1::2], strict=True)]
+
+    async def versions(self, contest_ids: list[str]) -> dict[str, str]:
+        pipe = self.redis.pipeline(transaction=False)
+        for contest_id in contest_ids:
+            pipe.get(contest_key(contest_id, "ver"))
+        raw = await self._call(pipe.execute())
+        return {c: (v or b"0").decode() for c, v in zip(contest_ids, raw, strict=True)}
 
     async def settlement(self, contest_id: str) -> dict[str, Any] | None:
         raw = await self._call(self.redis.hget(contest_key(contest_id, "def"), "settlement"))

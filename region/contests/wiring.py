@@ -3,6 +3,9 @@ the ledger (PostgreSQL when `contests.ledger_url` is set, else SQLite in the dat
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass, field
+
 from podium.region.contests.ledger import Ledger
 from podium.region.contests.ledger_batcher import LedgerBatcher
 from podium.region.contests.ledger_postgres import PostgresLedger
@@ -12,7 +15,9 @@ from podium.region.contests.store_redis import RedisContestStore
 
 from podium.clock import Clock
 from podium.config import Settings
+from podium.fanout import FanOut
 from podium.redis_client import AnyRedis
+from podium.tasks import cancel_and_wait
 
 
 def build_ledger(settings: Settings) -> Ledger:
@@ -28,13 +33,32 @@ def signer_of(settings: Settings) -> SettlementSigner | None:
     return SettlementSigner(key_id, keys[key_id]) if key_id and key_id in keys else None
 
 
-async def open_contests(settings: Settings, redis: AnyRedis, clock: Clock) -> ContestService:
+@dataclass
+class Contests:
+    """The contest front and its live-tick hub (one read per contest per tick, shared by every
+    subscriber), with the ticker task they own."""
+
+    service: ContestService
+    fanout: FanOut
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    ticker: asyncio.Task[None] | None = None
+
+
+async def open_contests(settings: Settings, redis: AnyRedis, clock: Clock) -> Contests:
     ledger = build_ledger(settings)
     await ledger.open()
     batcher = LedgerBatcher(ledger, settings.contests.ledger_commit_window_ms, settings.contests.ledger_pending_max)
-    return ContestService(RedisContestStore(redis), batcher, clock, signer_of(settings))
+    store = RedisContestStore(redis)
+    limits = settings.api.model_copy(update={"tick_ms": settings.contests.tick_ms})
+    fanout = FanOut(store.ranked, store.ranked_entries, store.versions, limits, clock)
+    contests = Contests(ContestService(store, batcher, clock, signer_of(settings)), fanout)
+    contests.ticker = asyncio.create_task(fanout.run(contests.stop), name="contest ticks")
+    return contests
 
 
-async def close_contests(contests: ContestService) -> None:
-    await contests.ledger.aclose()
-    await contests.ledger.ledger.close()
+async def close_contests(contests: Contests) -> None:
+    contests.stop.set()
+    if contests.ticker is not None:
+        await cancel_and_wait(contests.ticker)
+    await contests.service.ledger.aclose()
+    await contests.service.ledger.ledger.close()

@@ -55,7 +55,19 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(f"| Redis bytes/player @{m['players']:,} | {_fmt(m['bytes_per_player'])} | peer (plain ZSET) "
                          f"| {_fmt(m['peer_bytes_per_player'])} | {_fmt(m['ratio_vs_peer'])} |")
         lines.append(f"| region process RSS (bytes) | {_fmt(mem['region_rss_bytes'])} | | | |")
-    for name in ("subscriptions", "global", "kafka"):
+    contests = s.get("contests")
+    if contests is not None and contests.get("status") == "measured":
+        f = contests["fanout"]
+        lines.append(f"| contest fan-out: one event → {f['teams_updated']:,} of {f['teams']:,} teams (s) "
+                     f"| {_fmt(f['fanout_s'])} | naive scan + ZINCRBY | {_fmt(f['baseline_naive_s'])} "
+                     f"| {_fmt(f['ratio_vs_naive'])} |")
+        for ledger in ("sqlite", "postgres"):
+            j = contests.get(f"joins_{ledger}", {})
+            if "joins_per_s" in j:
+                lines.append(f"| joinContest/s, ledger on {ledger} | {_fmt(j['joins_per_s'])} | | | |")
+    for name in ("subscriptions", "global", "kafka", "contests"):
+        if name == "contests" and contests is not None and contests.get("status") == "measured":
+            continue
         sc = s.get(name)
         if sc is None:
             continue

@@ -63,6 +63,8 @@ def run(names: Sequence[str], cfg: BenchConfig, *, mode: str, command: str, out_
                 res = scenarios.scenario_subscriptions(cfg)
             elif name == "global":
                 res = scenarios.scenario_global(cfg)
+            elif name == "contests":
+                res = scenarios.scenario_contests(cfg)
             else:
                 res = scenarios.scenario_kafka(cfg)
             progress(f"scenario {name}", 1, 1)

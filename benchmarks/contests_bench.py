@@ -1,0 +1,177 @@
+"""Contests: one real-world event fanned out to every team holding that player, and joins per
+second with the ledger, against baselines measured in the same run.
+
+- fan-out: a match of 22 players, one contest of `teams` teams (11 players each, random captain and
+  vice). The teams are written straight into the contest's Redis hash (set-up, not measured), the
+  contest locks and is indexed (measured), then one event for the most-picked player is fed through
+  ContestService.feed (measured: teams updated per second). Baseline: what a team would otherwise
+  write — read every entry and ZINCRBY the teams holding that player, pipelined from Python.
+- joins: `joins` concurrent ContestService.join calls (team saved first), ledger on SQLite (and on a
+  real PostgreSQL server when one can be started), joins per second.
+
+    python benchmarks/contests_bench.py [--teams 1000000] [--joins 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+from podium.region.contests.ledger import Ledger
+from podium.region.contests.ledger_batcher import LedgerBatcher
+from podium.region.contests.ledger_postgres import PostgresLedger
+from podium.region.contests.ledger_sqlite import SqliteLedger
+from podium.region.contests.model import POINT_SCALE
+from podium.region.contests.service import ContestService
+from podium.region.contests.store_redis import RedisContestStore, contest_key
+
+from podium.clock import SystemClock
+from podium.redis_server import RedisServer
+
+PLAYERS = [f"p{i:02d}" for i in range(22)]
+ROLES = ["bat", "bowl", "wk", "ar"]
+PIPELINE_ENTRIES = 10_000
+
+
+def match_doc(match_id: str, deadline_ms: int) -> dict[str, Any]:
+    return {"id": match_id, "deadline_ms": deadline_ms,
+            "players": [{"id": p, "role": ROLES[i % 4], "credits": 8} for i, p in enumerate(PLAYERS)],
+            "scoring": {"version": 1, "points": {"six": 6}}}
+
+
+def contest_doc(contest_id: str, match_id: str, capacity: int, fee: int = 0) -> dict[str, Any]:
+    return {"id": contest_id, "match": match_id, "capacity": capacity, "entry_fee": fee,
+            "prizes": [], "rules": {"team_size": 11, "credit_cap": 100}}
+
+
+async def _fill(redis: aioredis.Redis, contest_id: str, teams: int, rnd: random.Random) -> None:
+    """Set-up: `teams` entries written straight into the contest's hash."""
+    for start in range(0, teams, PIPELINE_ENTRIES):
+        pipe = redis.pipeline(transaction=False)
+        mapping = {}
+        for n in range(start, min(teams, start + PIPELINE_ENTRIES)):
+            picked = rnd.sample(PLAYERS, 11)
+            mult = dict.fromkeys(picked, POINT_SCALE) | {picked[0]: 200, picked[1]: 150}
+            mapping[f"u{n}/t"] = "1\t" + ",".join(f"{p}={m}" for p, m in sorted(mult.items()))
+        pipe.hset(contest_key(contest_id, "entries"), mapping=mapping)
+        await pipe.execute()
+
+
+async def _baseline_fanout(redis: aioredis.Redis, contest_id: str, player: str) -> tuple[float, int]:
+    """The naive way: scan every entry, ZINCRBY each team holding the player, pipelined."""
+    t0, updated, cursor = time.perf_counter(), 0, 0
+    board = contest_key(contest_id, "naive")
+    while True:
+        cursor, chunk = await redis.hscan(contest_key(contest_id, "entries"), cursor, count=PIPELINE_ENTRIES)
+        pipe = redis.pipeline(transaction=False)
+        for key, raw in chunk.items():
+            for item in raw.decode().split("\t")[1].split(","):
+                p, _, m = item.partition("=")
+                if p == player:
+                    pipe.zincrby(board, -6 * POINT_SCALE * int(m), key)
+                    updated += 1
+        await pipe.execute()
+        if cursor == 0:
+            return time.perf_counter() - t0, updated
+
+
+async def _fanout(redis_url: str, teams: int, tmp: Path) -> dict[str, Any]:
+    redis = aioredis.Redis.from_url(redis_url)
+    ledger = SqliteLedger(tmp / "fanout-ledger.db")
+    await ledger.open()
+    svc = ContestService(RedisContestStore(redis), LedgerBatcher(ledger), SystemClock())
+    deadline = int(time.time() * 1000) + 2000
+    await svc.declare_match(match_doc("bm", deadline))
+    await svc.create_contest(contest_doc("big", "bm", max(teams, 1)))
+    rnd = random.Random(1)
+    t0 = time.perf_counter()
+    await _fill(redis, "big", teams, rnd)
+    fill_s = time.perf_counter() - t0
+    await asyncio.sleep(max(0.0, deadline / 1000 - time.time()) + 0.05)
+    t0 = time.perf_counter()
+    await svc.ready_contests("bm")
+    index_s = time.perf_counter() - t0
+    counts = {p: await redis.zcard(contest_key("big", f"idx:{p}")) for p in PLAYERS}
+    player = max(counts, key=lambda p: counts[p])
+    t0 = time.perf_counter()
+    [result] = await svc.feed([{"id": "e1", "match": "bm", "player": player, "kind": "six"}])
+    fanout_s = time.perf_counter() - t0
+    base_s, base_updated = await _baseline_fanout(redis, "big", player)
+    info = await redis.info("memory")
+    await ledger.close()
+    await redis.aclose()
+    updated = result["entries_updated"]
+    return {"teams": teams, "teams_updated": updated, "fanout_s": round(fanout_s, 3),
+            "teams_updated_per_s": round(updated / fanout_s), "index_s": round(index_s, 2), "fill_s": round(fill_s, 2),
+            "baseline_naive_s": round(base_s, 3), "baseline_teams_updated": base_updated,
+            "ratio_vs_naive": round(base_s / fanout_s, 2),
+            "extrapolated_12m_teams_s": round(fanout_s * 12_000_000 / max(teams, 1), 1),
+            "redis_used_memory_bytes": info["used_memory"]}
+
+
+async def _joins(redis_url: str, ledger: Ledger, joins: int, concurrency: int = 64) -> dict[str, Any]:
+    redis = aioredis.Redis.from_url(redis_url)
+    await redis.flushdb()
+    await ledger.open()
+    svc = ContestService(RedisContestStore(redis), LedgerBatcher(ledger), SystemClock())
+    await svc.declare_match(match_doc("jm", int(time.time() * 1000) + 3_600_000))
+    await svc.create_contest(contest_doc("jc", "jm", joins, fee=100))
+    rnd = random.Random(2)
+    teams = []
+    for n in range(joins):
+        picked = rnd.sample(PLAYERS, 11)
+        teams.append((f"u{n}", {"id": "t", "match": "jm", "players": picked, "captain": picked[0], "vice": picked[1]}))
+    sem = asyncio.Semaphore(concurrency)
+
+    async def save(owner: str, team: dict[str, Any]) -> None:
+        async with sem:
+            await svc.save_team(owner, team)
+
+    await asyncio.gather(*(save(o, t) for o, t in teams))
+    latencies: list[float] = []
+
+    async def join(owner: str) -> None:
+        async with sem:
+            t = time.perf_counter()
+            await svc.join(owner, "jc", "t")
+            latencies.append(time.perf_counter() - t)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(join(o) for o, _ in teams))
+    elapsed = time.perf_counter() - t0
+    escrow = await ledger.balance("escrow:jc")
+    total = await ledger.total()
+    await ledger.close()
+    await redis.aclose()
+    latencies.sort()
+    return {"joins": joins, "joins_per_s": round(joins / elapsed), "join_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+            "escrow_ok": escrow == 100 * joins, "ledger_total": total}
+
+
+def run(teams: int = 1_000_000, joins: int = 20_000) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp, RedisServer(Path(tmp) / "redis", appendonly=False) as redis:
+        result: dict[str, Any] = {"fanout": asyncio.run(_fanout(redis.url, teams, Path(tmp)))}
+        result["joins_sqlite"] = asyncio.run(_joins(redis.url, SqliteLedger(Path(tmp) / "joins.db"), joins))
+        try:
+            from podium.devtools.postgres_server import PostgresServer
+
+            with PostgresServer() as pg:
+                result["joins_postgres"] = asyncio.run(_joins(redis.url, PostgresLedger(pg.dsn), joins))
+        except (FileNotFoundError, RuntimeError) as exc:
+            result["joins_postgres"] = {"status": "not available", "reason": str(exc)[:300]}
+    return result
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--teams", type=int, default=1_000_000)
+    parser.add_argument("--joins", type=int, default=20_000)
+    args = parser.parse_args()
+    print(json.dumps(run(args.teams, args.joins), indent=2))
