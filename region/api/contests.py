@@ -24,8 +24,8 @@ def _runtime(info: Info[Any, Any]) -> Contests:
     contests = getattr(info.context["request"].app.state, "contests", None)
     if contests is None:
         raise BadUserInput("contests are disabled in this region (contests.enabled=false)")
-    service: ContestService = contests
-    return service
+    runtime: Contests = contests
+    return runtime
 
 
 def _contests(info: Info[Any, Any]) -> ContestService:

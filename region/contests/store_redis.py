@@ -293,8 +293,8 @@ class RedisContestStore:
 
     async def ranked(self, contest_id: str, start: int, count: int) -> list[RankedEntry]:
         """A page as the fan-out hub reads boards: player = entry key, score = points × BOARD_SCALE."""
-        rows = await self._call(self.redis.zrange(contest_key(contest_id, "board"), start, start + count - 1,
-                                                  withscores=True))
+        rows = scored_members(await self._call(self.redis.zrange(contest_key(contest_id, "board"), start,
+                                                                 start + count - 1, withscores=True)))
         return [RankedEntry(start + i + 1, m.decode(), -int(s), 0) for i, (m, s) in enumerate(rows)]
 
     async def ranked_entries(self, contest_id: str, entries: list[str]) -> list[RankedEntry | None]:
