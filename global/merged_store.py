@@ -35,7 +35,7 @@ from podium.replication.regional_state import RegionalState, resolve, winner, wi
 
 from podium.model import Board, Operator, RankedEntry
 from podium.ranking import decode_member, encode_member, from_zscore, to_zscore
-from podium.redis_client import AnyRedis
+from podium.redis_client import AnyRedis, as_text, members, scored_members, stream_entries
 
 TOP_MARGIN = 2
 CONFLICTS_LEN_MAX = 10_000   # conflict log entries kept per board
@@ -102,8 +102,8 @@ class GlobalStore:
                     if after == before[pl]:
                         continue
                     changed += 1
-                    if before[pl] is not None:
-                        pipe.zrem(p + "z", encode_member(before[pl][1], pl))  # type: ignore[index]
+                    if (previous := before[pl]) is not None:
+                        pipe.zrem(p + "z", encode_member(previous[1], pl))
                     if after is not None:
                         pipe.zadd(p + "z", {encode_member(after[1], pl): to_zscore(after[0], board.order)})
                 pipe.zremrangebyrank(p + "z", self.top_k * TOP_MARGIN, -1)
@@ -122,7 +122,8 @@ class GlobalStore:
     async def top(self, board: Board, start: int, count: int) -> list[RankedEntry]:
         if count <= 0 or start < 0:
             return []
-        raw = await self.redis.zrange(_prefix(board.id, board.season) + "z", start, start + count - 1, withscores=True)
+        key = _prefix(board.id, board.season) + "z"
+        raw = scored_members(await self.redis.zrange(key, start, start + count - 1, withscores=True))
         out = []
         for j, (member, zs) in enumerate(raw):
             ts, player = decode_member(member)
@@ -140,7 +141,7 @@ class GlobalStore:
         rank = await self.redis.zrank(p + "z", encode_member(value[1], player))
         merged = MergedEntry(player, value[0], value[1], {r: s[2] for r, s in state.items()},
                              {r: s[0] for r, s in state.items()})
-        return merged, (rank + 1 if rank is not None else None)
+        return merged, (rank + 1 if isinstance(rank, int) else None)
 
     async def states(self, board: Board, players: Sequence[str]) -> dict[str, RegionalState]:
         if not players:
@@ -155,7 +156,7 @@ class GlobalStore:
         zs = to_zscore(score, board.order)
         member = encode_member(achieved_at_ms, player).encode()
         ahead = int(await self.redis.zcount(key, "-inf", f"({zs}"))
-        ties = await self.redis.zrangebyscore(key, zs, zs)
+        ties = members(await self.redis.zrangebyscore(key, zs, zs))
         ahead += sum(1 for m in ties if m < member)
         own, _ = await self.entry(board, player)
         if own is not None:
@@ -165,15 +166,16 @@ class GlobalStore:
         return ahead + 1 if ahead < self.top_k else None
 
     async def conflicts(self, board: Board, count: int) -> list[dict[str, str]]:
-        rows = await self.redis.xrevrange(_prefix(board.id, board.season) + "conflicts", count=count)
-        return [{"id": i.decode(), **{k.decode(): v.decode() for k, v in f.items()}} for i, f in rows]
+        key = _prefix(board.id, board.season) + "conflicts"
+        rows = stream_entries(await self.redis.xrevrange(key, count=count))
+        return [{"id": as_text(i), **{as_text(k): as_text(v) for k, v in f.items()}} for i, f in rows]
 
     async def conflict_counts(self) -> dict[str, int]:
-        return {k.decode(): int(v) for k, v in (await self.redis.hgetall(CONFLICT_COUNTS_KEY)).items()}
+        return {as_text(k): int(v) for k, v in (await self.redis.hgetall(CONFLICT_COUNTS_KEY)).items()}
 
     async def version(self, board: Board) -> str:
         raw = await self.redis.get(_prefix(board.id, board.season) + "ver")
-        return f"{board.season}:{raw.decode() if raw else 0}"
+        return f"{board.season}:{as_text(raw) if raw else 0}"
 
     async def count(self, board: Board) -> int:
         return int(await self.redis.hlen(_prefix(board.id, board.season) + "st"))
@@ -209,7 +211,7 @@ def _encode(state: RegionalState) -> bytes:
     return orjson.dumps({r: list(v) for r, v in state.items()})
 
 
-def _decode(raw: bytes | None) -> RegionalState:
+def _decode(raw: bytes | str | None) -> RegionalState:
     if raw is None:
         return {}
     return {r: (v[0], v[1], v[2]) for r, v in orjson.loads(raw).items()}

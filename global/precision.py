@@ -56,15 +56,18 @@ class MergedSketch:
 
     @property
     def error_bound(self) -> int:
-        eps = kll_doubles_sketch.get_normalized_rank_error(self.sketch.k, False)
-        return math.ceil(eps * self.sketch.n) + 1
+        eps: float = kll_doubles_sketch.get_normalized_rank_error(self.sketch.k, False)
+        n: int = self.sketch.n
+        return math.ceil(eps * n) + 1
 
     def better_than(self, score: int, order: SortOrder) -> float:
         """Estimated number of entries strictly better than `score`."""
-        n = self.sketch.n
+        n: int = self.sketch.n
         if order is SortOrder.DESC:
-            return n * (1.0 - self.sketch.get_rank(float(score), inclusive=True))
-        return n * self.sketch.get_rank(float(score), inclusive=False)
+            rank: float = self.sketch.get_rank(float(score), inclusive=True)
+            return n * (1.0 - rank)
+        rank = self.sketch.get_rank(float(score), inclusive=False)
+        return n * rank
 
 
 def merge_snapshots(snapshots: Iterable[tuple[bytes, int]]) -> MergedSketch | None:

@@ -12,17 +12,19 @@ from podium.global_.service import GlobalService
 from strawberry.types import Info
 
 from podium.errors import BadUserInput, NotFound
+from podium.gql import typed
 from podium.gql.errors import ErrorCodes, as_graphql_errors
 from podium.gql.live import RankChanged, TopChanged
 from podium.gql.live_fast import deliver
 from podium.gql.scalars import Long, schema_config
 from podium.gql.timing import OperationTiming
-from podium.gql.types import Board, Consistency, LeaderboardConnection, RankedEntryType, as_of
+from podium.gql.types import Board, Consistency, LeaderboardConnection, Precision, RankedEntryType, as_of
 from podium.model import RankedEntry
 
 
 def service_of(info: Info[Any, Any]) -> GlobalService:
-    return info.context["service"]  # type: ignore[no-any-return]
+    service: GlobalService = info.context["service"]
+    return service
 
 
 @strawberry.type(description="The global tier's view of one region.")
@@ -38,8 +40,8 @@ class RegionReplication:
 class GlobalPlayer:
     id: str
 
-    @strawberry.field(description="The player's global rank entry on the board, with its precision. "
-                                  "With SESSION consistency, pass the `session` token returned by the region.")
+    @typed.field(description="The player's global rank entry on the board, with its precision. "
+                             "With SESSION consistency, pass the `session` token returned by the region.")
     async def entry(
         self, info: Info[Any, Any], board: str, consistency: Consistency = Consistency.EVENTUAL,
         session: str | None = None,
@@ -65,16 +67,16 @@ class GlobalPlayer:
         estimate = await service.estimate_rank(b, score)
         return RankedEntryType.from_entry(
             RankedEntry(estimate.rank, self.id, score, ts), estimate.as_of_ms,
-            precision=estimate.precision, error_bound=estimate.error_bound,
+            precision=Precision(estimate.precision.value), error_bound=estimate.error_bound,
         )
 
-    @strawberry.field(description="Each region's contribution to the merged value.")
+    @typed.field(description="Each region's contribution to the merged value.")
     async def contributions(self, info: Info[Any, Any], board: str) -> list[Contribution]:
         service = service_of(info)
         merged, _ = await service.store.entry(await service.boards.require(board), self.id)
         if merged is None:
             return []
-        return [Contribution(region=r, score=v, version=merged.versions[r])  # type: ignore[arg-type]
+        return [Contribution(region=r, score=Long(v), version=Long(merged.versions[r]))
                 for r, v in sorted(merged.contributions.items())]
 
 
@@ -87,14 +89,14 @@ class Contribution:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="Every board the global tier has heard of.")
+    @typed.field(description="Every board the global tier has heard of.")
     async def boards(self, info: Info[Any, Any]) -> list[Board]:
         boards = await service_of(info).boards.all()
         return [Board.from_model(b) for b in sorted(boards.values(), key=lambda b: b.id)]
 
-    @strawberry.field(description="The merged world leaderboard; ranks 1..K are EXACT. STRONG merges the "
-                                  "regions' live top lists (top <= 100); allowStale returns the merged state, "
-                                  "labelled stale, when a region does not answer in time.")
+    @typed.field(description="The merged world leaderboard; ranks 1..K are EXACT. STRONG merges the "
+                             "regions' live top lists (top <= 100); allowStale returns the merged state, "
+                             "labelled stale, when a region does not answer in time.")
     async def leaderboard(
         self, info: Info[Any, Any], board: str, first: int = 10, offset: int = 0,
         consistency: Consistency = Consistency.EVENTUAL, allow_stale: bool = False,
@@ -115,7 +117,7 @@ class Query:
         total = await service.store.count(b)
         return LeaderboardConnection.from_entries(rows, total, service.clock.now_ms(), first, stale=stale)
 
-    @strawberry.field(description="A player's neighbourhood on the exact global board (ranks 1..K).")
+    @typed.field(description="A player's neighbourhood on the exact global board (ranks 1..K).")
     async def around(self, info: Info[Any, Any], board: str, player: str, above: int = 5,
                      below: int = 5) -> list[RankedEntryType]:
         service = service_of(info)
@@ -132,11 +134,11 @@ class Query:
         now = service.clock.now_ms()
         return [RankedEntryType.from_entry(r, now) for r in rows]
 
-    @strawberry.field(description="A player, to ask for their merged global entry.")
+    @typed.field(description="A player, to ask for their merged global entry.")
     async def player(self, id: str) -> GlobalPlayer:
         return GlobalPlayer(id=id)
 
-    @strawberry.field(description="Replication status of every region: lag, last contact, staleness.")
+    @typed.field(description="Replication status of every region: lag, last contact, staleness.")
     async def regions(self, info: Info[Any, Any]) -> list[RegionReplication]:
         service = service_of(info)
         return [
@@ -148,8 +150,8 @@ class Query:
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(description="The global top-n (n <= K, EXACT): the full top first, then only "
-                                         "changes, coalesced per tick.")
+    @typed.subscription(description="The global top-n (n <= K, EXACT): the full top first, then only "
+                                    "changes, coalesced per tick.")
     async def top_changed(self, info: Info[Any, Any], board: str, n: int = 10) -> AsyncGenerator[TopChanged, None]:
         service = service_of(info)
         with as_graphql_errors():
@@ -159,7 +161,7 @@ class Subscription:
             async for message in deliver(info, updates, TopChanged.from_update, service.fanout.payloads):
                 yield message  # type: ignore[misc]
 
-    @strawberry.subscription(description="A player's global rank within the exact top-K.")
+    @typed.subscription(description="A player's global rank within the exact top-K.")
     async def rank_changed(self, info: Info[Any, Any], board: str, player: str) -> AsyncGenerator[RankChanged, None]:
         service = service_of(info)
         with as_graphql_errors():

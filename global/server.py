@@ -35,7 +35,7 @@ from podium.web.routes import web_routes
 REPLICATION_BODY_BYTES_MAX = 8 * 1_048_576
 
 
-class GlobalGraphQL(LocalGraphiQL, GraphQL):  # type: ignore[type-arg]
+class GlobalGraphQL(LocalGraphiQL, GraphQL[dict[str, Any], None]):
     web_tier = "global"
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
@@ -46,7 +46,8 @@ class GlobalGraphQL(LocalGraphiQL, GraphQL):  # type: ignore[type-arg]
 
 
 def service_of(request: Request) -> GlobalService:
-    return request.app.state.service  # type: ignore[no-any-return]
+    service: GlobalService = request.app.state.service
+    return service
 
 
 async def _verified_doc(request: Request) -> tuple[GlobalService, dict[str, Any]]:
@@ -90,7 +91,7 @@ async def apply_replicated(service: GlobalService, doc: dict[str, Any]) -> int:
         changes = [Change.from_wire(region, row) for row in rows]
     except (TypeError, ValueError) as exc:
         raise BadUserInput(f"malformed change: {exc}") from exc
-    merged = await service.store.apply(board, [c for c in changes if c.board == board.id and c.season == board.season])
+    merged: int = await service.store.apply(board, [c for c in changes if c.board == board.id and c.season == board.season])
     if changes:
         lags = [max(0, now - (c.seq >> SEQ_SUB_BITS)) for c in changes]
         status.record_lags(lags)

@@ -84,7 +84,8 @@ class GlobalService:
         self._tasks.append(asyncio.create_task(memory.run(self._stop), name="redis-memory"))
 
     async def _read_range(self, board_id: str, start: int, count: int) -> list[RankedEntry]:
-        return await self.store.top(await self.boards.require(board_id), start, count)
+        page: list[RankedEntry] = await self.store.top(await self.boards.require(board_id), start, count)
+        return page
 
     async def _read_players(self, board_id: str, players: list[str]) -> list[RankedEntry | None]:
         board = await self.boards.require(board_id)
@@ -182,7 +183,8 @@ class GlobalService:
             live = await self.reader.player_entry(region, board, player)
             if live is not None:
                 state = with_change(state, region, live[0], live[1], wanted[region])
-        return resolve(board.operator, board.order, state)
+        resolved: tuple[int, int] | None = resolve(board.operator, board.order, state)
+        return resolved
 
     async def close(self) -> None:
         self._stop.set()

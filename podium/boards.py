@@ -14,7 +14,7 @@ from podium.clock import Clock
 from podium.errors import Conflict, NotFound
 from podium.keys import BOARDS_KEY, REBUILDING_KEY
 from podium.model import Board
-from podium.redis_client import AnyRedis
+from podium.redis_client import AnyRedis, as_bytes, as_text
 
 REFRESH_MS = 1000
 MISS_REFRESH_MS = 100
@@ -35,8 +35,8 @@ class BoardRegistry:
     async def refresh(self) -> dict[str, Board]:
         raw = await self.redis.hgetall(BOARDS_KEY)
         leases = await self.redis.hgetall(REBUILDING_KEY)
-        self._boards = {k.decode(): Board.from_dict(orjson.loads(v)) for k, v in raw.items()}
-        self._rebuilding = {k.decode(): int(v.split(b":", 1)[0]) for k, v in leases.items()}
+        self._boards = {as_text(k): Board.from_dict(orjson.loads(v)) for k, v in raw.items()}
+        self._rebuilding = {as_text(k): int(as_bytes(v).split(b":", 1)[0]) for k, v in leases.items()}
         self._loaded_at = self.clock.monotonic()
         return self._boards
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from podium.clock import Clock
@@ -145,7 +145,7 @@ class FanOut:
         if self.subscriptions >= self.limits.subscriptions_per_process_max:
             raise RateLimited("this process serves its maximum number of subscriptions; retry on another", 1.0)
 
-    async def subscribe_top(self, board: str, n: int) -> AsyncIterator[TopUpdate]:
+    async def subscribe_top(self, board: str, n: int) -> AsyncGenerator[TopUpdate, None]:
         self._admit(n)
         key = (board, n)
         watch = self.tops.get(key)
@@ -176,7 +176,7 @@ class FanOut:
             if watch.subscribers == 0 and self.tops.get(key) is watch:
                 self.tops.pop(key, None)
 
-    async def subscribe_rank(self, board: str, player: str) -> AsyncIterator[RankUpdate]:
+    async def subscribe_rank(self, board: str, player: str) -> AsyncGenerator[RankUpdate, None]:
         self._admit()
         key = (board, player)
         watch = self.ranks.get(key)
@@ -215,8 +215,10 @@ class FanOut:
         try:
             setattr(watch, attr, await read())
         except BaseException as exc:
-            (self.tops if isinstance(watch, _TopWatch) else self.ranks).pop(  # type: ignore[arg-type]
-                (watch.board, watch.n) if isinstance(watch, _TopWatch) else (watch.board, watch.player), None)
+            if isinstance(watch, _TopWatch):
+                self.tops.pop((watch.board, watch.n), None)
+            else:
+                self.ranks.pop((watch.board, watch.player), None)
             watch.error = exc
             watch.loaded.set()   # subscribers already waiting on this watch fail with it, not hang
             raise

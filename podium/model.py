@@ -92,11 +92,11 @@ class Board:
         try:
             return cls(
                 id=str(data["id"]),
-                operator=Operator(data.get("operator", "best")),
-                order=SortOrder(data.get("order", "desc")),
+                operator=Operator(str(data.get("operator", "best"))),
+                order=SortOrder(str(data.get("order", "desc"))),
                 score_min=_opt_int(data.get("score_min")),
                 score_max=_opt_int(data.get("score_max")),
-                scope=Scope(data.get("scope", "region")),
+                scope=Scope(str(data.get("scope", "region"))),
                 max_delta_per_minute=_opt_int(data.get("max_delta_per_minute")),
                 public_read=bool(data.get("public_read", True)),
                 season=int(data.get("season", 0)),  # type: ignore[call-overload]

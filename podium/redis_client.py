@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import TypeAlias, cast
 from urllib.parse import urlparse
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
 AnyRedis: TypeAlias = aioredis.Redis | RedisCluster
+# Reply shapes as our clients see them: redis-py types each command's replies as the union of every
+# shape its options (WITHSCORES, decode_responses, XAUTOCLAIM's deleted entries) can produce.
+Members: TypeAlias = list[bytes]
+ScoredMembers: TypeAlias = list[tuple[bytes, float]]
+StreamEntries: TypeAlias = list[tuple[bytes | str, dict[bytes | str, bytes | str]]]
 POOL_WAIT_S = 5.0
 
 
@@ -28,3 +33,30 @@ def connect(url: str, *, cluster: bool = False, connections_max: int = 64) -> An
         host, _, port = hostport.partition(":")
         nodes.append(ClusterNode(host or "127.0.0.1", int(port or 6379)))
     return RedisCluster(startup_nodes=nodes, decode_responses=False, max_connections=connections_max)
+
+
+def as_bytes(value: bytes | str) -> bytes:
+    """A reply as bytes: our clients never decode (`decode_responses=False`), but redis-py types
+    every reply as `bytes | str`, so this narrows it (and encodes, should a str ever come back)."""
+    return value if isinstance(value, bytes) else value.encode()
+
+
+def as_text(value: bytes | str) -> str:
+    """A reply as str (see `as_bytes`)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def members(reply: object) -> Members:
+    """A Z[REV]RANGE[BYSCORE] reply without scores: members, undecoded."""
+    return cast(Members, reply)
+
+
+def scored_members(reply: object) -> ScoredMembers:
+    """A Z[REV]RANGE ... WITHSCORES reply: (member, score) pairs, members undecoded."""
+    return cast(ScoredMembers, reply)
+
+
+def stream_entries(reply: object) -> StreamEntries:
+    """An XRANGE/XREVRANGE reply: (id, fields) pairs, neither of them None (only XAUTOCLAIM has
+    deleted entries)."""
+    return cast(StreamEntries, reply or [])

@@ -113,7 +113,7 @@ class RedisServer:
             ]
         return args
 
-    def start(self) -> RedisServer:
+    def start(self) -> Self:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             self._args(),
@@ -181,7 +181,7 @@ class RedisClusterServers:
     def startup_nodes(self) -> list[tuple[str, int]]:
         return [("127.0.0.1", s.port) for s in self.servers]
 
-    def start(self) -> RedisClusterServers:
+    def start(self) -> Self:
         try:
             for server in self.servers:
                 server.start()

@@ -22,4 +22,4 @@ def hypercorn_config(host: str, port: int) -> Config:
 
 
 async def serve(app: Any, host: str, port: int, stop: asyncio.Event) -> None:
-    await hypercorn_serve(app, hypercorn_config(host, port), shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    await hypercorn_serve(app, hypercorn_config(host, port), shutdown_trigger=stop.wait)

@@ -21,7 +21,7 @@ from podium.clock import Clock
 from podium.config import IngestLimits
 from podium.errors import Conflict, Rebuilding
 from podium.model import Board, EntryResult, EntryStatus, ScoreEntry
-from podium.redis_client import AnyRedis
+from podium.redis_client import AnyRedis, as_bytes
 
 if TYPE_CHECKING:
     from podium.region.history.writer import HistorySink
@@ -146,7 +146,7 @@ class IdempotencyStore:
         stored = await self.redis.get(key)
         if stored is None:
             return await self.begin(scope, idem_key, body_hash)
-        if stored.startswith(self.PENDING + b":"):
+        if as_bytes(stored).startswith(self.PENDING + b":"):
             # retryAfter tells a client this conflict passes (unlike a key reused for another batch)
             raise Conflict("a batch with this Idempotency-Key is still being processed; retry shortly", retryAfter=1)
         doc = orjson.loads(stored)
@@ -204,7 +204,7 @@ class IngestService:
             boards = await self.registry.refresh()  # a board may have been created by another process
         valid, results = validate_batch(raw_entries, boards, self.limits, now_ms)
         if self.sink is not None:
-            applied = await self.sink.put(boards, valid, now_ms, wait=wait)
+            applied: dict[int, EntryResult] | None = await self.sink.put(boards, valid, now_ms, wait=wait)
         else:
             # A board being rebuilt would lose writes at the swap: refuse the batch as a whole (503,
             # nothing applied) so the client retries it, rather than dropping its entries.

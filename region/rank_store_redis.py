@@ -12,6 +12,7 @@ from podium.region.rank_store import ApplyCode, ApplyOutcome, QuarantinedEntry, 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.typing import EncodableT, FieldT
 
 from podium.config import IngestLimits
 from podium.errors import Internal, Unavailable
@@ -19,7 +20,7 @@ from podium.invariant import invariant
 from podium.keys import BoardKeys, keys_of
 from podium.model import Board, RankCursor, RankedEntry, ScoreEntry, SortOrder
 from podium.ranking import decode_member, encode_member, encode_ts, from_zscore, to_zscore
-from podium.redis_client import AnyRedis
+from podium.redis_client import AnyRedis, scored_members, stream_entries
 
 LOAD_CHUNK_ENTRIES = 5000
 # A replace builds aside under keys that expire on their own, so a builder that dies mid-way leaves
@@ -112,7 +113,8 @@ class RedisRankStore:
         if count <= 0 or start < 0:
             return []
         try:
-            raw = await self.redis.zrange(keys_of(board).zset, start, start + count - 1, withscores=True)
+            raw = scored_members(await self.redis.zrange(keys_of(board).zset, start, start + count - 1,
+                                                         withscores=True))
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise Unavailable("the rank store (Redis) is unreachable; retry shortly") from exc
         return [
@@ -158,7 +160,7 @@ class RedisRankStore:
         it = iter(entries)
         while chunk := list(islice(it, LOAD_CHUNK_ENTRIES)):
             mapping = {encode_member(ts, p): to_zscore(s, board.order) for p, s, ts in chunk}
-            index = {p: encode_ts(ts) for p, s, ts in chunk}
+            index: dict[FieldT, EncodableT] = {p: encode_ts(ts) for p, s, ts in chunk}
             async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.zadd(k.zset, mapping)
                 pipe.hset(k.index, mapping=index)
@@ -202,7 +204,7 @@ class RedisRankStore:
         await self.redis.delete(k.zset, k.index, k.changes)
 
     async def quarantined(self, board: Board, count: int) -> list[QuarantinedEntry]:
-        rows = await self.redis.xrevrange(keys_of(board).quarantine, count=count)
+        rows = stream_entries(await self.redis.xrevrange(keys_of(board).quarantine, count=count))
         out = []
         for entry_id, fields in rows:
             f = {_text(a): _text(b) for a, b in fields.items()}

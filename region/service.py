@@ -40,7 +40,7 @@ from podium.errors import Rebuilding, Unavailable
 from podium.fanout import FanOut
 from podium.keys import keys_of
 from podium.model import Board, RankedEntry
-from podium.redis_client import AnyRedis, connect
+from podium.redis_client import AnyRedis, as_text, connect, stream_entries
 from podium.redis_memory import RedisMemoryProbe
 from podium.signing import ReplayGuard
 from podium.telemetry import Telemetry
@@ -95,7 +95,13 @@ class RegionService:
         service.read_cache = ReadCache(settings.api.cache_ttl_ms, settings.api.cache_entries_max, clock,
                                        on_lookup=lambda result: lookups.add(1, {"result": result}))
         scores = service.telemetry.scores
-        ingest.on_counts = lambda counts: [scores.add(n, {"outcome": k}) for k, n in counts.items() if n]  # type: ignore[func-returns-value]
+
+        def count_scores(counts: dict[str, int]) -> None:
+            for outcome, n in counts.items():
+                if n:
+                    scores.add(n, {"outcome": outcome})
+
+        ingest.on_counts = count_scores
         if settings.kafka.bootstrap:
             from podium.region.stream.sink_kafka import KafkaSink  # event-log mode: produce, a worker applies
 
@@ -240,17 +246,21 @@ class RegionService:
         return snapshot
 
     async def _read_range(self, board_id: str, start: int, count: int) -> list[RankedEntry]:
-        return await self.store.range(await self.boards.require(board_id), start, count)
+        page: list[RankedEntry] = await self.store.range(await self.boards.require(board_id), start, count)
+        return page
 
     async def cached_range(self, board: Board, start: int, count: int) -> list[RankedEntry]:
         """A page in rank order through the read cache (one Redis read per key per tick)."""
         if self.read_cache is None:
-            return await self.store.range(board, start, count)
+            page: list[RankedEntry] = await self.store.range(board, start, count)
+            return page
         return await self.read_cache.get(  # type: ignore[no-any-return]
             ("range", board.id, board.season, start, count), lambda: self.store.range(board, start, count))
 
     async def _read_players(self, board_id: str, players: list[str]) -> list[RankedEntry | None]:
-        return await self.store.players(await self.boards.require(board_id), players)
+        board = await self.boards.require(board_id)
+        entries: list[RankedEntry | None] = await self.store.players(board, players)
+        return entries
 
     async def _read_versions(self, board_ids: list[str]) -> dict[str, str]:
         """The newest change-stream id of each board: a board changed iff it moved."""
@@ -260,8 +270,8 @@ class RegionService:
             board = boards.get(board_id)
             if board is None:
                 continue
-            last = await self.redis.xrevrange(keys_of(board).changes, count=1)
-            out[board_id] = f"{board.season}:{last[0][0].decode() if last else '-'}"
+            last = stream_entries(await self.redis.xrevrange(keys_of(board).changes, count=1))
+            out[board_id] = f"{board.season}:{as_text(last[0][0]) if last else '-'}"
         return out
 
     async def _board_keys(self) -> dict[str, list[str]]:

@@ -20,7 +20,7 @@ from podium.config import IngestLimits, ReplicationSettings
 from podium.keys import keys_of
 from podium.model import Board, SortOrder
 from podium.ranking import decode_member, from_zscore
-from podium.redis_client import AnyRedis
+from podium.redis_client import AnyRedis, scored_members
 from podium.signing import signed_headers
 
 log = logging.getLogger("podium.replication.anti_entropy")
@@ -39,7 +39,7 @@ class RepairReport:
 async def board_entries(redis: AnyRedis, board: Board) -> AsyncIterator[tuple[str, int, int]]:
     key, start = keys_of(board).zset, 0
     while True:
-        rows = await redis.zrange(key, start, start + SCAN_CHUNK_ENTRIES - 1, withscores=True)
+        rows = scored_members(await redis.zrange(key, start, start + SCAN_CHUNK_ENTRIES - 1, withscores=True))
         for member, zscore in rows:
             ts, player = decode_member(member)
             yield player, from_zscore(zscore, board.order), ts

@@ -27,7 +27,7 @@ from podium.clock import Clock
 from podium.config import ReplicationSettings
 from podium.errors import Unavailable
 from podium.keys import keys_of
-from podium.redis_client import AnyRedis
+from podium.redis_client import AnyRedis, stream_entries
 
 log = logging.getLogger("podium.replication.shipper")
 HEARTBEAT_INTERVAL_S = 1.0
@@ -95,7 +95,8 @@ class Shipper:
         for board in boards.values():
             stream = keys_of(board).changes
             position = acked.get(stream, "0-0")
-            rows = await self.redis.xrange(stream, min=f"({position}", max="+", count=self.settings.ship_batch_max)
+            rows = stream_entries(await self.redis.xrange(stream, min=f"({position}", max="+",
+                                                          count=self.settings.ship_batch_max))
             if not rows:
                 self.stats.lag_ms.pop(board.id, None)
                 continue
@@ -104,7 +105,7 @@ class Shipper:
             self.stats.lag_ms[board.id] = max(0, now_ms - oldest_ms)
             changes: list[Change] = []
             for stream_id, fields in rows:
-                data = fields.get(b"d") or fields.get("d")  # type: ignore[call-overload]
+                data = fields.get(b"d") or fields.get("d") or b""
                 changes += parse_stream_entry(self.region, board.id, board.season, stream_id, data)
             await self.transport.send(self.region, board, changes)
             await self.redis.hset(self.acked_key, stream, _text(rows[-1][0]))
@@ -119,7 +120,8 @@ class Shipper:
         now_ms = self.clock.now_ms()
         for board in (await self.boards.all()).values():
             stream = keys_of(board).changes
-            rows = await self.redis.xrange(stream, min=f"({acked.get(stream, '0-0')}", max="+", count=1)
+            rows = stream_entries(await self.redis.xrange(stream, min=f"({acked.get(stream, '0-0')}", max="+",
+                                                          count=1))
             if rows:
                 self.stats.lag_ms[board.id] = max(0, now_ms - (stream_id_to_seq(rows[0][0]) >> 16))
             else:
@@ -128,7 +130,7 @@ class Shipper:
     async def _check_overflow(self, stream: str, position: str, first_unshipped: bytes | str) -> None:
         if position == "0-0":
             return
-        first = await self.redis.xrange(stream, count=1)
+        first = stream_entries(await self.redis.xrange(stream, count=1))
         if first and stream_id_to_seq(first[0][0]) > stream_id_to_seq(position) and _text(first[0][0]) == _text(first_unshipped):
             # The entry right after the acknowledged one was trimmed: we lost changes to the cap.
             self.stats.overflows += 1

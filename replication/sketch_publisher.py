@@ -19,7 +19,7 @@ from podium.config import GlobalSettings
 from podium.errors import Unavailable
 from podium.keys import keys_of
 from podium.model import Board, SortOrder
-from podium.redis_client import AnyRedis
+from podium.redis_client import AnyRedis, stream_entries
 from podium.sketches import COARSE_K, FINE_K
 
 log = logging.getLogger("podium.replication.sketches")
@@ -57,7 +57,7 @@ class SketchPublisher:
         self.transport = transport
         self.clock = clock
         self.settings = settings
-        self._seen: dict[str, bytes | None] = {}
+        self._seen: dict[str, bytes | str | None] = {}
         self._last_coarse_s = float("-inf")
         self.build_s: dict[str, float] = {}
 
@@ -65,7 +65,7 @@ class SketchPublisher:
         coarse_due = self.clock.monotonic() - self._last_coarse_s >= self.settings.coarse_sketch_refresh_ms / 1000
         published = 0
         for board in (await self.boards.all()).values():
-            last = await self.redis.xrevrange(keys_of(board).changes, count=1)
+            last = stream_entries(await self.redis.xrevrange(keys_of(board).changes, count=1))
             marker = last[0][0] if last else None
             if self._seen.get(board.id, b"?") == marker and not coarse_due:
                 continue

@@ -12,13 +12,15 @@ GLOBAL_NAME = "global.graphql"
 
 
 def sdl() -> str:
-    return build_schema().as_str() + "\n"
+    text: str = build_schema().as_str()
+    return text + "\n"
 
 
 def global_sdl() -> str:
     from podium.global_.schema import build_global_schema
 
-    return build_global_schema().as_str() + "\n"
+    text: str = build_global_schema().as_str()
+    return text + "\n"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -53,7 +53,7 @@ class CassandraServer:
             text = re.sub(rf"(?m)^{key}:.*$", f"{key}: {port}", text)
         return text
 
-    def start(self) -> CassandraServer:
+    def start(self) -> Self:
         java = shutil.which("java")
         if java is None:
             raise Unavailable("java is not on PATH")

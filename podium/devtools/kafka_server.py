@@ -43,7 +43,7 @@ class KafkaServer:
     def pid(self) -> int | None:
         return self.process.pid if self.process else None
 
-    def start(self) -> KafkaServer:
+    def start(self) -> Self:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.data_dir / "broker.log", "ab")  # noqa: SIM115 - owned by the child
         self.process = subprocess.Popen(

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
@@ -40,7 +41,7 @@ class Node:
 class Stack:
     regions: list[str]
     data_dir: Path
-    boards: list[dict[str, object]] = field(default_factory=lambda: [{"id": "arena"}])
+    boards: Sequence[Mapping[str, object]] = field(default_factory=lambda: [{"id": "arena"}])
     game_key_id: str = "demo-game-server"
     game_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     admin_key: str = field(default_factory=lambda: secrets.token_hex(16))
@@ -77,7 +78,7 @@ class Stack:
         env.update(self.extra_env)
         return env
 
-    def start(self) -> Stack:
+    def start(self) -> Self:
         try:
             names = [("global", "global")] + [(r, "region") for r in self.regions]
             for name, role in names:

@@ -51,7 +51,7 @@ class LiveServer:
         except BaseException as exc:
             self._error = exc
 
-    def start(self) -> LiveServer:
+    def start(self) -> Self:
         self._thread = threading.Thread(target=self._run, name="podium-live-server", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -108,7 +108,7 @@ class ServerProcess:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/graphql"
 
-    def start(self) -> ServerProcess:
+    def start(self) -> Self:
         import subprocess
         import sys
         import tempfile

@@ -15,7 +15,7 @@ the update object as root value, which is exactly how subscription events are ma
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -24,7 +24,7 @@ from typing import Any, Protocol, TypeVar
 import orjson
 from strawberry.types import Info
 
-from graphql import DocumentNode, ExecutionResult, execute, print_ast
+from graphql import DocumentNode, ExecutionResult, GraphQLResolveInfo, Undefined, execute, print_ast
 from podium.fanout import PayloadCache
 
 
@@ -44,14 +44,25 @@ def _operation(info: Info[Any, Any]) -> tuple[DocumentNode, tuple[str, str]]:
     the printed operation (with fragments) and the variables."""
     raw = info._raw_info
     doc = DocumentNode(definitions=(raw.operation, *raw.fragments.values()))
-    variables = orjson.dumps(raw.variable_values, option=orjson.OPT_SORT_KEYS, default=str).decode()
+    variables = orjson.dumps(_inputs(raw), option=orjson.OPT_SORT_KEYS, default=str).decode()
     return doc, (print_ast(doc), variables)
+
+
+def _inputs(raw: GraphQLResolveInfo[Any]) -> dict[str, Any]:
+    """The operation's variables as the client sent them, for `execute` to coerce again. graphql-core
+    3.3 types `variable_values` as its coerced `VariableValues` (which `execute` cannot take), while a
+    subscription resolver is handed the request's plain dict: accept both."""
+    values: object = raw.variable_values
+    if isinstance(values, dict):
+        return values
+    return {name: source.value for name, source in raw.variable_values.sources.items()
+            if source.value is not Undefined}
 
 
 async def _render(info: Info[Any, Any], doc: DocumentNode, root: object) -> str | None:
     raw = info._raw_info
     result: Any = execute(raw.schema, doc, root_value=root, context_value=info.context,
-                          variable_values=raw.variable_values,
+                          variable_values=_inputs(raw),
                           operation_name=raw.operation.name.value if raw.operation.name else None)
     if inspect.isawaitable(result):
         result = await result
@@ -70,7 +81,7 @@ U = TypeVar("U", bound=Keyed)
 
 
 async def deliver(
-    info: Info[Any, Any], updates: AsyncIterator[U], to_object: Callable[[U], object], cache: PayloadCache,
+    info: Info[Any, Any], updates: AsyncGenerator[U, None], to_object: Callable[[U], object], cache: PayloadCache,
 ) -> AsyncIterator[object]:
     """Yields the first update through Strawberry, then writes shared frames for the rest."""
     channel = CHANNEL.get()

@@ -31,7 +31,7 @@ def _sender(adapter: Any) -> Any:
     return send_text
 
 
-class TransportWSHandler(BaseGraphQLTransportWSHandler):  # type: ignore[type-arg]
+class TransportWSHandler(BaseGraphQLTransportWSHandler[dict[str, Any], None]):
     """graphql-transport-ws: frames are `{"id":…,"type":"next","payload":…}`."""
 
     async def run_operation(self, operation: Operation[Any, Any]) -> None:
@@ -40,7 +40,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler):  # type: ignore[type-ar
         await super().run_operation(operation)
 
 
-class LegacyWSHandler(BaseGraphQLWSHandler):  # type: ignore[type-arg]
+class LegacyWSHandler(BaseGraphQLWSHandler[dict[str, Any], None]):
     """graphql-ws (subscriptions-transport-ws): frames are `{"type":"data","id":…,"payload":…}`."""
 
     async def handle_async_results(self, operation_id: str, query: str, operation_name: str | None,

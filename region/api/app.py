@@ -35,7 +35,7 @@ from podium.web.routes import web_routes
 log = logging.getLogger("podium.app")
 
 
-class RegionGraphQL(LocalGraphiQL, GraphQL):  # type: ignore[type-arg]
+class RegionGraphQL(LocalGraphiQL, GraphQL[dict[str, Any], None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 

@@ -14,6 +14,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from podium.errors import BadUserInput
+from podium.gql import typed
 from podium.gql.scalars import Long
 from podium.web.audit import AuditRecord
 
@@ -62,7 +63,7 @@ def _check_reason(reason: str) -> None:
 
 @strawberry.type
 class ConsoleQuery:
-    @strawberry.field(description="Admins: a board's quarantined entries, newest first.")
+    @typed.field(description="Admins: a board's quarantined entries, newest first.")
     async def quarantined(self, info: Info[Any, Any], board: str, first: int = 100) -> list[QuarantinedEntry]:
         await require_admin(info)
         if not 1 <= first <= QUARANTINE_PAGE_MAX:
@@ -71,7 +72,7 @@ class ConsoleQuery:
         rows = await service.store.quarantined(await service.boards.require(board), first)
         return [QuarantinedEntry.from_model(r) for r in rows]
 
-    @strawberry.field(description="Admins: the audit log of admin actions, newest first.")
+    @typed.field(description="Admins: the audit log of admin actions, newest first.")
     async def audit_log(self, info: Info[Any, Any], first: int = 50) -> list[AuditEntry]:
         await require_admin(info)
         service = info.context["service"]
@@ -83,7 +84,7 @@ class ConsoleQuery:
 
 @strawberry.type
 class ConsoleMutation:
-    @strawberry.mutation(description="Admins: approve a quarantined entry: it is applied (without the delta "
+    @typed.mutation(description="Admins: approve a quarantined entry: it is applied (without the delta "
                                      "check) and leaves the quarantine. The reason is recorded in the audit log.")
     async def approve_quarantined(self, info: Info[Any, Any], board: str, id: str,
                                   reason: str = "") -> QuarantineApproval:
@@ -93,7 +94,7 @@ class ConsoleMutation:
         status, rank = await quarantine_review.approve(service, await service.boards.require(board), id)
         return QuarantineApproval(status=status, rank=rank)
 
-    @strawberry.mutation(description="Admins: reject a quarantined entry: it is dropped. The reason is "
+    @typed.mutation(description="Admins: reject a quarantined entry: it is dropped. The reason is "
                                      "recorded in the audit log.")
     async def reject_quarantined(self, info: Info[Any, Any], board: str, id: str,
                                  reason: str = "") -> QuarantinedEntry:
@@ -103,7 +104,7 @@ class ConsoleMutation:
         row = await quarantine_review.reject(service, await service.boards.require(board), id)
         return QuarantinedEntry.from_model(row)
 
-    @strawberry.mutation(description="Admins: lift a player's ban on a board (their removed entry stays removed).")
+    @typed.mutation(description="Admins: lift a player's ban on a board (their removed entry stays removed).")
     async def unban_player(self, info: Info[Any, Any], board: str, player: str) -> bool:
         await require_admin(info)
         service = info.context["service"]

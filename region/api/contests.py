@@ -13,6 +13,7 @@ from podium.region.contests.wiring import Contests
 from strawberry.types import Info
 
 from podium.errors import BadUserInput, Unauthenticated
+from podium.gql import typed
 from podium.gql.errors import as_graphql_errors
 from podium.gql.live import RankChanged, TopChanged
 from podium.gql.live_fast import deliver
@@ -23,7 +24,8 @@ def _runtime(info: Info[Any, Any]) -> Contests:
     contests = getattr(info.context["request"].app.state, "contests", None)
     if contests is None:
         raise BadUserInput("contests are disabled in this region (contests.enabled=false)")
-    return contests  # type: ignore[no-any-return]
+    runtime: Contests = contests
+    return runtime
 
 
 def _contests(info: Info[Any, Any]) -> ContestService:
@@ -40,7 +42,8 @@ async def _owner(info: Info[Any, Any], owner: str | None) -> str:
         raise Unauthenticated("teams and entries need a player token: 'Authorization: Bearer <JWT>'")
     if owner is not None and owner != who.player:
         raise BadUserInput("a player acts only for themselves")
-    return who.player
+    player: str = who.player
+    return player
 
 
 @strawberry.input(description="A fantasy team for one match: 11 (the contest's team size) players, a captain "
@@ -97,8 +100,8 @@ def _standings(doc: dict[str, Any]) -> ContestStandings:
 
 @strawberry.type
 class ContestQueries:
-    @strawberry.field(description="A contest's live standings: the top `first` and, with `entry`, that entry "
-                                  "± `around`.")
+    @typed.field(description="A contest's live standings: the top `first` and, with `entry`, that entry "
+                             "± `around`.")
     async def contest(self, info: Info[Any, Any], id: str, first: int = 10, entry: str | None = None,
                       around: int = 5) -> ContestStandings:
         return _standings(await _contests(info).standings(id, first, entry, around))
@@ -106,15 +109,15 @@ class ContestQueries:
 
 @strawberry.type
 class ContestMutations:
-    @strawberry.mutation(description="Save a team (validated: size, credit cap, role quotas, captain ≠ vice). "
-                                     "CONTEST_LOCKED at and after the match's deadline.")
+    @typed.mutation(description="Save a team (validated: size, credit cap, role quotas, captain ≠ vice). "
+                                "CONTEST_LOCKED at and after the match's deadline.")
     async def save_team(self, info: Info[Any, Any], team: TeamInput, owner: str | None = None) -> SavedTeam:
         doc = {"id": team.id, "match": team.match, "players": team.players, "captain": team.captain, "vice": team.vice}
         saved = await _contests(info).save_team(await _owner(info, owner), doc)
         return SavedTeam(**saved)
 
-    @strawberry.mutation(description="Join a contest with a saved team; idempotent by (player, contest, team). "
-                                     "CONTEST_LOCKED at and after the deadline.")
+    @typed.mutation(description="Join a contest with a saved team; idempotent by (player, contest, team). "
+                                "CONTEST_LOCKED at and after the deadline.")
     async def join_contest(self, info: Info[Any, Any], contest: str, team: str, owner: str | None = None) -> ContestEntry:
         result = await _contests(info).join(await _owner(info, owner), contest, team)
         return ContestEntry(**result)
@@ -122,9 +125,9 @@ class ContestMutations:
 
 @strawberry.type
 class ContestSubscriptions:
-    @strawberry.subscription(description="A contest's live top-n, one frame per contest tick (contests.tick_ms, "
-                                         "default 3 s): first the full top, then only changes. `board` is the "
-                                         "contest, `player` the entry (owner/team), `score` points × 10,000.")
+    @typed.subscription(description="A contest's live top-n, one frame per contest tick (contests.tick_ms, "
+                                    "default 3 s): first the full top, then only changes. `board` is the "
+                                    "contest, `player` the entry (owner/team), `score` points × 10,000.")
     async def contest_changed(self, info: Info[Any, Any], contest: str, n: int = 10) -> AsyncGenerator[TopChanged, None]:
         runtime = _runtime(info)
         with as_graphql_errors():
@@ -133,8 +136,8 @@ class ContestSubscriptions:
             async for message in deliver(info, updates, TopChanged.from_update, runtime.fanout.payloads):
                 yield message  # type: ignore[misc]
 
-    @strawberry.subscription(description="One entry's rank and points (× 10,000) in a contest, each tick it "
-                                         "changes, with the entries that passed it.")
+    @typed.subscription(description="One entry's rank and points (× 10,000) in a contest, each tick it "
+                                    "changes, with the entries that passed it.")
     async def contest_entry_changed(self, info: Info[Any, Any], contest: str,
                                     entry: str) -> AsyncGenerator[RankChanged, None]:
         runtime = _runtime(info)

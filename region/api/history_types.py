@@ -21,7 +21,7 @@ class ScoreEvent:
 
     @classmethod
     def from_row(cls, row: ScoreRow, season: int) -> ScoreEvent:
-        return cls(event_id=row.event_id, score=row.score, achieved_at=row.achieved_at_ms,  # type: ignore[arg-type]
+        return cls(event_id=row.event_id, score=Long(row.score), achieved_at=Long(row.achieved_at_ms),
                    season=season)
 
 
@@ -33,7 +33,7 @@ class RankPointType:
 
     @classmethod
     def from_point(cls, p: RankPoint) -> RankPointType:
-        return cls(taken_at=p.taken_at_ms, rank=p.rank, score=p.score)  # type: ignore[arg-type]
+        return cls(taken_at=Long(p.taken_at_ms), rank=p.rank, score=Long(p.score))
 
 
 @strawberry.type(description="One stored snapshot of a board: periodic, or a season's final standings.")
@@ -44,7 +44,7 @@ class SnapshotSummary:
 
     @classmethod
     def from_info(cls, info: SnapshotInfo) -> SnapshotSummary:
-        return cls(taken_at=info.taken_at_ms, season=info.season, total_count=info.entries)  # type: ignore[arg-type]
+        return cls(taken_at=Long(info.taken_at_ms), season=info.season, total_count=info.entries)
 
 
 @strawberry.type(description="Ranks fromRank..toRank of a stored board snapshot.")
@@ -57,5 +57,5 @@ class BoardSnapshot:
 
     @classmethod
     def from_page(cls, board: str, info: SnapshotInfo, entries: list[RankedEntry]) -> BoardSnapshot:
-        return cls(board=board, season=info.season, taken_at=info.taken_at_ms, total_count=info.entries,  # type: ignore[arg-type]
+        return cls(board=board, season=info.season, taken_at=Long(info.taken_at_ms), total_count=info.entries,
                    entries=[RankedEntryType.from_entry(e, info.taken_at_ms) for e in entries])

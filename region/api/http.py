@@ -23,7 +23,8 @@ IDEMPOTENCY_KEY_LEN_MAX = 128
 
 
 def service_of(request: Request) -> RegionService:
-    return request.app.state.service  # type: ignore[no-any-return]
+    service: RegionService = request.app.state.service
+    return service
 
 
 async def post_scores(request: Request) -> Response:
@@ -105,8 +106,9 @@ async def replication_endpoint(request: Request) -> Response:
     elif action == "resume":
         shipper.resume()
     elif action == "repair":
-        assert service_of(request).anti_entropy is not None
-        report = await service_of(request).anti_entropy.repair_once()  # type: ignore[union-attr]
+        anti_entropy = service_of(request).anti_entropy
+        assert anti_entropy is not None
+        report = await anti_entropy.repair_once()
         return json_response({"boards_checked": report.boards_checked, "buckets_repaired": report.buckets_repaired,
                               "players_reannounced": report.players_reannounced})
     elif action != "status":

@@ -22,6 +22,7 @@ from strawberry.types import Info
 
 from podium.config import ApiLimits
 from podium.errors import BadUserInput, NotFound, Rebuilding, Unauthenticated
+from podium.gql import typed
 from podium.gql.errors import ErrorCodes
 from podium.gql.scalars import Long, schema_config
 from podium.gql.timing import OperationTiming
@@ -30,7 +31,8 @@ from podium.model import Board as BoardModel
 
 
 def service_of(info: Info[Any, Any]) -> RegionService:
-    return info.context["service"]  # type: ignore[no-any-return]
+    service: RegionService = info.context["service"]
+    return service
 
 
 async def readable_board(info: Info[Any, Any], board_id: str, season: int | None = None, *,
@@ -38,7 +40,7 @@ async def readable_board(info: Info[Any, Any], board_id: str, season: int | None
     """The board (optionally an earlier season of it), if the caller may read it. `live` reads of the
     live season fail with REBUILDING while the board is rebuilt, rather than show wrong ranks."""
     service = service_of(info)
-    board = await service.boards.require(board_id)
+    board: BoardModel = await service.boards.require(board_id)
     await authorize_read(info, board.public_read)
     if season is None or season == board.season:
         if live and service.boards.rebuilding(board.id):
@@ -76,40 +78,43 @@ def _page_size(service: RegionService, first: int) -> int:
 class Player:
     id: str
 
-    @strawberry.field(description="1-based rank on the board; null when the player has no entry.")
+    @typed.field(description="1-based rank on the board; null when the player has no entry.")
     async def rank(self, info: Info[Any, Any], board: str) -> int | None:
         entry = await self.entry(info, board)
         return entry.rank if entry else None
 
-    @strawberry.field(description="The player's score on the board; null when the player has no entry.")
+    @typed.field(description="The player's score on the board; null when the player has no entry.")
     async def score(self, info: Info[Any, Any], board: str) -> Long | None:
         entry = await self.entry(info, board)
         return entry.score if entry else None
 
-    @strawberry.field(description="The player's full ranked entry on the board.")
+    @typed.field(description="The player's full ranked entry on the board.")
     async def entry(self, info: Info[Any, Any], board: str, season: int | None = None) -> RankedEntryType | None:
         service = service_of(info)
         b = await readable_board(info, board, season)
         [row] = await service.store.players(b, [self.id])
         return RankedEntryType.from_entry(row, service.clock.now_ms()) if row else None
 
-    @strawberry.field(description="The player's accepted scores on the board, newest first, achieved in "
-                                  "[since, until) (Unix ms); at most `api.history_page_max` per page: for the "
+    @typed.field(description="The player's accepted scores on the board, newest first, achieved in "
+                             "[since, until) (Unix ms); at most `api.history_page_max` per page: for the "
                                   "next page pass the last achievedAt as `until`.")
     async def history(self, info: Info[Any, Any], board: str, since: Long | None = None, until: Long | None = None,
                       first: int = 20, season: int | None = None) -> list[ScoreEvent]:
         b = await readable_board(info, board, season, live=False)
-        return await history_api.player_history(service_of(info), b, self.id, since, until, first)
+        events: list[ScoreEvent] = await history_api.player_history(service_of(info), b, self.id, since, until,
+                                                                    first)
+        return events
 
 
+# A subclass of Any only when mypy runs on the checkout layout (docs/typing.md).
 @strawberry.type
-class Query(ContestQueries):
-    @strawberry.field(description="Every board of this region.")
+class Query(ContestQueries):  # type: ignore[misc, unused-ignore]
+    @typed.field(description="Every board of this region.")
     async def boards(self, info: Info[Any, Any]) -> list[Board]:
         boards = await service_of(info).boards.all()
         return [Board.from_model(b) for b in sorted(boards.values(), key=lambda b: b.id)]
 
-    @strawberry.field(description="The board in rank order, `first` entries after the cursor `after`.")
+    @typed.field(description="The board in rank order, `first` entries after the cursor `after`.")
     async def leaderboard(
         self, info: Info[Any, Any], board: str, first: int = 10, after: str | None = None, season: int | None = None,
     ) -> LeaderboardConnection:
@@ -126,18 +131,19 @@ class Query(ContestQueries):
         cache_hint(info, b)
         return LeaderboardConnection.from_entries(rows, total, now, size)
 
-    @strawberry.field(description="A player, to ask for their rank and score per board.")
+    @typed.field(description="A player, to ask for their rank and score per board.")
     async def player(self, info: Info[Any, Any], id: str) -> Player:
         if not id or len(id) > service_of(info).settings.ingest.player_id_len_max:
             raise BadUserInput("player id has an invalid length")
         return Player(id=id)
 
-    @strawberry.field(description="Number of ranked entries on the board.")
+    @typed.field(description="Number of ranked entries on the board.")
     async def count(self, info: Info[Any, Any], board: str, season: int | None = None) -> int:
         service = service_of(info)
-        return await service.store.count(await readable_board(info, board, season))
+        count: int = await service.store.count(await readable_board(info, board, season))
+        return count
 
-    @strawberry.field(description="Ranks fromRank..toRank (inclusive, 1-based) of the board.")
+    @typed.field(description="Ranks fromRank..toRank (inclusive, 1-based) of the board.")
     async def page(self, info: Info[Any, Any], board: str, from_rank: int, to_rank: int,
                    season: int | None = None) -> list[RankedEntryType]:
         service = service_of(info)
@@ -150,8 +156,8 @@ class Query(ContestQueries):
         cache_hint(info, b)
         return [RankedEntryType.from_entry(r, now) for r in await service.cached_range(b, from_rank - 1, size)]
 
-    @strawberry.field(description="A player's neighbourhood: up to `above` entries above and `below` below, "
-                                  "fewer at either end of the board; empty when the player has no entry.")
+    @typed.field(description="A player's neighbourhood: up to `above` entries above and `below` below, "
+                             "fewer at either end of the board; empty when the player has no entry.")
     async def around(self, info: Info[Any, Any], board: str, player: str, above: int = 5, below: int = 5,
                      season: int | None = None) -> list[RankedEntryType]:
         service = service_of(info)
@@ -162,8 +168,8 @@ class Query(ContestQueries):
         now = service.clock.now_ms()
         return [RankedEntryType.from_entry(r, now) for r in await service.store.around(b, player, above, below)]
 
-    @strawberry.field(description="Several players' entries at once (a friends list); null for players "
-                                  "without an entry, in the order asked.")
+    @typed.field(description="Several players' entries at once (a friends list); null for players "
+                             "without an entry, in the order asked.")
     async def players(self, info: Info[Any, Any], ids: list[str], board: str,
                       season: int | None = None) -> list[RankedEntryType | None]:
         service = service_of(info)
@@ -176,27 +182,30 @@ class Query(ContestQueries):
         now = service.clock.now_ms()
         return [RankedEntryType.from_entry(r, now) if r else None for r in await service.store.players(b, ids)]
 
-    @strawberry.field(description="A player's rank and score in each stored snapshot of the board, newest "
-                                  "first, taken in [since, until) (Unix ms); at most `api.history_page_max`.")
+    @typed.field(description="A player's rank and score in each stored snapshot of the board, newest "
+                             "first, taken in [since, until) (Unix ms); at most `api.history_page_max`.")
     async def rank_history(self, info: Info[Any, Any], board: str, player: str, since: Long | None = None,
                            until: Long | None = None, first: int = 20) -> list[RankPointType]:
         b = await readable_board(info, board, live=False)
-        return await history_api.rank_history(service_of(info), b, player, since, until, first)
+        points: list[RankPointType] = await history_api.rank_history(service_of(info), b, player, since, until,
+                                                                     first)
+        return points
 
-    @strawberry.field(description="The board's stored snapshots (periodic and season ends), newest first.")
+    @typed.field(description="The board's stored snapshots (periodic and season ends), newest first.")
     async def snapshots(self, info: Info[Any, Any], board: str, first: int = 20) -> list[SnapshotSummary]:
         b = await readable_board(info, board, live=False)
-        return await history_api.snapshot_list(service_of(info), b, first)
+        summaries: list[SnapshotSummary] = await history_api.snapshot_list(service_of(info), b, first)
+        return summaries
 
-    @strawberry.field(description="Ranks fromRank..toRank of a stored snapshot: the one taken at `takenAt`, "
-                                  "else the newest of `season` (a past season's final standings), else the "
-                                  "newest. Null when there is none.")
+    @typed.field(description="Ranks fromRank..toRank of a stored snapshot: the one taken at `takenAt`, "
+                             "else the newest of `season` (a past season's final standings), else the "
+                             "newest. Null when there is none.")
     async def snapshot(self, info: Info[Any, Any], board: str, from_rank: int = 1, to_rank: int = 10,
                        season: int | None = None, taken_at: Long | None = None) -> BoardSnapshot | None:
         b = await readable_board(info, board, live=False)
         return await history_api.snapshot(service_of(info), b, season, taken_at, from_rank, to_rank)
 
-    @strawberry.field(description="The calling player (from their token).")
+    @typed.field(description="The calling player (from their token).")
     async def me(self, info: Info[Any, Any]) -> Player:
         who = await caller(info)
         if who.player is None:

@@ -10,15 +10,16 @@ from podium.region.api.auth import authorize_player, authorize_read
 from podium.region.api.contests import ContestSubscriptions
 from strawberry.types import Info
 
+from podium.gql import typed
 from podium.gql.errors import as_graphql_errors
 from podium.gql.live import RankChanged, TopChanged
 from podium.gql.live_fast import deliver
 
 
 @strawberry.type
-class Subscription(ContestSubscriptions):
-    @strawberry.subscription(description="The top-n of a board: first the full top, then only changes, "
-                                         "coalesced per tick.")
+class Subscription(ContestSubscriptions):  # type: ignore[misc, unused-ignore]  # Any on the checkout layout
+    @typed.subscription(description="The top-n of a board: first the full top, then only changes, "
+                                    "coalesced per tick.")
     async def top_changed(self, info: Info[Any, Any], board: str, n: int = 10) -> AsyncGenerator[TopChanged, None]:
         service = info.context["service"]
         with as_graphql_errors():
@@ -28,7 +29,7 @@ class Subscription(ContestSubscriptions):
             async for message in deliver(info, updates, TopChanged.from_update, service.fanout.payloads):
                 yield message  # type: ignore[misc]
 
-    @strawberry.subscription(description="A player's rank and score on a board, with who overtook them.")
+    @typed.subscription(description="A player's rank and score on a board, with who overtook them.")
     async def rank_changed(self, info: Info[Any, Any], board: str, player: str) -> AsyncGenerator[RankChanged, None]:
         service = info.context["service"]
         with as_graphql_errors():

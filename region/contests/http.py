@@ -19,7 +19,8 @@ def contests_of(request: Request) -> ContestService:
     contests = getattr(request.app.state, "contests", None)
     if contests is None:
         raise BadUserInput("contests are disabled in this region (contests.enabled=false)")
-    return contests.service  # type: ignore[no-any-return]
+    service: ContestService = contests.service
+    return service
 
 
 async def _json_body(request: Request, limit: int) -> Any:

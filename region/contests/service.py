@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,7 +150,7 @@ class ContestService:
                 ready.append(contest_id)
         return ready
 
-    async def feed(self, events: Sequence[Any]) -> list[dict[str, Any]]:
+    async def feed(self, events: object) -> list[dict[str, Any]]:
         """Applies real-world events to every contest of their match, exactly once per event id."""
         if not isinstance(events, list) or not 1 <= len(events) <= FEED_EVENTS_MAX:
             raise BadUserInput(f"events must be a list of 1-{FEED_EVENTS_MAX} events")

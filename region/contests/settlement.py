@@ -18,7 +18,8 @@ from podium.region.contests.model import PrizeBand
 def prize_of_rank(bands: Sequence[PrizeBand], rank: int) -> int:
     for band in bands:
         if band.rank_from <= rank <= band.rank_to:
-            return band.amount
+            amount: int = band.amount
+            return amount
     return 0
 
 

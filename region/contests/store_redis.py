@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 
 from podium.errors import NotFound, Unavailable
 from podium.model import RankedEntry
-from podium.redis_client import AnyRedis
+from podium.redis_client import AnyRedis, as_text, scored_members
 
 T = TypeVar("T")
 FANOUT_CHUNK_ENTRIES = 20_000     # entries updated per Lua call: bounds how long one call holds Redis
@@ -194,19 +194,19 @@ class RedisContestStore:
         raw = await self._call(self.redis.hmget(contest_key(contest_id, "def"), ["doc", "state"]))
         if raw[0] is None:
             raise NotFound(f"no contest {contest_id!r}")
-        return Contest.from_dict(orjson.loads(raw[0])), (raw[1] or b"open").decode()
+        return Contest.from_dict(orjson.loads(raw[0])), as_text(raw[1] or b"open")
 
     async def set_state(self, contest_id: str, state: str) -> None:
         await self._call(self.redis.hset(contest_key(contest_id, "def"), "state", state))
 
     async def contests_of(self, match_id: str) -> list[str]:
         raw = await self._call(self.redis.smembers(match_key(match_id, "contests")))
-        return sorted(m.decode() for m in raw)
+        return sorted(as_text(m) for m in raw)
 
     # -- teams and entries ---------------------------------------------------------------------
     async def team(self, match_id: str, key: str) -> dict[str, Any] | None:
         raw = await self._call(self.redis.hget(match_key(match_id, "teams"), key))
-        return None if raw is None else orjson.loads(raw)  # type: ignore[no-any-return]
+        return None if raw is None else orjson.loads(raw)
 
     async def save_team(self, team: Team, version: int, deadline_ms: int, contests: list[str]) -> bool:
         doc = orjson.dumps({**team.to_dict(), "version": version, "contests": contests})
@@ -220,7 +220,7 @@ class RedisContestStore:
 
     async def entries(self, contest_id: str) -> dict[str, str]:
         raw = await self._call(self.redis.hgetall(contest_key(contest_id, "entries")))
-        return {k.decode(): v.decode() for k, v in raw.items()}
+        return {as_text(k): as_text(v) for k, v in raw.items()}
 
     async def entry_count(self, contest_id: str) -> int:
         return int(await self._call(self.redis.hlen(contest_key(contest_id, "entries"))))
@@ -260,16 +260,16 @@ class RedisContestStore:
         key = match_key(match_id, "events")
         await self._call(self.redis.hsetnx(key, event_id, record))
         stored = await self._call(self.redis.hget(key, event_id))
-        return stored.decode() if stored is not None else record
+        return as_text(stored) if stored is not None else record
 
     async def event(self, match_id: str, event_id: str) -> str | None:
         raw = await self._call(self.redis.hget(match_key(match_id, "events"), event_id))
-        return None if raw is None else raw.decode()
+        return None if raw is None else as_text(raw)
 
     # -- reads ---------------------------------------------------------------------------------
     async def top(self, contest_id: str, start: int, count: int) -> list[Standing]:
-        rows = await self._call(self.redis.zrange(contest_key(contest_id, "board"), start, start + count - 1,
-                                                          withscores=True))
+        rows = scored_members(await self._call(self.redis.zrange(contest_key(contest_id, "board"), start,
+                                                                 start + count - 1, withscores=True)))
         return [Standing(start + i + 1, m.decode(), -s / BOARD_SCALE + 0.0) for i, (m, s) in enumerate(rows)]
 
     async def standing(self, contest_id: str, entry: str) -> Standing | None:
@@ -285,16 +285,16 @@ class RedisContestStore:
         out: list[tuple[str, int]] = []
         while True:
             start = len(out)
-            rows = await self._call(self.redis.zrange(contest_key(contest_id, "board"), start,
-                                                              start + chunk - 1, withscores=True))
+            rows = scored_members(await self._call(self.redis.zrange(contest_key(contest_id, "board"), start,
+                                                                     start + chunk - 1, withscores=True)))
             out.extend((m.decode(), -int(s)) for m, s in rows)
             if len(rows) < chunk:
                 return out
 
     async def ranked(self, contest_id: str, start: int, count: int) -> list[RankedEntry]:
         """A page as the fan-out hub reads boards: player = entry key, score = points × BOARD_SCALE."""
-        rows = await self._call(self.redis.zrange(contest_key(contest_id, "board"), start, start + count - 1,
-                                                  withscores=True))
+        rows = scored_members(await self._call(self.redis.zrange(contest_key(contest_id, "board"), start,
+                                                                 start + count - 1, withscores=True)))
         return [RankedEntry(start + i + 1, m.decode(), -int(s), 0) for i, (m, s) in enumerate(rows)]
 
     async def ranked_entries(self, contest_id: str, entries: list[str]) -> list[RankedEntry | None]:
@@ -316,7 +316,7 @@ class RedisContestStore:
 
     async def settlement(self, contest_id: str) -> dict[str, Any] | None:
         raw = await self._call(self.redis.hget(contest_key(contest_id, "def"), "settlement"))
-        return None if raw is None else orjson.loads(raw)  # type: ignore[no-any-return]
+        return None if raw is None else orjson.loads(raw)
 
     async def save_settlement(self, contest_id: str, doc: dict[str, Any]) -> dict[str, Any]:
         """Stores the settlement once; returns the stored one (a concurrent settle's, if it won)."""

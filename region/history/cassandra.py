@@ -84,10 +84,10 @@ class CassandraHistoryStore:
         done: asyncio.Future[list[Any]] = loop.create_future()
 
         def ok(rows: Any) -> None:
-            loop.call_soon_threadsafe(lambda: done.done() or done.set_result(list(rows or [])))
+            loop.call_soon_threadsafe(lambda: None if done.done() else done.set_result(list(rows or [])))
 
         def fail(exc: BaseException) -> None:
-            loop.call_soon_threadsafe(lambda: done.done() or done.set_exception(exc))
+            loop.call_soon_threadsafe(lambda: None if done.done() else done.set_exception(exc))
 
         future: ResponseFuture = self._session.execute_async(query, params)
         future.add_callbacks(ok, fail)

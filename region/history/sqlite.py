@@ -117,6 +117,7 @@ class SqliteHistoryStore:
             found = await self._run(read)
             if not found:
                 return
+            rows: list[ScoreRow]
             player, rows = found[0][0], []
             for p, t, e, s in found:
                 if p != player:

@@ -6,6 +6,7 @@ exactly-once by the offsets the Lua apply stores per board."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from typing import Any
@@ -101,7 +102,7 @@ def create_stream_app(settings: Settings, telemetry: Telemetry | None = None) ->
             metrics.records.add(len(records))
             tps = {e.message.partition: e.message.tp for e in events}
             metrics.note_positions({r.partition: r.offset for r in records},
-                                   lambda p, tps=tps: app.consumer.highwater(tps[p]))  # type: ignore[misc]
+                                   functools.partial(_highwater, app, tps))
 
     return app
 
@@ -119,3 +120,8 @@ async def _with_retry(processor: StreamProcessor, records: list[LogRecord]) -> N
         backoff_ms = min(2 * backoff_ms, RETRY_BACKOFF_MS_MAX)
 
 
+
+
+def _highwater(app: Any, tps: dict[int, Any], partition: int) -> int:
+    """The broker's high-water mark of one partition, as the consumer last saw it."""
+    return int(app.consumer.highwater(tps[partition]))

@@ -29,6 +29,7 @@ from podium.region.ingest import apply_entries
 from podium.region.rank_store_redis import RedisRankStore
 from podium.region.stream.anticheat import AntiCheat, Verdict
 from podium.region.stream.records import decode_entry, encode_doc
+from redis.typing import EncodableT, FieldT
 
 from podium.boards import BoardRegistry
 from podium.clock import Clock
@@ -145,7 +146,7 @@ class StreamProcessor:
             result = results.get(off)
             if result is None or result.status is not EntryStatus.APPLIED:
                 continue
-            change = {"player": e.player, "score": result.score, "rank": result.rank,
+            change: dict[str, object] = {"player": e.player, "score": result.score, "rank": result.rank,
                       "achieved_at": e.achieved_at_ms, "offset": off}
             changes[e.board].append(change)
             sessions[e.board] = result.extra.get("session")
@@ -159,10 +160,13 @@ class StreamProcessor:
 
     async def _quarantine(self, board: Board, off: int, e: ScoreEntry, verdict: Verdict) -> None:
         """Visible to admins (GET /v1/admin/quarantine reads the board's stream) and never ranked."""
-        await self.store.redis.xadd(keys_of(board).quarantine, {
+        fields: dict[FieldT, EncodableT] = {
             "player": e.player, "score": str(e.score), "ts": encode_ts(e.achieved_at_ms), "event": e.event_id,
-            "reason": verdict.reason, "offset": str(off), **verdict.detail,
-        }, maxlen=self.quarantine_len_max, approximate=True)
+            "reason": verdict.reason, "offset": str(off),
+        }
+        fields.update(verdict.detail.items())  # redis-py's `fields` type is invariant: no `**` into it
+        await self.store.redis.xadd(keys_of(board).quarantine, fields, maxlen=self.quarantine_len_max,
+                                    approximate=True)
         await self.emit(self.topics.quarantine, e.player.encode(), encode_doc(
             {"board": e.board, "player": e.player, "score": e.score, "achieved_at": e.achieved_at_ms,
              "event_id": e.event_id, "reason": verdict.reason, **verdict.detail}))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from podium.devtools.bench import runner, scenarios
 from podium.devtools.bench.scenarios import BenchConfig
 
 
-def _baseline_is_explicit(b: dict) -> None:
+def _baseline_is_explicit(b: dict[str, Any]) -> None:
     assert isinstance(b["measured"], bool)
     if b["measured"]:
         assert b.get("items_per_s", b.get("rps", 0)) > 0

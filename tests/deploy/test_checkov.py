@@ -12,7 +12,7 @@ from .conftest import ROOT
 
 @pytest.mark.usefixtures("no_checkov")
 def test_missing_checkov_skips_unless_required() -> None:
-    args = ({}, ROOT / "terraform", ROOT / "Dockerfile", ROOT / ".checkov.yaml")
+    args = (dict[str, str](), ROOT / "terraform", ROOT / "Dockerfile", ROOT / ".checkov.yaml")
     with pytest.raises(CheckSkipped, match="checkov not installed"):
         checkov.scan(*args, required=False)
     with pytest.raises(CheckFailed, match="checkov not installed"):

@@ -49,7 +49,7 @@ async def test_lifecycle_with_history(anyio_backend: str, redis_server: RedisSer
     await store.open()
     try:
         rows = [r async for _p, rs in store.iter_player_history(history_key("svc", 0)) for r in rs]
-        assert sorted(r.event_id for r in rows) == sorted(e["event_id"] for e in raw)
+        assert sorted(r.event_id for r in rows) == sorted(str(e["event_id"]) for e in raw)
         assert list((tmp_path / "snapshots").glob("svc.s0.*.jsonl.gz"))
     finally:
         await store.close()

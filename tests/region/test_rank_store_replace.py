@@ -17,6 +17,7 @@ from redis.asyncio.cluster import RedisCluster
 from podium.invariant import InvariantError
 from podium.keys import keys_of
 from podium.model import Board, Operator, RankedEntry, SortOrder
+from podium.redis_client import as_bytes
 
 pytestmark = pytest.mark.anyio
 _ids = itertools.count()
@@ -37,7 +38,7 @@ async def _keys(redis: Redis | RedisCluster, board: Board) -> list[bytes]:
         found = await redis.keys(f"pb:{{{board.id}}}:*", target_nodes=RedisCluster.ALL_NODES)
     else:
         found = await redis.keys(f"pb:{{{board.id}}}:*")
-    return sorted(found)
+    return sorted(as_bytes(k) for k in found)
 
 
 @pytest.mark.parametrize("order", list(SortOrder))

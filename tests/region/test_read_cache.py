@@ -59,7 +59,7 @@ async def test_bounded_and_errors_are_not_cached() -> None:
         return v
 
     for i in range(5):
-        await cache.get(i, lambda i=i: value(i))  # type: ignore[misc]
+        await cache.get(i, lambda i=i: value(i))
     assert len(cache) == 2
 
     async def boom() -> int:

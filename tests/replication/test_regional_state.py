@@ -14,7 +14,7 @@ from podium.model import Operator, SortOrder
 regions = st.sampled_from(["ap-south", "eu-west", "us-east"])
 changes = st.tuples(regions, st.integers(-50, 50), st.integers(0, 20), st.integers(1, 30))
 change_lists = st.lists(changes, max_size=25)
-states = change_lists.map(lambda cs: reduce(lambda s, c: with_change(s, *c), cs, {}))
+states = change_lists.map(lambda cs: reduce(lambda s, c: with_change(s, *c), cs, RegionalState()))
 
 
 @given(states, states)
@@ -34,7 +34,7 @@ def test_merge_idempotent(a: RegionalState) -> None:
 
 @given(change_lists, st.randoms(use_true_random=False), st.lists(st.integers(0, 24), max_size=10))
 def test_any_order_with_duplicates_gives_the_same_state(cs, rnd, dups) -> None:  # type: ignore[no-untyped-def]
-    in_order = reduce(lambda s, c: with_change(s, *c), cs, {})
+    in_order = reduce(lambda s, c: with_change(s, *c), cs, RegionalState())
     shuffled = cs + [cs[i] for i in dups if i < len(cs)]
     rnd.shuffle(shuffled)
     assert reduce(lambda s, c: with_change(s, *c), shuffled, {}) == in_order

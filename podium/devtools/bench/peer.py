@@ -9,7 +9,7 @@ import sys
 import time
 
 
-def main():
+def main() -> None:
     port, op, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     from leaderboard.leaderboard import Leaderboard
 
@@ -19,7 +19,7 @@ def main():
     if op == "ingest":
         batches = count // 1000
         for b in range(batches):
-            args = []
+            args: list[object] = []
             for i in range(1000):
                 args.extend(("p%d" % random.randrange(1000000), random.randrange(10 ** 9)))
             t0 = time.perf_counter()

@@ -51,10 +51,13 @@ def run(names: Sequence[str], cfg: BenchConfig, *, mode: str, command: str, out_
             t0 = time.perf_counter()
             progress(f"scenario {name}", 0, 1)
             if name == "ingest":
+                assert stack is not None  # needs_stack
                 res = scenarios.scenario_ingest(stack, cfg, peer, progress)
             elif name == "read":
+                assert stack is not None
                 res = scenarios.scenario_read(stack, cfg, peer, progress, shared)
             elif name == "memory":
+                assert stack is not None
                 res = scenarios.scenario_memory(stack, cfg, shared)
             elif name == "subscriptions":
                 res = scenarios.scenario_subscriptions(cfg)

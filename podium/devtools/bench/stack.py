@@ -35,7 +35,7 @@ class BenchStack:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> BenchStack:
+    def start(self) -> Self:
         self.redis.start()
         env = dict(os.environ)
         env.update({

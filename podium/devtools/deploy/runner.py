@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -153,9 +154,9 @@ def check_terraform(run: Run) -> None:
                      f"needs the {', '.join(sorted(providers))} provider(s), which cannot be installed offline; "
                      "checked statically above and through the topology's Helm values below")
             continue
-        run.check(f"terraform validate {rel}", lambda directory=directory: terraform.init_validate(layout.terraform, directory))
+        run.check(f"terraform validate {rel}", partial(terraform.init_validate, layout.terraform, directory))
         if any(directory.glob("*.tftest.hcl")) or any((directory / "tests").glob("*.tftest.hcl")):
-            run.check(f"terraform test {rel}", lambda directory=directory: terraform.test(layout.terraform, directory))
+            run.check(f"terraform test {rel}", partial(terraform.test, layout.terraform, directory))
 
 
 def check_terraform_releases(run: Run, helm_chart: Any) -> None:
@@ -185,7 +186,7 @@ def check_terraform_releases(run: Run, helm_chart: Any) -> None:
 def check_release_wiring(layout: Layout, computed: dict[str, Any]) -> str:
     """Topology, modules and app agree: every Secret key the values reference is one the module
     writes, and the topic and consumer-group names are the ones the app derives itself."""
-    from podium.config import Settings
+    from podium.config import KafkaSettings, Settings
     from podium.stream_topics import StreamTopics
 
     problems: list[str] = []
@@ -200,7 +201,7 @@ def check_release_wiring(layout: Layout, computed: dict[str, Any]) -> str:
                 problems.append(f"{name}: values reference Secret {ref['name']}/{ref['key']}, which modules/{values['role']} does not write")
     for region, release in computed["regions"].items():
         kafka = release["helm_values"]["kafka"]
-        settings = Settings(region=region, kafka={"topic_prefix": kafka["topicPrefix"]})
+        settings = Settings(region=region, kafka=KafkaSettings(topic_prefix=kafka["topicPrefix"]))
         app_topics = StreamTopics.of(settings)
         if list(release["topics"].values()) and sorted(release["topics"].values()) != sorted(app_topics.all()):
             problems.append(f"{region}: topology topics {sorted(release['topics'].values())} differ from the app's {sorted(app_topics.all())}")

@@ -68,7 +68,7 @@ def _diagnostics(value: Any) -> list[str]:
     events = value if isinstance(value, list) else [value] if isinstance(value, dict) else []
     out: list[str] = []
     for event in events:
-        diags = event.get("diagnostics", []) if "diagnostics" in event else [event.get("diagnostic")] if event.get("diagnostic") else []
+        diags: list[Any] = event.get("diagnostics", []) if "diagnostics" in event else [event.get("diagnostic")] if event.get("diagnostic") else []
         for d in diags:
             if d.get("severity") != "error":
                 continue
