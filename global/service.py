@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from datasketches import kll_floats_sketch
@@ -40,7 +41,7 @@ class RegionStatus:
     # convergence lag of every change (regional commit -> merged here), as a bounded KLL sketch
     lag_sketch: kll_floats_sketch = field(default_factory=lambda: kll_floats_sketch(200))
 
-    def record_lags(self, lags_ms: list[float]) -> None:
+    def record_lags(self, lags_ms: Sequence[float]) -> None:
         for lag in lags_ms:
             self.lag_sketch.update(lag)
 
