@@ -143,6 +143,50 @@ class ReplicationSettings(BaseModel):
     consume_records_max: int = 500           # global tier: records per consumer poll (kafka transport)
 
 
+class TrendingStreamConfig(BaseModel):
+    """A trending stream declared in config; created at start-up if it does not exist yet
+    (fields as in POST /v1/admin/streams; see podium.region.trending.streams.StreamSpec)."""
+
+    id: str
+    dimensions: list[str] = Field(default_factory=list)
+    resolutions: list[str] = Field(default_factory=lambda: ["minute", "hour", "day"])
+    minute_buckets_kept: int = 2880
+    hour_buckets_kept: int = 840
+    day_buckets_kept: int = 400
+    items_per_bucket_max: int = 100_000
+    dim_values_per_bucket_max: int = 100
+    lateness_ms: int = 600_000
+    sketch_lg_size: int = 10
+    public_read: bool = True
+
+
+class TrendingSettings(BaseModel):
+    """Top-K events over time ranges (region/trending). Per-stream values are capped by these."""
+
+    streams: list[TrendingStreamConfig] = Field(default_factory=list)
+    streams_max: int = 1000                  # declared streams per region
+    batch_events_max: int = 10_000           # events per POST /v1/events batch (413 above)
+    body_bytes_max: int = 4_194_304          # request body size of POST /v1/events (413 above)
+    k_max: int = 1000                        # K of a trending query or subscription
+    dimensions_per_stream_max: int = 3       # declared dimensions (each event feeds 2^dims series)
+    items_per_bucket_max: int = 1_000_000    # ceiling of a stream's distinct items per bucket and series
+    dim_values_per_bucket_max: int = 1000    # ceiling of a stream's distinct values per dimension and bucket
+    minute_buckets_kept_max: int = 10_080    # ceiling of a stream's retention per resolution (7 days)
+    hour_buckets_kept_max: int = 2_160       # 90 days
+    day_buckets_kept_max: int = 1_100        # about 3 years
+    lateness_ms_max: int = 86_400_000        # ceiling of a stream's allowed lateness
+    future_skew_ms: int = 300_000            # `at` may be at most this far in the future
+    dedup_window_ms: int = 86_400_000        # an event id counts once per stream within this window
+    sketch_lg_size_max: int = 12             # frequent-items map of 2^lg slots (epsilon = 3.5 / (0.75 * 2^lg))
+    sketch_deltas_max: int = 16              # per-batch sketch deltas kept per bucket before compaction
+    cover_buckets_max: int = 2_000           # buckets merged by one query
+    item_len_max: int = 128                  # bytes
+    event_id_len_max: int = 128              # bytes
+    window_ms_max: int = 7 * 86_400_000      # sliding window of a trendingChanged subscription
+    subscription_k_max: int = 100            # K of a trendingChanged subscription
+    union_ttl_ms: int = 1000                 # server-side merged ranges (exact reads) are reused this long
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PODIUM_", env_nested_delimiter="__", extra="ignore", populate_by_name=True
@@ -171,6 +215,7 @@ class Settings(BaseSettings):
     # `global` is a keyword: env PODIUM_GLOBAL__*, file key `global`.
     global_: GlobalSettings = Field(default_factory=GlobalSettings, validation_alias=AliasChoices("PODIUM_GLOBAL", "global", "global_"))
     replication: ReplicationSettings = Field(default_factory=ReplicationSettings)
+    trending: TrendingSettings = Field(default_factory=TrendingSettings)
 
     @classmethod
     def settings_customise_sources(
