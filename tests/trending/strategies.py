@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import strategies as st
+from podium.region.trending.buckets import DAY_MS, Calendar, resolve_range
 from podium.region.trending.events import TrendEvent, validate_event
 from podium.region.trending.streams import StreamSpec
 
@@ -48,7 +49,7 @@ def zipf_items(n_items: int) -> st.SearchStrategy[str]:
 
 @st.composite
 def histories(draw: st.DrawFn, spec: StreamSpec, events_max: int = 300, span_ms: int = 2 * 86_400_000,
-              items: int = 40) -> list[Arrival]:
+              items: int = 40, t0: int = T0) -> list[Arrival]:
     """Arrivals in time order; each event's `at` lies up to 1.5x the lateness before its arrival
     (so some are too late), with duplicate event ids and optional dimensions."""
     n = draw(st.integers(1, events_max))
@@ -56,7 +57,7 @@ def histories(draw: st.DrawFn, spec: StreamSpec, events_max: int = 300, span_ms:
     offsets = sorted(draw(st.lists(st.integers(0, span_ms), min_size=n, max_size=n)))
     out = []
     for i, off in enumerate(offsets):
-        now = T0 + off
+        now = t0 + off
         delay = draw(st.integers(0, spec.lateness_ms * 3 // 2))
         ev_id = f"ev-{draw(st.integers(0, i))}" if draw(st.integers(0, 9)) == 0 else f"ev-{i}"
         raw: dict[str, Any] = {"stream": spec.id, "item": draw(item_st), "at": now - delay, "event_id": ev_id,
@@ -93,3 +94,16 @@ def oracle(events: Sequence[TrendEvent | None], from_ms: int, to_ms: int,
 
 def ranked(counts: Counter[str]) -> list[tuple[str, int]]:
     return sorted(((i, c) for i, c in counts.items() if c > 0), key=lambda p: (-p[1], p[0]))
+
+
+@st.composite
+def query_ranges(draw: st.DrawFn, t0: int = T0) -> tuple[int, int, str | None]:
+    """Arbitrary ms ranges, or a calendar day/week in a random zone, over a history from t0."""
+    if draw(st.booleans()):
+        a = t0 - 3 * 3_600_000 + draw(st.integers(0, 2 * DAY_MS + 3 * 3_600_000))
+        b = a + draw(st.integers(1, 2 * DAY_MS))
+        return a, b, None
+    tz = draw(st.sampled_from(ZONES))
+    a, b = resolve_range(t0 + draw(st.integers(0, 2 * DAY_MS)), calendar=draw(st.sampled_from(list(Calendar))),
+                         tz=tz)
+    return a, b, tz

@@ -26,7 +26,17 @@ from podium.region.trending.table import BucketTable
 from podium.region.trending.topk import exact_top
 
 from podium.errors import BadUserInput
-from tests.trending.strategies import LIMITS, T0, ZONES, Arrival, accepted, histories, oracle, ranked
+from tests.trending.strategies import (
+    LIMITS,
+    T0,
+    ZONES,
+    Arrival,
+    accepted,
+    histories,
+    oracle,
+    query_ranges,
+    ranked,
+)
 
 ALL = (Resolution.DAY, Resolution.HOUR, Resolution.MINUTE)
 SPEC = StreamSpec("maps", dimensions=("mode", "platform"), lateness_ms=2 * 3_600_000)
@@ -113,18 +123,6 @@ def _ingest(spec: StreamSpec, history: list[Arrival]) -> tuple[BucketTable, list
     table = BucketTable(spec)
     table.apply(e for e in events if e is not None)
     return table, events
-
-
-@st.composite
-def query_ranges(draw: st.DrawFn) -> tuple[int, int, str | None]:
-    """Arbitrary ms ranges, or a calendar day/week in a random zone, over the history."""
-    if draw(st.booleans()):
-        a = T0 - 3 * 3_600_000 + draw(st.integers(0, 2 * DAY_MS + 3 * 3_600_000))
-        b = a + draw(st.integers(1, 2 * DAY_MS))
-        return a, b, None
-    tz = draw(st.sampled_from(ZONES))
-    a, b = resolve_range(T0 + draw(st.integers(0, 2 * DAY_MS)), calendar=draw(st.sampled_from(list(Calendar))), tz=tz)
-    return a, b, tz
 
 
 @SLOW
