@@ -24,6 +24,7 @@ from podium.region.api.auth import authorize_read, caller
 from podium.region.api.mutations import Mutation
 from podium.region.api.subscriptions import Subscription
 from podium.region.service import RegionService
+from podium.region.trending.graphql import TrendingQuery, TrendingSubscription
 
 
 def service_of(info: Info[Any, Any]) -> RegionService:
@@ -100,7 +101,7 @@ class Player:
 
 
 @strawberry.type
-class Query:
+class Query(TrendingQuery):
     @strawberry.field(description="Every board of this region.")
     async def boards(self, info: Info[Any, Any]) -> list[Board]:
         boards = await service_of(info).boards.all()
@@ -219,7 +220,8 @@ def build_schema(limits: ApiLimits | None = None) -> strawberry.Schema:
     ]
     if not limits.introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions,
+    subscription = strawberry.type(type("Subscription", (Subscription, TrendingSubscription), {}))
+    return strawberry.Schema(query=Query, mutation=Mutation, subscription=subscription, extensions=extensions,
                              config=schema_config())
 
 

@@ -124,7 +124,8 @@ def validate_event(index: int, raw: Any, streams: Mapping[str, StreamSpec], limi
     weight = _int(raw.get("weight", 1))
     if weight is None or not 1 <= weight <= WEIGHT_MAX:
         return reject(f"weight must be an integer between 1 and {WEIGHT_MAX}")
-    dims_raw = raw.get("dims") or {}
+    dims_raw = raw.get("dims")
+    dims_raw = {} if dims_raw is None else dims_raw
     if not isinstance(dims_raw, dict):
         return reject("dims must be an object")
     dims = []

@@ -234,7 +234,9 @@ class RedisTrendingStore:
         other, total = await self._meta(p, buckets, series)
         if not zkeys:
             return [], other, total
-        union = p + "u:" + hashlib.sha1("|".join(zkeys).encode()).hexdigest()
+        # the merged range is reused only while the stream has had no new batch (its version)
+        version = await _guard(self.redis.get(p + "ver")) or b"0"
+        union = p + "u:" + hashlib.sha1(version + b"|" + "|".join(zkeys).encode()).hexdigest()
         if not await _guard(self.redis.exists(union)):
             pipe = self.redis.pipeline(transaction=False)
             pipe.zunionstore(union, zkeys)
