@@ -150,3 +150,14 @@ def resolve_range(now_ms: int, *, from_ms: int | None = None, to_ms: int | None 
     if not (0 <= from_ms < to_ms <= TIME_MS_MAX):
         raise BadUserInput("need 0 <= from < to (Unix ms)")
     return floor_minute(from_ms), ceil_minute(to_ms)
+
+
+def widen_to_retention(from_ms: int, now_ms: int, kept: Mapping[Resolution, int]) -> int:
+    """For relative and calendar ranges: when `from` is older than the finest buckets kept, move it
+    back to the start of the finest resolution still kept at that age (so `last: "30d"` starts on
+    the hour 30 days ago); the answer reports the range it covers."""
+    for r in sorted(kept, key=lambda r: r.size_ms):
+        start = bucket_start(from_ms, r)
+        if start >= horizon_ms(now_ms, r, kept[r]):
+            return start
+    return from_ms      # older than every retention: check_retention says so

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from podium.region.ingest import IdempotencyStore
 from podium.region.trending import sketch as sketches
-from podium.region.trending.buckets import Calendar, check_retention, cover, resolve_range
+from podium.region.trending.buckets import Calendar, check_retention, cover, resolve_range, widen_to_retention
 from podium.region.trending.events import (
     EventResult,
     EventStatus,
@@ -97,12 +97,15 @@ class TrendingService:
         series = query_series(spec, dims)
         now = self.clock.now_ms()
         a, b = resolve_range(now, from_ms=from_ms, to_ms=to_ms, last=last, calendar=calendar, tz=tz)
+        kept = {r: spec.kept(r) for r in spec.resolutions}
+        if last is not None or calendar is not None:
+            a = widen_to_retention(a, now, kept)
         if (b - a) // 60_000 > 10 * self.limits.cover_buckets_max * 1440:
             raise BadUserInput("the range is longer than any stream keeps")
         buckets = cover(a, b, spec.resolutions)
         if len(buckets) > self.limits.cover_buckets_max:
             raise BadUserInput(f"the range needs {len(buckets)} buckets; the limit is {self.limits.cover_buckets_max}")
-        check_retention(buckets, now, {r: spec.kept(r) for r in spec.resolutions})
+        check_retention(buckets, now, kept)
         if precision is Precision.EXACT:
             rows, other, total = await self.store.read_exact(spec, buckets, series, k)
             items = [TrendItem(r, item, c, c, c) for r, (item, c) in enumerate(rows, 1)]

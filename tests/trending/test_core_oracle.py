@@ -19,6 +19,7 @@ from podium.region.trending.buckets import (
     check_retention,
     cover,
     resolve_range,
+    widen_to_retention,
 )
 from podium.region.trending.events import TrendEvent, query_series, series_of
 from podium.region.trending.streams import StreamSpec
@@ -81,6 +82,19 @@ def test_retention_is_checked_per_resolution() -> None:
     check_retention(cover(now - 59 * MINUTE_MS, now, ALL), now, kept)
     with pytest.raises(BadUserInput, match="minute buckets older"):
         check_retention(cover(now - 61 * MINUTE_MS, now, ALL), now, kept)
+
+
+@SLOW
+@given(st.integers(1, 60 * DAY_MS // MINUTE_MS))
+def test_relative_ranges_widen_to_what_is_kept(minutes: int) -> None:
+    now = T0 + 12_345_678
+    kept = {Resolution.MINUTE: 2880, Resolution.HOUR: 840, Resolution.DAY: 400}
+    a, b = resolve_range(now, last=f"{minutes}m")
+    widened = widen_to_retention(a, now, kept)
+    assert widened <= a and a - widened < DAY_MS
+    check_retention(cover(widened, b, ALL), now, kept)      # never refused for its edges
+    if a >= now - 2 * DAY_MS + MINUTE_MS:
+        assert widened == a
 
 
 @SLOW
