@@ -169,7 +169,7 @@ class RedisTrendingStore:
         self._compact = redis.register_script(_COMPACT_LUA)
 
     async def apply(self, spec: StreamSpec, events: Sequence[TrendEvent]) -> list[bool]:
-        """Counts the events (one Lua call), then appends their sketch deltas; per event, whether
+        """Counts the events (Lua calls of at most lua_events_max events), then appends their sketch deltas; per event, whether
         it was fresh. A crash between the two leaves the exact counts right and the sketches short
         of that batch (approximate answers then under-count it; their bounds do not cover it)."""
         if not events:
@@ -180,11 +180,17 @@ class RedisTrendingStore:
                            len(spec.resolutions)]
         for r in spec.resolutions:
             args += [RES_CODE[r], r.size_ms, spec.kept(r)]
-        args += [len(dims), *dims, len(events)]
-        for e in events:
-            values = dict(e.dims)
-            args += [e.event_id, e.item, e.at_ms, e.weight, *(values.get(d, "") for d in dims)]
-        masks = await _guard(self._apply(keys=[p + "ver"], args=args))
+        args += [len(dims), *dims]
+        masks: list[int] = []
+        # Chunks in order: a script blocks Redis while it runs, so one call holds at most
+        # lua_events_max events (other clients wait milliseconds, not seconds)
+        step = self.limits.lua_events_max
+        for lo in range(0, len(events), step):
+            chunk_args = [*args, len(events[lo : lo + step])]
+            for e in events[lo : lo + step]:
+                values = dict(e.dims)
+                chunk_args += [e.event_id, e.item, e.at_ms, e.weight, *(values.get(d, "") for d in dims)]
+            masks += [int(m) for m in await _guard(self._apply(keys=[p + "ver"], args=chunk_args))]
         await self._append_sketches(spec, dims, events, masks)
         return [int(m) >= 0 for m in masks]
 
