@@ -14,6 +14,7 @@ hash pt:streams."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -147,6 +148,25 @@ def _base(b: Bucket) -> str:
     return f"{RES_CODE[b.resolution]}:{b.start_ms}"
 
 
+def _sketch_deltas(spec: StreamSpec, dims: list[str], events: Sequence[TrendEvent],
+                   masks: Sequence[int]) -> dict[tuple[Bucket, str], bytes]:
+    """One serialized sketch per (bucket, series) of the batch's fresh events, with the dimension
+    values the Lua call capped (bit r * len(dims) + j of an event's mask) replaced by OTHER_VALUE."""
+    cells: dict[tuple[Bucket, str], Counter[str]] = defaultdict(Counter)
+    for e, mask in zip(events, masks, strict=True):
+        if mask < 0:
+            continue
+        values = dict(e.dims)
+        for ri, r in enumerate(spec.resolutions):
+            capped = [(d, OTHER_VALUE if mask >> (ri * len(dims) + j) & 1 else values[d])
+                      for j, d in enumerate(dims) if d in values]
+            bucket = Bucket(bucket_start(e.at_ms, r), r)
+            for series in series_of(capped):
+                cells[(bucket, series)][e.item] += e.weight
+    return {cell: sketches.of_counts(counts.items(), spec.sketch_lg_size).serialize()
+            for cell, counts in cells.items()}
+
+
 class TrendingStoreError(Unavailable):
     def __init__(self) -> None:
         super().__init__("the trending store (Redis) is unreachable; retry shortly", retryAfter=1)
@@ -196,27 +216,17 @@ class RedisTrendingStore:
 
     async def _append_sketches(self, spec: StreamSpec, dims: list[str], events: Sequence[TrendEvent],
                                masks: Sequence[int]) -> None:
-        cells: dict[tuple[Bucket, str], Counter[str]] = defaultdict(Counter)
-        for e, raw_mask in zip(events, masks, strict=True):
-            mask = int(raw_mask)
-            if mask < 0:
-                continue
-            values = dict(e.dims)
-            for ri, r in enumerate(spec.resolutions):
-                capped = [(d, OTHER_VALUE if mask >> (ri * len(dims) + j) & 1 else values[d])
-                          for j, d in enumerate(dims) if d in values]
-                bucket = Bucket(bucket_start(e.at_ms, r), r)
-                for series in series_of(capped):
-                    cells[(bucket, series)][e.item] += e.weight
+        # CPU work off the event loop: a 10,000-event batch must not stall other requests' I/O
+        cells = await asyncio.to_thread(_sketch_deltas, spec, dims, events, masks)
         if not cells:
             return
         p = _prefix(spec.id)
         pipe = self.redis.pipeline(transaction=False)
         keys = []
-        for (bucket, series), counts in cells.items():
+        for (bucket, series), blob in cells.items():
             key = f"{p}k:{_base(bucket)}:{series}"
             keys.append((key, bucket))
-            pipe.rpush(key, sketches.of_counts(counts.items(), spec.sketch_lg_size).serialize())
+            pipe.rpush(key, blob)
             pipe.pexpireat(key, bucket.start_ms + spec.kept(bucket.resolution) * bucket.resolution.size_ms
                            + EXPIRY_SLACK_MS)
         lengths = (await _guard(pipe.execute()))[::2]
@@ -268,7 +278,8 @@ class RedisTrendingStore:
             pipe.lrange(f"{p}k:{_base(b)}:{series}", 0, -1)
         lists = await _guard(pipe.execute()) if buckets else []
         _other, total = await self._meta(p, buckets, series)
-        return sketches.merge_blobs((blob for blobs in lists for blob in blobs), spec.sketch_lg_size), total
+        blobs = [blob for chunk in lists for blob in chunk]
+        return await asyncio.to_thread(sketches.merge_blobs, blobs, spec.sketch_lg_size), total
 
     async def _meta(self, p: str, buckets: Sequence[Bucket], series: str) -> tuple[int, int]:
         if not buckets:
