@@ -83,7 +83,7 @@ class TrendingChange:
     @classmethod
     def from_change(cls, c: TopChange) -> TrendingChange:
         return cls(kind=ChangeKind(c.kind.value), item=c.player, rank=c.rank, previous_rank=c.previous_rank,
-                   count=c.score, previous_count=c.previous_score)
+                   count=c.score, previous_count=c.previous_score)  # type: ignore[arg-type]
 
 
 @strawberry.type(description="The first message holds the full top-K (`full: true`); later ones only the "
@@ -102,15 +102,15 @@ class TrendingChanged:
     def from_update(cls, u: TrendingUpdate) -> TrendingChanged:
         return cls(stream=u.stream, window=u.window, k=u.k, seq=u.seq, full=u.full,
                    items=[TrendingItem(rank=e.rank, item=e.player, count=e.score, lower=e.score,
-                                       upper=e.score, error_bound=0) for e in u.items],
+                                       upper=e.score, error_bound=0) for e in u.items],  # type: ignore[arg-type]
                    changes=[TrendingChange.from_change(c) for c in u.changes], as_of=as_of(u.as_of_ms))
 
 
 def trending_of(info: Info[Any, Any]) -> TrendingService:
-    service = info.context["service"].trending
+    service: TrendingService | None = info.context["service"].trending
     if service is None:
         raise Unavailable("trending is not running in this region")
-    return service  # type: ignore[no-any-return]
+    return service
 
 
 @strawberry.type
