@@ -4,12 +4,12 @@ when the stream changes or the window slides to a new minute, diffs are shared, 
 from __future__ import annotations
 
 import pytest
+from podium.region.trending.live import TrendingFanOut
 
 from podium.clock import FakeClock
 from podium.config import ApiLimits, TrendingSettings
 from podium.errors import BadUserInput
 from podium.model import RankedEntry
-from podium.region.trending.live import TrendingFanOut
 from podium.top_diff import ChangeKind
 
 pytestmark = pytest.mark.anyio
