@@ -153,10 +153,57 @@ class ContestSettings(BaseModel):
     admin_body_bytes_max: int = 262_144      # match and contest declarations
     settlement_key_id: str | None = None     # game-server key that signs settlements (unset: the first one)
     tick_ms: int = 3000                      # contestChanged: one frame per contest per tick
+
+
 class MetricsSettings(BaseModel):
     redis_poll_ms: int = 15_000              # how often Redis memory (INFO, MEMORY USAGE per board) is read for /metrics
     board_memory_boards_max: int = 200       # boards whose key memory is sampled per poll (bounds the MEMORY USAGE calls)
     board_memory_samples: int = 5            # MEMORY USAGE ... SAMPLES: nested values sampled per key (cost vs accuracy)
+
+
+class TrendingStreamConfig(BaseModel):
+    """A trending stream declared in config; created at start-up if it does not exist yet
+    (fields as in POST /v1/admin/streams; see podium.region.trending.streams.StreamSpec)."""
+
+    id: str
+    dimensions: list[str] = Field(default_factory=list)
+    resolutions: list[str] = Field(default_factory=lambda: ["minute", "hour", "day"])
+    minute_buckets_kept: int = 2880
+    hour_buckets_kept: int = 840
+    day_buckets_kept: int = 400
+    items_per_bucket_max: int = 100_000
+    dim_values_per_bucket_max: int = 100
+    lateness_ms: int = 600_000
+    sketch_lg_size: int = 10
+    public_read: bool = True
+
+
+class TrendingSettings(BaseModel):
+    """Top-K events over time ranges (region/trending). Per-stream values are capped by these."""
+
+    streams: list[TrendingStreamConfig] = Field(default_factory=list)
+    streams_max: int = 1000                  # declared streams per region
+    batch_events_max: int = 10_000           # events per POST /v1/events batch (413 above)
+    body_bytes_max: int = 4_194_304          # request body size of POST /v1/events (413 above)
+    k_max: int = 1000                        # K of a trending query or subscription
+    dimensions_per_stream_max: int = 3       # declared dimensions (each event feeds 2^dims series)
+    items_per_bucket_max: int = 1_000_000    # ceiling of a stream's distinct items per bucket and series
+    dim_values_per_bucket_max: int = 1000    # ceiling of a stream's distinct values per dimension and bucket
+    minute_buckets_kept_max: int = 10_080    # ceiling of a stream's retention per resolution (7 days)
+    hour_buckets_kept_max: int = 2_160       # 90 days
+    day_buckets_kept_max: int = 1_100        # about 3 years
+    lateness_ms_max: int = 86_400_000        # ceiling of a stream's allowed lateness
+    future_skew_ms: int = 300_000            # `at` may be at most this far in the future
+    dedup_window_ms: int = 86_400_000        # an event id counts once per stream within this window
+    sketch_lg_size_max: int = 12             # frequent-items map of 2^lg slots (epsilon = 3.5 / (0.75 * 2^lg))
+    sketch_deltas_max: int = 16              # per-batch sketch deltas kept per bucket before compaction
+    lua_events_max: int = 1000               # events per Lua call (a script blocks Redis while it runs)
+    cover_buckets_max: int = 2_000           # buckets merged by one query
+    item_len_max: int = 128                  # bytes
+    event_id_len_max: int = 128              # bytes
+    window_ms_max: int = 7 * 86_400_000      # sliding window of a trendingChanged subscription
+    subscription_k_max: int = 100            # K of a trendingChanged subscription
+    union_ttl_ms: int = 1000                 # server-side merged ranges (exact reads) are reused this long
 
 
 class Settings(BaseSettings):
@@ -189,6 +236,7 @@ class Settings(BaseSettings):
     replication: ReplicationSettings = Field(default_factory=ReplicationSettings)
     contests: ContestSettings = Field(default_factory=ContestSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    trending: TrendingSettings = Field(default_factory=TrendingSettings)
 
     @classmethod
     def settings_customise_sources(

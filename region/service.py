@@ -26,6 +26,9 @@ from podium.region.rate_limit import TokenBuckets
 from podium.region.read_cache import ReadCache
 from podium.region.recovery import Rebuilder, RebuildReport
 from podium.region.snapshots import SnapshotScheduler, archive_season, take_snapshot
+from podium.region.trending.live import TrendingFanOut
+from podium.region.trending.service import TrendingService
+from podium.region.trending.wiring import build_live, build_trending
 from podium.replication.anti_entropy import AntiEntropy
 from podium.replication.ship_kafka import KafkaShipTransport
 from podium.replication.shipper import Shipper
@@ -72,6 +75,8 @@ class RegionService:
     history_writer: HistoryWriter | None = None
     snapshots: SnapshotScheduler | None = None
     rebuilder: Rebuilder | None = None
+    trending: TrendingService | None = None          # top-K events over time ranges (region/trending)
+    trending_live: TrendingFanOut | None = None
     recovered: list[RebuildReport] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _transports: list[ShipTransport | AntiEntropy] = field(default_factory=list)
@@ -109,6 +114,7 @@ class RegionService:
         if settings.api.rate_limit_per_s > 0:
             service.rate_limits = TokenBuckets(redis, settings.api.rate_limit_per_s, settings.api.rate_limit_burst, clock)
         service._build_history()
+        service.trending = build_trending(settings, redis, clock)
         return service
 
     def _build_history(self) -> None:
@@ -160,6 +166,10 @@ class RegionService:
         memory = RedisMemoryProbe(self.redis, self.telemetry.provider.get_meter("podium"), self.settings.metrics,
                                   self._board_keys)
         self.spawn(memory.run(self._stop), "redis-memory")
+        if self.trending is not None:
+            await self.trending.declare_configured()
+            self.trending_live = build_live(self.trending, self.settings, self.clock)
+            self.spawn(self.trending_live.run(self._stop), "trending-fan-out")
         self._start_replication()
 
     async def _open_history(self, history: HistoryStore) -> None:

@@ -46,6 +46,14 @@ def test_up_serves_graphql_and_stops_cleanly(tmp_path: Path) -> None:
         assert data is not None, "podium up did not serve a moving demo board within 30s"
         ranks = [e["node"]["rank"] for e in data["edges"]]
         assert ranks == list(range(1, len(ranks) + 1))
+        trending = None
+        while time.monotonic() < deadline + 10 and not trending:
+            doc = httpx.post(f"http://127.0.0.1:{port}/graphql", json={
+                "query": '{ trending(stream:"map_played", last:"15m", k:3){ total items { rank item count } } }'
+            }, timeout=2).json()
+            trending = doc["data"]["trending"]["items"] if doc.get("data") else None
+            time.sleep(0.2)
+        assert trending and trending[0]["rank"] == 1, "the demo posted no map plays to the trending stream"
         children = _redis_children(proc.pid)
         assert len(children) == 1
     finally:

@@ -14,12 +14,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from podium.config import BoardConfig, Settings
+from podium.config import BoardConfig, Settings, TrendingStreamConfig
 from podium.redis_server import RedisServer, free_port
 from podium.region.api.app import create_app
 from podium.serve import serve
 
 DEMO_BOARD = "arena"
+DEMO_STREAM = "map_played"     # the demo's trending stream (see podium.devtools.demo)
 DEMO_KEY_ID = "demo-game-server"
 
 
@@ -71,6 +72,8 @@ def prepare_settings(args: argparse.Namespace) -> Settings:
         settings.admin_keys = settings.admin_keys or [creds["admin_key"]]
     if not any(b.id == DEMO_BOARD for b in settings.boards):
         settings.boards.append(BoardConfig(id=DEMO_BOARD))
+    if not any(s.id == DEMO_STREAM for s in settings.trending.streams):
+        settings.trending.streams.append(TrendingStreamConfig(id=DEMO_STREAM, dimensions=["mode"]))
     return settings
 
 

@@ -15,6 +15,7 @@ from podium.region.contests.routes import contest_routes
 from podium.region.contests.wiring import close_contests, open_contests
 from podium.region.rate_limit import RateLimitMiddleware
 from podium.region.service import RegionService
+from podium.region.trending import http as trending_http
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -65,7 +66,9 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
                             max_subscriptions_per_connection=settings.api.subscriptions_per_connection_max)
     routes = [
         Route("/v1/scores", http.post_scores, methods=["POST"]),
+        Route("/v1/events", trending_http.post_events, methods=["POST"]),
         Route("/v1/admin/boards", http.boards_endpoint, methods=["GET", "POST"]),
+        Route("/v1/admin/streams", trending_http.streams_endpoint, methods=["GET", "POST"]),
         Route("/v1/admin/quarantine", http.quarantine_endpoint, methods=["GET"]),
         Route("/v1/admin/replication/{action}", http.replication_endpoint, methods=["GET", "POST"]),
         *contest_routes(),

@@ -16,6 +16,7 @@ from podium.region.api.history_types import BoardSnapshot, RankPointType, ScoreE
 from podium.region.api.mutations import Mutation
 from podium.region.api.subscriptions import Subscription
 from podium.region.service import RegionService
+from podium.region.trending.graphql import TrendingQuery, TrendingSubscription
 from strawberry.extensions import DisableIntrospection, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.tools import merge_types
 from strawberry.types import Info
@@ -108,7 +109,7 @@ class Player:
 
 # A subclass of Any only when mypy runs on the checkout layout (docs/typing.md).
 @strawberry.type
-class Query(ContestQueries):  # type: ignore[misc, unused-ignore]
+class Query(ContestQueries, TrendingQuery):  # type: ignore[misc, unused-ignore]
     @typed.field(description="Every board of this region.")
     async def boards(self, info: Info[Any, Any]) -> list[Board]:
         boards = await service_of(info).boards.all()
@@ -232,8 +233,10 @@ def build_schema(limits: ApiLimits | None = None) -> strawberry.Schema:
     ]
     if not limits.introspection:
         extensions.append(DisableIntrospection)
+    subscription = strawberry.type(type("Subscription", (Subscription, TrendingSubscription), {}))
     return strawberry.Schema(query=merge_types("Query", (Query, ConsoleQuery)),
-                             mutation=merge_types("Mutation", (Mutation, ConsoleMutation)), subscription=Subscription, extensions=extensions,
+                             mutation=merge_types("Mutation", (Mutation, ConsoleMutation)), subscription=subscription,
+                             extensions=extensions,
                              config=schema_config())
 
 

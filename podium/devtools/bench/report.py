@@ -28,6 +28,10 @@ def markdown(results: dict[str, Any]) -> str:
         for name, b in ing["baselines"].items():
             lines.append(f"| ingest (scores/s, POST /v1/scores, 1000-entry signed batches) | {_fmt(ing['podium_scores_per_s'])} "
                          f"| {name} | {_base(b, 'items_per_s')} | {_fmt(ing['ratios'][name])} |")
+    if s.get("trending"):
+        from podium.devtools.bench.trending import markdown_rows
+
+        lines += markdown_rows(s["trending"])
     rd = s.get("read")
     if rd and rd.get("status") == "measured":
         for board in rd["boards"]:

@@ -45,7 +45,7 @@ def run(names: Sequence[str], cfg: BenchConfig, *, mode: str, command: str, out_
                                "config": {k: str(v) for k, v in vars(cfg).items()}, "scenarios": {}, "seconds": {}}
     peer = Peer(cfg.cache_dir, enabled=cfg.peer)
     shared: dict[str, Any] = {}
-    needs_stack = {"ingest", "read", "memory"} & set(names)
+    needs_stack = {"ingest", "read", "memory", "trending"} & set(names)
     with _progress(show_progress) as progress, (BenchStack() if needs_stack else contextlib.nullcontext()) as stack:
         for name in names:
             t0 = time.perf_counter()
@@ -61,6 +61,11 @@ def run(names: Sequence[str], cfg: BenchConfig, *, mode: str, command: str, out_
                 res = scenarios.scenario_memory(stack, cfg, shared)
             elif name == "subscriptions":
                 res = scenarios.scenario_subscriptions(cfg)
+            elif name == "trending":
+                from podium.devtools.bench.trending import scenario_trending
+
+                assert stack is not None
+                res = scenario_trending(stack, cfg.trending_batches, cfg.trending_ack_batches, cfg.trending_reads)
             elif name == "global":
                 res = scenarios.scenario_global(cfg)
             elif name == "contests":

@@ -53,6 +53,9 @@ class BenchConfig:
     global_seconds: float = 10.0
     contest_teams: int = 1_000_000
     contest_joins: int = 20_000
+    trending_batches: int = 40               # 10,000-event batches ingested by `bench trending`
+    trending_ack_batches: int = 200          # 500-event batches timed at half load
+    trending_reads: int = 200                # reads per query shape
     peer: bool = True
     cache_dir: Path = field(default_factory=lambda: BENCH_DIR / "results" / ".cache")
 
@@ -61,7 +64,8 @@ class BenchConfig:
         return cls(ingest_batches=150, ingest_concurrency=(8,), read_boards=(100_000,), read_seconds=3.0,
                    paced_seconds=3.0, inprocess_requests=2000, redis_benchmark_requests=100_000, peer_reads=1000,
                    peer_ingest_scores=50_000, redis_py_scores=50_000, subscribers=(2000,), subscription_rounds=5,
-                   global_seconds=3.0, contest_teams=100_000, contest_joins=5000)
+                   global_seconds=3.0, contest_teams=100_000, contest_joins=5000, trending_batches=15,
+                   trending_ack_batches=60, trending_reads=50)
 
     @classmethod
     def tiny(cls) -> BenchConfig:
@@ -69,7 +73,7 @@ class BenchConfig:
                    read_concurrency=2, paced_rps=100.0, paced_seconds=0.5, inprocess_requests=50,
                    redis_benchmark_requests=1000, peer_reads=50, peer_ingest_scores=2000, redis_py_scores=2000,
                    subscribers=(20,), subscription_rounds=2, global_seconds=1.0, contest_teams=500,
-                   contest_joins=50, peer=False)
+                   contest_joins=50, peer=False, trending_batches=2, trending_ack_batches=3, trending_reads=3)
 
 
 def ratio(podium: float | None, baseline: dict[str, Any], key: str) -> float | None:
@@ -332,5 +336,5 @@ def scenario_contests(cfg: BenchConfig) -> dict[str, Any]:
         return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}
 
 
-SCENARIOS = ("ingest", "read", "subscriptions", "global", "memory", "kafka", "contests")
+SCENARIOS = ("ingest", "read", "subscriptions", "global", "memory", "kafka", "contests", "trending")
 DEFAULT_SCENARIOS = ("ingest", "read", "subscriptions", "global", "memory")

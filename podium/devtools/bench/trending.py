@@ -1,0 +1,200 @@
+"""`podium bench trending`: event ingest, ack latency at half load and top-K reads of the trending
+room, against a region server in its own process, with baselines measured in the same run on the
+same events: a plain Redis ZINCRBY per bucket (pipelined) and a SQL GROUP BY in SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import redis
+
+from podium.devtools.bench.stack import ADMIN_KEY, GAME_KEY_ID, GAME_SECRET, BenchStack
+from podium.signing import signed_headers
+
+STREAM = "bench-trending"
+BATCH_EVENTS = 10_000
+ACK_BATCH_EVENTS = 500
+ITEMS = 100_000
+SPAN_MS = 3_000_000          # events land in the last 50 minutes (within the stream's lateness)
+READS = {"exact_3h": ("EXACT", "3h"), "exact_30d": ("EXACT", "30d"),
+         "approximate_3h": ("APPROXIMATE", "3h"), "approximate_30d": ("APPROXIMATE", "30d")}
+QUERY = ("query($s:String!,$l:String!,$p:Precision!){ trending(stream:$s, last:$l, k:10, precision:$p){"
+         " total guaranteed items { item count errorBound } } }")
+
+
+def _pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
+
+
+def _events(n: int, now_ms: int, rng: random.Random, prefix: str) -> list[dict[str, Any]]:
+    """Zipf-like items (Pareto ranks), times spread over the last SPAN_MS, two modes."""
+    return [{"stream": STREAM, "item": f"map-{min(ITEMS, int(rng.paretovariate(1.1)))}",
+             "at": now_ms - rng.randrange(SPAN_MS), "event_id": f"{prefix}-{i}",
+             "dims": {"mode": "ranked" if i % 3 else "casual"}} for i in range(n)]
+
+
+def _post(client: httpx.Client, events: list[dict[str, Any]]) -> tuple[float, int]:
+    raw = orjson.dumps({"events": events})
+    headers = signed_headers(GAME_KEY_ID, GAME_SECRET, "POST", "/v1/events", time.time_ns() // 1_000_000, raw)
+    t0 = time.perf_counter()
+    r = client.post("/v1/events", content=raw, headers=headers)
+    elapsed = time.perf_counter() - t0
+    r.raise_for_status()
+    return elapsed, int(r.json()["counts"]["applied"])
+
+
+async def _ingest(url: str, batches: list[list[dict[str, Any]]], concurrency: int) -> tuple[float, int]:
+    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+        queue = list(batches)
+        applied = 0
+
+        async def worker() -> None:
+            nonlocal applied
+            while queue:
+                events = queue.pop()
+                raw = orjson.dumps({"events": events})
+                headers = signed_headers(GAME_KEY_ID, GAME_SECRET, "POST", "/v1/events",
+                                         time.time_ns() // 1_000_000, raw)
+                r = await client.post("/v1/events", content=raw, headers=headers)
+                r.raise_for_status()
+                applied += int(r.json()["counts"]["applied"])
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return time.perf_counter() - t0, applied
+
+
+def _zincrby_baseline(url: str, batches: list[list[dict[str, Any]]]) -> dict[str, Any]:
+    """What a user writes by hand: ZINCRBY into a minute, an hour and a day key per event, one
+    pipeline per 10,000-event batch (no validation, dedup, caps, dimensions or sketches)."""
+    client = redis.Redis.from_url(url)
+    t0 = time.perf_counter()
+    n = 0
+    for events in batches:
+        pipe = client.pipeline(transaction=False)
+        for e in events:
+            at = e["at"]
+            for size in (60_000, 3_600_000, 86_400_000):
+                pipe.zincrby(f"baseline:{size}:{at - at % size}", 1, e["item"])
+        pipe.execute()
+        n += len(events)
+    seconds = time.perf_counter() - t0
+    for key in client.scan_iter("baseline:*"):
+        client.delete(key)
+    client.close()
+    return {"measured": True, "items_per_s": round(n / seconds, 1)}
+
+
+def _sqlite_baseline(batches: list[list[dict[str, Any]]], reads: int, now_ms: int) -> dict[str, Any]:
+    """The same events in one indexed SQLite table; top-10 by SQL GROUP BY over 3 h and 30 days."""
+    with tempfile.TemporaryDirectory(prefix="podium-bench-sqlite-") as tmp:
+        db = sqlite3.connect(str(Path(tmp) / "events.db"))
+        db.execute("CREATE TABLE events (item TEXT, at INTEGER, weight INTEGER, mode TEXT)")
+        db.execute("CREATE INDEX events_at ON events (at)")
+        t0 = time.perf_counter()
+        for events in batches:
+            db.executemany("INSERT INTO events VALUES (?, ?, 1, ?)",
+                           [(e["item"], e["at"], e["dims"]["mode"]) for e in events])
+            db.commit()
+        insert_s = time.perf_counter() - t0
+        n = sum(len(b) for b in batches)
+        out: dict[str, Any] = {"measured": True, "items_per_s": round(n / insert_s, 1)}
+        for name, span_ms in (("3h", 3 * 3_600_000), ("30d", 30 * 86_400_000)):
+            samples = []
+            for _ in range(reads):
+                t = time.perf_counter()
+                db.execute("SELECT item, SUM(weight) AS c FROM events WHERE at >= ? AND at < ? GROUP BY item "
+                           "ORDER BY c DESC, item LIMIT 10", (now_ms - span_ms, now_ms + 60_000)).fetchall()
+                samples.append((time.perf_counter() - t) * 1000)
+            out[f"group_by_{name}_p50_ms"] = _pct(samples, 0.5)
+            out[f"group_by_{name}_p99_ms"] = _pct(samples, 0.99)
+        db.close()
+    return out
+
+
+def scenario_trending(stack: BenchStack, batches_n: int, ack_batches: int, reads: int) -> dict[str, Any]:
+    base = stack.url
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    r = httpx.post(f"{base}/v1/admin/streams", headers=admin, timeout=30,
+                   json={"id": STREAM, "dimensions": ["mode"], "lateness_ms": 3_600_000,
+                         "items_per_bucket_max": 1_000_000, "sketch_lg_size": 10})
+    if r.status_code not in (201, 409):
+        return {"status": "failed", "reason": r.text[:200]}
+    rng = random.Random(4)
+    now = time.time_ns() // 1_000_000
+    batches = [_events(BATCH_EVENTS, now, rng, f"b{i}") for i in range(batches_n)]
+    seconds, applied = asyncio.run(_ingest(base, batches, 2))
+    events_per_s = round(applied / seconds, 1)
+    # ack latency at half the measured load: 500-event batches paced at events_per_s / 2
+    interval_s = ACK_BATCH_EVENTS / max(1.0, events_per_s / 2)
+    acks = []
+    with httpx.Client(base_url=base, timeout=60) as client:
+        for i in range(ack_batches):
+            started = time.perf_counter()
+            elapsed, _ = _post(client, _events(ACK_BATCH_EVENTS, now, rng, f"a{i}"))
+            acks.append(elapsed * 1000)
+            time.sleep(max(0.0, interval_s - (time.perf_counter() - started)))
+        read_stats: dict[str, Any] = {}
+        answers: dict[str, Any] = {}
+        for name, (precision, last) in READS.items():
+            samples = []
+            for _ in range(reads):
+                t = time.perf_counter()
+                resp = client.post("/graphql", json={"query": QUERY, "variables": {"s": STREAM, "l": last,
+                                                                                    "p": precision}})
+                samples.append((time.perf_counter() - t) * 1000)
+                doc = resp.json()
+                if "errors" in doc:
+                    return {"status": "failed", "reason": str(doc["errors"])[:300]}
+                answers[name] = doc["data"]["trending"]
+            read_stats[name] = {"requests": reads, "p50_ms": _pct(samples, 0.5), "p99_ms": _pct(samples, 0.99)}
+    exact_top = [i["item"] for i in answers["exact_30d"]["items"]]
+    approx_top = [i["item"] for i in answers["approximate_30d"]["items"]]
+    zincrby = _zincrby_baseline(stack.redis.url, batches)
+    sqlite = _sqlite_baseline(batches, reads, time.time_ns() // 1_000_000)
+    return {
+        "status": "measured",
+        "events": applied, "batch_events": BATCH_EVENTS, "distinct_items_max": ITEMS,
+        "podium_events_per_s": events_per_s,
+        "ack_500": {"batches": ack_batches, "rate_events_per_s": round(events_per_s / 2, 1),
+                    "p50_ms": _pct(acks, 0.5), "p99_ms": _pct(acks, 0.99)},
+        "reads": read_stats,
+        "approximate_top10_equals_exact": approx_top == exact_top,
+        "approximate_guaranteed": answers["approximate_30d"]["guaranteed"],
+        "baselines": {"redis_zincrby_per_bucket": zincrby, "sqlite_group_by": sqlite},
+        "ratios": {
+            "ingest_vs_redis_zincrby": round(events_per_s / zincrby["items_per_s"], 3),
+            "ingest_vs_sqlite_insert": round(events_per_s / sqlite["items_per_s"], 3),
+            "exact_30d_p99_vs_sqlite_group_by_30d_p99": round(
+                read_stats["exact_30d"]["p99_ms"] / max(1e-3, sqlite["group_by_30d_p99_ms"]), 3),
+            "approximate_30d_p99_vs_sqlite_group_by_30d_p99": round(
+                read_stats["approximate_30d"]["p99_ms"] / max(1e-3, sqlite["group_by_30d_p99_ms"]), 3),
+        },
+    }
+
+
+def markdown_rows(res: dict[str, Any]) -> list[str]:
+    if res.get("status") != "measured":
+        return [f"| trending | not measured ({res.get('reason', '')}) | | | |"]
+    b, r = res["baselines"], res["ratios"]
+    rows = [(f"| trending ingest (events/s, POST /v1/events, 10,000-event signed batches) | "
+             f"{res['podium_events_per_s']:,.0f} | Redis ZINCRBY per bucket, pipelined | "
+             f"{b['redis_zincrby_per_bucket']['items_per_s']:,.0f} | {r['ingest_vs_redis_zincrby']} |"),
+            (f"| trending ingest (events/s) | {res['podium_events_per_s']:,.0f} | SQLite INSERT | "
+             f"{b['sqlite_group_by']['items_per_s']:,.0f} | {r['ingest_vs_sqlite_insert']} |"),
+            f"| trending ack p99 (ms), 500-event batches at half load | {res['ack_500']['p99_ms']} | | | |"]
+    for name, stats in res["reads"].items():
+        span = name.rsplit("_", 1)[1]
+        rows.append(f"| trending {name} p99 (ms, GraphQL, k=10) | {stats['p99_ms']} | SQLite GROUP BY {span} p99 | "
+                    f"{b['sqlite_group_by'][f'group_by_{span}_p99_ms']} | "
+                    f"{round(stats['p99_ms'] / max(1e-3, b['sqlite_group_by'][f'group_by_{span}_p99_ms']), 3)} |")
+    return rows

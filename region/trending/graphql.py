@@ -1,0 +1,155 @@
+"""GraphQL front of trending: the `trending` query and the `trendingChanged` subscription,
+mixed into the region's Query and Subscription types (thin resolvers over TrendingService)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any
+
+import strawberry
+from podium.region.api.auth import authorize_read
+from podium.region.trending.buckets import Calendar
+from podium.region.trending.live import TrendingUpdate
+from podium.region.trending.service import TrendingService
+from podium.region.trending.topk import Precision as TrendPrecision
+from podium.region.trending.topk import TrendAnswer, TrendItem
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from podium.errors import BadUserInput, Unavailable
+from podium.gql import typed
+from podium.gql.errors import as_graphql_errors
+from podium.gql.live import ChangeKind
+from podium.gql.live_fast import deliver
+from podium.gql.scalars import Long
+from podium.gql.types import Precision, as_of
+from podium.top_diff import TopChange
+
+
+@strawberry.enum(name="TrendingCalendar", description="A calendar range in the query's time zone.")
+class CalendarInput(Enum):
+    DAY = "DAY"      # today, local midnight to local midnight
+    WEEK = "WEEK"    # this ISO week, Monday 00:00 local
+
+
+@strawberry.type(description="One ranked item. Exact answers: lower = upper = count. Approximate: the "
+                             "true count lies in [lower, upper]; errorBound = upper - lower <= epsilon * total.")
+class TrendingItem:
+    rank: int
+    item: str
+    count: Long
+    lower: Long
+    upper: Long
+    error_bound: Long
+
+    @classmethod
+    def from_item(cls, t: TrendItem) -> TrendingItem:
+        return cls(rank=t.rank, item=t.item, count=t.count, lower=t.lower, upper=t.upper,
+                   error_bound=t.error_bound)
+
+
+@strawberry.type(description="The top-K of a stream over [from, to) (Unix ms, whole minutes).")
+class Trending:
+    stream: str
+    from_: Long = strawberry.field(name="from")
+    to: Long
+    precision: Precision
+    items: list[TrendingItem]
+    total: Long = strawberry.field(description="Weight of every event counted in the range (N).")
+    other: Long = strawberry.field(description="Weight past the stream's item cap per bucket (exact answers).")
+    guaranteed: bool = strawberry.field(description="The items are certainly the true top-K (always for EXACT; "
+                                                    "for APPROXIMATE when the sketch's bounds prove it).")
+    epsilon: float = strawberry.field(description="APPROXIMATE: each count is within epsilon * total.")
+    delta: float = strawberry.field(description="Probability the bounds fail (0: deterministic bounds).")
+    buckets: int = strawberry.field(description="Minute, hour and day buckets merged for the answer.")
+
+    @classmethod
+    def from_answer(cls, a: TrendAnswer) -> Trending:
+        return cls(stream=a.stream, from_=a.from_ms, to=a.to_ms, precision=Precision(a.precision.value),
+                   items=[TrendingItem.from_item(t) for t in a.items], total=a.total, other=a.other,
+                   guaranteed=a.guaranteed, epsilon=a.epsilon, delta=a.delta, buckets=a.buckets)
+
+
+@strawberry.type(description="One change to a watched trending top-K.")
+class TrendingChange:
+    kind: ChangeKind
+    item: str
+    rank: int | None
+    previous_rank: int | None
+    count: Long | None
+    previous_count: Long | None
+
+    @classmethod
+    def from_change(cls, c: TopChange) -> TrendingChange:
+        return cls(kind=ChangeKind(c.kind.value), item=c.player, rank=c.rank, previous_rank=c.previous_rank,
+                   count=c.score, previous_count=c.previous_score)  # type: ignore[arg-type]
+
+
+@strawberry.type(description="The first message holds the full top-K (`full: true`); later ones only the "
+                             "changes, at most one per tick (new events, or the window sliding).")
+class TrendingChanged:
+    stream: str
+    window: str
+    k: int
+    seq: int
+    full: bool
+    items: list[TrendingItem]
+    changes: list[TrendingChange]
+    as_of: datetime
+
+    @classmethod
+    def from_update(cls, u: TrendingUpdate) -> TrendingChanged:
+        return cls(stream=u.stream, window=u.window, k=u.k, seq=u.seq, full=u.full,
+                   items=[TrendingItem(rank=e.rank, item=e.player, count=e.score, lower=e.score,
+                                       upper=e.score, error_bound=0) for e in u.items],  # type: ignore[arg-type]
+                   changes=[TrendingChange.from_change(c) for c in u.changes], as_of=as_of(u.as_of_ms))
+
+
+def trending_of(info: Info[Any, Any]) -> TrendingService:
+    service: TrendingService | None = info.context["service"].trending
+    if service is None:
+        raise Unavailable("trending is not running in this region")
+    return service
+
+
+@strawberry.type
+class TrendingQuery:
+    @typed.field(description="The top-K items of a stream over a range: from+to (Unix ms), last "
+                                  "(15m, 3h, 7d, 2w, up to now) or calendar (DAY, WEEK in tz, an IANA zone). "
+                                  "dims filters on declared dimensions, e.g. {mode: \"ranked\"}.")
+    async def trending(
+        self, info: Info[Any, Any], stream: str,
+        from_: Annotated[Long | None, strawberry.argument(name="from")] = None,
+        to: Long | None = None, last: str | None = None, calendar: CalendarInput | None = None,
+        tz: str | None = None, k: int = 10, dims: JSON | None = None,
+        precision: Precision = Precision.EXACT,
+    ) -> Trending:
+        service = trending_of(info)
+        spec = await service.streams.require(stream)
+        await authorize_read(info, spec.public_read)
+        if precision is Precision.ESTIMATED:
+            raise BadUserInput("trending precision is EXACT or APPROXIMATE")
+        if dims is not None and not isinstance(dims, dict):
+            raise BadUserInput("dims must be an object of dimension name to value")
+        answer = await service.query(stream, from_ms=from_, to_ms=to, last=last,
+                                     calendar=Calendar(calendar.value) if calendar else None, tz=tz, k=k,
+                                     dims=dims, precision=TrendPrecision(precision.value))
+        return Trending.from_answer(answer)
+
+
+@strawberry.type
+class TrendingSubscription:
+    @typed.subscription(description="A sliding window's top-K of a stream (window like 1h, 15m, 7d): "
+                                         "first the full top-K, then only changes, coalesced per tick.")
+    async def trending_changed(self, info: Info[Any, Any], stream: str, window: str = "1h",
+                               k: int = 10) -> AsyncGenerator[TrendingChanged, None]:
+        with as_graphql_errors():
+            service = trending_of(info)
+            spec = await service.streams.require(stream)
+            await authorize_read(info, spec.public_read)
+            live = info.context["service"].trending_live
+            updates = live.subscribe(stream, window, k)
+            async for message in deliver(info, updates, TrendingChanged.from_update, live.payloads):
+                yield message  # type: ignore[misc]

@@ -1,0 +1,126 @@
+"""The trending service: ingest of event batches (validated, deduplicated, idempotent) and
+top-K queries over any range, wired from the store and registry (the I/O shell of the core)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from podium.region.ingest import IdempotencyStore
+from podium.region.trending import sketch as sketches
+from podium.region.trending.buckets import Calendar, check_retention, cover, resolve_range, widen_to_retention
+from podium.region.trending.events import (
+    EventResult,
+    EventStatus,
+    TrendEvent,
+    check_batch,
+    query_series,
+    validate_event,
+)
+from podium.region.trending.store_redis import RedisTrendingStore, StreamRegistry
+from podium.region.trending.streams import StreamSpec
+from podium.region.trending.topk import Precision, TrendAnswer, TrendItem
+
+from podium.clock import Clock
+from podium.config import TrendingSettings
+from podium.errors import BadUserInput
+
+IDEMPOTENCY_SCOPE = "events:"    # keeps event batches apart from score batches of the same key id
+
+
+class TrendingService:
+    def __init__(self, store: RedisTrendingStore, streams: StreamRegistry, idempotency: IdempotencyStore,
+                 limits: TrendingSettings, clock: Clock) -> None:
+        self.store = store
+        self.streams = streams
+        self.idempotency = idempotency
+        self.limits = limits
+        self.clock = clock
+
+    async def declare_configured(self) -> None:
+        for declared in self.limits.streams:
+            await self.streams.create(StreamSpec.from_dict(declared.model_dump(), self.limits), exist_ok=True)
+
+    async def submit(self, raw_events: Any, *, scope: str, idem_key: str | None = None) -> dict[str, Any]:
+        """Per-entry results for a batch; with `idem_key`, a retry replays the first response."""
+        events = check_batch(raw_events, self.limits)
+        if idem_key is None:
+            return await self._process(events)
+        body_hash = hashlib.sha256(orjson.dumps(events)).hexdigest()
+        scope = IDEMPOTENCY_SCOPE + scope
+        replay = await self.idempotency.begin(scope, idem_key, body_hash)
+        if replay is not None:
+            return replay  # type: ignore[no-any-return]
+        try:
+            response = await self._process(events)
+        except BaseException:
+            await self.idempotency.abandon(scope, idem_key)
+            raise
+        await self.idempotency.finish(scope, idem_key, body_hash, response)
+        return response
+
+    async def _process(self, raw_events: list[Any]) -> dict[str, Any]:
+        now_ms = self.clock.now_ms()
+        streams = await self.streams.all()
+        if any(isinstance(e, dict) and isinstance(e.get("stream"), str) and e["stream"] not in streams
+               for e in raw_events):
+            streams = await self.streams.refresh()     # declared by another process since
+        # CPU work off the event loop: a 10,000-event batch must not stall other requests' I/O
+        results, groups = await asyncio.to_thread(_validate, raw_events, streams, self.limits, now_ms)
+        for stream_id, group in groups.items():
+            fresh = await self.store.apply(streams[stream_id], [e for _, e in group])
+            for (i, _), ok in zip(group, fresh, strict=True):
+                results[i] = EventResult(i, EventStatus.APPLIED if ok else EventStatus.DUPLICATE)
+        ordered = [results[i] for i in range(len(raw_events))]
+        counts = {s.value: 0 for s in EventStatus}
+        for r in ordered:
+            counts[r.status.value] += 1
+        return {"results": [r.to_dict() for r in ordered], "counts": counts}
+
+    async def query(self, stream: str, *, from_ms: int | None = None, to_ms: int | None = None,
+                    last: str | None = None, calendar: Calendar | None = None, tz: str | None = None,
+                    k: int = 10, dims: Mapping[str, Any] | None = None,
+                    precision: Precision = Precision.EXACT) -> TrendAnswer:
+        """The top-K of `stream` over one range (see buckets.resolve_range for the range forms)."""
+        if not 1 <= k <= self.limits.k_max:
+            raise BadUserInput(f"k must be between 1 and {self.limits.k_max}")
+        spec = await self.streams.require(stream)
+        series = query_series(spec, dims)
+        now = self.clock.now_ms()
+        a, b = resolve_range(now, from_ms=from_ms, to_ms=to_ms, last=last, calendar=calendar, tz=tz)
+        kept = {r: spec.kept(r) for r in spec.resolutions}
+        if last is not None or calendar is not None:
+            a = widen_to_retention(a, now, kept)
+        if (b - a) // 60_000 > 10 * self.limits.cover_buckets_max * 1440:
+            raise BadUserInput("the range is longer than any stream keeps")
+        buckets = cover(a, b, spec.resolutions)
+        if len(buckets) > self.limits.cover_buckets_max:
+            raise BadUserInput(f"the range needs {len(buckets)} buckets; the limit is {self.limits.cover_buckets_max}")
+        check_retention(buckets, now, kept)
+        if precision is Precision.EXACT:
+            rows, other, total = await self.store.read_exact(spec, buckets, series, k)
+            items = [TrendItem(r, item, c, c, c) for r, (item, c) in enumerate(rows, 1)]
+            return TrendAnswer(spec.id, a, b, precision, items, total, other, True, buckets=len(buckets),
+                               series=series)
+        merged, total = await self.store.read_sketch(spec, buckets, series)
+        items, guaranteed = sketches.top(merged, k)
+        return TrendAnswer(spec.id, a, b, precision, items, total, 0, guaranteed,
+                           epsilon=sketches.epsilon(spec.sketch_lg_size), delta=0.0, buckets=len(buckets),
+                           series=series)
+
+
+def _validate(raw_events: list[Any], streams: Mapping[str, StreamSpec], limits: TrendingSettings,
+              now_ms: int) -> tuple[dict[int, EventResult], dict[str, list[tuple[int, TrendEvent]]]]:
+    results: dict[int, EventResult] = {}
+    groups: dict[str, list[tuple[int, TrendEvent]]] = defaultdict(list)
+    for i, raw in enumerate(raw_events):
+        checked = validate_event(i, raw, streams, limits, now_ms)
+        if isinstance(checked, TrendEvent):
+            groups[checked.stream].append((i, checked))
+        else:
+            results[i] = checked
+    return results, groups

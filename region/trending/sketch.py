@@ -1,0 +1,58 @@
+"""Approximate top-K (pure) with Apache DataSketches' frequent-items sketch (Misra-Gries with
+purging), one per bucket and series, merged across buckets and across regions.
+
+Guarantees, for a sketch of 2^lg slots that has seen weight N (merged sketches included):
+  * every estimate e of an item with true count c satisfies c <= e <= c + epsilon * N, with
+    epsilon = 3.5 / (0.75 * 2^lg) (DataSketches' a-priori bound); the sketch also gives per item
+    bounds lower <= c <= upper, with upper - lower <= epsilon * N: that is the reported error bound;
+  * the bounds are deterministic, so delta = 0;
+  * the answer is flagged `guaranteed` when the K-th item's lower bound is above the upper bound
+    of every other item (tracked or not): then the reported items are the true top-K. That always
+    holds when the K-th and (K+1)-th true counts differ by more than 2 * epsilon * N."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from datasketches import frequent_items_error_type, frequent_strings_sketch
+from podium.region.trending.topk import TrendItem, rank_key
+
+UNSEEN = "\x00"    # never a real item (items have no control characters): its upper bound is the offset
+
+
+def epsilon(lg_size: int) -> float:
+    return float(frequent_strings_sketch.get_epsilon_for_lg_size(lg_size))
+
+
+def new(lg_size: int) -> frequent_strings_sketch:
+    return frequent_strings_sketch(lg_size)
+
+
+def of_counts(counts: Iterable[tuple[str, int]], lg_size: int) -> frequent_strings_sketch:
+    sketch = frequent_strings_sketch(lg_size)
+    for item, weight in counts:
+        sketch.update(item, weight)
+    return sketch
+
+
+def merge_blobs(blobs: Iterable[bytes], lg_size: int) -> frequent_strings_sketch:
+    merged = frequent_strings_sketch(lg_size)
+    for blob in blobs:
+        merged.merge(frequent_strings_sketch.deserialize(blob))
+    return merged
+
+
+def top(sketch: frequent_strings_sketch, k: int) -> tuple[list[TrendItem], bool]:
+    """The K best estimates in rank order, and whether they are certainly the true top-K."""
+    rows = sketch.get_frequent_items(frequent_items_error_type.NO_FALSE_NEGATIVES, 0)
+    ranked = sorted(((item, int(est)) for item, est, _lb, _ub in rows if est > 0), key=rank_key)
+    bounds = {item: (int(lb), int(ub)) for item, _est, lb, ub in rows}
+    chosen = ranked[:k]
+    items = [TrendItem(r, item, est, *bounds[item]) for r, (item, est) in enumerate(chosen, 1)]
+    unseen_upper = int(sketch.get_upper_bound(UNSEEN))
+    if len(chosen) < k:
+        # fewer candidates than K: exact only if nothing was ever purged
+        return items, unseen_upper == 0
+    kth_lower = items[-1].lower
+    rest_upper = max([bounds[i][1] for i, _ in ranked[k:]] + [unseen_upper])
+    return items, kth_lower > rest_upper

@@ -1,0 +1,27 @@
+"""Builds trending's object graph for a region (one place), and its live ticker."""
+
+from __future__ import annotations
+
+from podium.region.ingest import IdempotencyStore
+from podium.region.trending.live import TrendingFanOut
+from podium.region.trending.service import TrendingService
+from podium.region.trending.store_redis import RedisTrendingStore, StreamRegistry
+
+from podium.clock import Clock
+from podium.config import Settings
+from podium.model import RankedEntry
+from podium.redis_client import AnyRedis
+
+
+def build_trending(settings: Settings, redis: AnyRedis, clock: Clock) -> TrendingService:
+    limits = settings.trending
+    return TrendingService(RedisTrendingStore(redis, limits), StreamRegistry(redis, clock, limits),
+                           IdempotencyStore(redis, settings.ingest.idempotency_ttl_ms), limits, clock)
+
+
+def build_live(service: TrendingService, settings: Settings, clock: Clock) -> TrendingFanOut:
+    async def read_top(stream: str, window: str, k: int) -> list[RankedEntry]:
+        answer = await service.query(stream, last=window, k=k)
+        return [RankedEntry(t.rank, t.item, t.count, 0) for t in answer.items]
+
+    return TrendingFanOut(read_top, service.store.versions, settings.api, settings.trending, clock)

@@ -1,0 +1,25 @@
+"""`podium bench trending` runs end to end in its tiny configuration (structure, not speed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from podium.devtools.bench import runner
+from podium.devtools.bench.report import markdown
+from podium.devtools.bench.scenarios import BenchConfig
+
+
+def test_trending_bench_measures_podium_and_both_baselines(tmp_path: Path) -> None:
+    cfg = BenchConfig.tiny()
+    results, _out = runner.run(["trending"], cfg, mode="tiny", command="test", out_dir=tmp_path / "run",
+                               show_progress=False)
+    res = results["scenarios"]["trending"]
+    assert res["status"] == "measured", res
+    assert res["events"] == cfg.trending_batches * 10_000 and res["podium_events_per_s"] > 0
+    assert res["ack_500"]["batches"] == cfg.trending_ack_batches
+    for stats in res["reads"].values():
+        assert 0 < stats["p50_ms"] <= stats["p99_ms"]
+    for b in res["baselines"].values():
+        assert b["measured"] and b["items_per_s"] > 0
+    assert all(v > 0 for v in res["ratios"].values())
+    assert "trending ingest" in markdown(results)
