@@ -4,6 +4,7 @@ validate each entry, group by board, apply each group in one Lua call, report pe
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -19,9 +20,10 @@ from podium.replication.changes import stream_id_to_seq
 from podium.boards import BoardRegistry
 from podium.clock import Clock
 from podium.config import IngestLimits
-from podium.errors import Conflict, Rebuilding
+from podium.errors import Conflict, Rebuilding, Unavailable
 from podium.model import Board, EntryResult, EntryStatus, ScoreEntry
 from podium.redis_client import AnyRedis
+from podium.store_errors import translate_store_errors
 
 if TYPE_CHECKING:
     from podium.region.history.writer import HistorySink
@@ -124,6 +126,7 @@ def session_token(region: str, stream_id: str) -> str:
     return base64.urlsafe_b64encode(orjson.dumps({region: stream_id_to_seq(stream_id)})).decode().rstrip("=")
 
 
+@translate_store_errors("the idempotency store (Redis)")
 class IdempotencyStore:
     """Stores each batch's response under its Idempotency-Key so a retry replays it."""
 
@@ -191,7 +194,9 @@ class IngestService:
         try:
             response = (await self._process(raw_entries, wait)).to_dict()
         except BaseException:
-            await self.idempotency.abandon(scope, idem_key)
+            # With Redis down the pending mark cannot be removed; it lapses after PENDING_TTL_MS.
+            with contextlib.suppress(Unavailable):
+                await self.idempotency.abandon(scope, idem_key)
             raise
         await self.idempotency.finish(scope, idem_key, body_hash, response)
         return response

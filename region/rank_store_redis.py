@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from importlib import resources
@@ -9,17 +10,15 @@ from itertools import islice
 from typing import Any
 
 from podium.region.rank_store import ApplyCode, ApplyOutcome, QuarantinedEntry, RankStore
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from podium.config import IngestLimits
-from podium.errors import Internal, Unavailable
 from podium.invariant import invariant
 from podium.keys import BoardKeys, keys_of
 from podium.model import Board, RankCursor, RankedEntry, ScoreEntry, SortOrder
 from podium.ranking import decode_member, encode_member, encode_ts, from_zscore, to_zscore
 from podium.redis_client import AnyRedis
+from podium.store_errors import translate_store_errors
 
 LOAD_CHUNK_ENTRIES = 5000
 # A replace builds aside under keys that expire on their own, so a builder that dies mid-way leaves
@@ -44,6 +43,7 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+@translate_store_errors("the rank store (Redis)")
 class RedisRankStore:
     def __init__(self, redis: AnyRedis, limits: IngestLimits | None = None) -> None:
         self.redis = redis
@@ -56,12 +56,7 @@ class RedisRankStore:
         self._replace = redis.register_script(_lua("replace"))
 
     async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
-        try:
-            return await script(keys=keys, args=args)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            raise Unavailable("the rank store (Redis) is unreachable; retry shortly") from exc
-        except RedisError as exc:
-            raise Internal("the rank store rejected an operation") from exc
+        return await script(keys=keys, args=args)
 
     async def apply(
         self,
@@ -111,10 +106,7 @@ class RedisRankStore:
     async def range(self, board: Board, start: int, count: int) -> list[RankedEntry]:
         if count <= 0 or start < 0:
             return []
-        try:
-            raw = await self.redis.zrange(keys_of(board).zset, start, start + count - 1, withscores=True)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            raise Unavailable("the rank store (Redis) is unreachable; retry shortly") from exc
+        raw = await self.redis.zrange(keys_of(board).zset, start, start + count - 1, withscores=True)
         return [
             RankedEntry(start + j + 1, *_player_ts(member, board, score))
             for j, (member, score) in enumerate(raw)
@@ -147,10 +139,7 @@ class RedisRankStore:
         return self._rows(board, raw[1:], int(raw[0]))
 
     async def count(self, board: Board) -> int:
-        try:
-            return int(await self.redis.zcard(keys_of(board).zset))
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            raise Unavailable("the rank store (Redis) is unreachable; retry shortly") from exc
+        return int(await self.redis.zcard(keys_of(board).zset))
 
     async def load(self, board: Board, entries: Iterable[tuple[str, int, int]]) -> int:
         k = keys_of(board)
@@ -184,7 +173,9 @@ class RedisRankStore:
                 total += len(chunk)
             swapped = int(await self._call(self._replace, [built_z, built_i, k.zset, k.index], [total]))
         except BaseException:
-            await self.redis.delete(built_z, built_i)
+            # Best effort: with Redis gone the keys expire on their own (BUILD_TTL_MS).
+            with contextlib.suppress(RedisError, OSError):
+                await self.redis.delete(built_z, built_i)
             raise
         invariant(swapped == total, f"replace of {board.id!r}: {total} rows given, each player must appear once")
         return total

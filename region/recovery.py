@@ -41,6 +41,7 @@ from podium.errors import Conflict
 from podium.keys import REBUILDING_KEY, keys_of
 from podium.model import Board
 from podium.redis_client import AnyRedis
+from podium.store_errors import translate_store_errors
 
 log = logging.getLogger("podium.recovery")
 RECENT_EVENTS_MAX = 1_000_000   # event ids put back into a board's dedup set by one rebuild
@@ -78,6 +79,7 @@ class RebuildReport:
     took_ms: int
 
 
+@translate_store_errors("the rebuild leases (Redis)")
 class RebuildLeases:
     """Who rebuilds which board, in Redis (one hash key: one cluster slot)."""
 

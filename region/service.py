@@ -39,6 +39,7 @@ from podium.keys import keys_of
 from podium.model import Board, RankedEntry
 from podium.redis_client import AnyRedis, connect
 from podium.signing import ReplayGuard
+from podium.store_errors import store_errors
 from podium.telemetry import Telemetry
 
 STANDINGS_CHUNK_ENTRIES = 10_000  # entries per Redis read when a snapshot reads a whole board
@@ -182,8 +183,9 @@ class RegionService:
     async def _claim_snapshot_tick(self, now_ms: int) -> bool:
         """One process of the region snapshots each interval (the first to claim it in Redis)."""
         interval_ms = self.settings.history.snapshot_interval_s * 1000
-        return bool(await self.redis.set(f"{SNAPSHOT_TICK_PREFIX}{now_ms // interval_ms}", self.settings.region,
-                                         nx=True, px=interval_ms))
+        with store_errors("Redis"):
+            return bool(await self.redis.set(f"{SNAPSHOT_TICK_PREFIX}{now_ms // interval_ms}", self.settings.region,
+                                             nx=True, px=interval_ms))
 
     async def _board_changed(self, board_id: str, board: Board | None) -> None:
         """Keeps the warm store's board definitions in step (best effort: open() re-syncs them all)."""
@@ -245,7 +247,8 @@ class RegionService:
             board = boards.get(board_id)
             if board is None:
                 continue
-            last = await self.redis.xrevrange(keys_of(board).changes, count=1)
+            with store_errors("the rank store (Redis)"):
+                last = await self.redis.xrevrange(keys_of(board).changes, count=1)
             out[board_id] = f"{board.season}:{last[0][0].decode() if last else '-'}"
         return out
 
