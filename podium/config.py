@@ -143,6 +143,15 @@ class ReplicationSettings(BaseModel):
     consume_records_max: int = 500           # global tier: records per consumer poll (kafka transport)
 
 
+class SupervisorSettings(BaseModel):
+    """How long-running loops (shipper, writers, schedulers, consumers) are restarted after a failure."""
+
+    restart_backoff_ms_initial: int = 100    # first restart delay (full jitter: a random delay up to this)
+    restart_backoff_ms_max: int = 30_000     # cap of the exponential restart delay
+    restart_failures_max: int = 10_000       # consecutive failures before a loop is left FAILED (≈3 days at the cap)
+    healthy_run_ms: int = 60_000             # a loop that ran this long before failing starts its backoff afresh
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PODIUM_", env_nested_delimiter="__", extra="ignore", populate_by_name=True
@@ -171,6 +180,7 @@ class Settings(BaseSettings):
     # `global` is a keyword: env PODIUM_GLOBAL__*, file key `global`.
     global_: GlobalSettings = Field(default_factory=GlobalSettings, validation_alias=AliasChoices("PODIUM_GLOBAL", "global", "global_"))
     replication: ReplicationSettings = Field(default_factory=ReplicationSettings)
+    supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -203,6 +203,16 @@ class RedisRankStore:
             ))
         return out
 
+    async def applied_offset(self, board: Board, partition: str) -> int | None:
+        """The last event-log offset of `partition` applied to the board (stored by apply.lua)."""
+        stored = await self.redis.hget(keys_of(board).offsets, partition)
+        return None if stored is None else int(stored)
+
+    async def quarantine(self, board: Board, fields: dict[str, str], len_max: int) -> None:
+        """Adds an entry the stream worker's anti-cheat held back to the board's quarantine stream."""
+        await self.redis.xadd(keys_of(board).quarantine, fields,  # type: ignore[arg-type]
+                              maxlen=len_max, approximate=True)
+
     async def ping(self) -> bool:
         try:
             return bool(await self.redis.ping())

@@ -40,6 +40,7 @@ from podium.model import Board, RankedEntry
 from podium.redis_client import AnyRedis, connect
 from podium.signing import ReplayGuard
 from podium.store_errors import store_errors
+from podium.tasks import Supervisor
 from podium.telemetry import Telemetry
 
 STANDINGS_CHUNK_ENTRIES = 10_000  # entries per Redis read when a snapshot reads a whole board
@@ -55,9 +56,12 @@ class RegionService:
     boards: BoardRegistry
     ingest: IngestService
     replay_guard: ReplayGuard
-    # Background tasks the service owns: started in open(), cancelled and awaited in close();
-    # an exception in one is logged, never lost.
+    # One-shot background tasks the service owns (recovery): started in open(), cancelled and
+    # awaited in close(); an exception in one is logged, never lost.
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    # Every long-running loop (fan-out, shipper, sketches, anti-entropy, history writer, snapshots)
+    # runs under the supervisor: restarted with jittered backoff, its state in /readyz and metrics.
+    supervisor: Supervisor = field(default_factory=Supervisor)
     shipper: Shipper | None = None
     fanout: FanOut | None = None
     rate_limits: TokenBuckets | None = None
@@ -87,7 +91,9 @@ class RegionService:
                                settings.ingest, clock, settings.region)
         service = cls(settings, clock, redis, store, boards, ingest,
                       ReplayGuard(redis, settings.ingest.signature_window_ms),
-                      telemetry=Telemetry("podium-region", settings.region))
+                      telemetry=Telemetry("podium-region", settings.region),
+                      supervisor=Supervisor(settings.supervisor))
+        service.telemetry.watch_loops(service.supervisor.report)
         lookups = service.telemetry.cache_lookups
         service.read_cache = ReadCache(settings.api.cache_ttl_ms, settings.api.cache_entries_max, clock,
                                        on_lookup=lambda result: lookups.add(1, {"result": result}))
@@ -144,7 +150,7 @@ class RegionService:
                              on_tick_ms=lambda ms: self.telemetry.fanout_tick.record(ms))
         fanout = self.fanout
         self.telemetry.gauge_source("subscriptions", lambda: fanout.subscriptions)
-        self.spawn(self.fanout.run(self._stop), "fan-out")
+        self.supervisor.supervise("fan-out", lambda: fanout.run(self._stop))
         self._start_replication()
 
     async def _open_history(self, history: HistoryStore) -> None:
@@ -152,12 +158,12 @@ class RegionService:
         for board in self.boards.cached().values():
             await history.save_board(board)   # boards made before history was on, or while it was down
         assert self.history_writer is not None and self.rebuilder is not None
-        self.history_writer.start()
+        self.history_writer.start(self.supervisor)
         if h.snapshot_interval_s > 0:
             self.snapshots = SnapshotScheduler(history, self.standings, lambda: sorted(self.boards.cached()),
                                                self.clock, h.snapshot_interval_s, snapshot_dir(self.settings),
                                                claim=self._claim_snapshot_tick)
-            self.snapshots.start()
+            self.snapshots.start(self.supervisor)
         if h.rebuild_on_start:
             # Leases are taken before the app serves: no read sees an empty board as if it were live.
             candidates = await self.rebuilder.candidates()
@@ -268,9 +274,10 @@ class RegionService:
         sketches = SketchPublisher(self.redis, self.boards, self.settings.region, transport, self.clock, g)
         self.anti_entropy = AntiEntropy(self.redis, self.boards, self.settings.region, g.url, r.secret,
                                         self.clock, r, self.settings.ingest)
-        self.spawn(self.shipper.run(self._stop), "replication-shipper")
-        self.spawn(sketches.run(self._stop), "sketch-publisher")
-        self.spawn(self.anti_entropy.run(self._stop), "anti-entropy")
+        shipper, anti_entropy = self.shipper, self.anti_entropy
+        self.supervisor.supervise("replication-shipper", lambda: shipper.run(self._stop))
+        self.supervisor.supervise("sketch-publisher", lambda: sketches.run(self._stop))
+        self.supervisor.supervise("anti-entropy", lambda: anti_entropy.run(self._stop))
         self._transports += [transport, self.anti_entropy]
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
@@ -291,6 +298,7 @@ class RegionService:
             await self.snapshots.stop()
         if self.history_writer is not None:
             await self.history_writer.close(self.settings.history.close_drain_ms_max / 1000)
+        await self.supervisor.close()
         if self.history is not None:
             await self.history.close()
         for transport in self._transports:

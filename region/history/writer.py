@@ -34,7 +34,7 @@ from typing import Protocol
 from podium.region.history.store import HistoryStore, ScoreRow
 
 from podium.invariant import invariant
-from podium.tasks import cancel_and_wait
+from podium.tasks import Supervisor, cancel_and_wait
 
 log = logging.getLogger("podium.history")
 LOG_INTERVAL_S = 10.0
@@ -114,10 +114,14 @@ class HistoryWriter:
             log.error("%s: dropped %d score rows (%d in all); a rebuild would miss them (last store error: %s)",
                       why, n, self.stats.dropped, self.stats.last_error)
 
-    def start(self) -> None:
+    def start(self, supervisor: Supervisor | None = None) -> None:
+        """Starts the drain loop (under `supervisor` when given: restarted if it ever fails)."""
         invariant(self.state is WriterState.NEW, f"start in state {self.state}")
         self.state = WriterState.RUNNING
-        self._task = asyncio.create_task(self._run(), name="history-writer")
+        if supervisor is not None:
+            self._task = supervisor.supervise("history-writer", self._run)
+        else:
+            self._task = asyncio.create_task(self._run(), name="history-writer")
 
     async def _run(self) -> None:
         backoff_ms = 50

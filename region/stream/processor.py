@@ -33,7 +33,6 @@ from podium.region.stream.records import decode_entry, encode_doc
 from podium.boards import BoardRegistry
 from podium.clock import Clock
 from podium.errors import Rebuilding
-from podium.keys import keys_of
 from podium.model import Board, EntryStatus, ScoreEntry
 from podium.ranking import encode_ts
 from podium.stream_topics import StreamTopics, partition_key
@@ -119,8 +118,8 @@ class StreamProcessor:
         held_only: list[Board] = []
         for board_id, group in by_board.items():
             board = boards[board_id]
-            stored = await self.store.redis.hget(keys_of(board).offsets, part)
-            fresh = [(off, e) for off, e in group if stored is None or off > int(stored)]
+            stored = await self.store.applied_offset(board, part)
+            fresh = [(off, e) for off, e in group if stored is None or off > stored]
             report.replayed += len(group) - len(fresh)
             kept = []
             for off, e in fresh:
@@ -159,10 +158,10 @@ class StreamProcessor:
 
     async def _quarantine(self, board: Board, off: int, e: ScoreEntry, verdict: Verdict) -> None:
         """Visible to admins (GET /v1/admin/quarantine reads the board's stream) and never ranked."""
-        await self.store.redis.xadd(keys_of(board).quarantine, {
+        await self.store.quarantine(board, {
             "player": e.player, "score": str(e.score), "ts": encode_ts(e.achieved_at_ms), "event": e.event_id,
             "reason": verdict.reason, "offset": str(off), **verdict.detail,
-        }, maxlen=self.quarantine_len_max, approximate=True)
+        }, self.quarantine_len_max)
         await self.emit(self.topics.quarantine, e.player.encode(), encode_doc(
             {"board": e.board, "player": e.player, "score": e.score, "achieved_at": e.achieved_at_ms,
              "event_id": e.event_id, "reason": verdict.reason, **verdict.detail}))

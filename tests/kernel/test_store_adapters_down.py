@@ -57,6 +57,8 @@ ADAPTERS: dict[type, tuple[Callable[[AnyRedis], Any], dict[str, Call]]] = {
         "ban": lambda s: s.ban(BOARD, "p2"),
         "clear": lambda s: s.clear(BOARD),
         "quarantined": lambda s: s.quarantined(BOARD, 10),
+        "applied_offset": lambda s: s.applied_offset(BOARD, "scores:0"),
+        "quarantine": lambda s: s.quarantine(BOARD, {"player": "p1", "reason": "test"}, 100),
         "ping": lambda s: s.ping(),   # a probe: answers False instead of raising (checked below)
     }),
     ReplayGuard: (lambda r: ReplayGuard(r, 60_000), {
@@ -101,7 +103,7 @@ ADAPTERS: dict[type, tuple[Callable[[AnyRedis], Any], dict[str, Call]]] = {
 }
 PROBES = {(RedisRankStore, "ping")}
 # Calls that write: with writes refused (MISCONF) each must answer Unavailable.
-WRITES = {(RedisRankStore, n) for n in ("apply", "load", "replace", "ban")} | {
+WRITES = {(RedisRankStore, n) for n in ("apply", "load", "replace", "ban", "quarantine")} | {
     (ReplayGuard, "check"), (BoardRegistry, "create"), (BoardRegistry, "restore"),
     (IdempotencyStore, "begin"), (IdempotencyStore, "finish"), (TokenBuckets, "take"),
     (RebuildLeases, "acquire"), (GlobalStore, "apply")}
