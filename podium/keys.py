@@ -9,6 +9,8 @@ live in one Redis Cluster slot and one Lua script can touch them all atomically.
     pb:{B}:q               stream: quarantined entries (bounded)
     pb:{B}:off             hash: stream partition -> last applied offset (effect-level exactly-once)
     pb:{B}:ban             set: banned players
+    pb:{B}:hist            stream: accepted scores not yet in the warm store (history backlog;
+                           consumer group "history", entries deleted once written)
 A season reset only bumps the season, so earlier seasons stay readable under their old keys.
 
     podium:boards          hash: board id -> definition (JSON)
@@ -35,6 +37,7 @@ class BoardKeys:
     quarantine: str
     offsets: str
     banned: str
+    history: str
     prefix: str
 
     def dedup(self, window: int) -> str:
@@ -53,6 +56,7 @@ def board_keys(board_id: str, season: int) -> BoardKeys:
         quarantine=f"{prefix}q",
         offsets=f"{prefix}off",
         banned=f"{prefix}ban",
+        history=f"{prefix}hist",
         prefix=prefix,
     )
 

@@ -9,10 +9,12 @@ from importlib import resources
 from itertools import islice
 from typing import Any
 
+from podium.region.history.store import history_key
 from podium.region.rank_store import ApplyCode, ApplyOutcome, QuarantinedEntry, RankStore
 from redis.exceptions import RedisError
 
 from podium.config import IngestLimits
+from podium.errors import Unavailable
 from podium.invariant import invariant
 from podium.keys import BoardKeys, keys_of
 from podium.model import Board, RankCursor, RankedEntry, ScoreEntry, SortOrder
@@ -45,9 +47,13 @@ def _text(value: bytes | str) -> str:
 
 @translate_store_errors("the rank store (Redis)")
 class RedisRankStore:
-    def __init__(self, redis: AnyRedis, limits: IngestLimits | None = None) -> None:
+    def __init__(self, redis: AnyRedis, limits: IngestLimits | None = None, *,
+                 history_backlog_max: int | None = None) -> None:
+        """`history_backlog_max`: with history on, accepted entries go to the board's history
+        backlog in the apply itself; a batch meeting a full backlog is refused (503), never dropped."""
         self.redis = redis
         self.limits = limits or IngestLimits()
+        self.history_backlog_max = history_backlog_max
         self._apply = redis.register_script(_lua("apply"))
         self._read_players = redis.register_script(_lua("read_players"))
         self._around = redis.register_script(_lua("around"))
@@ -71,7 +77,7 @@ class RedisRankStore:
         window = now_ms // self.limits.dedup_window_ms
         minute = now_ms // 60_000
         keys = [k.zset, k.index, k.dedup(window), k.dedup(window - 1), k.delta(minute),
-                k.quarantine, k.offsets, k.changes, k.banned]
+                k.quarantine, k.offsets, k.changes, k.banned, k.history]
         args: list[Any] = [
             board.operator.value,
             "1" if board.order is SortOrder.DESC else "0",
@@ -81,12 +87,17 @@ class RedisRankStore:
             self.limits.changes_len_max,
             "" if partition is None else partition,
             "" if offset is None else offset,
+            "" if self.history_backlog_max is None else history_key(board.id, board.season),
+            self.history_backlog_max or 0,
         ]
         for e in entries:
             args += [e.player, e.score, encode_ts(e.achieved_at_ms), e.event_id]
         raw = await self._call(self._apply, keys, args)
         if len(raw) == 1 and _text(raw[0]) == "skip":
             return None
+        if len(raw) == 1 and _text(raw[0]) == "full":
+            raise Unavailable(f"the history backlog of {board.id!r} is full (the warm store is behind); retry shortly",
+                              retryAfter=5.0)
         version = _text(raw[-1]) or None
         out = []
         for i in range(0, len(raw) - 1, 3):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Observation
-from podium.region.history.factory import build_history_store, snapshot_dir
+from podium.region.history.factory import build_history_store, history_writer, rank_store, snapshot_dir
 from podium.region.history.store import HistoryStore, Snapshot
 from podium.region.history.writer import HistoryWriter
 from podium.region.ingest import IdempotencyStore, IngestService
@@ -85,9 +85,10 @@ class RegionService:
                 raise Unavailable("no Redis configured: set REDIS_URL (or run `podium up` for an embedded one)")
             redis = connect(settings.redis_url, cluster=settings.redis_cluster,
                             connections_max=settings.redis_pool_connections_max)
-        store = RedisRankStore(redis, settings.ingest)
+        store = rank_store(redis, settings)
         boards = BoardRegistry(redis, clock)
-        ingest = IngestService(store, boards, IdempotencyStore(redis, settings.ingest.idempotency_ttl_ms),
+        ingest = IngestService(store, boards, IdempotencyStore(redis, settings.ingest.idempotency_ttl_ms,
+                                                                   settings.ingest.idempotency_pending_ms),
                                settings.ingest, clock, settings.region)
         service = cls(settings, clock, redis, store, boards, ingest,
                       ReplayGuard(redis, settings.ingest.signature_window_ms),
@@ -114,18 +115,14 @@ class RegionService:
             return
         h = self.settings.history
         meter = self.telemetry.provider.get_meter("podium")
-        dropped = meter.create_counter("podium_history_dropped",
-                                       description="Accepted scores the history writer had to drop (queue full)")
-        writer = HistoryWriter(history, queue_rows_max=h.write_queue_rows_max, batch_rows_max=h.write_batch_rows_max,
-                               retry_ms_max=h.write_retry_ms_max, on_drop=lambda n: dropped.add(n))
+        writer = history_writer(self.settings, history, self.redis, self.boards)
 
-        def queued(options: CallbackOptions) -> list[Observation]:
-            return [Observation(writer.queued)]
+        def backlog(options: CallbackOptions) -> list[Observation]:
+            return [Observation(writer.backlog_size)]
 
-        meter.create_observable_gauge("podium_history_queue_rows", callbacks=[queued],
-                                      description="Accepted scores waiting for the warm store")
+        meter.create_observable_gauge("podium_history_backlog_entries", callbacks=[backlog],
+                                      description="Apply calls whose scores wait for the warm store (as of the last check)")
         self.history, self.history_writer = history, writer
-        self.ingest.history = writer
         self.rebuilder = Rebuilder(self.redis, self.store, history, self.boards, self.clock, h,
                                    dedup_window_ms=self.settings.ingest.dedup_window_ms,
                                    flush=lambda: writer.flush(h.close_drain_ms_max / 1000))

@@ -9,12 +9,9 @@ applied even when its micro-batch boundaries differ from the first run's; the Lu
 call itself a no-op when another apply got there first. A micro-batch interrupted after board A and
 before board B is replayed as: A's records dropped, B's applied.
 
-Score history: accepted entries go to the history writer after each board's apply, and `process`
-waits (at most `history_flush_s`) for them to be stored before it returns, so Faust commits the
-offsets of a micro-batch once its history is written. The worker is not on the game server's
-acknowledgement path (the API acknowledged when the broker did), so this wait costs ranking lag,
-not submission latency. A worker dying between a board's apply and that write loses those rows
-from the history: the replay skips them (the board's offset says applied).
+Score history: the apply itself puts the accepted entries in the board's history backlog (one
+atomic Lua call with the scores and the offset), which the worker's history writer drains into
+the warm store; a worker dying at any point loses nothing (region/history/writer.py).
 """
 
 from __future__ import annotations
@@ -24,7 +21,6 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from podium.region.history.writer import HistorySink
 from podium.region.ingest import apply_entries
 from podium.region.rank_store_redis import RedisRankStore
 from podium.region.stream.anticheat import AntiCheat, Verdict
@@ -64,7 +60,6 @@ class StreamProcessor:
         self, store: RedisRankStore, registry: BoardRegistry, topics: StreamTopics, anti_cheat: AntiCheat,
         clock: Clock, emit: Emit, region: str, quarantine_len_max: int,
         on_quarantine: Callable[[str, Verdict], None] | None = None,
-        history: HistorySink | None = None, history_flush_s: float = 5.0,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -75,8 +70,6 @@ class StreamProcessor:
         self.region = region
         self.quarantine_len_max = quarantine_len_max
         self.on_quarantine = on_quarantine
-        self.history = history
-        self.history_flush_s = history_flush_s
 
     async def process(self, records: Sequence[LogRecord]) -> BatchReport:
         """Apply one micro-batch. Safe to call again with any overlapping records (replays)."""
@@ -88,8 +81,6 @@ class StreamProcessor:
         for p, recs in sorted(by_partition.items()):
             recs.sort(key=lambda r: r.offset)
             await self._partition(p, recs, now_ms, report)
-        if self.history is not None and not await self.history.flush(self.history_flush_s):
-            log.warning("history rows of a micro-batch not stored within %.1f s; they stay queued", self.history_flush_s)
         return report
 
     async def _boards(self, entries: Sequence[ScoreEntry]) -> dict[str, Board]:
@@ -133,7 +124,7 @@ class StreamProcessor:
             if fresh and not kept:
                 held_only.append(board)
         results = await apply_entries(self.store, boards, to_apply, now_ms, partition=part, offset=last,
-                                      region=self.region, history=self.history) or {}
+                                      region=self.region) or {}
         for board in held_only:
             # nothing to rank, but the offset is recorded so `wait=true` submitters see it handled
             await self.store.apply(board, [], now_ms, partition=part, offset=last)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from podium.global_.merged_store import GlobalStore
+from podium.region.history.backlog_redis import RedisHistoryBacklog
 from podium.region.ingest import IdempotencyStore
 from podium.region.rank_store_redis import RedisRankStore
 from podium.region.rate_limit import TokenBuckets
@@ -88,6 +89,12 @@ ADAPTERS: dict[type, tuple[Callable[[AnyRedis], Any], dict[str, Call]]] = {
         "renew": lambda le: le.renew("down", "token"),
         "release": lambda le: le.release("down", "token"),
     }),
+    RedisHistoryBacklog: (lambda r: RedisHistoryBacklog(r, "c1", 1000), {
+        "read": lambda b: b.read(BOARD, 10),
+        "ack": lambda b: b.ack(BOARD, ["1-1"]),
+        "rows": lambda b: b.rows(BOARD, "down@0"),
+        "size": lambda b: b.size([BOARD]),
+    }),
     GlobalStore: (lambda r: GlobalStore(r, 100), {
         "apply": lambda g: g.apply(BOARD, [Change("r1", "down", 0, "p1", 5, 1_000, 1)]),
         "top": lambda g: g.top(BOARD, 0, 10),
@@ -106,7 +113,7 @@ PROBES = {(RedisRankStore, "ping")}
 WRITES = {(RedisRankStore, n) for n in ("apply", "load", "replace", "ban", "quarantine")} | {
     (ReplayGuard, "check"), (BoardRegistry, "create"), (BoardRegistry, "restore"),
     (IdempotencyStore, "begin"), (IdempotencyStore, "finish"), (TokenBuckets, "take"),
-    (RebuildLeases, "acquire"), (GlobalStore, "apply")}
+    (RebuildLeases, "acquire"), (GlobalStore, "apply"), (RedisHistoryBacklog, "read")}
 
 
 @pytest.fixture
@@ -121,7 +128,7 @@ def server(tmp_path: Path) -> Iterator[RedisServer]:
 async def _seed(redis: AnyRedis) -> None:
     registry = BoardRegistry(redis, FakeClock())
     await registry.create(BOARD)
-    await RedisRankStore(redis).apply(BOARD, [_entry(i) for i in range(5)], 5_000)
+    await RedisRankStore(redis, history_backlog_max=100).apply(BOARD, [_entry(i) for i in range(5)], 5_000)
 
 
 @pytest.mark.parametrize("cls", list(ADAPTERS), ids=lambda c: c.__name__)
