@@ -107,7 +107,8 @@ class HistorySettings(BaseModel):
     write_retry_ms_max: int = 5000           # backoff cap while the warm store fails (rows stay in the backlog)
     backlog_claim_idle_ms: int = 10_000      # entries a crashed process left unacknowledged are taken over after this
     close_drain_ms_max: int = 10_000         # at shutdown, the backlog gets this long to reach the store (the rest stays in Redis)
-    rebuild_on_start: bool = True            # rebuild boards found empty in Redis but present in the warm store
+    rebuild_on_start: bool = True            # rebuild boards found empty in Redis but present in the warm store (at start, or when Redis comes back empty)
+    redis_loss_check_ms: int = 1000          # how often a region checks that Redis still holds its data
     rebuild_lease_ms: int = 60_000           # a rebuild's lock lapses after this unless renewed (a dead rebuilder frees the board)
     rebuild_settle_ms: int = 1500            # after locking, wait for every process to see it (board registry refresh) before reading
 

@@ -15,6 +15,7 @@ A season reset only bumps the season, so earlier seasons stay readable under the
 
     podium:boards          hash: board id -> definition (JSON)
     podium:rebuilding      hash: board id -> "<lease deadline ms>:<token>" while a rebuild holds it
+    podium:data-mark       string: present while Redis holds the region's data (see RegionService)
     podium:snapshot-tick:<n>   string: the process that takes the n-th periodic snapshot (expires)
     pb:{B}:<season>:z:rb:<token>, …:i:rb:<token>   a board being rebuilt aside (expiring; swapped in)
 """
@@ -27,6 +28,7 @@ from podium.model import Board
 
 BOARDS_KEY = "podium:boards"
 REBUILDING_KEY = "podium:rebuilding"
+DATA_MARK_KEY = "podium:data-mark"   # set by every region process at start: its absence means Redis lost its data
 
 
 @dataclass(frozen=True, slots=True)

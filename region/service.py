@@ -8,6 +8,7 @@ close() stops them in reverse order, draining the history writer (bounded)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from podium.clock import Clock, SystemClock
 from podium.config import Settings
 from podium.errors import Rebuilding, Unavailable
 from podium.fanout import FanOut
-from podium.keys import keys_of
+from podium.keys import DATA_MARK_KEY, keys_of
 from podium.model import Board, RankedEntry
 from podium.redis_client import AnyRedis, connect
 from podium.signing import ReplayGuard
@@ -43,6 +44,7 @@ from podium.store_errors import store_errors
 from podium.tasks import Supervisor
 from podium.telemetry import Telemetry
 
+log = logging.getLogger("podium.region")
 STANDINGS_CHUNK_ENTRIES = 10_000  # entries per Redis read when a snapshot reads a whole board
 SNAPSHOT_TICK_PREFIX = "podium:snapshot-tick:"  # + interval number: which process snapshots it
 
@@ -131,16 +133,11 @@ class RegionService:
     async def open(self) -> None:
         if self.history is not None:
             await self.history.open()
-            # Definitions Redis lost come back first, so a declared board keeps its season.
-            for board in await self.history.boards():
-                if await self.boards.restore(board):
-                    logging.getLogger("podium.region").warning("restored board %s (season %d) from the warm store",
-                                                               board.id, board.season)
-        for declared in self.settings.boards:
-            await self.boards.create(Board.from_dict(declared.model_dump()), exist_ok=True)
-        await self.boards.refresh()
+        await self._restore_boards()
         if self.history is not None:
             await self._open_history(self.history)
+        await self._mark_data()
+        self.supervisor.supervise("redis-data-watch", self._watch_redis_data)
         if self.ingest.sink is not None:
             await self.ingest.sink.start()
         self.fanout = FanOut(self._read_range, self._read_players, self._read_versions, self.settings.api, self.clock,
@@ -149,6 +146,49 @@ class RegionService:
         self.telemetry.gauge_source("subscriptions", lambda: fanout.subscriptions)
         self.supervisor.supervise("fan-out", lambda: fanout.run(self._stop))
         self._start_replication()
+
+    async def _restore_boards(self) -> None:
+        if self.history is not None:
+            # Definitions Redis lost come back first, so a declared board keeps its season.
+            for board in await self.history.boards():
+                if await self.boards.restore(board):
+                    log.warning("restored board %s (season %d) from the warm store", board.id, board.season)
+        for declared in self.settings.boards:
+            await self.boards.create(Board.from_dict(declared.model_dump()), exist_ok=True)
+        await self.boards.refresh()
+
+    async def _mark_data(self) -> None:
+        with store_errors("Redis"):
+            await self.redis.set(DATA_MARK_KEY, self.settings.region)
+
+    async def _watch_redis_data(self) -> None:
+        """Notices a Redis that came back empty (restarted without its AOF, replaced, flushed) while
+        this process runs: puts the board definitions back and rebuilds from the warm store, as at
+        start-up. A Redis that is down is simply checked again at the next tick."""
+        interval_s = self.settings.history.redis_loss_check_ms / 1000
+        while not self._stop.is_set():
+            try:
+                with store_errors("Redis"):
+                    lost = not await self.redis.exists(DATA_MARK_KEY)
+                if lost:
+                    log.error("Redis lost its data: restoring board definitions and rebuilding from the warm store")
+                    await self._restore_boards()
+                    if self.history is not None and self.settings.history.rebuild_on_start:
+                        await self._start_rebuilds()
+                    await self._mark_data()
+            except Unavailable as exc:
+                log.warning("redis data check failed: %s", exc.message)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), interval_s)
+
+    async def _start_rebuilds(self) -> None:
+        # Leases are taken before returning: no read sees an empty board as if it were live.
+        assert self.rebuilder is not None
+        candidates = await self.rebuilder.candidates()
+        claimed = await self.rebuilder.claim(candidates)
+        held = [b for b in candidates if b not in claimed]
+        if claimed or held:
+            self.spawn(self._recover(claimed, held), "recovery")
 
     async def _open_history(self, history: HistoryStore) -> None:
         h = self.settings.history
@@ -162,12 +202,7 @@ class RegionService:
                                                claim=self._claim_snapshot_tick)
             self.snapshots.start(self.supervisor)
         if h.rebuild_on_start:
-            # Leases are taken before the app serves: no read sees an empty board as if it were live.
-            candidates = await self.rebuilder.candidates()
-            claimed = await self.rebuilder.claim(candidates)
-            held = [b for b in candidates if b not in claimed]
-            if claimed or held:
-                self.spawn(self._recover(claimed, held), "recovery")
+            await self._start_rebuilds()
 
     async def _recover(self, claimed: dict[str, str], held: list[str]) -> None:
         rebuilder = self.rebuilder

@@ -15,9 +15,10 @@ from pathlib import Path
 from rich.console import Console
 
 from podium.config import BoardConfig, Settings
-from podium.redis_server import RedisServer, free_port
+from podium.redis_server import RedisServer, free_port, keep_alive
 from podium.region.api.app import create_app
 from podium.serve import serve
+from podium.tasks import Supervisor
 
 DEMO_BOARD = "arena"
 DEMO_KEY_ID = "demo-game-server"
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         settings.redis_url = redis_server.url
         console.print(f"[green]embedded redis-server[/] on {redis_server.url} (data in {redis_server.data_dir})")
     try:
-        asyncio.run(_main(settings, args.demo, console))
+        asyncio.run(_main(settings, args.demo, console, redis_server))
     except KeyboardInterrupt:
         pass
     finally:
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _main(settings: Settings, demo: bool, console: Console) -> None:
+async def _main(settings: Settings, demo: bool, console: Console, redis_server: RedisServer | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -110,6 +111,10 @@ async def _main(settings: Settings, demo: bool, console: Console) -> None:
     console.print(f"  health             : {base}/healthz  {base}/readyz")
     console.print("Ctrl-C stops everything.")
     tasks = [asyncio.create_task(serve(create_app(settings), settings.host, settings.port, stop))]
+    supervisor = Supervisor(settings.supervisor)
+    if redis_server is not None:
+        # a killed embedded redis-server is restarted (reloading its AOF); see redis_server.keep_alive
+        supervisor.supervise("embedded-redis", lambda: keep_alive(redis_server, stop))
     if demo:
         from podium.devtools.demo import run_demo
 
@@ -121,6 +126,7 @@ async def _main(settings: Settings, demo: bool, console: Console) -> None:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await supervisor.close()
 
 
 def run_multi_region(args: argparse.Namespace, console: Console) -> int:
@@ -155,6 +161,10 @@ async def _multi_demo(stack: object, demo: bool, console: Console) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    supervisor = Supervisor()
+    for node in stack.nodes:  # type: ignore[attr-defined]
+        # each region's and the global tier's redis-server is restarted if it dies
+        supervisor.supervise(f"redis-{node.name}", lambda n=node: keep_alive(n.redis, stop))
     tasks = []
     if demo:
         for i, node in enumerate(n for n in stack.nodes if n.role == "region"):  # type: ignore[attr-defined]
@@ -162,3 +172,4 @@ async def _multi_demo(stack: object, demo: bool, console: Console) -> None:
                 node.url, stack.game_key_id, stack.game_secret, DEMO_BOARD, stop, console, seed=i)))  # type: ignore[attr-defined]
     await stop.wait()
     await asyncio.gather(*tasks, return_exceptions=True)
+    await supervisor.close()
