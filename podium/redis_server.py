@@ -129,10 +129,12 @@ class RedisServer:
         """The error to raise if the process has exited (with its stderr and its log's tail)."""
         if self.process is None or self.process.poll() is None:
             return None
-        err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+        err = self.process.stderr.read().decode(errors="replace").strip() if self.process.stderr else ""
         log = self.data_dir / "redis.log"
-        tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-        return Unavailable(f"redis-server exited with {self.process.returncode}: {err}{tail}")
+        lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+        # redis-server logs its reason for exiting as the last warning line ("# Can't open ...")
+        cause = next((ln.split(" # ", 1)[1] for ln in reversed(lines) if " # " in ln), err or "no reason logged")
+        return Unavailable(f"redis-server exited with {self.process.returncode}: {cause} (log: {log})")
 
     def start(self) -> RedisServer:
         self._spawn()

@@ -46,6 +46,7 @@ class Stack:
     admin_key: str = field(default_factory=lambda: secrets.token_hex(16))
     replication_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     extra_env: dict[str, str] = field(default_factory=dict)
+    first_region_port: int | None = None   # the first region serves here (podium up: the documented 8080)
     nodes: list[Node] = field(default_factory=list)
 
     @property
@@ -81,7 +82,8 @@ class Stack:
             names = [("global", "global")] + [(r, "region") for r in self.regions]
             for name, role in names:
                 redis = RedisServer(self.data_dir / name / "redis", appendonly=True).start()
-                self.nodes.append(Node(name, role, free_port(), redis))
+                pinned = self.first_region_port if role == "region" and name == self.regions[0] else None
+                self.nodes.append(Node(name, role, pinned or free_port(), redis))
             global_url = self.global_node.url
             for node in self.nodes:
                 self._spawn(node, global_url)
