@@ -24,6 +24,7 @@ from podium.devtools.local_run import (
     remove_env,
     write_env,
 )
+from podium.devtools.stack import StackFailed
 from podium.redis_server import RedisServer, free_port, keep_alive
 from podium.region.api.app import create_app
 from podium.serve import serve
@@ -94,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
         return _run_single(args, settings, console)
     except (DataDirBusy, PortBusy) as exc:
         return _fail(str(exc))
+    except StackFailed as exc:   # a region or the global tier did not start: its log says why
+        return _fail(str(exc).splitlines()[0])
     except OSError as exc:   # an unwritable data dir, a port taken between the check and the bind
         return _fail(f"cannot use {exc.filename or 'the data dir or port'}: {exc.strerror or exc}")
     finally:

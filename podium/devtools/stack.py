@@ -19,7 +19,11 @@ import httpx
 
 from podium.redis_server import RedisServer, free_port
 
-READY_TIMEOUT_S = 30.0
+READY_TIMEOUT_S = 90.0   # a cold start imports for seconds; a loaded machine is slower still
+
+
+class StackFailed(RuntimeError):
+    """A node of the stack exited or did not become ready (the message names it and its log)."""
 
 
 @dataclass
@@ -108,14 +112,14 @@ class Stack:
         while time.monotonic() < deadline:
             if node.process and node.process.poll() is not None:
                 tail = node.log_path.read_text()[-3000:] if node.log_path else ""
-                raise RuntimeError(f"{node.role} {node.name} exited with {node.process.returncode}:\n{tail}")
+                raise StackFailed(f"{node.role} {node.name} exited with {node.process.returncode} (log: {node.log_path}):\n{tail}")
             try:
                 if httpx.get(f"{node.url}/readyz", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"{node.role} {node.name} not ready on {node.url}")
+        raise StackFailed(f"{node.role} {node.name} not ready on {node.url} within {READY_TIMEOUT_S:.0f} s (log: {node.log_path})")
 
     def stop_node(self, node: Node) -> None:
         proc, node.process = node.process, None
