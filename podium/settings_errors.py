@@ -59,7 +59,7 @@ def _json_problems(model: type[BaseModel], environ: Mapping[str, str],
             continue
         try:
             json.loads(environ[var])
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             out[var] = f"{var}: not valid JSON ({exc.msg}); expected {form}"
     return out
 

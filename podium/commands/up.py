@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import secrets
 import signal
@@ -210,7 +211,7 @@ async def _multi_demo(stack: object, demo: bool, console: Console) -> None:
     supervisor = Supervisor()
     for node in stack.nodes:  # type: ignore[attr-defined]
         # each region's and the global tier's redis-server is restarted if it dies
-        supervisor.supervise(f"redis-{node.name}", lambda n=node: keep_alive(n.redis, stop))
+        supervisor.supervise(f"redis-{node.name}", functools.partial(keep_alive, node.redis, stop))
     tasks = []
     if demo:
         for i, node in enumerate(n for n in stack.nodes if n.role == "region"):  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import orjson
 from podium.region.history.store import ScoreRow
@@ -38,7 +39,7 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _rows(fields: dict[bytes, bytes]) -> tuple[ScoreRow, ...]:
+def _rows(fields: dict[Any, Any]) -> tuple[ScoreRow, ...]:
     key = _text(fields[b"k"])
     return tuple(ScoreRow(key, player, event_id, int(score), int(ts, 16))
                  for player, event_id, score, ts in orjson.loads(fields[b"r"]))
@@ -75,12 +76,14 @@ class RedisHistoryBacklog:
 
     async def _read(self, stream: str, board: Board, count: int) -> list[BacklogEntry]:
         await self._group(stream)
-        _next, claimed, *_ = await self.redis.xautoclaim(stream, GROUP, self.consumer, self.claim_idle_ms,
-                                                         start_id="0-0", count=count)
-        rows = [(i, f) for i, f in claimed if f]   # entries deleted meanwhile come back empty
+        # redis-py types stream replies loosely: [next id, [(id, fields)…], …] and [(stream, [(id, fields)…])]
+        reply: list[Any] = await self.redis.xautoclaim(stream, GROUP, self.consumer, self.claim_idle_ms,
+                                                       start_id="0-0", count=count)
+        rows: list[tuple[Any, Any]] = [(i, f) for i, f in reply[1] if f]   # entries deleted meanwhile come back empty
         if len(rows) < count:
-            fresh = await self.redis.xreadgroup(GROUP, self.consumer, {stream: ">"}, count=count - len(rows))
-            for _stream, entries in fresh or []:
+            fresh = cast(list[Any], await self.redis.xreadgroup(GROUP, self.consumer, {stream: ">"},
+                                                                count=count - len(rows)) or [])
+            for _stream, entries in fresh:
                 rows += [(i, f) for i, f in entries if f]
         return [BacklogEntry(board, _text(i), _rows(f)) for i, f in rows]
 
@@ -99,7 +102,7 @@ class RedisHistoryBacklog:
         rebuild adds to the warm store's rows. Bounded by `history.backlog_entries_max` entries."""
         stream, out, start = keys_of(board).history, [], "-"
         while True:
-            chunk = await self.redis.xrange(stream, min=start, max="+", count=RANGE_CHUNK_ENTRIES)
+            chunk = cast(list[Any], await self.redis.xrange(stream, min=start, max="+", count=RANGE_CHUNK_ENTRIES))
             out += [row for _i, f in chunk if f for row in _rows(f) if row.board == history]
             if len(chunk) < RANGE_CHUNK_ENTRIES:
                 return out
