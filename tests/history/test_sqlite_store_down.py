@@ -49,7 +49,7 @@ async def test_closed_store_answers_unavailable(tmp_path: Path) -> None:
     store = SqliteHistoryStore(tmp_path / "h.sqlite3")
     await store.open()
     await store.close()
-    for name, call in CALLS.items():
+    for call in CALLS.values():
         with pytest.raises(Unavailable, match="not open"):
             await call(store)
 
