@@ -91,8 +91,9 @@ def run(args: argparse.Namespace) -> int:
         if args.regions:
             lock.acquire(f"--regions {args.regions}")
             return run_multi_region(args, console)
+        lock.acquire("starting")   # before the port check: a second `podium up` names the first
         settings = prepare_settings(args)
-        lock.acquire(f"serving http://{settings.host}:{settings.port}")
+        lock.describe(f"serving http://{settings.host}:{settings.port}")
         return _run_single(args, settings, console)
     except (DataDirBusy, PortBusy) as exc:
         return _fail(str(exc))

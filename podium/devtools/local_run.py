@@ -57,11 +57,16 @@ class DataDirLock:
             who = f.read().strip() or "another process"
             f.close()
             raise DataDirBusy(f"{self.data_dir} is in use by {who}; stop it, or pass another --data-dir") from None
-        f.seek(0)
-        f.truncate()
-        f.write(f"podium up (pid {os.getpid()}) {holder}")
-        f.flush()
         self._file = f
+        self.describe(holder)
+
+    def describe(self, holder: str) -> None:
+        """What a refused `podium up` is told about the holder."""
+        if self._file is not None:
+            self._file.seek(0)
+            self._file.truncate()
+            self._file.write(f"podium up (pid {os.getpid()}) {holder}")
+            self._file.flush()
 
     def release(self) -> None:
         if self._file is not None:

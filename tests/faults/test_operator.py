@@ -93,7 +93,7 @@ def test_second_up_on_one_data_dir_is_refused_and_env_prints_exports(tmp_path: P
         while time.monotonic() < deadline and not (tmp_path / "podium-up.json").exists():
             assert first.poll() is None
             time.sleep(0.1)
-        second = _podium("up", "--port", "0", "--data-dir", str(tmp_path))
+        second = _podium("up", "--port", str(port), "--data-dir", str(tmp_path))   # its port is taken too
         assert second.returncode == 1
         assert second.stderr.strip() == (f"podium up: {tmp_path} is in use by podium up (pid {first.pid}) serving "
                                          f"http://127.0.0.1:{port}; stop it, or pass another --data-dir")
