@@ -36,6 +36,7 @@ from podium.replication.regional_state import RegionalState, resolve, winner, wi
 from podium.model import Board, Operator, RankedEntry
 from podium.ranking import decode_member, encode_member, from_zscore, to_zscore
 from podium.redis_client import AnyRedis, as_text, members, scored_members, stream_entries
+from podium.store_errors import translate_store_errors
 
 TOP_MARGIN = 2
 CONFLICTS_LEN_MAX = 10_000   # conflict log entries kept per board
@@ -66,6 +67,7 @@ class MergedEntry:
     contributions: dict[str, int]     # each region's value
 
 
+@translate_store_errors("the global store (Redis)")
 class GlobalStore:
     def __init__(self, redis: AnyRedis, top_k: int) -> None:
         self.redis = redis

@@ -26,7 +26,7 @@ from podium.replication.transport import REPLICATE_PATH, SKETCH_PATH
 from podium.errors import BadUserInput, PodiumError, Unauthenticated
 from podium.signing import verify
 from podium.stream_topics import ensure_named_topics
-from podium.tasks import cancel_and_wait
+from podium.tasks import Supervisor, cancel_and_wait
 
 log = logging.getLogger("podium.global.replication")
 FRESHNESS_UNCHECKED_MS = 10**15
@@ -53,8 +53,12 @@ class ReplicationConsumer:
         self.lag: dict[int, int] = {}   # partition -> records behind its high watermark after the last poll
         self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="replication-consumer")
+    def start(self, supervisor: Supervisor | None = None) -> None:
+        """Starts consuming (under `supervisor` when given: its state shows in /readyz)."""
+        if supervisor is not None:
+            self._task = supervisor.supervise("replication-consumer", self._run)
+        else:
+            self._task = asyncio.create_task(self._run(), name="replication-consumer")
 
     async def stop(self) -> None:
         task, self._task = self._task, None

@@ -179,11 +179,15 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    """Ready when Redis answers and no supervised loop has given up; every loop's state is listed."""
+    service = service_of(request)
     try:
-        ok = bool(await service_of(request).redis.ping())
+        ok = bool(await service.redis.ping())
     except Exception:  # noqa: BLE001 - readiness only reports
         ok = False
-    return json_response({"status": "ready" if ok else "redis unreachable"}, 200 if ok else 503)
+    failed = service.supervisor.failed()
+    status = "ready" if ok and not failed else ("redis unreachable" if not ok else "loops failed: " + ", ".join(failed))
+    return json_response({"status": status, "loops": service.supervisor.report()}, 200 if ok and not failed else 503)
 
 
 def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlette:
@@ -199,7 +203,7 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
 
             consumer = ReplicationConsumer(service, apply_replicated, apply_sketch)
             observe_consumer(service.telemetry.provider.get_meter("podium"), consumer)
-            consumer.start()
+            consumer.start(service.supervisor)
         app.state.replication_consumer = consumer
         try:
             yield

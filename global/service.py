@@ -28,6 +28,7 @@ from podium.model import Board, Operator, RankedEntry
 from podium.ranking import sort_key
 from podium.redis_client import AnyRedis, connect
 from podium.redis_memory import RedisMemoryProbe
+from podium.tasks import Supervisor
 from podium.telemetry import Telemetry
 
 
@@ -76,13 +77,17 @@ class GlobalService:
         self.rank_error_bound = rank_error_histogram(meter)
         self.rank_estimate_age = estimate_age_histogram(meter)
         observe_regions(meter, self)
+    # The long-running loops (fan-out, the replication log consumer): restarted with jittered
+    # backoff, their state in /readyz and the metrics.
+    supervisor: Supervisor = field(default_factory=Supervisor)
 
     async def open(self) -> None:
         await self.boards.refresh()
         self.fanout = FanOut(self._read_range, self._read_players, self._read_versions, self.settings.api, self.clock)
-        self._tasks.append(asyncio.create_task(self.fanout.run(self._stop), name="global-fan-out"))
+        fanout = self.fanout
+        self.supervisor.supervise("global-fan-out", lambda: fanout.run(self._stop))
         memory = RedisMemoryProbe(self.redis, self.telemetry.provider.get_meter("podium"), self.settings.metrics)
-        self._tasks.append(asyncio.create_task(memory.run(self._stop), name="redis-memory"))
+        self.supervisor.supervise("redis-memory", lambda: memory.run(self._stop))
 
     async def _read_range(self, board_id: str, start: int, count: int) -> list[RankedEntry]:
         page: list[RankedEntry] = await self.store.top(await self.boards.require(board_id), start, count)
@@ -109,7 +114,8 @@ class GlobalService:
                         connections_max=settings.redis_pool_connections_max)
         reader = RegionReader(settings.global_.region_urls, settings.global_.strong_timeout_ms)
         return cls(settings, clock, redis, GlobalStore(redis, settings.global_.top_k), BoardRegistry(redis, clock),
-                   reader=reader, telemetry=Telemetry("podium-global", settings.region))
+                   reader=reader, telemetry=Telemetry("podium-global", settings.region),
+                   supervisor=Supervisor(settings.supervisor))
 
     def region(self, name: str) -> RegionStatus:
         if name not in self.regions:
@@ -189,7 +195,7 @@ class GlobalService:
 
     async def close(self) -> None:
         self._stop.set()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.supervisor.close()
         if self.reader is not None:
             await self.reader.aclose()
         await self.redis.aclose()

@@ -15,11 +15,13 @@ from podium.errors import Conflict, NotFound
 from podium.keys import BOARDS_KEY, REBUILDING_KEY
 from podium.model import Board
 from podium.redis_client import AnyRedis, as_bytes, as_text
+from podium.store_errors import translate_store_errors
 
 REFRESH_MS = 1000
 MISS_REFRESH_MS = 100
 
 
+@translate_store_errors("the board registry (Redis)")
 class BoardRegistry:
     def __init__(self, redis: AnyRedis, clock: Clock, refresh_ms: int = REFRESH_MS) -> None:
         self.redis = redis

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
+
 from podium import __version__, commands
 from podium.errors import PodiumError
+from podium.settings_errors import describe
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except (ValidationError, SettingsError) as exc:
+        for line in describe(exc, os.environ):
+            print(f"podium: bad setting {line}", file=sys.stderr)
+        return 2
     except PodiumError as exc:
         print(f"podium: {exc.message}", file=sys.stderr)
         return 1

@@ -36,6 +36,7 @@ class IngestLimits(BaseModel):
     signature_window_ms: int = 300_000       # requests older/newer than this are rejected as stale
     dedup_window_ms: int = 600_000           # an event id is applied once within this window
     idempotency_ttl_ms: int = 86_400_000     # a batch's stored result is replayed for this long
+    idempotency_pending_ms: int = 30_000     # a batch in progress holds its key this long (a crashed process's lapses)
     future_skew_ms: int = 300_000            # achieved_at may be at most this far in the future
     player_id_len_max: int = 64              # bytes
     event_id_len_max: int = 128              # bytes
@@ -101,12 +102,14 @@ class HistorySettings(BaseModel):
     sqlite_path: str | None = None           # unset: <data_dir>/history.sqlite3
     snapshot_interval_s: int = 3600          # periodic snapshots of every board (0: none)
     snapshot_dir: str | None = None          # unset: <data_dir>/snapshots
-    write_queue_rows_max: int = 100_000      # accepted scores waiting for the warm store; beyond, new rows are dropped (counted, logged)
-    write_batch_rows_max: int = 2000         # rows per warm-store write
-    write_retry_ms_max: int = 5000           # backoff cap while the warm store fails (rows stay queued)
-    close_drain_ms_max: int = 10_000         # at shutdown, queued rows get this long to reach the store
-    worker_flush_ms_max: int = 5000          # the stream worker waits this long per micro-batch for its history rows
-    rebuild_on_start: bool = True            # rebuild boards found empty in Redis but present in the warm store
+    backlog_entries_max: int = 100_000       # apply calls per board whose scores wait for the warm store (Redis stream); beyond, batches get 503
+    write_batch_entries_max: int = 50        # backlog entries (one per apply call, up to a batch of rows each) per warm-store write
+    write_poll_ms: int = 100                 # an idle writer looks for new backlog entries this often
+    write_retry_ms_max: int = 5000           # backoff cap while the warm store fails (rows stay in the backlog)
+    backlog_claim_idle_ms: int = 10_000      # entries a crashed process left unacknowledged are taken over after this
+    close_drain_ms_max: int = 10_000         # at shutdown, the backlog gets this long to reach the store (the rest stays in Redis)
+    rebuild_on_start: bool = True            # rebuild boards found empty in Redis but present in the warm store (at start, or when Redis comes back empty)
+    redis_loss_check_ms: int = 1000          # how often a region checks that Redis still holds its data
     rebuild_lease_ms: int = 60_000           # a rebuild's lock lapses after this unless renewed (a dead rebuilder frees the board)
     rebuild_settle_ms: int = 1500            # after locking, wait for every process to see it (board registry refresh) before reading
 
@@ -206,6 +209,15 @@ class TrendingSettings(BaseModel):
     union_ttl_ms: int = 1000                 # server-side merged ranges (exact reads) are reused this long
 
 
+class SupervisorSettings(BaseModel):
+    """How long-running loops (shipper, writers, schedulers, consumers) are restarted after a failure."""
+
+    restart_backoff_ms_initial: int = 100    # first restart delay (full jitter: a random delay up to this)
+    restart_backoff_ms_max: int = 30_000     # cap of the exponential restart delay
+    restart_failures_max: int = 10_000       # consecutive failures before a loop is left FAILED (≈3 days at the cap)
+    healthy_run_ms: int = 60_000             # a loop that ran this long before failing starts its backoff afresh
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PODIUM_", env_nested_delimiter="__", extra="ignore", populate_by_name=True
@@ -237,6 +249,7 @@ class Settings(BaseSettings):
     contests: ContestSettings = Field(default_factory=ContestSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     trending: TrendingSettings = Field(default_factory=TrendingSettings)
+    supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
 
     @classmethod
     def settings_customise_sources(

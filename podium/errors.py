@@ -9,11 +9,12 @@
     ├── Conflict            BAD_USER_INPUT   409
     ├── ContestLocked       CONTEST_LOCKED   423   (entries and team edits are locked at the deadline)
     ├── RateLimited         RATE_LIMITED     429
-    ├── Unavailable         INTERNAL         503   (a store is down: retry later)
+    ├── Unavailable         UNAVAILABLE      503   (a store is down or refusing writes: retry later)
     │   └── Rebuilding      REBUILDING       503   (the board is being rebuilt from the warm store)
     └── Internal            INTERNAL         500   (never leaks details to the client)
 
-Driver errors (redis, aiokafka, cassandra) are translated at the adapter with `raise ... from exc`.
+Driver errors (redis, aiokafka, cassandra) are translated at the adapter with `raise ... from exc`
+(for Redis adapters by `podium.store_errors.translate_store_errors`, on every public method).
 """
 
 from __future__ import annotations
@@ -79,7 +80,9 @@ class RateLimited(PodiumError):
 
 
 class Unavailable(PodiumError):
-    code = "INTERNAL"
+    """A store is down, loading, or refusing writes (disk or memory full): retry after `retryAfter` s."""
+
+    code = "UNAVAILABLE"
     http_status = 503
 
 

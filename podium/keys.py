@@ -9,10 +9,13 @@ live in one Redis Cluster slot and one Lua script can touch them all atomically.
     pb:{B}:q               stream: quarantined entries (bounded)
     pb:{B}:off             hash: stream partition -> last applied offset (effect-level exactly-once)
     pb:{B}:ban             set: banned players
+    pb:{B}:hist            stream: accepted scores not yet in the warm store (history backlog;
+                           consumer group "history", entries deleted once written)
 A season reset only bumps the season, so earlier seasons stay readable under their old keys.
 
     podium:boards          hash: board id -> definition (JSON)
     podium:rebuilding      hash: board id -> "<lease deadline ms>:<token>" while a rebuild holds it
+    podium:data-mark       string: present while Redis holds the region's data (see RegionService)
     podium:snapshot-tick:<n>   string: the process that takes the n-th periodic snapshot (expires)
     pb:{B}:<season>:z:rb:<token>, …:i:rb:<token>   a board being rebuilt aside (expiring; swapped in)
 """
@@ -25,6 +28,7 @@ from podium.model import Board
 
 BOARDS_KEY = "podium:boards"
 REBUILDING_KEY = "podium:rebuilding"
+DATA_MARK_KEY = "podium:data-mark"   # set by every region process at start: its absence means Redis lost its data
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +39,7 @@ class BoardKeys:
     quarantine: str
     offsets: str
     banned: str
+    history: str
     prefix: str
 
     def dedup(self, window: int) -> str:
@@ -53,6 +58,7 @@ def board_keys(board_id: str, season: int) -> BoardKeys:
         quarantine=f"{prefix}q",
         offsets=f"{prefix}off",
         banned=f"{prefix}ban",
+        history=f"{prefix}hist",
         prefix=prefix,
     )
 

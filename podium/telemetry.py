@@ -7,6 +7,7 @@ tests) never mix their series. Instruments are created once and shared by the co
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.metrics import CallbackOptions, Observation
@@ -16,6 +17,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Tracer
 from prometheus_client import CollectorRegistry, generate_latest
 
+LOOP_STATES = ("running", "backing_off", "failed", "stopped")   # podium.tasks.LoopState values
 LATENCY_BUCKETS_MS = (0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500)
 # Lags (commit -> push, commit -> global merge) run from a tick to minutes during an outage.
 LAG_BUCKETS_MS = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 300_000)
@@ -58,6 +60,22 @@ class Telemetry:
             return [Observation(read())] if read else []
 
         return callback
+
+    def watch_loops(self, report: Callable[[], dict[str, dict[str, Any]]]) -> None:
+        """Gauges of the supervised loops (`Supervisor.report`): restarts, and 1 for each loop's state."""
+        meter = self.provider.get_meter("podium")
+
+        def restarts(options: CallbackOptions) -> Iterable[Observation]:
+            return [Observation(st["restarts"], {"loop": name}) for name, st in report().items()]
+
+        def states(options: CallbackOptions) -> Iterable[Observation]:
+            return [Observation(1 if st["state"] == state else 0, {"loop": name, "state": state})
+                    for name, st in report().items() for state in LOOP_STATES]
+
+        meter.create_observable_gauge("podium_loop_restarts", callbacks=[restarts],
+                                      description="Restarts of each supervised background loop")
+        meter.create_observable_gauge("podium_loop_state", callbacks=[states],
+                                      description="1 for the state each supervised loop is in")
 
     def gauge_source(self, name: str, read: Callable[[], float]) -> None:
         self._gauges[name] = read

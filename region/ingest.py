@@ -4,6 +4,7 @@ validate each entry, group by board, apply each group in one Lua call, report pe
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -11,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from podium.region.history.store import ScoreRow, history_key
 from podium.region.rank_store import ApplyCode, RankStore
 from podium.region.validation import check_batch_size, validate_entry
 from podium.replication.changes import stream_id_to_seq
@@ -19,12 +19,12 @@ from podium.replication.changes import stream_id_to_seq
 from podium.boards import BoardRegistry
 from podium.clock import Clock
 from podium.config import IngestLimits
-from podium.errors import Conflict, Rebuilding
+from podium.errors import Conflict, Rebuilding, Unavailable
 from podium.model import Board, EntryResult, EntryStatus, ScoreEntry
 from podium.redis_client import AnyRedis, as_bytes
+from podium.store_errors import translate_store_errors
 
 if TYPE_CHECKING:
-    from podium.region.history.writer import HistorySink
     from podium.region.stream.sink import ScoreSink
 
 _REASONS = {
@@ -37,10 +37,6 @@ _STATUS = {
     ApplyCode.UNCHANGED: EntryStatus.UNCHANGED,
     ApplyCode.QUARANTINED: EntryStatus.QUARANTINED,
 }
-# What the score history keeps: entries the board accepted (changed by them or not). Duplicates,
-# quarantined, banned and overflowing entries never count, so a rebuild from the history gives
-# the board Redis held (see history_store.current_standing).
-HISTORY_CODES = frozenset({ApplyCode.APPLIED, ApplyCode.UNCHANGED})
 
 
 @dataclass(slots=True)
@@ -82,12 +78,10 @@ async def apply_entries(
     partition: str | None = None,
     offset: int | None = None,
     region: str | None = None,
-    history: HistorySink | None = None,
 ) -> dict[int, EntryResult] | None:
     """Apply validated entries, one atomic Lua call per board; None if `offset` was applied already
-    (on every board of the group: offsets are stored per board, with the scores). Accepted entries
-    are offered to `history` after their board's apply (never before: only the outcome says
-    whether an entry counts)."""
+    (on every board of the group: offsets are stored per board, with the scores). With history on,
+    the same call puts the accepted entries in the board's history backlog (see apply.lua)."""
     groups: dict[str, list[tuple[int, ScoreEntry]]] = defaultdict(list)
     for item in entries:
         groups[item[1].board].append(item)
@@ -100,13 +94,6 @@ async def apply_entries(
         if outcomes is None:
             skipped += 1
             continue
-        if history is not None:
-            board = boards[board_id]
-            key = history_key(board.id, board.season)
-            rows = [ScoreRow(key, e.player, e.event_id, e.score, e.achieved_at_ms)
-                    for (_, e), out in zip(group, outcomes, strict=True) if out.code in HISTORY_CODES]
-            if rows:
-                history.offer(rows)
         for (i, _), out in zip(group, outcomes, strict=True):
             status = _STATUS.get(out.code, EntryStatus.REJECTED)
             reason = _REASONS.get(out.code) or ("max_delta" if out.code is ApplyCode.QUARANTINED else None)
@@ -124,15 +111,16 @@ def session_token(region: str, stream_id: str) -> str:
     return base64.urlsafe_b64encode(orjson.dumps({region: stream_id_to_seq(stream_id)})).decode().rstrip("=")
 
 
+@translate_store_errors("the idempotency store (Redis)")
 class IdempotencyStore:
     """Stores each batch's response under its Idempotency-Key so a retry replays it."""
 
     PENDING = b"pending"
-    PENDING_TTL_MS = 30_000
 
-    def __init__(self, redis: AnyRedis, ttl_ms: int) -> None:
+    def __init__(self, redis: AnyRedis, ttl_ms: int, pending_ms: int = 30_000) -> None:
         self.redis = redis
         self.ttl_ms = ttl_ms
+        self.pending_ms = pending_ms
 
     @staticmethod
     def _key(scope: str, idem_key: str) -> str:
@@ -141,7 +129,7 @@ class IdempotencyStore:
     async def begin(self, scope: str, idem_key: str, body_hash: str) -> dict[str, Any] | None:
         """Returns the stored response for a replay, or None when this request should proceed."""
         key = self._key(scope, idem_key)
-        if await self.redis.set(key, self.PENDING + b":" + body_hash.encode(), nx=True, px=self.PENDING_TTL_MS):
+        if await self.redis.set(key, self.PENDING + b":" + body_hash.encode(), nx=True, px=self.pending_ms):
             return None
         stored = await self.redis.get(key)
         if stored is None:
@@ -176,8 +164,6 @@ class IngestService:
         self.clock = clock
         # None: apply in the request (embedded default); a KafkaSink produces to the event log instead.
         self.sink: ScoreSink | None = None
-        # Accepted scores go here after the apply (direct mode; in event-log mode the worker writes them).
-        self.history: HistorySink | None = None
 
     async def submit(
         self, raw_entries: list[Any], *, scope: str, idem_key: str | None = None, wait: bool = False
@@ -192,7 +178,9 @@ class IngestService:
         try:
             response = (await self._process(raw_entries, wait)).to_dict()
         except BaseException:
-            await self.idempotency.abandon(scope, idem_key)
+            # With Redis down the pending mark cannot be removed; it lapses after `pending_ms`.
+            with contextlib.suppress(Unavailable):
+                await self.idempotency.abandon(scope, idem_key)
             raise
         await self.idempotency.finish(scope, idem_key, body_hash, response)
         return response
@@ -211,8 +199,7 @@ class IngestService:
             for board_id in sorted({e.board for _, e in valid}):
                 if self.registry.rebuilding(board_id):
                     raise Rebuilding(board_id)
-            applied = await apply_entries(self.store, boards, valid, now_ms, region=self.region,
-                                          history=self.history)
+            applied = await apply_entries(self.store, boards, valid, now_ms, region=self.region)
         results.update(applied or {})
         batch = BatchResult.of([results[i] for i in range(len(raw_entries))])
         if self.on_counts is not None:

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from importlib import resources
 from itertools import islice
 from typing import Any
 
+from podium.region.history.store import history_key
 from podium.region.rank_store import ApplyCode, ApplyOutcome, QuarantinedEntry, RankStore
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, FieldT
 
 from podium.config import IngestLimits
-from podium.errors import Internal, Unavailable
+from podium.errors import Unavailable
 from podium.invariant import invariant
 from podium.keys import BoardKeys, keys_of
 from podium.model import Board, RankCursor, RankedEntry, ScoreEntry, SortOrder
 from podium.ranking import decode_member, encode_member, encode_ts, from_zscore, to_zscore
 from podium.redis_client import AnyRedis, scored_members, stream_entries
+from podium.store_errors import translate_store_errors
 
 LOAD_CHUNK_ENTRIES = 5000
 # A replace builds aside under keys that expire on their own, so a builder that dies mid-way leaves
@@ -45,10 +46,15 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+@translate_store_errors("the rank store (Redis)")
 class RedisRankStore:
-    def __init__(self, redis: AnyRedis, limits: IngestLimits | None = None) -> None:
+    def __init__(self, redis: AnyRedis, limits: IngestLimits | None = None, *,
+                 history_backlog_max: int | None = None) -> None:
+        """`history_backlog_max`: with history on, accepted entries go to the board's history
+        backlog in the apply itself; a batch meeting a full backlog is refused (503), never dropped."""
         self.redis = redis
         self.limits = limits or IngestLimits()
+        self.history_backlog_max = history_backlog_max
         self._apply = redis.register_script(_lua("apply"))
         self._read_players = redis.register_script(_lua("read_players"))
         self._around = redis.register_script(_lua("around"))
@@ -57,12 +63,7 @@ class RedisRankStore:
         self._replace = redis.register_script(_lua("replace"))
 
     async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
-        try:
-            return await script(keys=keys, args=args)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            raise Unavailable("the rank store (Redis) is unreachable; retry shortly") from exc
-        except RedisError as exc:
-            raise Internal("the rank store rejected an operation") from exc
+        return await script(keys=keys, args=args)
 
     async def apply(
         self,
@@ -77,7 +78,7 @@ class RedisRankStore:
         window = now_ms // self.limits.dedup_window_ms
         minute = now_ms // 60_000
         keys = [k.zset, k.index, k.dedup(window), k.dedup(window - 1), k.delta(minute),
-                k.quarantine, k.offsets, k.changes, k.banned]
+                k.quarantine, k.offsets, k.changes, k.banned, k.history]
         args: list[Any] = [
             board.operator.value,
             "1" if board.order is SortOrder.DESC else "0",
@@ -87,12 +88,17 @@ class RedisRankStore:
             self.limits.changes_len_max,
             "" if partition is None else partition,
             "" if offset is None else offset,
+            "" if self.history_backlog_max is None else history_key(board.id, board.season),
+            self.history_backlog_max or 0,
         ]
         for e in entries:
             args += [e.player, e.score, encode_ts(e.achieved_at_ms), e.event_id]
         raw = await self._call(self._apply, keys, args)
         if len(raw) == 1 and _text(raw[0]) == "skip":
             return None
+        if len(raw) == 1 and _text(raw[0]) == "full":
+            raise Unavailable(f"the history backlog of {board.id!r} is full (the warm store is behind); retry shortly",
+                              retryAfter=5.0)
         version = _text(raw[-1]) or None
         out = []
         for i in range(0, len(raw) - 1, 3):
@@ -112,11 +118,7 @@ class RedisRankStore:
     async def range(self, board: Board, start: int, count: int) -> list[RankedEntry]:
         if count <= 0 or start < 0:
             return []
-        try:
-            raw = scored_members(await self.redis.zrange(keys_of(board).zset, start, start + count - 1,
-                                                         withscores=True))
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            raise Unavailable("the rank store (Redis) is unreachable; retry shortly") from exc
+        raw = scored_members(await self.redis.zrange(keys_of(board).zset, start, start + count - 1, withscores=True))
         return [
             RankedEntry(start + j + 1, *_player_ts(member, board, score))
             for j, (member, score) in enumerate(raw)
@@ -149,10 +151,7 @@ class RedisRankStore:
         return self._rows(board, raw[1:], int(raw[0]))
 
     async def count(self, board: Board) -> int:
-        try:
-            return int(await self.redis.zcard(keys_of(board).zset))
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            raise Unavailable("the rank store (Redis) is unreachable; retry shortly") from exc
+        return int(await self.redis.zcard(keys_of(board).zset))
 
     async def load(self, board: Board, entries: Iterable[tuple[str, int, int]]) -> int:
         k = keys_of(board)
@@ -186,7 +185,9 @@ class RedisRankStore:
                 total += len(chunk)
             swapped = int(await self._call(self._replace, [built_z, built_i, k.zset, k.index], [total]))
         except BaseException:
-            await self.redis.delete(built_z, built_i)
+            # Best effort: with Redis gone the keys expire on their own (BUILD_TTL_MS).
+            with contextlib.suppress(RedisError, OSError):
+                await self.redis.delete(built_z, built_i)
             raise
         invariant(swapped == total, f"replace of {board.id!r}: {total} rows given, each player must appear once")
         return total
@@ -213,6 +214,16 @@ class RedisRankStore:
                 achieved_at_ms=int(f.pop("ts"), 16), event_id=f.pop("event"), reason=f.pop("reason"), detail=f,
             ))
         return out
+
+    async def applied_offset(self, board: Board, partition: str) -> int | None:
+        """The last event-log offset of `partition` applied to the board (stored by apply.lua)."""
+        stored = await self.redis.hget(keys_of(board).offsets, partition)
+        return None if stored is None else int(stored)
+
+    async def quarantine(self, board: Board, fields: dict[str, str], len_max: int) -> None:
+        """Adds an entry the stream worker's anti-cheat held back to the board's quarantine stream."""
+        await self.redis.xadd(keys_of(board).quarantine, fields,  # type: ignore[arg-type]
+                              maxlen=len_max, approximate=True)
 
     async def ping(self) -> bool:
         try:

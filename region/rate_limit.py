@@ -9,11 +9,11 @@ from importlib import resources
 from typing import Any
 
 import orjson
-from redis.exceptions import RedisError
 
 from podium.clock import Clock
-from podium.errors import RateLimited
+from podium.errors import RateLimited, Unavailable
 from podium.redis_client import AnyRedis
+from podium.store_errors import translate_store_errors
 
 # Paths with their own protection: health and metrics for probes; score batches are signed and
 # bounded per batch (their key ids are limited by the batch size limit and dedup instead).
@@ -21,6 +21,7 @@ EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v1/scores"})
 log = logging.getLogger("podium.rate_limit")
 
 
+@translate_store_errors("the rate limiter (Redis)")
 class TokenBuckets:
     def __init__(self, redis: AnyRedis, rate_per_s: float, burst: int, clock: Clock) -> None:
         self.redis = redis
@@ -63,7 +64,7 @@ class RateLimitMiddleware:
             try:
                 for key in client_keys(headers, client[0]):
                     await buckets.take(key)
-            except (RedisError, OSError) as exc:
+            except Unavailable as exc:
                 # Fail open: a limiter that cannot reach Redis must not turn every request (or
                 # websocket handshake) into an error; what needs Redis reports its own error.
                 log.warning("rate limit not checked (%s): %s", type(exc).__name__, exc)

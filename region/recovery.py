@@ -28,10 +28,13 @@ import asyncio
 import dataclasses
 import logging
 import secrets
+from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from podium.region.history.store import HistoryStore, current_standing, history_key
+from podium.region.history.backlog_redis import RedisHistoryBacklog
+from podium.region.history.store import HistoryStore, ScoreRow, current_standing, history_key
+from podium.region.rank_store import read_all
 from podium.region.rank_store_redis import RedisRankStore
 
 from podium.boards import BoardRegistry
@@ -41,10 +44,12 @@ from podium.errors import Conflict
 from podium.keys import REBUILDING_KEY, keys_of
 from podium.model import Board
 from podium.redis_client import AnyRedis
+from podium.store_errors import translate_store_errors
 
 log = logging.getLogger("podium.recovery")
 RECENT_EVENTS_MAX = 1_000_000   # event ids put back into a board's dedup set by one rebuild
 DEDUP_CHUNK = 5000              # ids per SADD
+VERIFY_CHUNK_ENTRIES = 10_000   # live entries per Redis read when verifying a board
 
 # KEYS[1] the leases hash. ARGV: board, token, now ms, new deadline ms, mode.
 # A lease is "<deadline ms>:<token>". acquire: when free or lapsed; renew/release: only its holder.
@@ -76,8 +81,26 @@ class RebuildReport:
     season: int
     entries: int
     took_ms: int
+    backlog_rows: int = 0      # rows taken from the history backlog (accepted, not yet in the warm store)
 
 
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """The live Redis board against the standings the warm store (plus the backlog) gives."""
+
+    board: str
+    season: int
+    entries: int                               # standings derived from the history
+    missing: tuple[str, ...] = ()              # in the history, not on the live board
+    extra: tuple[str, ...] = ()                # on the live board, not in the history
+    differing: tuple[str, ...] = ()            # both, with another score or time
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.extra or self.differing)
+
+
+@translate_store_errors("the rebuild leases (Redis)")
 class RebuildLeases:
     """Who rebuilds which board, in Redis (one hash key: one cluster slot)."""
 
@@ -114,6 +137,7 @@ class Rebuilder:
         self.dedup_window_ms = dedup_window_ms
         self.flush = flush
         self.sleep = sleep
+        self.backlog = RedisHistoryBacklog(redis, "rebuilder", settings.backlog_claim_idle_ms)
 
     async def candidates(self) -> list[str]:
         """Boards whose live season is empty in Redis but has history in the warm store."""
@@ -165,12 +189,32 @@ class Rebuilder:
         started = self.clock.monotonic()
         banned = {m.decode() if isinstance(m, bytes) else m for m in await self.redis.smembers(keys_of(board).banned)}
         recent: list[str] = []
-        count = await self.store.replace(board, self._standings(board, token, banned, recent))
+        pending = await self.backlog.rows(board, history_key(board.id, board.season))
+        count = await self.store.replace(board, self._standings(board, token, banned, recent, pending))
         await self._restore_dedup(board, recent)
         took_ms = int((self.clock.monotonic() - started) * 1000)
-        log.warning("rebuilt board %s season %d from the warm store: %d entries in %d ms",
-                    board.id, board.season, count, took_ms)
-        return RebuildReport(board.id, board.season, count, took_ms)
+        log.warning("rebuilt board %s season %d from the warm store (+%d backlog rows): %d entries in %d ms",
+                    board.id, board.season, len(pending), count, took_ms)
+        return RebuildReport(board.id, board.season, count, took_ms, len(pending))
+
+    async def verify(self, board_id: str) -> VerifyReport:
+        """Compares the live board with what a rebuild would give (warm store + backlog). Meant for a
+        quiet board (writes landing during the walk show up as differences)."""
+        board = await self.registry.require(board_id)
+        banned = {m.decode() if isinstance(m, bytes) else m for m in await self.redis.smembers(keys_of(board).banned)}
+        pending = await self.backlog.rows(board, history_key(board.id, board.season))
+        expected = {}
+        async for player, score, ts in self._standings(board, "", banned, [], pending, renew=False):
+            expected[player] = (score, ts)
+        live = {e.player: (e.score, e.achieved_at_ms) for e in await read_all(self.store, board, VERIFY_CHUNK_ENTRIES)}
+        report = VerifyReport(
+            board.id, board.season, len(expected),
+            missing=tuple(sorted(set(expected) - set(live))), extra=tuple(sorted(set(live) - set(expected))),
+            differing=tuple(sorted(p for p in set(expected) & set(live) if expected[p] != live[p])))
+        if not report.ok:
+            log.error("board %s differs from its warm store: %d missing, %d extra, %d differing", board.id,
+                      len(report.missing), len(report.extra), len(report.differing))
+        return report
 
     async def _restore_dedup(self, board: Board, event_ids: list[str]) -> None:
         if not event_ids:
@@ -180,17 +224,42 @@ class Rebuilder:
             await self.redis.sadd(key, *event_ids[start : start + DEDUP_CHUNK])
         await self.redis.pexpire(key, 2 * self.dedup_window_ms)
 
-    async def _standings(self, board: Board, token: str, banned: set[str],
-                         recent: list[str]) -> AsyncIterator[tuple[str, int, int]]:
+    async def _standings(self, board: Board, token: str, banned: set[str], recent: list[str],
+                         pending: Sequence[ScoreRow], *, renew: bool = True) -> AsyncIterator[tuple[str, int, int]]:
+        """Each player's standing from the warm store's rows united with the backlog's (`pending`:
+        accepted, not yet written); a row in both counts once (same key as the store's)."""
         renewed = self.clock.now_ms()
         recent_since_ms = renewed - 2 * self.dedup_window_ms
-        async for player, rows in self.history.iter_player_history(history_key(board.id, board.season)):
+        unwritten: dict[str, list[ScoreRow]] = defaultdict(list)
+        for row in pending:
+            unwritten[row.player].append(row)
+
+        async def players() -> AsyncIterator[tuple[str, list[ScoreRow]]]:
+            async for player, rows in self.history.iter_player_history(history_key(board.id, board.season)):
+                yield player, _union(rows, unwritten.pop(player, []))
+            for player in sorted(unwritten):
+                yield player, _union([], unwritten[player])
+
+        async for player, rows in players():
             if len(recent) < RECENT_EVENTS_MAX:
                 recent += [r.event_id for r in rows if r.achieved_at_ms >= recent_since_ms and r.event_id]
-            if self.clock.now_ms() - renewed > self.leases.lease_ms // 3:
+            if renew and self.clock.now_ms() - renewed > self.leases.lease_ms // 3:
                 if not await self.leases.renew(board.id, token):
                     raise Conflict(f"lost the rebuild lease of {board.id!r} (it lapsed and another rebuilder took it)")
                 renewed = self.clock.now_ms()
             standing = current_standing(board, rows)
             if standing is not None and player not in banned:
                 yield player, standing.score, standing.achieved_at_ms
+
+
+def _union(stored: Sequence[ScoreRow], unwritten: Sequence[ScoreRow]) -> list[ScoreRow]:
+    """A player's rows from the warm store and the backlog, each (time, event id) once."""
+    if not unwritten:
+        return list(stored)
+    seen = {(r.achieved_at_ms, r.event_id) for r in stored}
+    out = list(stored)
+    for row in unwritten:
+        if (row.achieved_at_ms, row.event_id) not in seen:
+            seen.add((row.achieved_at_ms, row.event_id))
+            out.append(row)
+    return out

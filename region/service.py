@@ -8,6 +8,7 @@ close() stops them in reverse order, draining the history writer (bounded)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Observation
 from podium.region.admin import BoardAdmin
-from podium.region.history.factory import build_history_store, snapshot_dir
+from podium.region.history.factory import build_history_store, history_writer, rank_store, snapshot_dir
 from podium.region.history.store import HistoryStore, Snapshot
 from podium.region.history.writer import HistoryWriter
 from podium.region.ingest import IdempotencyStore, IngestService
@@ -41,13 +42,16 @@ from podium.clock import Clock, SystemClock
 from podium.config import Settings
 from podium.errors import Rebuilding, Unavailable
 from podium.fanout import FanOut
-from podium.keys import keys_of
+from podium.keys import DATA_MARK_KEY, keys_of
 from podium.model import Board, RankedEntry
 from podium.redis_client import AnyRedis, as_text, connect, stream_entries
 from podium.redis_memory import RedisMemoryProbe
 from podium.signing import ReplayGuard
+from podium.store_errors import store_errors
+from podium.tasks import Supervisor
 from podium.telemetry import Telemetry
 
+log = logging.getLogger("podium.region")
 STANDINGS_CHUNK_ENTRIES = 10_000  # entries per Redis read when a snapshot reads a whole board
 SNAPSHOT_TICK_PREFIX = "podium:snapshot-tick:"  # + interval number: which process snapshots it
 
@@ -61,9 +65,12 @@ class RegionService:
     boards: BoardRegistry
     ingest: IngestService
     replay_guard: ReplayGuard
-    # Background tasks the service owns: started in open(), cancelled and awaited in close();
-    # an exception in one is logged, never lost.
+    # One-shot background tasks the service owns (recovery): started in open(), cancelled and
+    # awaited in close(); an exception in one is logged, never lost.
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    # Every long-running loop (fan-out, shipper, sketches, anti-entropy, history writer, snapshots)
+    # runs under the supervisor: restarted with jittered backoff, its state in /readyz and metrics.
+    supervisor: Supervisor = field(default_factory=Supervisor)
     shipper: Shipper | None = None
     fanout: FanOut | None = None
     rate_limits: TokenBuckets | None = None
@@ -89,13 +96,16 @@ class RegionService:
                 raise Unavailable("no Redis configured: set REDIS_URL (or run `podium up` for an embedded one)")
             redis = connect(settings.redis_url, cluster=settings.redis_cluster,
                             connections_max=settings.redis_pool_connections_max)
-        store = RedisRankStore(redis, settings.ingest)
+        store = rank_store(redis, settings)
         boards = BoardRegistry(redis, clock)
-        ingest = IngestService(store, boards, IdempotencyStore(redis, settings.ingest.idempotency_ttl_ms),
+        ingest = IngestService(store, boards, IdempotencyStore(redis, settings.ingest.idempotency_ttl_ms,
+                                                                   settings.ingest.idempotency_pending_ms),
                                settings.ingest, clock, settings.region)
         service = cls(settings, clock, redis, store, boards, ingest,
                       ReplayGuard(redis, settings.ingest.signature_window_ms),
-                      telemetry=Telemetry("podium-region", settings.region))
+                      telemetry=Telemetry("podium-region", settings.region),
+                      supervisor=Supervisor(settings.supervisor))
+        service.telemetry.watch_loops(service.supervisor.report)
         lookups = service.telemetry.cache_lookups
         service.read_cache = ReadCache(settings.api.cache_ttl_ms, settings.api.cache_entries_max, clock,
                                        on_lookup=lambda result: lookups.add(1, {"result": result}))
@@ -123,19 +133,14 @@ class RegionService:
             return
         h = self.settings.history
         meter = self.telemetry.provider.get_meter("podium")
-        dropped = meter.create_counter("podium_history_dropped",
-                                       description="Accepted scores the history writer had to drop (queue full)")
-        dropped.add(0)  # the series exists from the start: rate() sees the first drop
-        writer = HistoryWriter(history, queue_rows_max=h.write_queue_rows_max, batch_rows_max=h.write_batch_rows_max,
-                               retry_ms_max=h.write_retry_ms_max, on_drop=lambda n: dropped.add(n))
+        writer = history_writer(self.settings, history, self.redis, self.boards)
 
-        def queued(options: CallbackOptions) -> list[Observation]:
-            return [Observation(writer.queued)]
+        def backlog(options: CallbackOptions) -> list[Observation]:
+            return [Observation(writer.backlog_size)]
 
-        meter.create_observable_gauge("podium_history_queue_rows", callbacks=[queued],
-                                      description="Accepted scores waiting for the warm store")
+        meter.create_observable_gauge("podium_history_backlog_entries", callbacks=[backlog],
+                                      description="Apply calls whose scores wait for the warm store (as of the last check)")
         self.history, self.history_writer = history, writer
-        self.ingest.history = writer
         self.rebuilder = Rebuilder(self.redis, self.store, history, self.boards, self.clock, h,
                                    dedup_window_ms=self.settings.ingest.dedup_window_ms,
                                    flush=lambda: writer.flush(h.close_drain_ms_max / 1000))
@@ -144,16 +149,11 @@ class RegionService:
     async def open(self) -> None:
         if self.history is not None:
             await self.history.open()
-            # Definitions Redis lost come back first, so a declared board keeps its season.
-            for board in await self.history.boards():
-                if await self.boards.restore(board):
-                    logging.getLogger("podium.region").warning("restored board %s (season %d) from the warm store",
-                                                               board.id, board.season)
-        for declared in self.settings.boards:
-            await self.boards.create(Board.from_dict(declared.model_dump()), exist_ok=True)
-        await self.boards.refresh()
+        await self._restore_boards()
         if self.history is not None:
             await self._open_history(self.history)
+        await self._mark_data()
+        self.supervisor.supervise("redis-data-watch", self._watch_redis_data)
         if self.ingest.sink is not None:
             await self.ingest.sink.start()
         push_lag = PushLagProbe(self._read_versions, self.clock, lambda ms: self.telemetry.push_lag.record(ms),
@@ -162,34 +162,72 @@ class RegionService:
                              on_tick_ms=lambda ms: self.telemetry.fanout_tick.record(ms))
         fanout = self.fanout
         self.telemetry.gauge_source("subscriptions", lambda: fanout.subscriptions)
-        self.spawn(self.fanout.run(self._stop), "fan-out")
+        self.supervisor.supervise("fan-out", lambda: fanout.run(self._stop))
         memory = RedisMemoryProbe(self.redis, self.telemetry.provider.get_meter("podium"), self.settings.metrics,
                                   self._board_keys)
-        self.spawn(memory.run(self._stop), "redis-memory")
+        self.supervisor.supervise("redis-memory", lambda: memory.run(self._stop))
         if self.trending is not None:
             await self.trending.declare_configured()
-            self.trending_live = build_live(self.trending, self.settings, self.clock)
-            self.spawn(self.trending_live.run(self._stop), "trending-fan-out")
+            trending_live = self.trending_live = build_live(self.trending, self.settings, self.clock)
+            self.supervisor.supervise("trending-fan-out", lambda: trending_live.run(self._stop))
         self._start_replication()
+
+    async def _restore_boards(self) -> None:
+        if self.history is not None:
+            # Definitions Redis lost come back first, so a declared board keeps its season.
+            for board in await self.history.boards():
+                if await self.boards.restore(board):
+                    log.warning("restored board %s (season %d) from the warm store", board.id, board.season)
+        for declared in self.settings.boards:
+            await self.boards.create(Board.from_dict(declared.model_dump()), exist_ok=True)
+        await self.boards.refresh()
+
+    async def _mark_data(self) -> None:
+        with store_errors("Redis"):
+            await self.redis.set(DATA_MARK_KEY, self.settings.region)
+
+    async def _watch_redis_data(self) -> None:
+        """Notices a Redis that came back empty (restarted without its AOF, replaced, flushed) while
+        this process runs: puts the board definitions back and rebuilds from the warm store, as at
+        start-up. A Redis that is down is simply checked again at the next tick."""
+        interval_s = self.settings.history.redis_loss_check_ms / 1000
+        while not self._stop.is_set():
+            try:
+                with store_errors("Redis"):
+                    lost = not await self.redis.exists(DATA_MARK_KEY)
+                if lost:
+                    log.error("Redis lost its data: restoring board definitions and rebuilding from the warm store")
+                    await self._restore_boards()
+                    if self.history is not None and self.settings.history.rebuild_on_start:
+                        await self._start_rebuilds()
+                    await self._mark_data()
+            except Unavailable as exc:
+                log.warning("redis data check failed: %s", exc.message)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), interval_s)
+
+    async def _start_rebuilds(self) -> None:
+        # Leases are taken before returning: no read sees an empty board as if it were live.
+        assert self.rebuilder is not None
+        candidates = await self.rebuilder.candidates()
+        claimed = await self.rebuilder.claim(candidates)
+        held = [b for b in candidates if b not in claimed]
+        if claimed or held:
+            self.spawn(self._recover(claimed, held), "recovery")
 
     async def _open_history(self, history: HistoryStore) -> None:
         h = self.settings.history
         for board in self.boards.cached().values():
             await history.save_board(board)   # boards made before history was on, or while it was down
         assert self.history_writer is not None and self.rebuilder is not None
-        self.history_writer.start()
+        self.history_writer.start(self.supervisor)
         if h.snapshot_interval_s > 0:
             self.snapshots = SnapshotScheduler(history, self.standings, lambda: sorted(self.boards.cached()),
                                                self.clock, h.snapshot_interval_s, snapshot_dir(self.settings),
                                                claim=self._claim_snapshot_tick)
-            self.snapshots.start()
+            self.snapshots.start(self.supervisor)
         if h.rebuild_on_start:
-            # Leases are taken before the app serves: no read sees an empty board as if it were live.
-            candidates = await self.rebuilder.candidates()
-            claimed = await self.rebuilder.claim(candidates)
-            held = [b for b in candidates if b not in claimed]
-            if claimed or held:
-                self.spawn(self._recover(claimed, held), "recovery")
+            await self._start_rebuilds()
 
     async def _recover(self, claimed: dict[str, str], held: list[str]) -> None:
         rebuilder = self.rebuilder
@@ -208,8 +246,9 @@ class RegionService:
     async def _claim_snapshot_tick(self, now_ms: int) -> bool:
         """One process of the region snapshots each interval (the first to claim it in Redis)."""
         interval_ms = self.settings.history.snapshot_interval_s * 1000
-        return bool(await self.redis.set(f"{SNAPSHOT_TICK_PREFIX}{now_ms // interval_ms}", self.settings.region,
-                                         nx=True, px=interval_ms))
+        with store_errors("Redis"):
+            return bool(await self.redis.set(f"{SNAPSHOT_TICK_PREFIX}{now_ms // interval_ms}", self.settings.region,
+                                             nx=True, px=interval_ms))
 
     async def _board_changed(self, board_id: str, board: Board | None) -> None:
         """Keeps the warm store's board definitions in step (best effort: open() re-syncs them all)."""
@@ -280,7 +319,8 @@ class RegionService:
             board = boards.get(board_id)
             if board is None:
                 continue
-            last = stream_entries(await self.redis.xrevrange(keys_of(board).changes, count=1))
+            with store_errors("the rank store (Redis)"):
+                last = stream_entries(await self.redis.xrevrange(keys_of(board).changes, count=1))
             out[board_id] = f"{board.season}:{as_text(last[0][0]) if last else '-'}"
         return out
 
@@ -305,9 +345,10 @@ class RegionService:
         sketches = SketchPublisher(self.redis, self.boards, self.settings.region, transport, self.clock, g)
         self.anti_entropy = AntiEntropy(self.redis, self.boards, self.settings.region, g.url, r.secret,
                                         self.clock, r, self.settings.ingest)
-        self.spawn(self.shipper.run(self._stop), "replication-shipper")
-        self.spawn(sketches.run(self._stop), "sketch-publisher")
-        self.spawn(self.anti_entropy.run(self._stop), "anti-entropy")
+        shipper, anti_entropy = self.shipper, self.anti_entropy
+        self.supervisor.supervise("replication-shipper", lambda: shipper.run(self._stop))
+        self.supervisor.supervise("sketch-publisher", lambda: sketches.run(self._stop))
+        self.supervisor.supervise("anti-entropy", lambda: anti_entropy.run(self._stop))
         self._transports += [transport, self.anti_entropy]
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
@@ -328,6 +369,7 @@ class RegionService:
             await self.snapshots.stop()
         if self.history_writer is not None:
             await self.history_writer.close(self.settings.history.close_drain_ms_max / 1000)
+        await self.supervisor.close()
         if self.history is not None:
             await self.history.close()
         for transport in self._transports:

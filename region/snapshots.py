@@ -22,7 +22,7 @@ from podium.clock import Clock
 from podium.errors import BadUserInput
 from podium.invariant import invariant
 from podium.model import RankedEntry
-from podium.tasks import cancel_and_wait
+from podium.tasks import Supervisor, cancel_and_wait
 
 EXPORT_SUFFIX = ".jsonl.gz"
 GZIP_LEVEL = 6  # ~same size as 9 at a fraction of the CPU
@@ -126,11 +126,15 @@ class SnapshotScheduler:
         self._task: asyncio.Task[None] | None = None
         self._next_ms = 0
 
-    def start(self) -> None:
+    def start(self, supervisor: Supervisor | None = None) -> None:
+        """Starts the schedule (under `supervisor` when given: restarted if it ever fails)."""
         invariant(self.state is SchedulerState.NEW, f"start in state {self.state}")
         self._next_ms = self.clock.now_ms() + self.interval_ms
         self.state = SchedulerState.RUNNING
-        self._task = asyncio.create_task(self._loop(), name="snapshot-scheduler")
+        if supervisor is not None:
+            self._task = supervisor.supervise("snapshot-scheduler", self._loop)
+        else:
+            self._task = asyncio.create_task(self._loop(), name="snapshot-scheduler")
 
     async def tick(self) -> None:
         """Snapshots every board once, now."""

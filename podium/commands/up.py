@@ -6,18 +6,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import secrets
 import signal
-import socket
+import sys
 from pathlib import Path
 
 from rich.console import Console
 
 from podium.config import BoardConfig, Settings, TrendingStreamConfig
-from podium.redis_server import RedisServer, free_port
+from podium.devtools.local_run import (
+    DataDirBusy,
+    DataDirLock,
+    PortBusy,
+    env_name,
+    port_in_use,
+    remove_env,
+    write_env,
+)
+from podium.devtools.stack import StackFailed
+from podium.redis_server import RedisServer, free_port, keep_alive
 from podium.region.api.app import create_app
 from podium.serve import serve
+from podium.tasks import Supervisor
 
 DEMO_BOARD = "arena"
 DEMO_STREAM = "map_played"     # the demo's trending stream (see podium.devtools.demo)
@@ -33,15 +45,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--regions", default=None,
                    help="comma-separated region names: run each region and the global tier as processes")
     p.set_defaults(func=run)
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 def _local_credentials(data_dir: Path) -> dict[str, str]:
@@ -62,8 +65,10 @@ def prepare_settings(args: argparse.Namespace) -> Settings:
         settings.host = args.host
     if args.port is not None:
         settings.port = args.port or free_port()
-    elif not _port_free(settings.host, settings.port):
-        settings.port = free_port()
+    if port_in_use(settings.host, settings.port):
+        # never move silently off the documented port: every URL in the README would be wrong
+        raise PortBusy(f"port {settings.port} on {settings.host} is in use; stop what listens there, "
+                       "or pass --port N (--port 0: any free port)")
     if args.data_dir:
         settings.data_dir = args.data_dir
     if not settings.game_server_keys or not settings.admin_keys:
@@ -77,28 +82,57 @@ def prepare_settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def _fail(message: str) -> int:
+    print(f"podium up: {message}", file=sys.stderr)
+    return 1
+
+
 def run(args: argparse.Namespace) -> int:
     console = Console()
-    if args.regions:
-        return run_multi_region(args, console)
-    settings = prepare_settings(args)
+    lock = DataDirLock(args.data_dir or Settings().data_dir)
+    try:
+        if args.regions:
+            lock.acquire(f"--regions {args.regions}")
+            return run_multi_region(args, console)
+        lock.acquire("starting")   # before the port check: a second `podium up` names the first
+        settings = prepare_settings(args)
+        lock.describe(f"serving http://{settings.host}:{settings.port}")
+        return _run_single(args, settings, console)
+    except (DataDirBusy, PortBusy) as exc:
+        return _fail(str(exc))
+    except StackFailed as exc:   # a region or the global tier did not start: its log says why
+        return _fail(str(exc).splitlines()[0])
+    except OSError as exc:   # an unwritable data dir, a port taken between the check and the bind
+        return _fail(f"cannot use {exc.filename or 'the data dir or port'}: {exc.strerror or exc}")
+    finally:
+        lock.release()
+
+
+def _run_single(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     redis_server: RedisServer | None = None
     if not settings.redis_url:
         redis_server = RedisServer(settings.data_dir / "redis").start()
         settings.redis_url = redis_server.url
         console.print(f"[green]embedded redis-server[/] on {redis_server.url} (data in {redis_server.data_dir})")
+    base = f"http://{settings.host}:{settings.port}"
+    key_id, secret = next(iter(settings.game_server_keys.items()))
+    env_file = write_env(settings.data_dir, {
+        "PODIUM_URL": base, "PODIUM_GRAPHQL_URL": f"{base}/graphql",
+        "GAME_KEY_ID": key_id, "GAME_SECRET": secret, "ADMIN_KEY": settings.admin_keys[0]})
+    console.print(f"URLs and keys in {env_file}: eval \"$(podium env --data-dir {settings.data_dir})\"")
     try:
-        asyncio.run(_main(settings, args.demo, console))
+        asyncio.run(_main(settings, args.demo, console, redis_server))
     except KeyboardInterrupt:
         pass
     finally:
+        remove_env(settings.data_dir)
         if redis_server:
             redis_server.stop()
             console.print("stopped embedded redis-server")
     return 0
 
 
-async def _main(settings: Settings, demo: bool, console: Console) -> None:
+async def _main(settings: Settings, demo: bool, console: Console, redis_server: RedisServer | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -113,6 +147,10 @@ async def _main(settings: Settings, demo: bool, console: Console) -> None:
     console.print(f"  health             : {base}/healthz  {base}/readyz")
     console.print("Ctrl-C stops everything.")
     tasks = [asyncio.create_task(serve(create_app(settings), settings.host, settings.port, stop))]
+    supervisor = Supervisor(settings.supervisor)
+    if redis_server is not None:
+        # a killed embedded redis-server is restarted (reloading its AOF); see redis_server.keep_alive
+        supervisor.supervise("embedded-redis", lambda: keep_alive(redis_server, stop))
     if demo:
         from podium.devtools.demo import run_demo
         from podium.devtools.demo_contest import run_contest_demo
@@ -126,6 +164,7 @@ async def _main(settings: Settings, demo: bool, console: Console) -> None:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await supervisor.close()
 
 
 def run_multi_region(args: argparse.Namespace, console: Console) -> int:
@@ -135,19 +174,34 @@ def run_multi_region(args: argparse.Namespace, console: Console) -> int:
     if len(set(regions)) != len(regions) or not regions:
         console.print("[red]--regions needs distinct, non-empty names[/]")
         return 2
-    data_dir = (args.data_dir or Settings().data_dir) / "stack"
+    top = args.data_dir or Settings().data_dir
+    data_dir = top / "stack"
     creds = _local_credentials(data_dir)
-    stack = Stack(regions, data_dir, game_secret=creds["game_server_secret"], admin_key=creds["admin_key"])
+    port = args.port or Settings().port
+    if args.port != 0 and port_in_use("127.0.0.1", port):
+        raise PortBusy(f"port {port} is in use (the first region serves there); stop what listens there, "
+                       "or pass --port N (--port 0: any free port)")
+    stack = Stack(regions, data_dir, game_secret=creds["game_server_secret"], admin_key=creds["admin_key"],
+                  first_region_port=port if args.port != 0 else None)
     with stack:
+        first = stack.region_node(regions[0])
+        write_env(top, {
+            "PODIUM_URL": first.url, "PODIUM_GRAPHQL_URL": f"{first.url}/graphql",
+            "GLOBAL_URL": stack.global_node.url,
+            **{env_name(n.name): n.url for n in stack.nodes if n.role == "region"},
+            "GAME_KEY_ID": stack.game_key_id, "GAME_SECRET": stack.game_secret, "ADMIN_KEY": stack.admin_key})
         console.print(f"[bold]Podium: {len(regions)} regions + global tier[/] (each with its own redis-server)")
         for node in stack.nodes:
             console.print(f"  {node.role:6} {node.name:12} {node.url}/graphql   redis {node.redis.url}")
         console.print(f"  game-server key {stack.game_key_id!r}, secret {stack.game_secret}; admin key {stack.admin_key}")
+        console.print(f"URLs and keys: eval \"$(podium env --data-dir {top})\"")
         console.print("Ctrl-C stops everything.")
         try:
             asyncio.run(_multi_demo(stack, args.demo, console))
         except KeyboardInterrupt:
             pass
+        finally:
+            remove_env(top)
     console.print("stopped all regions, the global tier and their redis-servers")
     return 0
 
@@ -161,6 +215,10 @@ async def _multi_demo(stack: object, demo: bool, console: Console) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    supervisor = Supervisor()
+    for node in stack.nodes:  # type: ignore[attr-defined]
+        # each region's and the global tier's redis-server is restarted if it dies
+        supervisor.supervise(f"redis-{node.name}", functools.partial(keep_alive, node.redis, stop))
     tasks = []
     if demo:
         for i, node in enumerate(n for n in stack.nodes if n.role == "region"):  # type: ignore[attr-defined]
@@ -170,3 +228,4 @@ async def _multi_demo(stack: object, demo: bool, console: Console) -> None:
                 node.url, stack.game_key_id, stack.game_secret, stack.admin_key, stop, console, seed=i)))  # type: ignore[attr-defined]
     await stop.wait()
     await asyncio.gather(*tasks, return_exceptions=True)
+    await supervisor.close()

@@ -20,7 +20,11 @@ import httpx
 
 from podium.redis_server import RedisServer, free_port
 
-READY_TIMEOUT_S = 60.0
+READY_TIMEOUT_S = 90.0   # a cold start imports for seconds; a loaded machine is slower still
+
+
+class StackFailed(RuntimeError):
+    """A node of the stack exited or did not become ready (the message names it and its log)."""
 
 
 @dataclass
@@ -48,6 +52,7 @@ class Stack:
     replication_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     extra_env: dict[str, str] = field(default_factory=dict)
     ready_timeout_s: float = READY_TIMEOUT_S   # per node; a loaded CI machine imports slowly
+    first_region_port: int | None = None   # the first region serves here (podium up: the documented 8080)
     nodes: list[Node] = field(default_factory=list)
 
     @property
@@ -83,7 +88,8 @@ class Stack:
             names = [("global", "global")] + [(r, "region") for r in self.regions]
             for name, role in names:
                 redis = RedisServer(self.data_dir / name / "redis", appendonly=True).start()
-                self.nodes.append(Node(name, role, free_port(), redis))
+                pinned = self.first_region_port if role == "region" and name == self.regions[0] else None
+                self.nodes.append(Node(name, role, pinned or free_port(), redis))
             global_url = self.global_node.url
             for node in self.nodes:
                 self._spawn(node, global_url)
@@ -108,14 +114,14 @@ class Stack:
         while time.monotonic() < deadline:
             if node.process and node.process.poll() is not None:
                 tail = node.log_path.read_text()[-3000:] if node.log_path else ""
-                raise RuntimeError(f"{node.role} {node.name} exited with {node.process.returncode}:\n{tail}")
+                raise StackFailed(f"{node.role} {node.name} exited with {node.process.returncode} (log: {node.log_path}):\n{tail}")
             try:
                 if httpx.get(f"{node.url}/readyz", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"{node.role} {node.name} not ready on {node.url}")
+        raise StackFailed(f"{node.role} {node.name} not ready on {node.url} within {READY_TIMEOUT_S:.0f} s (log: {node.log_path})")
 
     def stop_node(self, node: Node) -> None:
         proc, node.process = node.process, None

@@ -4,10 +4,16 @@
 -- KEYS: 1 zset (ranks)   2 index hash (player -> ts hex)   3 dedup set (this window)
 --       4 dedup set (previous window)   5 delta hash (this minute)   6 quarantine stream
 --       7 offsets hash (partition -> last applied offset)   8 change stream   9 banned set
+--       10 history backlog stream (accepted scores on their way to the warm store)
 -- ARGV: 1 operator   2 "1" if descending   3 max delta per minute or ""   4 dedup set ttl ms
 --       5 quarantine len max   6 change stream len max   7 partition or ""   8 offset or ""
+--       9 history key ("arena@3"; "" when history is off)   10 history backlog entries max
 --       then 4 per entry: player, score (integer string), achieved_at (12 hex digits), event id or ""
--- Returns {"skip"} when the offset was applied already, else 3 items per entry:
+-- The accepted entries (applied or unchanged) go to the history backlog in the same atomic call
+-- as the score itself, so an acknowledged score always reaches the warm store, whatever crashes
+-- (region/history/writer.py drains the backlog with XREADGROUP/XACK).
+-- Returns {"skip"} when the offset was applied already, {"full"} (nothing applied) when the
+-- history backlog holds `history backlog entries max` entries, else 3 items per entry:
 --       code ("a" applied, "u" unchanged, "d" duplicate, "q" quarantined, "o" overflow, "b" banned),
 --       rank (0 when none), score (string; "" when none);
 --       then one last item: the change-stream id of this call's changes ("" when nothing changed),
@@ -15,17 +21,22 @@
 -- The tie rule lives in the member ("<ts hex>:<player>") and the negated score of descending
 -- boards: see podium/ranking.py. Scores are exact integers up to 2^53 (doubles).
 
-local z, idx, dcur, dprev, dmin, qkey, offkey, chg, banned =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local z, idx, dcur, dprev, dmin, qkey, offkey, chg, banned, hist =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local op, desc, max_delta = ARGV[1], ARGV[2] == "1", tonumber(ARGV[3])
 local dedup_ttl_ms, qmax, cmax, part, offset = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local hkey, hmax = ARGV[9], tonumber(ARGV[10])
 local LIMIT = 9007199254740992
+local FIRST = 11  -- ARGV index of the first entry
 
 if part ~= "" then
   local last = redis.call("HGET", offkey, part)
   if last and tonumber(last) >= tonumber(offset) then
     return {"skip"}
   end
+end
+if hkey ~= "" and redis.call("XLEN", hist) >= hmax then
+  return {"full"}
 end
 
 -- Exact overflow test for a + b with |a|, |b| <= 2^53: LIMIT - b and -LIMIT - b are exact doubles,
@@ -40,10 +51,10 @@ local function fmt(x)
   return string.format("%.0f", x)
 end
 
-local out, changes, seen = {}, {}, false
-local n = (#ARGV - 8) / 4
+local out, changes, seen, kept = {}, {}, false, {}
+local n = (#ARGV - FIRST + 1) / 4
 for k = 0, n - 1 do
-  local b = 9 + k * 4
+  local b = FIRST + k * 4
   local player, score_s, ts, ev = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
   local score = tonumber(score_s)
   if ev ~= "" and (redis.call("SISMEMBER", dcur, ev) == 1 or redis.call("SISMEMBER", dprev, ev) == 1) then
@@ -113,6 +124,9 @@ for k = 0, n - 1 do
       redis.call("SADD", dcur, ev)
       seen = true
     end
+    if hkey ~= "" and (code == "a" or code == "u") then
+      kept[#kept + 1] = {player, ev, score_s, ts}
+    end
     out[#out + 1] = code; out[#out + 1] = rank; out[#out + 1] = shown
   end
 end
@@ -122,6 +136,9 @@ if part ~= "" then redis.call("HSET", offkey, part, offset) end
 local version = ""
 if #changes > 0 then
   version = redis.call("XADD", chg, "MAXLEN", "~", cmax, "*", "d", table.concat(changes, "\n"))
+end
+if #kept > 0 then
+  redis.call("XADD", hist, "*", "k", hkey, "r", cjson.encode(kept))
 end
 out[#out + 1] = version
 return out

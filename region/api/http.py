@@ -130,5 +130,11 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    ready = await service_of(request).store.ping()
-    return json_response({"status": "ready" if ready else "redis unreachable"}, 200 if ready else 503)
+    """Ready when Redis answers and no supervised loop has given up; every loop's state is listed
+    (a loop backing off, e.g. while the global tier is down, is reported but does not unready us)."""
+    service = service_of(request)
+    redis_ok = await service.store.ping()
+    failed = service.supervisor.failed()
+    status = "ready" if redis_ok and not failed else ("redis unreachable" if not redis_ok else "loops failed: " + ", ".join(failed))
+    return json_response({"status": status, "loops": service.supervisor.report()},
+                         200 if redis_ok and not failed else 503)

@@ -6,18 +6,24 @@ the rank store, the board registry and the warm store, opened and closed togethe
 from __future__ import annotations
 
 import contextlib
+import os
+import secrets
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from podium.region.history.backlog_redis import RedisHistoryBacklog
 from podium.region.history.sqlite import SqliteHistoryStore
 from podium.region.history.store import HistoryStore
+from podium.region.history.writer import HistoryWriter
 from podium.region.rank_store_redis import RedisRankStore
 
 from podium.boards import BoardRegistry
 from podium.clock import Clock, SystemClock
 from podium.config import Settings
 from podium.errors import Unavailable
+from podium.model import Board
 from podium.redis_client import AnyRedis, connect
 
 
@@ -39,6 +45,25 @@ def build_history_store(settings: Settings) -> HistoryStore | None:
 
         return CassandraHistoryStore(settings.history)
     return SqliteHistoryStore(sqlite_path(settings))
+
+
+def rank_store(redis: AnyRedis, settings: Settings) -> RedisRankStore:
+    """The rank store; with history on, every apply also fills the board's history backlog."""
+    backlog_max = settings.history.backlog_entries_max if settings.history.enabled else None
+    return RedisRankStore(redis, settings.ingest, history_backlog_max=backlog_max)
+
+
+def history_writer(settings: Settings, history: HistoryStore, redis: AnyRedis, registry: BoardRegistry) -> HistoryWriter:
+    """The writer draining the history backlog into `history`, as one consumer of its group."""
+    h = settings.history
+    consumer = f"{settings.region}-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+    async def boards() -> list[Board]:
+        return list((await registry.all()).values())
+
+    return HistoryWriter(history, RedisHistoryBacklog(redis, consumer, h.backlog_claim_idle_ms), boards,
+                         batch_entries_max=h.write_batch_entries_max, poll_ms=h.write_poll_ms,
+                         retry_ms_max=h.write_retry_ms_max)
 
 
 @dataclass
@@ -63,7 +88,7 @@ async def history_context(settings: Settings, clock: Clock | None = None) -> Asy
     try:
         await history.open()
         try:
-            yield HistoryContext(settings, clock, redis, RedisRankStore(redis, settings.ingest),
+            yield HistoryContext(settings, clock, redis, rank_store(redis, settings),
                                  BoardRegistry(redis, clock), history)
         finally:
             await history.close()

@@ -67,7 +67,12 @@ class SqliteHistoryStore:
             conn.executescript(_SCHEMA)
             return conn
 
-        self._conn = await asyncio.get_running_loop().run_in_executor(self._executor, connect)
+        try:
+            self._conn = await asyncio.get_running_loop().run_in_executor(self._executor, connect)
+        except (sqlite3.Error, OSError) as exc:   # a corrupt file, an unwritable data dir
+            self._executor.shutdown(wait=False)
+            self._executor = None
+            raise Unavailable(f"sqlite history store {self.path}: {exc}") from exc
 
     async def close(self) -> None:
         if self._conn is not None:

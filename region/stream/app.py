@@ -12,9 +12,7 @@ import time
 from typing import Any
 
 import faust
-from podium.region.history.factory import build_history_store
-from podium.region.history.writer import HistoryWriter
-from podium.region.rank_store_redis import RedisRankStore
+from podium.region.history.factory import build_history_store, history_writer, rank_store
 from podium.region.stream.anticheat import AntiCheat
 from podium.region.stream.metrics import StreamMetrics
 from podium.region.stream.processor import LogRecord, StreamProcessor
@@ -23,8 +21,9 @@ from podium.boards import BoardRegistry
 from podium.clock import SystemClock
 from podium.config import Settings
 from podium.errors import PodiumError
-from podium.redis_client import connect
+from podium.redis_client import AnyRedis, connect
 from podium.stream_topics import StreamTopics
+from podium.tasks import Supervisor
 from podium.telemetry import Telemetry
 
 log = logging.getLogger("podium.stream")
@@ -65,16 +64,15 @@ def create_stream_app(settings: Settings, telemetry: Telemetry | None = None) ->
     async def emit(topic: str, key: bytes, value: bytes) -> None:
         await outputs[topic].send(key=key, value=value)
 
-    async def history_writer() -> HistoryWriter | None:
+    supervisor = Supervisor(settings.supervisor)
+    telemetry.watch_loops(supervisor.report)
+
+    async def start_history_writer(redis: AnyRedis, registry: BoardRegistry) -> None:
         store = build_history_store(settings)
         if store is None:
-            return None
+            return
         await store.open()
-        h = settings.history
-        writer = HistoryWriter(store, queue_rows_max=h.write_queue_rows_max, batch_rows_max=h.write_batch_rows_max,
-                               retry_ms_max=h.write_retry_ms_max, on_drop=lambda n: metrics.history_dropped.add(n))
-        writer.start()
-        return writer
+        history_writer(settings, store, redis, registry).start(supervisor)
 
     async def processor() -> StreamProcessor:
         # built lazily: the Redis client and the warm store must belong to the worker's event loop
@@ -82,13 +80,14 @@ def create_stream_app(settings: Settings, telemetry: Telemetry | None = None) ->
             redis = connect(settings.redis_url or "", cluster=settings.redis_cluster,
                             connections_max=settings.redis_pool_connections_max)
             clock = SystemClock()
+            registry = BoardRegistry(redis, clock)
+            await start_history_writer(redis, registry)
             state["p"] = StreamProcessor(
-                RedisRankStore(redis, settings.ingest), BoardRegistry(redis, clock), topics,
+                rank_store(redis, settings), registry, topics,
                 AntiCheat(k.player_entries_per_minute_max, k.anomaly_z_max, k.anomaly_samples_min,
                           k.anti_cheat_players_max),
                 clock, emit, settings.region, settings.ingest.quarantine_len_max,
                 on_quarantine=lambda board, v: metrics.quarantined.add(1, {"board": board, "reason": v.reason}),
-                history=await history_writer(), history_flush_s=settings.history.worker_flush_ms_max / 1000,
             )
         return state["p"]
 

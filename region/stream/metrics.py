@@ -22,9 +22,6 @@ class StreamMetrics:
             explicit_bucket_boundaries_advisory=LATENCY_BUCKETS_MS)
         self.quarantined = meter.create_counter(
             "podium_stream_quarantined", description="Entries quarantined by the stream anti-cheat, by board and reason")
-        self.history_dropped = meter.create_counter(
-            "podium_history_dropped", description="Accepted scores the history writer had to drop (queue full)")
-        self.history_dropped.add(0)   # the series exists from the start: rate() sees the first drop
         self.records.add(0)
         meter.create_observable_gauge("podium_kafka_consumer_lag", callbacks=[self._lag],
                                       description="Records behind the partition's high watermark, per consumer and partition")

@@ -9,12 +9,9 @@ applied even when its micro-batch boundaries differ from the first run's; the Lu
 call itself a no-op when another apply got there first. A micro-batch interrupted after board A and
 before board B is replayed as: A's records dropped, B's applied.
 
-Score history: accepted entries go to the history writer after each board's apply, and `process`
-waits (at most `history_flush_s`) for them to be stored before it returns, so Faust commits the
-offsets of a micro-batch once its history is written. The worker is not on the game server's
-acknowledgement path (the API acknowledged when the broker did), so this wait costs ranking lag,
-not submission latency. A worker dying between a board's apply and that write loses those rows
-from the history: the replay skips them (the board's offset says applied).
+Score history: the apply itself puts the accepted entries in the board's history backlog (one
+atomic Lua call with the scores and the offset), which the worker's history writer drains into
+the warm store; a worker dying at any point loses nothing (region/history/writer.py).
 """
 
 from __future__ import annotations
@@ -24,17 +21,14 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from podium.region.history.writer import HistorySink
 from podium.region.ingest import apply_entries
 from podium.region.rank_store_redis import RedisRankStore
 from podium.region.stream.anticheat import AntiCheat, Verdict
 from podium.region.stream.records import decode_entry, encode_doc
-from redis.typing import EncodableT, FieldT
 
 from podium.boards import BoardRegistry
 from podium.clock import Clock
 from podium.errors import Rebuilding
-from podium.keys import keys_of
 from podium.model import Board, EntryStatus, ScoreEntry
 from podium.ranking import encode_ts
 from podium.stream_topics import StreamTopics, partition_key
@@ -66,7 +60,6 @@ class StreamProcessor:
         self, store: RedisRankStore, registry: BoardRegistry, topics: StreamTopics, anti_cheat: AntiCheat,
         clock: Clock, emit: Emit, region: str, quarantine_len_max: int,
         on_quarantine: Callable[[str, Verdict], None] | None = None,
-        history: HistorySink | None = None, history_flush_s: float = 5.0,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -77,8 +70,6 @@ class StreamProcessor:
         self.region = region
         self.quarantine_len_max = quarantine_len_max
         self.on_quarantine = on_quarantine
-        self.history = history
-        self.history_flush_s = history_flush_s
 
     async def process(self, records: Sequence[LogRecord]) -> BatchReport:
         """Apply one micro-batch. Safe to call again with any overlapping records (replays)."""
@@ -90,8 +81,6 @@ class StreamProcessor:
         for p, recs in sorted(by_partition.items()):
             recs.sort(key=lambda r: r.offset)
             await self._partition(p, recs, now_ms, report)
-        if self.history is not None and not await self.history.flush(self.history_flush_s):
-            log.warning("history rows of a micro-batch not stored within %.1f s; they stay queued", self.history_flush_s)
         return report
 
     async def _boards(self, entries: Sequence[ScoreEntry]) -> dict[str, Board]:
@@ -120,8 +109,8 @@ class StreamProcessor:
         held_only: list[Board] = []
         for board_id, group in by_board.items():
             board = boards[board_id]
-            stored = await self.store.redis.hget(keys_of(board).offsets, part)
-            fresh = [(off, e) for off, e in group if stored is None or off > int(stored)]
+            stored = await self.store.applied_offset(board, part)
+            fresh = [(off, e) for off, e in group if stored is None or off > stored]
             report.replayed += len(group) - len(fresh)
             kept = []
             for off, e in fresh:
@@ -135,7 +124,7 @@ class StreamProcessor:
             if fresh and not kept:
                 held_only.append(board)
         results = await apply_entries(self.store, boards, to_apply, now_ms, partition=part, offset=last,
-                                      region=self.region, history=self.history) or {}
+                                      region=self.region) or {}
         for board in held_only:
             # nothing to rank, but the offset is recorded so `wait=true` submitters see it handled
             await self.store.apply(board, [], now_ms, partition=part, offset=last)
@@ -160,13 +149,10 @@ class StreamProcessor:
 
     async def _quarantine(self, board: Board, off: int, e: ScoreEntry, verdict: Verdict) -> None:
         """Visible to admins (GET /v1/admin/quarantine reads the board's stream) and never ranked."""
-        fields: dict[FieldT, EncodableT] = {
+        await self.store.quarantine(board, {
             "player": e.player, "score": str(e.score), "ts": encode_ts(e.achieved_at_ms), "event": e.event_id,
-            "reason": verdict.reason, "offset": str(off),
-        }
-        fields.update(verdict.detail.items())  # redis-py's `fields` type is invariant: no `**` into it
-        await self.store.redis.xadd(keys_of(board).quarantine, fields, maxlen=self.quarantine_len_max,
-                                    approximate=True)
+            "reason": verdict.reason, "offset": str(off), **verdict.detail,
+        }, self.quarantine_len_max)
         await self.emit(self.topics.quarantine, e.player.encode(), encode_doc(
             {"board": e.board, "player": e.player, "score": e.score, "achieved_at": e.achieved_at_ms,
              "event_id": e.event_id, "reason": verdict.reason, **verdict.detail}))

@@ -19,7 +19,6 @@ from podium.region.stream.sink import ScoreSink
 
 from podium.config import Settings
 from podium.errors import Unavailable
-from podium.keys import keys_of
 from podium.model import Board, EntryResult, EntryStatus, ScoreEntry
 from podium.stream_topics import StreamTopics, ensure_topics, partition_key
 
@@ -110,9 +109,8 @@ class KafkaSink:
         deadline = time.monotonic() + self.kafka.wait_timeout_ms_max / 1000
         while needed and time.monotonic() < deadline:
             for (board_id, p), off in list(needed.items()):
-                stored = await self.store.redis.hget(keys_of(boards[board_id]).offsets,
-                                                     partition_key(self.topics.scores, p))
-                if stored is not None and int(stored) >= off:
+                stored = await self.store.applied_offset(boards[board_id], partition_key(self.topics.scores, p))
+                if stored is not None and stored >= off:
                     del needed[(board_id, p)]
             if needed:
                 await asyncio.sleep(self.kafka.wait_poll_ms / 1000)

@@ -209,7 +209,7 @@ def test_strong_and_session_reads_and_degradation(tmp_path: Path) -> None:
         stack.stop_node(stack.region_node("ap-south"))
         failed = gql(stack.global_node.url, STRONG_Q, {"c": "STRONG", "s": False})
         assert "ap-south" in failed["errors"][0]["message"]
-        assert failed["errors"][0]["extensions"]["code"] == "INTERNAL"
+        assert failed["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
         degraded = gql(stack.global_node.url, STRONG_Q, {"c": "STRONG", "s": True})["data"]["leaderboard"]
         assert degraded["stale"] is True and degraded["edges"][0]["node"]["player"] in ("ann", "bob")
 

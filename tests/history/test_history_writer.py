@@ -1,21 +1,30 @@
-"""The history writer over the real SQLite store: batches, bounded queue (drops counted and logged),
-retries a failing store without losing rows, drains on close."""
+"""The history writer over real Redis and the real SQLite store: the apply puts accepted entries
+in the board's backlog stream; the writer drains it with acknowledgement. A failing store keeps
+the rows in the backlog, a writer killed mid-write leaves them to another writer, a full backlog
+refuses batches (nothing applied), and close drains."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
+from podium.region.history.backlog_redis import RedisHistoryBacklog
 from podium.region.history.sqlite import SqliteHistoryStore
 from podium.region.history.store import ScoreRow
 from podium.region.history.writer import HistoryWriter, WriterState
+from podium.region.rank_store_redis import RedisRankStore
 
+from podium.boards import BoardRegistry
+from podium.clock import FakeClock
 from podium.errors import Unavailable
+from podium.model import Board, Operator, ScoreEntry
 
 pytestmark = pytest.mark.anyio
+T0 = 1_700_000_000_000
+BOARD = Board("hw", operator=Operator.INCREMENT)
 
 
 class GatedStore(SqliteHistoryStore):
@@ -46,68 +55,82 @@ async def store(tmp_path: Path) -> AsyncIterator[GatedStore]:
     await s.close()
 
 
-def rows(n: int, start: int = 0) -> list[ScoreRow]:
-    return [ScoreRow("b@0", f"p{i % 7}", f"e{i}", i, 1000 + i) for i in range(start, start + n)]
+@pytest.fixture
+async def ranks(redis_single: aioredis.Redis) -> RedisRankStore:
+    await BoardRegistry(redis_single, FakeClock(T0)).create(BOARD)
+    return RedisRankStore(redis_single, history_backlog_max=1000)
 
 
-async def stored(store: GatedStore) -> int:
-    return sum([len(await store.score_history("b@0", f"p{i}", 10_000)) for i in range(7)])
+def writer(redis: aioredis.Redis, store: GatedStore, name: str, claim_idle_ms: int = 60_000) -> HistoryWriter:
+    registry = BoardRegistry(redis, FakeClock(T0))
+
+    async def boards() -> list[Board]:
+        return list((await registry.all()).values())
+
+    return HistoryWriter(store, RedisHistoryBacklog(redis, name, claim_idle_ms), boards,
+                         batch_entries_max=4, poll_ms=5, retry_ms_max=50)
 
 
-async def no_sleep(_s: float) -> None:
-    await asyncio.sleep(0)
+async def submit(ranks: RedisRankStore, n: int, start: int = 0) -> None:
+    for i in range(start, start + n, 10):
+        await ranks.apply(BOARD, [ScoreEntry(BOARD.id, f"p{j % 7}", 1, T0 - 1000 + j, f"e{j}")
+                                  for j in range(i, min(i + 10, start + n))], T0)
 
 
-async def test_batches_and_idempotent_replays(anyio_backend: str, store: GatedStore) -> None:
-    writer = HistoryWriter(store, queue_rows_max=1000, batch_rows_max=40, retry_ms_max=100)
-    writer.start()
-    assert writer.offer(rows(100)) == 100
-    assert writer.offer(rows(50, start=20)) == 50      # a replay of rows 20..69
-    assert await writer.flush(5)
-    assert max(store.calls) <= 40 and writer.stats.written == 150 and writer.queued == 0
-    assert await stored(store) == 100
-    await writer.close(1)
-    assert writer.state is WriterState.STOPPED
+async def stored(store: GatedStore) -> set[str]:
+    return {r.event_id for i in range(7) for r in await store.score_history("hw@0", f"p{i}", 10_000)}
 
 
-async def test_full_queue_drops_counted_and_logged(anyio_backend: str, store: GatedStore,
-                                                   caplog: pytest.LogCaptureFixture) -> None:
-    drops: list[int] = []
-    writer = HistoryWriter(store, queue_rows_max=10, batch_rows_max=4, retry_ms_max=100, on_drop=drops.append)
-    writer.start()
-    store.gate.clear()                       # the store hangs: rows pile up
-    assert writer.offer(rows(8)) == 8
-    await asyncio.sleep(0.01)
-    with caplog.at_level(logging.ERROR, logger="podium.history"):
-        assert writer.offer(rows(5, start=8)) == 2
-    assert drops == [3] and writer.stats.dropped == 3
-    assert "dropped 3 score rows" in caplog.text
-    store.gate.set()
-    assert await writer.flush(5)
-    assert await stored(store) == 10
-    await writer.close(1)
+async def test_accepted_entries_reach_the_store_once(redis_single: aioredis.Redis, store: GatedStore,
+                                                     ranks: RedisRankStore) -> None:
+    w = writer(redis_single, store, "a")
+    w.start()
+    await submit(ranks, 200)
+    await submit(ranks, 50, start=100)          # replays: duplicates, never in the backlog
+    assert await w.flush(5)
+    assert await stored(store) == {f"e{i}" for i in range(200)}
+    assert await w.size() == 0 and w.stats.written == 200
+    await w.close(1)
+    assert w.state is WriterState.STOPPED
 
 
-async def test_failing_store_keeps_rows(anyio_backend: str, store: GatedStore) -> None:
+async def test_failing_store_keeps_rows_in_the_backlog(redis_single: aioredis.Redis, store: GatedStore,
+                                                       ranks: RedisRankStore) -> None:
     store.fail = 3
-    writer = HistoryWriter(store, queue_rows_max=100, batch_rows_max=100, retry_ms_max=10, sleep=no_sleep)
-    writer.start()
-    writer.offer(rows(30))
-    assert await writer.flush(5)
-    assert writer.stats.failures == 3 and "warm store down" in (writer.stats.last_error or "")
-    assert await stored(store) == 30
-    await writer.close(1)
+    w = writer(redis_single, store, "a")
+    w.start()
+    await submit(ranks, 60)
+    assert await w.flush(5)
+    assert w.stats.failures == 3 and await stored(store) == {f"e{i}" for i in range(60)}
+    await w.close(1)
 
 
-async def test_close_drains_then_gives_up(anyio_backend: str, store: GatedStore) -> None:
-    writer = HistoryWriter(store, queue_rows_max=100, batch_rows_max=10, retry_ms_max=100)
-    writer.start()
-    writer.offer(rows(25))
-    await writer.close(5)                    # drained
-    assert await stored(store) == 25 and writer.stats.dropped == 0
-    stuck = HistoryWriter(store, queue_rows_max=100, batch_rows_max=10, retry_ms_max=100)
-    stuck.start()
-    store.gate.clear()
-    stuck.offer(rows(5, start=100))
-    await stuck.close(0.05)                  # the store never answers: counted as dropped, not hung
-    assert stuck.state is WriterState.STOPPED and stuck.stats.dropped == 5 and stuck.queued == 0
+async def test_a_writer_killed_mid_write_leaves_its_entries_to_another(
+        redis_single: aioredis.Redis, store: GatedStore, ranks: RedisRankStore) -> None:
+    store.gate.clear()                          # the first writer reads entries, then hangs in the write
+    first = writer(redis_single, store, "first", claim_idle_ms=100)
+    first.start()
+    await submit(ranks, 40)
+    while not store.calls:
+        await asyncio.sleep(0.01)
+    task = first._task
+    assert task is not None
+    task.cancel()                               # the process dies: its entries stay pending, unacknowledged
+    await asyncio.gather(task, return_exceptions=True)
+    assert await stored(store) == set()
+    store.gate.set()
+    second = writer(redis_single, store, "second", claim_idle_ms=100)
+    second.start()
+    assert await second.flush(5)
+    assert await stored(store) == {f"e{i}" for i in range(40)}
+    await second.close(1)
+
+
+async def test_full_backlog_refuses_the_batch_and_applies_nothing(redis_single: aioredis.Redis) -> None:
+    await BoardRegistry(redis_single, FakeClock(T0)).create(BOARD)
+    ranks = RedisRankStore(redis_single, history_backlog_max=3)
+    await submit(ranks, 30)                     # 3 apply calls: the backlog is full
+    with pytest.raises(Unavailable) as caught:
+        await ranks.apply(BOARD, [ScoreEntry(BOARD.id, "late", 5, T0 - 1, "late-1")], T0)
+    assert caught.value.http_status == 503
+    assert (await ranks.players(BOARD, ["late"])) == [None]

@@ -61,7 +61,7 @@ async def test_history_disabled(anyio_backend: str, redis_server: RedisServer, r
     service = RegionService.build(settings)
     await service.open()
     try:
-        assert service.history is None and service.ingest.history is None
+        assert service.history is None and service.store.history_backlog_max is None
         await service.boards.create(Board("plain"))
         assert (await service.reset_board("plain")).season == 1
     finally:

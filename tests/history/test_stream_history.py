@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from podium.region.history.backlog_redis import RedisHistoryBacklog
 from podium.region.history.sqlite import SqliteHistoryStore
 from podium.region.history.store import history_key
 from podium.region.history.writer import HistoryWriter
@@ -53,9 +54,14 @@ async def test_replayed_micro_batches_write_history_once(anyio_backend: str, red
                                                         history: SqliteHistoryStore) -> None:
     clock = FakeClock(T0)
     settings = Settings(region="eu")
-    store = CrashingStore(redis_single, settings.ingest)
+    store = CrashingStore(redis_single, settings.ingest, history_backlog_max=100_000)
     registry = BoardRegistry(redis_single, clock)
-    writer = HistoryWriter(history, queue_rows_max=10_000, batch_rows_max=64, retry_ms_max=100)
+
+    async def all_boards() -> list[Board]:
+        return list((await registry.all()).values())
+
+    writer = HistoryWriter(history, RedisHistoryBacklog(redis_single, "w1", 1000), all_boards,
+                           batch_entries_max=8, poll_ms=10, retry_ms_max=100)
     writer.start()
 
     async def emit(topic: str, key: bytes, value: bytes) -> None:
@@ -63,8 +69,7 @@ async def test_replayed_micro_batches_write_history_once(anyio_backend: str, red
 
     # rate anti-cheat only: the "cheat" player's burst is quarantined, never ranked nor kept
     anti_cheat = AntiCheat(entries_per_minute_max=25, z_max=1e9, samples_min=10**9, players_max=10**6)
-    processor = StreamProcessor(store, registry, StreamTopics.of(settings), anti_cheat, clock, emit, "eu", 1000,
-                                history=writer, history_flush_s=5)
+    processor = StreamProcessor(store, registry, StreamTopics.of(settings), anti_cheat, clock, emit, "eu", 1000)
     boards = [await registry.create(Board("s-inc", operator=Operator.INCREMENT)), await registry.create(Board("s-top"))]
     rng = random.Random(3)
     entries = [ScoreEntry(rng.choice(boards).id, f"p{rng.randrange(40)}", rng.randrange(-5, 50),

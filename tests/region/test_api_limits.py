@@ -108,11 +108,11 @@ async def test_no_http_500_when_redis_is_gone(tmp_path: Path) -> None:
         redis.stop()
         r = httpx.post(f"{server.url}/graphql", json={"query": f'{{ count(board: "{board}") }}'})
         assert r.status_code != 500, r.text
-        assert r.json()["errors"][0]["extensions"]["code"] == "INTERNAL"
+        assert r.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
         sub = await Subscriber(server.ws_url).connect()      # raised on a failed handshake before
         try:
             await sub.subscribe('subscription($b: String!) { topChanged(board: $b, n: 3) { seq } }', {"b": board})
             payload = await asyncio.wait_for(sub.next(), 10)
-            assert payload["errors"][0]["extensions"]["code"] == "INTERNAL", payload
+            assert payload["errors"][0]["extensions"]["code"] == "UNAVAILABLE", payload
         finally:
             await sub.close()

@@ -1,0 +1,116 @@
+"""The history backlog on Redis: per-board streams (`pb:{B}:hist`) that `podium/lua/apply.lua`
+fills in the same atomic call that applies the scores, drained by the history writer through a
+consumer group with acknowledgement.
+
+Why a stream and not an in-process queue: a process killed between acknowledging a batch and
+writing it to the warm store lost those scores for good (and retries were answered "duplicate").
+Now an entry leaves the backlog only after the warm store took it: `read` hands out new entries
+and takes over entries another consumer left pending for `claim_idle_ms` (a crashed process),
+`ack` acknowledges and deletes them, so the stream's length is the backlog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import orjson
+from podium.region.history.store import ScoreRow
+from redis.exceptions import ResponseError
+
+from podium.keys import keys_of
+from podium.model import Board
+from podium.redis_client import AnyRedis
+from podium.store_errors import translate_store_errors
+
+GROUP = "history"
+RANGE_CHUNK_ENTRIES = 1000   # backlog entries per XRANGE when a rebuild reads the whole backlog
+
+
+@dataclass(frozen=True, slots=True)
+class BacklogEntry:
+    board: Board
+    entry_id: str
+    rows: tuple[ScoreRow, ...]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _rows(fields: dict[Any, Any]) -> tuple[ScoreRow, ...]:
+    key = _text(fields[b"k"])
+    return tuple(ScoreRow(key, player, event_id, int(score), int(ts, 16))
+                 for player, event_id, score, ts in orjson.loads(fields[b"r"]))
+
+
+@translate_store_errors("the history backlog (Redis)")
+class RedisHistoryBacklog:
+    def __init__(self, redis: AnyRedis, consumer: str, claim_idle_ms: int) -> None:
+        self.redis = redis
+        self.consumer = consumer
+        self.claim_idle_ms = claim_idle_ms
+        self._grouped: set[str] = set()
+
+    async def _group(self, stream: str) -> None:
+        if stream in self._grouped:
+            return
+        try:
+            await self.redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._grouped.add(stream)
+
+    async def read(self, board: Board, count: int) -> list[BacklogEntry]:
+        """Up to `count` entries: first those a dead consumer left pending, then new ones."""
+        try:
+            return await self._read(keys_of(board).history, board, count)
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            # Redis lost the stream and its group (restarted without its AOF, flushed): make them again.
+            self._grouped.discard(keys_of(board).history)
+            return await self._read(keys_of(board).history, board, count)
+
+    async def _read(self, stream: str, board: Board, count: int) -> list[BacklogEntry]:
+        await self._group(stream)
+        # redis-py types stream replies loosely: [next id, [(id, fields)…], …] and [(stream, [(id, fields)…])]
+        reply: list[Any] = await self.redis.xautoclaim(stream, GROUP, self.consumer, self.claim_idle_ms,
+                                                       start_id="0-0", count=count)
+        rows: list[tuple[Any, Any]] = [(i, f) for i, f in reply[1] if f]   # entries deleted meanwhile come back empty
+        if len(rows) < count:
+            fresh = cast(list[Any], await self.redis.xreadgroup(GROUP, self.consumer, {stream: ">"},
+                                                                count=count - len(rows)) or [])
+            for _stream, entries in fresh:
+                rows += [(i, f) for i, f in entries if f]
+        return [BacklogEntry(board, _text(i), _rows(f)) for i, f in rows]
+
+    async def ack(self, board: Board, entry_ids: Sequence[str]) -> None:
+        """The warm store has these entries: acknowledge and delete them (the backlog shrinks)."""
+        if not entry_ids:
+            return
+        stream = keys_of(board).history
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xack(stream, GROUP, *entry_ids)
+            pipe.xdel(stream, *entry_ids)
+            await pipe.execute()
+
+    async def rows(self, board: Board, history: str) -> list[ScoreRow]:
+        """Every row still in the board's backlog for history key `history` (pending or not): what a
+        rebuild adds to the warm store's rows. Bounded by `history.backlog_entries_max` entries."""
+        stream, out, start = keys_of(board).history, [], "-"
+        while True:
+            chunk = cast(list[Any], await self.redis.xrange(stream, min=start, max="+", count=RANGE_CHUNK_ENTRIES))
+            out += [row for _i, f in chunk if f for row in _rows(f) if row.board == history]
+            if len(chunk) < RANGE_CHUNK_ENTRIES:
+                return out
+            start = "(" + _text(chunk[-1][0])
+
+    async def size(self, boards: Iterable[Board]) -> int:
+        """Entries not yet in the warm store, over the given boards."""
+        total = 0
+        for board in boards:
+            total += int(await self.redis.xlen(keys_of(board).history))
+        return total

@@ -1,0 +1,210 @@
+"""Contract: every public async method of every Redis adapter answers a coded, retryable
+`Unavailable` when its real redis-server is killed (kill -9) or refuses writes for a full disk
+(MISCONF), never a raw driver error. The methods are enumerated by introspection, so an adapter
+method added without a call here fails `test_every_public_method_is_called`."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from podium.global_.merged_store import GlobalStore
+from podium.region.history.backlog_redis import RedisHistoryBacklog
+from podium.region.ingest import IdempotencyStore
+from podium.region.rank_store_redis import RedisRankStore
+from podium.region.rate_limit import TokenBuckets
+from podium.region.recovery import RebuildLeases
+from podium.replication.changes import Change
+
+from podium.boards import BoardRegistry
+from podium.clock import FakeClock
+from podium.errors import Internal, Unavailable
+from podium.model import Board, RankCursor, ScoreEntry
+from podium.redis_client import AnyRedis, connect
+from podium.redis_server import RedisServer, redis_cli_binary
+from podium.signing import ReplayGuard, VerifiedRequest
+from podium.store_errors import TRANSLATED_ATTR, public_async_methods, translate
+
+pytestmark = pytest.mark.anyio
+BOARD = Board(id="down")
+Call = Callable[[Any], Awaitable[Any]]
+
+
+async def _aiter(rows: list[tuple[str, int, int]]) -> AsyncIterator[tuple[str, int, int]]:
+    for row in rows:
+        yield row
+
+
+def _entry(i: int) -> ScoreEntry:
+    return ScoreEntry(board=BOARD.id, player=f"p{i}", score=i, achieved_at_ms=1_000 + i, event_id=f"e{i}")
+
+
+# Each adapter: how to build it on a client, and one call per public async method.
+ADAPTERS: dict[type, tuple[Callable[[AnyRedis], Any], dict[str, Call]]] = {
+    RedisRankStore: (RedisRankStore, {
+        "apply": lambda s: s.apply(BOARD, [_entry(7)], 5_000),
+        "range": lambda s: s.range(BOARD, 0, 10),
+        "after": lambda s: s.after(BOARD, RankCursor(1, 1_001, "p1"), 10),
+        "players": lambda s: s.players(BOARD, ["p1"]),
+        "around": lambda s: s.around(BOARD, "p1", 1, 1),
+        "count": lambda s: s.count(BOARD),
+        "load": lambda s: s.load(BOARD, [("p9", 9, 1_009)]),
+        "replace": lambda s: s.replace(BOARD, _aiter([("p8", 8, 1_008)])),
+        "remove_player": lambda s: s.remove_player(BOARD, "p1"),
+        "ban": lambda s: s.ban(BOARD, "p2"),
+        "clear": lambda s: s.clear(BOARD),
+        "quarantined": lambda s: s.quarantined(BOARD, 10),
+        "applied_offset": lambda s: s.applied_offset(BOARD, "scores:0"),
+        "quarantine": lambda s: s.quarantine(BOARD, {"player": "p1", "reason": "test"}, 100),
+        "ping": lambda s: s.ping(),   # a probe: answers False instead of raising (checked below)
+    }),
+    ReplayGuard: (lambda r: ReplayGuard(r, 60_000), {
+        "check": lambda g: g.check(VerifiedRequest("k", "sig-after")),
+    }),
+    BoardRegistry: (lambda r: BoardRegistry(r, FakeClock(), refresh_ms=0), {
+        "refresh": lambda b: b.refresh(),
+        "all": lambda b: b.all(),
+        "get": lambda b: b.get("down"),
+        "require": lambda b: b.require("down"),
+        "create": lambda b: b.create(Board(id="other")),
+        "restore": lambda b: b.restore(Board(id="again")),
+        "update": lambda b: b.update(BOARD),
+        "next_season": lambda b: b.next_season("down"),
+        "delete": lambda b: b.delete("down"),
+    }),
+    IdempotencyStore: (lambda r: IdempotencyStore(r, 60_000), {
+        "begin": lambda i: i.begin("scope", "key-after", "hash"),
+        "finish": lambda i: i.finish("scope", "key", "hash", {"results": []}),
+        "abandon": lambda i: i.abandon("scope", "key"),
+    }),
+    TokenBuckets: (lambda r: TokenBuckets(r, 10.0, 10, FakeClock()), {
+        "take": lambda t: t.take("ip:1"),
+    }),
+    RebuildLeases: (lambda r: RebuildLeases(r, FakeClock(), 10_000), {
+        "acquire": lambda le: le.acquire("down"),
+        "renew": lambda le: le.renew("down", "token"),
+        "release": lambda le: le.release("down", "token"),
+    }),
+    RedisHistoryBacklog: (lambda r: RedisHistoryBacklog(r, "c1", 1000), {
+        "read": lambda b: b.read(BOARD, 10),
+        "ack": lambda b: b.ack(BOARD, ["1-1"]),
+        "rows": lambda b: b.rows(BOARD, "down@0"),
+        "size": lambda b: b.size([BOARD]),
+    }),
+    GlobalStore: (lambda r: GlobalStore(r, 100), {
+        "apply": lambda g: g.apply(BOARD, [Change("r1", "down", 0, "p1", 5, 1_000, 1)]),
+        "top": lambda g: g.top(BOARD, 0, 10),
+        "entry": lambda g: g.entry(BOARD, "p1"),
+        "states": lambda g: g.states(BOARD, ["p1"]),
+        "rank_of": lambda g: g.rank_of(BOARD, "p1", 5, 1_000),
+        "conflicts": lambda g: g.conflicts(BOARD, 10),
+        "conflict_counts": lambda g: g.conflict_counts(),
+        "version": lambda g: g.version(BOARD),
+        "count": lambda g: g.count(BOARD),
+        "all_states": lambda g: g.all_states(BOARD),
+    }),
+}
+PROBES = {(RedisRankStore, "ping")}
+# Calls that write: with writes refused (MISCONF) each must answer Unavailable.
+WRITES = {(RedisRankStore, n) for n in ("apply", "load", "replace", "ban", "quarantine")} | {
+    (ReplayGuard, "check"), (BoardRegistry, "create"), (BoardRegistry, "restore"),
+    (IdempotencyStore, "begin"), (IdempotencyStore, "finish"), (TokenBuckets, "take"),
+    (RebuildLeases, "acquire"), (GlobalStore, "apply"), (RedisHistoryBacklog, "read")}
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RedisServer]:
+    srv = RedisServer(tmp_path / "redis", appendonly=False).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+async def _seed(redis: AnyRedis) -> None:
+    registry = BoardRegistry(redis, FakeClock())
+    await registry.create(BOARD)
+    await RedisRankStore(redis, history_backlog_max=100).apply(BOARD, [_entry(i) for i in range(5)], 5_000)
+
+
+@pytest.mark.parametrize("cls", list(ADAPTERS), ids=lambda c: c.__name__)
+def test_every_public_method_is_called_and_translated(cls: type) -> None:
+    assert sorted(ADAPTERS[cls][1]) == public_async_methods(cls), "add the new method to ADAPTERS"
+    for name in public_async_methods(cls):
+        assert getattr(getattr(cls, name), TRANSLATED_ATTR, False), f"{cls.__name__}.{name} is not translated"
+
+
+@pytest.mark.parametrize("cls", list(ADAPTERS), ids=lambda c: c.__name__)
+async def test_killed_store_gives_unavailable(server: RedisServer, cls: type) -> None:
+    redis = connect(server.url)
+    try:
+        await _seed(redis)
+        build, calls = ADAPTERS[cls]
+        adapter = build(redis)
+        assert server.process is not None
+        server.process.kill()   # kill -9: no goodbye on the open connections
+        server.process.wait()
+        for name, call in calls.items():
+            if (cls, name) in PROBES:
+                assert await call(adapter) is False
+                continue
+            with pytest.raises(Unavailable) as caught:
+                await call(adapter)
+            assert caught.value.http_status == 503 and caught.value.code == "UNAVAILABLE", name
+            assert caught.value.__cause__ is not None, f"{name}: the driver error must be kept as the cause"
+    finally:
+        with contextlib.suppress(Exception):
+            await redis.aclose()
+
+
+@contextlib.contextmanager
+def _disk_full(server: RedisServer) -> Iterator[None]:
+    """A failed background save with save points on: Redis refuses writes with MISCONF, exactly as
+    on a full disk (/proc takes no files, even from root)."""
+    cli = [redis_cli_binary(), "-p", str(server.port)]
+    for args in (["config", "set", "save", "3600 1"], ["config", "set", "dir", "/proc"], ["bgsave"]):
+        subprocess.run(cli + args, check=True, capture_output=True, timeout=5)
+    for _ in range(100):
+        out = subprocess.run(cli + ["set", "probe", "1"], capture_output=True, timeout=5, check=False).stdout
+        if out.startswith(b"MISCONF"):
+            break
+        subprocess.run(["sleep", "0.05"], check=True)
+    else:
+        raise AssertionError("redis-server did not start refusing writes")
+    try:
+        yield
+    finally:   # a server that cannot save also refuses a clean shutdown
+        subprocess.run(cli + ["config", "set", "save", ""], check=True, capture_output=True, timeout=5)
+
+
+@pytest.mark.parametrize("cls", list(ADAPTERS), ids=lambda c: c.__name__)
+async def test_full_disk_gives_unavailable(server: RedisServer, cls: type) -> None:
+    redis = connect(server.url)
+    try:
+        await _seed(redis)
+        build, calls = ADAPTERS[cls]
+        adapter = build(redis)
+        with _disk_full(server):
+            for name, call in calls.items():
+                try:
+                    await call(adapter)
+                except Unavailable as exc:   # anything else propagates and fails the test
+                    assert "MISCONF" in str(exc), (name, exc)
+                    continue
+                assert (cls, name) not in WRITES, f"{cls.__name__}.{name} wrote despite MISCONF"
+    finally:
+        await redis.aclose()
+
+
+def test_translate_classifies_driver_errors() -> None:
+    from redis.exceptions import ResponseError
+
+    assert isinstance(translate(ResponseError("OOM command not allowed"), "Redis"), Unavailable)
+    assert isinstance(translate(ResponseError("WRONGTYPE Operation against a key"), "Redis"), Internal)
+    assert isinstance(translate(ConnectionRefusedError(), "Redis"), Unavailable)
+    wrapped = ResponseError("Error running script (call to f_1): @user_script:100: -MISCONF Redis is configured")
+    assert isinstance(translate(wrapped, "Redis"), Unavailable)
