@@ -27,7 +27,6 @@ from podium.region.snapshots import SnapshotScheduler, archive_season, take_snap
 from podium.replication.anti_entropy import AntiEntropy
 from podium.replication.ship_kafka import KafkaShipTransport
 from podium.replication.shipper import Shipper
-from podium.replication.sketch_publisher import SketchPublisher
 from podium.replication.transport import HttpShipTransport, ShipTransport
 
 from podium.boards import BoardRegistry
@@ -250,7 +249,7 @@ class RegionService:
         return out
 
     def _start_replication(self) -> None:
-        """Ship changes and sketches to the global tier when one is configured."""
+        """Ship changes to the global tier when one is configured."""
         g, r = self.settings.global_, self.settings.replication
         if not g.url:
             return
@@ -262,11 +261,9 @@ class RegionService:
         else:
             transport = HttpShipTransport(g.url, r.secret, self.clock, r.request_timeout_ms)
         self.shipper = Shipper(self.redis, self.boards, self.settings.region, transport, self.clock, r)
-        sketches = SketchPublisher(self.redis, self.boards, self.settings.region, transport, self.clock, g)
         self.anti_entropy = AntiEntropy(self.redis, self.boards, self.settings.region, g.url, r.secret,
                                         self.clock, r, self.settings.ingest)
         self.spawn(self.shipper.run(self._stop), "replication-shipper")
-        self.spawn(sketches.run(self._stop), "sketch-publisher")
         self.spawn(self.anti_entropy.run(self._stop), "anti-entropy")
         self._transports += [transport, self.anti_entropy]
 
