@@ -263,9 +263,25 @@ class RegionService:
         self.shipper = Shipper(self.redis, self.boards, self.settings.region, transport, self.clock, r)
         self.anti_entropy = AntiEntropy(self.redis, self.boards, self.settings.region, g.url, r.secret,
                                         self.clock, r, self.settings.ingest)
+        self._shipper_metrics(self.shipper)
         self.spawn(self.shipper.run(self._stop), "replication-shipper")
         self.spawn(self.anti_entropy.run(self._stop), "anti-entropy")
         self._transports += [transport, self.anti_entropy]
+
+    def _shipper_metrics(self, shipper: Shipper) -> None:
+        """Alarms: a batch the global tier refuses even at one change (stuck), and unshipped age."""
+        meter = self.telemetry.provider.get_meter("podium")
+
+        def stuck(options: CallbackOptions) -> list[Observation]:
+            return [Observation(len(shipper.stats.stuck))]
+
+        def lag(options: CallbackOptions) -> list[Observation]:
+            return [Observation(max(shipper.stats.lag_ms.values(), default=0))]
+
+        meter.create_observable_gauge("podium_replication_stuck_boards", callbacks=[stuck],
+                                      description="Boards whose replication cannot progress (a change over the receiver's body limit)")
+        meter.create_observable_gauge("podium_replication_unshipped_age", callbacks=[lag], unit="ms",
+                                      description="Age of the oldest change not yet acknowledged by the global tier")
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
