@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import orjson
 from podium.replication.changes import Change
-from podium.replication.regional_state import RegionalState, resolve, winner, with_change
+from podium.replication.regional_state import TOMBSTONE_TS, RegionalState, live, resolve, winner, with_change
 
 from podium.model import Board, Operator, RankedEntry
 from podium.ranking import decode_member, encode_member, from_zscore, to_zscore
@@ -90,7 +90,8 @@ class GlobalStore:
             conflicts: list[Conflict] = []
             for c in changes:
                 prior = states[c.player]
-                states[c.player] = with_change(prior, c.region, c.score, c.achieved_at_ms, c.seq)
+                ts = TOMBSTONE_TS if c.removed else c.achieved_at_ms
+                states[c.player] = with_change(prior, c.region, c.score, ts, c.seq)
                 if board.operator is Operator.LATEST and states[c.player] is not prior:
                     conflicts += _conflicts(board, c.player, prior, states[c.player], c.region)
             changed = 0
@@ -147,8 +148,9 @@ class GlobalStore:
         if value is None:
             return None, None
         rank = await self.redis.zrank(p + "z", encode_member(value[1], player))
-        merged = MergedEntry(player, value[0], value[1], {r: s[2] for r, s in state.items()},
-                             {r: s[0] for r, s in state.items()})
+        held = live(state)
+        merged = MergedEntry(player, value[0], value[1], {r: s[2] for r, s in held.items()},
+                             {r: s[0] for r, s in held.items()})
         return merged, (rank + 1 if rank is not None else None)
 
     async def states(self, board: Board, players: Sequence[str]) -> dict[str, RegionalState]:
@@ -185,7 +187,8 @@ class GlobalStore:
         return f"{board.season}:{raw.decode() if raw else 0}"
 
     async def count(self, board: Board) -> int:
-        return int(await self.redis.hlen(_prefix(board.id, board.season) + "st"))
+        # the sorted set, not the state hash: a player every region removed keeps tombstones there
+        return int(await self.redis.zcard(_prefix(board.id, board.season) + "z"))
 
     async def all_states(self, board: Board, batch: int = 1000) -> dict[str, RegionalState]:
         """Every player's state (anti-entropy digests, refills). Bounded reads via HSCAN."""
@@ -204,7 +207,9 @@ def _conflicts(board: Board, player: str, before: RegionalState, after: Regional
     each other. Logged when the two values differ (equal values are no conflict)."""
     out = []
     new = after[incoming]
-    for region, value in before.items():
+    if new[1] == TOMBSTONE_TS:
+        return []   # a removal is no concurrent value
+    for region, value in live(before).items():
         if region == incoming or (value[0], value[1]) == (new[0], new[1]):
             continue
         won = winner(board.operator, board.order, {region: value, incoming: new})

@@ -86,7 +86,12 @@ async def apply_replicated(service: GlobalService, doc: dict[str, Any]) -> int:
         return 0
     if not isinstance(doc["board"], dict):
         raise BadUserInput("'board' must be an object")
-    board = await service.boards.create(Board.from_dict(doc["board"]), exist_ok=True)
+    incoming = Board.from_dict(doc["board"])
+    board = await service.boards.create(incoming, exist_ok=True)
+    if incoming.season > board.season:
+        # the region reset the board (a new season): the global board follows, or every change of
+        # the new season would be filtered out below
+        board = await service.boards.update(incoming)
     rows = doc.get("changes")
     if not isinstance(rows, list):
         raise BadUserInput("'changes' must be an array")
@@ -124,7 +129,7 @@ async def replicate_digest(request: Request) -> Response:
     rows: list[tuple[str, int, int]] = []
     if board is not None and board.season == int(season_s):
         for player, state in (await service.store.all_states(board)).items():
-            if region in state:
+            if region in state and state[region][1] >= 0:   # a tombstone: the region holds no entry
                 score, ts, _ = state[region]
                 rows.append((player, score, ts))
     return json_response({"board": board_id, "region": region, "digests": digests(rows)})

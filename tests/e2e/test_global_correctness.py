@@ -43,6 +43,13 @@ def admin(stack: Stack, region: str, action: str) -> dict[str, Any]:
     return r.json()  # type: ignore[no-any-return]
 
 
+def region_admin(stack: Stack, region: str, query: str) -> dict[str, Any]:
+    doc = httpx.post(f"{stack.region_node(region).url}/graphql", json={"query": query},
+                     headers={"Authorization": f"Bearer {stack.admin_key}"}, timeout=10).json()
+    assert "errors" not in doc, doc["errors"]
+    return doc["data"]  # type: ignore[no-any-return]
+
+
 def gql(stack: Stack, query: str, **variables: Any) -> dict[str, Any]:
     doc = httpx.post(f"{stack.global_node.url}/graphql", json={"query": query, "variables": variables},
                      timeout=10).json()
@@ -111,6 +118,24 @@ def test_exact_tier_after_falls_and_one_rank_per_player_across_regions(tmp_path:
         assert around["around"] == [{"rank": 999, "player": "p0501", "precision": "EXACT"},
                                     {"rank": 1000, "player": "p0500", "precision": "EXACT"},
                                     {"rank": 1001, "player": "p0499", "precision": "APPROXIMATE"}]
+
+        # deletions and bans move players out: p1499 deleted in one region is still held by the
+        # other; deleted in both (and p1498 banned in both) the ones below move up
+        region_admin(stack, "us-east", 'mutation{ deletePlayer(board:"arena", player:"p1499") }')
+        time.sleep(1.0)
+        assert page("arena", 0, 1)["edges"][0]["node"]["player"] == "p1499"
+        region_admin(stack, "eu-west", 'mutation{ deletePlayer(board:"arena", player:"p1499") }')
+        for region in ("us-east", "eu-west"):
+            region_admin(stack, region, 'mutation{ banPlayer(board:"arena", player:"p1498") }')
+        wait_for(lambda: [e["node"]["player"] for e in page("arena", 0, 2)["edges"]] == ["p1497", "p1496"]
+                 and page("arena", 0, 1)["totalCount"] == 1498, "removals replicated")
+        got = [e["node"]["player"] for off in range(0, 1000, 500) for e in page("arena", off, 500)["edges"]]
+        assert got == [f"p{i:04d}" for i in range(1497, 497, -1)]
+        # a reset (new season) in the region: the global board follows it
+        region_admin(stack, "us-east", 'mutation{ resetBoard(board:"lvl"){ season } }')
+        post(stack, "us-east", [{"board": "lvl", "player": "fresh", "score": 7, "achieved_at": t0 + 5000}])
+        wait_for(lambda: page("lvl", 0, 1)["totalCount"] == 1, "new season replicated")
+        assert page("lvl", 0, 1)["edges"][0]["node"]["player"] == "fresh"
 
 
 STRONG_Q = 'query{ leaderboard(board:"arena", first:3, consistency:STRONG){ stale edges { node { player score } } } }'

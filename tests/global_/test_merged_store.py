@@ -69,6 +69,7 @@ async def test_players_that_fall_bring_the_ones_below_back(any_redis) -> None:  
 
 REGIONS = ["ap", "eu", "us"]
 EXAMPLES = itertools.count()
+REMOVE = 40   # a generated score of 40 stands for removing the player in that region
 OPERATORS = [Operator.BEST, Operator.LATEST, Operator.INCREMENT, Operator.DECREMENT]
 
 
@@ -117,7 +118,7 @@ def test_every_rank_equals_the_oracle_after_any_delivery_order(
         portal: BlockingPortal, store_in_portal: GlobalStore, op: Operator, writes: list[tuple[str, int, int, int]],
         seed: int) -> None:
     """Players in 1, 2 or 3 regions, heavy ties (small score and time ranges), moves down as well as
-    up (latest rewrites, decrements, negative increments); the changes shipped in batches that are
+    up (latest rewrites, decrements, negative increments, removals); the changes shipped in batches that are
     duplicated and reordered across regions. Every rank, not only the top, equals the oracle."""
     rng = random.Random(seed)
     board = Board(f"h{next(EXAMPLES)}", operator=op, order=SortOrder.DESC)   # a fresh board per example
@@ -126,6 +127,12 @@ def test_every_rank_equals_the_oracle_after_any_delivery_order(
     for region, p, score, ts in writes:   # each region's change stream: its new state of the player
         player = f"p{p:02d}"
         before = states.get((region, player))
+        if score == REMOVE:               # a delete or ban in that region: a tombstone is shipped
+            if before is not None:
+                del states[(region, player)]
+                seq[region] += 1
+                shipped.append(Change(region, board.id, 0, player, 0, before[1], seq[region], removed=True))
+            continue
         states[(region, player)] = step(op, before, score, ts)
         if states[(region, player)] != before:
             seq[region] += 1
@@ -148,4 +155,5 @@ def test_every_rank_equals_the_oracle_after_any_delivery_order(
     got, ranks = portal.call(run)
     want = oracle(op, states)
     assert got == want
+    assert portal.call(store_in_portal.count, board) == len(want)
     assert ranks == {p: i + 1 for i, (p, _, _) in enumerate(want)}
