@@ -25,6 +25,7 @@ from podium.region.read_cache import ReadCache
 from podium.region.recovery import Rebuilder, RebuildReport
 from podium.region.snapshots import SnapshotScheduler, archive_season, take_snapshot
 from podium.replication.anti_entropy import AntiEntropy
+from podium.replication.change_feed_redis import RedisChangeFeed
 from podium.replication.ship_kafka import KafkaShipTransport
 from podium.replication.shipper import Shipper
 from podium.replication.transport import HttpShipTransport, ShipTransport
@@ -260,9 +261,9 @@ class RegionService:
             transport = KafkaShipTransport(self.settings, r.secret, self.clock)
         else:
             transport = HttpShipTransport(g.url, r.secret, self.clock, r.request_timeout_ms)
-        self.shipper = Shipper(self.redis, self.boards, self.settings.region, transport, self.clock, r)
-        self.anti_entropy = AntiEntropy(self.redis, self.boards, self.settings.region, g.url, r.secret,
-                                        self.clock, r, self.settings.ingest)
+        feed = RedisChangeFeed(self.redis, self.boards, self.settings.region, self.settings.ingest.changes_len_max)
+        self.shipper = Shipper(feed, self.settings.region, transport, self.clock, r)
+        self.anti_entropy = AntiEntropy(feed, self.settings.region, g.url, r.secret, self.clock, r)
         self._shipper_metrics(self.shipper)
         self.spawn(self.shipper.run(self._stop), "replication-shipper")
         self.spawn(self.anti_entropy.run(self._stop), "anti-entropy")

@@ -23,16 +23,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from podium.replication.batching import cut
+from podium.replication.change_feed import ChangeFeed
 from podium.replication.changes import SEQ_SUB_BITS, Change, parse_stream_entry, stream_id_to_seq
 from podium.replication.transport import ShipTransport, encode_batch
 
-from podium.boards import BoardRegistry
 from podium.clock import Clock
 from podium.config import ReplicationSettings
 from podium.errors import PayloadTooLarge, Unavailable
-from podium.keys import keys_of
 from podium.model import Board
-from podium.redis_client import AnyRedis
 
 log = logging.getLogger("podium.replication.shipper")
 ENVELOPE_MARGIN_BYTES = 256   # signing headers travel outside the body; this covers JSON slack
@@ -57,34 +55,20 @@ class ShipperStats:
     lag_ms: dict[str, int] = field(default_factory=dict)   # board -> age of the oldest unshipped change
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _fields_data(fields: dict[bytes, bytes] | dict[str, str]) -> bytes | str:
-    data = fields.get(b"d") or fields.get("d")  # type: ignore[call-overload]
-    return data  # type: ignore[no-any-return]
+def _seq(entry_id: str | None) -> int:
+    return stream_id_to_seq(entry_id) if entry_id else 0
 
 
 class Shipper:
-    def __init__(
-        self,
-        redis: AnyRedis,
-        boards: BoardRegistry,
-        region: str,
-        transport: ShipTransport,
-        clock: Clock,
-        settings: ReplicationSettings,
-    ) -> None:
-        self.redis = redis
-        self.boards = boards
+    def __init__(self, feed: ChangeFeed, region: str, transport: ShipTransport, clock: Clock,
+                 settings: ReplicationSettings) -> None:
+        self.feed = feed
         self.region = region
         self.transport = transport
         self.clock = clock
         self.settings = settings
         self.state = ShipperState.CREATED
         self.stats = ShipperStats()
-        self.acked_key = f"prep:{{{region}}}:acked"
         self._paused = False
         self._last_heartbeat = float("-inf")
         self._budget_bytes: dict[str, int] = {}               # per board, after a 413
@@ -105,41 +89,39 @@ class Shipper:
         """One round over every board: ship at most one batch per board. Returns changes shipped.
         Reports where every change stream stands at least every `heartbeat_interval_ms`."""
         shipped = 0
-        boards = await self.boards.all()
-        acked = await self._acked()
-        for board in boards.values():
-            shipped += await self._ship_board(board, acked.get(keys_of(board).changes, "0-0"))
+        acked = await self.feed.acked()
+        for board in await self.feed.boards():
+            shipped += await self._ship_board(board, acked.get(board.id, "0-0"))
         await self._heartbeat_if_due()
         return shipped
 
     async def _ship_board(self, board: Board, position: str) -> int:
-        stream = keys_of(board).changes
         limit = self.settings.ship_batch_max
-        rows = await self.redis.xrange(stream, min=f"({position}", max="+", count=limit + 1)
+        rows = await self.feed.read(board, position, limit + 1)
         if not rows:
             self.stats.lag_ms.pop(board.id, None)
             return 0
-        await self._check_overflow(stream, position, rows[0][0])
+        await self._check_overflow(board, position, rows[0][0])
         self.stats.lag_ms[board.id] = max(0, self.clock.now_ms() - (stream_id_to_seq(rows[0][0]) >> SEQ_SUB_BITS))
-        ids = [_text(r[0]) for r in rows]
-        entries = [parse_stream_entry(self.region, board.id, board.season, i, _fields_data(f)) for i, f in rows]
+        ids = [i for i, _ in rows]
+        entries = [parse_stream_entry(self.region, board.id, board.season, i, d) for i, d in rows]
         skip = self._partial.get(board.id, (None, 0))
         skip_n = skip[1] if skip[0] == ids[0] and skip[1] < len(entries[0]) else 0
-        head = await self._head(stream)
+        head = _seq(await self.feed.head(board))
         budget = self._budget_bytes.get(board.id, self.settings.ship_batch_bytes_max)
         overhead = len(encode_batch(self.region, board, [], {board.id: [head, head, head]})) + ENVELOPE_MARGIN_BYTES
         part = cut(entries[:limit], skip_n, budget, overhead)
         done = part.entries_done
         acked_after = ids[done - 1] if done else position
         next_unacked = ids[done] if done < len(ids) else None
-        feeds = {board.id: [head, stream_id_to_seq(acked_after), stream_id_to_seq(next_unacked) if next_unacked else 0]}
+        feeds = {board.id: [head, stream_id_to_seq(acked_after), _seq(next_unacked)]}
         try:
             await self.transport.send(self.region, board, part.changes, feeds)
         except PayloadTooLarge as exc:
             self._refused(board, part.changes, part.size_bytes, exc)
             return 0
         if done:
-            await self.redis.hset(self.acked_key, stream, acked_after)
+            await self.feed.ack(board, acked_after)
         self._partial[board.id] = (ids[0], part.skip_next) if part.skip_next else (None, 0)
         self.stats.batches_sent += 1
         self.stats.changes_sent += len(part.changes)
@@ -160,45 +142,37 @@ class Shipper:
                   board.id, size_bytes, exc.message)
         raise Unavailable(f"board {board.id!r}: a single change is over the receiver's body limit")
 
-    async def _acked(self) -> dict[str, str]:
-        return {_text(k): _text(v) for k, v in (await self.redis.hgetall(self.acked_key)).items()}
-
-    async def _head(self, stream: str) -> int:
-        last = await self.redis.xrevrange(stream, count=1)
-        return stream_id_to_seq(last[0][0]) if last else 0
-
     async def feed_reports(self) -> dict[str, list[int]]:
         """[head, acked, next_unacked] per board, as sequence numbers (podium.global_.staleness)."""
-        acked = await self._acked()
+        acked = await self.feed.acked()
         out = {}
-        for board in (await self.boards.all()).values():
-            stream = keys_of(board).changes
-            position = acked.get(stream, "0-0")
-            after = await self.redis.xrange(stream, min=f"({position}", max="+", count=1)
-            out[board.id] = [await self._head(stream), stream_id_to_seq(position),
-                             stream_id_to_seq(after[0][0]) if after else 0]
+        for board in await self.feed.boards():
+            position = acked.get(board.id, "0-0")
+            after = await self.feed.read(board, position, 1)
+            out[board.id] = [_seq(await self.feed.head(board)), stream_id_to_seq(position),
+                             _seq(after[0][0] if after else None)]
         return out
 
     async def update_lag(self) -> None:
         """Age of the oldest unshipped change per board, without shipping (e.g. while paused)."""
-        acked = await self._acked()
+        acked = await self.feed.acked()
         now_ms = self.clock.now_ms()
-        for board in (await self.boards.all()).values():
-            stream = keys_of(board).changes
-            rows = await self.redis.xrange(stream, min=f"({acked.get(stream, '0-0')}", max="+", count=1)
+        for board in await self.feed.boards():
+            rows = await self.feed.read(board, acked.get(board.id, "0-0"), 1)
             if rows:
                 self.stats.lag_ms[board.id] = max(0, now_ms - (stream_id_to_seq(rows[0][0]) >> SEQ_SUB_BITS))
             else:
                 self.stats.lag_ms.pop(board.id, None)
 
-    async def _check_overflow(self, stream: str, position: str, first_unshipped: bytes | str) -> None:
+    async def _check_overflow(self, board: Board, position: str, first_unshipped: str) -> None:
         if position == "0-0":
             return
-        first = await self.redis.xrange(stream, count=1)
-        if first and stream_id_to_seq(first[0][0]) > stream_id_to_seq(position) and _text(first[0][0]) == _text(first_unshipped):
+        first = await self.feed.first(board)
+        if first and stream_id_to_seq(first) > stream_id_to_seq(position) and first == first_unshipped:
             # The entry right after the acknowledged one was trimmed: we lost changes to the cap.
             self.stats.overflows += 1
-            log.error("replication outbox %s overflowed its cap while the link was down; anti-entropy will repair", stream)
+            log.error("replication outbox of %s overflowed its cap while the link was down; anti-entropy will repair",
+                      board.id)
 
     async def run(self, stop: asyncio.Event) -> None:
         self.state = ShipperState.RUNNING
