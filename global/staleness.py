@@ -65,7 +65,7 @@ class Feed:
     def lag_ms(self, now_ms: int) -> int:
         if not self.oldest_pending:
             return 0
-        return max(0, now_ms - (self.oldest_pending >> SEQ_SUB_BITS))
+        return max(0, now_ms - (self.oldest_pending >> int(SEQ_SUB_BITS)))
 
 
 @dataclass(slots=True)
@@ -78,7 +78,8 @@ class RegionFeeds:
 
     def lag_ms(self, now_ms: int) -> int:
         """Age of the oldest change the region reported and the global tier has not merged."""
-        return int(max((f.lag_ms(now_ms) for f in self.feeds.values()), default=0))
+        lags = [f.lag_ms(now_ms) for f in self.feeds.values()]
+        return max(lags) if lags else 0
 
     def is_stale(self, now_ms: int, stale_after_ms: int) -> bool:
         return now_ms - self.last_contact_ms > stale_after_ms or self.lag_ms(now_ms) > stale_after_ms

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from importlib import resources
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from podium.replication.change_feed import ChangeFeed
 from redis.exceptions import RedisError
@@ -23,8 +23,17 @@ SCAN_CHUNK_ENTRIES = 10_000
 T = TypeVar("T")
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _rows(raw: Any) -> list[tuple[str, str]]:
+    """XRANGE/XREVRANGE replies as (entry id, the packed change lines in field `d`)."""
+    out = []
+    for entry_id, fields in raw or []:
+        data = (fields or {}).get(b"d") or (fields or {}).get("d") or b""
+        out.append((_text(entry_id), _text(data)))
+    return out
 
 
 async def _guard(call: Awaitable[T]) -> T:
@@ -54,24 +63,24 @@ class RedisChangeFeed:
         await _guard(self.redis.hset(self.acked_key, keys_of(board).changes, entry_id))
 
     async def read(self, board: Board, after: str, count: int) -> list[tuple[str, str]]:
-        rows = await _guard(self.redis.xrange(keys_of(board).changes, min=f"({after}", max="+", count=count))
-        return [(_text(i), _text(f.get(b"d") or f.get("d") or b"")) for i, f in rows]  # type: ignore[call-overload]
+        return _rows(await _guard(self.redis.xrange(keys_of(board).changes, min=f"({after}", max="+", count=count)))
 
     async def head(self, board: Board) -> str | None:
-        rows = await _guard(self.redis.xrevrange(keys_of(board).changes, count=1))
-        return _text(rows[0][0]) if rows else None
+        rows = _rows(await _guard(self.redis.xrevrange(keys_of(board).changes, count=1)))
+        return rows[0][0] if rows else None
 
     async def first(self, board: Board) -> str | None:
-        rows = await _guard(self.redis.xrange(keys_of(board).changes, count=1))
-        return _text(rows[0][0]) if rows else None
+        rows = _rows(await _guard(self.redis.xrange(keys_of(board).changes, count=1)))
+        return rows[0][0] if rows else None
 
     async def entries(self, board: Board) -> AsyncIterator[tuple[str, int, int]]:
         key, start = keys_of(board).zset, 0
         while True:
-            rows = await _guard(self.redis.zrange(key, start, start + SCAN_CHUNK_ENTRIES - 1, withscores=True))
+            rows: list[Any] = await _guard(self.redis.zrange(key, start, start + SCAN_CHUNK_ENTRIES - 1,
+                                                             withscores=True))
             for member, zscore in rows:
                 ts, player = decode_member(member)
-                yield player, from_zscore(zscore, board.order), ts
+                yield player, from_zscore(float(zscore), board.order), ts
             if len(rows) < SCAN_CHUNK_ENTRIES:
                 return
             start += SCAN_CHUNK_ENTRIES
