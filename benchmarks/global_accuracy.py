@@ -34,7 +34,7 @@ BOARDS = {"best": "best", "latest": "latest", "inc": "increment", "dec": "decrem
 ENV = {"PODIUM_API__RATE_LIMIT_PER_S": "1000000", "PODIUM_API__RATE_LIMIT_BURST": "1000000"}
 PAGE_Q = ("query($b:String!,$n:Int!,$o:Int!){ leaderboard(board:$b, first:$n, offset:$o)"
           "{ totalCount edges { node { rank player score } } } }")
-REGION_PAGE_Q = ("query($b:String!,$a:String){ leaderboard(board:$b, first:1000, after:$a)"
+REGION_PAGE_Q = ("query($b:String!,$a:String){ leaderboard(board:$b, first:500, after:$a)"
                  "{ pageInfo { hasNextPage endCursor } edges { node { player score achievedAt } } } }")
 ENTRY_Q = "query($b:String!,$p:String!){ player(id:$p){ entry(board:$b){ rank precision errorBound } } }"
 

@@ -33,6 +33,7 @@ from podium.errors import PayloadTooLarge, Unavailable
 from podium.model import Board
 
 log = logging.getLogger("podium.replication.shipper")
+READ_CHUNK_ENTRIES = 32       # change-stream entries per read while filling one batch
 ENVELOPE_MARGIN_BYTES = 256   # signing headers travel outside the body; this covers JSON slack
 
 
@@ -97,7 +98,8 @@ class Shipper:
 
     async def _ship_board(self, board: Board, position: str) -> int:
         limit = self.settings.ship_batch_max
-        rows = await self.feed.read(board, position, limit + 1)
+        budget = self._budget_bytes.get(board.id, self.settings.ship_batch_bytes_max)
+        rows = await self._read_up_to(board, position, limit + 1, budget)
         if not rows:
             self.stats.lag_ms.pop(board.id, None)
             return 0
@@ -108,7 +110,6 @@ class Shipper:
         skip = self._partial.get(board.id, (None, 0))
         skip_n = skip[1] if skip[0] == ids[0] and skip[1] < len(entries[0]) else 0
         head = _seq(await self.feed.head(board))
-        budget = self._budget_bytes.get(board.id, self.settings.ship_batch_bytes_max)
         overhead = len(encode_batch(self.region, board, [], {board.id: [head, head, head]})) + ENVELOPE_MARGIN_BYTES
         part = cut(entries[:limit], skip_n, budget, overhead)
         done = part.entries_done
@@ -127,6 +128,21 @@ class Shipper:
         self.stats.changes_sent += len(part.changes)
         self.stats.stuck.pop(board.id, None)
         return len(part.changes)
+
+    async def _read_up_to(self, board: Board, position: str, count: int, budget_bytes: int) -> list[tuple[str, str]]:
+        """Entries after `position`, in chunks, stopping once their packed size passes the budget
+        (an encoded change is larger than its packed line, so that is all one body can carry): a
+        deep backlog is never read and parsed whole for one request."""
+        rows: list[tuple[str, str]] = []
+        packed_bytes = 0
+        while len(rows) < count and packed_bytes <= budget_bytes:
+            want = min(READ_CHUNK_ENTRIES, count - len(rows))
+            chunk = await self.feed.read(board, rows[-1][0] if rows else position, want)
+            rows += chunk
+            packed_bytes += sum(len(data) for _, data in chunk)
+            if len(chunk) < want:
+                break
+        return rows
 
     def _refused(self, board: Board, changes: list[Change], size_bytes: int, exc: PayloadTooLarge) -> None:
         """The receiver refused the body's size: halve this board's budget and cut again at once.
