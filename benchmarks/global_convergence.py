@@ -3,7 +3,7 @@
 Each region receives signed 500-entry batches from its own simulated game server for `seconds`;
 the global tier measures, for every change it merges, the time from its regional commit (the
 change-stream id) to the merge, in a KLL sketch; we read p50/p99 from `/v1/regions`. Also measures
-the sketch refresh cost: building the fine and coarse KLL sketches of a 1M-player board.
+what exact ranks cost on the global tier: merging a 1M-player board and reading a rank (ZRANK).
 
     python benchmarks/global_convergence.py [--seconds 10] [--quick]
 """
@@ -21,8 +21,8 @@ from typing import Any
 
 import httpx
 import orjson
-from podium.region.rank_store_redis import RedisRankStore
-from podium.replication.sketch_publisher import board_sketches
+from podium.global_.merged_store import GlobalStore
+from podium.replication.changes import Change
 
 from podium.config import Settings
 from podium.devtools.stack import Stack
@@ -69,37 +69,43 @@ async def _measure(stack: Stack, seconds: float, rate_per_region: float | None) 
             "convergence_lag_ms": {r["region"]: r["convergence_lag_ms"] for r in regions}}
 
 
-async def _sketch_cost(players: int) -> dict[str, Any]:
+async def _rank_cost(players: int, reads: int = 2000) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         server = RedisServer(Path(tmp), appendonly=False).start()
         try:
             redis = connect(server.url)
-            board = Board("sketch-cost")
+            store, board = GlobalStore(redis), Board("rank-cost")
             rng = random.Random(1)
-            await RedisRankStore(redis).load(board, ((f"p{i}", rng.randrange(10**9), i) for i in range(players)))
             t = time.perf_counter()
-            fine, coarse = await board_sketches(redis, board)
-            build_s = time.perf_counter() - t
+            for start in range(0, players, 10_000):
+                await store.apply(board, [Change("us", board.id, 0, f"p{i}", rng.randrange(10**9), i, i + 1)
+                                          for i in range(start, min(players, start + 10_000))])
+            merge_s = time.perf_counter() - t
+            t = time.perf_counter()
+            for _ in range(reads):
+                await store.entry(board, f"p{rng.randrange(players)}")
+            read_ms = (time.perf_counter() - t) / reads * 1000
+            used = int((await redis.info("memory"))["used_memory"])
             await redis.aclose()
-            return {"players": players, "build_s": build_s, "fine_bytes": len(fine.serialize()),
-                    "coarse_bytes": len(coarse.serialize())}
+            return {"players": players, "merge_s": merge_s, "exact_rank_read_ms_mean": read_ms,
+                    "redis_used_memory_bytes": used}
         finally:
             server.stop()
 
 
-def run(seconds: float = 10.0, sketch_players: int = 1_000_000, rates: tuple[float | None, ...] = (2000.0, None)) -> dict[str, Any]:
+def run(seconds: float = 10.0, rank_players: int = 1_000_000, rates: tuple[float | None, ...] = (2000.0, None)) -> dict[str, Any]:
     """Convergence lag at each load rate (scores/s per region; None = as fast as the machine goes)."""
     runs = []
     for rate in rates:
         with tempfile.TemporaryDirectory() as tmp, Stack(REGIONS, Path(tmp)) as stack:
             runs.append(asyncio.run(_measure(stack, seconds, rate)))
-    return {"runs": runs, "sketch_refresh": asyncio.run(_sketch_cost(sketch_players))}
+    return {"runs": runs, "exact_ranks": asyncio.run(_rank_cost(rank_players))}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--quick", action="store_true", help="3 s of load, 100k-player sketch board")
+    parser.add_argument("--quick", action="store_true", help="3 s of load, 100k-player rank board")
     args = parser.parse_args()
     result = run(3.0, 100_000, (2000.0,)) if args.quick else run(args.seconds)
     print(json.dumps(result, indent=2))

@@ -33,7 +33,9 @@ class RegionReader:
     def __init__(self, region_urls: dict[str, str], timeout_ms: int) -> None:
         self.region_urls = region_urls
         self.timeout_s = timeout_ms / 1000
-        self.http = httpx.AsyncClient(timeout=self.timeout_s)
+        # no-cache: regions answer from Redis, not from their ~tick-old read and response caches,
+        # so STRONG and SESSION reads see every write a region has acknowledged
+        self.http = httpx.AsyncClient(timeout=self.timeout_s, headers={"cache-control": "no-cache"})
 
     async def _query(self, region: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         url = self.region_urls.get(region)

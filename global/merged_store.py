@@ -1,6 +1,6 @@
 """The global tier's merged entries, stored in the global tier's own Redis.
 
-Why the kept top-K is exact. Regions ship every change of every entry (state, not deltas), so the
+Why every rank is exact. Regions ship every change of every entry (state, not deltas), so the
 global tier holds each region's current value of each entry and resolves them per operator:
 `best` = the best regional value, `latest` = the newest, counters = the sum of the regional totals.
 For `best` the exact global top-K is also contained in the union of the regional top-K lists (a
@@ -9,14 +9,17 @@ ahead of them there is ahead of them globally too): that is what STRONG reads me
 `latest` it is not (a player's newest write may be a low score outside its region's top-K while an
 older high one sits in another region's top-K: counter-example in tests/global_/test_topk.py),
 nor for counters (a total spread over regions, each share outside every regional top-K). That is
-why the global tier keeps every region's state of every entry and ranks the resolved values itself. The sorted set keeps 2·K entries (not just K) so the exact
-tier survives entries leaving the top between refills.
+why the global tier keeps every region's state of every entry and ranks the resolved values itself.
+The sorted set holds *every* merged entry, never a trimmed top: a kept top-2K loses the players
+ranked 2K+1.. for good, and once the players above them fall (a `latest` rewrite, a decrement, a
+negative increment, a deletion) the exact tier would show the wrong players (issue 21). Memory is
+O(players), which the state hash costs anyway; every rank is one ZRANK (O(log n)).
 
 Per (board, season):
     pg:{B}:<season>:st   hash   player -> {region: [score, achieved_at_ms, seq]}  (every region's latest
                                  state of the entry: the CRDT state, merged by `resolve`)
-    pg:{B}:<season>:z    zset   the merged entries in rank order (same encoding as a region's board,
-                                 podium.ranking), trimmed to `top_k * TOP_MARGIN`: ranks 1..K are EXACT.
+    pg:{B}:<season>:z    zset   every merged entry in rank order (same encoding as a region's board,
+                                 podium.ranking): the rank of any entry is exact over the merged state.
 Writes are serialized by one merger per board in the global process (a lock), so a
 read-merge-write of a player's state is never interleaved; every merge is idempotent and
 commutative, so replays and reordering from the shippers change nothing.
@@ -31,14 +34,13 @@ from dataclasses import dataclass
 
 import orjson
 from podium.replication.changes import Change
-from podium.replication.regional_state import RegionalState, resolve, winner, with_change
+from podium.replication.regional_state import TOMBSTONE_TS, RegionalState, live, resolve, winner, with_change
 
 from podium.model import Board, Operator, RankedEntry
 from podium.ranking import decode_member, encode_member, from_zscore, to_zscore
 from podium.redis_client import AnyRedis, as_text, members, scored_members, stream_entries
 from podium.store_errors import translate_store_errors
 
-TOP_MARGIN = 2
 CONFLICTS_LEN_MAX = 10_000   # conflict log entries kept per board
 
 
@@ -69,9 +71,8 @@ class MergedEntry:
 
 @translate_store_errors("the global store (Redis)")
 class GlobalStore:
-    def __init__(self, redis: AnyRedis, top_k: int) -> None:
+    def __init__(self, redis: AnyRedis) -> None:
         self.redis = redis
-        self.top_k = top_k
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def apply(self, board: Board, changes: Sequence[Change]) -> int:
@@ -87,10 +88,12 @@ class GlobalStore:
             }
             before = {pl: resolve(board.operator, board.order, st) for pl, st in states.items()}
             old_states = dict(states)
+            applied = await self.applied(board)
             conflicts: list[Conflict] = []
             for c in changes:
                 prior = states[c.player]
-                states[c.player] = with_change(prior, c.region, c.score, c.achieved_at_ms, c.seq)
+                ts = TOMBSTONE_TS if c.removed else c.achieved_at_ms
+                states[c.player] = with_change(prior, c.region, c.score, ts, c.seq)
                 if board.operator is Operator.LATEST and states[c.player] is not prior:
                     conflicts += _conflicts(board, c.player, prior, states[c.player], c.region)
             changed = 0
@@ -108,7 +111,9 @@ class GlobalStore:
                         pipe.zrem(p + "z", encode_member(previous[1], pl))
                     if after is not None:
                         pipe.zadd(p + "z", {encode_member(after[1], pl): to_zscore(after[0], board.order)})
-                pipe.zremrangebyrank(p + "z", self.top_k * TOP_MARGIN, -1)
+                for region, seq in _newest_per_region(changes).items():
+                    if seq > applied.get(region, 0):
+                        pipe.hset(p + "applied", region, seq)
                 if changed:
                     pipe.incr(p + "ver")  # subscriptions watch this to know the board moved
                 for k in conflicts:
@@ -120,6 +125,11 @@ class GlobalStore:
                     pipe.hincrby(CONFLICT_COUNTS_KEY, board.id, len(conflicts))
                 await pipe.execute()
             return changed
+
+    async def applied(self, board: Board) -> dict[str, int]:
+        """The newest change id merged from each region (staleness: see `staleness.Feed`)."""
+        raw = await self.redis.hgetall(_prefix(board.id, board.season) + "applied")
+        return {_text(k): int(v) for k, v in raw.items()}
 
     async def top(self, board: Board, start: int, count: int) -> list[RankedEntry]:
         if count <= 0 or start < 0:
@@ -133,7 +143,7 @@ class GlobalStore:
         return out
 
     async def entry(self, board: Board, player: str) -> tuple[MergedEntry | None, int | None]:
-        """The merged entry and its exact rank when it is inside the kept top (else None)."""
+        """The merged entry and its exact rank over the merged state (None when there is no entry)."""
         p = _prefix(board.id, board.season)
         raw = await self.redis.hget(p + "st", player)
         state = _decode(raw)
@@ -141,8 +151,9 @@ class GlobalStore:
         if value is None:
             return None, None
         rank = await self.redis.zrank(p + "z", encode_member(value[1], player))
-        merged = MergedEntry(player, value[0], value[1], {r: s[2] for r, s in state.items()},
-                             {r: s[0] for r, s in state.items()})
+        held = live(state)
+        merged = MergedEntry(player, value[0], value[1], {r: s[2] for r, s in held.items()},
+                             {r: s[0] for r, s in held.items()})
         return merged, (rank + 1 if isinstance(rank, int) else None)
 
     async def states(self, board: Board, players: Sequence[str]) -> dict[str, RegionalState]:
@@ -151,9 +162,9 @@ class GlobalStore:
         raw = await self.redis.hmget(_prefix(board.id, board.season) + "st", list(players))
         return {p: _decode(v) for p, v in zip(players, raw, strict=True)}
 
-    async def rank_of(self, board: Board, player: str, score: int, achieved_at_ms: int) -> int | None:
-        """The exact rank a (player, score, time) would have among the kept top, or None past it.
-        The player's own stored entry is not counted against them."""
+    async def rank_of(self, board: Board, player: str, score: int, achieved_at_ms: int) -> int:
+        """The exact rank a (player, score, time) would have in the merged state (SESSION reads: a
+        value the global tier has not merged yet). The player's own stored entry is not counted."""
         key = _prefix(board.id, board.season) + "z"
         zs = to_zscore(score, board.order)
         member = encode_member(achieved_at_ms, player).encode()
@@ -165,7 +176,7 @@ class GlobalStore:
             own_key = (to_zscore(own.score, board.order), encode_member(own.achieved_at_ms, player).encode())
             if own_key < (zs, member) and (own_key[0] < zs or own_key[1] in ties):
                 ahead -= 1
-        return ahead + 1 if ahead < self.top_k else None
+        return ahead + 1
 
     async def conflicts(self, board: Board, count: int) -> list[dict[str, str]]:
         key = _prefix(board.id, board.season) + "conflicts"
@@ -180,7 +191,8 @@ class GlobalStore:
         return f"{board.season}:{as_text(raw) if raw else 0}"
 
     async def count(self, board: Board) -> int:
-        return int(await self.redis.hlen(_prefix(board.id, board.season) + "st"))
+        # the sorted set, not the state hash: a player every region removed keeps tombstones there
+        return int(await self.redis.zcard(_prefix(board.id, board.season) + "z"))
 
     async def all_states(self, board: Board, batch: int = 1000) -> dict[str, RegionalState]:
         """Every player's state (anti-entropy digests, refills). Bounded reads via HSCAN."""
@@ -199,7 +211,9 @@ def _conflicts(board: Board, player: str, before: RegionalState, after: Regional
     each other. Logged when the two values differ (equal values are no conflict)."""
     out = []
     new = after[incoming]
-    for region, value in before.items():
+    if new[1] == TOMBSTONE_TS:
+        return []   # a removal is no concurrent value
+    for region, value in live(before).items():
         if region == incoming or (value[0], value[1]) == (new[0], new[1]):
             continue
         won = winner(board.operator, board.order, {region: value, incoming: new})
@@ -207,6 +221,17 @@ def _conflicts(board: Board, player: str, before: RegionalState, after: Regional
         out.append(Conflict(player, won or region, lose, (after[won or region][0], after[won or region][1]),
                             (after[lose][0], after[lose][1])))
     return out
+
+
+def _newest_per_region(changes: Sequence[Change]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for c in changes:
+        out[c.region] = max(out.get(c.region, 0), c.seq)
+    return out
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _encode(state: RegionalState) -> bytes:

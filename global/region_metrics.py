@@ -30,19 +30,12 @@ RANK_ERROR_BUCKETS = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000)
 
 
 def rank_error_histogram(meter: Meter) -> Histogram:
-    """The error bound (in ranks) of every estimated rank served, by precision tier. Observed error
-    needs the true rank, which only an offline oracle has: `podium bench` measures it against the bound."""
+    """The error bound (in ranks) of every rank served, by precision tier. The global tier counts
+    every rank exactly in its merged set, so the bound is 0 today; the series shows it stays so."""
     return meter.create_histogram(
         "podium_global_rank_error_bound",
-        description="errorBound (ranks) of each APPROXIMATE or ESTIMATED rank served, by precision tier",
+        description="errorBound (ranks) of each rank served, by precision tier",
         explicit_bucket_boundaries_advisory=RANK_ERROR_BUCKETS)
-
-
-def estimate_age_histogram(meter: Meter) -> Histogram:
-    return meter.create_histogram(
-        "podium_global_rank_estimate_age", unit="ms",
-        description="Age (now - asOf) of the sketches behind each estimated rank served, by precision tier",
-        explicit_bucket_boundaries_advisory=LAG_BUCKETS_MS)
 
 
 def observe_regions(meter: Meter, service: GlobalService) -> None:
@@ -54,15 +47,15 @@ def observe_regions(meter: Meter, service: GlobalService) -> None:
 
     now = service.clock.now_ms
     meter.create_observable_gauge(
-        "podium_global_region_lag_ms", callbacks=[per_region(lambda r: service.regions[r].lag_ms)],
-        description="Receive time minus regional commit time of the newest change from each region")
+        "podium_global_region_lag_ms", callbacks=[per_region(lambda r: service.lag_ms(service.regions[r]))],
+        description="Age of the oldest change each region acknowledged that the global tier has not merged")
     meter.create_observable_gauge(
         "podium_global_region_contact_age_ms",
         callbacks=[per_region(lambda r: max(0, now() - service.regions[r].last_contact_ms))],
-        description="Time since each region was last heard from (batch, heartbeat or sketch)")
+        description="Time since each region was last heard from (batch or heartbeat)")
     meter.create_observable_gauge(
         "podium_global_region_stale", callbacks=[per_region(lambda r: int(service.is_stale(service.regions[r])))],
-        description="1 while a region is labelled stale (silent for more than global.stale_after_ms)")
+        description="1 while a region is labelled stale (lag or silence over global.stale_after_ms)")
     meter.create_observable_counter(
         "podium_global_changes_received", callbacks=[per_region(lambda r: service.regions[r].changes_received)],
         description="Changes received from each region")

@@ -1,6 +1,6 @@
 """The global tier's side of the Kafka replication transport: consumes the global replication
 topic, verifies each record's signature with the replication secret (the record's region is the
-key id) and feeds the same functions as `POST /v1/replicate` and `/v1/replicate/sketch`.
+key id) and feeds the same function as `POST /v1/replicate`.
 
 Offsets are committed after a poll's records are applied, so delivery is at-least-once; merges are
 idempotent and commutative, so a redelivered batch changes nothing. A record that fails
@@ -21,7 +21,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from podium.global_.service import GlobalService
 from podium.replication.ship_kafka import replication_topic
-from podium.replication.transport import REPLICATE_PATH, SKETCH_PATH
+from podium.replication.transport import REPLICATE_PATH
 
 from podium.errors import BadUserInput, PodiumError, Unauthenticated
 from podium.signing import verify
@@ -33,11 +33,10 @@ FRESHNESS_UNCHECKED_MS = 10**15
 BACKOFF_S_MAX = 5.0
 
 ApplyBatch = Callable[[GlobalService, dict[str, Any]], Awaitable[int]]
-ApplySketch = Callable[[GlobalService, dict[str, Any]], None]
 
 
 class ReplicationConsumer:
-    def __init__(self, service: GlobalService, apply_batch: ApplyBatch, apply_sketch: ApplySketch) -> None:
+    def __init__(self, service: GlobalService, apply_batch: ApplyBatch) -> None:
         settings = service.settings
         if not settings.kafka.bootstrap or not settings.replication.secret:
             raise ValueError("replication.transport=kafka on the global tier needs kafka.bootstrap and replication.secret")
@@ -45,7 +44,6 @@ class ReplicationConsumer:
         self.settings = settings
         self.topic = replication_topic(settings)
         self.apply_batch = apply_batch
-        self.apply_sketch = apply_sketch
         self.group_id = settings.replication.consumer_group or f"{settings.kafka.topic_prefix}-global-replication"
         self.applied = 0
         self.rejected = 0
@@ -120,8 +118,6 @@ class ReplicationConsumer:
                 raise BadUserInput("record body's 'region' does not match its signing key id")
             if path == REPLICATE_PATH:
                 await self.apply_batch(self.service, doc)
-            elif path == SKETCH_PATH:
-                self.apply_sketch(self.service, doc)
             else:
                 raise BadUserInput(f"unknown replication record path {path[:64]!r}")
         except (Unauthenticated, BadUserInput, orjson.JSONDecodeError, UnicodeDecodeError) as exc:

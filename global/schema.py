@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+from podium.global_.precision import Tiers, counted
 from podium.global_.service import GlobalService
 from strawberry.types import Info
 
@@ -32,7 +33,8 @@ class RegionReplication:
     region: str
     last_contact: datetime
     stale: bool
-    lag_ms: int = strawberry.field(description="How far the region's newest received change trails real time.")
+    lag_ms: int = strawberry.field(description="Age of the oldest change the region acknowledged that the global "
+                                               "tier has not merged yet (0 when none).")
     changes_received: int
 
 
@@ -56,19 +58,15 @@ class GlobalPlayer:
             if value is None:
                 return None
             score, ts = value
-            rank = await service.store.rank_of(b, self.id, score, ts)
+            rank: int | None = await service.store.rank_of(b, self.id, score, ts)
         else:
             merged, rank = await service.store.entry(b, self.id)
             if merged is None:
                 return None
             score, ts = merged.score, merged.achieved_at_ms
-        if rank is not None and rank <= service.settings.global_.top_k:
-            return RankedEntryType.from_entry(RankedEntry(rank, self.id, score, ts), now)
-        estimate = await service.estimate_rank(b, score)
-        return RankedEntryType.from_entry(
-            RankedEntry(estimate.rank, self.id, score, ts), estimate.as_of_ms,
-            precision=Precision(estimate.precision.value), error_bound=estimate.error_bound,
-        )
+        if rank is None:
+            return None
+        return labelled(service, RankedEntry(rank, self.id, score, ts), now)
 
     @typed.field(description="Each region's contribution to the merged value.")
     async def contributions(self, info: Info[Any, Any], board: str) -> list[Contribution]:
@@ -78,6 +76,14 @@ class GlobalPlayer:
             return []
         return [Contribution(region=r, score=Long(v), version=Long(merged.versions[r]))
                 for r, v in sorted(merged.contributions.items())]
+
+
+def labelled(service: GlobalService, entry: RankedEntry, now_ms: int) -> RankedEntryType:
+    """Every rank is counted exactly in the merged set; the label is its documented tier."""
+    label = counted(entry.rank, now_ms, Tiers.from_settings(service.settings.global_))
+    service.rank_error_bound.record(label.error_bound, {"precision": label.precision.value})
+    return RankedEntryType.from_entry(entry, label.as_of_ms, precision=Precision(label.precision.value),
+                                      error_bound=label.error_bound)
 
 
 @strawberry.type
@@ -115,9 +121,13 @@ class Query:
         else:
             rows = await service.store.top(b, offset, first)
         total = await service.store.count(b)
-        return LeaderboardConnection.from_entries(rows, total, service.clock.now_ms(), first, stale=stale)
+        page = LeaderboardConnection.from_entries(rows, total, service.clock.now_ms(), first, stale=stale)
+        # pages end at rank K: a next page past it would be refused
+        page.page_info.has_next_page = page.page_info.has_next_page and offset + first < top_k
+        return page
 
-    @typed.field(description="A player's neighbourhood on the exact global board (ranks 1..K).")
+    @typed.field(description="A player's neighbourhood on the merged global board; each rank labelled "
+                              "with its tier (EXACT up to K).")
     async def around(self, info: Info[Any, Any], board: str, player: str, above: int = 5,
                      below: int = 5) -> list[RankedEntryType]:
         service = service_of(info)
@@ -127,12 +137,11 @@ class Query:
         b = await service.boards.require(board)
         _, rank = await service.store.entry(b, player)
         if rank is None:
-            raise NotFound(f"{player!r} is not within the exact global top {service.settings.global_.top_k}; "
-                           "ask player { entry } for an APPROXIMATE or ESTIMATED rank")
+            raise NotFound(f"{player!r} has no entry on the global board {board!r}")
         start = max(0, rank - 1 - above)
         rows = await service.store.top(b, start, rank - start + below)
         now = service.clock.now_ms()
-        return [RankedEntryType.from_entry(r, now) for r in rows]
+        return [labelled(service, r, now) for r in rows]
 
     @typed.field(description="A player, to ask for their merged global entry.")
     async def player(self, id: str) -> GlobalPlayer:
@@ -143,7 +152,7 @@ class Query:
         service = service_of(info)
         return [
             RegionReplication(region=s.region, last_contact=as_of(s.last_contact_ms), stale=service.is_stale(s),
-                              lag_ms=s.lag_ms, changes_received=s.changes_received)
+                              lag_ms=service.lag_ms(s), changes_received=s.changes_received)
             for s in sorted(service.regions.values(), key=lambda s: s.region)
         ]
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from podium.global_.rank_estimate import SketchSnapshot
 from podium.global_.schema import build_global_schema
 from podium.global_.service import GlobalService
+from podium.global_.staleness import FeedReport
 from podium.replication.changes import SEQ_SUB_BITS, Change
 from podium.replication.digest import digests
 from starlette.applications import Starlette
@@ -31,8 +30,6 @@ from podium.model import Board
 from podium.signing import verify
 from podium.web.graphiql import LocalGraphiQL
 from podium.web.routes import web_routes
-
-REPLICATION_BODY_BYTES_MAX = 8 * 1_048_576
 
 
 class GlobalGraphQL(LocalGraphiQL, GraphQL[dict[str, Any], None]):
@@ -55,7 +52,7 @@ async def _verified_doc(request: Request) -> tuple[GlobalService, dict[str, Any]
     secret = service.settings.replication.secret
     if not secret:
         raise Unauthenticated("replication is not configured on the global tier (replication.secret)")
-    body = await read_body(request, REPLICATION_BODY_BYTES_MAX)
+    body = await read_body(request, service.settings.replication.body_bytes_max)
     region = request.headers.get("x-podium-key", "")
     verify(request.headers, request.method, request.url.path, body, {region: secret} if region else {},
            service.clock.now_ms(), service.settings.ingest.signature_window_ms)
@@ -73,17 +70,35 @@ async def replicate(request: Request) -> Response:
     return json_response({"ok": True, "merged": await apply_replicated(service, doc)})
 
 
+def _feed_reports(service: GlobalService, doc: dict[str, Any]) -> dict[str, FeedReport]:
+    raw = doc.get("feeds", {})
+    if not isinstance(raw, dict) or len(raw) > service.settings.replication.feed_reports_max:
+        raise BadUserInput("'feeds' must be an object of at most "
+                           f"{service.settings.replication.feed_reports_max} boards")
+    try:
+        return {str(board): FeedReport.from_wire(row) for board, row in raw.items()}
+    except ValueError as exc:
+        raise BadUserInput(str(exc)) from exc
+
+
 async def apply_replicated(service: GlobalService, doc: dict[str, Any]) -> int:
-    """A verified region batch (or heartbeat), from HTTP or from the replication log."""
+    """A verified region batch (or heartbeat), from HTTP or from the replication log. Its feed
+    reports (where the region's change streams stand) are taken after the batch is merged."""
     region = doc["region"]
     status = service.region(region)
     now = service.clock.now_ms()
-    status.last_contact_ms = now
+    reports = _feed_reports(service, doc)
     if doc.get("board") is None:  # heartbeat
+        await service.observe(region, reports)
         return 0
     if not isinstance(doc["board"], dict):
         raise BadUserInput("'board' must be an object")
-    board = await service.boards.create(Board.from_dict(doc["board"]), exist_ok=True)
+    incoming = Board.from_dict(doc["board"])
+    board = await service.boards.create(incoming, exist_ok=True)
+    if incoming.season > board.season:
+        # the region reset the board (a new season): the global board follows, or every change of
+        # the new season would be filtered out below
+        board = await service.boards.update(incoming)
     rows = doc.get("changes")
     if not isinstance(rows, list):
         raise BadUserInput("'changes' must be an array")
@@ -91,7 +106,11 @@ async def apply_replicated(service: GlobalService, doc: dict[str, Any]) -> int:
         changes = [Change.from_wire(region, row) for row in rows]
     except (TypeError, ValueError) as exc:
         raise BadUserInput(f"malformed change: {exc}") from exc
-    merged: int = await service.store.apply(board, [c for c in changes if c.board == board.id and c.season == board.season])
+    mine = [c for c in changes if c.board == board.id and c.season == board.season]
+    merged: int = await service.store.apply(board, mine)
+    if mine:
+        (await service.feed(region, board)).merged(max(c.seq for c in mine))
+    await service.observe(region, reports)
     if changes:
         lags = [max(0, now - (c.seq >> SEQ_SUB_BITS)) for c in changes]
         status.record_lags(lags)
@@ -99,25 +118,8 @@ async def apply_replicated(service: GlobalService, doc: dict[str, Any]) -> int:
             service.convergence_lag.record(lag, {"source_region": region})
         newest_commit_ms = max(c.seq for c in changes) >> SEQ_SUB_BITS
         status.last_change_ms = max(status.last_change_ms, newest_commit_ms)
-        status.lag_ms = max(0, now - newest_commit_ms)
         status.changes_received += len(changes)
     return merged
-
-
-async def replicate_sketch(request: Request) -> Response:
-    service, doc = await _verified_doc(request)
-    apply_sketch(service, doc)
-    return json_response({"ok": True})
-
-
-def apply_sketch(service: GlobalService, doc: dict[str, Any]) -> None:
-    try:
-        board_id, coarse, as_of = str(doc["board"]), bool(doc["coarse"]), int(doc["as_of_ms"])
-        sketch = base64.b64decode(doc["sketch"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BadUserInput(f"malformed sketch message: {exc}") from exc
-    service.region(doc["region"]).last_contact_ms = service.clock.now_ms()
-    service.sketches.put(board_id, SketchSnapshot(doc["region"], sketch, as_of), coarse)
 
 
 async def replicate_digest(request: Request) -> Response:
@@ -137,7 +139,7 @@ async def replicate_digest(request: Request) -> Response:
     rows: list[tuple[str, int, int]] = []
     if board is not None and board.season == int(season_s):
         for player, state in (await service.store.all_states(board)).items():
-            if region in state:
+            if region in state and state[region][1] >= 0:   # a tombstone: the region holds no entry
                 score, ts, _ = state[region]
                 rows.append((player, score, ts))
     return json_response({"board": board_id, "region": region, "digests": digests(rows)})
@@ -148,7 +150,7 @@ async def regions(request: Request) -> Response:
     service = service_of(request)
     consumer = request.app.state.replication_consumer
     return json_response({"regions": [
-        {"region": s.region, "last_contact_ms": s.last_contact_ms, "lag_ms": s.lag_ms,
+        {"region": s.region, "last_contact_ms": s.last_contact_ms, "lag_ms": service.lag_ms(s),
          "stale": service.is_stale(s), "changes_received": s.changes_received,
          "convergence_lag_ms": s.lag_quantiles()}
         for s in sorted(service.regions.values(), key=lambda s: s.region)
@@ -201,7 +203,7 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
             from podium.global_.region_metrics import observe_consumer
             from podium.global_.replication_consumer import ReplicationConsumer
 
-            consumer = ReplicationConsumer(service, apply_replicated, apply_sketch)
+            consumer = ReplicationConsumer(service, apply_replicated)
             observe_consumer(service.telemetry.provider.get_meter("podium"), consumer)
             consumer.start(service.supervisor)
         app.state.replication_consumer = consumer
@@ -216,7 +218,6 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
     return Starlette(
         routes=[
             Route("/v1/replicate", replicate, methods=["POST"]),
-            Route("/v1/replicate/sketch", replicate_sketch, methods=["POST"]),
             Route("/v1/replicate/digest", replicate_digest, methods=["GET"]),
             Route("/v1/regions", regions),
             Route("/v1/admin/conflicts", conflicts_endpoint),

@@ -1,4 +1,4 @@
-"""The global tier's components and its view of each region (last contact, replication lag)."""
+"""The global tier's components and its view of each region (last contact, data lag, staleness)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,18 @@ from datasketches import kll_floats_sketch
 from opentelemetry.metrics import Histogram
 from podium.global_.live_reads import RegionReader, decode_session
 from podium.global_.merged_store import GlobalStore
-from podium.global_.rank_estimate import RankEstimate, SketchSnapshot, merged, tiered_estimate
 from podium.global_.region_metrics import (
     convergence_histogram,
-    estimate_age_histogram,
     observe_regions,
     rank_error_histogram,
 )
+from podium.global_.staleness import Feed, FeedReport, RegionFeeds
 from podium.replication.regional_state import resolve, with_change
 
 from podium.boards import BoardRegistry
 from podium.clock import Clock, SystemClock
 from podium.config import Settings
-from podium.errors import BadUserInput, NotFound, Unavailable
+from podium.errors import BadUserInput, Unavailable
 from podium.fanout import FanOut
 from podium.model import Board, Operator, RankedEntry
 from podium.ranking import sort_key
@@ -35,16 +34,20 @@ from podium.telemetry import Telemetry
 @dataclass
 class RegionStatus:
     region: str
-    last_contact_ms: int = 0
+    feeds: RegionFeeds = field(default_factory=RegionFeeds)   # data lag per board (see `staleness`)
     last_change_ms: int = 0       # regional commit time of the newest change received
     changes_received: int = 0
-    lag_ms: int = 0               # receive time minus the newest change's regional commit time
     # convergence lag of every change (regional commit -> merged here), as a bounded KLL sketch
     lag_sketch: kll_floats_sketch = field(default_factory=lambda: kll_floats_sketch(200))
 
     def record_lags(self, lags_ms: Sequence[float]) -> None:
         for lag in lags_ms:
             self.lag_sketch.update(lag)
+
+    @property
+    def last_contact_ms(self) -> int:
+        last: int = self.feeds.last_contact_ms
+        return last
 
     def lag_quantiles(self) -> dict[str, float | None]:
         if self.lag_sketch.is_empty():
@@ -61,7 +64,6 @@ class GlobalService:
     store: GlobalStore
     boards: BoardRegistry
     regions: dict[str, RegionStatus] = field(default_factory=dict)
-    sketches: SketchBook = field(default_factory=lambda: SketchBook())
     reader: RegionReader | None = None
     fanout: FanOut | None = None
     telemetry: Telemetry = field(default_factory=lambda: Telemetry("podium-global", "global"))
@@ -69,13 +71,11 @@ class GlobalService:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     convergence_lag: Histogram = field(init=False)
     rank_error_bound: Histogram = field(init=False)
-    rank_estimate_age: Histogram = field(init=False)
 
     def __post_init__(self) -> None:
         meter = self.telemetry.provider.get_meter("podium")
         self.convergence_lag = convergence_histogram(meter)
         self.rank_error_bound = rank_error_histogram(meter)
-        self.rank_estimate_age = estimate_age_histogram(meter)
         observe_regions(meter, self)
     # The long-running loops (fan-out, the replication log consumer): restarted with jittered
     # backoff, their state in /readyz and the metrics.
@@ -113,7 +113,7 @@ class GlobalService:
         redis = connect(settings.redis_url, cluster=settings.redis_cluster,
                         connections_max=settings.redis_pool_connections_max)
         reader = RegionReader(settings.global_.region_urls, settings.global_.strong_timeout_ms)
-        return cls(settings, clock, redis, GlobalStore(redis, settings.global_.top_k), BoardRegistry(redis, clock),
+        return cls(settings, clock, redis, GlobalStore(redis), BoardRegistry(redis, clock),
                    reader=reader, telemetry=Telemetry("podium-global", settings.region),
                    supervisor=Supervisor(settings.supervisor))
 
@@ -123,21 +123,31 @@ class GlobalService:
         return self.regions[name]
 
     def is_stale(self, status: RegionStatus) -> bool:
-        return self.clock.now_ms() - status.last_contact_ms > self.settings.global_.stale_after_ms
+        stale: bool = status.feeds.is_stale(self.clock.now_ms(), self.settings.global_.stale_after_ms)
+        return stale
 
-    async def estimate_rank(self, board: Board, score: int) -> RankEstimate:
-        """APPROXIMATE from the fine sketches; past `approximate_rank_max`, ESTIMATED from the coarse ones."""
-        g = self.settings.global_
-        fine, fine_as_of = merged(self.sketches.of(board.id, coarse=False))
-        if fine is None:
-            raise NotFound(f"no rank sketches received yet for board {board.id!r}")
-        coarse, coarse_as_of = merged(self.sketches.of(board.id, coarse=True))
-        estimate = tiered_estimate(fine, fine_as_of, coarse, coarse_as_of, score, board.order,
-                                   exact_top=g.top_k, approximate_max=g.approximate_rank_max)
-        tier = {"precision": estimate.precision.value}
-        self.rank_error_bound.record(estimate.error_bound, tier)
-        self.rank_estimate_age.record(max(0, self.clock.now_ms() - estimate.as_of_ms), tier)
-        return estimate
+    def lag_ms(self, status: RegionStatus) -> int:
+        lag: int = status.feeds.lag_ms(self.clock.now_ms())
+        return lag
+
+    async def feed(self, region: str, board: Board) -> Feed:
+        """The (region, board) feed, its merged position loaded from the store on first use (so a
+        restarted global tier does not take every region for stale)."""
+        feeds = self.region(region).feeds
+        if board.id not in feeds.feeds:
+            applied = (await self.store.applied(board)).get(region, 0)
+            feeds.feed(board.id).merged(applied)
+        return feeds.feed(board.id)
+
+    async def observe(self, region: str, reports: dict[str, FeedReport]) -> None:
+        """A region's message: it is alive, and here is where its change streams stand."""
+        self.region(region).feeds.last_contact_ms = self.clock.now_ms()
+        boards = await self.boards.all()
+        for board_id, report in reports.items():
+            board = boards.get(board_id)
+            # a board not created here yet has nothing merged: its feed starts at 0
+            feed = await self.feed(region, board) if board is not None else self.region(region).feeds.feed(board_id)
+            feed.observe(report)
 
     async def strong_top(self, board: Board, first: int, allow_stale: bool) -> tuple[list[RankedEntry], bool]:
         """STRONG: merge the regions' live top lists at read time.
@@ -200,18 +210,3 @@ class GlobalService:
             await self.reader.aclose()
         await self.redis.aclose()
         self.telemetry.shutdown()
-
-
-@dataclass
-class SketchBook:
-    """The latest fine and coarse sketch of each (board, region), as shipped by the regions."""
-
-    fine: dict[tuple[str, str], SketchSnapshot] = field(default_factory=dict)
-    coarse: dict[tuple[str, str], SketchSnapshot] = field(default_factory=dict)
-
-    def put(self, board: str, snap: SketchSnapshot, coarse: bool) -> None:
-        (self.coarse if coarse else self.fine)[(board, snap.region)] = snap
-
-    def of(self, board: str, coarse: bool) -> list[SketchSnapshot]:
-        book = self.coarse if coarse else self.fine
-        return [s for (b, _), s in book.items() if b == board]

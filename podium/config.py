@@ -115,14 +115,12 @@ class HistorySettings(BaseModel):
 
 
 class GlobalSettings(BaseModel):
-    top_k: int = 1000                        # exact tier size
-    approximate_rank_max: int = 100_000      # ranks above this are ESTIMATED
-    sketch_refresh_ms: int = 5000
-    coarse_sketch_refresh_ms: int = 30_000
+    top_k: int = 1000                        # EXACT tier: ranks 1..top_k (and the deepest page offset)
+    approximate_rank_max: int = 100_000      # ranks top_k+1..this are labelled APPROXIMATE, beyond ESTIMATED
     strong_top_max: int = 100
     strong_timeout_ms: int = 1000
     url: str | None = None                   # where a region ships its changes (embedded: HTTP)
-    stale_after_ms: int = 5000               # a region not heard from for this long is labelled stale
+    stale_after_ms: int = 5000               # stale: a region's oldest unmerged change (or last contact) is older
     region_urls: dict[str, str] = Field(default_factory=dict)  # region -> base URL (STRONG / SESSION reads)
     session_wait_ms: int = 500               # SESSION reads wait this long for replication before reading through
 
@@ -130,7 +128,11 @@ class GlobalSettings(BaseModel):
 class ReplicationSettings(BaseModel):
     secret: str | None = None                # HMAC secret shared by regions and the global tier
     outbox_len_max: int = 1_000_000          # alarm when the outbox reaches this
-    ship_batch_max: int = 1000
+    ship_batch_max: int = 1000               # change-stream entries read per batch
+    ship_batch_bytes_max: int = 4 * 1_048_576   # encoded batch body; below the receiver's body_bytes_max
+    body_bytes_max: int = 8 * 1_048_576      # global tier: largest replication request body accepted (413 above)
+    feed_reports_max: int = 10_000           # global tier: boards per message's feed report
+    heartbeat_interval_ms: int = 1000        # a region reports its change-stream heads at least this often
     ship_interval_ms: int = 200
     anti_entropy_interval_s: int = 60
     backoff_ms_max: int = 5000               # retry backoff cap while the global tier is unreachable

@@ -29,11 +29,14 @@ LOAD_CHUNK_ENTRIES = 5000
 BUILD_TTL_MS = 3_600_000
 
 # Removes a player's entry and index atomically (cluster pipelines have no MULTI).
+# Removes one entry and records the removal in the change stream (score field "x", see
+# podium.replication.changes), atomically, so the global tier drops this region's value too.
 _REMOVE_LUA = """
 local ts = redis.call("HGET", KEYS[2], ARGV[1])
 if not ts then return 0 end
 redis.call("ZREM", KEYS[1], ts .. ":" .. ARGV[1])
 redis.call("HDEL", KEYS[2], ARGV[1])
+redis.call("XADD", KEYS[3], "MAXLEN", "~", ARGV[2], "*", "d", ARGV[1] .. "\tx\t" .. ts)
 return 1
 """
 
@@ -194,7 +197,7 @@ class RedisRankStore:
 
     async def remove_player(self, board: Board, player: str) -> bool:
         k = keys_of(board)
-        return bool(await self._call(self._remove, [k.zset, k.index], [player]))
+        return bool(await self._call(self._remove, [k.zset, k.index, k.changes], [player, self.limits.changes_len_max]))
 
     async def ban(self, board: Board, player: str) -> None:
         await self.redis.sadd(keys_of(board).banned, player)

@@ -31,10 +31,10 @@ from podium.region.trending.live import TrendingFanOut
 from podium.region.trending.service import TrendingService
 from podium.region.trending.wiring import build_live, build_trending
 from podium.replication.anti_entropy import AntiEntropy
+from podium.replication.change_feed_redis import RedisChangeFeed
 from podium.replication.ship_kafka import KafkaShipTransport
 from podium.replication.shipper import Shipper
 from podium.replication.shipper_metrics import observe_shipper
-from podium.replication.sketch_publisher import SketchPublisher
 from podium.replication.transport import HttpShipTransport, ShipTransport
 
 from podium.boards import BoardRegistry
@@ -329,7 +329,7 @@ class RegionService:
         return {b.id: [keys_of(b).zset, keys_of(b).index, keys_of(b).changes] for b in (await self.boards.all()).values()}
 
     def _start_replication(self) -> None:
-        """Ship changes and sketches to the global tier when one is configured."""
+        """Ship changes to the global tier when one is configured."""
         g, r = self.settings.global_, self.settings.replication
         if not g.url:
             return
@@ -340,16 +340,30 @@ class RegionService:
             transport = KafkaShipTransport(self.settings, r.secret, self.clock)
         else:
             transport = HttpShipTransport(g.url, r.secret, self.clock, r.request_timeout_ms)
-        self.shipper = Shipper(self.redis, self.boards, self.settings.region, transport, self.clock, r)
+        feed = RedisChangeFeed(self.redis, self.boards, self.settings.region, self.settings.ingest.changes_len_max)
+        self.shipper = Shipper(feed, self.settings.region, transport, self.clock, r)
         observe_shipper(self.telemetry.provider.get_meter("podium"), self.shipper)
-        sketches = SketchPublisher(self.redis, self.boards, self.settings.region, transport, self.clock, g)
-        self.anti_entropy = AntiEntropy(self.redis, self.boards, self.settings.region, g.url, r.secret,
-                                        self.clock, r, self.settings.ingest)
+        self._shipper_metrics(self.shipper)
+        self.anti_entropy = AntiEntropy(feed, self.settings.region, g.url, r.secret, self.clock, r)
         shipper, anti_entropy = self.shipper, self.anti_entropy
         self.supervisor.supervise("replication-shipper", lambda: shipper.run(self._stop))
-        self.supervisor.supervise("sketch-publisher", lambda: sketches.run(self._stop))
         self.supervisor.supervise("anti-entropy", lambda: anti_entropy.run(self._stop))
         self._transports += [transport, self.anti_entropy]
+
+    def _shipper_metrics(self, shipper: Shipper) -> None:
+        """Alarms: a batch the global tier refuses even at one change (stuck), and unshipped age."""
+        meter = self.telemetry.provider.get_meter("podium")
+
+        def stuck(options: CallbackOptions) -> list[Observation]:
+            return [Observation(len(shipper.stats.stuck))]
+
+        def lag(options: CallbackOptions) -> list[Observation]:
+            return [Observation(max(shipper.stats.lag_ms.values(), default=0))]
+
+        meter.create_observable_gauge("podium_replication_stuck_boards", callbacks=[stuck],
+                                      description="Boards whose replication cannot progress (a change over the receiver's body limit)")
+        meter.create_observable_gauge("podium_replication_unshipped_age", callbacks=[lag], unit="ms",
+                                      description="Age of the oldest change not yet acknowledged by the global tier")
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)

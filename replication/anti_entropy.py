@@ -7,24 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from importlib import resources
 
 import httpx
+from podium.replication.change_feed import ChangeFeed
 from podium.replication.digest import BUCKETS, bucket_of, differing, digests
 
-from podium.boards import BoardRegistry
 from podium.clock import Clock
-from podium.config import IngestLimits, ReplicationSettings
-from podium.keys import keys_of
-from podium.model import Board, SortOrder
-from podium.ranking import decode_member, from_zscore
-from podium.redis_client import AnyRedis, scored_members
+from podium.config import ReplicationSettings
+from podium.errors import Unavailable
+from podium.model import Board
 from podium.signing import signed_headers
 
 log = logging.getLogger("podium.replication.anti_entropy")
-SCAN_CHUNK_ENTRIES = 10_000
 REANNOUNCE_PLAYERS_MAX = 500   # players per Lua call
 DIGEST_PATH = "/v1/replicate/digest"
 
@@ -36,31 +31,15 @@ class RepairReport:
     players_reannounced: int = 0
 
 
-async def board_entries(redis: AnyRedis, board: Board) -> AsyncIterator[tuple[str, int, int]]:
-    key, start = keys_of(board).zset, 0
-    while True:
-        rows = scored_members(await redis.zrange(key, start, start + SCAN_CHUNK_ENTRIES - 1, withscores=True))
-        for member, zscore in rows:
-            ts, player = decode_member(member)
-            yield player, from_zscore(zscore, board.order), ts
-        if len(rows) < SCAN_CHUNK_ENTRIES:
-            return
-        start += SCAN_CHUNK_ENTRIES
-
-
 class AntiEntropy:
-    def __init__(self, redis: AnyRedis, boards: BoardRegistry, region: str, global_url: str, secret: str,
-                 clock: Clock, settings: ReplicationSettings, limits: IngestLimits) -> None:
-        self.redis = redis
-        self.boards = boards
+    def __init__(self, feed: ChangeFeed, region: str, global_url: str, secret: str,
+                 clock: Clock, settings: ReplicationSettings) -> None:
+        self.feed = feed
         self.region = region
         self.secret = secret
         self.clock = clock
         self.settings = settings
-        self.limits = limits
         self.http = httpx.AsyncClient(base_url=global_url, timeout=settings.request_timeout_ms / 1000)
-        self._reannounce = redis.register_script(
-            resources.files("podium").joinpath("lua/reannounce.lua").read_text())
 
     async def global_digests(self, board: Board) -> list[str] | None:
         body = b""
@@ -74,22 +53,18 @@ class AntiEntropy:
 
     async def repair_once(self) -> RepairReport:
         report = RepairReport()
-        for board in (await self.boards.all()).values():
+        for board in await self.feed.boards():
             theirs = await self.global_digests(board)
             if theirs is None:
                 continue
-            rows = [row async for row in board_entries(self.redis, board)]
+            rows = [row async for row in self.feed.entries(board)]
             bad = set(differing(digests(rows), theirs))
             report.boards_checked += 1
             if not bad:
                 continue
             players = [p for p, _, _ in rows if bucket_of(p) in bad]
-            k = keys_of(board)
             for i in range(0, len(players), REANNOUNCE_PLAYERS_MAX):
-                chunk = players[i : i + REANNOUNCE_PLAYERS_MAX]
-                await self._reannounce(keys=[k.zset, k.index, k.changes],
-                                       args=["1" if board.order is SortOrder.DESC else "0",
-                                             self.limits.changes_len_max, *chunk])
+                await self.feed.reannounce(board, players[i : i + REANNOUNCE_PLAYERS_MAX])
             report.buckets_repaired += len(bad)
             report.players_reannounced += len(players)
             log.warning("anti-entropy: board %s differed in %d of %d buckets; re-announced %d players",
@@ -105,7 +80,7 @@ class AntiEntropy:
                 pass
             try:
                 await self.repair_once()
-            except (httpx.HTTPError, OSError) as exc:
+            except (httpx.HTTPError, OSError, Unavailable) as exc:
                 log.warning("anti-entropy round failed: %s", exc)
 
     async def aclose(self) -> None:

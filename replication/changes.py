@@ -18,6 +18,7 @@ from typing import Any
 from podium.invariant import invariant
 
 SEQ_SUB_BITS = 16
+REMOVED_MARK = "x"   # in a change-stream line's score field: the region removed the entry (delete, ban)
 
 
 def stream_id_to_seq(stream_id: str | bytes) -> int:
@@ -41,29 +42,36 @@ class Change:
     score: int
     achieved_at_ms: int
     seq: int
+    removed: bool = False   # a tombstone: the region no longer holds the entry (score is 0)
 
     def to_wire(self) -> list[Any]:
-        return [self.board, self.season, self.player, self.score, self.achieved_at_ms, self.seq]
+        row: list[Any] = [self.board, self.season, self.player, self.score, self.achieved_at_ms, self.seq]
+        return [*row, 1] if self.removed else row
 
     @classmethod
     def from_wire(cls, region: str, row: list[Any]) -> Change:
-        board, season, player, score, ts, seq = row
+        if not isinstance(row, list) or len(row) not in (6, 7) or (len(row) == 7 and row[6] != 1):
+            raise ValueError("a change is [board, season, player, score, achieved_at, seq] (+ 1 when removed)")
+        board, season, player, score, ts, seq = row[:6]
         for value in (season, score, ts, seq):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError("change fields season, score, achieved_at and seq must be integers")
         if not isinstance(board, str) or not isinstance(player, str):
             raise ValueError("change board and player must be strings")
-        return cls(region, board, season, player, score, ts, seq)
+        return cls(region, board, season, player, score, ts, seq, removed=len(row) == 7)
 
 
 def parse_stream_entry(region: str, board: str, season: int, stream_id: bytes | str, data: bytes | str) -> list[Change]:
-    """Changes packed by podium/lua/apply.lua: lines of `player \\t score \\t ts_hex`. A player
-    changed twice in one apply call shares the entry's seq, so only the last line (the final state)
-    is kept."""
+    """Changes packed by podium/lua/apply.lua: lines of `player \\t score \\t ts_hex` (score `x`:
+    the entry was removed, see `RedisRankStore.remove_player`). A player changed twice in one apply
+    call shares the entry's seq, so only the last line (the final state) is kept."""
     seq = stream_id_to_seq(stream_id)
     text = data.decode() if isinstance(data, bytes) else data
     last: dict[str, Change] = {}
     for line in text.split("\n"):
         player, score, ts_hex = line.split("\t")
-        last[player] = Change(region, board, season, player, int(score), int(ts_hex, 16), seq)
+        if score == REMOVED_MARK:
+            last[player] = Change(region, board, season, player, 0, int(ts_hex, 16), seq, removed=True)
+        else:
+            last[player] = Change(region, board, season, player, int(score), int(ts_hex, 16), seq)
     return list(last.values())

@@ -11,6 +11,14 @@ from podium.model import Operator, SortOrder
 from podium.ranking import is_better
 
 RegionalState = dict[str, tuple[int, int, int]]
+# A region that removed the entry (delete, ban) keeps a tombstone (0, TOMBSTONE_TS, seq): its seq
+# still orders later writes, and `resolve` leaves the region out. Real achievement times are >= 0.
+TOMBSTONE_TS = -1
+
+
+def live(state: RegionalState) -> RegionalState:
+    """The regions that hold the entry (tombstones left out)."""
+    return {r: v for r, v in state.items() if v[1] != TOMBSTONE_TS}
 
 
 def _newer(value: tuple[int, int, int], current: tuple[int, int, int] | None) -> bool:
@@ -35,7 +43,8 @@ def merge_states(a: RegionalState, b: RegionalState) -> RegionalState:
 
 
 def resolve(op: Operator, order: SortOrder, state: RegionalState) -> tuple[int, int] | None:
-    """The global (score, achieved_at_ms) of an entry, per the board's operator."""
+    """The global (score, achieved_at_ms) of an entry, per the board's operator (None: no region holds it)."""
+    state = live(state)
     if not state:
         return None
     if op in (Operator.INCREMENT, Operator.DECREMENT):
@@ -55,6 +64,7 @@ def resolve(op: Operator, order: SortOrder, state: RegionalState) -> tuple[int, 
 
 def winner(op: Operator, order: SortOrder, state: RegionalState) -> str | None:
     """The region whose value is the global one (None for counters: every region contributes)."""
+    state = live(state)
     if not state or op in (Operator.INCREMENT, Operator.DECREMENT):
         return None
     value = resolve(op, order, state)

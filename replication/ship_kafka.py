@@ -1,4 +1,4 @@
-"""ShipTransport adapter over Kafka: each batch, sketch and heartbeat is one record on the global
+"""ShipTransport adapter over Kafka: each batch and heartbeat is one record on the global
 replication topic, signed like the HTTP requests (HMAC over method, path, timestamp and body, the
 region as key id) so the global tier rejects records no region wrote.
 
@@ -9,19 +9,23 @@ Records are keyed by region and board, so one board's batches stay in order on o
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 from collections.abc import Sequence
 
-import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError, KafkaTimeoutError
+from aiokafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError
 from podium.replication.changes import Change
-from podium.replication.transport import REPLICATE_PATH, SKETCH_PATH, ShipTransport, encode_batch
+from podium.replication.transport import (
+    REPLICATE_PATH,
+    FeedReports,
+    ShipTransport,
+    encode_batch,
+    encode_heartbeat,
+)
 
 from podium.clock import Clock
 from podium.config import Settings
-from podium.errors import Unavailable
+from podium.errors import PayloadTooLarge, Unavailable
 from podium.model import Board
 from podium.signing import signed_headers
 from podium.stream_topics import ensure_named_topics
@@ -63,17 +67,12 @@ class KafkaShipTransport:
                 self._producer = producer
             return self._producer
 
-    async def send(self, region: str, board: Board, changes: Sequence[Change]) -> None:
-        await self._produce(REPLICATE_PATH, region, f"{region}:{board.id}", encode_batch(region, board, changes))
+    async def send(self, region: str, board: Board, changes: Sequence[Change], feeds: FeedReports) -> None:
+        await self._produce(REPLICATE_PATH, region, f"{region}:{board.id}",
+                            encode_batch(region, board, changes, feeds))
 
-    async def send_sketch(self, region: str, board: Board, coarse: bool, as_of_ms: int, sketch: bytes) -> None:
-        body = orjson.dumps({"region": region, "board": board.id, "coarse": coarse, "as_of_ms": as_of_ms,
-                             "sketch": base64.b64encode(sketch).decode()})
-        await self._produce(SKETCH_PATH, region, f"{region}:{board.id}", body)
-
-    async def heartbeat(self, region: str) -> None:
-        await self._produce(REPLICATE_PATH, region, region,
-                            orjson.dumps({"region": region, "board": None, "changes": []}))
+    async def heartbeat(self, region: str, feeds: FeedReports) -> None:
+        await self._produce(REPLICATE_PATH, region, region, encode_heartbeat(region, feeds))
 
     async def _produce(self, path: str, region: str, key: str, body: bytes) -> None:
         producer = await self._ready()
@@ -82,6 +81,9 @@ class KafkaShipTransport:
         try:
             sent = await producer.send(self.topic, body, key=key.encode(), headers=headers)
             await asyncio.wait_for(asyncio.shield(sent), self.timeout_s)
+        except MessageSizeTooLargeError as exc:
+            # the producer's max_request_size (or the broker's message.max.bytes): split, never retry as is
+            raise PayloadTooLarge(f"the replication log refused a {len(body)}-byte record as too large") from exc
         except (TimeoutError, KafkaTimeoutError) as exc:
             # The broker is unreachable. Keep the producer: it retries its pending records and sends
             # them when the broker is back (the shipper resends this batch too: at-least-once). A

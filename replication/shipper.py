@@ -6,7 +6,10 @@ id of the last entry the global tier acknowledged, in Redis, so it resumes from 
 restart, and retries with capped exponential backoff while the global tier or the link is down.
 Delivery is at-least-once; the global merge is idempotent (see `podium.replication.changes`).
 
-Bounds: each stream is capped by `ingest.changes_len_max`. A link down long enough for the cap to
+Bounds: a batch holds at most `ship_batch_max` stream entries and `ship_batch_bytes_max` bytes
+(`batching.cut`), below the receiver's body limit; a body the receiver still refuses (413) is cut
+in half and sent again at once, so a backlog of any size drains. Each stream is capped by
+`ingest.changes_len_max`. A link down long enough for the cap to
 trim unshipped entries is detected (the stream's first id is past the acknowledged one), alarmed
 and counted, and repaired by anti-entropy.
 """
@@ -19,24 +22,26 @@ import random
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from podium.replication.changes import Change, parse_stream_entry, stream_id_to_seq
-from podium.replication.transport import ShipTransport
+from podium.replication.batching import cut
+from podium.replication.change_feed import ChangeFeed
+from podium.replication.changes import SEQ_SUB_BITS, Change, parse_stream_entry, stream_id_to_seq
+from podium.replication.transport import ShipTransport, encode_batch
 
-from podium.boards import BoardRegistry
 from podium.clock import Clock
 from podium.config import ReplicationSettings
-from podium.errors import Unavailable
-from podium.keys import keys_of
-from podium.redis_client import AnyRedis, stream_entries
+from podium.errors import PayloadTooLarge, Unavailable
+from podium.model import Board
 
 log = logging.getLogger("podium.replication.shipper")
-HEARTBEAT_INTERVAL_S = 1.0
+READ_CHUNK_ENTRIES = 32       # change-stream entries per read while filling one batch
+ENVELOPE_MARGIN_BYTES = 256   # signing headers travel outside the body; this covers JSON slack
 
 
 class ShipperState(StrEnum):
     CREATED = "created"
     RUNNING = "running"
     BACKING_OFF = "backing_off"
+    STUCK = "stuck"              # a batch the receiver refuses even at one change: alarmed, never silent
     STOPPED = "stopped"
 
 
@@ -46,34 +51,29 @@ class ShipperStats:
     changes_sent: int = 0
     failures: int = 0
     overflows: int = 0                     # times unshipped changes were trimmed (anti-entropy repairs)
+    splits: int = 0                        # batches refused as too large (413) and cut smaller
+    stuck: dict[str, int] = field(default_factory=dict)    # board -> refusals of a single change (alarm)
     lag_ms: dict[str, int] = field(default_factory=dict)   # board -> age of the oldest unshipped change
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+def _seq(entry_id: str | None) -> int:
+    return stream_id_to_seq(entry_id) if entry_id else 0
 
 
 class Shipper:
-    def __init__(
-        self,
-        redis: AnyRedis,
-        boards: BoardRegistry,
-        region: str,
-        transport: ShipTransport,
-        clock: Clock,
-        settings: ReplicationSettings,
-    ) -> None:
-        self.redis = redis
-        self.boards = boards
+    def __init__(self, feed: ChangeFeed, region: str, transport: ShipTransport, clock: Clock,
+                 settings: ReplicationSettings) -> None:
+        self.feed = feed
         self.region = region
         self.transport = transport
         self.clock = clock
         self.settings = settings
         self.state = ShipperState.CREATED
         self.stats = ShipperStats()
-        self.acked_key = f"prep:{{{region}}}:acked"
         self._paused = False
         self._last_heartbeat = float("-inf")
+        self._budget_bytes: dict[str, int] = {}               # per board, after a 413
+        self._partial: dict[str, tuple[str | None, int]] = {}  # board -> (entry id, changes of it shipped)
 
     def pause(self) -> None:
         """Stop shipping (an operator cutting the link); changes keep accumulating in the outbox."""
@@ -87,76 +87,131 @@ class Shipper:
         return self._paused
 
     async def ship_once(self) -> int:
-        """One round over every board: ship at most one batch per board. Returns changes shipped."""
+        """One round over every board: ship at most one batch per board. Returns changes shipped.
+        Reports where every change stream stands at least every `heartbeat_interval_ms`."""
         shipped = 0
-        boards = await self.boards.all()
-        acked = {_text(k): _text(v) for k, v in (await self.redis.hgetall(self.acked_key)).items()}
-        now_ms = self.clock.now_ms()
-        for board in boards.values():
-            stream = keys_of(board).changes
-            position = acked.get(stream, "0-0")
-            rows = stream_entries(await self.redis.xrange(stream, min=f"({position}", max="+",
-                                                          count=self.settings.ship_batch_max))
-            if not rows:
-                self.stats.lag_ms.pop(board.id, None)
-                continue
-            await self._check_overflow(stream, position, rows[0][0])
-            oldest_ms = stream_id_to_seq(rows[0][0]) >> 16
-            self.stats.lag_ms[board.id] = max(0, now_ms - oldest_ms)
-            changes: list[Change] = []
-            for stream_id, fields in rows:
-                data = fields.get(b"d") or fields.get("d") or b""
-                changes += parse_stream_entry(self.region, board.id, board.season, stream_id, data)
-            await self.transport.send(self.region, board, changes)
-            await self.redis.hset(self.acked_key, stream, _text(rows[-1][0]))
-            self.stats.batches_sent += 1
-            self.stats.changes_sent += len(changes)
-            shipped += len(changes)
+        acked = await self.feed.acked()
+        for board in await self.feed.boards():
+            shipped += await self._ship_board(board, acked.get(board.id, "0-0"))
+        await self._heartbeat_if_due()
         return shipped
+
+    async def _ship_board(self, board: Board, position: str) -> int:
+        limit = self.settings.ship_batch_max
+        budget = self._budget_bytes.get(board.id, self.settings.ship_batch_bytes_max)
+        rows = await self._read_up_to(board, position, limit + 1, budget)
+        if not rows:
+            self.stats.lag_ms.pop(board.id, None)
+            return 0
+        await self._check_overflow(board, position, rows[0][0])
+        self.stats.lag_ms[board.id] = max(0, self.clock.now_ms() - (stream_id_to_seq(rows[0][0]) >> SEQ_SUB_BITS))
+        ids = [i for i, _ in rows]
+        entries = [parse_stream_entry(self.region, board.id, board.season, i, d) for i, d in rows]
+        skip = self._partial.get(board.id, (None, 0))
+        skip_n = skip[1] if skip[0] == ids[0] and skip[1] < len(entries[0]) else 0
+        head = _seq(await self.feed.head(board))
+        overhead = len(encode_batch(self.region, board, [], {board.id: [head, head, head]})) + ENVELOPE_MARGIN_BYTES
+        part = cut(entries[:limit], skip_n, budget, overhead)
+        done = part.entries_done
+        acked_after = ids[done - 1] if done else position
+        next_unacked = ids[done] if done < len(ids) else None
+        feeds = {board.id: [head, stream_id_to_seq(acked_after), _seq(next_unacked)]}
+        try:
+            await self.transport.send(self.region, board, part.changes, feeds)
+        except PayloadTooLarge as exc:
+            self._refused(board, part.changes, part.size_bytes, exc)
+            return 0
+        if done:
+            await self.feed.ack(board, acked_after)
+        self._partial[board.id] = (ids[0], part.skip_next) if part.skip_next else (None, 0)
+        self.stats.batches_sent += 1
+        self.stats.changes_sent += len(part.changes)
+        self.stats.stuck.pop(board.id, None)
+        return len(part.changes)
+
+    async def _read_up_to(self, board: Board, position: str, count: int, budget_bytes: int) -> list[tuple[str, str]]:
+        """Entries after `position`, in chunks, stopping once their packed size passes the budget
+        (an encoded change is larger than its packed line, so that is all one body can carry): a
+        deep backlog is never read and parsed whole for one request."""
+        rows: list[tuple[str, str]] = []
+        packed_bytes = 0
+        while len(rows) < count and packed_bytes <= budget_bytes:
+            want = min(READ_CHUNK_ENTRIES, count - len(rows))
+            chunk = await self.feed.read(board, rows[-1][0] if rows else position, want)
+            rows += chunk
+            packed_bytes += sum(len(data) for _, data in chunk)
+            if len(chunk) < want:
+                break
+        return rows
+
+    def _refused(self, board: Board, changes: list[Change], size_bytes: int, exc: PayloadTooLarge) -> None:
+        """The receiver refused the body's size: halve this board's budget and cut again at once.
+        A single change it refuses can never get through: alarm (state STUCK, counted, logged)."""
+        if len(changes) > 1:
+            self._budget_bytes[board.id] = max(1, size_bytes // 2)
+            self.stats.splits += 1
+            log.warning("global tier refused a %d-byte batch of %s; splitting (budget now %d bytes)",
+                        size_bytes, board.id, self._budget_bytes[board.id])
+            return
+        self.stats.stuck[board.id] = self.stats.stuck.get(board.id, 0) + 1
+        log.error("replication of board %s cannot progress: the receiver refuses even one change (%d bytes): %s",
+                  board.id, size_bytes, exc.message)
+        raise Unavailable(f"board {board.id!r}: a single change is over the receiver's body limit")
+
+    async def feed_reports(self) -> dict[str, list[int]]:
+        """[head, acked, next_unacked] per board, as sequence numbers (podium.global_.staleness)."""
+        acked = await self.feed.acked()
+        out = {}
+        for board in await self.feed.boards():
+            position = acked.get(board.id, "0-0")
+            after = await self.feed.read(board, position, 1)
+            out[board.id] = [_seq(await self.feed.head(board)), stream_id_to_seq(position),
+                             _seq(after[0][0] if after else None)]
+        return out
 
     async def update_lag(self) -> None:
         """Age of the oldest unshipped change per board, without shipping (e.g. while paused)."""
-        acked = {_text(k): _text(v) for k, v in (await self.redis.hgetall(self.acked_key)).items()}
+        acked = await self.feed.acked()
         now_ms = self.clock.now_ms()
-        for board in (await self.boards.all()).values():
-            stream = keys_of(board).changes
-            rows = stream_entries(await self.redis.xrange(stream, min=f"({acked.get(stream, '0-0')}", max="+",
-                                                          count=1))
+        for board in await self.feed.boards():
+            rows = await self.feed.read(board, acked.get(board.id, "0-0"), 1)
             if rows:
-                self.stats.lag_ms[board.id] = max(0, now_ms - (stream_id_to_seq(rows[0][0]) >> 16))
+                self.stats.lag_ms[board.id] = max(0, now_ms - (stream_id_to_seq(rows[0][0]) >> SEQ_SUB_BITS))
             else:
                 self.stats.lag_ms.pop(board.id, None)
 
-    async def _check_overflow(self, stream: str, position: str, first_unshipped: bytes | str) -> None:
+    async def _check_overflow(self, board: Board, position: str, first_unshipped: str) -> None:
         if position == "0-0":
             return
-        first = stream_entries(await self.redis.xrange(stream, count=1))
-        if first and stream_id_to_seq(first[0][0]) > stream_id_to_seq(position) and _text(first[0][0]) == _text(first_unshipped):
+        first = await self.feed.first(board)
+        if first and stream_id_to_seq(first) > stream_id_to_seq(position) and first == first_unshipped:
             # The entry right after the acknowledged one was trimmed: we lost changes to the cap.
             self.stats.overflows += 1
-            log.error("replication outbox %s overflowed its cap while the link was down; anti-entropy will repair", stream)
+            log.error("replication outbox of %s overflowed its cap while the link was down; anti-entropy will repair",
+                      board.id)
 
     async def run(self, stop: asyncio.Event) -> None:
         self.state = ShipperState.RUNNING
         backoff_ms = self.settings.ship_interval_ms
         try:
             while not stop.is_set():
-                if self._paused:
-                    await self.update_lag()
-                    await self._wait(stop, self.settings.ship_interval_ms)
-                    continue
                 try:
-                    shipped = await self.ship_once()
-                    if shipped == 0:
+                    if self._paused:
+                        # changes are held, but the global tier still hears where the streams stand,
+                        # so it labels this region stale by its data, not by silence
+                        await self.update_lag()
                         await self._heartbeat_if_due()
+                        await self._wait(stop, self.settings.ship_interval_ms)
+                        continue
+                    shipped = await self.ship_once()
                 except Unavailable as exc:
                     self.stats.failures += 1
-                    self.state = ShipperState.BACKING_OFF
+                    self.state = ShipperState.STUCK if self.stats.stuck else ShipperState.BACKING_OFF
                     backoff_ms = min(self.settings.backoff_ms_max, backoff_ms * 2)
                     log.warning("shipping to the global tier failed (%s); retrying in ~%d ms", exc.message, backoff_ms)
                     await self._wait(stop, backoff_ms * random.uniform(0.5, 1.0))
                     continue
-                self.state = ShipperState.RUNNING
+                self.state = ShipperState.STUCK if self.stats.stuck else ShipperState.RUNNING
                 backoff_ms = self.settings.ship_interval_ms
                 if shipped == 0:
                     await self._wait(stop, self.settings.ship_interval_ms)
@@ -164,10 +219,11 @@ class Shipper:
             self.state = ShipperState.STOPPED
 
     async def _heartbeat_if_due(self) -> None:
-        """An idle region still tells the global tier it is alive, so its data is not labelled stale."""
+        """Tell the global tier we are alive and where every change stream stands (busy, idle or
+        paused alike): its staleness is measured on these reports."""
         now = self.clock.monotonic()
-        if now - self._last_heartbeat >= HEARTBEAT_INTERVAL_S:
-            await self.transport.heartbeat(self.region)
+        if now - self._last_heartbeat >= self.settings.heartbeat_interval_ms / 1000:
+            await self.transport.heartbeat(self.region, await self.feed_reports())
             self._last_heartbeat = now
 
     async def _wait(self, stop: asyncio.Event, ms: float) -> None:

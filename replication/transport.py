@@ -3,8 +3,7 @@ The Kafka adapter is `ship_kafka.KafkaShipTransport` (replication.transport = "k
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 import httpx
@@ -12,28 +11,37 @@ import orjson
 from podium.replication.changes import Change
 
 from podium.clock import Clock
-from podium.errors import Unavailable
+from podium.errors import PayloadTooLarge, Unavailable
 from podium.model import Board
 from podium.signing import signed_headers
 
 REPLICATE_PATH = "/v1/replicate"
-SKETCH_PATH = "/v1/replicate/sketch"
+
+# Where a region's change streams stand, per board: [head, acked, next_unacked] stream ids as
+# sequence numbers (see podium.global_.staleness). Sent with every message.
+FeedReports = Mapping[str, Sequence[int]]
 
 
 class ShipTransport(Protocol):
-    async def send(self, region: str, board: Board, changes: Sequence[Change]) -> None:
-        """Deliver one board's batch; returns only once the global tier acknowledged it (raises otherwise)."""
+    async def send(self, region: str, board: Board, changes: Sequence[Change], feeds: FeedReports) -> None:
+        """Deliver one board's batch; returns only once the global tier acknowledged it. Raises
+        `PayloadTooLarge` when the receiver refuses its size (the caller splits it), `Unavailable`
+        for anything worth retrying as is."""
         ...
 
-    async def send_sketch(self, region: str, board: Board, coarse: bool, as_of_ms: int, sketch: bytes) -> None: ...
-
-    async def heartbeat(self, region: str) -> None: ...
+    async def heartbeat(self, region: str, feeds: FeedReports) -> None: ...
 
     async def aclose(self) -> None: ...
 
 
-def encode_batch(region: str, board: Board, changes: Sequence[Change]) -> bytes:
-    return orjson.dumps({"region": region, "board": board.to_dict(), "changes": [c.to_wire() for c in changes]})
+def encode_batch(region: str, board: Board, changes: Sequence[Change], feeds: FeedReports) -> bytes:
+    return orjson.dumps({"region": region, "board": board.to_dict(), "changes": [c.to_wire() for c in changes],
+                         "feeds": {b: list(r) for b, r in feeds.items()}})
+
+
+def encode_heartbeat(region: str, feeds: FeedReports) -> bytes:
+    return orjson.dumps({"region": region, "board": None, "changes": [],
+                         "feeds": {b: list(r) for b, r in feeds.items()}})
 
 
 class HttpShipTransport:
@@ -43,16 +51,11 @@ class HttpShipTransport:
         self.clock = clock
         self.http = http or httpx.AsyncClient(base_url=global_url, timeout=timeout_ms / 1000)
 
-    async def send(self, region: str, board: Board, changes: Sequence[Change]) -> None:
-        await self._post(REPLICATE_PATH, region, encode_batch(region, board, changes))
+    async def send(self, region: str, board: Board, changes: Sequence[Change], feeds: FeedReports) -> None:
+        await self._post(REPLICATE_PATH, region, encode_batch(region, board, changes, feeds))
 
-    async def send_sketch(self, region: str, board: Board, coarse: bool, as_of_ms: int, sketch: bytes) -> None:
-        body = orjson.dumps({"region": region, "board": board.id, "coarse": coarse, "as_of_ms": as_of_ms,
-                             "sketch": base64.b64encode(sketch).decode()})
-        await self._post(SKETCH_PATH, region, body)
-
-    async def heartbeat(self, region: str) -> None:
-        await self._post(REPLICATE_PATH, region, orjson.dumps({"region": region, "board": None, "changes": []}))
+    async def heartbeat(self, region: str, feeds: FeedReports) -> None:
+        await self._post(REPLICATE_PATH, region, encode_heartbeat(region, feeds))
 
     async def _post(self, path: str, region: str, body: bytes) -> None:
         headers = signed_headers(region, self.secret, "POST", path, self.clock.now_ms(), body)
@@ -60,6 +63,8 @@ class HttpShipTransport:
             response = await self.http.post(path, content=body, headers=headers)
         except httpx.HTTPError as exc:
             raise Unavailable(f"global tier unreachable: {exc.__class__.__name__}") from exc
+        if response.status_code == 413:
+            raise PayloadTooLarge(f"the global tier refused a {len(body)}-byte body as too large")
         if response.status_code != 200:
             raise Unavailable(f"global tier answered {response.status_code}: {response.text[:200]}")
 

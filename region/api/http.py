@@ -116,7 +116,8 @@ async def replication_endpoint(request: Request) -> Response:
     stats = shipper.stats
     return json_response({"state": shipper.state.value, "paused": shipper.paused, "batches_sent": stats.batches_sent,
                           "changes_sent": stats.changes_sent, "failures": stats.failures,
-                          "overflows": stats.overflows, "lag_ms": stats.lag_ms})
+                          "overflows": stats.overflows, "splits": stats.splits, "stuck": stats.stuck,
+                          "lag_ms": stats.lag_ms})
 
 
 async def metrics(request: Request) -> Response:

@@ -41,6 +41,10 @@ class ResponseCacheMiddleware:
             await self.app(scope, _replay(body, receive, more=True), send)
             return
         headers = dict(scope.get("headers") or [])
+        if b"no-cache" in headers.get(b"cache-control", b"").lower():
+            # the caller needs what is acknowledged now (the global tier's STRONG reads)
+            await self.app(scope, _replay(body, receive), send)
+            return
         key = hashlib.sha256(b"\0".join((scope["method"].encode(), scope.get("query_string", b""), body,
                                           headers.get(b"authorization", b""), headers.get(b"accept", b"")))).digest()
         now = clock.monotonic()

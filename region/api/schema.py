@@ -52,6 +52,14 @@ async def readable_board(info: Info[Any, Any], board_id: str, season: int | None
     return dataclasses.replace(board, season=season)
 
 
+def wants_fresh(info: Info[Any, Any]) -> bool:
+    """`Cache-Control: no-cache` on the request (the global tier's STRONG reads send it): read
+    Redis now, not the read cache, so an acknowledged write is always seen."""
+    request = info.context.get("request")
+    headers = getattr(request, "headers", None)
+    return headers is not None and "no-cache" in headers.get("cache-control", "").lower()
+
+
 def cache_hint(info: Info[Any, Any], board: BoardModel) -> None:
     """Public top-N and pages may be cached by HTTP caches for the board's max-age; anything else
     in the same response (private boards, `me`) makes the whole response private."""
@@ -127,7 +135,12 @@ class Query(ContestQueries, TrendingQuery):  # type: ignore[misc, unused-ignore]
             # Never the half-empty live board: its last snapshot, labelled, and no cursor paging.
             rows, total = ([], 0) if after else await history_api.stale_top(service, b, size)
             return LeaderboardConnection.from_entries(rows, total, now, size, stale=True, status=BoardStatus.REBUILDING)
-        rows = await (service.store.after(b, decode_cursor(after), size) if after else service.cached_range(b, 0, size))
+        if after:
+            rows = await service.store.after(b, decode_cursor(after), size)
+        elif wants_fresh(info):
+            rows = await service.store.range(b, 0, size)
+        else:
+            rows = await service.cached_range(b, 0, size)
         total = await service.store.count(b)
         cache_hint(info, b)
         return LeaderboardConnection.from_entries(rows, total, now, size)

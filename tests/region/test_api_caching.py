@@ -106,3 +106,17 @@ def _response_cache(server: LiveServer) -> ResponseCacheMiddleware:
     while not isinstance(app, ResponseCacheMiddleware):
         app = app.app
     return app
+
+
+def test_no_cache_requests_skip_both_caches(cached: LiveServer, response_cached: LiveServer) -> None:
+    """The global tier's STRONG and SESSION reads send `Cache-Control: no-cache`: they see a write
+    the moment it is acknowledged, while other readers keep their cached copy."""
+    for server in (cached, response_cached):
+        board = create_board(server.url, cache_max_age_s=5)
+        post_scores(server.url, {"entries": [entry(board, "ann", 5)]})
+        q = f'{{ leaderboard(board:"{board}", first:5){{ edges {{ node {{ player score }} }} }} }}'
+        before = post_query(server, q).json()
+        post_scores(server.url, {"entries": [entry(board, "bob", 9)]})
+        assert post_query(server, q).json() == before                 # cached for everyone else
+        fresh = post_query(server, q, {"Cache-Control": "no-cache"}).json()
+        assert fresh["data"]["leaderboard"]["edges"][0]["node"] == {"player": "bob", "score": 9}

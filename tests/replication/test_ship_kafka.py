@@ -17,7 +17,7 @@ from podium.replication.transport import REPLICATE_PATH, encode_batch
 from podium.clock import SystemClock
 from podium.config import Settings
 from podium.devtools.kafka_server import KafkaServer
-from podium.errors import Unavailable
+from podium.errors import PayloadTooLarge, Unavailable
 from podium.model import Board
 from podium.signing import verify
 
@@ -44,6 +44,9 @@ async def read_all(bootstrap: str, topic: str, count: int) -> list[tuple[bytes, 
         await consumer.stop()
 
 
+FEEDS = {"b1": [3 << 20, 1 << 20, 0]}
+
+
 @pytest.mark.anyio
 async def test_send_is_acknowledged_signed_and_unavailable_while_the_broker_is_down(tmp_path: Path) -> None:
     with KafkaServer(tmp_path / "kafka") as broker:
@@ -53,26 +56,30 @@ async def test_send_is_acknowledged_signed_and_unavailable_while_the_broker_is_d
         board = Board("b1")
         first = [Change("eu", "b1", 0, "p1", 10, 1, 1 << 20)]
         try:
-            await transport.send("eu", board, first)
-            await transport.heartbeat("eu")
+            await transport.send("eu", board, first, FEEDS)
+            await transport.heartbeat("eu", FEEDS)
+            # over the producer's max_request_size (1 MiB): refused as too large, for the shipper to split
+            huge = [Change("eu", "b1", 0, f"p{i:06d}", i, 1, 1 << 20) for i in range(60_000)]
+            with pytest.raises(PayloadTooLarge):
+                await transport.send("eu", board, huge, FEEDS)
 
             broker.stop()
             started = time.monotonic()
             with pytest.raises(Unavailable):
-                await transport.send("eu", board, [Change("eu", "b1", 0, "p2", 20, 1, 2 << 20)])
+                await transport.send("eu", board, [Change("eu", "b1", 0, "p2", 20, 1, 2 << 20)], FEEDS)
             assert time.monotonic() - started < 10   # bounded by request_timeout_ms, not hung
 
             broker.start()
             second = [Change("eu", "b1", 0, "p3", 30, 1, 3 << 20)]
-            await transport.send("eu", board, second)   # the shipper's retry, on a fresh producer
+            await transport.send("eu", board, second, FEEDS)   # the shipper's retry, on a fresh producer
         finally:
             await transport.aclose()
 
         records = await read_all(broker.bootstrap, replication_topic(settings), 3)
     batches = [(key, value, headers) for key, value, headers in records if key == b"eu:b1"]
     # the batch that failed was never acknowledged; the shipper resends it (at-least-once)
-    assert next(value for _, value, _ in batches) == encode_batch("eu", board, first)
-    assert batches[-1][1] == encode_batch("eu", board, second)
+    assert next(value for _, value, _ in batches) == encode_batch("eu", board, first, FEEDS)
+    assert batches[-1][1] == encode_batch("eu", board, second, FEEDS)
     assert any(key == b"eu" for key, _, _ in records)   # the heartbeat, keyed by region alone
     for _, value, headers in batches:
         assert headers["path"] == REPLICATE_PATH

@@ -79,7 +79,7 @@ Cross-value rules the schema cannot state with a useful message. They fail every
 */}}
 {{- define "podium.validate" -}}
 {{- if and (eq .Values.role "global") (or .Values.api.autoscaling.enabled (ne (int .Values.api.replicas) 1)) }}
-{{- fail "role=global runs exactly one replica (it keeps region status and rank sketches in process memory): set api.replicas=1 and api.autoscaling.enabled=false" }}
+{{- fail "role=global runs exactly one replica (it keeps region status and the per-board merge locks in process memory): set api.replicas=1 and api.autoscaling.enabled=false" }}
 {{- end }}
 {{- if and (eq .Values.role "global") .Values.kafka.bootstrap }}
 {{- fail "kafka.bootstrap is a region setting: the global tier receives changes over HTTP from the regions" }}

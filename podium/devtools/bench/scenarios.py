@@ -309,9 +309,9 @@ def scenario_global(cfg: BenchConfig) -> dict[str, Any]:
     if module is None or not hasattr(module, "run"):
         return {"status": "not available", "reason": "benchmarks/global_convergence.py is not present"}
     try:
-        sketch = 1000 if cfg.global_seconds < 2 else (100_000 if cfg.global_seconds < 5 else 1_000_000)
+        players = 1000 if cfg.global_seconds < 2 else (100_000 if cfg.global_seconds < 5 else 1_000_000)
         return {"status": "measured", "target_p99_ms_max": 2000,
-                **module.run(seconds=cfg.global_seconds, sketch_players=sketch)}
+                **module.run(seconds=cfg.global_seconds, rank_players=players)}
     except Exception as exc:  # reported, not fatal
         return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}
 

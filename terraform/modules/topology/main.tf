@@ -127,7 +127,7 @@ locals {
         adminKeys         = { name = local.global_name, key = local.secret_keys.admin_keys }
         replicationSecret = { name = local.global_name, key = local.secret_keys.replication_secret }
       }
-      # One replica: the global tier keeps region status and rank sketches in process memory.
+      # One replica: the global tier keeps region status and the per-board merge locks in process memory.
       api = {
         replicas  = 1
         resources = local.sizes[var.global_tier.size].resources

@@ -1,0 +1,63 @@
+"""Cutting a board's unshipped change-stream entries into one request body below a byte budget.
+
+Pure. An entry of the change stream is one apply call (up to `ingest.batch_entries_max` changes);
+whole entries are packed while they fit, so the acknowledged position can advance past them. An
+entry too large on its own is sent in parts (`skip` = how many of its changes earlier parts
+carried); the position advances only once its last part is acknowledged. A part always holds at
+least one change, so every cut makes progress; one change over the budget is the caller's alarm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import orjson
+from podium.replication.changes import Change
+
+from podium.invariant import invariant
+
+SEPARATOR_BYTES = 1   # the comma between two encoded changes
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    changes: list[Change]
+    entries_done: int    # whole stream entries this body completes (acknowledge up to the last of them)
+    skip_next: int       # changes of the next entry this body carries (0: none; a partial entry)
+    size_bytes: int      # estimated encoded body size
+
+
+def change_bytes(change: Change) -> int:
+    return len(orjson.dumps(change.to_wire())) + SEPARATOR_BYTES
+
+
+def cut(entries: Sequence[Sequence[Change]], skip: int, budget_bytes: int, overhead_bytes: int) -> Cut:
+    """Pack `entries` (in stream order; the first has `skip` changes shipped already) into a body
+    of at most `budget_bytes` (the envelope costs `overhead_bytes`), or one change if even that
+    does not fit."""
+    invariant(bool(entries), "cut needs at least one entry")
+    invariant(0 <= skip < len(entries[0]), "skip lies within the first entry")
+    size = overhead_bytes
+    out: list[Change] = []
+    for index, entry in enumerate(entries):
+        rest = entry[skip:] if index == 0 else entry
+        rest_bytes = sum(change_bytes(c) for c in rest)
+        if size + rest_bytes <= budget_bytes:
+            out += rest
+            size += rest_bytes
+            continue
+        if out:
+            return Cut(out, index, 0, size)
+        # the first entry alone is over the budget: as many of its changes as fit, at least one
+        taken = skip
+        for change in rest:
+            if out and size + change_bytes(change) > budget_bytes:
+                break
+            out.append(change)
+            size += change_bytes(change)
+            taken += 1
+        if taken == len(entry):
+            return Cut(out, 1, 0, size)
+        return Cut(out, 0, taken, size)
+    return Cut(out, len(entries), 0, size)

@@ -1,0 +1,48 @@
+"""Cutting a backlog into bodies below a byte budget: against the whole backlog, the parts carry
+every change once, in order; each body fits the budget unless it is a single change; the position
+to acknowledge only advances past entries fully shipped."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+from podium.replication.batching import cut
+from podium.replication.changes import Change
+from podium.replication.transport import encode_batch
+
+from podium.model import Board
+
+BOARD = Board("arena")
+FEEDS = {"arena": [2**60, 2**60, 2**60]}
+OVERHEAD = len(encode_batch("us-east", BOARD, [], FEEDS)) + 256
+
+
+def entries_of(sizes: list[list[int]]) -> list[list[Change]]:
+    out, n = [], 0
+    for entry_no, entry in enumerate(sizes):
+        row = []
+        for name_len in entry:
+            row.append(Change("us-east", "arena", 0, f"{n:x}".rjust(name_len, "p"), n * 7, 1_700_000_000_000, entry_no))
+            n += 1
+        out.append(row)
+    return out
+
+
+@given(sizes=st.lists(st.lists(st.integers(1, 120), min_size=1, max_size=12), min_size=1, max_size=15),
+       budget=st.integers(OVERHEAD, OVERHEAD + 3000))
+def test_cuts_cover_the_backlog_in_order_within_budget(sizes: list[list[int]], budget: int) -> None:
+    entries = entries_of(sizes)
+    sent: list[Change] = []
+    position, skip, rounds = 0, 0, 0
+    while position < len(entries):
+        rounds += 1
+        assert rounds <= sum(len(e) for e in entries), "every cut makes progress"
+        part = cut(entries[position:], skip, budget, OVERHEAD)
+        body = encode_batch("us-east", BOARD, part.changes, FEEDS)
+        assert len(body) <= part.size_bytes
+        assert part.size_bytes <= budget or len(part.changes) == 1
+        sent += part.changes
+        position += part.entries_done
+        skip = part.skip_next
+        assert part.entries_done == 0 or skip == 0
+    assert sent == [c for e in entries for c in e]
