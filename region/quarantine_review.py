@@ -33,7 +33,7 @@ async def find(service: RegionService, board: Board, entry_id: str) -> Quarantin
         raise Unavailable("the rank store (Redis) is unreachable; retry shortly") from exc
     if not rows:
         raise NotFound(f"no quarantined entry {entry_id!r} on board {board.id!r}")
-    fields = {_text(a): _text(b) for a, b in rows[0][1].items()}
+    fields = {_text(a): _text(b) for a, b in (rows[0][1] or {}).items()}
     return QuarantinedEntry(id=entry_id, player=fields.pop("player"), score=int(fields.pop("score")),
                             achieved_at_ms=int(fields.pop("ts"), 16), event_id=fields.pop("event"),
                             reason=fields.pop("reason"), detail=fields)
@@ -56,7 +56,7 @@ async def approve(service: RegionService, board: Board, entry_id: str) -> tuple[
     unchecked = dataclasses.replace(board, max_delta_per_minute=None)
     entry = ScoreEntry(board.id, row.player, row.score, row.achieved_at_ms, row.event_id + APPROVED_SUFFIX)
     results = await apply_entries(service.store, {board.id: unchecked}, [(0, entry)], service.clock.now_ms(),
-                                  region=service.settings.region, history=service.ingest.history)
+                                  region=service.settings.region)
     await _drop(service, board, entry_id)
     result = (results or {}).get(0)
     return (result.status.value if result else "unchanged"), (result.rank if result else None)

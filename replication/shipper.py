@@ -70,6 +70,7 @@ class Shipper:
         self.settings = settings
         self.state = ShipperState.CREATED
         self.stats = ShipperStats()
+        self.known_boards: set[str] = set()   # the boards of the last round (metrics report each, 0 included)
         self._paused = False
         self._last_heartbeat = float("-inf")
         self._budget_bytes: dict[str, int] = {}               # per board, after a 413
@@ -91,7 +92,9 @@ class Shipper:
         Reports where every change stream stands at least every `heartbeat_interval_ms`."""
         shipped = 0
         acked = await self.feed.acked()
-        for board in await self.feed.boards():
+        boards = await self.feed.boards()
+        self.known_boards = {b.id for b in boards}
+        for board in boards:
             shipped += await self._ship_board(board, acked.get(board.id, "0-0"))
         await self._heartbeat_if_due()
         return shipped

@@ -14,7 +14,7 @@ def observe_shipper(meter: Meter, shipper: Shipper) -> None:
 
     def lag(options: CallbackOptions) -> Iterable[Observation]:
         # Every board, 0 when all is shipped: an alert must see the series fall, not vanish.
-        boards = set(shipper.boards.cached()) | set(stats.lag_ms)
+        boards = set(shipper.known_boards) | set(stats.lag_ms)
         return [Observation(stats.lag_ms.get(b, 0), {"board": b}) for b in sorted(boards)]
 
     def backing_off(options: CallbackOptions) -> Iterable[Observation]:

@@ -46,8 +46,8 @@ class TrendingItem:
 
     @classmethod
     def from_item(cls, t: TrendItem) -> TrendingItem:
-        return cls(rank=t.rank, item=t.item, count=t.count, lower=t.lower, upper=t.upper,
-                   error_bound=t.error_bound)
+        return cls(rank=t.rank, item=t.item, count=Long(t.count), lower=Long(t.lower), upper=Long(t.upper),
+                   error_bound=Long(t.error_bound))
 
 
 @strawberry.type(description="The top-K of a stream over [from, to) (Unix ms, whole minutes).")
@@ -67,8 +67,8 @@ class Trending:
 
     @classmethod
     def from_answer(cls, a: TrendAnswer) -> Trending:
-        return cls(stream=a.stream, from_=a.from_ms, to=a.to_ms, precision=Precision(a.precision.value),
-                   items=[TrendingItem.from_item(t) for t in a.items], total=a.total, other=a.other,
+        return cls(stream=a.stream, from_=Long(a.from_ms), to=Long(a.to_ms), precision=Precision(a.precision.value),
+                   items=[TrendingItem.from_item(t) for t in a.items], total=Long(a.total), other=Long(a.other),
                    guaranteed=a.guaranteed, epsilon=a.epsilon, delta=a.delta, buckets=a.buckets)
 
 
@@ -102,8 +102,8 @@ class TrendingChanged:
     @classmethod
     def from_update(cls, u: TrendingUpdate) -> TrendingChanged:
         return cls(stream=u.stream, window=u.window, k=u.k, seq=u.seq, full=u.full,
-                   items=[TrendingItem(rank=e.rank, item=e.player, count=e.score, lower=e.score,
-                                       upper=e.score, error_bound=0) for e in u.items],  # type: ignore[arg-type]
+                   items=[TrendingItem(rank=e.rank, item=e.player, count=Long(e.score), lower=Long(e.score),
+                                       upper=Long(e.score), error_bound=Long(0)) for e in u.items],
                    changes=[TrendingChange.from_change(c) for c in u.changes], as_of=as_of(u.as_of_ms))
 
 

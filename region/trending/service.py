@@ -54,7 +54,7 @@ class TrendingService:
         scope = IDEMPOTENCY_SCOPE + scope
         replay = await self.idempotency.begin(scope, idem_key, body_hash)
         if replay is not None:
-            return replay  # type: ignore[no-any-return]
+            return replay  # type: ignore[no-any-return, unused-ignore]
         try:
             response = await self._process(events)
         except BaseException:
