@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -38,9 +39,9 @@ def oracle_pairs(rule: Rule, before: dict[str, RankedEntry], after: dict[str, Ra
             continue
         for q, aq in after.items():
             ahead_before = q in before and before[q].rank < before[p].rank
-            if aq.rank < a.rank and not ahead_before:
-                if before[p].rank <= rule.n or abs(before[p].rank - aq.rank) <= rule.near_ranks:
-                    out.append((p, q))
+            near = before[p].rank <= rule.n or abs(before[p].rank - aq.rank) <= rule.near_ranks
+            if aq.rank < a.rank and not ahead_before and near:
+                out.append((p, q))
     return out
 
 
@@ -80,7 +81,7 @@ def test_notifications_match_the_oracle(history: list[tuple[int, int]], gaps: li
     raw: Counter[tuple[str, str]] = Counter()
     sent: Counter[tuple[str, str]] = Counter()
     sent_at: dict[str, list[int]] = {}
-    for tick, (before, after) in enumerate(zip(boards, boards[1:], strict=False)):
+    for tick, (before, after) in enumerate(pairwise(boards)):
         now += gaps[tick]
         result = evaluate(rules, before, after, now, tick, co)
         for rule in rules[1:]:
@@ -103,7 +104,7 @@ def test_notifications_match_the_oracle(history: list[tuple[int, int]], gaps: li
     assert sent_count + held == sum(raw.values())
     assert not (set(sent) - set(raw))
     for times in sent_at.values():
-        assert all(b - a >= window_ms for a, b in zip(times, times[1:], strict=False))
+        assert all(b - a >= window_ms for a, b in pairwise(times))
 
 
 def test_cap_counts_what_it_suppresses() -> None:
