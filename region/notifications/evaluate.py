@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from podium.model import RankedEntry
-from region.notifications.rules import Metric, Notification, Rule, RuleKind
+from podium.region.notifications.rules import Metric, Notification, Rule, RuleKind
 
 Board = Mapping[str, RankedEntry]
 

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from podium.model import RankedEntry
-from region.notifications.evaluate import Coalescer, as_board, evaluate
-from region.notifications.rules import Metric, Rule, RuleKind
+from podium.region.notifications.evaluate import Coalescer, as_board, evaluate
+from podium.region.notifications.rules import Metric, Rule, RuleKind
 
 PLAYERS = [f"p{i}" for i in range(8)]
 
