@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 
 import httpx
 import orjson
+from podium.region.notifications.webhooks import Endpoint, backoff_ms, delivery_headers
+from podium.region.notifications.webhooks_redis import Message, RedisWebhooks
 
 from podium.clock import Clock
 from podium.config import NotificationSettings
 from podium.errors import Unavailable
 from podium.tasks import cancel_and_wait
-from podium.region.notifications.webhooks import Endpoint, backoff_ms, delivery_headers
-from podium.region.notifications.webhooks_redis import Message, RedisWebhooks
 
 log = logging.getLogger("podium.notifications.delivery")
 

@@ -18,8 +18,9 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from podium.model import RankedEntry
 from podium.region.notifications.rules import Metric, Notification, Rule, RuleKind
+
+from podium.model import RankedEntry
 
 Board = Mapping[str, RankedEntry]
 

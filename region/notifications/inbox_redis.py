@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import orjson
+from podium.region.notifications.rules import Notification
 from redis.exceptions import RedisError
 
 from podium.errors import BadUserInput, Unavailable
 from podium.redis_client import AnyRedis
-from podium.region.notifications.rules import Notification
 
 T = TypeVar("T")
 OUTBOX_KEY = "pn:outbox"

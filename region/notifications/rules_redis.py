@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import orjson
+from podium.region.notifications.rules import Rule, rule_from_dict
 from redis.exceptions import RedisError
 
 from podium.errors import BadUserInput, NotFound, Unavailable
 from podium.redis_client import AnyRedis
-from podium.region.notifications.rules import Rule, rule_from_dict
 
 RULES_KEY = "pn:rules"
 

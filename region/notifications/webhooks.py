@@ -15,9 +15,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from podium.region.notifications.rules import RuleKind
+
 from podium.errors import BadUserInput
 from podium.signing import signed_headers
-from podium.region.notifications.rules import RuleKind
 
 EVENT_ID_HEADER = "X-Podium-Event-Id"
 SECRET_LEN_MIN = 16

@@ -15,12 +15,12 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 import orjson
+from podium.region.notifications.inbox_redis import OUTBOX_KEY
+from podium.region.notifications.webhooks import Endpoint
 from redis.exceptions import RedisError, ResponseError
 
 from podium.errors import BadUserInput, NotFound, Unavailable
 from podium.redis_client import AnyRedis
-from podium.region.notifications.inbox_redis import OUTBOX_KEY
-from podium.region.notifications.webhooks import Endpoint
 
 T = TypeVar("T")
 ENDPOINTS_KEY = "pw:endpoints"
