@@ -122,3 +122,4 @@ async def test_worker_restart_loses_nothing(redis_single: aioredis.Redis) -> Non
             stop2.set()
             await task2
         assert rx.accepted == {n.id: 1 for n in notes(6)}
+        assert worker.counters.delivered == 0 and worker2.counters.delivered == 6
