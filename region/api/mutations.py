@@ -8,6 +8,7 @@ import strawberry
 from podium.region.admin import BoardAdmin
 from podium.region.api.auth import require_admin
 from podium.region.api.contests import ContestMutations
+from podium.region.notifications.graphql_api import NotificationMutations
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -55,7 +56,7 @@ def _admin(info: Info[Any, Any]) -> BoardAdmin:
 
 
 @strawberry.type
-class Mutation(ContestMutations):
+class Mutation(ContestMutations, NotificationMutations):
     @strawberry.mutation(description="Admins: create a board.")
     async def create_board(self, info: Info[Any, Any], board: BoardInput) -> Board:
         await require_admin(info)

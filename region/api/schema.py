@@ -14,6 +14,7 @@ from podium.region.api.extensions.timing import OperationTiming
 from podium.region.api.history_types import BoardSnapshot, RankPointType, ScoreEvent, SnapshotSummary
 from podium.region.api.mutations import Mutation
 from podium.region.api.subscriptions import Subscription
+from podium.region.notifications.graphql_api import NotificationQueries
 from podium.region.service import RegionService
 from strawberry.extensions import DisableIntrospection, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.types import Info
@@ -100,7 +101,7 @@ class Player:
 
 
 @strawberry.type
-class Query(ContestQueries):
+class Query(ContestQueries, NotificationQueries):
     @strawberry.field(description="Every board of this region.")
     async def boards(self, info: Info[Any, Any]) -> list[Board]:
         boards = await service_of(info).boards.all()

@@ -84,7 +84,7 @@ def _crossed(rule: Rule, before: RankedEntry | None, after: RankedEntry | None) 
     return after.rank <= rule.value and (before is None or before.rank > rule.value)
 
 
-def _simple(rule: Rule, before: Board, after: Board, now_ms: int, tick: int) -> Iterable[Notification]:
+def _simple(rule: Rule, before: Board, after: Board, now_ms: int, tick: int | str) -> Iterable[Notification]:
     def note(player: str, a: RankedEntry | None, b: RankedEntry | None) -> Notification:
         return Notification(f"{rule.id}:{player}:{tick}", rule.kind, rule.id, rule.board, player, now_ms,
                             a.rank if a else None, b.rank if b else None, a.score if a else None)
@@ -104,7 +104,7 @@ def _simple(rule: Rule, before: Board, after: Board, now_ms: int, tick: int) -> 
             yield note(player, a, b)
 
 
-def _overtaken(rule: Rule, before: Board, after: Board, now_ms: int, tick: int, co: Coalescer,
+def _overtaken(rule: Rule, before: Board, after: Board, now_ms: int, tick: int | str, co: Coalescer,
                result: Evaluation) -> None:
     pairs, capped = overtaken_pairs(rule, before, after)
     result.suppressed += capped
@@ -133,7 +133,7 @@ def _overtaken(rule: Rule, before: Board, after: Board, now_ms: int, tick: int, 
             co.last_sent_ms.pop((rid, player), None)
 
 
-def _send(rule: Rule, player: str, a: RankedEntry | None, now_ms: int, tick: int, co: Coalescer,
+def _send(rule: Rule, player: str, a: RankedEntry | None, now_ms: int, tick: int | str, co: Coalescer,
           result: Evaluation) -> None:
     key = (rule.id, player)
     held = co.held.pop(key)
@@ -144,7 +144,7 @@ def _send(rule: Rule, player: str, a: RankedEntry | None, now_ms: int, tick: int
     co.last_sent_ms.move_to_end(key)
 
 
-def evaluate(rules: Iterable[Rule], before: Board, after: Board, now_ms: int, tick: int,
+def evaluate(rules: Iterable[Rule], before: Board, after: Board, now_ms: int, tick: int | str,
              coalescer: Coalescer) -> Evaluation:
     """Every notification the change `before` -> `after` of one board causes at `now_ms`.
     `tick` makes ids unique per change: the same (rule, player, tick) is one event."""
