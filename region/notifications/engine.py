@@ -54,6 +54,7 @@ class NotificationEngine:
         self.rules: dict[str, list[Rule]] = {}
         self.watches: dict[str, tuple[int, asyncio.Task[None]]] = {}
         self.unpublished: deque[Notification] = deque()
+        self._flushing = asyncio.Lock()    # the ticker loop and the board watches both flush
         self.published = 0
         self.dropped = 0          # notifications over `evaluate_queue_max` while Redis was unavailable
         self.suppressed = 0       # overtaken passes outside the cap
@@ -119,12 +120,13 @@ class NotificationEngine:
             self.unpublished.append(note)
 
     async def _flush(self) -> None:
-        while self.unpublished:
-            note = self.unpublished[0]
-            try:
-                await self.inbox.publish([note])
-            except PodiumError as exc:
-                log.warning("notifications held until the store answers: %s", exc)
-                return
-            self.unpublished.popleft()
-            self.published += 1
+        async with self._flushing:
+            while self.unpublished:
+                note = self.unpublished[0]
+                try:
+                    await self.inbox.publish([note])
+                except PodiumError as exc:
+                    log.warning("notifications held until the store answers: %s", exc)
+                    return
+                self.unpublished.popleft()
+                self.published += 1
