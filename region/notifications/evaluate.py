@@ -90,10 +90,10 @@ def _simple(rule: Rule, before: Board, after: Board, now_ms: int, tick: int | st
                             a.rank if a else None, b.rank if b else None, a.score if a else None)
 
     if rule.kind is RuleKind.LEFT_TOP_N:
-        for player, b in before.items():
-            a = after.get(player)
-            if b.rank <= rule.n and (a is None or a.rank > rule.n):
-                yield note(player, a, b)
+        for player, was in before.items():
+            now = after.get(player)
+            if was.rank <= rule.n and (now is None or now.rank > rule.n):
+                yield note(player, now, was)
         return
     for player, a in after.items():
         b = before.get(player)

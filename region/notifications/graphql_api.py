@@ -24,7 +24,7 @@ def runtime_of(info: Info[Any, Any]) -> Notifications:
     runtime = getattr(info.context["request"].app.state, "notifications", None)
     if runtime is None:
         raise BadUserInput("notifications are disabled in this region (notifications.enabled=false)")
-    return runtime  # type: ignore[no-any-return]
+    return runtime
 
 
 async def _player(info: Info[Any, Any], player: str | None) -> str:
@@ -58,8 +58,8 @@ class NotificationType:
 
     @classmethod
     def from_note(cls, n: Notification, read: bool) -> NotificationType:
-        return cls(id=n.id, kind=str(n.kind), rule=n.rule, board=n.board, player=n.player, at_ms=n.at_ms,  # type: ignore[arg-type]
-                   rank=n.rank, previous_rank=n.previous_rank, score=n.score, by=list(n.by), count=n.count,  # type: ignore[arg-type]
+        return cls(id=n.id, kind=str(n.kind), rule=n.rule, board=n.board, player=n.player, at_ms=n.at_ms,
+                   rank=n.rank, previous_rank=n.previous_rank, score=n.score, by=list(n.by), count=n.count,
                    read=read)
 
 
@@ -90,7 +90,7 @@ class NotificationRuleType:
 
     @classmethod
     def from_rule(cls, r: Rule) -> NotificationRuleType:
-        return cls(id=r.id, board=r.board, kind=str(r.kind), n=r.n, near_ranks=r.near_ranks,  # type: ignore[arg-type]
+        return cls(id=r.id, board=r.board, kind=str(r.kind), n=r.n, near_ranks=r.near_ranks,
                    window_ms=r.window_ms, metric=str(r.metric), value=r.value)
 
 
@@ -124,7 +124,7 @@ class NotificationQueries:
 
     @strawberry.field(description="How many of the caller's notifications are unread.")
     async def unread_notifications(self, info: Info[Any, Any], player: str | None = None) -> int:
-        return await runtime_of(info).inbox.unread(await _player(info, player))
+        return int(await runtime_of(info).inbox.unread(await _player(info, player)))
 
     @strawberry.field(description="Declared notification rules (admin).")
     async def notification_rules(self, info: Info[Any, Any]) -> list[NotificationRuleType]:
@@ -141,7 +141,7 @@ class NotificationMutations:
                                       player: str | None = None) -> int:
         if ids is not None and len(ids) > MARK_IDS_MAX:
             raise BadUserInput(f"at most {MARK_IDS_MAX} ids at a time")
-        return await runtime_of(info).inbox.mark_read(await _player(info, player), ids)
+        return int(await runtime_of(info).inbox.mark_read(await _player(info, player), ids))
 
     @strawberry.mutation(description="Declare (or replace) a notification rule on a board (admin).")
     async def declare_notification_rule(self, info: Info[Any, Any], rule: NotificationRuleInput) -> NotificationRuleType:

@@ -21,7 +21,7 @@ def _admin(request: Request) -> Notifications:
     runtime = getattr(request.app.state, "notifications", None)
     if runtime is None:
         raise BadUserInput("notifications are disabled in this region (notifications.enabled=false)")
-    return runtime  # type: ignore[no-any-return]
+    return runtime
 
 
 async def _json(request: Request, runtime: Notifications) -> Any:

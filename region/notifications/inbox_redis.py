@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 from podium.region.notifications.rules import Notification
@@ -102,7 +102,7 @@ class RedisInbox:
     async def page(self, player: str, first: int, after: str | None, unread_only: bool) -> InboxPage:
         k_in, k_un, k_doc, _ = _keys(player)
         top = f"({decode_cursor(after)}" if after is not None else "+inf"
-        rows = await self._call(self.redis.zrevrangebyscore(k_un if unread_only else k_in, top, "-inf",
+        rows: Any = await self._call(self.redis.zrevrangebyscore(k_un if unread_only else k_in, top, "-inf",
                                                             start=0, num=first + 1, withscores=True))
         rows, has_next = rows[:first], len(rows) > first
         ids = [r[0] for r in rows]
@@ -131,7 +131,7 @@ class RedisInbox:
     async def since(self, player: str, seq: int, count_max: int) -> list[tuple[int, Notification]]:
         """Notifications after sequence `seq`, oldest first (the live subscription's poll)."""
         k_in, _, k_doc, _ = _keys(player)
-        rows = await self._call(self.redis.zrangebyscore(k_in, f"({seq}", "+inf", start=0, num=count_max,
+        rows: Any = await self._call(self.redis.zrangebyscore(k_in, f"({seq}", "+inf", start=0, num=count_max,
                                                          withscores=True))
         docs = await self._call(self.redis.hmget(k_doc, [r[0] for r in rows])) if rows else []
         return [(int(s), Notification.from_dict(orjson.loads(d))) for (_, s), d in zip(rows, docs, strict=True)

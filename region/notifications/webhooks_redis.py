@@ -12,7 +12,7 @@ first), and a queue entry is acked only after delivery, so a restart re-delivers
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 from podium.region.notifications.inbox_redis import OUTBOX_KEY
@@ -84,7 +84,7 @@ class RedisWebhooks:
         """This consumer's pending entries first (left by a crash), then new ones."""
         await self._group(key, group)
         for start in ("0", ">"):
-            reply = await self._call(self.redis.xreadgroup(group, consumer, {key: start}, count=count))
+            reply: Any = await self._call(self.redis.xreadgroup(group, consumer, {key: start}, count=count))
             rows = [(_text(mid), fields) for _, entries in reply for mid, fields in entries if fields]
             if rows:
                 return rows
@@ -120,7 +120,7 @@ class RedisWebhooks:
     async def dead_letters(self, count: int, after: str | None = None) -> list[dict[str, object]]:
         start = f"({after}" if after else "-"
         try:
-            rows = await self.redis.xrange(DEAD_KEY, start, "+", count=count)
+            rows: Any = await self.redis.xrange(DEAD_KEY, start, "+", count=count)
         except ResponseError as exc:
             raise BadUserInput("after is not a dead-letter id", field="after") from exc
         except RedisError as exc:
@@ -131,7 +131,7 @@ class RedisWebhooks:
     async def replay(self, dead_id: str, now_ms: int) -> None:
         """Put a dead letter back on its endpoint's queue (a fresh deadline) and drop it from the list."""
         try:
-            rows = await self.redis.xrange(DEAD_KEY, dead_id, dead_id)
+            rows: Any = await self.redis.xrange(DEAD_KEY, dead_id, dead_id)
         except ResponseError as exc:
             raise BadUserInput("not a dead-letter id", field="id") from exc
         except RedisError as exc:

@@ -13,7 +13,7 @@ import jwt
 import pytest
 from podium.region.api.app import create_app
 
-import podium.devtools.testing as testing
+from podium.devtools import testing
 from podium.devtools.testing import LiveServer
 from podium.redis_server import RedisServer
 from tests.conftest import ADMIN_KEY, region_settings
