@@ -38,7 +38,7 @@ async def _player(info: Info[Any, Any], player: str | None) -> str:
         raise Unauthenticated("notifications need a player token: 'Authorization: Bearer <JWT>'")
     if player is not None and player != who.player:
         raise Forbidden("a player token only gives access to that player's own notifications")
-    return who.player
+    return str(who.player)
 
 
 @strawberry.type(name="Notification", description="Something that happened to the player on a board.")

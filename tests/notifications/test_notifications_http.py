@@ -4,6 +4,7 @@ hostile input gets 4xx with a code, never 5xx."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -11,10 +12,14 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+import redis.asyncio as aioredis
 from podium.region.api.app import create_app
+from podium.region.notifications.inbox_redis import RedisInbox
+from podium.region.notifications.rules import Notification, RuleKind
 
 from podium.devtools import testing
 from podium.devtools.testing import LiveServer
+from podium.devtools.ws_client import Subscriber
 from podium.redis_server import RedisServer
 from tests.conftest import ADMIN_KEY, region_settings
 from tests.region.helpers import create_board, entry, post_scores
@@ -138,3 +143,26 @@ def test_admin_endpoints_need_an_admin_key(region: LiveServer) -> None:
     assert httpx.get(f"{region.url}/v1/admin/webhooks/dead-letters?first=0", headers=ADMIN, timeout=30).status_code == 400
     assert httpx.post(f"{region.url}/v1/admin/webhooks/dead-letters/zzz/replay", headers=ADMIN,
                       timeout=30).status_code == 400
+
+
+@pytest.mark.anyio
+async def test_notification_received_follows_the_inbox(region: LiveServer, redis_server: RedisServer) -> None:
+    live = "subscription { notificationReceived { id kind player board rank } }"
+    dan = await Subscriber(region.ws_url, payload=token("dan")).connect()
+    eve = await Subscriber(region.ws_url, payload=token("eve")).connect()
+    client = aioredis.Redis.from_url(redis_server.url)
+    try:
+        await dan.subscribe(live)
+        await eve.subscribe("subscription { notificationReceived(player: \"dan\") { id } }")
+        refused = await asyncio.wait_for(eve.next(), 60)
+        assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        await asyncio.sleep(2.0)                 # the subscription has read its starting point
+        note = Notification("r:dan:1", RuleKind.ENTERED_TOP_N, "r", "b", "dan", 1, rank=3)
+        await RedisInbox(client, 50, 1000).publish([note])
+        got = await asyncio.wait_for(dan.next(), 60)
+        assert got["data"]["notificationReceived"] == {"id": "r:dan:1", "kind": "entered_top_n", "player": "dan",
+                                                       "board": "b", "rank": 3}
+    finally:
+        await dan.close()
+        await eve.close()
+        await client.aclose()
