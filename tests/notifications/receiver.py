@@ -4,6 +4,7 @@ with podium.signing.verify, fails the first `fail_first` attempts of each event,
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -15,8 +16,9 @@ from podium.signing import verify
 
 
 class Receiver:
-    def __init__(self, secrets: dict[str, str], fail_first: int = 0) -> None:
+    def __init__(self, secrets: dict[str, str], fail_first: int = 0, hang_s: float = 0.0) -> None:
         self.secrets = secrets
+        self.hang_s = hang_s
         self.fail_first = fail_first
         self.dead = False
         self.attempts: Counter[str] = Counter()
@@ -38,6 +40,8 @@ class Receiver:
                     self.end_headers()
                     return
                 event = headers["x-podium-event-id"]
+                if receiver.hang_s:
+                    time.sleep(receiver.hang_s)          # a slow receiver (its own server thread)
                 with receiver.lock:
                     receiver.attempts[event] += 1
                     ok = not receiver.dead and receiver.attempts[event] > receiver.fail_first

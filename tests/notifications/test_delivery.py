@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 
 import httpx
@@ -123,3 +124,21 @@ async def test_worker_restart_loses_nothing(redis_single: aioredis.Redis) -> Non
             await task2
         assert rx.accepted == {n.id: 1 for n in notes(6)}
         assert worker.counters.delivered == 0 and worker2.counters.delivered == 6
+
+
+async def test_a_hanging_endpoint_does_not_delay_a_healthy_one(redis_single: aioredis.Redis) -> None:
+    settings = FAST.model_copy(update={"webhook_timeout_ms": 20_000})
+    with Receiver({"slow": SECRET}, hang_s=15.0) as slow, Receiver({"fast": SECRET}) as fast:
+        store = RedisWebhooks(redis_single, 100, 10_000, 10_000)
+        await store.put_endpoint(Endpoint("slow", slow.url(), SECRET))
+        await store.put_endpoint(Endpoint("fast", fast.url(), SECRET))
+        await RedisInbox(redis_single, 50, 1000).publish(notes(20))
+        async with httpx.AsyncClient() as client:
+            worker, stop, task = await start(redis_single, settings, client)
+            await until(lambda: len(fast.accepted) == 20)
+            # every event reached the healthy endpoint while the slow one has not answered once
+            assert not slow.accepted and worker.counters.by_endpoint.get("slow", 0) == 0
+            stop.set()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
