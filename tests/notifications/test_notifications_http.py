@@ -166,3 +166,16 @@ async def test_notification_received_follows_the_inbox(region: LiveServer, redis
         await dan.close()
         await eve.close()
         await client.aclose()
+
+
+@pytest.mark.parametrize(("query", "variables"), [
+    ("query($f: Int!) { notifications(first: $f) { unreadCount } }", {"f": 0}),
+    ("query($f: Int!) { notifications(first: $f) { unreadCount } }", {"f": 10**6}),
+    ("mutation($i: [String!]) { markNotificationsRead(ids: $i) }", {"i": ["x"] * 501}),
+    ("mutation { declareNotificationRule(rule: {id: \"r\", board: \"b\", kind: \"nope\"}) { id } }", {}),
+    ("mutation { declareNotificationRule(rule: {id: \"r\", board: \"b\", kind: \"overtaken\", n: -1}) { id } }", {}),
+])
+def test_hostile_graphql_gets_bad_user_input(region: LiveServer, query: str, variables: dict[str, Any]) -> None:
+    headers = ADMIN if "declare" in query else token("ann")
+    doc = gql(region.url, query, variables, headers)
+    assert doc["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", doc
