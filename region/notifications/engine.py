@@ -23,6 +23,7 @@ from podium.clock import Clock
 from podium.config import NotificationSettings
 from podium.errors import PodiumError
 from podium.fanout import FanOut
+from podium.model import RankedEntry
 from podium.tasks import cancel_and_wait
 from podium.top_diff import apply_diff
 
@@ -53,6 +54,7 @@ class NotificationEngine:
         self.coalescer = Coalescer(settings.coalesce_players_max, settings.overtaken_by_max)
         self.rules: dict[str, list[Rule]] = {}
         self.watches: dict[str, tuple[int, asyncio.Task[None]]] = {}
+        self.tops: dict[str, list[RankedEntry]] = {}   # the last top each watch saw
         self.unpublished: deque[Notification] = deque()
         self._flushing = asyncio.Lock()    # the ticker loop and the board watches both flush
         self.published = 0
@@ -66,6 +68,7 @@ class NotificationEngine:
             while not stop.is_set():
                 try:
                     await self.refresh()
+                    self._release_held()
                     await self._flush()
                 except PodiumError as exc:
                     log.warning("notification rules not refreshed: %s", exc)
@@ -95,22 +98,36 @@ class NotificationEngine:
                 self.watches[board] = (n, asyncio.create_task(self._watch(board, n), name=f"notify {board}"))
 
     async def _watch(self, board: str, n: int) -> None:
-        state: list = []  # type: ignore[type-arg]
+        state: list[RankedEntry] = []
         try:
             async for update in self.fanout.subscribe_top(board, n):
                 if update.full:
-                    state = update.entries
+                    state = self.tops[board] = update.entries
                     continue
                 new = apply_diff(state, update.changes)
                 result = evaluate(self.rules.get(board, []), as_board(state), as_board(new), self.clock.now_ms(),
                                   f"{update.as_of_ms}.{update.seq}", self.coalescer)
-                state = new
+                state = self.tops[board] = new
                 self.suppressed += result.suppressed
                 self.coalesced += result.coalesced
                 self._queue(result.notifications)
                 await self._flush()
         except PodiumError as exc:
             log.warning("notification watch on %s ended: %s", board, exc)   # restarted by the next refresh
+        finally:
+            self.tops.pop(board, None)
+
+    def _release_held(self) -> None:
+        """Coalesced `overtaken` passes whose window has ended go out even if the board is quiet:
+        an evaluation of no change releases exactly what is due."""
+        if not self.coalescer.held:
+            return
+        now = self.clock.now_ms()
+        for board, top in list(self.tops.items()):
+            rules = [r for r in self.rules.get(board, []) if r.kind is RuleKind.OVERTAKEN]
+            if rules:
+                board_now = as_board(top)
+                self._queue(evaluate(rules, board_now, board_now, now, f"{now}.held", self.coalescer).notifications)
 
     def _queue(self, notes: list[Notification]) -> None:
         for note in notes:

@@ -105,6 +105,10 @@ def test_notifications_match_the_oracle(history: list[tuple[int, int]], gaps: li
     assert not (set(sent) - set(raw))
     for times in sent_at.values():
         assert all(b - a >= window_ms for a, b in pairwise(times))
+    # a quiet board releases what is held once the windows have ended: then everything was sent
+    release = evaluate([rules[0]], boards[-1], boards[-1], now + window_ms, "held", co)
+    assert not co.held
+    assert sent_count + sum(x.count for x in release.notifications) == sum(raw.values())
 
 
 def test_cap_counts_what_it_suppresses() -> None:
