@@ -22,7 +22,7 @@ from podium.devtools.testing import LiveServer
 from podium.devtools.ws_client import Subscriber
 from podium.redis_server import RedisServer
 from tests.conftest import ADMIN_KEY, region_settings
-from tests.region.helpers import create_board, entry, post_scores
+from tests.region.helpers import create_board, entry, post_scores, unique
 
 from .receiver import Receiver
 
@@ -67,8 +67,9 @@ INBOX = """query($u: Boolean!, $a: String) { notifications(first: 10, unreadOnly
 
 def test_rules_inbox_and_webhook(region: LiveServer) -> None:
     base = region.url
+    ann, bob, cyd = unique("ann"), unique("bob"), unique("cyd")   # inboxes are per player: fresh ones
     board = create_board(base, public_read=True)
-    assert post_scores(base, {"entries": [entry(board, "ann", 50), entry(board, "bob", 40)]}).status_code == 200
+    assert post_scores(base, {"entries": [entry(board, ann, 50), entry(board, bob, 40)]}).status_code == 200
     for rule in ({"id": "top2", "board": board, "kind": "entered_top_n", "n": 2},
                  {"id": "passed", "board": board, "kind": "overtaken", "n": 10, "window_ms": 0},
                  {"id": "hundred", "board": board, "kind": "threshold", "metric": "score", "value": 100}):
@@ -82,23 +83,25 @@ def test_rules_inbox_and_webhook(region: LiveServer) -> None:
         fanout = region.app.state.service.fanout
         wait_for(lambda: any(b == board and w.loaded.is_set() for (b, _), w in fanout.tops.items())
                  and board in engine.watches)
-        assert post_scores(base, {"entries": [entry(board, "cyd", 200)]}).status_code == 200
+        assert post_scores(base, {"entries": [entry(board, cyd, 200)]}).status_code == 200
 
-        doc = wait_for(lambda: (d := gql(base, INBOX, {"u": False}, token("ann")))["data"]["notifications"]["edges"]
+        doc = wait_for(lambda: (d := gql(base, INBOX, {"u": False}, token(ann)))["data"]["notifications"]["edges"]
                        and d)
         page = doc["data"]["notifications"]
         assert [e["node"]["kind"] for e in page["edges"]] == ["overtaken"]
-        assert page["edges"][0]["node"]["by"] == ["cyd"] and page["unreadCount"] == 1
-        cyd = wait_for(lambda: len((d := gql(base, INBOX, {"u": True}, token("cyd")))["data"]["notifications"]
+        assert page["edges"][0]["node"]["by"] == [cyd] and page["unreadCount"] == 1
+        cyd_doc = wait_for(lambda: len((d := gql(base, INBOX, {"u": True}, token(cyd)))["data"]["notifications"]
                                    ["edges"]) == 2 and d)
-        assert sorted(e["node"]["kind"] for e in cyd["data"]["notifications"]["edges"]) == ["entered_top_n", "threshold"]
+        assert sorted(e["node"]["kind"] for e in cyd_doc["data"]["notifications"]["edges"]) == ["entered_top_n", "threshold"]
         # paging with the opaque cursor
-        first = cyd["data"]["notifications"]["edges"][0]["cursor"]
-        rest = gql(base, INBOX, {"u": False, "a": first}, token("cyd"))["data"]["notifications"]
+        first = cyd_doc["data"]["notifications"]["edges"][0]["cursor"]
+        rest_doc = gql(base, INBOX, {"u": False, "a": first}, token(cyd))
+        assert "errors" not in rest_doc, rest_doc
+        rest = rest_doc["data"]["notifications"]
         assert len(rest["edges"]) == 1 and not rest["hasNextPage"]
-        marked = gql(base, "mutation { markNotificationsRead }", {}, token("cyd"))
+        marked = gql(base, "mutation { markNotificationsRead }", {}, token(cyd))
         assert marked["data"]["markNotificationsRead"] == 0
-        assert gql(base, INBOX, {"u": True}, token("cyd"))["data"]["notifications"]["edges"] == []
+        assert gql(base, INBOX, {"u": True}, token(cyd))["data"]["notifications"]["edges"] == []
 
         # webhook: every event of the board, signed (verified by the receiver), once each
         wait_for(lambda: len(rx.accepted) == 4)
