@@ -84,7 +84,14 @@ class RedisWebhooks:
         """This consumer's pending entries first (left by a crash), then new ones."""
         await self._group(key, group)
         for start in ("0", ">"):
-            reply: Any = await self._call(self.redis.xreadgroup(group, consumer, {key: start}, count=count))
+            try:
+                reply: Any = await self.redis.xreadgroup(group, consumer, {key: start}, count=count)
+            except ResponseError as exc:
+                if "NOGROUP" in str(exc):        # the stream was deleted (e.g. FLUSHALL): make it again
+                    self._groups.discard(key)
+                raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
+            except RedisError as exc:
+                raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
             rows = [(_text(mid), fields) for _, entries in reply for mid, fields in entries if fields]
             if rows:
                 return rows

@@ -142,3 +142,20 @@ async def test_a_hanging_endpoint_does_not_delay_a_healthy_one(redis_single: aio
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def test_worker_recovers_when_redis_loses_its_streams(redis_single: aioredis.Redis) -> None:
+    """FLUSHALL removes the outbox and its consumer group under a running worker: it makes them again."""
+    with Receiver({"e": SECRET}) as rx:
+        store = RedisWebhooks(redis_single, 100, 10_000, 10_000)
+        await store.put_endpoint(Endpoint("e", rx.url(), SECRET))
+        async with httpx.AsyncClient() as client:
+            _, stop, task = await start(redis_single, FAST, client)
+            await RedisInbox(redis_single, 50, 1000).publish(notes(1))
+            await until(lambda: len(rx.accepted) == 1)
+            await redis_single.flushall()
+            await store.put_endpoint(Endpoint("e", rx.url(), SECRET))
+            await RedisInbox(redis_single, 50, 1000).publish(notes(3)[1:])
+            await until(lambda: len(rx.accepted) == 3)
+            stop.set()
+            await task
