@@ -74,6 +74,8 @@ class DeliveryWorker:
         self._endpoints = endpoints
         for ident in endpoints:
             task = self._tasks.get(ident)
+            if task is not None and task.done() and not task.cancelled() and task.exception() is not None:
+                log.error("webhook %s delivery task failed; restarted", ident, exc_info=task.exception())
             if task is None or task.done():
                 self._tasks[ident] = asyncio.create_task(self._endpoint_loop(ident, stop), name=f"webhook {ident}")
 
@@ -81,11 +83,16 @@ class DeliveryWorker:
         """Copy one batch of the outbox into the queues of the endpoints that want it, then ack it."""
         batch = await self.store.read_outbox(self.consumer, self.settings.webhook_poll_batch_max)
         now = self.clock.now_ms()
-        for _, fields in batch:
-            doc = fields[b"n"]
-            note = orjson.loads(doc)
+        for message_id, fields in batch:
+            doc = fields.get(b"n", b"")
+            try:
+                note = orjson.loads(doc)
+                kind, board = note["kind"], note["board"]
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                log.error("outbox entry %s is not a notification; skipped", message_id)   # never written by Podium
+                continue
             for endpoint in self._endpoints.values():
-                if endpoint.wants(note["kind"], note["board"]):
+                if endpoint.wants(kind, board):
                     await self.store.enqueue(endpoint.id, doc, now)
                     self.counters.routed += 1
         await self.store.ack_outbox([mid for mid, _ in batch])
