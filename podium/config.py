@@ -176,6 +176,8 @@ class NotificationSettings(BaseModel):
     webhook_deadline_ms: int = 3_600_000     # after this, an undelivered event is dead-lettered
     webhook_poll_ms: int = 200               # delivery worker: how often an idle queue is checked
     webhook_poll_batch_max: int = 500        # outbox entries routed per read
+    webhook_breaker_failures: int = 5        # failed attempts in a row that open an endpoint's breaker
+    webhook_breaker_open_ms: int = 30_000    # an open endpoint takes no new events for this long
     dead_letters_max: int = 100_000          # dead-lettered deliveries kept
     dead_letters_page_max: int = 500         # dead letters per admin listing
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import httpx
 import orjson
+from podium.region.notifications.breaker import Breaker
 from podium.region.notifications.webhooks import Endpoint, backoff_ms, delivery_headers
 from podium.region.notifications.webhooks_redis import Message, RedisWebhooks
 
@@ -48,6 +49,7 @@ class DeliveryWorker:
         self.counters = DeliveryCounters()
         self._endpoints: dict[str, Endpoint] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.breakers: dict[str, Breaker] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Route the outbox and keep one delivery task per registered endpoint, until `stop`."""
@@ -100,7 +102,12 @@ class DeliveryWorker:
 
     async def _endpoint_loop(self, ident: str, stop: asyncio.Event) -> None:
         poll_s = self.settings.webhook_poll_ms / 1000
+        breaker = self.breakers.setdefault(ident, Breaker(self.settings.webhook_breaker_failures,
+                                                          self.settings.webhook_breaker_open_ms))
         while not stop.is_set():
+            if not breaker.allows_new(self.clock.now_ms()):
+                await _sleep_unless(stop, poll_s)
+                continue
             try:
                 batch = await self.store.read_queue(ident, self.consumer, self.settings.webhook_concurrency_max)
                 if batch:
@@ -121,6 +128,9 @@ class DeliveryWorker:
             if endpoint is None:
                 return          # unregistered meanwhile: the entry stays in its (orphaned) queue
             error = await self._attempt(endpoint, event_id, doc)
+            breaker = self.breakers.get(ident)
+            if breaker is not None:
+                breaker.record(error is None, self.clock.now_ms())
             if error is None:
                 await self.store.done(ident, message_id)
                 self.counters.delivered += 1

@@ -23,7 +23,7 @@ from .receiver import Receiver
 pytestmark = pytest.mark.anyio
 SECRET = "s" * 32
 FAST = NotificationSettings(webhook_poll_ms=20, webhook_retry_base_ms=20, webhook_retry_ms_max=100,
-                            webhook_deadline_ms=30_000, webhook_timeout_ms=2000)
+                            webhook_deadline_ms=30_000, webhook_timeout_ms=2000, webhook_breaker_open_ms=200)
 
 
 def notes(count: int, board: str = "b") -> list[Notification]:
