@@ -68,21 +68,27 @@ class RedisWebhooks:
             raise NotFound(f"no webhook endpoint {endpoint_id!r}")
 
     # -- streams -----------------------------------------------------------------------------
-    async def _group(self, key: str, group: str) -> None:
+    async def _group(self, key: str, group: str) -> bool:
+        """Make the consumer group once the stream exists (from id 0: nothing written before is
+        missed). The worker never creates a stream itself: an idle region leaves Redis as it was."""
         if key in self._groups:
-            return
+            return True
         try:
-            await self.redis.xgroup_create(key, group, id="0", mkstream=True)
+            await self.redis.xgroup_create(key, group, id="0")
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
+                if "key to exist" in str(exc) or "no such key" in str(exc).lower():
+                    return False        # nothing was ever written: nothing to read
                 raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
         except RedisError as exc:
             raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
         self._groups.add(key)
+        return True
 
     async def _read(self, key: str, group: str, consumer: str, count: int) -> list[Message]:
         """This consumer's pending entries first (left by a crash), then new ones."""
-        await self._group(key, group)
+        if not await self._group(key, group):
+            return []
         for start in ("0", ">"):
             try:
                 reply: Any = await self.redis.xreadgroup(group, consumer, {key: start}, count=count)

@@ -154,6 +154,8 @@ async def test_worker_recovers_when_redis_loses_its_streams(redis_single: aiored
             await RedisInbox(redis_single, 50, 1000).publish(notes(1))
             await until(lambda: len(rx.accepted) == 1)
             await redis_single.flushall()
+            await asyncio.sleep(0.5)                     # several polls: an idle worker writes nothing
+            assert await redis_single.dbsize() == 0
             await store.put_endpoint(Endpoint("e", rx.url(), SECRET))
             await RedisInbox(redis_single, 50, 1000).publish(notes(3)[1:])
             await until(lambda: len(rx.accepted) == 3)
