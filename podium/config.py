@@ -220,6 +220,34 @@ class SupervisorSettings(BaseModel):
     healthy_run_ms: int = 60_000             # a loop that ran this long before failing starts its backoff afresh
 
 
+class NotificationSettings(BaseModel):
+    enabled: bool = True
+    rules_per_board_max: int = 50            # declared rules per board
+    top_n_max: int = 100                     # rule `n` (top-N, overtaken cap); also the slice the fan-out evaluates
+    window_ms_max: int = 86_400_000          # longest overtaken coalescing window
+    overtaken_by_max: int = 10               # overtakers named in one coalesced notification
+    coalesce_players_max: int = 100_000      # players whose overtaken window is remembered per process
+    outbox_len_max: int = 1_000_000          # Redis stream outbox entries kept (MAXLEN ~)
+    inbox_len_max: int = 200                 # notifications kept per player (oldest dropped)
+    page_max: int = 100                      # notifications per page
+    live_poll_ms: int = 1000                 # notificationReceived: how often a subscriber's inbox is checked
+    evaluate_queue_max: int = 10_000         # board changes waiting for evaluation; beyond, dropped (counted)
+    body_bytes_max: int = 65_536             # admin rule / webhook declaration body
+    webhook_endpoints_max: int = 1000        # registered endpoints
+    webhook_concurrency_max: int = 4         # deliveries in flight per endpoint
+    webhook_queue_len_max: int = 100_000     # undelivered events kept per endpoint (Redis stream)
+    webhook_timeout_ms: int = 5000           # one delivery attempt
+    webhook_retry_base_ms: int = 500         # first retry delay (doubled per attempt, jittered)
+    webhook_retry_ms_max: int = 60_000       # longest retry delay
+    webhook_deadline_ms: int = 3_600_000     # after this, an undelivered event is dead-lettered
+    webhook_poll_ms: int = 200               # delivery worker: how often an idle queue is checked
+    webhook_poll_batch_max: int = 500        # outbox entries routed per read
+    webhook_breaker_failures: int = 5        # failed attempts in a row that open an endpoint's breaker
+    webhook_breaker_open_ms: int = 30_000    # an open endpoint takes no new events for this long
+    dead_letters_max: int = 100_000          # dead-lettered deliveries kept
+    dead_letters_page_max: int = 500         # dead letters per admin listing
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PODIUM_", env_nested_delimiter="__", extra="ignore", populate_by_name=True
@@ -252,6 +280,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     trending: TrendingSettings = Field(default_factory=TrendingSettings)
     supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
 
     @classmethod
     def settings_customise_sources(

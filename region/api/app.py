@@ -13,6 +13,8 @@ from podium.region.api.response_cache import ResponseCacheMiddleware
 from podium.region.api.schema import build_schema
 from podium.region.contests.routes import contest_routes
 from podium.region.contests.wiring import close_contests, open_contests
+from podium.region.notifications.http import notification_routes
+from podium.region.notifications.wiring import close_notifications, open_notifications
 from podium.region.rate_limit import RateLimitMiddleware
 from podium.region.service import RegionService
 from podium.region.trending import http as trending_http
@@ -54,9 +56,13 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
         await svc.open()
         app.state.service = svc
         app.state.contests = await open_contests(settings, svc.redis, svc.clock) if settings.contests.enabled else None
+        app.state.notifications = (await open_notifications(settings, svc.redis, svc.clock, svc.fanout)
+                                   if settings.notifications.enabled and svc.fanout is not None else None)
         try:
             yield
         finally:
+            if app.state.notifications is not None:
+                await close_notifications(app.state.notifications)
             if app.state.contests is not None:
                 await close_contests(app.state.contests)
             if service is None:
@@ -72,6 +78,7 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
         Route("/v1/admin/quarantine", http.quarantine_endpoint, methods=["GET"]),
         Route("/v1/admin/replication/{action}", http.replication_endpoint, methods=["GET", "POST"]),
         *contest_routes(),
+        *notification_routes(),
         Route("/healthz", http.healthz),
         Route("/metrics", http.metrics),
         Route("/readyz", http.readyz),

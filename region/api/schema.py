@@ -15,6 +15,7 @@ from podium.region.api.extensions.cost_limit import cost_limit
 from podium.region.api.history_types import BoardSnapshot, RankPointType, ScoreEvent, SnapshotSummary
 from podium.region.api.mutations import Mutation
 from podium.region.api.subscriptions import Subscription
+from podium.region.notifications.graphql_api import NotificationQueries
 from podium.region.service import RegionService
 from podium.region.trending.graphql import TrendingQuery, TrendingSubscription
 from strawberry.extensions import DisableIntrospection, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
@@ -117,7 +118,7 @@ class Player:
 
 # A subclass of Any only when mypy runs on the checkout layout (docs/typing.md).
 @strawberry.type
-class Query(ContestQueries, TrendingQuery):  # type: ignore[misc, unused-ignore]
+class Query(ContestQueries, TrendingQuery, NotificationQueries):  # type: ignore[misc, unused-ignore]
     @typed.field(description="Every board of this region.")
     async def boards(self, info: Info[Any, Any]) -> list[Board]:
         boards = await service_of(info).boards.all()

@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from podium.region.api.auth import authorize_player, authorize_read
 from podium.region.api.contests import ContestSubscriptions
+from podium.region.notifications.graphql_api import NotificationSubscriptions
 from strawberry.types import Info
 
 from podium.gql import typed
@@ -17,7 +18,7 @@ from podium.gql.live_fast import deliver
 
 
 @strawberry.type
-class Subscription(ContestSubscriptions):  # type: ignore[misc, unused-ignore]  # Any on the checkout layout
+class Subscription(ContestSubscriptions, NotificationSubscriptions):  # type: ignore[misc, unused-ignore]  # Any on the checkout layout
     @typed.subscription(description="The top-n of a board: first the full top, then only changes, "
                                     "coalesced per tick.")
     async def top_changed(self, info: Info[Any, Any], board: str, n: int = 10) -> AsyncGenerator[TopChanged, None]:

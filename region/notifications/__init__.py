@@ -1,0 +1,1 @@
+"""Notifications: rules evaluated on board changes, a durable outbox, player inboxes and signed webhooks."""

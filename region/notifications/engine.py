@@ -1,0 +1,149 @@
+"""Evaluates the declared rules where a board's top changes: the region's fan-out.
+
+The engine is one more subscriber of the fan-out's top-N hub (one per board with rules, N the
+slice its rules need): the tick computes each diff once, as for any client, and never waits for
+the engine (a subscriber has a slot, not a queue: a slow engine sees one coalesced diff). The
+engine rebuilds the new top from the diff, evaluates the rules (pure, `evaluate`), and writes the
+notifications to the inboxes and the outbox. What the slice cannot see is not evaluated here:
+players below the slice (see docs/notifications.md, "Which tier evaluates which rule").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+
+from podium.region.notifications.evaluate import Coalescer, as_board, evaluate
+from podium.region.notifications.inbox_redis import RedisInbox
+from podium.region.notifications.rules import Metric, Notification, Rule, RuleKind
+from podium.region.notifications.rules_redis import RedisRules
+
+from podium.clock import Clock
+from podium.config import NotificationSettings
+from podium.errors import PodiumError
+from podium.fanout import FanOut
+from podium.model import RankedEntry
+from podium.tasks import cancel_and_wait
+from podium.top_diff import apply_diff
+
+log = logging.getLogger("podium.notifications")
+
+
+def slice_for(rules: list[Rule], n_max: int) -> int:
+    """How much of the top the board's rules need to see."""
+    need = 1
+    for r in rules:
+        if r.kind is RuleKind.OVERTAKEN:
+            need = max(need, r.n + r.near_ranks + 1)
+        elif r.kind is RuleKind.THRESHOLD:
+            need = max(need, r.value if r.metric is Metric.RANK else n_max)
+        else:
+            need = max(need, r.n + 1)
+    return max(1, min(need, n_max))
+
+
+class NotificationEngine:
+    def __init__(self, rules: RedisRules, inbox: RedisInbox, fanout: FanOut, settings: NotificationSettings,
+                 clock: Clock) -> None:
+        self.rules_store = rules
+        self.inbox = inbox
+        self.fanout = fanout
+        self.settings = settings
+        self.clock = clock
+        self.coalescer = Coalescer(settings.coalesce_players_max, settings.overtaken_by_max)
+        self.rules: dict[str, list[Rule]] = {}
+        self.watches: dict[str, tuple[int, asyncio.Task[None]]] = {}
+        self.tops: dict[str, list[RankedEntry]] = {}   # the last top each watch saw
+        self.unpublished: deque[Notification] = deque()
+        self._flushing = asyncio.Lock()    # the ticker loop and the board watches both flush
+        self.published = 0
+        self.dropped = 0          # notifications over `evaluate_queue_max` while Redis was unavailable
+        self.suppressed = 0       # overtaken passes outside the cap
+        self.coalesced = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Follow the declared rules: one top-N watch per board with rules, until `stop`."""
+        try:
+            while not stop.is_set():
+                try:
+                    await self.refresh()
+                    self._release_held()
+                    await self._flush()
+                except PodiumError as exc:
+                    log.warning("notification rules not refreshed: %s", exc)
+                try:
+                    await asyncio.wait_for(stop.wait(), self.settings.live_poll_ms / 1000)
+                except TimeoutError:
+                    pass
+        finally:
+            for _, task in self.watches.values():
+                await cancel_and_wait(task)
+            self.watches.clear()
+
+    async def refresh(self) -> None:
+        by_board: dict[str, list[Rule]] = {}
+        for rule in await self.rules_store.all():
+            by_board.setdefault(rule.board, []).append(rule)
+        self.rules = by_board
+        n_max = min(self.settings.top_n_max, self.fanout.limits.subscription_top_n_max)
+        for board in list(self.watches):
+            n, task = self.watches[board]
+            if board not in by_board or n != slice_for(by_board[board], n_max) or task.done():
+                await cancel_and_wait(task)
+                del self.watches[board]
+        for board, rules in by_board.items():
+            if board not in self.watches:
+                n = slice_for(rules, n_max)
+                self.watches[board] = (n, asyncio.create_task(self._watch(board, n), name=f"notify {board}"))
+
+    async def _watch(self, board: str, n: int) -> None:
+        state: list[RankedEntry] = []
+        try:
+            async for update in self.fanout.subscribe_top(board, n):
+                if update.full:
+                    state = self.tops[board] = update.entries
+                    continue
+                new = apply_diff(state, update.changes)
+                result = evaluate(self.rules.get(board, []), as_board(state), as_board(new), self.clock.now_ms(),
+                                  f"{update.as_of_ms}.{update.seq}", self.coalescer)
+                state = self.tops[board] = new
+                self.suppressed += result.suppressed
+                self.coalesced += result.coalesced
+                self._queue(result.notifications)
+                await self._flush()
+        except PodiumError as exc:
+            log.warning("notification watch on %s ended: %s", board, exc)   # restarted by the next refresh
+        finally:
+            self.tops.pop(board, None)
+
+    def _release_held(self) -> None:
+        """Coalesced `overtaken` passes whose window has ended go out even if the board is quiet:
+        an evaluation of no change releases exactly what is due."""
+        if not self.coalescer.held:
+            return
+        now = self.clock.now_ms()
+        for board, top in list(self.tops.items()):
+            rules = [r for r in self.rules.get(board, []) if r.kind is RuleKind.OVERTAKEN]
+            if rules:
+                board_now = as_board(top)
+                self._queue(evaluate(rules, board_now, board_now, now, f"{now}.held", self.coalescer).notifications)
+
+    def _queue(self, notes: list[Notification]) -> None:
+        for note in notes:
+            if len(self.unpublished) >= self.settings.evaluate_queue_max:
+                self.dropped += 1
+                continue
+            self.unpublished.append(note)
+
+    async def _flush(self) -> None:
+        async with self._flushing:
+            while self.unpublished:
+                note = self.unpublished[0]
+                try:
+                    await self.inbox.publish([note])
+                except PodiumError as exc:
+                    log.warning("notifications held until the store answers: %s", exc)
+                    return
+                self.unpublished.popleft()
+                self.published += 1

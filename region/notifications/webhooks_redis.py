@@ -1,0 +1,156 @@
+"""Webhook endpoints, their delivery queues and the dead letters in Redis.
+
+    pw:endpoints     hash: endpoint id -> JSON (with its secret)
+    pw:q:{E}         stream per endpoint: events waiting for delivery (`n` JSON, `t` enqueued ms);
+                     consumer group "d"; an entry is acked and deleted once delivered or dead-lettered
+    pw:dead          stream: dead-lettered deliveries (`e` endpoint, `n`, `err`, `t`), bounded
+The outbox (`pn:outbox`) is read by the consumer group "webhooks": an outbox entry is acked only
+after it is copied into every matching endpoint queue, so a restart re-reads it (pending entries
+first), and a queue entry is acked only after delivery, so a restart re-delivers it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+import orjson
+from podium.region.notifications.inbox_redis import OUTBOX_KEY
+from podium.region.notifications.webhooks import Endpoint
+from redis.exceptions import RedisError, ResponseError
+
+from podium.errors import BadUserInput, NotFound, Unavailable
+from podium.redis_client import AnyRedis
+
+T = TypeVar("T")
+ENDPOINTS_KEY = "pw:endpoints"
+DEAD_KEY = "pw:dead"
+OUTBOX_GROUP = "webhooks"
+QUEUE_GROUP = "d"
+Message = tuple[str, dict[str, bytes]]
+
+
+def queue_key(endpoint_id: str) -> str:
+    return "pw:q:{" + endpoint_id + "}"
+
+
+def _text(v: bytes | str) -> str:
+    return v.decode() if isinstance(v, bytes) else v
+
+
+class RedisWebhooks:
+    def __init__(self, redis: AnyRedis, endpoints_max: int, queue_len_max: int, dead_letters_max: int) -> None:
+        self.redis = redis
+        self.endpoints_max = endpoints_max
+        self.queue_len_max = queue_len_max
+        self.dead_letters_max = dead_letters_max
+        self._groups: set[str] = set()
+
+    async def _call(self, pending: Awaitable[T]) -> T:
+        try:
+            return await pending
+        except RedisError as exc:
+            raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
+
+    # -- endpoints ---------------------------------------------------------------------------
+    async def endpoints(self) -> list[Endpoint]:
+        raw = await self._call(self.redis.hgetall(ENDPOINTS_KEY))
+        return sorted((Endpoint.from_dict(orjson.loads(v)) for v in raw.values()), key=lambda e: e.id)
+
+    async def put_endpoint(self, endpoint: Endpoint) -> None:
+        exists = await self._call(self.redis.hexists(ENDPOINTS_KEY, endpoint.id))
+        if not exists and await self._call(self.redis.hlen(ENDPOINTS_KEY)) >= self.endpoints_max:
+            raise BadUserInput(f"at most {self.endpoints_max} webhook endpoints")
+        await self._call(self.redis.hset(ENDPOINTS_KEY, endpoint.id, orjson.dumps(endpoint.to_dict())))
+
+    async def delete_endpoint(self, endpoint_id: str) -> None:
+        if not await self._call(self.redis.hdel(ENDPOINTS_KEY, endpoint_id)):
+            raise NotFound(f"no webhook endpoint {endpoint_id!r}")
+
+    # -- streams -----------------------------------------------------------------------------
+    async def _group(self, key: str, group: str) -> bool:
+        """Make the consumer group once the stream exists (from id 0: nothing written before is
+        missed). The worker never creates a stream itself: an idle region leaves Redis as it was."""
+        if key in self._groups:
+            return True
+        try:
+            await self.redis.xgroup_create(key, group, id="0")
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                if "key to exist" in str(exc) or "no such key" in str(exc).lower():
+                    return False        # nothing was ever written: nothing to read
+                raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
+        except RedisError as exc:
+            raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
+        self._groups.add(key)
+        return True
+
+    async def _read(self, key: str, group: str, consumer: str, count: int) -> list[Message]:
+        """This consumer's pending entries first (left by a crash), then new ones."""
+        if not await self._group(key, group):
+            return []
+        for start in ("0", ">"):
+            try:
+                reply: Any = await self.redis.xreadgroup(group, consumer, {key: start}, count=count)
+            except ResponseError as exc:
+                if "NOGROUP" in str(exc):        # the stream was deleted (e.g. FLUSHALL): make it again
+                    self._groups.discard(key)
+                raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
+            except RedisError as exc:
+                raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
+            rows = [(_text(mid), fields) for _, entries in reply for mid, fields in entries if fields]
+            if rows:
+                return rows
+        return []
+
+    async def read_outbox(self, consumer: str, count: int) -> list[Message]:
+        return await self._read(OUTBOX_KEY, OUTBOX_GROUP, consumer, count)
+
+    async def ack_outbox(self, ids: list[str]) -> None:
+        if ids:
+            await self._call(self.redis.xack(OUTBOX_KEY, OUTBOX_GROUP, *ids))
+
+    async def enqueue(self, endpoint_id: str, doc: bytes, enqueued_ms: int) -> None:
+        await self._call(self.redis.xadd(queue_key(endpoint_id), {"n": doc, "t": enqueued_ms},
+                                         maxlen=self.queue_len_max, approximate=True))
+
+    async def read_queue(self, endpoint_id: str, consumer: str, count: int) -> list[Message]:
+        return await self._read(queue_key(endpoint_id), QUEUE_GROUP, consumer, count)
+
+    async def done(self, endpoint_id: str, message_id: str) -> None:
+        key = queue_key(endpoint_id)
+        await self._call(self.redis.xack(key, QUEUE_GROUP, message_id))
+        await self._call(self.redis.xdel(key, message_id))
+
+    async def queued(self, endpoint_id: str) -> int:
+        return int(await self._call(self.redis.xlen(queue_key(endpoint_id))))
+
+    # -- dead letters ------------------------------------------------------------------------
+    async def dead_letter(self, endpoint_id: str, doc: bytes, error: str, now_ms: int) -> None:
+        await self._call(self.redis.xadd(DEAD_KEY, {"e": endpoint_id, "n": doc, "err": error[:500], "t": now_ms},
+                                         maxlen=self.dead_letters_max, approximate=True))
+
+    async def dead_letters(self, count: int, after: str | None = None) -> list[dict[str, object]]:
+        start = f"({after}" if after else "-"
+        try:
+            rows: Any = await self.redis.xrange(DEAD_KEY, start, "+", count=count)
+        except ResponseError as exc:
+            raise BadUserInput("after is not a dead-letter id", field="after") from exc
+        except RedisError as exc:
+            raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
+        return [{"id": _text(mid), "endpoint": _text(f[b"e"]), "notification": orjson.loads(f[b"n"]),
+                 "error": _text(f[b"err"]), "at_ms": int(f[b"t"])} for mid, f in rows]
+
+    async def replay(self, dead_id: str, now_ms: int) -> None:
+        """Put a dead letter back on its endpoint's queue (a fresh deadline) and drop it from the list."""
+        try:
+            rows: Any = await self.redis.xrange(DEAD_KEY, dead_id, dead_id)
+        except ResponseError as exc:
+            raise BadUserInput("not a dead-letter id", field="id") from exc
+        except RedisError as exc:
+            raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
+        if not rows:
+            raise NotFound(f"no dead letter {dead_id!r}")
+        fields = rows[0][1]
+        await self.enqueue(_text(fields[b"e"]), fields[b"n"], now_ms)
+        await self._call(self.redis.xdel(DEAD_KEY, dead_id))

@@ -1,0 +1,59 @@
+"""Builds the notification front of a region: rules, inboxes, webhooks on the region's Redis, the
+engine on the region's fan-out, and the delivery worker, with the tasks they own."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import httpx
+from podium.region.notifications.delivery import DeliveryWorker
+from podium.region.notifications.engine import NotificationEngine
+from podium.region.notifications.inbox_redis import RedisInbox
+from podium.region.notifications.rules_redis import RedisRules
+from podium.region.notifications.webhooks_redis import RedisWebhooks
+
+from podium.clock import Clock
+from podium.config import Settings
+from podium.fanout import FanOut
+from podium.redis_client import AnyRedis
+from podium.tasks import cancel_and_wait
+
+
+@dataclass
+class Notifications:
+    settings: Settings
+    clock: Clock
+    rules: RedisRules
+    inbox: RedisInbox
+    webhooks: RedisWebhooks
+    engine: NotificationEngine
+    worker: DeliveryWorker
+    client: httpx.AsyncClient
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+async def open_notifications(settings: Settings, redis: AnyRedis, clock: Clock, fanout: FanOut) -> Notifications:
+    s = settings.notifications
+    rules = RedisRules(redis, s.rules_per_board_max)
+    inbox = RedisInbox(redis, s.inbox_len_max, s.outbox_len_max)
+    webhooks = RedisWebhooks(redis, s.webhook_endpoints_max, s.webhook_queue_len_max, s.dead_letters_max)
+    client = httpx.AsyncClient(limits=httpx.Limits(max_connections=s.webhook_endpoints_max * s.webhook_concurrency_max))
+    engine = NotificationEngine(rules, inbox, fanout, s, clock)
+    # One consumer name per region: a restarted process takes over the entries its predecessor held.
+    worker = DeliveryWorker(webhooks, s, clock, f"{settings.region}-webhooks", client)
+    n = Notifications(settings, clock, rules, inbox, webhooks, engine, worker, client)
+    n.tasks = [asyncio.create_task(engine.run(n.stop), name="notification rules"),
+               asyncio.create_task(worker.run(n.stop), name="webhook delivery")]
+    return n
+
+
+async def close_notifications(n: Notifications) -> None:
+    n.stop.set()
+    for task in n.tasks:
+        try:
+            await asyncio.wait_for(asyncio.shield(task), 5.0)
+        except TimeoutError:
+            await cancel_and_wait(task)
+    await n.client.aclose()
