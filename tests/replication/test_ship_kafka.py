@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer
 from podium.clock import SystemClock
 from podium.config import Settings
 from podium.errors import Unavailable
-from podium.kafka_server import KafkaServer
+from podium.kafka_broker import KafkaCluster
 from podium.model import Board
 from podium.region.signing import verify
 from podium.replication.changes import Change
@@ -46,7 +46,7 @@ async def read_all(bootstrap: str, topic: str, count: int) -> list[tuple[bytes, 
 
 @pytest.mark.anyio
 async def test_send_is_acknowledged_signed_and_unavailable_while_the_broker_is_down(tmp_path: Path) -> None:
-    with KafkaServer(tmp_path / "kafka") as broker:
+    with KafkaCluster(tmp_path / "kafka") as broker:
         settings = settings_for(broker.bootstrap)
         clock = SystemClock()
         transport = KafkaShipTransport(settings, SECRET, clock)

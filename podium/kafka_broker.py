@@ -1,0 +1,334 @@
+"""Starts real Apache Kafka brokers (KRaft, no ZooKeeper) as child JVMs: one broker or a cluster.
+
+Every node is a combined broker + controller on two free ports of 127.0.0.1. `start()` formats each
+node's storage with the storage tool (once: a restart keeps the log), starts the JVMs and returns when
+the metadata names every broker and an active controller. Used by the stream tests, `podium bench
+kafka` and `podium up --kafka`. Like `podium.redis_server`, each child gets PR_SET_PDEATHSIG so a
+killed parent leaves no orphan JVM, and each is stopped by its pid (SIGTERM, or SIGKILL for fault
+tests). The jars come from `podium.kafka_dist` (Maven Central, cached).
+
+The settings favour a quick start on a small machine (few threads, a small heap, C1 only, no initial
+rebalance delay, internal topics of 4 partitions) and quick fail-over in fault tests (a broker whose
+heartbeats stop is fenced after 4 s and leaves every ISR).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import concurrent.futures
+import signal
+import socket
+import subprocess
+import time
+import uuid
+import zipfile
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self, TypeVar
+
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from podium import kafka_dist
+from podium.errors import Unavailable
+from podium.redis_server import _die_with_parent, free_port
+
+START_TIMEOUT_S = 120.0      # a loaded 2-core machine; a broker alone starts in ~5-10 s
+STOP_TIMEOUT_S = 30.0        # a clean shutdown moves leadership away first
+FORMAT_TIMEOUT_S = 120.0
+PROBE_TIMEOUT_MS = 3000
+
+
+def _node_properties(cluster: KafkaCluster, node: BrokerNode) -> dict[str, str]:
+    n = len(cluster.nodes)
+    isr_min = str(min(2, n))
+    props = {
+        "process.roles": "broker,controller",
+        "node.id": str(node.node_id),
+        "controller.quorum.voters": ",".join(f"{x.node_id}@127.0.0.1:{x.controller_port}" for x in cluster.nodes),
+        "listeners": f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{node.port}",
+        "controller.listener.names": "CONTROLLER",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "log.dirs": str(node.log_dir),
+        "num.partitions": str(cluster.partitions),
+        "default.replication.factor": str(n),
+        "min.insync.replicas": isr_min,
+        "offsets.topic.replication.factor": str(n),
+        "offsets.topic.num.partitions": "4",
+        "transaction.state.log.replication.factor": str(n),
+        "transaction.state.log.min.isr": isr_min,
+        "transaction.state.log.num.partitions": "4",
+        "share.coordinator.state.topic.replication.factor": str(n),
+        "share.coordinator.state.topic.min.isr": isr_min,
+        "group.initial.rebalance.delay.ms": "0",
+        "auto.leader.rebalance.enable": "false",    # no leadership moves the tests did not cause
+        "unclean.leader.election.enable": "false",  # an out-of-sync replica never becomes leader
+        "broker.heartbeat.interval.ms": "500",
+        "broker.session.timeout.ms": "4000",        # a killed broker is fenced (and leaves every ISR) after this
+        "replica.lag.time.max.ms": "5000",
+        "num.network.threads": "2",
+        "num.io.threads": "2",
+        "background.threads": "2",
+        "num.replica.fetchers": "1",
+        "num.recovery.threads.per.data.dir": "1",
+        "log.cleaner.threads": "1",
+        "log.segment.bytes": str(64 * 1024 * 1024),
+    }
+    props.update(cluster.overrides)
+    return props
+
+
+@dataclass
+class BrokerNode:
+    """One combined broker + controller JVM."""
+
+    node_id: int
+    port: int
+    controller_port: int
+    data_dir: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "log"
+
+    @property
+    def config_path(self) -> Path:
+        return self.data_dir / "server.properties"
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def listening(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    def log_tail(self) -> str:
+        out = []
+        for name in ("stdout.log", "broker.log"):
+            path = self.data_dir / name
+            if path.exists():
+                out.append(path.read_text(errors="replace")[-1500:])
+        return "\n".join(out)
+
+
+class KafkaCluster:
+    """`brokers` Apache Kafka nodes on 127.0.0.1 sharing one KRaft quorum (1: a single broker).
+
+    With 3 nodes every topic and internal topic has replication factor 3 and `min.insync.replicas=2`:
+    an `acks=all` write survives any one node killed."""
+
+    def __init__(self, data_dir: Path, brokers: int = 1, *, partitions: int = 4, heap_mb: int = 384,
+                 fast_jit: bool = True, overrides: dict[str, str] | None = None) -> None:
+        if brokers < 1:
+            raise ValueError("a cluster needs at least one broker")
+        self.data_dir = Path(data_dir)
+        self.partitions = partitions
+        self.heap_mb = heap_mb
+        self.fast_jit = fast_jit       # C1 only: a quicker start, a lower peak (benchmarks turn it off)
+        self.overrides = dict(overrides or {})
+        self.cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        self.nodes = [BrokerNode(i + 1, free_port(), free_port(), self.data_dir / f"node-{i + 1}")
+                      for i in range(brokers)]
+        self.startup_s: float | None = None     # the last start(), formatting included
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(f"127.0.0.1:{node.port}" for node in self.nodes)
+
+    @property
+    def pids(self) -> list[int | None]:
+        return [node.pid for node in self.nodes]
+
+    def node(self, node_id: int) -> BrokerNode:
+        return next(n for n in self.nodes if n.node_id == node_id)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Format what is not formatted yet, start every node that is down, wait until all serve."""
+        started = time.monotonic()
+        try:
+            self._format([n for n in self.nodes if not (n.log_dir / "meta.properties").exists()])
+            for node in self.nodes:
+                if not node.alive():
+                    self._spawn(node)
+            self.wait_ready()
+        except BaseException:
+            self.stop(kill=True)
+            raise
+        self.startup_s = time.monotonic() - started
+        return self
+
+    def start_node(self, node_id: int) -> None:
+        """Bring one stopped node back (same ports, same log) and wait until the cluster serves again."""
+        node = self.node(node_id)
+        if not node.alive():
+            self._spawn(node)
+        self.wait_ready()
+
+    def stop(self, *, kill: bool = False) -> None:
+        for node in self.nodes:
+            self._signal(node, kill)
+        for node in self.nodes:
+            self._reap(node)
+
+    def stop_node(self, node_id: int, *, kill: bool = False) -> None:
+        """Stop one node: SIGTERM (a controlled shutdown) or SIGKILL (a crash)."""
+        node = self.node(node_id)
+        self._signal(node, kill)
+        self._reap(node)
+
+    def restart(self, *, kill: bool = False, down_s: float = 0.0) -> Self:
+        """Stop every node, stay down `down_s` seconds, start again on the same ports and logs."""
+        self.stop(kill=kill)
+        time.sleep(down_s)
+        return self.start()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- metadata ------------------------------------------------------------------------------
+
+    def wait_ready(self, timeout_s: float = START_TIMEOUT_S) -> None:
+        """Return once every live node listens and the metadata names them all and a controller."""
+        deadline = time.monotonic() + timeout_s
+        live = [n for n in self.nodes if n.alive()]
+        last = "no node listening"
+        while time.monotonic() < deadline:
+            for node in self.nodes:
+                if node.process is not None and node.process.poll() is not None:
+                    raise Unavailable(f"kafka node {node.node_id} exited with {node.process.returncode}:\n"
+                                      f"{node.log_tail()}")
+            if all(n.listening() for n in live):
+                try:
+                    brokers, controller = _run(_describe(self.bootstrap))
+                except (KafkaError, OSError, TimeoutError) as exc:
+                    last = repr(exc)
+                else:
+                    if brokers >= {n.node_id for n in live} and controller >= 0:
+                        return
+                    last = f"brokers {sorted(brokers)}, controller {controller}"
+            time.sleep(0.1)
+        raise Unavailable(f"kafka did not serve within {timeout_s:.0f}s ({last})")
+
+    def leader_of(self, topic: str, partition: int) -> int:
+        """The node id leading `topic`'s `partition` now (-1: none)."""
+        return _run(_leader(self.bootstrap, topic, partition))
+
+    # -- processes -----------------------------------------------------------------------------
+
+    def _jvm(self, main_class: str, *args: str, log_dir: Path) -> list[str]:
+        jit = ["-XX:TieredStopAtLevel=1"] if self.fast_jit else []
+        return [kafka_dist.java_binary(), f"-Xmx{self.heap_mb}m", "-Xms64m", "-Xss512k", "-XX:+UseSerialGC",
+                *jit, "-Xshare:auto", "-XX:-UsePerfData", "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile={kafka_dist.log4j2_config()}", f"-Dkafka.logs.dir={log_dir}",
+                "-cp", kafka_dist.classpath(), main_class, *args]
+
+    def _write_config(self, node: BrokerNode) -> None:
+        node.data_dir.mkdir(parents=True, exist_ok=True)
+        text = "".join(f"{k}={v}\n" for k, v in _node_properties(self, node).items())
+        node.config_path.write_text(text)
+
+    def _format(self, nodes: list[BrokerNode]) -> None:
+        """Format the nodes' storage with the cluster id, in parallel (one JVM start each)."""
+        tool = storage_tool_class()
+        runs = []
+        for node in nodes:
+            self._write_config(node)
+            runs.append((node, subprocess.Popen(
+                self._jvm(tool, "format", "-t", self.cluster_id, "-c", str(node.config_path), log_dir=node.data_dir),
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - only sets the death signal
+            )))
+        for node, proc in runs:
+            try:
+                out, _ = proc.communicate(timeout=FORMAT_TIMEOUT_S)
+            except subprocess.TimeoutExpired as exc:
+                proc.kill()
+                raise Unavailable(f"formatting kafka node {node.node_id} took over {FORMAT_TIMEOUT_S:.0f}s") from exc
+            if proc.returncode != 0:
+                raise Unavailable(f"formatting kafka node {node.node_id} failed: {out.decode(errors='replace')[-2000:]}")
+
+    def _spawn(self, node: BrokerNode) -> None:
+        self._write_config(node)
+        log = open(node.data_dir / "stdout.log", "ab")  # noqa: SIM115 - owned by the child
+        node.process = subprocess.Popen(
+            self._jvm("kafka.Kafka", str(node.config_path), log_dir=node.data_dir),
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only sets the death signal
+        )
+        log.close()
+
+    @staticmethod
+    def _signal(node: BrokerNode, kill: bool) -> None:
+        if node.alive():
+            assert node.process is not None
+            node.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+
+    @staticmethod
+    def _reap(node: BrokerNode) -> None:
+        proc, node.process = node.process, None
+        if proc is None:
+            return
+        try:
+            proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=STOP_TIMEOUT_S)
+
+
+def storage_tool_class() -> str:
+    """The storage tool's main class: `kafka.tools.StorageTool` in the broker jar (3.x and 4.x so
+    far), `org.apache.kafka.tools.StorageTool` where a release moved it to the tools jar."""
+    libs = kafka_dist.ensure_jars()
+    for jar in sorted(libs.glob("kafka_2.13-*.jar")):
+        if "kafka/tools/StorageTool.class" in zipfile.ZipFile(jar).namelist():
+            return "kafka.tools.StorageTool"
+    return "org.apache.kafka.tools.StorageTool"
+
+
+T = TypeVar("T")
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion on a thread of its own: callers may be inside an event loop."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+async def _describe(bootstrap: str) -> tuple[set[int], int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=PROBE_TIMEOUT_MS)
+    try:
+        await asyncio.wait_for(admin.start(), PROBE_TIMEOUT_MS / 1000)
+        doc = await asyncio.wait_for(admin.describe_cluster(), PROBE_TIMEOUT_MS / 1000)
+    finally:
+        await admin.close()
+    return {int(b["node_id"]) for b in doc["brokers"]}, int(doc["controller_id"])
+
+
+async def _leader(bootstrap: str, topic: str, partition: int) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=PROBE_TIMEOUT_MS)
+    try:
+        await admin.start()
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    for p in described["partitions"]:
+        if p["partition"] == partition:
+            return int(p["leader"])
+    return -1
