@@ -17,9 +17,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
+import fcntl
+import random
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 import zipfile
@@ -33,12 +37,13 @@ from aiokafka.errors import KafkaError
 
 from podium import kafka_dist
 from podium.errors import Unavailable
-from podium.redis_server import _die_with_parent, free_port
+from podium.redis_server import _die_with_parent, _port_is_free
 
 START_TIMEOUT_S = 120.0      # a loaded 2-core machine; a broker alone starts in ~5-10 s
 STOP_TIMEOUT_S = 30.0        # a clean shutdown moves leadership away first
 FORMAT_TIMEOUT_S = 120.0
 PROBE_TIMEOUT_MS = 3000
+PORT_MIN, PORT_MAX = 12_000, 32_000
 
 
 def _node_properties(cluster: KafkaCluster, node: BrokerNode) -> dict[str, str]:
@@ -138,10 +143,14 @@ class KafkaCluster:
         self.heap_mb = heap_mb
         self.fast_jit = fast_jit       # C1 only: a quicker start, a lower peak (benchmarks turn it off)
         self.overrides = dict(overrides or {})
-        self.cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        self.nodes = [BrokerNode(i + 1, free_port(), free_port(), self.data_dir / f"node-{i + 1}")
+        ports = _stable_ports(2 * brokers)
+        self.nodes = [BrokerNode(i + 1, ports[2 * i], ports[2 * i + 1], self.data_dir / f"node-{i + 1}")
                       for i in range(brokers)]
+        # a data dir formatted before (`podium up --kafka` run again) keeps its cluster id
+        self.cluster_id = _formatted_cluster_id(self.nodes[0]) or \
+            base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         self.startup_s: float | None = None     # the last start(), formatting included
+        self._dump_archives: dict[str, Path] = {}  # set only by ensure_class_archives()
 
     @property
     def bootstrap(self) -> str:
@@ -159,6 +168,8 @@ class KafkaCluster:
     def start(self) -> Self:
         """Format what is not formatted yet, start every node that is down, wait until all serve."""
         started = time.monotonic()
+        if not self._dump_archives:
+            ensure_class_archives()
         try:
             self._format([n for n in self.nodes if not (n.log_dir / "meta.properties").exists()])
             for node in self.nodes:
@@ -232,10 +243,16 @@ class KafkaCluster:
 
     # -- processes -----------------------------------------------------------------------------
 
-    def _jvm(self, main_class: str, *args: str, log_dir: Path) -> list[str]:
+    def _jvm(self, main_class: str, *args: str, log_dir: Path, archive: str) -> list[str]:
         jit = ["-XX:TieredStopAtLevel=1"] if self.fast_jit else []
+        dump = self._dump_archives.get(archive)
+        if dump is not None:
+            cds = [f"-XX:ArchiveClassesAtExit={dump}"]
+        else:
+            path = kafka_dist.class_archive(archive)
+            cds = [f"-XX:SharedArchiveFile={path}"] if path.exists() else []
         return [kafka_dist.java_binary(), f"-Xmx{self.heap_mb}m", "-Xms64m", "-Xss512k", "-XX:+UseSerialGC",
-                *jit, "-Xshare:auto", "-XX:-UsePerfData", "-Djava.awt.headless=true",
+                *jit, "-Xshare:auto", *cds, "-XX:-UsePerfData", "-Djava.awt.headless=true",
                 f"-Dlog4j2.configurationFile={kafka_dist.log4j2_config()}", f"-Dkafka.logs.dir={log_dir}",
                 "-cp", kafka_dist.classpath(), main_class, *args]
 
@@ -251,7 +268,8 @@ class KafkaCluster:
         for node in nodes:
             self._write_config(node)
             runs.append((node, subprocess.Popen(
-                self._jvm(tool, "format", "-t", self.cluster_id, "-c", str(node.config_path), log_dir=node.data_dir),
+                self._jvm(tool, "format", "-t", self.cluster_id, "-c", str(node.config_path), log_dir=node.data_dir,
+                          archive="format"),
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 preexec_fn=_die_with_parent,  # noqa: PLW1509 - only sets the death signal
             )))
@@ -268,7 +286,7 @@ class KafkaCluster:
         self._write_config(node)
         log = open(node.data_dir / "stdout.log", "ab")  # noqa: SIM115 - owned by the child
         node.process = subprocess.Popen(
-            self._jvm("kafka.Kafka", str(node.config_path), log_dir=node.data_dir),
+            self._jvm("kafka.Kafka", str(node.config_path), log_dir=node.data_dir, archive="broker"),
             stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             preexec_fn=_die_with_parent,  # noqa: PLW1509 - only sets the death signal
         )
@@ -290,6 +308,57 @@ class KafkaCluster:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=STOP_TIMEOUT_S)
+
+
+def _stable_ports(count: int) -> list[int]:
+    """Free ports below Linux's ephemeral range (32768+): a node that is down keeps its ports, and a
+    port from bind(0) could meanwhile be handed out as the source port of any outgoing connection."""
+    rng = random.Random()
+    ports: list[int] = []
+    for _ in range(2000):
+        port = rng.randint(PORT_MIN, PORT_MAX)
+        if port not in ports and _port_is_free(port):
+            ports.append(port)
+            if len(ports) == count:
+                return ports
+    raise Unavailable(f"no {count} free ports between {PORT_MIN} and {PORT_MAX}")
+
+
+def ensure_class_archives() -> None:
+    """Record which classes formatting and a broker's start load, once per Kafka version and Java
+    build (a throw-away broker started and stopped under -XX:ArchiveClassesAtExit), so every later
+    JVM maps them from the archive. Without the archives everything still works, only slower."""
+    targets = {kind: kafka_dist.class_archive(kind) for kind in ("format", "broker")}
+    if all(path.exists() for path in targets.values()):
+        return
+    lock_path = kafka_dist.cache_dir() / ".cds.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if all(path.exists() for path in targets.values()):
+            return
+        for path in targets.values():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="podium-kafka-cds-") as tmp:
+            partial = {kind: Path(tmp) / f"{kind}.jsa" for kind in targets}
+            broker = KafkaCluster(Path(tmp) / "broker")
+            broker._dump_archives = partial   # the one caller that dumps
+            broker.start()
+            broker.stop()                     # the JVM writes its archive on a clean exit
+            for kind, path in partial.items():
+                if path.exists() and path.stat().st_size > 0:
+                    shutil.move(path, targets[kind])   # /tmp may be another file system
+
+
+def _formatted_cluster_id(node: BrokerNode) -> str | None:
+    meta = node.log_dir / "meta.properties"
+    if not meta.exists():
+        return None
+    for line in meta.read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "cluster.id":
+            return value.strip()
+    return None
 
 
 def storage_tool_class() -> str:

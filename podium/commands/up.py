@@ -11,6 +11,7 @@ import secrets
 import signal
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -18,6 +19,9 @@ from podium.config import BoardConfig, Settings
 from podium.redis_server import RedisServer, free_port
 from podium.region.api.app import create_app
 from podium.serve import serve
+
+if TYPE_CHECKING:
+    from podium.local_event_log import LocalEventLog
 
 DEMO_BOARD = "arena"
 DEMO_KEY_ID = "demo-game-server"
@@ -31,6 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--demo", action="store_true", help="also run a simulated game server posting scores")
     p.add_argument("--regions", default=None,
                    help="comma-separated region names: run each region and the global tier as processes")
+    p.add_argument("--kafka", action="store_true",
+                   help="event-log mode: also start one Apache Kafka broker (Java 17, jars fetched with Maven "
+                        "once) and the region's stream worker")
     p.set_defaults(func=run)
 
 
@@ -84,15 +91,32 @@ def run(args: argparse.Namespace) -> int:
         redis_server = RedisServer(settings.data_dir / "redis").start()
         settings.redis_url = redis_server.url
         console.print(f"[green]embedded redis-server[/] on {redis_server.url} (data in {redis_server.data_dir})")
+    event_log: LocalEventLog | None = None
     try:
+        if args.kafka:
+            event_log = _start_event_log(settings, console)
         asyncio.run(_main(settings, args.demo, console))
     except KeyboardInterrupt:
         pass
     finally:
+        if event_log:
+            event_log.stop()
+            console.print("stopped the stream worker and the Kafka broker")
         if redis_server:
             redis_server.stop()
             console.print("stopped embedded redis-server")
     return 0
+
+
+def _start_event_log(settings: Settings, console: Console) -> LocalEventLog:
+    from podium.local_event_log import LocalEventLog
+
+    with console.status("starting Apache Kafka (the first run fetches its jars with Maven)…"):
+        event_log = LocalEventLog(settings, settings.data_dir).start()
+    console.print(f"[green]Apache Kafka[/] on {event_log.broker.bootstrap} (up in {event_log.broker.startup_s:.1f}s, "
+                  f"log in {event_log.broker.data_dir}); stream worker pid {event_log.worker.pid if event_log.worker else '-'} "
+                  f"(log {event_log.worker_log})")
+    return event_log
 
 
 async def _main(settings: Settings, demo: bool, console: Console) -> None:

@@ -1,5 +1,5 @@
 """Stream fixtures: real Apache Kafka (one broker for the suite, a 3-broker cluster for the durability
-tests, both started once per session; or the cluster named by PODIUM_TEST_KAFKA), region servers and
+tests; or the cluster named by PODIUM_TEST_KAFKA), region servers and
 `podium worker` processes configured by env."""
 
 from __future__ import annotations
@@ -42,9 +42,10 @@ def kafka_bootstrap(kafka_broker: KafkaCluster | None) -> str:
     return EXTERNAL_KAFKA or kafka_broker.bootstrap  # type: ignore[union-attr]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def kafka_cluster(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[KafkaCluster]:
-    """Three local brokers (replication factor 3, min.insync.replicas 2) for the tests that kill one."""
+    """Three local brokers (replication factor 3, min.insync.replicas 2) for the tests that kill one;
+    stopped after their module, as three idle JVMs still cost CPU."""
     with KafkaCluster(tmp_path_factory.mktemp("kafka3"), brokers=3) as cluster:
         say(pytestconfig, f"[kafka] 3-broker cluster up in {cluster.startup_s:.1f}s (formatting included)")
         yield cluster
