@@ -90,7 +90,7 @@ class WorkerProcess:
         self.log = tempfile.NamedTemporaryFile(prefix="podium-worker-", suffix=".log", delete=False)  # noqa: SIM115
 
     def start(self) -> WorkerProcess:
-        self.process = subprocess.Popen(  # noqa: S603
+        self.process = subprocess.Popen(
             [sys.executable, "-m", "podium", "worker", "--loglevel", os.environ.get("PODIUM_TEST_WORKER_LOGLEVEL", "warn")], env=self.env,
             cwd=tempfile.gettempdir(), stdout=self.log, stderr=subprocess.STDOUT,
         )
