@@ -37,7 +37,7 @@ def test_worker_killed_mid_stream_and_restarted_in_its_group_resumes(stream_regi
     # a dedup window shorter than the restart: event ids cannot hide a double count, only offsets can
     region = stream_region(workers=1, PODIUM_INGEST__DEDUP_WINDOW_MS="300")
     board = create_board(region.url, operator="increment")
-    poster = Poster(region.url, board, players=300, batch=100, pause_s=0.1).start()
+    poster = Poster(region.url, board, players=300, batch=100, pause_s=0.25).start()   # a backlog the worker clears
     session_s = int(region.env["PODIUM_KAFKA__SESSION_TIMEOUT_MS"]) / 1000
     resumed: list[float] = []
     for _ in range(2):
