@@ -55,8 +55,20 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(f"| Redis bytes/player @{m['players']:,} | {_fmt(m['bytes_per_player'])} | peer (plain ZSET) "
                          f"| {_fmt(m['peer_bytes_per_player'])} | {_fmt(m['ratio_vs_peer'])} |")
         lines.append(f"| region process RSS (bytes) | {_fmt(mem['region_rss_bytes'])} | | | |")
+    kafka = s.get("kafka")
+    if kafka and kafka.get("status") == "measured":
+        for mode in ("kafka", "kafka_paced"):
+            k = kafka[mode]
+            direct = kafka.get("direct", {})
+            lines.append(f"| {mode} on {kafka['broker']} (acked scores/s; ack p50/p99 ms; ack→ranked p50/p99 ms) "
+                         f"| {_fmt(k['scores_per_s'])}; {k['ack_ms_p50']}/{k['ack_ms_p99']}; "
+                         f"{k['ack_to_ranked_ms_p50']}/{k['ack_to_ranked_ms_p99']} | direct path (no broker) "
+                         f"| {_fmt(direct.get('scores_per_s'))} | "
+                         f"{_fmt(kafka.get('kafka_vs_direct_throughput')) if mode == 'kafka' else ''} |")
     for name in ("subscriptions", "global", "kafka"):
         sc = s.get(name)
+        if name == "kafka" and sc is not None and sc.get("status") == "measured":
+            continue   # rows above
         if sc is None:
             continue
         if sc.get("status") != "measured":
