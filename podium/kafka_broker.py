@@ -14,9 +14,7 @@ heartbeats stop is fenced after 4 s and leaves every ISR).
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import concurrent.futures
 import fcntl
 import random
 import shutil
@@ -27,22 +25,19 @@ import tempfile
 import time
 import uuid
 import zipfile
-from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Self
 
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from podium import kafka_dist
+from podium import kafka_dist, kafka_probe
 from podium.errors import Unavailable
 from podium.redis_server import _die_with_parent, _port_is_free
 
 START_TIMEOUT_S = 120.0      # a loaded 2-core machine; a broker alone starts in ~5-10 s
 STOP_TIMEOUT_S = 30.0        # a clean shutdown moves leadership away first
 FORMAT_TIMEOUT_S = 120.0
-PROBE_TIMEOUT_MS = 3000
 PORT_MIN, PORT_MAX = 12_000, 32_000
 
 
@@ -227,7 +222,7 @@ class KafkaCluster:
                                       f"{node.log_tail()}")
             if all(n.listening() for n in live):
                 try:
-                    brokers, controller = _run(_describe(self.bootstrap))
+                    brokers, controller = kafka_probe.run_sync(kafka_probe.describe_cluster(self.bootstrap))
                 except (KafkaError, OSError, TimeoutError) as exc:
                     last = repr(exc)
                 else:
@@ -239,7 +234,7 @@ class KafkaCluster:
 
     def leader_of(self, topic: str, partition: int) -> int:
         """The node id leading `topic`'s `partition` now (-1: none)."""
-        return _run(_leader(self.bootstrap, topic, partition))
+        return kafka_probe.run_sync(kafka_probe.partition_leader(self.bootstrap, topic, partition))
 
     # -- processes -----------------------------------------------------------------------------
 
@@ -369,35 +364,3 @@ def storage_tool_class() -> str:
         if "kafka/tools/StorageTool.class" in zipfile.ZipFile(jar).namelist():
             return "kafka.tools.StorageTool"
     return "org.apache.kafka.tools.StorageTool"
-
-
-T = TypeVar("T")
-
-
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion on a thread of its own: callers may be inside an event loop."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
-
-
-async def _describe(bootstrap: str) -> tuple[set[int], int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=PROBE_TIMEOUT_MS)
-    try:
-        await asyncio.wait_for(admin.start(), PROBE_TIMEOUT_MS / 1000)
-        doc = await asyncio.wait_for(admin.describe_cluster(), PROBE_TIMEOUT_MS / 1000)
-    finally:
-        await admin.close()
-    return {int(b["node_id"]) for b in doc["brokers"]}, int(doc["controller_id"])
-
-
-async def _leader(bootstrap: str, topic: str, partition: int) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=PROBE_TIMEOUT_MS)
-    try:
-        await admin.start()
-        (described,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    for p in described["partitions"]:
-        if p["partition"] == partition:
-            return int(p["leader"])
-    return -1
