@@ -262,20 +262,26 @@ class KafkaCluster:
         runs = []
         for node in nodes:
             self._write_config(node)
+            # `--cluster-id=` form: a base64 id may begin with "-", which would read as an option
             runs.append((node, subprocess.Popen(
-                self._jvm(tool, "format", "-t", self.cluster_id, "-c", str(node.config_path), log_dir=node.data_dir,
-                          archive="format"),
+                self._jvm(tool, "format", f"--cluster-id={self.cluster_id}", f"--config={node.config_path}",
+                          log_dir=node.data_dir, archive="format"),
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 preexec_fn=_die_with_parent,  # noqa: PLW1509 - only sets the death signal
             )))
-        for node, proc in runs:
+        failures = []
+        for node, proc in runs:   # every run is reaped (and its pipe closed) before any error is raised
             try:
                 out, _ = proc.communicate(timeout=FORMAT_TIMEOUT_S)
-            except subprocess.TimeoutExpired as exc:
+            except subprocess.TimeoutExpired:
                 proc.kill()
-                raise Unavailable(f"formatting kafka node {node.node_id} took over {FORMAT_TIMEOUT_S:.0f}s") from exc
+                proc.communicate()
+                failures.append(f"formatting kafka node {node.node_id} took over {FORMAT_TIMEOUT_S:.0f}s")
+                continue
             if proc.returncode != 0:
-                raise Unavailable(f"formatting kafka node {node.node_id} failed: {out.decode(errors='replace')[-2000:]}")
+                failures.append(f"formatting kafka node {node.node_id} failed: {out.decode(errors='replace')[-2000:]}")
+        if failures:
+            raise Unavailable("; ".join(failures))
 
     def _spawn(self, node: BrokerNode) -> None:
         self._write_config(node)
