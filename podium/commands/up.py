@@ -12,6 +12,7 @@ import secrets
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -31,6 +32,9 @@ from podium.region.api.app import create_app
 from podium.serve import serve
 from podium.tasks import Supervisor
 
+if TYPE_CHECKING:
+    from podium.devtools.local_event_log import LocalEventLog
+
 DEMO_BOARD = "arena"
 DEMO_STREAM = "map_played"     # the demo's trending stream (see podium.devtools.demo)
 DEMO_KEY_ID = "demo-game-server"
@@ -44,6 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--demo", action="store_true", help="also run a simulated game server posting scores")
     p.add_argument("--regions", default=None,
                    help="comma-separated region names: run each region and the global tier as processes")
+    p.add_argument("--kafka", action="store_true",
+                   help="event-log mode: also start one Apache Kafka broker (Java 17, jars fetched with Maven "
+                        "once) and the region's stream worker")
     p.set_defaults(func=run)
 
 
@@ -120,16 +127,33 @@ def _run_single(args: argparse.Namespace, settings: Settings, console: Console) 
         "PODIUM_URL": base, "PODIUM_GRAPHQL_URL": f"{base}/graphql",
         "GAME_KEY_ID": key_id, "GAME_SECRET": secret, "ADMIN_KEY": settings.admin_keys[0]})
     console.print(f"URLs and keys in {env_file}: eval \"$(podium env --data-dir {settings.data_dir})\"")
+    event_log: LocalEventLog | None = None
     try:
+        if args.kafka:
+            event_log = _start_event_log(settings, console)
         asyncio.run(_main(settings, args.demo, console, redis_server))
     except KeyboardInterrupt:
         pass
     finally:
+        if event_log:
+            event_log.stop()
+            console.print("stopped the stream worker and the Kafka broker")
         remove_env(settings.data_dir)
         if redis_server:
             redis_server.stop()
             console.print("stopped embedded redis-server")
     return 0
+
+
+def _start_event_log(settings: Settings, console: Console) -> LocalEventLog:
+    from podium.devtools.local_event_log import LocalEventLog
+
+    with console.status("starting Apache Kafka (the first run fetches its jars with Maven)…"):
+        event_log = LocalEventLog(settings, settings.data_dir).start()
+    console.print(f"[green]Apache Kafka[/] on {event_log.broker.bootstrap} (up in {event_log.broker.startup_s:.1f}s, "
+                  f"log in {event_log.broker.data_dir}); stream worker pid {event_log.worker.pid if event_log.worker else '-'} "
+                  f"(log {event_log.worker_log})")
+    return event_log
 
 
 async def _main(settings: Settings, demo: bool, console: Console, redis_server: RedisServer | None = None) -> None:

@@ -16,7 +16,7 @@ from podium.replication.transport import REPLICATE_PATH, encode_batch
 
 from podium.clock import SystemClock
 from podium.config import Settings
-from podium.devtools.kafka_server import KafkaServer
+from podium.devtools.kafka_broker import KafkaCluster
 from podium.errors import PayloadTooLarge, Unavailable
 from podium.model import Board
 from podium.signing import verify
@@ -49,7 +49,7 @@ FEEDS = {"b1": [3 << 20, 1 << 20, 0]}
 
 @pytest.mark.anyio
 async def test_send_is_acknowledged_signed_and_unavailable_while_the_broker_is_down(tmp_path: Path) -> None:
-    with KafkaServer(tmp_path / "kafka") as broker:
+    with KafkaCluster(tmp_path / "kafka") as broker:
         settings = settings_for(broker.bootstrap)
         clock = SystemClock()
         transport = KafkaShipTransport(settings, SECRET, clock)

@@ -1,8 +1,11 @@
-"""Stream fixtures: a real Kafka-protocol broker (the `noida-db` wheel's server, or the Apache Kafka
-cluster named by PODIUM_TEST_KAFKA), region servers and `podium worker` processes configured by env."""
+"""Stream fixtures: real Apache Kafka (one broker for the suite, a 3-broker cluster for the durability
+tests; or the cluster named by PODIUM_TEST_KAFKA), region servers and
+`podium worker` processes configured by env."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -15,8 +18,11 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
-from podium.devtools.kafka_server import KafkaServer
+from podium.devtools.kafka_broker import KafkaCluster
+from podium.devtools.kafka_probe import run_sync
 from podium.devtools.testing import ServerProcess
 from podium.redis_server import RedisServer
 from tests.conftest import ADMIN_KEY, GAME_KEY_ID, GAME_SECRET
@@ -26,18 +32,35 @@ _prefixes = count()
 
 
 @pytest.fixture(scope="session")
-def kafka_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaServer | None]:
-    """The local broker (None when the tests run against PODIUM_TEST_KAFKA)."""
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[KafkaCluster | None]:
+    """One local Apache Kafka broker for the whole session (None when the tests run against PODIUM_TEST_KAFKA)."""
     if EXTERNAL_KAFKA:
         yield None
         return
-    with KafkaServer(tmp_path_factory.mktemp("kafka")) as server:
-        yield server
+    with KafkaCluster(tmp_path_factory.mktemp("kafka")) as broker:
+        say(pytestconfig, f"[kafka] one broker up in {broker.startup_s:.1f}s (formatting included)")
+        yield broker
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap(kafka_server: KafkaServer | None) -> str:
-    return EXTERNAL_KAFKA or kafka_server.bootstrap  # type: ignore[union-attr]
+def kafka_bootstrap(kafka_broker: KafkaCluster | None) -> str:
+    return EXTERNAL_KAFKA or kafka_broker.bootstrap  # type: ignore[union-attr]
+
+
+@pytest.fixture(scope="module")
+def kafka_cluster(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[KafkaCluster]:
+    """Three local brokers (replication factor 3, min.insync.replicas 2) for the tests that kill one;
+    stopped after their module, as three idle JVMs still cost CPU."""
+    with KafkaCluster(tmp_path_factory.mktemp("kafka3"), brokers=3) as cluster:
+        say(pytestconfig, f"[kafka] 3-broker cluster up in {cluster.startup_s:.1f}s (formatting included)")
+        yield cluster
+
+
+def say(config: pytest.Config, message: str) -> None:
+    """Print a measured figure past pytest's capture (it belongs in the run's output)."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print(f"\n{message}", flush=True)
 
 
 def stream_env(redis_url: str, bootstrap: str, **extra: str) -> dict[str, str]:
@@ -124,15 +147,32 @@ class StreamRegion:
             worker.log.close()
             os.unlink(worker.log.name)
         self.server.stop()
+        # the session's broker stays small: every partition left behind slows its restarts
+        run_sync(drop_topics(self.env["PODIUM_KAFKA__BOOTSTRAP"], self.env["PODIUM_KAFKA__TOPIC_PREFIX"]))
+
+
+async def drop_topics(bootstrap: str, prefix: str) -> None:
+    """Delete the topics a test made (its prefix; Faust's assignor topic included). Best effort: a
+    test that failed may have left the broker down."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    with contextlib.suppress(KafkaError, OSError, TimeoutError):
+        try:
+            await asyncio.wait_for(admin.start(), 10)
+            names = [t for t in await admin.list_topics() if t.startswith(prefix)]
+            if names:
+                await admin.delete_topics(names)
+        finally:
+            await admin.close()
 
 
 @pytest.fixture
 def stream_region(redis_server: RedisServer, kafka_bootstrap: str) -> Iterator[Any]:
-    """A factory: `stream_region(workers=1, **env)` starts a region server and workers."""
+    """A factory: `stream_region(workers=1, bootstrap=None, **env)` starts a region server and workers
+    (on the session's broker unless `bootstrap` names another cluster)."""
     made: list[StreamRegion] = []
 
-    def make(workers: int = 1, **extra: str) -> StreamRegion:
-        region = StreamRegion(stream_env(redis_server.url, kafka_bootstrap, **extra))
+    def make(workers: int = 1, bootstrap: str | None = None, **extra: str) -> StreamRegion:
+        region = StreamRegion(stream_env(redis_server.url, bootstrap or kafka_bootstrap, **extra))
         made.append(region)
         region.server.start()
         for _ in range(workers):

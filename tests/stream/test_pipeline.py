@@ -34,6 +34,8 @@ def test_wait_flag_reports_the_resulting_rank_and_rejects_stay_per_entry(stream_
     first = r.json()["results"]
     assert [x["status"] for x in first] == ["accepted", "rejected", "accepted"]
     assert "offset" not in first[1]
+    # the worker has joined and applied the first batch; `wait` is bounded (5 s), a worker's start is not
+    wait_until(lambda: len(top(region.url, board)) == 2, 60)
     r = post_scores_wait(region.url, {"entries": [entry(board, "dave", 700)]})
     assert r.status_code == 200, r.text
     (result,) = r.json()["results"]

@@ -69,10 +69,22 @@ def markdown(results: dict[str, Any]) -> str:
             j = contests.get(f"joins_{ledger}", {})
             if "joins_per_s" in j:
                 lines.append(f"| joinContest/s, ledger on {ledger} | {_fmt(j['joins_per_s'])} | | | |")
+    kafka = s.get("kafka")
+    if kafka and kafka.get("status") == "measured":
+        for mode in ("kafka", "kafka_paced"):
+            k = kafka[mode]
+            direct = kafka.get("direct", {})
+            lines.append(f"| {mode} on {kafka['broker']} (acked scores/s; ack p50/p99 ms; ack→ranked p50/p99 ms) "
+                         f"| {_fmt(k['scores_per_s'])}; {k['ack_ms_p50']}/{k['ack_ms_p99']}; "
+                         f"{k['ack_to_ranked_ms_p50']}/{k['ack_to_ranked_ms_p99']} | direct path (no broker) "
+                         f"| {_fmt(direct.get('scores_per_s'))} | "
+                         f"{_fmt(kafka.get('kafka_vs_direct_throughput')) if mode == 'kafka' else ''} |")
     for name in ("subscriptions", "global", "kafka", "contests"):
-        if name == "contests" and contests is not None and contests.get("status") == "measured":
+        if name in ("kafka", "contests") and (s.get(name) or {}).get("status") == "measured":
             continue
         sc = s.get(name)
+        if name == "kafka" and sc is not None and sc.get("status") == "measured":
+            continue   # rows above
         if sc is None:
             continue
         if sc.get("status") != "measured":
