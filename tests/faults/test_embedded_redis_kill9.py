@@ -102,7 +102,7 @@ async def test_killed_embedded_redis_is_restarted_and_boards_equal_the_oracle(tm
     expected: Counter[str] = Counter()
     done = 0
     http = httpx.AsyncClient(base_url=base, timeout=10, event_hooks={"response": [count]})
-    client = GameServerClient(base, GAME_KEY_ID, GAME_SECRET, attempts_max=200, backoff_s_max=0.5, http=http)
+    client = GameServerClient(base, GAME_KEY_ID, GAME_SECRET, deadline_s=120, backoff_s_max=0.5, http=http)
     try:
         async def ingest(first: int, last: int) -> None:
             nonlocal done

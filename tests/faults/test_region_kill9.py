@@ -82,7 +82,7 @@ async def test_kill9_region_during_ingest_loses_nothing(tmp_path: Path) -> None:
     expected: Counter[str] = Counter()
     acknowledged = 0
     http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10, event_hooks={"response": [count]})
-    client = GameServerClient(f"http://127.0.0.1:{port}", GAME_KEY_ID, GAME_SECRET, attempts_max=60,
+    client = GameServerClient(f"http://127.0.0.1:{port}", GAME_KEY_ID, GAME_SECRET, deadline_s=120,
                               backoff_s_max=1.0, http=http)
     try:
         async def ingest() -> None:
