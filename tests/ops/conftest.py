@@ -8,7 +8,7 @@ import pytest
 
 from podium.redis_server import RedisServer
 from tests.ops.scrape import Scrapes, drive_and_scrape
-from tests.stream.conftest import kafka_bootstrap, kafka_server  # noqa: F401 - fixtures used here
+from tests.stream.conftest import kafka_bootstrap, kafka_broker  # noqa: F401 - fixtures used here
 
 REPO = Path(__file__).resolve().parents[2]
 SERVER_START_TIMEOUT_S = 60.0
