@@ -14,29 +14,28 @@ from podium.global_.service import GlobalService
 from podium.replication.changes import SEQ_SUB_BITS, Change
 from podium.replication.digest import digests
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
 
 from podium.clock import Clock
 from podium.config import Settings
 from podium.errors import BadUserInput, PodiumError, Unauthenticated
-from podium.gql.ws_handlers import LegacyWSHandler, TransportWSHandler
+from podium.gql.view import PodiumGraphQL
 from podium.http import check_admin, json_response, podium_error, read_body, unexpected_error
 from podium.model import Board
+from podium.rate_limit import RateLimitMiddleware
 from podium.signing import verify
 
 REPLICATION_BODY_BYTES_MAX = 8 * 1_048_576
 
 
-class GlobalGraphQL(GraphQL):  # type: ignore[type-arg]
-    graphql_transport_ws_handler_class = TransportWSHandler
-    graphql_ws_handler_class = LegacyWSHandler
-
+class GlobalGraphQL(PodiumGraphQL):
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> dict[str, Any]:
-        return {"service": request.app.state.service, "request": request, "response": response}
+        service = request.app.state.service
+        return {"service": service, "request": request, "response": response, "telemetry": service.telemetry}
 
 
 def service_of(request: Request) -> GlobalService:
@@ -190,7 +189,9 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
                 await consumer.stop()
             await service.close()
 
-    graphql = GlobalGraphQL(build_global_schema())
+    graphql = GlobalGraphQL(build_global_schema(settings.api), body_bytes_max=settings.api.graphql_body_bytes_max,
+                            connection_init_wait_ms=settings.api.connection_init_wait_ms,
+                            max_subscriptions_per_connection=settings.api.subscriptions_per_connection_max)
     return Starlette(
         routes=[
             Route("/v1/replicate", replicate, methods=["POST"]),
@@ -204,6 +205,7 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
             WebSocketRoute("/graphql", graphql),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(RateLimitMiddleware)],
         exception_handlers={PodiumError: podium_error, Exception: unexpected_error},
     )
 

@@ -18,7 +18,9 @@ from podium.errors import BadUserInput, NotFound, Unavailable
 from podium.fanout import FanOut
 from podium.model import Board, Operator, RankedEntry
 from podium.ranking import sort_key
+from podium.rate_limit import TokenBuckets
 from podium.redis_client import AnyRedis, connect
+from podium.telemetry import Telemetry
 
 
 @dataclass
@@ -53,6 +55,8 @@ class GlobalService:
     sketches: SketchBook = field(default_factory=lambda: SketchBook())
     reader: RegionReader | None = None
     fanout: FanOut | None = None
+    rate_limits: TokenBuckets | None = None   # the same per-client buckets as a region's
+    telemetry: Telemetry = field(default_factory=lambda: Telemetry("podium-global", "global"))
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -85,7 +89,7 @@ class GlobalService:
                         connections_max=settings.redis_pool_connections_max)
         reader = RegionReader(settings.global_.region_urls, settings.global_.strong_timeout_ms)
         return cls(settings, clock, redis, GlobalStore(redis, settings.global_.top_k), BoardRegistry(redis, clock),
-                   reader=reader)
+                   reader=reader, rate_limits=TokenBuckets.from_limits(redis, settings.api, clock))
 
     def region(self, name: str) -> RegionStatus:
         if name not in self.regions:

@@ -21,7 +21,8 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def error_response(exc: PodiumError) -> Response:
-    headers = {"Retry-After": str(int(exc.extensions.get("retryAfter", 1)))} if exc.http_status in (429, 503) else None
+    retry = exc.http_status in (429, 503) or "retryAfter" in exc.extensions
+    headers = {"Retry-After": str(max(1, round(float(exc.extensions.get("retryAfter", 1)))))} if retry else None
     return json_response(exc.to_dict(), exc.http_status, headers)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from podium.replication.changes import stream_id_to_seq
 from podium.boards import BoardRegistry
 from podium.clock import Clock
 from podium.config import IngestLimits
-from podium.errors import Conflict, Rebuilding
+from podium.errors import Conflict, InProgress, Rebuilding
 from podium.model import Board, EntryResult, EntryStatus, ScoreEntry
 from podium.redis_client import AnyRedis
 
@@ -124,6 +125,18 @@ def session_token(region: str, stream_id: str) -> str:
     return base64.urlsafe_b64encode(orjson.dumps({region: stream_id_to_seq(stream_id)})).decode().rstrip("=")
 
 
+def entries_digest(raw_entries: list[Any]) -> str:
+    """A digest of any decoded JSON value, to recognise a retried batch. orjson refuses integers
+    beyond 64 bits, lone surrogates and NaN, which a batch may hold (they are rejected per entry,
+    later); the stdlib encoder takes all of them, ASCII-escaped. Each value always takes the same
+    path, so equal batches always get equal digests."""
+    try:
+        encoded = orjson.dumps(raw_entries)
+    except orjson.JSONEncodeError:
+        encoded = json.dumps(raw_entries, ensure_ascii=True, allow_nan=True).encode()
+    return hashlib.sha256(encoded).hexdigest()
+
+
 class IdempotencyStore:
     """Stores each batch's response under its Idempotency-Key so a retry replays it."""
 
@@ -147,7 +160,7 @@ class IdempotencyStore:
         if stored is None:
             return await self.begin(scope, idem_key, body_hash)
         if stored.startswith(self.PENDING + b":"):
-            raise Conflict("a batch with this Idempotency-Key is still being processed; retry shortly")
+            raise InProgress("a batch with this Idempotency-Key is still being processed; retry shortly")
         doc = orjson.loads(stored)
         if doc["body_hash"] != body_hash:
             raise Conflict("Idempotency-Key was already used with a different batch")
@@ -184,7 +197,7 @@ class IngestService:
         check_batch_size(raw_entries, self.limits)
         if idem_key is None:
             return (await self._process(raw_entries, wait)).to_dict()
-        body_hash = hashlib.sha256(orjson.dumps(raw_entries)).hexdigest()
+        body_hash = entries_digest(raw_entries)
         replay = await self.idempotency.begin(scope, idem_key, body_hash)
         if replay is not None:
             return replay

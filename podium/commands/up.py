@@ -109,7 +109,8 @@ async def _main(settings: Settings, demo: bool, console: Console) -> None:
     console.print(f"  admin key          : {settings.admin_keys[0]}")
     console.print(f"  health             : {base}/healthz  {base}/readyz")
     console.print("Ctrl-C stops everything.")
-    tasks = [asyncio.create_task(serve(create_app(settings), settings.host, settings.port, stop))]
+    tasks = [asyncio.create_task(serve(create_app(settings), settings.host, settings.port, stop,
+                                         settings.api.ws_message_bytes_max))]
     if demo:
         from podium.devtools.demo import run_demo
 

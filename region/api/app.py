@@ -11,28 +11,24 @@ from podium.region.api import http
 from podium.region.api.etag import ETagMiddleware
 from podium.region.api.response_cache import ResponseCacheMiddleware
 from podium.region.api.schema import build_schema
-from podium.region.rate_limit import RateLimitMiddleware
 from podium.region.service import RegionService
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
 
 from podium.clock import Clock
 from podium.config import Settings
 from podium.errors import PodiumError
-from podium.gql.ws_handlers import LegacyWSHandler, TransportWSHandler
+from podium.gql.view import PodiumGraphQL
 from podium.http import podium_error, unexpected_error
+from podium.rate_limit import RateLimitMiddleware
 
 log = logging.getLogger("podium.app")
 
 
-class RegionGraphQL(GraphQL):  # type: ignore[type-arg]
-    graphql_transport_ws_handler_class = TransportWSHandler
-    graphql_ws_handler_class = LegacyWSHandler
-
+class RegionGraphQL(PodiumGraphQL):
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> dict[str, Any]:
         service = request.app.state.service
         return {"service": service, "request": request, "response": response, "telemetry": service.telemetry}
@@ -52,7 +48,8 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
             if service is None:
                 await svc.close()
 
-    graphql = RegionGraphQL(build_schema(settings.api),
+    graphql = RegionGraphQL(build_schema(settings.api), body_bytes_max=settings.api.graphql_body_bytes_max,
+                            connection_init_wait_ms=settings.api.connection_init_wait_ms,
                             max_subscriptions_per_connection=settings.api.subscriptions_per_connection_max)
     routes = [
         Route("/v1/scores", http.post_scores, methods=["POST"]),

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from podium.region.api.auth import require_admin
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from podium.errors import BadUserInput, Rebuilding, Unauthenticated
+from podium.gql.auth import require_admin
 from podium.gql.scalars import Long
 from podium.gql.types import Board, Operator, SortOrder
 from podium.model import Board as BoardModel

@@ -7,22 +7,20 @@ from typing import Any
 
 import strawberry
 from podium.region.api import history as history_api
-from podium.region.api.auth import authorize_read, caller
-from podium.region.api.extensions.cost_limit import cost_limit
-from podium.region.api.extensions.timing import OperationTiming
 from podium.region.api.history_types import BoardSnapshot, RankPointType, ScoreEvent, SnapshotSummary
 from podium.region.api.mutations import Mutation
 from podium.region.api.subscriptions import Subscription
 from podium.region.service import RegionService
-from strawberry.extensions import DisableIntrospection, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.types import Info
 
 from podium.config import ApiLimits
 from podium.errors import BadUserInput, NotFound, Rebuilding, Unauthenticated
-from podium.gql.errors import ErrorCodes
+from podium.gql.auth import authorize_read, caller
+from podium.gql.limits import guard_extensions
 from podium.gql.scalars import Long, schema_config
 from podium.gql.types import Board, BoardStatus, LeaderboardConnection, RankedEntryType, decode_cursor
 from podium.model import Board as BoardModel
+from podium.model import utf8_len
 
 
 def service_of(info: Info[Any, Any]) -> RegionService:
@@ -124,7 +122,7 @@ class Query:
 
     @strawberry.field(description="A player, to ask for their rank and score per board.")
     async def player(self, info: Info[Any, Any], id: str) -> Player:
-        if not id or len(id) > service_of(info).settings.ingest.player_id_len_max:
+        if not 0 < (utf8_len(id) or 0) <= service_of(info).settings.ingest.player_id_len_max:
             raise BadUserInput("player id has an invalid length")
         return Player(id=id)
 
@@ -166,7 +164,7 @@ class Query:
         limit = service.settings.api.players_batch_max
         if not 1 <= len(ids) <= limit:
             raise BadUserInput(f"ids must hold 1 to {limit} player ids")
-        if any(not i or len(i) > service.settings.ingest.player_id_len_max for i in ids):
+        if any(not 0 < (utf8_len(i) or 0) <= service.settings.ingest.player_id_len_max for i in ids):
             raise BadUserInput("player id has an invalid length")
         b = await readable_board(info, board, season)
         now = service.clock.now_ms()
@@ -206,18 +204,7 @@ class Query:
 def build_schema(limits: ApiLimits | None = None) -> strawberry.Schema:
     """The regional schema with its guards: depth, aliases, tokens and cost bounded; introspection
     switchable off (production)."""
-    limits = limits or ApiLimits()
-    # factories, so each request gets fresh extension instances
-    extensions: list[Any] = [
-        ErrorCodes,
-        OperationTiming,
-        lambda: QueryDepthLimiter(max_depth=limits.query_depth_max),
-        lambda: MaxAliasesLimiter(max_alias_count=limits.aliases_max),
-        lambda: MaxTokensLimiter(max_token_count=limits.query_tokens_max),
-        lambda: cost_limit(limits.query_cost_max, limits.page_size_max),
-    ]
-    if not limits.introspection:
-        extensions.append(DisableIntrospection)
+    extensions = guard_extensions(limits or ApiLimits())
     return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions,
                              config=schema_config())
 
