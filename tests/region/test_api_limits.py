@@ -10,12 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 from podium.region.api.app import create_app
-from podium.rate_limit import TokenBuckets
 
 from podium.clock import FakeClock
 from podium.devtools.testing import LiveServer
 from podium.devtools.ws_client import Subscriber
 from podium.errors import RateLimited
+from podium.rate_limit import TokenBuckets
 from podium.redis_client import connect
 from podium.redis_server import RedisServer
 from tests.conftest import region_settings
