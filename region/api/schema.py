@@ -113,9 +113,10 @@ class Query:
         now = service.clock.now_ms()
         if b.season == (await service.boards.require(board)).season and service.boards.rebuilding(b.id):
             # Never the half-empty live board: its last snapshot, labelled, and no cursor paging.
-            rows, total = ([], 0) if after else await history_api.stale_top(service, b, size)
+            rows, total = ([], 0) if after is not None else await history_api.stale_top(service, b, size)
             return LeaderboardConnection.from_entries(rows, total, now, size, stale=True, status=BoardStatus.REBUILDING)
-        rows = await (service.store.after(b, decode_cursor(after), size) if after else service.cached_range(b, 0, size))
+        rows = await (service.store.after(b, decode_cursor(after), size) if after is not None
+                      else service.cached_range(b, 0, size))
         total = await service.store.count(b)
         cache_hint(info, b)
         return LeaderboardConnection.from_entries(rows, total, now, size)
