@@ -212,7 +212,8 @@ class IngestService:
     async def _process(self, raw_entries: list[Any], wait: bool = False) -> BatchResult:
         now_ms = self.clock.now_ms()
         boards = await self.registry.all()
-        if any(isinstance(e, dict) and e.get("board") not in boards for e in raw_entries):
+        if any(isinstance(e, dict) and isinstance(e.get("board"), str) and e["board"] not in boards
+               for e in raw_entries):
             boards = await self.registry.refresh()  # a board may have been created by another process
         valid, results = validate_batch(raw_entries, boards, self.limits, now_ms)
         if self.sink is not None:
