@@ -20,7 +20,7 @@ from podium.replication.changes import stream_id_to_seq
 from podium.boards import BoardRegistry
 from podium.clock import Clock
 from podium.config import IngestLimits
-from podium.errors import Conflict, InProgress, Rebuilding
+from podium.errors import BadUserInput, Conflict, InProgress, Rebuilding
 from podium.model import Board, EntryResult, EntryStatus, ScoreEntry
 from podium.redis_client import AnyRedis
 
@@ -133,7 +133,10 @@ def entries_digest(raw_entries: list[Any]) -> str:
     try:
         encoded = orjson.dumps(raw_entries)
     except orjson.JSONEncodeError:
-        encoded = json.dumps(raw_entries, ensure_ascii=True, allow_nan=True).encode()
+        try:
+            encoded = json.dumps(raw_entries, ensure_ascii=True, allow_nan=True).encode()
+        except RecursionError as exc:
+            raise BadUserInput("the batch nests too deeply") from exc
     return hashlib.sha256(encoded).hexdigest()
 
 
@@ -192,12 +195,15 @@ class IngestService:
         self.history: HistorySink | None = None
 
     async def submit(
-        self, raw_entries: list[Any], *, scope: str, idem_key: str | None = None, wait: bool = False
+        self, raw_entries: list[Any], *, scope: str, idem_key: str | None = None, wait: bool = False,
+        body_digest: str | None = None,
     ) -> dict[str, Any]:
+        """`body_digest` identifies the request for its Idempotency-Key (HTTP: the body's SHA-256,
+        defined for any bytes); without it, a digest of the decoded entries."""
         check_batch_size(raw_entries, self.limits)
         if idem_key is None:
             return (await self._process(raw_entries, wait)).to_dict()
-        body_hash = entries_digest(raw_entries)
+        body_hash = body_digest or entries_digest(raw_entries)
         replay = await self.idempotency.begin(scope, idem_key, body_hash)
         if replay is not None:
             return replay

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 import orjson
@@ -39,7 +40,8 @@ async def post_scores(request: Request) -> Response:
     entries = parse_batch(body, limits)
     # event-log mode: `?wait=true` also waits (bounded) for the worker and reports the resulting ranks
     wait = request.query_params.get("wait", "false").lower() in ("true", "1")
-    result = await service.ingest.submit(entries, scope=verified.key_id, idem_key=idem_key, wait=wait)
+    result = await service.ingest.submit(entries, scope=verified.key_id, idem_key=idem_key, wait=wait,
+                                         body_digest=hashlib.sha256(body).hexdigest())
     return json_response(result)
 
 

@@ -52,7 +52,7 @@ def global_tier(redis_server: RedisServer) -> Iterator[ServerProcess]:
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=30) as c:
+    with httpx.Client(timeout=120) as c:
         yield c
 
 
@@ -193,8 +193,11 @@ def test_graphql_requests_never_fail_with_5xx(request: pytest.FixtureRequest, cl
     request.getfixturevalue("board")
     body = data.draw(graphql_bodies(tier))
     extra = data.draw(headers)
-    extra.setdefault("content-type", "application/json")
+    extra.setdefault("content-type", b"application/json")
+    started = time.monotonic()
     r = client.post(f"{server.url}/graphql", content=body, headers=extra)
+    if time.monotonic() - started > 5:
+        print("SLOW", round(time.monotonic() - started, 1), body[:300], extra)
     check_response(r)
 
 
