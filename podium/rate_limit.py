@@ -24,7 +24,7 @@ from podium.redis_client import AnyRedis
 
 # Paths with their own protection: health and metrics for probes; score batches are signed and
 # bounded per batch (their key ids are limited by the batch size limit and dedup instead).
-EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v1/scores"})
+EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v1/scores", "/openapi.json"})
 log = logging.getLogger("podium.rate_limit")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from podium.region.api import http
 from podium.region.api.etag import ETagMiddleware
+from podium.region.api.openapi import openapi
 from podium.region.api.response_cache import ResponseCacheMiddleware
 from podium.region.api.schema import build_schema
 from podium.region.service import RegionService
@@ -56,6 +57,7 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
         Route("/v1/admin/boards", http.boards_endpoint, methods=["GET", "POST"]),
         Route("/v1/admin/quarantine", http.quarantine_endpoint, methods=["GET"]),
         Route("/v1/admin/replication/{action}", http.replication_endpoint, methods=["GET", "POST"]),
+        Route("/openapi.json", openapi),
         Route("/healthz", http.healthz),
         Route("/metrics", http.metrics),
         Route("/readyz", http.readyz),
