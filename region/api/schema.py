@@ -87,13 +87,13 @@ class Player:
         [row] = await service.store.players(b, [self.id])
         return RankedEntryType.from_entry(row, service.clock.now_ms()) if row else None
 
-    @strawberry.field(description="The player's accepted scores on the board, newest first, achieved in "
-                                  "[since, until) (Unix ms); at most `api.history_page_max` per page: for the "
-                                  "next page pass the last achievedAt as `until`.")
+    @strawberry.field(description="The player's accepted scores on the board, newest first (time, then event "
+                                  "id), achieved in [since, until) (Unix ms); at most `api.history_page_max` per "
+                                  "page: for the next page pass the last row's `cursor` as `after`.")
     async def history(self, info: Info[Any, Any], board: str, since: Long | None = None, until: Long | None = None,
-                      first: int = 20, season: int | None = None) -> list[ScoreEvent]:
+                      first: int = 20, season: int | None = None, after: str | None = None) -> list[ScoreEvent]:
         b = await readable_board(info, board, season, live=False)
-        return await history_api.player_history(service_of(info), b, self.id, since, until, first)
+        return await history_api.player_history(service_of(info), b, self.id, since, until, first, after)
 
 
 @strawberry.type
