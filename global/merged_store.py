@@ -164,8 +164,10 @@ class GlobalStore:
                 ahead -= 1
         return ahead + 1 if ahead < self.top_k else None
 
-    async def conflicts(self, board: Board, count: int) -> list[dict[str, str]]:
-        rows = await self.redis.xrevrange(_prefix(board.id, board.season) + "conflicts", count=count)
+    async def conflicts(self, board: Board, count: int, before: str | None = None) -> list[dict[str, str]]:
+        """Newest first; strictly older than the entry id `before` (a stream id, unique) when given."""
+        rows = await self.redis.xrevrange(_prefix(board.id, board.season) + "conflicts",
+                                          max=f"({before}" if before else "+", count=count)
         return [{"id": i.decode(), **{k.decode(): v.decode() for k, v in f.items()}} for i, f in rows]
 
     async def conflict_counts(self) -> dict[str, int]:

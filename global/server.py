@@ -24,7 +24,14 @@ from podium.clock import Clock
 from podium.config import Settings
 from podium.errors import BadUserInput, PodiumError, Unauthenticated
 from podium.gql.view import PodiumGraphQL
-from podium.http import check_admin, json_response, podium_error, read_body, unexpected_error
+from podium.http import (
+    check_admin,
+    json_response,
+    podium_error,
+    read_body,
+    stream_page_args,
+    unexpected_error,
+)
 from podium.model import Board
 from podium.rate_limit import RateLimitMiddleware
 from podium.signing import verify
@@ -149,12 +156,11 @@ async def conflicts_endpoint(request: Request) -> Response:
     service = service_of(request)
     check_admin(request.headers, service.settings.admin_keys)
     board = await service.boards.require(request.query_params.get("board", ""))
-    limit_s = request.query_params.get("limit", "100")
-    if not limit_s.isdigit() or not 1 <= int(limit_s) <= 1000:
-        raise BadUserInput("limit must be between 1 and 1000")
+    limit, after = stream_page_args(request)
     counts = await service.store.conflict_counts()
+    rows = await service.store.conflicts(board, limit, after)
     return json_response({"board": board.id, "count": counts.get(board.id, 0),
-                          "conflicts": await service.store.conflicts(board, int(limit_s))})
+                          "next": rows[-1]["id"] if len(rows) == limit else None, "conflicts": rows})
 
 
 async def healthz(request: Request) -> Response:

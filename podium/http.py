@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -11,7 +12,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from podium.errors import Forbidden, Internal, PayloadTooLarge, PodiumError, Unauthenticated
+from podium.errors import BadUserInput, Forbidden, Internal, PayloadTooLarge, PodiumError, Unauthenticated
 
 log = logging.getLogger("podium.http")
 
@@ -38,6 +39,21 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+STREAM_ID_RE = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
+
+
+def stream_page_args(request: Request, limit_max: int = 1000) -> tuple[int, str | None]:
+    """`limit` (1..limit_max, default 100) and `after` (the `id` of the last row of the previous
+    page: a stream id, unique, so paging never skips or repeats a row) of an admin list."""
+    limit_s = request.query_params.get("limit", "100")
+    if not limit_s.isdigit() or not 1 <= int(limit_s) <= limit_max:
+        raise BadUserInput(f"limit must be between 1 and {limit_max}")
+    after = request.query_params.get("after")
+    if after is not None and not STREAM_ID_RE.fullmatch(after):
+        raise BadUserInput("invalid cursor: 'after' is the id of the last row of the previous page")
+    return int(limit_s), after
 
 
 def check_admin(headers: Mapping[str, str], admin_keys: Iterable[str]) -> None:

@@ -201,8 +201,8 @@ class RedisRankStore:
         k = keys_of(board)
         await self.redis.delete(k.zset, k.index, k.changes)
 
-    async def quarantined(self, board: Board, count: int) -> list[QuarantinedEntry]:
-        rows = await self.redis.xrevrange(keys_of(board).quarantine, count=count)
+    async def quarantined(self, board: Board, count: int, before: str | None = None) -> list[QuarantinedEntry]:
+        rows = await self.redis.xrevrange(keys_of(board).quarantine, max=f"({before}" if before else "+", count=count)
         out = []
         for entry_id, fields in rows:
             f = {_text(a): _text(b) for a, b in fields.items()}

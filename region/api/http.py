@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from podium.errors import BadUserInput
-from podium.http import check_admin, json_response, read_body
+from podium.http import check_admin, json_response, read_body, stream_page_args
 from podium.model import Board
 from podium.signing import verify
 
@@ -70,11 +70,9 @@ async def quarantine_endpoint(request: Request) -> Response:
     require_admin(request)
     service = service_of(request)
     board = await service.boards.require(request.query_params.get("board", ""))
-    limit_s = request.query_params.get("limit", "100")
-    if not limit_s.isdigit() or not 1 <= int(limit_s) <= 1000:
-        raise BadUserInput("limit must be between 1 and 1000")
-    rows = await service.store.quarantined(board, int(limit_s))
-    return json_response({"board": board.id, "entries": [
+    limit, after = stream_page_args(request)
+    rows = await service.store.quarantined(board, limit, after)
+    return json_response({"board": board.id, "next": rows[-1].id if len(rows) == limit else None, "entries": [
         {"id": r.id, "player": r.player, "score": r.score, "achieved_at": r.achieved_at_ms,
          "event_id": r.event_id, "reason": r.reason, **r.detail} for r in rows
     ]})

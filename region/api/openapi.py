@@ -86,8 +86,10 @@ DOCUMENT: dict[str, Any] = {
         "/v1/admin/quarantine": {"get": {
             "summary": "A board's quarantined entries", "security": _ADMIN,
             "parameters": [{"name": "board", "in": "query", "required": True, "schema": {"type": "string"}},
-                           {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
-            "responses": {**_ok("entries"), **_errors(400, 401, 403, 404)}}},
+                           {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                           {"name": "after", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]+-[0-9]+$"},
+                            "description": "the `next` of the previous page"}],
+            "responses": {**_ok("entries, newest first, and `next` (null on the last page)"), **_errors(400, 401, 403, 404)}}},
         "/v1/admin/replication/{action}": {"get": {
             "summary": "Replication status (pause, resume and repair are POSTs)", "security": _ADMIN,
             "parameters": [{"name": "action", "in": "path", "required": True,

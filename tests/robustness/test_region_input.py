@@ -131,3 +131,29 @@ def test_mis_set_jwt_algorithms_refuse_to_start(kwargs: dict[str, object]) -> No
 def test_well_set_jwt_algorithms_start() -> None:
     Settings(jwt_public_key="k", jwt_algorithms=["RS256", "ES256"])
     Settings(jwt_secret="s", jwt_algorithms=["HS256", "HS512"])
+
+
+@pytest.mark.parametrize("limit", [1, 3, 7])
+def test_quarantine_pages_by_cursor(live_region: LiveServer, limit: int) -> None:
+    """25 quarantined entries written in the same millisecond (one batch): paging by the last row's
+    id reaches each once, newest first; a malformed cursor is BAD_USER_INPUT."""
+    from tests.conftest import ADMIN_KEY
+
+    board = create_board(live_region.url, operator="increment", max_delta_per_minute=100)
+    ts = now_ms() - 1000
+    sent = [entry(board, "ann", 1, ts=ts)] + [entry(board, "ann", 500, ts=ts, ev=f"q{i:02d}") for i in range(25)]
+    statuses = [x["status"] for x in post_scores(live_region.url, {"entries": sent}).json()["results"]]
+    assert statuses == ["applied"] + ["quarantined"] * 25
+    auth = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    seen: list[str] = []
+    params: dict[str, str | int] = {"board": board, "limit": limit}
+    for _ in range(30):
+        doc = httpx.get(f"{live_region.url}/v1/admin/quarantine", params=params, headers=auth).json()
+        seen += [row["event_id"] for row in doc["entries"]]
+        if doc["next"] is None:
+            break
+        params["after"] = doc["next"]
+    assert seen == [f"q{i:02d}" for i in reversed(range(25))]
+    for bad in ("x", "1-", "-1", "1-2-3", ""):
+        r = httpx.get(f"{live_region.url}/v1/admin/quarantine", params={"board": board, "after": bad}, headers=auth)
+        assert r.status_code == 400 and r.json()["error"]["code"] == "BAD_USER_INPUT"
