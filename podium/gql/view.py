@@ -46,7 +46,7 @@ def _check_request_shape(data: object) -> None:
             raise HTTPException(400, "operationName must be a string or null")
 
 
-class PodiumGraphQL(GraphQL):  # type: ignore[type-arg]
+class PodiumGraphQL(GraphQL):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
@@ -56,7 +56,7 @@ class PodiumGraphQL(GraphQL):  # type: ignore[type-arg]
                          max_subscriptions_per_connection=max_subscriptions_per_connection)
         limit = body_bytes_max
 
-        class BoundedRequestAdapter(StarletteRequestAdapter):  # type: ignore[misc]
+        class BoundedRequestAdapter(StarletteRequestAdapter):
             async def get_body(self) -> bytes:
                 return await read_body(self._request, limit)
 

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from podium.http import json_response
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
-_ADMIN = [{"admin": []}]
+_ADMIN: list[dict[str, list[str]]] = [{"admin": []}]
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
