@@ -35,7 +35,7 @@ from podium.replication.regional_state import RegionalState, resolve, winner, wi
 
 from podium.model import Board, Operator, RankedEntry
 from podium.ranking import decode_member, encode_member, from_zscore, to_zscore
-from podium.redis_client import AnyRedis
+from podium.redis_client import AnyRedis, stream_max_before
 
 TOP_MARGIN = 2
 CONFLICTS_LEN_MAX = 10_000   # conflict log entries kept per board
@@ -166,8 +166,9 @@ class GlobalStore:
 
     async def conflicts(self, board: Board, count: int, before: str | None = None) -> list[dict[str, str]]:
         """Newest first; strictly older than the entry id `before` (a stream id, unique) when given."""
-        rows = await self.redis.xrevrange(_prefix(board.id, board.season) + "conflicts",
-                                          max=f"({before}" if before else "+", count=count)
+        end = stream_max_before(before)
+        rows = await self.redis.xrevrange(_prefix(board.id, board.season) + "conflicts", max=end, count=count) \
+            if end else []
         return [{"id": i.decode(), **{k.decode(): v.decode() for k, v in f.items()}} for i, f in rows]
 
     async def conflict_counts(self) -> dict[str, int]:

@@ -23,25 +23,39 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 def error_response(exc: PodiumError) -> Response:
     retry = exc.http_status in (429, 503) or "retryAfter" in exc.extensions
-    headers = {"Retry-After": str(max(1, round(float(exc.extensions.get("retryAfter", 1)))))} if retry else None
-    return json_response(exc.to_dict(), exc.http_status, headers)
+    headers = {"Retry-After": str(max(1, round(float(exc.extensions.get("retryAfter", 1)))))} if retry else {}
+    if isinstance(exc, PayloadTooLarge):
+        headers["Connection"] = "close"   # what is left of the body is not read
+    return json_response(exc.to_dict(), exc.http_status, headers or None)
+
+
+# A refused body is still read (and dropped) up to this many bytes, so the client, which sends its
+# whole body before reading the answer, gets the 413 instead of stalling on a full socket buffer.
+REFUSED_BODY_DRAIN_BYTES_MAX = 16 * 1_048_576
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing (413) as soon as it exceeds `limit` bytes."""
+    """The request body, refusing (413) once it exceeds `limit` bytes. The rest of a refused body
+    is drained (bounded), and the response closes the connection."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isdigit() and int(declared) > REFUSED_BODY_DRAIN_BYTES_MAX:
         raise PayloadTooLarge(f"body is {declared} bytes; the limit is {limit}")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
+        if size > REFUSED_BODY_DRAIN_BYTES_MAX:
+            break
+        if size <= limit:
+            chunks.append(chunk)
+    if size > limit:
+        if declared and declared.isdigit():
+            raise PayloadTooLarge(f"body is {declared} bytes; the limit is {limit}")
+        raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
     return b"".join(chunks)
 
 
 STREAM_ID_RE = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
+STREAM_PART_MAX = 2**64 - 1
 
 
 def stream_page_args(request: Request, limit_max: int = 1000) -> tuple[int, str | None]:
@@ -51,7 +65,8 @@ def stream_page_args(request: Request, limit_max: int = 1000) -> tuple[int, str 
     if not limit_s.isdigit() or not 1 <= int(limit_s) <= limit_max:
         raise BadUserInput(f"limit must be between 1 and {limit_max}")
     after = request.query_params.get("after")
-    if after is not None and not STREAM_ID_RE.fullmatch(after):
+    if after is not None and not (STREAM_ID_RE.fullmatch(after)
+                                  and all(int(part) <= STREAM_PART_MAX for part in after.split("-"))):
         raise BadUserInput("invalid cursor: 'after' is the id of the last row of the previous page")
     return int(limit_s), after
 

@@ -28,3 +28,16 @@ def connect(url: str, *, cluster: bool = False, connections_max: int = 64) -> An
         host, _, port = hostport.partition(":")
         nodes.append(ClusterNode(host or "127.0.0.1", int(port or 6379)))
     return RedisCluster(startup_nodes=nodes, decode_responses=False, max_connections=connections_max)
+
+
+def stream_max_before(entry_id: str | None) -> str | None:
+    """The inclusive XREVRANGE end just before `entry_id` ("+" without one), or None when nothing
+    precedes it (0-0). Redis refuses an exclusive "(0-0" end, so the predecessor is computed."""
+    if entry_id is None:
+        return "+"
+    ms, seq = (int(part) for part in entry_id.split("-"))
+    if seq > 0:
+        return f"{ms}-{seq - 1}"
+    if ms > 0:
+        return f"{ms - 1}-{2**64 - 1}"
+    return None

@@ -19,7 +19,7 @@ from podium.invariant import invariant
 from podium.keys import BoardKeys, keys_of
 from podium.model import Board, RankCursor, RankedEntry, ScoreEntry, SortOrder
 from podium.ranking import decode_member, encode_member, encode_ts, from_zscore, to_zscore
-from podium.redis_client import AnyRedis
+from podium.redis_client import AnyRedis, stream_max_before
 
 LOAD_CHUNK_ENTRIES = 5000
 # A replace builds aside under keys that expire on their own, so a builder that dies mid-way leaves
@@ -202,7 +202,8 @@ class RedisRankStore:
         await self.redis.delete(k.zset, k.index, k.changes)
 
     async def quarantined(self, board: Board, count: int, before: str | None = None) -> list[QuarantinedEntry]:
-        rows = await self.redis.xrevrange(keys_of(board).quarantine, max=f"({before}" if before else "+", count=count)
+        end = stream_max_before(before)
+        rows = await self.redis.xrevrange(keys_of(board).quarantine, max=end, count=count) if end else []
         out = []
         for entry_id, fields in rows:
             f = {_text(a): _text(b) for a, b in fields.items()}

@@ -23,7 +23,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from podium.errors import PodiumError
+from podium.errors import PayloadTooLarge, PodiumError
 from podium.gql.ws_handlers import LegacyWSHandler, TransportWSHandler
 from podium.http import read_body
 
@@ -82,7 +82,9 @@ class PodiumGraphQL(GraphQL):
                                               exc.status_code)
         except PodiumError as exc:
             headers = ({"Retry-After": str(max(1, round(float(exc.extensions["retryAfter"]))))}
-                       if "retryAfter" in exc.extensions else None)
+                       if "retryAfter" in exc.extensions else {})
+            if isinstance(exc, PayloadTooLarge):
+                headers["Connection"] = "close"   # what is left of the body is not read
             response = graphql_error_response(exc.message, exc.code, exc.http_status,
                                               exc.extensions, headers)
         await response(scope, receive, send)

@@ -50,6 +50,15 @@ def test_bad_entries_are_rejected_alone_and_good_ones_applied_once(live_region: 
         assert post_scores(live_region.url, body, idempotency_key=key).json() == r.json()
 
 
+def test_oversized_bodies_are_answered_413_not_stalled(live_region: LiveServer) -> None:
+    """A body far over the limit (several MB, more than socket buffers hold) still gets its 413."""
+    big = b'{"query": "' + b"#" * 3_000_000 + b'"}'
+    r = httpx.post(f"{live_region.url}/graphql", content=big, headers={"content-type": "application/json"}, timeout=30)
+    assert r.status_code == 413 and r.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    r = post_scores(live_region.url, b'{"entries": [' + b" " * 3_000_000 + b"]}")
+    assert r.status_code == 413 and r.json()["error"]["code"] == "BAD_USER_INPUT"
+
+
 def test_event_id_limit_counts_bytes(live_region: LiveServer) -> None:
     board = create_board(live_region.url)
     fits = entry(board, "a", 1, ev="é" * 64)          # 128 bytes
@@ -154,6 +163,10 @@ def test_quarantine_pages_by_cursor(live_region: LiveServer, limit: int) -> None
             break
         params["after"] = doc["next"]
     assert seen == [f"q{i:02d}" for i in reversed(range(25))]
-    for bad in ("x", "1-", "-1", "1-2-3", ""):
+    for edge in ("0-0", "0-1", "1-0", "18446744073709551615-18446744073709551615"):   # no predecessor, or past the end
+        r = httpx.get(f"{live_region.url}/v1/admin/quarantine", params={"board": board, "after": edge}, headers=auth)
+        assert r.status_code == 200, r.text
+        assert len(r.json()["entries"]) == (25 if edge.startswith("1844") else 0)
+    for bad in ("x", "1-", "-1", "1-2-3", "", "99999999999999999999-0"):
         r = httpx.get(f"{live_region.url}/v1/admin/quarantine", params={"board": board, "after": bad}, headers=auth)
         assert r.status_code == 400 and r.json()["error"]["code"] == "BAD_USER_INPUT"
