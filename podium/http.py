@@ -85,7 +85,24 @@ async def podium_error(request: Request, exc: Exception) -> Response:
     """Starlette exception handler: a coded Podium error becomes its documented status and body."""
     if not isinstance(exc, PodiumError):
         return await unexpected_error(request, exc)
-    return error_response(exc)
+    await drain_body(request)
+    response = error_response(exc)
+    response.headers["Connection"] = "close"
+    return response
+
+
+async def drain_body(request: Request) -> None:
+    """Reads (and drops) what a refused request has left of its body, bounded: a body left on the
+    connection would be read as the start of the next request (and stall it), and a client that
+    sends its whole body before reading the answer would never see the refusal."""
+    drained = 0
+    try:
+        async for chunk in request.stream():
+            drained += len(chunk)
+            if drained > REFUSED_BODY_DRAIN_BYTES_MAX:
+                return
+    except Exception:  # noqa: BLE001 - already consumed, or the client left: nothing to drain
+        return
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:

@@ -23,9 +23,9 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from podium.errors import PayloadTooLarge, PodiumError
+from podium.errors import PodiumError
 from podium.gql.ws_handlers import LegacyWSHandler, TransportWSHandler
-from podium.http import read_body
+from podium.http import drain_body, read_body
 
 _CODES = {401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND", 429: "RATE_LIMITED"}
 
@@ -75,18 +75,20 @@ class PodiumGraphQL(GraphQL):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope=scope, receive=receive)
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
+            response = await self.run(request)
         except HTTPException as exc:
             response = graphql_error_response(exc.reason, _CODES.get(exc.status_code, "BAD_USER_INPUT"),
                                               exc.status_code)
         except PodiumError as exc:
             headers = ({"Retry-After": str(max(1, round(float(exc.extensions["retryAfter"]))))}
                        if "retryAfter" in exc.extensions else {})
-            if isinstance(exc, PayloadTooLarge):
-                headers["Connection"] = "close"   # what is left of the body is not read
             response = graphql_error_response(exc.message, exc.code, exc.http_status,
                                               exc.extensions, headers)
+        if response.status_code >= 400:
+            await drain_body(request)
+            response.headers["Connection"] = "close"
         await response(scope, receive, send)
 
     async def execute_single(self, request: Request, request_adapter: AsyncHTTPRequestAdapter,

@@ -180,3 +180,16 @@ async def test_rate_limits_per_credential_over_http_and_websocket(limited_tier: 
                 pass
     assert refused.value.response.status_code == 429
     assert int(refused.value.response.headers["retry-after"]) >= 1
+
+
+@pytest.mark.parametrize(("content_type", "size"), [("text/plain", 200_000), ("\x9a", 50_000),
+                                                     ("application/json", 3_000_000)])
+def test_refused_body_does_not_stall_the_connection(tier: LiveServer, content_type: str, size: int) -> None:
+    """A request refused before its body is read (bad content type, too large) must not leave the
+    body on the connection, where it would be read as the next request and stall it."""
+    with httpx.Client(timeout=10) as client:
+        refused = client.post(f"{tier.url}/graphql", content=b"{" + b" " * size + b"}",
+                              headers={"content-type": content_type.encode("latin-1")})
+        assert 400 <= refused.status_code < 500 and error_code(refused) == "BAD_USER_INPUT"
+        after = client.post(f"{tier.url}/graphql", json={"query": "{ boards { id } }"})
+        assert after.status_code == 200
