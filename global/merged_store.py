@@ -38,7 +38,7 @@ from podium.replication.regional_state import TOMBSTONE_TS, RegionalState, live,
 
 from podium.model import Board, Operator, RankedEntry
 from podium.ranking import decode_member, encode_member, from_zscore, to_zscore
-from podium.redis_client import AnyRedis, as_text, members, scored_members, stream_entries
+from podium.redis_client import AnyRedis, as_text, members, scored_members, stream_entries, stream_max_before
 from podium.store_errors import translate_store_errors
 
 CONFLICTS_LEN_MAX = 10_000   # conflict log entries kept per board
@@ -178,9 +178,11 @@ class GlobalStore:
                 ahead -= 1
         return ahead + 1
 
-    async def conflicts(self, board: Board, count: int) -> list[dict[str, str]]:
+    async def conflicts(self, board: Board, count: int, before: str | None = None) -> list[dict[str, str]]:
+        """Newest first; strictly older than the entry id `before` (a stream id, unique) when given."""
+        end = stream_max_before(before)
         key = _prefix(board.id, board.season) + "conflicts"
-        rows = stream_entries(await self.redis.xrevrange(key, count=count))
+        rows = stream_entries(await self.redis.xrevrange(key, max=end, count=count)) if end else []
         return [{"id": as_text(i), **{as_text(k): as_text(v) for k, v in f.items()}} for i, f in rows]
 
     async def conflict_counts(self) -> dict[str, int]:

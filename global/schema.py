@@ -12,20 +12,30 @@ from podium.global_.precision import Tiers, counted
 from podium.global_.service import GlobalService
 from strawberry.types import Info
 
+from podium.config import ApiLimits
 from podium.errors import BadUserInput, NotFound
 from podium.gql import typed
-from podium.gql.errors import ErrorCodes, as_graphql_errors
+from podium.gql.auth import authorize_player, authorize_read
+from podium.gql.errors import as_graphql_errors
+from podium.gql.limits import guard_extensions
 from podium.gql.live import RankChanged, TopChanged
 from podium.gql.live_fast import deliver
 from podium.gql.scalars import Long, schema_config
-from podium.gql.timing import OperationTiming
 from podium.gql.types import Board, Consistency, LeaderboardConnection, Precision, RankedEntryType, as_of
-from podium.model import RankedEntry
+from podium.model import Board as Board_
+from podium.model import RankedEntry, utf8_len
 
 
 def service_of(info: Info[Any, Any]) -> GlobalService:
     service: GlobalService = info.context["service"]
     return service
+
+
+async def readable_board(info: Info[Any, Any], board_id: str) -> Board_:
+    """The board, if the caller may read it: the region's rule (public, or any valid token)."""
+    b: Board_ = await service_of(info).boards.require(board_id)
+    await authorize_read(info, b.public_read)
+    return b
 
 
 @strawberry.type(description="The global tier's view of one region.")
@@ -49,7 +59,7 @@ class GlobalPlayer:
         session: str | None = None,
     ) -> RankedEntryType | None:
         service = service_of(info)
-        b = await service.boards.require(board)
+        b = await readable_board(info, board)
         now = service.clock.now_ms()
         if consistency is Consistency.SESSION:
             if not session:
@@ -71,7 +81,7 @@ class GlobalPlayer:
     @typed.field(description="Each region's contribution to the merged value.")
     async def contributions(self, info: Info[Any, Any], board: str) -> list[Contribution]:
         service = service_of(info)
-        merged, _ = await service.store.entry(await service.boards.require(board), self.id)
+        merged, _ = await service.store.entry(await readable_board(info, board), self.id)
         if merged is None:
             return []
         return [Contribution(region=r, score=Long(v), version=Long(merged.versions[r]))
@@ -112,7 +122,7 @@ class Query:
         limit = min(service.settings.api.page_size_max, top_k)
         if not 1 <= first <= limit or offset < 0 or offset + first > top_k:
             raise BadUserInput(f"the exact global board holds ranks 1..{top_k}; first must be 1..{limit}")
-        b = await service.boards.require(board)
+        b = await readable_board(info, board)
         stale = any(service.is_stale(s) for s in service.regions.values())
         if consistency is Consistency.STRONG:
             if offset:
@@ -134,7 +144,7 @@ class Query:
         limit = service.settings.api.around_max
         if not (0 <= above <= limit and 0 <= below <= limit):
             raise BadUserInput(f"above and below must be between 0 and {limit}")
-        b = await service.boards.require(board)
+        b = await readable_board(info, board)
         _, rank = await service.store.entry(b, player)
         if rank is None:
             raise NotFound(f"{player!r} has no entry on the global board {board!r}")
@@ -144,7 +154,9 @@ class Query:
         return [labelled(service, r, now) for r in rows]
 
     @typed.field(description="A player, to ask for their merged global entry.")
-    async def player(self, id: str) -> GlobalPlayer:
+    async def player(self, info: Info[Any, Any], id: str) -> GlobalPlayer:
+        if not 0 < (utf8_len(id) or 0) <= service_of(info).settings.ingest.player_id_len_max:
+            raise BadUserInput("player id has an invalid length")
         return GlobalPlayer(id=id)
 
     @typed.field(description="Replication status of every region: lag, last contact, staleness.")
@@ -164,7 +176,8 @@ class Subscription:
     async def top_changed(self, info: Info[Any, Any], board: str, n: int = 10) -> AsyncGenerator[TopChanged, None]:
         service = service_of(info)
         with as_graphql_errors():
-            await service.boards.require(board)
+            b = await service.boards.require(board)
+            await authorize_read(info, b.public_read)
             assert service.fanout is not None
             updates = service.fanout.subscribe_top(board, n)
             async for message in deliver(info, updates, TopChanged.from_update, service.fanout.payloads):
@@ -174,6 +187,7 @@ class Subscription:
     async def rank_changed(self, info: Info[Any, Any], board: str, player: str) -> AsyncGenerator[RankChanged, None]:
         service = service_of(info)
         with as_graphql_errors():
+            await authorize_player(info, player)   # as on a region: a player's own token, or an admin key
             await service.boards.require(board)
             assert service.fanout is not None
             updates = service.fanout.subscribe_rank(board, player)
@@ -181,6 +195,7 @@ class Subscription:
                 yield message  # type: ignore[misc]
 
 
-def build_global_schema() -> strawberry.Schema:
-    return strawberry.Schema(query=Query, subscription=Subscription, extensions=[ErrorCodes, OperationTiming],
+def build_global_schema(limits: ApiLimits | None = None) -> strawberry.Schema:
+    """The global schema, with the same guards as a region's (depth, aliases, tokens, cost)."""
+    return strawberry.Schema(query=Query, subscription=Subscription, extensions=guard_extensions(limits or ApiLimits()),
                              config=schema_config())

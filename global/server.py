@@ -18,24 +18,29 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
 
 from podium.clock import Clock
 from podium.config import Settings
 from podium.errors import BadUserInput, PodiumError, Unauthenticated
-from podium.gql.ws_handlers import LegacyWSHandler, TransportWSHandler
-from podium.http import check_admin, json_response, podium_error, read_body, unexpected_error
+from podium.gql.view import PodiumGraphQL
+from podium.http import (
+    check_admin,
+    json_response,
+    podium_error,
+    read_body,
+    stream_page_args,
+    unexpected_error,
+)
 from podium.http_metrics import HttpMetricsMiddleware
 from podium.model import Board
+from podium.rate_limit import RateLimitMiddleware
 from podium.signing import verify
 from podium.web.graphiql import LocalGraphiQL
 from podium.web.routes import web_routes
 
 
-class GlobalGraphQL(LocalGraphiQL, GraphQL[dict[str, Any], None]):
+class GlobalGraphQL(LocalGraphiQL, PodiumGraphQL):
     web_tier = "global"
-    graphql_transport_ws_handler_class = TransportWSHandler
-    graphql_ws_handler_class = LegacyWSHandler
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> dict[str, Any]:
         service = request.app.state.service
@@ -162,12 +167,11 @@ async def conflicts_endpoint(request: Request) -> Response:
     service = service_of(request)
     check_admin(request.headers, service.settings.admin_keys)
     board = await service.boards.require(request.query_params.get("board", ""))
-    limit_s = request.query_params.get("limit", "100")
-    if not limit_s.isdigit() or not 1 <= int(limit_s) <= 1000:
-        raise BadUserInput("limit must be between 1 and 1000")
+    limit, after = stream_page_args(request)
     counts = await service.store.conflict_counts()
+    rows = await service.store.conflicts(board, limit, after)
     return json_response({"board": board.id, "count": counts.get(board.id, 0),
-                          "conflicts": await service.store.conflicts(board, int(limit_s))})
+                          "next": rows[-1]["id"] if len(rows) == limit else None, "conflicts": rows})
 
 
 async def metrics(request: Request) -> Response:
@@ -214,7 +218,9 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
                 await consumer.stop()
             await service.close()
 
-    graphql = GlobalGraphQL(build_global_schema())
+    graphql = GlobalGraphQL(build_global_schema(settings.api), body_bytes_max=settings.api.graphql_body_bytes_max,
+                            connection_init_wait_ms=settings.api.connection_init_wait_ms,
+                            max_subscriptions_per_connection=settings.api.subscriptions_per_connection_max)
     return Starlette(
         routes=[
             Route("/v1/replicate", replicate, methods=["POST"]),
@@ -229,7 +235,7 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
             *web_routes("global"),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(HttpMetricsMiddleware)],
+        middleware=[Middleware(HttpMetricsMiddleware), Middleware(RateLimitMiddleware)],
         exception_handlers={PodiumError: podium_error, Exception: unexpected_error},
     )
 

@@ -25,6 +25,7 @@ from podium.errors import BadUserInput, Unavailable
 from podium.fanout import FanOut
 from podium.model import Board, Operator, RankedEntry
 from podium.ranking import sort_key
+from podium.rate_limit import TokenBuckets
 from podium.redis_client import AnyRedis, connect
 from podium.redis_memory import RedisMemoryProbe
 from podium.tasks import Supervisor
@@ -66,6 +67,7 @@ class GlobalService:
     regions: dict[str, RegionStatus] = field(default_factory=dict)
     reader: RegionReader | None = None
     fanout: FanOut | None = None
+    rate_limits: TokenBuckets | None = None   # the same per-client buckets as a region's
     telemetry: Telemetry = field(default_factory=lambda: Telemetry("podium-global", "global"))
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -115,7 +117,8 @@ class GlobalService:
         reader = RegionReader(settings.global_.region_urls, settings.global_.strong_timeout_ms)
         return cls(settings, clock, redis, GlobalStore(redis), BoardRegistry(redis, clock),
                    reader=reader, telemetry=Telemetry("podium-global", settings.region),
-                   supervisor=Supervisor(settings.supervisor))
+                   supervisor=Supervisor(settings.supervisor),
+                   rate_limits=TokenBuckets.from_limits(redis, settings.api, clock))
 
     def region(self, name: str) -> RegionStatus:
         if name not in self.regions:

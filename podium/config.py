@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -51,7 +51,10 @@ class ApiLimits(BaseModel):
     query_depth_max: int = 10
     query_cost_max: int = 5000
     aliases_max: int = 30
-    query_tokens_max: int = 2000             # parser tokens per document (bounds parse work)
+    query_tokens_max: int = 2000             # lexer tokens per document, comments included (bounds parse work)
+    graphql_body_bytes_max: int = 65_536     # POST /graphql body size, every tier (413 above)
+    ws_message_bytes_max: int = 65_536       # one websocket message (the server closes the socket above it)
+    connection_init_wait_ms: int = 10_000    # a websocket that sends no connection_init within this is closed (4408)
     subscriptions_per_connection_max: int = 20
     subscriptions_per_process_max: int = 20_000
     subscription_top_n_max: int = 100
@@ -65,6 +68,7 @@ class ApiLimits(BaseModel):
     response_cache_body_bytes_max: int = 1_048_576
     rate_limit_per_s: float = 50.0           # token-bucket refill per client id / IP
     rate_limit_burst: int = 100
+    rate_limit_ip_factor: float = 10.0       # a credentialed request also draws from its IP's bucket, this much larger
     introspection: bool = True
     audit_log_len_max: int = 1000            # admin actions kept in the audit log (newest first)
 
@@ -248,6 +252,12 @@ class NotificationSettings(BaseModel):
     dead_letters_page_max: int = 500         # dead letters per admin listing
 
 
+JWT_SYMMETRIC = frozenset({"HS256", "HS384", "HS512"})
+JWT_ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"})
+
+
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PODIUM_", env_nested_delimiter="__", extra="ignore", populate_by_name=True
@@ -267,7 +277,7 @@ class Settings(BaseSettings):
     jwt_secret: str | None = None
     jwt_jwks_url: str | None = None
     jwt_public_key: str | None = None
-    jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256"])
+    jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256"])   # checked against the key kind at start
     boards: list[BoardConfig] = Field(default_factory=list)
     ingest: IngestLimits = Field(default_factory=IngestLimits)
     api: ApiLimits = Field(default_factory=ApiLimits)
@@ -281,6 +291,23 @@ class Settings(BaseSettings):
     trending: TrendingSettings = Field(default_factory=TrendingSettings)
     supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+
+    @model_validator(mode="after")
+    def _jwt_algorithms_fit_the_key(self) -> Settings:
+        """A mis-set algorithm list would fail every token check at request time (or, with HS256 and a
+        public key, invite key confusion): refuse to start instead."""
+        unknown = [a for a in self.jwt_algorithms if a not in JWT_SYMMETRIC | JWT_ASYMMETRIC]
+        if unknown or not self.jwt_algorithms:
+            raise ValueError(f"jwt_algorithms {self.jwt_algorithms!r}: each must be one of "
+                             f"{sorted(JWT_SYMMETRIC | JWT_ASYMMETRIC)}")
+        symmetric = [a for a in self.jwt_algorithms if a in JWT_SYMMETRIC]
+        if (self.jwt_public_key or self.jwt_jwks_url) and symmetric:
+            raise ValueError(f"jwt_algorithms {symmetric!r} are HMAC algorithms but a public key / JWKS is configured: "
+                             "use RS256/ES256/... with a public key, or HS256 with jwt_secret")
+        if self.jwt_secret and not (self.jwt_public_key or self.jwt_jwks_url) and len(symmetric) != len(self.jwt_algorithms):
+            raise ValueError(f"jwt_algorithms {self.jwt_algorithms!r} include public-key algorithms but only "
+                             "jwt_secret is configured: use HS256/HS384/HS512 with jwt_secret")
+        return self
 
     @classmethod
     def settings_customise_sources(

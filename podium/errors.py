@@ -6,7 +6,8 @@
     ├── Unauthenticated     UNAUTHENTICATED  401
     ├── Forbidden           FORBIDDEN        403
     ├── NotFound            NOT_FOUND        404
-    ├── Conflict            BAD_USER_INPUT   409
+    ├── Conflict            CONFLICT         409
+    │   └── InProgress      CONFLICT         409   (+ Retry-After: the same request is still running)
     ├── ContestLocked       CONTEST_LOCKED   423   (entries and team edits are locked at the deadline)
     ├── RateLimited         RATE_LIMITED     429
     ├── Unavailable         UNAVAILABLE      503   (a store is down or refusing writes: retry later)
@@ -44,7 +45,10 @@ class PayloadTooLarge(BadUserInput):
     http_status = 413
 
 
-class Conflict(BadUserInput):
+class Conflict(PodiumError):
+    """The request contradicts the state it meets (a board that exists, a reused Idempotency-Key)."""
+
+    code = "CONFLICT"
     http_status = 409
 
 
@@ -53,6 +57,13 @@ class ContestLocked(PodiumError):
 
     code = "CONTEST_LOCKED"
     http_status = 423
+
+
+class InProgress(Conflict):
+    """The same request (same Idempotency-Key) is still being processed: retry after `retryAfter`."""
+
+    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(message, retryAfter=retry_after_s)
 
 
 class Unauthenticated(PodiumError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -11,7 +12,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from podium.errors import Forbidden, Internal, PayloadTooLarge, PodiumError, Unauthenticated
+from podium.errors import BadUserInput, Forbidden, Internal, PayloadTooLarge, PodiumError, Unauthenticated
 
 log = logging.getLogger("podium.http")
 
@@ -21,22 +22,53 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def error_response(exc: PodiumError) -> Response:
-    headers = {"Retry-After": str(int(exc.extensions.get("retryAfter", 1)))} if exc.http_status in (429, 503) else None
-    return json_response(exc.to_dict(), exc.http_status, headers)
+    retry = exc.http_status in (429, 503) or "retryAfter" in exc.extensions
+    headers = {"Retry-After": str(max(1, round(float(exc.extensions.get("retryAfter", 1)))))} if retry else {}
+    if isinstance(exc, PayloadTooLarge):
+        headers["Connection"] = "close"   # what is left of the body is not read
+    return json_response(exc.to_dict(), exc.http_status, headers or None)
+
+
+# A refused body is still read (and dropped) up to this many bytes, so the client, which sends its
+# whole body before reading the answer, gets the 413 instead of stalling on a full socket buffer.
+REFUSED_BODY_DRAIN_BYTES_MAX = 16 * 1_048_576
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing (413) as soon as it exceeds `limit` bytes."""
+    """The request body, refusing (413) once it exceeds `limit` bytes. The rest of a refused body
+    is drained (bounded), and the response closes the connection."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isdigit() and int(declared) > REFUSED_BODY_DRAIN_BYTES_MAX:
         raise PayloadTooLarge(f"body is {declared} bytes; the limit is {limit}")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
+        if size > REFUSED_BODY_DRAIN_BYTES_MAX:
+            break
+        if size <= limit:
+            chunks.append(chunk)
+    if size > limit:
+        if declared and declared.isdigit():
+            raise PayloadTooLarge(f"body is {declared} bytes; the limit is {limit}")
+        raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
     return b"".join(chunks)
+
+
+STREAM_ID_RE = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
+STREAM_PART_MAX = 2**64 - 1
+
+
+def stream_page_args(request: Request, limit_max: int = 1000) -> tuple[int, str | None]:
+    """`limit` (1..limit_max, default 100) and `after` (the `id` of the last row of the previous
+    page: a stream id, unique, so paging never skips or repeats a row) of an admin list."""
+    limit_s = request.query_params.get("limit", "100")
+    if not limit_s.isdigit() or not 1 <= int(limit_s) <= limit_max:
+        raise BadUserInput(f"limit must be between 1 and {limit_max}")
+    after = request.query_params.get("after")
+    if after is not None and not (STREAM_ID_RE.fullmatch(after)
+                                  and all(int(part) <= STREAM_PART_MAX for part in after.split("-"))):
+        raise BadUserInput("invalid cursor: 'after' is the id of the last row of the previous page")
+    return int(limit_s), after
 
 
 def check_admin(headers: Mapping[str, str], admin_keys: Iterable[str]) -> None:
@@ -53,7 +85,24 @@ async def podium_error(request: Request, exc: Exception) -> Response:
     """Starlette exception handler: a coded Podium error becomes its documented status and body."""
     if not isinstance(exc, PodiumError):
         return await unexpected_error(request, exc)
-    return error_response(exc)
+    await drain_body(request)
+    response = error_response(exc)
+    response.headers["Connection"] = "close"
+    return response
+
+
+async def drain_body(request: Request) -> None:
+    """Reads (and drops) what a refused request has left of its body, bounded: a body left on the
+    connection would be read as the start of the next request (and stall it), and a client that
+    sends its whole body before reading the answer would never see the refusal."""
+    drained = 0
+    try:
+        async for chunk in request.stream():
+            drained += len(chunk)
+            if drained > REFUSED_BODY_DRAIN_BYTES_MAX:
+                return
+    except Exception:  # noqa: BLE001 - already consumed, or the client left: nothing to drain
+        return
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:

@@ -15,7 +15,16 @@ SCORE_ABS_MAX = 2**53
 ACHIEVED_AT_MAX_MS = 2**48 - 1
 
 BOARD_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-PLAYER_ID_RE = re.compile(r"^[A-Za-z0-9_.:@-]+$")
+PLAYER_ID_RE = re.compile(r"[A-Za-z0-9_.:@-]+")   # use with fullmatch (`$` would let a trailing newline in)
+
+
+def utf8_len(text: str) -> int | None:
+    """The length of `text` in UTF-8 bytes, or None when it has no UTF-8 form (a lone surrogate,
+    which a JSON `\\ud800` escape can produce and Redis could not store)."""
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        return None
 
 
 class Operator(StrEnum):

@@ -60,3 +60,16 @@ def stream_entries(reply: object) -> StreamEntries:
     """An XRANGE/XREVRANGE reply: (id, fields) pairs, neither of them None (only XAUTOCLAIM has
     deleted entries)."""
     return cast(StreamEntries, reply or [])
+
+
+def stream_max_before(entry_id: str | None) -> str | None:
+    """The inclusive XREVRANGE end just before `entry_id` ("+" without one), or None when nothing
+    precedes it (0-0). Redis refuses an exclusive "(0-0" end, so the predecessor is computed."""
+    if entry_id is None:
+        return "+"
+    ms, seq = (int(part) for part in entry_id.split("-"))
+    if seq > 0:
+        return f"{ms}-{seq - 1}"
+    if ms > 0:
+        return f"{ms - 1}-{2**64 - 1}"
+    return None

@@ -8,8 +8,10 @@ from typing import Any
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config
 
+WS_MESSAGE_BYTES_MAX = 65_536   # the default of `api.ws_message_bytes_max`
 
-def hypercorn_config(host: str, port: int) -> Config:
+
+def hypercorn_config(host: str, port: int, ws_message_bytes_max: int = WS_MESSAGE_BYTES_MAX) -> Config:
     config = Config()
     config.bind = [f"{host}:{port}"]
     config.accesslog = None
@@ -18,8 +20,11 @@ def hypercorn_config(host: str, port: int) -> Config:
     config.graceful_timeout = 3.0
     config.keep_alive_timeout = 75.0
     config.websocket_ping_interval = 20.0
+    # Hypercorn closes a socket (1009) whose message is larger: nothing is buffered beyond it
+    config.websocket_max_message_size = ws_message_bytes_max
     return config
 
 
-async def serve(app: Any, host: str, port: int, stop: asyncio.Event) -> None:
-    await hypercorn_serve(app, hypercorn_config(host, port), shutdown_trigger=stop.wait)
+async def serve(app: Any, host: str, port: int, stop: asyncio.Event,
+                ws_message_bytes_max: int = WS_MESSAGE_BYTES_MAX) -> None:
+    await hypercorn_serve(app, hypercorn_config(host, port, ws_message_bytes_max), shutdown_trigger=stop.wait)

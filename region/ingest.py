@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from podium.replication.changes import stream_id_to_seq
 from podium.boards import BoardRegistry
 from podium.clock import Clock
 from podium.config import IngestLimits
-from podium.errors import Conflict, Rebuilding, Unavailable
+from podium.errors import BadUserInput, Conflict, InProgress, Rebuilding, Unavailable
 from podium.model import Board, EntryResult, EntryStatus, ScoreEntry
 from podium.redis_client import AnyRedis, as_bytes
 from podium.store_errors import translate_store_errors
@@ -111,6 +112,21 @@ def session_token(region: str, stream_id: str) -> str:
     return base64.urlsafe_b64encode(orjson.dumps({region: stream_id_to_seq(stream_id)})).decode().rstrip("=")
 
 
+def entries_digest(raw_entries: list[Any]) -> str:
+    """A digest of any decoded JSON value, to recognise a retried batch. orjson refuses integers
+    beyond 64 bits, lone surrogates and NaN, which a batch may hold (they are rejected per entry,
+    later); the stdlib encoder takes all of them, ASCII-escaped. Each value always takes the same
+    path, so equal batches always get equal digests."""
+    try:
+        encoded = orjson.dumps(raw_entries)
+    except orjson.JSONEncodeError:
+        try:
+            encoded = json.dumps(raw_entries, ensure_ascii=True, allow_nan=True).encode()
+        except RecursionError as exc:
+            raise BadUserInput("the batch nests too deeply") from exc
+    return hashlib.sha256(encoded).hexdigest()
+
+
 @translate_store_errors("the idempotency store (Redis)")
 class IdempotencyStore:
     """Stores each batch's response under its Idempotency-Key so a retry replays it."""
@@ -135,8 +151,7 @@ class IdempotencyStore:
         if stored is None:
             return await self.begin(scope, idem_key, body_hash)
         if as_bytes(stored).startswith(self.PENDING + b":"):
-            # retryAfter tells a client this conflict passes (unlike a key reused for another batch)
-            raise Conflict("a batch with this Idempotency-Key is still being processed; retry shortly", retryAfter=1)
+            raise InProgress("a batch with this Idempotency-Key is still being processed; retry shortly")
         doc = orjson.loads(stored)
         if doc["body_hash"] != body_hash:
             raise Conflict("Idempotency-Key was already used with a different batch")
@@ -166,12 +181,15 @@ class IngestService:
         self.sink: ScoreSink | None = None
 
     async def submit(
-        self, raw_entries: list[Any], *, scope: str, idem_key: str | None = None, wait: bool = False
+        self, raw_entries: list[Any], *, scope: str, idem_key: str | None = None, wait: bool = False,
+        body_digest: str | None = None,
     ) -> dict[str, Any]:
+        """`body_digest` identifies the request for its Idempotency-Key (HTTP: the body's SHA-256,
+        defined for any bytes); without it, a digest of the decoded entries."""
         check_batch_size(raw_entries, self.limits)
         if idem_key is None:
             return (await self._process(raw_entries, wait)).to_dict()
-        body_hash = hashlib.sha256(orjson.dumps(raw_entries)).hexdigest()
+        body_hash = body_digest or entries_digest(raw_entries)
         replay = await self.idempotency.begin(scope, idem_key, body_hash)
         if replay is not None:
             return replay
@@ -188,7 +206,8 @@ class IngestService:
     async def _process(self, raw_entries: list[Any], wait: bool = False) -> BatchResult:
         now_ms = self.clock.now_ms()
         boards = await self.registry.all()
-        if any(isinstance(e, dict) and e.get("board") not in boards for e in raw_entries):
+        if any(isinstance(e, dict) and isinstance(e.get("board"), str) and e["board"] not in boards
+               for e in raw_entries):
             boards = await self.registry.refresh()  # a board may have been created by another process
         valid, results = validate_batch(raw_entries, boards, self.limits, now_ms)
         if self.sink is not None:

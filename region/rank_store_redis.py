@@ -20,7 +20,7 @@ from podium.invariant import invariant
 from podium.keys import BoardKeys, keys_of
 from podium.model import Board, RankCursor, RankedEntry, ScoreEntry, SortOrder
 from podium.ranking import decode_member, encode_member, encode_ts, from_zscore, to_zscore
-from podium.redis_client import AnyRedis, scored_members, stream_entries
+from podium.redis_client import AnyRedis, scored_members, stream_entries, stream_max_before
 from podium.store_errors import translate_store_errors
 
 LOAD_CHUNK_ENTRIES = 5000
@@ -207,8 +207,9 @@ class RedisRankStore:
         k = keys_of(board)
         await self.redis.delete(k.zset, k.index, k.changes)
 
-    async def quarantined(self, board: Board, count: int) -> list[QuarantinedEntry]:
-        rows = stream_entries(await self.redis.xrevrange(keys_of(board).quarantine, count=count))
+    async def quarantined(self, board: Board, count: int, before: str | None = None) -> list[QuarantinedEntry]:
+        end = stream_max_before(before)
+        rows = stream_entries(await self.redis.xrevrange(keys_of(board).quarantine, max=end, count=count)) if end else []
         out = []
         for entry_id, fields in rows:
             f = {_text(a): _text(b) for a, b in fields.items()}

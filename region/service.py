@@ -23,7 +23,6 @@ from podium.region.ingest import IdempotencyStore, IngestService
 from podium.region.push_lag import PushLagProbe
 from podium.region.rank_store import read_all
 from podium.region.rank_store_redis import RedisRankStore
-from podium.region.rate_limit import TokenBuckets
 from podium.region.read_cache import ReadCache
 from podium.region.recovery import Rebuilder, RebuildReport
 from podium.region.snapshots import SnapshotScheduler, archive_season, take_snapshot
@@ -44,6 +43,7 @@ from podium.errors import Rebuilding, Unavailable
 from podium.fanout import FanOut
 from podium.keys import DATA_MARK_KEY, keys_of
 from podium.model import Board, RankedEntry
+from podium.rate_limit import TokenBuckets
 from podium.redis_client import AnyRedis, as_text, connect, stream_entries
 from podium.redis_memory import RedisMemoryProbe
 from podium.signing import ReplayGuard
@@ -121,8 +121,7 @@ class RegionService:
             from podium.region.stream.sink_kafka import KafkaSink  # event-log mode: produce, a worker applies
 
             ingest.sink = KafkaSink(settings, store)
-        if settings.api.rate_limit_per_s > 0:
-            service.rate_limits = TokenBuckets(redis, settings.api.rate_limit_per_s, settings.api.rate_limit_burst, clock)
+        service.rate_limits = TokenBuckets.from_limits(redis, settings.api, clock)
         service._build_history()
         service.trending = build_trending(settings, redis, clock)
         return service

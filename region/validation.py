@@ -20,6 +20,7 @@ from podium.model import (
     EntryResult,
     EntryStatus,
     ScoreEntry,
+    utf8_len,
 )
 
 FIELDS = ("board", "player", "score", "achieved_at", "event_id")
@@ -76,7 +77,7 @@ def validate_entry(
     if (
         not isinstance(player, str)
         or not 0 < len(player) <= limits.player_id_len_max
-        or not PLAYER_ID_RE.match(player)
+        or not PLAYER_ID_RE.fullmatch(player)
     ):
         return _reject(
             index, f"player id must be 1-{limits.player_id_len_max} characters of A-Z a-z 0-9 _ . : @ -"
@@ -95,8 +96,9 @@ def validate_entry(
         return _reject(index, "achieved_at must be Unix time in milliseconds")
     if achieved_at > now_ms + limits.future_skew_ms:
         return _reject(index, "achieved_at is in the future")
-    if not isinstance(event_id, str) or not 0 < len(event_id) <= limits.event_id_len_max:
-        return _reject(index, f"event_id must be a string of 1-{limits.event_id_len_max} characters")
+    event_id_bytes = utf8_len(event_id) if isinstance(event_id, str) else None
+    if event_id_bytes is None or not 0 < event_id_bytes <= limits.event_id_len_max:
+        return _reject(index, f"event_id must be a string of 1-{limits.event_id_len_max} UTF-8 bytes")
     return ScoreEntry(board_id, player, score, achieved_at, event_id)
 
 

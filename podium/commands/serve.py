@@ -36,4 +36,4 @@ async def _serve(app: object, settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await serve(app, settings.host, settings.port, stop)
+    await serve(app, settings.host, settings.port, stop, settings.api.ws_message_bytes_max)

@@ -170,7 +170,8 @@ async def _main(settings: Settings, demo: bool, console: Console, redis_server: 
     console.print(f"  admin key          : {settings.admin_keys[0]}")
     console.print(f"  health             : {base}/healthz  {base}/readyz")
     console.print("Ctrl-C stops everything.")
-    tasks = [asyncio.create_task(serve(create_app(settings), settings.host, settings.port, stop))]
+    tasks = [asyncio.create_task(serve(create_app(settings), settings.host, settings.port, stop,
+                                         settings.api.ws_message_bytes_max))]
     supervisor = Supervisor(settings.supervisor)
     if redis_server is not None:
         # a killed embedded redis-server is restarted (reloading its AOF); see redis_server.keep_alive

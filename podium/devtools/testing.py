@@ -44,7 +44,8 @@ class LiveServer:
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
             self.app = self.app_factory(self.settings)   # tests may look at app.state.service
-            await serve(self.app, "127.0.0.1", self.settings.port, self._stop)
+            await serve(self.app, "127.0.0.1", self.settings.port, self._stop,
+                        self.settings.api.ws_message_bytes_max)
 
         try:
             asyncio.run(main())

@@ -11,8 +11,8 @@ import strawberry
 
 from podium.errors import BadUserInput
 from podium.gql.scalars import Long
+from podium.model import ACHIEVED_AT_MAX_MS, PLAYER_ID_RE, SCORE_ABS_MAX, RankCursor, RankedEntry
 from podium.model import Board as BoardModel
-from podium.model import RankCursor, RankedEntry
 
 
 @strawberry.enum(description="How exact a rank is: regional ranks are always EXACT.")
@@ -108,13 +108,23 @@ def encode_cursor(e: RankedEntry) -> str:
     return base64.urlsafe_b64encode(orjson.dumps([e.score, e.achieved_at_ms, e.player])).decode()
 
 
+CURSOR_CHARS_MAX = 256   # a real cursor is under 120 characters
+
+
 def decode_cursor(cursor: str) -> RankCursor:
+    """A cursor the server could have issued, else BAD_USER_INPUT: every part within the range a
+    stored entry can hold (a forged score or time would otherwise reach the rank encoding)."""
     try:
+        if len(cursor) > CURSOR_CHARS_MAX:
+            raise ValueError
         score, ts, player = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if not (isinstance(score, int) and isinstance(ts, int) and isinstance(player, str)):
+        if not (type(score) is int and type(ts) is int and isinstance(player, str)):
+            raise ValueError
+        if not (-SCORE_ABS_MAX <= score <= SCORE_ABS_MAX and 0 <= ts <= ACHIEVED_AT_MAX_MS
+                and PLAYER_ID_RE.fullmatch(player)):
             raise ValueError
         return RankCursor(score, ts, player)
-    except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+    except (ValueError, TypeError) as exc:   # binascii.Error, JSONDecodeError, UnicodeError are ValueErrors
         raise BadUserInput("invalid cursor") from exc
 
 

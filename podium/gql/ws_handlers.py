@@ -5,6 +5,8 @@ resolver, and only it, a way to write pre-serialized frames to its socket."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 import orjson
@@ -41,10 +43,50 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[dict[str, Any], None]):
 
 
 class LegacyWSHandler(BaseGraphQLWSHandler[dict[str, Any], None]):
-    """graphql-ws (subscriptions-transport-ws): frames are `{"type":"data","id":…,"payload":…}`."""
+    """graphql-ws (subscriptions-transport-ws): frames are `{"type":"data","id":…,"payload":…}`.
+
+    Strawberry's legacy handler waits forever for `connection_init` and indexes whatever JSON value
+    arrives; this one closes a socket that does not initialise within the view's
+    `connection_init_wait_timeout` (4408, as graphql-transport-ws does) and one that sends a
+    message that is not an object with a string `type` (4400)."""
+
+    async def handle(self) -> None:
+        timer = asyncio.create_task(self._close_if_not_initialised())
+        try:
+            await super().handle()
+        finally:
+            timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await timer
+
+    async def _close_if_not_initialised(self) -> None:
+        await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
+        if not self.connection_acknowledged:
+            with contextlib.suppress(Exception):   # the peer may be gone already
+                await self.websocket.close(code=4408, reason="Connection initialisation timeout")
+
+    async def handle_message(self, message: Any) -> None:
+        if not _legacy_message_ok(message):
+            await self.websocket.close(code=4400, reason="malformed message")
+            return
+        await super().handle_message(message)
 
     async def handle_async_results(self, operation_id: str, query: str, operation_name: str | None,
                                    variables: dict[str, object] | None) -> None:
         prefix = '{"type":"data","id":' + orjson.dumps(operation_id).decode() + ',"payload":'
         CHANNEL.set(Channel(_sender(self.websocket), prefix))
         await super().handle_async_results(operation_id, query, operation_name, variables)
+
+
+def _legacy_message_ok(message: Any) -> bool:
+    """The shape Strawberry's legacy handler indexes without checking."""
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return False
+    if message["type"] in ("start", "stop") and not isinstance(message.get("id"), str):
+        return False
+    if message["type"] == "start":
+        payload = message.get("payload")
+        return (isinstance(payload, dict) and isinstance(payload.get("query"), str)
+                and isinstance(payload.get("variables"), dict | None)
+                and isinstance(payload.get("operationName"), str | None))
+    return True

@@ -1,27 +1,38 @@
 -- Entries strictly after a cursor position (zscore, member) in rank order, with the rank of the
 -- first one. A cursor is a rank key, not an offset, so pages stay stable under concurrent writes.
 -- KEYS: 1 zset.  ARGV: 1 zscore  2 member  3 count.
--- Returns {first_rank, member1, zscore1, ...}.
+-- Returns {first_rank, member1, zscore1, ...} (first_rank 0 when nothing follows).
+--
+-- Whatever the ties: the start is the cursor member's own rank + 1 when it is still on the board
+-- at that score; otherwise a binary search over the run of entries sharing the score (members
+-- compared byte by byte, as Redis orders them), O(log n) probes however long the run is.
 local z = KEYS[1]
-local zs, member, count = ARGV[1], ARGV[2], tonumber(ARGV[3])
--- Entries with the same zscore and a greater member come first, then entries with a greater
--- zscore. Equal-score runs are ties, normally short; the LIMIT bounds the work regardless.
-local out = {}
-local got = 0
-local first_rank = nil
-local ties = redis.call("ZRANGEBYSCORE", z, zs, zs, "WITHSCORES", "LIMIT", 0, 10000)
-for i = 1, #ties, 2 do
-  if got < count and ties[i] > member then
-    if not first_rank then first_rank = redis.call("ZRANK", z, ties[i]) + 1 end
-    out[#out + 1] = ties[i]; out[#out + 1] = ties[i + 1]; got = got + 1
+local zs, member, count = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
+
+-- a > b in Redis' member order (memcmp, then length); Lua's own `>` follows the C locale's collation
+local function after(a, b)
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x > y end
   end
+  return #a > #b
 end
-if got < count then
-  local rest = redis.call("ZRANGEBYSCORE", z, "(" .. zs, "+inf", "WITHSCORES", "LIMIT", 0, count - got)
-  for i = 1, #rest, 2 do
-    if not first_rank then first_rank = redis.call("ZRANK", z, rest[i]) + 1 end
-    out[#out + 1] = rest[i]; out[#out + 1] = rest[i + 1]
+
+local start
+local own = redis.call("ZSCORE", z, member)
+if own and tonumber(own) == zs then
+  start = redis.call("ZRANK", z, member) + 1
+else
+  local lo = redis.call("ZCOUNT", z, "-inf", "(" .. ARGV[1])
+  local hi = lo + redis.call("ZCOUNT", z, ARGV[1], ARGV[1])
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    local probe = redis.call("ZRANGE", z, mid, mid)[1]
+    if after(probe, member) then hi = mid else lo = mid + 1 end
   end
+  start = lo
 end
-table.insert(out, 1, first_rank or 0)
+local out = redis.call("ZRANGE", z, start, start + count - 1, "WITHSCORES")
+table.insert(out, 1, #out > 0 and start + 1 or 0)
 return out

@@ -9,13 +9,13 @@ from typing import Any
 
 from podium.region.api import http
 from podium.region.api.etag import ETagMiddleware
+from podium.region.api.openapi import openapi
 from podium.region.api.response_cache import ResponseCacheMiddleware
 from podium.region.api.schema import build_schema
 from podium.region.contests.routes import contest_routes
 from podium.region.contests.wiring import close_contests, open_contests
 from podium.region.notifications.http import notification_routes
 from podium.region.notifications.wiring import close_notifications, open_notifications
-from podium.region.rate_limit import RateLimitMiddleware
 from podium.region.service import RegionService
 from podium.region.trending import http as trending_http
 from starlette.applications import Starlette
@@ -23,14 +23,14 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
 
 from podium.clock import Clock
 from podium.config import Settings
 from podium.errors import PodiumError
-from podium.gql.ws_handlers import LegacyWSHandler, TransportWSHandler
+from podium.gql.view import PodiumGraphQL
 from podium.http import podium_error, unexpected_error
 from podium.http_metrics import HttpMetricsMiddleware
+from podium.rate_limit import RateLimitMiddleware
 from podium.web.audit_rest import AuditRestMiddleware
 from podium.web.graphiql import LocalGraphiQL
 from podium.web.routes import web_routes
@@ -38,10 +38,7 @@ from podium.web.routes import web_routes
 log = logging.getLogger("podium.app")
 
 
-class RegionGraphQL(LocalGraphiQL, GraphQL[dict[str, Any], None]):
-    graphql_transport_ws_handler_class = TransportWSHandler
-    graphql_ws_handler_class = LegacyWSHandler
-
+class RegionGraphQL(LocalGraphiQL, PodiumGraphQL):
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> dict[str, Any]:
         service = request.app.state.service
         return {"service": service, "request": request, "response": response, "telemetry": service.telemetry}
@@ -68,7 +65,8 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
             if service is None:
                 await svc.close()
 
-    graphql = RegionGraphQL(build_schema(settings.api),
+    graphql = RegionGraphQL(build_schema(settings.api), body_bytes_max=settings.api.graphql_body_bytes_max,
+                            connection_init_wait_ms=settings.api.connection_init_wait_ms,
                             max_subscriptions_per_connection=settings.api.subscriptions_per_connection_max)
     routes = [
         Route("/v1/scores", http.post_scores, methods=["POST"]),
@@ -79,6 +77,7 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
         Route("/v1/admin/replication/{action}", http.replication_endpoint, methods=["GET", "POST"]),
         *contest_routes(),
         *notification_routes(),
+        Route("/openapi.json", openapi),
         Route("/healthz", http.healthz),
         Route("/metrics", http.metrics),
         Route("/readyz", http.readyz),

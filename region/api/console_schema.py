@@ -7,14 +7,14 @@ from typing import Any
 
 import strawberry
 from podium.region import quarantine_review
-from podium.region.api.auth import require_admin
-from podium.region.api.extensions.audit import audit_log_of
 from podium.region.rank_store import QuarantinedEntry as QuarantinedModel
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from podium.errors import BadUserInput
 from podium.gql import typed
+from podium.gql.audit import audit_log_of
+from podium.gql.auth import require_admin
 from podium.gql.scalars import Long
 from podium.web.audit import AuditRecord
 

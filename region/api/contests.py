@@ -7,13 +7,13 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import strawberry
-from podium.region.api.auth import caller
 from podium.region.contests.service import ContestService
 from podium.region.contests.wiring import Contests
 from strawberry.types import Info
 
 from podium.errors import BadUserInput, Unauthenticated
 from podium.gql import typed
+from podium.gql.auth import caller
 from podium.gql.errors import as_graphql_errors
 from podium.gql.live import RankChanged, TopChanged
 from podium.gql.live_fast import deliver

@@ -4,7 +4,13 @@ by the schema's resolvers before these run."""
 
 from __future__ import annotations
 
-from podium.region.api.history_types import BoardSnapshot, RankPointType, ScoreEvent, SnapshotSummary
+from podium.region.api.history_types import (
+    BoardSnapshot,
+    RankPointType,
+    ScoreEvent,
+    SnapshotSummary,
+    decode_history_cursor,
+)
 from podium.region.history.store import HistoryStore, SnapshotInfo, history_key
 from podium.region.service import RegionService
 
@@ -36,11 +42,14 @@ def _window(since: int | None, until: int | None) -> None:
 
 
 async def player_history(service: RegionService, board: Board, player: str, since: int | None,
-                         until: int | None, first: int) -> list[ScoreEvent]:
-    """`board` carries the season asked for (the live one by default)."""
+                         until: int | None, first: int, after: str | None = None) -> list[ScoreEvent]:
+    """`board` carries the season asked for (the live one by default); `after` is the cursor of
+    the last row of the previous page."""
     _window(since, until)
+    before = decode_history_cursor(after) if after is not None else None
     rows = await warm_store(service).score_history(history_key(board.id, board.season), player,
-                                                   _first(service, first), since_ms=since, until_ms=until)
+                                                   _first(service, first), since_ms=since, until_ms=until,
+                                                   before=before)
     return [ScoreEvent.from_row(r, board.season) for r in rows]
 
 

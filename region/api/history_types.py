@@ -3,12 +3,35 @@ constructor from the warm store's rows."""
 
 from __future__ import annotations
 
+import base64
+
+import orjson
 import strawberry
 from podium.region.history.store import RankPoint, ScoreRow, SnapshotInfo
 
+from podium.errors import BadUserInput
 from podium.gql.scalars import Long
 from podium.gql.types import RankedEntryType
-from podium.model import RankedEntry
+from podium.model import ACHIEVED_AT_MAX_MS, RankedEntry
+
+HISTORY_CURSOR_CHARS_MAX = 1024
+
+
+def encode_history_cursor(row: ScoreRow) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([row.achieved_at_ms, row.event_id])).decode()
+
+
+def decode_history_cursor(cursor: str) -> tuple[int, str]:
+    """(achieved_at_ms, event_id): the unique key of the last row seen, or BAD_USER_INPUT."""
+    try:
+        if len(cursor) > HISTORY_CURSOR_CHARS_MAX:
+            raise ValueError
+        ts, event_id = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if type(ts) is not int or not 0 <= ts <= ACHIEVED_AT_MAX_MS or not isinstance(event_id, str) or not event_id:
+            raise ValueError
+        return ts, event_id
+    except (ValueError, TypeError) as exc:
+        raise BadUserInput("invalid cursor") from exc
 
 
 @strawberry.type(description="One accepted score of a player on a board (duplicates, quarantined and "
@@ -18,11 +41,13 @@ class ScoreEvent:
     score: Long = strawberry.field(description="The submitted score (on increment/decrement boards, the amount).")
     achieved_at: Long = strawberry.field(description="Unix milliseconds.")
     season: int
+    cursor: str = strawberry.field(description="Pass as `after` for the next page: it names this row "
+                                               "uniquely (time and event id), so equal times are never skipped.")
 
     @classmethod
     def from_row(cls, row: ScoreRow, season: int) -> ScoreEvent:
         return cls(event_id=row.event_id, score=Long(row.score), achieved_at=Long(row.achieved_at_ms),
-                   season=season)
+                   season=season, cursor=encode_history_cursor(row))
 
 
 @strawberry.type(name="RankPoint", description="A player's rank and score in one board snapshot.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 
@@ -12,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from podium.errors import BadUserInput, Forbidden, Unauthenticated
-from podium.http import json_response, read_body
+from podium.http import json_response, read_body, stream_page_args
 from podium.model import Board
 from podium.signing import verify
 from podium.web.admin_identity import admin_from_jwt_sync, key_name
@@ -42,7 +43,8 @@ async def post_scores(request: Request) -> Response:
     entries = parse_batch(body, limits)
     # event-log mode: `?wait=true` also waits (bounded) for the worker and reports the resulting ranks
     wait = request.query_params.get("wait", "false").lower() in ("true", "1")
-    result = await service.ingest.submit(entries, scope=verified.key_id, idem_key=idem_key, wait=wait)
+    result = await service.ingest.submit(entries, scope=verified.key_id, idem_key=idem_key, wait=wait,
+                                         body_digest=hashlib.sha256(body).hexdigest())
     return json_response(result)
 
 
@@ -84,11 +86,9 @@ async def quarantine_endpoint(request: Request) -> Response:
     require_admin(request)
     service = service_of(request)
     board = await service.boards.require(request.query_params.get("board", ""))
-    limit_s = request.query_params.get("limit", "100")
-    if not limit_s.isdigit() or not 1 <= int(limit_s) <= 1000:
-        raise BadUserInput("limit must be between 1 and 1000")
-    rows = await service.store.quarantined(board, int(limit_s))
-    return json_response({"board": board.id, "entries": [
+    limit, after = stream_page_args(request)
+    rows = await service.store.quarantined(board, limit, after)
+    return json_response({"board": board.id, "next": rows[-1].id if len(rows) == limit else None, "entries": [
         {"id": r.id, "player": r.player, "score": r.score, "achieved_at": r.achieved_at_ms,
          "event_id": r.event_id, "reason": r.reason, **r.detail} for r in rows
     ]})

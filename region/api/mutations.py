@@ -6,7 +6,6 @@ from typing import Any
 
 import strawberry
 from podium.region.admin import BoardAdmin
-from podium.region.api.auth import require_admin
 from podium.region.api.contests import ContestMutations
 from podium.region.notifications.graphql_api import NotificationMutations
 from strawberry.scalars import JSON
@@ -14,6 +13,7 @@ from strawberry.types import Info
 
 from podium.errors import Unauthenticated
 from podium.gql import typed
+from podium.gql.auth import require_admin
 from podium.gql.scalars import Long
 from podium.gql.types import Board, Operator, SortOrder
 from podium.model import Board as BoardModel

@@ -7,29 +7,27 @@ from typing import Any
 
 import strawberry
 from podium.region.api import history as history_api
-from podium.region.api.auth import authorize_read, caller
 from podium.region.api.console_schema import ConsoleMutation, ConsoleQuery
 from podium.region.api.contests import ContestQueries
-from podium.region.api.extensions.audit import AuditMutations
-from podium.region.api.extensions.cost_limit import cost_limit
 from podium.region.api.history_types import BoardSnapshot, RankPointType, ScoreEvent, SnapshotSummary
 from podium.region.api.mutations import Mutation
 from podium.region.api.subscriptions import Subscription
 from podium.region.notifications.graphql_api import NotificationQueries
 from podium.region.service import RegionService
 from podium.region.trending.graphql import TrendingQuery, TrendingSubscription
-from strawberry.extensions import DisableIntrospection, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.tools import merge_types
 from strawberry.types import Info
 
 from podium.config import ApiLimits
 from podium.errors import BadUserInput, NotFound, Rebuilding, Unauthenticated
 from podium.gql import typed
-from podium.gql.errors import ErrorCodes
+from podium.gql.audit import AuditMutations
+from podium.gql.auth import authorize_read, caller
+from podium.gql.limits import guard_extensions
 from podium.gql.scalars import Long, schema_config
-from podium.gql.timing import OperationTiming
 from podium.gql.types import Board, BoardStatus, LeaderboardConnection, RankedEntryType, decode_cursor
 from podium.model import Board as BoardModel
+from podium.model import utf8_len
 
 
 def service_of(info: Info[Any, Any]) -> RegionService:
@@ -105,14 +103,14 @@ class Player:
         [row] = await service.store.players(b, [self.id])
         return RankedEntryType.from_entry(row, service.clock.now_ms()) if row else None
 
-    @typed.field(description="The player's accepted scores on the board, newest first, achieved in "
-                             "[since, until) (Unix ms); at most `api.history_page_max` per page: for the "
-                                  "next page pass the last achievedAt as `until`.")
+    @typed.field(description="The player's accepted scores on the board, newest first (time, then event "
+                                  "id), achieved in [since, until) (Unix ms); at most `api.history_page_max` per "
+                                  "page: for the next page pass the last row's `cursor` as `after`.")
     async def history(self, info: Info[Any, Any], board: str, since: Long | None = None, until: Long | None = None,
-                      first: int = 20, season: int | None = None) -> list[ScoreEvent]:
+                      first: int = 20, season: int | None = None, after: str | None = None) -> list[ScoreEvent]:
         b = await readable_board(info, board, season, live=False)
         events: list[ScoreEvent] = await history_api.player_history(service_of(info), b, self.id, since, until,
-                                                                    first)
+                                                                    first, after)
         return events
 
 
@@ -134,9 +132,9 @@ class Query(ContestQueries, TrendingQuery, NotificationQueries):  # type: ignore
         now = service.clock.now_ms()
         if b.season == (await service.boards.require(board)).season and service.boards.rebuilding(b.id):
             # Never the half-empty live board: its last snapshot, labelled, and no cursor paging.
-            rows, total = ([], 0) if after else await history_api.stale_top(service, b, size)
+            rows, total = ([], 0) if after is not None else await history_api.stale_top(service, b, size)
             return LeaderboardConnection.from_entries(rows, total, now, size, stale=True, status=BoardStatus.REBUILDING)
-        if after:
+        if after is not None:
             rows = await service.store.after(b, decode_cursor(after), size)
         elif wants_fresh(info):
             rows = await service.store.range(b, 0, size)
@@ -148,7 +146,7 @@ class Query(ContestQueries, TrendingQuery, NotificationQueries):  # type: ignore
 
     @typed.field(description="A player, to ask for their rank and score per board.")
     async def player(self, info: Info[Any, Any], id: str) -> Player:
-        if not id or len(id) > service_of(info).settings.ingest.player_id_len_max:
+        if not 0 < (utf8_len(id) or 0) <= service_of(info).settings.ingest.player_id_len_max:
             raise BadUserInput("player id has an invalid length")
         return Player(id=id)
 
@@ -191,7 +189,7 @@ class Query(ContestQueries, TrendingQuery, NotificationQueries):  # type: ignore
         limit = service.settings.api.players_batch_max
         if not 1 <= len(ids) <= limit:
             raise BadUserInput(f"ids must hold 1 to {limit} player ids")
-        if any(not i or len(i) > service.settings.ingest.player_id_len_max for i in ids):
+        if any(not 0 < (utf8_len(i) or 0) <= service.settings.ingest.player_id_len_max for i in ids):
             raise BadUserInput("player id has an invalid length")
         b = await readable_board(info, board, season)
         now = service.clock.now_ms()
@@ -234,19 +232,7 @@ class Query(ContestQueries, TrendingQuery, NotificationQueries):  # type: ignore
 def build_schema(limits: ApiLimits | None = None) -> strawberry.Schema:
     """The regional schema with its guards: depth, aliases, tokens and cost bounded; introspection
     switchable off (production)."""
-    limits = limits or ApiLimits()
-    # factories, so each request gets fresh extension instances
-    extensions: list[Any] = [
-        ErrorCodes,
-        OperationTiming,
-        AuditMutations,
-        lambda: QueryDepthLimiter(max_depth=limits.query_depth_max),
-        lambda: MaxAliasesLimiter(max_alias_count=limits.aliases_max),
-        lambda: MaxTokensLimiter(max_token_count=limits.query_tokens_max),
-        lambda: cost_limit(limits.query_cost_max, limits.page_size_max),
-    ]
-    if not limits.introspection:
-        extensions.append(DisableIntrospection)
+    extensions = [*guard_extensions(limits or ApiLimits()), AuditMutations]
     subscription = strawberry.type(type("Subscription", (Subscription, TrendingSubscription), {}))
     return strawberry.Schema(query=merge_types("Query", (Query, ConsoleQuery)),
                              mutation=merge_types("Mutation", (Mutation, ConsoleMutation)), subscription=subscription,

@@ -6,12 +6,12 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import strawberry
-from podium.region.api.auth import authorize_player, authorize_read
 from podium.region.api.contests import ContestSubscriptions
 from podium.region.notifications.graphql_api import NotificationSubscriptions
 from strawberry.types import Info
 
 from podium.gql import typed
+from podium.gql.auth import authorize_player, authorize_read
 from podium.gql.errors import as_graphql_errors
 from podium.gql.live import RankChanged, TopChanged
 from podium.gql.live_fast import deliver

@@ -135,6 +135,8 @@ class CassandraHistoryStore:
             "player_put": f"INSERT INTO {ks}.board_players (board, bucket, player) VALUES (?, ?, ?)",
             "hist_get": f"SELECT achieved_at_ms, event_id, score FROM {ks}.score_history "
                         "WHERE board = ? AND player = ? AND achieved_at_ms >= ? AND achieved_at_ms < ? LIMIT ?",
+            "hist_tie": f"SELECT achieved_at_ms, event_id, score FROM {ks}.score_history "
+                        "WHERE board = ? AND player = ? AND achieved_at_ms = ? AND event_id < ? LIMIT ?",
             "players_any": f"SELECT player FROM {ks}.board_players WHERE board = ? AND bucket IN "
                            f"({', '.join(str(b) for b in range(PLAYER_BUCKETS))}) LIMIT 1",
             "players_get": f"SELECT player FROM {ks}.board_players WHERE board = ? AND bucket = ? "
@@ -173,11 +175,23 @@ class CassandraHistoryStore:
         await self._many("player_put", [(b, player_bucket(p), p) for b, p in sorted(players)])
 
     async def score_history(self, board: str, player: str, limit: int, *,
-                            since_ms: int | None = None, until_ms: int | None = None) -> list[ScoreRow]:
-        params = (board, player, since_ms or 0, TIME_MAX_MS if until_ms is None else until_ms,
-                  min(limit, ROWS_PER_READ_MAX))
-        found = await self._exec(self._prepared["hist_get"], params)
-        return [ScoreRow(board, player, r.event_id, r.score, r.achieved_at_ms) for r in found]
+                            since_ms: int | None = None, until_ms: int | None = None,
+                            before: tuple[int, str] | None = None) -> list[ScoreRow]:
+        limit = min(limit, ROWS_PER_READ_MAX)
+        since, until = since_ms or 0, TIME_MAX_MS if until_ms is None else until_ms
+        rows: list[ScoreRow] = []
+        if before is not None:
+            # The rest of the cursor's own time first (one clustering prefix, event ids below the
+            # cursor's), then everything older: two single-column slices CQL accepts.
+            key_ts, key_event = before
+            if since <= key_ts < until:
+                found = await self._exec(self._prepared["hist_tie"], (board, player, key_ts, key_event, limit))
+                rows = [ScoreRow(board, player, r.event_id, r.score, r.achieved_at_ms) for r in found]
+            until = min(until, key_ts)
+        if len(rows) < limit and since < until:
+            found = await self._exec(self._prepared["hist_get"], (board, player, since, until, limit - len(rows)))
+            rows += [ScoreRow(board, player, r.event_id, r.score, r.achieved_at_ms) for r in found]
+        return rows
 
     async def has_scores(self, board: str) -> bool:
         return bool(await self._exec(self._prepared["players_any"], (board,)))

@@ -92,10 +92,15 @@ class SqliteHistoryStore:
         await self._run(write)
 
     async def score_history(self, board: str, player: str, limit: int, *,
-                            since_ms: int | None = None, until_ms: int | None = None) -> list[ScoreRow]:
+                            since_ms: int | None = None, until_ms: int | None = None,
+                            before: tuple[int, str] | None = None) -> list[ScoreRow]:
+        key_ts, key_event = before if before is not None else (TIME_MAX_MS, "")
         sql = ("SELECT achieved_at_ms, event_id, score FROM score_history WHERE board=? AND player=? "
-               "AND achieved_at_ms >= ? AND achieved_at_ms < ? ORDER BY achieved_at_ms DESC, event_id DESC LIMIT ?")
-        params = (board, player, since_ms or 0, TIME_MAX_MS if until_ms is None else until_ms, limit)
+               "AND achieved_at_ms >= ? AND achieved_at_ms < ? "
+               "AND (achieved_at_ms < ? OR (achieved_at_ms = ? AND event_id < ?)) "
+               "ORDER BY achieved_at_ms DESC, event_id DESC LIMIT ?")
+        params = (board, player, since_ms or 0, TIME_MAX_MS if until_ms is None else until_ms,
+                  key_ts, key_ts, key_event, limit)
         found = await self._run(lambda c: c.execute(sql, params).fetchall())
         return [ScoreRow(board, player, e, s, t) for t, e, s in found]
 

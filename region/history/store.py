@@ -93,9 +93,12 @@ class HistoryStore(Protocol):
         ...
 
     async def score_history(self, board: str, player: str, limit: int, *,
-                            since_ms: int | None = None, until_ms: int | None = None) -> list[ScoreRow]:
+                            since_ms: int | None = None, until_ms: int | None = None,
+                            before: tuple[int, str] | None = None) -> list[ScoreRow]:
         """Newest first (achievement time descending, then event id descending), achieved in
-        [since_ms, until_ms) when given."""
+        [since_ms, until_ms) when given, and strictly after the key `before` (achieved_at_ms,
+        event_id) in that order: a unique key, so a page boundary inside a run of equal times
+        loses nothing."""
         ...
 
     async def has_scores(self, board: str) -> bool:

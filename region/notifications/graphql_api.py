@@ -8,13 +8,13 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import strawberry
-from podium.region.api.auth import caller
 from podium.region.notifications.rules import Notification, Rule, RuleKind, parse_rule
 from podium.region.notifications.wiring import Notifications
 from strawberry.types import Info
 
 from podium.errors import BadUserInput, Forbidden, Unauthenticated
 from podium.gql import typed
+from podium.gql.auth import caller
 from podium.gql.errors import as_graphql_errors
 from podium.gql.scalars import Long
 

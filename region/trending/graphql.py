@@ -9,7 +9,6 @@ from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
-from podium.region.api.auth import authorize_read
 from podium.region.trending.buckets import Calendar
 from podium.region.trending.live import TrendingUpdate
 from podium.region.trending.service import TrendingService
@@ -20,6 +19,7 @@ from strawberry.types import Info
 
 from podium.errors import BadUserInput, Unavailable
 from podium.gql import typed
+from podium.gql.auth import authorize_read
 from podium.gql.errors import as_graphql_errors
 from podium.gql.live import ChangeKind
 from podium.gql.live_fast import deliver

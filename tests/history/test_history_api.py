@@ -76,6 +76,31 @@ def test_player_history_window_and_limits(region: LiveServer) -> None:
     assert code(history(region.url, "ann", "no-such-board")) == "NOT_FOUND"
 
 
+PAGED = "query($p:String!,$b:String!,$n:Int!,$a:String){ player(id:$p){ history(board:$b, first:$n, after:$a)" \
+        "{ eventId achievedAt cursor } } }"
+
+
+def test_history_cursor_pages_through_equal_times(region: LiveServer) -> None:
+    """Three (and more) scores of one player at one achievedAt: paging by cursor, one row per page,
+    reaches every one exactly once (paging by `until` could not: the window is [since, until))."""
+    board = create_board(region.url, operator="increment")
+    t = now_ms() - 10_000
+    sent = [entry(board, "ann", 1, ts=t, ev=f"e{i}") for i in range(1, 4)] + [entry(board, "ann", 1, ts=t - 5, ev="e0")]
+    assert post_scores(region.url, {"entries": sent}).status_code == 200
+    until(lambda: len(history(region.url, "ann", board)["data"]["player"]["history"]) == 4, "history written")
+    seen, after = [], None
+    for _ in range(10):
+        doc = graphql(region.url, PAGED, {"p": "ann", "b": board, "n": 1, "a": after})
+        rows = doc["data"]["player"]["history"]
+        if not rows:
+            break
+        seen.append(rows[0]["eventId"])
+        after = rows[0]["cursor"]
+    assert seen == ["e3", "e2", "e1", "e0"]
+    for bad in ("", "!!", "W10=", "WzAsIiJd", "WzEsMl0="):   # "", junk, [], [0,""], [1,2]
+        assert code(graphql(region.url, PAGED, {"p": "ann", "b": board, "n": 1, "a": bad})) == "BAD_USER_INPUT"
+
+
 def test_snapshots_and_rank_history_from_season_archives(region: LiveServer) -> None:
     board = create_board(region.url)
     t = now_ms() - 10_000

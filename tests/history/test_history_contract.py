@@ -153,3 +153,27 @@ async def test_board_definitions(anyio_backend: str, history_store: HistoryStore
     assert await history_store.boards() == [a, Board("b", order=SortOrder.ASC)]
     await history_store.drop_board("b")
     assert await history_store.boards() == [a]
+
+
+@pytest.mark.parametrize("page", [1, 3, 7])
+async def test_history_cursor_walk_under_mass_ties(anyio_backend: str, history_store: HistoryStore, page: int) -> None:
+    """Many rows on one timestamp (and a few around it): walking by the last row's key, any page
+    size, returns every row exactly once in the oracle's order, also within a [since, until) window."""
+    rng = random.Random(page)
+    rows = [ScoreRow("b", "alice", f"e{i:03d}{rng.choice('xyz')}", i, 5_000) for i in range(40)]
+    rows += [ScoreRow("b", "alice", f"o{i}", i, rng.choice([4_000, 5_001, 6_000])) for i in range(10)]
+    await history_store.append_scores(rows)
+    for since, until in ((None, None), (4_500, 5_001)):
+        want = sorted((r for r in rows if (since or 0) <= r.achieved_at_ms < (until or 2**62)),
+                      key=lambda r: (r.achieved_at_ms, r.event_id), reverse=True)
+        got = await history_store.score_history("b", "alice", page, since_ms=since, until_ms=until)
+        while len(got) < len(want):
+            last = got[-1]
+            more = await history_store.score_history("b", "alice", page, since_ms=since, until_ms=until,
+                                                     before=(last.achieved_at_ms, last.event_id))
+            assert more, (len(got), len(want))
+            got += more
+        assert got == want
+        last = want[-1]
+        assert await history_store.score_history("b", "alice", page, since_ms=since, until_ms=until,
+                                                 before=(last.achieved_at_ms, last.event_id)) == []

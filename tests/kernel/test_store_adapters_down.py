@@ -16,7 +16,6 @@ from podium.global_.merged_store import GlobalStore
 from podium.region.history.backlog_redis import RedisHistoryBacklog
 from podium.region.ingest import IdempotencyStore
 from podium.region.rank_store_redis import RedisRankStore
-from podium.region.rate_limit import TokenBuckets
 from podium.region.recovery import RebuildLeases
 from podium.replication.changes import Change
 
@@ -24,6 +23,7 @@ from podium.boards import BoardRegistry
 from podium.clock import FakeClock
 from podium.errors import Internal, Unavailable
 from podium.model import Board, RankCursor, ScoreEntry
+from podium.rate_limit import TokenBuckets
 from podium.redis_client import AnyRedis, connect
 from podium.redis_server import RedisServer, redis_cli_binary
 from podium.signing import ReplayGuard, VerifiedRequest

@@ -17,7 +17,8 @@ from podium.devtools.testing import LiveServer
 from podium.redis_server import RedisServer
 from tests.conftest import ADMIN_KEY, region_settings
 
-CODES = {"BAD_USER_INPUT", "UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "RATE_LIMITED", "UNAVAILABLE", "INTERNAL"}
+CODES = {"BAD_USER_INPUT", "UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "CONFLICT", "CONTEST_LOCKED", "RATE_LIMITED",
+         "UNAVAILABLE", "INTERNAL"}
 
 schemathesis.graphql.scalar("Long", st.integers(-(2**53), 2**53).map(nodes.Int))
 schemathesis.graphql.scalar("DateTime", st.just("2026-01-01T00:00:00+00:00").map(nodes.String))

@@ -62,7 +62,7 @@ async def _decode_jwt(token: str, settings: Settings) -> dict[str, Any]:
                           options={"require": ["sub", "exp"]})
     except jwt.ExpiredSignatureError as exc:
         raise Unauthenticated("token expired") from exc
-    except (jwt.InvalidTokenError, jwt.PyJWKClientError) as exc:
+    except jwt.PyJWTError as exc:   # also a key the algorithm cannot use: never a 500
         raise Unauthenticated(f"invalid token: {exc}") from exc
 
 

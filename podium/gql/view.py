@@ -1,0 +1,115 @@
+"""The GraphQL endpoint every tier serves: Strawberry's ASGI view with hostile input refused early.
+
+- bodies are read up to `api.graphql_body_bytes_max` (413 beyond), decoded strictly (orjson:
+  invalid UTF-8, lone surrogates, nesting deeper than 1024 and numbers beyond a double are 400);
+- a body must be a JSON object whose `query` is a string and `operationName` a string or null;
+- subscriptions run over websockets only (a subscription sent by HTTP is 400);
+- every refusal is a GraphQL-shaped JSON body with `extensions.code`, never plain text or a 500."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import MissingQueryError
+from strawberry.http import GraphQLRequestData
+from strawberry.schema import BaseSchema
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+
+from podium.errors import PodiumError
+from podium.gql.ws_handlers import LegacyWSHandler, TransportWSHandler
+from podium.http import drain_body, read_body
+
+_CODES = {401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND", 429: "RATE_LIMITED"}
+
+
+def graphql_error_response(message: str, code: str, status: int, extensions: dict[str, Any] | None = None,
+                           headers: dict[str, str] | None = None) -> Response:
+    body = {"errors": [{"message": message, "extensions": {"code": code, **(extensions or {})}}]}
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def _check_request_shape(data: object) -> None:
+    """What Strawberry assumes of a decoded body (it calls `.get` on it)."""
+    items = data if isinstance(data, list) else [data]
+    for item in items:
+        if not isinstance(item, dict):
+            raise HTTPException(400, "the body must be a JSON object: {\"query\": ..., \"variables\": {...}}")
+        if not isinstance(item.get("operationName"), str | None):
+            raise HTTPException(400, "operationName must be a string or null")
+
+
+class PodiumGraphQL(GraphQL[dict[str, Any], None]):
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
+    def __init__(self, schema: BaseSchema, *, body_bytes_max: int, connection_init_wait_ms: int,
+                 max_subscriptions_per_connection: int | None = None) -> None:
+        super().__init__(schema, connection_init_wait_timeout=timedelta(milliseconds=connection_init_wait_ms),
+                         max_subscriptions_per_connection=max_subscriptions_per_connection)
+        limit = body_bytes_max
+
+        class BoundedRequestAdapter(StarletteRequestAdapter):
+            async def get_body(self) -> bytes:
+                return await read_body(self._request, limit)
+
+        self.request_adapter_class = BoundedRequestAdapter
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)   # its JSONDecodeError is a json.JSONDecodeError: Strawberry's 400
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """HTTP bodies and GET `variables` (websocket messages are checked by their handlers)."""
+        decoded = super().parse_json(data)
+        _check_request_shape(decoded)
+        return decoded
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            response = graphql_error_response(exc.reason, _CODES.get(exc.status_code, "BAD_USER_INPUT"),
+                                              exc.status_code)
+        except PodiumError as exc:
+            headers = ({"Retry-After": str(max(1, round(float(exc.extensions["retryAfter"]))))}
+                       if "retryAfter" in exc.extensions else {})
+            response = graphql_error_response(exc.message, exc.code, exc.http_status,
+                                              exc.extensions, headers)
+        if response.status_code >= 400:
+            await drain_body(request)
+            response.headers["Connection"] = "close"
+        await response(scope, receive, send)
+
+    async def execute_single(self, request: Request, request_adapter: AsyncHTTPRequestAdapter,
+                             sub_response: Response, context: Any, root_value: Any,
+                             request_data: GraphQLRequestData) -> ExecutionResult:
+        # Strawberry allows subscriptions over POST/GET (for its multipart protocol, unused here);
+        # an HTTP response cannot carry a stream, so such an operation is the caller's mistake.
+        allowed = OperationType.from_http(request_adapter.method) - {OperationType.SUBSCRIPTION}
+        if not self.allow_queries_via_get and request_adapter.method == "GET":
+            allowed = allowed - {OperationType.QUERY}
+        try:
+            return await self.schema.execute(
+                request_data.query, root_value=root_value, variable_values=request_data.variables,
+                context_value=context, operation_name=request_data.operation_name,
+                allowed_operation_types=allowed, operation_extensions=request_data.extensions,
+            )
+        except InvalidOperationTypeError as exc:
+            raise HTTPException(400, f"{exc.operation_type.value} operations are not served over HTTP "
+                                     f"{request_adapter.method}" + (" (use a websocket)" if exc.operation_type
+                                                                    is OperationType.SUBSCRIPTION else "")) from exc
+        except CannotGetOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason()) from exc
+        except MissingQueryError as exc:
+            raise HTTPException(400, "no GraphQL query found in the request") from exc

@@ -1,0 +1,121 @@
+"""Rate limits per credential and per IP: Redis token buckets (shared by every process of a tier),
+checked by an ASGI middleware in front of the API of every tier. The clock is injected.
+
+A request with a credential (`Authorization`) draws from that credential's bucket, so clients
+behind one NAT do not share a budget; its IP bucket is still charged, at `rate_limit_ip_factor`
+times the rate and burst, so minting credentials does not lift the limit. A request without one
+draws from its IP's bucket. A refused websocket handshake is an HTTP 429 (the ASGI websocket
+denial response), like a refused request."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from importlib import resources
+from typing import Any
+
+import orjson
+
+from podium.clock import Clock
+from podium.config import ApiLimits
+from podium.errors import RateLimited, Unavailable
+from podium.redis_client import AnyRedis
+from podium.store_errors import translate_store_errors
+
+# Paths with their own protection: health and metrics for probes; score batches are signed and
+# bounded per batch (their key ids are limited by the batch size limit and dedup instead).
+EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v1/scores", "/openapi.json"})
+log = logging.getLogger("podium.rate_limit")
+
+
+@translate_store_errors("the rate limiter (Redis)")
+class TokenBuckets:
+    def __init__(self, redis: AnyRedis, rate_per_s: float, burst: int, clock: Clock, ip_factor: float = 10.0) -> None:
+        self.redis = redis
+        self.ip_factor = ip_factor
+        self.rate_per_s = rate_per_s
+        self.burst = burst
+        self.clock = clock
+        self._script = redis.register_script(
+            resources.files("podium").joinpath("lua/token_bucket.lua").read_text())
+
+    @classmethod
+    def from_limits(cls, redis: AnyRedis, limits: ApiLimits, clock: Clock) -> TokenBuckets | None:
+        """None when limiting is off (`rate_limit_per_s` = 0)."""
+        if limits.rate_limit_per_s <= 0:
+            return None
+        return cls(redis, limits.rate_limit_per_s, limits.rate_limit_burst, clock, limits.rate_limit_ip_factor)
+
+    async def take(self, key: str, cost: int = 1, scale: float = 1.0) -> None:
+        allowed, retry_ms = await self._script(
+            keys=[f"prl:{{{key}}}"],
+            args=[self.rate_per_s * scale, max(1, round(self.burst * scale)), self.clock.now_ms(), cost])
+        if not int(allowed):
+            raise RateLimited(f"rate limit exceeded for {key.split(':')[0]}; retry later",
+                              retry_after_s=round(int(retry_ms) / 1000, 3))
+
+
+def client_keys(headers: dict[bytes, bytes], client_ip: str, ip_factor: float) -> list[tuple[str, float]]:
+    """The buckets a request draws from, each with its scale: the credential's (hashed, never stored
+    raw) and its IP's at `ip_factor`, or its IP's alone."""
+    auth = headers.get(b"authorization")
+    if auth:
+        return [("client:" + hashlib.sha256(auth).hexdigest()[:24], 1.0), (f"ip:{client_ip}", ip_factor)]
+    return [(f"ip:{client_ip}", 1.0)]
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket") or scope["path"] in EXEMPT_PATHS:
+            await self.app(scope, receive, send)
+            return
+        state = scope.get("app").state if scope.get("app") else None  # type: ignore[union-attr]
+        buckets: TokenBuckets | None = getattr(getattr(state, "service", None), "rate_limits", None)
+        if buckets is not None:
+            headers = dict(scope.get("headers") or [])
+            client = scope.get("client") or ("unknown", 0)
+            try:
+                for key, scale in client_keys(headers, client[0], buckets.ip_factor):
+                    await buckets.take(key, scale=scale)
+            except (Unavailable, OSError) as exc:
+                # Fail open: a limiter that cannot reach Redis must not turn every request (or
+                # websocket handshake) into an error; what needs Redis reports its own error.
+                log.warning("rate limit not checked (%s): %s", type(exc).__name__, exc)
+            except RateLimited as exc:
+                telemetry = getattr(state.service, "telemetry", None)  # type: ignore[union-attr]
+                if telemetry is not None:
+                    telemetry.rate_limited.add(1, {"path": scope["path"]})
+                if scope["type"] == "websocket":
+                    await _deny_websocket(scope, send, exc)
+                    return
+                await _send_limited(send, exc, graphql=scope["path"] == "/graphql")
+                return
+        await self.app(scope, receive, send)
+
+
+def _limited_response(exc: RateLimited, graphql: bool) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    ext = {"code": exc.code, **exc.extensions}
+    body = {"errors": [{"message": exc.message, "extensions": ext}]} if graphql else exc.to_dict()
+    headers = [(b"content-type", b"application/json"),
+               (b"retry-after", str(max(1, round(exc.retry_after_s))).encode())]
+    return headers, orjson.dumps(body)
+
+
+async def _send_limited(send: Any, exc: RateLimited, graphql: bool) -> None:
+    headers, body = _limited_response(exc, graphql)
+    await send({"type": "http.response.start", "status": 429, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _deny_websocket(scope: dict[str, Any], send: Any, exc: RateLimited) -> None:
+    """HTTP 429 for the handshake when the server supports denial responses (Hypercorn does); a
+    plain close (which the server turns into 403) otherwise."""
+    if "websocket.http.response" not in (scope.get("extensions") or {}):
+        await send({"type": "websocket.close", "code": 4429})
+        return
+    headers, body = _limited_response(exc, graphql=True)
+    await send({"type": "websocket.http.response.start", "status": 429, "headers": headers})
+    await send({"type": "websocket.http.response.body", "body": body})

@@ -1,1 +1,0 @@
-"""Strawberry extensions of the regional API, one per file."""
