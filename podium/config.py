@@ -69,6 +69,9 @@ class ApiLimits(BaseModel):
     rate_limit_burst: int = 100
     rate_limit_ip_factor: float = 10.0       # a credentialed request also draws from its IP's bucket, this much larger
     introspection: bool = True
+    operation_cache_entries_max: int = 1000  # prepared (parsed, validated, cost-compiled) documents per schema (0: off)
+    operation_cache_document_bytes_max: int = 16_384  # longer documents are prepared per request, never kept
+    persisted_queries_max: int = 10_000      # automatic persisted queries registered by clients (hash -> document)
 
 
 class KafkaSettings(BaseModel):
