@@ -9,8 +9,8 @@ from strawberry.extensions import DisableIntrospection, MaxAliasesLimiter, Query
 from podium.config import ApiLimits
 from podium.gql.errors import ErrorCodes
 from podium.gql.limits.cost import CostLimit
-from podium.gql.limits.tokens import TokenLimit
 from podium.gql.limits.prepared import OperationCache, PreparedOperations
+from podium.gql.limits.tokens import TokenLimit
 from podium.gql.timing import OperationTiming
 
 
