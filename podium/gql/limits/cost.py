@@ -182,7 +182,7 @@ def _compile_operation(op: OperationDefinitionNode, fragments: Mapping[str, Frag
     def cost(variables: Mapping[str, Any]) -> int:
         # the values operation_cost would see: declared variables sent, else their defaults
         values = {**defaults, **{k: v for k, v in variables.items() if k in declared}}
-        return body(values)  # type: ignore[operator]
+        return body(values)
 
     return cost
 
@@ -217,7 +217,7 @@ class _Compiler:
             size = _Estimator(self.fragments, {}, self.page_max).multiplier(node)
             if isinstance(child, int):
                 return 1 + size * child
-            return lambda values: 1 + size * child(values)  # type: ignore[operator]
+            return lambda values: 1 + size * child(values)
         page_max, fragments = self.page_max, self.fragments
 
         def cost(values: Mapping[str, Any]) -> int:
