@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Any
 
@@ -20,7 +21,7 @@ from podium.gql.limits import guard_extensions
 from podium.gql.scalars import Long, schema_config
 from podium.gql.types import Board, BoardStatus, LeaderboardConnection, RankedEntryType, decode_cursor
 from podium.model import Board as BoardModel
-from podium.model import utf8_len
+from podium.model import RankedEntry, utf8_len
 
 
 def service_of(info: Info[Any, Any]) -> RegionService:
@@ -69,23 +70,38 @@ def _page_size(service: RegionService, first: int) -> int:
 @strawberry.type(description="A player's standing on boards of this region.")
 class Player:
     id: str
+    reads: strawberry.Private[dict[tuple[str, int | None], asyncio.Future[RankedEntry | None]]] = \
+        dataclasses.field(default_factory=dict)
 
     @strawberry.field(description="1-based rank on the board; null when the player has no entry.")
     async def rank(self, info: Info[Any, Any], board: str) -> int | None:
-        entry = await self.entry(info, board)
+        entry = await self._read(info, board, None)
         return entry.rank if entry else None
 
     @strawberry.field(description="The player's score on the board; null when the player has no entry.")
     async def score(self, info: Info[Any, Any], board: str) -> Long | None:
-        entry = await self.entry(info, board)
+        entry = await self._read(info, board, None)
         return entry.score if entry else None
 
     @strawberry.field(description="The player's full ranked entry on the board.")
     async def entry(self, info: Info[Any, Any], board: str, season: int | None = None) -> RankedEntryType | None:
         service = service_of(info)
-        b = await readable_board(info, board, season)
-        [row] = await service.store.players(b, [self.id])
+        row = await self._read(info, board, season)
         return RankedEntryType.from_entry(row, service.clock.now_ms()) if row else None
+
+    async def _read(self, info: Info[Any, Any], board: str, season: int | None) -> RankedEntry | None:
+        """One Redis call per board and season however many of rank, score and entry the request
+        selects: the fields resolve concurrently and share the first one's read."""
+        key = (board, season)
+        task = self.reads.get(key)
+        if task is None:
+            async def read() -> RankedEntry | None:
+                b = await readable_board(info, board, season)
+                [row] = await service_of(info).store.players(b, [self.id])
+                return row
+
+            task = self.reads[key] = asyncio.ensure_future(read())
+        return await asyncio.shield(task)
 
     @strawberry.field(description="The player's accepted scores on the board, newest first (time, then event "
                                   "id), achieved in [since, until) (Unix ms); at most `api.history_page_max` per "
