@@ -71,6 +71,8 @@ class ApiLimits(BaseModel):
     introspection: bool = True
     operation_cache_entries_max: int = 1000  # prepared (parsed, validated, cost-compiled) documents per schema (0: off)
     operation_cache_document_bytes_max: int = 16_384  # longer documents are prepared per request, never kept
+    top_snapshot_entries: int = 1000         # top entries each process keeps in memory per hot board (0: off)
+    top_snapshot_boards_max: int = 64        # hot boards whose top is kept (LRU by read)
     persisted_queries_max: int = 10_000      # automatic persisted queries registered by clients (hash -> document)
 
 

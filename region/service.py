@@ -23,6 +23,7 @@ from podium.region.rank_store_redis import RedisRankStore
 from podium.region.read_cache import ReadCache
 from podium.region.recovery import Rebuilder, RebuildReport
 from podium.region.snapshots import SnapshotScheduler, archive_season, take_snapshot
+from podium.region.top_snapshots import TopSnapshots
 from podium.replication.anti_entropy import AntiEntropy
 from podium.replication.ship_kafka import KafkaShipTransport
 from podium.replication.shipper import Shipper
@@ -62,6 +63,7 @@ class RegionService:
     rate_limits: TokenBuckets | None = None
     telemetry: Telemetry = field(default_factory=lambda: Telemetry("podium-region", "local"))
     read_cache: ReadCache | None = None
+    top_snapshots: TopSnapshots | None = None
     anti_entropy: AntiEntropy | None = None
     # The warm store (None: history disabled) and what feeds and uses it.
     history: HistoryStore | None = None
@@ -97,6 +99,10 @@ class RegionService:
 
             ingest.sink = KafkaSink(settings, store)
         service.rate_limits = TokenBuckets.from_limits(redis, settings.api, clock)
+        service.top_snapshots = TopSnapshots(service._read_top, service._read_versions, clock,
+                                             entries=settings.api.top_snapshot_entries,
+                                             boards_max=settings.api.top_snapshot_boards_max)
+        store.on_write = service.top_snapshots.drop
         service._build_history()
         return service
 
@@ -143,6 +149,8 @@ class RegionService:
         fanout = self.fanout
         self.telemetry.gauge_source("subscriptions", lambda: fanout.subscriptions)
         self.spawn(self.fanout.run(self._stop), "fan-out")
+        if self.top_snapshots is not None and self.top_snapshots.enabled:
+            self.spawn(self.top_snapshots.run(self._stop, self.settings.api.tick_ms), "top-snapshots")
         self._start_replication()
 
     async def _open_history(self, history: HistoryStore) -> None:
@@ -232,6 +240,21 @@ class RegionService:
             return await self.store.range(board, start, count)
         return await self.read_cache.get(  # type: ignore[no-any-return]
             ("range", board.id, board.season, start, count), lambda: self.store.range(board, start, count))
+
+    async def _read_top(self, board: Board, n: int) -> tuple[list[RankedEntry], int]:
+        return await self.store.range(board, 0, n), await self.store.count(board)
+
+    async def early_page(self, board: Board, start: int, count: int) -> tuple[list[RankedEntry], int, int] | None:
+        """Rows start..start+count-1 (0-based) of the live board from this process's in-memory top,
+        with the board's count and the snapshot's asOf (ms); None when the page lies past it."""
+        snapshots = self.top_snapshots
+        if snapshots is None or not snapshots.covers(start + count):
+            return None
+        live = await self.boards.require(board.id)
+        if board.season != live.season or self.boards.rebuilding(board.id):
+            return None
+        snapshot = await snapshots.top(board, start + count)
+        return snapshot.rows[start:start + count], snapshot.total, snapshot.as_of_ms
 
     async def _read_players(self, board_id: str, players: list[str]) -> list[RankedEntry | None]:
         return await self.store.players(await self.boards.require(board_id), players)

@@ -131,9 +131,13 @@ class Query:
             # Never the half-empty live board: its last snapshot, labelled, and no cursor paging.
             rows, total = ([], 0) if after is not None else await history_api.stale_top(service, b, size)
             return LeaderboardConnection.from_entries(rows, total, now, size, stale=True, status=BoardStatus.REBUILDING)
-        rows = await (service.store.after(b, decode_cursor(after), size) if after is not None
-                      else service.cached_range(b, 0, size))
-        total = await service.store.count(b)
+        early = await service.early_page(b, 0, size) if after is None else None
+        if early is not None:   # from this process's in-memory top: asOf is the snapshot's (≤ one tick)
+            rows, total, now = early
+        else:
+            rows = await (service.store.after(b, decode_cursor(after), size) if after is not None
+                          else service.cached_range(b, 0, size))
+            total = await service.store.count(b)
         cache_hint(info, b)
         return LeaderboardConnection.from_entries(rows, total, now, size)
 
@@ -157,8 +161,12 @@ class Query:
             raise BadUserInput("fromRank must be >= 1 and toRank >= fromRank")
         _page_size(service, size)
         b = await readable_board(info, board, season)
-        now = service.clock.now_ms()
         cache_hint(info, b)
+        early = await service.early_page(b, from_rank - 1, size)
+        if early is not None:
+            rows, _total, as_of_ms = early
+            return [RankedEntryType.from_entry(r, as_of_ms) for r in rows]
+        now = service.clock.now_ms()
         return [RankedEntryType.from_entry(r, now) for r in await service.cached_range(b, from_rank - 1, size)]
 
     @strawberry.field(description="A player's neighbourhood: up to `above` entries above and `below` below, "
