@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -22,6 +23,7 @@ from starlette.websockets import WebSocket
 from podium.clock import Clock
 from podium.config import Settings
 from podium.errors import BadUserInput, PodiumError, Unauthenticated
+from podium.gql.persisted import default_operations_dir, persisted_queries
 from podium.gql.view import PodiumGraphQL
 from podium.http import (
     check_admin,
@@ -37,6 +39,11 @@ from podium.rate_limit import RateLimitMiddleware
 from podium.signing import verify
 from podium.web.graphiql import LocalGraphiQL
 from podium.web.routes import web_routes
+
+
+def _global_operations_dir() -> Path | None:
+    region_dir = default_operations_dir()
+    return region_dir / "global" if region_dir is not None and (region_dir / "global").is_dir() else None
 
 
 class GlobalGraphQL(LocalGraphiQL, PodiumGraphQL):
@@ -220,7 +227,8 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
 
     graphql = GlobalGraphQL(build_global_schema(settings.api), body_bytes_max=settings.api.graphql_body_bytes_max,
                             connection_init_wait_ms=settings.api.connection_init_wait_ms,
-                            max_subscriptions_per_connection=settings.api.subscriptions_per_connection_max)
+                            max_subscriptions_per_connection=settings.api.subscriptions_per_connection_max,
+                            persisted=persisted_queries(settings, _global_operations_dir()))
     return Starlette(
         routes=[
             Route("/v1/replicate", replicate, methods=["POST"]),

@@ -71,6 +71,11 @@ class ApiLimits(BaseModel):
     rate_limit_ip_factor: float = 10.0       # a credentialed request also draws from its IP's bucket, this much larger
     introspection: bool = True
     audit_log_len_max: int = 1000            # admin actions kept in the audit log (newest first)
+    operation_cache_entries_max: int = 1000  # prepared (parsed, validated, cost-compiled) documents per schema (0: off)
+    operation_cache_document_bytes_max: int = 16_384  # longer documents are prepared per request, never kept
+    top_snapshot_entries: int = 1000         # top entries each process keeps in memory per hot board (0: off)
+    top_snapshot_boards_max: int = 64        # hot boards whose top is kept (LRU by read)
+    persisted_queries_max: int = 10_000      # automatic persisted queries registered by clients (hash -> document)
 
 
 class KafkaSettings(BaseModel):

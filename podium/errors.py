@@ -6,6 +6,7 @@
     ├── Unauthenticated     UNAUTHENTICATED  401
     ├── Forbidden           FORBIDDEN        403
     ├── NotFound            NOT_FOUND        404
+    ├── PersistedQueryNotFound PERSISTED_QUERY_NOT_FOUND 200 (Apollo's convention: the client registers the query)
     ├── Conflict            CONFLICT         409
     │   └── InProgress      CONFLICT         409   (+ Retry-After: the same request is still running)
     ├── ContestLocked       CONTEST_LOCKED   423   (entries and team edits are locked at the deadline)
@@ -43,6 +44,13 @@ class BadUserInput(PodiumError):
 
 class PayloadTooLarge(BadUserInput):
     http_status = 413
+
+
+class PersistedQueryNotFound(PodiumError):
+    """A persisted-query hash the server does not know: not a failure but a cache miss the client
+    answers by sending the query with its hash (Apollo's protocol), hence a 200."""
+    code = "PERSISTED_QUERY_NOT_FOUND"
+    http_status = 200
 
 
 class Conflict(PodiumError):

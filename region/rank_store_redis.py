@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from importlib import resources
 from itertools import islice
 from typing import Any
@@ -58,12 +58,18 @@ class RedisRankStore:
         self.redis = redis
         self.limits = limits or IngestLimits()
         self.history_backlog_max = history_backlog_max
+        # Called with a board id before every write this store makes (in-memory tops drop it).
+        self.on_write: Callable[[str], None] | None = None
         self._apply = redis.register_script(_lua("apply"))
         self._read_players = redis.register_script(_lua("read_players"))
         self._around = redis.register_script(_lua("around"))
         self._after = redis.register_script(_lua("after"))
         self._remove = redis.register_script(_REMOVE_LUA)
         self._replace = redis.register_script(_lua("replace"))
+
+    def _writing(self, board: Board) -> None:
+        if self.on_write is not None:
+            self.on_write(board.id)
 
     async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
         return await script(keys=keys, args=args)
@@ -77,6 +83,7 @@ class RedisRankStore:
         partition: str | None = None,
         offset: int | None = None,
     ) -> list[ApplyOutcome] | None:
+        self._writing(board)
         k = keys_of(board)
         window = now_ms // self.limits.dedup_window_ms
         minute = now_ms // 60_000
@@ -157,6 +164,7 @@ class RedisRankStore:
         return int(await self.redis.zcard(keys_of(board).zset))
 
     async def load(self, board: Board, entries: Iterable[tuple[str, int, int]]) -> int:
+        self._writing(board)
         k = keys_of(board)
         total = 0
         it = iter(entries)
@@ -171,6 +179,7 @@ class RedisRankStore:
         return total
 
     async def replace(self, board: Board, entries: AsyncIterable[tuple[str, int, int]] | Iterable[tuple[str, int, int]]) -> int:
+        self._writing(board)
         k = keys_of(board)
         token = secrets.token_hex(6)
         # Same hash tag as the live keys (`pb:{B}:…`), so the swap script runs on one cluster slot.
@@ -196,14 +205,17 @@ class RedisRankStore:
         return total
 
     async def remove_player(self, board: Board, player: str) -> bool:
+        self._writing(board)
         k = keys_of(board)
         return bool(await self._call(self._remove, [k.zset, k.index, k.changes], [player, self.limits.changes_len_max]))
 
     async def ban(self, board: Board, player: str) -> None:
+        self._writing(board)
         await self.redis.sadd(keys_of(board).banned, player)
         await self.remove_player(board, player)
 
     async def clear(self, board: Board) -> None:
+        self._writing(board)
         k = keys_of(board)
         await self.redis.delete(k.zset, k.index, k.changes)
 

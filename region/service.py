@@ -26,6 +26,7 @@ from podium.region.rank_store_redis import RedisRankStore
 from podium.region.read_cache import ReadCache
 from podium.region.recovery import Rebuilder, RebuildReport
 from podium.region.snapshots import SnapshotScheduler, archive_season, take_snapshot
+from podium.region.top_snapshots import TopSnapshots
 from podium.region.trending.live import TrendingFanOut
 from podium.region.trending.service import TrendingService
 from podium.region.trending.wiring import build_live, build_trending
@@ -76,6 +77,7 @@ class RegionService:
     rate_limits: TokenBuckets | None = None
     telemetry: Telemetry = field(default_factory=lambda: Telemetry("podium-region", "local"))
     read_cache: ReadCache | None = None
+    top_snapshots: TopSnapshots | None = None
     anti_entropy: AntiEntropy | None = None
     # The warm store (None: history disabled) and what feeds and uses it.
     history: HistoryStore | None = None
@@ -122,6 +124,10 @@ class RegionService:
 
             ingest.sink = KafkaSink(settings, store)
         service.rate_limits = TokenBuckets.from_limits(redis, settings.api, clock)
+        service.top_snapshots = TopSnapshots(service._read_top, service._read_versions, clock,
+                                             entries=settings.api.top_snapshot_entries,
+                                             boards_max=settings.api.top_snapshot_boards_max)
+        store.on_write = service.top_snapshots.drop
         service._build_history()
         service.trending = build_trending(settings, redis, clock)
         return service
@@ -169,6 +175,9 @@ class RegionService:
             await self.trending.declare_configured()
             trending_live = self.trending_live = build_live(self.trending, self.settings, self.clock)
             self.supervisor.supervise("trending-fan-out", lambda: trending_live.run(self._stop))
+        if self.top_snapshots is not None and self.top_snapshots.enabled:
+            top_snapshots = self.top_snapshots
+            self.supervisor.supervise("top-snapshots", lambda: top_snapshots.run(self._stop, self.settings.api.tick_ms))
         self._start_replication()
 
     async def _restore_boards(self) -> None:
@@ -304,6 +313,21 @@ class RegionService:
             return page
         return await self.read_cache.get(  # type: ignore[no-any-return]
             ("range", board.id, board.season, start, count), lambda: self.store.range(board, start, count))
+
+    async def _read_top(self, board: Board, n: int) -> tuple[list[RankedEntry], int]:
+        return await self.store.range(board, 0, n), await self.store.count(board)
+
+    async def early_page(self, board: Board, start: int, count: int) -> tuple[list[RankedEntry], int, int] | None:
+        """Rows start..start+count-1 (0-based) of the live board from this process's in-memory top,
+        with the board's count and the snapshot's asOf (ms); None when the page lies past it."""
+        snapshots = self.top_snapshots
+        if snapshots is None or not snapshots.covers(start + count):
+            return None
+        live = await self.boards.require(board.id)
+        if board.season != live.season or self.boards.rebuilding(board.id):
+            return None
+        snapshot = await snapshots.top(board, start + count)
+        return snapshot.rows[start:start + count], snapshot.total, snapshot.as_of_ms
 
     async def _read_players(self, board_id: str, players: list[str]) -> list[RankedEntry | None]:
         board = await self.boards.require(board_id)

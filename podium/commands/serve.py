@@ -6,20 +6,44 @@ import argparse
 import asyncio
 import contextlib
 import signal
+from typing import Any
+
+from hypercorn.run import run as hypercorn_run
 
 from podium.config import Settings
 from podium.region.api.app import create_app
-from podium.serve import serve
+from podium.serve import hypercorn_config, serve
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser("serve", help="serve a region (or the global tier) against configured stores")
     p.add_argument("--role", choices=["region", "global"], default="region")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes sharing the port (each its own event loop, caches and connections)")
     p.set_defaults(func=run)
+
+
+def region_app() -> Any:
+    """The app a worker process serves (Hypercorn calls this in each spawned worker)."""
+    return create_app(Settings())
+
+
+def global_app() -> Any:
+    from podium.global_.server import create_global_app
+
+    return create_global_app(Settings())
 
 
 def run(args: argparse.Namespace) -> int:
     settings = Settings()
+    if args.workers < 1:
+        raise SystemExit("--workers must be at least 1")
+    if args.workers > 1:
+        # Hypercorn binds the socket once and spawns the workers, which all accept on it.
+        config = hypercorn_config(settings.host, settings.port, settings.api.ws_message_bytes_max)
+        config.workers = args.workers
+        config.application_path = f"podium.commands.serve:{args.role}_app()"
+        return hypercorn_run(config)
     if args.role == "global":
         from podium.global_.server import create_global_app
 

@@ -83,9 +83,10 @@ class LiveServer:
 class ServerProcess:
     """`podium serve` as a child process (separate from the caller's GIL), for load tests and benches."""
 
-    def __init__(self, env: dict[str, str], role: str = "region", cwd: str | None = None) -> None:
+    def __init__(self, env: dict[str, str], role: str = "region", cwd: str | None = None, workers: int = 1) -> None:
         import os
 
+        self.workers = workers
         self.port = free_port()
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("PODIUM_") and k != "REDIS_URL"}
         self.env.update(env)
@@ -115,7 +116,8 @@ class ServerProcess:
         import tempfile
 
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "podium", "serve", "--role", self.role], env=self.env,
+            [sys.executable, "-m", "podium", "serve", "--role", self.role, "--workers", str(self.workers)],
+            env=self.env,
             cwd=self.cwd or tempfile.gettempdir(), stdout=subprocess.DEVNULL, stderr=self.stderr,
         )
         deadline = time.monotonic() + START_TIMEOUT_S

@@ -4,6 +4,7 @@
   invalid UTF-8, lone surrogates, nesting deeper than 1024 and numbers beyond a double are 400);
 - a body must be a JSON object whose `query` is a string and `operationName` a string or null;
 - subscriptions run over websockets only (a subscription sent by HTTP is 400);
+- a request may name its document by hash (automatic persisted queries, `podium.gql.persisted`);
 - every refusal is a GraphQL-shaped JSON body with `extensions.code`, never plain text or a 500."""
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from podium.errors import PodiumError
+from podium.errors import PersistedQueryNotFound, PodiumError
+from podium.gql.persisted import PersistedQueries
 from podium.gql.ws_handlers import LegacyWSHandler, TransportWSHandler
 from podium.http import drain_body, read_body
 
@@ -51,7 +53,9 @@ class PodiumGraphQL(GraphQL[dict[str, Any], None]):
     graphql_ws_handler_class = LegacyWSHandler
 
     def __init__(self, schema: BaseSchema, *, body_bytes_max: int, connection_init_wait_ms: int,
-                 max_subscriptions_per_connection: int | None = None) -> None:
+                 max_subscriptions_per_connection: int | None = None,
+                 persisted: PersistedQueries | None = None) -> None:
+        self.persisted = persisted or PersistedQueries(0)
         super().__init__(schema, connection_init_wait_timeout=timedelta(milliseconds=connection_init_wait_ms),
                          max_subscriptions_per_connection=max_subscriptions_per_connection)
         limit = body_bytes_max
@@ -71,6 +75,10 @@ class PodiumGraphQL(GraphQL[dict[str, Any], None]):
         _check_request_shape(decoded)
         return decoded
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # a persisted GET carries its document as a hash in `extensions`, not as `query`
+        return super().should_render_graphql_ide(request) and request.query_params.get("extensions") is None
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
@@ -84,6 +92,8 @@ class PodiumGraphQL(GraphQL[dict[str, Any], None]):
         except PodiumError as exc:
             headers = ({"Retry-After": str(max(1, round(float(exc.extensions["retryAfter"]))))}
                        if "retryAfter" in exc.extensions else {})
+            if isinstance(exc, PersistedQueryNotFound):   # a 200 no cache may keep: the client registers next
+                headers = {"Cache-Control": "private, no-store"}
             response = graphql_error_response(exc.message, exc.code, exc.http_status,
                                               exc.extensions, headers)
         if response.status_code >= 400:
@@ -99,9 +109,10 @@ class PodiumGraphQL(GraphQL[dict[str, Any], None]):
         allowed = OperationType.from_http(request_adapter.method) - {OperationType.SUBSCRIPTION}
         if not self.allow_queries_via_get and request_adapter.method == "GET":
             allowed = allowed - {OperationType.QUERY}
+        query = self.persisted.resolve(request_data.query, request_data.extensions)
         try:
             return await self.schema.execute(
-                request_data.query, root_value=root_value, variable_values=request_data.variables,
+                query, root_value=root_value, variable_values=request_data.variables,
                 context_value=context, operation_name=request_data.operation_name,
                 allowed_operation_types=allowed, operation_extensions=request_data.extensions,
             )

@@ -27,6 +27,7 @@ from starlette.websockets import WebSocket
 from podium.clock import Clock
 from podium.config import Settings
 from podium.errors import PodiumError
+from podium.gql.persisted import default_operations_dir, persisted_queries
 from podium.gql.view import PodiumGraphQL
 from podium.http import podium_error, unexpected_error
 from podium.http_metrics import HttpMetricsMiddleware
@@ -67,7 +68,8 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
 
     graphql = RegionGraphQL(build_schema(settings.api), body_bytes_max=settings.api.graphql_body_bytes_max,
                             connection_init_wait_ms=settings.api.connection_init_wait_ms,
-                            max_subscriptions_per_connection=settings.api.subscriptions_per_connection_max)
+                            max_subscriptions_per_connection=settings.api.subscriptions_per_connection_max,
+                            persisted=persisted_queries(settings, default_operations_dir()))
     routes = [
         Route("/v1/scores", http.post_scores, methods=["POST"]),
         Route("/v1/events", trending_http.post_events, methods=["POST"]),

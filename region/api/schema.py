@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Any
 
@@ -27,7 +28,7 @@ from podium.gql.limits import guard_extensions
 from podium.gql.scalars import Long, schema_config
 from podium.gql.types import Board, BoardStatus, LeaderboardConnection, RankedEntryType, decode_cursor
 from podium.model import Board as BoardModel
-from podium.model import utf8_len
+from podium.model import RankedEntry, utf8_len
 
 
 def service_of(info: Info[Any, Any]) -> RegionService:
@@ -85,23 +86,39 @@ def _page_size(service: RegionService, first: int) -> int:
 @strawberry.type(description="A player's standing on boards of this region.")
 class Player:
     id: str
+    reads: strawberry.Private[dict[tuple[str, int | None], asyncio.Future[RankedEntry | None]]] = \
+        dataclasses.field(default_factory=dict)
 
     @typed.field(description="1-based rank on the board; null when the player has no entry.")
     async def rank(self, info: Info[Any, Any], board: str) -> int | None:
-        entry = await self.entry(info, board)
+        entry = await self._read(info, board, None)
         return entry.rank if entry else None
 
     @typed.field(description="The player's score on the board; null when the player has no entry.")
     async def score(self, info: Info[Any, Any], board: str) -> Long | None:
-        entry = await self.entry(info, board)
-        return entry.score if entry else None
+        entry = await self._read(info, board, None)
+        return Long(entry.score) if entry else None
 
     @typed.field(description="The player's full ranked entry on the board.")
     async def entry(self, info: Info[Any, Any], board: str, season: int | None = None) -> RankedEntryType | None:
         service = service_of(info)
-        b = await readable_board(info, board, season)
-        [row] = await service.store.players(b, [self.id])
+        row = await self._read(info, board, season)
         return RankedEntryType.from_entry(row, service.clock.now_ms()) if row else None
+
+    async def _read(self, info: Info[Any, Any], board: str, season: int | None) -> RankedEntry | None:
+        """One Redis call per board and season however many of rank, score and entry the request
+        selects: the fields resolve concurrently and share the first one's read."""
+        key = (board, season)
+        task = self.reads.get(key)
+        if task is None:
+            async def read() -> RankedEntry | None:
+                b = await readable_board(info, board, season)
+                [row] = await service_of(info).store.players(b, [self.id])
+                return row
+
+            task = self.reads[key] = asyncio.ensure_future(read())
+        row: RankedEntry | None = await asyncio.shield(task)
+        return row
 
     @typed.field(description="The player's accepted scores on the board, newest first (time, then event "
                                   "id), achieved in [since, until) (Unix ms); at most `api.history_page_max` per "
@@ -134,13 +151,18 @@ class Query(ContestQueries, TrendingQuery, NotificationQueries):  # type: ignore
             # Never the half-empty live board: its last snapshot, labelled, and no cursor paging.
             rows, total = ([], 0) if after is not None else await history_api.stale_top(service, b, size)
             return LeaderboardConnection.from_entries(rows, total, now, size, stale=True, status=BoardStatus.REBUILDING)
-        if after is not None:
-            rows = await service.store.after(b, decode_cursor(after), size)
-        elif wants_fresh(info):
-            rows = await service.store.range(b, 0, size)
+        fresh = wants_fresh(info)   # STRONG reads from the global tier: past every cache
+        early = await service.early_page(b, 0, size) if after is None and not fresh else None
+        if early is not None:   # from this process's in-memory top: asOf is the snapshot's (≤ one tick)
+            rows, total, now = early
         else:
-            rows = await service.cached_range(b, 0, size)
-        total = await service.store.count(b)
+            if after is not None:
+                rows = await service.store.after(b, decode_cursor(after), size)
+            elif fresh:
+                rows = await service.store.range(b, 0, size)
+            else:
+                rows = await service.cached_range(b, 0, size)
+            total = await service.store.count(b)
         cache_hint(info, b)
         return LeaderboardConnection.from_entries(rows, total, now, size)
 
@@ -165,8 +187,12 @@ class Query(ContestQueries, TrendingQuery, NotificationQueries):  # type: ignore
             raise BadUserInput("fromRank must be >= 1 and toRank >= fromRank")
         _page_size(service, size)
         b = await readable_board(info, board, season)
-        now = service.clock.now_ms()
         cache_hint(info, b)
+        early = await service.early_page(b, from_rank - 1, size)
+        if early is not None:
+            rows, _total, as_of_ms = early
+            return [RankedEntryType.from_entry(r, as_of_ms) for r in rows]
+        now = service.clock.now_ms()
         return [RankedEntryType.from_entry(r, now) for r in await service.cached_range(b, from_rank - 1, size)]
 
     @typed.field(description="A player's neighbourhood: up to `above` entries above and `below` below, "

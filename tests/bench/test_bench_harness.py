@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from podium.devtools.bench import runner, scenarios
+from podium.devtools.bench import runner, scenarios, wrk
 from podium.devtools.bench.scenarios import BenchConfig
 
 
@@ -41,6 +41,10 @@ def test_every_scenario_runs_in_a_tiny_configuration(tmp_path: Path) -> None:
     for b in board["baselines"].values():
         _baseline_is_explicit(b)
     assert set(board["inprocess"]) == {"top100", "rank", "around"}
+    if wrk.available():   # .ci/setup-bench.sh installs it: the native generator's lines and ratios
+        for op in ("healthz", *scenarios.QUERIES):
+            assert board["http"]["wrk"][op]["requests"] > 0 and board["http"]["wrk"][op]["errors"] == 0, op
+        assert all(board["ratios"][f"wrk_{op}_vs_healthz"] is not None for op in scenarios.QUERIES)
 
     memory = results["scenarios"]["memory"]
     assert memory["boards"][0]["bytes_per_player"] > 0 and memory["region_rss_bytes"] > 0

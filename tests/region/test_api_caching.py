@@ -20,7 +20,8 @@ from tests.region.helpers import create_board, entry, post_scores
 @pytest.fixture(scope="module")
 def cached(redis_server: RedisServer) -> Iterator[LiveServer]:
     settings = region_settings(redis_server.url, api={"rate_limit_per_s": 100_000.0, "rate_limit_burst": 100_000,
-                                                      "cache_ttl_ms": 60_000, "response_cache_ttl_ms": 0})
+                                                      "cache_ttl_ms": 60_000, "response_cache_ttl_ms": 0,
+                                                      "top_snapshot_entries": 0})  # the read cache alone
     with LiveServer(create_app, settings) as server:
         yield server
 

@@ -35,8 +35,20 @@ def serve_tier(tier: str, redis: RedisServer, api: dict[str, Any]) -> LiveServer
     return LiveServer(factory, tier_settings(tier, redis, api))
 
 
-@pytest.fixture(scope="module", params=TIERS)
+# Servers whose prepared-operation cache is on: the tests send every request to them twice, so the
+# second answer comes from the cache and must equal the first (and the uncached server's).
+CACHED_URLS: set[str] = set()
+
+
+@pytest.fixture(scope="module", params=[(t, cache) for t in TIERS for cache in ("cached", "uncached")],
+                ids=lambda p: f"{p[0]}-{p[1]}")
 def tier(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator[LiveServer]:
-    """A region and the global tier, each with the same (small) limits."""
-    with serve_tier(request.param, redis_server, GUARD_API) as server:
+    """A region and the global tier, each with the same (small) limits, with the prepared-operation
+    cache on and off: every limit and auth test gives the same results either way."""
+    name, cache = request.param
+    api = {**GUARD_API, "operation_cache_entries_max": 1000 if cache == "cached" else 0}
+    with serve_tier(name, redis_server, api) as server:
+        if cache == "cached":
+            CACHED_URLS.add(server.url)
         yield server
+        CACHED_URLS.discard(server.url)

@@ -11,7 +11,7 @@ pages in one document are refused."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from strawberry.extensions import SchemaExtension
@@ -139,3 +139,93 @@ class CostLimit(SchemaExtension):
 
 
 
+
+
+CostFunction = Callable[[Mapping[str, Any]], int]
+
+
+def compile_cost(document: DocumentNode, operation_name: str | None, page_max: int) -> CostFunction:
+    """`operation_cost` as a function of the request's variables, built once per prepared document.
+
+    The document's shape never changes between requests, so only the page sizes read from
+    variables are left to compute: fragments are inlined and every selection whose size is a
+    literal folds into a constant. A document whose pages are all literals costs one constant."""
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    operations = [op for op in document.definitions if isinstance(op, OperationDefinitionNode)
+                  and (operation_name is None or (op.name is not None and op.name.value == operation_name))]
+    compiled = [_compile_operation(op, fragments, page_max) for op in operations]
+    constants = [c for c in compiled if isinstance(c, int)]
+    functions = [c for c in compiled if not isinstance(c, int)]
+    floor = max(constants, default=0)
+    if not functions:
+        return lambda _variables: floor
+    return lambda variables: max(floor, *(f(variables) for f in functions))
+
+
+_Term = int | CostFunction
+
+
+def _compile_operation(op: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode],
+                       page_max: int) -> _Term:
+    defaults: dict[str, Any] = {}
+    for definition in op.variable_definitions or ():
+        name = definition.variable.name.value
+        if isinstance(definition.default_value, IntValueNode):
+            defaults[name] = int(definition.default_value.value)
+        elif isinstance(definition.default_value, ListValueNode):
+            defaults[name] = list(definition.default_value.values)
+    declared = frozenset(d.variable.name.value for d in op.variable_definitions or ())
+    body = _Compiler(fragments, page_max).selection(op.selection_set, frozenset())
+    if isinstance(body, int):
+        return body
+
+    def cost(variables: Mapping[str, Any]) -> int:
+        # the values operation_cost would see: declared variables sent, else their defaults
+        values = {**defaults, **{k: v for k, v in variables.items() if k in declared}}
+        return body(values)
+
+    return cost
+
+
+class _Compiler:
+    def __init__(self, fragments: Mapping[str, FragmentDefinitionNode], page_max: int) -> None:
+        self.fragments = fragments
+        self.page_max = page_max
+
+    def selection(self, selection_set: SelectionSetNode | None, seen: frozenset[str]) -> _Term:
+        terms: list[_Term] = []
+        for sel in (selection_set.selections if selection_set else ()):
+            if isinstance(sel, FieldNode):
+                if sel.selection_set is not None:
+                    terms.append(self.field(sel, seen))
+            elif isinstance(sel, InlineFragmentNode):
+                terms.append(self.selection(sel.selection_set, seen))
+            elif isinstance(sel, FragmentSpreadNode):
+                name = sel.name.value
+                fragment = self.fragments.get(name)
+                if fragment is not None and name not in seen:
+                    terms.append(self.selection(fragment.selection_set, seen | {name}))
+        constant = sum(t for t in terms if isinstance(t, int))
+        functions = [t for t in terms if not isinstance(t, int)]
+        if not functions:
+            return constant
+        return lambda values: constant + sum(f(values) for f in functions)
+
+    def field(self, node: FieldNode, seen: frozenset[str]) -> _Term:
+        child = self.selection(node.selection_set, seen)
+        if not _reads_variables(node):
+            size = _Estimator(self.fragments, {}, self.page_max).multiplier(node)
+            if isinstance(child, int):
+                return 1 + size * child
+            return lambda values: 1 + size * child(values)
+        page_max, fragments = self.page_max, self.fragments
+
+        def cost(values: Mapping[str, Any]) -> int:
+            size = _Estimator(fragments, values, page_max).multiplier(node)
+            return 1 + size * (child if isinstance(child, int) else child(values))
+
+        return cost
+
+
+def _reads_variables(node: FieldNode) -> bool:
+    return any(isinstance(arg.value, VariableNode) for arg in node.arguments or ())

@@ -1,0 +1,67 @@
+"""HTTP load from `wrk` (a native load generator: Debian's package, installed by
+.ci/setup-bench.sh), so the bench measures the server rather than a Python client on the same
+cores. POST bodies come from a Lua script that picks a random player per request."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+# One line the Lua `done` hook prints, parsed back here.
+_DONE = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRK_JSON {\\"requests\\":%d,\\"duration_us\\":%d,\\"errors\\":%d,\\"non2xx\\":%d,"
+    .. "\\"p50_us\\":%d,\\"p99_us\\":%d}\\n", summary.requests, summary.duration,
+    e.connect + e.read + e.write + e.timeout, e.status, latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+# A GraphQL POST per request; PLAYERS and QUERY are filled in (QUERY as a JSON string literal).
+_POST = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local query = %(query)s
+request = function()
+  local player = "p" .. math.random(0, %(players)d - 1)
+  local body = '{"query":' .. query .. ',"variables":{"b":"read","p":"' .. player .. '"}}'
+  return wrk.format(nil, "/graphql", nil, body)
+end
+"""
+
+
+def available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def run(url: str, script: str, *, seconds: float, connections: int, threads: int = 1) -> dict[str, Any]:
+    """wrk against `url` with a Lua script; requests per second and latency percentiles."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(script + _DONE)
+        path = f.name
+    try:
+        out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
+                              "--timeout", "10s", "-s", path, url], capture_output=True, text=True,
+                             timeout=seconds + 60, check=True).stdout
+    finally:
+        Path(path).unlink(missing_ok=True)
+    line = next(l for l in out.splitlines() if l.startswith("WRK_JSON "))
+    raw = json.loads(line.removeprefix("WRK_JSON "))
+    seconds_run = raw["duration_us"] / 1e6
+    return {"measured": True, "requests": raw["requests"], "errors": raw["errors"], "non_2xx": raw["non2xx"],
+            "seconds": round(seconds_run, 3), "rps": round(raw["requests"] / seconds_run, 1) if seconds_run else 0.0,
+            "p50_ms": raw["p50_us"] / 1000, "p99_ms": raw["p99_us"] / 1000}
+
+
+def read_suite(url: str, queries: dict[str, str], players: int, *, seconds: float,
+               connections: int) -> dict[str, Any]:
+    """`/healthz` (the server's ceiling) and each GraphQL read, in the same run."""
+    out = {"healthz": run(f"{url}/healthz", "", seconds=seconds, connections=connections)}
+    for name, query in queries.items():
+        script = _POST % {"query": json.dumps(json.dumps(query)), "players": players}
+        out[name] = run(url, script, seconds=seconds, connections=connections)
+    return out

@@ -1,0 +1,116 @@
+"""Redis round trips per read, counted by Redis itself (its slow log, every command): a player's
+rank, score and entry in one request are one call of the read_players script (the fields share
+it); a board's top-N is served from the process's memory, following other processes' writes
+within a tick."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Iterator
+from importlib import resources
+
+import httpx
+import pytest
+import redis
+from podium.region.api.app import create_app
+from podium.region.rank_store_redis import RedisRankStore
+
+from podium.devtools.testing import LiveServer
+from podium.model import ScoreEntry
+from podium.redis_client import connect
+from podium.redis_server import RedisServer
+from tests.conftest import region_settings
+from tests.region.helpers import create_board, entry, now_ms, post_scores
+
+READ_PLAYERS_SHA = hashlib.sha1(
+    resources.files("podium").joinpath("lua/read_players.lua").read_text().encode()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def server(redis_server: RedisServer) -> Iterator[LiveServer]:
+    with LiveServer(create_app, region_settings(f"{redis_server.url}/6")) as live:
+        yield live
+
+
+def read_players_calls(client: redis.Redis) -> int:
+    return sum(1 for e in client.slowlog_get(10_000)
+               if any(a in (b"EVALSHA", b"evalsha") for a in e["command"].split()[:1])
+               and READ_PLAYERS_SHA.encode() in e["command"])
+
+
+def test_rank_score_and_entry_are_one_redis_call(server: LiveServer, redis_server: RedisServer) -> None:
+    board = create_board(server.url)
+    post_scores(server.url, {"entries": [entry(board, "ann", 5), entry(board, "bob", 9)]})
+    client = redis.Redis.from_url(redis_server.url)
+    client.config_set("slowlog-log-slower-than", 0)
+    client.config_set("slowlog-max-len", 10_000)
+    try:
+        query = ('query($b: String!) { player(id: "ann") { rank(board: $b) score(board: $b) '
+                 'entry(board: $b) { rank score } } }')
+        httpx.post(f"{server.url}/graphql", json={"query": query, "variables": {"b": board}})  # loads the script
+        client.slowlog_reset()
+        r = httpx.post(f"{server.url}/graphql", json={"query": query, "variables": {"b": board}})
+        assert r.json() == {"data": {"player": {"rank": 2, "score": 5, "entry": {"rank": 2, "score": 5}}}}, r.text
+        assert read_players_calls(client) == 1
+        two_boards = ('query($b: String!) { player(id: "ann") { rank(board: $b) '
+                      'other: rank(board: "no-such-board") } }')
+        client.slowlog_reset()
+        r = httpx.post(f"{server.url}/graphql", json={"query": two_boards, "variables": {"b": board}})
+        assert r.json()["data"] == {"player": {"rank": 2, "other": None}}
+        assert [e["extensions"]["code"] for e in r.json()["errors"]] == ["NOT_FOUND"]
+        assert read_players_calls(client) == 1
+    finally:
+        client.config_set("slowlog-log-slower-than", 10_000)
+        client.close()
+
+
+def zset_reads(client: redis.Redis, board: str) -> int:
+    return sum(1 for e in client.slowlog_get(10_000)
+               if e["command"].split()[:1] in ([b"ZRANGE"], [b"zrange"]) and board.encode() in e["command"])
+
+
+TOP = 'query($b: String!) { leaderboard(board: $b, first: 3) { totalCount asOf edges { node { player score } } } }'
+
+
+def test_top_n_is_served_from_memory_and_follows_other_processes_within_a_tick(
+        server: LiveServer, redis_server: RedisServer) -> None:
+    board_id = create_board(server.url)
+    post_scores(server.url, {"entries": [entry(board_id, "ann", 5), entry(board_id, "bob", 9)]})
+    client = redis.Redis.from_url(redis_server.url)
+    client.config_set("slowlog-log-slower-than", 0)
+    client.config_set("slowlog-max-len", 10_000)
+    try:
+        def top() -> dict[str, object]:
+            r = httpx.post(f"{server.url}/graphql", json={"query": TOP, "variables": {"b": board_id}})
+            return r.json()["data"]["leaderboard"]  # type: ignore[no-any-return]
+
+        first = top()      # read-your-write: the local write dropped the snapshot
+        assert [e["node"]["player"] for e in first["edges"]] == ["bob", "ann"] and first["totalCount"] == 2
+        client.slowlog_reset()
+        for _ in range(5):
+            assert [e["node"] for e in top()["edges"]] == [e["node"] for e in first["edges"]]
+        assert zset_reads(client, board_id) == 0          # five tops, no ZRANGE of the board
+
+        # another process writes (its own rank store and connection): seen within a few ticks
+        board = server.app.state.service.boards.cached()[board_id]
+
+        async def other_process_writes() -> None:
+            other = connect(redis_server.url.rstrip("/") + "/6")
+            try:
+                await RedisRankStore(other).apply(board, [ScoreEntry(board_id, "cat", 20, now_ms() - 10, "ev-cat")],
+                                                  now_ms())
+            finally:
+                await other.aclose()
+
+        asyncio.run(other_process_writes())
+        deadline = time.monotonic() + 10
+        while (latest := top())["totalCount"] != 3:
+            assert time.monotonic() < deadline, latest
+            time.sleep(0.05)
+        assert [e["node"]["player"] for e in latest["edges"]] == ["cat", "bob", "ann"]
+        assert latest["asOf"] >= first["asOf"]   # type: ignore[operator]
+    finally:
+        client.config_set("slowlog-log-slower-than", 10_000)
+        client.close()
