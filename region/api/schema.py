@@ -113,8 +113,8 @@ class Player:
         if task is None:
             async def read() -> RankedEntry | None:
                 b = await readable_board(info, board, season)
-                [row] = await service_of(info).store.players(b, [self.id])
-                return row
+                rows: list[RankedEntry | None] = await service_of(info).store.players(b, [self.id])
+                return rows[0]
 
             task = self.reads[key] = asyncio.ensure_future(read())
         row: RankedEntry | None = await asyncio.shield(task)
