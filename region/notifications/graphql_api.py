@@ -22,7 +22,7 @@ MARK_IDS_MAX = 500
 
 
 def runtime_of(info: Info[Any, Any]) -> Notifications:
-    runtime = getattr(info.context["request"].app.state, "notifications", None)
+    runtime: Notifications | None = getattr(info.context["request"].app.state, "notifications", None)
     if runtime is None:
         raise BadUserInput("notifications are disabled in this region (notifications.enabled=false)")
     return runtime
@@ -59,8 +59,8 @@ class NotificationType:
 
     @classmethod
     def from_note(cls, n: Notification, read: bool) -> NotificationType:
-        return cls(id=n.id, kind=str(n.kind), rule=n.rule, board=n.board, player=n.player, at_ms=n.at_ms,
-                   rank=n.rank, previous_rank=n.previous_rank, score=n.score, by=list(n.by), count=n.count,
+        return cls(id=n.id, kind=str(n.kind), rule=n.rule, board=n.board, player=n.player, at_ms=Long(n.at_ms),
+                   rank=n.rank, previous_rank=n.previous_rank, score=None if n.score is None else Long(n.score), by=list(n.by), count=n.count,
                    read=read)
 
 
@@ -92,7 +92,7 @@ class NotificationRuleType:
     @classmethod
     def from_rule(cls, r: Rule) -> NotificationRuleType:
         return cls(id=r.id, board=r.board, kind=str(r.kind), n=r.n, near_ranks=r.near_ranks,
-                   window_ms=r.window_ms, metric=str(r.metric), value=r.value)
+                   window_ms=Long(r.window_ms), metric=str(r.metric), value=Long(r.value))
 
 
 @strawberry.input(description="A rule: kind is overtaken, entered_top_n, left_top_n or threshold (metric score "

@@ -18,7 +18,7 @@ from podium.http import check_admin, json_response, read_body
 
 def _admin(request: Request) -> Notifications:
     check_admin(request.headers, request.app.state.service.settings.admin_keys)
-    runtime = getattr(request.app.state, "notifications", None)
+    runtime: Notifications | None = getattr(request.app.state, "notifications", None)
     if runtime is None:
         raise BadUserInput("notifications are disabled in this region (notifications.enabled=false)")
     return runtime

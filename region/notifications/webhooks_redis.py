@@ -27,7 +27,7 @@ ENDPOINTS_KEY = "pw:endpoints"
 DEAD_KEY = "pw:dead"
 OUTBOX_GROUP = "webhooks"
 QUEUE_GROUP = "d"
-Message = tuple[str, dict[str, bytes]]
+Message = tuple[str, dict[bytes, bytes]]   # fields as Redis returns them (never decoded)
 
 
 def queue_key(endpoint_id: str) -> str:
