@@ -306,10 +306,14 @@ class Settings(BaseSettings):
             raise ValueError(f"jwt_algorithms {self.jwt_algorithms!r}: each must be one of "
                              f"{sorted(JWT_SYMMETRIC | JWT_ASYMMETRIC)}")
         symmetric = [a for a in self.jwt_algorithms if a in JWT_SYMMETRIC]
-        if (self.jwt_public_key or self.jwt_jwks_url) and symmetric:
-            raise ValueError(f"jwt_algorithms {symmetric!r} are HMAC algorithms but a public key / JWKS is configured: "
-                             "use RS256/ES256/... with a public key, or HS256 with jwt_secret")
-        if self.jwt_secret and not (self.jwt_public_key or self.jwt_jwks_url) and len(symmetric) != len(self.jwt_algorithms):
+        asymmetric = [a for a in self.jwt_algorithms if a in JWT_ASYMMETRIC]
+        public = bool(self.jwt_public_key or self.jwt_jwks_url)
+        # Tokens are verified per algorithm family (HS* with jwt_secret only, the others with the
+        # public key or JWKS only), so a listed family must have its key whenever any key is set.
+        if symmetric and public and not self.jwt_secret:
+            raise ValueError(f"jwt_algorithms {symmetric!r} are HMAC algorithms but only a public key / JWKS is "
+                             "configured: use RS256/ES256/... with a public key, or set jwt_secret for HS256")
+        if asymmetric and self.jwt_secret and not public:
             raise ValueError(f"jwt_algorithms {self.jwt_algorithms!r} include public-key algorithms but only "
                              "jwt_secret is configured: use HS256/HS384/HS512 with jwt_secret")
         return self

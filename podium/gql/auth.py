@@ -15,7 +15,7 @@ from typing import Any
 import jwt
 from strawberry.types import Info
 
-from podium.config import Settings
+from podium.config import JWT_ASYMMETRIC, JWT_SYMMETRIC, Settings
 from podium.errors import Forbidden, Unauthenticated
 from podium.web.admin_identity import jwt_admin_name, key_name
 
@@ -49,17 +49,24 @@ def _bearer(info: Info[Any, Any]) -> str | None:
 
 async def _decode_jwt(token: str, settings: Settings) -> dict[str, Any]:
     try:
-        if settings.jwt_jwks_url:
-            client = _jwks_clients.setdefault(settings.jwt_jwks_url, jwt.PyJWKClient(settings.jwt_jwks_url))
-            key: Any = (await asyncio.to_thread(client.get_signing_key_from_jwt, token)).key  # network I/O off the loop
-        elif settings.jwt_public_key:
-            key = settings.jwt_public_key
-        elif settings.jwt_secret:
+        algorithm = jwt.get_unverified_header(token).get("alg")
+        if algorithm not in settings.jwt_algorithms:
+            raise Unauthenticated(f"tokens signed with {algorithm!r} are not accepted here")
+        # One key per algorithm family: an HS* token is never checked against a public key (which
+        # an attacker knows), nor an RS*/ES* token against the HMAC secret.
+        family = JWT_SYMMETRIC if algorithm in JWT_SYMMETRIC else JWT_ASYMMETRIC
+        key: Any
+        if family is JWT_SYMMETRIC:
             key = settings.jwt_secret
+        elif settings.jwt_jwks_url:
+            client = _jwks_clients.setdefault(settings.jwt_jwks_url, jwt.PyJWKClient(settings.jwt_jwks_url))
+            key = (await asyncio.to_thread(client.get_signing_key_from_jwt, token)).key  # network I/O off the loop
         else:
+            key = settings.jwt_public_key
+        if not key:
             raise Unauthenticated("player tokens are not configured on this region")
-        return jwt.decode(token, key, algorithms=settings.jwt_algorithms, leeway=JWT_LEEWAY_S,
-                          options={"require": ["sub", "exp"]})
+        return jwt.decode(token, key, algorithms=[a for a in settings.jwt_algorithms if a in family],
+                          leeway=JWT_LEEWAY_S, options={"require": ["sub", "exp"]})
     except jwt.ExpiredSignatureError as exc:
         raise Unauthenticated("token expired") from exc
     except jwt.PyJWTError as exc:   # also a key the algorithm cannot use: never a 500

@@ -140,6 +140,8 @@ def test_mis_set_jwt_algorithms_refuse_to_start(kwargs: dict[str, object]) -> No
 def test_well_set_jwt_algorithms_start() -> None:
     Settings(jwt_public_key="k", jwt_algorithms=["RS256", "ES256"])
     Settings(jwt_secret="s", jwt_algorithms=["HS256", "HS512"])
+    Settings(jwt_secret="s", jwt_public_key="k")                       # HS256 checked with the secret only
+    Settings(jwt_secret="s", jwt_jwks_url="https://example.invalid/jwks", jwt_algorithms=["HS256", "RS256"])
 
 
 @pytest.mark.parametrize("limit", [1, 3, 7])
@@ -170,3 +172,34 @@ def test_quarantine_pages_by_cursor(live_region: LiveServer, limit: int) -> None
     for bad in ("x", "1-", "-1", "1-2-3", "", "99999999999999999999-0"):
         r = httpx.get(f"{live_region.url}/v1/admin/quarantine", params={"board": board, "after": bad}, headers=auth)
         assert r.status_code == 400 and r.json()["error"]["code"] == "BAD_USER_INPUT"
+
+
+def test_a_token_is_checked_only_with_its_own_family_key() -> None:
+    """HS256 signed with the (public) RSA key as the HMAC secret is the key-confusion attack: refused."""
+    import asyncio
+    import base64
+    import hashlib
+    import hmac
+    import json
+    import time
+
+    import jwt as pyjwt
+
+    from podium.errors import Unauthenticated
+    from podium.gql.auth import _decode_jwt
+
+    public_pem = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n-----END PUBLIC KEY-----"
+    settings = Settings(jwt_secret="the-real-hmac-secret-0123456789abcdef", jwt_public_key=public_pem,
+                        jwt_algorithms=["HS256", "RS256"])
+    claims = {"sub": "ann", "exp": int(time.time()) + 60}
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    signing_input = header + "." + b64(json.dumps(claims).encode())
+    mac = hmac.new(public_pem.encode(), signing_input.encode(), hashlib.sha256).digest()
+    forged = f"{signing_input}.{b64(mac)}"   # PyJWT itself refuses to sign with a PEM as HMAC key
+    with pytest.raises(Unauthenticated):
+        asyncio.run(_decode_jwt(forged, settings))
+    good = pyjwt.encode(claims, "the-real-hmac-secret-0123456789abcdef", algorithm="HS256")
+    assert asyncio.run(_decode_jwt(good, settings))["sub"] == "ann"
