@@ -27,4 +27,5 @@ def test_metrics_move_with_traffic(live_region: LiveServer) -> None:
     assert _value(text, r'podium_graphql_operation_duration_milliseconds_count\{[^}]*operation="Top"[^}]*\}') >= 3
     assert "podium_subscriptions" in text
     assert "podium_fanout_tick_duration" in text or "podium_subscriptions" in text
-    assert httpx.get(f"{live_region.url}/readyz").json() == {"status": "ready"}
+    ready = httpx.get(f"{live_region.url}/readyz").json()
+    assert ready["status"] == "ready" and all(loop["state"] == "running" for loop in ready["loops"].values())
