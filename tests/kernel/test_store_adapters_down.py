@@ -95,8 +95,9 @@ ADAPTERS: dict[type, tuple[Callable[[AnyRedis], Any], dict[str, Call]]] = {
         "rows": lambda b: b.rows(BOARD, "down@0"),
         "size": lambda b: b.size([BOARD]),
     }),
-    GlobalStore: (lambda r: GlobalStore(r, 100), {
+    GlobalStore: (lambda r: GlobalStore(r), {
         "apply": lambda g: g.apply(BOARD, [Change("r1", "down", 0, "p1", 5, 1_000, 1)]),
+        "applied": lambda g: g.applied(BOARD),
         "top": lambda g: g.top(BOARD, 0, 10),
         "entry": lambda g: g.entry(BOARD, "p1"),
         "states": lambda g: g.states(BOARD, ["p1"]),
