@@ -138,6 +138,11 @@ def test_exact_tier_after_falls_and_one_rank_per_player_across_regions(tmp_path:
         assert page("lvl", 0, 1)["edges"][0]["node"]["player"] == "fresh"
 
 
+def _global_knows(stack: Stack, board: str) -> bool:
+    r = httpx.post(f"{stack.global_node.url}/graphql", json={"query": f'{{ leaderboard(board:"{board}", first:1) {{ totalCount }} }}'})
+    return r.status_code == 200 and "errors" not in r.json()
+
+
 STRONG_Q = 'query{ leaderboard(board:"arena", first:3, consistency:STRONG){ stale edges { node { player score } } } }'
 
 
@@ -147,6 +152,9 @@ def test_strong_shows_each_acknowledged_write_at_once_and_a_paused_region_turns_
     with Stack(REGIONS, tmp_path, boards=[{"id": "arena", "operator": "best"}], extra_env=env) as stack:
         now = time.time_ns() // 10**6
         post(stack, "us-east", [{"board": "arena", "player": "base", "score": 10, "achieved_at": now}])
+        deadline = time.monotonic() + 30   # the global tier learns the board from the first shipped change
+        while not _global_knows(stack, "arena") and time.monotonic() < deadline:
+            time.sleep(0.1)
         for i in range(1, 16):   # regions' read and response caches are on (250 ms): STRONG must skip them
             gql(stack, STRONG_Q)                              # warm every cache with the current top
             post(stack, "eu-west", [{"board": "arena", "player": f"new{i}", "score": 10 + i, "achieved_at": now}])
