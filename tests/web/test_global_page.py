@@ -32,6 +32,8 @@ def test_global_page_shows_precision_and_a_stale_region(stack: Stack, page: Page
         expect(page.locator(f"#regions tbody tr[data-region={region}]")).to_have_attribute("data-stale", "false")
 
     admin_post(stack, "us-east", "/v1/admin/replication/pause")
+    # staleness measures data: a paused region is stale once it holds a change the global tier lacks
+    post_scores(stack, "us-east", [score("world", "us-late", 900, "g-us-late")])
     try:
         us = page.locator("#regions tbody tr[data-region=us-east]")
         expect(us).to_have_attribute("data-stale", "true", timeout=STALE_WITHIN_MS)
