@@ -47,6 +47,8 @@ class Telemetry:
             explicit_bucket_boundaries_advisory=LAG_BUCKETS_MS)
         self.cache_lookups = meter.create_counter(
             "podium_read_cache_lookups", description="Read-cache lookups by result (hit, miss, shared)")
+        for result in ("hit", "miss", "shared"):   # the series exist from the start, at 0 (rate() sees the first)
+            self.cache_lookups.add(0, {"result": result})
         self.rate_limited = meter.create_counter(
             "podium_rate_limited_requests", description="Requests refused by the rate limiter")
         self.scores = meter.create_counter("podium_scores", description="Score entries by outcome")
