@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 # Where each folder of the checkout lands in the installed package (pyproject.toml's package-dir).
@@ -42,8 +43,10 @@ def check(root: Path) -> subprocess.CompletedProcess[str]:
                               cwd=tmp, env=env, capture_output=True, text=True, check=False)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run_check(check: Callable[[Path], subprocess.CompletedProcess[str]], description: str,
+              argv: list[str] | None = None) -> int:
+    """The command line of a check over a laid-out checkout (this one and `typecheck`)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[2],
                         help="the checkout to check (default: the one this package was installed from)")
     args = parser.parse_args(argv)
@@ -51,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
     return result.returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_check(check, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

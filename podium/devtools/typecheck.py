@@ -8,13 +8,12 @@ of the import-contract check) those imports resolve, so the tiers are checked ag
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from podium.devtools.import_contracts import PACKAGE_DIRS, lay_out
+from podium.devtools.import_contracts import PACKAGE_DIRS, lay_out, run_check
 
 
 def check(root: Path) -> subprocess.CompletedProcess[str]:
@@ -33,14 +32,7 @@ def check(root: Path) -> subprocess.CompletedProcess[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[2],
-                        help="the checkout to check (default: the one this package was installed from)")
-    args = parser.parse_args(argv)
-    result = check(args.root)
-    sys.stdout.write(result.stdout)
-    sys.stderr.write(result.stderr)
-    return result.returncode
+    return run_check(check, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":
