@@ -1,22 +1,28 @@
-"""Cassandra warm store (production), through cassandra-driver's `execute_async` bridged to asyncio.
+"""Cassandra warm store (production; Cassandra 4.0+ over protocol v4/v5), through cassandra-driver's
+`execute_async` bridged to asyncio. Tested against a real Cassandra 5 node (`podium.devtools.cassandra_server`).
 
 Tables and why they are shaped so (partition = what one query reads; each kept bounded):
 - score_history ((board, player), achieved_at_ms DESC, event_id): one partition per player and
   board, newest first, so "a player's history" is one partition slice. Grows with one player's
   submissions only (~40 B/row: 100k submissions is ~4 MB, below the 100 MB partition guideline).
 - board_players ((board, bucket), player): the players of a board, spread over PLAYER_BUCKETS
-  partitions (1M players → ~16k rows per partition), for recovery to list a board's players.
+  partitions (1M players → ~16k rows per partition): `has_scores` reads one row of it.
 - board_snapshots ((board, taken_at_ms, rank_bucket), rank): one partition per 1000 ranks of one
   snapshot, so a top-N read touches one partition and a 1M snapshot is 1000 partitions of ~50 KB.
-- snapshot_index (board, taken_at_ms DESC): the board's snapshot times (one small row each).
+- snapshot_index (board, taken_at_ms DESC): the board's snapshot times (one small row each;
+  "entries" is quoted: a reserved word since Cassandra 5).
 - rank_history ((board, player), taken_at_ms DESC): a player's rank over time, one row per snapshot.
 - board_definitions (scope, board): every board definition in one small partition (a region has
   tens to thousands of boards), read once at start-up to restore boards after a Redis loss.
 
 Writes are idempotent upserts: the event id is in the key and `USING TIMESTAMP` is the achievement
 (or snapshot) time in microseconds, so a replay writes the same cells with the same timestamps.
-Only the CQL subset of Cassandra 1.2 through 5.x is used: no IF NOT EXISTS (AlreadyExists is
-caught), no driver BatchStatement (concurrent single writes, bounded), no reliance on paging.
+Every statement is prepared once; the rows of one write that share a partition go in UNLOGGED
+batches of at most `cassandra_batch_rows_max` (one partition per batch: one replica set, one
+mutation, no coordinator fan-out), `cassandra_writes_in_flight_max` at a time. Large reads page
+(`cassandra_page_rows`). A rebuild reads a board's history by scanning token sub-ranges of
+score_history (rows of one partition are contiguous in a range), not one query per player: a
+million players is a few hundred pages instead of a million round trips.
 """
 
 from __future__ import annotations
@@ -24,11 +30,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
+from itertools import groupby, islice
 from typing import Any
 
-from cassandra import AlreadyExists, ConsistencyLevel, DriverException
+from cassandra import ConsistencyLevel, DriverException
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, ResponseFuture, Session
-from cassandra.policies import DCAwareRoundRobinPolicy
+from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.query import BatchStatement, BatchType, PreparedStatement, Statement
 from podium.region.history.store import (
     PLAYER_BUCKETS,
     RANK_BUCKET_SIZE,
@@ -44,25 +52,66 @@ from podium.config import HistorySettings
 from podium.errors import Unavailable
 from podium.model import Board, RankedEntry
 
-WRITES_IN_FLIGHT_MAX = 128   # concurrent statements per append/snapshot call
-ROWS_PER_READ_MAX = 50_000   # LIMIT of one read (the test server has no real paging)
-READS_IN_FLIGHT_MAX = 64     # concurrent per-player reads while iterating a board (rebuilds)
 TIME_MAX_MS = 2**62          # "no upper bound" for since/until filters
 BOARDS_SCOPE = "boards"      # the one partition of board_definitions
+SCANS_IN_FLIGHT = 4          # token sub-ranges a rebuild reads at once
+TOKEN_MIN, TOKEN_MAX = -(2**63), 2**63 - 1   # Murmur3Partitioner's ring
 
 _TABLES = [
-    """CREATE TABLE score_history (board text, player text, achieved_at_ms bigint, event_id text,
+    """CREATE TABLE IF NOT EXISTS score_history (board text, player text, achieved_at_ms bigint, event_id text,
        score bigint, PRIMARY KEY ((board, player), achieved_at_ms, event_id))
        WITH CLUSTERING ORDER BY (achieved_at_ms DESC, event_id DESC)""",
-    """CREATE TABLE board_players (board text, bucket int, player text, PRIMARY KEY ((board, bucket), player))""",
-    """CREATE TABLE board_snapshots (board text, taken_at_ms bigint, rank_bucket int, rank int, player text,
-       score bigint, achieved_at_ms bigint, PRIMARY KEY ((board, taken_at_ms, rank_bucket), rank))""",
-    """CREATE TABLE snapshot_index (board text, taken_at_ms bigint, season int, entries int,
+    """CREATE TABLE IF NOT EXISTS board_players (board text, bucket int, player text,
+       PRIMARY KEY ((board, bucket), player))""",
+    """CREATE TABLE IF NOT EXISTS board_snapshots (board text, taken_at_ms bigint, rank_bucket int, rank int,
+       player text, score bigint, achieved_at_ms bigint, PRIMARY KEY ((board, taken_at_ms, rank_bucket), rank))""",
+    """CREATE TABLE IF NOT EXISTS snapshot_index (board text, taken_at_ms bigint, season int, "entries" int,
        PRIMARY KEY (board, taken_at_ms)) WITH CLUSTERING ORDER BY (taken_at_ms DESC)""",
-    """CREATE TABLE rank_history (board text, player text, taken_at_ms bigint, rank int, score bigint,
+    """CREATE TABLE IF NOT EXISTS rank_history (board text, player text, taken_at_ms bigint, rank int, score bigint,
        PRIMARY KEY ((board, player), taken_at_ms)) WITH CLUSTERING ORDER BY (taken_at_ms DESC)""",
-    """CREATE TABLE board_definitions (scope text, board text, definition text, PRIMARY KEY (scope, board))""",
+    """CREATE TABLE IF NOT EXISTS board_definitions (scope text, board text, definition text,
+       PRIMARY KEY (scope, board))""",
 ]
+
+
+def _queries(ks: str) -> dict[str, str]:
+    return {
+        "hist_put": f"INSERT INTO {ks}.score_history (board, player, achieved_at_ms, event_id, score) "
+                    "VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?",
+        "player_put": f"INSERT INTO {ks}.board_players (board, bucket, player) VALUES (?, ?, ?)",
+        "hist_get": f"SELECT achieved_at_ms, event_id, score FROM {ks}.score_history "
+                    "WHERE board = ? AND player = ? AND achieved_at_ms >= ? AND achieved_at_ms < ? LIMIT ?",
+        "hist_tie": f"SELECT achieved_at_ms, event_id, score FROM {ks}.score_history "
+                    "WHERE board = ? AND player = ? AND achieved_at_ms = ? AND event_id < ? LIMIT ?",
+        # Partition-key restrictions within a token range: a scan of that range, filtered per row.
+        "hist_scan": f"SELECT player, achieved_at_ms, event_id, score FROM {ks}.score_history "
+                     "WHERE token(board, player) >= ? AND token(board, player) <= ? AND board = ? ALLOW FILTERING",
+        "players_any": f"SELECT player FROM {ks}.board_players WHERE board = ? AND bucket IN ? LIMIT 1",
+        "snap_put": f"INSERT INTO {ks}.board_snapshots (board, taken_at_ms, rank_bucket, rank, player, score, "
+                    "achieved_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
+        "rank_put": f"INSERT INTO {ks}.rank_history (board, player, taken_at_ms, rank, score) "
+                    "VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?",
+        "index_put": f"INSERT INTO {ks}.snapshot_index (board, taken_at_ms, season, \"entries\") "
+                     "VALUES (?, ?, ?, ?) USING TIMESTAMP ?",
+        "index_get": f"SELECT taken_at_ms, season, \"entries\" FROM {ks}.snapshot_index WHERE board = ? LIMIT ?",
+        "index_one": f"SELECT season, \"entries\" FROM {ks}.snapshot_index WHERE board = ? AND taken_at_ms = ?",
+        "snap_get": f"SELECT rank, player, score, achieved_at_ms FROM {ks}.board_snapshots "
+                    "WHERE board = ? AND taken_at_ms = ? AND rank_bucket = ?",
+        "snap_range": f"SELECT rank, player, score, achieved_at_ms FROM {ks}.board_snapshots "
+                      "WHERE board = ? AND taken_at_ms = ? AND rank_bucket = ? AND rank >= ? AND rank <= ?",
+        "rank_get": f"SELECT taken_at_ms, rank, score FROM {ks}.rank_history WHERE board = ? AND player = ? "
+                    "AND taken_at_ms >= ? AND taken_at_ms < ? LIMIT ?",
+        "board_put": f"INSERT INTO {ks}.board_definitions (scope, board, definition) VALUES (?, ?, ?)",
+        "board_del": f"DELETE FROM {ks}.board_definitions WHERE scope = ? AND board = ?",
+        "boards_get": f"SELECT definition FROM {ks}.board_definitions WHERE scope = ?",
+    }
+
+
+def token_ranges(count: int) -> list[tuple[int, int]]:
+    """`count` contiguous, inclusive sub-ranges covering the whole Murmur3 ring exactly once."""
+    span = (TOKEN_MAX - TOKEN_MIN + 1) // count
+    starts = [TOKEN_MIN + i * span for i in range(count)]
+    return [(start, (starts[i + 1] - 1) if i + 1 < count else TOKEN_MAX) for i, start in enumerate(starts)]
 
 
 class CassandraHistoryStore:
@@ -75,40 +124,78 @@ class CassandraHistoryStore:
         self.replication = replication or "{'class': 'SimpleStrategy', 'replication_factor': 1}"
         self._cluster: Cluster | None = None
         self._session: Session | None = None
-        self._prepared: dict[str, str] = {}
+        self._prepared: dict[str, PreparedStatement] = {}
 
-    async def _exec(self, query: Any, params: Sequence[Any] | None = None) -> list[Any]:
+    # -- the asyncio bridge ----------------------------------------------------------------------
+
+    async def _page(self, query: Statement | str, params: Sequence[Any] | None = None,
+                    paging_state: bytes | None = None) -> tuple[list[Any], bytes | None]:
+        """One page of a query's rows, and the state that fetches the next page (None: no more)."""
         if self._session is None:
             raise Unavailable("history store is not open")
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[list[Any]] = loop.create_future()
+        done: asyncio.Future[tuple[list[Any], bytes | None]] = loop.create_future()
+        future: ResponseFuture = self._session.execute_async(query, params, paging_state=paging_state)
 
-        def ok(rows: Any) -> None:
-            loop.call_soon_threadsafe(lambda: None if done.done() else done.set_result(list(rows or [])))
+        def ok(_rows: Any) -> None:
+            result = future.result()   # already complete: a callback runs after the page arrived
+            page = (list(result.current_rows), result.paging_state)
+            loop.call_soon_threadsafe(lambda: None if done.done() else done.set_result(page))
 
         def fail(exc: BaseException) -> None:
             loop.call_soon_threadsafe(lambda: None if done.done() else done.set_exception(exc))
 
-        future: ResponseFuture = self._session.execute_async(query, params)
         future.add_callbacks(ok, fail)
         try:
             return await done
         except DriverException as exc:
             raise Unavailable(f"cassandra history store: {exc}") from exc
 
-    async def _many(self, name: str, params: Sequence[Sequence[Any]]) -> None:
-        gate = asyncio.Semaphore(WRITES_IN_FLIGHT_MAX)
+    async def _exec(self, query: Statement | str, params: Sequence[Any] | None = None) -> list[Any]:
+        """All rows of a query that fits one page (every point read and write here)."""
+        rows, _ = await self._page(query, params)
+        return rows
+
+    async def _pages(self, name: str, params: Sequence[Any]) -> AsyncIterator[list[Any]]:
+        bound = self._prepared[name].bind(params)
+        bound.fetch_size = self.settings.cassandra_page_rows
+        state: bytes | None = None
+        while True:
+            rows, state = await self._page(bound, paging_state=state)
+            yield rows
+            if state is None:
+                return
+
+    async def _write(self, name: str, params: Sequence[Sequence[Any]], partition: slice) -> None:
+        """Upserts grouped by partition (the `partition` slice of each parameter tuple) into unlogged
+        batches, a bounded number in flight."""
         stmt = self._prepared[name]
+        batch_max = self.settings.cassandra_batch_rows_max
+        batches: list[Statement] = []
+        for _key, group in groupby(sorted(params, key=lambda p: tuple(p[partition])), key=lambda p: tuple(p[partition])):
+            rows = iter(group)
+            while chunk := list(islice(rows, batch_max)):
+                if len(chunk) == 1:
+                    batches.append(stmt.bind(chunk[0]))
+                    continue
+                batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+                for row in chunk:
+                    batch.add(stmt, row)
+                batches.append(batch)
+        gate = asyncio.Semaphore(self.settings.cassandra_writes_in_flight_max)
 
-        async def one(p: Sequence[Any]) -> None:
+        async def one(statement: Statement) -> None:
             async with gate:
-                await self._exec(stmt, p)
+                await self._exec(statement)
 
-        await asyncio.gather(*(one(p) for p in params))
+        await asyncio.gather(*(one(b) for b in batches))
+
+    # -- lifecycle -------------------------------------------------------------------------------
 
     async def open(self) -> None:
         level = ConsistencyLevel.name_to_value[self.settings.cassandra_consistency.upper()]
-        profile = ExecutionProfile(consistency_level=level, load_balancing_policy=DCAwareRoundRobinPolicy())
+        policy = TokenAwarePolicy(DCAwareRoundRobinPolicy())   # each statement goes to a replica of its partition
+        profile = ExecutionProfile(consistency_level=level, load_balancing_policy=policy)
         self._cluster = Cluster(self.settings.cassandra_contact_points, port=self.settings.cassandra_port,
                                 protocol_version=self.settings.cassandra_protocol_version,
                                 execution_profiles={EXEC_PROFILE_DEFAULT: profile})
@@ -117,67 +204,33 @@ class CassandraHistoryStore:
             self._session = await asyncio.to_thread(self._cluster.connect)
         except DriverException as exc:
             raise Unavailable(f"cassandra unreachable: {exc}") from exc
-        try:
-            await self._exec(f"CREATE KEYSPACE {self.keyspace} WITH replication = {self.replication}")
-        except Unavailable as exc:
-            if not isinstance(exc.__cause__, AlreadyExists):
-                raise
+        await self._exec(f"CREATE KEYSPACE IF NOT EXISTS {self.keyspace} WITH replication = {self.replication}")
         for ddl in _TABLES:
-            try:
-                await self._exec(ddl.replace("CREATE TABLE ", f"CREATE TABLE {self.keyspace}."))
-            except Unavailable as exc:
-                if not isinstance(exc.__cause__, AlreadyExists):
-                    raise
-        ks = self.keyspace
-        queries = {
-            "hist_put": f"INSERT INTO {ks}.score_history (board, player, achieved_at_ms, event_id, score) "
-                        "VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?",
-            "player_put": f"INSERT INTO {ks}.board_players (board, bucket, player) VALUES (?, ?, ?)",
-            "hist_get": f"SELECT achieved_at_ms, event_id, score FROM {ks}.score_history "
-                        "WHERE board = ? AND player = ? AND achieved_at_ms >= ? AND achieved_at_ms < ? LIMIT ?",
-            "hist_tie": f"SELECT achieved_at_ms, event_id, score FROM {ks}.score_history "
-                        "WHERE board = ? AND player = ? AND achieved_at_ms = ? AND event_id < ? LIMIT ?",
-            "players_any": f"SELECT player FROM {ks}.board_players WHERE board = ? AND bucket IN "
-                           f"({', '.join(str(b) for b in range(PLAYER_BUCKETS))}) LIMIT 1",
-            "players_get": f"SELECT player FROM {ks}.board_players WHERE board = ? AND bucket = ? "
-                           "AND player > ? LIMIT ?",
-            "snap_put": f"INSERT INTO {ks}.board_snapshots (board, taken_at_ms, rank_bucket, rank, player, score, "
-                        "achieved_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
-            "rank_put": f"INSERT INTO {ks}.rank_history (board, player, taken_at_ms, rank, score) "
-                        "VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?",
-            "index_put": f"INSERT INTO {ks}.snapshot_index (board, taken_at_ms, season, entries) "
-                         "VALUES (?, ?, ?, ?) USING TIMESTAMP ?",
-            "index_get": f"SELECT taken_at_ms, season, entries FROM {ks}.snapshot_index WHERE board = ? LIMIT ?",
-            "index_one": f"SELECT season, entries FROM {ks}.snapshot_index WHERE board = ? AND taken_at_ms = ?",
-            "snap_get": f"SELECT rank, player, score, achieved_at_ms FROM {ks}.board_snapshots "
-                        "WHERE board = ? AND taken_at_ms = ? AND rank_bucket = ?",
-            "snap_range": f"SELECT rank, player, score, achieved_at_ms FROM {ks}.board_snapshots "
-                          "WHERE board = ? AND taken_at_ms = ? AND rank_bucket = ? AND rank >= ? AND rank <= ?",
-            "rank_get": f"SELECT taken_at_ms, rank, score FROM {ks}.rank_history WHERE board = ? AND player = ? "
-                        "AND taken_at_ms >= ? AND taken_at_ms < ? LIMIT ?",
-            "board_put": f"INSERT INTO {ks}.board_definitions (scope, board, definition) VALUES (?, ?, ?)",
-            "board_del": f"DELETE FROM {ks}.board_definitions WHERE scope = ? AND board = ?",
-            "boards_get": f"SELECT definition FROM {ks}.board_definitions WHERE scope = ?",
-        }
-        # Client-side `%s` binding rather than prepared statements: Cassandra 1.2 (the test server)
-        # accepts no bind marker in USING TIMESTAMP or LIMIT. On 2.0+ these could be prepared.
-        self._prepared = {name: cql.replace("?", "%s") for name, cql in queries.items()}
+            await self._exec(ddl.replace("CREATE TABLE IF NOT EXISTS ", f"CREATE TABLE IF NOT EXISTS {self.keyspace}."))
+        session = self._session
+        try:
+            names = _queries(self.keyspace)
+            prepared = await asyncio.gather(*(asyncio.to_thread(session.prepare, cql) for cql in names.values()))
+        except DriverException as exc:
+            raise Unavailable(f"cassandra history store: {exc}") from exc
+        self._prepared = dict(zip(names, prepared, strict=True))
 
     async def close(self) -> None:
         cluster, self._cluster, self._session = self._cluster, None, None
         if cluster is not None:
             await asyncio.to_thread(cluster.shutdown)
 
+    # -- score history ---------------------------------------------------------------------------
+
     async def append_scores(self, rows: Sequence[ScoreRow]) -> None:
-        await self._many("hist_put", [(r.board, r.player, r.achieved_at_ms, r.event_id, r.score,
-                                       r.achieved_at_ms * 1000) for r in rows])
+        await self._write("hist_put", [(r.board, r.player, r.achieved_at_ms, r.event_id, r.score,
+                                        r.achieved_at_ms * 1000) for r in rows], slice(0, 2))
         players = {(r.board, r.player) for r in rows}
-        await self._many("player_put", [(b, player_bucket(p), p) for b, p in sorted(players)])
+        await self._write("player_put", [(b, player_bucket(p), p) for b, p in players], slice(0, 2))
 
     async def score_history(self, board: str, player: str, limit: int, *,
                             since_ms: int | None = None, until_ms: int | None = None,
                             before: tuple[int, str] | None = None) -> list[ScoreRow]:
-        limit = min(limit, ROWS_PER_READ_MAX)
         since, until = since_ms or 0, TIME_MAX_MS if until_ms is None else until_ms
         rows: list[ScoreRow] = []
         if before is not None:
@@ -189,41 +242,59 @@ class CassandraHistoryStore:
                 rows = [ScoreRow(board, player, r.event_id, r.score, r.achieved_at_ms) for r in found]
             until = min(until, key_ts)
         if len(rows) < limit and since < until:
-            found = await self._exec(self._prepared["hist_get"], (board, player, since, until, limit - len(rows)))
-            rows += [ScoreRow(board, player, r.event_id, r.score, r.achieved_at_ms) for r in found]
+            async for page in self._pages("hist_get", (board, player, since, until, limit - len(rows))):
+                rows += [ScoreRow(board, player, r.event_id, r.score, r.achieved_at_ms) for r in page]
         return rows
 
     async def has_scores(self, board: str) -> bool:
-        return bool(await self._exec(self._prepared["players_any"], (board,)))
+        return bool(await self._exec(self._prepared["players_any"], (board, list(range(PLAYER_BUCKETS)))))
 
     async def iter_player_history(self, board: str) -> AsyncIterator[tuple[str, list[ScoreRow]]]:
-        players: list[str] = []
-        for bucket in range(PLAYER_BUCKETS):
-            after = ""
-            while True:
-                got = [r.player for r in await self._exec(self._prepared["players_get"],
-                                                          (board, bucket, after, ROWS_PER_READ_MAX))]
-                players += got
-                if len(got) < ROWS_PER_READ_MAX:
-                    break
-                after = got[-1]
-        players.sort()
-        # One partition read per player (the table is partitioned so), READS_IN_FLIGHT_MAX at a time.
-        for start in range(0, len(players), READS_IN_FLIGHT_MAX):
-            chunk = players[start : start + READS_IN_FLIGHT_MAX]
-            found = await asyncio.gather(*(self.score_history(board, p, ROWS_PER_READ_MAX) for p in chunk))
-            for player, rows in zip(chunk, found, strict=True):
-                # A silently cut history would rebuild a wrong total: fail loudly instead (see ROWS_PER_READ_MAX).
-                if len(rows) >= ROWS_PER_READ_MAX:
-                    raise Unavailable(f"{board}/{player} has more than {ROWS_PER_READ_MAX} history rows to rebuild from")
-                yield player, rows
+        """Every player once, in token order: SCANS_IN_FLIGHT token sub-ranges are read at a time
+        (each paged) and handed over range by range, so memory holds a few pages per range."""
+        ranges = token_ranges(self.settings.cassandra_scan_ranges)
+        queue: asyncio.Queue[tuple[str, list[ScoreRow]] | Exception | None] = asyncio.Queue(maxsize=1024)
+        gate = asyncio.Semaphore(SCANS_IN_FLIGHT)
+
+        async def scan(low: int, high: int) -> None:
+            async with gate:
+                player: str | None = None
+                rows: list[ScoreRow] = []
+                async for page in self._pages("hist_scan", (low, high, board)):
+                    for r in page:
+                        if r.player != player:
+                            if player is not None:
+                                await queue.put((player, rows))
+                            player, rows = r.player, []
+                        rows.append(ScoreRow(board, r.player, r.event_id, r.score, r.achieved_at_ms))
+                if player is not None:
+                    await queue.put((player, rows))
+
+        async def run_all() -> None:
+            try:
+                await asyncio.gather(*(scan(lo, hi) for lo, hi in ranges))
+            except Exception as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+                await queue.put(exc)
+                return
+            await queue.put(None)
+
+        runner = asyncio.create_task(run_all())
+        try:
+            while (item := await queue.get()) is not None:
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+        finally:
+            runner.cancel()
+
+    # -- snapshots and rank history --------------------------------------------------------------
 
     async def write_snapshot(self, snapshot: Snapshot) -> None:
         b, t = snapshot.board, snapshot.taken_at_ms
         ts = t * 1000
-        await self._many("snap_put", [(b, t, (e.rank - 1) // RANK_BUCKET_SIZE, e.rank, e.player, e.score,
-                                       e.achieved_at_ms, ts) for e in snapshot.entries])
-        await self._many("rank_put", [(b, e.player, t, e.rank, e.score, ts) for e in snapshot.entries])
+        await self._write("snap_put", [(b, t, (e.rank - 1) // RANK_BUCKET_SIZE, e.rank, e.player, e.score,
+                                        e.achieved_at_ms, ts) for e in snapshot.entries], slice(0, 3))
+        await self._write("rank_put", [(b, e.player, t, e.rank, e.score, ts) for e in snapshot.entries], slice(0, 2))
         # The index row last: a snapshot is listed only once all its rows are stored.
         await self._exec(self._prepared["index_put"], (b, t, snapshot.season, len(snapshot.entries), ts))
 
@@ -231,7 +302,7 @@ class CassandraHistoryStore:
         return [info.taken_at_ms for info in await self.snapshots(board, limit)]
 
     async def snapshots(self, board: str, limit: int) -> list[SnapshotInfo]:
-        found = await self._exec(self._prepared["index_get"], (board, min(limit, ROWS_PER_READ_MAX)))
+        found = [r async for page in self._pages("index_get", (board, limit)) for r in page]
         return [SnapshotInfo(r.taken_at_ms, r.season, r.entries) for r in found]
 
     async def snapshot_page(self, board: str, taken_at_ms: int, from_rank: int, to_rank: int) -> list[RankedEntry]:
@@ -254,9 +325,11 @@ class CassandraHistoryStore:
 
     async def rank_history(self, board: str, player: str, limit: int, *,
                            since_ms: int | None = None, until_ms: int | None = None) -> list[RankPoint]:
-        params = (board, player, since_ms or 0, TIME_MAX_MS if until_ms is None else until_ms,
-                  min(limit, ROWS_PER_READ_MAX))
-        return [RankPoint(r.taken_at_ms, r.rank, r.score) for r in await self._exec(self._prepared["rank_get"], params)]
+        params = (board, player, since_ms or 0, TIME_MAX_MS if until_ms is None else until_ms, limit)
+        found = [r async for page in self._pages("rank_get", params) for r in page]
+        return [RankPoint(r.taken_at_ms, r.rank, r.score) for r in found]
+
+    # -- board definitions -----------------------------------------------------------------------
 
     async def save_board(self, board: Board) -> None:
         doc = json.dumps(board.to_dict(), sort_keys=True)
@@ -266,7 +339,7 @@ class CassandraHistoryStore:
         await self._exec(self._prepared["board_del"], (BOARDS_SCOPE, board_id))
 
     async def boards(self) -> list[Board]:
-        found = await self._exec(self._prepared["boards_get"], (BOARDS_SCOPE,))
+        found = [r async for page in self._pages("boards_get", (BOARDS_SCOPE,)) for r in page]
         return [Board.from_dict(json.loads(r.definition)) for r in found]
 
 

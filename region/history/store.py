@@ -106,7 +106,8 @@ class HistoryStore(Protocol):
         ...
 
     def iter_player_history(self, board: str) -> AsyncIterator[tuple[str, list[ScoreRow]]]:
-        """Every player of a board with all their rows, in player order."""
+        """Every player of a board once, with all their rows (in no particular order: SQLite gives
+        player order, Cassandra token order)."""
         ...
 
     async def write_snapshot(self, snapshot: Snapshot) -> None:

