@@ -201,13 +201,14 @@ class CassandraHistoryStore:
                                 execution_profiles={EXEC_PROFILE_DEFAULT: profile})
         try:
             # connect() blocks on sockets: keep it off the event loop.
-            self._session = await asyncio.to_thread(self._cluster.connect)
+            session = self._session = await asyncio.to_thread(self._cluster.connect)
         except DriverException as exc:
             raise Unavailable(f"cassandra unreachable: {exc}") from exc
+        if session is None:
+            raise Unavailable("cassandra unreachable: the driver opened no session")
         await self._exec(f"CREATE KEYSPACE IF NOT EXISTS {self.keyspace} WITH replication = {self.replication}")
         for ddl in _TABLES:
             await self._exec(ddl.replace("CREATE TABLE IF NOT EXISTS ", f"CREATE TABLE IF NOT EXISTS {self.keyspace}."))
-        session = self._session
         try:
             names = _queries(self.keyspace)
             prepared = await asyncio.gather(*(asyncio.to_thread(session.prepare, cql) for cql in names.values()))
