@@ -69,7 +69,8 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
     graphql = RegionGraphQL(build_schema(settings.api), body_bytes_max=settings.api.graphql_body_bytes_max,
                             connection_init_wait_ms=settings.api.connection_init_wait_ms,
                             max_subscriptions_per_connection=settings.api.subscriptions_per_connection_max,
-                            persisted=persisted_queries(settings, default_operations_dir()))
+                            persisted=persisted_queries(settings, default_operations_dir()),
+                            fast_path=settings.api.graphql_fast_path)
     routes = [
         Route("/v1/scores", http.post_scores, methods=["POST"]),
         Route("/v1/events", trending_http.post_events, methods=["POST"]),

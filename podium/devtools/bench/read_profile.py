@@ -1,0 +1,82 @@
+"""Where a read's time goes: wrk drives one query at the bench's region server while py-spy samples it.
+
+    python -m podium.devtools.bench.read_profile --players 100000 --seconds 8
+
+prints, per query, wrk's rate and the functions holding the most samples (inclusive: a function
+counts when it is anywhere on the stack; self: when it is the innermost frame). py-spy must be on
+the PATH (`pip install py-spy`); rate limits are lifted by the bench stack."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from podium.devtools.bench import wrk
+from podium.devtools.bench.read_queries import PROFILE_QUERIES, post_script
+from podium.devtools.bench.scenarios import _load_boards
+from podium.devtools.bench.stack import BenchStack
+
+TOP_FRAMES = 70
+
+
+def summarize(collapsed: str, top: int = TOP_FRAMES) -> dict[str, Any]:
+    """Inclusive and self sample shares per function from py-spy's collapsed (`--format raw`) output."""
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [f.split(" (")[0] + " (" + f.split(" (")[1].split(":")[0].rsplit("/", 1)[-1] + ")"
+                  if " (" in f else f for f in stack.split(";")]
+        total += count
+        for frame in set(frames):
+            inclusive[frame] += count
+        own[frames[-1]] += count
+    share = (lambda c: round(100 * c / total, 1)) if total else (lambda c: 0.0)
+    return {"samples": total,
+            "inclusive_pct": [(f, share(c)) for f, c in inclusive.most_common(top)],
+            "self_pct": [(f, share(c)) for f, c in own.most_common(top)]}
+
+
+def profile(stack: BenchStack, name: str, query: str, players: int, seconds: float, connections: int) -> dict[str, Any]:
+    spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    assert stack.process is not None
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "stacks.txt"
+        sampler = (subprocess.Popen([spy, "record", "--pid", str(stack.process.pid), "--duration", str(round(seconds)),
+                                     "--rate", "200", "--format", "raw", "--output", str(out), "--nonblocking"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) if spy else None)
+        load = wrk.run(stack.url, post_script(query, players), seconds=seconds, connections=connections)
+        if sampler is not None:
+            sampler.wait(seconds + 30)
+        text = out.read_text() if out.exists() else ""
+    return {"query": name, "wrk": load, "profile": summarize(text) if text else "py-spy not available"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--players", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--queries", nargs="*", default=list(PROFILE_QUERIES))
+    args = parser.parse_args()
+    with BenchStack() as stack:
+        asyncio.run(_load_boards(stack.redis.url, args.players))
+        for name in args.queries:
+            print(json.dumps(profile(stack, name, PROFILE_QUERIES[name], args.players, args.seconds,
+                                     args.connections), indent=1))
+
+
+if __name__ == "__main__":
+    main()
