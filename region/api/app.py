@@ -10,6 +10,7 @@ from typing import Any
 from podium.region.api import http
 from podium.region.api.etag import ETagMiddleware
 from podium.region.api.openapi import openapi
+from podium.region.api.reads import read_routes
 from podium.region.api.response_cache import ResponseCacheMiddleware
 from podium.region.api.schema import build_schema
 from podium.region.contests.routes import contest_routes
@@ -80,6 +81,7 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
         Route("/v1/admin/replication/{action}", http.replication_endpoint, methods=["GET", "POST"]),
         *contest_routes(),
         *notification_routes(),
+        *(read_routes() if settings.api.rest_reads else []),
         Route("/openapi.json", openapi),
         Route("/healthz", http.healthz),
         Route("/metrics", http.metrics),
