@@ -2,7 +2,8 @@
 
     python -m podium.devtools.bench.read_profile --players 100000 --seconds 8
 
-prints, per query, wrk's rate and the functions holding the most samples (inclusive: a function
+runs two region servers, the GraphQL fast path off ("general") and on ("fast"), and prints, per
+query and server, wrk's rate and the functions holding the most samples (inclusive: a function
 counts when it is anywhere on the stack; self: when it is the innermost frame). py-spy must be on
 the PATH (`pip install py-spy`); rate limits are lifted by the bench stack."""
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -64,18 +66,36 @@ def profile(stack: BenchStack, name: str, query: str, players: int, seconds: flo
     return {"query": name, "wrk": load, "profile": summarize(text) if text else "py-spy not available"}
 
 
+def _stack(fast_path: bool) -> BenchStack:
+    os.environ["PODIUM_API__GRAPHQL_FAST_PATH"] = "true" if fast_path else "false"   # read by the server at start
+    try:
+        return BenchStack().start()
+    finally:
+        del os.environ["PODIUM_API__GRAPHQL_FAST_PATH"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--players", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=2, help="alternations of the general and fast servers")
     parser.add_argument("--queries", nargs="*", default=list(PROFILE_QUERIES))
     args = parser.parse_args()
-    with BenchStack() as stack:
-        asyncio.run(_load_boards(stack.redis.url, args.players))
-        for name in args.queries:
-            print(json.dumps(profile(stack, name, PROFILE_QUERIES[name], args.players, args.seconds,
-                                     args.connections), indent=1))
+    # Two servers, the fast path off and on, each on its own Redis with the same board, measured
+    # alternately so both see the same machine load (the figures are their ratio, not absolutes).
+    stacks = {"general": _stack(False), "fast": _stack(True)}
+    try:
+        for stack in stacks.values():
+            asyncio.run(_load_boards(stack.redis.url, args.players))
+        for round_no in range(args.rounds):
+            for name in args.queries:
+                for label, stack in stacks.items():
+                    result = profile(stack, name, PROFILE_QUERIES[name], args.players, args.seconds, args.connections)
+                    print(json.dumps({"round": round_no, "server": label, **result}, indent=1), flush=True)
+    finally:
+        for stack in stacks.values():
+            stack.stop()
 
 
 if __name__ == "__main__":
