@@ -51,6 +51,13 @@ def summarize(collapsed: str, top: int = TOP_FRAMES) -> dict[str, Any]:
             "self_pct": [(f, share(c)) for f, c in own.most_common(top)]}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU the process has used: per request, a figure the machine's load barely moves
+    (unlike requests/s on a shared machine)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def profile(stack: BenchStack, name: str, query: str, players: int, seconds: float, connections: int) -> dict[str, Any]:
     spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
     assert stack.process is not None
@@ -59,7 +66,10 @@ def profile(stack: BenchStack, name: str, query: str, players: int, seconds: flo
         sampler = (subprocess.Popen([spy, "record", "--pid", str(stack.process.pid), "--duration", str(round(seconds)),
                                      "--rate", "200", "--format", "raw", "--output", str(out), "--nonblocking"],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) if spy else None)
+        cpu_before = cpu_seconds(stack.process.pid)
         load = wrk.run(stack.url, post_script(query, players), seconds=seconds, connections=connections)
+        load["server_cpu_ms_per_request"] = round(1000 * (cpu_seconds(stack.process.pid) - cpu_before)
+                                                  / max(1, load["requests"]), 2)
         if sampler is not None:
             sampler.wait(seconds + 30)
         text = out.read_text() if out.exists() else ""
