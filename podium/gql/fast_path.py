@@ -93,7 +93,8 @@ class FastPath:
                        operation_extensions: dict[str, Any] | None) -> ExecutionResult:
         result = await await_maybe(execute(
             self.schema._schema, prepared.document, root_value=root_value, variable_values=variables,
-            operation_name=operation_name, context_value=context, is_awaitable=optimized_is_awaitable,
+            operation_name=operation_name, context_value=context,
+            is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]  # Strawberry passes the same
             operation_extensions=operation_extensions, **self.context_class_kwargs))
         assert isinstance(result, GraphQLExecutionResult)
         errors = result.errors

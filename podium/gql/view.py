@@ -70,8 +70,9 @@ class PodiumGraphQL(GraphQL[dict[str, Any], None]):
 
         self.request_adapter_class = BoundedRequestAdapter
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+    def encode_json(self, data: object) -> str:
+        # str, not bytes: Strawberry's websocket adapter sends bytes as binary frames
+        return orjson.dumps(data).decode()
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)   # its JSONDecodeError is a json.JSONDecodeError: Strawberry's 400

@@ -45,7 +45,7 @@ def _player_param(request: Request, service: RegionService) -> str:
 
 async def _readable(request: Request, service: RegionService, *, live: bool) -> Board:
     """The board if the caller may read it: the GraphQL resolvers' check, on the same context keys."""
-    board = await service.boards.require(request.path_params["board"])
+    board: Board = await service.boards.require(request.path_params["board"])
     await authorize_read(SimpleNamespace(context={"service": service, "request": request}),  # type: ignore[arg-type]
                          board.public_read)
     if live and service.boards.rebuilding(board.id):
