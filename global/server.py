@@ -228,7 +228,8 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
     graphql = GlobalGraphQL(build_global_schema(settings.api), body_bytes_max=settings.api.graphql_body_bytes_max,
                             connection_init_wait_ms=settings.api.connection_init_wait_ms,
                             max_subscriptions_per_connection=settings.api.subscriptions_per_connection_max,
-                            persisted=persisted_queries(settings, _global_operations_dir()))
+                            persisted=persisted_queries(settings, _global_operations_dir()),
+                            fast_path=settings.api.graphql_fast_path)
     return Starlette(
         routes=[
             Route("/v1/replicate", replicate, methods=["POST"]),

@@ -76,6 +76,8 @@ class ApiLimits(BaseModel):
     top_snapshot_entries: int = 1000         # top entries each process keeps in memory per hot board (0: off)
     top_snapshot_boards_max: int = 64        # hot boards whose top is kept (LRU by read)
     persisted_queries_max: int = 10_000      # automatic persisted queries registered by clients (hash -> document)
+    graphql_fast_path: bool = True           # prepared queries run on graphql-core directly (needs the operation cache)
+    rest_reads: bool = True                  # GET /v1/boards/{board}/top|players/{id}|around/{id}: the REST peer of the reads
 
 
 class KafkaSettings(BaseModel):

@@ -5,6 +5,8 @@
 - a body must be a JSON object whose `query` is a string and `operationName` a string or null;
 - subscriptions run over websockets only (a subscription sent by HTTP is 400);
 - a request may name its document by hash (automatic persisted queries, `podium.gql.persisted`);
+- a prepared (cached, valid) query runs on graphql-core directly (`podium.gql.fast_path`), and
+  every response is encoded once by orjson;
 - every refusal is a GraphQL-shaped JSON body with `extensions.code`, never plain text or a 500."""
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from starlette.responses import Response
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLRequestData
-from strawberry.schema import BaseSchema
+from strawberry.schema import BaseSchema, Schema
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from podium.errors import PersistedQueryNotFound, PodiumError
+from podium.gql.fast_path import FastPath, prepared_factory
 from podium.gql.persisted import PersistedQueries
 from podium.gql.ws_handlers import LegacyWSHandler, TransportWSHandler
 from podium.http import drain_body, read_body
@@ -54,8 +57,9 @@ class PodiumGraphQL(GraphQL[dict[str, Any], None]):
 
     def __init__(self, schema: BaseSchema, *, body_bytes_max: int, connection_init_wait_ms: int,
                  max_subscriptions_per_connection: int | None = None,
-                 persisted: PersistedQueries | None = None) -> None:
+                 persisted: PersistedQueries | None = None, fast_path: bool = True) -> None:
         self.persisted = persisted or PersistedQueries(0)
+        self.fast_path = _fast_path_of(schema) if fast_path else None
         super().__init__(schema, connection_init_wait_timeout=timedelta(milliseconds=connection_init_wait_ms),
                          max_subscriptions_per_connection=max_subscriptions_per_connection)
         limit = body_bytes_max
@@ -65,6 +69,10 @@ class PodiumGraphQL(GraphQL[dict[str, Any], None]):
                 return await read_body(self._request, limit)
 
         self.request_adapter_class = BoundedRequestAdapter
+
+    def encode_json(self, data: object) -> str:
+        # str, not bytes: Strawberry's websocket adapter sends bytes as binary frames
+        return orjson.dumps(data).decode()
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)   # its JSONDecodeError is a json.JSONDecodeError: Strawberry's 400
@@ -110,6 +118,11 @@ class PodiumGraphQL(GraphQL[dict[str, Any], None]):
         if not self.allow_queries_via_get and request_adapter.method == "GET":
             allowed = allowed - {OperationType.QUERY}
         query = self.persisted.resolve(request_data.query, request_data.extensions)
+        if self.fast_path is not None:
+            fast = await _run_fast(self.fast_path, query, request_data, OperationType.QUERY in allowed,
+                                   context, root_value)
+            if fast is not None:
+                return fast
         try:
             return await self.schema.execute(
                 query, root_value=root_value, variable_values=request_data.variables,
@@ -124,3 +137,19 @@ class PodiumGraphQL(GraphQL[dict[str, Any], None]):
             raise HTTPException(400, exc.as_http_error_reason()) from exc
         except MissingQueryError as exc:
             raise HTTPException(400, "no GraphQL query found in the request") from exc
+
+
+def _fast_path_of(schema: BaseSchema) -> FastPath | None:
+    """The fast path when the schema has an operation cache (it only runs prepared documents)."""
+    guard = prepared_factory(schema) if isinstance(schema, Schema) else None
+    return FastPath(schema, guard) if isinstance(schema, Schema) and guard is not None else None
+
+
+async def _run_fast(fast: FastPath, query: str | None, request_data: GraphQLRequestData, queries_allowed: bool,
+                    context: Any, root_value: Any) -> ExecutionResult | None:
+    """The fast path's result, or None when the request is not a prepared query (general path)."""
+    planned = fast.plan(query, request_data.operation_name, request_data.variables, queries_allowed)
+    if planned is None:
+        return None
+    return await fast.run(*planned, operation_name=request_data.operation_name, variables=request_data.variables,
+                          context=context, root_value=root_value, operation_extensions=request_data.extensions)

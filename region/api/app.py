@@ -10,6 +10,7 @@ from typing import Any
 from podium.region.api import http
 from podium.region.api.etag import ETagMiddleware
 from podium.region.api.openapi import openapi
+from podium.region.api.reads import read_routes
 from podium.region.api.response_cache import ResponseCacheMiddleware
 from podium.region.api.schema import build_schema
 from podium.region.contests.routes import contest_routes
@@ -69,7 +70,8 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
     graphql = RegionGraphQL(build_schema(settings.api), body_bytes_max=settings.api.graphql_body_bytes_max,
                             connection_init_wait_ms=settings.api.connection_init_wait_ms,
                             max_subscriptions_per_connection=settings.api.subscriptions_per_connection_max,
-                            persisted=persisted_queries(settings, default_operations_dir()))
+                            persisted=persisted_queries(settings, default_operations_dir()),
+                            fast_path=settings.api.graphql_fast_path)
     routes = [
         Route("/v1/scores", http.post_scores, methods=["POST"]),
         Route("/v1/events", trending_http.post_events, methods=["POST"]),
@@ -79,6 +81,7 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
         Route("/v1/admin/replication/{action}", http.replication_endpoint, methods=["GET", "POST"]),
         *contest_routes(),
         *notification_routes(),
+        *(read_routes() if settings.api.rest_reads else []),
         Route("/openapi.json", openapi),
         Route("/healthz", http.healthz),
         Route("/metrics", http.metrics),

@@ -36,13 +36,58 @@ ENTRY = {
     },
 }
 
+_BOARD = {"name": "board", "in": "path", "required": True, "schema": {"type": "string"}}
+_PLAYER = {"name": "player", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1},
+           "description": "at most ingest.player_id_len_max UTF-8 bytes"}
+_READ: list[dict[str, list[str]]] = [{}, {"player": []}]
+_READ_ERRORS = _errors(400, 401, 404, 429, 503)
+_ROW = {"type": "object", "required": ["rank", "player", "score", "achievedAt"], "properties": {
+    "rank": {"type": "integer"}, "player": {"type": "string"}, "score": {"type": "integer"},
+    "achievedAt": {"type": "integer", "description": "Unix milliseconds"}}}
+
+
+def _between(name: str, default: int, high: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "schema": {"type": "integer", "minimum": 0 if name != "first" else 1,
+                                                   "default": default}, "description": f"at most {high}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"200": {"description": description, "content": {"application/json": {"schema": schema}}}}
+
+
+# The REST peer of the hot GraphQL reads (region/api/reads.py).
+READ_PATHS: dict[str, Any] = {
+    "/v1/boards/{board}/top": {"get": {
+        "summary": "The board's first N entries (GraphQL `leaderboard(first:)`)", "security": _READ,
+        "parameters": [_BOARD, _between("first", 10, "api.page_size_max")],
+        "responses": {**_json({"type": "object", "required": ["board", "totalCount", "asOf", "entries"], "properties": {
+            "board": {"type": "string"}, "totalCount": {"type": "integer"}, "asOf": {"type": "integer"},
+            "entries": {"type": "array", "items": _ROW}}}, "entries in rank order"), **_READ_ERRORS}}},
+    "/v1/boards/{board}/players/{player}": {"get": {
+        "summary": "A player's rank and score (GraphQL `player { rank score }`); nulls without an entry",
+        "security": _READ, "parameters": [_BOARD, _PLAYER],
+        "responses": {**_json({"type": "object", "required": ["board", "player", "rank", "score"], "properties": {
+            "board": {"type": "string"}, "player": {"type": "string"}, "rank": {"type": "integer", "nullable": True},
+            "score": {"type": "integer", "nullable": True}}}, "rank and score"), **_READ_ERRORS}}},
+    "/v1/boards/{board}/around/{player}": {"get": {
+        "summary": "Entries around a player (GraphQL `around`); empty without an entry", "security": _READ,
+        "parameters": [_BOARD, _PLAYER, _between("above", 5, "api.around_max"), _between("below", 5, "api.around_max")],
+        "responses": {**_json({"type": "object", "required": ["board", "player", "asOf", "entries"], "properties": {
+            "board": {"type": "string"}, "player": {"type": "string"}, "asOf": {"type": "integer"},
+            "entries": {"type": "array", "items": _ROW}}}, "entries in rank order"), **_READ_ERRORS}}},
+}
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.0.3",
     "info": {"title": "Podium region REST API", "version": "1",
-             "description": "Score intake, board administration and health. Reads are GraphQL at /graphql."},
+             "description": "Score intake, board administration, health, and the hot reads (top N, a player's "
+                            "rank, around a player) as the REST peer of GraphQL at /graphql (same limits, "
+                            "auth and rate limits)."},
     "components": {
         "securitySchemes": {
             "admin": {"type": "http", "scheme": "bearer", "description": "an admin key"},
+            "player": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                       "description": "a player token or an admin key: needed only for boards without public_read"},
             "signed": {"type": "apiKey", "in": "header", "name": "X-Podium-Signature",
                        "description": "HMAC-SHA256 over method, path, X-Podium-Timestamp and body (podium.signing), "
                                       "with X-Podium-Key naming the game server key"},
@@ -95,6 +140,7 @@ DOCUMENT: dict[str, Any] = {
             "parameters": [{"name": "action", "in": "path", "required": True,
                             "schema": {"type": "string", "enum": ["status", "pause", "resume", "repair"]}}],
             "responses": {**_ok("shipper state"), **_errors(400, 401, 403)}}},
+        **READ_PATHS,
         "/healthz": {"get": {"summary": "Liveness", "responses": _ok("ok")}},
         "/readyz": {"get": {"summary": "Readiness (Redis reachable)",
                             "responses": {**_ok("ready"), "503": {"description": "not ready"}}}},

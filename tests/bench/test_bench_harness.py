@@ -45,6 +45,11 @@ def test_every_scenario_runs_in_a_tiny_configuration(tmp_path: Path) -> None:
         for op in ("healthz", *scenarios.QUERIES):
             assert board["http"]["wrk"][op]["requests"] > 0 and board["http"]["wrk"][op]["errors"] == 0, op
         assert all(board["ratios"][f"wrk_{op}_vs_healthz"] is not None for op in scenarios.QUERIES)
+        for kind in ("graphql", "rest", "paced_graphql", "paced_rest"):   # GraphQL vs its REST peer, flat and paced
+            for op in ("top100", "rank", "around"):
+                line = board["http"]["wrk"][f"{kind}_{op}"]
+                assert line["requests"] > 0 and line["errors"] == 0 and line["non_2xx"] == 0, (kind, op, line)
+        assert board["ratios"]["wrk_graphql_rank_vs_rest"] is not None
 
     memory = results["scenarios"]["memory"]
     assert memory["boards"][0]["bytes_per_player"] > 0 and memory["region_rss_bytes"] > 0

@@ -1,8 +1,9 @@
 """Automatic persisted queries (Apollo's protocol), the project's documents pinned at start-up,
 CDN-cacheable persisted GETs, and byte-identical answers: every document in graphql/operations/
 and generated queries give the same status and bytes through the general path (a server without
-the operation cache), the prepared path (the same document again, from the cache) and the
-persisted path (by hash, POST and GET)."""
+the operation cache), the prepared path (the same document again, from the cache, through
+Strawberry), the fast path (from the cache, on graphql-core directly) and the persisted path (by
+hash, POST and GET)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from graphql import OperationDefinitionNode, parse
 from podium.clock import FakeClock
 from podium.config import Settings
 from podium.devtools.testing import LiveServer
+from podium.gql.fast_path import FastPath
 from podium.gql.persisted import sha256_hex
 from podium.redis_server import RedisServer
 from tests.conftest import region_settings
@@ -31,9 +33,13 @@ API = {"rate_limit_per_s": 100_000.0, "rate_limit_burst": 100_000, "cache_ttl_ms
 BOARD = "persisted-board"
 
 
-def _serve(redis: RedisServer, operation_cache_entries_max: int) -> LiveServer:
-    # a fake clock each: both servers say the same `asOf`, so their bytes can be compared
-    settings = region_settings(f"{redis.url}/5", api={**API, "operation_cache_entries_max": operation_cache_entries_max})
+Servers = tuple[LiveServer, LiveServer, LiveServer]
+
+
+def _serve(redis: RedisServer, operation_cache_entries_max: int, fast_path: bool = False) -> LiveServer:
+    # a fake clock each: the servers say the same `asOf`, so their bytes can be compared
+    settings = region_settings(f"{redis.url}/5", api={**API, "operation_cache_entries_max": operation_cache_entries_max,
+                                                      "graphql_fast_path": fast_path})
 
     def factory(s: Settings) -> Any:
         return create_app(s, FakeClock())
@@ -42,14 +48,15 @@ def _serve(redis: RedisServer, operation_cache_entries_max: int) -> LiveServer:
 
 
 @pytest.fixture(scope="module")
-def servers(redis_server: RedisServer) -> Iterator[tuple[LiveServer, LiveServer]]:
-    """(general, prepared): the first without the operation cache, the second with it."""
+def servers(redis_server: RedisServer) -> Iterator[Servers]:
+    """(general, prepared, fast): without the operation cache; with it, through Strawberry; with it
+    and the fast path."""
     with _serve(redis_server, 0) as general:
         create_board(general.url, id=BOARD, cache_max_age_s=9)
         post_scores(general.url, {"entries": [entry(BOARD, f"p{i}", i * 10, ts=1_600_000_000_000 + i)
                                                for i in range(1, 8)]})
-        with _serve(redis_server, 1000) as prepared:
-            yield general, prepared
+        with _serve(redis_server, 1000) as prepared, _serve(redis_server, 1000, fast_path=True) as fast:
+            yield general, prepared, fast
 
 
 def post(server: LiveServer, body: dict[str, Any]) -> httpx.Response:
@@ -71,12 +78,25 @@ VALUES: dict[str, Any] = {"board": BOARD, "player": "p3", "id": "p3", "ids": ["p
                           "idempotencyKey": None, "since": None, "until": None, "season": None, "takenAt": None}
 
 
-def assert_same_everywhere(servers: tuple[LiveServer, LiveServer], query: str, name: str | None,
+def fast_path_of(server: LiveServer) -> FastPath:
+    view = next(r.endpoint for r in server.app.routes if getattr(r, "path", None) == "/graphql")
+    assert view.fast_path is not None
+    return view.fast_path  # type: ignore[no-any-return]
+
+
+def assert_same_everywhere(servers: Servers, query: str, name: str | None,
                            variables: dict[str, Any], *, registered: bool) -> None:
-    general, prepared = servers
+    general, *cached = servers
     full = {"query": query, "operationName": name, "variables": variables}
     expected = post(general, full)
     assert expected.status_code < 500, expected.text
+    for server in cached:
+        assert_same_on(server, general, expected, query, name, variables, registered=registered)
+
+
+def assert_same_on(prepared: LiveServer, general: LiveServer, expected: httpx.Response, query: str,
+                   name: str | None, variables: dict[str, Any], *, registered: bool) -> None:
+    full = {"query": query, "operationName": name, "variables": variables}
     if not registered:   # Apollo's round: unknown hash, then register by sending query and hash
         miss = post(prepared, {"operationName": name, "variables": variables, "extensions": persisted(query)})
         assert miss.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
@@ -93,7 +113,7 @@ def assert_same_everywhere(servers: tuple[LiveServer, LiveServer], query: str, n
 
 
 @pytest.mark.parametrize("path", OPERATIONS, ids=lambda p: p.name)
-def test_every_operation_document_is_byte_identical_on_every_path(servers: tuple[LiveServer, LiveServer],
+def test_every_operation_document_is_byte_identical_on_every_path(servers: Servers,
                                                                   path: Path) -> None:
     query = path.read_text()
     for op in parse(query).definitions:
@@ -120,14 +140,14 @@ roots = st.one_of(
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(roots, min_size=1, max_size=3))
-def test_generated_queries_are_byte_identical_on_every_path(servers: tuple[LiveServer, LiveServer],
+def test_generated_queries_are_byte_identical_on_every_path(servers: Servers,
                                                             fields: list[str]) -> None:
     query = "query Generated { " + " ".join(f"f{i}: {f}" for i, f in enumerate(fields)) + " }"
     assert_same_everywhere(servers, query, "Generated", {}, registered=False)
 
 
-def test_apq_protocol(servers: tuple[LiveServer, LiveServer]) -> None:
-    _, server = servers
+def test_apq_protocol(servers: Servers) -> None:
+    _, _, server = servers
     query = "query Apq { boards { id } }"
     unknown = post(server, {"extensions": persisted(query + " ")})
     assert unknown.status_code == 200 and unknown.headers["cache-control"] == "private, no-store"
@@ -142,8 +162,8 @@ def test_apq_protocol(servers: tuple[LiveServer, LiveServer]) -> None:
         assert r.status_code == 400 and r.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", hostile
 
 
-def test_persisted_get_is_cdn_cacheable(servers: tuple[LiveServer, LiveServer]) -> None:
-    _, server = servers
+def test_persisted_get_is_cdn_cacheable(servers: Servers) -> None:
+    _, _, server = servers
     query = (OPERATIONS[0].parent / "Leaderboard.graphql").read_text()
     request = {"operationName": "Leaderboard", "variables": {"board": BOARD, "first": 3},
                "extensions": persisted(query)}
@@ -153,3 +173,22 @@ def test_persisted_get_is_cdn_cacheable(servers: tuple[LiveServer, LiveServer]) 
     etag = first.headers["etag"]
     again = get(server, request, {"If-None-Match": etag})
     assert again.status_code == 304 and again.content == b""
+
+
+def test_the_fast_path_serves_prepared_queries_only(servers: Servers) -> None:
+    _, prepared, fast = servers
+    assert prepared.app is not None and all(getattr(r.endpoint, "fast_path", 1) is None for r in prepared.app.routes
+                                            if getattr(r, "path", None) == "/graphql")
+    path = fast_path_of(fast)
+    query = f'query Fast {{ leaderboard(board: "{BOARD}", first: 2) {{ edges {{ node {{ player }} }} }} }}'
+    before = path.served
+    first, second = post(fast, {"query": query}), post(fast, {"query": query})
+    assert first.content == second.content and path.served == before + 1   # the first prepared it
+    invalid = "query Bad { leaderboard(board: 5) { nope } }"
+    post(fast, {"query": invalid})
+    post(fast, {"query": invalid})
+    costly = "query Big($n: Int!) { leaderboard(board: \"x\", first: $n) { edges { node { player } } } }"
+    post(fast, {"query": costly, "variables": {"n": 1}})
+    refused = post(fast, {"query": costly, "variables": {"n": 10**9}})
+    assert refused.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert path.served == before + 2   # the cheap `Big` only: invalid and over-cost documents go the general way

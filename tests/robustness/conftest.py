@@ -36,7 +36,8 @@ def serve_tier(tier: str, redis: RedisServer, api: dict[str, Any]) -> LiveServer
 
 
 # Servers whose prepared-operation cache is on: the tests send every request to them twice, so the
-# second answer comes from the cache and must equal the first (and the uncached server's).
+# second answer comes from the cache, by the fast path (graphql-core directly, on by default with
+# the cache), and must equal the first (and the uncached server's).
 CACHED_URLS: set[str] = set()
 
 
@@ -44,9 +45,11 @@ CACHED_URLS: set[str] = set()
                 ids=lambda p: f"{p[0]}-{p[1]}")
 def tier(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator[LiveServer]:
     """A region and the global tier, each with the same (small) limits, with the prepared-operation
-    cache on and off: every limit and auth test gives the same results either way."""
+    cache (and with it the fast path) on and off: every limit and auth test gives the same results
+    either way."""
     name, cache = request.param
-    api = {**GUARD_API, "operation_cache_entries_max": 1000 if cache == "cached" else 0}
+    api = {**GUARD_API, "operation_cache_entries_max": 1000 if cache == "cached" else 0,
+           "graphql_fast_path": cache == "cached"}
     with serve_tier(name, redis_server, api) as server:
         if cache == "cached":
             CACHED_URLS.add(server.url)

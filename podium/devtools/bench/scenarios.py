@@ -16,7 +16,7 @@ from typing import Any, cast
 import httpx
 import orjson
 
-from podium.devtools.bench import baselines, loadgen, wrk
+from podium.devtools.bench import baselines, loadgen, read_wrk, wrk
 from podium.devtools.bench.stack import GAME_KEY_ID, GAME_SECRET, BenchStack
 from podium.keys import keys_of
 from podium.model import Board
@@ -253,6 +253,9 @@ def scenario_read(stack: BenchStack, cfg: BenchConfig, peer: baselines.Peer, pro
         if wrk.available():   # the native load generator, against /healthz and each read, same run
             http["wrk"] = wrk.read_suite(stack.url, {k: q for k, (q, _) in QUERIES.items()}, players,
                                          seconds=cfg.read_seconds, connections=cfg.read_concurrency)
+            http["wrk"].update(read_wrk.suite(stack.url, players, seconds=cfg.read_seconds,   # + REST peer, paced
+                                              connections=cfg.read_concurrency, paced_rps=cfg.paced_rps,
+                                              paced_seconds=cfg.paced_seconds))
         inproc = asyncio.run(_inprocess(stack.redis.url, players, cfg.inprocess_requests))
         n = cfg.redis_benchmark_requests
         base = {
@@ -273,6 +276,7 @@ def scenario_read(stack: BenchStack, cfg: BenchConfig, peer: baselines.Peer, pro
             "http_around_vs_peer_around_me": ratio(http["around"]["rps"], base["peer_around_me_25"], "rps"),
             **({f"wrk_{name}_vs_healthz": ratio(http["wrk"][name]["rps"], http["wrk"]["healthz"], "rps")
                 for name in QUERIES} if "wrk" in http else {}),
+            **(read_wrk.ratios(http["wrk"]) if "wrk" in http else {}),
             "inprocess_top100_vs_peer_leaders_100": ratio(inproc["top100"]["rps"], base["peer_leaders_100"], "rps"),
             "inprocess_rank_vs_peer_rank_for": ratio(inproc["rank"]["rps"], base["peer_rank_for"], "rps"),
             "inprocess_around_vs_peer_around_me": ratio(inproc["around"]["rps"], base["peer_around_me_25"], "rps"),

@@ -9,7 +9,7 @@ from strawberry.extensions import DisableIntrospection, MaxAliasesLimiter, Query
 from podium.config import ApiLimits
 from podium.gql.errors import ErrorCodes
 from podium.gql.limits.cost import CostLimit
-from podium.gql.limits.prepared import OperationCache, PreparedOperations
+from podium.gql.limits.prepared import OperationCache, PreparedOperationsFactory
 from podium.gql.limits.tokens import TokenLimit
 from podium.gql.timing import OperationTiming
 
@@ -28,8 +28,8 @@ def guard_extensions(limits: ApiLimits) -> list[Any]:
     if limits.operation_cache_entries_max > 0:
         # one cache per schema: its entries hold this schema's validation results
         cache = OperationCache(limits.operation_cache_entries_max, limits.operation_cache_document_bytes_max)
-        extensions.append(lambda: PreparedOperations(cache, limits.query_tokens_max, limits.query_cost_max,
-                                                     limits.page_size_max))
+        extensions.append(PreparedOperationsFactory(cache, limits.query_tokens_max, limits.query_cost_max,
+                                                    limits.page_size_max))
     else:
         extensions[2:2] = [lambda: TokenLimit(limits.query_tokens_max)]
         extensions.append(lambda: CostLimit(limits.query_cost_max, limits.page_size_max))

@@ -126,3 +126,17 @@ class PreparedOperations(SchemaExtension):
                                    extensions={"code": "BAD_USER_INPUT"})
             ctx.pre_execution_errors = list(prepared.errors)
         yield
+
+
+@dataclass(frozen=True)
+class PreparedOperationsFactory:
+    """Makes each request's `PreparedOperations`; the view finds the schema's cache and cost
+    limits through it (the fast path reads prepared operations from the same cache)."""
+
+    cache: OperationCache
+    token_count_max: int
+    cost_max: int
+    page_max: int
+
+    def __call__(self) -> PreparedOperations:
+        return PreparedOperations(self.cache, self.token_count_max, self.cost_max, self.page_max)
