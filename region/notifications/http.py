@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from podium.region.api.http import require_admin
 from podium.region.notifications.delivery import endpoint_status
 from podium.region.notifications.rules import parse_rule
 from podium.region.notifications.webhooks import parse_endpoint
@@ -14,11 +15,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from podium.errors import BadUserInput
-from podium.http import check_admin, json_response, read_body
+from podium.http import json_response, read_body
 
 
 def _admin(request: Request) -> Notifications:
-    check_admin(request.headers, request.app.state.service.settings.admin_keys)
+    require_admin(request)      # admin key or admin JWT; names the admin for the audit log
     runtime: Notifications | None = getattr(request.app.state, "notifications", None)
     if runtime is None:
         raise BadUserInput("notifications are disabled in this region (notifications.enabled=false)")
