@@ -165,3 +165,27 @@ def test_webhook_status_counts_deliveries_and_failures_per_endpoint(region: Live
     for ident in (ok_id, bad_id):
         httpx.delete(f"{region.url}/v1/admin/webhooks/{ident}", headers=ADMIN).raise_for_status()
     assert httpx.get(f"{region.url}/v1/admin/webhooks/status").status_code == 401
+
+
+def test_the_live_page_lists_contests_latest_deadline_first_and_public_streams(region: LiveServer) -> None:
+    now = int(time.time() * 1000)
+    players = [{"id": f"p{i:02d}", "role": ("bat", "bowl", "wk", "ar")[i % 4], "credits": 8} for i in range(22)]
+    made = []
+    for offset_ms in (3_600_000, 7_200_000):
+        match, contest = unique("m"), unique("c")
+        httpx.post(f"{region.url}/v1/admin/contests/matches", headers=ADMIN, json={
+            "id": match, "deadline_ms": now + offset_ms, "players": players,
+            "scoring": {"version": 1, "points": {"run": 1}}}).raise_for_status()
+        httpx.post(f"{region.url}/v1/admin/contests", headers=ADMIN, json={
+            "id": contest, "match": match, "capacity": 10, "entry_fee": 0, "prizes": []}).raise_for_status()
+        made.append((contest, now + offset_ms))
+    listed = gql(region, "{ contests(first: 2) { id state deadlineMs } }", headers={})["data"]["contests"]
+    assert listed == [{"id": c, "state": "open", "deadlineMs": d} for c, d in reversed(made)]
+    for first in (0, 101, -1):
+        assert code(gql(region, "query($n:Int!){ contests(first:$n){ id } }", {"n": first}, headers={})) == "BAD_USER_INPUT"
+
+    public, private = unique("pub"), unique("priv")
+    for sid, flag in ((public, True), (private, False)):
+        httpx.post(f"{region.url}/v1/admin/streams", headers=ADMIN, json={"id": sid, "public_read": flag}).raise_for_status()
+    streams = gql(region, "{ trendingStreams }", headers={})["data"]["trendingStreams"]
+    assert public in streams and private not in streams
