@@ -6,6 +6,10 @@ the engine (a subscriber has a slot, not a queue: a slow engine sees one coalesc
 engine rebuilds the new top from the diff, evaluates the rules (pure, `evaluate`), and writes the
 notifications to the inboxes and the outbox. What the slice cannot see is not evaluated here:
 players below the slice (see docs/notifications.md, "Which tier evaluates which rule").
+
+`quarantined` rules follow another event of the apply path: the board's quarantine stream, which
+apply.lua appends to in the same call that holds the entry back. One blocking read per board with
+such a rule; the cursor advances only after the notifications are published (at-least-once).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from collections import deque
 
 from podium.region.notifications.evaluate import Coalescer, as_board, evaluate
 from podium.region.notifications.inbox_redis import RedisInbox
+from podium.region.notifications.quarantine_feed_redis import RedisQuarantineFeed
+from podium.region.notifications.quarantine_notes import quarantine_notifications
 from podium.region.notifications.rules import Metric, Notification, Rule, RuleKind
 from podium.region.notifications.rules_redis import RedisRules
 
@@ -34,6 +40,8 @@ def slice_for(rules: list[Rule], n_max: int) -> int:
     """How much of the top the board's rules need to see."""
     need = 1
     for r in rules:
+        if r.kind is RuleKind.QUARANTINED:
+            continue                 # follows the quarantine stream, not the top
         if r.kind is RuleKind.OVERTAKEN:
             need = max(need, r.n + r.near_ranks + 1)
         elif r.kind is RuleKind.THRESHOLD:
@@ -45,8 +53,10 @@ def slice_for(rules: list[Rule], n_max: int) -> int:
 
 class NotificationEngine:
     def __init__(self, rules: RedisRules, inbox: RedisInbox, fanout: FanOut, settings: NotificationSettings,
-                 clock: Clock) -> None:
+                 clock: Clock, quarantine: RedisQuarantineFeed | None = None) -> None:
         self.rules_store = rules
+        self.quarantine = quarantine
+        self.quarantine_watches: dict[str, asyncio.Task[None]] = {}
         self.inbox = inbox
         self.fanout = fanout
         self.settings = settings
@@ -80,6 +90,9 @@ class NotificationEngine:
             for _, task in self.watches.values():
                 await cancel_and_wait(task)
             self.watches.clear()
+            for task in self.quarantine_watches.values():
+                await cancel_and_wait(task)
+            self.quarantine_watches.clear()
 
     async def refresh(self) -> None:
         by_board: dict[str, list[Rule]] = {}
@@ -92,7 +105,10 @@ class NotificationEngine:
             if board not in by_board or n != slice_for(by_board[board], n_max) or task.done():
                 await cancel_and_wait(task)
                 del self.watches[board]
+        await self._refresh_quarantine(by_board)
         for board, rules in by_board.items():
+            if not any(r.kind is not RuleKind.QUARANTINED for r in rules):
+                continue
             if board not in self.watches:
                 n = slice_for(rules, n_max)
                 self.watches[board] = (n, asyncio.create_task(self._watch(board, n), name=f"notify {board}"))
@@ -116,6 +132,33 @@ class NotificationEngine:
             log.warning("notification watch on %s ended: %s", board, exc)   # restarted by the next refresh
         finally:
             self.tops.pop(board, None)
+
+    async def _refresh_quarantine(self, by_board: dict[str, list[Rule]]) -> None:
+        if self.quarantine is None:
+            return
+        wanted = {b for b, rules in by_board.items() if any(r.kind is RuleKind.QUARANTINED for r in rules)}
+        for board in list(self.quarantine_watches):
+            if board not in wanted or self.quarantine_watches[board].done():
+                await cancel_and_wait(self.quarantine_watches.pop(board))
+        for board in wanted - set(self.quarantine_watches):
+            self.quarantine_watches[board] = asyncio.create_task(self._watch_quarantine(board, self.quarantine),
+                                                                 name=f"notify quarantine {board}")
+
+    async def _watch_quarantine(self, board: str, feed: RedisQuarantineFeed) -> None:
+        try:
+            after = await feed.cursor(board)
+            while True:
+                rows = await feed.read(board, after, self.settings.live_poll_ms)
+                if not rows:
+                    continue
+                self._queue(quarantine_notifications(self.rules.get(board, []), rows, self.clock.now_ms()))
+                await self._flush()
+                if self.unpublished:
+                    return            # the store is failing: resume from the cursor on the next refresh
+                after = rows[-1].id
+                await feed.advance(board, after)
+        except PodiumError as exc:
+            log.warning("quarantine watch on %s ended: %s", board, exc)   # restarted by the next refresh
 
     def _release_held(self) -> None:
         """Coalesced `overtaken` passes whose window has ended go out even if the board is quiet:

@@ -16,6 +16,7 @@ class RuleKind(StrEnum):
     ENTERED_TOP_N = "entered_top_n"
     LEFT_TOP_N = "left_top_n"
     THRESHOLD = "threshold"
+    QUARANTINED = "quarantined"     # ops: an entry of the board was held back by the anti-cheat
 
 
 class Metric(StrEnum):

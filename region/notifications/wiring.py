@@ -10,6 +10,7 @@ import httpx
 from podium.region.notifications.delivery import DeliveryWorker
 from podium.region.notifications.engine import NotificationEngine
 from podium.region.notifications.inbox_redis import RedisInbox
+from podium.region.notifications.quarantine_feed_redis import RedisQuarantineFeed
 from podium.region.notifications.rules_redis import RedisRules
 from podium.region.notifications.webhooks_redis import RedisWebhooks
 
@@ -40,7 +41,7 @@ async def open_notifications(settings: Settings, redis: AnyRedis, clock: Clock, 
     inbox = RedisInbox(redis, s.inbox_len_max, s.outbox_len_max)
     webhooks = RedisWebhooks(redis, s.webhook_endpoints_max, s.webhook_queue_len_max, s.dead_letters_max)
     client = httpx.AsyncClient(limits=httpx.Limits(max_connections=s.webhook_endpoints_max * s.webhook_concurrency_max))
-    engine = NotificationEngine(rules, inbox, fanout, s, clock)
+    engine = NotificationEngine(rules, inbox, fanout, s, clock, RedisQuarantineFeed(redis, s.webhook_poll_batch_max))
     # One consumer name per region: a restarted process takes over the entries its predecessor held.
     worker = DeliveryWorker(webhooks, s, clock, f"{settings.region}-webhooks", client)
     n = Notifications(settings, clock, rules, inbox, webhooks, engine, worker, client)

@@ -1,0 +1,38 @@
+"""`quarantined` notifications (pure): one per quarantined entry per rule of its board.
+
+An entry held back by the anti-cheat is an event of the apply path (it lands in the board's
+quarantine stream in the same Lua call); the engine follows that stream and asks this module what
+to send. The id is the quarantine entry's stream id, unique per board: evaluating the same rows
+again gives the same ids, so a replay after a crash is deduplicated by the inbox and by webhook
+receivers (X-Podium-Event-Id)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from podium.region.notifications.rules import Notification, Rule, RuleKind
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineRow:
+    id: str            # the quarantine stream id ("<ms>-<seq>")
+    board: str
+    player: str
+    score: int
+    reason: str
+
+
+def quarantine_notifications(rules: Iterable[Rule], rows: Sequence[QuarantineRow], now_ms: int) -> list[Notification]:
+    """For each row, in order, a notification per `quarantined` rule declared on the row's board."""
+    by_board: dict[str, list[Rule]] = {}
+    for rule in rules:
+        if rule.kind is RuleKind.QUARANTINED:
+            by_board.setdefault(rule.board, []).append(rule)
+    out = []
+    for row in rows:
+        for rule in by_board.get(row.board, ()):
+            out.append(Notification(f"{rule.id}:{row.player}:q{row.id}", RuleKind.QUARANTINED, rule.id, row.board,
+                                    row.player, now_ms, score=row.score,
+                                    extra={"reason": row.reason, "quarantine_id": row.id}))
+    return out
