@@ -10,21 +10,28 @@ players below the slice (see docs/notifications.md, "Which tier evaluates which 
 `quarantined` rules follow another event of the apply path: the board's quarantine stream, which
 apply.lua appends to in the same call that holds the entry back. One blocking read per board with
 such a rule; the cursor advances only after the notifications are published (at-least-once).
+`board_ended` rules compare each board's live season (the board registry, on every refresh) with
+the season cursor: a season that ended is announced from its final standings, which stay readable
+under the old season's keys.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections import deque
 
+from podium.region.notifications.board_events import board_ended_notifications, quarantine_notifications
 from podium.region.notifications.evaluate import Coalescer, as_board, evaluate
 from podium.region.notifications.inbox_redis import RedisInbox
 from podium.region.notifications.quarantine_feed_redis import RedisQuarantineFeed
-from podium.region.notifications.quarantine_notes import quarantine_notifications
 from podium.region.notifications.rules import Metric, Notification, Rule, RuleKind
 from podium.region.notifications.rules_redis import RedisRules
+from podium.region.notifications.season_cursor_redis import RedisSeasonCursor
+from podium.region.rank_store import RankStore
 
+from podium.boards import BoardRegistry
 from podium.clock import Clock
 from podium.config import NotificationSettings
 from podium.errors import PodiumError
@@ -34,14 +41,15 @@ from podium.tasks import cancel_and_wait
 from podium.top_diff import apply_diff
 
 log = logging.getLogger("podium.notifications")
+ENDED_SEASONS_MAX = 10        # seasons announced at most per board per refresh (after a long outage, the latest)
 
 
 def slice_for(rules: list[Rule], n_max: int) -> int:
     """How much of the top the board's rules need to see."""
     need = 1
     for r in rules:
-        if r.kind is RuleKind.QUARANTINED:
-            continue                 # follows the quarantine stream, not the top
+        if r.kind in (RuleKind.QUARANTINED, RuleKind.BOARD_ENDED):
+            continue                 # follow the quarantine stream and the season, not the top
         if r.kind is RuleKind.OVERTAKEN:
             need = max(need, r.n + r.near_ranks + 1)
         elif r.kind is RuleKind.THRESHOLD:
@@ -53,9 +61,11 @@ def slice_for(rules: list[Rule], n_max: int) -> int:
 
 class NotificationEngine:
     def __init__(self, rules: RedisRules, inbox: RedisInbox, fanout: FanOut, settings: NotificationSettings,
-                 clock: Clock, quarantine: RedisQuarantineFeed | None = None) -> None:
+                 clock: Clock, quarantine: RedisQuarantineFeed | None = None,
+                 seasons: tuple[BoardRegistry, RankStore, RedisSeasonCursor] | None = None) -> None:
         self.rules_store = rules
         self.quarantine = quarantine
+        self.seasons = seasons
         self.quarantine_watches: dict[str, asyncio.Task[None]] = {}
         self.inbox = inbox
         self.fanout = fanout
@@ -106,8 +116,9 @@ class NotificationEngine:
                 await cancel_and_wait(task)
                 del self.watches[board]
         await self._refresh_quarantine(by_board)
+        await self._announce_ended_seasons(by_board)
         for board, rules in by_board.items():
-            if not any(r.kind is not RuleKind.QUARANTINED for r in rules):
+            if not any(r.kind not in (RuleKind.QUARANTINED, RuleKind.BOARD_ENDED) for r in rules):
                 continue
             if board not in self.watches:
                 n = slice_for(rules, n_max)
@@ -143,6 +154,24 @@ class NotificationEngine:
         for board in wanted - set(self.quarantine_watches):
             self.quarantine_watches[board] = asyncio.create_task(self._watch_quarantine(board, self.quarantine),
                                                                  name=f"notify quarantine {board}")
+
+    async def _announce_ended_seasons(self, by_board: dict[str, list[Rule]]) -> None:
+        if self.seasons is None:
+            return
+        registry, store, cursor = self.seasons
+        for board_id, rules in by_board.items():
+            ended = [r for r in rules if r.kind is RuleKind.BOARD_ENDED]
+            board = await registry.get(board_id) if ended else None
+            if board is None:
+                continue
+            first = await cursor.next_unannounced(board_id, board.season)
+            for season in range(max(first, board.season - ENDED_SEASONS_MAX), board.season):
+                final = await store.range(dataclasses.replace(board, season=season), 0, max(r.n for r in ended))
+                self._queue(board_ended_notifications(ended, board_id, season, final, self.clock.now_ms()))
+                await self._flush()
+                if self.unpublished:
+                    return            # the store is failing: this season is announced on a later refresh
+                await cursor.announced(board_id, season + 1)
 
     async def _watch_quarantine(self, board: str, feed: RedisQuarantineFeed) -> None:
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-from podium.region.notifications.quarantine_notes import QuarantineRow
+from podium.region.notifications.board_events import QuarantineRow
 from redis.exceptions import RedisError
 
 from podium.errors import Unavailable

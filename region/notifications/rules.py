@@ -17,6 +17,7 @@ class RuleKind(StrEnum):
     LEFT_TOP_N = "left_top_n"
     THRESHOLD = "threshold"
     QUARANTINED = "quarantined"     # ops: an entry of the board was held back by the anti-cheat
+    BOARD_ENDED = "board_ended"     # a season ended (reset): each player of the final top-`n`, with their final rank
 
 
 class Metric(StrEnum):

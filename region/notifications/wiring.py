@@ -12,8 +12,11 @@ from podium.region.notifications.engine import NotificationEngine
 from podium.region.notifications.inbox_redis import RedisInbox
 from podium.region.notifications.quarantine_feed_redis import RedisQuarantineFeed
 from podium.region.notifications.rules_redis import RedisRules
+from podium.region.notifications.season_cursor_redis import RedisSeasonCursor
 from podium.region.notifications.webhooks_redis import RedisWebhooks
+from podium.region.rank_store import RankStore
 
+from podium.boards import BoardRegistry
 from podium.clock import Clock
 from podium.config import Settings
 from podium.fanout import FanOut
@@ -35,13 +38,17 @@ class Notifications:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
-async def open_notifications(settings: Settings, redis: AnyRedis, clock: Clock, fanout: FanOut) -> Notifications:
+async def open_notifications(settings: Settings, redis: AnyRedis, clock: Clock, fanout: FanOut,
+                             boards: BoardRegistry | None = None, store: RankStore | None = None) -> Notifications:
+    """`boards` and `store` (the region's) let `board_ended` rules read a season's final standings."""
     s = settings.notifications
     rules = RedisRules(redis, s.rules_per_board_max)
     inbox = RedisInbox(redis, s.inbox_len_max, s.outbox_len_max)
     webhooks = RedisWebhooks(redis, s.webhook_endpoints_max, s.webhook_queue_len_max, s.dead_letters_max)
     client = httpx.AsyncClient(limits=httpx.Limits(max_connections=s.webhook_endpoints_max * s.webhook_concurrency_max))
-    engine = NotificationEngine(rules, inbox, fanout, s, clock, RedisQuarantineFeed(redis, s.webhook_poll_batch_max))
+    seasons = (boards, store, RedisSeasonCursor(redis)) if boards is not None and store is not None else None
+    engine = NotificationEngine(rules, inbox, fanout, s, clock, RedisQuarantineFeed(redis, s.webhook_poll_batch_max),
+                                seasons)
     # One consumer name per region: a restarted process takes over the entries its predecessor held.
     worker = DeliveryWorker(webhooks, s, clock, f"{settings.region}-webhooks", client)
     n = Notifications(settings, clock, rules, inbox, webhooks, engine, worker, client)

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from podium.region.api.app import create_app
-from podium.region.notifications.quarantine_notes import QuarantineRow, quarantine_notifications
+from podium.region.notifications.board_events import QuarantineRow, quarantine_notifications
 from podium.region.notifications.rules import Rule, RuleKind
 
 from podium.devtools import testing

@@ -38,6 +38,7 @@ from podium.top_diff import apply_diff, diff_top
 
 WEBHOOK_SECRET = "bench-webhook-secret-0123456789"
 DRAIN_TIMEOUT_S = 600.0
+HTTP_TIMEOUT_S = 30.0          # the baseline client's; the worker uses `webhook_timeout_ms`
 
 
 def _pct(samples: Sequence[float], q: float) -> float:
@@ -116,6 +117,11 @@ def bench_rules(players: int, rules: int, ticks: int, changes_per_tick: int, see
 
 
 # -- 2. webhook deliveries ----------------------------------------------------------------------
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 4096      # every endpoint's connections may arrive at once
+    daemon_threads = True
+
+
 class _Receiver:
     """Answers 200 to every POST and records (event id, arrival ms); keep-alive connections."""
 
@@ -139,8 +145,7 @@ class _Receiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def url(self, endpoint: str) -> str:
@@ -160,7 +165,8 @@ def _notes(events: int, at_ms: int) -> list[bytes]:
 async def _baseline(receiver: _Receiver, endpoints: list[Any], bodies: list[bytes], concurrency: int) -> float:
     from podium.region.notifications.webhooks import delivery_headers
 
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=len(endpoints) * concurrency)) as client:
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=len(endpoints) * concurrency),
+                                 timeout=HTTP_TIMEOUT_S) as client:
         async def one_endpoint(endpoint: Any) -> None:
             queue = list(bodies)
 

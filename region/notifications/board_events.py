@@ -1,4 +1,6 @@
-"""`quarantined` notifications (pure): one per quarantined entry per rule of its board.
+"""Notifications of board events that are not top changes (pure): `quarantined`, one per
+quarantined entry per rule of its board, and `board_ended`, one per player of a season's final
+top-`n` per rule.
 
 An entry held back by the anti-cheat is an event of the apply path (it lands in the board's
 quarantine stream in the same Lua call); the engine follows that stream and asks this module what
@@ -12,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from podium.region.notifications.rules import Notification, Rule, RuleKind
+
+from podium.model import RankedEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,4 +39,20 @@ def quarantine_notifications(rules: Iterable[Rule], rows: Sequence[QuarantineRow
             out.append(Notification(f"{rule.id}:{row.player}:q{row.id}", RuleKind.QUARANTINED, rule.id, row.board,
                                     row.player, now_ms, score=row.score,
                                     extra={"reason": row.reason, "quarantine_id": row.id}))
+    return out
+
+
+def board_ended_notifications(rules: Iterable[Rule], board: str, season: int, final: Sequence[RankedEntry],
+                              now_ms: int) -> list[Notification]:
+    """`final`: the ended season's standings from rank 1 (at least the largest `n` of the rules).
+    Ids name the season, so a season is announced once whatever re-evaluates it."""
+    out = []
+    for rule in rules:
+        if rule.kind is not RuleKind.BOARD_ENDED or rule.board != board:
+            continue
+        for e in final:
+            if e.rank > rule.n:
+                break
+            out.append(Notification(f"{rule.id}:{e.player}:end{season}", RuleKind.BOARD_ENDED, rule.id, board,
+                                    e.player, now_ms, rank=e.rank, score=e.score, extra={"season": season}))
     return out
