@@ -194,6 +194,22 @@ class RedisContestStore:
             await self._call(self.redis.zadd(CONTEST_INDEX_KEY, {contest.id: match.deadline_ms}))
         return bool(created)
 
+    async def lock_notice(self, contest_id: str, owners_max: int) -> tuple[int, str, list[str]] | None:
+        """(deadline ms, state, up to `owners_max` entry owners) for `contest_locking` notifications;
+        None for an unknown contest. Owners are read with HSCAN, so a huge contest costs a bounded read."""
+        raw = await self._call(self.redis.hmget(contest_key(contest_id, "def"), ["deadline_ms", "state"]))
+        if raw[0] is None:
+            return None
+        owners: set[str] = set()
+        cursor = 0
+        while len(owners) < owners_max:
+            cursor, page = await self._call(self.redis.hscan(contest_key(contest_id, "entries"), cursor,
+                                                             count=min(1000, owners_max)))
+            owners.update(as_text(k).split("/", 1)[0] for k in page)
+            if cursor == 0:
+                break
+        return int(raw[0]), as_text(raw[1] or b"open"), sorted(owners)[:owners_max]
+
     async def recent_contests(self, count: int) -> list[tuple[str, str, int]]:
         """(id, state, deadline ms) of the `count` contests with the latest deadlines, latest first."""
         rows = await self._call(self.redis.zrevrange(CONTEST_INDEX_KEY, 0, count - 1, withscores=True))

@@ -1,6 +1,7 @@
 """Notifications of board events that are not top changes (pure): `quarantined`, one per
-quarantined entry per rule of its board, and `board_ended`, one per player of a season's final
-top-`n` per rule.
+quarantined entry per rule of its board; `board_ended`, one per player of a season's final
+top-`n` per rule; `contest_locking`, one per entrant (at most `n`) once `window_ms` before the
+contest's deadline.
 
 An entry held back by the anti-cheat is an event of the apply path (it lands in the board's
 quarantine stream in the same Lua call); the engine follows that stream and asks this module what
@@ -56,3 +57,22 @@ def board_ended_notifications(rules: Iterable[Rule], board: str, season: int, fi
             out.append(Notification(f"{rule.id}:{e.player}:end{season}", RuleKind.BOARD_ENDED, rule.id, board,
                                     e.player, now_ms, rank=e.rank, score=e.score, extra={"season": season}))
     return out
+
+
+def contest_locking_notifications(rules: Iterable[Rule], contest: str, deadline_ms: int, owners: Sequence[str],
+                                  now_ms: int) -> tuple[list[Notification], int]:
+    """The notifications due at `now_ms` (none before `deadline - window_ms` or after the deadline),
+    and how many entrants were past a rule's cap `n` (counted, not notified). Ids name the contest
+    and its deadline: one announcement per deadline."""
+    out, suppressed = [], 0
+    for rule in rules:
+        if rule.kind is not RuleKind.CONTEST_LOCKING or rule.board != contest:
+            continue
+        if not deadline_ms - rule.window_ms <= now_ms < deadline_ms:
+            continue
+        unique = sorted(set(owners))
+        suppressed += max(0, len(unique) - rule.n)
+        for owner in unique[:rule.n]:
+            out.append(Notification(f"{rule.id}:{owner}:lock{deadline_ms}", RuleKind.CONTEST_LOCKING, rule.id, contest,
+                                    owner, now_ms, extra={"deadline_ms": deadline_ms, "locks_in_ms": deadline_ms - now_ms}))
+    return out, suppressed

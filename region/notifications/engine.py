@@ -21,14 +21,19 @@ import asyncio
 import dataclasses
 import logging
 from collections import deque
+from typing import Protocol
 
-from podium.region.notifications.board_events import board_ended_notifications, quarantine_notifications
+from podium.region.notifications.board_events import (
+    board_ended_notifications,
+    contest_locking_notifications,
+    quarantine_notifications,
+)
+from podium.region.notifications.cursors_redis import RedisSeasonCursor
 from podium.region.notifications.evaluate import Coalescer, as_board, evaluate
 from podium.region.notifications.inbox_redis import RedisInbox
 from podium.region.notifications.quarantine_feed_redis import RedisQuarantineFeed
 from podium.region.notifications.rules import Metric, Notification, Rule, RuleKind
 from podium.region.notifications.rules_redis import RedisRules
-from podium.region.notifications.season_cursor_redis import RedisSeasonCursor
 from podium.region.rank_store import RankStore
 
 from podium.boards import BoardRegistry
@@ -41,6 +46,13 @@ from podium.tasks import cancel_and_wait
 from podium.top_diff import apply_diff
 
 log = logging.getLogger("podium.notifications")
+
+
+class ContestLocks(Protocol):
+    async def lock_notice(self, contest_id: str, owners_max: int) -> tuple[int, str, list[str]] | None: ...
+
+
+EVENT_KINDS = (RuleKind.QUARANTINED, RuleKind.BOARD_ENDED, RuleKind.CONTEST_LOCKING)   # not top changes
 ENDED_SEASONS_MAX = 10        # seasons announced at most per board per refresh (after a long outage, the latest)
 
 
@@ -48,7 +60,7 @@ def slice_for(rules: list[Rule], n_max: int) -> int:
     """How much of the top the board's rules need to see."""
     need = 1
     for r in rules:
-        if r.kind in (RuleKind.QUARANTINED, RuleKind.BOARD_ENDED):
+        if r.kind in EVENT_KINDS:
             continue                 # follow the quarantine stream and the season, not the top
         if r.kind is RuleKind.OVERTAKEN:
             need = max(need, r.n + r.near_ranks + 1)
@@ -62,10 +74,12 @@ def slice_for(rules: list[Rule], n_max: int) -> int:
 class NotificationEngine:
     def __init__(self, rules: RedisRules, inbox: RedisInbox, fanout: FanOut, settings: NotificationSettings,
                  clock: Clock, quarantine: RedisQuarantineFeed | None = None,
-                 seasons: tuple[BoardRegistry, RankStore, RedisSeasonCursor] | None = None) -> None:
+                 seasons: tuple[BoardRegistry, RankStore, RedisSeasonCursor] | None = None,
+                 contests: ContestLocks | None = None) -> None:
         self.rules_store = rules
         self.quarantine = quarantine
         self.seasons = seasons
+        self.contests = contests
         self.quarantine_watches: dict[str, asyncio.Task[None]] = {}
         self.inbox = inbox
         self.fanout = fanout
@@ -117,8 +131,9 @@ class NotificationEngine:
                 del self.watches[board]
         await self._refresh_quarantine(by_board)
         await self._announce_ended_seasons(by_board)
+        await self._announce_contest_locks(by_board)
         for board, rules in by_board.items():
-            if not any(r.kind not in (RuleKind.QUARANTINED, RuleKind.BOARD_ENDED) for r in rules):
+            if not any(r.kind not in EVENT_KINDS for r in rules):
                 continue
             if board not in self.watches:
                 n = slice_for(rules, n_max)
@@ -172,6 +187,27 @@ class NotificationEngine:
                 if self.unpublished:
                     return            # the store is failing: this season is announced on a later refresh
                 await cursor.announced(board_id, season + 1)
+
+    async def _announce_contest_locks(self, by_board: dict[str, list[Rule]]) -> None:
+        if self.contests is None or self.seasons is None:
+            return
+        cursor = self.seasons[2]
+        now = self.clock.now_ms()
+        for contest, rules in by_board.items():
+            for rule in (r for r in rules if r.kind is RuleKind.CONTEST_LOCKING):
+                notice = await self.contests.lock_notice(contest, rule.n + 1)
+                if notice is None or await cursor.lock_announced(rule.id, contest) == notice[0]:
+                    continue
+                deadline_ms, _state, owners = notice
+                notes, suppressed = contest_locking_notifications([rule], contest, deadline_ms, owners, now)
+                if not notes:
+                    continue
+                self.suppressed += suppressed
+                self._queue(notes)
+                await self._flush()
+                if self.unpublished:
+                    return
+                await cursor.announce_lock(rule.id, contest, deadline_ms)
 
     async def _watch_quarantine(self, board: str, feed: RedisQuarantineFeed) -> None:
         try:

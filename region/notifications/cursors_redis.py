@@ -1,6 +1,7 @@
-"""Which season of each board `board_ended` rules have announced up to (Redis).
+"""How far the event-based rules have announced (Redis), so a restart neither repeats nor skips.
 
-    pn:season     hash: board id -> the first season not yet announced
+    pn:season     hash: board id -> the first season not yet announced (`board_ended`)
+    pn:locking    hash: "<rule id>\t<contest id>" -> the deadline already announced (`contest_locking`)
 A board seen for the first time starts at its live season: rules announce the seasons that end
 after they were declared."""
 
@@ -16,6 +17,7 @@ from podium.redis_client import AnyRedis
 
 T = TypeVar("T")
 SEASON_CURSOR_KEY = "pn:season"
+LOCKING_KEY = "pn:locking"
 
 
 class RedisSeasonCursor:
@@ -36,3 +38,10 @@ class RedisSeasonCursor:
     async def announced(self, board: str, season: int) -> None:
         """Seasons before `season` are announced."""
         await self._call(self.redis.hset(SEASON_CURSOR_KEY, board, season))
+
+    async def lock_announced(self, rule_id: str, contest: str) -> int | None:
+        raw = await self._call(self.redis.hget(LOCKING_KEY, f"{rule_id}\t{contest}"))
+        return int(raw) if raw is not None else None
+
+    async def announce_lock(self, rule_id: str, contest: str, deadline_ms: int) -> None:
+        await self._call(self.redis.hset(LOCKING_KEY, f"{rule_id}\t{contest}", deadline_ms))
