@@ -203,8 +203,9 @@ class RedisContestStore:
         owners: set[str] = set()
         cursor = 0
         while len(owners) < owners_max:
-            cursor, page = await self._call(self.redis.hscan(contest_key(contest_id, "entries"), cursor,
-                                                             count=min(1000, owners_max)))
+            reply: Any = await self._call(self.redis.hscan(contest_key(contest_id, "entries"), cursor,
+                                                           count=min(1000, owners_max)))
+            cursor, page = reply
             owners.update(as_text(k).split("/", 1)[0] for k in page)
             if cursor == 0:
                 break
@@ -212,7 +213,7 @@ class RedisContestStore:
 
     async def recent_contests(self, count: int) -> list[tuple[str, str, int]]:
         """(id, state, deadline ms) of the `count` contests with the latest deadlines, latest first."""
-        rows = await self._call(self.redis.zrevrange(CONTEST_INDEX_KEY, 0, count - 1, withscores=True))
+        rows: Any = await self._call(self.redis.zrevrange(CONTEST_INDEX_KEY, 0, count - 1, withscores=True))
         out = []
         for member, deadline in rows:
             ident = as_text(member)
