@@ -3,18 +3,28 @@
 Every write that touches an existing board's entries (reset, delete, ban) is refused with
 REBUILDING while that board is rebuilt from the warm store: the rebuild swaps in a whole board, so a
 write made meanwhile would be lost or resurrected. Operator and order never change on a live board.
+
+A score edit sets a player's entry to an exact value whatever the board's operator: it is applied
+through the same Lua apply as every score (so the change stream, the history backlog and the
+subscriptions see it) as a `latest` write stamped after the entry's own time, so it always wins.
+The reason is required and lands in the audit log with the mutation's arguments.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
+from podium.region.ingest import apply_entries
 from podium.region.rank_store import RankStore
 
 from podium.boards import BoardRegistry
 from podium.errors import BadUserInput, Rebuilding
-from podium.model import Board
+from podium.model import Board, EntryResult, EntryStatus, Operator, ScoreEntry
+
+EDIT_REASON_CHARS_MAX = 500
+EDIT_EVENT_PREFIX = "admin-edit~"   # event ids of score edits: never a game server's (they are unique)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +62,26 @@ class BoardAdmin:
 
     async def ban_player(self, board_id: str, player: str) -> None:
         await self.store.ban(await self._writable(board_id), player)
+
+    async def edit_score(self, board_id: str, player: str, score: int, reason: str, now_ms: int,
+                         region: str | None = None) -> EntryResult:
+        """Set `player`'s entry on `board_id` to exactly `score` (a banned player stays banned)."""
+        if not reason.strip():
+            raise BadUserInput("a score edit needs a reason", field="reason")
+        if len(reason) > EDIT_REASON_CHARS_MAX:
+            raise BadUserInput(f"reason must be at most {EDIT_REASON_CHARS_MAX} characters", field="reason")
+        if not player or len(player) > 128:
+            raise BadUserInput("player must be 1 to 128 characters", field="player")
+        board = await self._writable(board_id)
+        if (board.score_min is not None and score < board.score_min) or (
+                board.score_max is not None and score > board.score_max):
+            raise BadUserInput(f"score must be within the board's limits [{board.score_min}, {board.score_max}]",
+                               field="score")
+        [current] = await self.store.players(board, [player])
+        # after the entry's own time: a `latest` write with a later time always replaces it
+        at_ms = max(now_ms, current.achieved_at_ms + 1) if current is not None else now_ms
+        as_set = replace(board, operator=Operator.LATEST, max_delta_per_minute=None)
+        entry = ScoreEntry(board.id, player, score, at_ms, f"{EDIT_EVENT_PREFIX}{at_ms}~{secrets.token_hex(4)}")
+        results = await apply_entries(self.store, {board.id: as_set}, [(0, entry)], at_ms, region=region)
+        result = (results or {}).get(0)
+        return result if result is not None else EntryResult(0, EntryStatus.UNCHANGED)

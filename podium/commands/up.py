@@ -182,6 +182,7 @@ async def _main(settings: Settings, demo: bool, console: Console, redis_server: 
 
         tasks.append(asyncio.create_task(run_demo(base, key_id, secret, DEMO_BOARD, stop, console)))
         tasks.append(asyncio.create_task(run_contest_demo(base, key_id, secret, settings.admin_keys[0], stop, console)))
+        tasks.append(asyncio.create_task(_webhook_demo(base, settings.admin_keys[0], stop, console)))
     try:
         await asyncio.gather(*tasks)
     finally:
@@ -231,6 +232,12 @@ def run_multi_region(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+async def _webhook_demo(base: str, admin_key: str, stop: asyncio.Event, console: Console) -> None:
+    from podium.devtools.demo_webhook import run_webhook_demo
+
+    await run_webhook_demo(base, admin_key, DEMO_BOARD, stop, console)
+
+
 async def _multi_demo(stack: object, demo: bool, console: Console) -> None:
     from podium.devtools.demo import run_demo
     from podium.devtools.demo_contest import run_contest_demo
@@ -251,6 +258,8 @@ async def _multi_demo(stack: object, demo: bool, console: Console) -> None:
                 node.url, stack.game_key_id, stack.game_secret, DEMO_BOARD, stop, console, seed=i)))  # type: ignore[attr-defined]
             tasks.append(asyncio.create_task(run_contest_demo(
                 node.url, stack.game_key_id, stack.game_secret, stack.admin_key, stop, console, seed=i)))  # type: ignore[attr-defined]
+            if i == 0:   # one receiver, on the first region
+                tasks.append(asyncio.create_task(_webhook_demo(node.url, stack.admin_key, stop, console)))  # type: ignore[attr-defined]
     await stop.wait()
     await asyncio.gather(*tasks, return_exceptions=True)
     await supervisor.close()

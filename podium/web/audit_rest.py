@@ -1,4 +1,4 @@
-"""Records successful admin POSTs to the REST routes (`/v1/admin/...`) in the audit log; the
+"""Records successful admin POSTs and DELETEs to the REST routes (`/v1/admin/...`) in the audit log; the
 admin's name is what `require_admin` left in the request state."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from podium.web.audit import AuditLog, AuditRecord
 logger = logging.getLogger("podium.audit")
 
 ADMIN_PREFIX = "/v1/admin/"
+AUDITED_METHODS = ("POST", "DELETE")    # the writes; GETs change nothing
 
 
 class AuditRestMiddleware:
@@ -19,7 +20,7 @@ class AuditRestMiddleware:
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith(ADMIN_PREFIX):
+        if scope["type"] != "http" or scope["method"] not in AUDITED_METHODS or not scope["path"].startswith(ADMIN_PREFIX):
             await self.app(scope, receive, send)
             return
         status = 0
@@ -35,7 +36,7 @@ class AuditRestMiddleware:
         service = getattr(scope["app"].state, "service", None)
         if 200 <= status < 300 and name and service is not None:
             log = AuditLog(service.redis, service.settings.api.audit_log_len_max)
-            action = "POST " + scope["path"]
+            action = f"{scope['method']} {scope['path']}"
             query = scope.get("query_string", b"").decode(errors="replace")
             try:
                 await log.record(AuditRecord(service.clock.now_ms(), name, action, {"query": query} if query else {}))

@@ -1,5 +1,5 @@
-"""Admin fields for the console that the core schema lacks: quarantine review, unban, the audit log.
-Merged into the region schema's Query and Mutation (see `schema.build_schema`)."""
+"""Admin fields for the console that the core schema lacks: quarantine review, unban, the audit log,
+score edits with a reason, snapshots and rebuilds on demand. Merged into the region schema's Query and Mutation (see `schema.build_schema`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from podium.region.rank_store import QuarantinedEntry as QuarantinedModel
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from podium.errors import BadUserInput
+from podium.errors import BadUserInput, Unavailable
 from podium.gql import typed
 from podium.gql.audit import audit_log_of
 from podium.gql.auth import require_admin
@@ -54,6 +54,34 @@ class AuditEntry:
     @classmethod
     def from_record(cls, r: AuditRecord) -> AuditEntry:
         return cls(at=Long(r.at_ms), who=r.who, action=r.action, detail=JSON(r.detail))
+
+
+@strawberry.type(description="What a score edit did: `applied` with the new rank, or `rejected` with why "
+                                "(e.g. the player is banned).")
+class ScoreEdit:
+    status: str
+    reason: str | None
+    rank: int | None
+    score: Long | None
+
+
+@strawberry.type(description="A snapshot taken on demand.")
+class SnapshotTaken:
+    board: str
+    season: int
+    taken_at: Long = strawberry.field(description="Unix milliseconds.")
+    total_count: int
+
+
+@strawberry.type(description="A rebuild of a board from the warm store, and the check that followed it.")
+class RebuildResult:
+    board: str
+    season: int
+    entries: int
+    took_ms: int
+    backlog_rows: int = strawberry.field(description="Rows taken from the history backlog (not yet in the warm store).")
+    verified: bool = strawberry.field(description="The live board equals what the warm store gives, right after.")
+    differences: int = strawberry.field(description="Players missing, extra or differing in that check.")
 
 
 def _check_reason(reason: str) -> None:
@@ -109,3 +137,37 @@ class ConsoleMutation:
         await require_admin(info)
         service = info.context["service"]
         return bool(await quarantine_review.unban(service, await service.boards.require(board), player))
+
+    @typed.mutation(description="Admins: set a player's score on a board to exactly `score`, whatever the "
+                                "board's operator (it is applied as the newest write). `reason` is required "
+                                "and recorded in the audit log.")
+    async def edit_score(self, info: Info[Any, Any], board: str, player: str, score: Long, reason: str) -> ScoreEdit:
+        await require_admin(info)
+        service = info.context["service"]
+        r = await service.admin.edit_score(board, player, int(score), reason, service.clock.now_ms(),
+                                           region=service.settings.region)
+        return ScoreEdit(status=r.status.value, reason=r.reason, rank=r.rank,
+                         score=Long(r.score) if r.score is not None else None)
+
+    @typed.mutation(description="Admins: take a snapshot of a board's live standings now (warm store).")
+    async def take_snapshot(self, info: Info[Any, Any], board: str) -> SnapshotTaken:
+        await require_admin(info)
+        service = info.context["service"]
+        await service.boards.require(board)
+        snap = await service.snapshot_now(board)
+        return SnapshotTaken(board=snap.board, season=snap.season, taken_at=Long(snap.taken_at_ms),
+                             total_count=len(snap.entries))
+
+    @typed.mutation(description="Admins: rebuild a board's live season from the warm store (its writes are "
+                                "refused with REBUILDING meanwhile), then verify it against the warm store.")
+    async def rebuild_board(self, info: Info[Any, Any], board: str) -> RebuildResult:
+        await require_admin(info)
+        service = info.context["service"]
+        await service.boards.require(board)
+        if service.rebuilder is None:
+            raise Unavailable("history is disabled in this region: nothing to rebuild from")
+        [report] = await service.rebuilder.run([board])
+        check = await service.rebuilder.verify(board)
+        return RebuildResult(board=report.board, season=report.season, entries=report.entries,
+                             took_ms=report.took_ms, backlog_rows=report.backlog_rows, verified=check.ok,
+                             differences=len(check.missing) + len(check.extra) + len(check.differing))

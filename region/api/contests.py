@@ -98,8 +98,25 @@ def _standings(doc: dict[str, Any]) -> ContestStandings:
                             around=[ContestStanding(**s) for s in doc["around"]])
 
 
+CONTEST_LIST_MAX = 100
+
+
+@strawberry.type(description="A contest as listed on the live page.")
+class ContestSummary:
+    id: str
+    state: str = strawberry.field(description="open, locked, indexed, settled or void")
+    deadline_ms: Long = strawberry.field(description="Teams lock at this Unix ms.")
+
+
 @strawberry.type
 class ContestQueries:
+    @typed.field(description="The contests with the latest deadlines, latest first (at most 100).")
+    async def contests(self, info: Info[Any, Any], first: int = 20) -> list[ContestSummary]:
+        if not 1 <= first <= CONTEST_LIST_MAX:
+            raise BadUserInput(f"first must be between 1 and {CONTEST_LIST_MAX}")
+        rows = await _contests(info).store.recent_contests(first)
+        return [ContestSummary(id=i, state=s, deadline_ms=Long(d)) for i, s, d in rows]
+
     @typed.field(description="A contest's live standings: the top `first` and, with `entry`, that entry "
                              "± `around`.")
     async def contest(self, info: Info[Any, Any], id: str, first: int = 10, entry: str | None = None,

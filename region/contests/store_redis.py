@@ -38,6 +38,9 @@ INDEX_SCAN_ENTRIES = 5_000        # entries read per HSCAN while indexing a lock
 BOARD_SCALE = 10_000              # board points per player point
 
 
+CONTEST_INDEX_KEY = "ctx:contests"   # zset: contest id -> deadline ms (the live page's contest list)
+
+
 def match_key(match: str, part: str) -> str:
     return f"ctm:{{{match}}}:{part}"
 
@@ -188,7 +191,36 @@ class RedisContestStore:
         if created:
             await self._call(self.redis.hset(key, mapping={"deadline_ms": match.deadline_ms, "state": "open"}))
             await self._call(self.redis.sadd(match_key(match.id, "contests"), contest.id))
+            await self._call(self.redis.zadd(CONTEST_INDEX_KEY, {contest.id: match.deadline_ms}))
         return bool(created)
+
+    async def lock_notice(self, contest_id: str, owners_max: int) -> tuple[int, str, list[str]] | None:
+        """(deadline ms, state, up to `owners_max` entry owners) for `contest_locking` notifications;
+        None for an unknown contest. Owners are read with HSCAN, so a huge contest costs a bounded read."""
+        raw = await self._call(self.redis.hmget(contest_key(contest_id, "def"), ["deadline_ms", "state"]))
+        if raw[0] is None:
+            return None
+        owners: set[str] = set()
+        cursor = 0
+        while len(owners) < owners_max:
+            reply: Any = await self._call(self.redis.hscan(contest_key(contest_id, "entries"), cursor,
+                                                           count=min(1000, owners_max)))
+            cursor, page = reply
+            owners.update(as_text(k).split("/", 1)[0] for k in page)
+            if cursor == 0:
+                break
+        return int(raw[0]), as_text(raw[1] or b"open"), sorted(owners)[:owners_max]
+
+    async def recent_contests(self, count: int) -> list[tuple[str, str, int]]:
+        """(id, state, deadline ms) of the `count` contests with the latest deadlines, latest first."""
+        rows: Any = await self._call(self.redis.zrevrange(CONTEST_INDEX_KEY, 0, count - 1, withscores=True))
+        out = []
+        for member, deadline in rows:
+            ident = as_text(member)
+            state = await self._call(self.redis.hget(contest_key(ident, "def"), "state"))
+            if state is not None:        # a contest deleted behind the index is skipped
+                out.append((ident, as_text(state), int(deadline)))
+        return out
 
     async def contest(self, contest_id: str) -> tuple[Contest, str]:
         raw = await self._call(self.redis.hmget(contest_key(contest_id, "def"), ["doc", "state"]))

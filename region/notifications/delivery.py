@@ -35,6 +35,9 @@ class DeliveryCounters:
     failed_attempts: int = 0
     dead_lettered: int = 0
     by_endpoint: dict[str, int] = field(default_factory=dict)   # successful deliveries
+    failed_by_endpoint: dict[str, int] = field(default_factory=dict)   # failed attempts
+    dead_by_endpoint: dict[str, int] = field(default_factory=dict)     # dead-lettered events
+    last_error: dict[str, str] = field(default_factory=dict)           # the latest failed attempt's error
 
 
 class DeliveryWorker:
@@ -137,12 +140,15 @@ class DeliveryWorker:
                 self.counters.by_endpoint[ident] = self.counters.by_endpoint.get(ident, 0) + 1
                 return
             self.counters.failed_attempts += 1
+            self.counters.failed_by_endpoint[ident] = self.counters.failed_by_endpoint.get(ident, 0) + 1
+            self.counters.last_error[ident] = error
             delay_ms = backoff_ms(attempt, s.webhook_retry_base_ms, s.webhook_retry_ms_max, self.rng)
             attempt += 1
             if self.clock.now_ms() + delay_ms > enqueued_ms + s.webhook_deadline_ms:
                 await self.store.dead_letter(ident, doc, error, self.clock.now_ms())
                 await self.store.done(ident, message_id)
                 self.counters.dead_lettered += 1
+                self.counters.dead_by_endpoint[ident] = self.counters.dead_by_endpoint.get(ident, 0) + 1
                 return
             await _sleep_unless(stop, delay_ms / 1000)
 
@@ -157,6 +163,17 @@ class DeliveryWorker:
         if 200 <= response.status_code < 300:
             return None
         return f"HTTP {response.status_code}"
+
+
+def endpoint_status(worker: DeliveryWorker, endpoint: Endpoint, queued: int, now_ms: int) -> dict[str, object]:
+    """What the console shows of one endpoint's deliveries (counted by this process since it started)."""
+    c = worker.counters
+    breaker = worker.breakers.get(endpoint.id)
+    return {**endpoint.public(), "queued": queued, "delivered": c.by_endpoint.get(endpoint.id, 0),
+            "failed_attempts": c.failed_by_endpoint.get(endpoint.id, 0),
+            "dead_lettered": c.dead_by_endpoint.get(endpoint.id, 0),
+            "last_error": c.last_error.get(endpoint.id),
+            "breaker": str(breaker.state(now_ms)) if breaker is not None else "closed"}
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:

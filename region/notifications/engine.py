@@ -6,19 +6,37 @@ the engine (a subscriber has a slot, not a queue: a slow engine sees one coalesc
 engine rebuilds the new top from the diff, evaluates the rules (pure, `evaluate`), and writes the
 notifications to the inboxes and the outbox. What the slice cannot see is not evaluated here:
 players below the slice (see docs/notifications.md, "Which tier evaluates which rule").
+
+`quarantined` rules follow another event of the apply path: the board's quarantine stream, which
+apply.lua appends to in the same call that holds the entry back. One blocking read per board with
+such a rule; the cursor advances only after the notifications are published (at-least-once).
+`board_ended` rules compare each board's live season (the board registry, on every refresh) with
+the season cursor: a season that ended is announced from its final standings, which stay readable
+under the old season's keys.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections import deque
+from typing import Protocol
 
+from podium.region.notifications.board_events import (
+    board_ended_notifications,
+    contest_locking_notifications,
+    quarantine_notifications,
+)
+from podium.region.notifications.cursors_redis import RedisSeasonCursor
 from podium.region.notifications.evaluate import Coalescer, as_board, evaluate
 from podium.region.notifications.inbox_redis import RedisInbox
+from podium.region.notifications.quarantine_feed_redis import RedisQuarantineFeed
 from podium.region.notifications.rules import Metric, Notification, Rule, RuleKind
 from podium.region.notifications.rules_redis import RedisRules
+from podium.region.rank_store import RankStore
 
+from podium.boards import BoardRegistry
 from podium.clock import Clock
 from podium.config import NotificationSettings
 from podium.errors import PodiumError
@@ -30,10 +48,20 @@ from podium.top_diff import apply_diff
 log = logging.getLogger("podium.notifications")
 
 
+class ContestLocks(Protocol):
+    async def lock_notice(self, contest_id: str, owners_max: int) -> tuple[int, str, list[str]] | None: ...
+
+
+EVENT_KINDS = (RuleKind.QUARANTINED, RuleKind.BOARD_ENDED, RuleKind.CONTEST_LOCKING)   # not top changes
+ENDED_SEASONS_MAX = 10        # seasons announced at most per board per refresh (after a long outage, the latest)
+
+
 def slice_for(rules: list[Rule], n_max: int) -> int:
     """How much of the top the board's rules need to see."""
     need = 1
     for r in rules:
+        if r.kind in EVENT_KINDS:
+            continue                 # follow the quarantine stream and the season, not the top
         if r.kind is RuleKind.OVERTAKEN:
             need = max(need, r.n + r.near_ranks + 1)
         elif r.kind is RuleKind.THRESHOLD:
@@ -45,8 +73,14 @@ def slice_for(rules: list[Rule], n_max: int) -> int:
 
 class NotificationEngine:
     def __init__(self, rules: RedisRules, inbox: RedisInbox, fanout: FanOut, settings: NotificationSettings,
-                 clock: Clock) -> None:
+                 clock: Clock, quarantine: RedisQuarantineFeed | None = None,
+                 seasons: tuple[BoardRegistry, RankStore, RedisSeasonCursor] | None = None,
+                 contests: ContestLocks | None = None) -> None:
         self.rules_store = rules
+        self.quarantine = quarantine
+        self.seasons = seasons
+        self.contests = contests
+        self.quarantine_watches: dict[str, asyncio.Task[None]] = {}
         self.inbox = inbox
         self.fanout = fanout
         self.settings = settings
@@ -80,6 +114,9 @@ class NotificationEngine:
             for _, task in self.watches.values():
                 await cancel_and_wait(task)
             self.watches.clear()
+            for task in self.quarantine_watches.values():
+                await cancel_and_wait(task)
+            self.quarantine_watches.clear()
 
     async def refresh(self) -> None:
         by_board: dict[str, list[Rule]] = {}
@@ -92,7 +129,12 @@ class NotificationEngine:
             if board not in by_board or n != slice_for(by_board[board], n_max) or task.done():
                 await cancel_and_wait(task)
                 del self.watches[board]
+        await self._refresh_quarantine(by_board)
+        await self._announce_ended_seasons(by_board)
+        await self._announce_contest_locks(by_board)
         for board, rules in by_board.items():
+            if not any(r.kind not in EVENT_KINDS for r in rules):
+                continue
             if board not in self.watches:
                 n = slice_for(rules, n_max)
                 self.watches[board] = (n, asyncio.create_task(self._watch(board, n), name=f"notify {board}"))
@@ -116,6 +158,72 @@ class NotificationEngine:
             log.warning("notification watch on %s ended: %s", board, exc)   # restarted by the next refresh
         finally:
             self.tops.pop(board, None)
+
+    async def _refresh_quarantine(self, by_board: dict[str, list[Rule]]) -> None:
+        if self.quarantine is None:
+            return
+        wanted = {b for b, rules in by_board.items() if any(r.kind is RuleKind.QUARANTINED for r in rules)}
+        for board in list(self.quarantine_watches):
+            if board not in wanted or self.quarantine_watches[board].done():
+                await cancel_and_wait(self.quarantine_watches.pop(board))
+        for board in wanted - set(self.quarantine_watches):
+            self.quarantine_watches[board] = asyncio.create_task(self._watch_quarantine(board, self.quarantine),
+                                                                 name=f"notify quarantine {board}")
+
+    async def _announce_ended_seasons(self, by_board: dict[str, list[Rule]]) -> None:
+        if self.seasons is None:
+            return
+        registry, store, cursor = self.seasons
+        for board_id, rules in by_board.items():
+            ended = [r for r in rules if r.kind is RuleKind.BOARD_ENDED]
+            board = await registry.get(board_id) if ended else None
+            if board is None:
+                continue
+            first = await cursor.next_unannounced(board_id, board.season)
+            for season in range(max(first, board.season - ENDED_SEASONS_MAX), board.season):
+                final = await store.range(dataclasses.replace(board, season=season), 0, max(r.n for r in ended))
+                self._queue(board_ended_notifications(ended, board_id, season, final, self.clock.now_ms()))
+                await self._flush()
+                if self.unpublished:
+                    return            # the store is failing: this season is announced on a later refresh
+                await cursor.announced(board_id, season + 1)
+
+    async def _announce_contest_locks(self, by_board: dict[str, list[Rule]]) -> None:
+        if self.contests is None or self.seasons is None:
+            return
+        cursor = self.seasons[2]
+        now = self.clock.now_ms()
+        for contest, rules in by_board.items():
+            for rule in (r for r in rules if r.kind is RuleKind.CONTEST_LOCKING):
+                notice = await self.contests.lock_notice(contest, rule.n + 1)
+                if notice is None or await cursor.lock_announced(rule.id, contest) == notice[0]:
+                    continue
+                deadline_ms, _state, owners = notice
+                notes, suppressed = contest_locking_notifications([rule], contest, deadline_ms, owners, now)
+                if not notes:
+                    continue
+                self.suppressed += suppressed
+                self._queue(notes)
+                await self._flush()
+                if self.unpublished:
+                    return
+                await cursor.announce_lock(rule.id, contest, deadline_ms)
+
+    async def _watch_quarantine(self, board: str, feed: RedisQuarantineFeed) -> None:
+        try:
+            after = await feed.cursor(board)
+            while True:
+                rows = await feed.read(board, after, self.settings.live_poll_ms)
+                if not rows:
+                    continue
+                self._queue(quarantine_notifications(self.rules.get(board, []), rows, self.clock.now_ms()))
+                await self._flush()
+                if self.unpublished:
+                    return            # the store is failing: resume from the cursor on the next refresh
+                after = rows[-1].id
+                await feed.advance(board, after)
+        except PodiumError as exc:
+            log.warning("quarantine watch on %s ended: %s", board, exc)   # restarted by the next refresh
 
     def _release_held(self) -> None:
         """Coalesced `overtaken` passes whose window has ended go out even if the board is quiet:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from podium.region.api.http import require_admin
+from podium.region.notifications.delivery import endpoint_status
 from podium.region.notifications.rules import parse_rule
 from podium.region.notifications.webhooks import parse_endpoint
 from podium.region.notifications.wiring import Notifications
@@ -13,11 +15,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from podium.errors import BadUserInput
-from podium.http import check_admin, json_response, read_body
+from podium.http import json_response, read_body
 
 
 def _admin(request: Request) -> Notifications:
-    check_admin(request.headers, request.app.state.service.settings.admin_keys)
+    require_admin(request)      # admin key or admin JWT; names the admin for the audit log
     runtime: Notifications | None = getattr(request.app.state, "notifications", None)
     if runtime is None:
         raise BadUserInput("notifications are disabled in this region (notifications.enabled=false)")
@@ -40,6 +42,18 @@ async def webhooks(request: Request) -> Response:
     endpoint = parse_endpoint(await _json(request, runtime))
     await runtime.webhooks.put_endpoint(endpoint)
     return json_response({"webhook": endpoint.public()}, 201)
+
+
+async def webhook_status(request: Request) -> Response:
+    """Each endpoint (without its secret) with its queue length and this process's delivery counts."""
+    runtime = _admin(request)
+    now = runtime.clock.now_ms()
+    rows = [endpoint_status(runtime.worker, e, await runtime.webhooks.queued(e.id), now)
+            for e in await runtime.webhooks.endpoints()]
+    return json_response({"webhooks": rows, "totals": {
+        "routed": runtime.worker.counters.routed, "delivered": runtime.worker.counters.delivered,
+        "failed_attempts": runtime.worker.counters.failed_attempts,
+        "dead_lettered": runtime.worker.counters.dead_lettered}})
 
 
 async def webhook(request: Request) -> Response:
@@ -84,6 +98,7 @@ async def rule(request: Request) -> Response:
 def notification_routes() -> list[Route]:
     return [
         Route("/v1/admin/webhooks", webhooks, methods=["GET", "POST"]),
+        Route("/v1/admin/webhooks/status", webhook_status, methods=["GET"]),
         Route("/v1/admin/webhooks/dead-letters", dead_letters, methods=["GET"]),
         Route("/v1/admin/webhooks/dead-letters/{id}/replay", replay, methods=["POST"]),
         Route("/v1/admin/webhooks/{id}", webhook, methods=["DELETE"]),

@@ -16,6 +16,9 @@ class RuleKind(StrEnum):
     ENTERED_TOP_N = "entered_top_n"
     LEFT_TOP_N = "left_top_n"
     THRESHOLD = "threshold"
+    QUARANTINED = "quarantined"     # ops: an entry of the board was held back by the anti-cheat
+    BOARD_ENDED = "board_ended"     # a season ended (reset): each player of the final top-`n`, with their final rank
+    CONTEST_LOCKING = "contest_locking"   # `board` is a contest: its entrants, `window_ms` before its deadline
 
 
 class Metric(StrEnum):

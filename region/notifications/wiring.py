@@ -7,12 +7,16 @@ import asyncio
 from dataclasses import dataclass, field
 
 import httpx
+from podium.region.notifications.cursors_redis import RedisSeasonCursor
 from podium.region.notifications.delivery import DeliveryWorker
-from podium.region.notifications.engine import NotificationEngine
+from podium.region.notifications.engine import ContestLocks, NotificationEngine
 from podium.region.notifications.inbox_redis import RedisInbox
+from podium.region.notifications.quarantine_feed_redis import RedisQuarantineFeed
 from podium.region.notifications.rules_redis import RedisRules
 from podium.region.notifications.webhooks_redis import RedisWebhooks
+from podium.region.rank_store import RankStore
 
+from podium.boards import BoardRegistry
 from podium.clock import Clock
 from podium.config import Settings
 from podium.fanout import FanOut
@@ -34,13 +38,19 @@ class Notifications:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
-async def open_notifications(settings: Settings, redis: AnyRedis, clock: Clock, fanout: FanOut) -> Notifications:
+async def open_notifications(settings: Settings, redis: AnyRedis, clock: Clock, fanout: FanOut,
+                             boards: BoardRegistry | None = None, store: RankStore | None = None,
+                             contests: ContestLocks | None = None) -> Notifications:
+    """`boards` and `store` (the region's) let `board_ended` rules read a season's final standings;
+    `contests` (the contest store) lets `contest_locking` rules read deadlines and entrants."""
     s = settings.notifications
     rules = RedisRules(redis, s.rules_per_board_max)
     inbox = RedisInbox(redis, s.inbox_len_max, s.outbox_len_max)
     webhooks = RedisWebhooks(redis, s.webhook_endpoints_max, s.webhook_queue_len_max, s.dead_letters_max)
     client = httpx.AsyncClient(limits=httpx.Limits(max_connections=s.webhook_endpoints_max * s.webhook_concurrency_max))
-    engine = NotificationEngine(rules, inbox, fanout, s, clock)
+    seasons = (boards, store, RedisSeasonCursor(redis)) if boards is not None and store is not None else None
+    engine = NotificationEngine(rules, inbox, fanout, s, clock, RedisQuarantineFeed(redis, s.webhook_poll_batch_max),
+                                seasons, contests)
     # One consumer name per region: a restarted process takes over the entries its predecessor held.
     worker = DeliveryWorker(webhooks, s, clock, f"{settings.region}-webhooks", client)
     n = Notifications(settings, clock, rules, inbox, webhooks, engine, worker, client)

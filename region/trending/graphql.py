@@ -116,6 +116,11 @@ def trending_of(info: Info[Any, Any]) -> TrendingService:
 
 @strawberry.type
 class TrendingQuery:
+    @typed.field(description="The ids of the trending streams anyone may read (the live page's list).")
+    async def trending_streams(self, info: Info[Any, Any]) -> list[str]:
+        streams = await trending_of(info).streams.refresh()
+        return sorted(sid for sid, spec in streams.items() if spec.public_read)
+
     @typed.field(description="The top-K items of a stream over a range: from+to (Unix ms), last "
                                   "(15m, 3h, 7d, 2w, up to now) or calendar (DAY, WEEK in tz, an IANA zone). "
                                   "dims filters on declared dimensions, e.g. {mode: \"ranked\"}.")

@@ -8,7 +8,9 @@ import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
+
+import orjson
 
 from podium.clock import SystemClock
 from podium.errors import Unauthenticated
@@ -24,6 +26,7 @@ class Receiver:
         self.attempts: Counter[str] = Counter()
         self.accepted: Counter[str] = Counter()       # successful deliveries by event id
         self.bad_signatures = 0
+        self.bodies_by_event: dict[str, bytes] = {}   # the first accepted body of each event
         self.lock = threading.Lock()
         receiver = self
 
@@ -47,6 +50,7 @@ class Receiver:
                     ok = not receiver.dead and receiver.attempts[event] > receiver.fail_first
                     if ok:
                         receiver.accepted[event] += 1
+                        receiver.bodies_by_event.setdefault(event, body)
                 self.send_response(200 if ok else 500)
                 self.end_headers()
 
@@ -55,6 +59,11 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def bodies(self) -> list[dict[str, Any]]:
+        """The notifications accepted, one per event id."""
+        with self.lock:
+            return [orjson.loads(b) for b in self.bodies_by_event.values()]
 
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}{path}"

@@ -30,12 +30,17 @@ AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 REGIONS = ["eu-west", "us-east"]
 BOARDS: list[dict[str, object]] = [{"id": "arena"}, {"id": "speedrun", "order": "asc"}]
 STALE_AFTER_MS = 1500   # the global tier labels a silent region stale after this long
+# webhook retries give up within a second, so the console's dead-letter panel has something to show
+WEBHOOK_ENV = {"PODIUM_NOTIFICATIONS__WEBHOOK_POLL_MS": "50", "PODIUM_NOTIFICATIONS__WEBHOOK_RETRY_BASE_MS": "50",
+               "PODIUM_NOTIFICATIONS__WEBHOOK_RETRY_MS_MAX": "200", "PODIUM_NOTIFICATIONS__WEBHOOK_DEADLINE_MS": "800",
+               "PODIUM_CONTESTS__TICK_MS": "250"}   # contestChanged as often as topChanged
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with Stack(REGIONS, tmp_path_factory.mktemp("web-stack"), boards=BOARDS,
-               extra_env={"PODIUM_GLOBAL__STALE_AFTER_MS": str(STALE_AFTER_MS)}, ready_timeout_s=120) as s:
+               extra_env={"PODIUM_GLOBAL__STALE_AFTER_MS": str(STALE_AFTER_MS), **WEBHOOK_ENV},
+               ready_timeout_s=120) as s:
         yield s
 
 

@@ -32,6 +32,10 @@ def markdown(results: dict[str, Any]) -> str:
         from podium.devtools.bench.trending import markdown_rows
 
         lines += markdown_rows(s["trending"])
+    if s.get("notifications"):
+        from podium.devtools.bench.notifications import markdown_rows as notification_rows
+
+        lines += notification_rows(s["notifications"])
     rd = s.get("read")
     if rd and rd.get("status") == "measured":
         for board in rd["boards"]:

@@ -66,6 +66,11 @@ def run(names: Sequence[str], cfg: BenchConfig, *, mode: str, command: str, out_
 
                 assert stack is not None
                 res = scenario_trending(stack, cfg.trending_batches, cfg.trending_ack_batches, cfg.trending_reads)
+            elif name == "notifications":
+                from podium.devtools.bench.notifications import scenario_notifications
+
+                res = scenario_notifications(cfg.notify_players, cfg.notify_rules, cfg.notify_ticks,
+                                             cfg.notify_changes_per_tick, cfg.notify_endpoints, cfg.notify_events)
             elif name == "global":
                 res = scenarios.scenario_global(cfg)
             elif name == "contests":

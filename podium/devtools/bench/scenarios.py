@@ -56,6 +56,12 @@ class BenchConfig:
     trending_batches: int = 40               # 10,000-event batches ingested by `bench trending`
     trending_ack_batches: int = 200          # 500-event batches timed at half load
     trending_reads: int = 200                # reads per query shape
+    notify_players: int = 100_000            # `bench notifications`: board size
+    notify_rules: int = 100                  # rules on the board
+    notify_ticks: int = 200                  # board ticks evaluated
+    notify_changes_per_tick: int = 5000      # score changes per tick (20k scores/s at a 250 ms tick)
+    notify_endpoints: int = 100              # webhook endpoints on the local receiver
+    notify_events: int = 100                 # notifications each endpoint receives
     peer: bool = True
     cache_dir: Path = field(default_factory=lambda: BENCH_DIR / "results" / ".cache")
 
@@ -65,7 +71,8 @@ class BenchConfig:
                    paced_seconds=3.0, inprocess_requests=2000, redis_benchmark_requests=100_000, peer_reads=1000,
                    peer_ingest_scores=50_000, redis_py_scores=50_000, subscribers=(2000,), subscription_rounds=5,
                    global_seconds=3.0, contest_teams=100_000, contest_joins=5000, trending_batches=15,
-                   trending_ack_batches=60, trending_reads=50)
+                   trending_ack_batches=60, trending_reads=50, notify_players=20_000, notify_ticks=50,
+                   notify_changes_per_tick=1000, notify_endpoints=50, notify_events=40)
 
     @classmethod
     def tiny(cls) -> BenchConfig:
@@ -73,7 +80,9 @@ class BenchConfig:
                    read_concurrency=2, paced_rps=100.0, paced_seconds=0.5, inprocess_requests=50,
                    redis_benchmark_requests=1000, peer_reads=50, peer_ingest_scores=2000, redis_py_scores=2000,
                    subscribers=(20,), subscription_rounds=2, global_seconds=1.0, contest_teams=500,
-                   contest_joins=50, peer=False, trending_batches=2, trending_ack_batches=3, trending_reads=3)
+                   contest_joins=50, peer=False, trending_batches=2, trending_ack_batches=3, trending_reads=3,
+                   notify_players=500, notify_rules=8, notify_ticks=5, notify_changes_per_tick=20, notify_endpoints=3,
+                   notify_events=5)
 
 
 def ratio(podium: float | None, baseline: dict[str, Any], key: str) -> float | None:
@@ -345,5 +354,5 @@ def scenario_contests(cfg: BenchConfig) -> dict[str, Any]:
         return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}
 
 
-SCENARIOS = ("ingest", "read", "subscriptions", "global", "memory", "kafka", "contests", "trending")
+SCENARIOS = ("ingest", "read", "subscriptions", "global", "memory", "kafka", "contests", "trending", "notifications")
 DEFAULT_SCENARIOS = ("ingest", "read", "subscriptions", "global", "memory")

@@ -106,6 +106,25 @@ function playerAction(field, verb, destructive) {
   };
 }
 
+async function editScore() {
+  const board = $("pf-board").value, player = $("pf-player").value.trim();
+  const raw = $("ef-score").value, reason = $("ef-reason").value;
+  if (!player) { say("Enter a player id.", "error"); return; }
+  if (raw === "" || !Number.isInteger(Number(raw))) { say("Enter a whole-number score.", "error"); return; }
+  if (!reason.trim()) { say("A score edit needs a reason.", "error"); return; }
+  const data = await act(`Edited ${player}'s score on ${board}`, admin(
+    "mutation($b:String!,$p:String!,$s:Long!,$r:String!){ editScore(board:$b, player:$p, score:$s, reason:$r){ status reason rank score } }",
+    { b: board, p: player, s: raw, r: reason }));
+  if (!data) return;
+  const e = data.editScore;
+  if (e.status === "applied") {
+    say(`Edited ${player}'s score on ${board}: ${fmt.format(e.score)}, rank ${e.rank}`, "ok");
+    $("ef-reason").value = "";
+  } else {
+    say(`Score edit of ${player} on ${board} ${e.status}: ${e.reason || ""}`, "error");
+  }
+}
+
 // --- quarantine -----------------------------------------------------------------------------------
 async function loadQuarantine() {
   const board = $("qf-board").value;
@@ -150,6 +169,92 @@ async function loadSnapshots() {
   $("snapshots-list").replaceChildren(...data.snapshots.map((s) => h("li", {},
     `${new Date(s.takenAt).toLocaleString()} · season ${s.season} · ${fmt.format(s.totalCount)} entries`)));
   if (data.snapshots.length === 0) $("snapshots-list").append(h("li", {}, "No snapshots yet."));
+}
+
+// Runs a long admin action with a visible progress bar and elapsed time; reports the result.
+async function withProgress(label, fn) {
+  const bar = $("sf-progress"), result = $("sf-result");
+  const started = performance.now();
+  bar.hidden = false;
+  for (const b of ["sf-take", "sf-rebuild"]) $(b).disabled = true;
+  result.textContent = `${label}…`;
+  const timer = setInterval(() => { result.textContent = `${label}… ${((performance.now() - started) / 1000).toFixed(1)} s`; }, 200);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+    bar.hidden = true;
+    for (const b of ["sf-take", "sf-rebuild"]) $(b).disabled = false;
+  }
+}
+
+async function takeSnapshot() {
+  const board = $("sf-board").value;
+  const data = await withProgress(`Taking a snapshot of ${board}`, () => act(`Took a snapshot of ${board}`,
+    admin("mutation($b:String!){ takeSnapshot(board:$b){ season takenAt totalCount } }", { b: board })));
+  if (!data) { $("sf-result").textContent = "Snapshot failed."; return; }
+  const s = data.takeSnapshot;
+  $("sf-result").dataset.state = "ok";
+  $("sf-result").textContent = `Snapshot of ${board}: ${fmt.format(s.totalCount)} entries, season ${s.season}, at ${new Date(s.takenAt).toLocaleString()}`;
+  await loadSnapshots();
+}
+
+async function rebuild() {
+  const board = $("sf-board").value;
+  if (!confirm(`Rebuild ${board} from the warm store? Its writes are refused (clients retry) until it is done.`)) return;
+  const data = await withProgress(`Rebuilding ${board}`, () => act(`Rebuilt ${board}`,
+    admin("mutation($b:String!){ rebuildBoard(board:$b){ season entries tookMs backlogRows verified differences } }", { b: board })));
+  if (!data) { $("sf-result").textContent = "Rebuild failed."; return; }
+  const r = data.rebuildBoard;
+  $("sf-result").dataset.state = r.verified ? "ok" : "error";
+  $("sf-result").textContent = `Rebuilt ${board} season ${r.season}: ${fmt.format(r.entries)} entries in ${fmt.format(r.tookMs)} ms` +
+    ` (${fmt.format(r.backlogRows)} from the backlog) · ${r.verified ? "verified" : `${fmt.format(r.differences)} differences`}`;
+}
+
+// --- webhooks ---------------------------------------------------------------------------------------
+const names = (text) => text.split(",").map((t) => t.trim()).filter(Boolean);
+
+async function loadWebhooks() {
+  const doc = await act("Loaded the webhooks", (cred) => rest("GET", "/v1/admin/webhooks/status", cred));
+  if (!doc) return;
+  const t = doc.totals;
+  $("wh-totals").textContent = `routed ${fmt.format(t.routed)} · delivered ${fmt.format(t.delivered)} · failed attempts ${fmt.format(t.failed_attempts)} · dead-lettered ${fmt.format(t.dead_lettered)}`;
+  $("webhooks-list").replaceChildren(...doc.webhooks.map((w) => h("li", { "data-endpoint": w.id, "data-breaker": w.breaker },
+    h("span", {}, h("strong", {}, w.id), " ", h("span", { class: "mono" }, w.url),
+      ` · ${w.events.length ? w.events.join(", ") : "all events"} · ${w.boards.length ? w.boards.join(", ") : "all boards"}`,
+      h("br"), h("span", { class: "delivery" }, `delivered ${w.delivered} · queued ${w.queued} · failed attempts ${w.failed_attempts} · dead-lettered ${w.dead_lettered}`),
+      w.last_error ? ` · last error: ${w.last_error}` : "", " ",
+      h("span", { class: w.breaker === "closed" ? "badge badge-live" : "badge badge-stale" }, w.breaker.toUpperCase())),
+    h("button", { type: "button", class: "danger", "aria-label": `Delete webhook ${w.id}`, onclick: () => deleteWebhook(w.id) }, "Delete"))));
+  if (doc.webhooks.length === 0) $("webhooks-list").append(h("li", {}, "No webhook endpoints."));
+}
+
+async function saveWebhook() {
+  const body = { id: $("wh-id").value.trim(), url: $("wh-url").value.trim(), secret: $("wh-secret").value,
+    events: names($("wh-events").value), boards: names($("wh-boards").value) };
+  const done = await act(`Registered webhook ${body.id}`, (cred) => rest("POST", "/v1/admin/webhooks", cred, body));
+  if (done) { $("wh-secret").value = ""; await loadWebhooks(); }
+}
+
+async function deleteWebhook(id) {
+  if (!confirm(`Delete the webhook endpoint ${id}?`)) return;
+  if (await act(`Deleted webhook ${id}`, (cred) => rest("DELETE", `/v1/admin/webhooks/${encodeURIComponent(id)}`, cred))) await loadWebhooks();
+}
+
+async function loadDeadLetters() {
+  const doc = await act("Loaded the dead letters", (cred) => rest("GET", "/v1/admin/webhooks/dead-letters?first=100", cred));
+  if (!doc) return;
+  $("dead-list").replaceChildren(...doc.dead_letters.map((d) => h("li", { "data-id": d.id, "data-endpoint": d.endpoint },
+    h("span", {}, h("strong", {}, d.endpoint), ` ${d.notification.kind} · ${d.notification.board} · ${d.notification.player || ""} · ${d.error} · ${new Date(d.at_ms).toLocaleString()}`),
+    h("button", { type: "button", "aria-label": `Replay dead letter ${d.id} to ${d.endpoint}`, onclick: () => replay(d.id) }, "Replay"))));
+  if (doc.dead_letters.length === 0) $("dead-list").append(h("li", {}, "No dead letters."));
+}
+
+async function replay(id) {
+  if (await act(`Replayed dead letter ${id}`, (cred) => rest("POST", `/v1/admin/webhooks/dead-letters/${encodeURIComponent(id)}/replay`, cred))) {
+    await loadDeadLetters();
+    await loadWebhooks();
+  }
 }
 
 async function loadRegions() {
@@ -200,6 +305,12 @@ if (tier === "region") {
   on("pf-delete", "click", playerAction("deletePlayer", "Deleted the entry of", true));
   onSubmit("quarantine-form", loadQuarantine);
   onSubmit("snapshots-form", loadSnapshots);
+  onSubmit("edit-form", editScore);
+  on("sf-take", "click", takeSnapshot);
+  on("sf-rebuild", "click", rebuild);
+  on("wh-refresh", "click", loadWebhooks);
+  onSubmit("wh-form", saveWebhook);
+  on("dead-refresh", "click", loadDeadLetters);
   on("rep-refresh", "click", () => replication("status"));
   on("rep-pause", "click", () => replication("pause"));
   on("rep-resume", "click", () => replication("resume"));

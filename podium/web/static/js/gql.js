@@ -39,8 +39,10 @@ export async function gql(query, variables = {}, credential = "") {
   return doc.data;
 }
 
-export async function rest(method, path, credential = "") {
-  const response = await fetch(path, { method, credentials: "omit", headers: headers(credential, false) });
+export async function rest(method, path, credential = "", body = undefined) {
+  const init = { method, credentials: "omit", headers: headers(credential, body !== undefined) };
+  if (body !== undefined) init.body = JSON.stringify(body);
+  const response = await fetch(path, init);
   const doc = await response.json().catch(() => ({}));
   if (!response.ok) {
     const e = (doc.errors && doc.errors[0]) || doc.error || {};

@@ -35,10 +35,10 @@ const HISTORY = "query($b:String!,$p:String!){ rankHistory(board:$b, player:$p, 
 const REGIONS = "query($b:String!){ regions { region stale lagMs lastContact changesReceived } leaderboard(board:$b, first:1, allowStale:true){ asOf stale } }";
 
 function syncUrl() {
-  const p = new URLSearchParams();
-  if (state.board) p.set("board", state.board);
-  if (state.size !== 10) p.set("n", String(state.size));
-  if (state.player) p.set("player", state.player);
+  const p = new URLSearchParams(location.search);   // keeps the contest and trending panels' state
+  for (const [k, v] of [["board", state.board], ["n", state.size !== 10 ? String(state.size) : ""], ["player", state.player]]) {
+    if (v) p.set(k, v); else p.delete(k);
+  }
   const query = p.toString();
   history.replaceState(null, "", query ? `${location.pathname}?${query}` : location.pathname);
 }

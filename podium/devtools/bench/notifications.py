@@ -1,0 +1,274 @@
+"""`podium bench notifications`: what notification rules cost a board's tick, and how fast the
+webhook delivery worker drains the outbox into a local receiver, each next to a baseline measured
+in the same run.
+
+1. Rules per tick. A board of `players` entries takes `changes_per_tick` random score changes per
+   tick; the engine sees the top slice its rules need (`slice_for`). Baseline: the tick's work for
+   that slice without rules (the fan-out's diff, the engine's `apply_diff` and both player views);
+   Podium: the same plus `evaluate()` of `rules` rules (a mix of overtaken, entered/left top-N and
+   rank thresholds).
+2. Webhook deliveries. `events` notifications in the Redis outbox, `endpoints` endpoints that each
+   want every event, one local HTTP receiver (a thread, HTTP/1.1 keep-alive) that verifies nothing
+   and answers 200. Baseline: the same signed bodies posted straight from an httpx client with the
+   same per-endpoint concurrency (no Redis, no queues); Podium: the `DeliveryWorker` routing and
+   delivering them. Lag: receiver arrival minus the event's enqueue time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from podium.config import NotificationSettings
+from podium.model import RankedEntry
+from podium.redis_client import connect
+from podium.redis_server import RedisServer
+from podium.top_diff import apply_diff, diff_top
+
+WEBHOOK_SECRET = "bench-webhook-secret-0123456789"
+DRAIN_TIMEOUT_S = 600.0
+HTTP_TIMEOUT_S = 30.0          # the baseline client's; the worker uses `webhook_timeout_ms`
+
+
+def _pct(samples: Sequence[float], q: float) -> float:
+    ordered = sorted(samples)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2) if ordered else 0.0
+
+
+# -- 1. rules per tick --------------------------------------------------------------------------
+def _rules(count: int, n_max: int) -> list[Any]:
+    from podium.region.notifications.rules import Metric, Rule, RuleKind
+
+    kinds = [RuleKind.OVERTAKEN, RuleKind.ENTERED_TOP_N, RuleKind.LEFT_TOP_N, RuleKind.THRESHOLD]
+    out = []
+    for i in range(count):
+        kind = kinds[i % len(kinds)]
+        n = min(n_max, 10 + (i % 9) * 10)
+        if kind is RuleKind.THRESHOLD:
+            out.append(Rule(f"r{i}", "bench", kind, metric=Metric.RANK, value=n))
+        else:
+            out.append(Rule(f"r{i}", "bench", kind, n=min(n, n_max - 6), near_ranks=5, window_ms=60_000))
+    return out
+
+
+def _ticks(players: int, ticks: int, changes_per_tick: int, slice_n: int, rng: random.Random) -> list[list[RankedEntry]]:
+    """The top slice after each tick of random score changes (higher is better, ties by player)."""
+    scores = {f"p{i}": rng.randrange(1_000_000) for i in range(players)}
+    names = list(scores)
+
+    def top() -> list[RankedEntry]:
+        import heapq
+
+        best = heapq.nsmallest(slice_n, scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [RankedEntry(i + 1, p, s, 0) for i, (p, s) in enumerate(best)]
+
+    out = [top()]
+    for _ in range(ticks):
+        for _ in range(changes_per_tick):
+            player = rng.choice(names)
+            scores[player] = max(scores[player], rng.randrange(1_100_000))
+        out.append(top())
+    return out
+
+
+def bench_rules(players: int, rules: int, ticks: int, changes_per_tick: int, seed: int = 18) -> dict[str, Any]:
+    from podium.region.notifications.engine import slice_for
+    from podium.region.notifications.evaluate import Coalescer, as_board, evaluate
+
+    settings = NotificationSettings()
+    declared = _rules(rules, settings.top_n_max)
+    slice_n = slice_for(declared, settings.top_n_max)
+    slices = _ticks(players, ticks, changes_per_tick, slice_n, random.Random(seed))
+
+    def tick(before: list[RankedEntry], after: list[RankedEntry]) -> tuple[dict[str, RankedEntry], dict[str, RankedEntry]]:
+        new = apply_diff(before, diff_top(before, after))
+        return as_board(before), as_board(new)
+
+    t0 = time.perf_counter()
+    for before, after in itertools.pairwise(slices):
+        tick(before, after)
+    base_s = time.perf_counter() - t0
+
+    co = Coalescer(settings.coalesce_players_max, settings.overtaken_by_max)
+    notes = suppressed = 0
+    t0 = time.perf_counter()
+    for i, (before, after) in enumerate(itertools.pairwise(slices)):
+        result = evaluate(declared, *tick(before, after), 1_000 * i, i, co)
+        notes += len(result.notifications)
+        suppressed += result.suppressed
+    rules_s = time.perf_counter() - t0
+    per_tick_ms = rules_s / ticks * 1000
+    return {"players": players, "rules": rules, "slice": slice_n, "ticks": ticks, "changes_per_tick": changes_per_tick,
+            "baseline_ticks_per_s": round(ticks / base_s, 1), "podium_ticks_per_s": round(ticks / rules_s, 1),
+            "evaluate_ms_per_tick": round(per_tick_ms, 3),
+            "rule_evaluations_per_s": round(ticks * rules / rules_s, 1),
+            "notifications": notes, "suppressed": suppressed}
+
+
+# -- 2. webhook deliveries ----------------------------------------------------------------------
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 4096      # every endpoint's connections may arrive at once
+    daemon_threads = True
+
+
+class _Receiver:
+    """Answers 200 to every POST and records (event id, arrival ms); keep-alive connections."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[tuple[str, int]] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length", "0")))
+                event = self.headers.get("x-podium-event-id", "")
+                with receiver.lock:
+                    receiver.arrivals.append((event, time.time_ns() // 1_000_000))
+                self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = _Server(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def url(self, endpoint: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook/{endpoint}"
+
+    def reset(self) -> None:
+        with self.lock:
+            self.arrivals = []
+
+
+def _notes(events: int, at_ms: int) -> list[bytes]:
+    return [orjson.dumps({"id": f"bench:{i}", "kind": "threshold", "rule": "r", "board": "bench", "player": f"p{i}",
+                          "at_ms": at_ms, "rank": 1, "previous_rank": None, "score": i, "by": [], "count": 0,
+                          "extra": {}}) for i in range(events)]
+
+
+async def _baseline(receiver: _Receiver, endpoints: list[Any], bodies: list[bytes], concurrency: int) -> float:
+    from podium.region.notifications.webhooks import delivery_headers
+
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=len(endpoints) * concurrency),
+                                 timeout=HTTP_TIMEOUT_S) as client:
+        async def one_endpoint(endpoint: Any) -> None:
+            queue = list(bodies)
+
+            async def lane() -> None:
+                while queue:
+                    body = queue.pop()
+                    event = orjson.loads(body)["id"]
+                    r = await client.post(endpoint.url, content=body,
+                                          headers=delivery_headers(endpoint, event, body, time.time_ns() // 1_000_000))
+                    r.raise_for_status()
+
+            await asyncio.gather(*(lane() for _ in range(concurrency)))
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one_endpoint(e) for e in endpoints))
+        return time.perf_counter() - t0
+
+
+async def _podium(redis_url: str, endpoints: list[Any], bodies: list[bytes], settings: NotificationSettings) -> tuple[float, int]:
+    from podium.clock import SystemClock
+    from podium.region.notifications.delivery import DeliveryWorker
+    from podium.region.notifications.inbox_redis import OUTBOX_KEY
+    from podium.region.notifications.webhooks_redis import RedisWebhooks
+
+    redis = connect(redis_url)
+    store = RedisWebhooks(redis, settings.webhook_endpoints_max, len(bodies) + 1, settings.dead_letters_max)
+    for endpoint in endpoints:
+        await store.put_endpoint(endpoint)
+    client = httpx.AsyncClient(limits=httpx.Limits(max_connections=len(endpoints) * settings.webhook_concurrency_max))
+    worker = DeliveryWorker(store, settings, SystemClock(), "bench", client)
+    stop = asyncio.Event()
+    want = len(bodies) * len(endpoints)
+    t0 = time.perf_counter()
+    async with redis.pipeline(transaction=False) as pipe:
+        for body in bodies:
+            pipe.xadd(OUTBOX_KEY, {"n": body})
+        await pipe.execute()
+    task = asyncio.create_task(worker.run(stop))
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    while worker.counters.delivered + worker.counters.dead_lettered < want and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    elapsed = time.perf_counter() - t0
+    stop.set()
+    await task
+    await client.aclose()
+    await redis.aclose()
+    return elapsed, worker.counters.delivered
+
+
+def bench_webhooks(endpoints: int, events: int) -> dict[str, Any]:
+    from podium.region.notifications.webhooks import Endpoint
+
+    settings = NotificationSettings()
+    receiver = _Receiver()
+    receiver.thread.start()
+    hooks = [Endpoint(f"e{i}", receiver.url(f"e{i}"), WEBHOOK_SECRET) for i in range(endpoints)]
+    try:
+        bodies = _notes(events, time.time_ns() // 1_000_000)
+        base_s = asyncio.run(_baseline(receiver, hooks, bodies, settings.webhook_concurrency_max))
+        receiver.reset()
+        with tempfile.TemporaryDirectory(prefix="podium-bench-notify-") as tmp, \
+                RedisServer(Path(tmp), appendonly=False) as server:
+            enqueued_ms = time.time_ns() // 1_000_000
+            bodies = _notes(events, enqueued_ms)
+            podium_s, delivered = asyncio.run(_podium(server.url, hooks, bodies, settings))
+        lags = [arrived - enqueued_ms for _, arrived in receiver.arrivals]
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()
+    total = events * endpoints
+    return {"endpoints": endpoints, "events": events, "deliveries": total, "delivered": delivered,
+            "lost": total - delivered,
+            "baseline_deliveries_per_s": round(total / base_s, 1), "podium_deliveries_per_s": round(total / podium_s, 1),
+            "lag_from_enqueue_ms": {"p50": _pct(lags, 0.5), "p99": _pct(lags, 0.99), "max": _pct(lags, 1.0)},
+            "settings": {"webhook_poll_ms": settings.webhook_poll_ms,
+                         "webhook_concurrency_max": settings.webhook_concurrency_max}}
+
+
+def scenario_notifications(players: int, rules: int, ticks: int, changes_per_tick: int, endpoints: int,
+                           events: int) -> dict[str, Any]:
+    try:
+        r = bench_rules(players, rules, ticks, changes_per_tick)
+        w = bench_webhooks(endpoints, events)
+    except Exception as exc:  # reported, not fatal
+        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}
+    return {"status": "measured", "rules": r, "webhooks": w, "ratios": {
+        "ticks_with_rules_vs_without": round(r["podium_ticks_per_s"] / r["baseline_ticks_per_s"], 3),
+        "worker_vs_direct_httpx": round(w["podium_deliveries_per_s"] / w["baseline_deliveries_per_s"], 3)}}
+
+
+def markdown_rows(res: dict[str, Any]) -> list[str]:
+    if res.get("status") != "measured":
+        return [f"| notifications | not measured ({res.get('error', res.get('reason', ''))}) | | | |"]
+    r, w, q = res["rules"], res["webhooks"], res["ratios"]
+    return [
+        (f"| notification rules (board ticks/s, {r['rules']} rules, {r['players']:,} players, slice {r['slice']}, "
+         f"{r['changes_per_tick']} changes/tick) | {r['podium_ticks_per_s']:,.0f} | the tick without rules | "
+         f"{r['baseline_ticks_per_s']:,.0f} | {q['ticks_with_rules_vs_without']} |"),
+        f"| rule evaluations/s | {r['rule_evaluations_per_s']:,.0f} | | | |",
+        (f"| webhook deliveries/s ({w['endpoints']} endpoints × {w['events']} events, local receiver) | "
+         f"{w['podium_deliveries_per_s']:,.0f} | httpx posting directly, same concurrency | "
+         f"{w['baseline_deliveries_per_s']:,.0f} | {q['worker_vs_direct_httpx']} |"),
+        (f"| webhook lag from enqueue p50/p99 (ms), lost | {w['lag_from_enqueue_ms']['p50']}/"
+         f"{w['lag_from_enqueue_ms']['p99']}, {w['lost']} | | | |"),
+    ]

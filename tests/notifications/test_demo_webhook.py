@@ -1,0 +1,65 @@
+"""The demo's webhook receiver: registered on a live region like `podium up --demo` does, it receives
+signed deliveries, verifies them, and refuses one signed with another secret."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from podium.region.api.app import create_app
+from rich.console import Console
+
+from podium.devtools import testing
+from podium.devtools.demo_webhook import DEMO_ENDPOINT, DemoReceiver, register
+from podium.devtools.testing import LiveServer
+from podium.redis_server import RedisServer
+from podium.signing import signed_headers
+from tests.conftest import ADMIN_KEY, region_settings
+from tests.region.helpers import create_board, entry, post_scores
+
+SECRET = "demo-secret-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def region(redis_server: RedisServer) -> Iterator[LiveServer]:
+    testing.START_TIMEOUT_S = 60.0
+    with LiveServer(create_app, region_settings(redis_server.url, notifications={"live_poll_ms": 100,
+                                                                                "webhook_poll_ms": 50})) as server:
+        yield server
+
+
+async def _register(base: str, board: str, url: str) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        await register(http, ADMIN_KEY, board, url, SECRET)
+
+
+def test_the_demo_receiver_verifies_real_deliveries(region: LiveServer) -> None:
+    out = io.StringIO()
+    receiver = DemoReceiver(SECRET, Console(file=out, width=200))
+    receiver.thread.start()
+    try:
+        board = create_board(region.url)
+        asyncio.run(_register(region.url, board, receiver.url))
+        engine = region.app.state.notifications.engine
+        deadline = time.monotonic() + 30
+        while board not in engine.watches and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)                       # the watch has its first (full) top
+        post_scores(region.url, {"entries": [entry(board, "ann", 10), entry(board, "bob", 20)]})
+        deadline = time.monotonic() + 30
+        while receiver.received < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert receiver.received == 2 and receiver.rejected == 0
+        assert out.getvalue().count("entered_top_n") == 2 and "signature verified" in out.getvalue()
+
+        forged = b'{"kind": "entered_top_n"}'
+        headers = signed_headers(DEMO_ENDPOINT, "another-secret-0123456789", "POST", "/hook",
+                                 time.time_ns() // 1_000_000, forged)
+        assert httpx.post(receiver.url, content=forged, headers=headers).status_code == 401
+        assert receiver.rejected == 1
+    finally:
+        receiver.close()
