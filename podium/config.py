@@ -132,6 +132,7 @@ class GlobalSettings(BaseModel):
     stale_after_ms: int = 5000               # stale: a region's oldest unmerged change (or last contact) is older
     region_urls: dict[str, str] = Field(default_factory=dict)  # region -> base URL (STRONG / SESSION reads)
     session_wait_ms: int = 500               # SESSION reads wait this long for replication before reading through
+    directory_probe_ms: int = 2000           # region directory: each region's /readyz is probed this often
 
 
 class ReplicationSettings(BaseModel):
