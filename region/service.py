@@ -32,6 +32,7 @@ from podium.region.trending.service import TrendingService
 from podium.region.trending.wiring import build_live, build_trending
 from podium.replication.anti_entropy import AntiEntropy
 from podium.replication.change_feed_redis import RedisChangeFeed
+from podium.replication.ship_breaker import BreakerShipTransport
 from podium.replication.ship_kafka import KafkaShipTransport
 from podium.replication.shipper import Shipper
 from podium.replication.shipper_metrics import observe_shipper
@@ -382,6 +383,8 @@ class RegionService:
             transport = KafkaShipTransport(self.settings, r.secret, self.clock)
         else:
             transport = HttpShipTransport(g.url, r.secret, self.clock, r.request_timeout_ms)
+        # "global": the global tier (HTTP) or the replication topic (Kafka) as this region sees it
+        transport = BreakerShipTransport(transport, self.breakers, "global", r.request_timeout_ms)
         feed = RedisChangeFeed(self.redis, self.boards, self.settings.region, self.settings.ingest.changes_len_max)
         self.shipper = Shipper(feed, self.settings.region, transport, self.clock, r)
         observe_shipper(self.telemetry.provider.get_meter("podium"), self.shipper)
