@@ -10,22 +10,27 @@ import re
 import signal
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 from podium.region.api.app import create_app
 
 from podium.devtools.testing import LiveServer
 from podium.redis_server import RedisServer
-from tests.conftest import region_settings
+from podium.signing import signed_headers
+from tests.conftest import GAME_KEY_ID, GAME_SECRET, region_settings
 from tests.region.helpers import create_board, entry, post_scores
 
 CALL_TIMEOUT_MS = 400
 BREAKERS = {"call_timeout_ms": CALL_TIMEOUT_MS, "open_ms": 1000, "calls_min": 3, "window_calls_max": 20,
             "failure_ratio": 0.5}
 TOP = "query($b:String!){ leaderboard(board:$b, first:5){ stale asOf edges { node { player score } } } }"
+BASELINE_CUT_S = 5.0       # the baseline's client timeout: a request still waiting then is hanging
+NO_BREAKER = {"call_timeout_ms": 0, "calls_min": 100_000, "window_calls_max": 100_000, "failure_ratio": 1.0}
 # Slack over the call timeout for one request's own overhead on a 2-core machine shared with other
 # test runs (load 20 seen): a hanging request would wait for the client's 30 s timeout.
 SLACK_MS = 3000
@@ -84,6 +89,34 @@ def _while_open(url: str, board: str, players: list[str], stopped_at_ms: int, ro
             "max_ms": round(max(every), 1), "requests": len(every)}
 
 
+def _without_breaker(url: str, board: str, requests: int) -> dict[str, Any]:
+    """The baseline, in the same run: a region whose breaker never opens and never times a call out
+    (what Podium did before), against the same hung Redis. Its requests are cut by the client's
+    timeout, in parallel so the test waits one timeout, not one per request."""
+    def timed(fn: Callable[[], httpx.Response]) -> float:
+        t0 = time.perf_counter()
+        try:
+            fn()
+        except httpx.TimeoutException:
+            pass
+        return (time.perf_counter() - t0) * 1000
+
+    def write(i: int) -> float:
+        raw = orjson.dumps({"entries": [entry(board, f"bare{i}", 1)]})
+        headers = signed_headers(GAME_KEY_ID, GAME_SECRET, "POST", "/v1/scores", int(time.time() * 1000), raw)
+        return timed(lambda: httpx.post(f"{url}/v1/scores", content=raw, headers=headers, timeout=BASELINE_CUT_S))
+
+    def read(i: int) -> float:
+        return timed(lambda: httpx.post(f"{url}/graphql", json={"query": TOP, "variables": {"b": board}},
+                                        timeout=BASELINE_CUT_S))
+
+    with ThreadPoolExecutor(max_workers=2 * requests) as pool:
+        writes = list(pool.map(write, range(requests)))
+        reads = list(pool.map(read, range(requests)))
+    return {"reads_p99_ms": round(_p99(reads), 1), "writes_p99_ms": round(_p99(writes), 1),
+            "writes_cut_at_client_timeout": sum(1 for ms in writes if ms >= BASELINE_CUT_S * 1000)}
+
+
 def _recovered(url: str, board: str) -> None:
     _until(lambda: _breaker(url) == "closed")
     assert _write(url, board, "p9", 99)[0].status_code == 200
@@ -96,7 +129,8 @@ def test_reads_stay_stale_and_writes_fail_fast_while_redis_hangs_then_dies(tmp_p
     redis = RedisServer(tmp_path / "redis", appendonly=True).start()
     settings = region_settings(redis.url, breakers=BREAKERS)
     try:
-        with LiveServer(create_app, settings) as server:
+        with LiveServer(create_app, settings) as server, \
+                LiveServer(create_app, region_settings(redis.url, breakers=NO_BREAKER)) as bare:
             url = server.url
             board = create_board(url)
             for i in range(5):
@@ -114,6 +148,8 @@ def test_reads_stay_stale_and_writes_fail_fast_while_redis_hangs_then_dies(tmp_p
             _until(lambda: _breaker(url) == "open")
             assert max(trip) < CALL_TIMEOUT_MS + SLACK_MS, trip
             hung = _while_open(url, board, ["p4", "p3", "p2", "p1", "p0"], stopped_at, rounds=40)
+            baseline = _without_breaker(bare.url, board, requests=4)
+            assert baseline["writes_cut_at_client_timeout"] == 4      # the baseline does hang
             metrics = httpx.get(f"{url}/metrics").text
             assert re.search(r'^podium_circuit_state\{dependency="redis",[^}]*\} [12]\.0$', metrics, re.MULTILINE), metrics
             assert re.search(r'^podium_circuit_rejected_total\{dependency="redis",[^}]*\} [1-9]', metrics, re.MULTILINE)
@@ -132,6 +168,7 @@ def test_reads_stay_stale_and_writes_fail_fast_while_redis_hangs_then_dies(tmp_p
             redis.stop()
             redis = RedisServer(tmp_path / "redis", port=redis.port, appendonly=True).start()
             _recovered(url, board)
-            print(f"\nbreaker open, redis SIGSTOP: {hung}\nbreaker open, redis killed: {dead}")
+            print(f"\nredis SIGSTOP, no breaker (baseline): {baseline}\nbreaker open, redis SIGSTOP: {hung}"
+                  f"\nbreaker open, redis killed: {dead}")
     finally:
         redis.stop()
