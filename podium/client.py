@@ -7,7 +7,8 @@ region restart or a Redis failover); past it `DeliveryFailed` is raised and the 
 buffer. A batch the region refuses for good (4xx other than 409-pending and 429) raises
 `BatchRejected`. Nothing is ever dropped silently.
 
-Regions. The client takes an ordered list of region URLs; the first is home. A region that cannot
+Regions. The client takes an ordered list of region URLs; the first is home (or builds it from the
+global tier's region directory: `from_directory`, docs/operations.md). A region that cannot
 have applied the batch (connection refused or timed out before sending, or 503: its store is
 unavailable) is marked down for `region_down_s` and the batch moves at once to the next region.
 Away from home, home's `/readyz` is probed every `failback_s` and the client returns when it
