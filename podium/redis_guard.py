@@ -16,7 +16,7 @@ are not timed. Redis Cluster clients are not guarded (open: the cluster client r
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
@@ -68,9 +68,8 @@ class GuardedPipeline(Pipeline):
     breaker_name: str
 
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
-        parent = super()
         result: list[Any] = await _guarded(self.breakers, self.breaker_name,
-                                           lambda: parent.execute(raise_on_error), blocks=False)
+                                           lambda: Pipeline.execute(self, raise_on_error), blocks=False)
         return result
 
 
@@ -81,9 +80,9 @@ class GuardedRedis(aioredis.Redis):
     breaker_name: str
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
-        parent = super()
         return await _guarded(self.breakers, self.breaker_name,
-                              lambda: parent.execute_command(*args, **options), blocks=_blocks(args))
+                              lambda: aioredis.Redis.execute_command(self, *args, **options),  # type: ignore[no-untyped-call]
+                              blocks=_blocks(args))
 
     def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> GuardedPipeline:
         pipe = GuardedPipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
@@ -92,6 +91,6 @@ class GuardedRedis(aioredis.Redis):
 
 
 def guarded_client(pool: aioredis.ConnectionPool, breakers: Breakers, name: str) -> GuardedRedis:
-    client = GuardedRedis.from_pool(pool)
+    client = cast(GuardedRedis, GuardedRedis.from_pool(pool))   # from_pool builds `cls`
     client.breakers, client.breaker_name = breakers, name
     return client
