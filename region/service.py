@@ -145,7 +145,7 @@ class RegionService:
             return
         h = self.settings.history
         meter = self.telemetry.provider.get_meter("podium")
-        writer = history_writer(self.settings, history, self.redis, self.boards)
+        writer = history_writer(self.settings, history, self.redis, self.boards, self.breakers)
 
         def backlog(options: CallbackOptions) -> list[Observation]:
             return [Observation(writer.backlog_size)]
