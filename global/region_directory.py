@@ -50,7 +50,10 @@ class RegionDirectory:
         probe = self.probes.setdefault(region, Probe())
 
         async def readyz() -> httpx.Response:
-            response = await self.http.get(f"{url}/readyz")
+            try:
+                response = await self.http.get(f"{url}/readyz")
+            except httpx.HTTPError as exc:    # as Unavailable, so the breaker counts it
+                raise Unavailable(f"region {region!r} unreachable: {exc.__class__.__name__}") from exc
             if response.status_code >= 500:
                 raise Unavailable(f"region {region!r} not ready: HTTP {response.status_code}")
             return response
@@ -59,7 +62,7 @@ class RegionDirectory:
         try:
             await self.breakers.call(breaker_name(region), readyz, timeout_ms=self.probe_timeout_ms)
             probe.ready, probe.ready_ms, probe.detail = True, now, "ready"
-        except (Unavailable, httpx.HTTPError) as exc:
+        except Unavailable as exc:
             probe.ready, probe.detail = False, str(exc)[:200]
         probe.checked_ms = now
 
