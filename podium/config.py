@@ -268,7 +268,6 @@ class BreakerSettings(BaseModel):
     open_ms: int = Field(default=5000, ge=1)         # open this long before half-open probes
     half_open_probes_max: int = Field(default=1, ge=1)   # calls let through at once while half-open
     call_timeout_ms: int = Field(default=1000, ge=0)  # a call slower than this fails and counts (0: unbounded)
-    stale_entries_max: int = Field(default=1000, ge=0)   # last good answers kept for serve-stale (per process)
 
     @model_validator(mode="after")
     def _can_open(self) -> BreakerSettings:
