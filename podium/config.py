@@ -267,7 +267,9 @@ class BreakerSettings(BaseModel):
     window_ms: int = Field(default=10_000, ge=1)     # outcomes older than this are forgotten
     open_ms: int = Field(default=5000, ge=1)         # open this long before half-open probes
     half_open_probes_max: int = Field(default=1, ge=1)   # calls let through at once while half-open
-    call_timeout_ms: int = Field(default=1000, ge=0)  # a call slower than this fails and counts (0: unbounded)
+    # A call slower than this fails and counts (0: unbounded). Raise it if legitimate calls (a rebuild
+    # pipeline, a 10k-entry snapshot read) come near it under load: they would be cut and retried.
+    call_timeout_ms: int = Field(default=2000, ge=0)
 
     @model_validator(mode="after")
     def _can_open(self) -> BreakerSettings:
