@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import orjson
 
+from podium.breaker import Breakers
 from podium.errors import BadUserInput, Unavailable
 from podium.model import Board
 
@@ -30,14 +31,22 @@ def decode_session(token: str) -> dict[str, int]:
 
 
 class RegionReader:
-    def __init__(self, region_urls: dict[str, str], timeout_ms: int) -> None:
+    def __init__(self, region_urls: dict[str, str], timeout_ms: int, breakers: Breakers | None = None) -> None:
         self.region_urls = region_urls
         self.timeout_s = timeout_ms / 1000
+        # each region's breaker ("region:<name>"): a region that keeps failing is skipped at once
+        self.breakers = breakers
         # no-cache: regions answer from Redis, not from their ~tick-old read and response caches,
         # so STRONG and SESSION reads see every write a region has acknowledged
         self.http = httpx.AsyncClient(timeout=self.timeout_s, headers={"cache-control": "no-cache"})
 
     async def _query(self, region: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        if self.breakers is None:
+            return await self._query_now(region, query, variables)
+        return await self.breakers.call(f"region:{region}", lambda: self._query_now(region, query, variables),
+                                        timeout_ms=int(self.timeout_s * 1000))
+
+    async def _query_now(self, region: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         url = self.region_urls.get(region)
         if url is None:
             raise Unavailable(f"no URL configured for region {region!r} (global.region_urls)")

@@ -48,6 +48,23 @@ class RegionReplication:
     changes_received: int
 
 
+@strawberry.type(description="One region of the region directory, with its health as the global tier sees it.")
+class DirectoryRegion:
+    region: str
+    url: str
+    healthy: bool = strawberry.field(description="Its circuit breaker is closed and its last /readyz probe answered ready.")
+    circuit: str = strawberry.field(description="The global tier's breaker for the region: closed, half_open or open.")
+    checked_at: datetime | None = strawberry.field(description="When it was last probed.")
+    replication_stale: bool | None = strawberry.field(
+        description="Its changes reach the global tier late (null: it never shipped any).")
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> DirectoryRegion:
+        return cls(region=row["region"], url=row["url"], healthy=row["healthy"], circuit=row["circuit"],
+                   checked_at=as_of(row["checkedMs"]) if row["checkedMs"] is not None else None,
+                   replication_stale=row["replicationStale"])
+
+
 @strawberry.type(description="A player's merged global entry.")
 class GlobalPlayer:
     id: str
@@ -158,6 +175,11 @@ class Query:
         if not 0 < (utf8_len(id) or 0) <= service_of(info).settings.ingest.player_id_len_max:
             raise BadUserInput("player id has an invalid length")
         return GlobalPlayer(id=id)
+
+    @typed.field(description="The region directory: every region's URL and health, healthy regions first "
+                             "(the order a game server should try them).")
+    async def region_directory(self, info: Info[Any, Any]) -> list[DirectoryRegion]:
+        return [DirectoryRegion.from_row(row) for row in service_of(info).directory_entries()]
 
     @typed.field(description="Replication status of every region: lag, last contact, staleness.")
     async def regions(self, info: Info[Any, Any]) -> list[RegionReplication]:

@@ -169,6 +169,12 @@ async def regions(request: Request) -> Response:
     ], "replication_log": consumer.stats() if consumer is not None else None})
 
 
+async def directory(request: Request) -> Response:
+    """The region directory: every region's URL and health, healthy first (public: game servers
+    bootstrap their region list from it)."""
+    return json_response({"regions": service_of(request).directory_entries()})
+
+
 async def conflicts_endpoint(request: Request) -> Response:
     """Admins: the conflict log of a `latest` board (concurrent cross-region writes and who won)."""
     service = service_of(request)
@@ -200,7 +206,8 @@ async def readyz(request: Request) -> Response:
         ok = False
     failed = service.supervisor.failed()
     status = "ready" if ok and not failed else ("redis unreachable" if not ok else "loops failed: " + ", ".join(failed))
-    return json_response({"status": status, "loops": service.supervisor.report()}, 200 if ok and not failed else 503)
+    return json_response({"status": status, "loops": service.supervisor.report(),
+                          "breakers": service.breakers.report()}, 200 if ok and not failed else 503)
 
 
 def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlette:
@@ -235,6 +242,7 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
             Route("/v1/replicate", replicate, methods=["POST"]),
             Route("/v1/replicate/digest", replicate_digest, methods=["GET"]),
             Route("/v1/regions", regions),
+            Route("/v1/directory", directory),
             Route("/v1/admin/conflicts", conflicts_endpoint),
             Route("/healthz", healthz),
             Route("/metrics", metrics),

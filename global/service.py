@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from datasketches import kll_floats_sketch
 from opentelemetry.metrics import Histogram
 from podium.global_.live_reads import RegionReader, decode_session
 from podium.global_.merged_store import GlobalStore
+from podium.global_.region_directory import RegionDirectory
 from podium.global_.region_metrics import (
     convergence_histogram,
     observe_regions,
@@ -19,6 +21,7 @@ from podium.global_.staleness import Feed, FeedReport, RegionFeeds
 from podium.replication.regional_state import resolve, with_change
 
 from podium.boards import BoardRegistry
+from podium.breaker import Breakers
 from podium.clock import Clock, SystemClock
 from podium.config import Settings
 from podium.errors import BadUserInput, Unavailable
@@ -69,6 +72,10 @@ class GlobalService:
     fanout: FanOut | None = None
     rate_limits: TokenBuckets | None = None   # the same per-client buckets as a region's
     telemetry: Telemetry = field(default_factory=lambda: Telemetry("podium-global", "global"))
+    # One circuit breaker per dependency: "redis" (its own) and "region:<name>" per region (live
+    # reads and the directory's probes); the directory publishes the regions with their health.
+    breakers: Breakers = field(default_factory=lambda: Breakers(SystemClock()))
+    directory: RegionDirectory | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     convergence_lag: Histogram = field(init=False)
@@ -90,6 +97,10 @@ class GlobalService:
         self.supervisor.supervise("global-fan-out", lambda: fanout.run(self._stop))
         memory = RedisMemoryProbe(self.redis, self.telemetry.provider.get_meter("podium"), self.settings.metrics)
         self.supervisor.supervise("redis-memory", lambda: memory.run(self._stop))
+        directory = self.directory
+        if directory is not None and directory.region_urls:
+            probe_ms = self.settings.global_.directory_probe_ms
+            self.supervisor.supervise("region-directory", lambda: directory.run(self._stop, probe_ms))
 
     async def _read_range(self, board_id: str, start: int, count: int) -> list[RankedEntry]:
         page: list[RankedEntry] = await self.store.top(await self.boards.require(board_id), start, count)
@@ -112,13 +123,25 @@ class GlobalService:
         clock = clock or SystemClock()
         if not settings.redis_url:
             raise Unavailable("no Redis configured for the global tier: set REDIS_URL")
+        breakers = Breakers(clock, settings.breakers)
         redis = connect(settings.redis_url, cluster=settings.redis_cluster,
-                        connections_max=settings.redis_pool_connections_max)
-        reader = RegionReader(settings.global_.region_urls, settings.global_.strong_timeout_ms)
-        return cls(settings, clock, redis, GlobalStore(redis), BoardRegistry(redis, clock),
-                   reader=reader, telemetry=Telemetry("podium-global", settings.region),
-                   supervisor=Supervisor(settings.supervisor),
-                   rate_limits=TokenBuckets.from_limits(redis, settings.api, clock))
+                        connections_max=settings.redis_pool_connections_max, breakers=breakers, breaker_name="redis")
+        g = settings.global_
+        reader = RegionReader(g.region_urls, g.strong_timeout_ms, breakers)
+        service = cls(settings, clock, redis, GlobalStore(redis), BoardRegistry(redis, clock),
+                      reader=reader, telemetry=Telemetry("podium-global", settings.region),
+                      supervisor=Supervisor(settings.supervisor),
+                      rate_limits=TokenBuckets.from_limits(redis, settings.api, clock), breakers=breakers,
+                      directory=RegionDirectory(g.region_urls, breakers, clock, probe_timeout_ms=g.strong_timeout_ms))
+        service.telemetry.watch_breakers(breakers)
+        return service
+
+    def directory_entries(self) -> list[dict[str, Any]]:
+        """The published region directory (region, url, health; healthy first)."""
+        if self.directory is None:
+            return []
+        stale = {name: self.is_stale(status) for name, status in self.regions.items()}
+        return self.directory.entries(stale)
 
     def region(self, name: str) -> RegionStatus:
         if name not in self.regions:
@@ -211,5 +234,7 @@ class GlobalService:
         await self.supervisor.close()
         if self.reader is not None:
             await self.reader.aclose()
+        if self.directory is not None:
+            await self.directory.aclose()
         await self.redis.aclose()
         self.telemetry.shutdown()

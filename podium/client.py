@@ -7,7 +7,8 @@ region restart or a Redis failover); past it `DeliveryFailed` is raised and the 
 buffer. A batch the region refuses for good (4xx other than 409-pending and 429) raises
 `BatchRejected`. Nothing is ever dropped silently.
 
-Regions. The client takes an ordered list of region URLs; the first is home. A region that cannot
+Regions. The client takes an ordered list of region URLs; the first is home (or builds it from the
+global tier's region directory: `from_directory`, docs/operations.md). A region that cannot
 have applied the batch (connection refused or timed out before sending, or 503: its store is
 unavailable) is marked down for `region_down_s` and the batch moves at once to the next region.
 Away from home, home's `/readyz` is probed every `failback_s` and the client returns when it
@@ -40,7 +41,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from podium.client_regions import RegionList
+from podium.client_regions import RegionList, directory_order
 from podium.clock import Clock, SystemClock
 from podium.signing import signed_headers
 
@@ -134,6 +135,23 @@ class GameServerClient:
         self._jitter = wait_random_exponential(multiplier=0.1, max=backoff_s_max)
         self._retry_now = False
         self._buffer: list[ScoreEvent] = []
+
+    @classmethod
+    async def from_directory(cls, global_url: str, key_id: str, secret: str, *, home: str | None = None,
+                             directory_timeout_s: float = 5.0, **options: Any) -> GameServerClient:
+        """A client whose regions come from the global tier's region directory (`GET /v1/directory`):
+        `home` (a region name; default the directory's first) first, the others healthy first. When
+        home is unhealthy now, batches start at the first healthy region and home is probed for
+        failback. `options` are the constructor's."""
+        async with httpx.AsyncClient(timeout=directory_timeout_s) as http:
+            response = await http.get(f"{global_url.rstrip('/')}/v1/directory")
+            response.raise_for_status()
+        urls, start = directory_order(response.json()["regions"], home)
+        client = cls(urls, key_id, secret, **options)
+        if start:
+            client.regions.start_away(start)
+            log.warning("home region %s is unhealthy in the directory; batches start at %s", urls[0], urls[start])
+        return client
 
     def add(self, board: str, player: str, score: int, *, achieved_at: int | None = None,
             event_id: str | None = None) -> None:

@@ -6,6 +6,7 @@ Pure bookkeeping with an injected clock; the client does the I/O (posting, probi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from podium.clock import Clock
 
@@ -57,6 +58,29 @@ class RegionList:
         self.next_failback_probe = now + self.failback_s
         return True
 
+    def start_away(self, index: int) -> None:
+        """Home is unhealthy at start (the directory says so): begin at `index`, home marked down
+        and probed for failback as after a failover."""
+        now = self.clock.monotonic()
+        self.down_until[0] = now + self.down_s
+        self.active = index
+        self.next_failback_probe = now + self.failback_s
+
     def go_home(self) -> None:
         self.down_until.pop(0, None)
         self.active = 0
+
+
+def directory_order(rows: list[dict[str, Any]], home: str | None) -> tuple[list[str], int]:
+    """Region URLs from the global tier's directory (`GET /v1/directory`): the region named `home`
+    first (else the directory's first), then the rest in the directory's order (healthy first);
+    and the index to start at: home when it is healthy, else the first healthy region (0 when none
+    is: the client then finds out by trying)."""
+    by_name = {row["region"]: row for row in rows}
+    if home is not None and home not in by_name:
+        raise ValueError(f"region {home!r} is not in the directory ({', '.join(sorted(by_name)) or 'empty'})")
+    ordered = ([by_name[home]] if home else []) + [row for row in rows if row["region"] != home]
+    if not ordered:
+        raise ValueError("the region directory lists no region")
+    start = next((i for i, row in enumerate(ordered) if row.get("healthy")), 0)
+    return [str(row["url"]).rstrip("/") for row in ordered], start

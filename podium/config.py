@@ -138,6 +138,7 @@ class GlobalSettings(BaseModel):
     stale_after_ms: int = 5000               # stale: a region's oldest unmerged change (or last contact) is older
     region_urls: dict[str, str] = Field(default_factory=dict)  # region -> base URL (STRONG / SESSION reads)
     session_wait_ms: int = 500               # SESSION reads wait this long for replication before reading through
+    directory_probe_ms: int = 2000           # region directory: each region's /readyz is probed this often
 
 
 class ReplicationSettings(BaseModel):
@@ -263,6 +264,26 @@ class NotificationSettings(BaseModel):
     dead_letters_page_max: int = 500         # dead letters per admin listing
 
 
+class BreakerSettings(BaseModel):
+    """Circuit breakers around remote dependencies (podium/breaker.py): when they open, and for how long."""
+
+    failure_ratio: float = Field(default=0.5, gt=0, le=1)   # failed share of the window that opens a breaker
+    calls_min: int = Field(default=10, ge=1)         # no verdict on fewer calls than this in the window
+    window_calls_max: int = Field(default=100, ge=1)  # outcomes remembered per dependency (the newest)
+    window_ms: int = Field(default=10_000, ge=1)     # outcomes older than this are forgotten
+    open_ms: int = Field(default=5000, ge=1)         # open this long before half-open probes
+    half_open_probes_max: int = Field(default=1, ge=1)   # calls let through at once while half-open
+    # A call slower than this fails and counts (0: unbounded). Raise it if legitimate calls (a rebuild
+    # pipeline, a 10k-entry snapshot read) come near it under load: they would be cut and retried.
+    call_timeout_ms: int = Field(default=2000, ge=0)
+
+    @model_validator(mode="after")
+    def _can_open(self) -> BreakerSettings:
+        if self.calls_min > self.window_calls_max:
+            raise ValueError("breakers.calls_min cannot exceed window_calls_max: the breaker could never open")
+        return self
+
+
 JWT_SYMMETRIC = frozenset({"HS256", "HS384", "HS512"})
 JWT_ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"})
 
@@ -302,6 +323,7 @@ class Settings(BaseSettings):
     trending: TrendingSettings = Field(default_factory=TrendingSettings)
     supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    breakers: BreakerSettings = Field(default_factory=BreakerSettings)
 
     @model_validator(mode="after")
     def _jwt_algorithms_fit_the_key(self) -> Settings:

@@ -8,6 +8,9 @@ from urllib.parse import urlparse
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
+from podium.breaker import Breakers
+from podium.redis_guard import guarded_client
+
 AnyRedis: TypeAlias = aioredis.Redis | RedisCluster
 # Reply shapes as our clients see them: redis-py types each command's replies as the union of every
 # shape its options (WITHSCORES, decode_responses, XAUTOCLAIM's deleted entries) can produce.
@@ -17,8 +20,11 @@ StreamEntries: TypeAlias = list[tuple[bytes | str, dict[bytes | str, bytes | str
 POOL_WAIT_S = 5.0
 
 
-def connect(url: str, *, cluster: bool = False, connections_max: int = 64) -> AnyRedis:
-    """`redis://host:port/db` for one node; `redis+cluster://h1:p1,h2:p2` or cluster=True for a cluster."""
+def connect(url: str, *, cluster: bool = False, connections_max: int = 64,
+            breakers: Breakers | None = None, breaker_name: str = "redis") -> AnyRedis:
+    """`redis://host:port/db` for one node; `redis+cluster://h1:p1,h2:p2` or cluster=True for a cluster.
+    With `breakers`, every command of a single-node client passes the `breaker_name` breaker
+    (podium/redis_guard.py)."""
     if url.startswith("redis+cluster://"):
         cluster = True
         url = "redis://" + url.removeprefix("redis+cluster://")
@@ -26,6 +32,8 @@ def connect(url: str, *, cluster: bool = False, connections_max: int = 64) -> An
         # A blocking pool: past `connections_max`, callers wait (bounded) for a connection instead of
         # failing with "Too many connections" under a burst.
         pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=connections_max, timeout=POOL_WAIT_S)
+        if breakers is not None:
+            return guarded_client(pool, breakers, breaker_name)
         return aioredis.Redis.from_pool(pool)  # owns the pool: aclose() closes its connections
     parsed = urlparse(url)
     nodes = []

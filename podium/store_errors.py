@@ -38,7 +38,9 @@ _TRANSIENT_TYPES = (RedisConnectionError, RedisTimeoutError, BusyLoadingError, R
 def translate(exc: BaseException, store: str) -> PodiumError:
     """The coded error for a driver error of `store` (a name for the message, e.g. "Redis")."""
     if isinstance(exc, _TRANSIENT_TYPES):
-        return Unavailable(f"{store} is unreachable; retry shortly", retryAfter=RETRY_AFTER_S)
+        # an open breaker (podium/redis_guard.py) knows how long until it probes again
+        return Unavailable(f"{store} is unreachable; retry shortly",
+                           retryAfter=getattr(exc, "retry_after_s", RETRY_AFTER_S))
     reply = _TRANSIENT_REPLY.search(str(exc)) if isinstance(exc, ResponseError) else None
     if reply is not None:
         return Unavailable(f"{store} refuses work for now ({reply.group(1)}); retry shortly",

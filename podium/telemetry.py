@@ -17,6 +17,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Tracer
 from prometheus_client import CollectorRegistry, generate_latest
 
+from podium.breaker import STATE_VALUE, Breakers
+
 LOOP_STATES = ("running", "backing_off", "failed", "stopped")   # podium.tasks.LoopState values
 LATENCY_BUCKETS_MS = (0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500)
 # Lags (commit -> push, commit -> global merge) run from a tick to minutes during an outage.
@@ -78,6 +80,23 @@ class Telemetry:
                                       description="Restarts of each supervised background loop")
         meter.create_observable_gauge("podium_loop_state", callbacks=[states],
                                       description="1 for the state each supervised loop is in")
+
+    def watch_breakers(self, breakers: Breakers) -> None:
+        """`podium_circuit_state{dependency}`: 0 closed, 1 half-open, 2 open (podium/breaker.py);
+        `podium_circuit_rejected`: calls refused while open. A dependency appears at its first call."""
+        meter = self.provider.get_meter("podium")
+
+        def states(options: CallbackOptions) -> Iterable[Observation]:
+            now = breakers.clock.now_ms()
+            return [Observation(STATE_VALUE[b.state(now)], {"dependency": b.name}) for b in breakers]
+
+        def rejected(options: CallbackOptions) -> Iterable[Observation]:
+            return [Observation(b.rejected, {"dependency": b.name}) for b in breakers]
+
+        meter.create_observable_gauge("podium_circuit_state", callbacks=[states],
+                                      description="Circuit breaker state per dependency: 0 closed, 1 half-open, 2 open")
+        meter.create_observable_counter("podium_circuit_rejected", callbacks=[rejected],
+                                        description="Calls refused at once by an open circuit breaker")
 
     def gauge_source(self, name: str, read: Callable[[], float]) -> None:
         self._gauges[name] = read

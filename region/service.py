@@ -32,12 +32,14 @@ from podium.region.trending.service import TrendingService
 from podium.region.trending.wiring import build_live, build_trending
 from podium.replication.anti_entropy import AntiEntropy
 from podium.replication.change_feed_redis import RedisChangeFeed
+from podium.replication.ship_breaker import BreakerShipTransport
 from podium.replication.ship_kafka import KafkaShipTransport
 from podium.replication.shipper import Shipper
 from podium.replication.shipper_metrics import observe_shipper
 from podium.replication.transport import HttpShipTransport, ShipTransport
 
 from podium.boards import BoardRegistry
+from podium.breaker import Breakers
 from podium.clock import Clock, SystemClock
 from podium.config import Settings
 from podium.errors import Rebuilding, Unavailable
@@ -87,17 +89,21 @@ class RegionService:
     trending: TrendingService | None = None          # top-K events over time ranges (region/trending)
     trending_live: TrendingFanOut | None = None
     recovered: list[RebuildReport] = field(default_factory=list)
+    # One circuit breaker per remote dependency ("redis", ...): state in /readyz and podium_circuit_state.
+    breakers: Breakers = field(default_factory=lambda: Breakers(SystemClock()))
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _transports: list[ShipTransport | AntiEntropy] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None, redis: AnyRedis | None = None) -> RegionService:
         clock = clock or SystemClock()
+        breakers = Breakers(clock, settings.breakers)
         if redis is None:
             if not settings.redis_url:
                 raise Unavailable("no Redis configured: set REDIS_URL (or run `podium up` for an embedded one)")
             redis = connect(settings.redis_url, cluster=settings.redis_cluster,
-                            connections_max=settings.redis_pool_connections_max)
+                            connections_max=settings.redis_pool_connections_max,
+                            breakers=breakers, breaker_name="redis")
         store = rank_store(redis, settings)
         boards = BoardRegistry(redis, clock)
         ingest = IngestService(store, boards, IdempotencyStore(redis, settings.ingest.idempotency_ttl_ms,
@@ -106,8 +112,9 @@ class RegionService:
         service = cls(settings, clock, redis, store, boards, ingest,
                       ReplayGuard(redis, settings.ingest.signature_window_ms),
                       telemetry=Telemetry("podium-region", settings.region),
-                      supervisor=Supervisor(settings.supervisor))
+                      supervisor=Supervisor(settings.supervisor), breakers=breakers)
         service.telemetry.watch_loops(service.supervisor.report)
+        service.telemetry.watch_breakers(breakers)
         lookups = service.telemetry.cache_lookups
         service.read_cache = ReadCache(settings.api.cache_ttl_ms, settings.api.cache_entries_max, clock,
                                        on_lookup=lambda result: lookups.add(1, {"result": result}))
@@ -138,7 +145,7 @@ class RegionService:
             return
         h = self.settings.history
         meter = self.telemetry.provider.get_meter("podium")
-        writer = history_writer(self.settings, history, self.redis, self.boards)
+        writer = history_writer(self.settings, history, self.redis, self.boards, self.breakers)
 
         def backlog(options: CallbackOptions) -> list[Observation]:
             return [Observation(writer.backlog_size)]
@@ -329,6 +336,19 @@ class RegionService:
         snapshot = await snapshots.top(board, start + count)
         return snapshot.rows[start:start + count], snapshot.total, snapshot.as_of_ms
 
+    def last_good_top(self, board_id: str, first: int) -> tuple[Board, list[RankedEntry], int, int] | None:
+        """Serve-stale: the newest top-`first` of the board's live season this process holds in
+        memory (its top snapshot) as (board, rows, count, asOf ms), without any I/O; None when it
+        holds none that deep. For reads while Redis is failing, labelled stale by the caller."""
+        board = self.boards.cached().get(board_id)
+        snapshots = self.top_snapshots
+        if board is None or snapshots is None or not snapshots.covers(first):
+            return None
+        snapshot = snapshots.snapshots.get((board.id, board.season))
+        if snapshot is None:
+            return None
+        return board, snapshot.rows[:first], snapshot.total, snapshot.as_of_ms
+
     async def _read_players(self, board_id: str, players: list[str]) -> list[RankedEntry | None]:
         board = await self.boards.require(board_id)
         entries: list[RankedEntry | None] = await self.store.players(board, players)
@@ -363,6 +383,8 @@ class RegionService:
             transport = KafkaShipTransport(self.settings, r.secret, self.clock)
         else:
             transport = HttpShipTransport(g.url, r.secret, self.clock, r.request_timeout_ms)
+        # "global": the global tier (HTTP) or the replication topic (Kafka) as this region sees it
+        transport = BreakerShipTransport(transport, self.breakers, "global", r.request_timeout_ms)
         feed = RedisChangeFeed(self.redis, self.boards, self.settings.region, self.settings.ingest.changes_len_max)
         self.shipper = Shipper(feed, self.settings.region, transport, self.clock, r)
         observe_shipper(self.telemetry.provider.get_meter("podium"), self.shipper)

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from podium.clock import Clock
+from podium.errors import Unavailable
 from podium.model import Board, RankedEntry
 
 log = logging.getLogger("podium.region.top")
@@ -121,6 +122,8 @@ class TopSnapshots:
         while not stop.is_set():
             try:
                 await self.refresh()
+            except Unavailable as exc:     # Redis down or its breaker open: the snapshots are kept (serve-stale)
+                log.warning("top snapshot refresh skipped: %s", exc)
             except Exception:
                 log.exception("top snapshot refresh failed")
             try:

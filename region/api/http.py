@@ -131,11 +131,13 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready when Redis answers and no supervised loop has given up; every loop's state is listed
-    (a loop backing off, e.g. while the global tier is down, is reported but does not unready us)."""
+    """Ready when Redis answers and no supervised loop has given up; every loop's state and every
+    circuit breaker's are listed (a loop backing off, or an open breaker of a dependency other than
+    Redis, e.g. the global tier, is reported but does not unready us: reads still answer)."""
     service = service_of(request)
     redis_ok = await service.store.ping()
     failed = service.supervisor.failed()
     status = "ready" if redis_ok and not failed else ("redis unreachable" if not redis_ok else "loops failed: " + ", ".join(failed))
-    return json_response({"status": status, "loops": service.supervisor.report()},
+    return json_response({"status": status, "loops": service.supervisor.report(),
+                          "breakers": service.breakers.report()},
                          200 if redis_ok and not failed else 503)

@@ -20,7 +20,7 @@ from strawberry.tools import merge_types
 from strawberry.types import Info
 
 from podium.config import ApiLimits
-from podium.errors import BadUserInput, NotFound, Rebuilding, Unauthenticated
+from podium.errors import BadUserInput, NotFound, Rebuilding, Unauthenticated, Unavailable
 from podium.gql import typed
 from podium.gql.audit import AuditMutations
 from podium.gql.auth import authorize_read, caller
@@ -131,6 +131,49 @@ class Player:
         return events
 
 
+async def _stale_top(info: Info[Any, Any], board_id: str, size: int, cause: Unavailable | None) -> LeaderboardConnection:
+    """Serve-stale while Redis fails: the last top this process read, `stale: true` with its asOf;
+    without one, the read fails like the store did (503 + Retry-After)."""
+    service = service_of(info)
+    held = service.last_good_top(board_id, size)
+    if held is None:
+        if cause is not None:
+            raise cause
+        raise Unavailable("the rank store (Redis) is failing (circuit open) and this process holds no "
+                          "earlier answer for this read", retryAfter=1.0)
+    board, rows, total, as_of_ms = held
+    await authorize_read(info, board.public_read)
+    response = info.context.get("response")
+    if response is not None and hasattr(response, "headers"):
+        response.headers["cache-control"] = "no-store"     # never cached past the outage
+    return LeaderboardConnection.from_entries(rows, total, as_of_ms, size, stale=True)
+
+
+async def _leaderboard(info: Info[Any, Any], board: str, size: int, after: str | None,
+                       season: int | None) -> LeaderboardConnection:
+    service = service_of(info)
+    b = await readable_board(info, board, season, live=False)
+    now = service.clock.now_ms()
+    if b.season == (await service.boards.require(board)).season and service.boards.rebuilding(b.id):
+        # Never the half-empty live board: its last snapshot, labelled, and no cursor paging.
+        rows, total = ([], 0) if after is not None else await history_api.stale_top(service, b, size)
+        return LeaderboardConnection.from_entries(rows, total, now, size, stale=True, status=BoardStatus.REBUILDING)
+    fresh = wants_fresh(info)   # STRONG reads from the global tier: past every cache
+    early = await service.early_page(b, 0, size) if after is None and not fresh else None
+    if early is not None:   # from this process's in-memory top: asOf is the snapshot's (≤ one tick)
+        rows, total, now = early
+    else:
+        if after is not None:
+            rows = await service.store.after(b, decode_cursor(after), size)
+        elif fresh:
+            rows = await service.store.range(b, 0, size)
+        else:
+            rows = await service.cached_range(b, 0, size)
+        total = await service.store.count(b)
+    cache_hint(info, b)
+    return LeaderboardConnection.from_entries(rows, total, now, size)
+
+
 # A subclass of Any only when mypy runs on the checkout layout (docs/typing.md).
 @strawberry.type
 class Query(ContestQueries, TrendingQuery, NotificationQueries):  # type: ignore[misc, unused-ignore]
@@ -145,26 +188,16 @@ class Query(ContestQueries, TrendingQuery, NotificationQueries):  # type: ignore
     ) -> LeaderboardConnection:
         service = service_of(info)
         size = _page_size(service, first)
-        b = await readable_board(info, board, season, live=False)
-        now = service.clock.now_ms()
-        if b.season == (await service.boards.require(board)).season and service.boards.rebuilding(b.id):
-            # Never the half-empty live board: its last snapshot, labelled, and no cursor paging.
-            rows, total = ([], 0) if after is not None else await history_api.stale_top(service, b, size)
-            return LeaderboardConnection.from_entries(rows, total, now, size, stale=True, status=BoardStatus.REBUILDING)
-        fresh = wants_fresh(info)   # STRONG reads from the global tier: past every cache
-        early = await service.early_page(b, 0, size) if after is None and not fresh else None
-        if early is not None:   # from this process's in-memory top: asOf is the snapshot's (≤ one tick)
-            rows, total, now = early
-        else:
-            if after is not None:
-                rows = await service.store.after(b, decode_cursor(after), size)
-            elif fresh:
-                rows = await service.store.range(b, 0, size)
-            else:
-                rows = await service.cached_range(b, 0, size)
-            total = await service.store.count(b)
-        cache_hint(info, b)
-        return LeaderboardConnection.from_entries(rows, total, now, size)
+        # Serve-stale covers the live top only, and never a STRONG read (no-cache: it must be live).
+        may_be_stale = after is None and season is None and not wants_fresh(info)
+        if may_be_stale and service.breakers.is_open("redis"):
+            return await _stale_top(info, board, size, None)      # fail fast: no Redis call at all
+        try:
+            return await _leaderboard(info, board, size, after, season)
+        except Unavailable as exc:
+            if isinstance(exc, Rebuilding) or not may_be_stale:
+                raise
+            return await _stale_top(info, board, size, exc)
 
     @typed.field(description="A player, to ask for their rank and score per board.")
     async def player(self, info: Info[Any, Any], id: str) -> Player:

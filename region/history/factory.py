@@ -20,6 +20,7 @@ from podium.region.history.writer import HistoryWriter
 from podium.region.rank_store_redis import RedisRankStore
 
 from podium.boards import BoardRegistry
+from podium.breaker import Breakers
 from podium.clock import Clock, SystemClock
 from podium.config import Settings
 from podium.errors import Unavailable
@@ -53,7 +54,8 @@ def rank_store(redis: AnyRedis, settings: Settings) -> RedisRankStore:
     return RedisRankStore(redis, settings.ingest, history_backlog_max=backlog_max)
 
 
-def history_writer(settings: Settings, history: HistoryStore, redis: AnyRedis, registry: BoardRegistry) -> HistoryWriter:
+def history_writer(settings: Settings, history: HistoryStore, redis: AnyRedis, registry: BoardRegistry,
+                   breakers: Breakers | None = None) -> HistoryWriter:
     """The writer draining the history backlog into `history`, as one consumer of its group."""
     h = settings.history
     consumer = f"{settings.region}-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -63,7 +65,7 @@ def history_writer(settings: Settings, history: HistoryStore, redis: AnyRedis, r
 
     return HistoryWriter(history, RedisHistoryBacklog(redis, consumer, h.backlog_claim_idle_ms), boards,
                          batch_entries_max=h.write_batch_entries_max, poll_ms=h.write_poll_ms,
-                         retry_ms_max=h.write_retry_ms_max)
+                         retry_ms_max=h.write_retry_ms_max, breakers=breakers)
 
 
 @dataclass

@@ -18,6 +18,7 @@ submissions; the Cassandra test server would hold each 1000-entry batch ~0.5 s).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from typing import Protocol
 from podium.region.history.backlog_redis import BacklogEntry, RedisHistoryBacklog
 from podium.region.history.store import HistoryStore
 
+from podium.breaker import Breakers
 from podium.errors import Unavailable
 from podium.invariant import invariant
 from podium.model import Board
@@ -61,7 +63,8 @@ class WriterStats:
 class HistoryWriter:
     def __init__(self, store: HistoryStore, backlog: RedisHistoryBacklog,
                  boards: Callable[[], Awaitable[Iterable[Board]]], *, batch_entries_max: int, poll_ms: int,
-                 retry_ms_max: int, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 retry_ms_max: int, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 breakers: Breakers | None = None) -> None:
         if batch_entries_max <= 0 or poll_ms <= 0 or retry_ms_max <= 0:
             raise ValueError("history write limits must be positive")
         self.store = store
@@ -71,6 +74,9 @@ class HistoryWriter:
         self.poll_ms = poll_ms
         self.retry_ms_max = retry_ms_max
         self.sleep = sleep
+        # the warm store's breaker ("warm-store"): its state in /readyz and podium_circuit_state;
+        # writes are not timed by it (the drivers have their own timeouts; a batch may be slow)
+        self.breakers = breakers
         self.state = WriterState.NEW
         self.stats = WriterStats()
         self.backlog_size = 0     # as of the last flush/size check (the gauge)
@@ -97,7 +103,11 @@ class HistoryWriter:
                 continue
             rows = [row for entry in entries for row in entry.rows]
             try:
-                await self.store.append_scores(rows)
+                if self.breakers is None:
+                    await self.store.append_scores(rows)
+                else:
+                    await self.breakers.call("warm-store", functools.partial(self.store.append_scores, rows),
+                                             timeout_ms=0)
                 await self.backlog.ack(board, [e.entry_id for e in entries])
             except BaseException:
                 self._unwritten[board.id] = entries

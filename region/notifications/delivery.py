@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 
 import httpx
 import orjson
-from podium.region.notifications.breaker import Breaker
 from podium.region.notifications.webhooks import Endpoint, backoff_ms, delivery_headers
 from podium.region.notifications.webhooks_redis import Message, RedisWebhooks
 
+from podium.breaker import CircuitBreaker
 from podium.clock import Clock
-from podium.config import NotificationSettings
+from podium.config import BreakerSettings, NotificationSettings
 from podium.errors import Unavailable
 from podium.tasks import cancel_and_wait
 
@@ -52,7 +52,7 @@ class DeliveryWorker:
         self.counters = DeliveryCounters()
         self._endpoints: dict[str, Endpoint] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self.breakers: dict[str, Breaker] = {}
+        self.breakers: dict[str, CircuitBreaker] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Route the outbox and keep one delivery task per registered endpoint, until `stop`."""
@@ -105,8 +105,7 @@ class DeliveryWorker:
 
     async def _endpoint_loop(self, ident: str, stop: asyncio.Event) -> None:
         poll_s = self.settings.webhook_poll_ms / 1000
-        breaker = self.breakers.setdefault(ident, Breaker(self.settings.webhook_breaker_failures,
-                                                          self.settings.webhook_breaker_open_ms))
+        breaker = self.breakers.setdefault(ident, endpoint_breaker(ident, self.settings))
         while not stop.is_set():
             if not breaker.allows_new(self.clock.now_ms()):
                 await _sleep_unless(stop, poll_s)
@@ -174,6 +173,17 @@ def endpoint_status(worker: DeliveryWorker, endpoint: Endpoint, queued: int, now
             "dead_lettered": c.dead_by_endpoint.get(endpoint.id, 0),
             "last_error": c.last_error.get(endpoint.id),
             "breaker": str(breaker.state(now_ms)) if breaker is not None else "closed"}
+
+
+def endpoint_breaker(ident: str, s: NotificationSettings) -> CircuitBreaker:
+    """An endpoint's breaker (the kernel's, podium/breaker.py): `webhook_breaker_failures` failed
+    attempts in a row open it — a window of that many calls, all failed — for `webhook_breaker_open_ms`;
+    its worker then takes no new events (retries in flight keep their own backoff) until a half-open
+    attempt succeeds."""
+    n = max(1, s.webhook_breaker_failures)
+    return CircuitBreaker(f"webhook:{ident}", BreakerSettings(
+        failure_ratio=1.0, calls_min=n, window_calls_max=n, window_ms=s.webhook_deadline_ms,
+        open_ms=s.webhook_breaker_open_ms, call_timeout_ms=s.webhook_timeout_ms))
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:

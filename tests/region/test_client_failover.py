@@ -8,10 +8,13 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from podium.client import BatchRejected, DeliveryFailed, GameServerClient
@@ -152,3 +155,83 @@ async def test_a_refused_batch_raises_at_once(regions: list[ServerProcess]) -> N
     async with GameServerClient(home.url, GAME_KEY_ID, "wrong-secret") as client:
         with pytest.raises(BatchRejected, match="401"):
             await client.post_batch(batch(board, 2))
+
+
+def _global_totals(url: str, board: str) -> dict[str, int]:
+    doc = httpx.post(f"{url}/graphql", json={
+        "query": "query($b:String!){ leaderboard(board:$b, first:100){ edges { node { player score } } } }",
+        "variables": {"b": board}}, timeout=5).json()
+    if doc.get("errors"):
+        return {}
+    return {e["node"]["player"]: e["node"]["score"] for e in doc["data"]["leaderboard"]["edges"]}
+
+
+def _directory(url: str) -> dict[str, dict[str, Any]]:
+    return {row["region"]: row for row in httpx.get(f"{url}/v1/directory", timeout=5).json()["regions"]}
+
+
+async def _until(check: Callable[[], bool], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not await asyncio.to_thread(check):
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.2)
+
+
+@pytest.mark.anyio
+async def test_bootstrapped_from_the_directory_fails_over_and_counts_each_batch_once_globally(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two regions replicating to a global tier that publishes them in its directory. The client
+    bootstraps from it; home dies; the directory marks it unhealthy and the client moves to the
+    other region (same Idempotency-Key, same event ids); home comes back. The global merged counter
+    of every player equals the oracle: each accepted batch counted exactly once across regions."""
+    monkeypatch.setattr("podium.devtools.testing.START_TIMEOUT_S", SERVER_START_TIMEOUT_S)
+    secret = {"PODIUM_REPLICATION__SECRET": "s3", "PODIUM_REPLICATION__SHIP_INTERVAL_MS": "50",
+              "PODIUM_GLOBAL__DIRECTORY_PROBE_MS": "200"}
+    servers = [RedisServer(tmp_path / name).start() for name in ("home", "away", "global")]
+    home, away = (ServerProcess(region_env(name, r.url)) for name, r in zip(("home", "away"), servers, strict=False))
+    world = ServerProcess({"REDIS_URL": servers[2].url, "PODIUM_ADMIN_KEYS": json.dumps([ADMIN_KEY]),
+                           "PODIUM_GLOBAL__REGION_URLS": json.dumps({"home": home.url, "away": away.url}),
+                           **secret}, role="global")
+    for region in (home, away):
+        region.env.update({**secret, "PODIUM_GLOBAL__URL": world.url})
+    client: GameServerClient | None = None
+    try:
+        for proc in (world, home, away):
+            proc.start()
+        board = create_board(home.url, operator="increment")
+        create_board(away.url, id=board, operator="increment")
+        await _until(lambda: all(r["healthy"] for r in _directory(world.url).values()), 30)
+        client = await GameServerClient.from_directory(world.url, GAME_KEY_ID, GAME_SECRET, home="home",
+                                                       backoff_s_max=0.5, region_down_s=1.0, failback_s=0.5)
+        assert client.regions.urls == [home.url, away.url] and client.region_url == home.url
+        sent_to: dict[str, list[int]] = {home.url: [], away.url: []}
+        for n in range(BATCHES):
+            if n == 10:
+                assert home.process is not None
+                home.process.kill()
+                home.process.wait(timeout=10)
+                await _until(lambda: not _directory(world.url)["home"]["healthy"], 30)
+            if n == 20:
+                await asyncio.to_thread(home.start)
+                await asyncio.sleep(1.0)
+            await client.post_batch(batch(board, n))
+            sent_to[client.region_url].append(n)
+        assert sent_to[away.url] == list(range(10, 20)), sent_to
+        assert client.stats.in_doubt_failovers == 0
+        oracle = expected(list(range(BATCHES)))
+        await _until(lambda: _global_totals(world.url, board) == oracle, 60)
+        # a client bootstrapped while home is down starts on the healthy region
+        assert home.process is not None
+        home.process.kill()
+        home.process.wait(timeout=10)
+        await _until(lambda: not _directory(world.url)["home"]["healthy"], 30)
+        late = await GameServerClient.from_directory(world.url, GAME_KEY_ID, GAME_SECRET, home="home")
+        assert late.region_url == away.url
+        await late.aclose()
+    finally:
+        if client is not None:
+            await client.aclose()
+        for proc in (home, away, world):
+            proc.stop()
+        for redis in servers:
+            redis.stop()

@@ -1,0 +1,96 @@
+"""Every command and pipeline a process sends to its Redis goes through that Redis's circuit breaker.
+
+The guard sits in the client (a `redis.asyncio.Redis` subclass), so no call site can bypass it: rank
+store, idempotency keys, board registry, rate limits, change streams, history backlog. It raises
+redis-py's own exception types, so every adapter's existing translation (podium/store_errors.py)
+turns them into `Unavailable` (503 + Retry-After) unchanged:
+
+- a command slower than `breakers.call_timeout_ms` (a SIGSTOPped or overloaded server) is
+  cancelled (redis-py then drops that connection) and raises `RedisCallTimedOut`;
+- while the breaker is open nothing is sent: `RedisCircuitOpen` at once, whose `retry_after_s`
+  (the rest of the open period) becomes the Retry-After.
+
+Only unreachability counts against the breaker (connection errors, timeouts); an error reply
+(WRONGTYPE, a script's error, OOM) is an answer. Commands that block on purpose (BLOCK / B*POP)
+are not timed. Redis Cluster clients are not guarded (open: the cluster client routes per node)."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from podium.breaker import Breakers, CircuitOpen
+
+BLOCKING_COMMANDS = frozenset({"BLPOP", "BRPOP", "BLMOVE", "BZPOPMIN", "BZPOPMAX", "BLMPOP", "BZMPOP", "WAIT"})
+
+
+class RedisCircuitOpen(RedisConnectionError):
+    """The Redis's breaker is open: the command was not sent."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class RedisCallTimedOut(RedisTimeoutError):
+    """The command did not complete within the breaker's call timeout."""
+
+
+def _unreachable(exc: BaseException) -> bool:
+    return isinstance(exc, (RedisConnectionError, RedisTimeoutError, OSError))
+
+
+def _word(arg: Any) -> str:
+    return (arg.decode(errors="replace") if isinstance(arg, bytes) else str(arg)).upper()
+
+
+def _blocks(args: tuple[Any, ...]) -> bool:
+    """BLPOP and friends, or XREAD[GROUP] ... BLOCK ms: waiting is what they are for."""
+    return bool(args) and (_word(args[0]) in BLOCKING_COMMANDS
+                           or any(isinstance(a, str | bytes) and _word(a) == "BLOCK" for a in args[1:]))
+
+
+async def _guarded(breakers: Breakers, name: str, fn: Any, blocks: bool) -> Any:
+    try:
+        return await breakers.call(name, fn, timeout_ms=0 if blocks else None, failure=_unreachable,
+                                   on_timeout=lambda: RedisCallTimedOut(
+                                       f"{name} did not answer within {breakers.limits.call_timeout_ms} ms"))
+    except CircuitOpen as exc:
+        raise RedisCircuitOpen(exc.message, float(exc.extensions["retryAfter"])) from None
+
+
+class GuardedPipeline(Pipeline):
+    breakers: Breakers
+    breaker_name: str
+
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        result: list[Any] = await _guarded(self.breakers, self.breaker_name,
+                                           lambda: Pipeline.execute(self, raise_on_error), blocks=False)
+        return result
+
+
+class GuardedRedis(aioredis.Redis):
+    """A Redis client whose every command passes `breakers[breaker_name]`."""
+
+    breakers: Breakers
+    breaker_name: str
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        return await _guarded(self.breakers, self.breaker_name,
+                              lambda: aioredis.Redis.execute_command(self, *args, **options),  # type: ignore[no-untyped-call]
+                              blocks=_blocks(args))
+
+    def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> GuardedPipeline:
+        pipe = GuardedPipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
+        pipe.breakers, pipe.breaker_name = self.breakers, self.breaker_name
+        return pipe
+
+
+def guarded_client(pool: aioredis.ConnectionPool, breakers: Breakers, name: str) -> GuardedRedis:
+    client = cast(GuardedRedis, GuardedRedis.from_pool(pool))   # from_pool builds `cls`
+    client.breakers, client.breaker_name = breakers, name
+    return client
