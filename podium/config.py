@@ -99,6 +99,9 @@ class KafkaSettings(BaseModel):
     anomaly_z_max: float = 8.0               # anti-cheat: |score - board mean| / stddev above this is quarantined
     anomaly_samples_min: int = 200           # anti-cheat: scores seen per board before the anomaly score applies
     anti_cheat_players_max: int = 100_000    # per-minute rate counters kept by one worker
+    record_entries_max: int = 1000           # entries per scores-topic record (one record per batch and partition)
+    record_bytes_max: int = 262_144          # encoded scores-topic record; a bigger group is split (≤ the producer's batch)
+    apply_entries_max: int = 5000            # worker: entries of one partition per round of Lua calls (bounds Redis's pause)
 
 
 class HistorySettings(BaseModel):

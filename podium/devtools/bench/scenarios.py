@@ -56,6 +56,8 @@ class BenchConfig:
     trending_batches: int = 40               # 10,000-event batches ingested by `bench trending`
     trending_ack_batches: int = 200          # 500-event batches timed at half load
     trending_reads: int = 200                # reads per query shape
+    kafka_worker_entries: int = 200_000      # entries on the log before one worker drains them (`bench kafka`)
+    kafka_paced_seconds: float = 10.0        # `bench kafka` paced run at 20k scores/s
     peer: bool = True
     cache_dir: Path = field(default_factory=lambda: BENCH_DIR / "results" / ".cache")
 
@@ -65,7 +67,7 @@ class BenchConfig:
                    paced_seconds=3.0, inprocess_requests=2000, redis_benchmark_requests=100_000, peer_reads=1000,
                    peer_ingest_scores=50_000, redis_py_scores=50_000, subscribers=(2000,), subscription_rounds=5,
                    global_seconds=3.0, contest_teams=100_000, contest_joins=5000, trending_batches=15,
-                   trending_ack_batches=60, trending_reads=50)
+                   trending_ack_batches=60, trending_reads=50, kafka_worker_entries=100_000, kafka_paced_seconds=5.0)
 
     @classmethod
     def tiny(cls) -> BenchConfig:
@@ -73,7 +75,8 @@ class BenchConfig:
                    read_concurrency=2, paced_rps=100.0, paced_seconds=0.5, inprocess_requests=50,
                    redis_benchmark_requests=1000, peer_reads=50, peer_ingest_scores=2000, redis_py_scores=2000,
                    subscribers=(20,), subscription_rounds=2, global_seconds=1.0, contest_teams=500,
-                   contest_joins=50, peer=False, trending_batches=2, trending_ack_batches=3, trending_reads=3)
+                   contest_joins=50, peer=False, trending_batches=2, trending_ack_batches=3, trending_reads=3,
+                   kafka_worker_entries=2000, kafka_paced_seconds=0.5)
 
 
 def ratio(podium: float | None, baseline: dict[str, Any], key: str) -> float | None:
@@ -325,10 +328,17 @@ def scenario_kafka(cfg: BenchConfig) -> dict[str, Any]:
     module = load_module("kafka_ingest")
     if module is None or not hasattr(module, "run"):
         return {"status": "not available", "reason": "benchmarks/kafka_ingest.py is not present"}
+    from podium.devtools.bench import kafka_worker
+
     try:
-        return {"status": "measured", **module.run(batches=max(4, cfg.ingest_batches // 5))}
+        out = {"status": "measured", **module.run(batches=max(4, cfg.ingest_batches // 5))}
     except Exception as exc:  # reported, not fatal
         return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}
+    try:   # applied entries/s per worker process and ack -> ranked at 20k scores/s paced
+        out["worker"] = kafka_worker.run(entries=cfg.kafka_worker_entries, paced_seconds=cfg.kafka_paced_seconds)
+    except Exception as exc:  # reported, not fatal
+        out["worker"] = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}
+    return out
 
 
 def scenario_contests(cfg: BenchConfig) -> dict[str, Any]:
