@@ -88,14 +88,15 @@ def create_stream_app(settings: Settings, telemetry: Telemetry | None = None) ->
                           k.anti_cheat_players_max),
                 clock, emit, settings.region, settings.ingest.quarantine_len_max,
                 on_quarantine=lambda board, v: metrics.quarantined.add(1, {"board": board, "reason": v.reason}),
-                apply_entries_max=k.apply_entries_max,
+                apply_entries_max=k.apply_entries_max, tracer=telemetry.tracer,
             )
         return state["p"]
 
     @app.agent(scores, name="apply-scores")
     async def apply_scores(stream: Any) -> None:
         async for events in stream.take_events(k.take_entries_max, within=k.take_within_ms / 1000):
-            records = [LogRecord(e.message.partition, e.message.offset, e.message.value) for e in events]
+            records = [LogRecord(e.message.partition, e.message.offset, e.message.value, e.message.headers)
+                       for e in events]
             started = time.perf_counter()
             report = await _with_retry(await processor(), records)
             metrics.batch_ms.record((time.perf_counter() - started) * 1000)

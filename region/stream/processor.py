@@ -22,14 +22,19 @@ the warm store; a worker dying at any point loses nothing (region/history/writer
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+from opentelemetry.context import Context
+from opentelemetry.trace import SpanKind, Tracer
 from podium.region.ingest import apply_entries
 from podium.region.rank_store_redis import RedisRankStore
 from podium.region.stream.anticheat import AntiCheat, Verdict
 from podium.region.stream.records import decode_record, encode_doc
+from podium.region.stream.tracing import context_of
 
 from podium.boards import BoardRegistry
 from podium.clock import Clock
@@ -50,6 +55,15 @@ class LogRecord:
     partition: int
     offset: int
     value: bytes
+    headers: Any = None      # the record's Kafka headers (a traced request's context travels in them)
+
+
+@dataclass(slots=True)
+class _Chunk:
+    """Entries of a partition's consecutive records, applied in one round of Lua calls."""
+
+    entries: list[tuple[int, ScoreEntry]] = field(default_factory=list)   # (record offset, entry), log order
+    traced: list[tuple[int, int, Context]] = field(default_factory=list)  # (offset, entries, context) of traced records
 
 
 @dataclass(slots=True)
@@ -68,6 +82,7 @@ class StreamProcessor:
         self, store: RedisRankStore, registry: BoardRegistry, topics: StreamTopics, anti_cheat: AntiCheat,
         clock: Clock, emit: Emit, region: str, quarantine_len_max: int,
         on_quarantine: Callable[[str, Verdict], None] | None = None, apply_entries_max: int = APPLY_ENTRIES_MAX,
+        tracer: Tracer | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -79,6 +94,7 @@ class StreamProcessor:
         self.quarantine_len_max = quarantine_len_max
         self.on_quarantine = on_quarantine
         self.apply_entries_max = apply_entries_max
+        self.tracer = tracer
 
     async def process(self, records: Sequence[LogRecord]) -> BatchReport:
         """Apply one micro-batch. Safe to call again with any overlapping records (replays)."""
@@ -93,20 +109,23 @@ class StreamProcessor:
                 await self._partition(p, chunk, now_ms, report)
         return report
 
-    def _chunks(self, recs: list[LogRecord], report: BatchReport) -> list[list[tuple[int, ScoreEntry]]]:
+    def _chunks(self, recs: list[LogRecord], report: BatchReport) -> list[_Chunk]:
         """The partition's entries as (offset, entry), in log order, cut on record boundaries into
         chunks of at most `apply_entries_max` entries (one record may exceed it alone)."""
-        chunks: list[list[tuple[int, ScoreEntry]]] = [[]]
+        chunks = [_Chunk()]
         for r in recs:
             entries = decode_record(r.value)
             if entries is None:
                 report.dropped += 1
                 continue
             report.entries += len(entries)
-            if chunks[-1] and len(chunks[-1]) + len(entries) > self.apply_entries_max:
-                chunks.append([])
-            chunks[-1] += [(r.offset, e) for e in entries]
-        return [c for c in chunks if c]
+            if chunks[-1].entries and len(chunks[-1].entries) + len(entries) > self.apply_entries_max:
+                chunks.append(_Chunk())
+            chunks[-1].entries += [(r.offset, e) for e in entries]
+            ctx = context_of(r.headers) if self.tracer is not None else None
+            if ctx is not None:
+                chunks[-1].traced.append((r.offset, len(entries), ctx))
+        return [c for c in chunks if c.entries]
 
     async def _boards(self, entries: Sequence[tuple[int, ScoreEntry]]) -> dict[str, Board]:
         boards = await self.registry.all()
@@ -114,8 +133,10 @@ class StreamProcessor:
             boards = await self.registry.refresh()
         return boards
 
-    async def _partition(self, p: int, entries: list[tuple[int, ScoreEntry]], now_ms: int, report: BatchReport) -> None:
+    async def _partition(self, p: int, chunk: _Chunk, now_ms: int, report: BatchReport) -> None:
+        entries = chunk.entries
         part, last = partition_key(self.topics.scores, p), entries[-1][0]
+        started_ns = time.time_ns()
         boards = await self._boards(entries)
         by_board: dict[str, list[tuple[int, ScoreEntry]]] = defaultdict(list)
         for off, e in entries:
@@ -154,6 +175,7 @@ class StreamProcessor:
             # nothing to rank, but the offset is recorded so `wait=true` submitters see it handled
             await self.store.apply(board, [], now_ms, partition=part, offset=last)
         report.applied += len(results)
+        self._apply_spans(p, chunk, started_ns)
         changes: dict[str, list[dict[str, object]]] = defaultdict(list)
         sessions: dict[str, object] = {}
         for i, e in to_apply:
@@ -170,6 +192,21 @@ class StreamProcessor:
             await self.emit(self.topics.rank_changes, board_id.encode(), encode_doc(doc))
             await self.emit(self.topics.replication, board_id.encode(), encode_doc(
                 {**doc, "region": self.region, "session": sessions[board_id]}))
+    def _apply_spans(self, p: int, chunk: _Chunk, started_ns: int) -> None:
+        """One `stream.apply` span per traced record, a child of the request that produced it, timed
+        over the Lua calls that applied it (the chunk's)."""
+        if self.tracer is None or not chunk.traced:
+            return
+        ended_ns = time.time_ns()
+        for offset, n, ctx in chunk.traced:
+            span = self.tracer.start_span(
+                "stream.apply", context=ctx, kind=SpanKind.CONSUMER, start_time=started_ns,
+                attributes={"messaging.system": "kafka", "messaging.destination.name": self.topics.scores,
+                            "messaging.destination.partition.id": str(p), "messaging.kafka.offset": offset,
+                            "podium.region": self.region, "podium.entries": n,
+                            "podium.chunk_entries": len(chunk.entries)})
+            span.end(end_time=ended_ns)
+
     async def _quarantine(self, board: Board, off: int, e: ScoreEntry, verdict: Verdict) -> None:
         """Visible to admins (GET /v1/admin/quarantine reads the board's stream) and never ranked."""
         await self.store.quarantine(board, {

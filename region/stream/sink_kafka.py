@@ -19,6 +19,7 @@ from aiokafka.errors import KafkaError
 from podium.region.rank_store_redis import RedisRankStore
 from podium.region.stream.records import encode_entries, partition_of
 from podium.region.stream.sink import ScoreSink
+from podium.region.stream.tracing import current_headers
 
 from podium.config import Settings
 from podium.errors import Unavailable
@@ -91,9 +92,10 @@ class KafkaSink:
             for item in entries:
                 groups.setdefault(partitions[partition_of(item[1].player, len(partitions))], []).append(item)
             futures, sent = [], []
+            headers = current_headers() or None   # a traced request's context, for the worker's apply span
             for p, group in groups.items():
                 for chunk, value in self._records(group):
-                    futures.append(await producer.send(self.topics.scores, value, partition=p))
+                    futures.append(await producer.send(self.topics.scores, value, partition=p, headers=headers))
                     sent.append(chunk)
             acks = await asyncio.wait_for(asyncio.gather(*futures), self.kafka.produce_timeout_ms / 1000)
         except (TimeoutError, KafkaError) as exc:

@@ -255,8 +255,9 @@ def run(entries: int = 200_000, paced_scores_per_s: float = 20_000.0, paced_seco
                 "target_applied_entries_per_s_min": 50_000, "target_ack_to_ranked_p99_ms_max": 1000}
             result["drain"] = drain(redis_server.url, bootstrap, str(Path(tmp) / "d1"), entries)
             print(json.dumps({"drain": result["drain"]}), file=sys.stderr, flush=True)
-            result["paced"] = paced(redis_server.url, bootstrap, str(Path(tmp) / "d2"), paced_scores_per_s,
-                                    paced_seconds)
+            if paced_scores_per_s > 0:
+                result["paced"] = paced(redis_server.url, bootstrap, str(Path(tmp) / "d2"), paced_scores_per_s,
+                                        paced_seconds)
         finally:
             if kafka is not None:
                 kafka.stop()
@@ -268,7 +269,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--entries", type=int, default=200_000)
-    parser.add_argument("--paced", type=float, default=20_000.0)
+    parser.add_argument("--paced", type=float, default=20_000.0, help="offered scores/s (0: no paced run)")
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
     print(json.dumps(run(args.entries, args.paced, args.seconds), indent=2))
