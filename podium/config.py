@@ -176,6 +176,7 @@ class MetricsSettings(BaseModel):
     redis_poll_ms: int = 15_000              # how often Redis memory (INFO, MEMORY USAGE per board) is read for /metrics
     board_memory_boards_max: int = 200       # boards whose key memory is sampled per poll (bounds the MEMORY USAGE calls)
     board_memory_samples: int = 5            # MEMORY USAGE ... SAMPLES: nested values sampled per key (cost vs accuracy)
+    spans_dir: str | None = None             # unset: spans are not exported; set: each process appends its spans as JSON lines to <dir>/<service>-<pid>.jsonl
 
 
 class TrendingStreamConfig(BaseModel):

@@ -42,6 +42,8 @@ def create_stream_app(settings: Settings, telemetry: Telemetry | None = None) ->
         raise ValueError("the stream worker needs REDIS_URL")
     topics = StreamTopics.of(settings)
     telemetry = telemetry or Telemetry("podium-worker", settings.region)
+    if settings.metrics.spans_dir:
+        telemetry.write_spans(settings.metrics.spans_dir)
     metrics = StreamMetrics(telemetry)
     app = faust.App(
         k.group_id or f"{k.topic_prefix}-{settings.region}-worker",

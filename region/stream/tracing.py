@@ -7,11 +7,13 @@ its records no spans."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
+from opentelemetry.trace import Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 _PROPAGATOR = TraceContextTextMapPropagator()
@@ -38,3 +40,15 @@ def context_of(headers: Iterable[tuple[str, bytes]] | Mapping[str, Any] | None) 
         return None
     ctx = _PROPAGATOR.extract(carrier)
     return ctx if trace.get_current_span(ctx).get_span_context().is_valid else None
+
+
+@contextmanager
+def request_span(tracer: Tracer, name: str, headers: Mapping[str, str], always: bool) -> Iterator[None]:
+    """A SERVER span for a request, a child of the caller's W3C context (`traceparent` header) when
+    it sent one; without one, a new trace only when `always` (this process exports spans)."""
+    ctx = _PROPAGATOR.extract(headers)
+    if not always and not trace.get_current_span(ctx).get_span_context().is_valid:
+        yield
+        return
+    with tracer.start_as_current_span(name, context=ctx, kind=trace.SpanKind.SERVER):
+        yield

@@ -244,3 +244,35 @@ async def test_undecodable_records_are_dropped_and_counted(redis_single: aioredi
     report = await processor.process(log)
     assert (report.dropped, report.applied) == (len(junk), 1)
     assert await board_state(store, [board]) == oracle(good)
+
+
+async def test_a_traced_records_apply_span_is_a_child_of_the_producing_request(redis_single: aioredis.Redis) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from podium.region.stream.tracing import current_headers
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    processor, store, _ = await make(redis_single)
+    processor.tracer = tracer
+    (board,) = await create_boards(processor, ["inc-traced"])
+    entries = [ScoreEntry(board.id, f"p{i}", 1, T0 - 1000, f"tr{i}") for i in range(6)]
+    with tracer.start_as_current_span("POST /v1/scores") as request_span:
+        headers = current_headers()
+    assert [k for k, _ in headers] == ["traceparent"]
+    assert current_headers() == []                       # outside a span: no headers at all
+    log = [LogRecord(0, 0, encode_entries(entries[:3]), headers),       # traced
+           LogRecord(0, 1, encode_entries(entries[3:]), None)]          # untraced: no span
+    await processor.process(log)
+    applied = [s for s in exporter.get_finished_spans() if s.name == "stream.apply"]
+    assert len(applied) == 1
+    span = applied[0]
+    assert span.context.trace_id == request_span.get_span_context().trace_id
+    assert span.parent is not None and span.parent.span_id == request_span.get_span_context().span_id
+    assert span.kind is trace.SpanKind.CONSUMER
+    assert (span.attributes or {})["podium.entries"] == 3 and (span.attributes or {})["messaging.kafka.offset"] == 0
+    assert await board_state(store, [board]) == oracle(entries)
