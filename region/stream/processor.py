@@ -1,5 +1,5 @@
 """The stream worker's core, free of Faust: one micro-batch of scores-topic records in, Redis updated
-through the one processing path (`apply_entries`, one Lua call per board), rank changes, quarantined
+through the Lua apply of direct mode (`RankStore.apply`, one call per board), rank changes, quarantined
 entries and the replication feed out.
 
 A record holds many entries (`records.py`, version 2: one record per batch and partition) or one
@@ -30,7 +30,8 @@ from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Tracer
-from podium.region.ingest import apply_entries
+from podium.region.ingest import session_token
+from podium.region.rank_store import ApplyCode
 from podium.region.rank_store_redis import RedisRankStore
 from podium.region.stream.anticheat import AntiCheat, Verdict
 from podium.region.stream.records import decode_record, encode_doc
@@ -39,7 +40,7 @@ from podium.region.stream.tracing import context_of
 from podium.boards import BoardRegistry
 from podium.clock import Clock
 from podium.errors import Rebuilding
-from podium.model import Board, EntryStatus, ScoreEntry
+from podium.model import Board, ScoreEntry
 from podium.ranking import encode_ts
 from podium.stream_topics import StreamTopics, partition_key
 
@@ -148,50 +149,49 @@ class StreamProcessor:
             if self.registry.rebuilding(board_id):
                 # Held, not applied: the swap would overwrite it. The caller retries the micro-batch.
                 raise Rebuilding(board_id)
-        # apply_entries keys its results by a unique index: entries of one record share an offset
-        to_apply: list[tuple[int, ScoreEntry]] = []
-        offsets: list[int] = []
-        held_only: list[Board] = []
+        groups: list[tuple[Board, list[tuple[int, ScoreEntry]]]] = []
         for board_id, group in by_board.items():
             board = boards[board_id]
             stored = await self.store.applied_offset(board, part)
             fresh = group if stored is None else [(off, e) for off, e in group if off > stored]
             report.replayed += len(group) - len(fresh)
-            kept = 0
+            kept = []
             for off, e in fresh:
                 verdict = self.anti_cheat.check(e, now_ms)
                 if verdict is None:
-                    to_apply.append((len(offsets), e))
-                    offsets.append(off)
-                    kept += 1
+                    kept.append((off, e))
                 else:
                     await self._quarantine(board, off, e, verdict)
                     report.quarantined += 1
-            if fresh and not kept:
-                held_only.append(board)
-        results = await apply_entries(self.store, boards, to_apply, now_ms, partition=part, offset=last,
-                                      region=self.region) or {}
-        for board in held_only:
-            # nothing to rank, but the offset is recorded so `wait=true` submitters see it handled
-            await self.store.apply(board, [], now_ms, partition=part, offset=last)
-        report.applied += len(results)
-        self._apply_spans(p, chunk, started_ns)
-        changes: dict[str, list[dict[str, object]]] = defaultdict(list)
-        sessions: dict[str, object] = {}
-        for i, e in to_apply:
-            result = results.get(i)
-            if result is None or result.status is not EntryStatus.APPLIED:
+            if fresh:
+                # an empty group still records the offset, so `wait=true` submitters see it handled
+                groups.append((board, kept))
+        for board, kept in groups:
+            # the Lua apply of direct mode (one call per board); None: another apply stored this offset
+            outcomes = await self.store.apply(board, [e for _, e in kept], now_ms, partition=part, offset=last)
+            if outcomes is None or not kept:
                 continue
-            changes[e.board].append({"player": e.player, "score": result.score, "rank": result.rank,
-                                     "achieved_at": e.achieved_at_ms, "offset": offsets[i]})
-            sessions[e.board] = result.extra.get("session")
-        # one record per board and micro-batch on each topic (a record per entry would cost more than the apply)
-        for board_id, board_changes in changes.items():
-            doc = {"board": board_id, "partition": p, "changes": board_changes}
-            report.rank_changes += len(board_changes)
-            await self.emit(self.topics.rank_changes, board_id.encode(), encode_doc(doc))
-            await self.emit(self.topics.replication, board_id.encode(), encode_doc(
-                {**doc, "region": self.region, "session": sessions[board_id]}))
+            report.applied += len(outcomes)
+            changes: list[dict[str, object]] = []
+            version = None
+            for (off, e), out in zip(kept, outcomes, strict=True):
+                if out.code is ApplyCode.APPLIED:
+                    changes.append({"player": e.player, "score": out.score, "rank": out.rank,
+                                    "achieved_at": e.achieved_at_ms, "offset": off})
+                    version = out.version
+            if changes:
+                await self._publish(board.id, p, changes, version)
+        self._apply_spans(p, chunk, started_ns)
+
+    async def _publish(self, board_id: str, p: int, changes: list[dict[str, object]], version: str | None) -> None:
+        """One record per board and chunk on each topic (a record per entry would cost more than the apply)."""
+        doc = {"board": board_id, "partition": p, "changes": changes}
+        # read-your-writes: the global tier answers SESSION reads once it has the last applied version
+        session = session_token(self.region, version) if version else None
+        await self.emit(self.topics.rank_changes, board_id.encode(), encode_doc(doc))
+        await self.emit(self.topics.replication, board_id.encode(), encode_doc(
+            {**doc, "region": self.region, "session": session}))
+
     def _apply_spans(self, p: int, chunk: _Chunk, started_ns: int) -> None:
         """One `stream.apply` span per traced record, a child of the request that produced it, timed
         over the Lua calls that applied it (the chunk's)."""
