@@ -24,7 +24,7 @@ RECORD_VERSION = 2
 
 def partition_of(player: str, partitions: int) -> int:
     """The partition Kafka's default partitioner gives a record keyed by `player` (Java-compatible)."""
-    return (murmur2(player.encode()) & 0x7FFFFFFF) % partitions
+    return (int(murmur2(player.encode())) & 0x7FFFFFFF) % partitions
 
 
 def encode_entry(entry: ScoreEntry) -> tuple[bytes, bytes]:

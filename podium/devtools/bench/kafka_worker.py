@@ -82,6 +82,10 @@ async def _produce(settings: Settings, board_id: str, entries: int, players: int
     return last
 
 
+def _text(key: bytes | str) -> str:
+    return key.decode() if isinstance(key, bytes) else key
+
+
 def _cpu_s(pid: int) -> float:
     """CPU seconds (user + system) a process used so far: on a shared machine, the fair measure."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -99,7 +103,7 @@ async def _time_drain(redis_url: str, board_id: str, last: dict[str, int], timeo
     cpu0 = 0.0
     try:
         while time.perf_counter() - t0 < timeout_s:
-            stored = {k.decode(): int(v) for k, v in (await redis.hgetall(key)).items()}  # type: ignore[misc]
+            stored = {_text(k): int(v) for k, v in (await redis.hgetall(key)).items()}
             now = time.perf_counter()
             if stored and first is None:
                 first, cpu0 = now, _cpu_s(pid)
@@ -177,7 +181,7 @@ async def _paced_load(base: str, redis_url: str, board: str, scores_topic: str, 
                 deadline = time.perf_counter() + lag_timeout_s
             if deadline is not None and time.perf_counter() > deadline:
                 return
-            stored = {k.decode(): int(v) for k, v in (await redis.hgetall(key)).items()}  # type: ignore[misc]
+            stored = {_text(k): int(v) for k, v in (await redis.hgetall(key)).items()}
             now = time.perf_counter()
             still = []
             for acked_at, needed in pending:
