@@ -101,6 +101,9 @@ class KafkaSettings(BaseModel):
     anomaly_z_max: float = 8.0               # anti-cheat: |score - board mean| / stddev above this is quarantined
     anomaly_samples_min: int = 200           # anti-cheat: scores seen per board before the anomaly score applies
     anti_cheat_players_max: int = 100_000    # per-minute rate counters kept by one worker
+    record_entries_max: int = 1000           # entries per scores-topic record (one record per batch and partition)
+    record_bytes_max: int = 262_144          # encoded scores-topic record; a bigger group is split (≤ the producer's batch)
+    apply_entries_max: int = 5000            # worker: entries of one partition per round of Lua calls (bounds Redis's pause)
 
 
 class HistorySettings(BaseModel):
@@ -180,6 +183,7 @@ class MetricsSettings(BaseModel):
     redis_poll_ms: int = 15_000              # how often Redis memory (INFO, MEMORY USAGE per board) is read for /metrics
     board_memory_boards_max: int = 200       # boards whose key memory is sampled per poll (bounds the MEMORY USAGE calls)
     board_memory_samples: int = 5            # MEMORY USAGE ... SAMPLES: nested values sampled per key (cost vs accuracy)
+    spans_dir: str | None = None             # unset: spans are not exported; set: each process appends its spans as JSON lines to <dir>/<service>-<pid>.jsonl
 
 
 class TrendingStreamConfig(BaseModel):

@@ -28,6 +28,8 @@ LAG_BUCKETS_MS = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 6
 class Telemetry:
     def __init__(self, service: str, region: str) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self.service = service
+        self.exporting_spans = False   # a span processor exports (a request without a trace context starts one)
         resource = Resource.create({"service.name": service, "podium.region": region})
         self.provider = MeterProvider(resource=resource, metric_readers=[PrometheusMetricReader(registry=self.registry)])
         self.tracer_provider = TracerProvider(resource=resource)
@@ -97,6 +99,19 @@ class Telemetry:
                                       description="Circuit breaker state per dependency: 0 closed, 1 half-open, 2 open")
         meter.create_observable_counter("podium_circuit_rejected", callbacks=[rejected],
                                         description="Calls refused at once by an open circuit breaker")
+
+    def write_spans(self, directory: str) -> None:
+        """Exports every finished span as one JSON line to `<directory>/<service>-<pid>.jsonl`
+        (`metrics.spans_dir`): how the tests follow one trace across processes."""
+        import os
+
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+
+        os.makedirs(directory, exist_ok=True)
+        out = open(os.path.join(directory, f"{self.service}-{os.getpid()}.jsonl"), "a", buffering=1)  # noqa: SIM115
+        self.tracer_provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(
+            out=out, formatter=lambda span: span.to_json(indent=None) + "\n")))
+        self.exporting_spans = True
 
     def gauge_source(self, name: str, read: Callable[[], float]) -> None:
         self._gauges[name] = read

@@ -115,6 +115,8 @@ class RegionService:
                       supervisor=Supervisor(settings.supervisor), breakers=breakers)
         service.telemetry.watch_loops(service.supervisor.report)
         service.telemetry.watch_breakers(breakers)
+        if settings.metrics.spans_dir:
+            service.telemetry.write_spans(settings.metrics.spans_dir)
         lookups = service.telemetry.cache_lookups
         service.read_cache = ReadCache(settings.api.cache_ttl_ms, settings.api.cache_entries_max, clock,
                                        on_lookup=lambda result: lookups.add(1, {"result": result}))

@@ -8,6 +8,7 @@ import logging
 
 import orjson
 from podium.region.service import RegionService
+from podium.region.stream.tracing import request_span
 from podium.region.validation import parse_batch
 from starlette.requests import Request
 from starlette.responses import Response
@@ -43,8 +44,10 @@ async def post_scores(request: Request) -> Response:
     entries = parse_batch(body, limits)
     # event-log mode: `?wait=true` also waits (bounded) for the worker and reports the resulting ranks
     wait = request.query_params.get("wait", "false").lower() in ("true", "1")
-    result = await service.ingest.submit(entries, scope=verified.key_id, idem_key=idem_key, wait=wait,
-                                         body_digest=hashlib.sha256(body).hexdigest())
+    # a traced request's context reaches the stream worker in the records' Kafka headers
+    with request_span(service.telemetry.tracer, "POST /v1/scores", request.headers, service.telemetry.exporting_spans):
+        result = await service.ingest.submit(entries, scope=verified.key_id, idem_key=idem_key, wait=wait,
+                                             body_digest=hashlib.sha256(body).hexdigest())
     return json_response(result)
 
 

@@ -15,7 +15,7 @@ import faust
 from podium.region.history.factory import build_history_store, history_writer, rank_store
 from podium.region.stream.anticheat import AntiCheat
 from podium.region.stream.metrics import StreamMetrics
-from podium.region.stream.processor import LogRecord, StreamProcessor
+from podium.region.stream.processor import BatchReport, LogRecord, StreamProcessor
 
 from podium.boards import BoardRegistry
 from podium.clock import SystemClock
@@ -42,6 +42,8 @@ def create_stream_app(settings: Settings, telemetry: Telemetry | None = None) ->
         raise ValueError("the stream worker needs REDIS_URL")
     topics = StreamTopics.of(settings)
     telemetry = telemetry or Telemetry("podium-worker", settings.region)
+    if settings.metrics.spans_dir:
+        telemetry.write_spans(settings.metrics.spans_dir)
     metrics = StreamMetrics(telemetry)
     app = faust.App(
         k.group_id or f"{k.topic_prefix}-{settings.region}-worker",
@@ -88,17 +90,20 @@ def create_stream_app(settings: Settings, telemetry: Telemetry | None = None) ->
                           k.anti_cheat_players_max),
                 clock, emit, settings.region, settings.ingest.quarantine_len_max,
                 on_quarantine=lambda board, v: metrics.quarantined.add(1, {"board": board, "reason": v.reason}),
+                apply_entries_max=k.apply_entries_max, tracer=telemetry.tracer,
             )
         return state["p"]
 
     @app.agent(scores, name="apply-scores")
     async def apply_scores(stream: Any) -> None:
         async for events in stream.take_events(k.take_entries_max, within=k.take_within_ms / 1000):
-            records = [LogRecord(e.message.partition, e.message.offset, e.message.value) for e in events]
+            records = [LogRecord(e.message.partition, e.message.offset, e.message.value, e.message.headers)
+                       for e in events]
             started = time.perf_counter()
-            await _with_retry(await processor(), records)
+            report = await _with_retry(await processor(), records)
             metrics.batch_ms.record((time.perf_counter() - started) * 1000)
             metrics.records.add(len(records))
+            metrics.entries.add(report.entries)
             tps = {e.message.partition: e.message.tp for e in events}
             metrics.note_positions({r.partition: r.offset for r in records},
                                    functools.partial(_highwater, app, tps))
@@ -106,13 +111,12 @@ def create_stream_app(settings: Settings, telemetry: Telemetry | None = None) ->
     return app
 
 
-async def _with_retry(processor: StreamProcessor, records: list[LogRecord]) -> None:
+async def _with_retry(processor: StreamProcessor, records: list[LogRecord]) -> BatchReport:
     """Retries a micro-batch until Redis takes it: its offsets must not be committed unapplied."""
     backoff_ms = 50
     while True:
         try:
-            await processor.process(records)
-            return
+            return await processor.process(records)
         except PodiumError as exc:
             log.warning("micro-batch of %d records failed (%s); retrying in %d ms", len(records), exc.message, backoff_ms)
         await asyncio.sleep(backoff_ms / 1000)

@@ -17,12 +17,15 @@ class StreamMetrics:
         meter = telemetry.provider.get_meter("podium")
         self.lag: dict[int, int] = {}   # partition -> records behind its high watermark after the last batch
         self.records = meter.create_counter("podium_stream_records", description="Score records applied by the worker")
+        self.entries = meter.create_counter(
+            "podium_stream_entries", description="Score entries in the records the worker applied (a record holds a batch's entries for one partition)")
         self.batch_ms = meter.create_histogram(
             "podium_stream_batch_duration", unit="ms", description="Time to apply one micro-batch to Redis (retries included)",
             explicit_bucket_boundaries_advisory=LATENCY_BUCKETS_MS)
         self.quarantined = meter.create_counter(
             "podium_stream_quarantined", description="Entries quarantined by the stream anti-cheat, by board and reason")
         self.records.add(0)
+        self.entries.add(0)
         meter.create_observable_gauge("podium_kafka_consumer_lag", callbacks=[self._lag],
                                       description="Records behind the partition's high watermark, per consumer and partition")
 

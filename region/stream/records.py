@@ -1,29 +1,72 @@
-"""Wire format of the event log's records (JSON values, player id keys), shared by producer and worker."""
+"""Wire format of the event log's records, shared by producer and worker.
+
+Version 2 (written since the batched sink): one record per (batch, partition) holding every entry of
+the batch that belongs to the partition, grouped by board, as JSON (orjson):
+    {"v": 2, "g": [[board, [[player, score, achieved_at_ms, event_id], ...]], ...]}
+Version 1 (one record per entry, the player id as key) is still read, so a log written by an older
+region drains through a newer worker:
+    {"b": board, "p": player, "s": score, "t": achieved_at_ms, "e": event_id}
+Entries keep their batch order inside a record; a player's entries always go to the same partition
+(`partition_of`: Kafka's default partitioner on the player id, as version 1 keyed them)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
+from aiokafka.partitioner import murmur2
 
 from podium.model import ScoreEntry
 
+RECORD_VERSION = 2
+
+
+def partition_of(player: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives a record keyed by `player` (Java-compatible)."""
+    return (int(murmur2(player.encode())) & 0x7FFFFFFF) % partitions
+
 
 def encode_entry(entry: ScoreEntry) -> tuple[bytes, bytes]:
-    """(key, value) of a scores-topic record. The key is the player id, so a player's entries share a
-    partition and are applied in the order they were acknowledged."""
+    """(key, value) of a version 1 record: one entry, keyed by its player id (kept for tests of old logs)."""
     value = orjson.dumps({"b": entry.board, "p": entry.player, "s": entry.score, "t": entry.achieved_at_ms,
                           "e": entry.event_id})
     return entry.player.encode(), value
 
 
-def decode_entry(value: bytes) -> ScoreEntry | None:
-    """The entry of a scores-topic record, or None for a record that is not one (never produced by us)."""
+def encode_entries(entries: Sequence[ScoreEntry]) -> bytes:
+    """The value of a version 2 record holding `entries` (in order, grouped by board)."""
+    groups: dict[str, list[list[Any]]] = {}
+    for e in entries:
+        groups.setdefault(e.board, []).append([e.player, e.score, e.achieved_at_ms, e.event_id])
+    return orjson.dumps({"v": RECORD_VERSION, "g": list(groups.items())})
+
+
+def decode_record(value: bytes | None) -> list[ScoreEntry] | None:
+    """The entries of a scores-topic record (either version), or None for a record that is not one
+    (never produced by us: it is dropped, and counted)."""
     try:
-        doc = orjson.loads(value)
-        return ScoreEntry(str(doc["b"]), str(doc["p"]), int(doc["s"]), int(doc["t"]), str(doc["e"]))
+        doc = orjson.loads(value or b"")
+        if not isinstance(doc, dict):
+            return None
+        if "v" not in doc:
+            return [ScoreEntry(str(doc["b"]), str(doc["p"]), int(doc["s"]), int(doc["t"]), str(doc["e"]))]
+        if doc["v"] != RECORD_VERSION:
+            return None
+        out = []
+        for board, rows in doc["g"]:
+            board = str(board)
+            for player, score, ts, event in rows:
+                out.append(ScoreEntry(board, str(player), int(score), int(ts), str(event)))
+        return out
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
+
+
+def decode_entry(value: bytes) -> ScoreEntry | None:
+    """The entry of a version 1 record (None for anything else)."""
+    entries = decode_record(value)
+    return entries[0] if entries is not None and len(entries) == 1 else None
 
 
 def encode_doc(doc: dict[str, Any]) -> bytes:

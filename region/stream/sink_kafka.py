@@ -1,7 +1,10 @@
 """ScoreSink adapter producing to the region's scores topic (idempotent producer, acks=all).
 
-A batch is acknowledged to the game server only after the broker acknowledged every record of it;
-each entry's result is then `accepted` with its partition and offset. With `wait`, the sink also
+A batch becomes one record per partition it touches (`records.encode_entries`; a player's entries
+always go to the partition Kafka's default partitioner gives the player id), split only past
+`kafka.record_entries_max` entries or `kafka.record_bytes_max` bytes. It is acknowledged to the game
+server only after the broker acknowledged every record of it; each entry's result is then `accepted`
+with its record's partition and offset (entries of one record share them). With `wait`, the sink also
 waits (bounded by `kafka.wait_timeout_ms_max`) until the worker applied those offsets and reports
 the resulting rank."""
 
@@ -14,8 +17,9 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from podium.region.rank_store_redis import RedisRankStore
-from podium.region.stream.records import encode_entry
+from podium.region.stream.records import encode_entries, partition_of
 from podium.region.stream.sink import ScoreSink
+from podium.region.stream.tracing import current_headers
 
 from podium.config import Settings
 from podium.errors import Unavailable
@@ -83,20 +87,43 @@ class KafkaSink:
             return results
         producer = await self._fresh_producer()
         try:
-            futures = []
-            for _, entry in entries:
-                key, value = encode_entry(entry)
-                futures.append(await producer.send(self.topics.scores, value, key=key))
+            partitions = sorted(await producer.partitions_for(self.topics.scores))
+            groups: dict[int, list[tuple[int, ScoreEntry]]] = {}
+            for item in entries:
+                groups.setdefault(partitions[partition_of(item[1].player, len(partitions))], []).append(item)
+            futures, sent = [], []
+            headers = current_headers() or None   # a traced request's context, for the worker's apply span
+            for p, group in groups.items():
+                for chunk, value in self._records(group):
+                    futures.append(await producer.send(self.topics.scores, value, partition=p, headers=headers))
+                    sent.append(chunk)
             acks = await asyncio.wait_for(asyncio.gather(*futures), self.kafka.produce_timeout_ms / 1000)
         except (TimeoutError, KafkaError) as exc:
             self._replace_producer = True
             # Some records may be on the log already: a retry is deduplicated by event id.
             raise Unavailable("the event log did not acknowledge the batch; retry it") from exc
-        for (i, _), md in zip(entries, acks, strict=True):
-            results[i] = EntryResult(i, EntryStatus.ACCEPTED, extra={"partition": md.partition, "offset": md.offset})
+        for chunk, md in zip(sent, acks, strict=True):
+            for i, _ in chunk:
+                results[i] = EntryResult(i, EntryStatus.ACCEPTED, extra={"partition": md.partition, "offset": md.offset})
         if wait:
             await self._wait_ranked(boards, entries, results)
         return results
+
+    def _records(self, group: list[tuple[int, ScoreEntry]]) -> list[tuple[list[tuple[int, ScoreEntry]], bytes]]:
+        """One partition's entries as records: cut every `record_entries_max` entries, and halved
+        until each encoding fits `record_bytes_max` (a single entry always makes a record)."""
+        n = self.kafka.record_entries_max
+        pending = [group[i:i + n] for i in range(0, len(group), n)]
+        out = []
+        while pending:
+            chunk = pending.pop(0)
+            value = encode_entries([e for _, e in chunk])
+            if len(value) > self.kafka.record_bytes_max and len(chunk) > 1:
+                half = len(chunk) // 2
+                pending[:0] = [chunk[:half], chunk[half:]]
+                continue
+            out.append((chunk, value))
+        return out
 
     async def _wait_ranked(
         self, boards: dict[str, Board], entries: Sequence[tuple[int, ScoreEntry]], results: dict[int, EntryResult]

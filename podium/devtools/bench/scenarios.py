@@ -62,6 +62,8 @@ class BenchConfig:
     notify_changes_per_tick: int = 5000      # score changes per tick (20k scores/s at a 250 ms tick)
     notify_endpoints: int = 100              # webhook endpoints on the local receiver
     notify_events: int = 100                 # notifications each endpoint receives
+    kafka_worker_entries: int = 200_000      # entries on the log before one worker drains them (`bench kafka`)
+    kafka_paced_seconds: float = 10.0        # `bench kafka` paced run at 20k scores/s
     peer: bool = True
     cache_dir: Path = field(default_factory=lambda: BENCH_DIR / "results" / ".cache")
 
@@ -72,7 +74,8 @@ class BenchConfig:
                    peer_ingest_scores=50_000, redis_py_scores=50_000, subscribers=(2000,), subscription_rounds=5,
                    global_seconds=3.0, contest_teams=100_000, contest_joins=5000, trending_batches=15,
                    trending_ack_batches=60, trending_reads=50, notify_players=20_000, notify_ticks=50,
-                   notify_changes_per_tick=1000, notify_endpoints=50, notify_events=40)
+                   notify_changes_per_tick=1000, notify_endpoints=50, notify_events=40,
+                   kafka_worker_entries=100_000, kafka_paced_seconds=5.0)
 
     @classmethod
     def tiny(cls) -> BenchConfig:
@@ -82,7 +85,7 @@ class BenchConfig:
                    subscribers=(20,), subscription_rounds=2, global_seconds=1.0, contest_teams=500,
                    contest_joins=50, peer=False, trending_batches=2, trending_ack_batches=3, trending_reads=3,
                    notify_players=500, notify_rules=8, notify_ticks=5, notify_changes_per_tick=20, notify_endpoints=3,
-                   notify_events=5)
+                   notify_events=5, kafka_worker_entries=2000, kafka_paced_seconds=0.5)
 
 
 def ratio(podium: float | None, baseline: dict[str, Any], key: str) -> float | None:
@@ -338,10 +341,17 @@ def scenario_kafka(cfg: BenchConfig) -> dict[str, Any]:
     module = load_module("kafka_ingest")
     if module is None or not hasattr(module, "run"):
         return {"status": "not available", "reason": "benchmarks/kafka_ingest.py is not present"}
+    from podium.devtools.bench import kafka_worker
+
     try:
-        return {"status": "measured", **module.run(batches=max(4, cfg.ingest_batches // 5))}
+        out = {"status": "measured", **module.run(batches=max(4, cfg.ingest_batches // 5))}
     except Exception as exc:  # reported, not fatal
         return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}
+    try:   # applied entries/s per worker process and ack -> ranked at 20k scores/s paced
+        out["worker"] = kafka_worker.run(entries=cfg.kafka_worker_entries, paced_seconds=cfg.kafka_paced_seconds)
+    except Exception as exc:  # reported, not fatal
+        out["worker"] = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}
+    return out
 
 
 def scenario_contests(cfg: BenchConfig) -> dict[str, Any]:
