@@ -5,7 +5,9 @@
 - a body must be a JSON object whose `query` is a string and `operationName` a string or null;
 - subscriptions run over websockets only (a subscription sent by HTTP is 400);
 - a request may name its document by hash (automatic persisted queries, `podium.gql.persisted`);
-- every refusal is a GraphQL-shaped JSON body with `extensions.code`, never plain text or a 500."""
+- every refusal is a GraphQL-shaped JSON body with `extensions.code`, never plain text or a 500;
+- a result whose every error is a store outage (`UNAVAILABLE`, `REBUILDING`) is a 503 with
+  Retry-After (the same GraphQL body), so clients and proxies retry it like any other outage."""
 
 from __future__ import annotations
 
@@ -48,6 +50,26 @@ def _check_request_shape(data: object) -> None:
             raise HTTPException(400, "operationName must be a string or null")
 
 
+_OUTAGE_CODES = frozenset({"UNAVAILABLE", "REBUILDING"})
+
+
+def store_outage_status(response: Response) -> Response:
+    """A 200 whose errors are all store outages becomes 503 + Retry-After (the largest `retryAfter`
+    asked, at least 1 s); partial data stays in the body. Other answers are returned untouched (the
+    byte test skips the JSON parse on the success path)."""
+    body = getattr(response, "body", b"")
+    if response.status_code != 200 or not (b'"UNAVAILABLE"' in body or b'"REBUILDING"' in body):
+        return response
+    doc = orjson.loads(body)
+    errors = doc.get("errors") if isinstance(doc, dict) else None
+    if not errors or any((e.get("extensions") or {}).get("code") not in _OUTAGE_CODES for e in errors):
+        return response
+    retry = max(float((e.get("extensions") or {}).get("retryAfter", 1)) for e in errors)
+    response.status_code = 503
+    response.headers["Retry-After"] = str(max(1, round(retry)))
+    return response
+
+
 class PodiumGraphQL(GraphQL[dict[str, Any], None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
@@ -85,7 +107,7 @@ class PodiumGraphQL(GraphQL[dict[str, Any], None]):
             return
         request = Request(scope=scope, receive=receive)
         try:
-            response = await self.run(request)
+            response = store_outage_status(await self.run(request))
         except HTTPException as exc:
             response = graphql_error_response(exc.reason, _CODES.get(exc.status_code, "BAD_USER_INPUT"),
                                               exc.status_code)
