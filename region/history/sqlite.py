@@ -155,9 +155,11 @@ class SqliteHistoryStore:
     async def snapshot_times(self, board: str, limit: int) -> list[int]:
         return [info.taken_at_ms for info in await self.snapshots(board, limit)]
 
-    async def snapshots(self, board: str, limit: int) -> list[SnapshotInfo]:
-        sql = "SELECT taken_at_ms, season, entries FROM snapshot_index WHERE board=? ORDER BY taken_at_ms DESC LIMIT ?"
-        return [SnapshotInfo(*r) for r in await self._run(lambda c: c.execute(sql, (board, limit)).fetchall())]
+    async def snapshots(self, board: str, limit: int, *, before_ms: int | None = None) -> list[SnapshotInfo]:
+        sql = ("SELECT taken_at_ms, season, entries FROM snapshot_index WHERE board=? AND taken_at_ms < ? "
+               "ORDER BY taken_at_ms DESC LIMIT ?")
+        params = (board, TIME_MAX_MS if before_ms is None else before_ms, limit)
+        return [SnapshotInfo(*r) for r in await self._run(lambda c: c.execute(sql, params).fetchall())]
 
     async def snapshot_page(self, board: str, taken_at_ms: int, from_rank: int, to_rank: int) -> list[RankedEntry]:
         sql = ("SELECT rank, player, score, achieved_at_ms FROM board_snapshots WHERE board=? AND taken_at_ms=? "
