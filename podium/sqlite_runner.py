@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from podium.errors import Unavailable
 
@@ -21,7 +21,7 @@ class SqliteRunner:
     (None: autocommit, the caller writes BEGIN/COMMIT itself)."""
 
     def __init__(self, path: str | Path, *, label: str, thread_name: str, schema: str,
-                 isolation_level: str | None = "") -> None:
+                 isolation_level: Literal["DEFERRED", "EXCLUSIVE", "IMMEDIATE"] | None = "DEFERRED") -> None:
         self.path = str(path)
         self.label = label
         self.thread_name = thread_name
