@@ -66,3 +66,18 @@ class SqliteRunner:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
+
+
+class SqliteBacked:
+    """Base of a store kept in one SQLite file: `open`, `close` and `_run` on its runner `_db`."""
+
+    _db: SqliteRunner
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._db.run(fn)
+
+    async def open(self) -> None:
+        await self._db.open()
+
+    async def close(self) -> None:
+        await self._db.close()

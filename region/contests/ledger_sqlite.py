@@ -4,15 +4,12 @@ call runs off the event loop; one SQLite transaction per call, a savepoint per l
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
 
 from podium.region.contests.ledger import ESCROW_PREFIX, PostResult, Transaction
 
-from podium.sqlite_runner import SqliteRunner
-
-T = TypeVar("T")
+from podium.sqlite_runner import SqliteBacked, SqliteRunner
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger_txn (id TEXT PRIMARY KEY, kind TEXT NOT NULL, canonical TEXT NOT NULL);
@@ -49,20 +46,11 @@ def _post_one(conn: sqlite3.Connection, txn: Transaction) -> PostResult:
     return PostResult.POSTED
 
 
-class SqliteLedger:
+class SqliteLedger(SqliteBacked):
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._db = SqliteRunner(path, label="ledger (SQLite)", thread_name="podium-ledger", schema=_SCHEMA,
                                 isolation_level=None)
-
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._db.run(fn)
-
-    async def open(self) -> None:
-        await self._db.open()
-
-    async def close(self) -> None:
-        await self._db.close()
 
     async def post(self, txns: Sequence[Transaction]) -> list[PostResult]:
         def run(conn: sqlite3.Connection) -> list[PostResult]:

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import TypeVar
 
 from podium.region.history.store import HistoryStore, RankPoint, ScoreRow, Snapshot, SnapshotInfo
 
 from podium.model import Board, RankedEntry
-from podium.sqlite_runner import SqliteRunner
+from podium.sqlite_runner import SqliteBacked, SqliteRunner
 
-T = TypeVar("T")
 PLAYERS_PER_READ_MAX = 1000  # players fetched per round trip when iterating a board
 TIME_MAX_MS = 2**62          # "no upper bound" for since/until filters
 
@@ -38,19 +36,10 @@ CREATE TABLE IF NOT EXISTS board_definitions (board TEXT PRIMARY KEY, definition
 """
 
 
-class SqliteHistoryStore:
+class SqliteHistoryStore(SqliteBacked):
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._db = SqliteRunner(path, label="sqlite history store", thread_name="history-sqlite", schema=_SCHEMA)
-
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._db.run(fn)
-
-    async def open(self) -> None:
-        await self._db.open()
-
-    async def close(self) -> None:
-        await self._db.close()
 
     async def append_scores(self, rows: Sequence[ScoreRow]) -> None:
         params = [(r.board, r.player, r.achieved_at_ms, r.event_id, r.score) for r in rows]
