@@ -10,6 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 from podium.region.rank_store_redis import RedisRankStore
 from podium.region.service import RegionService
+from podium.region.top_snapshots import TopSnapshot, TopSnapshots
 
 from podium.clock import FakeClock
 from podium.model import Board, ScoreEntry
@@ -30,8 +31,8 @@ def _oracle(scores: dict[str, int], n: int) -> list[tuple[int, str, int]]:
     return [(i + 1, p, s) for i, (p, s) in enumerate(ranked)]
 
 
-def _rows(snapshot: object) -> list[tuple[int, str, int]]:
-    return [(e.rank, e.player, e.score) for e in snapshot.rows]   # type: ignore[attr-defined]
+def _rows(snapshot: TopSnapshot) -> list[tuple[int, str, int]]:
+    return [(e.rank, e.player, e.score) for e in snapshot.rows]
 
 
 async def test_top_snapshots_follow_the_board(redis_server: RedisServer, redis_single: aioredis.Redis) -> None:
@@ -39,7 +40,7 @@ async def test_top_snapshots_follow_the_board(redis_server: RedisServer, redis_s
     settings = region_settings(redis_server.url, api={"top_snapshot_entries": 3, "top_snapshot_boards_max": 2,
                                                       "rate_limit_per_s": 1000.0, "rate_limit_burst": 1000})
     service = RegionService.build(settings, clock, redis_single)
-    tops = service.top_snapshots
+    tops: TopSnapshots | None = service.top_snapshots
     assert tops is not None and tops.covers(3) and not tops.covers(4)
     boards = [Board(id=unique("top")) for _ in range(3)]
     for board in boards:
