@@ -14,6 +14,7 @@ from podium.global_.staleness import FeedReport
 from podium.replication.changes import SEQ_SUB_BITS, Change
 from podium.replication.digest import digests
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,6 +34,7 @@ from podium.http import (
     stream_page_args,
     unexpected_error,
 )
+from podium.http_drain import BodyDrainMiddleware, http_refusal
 from podium.http_metrics import HttpMetricsMiddleware
 from podium.model import Board
 from podium.rate_limit import RateLimitMiddleware
@@ -252,8 +254,8 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
             *web_routes("global"),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(HttpMetricsMiddleware), Middleware(RateLimitMiddleware)],
-        exception_handlers={PodiumError: podium_error, Exception: unexpected_error},
+        middleware=[Middleware(BodyDrainMiddleware), Middleware(HttpMetricsMiddleware), Middleware(RateLimitMiddleware)],
+        exception_handlers={PodiumError: podium_error, HTTPException: http_refusal, Exception: unexpected_error},
     )
 
 

@@ -20,6 +20,7 @@ from podium.clock import Clock
 from podium.config import ApiLimits
 from podium.errors import BadUserInput, RateLimited
 from podium.model import RankedEntry
+from podium.ticker import run_ticks
 from podium.top_diff import TopChange, diff_top
 
 log = logging.getLogger("podium.fanout")
@@ -270,17 +271,11 @@ class FanOut:
 
     async def run(self, stop: asyncio.Event) -> None:
         """The ticker: every `tick_ms`; a failed tick is logged and the next one tries again."""
-        while not stop.is_set():
-            started = self.clock.monotonic()
-            try:
-                await self.tick()
-                self.ticks += 1
-            except Exception:
-                log.exception("fan-out tick failed")
-            self.last_tick_ms = (self.clock.monotonic() - started) * 1000
-            if self.on_tick_ms is not None:
-                self.on_tick_ms(self.last_tick_ms)
-            try:
-                await asyncio.wait_for(stop.wait(), max(0.0, self.limits.tick_ms / 1000 - self.last_tick_ms / 1000))
-            except TimeoutError:
-                pass
+        await run_ticks(self.tick, self.limits.tick_ms, self.clock, stop, log, "fan-out", self._ticked)
+
+    def _ticked(self, spent_ms: float, ok: bool) -> None:
+        if ok:
+            self.ticks += 1
+        self.last_tick_ms = spent_ms
+        if self.on_tick_ms is not None:
+            self.on_tick_ms(spent_ms)

@@ -85,10 +85,8 @@ async def podium_error(request: Request, exc: Exception) -> Response:
     """Starlette exception handler: a coded Podium error becomes its documented status and body."""
     if not isinstance(exc, PodiumError):
         return await unexpected_error(request, exc)
-    await drain_body(request)
-    response = error_response(exc)
-    response.headers["Connection"] = "close"
-    return response
+    await drain_body(request)   # bounded; past the bound podium.http_drain closes the connection
+    return error_response(exc)
 
 
 async def drain_body(request: Request) -> None:

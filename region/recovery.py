@@ -36,19 +36,19 @@ from podium.region.history.backlog_redis import RedisHistoryBacklog
 from podium.region.history.store import HistoryStore, ScoreRow, current_standing, history_key
 from podium.region.rank_store import read_all
 from podium.region.rank_store_redis import RedisRankStore
+from podium.region.rebuild_state_redis import RedisRebuildState
 
 from podium.boards import BoardRegistry
 from podium.clock import Clock
 from podium.config import HistorySettings
 from podium.errors import Conflict
-from podium.keys import REBUILDING_KEY, keys_of
+from podium.keys import REBUILDING_KEY
 from podium.model import Board
 from podium.redis_client import AnyRedis
 from podium.store_errors import translate_store_errors
 
 log = logging.getLogger("podium.recovery")
 RECENT_EVENTS_MAX = 1_000_000   # event ids put back into a board's dedup set by one rebuild
-DEDUP_CHUNK = 5000              # ids per SADD
 VERIFY_CHUNK_ENTRIES = 10_000   # live entries per Redis read when verifying a board
 
 # KEYS[1] the leases hash. ARGV: board, token, now ms, new deadline ms, mode.
@@ -131,13 +131,14 @@ class Rebuilder:
                  clock: Clock, settings: HistorySettings, *, dedup_window_ms: int,
                  flush: Callable[[], Awaitable[bool]] | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-        self.redis, self.store, self.history, self.registry, self.clock = redis, store, history, registry, clock
+        self.store, self.history, self.registry, self.clock = store, history, registry, clock
         self.leases = RebuildLeases(redis, clock, settings.rebuild_lease_ms)
         self.settle_ms = settings.rebuild_settle_ms
         self.dedup_window_ms = dedup_window_ms
         self.flush = flush
         self.sleep = sleep
         self.backlog = RedisHistoryBacklog(redis, "rebuilder", settings.backlog_claim_idle_ms)
+        self.state = RedisRebuildState(redis)   # banned players, dedup sets: never Redis directly
 
     async def candidates(self) -> list[str]:
         """Boards whose live season is empty in Redis but has history in the warm store."""
@@ -187,7 +188,7 @@ class Rebuilder:
         if season is not None:
             board = dataclasses.replace(board, season=season)
         started = self.clock.monotonic()
-        banned = {m.decode() if isinstance(m, bytes) else m for m in await self.redis.smembers(keys_of(board).banned)}
+        banned = await self.state.banned(board)
         recent: list[str] = []
         pending = await self.backlog.rows(board, history_key(board.id, board.season))
         count = await self.store.replace(board, self._standings(board, token, banned, recent, pending))
@@ -201,7 +202,7 @@ class Rebuilder:
         """Compares the live board with what a rebuild would give (warm store + backlog). Meant for a
         quiet board (writes landing during the walk show up as differences)."""
         board = await self.registry.require(board_id)
-        banned = {m.decode() if isinstance(m, bytes) else m for m in await self.redis.smembers(keys_of(board).banned)}
+        banned = await self.state.banned(board)
         pending = await self.backlog.rows(board, history_key(board.id, board.season))
         expected = {}
         async for player, score, ts in self._standings(board, "", banned, [], pending, renew=False):
@@ -217,12 +218,8 @@ class Rebuilder:
         return report
 
     async def _restore_dedup(self, board: Board, event_ids: list[str]) -> None:
-        if not event_ids:
-            return
-        key = keys_of(board).dedup(self.clock.now_ms() // self.dedup_window_ms)
-        for start in range(0, len(event_ids), DEDUP_CHUNK):
-            await self.redis.sadd(key, *event_ids[start : start + DEDUP_CHUNK])
-        await self.redis.pexpire(key, 2 * self.dedup_window_ms)
+        await self.state.restore_dedup(board, event_ids, self.clock.now_ms() // self.dedup_window_ms,
+                                       2 * self.dedup_window_ms)
 
     async def _standings(self, board: Board, token: str, banned: set[str], recent: list[str],
                          pending: Sequence[ScoreRow], *, renew: bool = True) -> AsyncIterator[tuple[str, int, int]]:

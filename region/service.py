@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Observation
@@ -25,6 +26,7 @@ from podium.region.rank_store import read_all
 from podium.region.rank_store_redis import RedisRankStore
 from podium.region.read_cache import ReadCache
 from podium.region.recovery import Rebuilder, RebuildReport
+from podium.region.region_marks_redis import RedisRegionMarks
 from podium.region.snapshots import SnapshotScheduler, archive_season, take_snapshot
 from podium.region.top_snapshots import TopSnapshots
 from podium.region.trending.live import TrendingFanOut
@@ -44,7 +46,7 @@ from podium.clock import Clock, SystemClock
 from podium.config import Settings
 from podium.errors import Rebuilding, Unavailable
 from podium.fanout import FanOut
-from podium.keys import DATA_MARK_KEY, keys_of
+from podium.keys import keys_of
 from podium.model import Board, RankedEntry
 from podium.rate_limit import TokenBuckets
 from podium.redis_client import AnyRedis, as_text, connect, stream_entries
@@ -56,7 +58,6 @@ from podium.telemetry import Telemetry
 
 log = logging.getLogger("podium.region")
 STANDINGS_CHUNK_ENTRIES = 10_000  # entries per Redis read when a snapshot reads a whole board
-SNAPSHOT_TICK_PREFIX = "podium:snapshot-tick:"  # + interval number: which process snapshots it
 
 
 @dataclass
@@ -93,6 +94,11 @@ class RegionService:
     breakers: Breakers = field(default_factory=lambda: Breakers(SystemClock()))
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _transports: list[ShipTransport | AntiEntropy] = field(default_factory=list)
+
+    @cached_property
+    def marks(self) -> RedisRegionMarks:
+        """The data mark and snapshot-tick claims (the adapter: this module never calls Redis for them)."""
+        return RedisRegionMarks(self.redis, self.settings.region)
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None, redis: AnyRedis | None = None) -> RegionService:
@@ -200,8 +206,7 @@ class RegionService:
         await self.boards.refresh()
 
     async def _mark_data(self) -> None:
-        with store_errors("Redis"):
-            await self.redis.set(DATA_MARK_KEY, self.settings.region)
+        await self.marks.mark_data()
 
     async def _watch_redis_data(self) -> None:
         """Notices a Redis that came back empty (restarted without its AOF, replaced, flushed) while
@@ -210,8 +215,7 @@ class RegionService:
         interval_s = self.settings.history.redis_loss_check_ms / 1000
         while not self._stop.is_set():
             try:
-                with store_errors("Redis"):
-                    lost = not await self.redis.exists(DATA_MARK_KEY)
+                lost = not await self.marks.data_marked()
                 if lost:
                     log.error("Redis lost its data: restoring board definitions and rebuilding from the warm store")
                     await self._restore_boards()
@@ -263,9 +267,7 @@ class RegionService:
     async def _claim_snapshot_tick(self, now_ms: int) -> bool:
         """One process of the region snapshots each interval (the first to claim it in Redis)."""
         interval_ms = self.settings.history.snapshot_interval_s * 1000
-        with store_errors("Redis"):
-            return bool(await self.redis.set(f"{SNAPSHOT_TICK_PREFIX}{now_ms // interval_ms}", self.settings.region,
-                                             nx=True, px=interval_ms))
+        return await self.marks.claim_snapshot_tick(now_ms // interval_ms, interval_ms)
 
     async def _board_changed(self, board_id: str, board: Board | None) -> None:
         """Keeps the warm store's board definitions in step (best effort: open() re-syncs them all)."""

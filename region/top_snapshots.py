@@ -18,8 +18,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from podium.clock import Clock
-from podium.errors import Unavailable
 from podium.model import Board, RankedEntry
+from podium.ticker import run_ticks
 
 log = logging.getLogger("podium.region.top")
 
@@ -119,14 +119,5 @@ class TopSnapshots:
                 self.snapshots[key] = TopSnapshot(snapshot.board, version, rows, total, now)
 
     async def run(self, stop: asyncio.Event, tick_ms: int) -> None:
-        while not stop.is_set():
-            try:
-                await self.refresh()
-            except Unavailable as exc:     # Redis down or its breaker open: the snapshots are kept (serve-stale)
-                log.warning("top snapshot refresh skipped: %s", exc)
-            except Exception:
-                log.exception("top snapshot refresh failed")
-            try:
-                await asyncio.wait_for(stop.wait(), tick_ms / 1000)
-            except TimeoutError:
-                pass
+        """The tick: every `tick_ms`; a failed refresh is logged and the next one tries again."""
+        await run_ticks(self.refresh, tick_ms, self.clock, stop, log, "top snapshot")

@@ -7,7 +7,9 @@
 - a request may name its document by hash (automatic persisted queries, `podium.gql.persisted`);
 - a prepared (cached, valid) query runs on graphql-core directly (`podium.gql.fast_path`), and
   every response is encoded once by orjson;
-- every refusal is a GraphQL-shaped JSON body with `extensions.code`, never plain text or a 500."""
+- every refusal is a GraphQL-shaped JSON body with `extensions.code`, never plain text or a 500;
+- a result whose every error is a store outage (`UNAVAILABLE`, `REBUILDING`) is a 503 with
+  Retry-After (the same GraphQL body), so clients and proxies retry it like any other outage."""
 
 from __future__ import annotations
 
@@ -49,6 +51,26 @@ def _check_request_shape(data: object) -> None:
             raise HTTPException(400, "the body must be a JSON object: {\"query\": ..., \"variables\": {...}}")
         if not isinstance(item.get("operationName"), str | None):
             raise HTTPException(400, "operationName must be a string or null")
+
+
+_OUTAGE_CODES = frozenset({"UNAVAILABLE", "REBUILDING"})
+
+
+def store_outage_status(response: Response) -> Response:
+    """A 200 whose errors are all store outages becomes 503 + Retry-After (the largest `retryAfter`
+    asked, at least 1 s); partial data stays in the body. Other answers are returned untouched (the
+    byte test skips the JSON parse on the success path)."""
+    body = getattr(response, "body", b"")
+    if response.status_code != 200 or not (b'"UNAVAILABLE"' in body or b'"REBUILDING"' in body):
+        return response
+    doc = orjson.loads(body)
+    errors = doc.get("errors") if isinstance(doc, dict) else None
+    if not errors or any((e.get("extensions") or {}).get("code") not in _OUTAGE_CODES for e in errors):
+        return response
+    retry = max(float((e.get("extensions") or {}).get("retryAfter", 1)) for e in errors)
+    response.status_code = 503
+    response.headers["Retry-After"] = str(max(1, round(retry)))
+    return response
 
 
 class PodiumGraphQL(GraphQL[dict[str, Any], None]):
@@ -93,7 +115,7 @@ class PodiumGraphQL(GraphQL[dict[str, Any], None]):
             return
         request = Request(scope=scope, receive=receive)
         try:
-            response = await self.run(request)
+            response = store_outage_status(await self.run(request))
         except HTTPException as exc:
             response = graphql_error_response(exc.reason, _CODES.get(exc.status_code, "BAD_USER_INPUT"),
                                               exc.status_code)

@@ -20,6 +20,7 @@ from podium.region.notifications.wiring import close_notifications, open_notific
 from podium.region.service import RegionService
 from podium.region.trending import http as trending_http
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.routing import Route, WebSocketRoute
@@ -31,6 +32,7 @@ from podium.errors import PodiumError
 from podium.gql.persisted import default_operations_dir, persisted_queries
 from podium.gql.view import PodiumGraphQL
 from podium.http import podium_error, unexpected_error
+from podium.http_drain import BodyDrainMiddleware, http_refusal
 from podium.http_metrics import HttpMetricsMiddleware
 from podium.rate_limit import RateLimitMiddleware
 from podium.web.audit_rest import AuditRestMiddleware
@@ -96,7 +98,8 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(HttpMetricsMiddleware), Middleware(RateLimitMiddleware), Middleware(AuditRestMiddleware),
+        middleware=[Middleware(BodyDrainMiddleware), Middleware(HttpMetricsMiddleware), Middleware(RateLimitMiddleware),
+                    Middleware(AuditRestMiddleware),
                     Middleware(ETagMiddleware), Middleware(ResponseCacheMiddleware)],
-        exception_handlers={PodiumError: podium_error, Exception: unexpected_error},
+        exception_handlers={PodiumError: podium_error, HTTPException: http_refusal, Exception: unexpected_error},
     )

@@ -10,6 +10,7 @@ from podium.region.api.history_types import (
     ScoreEvent,
     SnapshotSummary,
     decode_history_cursor,
+    decode_snapshot_cursor,
 )
 from podium.region.history.store import HistoryStore, SnapshotInfo, history_key
 from podium.region.service import RegionService
@@ -54,15 +55,24 @@ async def player_history(service: RegionService, board: Board, player: str, sinc
 
 
 async def rank_history(service: RegionService, board: Board, player: str, since: int | None,
-                       until: int | None, first: int) -> list[RankPointType]:
+                       until: int | None, first: int, after: str | None = None) -> list[RankPointType]:
+    """Newest first; `after` is the cursor of the last point of the previous page (`until`, the
+    older way to page, still works: both bound the window, the tighter wins)."""
     _window(since, until)
+    if after is not None:
+        older_than = decode_snapshot_cursor("r", after)
+        until = older_than if until is None else min(until, older_than)
     points = await warm_store(service).rank_history(board.id, player, _first(service, first),
                                                     since_ms=since, until_ms=until)
     return [RankPointType.from_point(p) for p in points]
 
 
-async def snapshot_list(service: RegionService, board: Board, first: int) -> list[SnapshotSummary]:
-    return [SnapshotSummary.from_info(i) for i in await warm_store(service).snapshots(board.id, _first(service, first))]
+async def snapshot_list(service: RegionService, board: Board, first: int,
+                        after: str | None = None) -> list[SnapshotSummary]:
+    """Newest first; `after` is the cursor of the last summary of the previous page."""
+    before = decode_snapshot_cursor("s", after) if after is not None else None
+    infos = await warm_store(service).snapshots(board.id, _first(service, first), before_ms=before)
+    return [SnapshotSummary.from_info(i) for i in infos]
 
 
 async def find_snapshot(store: HistoryStore, board_id: str, season: int | None,

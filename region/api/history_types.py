@@ -34,6 +34,25 @@ def decode_history_cursor(cursor: str) -> tuple[int, str]:
         raise BadUserInput("invalid cursor") from exc
 
 
+def encode_snapshot_cursor(kind: str, taken_at_ms: int) -> str:
+    """A rank-history point's or a snapshot summary's cursor: its snapshot time, unique per board
+    (and per player for rank history), tagged with the list it pages (`r` or `s`)."""
+    return base64.urlsafe_b64encode(orjson.dumps([kind, taken_at_ms])).decode()
+
+
+def decode_snapshot_cursor(kind: str, cursor: str) -> int:
+    """The snapshot time named by a cursor of the `kind` list, or BAD_USER_INPUT "invalid cursor"."""
+    try:
+        if len(cursor) > HISTORY_CURSOR_CHARS_MAX:
+            raise ValueError
+        tag, taken_at = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if tag != kind or type(taken_at) is not int or not 0 < taken_at <= ACHIEVED_AT_MAX_MS:
+            raise ValueError
+        return taken_at
+    except (ValueError, TypeError) as exc:
+        raise BadUserInput("invalid cursor") from exc
+
+
 @strawberry.type(description="One accepted score of a player on a board (duplicates, quarantined and "
                              "rejected entries are never kept).")
 class ScoreEvent:
@@ -55,10 +74,12 @@ class RankPointType:
     taken_at: Long = strawberry.field(description="When the snapshot was taken, Unix milliseconds.")
     rank: int
     score: Long
+    cursor: str = strawberry.field(description="Pass as `after` for the next (older) page.")
 
     @classmethod
     def from_point(cls, p: RankPoint) -> RankPointType:
-        return cls(taken_at=Long(p.taken_at_ms), rank=p.rank, score=Long(p.score))
+        return cls(taken_at=Long(p.taken_at_ms), rank=p.rank, score=Long(p.score),
+                   cursor=encode_snapshot_cursor("r", p.taken_at_ms))
 
 
 @strawberry.type(description="One stored snapshot of a board: periodic, or a season's final standings.")
@@ -66,10 +87,12 @@ class SnapshotSummary:
     taken_at: Long = strawberry.field(description="Unix milliseconds; pass it as `snapshot(takenAt:)`.")
     season: int
     total_count: int
+    cursor: str = strawberry.field(description="Pass as `after` for the next (older) page.")
 
     @classmethod
     def from_info(cls, info: SnapshotInfo) -> SnapshotSummary:
-        return cls(taken_at=Long(info.taken_at_ms), season=info.season, total_count=info.entries)
+        return cls(taken_at=Long(info.taken_at_ms), season=info.season, total_count=info.entries,
+                   cursor=encode_snapshot_cursor("s", info.taken_at_ms))
 
 
 @strawberry.type(description="Ranks fromRank..toRank of a stored board snapshot.")

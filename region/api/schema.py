@@ -255,18 +255,21 @@ class Query(ContestQueries, TrendingQuery, NotificationQueries):  # type: ignore
         return [RankedEntryType.from_entry(r, now) if r else None for r in await service.store.players(b, ids)]
 
     @typed.field(description="A player's rank and score in each stored snapshot of the board, newest "
-                             "first, taken in [since, until) (Unix ms); at most `api.history_page_max`.")
+                             "first, taken in [since, until) (Unix ms); at most `api.history_page_max`. "
+                             "Next page: pass the last point's `cursor` as `after`.")
     async def rank_history(self, info: Info[Any, Any], board: str, player: str, since: Long | None = None,
-                           until: Long | None = None, first: int = 20) -> list[RankPointType]:
+                           until: Long | None = None, first: int = 20, after: str | None = None) -> list[RankPointType]:
         b = await readable_board(info, board, live=False)
         points: list[RankPointType] = await history_api.rank_history(service_of(info), b, player, since, until,
-                                                                     first)
+                                                                     first, after)
         return points
 
-    @typed.field(description="The board's stored snapshots (periodic and season ends), newest first.")
-    async def snapshots(self, info: Info[Any, Any], board: str, first: int = 20) -> list[SnapshotSummary]:
+    @typed.field(description="The board's stored snapshots (periodic and season ends), newest first. "
+                             "Next page: pass the last summary's `cursor` as `after`.")
+    async def snapshots(self, info: Info[Any, Any], board: str, first: int = 20,
+                        after: str | None = None) -> list[SnapshotSummary]:
         b = await readable_board(info, board, live=False)
-        summaries: list[SnapshotSummary] = await history_api.snapshot_list(service_of(info), b, first)
+        summaries: list[SnapshotSummary] = await history_api.snapshot_list(service_of(info), b, first, after)
         return summaries
 
     @typed.field(description="Ranks fromRank..toRank of a stored snapshot: the one taken at `takenAt`, "

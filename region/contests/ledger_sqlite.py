@@ -3,18 +3,13 @@ call runs off the event loop; one SQLite transaction per call, a savepoint per l
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
 
 from podium.region.contests.ledger import ESCROW_PREFIX, PostResult, Transaction
 
-from podium.errors import Unavailable
-
-T = TypeVar("T")
+from podium.sqlite_runner import SqliteBacked, SqliteRunner
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger_txn (id TEXT PRIMARY KEY, kind TEXT NOT NULL, canonical TEXT NOT NULL);
@@ -51,45 +46,11 @@ def _post_one(conn: sqlite3.Connection, txn: Transaction) -> PostResult:
     return PostResult.POSTED
 
 
-class SqliteLedger:
+class SqliteLedger(SqliteBacked):
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._executor: ThreadPoolExecutor | None = None
-        self._conn: sqlite3.Connection | None = None
-
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._executor is None or self._conn is None:
-            raise Unavailable("the ledger is not open")
-        conn = self._conn
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, conn)
-        except sqlite3.Error as exc:
-            raise Unavailable(f"ledger (SQLite): {exc}") from exc
-
-    async def open(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="podium-ledger")
-
-        def connect() -> sqlite3.Connection:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")   # WAL + NORMAL: durable across a process crash
-            conn.executescript(_SCHEMA)
-            return conn
-
-        try:
-            self._conn = await asyncio.get_running_loop().run_in_executor(self._executor, connect)
-        except (sqlite3.Error, OSError) as exc:
-            raise Unavailable(f"ledger (SQLite) at {self.path}: {exc}") from exc
-
-    async def close(self) -> None:
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            assert self._executor is not None
-            await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+        self._db = SqliteRunner(path, label="ledger (SQLite)", thread_name="podium-ledger", schema=_SCHEMA,
+                                isolation_level=None)
 
     async def post(self, txns: Sequence[Transaction]) -> list[PostResult]:
         def run(conn: sqlite3.Connection) -> list[PostResult]:

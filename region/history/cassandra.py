@@ -93,7 +93,8 @@ def _queries(ks: str) -> dict[str, str]:
                     "VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?",
         "index_put": f"INSERT INTO {ks}.snapshot_index (board, taken_at_ms, season, \"entries\") "
                      "VALUES (?, ?, ?, ?) USING TIMESTAMP ?",
-        "index_get": f"SELECT taken_at_ms, season, \"entries\" FROM {ks}.snapshot_index WHERE board = ? LIMIT ?",
+        "index_get": f"SELECT taken_at_ms, season, \"entries\" FROM {ks}.snapshot_index WHERE board = ? "
+                     "AND taken_at_ms < ? LIMIT ?",
         "index_one": f"SELECT season, \"entries\" FROM {ks}.snapshot_index WHERE board = ? AND taken_at_ms = ?",
         "snap_get": f"SELECT rank, player, score, achieved_at_ms FROM {ks}.board_snapshots "
                     "WHERE board = ? AND taken_at_ms = ? AND rank_bucket = ?",
@@ -302,8 +303,9 @@ class CassandraHistoryStore:
     async def snapshot_times(self, board: str, limit: int) -> list[int]:
         return [info.taken_at_ms for info in await self.snapshots(board, limit)]
 
-    async def snapshots(self, board: str, limit: int) -> list[SnapshotInfo]:
-        found = [r async for page in self._pages("index_get", (board, limit)) for r in page]
+    async def snapshots(self, board: str, limit: int, *, before_ms: int | None = None) -> list[SnapshotInfo]:
+        params = (board, TIME_MAX_MS if before_ms is None else before_ms, limit)
+        found = [r async for page in self._pages("index_get", params) for r in page]
         return [SnapshotInfo(r.taken_at_ms, r.season, r.entries) for r in found]
 
     async def snapshot_page(self, board: str, taken_at_ms: int, from_rank: int, to_rank: int) -> list[RankedEntry]:

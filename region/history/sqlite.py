@@ -7,20 +7,16 @@ never sees two threads. Primary keys mirror the Cassandra tables; `INSERT OR IGN
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import TypeVar
 
 from podium.region.history.store import HistoryStore, RankPoint, ScoreRow, Snapshot, SnapshotInfo
 
-from podium.errors import Unavailable
 from podium.model import Board, RankedEntry
+from podium.sqlite_runner import SqliteBacked, SqliteRunner
 
-T = TypeVar("T")
 PLAYERS_PER_READ_MAX = 1000  # players fetched per round trip when iterating a board
 TIME_MAX_MS = 2**62          # "no upper bound" for since/until filters
 
@@ -40,47 +36,10 @@ CREATE TABLE IF NOT EXISTS board_definitions (board TEXT PRIMARY KEY, definition
 """
 
 
-class SqliteHistoryStore:
+class SqliteHistoryStore(SqliteBacked):
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._executor: ThreadPoolExecutor | None = None
-        self._conn: sqlite3.Connection | None = None
-
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._executor is None or self._conn is None:
-            raise Unavailable("history store is not open")
-        conn = self._conn
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, conn)
-        except sqlite3.Error as exc:
-            raise Unavailable(f"sqlite history store: {exc}") from exc
-
-    async def open(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history-sqlite")
-
-        def connect() -> sqlite3.Connection:
-            if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(_SCHEMA)
-            return conn
-
-        try:
-            self._conn = await asyncio.get_running_loop().run_in_executor(self._executor, connect)
-        except (sqlite3.Error, OSError) as exc:   # a corrupt file, an unwritable data dir
-            self._executor.shutdown(wait=False)
-            self._executor = None
-            raise Unavailable(f"sqlite history store {self.path}: {exc}") from exc
-
-    async def close(self) -> None:
-        if self._conn is not None:
-            await self._run(lambda c: c.close())
-        self._conn = None
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-        self._executor = None
+        self._db = SqliteRunner(path, label="sqlite history store", thread_name="history-sqlite", schema=_SCHEMA)
 
     async def append_scores(self, rows: Sequence[ScoreRow]) -> None:
         params = [(r.board, r.player, r.achieved_at_ms, r.event_id, r.score) for r in rows]
@@ -155,9 +114,11 @@ class SqliteHistoryStore:
     async def snapshot_times(self, board: str, limit: int) -> list[int]:
         return [info.taken_at_ms for info in await self.snapshots(board, limit)]
 
-    async def snapshots(self, board: str, limit: int) -> list[SnapshotInfo]:
-        sql = "SELECT taken_at_ms, season, entries FROM snapshot_index WHERE board=? ORDER BY taken_at_ms DESC LIMIT ?"
-        return [SnapshotInfo(*r) for r in await self._run(lambda c: c.execute(sql, (board, limit)).fetchall())]
+    async def snapshots(self, board: str, limit: int, *, before_ms: int | None = None) -> list[SnapshotInfo]:
+        sql = ("SELECT taken_at_ms, season, entries FROM snapshot_index WHERE board=? AND taken_at_ms < ? "
+               "ORDER BY taken_at_ms DESC LIMIT ?")
+        params = (board, TIME_MAX_MS if before_ms is None else before_ms, limit)
+        return [SnapshotInfo(*r) for r in await self._run(lambda c: c.execute(sql, params).fetchall())]
 
     async def snapshot_page(self, board: str, taken_at_ms: int, from_rank: int, to_rank: int) -> list[RankedEntry]:
         sql = ("SELECT rank, player, score, achieved_at_ms FROM board_snapshots WHERE board=? AND taken_at_ms=? "

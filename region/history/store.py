@@ -118,8 +118,8 @@ class HistoryStore(Protocol):
         """The board's snapshot times, newest first."""
         ...
 
-    async def snapshots(self, board: str, limit: int) -> list[SnapshotInfo]:
-        """The board's snapshot index, newest first."""
+    async def snapshots(self, board: str, limit: int, *, before_ms: int | None = None) -> list[SnapshotInfo]:
+        """The board's snapshot index, newest first (taken before `before_ms` when given)."""
         ...
 
     async def read_snapshot(self, board: str, taken_at_ms: int) -> Snapshot | None: ...

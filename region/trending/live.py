@@ -19,6 +19,7 @@ from podium.config import ApiLimits, TrendingSettings
 from podium.errors import BadUserInput, RateLimited
 from podium.fanout import PayloadCache
 from podium.model import RankedEntry
+from podium.ticker import run_ticks
 from podium.top_diff import TopChange, diff_top
 
 log = logging.getLogger("podium.trending.live")
@@ -143,14 +144,4 @@ class TrendingFanOut:
 
     async def run(self, stop: asyncio.Event) -> None:
         """The ticker, every `api.tick_ms`; a failed tick is logged and the next one tries again."""
-        while not stop.is_set():
-            started = self.clock.monotonic()
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("trending tick failed")
-            spent = self.clock.monotonic() - started
-            try:
-                await asyncio.wait_for(stop.wait(), max(0.0, self.api.tick_ms / 1000 - spent))
-            except TimeoutError:
-                pass
+        await run_ticks(self.tick, self.api.tick_ms, self.clock, stop, log, "trending")

@@ -20,6 +20,7 @@ from podium.clock import SystemClock
 from podium.commands.snapshot import _run as snapshot_command
 from podium.devtools.testing import LiveServer
 from podium.redis_server import RedisServer
+from tests.conftest import ADMIN_KEY
 from tests.history.scenario import admin_gql, history_settings, start
 from tests.region.helpers import create_board, entry, graphql, now_ms, post_scores, unique
 
@@ -159,9 +160,14 @@ def test_rebuilding_board_is_served_as_rebuilding(region: LiveServer, redis_serv
     served = graphql(region.url, conn, {"b": board})["data"]["leaderboard"]
     assert served["stale"] is True and served["totalCount"] == 5
     assert [(e["node"]["rank"], e["node"]["player"]) for e in served["edges"]] == [(1, "p4"), (2, "p3"), (3, "p2")]
-    assert code(graphql(region.url, 'query($b:String!){ page(board:$b, fromRank:1, toRank:2){ rank } }', {"b": board})) == "REBUILDING"
-    assert code(graphql(region.url, 'query($b:String!){ player(id:"p1"){ rank(board:$b) } }', {"b": board})) == "REBUILDING"
-    assert code(admin_gql(region.url, "mutation($b:String!){ resetBoard(board:$b){ season } }", {"b": board})) == "REBUILDING"
+    # a GraphQL answer whose every error is REBUILDING is a 503 with Retry-After, like the REST one
+    for query, headers in (('query($b:String!){ page(board:$b, fromRank:1, toRank:2){ rank } }', {}),
+                           ('query($b:String!){ player(id:"p1"){ rank(board:$b) } }', {}),
+                           ("mutation($b:String!){ resetBoard(board:$b){ season } }",
+                            {"Authorization": f"Bearer {ADMIN_KEY}"})):
+        r = httpx.post(f"{region.url}/graphql", json={"query": query, "variables": {"b": board}}, headers=headers)
+        assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
+        assert code(r.json()) == "REBUILDING"
     refused = post_scores(region.url, {"entries": [entry(board, "late", 99)]})
     assert refused.status_code == 503 and refused.json()["error"]["code"] == "REBUILDING"
     assert refused.headers["retry-after"] == "1"
@@ -172,3 +178,65 @@ def test_rebuilding_board_is_served_as_rebuilding(region: LiveServer, redis_serv
     until(lambda: graphql(region.url, conn, {"b": board})["data"]["leaderboard"]["status"] == "LIVE", "lease released")
     assert post_scores(region.url, {"entries": [entry(board, "late", 99)]}).json()["results"][0]["status"] == "applied"
     assert httpx.get(f"{region.url}/readyz").status_code == 200
+
+
+def _write_snapshots(region: LiveServer, board: str, times: list[int]) -> None:
+    """Snapshots written straight into the region's warm store (its SQLite file): many of them,
+    quickly, each ranking ann, bob and cid differently."""
+    from podium.region.history.factory import sqlite_path
+    from podium.region.history.sqlite import SqliteHistoryStore
+    from podium.region.history.store import Snapshot
+
+    from podium.model import RankedEntry
+
+    async def write() -> None:
+        store = SqliteHistoryStore(sqlite_path(region.settings))
+        await store.open()
+        try:
+            for i, t in enumerate(times):
+                players = ["ann", "bob", "cid"][i % 3:] + ["ann", "bob", "cid"][:i % 3]
+                await store.write_snapshot(Snapshot(board, 0, t, tuple(RankedEntry(r + 1, p, 100 - r, t)
+                                                                      for r, p in enumerate(players))))
+        finally:
+            await store.close()
+
+    asyncio.run(write())
+
+
+SNAPSHOTS_PAGED = "query($b:String!,$n:Int!,$a:String){ snapshots(board:$b, first:$n, after:$a){ takenAt cursor } }"
+RANKS_PAGED = ('query($b:String!,$n:Int!,$a:String,$u:Long){ rankHistory(board:$b, player:"ann", first:$n, after:$a, '
+               'until:$u){ takenAt rank cursor } }')
+
+
+@pytest.mark.parametrize("page", [1, 3, 7, 50])
+def test_snapshots_and_rank_history_page_by_cursor(region: LiveServer, page: int) -> None:
+    """17 snapshots: a cursor walk at any page size returns every one exactly once, newest first
+    (the oracle: the times written, sorted), for the snapshot list and for a player's rank history;
+    crafted cursors are "invalid cursor"; `until` still pages as before."""
+    board = create_board(region.url)
+    base = now_ms() - 1_000_000
+    times = [base + 1000 * i for i in range(17)]
+    _write_snapshots(region, board, times)
+    oracle = sorted(times, reverse=True)
+    for query, field in ((SNAPSHOTS_PAGED, "snapshots"), (RANKS_PAGED, "rankHistory")):
+        seen: list[int] = []
+        after = None
+        for _ in range(len(times) + 2):
+            rows = graphql(region.url, query, {"b": board, "n": page, "a": after})["data"][field]
+            if not rows:
+                break
+            assert len(rows) <= page
+            seen += [r["takenAt"] for r in rows]
+            after = rows[-1]["cursor"]
+        assert seen == oracle, field
+    ranks = graphql(region.url, RANKS_PAGED, {"b": board, "n": 50})["data"]["rankHistory"]
+    assert [p["rank"] for p in ranks] == [[1, 3, 2][i % 3] for i in range(17)][::-1]
+    by_until = graphql(region.url, RANKS_PAGED, {"b": board, "n": 2, "u": oracle[3]})["data"]["rankHistory"]
+    assert [p["takenAt"] for p in by_until] == oracle[4:6]
+    snap_cursor = graphql(region.url, SNAPSHOTS_PAGED, {"b": board, "n": 1})["data"]["snapshots"][0]["cursor"]
+    crafted = ["", "!!", "W10=", "WyJyIiwwXQ==", "WyJyIiwtMV0=", "WyJyIiwiMSJd", "WyJyIiw5MDA3MTk5MjU0NzQwOTkzXQ==",
+               snap_cursor]   # junk, [], ["r",0], ["r",-1], ["r","1"], ["r",2**53+1], a snapshots cursor
+    for bad in crafted:
+        doc = graphql(region.url, RANKS_PAGED, {"b": board, "n": 1, "a": bad})
+        assert code(doc) == "BAD_USER_INPUT" and doc["errors"][0]["message"] == "invalid cursor", (bad, doc)
+    assert code(graphql(region.url, SNAPSHOTS_PAGED, {"b": board, "n": 1, "a": "WyJzIiwwXQ=="})) == "BAD_USER_INPUT"

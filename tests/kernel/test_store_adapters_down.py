@@ -16,7 +16,9 @@ from podium.global_.merged_store import GlobalStore
 from podium.region.history.backlog_redis import RedisHistoryBacklog
 from podium.region.ingest import IdempotencyStore
 from podium.region.rank_store_redis import RedisRankStore
+from podium.region.rebuild_state_redis import RedisRebuildState
 from podium.region.recovery import RebuildLeases
+from podium.region.region_marks_redis import RedisRegionMarks
 from podium.replication.changes import Change
 
 from podium.boards import BoardRegistry
@@ -95,6 +97,15 @@ ADAPTERS: dict[type, tuple[Callable[[AnyRedis], Any], dict[str, Call]]] = {
         "rows": lambda b: b.rows(BOARD, "down@0"),
         "size": lambda b: b.size([BOARD]),
     }),
+    RedisRebuildState: (RedisRebuildState, {
+        "banned": lambda s: s.banned(BOARD),
+        "restore_dedup": lambda s: s.restore_dedup(BOARD, ["e1", "e2"], 7, 60_000),
+    }),
+    RedisRegionMarks: (lambda r: RedisRegionMarks(r, "r1"), {
+        "mark_data": lambda m: m.mark_data(),
+        "data_marked": lambda m: m.data_marked(),
+        "claim_snapshot_tick": lambda m: m.claim_snapshot_tick(42, 60_000),
+    }),
     GlobalStore: (lambda r: GlobalStore(r), {
         "apply": lambda g: g.apply(BOARD, [Change("r1", "down", 0, "p1", 5, 1_000, 1)]),
         "applied": lambda g: g.applied(BOARD),
@@ -114,7 +125,8 @@ PROBES = {(RedisRankStore, "ping")}
 WRITES = {(RedisRankStore, n) for n in ("apply", "load", "replace", "ban", "quarantine")} | {
     (ReplayGuard, "check"), (BoardRegistry, "create"), (BoardRegistry, "restore"),
     (IdempotencyStore, "begin"), (IdempotencyStore, "finish"), (TokenBuckets, "take"),
-    (RebuildLeases, "acquire"), (GlobalStore, "apply"), (RedisHistoryBacklog, "read")}
+    (RebuildLeases, "acquire"), (GlobalStore, "apply"), (RedisHistoryBacklog, "read"),
+    (RedisRebuildState, "restore_dedup"), (RedisRegionMarks, "mark_data"), (RedisRegionMarks, "claim_snapshot_tick")}
 
 
 @pytest.fixture
