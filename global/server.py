@@ -35,6 +35,7 @@ from podium.http import (
 )
 from podium.http_metrics import HttpMetricsMiddleware
 from podium.model import Board
+from podium.gql.ws_raw import RawStreamMiddleware
 from podium.rate_limit import RateLimitMiddleware
 from podium.signing import verify
 from podium.web.graphiql import LocalGraphiQL
@@ -243,7 +244,8 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
             *web_routes("global"),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(HttpMetricsMiddleware), Middleware(RateLimitMiddleware)],
+        middleware=[Middleware(RawStreamMiddleware, offer_compression=settings.api.ws_compression),
+                    Middleware(HttpMetricsMiddleware), Middleware(RateLimitMiddleware)],
         exception_handlers={PodiumError: podium_error, Exception: unexpected_error},
     )
 

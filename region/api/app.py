@@ -31,6 +31,7 @@ from podium.gql.persisted import default_operations_dir, persisted_queries
 from podium.gql.view import PodiumGraphQL
 from podium.http import podium_error, unexpected_error
 from podium.http_metrics import HttpMetricsMiddleware
+from podium.gql.ws_raw import RawStreamMiddleware
 from podium.rate_limit import RateLimitMiddleware
 from podium.web.audit_rest import AuditRestMiddleware
 from podium.web.graphiql import LocalGraphiQL
@@ -91,7 +92,8 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(HttpMetricsMiddleware), Middleware(RateLimitMiddleware), Middleware(AuditRestMiddleware),
+        middleware=[Middleware(RawStreamMiddleware, offer_compression=settings.api.ws_compression),
+                    Middleware(HttpMetricsMiddleware), Middleware(RateLimitMiddleware), Middleware(AuditRestMiddleware),
                     Middleware(ETagMiddleware), Middleware(ResponseCacheMiddleware)],
         exception_handlers={PodiumError: podium_error, Exception: unexpected_error},
     )

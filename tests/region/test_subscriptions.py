@@ -114,7 +114,9 @@ async def test_one_serialization_per_tick_and_shape_shared_by_every_subscriber(l
         assert {(c["kind"], c["player"], c["rank"]) for c in got[0]["changes"]} == {("ENTERED", "bob", 1), ("MOVED", "ann", 2)}
         mini = (await asyncio.wait_for(small.next(), 5))["data"]["topChanged"]
         assert mini == {"changes": [{"player": c["player"], "rank": c["rank"]} for c in got[0]["changes"]]}
-        assert (payloads.misses - misses, payloads.hits - hits) == (2, len(same) - 1)
+        # one execution per shape; the two graphql-transport-ws sockets share one frame within the
+        # tick (no lookup), the graphql-ws one reuses the text under its own prefix
+        assert (payloads.misses - misses, payloads.hits - hits) == (2, 1)
     finally:
         for sub in (*same, small):
             await sub.close()
