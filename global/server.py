@@ -25,6 +25,7 @@ from podium.config import Settings
 from podium.errors import BadUserInput, PodiumError, Unauthenticated
 from podium.gql.persisted import default_operations_dir, persisted_queries
 from podium.gql.view import PodiumGraphQL
+from podium.gql.ws_raw import RawStreamMiddleware
 from podium.http import (
     check_admin,
     json_response,
@@ -35,7 +36,6 @@ from podium.http import (
 )
 from podium.http_metrics import HttpMetricsMiddleware
 from podium.model import Board
-from podium.gql.ws_raw import RawStreamMiddleware
 from podium.rate_limit import RateLimitMiddleware
 from podium.signing import verify
 from podium.web.graphiql import LocalGraphiQL

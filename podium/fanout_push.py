@@ -99,6 +99,15 @@ class Pusher:
             if written % YIELD_EVERY == 0:
                 await asyncio.sleep(0)
                 if (self.clock.monotonic() - started) * 1000 > self.tick_ms:
-                    self.stats.coalesced += sum(1 for s in sinks if s.seq != seq)
+                    self._behind_first(sinks, seq)
                     return False
         return complete
+
+    def _behind_first(self, sinks: dict[PushSink, None], seq: int) -> None:
+        """Out of time: those not reached are counted and go first next tick (nobody starves)."""
+        behind = [s for s in sinks if s.seq != seq]
+        self.stats.coalesced += len(behind)
+        reached = [s for s in sinks if s.seq == seq]
+        sinks.clear()
+        sinks.update(dict.fromkeys(behind))
+        sinks.update(dict.fromkeys(reached))

@@ -29,9 +29,9 @@ from podium.config import Settings
 from podium.errors import PodiumError
 from podium.gql.persisted import default_operations_dir, persisted_queries
 from podium.gql.view import PodiumGraphQL
+from podium.gql.ws_raw import RawStreamMiddleware
 from podium.http import podium_error, unexpected_error
 from podium.http_metrics import HttpMetricsMiddleware
-from podium.gql.ws_raw import RawStreamMiddleware
 from podium.rate_limit import RateLimitMiddleware
 from podium.web.audit_rest import AuditRestMiddleware
 from podium.web.graphiql import LocalGraphiQL
