@@ -37,7 +37,7 @@ PODIUM_Q = "subscription($b:String!){ topChanged(board:$b, n:10){ seq changes { 
 NAIVE_Q = "subscription($b:String!){ topChanged(board:$b, n:10){ player rank } }"
 LISTEN_TIMEOUT_S = 30
 ROUND_S = 0.6
-CONNECT_CONCURRENCY = 25     # per client process: a wider connect burst exhausts the server's Redis pool (HTTP 500)
+CONNECT_CONCURRENCY = 100    # handshakes in flight per client process (they need no Redis: podium.rate_limit_local)
 
 
 def _client_proc(url: str, query: str, count: int, rounds: int, out: Any, ready: Any, go: Any) -> None:
@@ -69,10 +69,11 @@ def _client_proc(url: str, query: str, count: int, rounds: int, out: Any, ready:
                 received[r].append(time.time())
 
         await asyncio.gather(*(listen(s) for s in subs))
+        out.put(received)       # before closing: the server's CPU is measured up to here, not its teardown
         await asyncio.gather(*(s.close() for s in subs), return_exceptions=True)
         return received
 
-    out.put(asyncio.run(main()))
+    asyncio.run(main())
 
 
 def _post(base: str, player: str, score: int) -> None:
@@ -105,15 +106,14 @@ def _measure(server_pid: int, ws_url: str, query: str, subscribers: int, rounds:
     connect_s = time.monotonic() - connect_started
     go.set()
     time.sleep(0.5)
-    server = psutil.Process(server_pid)
-    cpu0 = sum(server.cpu_times()[:2])
+    cpu0 = _cpu(server_pid)
     acks = []
     for r in range(rounds):
         write(r)
         acks.append(time.time())
         time.sleep(ROUND_S)   # > 2 ticks: one update per round
     results = [out.get(timeout=300) for _ in procs]
-    cpu = sum(server.cpu_times()[:2]) - cpu0
+    cpu = _cpu(server_pid) - cpu0
     for p in procs:
         p.join(timeout=30)
     lags = [t - acks[r] for res in results for r, times in enumerate(res) for t in times]
@@ -124,8 +124,14 @@ def _measure(server_pid: int, ws_url: str, query: str, subscribers: int, rounds:
             "lag_ms_p99": round(float(np.percentile(lags, 99)) * 1000, 1)}
 
 
+def _cpu(pid: int) -> float:
+    """User + system seconds of the server and its worker processes (`--workers N`)."""
+    root = psutil.Process(pid)
+    return sum(sum(p.cpu_times()[:2]) for p in [root, *root.children(recursive=True)])
+
+
 def run(subscribers: int = 2000, seconds: float | None = None, rounds: int = 10, clients: int = 4,
-        naive: bool = True) -> dict[str, Any]:
+        naive: bool = True, workers: int = 1, loop: str = "asyncio") -> dict[str, Any]:
     """The harness entry point (`podium bench`): `seconds` of writes, one round per ROUND_S, else `rounds`."""
     if seconds is not None:
         rounds = max(1, round(seconds / ROUND_S))
@@ -137,9 +143,10 @@ def run(subscribers: int = 2000, seconds: float | None = None, rounds: int = 10,
                    "PODIUM_API__SUBSCRIPTIONS_PER_PROCESS_MAX": str(subscribers + 100),
                    "PODIUM_API__RATE_LIMIT_PER_S": "1000000", "PODIUM_API__RATE_LIMIT_BURST": "1000000"}
             result: dict[str, Any] = {}
-            with ServerProcess(env, cwd=tmp) as podium:
+            with ServerProcess(env, cwd=tmp, workers=workers, loop=loop) as podium:
                 for i in range(10):
                     _post(podium.url, f"seed{i}", i)
+                result["server"] = {"workers": workers, "loop": loop}
                 result["podium"] = _measure(podium.process.pid, podium.ws_url, PODIUM_Q, subscribers, rounds,
                                             lambda r: _post(podium.url, f"leader{r}", 1000 + r), clients)
                 print("podium:", json.dumps(result["podium"]), file=sys.stderr, flush=True)
@@ -179,8 +186,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--no-naive", action="store_true")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
     args = parser.parse_args()
-    print(json.dumps(run(args.subscribers, rounds=args.rounds, clients=args.clients, naive=not args.no_naive), indent=2))
+    print(json.dumps(run(args.subscribers, rounds=args.rounds, clients=args.clients, naive=not args.no_naive,
+                         workers=args.workers, loop=args.loop), indent=2))
 
 
 if __name__ == "__main__":

@@ -108,6 +108,12 @@ async def test_one_serialization_per_tick_and_shape_shared_by_every_subscriber(l
         for sub in (*same, small):
             assert (await asyncio.wait_for(sub.next(), 5))["data"]["topChanged"]   # first: through Strawberry
         hits, misses = payloads.hits, payloads.misses
+        fanout = live_region.app.state.service.fanout
+        for _ in range(50):   # each resolver hands its socket to the tick once its first frame is out
+            if sum(len(w.sinks) for w in fanout.tops.values()) == len(same) + 1:
+                break
+            await asyncio.sleep(0.05)
+        assert sum(len(w.sinks) for w in fanout.tops.values()) == len(same) + 1   # raw frames from the tick
         await post_async(live_region.url, [entry(board, "bob", 20)])
         got = [(await asyncio.wait_for(sub.next(), 5))["data"]["topChanged"] for sub in same]
         assert got[0] == got[1] == got[2]
