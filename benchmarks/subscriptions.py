@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import numpy as np
 import psutil
+import websockets
 
 from podium.devtools.testing import ServerProcess
 from podium.devtools.ws_client import Subscriber
@@ -37,6 +38,7 @@ PODIUM_Q = "subscription($b:String!){ topChanged(board:$b, n:10){ seq changes { 
 NAIVE_Q = "subscription($b:String!){ topChanged(board:$b, n:10){ player rank } }"
 LISTEN_TIMEOUT_S = 30
 ROUND_S = 0.6
+CONNECT_ATTEMPTS = 5
 CONNECT_CONCURRENCY = 100    # handshakes in flight per client process (they need no Redis: podium.rate_limit_local)
 
 
@@ -48,15 +50,27 @@ def _client_proc(url: str, query: str, count: int, rounds: int, out: Any, ready:
     async def main() -> list[list[float]]:
         gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
+        retries = 0
+
         async def one() -> Subscriber:
+            nonlocal retries
             async with gate:
-                sub = await Subscriber(url).connect()
+                for attempt in range(CONNECT_ATTEMPTS):
+                    try:
+                        sub = await Subscriber(url).connect()
+                        break
+                    except (OSError, TimeoutError, websockets.InvalidStatus) as exc:
+                        # a refused (429 RATE_LIMITED, Retry-After) or timed-out handshake is retried, and counted
+                        if attempt == CONNECT_ATTEMPTS - 1:
+                            raise RuntimeError(f"connect failed {CONNECT_ATTEMPTS} times: {exc!r}") from exc
+                        retries += 1
+                        await asyncio.sleep(1.0)
                 await sub.subscribe(query, {"b": BOARD})
                 await sub.next()  # the initial state
                 return sub
 
         subs = await asyncio.gather(*(one() for _ in range(count)))
-        ready.put(count)
+        ready.put(retries)
         await asyncio.to_thread(go.wait)       # every client process is connected: rounds start
         received: list[list[float]] = [[] for _ in range(rounds)]
 
@@ -92,11 +106,12 @@ def _measure(server_pid: int, ws_url: str, query: str, subscribers: int, rounds:
     for p in procs:
         p.start()
     connect_started = time.monotonic()
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 900
+    retries = 0
     for _ in procs:
         while True:   # fail fast when a client process died instead of waiting out the timeout
             try:
-                ready.get(timeout=1)
+                retries += ready.get(timeout=1)
                 break
             except Exception:  # queue.Empty
                 if time.monotonic() > deadline or any(p.exitcode not in (None, 0) for p in procs):
@@ -118,7 +133,7 @@ def _measure(server_pid: int, ws_url: str, query: str, subscribers: int, rounds:
         p.join(timeout=30)
     lags = [t - acks[r] for res in results for r, times in enumerate(res) for t in times]
     deliveries = len(lags)
-    return {"subscribers": subscribers, "expected": subscribers * rounds, "connect_s": round(connect_s, 1), "deliveries": deliveries, "server_cpu_s": round(cpu, 3),
+    return {"subscribers": subscribers, "expected": subscribers * rounds, "connect_s": round(connect_s, 1), "connect_retries": retries, "deliveries": deliveries, "server_cpu_s": round(cpu, 3),
             "deliveries_per_cpu_s": round(deliveries / cpu) if cpu else None,
             "lag_ms_p50": round(float(np.percentile(lags, 50)) * 1000, 1),
             "lag_ms_p99": round(float(np.percentile(lags, 99)) * 1000, 1)}
