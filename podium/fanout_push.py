@@ -88,7 +88,12 @@ class Pusher:
                 data = frames[key]
             else:
                 built = update(sink)
-                data = frames[key] = None if built is None else await sink.render(built)
+                try:
+                    data = frames[key] = None if built is None else await sink.render(built)
+                except Exception as exc:  # noqa: BLE001  # re-raised in its subscriber: that operation fails, never the tick
+                    sinks.pop(sink, None)
+                    sink.end(exc)
+                    continue
             if data is not None:
                 socket.write(data)
                 self.stats.frames += 1
