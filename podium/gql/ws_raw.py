@@ -69,7 +69,9 @@ class RawStreamMiddleware:
 
 def raw_socket(scope: dict[str, Any]) -> RawSocket | None:
     """The raw writer of an accepted websocket without extensions, or None."""
-    stream = scope.get(SCOPE_KEY)
+    stream: Any = scope.get(SCOPE_KEY)
+    if stream is None:
+        return None
     try:
         if stream.connection._proto.extensions:           # a negotiated extension: frames are per socket
             return None
