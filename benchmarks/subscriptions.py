@@ -59,7 +59,7 @@ def _client_proc(url: str, query: str, count: int, rounds: int, out: Any, ready:
                     try:
                         sub = await Subscriber(url).connect()
                         break
-                    except (OSError, TimeoutError, websockets.InvalidStatus) as exc:
+                    except (OSError, TimeoutError, EOFError, websockets.WebSocketException) as exc:
                         # a refused (429 RATE_LIMITED, Retry-After) or timed-out handshake is retried, and counted
                         if attempt == CONNECT_ATTEMPTS - 1:
                             raise RuntimeError(f"connect failed {CONNECT_ATTEMPTS} times: {exc!r}") from exc
