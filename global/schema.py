@@ -202,7 +202,7 @@ class Subscription:
             await authorize_read(info, b.public_read)
             assert service.fanout is not None
             updates = service.fanout.subscribe_top(board, n)
-            async for message in deliver(info, updates, TopChanged.from_update, service.fanout.payloads):
+            async for message in deliver(info, updates, TopChanged.from_update, service.fanout.payloads, service.fanout):
                 yield message  # type: ignore[misc]
 
     @typed.subscription(description="A player's global rank within the exact top-K.")
@@ -213,7 +213,7 @@ class Subscription:
             await service.boards.require(board)
             assert service.fanout is not None
             updates = service.fanout.subscribe_rank(board, player)
-            async for message in deliver(info, updates, RankChanged.from_update, service.fanout.payloads):
+            async for message in deliver(info, updates, RankChanged.from_update, service.fanout.payloads, service.fanout):
                 yield message  # type: ignore[misc]
 
 

@@ -26,6 +26,7 @@ from podium.config import Settings
 from podium.errors import BadUserInput, PodiumError, Unauthenticated
 from podium.gql.persisted import default_operations_dir, persisted_queries
 from podium.gql.view import PodiumGraphQL
+from podium.gql.ws_raw import RawStreamMiddleware
 from podium.http import (
     check_admin,
     json_response,
@@ -254,7 +255,8 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
             *web_routes("global"),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(BodyDrainMiddleware), Middleware(HttpMetricsMiddleware), Middleware(RateLimitMiddleware)],
+        middleware=[Middleware(RawStreamMiddleware, offer_compression=settings.api.ws_compression),
+                    Middleware(BodyDrainMiddleware), Middleware(HttpMetricsMiddleware), Middleware(RateLimitMiddleware)],
         exception_handlers={PodiumError: podium_error, HTTPException: http_refusal, Exception: unexpected_error},
     )
 

@@ -5,6 +5,7 @@ so every process learns of a rebuild within `refresh_ms`."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
 
@@ -33,6 +34,7 @@ class BoardRegistry:
         # Called after this process created (board), updated (board) or deleted (None) a board:
         # the service keeps the warm store's copy of the definitions in step.
         self.on_change: Callable[[str, Board | None], Awaitable[None]] | None = None
+        self._expiry_refresh: asyncio.Future[dict[str, Board]] | None = None
 
     async def refresh(self) -> dict[str, Board]:
         raw = await self.redis.hgetall(BOARDS_KEY)
@@ -53,15 +55,30 @@ class BoardRegistry:
 
     async def all(self) -> dict[str, Board]:
         if self._loaded_at < 0 or (self.clock.monotonic() - self._loaded_at) * 1000 >= self.refresh_ms:
-            await self.refresh()
+            await self._refresh_once()
         return self._boards
+
+    async def _refresh_once(self) -> dict[str, Board]:
+        """A refresh for an expired cache, shared by every caller that finds it expired meanwhile:
+        a burst of thousands of requests (a websocket connect storm) costs one read, not one each
+        (which exhausted the Redis pool). Explicit `refresh()` calls (after a change) stay direct."""
+        if self._expiry_refresh is None:
+            self._expiry_refresh = asyncio.ensure_future(self.refresh())
+            self._expiry_refresh.add_done_callback(self._refreshed)
+        return await asyncio.shield(self._expiry_refresh)
+
+    def _refreshed(self, done: asyncio.Future[dict[str, Board]]) -> None:
+        if self._expiry_refresh is done:
+            self._expiry_refresh = None
+        if not done.cancelled():
+            done.exception()    # retrieved here: every waiter re-raises it; none is left unobserved
 
     async def get(self, board_id: str) -> Board | None:
         boards = await self.all()
         board = boards.get(board_id)
         if board is None and (self.clock.monotonic() - self._loaded_at) * 1000 >= MISS_REFRESH_MS:
             # another process may have just created it; unknown ids refresh at most every 100 ms
-            board = (await self.refresh()).get(board_id)
+            board = (await self._refresh_once()).get(board_id)
         return board
 
     async def require(self, board_id: str) -> Board:

@@ -78,6 +78,11 @@ class ApiLimits(BaseModel):
     persisted_queries_max: int = 10_000      # automatic persisted queries registered by clients (hash -> document)
     graphql_fast_path: bool = True           # prepared queries run on graphql-core directly (needs the operation cache)
     rest_reads: bool = True                  # GET /v1/boards/{board}/top|players/{id}|around/{id}: the REST peer of the reads
+    push_buffer_bytes_max: int = 65_536      # a subscriber socket with more unsent bytes is skipped (coalesced) this tick
+    ws_compression: bool = False             # offer permessage-deflate (per-socket compression: no shared frames)
+    ws_handshakes_pending_max: int = 2000    # websocket handshakes in progress per process; above: 429 RATE_LIMITED
+    rate_limit_sync_ms: int = 100            # handshakes draw from a local bucket; charged to Redis this often
+    rate_limit_local_keys_max: int = 100_000 # clients whose local bucket is kept (LRU)
 
 
 class KafkaSettings(BaseModel):

@@ -15,10 +15,12 @@ import logging
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from podium.clock import Clock
 from podium.config import ApiLimits
 from podium.errors import BadUserInput, RateLimited
+from podium.fanout_push import Pusher, PushSink
 from podium.model import RankedEntry
 from podium.ticker import run_ticks
 from podium.top_diff import TopChange, diff_top
@@ -78,6 +80,8 @@ class _TopWatch:
     loaded: asyncio.Event = field(default_factory=asyncio.Event)
     error: BaseException | None = None   # the first read failed: every waiting subscriber gets it
     subscribers: int = 0
+    sinks: dict[PushSink, None] = field(default_factory=dict)   # push subscribers (podium.fanout_push)
+    behind: bool = False                 # some sink did not get the latest tick yet
 
 
 @dataclass
@@ -93,6 +97,8 @@ class _RankWatch:
     loaded: asyncio.Event = field(default_factory=asyncio.Event)
     error: BaseException | None = None
     subscribers: int = 0
+    sinks: dict[PushSink, None] = field(default_factory=dict)
+    behind: bool = False
 
 
 class PayloadCache:
@@ -100,11 +106,11 @@ class PayloadCache:
 
     def __init__(self, entries_max: int) -> None:
         self.entries_max = max(1, entries_max)
-        self._items: OrderedDict[tuple[object, ...], str] = OrderedDict()
+        self._items: OrderedDict[tuple[object, ...], Any] = OrderedDict()   # text, or a whole frame (bytes)
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: tuple[object, ...]) -> str | None:
+    def get(self, key: tuple[object, ...]) -> Any:
         text = self._items.get(key)
         if text is None:
             self.misses += 1
@@ -113,7 +119,7 @@ class PayloadCache:
         self._items.move_to_end(key)
         return text
 
-    def put(self, key: tuple[object, ...], text: str) -> None:
+    def put(self, key: tuple[object, ...], text: str | bytes) -> None:
         self._items[key] = text
         self._items.move_to_end(key)
         while len(self._items) > self.entries_max:
@@ -125,8 +131,11 @@ class PayloadCache:
 
 class FanOut:
     def __init__(self, read_range: RangeReader, read_players: PlayersReader, read_versions: VersionReader,
-                 limits: ApiLimits, clock: Clock, on_tick_ms: Callable[[float], None] | None = None) -> None:
+                 limits: ApiLimits, clock: Clock, on_tick_ms: Callable[[float], None] | None = None,
+                 on_delivery: Callable[[float, int], None] | None = None) -> None:
         self.on_tick_ms = on_tick_ms
+        self.on_delivery = on_delivery   # per tick that pushed: (ms spent writing, subscriber-ticks coalesced)
+        self.pusher = Pusher(clock, limits.tick_ms, limits.push_buffer_bytes_max)
         self.read_range = read_range
         self.read_players = read_players
         self.read_versions = read_versions
@@ -152,7 +161,7 @@ class FanOut:
         watch = self.tops.get(key)
         if watch is None:
             watch = self.tops[key] = _TopWatch(board, n)
-            await self._load(watch, lambda: self.read_range(board, 0, n), "state")
+            await self._load(watch, lambda: self._first_read(board, lambda: self.read_range(board, 0, n)), "state")
         watch.subscribers += 1
         self.subscriptions += 1
         try:
@@ -185,7 +194,8 @@ class FanOut:
             watch = self.ranks[key] = _RankWatch(board, player)
 
             async def first_entry() -> RankedEntry | None:
-                return (await self.read_players(board, [player]))[0]
+                entries = await self._first_read(board, lambda: self.read_players(board, [player]))
+                return entries[0]  # type: ignore[index, no-any-return]
 
             await self._load(watch, first_entry, "entry")
         watch.subscribers += 1
@@ -211,6 +221,51 @@ class FanOut:
             if watch.subscribers == 0 and self.ranks.get(key) is watch:
                 self.ranks.pop(key, None)
 
+    def attach(self, first: TopUpdate | RankUpdate, sink: PushSink) -> None:
+        """From now on the tick writes this subscriber's frames (its generator stays open, unread,
+        so it is still counted); `first` is the update it was sent."""
+        if isinstance(first, TopUpdate):
+            top = self.tops[(first.board, first.n)]
+            sink.seq, sink.seen = first.seq, first.entries
+            top.sinks[sink] = None
+            top.behind = top.behind or top.seq != sink.seq
+        else:
+            rank = self.ranks[(first.board, first.player)]
+            sink.seq = first.seq
+            rank.sinks[sink] = None
+            rank.behind = rank.behind or rank.seq != sink.seq
+
+    def detach(self, first: TopUpdate | RankUpdate, sink: PushSink) -> None:
+        key = (first.board, first.n) if isinstance(first, TopUpdate) else (first.board, first.player)
+        watch = self.tops.get(key) if isinstance(first, TopUpdate) else self.ranks.get(key)  # type: ignore[arg-type]
+        if watch is not None:
+            watch.sinks.pop(sink, None)
+
+    async def _push_top(self, watch: _TopWatch, started: float) -> None:
+        def update(sink: PushSink) -> TopUpdate | None:
+            since = sink.seq
+            changes = watch.shared_diff if since == watch.seq - 1 else diff_top(sink.seen, watch.state)
+            return TopUpdate(watch.board, watch.n, watch.seq, False, [], changes, watch.as_of_ms, since) if changes else None
+
+        watch.behind = not await self.pusher.push(watch.sinks, watch.seq, watch.state, update, started)
+
+    async def _push_rank(self, rw: _RankWatch, started: float) -> None:
+        def update(sink: PushSink) -> RankUpdate:
+            e = rw.entry
+            return RankUpdate(rw.board, rw.player, e.rank if e else None, rw.previous_rank, e.score if e else None,
+                              list(rw.overtaken_by), rw.as_of_ms, rw.seq, False)
+
+        rw.behind = not await self.pusher.push(rw.sinks, rw.seq, None, update, started)
+
+    async def _first_read(self, board: str, read: Callable[[], Awaitable[object]]) -> object:
+        """A new watch reads its board's version before its state, so the next tick treats that
+        state as seen: a change after it is a push (and measured as one), nothing is read twice.
+        Not when another watch of the board exists: the next tick must still bring that one along."""
+        watches = sum(b == board for b, _ in self.tops) + sum(b == board for b, _ in self.ranks)
+        if watches <= 1:
+            self.versions.update(await self.read_versions([board]))
+        return await read()
+
     async def _load(self, watch: _TopWatch | _RankWatch, read: Callable[[], Awaitable[object]], attr: str) -> None:
         """First read of a new watch; later subscribers of the same key wait for it (`loaded`)."""
         try:
@@ -227,27 +282,31 @@ class FanOut:
         watch.loaded.set()
 
     async def tick(self) -> None:
-        """One tick: read what changed (one version read for all watched boards), recompute, wake."""
+        """One tick: read what changed (one version read for all watched boards), recompute, wake
+        the generator subscribers and write the push subscribers' frames."""
         boards = sorted({b for b, _ in self.tops} | {b for b, _ in self.ranks})
         if not boards:
             return
+        started = self.clock.monotonic()
+        coalesced = self.pusher.stats.coalesced
         versions = await self.read_versions(boards)
         changed = {b for b in boards if versions.get(b) != self.versions.get(b)}
         self.versions.update(versions)
-        if not changed:
-            return
         now = self.clock.now_ms()
+        pushed = False
         for watch in list(self.tops.values()):
-            if watch.board not in changed or not watch.loaded.is_set():
-                continue
-            rows = await self.read_range(watch.board, 0, watch.n)
-            if rows == watch.state:
-                continue
-            watch.shared_diff = diff_top(watch.state, rows)
-            watch.prev_state, watch.state, watch.as_of_ms = watch.state, rows, now
-            async with watch.ready:
-                watch.seq += 1
-                watch.ready.notify_all()
+            if watch.board in changed and watch.loaded.is_set():
+                rows = await self.read_range(watch.board, 0, watch.n)
+                if rows != watch.state:
+                    watch.shared_diff = diff_top(watch.state, rows)
+                    watch.prev_state, watch.state, watch.as_of_ms = watch.state, rows, now
+                    async with watch.ready:
+                        watch.seq += 1
+                        watch.ready.notify_all()
+                    watch.behind = True
+            if watch.behind and watch.sinks:
+                pushed = True
+                await self._push_top(watch, started)
         by_board: dict[str, list[_RankWatch]] = {}
         for rw in self.ranks.values():
             if rw.board in changed and rw.loaded.is_set():
@@ -268,6 +327,13 @@ class FanOut:
                 async with rw.ready:
                     rw.seq += 1
                     rw.ready.notify_all()
+                rw.behind = True
+        for rw in list(self.ranks.values()):
+            if rw.behind and rw.sinks:
+                pushed = True
+                await self._push_rank(rw, started)
+        if pushed and self.on_delivery is not None:
+            self.on_delivery((self.clock.monotonic() - started) * 1000, self.pusher.stats.coalesced - coalesced)
 
     async def run(self, stop: asyncio.Event) -> None:
         """The ticker: every `tick_ms`; a failed tick is logged and the next one tries again."""

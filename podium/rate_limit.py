@@ -5,7 +5,10 @@ A request with a credential (`Authorization`) draws from that credential's bucke
 behind one NAT do not share a budget; its IP bucket is still charged, at `rate_limit_ip_factor`
 times the rate and burst, so minting credentials does not lift the limit. A request without one
 draws from its IP's bucket. A refused websocket handshake is an HTTP 429 (the ASGI websocket
-denial response), like a refused request."""
+denial response), like a refused request. Handshakes draw from in-process buckets charged to the
+shared ones asynchronously (podium.rate_limit_local), and at most `ws_handshakes_pending_max`
+are in progress per process: one more is refused at once (429, code RATE_LIMITED), so a connect
+storm queues nowhere."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ import orjson
 from podium.clock import Clock
 from podium.config import ApiLimits
 from podium.errors import RateLimited, Unavailable
+from podium.rate_limit_local import LocalBuckets
 from podium.redis_client import AnyRedis
 from podium.store_errors import translate_store_errors
 
@@ -38,13 +42,16 @@ class TokenBuckets:
         self.clock = clock
         self._script = redis.register_script(
             resources.files("podium").joinpath("lua/token_bucket.lua").read_text())
+        self.local = LocalBuckets(self, clock, sync_ms=100, keys_max=100_000)   # websocket handshakes
 
     @classmethod
     def from_limits(cls, redis: AnyRedis, limits: ApiLimits, clock: Clock) -> TokenBuckets | None:
         """None when limiting is off (`rate_limit_per_s` = 0)."""
         if limits.rate_limit_per_s <= 0:
             return None
-        return cls(redis, limits.rate_limit_per_s, limits.rate_limit_burst, clock, limits.rate_limit_ip_factor)
+        buckets = cls(redis, limits.rate_limit_per_s, limits.rate_limit_burst, clock, limits.rate_limit_ip_factor)
+        buckets.local = LocalBuckets(buckets, clock, limits.rate_limit_sync_ms, limits.rate_limit_local_keys_max)
+        return buckets
 
     async def take(self, key: str, cost: int = 1, scale: float = 1.0) -> None:
         allowed, retry_ms = await self._script(
@@ -67,33 +74,66 @@ def client_keys(headers: dict[bytes, bytes], client_ip: str, ip_factor: float) -
 class RateLimitMiddleware:
     def __init__(self, app: Any) -> None:
         self.app = app
+        self.handshakes = 0     # websocket handshakes in progress (arrived, neither accepted nor refused)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] not in ("http", "websocket") or scope["path"] in EXEMPT_PATHS:
             await self.app(scope, receive, send)
             return
         state = scope.get("app").state if scope.get("app") else None  # type: ignore[union-attr]
-        buckets: TokenBuckets | None = getattr(getattr(state, "service", None), "rate_limits", None)
+        service = getattr(state, "service", None)
+        if scope["type"] == "websocket":
+            api = getattr(getattr(service, "settings", None), "api", None)
+            pending_max = getattr(api, "ws_handshakes_pending_max", 0)
+            if pending_max and self.handshakes >= pending_max:
+                await _refuse(service, scope, send, RateLimited(
+                    "too many websocket handshakes in progress on this process; retry", retry_after_s=1.0))
+                return
+        buckets: TokenBuckets | None = getattr(service, "rate_limits", None)
         if buckets is not None:
             headers = dict(scope.get("headers") or [])
             client = scope.get("client") or ("unknown", 0)
             try:
                 for key, scale in client_keys(headers, client[0], buckets.ip_factor):
-                    await buckets.take(key, scale=scale)
+                    if scope["type"] == "websocket":
+                        buckets.local.take(key, scale=scale)     # no Redis on the handshake path
+                    else:
+                        await buckets.take(key, scale=scale)
             except (Unavailable, OSError) as exc:
                 # Fail open: a limiter that cannot reach Redis must not turn every request (or
                 # websocket handshake) into an error; what needs Redis reports its own error.
                 log.warning("rate limit not checked (%s): %s", type(exc).__name__, exc)
             except RateLimited as exc:
-                telemetry = getattr(state.service, "telemetry", None)  # type: ignore[union-attr]
-                if telemetry is not None:
-                    telemetry.rate_limited.add(1, {"path": scope["path"]})
-                if scope["type"] == "websocket":
-                    await _deny_websocket(scope, send, exc)
-                    return
-                await _send_limited(send, exc, graphql=scope["path"] == "/graphql")
+                await _refuse(service, scope, send, exc)
                 return
-        await self.app(scope, receive, send)
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        self.handshakes += 1
+        pending = True
+
+        async def send_noting_accept(message: dict[str, Any]) -> None:
+            nonlocal pending
+            if pending:
+                pending = False
+                self.handshakes -= 1
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_accept)
+        finally:
+            if pending:
+                self.handshakes -= 1
+
+
+async def _refuse(service: Any, scope: dict[str, Any], send: Any, exc: RateLimited) -> None:
+    telemetry = getattr(service, "telemetry", None)
+    if telemetry is not None:
+        telemetry.rate_limited.add(1, {"path": scope["path"]})
+    if scope["type"] == "websocket":
+        await _deny_websocket(scope, send, exc)
+        return
+    await _send_limited(send, exc, graphql=scope["path"] == "/graphql")
 
 
 def _limited_response(exc: RateLimited, graphql: bool) -> tuple[list[tuple[bytes, bytes]], bytes]:

@@ -45,6 +45,14 @@ class Telemetry:
         self.fanout_tick = meter.create_histogram(
             "podium_fanout_tick_duration", unit="ms", description="Time to compute one subscription tick (fan-out lag)",
             explicit_bucket_boundaries_advisory=LATENCY_BUCKETS_MS)
+        self.push_delivery = meter.create_histogram(
+            "podium_subscription_tick_delivery", unit="ms",
+            description="One tick's reads and frame writes to every push subscriber (above tick_ms: coalescing)",
+            explicit_bucket_boundaries_advisory=LATENCY_BUCKETS_MS)
+        self.coalesced_frames = meter.create_counter(
+            "podium_subscription_coalesced_frames",
+            description="Subscriber-ticks not written (slow socket or tick out of time), caught up by one later diff")
+        self.coalesced_frames.add(0)   # the series exists from the start (rate() sees the first)
         self.push_lag = meter.create_histogram(
             "podium_subscription_push_lag", unit="ms",
             description="Commit of a change in Redis to the subscription tick that pushes it, per watched board change",

@@ -179,7 +179,8 @@ class RegionService:
         push_lag = PushLagProbe(self._read_versions, self.clock, lambda ms: self.telemetry.push_lag.record(ms),
                                 boards_max=self.settings.api.subscriptions_per_process_max)
         self.fanout = FanOut(self._read_range, self._read_players, push_lag, self.settings.api, self.clock,
-                             on_tick_ms=lambda ms: self.telemetry.fanout_tick.record(ms))
+                             on_tick_ms=lambda ms: self.telemetry.fanout_tick.record(ms),
+                             on_delivery=self._record_delivery)
         fanout = self.fanout
         self.telemetry.gauge_source("subscriptions", lambda: fanout.subscriptions)
         self.supervisor.supervise("fan-out", lambda: fanout.run(self._stop))
@@ -357,6 +358,11 @@ class RegionService:
         board = await self.boards.require(board_id)
         entries: list[RankedEntry | None] = await self.store.players(board, players)
         return entries
+
+    def _record_delivery(self, ms: float, coalesced: int) -> None:
+        self.telemetry.push_delivery.record(ms)
+        if coalesced:
+            self.telemetry.coalesced_frames.add(coalesced)
 
     async def _read_versions(self, board_ids: list[str]) -> dict[str, str]:
         """The newest change-stream id of each board: a board changed iff it moved."""

@@ -25,15 +25,33 @@ import orjson
 from strawberry.types import Info
 
 from graphql import DocumentNode, ExecutionResult, GraphQLResolveInfo, Undefined, execute, print_ast
-from podium.fanout import PayloadCache
+from podium.fanout import FanOut, PayloadCache, RankUpdate, TopUpdate
+from podium.fanout_push import PushSink, Socket
+from podium.gql.ws_raw import frame
 
 
 @dataclass(frozen=True, slots=True)
 class Channel:
-    """Where one operation's frames go: `prefix + payload + "}"` is a complete protocol message."""
+    """Where one operation's frames go: `prefix + payload + "}"` is a complete protocol message.
+    `raw()`: the socket's raw frame writer once accepted (podium.gql.ws_raw), None without one."""
 
     send_text: Callable[[str], Awaitable[None]]
     prefix: str
+    raw: Callable[[], Socket | None] = lambda: None
+
+
+_SHAPES: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+SHAPES_MAX = 10_000
+
+
+def _shape(key: tuple[str, str, str]) -> object:
+    """One object per distinct (operation, variables, prefix): sinks compare shapes by identity."""
+    shape = _SHAPES.get(key)
+    if shape is None:
+        if len(_SHAPES) >= SHAPES_MAX:
+            _SHAPES.clear()     # only sharing is lost: a shape seen again is simply a new object
+        shape = _SHAPES[key] = key
+    return shape
 
 
 CHANNEL: ContextVar[Channel | None] = ContextVar("podium_live_channel", default=None)
@@ -82,8 +100,10 @@ U = TypeVar("U", bound=Keyed)
 
 async def deliver(
     info: Info[Any, Any], updates: AsyncGenerator[U, None], to_object: Callable[[U], object], cache: PayloadCache,
+    hub: FanOut | None = None,
 ) -> AsyncIterator[object]:
-    """Yields the first update through Strawberry, then writes shared frames for the rest."""
+    """Yields the first update through Strawberry, then writes shared frames for the rest: from
+    the fan-out's tick itself when the socket has a raw writer and `hub` pushes, else from here."""
     channel = CHANNEL.get()
     first = True
     operation: tuple[DocumentNode, tuple[str, str]] | None = None
@@ -92,6 +112,10 @@ async def deliver(
             if first or channel is None:
                 first = False
                 yield to_object(update)
+                socket = channel.raw() if channel is not None and hub is not None else None
+                if socket is not None and hub is not None and isinstance(update, TopUpdate | RankUpdate):
+                    await _pushed(info, hub, update, socket, to_object, cache, channel.prefix)  # type: ignore[union-attr]
+                    return
                 continue
             if operation is None:
                 operation = _operation(info)
@@ -105,3 +129,30 @@ async def deliver(
                     continue
                 cache.put(key, text)
             await channel.send_text(channel.prefix + text + "}")
+
+
+async def _pushed(info: Info[Any, Any], hub: FanOut, first: TopUpdate | RankUpdate, socket: Socket,
+                  to_object: Callable[[Any], object], cache: PayloadCache, prefix: str) -> None:
+    """Hands the subscriber to the fan-out's tick and waits until its socket closes (Strawberry
+    then cancels this task) or a frame cannot be rendered (the error goes the normal way)."""
+    doc, shape = _operation(info)
+    frame_key = (*shape, prefix)
+
+    async def render(update: Any) -> bytes:
+        # the text per (update, operation) is shared across protocols; sockets of one shape and
+        # protocol share the whole frame within the tick (podium.fanout_push)
+        key = (*update.key, *shape)
+        text = cache.get(key)
+        if text is None:
+            text = await _render(info, doc, to_object(update))
+            if text is None:
+                raise RuntimeError("a subscription frame could not be rendered")
+            cache.put(key, text)
+        return frame((prefix + text + "}").encode())
+
+    sink = PushSink(socket, _shape(frame_key), render, first.seq)
+    hub.attach(first, sink)
+    try:
+        await sink.done
+    finally:
+        hub.detach(first, sink)

@@ -19,6 +19,16 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from podium.gql.live_fast import CHANNEL, Channel
+from podium.gql.ws_raw import RawSocket, raw_socket
+
+
+def _raw(adapter: Any) -> Any:
+    ws = adapter.ws
+
+    def raw() -> RawSocket | None:
+        return raw_socket(ws.scope)
+
+    return raw
 
 
 def _sender(adapter: Any) -> Any:
@@ -38,7 +48,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[dict[str, Any], None]):
 
     async def run_operation(self, operation: Operation[Any, Any]) -> None:
         prefix = '{"id":' + orjson.dumps(operation.id).decode() + ',"type":"next","payload":'
-        CHANNEL.set(Channel(_sender(self.websocket), prefix))
+        CHANNEL.set(Channel(_sender(self.websocket), prefix, _raw(self.websocket)))
         await super().run_operation(operation)
 
 
@@ -74,7 +84,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[dict[str, Any], None]):
     async def handle_async_results(self, operation_id: str, query: str, operation_name: str | None,
                                    variables: dict[str, object] | None) -> None:
         prefix = '{"type":"data","id":' + orjson.dumps(operation_id).decode() + ',"payload":'
-        CHANNEL.set(Channel(_sender(self.websocket), prefix))
+        CHANNEL.set(Channel(_sender(self.websocket), prefix, _raw(self.websocket)))
         await super().handle_async_results(operation_id, query, operation_name, variables)
 
 

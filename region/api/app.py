@@ -31,6 +31,7 @@ from podium.config import Settings
 from podium.errors import PodiumError
 from podium.gql.persisted import default_operations_dir, persisted_queries
 from podium.gql.view import PodiumGraphQL
+from podium.gql.ws_raw import RawStreamMiddleware
 from podium.http import podium_error, unexpected_error
 from podium.http_drain import BodyDrainMiddleware, http_refusal
 from podium.http_metrics import HttpMetricsMiddleware
@@ -98,7 +99,8 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(BodyDrainMiddleware), Middleware(HttpMetricsMiddleware), Middleware(RateLimitMiddleware),
+        middleware=[Middleware(RawStreamMiddleware, offer_compression=settings.api.ws_compression),
+                    Middleware(BodyDrainMiddleware), Middleware(HttpMetricsMiddleware), Middleware(RateLimitMiddleware),
                     Middleware(AuditRestMiddleware),
                     Middleware(ETagMiddleware), Middleware(ResponseCacheMiddleware)],
         exception_handlers={PodiumError: podium_error, HTTPException: http_refusal, Exception: unexpected_error},

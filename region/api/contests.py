@@ -150,7 +150,7 @@ class ContestSubscriptions:
         with as_graphql_errors():
             await runtime.service.store.contest(contest)
             updates = runtime.fanout.subscribe_top(contest, n)
-            async for message in deliver(info, updates, TopChanged.from_update, runtime.fanout.payloads):
+            async for message in deliver(info, updates, TopChanged.from_update, runtime.fanout.payloads, runtime.fanout):
                 yield message  # type: ignore[misc]
 
     @typed.subscription(description="One entry's rank and points (× 10,000) in a contest, each tick it "
@@ -161,5 +161,5 @@ class ContestSubscriptions:
         with as_graphql_errors():
             await runtime.service.store.contest(contest)
             updates = runtime.fanout.subscribe_rank(contest, entry)
-            async for message in deliver(info, updates, RankChanged.from_update, runtime.fanout.payloads):
+            async for message in deliver(info, updates, RankChanged.from_update, runtime.fanout.payloads, runtime.fanout):
                 yield message  # type: ignore[misc]

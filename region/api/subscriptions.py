@@ -27,7 +27,7 @@ class Subscription(ContestSubscriptions, NotificationSubscriptions):  # type: ig
             b = await service.boards.require(board)
             await authorize_read(info, b.public_read)
             updates = service.fanout.subscribe_top(board, n)
-            async for message in deliver(info, updates, TopChanged.from_update, service.fanout.payloads):
+            async for message in deliver(info, updates, TopChanged.from_update, service.fanout.payloads, service.fanout):
                 yield message  # type: ignore[misc]
 
     @typed.subscription(description="A player's rank and score on a board, with who overtook them.")
@@ -37,5 +37,5 @@ class Subscription(ContestSubscriptions, NotificationSubscriptions):  # type: ig
             await authorize_player(info, player)
             await service.boards.require(board)
             updates = service.fanout.subscribe_rank(board, player)
-            async for message in deliver(info, updates, RankChanged.from_update, service.fanout.payloads):
+            async for message in deliver(info, updates, RankChanged.from_update, service.fanout.payloads, service.fanout):
                 yield message  # type: ignore[misc]

@@ -50,6 +50,7 @@ class BenchConfig:
     redis_py_scores: int = 200_000
     subscribers: tuple[int, ...] = (2000, 5000, 10_000)
     subscription_rounds: int = 10
+    subscribers_over_workers: tuple[tuple[int, int], ...] = ((20_000, 2),)   # (subscribers, worker processes)
     global_seconds: float = 10.0
     contest_teams: int = 1_000_000
     contest_joins: int = 20_000
@@ -72,6 +73,7 @@ class BenchConfig:
         return cls(ingest_batches=150, ingest_concurrency=(8,), read_boards=(100_000,), read_seconds=3.0,
                    paced_seconds=3.0, inprocess_requests=2000, redis_benchmark_requests=100_000, peer_reads=1000,
                    peer_ingest_scores=50_000, redis_py_scores=50_000, subscribers=(2000,), subscription_rounds=5,
+                   subscribers_over_workers=(),
                    global_seconds=3.0, contest_teams=100_000, contest_joins=5000, trending_batches=15,
                    trending_ack_batches=60, trending_reads=50, notify_players=20_000, notify_ticks=50,
                    notify_changes_per_tick=1000, notify_endpoints=50, notify_events=40,
@@ -82,7 +84,7 @@ class BenchConfig:
         return cls(ingest_batches=4, ingest_concurrency=(2,), read_boards=(2000,), read_seconds=0.5, read_requests_max=200,
                    read_concurrency=2, paced_rps=100.0, paced_seconds=0.5, inprocess_requests=50,
                    redis_benchmark_requests=1000, peer_reads=50, peer_ingest_scores=2000, redis_py_scores=2000,
-                   subscribers=(20,), subscription_rounds=2, global_seconds=1.0, contest_teams=500,
+                   subscribers=(20,), subscription_rounds=2, subscribers_over_workers=(), global_seconds=1.0, contest_teams=500,
                    contest_joins=50, peer=False, trending_batches=2, trending_ack_batches=3, trending_reads=3,
                    notify_players=500, notify_rules=8, notify_ticks=5, notify_changes_per_tick=20, notify_endpoints=3,
                    notify_events=5, kafka_worker_entries=2000, kafka_paced_seconds=0.5)
@@ -315,11 +317,15 @@ def scenario_subscriptions(cfg: BenchConfig) -> dict[str, Any]:
     if module is None or not hasattr(module, "run"):
         return {"status": "not available", "reason": "benchmarks/subscriptions.py is not present"}
     runs = []
-    for n in cfg.subscribers:
+    steps = [(n, 1) for n in cfg.subscribers] + list(cfg.subscribers_over_workers)
+    for n, workers in steps:
         try:
-            runs.append({"subscribers": n, **module.run(subscribers=n, rounds=cfg.subscription_rounds)})
+            # the naive server is measured once per subscriber count on one process (the ratio's baseline)
+            runs.append({"subscribers": n, "workers": workers,
+                         **module.run(subscribers=n, rounds=cfg.subscription_rounds, workers=workers, naive=workers == 1)})
         except Exception as exc:  # a foreign script's failure is reported, never lost nor fatal to the run
-            runs.append({"subscribers": n, "status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]})
+            runs.append({"subscribers": n, "workers": workers, "status": "failed",
+                         "error": f"{type(exc).__name__}: {exc}"[:500]})
     return {"status": "measured", "runs": runs}
 
 
