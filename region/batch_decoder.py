@@ -30,6 +30,8 @@ from podium.config import IngestLimits
 from podium.errors import PayloadTooLarge
 from podium.model import ACHIEVED_AT_MAX_MS, SCORE_ABS_MAX, Board, EntryResult, ScoreEntry
 
+# what msgspec raises for input it refuses (invalid UTF-8 surfaces as UnicodeDecodeError, a ValueError)
+_REFUSED = (msgspec.MsgspecError, ValueError, RecursionError)
 _TIMES = attrgetter("achieved_at_ms")
 _EVENT_IDS = attrgetter("event_id")
 _BOARDS = attrgetter("board")
@@ -130,13 +132,14 @@ def decode_body(body: bytes, limits: IngestLimits) -> DecodedBody:
     dec = _decoders(limits.player_id_len_max, limits.event_id_len_max)
     try:
         entries: list[WireEntry | None] = dec.batch.decode(body).entries
+    except _REFUSED:
+        pass
+    else:
         check_batch_size(entries, limits)
         return DecodedBody(entries, None)
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        pass
     try:
         raws: list[msgspec.Raw] = dec.raw_batch.decode(body).entries
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except _REFUSED:
         return _whole_body(body, limits)
     check_batch_size(raws, limits)
     typed: list[WireEntry | None] = []
@@ -144,7 +147,7 @@ def decode_body(body: bytes, limits: IngestLimits) -> DecodedBody:
     for i, raw in enumerate(raws):
         try:
             typed.append(dec.entry.decode(raw))
-        except (msgspec.ValidationError, msgspec.DecodeError):
+        except _REFUSED:
             typed.append(None)
             try:
                 plain[i] = _loads(bytes(raw))
