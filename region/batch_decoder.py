@@ -2,10 +2,11 @@
 validator (`validation.validate_entry`) as the judge of everything the typed decoder refuses.
 
 Three tiers, each falling back to the next, so every hostile body keeps its exact status and reason:
-1. the whole body decodes into typed, constrained structs (types, player pattern, ±2^53, 48-bit
-   times, lengths are all checked by msgspec); what is left per entry (board known, board bounds,
-   future skew, event ids whose UTF-8 form may be longer than their characters) is checked over the
-   batch with C-level builtins, and only the entries those checks flag go to `validate_entry`;
+1. the whole body decodes into typed, constrained structs (types, ±2^53, 48-bit times, lengths are
+   checked by msgspec); what is left per entry (board known, board bounds, future skew, player
+   characters, event ids whose UTF-8 form may be longer than their characters) is checked over the
+   batch with C-level builtins and one regex call, and only the entries those checks flag go to
+   `validate_entry`;
 2. the body decodes as `{"entries": [<raw JSON>, ...]}`: each entry is decoded alone, and an entry
    the typed decoder refuses is decoded as plain JSON and judged by `validate_entry`;
 3. anything else (malformed JSON, lone surrogates, unknown top-level fields, a BOM, ...) goes through
@@ -16,6 +17,7 @@ Typed entries carry `ScoreEntry`'s attribute names, so the rank store takes them
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -28,12 +30,15 @@ from podium.region.validation import check_batch_size, parse_batch, validate_ent
 
 from podium.config import IngestLimits
 from podium.errors import PayloadTooLarge
-from podium.model import ACHIEVED_AT_MAX_MS, SCORE_ABS_MAX, Board, EntryResult, ScoreEntry
+from podium.model import ACHIEVED_AT_MAX_MS, PLAYER_ID_RE, SCORE_ABS_MAX, Board, EntryResult, ScoreEntry
 
 # what msgspec raises for input it refuses (invalid UTF-8 surfaces as UnicodeDecodeError, a ValueError)
 _REFUSED = (msgspec.MsgspecError, ValueError, RecursionError)
 _TIMES = attrgetter("achieved_at_ms")
 _EVENT_IDS = attrgetter("event_id")
+_PLAYERS = attrgetter("player")
+# every player of a batch joined by NUL (never valid in an id) is checked by one regex call
+_ALL_PLAYERS_RE = re.compile(rf"{PLAYER_ID_RE.pattern}(?:\x00{PLAYER_ID_RE.pattern})*")
 _BOARDS = attrgetter("board")
 
 
@@ -58,7 +63,8 @@ class _Decoders:
 @lru_cache(maxsize=8)
 def _decoders(player_len_max: int, event_id_len_max: int) -> _Decoders:
     """Decoders for one set of limits (limits are settings, so this cache holds one entry in practice)."""
-    player_meta = msgspec.Meta(min_length=1, max_length=player_len_max, pattern=r"^[A-Za-z0-9_.:@-]+\Z")
+    # no `pattern` here: msgspec would call `re` once per entry; `_suspects` matches all players at once
+    player_meta = msgspec.Meta(min_length=1, max_length=player_len_max)
     entry = msgspec.defstruct(
         "CheckedEntry",
         [
@@ -176,11 +182,13 @@ def _suspects(typed: list[WireEntry | None], boards: Mapping[str, Board], limits
     boards_ok = set(map(_BOARDS, present)).issubset(boards.keys() - bounded)
     future_ok = max(map(_TIMES, present)) <= now_ms + limits.future_skew_ms
     ascii_ok = all(map(str.isascii, map(_EVENT_IDS, present)))
-    if boards_ok and future_ok and ascii_ok:
+    players_ok = _ALL_PLAYERS_RE.fullmatch("\x00".join(map(_PLAYERS, present))) is not None
+    if boards_ok and future_ok and ascii_ok and players_ok:
         return ()
     limit = now_ms + limits.future_skew_ms
     return [i for i, e in enumerate(typed) if e is not None and (
-        e.board not in boards or e.board in bounded or e.achieved_at_ms > limit or not e.event_id.isascii())]
+        e.board not in boards or e.board in bounded or e.achieved_at_ms > limit or not e.event_id.isascii()
+        or not PLAYER_ID_RE.fullmatch(e.player))]
 
 
 def check_entries(decoded: DecodedBody, boards: Mapping[str, Board], limits: IngestLimits,

@@ -103,7 +103,7 @@ def new_path(body: bytes) -> Any:
             {i: (r.status.value, r.reason) for i, r in checked.rejected.items()})
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(bodies())
 def test_fast_path_equals_per_entry_validator(body: bytes) -> None:
     assert new_path(body) == old_path(body)
