@@ -127,7 +127,9 @@ def test_only_the_bad_entries_leave_the_typed_path() -> None:
     body = _body(GOOD, {**GOOD, "score": 5.0}, {**GOOD, "player": "p\n"}, {**GOOD, "board": "nope"},
                  {**GOOD, "event_id": "é" * 65}, {**GOOD, "score": 10**30})
     decoded = decode_body(body, LIMITS)
-    assert decoded.plain is not None and sorted(decoded.plain) == [1, 2, 5]   # the typed decoder refused these
+    assert decoded.plain is not None and sorted(decoded.plain) == [1, 5]   # the typed decoder refused these
+    checked = check_entries(decoded, BOARDS, LIMITS, NOW_MS)
+    assert checked.all_valid is None and sorted(checked.rejected) == [2, 3, 4, 5]   # 2-4 found by the batch scans
     assert new_path(body) == old_path(body)
     status = new_path(body)
     assert [i for i, _ in status[2]] == [0, 1]   # 5.0 is the integer 5
