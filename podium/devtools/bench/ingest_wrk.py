@@ -96,6 +96,7 @@ def peak_and_paced(url: str, pid: int | None, *, connections: tuple[int, ...], s
                    peak_entries: int = 1000, paced_entries: int = 500, load: float = 0.5) -> dict[str, Any]:
     """Peak scores/s (best over `connections`), then the ack latency of `paced_entries`-entry batches
     at `load` × that peak."""
+    run(url, None, entries=peak_entries, bodies=5, seconds=1, connections=1)   # warm-up (scripts, registry), not counted
     runs = []
     for conc in connections:
         # enough bodies for 200k scores/s over the run; the run stops early when they are used up
