@@ -105,10 +105,10 @@ def peak_and_paced(url: str, pid: int | None, *, connections: tuple[int, ...], s
         runs.append(run(url, pid, entries=peak_entries, bodies=bodies, seconds=seconds, connections=conc))
     best = max(runs, key=lambda r: r["scores_per_s"])
     rate = max(1.0, load * best["scores_per_s"] / paced_entries)
-    # ~10 batches/s per connection (each waits ≥ 100 ms between answer and next request), at most 8;
-    # long enough for ~60 samples at a low rate, at most 30 s
-    paced_conns = max(1, min(8, math.ceil(rate / 10)))
+    # long enough for ~60 samples at a low rate (at most 30 s); up to 8 connections, so an answer's
+    # latency delays only that connection's next request (achieved ≈ rate / (1 + latency·rate/conns))
     paced_seconds = max(seconds, min(30.0, 60 / rate))
+    paced_conns = max(1, min(8, math.floor(rate * paced_seconds / 8)))
     paced = run(url, pid, entries=paced_entries, bodies=int(rate * paced_seconds * 1.5) + 10, seconds=paced_seconds,
                 connections=paced_conns, rate_per_s=rate)
     paced["load_vs_peak"] = round(paced["scores_per_s"] / best["scores_per_s"], 3) if best["scores_per_s"] else None
