@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 
 from podium.devtools.bench import wrk
@@ -64,6 +65,17 @@ def write_bodies(path: Path, count: int, entries: int, board: str) -> None:
             f.write(f"{ts}\t{signature(GAME_SECRET, 'POST', '/v1/scores', ts, body)}\t".encode() + body + b"\n")
 
 
+def accepted_entries(url: str) -> int:
+    """Entries the region applied or kept so far (its `podium_scores_total` counter), to check that a
+    run's 2xx answers were accepted entries rather than per-entry rejections."""
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("podium_scores_total{") and ('outcome="applied"' in line or 'outcome="unchanged"' in line):
+            total += float(line.rpartition(" ")[2])
+    return int(total)
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
@@ -79,8 +91,10 @@ def run(url: str, pid: int | None, *, entries: int, bodies: int, seconds: float,
         delay = f"delay = function() return {1000.0 * connections / rate_per_s:.3f} end" if rate_per_s else ""
         script = _SCRIPT % {"key": GAME_KEY_ID, "delay": delay}
         cpu0 = cpu_seconds(pid) if pid else None
+        accepted0 = accepted_entries(url)
         res = wrk.run(url, script, seconds=seconds, connections=connections, args=[str(path)])
         cpu = cpu_seconds(pid) - cpu0 if pid and cpu0 is not None else None
+        res["accepted"] = accepted_entries(url) - accepted0
     ok = res["requests"] - res["non_2xx"]
     res["scores_per_s"] = round(ok * entries / res["seconds"], 1) if res["seconds"] else 0.0
     res["batch_entries"] = entries
