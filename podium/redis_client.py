@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TypeAlias, cast
+from typing import Any, TypeAlias, cast
 from urllib.parse import urlparse
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.utils import HIREDIS_AVAILABLE
 
 from podium.breaker import Breakers
 from podium.redis_guard import guarded_client
@@ -18,6 +19,26 @@ Members: TypeAlias = list[bytes]
 ScoredMembers: TypeAlias = list[tuple[bytes, float]]
 StreamEntries: TypeAlias = list[tuple[bytes | str, dict[bytes | str, bytes | str]]]
 POOL_WAIT_S = 5.0
+_PLAIN_ARGS = frozenset({str, bytes, int})
+
+
+class CPackingConnection(aioredis.Connection):
+    """Packs commands in C (hiredis) where the bytes are certainly redis-py's own: every argument a
+    str, bytes or int (not a float: the two format them differently) and a plain command name. A score batch's Lua call has ~4,000 arguments; redis-py's asyncio client packs them in
+    Python (its sync client already uses hiredis). Anything else, or any error, takes redis-py's path."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        # redis-py splits a str command name on whitespace: only plain names (EVALSHA, SET, ...) here
+        name = args[0] if args else None
+        if HIREDIS_AVAILABLE and isinstance(name, str) and name.isascii() and name.isalpha() and all(
+                type(a) in _PLAIN_ARGS for a in args):
+            import hiredis
+
+            try:
+                return [hiredis.pack_command(args)]
+            except (TypeError, ValueError):   # e.g. a lone surrogate: redis-py raises its own error
+                pass
+        return super().pack_command(*args)
 
 
 def connect(url: str, *, cluster: bool = False, connections_max: int = 64,
@@ -31,7 +52,9 @@ def connect(url: str, *, cluster: bool = False, connections_max: int = 64,
     if not cluster:
         # A blocking pool: past `connections_max`, callers wait (bounded) for a connection instead of
         # failing with "Too many connections" under a burst.
-        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=connections_max, timeout=POOL_WAIT_S)
+        extra: dict[str, Any] = {"connection_class": CPackingConnection} if url.startswith("redis://") else {}
+        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=connections_max, timeout=POOL_WAIT_S,
+                                                        **extra)
         if breakers is not None:
             return guarded_client(pool, breakers, breaker_name)
         return aioredis.Redis.from_pool(pool)  # owns the pool: aclose() closes its connections

@@ -3,7 +3,6 @@ validate each entry, group by board, apply each group in one Lua call, report pe
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import json
@@ -13,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from podium.region.batch_decoder import DecodedBody, check_entries, decode_body
+from podium.region.ingest_results import apply_checked, counts_of, encode_response, session_token
 from podium.region.rank_store import ApplyCode, RankStore
-from podium.region.validation import check_batch_size, validate_entry
-from podium.replication.changes import stream_id_to_seq
+from podium.region.validation import check_batch_size, parse_batch, validate_entry
 
 from podium.boards import BoardRegistry
 from podium.clock import Clock
@@ -108,10 +108,6 @@ async def apply_entries(
     return results
 
 
-def session_token(region: str, stream_id: str) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps({region: stream_id_to_seq(stream_id)})).decode().rstrip("=")
-
-
 def entries_digest(raw_entries: list[Any]) -> str:
     """A digest of any decoded JSON value, to recognise a retried batch. orjson refuses integers
     beyond 64 bits, lone surrogates and NaN, which a batch may hold (they are rejected per entry,
@@ -161,6 +157,11 @@ class IdempotencyStore:
         doc = orjson.dumps({"body_hash": body_hash, "response": response})
         await self.redis.set(self._key(scope, idem_key), doc, px=self.ttl_ms)
 
+    async def finish_encoded(self, scope: str, idem_key: str, body_hash: str, response: bytes) -> None:
+        """`finish` for a response already encoded as JSON (spliced in, not decoded and re-encoded)."""
+        doc = b'{"body_hash":' + orjson.dumps(body_hash) + b',"response":' + response + b"}"
+        await self.redis.set(self._key(scope, idem_key), doc, px=self.ttl_ms)
+
     async def abandon(self, scope: str, idem_key: str) -> None:
         await self.redis.delete(self._key(scope, idem_key))
 
@@ -202,6 +203,45 @@ class IngestService:
             raise
         await self.idempotency.finish(scope, idem_key, body_hash, response)
         return response
+
+    async def submit_body(
+        self, body: bytes, *, scope: str, idem_key: str | None = None, wait: bool = False, body_digest: str,
+    ) -> bytes:
+        """`submit` for an HTTP body, answered as encoded JSON: decoded and validated in C
+        (`batch_decoder`), results built straight from the store's outcomes (`ingest_results`)."""
+        if self.sink is not None:   # event-log mode: the sink takes validated `ScoreEntry` pairs
+            entries = parse_batch(body, self.limits)
+            return orjson.dumps(await self.submit(entries, scope=scope, idem_key=idem_key, wait=wait,
+                                                  body_digest=body_digest))
+        decoded = decode_body(body, self.limits)
+        if idem_key is None:
+            return await self._process_body(decoded)
+        replay = await self.idempotency.begin(scope, idem_key, body_digest)
+        if replay is not None:
+            return orjson.dumps(replay)
+        try:
+            response = await self._process_body(decoded)
+        except BaseException:
+            with contextlib.suppress(Unavailable):
+                await self.idempotency.abandon(scope, idem_key)
+            raise
+        await self.idempotency.finish_encoded(scope, idem_key, body_digest, response)
+        return response
+
+    async def _process_body(self, decoded: DecodedBody) -> bytes:
+        now_ms = self.clock.now_ms()
+        boards = await self.registry.all()
+        if not decoded.named_boards() <= boards.keys():
+            boards = await self.registry.refresh()  # a board may have been created by another process
+        checked = check_entries(decoded, boards, self.limits, now_ms)
+        for board_id in sorted(checked.board_ids()):
+            if self.registry.rebuilding(board_id):
+                raise Rebuilding(board_id)
+        rows = await apply_checked(self.store, boards, checked, now_ms, self.region)
+        counts = counts_of(rows)
+        if self.on_counts is not None:
+            self.on_counts(counts)
+        return encode_response(rows, counts)
 
     async def _process(self, raw_entries: list[Any], wait: bool = False) -> BatchResult:
         now_ms = self.clock.now_ms()

@@ -9,7 +9,6 @@ import logging
 import orjson
 from podium.region.service import RegionService
 from podium.region.stream.tracing import request_span
-from podium.region.validation import parse_batch
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -41,14 +40,13 @@ async def post_scores(request: Request) -> Response:
     idem_key = request.headers.get(IDEMPOTENCY_HEADER)
     if idem_key is not None and not 0 < len(idem_key) <= IDEMPOTENCY_KEY_LEN_MAX:
         raise BadUserInput(f"Idempotency-Key must be 1-{IDEMPOTENCY_KEY_LEN_MAX} characters")
-    entries = parse_batch(body, limits)
     # event-log mode: `?wait=true` also waits (bounded) for the worker and reports the resulting ranks
     wait = request.query_params.get("wait", "false").lower() in ("true", "1")
     # a traced request's context reaches the stream worker in the records' Kafka headers
     with request_span(service.telemetry.tracer, "POST /v1/scores", request.headers, service.telemetry.exporting_spans):
-        result = await service.ingest.submit(entries, scope=verified.key_id, idem_key=idem_key, wait=wait,
-                                             body_digest=hashlib.sha256(body).hexdigest())
-    return json_response(result)
+        encoded = await service.ingest.submit_body(body, scope=verified.key_id, idem_key=idem_key, wait=wait,
+                                                   body_digest=hashlib.sha256(body).hexdigest())
+    return Response(encoded, media_type="application/json")
 
 
 def require_admin(request: Request) -> None:

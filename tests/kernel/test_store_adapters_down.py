@@ -81,6 +81,7 @@ ADAPTERS: dict[type, tuple[Callable[[AnyRedis], Any], dict[str, Call]]] = {
     IdempotencyStore: (lambda r: IdempotencyStore(r, 60_000), {
         "begin": lambda i: i.begin("scope", "key-after", "hash"),
         "finish": lambda i: i.finish("scope", "key", "hash", {"results": []}),
+        "finish_encoded": lambda i: i.finish_encoded("scope", "key", "hash", b'{"results":[]}'),
         "abandon": lambda i: i.abandon("scope", "key"),
     }),
     TokenBuckets: (lambda r: TokenBuckets(r, 10.0, 10, FakeClock()), {
@@ -124,7 +125,8 @@ PROBES = {(RedisRankStore, "ping")}
 # Calls that write: with writes refused (MISCONF) each must answer Unavailable.
 WRITES = {(RedisRankStore, n) for n in ("apply", "load", "replace", "ban", "quarantine")} | {
     (ReplayGuard, "check"), (BoardRegistry, "create"), (BoardRegistry, "restore"),
-    (IdempotencyStore, "begin"), (IdempotencyStore, "finish"), (TokenBuckets, "take"),
+    (IdempotencyStore, "begin"), (IdempotencyStore, "finish"), (IdempotencyStore, "finish_encoded"),
+    (TokenBuckets, "take"),
     (RebuildLeases, "acquire"), (GlobalStore, "apply"), (RedisHistoryBacklog, "read"),
     (RedisRebuildState, "restore_dedup"), (RedisRegionMarks, "mark_data"), (RedisRegionMarks, "claim_snapshot_tick")}
 

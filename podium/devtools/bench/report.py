@@ -28,6 +28,13 @@ def markdown(results: dict[str, Any]) -> str:
         for name, b in ing["baselines"].items():
             lines.append(f"| ingest (scores/s, POST /v1/scores, 1000-entry signed batches) | {_fmt(ing['podium_scores_per_s'])} "
                          f"| {name} | {_base(b, 'items_per_s')} | {_fmt(ing['ratios'][name])} |")
+        if ing.get("scores_per_region_cpu_s"):
+            lines.append(f"| ingest per region CPU-second (scores) | {_fmt(ing['scores_per_region_cpu_s'])} | | | |")
+        ack = ing.get("ack_latency")
+        if ack:
+            lines.append(f"| ingest ack latency, {ack['batch_entries']}-entry batches at {ack['load_vs_peak']} of peak "
+                         f"({_fmt(ack['scores_per_s'])} scores/s, target {ack['target_batches_per_s']} batches/s) "
+                         f"| p50 {ack['p50_ms']} ms, p99 {ack['p99_ms']} ms | target p99 < 20 ms | | |")
     if s.get("trending"):
         from podium.devtools.bench.trending import markdown_rows
 

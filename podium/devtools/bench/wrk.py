@@ -38,14 +38,16 @@ def available() -> bool:
     return shutil.which("wrk") is not None
 
 
-def run(url: str, script: str, *, seconds: float, connections: int, threads: int = 1) -> dict[str, Any]:
-    """wrk against `url` with a Lua script; requests per second and latency percentiles."""
+def run(url: str, script: str, *, seconds: float, connections: int, threads: int = 1,
+        args: list[str] | None = None) -> dict[str, Any]:
+    """wrk against `url` with a Lua script (`args` are passed to its `init`); requests per second
+    and latency percentiles."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script + _DONE)
         path = f.name
     try:
         out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
-                              "--timeout", "10s", "-s", path, url], capture_output=True, text=True,
+                              "--timeout", "10s", "-s", path, url, *(["--", *args] if args else [])], capture_output=True, text=True,
                              timeout=seconds + 60, check=True).stdout
     finally:
         Path(path).unlink(missing_ok=True)

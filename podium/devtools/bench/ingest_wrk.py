@@ -1,0 +1,133 @@
+"""`podium bench ingest` load from wrk (a native generator): pre-signed batch bodies, each sent once.
+
+Every body has its own event ids and its own signature (a signature is accepted once: the replay
+guard), signed when the bench starts (well inside the signature window). The Lua script reads them
+from a file, pre-formats every request in `init` and sends them in order; a thread stops when its
+bodies run out. Two loads:
+- peak: closed loop, `connections` requests in flight, 1000-entry batches;
+- paced: 500-entry batches at a target rate, each connection waiting `connections / rate` seconds
+  (wrk's `delay()`) after each answer before its next request. This is paced, not strictly open
+  loop: a slow answer delays that connection's next request, so the achieved rate is reported next
+  to the target, and latency is measured per request from its send (wrk's own histogram).
+The region's CPU time over each run is read from /proc, so a figure per CPU-second of the region
+process is reported too (comparable across runs on a busy machine, unlike wall-clock rates).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from podium.devtools.bench import wrk
+from podium.devtools.bench.stack import GAME_KEY_ID, GAME_SECRET
+from podium.signing import signature
+
+_SCRIPT = """
+local requests = {}
+local n, i = 0, 0
+init = function(args)
+  for line in io.lines(args[1]) do
+    local ts, sig, body = line:match("^(%%d+)\\t(%%x+)\\t(.*)$")
+    n = n + 1
+    requests[n] = wrk.format("POST", "/v1/scores", {["Content-Type"] = "application/json",
+      ["X-Podium-Key"] = "%(key)s", ["X-Podium-Timestamp"] = ts, ["X-Podium-Signature"] = sig}, body)
+  end
+end
+request = function()
+  i = i + 1
+  if i > n then i = n end   -- a replay past the end is refused (401) and counted as non-2xx
+  return requests[i]
+end
+response = function(status, headers, body)
+  if i >= n then wrk.thread:stop() end
+end
+%(delay)s
+"""
+
+
+def write_bodies(path: Path, count: int, entries: int, board: str) -> None:
+    """`count` signed bodies of `entries` entries each, one per line: timestamp, signature, body."""
+    now = time.time_ns() // 10**6
+    with path.open("wb") as f:
+        for n in range(count):
+            body = orjson.dumps({"entries": [
+                {"board": board, "player": f"p{random.randrange(1_000_000)}", "score": random.randrange(10**9),
+                 "achieved_at": now, "event_id": f"w{n}-{i}-{random.getrandbits(40)}"} for i in range(entries)]})
+            ts = now + n   # a distinct timestamp per body: never two equal signatures
+            f.write(f"{ts}\t{signature(GAME_SECRET, 'POST', '/v1/scores', ts, body)}\t".encode() + body + b"\n")
+
+
+def accepted_entries(url: str) -> int:
+    """Entries the region applied or kept so far (its `podium_scores_total` counter), to check that a
+    run's 2xx answers were accepted entries rather than per-entry rejections."""
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("podium_scores_total{") and ('outcome="applied"' in line or 'outcome="unchanged"' in line):
+            total += float(line.rpartition(" ")[2])
+    return int(total)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run(url: str, pid: int | None, *, entries: int, bodies: int, seconds: float, connections: int,
+        rate_per_s: float | None = None, board: str = "ingest") -> dict[str, Any]:
+    """One wrk run; scores/s counts 2xx answers × entries (every generated entry is valid and new)."""
+    with tempfile.TemporaryDirectory(prefix="podium-bench-ingest-") as tmp:
+        path = Path(tmp) / "bodies.tsv"
+        write_bodies(path, bodies, entries, board)
+        delay = f"delay = function() return {1000.0 * connections / rate_per_s:.3f} end" if rate_per_s else ""
+        script = _SCRIPT % {"key": GAME_KEY_ID, "delay": delay}
+        cpu0 = cpu_seconds(pid) if pid else None
+        accepted0 = accepted_entries(url)
+        res = wrk.run(url, script, seconds=seconds, connections=connections, args=[str(path)])
+        cpu = cpu_seconds(pid) - cpu0 if pid and cpu0 is not None else None
+        res["accepted"] = accepted_entries(url) - accepted0
+    ok = res["requests"] - res["non_2xx"]
+    res["scores_per_s"] = round(ok * entries / res["seconds"], 1) if res["seconds"] else 0.0
+    res["batch_entries"] = entries
+    res["connections"] = connections
+    if cpu:
+        res["region_cpu_s"] = round(cpu, 3)
+        res["scores_per_region_cpu_s"] = round(ok * entries / cpu, 1)
+    if rate_per_s:
+        res["target_batches_per_s"] = round(rate_per_s, 2)
+    return res
+
+
+def peak_and_paced(url: str, pid: int | None, *, connections: tuple[int, ...], seconds: float,
+                   peak_entries: int = 1000, paced_entries: int = 500, load: float = 0.5) -> dict[str, Any]:
+    """Peak scores/s (best over `connections`), then the ack latency of `paced_entries`-entry batches
+    at `load` × that peak."""
+    run(url, None, entries=peak_entries, bodies=5, seconds=1, connections=1)   # warm-up (scripts, registry), not counted
+    runs = []
+    for conc in connections:
+        # enough bodies for 200k scores/s over the run; the run stops early when they are used up
+        bodies = max(20, int(200_000 * seconds / peak_entries))
+        runs.append(run(url, pid, entries=peak_entries, bodies=bodies, seconds=seconds, connections=conc))
+    best = max(runs, key=lambda r: r["scores_per_s"])
+    rate = max(1.0, load * best["scores_per_s"] / paced_entries)
+    # long enough for ~60 samples at a low rate (at most 30 s); up to 8 connections, so an answer's
+    # latency delays only that connection's next request (achieved ≈ rate / (1 + latency·rate/conns))
+    paced_seconds = max(seconds, min(30.0, 60 / rate))
+    paced_conns = max(1, min(8, math.floor(rate * paced_seconds / 8)))
+    paced = run(url, pid, entries=paced_entries, bodies=int(rate * paced_seconds * 1.5) + 10, seconds=paced_seconds,
+                connections=paced_conns, rate_per_s=rate)
+    paced["load_vs_peak"] = round(paced["scores_per_s"] / best["scores_per_s"], 3) if best["scores_per_s"] else None
+    return {"peak_runs": runs, "peak": best, "paced": paced}
+
+
+def available() -> bool:
+    return wrk.available()
