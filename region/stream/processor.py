@@ -30,7 +30,7 @@ from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Tracer
-from podium.region.ingest import session_token
+from podium.region.ingest_results import session_token
 from podium.region.rank_store import ApplyCode
 from podium.region.rank_store_redis import RedisRankStore
 from podium.region.stream.anticheat import AntiCheat, Verdict
