@@ -79,12 +79,6 @@ local function ix_get(ix, player)
   return nil
 end
 
-local function ix_set(ix, player, key)
-  local bucket = ix_bucket(ix, player)
-  if redis.call("HSET", bucket, player, key) == 1 then ix.n = ix.n + 1 end
-  if ix.ttl then ix.touched[bucket] = true end
-  ix.dirty = true
-end
 
 local function ix_del(ix, player)
   if redis.call("HDEL", ix_bucket(ix, player), player) == 1 then
@@ -116,10 +110,21 @@ local function ix_split(ix)
   if ix.p == size then ix.l, ix.p = ix.l + 1, 0 end
 end
 
--- Splits what the call's inserts made too full and stores the state; every writer calls it last.
+-- Splits as soon as an insert makes the index too full: a bucket that outgrew the compact
+-- encoding would stay a big hash table even after the split emptied it (Redis never converts back).
+local function ix_set(ix, player, key)
+  local bucket = ix_bucket(ix, player)
+  if redis.call("HSET", bucket, player, key) == 1 then
+    ix.n = ix.n + 1
+    if ix.n > IX_BUCKET_ENTRIES * (2 ^ ix.l + ix.p) then ix_split(ix) end
+  end
+  if ix.ttl then ix.touched[bucket] = true end
+  ix.dirty = true
+end
+
+-- Stores the index state; every writer calls it last.
 local function ix_close(ix)
   if not ix.dirty then return end
-  while ix.n > IX_BUCKET_ENTRIES * (2 ^ ix.l + ix.p) do ix_split(ix) end
   redis.call("HSET", ix.meta, "l", string.format("%d", ix.l), "p", string.format("%d", ix.p),
              "n", string.format("%d", ix.n), "k", ix.k)
   if ix.ttl then
