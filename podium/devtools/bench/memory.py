@@ -77,13 +77,13 @@ async def measure_board(url: str, players: int, seed: int = 1) -> dict[str, Any]
         await redis.delete("bench:plain", k.legacy_index)
 
     try:
-        out = {"players": players,
-               "podium": await _measure(redis, players, podium, drop),
-               "previous_encoding": await _measure(redis, players, previous, drop),
-               "plain_zset": await _measure(redis, players, plain, drop)}
+        measured = {"podium": await _measure(redis, players, podium, drop),
+                    "previous_encoding": await _measure(redis, players, previous, drop),
+                    "plain_zset": await _measure(redis, players, plain, drop)}
     finally:
         await redis.aclose()
-    p, prev, base = (out[x]["bytes_per_player"] for x in ("podium", "previous_encoding", "plain_zset"))
+    p, prev, base = (float(measured[x]["bytes_per_player"]) for x in ("podium", "previous_encoding", "plain_zset"))
+    out: dict[str, Any] = {"players": players, **measured}
     out["ratios"] = {"podium_vs_plain_zset": round(p / base, 3) if base > 0 else None,
                      "podium_vs_previous_encoding": round(p / prev, 3) if prev > 0 else None}
     out["meets_target"] = p <= TARGET_BYTES_PER_PLAYER_MAX
