@@ -4,6 +4,7 @@
 -- KEYS: 1 zset  2 player index state  3 change stream  4 previous encoding's index.  ARGV: 1 new prefix
 -- Returns {old bucket key prefix, old bucket count}: the caller deletes those buckets in chunks.
 local old = ix_open(KEYS[2])
-redis.call("DEL", KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+-- UNLINK: a big board is freed by a background thread, not while Redis blocks
+redis.call("UNLINK", KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 redis.call("HSET", KEYS[2], "l", "0", "p", "0", "n", "0", "k", ARGV[1])
 return {old.k, ix_buckets(old)}

@@ -13,16 +13,18 @@
 local built = redis.call("ZCARD", KEYS[1])
 local nix = ix_open(KEYS[2])
 if built ~= tonumber(ARGV[1]) or nix.n ~= built then
-  redis.call("DEL", KEYS[1], KEYS[2])
+  redis.call("UNLINK", KEYS[1], KEYS[2])
   return {-1, "", 0}
 end
 local old = ix_open(KEYS[4])
-redis.call("DEL", KEYS[5])
+redis.call("UNLINK", KEYS[5])
 if built == 0 then
-  redis.call("DEL", KEYS[3], KEYS[4])
+  redis.call("UNLINK", KEYS[3], KEYS[4])
   redis.call("HSET", KEYS[4], "l", "0", "p", "0", "n", "0", "k", ARGV[2])
   return {0, old.k, ix_buckets(old)}
 end
+-- The replaced board is freed by a background thread (RENAME onto it would free it while Redis blocks).
+redis.call("UNLINK", KEYS[3], KEYS[4])
 -- RENAME carries the builder's safety TTL over: PERSIST drops it on the live keys and buckets.
 redis.call("RENAME", KEYS[1], KEYS[3])
 redis.call("PERSIST", KEYS[3])

@@ -27,6 +27,7 @@ from podium.region.rank_store_redis import RedisRankStore
 TARGET_BYTES_PER_PLAYER_MAX = 160
 WRITE_CHUNK_ENTRIES = 10_000
 TIMES_SPREAD_MS = 100_000
+LAZYFREE_WAIT_POLLS_MAX = 3000   # 0.1 s apart: a 10M-entry board freed in the background
 
 
 def _rows(players: int, seed: int, start: int, stop: int, now_ms: int) -> list[tuple[str, int, int]]:
@@ -35,7 +36,13 @@ def _rows(players: int, seed: int, start: int, stop: int, now_ms: int) -> list[t
 
 
 async def _used(redis: AnyRedis) -> int:
-    return int((await redis.info("memory"))["used_memory"])
+    """used_memory once the background thread has freed what UNLINK handed it (clear, drops)."""
+    for _ in range(LAZYFREE_WAIT_POLLS_MAX):
+        info = await redis.info("memory")
+        if not int(info.get("lazyfree_pending_objects", 0)):
+            break
+        await asyncio.sleep(0.1)
+    return int(info["used_memory"])
 
 
 async def _measure(redis: AnyRedis, players: int, write: Callable[[int, int], Awaitable[None]],
@@ -74,7 +81,7 @@ async def measure_board(url: str, players: int, seed: int = 1) -> dict[str, Any]
 
     async def drop() -> None:
         await store.clear(board)
-        await redis.delete("bench:plain", k.legacy_index)
+        await redis.unlink("bench:plain", k.legacy_index)
 
     try:
         measured = {"podium": await _measure(redis, players, podium, drop),
