@@ -32,6 +32,9 @@ from podium.redis_client import AnyRedis, scored_members, stream_entries, stream
 from podium.store_errors import translate_store_errors
 
 LOAD_CHUNK_ENTRIES = 5000
+# Entries per load.lua call: a script blocks Redis while it runs, and a 5,000-entry call (index
+# splits included) outran the client's read timeout on the loaded bench machine.
+LOAD_SCRIPT_ENTRIES = 1000
 DROP_CHUNK_KEYS = 1000   # replaced index buckets deleted per UNLINK
 # A replace builds aside under keys that expire on their own, so a builder that dies mid-way leaves
 # nothing behind for long; the swap removes the TTL from the live keys.
@@ -179,10 +182,13 @@ class RedisRankStore:
 
     async def _load_chunk(self, board: Board, zset: str, index: str, chunk: Sequence[tuple[str, int, int]],
                           ttl_ms: int | str, prefix: str) -> int:
-        args: list[EncodableT] = [ttl_ms, prefix]
-        for p, s, ts in chunk:
-            args += [to_zscore(s, board.order), ts_key(ts), p]
-        return int(await self._call(self._load, [zset, index], args))
+        total = 0
+        for start in range(0, len(chunk), LOAD_SCRIPT_ENTRIES):
+            args: list[EncodableT] = [ttl_ms, prefix]
+            for p, s, ts in chunk[start : start + LOAD_SCRIPT_ENTRIES]:
+                args += [to_zscore(s, board.order), ts_key(ts), p]
+            total += int(await self._call(self._load, [zset, index], args))
+        return total
 
     async def replace(self, board: Board, entries: AsyncIterable[tuple[str, int, int]] | Iterable[tuple[str, int, int]]) -> int:
         self._writing(board)
