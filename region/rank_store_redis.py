@@ -177,14 +177,14 @@ class RedisRankStore:
         total = 0
         it = iter(entries)
         while chunk := list(islice(it, LOAD_CHUNK_ENTRIES)):
-            total += await self._load_chunk(board, k.zset, k.index, chunk, "", "")
+            total += await self._load_chunk(board, k.zset, k.index, chunk, "", "", aside=False)
         return total
 
     async def _load_chunk(self, board: Board, zset: str, index: str, chunk: Sequence[tuple[str, int, int]],
-                          ttl_ms: int | str, prefix: str) -> int:
+                          ttl_ms: int | str, prefix: str, *, aside: bool) -> int:
         total = 0
         for start in range(0, len(chunk), LOAD_SCRIPT_ENTRIES):
-            args: list[EncodableT] = [ttl_ms, prefix]
+            args: list[EncodableT] = [ttl_ms, prefix, "1" if aside else "0"]
             for p, s, ts in chunk[start : start + LOAD_SCRIPT_ENTRIES]:
                 args += [to_zscore(s, board.order), ts_key(ts), p]
             total += int(await self._call(self._load, [zset, index], args))
@@ -200,7 +200,7 @@ class RedisRankStore:
         total = 0
         try:
             async for chunk in _chunks(entries, LOAD_CHUNK_ENTRIES):
-                await self._load_chunk(board, built_z, built_i, chunk, BUILD_TTL_MS, f"{k.index}:{token}")
+                await self._load_chunk(board, built_z, built_i, chunk, BUILD_TTL_MS, f"{k.index}:{token}", aside=True)
                 total += len(chunk)
             raw = await self._call(self._replace, [built_z, built_i, k.zset, k.index, k.legacy_index],
                                    [total, f"{k.index}:{token}"])
