@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import secrets
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from importlib import resources
@@ -20,6 +21,7 @@ from podium.invariant import invariant
 from podium.keys import BoardKeys, keys_of
 from podium.model import Board, RankCursor, RankedEntry, ScoreEntry, SortOrder
 from podium.ranking import (
+    TS_KEY_WIDTH,
     decode_legacy_member,
     decode_member,
     encode_member,
@@ -35,6 +37,7 @@ LOAD_CHUNK_ENTRIES = 5000
 # Entries per load.lua call: a script blocks Redis while it runs, and a 5,000-entry call (index
 # splits included) outran the client's read timeout on the loaded bench machine.
 LOAD_SCRIPT_ENTRIES = 1000
+IX_BUCKET_ENTRIES = 128   # the same constant as podium/lua/index.lua (a board built aside writes its index here)
 DROP_CHUNK_KEYS = 1000   # replaced index buckets deleted per UNLINK
 # A replace builds aside under keys that expire on their own, so a builder that dies mid-way leaves
 # nothing behind for long; the swap removes the TTL from the live keys.
@@ -177,14 +180,13 @@ class RedisRankStore:
         total = 0
         it = iter(entries)
         while chunk := list(islice(it, LOAD_CHUNK_ENTRIES)):
-            total += await self._load_chunk(board, k.zset, k.index, chunk, "", "", aside=False)
+            total += await self._load_chunk(board, k.zset, k.index, chunk)
         return total
 
-    async def _load_chunk(self, board: Board, zset: str, index: str, chunk: Sequence[tuple[str, int, int]],
-                          ttl_ms: int | str, prefix: str, *, aside: bool) -> int:
+    async def _load_chunk(self, board: Board, zset: str, index: str, chunk: Sequence[tuple[str, int, int]]) -> int:
         total = 0
         for start in range(0, len(chunk), LOAD_SCRIPT_ENTRIES):
-            args: list[EncodableT] = [ttl_ms, prefix, "1" if aside else "0"]
+            args: list[EncodableT] = []
             for p, s, ts in chunk[start : start + LOAD_SCRIPT_ENTRIES]:
                 args += [to_zscore(s, board.order), ts_key(ts), p]
             total += int(await self._call(self._load, [zset, index], args))
@@ -200,8 +202,13 @@ class RedisRankStore:
         total = 0
         try:
             async for chunk in _chunks(entries, LOAD_CHUNK_ENTRIES):
-                await self._load_chunk(board, built_z, built_i, chunk, BUILD_TTL_MS, f"{k.index}:{token}", aside=True)
+                mapping = {encode_member(ts, p): to_zscore(s, board.order) for p, s, ts in chunk}
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.zadd(built_z, mapping)
+                    pipe.pexpire(built_z, BUILD_TTL_MS)
+                    await pipe.execute()
                 total += len(chunk)
+            await self._build_index(built_z, built_i, f"{k.index}:{token}", total)
             raw = await self._call(self._replace, [built_z, built_i, k.zset, k.index, k.legacy_index],
                                    [total, f"{k.index}:{token}"])
         except BaseException:
@@ -213,6 +220,40 @@ class RedisRankStore:
         invariant(swapped == total, f"replace of {board.id!r}: {total} rows given, each player must appear once")
         await self._drop_buckets(_text(raw[1]), int(raw[2]))
         return total
+
+    async def _build_index(self, zset: str, index: str, prefix: str, total: int) -> None:
+        """Writes the index of a board built aside, bucket by bucket, from its sorted set: the final
+        size is known, so is the linear-hashing state inserting `total` players one by one would
+        reach (index.lua: ceil(total / IX_BUCKET_ENTRIES) buckets), and no bucket ever splits. The
+        state's n counts the distinct players indexed; the swap refuses the board unless it equals
+        the sorted set's size and `total` (a player given twice)."""
+        buckets = max(1, -(-total // IX_BUCKET_ENTRIES))
+        level = buckets.bit_length() - 1
+        split = buckets - (1 << level)
+        players, start = 0, 0
+        while rows := await self.redis.zrange(zset, start, start + LOAD_CHUNK_ENTRIES - 1):
+            grouped: dict[int, dict[str, str]] = {}
+            for member in rows:
+                text = _text(member)
+                player = text[TS_KEY_WIDTH:]
+                h = int(hashlib.sha1(player.encode()).hexdigest()[:8], 16)
+                b = h % (1 << level)
+                if b < split:
+                    b = h % (2 << level)
+                grouped.setdefault(b, {})[player] = text[:TS_KEY_WIDTH]
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for b, fields in grouped.items():
+                    pipe.hset(f"{prefix}:{b}", mapping=fields)  # type: ignore[arg-type]
+                    pipe.pexpire(f"{prefix}:{b}", BUILD_TTL_MS)
+                replies = await pipe.execute()
+            players += sum(int(r) for r in replies[::2])
+            start += len(rows)
+            if len(rows) < LOAD_CHUNK_ENTRIES:
+                break
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(index, mapping={"l": level, "p": split, "n": players, "k": prefix})
+            pipe.pexpire(index, BUILD_TTL_MS)
+            await pipe.execute()
 
     async def _drop_buckets(self, prefix: str, count: int) -> None:
         """Deletes a replaced index generation (no write reaches it any more), a chunk at a time."""

@@ -53,7 +53,7 @@ end
 local function ix_open(meta)
   local r = redis.call("HMGET", meta, "l", "p", "n", "k")
   return {meta = meta, l = tonumber(r[1]) or 0, p = tonumber(r[2]) or 0, n = tonumber(r[3]) or 0,
-          k = r[4] or (meta .. ":0"), fresh = not r[4], dirty = false, hashes = {}, touched = {}, ttl = nil}
+          k = r[4] or (meta .. ":0"), dirty = false, hashes = {}}
 end
 
 local function ix_hash(ix, player)
@@ -105,7 +105,6 @@ local function ix_split(ix)
   for i = 1, #moved, 2 * IX_CHUNK do
     redis.call("HSET", to, unpack(moved, i, math.min(i + 2 * IX_CHUNK - 1, #moved)))
   end
-  if ix.ttl and #moved > 0 then ix.touched[to] = true end
   ix.p = ix.p + 1
   if ix.p == size then ix.l, ix.p = ix.l + 1, 0 end
 end
@@ -118,7 +117,6 @@ local function ix_set(ix, player, key)
     ix.n = ix.n + 1
     if ix.n > IX_BUCKET_ENTRIES * (2 ^ ix.l + ix.p) then ix_split(ix) end
   end
-  if ix.ttl then ix.touched[bucket] = true end
   ix.dirty = true
 end
 
@@ -127,10 +125,6 @@ local function ix_close(ix)
   if not ix.dirty then return end
   redis.call("HSET", ix.meta, "l", string.format("%d", ix.l), "p", string.format("%d", ix.p),
              "n", string.format("%d", ix.n), "k", ix.k)
-  if ix.ttl then
-    redis.call("PEXPIRE", ix.meta, ix.ttl)
-    for bucket in pairs(ix.touched) do redis.call("PEXPIRE", bucket, ix.ttl) end
-  end
 end
 
 -- The player's current member and zscore, or nil (an index entry whose member is gone, e.g. the
