@@ -37,6 +37,9 @@ LOAD_CHUNK_ENTRIES = 5000
 # Entries per load.lua call: a script blocks Redis while it runs, and a 5,000-entry call (index
 # splits included) outran the client's read timeout on the loaded bench machine.
 LOAD_SCRIPT_ENTRIES = 1000
+# Sorted-set rows read per pass when a board built aside writes its index: more rows, fewer and
+# fuller HSETs per bucket (a 50k-row chunk is a few MB in this process).
+INDEX_CHUNK_ENTRIES = 50_000
 IX_BUCKET_ENTRIES = 128   # the same constant as podium/lua/index.lua (a board built aside writes its index here)
 DROP_CHUNK_KEYS = 1000   # replaced index buckets deleted per UNLINK
 # A replace builds aside under keys that expire on their own, so a builder that dies mid-way leaves
@@ -230,8 +233,8 @@ class RedisRankStore:
         buckets = max(1, -(-total // IX_BUCKET_ENTRIES))
         level = buckets.bit_length() - 1
         split = buckets - (1 << level)
-        players, start = 0, 0
-        while rows := await self.redis.zrange(zset, start, start + LOAD_CHUNK_ENTRIES - 1):
+        players, start, expiring = 0, 0, set[int]()
+        while rows := await self.redis.zrange(zset, start, start + INDEX_CHUNK_ENTRIES - 1):
             grouped: dict[int, dict[str, str]] = {}
             for member in rows:
                 text = _text(member)
@@ -244,11 +247,14 @@ class RedisRankStore:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for b, fields in grouped.items():
                     pipe.hset(f"{prefix}:{b}", mapping=fields)  # type: ignore[arg-type]
+                new = grouped.keys() - expiring
+                for b in new:
                     pipe.pexpire(f"{prefix}:{b}", BUILD_TTL_MS)
+                expiring |= new
                 replies = await pipe.execute()
-            players += sum(int(r) for r in replies[::2])
+            players += sum(int(r) for r in replies[: len(grouped)])
             start += len(rows)
-            if len(rows) < LOAD_CHUNK_ENTRIES:
+            if len(rows) < INDEX_CHUNK_ENTRIES:
                 break
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hset(index, mapping={"l": level, "p": split, "n": players, "k": prefix})
