@@ -30,7 +30,7 @@ from podium.ranking import (
     to_zscore,
     ts_key,
 )
-from podium.redis_client import AnyRedis, scored_members, stream_entries, stream_max_before
+from podium.redis_client import AnyRedis, members, scored_members, stream_entries, stream_max_before
 from podium.store_errors import translate_store_errors
 
 LOAD_CHUNK_ENTRIES = 5000
@@ -234,7 +234,7 @@ class RedisRankStore:
         level = buckets.bit_length() - 1
         split = buckets - (1 << level)
         players, start, expiring = 0, 0, set[int]()
-        while rows := await self.redis.zrange(zset, start, start + INDEX_CHUNK_ENTRIES - 1):
+        while rows := members(await self.redis.zrange(zset, start, start + INDEX_CHUNK_ENTRIES - 1)):
             grouped: dict[int, dict[str, str]] = {}
             for member in rows:
                 text = _text(member)
