@@ -3,8 +3,9 @@
 For each board size the same players (ids "p<i>", random scores, achievement times spread over
 100 s) are written three ways, one at a time, and Redis' `used_memory` before and after each gives
 bytes/player:
-- Podium: `RedisRankStore.load` (the member encoding and player index of podium/ranking.py and
-  podium/lua/index.lua: all of a board's per-player state);
+- Podium: `RedisRankStore.replace`, as a rebuild writes a board (the member encoding and player
+  index of podium/ranking.py and podium/lua/index.lua: all of a board's per-player state; the
+  index has the same buckets as after the same players' writes);
 - the previous encoding ("<12 hex digits>:<player>" members plus one index hash of hex times), as
   the release before wrote it, so the change is measured in the same run;
 - a plain sorted set (ZADD player score): the floor any sorted-set leaderboard pays.
@@ -16,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from podium.keys import keys_of
@@ -45,13 +46,12 @@ async def _used(redis: AnyRedis) -> int:
     return int(info["used_memory"])
 
 
-async def _measure(redis: AnyRedis, players: int, write: Callable[[int, int], Awaitable[None]],
+async def _measure(redis: AnyRedis, players: int, write: Callable[[], Awaitable[None]],
                    drop: Callable[[], Awaitable[None]]) -> dict[str, Any]:
     await drop()
     before = await _used(redis)
     t0 = time.perf_counter()
-    for start in range(0, players, WRITE_CHUNK_ENTRIES):
-        await write(start, min(players, start + WRITE_CHUNK_ENTRIES))
+    await write()
     seconds = time.perf_counter() - t0
     after = await _used(redis)
     await drop()
@@ -66,18 +66,23 @@ async def measure_board(url: str, players: int, seed: int = 1) -> dict[str, Any]
     k = keys_of(board)
     now = time.time_ns() // 10**6
 
-    async def podium(start: int, stop: int) -> None:
-        await store.load(board, _rows(players, seed, start, stop, now))
+    def chunks() -> Iterator[list[tuple[str, int, int]]]:
+        for start in range(0, players, WRITE_CHUNK_ENTRIES):
+            yield _rows(players, seed, start, min(players, start + WRITE_CHUNK_ENTRIES), now)
 
-    async def previous(start: int, stop: int) -> None:
-        rows = _rows(players, seed, start, stop, now)
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(k.zset, {f"{t:012x}:{p}": -s for p, s, t in rows})
-            pipe.hset(k.legacy_index, mapping={p: f"{t:012x}" for p, _s, t in rows})
-            await pipe.execute()
+    async def podium() -> None:   # as a rebuild writes a board (the index is the same as after writes)
+        await store.replace(board, (row for chunk in chunks() for row in chunk))
 
-    async def plain(start: int, stop: int) -> None:
-        await redis.zadd("bench:plain", {p: s for p, s, _t in _rows(players, seed, start, stop, now)})
+    async def previous() -> None:
+        for rows in chunks():
+            async with redis.pipeline(transaction=False) as pipe:
+                pipe.zadd(k.zset, {f"{t:012x}:{p}": -s for p, s, t in rows})
+                pipe.hset(k.legacy_index, mapping={p: f"{t:012x}" for p, _s, t in rows})
+                await pipe.execute()
+
+    async def plain() -> None:
+        for rows in chunks():
+            await redis.zadd("bench:plain", {p: s for p, s, _t in rows})
 
     async def drop() -> None:
         await store.clear(board)
