@@ -119,7 +119,7 @@ class HistorySettings(BaseModel):
     cassandra_protocol_version: int = 4
     cassandra_consistency: str = "LOCAL_QUORUM"    # reads and writes (LOCAL_QUORUM: survives one replica down per DC)
     cassandra_page_rows: int = 5000          # rows per page of a paged read (rebuild scans, player lists)
-    cassandra_batch_rows_max: int = 100      # rows per unlogged batch (each batch holds one partition's rows)
+    cassandra_batch_rows_max: int = 100      # rows per unlogged batch (each batch holds rows of one replica set)
     cassandra_writes_in_flight_max: int = 64 # concurrent statements/batches of one write call
     cassandra_scan_ranges: int = 32          # token sub-ranges a rebuild scan reads, 4 at a time
     sqlite_path: str | None = None           # unset: <data_dir>/history.sqlite3

@@ -8,15 +8,21 @@ Encoding. A sorted-set score is an IEEE double: exact for every integer up to 2^
 room left to pack a timestamp into it. So the tie data lives in the *member*:
 
     zscore = -score on descending boards, +score on ascending boards
-    member = "%012x:%s" % (achieved_at_ms, player)
+    member = time key (8 characters) + player
 
-Redis orders equal zscores by member bytes (memcmp). The timestamp is fixed-width lowercase hex,
-so byte order equals numeric order; after it comes the player id. Negating the score on
-descending boards turns every board into an ascending one, so rank = ZRANK + 1 and the top of
-any board is ZRANGE 0 n-1, and the tie rule is the same on both orders. Negation is exact for
-doubles, so scores stay exact for |score| <= 2^53 and achievement times up to 2^48-1 ms.
+The time key is the achievement time in milliseconds (< 2^48) written as 8 base-64 digits whose
+alphabet `TS_ALPHABET` is in ASCII order, so byte order of keys equals numeric order of times: 5
+bytes shorter than 12 hex digits and a separator, still printable. Redis orders equal zscores by
+member bytes (memcmp): the fixed-width key first, then the player id's bytes, which is the tie rule.
+Negating the score on descending boards turns every board into an ascending one, so rank = ZRANK + 1
+and the top of any board is ZRANGE 0 n-1, and the tie rule is the same on both orders. Negation is
+exact for doubles, so scores stay exact for |score| <= 2^53 and achievement times up to 2^48-1 ms.
 
-A per-board hash maps player -> timestamp hex, so a player's member can be rebuilt in O(1).
+A player's member is found through the board's player index (podium/lua/index.lua): player -> time
+key, in small hashes Redis keeps as compact ziplists/listpacks. See docs/write-path.md.
+
+The previous encoding (`LEGACY`: "<12 hex digits>:<player>" with one index hash of hex times) is
+only read to migrate a board (RedisRankStore.upgrade); nothing writes it.
 """
 
 from __future__ import annotations
@@ -24,23 +30,53 @@ from __future__ import annotations
 from podium.invariant import invariant
 from podium.model import ACHIEVED_AT_MAX_MS, SCORE_ABS_MAX, SortOrder
 
-TS_HEX_WIDTH = 12
+TS_ALPHABET = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+TS_KEY_WIDTH = 8
+_DIGIT = {c: i for i, c in enumerate(TS_ALPHABET)}
+LEGACY_TS_HEX_WIDTH = 12
 
 
 def encode_ts(achieved_at_ms: int) -> str:
+    """12 hex digits: the time as the change stream, quarantine and history backlog carry it."""
     invariant(0 <= achieved_at_ms <= ACHIEVED_AT_MAX_MS, "achievement time out of encodable range")
     return format(achieved_at_ms, "012x")
 
 
+def ts_key(achieved_at_ms: int) -> str:
+    """The member's fixed-width time prefix (byte order = numeric order)."""
+    invariant(0 <= achieved_at_ms <= ACHIEVED_AT_MAX_MS, "achievement time out of encodable range")
+    digits = []
+    for _ in range(TS_KEY_WIDTH):
+        achieved_at_ms, d = divmod(achieved_at_ms, 64)
+        digits.append(TS_ALPHABET[d])
+    return "".join(reversed(digits))
+
+
+def ts_from_key(key: str) -> int:
+    invariant(len(key) == TS_KEY_WIDTH and all(c in _DIGIT for c in key), f"malformed time key {key!r}")
+    n = 0
+    for c in key:
+        n = n * 64 + _DIGIT[c]
+    return n
+
+
 def encode_member(achieved_at_ms: int, player: str) -> str:
-    return f"{encode_ts(achieved_at_ms)}:{player}"
+    return ts_key(achieved_at_ms) + player
 
 
 def decode_member(member: str | bytes) -> tuple[int, str]:
     """Return (achieved_at_ms, player) from a sorted-set member."""
     text = member.decode() if isinstance(member, bytes) else member
-    invariant(len(text) > TS_HEX_WIDTH and text[TS_HEX_WIDTH] == ":", f"malformed member {text!r}")
-    return int(text[:TS_HEX_WIDTH], 16), text[TS_HEX_WIDTH + 1 :]
+    invariant(len(text) > TS_KEY_WIDTH, f"malformed member {text!r}")
+    return ts_from_key(text[:TS_KEY_WIDTH]), text[TS_KEY_WIDTH:]
+
+
+def decode_legacy_member(member: str | bytes) -> tuple[int, str]:
+    """Return (achieved_at_ms, player) from a member of the previous encoding ("<ts hex>:<player>")."""
+    text = member.decode() if isinstance(member, bytes) else member
+    w = LEGACY_TS_HEX_WIDTH
+    invariant(len(text) > w and text[w] == ":", f"malformed legacy member {text!r}")
+    return int(text[:w], 16), text[w + 1 :]
 
 
 def to_zscore(score: int, order: SortOrder) -> int:

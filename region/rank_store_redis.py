@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import secrets
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from importlib import resources
@@ -12,37 +13,48 @@ from typing import Any
 from podium.region.history.store import history_key
 from podium.region.rank_store import ApplyCode, ApplyOutcome, QuarantinedEntry, RankStore
 from redis.exceptions import RedisError
-from redis.typing import EncodableT, FieldT
+from redis.typing import EncodableT
 
 from podium.config import IngestLimits
 from podium.errors import Unavailable
 from podium.invariant import invariant
 from podium.keys import BoardKeys, keys_of
 from podium.model import Board, RankCursor, RankedEntry, ScoreEntry, SortOrder
-from podium.ranking import decode_member, encode_member, encode_ts, from_zscore, to_zscore
-from podium.redis_client import AnyRedis, scored_members, stream_entries, stream_max_before
+from podium.ranking import (
+    TS_KEY_WIDTH,
+    decode_legacy_member,
+    decode_member,
+    encode_member,
+    encode_ts,
+    from_zscore,
+    to_zscore,
+    ts_key,
+)
+from podium.redis_client import AnyRedis, members, scored_members, stream_entries, stream_max_before
 from podium.store_errors import translate_store_errors
 
 LOAD_CHUNK_ENTRIES = 5000
+# Entries per load.lua call: a script blocks Redis while it runs, and a 5,000-entry call (index
+# splits included) outran the client's read timeout on the loaded bench machine.
+LOAD_SCRIPT_ENTRIES = 1000
+# Sorted-set rows read per pass when a board built aside writes its index: more rows, fewer and
+# fuller HSETs per bucket (a 50k-row chunk is a few MB in this process).
+INDEX_CHUNK_ENTRIES = 50_000
+IX_BUCKET_ENTRIES = 128   # the same constant as podium/lua/index.lua (a board built aside writes its index here)
+DROP_CHUNK_KEYS = 1000   # replaced index buckets deleted per UNLINK
 # A replace builds aside under keys that expire on their own, so a builder that dies mid-way leaves
 # nothing behind for long; the swap removes the TTL from the live keys.
 BUILD_TTL_MS = 3_600_000
 
-# Removes a player's entry and index atomically (cluster pipelines have no MULTI).
-# Removes one entry and records the removal in the change stream (score field "x", see
-# podium.replication.changes), atomically, so the global tier drops this region's value too.
-_REMOVE_LUA = """
-local ts = redis.call("HGET", KEYS[2], ARGV[1])
-if not ts then return 0 end
-redis.call("ZREM", KEYS[1], ts .. ":" .. ARGV[1])
-redis.call("HDEL", KEYS[2], ARGV[1])
-redis.call("XADD", KEYS[3], "MAXLEN", "~", ARGV[2], "*", "d", ARGV[1] .. "\tx\t" .. ts)
-return 1
-"""
 
 
 def _lua(name: str) -> str:
     return resources.files("podium").joinpath(f"lua/{name}.lua").read_text()
+
+
+def lua_with_index(name: str) -> str:
+    """A script that finds members through the player index: index.lua's helpers come first."""
+    return _lua("index") + "\n" + _lua(name)
 
 
 def _text(value: bytes | str) -> str:
@@ -60,12 +72,14 @@ class RedisRankStore:
         self.history_backlog_max = history_backlog_max
         # Called with a board id before every write this store makes (in-memory tops drop it).
         self.on_write: Callable[[str], None] | None = None
-        self._apply = redis.register_script(_lua("apply"))
-        self._read_players = redis.register_script(_lua("read_players"))
-        self._around = redis.register_script(_lua("around"))
+        self._apply = redis.register_script(lua_with_index("apply"))
+        self._read_players = redis.register_script(lua_with_index("read_players"))
+        self._around = redis.register_script(lua_with_index("around"))
         self._after = redis.register_script(_lua("after"))
-        self._remove = redis.register_script(_REMOVE_LUA)
-        self._replace = redis.register_script(_lua("replace"))
+        self._remove = redis.register_script(lua_with_index("remove"))
+        self._replace = redis.register_script(lua_with_index("replace"))
+        self._load = redis.register_script(lua_with_index("load"))
+        self._clear = redis.register_script(lua_with_index("clear"))
 
     def _writing(self, board: Board) -> None:
         if self.on_write is not None:
@@ -149,8 +163,8 @@ class RedisRankStore:
         raw = await self._call(self._read_players, [k.zset, k.index], list(players))
         out: list[RankedEntry | None] = []
         for j, player in enumerate(players):
-            rank, zs, ts = int(raw[3 * j]), _text(raw[3 * j + 1]), _text(raw[3 * j + 2])
-            out.append(RankedEntry(rank, player, from_zscore(float(zs), board.order), int(ts, 16)) if rank else None)
+            rank, zs, ts = int(raw[3 * j]), _text(raw[3 * j + 1]), int(raw[3 * j + 2])
+            out.append(RankedEntry(rank, player, from_zscore(float(zs), board.order), ts) if rank else None)
         return out
 
     async def around(self, board: Board, player: str, above: int, below: int) -> list[RankedEntry]:
@@ -169,20 +183,24 @@ class RedisRankStore:
         total = 0
         it = iter(entries)
         while chunk := list(islice(it, LOAD_CHUNK_ENTRIES)):
-            mapping = {encode_member(ts, p): to_zscore(s, board.order) for p, s, ts in chunk}
-            index: dict[FieldT, EncodableT] = {p: encode_ts(ts) for p, s, ts in chunk}
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.zadd(k.zset, mapping)
-                pipe.hset(k.index, mapping=index)
-                await pipe.execute()
-            total += len(chunk)
+            total += await self._load_chunk(board, k.zset, k.index, chunk)
+        return total
+
+    async def _load_chunk(self, board: Board, zset: str, index: str, chunk: Sequence[tuple[str, int, int]]) -> int:
+        total = 0
+        for start in range(0, len(chunk), LOAD_SCRIPT_ENTRIES):
+            args: list[EncodableT] = []
+            for p, s, ts in chunk[start : start + LOAD_SCRIPT_ENTRIES]:
+                args += [to_zscore(s, board.order), ts_key(ts), p]
+            total += int(await self._call(self._load, [zset, index], args))
         return total
 
     async def replace(self, board: Board, entries: AsyncIterable[tuple[str, int, int]] | Iterable[tuple[str, int, int]]) -> int:
         self._writing(board)
         k = keys_of(board)
         token = secrets.token_hex(6)
-        # Same hash tag as the live keys (`pb:{B}:…`), so the swap script runs on one cluster slot.
+        # Same hash tag as the live keys (`pb:{B}:…`), so the swap script runs on one cluster slot. The
+        # built index's buckets get their own prefix, which becomes the live one at the swap.
         built_z, built_i = f"{k.zset}:rb:{token}", f"{k.index}:rb:{token}"
         total = 0
         try:
@@ -190,19 +208,84 @@ class RedisRankStore:
                 mapping = {encode_member(ts, p): to_zscore(s, board.order) for p, s, ts in chunk}
                 async with self.redis.pipeline(transaction=False) as pipe:
                     pipe.zadd(built_z, mapping)
-                    pipe.hset(built_i, mapping={p: encode_ts(ts) for p, _s, ts in chunk})
                     pipe.pexpire(built_z, BUILD_TTL_MS)
-                    pipe.pexpire(built_i, BUILD_TTL_MS)
                     await pipe.execute()
                 total += len(chunk)
-            swapped = int(await self._call(self._replace, [built_z, built_i, k.zset, k.index], [total]))
+            await self._build_index(built_z, built_i, f"{k.index}:{token}", total)
+            raw = await self._call(self._replace, [built_z, built_i, k.zset, k.index, k.legacy_index],
+                                   [total, f"{k.index}:{token}"])
         except BaseException:
             # Best effort: with Redis gone the keys expire on their own (BUILD_TTL_MS).
             with contextlib.suppress(RedisError, OSError):
                 await self.redis.delete(built_z, built_i)
             raise
+        swapped = int(raw[0])
         invariant(swapped == total, f"replace of {board.id!r}: {total} rows given, each player must appear once")
+        await self._drop_buckets(_text(raw[1]), int(raw[2]))
         return total
+
+    async def _build_index(self, zset: str, index: str, prefix: str, total: int) -> None:
+        """Writes the index of a board built aside, bucket by bucket, from its sorted set: the final
+        size is known, so is the linear-hashing state inserting `total` players one by one would
+        reach (index.lua: ceil(total / IX_BUCKET_ENTRIES) buckets), and no bucket ever splits. The
+        state's n counts the distinct players indexed; the swap refuses the board unless it equals
+        the sorted set's size and `total` (a player given twice)."""
+        buckets = max(1, -(-total // IX_BUCKET_ENTRIES))
+        level = buckets.bit_length() - 1
+        split = buckets - (1 << level)
+        players, start, expiring = 0, 0, set[int]()
+        while rows := members(await self.redis.zrange(zset, start, start + INDEX_CHUNK_ENTRIES - 1)):
+            grouped: dict[int, dict[str, str]] = {}
+            for member in rows:
+                text = _text(member)
+                player = text[TS_KEY_WIDTH:]
+                h = int(hashlib.sha1(player.encode()).hexdigest()[:8], 16)
+                b = h % (1 << level)
+                if b < split:
+                    b = h % (2 << level)
+                grouped.setdefault(b, {})[player] = text[:TS_KEY_WIDTH]
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for b, fields in grouped.items():
+                    pipe.hset(f"{prefix}:{b}", mapping=fields)  # type: ignore[arg-type]
+                new = grouped.keys() - expiring
+                for b in new:
+                    pipe.pexpire(f"{prefix}:{b}", BUILD_TTL_MS)
+                expiring |= new
+                replies = await pipe.execute()
+            players += sum(int(r) for r in replies[: len(grouped)])
+            start += len(rows)
+            if len(rows) < INDEX_CHUNK_ENTRIES:
+                break
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(index, mapping={"l": level, "p": split, "n": players, "k": prefix})
+            pipe.pexpire(index, BUILD_TTL_MS)
+            await pipe.execute()
+
+    async def _drop_buckets(self, prefix: str, count: int) -> None:
+        """Deletes a replaced index generation (no write reaches it any more), a chunk at a time."""
+        for start in range(0, count, DROP_CHUNK_KEYS):
+            await self.redis.unlink(*(f"{prefix}:{b}" for b in range(start, min(count, start + DROP_CHUNK_KEYS))))
+
+    async def upgrade(self, board: Board) -> int | None:
+        """Rewrites a board stored in the previous encoding (members "<ts hex>:<player>", one index
+        hash) in the current one, from its own sorted set, with the same build-aside swap as a
+        rebuild; None when the board is not in the previous encoding. Run before the board takes
+        writes (RegionService.open does it at start-up): a write to it meanwhile would be lost."""
+        k = keys_of(board)
+        if not await self.redis.exists(k.legacy_index):
+            return None
+        return await self.replace(board, self._legacy_entries(board))
+
+    async def _legacy_entries(self, board: Board) -> AsyncIterator[tuple[str, int, int]]:
+        key, start = keys_of(board).zset, 0
+        while True:
+            rows = scored_members(await self.redis.zrange(key, start, start + LOAD_CHUNK_ENTRIES - 1, withscores=True))
+            for member, zscore in rows:
+                ts, player = decode_legacy_member(member)
+                yield player, from_zscore(zscore, board.order), ts
+            if len(rows) < LOAD_CHUNK_ENTRIES:
+                return
+            start += LOAD_CHUNK_ENTRIES
 
     async def remove_player(self, board: Board, player: str) -> bool:
         self._writing(board)
@@ -217,7 +300,9 @@ class RedisRankStore:
     async def clear(self, board: Board) -> None:
         self._writing(board)
         k = keys_of(board)
-        await self.redis.delete(k.zset, k.index, k.changes)
+        raw = await self._call(self._clear, [k.zset, k.index, k.changes, k.legacy_index],
+                               [f"{k.index}:{secrets.token_hex(6)}"])
+        await self._drop_buckets(_text(raw[0]), int(raw[1]))
 
     async def quarantined(self, board: Board, count: int, before: str | None = None) -> list[QuarantinedEntry]:
         end = stream_max_before(before)

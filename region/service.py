@@ -170,6 +170,7 @@ class RegionService:
         if self.history is not None:
             await self.history.open()
         await self._restore_boards()
+        await self._upgrade_boards()
         if self.history is not None:
             await self._open_history(self.history)
         await self._mark_data()
@@ -205,6 +206,15 @@ class RegionService:
         for declared in self.settings.boards:
             await self.boards.create(Board.from_dict(declared.model_dump()), exist_ok=True)
         await self.boards.refresh()
+
+    async def _upgrade_boards(self) -> None:
+        """Rewrites boards still in the previous member encoding before this process serves them
+        (docs/write-path.md, "Member encoding"); a no-op on boards already in the current one."""
+        for board in self.boards.cached().values():
+            rewritten = await self.store.upgrade(board)
+            if rewritten is not None:
+                log.warning("rewrote board %s (season %d) in the current member encoding: %d entries",
+                            board.id, board.season, rewritten)
 
     async def _mark_data(self) -> None:
         await self.marks.mark_data()

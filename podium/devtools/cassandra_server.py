@@ -99,7 +99,7 @@ class CassandraServer:
             cds = [f"-XX:SharedArchiveFile={path}"] if path.exists() else []
         return [
             java_binary("Cassandra 5 needs Java 17"), f"-Xms{self.heap_mb}m", f"-Xmx{self.heap_mb}m", "-Xss512k",
-            "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto", *cds, "-XX:-UsePerfData",
+            "-XX:+UseSerialGC", "-Xshare:auto", *cds, "-XX:-UsePerfData",
             "-Djava.awt.headless=true", "-Djdk.attach.allowAttachSelf=true",
             *[f"--add-exports={m}=ALL-UNNAMED" for m in _EXPORTS],
             *[f"--add-opens={m}=ALL-UNNAMED" for m in _OPENS],

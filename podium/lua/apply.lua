@@ -1,7 +1,7 @@
 -- Applies a group of score entries to one board in one atomic round trip.
 -- All keys share the board's hash tag, so the script runs on one Redis Cluster slot.
 --
--- KEYS: 1 zset (ranks)   2 index hash (player -> ts hex)   3 dedup set (this window)
+-- KEYS: 1 zset (ranks)   2 player index state (index.lua)   3 dedup set (this window)
 --       4 dedup set (previous window)   5 delta hash (this minute)   6 quarantine stream
 --       7 offsets hash (partition -> last applied offset)   8 change stream   9 banned set
 --       10 history backlog stream (accepted scores on their way to the warm store)
@@ -18,8 +18,9 @@
 --       rank (0 when none), score (string; "" when none);
 --       then one last item: the change-stream id of this call's changes ("" when nothing changed),
 --       the version of every applied entry (replication and read-your-writes tokens use it).
--- The tie rule lives in the member ("<ts hex>:<player>") and the negated score of descending
--- boards: see podium/ranking.py. Scores are exact integers up to 2^53 (doubles).
+-- The tie rule lives in the member (<time key><player>) and the negated score of descending
+-- boards: see podium/ranking.py. Scores are exact integers up to 2^53 (doubles). Times are compared
+-- as numbers (index.lua says why); the change stream keeps carrying them as 12 hex digits.
 
 local z, idx, dcur, dprev, dmin, qkey, offkey, chg, banned, hist =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
@@ -51,32 +52,32 @@ local function fmt(x)
   return string.format("%.0f", x)
 end
 
+local ix = ix_open(idx)
 local out, changes, seen, kept = {}, {}, false, {}
 local n = (#ARGV - FIRST + 1) / 4
 for k = 0, n - 1 do
   local b = FIRST + k * 4
   local player, score_s, ts, ev = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
-  local score = tonumber(score_s)
+  local score, tsn = tonumber(score_s), tonumber(ts, 16)
   if ev ~= "" and (redis.call("SISMEMBER", dcur, ev) == 1 or redis.call("SISMEMBER", dprev, ev) == 1) then
     out[#out + 1] = "d"; out[#out + 1] = 0; out[#out + 1] = ""
   elseif redis.call("SISMEMBER", banned, player) == 1 then
     out[#out + 1] = "b"; out[#out + 1] = 0; out[#out + 1] = ""
   else
-    local oldts = redis.call("HGET", idx, player)
-    local old, oldmember = nil, nil
-    if oldts then
-      oldmember = oldts .. ":" .. player
-      local zs = tonumber(redis.call("ZSCORE", z, oldmember))
+    local oldmember, zs, oldkey = ix_member(ix, z, player)
+    local old, oldtsn = nil, nil
+    if oldmember then
+      oldtsn = ts_num(oldkey)
       if desc then old = -zs else old = zs end
     end
-    local new, newts, overflow = nil, ts, false
+    local new, newtsn, overflow = nil, tsn, false
     if op == "best" then
-      if (not old) or (desc and score > old) or ((not desc) and score < old) or (score == old and ts < oldts) then
+      if (not old) or (desc and score > old) or ((not desc) and score < old) or (score == old and tsn < oldtsn) then
         new = score
       end
     elseif op == "latest" then
       -- versioned write: an older achievement never replaces a newer one (replays are harmless)
-      if (not old) or ts > oldts or (ts == oldts and score > old) then
+      if (not old) or tsn > oldtsn or (tsn == oldtsn and score > old) then
         new = score
       end
     else
@@ -86,8 +87,8 @@ for k = 0, n - 1 do
         overflow = true
       else
         new = (old or 0) + amount
-        if oldts and oldts > ts then newts = oldts end
-        if old and new == old and newts == oldts then new = nil end
+        if oldtsn and oldtsn > tsn then newtsn = oldtsn end
+        if old and new == old and newtsn == oldtsn then new = nil end
       end
     end
     local code, rank, shown = "u", 0, ""
@@ -105,16 +106,19 @@ for k = 0, n - 1 do
         code = "q"
       else
         if oldmember then redis.call("ZREM", z, oldmember) end
-        local member = newts .. ":" .. player
-        local zs = new
-        if desc then zs = -new end
-        redis.call("ZADD", z, fmt(zs), member)
-        redis.call("HSET", idx, player, newts)
+        local newkey = ts_key(newtsn)
+        local member = newkey .. player
+        local newzs = new
+        if desc then newzs = -new end
+        redis.call("ZADD", z, fmt(newzs), member)
+        if newkey ~= oldkey then ix_set(ix, player, newkey) end
         if max_delta and old then
           redis.call("HINCRBY", dmin, player, delta)
           redis.call("PEXPIRE", dmin, 120000)
         end
         code, rank, shown = "a", redis.call("ZRANK", z, member) + 1, fmt(new)
+        local newts = ts
+        if newtsn ~= tsn then newts = ts_hex(newtsn) end
         changes[#changes + 1] = player .. "\t" .. shown .. "\t" .. newts
       end
     elseif old then
@@ -131,6 +135,7 @@ for k = 0, n - 1 do
   end
 end
 
+ix_close(ix)
 if seen then redis.call("PEXPIRE", dcur, dedup_ttl_ms) end
 if part ~= "" then redis.call("HSET", offkey, part, offset) end
 local version = ""

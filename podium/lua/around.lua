@@ -1,12 +1,11 @@
 -- A player's neighbourhood: up to ARGV[2] entries above and ARGV[3] below, clamped at both ends
 -- (a negative ZRANGE start would wrap around to the bottom of the board).
--- KEYS: 1 zset  2 index hash.  ARGV: 1 player  2 above  3 below.
+-- KEYS: 1 zset  2 player index state (index.lua).  ARGV: 1 player  2 above  3 below.
 -- Returns {} when the player is not ranked, else {first_rank, member1, zscore1, member2, ...}.
-local z, idx = KEYS[1], KEYS[2]
-local ts = redis.call("HGET", idx, ARGV[1])
-if not ts then return {} end
-local rank = redis.call("ZRANK", z, ts .. ":" .. ARGV[1])
-if not rank then return {} end
+local z = KEYS[1]
+local member = ix_member(ix_open(KEYS[2]), z, ARGV[1])
+if not member then return {} end
+local rank = redis.call("ZRANK", z, member)
 local start = rank - tonumber(ARGV[2])
 if start < 0 then start = 0 end
 local stop = rank + tonumber(ARGV[3])

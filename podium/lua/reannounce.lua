@@ -1,20 +1,18 @@
 -- Anti-entropy repair: appends the current value of each named player to the board's change
 -- stream, so the shipper sends it again with a fresh sequence number (which supersedes whatever
 -- the global tier holds for this region). Players without an entry are skipped.
--- KEYS: 1 zset  2 index hash  3 change stream.  ARGV: 1 desc ("1"/"0")  2 stream len max  3.. players
-local z, idx, chg = KEYS[1], KEYS[2], KEYS[3]
+-- KEYS: 1 zset  2 player index state (index.lua)  3 change stream.
+-- ARGV: 1 desc ("1"/"0")  2 stream len max  3.. players
+local z, chg = KEYS[1], KEYS[3]
+local ix = ix_open(KEYS[2])
 local desc = ARGV[1] == "1"
 local lines = {}
 for i = 3, #ARGV do
-  local ts = redis.call("HGET", idx, ARGV[i])
-  if ts then
-    local zs = redis.call("ZSCORE", z, ts .. ":" .. ARGV[i])
-    if zs then
-      local v = tonumber(zs)
-      if desc then v = -v end
-      if v == 0 then v = 0 end
-      lines[#lines + 1] = ARGV[i] .. "\t" .. string.format("%.0f", v) .. "\t" .. ts
-    end
+  local member, v, key = ix_member(ix, z, ARGV[i])
+  if member then
+    if desc then v = -v end
+    if v == 0 then v = 0 end
+    lines[#lines + 1] = ARGV[i] .. "\t" .. string.format("%.0f", v) .. "\t" .. ts_hex(ts_num(key))
   end
 end
 if #lines > 0 then

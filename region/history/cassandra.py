@@ -17,9 +17,10 @@ Tables and why they are shaped so (partition = what one query reads; each kept b
 
 Writes are idempotent upserts: the event id is in the key and `USING TIMESTAMP` is the achievement
 (or snapshot) time in microseconds, so a replay writes the same cells with the same timestamps.
-Every statement is prepared once; the rows of one write that share a partition go in UNLOGGED
-batches of at most `cassandra_batch_rows_max` (one partition per batch: one replica set, one
-mutation, no coordinator fan-out), `cassandra_writes_in_flight_max` at a time. Large reads page
+Every statement is prepared once; the rows of one write whose partitions share their replicas go
+in UNLOGGED batches of at most `cassandra_batch_rows_max` (one replica set per batch: no
+coordinator fan-out; per-statement round trips were the writer's limit), `cassandra_writes_in_flight_max`
+at a time. Large reads page
 (`cassandra_page_rows`). A rebuild reads a board's history by scanning token sub-ranges of
 score_history (rows of one partition are contiguous in a range), not one query per player: a
 million players is a few hundred pages instead of a million round trips.
@@ -29,8 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
-from itertools import groupby, islice
 from typing import Any
 
 from cassandra import ConsistencyLevel, DriverException
@@ -168,20 +169,26 @@ class CassandraHistoryStore:
                 return
 
     async def _write(self, name: str, params: Sequence[Sequence[Any]], partition: slice) -> None:
-        """Upserts grouped by partition (the `partition` slice of each parameter tuple) into unlogged
-        batches, a bounded number in flight."""
+        """Upserts in UNLOGGED batches of rows whose partitions live on the same replicas (the
+        `partition` slice of each parameter tuple is the partition key; rows of one partition stay
+        together), a bounded number in flight. The token-aware policy sends each batch to one of
+        those replicas, so no batch fans out from its coordinator."""
         stmt = self._prepared[name]
         batch_max = self.settings.cassandra_batch_rows_max
+        by_replicas: dict[tuple[str, ...], list[Statement]] = defaultdict(list)
+        for row in sorted(params, key=lambda p: tuple(p[partition])):
+            bound = stmt.bind(row)
+            by_replicas[self._replicas(bound)].append(bound)
         batches: list[Statement] = []
-        for _key, group in groupby(sorted(params, key=lambda p: tuple(p[partition])), key=lambda p: tuple(p[partition])):
-            rows = iter(group)
-            while chunk := list(islice(rows, batch_max)):
+        for bound_rows in by_replicas.values():
+            for lo in range(0, len(bound_rows), batch_max):
+                chunk = bound_rows[lo : lo + batch_max]
                 if len(chunk) == 1:
-                    batches.append(stmt.bind(chunk[0]))
+                    batches.append(chunk[0])
                     continue
                 batch = BatchStatement(batch_type=BatchType.UNLOGGED)
-                for row in chunk:
-                    batch.add(stmt, row)
+                for bound in chunk:
+                    batch.add(bound)
                 batches.append(batch)
         gate = asyncio.Semaphore(self.settings.cassandra_writes_in_flight_max)
 
@@ -190,6 +197,12 @@ class CassandraHistoryStore:
                 await self._exec(statement)
 
         await asyncio.gather(*(one(b) for b in batches))
+
+    def _replicas(self, bound: Statement) -> tuple[str, ...]:
+        if self._cluster is None or bound.routing_key is None:
+            return ()
+        hosts = self._cluster.metadata.get_replicas(self.keyspace, bound.routing_key)
+        return tuple(sorted(str(h.endpoint) for h in hosts))
 
     # -- lifecycle -------------------------------------------------------------------------------
 

@@ -59,7 +59,10 @@ def test_every_scenario_runs_in_a_tiny_configuration(tmp_path: Path) -> None:
         assert board["ratios"]["wrk_graphql_rank_vs_rest"] is not None
 
     memory = results["scenarios"]["memory"]
-    assert memory["boards"][0]["bytes_per_player"] > 0 and memory["region_rss_bytes"] > 0
+    m = memory["boards"][0]
+    assert m["players"] == cfg.read_boards[0]
+    assert 0 < m["plain_zset"]["bytes_per_player"] < m["podium"]["bytes_per_player"] < m["previous_encoding"]["bytes_per_player"]
+    assert m["ratios"]["podium_vs_plain_zset"] == round(m["podium"]["bytes_per_player"] / m["plain_zset"]["bytes_per_player"], 3)
 
     for name in ("subscriptions", "global"):
         assert results["scenarios"][name]["status"] in ("measured", "not available", "failed")

@@ -66,7 +66,6 @@ def test_rebuild_repairs_damaged_boards(env: Path, played: tuple[Scenario, Path]
     try:
         r.delete(board_keys("incr", 0).zset, board_keys("incr", 0).index)        # lost
         r.zadd(board_keys("best", 0).zset, {encode_member(1, "intruder"): -10**6})  # corrupted
-        r.hset(board_keys("best", 0).index, "intruder", format(1, "012x"))
     finally:
         r.close()
     assert main(["rebuild", "--board", "incr", "--board", "best"]) == 0

@@ -67,9 +67,12 @@ def markdown(results: dict[str, Any]) -> str:
     mem = s.get("memory")
     if mem and mem.get("status") == "measured":
         for m in mem["boards"]:
-            lines.append(f"| Redis bytes/player @{m['players']:,} | {_fmt(m['bytes_per_player'])} | peer (plain ZSET) "
-                         f"| {_fmt(m['peer_bytes_per_player'])} | {_fmt(m['ratio_vs_peer'])} |")
-        lines.append(f"| region process RSS (bytes) | {_fmt(mem['region_rss_bytes'])} | | | |")
+            pod, r = m["podium"]["bytes_per_player"], m["ratios"]
+            for base, label, ratio in (("plain_zset", "plain ZSET (ZADD player score)", "podium_vs_plain_zset"),
+                                       ("previous_encoding", "previous encoding (hex member + index hash)",
+                                        "podium_vs_previous_encoding")):
+                lines.append(f"| Redis bytes/player/board @{m['players']:,} (target ≤ {mem['target_bytes_per_player_max']}) "
+                             f"| {_fmt(pod)} | {label} | {_fmt(m[base]['bytes_per_player'])} | {_fmt(r[ratio])} |")
     contests = s.get("contests")
     if contests is not None and contests.get("status") == "measured":
         f = contests["fanout"]

@@ -34,6 +34,25 @@ def _progress(enabled: bool) -> Iterator[scenarios.Progress]:
         yield update
 
 
+@contextlib.contextmanager
+def _redis(stack: BenchStack | None) -> Iterator[str]:
+    """The stack's Redis, or a bare one (a scenario that measures Redis alone starts no region)."""
+    if stack is not None:
+        yield stack.redis.url
+        return
+    import tempfile
+
+    from podium.redis_server import RedisServer
+
+    with tempfile.TemporaryDirectory(prefix="podium-bench-") as tmp:
+        server = RedisServer(Path(tmp) / "redis", appendonly=False)
+        server.start()
+        try:
+            yield server.url
+        finally:
+            server.stop()
+
+
 def run(names: Sequence[str], cfg: BenchConfig, *, mode: str, command: str, out_dir: Path | None = None,
         show_progress: bool = True) -> tuple[dict[str, Any], Path]:
     unknown = set(names) - set(scenarios.SCENARIOS)
@@ -45,7 +64,7 @@ def run(names: Sequence[str], cfg: BenchConfig, *, mode: str, command: str, out_
                                "config": {k: str(v) for k, v in vars(cfg).items()}, "scenarios": {}, "seconds": {}}
     peer = Peer(cfg.cache_dir, enabled=cfg.peer)
     shared: dict[str, Any] = {}
-    needs_stack = {"ingest", "read", "memory", "trending"} & set(names)
+    needs_stack = {"ingest", "read", "trending"} & set(names)   # memory needs only a Redis
     with _progress(show_progress) as progress, (BenchStack() if needs_stack else contextlib.nullcontext()) as stack:
         for name in names:
             t0 = time.perf_counter()
@@ -57,8 +76,10 @@ def run(names: Sequence[str], cfg: BenchConfig, *, mode: str, command: str, out_
                 assert stack is not None
                 res = scenarios.scenario_read(stack, cfg, peer, progress, shared)
             elif name == "memory":
-                assert stack is not None
-                res = scenarios.scenario_memory(stack, cfg, shared)
+                from podium.devtools.bench.memory import scenario_memory
+
+                with _redis(stack) as redis_url:
+                    res = scenario_memory(redis_url, cfg.read_boards, progress)
             elif name == "subscriptions":
                 res = scenarios.scenario_subscriptions(cfg)
             elif name == "trending":

@@ -312,16 +312,6 @@ def scenario_read(stack: BenchStack, cfg: BenchConfig, peer: baselines.Peer, pro
 
 # ---- memory, subscriptions, global ----------------------------------------------------------
 
-def scenario_memory(stack: BenchStack, cfg: BenchConfig, shared: dict[str, Any]) -> dict[str, Any]:
-    loads = shared.get("loads") or [asyncio.run(_load_boards(stack.redis.url, p)) for p in cfg.read_boards]
-    return {"status": "measured", "unit": "bytes/player", "target_bytes_per_player_max": 160,
-            "boards": [{"players": x["players"], "bytes_per_player": x["bytes_per_player"],
-                        "peer_bytes_per_player": x["peer_bytes_per_player"],
-                        "ratio_vs_peer": round(x["bytes_per_player"] / x["peer_bytes_per_player"], 3)
-                        if x["peer_bytes_per_player"] > 0 else None} for x in loads],
-            "region_rss_bytes": stack.region_rss_bytes()}
-
-
 def scenario_subscriptions(cfg: BenchConfig) -> dict[str, Any]:
     module = load_module("subscriptions")
     if module is None or not hasattr(module, "run"):

@@ -1,0 +1,144 @@
+-- Shared by every script that finds a player's member (prepended by RedisRankStore when loading).
+--
+-- Time keys. A member is <time key><player>; the time key is the achievement time in ms (< 2^48)
+-- as 8 digits of an ASCII-ordered base-64 alphabet, so byte order = time order (podium/ranking.py).
+-- Times are compared here as numbers (exact doubles below 2^53), never as strings: Lua compares
+-- strings with strcoll and Redis sets LC_COLLATE from the environment.
+--
+-- Player index: player -> time key, so a player's member is rebuilt in O(1). One big hash costs
+-- ~100 bytes a player (a dict entry and two strings each); the index is spread instead over small
+-- hashes ("buckets") that Redis keeps as ziplists/listpacks, ~18 bytes a player. The number of
+-- buckets grows with the board by linear hashing: one bucket up to IX_BUCKET_ENTRIES players, then
+-- whenever the board holds more than IX_BUCKET_ENTRIES per bucket, bucket p splits into p and
+-- p + 2^l (only that bucket is rewritten, so no write ever pays for the whole index).
+-- State, in the hash at the index key: l (level), p (next bucket to split), n (players), k (bucket key
+-- prefix; a rebuild or a clear starts a fresh one). Buckets are k .. ":" .. <number>, under the
+-- board's hash tag (one cluster slot with the declared keys). Bucket of hash h:
+-- b = h mod 2^l, or h mod 2^(l+1) when b < p. h = the first 32 bits of SHA-1(player).
+-- IX_BUCKET_ENTRIES 128: split buckets average 128-256 players, far below the 512 pairs a
+-- hash keeps compact by default (hash-max-ziplist-entries / hash-max-listpack-entries; with a lower
+-- setting the index stays correct, only bigger).
+
+local IX_BUCKET_ENTRIES = 128
+local IX_CHUNK = 500   -- fields per HDEL/HSET when a split moves entries (bounded unpack)
+local TS_ALPHABET = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+local TS_DIGIT = {}
+for i = 1, 64 do TS_DIGIT[string.byte(TS_ALPHABET, i)] = i - 1 end
+local ts_key_cache = {}
+
+local function ts_key(n)
+  local cached = ts_key_cache[n]
+  if cached then return cached end
+  local out, v = {}, n
+  for i = 8, 1, -1 do
+    local d = v % 64
+    out[i] = string.sub(TS_ALPHABET, d + 1, d + 1)
+    v = (v - d) / 64
+  end
+  cached = table.concat(out)
+  ts_key_cache[n] = cached
+  return cached
+end
+
+local function ts_num(key)
+  local n = 0
+  for i = 1, 8 do n = n * 64 + TS_DIGIT[string.byte(key, i)] end
+  return n
+end
+
+local function ts_hex(n)
+  return string.format("%012x", n)
+end
+
+local function ix_open(meta)
+  local r = redis.call("HMGET", meta, "l", "p", "n", "k")
+  return {meta = meta, l = tonumber(r[1]) or 0, p = tonumber(r[2]) or 0, n = tonumber(r[3]) or 0,
+          k = r[4] or (meta .. ":0"), dirty = false, hashes = {}}
+end
+
+local function ix_hash(ix, player)
+  local h = ix.hashes[player]
+  if not h then
+    h = tonumber(string.sub(redis.sha1hex(player), 1, 8), 16)
+    ix.hashes[player] = h
+  end
+  return h
+end
+
+local function ix_bucket(ix, player)
+  local h, size = ix_hash(ix, player), 2 ^ ix.l
+  local b = h % size
+  if b < ix.p then b = h % (size * 2) end
+  return ix.k .. ":" .. string.format("%d", b)
+end
+
+-- The player's time key, or nil.
+local function ix_get(ix, player)
+  local v = redis.call("HGET", ix_bucket(ix, player), player)
+  if v then return v end
+  return nil
+end
+
+
+local function ix_del(ix, player)
+  if redis.call("HDEL", ix_bucket(ix, player), player) == 1 then
+    ix.n = ix.n - 1
+    ix.dirty = true
+  end
+end
+
+local function ix_split(ix)
+  local size = 2 ^ ix.l
+  local from = ix.k .. ":" .. string.format("%d", ix.p)
+  local to = ix.k .. ":" .. string.format("%d", ix.p + size)
+  local rows = redis.call("HGETALL", from)
+  local moved, fields = {}, {}
+  for i = 1, #rows, 2 do
+    if ix_hash(ix, rows[i]) % (size * 2) ~= ix.p then
+      fields[#fields + 1] = rows[i]
+      moved[#moved + 1] = rows[i]; moved[#moved + 1] = rows[i + 1]
+    end
+  end
+  for i = 1, #fields, IX_CHUNK do
+    redis.call("HDEL", from, unpack(fields, i, math.min(i + IX_CHUNK - 1, #fields)))
+  end
+  for i = 1, #moved, 2 * IX_CHUNK do
+    redis.call("HSET", to, unpack(moved, i, math.min(i + 2 * IX_CHUNK - 1, #moved)))
+  end
+  ix.p = ix.p + 1
+  if ix.p == size then ix.l, ix.p = ix.l + 1, 0 end
+end
+
+-- Splits as soon as an insert makes the index too full: a bucket that outgrew the compact
+-- encoding would stay a big hash table even after the split emptied it (Redis never converts back).
+local function ix_set(ix, player, key)
+  local bucket = ix_bucket(ix, player)
+  if redis.call("HSET", bucket, player, key) == 1 then
+    ix.n = ix.n + 1
+    if ix.n > IX_BUCKET_ENTRIES * (2 ^ ix.l + ix.p) then ix_split(ix) end
+  end
+  ix.dirty = true
+end
+
+-- Stores the index state; every writer calls it last.
+local function ix_close(ix)
+  if not ix.dirty then return end
+  redis.call("HSET", ix.meta, "l", string.format("%d", ix.l), "p", string.format("%d", ix.p),
+             "n", string.format("%d", ix.n), "k", ix.k)
+end
+
+-- The player's current member and zscore, or nil (an index entry whose member is gone, e.g. the
+-- sorted set was deleted on its own, counts as no entry: the next write replaces it).
+local function ix_member(ix, z, player)
+  local key = ix_get(ix, player)
+  if not key then return nil end
+  local member = key .. player
+  local zs = redis.call("ZSCORE", z, member)
+  if not zs then return nil end
+  return member, tonumber(zs), key
+end
+
+-- Number of buckets of an index state (for deleting a replaced generation).
+local function ix_buckets(ix)
+  return 2 ^ ix.l + ix.p
+end
