@@ -307,14 +307,24 @@ class RedisRankStore:
     async def quarantined(self, board: Board, count: int, before: str | None = None) -> list[QuarantinedEntry]:
         end = stream_max_before(before)
         rows = stream_entries(await self.redis.xrevrange(keys_of(board).quarantine, max=end, count=count)) if end else []
-        out = []
-        for entry_id, fields in rows:
-            f = {_text(a): _text(b) for a, b in fields.items()}
-            out.append(QuarantinedEntry(
-                id=_text(entry_id), player=f.pop("player"), score=int(f.pop("score")),
-                achieved_at_ms=int(f.pop("ts"), 16), event_id=f.pop("event"), reason=f.pop("reason"), detail=f,
-            ))
-        return out
+        return [_quarantined(entry_id, fields) for entry_id, fields in rows]
+
+    async def quarantined_entry(self, board: Board, entry_id: str) -> QuarantinedEntry | None:
+        """One quarantined entry by its stream id (`entry_id` must be a stream id), or None."""
+        rows = stream_entries(await self.redis.xrange(keys_of(board).quarantine, min=entry_id, max=entry_id))
+        return _quarantined(rows[0][0], rows[0][1]) if rows else None
+
+    async def drop_quarantined(self, board: Board, entry_id: str) -> None:
+        await self.redis.xdel(keys_of(board).quarantine, entry_id)
+
+    async def unban(self, board: Board, player: str) -> bool:
+        """Lift a ban (the entry removed by the ban stays removed); whether the player was banned."""
+        return bool(await self.redis.srem(keys_of(board).banned, player))
+
+    async def version(self, board: Board) -> str:
+        """The newest change-stream id of the board ("-": none): the board changed iff it moved."""
+        last = stream_entries(await self.redis.xrevrange(keys_of(board).changes, count=1))
+        return _text(last[0][0]) if last else "-"
 
     async def applied_offset(self, board: Board, partition: str) -> int | None:
         """The last event-log offset of `partition` applied to the board (stored by apply.lua)."""
@@ -334,6 +344,13 @@ class RedisRankStore:
 
     def keys(self, board: Board) -> BoardKeys:
         return keys_of(board)
+
+
+def _quarantined(entry_id: Any, fields: Any) -> QuarantinedEntry:
+    f = {_text(a): _text(b) for a, b in (fields or {}).items()}
+    return QuarantinedEntry(id=_text(entry_id), player=f.pop("player"), score=int(f.pop("score")),
+                            achieved_at_ms=int(f.pop("ts"), 16), event_id=f.pop("event"), reason=f.pop("reason"),
+                            detail=f)
 
 
 async def _chunks(rows: AsyncIterable[tuple[str, int, int]] | Iterable[tuple[str, int, int]],

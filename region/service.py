@@ -49,10 +49,9 @@ from podium.fanout import FanOut
 from podium.keys import keys_of
 from podium.model import Board, RankedEntry
 from podium.rate_limit import TokenBuckets
-from podium.redis_client import AnyRedis, as_text, connect, stream_entries
+from podium.redis_client import AnyRedis, connect
 from podium.redis_memory import RedisMemoryProbe
 from podium.signing import ReplayGuard
-from podium.store_errors import store_errors
 from podium.tasks import Supervisor
 from podium.telemetry import Telemetry
 
@@ -382,9 +381,7 @@ class RegionService:
             board = boards.get(board_id)
             if board is None:
                 continue
-            with store_errors("the rank store (Redis)"):
-                last = stream_entries(await self.redis.xrevrange(keys_of(board).changes, count=1))
-            out[board_id] = f"{board.season}:{as_text(last[0][0]) if last else '-'}"
+            out[board_id] = f"{board.season}:{await self.store.version(board)}"
         return out
 
     async def _board_keys(self) -> dict[str, list[str]]:

@@ -60,6 +60,11 @@ ADAPTERS: dict[type, tuple[Callable[[AnyRedis], Any], dict[str, Call]]] = {
         "ban": lambda s: s.ban(BOARD, "p2"),
         "clear": lambda s: s.clear(BOARD),
         "quarantined": lambda s: s.quarantined(BOARD, 10),
+        "quarantined_entry": lambda s: s.quarantined_entry(BOARD, "1-0"),
+        "drop_quarantined": lambda s: s.drop_quarantined(BOARD, "1-0"),
+        "unban": lambda s: s.unban(BOARD, "p2"),
+        "version": lambda s: s.version(BOARD),
+        "upgrade": lambda s: s.upgrade(BOARD),   # reads the legacy index first: no write on a current board
         "applied_offset": lambda s: s.applied_offset(BOARD, "scores:0"),
         "quarantine": lambda s: s.quarantine(BOARD, {"player": "p1", "reason": "test"}, 100),
         "ping": lambda s: s.ping(),   # a probe: answers False instead of raising (checked below)
@@ -123,7 +128,7 @@ ADAPTERS: dict[type, tuple[Callable[[AnyRedis], Any], dict[str, Call]]] = {
 }
 PROBES = {(RedisRankStore, "ping")}
 # Calls that write: with writes refused (MISCONF) each must answer Unavailable.
-WRITES = {(RedisRankStore, n) for n in ("apply", "load", "replace", "ban", "quarantine")} | {
+WRITES = {(RedisRankStore, n) for n in ("apply", "load", "replace", "ban", "quarantine", "unban")} | {
     (ReplayGuard, "check"), (BoardRegistry, "create"), (BoardRegistry, "restore"),
     (IdempotencyStore, "begin"), (IdempotencyStore, "finish"), (IdempotencyStore, "finish_encoded"),
     (TokenBuckets, "take"),
