@@ -28,15 +28,27 @@ log = logging.getLogger("podium.tasks")
 ERROR_TEXT_LEN_MAX = 300   # characters of the last error kept per loop
 
 
-async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
-    """Cancel an owned background task and wait until it has finished unwinding."""
+CANCEL_WAIT_S = 10.0   # a cancelled task that has not unwound by then is abandoned (logged), never awaited forever
+
+
+async def cancel_and_wait(task: asyncio.Task[Any] | None, wait_s: float = CANCEL_WAIT_S) -> None:
+    """Cancel an owned background task and wait (bounded) until it has finished unwinding. A task
+    that swallows its cancellation (a driver turning it into another error, a retry loop) must not
+    hang a shutdown: it is cancelled again and, past `wait_s`, abandoned with an error logged."""
     if task is None:
         return
     task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while not task.done() and loop.time() < deadline:
+        await asyncio.wait({task}, timeout=min(0.5, max(0.0, deadline - loop.time())))
+        if not task.done():
+            task.cancel()
+    if not task.done():
+        log.error("task %s did not stop within %.1f s of its cancellation; abandoned", task.get_name(), wait_s)
+        return
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("task %s ended with %r while stopping", task.get_name(), task.exception())
 
 
 class LoopState(StrEnum):

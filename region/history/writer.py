@@ -122,6 +122,8 @@ class HistoryWriter:
             try:
                 written = await self.drain_once()
             except Unavailable as exc:   # the warm store or Redis is down: the rows wait in the backlog
+                if self.state is WriterState.STOPPING:
+                    raise asyncio.CancelledError from exc   # a cancel a driver turned into an error: stop
                 self.stats.failures += 1
                 self.stats.last_error = exc.message
                 log.warning("history write failed (%s); retrying in %d ms", exc.message, backoff_ms)
