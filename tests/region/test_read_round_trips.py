@@ -9,13 +9,12 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Iterator
-from importlib import resources
 
 import httpx
 import pytest
 import redis
 from podium.region.api.app import create_app
-from podium.region.rank_store_redis import RedisRankStore
+from podium.region.rank_store_redis import RedisRankStore, lua_with_index
 
 from podium.devtools.testing import LiveServer
 from podium.model import ScoreEntry
@@ -24,8 +23,8 @@ from podium.redis_server import RedisServer
 from tests.conftest import region_settings
 from tests.region.helpers import create_board, entry, now_ms, post_scores
 
-READ_PLAYERS_SHA = hashlib.sha1(
-    resources.files("podium").joinpath("lua/read_players.lua").read_text().encode()).hexdigest()
+# The script as the rank store loads it: read_players.lua with the player-index helpers prepended.
+READ_PLAYERS_SHA = hashlib.sha1(lua_with_index("read_players").encode()).hexdigest()
 
 
 @pytest.fixture(scope="module")
