@@ -49,7 +49,9 @@ class RedisChangeFeed:
         self.registry = boards
         self.acked_key = f"prep:{{{region}}}:acked"
         self.changes_len_max = changes_len_max
-        self._reannounce = redis.register_script(resources.files("podium").joinpath("lua/reannounce.lua").read_text())
+        # reannounce.lua finds members through the player index: index.lua's helpers come first
+        lua = resources.files("podium").joinpath
+        self._reannounce = redis.register_script(lua("lua/index.lua").read_text() + "\n" + lua("lua/reannounce.lua").read_text())
 
     async def boards(self) -> list[Board]:
         return list((await _guard(self.registry.all())).values())

@@ -33,6 +33,7 @@ STALE_AFTER_MS = 1500   # the global tier labels a silent region stale after thi
 # webhook retries give up within a second, so the console's dead-letter panel has something to show
 WEBHOOK_ENV = {"PODIUM_NOTIFICATIONS__WEBHOOK_POLL_MS": "50", "PODIUM_NOTIFICATIONS__WEBHOOK_RETRY_BASE_MS": "50",
                "PODIUM_NOTIFICATIONS__WEBHOOK_RETRY_MS_MAX": "200", "PODIUM_NOTIFICATIONS__WEBHOOK_DEADLINE_MS": "800",
+               "PODIUM_NOTIFICATIONS__WEBHOOK_BREAKER_OPEN_MS": "1000",   # a replay after recovery is tried within 1 s
                "PODIUM_CONTESTS__TICK_MS": "250"}   # contestChanged as often as topChanged
 
 
