@@ -11,6 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from podium.devtools.bench.read_queries import post_script
+
 # One line the Lua `done` hook prints, parsed back here.
 _DONE = """
 done = function(summary, latency, requests)
@@ -20,19 +22,6 @@ done = function(summary, latency, requests)
     e.connect + e.read + e.write + e.timeout, e.status, latency:percentile(50), latency:percentile(99)))
 end
 """
-
-# A GraphQL POST per request; PLAYERS and QUERY are filled in (QUERY as a JSON string literal).
-_POST = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local query = %(query)s
-request = function()
-  local player = "p" .. math.random(0, %(players)d - 1)
-  local body = '{"query":' .. query .. ',"variables":{"b":"read","p":"' .. player .. '"}}'
-  return wrk.format(nil, "/graphql", nil, body)
-end
-"""
-
 
 def available() -> bool:
     return shutil.which("wrk") is not None
@@ -64,6 +53,5 @@ def read_suite(url: str, queries: dict[str, str], players: int, *, seconds: floa
     """`/healthz` (the server's ceiling) and each GraphQL read, in the same run."""
     out = {"healthz": run(f"{url}/healthz", "", seconds=seconds, connections=connections)}
     for name, query in queries.items():
-        script = _POST % {"query": json.dumps(json.dumps(query)), "players": players}
-        out[name] = run(url, script, seconds=seconds, connections=connections)
+        out[name] = run(url, post_script(query, players), seconds=seconds, connections=connections)
     return out
