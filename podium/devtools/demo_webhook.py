@@ -32,6 +32,7 @@ class DemoReceiver:
         self.secret = secret
         self.received = 0
         self.rejected = 0
+        self.lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -47,12 +48,14 @@ class DemoReceiver:
                     self.send_response(401)
                     self.end_headers()
                     return
-                receiver.received += 1
-                n = receiver.received
-                if n <= PRINT_FIRST or n % PRINT_EVERY == 0:
-                    note = orjson.loads(body)
-                    console.print(f"[dim]demo webhook #{n}: {note['kind']} for {note['player']} on {note['board']} "
-                                  f"(rank {note.get('rank')}), signature verified, event id {headers.get('x-podium-event-id')}[/]")
+                with receiver.lock:       # deliveries arrive on parallel threads: count once printed
+                    n = receiver.received + 1
+                    if n <= PRINT_FIRST or n % PRINT_EVERY == 0:
+                        note = orjson.loads(body)
+                        console.print(f"[dim]demo webhook #{n}: {note['kind']} for {note['player']} on "
+                                      f"{note['board']} (rank {note.get('rank')}), signature verified, "
+                                      f"event id {headers.get('x-podium-event-id')}[/]")
+                    receiver.received = n
                 self.send_response(204)
                 self.end_headers()
 

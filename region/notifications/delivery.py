@@ -60,8 +60,7 @@ class DeliveryWorker:
         try:
             while not stop.is_set():
                 try:
-                    await self._refresh(stop)
-                    routed = await self.route_once()
+                    routed = await self.route_once(stop)
                 except Unavailable as exc:
                     log.warning("webhook routing paused: %s", exc)
                     routed = 0
@@ -71,6 +70,10 @@ class DeliveryWorker:
             for task in list(self._tasks.values()):
                 await cancel_and_wait(task)
             self._tasks.clear()
+
+    def active_endpoints(self) -> set[str]:
+        """The endpoints this worker is delivering to (registered ones are picked up on its next poll)."""
+        return {ident for ident, task in self._tasks.items() if not task.done()}
 
     async def _refresh(self, stop: asyncio.Event) -> None:
         endpoints = {e.id: e for e in await self.store.endpoints()}
@@ -84,9 +87,12 @@ class DeliveryWorker:
             if task is None or task.done():
                 self._tasks[ident] = asyncio.create_task(self._endpoint_loop(ident, stop), name=f"webhook {ident}")
 
-    async def route_once(self) -> int:
-        """Copy one batch of the outbox into the queues of the endpoints that want it, then ack it."""
+    async def route_once(self, stop: asyncio.Event) -> int:
+        """Copy one batch of the outbox into the queues of the endpoints that want it, then ack it.
+        The endpoints are read after the batch, so an endpoint registered before a notification was
+        written always receives it."""
         batch = await self.store.read_outbox(self.consumer, self.settings.webhook_poll_batch_max)
+        await self._refresh(stop)
         now = self.clock.now_ms()
         for message_id, fields in batch:
             doc = fields.get(b"n", b"")
@@ -171,6 +177,7 @@ def endpoint_status(worker: DeliveryWorker, endpoint: Endpoint, queued: int, now
     return {**endpoint.public(), "queued": queued, "delivered": c.by_endpoint.get(endpoint.id, 0),
             "failed_attempts": c.failed_by_endpoint.get(endpoint.id, 0),
             "dead_lettered": c.dead_by_endpoint.get(endpoint.id, 0),
+            "active": endpoint.id in worker.active_endpoints(),
             "last_error": c.last_error.get(endpoint.id),
             "breaker": str(breaker.state(now_ms)) if breaker is not None else "closed"}
 

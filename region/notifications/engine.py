@@ -139,6 +139,16 @@ class NotificationEngine:
                 n = slice_for(rules, n_max)
                 self.watches[board] = (n, asyncio.create_task(self._watch(board, n), name=f"notify {board}"))
 
+    def is_live(self, rule: Rule) -> bool:
+        """Whether `rule` is being evaluated now: a top rule once its board's watch holds its first top
+        (changes before that are its baseline, not crossings), a quarantine rule once its feed is
+        followed; season and contest rules are checked on every refresh once declared."""
+        if rule.kind is RuleKind.QUARANTINED:
+            return rule.board in self.quarantine_watches
+        if rule.kind in EVENT_KINDS:
+            return rule.board in self.rules
+        return rule.board in self.tops
+
     async def _watch(self, board: str, n: int) -> None:
         state: list[RankedEntry] = []
         try:

@@ -19,9 +19,11 @@ from podium.devtools.testing import LiveServer
 from podium.redis_server import RedisServer
 from podium.signing import signed_headers
 from tests.conftest import ADMIN_KEY, region_settings
+from tests.notifications.readiness import wait_rules_live, wait_webhooks_active
 from tests.region.helpers import create_board, entry, post_scores
 
 SECRET = "demo-secret-0123456789abcdef"
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
 @pytest.fixture(scope="module")
@@ -44,11 +46,8 @@ def test_the_demo_receiver_verifies_real_deliveries(region: LiveServer) -> None:
     try:
         board = create_board(region.url)
         asyncio.run(_register(region.url, board, receiver.url))
-        engine = region.app.state.notifications.engine
-        deadline = time.monotonic() + 30
-        while board not in engine.watches and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.5)                       # the watch has its first (full) top
+        wait_rules_live(region.url, ADMIN, board)
+        wait_webhooks_active(region.url, ADMIN, {DEMO_ENDPOINT})
         post_scores(region.url, {"entries": [entry(board, "ann", 10), entry(board, "bob", 20)]})
         deadline = time.monotonic() + 30
         while receiver.received < 2 and time.monotonic() < deadline:

@@ -129,8 +129,8 @@ def test_rebuild_puts_back_a_lost_board_and_keeps_an_edit(region: LiveServer, re
     assert expected == [("c", 99), ("a", 30), ("b", 20)]
     # the board's sorted set is lost behind Podium's back
     keys = board_keys(board, 0)                    # a new board's first season
-    raw = redis.Redis.from_url(redis_server.url)
-    assert raw.delete(keys.zset, keys.index) == 2
+    with redis.Redis.from_url(redis_server.url) as raw:
+        assert raw.delete(keys.zset, keys.index) == 2
     doc = gql(region, "mutation($b:String!){ rebuildBoard(board:$b){ board entries tookMs verified differences } }",
               {"b": board})
     result = doc["data"]["rebuildBoard"]

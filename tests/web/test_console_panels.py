@@ -10,6 +10,7 @@ import httpx
 from playwright.sync_api import Page, expect
 
 from podium.devtools.stack import Stack
+from tests.notifications.readiness import wait_rules_live, wait_webhooks_active
 from tests.notifications.receiver import Receiver
 from tests.web.conftest import BrowserLog, post_scores, run_axe, score
 
@@ -90,7 +91,8 @@ def test_console_webhook_panels_register_count_and_replay(stack: Stack, page: Pa
         endpoint = page.locator("#webhooks-list li[data-endpoint=ops-hook]")
         expect(endpoint).to_contain_text("hooked")
         assert HOOK_SECRET not in page.content()
-        time.sleep(0.5)                        # the delivery worker picks the endpoint up
+        wait_rules_live(base, admin(stack), "hooked")
+        wait_webhooks_active(base, admin(stack), {"ops-hook"})
 
         post_scores(stack, "eu-west", [score("hooked", "zoe", 150, "zoe-1")])
         for _ in range(100):                   # the failing receiver's event is dead-lettered

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from urllib.parse import quote, urlsplit
 
@@ -94,6 +95,7 @@ def test_find_me_with_a_credential_follows_a_player_outside_the_top(stack: Stack
     status = page.locator("#me-status")
     expect(status).to_have_attribute("data-rank", "12")
     expect(page.locator("#me-title")).to_have_attribute("data-follow", "rank")
+    expect(page.locator("#top")).to_have_attribute("data-seq", re.compile(r"^\d+$"))   # the first top is shown
     seq = page.locator("#top").get_attribute("data-seq")
     post_scores(stack, "eu-west", [score("follow", "cy11", 905, "cy11-up")])   # passes cy10 (900): now #11
     expect(status).to_have_attribute("data-rank", "11", timeout=UPDATE_WITHIN_MS)
