@@ -81,6 +81,8 @@ class NotificationEngine:
         self.seasons = seasons
         self.contests = contests
         self.quarantine_watches: dict[str, asyncio.Task[None]] = {}
+        self.quarantine_followed: set[str] = set()       # boards whose quarantine watch has read its cursor
+        self.refreshed: set[tuple[str, str]] = set()     # (board, rule id) seen by a completed refresh
         self.inbox = inbox
         self.fanout = fanout
         self.settings = settings
@@ -138,15 +140,16 @@ class NotificationEngine:
             if board not in self.watches:
                 n = slice_for(rules, n_max)
                 self.watches[board] = (n, asyncio.create_task(self._watch(board, n), name=f"notify {board}"))
+        self.refreshed = {(r.board, r.id) for rules in by_board.values() for r in rules}
 
     def is_live(self, rule: Rule) -> bool:
         """Whether `rule` is being evaluated now: a top rule once its board's watch holds its first top
         (changes before that are its baseline, not crossings), a quarantine rule once its feed is
         followed; season and contest rules are checked on every refresh once declared."""
         if rule.kind is RuleKind.QUARANTINED:
-            return rule.board in self.quarantine_watches
+            return rule.board in self.quarantine_followed
         if rule.kind in EVENT_KINDS:
-            return rule.board in self.rules
+            return (rule.board, rule.id) in self.refreshed
         return rule.board in self.tops
 
     async def _watch(self, board: str, n: int) -> None:
@@ -222,6 +225,7 @@ class NotificationEngine:
     async def _watch_quarantine(self, board: str, feed: RedisQuarantineFeed) -> None:
         try:
             after = await feed.cursor(board)
+            self.quarantine_followed.add(board)
             while True:
                 rows = await feed.read(board, after, self.settings.live_poll_ms)
                 if not rows:
@@ -234,6 +238,8 @@ class NotificationEngine:
                 await feed.advance(board, after)
         except PodiumError as exc:
             log.warning("quarantine watch on %s ended: %s", board, exc)   # restarted by the next refresh
+        finally:
+            self.quarantine_followed.discard(board)
 
     def _release_held(self) -> None:
         """Coalesced `overtaken` passes whose window has ended go out even if the board is quiet:

@@ -21,6 +21,7 @@ from podium.devtools.testing import LiveServer
 from podium.model import RankedEntry
 from podium.redis_server import RedisServer
 from tests.conftest import ADMIN_KEY, region_settings
+from tests.notifications.readiness import wait_rules_live
 from tests.region.helpers import create_board, entry, post_scores, unique
 
 JWT_SECRET = "jwt-secret-for-board-ended-tests-0123"
@@ -72,7 +73,7 @@ def test_a_season_reset_announces_the_final_top_n(region: LiveServer) -> None:
                json={"id": "final", "board": board, "kind": "board_ended", "n": 2}).raise_for_status()
     players = [unique("p") for _ in range(3)]
     post_scores(base, {"entries": [entry(board, p, s) for p, s in zip(players, (30, 20, 10), strict=True)]})
-    time.sleep(0.5)                                   # the engine has seen the live season
+    wait_rules_live(base, ADMIN, board)              # the engine has seen the live season
     reset = httpx.post(f"{base}/graphql", headers=ADMIN, json={
         "query": "mutation($b:String!){ resetBoard(board:$b){ season } }", "variables": {"b": board}}).json()
     assert reset["data"]["resetBoard"]["season"] == 1, reset

@@ -21,6 +21,7 @@ from podium.devtools import testing
 from podium.devtools.testing import LiveServer
 from podium.redis_server import RedisServer
 from tests.conftest import ADMIN_KEY, region_settings
+from tests.notifications.readiness import wait_rules_live
 from tests.region.helpers import create_board, entry, post_scores, unique
 
 from .receiver import Receiver
@@ -69,11 +70,7 @@ def test_live_quarantined_notifications_match_the_ingest_answers(region: LiveSer
     with Receiver({hook: HOOK_SECRET}) as rx:
         httpx.post(f"{base}/v1/admin/webhooks", headers=ADMIN, json={
             "id": hook, "url": rx.url(), "secret": HOOK_SECRET, "events": ["quarantined"]}).raise_for_status()
-        engine = region.app.state.notifications.engine
-        deadline = time.monotonic() + 30
-        while board not in engine.quarantine_watches and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.3)                         # the watch has read its cursor
+        wait_rules_live(base, ADMIN, board)
         players = [unique("p") for _ in range(4)]
         expected: set[tuple[str, int]] = set()
         now = int(time.time() * 1000)
