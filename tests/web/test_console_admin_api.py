@@ -17,6 +17,7 @@ from podium.devtools.testing import LiveServer
 from podium.keys import board_keys
 from podium.redis_server import RedisServer
 from tests.conftest import ADMIN_KEY, region_settings
+from tests.notifications.readiness import wait_rules_live, wait_webhooks_active
 from tests.notifications.receiver import Receiver
 from tests.region.helpers import create_board, entry, post_scores, unique
 
@@ -149,7 +150,8 @@ def test_webhook_status_counts_deliveries_and_failures_per_endpoint(region: Live
         for ident, rx in ((ok_id, good), (bad_id, bad)):
             httpx.post(f"{region.url}/v1/admin/webhooks", headers=ADMIN, json={
                 "id": ident, "url": rx.url(), "secret": HOOK_SECRET, "boards": [board]}).raise_for_status()
-        time.sleep(0.5)                          # the worker picks the endpoints up
+        wait_rules_live(region.url, ADMIN, board)
+        wait_webhooks_active(region.url, ADMIN, {ok_id, bad_id})
         post_scores(region.url, {"entries": [entry(board, "ann", 50)]})
         deadline, rows = time.monotonic() + 30, {}
         while time.monotonic() < deadline:
