@@ -159,12 +159,22 @@ async def test_notification_received_follows_the_inbox(region: LiveServer, redis
         await eve.subscribe("subscription { notificationReceived(player: \"dan\") { id } }")
         refused = await asyncio.wait_for(eve.next(), 60)
         assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-        await asyncio.sleep(2.0)                 # the subscription has read its starting point
-        note = Notification("r:dan:1", RuleKind.ENTERED_TOP_N, "r", "b", "dan", 1, rank=3)
-        await RedisInbox(client, 50, 1000).publish([note])
-        got = await asyncio.wait_for(dan.next(), 60)
-        assert got["data"]["notificationReceived"] == {"id": "r:dan:1", "kind": "entered_top_n", "player": "dan",
-                                                       "board": "b", "rank": 3}
+        # the subscription starts from the inbox's end once it has read it: publish until one arrives
+        first = asyncio.create_task(dan.next())
+        published: list[str] = []
+        deadline = asyncio.get_running_loop().time() + 60
+        while not first.done() and asyncio.get_running_loop().time() < deadline:
+            note = Notification(f"r:dan:{len(published)}", RuleKind.ENTERED_TOP_N, "r", "b", "dan", 1, rank=3)
+            await RedisInbox(client, 50, 1000).publish([note])
+            published.append(note.id)
+            await asyncio.wait([first], timeout=0.5)
+        got = (await asyncio.wait_for(first, 5))["data"]["notificationReceived"]
+        assert got["id"] in published
+        assert got == {"id": got["id"], "kind": "entered_top_n", "player": "dan", "board": "b", "rank": 3}
+        if got["id"] != published[-1]:          # every later one follows, in order
+            rest = [(await asyncio.wait_for(dan.next(), 60))["data"]["notificationReceived"]["id"]
+                    for _ in published[published.index(got["id"]) + 1:]]
+            assert rest == published[published.index(got["id"]) + 1:]
     finally:
         await dan.close()
         await eve.close()
