@@ -20,7 +20,8 @@ from podium.region.admin import BoardAdmin
 from podium.region.history.factory import build_history_store, history_writer, rank_store, snapshot_dir
 from podium.region.history.store import HistoryStore, Snapshot
 from podium.region.history.writer import HistoryWriter
-from podium.region.ingest import IdempotencyStore, IngestService
+from podium.region.idempotency_redis import IdempotencyStore
+from podium.region.ingest import IngestService
 from podium.region.push_lag import PushLagProbe
 from podium.region.rank_store import read_all
 from podium.region.rank_store_redis import RedisRankStore

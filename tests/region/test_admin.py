@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from podium.region.admin import BoardAdmin
 from podium.region.rank_store_redis import RedisRankStore
-from podium.region.recovery import RebuildLeases
+from podium.region.rebuild_leases_redis import RebuildLeases
 
 from podium.boards import BoardRegistry
 from podium.clock import FakeClock
