@@ -16,11 +16,12 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
+from podium.region.history.store import Snapshot
 from podium.region.ingest import apply_entries
 from podium.region.rank_store import RankStore
 
 from podium.boards import BoardRegistry
-from podium.errors import BadUserInput, Rebuilding
+from podium.errors import BadUserInput, Rebuilding, Unavailable
 from podium.model import Board, EntryResult, EntryStatus, Operator, ScoreEntry
 
 EDIT_REASON_CHARS_MAX = 500
@@ -32,6 +33,7 @@ class BoardAdmin:
     boards: BoardRegistry
     store: RankStore
     reset: Callable[[str], Awaitable[Board]]   # starts a new season (archiving the old one first)
+    snapshot: Callable[[str], Awaitable[Snapshot]] | None = None   # None: history disabled
 
     async def _writable(self, board_id: str) -> Board:
         board = await self.boards.require(board_id)
@@ -56,6 +58,13 @@ class BoardAdmin:
     async def reset_board(self, board_id: str) -> Board:
         await self._writable(board_id)
         return await self.reset(board_id)
+
+    async def snapshot_now(self, board_id: str) -> Snapshot:
+        """The board's live standings stored in the warm store now."""
+        await self.boards.require(board_id)
+        if self.snapshot is None:
+            raise Unavailable("history is disabled in this region")
+        return await self.snapshot(board_id)
 
     async def delete_player(self, board_id: str, player: str) -> bool:
         return bool(await self.store.remove_player(await self._writable(board_id), player))

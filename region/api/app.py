@@ -19,6 +19,7 @@ from podium.region.notifications.http import notification_routes
 from podium.region.notifications.wiring import close_notifications, open_notifications
 from podium.region.service import RegionService
 from podium.region.trending import http as trending_http
+from podium.region.wiring import build_region
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -54,7 +55,7 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        svc = service or RegionService.build(settings, clock)
+        svc = service or build_region(settings, clock)
         await svc.open()
         app.state.service = svc
         app.state.contests = await open_contests(settings, svc.redis, svc.clock) if settings.contests.enabled else None

@@ -152,9 +152,7 @@ class ConsoleMutation:
     @typed.mutation(description="Admins: take a snapshot of a board's live standings now (warm store).")
     async def take_snapshot(self, info: Info[Any, Any], board: str) -> SnapshotTaken:
         await require_admin(info)
-        service = info.context["service"]
-        await service.boards.require(board)
-        snap = await service.snapshot_now(board)
+        snap = await info.context["service"].admin.snapshot_now(board)
         return SnapshotTaken(board=snap.board, season=snap.season, taken_at=Long(snap.taken_at_ms),
                              total_count=len(snap.entries))
 

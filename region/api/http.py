@@ -98,18 +98,17 @@ async def quarantine_endpoint(request: Request) -> Response:
 async def replication_endpoint(request: Request) -> Response:
     """Pause or resume shipping to the global tier (an operator cutting or healing the link)."""
     require_admin(request)
-    shipper = service_of(request).shipper
-    if shipper is None:
+    replication = service_of(request).replication
+    if replication is None:
         raise BadUserInput("this region does not replicate (no global.url configured)")
+    shipper = replication.shipper
     action = request.path_params["action"]
     if action == "pause":
         shipper.pause()
     elif action == "resume":
         shipper.resume()
     elif action == "repair":
-        anti_entropy = service_of(request).anti_entropy
-        assert anti_entropy is not None
-        report = await anti_entropy.repair_once()
+        report = await replication.anti_entropy.repair_once()
         return json_response({"boards_checked": report.boards_checked, "buckets_repaired": report.buckets_repaired,
                               "players_reannounced": report.players_reannounced})
     elif action != "status":
