@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from typing import Self
 
 import httpx
 
+from podium.processes import stop_process
 from podium.redis_server import RedisServer, free_port
 
 READY_TIMEOUT_S = 90.0   # a cold start imports for seconds; a loaded machine is slower still
@@ -125,13 +125,8 @@ class Stack:
 
     def stop_node(self, node: Node) -> None:
         proc, node.process = node.process, None
-        if proc and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        if proc is not None:
+            stop_process(proc, 15)
 
     def restart_node(self, node: Node) -> None:
         self.stop_node(node)

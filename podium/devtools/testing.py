@@ -11,6 +11,7 @@ from typing import Any, Self
 import httpx
 
 from podium.config import Settings
+from podium.processes import stop_process
 from podium.redis_server import free_port
 from podium.serve import serve
 
@@ -137,13 +138,8 @@ class ServerProcess:
         raise RuntimeError("podium serve did not become ready")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except Exception:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        if self.process:
+            stop_process(self.process, 15)
 
     def __enter__(self) -> Self:
         return self.start()

@@ -33,7 +33,7 @@ from podium.errors import PodiumError
 from podium.gql.persisted import default_operations_dir, persisted_queries
 from podium.gql.view import PodiumGraphQL
 from podium.gql.ws_raw import RawStreamMiddleware
-from podium.http import podium_error, unexpected_error
+from podium.http import healthz, podium_error, unexpected_error
 from podium.http_drain import BodyDrainMiddleware, http_refusal
 from podium.http_metrics import HttpMetricsMiddleware
 from podium.rate_limit import RateLimitMiddleware
@@ -89,7 +89,7 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
         *notification_routes(),
         *(read_routes() if settings.api.rest_reads else []),
         Route("/openapi.json", openapi),
-        Route("/healthz", http.healthz),
+        Route("/healthz", healthz),
         Route("/metrics", http.metrics),
         Route("/readyz", http.readyz),
         # Route + WebSocketRoute, not Mount: websocket upgrades fail under Mount.
