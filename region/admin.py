@@ -1,6 +1,7 @@
 """Admin writes of a region, each checked by the same rules in one place.
 
-Every write that touches an existing board's entries (reset, delete, ban) is refused with
+Every write that touches an existing board's entries (reset, delete, ban, unban, score edit,
+approving a quarantined entry) is refused with
 REBUILDING while that board is rebuilt from the warm store: the rebuild swaps in a whole board, so a
 write made meanwhile would be lost or resurrected. Operator and order never change on a live board.
 
@@ -16,9 +17,10 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
+from podium.region import quarantine_review
 from podium.region.history.store import Snapshot
 from podium.region.ingest import apply_entries
-from podium.region.rank_store import RankStore
+from podium.region.rank_store import QuarantinedEntry, RankStore
 
 from podium.boards import BoardRegistry
 from podium.errors import BadUserInput, Rebuilding, Unavailable
@@ -71,6 +73,19 @@ class BoardAdmin:
 
     async def ban_player(self, board_id: str, player: str) -> None:
         await self.store.ban(await self._writable(board_id), player)
+
+    async def unban_player(self, board_id: str, player: str) -> bool:
+        """Lift a ban (the entry the ban removed stays removed)."""
+        return await quarantine_review.unban(self.store, await self._writable(board_id), player)
+
+    async def approve_quarantined(self, board_id: str, entry_id: str, now_ms: int,
+                                  region: str | None = None) -> tuple[str, int | None]:
+        """Apply a quarantined entry without the delta check; (status, rank) of the apply."""
+        return await quarantine_review.approve(self.store, await self._writable(board_id), entry_id, now_ms, region)
+
+    async def reject_quarantined(self, board_id: str, entry_id: str) -> QuarantinedEntry:
+        """Drop a quarantined entry (nothing is applied: allowed during a rebuild)."""
+        return await quarantine_review.reject(self.store, await self.boards.require(board_id), entry_id)
 
     async def edit_score(self, board_id: str, player: str, score: int, reason: str, now_ms: int,
                          region: str | None = None) -> EntryResult:
