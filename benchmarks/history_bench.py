@@ -34,8 +34,8 @@ from podium.region.history.store import HistoryStore, ScoreRow, Snapshot, histor
 from podium.region.rank_store import read_all
 from podium.region.rank_store_redis import RedisRankStore
 from podium.region.recovery import Rebuilder
-from podium.region.service import RegionService
 from podium.region.snapshots import export_snapshot
+from podium.region.wiring import build_region
 
 from podium.boards import BoardRegistry
 from podium.clock import SystemClock
@@ -114,7 +114,7 @@ async def _ingest_run(redis_url: str, data_dir: Path, variant: str, batches: lis
                         api={"rate_limit_per_s": 0, "cache_ttl_ms": 0},
                         history={"enabled": variant.startswith("queued"), "snapshot_interval_s": 0,
                                  "rebuild_on_start": False, **history})
-    service = RegionService.build(settings)
+    service = build_region(settings)
     await service.open()
     inline = SqliteHistoryStore(data_dir / "inline.sqlite3") if variant == "inline-sqlite" else None
     try:

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import orjson
 from podium.replication.changes import Change
 from podium.replication.regional_state import TOMBSTONE_TS, RegionalState, live, resolve, winner, with_change
+from redis.exceptions import RedisError
 
 from podium.model import Board, Operator, RankedEntry
 from podium.ranking import decode_member, encode_member, from_zscore, to_zscore
@@ -195,6 +196,14 @@ class GlobalStore:
     async def count(self, board: Board) -> int:
         # the sorted set, not the state hash: a player every region removed keeps tombstones there
         return int(await self.redis.zcard(_prefix(board.id, board.season) + "z"))
+
+    async def ping(self) -> bool:
+        """Readiness probe: False when the global Redis does not answer (or its breaker is open),
+        never a driver error."""
+        try:
+            return bool(await self.redis.ping())
+        except RedisError:
+            return False
 
     async def all_states(self, board: Board, batch: int = 1000) -> dict[str, RegionalState]:
         """Every player's state (anti-entropy digests, refills). Bounded reads via HSCAN."""

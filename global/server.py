@@ -29,9 +29,12 @@ from podium.gql.view import PodiumGraphQL
 from podium.gql.ws_raw import RawStreamMiddleware
 from podium.http import (
     check_admin,
+    healthz,
     json_response,
+    metrics_response,
     podium_error,
     read_body,
+    readiness,
     stream_page_args,
     unexpected_error,
 )
@@ -191,26 +194,12 @@ async def conflicts_endpoint(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    """Prometheus text exposition of the global tier's OpenTelemetry metrics."""
-    return Response(service_of(request).telemetry.prometheus_text(),
-                    media_type="text/plain; version=0.0.4; charset=utf-8")
-
-
-async def healthz(request: Request) -> Response:
-    return json_response({"status": "ok"})
+    return metrics_response(service_of(request).telemetry)
 
 
 async def readyz(request: Request) -> Response:
-    """Ready when Redis answers and no supervised loop has given up; every loop's state is listed."""
     service = service_of(request)
-    try:
-        ok = bool(await service.redis.ping())
-    except Exception:  # noqa: BLE001 - readiness only reports
-        ok = False
-    failed = service.supervisor.failed()
-    status = "ready" if ok and not failed else ("redis unreachable" if not ok else "loops failed: " + ", ".join(failed))
-    return json_response({"status": status, "loops": service.supervisor.report(),
-                          "breakers": service.breakers.report()}, 200 if ok and not failed else 503)
+    return readiness(await service.store.ping(), service.supervisor, service.breakers)   # the adapter's probe
 
 
 def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlette:

@@ -1,4 +1,5 @@
-"""HTTP helpers every tier shares: JSON responses, coded errors, bounded bodies, admin credentials."""
+"""HTTP helpers every tier shares: JSON responses, coded errors, bounded bodies, admin credentials,
+the health, readiness and metrics answers."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import hmac
 import logging
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.requests import Request
@@ -14,7 +15,13 @@ from starlette.responses import Response
 
 from podium.errors import BadUserInput, Forbidden, Internal, PayloadTooLarge, PodiumError, Unauthenticated
 
+if TYPE_CHECKING:
+    from podium.breaker import Breakers
+    from podium.tasks import Supervisor
+    from podium.telemetry import Telemetry
+
 log = logging.getLogger("podium.http")
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -106,3 +113,23 @@ async def drain_body(request: Request) -> None:
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(Internal("internal error"))
+
+
+async def healthz(request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+def metrics_response(telemetry: Telemetry) -> Response:
+    """Prometheus text exposition of this process's OpenTelemetry metrics."""
+    return Response(telemetry.prometheus_text(), media_type=PROMETHEUS_TEXT)
+
+
+def readiness(store_ok: bool, supervisor: Supervisor, breakers: Breakers) -> Response:
+    """Ready when the tier's Redis answers (`store_ok`, from its adapter's probe) and no supervised
+    loop has given up; every loop's state and every circuit breaker's are listed (a loop backing off,
+    or an open breaker of another dependency, is reported but does not unready the process)."""
+    failed = supervisor.failed()
+    status = "ready" if store_ok and not failed else (
+        "redis unreachable" if not store_ok else "loops failed: " + ", ".join(failed))
+    return json_response({"status": status, "loops": supervisor.report(), "breakers": breakers.report()},
+                         200 if store_ok and not failed else 503)

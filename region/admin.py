@@ -1,6 +1,7 @@
 """Admin writes of a region, each checked by the same rules in one place.
 
-Every write that touches an existing board's entries (reset, delete, ban) is refused with
+Every write that touches an existing board's entries (reset, delete, ban, unban, score edit,
+approving a quarantined entry) is refused with
 REBUILDING while that board is rebuilt from the warm store: the rebuild swaps in a whole board, so a
 write made meanwhile would be lost or resurrected. Operator and order never change on a live board.
 
@@ -16,11 +17,13 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
+from podium.region import quarantine_review
+from podium.region.history.store import Snapshot
 from podium.region.ingest import apply_entries
-from podium.region.rank_store import RankStore
+from podium.region.rank_store import QuarantinedEntry, RankStore
 
 from podium.boards import BoardRegistry
-from podium.errors import BadUserInput, Rebuilding
+from podium.errors import BadUserInput, Rebuilding, Unavailable
 from podium.model import Board, EntryResult, EntryStatus, Operator, ScoreEntry
 
 EDIT_REASON_CHARS_MAX = 500
@@ -32,6 +35,7 @@ class BoardAdmin:
     boards: BoardRegistry
     store: RankStore
     reset: Callable[[str], Awaitable[Board]]   # starts a new season (archiving the old one first)
+    snapshot: Callable[[str], Awaitable[Snapshot]] | None = None   # None: history disabled
 
     async def _writable(self, board_id: str) -> Board:
         board = await self.boards.require(board_id)
@@ -57,11 +61,31 @@ class BoardAdmin:
         await self._writable(board_id)
         return await self.reset(board_id)
 
+    async def snapshot_now(self, board_id: str) -> Snapshot:
+        """The board's live standings stored in the warm store now."""
+        await self.boards.require(board_id)
+        if self.snapshot is None:
+            raise Unavailable("history is disabled in this region")
+        return await self.snapshot(board_id)
+
     async def delete_player(self, board_id: str, player: str) -> bool:
         return bool(await self.store.remove_player(await self._writable(board_id), player))
 
     async def ban_player(self, board_id: str, player: str) -> None:
         await self.store.ban(await self._writable(board_id), player)
+
+    async def unban_player(self, board_id: str, player: str) -> bool:
+        """Lift a ban (the entry the ban removed stays removed)."""
+        return await quarantine_review.unban(self.store, await self._writable(board_id), player)
+
+    async def approve_quarantined(self, board_id: str, entry_id: str, now_ms: int,
+                                  region: str | None = None) -> tuple[str, int | None]:
+        """Apply a quarantined entry without the delta check; (status, rank) of the apply."""
+        return await quarantine_review.approve(self.store, await self._writable(board_id), entry_id, now_ms, region)
+
+    async def reject_quarantined(self, board_id: str, entry_id: str) -> QuarantinedEntry:
+        """Drop a quarantined entry (nothing is applied: allowed during a rebuild)."""
+        return await quarantine_review.reject(self.store, await self.boards.require(board_id), entry_id)
 
     async def edit_score(self, board_id: str, player: str, score: int, reason: str, now_ms: int,
                          region: str | None = None) -> EntryResult:

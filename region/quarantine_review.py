@@ -11,8 +11,7 @@ import dataclasses
 import re
 
 from podium.region.ingest import apply_entries
-from podium.region.rank_store import QuarantinedEntry
-from podium.region.service import RegionService
+from podium.region.rank_store import QuarantinedEntry, RankStore
 
 from podium.errors import BadUserInput, NotFound
 from podium.model import Board, ScoreEntry
@@ -21,33 +20,33 @@ STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 APPROVED_SUFFIX = "~approved"
 
 
-async def find(service: RegionService, board: Board, entry_id: str) -> QuarantinedEntry:
+async def find(store: RankStore, board: Board, entry_id: str) -> QuarantinedEntry:
     if not STREAM_ID.match(entry_id):
         raise BadUserInput("id must be a quarantine entry id such as '1700000000000-0'")
-    row = await service.store.quarantined_entry(board, entry_id)
+    row = await store.quarantined_entry(board, entry_id)
     if row is None:
         raise NotFound(f"no quarantined entry {entry_id!r} on board {board.id!r}")
     return row
 
 
-async def approve(service: RegionService, board: Board, entry_id: str) -> tuple[str, int | None]:
+async def approve(store: RankStore, board: Board, entry_id: str, now_ms: int,
+                  region: str | None) -> tuple[str, int | None]:
     """Apply the entry, then drop it from the quarantine; (status, rank) of the apply."""
-    row = await find(service, board, entry_id)
+    row = await find(store, board, entry_id)
     unchecked = dataclasses.replace(board, max_delta_per_minute=None)
     entry = ScoreEntry(board.id, row.player, row.score, row.achieved_at_ms, row.event_id + APPROVED_SUFFIX)
-    results = await apply_entries(service.store, {board.id: unchecked}, [(0, entry)], service.clock.now_ms(),
-                                  region=service.settings.region)
-    await service.store.drop_quarantined(board, entry_id)
+    results = await apply_entries(store, {board.id: unchecked}, [(0, entry)], now_ms, region=region)
+    await store.drop_quarantined(board, entry_id)
     result = (results or {}).get(0)
     return (result.status.value if result else "unchanged"), (result.rank if result else None)
 
 
-async def reject(service: RegionService, board: Board, entry_id: str) -> QuarantinedEntry:
-    row = await find(service, board, entry_id)
-    await service.store.drop_quarantined(board, entry_id)
+async def reject(store: RankStore, board: Board, entry_id: str) -> QuarantinedEntry:
+    row = await find(store, board, entry_id)
+    await store.drop_quarantined(board, entry_id)
     return row
 
 
-async def unban(service: RegionService, board: Board, player: str) -> bool:
+async def unban(store: RankStore, board: Board, player: str) -> bool:
     """Lift a ban: new scores count again (the entry removed by the ban stays removed)."""
-    return await service.store.unban(board, player)
+    return await store.unban(board, player)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import secrets
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -36,44 +35,19 @@ from podium.region.history.backlog_redis import RedisHistoryBacklog
 from podium.region.history.store import HistoryStore, ScoreRow, current_standing, history_key
 from podium.region.rank_store import read_all
 from podium.region.rank_store_redis import RedisRankStore
+from podium.region.rebuild_leases_redis import RebuildLeases
 from podium.region.rebuild_state_redis import RedisRebuildState
 
 from podium.boards import BoardRegistry
 from podium.clock import Clock
 from podium.config import HistorySettings
 from podium.errors import Conflict
-from podium.keys import REBUILDING_KEY
 from podium.model import Board
 from podium.redis_client import AnyRedis
-from podium.store_errors import translate_store_errors
 
 log = logging.getLogger("podium.recovery")
 RECENT_EVENTS_MAX = 1_000_000   # event ids put back into a board's dedup set by one rebuild
 VERIFY_CHUNK_ENTRIES = 10_000   # live entries per Redis read when verifying a board
-
-# KEYS[1] the leases hash. ARGV: board, token, now ms, new deadline ms, mode.
-# A lease is "<deadline ms>:<token>". acquire: when free or lapsed; renew/release: only its holder.
-_LEASE_LUA = """
-local cur = redis.call("HGET", KEYS[1], ARGV[1])
-local deadline, holder = nil, nil
-if cur then
-  local sep = string.find(cur, ":", 1, true)
-  deadline, holder = tonumber(string.sub(cur, 1, sep - 1)), string.sub(cur, sep + 1)
-end
-local mine = holder == ARGV[2]
-if ARGV[5] == "acquire" then
-  if cur and not mine and deadline > tonumber(ARGV[3]) then return 0 end
-elseif not mine then
-  return 0
-end
-if ARGV[5] == "release" then
-  redis.call("HDEL", KEYS[1], ARGV[1])
-else
-  redis.call("HSET", KEYS[1], ARGV[1], ARGV[4] .. ":" .. ARGV[2])
-end
-return 1
-"""
-
 
 @dataclass(frozen=True, slots=True)
 class RebuildReport:
@@ -98,32 +72,6 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return not (self.missing or self.extra or self.differing)
-
-
-@translate_store_errors("the rebuild leases (Redis)")
-class RebuildLeases:
-    """Who rebuilds which board, in Redis (one hash key: one cluster slot)."""
-
-    def __init__(self, redis: AnyRedis, clock: Clock, lease_ms: int) -> None:
-        if lease_ms <= 0:
-            raise ValueError("rebuild_lease_ms must be positive")
-        self.clock = clock
-        self.lease_ms = lease_ms
-        self._script = redis.register_script(_LEASE_LUA)
-
-    async def _call(self, board_id: str, token: str, mode: str) -> bool:
-        now = self.clock.now_ms()
-        return bool(await self._script(keys=[REBUILDING_KEY], args=[board_id, token, now, now + self.lease_ms, mode]))
-
-    async def acquire(self, board_id: str) -> str | None:
-        token = secrets.token_hex(8)
-        return token if await self._call(board_id, token, "acquire") else None
-
-    async def renew(self, board_id: str, token: str) -> bool:
-        return await self._call(board_id, token, "renew")
-
-    async def release(self, board_id: str, token: str) -> None:
-        await self._call(board_id, token, "release")
 
 
 class Rebuilder:

@@ -12,158 +12,93 @@ import contextlib
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Observation
 from podium.region.admin import BoardAdmin
-from podium.region.history.factory import build_history_store, history_writer, rank_store, snapshot_dir
-from podium.region.history.store import HistoryStore, Snapshot
+from podium.region.history.factory import snapshot_dir
+from podium.region.history.store import HistoryStore
 from podium.region.history.writer import HistoryWriter
-from podium.region.ingest import IdempotencyStore, IngestService
+from podium.region.ingest import IngestService
 from podium.region.push_lag import PushLagProbe
-from podium.region.rank_store import read_all
 from podium.region.rank_store_redis import RedisRankStore
-from podium.region.read_cache import ReadCache
+from podium.region.reads import LiveReads, RegionReads
 from podium.region.recovery import Rebuilder, RebuildReport
 from podium.region.region_marks_redis import RedisRegionMarks
-from podium.region.snapshots import SnapshotScheduler, archive_season, take_snapshot
-from podium.region.top_snapshots import TopSnapshots
+from podium.region.snapshots import SnapshotScheduler
 from podium.region.trending.live import TrendingFanOut
 from podium.region.trending.service import TrendingService
-from podium.region.trending.wiring import build_live, build_trending
+from podium.region.trending.wiring import build_live
 from podium.replication.anti_entropy import AntiEntropy
-from podium.replication.change_feed_redis import RedisChangeFeed
-from podium.replication.ship_breaker import BreakerShipTransport
-from podium.replication.ship_kafka import KafkaShipTransport
 from podium.replication.shipper import Shipper
 from podium.replication.shipper_metrics import observe_shipper
-from podium.replication.transport import HttpShipTransport, ShipTransport
+from podium.replication.transport import ShipTransport
 
 from podium.boards import BoardRegistry
 from podium.breaker import Breakers
-from podium.clock import Clock, SystemClock
+from podium.clock import Clock
 from podium.config import Settings
-from podium.errors import Rebuilding, Unavailable
+from podium.errors import Unavailable
 from podium.fanout import FanOut
-from podium.keys import keys_of
-from podium.model import Board, RankedEntry
+from podium.model import Board
 from podium.rate_limit import TokenBuckets
-from podium.redis_client import AnyRedis, connect
+from podium.redis_client import AnyRedis
 from podium.redis_memory import RedisMemoryProbe
 from podium.signing import ReplayGuard
 from podium.tasks import Supervisor
 from podium.telemetry import Telemetry
 
 log = logging.getLogger("podium.region")
-STANDINGS_CHUNK_ENTRIES = 10_000  # entries per Redis read when a snapshot reads a whole board
+
+
+@dataclass(frozen=True, slots=True)
+class Replication:
+    """Shipping to the global tier: the shipper, the anti-entropy repair and their transport."""
+
+    shipper: Shipper
+    anti_entropy: AntiEntropy
+    transport: ShipTransport
 
 
 @dataclass
 class RegionService:
+    """Built by `region/wiring.py` (`build_region`): every field is given, nothing is built here."""
+
     settings: Settings
     clock: Clock
-    redis: AnyRedis
+    redis: AnyRedis                # closed in close(); the contests and notifications rooms build their adapters on it
     store: RedisRankStore
     boards: BoardRegistry
+    live: LiveReads                # what the fan-out and the push-lag probe poll
+    # The fronts the handlers depend on: reads, score batches, admin writes.
+    reads: RegionReads
     ingest: IngestService
+    admin: BoardAdmin
+    marks: RedisRegionMarks        # the data mark and snapshot-tick claims
     replay_guard: ReplayGuard
-    # One-shot background tasks the service owns (recovery): started in open(), cancelled and
-    # awaited in close(); an exception in one is logged, never lost.
-    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
-    # Every long-running loop (fan-out, shipper, sketches, anti-entropy, history writer, snapshots)
-    # runs under the supervisor: restarted with jittered backoff, its state in /readyz and metrics.
-    supervisor: Supervisor = field(default_factory=Supervisor)
-    shipper: Shipper | None = None
-    fanout: FanOut | None = None
-    rate_limits: TokenBuckets | None = None
-    telemetry: Telemetry = field(default_factory=lambda: Telemetry("podium-region", "local"))
-    read_cache: ReadCache | None = None
-    top_snapshots: TopSnapshots | None = None
-    anti_entropy: AntiEntropy | None = None
+    rate_limits: TokenBuckets | None   # None: no per-client limits configured
+    memory: RedisMemoryProbe
+    telemetry: Telemetry
+    # Every long-running loop (fan-out, shipper, anti-entropy, history writer, snapshots) runs under
+    # the supervisor: restarted with jittered backoff, its state in /readyz and metrics.
+    supervisor: Supervisor
+    # One circuit breaker per remote dependency ("redis", ...): state in /readyz and podium_circuit_state.
+    breakers: Breakers
     # The warm store (None: history disabled) and what feeds and uses it.
     history: HistoryStore | None = None
     history_writer: HistoryWriter | None = None
-    snapshots: SnapshotScheduler | None = None
     rebuilder: Rebuilder | None = None
     trending: TrendingService | None = None          # top-K events over time ranges (region/trending)
+    replication: Replication | None = None           # None: no global tier configured
+    # Runtime state, made in open().
+    fanout: FanOut | None = None
+    snapshots: SnapshotScheduler | None = None
     trending_live: TrendingFanOut | None = None
     recovered: list[RebuildReport] = field(default_factory=list)
-    # One circuit breaker per remote dependency ("redis", ...): state in /readyz and podium_circuit_state.
-    breakers: Breakers = field(default_factory=lambda: Breakers(SystemClock()))
+    # One-shot background tasks the service owns (recovery): started in open(), cancelled and
+    # awaited in close(); an exception in one is logged, never lost.
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
-    _transports: list[ShipTransport | AntiEntropy] = field(default_factory=list)
-
-    @cached_property
-    def marks(self) -> RedisRegionMarks:
-        """The data mark and snapshot-tick claims (the adapter: this module never calls Redis for them)."""
-        return RedisRegionMarks(self.redis, self.settings.region)
-
-    @classmethod
-    def build(cls, settings: Settings, clock: Clock | None = None, redis: AnyRedis | None = None) -> RegionService:
-        clock = clock or SystemClock()
-        breakers = Breakers(clock, settings.breakers)
-        if redis is None:
-            if not settings.redis_url:
-                raise Unavailable("no Redis configured: set REDIS_URL (or run `podium up` for an embedded one)")
-            redis = connect(settings.redis_url, cluster=settings.redis_cluster,
-                            connections_max=settings.redis_pool_connections_max,
-                            breakers=breakers, breaker_name="redis")
-        store = rank_store(redis, settings)
-        boards = BoardRegistry(redis, clock)
-        ingest = IngestService(store, boards, IdempotencyStore(redis, settings.ingest.idempotency_ttl_ms,
-                                                                   settings.ingest.idempotency_pending_ms),
-                               settings.ingest, clock, settings.region)
-        service = cls(settings, clock, redis, store, boards, ingest,
-                      ReplayGuard(redis, settings.ingest.signature_window_ms),
-                      telemetry=Telemetry("podium-region", settings.region),
-                      supervisor=Supervisor(settings.supervisor), breakers=breakers)
-        service.telemetry.watch_loops(service.supervisor.report)
-        service.telemetry.watch_breakers(breakers)
-        if settings.metrics.spans_dir:
-            service.telemetry.write_spans(settings.metrics.spans_dir)
-        lookups = service.telemetry.cache_lookups
-        service.read_cache = ReadCache(settings.api.cache_ttl_ms, settings.api.cache_entries_max, clock,
-                                       on_lookup=lambda result: lookups.add(1, {"result": result}))
-        scores = service.telemetry.scores
-
-        def count_scores(counts: dict[str, int]) -> None:
-            for outcome, n in counts.items():
-                if n:
-                    scores.add(n, {"outcome": outcome})
-
-        ingest.on_counts = count_scores
-        if settings.kafka.bootstrap:
-            from podium.region.stream.sink_kafka import KafkaSink  # event-log mode: produce, a worker applies
-
-            ingest.sink = KafkaSink(settings, store)
-        service.rate_limits = TokenBuckets.from_limits(redis, settings.api, clock)
-        service.top_snapshots = TopSnapshots(service._read_top, service._read_versions, clock,
-                                             entries=settings.api.top_snapshot_entries,
-                                             boards_max=settings.api.top_snapshot_boards_max)
-        store.on_write = service.top_snapshots.drop
-        service._build_history()
-        service.trending = build_trending(settings, redis, clock)
-        return service
-
-    def _build_history(self) -> None:
-        history = build_history_store(self.settings)
-        if history is None:
-            return
-        h = self.settings.history
-        meter = self.telemetry.provider.get_meter("podium")
-        writer = history_writer(self.settings, history, self.redis, self.boards, self.breakers)
-
-        def backlog(options: CallbackOptions) -> list[Observation]:
-            return [Observation(writer.backlog_size)]
-
-        meter.create_observable_gauge("podium_history_backlog_entries", callbacks=[backlog],
-                                      description="Apply calls whose scores wait for the warm store (as of the last check)")
-        self.history, self.history_writer = history, writer
-        self.rebuilder = Rebuilder(self.redis, self.store, history, self.boards, self.clock, h,
-                                   dedup_window_ms=self.settings.ingest.dedup_window_ms,
-                                   flush=lambda: writer.flush(h.close_drain_ms_max / 1000))
-        self.boards.on_change = self._board_changed
 
     async def open(self) -> None:
         if self.history is not None:
@@ -176,23 +111,22 @@ class RegionService:
         self.supervisor.supervise("redis-data-watch", self._watch_redis_data)
         if self.ingest.sink is not None:
             await self.ingest.sink.start()
-        push_lag = PushLagProbe(self._read_versions, self.clock, lambda ms: self.telemetry.push_lag.record(ms),
+        push_lag = PushLagProbe(self.live.versions, self.clock, lambda ms: self.telemetry.push_lag.record(ms),
                                 boards_max=self.settings.api.subscriptions_per_process_max)
-        self.fanout = FanOut(self._read_range, self._read_players, push_lag, self.settings.api, self.clock,
+        self.fanout = FanOut(self.live.range, self.live.players, push_lag, self.settings.api, self.clock,
                              on_tick_ms=lambda ms: self.telemetry.fanout_tick.record(ms),
                              on_delivery=self._record_delivery)
         fanout = self.fanout
         self.telemetry.gauge_source("subscriptions", lambda: fanout.subscriptions)
         self.supervisor.supervise("fan-out", lambda: fanout.run(self._stop))
-        memory = RedisMemoryProbe(self.redis, self.telemetry.provider.get_meter("podium"), self.settings.metrics,
-                                  self._board_keys)
+        memory = self.memory
         self.supervisor.supervise("redis-memory", lambda: memory.run(self._stop))
         if self.trending is not None:
             await self.trending.declare_configured()
             trending_live = self.trending_live = build_live(self.trending, self.settings, self.clock)
             self.supervisor.supervise("trending-fan-out", lambda: trending_live.run(self._stop))
-        if self.top_snapshots is not None and self.top_snapshots.enabled:
-            top_snapshots = self.top_snapshots
+        if self.reads.top_snapshots.enabled:
+            top_snapshots = self.reads.top_snapshots
             self.supervisor.supervise("top-snapshots", lambda: top_snapshots.run(self._stop, self.settings.api.tick_ms))
         self._start_replication()
 
@@ -253,7 +187,7 @@ class RegionService:
         assert self.history_writer is not None and self.rebuilder is not None
         self.history_writer.start(self.supervisor)
         if h.snapshot_interval_s > 0:
-            self.snapshots = SnapshotScheduler(history, self.standings, lambda: sorted(self.boards.cached()),
+            self.snapshots = SnapshotScheduler(history, self.reads.standings, lambda: sorted(self.boards.cached()),
                                                self.clock, h.snapshot_interval_s, snapshot_dir(self.settings),
                                                claim=self._claim_snapshot_tick)
             self.snapshots.start(self.supervisor)
@@ -279,7 +213,7 @@ class RegionService:
         interval_ms = self.settings.history.snapshot_interval_s * 1000
         return await self.marks.claim_snapshot_tick(now_ms // interval_ms, interval_ms)
 
-    async def _board_changed(self, board_id: str, board: Board | None) -> None:
+    async def board_changed(self, board_id: str, board: Board | None) -> None:
         """Keeps the warm store's board definitions in step (best effort: open() re-syncs them all)."""
         if self.history is None:
             return
@@ -291,126 +225,20 @@ class RegionService:
         except Unavailable as exc:
             logging.getLogger("podium.region").warning("board %s not saved to the warm store: %s", board_id, exc)
 
-    @property
-    def admin(self) -> BoardAdmin:
-        """The admin front: every admin write, checked by the same rules (region/admin.py)."""
-        return BoardAdmin(self.boards, self.store, self.reset_board)
-
-    async def standings(self, board_id: str) -> tuple[int, list[RankedEntry]]:
-        """A board's full live standings in rank order, for snapshots (read in bounded chunks)."""
-        board = await self.boards.require(board_id)
-        if self.boards.rebuilding(board_id):
-            raise Rebuilding(board_id)
-        return board.season, await read_all(self.store, board, STANDINGS_CHUNK_ENTRIES)
-
-    async def reset_board(self, board_id: str) -> Board:
-        """A new season; with history on, the final standings are archived first (a failed archive
-        leaves the board as it was)."""
-        if self.history is None:
-            return await self.boards.next_season(board_id)
-
-        async def next_season(b: str) -> None:
-            await self.boards.next_season(b)
-
-        await archive_season(self.history, self.standings, board_id, self.clock.now_ms(),
-                             snapshot_dir(self.settings), next_season)
-        return await self.boards.require(board_id)
-
-    async def snapshot_now(self, board_id: str) -> Snapshot:
-        if self.history is None:
-            raise Unavailable("history is disabled in this region")
-        snapshot, _path = await take_snapshot(self.history, self.standings, board_id, self.clock.now_ms(),
-                                              snapshot_dir(self.settings))
-        return snapshot
-
-    async def _read_range(self, board_id: str, start: int, count: int) -> list[RankedEntry]:
-        page: list[RankedEntry] = await self.store.range(await self.boards.require(board_id), start, count)
-        return page
-
-    async def cached_range(self, board: Board, start: int, count: int) -> list[RankedEntry]:
-        """A page in rank order through the read cache (one Redis read per key per tick)."""
-        if self.read_cache is None:
-            page: list[RankedEntry] = await self.store.range(board, start, count)
-            return page
-        return await self.read_cache.get(  # type: ignore[no-any-return]
-            ("range", board.id, board.season, start, count), lambda: self.store.range(board, start, count))
-
-    async def _read_top(self, board: Board, n: int) -> tuple[list[RankedEntry], int]:
-        return await self.store.range(board, 0, n), await self.store.count(board)
-
-    async def early_page(self, board: Board, start: int, count: int) -> tuple[list[RankedEntry], int, int] | None:
-        """Rows start..start+count-1 (0-based) of the live board from this process's in-memory top,
-        with the board's count and the snapshot's asOf (ms); None when the page lies past it."""
-        snapshots = self.top_snapshots
-        if snapshots is None or not snapshots.covers(start + count):
-            return None
-        live = await self.boards.require(board.id)
-        if board.season != live.season or self.boards.rebuilding(board.id):
-            return None
-        snapshot = await snapshots.top(board, start + count)
-        return snapshot.rows[start:start + count], snapshot.total, snapshot.as_of_ms
-
-    def last_good_top(self, board_id: str, first: int) -> tuple[Board, list[RankedEntry], int, int] | None:
-        """Serve-stale: the newest top-`first` of the board's live season this process holds in
-        memory (its top snapshot) as (board, rows, count, asOf ms), without any I/O; None when it
-        holds none that deep. For reads while Redis is failing, labelled stale by the caller."""
-        board = self.boards.cached().get(board_id)
-        snapshots = self.top_snapshots
-        if board is None or snapshots is None or not snapshots.covers(first):
-            return None
-        snapshot = snapshots.snapshots.get((board.id, board.season))
-        if snapshot is None:
-            return None
-        return board, snapshot.rows[:first], snapshot.total, snapshot.as_of_ms
-
-    async def _read_players(self, board_id: str, players: list[str]) -> list[RankedEntry | None]:
-        board = await self.boards.require(board_id)
-        entries: list[RankedEntry | None] = await self.store.players(board, players)
-        return entries
-
     def _record_delivery(self, ms: float, coalesced: int) -> None:
         self.telemetry.push_delivery.record(ms)
         if coalesced:
             self.telemetry.coalesced_frames.add(coalesced)
 
-    async def _read_versions(self, board_ids: list[str]) -> dict[str, str]:
-        """The newest change-stream id of each board: a board changed iff it moved."""
-        boards = await self.boards.all()
-        out = {}
-        for board_id in board_ids:
-            board = boards.get(board_id)
-            if board is None:
-                continue
-            out[board_id] = f"{board.season}:{await self.store.version(board)}"
-        return out
-
-    async def _board_keys(self) -> dict[str, list[str]]:
-        """Each board's ranking keys in its current season (what its memory is)."""
-        return {b.id: [keys_of(b).zset, keys_of(b).index, keys_of(b).changes] for b in (await self.boards.all()).values()}
-
     def _start_replication(self) -> None:
         """Ship changes to the global tier when one is configured."""
-        g, r = self.settings.global_, self.settings.replication
-        if not g.url:
+        if self.replication is None:
             return
-        if not r.secret:
-            raise Unavailable("global.url is set but replication.secret is not: the global tier would refuse us")
-        transport: ShipTransport
-        if r.transport == "kafka":
-            transport = KafkaShipTransport(self.settings, r.secret, self.clock)
-        else:
-            transport = HttpShipTransport(g.url, r.secret, self.clock, r.request_timeout_ms)
-        # "global": the global tier (HTTP) or the replication topic (Kafka) as this region sees it
-        transport = BreakerShipTransport(transport, self.breakers, "global", r.request_timeout_ms)
-        feed = RedisChangeFeed(self.redis, self.boards, self.settings.region, self.settings.ingest.changes_len_max)
-        self.shipper = Shipper(feed, self.settings.region, transport, self.clock, r)
-        observe_shipper(self.telemetry.provider.get_meter("podium"), self.shipper)
-        self._shipper_metrics(self.shipper)
-        self.anti_entropy = AntiEntropy(feed, self.settings.region, g.url, r.secret, self.clock, r)
-        shipper, anti_entropy = self.shipper, self.anti_entropy
+        shipper, anti_entropy = self.replication.shipper, self.replication.anti_entropy
+        observe_shipper(self.telemetry.provider.get_meter("podium"), shipper)
+        self._shipper_metrics(shipper)
         self.supervisor.supervise("replication-shipper", lambda: shipper.run(self._stop))
         self.supervisor.supervise("anti-entropy", lambda: anti_entropy.run(self._stop))
-        self._transports += [transport, self.anti_entropy]
 
     def _shipper_metrics(self, shipper: Shipper) -> None:
         """Alarms: a batch the global tier refuses even at one change (stuck), and unshipped age."""
@@ -448,8 +276,9 @@ class RegionService:
         await self.supervisor.close()
         if self.history is not None:
             await self.history.close()
-        for transport in self._transports:
-            await transport.aclose()
+        if self.replication is not None:
+            await self.replication.transport.aclose()
+            await self.replication.anti_entropy.aclose()
         await self.redis.aclose()
         self.telemetry.shutdown()
 

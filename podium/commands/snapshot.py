@@ -76,7 +76,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _replace_live(ctx: HistoryContext, settings: Settings, board_id: str, rows: list[tuple[str, int, int]]) -> None:
-    from podium.region.recovery import RebuildLeases
+    from podium.region.rebuild_leases_redis import RebuildLeases
 
     board = await ctx.boards.require(board_id)
     leases = RebuildLeases(ctx.redis, ctx.clock, settings.history.rebuild_lease_ms)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -24,6 +23,7 @@ from typing import Self
 from podium.devtools.cassandra_dist import CASSANDRA, logback_config
 from podium.devtools.maven_dist import java_binary
 from podium.errors import Unavailable
+from podium.processes import stop_process
 from podium.redis_server import _die_with_parent, free_port
 
 START_TIMEOUT_S = 240.0
@@ -160,14 +160,8 @@ class CassandraServer:
     def stop(self) -> None:
         """A clean stop (SIGTERM: Cassandra drains and flushes), then SIGKILL after STOP_TIMEOUT_S."""
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=STOP_TIMEOUT_S)
+        if proc is not None:
+            stop_process(proc, STOP_TIMEOUT_S, STOP_TIMEOUT_S)
 
     def kill(self) -> None:
         """SIGKILL: a crash, for fault tests."""

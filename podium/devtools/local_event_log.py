@@ -16,6 +16,7 @@ from typing import Self
 
 from podium.config import Settings
 from podium.devtools.kafka_broker import KafkaCluster
+from podium.processes import stop_process
 from podium.redis_server import _die_with_parent
 
 WORKER_STOP_TIMEOUT_S = 15.0
@@ -71,13 +72,8 @@ class LocalEventLog:
     def stop(self) -> None:
         """The worker first (it commits its offsets to the broker), then the broker."""
         worker, self.worker = self.worker, None
-        if worker is not None and worker.poll() is None:
-            worker.terminate()
-            try:
-                worker.wait(timeout=WORKER_STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait(timeout=WORKER_STOP_TIMEOUT_S)
+        if worker is not None:
+            stop_process(worker, WORKER_STOP_TIMEOUT_S, WORKER_STOP_TIMEOUT_S)
         self.broker.stop()
 
     def __enter__(self) -> Self:

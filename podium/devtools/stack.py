@@ -7,17 +7,14 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
-import httpx
-
+from podium.processes import stop_process, wait_ready
 from podium.redis_server import RedisServer, free_port
 
 READY_TIMEOUT_S = 90.0   # a cold start imports for seconds; a loaded machine is slower still
@@ -110,28 +107,18 @@ class Stack:
         log.close()
 
     def _wait_ready(self, node: Node) -> None:
-        deadline = time.monotonic() + self.ready_timeout_s
-        while time.monotonic() < deadline:
-            if node.process and node.process.poll() is not None:
-                tail = node.log_path.read_text()[-3000:] if node.log_path else ""
-                raise StackFailed(f"{node.role} {node.name} exited with {node.process.returncode} (log: {node.log_path}):\n{tail}")
-            try:
-                if httpx.get(f"{node.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+        proc = node.process
+        if wait_ready(node.url, self.ready_timeout_s, alive=lambda: proc is None or proc.poll() is None):
+            return
+        if proc is not None and proc.poll() is not None:
+            tail = node.log_path.read_text()[-3000:] if node.log_path else ""
+            raise StackFailed(f"{node.role} {node.name} exited with {proc.returncode} (log: {node.log_path}):\n{tail}")
         raise StackFailed(f"{node.role} {node.name} not ready on {node.url} within {READY_TIMEOUT_S:.0f} s (log: {node.log_path})")
 
     def stop_node(self, node: Node) -> None:
         proc, node.process = node.process, None
-        if proc and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        if proc is not None:
+            stop_process(proc, 15)
 
     def restart_node(self, node: Node) -> None:
         self.stop_node(node)

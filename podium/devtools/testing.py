@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Callable
 from typing import Any, Self
 
-import httpx
-
 from podium.config import Settings
+from podium.processes import stop_process, wait_ready
 from podium.redis_server import free_port
 from podium.serve import serve
 
@@ -55,16 +53,10 @@ class LiveServer:
     def start(self) -> Self:
         self._thread = threading.Thread(target=self._run, name="podium-live-server", daemon=True)
         self._thread.start()
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self._error:
-                raise RuntimeError("server failed to start") from self._error
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
+        if wait_ready(self.url, START_TIMEOUT_S, alive=lambda: self._error is None, poll_s=0.05):
+            return self
+        if self._error:
+            raise RuntimeError("server failed to start") from self._error
         raise RuntimeError(f"server did not become ready on {self.url}")
 
     def stop(self) -> None:
@@ -123,27 +115,17 @@ class ServerProcess:
             env=self.env,
             cwd=self.cwd or tempfile.gettempdir(), stdout=subprocess.DEVNULL, stderr=self.stderr,
         )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"podium serve exited with {self.process.returncode}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
+        proc = self.process
+        if wait_ready(self.url, START_TIMEOUT_S, alive=lambda: proc.poll() is None, poll_s=0.05):
+            return self
+        if proc.poll() is not None:
+            raise RuntimeError(f"podium serve exited with {proc.returncode}")
         self.stop()
         raise RuntimeError("podium serve did not become ready")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except Exception:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        if self.process:
+            stop_process(self.process, 15)
 
     def __enter__(self) -> Self:
         return self.start()

@@ -19,6 +19,7 @@ from podium.region.notifications.http import notification_routes
 from podium.region.notifications.wiring import close_notifications, open_notifications
 from podium.region.service import RegionService
 from podium.region.trending import http as trending_http
+from podium.region.wiring import build_region
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -32,7 +33,7 @@ from podium.errors import PodiumError
 from podium.gql.persisted import default_operations_dir, persisted_queries
 from podium.gql.view import PodiumGraphQL
 from podium.gql.ws_raw import RawStreamMiddleware
-from podium.http import podium_error, unexpected_error
+from podium.http import healthz, podium_error, unexpected_error
 from podium.http_drain import BodyDrainMiddleware, http_refusal
 from podium.http_metrics import HttpMetricsMiddleware
 from podium.rate_limit import RateLimitMiddleware
@@ -54,7 +55,7 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        svc = service or RegionService.build(settings, clock)
+        svc = service or build_region(settings, clock)
         await svc.open()
         app.state.service = svc
         app.state.contests = await open_contests(settings, svc.redis, svc.clock) if settings.contests.enabled else None
@@ -88,7 +89,7 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
         *notification_routes(),
         *(read_routes() if settings.api.rest_reads else []),
         Route("/openapi.json", openapi),
-        Route("/healthz", http.healthz),
+        Route("/healthz", healthz),
         Route("/metrics", http.metrics),
         Route("/readyz", http.readyz),
         # Route + WebSocketRoute, not Mount: websocket upgrades fail under Mount.

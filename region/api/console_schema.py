@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from podium.region import quarantine_review
 from podium.region.rank_store import QuarantinedEntry as QuarantinedModel
 from strawberry.scalars import JSON
 from strawberry.types import Info
@@ -119,7 +118,8 @@ class ConsoleMutation:
         await require_admin(info)
         _check_reason(reason)
         service = info.context["service"]
-        status, rank = await quarantine_review.approve(service, await service.boards.require(board), id)
+        status, rank = await service.admin.approve_quarantined(board, id, service.clock.now_ms(),
+                                                               region=service.settings.region)
         return QuarantineApproval(status=status, rank=rank)
 
     @typed.mutation(description="Admins: reject a quarantined entry: it is dropped. The reason is "
@@ -128,15 +128,13 @@ class ConsoleMutation:
                                  reason: str = "") -> QuarantinedEntry:
         await require_admin(info)
         _check_reason(reason)
-        service = info.context["service"]
-        row = await quarantine_review.reject(service, await service.boards.require(board), id)
+        row = await info.context["service"].admin.reject_quarantined(board, id)
         return QuarantinedEntry.from_model(row)
 
     @typed.mutation(description="Admins: lift a player's ban on a board (their removed entry stays removed).")
     async def unban_player(self, info: Info[Any, Any], board: str, player: str) -> bool:
         await require_admin(info)
-        service = info.context["service"]
-        return bool(await quarantine_review.unban(service, await service.boards.require(board), player))
+        return bool(await info.context["service"].admin.unban_player(board, player))
 
     @typed.mutation(description="Admins: set a player's score on a board to exactly `score`, whatever the "
                                 "board's operator (it is applied as the newest write). `reason` is required "
@@ -152,9 +150,7 @@ class ConsoleMutation:
     @typed.mutation(description="Admins: take a snapshot of a board's live standings now (warm store).")
     async def take_snapshot(self, info: Info[Any, Any], board: str) -> SnapshotTaken:
         await require_admin(info)
-        service = info.context["service"]
-        await service.boards.require(board)
-        snap = await service.snapshot_now(board)
+        snap = await info.context["service"].admin.snapshot_now(board)
         return SnapshotTaken(board=snap.board, season=snap.season, taken_at=Long(snap.taken_at_ms),
                              total_count=len(snap.entries))
 

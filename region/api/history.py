@@ -13,7 +13,7 @@ from podium.region.api.history_types import (
     decode_snapshot_cursor,
 )
 from podium.region.history.store import HistoryStore, SnapshotInfo, history_key
-from podium.region.service import RegionService
+from podium.region.reads import RegionReads
 
 from podium.errors import BadUserInput, Unavailable
 from podium.model import Board, RankedEntry
@@ -22,13 +22,13 @@ from podium.model import Board, RankedEntry
 SNAPSHOT_INDEX_SCAN_MAX = 10_000
 
 
-def warm_store(service: RegionService) -> HistoryStore:
+def warm_store(service: RegionReads) -> HistoryStore:
     if service.history is None:
         raise Unavailable("score history is disabled in this region (history.enabled=false)")
     return service.history
 
 
-def _first(service: RegionService, first: int) -> int:
+def _first(service: RegionReads, first: int) -> int:
     limit = service.settings.api.history_page_max
     if not 1 <= first <= limit:
         raise BadUserInput(f"first must be between 1 and {limit}")
@@ -42,7 +42,7 @@ def _window(since: int | None, until: int | None) -> None:
         raise BadUserInput("until must be after since (the window is [since, until))")
 
 
-async def player_history(service: RegionService, board: Board, player: str, since: int | None,
+async def player_history(service: RegionReads, board: Board, player: str, since: int | None,
                          until: int | None, first: int, after: str | None = None) -> list[ScoreEvent]:
     """`board` carries the season asked for (the live one by default); `after` is the cursor of
     the last row of the previous page."""
@@ -54,7 +54,7 @@ async def player_history(service: RegionService, board: Board, player: str, sinc
     return [ScoreEvent.from_row(r, board.season) for r in rows]
 
 
-async def rank_history(service: RegionService, board: Board, player: str, since: int | None,
+async def rank_history(service: RegionReads, board: Board, player: str, since: int | None,
                        until: int | None, first: int, after: str | None = None) -> list[RankPointType]:
     """Newest first; `after` is the cursor of the last point of the previous page (`until`, the
     older way to page, still works: both bound the window, the tighter wins)."""
@@ -67,7 +67,7 @@ async def rank_history(service: RegionService, board: Board, player: str, since:
     return [RankPointType.from_point(p) for p in points]
 
 
-async def snapshot_list(service: RegionService, board: Board, first: int,
+async def snapshot_list(service: RegionReads, board: Board, first: int,
                         after: str | None = None) -> list[SnapshotSummary]:
     """Newest first; `after` is the cursor of the last summary of the previous page."""
     before = decode_snapshot_cursor("s", after) if after is not None else None
@@ -84,7 +84,7 @@ async def find_snapshot(store: HistoryStore, board_id: str, season: int | None,
                  and (season is None or i.season == season)), None)
 
 
-async def snapshot(service: RegionService, board: Board, season: int | None, taken_at: int | None,
+async def snapshot(service: RegionReads, board: Board, season: int | None, taken_at: int | None,
                    from_rank: int, to_rank: int) -> BoardSnapshot | None:
     size = to_rank - from_rank + 1
     limit = service.settings.api.page_size_max
@@ -99,7 +99,7 @@ async def snapshot(service: RegionService, board: Board, season: int | None, tak
     return BoardSnapshot.from_page(board.id, info, await store.snapshot_page(board.id, info.taken_at_ms, from_rank, to_rank))
 
 
-async def stale_top(service: RegionService, board: Board, first: int) -> tuple[list[RankedEntry], int]:
+async def stale_top(service: RegionReads, board: Board, first: int) -> tuple[list[RankedEntry], int]:
     """While a board is rebuilt: the top of its newest snapshot of the live season, or nothing."""
     if service.history is None:
         return [], 0

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from podium.errors import BadUserInput, Forbidden, Unauthenticated
-from podium.http import json_response, read_body, stream_page_args
+from podium.http import json_response, metrics_response, read_body, readiness, stream_page_args
 from podium.model import Board
 from podium.signing import verify
 from podium.web.admin_identity import admin_from_jwt_sync, key_name
@@ -98,18 +98,17 @@ async def quarantine_endpoint(request: Request) -> Response:
 async def replication_endpoint(request: Request) -> Response:
     """Pause or resume shipping to the global tier (an operator cutting or healing the link)."""
     require_admin(request)
-    shipper = service_of(request).shipper
-    if shipper is None:
+    replication = service_of(request).replication
+    if replication is None:
         raise BadUserInput("this region does not replicate (no global.url configured)")
+    shipper = replication.shipper
     action = request.path_params["action"]
     if action == "pause":
         shipper.pause()
     elif action == "resume":
         shipper.resume()
     elif action == "repair":
-        anti_entropy = service_of(request).anti_entropy
-        assert anti_entropy is not None
-        report = await anti_entropy.repair_once()
+        report = await replication.anti_entropy.repair_once()
         return json_response({"boards_checked": report.boards_checked, "buckets_repaired": report.buckets_repaired,
                               "players_reannounced": report.players_reannounced})
     elif action != "status":
@@ -122,23 +121,9 @@ async def replication_endpoint(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    """Prometheus text exposition of this process's OpenTelemetry metrics."""
-    return Response(service_of(request).telemetry.prometheus_text(),
-                    media_type="text/plain; version=0.0.4; charset=utf-8")
-
-
-async def healthz(request: Request) -> Response:
-    return json_response({"status": "ok"})
+    return metrics_response(service_of(request).telemetry)
 
 
 async def readyz(request: Request) -> Response:
-    """Ready when Redis answers and no supervised loop has given up; every loop's state and every
-    circuit breaker's are listed (a loop backing off, or an open breaker of a dependency other than
-    Redis, e.g. the global tier, is reported but does not unready us: reads still answer)."""
     service = service_of(request)
-    redis_ok = await service.store.ping()
-    failed = service.supervisor.failed()
-    status = "ready" if redis_ok and not failed else ("redis unreachable" if not redis_ok else "loops failed: " + ", ".join(failed))
-    return json_response({"status": status, "loops": service.supervisor.report(),
-                          "breakers": service.breakers.report()},
-                         200 if redis_ok and not failed else 503)
+    return readiness(await service.store.ping(), service.supervisor, service.breakers)   # the adapter's probe

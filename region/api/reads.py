@@ -12,8 +12,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from podium.region.api.http import service_of
-from podium.region.service import RegionService
+from podium.region.reads import RegionReads
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -36,14 +35,20 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     return value
 
 
-def _player_param(request: Request, service: RegionService) -> str:
+def reads_of(request: Request) -> RegionReads:
+    """The read front: what every route here depends on."""
+    reads: RegionReads = request.app.state.service.reads
+    return reads
+
+
+def _player_param(request: Request, service: RegionReads) -> str:
     player: str = request.path_params["player"]
     if not 0 < (utf8_len(player) or 0) <= service.settings.ingest.player_id_len_max:
         raise BadUserInput("player id has an invalid length")
     return player
 
 
-async def _readable(request: Request, service: RegionService, *, live: bool) -> Board:
+async def _readable(request: Request, service: RegionReads, *, live: bool) -> Board:
     """The board if the caller may read it: the GraphQL resolvers' check, on the same context keys."""
     board: Board = await service.boards.require(request.path_params["board"])
     await authorize_read(SimpleNamespace(context={"service": service, "request": request}),  # type: ignore[arg-type]
@@ -63,7 +68,7 @@ def _cache_control(board: Board) -> dict[str, str]:
 
 async def top(request: Request) -> Response:
     """`GET /v1/boards/{board}/top?first=N`: the first N, from the in-memory top when it covers them."""
-    service = service_of(request)
+    service = reads_of(request)
     first = _int_param(request, "first", 10, 1, service.settings.api.page_size_max)
     board = await _readable(request, service, live=True)
     early = await service.early_page(board, 0, first)
@@ -78,7 +83,7 @@ async def top(request: Request) -> Response:
 
 async def player(request: Request) -> Response:
     """`GET /v1/boards/{board}/players/{player}`: rank and score in one Redis read; nulls without an entry."""
-    service = service_of(request)
+    service = reads_of(request)
     player_id = _player_param(request, service)
     board = await _readable(request, service, live=True)
     row = (await service.store.players(board, [player_id]))[0]
@@ -88,7 +93,7 @@ async def player(request: Request) -> Response:
 
 async def around(request: Request) -> Response:
     """`GET /v1/boards/{board}/around/{player}?above=&below=`: the player's neighbourhood (empty without an entry)."""
-    service = service_of(request)
+    service = reads_of(request)
     limit = service.settings.api.around_max
     player_id = _player_param(request, service)
     above = _int_param(request, "above", 5, 0, limit)

@@ -1,4 +1,5 @@
-"""The regional GraphQL schema: thin resolvers over the RegionService."""
+"""The regional GraphQL schema: thin resolvers over the region's read front (`RegionReads`); the
+mutations use the admin and ingest fronts (mutations.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from podium.region.api.history_types import BoardSnapshot, RankPointType, ScoreE
 from podium.region.api.mutations import Mutation
 from podium.region.api.subscriptions import Subscription
 from podium.region.notifications.graphql_api import NotificationQueries
-from podium.region.service import RegionService
+from podium.region.reads import RegionReads
 from podium.region.trending.graphql import TrendingQuery, TrendingSubscription
 from strawberry.tools import merge_types
 from strawberry.types import Info
@@ -31,16 +32,17 @@ from podium.model import Board as BoardModel
 from podium.model import RankedEntry, utf8_len
 
 
-def service_of(info: Info[Any, Any]) -> RegionService:
-    service: RegionService = info.context["service"]
-    return service
+def reads_of(info: Info[Any, Any]) -> RegionReads:
+    """The read front: what every resolver of this schema depends on."""
+    reads: RegionReads = info.context["service"].reads
+    return reads
 
 
 async def readable_board(info: Info[Any, Any], board_id: str, season: int | None = None, *,
                          live: bool = True) -> BoardModel:
     """The board (optionally an earlier season of it), if the caller may read it. `live` reads of the
     live season fail with REBUILDING while the board is rebuilt, rather than show wrong ranks."""
-    service = service_of(info)
+    service = reads_of(info)
     board: BoardModel = await service.boards.require(board_id)
     await authorize_read(info, board.public_read)
     if season is None or season == board.season:
@@ -76,7 +78,7 @@ def cache_hint(info: Info[Any, Any], board: BoardModel) -> None:
     response.headers["cache-control"] = f"public, max-age={age}"
 
 
-def _page_size(service: RegionService, first: int) -> int:
+def _page_size(service: RegionReads, first: int) -> int:
     limit = service.settings.api.page_size_max
     if not 1 <= first <= limit:
         raise BadUserInput(f"first must be between 1 and {limit}")
@@ -101,7 +103,7 @@ class Player:
 
     @typed.field(description="The player's full ranked entry on the board.")
     async def entry(self, info: Info[Any, Any], board: str, season: int | None = None) -> RankedEntryType | None:
-        service = service_of(info)
+        service = reads_of(info)
         row = await self._read(info, board, season)
         return RankedEntryType.from_entry(row, service.clock.now_ms()) if row else None
 
@@ -113,7 +115,7 @@ class Player:
         if task is None:
             async def read() -> RankedEntry | None:
                 b = await readable_board(info, board, season)
-                rows: list[RankedEntry | None] = await service_of(info).store.players(b, [self.id])
+                rows: list[RankedEntry | None] = await reads_of(info).store.players(b, [self.id])
                 return rows[0]
 
             task = self.reads[key] = asyncio.ensure_future(read())
@@ -126,7 +128,7 @@ class Player:
     async def history(self, info: Info[Any, Any], board: str, since: Long | None = None, until: Long | None = None,
                       first: int = 20, season: int | None = None, after: str | None = None) -> list[ScoreEvent]:
         b = await readable_board(info, board, season, live=False)
-        events: list[ScoreEvent] = await history_api.player_history(service_of(info), b, self.id, since, until,
+        events: list[ScoreEvent] = await history_api.player_history(reads_of(info), b, self.id, since, until,
                                                                     first, after)
         return events
 
@@ -134,7 +136,7 @@ class Player:
 async def _stale_top(info: Info[Any, Any], board_id: str, size: int, cause: Unavailable | None) -> LeaderboardConnection:
     """Serve-stale while Redis fails: the last top this process read, `stale: true` with its asOf;
     without one, the read fails like the store did (503 + Retry-After)."""
-    service = service_of(info)
+    service = reads_of(info)
     held = service.last_good_top(board_id, size)
     if held is None:
         if cause is not None:
@@ -151,7 +153,7 @@ async def _stale_top(info: Info[Any, Any], board_id: str, size: int, cause: Unav
 
 async def _leaderboard(info: Info[Any, Any], board: str, size: int, after: str | None,
                        season: int | None) -> LeaderboardConnection:
-    service = service_of(info)
+    service = reads_of(info)
     b = await readable_board(info, board, season, live=False)
     now = service.clock.now_ms()
     if b.season == (await service.boards.require(board)).season and service.boards.rebuilding(b.id):
@@ -179,14 +181,14 @@ async def _leaderboard(info: Info[Any, Any], board: str, size: int, after: str |
 class Query(ContestQueries, TrendingQuery, NotificationQueries):  # type: ignore[misc, unused-ignore]
     @typed.field(description="Every board of this region.")
     async def boards(self, info: Info[Any, Any]) -> list[Board]:
-        boards = await service_of(info).boards.all()
+        boards = await reads_of(info).boards.all()
         return [Board.from_model(b) for b in sorted(boards.values(), key=lambda b: b.id)]
 
     @typed.field(description="The board in rank order, `first` entries after the cursor `after`.")
     async def leaderboard(
         self, info: Info[Any, Any], board: str, first: int = 10, after: str | None = None, season: int | None = None,
     ) -> LeaderboardConnection:
-        service = service_of(info)
+        service = reads_of(info)
         size = _page_size(service, first)
         # Serve-stale covers the live top only, and never a STRONG read (no-cache: it must be live).
         may_be_stale = after is None and season is None and not wants_fresh(info)
@@ -201,20 +203,20 @@ class Query(ContestQueries, TrendingQuery, NotificationQueries):  # type: ignore
 
     @typed.field(description="A player, to ask for their rank and score per board.")
     async def player(self, info: Info[Any, Any], id: str) -> Player:
-        if not 0 < (utf8_len(id) or 0) <= service_of(info).settings.ingest.player_id_len_max:
+        if not 0 < (utf8_len(id) or 0) <= reads_of(info).settings.ingest.player_id_len_max:
             raise BadUserInput("player id has an invalid length")
         return Player(id=id)
 
     @typed.field(description="Number of ranked entries on the board.")
     async def count(self, info: Info[Any, Any], board: str, season: int | None = None) -> int:
-        service = service_of(info)
+        service = reads_of(info)
         count: int = await service.store.count(await readable_board(info, board, season))
         return count
 
     @typed.field(description="Ranks fromRank..toRank (inclusive, 1-based) of the board.")
     async def page(self, info: Info[Any, Any], board: str, from_rank: int, to_rank: int,
                    season: int | None = None) -> list[RankedEntryType]:
-        service = service_of(info)
+        service = reads_of(info)
         size = to_rank - from_rank + 1
         if from_rank < 1 or size < 1:
             raise BadUserInput("fromRank must be >= 1 and toRank >= fromRank")
@@ -232,7 +234,7 @@ class Query(ContestQueries, TrendingQuery, NotificationQueries):  # type: ignore
                              "fewer at either end of the board; empty when the player has no entry.")
     async def around(self, info: Info[Any, Any], board: str, player: str, above: int = 5, below: int = 5,
                      season: int | None = None) -> list[RankedEntryType]:
-        service = service_of(info)
+        service = reads_of(info)
         limit = service.settings.api.around_max
         if not (0 <= above <= limit and 0 <= below <= limit):
             raise BadUserInput(f"above and below must be between 0 and {limit}")
@@ -244,7 +246,7 @@ class Query(ContestQueries, TrendingQuery, NotificationQueries):  # type: ignore
                              "without an entry, in the order asked.")
     async def players(self, info: Info[Any, Any], ids: list[str], board: str,
                       season: int | None = None) -> list[RankedEntryType | None]:
-        service = service_of(info)
+        service = reads_of(info)
         limit = service.settings.api.players_batch_max
         if not 1 <= len(ids) <= limit:
             raise BadUserInput(f"ids must hold 1 to {limit} player ids")
@@ -260,7 +262,7 @@ class Query(ContestQueries, TrendingQuery, NotificationQueries):  # type: ignore
     async def rank_history(self, info: Info[Any, Any], board: str, player: str, since: Long | None = None,
                            until: Long | None = None, first: int = 20, after: str | None = None) -> list[RankPointType]:
         b = await readable_board(info, board, live=False)
-        points: list[RankPointType] = await history_api.rank_history(service_of(info), b, player, since, until,
+        points: list[RankPointType] = await history_api.rank_history(reads_of(info), b, player, since, until,
                                                                      first, after)
         return points
 
@@ -269,7 +271,7 @@ class Query(ContestQueries, TrendingQuery, NotificationQueries):  # type: ignore
     async def snapshots(self, info: Info[Any, Any], board: str, first: int = 20,
                         after: str | None = None) -> list[SnapshotSummary]:
         b = await readable_board(info, board, live=False)
-        summaries: list[SnapshotSummary] = await history_api.snapshot_list(service_of(info), b, first, after)
+        summaries: list[SnapshotSummary] = await history_api.snapshot_list(reads_of(info), b, first, after)
         return summaries
 
     @typed.field(description="Ranks fromRank..toRank of a stored snapshot: the one taken at `takenAt`, "
@@ -278,7 +280,7 @@ class Query(ContestQueries, TrendingQuery, NotificationQueries):  # type: ignore
     async def snapshot(self, info: Info[Any, Any], board: str, from_rank: int = 1, to_rank: int = 10,
                        season: int | None = None, taken_at: Long | None = None) -> BoardSnapshot | None:
         b = await readable_board(info, board, live=False)
-        return await history_api.snapshot(service_of(info), b, season, taken_at, from_rank, to_rank)
+        return await history_api.snapshot(reads_of(info), b, season, taken_at, from_rank, to_rank)
 
     @typed.field(description="The calling player (from their token).")
     async def me(self, info: Info[Any, Any]) -> Player:

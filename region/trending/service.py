@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from podium.region.ingest import IdempotencyStore
+from podium.region.idempotency_redis import IdempotencyStore
 from podium.region.trending import sketch as sketches
 from podium.region.trending.buckets import Calendar, check_retention, cover, resolve_range, widen_to_retention
 from podium.region.trending.events import (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from podium.region.ingest import IdempotencyStore
+from podium.region.idempotency_redis import IdempotencyStore
 from podium.region.trending.live import TrendingFanOut
 from podium.region.trending.service import TrendingService
 from podium.region.trending.store_redis import RedisTrendingStore, StreamRegistry

@@ -22,6 +22,7 @@ import pytest
 import redis as sync_redis
 
 from podium.client import GameServerClient
+from podium.processes import wait_ready
 from podium.redis_server import free_port
 from tests.conftest import ADMIN_KEY, GAME_KEY_ID, GAME_SECRET
 
@@ -60,15 +61,10 @@ def _start_up(port: int, data_dir: Path) -> subprocess.Popen[bytes]:
     with (data_dir.parent / "up.log").open("wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "podium", "up", "--port", str(port), "--data-dir", str(data_dir)],
                                 env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, (data_dir.parent / "up.log").read_text()[-3000:]
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
+    ready = wait_ready(f"http://127.0.0.1:{port}", START_TIMEOUT_S, alive=lambda: proc.poll() is None)
+    assert proc.poll() is None, (data_dir.parent / "up.log").read_text()[-3000:]
+    if ready:
+        return proc
     raise AssertionError("podium up not ready: " + (data_dir.parent / "up.log").read_text()[-3000:])
 
 

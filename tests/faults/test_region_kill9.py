@@ -29,6 +29,7 @@ from podium.client import GameServerClient
 from podium.clock import SystemClock
 from podium.config import HistorySettings
 from podium.keys import keys_of
+from podium.processes import wait_ready
 from podium.redis_client import connect
 from podium.redis_server import RedisServer, free_port
 from tests.conftest import ADMIN_KEY, GAME_KEY_ID, GAME_SECRET
@@ -55,15 +56,10 @@ def _spawn(port: int, redis_url: str, data_dir: Path) -> subprocess.Popen[bytes]
     proc = subprocess.Popen([sys.executable, "-m", "podium", "serve", "--role", "region"], env=env,
                             stdout=log, stderr=subprocess.STDOUT, cwd=data_dir)
     log.close()
-    deadline = time.monotonic() + SPAWN_TIMEOUT_S
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, (data_dir / "podium.log").read_text()[-3000:]
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
+    ready = wait_ready(f"http://127.0.0.1:{port}", SPAWN_TIMEOUT_S, alive=lambda: proc.poll() is None)
+    assert proc.poll() is None, (data_dir / "podium.log").read_text()[-3000:]
+    if ready:
+        return proc
     raise AssertionError("region not ready: " + (data_dir / "podium.log").read_text()[-2000:])
 
 

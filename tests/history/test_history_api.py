@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from podium.region.recovery import RebuildLeases
+from podium.region.rebuild_leases_redis import RebuildLeases
 
 from podium.clock import SystemClock
 from podium.commands.snapshot import _run as snapshot_command

@@ -12,8 +12,8 @@ import redis.asyncio as aioredis
 from podium.region.history.sqlite import SqliteHistoryStore
 from podium.region.history.store import history_key
 from podium.region.history.writer import WriterState
-from podium.region.service import RegionService
 from podium.region.snapshots import SchedulerState
+from podium.region.wiring import build_region
 
 from podium.model import Board, Operator
 from podium.redis_server import RedisServer
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.anyio
 async def test_lifecycle_with_history(anyio_backend: str, redis_server: RedisServer, redis_single: aioredis.Redis,
                                       tmp_path: Path) -> None:
     settings = region_settings(redis_server.url, data_dir=tmp_path, history={"snapshot_interval_s": 1})
-    service = RegionService.build(settings)
+    service = build_region(settings)
     await service.open()
     assert service.history is not None and service.history_writer is not None and service.snapshots is not None
     await service.boards.create(Board("svc", operator=Operator.INCREMENT))
@@ -58,12 +58,12 @@ async def test_lifecycle_with_history(anyio_backend: str, redis_server: RedisSer
 async def test_history_disabled(anyio_backend: str, redis_server: RedisServer, redis_single: aioredis.Redis,
                                 tmp_path: Path) -> None:
     settings = region_settings(redis_server.url, data_dir=tmp_path, history={"enabled": False})
-    service = RegionService.build(settings)
+    service = build_region(settings)
     await service.open()
     try:
         assert service.history is None and service.store.history_backlog_max is None
         await service.boards.create(Board("plain"))
-        assert (await service.reset_board("plain")).season == 1
+        assert (await service.admin.reset_board("plain")).season == 1
     finally:
         await service.close()
     assert not (tmp_path / "history.sqlite3").exists()

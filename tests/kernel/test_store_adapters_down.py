@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from podium.global_.merged_store import GlobalStore
 from podium.region.history.backlog_redis import RedisHistoryBacklog
-from podium.region.ingest import IdempotencyStore
+from podium.region.idempotency_redis import IdempotencyStore
 from podium.region.rank_store_redis import RedisRankStore
+from podium.region.rebuild_leases_redis import RebuildLeases
 from podium.region.rebuild_state_redis import RedisRebuildState
-from podium.region.recovery import RebuildLeases
 from podium.region.region_marks_redis import RedisRegionMarks
 from podium.replication.changes import Change
 
@@ -124,9 +124,10 @@ ADAPTERS: dict[type, tuple[Callable[[AnyRedis], Any], dict[str, Call]]] = {
         "version": lambda g: g.version(BOARD),
         "count": lambda g: g.count(BOARD),
         "all_states": lambda g: g.all_states(BOARD),
+        "ping": lambda g: g.ping(),   # the global /readyz probe: False instead of raising
     }),
 }
-PROBES = {(RedisRankStore, "ping")}
+PROBES = {(RedisRankStore, "ping"), (GlobalStore, "ping")}
 # Calls that write: with writes refused (MISCONF) each must answer Unavailable.
 WRITES = {(RedisRankStore, n) for n in ("apply", "load", "replace", "ban", "quarantine", "unban")} | {
     (ReplayGuard, "check"), (BoardRegistry, "create"), (BoardRegistry, "restore"),

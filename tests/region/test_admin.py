@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from podium.region.admin import BoardAdmin
 from podium.region.rank_store_redis import RedisRankStore
-from podium.region.recovery import RebuildLeases
+from podium.region.rebuild_leases_redis import RebuildLeases
 
 from podium.boards import BoardRegistry
 from podium.clock import FakeClock
@@ -34,7 +34,21 @@ WRITES = {
     "delete_board": lambda a: a.delete_board("arena"),
     "delete_player": lambda a: a.delete_player("arena", "ann"),
     "ban_player": lambda a: a.ban_player("arena", "ann"),
+    "unban_player": lambda a: a.unban_player("arena", "bob"),
+    "edit_score": lambda a: a.edit_score("arena", "ann", 7, "support ticket", 1_700_000_000_000),
+    "approve_quarantined": lambda a: _approve_held(a),
 }
+
+
+async def _approve_held(admin: BoardAdmin) -> None:
+    """Quarantines one entry (as the stream worker's anti-cheat would) and approves it."""
+    board = await admin.boards.require("arena")
+    await admin.store.quarantine(board, {"player": "cid", "score": "5", "ts": format(1_699_999_999_000, "x"),
+                                         "event": "held-1", "reason": "max_delta"}, 100)
+    [held] = await admin.store.quarantined(board, 1)
+    status, _rank = await admin.approve_quarantined("arena", held.id, 1_700_000_000_000)
+    assert status == "applied"
+    assert held.id not in [q.id for q in await admin.store.quarantined(board, 10)]
 
 
 @pytest.mark.parametrize("write", sorted(WRITES))

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 import redis.asyncio as aioredis
 from podium.region.rank_store_redis import RedisRankStore
-from podium.region.service import RegionService
 from podium.region.top_snapshots import TopSnapshot, TopSnapshots
+from podium.region.wiring import build_region
 
 from podium.clock import FakeClock
 from podium.model import Board, ScoreEntry
@@ -39,8 +39,8 @@ async def test_top_snapshots_follow_the_board(redis_server: RedisServer, redis_s
     clock = FakeClock()
     settings = region_settings(redis_server.url, api={"top_snapshot_entries": 3, "top_snapshot_boards_max": 2,
                                                       "rate_limit_per_s": 1000.0, "rate_limit_burst": 1000})
-    service = RegionService.build(settings, clock, redis_single)
-    tops: TopSnapshots | None = service.top_snapshots
+    service = build_region(settings, clock, redis_single)
+    tops: TopSnapshots | None = service.reads.top_snapshots
     assert tops is not None and tops.covers(3) and not tops.covers(4)
     boards = [Board(id=unique("top")) for _ in range(3)]
     for board in boards:

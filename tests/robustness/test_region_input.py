@@ -9,7 +9,8 @@ import base64
 import httpx
 import orjson
 import pytest
-from podium.region.ingest import IdempotencyStore, entries_digest
+from podium.region.idempotency_redis import IdempotencyStore
+from podium.region.ingest import entries_digest
 from pydantic import ValidationError
 
 from podium.config import Settings

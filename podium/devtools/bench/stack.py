@@ -7,12 +7,10 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Self
 
-import httpx
-
+from podium.processes import wait_ready
 from podium.redis_server import RedisServer, free_port
 
 GAME_KEY_ID = "bench"
@@ -54,16 +52,11 @@ class BenchStack:
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen([sys.executable, "-m", "podium", "serve"], env=env,
                                             stdout=subprocess.DEVNULL, stderr=log)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"region server exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+        proc = self.process
+        if wait_ready(self.url, START_TIMEOUT_S, alive=lambda: proc.poll() is None):
+            return self
+        if proc.poll() is not None:
+            raise RuntimeError(f"region server exited: {self.log_path.read_text()[-2000:]}")
         raise RuntimeError("region server did not become ready")
 
     def region_rss_bytes(self) -> int | None:
