@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing as mp
+import os
 import resource
 import subprocess
 import sys
@@ -37,9 +39,11 @@ BOARD = "bench-subs"
 PODIUM_Q = "subscription($b:String!){ topChanged(board:$b, n:10){ seq changes { player rank } entries { player } } }"
 NAIVE_Q = "subscription($b:String!){ topChanged(board:$b, n:10){ player rank } }"
 LISTEN_TIMEOUT_S = 30
+CONNECT_TIMEOUT_S = 60
 ROUND_S = 0.6
 CONNECT_ATTEMPTS = 5
 CONNECT_CONCURRENCY = 100    # handshakes in flight per client process (they need no Redis: podium.rate_limit_local)
+CONNECT_CONCURRENCY_LIGHT = 100   # the light client's handshakes in flight per process (more only queue behind the server's CPU and time out)
 
 
 def _client_proc(url: str, query: str, count: int, rounds: int, out: Any, ready: Any, go: Any) -> None:
@@ -90,6 +94,59 @@ def _client_proc(url: str, query: str, count: int, rounds: int, out: Any, ready:
     asyncio.run(main())
 
 
+def _light_client_proc(url: str, query: str, count: int, rounds: int, out: Any, ready: Any, go: Any,
+                       started: Any, start: Any) -> None:
+    """One client process of light subscribers (benchmarks/subscriptions_client.py) on uvloop. It
+    says when it is up (`started`) and connects only on `start`, so the connect storm is timed from
+    the moment every client process fires together."""
+    import uvloop
+    from subscriptions_client import connect  # beside this file (the spawned child's sys.path[0])
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    parsed = httpx.URL(url)
+    host, port, path = parsed.host, parsed.port or 80, parsed.raw_path.decode()
+
+    async def main() -> None:
+        gate = asyncio.Semaphore(CONNECT_CONCURRENCY_LIGHT)
+        retries = 0
+
+        async def one() -> Any:
+            nonlocal retries
+            async with gate:
+                for attempt in range(CONNECT_ATTEMPTS):
+                    try:
+                        return await connect(host, port, path, query, {"b": BOARD}, CONNECT_TIMEOUT_S)
+                    except (OSError, TimeoutError) as exc:
+                        # a refused (429 RATE_LIMITED) or timed-out handshake is retried, and counted
+                        if attempt == CONNECT_ATTEMPTS - 1:
+                            raise RuntimeError(f"connect failed {CONNECT_ATTEMPTS} times: {exc!r}") from exc
+                        retries += 1
+                        await asyncio.sleep(1.0)
+            raise AssertionError("unreachable")
+
+        started.put(os.getpid())
+        await asyncio.to_thread(start.wait)
+        t0 = time.monotonic()
+        subs = await asyncio.gather(*(one() for _ in range(count)))
+        ready.put((retries, time.monotonic() - t0))
+        for s in subs:
+            s.want = rounds
+        await asyncio.to_thread(go.wait)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(s.got_all for s in subs)), rounds * ROUND_S + LISTEN_TIMEOUT_S)
+        received: list[list[float]] = [[] for _ in range(rounds)]
+        for s in subs:
+            for r, t in enumerate(s.times[:rounds]):
+                received[r].append(t)
+        out.put(received)       # before closing: the server's CPU is measured up to here, not its teardown
+        for s in subs:
+            s.close()
+        await asyncio.sleep(0.5)
+
+    uvloop.run(main())
+
+
 def _post(base: str, player: str, score: int) -> None:
     body = json.dumps({"entries": [{"board": BOARD, "player": player, "score": score,
                                     "achieved_at": time.time_ns() // 10**6, "event_id": f"{player}-{score}"}]}).encode()
@@ -97,28 +154,49 @@ def _post(base: str, player: str, score: int) -> None:
     httpx.post(f"{base}/v1/scores", content=body, headers=headers, timeout=30).raise_for_status()
 
 
+def _get(queue: Any, procs: list[Any], deadline: float) -> Any:
+    """The next report of a client process; fails fast when one died instead of waiting out the timeout."""
+    while True:
+        try:
+            return queue.get(timeout=1)
+        except Exception:  # queue.Empty
+            if time.monotonic() > deadline or any(p.exitcode not in (None, 0) for p in procs):
+                for p in procs:
+                    p.kill()
+                raise RuntimeError("a client process failed to connect its subscribers") from None
+
+
 def _measure(server_pid: int, ws_url: str, query: str, subscribers: int, rounds: int, write: Any,
-             clients: int) -> dict[str, Any]:
+             clients: int, light: bool = True) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     out, ready, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    started, start = ctx.Queue(), ctx.Event()
     per = [subscribers // clients + (1 if i < subscribers % clients else 0) for i in range(clients)]
-    procs = [ctx.Process(target=_client_proc, args=(ws_url, query, n, rounds, out, ready, go)) for n in per if n]
+    if light:
+        procs = [ctx.Process(target=_light_client_proc, args=(ws_url, query, n, rounds, out, ready, go, started, start))
+                 for n in per if n]
+    else:
+        procs = [ctx.Process(target=_client_proc, args=(ws_url, query, n, rounds, out, ready, go)) for n in per if n]
     for p in procs:
         p.start()
+    if light:   # every client process is up before the storm starts: connect_s is the server's, not Python's start-up
+        for _ in procs:
+            _get(started, procs, time.monotonic() + 300)
+    connect_cpu0 = _cpu(server_pid)
+    start.set()
     connect_started = time.monotonic()
     deadline = time.monotonic() + 900
     retries = 0
+    storm_s = 0.0
     for _ in procs:
-        while True:   # fail fast when a client process died instead of waiting out the timeout
-            try:
-                retries += ready.get(timeout=1)
-                break
-            except Exception:  # queue.Empty
-                if time.monotonic() > deadline or any(p.exitcode not in (None, 0) for p in procs):
-                    for p in procs:
-                        p.kill()
-                    raise RuntimeError("a client process failed to connect its subscribers") from None
-    connect_s = time.monotonic() - connect_started
+        got = _get(ready, procs, deadline)
+        if light:
+            retries += got[0]
+            storm_s = max(storm_s, got[1])
+        else:
+            retries += got
+    connect_s = storm_s if light else time.monotonic() - connect_started
+    connect_cpu_ms = (_cpu(server_pid) - connect_cpu0) * 1000 / subscribers   # server CPU per connect+subscribe
     go.set()
     time.sleep(0.5)
     cpu0 = _cpu(server_pid)
@@ -133,7 +211,8 @@ def _measure(server_pid: int, ws_url: str, query: str, subscribers: int, rounds:
         p.join(timeout=30)
     lags = [t - acks[r] for res in results for r, times in enumerate(res) for t in times]
     deliveries = len(lags)
-    return {"subscribers": subscribers, "expected": subscribers * rounds, "connect_s": round(connect_s, 1), "connect_retries": retries, "deliveries": deliveries, "server_cpu_s": round(cpu, 3),
+    return {"subscribers": subscribers, "expected": subscribers * rounds, "connect_s": round(connect_s, 1), "connect_retries": retries,
+            "connect_server_cpu_ms_each": round(connect_cpu_ms, 2), "deliveries": deliveries, "server_cpu_s": round(cpu, 3),
             "deliveries_per_cpu_s": round(deliveries / cpu) if cpu else None,
             "lag_ms_p50": round(float(np.percentile(lags, 50)) * 1000, 1),
             "lag_ms_p99": round(float(np.percentile(lags, 99)) * 1000, 1)}
@@ -146,7 +225,7 @@ def _cpu(pid: int) -> float:
 
 
 def run(subscribers: int = 2000, seconds: float | None = None, rounds: int = 10, clients: int = 4,
-        naive: bool = True, workers: int = 1, loop: str = "asyncio") -> dict[str, Any]:
+        naive: bool = True, workers: int = 1, loop: str = "asyncio", client: str = "light") -> dict[str, Any]:
     """The harness entry point (`podium bench`): `seconds` of writes, one round per ROUND_S, else `rounds`."""
     if seconds is not None:
         rounds = max(1, round(seconds / ROUND_S))
@@ -161,9 +240,10 @@ def run(subscribers: int = 2000, seconds: float | None = None, rounds: int = 10,
             with ServerProcess(env, cwd=tmp, workers=workers, loop=loop) as podium:
                 for i in range(10):
                     _post(podium.url, f"seed{i}", i)
-                result["server"] = {"workers": workers, "loop": loop}
+                result["server"] = {"workers": workers, "loop": loop, "client": client, "client_processes": clients}
                 result["podium"] = _measure(podium.process.pid, podium.ws_url, PODIUM_Q, subscribers, rounds,
-                                            lambda r: _post(podium.url, f"leader{r}", 1000 + r), clients)
+                                            lambda r: _post(podium.url, f"leader{r}", 1000 + r), clients,
+                                            client == "light")
                 print("podium:", json.dumps(result["podium"]), file=sys.stderr, flush=True)
                 if naive:
                     port = free_port()
@@ -172,7 +252,8 @@ def run(subscribers: int = 2000, seconds: float | None = None, rounds: int = 10,
                     try:
                         _wait_port(port)
                         result["naive"] = _measure(proc.pid, f"ws://127.0.0.1:{port}/graphql", NAIVE_Q, subscribers,
-                                                   rounds, lambda r: _post(podium.url, f"naive{r}", 5000 + r), clients)
+                                                   rounds, lambda r: _post(podium.url, f"naive{r}", 5000 + r), clients,
+                                                   client == "light")
                     finally:
                         proc.terminate()
                         proc.wait(timeout=15)
@@ -203,9 +284,11 @@ def main() -> None:
     parser.add_argument("--no-naive", action="store_true")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    parser.add_argument("--client", choices=["light", "websockets"], default="light",
+                        help="light: hand-parsed frames on uvloop (benchmarks/subscriptions_client.py)")
     args = parser.parse_args()
     print(json.dumps(run(args.subscribers, rounds=args.rounds, clients=args.clients, naive=not args.no_naive,
-                         workers=args.workers, loop=args.loop), indent=2))
+                         workers=args.workers, loop=args.loop, client=args.client), indent=2))
 
 
 if __name__ == "__main__":

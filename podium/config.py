@@ -83,6 +83,9 @@ class ApiLimits(BaseModel):
     ws_handshakes_pending_max: int = 2000    # websocket handshakes in progress per process; above: 429 RATE_LIMITED
     rate_limit_sync_ms: int = 100            # handshakes draw from a local bucket; charged to Redis this often
     rate_limit_local_keys_max: int = 100_000 # clients whose local bucket is kept (LRU)
+    gc_gen0_threshold: int = 100_000         # allocations between young GC passes (CPython's 700 made connect storms GC-bound); 0: default
+    gc_freeze_at_start: bool = True          # the start-up heap goes to the collector's permanent generation (podium.gc_tuning)
+    listen_backlog: int = 4096               # pending TCP connections the listening socket queues (a connect storm; capped by somaxconn)
 
 
 class KafkaSettings(BaseModel):

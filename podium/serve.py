@@ -11,9 +11,12 @@ from hypercorn.config import Config
 WS_MESSAGE_BYTES_MAX = 65_536   # the default of `api.ws_message_bytes_max`
 
 
-def hypercorn_config(host: str, port: int, ws_message_bytes_max: int = WS_MESSAGE_BYTES_MAX) -> Config:
+def hypercorn_config(host: str, port: int, ws_message_bytes_max: int = WS_MESSAGE_BYTES_MAX,
+                     backlog: int | None = None) -> Config:
     config = Config()
     config.bind = [f"{host}:{port}"]
+    if backlog is not None:
+        config.backlog = backlog   # Hypercorn's 100 dropped SYNs in a connect storm (clients retried after 1 s, 3 s…)
     config.accesslog = None
     config.errorlog = "-"
     config.loglevel = "WARNING"
@@ -26,5 +29,5 @@ def hypercorn_config(host: str, port: int, ws_message_bytes_max: int = WS_MESSAG
 
 
 async def serve(app: Any, host: str, port: int, stop: asyncio.Event,
-                ws_message_bytes_max: int = WS_MESSAGE_BYTES_MAX) -> None:
-    await hypercorn_serve(app, hypercorn_config(host, port, ws_message_bytes_max), shutdown_trigger=stop.wait)
+                ws_message_bytes_max: int = WS_MESSAGE_BYTES_MAX, backlog: int | None = None) -> None:
+    await hypercorn_serve(app, hypercorn_config(host, port, ws_message_bytes_max, backlog), shutdown_trigger=stop.wait)

@@ -11,6 +11,7 @@ from typing import Any
 from hypercorn.run import run as hypercorn_run
 
 from podium.config import Settings
+from podium.gc_tuning import tune_gc
 from podium.region.api.app import create_app
 from podium.serve import hypercorn_config, serve
 
@@ -27,13 +28,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def region_app() -> Any:
     """The app a worker process serves (Hypercorn calls this in each spawned worker)."""
-    return create_app(Settings())
+    settings = Settings()
+    return _tuned(create_app(settings), settings)
 
 
 def global_app() -> Any:
     from podium.global_.server import create_global_app
 
-    return create_global_app(Settings())
+    settings = Settings()
+    return _tuned(create_global_app(settings), settings)
+
+
+def _tuned(app: Any, settings: Settings) -> Any:
+    tune_gc(settings.api.gc_gen0_threshold, settings.api.gc_freeze_at_start)
+    return app
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("--workers must be at least 1")
     if args.workers > 1:
         # Hypercorn binds the socket once and spawns the workers, which all accept on it.
-        config = hypercorn_config(settings.host, settings.port, settings.api.ws_message_bytes_max)
+        config = hypercorn_config(settings.host, settings.port, settings.api.ws_message_bytes_max,
+                                  settings.api.listen_backlog)
         config.workers = args.workers
         config.worker_class = args.loop
         config.application_path = f"podium.commands.serve:{args.role}_app()"
@@ -53,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         app = create_global_app(settings)
     else:
         app = create_app(settings)
+    _tuned(app, settings)
     loop_factory = None
     if args.loop == "uvloop":
         import uvloop
@@ -69,4 +79,4 @@ async def _serve(app: object, settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await serve(app, settings.host, settings.port, stop, settings.api.ws_message_bytes_max)
+    await serve(app, settings.host, settings.port, stop, settings.api.ws_message_bytes_max, settings.api.listen_backlog)

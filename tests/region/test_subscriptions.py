@@ -126,3 +126,29 @@ async def test_one_serialization_per_tick_and_shape_shared_by_every_subscriber(l
     finally:
         for sub in (*same, small):
             await sub.close()
+
+
+@pytest.mark.anyio
+async def test_first_message_is_one_shared_frame_per_update_and_shape(live_region: LiveServer) -> None:
+    """A connect storm's first messages: rendered once per (update, operation) and framed once per
+    protocol, not executed by Strawberry per subscriber; every subscriber still gets the full top."""
+    board = create_board(live_region.url)
+    await post_async(live_region.url, [entry(board, "ann", 10), entry(board, "bob", 7)])
+    subs = [await Subscriber(live_region.ws_url, protocol).connect() for protocol in (*PROTOCOLS, PROTOCOLS[0])]
+    payloads = live_region.app.state.service.fanout.payloads
+    try:
+        await subs[0].subscribe(TOP_Q, {"b": board, "n": 3})    # opens the watch (its first read)
+        first = (await asyncio.wait_for(subs[0].next(), 5))["data"]["topChanged"]
+        hits, misses = payloads.hits, payloads.misses
+        for sub in subs[1:]:
+            await sub.subscribe(TOP_Q, {"b": board, "n": 3})
+        got = [(await asyncio.wait_for(sub.next(), 5))["data"]["topChanged"] for sub in subs[1:]]
+        assert got == [first, first]
+        assert first["full"] is True
+        assert [(e["rank"], e["player"], e["score"]) for e in first["entries"]] == [(1, "ann", 10), (2, "bob", 7)]
+        # graphql-ws: its own frame from the shared text (one miss, one hit); the second
+        # graphql-transport-ws socket: the first one's whole frame (one hit)
+        assert (payloads.misses - misses, payloads.hits - hits) == (1, 2)
+    finally:
+        for sub in subs:
+            await sub.close()
