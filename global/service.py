@@ -134,6 +134,8 @@ class GlobalService:
                       rate_limits=TokenBuckets.from_limits(redis, settings.api, clock), breakers=breakers,
                       directory=RegionDirectory(g.region_urls, breakers, clock, probe_timeout_ms=g.strong_timeout_ms))
         service.telemetry.watch_breakers(breakers)
+        if settings.metrics.spans_dir:
+            service.telemetry.write_spans(settings.metrics.spans_dir)
         return service
 
     def directory_entries(self) -> list[dict[str, Any]]:

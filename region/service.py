@@ -403,7 +403,7 @@ class RegionService:
         # "global": the global tier (HTTP) or the replication topic (Kafka) as this region sees it
         transport = BreakerShipTransport(transport, self.breakers, "global", r.request_timeout_ms)
         feed = RedisChangeFeed(self.redis, self.boards, self.settings.region, self.settings.ingest.changes_len_max)
-        self.shipper = Shipper(feed, self.settings.region, transport, self.clock, r)
+        self.shipper = Shipper(feed, self.settings.region, transport, self.clock, r, tracer=self.telemetry.tracer)
         observe_shipper(self.telemetry.provider.get_meter("podium"), self.shipper)
         self._shipper_metrics(self.shipper)
         self.anti_entropy = AntiEntropy(feed, self.settings.region, g.url, r.secret, self.clock, r)
