@@ -136,7 +136,7 @@ class RegionService:
         if settings.kafka.bootstrap:
             from podium.region.stream.sink_kafka import KafkaSink  # event-log mode: produce, a worker applies
 
-            ingest.sink = KafkaSink(settings, store)
+            ingest.sink = KafkaSink(settings, store, breakers)
         service.rate_limits = TokenBuckets.from_limits(redis, settings.api, clock)
         service.top_snapshots = TopSnapshots(service._read_top, service._read_versions, clock,
                                              entries=settings.api.top_snapshot_entries,
