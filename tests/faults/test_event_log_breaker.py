@@ -21,7 +21,7 @@ from podium.region.stream.sink_kafka import EVENT_LOG_BREAKER, KafkaSink
 
 from podium.breaker import Breakers, BreakerState, CircuitOpen
 from podium.clock import SystemClock
-from podium.config import BreakerSettings, Settings
+from podium.config import BreakerSettings, KafkaSettings, Settings
 from podium.devtools.kafka_broker import KafkaCluster
 from podium.errors import Unavailable
 from podium.model import Board, Operator, ScoreEntry
@@ -56,8 +56,8 @@ async def store(redis_server: RedisServer) -> AsyncIterator[RedisRankStore]:
 
 
 def _sink(bootstrap: str, store: RedisRankStore, breakers: Breakers | None) -> KafkaSink:
-    settings = Settings(region="eu", kafka={"bootstrap": bootstrap, "topic_prefix": f"eb{free_port()}",
-                                            "produce_timeout_ms": PRODUCE_TIMEOUT_MS})
+    settings = Settings(region="eu", kafka=KafkaSettings(bootstrap=bootstrap, topic_prefix=f"eb{free_port()}",
+                                                         produce_timeout_ms=PRODUCE_TIMEOUT_MS))
     return KafkaSink(settings, store, breakers)
 
 
