@@ -19,6 +19,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from podium.region.admin import BoardAdmin
 from podium.region.history.factory import build_history_store, history_writer, rank_store, snapshot_dir
 from podium.region.history.store import HistoryStore, Snapshot
+from podium.region.history.store_breaker import BreakerHistoryStore
 from podium.region.history.writer import HistoryWriter
 from podium.region.ingest import IdempotencyStore, IngestService
 from podium.region.push_lag import PushLagProbe
@@ -159,7 +160,8 @@ class RegionService:
 
         meter.create_observable_gauge("podium_history_backlog_entries", callbacks=[backlog],
                                       description="Apply calls whose scores wait for the warm store (as of the last check)")
-        self.history, self.history_writer = history, writer
+        # request-path reads pass the warm store's breaker; the writer and rebuilds use the store itself
+        self.history, self.history_writer = BreakerHistoryStore(history, self.breakers), writer
         self.rebuilder = Rebuilder(self.redis, self.store, history, self.boards, self.clock, h,
                                    dedup_window_ms=self.settings.ingest.dedup_window_ms,
                                    flush=lambda: writer.flush(h.close_drain_ms_max / 1000))
