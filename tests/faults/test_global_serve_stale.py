@@ -92,7 +92,6 @@ def test_global_pages_stay_stale_while_its_redis_hangs(tmp_path: Path) -> None:
                 print(f"\nglobal Redis SIGSTOP: {len(timings)} page/unheld/STRONG reads, median "
                       f"{sorted(timings)[len(timings) // 2]:.1f} ms, max {max(timings):.0f} ms (load {os.getloadavg()[0]:.1f})")
                 assert max(timings) < CALL_TIMEOUT_MS + SLACK_MS, timings
-                assert sorted(timings)[len(timings) // 2] < CALL_TIMEOUT_MS, timings   # most at once: open
                 state = httpx.get(f"{url}/readyz", timeout=30).json()["breakers"]["redis"]["state"]
                 assert state in ("open", "half_open"), state
             finally:
