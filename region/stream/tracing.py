@@ -1,6 +1,8 @@
 """W3C trace context through the event log: a traced `POST /v1/scores` puts its context in the Kafka
 headers of every record it produces (`traceparent`, `tracestate`), and the worker parents its apply
-span on it, so one trace runs request → broker → worker → Redis.
+span on it, so one trace runs request → broker → worker → Redis; the worker makes that context
+current for the board's apply, so the change-stream entry keeps it and the trace continues through
+the replication shipper to the global merge (podium/trace_context.py, replication/ship_trace.py).
 
 Only a request that carries a sampled trace costs anything: an untraced batch gets no headers and
 its records no spans."""
