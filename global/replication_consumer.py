@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer
+from podium.global_.merge_trace import merge_span
 from podium.global_.service import GlobalService
 from podium.replication.ship_kafka import replication_topic
 from podium.replication.transport import REPLICATE_PATH
@@ -117,7 +118,8 @@ class ReplicationConsumer:
             if not isinstance(doc, dict) or doc.get("region") != region:
                 raise BadUserInput("record body's 'region' does not match its signing key id")
             if path == REPLICATE_PATH:
-                await self.apply_batch(self.service, doc)
+                with merge_span(self.service.telemetry.tracer, record.headers, doc):
+                    await self.apply_batch(self.service, doc)
             else:
                 raise BadUserInput(f"unknown replication record path {path[:64]!r}")
         except (Unauthenticated, BadUserInput, orjson.JSONDecodeError, UnicodeDecodeError) as exc:

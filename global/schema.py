@@ -13,7 +13,7 @@ from podium.global_.service import GlobalService
 from strawberry.types import Info
 
 from podium.config import ApiLimits
-from podium.errors import BadUserInput, NotFound
+from podium.errors import BadUserInput, NotFound, Unavailable
 from podium.gql import typed
 from podium.gql.auth import authorize_player, authorize_read
 from podium.gql.errors import as_graphql_errors
@@ -120,6 +120,27 @@ class Contribution:
     version: Long = strawberry.field(description="The region's sequence number: its version-vector component.")
 
 
+async def _held_page(info: Info[Any, Any], board_id: str, offset: int, first: int,
+                     cause: Unavailable | None) -> LeaderboardConnection:
+    """Serve-stale while the global Redis fails: the page from the board's last good top
+    (`stale: true`, its asOf, never cached); without it, 503 + Retry-After like the store."""
+    service = service_of(info)
+    held = service.last_good_tops.page(board_id, offset, first)
+    if held is None:
+        if cause is not None:
+            raise cause
+        raise Unavailable("the global tier's Redis is failing (circuit open) and this process holds no "
+                          "earlier answer for this page", retryAfter=1.0)
+    top, rows = held
+    await authorize_read(info, top.board.public_read)
+    response = info.context.get("response")
+    if response is not None and hasattr(response, "headers"):
+        response.headers["cache-control"] = "no-store"     # never cached past the outage
+    page = LeaderboardConnection.from_entries(rows, top.total, top.as_of_ms, first, stale=True)
+    page.page_info.has_next_page = page.page_info.has_next_page and offset + first < service.settings.global_.top_k
+    return page
+
+
 @strawberry.type
 class Query:
     @typed.field(description="Every board the global tier has heard of.")
@@ -139,16 +160,26 @@ class Query:
         limit = min(service.settings.api.page_size_max, top_k)
         if not 1 <= first <= limit or offset < 0 or offset + first > top_k:
             raise BadUserInput(f"the exact global board holds ranks 1..{top_k}; first must be 1..{limit}")
-        b = await readable_board(info, board)
-        stale = any(service.is_stale(s) for s in service.regions.values())
         if consistency is Consistency.STRONG:
             if offset:
                 raise BadUserInput("STRONG reads start at rank 1 (offset must be 0)")
+            b = await readable_board(info, board)
             rows, stale = await service.strong_top(b, first, allow_stale)
+            total = await service.store.count(b)
+            now = service.clock.now_ms()
+        elif service.breakers.is_open("redis"):
+            return await _held_page(info, board, offset, first, None)   # fail fast: no Redis call at all
         else:
-            rows = await service.store.top(b, offset, first)
-        total = await service.store.count(b)
-        page = LeaderboardConnection.from_entries(rows, total, service.clock.now_ms(), first, stale=stale)
+            try:
+                b = await readable_board(info, board)
+                rows = await service.store.top(b, offset, first)
+                total = await service.store.count(b)
+            except Unavailable as exc:
+                return await _held_page(info, board, offset, first, exc)
+            now = service.clock.now_ms()
+            service.last_good_tops.remember(b, offset, rows, total, now)
+            stale = any(service.is_stale(s) for s in service.regions.values())
+        page = LeaderboardConnection.from_entries(rows, total, now, first, stale=stale)
         # pages end at rank K: a next page past it would be refused
         page.page_info.has_next_page = page.page_info.has_next_page and offset + first < top_k
         return page

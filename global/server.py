@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from podium.global_.merge_trace import merge_span
 from podium.global_.schema import build_global_schema
 from podium.global_.service import GlobalService
 from podium.global_.staleness import FeedReport
@@ -85,7 +86,9 @@ async def _verified_doc(request: Request) -> tuple[GlobalService, dict[str, Any]
 
 async def replicate(request: Request) -> Response:
     service, doc = await _verified_doc(request)
-    return json_response({"ok": True, "merged": await apply_replicated(service, doc)})
+    with merge_span(service.telemetry.tracer, request.headers, doc):
+        merged = await apply_replicated(service, doc)
+    return json_response({"ok": True, "merged": merged})
 
 
 def _feed_reports(service: GlobalService, doc: dict[str, Any]) -> dict[str, FeedReport]:

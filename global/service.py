@@ -9,6 +9,7 @@ from typing import Any
 
 from datasketches import kll_floats_sketch
 from opentelemetry.metrics import Histogram
+from podium.global_.last_good_tops import LastGoodTops
 from podium.global_.live_reads import RegionReader, decode_session
 from podium.global_.merged_store import GlobalStore
 from podium.global_.region_directory import RegionDirectory
@@ -75,6 +76,8 @@ class GlobalService:
     # One circuit breaker per dependency: "redis" (its own) and "region:<name>" per region (live
     # reads and the directory's probes); the directory publishes the regions with their health.
     breakers: Breakers = field(default_factory=lambda: Breakers(SystemClock()))
+    # serve-stale for EVENTUAL reads while the global Redis fails (as many boards as a region holds tops of)
+    last_good_tops: LastGoodTops = field(default_factory=lambda: LastGoodTops(0))
     directory: RegionDirectory | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -134,6 +137,9 @@ class GlobalService:
                       rate_limits=TokenBuckets.from_limits(redis, settings.api, clock), breakers=breakers,
                       directory=RegionDirectory(g.region_urls, breakers, clock, probe_timeout_ms=g.strong_timeout_ms))
         service.telemetry.watch_breakers(breakers)
+        service.last_good_tops = LastGoodTops(settings.api.top_snapshot_boards_max)
+        if settings.metrics.spans_dir:
+            service.telemetry.write_spans(settings.metrics.spans_dir)
         return service
 
     def directory_entries(self) -> list[dict[str, Any]]:

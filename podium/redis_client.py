@@ -10,7 +10,7 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.utils import HIREDIS_AVAILABLE
 
 from podium.breaker import Breakers
-from podium.redis_guard import guarded_client
+from podium.redis_guard import guarded_client, guarded_cluster
 
 AnyRedis: TypeAlias = aioredis.Redis | RedisCluster
 # Reply shapes as our clients see them: redis-py types each command's replies as the union of every
@@ -44,8 +44,8 @@ class CPackingConnection(aioredis.Connection):
 def connect(url: str, *, cluster: bool = False, connections_max: int = 64,
             breakers: Breakers | None = None, breaker_name: str = "redis") -> AnyRedis:
     """`redis://host:port/db` for one node; `redis+cluster://h1:p1,h2:p2` or cluster=True for a cluster.
-    With `breakers`, every command of a single-node client passes the `breaker_name` breaker
-    (podium/redis_guard.py)."""
+    With `breakers`, every command and pipeline of the client (single node or cluster) passes the
+    `breaker_name` breaker (podium/redis_guard.py)."""
     if url.startswith("redis+cluster://"):
         cluster = True
         url = "redis://" + url.removeprefix("redis+cluster://")
@@ -63,6 +63,8 @@ def connect(url: str, *, cluster: bool = False, connections_max: int = 64,
     for hostport in parsed.netloc.split("@")[-1].split(","):
         host, _, port = hostport.partition(":")
         nodes.append(ClusterNode(host or "127.0.0.1", int(port or 6379)))
+    if breakers is not None:
+        return guarded_cluster(nodes, connections_max, breakers, breaker_name)
     return RedisCluster(startup_nodes=nodes, decode_responses=False, max_connections=connections_max)
 
 

@@ -12,7 +12,13 @@ turns them into `Unavailable` (503 + Retry-After) unchanged:
 
 Only unreachability counts against the breaker (connection errors, timeouts); an error reply
 (WRONGTYPE, a script's error, OOM) is an answer. Commands that block on purpose (BLOCK / B*POP)
-are not timed. Redis Cluster clients are not guarded (open: the cluster client routes per node)."""
+are not timed.
+
+A Redis Cluster client (`GuardedRedisCluster`) passes one breaker for the whole cluster: commands and
+pipelines alike, with the cluster's own redirections and retries inside the call timeout. A
+cluster with one of N primaries down fails about 1/N of the calls, each within the call timeout,
+and opens the breaker only when that share reaches `breakers.failure_ratio`; per-node breakers
+would need redis-py's private per-node calls."""
 
 from __future__ import annotations
 
@@ -20,6 +26,8 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
+from redis.exceptions import ClusterDownError, RedisClusterException
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -41,7 +49,8 @@ class RedisCallTimedOut(RedisTimeoutError):
 
 
 def _unreachable(exc: BaseException) -> bool:
-    return isinstance(exc, (RedisConnectionError, RedisTimeoutError, OSError))
+    # CLUSTERDOWN / MASTERDOWN: the cluster cannot serve the slot (a primary is gone), as unreachable as a dead node
+    return isinstance(exc, (RedisConnectionError, RedisTimeoutError, ClusterDownError, OSError))
 
 
 def _word(arg: Any) -> str:
@@ -92,5 +101,40 @@ class GuardedRedis(aioredis.Redis):
 
 def guarded_client(pool: aioredis.ConnectionPool, breakers: Breakers, name: str) -> GuardedRedis:
     client = cast(GuardedRedis, GuardedRedis.from_pool(pool))   # from_pool builds `cls`
+    client.breakers, client.breaker_name = breakers, name
+    return client
+
+
+class GuardedClusterPipeline(ClusterPipeline):
+    breakers: Breakers
+    breaker_name: str
+
+    async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> list[Any]:
+        result: list[Any] = await _guarded(
+            self.breakers, self.breaker_name,
+            lambda: ClusterPipeline.execute(self, raise_on_error, allow_redirections), blocks=False)
+        return result
+
+
+class GuardedRedisCluster(RedisCluster):
+    """A Redis Cluster client whose every command and pipeline passes `breakers[breaker_name]`."""
+
+    breakers: Breakers
+    breaker_name: str
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        return await _guarded(self.breakers, self.breaker_name,
+                              lambda: RedisCluster.execute_command(self, *args, **kwargs), blocks=_blocks(args))
+
+    def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> GuardedClusterPipeline:
+        if shard_hint:
+            raise RedisClusterException("shard_hint is deprecated in cluster mode")   # as RedisCluster.pipeline
+        pipe = GuardedClusterPipeline(self, transaction)   # type: ignore[abstract]  # as RedisCluster.pipeline builds it
+        pipe.breakers, pipe.breaker_name = self.breakers, self.breaker_name
+        return pipe
+
+
+def guarded_cluster(nodes: list[ClusterNode], connections_max: int, breakers: Breakers, name: str) -> GuardedRedisCluster:
+    client = GuardedRedisCluster(startup_nodes=nodes, decode_responses=False, max_connections=connections_max)
     client.breakers, client.breaker_name = breakers, name
     return client

@@ -55,7 +55,9 @@ def store_errors(store: str) -> Iterator[None]:
         yield
     except PodiumError:
         raise
-    except RedisError as exc:   # redis-py wraps socket errors; an OSError here is the caller's own
+    # redis-py wraps socket errors; an OSError here is the caller's own. RedisClusterException is not
+    # a RedisError ("Redis Cluster cannot be connected" when no node answers the topology refresh)
+    except (RedisError, RedisClusterException) as exc:
         raise translate(exc, store) from exc
 
 

@@ -32,6 +32,7 @@ from podium.ranking import (
 )
 from podium.redis_client import AnyRedis, members, scored_members, stream_entries, stream_max_before
 from podium.store_errors import translate_store_errors
+from podium.trace_context import current_traceparent
 
 LOAD_CHUNK_ENTRIES = 5000
 # Entries per load.lua call: a script blocks Redis while it runs, and a 5,000-entry call (index
@@ -114,6 +115,9 @@ class RedisRankStore:
             "" if offset is None else offset,
             "" if self.history_backlog_max is None else history_key(board.id, board.season),
             self.history_backlog_max or 0,
+            # the write's trace (the request's span, or the event-log record's context the worker
+            # made current) rides the change stream to the shipper and the global merge
+            current_traceparent(),
         ]
         for e in entries:
             args += [e.player, e.score, encode_ts(e.achieved_at_ms), e.event_id]

@@ -20,7 +20,7 @@ from podium.clock import Clock
 from podium.config import Settings
 from podium.errors import Rebuilding
 from podium.keys import keys_of
-from podium.model import Board, RankedEntry
+from podium.model import Board, RankCursor, RankedEntry
 
 STANDINGS_CHUNK_ENTRIES = 10_000  # entries per Redis read when a snapshot reads a whole board
 
@@ -91,15 +91,27 @@ class RegionReads:
         snapshot = await snapshots.top(board, start + count)
         return snapshot.rows[start:start + count], snapshot.total, snapshot.as_of_ms
 
-    def last_good_top(self, board_id: str, first: int) -> tuple[Board, list[RankedEntry], int, int] | None:
-        """Serve-stale: the newest top-`first` of the board's live season this process holds in
-        memory (its top snapshot) as (board, rows, count, asOf ms), without any I/O; None when it
-        holds none that deep. For reads while Redis is failing, labelled stale by the caller."""
+    def last_good_top(self, board_id: str, first: int,
+                      after: RankCursor | None = None) -> tuple[Board, list[RankedEntry], int, int] | None:
+        """Serve-stale: the newest page of the board's live season this process holds in memory (its
+        top snapshot) as (board, rows, count, asOf ms), without any I/O: the top `first`, or the
+        `first` entries after the cursor `after` when the snapshot holds that very entry (so the page
+        continues the one the client read). None when it holds no such page whole (a short page
+        only where the snapshot holds the whole board). For reads while Redis is failing, labelled
+        stale by the caller."""
         board = self.boards.cached().get(board_id)
         snapshots = self.top_snapshots
-        if board is None or not snapshots.covers(first):
+        if board is None or not snapshots.enabled:
             return None
         snapshot = snapshots.snapshots.get((board.id, board.season))
         if snapshot is None:
             return None
-        return board, snapshot.rows[:first], snapshot.total, snapshot.as_of_ms
+        start = 0
+        if after is not None:
+            key = (after.score, after.achieved_at_ms, after.player)
+            start = next((i + 1 for i, r in enumerate(snapshot.rows) if (r.score, r.achieved_at_ms, r.player) == key), -1)
+            if start < 0:
+                return None
+        if start + first > len(snapshot.rows) and len(snapshot.rows) < snapshot.total:
+            return None
+        return board, snapshot.rows[start:start + first], snapshot.total, snapshot.as_of_ms

@@ -13,6 +13,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from podium.region.admin import BoardAdmin
 from podium.region.history.factory import build_history_store, history_writer, rank_store, snapshot_dir
 from podium.region.history.store import HistoryStore
+from podium.region.history.store_breaker import BreakerHistoryStore
 from podium.region.history.writer import HistoryWriter
 from podium.region.idempotency_redis import IdempotencyStore
 from podium.region.ingest import IngestService
@@ -66,7 +67,7 @@ def build_region(settings: Settings, clock: Clock | None = None, redis: AnyRedis
     store = rank_store(redis, settings)
     boards = BoardRegistry(redis, clock)
     live = LiveReads(boards, store)
-    ingest = _ingest(settings, clock, redis, store, boards, telemetry)
+    ingest = _ingest(settings, clock, redis, store, boards, telemetry, breakers)
     lookups = telemetry.cache_lookups
     read_cache = ReadCache(settings.api.cache_ttl_ms, settings.api.cache_entries_max, clock,
                            on_lookup=lambda result: lookups.add(1, {"result": result}))
@@ -88,7 +89,7 @@ def build_region(settings: Settings, clock: Clock | None = None, redis: AnyRedis
         history=history.store if history else None, history_writer=history.writer if history else None,
         rebuilder=history.rebuilder if history else None,
         trending=build_trending(settings, redis, clock),
-        replication=_replication(settings, clock, redis, boards, breakers))
+        replication=_replication(settings, clock, redis, boards, breakers, telemetry))
     boards.on_change = service.board_changed
     return service
 
@@ -102,7 +103,7 @@ def _telemetry(settings: Settings, breakers: Breakers) -> Telemetry:
 
 
 def _ingest(settings: Settings, clock: Clock, redis: AnyRedis, store: RedisRankStore, boards: BoardRegistry,
-            telemetry: Telemetry) -> IngestService:
+            telemetry: Telemetry, breakers: Breakers) -> IngestService:
     idempotency = IdempotencyStore(redis, settings.ingest.idempotency_ttl_ms, settings.ingest.idempotency_pending_ms)
     ingest = IngestService(store, boards, idempotency, settings.ingest, clock, settings.region)
     scores = telemetry.scores
@@ -116,7 +117,7 @@ def _ingest(settings: Settings, clock: Clock, redis: AnyRedis, store: RedisRankS
     if settings.kafka.bootstrap:
         from podium.region.stream.sink_kafka import KafkaSink  # event-log mode: produce, a worker applies
 
-        ingest.sink = KafkaSink(settings, store)
+        ingest.sink = KafkaSink(settings, store, breakers)
     return ingest
 
 
@@ -137,11 +138,12 @@ def _history(settings: Settings, clock: Clock, redis: AnyRedis, store: RedisRank
         description="Apply calls whose scores wait for the warm store (as of the last check)")
     rebuilder = Rebuilder(redis, store, warm, boards, clock, h, dedup_window_ms=settings.ingest.dedup_window_ms,
                           flush=lambda: writer.flush(h.close_drain_ms_max / 1000))
-    return History(warm, writer, rebuilder)
+    # request-path reads pass the warm store's breaker; the writer and rebuilds use the store itself
+    return History(BreakerHistoryStore(warm, breakers), writer, rebuilder)
 
 
 def _replication(settings: Settings, clock: Clock, redis: AnyRedis, boards: BoardRegistry,
-                 breakers: Breakers) -> Replication | None:
+                 breakers: Breakers, telemetry: Telemetry) -> Replication | None:
     """Shipping to the global tier, when one is configured."""
     g, r = settings.global_, settings.replication
     if not g.url:
@@ -156,5 +158,5 @@ def _replication(settings: Settings, clock: Clock, redis: AnyRedis, boards: Boar
     # "global": the global tier (HTTP) or the replication topic (Kafka) as this region sees it
     transport = BreakerShipTransport(transport, breakers, "global", r.request_timeout_ms)
     feed = RedisChangeFeed(redis, boards, settings.region, settings.ingest.changes_len_max)
-    return Replication(Shipper(feed, settings.region, transport, clock, r),
+    return Replication(Shipper(feed, settings.region, transport, clock, r, tracer=telemetry.tracer),
                        AntiEntropy(feed, settings.region, g.url, r.secret, clock, r), transport)

@@ -8,9 +8,18 @@ cannot be reached, never a driver's exception."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from podium.model import Board
+
+
+class FeedRow(NamedTuple):
+    """One change-stream entry: its id, its packed change lines, and the W3C traceparent of the
+    write that made it ("" untraced; podium/trace_context.py)."""
+
+    id: str
+    data: str
+    traceparent: str = ""
 
 
 class ChangeFeed(Protocol):
@@ -24,8 +33,8 @@ class ChangeFeed(Protocol):
 
     async def ack(self, board: Board, entry_id: str) -> None: ...
 
-    async def read(self, board: Board, after: str, count: int) -> list[tuple[str, str]]:
-        """Up to `count` entries after `after`, in order, as (entry id, packed change lines)."""
+    async def read(self, board: Board, after: str, count: int) -> list[FeedRow]:
+        """Up to `count` entries after `after`, in order."""
         ...
 
     async def head(self, board: Board) -> str | None:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Sequence
 from importlib import resources
 from typing import Any, TypeVar
 
-from podium.replication.change_feed import ChangeFeed
+from podium.replication.change_feed import ChangeFeed, FeedRow
 from redis.exceptions import RedisError
 
 from podium.boards import BoardRegistry
@@ -27,12 +27,14 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _rows(raw: Any) -> list[tuple[str, str]]:
-    """XRANGE/XREVRANGE replies as (entry id, the packed change lines in field `d`)."""
+def _rows(raw: Any) -> list[FeedRow]:
+    """XRANGE/XREVRANGE replies: the packed change lines are in field `d`, a traced write's
+    traceparent in field `t` (apply.lua)."""
     out = []
     for entry_id, fields in raw or []:
-        data = (fields or {}).get(b"d") or (fields or {}).get("d") or b""
-        out.append((_text(entry_id), _text(data)))
+        fields = fields or {}
+        data = fields.get(b"d") or fields.get("d") or b""
+        out.append(FeedRow(_text(entry_id), _text(data), _text(fields.get(b"t") or fields.get("t") or b"")))
     return out
 
 
@@ -64,7 +66,7 @@ class RedisChangeFeed:
     async def ack(self, board: Board, entry_id: str) -> None:
         await _guard(self.redis.hset(self.acked_key, keys_of(board).changes, entry_id))
 
-    async def read(self, board: Board, after: str, count: int) -> list[tuple[str, str]]:
+    async def read(self, board: Board, after: str, count: int) -> list[FeedRow]:
         return _rows(await _guard(self.redis.xrange(keys_of(board).changes, min=f"({after}", max="+", count=count)))
 
     async def head(self, board: Board) -> str | None:

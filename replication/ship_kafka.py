@@ -29,6 +29,7 @@ from podium.errors import PayloadTooLarge, Unavailable
 from podium.model import Board
 from podium.signing import signed_headers
 from podium.stream_topics import ensure_named_topics
+from podium.trace_context import current_headers
 
 log = logging.getLogger("podium.replication.ship_kafka")
 
@@ -77,7 +78,8 @@ class KafkaShipTransport:
     async def _produce(self, path: str, region: str, key: str, body: bytes) -> None:
         producer = await self._ready()
         signed = signed_headers(region, self.secret, "POST", path, self.clock.now_ms(), body)
-        headers = [("path", path.encode())] + [(k.lower(), v.encode()) for k, v in signed.items()]
+        # a batch of traced writes carries its `replication.ship` span's W3C context (ship_trace.py)
+        headers = [("path", path.encode())] + [(k.lower(), v.encode()) for k, v in signed.items()] + current_headers()
         try:
             sent = await producer.send(self.topic, body, key=key.encode(), headers=headers)
             await asyncio.wait_for(asyncio.shield(sent), self.timeout_s)

@@ -22,9 +22,11 @@ import random
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from opentelemetry.trace import Tracer
 from podium.replication.batching import cut
-from podium.replication.change_feed import ChangeFeed
+from podium.replication.change_feed import ChangeFeed, FeedRow
 from podium.replication.changes import SEQ_SUB_BITS, Change, parse_stream_entry, stream_id_to_seq
+from podium.replication.ship_trace import ship_span
 from podium.replication.transport import ShipTransport, encode_batch
 
 from podium.clock import Clock
@@ -62,8 +64,9 @@ def _seq(entry_id: str | None) -> int:
 
 class Shipper:
     def __init__(self, feed: ChangeFeed, region: str, transport: ShipTransport, clock: Clock,
-                 settings: ReplicationSettings) -> None:
+                 settings: ReplicationSettings, tracer: Tracer | None = None) -> None:
         self.feed = feed
+        self.tracer = tracer      # a batch of traced writes continues their trace (ship_trace.py)
         self.region = region
         self.transport = transport
         self.clock = clock
@@ -108,8 +111,8 @@ class Shipper:
             return 0
         await self._check_overflow(board, position, rows[0][0])
         self.stats.lag_ms[board.id] = max(0, self.clock.now_ms() - (stream_id_to_seq(rows[0][0]) >> SEQ_SUB_BITS))
-        ids = [i for i, _ in rows]
-        entries = [parse_stream_entry(self.region, board.id, board.season, i, d) for i, d in rows]
+        ids = [r.id for r in rows]
+        entries = [parse_stream_entry(self.region, board.id, board.season, r.id, r.data) for r in rows]
         skip = self._partial.get(board.id, (None, 0))
         skip_n = skip[1] if skip[0] == ids[0] and skip[1] < len(entries[0]) else 0
         head = _seq(await self.feed.head(board))
@@ -120,7 +123,9 @@ class Shipper:
         next_unacked = ids[done] if done < len(ids) else None
         feeds = {board.id: [head, stream_id_to_seq(acked_after), _seq(next_unacked)]}
         try:
-            await self.transport.send(self.region, board, part.changes, feeds)
+            with ship_span(self.tracer, self.region, board.id, rows[:done + (1 if part.skip_next else 0)],
+                           len(part.changes)):
+                await self.transport.send(self.region, board, part.changes, feeds)
         except PayloadTooLarge as exc:
             self._refused(board, part.changes, part.size_bytes, exc)
             return 0
@@ -132,17 +137,17 @@ class Shipper:
         self.stats.stuck.pop(board.id, None)
         return len(part.changes)
 
-    async def _read_up_to(self, board: Board, position: str, count: int, budget_bytes: int) -> list[tuple[str, str]]:
+    async def _read_up_to(self, board: Board, position: str, count: int, budget_bytes: int) -> list[FeedRow]:
         """Entries after `position`, in chunks, stopping once their packed size passes the budget
         (an encoded change is larger than its packed line, so that is all one body can carry): a
         deep backlog is never read and parsed whole for one request."""
-        rows: list[tuple[str, str]] = []
+        rows: list[FeedRow] = []
         packed_bytes = 0
         while len(rows) < count and packed_bytes <= budget_bytes:
             want = min(READ_CHUNK_ENTRIES, count - len(rows))
             chunk = await self.feed.read(board, rows[-1][0] if rows else position, want)
             rows += chunk
-            packed_bytes += sum(len(data) for _, data in chunk)
+            packed_bytes += sum(len(r.data) for r in chunk)
             if len(chunk) < want:
                 break
         return rows

@@ -14,6 +14,7 @@ from podium.clock import Clock
 from podium.errors import PayloadTooLarge, Unavailable
 from podium.model import Board
 from podium.signing import signed_headers
+from podium.trace_context import current_carrier
 
 REPLICATE_PATH = "/v1/replicate"
 
@@ -58,7 +59,8 @@ class HttpShipTransport:
         await self._post(REPLICATE_PATH, region, encode_heartbeat(region, feeds))
 
     async def _post(self, path: str, region: str, body: bytes) -> None:
-        headers = signed_headers(region, self.secret, "POST", path, self.clock.now_ms(), body)
+        # a batch of traced writes carries its `replication.ship` span's W3C context (ship_trace.py)
+        headers = {**signed_headers(region, self.secret, "POST", path, self.clock.now_ms(), body), **current_carrier()}
         try:
             response = await self.http.post(path, content=body, headers=headers)
         except httpx.HTTPError as exc:

@@ -8,6 +8,8 @@
 -- ARGV: 1 operator   2 "1" if descending   3 max delta per minute or ""   4 dedup set ttl ms
 --       5 quarantine len max   6 change stream len max   7 partition or ""   8 offset or ""
 --       9 history key ("arena@3"; "" when history is off)   10 history backlog entries max
+--       11 W3C traceparent of the write ("" untraced): kept in the change-stream entry's field "t",
+--          so the replication shipper continues the write's trace to the global merge
 --       then 4 per entry: player, score (integer string), achieved_at (12 hex digits), event id or ""
 -- The accepted entries (applied or unchanged) go to the history backlog in the same atomic call
 -- as the score itself, so an acknowledged score always reaches the warm store, whatever crashes
@@ -26,9 +28,9 @@ local z, idx, dcur, dprev, dmin, qkey, offkey, chg, banned, hist =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local op, desc, max_delta = ARGV[1], ARGV[2] == "1", tonumber(ARGV[3])
 local dedup_ttl_ms, qmax, cmax, part, offset = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-local hkey, hmax = ARGV[9], tonumber(ARGV[10])
+local hkey, hmax, traceparent = ARGV[9], tonumber(ARGV[10]), ARGV[11]
 local LIMIT = 9007199254740992
-local FIRST = 11  -- ARGV index of the first entry
+local FIRST = 12  -- ARGV index of the first entry
 
 if part ~= "" then
   local last = redis.call("HGET", offkey, part)
@@ -140,7 +142,11 @@ if seen then redis.call("PEXPIRE", dcur, dedup_ttl_ms) end
 if part ~= "" then redis.call("HSET", offkey, part, offset) end
 local version = ""
 if #changes > 0 then
-  version = redis.call("XADD", chg, "MAXLEN", "~", cmax, "*", "d", table.concat(changes, "\n"))
+  if traceparent ~= "" then
+    version = redis.call("XADD", chg, "MAXLEN", "~", cmax, "*", "d", table.concat(changes, "\n"), "t", traceparent)
+  else
+    version = redis.call("XADD", chg, "MAXLEN", "~", cmax, "*", "d", table.concat(changes, "\n"))
+  end
 end
 if #kept > 0 then
   redis.call("XADD", hist, "*", "k", hkey, "r", cjson.encode(kept))

@@ -133,11 +133,13 @@ class Player:
         return events
 
 
-async def _stale_top(info: Info[Any, Any], board_id: str, size: int, cause: Unavailable | None) -> LeaderboardConnection:
-    """Serve-stale while Redis fails: the last top this process read, `stale: true` with its asOf;
-    without one, the read fails like the store did (503 + Retry-After)."""
+async def _stale_top(info: Info[Any, Any], board_id: str, size: int, cause: Unavailable | None,
+                     after: str | None = None) -> LeaderboardConnection:
+    """Serve-stale while Redis fails: the top, or the page after `after`, from the last top this
+    process read, `stale: true` with its asOf; without it (or a cursor it does not hold), the read
+    fails like the store did (503 + Retry-After)."""
     service = reads_of(info)
-    held = service.last_good_top(board_id, size)
+    held = service.last_good_top(board_id, size, decode_cursor(after) if after is not None else None)
     if held is None:
         if cause is not None:
             raise cause
@@ -190,16 +192,17 @@ class Query(ContestQueries, TrendingQuery, NotificationQueries):  # type: ignore
     ) -> LeaderboardConnection:
         service = reads_of(info)
         size = _page_size(service, first)
-        # Serve-stale covers the live top only, and never a STRONG read (no-cache: it must be live).
-        may_be_stale = after is None and season is None and not wants_fresh(info)
+        # Serve-stale covers the live season's pages this process holds (the top and the pages
+        # after a cursor inside it), never a STRONG read (no-cache: it must be live).
+        may_be_stale = season is None and not wants_fresh(info)
         if may_be_stale and service.breakers.is_open("redis"):
-            return await _stale_top(info, board, size, None)      # fail fast: no Redis call at all
+            return await _stale_top(info, board, size, None, after)      # fail fast: no Redis call at all
         try:
             return await _leaderboard(info, board, size, after, season)
         except Unavailable as exc:
             if isinstance(exc, Rebuilding) or not may_be_stale:
                 raise
-            return await _stale_top(info, board, size, exc)
+            return await _stale_top(info, board, size, exc, after)
 
     @typed.field(description="A player, to ask for their rank and score per board.")
     async def player(self, info: Info[Any, Any], id: str) -> Player:

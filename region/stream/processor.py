@@ -24,10 +24,12 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Tracer
 from podium.region.ingest_results import session_token
@@ -65,6 +67,22 @@ class _Chunk:
 
     entries: list[tuple[int, ScoreEntry]] = field(default_factory=list)   # (record offset, entry), log order
     traced: list[tuple[int, int, Context]] = field(default_factory=list)  # (offset, entries, context) of traced records
+
+
+@contextmanager
+def _traced_by(chunk: _Chunk, kept: Sequence[tuple[int, ScoreEntry]]) -> Iterator[None]:
+    """Makes the context of the first traced record among `kept` current for the board's apply, so
+    the change-stream entry keeps it (apply.lua, field "t") and the shipper continues that trace."""
+    offsets = {off for off, _ in kept}
+    ctx = next((c for off, _, c in chunk.traced if off in offsets), None)
+    if ctx is None:
+        yield
+        return
+    token = otel_context.attach(ctx)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
 
 
 @dataclass(slots=True)
@@ -168,7 +186,8 @@ class StreamProcessor:
                 groups.append((board, kept))
         for board, kept in groups:
             # the Lua apply of direct mode (one call per board); None: another apply stored this offset
-            outcomes = await self.store.apply(board, [e for _, e in kept], now_ms, partition=part, offset=last)
+            with _traced_by(chunk, kept):
+                outcomes = await self.store.apply(board, [e for _, e in kept], now_ms, partition=part, offset=last)
             if outcomes is None or not kept:
                 continue
             report.applied += len(outcomes)

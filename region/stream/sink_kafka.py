@@ -11,8 +11,10 @@ the resulting rank."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
+from typing import Any, cast
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -21,14 +23,32 @@ from podium.region.stream.records import encode_entries, partition_of
 from podium.region.stream.sink import ScoreSink
 from podium.region.stream.tracing import current_headers
 
+from podium.breaker import Breakers
 from podium.config import Settings
 from podium.errors import Unavailable
 from podium.model import Board, EntryResult, EntryStatus, ScoreEntry
 from podium.stream_topics import StreamTopics, ensure_topics, partition_key
 
+EVENT_LOG_BREAKER = "event-log"
+
+
+async def _acknowledged(futures: list[asyncio.Future[Any]], timeout_s: float) -> list[Any]:
+    """The broker's acknowledgements of every record, or TimeoutError / the first record's
+    KafkaError. Futures left behind (a timeout, or this call cancelled) have their outcome taken
+    when it comes, so a failed record never reports an unretrieved exception."""
+    for fut in futures:
+        fut.add_done_callback(lambda f: f.cancelled() or f.exception())
+    done, pending = await asyncio.wait(futures, timeout=timeout_s, return_when=asyncio.FIRST_EXCEPTION)
+    for fut in done:
+        if not fut.cancelled() and fut.exception() is not None:
+            raise cast(BaseException, fut.exception())
+    if pending:
+        raise TimeoutError
+    return [fut.result() for fut in futures]
+
 
 class KafkaSink:
-    def __init__(self, settings: Settings, store: RedisRankStore) -> None:
+    def __init__(self, settings: Settings, store: RedisRankStore, breakers: Breakers | None = None) -> None:
         if not settings.kafka.bootstrap:
             raise ValueError("KafkaSink needs kafka.bootstrap (PODIUM_KAFKA__BOOTSTRAP)")
         self.settings = settings
@@ -36,11 +56,18 @@ class KafkaSink:
         self.bootstrap: str = settings.kafka.bootstrap
         self.topics = StreamTopics.of(settings)
         self.store = store
+        # the event log's breaker ("event-log"): while the broker does not acknowledge, batches fail
+        # at once with 503 + Retry-After instead of each waiting out produce_timeout_ms
+        self.breakers = breakers
         self._producer: AIOKafkaProducer | None = None
         # After a failed send the producer is replaced before the next batch: an idempotent producer
         # whose broker restarted can stay wedged (lost producer id / sequence state) for good.
         self._replace_producer = False
         self._replace_lock = asyncio.Lock()
+        # producers given up on while the broker did not answer (their stop or start timed out or was
+        # cut by the breaker): stopped for good at close(), so none is left holding its sockets
+        self._abandoned: list[AIOKafkaProducer] = []
+        self._stopping: list[asyncio.Future[None]] = []
 
     async def start(self) -> None:
         await ensure_topics(self.bootstrap, self.topics, self.kafka.scores_partitions, self.kafka.replication_factor)
@@ -57,6 +84,9 @@ class KafkaSink:
         except KafkaError as exc:
             await producer.stop()
             raise Unavailable(f"the event log ({self.bootstrap}) is unreachable: {exc}") from exc
+        except BaseException:
+            self._abandoned.append(producer)   # cut short (the breaker's call timeout): closed at close()
+            raise
         return producer
 
     async def _fresh_producer(self) -> AIOKafkaProducer:
@@ -64,10 +94,12 @@ class KafkaSink:
             if self._replace_producer:
                 old, self._producer = self._producer, None
                 if old is not None:
-                    try:
-                        await asyncio.wait_for(old.stop(), self.kafka.produce_timeout_ms / 1000)
-                    except (TimeoutError, KafkaError):
-                        pass  # the old producer is abandoned either way
+                    # never cancelled half-way (a producer whose stop was cut keeps its sockets): a
+                    # stop still waiting on the broker finishes on its own; close() waits for it
+                    stop = asyncio.ensure_future(old.stop())
+                    stop.add_done_callback(lambda f: f.cancelled() or f.exception())
+                    self._stopping.append(stop)
+                    await asyncio.wait({stop}, timeout=self.kafka.produce_timeout_ms / 1000)
                 self._producer = await self._new_producer()  # raises Unavailable: retried next batch
                 self._replace_producer = False
             if self._producer is None:
@@ -76,6 +108,13 @@ class KafkaSink:
 
     async def close(self) -> None:
         producer, self._producer = self._producer, None
+        abandoned, self._abandoned = self._abandoned, []
+        stopping, self._stopping = [f for f in self._stopping if not f.done()], []
+        if stopping:
+            await asyncio.wait(stopping, timeout=self.kafka.produce_timeout_ms / 1000)
+        for old in abandoned:
+            with contextlib.suppress(TimeoutError, KafkaError):
+                await asyncio.wait_for(old.stop(), self.kafka.produce_timeout_ms / 1000)
         if producer is not None:
             await producer.stop()
 
@@ -85,6 +124,24 @@ class KafkaSink:
         results: dict[int, EntryResult] = {}
         if not entries:
             return results
+        if self.breakers is None:
+            sent, acks = await self._produce(entries)
+        else:
+            sent, acks = await self.breakers.call(EVENT_LOG_BREAKER, lambda: self._produce(entries),
+                                                  timeout_ms=self.kafka.produce_timeout_ms, on_timeout=self._timed_out)
+        for chunk, md in zip(sent, acks, strict=True):
+            for i, _ in chunk:
+                results[i] = EntryResult(i, EntryStatus.ACCEPTED, extra={"partition": md.partition, "offset": md.offset})
+        if wait:
+            await self._wait_ranked(boards, entries, results)
+        return results
+
+    def _timed_out(self) -> Unavailable:
+        self._replace_producer = True
+        return Unavailable("the event log did not acknowledge the batch in time; retry it")
+
+    async def _produce(self, entries: Sequence[tuple[int, ScoreEntry]]) -> tuple[list[list[tuple[int, ScoreEntry]]], list[Any]]:
+        """Every record of the batch, acknowledged by the broker: (the entries of each record, its metadata)."""
         producer = await self._fresh_producer()
         try:
             partitions = sorted(await producer.partitions_for(self.topics.scores))
@@ -97,17 +154,12 @@ class KafkaSink:
                 for chunk, value in self._records(group):
                     futures.append(await producer.send(self.topics.scores, value, partition=p, headers=headers))
                     sent.append(chunk)
-            acks = await asyncio.wait_for(asyncio.gather(*futures), self.kafka.produce_timeout_ms / 1000)
+            acks = await _acknowledged(futures, self.kafka.produce_timeout_ms / 1000)
         except (TimeoutError, KafkaError) as exc:
             self._replace_producer = True
             # Some records may be on the log already: a retry is deduplicated by event id.
             raise Unavailable("the event log did not acknowledge the batch; retry it") from exc
-        for chunk, md in zip(sent, acks, strict=True):
-            for i, _ in chunk:
-                results[i] = EntryResult(i, EntryStatus.ACCEPTED, extra={"partition": md.partition, "offset": md.offset})
-        if wait:
-            await self._wait_ranked(boards, entries, results)
-        return results
+        return sent, acks
 
     def _records(self, group: list[tuple[int, ScoreEntry]]) -> list[tuple[list[tuple[int, ScoreEntry]], bytes]]:
         """One partition's entries as records: cut every `record_entries_max` entries, and halved

@@ -1,45 +1,25 @@
 """W3C trace context through the event log: a traced `POST /v1/scores` puts its context in the Kafka
 headers of every record it produces (`traceparent`, `tracestate`), and the worker parents its apply
-span on it, so one trace runs request → broker → worker → Redis.
+span on it, so one trace runs request → broker → worker → Redis; the worker makes that context
+current for the board's apply, so the change-stream entry keeps it and the trace continues through
+the replication shipper to the global merge (podium/trace_context.py, replication/ship_trace.py).
 
 Only a request that carries a sampled trace costs anything: an untraced batch gets no headers and
 its records no spans."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.context import Context
 from opentelemetry.trace import Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from podium.trace_context import context_of, current_headers
+
 _PROPAGATOR = TraceContextTextMapPropagator()
-Headers = Sequence[tuple[str, bytes]]
-
-
-def current_headers() -> list[tuple[str, bytes]]:
-    """Kafka record headers carrying the current span's context; empty when nothing is traced."""
-    if not trace.get_current_span().get_span_context().is_valid:
-        return []
-    carrier: dict[str, str] = {}
-    _PROPAGATOR.inject(carrier)
-    return [(k, v.encode()) for k, v in carrier.items()]
-
-
-def context_of(headers: Iterable[tuple[str, bytes]] | Mapping[str, Any] | None) -> Context | None:
-    """The trace context a record's headers carry (None: an untraced record)."""
-    if not headers:
-        return None
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    carrier = {k.lower(): (v.decode(errors="replace") if isinstance(v, bytes) else str(v))
-               for k, v in items if k.lower() in _PROPAGATOR.fields}
-    if "traceparent" not in carrier:
-        return None
-    ctx = _PROPAGATOR.extract(carrier)
-    return ctx if trace.get_current_span(ctx).get_span_context().is_valid else None
+__all__ = ["context_of", "current_headers", "request_span"]
 
 
 @contextmanager

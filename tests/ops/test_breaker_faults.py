@@ -5,6 +5,7 @@ labelled `stale: true` with its asOf, writes fail fast with 503 + Retry-After, n
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import signal
@@ -42,6 +43,22 @@ def _read(url: str, board: str) -> tuple[httpx.Response, float]:
     return r, (time.perf_counter() - t0) * 1000
 
 
+PAGE = ("query($b:String!,$a:String){ leaderboard(board:$b, first:2, after:$a){ stale asOf "
+        "edges { cursor node { player score } } } }")
+
+
+def _page(url: str, board: str, after: str) -> tuple[httpx.Response, float]:
+    t0 = time.perf_counter()
+    r = httpx.post(f"{url}/graphql", json={"query": PAGE, "variables": {"b": board, "a": after}}, timeout=30)
+    return r, (time.perf_counter() - t0) * 1000
+
+
+def _cursor_of(url: str, board: str, rank: int) -> str:
+    doc = httpx.post(f"{url}/graphql", json={"query": PAGE.replace("first:2", "first:5"),
+                                             "variables": {"b": board, "a": None}}, timeout=30).json()
+    return str(doc["data"]["leaderboard"]["edges"][rank - 1]["cursor"])
+
+
 def _write(url: str, board: str, player: str, score: int) -> tuple[httpx.Response, float]:
     t0 = time.perf_counter()
     r = post_scores(url, {"entries": [entry(board, player, score)]})
@@ -65,8 +82,10 @@ def _p99(samples: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
 
 
-def _while_open(url: str, board: str, players: list[str], stopped_at_ms: int, rounds: int) -> dict[str, Any]:
-    """Reads and writes while the breaker is open (it half-opens every open_ms and a probe fails)."""
+def _while_open(url: str, board: str, players: list[str], cursors: list[str], stopped_at_ms: int,
+                rounds: int) -> dict[str, Any]:
+    """Reads (the top, pages) and writes while the breaker is open (it half-opens every open_ms and
+    a probe fails). `cursors`: of the held top's second row, and of a row the top does not hold."""
     reads, writes = [], []
     for i in range(rounds):
         r, ms = _read(url, board)
@@ -77,6 +96,16 @@ def _while_open(url: str, board: str, players: list[str], stopped_at_ms: int, ro
         assert [n["node"]["player"] for n in top["edges"]] == players
         as_of_ms = datetime.fromisoformat(top["asOf"]).timestamp() * 1000
         assert as_of_ms <= stopped_at_ms + 1                   # the last good answer, not a new one
+        reads.append(ms)
+        # a page after a cursor the held top contains: the next rows of that top, labelled stale
+        r, ms = _page(url, board, cursors[0])
+        page = r.json()["data"]["leaderboard"]
+        assert page["stale"] is True and [n["node"]["player"] for n in page["edges"]] == players[2:4], page
+        assert page["asOf"] == top["asOf"]
+        reads.append(ms)
+        # a page the held top cannot continue (a cursor it does not hold): 503 at once, never guessed
+        r, ms = _page(url, board, cursors[1])
+        assert r.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE", r.text
         reads.append(ms)
         w, ms = _write(url, board, f"late{i}", 1000 + i)
         assert w.status_code == 503, w.text
@@ -137,6 +166,9 @@ def test_reads_stay_stale_and_writes_fail_fast_while_redis_hangs_then_dies(tmp_p
                 assert _write(url, board, f"p{i}", 10 * (i + 1))[0].status_code == 200
             first = _read(url, board)[0].json()["data"]["leaderboard"]
             assert first["stale"] is False and len(first["edges"]) == 5
+            # the cursor of rank 2, and of a row past the held top (the 5-row top holds no "gone")
+            outside = base64.urlsafe_b64encode(orjson.dumps([1, 1, "gone"])).decode()
+            cursors = [_cursor_of(url, board, 2), outside]
             assert _breaker(url) == "closed"
             assert redis.process is not None
             pid = redis.process.pid
@@ -147,7 +179,7 @@ def test_reads_stay_stale_and_writes_fail_fast_while_redis_hangs_then_dies(tmp_p
             trip = [_write(url, board, "t", 1)[1] for _ in range(3)]
             _until(lambda: _breaker(url) == "open")
             assert max(trip) < CALL_TIMEOUT_MS + SLACK_MS, trip
-            hung = _while_open(url, board, ["p4", "p3", "p2", "p1", "p0"], stopped_at, rounds=40)
+            hung = _while_open(url, board, ["p4", "p3", "p2", "p1", "p0"], cursors, stopped_at, rounds=40)
             baseline = _without_breaker(bare.url, board, requests=4)
             assert baseline["writes_cut_at_client_timeout"] == 4      # the baseline does hang
             metrics = httpx.get(f"{url}/metrics").text
@@ -158,13 +190,14 @@ def test_reads_stay_stale_and_writes_fail_fast_while_redis_hangs_then_dies(tmp_p
 
             # A dead store: connections refused; same behaviour, then a restart.
             players = [e["node"]["player"] for e in _read(url, board)[0].json()["data"]["leaderboard"]["edges"]]
+            cursors = [_cursor_of(url, board, 2), outside]
             redis.process.kill()
             redis.process.wait()
             stopped_at = int(time.time() * 1000)
             for _ in range(3):
                 _write(url, board, "t", 1)
             _until(lambda: _breaker(url) == "open")
-            dead = _while_open(url, board, players, stopped_at, rounds=40)
+            dead = _while_open(url, board, players, cursors, stopped_at, rounds=40)
             redis.stop()
             redis = RedisServer(tmp_path / "redis", port=redis.port, appendonly=True).start()
             _recovered(url, board)
