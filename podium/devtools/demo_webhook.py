@@ -30,8 +30,9 @@ class DemoReceiver:
 
     def __init__(self, secret: str, console: Console) -> None:
         self.secret = secret
-        self.received = 0
+        self.received = 0        # deliveries verified and printed (counted after the print: a reader sees both)
         self.rejected = 0
+        self.lock = threading.Lock()   # the server handles each delivery on its own thread
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -42,17 +43,20 @@ class DemoReceiver:
                     verify(headers, "POST", self.path, body, {DEMO_ENDPOINT: receiver.secret},
                            time.time_ns() // 1_000_000, SIGNATURE_WINDOW_MS)
                 except Unauthenticated as exc:
-                    receiver.rejected += 1
-                    console.print(f"[red]demo webhook: rejected a delivery: {exc}[/]")
+                    with receiver.lock:
+                        console.print(f"[red]demo webhook: rejected a delivery: {exc}[/]")
+                        receiver.rejected += 1
                     self.send_response(401)
                     self.end_headers()
                     return
-                receiver.received += 1
-                n = receiver.received
-                if n <= PRINT_FIRST or n % PRINT_EVERY == 0:
-                    note = orjson.loads(body)
-                    console.print(f"[dim]demo webhook #{n}: {note['kind']} for {note['player']} on {note['board']} "
-                                  f"(rank {note.get('rank')}), signature verified, event id {headers.get('x-podium-event-id')}[/]")
+                with receiver.lock:
+                    n = receiver.received + 1
+                    if n <= PRINT_FIRST or n % PRINT_EVERY == 0:
+                        note = orjson.loads(body)
+                        console.print(f"[dim]demo webhook #{n}: {note['kind']} for {note['player']} on "
+                                      f"{note['board']} (rank {note.get('rank')}), signature verified, "
+                                      f"event id {headers.get('x-podium-event-id')}[/]")
+                    receiver.received = n
                 self.send_response(204)
                 self.end_headers()
 

@@ -132,6 +132,8 @@ def _simple(rule: Rule, before: Board, after: Board, orders: tuple[list[RankedEn
             if b is None or b.rank > rule.n:
                 yield note(a.player, a, b)
         return
+    if rule.kind is not RuleKind.THRESHOLD:
+        return                       # event kinds (quarantined, board_ended, ...) are not top changes
     candidates = after_order if rule.metric is Metric.SCORE else _top(after_order, rule.value)
     for a in candidates:
         b = before.get(a.player)
