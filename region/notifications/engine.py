@@ -29,7 +29,7 @@ from podium.region.notifications.board_events import (
     quarantine_notifications,
 )
 from podium.region.notifications.cursors_redis import RedisSeasonCursor
-from podium.region.notifications.evaluate import Coalescer, as_board, evaluate
+from podium.region.notifications.evaluate import Coalescer, as_board, evaluate, release_held
 from podium.region.notifications.inbox_redis import RedisInbox
 from podium.region.notifications.quarantine_feed_redis import RedisQuarantineFeed
 from podium.region.notifications.rules import Metric, Notification, Rule, RuleKind
@@ -111,6 +111,8 @@ class NotificationEngine:
                 except TimeoutError:
                     pass
         finally:
+            self._release_held(early=True)
+            await self._flush()
             for _, task in self.watches.values():
                 await cancel_and_wait(task)
             self.watches.clear()
@@ -225,9 +227,10 @@ class NotificationEngine:
         except PodiumError as exc:
             log.warning("quarantine watch on %s ended: %s", board, exc)   # restarted by the next refresh
 
-    def _release_held(self) -> None:
+    def _release_held(self, early: bool = False) -> None:
         """Coalesced `overtaken` passes whose window has ended go out even if the board is quiet:
-        an evaluation of no change releases exactly what is due."""
+        an evaluation of no change releases exactly what is due. `early` (the engine stops): every
+        held pass goes out now, its window cut short, rather than dying with the process."""
         if not self.coalescer.held:
             return
         now = self.clock.now_ms()
@@ -235,7 +238,10 @@ class NotificationEngine:
             rules = [r for r in self.rules.get(board, []) if r.kind is RuleKind.OVERTAKEN]
             if rules:
                 board_now = as_board(top)
-                self._queue(evaluate(rules, board_now, board_now, now, f"{now}.held", self.coalescer).notifications)
+                if early:
+                    self._queue(release_held(rules, board_now, now, f"{now}.stop", self.coalescer))
+                else:
+                    self._queue(evaluate(rules, board_now, board_now, now, f"{now}.held", self.coalescer).notifications)
 
     def _queue(self, notes: list[Notification]) -> None:
         for note in notes:

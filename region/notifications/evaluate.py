@@ -184,6 +184,16 @@ def _send(rule: Rule, player: str, a: RankedEntry | None, now_ms: int, tick: int
     co.last_sent_ms.move_to_end(key)
 
 
+def release_held(rules: Iterable[Rule], after: Board, now_ms: int, tick: int | str, co: Coalescer) -> list[Notification]:
+    """Every pass still held for `rules`, sent now whatever its window: a stopping process would
+    otherwise lose them (they live in memory). The window is cut short, not the passes."""
+    result = Evaluation()
+    for rule in rules:
+        for _, player in [k for k in co.held if k[0] == rule.id]:
+            _send(rule, player, after.get(player), now_ms, tick, co, result)
+    return result.notifications
+
+
 def evaluate(rules: Iterable[Rule], before: Board, after: Board, now_ms: int, tick: int | str,
              coalescer: Coalescer) -> Evaluation:
     """Every notification the change `before` -> `after` of one board causes at `now_ms`.
