@@ -67,8 +67,8 @@ class Coalescer:
             if now_ms >= self.last_sent_ms.get(key, 0) + rule.window_ms:
                 out.add(player)
             else:
-                self.held[key].due_ms = self.last_sent_ms[key] + rule.window_ms
-                self.hold_until(rule.id, player, self.held[key].due_ms)
+                due_ms = self.held[key].due_ms = self.last_sent_ms[key] + rule.window_ms
+                self.hold_until(rule.id, player, due_ms)
         if heap is not None and not heap:
             del self.due[rule.id]
         return out

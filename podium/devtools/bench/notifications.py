@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import orjson
 
-from podium.config import NotificationSettings
+from podium.config import ApiLimits, NotificationSettings
 from podium.model import RankedEntry
 from podium.redis_client import connect
 from podium.redis_server import RedisServer
@@ -109,7 +109,12 @@ def bench_rules(players: int, rules: int, ticks: int, changes_per_tick: int, see
         suppressed += result.suppressed
     rules_s = time.perf_counter() - t0
     per_tick_ms = rules_s / ticks * 1000
-    return {"players": players, "rules": rules, "slice": slice_n, "ticks": ticks, "changes_per_tick": changes_per_tick,
+    base_ms = base_s / ticks * 1000
+    # The engine evaluates each board once per fan-out tick, whatever the score rate: at the
+    # region's `tick_ms` the rules cost (evaluate ms per tick) / tick_ms of one core.
+    tick_ms = ApiLimits().tick_ms
+    return {"evaluate_core_share_at_tick": round((per_tick_ms - base_ms) / tick_ms, 4), "tick_ms": tick_ms,
+            "players": players, "rules": rules, "slice": slice_n, "ticks": ticks, "changes_per_tick": changes_per_tick,
             "baseline_ticks_per_s": round(ticks / base_s, 1), "podium_ticks_per_s": round(ticks / rules_s, 1),
             "evaluate_ms_per_tick": round(per_tick_ms, 3),
             "rule_evaluations_per_s": round(ticks * rules / rules_s, 1),
@@ -266,6 +271,8 @@ def markdown_rows(res: dict[str, Any]) -> list[str]:
          f"{r['changes_per_tick']} changes/tick) | {r['podium_ticks_per_s']:,.0f} | the tick without rules | "
          f"{r['baseline_ticks_per_s']:,.0f} | {q['ticks_with_rules_vs_without']} |"),
         f"| rule evaluations/s | {r['rule_evaluations_per_s']:,.0f} | | | |",
+        (f"| rules' share of one core at one evaluation per {r['tick_ms']} ms tick (evaluate − bare tick) | "
+         f"{r['evaluate_core_share_at_tick']:.1%} | | | |"),
         (f"| webhook deliveries/s ({w['endpoints']} endpoints × {w['events']} events, local receiver) | "
          f"{w['podium_deliveries_per_s']:,.0f} | httpx posting directly, same concurrency | "
          f"{w['baseline_deliveries_per_s']:,.0f} | {q['worker_vs_direct_httpx']} |"),
