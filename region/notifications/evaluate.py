@@ -81,21 +81,21 @@ class Evaluation:
     coalesced: int = 0           # overtaken passes held for a later, merged notification
 
 
-def overtaken_counts(rule: Rule, passes: Passes, by_max: int) -> tuple[dict[str, tuple[int, list[str]]], int]:
-    """Per passed player within the cap: (passes, the first `by_max` overtakers in new-rank order);
-    and how many passes the cap left out. Counted, not enumerated (see `passes`)."""
-    out: dict[str, tuple[int, list[str]]] = {}
+def overtaken_counts(rule: Rule, passes: Passes) -> tuple[list[tuple[str, int, list[str] | None]], int]:
+    """Per passed player within the cap, in new-rank order: (player, passes, the overtakers when the
+    cap kept only those near, else None: all count, and `passes.head` names them when asked); and
+    how many passes the cap left out. Counted, not enumerated (see `passes`)."""
+    out: list[tuple[str, int, list[str] | None]] = []
     capped = 0
     for player, total in passes.total.items():
-        p = passes.after[player]
         previous = passes.before[player].rank
         if previous <= rule.n:
-            out[player] = (total, passes.head(p, by_max))
+            out.append((player, total, None))
             continue
-        near = passes.near(p, previous, rule.near_ranks)
+        near = passes.near(passes.after[player], previous, rule.near_ranks)
         capped += total - len(near)
         if near:
-            out[player] = (len(near), near[:by_max])
+            out.append((player, len(near), near))
     return out, capped
 
 
@@ -143,18 +143,19 @@ def _simple(rule: Rule, before: Board, after: Board, orders: tuple[list[RankedEn
 
 def _overtaken(rule: Rule, passes: Passes, after: Board, now_ms: int, tick: int | str, co: Coalescer,
                result: Evaluation) -> None:
-    fresh, capped = overtaken_counts(rule, passes, co.by_max)
+    fresh, capped = overtaken_counts(rule, passes)
     result.suppressed += capped
-    for player in sorted(set(fresh) | co.pop_due(rule, now_ms)):
+    due = co.pop_due(rule, now_ms)
+    for player, count, near in fresh:
+        due.discard(player)
         key = (rule.id, player)
         held = co.held.get(key)
         if held is None:
-            held = co.held[key] = _Held(now_ms)
-        if held.previous_rank is None and player in passes.before:
-            held.previous_rank = passes.before[player].rank
-        count, by = fresh.get(player, (0, []))
+            held = co.held[key] = _Held(now_ms, previous_rank=passes.before[player].rank)
         held.count += count
-        held.by.extend(by[:co.by_max - len(held.by)])
+        room = co.by_max - len(held.by)
+        if room > 0:          # names are looked up only while the notification has room for them
+            held.by.extend((near if near is not None else passes.head(passes.after[player], co.by_max))[:room])
         last = co.last_sent_ms.get(key)
         if last is not None and now_ms < last + rule.window_ms:
             result.coalesced += count
@@ -162,6 +163,8 @@ def _overtaken(rule: Rule, passes: Passes, after: Board, now_ms: int, tick: int 
                 held.due_ms = last + rule.window_ms
                 co.hold_until(rule.id, player, held.due_ms)
             continue
+        _send(rule, player, after.get(player), now_ms, tick, co, result)
+    for player in sorted(due):            # windows that ended with no new pass
         _send(rule, player, after.get(player), now_ms, tick, co, result)
     while len(co.last_sent_ms) > co.players_max:
         (rid, player), _ = co.last_sent_ms.popitem(last=False)

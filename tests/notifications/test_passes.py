@@ -40,6 +40,13 @@ def oracle(rule: Rule, before: Board, after: Board) -> tuple[dict[str, list[str]
     return kept, capped
 
 
+def named(rule: Rule, passes: Passes, by_max: int) -> tuple[dict[str, tuple[int, list[str]]], int]:
+    """The counts, with the overtakers named as a notification names them (the first `by_max`)."""
+    counts, capped = overtaken_counts(rule, passes)
+    return {p: (c, near[:by_max] if near is not None else passes.head(passes.after[p], by_max))
+            for p, c, near in counts}, capped
+
+
 changes = st.lists(st.tuples(st.integers(0, 29), st.integers(-20, 60)), max_size=40)
 
 
@@ -55,7 +62,7 @@ def test_counted_passes_equal_every_enumerated_pair(seed: int, moves: list[tuple
         scores[f"p{player:02d}"] += delta
     after = top_slice(scores, size)
     rule = Rule("o", "b", RuleKind.OVERTAKEN, n=n, near_ranks=near)
-    got, capped = overtaken_counts(rule, Passes(before, after), by_max)
+    got, capped = named(rule, Passes(before, after), by_max)
     want, want_capped = oracle(rule, before, after)
     assert capped == want_capped
     assert {p: c for p, (c, _) in got.items()} == {p: len(qs) for p, qs in want.items()}
@@ -74,7 +81,7 @@ def test_counts_stay_exact_when_unchanged_entries_reorder(seed: int, size: int, 
     before = {p: RankedEntry(i + 1, p, 7, 0) for i, p in enumerate(first)}
     after = {p: RankedEntry(i + 1, p, 7, 0) for i, p in enumerate(second)}
     rule = Rule("o", "b", RuleKind.OVERTAKEN, n=size, near_ranks=0)
-    got, capped = overtaken_counts(rule, Passes(before, after), by_max)
+    got, capped = named(rule, Passes(before, after), by_max)
     want, _ = oracle(rule, before, after)
     assert capped == 0
     assert {p: c for p, (c, _) in got.items()} == {p: len(qs) for p, qs in want.items()}
