@@ -116,7 +116,7 @@ class BoardRegistry:
 
     async def next_season(self, board_id: str) -> Board:
         board = await self.require(board_id)
-        return await self.update(dataclasses.replace(board, season=board.season + 1))
+        return await self.update(dataclasses.replace(board, season=board.season + 1, season_ends_at_ms=None))
 
     async def delete(self, board_id: str) -> None:
         if not await self.redis.hdel(BOARDS_KEY, board_id):

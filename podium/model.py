@@ -65,6 +65,9 @@ class Board:
     season: int = 0
     # HTTP caches may reuse a top-N or page response for this long (Cache-Control: max-age).
     cache_max_age_s: int = 1
+    # When the live season is scheduled to end (epoch ms), if it is: `board_ending` notifications
+    # count down to it. A reset starts the next season without one.
+    season_ends_at_ms: int | None = None
 
     def __post_init__(self) -> None:
         if not BOARD_ID_RE.match(self.id):
@@ -81,6 +84,8 @@ class Board:
             raise BadUserInput("season must be >= 0")
         if not 0 <= self.cache_max_age_s <= 3600:
             raise BadUserInput("cache_max_age_s must be between 0 and 3600")
+        if self.season_ends_at_ms is not None and not 0 <= self.season_ends_at_ms <= SCORE_ABS_MAX:
+            raise BadUserInput("season_ends_at_ms must be an epoch time in milliseconds")
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -94,6 +99,7 @@ class Board:
             "public_read": self.public_read,
             "season": self.season,
             "cache_max_age_s": self.cache_max_age_s,
+            "season_ends_at_ms": self.season_ends_at_ms,
         }
 
     @classmethod
@@ -110,6 +116,7 @@ class Board:
                 public_read=bool(data.get("public_read", True)),
                 season=int(data.get("season", 0)),  # type: ignore[call-overload]
                 cache_max_age_s=int(data.get("cache_max_age_s", 1)),  # type: ignore[call-overload]
+                season_ends_at_ms=_opt_int(data.get("season_ends_at_ms")),
             )
         except KeyError as exc:
             raise BadUserInput(f"board is missing {exc.args[0]!r}") from exc

@@ -30,9 +30,9 @@ class DemoReceiver:
 
     def __init__(self, secret: str, console: Console) -> None:
         self.secret = secret
-        self.received = 0
+        self.received = 0        # deliveries verified and printed (counted after the print: a reader sees both)
         self.rejected = 0
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()   # the server handles each delivery on its own thread
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -43,8 +43,9 @@ class DemoReceiver:
                     verify(headers, "POST", self.path, body, {DEMO_ENDPOINT: receiver.secret},
                            time.time_ns() // 1_000_000, SIGNATURE_WINDOW_MS)
                 except Unauthenticated as exc:
-                    receiver.rejected += 1
-                    console.print(f"[red]demo webhook: rejected a delivery: {exc}[/]")
+                    with receiver.lock:
+                        console.print(f"[red]demo webhook: rejected a delivery: {exc}[/]")
+                        receiver.rejected += 1
                     self.send_response(401)
                     self.end_headers()
                     return

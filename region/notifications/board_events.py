@@ -59,6 +59,26 @@ def board_ended_notifications(rules: Iterable[Rule], board: str, season: int, fi
     return out
 
 
+def board_ending_notifications(rules: Iterable[Rule], board: str, season: int, ends_at_ms: int,
+                               top: Sequence[RankedEntry], now_ms: int) -> list[Notification]:
+    """Due from `ends_at - window_ms` until the end (none before, none after): each player of the
+    top-`n` (`top` from rank 1), with their rank now. Ids name the season and its end: one
+    announcement per rule per scheduled end, whatever re-evaluates it."""
+    out = []
+    for rule in rules:
+        if rule.kind is not RuleKind.BOARD_ENDING or rule.board != board:
+            continue
+        if not ends_at_ms - rule.window_ms <= now_ms < ends_at_ms:
+            continue
+        for e in top:
+            if e.rank > rule.n:
+                break
+            out.append(Notification(f"{rule.id}:{e.player}:ending{season}.{ends_at_ms}", RuleKind.BOARD_ENDING,
+                                    rule.id, board, e.player, now_ms, rank=e.rank, score=e.score,
+                                    extra={"season": season, "ends_at_ms": ends_at_ms, "ends_in_ms": ends_at_ms - now_ms}))
+    return out
+
+
 def contest_locking_notifications(rules: Iterable[Rule], contest: str, deadline_ms: int, owners: Sequence[str],
                                   now_ms: int) -> tuple[list[Notification], int]:
     """The notifications due at `now_ms` (none before `deadline - window_ms` or after the deadline),

@@ -1,7 +1,8 @@
 """How far the event-based rules have announced (Redis), so a restart neither repeats nor skips.
 
     pn:season     hash: board id -> the first season not yet announced (`board_ended`)
-    pn:locking    hash: "<rule id>\t<contest id>" -> the deadline already announced (`contest_locking`)
+    pn:locking    hash: "<rule id>\t<contest id>" -> the deadline already announced (`contest_locking`);
+                  "<rule id>\t<board id>" -> the season end already announced (`board_ending`)
 A board seen for the first time starts at its live season: rules announce the seasons that end
 after they were declared."""
 

@@ -25,11 +25,12 @@ from typing import Protocol
 
 from podium.region.notifications.board_events import (
     board_ended_notifications,
+    board_ending_notifications,
     contest_locking_notifications,
     quarantine_notifications,
 )
 from podium.region.notifications.cursors_redis import RedisSeasonCursor
-from podium.region.notifications.evaluate import Coalescer, as_board, evaluate
+from podium.region.notifications.evaluate import Coalescer, as_board, evaluate, release_held
 from podium.region.notifications.inbox_redis import RedisInbox
 from podium.region.notifications.quarantine_feed_redis import RedisQuarantineFeed
 from podium.region.notifications.rules import Metric, Notification, Rule, RuleKind
@@ -52,7 +53,7 @@ class ContestLocks(Protocol):
     async def lock_notice(self, contest_id: str, owners_max: int) -> tuple[int, str, list[str]] | None: ...
 
 
-EVENT_KINDS = (RuleKind.QUARANTINED, RuleKind.BOARD_ENDED, RuleKind.CONTEST_LOCKING)   # not top changes
+EVENT_KINDS = (RuleKind.QUARANTINED, RuleKind.BOARD_ENDED, RuleKind.BOARD_ENDING, RuleKind.CONTEST_LOCKING)   # not top changes
 ENDED_SEASONS_MAX = 10        # seasons announced at most per board per refresh (after a long outage, the latest)
 
 
@@ -97,6 +98,7 @@ class NotificationEngine:
         self.dropped = 0          # notifications over `evaluate_queue_max` while Redis was unavailable
         self.suppressed = 0       # overtaken passes outside the cap
         self.coalesced = 0
+        self.refreshes = 0        # rule refreshes done (each also announces the event-based rules)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow the declared rules: one top-N watch per board with rules, until `stop`."""
@@ -104,6 +106,7 @@ class NotificationEngine:
             while not stop.is_set():
                 try:
                     await self.refresh()
+                    self.refreshes += 1
                     self._release_held()
                     await self._flush()
                 except PodiumError as exc:
@@ -113,6 +116,8 @@ class NotificationEngine:
                 except TimeoutError:
                     pass
         finally:
+            self._release_held(early=True)
+            await self._flush()
             for _, task in self.watches.values():
                 await cancel_and_wait(task)
             self.watches.clear()
@@ -133,6 +138,7 @@ class NotificationEngine:
                 del self.watches[board]
         await self._refresh_quarantine(by_board)
         await self._announce_ended_seasons(by_board)
+        await self._announce_endings(by_board)
         await self._announce_contest_locks(by_board)
         for board, rules in by_board.items():
             if not any(r.kind not in EVENT_KINDS for r in rules):
@@ -201,6 +207,31 @@ class NotificationEngine:
                     return            # the store is failing: this season is announced on a later refresh
                 await cursor.announced(board_id, season + 1)
 
+    async def _announce_endings(self, by_board: dict[str, list[Rule]]) -> None:
+        """`board_ending`: once the live season's scheduled end is within a rule's `window_ms`, its
+        top-`n` are told, once per rule and end (the cursor remembers the end announced)."""
+        if self.seasons is None:
+            return
+        registry, store, cursor = self.seasons
+        now = self.clock.now_ms()
+        for board_id, rules in by_board.items():
+            ending = [r for r in rules if r.kind is RuleKind.BOARD_ENDING]
+            board = await registry.get(board_id) if ending else None
+            if board is None or board.season_ends_at_ms is None:
+                continue
+            end = board.season_ends_at_ms
+            for rule in ending:
+                if not end - rule.window_ms <= now < end or await cursor.lock_announced(rule.id, board_id) == end:
+                    continue
+                top = await store.range(board, 0, rule.n)
+                if not top:
+                    continue          # nobody to tell yet: the first players of the window will be
+                self._queue(board_ending_notifications([rule], board_id, board.season, end, top, now))
+                await self._flush()
+                if self.unpublished:
+                    return            # the store is failing: announced on a later refresh
+                await cursor.announce_lock(rule.id, board_id, end)
+
     async def _announce_contest_locks(self, by_board: dict[str, list[Rule]]) -> None:
         if self.contests is None or self.seasons is None:
             return
@@ -241,9 +272,10 @@ class NotificationEngine:
         finally:
             self.quarantine_followed.discard(board)
 
-    def _release_held(self) -> None:
+    def _release_held(self, early: bool = False) -> None:
         """Coalesced `overtaken` passes whose window has ended go out even if the board is quiet:
-        an evaluation of no change releases exactly what is due."""
+        an evaluation of no change releases exactly what is due. `early` (the engine stops): every
+        held pass goes out now, its window cut short, rather than dying with the process."""
         if not self.coalescer.held:
             return
         now = self.clock.now_ms()
@@ -251,7 +283,10 @@ class NotificationEngine:
             rules = [r for r in self.rules.get(board, []) if r.kind is RuleKind.OVERTAKEN]
             if rules:
                 board_now = as_board(top)
-                self._queue(evaluate(rules, board_now, board_now, now, f"{now}.held", self.coalescer).notifications)
+                if early:
+                    self._queue(release_held(rules, board_now, now, f"{now}.stop", self.coalescer))
+                else:
+                    self._queue(evaluate(rules, board_now, board_now, now, f"{now}.held", self.coalescer).notifications)
 
     def _queue(self, notes: list[Notification]) -> None:
         for note in notes:

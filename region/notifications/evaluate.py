@@ -14,10 +14,13 @@ rule's top-`n`, or within `near_ranks` of the overtaker's new rank; other passes
 
 from __future__ import annotations
 
+import bisect
+import heapq
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from podium.region.notifications.passes import Passes
 from podium.region.notifications.rules import Metric, Notification, Rule, RuleKind
 
 from podium.model import RankedEntry
@@ -31,20 +34,44 @@ class _Held:
     by: list[str] = field(default_factory=list)
     count: int = 0
     previous_rank: int | None = None
+    due_ms: int | None = None      # the window end already on the rule's `due` heap
 
 
 class Coalescer:
     """Per (rule, player): when the last `overtaken` went out, and passes held since. Bounded:
-    beyond `players_max` the oldest player is forgotten (its held passes are sent at once)."""
+    beyond `players_max` the oldest player is forgotten (its held passes are sent at once).
+    `due` is each rule's heap of (window end, player) for held passes, so finding what is due costs
+    what is due, not every held player (entries made stale by a send are skipped when popped)."""
 
     def __init__(self, players_max: int, by_max: int) -> None:
         self.players_max = max(1, players_max)
         self.by_max = max(1, by_max)
         self.last_sent_ms: OrderedDict[tuple[str, str], int] = OrderedDict()
         self.held: dict[tuple[str, str], _Held] = {}
+        self.due: dict[str, list[tuple[int, str]]] = {}
 
     def held_count(self) -> int:
         return sum(h.count for h in self.held.values())
+
+    def hold_until(self, rule_id: str, player: str, due_ms: int) -> None:
+        heapq.heappush(self.due.setdefault(rule_id, []), (due_ms, player))
+
+    def pop_due(self, rule: Rule, now_ms: int) -> set[str]:
+        heap = self.due.get(rule.id)
+        out: set[str] = set()
+        while heap and heap[0][0] <= now_ms:
+            _, player = heapq.heappop(heap)
+            key = (rule.id, player)
+            if key not in self.held:
+                continue
+            if now_ms >= self.last_sent_ms.get(key, 0) + rule.window_ms:
+                out.add(player)
+            else:
+                due_ms = self.held[key].due_ms = self.last_sent_ms[key] + rule.window_ms
+                self.hold_until(rule.id, player, due_ms)
+        if heap is not None and not heap:
+            del self.due[rule.id]
+        return out
 
 
 @dataclass
@@ -54,25 +81,21 @@ class Evaluation:
     coalesced: int = 0           # overtaken passes held for a later, merged notification
 
 
-def overtaken_pairs(rule: Rule, before: Board, after: Board) -> tuple[list[tuple[str, str]], int]:
-    """(passed player, overtaker) pairs within the cap, newest rank first, and how many were capped."""
-    out: list[tuple[str, str]] = []
+def overtaken_counts(rule: Rule, passes: Passes) -> tuple[list[tuple[str, int, list[str] | None]], int]:
+    """Per passed player within the cap, in new-rank order: (player, passes, the overtakers when the
+    cap kept only those near, else None: all count, and `passes.head` names them when asked); and
+    how many passes the cap left out. Counted, not enumerated (see `passes`)."""
+    out: list[tuple[str, int, list[str] | None]] = []
     capped = 0
-    ranked_after = sorted(after.values(), key=lambda e: e.rank)
-    for p in ranked_after:
-        prev_p = before.get(p.player)
-        if prev_p is None:
+    for player, total in passes.total.items():
+        previous = passes.before[player].rank
+        if previous <= rule.n:
+            out.append((player, total, None))
             continue
-        for q in ranked_after:
-            if q.rank >= p.rank:
-                break
-            prev_q = before.get(q.player)
-            if prev_q is not None and prev_q.rank < prev_p.rank:
-                continue          # q was already ahead
-            if prev_p.rank <= rule.n or abs(prev_p.rank - q.rank) <= rule.near_ranks:
-                out.append((p.player, q.player))
-            else:
-                capped += 1
+        near = passes.near(passes.after[player], previous, rule.near_ranks)
+        capped += total - len(near)
+        if near:
+            out.append((player, len(near), near))
     return out, capped
 
 
@@ -84,53 +107,73 @@ def _crossed(rule: Rule, before: RankedEntry | None, after: RankedEntry | None) 
     return after.rank <= rule.value and (before is None or before.rank > rule.value)
 
 
-def _simple(rule: Rule, before: Board, after: Board, now_ms: int, tick: int | str) -> Iterable[Notification]:
+def _top(order: list[RankedEntry], n: int) -> list[RankedEntry]:
+    """The entries of a rank-ordered view ranked `n` or better."""
+    return order[:bisect.bisect_right(order, n, key=lambda e: e.rank)]
+
+
+def _simple(rule: Rule, before: Board, after: Board, orders: tuple[list[RankedEntry], list[RankedEntry]],
+            now_ms: int, tick: int | str) -> Iterable[Notification]:
+    """`orders`: both views in rank order, so a top-n rule reads the top n, not the slice."""
     def note(player: str, a: RankedEntry | None, b: RankedEntry | None) -> Notification:
         return Notification(f"{rule.id}:{player}:{tick}", rule.kind, rule.id, rule.board, player, now_ms,
                             a.rank if a else None, b.rank if b else None, a.score if a else None)
 
+    before_order, after_order = orders
     if rule.kind is RuleKind.LEFT_TOP_N:
-        for player, was in before.items():
-            now = after.get(player)
-            if was.rank <= rule.n and (now is None or now.rank > rule.n):
-                yield note(player, now, was)
+        for was in _top(before_order, rule.n):
+            now = after.get(was.player)
+            if now is None or now.rank > rule.n:
+                yield note(was.player, now, was)
         return
-    for player, a in after.items():
-        b = before.get(player)
-        if rule.kind is RuleKind.ENTERED_TOP_N:
-            if a.rank <= rule.n and (b is None or b.rank > rule.n):
-                yield note(player, a, b)
-        elif rule.kind is RuleKind.THRESHOLD and _crossed(rule, b, a):
-            yield note(player, a, b)
+    if rule.kind is RuleKind.ENTERED_TOP_N:
+        for a in _top(after_order, rule.n):
+            b = before.get(a.player)
+            if b is None or b.rank > rule.n:
+                yield note(a.player, a, b)
+        return
+    if rule.kind is not RuleKind.THRESHOLD:
+        return                       # event kinds (quarantined, board_ended, ...) are not top changes
+    candidates = after_order if rule.metric is Metric.SCORE else _top(after_order, rule.value)
+    for a in candidates:
+        b = before.get(a.player)
+        if _crossed(rule, b, a):
+            yield note(a.player, a, b)
 
 
-def _overtaken(rule: Rule, before: Board, after: Board, now_ms: int, tick: int | str, co: Coalescer,
+def _overtaken(rule: Rule, passes: Passes, after: Board, now_ms: int, tick: int | str, co: Coalescer,
                result: Evaluation) -> None:
-    pairs, capped = overtaken_pairs(rule, before, after)
+    fresh, capped = overtaken_counts(rule, passes)
     result.suppressed += capped
-    fresh: dict[str, list[str]] = {}
-    for player, by in pairs:
-        fresh.setdefault(player, []).append(by)
-    due = {k[1] for k, h in co.held.items() if k[0] == rule.id and now_ms >= co.last_sent_ms.get(k, 0) + rule.window_ms}
-    for player in sorted(set(fresh) | due):
+    due = co.pop_due(rule, now_ms)
+    for player, count, near in fresh:
+        due.discard(player)
         key = (rule.id, player)
-        held = co.held.setdefault(key, _Held(now_ms))
-        if held.previous_rank is None and player in before:
-            held.previous_rank = before[player].rank
-        for by in fresh.get(player, []):
-            held.count += 1
-            if len(held.by) < co.by_max:
-                held.by.append(by)
+        held = co.held.get(key)
+        if held is None:
+            held = co.held[key] = _Held(now_ms, previous_rank=passes.before[player].rank)
+        held.count += count
+        room = co.by_max - len(held.by)
+        if room > 0:          # names are looked up only while the notification has room for them
+            held.by.extend((near if near is not None else passes.head(passes.after[player], co.by_max))[:room])
         last = co.last_sent_ms.get(key)
         if last is not None and now_ms < last + rule.window_ms:
-            result.coalesced += len(fresh.get(player, []))
+            result.coalesced += count
+            if held.due_ms != last + rule.window_ms:
+                held.due_ms = last + rule.window_ms
+                co.hold_until(rule.id, player, held.due_ms)
             continue
+        _send(rule, player, after.get(player), now_ms, tick, co, result)
+    for player in sorted(due):            # windows that ended with no new pass
         _send(rule, player, after.get(player), now_ms, tick, co, result)
     while len(co.last_sent_ms) > co.players_max:
         (rid, player), _ = co.last_sent_ms.popitem(last=False)
-        if (rid, player) in co.held and rid == rule.id:
-            _send(rule, player, after.get(player), now_ms, tick, co, result)
-            co.last_sent_ms.pop((rid, player), None)
+        if (rid, player) in co.held:
+            if rid == rule.id:
+                _send(rule, player, after.get(player), now_ms, tick, co, result)
+                co.last_sent_ms.pop((rid, player), None)
+            else:
+                co.hold_until(rid, player, now_ms)     # forgotten window: due at that rule's next evaluation
 
 
 def _send(rule: Rule, player: str, a: RankedEntry | None, now_ms: int, tick: int | str, co: Coalescer,
@@ -144,17 +187,35 @@ def _send(rule: Rule, player: str, a: RankedEntry | None, now_ms: int, tick: int
     co.last_sent_ms.move_to_end(key)
 
 
+def release_held(rules: Iterable[Rule], after: Board, now_ms: int, tick: int | str, co: Coalescer) -> list[Notification]:
+    """Every pass still held for `rules`, sent now whatever its window: a stopping process would
+    otherwise lose them (they live in memory). The window is cut short, not the passes."""
+    result = Evaluation()
+    for rule in rules:
+        for _, player in [k for k in co.held if k[0] == rule.id]:
+            _send(rule, player, after.get(player), now_ms, tick, co, result)
+    return result.notifications
+
+
 def evaluate(rules: Iterable[Rule], before: Board, after: Board, now_ms: int, tick: int | str,
              coalescer: Coalescer) -> Evaluation:
     """Every notification the change `before` -> `after` of one board causes at `now_ms`.
     `tick` makes ids unique per change: the same (rule, player, tick) is one event."""
     result = Evaluation()
+    passes: Passes | None = None
+    orders: tuple[list[RankedEntry], list[RankedEntry]] | None = None
     for rule in rules:
         if rule.kind is RuleKind.OVERTAKEN:
-            _overtaken(rule, before, after, now_ms, tick, coalescer, result)
+            passes = passes or Passes(before, after)      # once per change, shared by every overtaken rule
+            _overtaken(rule, passes, after, now_ms, tick, coalescer, result)
         else:
-            result.notifications.extend(_simple(rule, before, after, now_ms, tick))
+            orders = orders or (sorted(before.values(), key=_rank), sorted(after.values(), key=_rank))
+            result.notifications.extend(_simple(rule, before, after, orders, now_ms, tick))
     return result
+
+
+def _rank(e: RankedEntry) -> int:
+    return e.rank
 
 
 def as_board(entries: Iterable[RankedEntry]) -> dict[str, RankedEntry]:

@@ -45,7 +45,7 @@ async def _player(info: Info[Any, Any], player: str | None) -> str:
 @strawberry.type(name="Notification", description="Something that happened to the player on a board.")
 class NotificationType:
     id: str = strawberry.field(description="Stable per event (the webhook idempotency id).")
-    kind: str = strawberry.field(description="overtaken, entered_top_n, left_top_n, threshold, quarantined, board_ended or contest_locking")
+    kind: str = strawberry.field(description="overtaken, entered_top_n, left_top_n, threshold, quarantined, board_ending, board_ended or contest_locking")
     rule: str
     board: str
     player: str
@@ -95,7 +95,7 @@ class NotificationRuleType:
                    window_ms=Long(r.window_ms), metric=str(r.metric), value=Long(r.value))
 
 
-@strawberry.input(description="A rule: kind is overtaken, entered_top_n, left_top_n, threshold, quarantined, board_ended or contest_locking (metric score "
+@strawberry.input(description="A rule: kind is overtaken, entered_top_n, left_top_n, threshold, quarantined, board_ending, board_ended or contest_locking (metric score "
                               "or rank, value); see docs/notifications.md.")
 class NotificationRuleInput:
     id: str

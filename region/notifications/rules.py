@@ -18,6 +18,7 @@ class RuleKind(StrEnum):
     THRESHOLD = "threshold"
     QUARANTINED = "quarantined"     # ops: an entry of the board was held back by the anti-cheat
     BOARD_ENDED = "board_ended"     # a season ended (reset): each player of the final top-`n`, with their final rank
+    BOARD_ENDING = "board_ending"   # the season's scheduled end is `window_ms` away: each player of the top-`n`
     CONTEST_LOCKING = "contest_locking"   # `board` is a contest: its entrants, `window_ms` before its deadline
 
 

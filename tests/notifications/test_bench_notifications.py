@@ -17,6 +17,7 @@ def test_bench_notifications_tiny(tmp_path: Path) -> None:
     assert res["status"] == "measured", res
     rules, hooks = res["rules"], res["webhooks"]
     assert rules["podium_ticks_per_s"] > 0 and rules["baseline_ticks_per_s"] > 0 and rules["notifications"] > 0
+    assert 0 < rules["evaluate_core_share_at_tick"] and rules["tick_ms"] > 0
     assert hooks["deliveries"] == hooks["delivered"] == 3 * 5 and hooks["lost"] == 0
     assert 0 < hooks["lag_from_enqueue_ms"]["p50"] <= hooks["lag_from_enqueue_ms"]["p99"]
-    assert "webhook deliveries/s" in markdown(results)
+    assert "webhook deliveries/s" in markdown(results) and "share of one core" in markdown(results)

@@ -74,6 +74,9 @@ def test_notifications_match_the_oracle(history: list[tuple[int, int]], gaps: li
         Rule("e", "b", RuleKind.ENTERED_TOP_N, n=n), Rule("l", "b", RuleKind.LEFT_TOP_N, n=n),
         Rule("ts", "b", RuleKind.THRESHOLD, metric=Metric.SCORE, value=value),
         Rule("tr", "b", RuleKind.THRESHOLD, metric=Metric.RANK, value=rank_value),
+        # event kinds share the board's rule list but never fire on a top change
+        Rule("q", "b", RuleKind.QUARANTINED), Rule("end", "b", RuleKind.BOARD_ENDED, n=n),
+        Rule("lock", "b", RuleKind.CONTEST_LOCKING, n=n),
     ]
     boards = boards_of(history)
     co = Coalescer(players_max=1000, by_max=100)
@@ -84,9 +87,10 @@ def test_notifications_match_the_oracle(history: list[tuple[int, int]], gaps: li
     for tick, (before, after) in enumerate(pairwise(boards)):
         now += gaps[tick]
         result = evaluate(rules, before, after, now, tick, co)
-        for rule in rules[1:]:
+        for rule in rules[1:5]:
             got = {x.player for x in result.notifications if x.rule == rule.id}
             assert got == oracle_simple(rule, before, after), rule
+        assert not [x for x in result.notifications if x.rule in {"q", "end", "lock"}]
         pairs = oracle_pairs(rules[0], before, after)
         raw.update(pairs)
         overtaken = [x for x in result.notifications if x.kind is RuleKind.OVERTAKEN]
