@@ -70,7 +70,9 @@ async def _write_rate(store: HistoryStore, rows: list[ScoreRow]) -> float:
 async def _cassandra(tmp: Path, keyspace: str) -> AsyncIterator[HistorySettings]:
     external = os.environ.get("CASSANDRA_CONTACT_POINTS")
     if external:
-        yield HistorySettings(cassandra_contact_points=external.split(","), cassandra_keyspace=keyspace)
+        yield HistorySettings(cassandra_contact_points=external.split(","), cassandra_keyspace=keyspace,
+                              cassandra_port=int(os.environ.get("CASSANDRA_PORT", "9042")),
+                              cassandra_protocol_version=int(os.environ.get("CASSANDRA_PROTOCOL_VERSION", "5")))
         return
     with CassandraServer(tmp / f"cassandra-{keyspace}") as server:
         yield HistorySettings(cassandra_contact_points=["127.0.0.1"], cassandra_port=server.port,
