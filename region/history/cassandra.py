@@ -6,8 +6,8 @@ Tables and why they are shaped so (partition = what one query reads; each kept b
   spread over HISTORY_BUCKETS partitions by a hash of the player, rows of one player together and
   newest first. "A player's history" is one slice of one partition; a rebuild reads the board's
   HISTORY_BUCKETS partitions whole, several at a time, players arriving grouped; and the rows of a
-  write that share a bucket go in one single-partition batch, which Cassandra applies as one
-  mutation (one row per partition cost ~5× the server CPU: the writer's limit). Bounded by the
+  write that share a bucket stay together in a batch, which the node applies as one mutation (a
+  partition per row cost the node about twice the CPU per row: the writer's limit). Bounded by the
   season: ~40 B/row, so 100 MB per partition is ~160M scores per board-season (a season reset
   starts a new history key). It replaces score_history ((board, player), …) + board_players.
 - board_snapshots ((board, taken_at_ms, rank_bucket), rank): one partition per 1000 ranks of one
@@ -20,9 +20,9 @@ Tables and why they are shaped so (partition = what one query reads; each kept b
 
 Writes are idempotent upserts: the event id is in the key and `USING TIMESTAMP` is the achievement
 (or snapshot) time in microseconds, so a replay writes the same cells with the same timestamps.
-Every statement is prepared once; the rows of one write go in UNLOGGED batches of one partition
-(≤ `cassandra_batch_rows_max` rows), and partitions of a row or two are grouped into batches by
-replica set (no coordinator fan-out), `cassandra_writes_in_flight_max` at a time. Large reads page
+Every statement is prepared once; the rows of one write go in UNLOGGED batches (≤
+`cassandra_batch_rows_max` rows) of whole partitions sharing one replica set (no coordinator
+fan-out), `cassandra_writes_in_flight_max` at a time. Large reads page
 (`cassandra_page_rows`).
 """
 
@@ -57,7 +57,6 @@ BOARDS_SCOPE = "boards"      # the one partition of board_definitions
 # Partitions of one board-season's score history. Fixed: rows are found by it (changing it needs a
 # new table). 64: a 1000-row write has ~16 rows per partition, a 10M-row season ~6 MB per partition.
 HISTORY_BUCKETS = 64
-SOLO_ROWS_MIN = 8           # rows of one partition worth a batch of their own
 SCAN_PROFILE = "scan"        # plain tuples for rebuild scans (a named tuple per row costs)
 
 _TABLES = [
@@ -177,28 +176,24 @@ class CassandraHistoryStore:
                 return
 
     async def _write(self, name: str, params: Sequence[Sequence[Any]], partition: slice) -> None:
-        """Upserts in UNLOGGED batches (the `partition` slice of each parameter tuple is the
-        partition key), a bounded number in flight. A partition with SOLO_ROWS_MIN rows or more
-        gets batches of its own (one mutation each on the server); the rows of smaller partitions
-        are pooled into batches of partitions sharing their replicas, so no batch fans out from
-        the coordinator (the token-aware policy sends each batch to one of those replicas)."""
+        """Upserts in UNLOGGED batches of ≤ `cassandra_batch_rows_max` rows, a bounded number in
+        flight (the `partition` slice of each parameter tuple is the partition key). Rows of one
+        partition stay together (the node applies them as one mutation), and a batch holds only
+        partitions that share their replicas, so the token-aware policy sends it to one of them
+        and it never fans out from its coordinator. Replicas are looked up once per partition
+        (not at all on a one-node cluster)."""
         stmt = self._prepared[name]
         batch_max = self.settings.cassandra_batch_rows_max
         by_partition: dict[tuple[Any, ...], list[Sequence[Any]]] = defaultdict(list)
         for row in params:
             by_partition[tuple(row[partition])].append(row)
-        batches: list[Statement] = []
-        pooled: dict[tuple[str, ...], list[Statement]] = defaultdict(list)
         single_host = self._cluster is not None and len(self._cluster.metadata.all_hosts()) <= 1
+        by_replicas: dict[tuple[str, ...], list[Statement]] = defaultdict(list)
         for rows in by_partition.values():
-            for lo in range(0, len(rows), batch_max):
-                bound = [stmt.bind(row) for row in rows[lo : lo + batch_max]]
-                if len(bound) >= SOLO_ROWS_MIN:
-                    batches.append(_batch(bound))
-                else:
-                    pooled[() if single_host else self._replicas(bound[0])].extend(bound)
-        for group in pooled.values():
-            batches += [_batch(group[lo : lo + batch_max]) for lo in range(0, len(group), batch_max)]
+            bound = [stmt.bind(row) for row in rows]
+            by_replicas[() if single_host else self._replicas(bound[0])].extend(bound)
+        batches = [_batch(group[lo : lo + batch_max]) for group in by_replicas.values()
+                   for lo in range(0, len(group), batch_max)]
         gate = asyncio.Semaphore(self.settings.cassandra_writes_in_flight_max)
 
         async def one(statement: Statement) -> None:
