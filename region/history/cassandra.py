@@ -2,11 +2,14 @@
 `execute_async` bridged to asyncio. Tested against a real Cassandra 5 node (`podium.devtools.cassandra_server`).
 
 Tables and why they are shaped so (partition = what one query reads; each kept bounded):
-- score_history ((board, player), achieved_at_ms DESC, event_id): one partition per player and
-  board, newest first, so "a player's history" is one partition slice. Grows with one player's
-  submissions only (~40 B/row: 100k submissions is ~4 MB, below the 100 MB partition guideline).
-- board_players ((board, bucket), player): the players of a board, spread over PLAYER_BUCKETS
-  partitions (1M players → ~16k rows per partition): `has_scores` reads one row of it.
+- board_scores ((board, bucket), player, achieved_at_ms DESC, event_id): a board-season's history
+  spread over HISTORY_BUCKETS partitions by a hash of the player, rows of one player together and
+  newest first. "A player's history" is one slice of one partition; a rebuild reads the board's
+  HISTORY_BUCKETS partitions whole, several at a time, players arriving grouped; and the rows of a
+  write that share a bucket stay together in a batch, which the node applies as one mutation (a
+  partition per row cost the node about twice the CPU per row: the writer's limit). Bounded by the
+  season: ~40 B/row, so 100 MB per partition is ~160M scores per board-season (a season reset
+  starts a new history key). It replaces score_history ((board, player), …) + board_players.
 - board_snapshots ((board, taken_at_ms, rank_bucket), rank): one partition per 1000 ranks of one
   snapshot, so a top-N read touches one partition and a 1M snapshot is 1000 partitions of ~50 KB.
 - snapshot_index (board, taken_at_ms DESC): the board's snapshot times (one small row each;
@@ -17,19 +20,17 @@ Tables and why they are shaped so (partition = what one query reads; each kept b
 
 Writes are idempotent upserts: the event id is in the key and `USING TIMESTAMP` is the achievement
 (or snapshot) time in microseconds, so a replay writes the same cells with the same timestamps.
-Every statement is prepared once; the rows of one write whose partitions share their replicas go
-in UNLOGGED batches of at most `cassandra_batch_rows_max` (one replica set per batch: no
-coordinator fan-out; per-statement round trips were the writer's limit), `cassandra_writes_in_flight_max`
-at a time. Large reads page
-(`cassandra_page_rows`). A rebuild reads a board's history by scanning token sub-ranges of
-score_history (rows of one partition are contiguous in a range), not one query per player: a
-million players is a few hundred pages instead of a million round trips.
+Every statement is prepared once; the rows of one write go in UNLOGGED batches (≤
+`cassandra_batch_rows_max` rows) of whole partitions sharing one replica set (no coordinator
+fan-out), `cassandra_writes_in_flight_max` at a time. Large reads page
+(`cassandra_page_rows`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import zlib
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -37,16 +38,14 @@ from typing import Any
 from cassandra import ConsistencyLevel, DriverException
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, ResponseFuture, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
-from cassandra.query import BatchStatement, BatchType, PreparedStatement, Statement
+from cassandra.query import BatchStatement, BatchType, PreparedStatement, Statement, tuple_factory
 from podium.region.history.store import (
-    PLAYER_BUCKETS,
     RANK_BUCKET_SIZE,
     HistoryStore,
     RankPoint,
     ScoreRow,
     Snapshot,
     SnapshotInfo,
-    player_bucket,
 )
 
 from podium.config import HistorySettings
@@ -55,15 +54,15 @@ from podium.model import Board, RankedEntry
 
 TIME_MAX_MS = 2**62          # "no upper bound" for since/until filters
 BOARDS_SCOPE = "boards"      # the one partition of board_definitions
-SCANS_IN_FLIGHT = 4          # token sub-ranges a rebuild reads at once
-TOKEN_MIN, TOKEN_MAX = -(2**63), 2**63 - 1   # Murmur3Partitioner's ring
+# Partitions of one board-season's score history. Fixed: rows are found by it (changing it needs a
+# new table). 64: a 1000-row write has ~16 rows per partition, a 10M-row season ~6 MB per partition.
+HISTORY_BUCKETS = 64
+SCAN_PROFILE = "scan"        # plain tuples for rebuild scans (a named tuple per row costs)
 
 _TABLES = [
-    """CREATE TABLE IF NOT EXISTS score_history (board text, player text, achieved_at_ms bigint, event_id text,
-       score bigint, PRIMARY KEY ((board, player), achieved_at_ms, event_id))
-       WITH CLUSTERING ORDER BY (achieved_at_ms DESC, event_id DESC)""",
-    """CREATE TABLE IF NOT EXISTS board_players (board text, bucket int, player text,
-       PRIMARY KEY ((board, bucket), player))""",
+    """CREATE TABLE IF NOT EXISTS board_scores (board text, bucket int, player text, achieved_at_ms bigint,
+       event_id text, score bigint, PRIMARY KEY ((board, bucket), player, achieved_at_ms, event_id))
+       WITH CLUSTERING ORDER BY (player ASC, achieved_at_ms DESC, event_id DESC)""",
     """CREATE TABLE IF NOT EXISTS board_snapshots (board text, taken_at_ms bigint, rank_bucket int, rank int,
        player text, score bigint, achieved_at_ms bigint, PRIMARY KEY ((board, taken_at_ms, rank_bucket), rank))""",
     """CREATE TABLE IF NOT EXISTS snapshot_index (board text, taken_at_ms bigint, season int, "entries" int,
@@ -77,17 +76,15 @@ _TABLES = [
 
 def _queries(ks: str) -> dict[str, str]:
     return {
-        "hist_put": f"INSERT INTO {ks}.score_history (board, player, achieved_at_ms, event_id, score) "
-                    "VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?",
-        "player_put": f"INSERT INTO {ks}.board_players (board, bucket, player) VALUES (?, ?, ?)",
-        "hist_get": f"SELECT achieved_at_ms, event_id, score FROM {ks}.score_history "
-                    "WHERE board = ? AND player = ? AND achieved_at_ms >= ? AND achieved_at_ms < ? LIMIT ?",
-        "hist_tie": f"SELECT achieved_at_ms, event_id, score FROM {ks}.score_history "
-                    "WHERE board = ? AND player = ? AND achieved_at_ms = ? AND event_id < ? LIMIT ?",
-        # Partition-key restrictions within a token range: a scan of that range, filtered per row.
-        "hist_scan": f"SELECT player, achieved_at_ms, event_id, score FROM {ks}.score_history "
-                     "WHERE token(board, player) >= ? AND token(board, player) <= ? AND board = ? ALLOW FILTERING",
-        "players_any": f"SELECT player FROM {ks}.board_players WHERE board = ? AND bucket IN ? LIMIT 1",
+        "hist_put": f"INSERT INTO {ks}.board_scores (board, bucket, player, achieved_at_ms, event_id, score) "
+                    "VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
+        "hist_get": f"SELECT achieved_at_ms, event_id, score FROM {ks}.board_scores WHERE board = ? AND bucket = ? "
+                    "AND player = ? AND achieved_at_ms >= ? AND achieved_at_ms < ? LIMIT ?",
+        "hist_tie": f"SELECT achieved_at_ms, event_id, score FROM {ks}.board_scores WHERE board = ? AND bucket = ? "
+                    "AND player = ? AND achieved_at_ms = ? AND event_id < ? LIMIT ?",
+        "hist_scan": f"SELECT player, achieved_at_ms, event_id, score FROM {ks}.board_scores "
+                     "WHERE board = ? AND bucket = ?",
+        "hist_any": f"SELECT player FROM {ks}.board_scores WHERE board = ? AND bucket IN ? LIMIT 1",
         "snap_put": f"INSERT INTO {ks}.board_snapshots (board, taken_at_ms, rank_bucket, rank, player, score, "
                     "achieved_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
         "rank_put": f"INSERT INTO {ks}.rank_history (board, player, taken_at_ms, rank, score) "
@@ -109,11 +106,18 @@ def _queries(ks: str) -> dict[str, str]:
     }
 
 
-def token_ranges(count: int) -> list[tuple[int, int]]:
-    """`count` contiguous, inclusive sub-ranges covering the whole Murmur3 ring exactly once."""
-    span = (TOKEN_MAX - TOKEN_MIN + 1) // count
-    starts = [TOKEN_MIN + i * span for i in range(count)]
-    return [(start, (starts[i + 1] - 1) if i + 1 < count else TOKEN_MAX) for i, start in enumerate(starts)]
+def history_bucket(player: str) -> int:
+    """The board_scores partition of a player (crc32: stable across processes, computed in C)."""
+    return zlib.crc32(player.encode()) % HISTORY_BUCKETS
+
+
+def _batch(bound: list[Statement]) -> Statement:
+    if len(bound) == 1:
+        return bound[0]
+    batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+    for statement in bound:
+        batch.add(statement)
+    return batch
 
 
 class CassandraHistoryStore:
@@ -131,13 +135,15 @@ class CassandraHistoryStore:
     # -- the asyncio bridge ----------------------------------------------------------------------
 
     async def _page(self, query: Statement | str, params: Sequence[Any] | None = None,
-                    paging_state: bytes | None = None) -> tuple[list[Any], bytes | None]:
+                    paging_state: bytes | None = None,
+                    profile: object = EXEC_PROFILE_DEFAULT) -> tuple[list[Any], bytes | None]:
         """One page of a query's rows, and the state that fetches the next page (None: no more)."""
         if self._session is None:
             raise Unavailable("history store is not open")
         loop = asyncio.get_running_loop()
         done: asyncio.Future[tuple[list[Any], bytes | None]] = loop.create_future()
-        future: ResponseFuture = self._session.execute_async(query, params, paging_state=paging_state)
+        future: ResponseFuture = self._session.execute_async(query, params, paging_state=paging_state,
+                                                                     execution_profile=profile)
 
         def ok(_rows: Any) -> None:
             result = future.result()   # already complete: a callback runs after the page arrived
@@ -158,38 +164,36 @@ class CassandraHistoryStore:
         rows, _ = await self._page(query, params)
         return rows
 
-    async def _pages(self, name: str, params: Sequence[Any]) -> AsyncIterator[list[Any]]:
+    async def _pages(self, name: str, params: Sequence[Any],
+                     profile: object = EXEC_PROFILE_DEFAULT) -> AsyncIterator[list[Any]]:
         bound = self._prepared[name].bind(params)
         bound.fetch_size = self.settings.cassandra_page_rows
         state: bytes | None = None
         while True:
-            rows, state = await self._page(bound, paging_state=state)
+            rows, state = await self._page(bound, paging_state=state, profile=profile)
             yield rows
             if state is None:
                 return
 
     async def _write(self, name: str, params: Sequence[Sequence[Any]], partition: slice) -> None:
-        """Upserts in UNLOGGED batches of rows whose partitions live on the same replicas (the
-        `partition` slice of each parameter tuple is the partition key; rows of one partition stay
-        together), a bounded number in flight. The token-aware policy sends each batch to one of
-        those replicas, so no batch fans out from its coordinator."""
+        """Upserts in UNLOGGED batches of ≤ `cassandra_batch_rows_max` rows, a bounded number in
+        flight (the `partition` slice of each parameter tuple is the partition key). Rows of one
+        partition stay together (the node applies them as one mutation), and a batch holds only
+        partitions that share their replicas, so the token-aware policy sends it to one of them
+        and it never fans out from its coordinator. Replicas are looked up once per partition
+        (not at all on a one-node cluster)."""
         stmt = self._prepared[name]
         batch_max = self.settings.cassandra_batch_rows_max
+        by_partition: dict[tuple[Any, ...], list[Sequence[Any]]] = defaultdict(list)
+        for row in params:
+            by_partition[tuple(row[partition])].append(row)
+        single_host = self._cluster is not None and len(self._cluster.metadata.all_hosts()) <= 1
         by_replicas: dict[tuple[str, ...], list[Statement]] = defaultdict(list)
-        for row in sorted(params, key=lambda p: tuple(p[partition])):
-            bound = stmt.bind(row)
-            by_replicas[self._replicas(bound)].append(bound)
-        batches: list[Statement] = []
-        for bound_rows in by_replicas.values():
-            for lo in range(0, len(bound_rows), batch_max):
-                chunk = bound_rows[lo : lo + batch_max]
-                if len(chunk) == 1:
-                    batches.append(chunk[0])
-                    continue
-                batch = BatchStatement(batch_type=BatchType.UNLOGGED)
-                for bound in chunk:
-                    batch.add(bound)
-                batches.append(batch)
+        for rows in by_partition.values():
+            bound = [stmt.bind(row) for row in rows]
+            by_replicas[() if single_host else self._replicas(bound[0])].extend(bound)
+        batches = [_batch(group[lo : lo + batch_max]) for group in by_replicas.values()
+                   for lo in range(0, len(group), batch_max)]
         gate = asyncio.Semaphore(self.settings.cassandra_writes_in_flight_max)
 
         async def one(statement: Statement) -> None:
@@ -210,9 +214,10 @@ class CassandraHistoryStore:
         level = ConsistencyLevel.name_to_value[self.settings.cassandra_consistency.upper()]
         policy = TokenAwarePolicy(DCAwareRoundRobinPolicy())   # each statement goes to a replica of its partition
         profile = ExecutionProfile(consistency_level=level, load_balancing_policy=policy)
+        scan = ExecutionProfile(consistency_level=level, load_balancing_policy=policy, row_factory=tuple_factory)
         self._cluster = Cluster(self.settings.cassandra_contact_points, port=self.settings.cassandra_port,
                                 protocol_version=self.settings.cassandra_protocol_version,
-                                execution_profiles={EXEC_PROFILE_DEFAULT: profile})
+                                execution_profiles={EXEC_PROFILE_DEFAULT: profile, SCAN_PROFILE: scan})
         try:
             # connect() blocks on sockets: keep it off the event loop.
             session = self._session = await asyncio.to_thread(self._cluster.connect)
@@ -238,56 +243,58 @@ class CassandraHistoryStore:
     # -- score history ---------------------------------------------------------------------------
 
     async def append_scores(self, rows: Sequence[ScoreRow]) -> None:
-        await self._write("hist_put", [(r.board, r.player, r.achieved_at_ms, r.event_id, r.score,
-                                        r.achieved_at_ms * 1000) for r in rows], slice(0, 2))
-        players = {(r.board, r.player) for r in rows}
-        await self._write("player_put", [(b, player_bucket(p), p) for b, p in players], slice(0, 2))
+        await self._write("hist_put", [(r.board, history_bucket(r.player), r.player, r.achieved_at_ms, r.event_id,
+                                        r.score, r.achieved_at_ms * 1000) for r in rows], slice(0, 2))
 
     async def score_history(self, board: str, player: str, limit: int, *,
                             since_ms: int | None = None, until_ms: int | None = None,
                             before: tuple[int, str] | None = None) -> list[ScoreRow]:
         since, until = since_ms or 0, TIME_MAX_MS if until_ms is None else until_ms
+        bucket = history_bucket(player)
         rows: list[ScoreRow] = []
         if before is not None:
             # The rest of the cursor's own time first (one clustering prefix, event ids below the
             # cursor's), then everything older: two single-column slices CQL accepts.
             key_ts, key_event = before
             if since <= key_ts < until:
-                found = await self._exec(self._prepared["hist_tie"], (board, player, key_ts, key_event, limit))
+                found = await self._exec(self._prepared["hist_tie"], (board, bucket, player, key_ts, key_event, limit))
                 rows = [ScoreRow(board, player, r.event_id, r.score, r.achieved_at_ms) for r in found]
             until = min(until, key_ts)
         if len(rows) < limit and since < until:
-            async for page in self._pages("hist_get", (board, player, since, until, limit - len(rows))):
+            async for page in self._pages("hist_get", (board, bucket, player, since, until, limit - len(rows))):
                 rows += [ScoreRow(board, player, r.event_id, r.score, r.achieved_at_ms) for r in page]
         return rows
 
     async def has_scores(self, board: str) -> bool:
-        return bool(await self._exec(self._prepared["players_any"], (board, list(range(PLAYER_BUCKETS)))))
+        return bool(await self._exec(self._prepared["hist_any"], (board, list(range(HISTORY_BUCKETS)))))
 
     async def iter_player_history(self, board: str) -> AsyncIterator[tuple[str, list[ScoreRow]]]:
-        """Every player once, in token order: SCANS_IN_FLIGHT token sub-ranges are read at a time
-        (each paged) and handed over range by range, so memory holds a few pages per range."""
-        ranges = token_ranges(self.settings.cassandra_scan_ranges)
-        queue: asyncio.Queue[tuple[str, list[ScoreRow]] | Exception | None] = asyncio.Queue(maxsize=1024)
-        gate = asyncio.Semaphore(SCANS_IN_FLIGHT)
+        """Every player once, bucket by bucket (players of a bucket in id order): the board's
+        HISTORY_BUCKETS partitions are read `cassandra_scans_in_flight_max` at a time, each paged,
+        and handed over a page of players at a time, so memory holds a few pages per scan."""
+        queue: asyncio.Queue[list[tuple[str, list[ScoreRow]]] | Exception | None] = asyncio.Queue(maxsize=64)
+        gate = asyncio.Semaphore(self.settings.cassandra_scans_in_flight_max)
 
-        async def scan(low: int, high: int) -> None:
+        async def scan(bucket: int) -> None:
             async with gate:
                 player: str | None = None
                 rows: list[ScoreRow] = []
-                async for page in self._pages("hist_scan", (low, high, board)):
-                    for r in page:
-                        if r.player != player:
+                async for page in self._pages("hist_scan", (board, bucket), profile=SCAN_PROFILE):
+                    done: list[tuple[str, list[ScoreRow]]] = []
+                    for who, achieved_at_ms, event_id, score in page:
+                        if who != player:
                             if player is not None:
-                                await queue.put((player, rows))
-                            player, rows = r.player, []
-                        rows.append(ScoreRow(board, r.player, r.event_id, r.score, r.achieved_at_ms))
-                if player is not None:
-                    await queue.put((player, rows))
+                                done.append((player, rows))
+                            player, rows = who, []
+                        rows.append(ScoreRow(board, who, event_id, score, achieved_at_ms))
+                    if done:
+                        await queue.put(done)
+                if player is not None:   # a player's rows may span pages: handed over once complete
+                    await queue.put([(player, rows)])
 
         async def run_all() -> None:
             try:
-                await asyncio.gather(*(scan(lo, hi) for lo, hi in ranges))
+                await asyncio.gather(*(scan(bucket) for bucket in range(HISTORY_BUCKETS)))
             except Exception as exc:  # noqa: BLE001 - handed to the consumer, which raises it
                 await queue.put(exc)
                 return
@@ -298,7 +305,8 @@ class CassandraHistoryStore:
             while (item := await queue.get()) is not None:
                 if isinstance(item, Exception):
                     raise item
-                yield item
+                for group in item:
+                    yield group
         finally:
             runner.cancel()
 

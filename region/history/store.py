@@ -24,8 +24,6 @@ from podium.ranking import is_better
 # Snapshot rows are grouped into rank buckets of this many ranks: one Cassandra partition per bucket
 # keeps partitions at ~1000 rows (~50 KB) however large the board.
 RANK_BUCKET_SIZE = 1000
-# Board → player index rows are spread over this many partitions per board (bounded partitions).
-PLAYER_BUCKETS = 64
 # Separates a board id from its season in a history key; board ids never contain it (BOARD_ID_RE).
 SEASON_SEPARATOR = "@"
 
@@ -142,14 +140,6 @@ class HistoryStore(Protocol):
     async def boards(self) -> list[Board]:
         """Every stored board definition, by id."""
         ...
-
-
-def player_bucket(player: str) -> int:
-    # A stable hash (not Python's salted hash()) so every process agrees on the bucket.
-    value = 0
-    for byte in player.encode():
-        value = (value * 31 + byte) & 0xFFFFFFFF
-    return value % PLAYER_BUCKETS
 
 
 def current_standing(board: Board, rows: Iterable[ScoreRow]) -> Standing | None:

@@ -37,7 +37,7 @@ def cassandra_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[His
         # Small pages, batches and scan ranges, so the contract tests cross every boundary.
         yield HistorySettings(cassandra_contact_points=["127.0.0.1"], cassandra_port=server.port,
                               cassandra_protocol_version=5, cassandra_consistency="LOCAL_QUORUM",
-                              cassandra_page_rows=100, cassandra_batch_rows_max=7, cassandra_scan_ranges=5)
+                              cassandra_page_rows=100, cassandra_batch_rows_max=7, cassandra_scans_in_flight_max=3)
 
 
 @pytest.fixture(params=["sqlite", "cassandra"])

@@ -135,6 +135,17 @@ async def test_iteration_crosses_read_chunks(anyio_backend: str, history_store: 
     assert sorted((r.player, r.event_id) for _, rs in seen for r in rs) == sorted((r.player, r.event_id) for r in rows)
 
 
+async def test_player_longer_than_a_read_page_comes_once(anyio_backend: str, history_store: HistoryStore) -> None:
+    # 250 rows of one player next to small ones: with 100-row pages (Cassandra fixture) this
+    # player's rows span three pages and must still arrive as one group with every row.
+    rows = [ScoreRow("long@0", "big", f"b{k}", k, 1000 + k) for k in range(250)]
+    rows += [ScoreRow("long@0", f"s{i}", f"s{i}", i, 5000) for i in range(40)]
+    await history_store.append_scores(rows)
+    seen = [(p, r) async for p, r in history_store.iter_player_history("long@0")]
+    assert sorted(p for p, _ in seen) == sorted({r.player for r in rows})
+    assert sorted(r.event_id for p, rs in seen if p == "big" for r in rs) == sorted(f"b{k}" for k in range(250))
+
+
 async def test_snapshot_index_and_pages(anyio_backend: str, history_store: HistoryStore) -> None:
     entries = tuple(RankedEntry(i, f"p{i}", 5000 - i, 7) for i in range(1, 2101))
     await history_store.write_snapshot(Snapshot("s", 1, 500, entries[:10]))
