@@ -127,7 +127,9 @@ def check_typed(events: list[WireEvent], streams: Mapping[str, StreamSpec], limi
     n = len(events)
     names, items, ats = list(map(_STREAM, events)), list(map(_ITEM, events)), list(map(_AT, events))
     ids, weights = list(map(_ID, events)), list(map(_WEIGHT, events))
-    dim_keys: list[Dims] = [tuple(sorted(d.items())) if d else () for d in map(_DIMS, events)]
+    # as sent (hashable, unsorted); sorted once per distinct value below
+    dim_keys: list[Dims] = [tuple(d.items()) if d else () for d in map(_DIMS, events)]
+    canonical = {d: tuple(sorted(d)) for d in set(dim_keys)}
     flagged = _bad_strings(items, limits.item_len_max, True) | _bad_strings(ids, limits.event_id_len_max, False)
     distinct = set(names)
     for stream_id in distinct:
@@ -137,9 +139,11 @@ def check_typed(events: list[WireEvent], streams: Mapping[str, StreamSpec], limi
             continue
         lo, hi = now_ms - spec.lateness_ms, now_ms + limits.future_skew_ms
         mine = [i for i, s in enumerate(names) if s == stream_id] if len(distinct) > 1 else range(n)
+        if len(distinct) == 1 and lo <= min(ats) and max(ats) <= hi:
+            continue
         if not all(lo <= ats[i] <= hi for i in mine):
             flagged |= {i for i in mine if not lo <= ats[i] <= hi}
-    bad_dims = {(s, d) for s, d in set(zip(names, dim_keys)) if s in streams and d and not _dims_ok(streams[s], d)}
+    bad_dims = {(s, d) for s, d in set(zip(names, dim_keys)) if s in streams and d and not _dims_ok(streams[s], canonical[d])}
     if bad_dims:
         flagged |= {i for i, pair in enumerate(zip(names, dim_keys)) if pair in bad_dims}
     out = DecodedEvents(n)
@@ -157,13 +161,13 @@ def check_typed(events: list[WireEvent], streams: Mapping[str, StreamSpec], limi
             if i not in flagged:
                 by_stream.setdefault(s, []).append(i)
     for stream_id, picked in by_stream.items():
-        index: dict[Dims, int] = {(): 0}
+        tuples: dict[Dims, int] = {(): 0}
+        index = {d: tuples.setdefault(c, len(tuples)) for d, c in canonical.items()}
         if len(picked) == n:
-            cols = EventColumns(ids, items, ats, weights, [index.setdefault(d, len(index)) for d in dim_keys])
+            cols = EventColumns(ids, items, ats, weights, list(map(index.__getitem__, dim_keys)))
         else:
             cols = EventColumns([ids[i] for i in picked], [items[i] for i in picked], [ats[i] for i in picked],
-                                [weights[i] for i in picked],
-                                [index.setdefault(dim_keys[i], len(index)) for i in picked])
-        cols.dim_tuples = list(index)
+                                [weights[i] for i in picked], [index[dim_keys[i]] for i in picked])
+        cols.dim_tuples = list(tuples)
         out.columns[stream_id] = (picked, cols)
     return out

@@ -11,6 +11,7 @@ admissions are the ones `table.BucketTable` makes event by event."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -79,8 +80,12 @@ def levels(spec: StreamSpec, cols: EventColumns) -> dict[Resolution, Level]:
         level: Level = {}
         get = level.get
         if below is None:
-            for key, w in zip(zip([a - a % size for a in cols.ats], cols.items, cols.dims), cols.weights):
-                level[key] = get(key, 0) + w
+            keys = zip([a - a % size for a in cols.ats], cols.items, cols.dims)
+            if max(cols.weights) == 1:      # the common case, counted in C (first-occurrence order kept)
+                level = dict(Counter(keys))
+            else:
+                for key, w in zip(keys, cols.weights):
+                    level[key] = get(key, 0) + w
         else:
             for (start, item, d), w in below.items():
                 key = (start - start % size, item, d)
