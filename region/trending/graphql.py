@@ -9,6 +9,7 @@ from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
+from podium.region.api.http import IDEMPOTENCY_KEY_LEN_MAX
 from podium.region.trending.buckets import Calendar
 from podium.region.trending.live import TrendingUpdate
 from podium.region.trending.service import TrendingService
@@ -17,9 +18,9 @@ from podium.region.trending.topk import TrendAnswer, TrendItem
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from podium.errors import BadUserInput, Unavailable
+from podium.errors import BadUserInput, Unauthenticated, Unavailable
 from podium.gql import typed
-from podium.gql.auth import authorize_read
+from podium.gql.auth import authorize_read, require_admin
 from podium.gql.errors import as_graphql_errors
 from podium.gql.live import ChangeKind
 from podium.gql.live_fast import deliver
@@ -142,6 +143,34 @@ class TrendingQuery:
                                      calendar=Calendar(calendar.value) if calendar else None, tz=tz, k=k,
                                      dims=dims, precision=TrendPrecision(precision.value))
         return Trending.from_answer(answer)
+
+
+@strawberry.input(description="One event, as in POST /v1/events.")
+class EventInput:
+    stream: str
+    item: str
+    at: Long = strawberry.field(description="When it happened (Unix ms).")
+    event_id: str = strawberry.field(description="Counted once per stream within the dedup window.")
+    weight: Long = Long(1)
+    dims: JSON | None = strawberry.field(default=None, description="Declared dimension values, e.g. {mode: \"ranked\"}.")
+
+
+@strawberry.type
+class TrendingMutations:
+    @typed.mutation(description="Submit trending events (same validation, limits, per-event results and "
+                                "Idempotency-Key replay as POST /v1/events). For trusted back-ends holding "
+                                "an admin key; game servers sign batches to POST /v1/events instead.")
+    async def submit_events(self, info: Info[Any, Any], events: list[EventInput],
+                            idempotency_key: str | None = None) -> JSON:
+        try:
+            await require_admin(info)
+        except Unauthenticated as exc:
+            raise Unauthenticated("submitEvents needs an admin key; game servers use signed POST /v1/events") from exc
+        if idempotency_key is not None and not 0 < len(idempotency_key) <= IDEMPOTENCY_KEY_LEN_MAX:
+            raise BadUserInput(f"idempotencyKey must be 1-{IDEMPOTENCY_KEY_LEN_MAX} characters")
+        raw = [{"stream": e.stream, "item": e.item, "at": e.at, "event_id": e.event_id, "weight": e.weight,
+                **({"dims": e.dims} if e.dims is not None else {})} for e in events]
+        return await trending_of(info).submit(raw, scope="graphql-admin", idem_key=idempotency_key)  # type: ignore[no-any-return]
 
 
 @strawberry.type
