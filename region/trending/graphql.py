@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import strawberry
 from podium.region.api.http import IDEMPOTENCY_KEY_LEN_MAX
 from podium.region.trending.buckets import Calendar
+from podium.region.trending.events import query_series
 from podium.region.trending.live import TrendingUpdate
 from podium.region.trending.service import TrendingService
 from podium.region.trending.topk import Precision as TrendPrecision
@@ -175,15 +176,19 @@ class TrendingMutations:
 
 @strawberry.type
 class TrendingSubscription:
-    @typed.subscription(description="A sliding window's top-K of a stream (window like 1h, 15m, 7d): "
-                                         "first the full top-K, then only changes, coalesced per tick.")
+    @typed.subscription(description="A sliding window's top-K of a stream (window like 1h, 15m, 7d), "
+                                         "optionally of one dims filter as in `trending`: first the full "
+                                         "top-K, then only changes, coalesced per tick.")
     async def trending_changed(self, info: Info[Any, Any], stream: str, window: str = "1h",
-                               k: int = 10) -> AsyncGenerator[TrendingChanged, None]:
+                               k: int = 10, dims: JSON | None = None) -> AsyncGenerator[TrendingChanged, None]:
         with as_graphql_errors():
             service = trending_of(info)
             spec = await service.streams.require(stream)
             await authorize_read(info, spec.public_read)
+            if dims is not None and not isinstance(dims, dict):
+                raise BadUserInput("dims must be an object of dimension name to value")
+            query_series(spec, dims)      # refuses undeclared dimensions and bad values (400)
             live = info.context["service"].trending_live
-            updates = live.subscribe(stream, window, k)
+            updates = live.subscribe(stream, window, k, tuple(sorted((dims or {}).items())))
             async for message in deliver(info, updates, TrendingChanged.from_update, live.payloads):
                 yield message  # type: ignore[misc]

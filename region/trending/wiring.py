@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from podium.region.ingest import IdempotencyStore
-from podium.region.trending.live import TrendingFanOut
+from podium.region.trending.live import Dims, TrendingFanOut
 from podium.region.trending.service import TrendingService
 from podium.region.trending.store_redis import RedisTrendingStore, StreamRegistry
 
@@ -20,8 +20,8 @@ def build_trending(settings: Settings, redis: AnyRedis, clock: Clock) -> Trendin
 
 
 def build_live(service: TrendingService, settings: Settings, clock: Clock) -> TrendingFanOut:
-    async def read_top(stream: str, window: str, k: int) -> list[RankedEntry]:
-        answer = await service.query(stream, last=window, k=k)
+    async def read_top(stream: str, window: str, k: int, dims: Dims) -> list[RankedEntry]:
+        answer = await service.query(stream, last=window, k=k, dims=dict(dims))
         return [RankedEntry(t.rank, t.item, t.count, 0) for t in answer.items]
 
     return TrendingFanOut(read_top, service.store.versions, settings.api, settings.trending, clock)
