@@ -49,7 +49,8 @@ def raw_events(draw: st.DrawFn) -> Any:
 
 
 def _oracle(raw: list[Any]) -> tuple[dict[int, dict[str, object]], dict[str, list[tuple[int, TrendEvent]]]]:
-    rejected, accepted = {}, {}
+    rejected: dict[int, dict[str, object]] = {}
+    accepted: dict[str, list[tuple[int, TrendEvent]]] = {}
     for i, entry in enumerate(raw):
         checked = validate_event(i, entry, STREAMS, LIMITS, NOW)
         if isinstance(checked, TrendEvent):
