@@ -15,6 +15,7 @@ from podium.region.trending.buckets import Calendar, check_retention, cover, res
 from podium.region.trending.decode import DecodedEvents, WireEvent, check_typed, decode_typed, events_of_body
 from podium.region.trending.events import EventStatus, TrendEvent, check_batch, query_series, validate_event
 from podium.region.trending.ingest_plan import EventColumns
+from podium.region.trending.sink_kafka import EventLogSink
 from podium.region.trending.store_redis import RedisTrendingStore, StreamRegistry
 from podium.region.trending.streams import StreamSpec
 from podium.region.trending.topk import Precision, TrendAnswer, TrendItem
@@ -24,7 +25,7 @@ from podium.config import TrendingSettings
 from podium.errors import BadUserInput, Unavailable
 
 IDEMPOTENCY_SCOPE = "events:"    # keeps event batches apart from score batches of the same key id
-_APPLIED, _DUPLICATE, _REJECTED = (s.value for s in EventStatus)
+_APPLIED, _DUPLICATE, _REJECTED, _ACCEPTED = (s.value for s in EventStatus)
 
 
 class TrendingService:
@@ -35,6 +36,8 @@ class TrendingService:
         self.idempotency = idempotency
         self.limits = limits
         self.clock = clock
+        # None: counted in the request; an EventLogSink produces to the events topic instead
+        self.sink: EventLogSink | None = None
 
     async def declare_configured(self) -> None:
         for declared in self.limits.streams:
@@ -82,13 +85,19 @@ class TrendingService:
             decoded = await asyncio.to_thread(_validate, raw_events or [], streams, self.limits, now_ms)
         statuses = [_REJECTED] * decoded.size
         for stream_id, (indices, cols) in decoded.columns.items():
+            if self.sink is not None:
+                await self.sink.put(stream_id, cols)
+                for i in indices:
+                    statuses[i] = _ACCEPTED
+                continue
             fresh = await self.store.apply_columns(streams[stream_id], cols, now_ms)
             for i, ok in zip(indices, fresh, strict=True):
                 statuses[i] = _APPLIED if ok else _DUPLICATE
         results = [{"index": i, "status": st} for i, st in enumerate(statuses)]
         for i, r in decoded.rejected.items():
             results[i] = r.to_dict()
-        counts = {s.value: statuses.count(s.value) for s in EventStatus}
+        shown = [_ACCEPTED, _REJECTED] if self.sink is not None else [_APPLIED, _DUPLICATE, _REJECTED]
+        counts = {s: statuses.count(s) for s in shown}
         return {"results": results, "counts": counts}
 
     async def query(self, stream: str, *, from_ms: int | None = None, to_ms: int | None = None,

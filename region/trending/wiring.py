@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from podium.region.ingest import IdempotencyStore
 from podium.region.trending.live import Dims, TrendingFanOut
+from podium.region.trending.log_apply import EventLogApplier
 from podium.region.trending.service import TrendingService
+from podium.region.trending.sink_kafka import EventLogSink
 from podium.region.trending.store_redis import RedisTrendingStore, StreamRegistry
 
 from podium.clock import Clock
@@ -15,8 +17,17 @@ from podium.redis_client import AnyRedis
 
 def build_trending(settings: Settings, redis: AnyRedis, clock: Clock) -> TrendingService:
     limits = settings.trending
-    return TrendingService(RedisTrendingStore(redis, limits), StreamRegistry(redis, clock, limits),
-                           IdempotencyStore(redis, settings.ingest.idempotency_ttl_ms), limits, clock)
+    service = TrendingService(RedisTrendingStore(redis, limits, clock), StreamRegistry(redis, clock, limits),
+                              IdempotencyStore(redis, settings.ingest.idempotency_ttl_ms), limits, clock)
+    if settings.kafka.bootstrap:     # event-log mode: produce, the worker counts (log_apply)
+        service.sink = EventLogSink(settings)
+    return service
+
+
+def build_log_applier(settings: Settings, redis: AnyRedis, clock: Clock) -> EventLogApplier:
+    """The worker's applier of the events topic."""
+    limits = settings.trending
+    return EventLogApplier(RedisTrendingStore(redis, limits, clock), StreamRegistry(redis, clock, limits), clock)
 
 
 def build_live(service: TrendingService, settings: Settings, clock: Clock) -> TrendingFanOut:
