@@ -235,6 +235,7 @@ class TrendingSettings(BaseModel):
     subscription_k_max: int = 100            # K of a trendingChanged subscription
     union_ttl_ms: int = 1000                 # server-side merged ranges (exact reads) are reused this long
     lua_increments_max: int = 20_000         # aggregated item increments per Lua call (a script blocks Redis)
+    event_log: bool = False                  # with kafka.bootstrap: events go through the events topic and the worker
 
 
 class SupervisorSettings(BaseModel):

@@ -28,7 +28,8 @@ class StreamTopics:
                    f"{base}.events")
 
     def all(self) -> list[str]:
-        return [self.scores, self.rank_changes, self.quarantine, self.replication, *([self.events] if self.events else [])]
+        """The scores pipeline's topics (the events topic is made by trending's sink when it is on)."""
+        return [self.scores, self.rank_changes, self.quarantine, self.replication]
 
 
 def partition_key(topic: str, partition: int) -> str:

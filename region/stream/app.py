@@ -94,21 +94,8 @@ def create_stream_app(settings: Settings, telemetry: Telemetry | None = None) ->
             )
         return state["p"]
 
-    events_topic = app.topic(topics.events, key_serializer="raw", value_serializer="raw",
-                             partitions=k.scores_partitions)
-    appliers: dict[str, Any] = {}
-
-    @app.agent(events_topic, name="apply-trending-events")
-    async def apply_trending_events(stream: Any) -> None:
-        # trending events (region/trending/log_apply.py); each stream's records keep their order
-        async for events in stream.take_events(k.take_entries_max, within=k.take_within_ms / 1000):
-            if "a" not in appliers:
-                from podium.region.trending.wiring import build_log_applier
-
-                redis = connect(settings.redis_url or "", cluster=settings.redis_cluster,
-                                connections_max=settings.redis_pool_connections_max)
-                appliers["a"] = build_log_applier(settings, redis, SystemClock())
-            await _with_retry_events(appliers["a"], [e.message.value for e in events])
+    if settings.trending.event_log:
+        _trending_agent(app, settings, topics)
 
     @app.agent(scores, name="apply-scores")
     async def apply_scores(stream: Any) -> None:
@@ -139,6 +126,26 @@ async def _with_retry(processor: StreamProcessor, records: list[LogRecord]) -> B
         backoff_ms = min(2 * backoff_ms, RETRY_BACKOFF_MS_MAX)
 
 
+
+
+def _trending_agent(app: faust.App, settings: Settings, topics: StreamTopics) -> None:
+    """The agent applying trending's events topic (region/trending/log_apply.py), when
+    `trending.event_log` is on; each stream's records keep their order."""
+    k = settings.kafka
+    events_topic = app.topic(topics.events, key_serializer="raw", value_serializer="raw",
+                             partitions=k.scores_partitions)
+    appliers: dict[str, Any] = {}
+
+    @app.agent(events_topic, name="apply-trending-events")
+    async def apply_trending_events(stream: Any) -> None:
+        async for events in stream.take_events(k.take_entries_max, within=k.take_within_ms / 1000):
+            if "a" not in appliers:
+                from podium.region.trending.wiring import build_log_applier
+
+                redis = connect(settings.redis_url or "", cluster=settings.redis_cluster,
+                                connections_max=settings.redis_pool_connections_max)
+                appliers["a"] = build_log_applier(settings, redis, SystemClock())
+            await _with_retry_events(appliers["a"], [e.message.value for e in events])
 
 
 async def _with_retry_events(applier: Any, values: list[bytes]) -> None:

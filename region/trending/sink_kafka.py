@@ -1,4 +1,4 @@
-"""Event-log mode of trending: validated events go to the region's events topic (same topic family,
+"""Event-log mode of trending (`trending.event_log` with `kafka.bootstrap`): validated events go to the region's events topic (same topic family,
 broker and `podium worker` as scores) instead of Redis; the worker applies them (`log_apply`).
 
 A batch becomes one record per stream and `kafka.record_entries_max` events (columns encoded with
@@ -17,7 +17,7 @@ from podium.region.trending.ingest_plan import EventColumns
 
 from podium.config import Settings
 from podium.errors import Unavailable
-from podium.stream_topics import StreamTopics, ensure_topics
+from podium.stream_topics import StreamTopics, ensure_named_topics
 
 
 class EventRecord(msgspec.Struct, array_like=True, frozen=True):
@@ -66,7 +66,8 @@ class EventLogSink:
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
-        await ensure_topics(self.bootstrap, self.topics, self.kafka.scores_partitions, self.kafka.replication_factor)
+        await ensure_named_topics(self.bootstrap, [self.topics.events], self.kafka.scores_partitions,
+                                  self.kafka.replication_factor)
 
     async def _ready(self) -> AIOKafkaProducer:
         async with self._lock:

@@ -19,7 +19,7 @@ def build_trending(settings: Settings, redis: AnyRedis, clock: Clock) -> Trendin
     limits = settings.trending
     service = TrendingService(RedisTrendingStore(redis, limits, clock), StreamRegistry(redis, clock, limits),
                               IdempotencyStore(redis, settings.ingest.idempotency_ttl_ms), limits, clock)
-    if settings.kafka.bootstrap:     # event-log mode: produce, the worker counts (log_apply)
+    if settings.kafka.bootstrap and limits.event_log:     # event-log mode: produce, the worker counts (log_apply)
         service.sink = EventLogSink(settings)
     return service
 

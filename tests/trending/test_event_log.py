@@ -19,7 +19,7 @@ def _top(base: str, stream: str) -> list[tuple[str, int]] | None:
 
 
 def test_events_go_through_the_log_and_the_worker_counts_each_once(stream_region: Any) -> None:  # noqa: F811
-    region = stream_region(workers=1)
+    region = stream_region(workers=1, PODIUM_TRENDING__EVENT_LOG="true")
     stream = create_stream(region.url, dimensions=["mode"])
     batch = [ev(stream, "dust2", dims={"mode": "ranked"}) for _ in range(30)] + [ev(stream, "nuke") for _ in range(12)]
     batch.append(ev(stream, "bad", weight=0))
