@@ -19,13 +19,16 @@ class StreamTopics:
     rank_changes: str    # applied entries with their new rank, for the subscription fan-out
     quarantine: str      # entries held back by anti-cheat
     replication: str     # applied changes for the global tier (the Redis change stream is the outbox)
+    events: str = ""     # validated trending events, keyed by stream id (region/trending/sink_kafka.py)
 
     @classmethod
     def of(cls, settings: Settings) -> StreamTopics:
         base = f"{settings.kafka.topic_prefix}.{settings.region}"
-        return cls(f"{base}.scores", f"{base}.rank-changes", f"{base}.quarantine", f"{base}.replication")
+        return cls(f"{base}.scores", f"{base}.rank-changes", f"{base}.quarantine", f"{base}.replication",
+                   f"{base}.events")
 
     def all(self) -> list[str]:
+        """The scores pipeline's topics (the events topic is made by trending's sink when it is on)."""
         return [self.scores, self.rank_changes, self.quarantine, self.replication]
 
 

@@ -123,6 +123,8 @@ class RegionService:
         self.supervisor.supervise("redis-memory", lambda: memory.run(self._stop))
         if self.trending is not None:
             await self.trending.declare_configured()
+            if self.trending.sink is not None:
+                await self.trending.sink.start()
             trending_live = self.trending_live = build_live(self.trending, self.settings, self.clock)
             self.supervisor.supervise("trending-fan-out", lambda: trending_live.run(self._stop))
         if self.reads.top_snapshots.enabled:
@@ -269,6 +271,8 @@ class RegionService:
         self.tasks.clear()
         if self.ingest.sink is not None:
             await self.ingest.sink.close()
+        if self.trending is not None and self.trending.sink is not None:
+            await self.trending.sink.close()
         if self.snapshots is not None:
             await self.snapshots.stop()
         if self.history_writer is not None:

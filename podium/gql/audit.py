@@ -12,7 +12,7 @@ from typing import Any
 from graphql.utilities import value_from_ast_untyped
 from strawberry.extensions import SchemaExtension
 
-from graphql import FieldNode, GraphQLSchema, OperationDefinitionNode, OperationType
+from graphql import FieldNode, GraphQLSchema, OperationDefinitionNode, OperationType, Undefined
 from podium.errors import Unavailable
 from podium.web.audit import AuditLog, AuditRecord
 
@@ -43,6 +43,8 @@ def succeeded_fields(schema: GraphQLSchema, op: OperationDefinitionNode, variabl
             continue
         # the arguments as the client sent them (JSON values), variables substituted
         args = {a.name.value: value_from_ast_untyped(a.value, variables or {}) for a in node.arguments or ()}
+        # a variable the client left out is Undefined (the argument's default applied): not sent, not recorded
+        args = {name: value for name, value in args.items() if value is not Undefined}
         out.append((node.name.value, args))
     return out
 

@@ -8,6 +8,7 @@ import strawberry
 from podium.region.admin import BoardAdmin
 from podium.region.api.contests import ContestMutations
 from podium.region.notifications.graphql_api import NotificationMutations
+from podium.region.trending.graphql import TrendingMutations
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -59,7 +60,7 @@ def _admin(info: Info[Any, Any]) -> BoardAdmin:
 
 # A subclass of Any only when mypy runs on the checkout layout (docs/typing.md).
 @strawberry.type
-class Mutation(ContestMutations, NotificationMutations):  # type: ignore[misc, unused-ignore]
+class Mutation(ContestMutations, NotificationMutations, TrendingMutations):  # type: ignore[misc, unused-ignore]
     @typed.mutation(description="Admins: create a board.")
     async def create_board(self, info: Info[Any, Any], board: BoardInput) -> Board:
         await require_admin(info)

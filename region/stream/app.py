@@ -94,6 +94,9 @@ def create_stream_app(settings: Settings, telemetry: Telemetry | None = None) ->
             )
         return state["p"]
 
+    if settings.trending.event_log:
+        _trending_agent(app, settings, topics)
+
     @app.agent(scores, name="apply-scores")
     async def apply_scores(stream: Any) -> None:
         async for events in stream.take_events(k.take_entries_max, within=k.take_within_ms / 1000):
@@ -123,6 +126,39 @@ async def _with_retry(processor: StreamProcessor, records: list[LogRecord]) -> B
         backoff_ms = min(2 * backoff_ms, RETRY_BACKOFF_MS_MAX)
 
 
+
+
+def _trending_agent(app: faust.App, settings: Settings, topics: StreamTopics) -> None:
+    """The agent applying trending's events topic (region/trending/log_apply.py), when
+    `trending.event_log` is on; each stream's records keep their order."""
+    k = settings.kafka
+    events_topic = app.topic(topics.events, key_serializer="raw", value_serializer="raw",
+                             partitions=k.scores_partitions)
+    appliers: dict[str, Any] = {}
+
+    @app.agent(events_topic, name="apply-trending-events")
+    async def apply_trending_events(stream: Any) -> None:
+        async for events in stream.take_events(k.take_entries_max, within=k.take_within_ms / 1000):
+            if "a" not in appliers:
+                from podium.region.trending.wiring import build_log_applier
+
+                redis = connect(settings.redis_url or "", cluster=settings.redis_cluster,
+                                connections_max=settings.redis_pool_connections_max)
+                appliers["a"] = build_log_applier(settings, redis, SystemClock())
+            await _with_retry_events(appliers["a"], [e.message.value for e in events])
+
+
+async def _with_retry_events(applier: Any, values: list[bytes]) -> None:
+    """As `_with_retry`, for trending's event records (re-applying is harmless: ids dedup)."""
+    backoff_ms = 50
+    while True:
+        try:
+            await applier.apply(values)
+            return
+        except PodiumError as exc:
+            log.warning("%d trending records failed (%s); retrying in %d ms", len(values), exc.message, backoff_ms)
+        await asyncio.sleep(backoff_ms / 1000)
+        backoff_ms = min(2 * backoff_ms, RETRY_BACKOFF_MS_MAX)
 
 
 def _highwater(app: Any, tps: dict[int, Any], partition: int) -> int:

@@ -31,6 +31,7 @@ class EventStatus(StrEnum):
     APPLIED = "applied"
     DUPLICATE = "duplicate"      # the event id was counted before (within the dedup window)
     REJECTED = "rejected"        # invalid, too late or too far ahead; `reason` says why
+    ACCEPTED = "accepted"        # event-log mode: on the log, counted by the worker (once per event id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,9 @@ from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
+from podium.region.api.http import IDEMPOTENCY_KEY_LEN_MAX
 from podium.region.trending.buckets import Calendar
+from podium.region.trending.events import query_series
 from podium.region.trending.live import TrendingUpdate
 from podium.region.trending.service import TrendingService
 from podium.region.trending.topk import Precision as TrendPrecision
@@ -17,9 +19,9 @@ from podium.region.trending.topk import TrendAnswer, TrendItem
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from podium.errors import BadUserInput, Unavailable
+from podium.errors import BadUserInput, Unauthenticated, Unavailable
 from podium.gql import typed
-from podium.gql.auth import authorize_read
+from podium.gql.auth import authorize_read, require_admin
 from podium.gql.errors import as_graphql_errors
 from podium.gql.live import ChangeKind
 from podium.gql.live_fast import deliver
@@ -144,17 +146,49 @@ class TrendingQuery:
         return Trending.from_answer(answer)
 
 
+@strawberry.input(description="One event, as in POST /v1/events.")
+class EventInput:
+    stream: str
+    item: str
+    at: Long = strawberry.field(description="When it happened (Unix ms).")
+    event_id: str = strawberry.field(description="Counted once per stream within the dedup window.")
+    weight: Long = Long(1)
+    dims: JSON | None = strawberry.field(default=None, description="Declared dimension values, e.g. {mode: \"ranked\"}.")
+
+
+@strawberry.type
+class TrendingMutations:
+    @typed.mutation(description="Submit trending events (same validation, limits, per-event results and "
+                                "Idempotency-Key replay as POST /v1/events). For trusted back-ends holding "
+                                "an admin key; game servers sign batches to POST /v1/events instead.")
+    async def submit_events(self, info: Info[Any, Any], events: list[EventInput],
+                            idempotency_key: str | None = None) -> JSON:
+        try:
+            await require_admin(info)
+        except Unauthenticated as exc:
+            raise Unauthenticated("submitEvents needs an admin key; game servers use signed POST /v1/events") from exc
+        if idempotency_key is not None and not 0 < len(idempotency_key) <= IDEMPOTENCY_KEY_LEN_MAX:
+            raise BadUserInput(f"idempotencyKey must be 1-{IDEMPOTENCY_KEY_LEN_MAX} characters")
+        raw = [{"stream": e.stream, "item": e.item, "at": e.at, "event_id": e.event_id, "weight": e.weight,
+                **({"dims": e.dims} if e.dims is not None else {})} for e in events]
+        return await trending_of(info).submit(raw, scope="graphql-admin", idem_key=idempotency_key)  # type: ignore[no-any-return]
+
+
 @strawberry.type
 class TrendingSubscription:
-    @typed.subscription(description="A sliding window's top-K of a stream (window like 1h, 15m, 7d): "
-                                         "first the full top-K, then only changes, coalesced per tick.")
+    @typed.subscription(description="A sliding window's top-K of a stream (window like 1h, 15m, 7d), "
+                                         "optionally of one dims filter as in `trending`: first the full "
+                                         "top-K, then only changes, coalesced per tick.")
     async def trending_changed(self, info: Info[Any, Any], stream: str, window: str = "1h",
-                               k: int = 10) -> AsyncGenerator[TrendingChanged, None]:
+                               k: int = 10, dims: JSON | None = None) -> AsyncGenerator[TrendingChanged, None]:
         with as_graphql_errors():
             service = trending_of(info)
             spec = await service.streams.require(stream)
             await authorize_read(info, spec.public_read)
+            if dims is not None and not isinstance(dims, dict):
+                raise BadUserInput("dims must be an object of dimension name to value")
+            query_series(spec, dims)      # refuses undeclared dimensions and bad values (400)
             live = info.context["service"].trending_live
-            updates = live.subscribe(stream, window, k)
+            updates = live.subscribe(stream, window, k, tuple(sorted((dims or {}).items())))
             async for message in deliver(info, updates, TrendingChanged.from_update, live.payloads):
                 yield message  # type: ignore[misc]

@@ -3,11 +3,10 @@ guarded exactly like `POST /v1/scores`) and the admin stream declarations."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
+import hashlib
 
-import orjson
 from podium.region.api.http import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_LEN_MAX, require_admin, service_of
+from podium.region.trending.decode import json_value
 from podium.region.trending.service import TrendingService
 from podium.region.trending.streams import StreamSpec
 from starlette.requests import Request
@@ -27,18 +26,6 @@ def trending_of(request: Request) -> TrendingService:
     return trending
 
 
-def _json(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        # orjson refuses integers beyond 64 bits; the stdlib parser takes them, so such events are
-        # rejected one by one instead of losing the whole batch
-        try:
-            return json.loads(body)
-        except (ValueError, RecursionError):
-            raise BadUserInput(f"malformed JSON: {exc}") from exc
-
-
 async def post_events(request: Request) -> Response:
     service = service_of(request)
     trending = trending_of(request)
@@ -50,10 +37,8 @@ async def post_events(request: Request) -> Response:
     idem_key = request.headers.get(IDEMPOTENCY_HEADER)
     if idem_key is not None and not 0 < len(idem_key) <= IDEMPOTENCY_KEY_LEN_MAX:
         raise BadUserInput(f"Idempotency-Key must be 1-{IDEMPOTENCY_KEY_LEN_MAX} characters")
-    doc = _json(body)
-    if not isinstance(doc, dict) or not isinstance(doc.get("events"), list):
-        raise BadUserInput("body must be a JSON object with an 'events' array")
-    return json_response(await trending.submit(doc["events"], scope=verified.key_id, idem_key=idem_key))
+    return json_response(await trending.submit(None, scope=verified.key_id, idem_key=idem_key, body=body,
+                                               body_digest=hashlib.sha256(body).hexdigest()))
 
 
 async def streams_endpoint(request: Request) -> Response:
@@ -62,5 +47,5 @@ async def streams_endpoint(request: Request) -> Response:
     if request.method == "GET":
         streams = await trending.streams.refresh()
         return json_response({"streams": [s.to_dict() for _, s in sorted(streams.items())]})
-    spec = StreamSpec.from_dict(_json(await read_body(request, ADMIN_BODY_BYTES_MAX)), trending.limits)
+    spec = StreamSpec.from_dict(json_value(await read_body(request, ADMIN_BODY_BYTES_MAX)), trending.limits)
     return json_response({"stream": (await trending.streams.create(spec)).to_dict()}, 201)

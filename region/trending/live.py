@@ -1,4 +1,4 @@
-"""The trending fan-out: one ticker per process; per (stream, window, k) one top-K read per tick
+"""The trending fan-out: one ticker per process; per (stream, window, k, dims) one top-K read per tick
 when the stream changed or the window slid to a new minute, one diff per tick shared by every
 subscriber, serialized once per (update, selection shape) through podium.gql.live_fast.
 
@@ -24,7 +24,8 @@ from podium.top_diff import TopChange, diff_top
 
 log = logging.getLogger("podium.trending.live")
 
-TopReader = Callable[[str, str, int], Awaitable[list[RankedEntry]]]     # stream, window, k
+Dims = tuple[tuple[str, str], ...]       # a subscription's dimension filter, sorted by name
+TopReader = Callable[[str, str, int, Dims], Awaitable[list[RankedEntry]]]     # stream, window, k, dims
 VersionReader = Callable[[list[str]], Awaitable[dict[str, int]]]
 
 
@@ -39,10 +40,11 @@ class TrendingUpdate:
     changes: list[TopChange]
     as_of_ms: int
     since: int = -1
+    dims: Dims = ()
 
     @property
     def key(self) -> tuple[object, ...]:
-        return ("trending", self.stream, self.window, self.k, self.since, self.seq)
+        return ("trending", self.stream, self.window, self.k, self.dims, self.since, self.seq)
 
 
 @dataclass
@@ -50,6 +52,7 @@ class _Watch:
     stream: str
     window: str
     k: int
+    dims: Dims = ()
     seq: int = 0
     state: list[RankedEntry] = field(default_factory=list)
     shared_diff: list[TopChange] = field(default_factory=list)
@@ -70,7 +73,7 @@ class TrendingFanOut:
         self.limits = limits
         self.clock = clock
         self.payloads = PayloadCache(api.subscription_payload_cache_max)
-        self.watches: dict[tuple[str, str, int], _Watch] = {}
+        self.watches: dict[tuple[str, str, int, Dims], _Watch] = {}
         self.versions: dict[str, int] = {}
         self.subscriptions = 0
 
@@ -82,14 +85,15 @@ class TrendingFanOut:
         if self.subscriptions >= self.api.subscriptions_per_process_max:
             raise RateLimited("this process serves its maximum number of subscriptions; retry on another", 1.0)
 
-    async def subscribe(self, stream: str, window: str, k: int) -> AsyncIterator[TrendingUpdate]:
+    async def subscribe(self, stream: str, window: str, k: int, dims: Dims = ()) -> AsyncIterator[TrendingUpdate]:
+        """Updates of one (stream, window, k, dims) watch, shared by every subscriber of the same four."""
         self._admit(window, k)
-        key = (stream, window, k)
+        key = (stream, window, k, dims)
         watch = self.watches.get(key)
         if watch is None:
-            watch = self.watches[key] = _Watch(stream, window, k)
+            watch = self.watches[key] = _Watch(stream, window, k, dims)
             try:
-                watch.state = await self.read_top(stream, window, k)
+                watch.state = await self.read_top(stream, window, k, dims)
             except BaseException as exc:
                 self.watches.pop(key, None)
                 watch.error = exc
@@ -105,14 +109,14 @@ class TrendingFanOut:
             if watch.error is not None:
                 raise watch.error
             seen_seq, seen = watch.seq, watch.state
-            yield TrendingUpdate(stream, window, k, seen_seq, True, list(seen), [], watch.as_of_ms)
+            yield TrendingUpdate(stream, window, k, seen_seq, True, list(seen), [], watch.as_of_ms, dims=dims)
             while True:
                 async with watch.ready:
                     await watch.ready.wait_for(lambda: watch.seq != seen_seq)  # noqa: B023 - read before it changes
                 changes = watch.shared_diff if seen_seq == watch.seq - 1 else diff_top(seen, watch.state)
                 since, seen_seq, seen = seen_seq, watch.seq, watch.state
                 if changes:
-                    yield TrendingUpdate(stream, window, k, seen_seq, False, [], changes, watch.as_of_ms, since)
+                    yield TrendingUpdate(stream, window, k, seen_seq, False, [], changes, watch.as_of_ms, since, dims)
         finally:
             watch.subscribers -= 1
             self.subscriptions -= 1
@@ -132,7 +136,7 @@ class TrendingFanOut:
             slid = now // MINUTE_MS != watch.minute
             if not watch.loaded.is_set() or watch.error is not None or not (slid or watch.stream in changed):
                 continue
-            rows = await self.read_top(watch.stream, watch.window, watch.k)
+            rows = await self.read_top(watch.stream, watch.window, watch.k, watch.dims)
             watch.minute = now // MINUTE_MS
             if rows == watch.state:
                 continue

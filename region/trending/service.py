@@ -4,32 +4,29 @@ top-K queries over any range, wired from the store and registry (the I/O shell o
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import contextlib
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
 from podium.region.idempotency_redis import IdempotencyStore
+from podium.region.ingest import entries_digest
 from podium.region.trending import sketch as sketches
 from podium.region.trending.buckets import Calendar, check_retention, cover, resolve_range, widen_to_retention
-from podium.region.trending.events import (
-    EventResult,
-    EventStatus,
-    TrendEvent,
-    check_batch,
-    query_series,
-    validate_event,
-)
+from podium.region.trending.decode import DecodedEvents, WireEvent, check_typed, decode_typed, events_of_body
+from podium.region.trending.events import EventStatus, TrendEvent, check_batch, query_series, validate_event
+from podium.region.trending.ingest_plan import EventColumns
+from podium.region.trending.sink_kafka import EventLogSink
 from podium.region.trending.store_redis import RedisTrendingStore, StreamRegistry
 from podium.region.trending.streams import StreamSpec
 from podium.region.trending.topk import Precision, TrendAnswer, TrendItem
 
 from podium.clock import Clock
 from podium.config import TrendingSettings
-from podium.errors import BadUserInput
+from podium.errors import BadUserInput, Unavailable
 
 IDEMPOTENCY_SCOPE = "events:"    # keeps event batches apart from score batches of the same key id
+_APPLIED, _DUPLICATE, _REJECTED, _ACCEPTED = (s.value for s in EventStatus)
 
 
 class TrendingService:
@@ -40,46 +37,69 @@ class TrendingService:
         self.idempotency = idempotency
         self.limits = limits
         self.clock = clock
+        # None: counted in the request; an EventLogSink produces to the events topic instead
+        self.sink: EventLogSink | None = None
 
     async def declare_configured(self) -> None:
         for declared in self.limits.streams:
             await self.streams.create(StreamSpec.from_dict(declared.model_dump(), self.limits), exist_ok=True)
 
-    async def submit(self, raw_events: Any, *, scope: str, idem_key: str | None = None) -> dict[str, Any]:
-        """Per-entry results for a batch; with `idem_key`, a retry replays the first response."""
-        events = check_batch(raw_events, self.limits)
+    async def submit(self, raw_events: Any, *, scope: str, idem_key: str | None = None,
+                     body: bytes | None = None, body_digest: str | None = None) -> dict[str, Any]:
+        """Per-entry results for a batch; with `idem_key`, a retry replays the first response.
+        With the HTTP `body` the events are decoded in C (`decode`); `raw_events` is None then
+        and `body_digest` (the body's SHA-256) identifies the request for its Idempotency-Key."""
+        typed = decode_typed(body, self.limits) if body is not None else None
+        if typed is not None:
+            check_batch(typed, self.limits)
+        else:
+            if raw_events is None and body is not None:
+                raw_events = events_of_body(body)
+            raw_events = check_batch(raw_events, self.limits)
         if idem_key is None:
-            return await self._process(events)
-        body_hash = hashlib.sha256(orjson.dumps(events)).hexdigest()
+            return await self._process(raw_events, typed)
+        body_hash = body_digest or entries_digest(raw_events)
         scope = IDEMPOTENCY_SCOPE + scope
         replay = await self.idempotency.begin(scope, idem_key, body_hash)
         if replay is not None:
             return replay  # type: ignore[no-any-return, unused-ignore]
         try:
-            response = await self._process(events)
+            response = await self._process(raw_events, typed)
         except BaseException:
-            await self.idempotency.abandon(scope, idem_key)
+            with contextlib.suppress(Unavailable):
+                await self.idempotency.abandon(scope, idem_key)
             raise
         await self.idempotency.finish(scope, idem_key, body_hash, response)
         return response
 
-    async def _process(self, raw_events: list[Any]) -> dict[str, Any]:
+    async def _process(self, raw_events: list[Any] | None, typed: list[WireEvent] | None) -> dict[str, Any]:
         now_ms = self.clock.now_ms()
         streams = await self.streams.all()
-        if any(isinstance(e, dict) and isinstance(e.get("stream"), str) and e["stream"] not in streams
-               for e in raw_events):
+        named = {e.stream for e in typed} if typed is not None else {
+            e["stream"] for e in raw_events or () if isinstance(e, dict) and isinstance(e.get("stream"), str)}
+        if not named <= streams.keys():
             streams = await self.streams.refresh()     # declared by another process since
         # CPU work off the event loop: a 10,000-event batch must not stall other requests' I/O
-        results, groups = await asyncio.to_thread(_validate, raw_events, streams, self.limits, now_ms)
-        for stream_id, group in groups.items():
-            fresh = await self.store.apply(streams[stream_id], [e for _, e in group])
-            for (i, _), ok in zip(group, fresh, strict=True):
-                results[i] = EventResult(i, EventStatus.APPLIED if ok else EventStatus.DUPLICATE)
-        ordered = [results[i] for i in range(len(raw_events))]
-        counts = {s.value: 0 for s in EventStatus}
-        for r in ordered:
-            counts[r.status.value] += 1
-        return {"results": [r.to_dict() for r in ordered], "counts": counts}
+        if typed is not None:
+            decoded = await asyncio.to_thread(check_typed, typed, streams, self.limits, now_ms)
+        else:
+            decoded = await asyncio.to_thread(_validate, raw_events or [], streams, self.limits, now_ms)
+        statuses = [_REJECTED] * decoded.size
+        for stream_id, (indices, cols) in decoded.columns.items():
+            if self.sink is not None:
+                await self.sink.put(stream_id, cols)
+                for i in indices:
+                    statuses[i] = _ACCEPTED
+                continue
+            fresh = await self.store.apply_columns(streams[stream_id], cols, now_ms)
+            for i, ok in zip(indices, fresh, strict=True):
+                statuses[i] = _APPLIED if ok else _DUPLICATE
+        results = [{"index": i, "status": st} for i, st in enumerate(statuses)]
+        for i, r in decoded.rejected.items():
+            results[i] = r.to_dict()
+        shown = [_ACCEPTED, _REJECTED] if self.sink is not None else [_APPLIED, _DUPLICATE, _REJECTED]
+        counts = {s: statuses.count(s) for s in shown}
+        return {"results": results, "counts": counts}
 
     async def query(self, stream: str, *, from_ms: int | None = None, to_ms: int | None = None,
                     last: str | None = None, calendar: Calendar | None = None, tz: str | None = None,
@@ -114,13 +134,16 @@ class TrendingService:
 
 
 def _validate(raw_events: list[Any], streams: Mapping[str, StreamSpec], limits: TrendingSettings,
-              now_ms: int) -> tuple[dict[int, EventResult], dict[str, list[tuple[int, TrendEvent]]]]:
-    results: dict[int, EventResult] = {}
+              now_ms: int) -> DecodedEvents:
+    """The plain-JSON path: every event judged by `validate_event`, the accepted ones as columns."""
+    out = DecodedEvents(len(raw_events))
     groups: dict[str, list[tuple[int, TrendEvent]]] = defaultdict(list)
     for i, raw in enumerate(raw_events):
         checked = validate_event(i, raw, streams, limits, now_ms)
         if isinstance(checked, TrendEvent):
             groups[checked.stream].append((i, checked))
         else:
-            results[i] = checked
-    return results, groups
+            out.rejected[i] = checked
+    for stream_id, group in groups.items():
+        out.columns[stream_id] = ([i for i, _ in group], EventColumns.of_events([e for _, e in group]))
+    return out

@@ -6,9 +6,10 @@ Per stream (hash tag `{stream}`, so a stream's keys share a cluster slot), bucke
   pt:{s}:v:<r>:<start>:<dim>      set of a dimension's values (at most dim_values_per_bucket_max)
   pt:{s}:k:<r>:<start>:<series>   list of serialized frequent-items sketches (per-batch deltas,
                                   compacted into one past sketch_deltas_max)
-  pt:{s}:e:<event id>             dedup marker (expires after the dedup window)
+  pt:{s}:ids:<slot>               set of the event ids counted in one quarter of the dedup window
   pt:{s}:ver                      bumped by every batch (live subscriptions re-read on change)
-A batch's dedup, caps and counts are one Lua call (the table in `table.py` is its reference);
+A batch is aggregated in Python (`ingest_plan`) and written by at most three Lua calls (dedup,
+dimension caps, counts: `ingest_lua`); the table in `table.py` is their reference;
 every bucket key expires when its resolution's retention has passed. Streams are declared in the
 hash pt:streams."""
 
@@ -16,20 +17,22 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
+from podium.region.trending import ingest_lua
+from podium.region.trending import ingest_plan as plan
 from podium.region.trending import sketch as sketches
-from podium.region.trending.buckets import Bucket, Resolution, bucket_start
-from podium.region.trending.events import OTHER_VALUE, TrendEvent, series_of
+from podium.region.trending.buckets import Bucket, Resolution
+from podium.region.trending.events import TrendEvent
+from podium.region.trending.ingest_plan import EventColumns
 from podium.region.trending.streams import StreamSpec
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from podium.clock import Clock
+from podium.clock import Clock, SystemClock
 from podium.config import TrendingSettings
 from podium.errors import Conflict, Internal, NotFound, Unavailable
 from podium.redis_client import AnyRedis
@@ -39,95 +42,7 @@ RES_CODE = {Resolution.MINUTE: "m", Resolution.HOUR: "h", Resolution.DAY: "d"}
 EXPIRY_SLACK_MS = 60_000
 COMPACT_LOCK_MS = 10_000
 REFRESH_MS = 1000
-
-_APPLY_LUA = """
-local p = ARGV[1]
-local dedup_px, icap, vcap = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local nres = tonumber(ARGV[5])
-local res, i = {}, 6
-for r = 1, nres do res[r] = {ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])}; i = i + 3 end
-local nd = tonumber(ARGV[i]); i = i + 1
-local dn = {}
-for d = 1, nd do dn[d] = ARGV[i]; i = i + 1 end
-local ne = tonumber(ARGV[i]); i = i + 1
-local out, agg, zkeys, card, admitted, meta, vals, expire = {}, {}, {}, {}, {}, {}, {}, {}
-for e = 1, ne do
-  local id, item, at, w = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
-  local ev = {}
-  for d = 1, nd do ev[d] = ARGV[i + 3 + d] end
-  i = i + 4 + nd
-  if redis.call('SET', p .. 'e:' .. id, '1', 'NX', 'PX', dedup_px) then
-    local mask = 0
-    for r = 1, nres do
-      local code, size, keep = res[r][1], res[r][2], res[r][3]
-      local start = at - (at % size)
-      local exp = start + keep * size + 60000
-      local base = code .. ':' .. string.format('%.0f', start)
-      local present = {}
-      for d = 1, nd do
-        local v = ev[d]
-        if v ~= '' then
-          local vkey = p .. 'v:' .. base .. ':' .. dn[d]
-          local vs = vals[vkey]
-          if not vs then
-            vs = {n = redis.call('SCARD', vkey), has = {}}
-            vals[vkey] = vs
-            expire[vkey] = exp
-          end
-          local h = vs.has[v]
-          if h == nil then
-            h = redis.call('SISMEMBER', vkey, v) == 1
-            if not h and vs.n < vcap then redis.call('SADD', vkey, v); vs.n = vs.n + 1; h = true end
-            vs.has[v] = h
-          end
-          if not h then v = '~other'; mask = mask + 2 ^ ((r - 1) * nd + (d - 1)) end
-          present[#present + 1] = dn[d] .. '=' .. v
-        end
-      end
-      local mkey = p .. 'm:' .. base
-      local m = meta[mkey]
-      if not m then m = {}; meta[mkey] = m; expire[mkey] = exp end
-      for s = 0, 2 ^ #present - 1 do
-        local parts, x = {}, s
-        for j = 1, #present do
-          if x % 2 == 1 then parts[#parts + 1] = present[j] end
-          x = math.floor(x / 2)
-        end
-        local series = table.concat(parts, '&')
-        local zkey = p .. 'c:' .. base .. ':' .. series
-        local ad = admitted[zkey]
-        if not ad then
-          ad = {}; admitted[zkey] = ad; agg[zkey] = {}
-          card[zkey] = redis.call('ZCARD', zkey)
-          expire[zkey] = exp
-          zkeys[#zkeys + 1] = zkey
-        end
-        local ok = ad[item]
-        if ok == nil then
-          ok = redis.call('ZSCORE', zkey, item) ~= false
-          if not ok and card[zkey] < icap then ok = true; card[zkey] = card[zkey] + 1 end
-          ad[item] = ok
-        end
-        m['t:' .. series] = (m['t:' .. series] or 0) + w
-        if ok then agg[zkey][item] = (agg[zkey][item] or 0) + w
-        else m['o:' .. series] = (m['o:' .. series] or 0) + w end
-      end
-    end
-    out[e] = mask
-  else
-    out[e] = -1
-  end
-end
-for _, zkey in ipairs(zkeys) do
-  for item, w in pairs(agg[zkey]) do redis.call('ZINCRBY', zkey, w, item) end
-end
-for mkey, m in pairs(meta) do
-  for f, v in pairs(m) do redis.call('HINCRBY', mkey, f, v) end
-end
-for k, at in pairs(expire) do redis.call('PEXPIREAT', k, string.format('%.0f', at)) end
-redis.call('INCR', KEYS[1])
-return out
-"""
+DEDUP_SLOTS = 4           # the dedup window is split in this many id sets (an id is kept 1-1.25 windows)
 
 # Replaces the first n deltas of a sketch list by their merge (only the lock holder compacts;
 # writers only append, so the first n entries are the ones that were merged).
@@ -148,23 +63,24 @@ def _base(b: Bucket) -> str:
     return f"{RES_CODE[b.resolution]}:{b.start_ms}"
 
 
-def _sketch_deltas(spec: StreamSpec, dims: list[str], events: Sequence[TrendEvent],
-                   masks: Sequence[int]) -> dict[tuple[Bucket, str], bytes]:
-    """One serialized sketch per (bucket, series) of the batch's fresh events, with the dimension
-    values the Lua call capped (bit r * len(dims) + j of an event's mask) replaced by OTHER_VALUE."""
-    cells: dict[tuple[Bucket, str], Counter[str]] = defaultdict(Counter)
-    for e, mask in zip(events, masks, strict=True):
-        if mask < 0:
-            continue
-        values = dict(e.dims)
-        for ri, r in enumerate(spec.resolutions):
-            capped = [(d, OTHER_VALUE if mask >> (ri * len(dims) + j) & 1 else values[d])
-                      for j, d in enumerate(dims) if d in values]
-            bucket = Bucket(bucket_start(e.at_ms, r), r)
-            for series in series_of(capped):
-                cells[(bucket, series)][e.item] += e.weight
-    return {cell: sketches.of_counts(counts.items(), spec.sketch_lg_size).serialize()
-            for cell, counts in cells.items()}
+def _cells_with_sketches(spec: StreamSpec, cols: EventColumns, by_level: Mapping[Resolution, plan.Level],
+                         refused: list[plan.DimOffer]) -> list[tuple[plan.Cell, bytes]]:
+    """Each cell's increments and its serialized sketch delta (CPU work, run off the event loop)."""
+    return [(cell, sketches.of_counts(cell.counts.items(), spec.sketch_lg_size).serialize())
+            for cell in plan.cells(spec, cols, by_level, refused)]
+
+
+def _chunks(cells: list[tuple[plan.Cell, bytes]], items_max: int) -> list[list[tuple[plan.Cell, bytes]]]:
+    """Consecutive runs of cells holding at most `items_max` items (a cell is never split)."""
+    out: list[list[tuple[plan.Cell, bytes]]] = [[]]
+    n = 0
+    for cell in cells:
+        if out[-1] and n + len(cell[0].counts) > items_max:
+            out.append([])
+            n = 0
+        out[-1].append(cell)
+        n += len(cell[0].counts)
+    return out
 
 
 class TrendingStoreError(Unavailable):
@@ -182,57 +98,76 @@ async def _guard(coro: Any) -> Any:
 
 
 class RedisTrendingStore:
-    def __init__(self, redis: AnyRedis, limits: TrendingSettings) -> None:
+    def __init__(self, redis: AnyRedis, limits: TrendingSettings, clock: Clock | None = None) -> None:
         self.redis = redis
         self.limits = limits
-        self._apply = redis.register_script(_APPLY_LUA)
+        self.clock: Clock = clock or SystemClock()
+        self._dedup_script = redis.register_script(ingest_lua.DEDUP)
+        self._admit = redis.register_script(ingest_lua.ADMIT_VALUES)
+        self._increment = redis.register_script(ingest_lua.INCREMENT)
         self._compact = redis.register_script(_COMPACT_LUA)
 
     async def apply(self, spec: StreamSpec, events: Sequence[TrendEvent]) -> list[bool]:
-        """Counts the events (Lua calls of at most lua_events_max events), then appends their sketch deltas; per event, whether
-        it was fresh. A crash between the two leaves the exact counts right and the sketches short
-        of that batch (approximate answers then under-count it; their bounds do not cover it)."""
-        if not events:
-            return []
-        p = _prefix(spec.id)
-        dims = sorted(spec.dimensions)
-        args: list[Any] = [p, self.limits.dedup_window_ms, spec.items_per_bucket_max, spec.dim_values_per_bucket_max,
-                           len(spec.resolutions)]
-        for r in spec.resolutions:
-            args += [RES_CODE[r], r.size_ms, spec.kept(r)]
-        args += [len(dims), *dims]
-        masks: list[int] = []
-        # Chunks in order: a script blocks Redis while it runs, so one call holds at most
-        # lua_events_max events (other clients wait milliseconds, not seconds)
-        step = self.limits.lua_events_max
-        for lo in range(0, len(events), step):
-            chunk_args = [*args, len(events[lo : lo + step])]
-            for e in events[lo : lo + step]:
-                values = dict(e.dims)
-                chunk_args += [e.event_id, e.item, e.at_ms, e.weight, *(values.get(d, "") for d in dims)]
-            masks += [int(m) for m in await _guard(self._apply(keys=[p + "ver"], args=chunk_args))]
-        await self._append_sketches(spec, dims, events, masks)
-        return [int(m) >= 0 for m in masks]
+        """Counts the events; per event, whether it was fresh (its id not seen within the window)."""
+        return await self.apply_columns(spec, EventColumns.of_events(events))
 
-    async def _append_sketches(self, spec: StreamSpec, dims: list[str], events: Sequence[TrendEvent],
-                               masks: Sequence[int]) -> None:
-        # CPU work off the event loop: a 10,000-event batch must not stall other requests' I/O
-        cells = await asyncio.to_thread(_sketch_deltas, spec, dims, events, masks)
-        if not cells:
-            return
+    async def apply_columns(self, spec: StreamSpec, cols: EventColumns, now_ms: int | None = None) -> list[bool]:
+        """Dedups the batch's ids (one call per `lua_events_max` ids), offers its dimension values
+        to their caps (one call, streams with dimensions only), then writes the aggregated counts
+        and sketch deltas (one call per `lua_increments_max` items). A crash between the calls
+        leaves ids marked whose counts are missing: the batch's retry then answers "duplicate"
+        for them (at-most-once, as the previous single script was per event)."""
+        if not len(cols):
+            return []
+        now = self.clock.now_ms() if now_ms is None else now_ms
         p = _prefix(spec.id)
-        pipe = self.redis.pipeline(transaction=False)
-        keys = []
-        for (bucket, series), blob in cells.items():
-            key = f"{p}k:{_base(bucket)}:{series}"
-            keys.append((key, bucket))
-            pipe.rpush(key, blob)
-            pipe.pexpireat(key, bucket.start_ms + spec.kept(bucket.resolution) * bucket.resolution.size_ms
-                           + EXPIRY_SLACK_MS)
-        lengths = (await _guard(pipe.execute()))[::2]
-        for (key, _bucket), length in zip(keys, lengths, strict=True):
+        fresh = await self._dedup(p, cols.ids, now)
+        kept = cols.keep(fresh)
+        if not len(kept):
+            return fresh
+        by_level = await asyncio.to_thread(plan.levels, spec, kept)
+        refused = await self._admit_values(spec, p, plan.dim_offers(spec, kept, by_level))
+        cells = await asyncio.to_thread(_cells_with_sketches, spec, kept, by_level, refused)
+        lengths: list[int] = []
+        for chunk in _chunks(cells, self.limits.lua_increments_max):
+            args: list[Any] = [spec.items_per_bucket_max]
+            for cell, blob in chunk:
+                base = f"{RES_CODE[cell.resolution]}:{cell.start_ms}"
+                exp = cell.start_ms + spec.kept(cell.resolution) * cell.resolution.size_ms + EXPIRY_SLACK_MS
+                args += [f"{p}c:{base}:{cell.series}", f"{p}m:{base}", cell.series, exp,
+                         f"{p}k:{base}:{cell.series}", blob, len(cell.counts), cell.total]
+                for item_w in cell.counts.items():
+                    args += item_w
+            lengths += await _guard(self._increment(keys=[p + "ver"], args=args))
+        for (cell, _blob), length in zip(cells, lengths, strict=True):
             if int(length) > self.limits.sketch_deltas_max:
-                await self._compact_list(spec, key, int(length))
+                await self._compact_list(spec, f"{p}k:{RES_CODE[cell.resolution]}:{cell.start_ms}:{cell.series}",
+                                         int(length))
+        return fresh
+
+    async def _dedup(self, p: str, ids: list[str], now_ms: int) -> list[bool]:
+        window = self.limits.dedup_window_ms
+        slot_ms = max(1, window // DEDUP_SLOTS)
+        current = now_ms // slot_ms
+        keys = [f"{p}ids:{s}" for s in range(current, (now_ms - window) // slot_ms - 1, -1)]
+        ttl = (current + 1) * slot_ms + window + EXPIRY_SLACK_MS - now_ms
+        fresh = [True] * len(ids)
+        step = self.limits.lua_events_max
+        for lo in range(0, len(ids), step):
+            for j in await _guard(self._dedup_script(keys=keys, args=[ttl, *ids[lo : lo + step]])):
+                fresh[lo + int(j)] = False
+        return fresh
+
+    async def _admit_values(self, spec: StreamSpec, p: str, offers: list[plan.DimOffer]) -> list[plan.DimOffer]:
+        """The offers refused by the per-bucket cap on a dimension's distinct values."""
+        if not offers:
+            return []
+        args: list[Any] = [spec.dim_values_per_bucket_max]
+        for res, start, name, value in offers:
+            args += [f"{p}v:{RES_CODE[res]}:{start}:{name}", value,
+                     start + spec.kept(res) * res.size_ms + EXPIRY_SLACK_MS]
+        refused = await _guard(self._admit(keys=[p + "ver"], args=args))
+        return [offers[int(j)] for j in refused]
 
     async def _compact_list(self, spec: StreamSpec, key: str, length: int) -> None:
         lock, token = key + ":lock", hashlib.sha1(key.encode() + str(length).encode()).hexdigest()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from podium.region.idempotency_redis import IdempotencyStore
-from podium.region.trending.live import TrendingFanOut
+from podium.region.trending.live import Dims, TrendingFanOut
+from podium.region.trending.log_apply import EventLogApplier
 from podium.region.trending.service import TrendingService
+from podium.region.trending.sink_kafka import EventLogSink
 from podium.region.trending.store_redis import RedisTrendingStore, StreamRegistry
 
 from podium.clock import Clock
@@ -15,13 +17,22 @@ from podium.redis_client import AnyRedis
 
 def build_trending(settings: Settings, redis: AnyRedis, clock: Clock) -> TrendingService:
     limits = settings.trending
-    return TrendingService(RedisTrendingStore(redis, limits), StreamRegistry(redis, clock, limits),
-                           IdempotencyStore(redis, settings.ingest.idempotency_ttl_ms), limits, clock)
+    service = TrendingService(RedisTrendingStore(redis, limits, clock), StreamRegistry(redis, clock, limits),
+                              IdempotencyStore(redis, settings.ingest.idempotency_ttl_ms), limits, clock)
+    if settings.kafka.bootstrap and limits.event_log:     # event-log mode: produce, the worker counts (log_apply)
+        service.sink = EventLogSink(settings)
+    return service
+
+
+def build_log_applier(settings: Settings, redis: AnyRedis, clock: Clock) -> EventLogApplier:
+    """The worker's applier of the events topic."""
+    limits = settings.trending
+    return EventLogApplier(RedisTrendingStore(redis, limits, clock), StreamRegistry(redis, clock, limits), clock)
 
 
 def build_live(service: TrendingService, settings: Settings, clock: Clock) -> TrendingFanOut:
-    async def read_top(stream: str, window: str, k: int) -> list[RankedEntry]:
-        answer = await service.query(stream, last=window, k=k)
+    async def read_top(stream: str, window: str, k: int, dims: Dims) -> list[RankedEntry]:
+        answer = await service.query(stream, last=window, k=k, dims=dict(dims))
         return [RankedEntry(t.rank, t.item, t.count, 0) for t in answer.items]
 
     return TrendingFanOut(read_top, service.store.versions, settings.api, settings.trending, clock)

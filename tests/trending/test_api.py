@@ -100,7 +100,7 @@ def test_hostile_batches_are_coded_4xx(live_region: LiveServer, body: bytes) -> 
 
 def test_hostile_entries_are_rejected_one_by_one(live_region: LiveServer) -> None:
     stream = create_stream(live_region.url)
-    hostile = [None, [], "x", 1.5, {"stream": stream, "item": "a", "at": 10**18, "event_id": "h1"},
+    hostile: list[Any] = [None, [], "x", 1.5, {"stream": stream, "item": "a", "at": 10**18, "event_id": "h1"},
                {"stream": stream, "item": "a", "at": now_ms(), "event_id": "h2", "weight": -1},
                {"stream": stream, "item": "a", "at": now_ms(), "event_id": "h3", "weight": 1e300},
                {"stream": stream, "item": "a" * 1000, "at": now_ms(), "event_id": "h4"},

@@ -21,7 +21,7 @@ async def test_changes_and_window_slides_are_pushed_once_per_tick() -> None:
     version = {"s": 1}
     reads = 0
 
-    async def read_top(stream: str, window: str, k: int) -> list[RankedEntry]:
+    async def read_top(stream: str, window: str, k: int, dims: tuple[tuple[str, str], ...]) -> list[RankedEntry]:
         nonlocal reads
         reads += 1
         ranked = sorted(counts.items(), key=lambda p: (-p[1], p[0]))[:k]

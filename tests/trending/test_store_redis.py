@@ -29,7 +29,7 @@ _ids = itertools.count()
 # Redis expires buckets by its own wall clock: histories here start three days ago, so every
 # bucket they touch is within retention (the fixed-date DST cases are the pure tests' job).
 T0 = (time.time_ns() // 1_000_000 // DAY_MS - 3) * DAY_MS
-LIMITS = TrendingSettings(sketch_deltas_max=4, lua_events_max=7)   # small: chunk edges inside batches
+LIMITS = TrendingSettings(sketch_deltas_max=4, lua_events_max=7, lua_increments_max=5)   # small: chunk edges
 SPEC = StreamSpec("s", dimensions=("mode", "platform"), lateness_ms=2 * 3_600_000, sketch_lg_size=5,
                   minute_buckets_kept=10_080,
                   items_per_bucket_max=8, dim_values_per_bucket_max=2)

@@ -1,0 +1,92 @@
+"""The Lua scripts of trending ingest (used by `store_redis.RedisTrendingStore`): a batch is at
+most three calls, each doing C-level work per id or per aggregated increment, never per event
+and series in Lua. Every key of a call is in the stream's hash tag (one cluster slot)."""
+
+from __future__ import annotations
+
+# Event-id dedup. KEYS[1] is the current id set, KEYS[2..] the older sets still inside the dedup
+# window; ARGV[1] the current set's TTL (ms), ARGV[2..] the ids. Returns the 0-based indices of
+# the duplicates (ids seen in a set, or earlier in the same call). SMISMEMBER/SADD take the ids in
+# chunks: `unpack` of more than ~8,000 values overflows Lua's C stack.
+DEDUP = """
+local CH = 4000
+local dup, seen, fresh = {}, {}, {}
+for lo = 2, #ARGV, CH do
+  local hi = math.min(lo + CH - 1, #ARGV)
+  local hit = {}
+  for k = 1, #KEYS do
+    local r = redis.call('SMISMEMBER', KEYS[k], unpack(ARGV, lo, hi))
+    for j = 1, #r do if r[j] == 1 then hit[j] = true end end
+  end
+  for j = lo, hi do
+    local id = ARGV[j]
+    if hit[j - lo + 1] or seen[id] then dup[#dup + 1] = j - 2
+    else seen[id] = true; fresh[#fresh + 1] = id end
+  end
+end
+for lo = 1, #fresh, CH do
+  redis.call('SADD', KEYS[1], unpack(fresh, lo, math.min(lo + CH - 1, #fresh)))
+end
+if #fresh > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return dup
+"""
+
+# Dimension-value cap. ARGV[1] is the cap, then (value set key, value, expiry ms) triples in the
+# order the values were first used. Returns the 0-based indices of the refused triples.
+ADMIT_VALUES = """
+local cap = tonumber(ARGV[1])
+local out, card = {}, {}
+local t = 0
+for j = 2, #ARGV, 3 do
+  local key, v = ARGV[j], ARGV[j + 1]
+  if redis.call('SISMEMBER', key, v) == 0 then
+    local n = card[key] or redis.call('SCARD', key)
+    if n < cap then
+      redis.call('SADD', key, v); n = n + 1
+      redis.call('PEXPIREAT', key, ARGV[j + 2])
+    else out[#out + 1] = t end
+    card[key] = n
+  end
+  t = t + 1
+end
+return out
+"""
+
+# Counts and sketch deltas. KEYS[1] is the stream's version counter; ARGV[1] the item cap, then per
+# cell: count key, meta key, series, expiry ms, sketch list key, sketch delta, n, total, and n
+# (item, weight) pairs in first-occurrence order. A cell whose items all fit under the cap takes
+# one ZINCRBY per item; otherwise each new item is admitted while the cap allows, the rest of the
+# weight is "other". Returns each sketch list's length (the caller compacts long ones).
+INCREMENT = """
+local cap = tonumber(ARGV[1])
+local lengths = {}
+local i = 2
+while i <= #ARGV do
+  local zkey, mkey, series, exp = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local skey, blob = ARGV[i + 4], ARGV[i + 5]
+  local n, total = tonumber(ARGV[i + 6]), ARGV[i + 7]
+  i = i + 8
+  local last = i + 2 * n - 1
+  local card = redis.call('ZCARD', zkey)
+  local other = 0
+  if card + n <= cap then
+    for j = i, last, 2 do redis.call('ZINCRBY', zkey, ARGV[j + 1], ARGV[j]) end
+  else
+    for j = i, last, 2 do
+      local ok = redis.call('ZSCORE', zkey, ARGV[j]) ~= false
+      if not ok and card < cap then ok = true; card = card + 1 end
+      if ok then redis.call('ZINCRBY', zkey, ARGV[j + 1], ARGV[j])
+      else other = other + tonumber(ARGV[j + 1]) end
+    end
+  end
+  i = last + 1
+  redis.call('HINCRBY', mkey, 't:' .. series, total)
+  if other > 0 then redis.call('HINCRBY', mkey, 'o:' .. series, other) end
+  redis.call('PEXPIREAT', zkey, exp)
+  redis.call('PEXPIREAT', mkey, exp)
+  lengths[#lengths + 1] = redis.call('RPUSH', skey, blob)
+  redis.call('PEXPIREAT', skey, exp)
+end
+redis.call('INCR', KEYS[1])
+return lengths
+"""
