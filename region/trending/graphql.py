@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import strawberry
 from podium.region.api.http import IDEMPOTENCY_KEY_LEN_MAX
@@ -171,7 +171,7 @@ class TrendingMutations:
             raise BadUserInput(f"idempotencyKey must be 1-{IDEMPOTENCY_KEY_LEN_MAX} characters")
         raw = [{"stream": e.stream, "item": e.item, "at": e.at, "event_id": e.event_id, "weight": e.weight,
                 **({"dims": e.dims} if e.dims is not None else {})} for e in events]
-        return await trending_of(info).submit(raw, scope="graphql-admin", idem_key=idempotency_key)  # type: ignore[no-any-return]
+        return cast(JSON, await trending_of(info).submit(raw, scope="graphql-admin", idem_key=idempotency_key))
 
 
 @strawberry.type
