@@ -109,7 +109,8 @@ async def apply_replicated(service: GlobalService, doc: dict[str, Any]) -> int:
     if not isinstance(doc["board"], dict):
         raise BadUserInput("'board' must be an object")
     incoming = Board.from_dict(doc["board"])
-    board = await service.boards.create(incoming, exist_ok=True)
+    # the registry's cached definition serves every batch but a board's first (or a new season's)
+    board = await service.boards.get(incoming.id) or await service.boards.create(incoming, exist_ok=True)
     if incoming.season > board.season:
         # the region reset the board (a new season): the global board follows, or every change of
         # the new season would be filtered out below
@@ -129,8 +130,11 @@ async def apply_replicated(service: GlobalService, doc: dict[str, Any]) -> int:
     if changes:
         lags = [max(0, now - (c.seq >> SEQ_SUB_BITS)) for c in changes]
         status.record_lags(lags)
-        for lag in lags:
-            service.convergence_lag.record(lag, {"source_region": region})
+        # the histogram counts regional commits (one apply call's changes share its seq and lag):
+        # recording each change would cost more than the merge itself
+        attributes = {"source_region": region}
+        for seq in {c.seq for c in changes}:
+            service.convergence_lag.record(max(0, now - (seq >> SEQ_SUB_BITS)), attributes)
         newest_commit_ms = max(c.seq for c in changes) >> SEQ_SUB_BITS
         status.last_change_ms = max(status.last_change_ms, newest_commit_ms)
         status.changes_received += len(changes)

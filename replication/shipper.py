@@ -22,7 +22,7 @@ import random
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from podium.replication.batching import cut
+from podium.replication.batching import coalesce, cut
 from podium.replication.change_feed import ChangeFeed
 from podium.replication.changes import SEQ_SUB_BITS, Change, parse_stream_entry, stream_id_to_seq
 from podium.replication.transport import ShipTransport, encode_batch
@@ -33,7 +33,7 @@ from podium.errors import PayloadTooLarge, Unavailable
 from podium.model import Board
 
 log = logging.getLogger("podium.replication.shipper")
-READ_CHUNK_ENTRIES = 32       # change-stream entries per read while filling one batch
+READ_CHUNK_ENTRIES = 128      # change-stream entries per read while filling one batch
 ENVELOPE_MARGIN_BYTES = 256   # signing headers travel outside the body; this covers JSON slack
 
 
@@ -119,8 +119,9 @@ class Shipper:
         acked_after = ids[done - 1] if done else position
         next_unacked = ids[done] if done < len(ids) else None
         feeds = {board.id: [head, stream_id_to_seq(acked_after), _seq(next_unacked)]}
+        changes = coalesce(part.changes)
         try:
-            await self.transport.send(self.region, board, part.changes, feeds)
+            await self.transport.send(self.region, board, changes, feeds)
         except PayloadTooLarge as exc:
             self._refused(board, part.changes, part.size_bytes, exc)
             return 0
@@ -128,7 +129,7 @@ class Shipper:
             await self.feed.ack(board, acked_after)
         self._partial[board.id] = (ids[0], part.skip_next) if part.skip_next else (None, 0)
         self.stats.batches_sent += 1
-        self.stats.changes_sent += len(part.changes)
+        self.stats.changes_sent += len(changes)
         self.stats.stuck.pop(board.id, None)
         return len(part.changes)
 
