@@ -12,7 +12,7 @@ from podium.global_.schema import build_global_schema
 from podium.global_.service import GlobalService
 from podium.global_.staleness import FeedReport
 from podium.replication.changes import SEQ_SUB_BITS, Change
-from podium.replication.digest import digests
+from podium.replication.digest import BUCKETS, bucket_of, digests
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -154,6 +154,9 @@ async def replicate_digest(request: Request) -> Response:
     season_s = request.query_params.get("season", "0")
     if request.query_params.get("region") != region or not season_s.isdigit():
         raise BadUserInput("region must match the signing key id; season must be a number")
+    bucket_s = request.query_params.get("bucket")
+    if bucket_s is not None and not (bucket_s.isdigit() and int(bucket_s) < BUCKETS):
+        raise BadUserInput(f"bucket must be a number below {BUCKETS}")
     board = await service.boards.get(board_id)
     rows: list[tuple[str, int, int]] = []
     if board is not None and board.season == int(season_s):
@@ -161,6 +164,14 @@ async def replicate_digest(request: Request) -> Response:
             if region in state and state[region][1] >= 0:   # a tombstone: the region holds no entry
                 score, ts, _ = state[region]
                 rows.append((player, score, ts))
+    if bucket_s is not None:
+        # one bucket's players as the global tier records them held by this region, a page at a
+        # time: the region announces as removed those it no longer holds (a trimmed tombstone)
+        after = request.query_params.get("after", "")
+        limit = service.settings.replication.digest_players_page_max
+        page = sorted(p for p, _, _ in rows if bucket_of(p) == int(bucket_s) and p > after)[:limit]
+        return json_response({"board": board_id, "region": region, "bucket": int(bucket_s), "players": page,
+                              "next": page[-1] if len(page) == limit else None})
     return json_response({"board": board_id, "region": region, "digests": digests(rows)})
 
 

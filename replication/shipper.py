@@ -75,6 +75,7 @@ class Shipper:
         self._last_heartbeat = float("-inf")
         self._budget_bytes: dict[str, int] = {}               # per board, after a 413
         self._partial: dict[str, tuple[str | None, int]] = {}  # board -> (entry id, changes of it shipped)
+        self._wake = asyncio.Event()
 
     def pause(self) -> None:
         """Stop shipping (an operator cutting the link); changes keep accumulating in the outbox."""
@@ -82,6 +83,7 @@ class Shipper:
 
     def resume(self) -> None:
         self._paused = False
+        self._wake.set()   # ship the held changes now, not after the paused loop's next sleep
 
     @property
     def paused(self) -> bool:
@@ -94,8 +96,19 @@ class Shipper:
         acked = await self.feed.acked()
         boards = await self.feed.boards()
         self.known_boards = {b.id for b in boards}
-        for board in boards:
-            shipped += await self._ship_board(board, acked.get(board.id, "0-0"))
+        # boards ship concurrently (at most `ship_concurrency_max` requests in flight): the global
+        # tier merges one board while the next batch is on the wire, instead of idling between them
+        limit = asyncio.Semaphore(self.settings.ship_concurrency_max)
+
+        async def one(board: Board) -> int:
+            async with limit:
+                return await self._ship_board(board, acked.get(board.id, "0-0"))
+
+        results = await asyncio.gather(*(one(b) for b in boards), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result   # every other board's batch has finished (and is acknowledged) by now
+            shipped += result
         await self._heartbeat_if_due()
         return shipped
 
@@ -231,7 +244,11 @@ class Shipper:
             self._last_heartbeat = now
 
     async def _wait(self, stop: asyncio.Event, ms: float) -> None:
+        """Sleep `ms`, or less when stopped or resumed."""
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
         try:
-            await asyncio.wait_for(stop.wait(), ms / 1000)
-        except TimeoutError:
-            pass
+            await asyncio.wait(waiters, timeout=ms / 1000, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            self._wake.clear()
