@@ -25,6 +25,7 @@ from __future__ import annotations
 import random
 import tempfile
 import time
+import traceback
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
@@ -95,7 +96,8 @@ def _batches(rng: random.Random, players: list[str], count: int) -> list[list[di
 
 def _redis(stack: Stack, name: str) -> redis.Redis:
     node = stack.global_node if name == "global" else stack.region_node(name)
-    return redis.Redis.from_url(node.redis.url)
+    # a loaded machine (or an AOF fsync) can hold a reply for seconds: wait, retry, never hang
+    return redis.Redis.from_url(node.redis.url, socket_timeout=60, retry_on_timeout=True)
 
 
 def _heads(stack: Stack, regions: list[str]) -> dict[tuple[str, str], int]:
@@ -116,7 +118,11 @@ def _drained_after(stack: Stack, heads: dict[tuple[str, str], int], t0: float) -
     g = _redis(stack, "global")
     try:
         while True:
-            applied = {b: {k.decode(): int(v) for k, v in g.hgetall(f"pg:{{{b}}}:0:applied").items()} for b in BOARDS}
+            try:
+                applied = {b: {k.decode(): int(v) for k, v in g.hgetall(f"pg:{{{b}}}:0:applied").items()}
+                           for b in BOARDS}
+            except redis.RedisError:
+                applied = {b: {} for b in BOARDS}   # a slow reply is no convergence: poll again
             if all(applied[b].get(region, 0) >= seq for (region, b), seq in heads.items()):
                 return time.monotonic() - t0
             if time.monotonic() - t0 > DEADLINE_S:
@@ -245,7 +251,9 @@ def scenario_convergence(entries: int, baseline_python: str | None, progress: Pr
             out["baseline"] = {"python": baseline_python,
                                **run(entries, heal, players, samples, baseline_python, progress)}
         except Exception as exc:  # the previous code failing is a figure too, never fatal
-            out["baseline"] = {"python": baseline_python, "status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}
+            where = traceback.extract_tb(exc.__traceback__)[-3:]
+            out["baseline"] = {"python": baseline_python, "status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500],
+                               "at": [f"{f.filename}:{f.lineno} {f.name}" for f in where]}
     return out
 
 
