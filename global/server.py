@@ -154,9 +154,10 @@ async def replicate_digest(request: Request) -> Response:
     season_s = request.query_params.get("season", "0")
     if request.query_params.get("region") != region or not season_s.isdigit():
         raise BadUserInput("region must match the signing key id; season must be a number")
-    bucket_s = request.query_params.get("bucket")
-    if bucket_s is not None and not (bucket_s.isdigit() and int(bucket_s) < BUCKETS):
-        raise BadUserInput(f"bucket must be a number below {BUCKETS}")
+    buckets_s = request.query_params.get("buckets")
+    wanted = set(buckets_s.split(",")) if buckets_s is not None else set()
+    if not all(b.isdigit() and int(b) < BUCKETS for b in wanted):
+        raise BadUserInput(f"buckets must be comma-separated numbers below {BUCKETS}")
     board = await service.boards.get(board_id)
     rows: list[tuple[str, int, int]] = []
     if board is not None and board.season == int(season_s):
@@ -164,13 +165,14 @@ async def replicate_digest(request: Request) -> Response:
             if region in state and state[region][1] >= 0:   # a tombstone: the region holds no entry
                 score, ts, _ = state[region]
                 rows.append((player, score, ts))
-    if bucket_s is not None:
-        # one bucket's players as the global tier records them held by this region, a page at a
-        # time: the region announces as removed those it no longer holds (a trimmed tombstone)
+    if buckets_s is not None:
+        # the players of these buckets the global tier records as held by this region, a page at
+        # a time: the region announces as removed those it no longer holds (a trimmed tombstone)
+        numbers = {int(b) for b in wanted}
         after = request.query_params.get("after", "")
         limit = service.settings.replication.digest_players_page_max
-        page = sorted(p for p, _, _ in rows if bucket_of(p) == int(bucket_s) and p > after)[:limit]
-        return json_response({"board": board_id, "region": region, "bucket": int(bucket_s), "players": page,
+        page = sorted(p for p, _, _ in rows if p > after and bucket_of(p) in numbers)[:limit]
+        return json_response({"board": board_id, "region": region, "players": page,
                               "next": page[-1] if len(page) == limit else None})
     return json_response({"board": board_id, "region": region, "digests": digests(rows)})
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +26,13 @@ from podium.signing import signed_headers
 log = logging.getLogger("podium.replication.anti_entropy")
 REANNOUNCE_PLAYERS_MAX = 500   # players per Lua call
 DIGEST_PATH = "/v1/replicate/digest"
+EMPTY_DIGESTS = digests([])
 
 
 @dataclass
 class RepairReport:
     boards_checked: int = 0
+    boards_busy: int = 0          # skipped: unshipped changes pending (compared on a later round)
     buckets_repaired: int = 0
     players_reannounced: int = 0
 
@@ -57,12 +60,12 @@ class AntiEntropy:
         doc = await self._get(board, {})
         return None if doc is None else doc["digests"]
 
-    async def global_players(self, board: Board, bucket: int) -> set[str] | None:
-        """The players of one bucket the global tier records as held by this region (paged)."""
+    async def global_players(self, board: Board, buckets: Sequence[int]) -> set[str] | None:
+        """The players of these buckets the global tier records as held by this region (paged)."""
         out: set[str] = set()
         after = ""
         while True:
-            doc = await self._get(board, {"bucket": str(bucket), "after": after})
+            doc = await self._get(board, {"buckets": ",".join(map(str, buckets)), "after": after})
             if doc is None:
                 return None
             out.update(doc["players"])
@@ -72,7 +75,14 @@ class AntiEntropy:
 
     async def repair_once(self) -> RepairReport:
         report = RepairReport()
+        acked = await self.feed.acked()
         for board in await self.feed.boards():
+            if await self.feed.read(board, acked.get(board.id, "0-0"), 1):
+                # changes are still on their way: the digests would differ by them alone, and
+                # re-announcing whole buckets mid-burst doubles the shipping work. Compared once
+                # the board's outbox is drained (a trimmed outbox drains too, then is repaired).
+                report.boards_busy += 1
+                continue
             theirs = await self.global_digests(board)
             if theirs is None:
                 continue
@@ -85,9 +95,9 @@ class AntiEntropy:
             # the global tier may hold players this region no longer has: their removal was trimmed
             # from the change stream before it was shipped. Re-announced, they go out as removals.
             held = set(players)
-            for bucket in sorted(bad):
-                theirs = await self.global_players(board, bucket)
-                players += sorted((theirs or set()) - held)
+            listed = sorted(b for b in bad if theirs[b] != EMPTY_DIGESTS[b])   # an empty bucket lists nobody
+            if listed:
+                players += sorted((await self.global_players(board, listed) or set()) - held)
             for i in range(0, len(players), REANNOUNCE_PLAYERS_MAX):
                 await self.feed.reannounce(board, players[i : i + REANNOUNCE_PLAYERS_MAX])
             report.buckets_repaired += len(bad)
