@@ -18,8 +18,9 @@ from podium.keys import board_keys
 from podium.signing import signed_headers
 
 REGION = "us-east"
-CHANGES_LEN_MAX = 20          # tiny cap: approximate trimming drops whole 100-entry stream nodes
-LATER_WRITES = 320            # separate apply calls after the deletion, enough to trim it away
+CHANGES_LEN_MAX = 20          # tiny cap: approximate trimming drops whole stream nodes ...
+STREAM_NODE_ENTRIES = 10      # ... of this many entries (set on the region's Redis; default 100)
+LATER_WRITES = 80             # separate apply calls after the deletion, enough to trim it away
 DEADLINE_S = 30.0
 
 
@@ -61,6 +62,7 @@ def ranked(scores: dict[str, int]) -> list[tuple[str, int]]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)   # a stack start and ~100 signed requests on a loaded 2-core machine
 def test_anti_entropy_repairs_a_deletion_trimmed_before_it_was_shipped(tmp_path: Path) -> None:
     env = {"PODIUM_INGEST__CHANGES_LEN_MAX": str(CHANGES_LEN_MAX),
            "PODIUM_REPLICATION__ANTI_ENTROPY_INTERVAL_S": "3600",   # the test triggers the repair itself
@@ -72,6 +74,8 @@ def test_anti_entropy_repairs_a_deletion_trimmed_before_it_was_shipped(tmp_path:
                      for p, s in oracle.items()])
         assert wait_for(stack, ranked(oracle)) == ranked(oracle)
 
+        region_redis = redis.Redis.from_url(stack.region_node(REGION).redis.url)
+        region_redis.config_set("stream-node-max-entries", STREAM_NODE_ENTRIES)
         admin(stack, "pause")
         doc = httpx.post(f"{stack.region_node(REGION).url}/graphql",
                          json={"query": 'mutation{ deletePlayer(board:"arena", player:"p07") }'},
@@ -81,8 +85,7 @@ def test_anti_entropy_repairs_a_deletion_trimmed_before_it_was_shipped(tmp_path:
         for i in range(LATER_WRITES):
             post(stack, [{"board": "arena", "player": f"q{i:03d}", "score": i, "achieved_at": now, "event_id": f"q{i}"}])
             oracle[f"q{i:03d}"] = i
-        region_redis = redis.Redis.from_url(stack.region_node(REGION).redis.url)
-        stream = region_redis.xrange(board_keys("arena", 0).changes)
+        stream: list[Any] = region_redis.xrange(board_keys("arena", 0).changes)  # type: ignore[assignment]
         region_redis.close()
         assert not any(b"p07\tx" in fields[b"d"] for _, fields in stream), "the deletion must have been trimmed"
 
