@@ -22,6 +22,7 @@ with its own venv), so the same driver measures the baseline in the same run.
 
 from __future__ import annotations
 
+import logging
 import random
 import tempfile
 import time
@@ -54,13 +55,16 @@ PAGE_Q = ("query($b:String!,$n:Int!,$o:Int!){ leaderboard(board:$b, first:$n, of
           "{ totalCount edges { node { rank player score } } } }")
 ENTRY_Q = "query($b:String!,$p:String!){ player(id:$p){ entry(board:$b){ rank precision errorBound } } }"
 Progress = Callable[[str, int, int], None]
+log = logging.getLogger("podium.bench.convergence")
 
 
 def _gql(client: httpx.Client, url: str, query: str, **variables: Any) -> Any:
-    doc = client.post(f"{url}/graphql", json={"query": query, "variables": variables}, timeout=60).json()
-    if doc.get("errors"):
-        raise RuntimeError(doc["errors"][0]["message"])
-    return doc["data"]
+    for _ in range(RETRIES_MAX):
+        doc = client.post(f"{url}/graphql", json={"query": query, "variables": variables}, timeout=60).json()
+        if not doc.get("errors"):
+            return doc["data"]
+        time.sleep(0.5)   # the queries are valid: an error is a loaded store's 503, retried as a client would
+    raise RuntimeError(doc["errors"][0]["message"])
 
 
 def _post_batches(stack: Stack, region: str, batches: list[list[dict[str, Any]]]) -> int:
@@ -211,6 +215,8 @@ def measure(stack: Stack, entries: int, heal_entries: int, players: int, samples
         drain_s = _drained_after(stack, _heads(stack, REGIONS), t_last)
         lag = _lag_quantiles(client, stack)
         progress("convergence: oracle check", 1, 3)
+        log.warning("burst of %d entries in %.1f s; drained %.2f s after the last write; lag %s",
+                    sent, burst_s, drain_s, lag)
         burst_check = _check(stack, client, rng, samples)
 
         progress("convergence: partition heal", 2, 3)
