@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
 import tempfile
 import time
 import traceback
@@ -98,6 +99,10 @@ def _batches(rng: random.Random, players: list[str], count: int) -> list[list[di
     return out
 
 
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _redis(stack: Stack, name: str) -> redis.Redis:
     node = stack.global_node if name == "global" else stack.region_node(name)
     # a loaded machine (or an AOF fsync) can hold a reply for seconds: wait, retry, never hang
@@ -111,7 +116,7 @@ def _heads(stack: Stack, regions: list[str]) -> dict[tuple[str, str], int]:
         r = _redis(stack, region)
         for board in BOARDS:
             rows = r.xrevrange(board_keys(board, 0).changes, count=1)
-            ms, _, n = rows[0][0].decode().partition("-") if rows else ("0", "", "0")
+            ms, _, n = _text(rows[0][0]).partition("-") if rows else ("0", "", "0")
             out[(region, board)] = (int(ms) << 16) | int(n)
         r.close()
     return out
@@ -123,7 +128,7 @@ def _drained_after(stack: Stack, heads: dict[tuple[str, str], int], t0: float) -
     try:
         while True:
             try:
-                applied = {b: {k.decode(): int(v) for k, v in g.hgetall(f"pg:{{{b}}}:0:applied").items()}
+                applied = {b: {_text(k): int(v) for k, v in g.hgetall(f"pg:{{{b}}}:0:applied").items()}
                            for b in BOARDS}
             except redis.RedisError:
                 applied = {b: {} for b in BOARDS}   # a slow reply is no convergence: poll again
@@ -139,7 +144,8 @@ def _drained_after(stack: Stack, heads: dict[tuple[str, str], int], t0: float) -
 def _region_board(stack: Stack, region: str, board: str) -> dict[str, tuple[int, int]]:
     r = _redis(stack, region)
     out = {}
-    for member, zscore in r.zrange(board_keys(board, 0).zset, 0, -1, withscores=True):
+    rows: list[tuple[bytes, float]] = r.zrange(board_keys(board, 0).zset, 0, -1, withscores=True)  # type: ignore[assignment]
+    for member, zscore in rows:
         ts, player = decode_member(member)
         out[player] = (from_zscore(zscore, SortOrder.DESC), ts)
     r.close()
@@ -242,7 +248,7 @@ def run(entries: int, heal_entries: int, players: int, samples: int, python: str
         progress: Progress) -> dict[str, Any]:
     boards = [{"id": b, "operator": op} for b, op in BOARDS.items()]
     with tempfile.TemporaryDirectory() as tmp, \
-            Stack(REGIONS, Path(tmp), boards=boards, extra_env=ENV, **({"python": python} if python else {})) as stack:
+            Stack(REGIONS, Path(tmp), boards=boards, extra_env=ENV, python=python or sys.executable) as stack:
         return measure(stack, entries, heal_entries, players, samples, progress)
 
 
