@@ -83,13 +83,15 @@ class GlobalStore:
         p = _prefix(board.id, board.season)
         async with self._locks[board.id]:
             players = sorted({c.player for c in changes})
-            raw = await self.redis.hmget(p + "st", players)
+            async with self.redis.pipeline(transaction=False) as read:
+                read.hmget(p + "st", players)
+                read.hgetall(p + "applied")
+                raw, applied_raw = await read.execute()
             states: dict[str, RegionalState] = {
                 pl: _decode(v) for pl, v in zip(players, raw, strict=True)
             }
-            before = {pl: resolve(board.operator, board.order, st) for pl, st in states.items()}
+            applied = {_text(k): int(v) for k, v in applied_raw.items()}
             old_states = dict(states)
-            applied = await self.applied(board)
             conflicts: list[Conflict] = []
             for c in changes:
                 prior = states[c.player]
@@ -97,24 +99,38 @@ class GlobalStore:
                 states[c.player] = with_change(prior, c.region, c.score, ts, c.seq)
                 if board.operator is Operator.LATEST and states[c.player] is not prior:
                     conflicts += _conflicts(board, c.player, prior, states[c.player], c.region)
+            # One command per kind for the whole batch (not three per player): the merge costs a
+            # few round-trip packets, whatever the batch size. Removals go before additions, so
+            # an entry whose member is unchanged (same time, new score) is re-added.
+            written: dict[str, bytes] = {}
+            removed: list[str] = []
+            added: dict[str, float] = {}
             changed = 0
+            for pl, st in states.items():
+                if st is old_states[pl]:
+                    continue
+                # every region's contribution is kept, even one that does not win today:
+                # counters sum them, anti-entropy digests compare them
+                written[pl] = _encode(st)
+                previous = resolve(board.operator, board.order, old_states[pl])
+                after = resolve(board.operator, board.order, st)
+                if after == previous:
+                    continue
+                changed += 1
+                if previous is not None:
+                    removed.append(encode_member(previous[1], pl))
+                if after is not None:
+                    added[encode_member(after[1], pl)] = to_zscore(after[0], board.order)
             async with self.redis.pipeline(transaction=False) as pipe:
-                for pl, st in states.items():
-                    if st != old_states[pl]:
-                        # every region's contribution is kept, even one that does not win today:
-                        # counters sum them, anti-entropy digests compare them
-                        pipe.hset(p + "st", pl, _encode(st))
-                    after = resolve(board.operator, board.order, st)
-                    if after == before[pl]:
-                        continue
-                    changed += 1
-                    if (previous := before[pl]) is not None:
-                        pipe.zrem(p + "z", encode_member(previous[1], pl))
-                    if after is not None:
-                        pipe.zadd(p + "z", {encode_member(after[1], pl): to_zscore(after[0], board.order)})
-                for region, seq in _newest_per_region(changes).items():
-                    if seq > applied.get(region, 0):
-                        pipe.hset(p + "applied", region, seq)
+                if written:
+                    pipe.hset(p + "st", mapping=written)  # type: ignore[arg-type]
+                if removed:
+                    pipe.zrem(p + "z", *removed)
+                if added:
+                    pipe.zadd(p + "z", added)
+                newer = {r: seq for r, seq in _newest_per_region(changes).items() if seq > applied.get(r, 0)}
+                if newer:
+                    pipe.hset(p + "applied", mapping=newer)  # type: ignore[arg-type]
                 if changed:
                     pipe.incr(p + "ver")  # subscriptions watch this to know the board moved
                 for k in conflicts:

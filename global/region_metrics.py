@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 def convergence_histogram(meter: Meter) -> Histogram:
     return meter.create_histogram(
         "podium_global_convergence_lag", unit="ms",
-        description="Regional commit of a change to its merge in the global tier, per source region",
+        description="Regional commit (one apply call's changes) to its merge in the global tier, per source region",
         explicit_bucket_boundaries_advisory=LAG_BUCKETS_MS)
 
 

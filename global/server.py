@@ -13,7 +13,7 @@ from podium.global_.schema import build_global_schema
 from podium.global_.service import GlobalService
 from podium.global_.staleness import FeedReport
 from podium.replication.changes import SEQ_SUB_BITS, Change
-from podium.replication.digest import digests
+from podium.replication.digest import BUCKETS, bucket_of, digests
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -115,7 +115,8 @@ async def apply_replicated(service: GlobalService, doc: dict[str, Any]) -> int:
     if not isinstance(doc["board"], dict):
         raise BadUserInput("'board' must be an object")
     incoming = Board.from_dict(doc["board"])
-    board = await service.boards.create(incoming, exist_ok=True)
+    # the registry's cached definition serves every batch but a board's first (or a new season's)
+    board = await service.boards.get(incoming.id) or await service.boards.create(incoming, exist_ok=True)
     if incoming.season > board.season:
         # the region reset the board (a new season): the global board follows, or every change of
         # the new season would be filtered out below
@@ -135,8 +136,11 @@ async def apply_replicated(service: GlobalService, doc: dict[str, Any]) -> int:
     if changes:
         lags = [max(0, now - (c.seq >> SEQ_SUB_BITS)) for c in changes]
         status.record_lags(lags)
-        for lag in lags:
-            service.convergence_lag.record(lag, {"source_region": region})
+        # the histogram counts regional commits (one apply call's changes share its seq and lag):
+        # recording each change would cost more than the merge itself
+        attributes = {"source_region": region}
+        for seq in {c.seq for c in changes}:
+            service.convergence_lag.record(max(0, now - (seq >> SEQ_SUB_BITS)), attributes)
         newest_commit_ms = max(c.seq for c in changes) >> SEQ_SUB_BITS
         status.last_change_ms = max(status.last_change_ms, newest_commit_ms)
         status.changes_received += len(changes)
@@ -156,6 +160,10 @@ async def replicate_digest(request: Request) -> Response:
     season_s = request.query_params.get("season", "0")
     if request.query_params.get("region") != region or not season_s.isdigit():
         raise BadUserInput("region must match the signing key id; season must be a number")
+    buckets_s = request.query_params.get("buckets")
+    wanted = set(buckets_s.split(",")) if buckets_s is not None else set()
+    if not all(b.isdigit() and int(b) < BUCKETS for b in wanted):
+        raise BadUserInput(f"buckets must be comma-separated numbers below {BUCKETS}")
     board = await service.boards.get(board_id)
     rows: list[tuple[str, int, int]] = []
     if board is not None and board.season == int(season_s):
@@ -163,6 +171,15 @@ async def replicate_digest(request: Request) -> Response:
             if region in state and state[region][1] >= 0:   # a tombstone: the region holds no entry
                 score, ts, _ = state[region]
                 rows.append((player, score, ts))
+    if buckets_s is not None:
+        # the players of these buckets the global tier records as held by this region, a page at
+        # a time: the region announces as removed those it no longer holds (a trimmed tombstone)
+        numbers = {int(b) for b in wanted}
+        after = request.query_params.get("after", "")
+        limit = service.settings.replication.digest_players_page_max
+        page = sorted(p for p, _, _ in rows if p > after and bucket_of(p) in numbers)[:limit]
+        return json_response({"board": board_id, "region": region, "players": page,
+                              "next": page[-1] if len(page) == limit else None})
     return json_response({"board": board_id, "region": region, "digests": digests(rows)})
 
 

@@ -174,6 +174,8 @@ class ReplicationSettings(BaseModel):
     transport: Literal["http", "kafka"] = "http"
     consumer_group: str | None = None        # global tier, kafka transport; unset: "{kafka.topic_prefix}-global-replication"
     consume_records_max: int = 500           # global tier: records per consumer poll (kafka transport)
+    digest_players_page_max: int = 10_000    # anti-entropy: players per page of a bucket's listing (tombstone repair)
+    ship_concurrency_max: int = 8            # a region's boards shipped at once (requests in flight to the global tier)
 
 
 class ContestSettings(BaseModel):

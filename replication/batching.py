@@ -61,3 +61,16 @@ def cut(entries: Sequence[Sequence[Change]], skip: int, budget_bytes: int, overh
             return Cut(out, 1, 0, size)
         return Cut(out, 0, taken, size)
     return Cut(out, len(entries), 0, size)
+
+
+def coalesce(changes: Sequence[Change]) -> list[Change]:
+    """The last change of each player, in stream order. A change is the entry's new *state* (for
+    counters the region's running total), so an earlier change of the same player in the same
+    body is superseded on arrival anyway (the global tier keeps the higher seq per region):
+    dropping it changes no merged value and spares the receiver its work. During a backlog, when
+    the same players are written again and again, this is most of the body."""
+    last: dict[str, Change] = {}
+    for change in changes:
+        last.pop(change.player, None)   # re-insert: the dict keeps the order of last occurrences
+        last[change.player] = change
+    return list(last.values())

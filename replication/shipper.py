@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from opentelemetry.trace import Tracer
-from podium.replication.batching import cut
+from podium.replication.batching import coalesce, cut
 from podium.replication.change_feed import ChangeFeed, FeedRow
 from podium.replication.changes import SEQ_SUB_BITS, Change, parse_stream_entry, stream_id_to_seq
 from podium.replication.ship_trace import ship_span
@@ -35,7 +35,7 @@ from podium.errors import PayloadTooLarge, Unavailable
 from podium.model import Board
 
 log = logging.getLogger("podium.replication.shipper")
-READ_CHUNK_ENTRIES = 32       # change-stream entries per read while filling one batch
+READ_CHUNK_ENTRIES = 128      # change-stream entries per read while filling one batch
 ENVELOPE_MARGIN_BYTES = 256   # signing headers travel outside the body; this covers JSON slack
 
 
@@ -78,6 +78,7 @@ class Shipper:
         self._last_heartbeat = float("-inf")
         self._budget_bytes: dict[str, int] = {}               # per board, after a 413
         self._partial: dict[str, tuple[str | None, int]] = {}  # board -> (entry id, changes of it shipped)
+        self._wake = asyncio.Event()
 
     def pause(self) -> None:
         """Stop shipping (an operator cutting the link); changes keep accumulating in the outbox."""
@@ -85,6 +86,7 @@ class Shipper:
 
     def resume(self) -> None:
         self._paused = False
+        self._wake.set()   # ship the held changes now, not after the paused loop's next sleep
 
     @property
     def paused(self) -> bool:
@@ -97,8 +99,19 @@ class Shipper:
         acked = await self.feed.acked()
         boards = await self.feed.boards()
         self.known_boards = {b.id for b in boards}
-        for board in boards:
-            shipped += await self._ship_board(board, acked.get(board.id, "0-0"))
+        # boards ship concurrently (at most `ship_concurrency_max` requests in flight): the global
+        # tier merges one board while the next batch is on the wire, instead of idling between them
+        limit = asyncio.Semaphore(self.settings.ship_concurrency_max)
+
+        async def one(board: Board) -> int:
+            async with limit:
+                return await self._ship_board(board, acked.get(board.id, "0-0"))
+
+        results = await asyncio.gather(*(one(b) for b in boards), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result   # every other board's batch has finished (and is acknowledged) by now
+            shipped += result
         await self._heartbeat_if_due()
         return shipped
 
@@ -122,10 +135,11 @@ class Shipper:
         acked_after = ids[done - 1] if done else position
         next_unacked = ids[done] if done < len(ids) else None
         feeds = {board.id: [head, stream_id_to_seq(acked_after), _seq(next_unacked)]}
+        changes = coalesce(part.changes)
         try:
             with ship_span(self.tracer, self.region, board.id, rows[:done + (1 if part.skip_next else 0)],
                            len(part.changes)):
-                await self.transport.send(self.region, board, part.changes, feeds)
+                await self.transport.send(self.region, board, changes, feeds)
         except PayloadTooLarge as exc:
             self._refused(board, part.changes, part.size_bytes, exc)
             return 0
@@ -133,7 +147,7 @@ class Shipper:
             await self.feed.ack(board, acked_after)
         self._partial[board.id] = (ids[0], part.skip_next) if part.skip_next else (None, 0)
         self.stats.batches_sent += 1
-        self.stats.changes_sent += len(part.changes)
+        self.stats.changes_sent += len(changes)
         self.stats.stuck.pop(board.id, None)
         return len(part.changes)
 
@@ -235,7 +249,11 @@ class Shipper:
             self._last_heartbeat = now
 
     async def _wait(self, stop: asyncio.Event, ms: float) -> None:
+        """Sleep `ms`, or less when stopped or resumed."""
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
         try:
-            await asyncio.wait_for(stop.wait(), ms / 1000)
-        except TimeoutError:
-            pass
+            await asyncio.wait(waiters, timeout=ms / 1000, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            self._wake.clear()

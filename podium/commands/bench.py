@@ -16,6 +16,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--tiny", action="store_true", help="the harness test's configuration (seconds; no peer)")
     p.add_argument("--no-peer", action="store_true", help="skip the peer library (no venv is created)")
     p.add_argument("--out", default=None, help="results directory (default benchmarks/results/<timestamp>)")
+    p.add_argument("--entries", type=int, default=None,
+                   help="convergence: burst size over three regions (default 380,000; quick 30,000; tiny 3,000)")
+    p.add_argument("--baseline-python", default=None,
+                   help="convergence: interpreter of a previous checkout, measured the same way in the same run")
     p.set_defaults(func=run)
 
 
@@ -30,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
     if args.no_peer:
         cfg.peer = False
     mode = "tiny" if args.tiny else "quick" if args.quick else "full"
+    cfg.convergence_entries = args.entries or {"tiny": 3000, "quick": 30_000}.get(mode, cfg.convergence_entries)
+    cfg.convergence_baseline_python = args.baseline_python
     names = args.scenarios or list(scenarios.DEFAULT_SCENARIOS)
     try:
         results, out = runner.run(names, cfg, mode=mode, command="podium bench " + " ".join(sys.argv[2:]),

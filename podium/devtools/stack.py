@@ -51,6 +51,7 @@ class Stack:
     ready_timeout_s: float = READY_TIMEOUT_S   # per node; a loaded CI machine imports slowly
     first_region_port: int | None = None   # the first region serves here (podium up: the documented 8080)
     nodes: list[Node] = field(default_factory=list)
+    python: str = sys.executable   # the interpreter of every node (a bench runs a previous checkout's)
 
     @property
     def global_node(self) -> Node:
@@ -101,7 +102,7 @@ class Stack:
         node.log_path = self.data_dir / node.name / "podium.log"
         log = node.log_path.open("ab")
         node.process = subprocess.Popen(
-            [sys.executable, "-m", "podium", "serve", "--role", node.role],
+            [self.python, "-m", "podium", "serve", "--role", node.role],
             env=self._env(node, global_url), stdout=log, stderr=subprocess.STDOUT, cwd=self.data_dir / node.name,
         )
         log.close()

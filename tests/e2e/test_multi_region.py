@@ -33,7 +33,7 @@ def post(stack: Stack, region: str, entries: list[dict[str, Any]]) -> None:
 
 def admin(stack: Stack, region: str, action: str) -> dict[str, Any]:
     r = httpx.post(f"{stack.region_node(region).url}/v1/admin/replication/{action}",
-                   headers={"Authorization": f"Bearer {stack.admin_key}"}, timeout=5)
+                   headers={"Authorization": f"Bearer {stack.admin_key}"}, timeout=30)   # a repair scans boards
     assert r.status_code == 200, r.text
     return r.json()  # type: ignore[no-any-return]
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
-from podium.replication.batching import cut
+from podium.replication.batching import coalesce, cut
 from podium.replication.changes import Change
+from podium.replication.regional_state import TOMBSTONE_TS, RegionalState, with_change
 from podium.replication.transport import encode_batch
 
 from podium.model import Board
@@ -46,3 +47,23 @@ def test_cuts_cover_the_backlog_in_order_within_budget(sizes: list[list[int]], b
         skip = part.skip_next
         assert part.entries_done == 0 or skip == 0
     assert sent == [c for e in entries for c in e]
+
+
+@given(rows=st.lists(st.tuples(st.integers(0, 6), st.integers(-50, 50), st.booleans()), max_size=60))
+def test_coalescing_a_body_changes_no_merged_state(rows: list[tuple[int, int, bool]]) -> None:
+    """Merging the coalesced body gives the same per-region state as merging every change: only
+    each player's last change is kept, nothing else is dropped, and the order is stream order."""
+    changes = [Change("us-east", "arena", 0, f"p{player}", 0 if removed else score, 1000 + seq, seq, removed=removed)
+               for seq, (player, score, removed) in enumerate(rows, start=1)]
+    kept = coalesce(changes)
+    full: dict[str, RegionalState] = {}
+    for c in changes:
+        full[c.player] = with_change(full.get(c.player, {}), c.region, c.score, TOMBSTONE_TS if c.removed else
+                                     c.achieved_at_ms, c.seq)
+    short: dict[str, RegionalState] = {}
+    for c in kept:
+        short[c.player] = with_change(short.get(c.player, {}), c.region, c.score, TOMBSTONE_TS if c.removed else
+                                      c.achieved_at_ms, c.seq)
+    assert short == full
+    assert len(kept) == len({c.player for c in changes})
+    assert [c.seq for c in kept] == sorted(c.seq for c in kept)

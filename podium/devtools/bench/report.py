@@ -39,6 +39,10 @@ def markdown(results: dict[str, Any]) -> str:
         from podium.devtools.bench.trending import markdown_rows
 
         lines += markdown_rows(s["trending"])
+    if s.get("convergence"):
+        from podium.devtools.bench.convergence import markdown_rows as convergence_rows
+
+        lines += convergence_rows(s["convergence"])
     if s.get("notifications"):
         from podium.devtools.bench.notifications import markdown_rows as notification_rows
 

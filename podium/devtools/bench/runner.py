@@ -94,6 +94,10 @@ def run(names: Sequence[str], cfg: BenchConfig, *, mode: str, command: str, out_
                                              cfg.notify_changes_per_tick, cfg.notify_endpoints, cfg.notify_events)
             elif name == "global":
                 res = scenarios.scenario_global(cfg)
+            elif name == "convergence":
+                from podium.devtools.bench.convergence import scenario_convergence
+
+                res = scenario_convergence(cfg.convergence_entries, cfg.convergence_baseline_python, progress)
             elif name == "contests":
                 res = scenarios.scenario_contests(cfg)
             else:

@@ -66,6 +66,8 @@ class BenchConfig:
     notify_events: int = 100                 # notifications each endpoint receives
     kafka_worker_entries: int = 200_000      # entries on the log before one worker drains them (`bench kafka`)
     kafka_paced_seconds: float = 10.0        # `bench kafka` paced run at 20k scores/s
+    convergence_entries: int = 380_000      # `bench convergence`: burst size over three regions
+    convergence_baseline_python: str | None = None   # a previous checkout's interpreter (baseline, same run)
     peer: bool = True
     cache_dir: Path = field(default_factory=lambda: BENCH_DIR / "results" / ".cache")
 
@@ -370,5 +372,6 @@ def scenario_contests(cfg: BenchConfig) -> dict[str, Any]:
         return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}
 
 
-SCENARIOS = ("ingest", "read", "subscriptions", "global", "memory", "kafka", "contests", "trending", "notifications")
+SCENARIOS = ("ingest", "read", "subscriptions", "global", "memory", "kafka", "contests", "trending", "notifications",
+             "convergence")
 DEFAULT_SCENARIOS = ("ingest", "read", "subscriptions", "global", "memory")
