@@ -11,6 +11,7 @@ from podium.region.contests.ledger_batcher import LedgerBatcher
 from podium.region.contests.ledger_postgres import PostgresLedger
 from podium.region.contests.ledger_sqlite import SqliteLedger
 from podium.region.contests.service import ContestService, SettlementSigner
+from podium.region.contests.settlement_outbox_redis import RedisSettlementOutbox
 from podium.region.contests.store_redis import RedisContestStore
 
 from podium.clock import Clock
@@ -51,7 +52,9 @@ async def open_contests(settings: Settings, redis: AnyRedis, clock: Clock) -> Co
     store = RedisContestStore(redis)
     limits = settings.api.model_copy(update={"tick_ms": settings.contests.tick_ms})
     fanout = FanOut(store.ranked, store.ranked_entries, store.versions, limits, clock)
-    contests = Contests(ContestService(store, batcher, clock, signer_of(settings)), fanout)
+    # Settlements go out through the notification webhooks' outbox when notifications run here.
+    publisher = RedisSettlementOutbox(redis, settings.notifications.outbox_len_max) if settings.notifications.enabled else None
+    contests = Contests(ContestService(store, batcher, clock, signer_of(settings), publisher), fanout)
     contests.ticker = asyncio.create_task(fanout.run(contests.stop), name="contest ticks")
     return contests
 
