@@ -137,7 +137,7 @@ class ContestQueries:
         contests = _contests(info)
         await contests.store.contest(id)
         doc = await contests.store.settlement(id)
-        return None if doc is None else contests.signed(doc)
+        return None if doc is None else JSON(contests.signed(doc))
 
 
 @strawberry.type
@@ -147,14 +147,14 @@ class ContestMutations:
                                 "`{match}` as stored.")
     async def declare_contest_match(self, info: Info[Any, Any], match: JSON) -> JSON:
         declared = await (await _admin(info)).declare_match(match)
-        return {"match": declared.to_dict()}
+        return JSON({"match": declared.to_dict()})
 
     @typed.mutation(description="Create a contest (admin): the body of `POST /v1/admin/contests` — id, match, "
                                 "capacity, entry_fee, prizes [{rank_from, rank_to, amount}], rules, "
                                 "entries_per_player_max. Idempotent for the same definition; CONFLICT otherwise.")
     async def create_contest(self, info: Info[Any, Any], contest: JSON) -> JSON:
         created = await (await _admin(info)).create_contest(contest)
-        return {"contest": created.to_dict()}
+        return JSON({"contest": created.to_dict()})
 
     @typed.mutation(description="Save a team (validated: size, credit cap, role quotas, captain ≠ vice). "
                                 "CONTEST_LOCKED at and after the match's deadline.")

@@ -103,7 +103,8 @@ def test_declared_over_graphql_settled_and_delivered_once(region: LiveServer, re
         assert {p["entry"]: p["amount"] for p in body["settlement"]["payouts"]} == {"ann/t": 60}
         assert receiver.bad_signatures == 0
     client = redis.Redis.from_url(redis_server.url)
-    outbox = [orjson.loads(f[b"n"]) for _, f in client.xrange(OUTBOX_KEY)]
+    rows: Any = client.xrange(OUTBOX_KEY)
+    outbox = [orjson.loads(f[b"n"]) for _, f in rows]
     client.close()
     assert sum(1 for n in outbox if n.get("id") == event) == 1          # settling twice published once
     assert gql(base, SETTLEMENT, {"c": "gql-mega"}, {})["data"]["contestSettlement"] == first.json()

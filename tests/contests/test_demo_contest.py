@@ -7,6 +7,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -36,7 +37,7 @@ def test_the_demo_contest_locks_and_its_standings_move(region: LiveServer, monke
         region.url, GAME_KEY_ID, GAME_SECRET, ADMIN_KEY, stop, Console(quiet=True)),), daemon=True)
     demo.start()
     try:
-        deadline, doc = time.monotonic() + 90, {}
+        deadline, doc = time.monotonic() + 90, dict[str, Any]()
         while time.monotonic() < deadline:
             r = httpx.get(f"{region.url}/v1/contests/{demo_contest.DEMO_CONTEST}/standings", params={"first": "3"})
             doc = r.json() if r.status_code == 200 else {}
