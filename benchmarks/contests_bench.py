@@ -115,7 +115,7 @@ async def _live(redis: aioredis.Redis, svc: ContestService, events_per_min: int,
     hub_stop.set()
     for task in [*subs, ticker]:
         task.cancel()
-    await asyncio.gather(*subs, ticker, return_exceptions=True)
+    await asyncio.wait([*subs, ticker], timeout=10)     # bounded: a subscriber stuck on the pool cannot hang the run
     return {"events_per_min_target": events_per_min, "events_fed": n,
             "events_per_min_achieved": round(n * 60 / elapsed, 1), "seconds": round(elapsed, 1),
             "subscribers": subscribers, "tick_ms": tick_ms,
@@ -201,6 +201,7 @@ async def _fanout(redis_url: str, teams: int, tmp: Path, live: dict[str, Any] | 
     await ledger.close()
     await redis.aclose()
     updated = result["entries_updated"]
+    print(json.dumps({"live": live_result}), file=sys.stderr, flush=True)
     return {"live": live_result, "teams": teams, "teams_updated": updated, "fanout_s": round(fanout_s, 3),
             "teams_updated_per_s": round(updated / fanout_s), "index_s": round(index_s, 2), "fill_s": round(fill_s, 2),
             "baseline_naive_s": round(base_s, 3), "baseline_teams_updated": base_updated,
