@@ -200,6 +200,7 @@ async def _fanout(redis_url: str, teams: int, tmp: Path, live: dict[str, Any] | 
     live_result = await _live(redis, svc, teams=teams, **live) if live else None
     await ledger.close()
     await redis.aclose()
+    await pool.aclose()            # a pool passed in is not closed with its client
     updated = result["entries_updated"]
     print(json.dumps({"live": live_result}), file=sys.stderr, flush=True)
     return {"live": live_result, "teams": teams, "teams_updated": updated, "fanout_s": round(fanout_s, 3),
