@@ -6,10 +6,17 @@ second with the ledger, against baselines measured in the same run.
   contest locks and is indexed (measured), then one event for the most-picked player is fed through
   ContestService.feed (measured: teams updated per second). Baseline: what a team would otherwise
   write — read every entry and ZINCRBY the teams holding that player, pipelined from Python.
+- live: on the same indexed contest, `events_per_min` feed events (random players) for `seconds`,
+  with `subscribers` in-process subscribers on the contest's fan-out hub (the one `contestChanged`
+  and `contestEntryChanged` use), each watching the top 10 and its own entry's rank. Measured: each
+  event's scheduled time → board updated (feed ack, queueing included), and each frame's tick →
+  received lag over every subscriber. Baseline (same run, same hub, subscribers and rate): events
+  that each change one entry (no fan-out), so the ratio is what the fan-out adds to a tick.
 - joins: `joins` concurrent ContestService.join calls (team saved first), ledger on SQLite (and on a
   real PostgreSQL server when one can be started), joins per second.
 
-    python benchmarks/contests_bench.py [--teams 1000000] [--joins 20000]
+    python benchmarks/contests_bench.py [--teams 1000000] [--joins 20000] [--events-per-min 200]
+        [--seconds 300] [--subscribers 2000] [--tick-ms 1000]
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import argparse
 import asyncio
 import json
 import random
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,11 +41,89 @@ from podium.region.contests.service import ContestService
 from podium.region.contests.store_redis import RedisContestStore, contest_key
 
 from podium.clock import SystemClock
+from podium.config import ApiLimits
+from podium.fanout import FanOut
 from podium.redis_server import RedisServer
 
 PLAYERS = [f"p{i:02d}" for i in range(22)]
 ROLES = ["bat", "bowl", "wk", "ar"]
 PIPELINE_ENTRIES = 10_000
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * q))], 1)
+
+
+async def _subscribe(hub: FanOut, contest: str, entry: str, lags: list[float], stop: asyncio.Event) -> None:
+    """One subscriber: the top 10 and its own entry; records each frame's lag behind its tick."""
+
+    async def follow(updates: Any) -> None:
+        async for update in updates:
+            lags.append(time.time() * 1000 - update.as_of_ms)
+            if stop.is_set():
+                return
+
+    await asyncio.gather(follow(hub.subscribe_top(contest, 10)), follow(hub.subscribe_rank(contest, entry)))
+
+
+async def _live(redis: aioredis.Redis, svc: ContestService, events_per_min: int, seconds: float, subscribers: int,
+                tick_ms: int, teams: int) -> dict[str, Any]:
+    store = svc.store
+    limits = ApiLimits(tick_ms=tick_ms, subscriptions_per_process_max=max(20_000, 3 * subscribers))
+    hub = FanOut(store.ranked, store.ranked_entries, store.versions, limits, SystemClock())
+    stop, hub_stop = asyncio.Event(), asyncio.Event()
+    lags: list[float] = []
+    rnd = random.Random(3)
+    entries = [f"u{rnd.randrange(teams)}/t" for _ in range(subscribers)]
+    ticker = asyncio.create_task(hub.run(hub_stop))
+    subs = [asyncio.create_task(_subscribe(hub, "big", e, lags, stop)) for e in entries]
+    connect_deadline = time.perf_counter() + 120
+    while hub.subscriptions < 2 * subscribers:         # every subscriber connected (first frames read)
+        failed = [t for t in subs if t.done()]
+        if failed or time.perf_counter() > connect_deadline:
+            raise RuntimeError(f"subscribers did not connect: {failed[0].exception() if failed else 'timeout'}")
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(3 * tick_ms / 1000)
+    lags.clear()                                        # first frames are not tick frames
+    interval = 60.0 / events_per_min
+    # Baseline: the same hub, subscribers and event rate, each event changing one entry (no fan-out).
+    t_start, n = time.perf_counter(), 0
+    while time.perf_counter() - t_start < min(60.0, max(5 * tick_ms / 1000, seconds / 5)):
+        await asyncio.sleep(max(0.0, t_start + n * interval - time.perf_counter()))
+        await redis.zincrby(contest_key("big", "board"), -POINT_SCALE, rnd.choice(entries))
+        await redis.incr(contest_key("big", "ver"))
+        n += 1
+    await asyncio.sleep(2 * tick_ms / 1000)
+    idle = list(lags)
+    lags.clear()
+    acks: list[float] = []
+    t_start = time.perf_counter()
+    n = 0
+    while time.perf_counter() - t_start < seconds:
+        scheduled = t_start + n * interval
+        await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+        await svc.feed([{"id": f"live{n}", "match": "bm", "player": rnd.choice(PLAYERS), "kind": "six"}])
+        acks.append((time.perf_counter() - scheduled) * 1000)
+        n += 1
+    elapsed = time.perf_counter() - t_start
+    await asyncio.sleep(2 * tick_ms / 1000)             # the last events' frames
+    busy = list(lags)
+    stop.set()
+    hub_stop.set()
+    for task in [*subs, ticker]:
+        task.cancel()
+    await asyncio.wait([*subs, ticker], timeout=10)     # bounded: a subscriber stuck on the pool cannot hang the run
+    return {"events_per_min_target": events_per_min, "events_fed": n,
+            "events_per_min_achieved": round(n * 60 / elapsed, 1), "seconds": round(elapsed, 1),
+            "subscribers": subscribers, "tick_ms": tick_ms,
+            "score_to_board_ms_p50": _pct(acks, 0.5), "score_to_board_ms_p99": _pct(acks, 0.99),
+            "tick_lag_ms_p50": _pct(busy, 0.5), "tick_lag_ms_p99": _pct(busy, 0.99), "tick_lag_ms_max": _pct(busy, 1.0),
+            "frames": len(busy), "baseline_one_entry_tick_lag_ms_p50": _pct(idle, 0.5),
+            "baseline_one_entry_tick_lag_ms_p99": _pct(idle, 0.99), "baseline_one_entry_frames": len(idle),
+            "target_tick_lag_ms_p99_max": 1000}
 
 
 def match_doc(match_id: str, deadline_ms: int) -> dict[str, Any]:
@@ -82,8 +168,11 @@ async def _baseline_fanout(redis: aioredis.Redis, contest_id: str, player: str) 
             return time.perf_counter() - t0, updated
 
 
-async def _fanout(redis_url: str, teams: int, tmp: Path) -> dict[str, Any]:
-    redis = aioredis.Redis.from_url(redis_url)
+async def _fanout(redis_url: str, teams: int, tmp: Path, live: dict[str, Any] | None = None) -> dict[str, Any]:
+    # A bounded pool that queues (as a region's does): 2,000 subscribers' first reads must not open
+    # 2,000 connections at once (a connection storm times out on a loaded machine).
+    pool = aioredis.BlockingConnectionPool.from_url(redis_url, socket_timeout=60, max_connections=64, timeout=None)
+    redis = aioredis.Redis(connection_pool=pool)
     ledger = SqliteLedger(tmp / "fanout-ledger.db")
     await ledger.open()
     svc = ContestService(RedisContestStore(redis), LedgerBatcher(ledger), SystemClock())
@@ -105,10 +194,16 @@ async def _fanout(redis_url: str, teams: int, tmp: Path) -> dict[str, Any]:
     fanout_s = time.perf_counter() - t0
     base_s, base_updated = await _baseline_fanout(redis, "big", player)
     info = await redis.info("memory")
+    print(json.dumps({"fanout_before_live": {"teams": teams, "teams_updated": result["entries_updated"],
+                                             "fanout_s": round(fanout_s, 3), "index_s": round(index_s, 2),
+                                             "baseline_naive_s": round(base_s, 3)}}), file=sys.stderr, flush=True)
+    live_result = await _live(redis, svc, teams=teams, **live) if live else None
     await ledger.close()
     await redis.aclose()
+    await pool.aclose()            # a pool passed in is not closed with its client
     updated = result["entries_updated"]
-    return {"teams": teams, "teams_updated": updated, "fanout_s": round(fanout_s, 3),
+    print(json.dumps({"live": live_result}), file=sys.stderr, flush=True)
+    return {"live": live_result, "teams": teams, "teams_updated": updated, "fanout_s": round(fanout_s, 3),
             "teams_updated_per_s": round(updated / fanout_s), "index_s": round(index_s, 2), "fill_s": round(fill_s, 2),
             "baseline_naive_s": round(base_s, 3), "baseline_teams_updated": base_updated,
             "ratio_vs_naive": round(base_s / fanout_s, 2),
@@ -155,9 +250,11 @@ async def _joins(redis_url: str, ledger: Ledger, joins: int, concurrency: int = 
             "escrow_ok": escrow == 100 * joins, "ledger_total": total}
 
 
-def run(teams: int = 1_000_000, joins: int = 20_000) -> dict[str, Any]:
+def run(teams: int = 1_000_000, joins: int = 20_000, events_per_min: int = 200, seconds: float = 300.0,
+        subscribers: int = 2000, tick_ms: int = 1000) -> dict[str, Any]:
+    live = {"events_per_min": events_per_min, "seconds": seconds, "subscribers": subscribers, "tick_ms": tick_ms}
     with tempfile.TemporaryDirectory() as tmp, RedisServer(Path(tmp) / "redis", appendonly=False) as redis:
-        result: dict[str, Any] = {"fanout": asyncio.run(_fanout(redis.url, teams, Path(tmp)))}
+        result: dict[str, Any] = {"fanout": asyncio.run(_fanout(redis.url, teams, Path(tmp), live if seconds > 0 else None))}
         result["joins_sqlite"] = asyncio.run(_joins(redis.url, SqliteLedger(Path(tmp) / "joins.db"), joins))
         try:
             from podium.devtools.postgres_server import PostgresServer
@@ -173,5 +270,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teams", type=int, default=1_000_000)
     parser.add_argument("--joins", type=int, default=20_000)
+    parser.add_argument("--events-per-min", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=300.0, help="live phase length (0: skip it)")
+    parser.add_argument("--subscribers", type=int, default=2000)
+    parser.add_argument("--tick-ms", type=int, default=1000)
     args = parser.parse_args()
-    print(json.dumps(run(args.teams, args.joins), indent=2))
+    print(json.dumps(run(args.teams, args.joins, args.events_per_min, args.seconds, args.subscribers, args.tick_ms),
+                     indent=2))

@@ -187,6 +187,8 @@ class ContestSettings(BaseModel):
     admin_body_bytes_max: int = 262_144      # match and contest declarations
     settlement_key_id: str | None = None     # game-server key that signs settlements (unset: the first one)
     tick_ms: int = 3000                      # contestChanged: one frame per contest per tick
+    fanout_chunk_entries: int = 5000         # entries one feed event updates per Lua call (bounds a call's hold on Redis)
+    index_scan_entries: int = 1000           # entries indexed per Lua call when a contest locks
 
 
 class MetricsSettings(BaseModel):

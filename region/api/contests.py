@@ -1,5 +1,6 @@
 """GraphQL for contests: players save teams and join with their JWT (`sub` is the owner; an admin
-may act for any owner); anyone reads a contest's standings."""
+may act for any owner); anyone reads a contest's standings; admins declare matches and contests
+(the same JSON documents, validated by the same code, as the REST admin API)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from typing import Any
 import strawberry
 from podium.region.contests.service import ContestService
 from podium.region.contests.wiring import Contests
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from podium.errors import BadUserInput, Unauthenticated
 from podium.gql import typed
-from podium.gql.auth import caller
+from podium.gql.auth import caller, require_admin
 from podium.gql.errors import as_graphql_errors
 from podium.gql.live import RankChanged, TopChanged
 from podium.gql.live_fast import deliver
@@ -30,6 +32,11 @@ def _runtime(info: Info[Any, Any]) -> Contests:
 
 def _contests(info: Info[Any, Any]) -> ContestService:
     return _runtime(info).service
+
+
+async def _admin(info: Info[Any, Any]) -> ContestService:
+    await require_admin(info)
+    return _contests(info)
 
 
 async def _owner(info: Info[Any, Any], owner: str | None) -> str:
@@ -123,9 +130,32 @@ class ContestQueries:
                       around: int = 5) -> ContestStandings:
         return _standings(await _contests(info).standings(id, first, entry, around))
 
+    @typed.field(description="A settled contest's settlement, signed like the webhook's: `{settlement, key_id, "
+                             "signature}` (HMAC-SHA256 of the sorted-key JSON of `settlement`); null before "
+                             "settlement.")
+    async def contest_settlement(self, info: Info[Any, Any], id: str) -> JSON | None:
+        contests = _contests(info)
+        await contests.store.contest(id)
+        doc = await contests.store.settlement(id)
+        return None if doc is None else JSON(contests.signed(doc))
+
 
 @strawberry.type
 class ContestMutations:
+    @typed.mutation(description="Declare a match (admin): the body of `POST /v1/admin/contests/matches` — id, "
+                                "deadline_ms, players [{id, role, credits}], scoring {version, points}. Returns "
+                                "`{match}` as stored.")
+    async def declare_contest_match(self, info: Info[Any, Any], match: JSON) -> JSON:
+        declared = await (await _admin(info)).declare_match(match)
+        return JSON({"match": declared.to_dict()})
+
+    @typed.mutation(description="Create a contest (admin): the body of `POST /v1/admin/contests` — id, match, "
+                                "capacity, entry_fee, prizes [{rank_from, rank_to, amount}], rules, "
+                                "entries_per_player_max. Idempotent for the same definition; CONFLICT otherwise.")
+    async def create_contest(self, info: Info[Any, Any], contest: JSON) -> JSON:
+        created = await (await _admin(info)).create_contest(contest)
+        return JSON({"contest": created.to_dict()})
+
     @typed.mutation(description="Save a team (validated: size, credit cap, role quotas, captain ≠ vice). "
                                 "CONTEST_LOCKED at and after the match's deadline.")
     async def save_team(self, info: Info[Any, Any], team: TeamInput, owner: str | None = None) -> SavedTeam:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from podium.region.contests.ledger import PostResult, Transaction, transfer
@@ -36,13 +36,20 @@ class SettlementSigner:
         return hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+class SettlementPublisher(Protocol):
+    """Where a settled contest's signed settlement goes for the game's wallet (the webhook outbox)."""
+
+    async def publish(self, contest_id: str, signed: dict[str, Any], now_ms: int) -> bool: ...
+
+
 class ContestService:
     def __init__(self, store: RedisContestStore, ledger: LedgerBatcher, clock: Clock,
-                 signer: SettlementSigner | None = None) -> None:
+                 signer: SettlementSigner | None = None, publisher: SettlementPublisher | None = None) -> None:
         self.store = store
         self.ledger = ledger
         self.clock = clock
         self.signer = signer
+        self.publisher = publisher
         self._matches: dict[str, tuple[int, Match]] = {}
 
     async def _match(self, match_id: str) -> Match:
@@ -236,7 +243,10 @@ class ContestService:
         if any(r in (PostResult.CONFLICT, PostResult.OVERDRAWN) for r in results):
             raise Unavailable(f"settlement of {contest.id} could not post every payout: {set(results)}")
         await self.store.set_state(contest_id, "settled")
-        return self.signed(doc)
+        signed = self.signed(doc)
+        if self.publisher is not None:      # after the ledger: a webhook never announces unpaid payouts
+            await self.publisher.publish(contest.id, signed, self.clock.now_ms())
+        return signed
 
     def signed(self, doc: dict[str, Any]) -> dict[str, Any]:
         body = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)

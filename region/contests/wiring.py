@@ -11,6 +11,7 @@ from podium.region.contests.ledger_batcher import LedgerBatcher
 from podium.region.contests.ledger_postgres import PostgresLedger
 from podium.region.contests.ledger_sqlite import SqliteLedger
 from podium.region.contests.service import ContestService, SettlementSigner
+from podium.region.contests.settlement_outbox_redis import RedisSettlementOutbox
 from podium.region.contests.store_redis import RedisContestStore
 
 from podium.clock import Clock
@@ -48,10 +49,12 @@ async def open_contests(settings: Settings, redis: AnyRedis, clock: Clock) -> Co
     ledger = build_ledger(settings)
     await ledger.open()
     batcher = LedgerBatcher(ledger, settings.contests.ledger_commit_window_ms, settings.contests.ledger_pending_max)
-    store = RedisContestStore(redis)
+    store = RedisContestStore(redis, settings.contests.fanout_chunk_entries, settings.contests.index_scan_entries)
     limits = settings.api.model_copy(update={"tick_ms": settings.contests.tick_ms})
     fanout = FanOut(store.ranked, store.ranked_entries, store.versions, limits, clock)
-    contests = Contests(ContestService(store, batcher, clock, signer_of(settings)), fanout)
+    # Settlements go out through the notification webhooks' outbox when notifications run here.
+    publisher = RedisSettlementOutbox(redis, settings.notifications.outbox_len_max) if settings.notifications.enabled else None
+    contests = Contests(ContestService(store, batcher, clock, signer_of(settings), publisher), fanout)
     contests.ticker = asyncio.create_task(fanout.run(contests.stop), name="contest ticks")
     return contests
 

@@ -21,6 +21,7 @@ from podium.errors import BadUserInput
 from podium.signing import signed_headers
 
 EVENT_ID_HEADER = "X-Podium-Event-Id"
+CONTEST_SETTLED = "contest_settled"   # not a rule: region/contests publishes each settlement to the outbox
 SECRET_LEN_MIN = 16
 TEXT_LEN_MAX = 2048
 
@@ -75,7 +76,7 @@ def parse_endpoint(raw: object) -> Endpoint:
         raise BadUserInput("url must be an http(s) URL", field="url")
     if not isinstance(secret, str) or not SECRET_LEN_MIN <= len(secret) <= 256:
         raise BadUserInput(f"secret must be a string of {SECRET_LEN_MIN} to 256 characters", field="secret")
-    return Endpoint(ident, url, secret, _strings(raw, "events", {k.value for k in RuleKind}), _strings(raw, "boards"))
+    return Endpoint(ident, url, secret, _strings(raw, "events", {k.value for k in RuleKind} | {CONTEST_SETTLED}), _strings(raw, "boards"))
 
 
 def delivery_headers(endpoint: Endpoint, event_id: str, body: bytes, now_ms: int) -> dict[str, str]:

@@ -83,6 +83,12 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(f"| contest fan-out: one event → {f['teams_updated']:,} of {f['teams']:,} teams (s) "
                      f"| {_fmt(f['fanout_s'])} | naive scan + ZINCRBY | {_fmt(f['baseline_naive_s'])} "
                      f"| {_fmt(f['ratio_vs_naive'])} |")
+        live = f.get("live")
+        if live:
+            lines.append(f"| contest live: {live['events_per_min_achieved']} of {live['events_per_min_target']} events/min, "
+                         f"{live['subscribers']:,} subscribers, tick lag p99 (ms; target ≤ 1,000) "
+                         f"| {_fmt(live['tick_lag_ms_p99'])} | same rate, one entry changed per event "
+                         f"| {_fmt(live['baseline_one_entry_tick_lag_ms_p99'])} | |")
         for ledger in ("sqlite", "postgres"):
             j = contests.get(f"joins_{ledger}", {})
             if "joins_per_s" in j:

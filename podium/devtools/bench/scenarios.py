@@ -55,6 +55,9 @@ class BenchConfig:
     global_seconds: float = 10.0
     contest_teams: int = 1_000_000
     contest_joins: int = 20_000
+    contest_events_per_min: int = 200        # live phase: feed events per minute on the 1M-team contest
+    contest_live_seconds: float = 300.0      # live phase length
+    contest_subscribers: int = 2000          # subscribers on the contest's hub (top 10 + own entry)
     trending_batches: int = 40               # 10,000-event batches ingested by `bench trending`
     trending_ack_batches: int = 200          # 500-event batches timed at half load
     trending_reads: int = 200                # reads per query shape
@@ -77,7 +80,7 @@ class BenchConfig:
                    paced_seconds=3.0, inprocess_requests=2000, redis_benchmark_requests=100_000, peer_reads=1000,
                    peer_ingest_scores=50_000, redis_py_scores=50_000, subscribers=(2000,), subscription_rounds=5,
                    subscribers_over_workers=(),
-                   global_seconds=3.0, contest_teams=100_000, contest_joins=5000, trending_batches=15,
+                   global_seconds=3.0, contest_teams=100_000, contest_joins=5000, contest_live_seconds=60.0, trending_batches=15,
                    trending_ack_batches=60, trending_reads=50, notify_players=20_000, notify_ticks=50,
                    notify_changes_per_tick=1000, notify_endpoints=50, notify_events=40,
                    kafka_worker_entries=100_000, kafka_paced_seconds=5.0)
@@ -88,7 +91,7 @@ class BenchConfig:
                    read_concurrency=2, paced_rps=100.0, paced_seconds=0.5, inprocess_requests=50,
                    redis_benchmark_requests=1000, peer_reads=50, peer_ingest_scores=2000, redis_py_scores=2000,
                    subscribers=(20,), subscription_rounds=2, subscribers_over_workers=(), global_seconds=1.0, contest_teams=500,
-                   contest_joins=50, peer=False, trending_batches=2, trending_ack_batches=3, trending_reads=3,
+                   contest_joins=50, contest_live_seconds=3.0, contest_subscribers=20, peer=False, trending_batches=2, trending_ack_batches=3, trending_reads=3,
                    notify_players=500, notify_rules=8, notify_ticks=5, notify_changes_per_tick=20, notify_endpoints=3,
                    notify_events=5, kafka_worker_entries=2000, kafka_paced_seconds=0.5)
 
@@ -367,7 +370,9 @@ def scenario_contests(cfg: BenchConfig) -> dict[str, Any]:
     if module is None or not hasattr(module, "run"):
         return {"status": "not available", "reason": "benchmarks/contests_bench.py is not present"}
     try:
-        return {"status": "measured", "target_fanout_s_max": 2.0, **module.run(teams=cfg.contest_teams, joins=cfg.contest_joins)}
+        return {"status": "measured", "target_fanout_s_max": 2.0, **module.run(
+            teams=cfg.contest_teams, joins=cfg.contest_joins, events_per_min=cfg.contest_events_per_min,
+            seconds=cfg.contest_live_seconds, subscribers=cfg.contest_subscribers)}
     except Exception as exc:  # reported, not fatal
         return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}
 

@@ -1,0 +1,22 @@
+"""`podium bench contests` in a tiny configuration: every phase runs and its figures are
+consistent (structure, not speed: speed is only ever stated as a benchmark figure)."""
+
+from __future__ import annotations
+
+from podium.devtools.bench import scenarios
+from podium.devtools.bench.scenarios import BenchConfig
+
+
+def test_bench_contests_runs_every_phase() -> None:
+    cfg = BenchConfig.tiny()
+    result = scenarios.scenario_contests(cfg)
+    assert result["status"] == "measured", result
+    fanout = result["fanout"]
+    assert fanout["teams"] == cfg.contest_teams
+    assert 0 < fanout["teams_updated"] == fanout["baseline_teams_updated"] < cfg.contest_teams
+    live = fanout["live"]
+    assert live["events_fed"] > 0 and live["subscribers"] == cfg.contest_subscribers
+    assert live["frames"] > 0 and live["baseline_one_entry_frames"] > 0
+    assert live["tick_lag_ms_p99"] is not None and live["score_to_board_ms_p99"] is not None
+    joins = result["joins_sqlite"]
+    assert joins["joins"] == cfg.contest_joins and joins["escrow_ok"] and joins["ledger_total"] == 0
