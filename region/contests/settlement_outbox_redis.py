@@ -14,19 +14,16 @@ so a crash in between publishes again with the same event id (receivers dedupe b
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 from podium.region.contests.store_redis import contest_key
 from podium.region.notifications.inbox_redis import OUTBOX_KEY
 from podium.region.notifications.webhooks import CONTEST_SETTLED
-from redis.exceptions import RedisError
 
-from podium.errors import Unavailable
 from podium.redis_client import AnyRedis
+from podium.store_errors import translate_store_errors
 
-T = TypeVar("T")
 PUBLISHED_FIELD = "settlement_published"
 
 
@@ -34,25 +31,19 @@ def settlement_event_id(contest_id: str) -> str:
     return f"{CONTEST_SETTLED}:{contest_id}"
 
 
+@translate_store_errors("the settlement outbox (Redis)")
 class RedisSettlementOutbox:
     def __init__(self, redis: AnyRedis, outbox_len_max: int) -> None:
         self.redis = redis
         self.outbox_len_max = outbox_len_max
 
-    async def _call(self, pending: Awaitable[T]) -> T:
-        try:
-            return await pending
-        except RedisError as exc:
-            raise Unavailable(f"settlement outbox (Redis): {exc}", retryAfter=1.0) from exc
-
     async def publish(self, contest_id: str, signed: dict[str, Any], now_ms: int) -> bool:
         """Writes the settlement to the outbox unless it was published before; True when written."""
         key = contest_key(contest_id, "def")
-        if await self._call(self.redis.hexists(key, PUBLISHED_FIELD)):
+        if await self.redis.hexists(key, PUBLISHED_FIELD):
             return False
         doc = {"id": settlement_event_id(contest_id), "kind": CONTEST_SETTLED, "board": contest_id, "at_ms": now_ms,
                **signed}
-        await self._call(self.redis.xadd(OUTBOX_KEY, {"n": orjson.dumps(doc)}, maxlen=self.outbox_len_max,
-                                         approximate=True))
-        await self._call(self.redis.hset(key, PUBLISHED_FIELD, now_ms))
+        await self.redis.xadd(OUTBOX_KEY, {"n": orjson.dumps(doc)}, maxlen=self.outbox_len_max, approximate=True)
+        await self.redis.hset(key, PUBLISHED_FIELD, now_ms)
         return True

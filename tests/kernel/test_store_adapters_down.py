@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from podium.global_.merged_store import GlobalStore
+from podium.region.contests.settlement_outbox_redis import RedisSettlementOutbox
 from podium.region.history.backlog_redis import RedisHistoryBacklog
 from podium.region.idempotency_redis import IdempotencyStore
 from podium.region.rank_store_redis import RedisRankStore
@@ -112,6 +113,9 @@ ADAPTERS: dict[type, tuple[Callable[[AnyRedis], Any], dict[str, Call]]] = {
         "data_marked": lambda m: m.data_marked(),
         "claim_snapshot_tick": lambda m: m.claim_snapshot_tick(42, 60_000),
     }),
+    RedisSettlementOutbox: (lambda r: RedisSettlementOutbox(r, 1000), {
+        "publish": lambda o: o.publish("down", {"settlement": {}, "key_id": "k", "signature": "s"}, 1_000),
+    }),
     GlobalStore: (lambda r: GlobalStore(r), {
         "apply": lambda g: g.apply(BOARD, [Change("r1", "down", 0, "p1", 5, 1_000, 1)]),
         "applied": lambda g: g.applied(BOARD),
@@ -134,7 +138,8 @@ WRITES = {(RedisRankStore, n) for n in ("apply", "load", "replace", "ban", "quar
     (IdempotencyStore, "begin"), (IdempotencyStore, "finish"), (IdempotencyStore, "finish_encoded"),
     (TokenBuckets, "take"),
     (RebuildLeases, "acquire"), (GlobalStore, "apply"), (RedisHistoryBacklog, "read"),
-    (RedisRebuildState, "restore_dedup"), (RedisRegionMarks, "mark_data"), (RedisRegionMarks, "claim_snapshot_tick")}
+    (RedisRebuildState, "restore_dedup"), (RedisRegionMarks, "mark_data"), (RedisRegionMarks, "claim_snapshot_tick"),
+    (RedisSettlementOutbox, "publish")}
 
 
 @pytest.fixture
