@@ -19,13 +19,13 @@ import random
 import tempfile
 import time
 import uuid
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 
+from podium.devtools.bench.convergence import oracle  # the documented merge rules
 from podium.devtools.stack import Stack
 from podium.signing import signed_headers
 
@@ -63,22 +63,6 @@ def region_board(client: httpx.Client, stack: Stack, region: str, board: str) ->
         if not page["pageInfo"]["hasNextPage"]:
             return out
         after = page["pageInfo"]["endCursor"]
-
-
-def oracle(op: str, per_region: list[dict[str, tuple[int, int]]]) -> list[str]:
-    values: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for board in per_region:
-        for player, v in board.items():
-            values[player].append(v)
-    merged = {}
-    for player, vs in values.items():
-        if op == "best":
-            merged[player] = min(vs, key=lambda v: (-v[0], v[1]))
-        elif op == "latest":
-            merged[player] = max(vs, key=lambda v: (v[1], v[0]))
-        else:
-            merged[player] = (sum(v[0] for v in vs), max(v[1] for v in vs))
-    return sorted(merged, key=lambda p: (-merged[p][0], merged[p][1], p.encode()))
 
 
 def global_top(client: httpx.Client, stack: Stack, board: str) -> tuple[list[str], int]:
