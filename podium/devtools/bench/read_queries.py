@@ -22,6 +22,19 @@ request = function()
 end
 """
 
+# The same POST for every request: what many clients polling one board's top send.
+_POST_SAME = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = %(body)s
+"""
 
-def post_script(query: str, players: int, board: str = "read") -> str:
-    return _POST % {"query": json.dumps(json.dumps(query)), "players": players, "board": board}
+
+def post_script(query: str, players: int, board: str = "read", *, distinct: bool = False) -> str:
+    """A read whose query takes a player gets a random one per request. A query without `$p`
+    sends one identical body (the whole-response cache may answer it), unless `distinct` adds an
+    unused random player to every body, so each request is executed (the cache-miss cost)."""
+    if "$p" in query or distinct:
+        return _POST % {"query": json.dumps(json.dumps(query)), "players": players, "board": board}
+    body = json.dumps({"query": query, "variables": {"b": board}}, separators=(",", ":"))
+    return _POST_SAME % {"body": json.dumps(body)}

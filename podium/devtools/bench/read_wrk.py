@@ -49,6 +49,9 @@ def suite(url: str, players: int, *, seconds: float, connections: int, paced_rps
     for name, query in GRAPHQL.items():
         out[f"graphql_{name}"] = wrk.run(url, post_script(query, players), seconds=seconds, connections=connections)
         out[f"rest_{name}"] = wrk.run(url, rest_script(REST[name], players), seconds=seconds, connections=connections)
+    # top-100 with every body different: each request is executed (no whole-response cache hit)
+    out["graphql_top100_distinct"] = wrk.run(url, post_script(TOP100, players, distinct=True), seconds=seconds,
+                                             connections=connections)
     for name, query in GRAPHQL.items():
         for kind, script in (("graphql", post_script(query, players)), ("rest", rest_script(REST[name], players))):
             run = wrk.run(url, paced(script, paced_rps, PACED_CONNECTIONS), seconds=paced_seconds,
@@ -67,4 +70,5 @@ def ratios(http_wrk: dict[str, Any]) -> dict[str, float | None]:
         out[f"wrk_graphql_{name}_vs_rest"] = over(f"graphql_{name}", f"rest_{name}")
         out[f"wrk_graphql_{name}_vs_healthz"] = over(f"graphql_{name}", "healthz")
         out[f"wrk_rest_{name}_vs_healthz"] = over(f"rest_{name}", "healthz")
+    out["wrk_graphql_top100_distinct_vs_healthz"] = over("graphql_top100_distinct", "healthz")
     return out
