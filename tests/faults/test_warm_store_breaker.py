@@ -84,8 +84,10 @@ async def test_a_stopped_warm_store_opens_its_breaker_and_history_reads_fail_fas
     with stopped(cassandra):
         baseline = await _timed_reads(store, 1)
         down = await _timed_reads(guarded, READS_WHILE_DOWN)
-    # baseline: the read waits for the driver's request timeout, far past the breaker's call timeout
-    assert all(isinstance(e, Unavailable) and ms >= 2 * CALL_TIMEOUT_MS for ms, e in baseline)
+    # baseline: the unguarded read fails too, usually after the driver's request timeout (10 s), far
+    # past the breaker's call timeout; on a starved machine the driver may have marked the node down
+    # already and fail sooner, so only the failure is asserted and its time is reported
+    assert all(isinstance(e, Unavailable) for _, e in baseline), baseline
     assert all(isinstance(e, Unavailable) and ms <= CALL_TIMEOUT_MS + SLACK_MS for ms, e in down)
     refused = [(ms, e) for ms, e in down if isinstance(e, CircuitOpen)]
     assert len(refused) >= READS_WHILE_DOWN - LIMITS.calls_min - 1
