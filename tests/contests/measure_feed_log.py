@@ -77,6 +77,7 @@ def main() -> None:
         inline = StreamRegion(stream_env(redis_server.url, kafka.bootstrap))
         inline.server.start()
         baseline = measure(inline, "inline", args.teams, args.events, tmp)
+        print(json.dumps({"inline_baseline": baseline}), flush=True)
         inline.close()
         logged = StreamRegion(stream_env(redis_server.url, kafka.bootstrap, PODIUM_CONTESTS__EVENT_LOG="true"))
         logged.server.start()
