@@ -124,11 +124,12 @@ def test_a_worker_killed_mid_fan_out_applies_every_event_once(stream_region: Any
     assert {r["status"] for r in post_feed(region.url, events + voids)} == {"accepted"}
     progress = [contest_key(c, f"ev:{e['id']}") for c in contests for e in events + voids]
 
-    def started() -> bool:
-        return any(v is not None for v in client.mget(progress))
+    def mid_fan_out() -> bool:     # a few events applied (replayed later), one part-way, others not begun
+        values = client.mget(progress)
+        return values.count(b"done") >= 5 and any(v not in (None, b"done") for v in values)
 
     first = region.add_worker()
-    wait_until(started, 90, interval_s=0.005)
+    wait_until(mid_fan_out, 90, interval_s=0.002)
     first.kill()                                               # SIGKILL: no offset commit, no clean leave
     at_kill = [None if v is None else v.decode() for v in client.mget(progress)]
     assert at_kill.count("done") < len(progress), "the worker finished before it was killed"
