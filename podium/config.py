@@ -189,6 +189,7 @@ class ContestSettings(BaseModel):
     tick_ms: int = 3000                      # contestChanged: one frame per contest per tick
     fanout_chunk_entries: int = 5000         # entries one feed event updates per Lua call (bounds a call's hold on Redis)
     index_scan_entries: int = 1000           # entries indexed per Lua call when a contest locks
+    event_log: bool = False                  # with kafka.bootstrap: the feed produces to the contest-feed topic, `podium worker` fans out
 
 
 class MetricsSettings(BaseModel):

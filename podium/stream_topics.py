@@ -20,12 +20,13 @@ class StreamTopics:
     quarantine: str      # entries held back by anti-cheat
     replication: str     # applied changes for the global tier (the Redis change stream is the outbox)
     events: str = ""     # validated trending events, keyed by stream id (region/trending/sink_kafka.py)
+    contest_feed: str = ""   # scored contest feed events, keyed by match id (region/contests/sink_kafka.py)
 
     @classmethod
     def of(cls, settings: Settings) -> StreamTopics:
         base = f"{settings.kafka.topic_prefix}.{settings.region}"
         return cls(f"{base}.scores", f"{base}.rank-changes", f"{base}.quarantine", f"{base}.replication",
-                   f"{base}.events")
+                   f"{base}.events", f"{base}.contest-feed")
 
     def all(self) -> list[str]:
         """The scores pipeline's topics (the events topic is made by trending's sink when it is on)."""

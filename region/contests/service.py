@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
+from podium.region.contests.feed_apply import apply_event, ready_contests
 from podium.region.contests.ledger import PostResult, Transaction, transfer
 from podium.region.contests.ledger_batcher import LedgerBatcher
 from podium.region.contests.model import Contest, Match, Team
 from podium.region.contests.scoring import FeedEvent, ScoringRules, delta_of
 from podium.region.contests.settlement import payouts, scaled
+from podium.region.contests.sink_kafka import ContestFeedSink, FeedRecord
 from podium.region.contests.store_redis import RedisContestStore, Standing, composition
 from podium.region.contests.teams import check_team, multipliers
 
@@ -51,6 +53,7 @@ class ContestService:
         self.signer = signer
         self.publisher = publisher
         self._matches: dict[str, tuple[int, Match]] = {}
+        self.sink: ContestFeedSink | None = None      # set in event-log mode (contests.event_log)
 
     async def _match(self, match_id: str) -> Match:
         """A match definition, parsed at most once per DEFINITION_TTL_MS (joins read it every time)."""
@@ -146,30 +149,34 @@ class ContestService:
     async def ready_contests(self, match_id: str) -> list[str]:
         """Contests of the match, locked and indexed (idempotent; the first event after the deadline
         does it)."""
-        ready = []
-        for contest_id in await self.store.contests_of(match_id):
-            state = await self.store.lock(contest_id)
-            if state == "locked":
-                await self.store.build_index(contest_id)
-                await self.store.set_state(contest_id, "indexed")
-                state = "indexed"
-            if state in ("indexed", "settled"):
-                ready.append(contest_id)
-        return ready
+        return await ready_contests(self.store, match_id)
 
     async def feed(self, events: object) -> list[dict[str, Any]]:
-        """Applies real-world events to every contest of their match, exactly once per event id."""
+        """Applies real-world events to every contest of their match, exactly once per event id. In
+        event-log mode (`sink` set) the scored events are produced to the contest-feed topic and
+        answered `accepted` once the broker has them all; `podium worker` fans them out."""
         if not isinstance(events, list) or not 1 <= len(events) <= FEED_EVENTS_MAX:
             raise BadUserInput(f"events must be a list of 1-{FEED_EVENTS_MAX} events")
         results: list[dict[str, Any]] = []
+        accepted: list[FeedRecord] = []
         for i, doc in enumerate(events):
             try:
-                results.append({"index": i, **await self._feed_one(FeedEvent.from_dict(doc))})
+                record = await self._scored(FeedEvent.from_dict(doc))
+                if self.sink is not None:
+                    accepted.append(record)
+                    results.append({"index": i, "id": record.event, "status": "accepted"})
+                    continue
+                updated = await apply_event(self.store, record.match, record.event, record.player, record.delta)
+                results.append({"index": i, "id": record.event, "status": "applied" if updated else "unchanged",
+                                "entries_updated": updated})
             except (BadUserInput, NotFound, Conflict) as exc:
                 results.append({"index": i, "status": "rejected", "code": exc.code, "reason": exc.message})
+        if self.sink is not None and accepted:
+            await self.sink.put_records(accepted)     # Unavailable: 503, the whole batch is retried (ids dedup)
         return results
 
-    async def _feed_one(self, event: FeedEvent) -> dict[str, Any]:
+    async def _scored(self, event: FeedEvent) -> FeedRecord:
+        """Validates and scores an event and records it under its id (the first record of an id wins)."""
         match = await self.store.match(event.match)
         if self.clock.now_ms() < match.deadline_ms:
             raise Conflict(f"match {match.id} has not started: events count from its deadline")
@@ -191,10 +198,7 @@ class ContestService:
         stored = await self.store.record_event(match.id, event.id, record)
         if stored != record:
             raise Conflict(f"event id {event.id} was used for another event")
-        updated = 0
-        for contest_id in await self.ready_contests(match.id):
-            updated += await self.store.fan_out(contest_id, event.id, event.player, delta)
-        return {"id": event.id, "status": "applied" if updated else "unchanged", "entries_updated": updated}
+        return FeedRecord(match.id, event.id, event.player, delta)
 
     # -- reads -------------------------------------------------------------------------------
     async def standings(self, contest_id: str, first: int, entry: str | None = None, around: int = 5) -> dict[str, Any]:

@@ -1,17 +1,20 @@
 """Builds the contest front of a region from its settings: the Redis store on the region's Redis,
-the ledger (PostgreSQL when `contests.ledger_url` is set, else SQLite in the data dir), the signer."""
+the ledger (PostgreSQL when `contests.ledger_url` is set, else SQLite in the data dir), the signer,
+and in event-log mode the feed's producer; `build_feed_applier` is the worker's side."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
 
+from podium.region.contests.feed_apply import FeedLogApplier
 from podium.region.contests.ledger import Ledger
 from podium.region.contests.ledger_batcher import LedgerBatcher
 from podium.region.contests.ledger_postgres import PostgresLedger
 from podium.region.contests.ledger_sqlite import SqliteLedger
 from podium.region.contests.service import ContestService, SettlementSigner
 from podium.region.contests.settlement_outbox_redis import RedisSettlementOutbox
+from podium.region.contests.sink_kafka import ContestFeedSink
 from podium.region.contests.store_redis import RedisContestStore
 
 from podium.clock import Clock
@@ -55,6 +58,9 @@ async def open_contests(settings: Settings, redis: AnyRedis, clock: Clock) -> Co
     # Settlements go out through the notification webhooks' outbox when notifications run here.
     publisher = RedisSettlementOutbox(redis, settings.notifications.outbox_len_max) if settings.notifications.enabled else None
     contests = Contests(ContestService(store, batcher, clock, signer_of(settings), publisher), fanout)
+    if settings.kafka.bootstrap and settings.contests.event_log:   # event-log mode: produce, the worker fans out
+        contests.service.sink = ContestFeedSink(settings)
+        await contests.service.sink.start()
     contests.ticker = asyncio.create_task(fanout.run(contests.stop), name="contest ticks")
     return contests
 
@@ -63,5 +69,13 @@ async def close_contests(contests: Contests) -> None:
     contests.stop.set()
     if contests.ticker is not None:
         await cancel_and_wait(contests.ticker)
+    if contests.service.sink is not None:
+        await contests.service.sink.close()
     await contests.service.ledger.aclose()
     await contests.service.ledger.ledger.close()
+
+
+def build_feed_applier(settings: Settings, redis: AnyRedis) -> FeedLogApplier:
+    """The worker's applier of the contest-feed topic."""
+    return FeedLogApplier(RedisContestStore(redis, settings.contests.fanout_chunk_entries,
+                                            settings.contests.index_scan_entries))

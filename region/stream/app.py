@@ -96,6 +96,8 @@ def create_stream_app(settings: Settings, telemetry: Telemetry | None = None) ->
 
     if settings.trending.event_log:
         _trending_agent(app, settings, topics)
+    if settings.contests.event_log:
+        _contest_feed_agent(app, settings, topics)
 
     @app.agent(scores, name="apply-scores")
     async def apply_scores(stream: Any) -> None:
@@ -148,15 +150,37 @@ def _trending_agent(app: faust.App, settings: Settings, topics: StreamTopics) ->
             await _with_retry_events(appliers["a"], [e.message.value for e in events])
 
 
+def _contest_feed_agent(app: faust.App, settings: Settings, topics: StreamTopics) -> None:
+    """The agent fanning out the contest feed's records (region/contests/feed_apply.py), when
+    `contests.event_log` is on; offsets are committed after the batch is applied, and a replay is
+    harmless (each event's fan-out progress is stored with every chunk)."""
+    k = settings.kafka
+    feed_topic = app.topic(topics.contest_feed, key_serializer="raw", value_serializer="raw",
+                           partitions=k.scores_partitions)
+    appliers: dict[str, Any] = {}
+
+    @app.agent(feed_topic, name="apply-contest-feed")
+    async def apply_contest_feed(stream: Any) -> None:
+        async for events in stream.take_events(k.take_entries_max, within=k.take_within_ms / 1000):
+            if "a" not in appliers:
+                from podium.region.contests.wiring import build_feed_applier
+
+                redis = connect(settings.redis_url or "", cluster=settings.redis_cluster,
+                                connections_max=settings.redis_pool_connections_max)
+                appliers["a"] = build_feed_applier(settings, redis)
+            await _with_retry_events(appliers["a"], [e.message.value for e in events])
+
+
 async def _with_retry_events(applier: Any, values: list[bytes]) -> None:
-    """As `_with_retry`, for trending's event records (re-applying is harmless: ids dedup)."""
+    """As `_with_retry`, for trending's event records and the contest feed's (re-applying is
+    harmless: ids dedup)."""
     backoff_ms = 50
     while True:
         try:
             await applier.apply(values)
             return
         except PodiumError as exc:
-            log.warning("%d trending records failed (%s); retrying in %d ms", len(values), exc.message, backoff_ms)
+            log.warning("%d event records failed (%s); retrying in %d ms", len(values), exc.message, backoff_ms)
         await asyncio.sleep(backoff_ms / 1000)
         backoff_ms = min(2 * backoff_ms, RETRY_BACKOFF_MS_MAX)
 

@@ -1,0 +1,143 @@
+"""The contest feed in event-log mode over a real broker and real `podium worker` processes: the
+feed answers `accepted` once the contest-feed topic has the events, the worker fans them out, and
+the boards equal the brute-force oracle, also when the worker is killed in the middle of a fan-out
+and a new one replays the uncommitted records (each event's progress key makes it exactly once)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import redis
+from podium.region.contests.ledger_batcher import LedgerBatcher
+from podium.region.contests.ledger_sqlite import SqliteLedger
+from podium.region.contests.model import POINT_SCALE
+from podium.region.contests.service import ContestService
+from podium.region.contests.store_redis import RedisContestStore, contest_key
+from redis import asyncio as aioredis
+
+from podium.clock import SystemClock
+from tests.contests.test_contests_http import signed_post
+from tests.contests.test_contests_oracle import POINTS, contest_doc, match_doc, random_team
+from tests.stream.conftest import kafka_bootstrap, kafka_broker, stream_region, wait_until  # noqa: F401 - fixtures
+
+# One entry per Lua call: a fan-out takes many calls, so a worker can be killed in the middle of one.
+EVENT_LOG = {"PODIUM_CONTESTS__EVENT_LOG": "true", "PODIUM_CONTESTS__FANOUT_CHUNK_ENTRIES": "1"}
+
+
+def contests_with_teams(redis_url: str, tmp: Path, teams_n: int, seed: int) -> tuple[str, list[str], dict[str, Any]]:
+    """A match (deadline ~3 s ahead) with two contests and `teams_n` random teams in both (set up
+    in-process on the region's Redis); returns the match id, contest ids and the teams."""
+    rnd, match = random.Random(seed), f"m{uuid.uuid4().hex[:8]}"
+    contests = [f"{match}-a", f"{match}-b"]
+
+    async def setup() -> dict[str, Any]:
+        client = aioredis.Redis.from_url(redis_url)
+        ledger = SqliteLedger(tmp / f"{match}.db")
+        await ledger.open()
+        svc = ContestService(RedisContestStore(client), LedgerBatcher(ledger), SystemClock())
+        deadline = int(time.time() * 1000) + 3000
+        await svc.declare_match(match_doc(match, deadline))
+        for c in contests:
+            await svc.create_contest({**contest_doc(c, match, fee=0), "capacity": 10_000})
+        teams: dict[str, Any] = {}
+        for n in range(teams_n):
+            owner = f"u{n}"
+            saved = await svc.save_team(owner, {**random_team(rnd, n), "match": match})
+            for c in contests:
+                await svc.join(owner, c, saved["id"])
+            teams[f"{owner}/{saved['id']}"] = saved
+        await svc.ledger.aclose()
+        await ledger.close()
+        await client.aclose()
+        await asyncio.sleep(max(0.0, deadline / 1000 - time.time()) + 0.1)
+        return teams
+
+    return match, contests, asyncio.run(setup())
+
+
+def events_of(rnd: random.Random, match: str, n: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    events = [{"id": f"e{i}", "match": match, "player": f"p{rnd.randint(0, 21):02d}", "kind": rnd.choice(list(POINTS)),
+               "count": rnd.randint(1, 3)} for i in range(n)]
+    voids = [{"id": f"v{e['id']}", "match": match, "player": e["player"], "kind": "void", "voids": e["id"]}
+             for e in rnd.sample(events, n // 4)]
+    return events, voids
+
+
+def oracle(teams: dict[str, Any], events: list[dict[str, Any]], voids: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """Every entry's board points (ten-thousandths), best first, equal points by entry key."""
+    points: dict[str, int] = defaultdict(int)
+    voided = {v["voids"] for v in voids}
+    for e in events:
+        if e["id"] not in voided:
+            points[e["player"]] += round(POINTS[e["kind"]] * POINT_SCALE) * e["count"]
+    expected = {}
+    for key, team in teams.items():
+        mult = {p: POINT_SCALE for p in team["players"]} | {team["captain"]: 200, team["vice"]: 150}
+        expected[key] = sum(points[p] * m for p, m in mult.items())
+    return sorted(expected.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def board(client: redis.Redis, contest: str) -> list[tuple[str, int]]:
+    rows = client.zrange(contest_key(contest, "board"), 0, -1, withscores=True)
+    return [(m.decode(), -int(s)) for m, s in rows]
+
+
+def post_feed(base: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    r = signed_post(base, "/v1/contests/feed", {"events": events})
+    assert r.status_code == 200, r.text
+    results: list[dict[str, Any]] = r.json()["results"]
+    return results
+
+
+def test_feed_events_through_the_log_equal_the_oracle(stream_region: Any, tmp_path: Path) -> None:  # noqa: F811
+    region = stream_region(workers=1, **EVENT_LOG)
+    client = redis.Redis.from_url(region.env["REDIS_URL"])
+    rnd = random.Random(7)
+    match, contests, teams = contests_with_teams(region.env["REDIS_URL"], tmp_path, 30, seed=7)
+    events, voids = events_of(rnd, match, 24)
+    stream = events + rnd.sample(events, 8)                      # duplicates: the same ids again
+    rnd.shuffle(stream)
+    results = post_feed(region.url, stream)
+    assert {r["status"] for r in results} == {"accepted"}, results
+    assert {r["status"] for r in post_feed(region.url, voids + voids[:2])} == {"accepted"}
+    clash = post_feed(region.url, [{**events[0], "player": "p21" if events[0]["player"] != "p21" else "p20"}])
+    assert clash[0]["status"] == "rejected" and clash[0]["code"] == "CONFLICT"    # an id keeps its first event
+    want = oracle(teams, events, voids)
+    assert any(points for _, points in want)
+    for contest in contests:
+        assert wait_until(lambda c=contest: board(client, c) == want, 90)
+    client.close()
+
+
+def test_a_worker_killed_mid_fan_out_applies_every_event_once(stream_region: Any, tmp_path: Path) -> None:  # noqa: F811
+    region = stream_region(workers=0, **EVENT_LOG)      # events wait in the topic until a worker starts
+    client = redis.Redis.from_url(region.env["REDIS_URL"])
+    rnd = random.Random(11)
+    match, contests, teams = contests_with_teams(region.env["REDIS_URL"], tmp_path, 120, seed=11)
+    events, voids = events_of(rnd, match, 80)
+    assert {r["status"] for r in post_feed(region.url, events + voids)} == {"accepted"}
+    progress = [contest_key(c, f"ev:{e['id']}") for c in contests for e in events + voids]
+
+    def mid_fan_out() -> bool:     # a few events applied (replayed later), one part-way, others not begun
+        values = client.mget(progress)
+        return values.count(b"done") >= 5 and any(v not in (None, b"done") for v in values)
+
+    first = region.add_worker()
+    wait_until(mid_fan_out, 90, interval_s=0.002)
+    first.kill()                                               # SIGKILL: no offset commit, no clean leave
+    at_kill = [None if v is None else v.decode() for v in client.mget(progress)]
+    assert at_kill.count("done") < len(progress), "the worker finished before it was killed"
+    partial = [v for v in at_kill if v not in (None, "done")]
+    region.add_worker()
+    want = oracle(teams, events, voids)
+    for contest in contests:
+        assert wait_until(lambda c=contest: board(client, c) == want, 90)
+    assert all(v == b"done" for v in client.mget(progress))
+    print(f"killed with {at_kill.count('done')} of {len(progress)} fan-outs done, {len(partial)} part-way")
+    client.close()
