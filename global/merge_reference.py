@@ -1,8 +1,8 @@
-"""The global merge in Python: the model that podium/lua/global_merge.lua implements.
+"""The global merge in Python (the default), and the model that podium/lua/global_merge.lua implements.
 
-The global tier merges with the Lua script (one EVALSHA per batch); this is the same merge written
-with podium/replication/regional_state.py's functions and a read round trip plus a write pipeline,
-as the global tier ran it before. tests/global_/test_global_merge_lua.py replays random multi-region
+One read round trip and one write pipeline per batch, with podium/replication/regional_state.py's
+functions; `GlobalStore` serializes it per board. With `global_.merge_in_redis` the script does the
+same merge in one EVALSHA instead. tests/global_/test_global_merge_lua.py replays random multi-region
 histories through both on a real Redis and requires byte-equal states, sorted sets, applied marks
 and conflict logs.
 """
@@ -12,20 +12,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from podium.global_.merged_store import (
-    CONFLICT_COUNTS_KEY,
-    CONFLICTS_LEN_MAX,
-    _decode,
-    _encode,
-    _prefix,
-    _text,
-)
+import orjson
 from podium.replication.changes import Change
 from podium.replication.regional_state import TOMBSTONE_TS, RegionalState, live, resolve, winner, with_change
 
 from podium.model import Board, Operator
 from podium.ranking import encode_member, to_zscore
 from podium.redis_client import AnyRedis
+
+CONFLICTS_LEN_MAX = 10_000   # conflict log entries kept per board
+CONFLICT_COUNTS_KEY = "pg:conflicts:count"
+
+
+def _prefix(board_id: str, season: int) -> str:
+    return f"pg:{{{board_id}}}:{season}:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,3 +130,17 @@ def _newest_per_region(changes: Sequence[Change]) -> dict[str, int]:
     for c in changes:
         out[c.region] = max(out.get(c.region, 0), c.seq)
     return out
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _encode(state: RegionalState) -> bytes:
+    return orjson.dumps({r: list(v) for r, v in state.items()})
+
+
+def _decode(raw: bytes | str | None) -> RegionalState:
+    if raw is None:
+        return {}
+    return {r: (v[0], v[1], v[2]) for r, v in orjson.loads(raw).items()}

@@ -20,20 +20,29 @@ Per (board, season):
                                  state of the entry: the CRDT state, merged by `resolve`)
     pg:{B}:<season>:z    zset   every merged entry in rank order (same encoding as a region's board,
                                  podium.ranking): the rank of any entry is exact over the merged state.
-A batch is merged by one Lua script (podium/lua/global_merge.lua: the rules of
-podium/replication/regional_state.py, checked against the Python model in merge_reference.py), so a
-read-merge-write of a player's state is never interleaved, with no lock and one round trip per
-batch; every merge is idempotent and commutative, so replays and reordering from the shippers
+A batch is merged in this process under a per-board lock (merge_reference.py), or with
+`merge_in_redis` by one Lua script (podium/lua/global_merge.lua: the same rules, tested against the
+Python merge), so a read-merge-write of a player's state is never interleaved; every merge is idempotent and commutative, so replays and reordering from the shippers
 change nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
 import orjson
+from podium.global_.merge_reference import (
+    CONFLICT_COUNTS_KEY,
+    CONFLICTS_LEN_MAX,
+    _decode,
+    _prefix,
+    _text,
+    apply_reference,
+)
 from podium.replication.changes import Change
 from podium.replication.regional_state import TOMBSTONE_TS, RegionalState, live, resolve
 from redis.exceptions import RedisError
@@ -43,12 +52,6 @@ from podium.model import ACHIEVED_AT_MAX_MS, SCORE_ABS_MAX, Board, RankedEntry, 
 from podium.ranking import decode_member, encode_member, from_zscore, to_zscore
 from podium.redis_client import AnyRedis, as_text, members, scored_members, stream_entries, stream_max_before
 from podium.store_errors import translate_store_errors
-
-CONFLICTS_LEN_MAX = 10_000   # conflict log entries kept per board
-
-
-def _prefix(board_id: str, season: int) -> str:
-    return f"pg:{{{board_id}}}:{season}:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +65,14 @@ class MergedEntry:
 
 @translate_store_errors("the global store (Redis)")
 class GlobalStore:
-    def __init__(self, redis: AnyRedis) -> None:
+    def __init__(self, redis: AnyRedis, *, merge_in_redis: bool = False) -> None:
+        """`merge_in_redis`: merge each batch with podium/lua/global_merge.lua (one EVALSHA) instead
+        of in this process (settings: global_.merge_in_redis; see docs/global-merge.md)."""
         self.redis = redis
+        self.merge_in_redis = merge_in_redis
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._merge = redis.register_script(resources.files("podium").joinpath("lua/global_merge.lua").read_text())
-        self._json_regions: dict[str, str] = {}   # region id -> its JSON string body (the state's keys)
+        self._safe_regions: set[str] = set()   # region ids checked by `_plain`
 
     async def apply(self, board: Board, changes: Sequence[Change]) -> int:
         """Merge regional changes of one board; returns how many merged entries changed. One
@@ -73,18 +80,25 @@ class GlobalStore:
         so concurrent batches of a board need no lock here."""
         if not changes:
             return 0
+        if not self.merge_in_redis:
+            # one merger per board in this process: a read-merge-write is never interleaved
+            async with self._locks[board.id]:
+                return await apply_reference(self.redis, board, changes)
         p = _prefix(board.id, board.season)
-        args: list[str | int] = [board.operator.value, "1" if board.order is SortOrder.DESC else "0",
-                                 CONFLICTS_LEN_MAX]
-        regions = self._json_regions
+        safe = self._safe_regions
         for c in changes:
+            if c.region not in safe:
+                invariant(_plain(c.region), f"region id {c.region!r} holds a JSON-escaped or separator character")
+                safe.add(c.region)
             invariant(c.seq >= 0 and abs(c.score) <= SCORE_ABS_MAX
                       and (c.removed or 0 <= c.achieved_at_ms <= ACHIEVED_AT_MAX_MS),
                       "a change out of the encodable range (seq >= 0, |score| <= 2^53, time)")
-            region = regions.get(c.region)
-            if region is None:
-                region = regions[c.region] = orjson.dumps(c.region)[1:-1].decode()
-            args += (region, c.player, c.score, TOMBSTONE_TS if c.removed else c.achieved_at_ms, c.seq)
+        packed = "\n".join([f"{c.region}\t{c.player}\t{c.score}\t{TOMBSTONE_TS if c.removed else c.achieved_at_ms}"
+                             f"\t{c.seq}" for c in changes])
+        # a tab or newline in a player id would shift the script's fields (ingest refuses them)
+        invariant(packed.count("\t") == 4 * len(changes) and packed.count("\n") == len(changes) - 1,
+                  "a player id holds a tab or newline")
+        args = [board.operator.value, "1" if board.order is SortOrder.DESC else "0", CONFLICTS_LEN_MAX, packed]
         keys = [p + "st", p + "z", p + "applied", p + "ver", p + "conflicts"]
         changed, conflicts = await self._merge(keys=keys, args=args)
         if conflicts:
@@ -177,18 +191,7 @@ class GlobalStore:
         return out
 
 
-CONFLICT_COUNTS_KEY = "pg:conflicts:count"
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _encode(state: RegionalState) -> bytes:
-    return orjson.dumps({r: list(v) for r, v in state.items()})
-
-
-def _decode(raw: bytes | str | None) -> RegionalState:
-    if raw is None:
-        return {}
-    return {r: (v[0], v[1], v[2]) for r, v in orjson.loads(raw).items()}
+def _plain(region: str) -> bool:
+    """The script writes region ids into the state's JSON as they are and splits its input on tabs
+    and newlines: an id must need no JSON escaping and hold no separator."""
+    return bool(region) and orjson.dumps(region)[1:-1].decode() == region and "\t" not in region

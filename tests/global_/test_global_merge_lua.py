@@ -36,7 +36,7 @@ change = st.tuples(st.sampled_from(REGIONS), st.integers(0, 6), scores, times, s
 @pytest.fixture(scope="module")
 def store_in_portal(portal: BlockingPortal, redis_server: RedisServer) -> Iterator[GlobalStore]:
     async def make() -> GlobalStore:
-        return GlobalStore(aioredis.Redis.from_url(redis_server.url))
+        return GlobalStore(aioredis.Redis.from_url(redis_server.url), merge_in_redis=True)
     store = portal.call(make)
     yield store
     portal.call(store.redis.aclose)
@@ -89,7 +89,7 @@ def test_the_script_merges_exactly_as_the_python_model(
 @pytest.mark.anyio
 async def test_the_script_ranks_a_burst_like_the_model(any_redis) -> None:  # type: ignore[no-untyped-def]
     """One 1,000-change batch per operator (single node and cluster): the merged top equals the model's."""
-    store = GlobalStore(any_redis)
+    store = GlobalStore(any_redis, merge_in_redis=True)
     rng = random.Random(21)
     for op in Operator:
         lua_board, model_board = Board(f"L-{op}", operator=op), Board(f"M-{op}", operator=op)
