@@ -83,7 +83,8 @@ class GlobalStore:
         if not self.merge_in_redis:
             # one merger per board in this process: a read-merge-write is never interleaved
             async with self._locks[board.id]:
-                return await apply_reference(self.redis, board, changes)
+                merged: int = await apply_reference(self.redis, board, changes)
+                return merged
         p = _prefix(board.id, board.season)
         safe = self._safe_regions
         for c in changes:

@@ -19,6 +19,7 @@ from podium.global_.merged_store import CONFLICT_COUNTS_KEY, GlobalStore
 from podium.replication.changes import Change
 
 from podium.model import ACHIEVED_AT_MAX_MS, Board, Operator, SortOrder
+from podium.redis_client import stream_entries
 from podium.redis_server import RedisServer
 
 # byte order of the ids differs from their length order; two are non-ASCII (UTF-8 byte order is code
@@ -44,7 +45,7 @@ def store_in_portal(portal: BlockingPortal, redis_server: RedisServer) -> Iterat
 
 async def _snapshot(redis: aioredis.Redis, board: Board) -> dict[str, object]:
     p = f"pg:{{{board.id}}}:{board.season}:"
-    conflicts = [fields for _, fields in await redis.xrange(p + "conflicts")]
+    conflicts = [fields for _, fields in stream_entries(await redis.xrange(p + "conflicts"))]
     return {"st": await redis.hgetall(p + "st"), "z": await redis.zrange(p + "z", 0, -1, withscores=True),
             "applied": await redis.hgetall(p + "applied"), "ver": await redis.get(p + "ver"),
             "conflicts": conflicts, "conflict_count": await redis.hget(CONFLICT_COUNTS_KEY, board.id)}
