@@ -20,9 +20,10 @@ Per (board, season):
                                  state of the entry: the CRDT state, merged by `resolve`)
     pg:{B}:<season>:z    zset   every merged entry in rank order (same encoding as a region's board,
                                  podium.ranking): the rank of any entry is exact over the merged state.
-Writes are serialized by one merger per board in the global process (a lock), so a
-read-merge-write of a player's state is never interleaved; every merge is idempotent and
-commutative, so replays and reordering from the shippers change nothing.
+A batch is merged in this process under a per-board lock (merge_reference.py), or with
+`merge_in_redis` by one Lua script (podium/lua/global_merge.lua: the same rules, tested against the
+Python merge), so a read-merge-write of a player's state is never interleaved; every merge is idempotent and commutative, so replays and reordering from the shippers
+change nothing.
 """
 
 from __future__ import annotations
@@ -31,34 +32,26 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 
 import orjson
+from podium.global_.merge_reference import (
+    CONFLICT_COUNTS_KEY,
+    CONFLICTS_LEN_MAX,
+    _decode,
+    _prefix,
+    _text,
+    apply_reference,
+)
 from podium.replication.changes import Change
-from podium.replication.regional_state import TOMBSTONE_TS, RegionalState, live, resolve, winner, with_change
+from podium.replication.regional_state import TOMBSTONE_TS, RegionalState, live, resolve
 from redis.exceptions import RedisError
 
-from podium.model import Board, Operator, RankedEntry
+from podium.invariant import invariant
+from podium.model import ACHIEVED_AT_MAX_MS, SCORE_ABS_MAX, Board, RankedEntry, SortOrder
 from podium.ranking import decode_member, encode_member, from_zscore, to_zscore
 from podium.redis_client import AnyRedis, as_text, members, scored_members, stream_entries, stream_max_before
 from podium.store_errors import translate_store_errors
-
-CONFLICTS_LEN_MAX = 10_000   # conflict log entries kept per board
-
-
-@dataclass(frozen=True, slots=True)
-class Conflict:
-    """Two regions wrote the same `latest` entry concurrently (neither version vector dominates);
-    the application rule (achievement time, then higher score, then region id) picked `winner`."""
-
-    player: str
-    winner: str
-    loser: str
-    winner_value: tuple[int, int]
-    loser_value: tuple[int, int]
-
-
-def _prefix(board_id: str, season: int) -> str:
-    return f"pg:{{{board_id}}}:{season}:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,76 +65,46 @@ class MergedEntry:
 
 @translate_store_errors("the global store (Redis)")
 class GlobalStore:
-    def __init__(self, redis: AnyRedis) -> None:
+    def __init__(self, redis: AnyRedis, *, merge_in_redis: bool = False) -> None:
+        """`merge_in_redis`: merge each batch with podium/lua/global_merge.lua (one EVALSHA) instead
+        of in this process (settings: global_.merge_in_redis; see docs/global-merge.md)."""
         self.redis = redis
+        self.merge_in_redis = merge_in_redis
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._merge = redis.register_script(resources.files("podium").joinpath("lua/global_merge.lua").read_text())
+        self._safe_regions: set[str] = set()   # region ids checked by `_plain`
 
     async def apply(self, board: Board, changes: Sequence[Change]) -> int:
-        """Merge regional changes of one board; returns how many merged entries changed."""
+        """Merge regional changes of one board; returns how many merged entries changed. One
+        EVALSHA (podium/lua/global_merge.lua) reads, merges and writes the whole batch atomically,
+        so concurrent batches of a board need no lock here."""
         if not changes:
             return 0
+        if not self.merge_in_redis:
+            # one merger per board in this process: a read-merge-write is never interleaved
+            async with self._locks[board.id]:
+                merged: int = await apply_reference(self.redis, board, changes)
+                return merged
         p = _prefix(board.id, board.season)
-        async with self._locks[board.id]:
-            players = sorted({c.player for c in changes})
-            async with self.redis.pipeline(transaction=False) as read:
-                read.hmget(p + "st", players)
-                read.hgetall(p + "applied")
-                raw, applied_raw = await read.execute()
-            states: dict[str, RegionalState] = {
-                pl: _decode(v) for pl, v in zip(players, raw, strict=True)
-            }
-            applied = {_text(k): int(v) for k, v in applied_raw.items()}
-            old_states = dict(states)
-            conflicts: list[Conflict] = []
-            for c in changes:
-                prior = states[c.player]
-                ts = TOMBSTONE_TS if c.removed else c.achieved_at_ms
-                states[c.player] = with_change(prior, c.region, c.score, ts, c.seq)
-                if board.operator is Operator.LATEST and states[c.player] is not prior:
-                    conflicts += _conflicts(board, c.player, prior, states[c.player], c.region)
-            # One command per kind for the whole batch (not three per player): the merge costs a
-            # few round-trip packets, whatever the batch size. Removals go before additions, so
-            # an entry whose member is unchanged (same time, new score) is re-added.
-            written: dict[str, bytes] = {}
-            removed: list[str] = []
-            added: dict[str, float] = {}
-            changed = 0
-            for pl, st in states.items():
-                if st is old_states[pl]:
-                    continue
-                # every region's contribution is kept, even one that does not win today:
-                # counters sum them, anti-entropy digests compare them
-                written[pl] = _encode(st)
-                previous = resolve(board.operator, board.order, old_states[pl])
-                after = resolve(board.operator, board.order, st)
-                if after == previous:
-                    continue
-                changed += 1
-                if previous is not None:
-                    removed.append(encode_member(previous[1], pl))
-                if after is not None:
-                    added[encode_member(after[1], pl)] = to_zscore(after[0], board.order)
-            async with self.redis.pipeline(transaction=False) as pipe:
-                if written:
-                    pipe.hset(p + "st", mapping=written)  # type: ignore[arg-type]
-                if removed:
-                    pipe.zrem(p + "z", *removed)
-                if added:
-                    pipe.zadd(p + "z", added)
-                newer = {r: seq for r, seq in _newest_per_region(changes).items() if seq > applied.get(r, 0)}
-                if newer:
-                    pipe.hset(p + "applied", mapping=newer)  # type: ignore[arg-type]
-                if changed:
-                    pipe.incr(p + "ver")  # subscriptions watch this to know the board moved
-                for k in conflicts:
-                    pipe.xadd(p + "conflicts", {"player": k.player, "winner": k.winner, "loser": k.loser,
-                                                "winner_value": f"{k.winner_value[0]}@{k.winner_value[1]}",
-                                                "loser_value": f"{k.loser_value[0]}@{k.loser_value[1]}"},
-                              maxlen=CONFLICTS_LEN_MAX, approximate=True)
-                if conflicts:
-                    pipe.hincrby(CONFLICT_COUNTS_KEY, board.id, len(conflicts))
-                await pipe.execute()
-            return changed
+        safe = self._safe_regions
+        for c in changes:
+            if c.region not in safe:
+                invariant(_plain(c.region), f"region id {c.region!r} holds a JSON-escaped or separator character")
+                safe.add(c.region)
+            invariant(c.seq >= 0 and abs(c.score) <= SCORE_ABS_MAX
+                      and (c.removed or 0 <= c.achieved_at_ms <= ACHIEVED_AT_MAX_MS),
+                      "a change out of the encodable range (seq >= 0, |score| <= 2^53, time)")
+        packed = "\n".join([f"{c.region}\t{c.player}\t{c.score}\t{TOMBSTONE_TS if c.removed else c.achieved_at_ms}"
+                             f"\t{c.seq}" for c in changes])
+        # a tab or newline in a player id would shift the script's fields (ingest refuses them)
+        invariant(packed.count("\t") == 4 * len(changes) and packed.count("\n") == len(changes) - 1,
+                  "a player id holds a tab or newline")
+        args = [board.operator.value, "1" if board.order is SortOrder.DESC else "0", CONFLICTS_LEN_MAX, packed]
+        keys = [p + "st", p + "z", p + "applied", p + "ver", p + "conflicts"]
+        changed, conflicts = await self._merge(keys=keys, args=args)
+        if conflicts:
+            await self.redis.hincrby(CONFLICT_COUNTS_KEY, board.id, int(conflicts))
+        return int(changed)
 
     async def applied(self, board: Board) -> dict[str, int]:
         """The newest change id merged from each region (staleness: see `staleness.Feed`)."""
@@ -229,43 +192,7 @@ class GlobalStore:
         return out
 
 
-CONFLICT_COUNTS_KEY = "pg:conflicts:count"
-
-
-def _conflicts(board: Board, player: str, before: RegionalState, after: RegionalState, incoming: str) -> list[Conflict]:
-    """A write from `incoming` is concurrent with every other region's write of the entry: region
-    sequences are independent counters, so the vectors {incoming: n} and {other: m} never dominate
-    each other. Logged when the two values differ (equal values are no conflict)."""
-    out = []
-    new = after[incoming]
-    if new[1] == TOMBSTONE_TS:
-        return []   # a removal is no concurrent value
-    for region, value in live(before).items():
-        if region == incoming or (value[0], value[1]) == (new[0], new[1]):
-            continue
-        won = winner(board.operator, board.order, {region: value, incoming: new})
-        lose = incoming if won == region else region
-        out.append(Conflict(player, won or region, lose, (after[won or region][0], after[won or region][1]),
-                            (after[lose][0], after[lose][1])))
-    return out
-
-
-def _newest_per_region(changes: Sequence[Change]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for c in changes:
-        out[c.region] = max(out.get(c.region, 0), c.seq)
-    return out
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _encode(state: RegionalState) -> bytes:
-    return orjson.dumps({r: list(v) for r, v in state.items()})
-
-
-def _decode(raw: bytes | str | None) -> RegionalState:
-    if raw is None:
-        return {}
-    return {r: (v[0], v[1], v[2]) for r, v in orjson.loads(raw).items()}
+def _plain(region: str) -> bool:
+    """The script writes region ids into the state's JSON as they are and splits its input on tabs
+    and newlines: an id must need no JSON escaping and hold no separator."""
+    return bool(region) and orjson.dumps(region)[1:-1].decode() == region and "\t" not in region

@@ -131,7 +131,7 @@ class GlobalService:
                         connections_max=settings.redis_pool_connections_max, breakers=breakers, breaker_name="redis")
         g = settings.global_
         reader = RegionReader(g.region_urls, g.strong_timeout_ms, breakers)
-        service = cls(settings, clock, redis, GlobalStore(redis), BoardRegistry(redis, clock),
+        service = cls(settings, clock, redis, GlobalStore(redis, merge_in_redis=g.merge_in_redis), BoardRegistry(redis, clock),
                       reader=reader, telemetry=Telemetry("podium-global", settings.region),
                       supervisor=Supervisor(settings.supervisor),
                       rate_limits=TokenBuckets.from_limits(redis, settings.api, clock), breakers=breakers,

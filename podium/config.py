@@ -150,6 +150,10 @@ class GlobalSettings(BaseModel):
     region_urls: dict[str, str] = Field(default_factory=dict)  # region -> base URL (STRONG / SESSION reads)
     session_wait_ms: int = 500               # SESSION reads wait this long for replication before reading through
     directory_probe_ms: int = 2000           # region directory: each region's /readyz is probed this often
+    # merge replicated batches in Redis (podium/lua/global_merge.lua, one EVALSHA per batch) instead of in
+    # the global process; off: on the shipped redis-server the script cost more Redis CPU per batch than
+    # the Python merge saves (docs/global-merge.md)
+    merge_in_redis: bool = False
 
 
 class ReplicationSettings(BaseModel):

@@ -23,6 +23,7 @@ with its own venv), so the same driver measures the baseline in the same run.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import sys
 import tempfile
@@ -247,8 +248,11 @@ def measure(stack: Stack, entries: int, heal_entries: int, players: int, samples
 def run(entries: int, heal_entries: int, players: int, samples: int, python: str | None,
         progress: Progress) -> dict[str, Any]:
     boards = [{"id": b, "operator": op} for b, op in BOARDS.items()]
+    # global-tier settings from the caller's environment (e.g. PODIUM_GLOBAL__MERGE_IN_REDIS=1): the
+    # stack passes no PODIUM_ variable through on its own
+    env = {**ENV, **{k: v for k, v in os.environ.items() if k.startswith("PODIUM_GLOBAL__")}}
     with tempfile.TemporaryDirectory() as tmp, \
-            Stack(REGIONS, Path(tmp), boards=boards, extra_env=ENV, python=python or sys.executable) as stack:
+            Stack(REGIONS, Path(tmp), boards=boards, extra_env=env, python=python or sys.executable) as stack:
         return measure(stack, entries, heal_entries, players, samples, progress)
 
 
