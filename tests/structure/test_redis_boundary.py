@@ -35,6 +35,7 @@ ADAPTERS = frozenset({
     "region/notifications/webhooks_redis.py",
     "replication/change_feed_redis.py",
     "global/merged_store.py",
+    "global/merge_reference.py",   # GlobalStore's default merge: called only by it, inside its translation
 })
 LIFECYCLE = frozenset({"aclose"})   # closing the client a composition root opened
 
