@@ -26,7 +26,10 @@ end
 _POST_SAME = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = %(body)s
+local body = %(body)s
+request = function()
+  return wrk.format(nil, "/graphql", nil, body)
+end
 """
 
 
