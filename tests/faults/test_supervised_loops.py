@@ -51,7 +51,7 @@ def test_shipper_survives_a_redis_kill_and_ships_again(tmp_path: Path) -> None:
             assert r.json()["loops"]["replication-shipper"]["state"] == "running"   # alive, not dead
             redis.stop()   # reaps the killed process
             redis = RedisServer(tmp_path / "redis", port=redis.port, appendonly=True).start()
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 30   # the Redis breaker closes after its open time and a probe
             while time.monotonic() < deadline and _readyz(server.url).status_code != 200:
                 time.sleep(0.05)
             ready = _readyz(server.url).json()
