@@ -9,6 +9,7 @@ import asyncio
 import functools
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -133,41 +134,40 @@ async def _with_retry(processor: StreamProcessor, records: list[LogRecord]) -> B
 def _trending_agent(app: faust.App, settings: Settings, topics: StreamTopics) -> None:
     """The agent applying trending's events topic (region/trending/log_apply.py), when
     `trending.event_log` is on; each stream's records keep their order."""
-    k = settings.kafka
-    events_topic = app.topic(topics.events, key_serializer="raw", value_serializer="raw",
-                             partitions=k.scores_partitions)
-    appliers: dict[str, Any] = {}
+    def build(redis: Any) -> Any:
+        from podium.region.trending.wiring import build_log_applier
 
-    @app.agent(events_topic, name="apply-trending-events")
-    async def apply_trending_events(stream: Any) -> None:
-        async for events in stream.take_events(k.take_entries_max, within=k.take_within_ms / 1000):
-            if "a" not in appliers:
-                from podium.region.trending.wiring import build_log_applier
+        return build_log_applier(settings, redis, SystemClock())
 
-                redis = connect(settings.redis_url or "", cluster=settings.redis_cluster,
-                                connections_max=settings.redis_pool_connections_max)
-                appliers["a"] = build_log_applier(settings, redis, SystemClock())
-            await _with_retry_events(appliers["a"], [e.message.value for e in events])
+    _records_agent(app, settings, topics.events, "apply-trending-events", build)
 
 
 def _contest_feed_agent(app: faust.App, settings: Settings, topics: StreamTopics) -> None:
     """The agent fanning out the contest feed's records (region/contests/feed_apply.py), when
     `contests.event_log` is on; offsets are committed after the batch is applied, and a replay is
     harmless (each event's fan-out progress is stored with every chunk)."""
+    def build(redis: Any) -> Any:
+        from podium.region.contests.wiring import build_feed_applier
+
+        return build_feed_applier(settings, redis)
+
+    _records_agent(app, settings, topics.contest_feed, "apply-contest-feed", build)
+
+
+def _records_agent(app: faust.App, settings: Settings, topic: str, name: str,
+                   build: Callable[[Any], Any]) -> None:
+    """An agent applying a topic's raw records in micro-batches with an applier built, on its first
+    batch, over its own Redis connection."""
     k = settings.kafka
-    feed_topic = app.topic(topics.contest_feed, key_serializer="raw", value_serializer="raw",
-                           partitions=k.scores_partitions)
+    records_topic = app.topic(topic, key_serializer="raw", value_serializer="raw", partitions=k.scores_partitions)
     appliers: dict[str, Any] = {}
 
-    @app.agent(feed_topic, name="apply-contest-feed")
-    async def apply_contest_feed(stream: Any) -> None:
+    @app.agent(records_topic, name=name)
+    async def apply_records(stream: Any) -> None:
         async for events in stream.take_events(k.take_entries_max, within=k.take_within_ms / 1000):
             if "a" not in appliers:
-                from podium.region.contests.wiring import build_feed_applier
-
-                redis = connect(settings.redis_url or "", cluster=settings.redis_cluster,
-                                connections_max=settings.redis_pool_connections_max)
-                appliers["a"] = build_feed_applier(settings, redis)
+                appliers["a"] = build(connect(settings.redis_url or "", cluster=settings.redis_cluster,
+                                              connections_max=settings.redis_pool_connections_max))
             await _with_retry_events(appliers["a"], [e.message.value for e in events])
 
 
