@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import statistics
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -26,6 +25,7 @@ from podium.devtools.kafka_broker import KafkaCluster
 from podium.errors import Unavailable
 from podium.model import Board, Operator, ScoreEntry
 from podium.redis_server import RedisServer, free_port
+from tests.faults.sigstop import stopped as stopped_pids
 from tests.stream.conftest import kafka_bootstrap, kafka_broker, say  # noqa: F401 - fixtures used here
 
 pytestmark = pytest.mark.anyio
@@ -39,13 +39,8 @@ SLACK_MS = 3000    # one batch's own overhead on a loaded 2-core machine
 def stopped(cluster: KafkaCluster) -> Iterator[None]:
     pids = [p for p in cluster.pids if p is not None]
     assert pids, "the broker is not running"
-    for pid in pids:
-        os.kill(pid, signal.SIGSTOP)
-    try:
+    with stopped_pids(pids):
         yield
-    finally:
-        for pid in pids:
-            os.kill(pid, signal.SIGCONT)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import statistics
 import time
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from podium.model import Board, Operator, ScoreEntry
 from podium.redis_client import connect
 from podium.redis_guard import GuardedRedisCluster
 from podium.redis_server import RedisClusterServers
+from tests.faults.sigstop import stopped as stopped_pids
 from tests.stream.conftest import say
 
 pytestmark = pytest.mark.anyio
@@ -50,13 +50,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterSe
 def stopped(servers: RedisClusterServers) -> Iterator[None]:
     pids = [s.process.pid for s in servers.servers if s.process is not None]
     assert len(pids) == 3
-    for pid in pids:
-        os.kill(pid, signal.SIGSTOP)
-    try:
+    with stopped_pids(pids):
         yield
-    finally:
-        for pid in pids:
-            os.kill(pid, signal.SIGCONT)
 
 
 async def _timed(store: RedisRankStore, board: Board, n: int) -> list[tuple[float, BaseException | None]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import statistics
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -26,6 +25,7 @@ from podium.clock import SystemClock
 from podium.config import BreakerSettings, HistorySettings
 from podium.devtools.cassandra_server import CassandraServer
 from podium.errors import Unavailable
+from tests.faults.sigstop import stopped as stopped_pids
 from tests.stream.conftest import say
 
 pytestmark = pytest.mark.anyio
@@ -45,11 +45,8 @@ def cassandra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CassandraSer
 @contextmanager
 def stopped(server: CassandraServer) -> Iterator[None]:
     assert server.process is not None
-    os.kill(server.process.pid, signal.SIGSTOP)
-    try:
+    with stopped_pids([server.process.pid]):
         yield
-    finally:
-        os.kill(server.process.pid, signal.SIGCONT)
 
 
 @pytest.fixture
