@@ -156,7 +156,9 @@ class NotificationEngine:
             return rule.board in self.quarantine_followed
         if rule.kind in EVENT_KINDS:
             return (rule.board, rule.id) in self.refreshed
-        return rule.board in self.tops
+        # the refresh that read the rule also restarted the watch at the rule's slice; its first top
+        # comes after that (a top of the watch before it saw changes against the old rules)
+        return (rule.board, rule.id) in self.refreshed and rule.board in self.tops
 
     async def _watch(self, board: str, n: int) -> None:
         state: list[RankedEntry] = []

@@ -15,6 +15,7 @@ from podium.devtools import testing
 from podium.devtools.testing import LiveServer
 from podium.redis_server import RedisServer
 from tests.conftest import region_settings
+from tests.notifications.readiness import wait_rules_live, wait_webhooks_active
 from tests.region.helpers import create_board, entry, post_scores, unique
 
 from .receiver import Receiver
@@ -48,7 +49,8 @@ def test_a_region_restart_loses_no_notification(tmp_path: Path) -> None:
                            json={"id": "rx", "url": rx.url(), "secret": HOOK_SECRET, "boards": [board]})
             assert r.status_code == 201, r.text
             engine = region.app.state.notifications.engine
-            wait_for(lambda: board in engine.tops)            # the watch has its first top
+            wait_rules_live(base, ADMIN, board)               # both rules evaluated by the watch at their slice
+            wait_webhooks_active(base, ADMIN, {"rx"})
             assert post_scores(base, {"entries": [entry(board, cyd, 200)]}).status_code == 200
             # ann and bob: overtaken by cyd (sent at once, their first), cyd entered the top 2
             wait_for(lambda: engine.published == 3 and rx.attempts)   # ... and deliveries fail
