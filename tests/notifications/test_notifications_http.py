@@ -22,6 +22,7 @@ from podium.devtools.testing import LiveServer
 from podium.devtools.ws_client import Subscriber
 from podium.redis_server import RedisServer
 from tests.conftest import ADMIN_KEY, region_settings
+from tests.notifications.readiness import wait_rules_live, wait_webhooks_active
 from tests.region.helpers import create_board, entry, post_scores, unique
 
 from .receiver import Receiver
@@ -79,10 +80,8 @@ def test_rules_inbox_and_webhook(region: LiveServer) -> None:
         r = httpx.post(f"{base}/v1/admin/webhooks", headers=ADMIN,
                        json={"id": "rx", "url": rx.url(), "secret": HOOK_SECRET, "boards": [board]})
         assert r.status_code == 201 and "secret" not in r.json()["webhook"], r.text
-        engine = region.app.state.notifications.engine
-        fanout = region.app.state.service.fanout
-        wait_for(lambda: any(b == board and w.loaded.is_set() for (b, _), w in fanout.tops.items())
-                 and board in engine.watches)
+        wait_rules_live(base, ADMIN, board)       # all three rules evaluated by the watch at their slice
+        wait_webhooks_active(base, ADMIN, {"rx"})
         assert post_scores(base, {"entries": [entry(board, cyd, 200)]}).status_code == 200
 
         doc = wait_for(lambda: (d := gql(base, INBOX, {"u": False}, token(ann)))["data"]["notifications"]["edges"]
