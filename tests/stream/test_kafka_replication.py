@@ -13,12 +13,11 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from podium.replication.transport import REPLICATE_PATH
 
-from podium.devtools.testing import ServerProcess
 from podium.model import Board
 from podium.redis_server import RedisServer
 from podium.signing import signed_headers
 from tests.region.helpers import create_board, entry, post_scores
-from tests.stream.conftest import StreamRegion, stream_env, wait_until
+from tests.stream.conftest import region_replicating_over_kafka, wait_until
 
 SECRET = "replication-secret-for-tests"
 
@@ -57,42 +56,32 @@ def test_changes_reach_the_global_tier_over_kafka_and_forged_records_do_not(
 ) -> None:
     replication = {"PODIUM_REPLICATION__SECRET": SECRET, "PODIUM_REPLICATION__TRANSPORT": "kafka",
                    "PODIUM_REPLICATION__SHIP_INTERVAL_MS": "50"}
-    with RedisServer(tmp_path / "global-redis", appendonly=False) as global_redis:
-        region_env = stream_env(redis_server.url, kafka_bootstrap, **replication)
-        global_env = {**stream_env(global_redis.url, kafka_bootstrap, **replication),
-                      "PODIUM_KAFKA__TOPIC_PREFIX": region_env["PODIUM_KAFKA__TOPIC_PREFIX"]}
-        global_node = ServerProcess(global_env, role="global").start()
-        region = StreamRegion({**region_env, "PODIUM_GLOBAL__URL": global_node.url})
-        try:
-            region.server.start()
-            region.add_worker()
-            board = create_board(region.url, operator="best")
-            oracle: dict[str, int] = {}
+    with (RedisServer(tmp_path / "global-redis", appendonly=False) as global_redis,
+          region_replicating_over_kafka(redis_server.url, kafka_bootstrap, global_redis.url,
+                                        **replication) as (region, global_node)):
+        board = create_board(region.url, operator="best")
+        oracle: dict[str, int] = {}
 
-            def write(players: range, base: int) -> None:
-                entries = [entry(board, f"p{i}", base + i) for i in players]
-                assert post_scores(region.url, {"entries": entries}).status_code == 200
-                for e in entries:
-                    oracle[e["player"]] = max(oracle.get(e["player"], 0), e["score"])
+        def write(players: range, base: int) -> None:
+            entries = [entry(board, f"p{i}", base + i) for i in players]
+            assert post_scores(region.url, {"entries": entries}).status_code == 200
+            for e in entries:
+                oracle[e["player"]] = max(oracle.get(e["player"], 0), e["score"])
 
-            write(range(20), 100)
-            wait_until(lambda: global_top(global_node.url, board) == oracle, 60)
+        write(range(20), 100)
+        wait_until(lambda: global_top(global_node.url, board) == oracle, 60)
 
-            # the global tier is down while the region keeps writing: the log holds the changes
-            global_node.stop()
-            write(range(10, 40), 300)
-            global_node = ServerProcess(global_env, role="global")
-            global_node.start()
-            wait_until(lambda: global_top(global_node.url, board) == oracle, 60)
+        # the global tier is down while the region keeps writing: the log holds the changes
+        global_node.stop()
+        write(range(10, 40), 300)
+        global_node.start()                                  # on its port, from its env
+        wait_until(lambda: global_top(global_node.url, board) == oracle, 60)
 
-            # a record signed with the wrong secret is rejected, not merged; later records still are
-            topic = f"{region_env['PODIUM_KAFKA__TOPIC_PREFIX']}.global.replication"
-            asyncio.run(produce_forged(kafka_bootstrap, topic, Board.from_dict({"id": board, "operator": "best"})))
-            write(range(40, 45), 500)
-            wait_until(lambda: global_top(global_node.url, board) == oracle, 60)
-            assert "forger" not in global_top(global_node.url, board)
-            counts = replication_log(global_node.url)
-            assert counts["rejected"] == 2 and counts["applied"] > 0, counts
-        finally:
-            region.close()
-            global_node.stop()
+        # a record signed with the wrong secret is rejected, not merged; later records still are
+        topic = f"{region.env['PODIUM_KAFKA__TOPIC_PREFIX']}.global.replication"
+        asyncio.run(produce_forged(kafka_bootstrap, topic, Board.from_dict({"id": board, "operator": "best"})))
+        write(range(40, 45), 500)
+        wait_until(lambda: global_top(global_node.url, board) == oracle, 60)
+        assert "forger" not in global_top(global_node.url, board)
+        counts = replication_log(global_node.url)
+        assert counts["rejected"] == 2 and counts["applied"] > 0, counts
