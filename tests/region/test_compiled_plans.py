@@ -45,7 +45,7 @@ DOCUMENTS = [
     "query($b:String!,$k:Boolean!){leaderboard(board:$b, first:2){edges{node{rank @include(if:$k) player}}}}",
 ]
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers(min_value=-2**64, max_value=2**64)
+JSON = st.recursive(st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**64 - 1)
                     | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
                     max_leaves=5)
@@ -104,7 +104,8 @@ def _board(base: str, scores: list[int], public: bool) -> tuple[str, list[str]]:
     players = [f"p{i}" for i in range(len(scores))]
     if scores:   # equal scores at the same time: ties broken by player id
         r = post_scores(base, {"entries": [entry(board, p, s, ts=1_600_000_000_000 + (i % 2))
-                                            for i, (p, s) in enumerate(zip(players, scores, strict=True))]})
+                                            for i, (p, s) in enumerate(zip(players, scores, strict=True))]},
+                       timestamp_ms=FakeClock().now_ms())   # the servers' clock
         assert r.status_code == 200, r.text
     for server_url in {base, *SERVER_URLS}:   # every process re-reads the board registry now
         assert httpx.get(f"{server_url}/v1/admin/boards", headers={"Authorization": f"Bearer {ADMIN_KEY}"}).is_success
