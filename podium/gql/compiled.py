@@ -74,8 +74,8 @@ def _variable_ok(kind: str, value: object) -> bool:
     if kind == "Boolean":
         return type(value) is bool
     if kind == "Int":
-        return type(value) is int and INT32_MIN <= value <= INT32_MAX  # type: ignore[operator]
-    return type(value) is int and -SCORE_ABS_MAX <= value <= SCORE_ABS_MAX  # type: ignore[operator]  # Long
+        return type(value) is int and INT32_MIN <= value <= INT32_MAX
+    return type(value) is int and -SCORE_ABS_MAX <= value <= SCORE_ABS_MAX  # Long
 
 
 @dataclass(frozen=True, slots=True)
