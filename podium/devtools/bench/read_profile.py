@@ -23,6 +23,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from podium.devtools.bench import stack as stack_module
 from podium.devtools.bench import wrk
 from podium.devtools.bench.read_queries import PROFILE_QUERIES, post_script
 from podium.devtools.bench.scenarios import _load_boards
@@ -82,8 +83,12 @@ def profile(stack: BenchStack, name: str, query: str, players: int, seconds: flo
 def _stack(fast_path: bool, plans: bool) -> BenchStack:
     switches = {"PODIUM_API__GRAPHQL_FAST_PATH": fast_path, "PODIUM_API__GRAPHQL_COMPILED_PLANS": plans}
     os.environ.update({k: "true" if v else "false" for k, v in switches.items()})   # read by the server at start
+    stack = BenchStack()
     try:
-        return BenchStack().start()
+        return stack.start()
+    except BaseException:
+        stack.stop()   # its Redis (and a server that did not become ready)
+        raise
     finally:
         for key in switches:
             del os.environ[key]
@@ -101,8 +106,11 @@ def main() -> None:
     # The servers, each on its own Redis with the same board, measured alternately so all see the
     # same machine load (the figures are their ratios, not absolutes).
     switches = {"general": (False, False), "fast": (True, False), "planned": (True, True)}
-    stacks = {label: _stack(*switches[label]) for label in args.servers}
+    stack_module.START_TIMEOUT_S = max(stack_module.START_TIMEOUT_S, 180.0)   # a loaded machine starts slowly
+    stacks: dict[str, BenchStack] = {}
     try:
+        for label in args.servers:
+            stacks[label] = _stack(*switches[label])
         for stack in stacks.values():
             asyncio.run(_load_boards(stack.redis.url, args.players))
         for round_no in range(args.rounds):
