@@ -35,8 +35,8 @@ from podium.gql.limits.prepared import PreparedOperation, PreparedOperationsFact
 
 @contextlib.contextmanager
 def operation_timing(context: Any, operation_name: str | None, operation: OperationDefinitionNode) -> Iterator[None]:
-    """What OperationTiming records on the general path: one span and one latency sample (none
-    when the operation raises: the general path then answers and records it)."""
+    """What OperationTiming records on the general path: one span and one latency sample (no
+    sample when the operation raises)."""
     telemetry = context.get("telemetry") if isinstance(context, dict) else None
     if telemetry is None:
         yield

@@ -136,7 +136,10 @@ def test_plans_serve_the_hot_reads_and_give_errors_away(servers: Servers) -> Non
     plans = plans_of(planned)
     with httpx.Client(timeout=30) as client:
         for document, variables in ((TOP100, {"b": board}), (RANK_SCORE, {"b": board, "p": "p1"}),
-                                    (AROUND, {"b": board, "p": "p2"})):
+                                    (AROUND, {"b": board, "p": "p2"}), (DOCUMENTS[3], {"b": board, "n": 2}),
+                                    (DOCUMENTS[4], {"b": board, "p": "p3", "s": None}),
+                                    (DOCUMENTS[5], {"b": board, "p": "p0"}), (DOCUMENTS[6], {"b": board, "f": 2, "t": 3}),
+                                    (DOCUMENTS[8], {"b": board})):
             body = orjson.dumps({"query": document, "variables": variables})
             _post(client, planned, body, None)               # prepares the document
             served = plans.served
