@@ -21,6 +21,7 @@ from podium.config import Settings
 from podium.devtools.bench.read_queries import AROUND, RANK_SCORE, TOP100
 from podium.devtools.testing import LiveServer
 from podium.gql.compiled_view import CompiledPlans
+from podium.gql.persisted import sha256_hex
 from podium.redis_server import RedisServer
 from tests.conftest import ADMIN_KEY, region_settings
 from tests.region.helpers import create_board, entry, post_scores, unique
@@ -171,3 +172,19 @@ def test_unplannable_documents_keep_the_fast_path(servers: Servers) -> None:
             served = plans.served
             status, content, _ = _post(client, planned, body, None)
             assert status == 200 and b'"player":"p1"' in content and plans.served == served
+
+
+def test_persisted_queries_are_planned(servers: Servers) -> None:
+    _general, fast, planned = servers
+    board, _ = _board(planned.url, [4, 8], public=True)
+    plans = plans_of(planned)
+    register = {"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(TOP100)}}
+    with httpx.Client(timeout=30) as client:
+        for server in (fast, planned):   # registered with the query (Apollo's second step), then by hash alone
+            _post(client, server, orjson.dumps({"query": TOP100, "variables": {"b": board}, "extensions": register}),
+                  None)
+        served = plans.served
+        body = orjson.dumps({"variables": {"b": board}, "extensions": register})
+        answer = _post(client, planned, body, None)
+        assert answer == _post(client, fast, body, None) and b'"player":"p1"' in answer[1]
+        assert plans.served == served + 1
