@@ -86,6 +86,7 @@ class ApiLimits(BaseModel):
     gc_gen0_threshold: int = 100_000         # allocations between young GC passes (CPython's 700 made connect storms GC-bound); 0: default
     gc_freeze_at_start: bool = True          # the start-up heap goes to the collector's permanent generation (podium.gc_tuning)
     listen_backlog: int = 4096               # pending TCP connections the listening socket queues (a connect storm; capped by somaxconn)
+    graphql_compiled_plans: bool = True      # planned read queries skip graphql-core's field machinery (needs the fast path)
 
 
 class KafkaSettings(BaseModel):

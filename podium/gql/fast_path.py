@@ -16,7 +16,9 @@ unchanged."""
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from strawberry.execution import optimized_is_awaitable
@@ -29,6 +31,23 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import OperationDefinitionNode, OperationType, execute, get_operation_ast
 from podium.gql.errors import coded
 from podium.gql.limits.prepared import PreparedOperation, PreparedOperationsFactory
+
+
+@contextlib.contextmanager
+def operation_timing(context: Any, operation_name: str | None, operation: OperationDefinitionNode) -> Iterator[None]:
+    """What OperationTiming records on the general path: one span and one latency sample (no
+    sample when the operation raises)."""
+    telemetry = context.get("telemetry") if isinstance(context, dict) else None
+    if telemetry is None:
+        yield
+        return
+    name = operation_name or (operation.name.value if operation.name else "anonymous")
+    started = time.perf_counter()
+    with telemetry.tracer.start_as_current_span("graphql.operation") as span:
+        yield
+        span.set_attribute("graphql.operation.name", name)
+        span.set_attribute("graphql.operation.type", "query")
+        telemetry.request_latency.record((time.perf_counter() - started) * 1000, {"operation": name, "type": "query"})
 
 
 def prepared_factory(schema: Schema) -> PreparedOperationsFactory | None:
@@ -74,19 +93,8 @@ class FastPath:
                   operation_name: str | None, variables: dict[str, Any] | None, context: Any,
                   root_value: Any, operation_extensions: dict[str, Any] | None) -> ExecutionResult:
         self.served += 1
-        telemetry = context.get("telemetry") if isinstance(context, dict) else None
-        if telemetry is None:
+        with operation_timing(context, operation_name, operation):
             return await self._execute(prepared, operation_name, variables, context, root_value, operation_extensions)
-        # what OperationTiming records on the general path: one span and one latency sample
-        name = operation_name or (operation.name.value if operation.name else "anonymous")
-        started = time.perf_counter()
-        with telemetry.tracer.start_as_current_span("graphql.operation") as span:
-            result = await self._execute(prepared, operation_name, variables, context, root_value, operation_extensions)
-            span.set_attribute("graphql.operation.name", name)
-            span.set_attribute("graphql.operation.type", "query")
-            telemetry.request_latency.record((time.perf_counter() - started) * 1000,
-                                             {"operation": name, "type": "query"})
-        return result
 
     async def _execute(self, prepared: PreparedOperation, operation_name: str | None,
                        variables: dict[str, Any] | None, context: Any, root_value: Any,

@@ -5,8 +5,9 @@
 - a body must be a JSON object whose `query` is a string and `operationName` a string or null;
 - subscriptions run over websockets only (a subscription sent by HTTP is 400);
 - a request may name its document by hash (automatic persisted queries, `podium.gql.persisted`);
-- a prepared (cached, valid) query runs on graphql-core directly (`podium.gql.fast_path`), and
-  every response is encoded once by orjson;
+- a prepared (cached, valid) query runs on graphql-core directly (`podium.gql.fast_path`), or,
+  when the view names the resolvers it may call and the operation compiles, as a compiled plan
+  (`podium.gql.compiled`), and every response is encoded once by orjson;
 - every refusal is a GraphQL-shaped JSON body with `extensions.code`, never plain text or a 500;
 - a result whose every error is a store outage (`UNAVAILABLE`, `REBUILDING`) is a 503 with
   Retry-After (the same GraphQL body), so clients and proxies retry it like any other outage."""
@@ -29,6 +30,8 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from podium.errors import PersistedQueryNotFound, PodiumError
+from podium.gql.compiled import PlanCompiler
+from podium.gql.compiled_view import CompiledPlans, serve_compiled
 from podium.gql.fast_path import FastPath, prepared_factory
 from podium.gql.persisted import PersistedQueries
 from podium.gql.ws_handlers import LegacyWSHandler, TransportWSHandler
@@ -79,9 +82,14 @@ class PodiumGraphQL(GraphQL[dict[str, Any], None]):
 
     def __init__(self, schema: BaseSchema, *, body_bytes_max: int, connection_init_wait_ms: int,
                  max_subscriptions_per_connection: int | None = None,
-                 persisted: PersistedQueries | None = None, fast_path: bool = True) -> None:
+                 persisted: PersistedQueries | None = None, fast_path: bool = True,
+                 planned_resolvers: frozenset[str] = frozenset()) -> None:
         self.persisted = persisted or PersistedQueries(0)
         self.fast_path = _fast_path_of(schema) if fast_path else None
+        # compiled plans need the fast path's guard, and a list of resolvers they may call
+        self.plans = (CompiledPlans(self.fast_path, PlanCompiler(self.fast_path.schema, planned_resolvers))
+                      if self.fast_path is not None and planned_resolvers else None)
+        self.body_bytes_max = body_bytes_max
         super().__init__(schema, connection_init_wait_timeout=timedelta(milliseconds=connection_init_wait_ms),
                          max_subscriptions_per_connection=max_subscriptions_per_connection)
         limit = body_bytes_max
@@ -115,7 +123,9 @@ class PodiumGraphQL(GraphQL[dict[str, Any], None]):
             return
         request = Request(scope=scope, receive=receive)
         try:
-            response = store_outage_status(await self.run(request))
+            planned = (await serve_compiled(self, self.plans, request, self.body_bytes_max)
+                       if self.plans is not None and scope["method"] == "POST" else None)
+            response = store_outage_status(planned if planned is not None else await self.run(request))
         except HTTPException as exc:
             response = graphql_error_response(exc.reason, _CODES.get(exc.status_code, "BAD_USER_INPUT"),
                                               exc.status_code)

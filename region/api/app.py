@@ -43,6 +43,11 @@ from podium.web.routes import web_routes
 
 log = logging.getLogger("podium.app")
 
+# The hot reads a compiled plan may answer (podium.gql.compiled): resolvers that read nothing of
+# `info` but its context. Everything else, and any error, is answered by the general path.
+PLANNED_RESOLVERS = frozenset({"Query.leaderboard", "Query.around", "Query.page", "Query.count", "Query.player",
+                               "Query.players", "Player.rank", "Player.score", "Player.entry"})
+
 
 class RegionGraphQL(LocalGraphiQL, PodiumGraphQL):
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> dict[str, Any]:
@@ -77,7 +82,8 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
                             connection_init_wait_ms=settings.api.connection_init_wait_ms,
                             max_subscriptions_per_connection=settings.api.subscriptions_per_connection_max,
                             persisted=persisted_queries(settings, default_operations_dir()),
-                            fast_path=settings.api.graphql_fast_path)
+                            fast_path=settings.api.graphql_fast_path,
+                            planned_resolvers=PLANNED_RESOLVERS if settings.api.graphql_compiled_plans else frozenset())
     routes = [
         Route("/v1/scores", http.post_scores, methods=["POST"]),
         Route("/v1/events", trending_http.post_events, methods=["POST"]),

@@ -39,7 +39,10 @@ Servers = tuple[LiveServer, LiveServer, LiveServer]
 def _serve(redis: RedisServer, operation_cache_entries_max: int, fast_path: bool = False) -> LiveServer:
     # a fake clock each: the servers say the same `asOf`, so their bytes can be compared
     settings = region_settings(f"{redis.url}/5", api={**API, "operation_cache_entries_max": operation_cache_entries_max,
-                                                      "graphql_fast_path": fast_path})
+                                                      "graphql_fast_path": fast_path,
+                                                      # graphql-core's fast path itself; compiled plans
+                                                      # have their own test (test_compiled_plans.py)
+                                                      "graphql_compiled_plans": False})
 
     def factory(s: Settings) -> Any:
         return create_app(s, FakeClock())

@@ -2,7 +2,9 @@
 
     python -m podium.devtools.bench.read_profile --players 100000 --seconds 8
 
-runs two region servers, the GraphQL fast path off ("general") and on ("fast"), and prints, per
+runs three region servers: the GraphQL fast path off ("general"), on without compiled plans
+("fast") and on with them ("planned"); every body differs (an unused random player in the
+top-100's variables), so each request is executed, never the whole-response cache. It prints, per
 query and server, wrk's rate and the functions holding the most samples (inclusive: a function
 counts when it is anywhere on the stack; self: when it is the innermost frame). py-spy must be on
 the PATH (`pip install py-spy`); rate limits are lifted by the bench stack."""
@@ -21,6 +23,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from podium.devtools.bench import stack as stack_module
 from podium.devtools.bench import wrk
 from podium.devtools.bench.read_queries import PROFILE_QUERIES, post_script
 from podium.devtools.bench.scenarios import _load_boards
@@ -67,7 +70,8 @@ def profile(stack: BenchStack, name: str, query: str, players: int, seconds: flo
                                      "--rate", "200", "--format", "raw", "--output", str(out), "--nonblocking"],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) if spy else None)
         cpu_before = cpu_seconds(stack.process.pid)
-        load = wrk.run(stack.url, post_script(query, players), seconds=seconds, connections=connections)
+        load = wrk.run(stack.url, post_script(query, players, distinct=True), seconds=seconds,
+                       connections=connections)
         load["server_cpu_ms_per_request"] = round(1000 * (cpu_seconds(stack.process.pid) - cpu_before)
                                                   / max(1, load["requests"]), 2)
         if sampler is not None:
@@ -76,12 +80,18 @@ def profile(stack: BenchStack, name: str, query: str, players: int, seconds: flo
     return {"query": name, "wrk": load, "profile": summarize(text) if text else "py-spy not available"}
 
 
-def _stack(fast_path: bool) -> BenchStack:
-    os.environ["PODIUM_API__GRAPHQL_FAST_PATH"] = "true" if fast_path else "false"   # read by the server at start
+def _stack(fast_path: bool, plans: bool) -> BenchStack:
+    switches = {"PODIUM_API__GRAPHQL_FAST_PATH": fast_path, "PODIUM_API__GRAPHQL_COMPILED_PLANS": plans}
+    os.environ.update({k: "true" if v else "false" for k, v in switches.items()})   # read by the server at start
+    stack = BenchStack()
     try:
-        return BenchStack().start()
+        return stack.start()
+    except BaseException:
+        stack.stop()   # its Redis (and a server that did not become ready)
+        raise
     finally:
-        del os.environ["PODIUM_API__GRAPHQL_FAST_PATH"]
+        for key in switches:
+            del os.environ[key]
 
 
 def main() -> None:
@@ -91,11 +101,16 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=2, help="alternations of the general and fast servers")
     parser.add_argument("--queries", nargs="*", default=list(PROFILE_QUERIES))
+    parser.add_argument("--servers", nargs="*", default=["general", "fast", "planned"])
     args = parser.parse_args()
-    # Two servers, the fast path off and on, each on its own Redis with the same board, measured
-    # alternately so both see the same machine load (the figures are their ratio, not absolutes).
-    stacks = {"general": _stack(False), "fast": _stack(True)}
+    # The servers, each on its own Redis with the same board, measured alternately so all see the
+    # same machine load (the figures are their ratios, not absolutes).
+    switches = {"general": (False, False), "fast": (True, False), "planned": (True, True)}
+    stack_module.START_TIMEOUT_S = max(stack_module.START_TIMEOUT_S, 180.0)   # a loaded machine starts slowly
+    stacks: dict[str, BenchStack] = {}
     try:
+        for label in args.servers:
+            stacks[label] = _stack(*switches[label])
         for stack in stacks.values():
             asyncio.run(_load_boards(stack.redis.url, args.players))
         for round_no in range(args.rounds):

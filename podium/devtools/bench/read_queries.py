@@ -8,7 +8,7 @@ TOP100 = "query($b:String!){leaderboard(board:$b, first:100){edges{node{rank pla
 RANK_SCORE = "query($b:String!,$p:String!){player(id:$p){rank(board:$b) score(board:$b)}}"
 AROUND = "query($b:String!,$p:String!){around(board:$b, player:$p, above:12, below:12){rank player score}}"
 
-PROFILE_QUERIES = {"rank_score": RANK_SCORE, "top100": TOP100}
+PROFILE_QUERIES = {"rank_score": RANK_SCORE, "top100": TOP100, "around": AROUND}
 
 # A GraphQL POST per request with a random player; QUERY is a JSON string literal.
 _POST = """

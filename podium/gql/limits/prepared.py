@@ -17,6 +17,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
@@ -32,6 +33,9 @@ class PreparedOperation:
     errors: list[GraphQLError]                  # validation errors (empty: valid)
     operation_names: frozenset[str]
     costs: dict[str | None, CostFunction] = field(default_factory=dict)
+    # compiled plans per operation name (podium.gql.compiled_view), kept and evicted with the entry;
+    # None: the operation cannot be planned
+    plans: dict[str | None, Any] = field(default_factory=dict)
 
     def cost(self, operation_name: str | None, page_max: int) -> CostFunction:
         """One compiled function per operation the document names (an unknown name is not kept:

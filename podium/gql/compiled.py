@@ -1,0 +1,358 @@
+"""Compiled plans: a prepared read query turned into a few Python closures that call the schema's
+own resolvers and build the response dict directly, past graphql-core's per-field machinery.
+
+The fast path (`podium.gql.fast_path`) skips Strawberry's per-request set-up, but graphql-core
+still completes every field of every row through its generic machinery (a top-100 of three fields
+is some 400 resolver and completion calls, most of the request's CPU). A plan does what that
+machinery would do for the documents it accepts, once per document: it resolves the selection
+against the schema, binds argument literals, and keeps for every field its Python attribute or
+resolver and its leaf type's `serialize`. At run time it coerces the variables, calls the root
+resolver (the very function Strawberry would call, with the same context) and walks the result.
+
+A plan is only ever a shortcut for a success. Compilation refuses anything it does not model
+exactly (fragments, directives, abstract types, several root fields, duplicate response keys,
+field extensions, a resolver not in the caller's allowlist, variables of other types than String,
+Int, Boolean and Long); at run time a variable of an unexpected JSON type, a missing required
+variable, a null where the schema forbids one, or any exception from a resolver makes the plan
+give up (`Fallback`) before anything is sent, and the request is answered by the general path,
+which produces the error with its usual message, path and `extensions.code`. So errors read
+exactly as before, and successes are byte-identical (tests/region/test_compiled_plans.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from graphql.pyutils import Undefined
+from strawberry.schema import Schema
+
+from graphql import (
+    FieldNode,
+    GraphQLEnumType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLScalarType,
+    NamedTypeNode,
+    NonNullTypeNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    VariableNode,
+    value_from_ast,
+)
+from podium.model import SCORE_ABS_MAX
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+STRAWBERRY_DEFINITION = "strawberry-definition"   # GraphQLCoreConverter.DEFINITION_BACKREF
+
+
+class Unplannable(Exception):
+    """The document uses something a plan does not model: the fast path serves it instead."""
+
+
+class Fallback(Exception):
+    """This request is not a plain success the plan can answer: the general path answers it."""
+
+
+class PlanInfo:
+    """What the resolvers read of Strawberry's `Info`: the context (service, request, response)."""
+
+    __slots__ = ("context", "variables")
+
+    def __init__(self, context: Any, variables: dict[str, Any]) -> None:
+        self.context = context
+        self.variables = variables   # the plan's own (coerced): for nested resolvers' arguments
+
+
+def _variable_ok(kind: str, value: object) -> bool:
+    """The values graphql-core would coerce unchanged; anything else is left to it (Fallback)."""
+    if kind == "String":
+        return type(value) is str
+    if kind == "Boolean":
+        return type(value) is bool
+    if kind == "Int":
+        return type(value) is int and INT32_MIN <= value <= INT32_MAX
+    return type(value) is int and -SCORE_ABS_MAX <= value <= SCORE_ABS_MAX  # Long
+
+
+@dataclass(frozen=True, slots=True)
+class _Variable:
+    name: str
+    kind: str             # String, Int, Boolean or Long
+    non_null: bool
+    default: Any          # the coerced default, or _UNSET
+
+
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class _Argument:
+    python_name: str
+    literal: Any          # the bound literal, or _UNSET when the value is a variable
+    variable: str | None
+    non_null_without_default: bool
+
+
+Completer = Callable[[Any, Any], Any]   # (value, info) -> JSON-ready value, or an awaitable of one
+
+
+def _leaf(named: GraphQLScalarType | GraphQLEnumType) -> Completer:
+    serialize = named.serialize
+
+    def complete(value: Any, info: Any) -> Any:
+        if value is None:
+            return None
+        out = serialize(value)
+        if out is None:   # graphql-core reports it as an error
+            raise Fallback
+        return out
+
+    return complete
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    key: str
+    python_name: str
+    resolver: Callable[..., Any] | None
+    self_param: bool
+    info_param: str | None
+    arguments: tuple[_Argument, ...]
+    complete: Completer
+    complete_is_async: bool   # the completer returns an awaitable (a resolver below)
+    is_async: bool            # this field's resolver or something below it awaits
+
+
+class Plan:
+    """One operation of one document: coerce variables, resolve the root field, build the data."""
+
+    def __init__(self, variables: tuple[_Variable, ...], root: _Field) -> None:
+        self.variables = variables
+        self.root = root
+
+    def coerce(self, given: dict[str, Any]) -> dict[str, Any]:
+        """The variables' values as graphql-core would coerce them (absent ones left out)."""
+        out: dict[str, Any] = {}
+        for var in self.variables:
+            if var.name not in given:
+                if var.default is not _UNSET:
+                    out[var.name] = var.default
+                elif var.non_null:
+                    raise Fallback
+                continue
+            value = given[var.name]
+            if value is None:
+                if var.non_null:
+                    raise Fallback
+            elif not _variable_ok(var.kind, value):
+                raise Fallback
+            out[var.name] = value
+        return out
+
+    async def execute(self, variables: dict[str, Any], context: Any, root_value: Any) -> dict[str, Any]:
+        info = PlanInfo(context, variables)
+        root = self.root
+        value = await _call(root, root_value, info, variables)
+        completed = root.complete(value, info)
+        if root.complete_is_async:
+            completed = await completed
+        return {root.key: completed}
+
+
+def _kwargs(field: _Field, variables: dict[str, Any]) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    for arg in field.arguments:
+        if arg.variable is None:
+            kwargs[arg.python_name] = arg.literal
+        elif arg.variable in variables:
+            value = variables[arg.variable]
+            if value is None and arg.non_null_without_default:
+                raise Fallback
+            kwargs[arg.python_name] = value
+        elif arg.non_null_without_default:
+            raise Fallback
+    return kwargs
+
+
+async def _call(field: _Field, source: Any, info: PlanInfo, variables: dict[str, Any]) -> Any:
+    assert field.resolver is not None
+    kwargs = _kwargs(field, variables)
+    if field.info_param is not None:
+        kwargs[field.info_param] = info
+    result = field.resolver(source, **kwargs) if field.self_param else field.resolver(**kwargs)
+    if isinstance(result, Awaitable):
+        result = await result
+    return result
+
+
+class PlanCompiler:
+    """Builds plans for one Strawberry schema. `resolvers` names the resolver fields a plan may
+    call ("Query.leaderboard", "Player.rank"): they must read nothing of `info` but `context`."""
+
+    def __init__(self, schema: Schema, resolvers: frozenset[str]) -> None:
+        self.schema = schema
+        self.resolvers = resolvers
+
+    def compile(self, operation: OperationDefinitionNode) -> Plan:
+        if operation.operation is not OperationType.QUERY or operation.directives:
+            raise Unplannable("only queries without directives")
+        query_type = self.schema._schema.query_type
+        assert query_type is not None
+        variables = tuple(self._variable(d) for d in operation.variable_definitions or ())
+        declared = {v.name: v for v in variables}
+        selections = operation.selection_set.selections
+        if len(selections) != 1 or not isinstance(selections[0], FieldNode):
+            raise Unplannable("exactly one root field")
+        root = self._field(query_type, selections[0], declared)
+        if root.resolver is None:
+            raise Unplannable("the root field must have a resolver")
+        return Plan(variables, root)
+
+    def _variable(self, definition: Any) -> _Variable:
+        type_node = definition.type
+        non_null = isinstance(type_node, NonNullTypeNode)
+        named = type_node.type if non_null else type_node
+        if not isinstance(named, NamedTypeNode) or named.name.value not in ("String", "Int", "Boolean", "Long"):
+            raise Unplannable("variables of String, Int, Boolean or Long only")
+        if definition.directives:
+            raise Unplannable("variable directives")
+        default = _UNSET
+        if definition.default_value is not None:
+            graphql_type = self.schema._schema.get_type(named.name.value)
+            default = value_from_ast(definition.default_value, graphql_type)  # type: ignore[arg-type]
+        return _Variable(definition.variable.name.value, named.name.value, non_null, default)
+
+    def _field(self, parent: GraphQLObjectType, node: FieldNode, declared: dict[str, _Variable]) -> _Field:
+        if node.directives:
+            raise Unplannable("field directives")
+        name = node.name.value
+        key = node.alias.value if node.alias else name
+        if name == "__typename":
+            if node.arguments or node.selection_set:
+                raise Unplannable("__typename takes nothing")
+            type_name = parent.name
+            return _Field(key, "", None, False, None, (), lambda value, info: type_name, False, False)
+        graphql_field = parent.fields.get(name)
+        if graphql_field is None:
+            raise Unplannable(f"unknown field {name}")
+        definition = (graphql_field.extensions or {}).get(STRAWBERRY_DEFINITION)
+        if definition is None or definition.extensions:
+            raise Unplannable("a field without its Strawberry definition, or with field extensions")
+        complete, below_async = self._completer(graphql_field.type, node.selection_set, declared)
+        base = definition.base_resolver
+        if base is None:
+            if node.arguments:
+                raise Unplannable("arguments on a plain field")
+            return _Field(key, definition.python_name, None, False, None, (), complete, below_async, below_async)
+        if f"{parent.name}.{name}" not in self.resolvers:
+            raise Unplannable(f"{parent.name}.{name} is not a planned resolver")
+        if base.root_parameter is not None or base.parent_parameter is not None:
+            raise Unplannable("resolvers taking root or parent")
+        arguments = tuple(self._argument(graphql_field.args, a, declared) for a in node.arguments or ())
+        info_param = base.info_parameter.name if base.info_parameter is not None else None
+        return _Field(key, definition.python_name, base.wrapped_func, base.self_parameter is not None,
+                      info_param, arguments, complete, below_async, True)
+
+    def _argument(self, args: dict[str, Any], node: Any, declared: dict[str, _Variable]) -> _Argument:
+        graphql_arg = args.get(node.name.value)
+        if graphql_arg is None:
+            raise Unplannable("unknown argument")
+        strawberry_arg = (graphql_arg.extensions or {}).get(STRAWBERRY_DEFINITION)
+        if strawberry_arg is None:
+            raise Unplannable("an argument without its Strawberry definition")
+        arg_type = graphql_arg.type
+        inner = arg_type.of_type if isinstance(arg_type, GraphQLNonNull) else arg_type
+        if not isinstance(inner, GraphQLScalarType):
+            raise Unplannable("scalar arguments only")
+        required = isinstance(arg_type, GraphQLNonNull) and graphql_arg.default_value is Undefined
+        if isinstance(node.value, VariableNode):
+            name = node.value.name.value
+            if name not in declared:
+                raise Unplannable("undeclared variable")
+            return _Argument(strawberry_arg.python_name, _UNSET, name, required)
+        literal = value_from_ast(node.value, arg_type)
+        if literal is Undefined:
+            raise Unplannable("a literal graphql-core would refuse")
+        return _Argument(strawberry_arg.python_name, literal, None, required)
+
+    def _completer(self, graphql_type: GraphQLOutputType, selection_set: SelectionSetNode | None,
+                   declared: dict[str, _Variable]) -> tuple[Completer, bool]:
+        if isinstance(graphql_type, GraphQLNonNull):
+            inner, is_async = self._completer(graphql_type.of_type, selection_set, declared)
+            return _non_null(inner, is_async), is_async
+        if isinstance(graphql_type, GraphQLList):
+            inner, is_async = self._completer(graphql_type.of_type, selection_set, declared)
+            return _list(inner, is_async), is_async
+        if isinstance(graphql_type, GraphQLScalarType | GraphQLEnumType):
+            if selection_set is not None:
+                raise Unplannable("a selection on a leaf")
+            return _leaf(graphql_type), False
+        if not isinstance(graphql_type, GraphQLObjectType) or selection_set is None:
+            raise Unplannable("abstract types")
+        fields: list[_Field] = []
+        for selection in selection_set.selections:
+            if not isinstance(selection, FieldNode):
+                raise Unplannable("fragments")
+            fields.append(self._field(graphql_type, selection, declared))
+        if len({f.key for f in fields}) != len(fields):
+            raise Unplannable("a response key selected twice (graphql-core merges them)")
+        return _object(tuple(fields)), any(f.is_async for f in fields)
+
+
+def _non_null(inner: Completer, is_async: bool) -> Completer:
+    if not is_async:
+        def complete(value: Any, info: Any) -> Any:
+            out = inner(value, info)
+            if out is None:
+                raise Fallback
+            return out
+        return complete
+
+    async def complete_async(value: Any, info: Any) -> Any:
+        out = await inner(value, info)
+        if out is None:
+            raise Fallback
+        return out
+    return complete_async
+
+
+def _list(inner: Completer, is_async: bool) -> Completer:
+    if not is_async:
+        def complete(value: Any, info: Any) -> Any:
+            return None if value is None else [inner(item, info) for item in value]
+        return complete
+
+    async def complete_async(value: Any, info: Any) -> Any:
+        return None if value is None else [await inner(item, info) for item in value]
+    return complete_async
+
+
+def _object(fields: tuple[_Field, ...]) -> Completer:
+    plain = tuple((f.key, f.python_name, f.complete) for f in fields)
+    if not any(f.is_async for f in fields):
+        def complete(value: Any, info: Any) -> Any:
+            if value is None:
+                return None
+            return {key: sub(getattr(value, attr) if attr else None, info) for key, attr, sub in plain}
+        return complete
+
+    async def complete_async(value: Any, info: Any) -> Any:
+        if value is None:
+            return None
+        out: dict[str, Any] = {}
+        variables = info.variables
+        for field in fields:
+            if field.resolver is not None:
+                resolved = await _call(field, value, info, variables)
+            elif field.python_name:
+                resolved = getattr(value, field.python_name)
+            else:
+                resolved = None   # __typename: its completer ignores the value
+            completed = field.complete(resolved, info)
+            out[field.key] = await completed if field.complete_is_async else completed
+        return out
+    return complete_async
