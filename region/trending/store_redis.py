@@ -20,6 +20,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import msgspec
 import orjson
 from podium.region.trending import ingest_lua
 from podium.region.trending import ingest_plan as plan
@@ -42,6 +43,7 @@ RES_CODE = {Resolution.MINUTE: "m", Resolution.HOUR: "h", Resolution.DAY: "d"}
 EXPIRY_SLACK_MS = 60_000
 COMPACT_LOCK_MS = 10_000
 REFRESH_MS = 1000
+_MSGPACK = msgspec.msgpack.Encoder()   # Lua arguments packed in C (ingest_lua unpacks with cmsgpack)
 DEDUP_SLOTS = 4           # the dedup window is split in this many id sets (an id is kept 1-1.25 windows)
 
 # Replaces the first n deltas of a sketch list by their merge (only the lock holder compacts;
@@ -128,22 +130,27 @@ class RedisTrendingStore:
         by_level = await asyncio.to_thread(plan.levels, spec, kept)
         refused = await self._admit_values(spec, p, plan.dim_offers(spec, kept, by_level))
         cells = await asyncio.to_thread(_cells_with_sketches, spec, kept, by_level, refused)
+        await self._write_cells(spec, p, cells)
+        return fresh
+
+    async def _write_cells(self, spec: StreamSpec, p: str, cells: list[tuple[plan.Cell, bytes]]) -> None:
+        """The counts and sketch deltas (one call per `lua_increments_max` items), then the
+        compaction of sketch lists grown past `sketch_deltas_max`."""
         lengths: list[int] = []
         for chunk in _chunks(cells, self.limits.lua_increments_max):
-            args: list[Any] = [spec.items_per_bucket_max]
+            packed, blobs = [], []
             for cell, blob in chunk:
                 base = f"{RES_CODE[cell.resolution]}:{cell.start_ms}"
                 exp = cell.start_ms + spec.kept(cell.resolution) * cell.resolution.size_ms + EXPIRY_SLACK_MS
-                args += [f"{p}c:{base}:{cell.series}", f"{p}m:{base}", cell.series, exp,
-                         f"{p}k:{base}:{cell.series}", blob, len(cell.counts), cell.total]
-                for item_w in cell.counts.items():
-                    args += item_w
-            lengths += await _guard(self._increment(keys=[p + "ver"], args=args))
+                packed.append((f"{p}c:{base}:{cell.series}", f"{p}m:{base}", cell.series, exp,
+                               f"{p}k:{base}:{cell.series}", cell.total, list(cell.counts), list(cell.counts.values())))
+                blobs.append(blob)
+            lengths += await _guard(self._increment(keys=[p + "ver"], args=[spec.items_per_bucket_max,
+                                                                             _MSGPACK.encode(packed), *blobs]))
         for (cell, _blob), length in zip(cells, lengths, strict=True):
             if int(length) > self.limits.sketch_deltas_max:
                 await self._compact_list(spec, f"{p}k:{RES_CODE[cell.resolution]}:{cell.start_ms}:{cell.series}",
                                          int(length))
-        return fresh
 
     async def _dedup(self, p: str, ids: list[str], now_ms: int) -> list[bool]:
         window = self.limits.dedup_window_ms
@@ -154,7 +161,8 @@ class RedisTrendingStore:
         fresh = [True] * len(ids)
         step = self.limits.lua_events_max
         for lo in range(0, len(ids), step):
-            for j in await _guard(self._dedup_script(keys=keys, args=[ttl, *ids[lo : lo + step]])):
+            packed = _MSGPACK.encode(ids[lo : lo + step])
+            for j in await _guard(self._dedup_script(keys=keys, args=[ttl, packed])):
                 fresh[lo + int(j)] = False
         return fresh
 
