@@ -6,23 +6,34 @@ from __future__ import annotations
 
 # Event-id dedup. KEYS[1] is the current id set, KEYS[2..] the older sets still inside the dedup
 # window; ARGV[1] the current set's TTL (ms), ARGV[2] the ids as one MessagePack array (unpacked
-# in C by cmsgpack: one argument instead of one per id, so the client packs no per-id frames).
-# Returns the 0-based indices of the duplicates (ids seen in a set, or earlier in the same call).
-# SMISMEMBER/SADD take the ids in chunks: `unpack` of more than ~8,000 values overflows Lua's C stack.
+# in C by cmsgpack: one argument instead of one per id, so the client packs no per-id frames),
+# ARGV[3] "1" when the client saw no id twice in the batch. Returns the 0-based indices of the
+# duplicates (ids seen in a set, or earlier in the same call). Sets that do not exist (yet, or
+# any more) are not asked; a batch of distinct ids none of which was seen is added as it came,
+# with no per-id Lua work. SMISMEMBER/SADD take the ids in chunks: `unpack` of more than ~8,000
+# values overflows Lua's C stack.
 DEDUP = """
 local CH = 4000
 local ids = cmsgpack.unpack(ARGV[2])
-local dup, seen, fresh = {}, {}, {}
+local sets = {}
+for k = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[k]) == 1 then sets[#sets + 1] = KEYS[k] end
+end
+local hit, any = {}, false
 for lo = 1, #ids, CH do
   local hi = math.min(lo + CH - 1, #ids)
-  local hit = {}
-  for k = 1, #KEYS do
-    local r = redis.call('SMISMEMBER', KEYS[k], unpack(ids, lo, hi))
-    for j = 1, #r do if r[j] == 1 then hit[j] = true end end
+  for k = 1, #sets do
+    local r = redis.call('SMISMEMBER', sets[k], unpack(ids, lo, hi))
+    for j = 1, #r do if r[j] == 1 then hit[lo + j - 1] = true; any = true end end
   end
-  for j = lo, hi do
+end
+local dup, fresh = {}, ids
+if any or ARGV[3] ~= '1' then
+  local seen = {}
+  fresh = {}
+  for j = 1, #ids do
     local id = ids[j]
-    if hit[j - lo + 1] or seen[id] then dup[#dup + 1] = j - 1
+    if hit[j] or seen[id] then dup[#dup + 1] = j - 1
     else seen[id] = true; fresh[#fresh + 1] = id end
   end
 end

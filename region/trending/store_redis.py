@@ -151,8 +151,9 @@ class RedisTrendingStore:
         fresh = [True] * len(ids)
         step = self.limits.lua_events_max
         for lo in range(0, len(ids), step):
-            packed = _MSGPACK.encode(ids[lo : lo + step])
-            for j in await _guard(self._dedup_script(keys=keys, args=[ttl, packed])):
+            chunk = ids[lo : lo + step]
+            distinct = "1" if len(set(chunk)) == len(chunk) else "0"
+            for j in await _guard(self._dedup_script(keys=keys, args=[ttl, _MSGPACK.encode(chunk), distinct])):
                 fresh[lo + int(j)] = False
         return fresh
 
