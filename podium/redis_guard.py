@@ -60,7 +60,8 @@ def _word(arg: Any) -> str:
 def _blocks(args: tuple[Any, ...]) -> bool:
     """BLPOP and friends, or XREAD[GROUP] ... BLOCK ms: waiting is what they are for."""
     return bool(args) and (_word(args[0]) in BLOCKING_COMMANDS
-                           or any(isinstance(a, str | bytes) and _word(a) == "BLOCK" for a in args[1:]))
+                           # only a 5-long word can be BLOCK: a long argument (a packed batch) is never decoded
+                           or any(isinstance(a, str | bytes) and len(a) == 5 and _word(a) == "BLOCK" for a in args[1:]))
 
 
 async def _guarded(breakers: Breakers, name: str, fn: Any, blocks: bool) -> Any:

@@ -41,6 +41,7 @@ _REFUSED = (msgspec.MsgspecError, ValueError, RecursionError)
 _CONTROL_RE = re.compile(r"[\x01-\x1f\x7f]")     # NUL is the join separator, counted apart
 _STREAM, _ITEM, _AT, _ID, _WEIGHT, _DIMS = (attrgetter(n) for n in ("stream", "item", "at", "event_id",
                                                                      "weight", "dims"))
+_DIMS_DECODER = msgspec.json.Decoder(dict[str, str] | None)
 
 
 class WireEvent(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True):
@@ -51,7 +52,8 @@ class WireEvent(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=Tru
     at: int
     event_id: str
     weight: int = 1
-    dims: dict[str, str] | None = None
+    # kept as its JSON text: a batch has few distinct dimension objects, each decoded once
+    dims: msgspec.Raw = msgspec.Raw(b"null")
 
 
 @lru_cache(maxsize=8)
@@ -121,15 +123,35 @@ def _dims_ok(spec: StreamSpec, dims: Dims) -> bool:
     return all(name in spec.dimensions and DIM_VALUE_RE.match(value) for name, value in dims)
 
 
+def _canonical_dims(raws: set[bytes]) -> dict[bytes, Dims | None]:
+    """Each distinct dimension object's sorted (name, value) pairs; None when it is not an object
+    of strings (`validate_event` then gives the reason)."""
+    out: dict[bytes, Dims | None] = {}
+    for raw in raws:
+        try:
+            d = _DIMS_DECODER.decode(raw)
+        except _REFUSED:
+            out[raw] = None
+            continue
+        out[raw] = tuple(sorted(d.items())) if d else ()
+    return out
+
+
+def _as_sent(event: WireEvent) -> dict[str, Any]:
+    """The event as the plain-JSON path sees it (for `validate_event`)."""
+    raw = msgspec.structs.asdict(event)
+    raw["dims"] = json_value(bytes(event.dims))
+    return raw
+
+
 def check_typed(events: list[WireEvent], streams: Mapping[str, StreamSpec], limits: TrendingSettings,
                 now_ms: int) -> DecodedEvents:
     """Batch-level checks of typed events; flagged events are judged by `validate_event`."""
     n = len(events)
     names, items, ats = list(map(_STREAM, events)), list(map(_ITEM, events)), list(map(_AT, events))
     ids, weights = list(map(_ID, events)), list(map(_WEIGHT, events))
-    # as sent (hashable, unsorted); sorted once per distinct value below
-    dim_keys: list[Dims] = [tuple(d.items()) if d else () for d in map(_DIMS, events)]
-    canonical = {d: tuple(sorted(d)) for d in set(dim_keys)}
+    dim_keys: list[bytes] = list(map(bytes, map(_DIMS, events)))     # the JSON text, as sent
+    canonical = _canonical_dims(set(dim_keys))
     flagged = _bad_strings(items, limits.item_len_max, True) | _bad_strings(ids, limits.event_id_len_max, False)
     distinct = set(names)
     for stream_id in distinct:
@@ -143,12 +165,13 @@ def check_typed(events: list[WireEvent], streams: Mapping[str, StreamSpec], limi
             continue
         if not all(lo <= ats[i] <= hi for i in mine):
             flagged |= {i for i in mine if not lo <= ats[i] <= hi}
-    bad_dims = {(s, d) for s, d in set(zip(names, dim_keys)) if s in streams and d and not _dims_ok(streams[s], canonical[d])}
+    pairs = {(names[0], d) for d in canonical} if len(distinct) == 1 else set(zip(names, dim_keys))
+    bad_dims = {(s, d) for s, d in pairs if s in streams and (canonical[d] is None or not _dims_ok(streams[s], canonical[d] or ()))}
     if bad_dims:
         flagged |= {i for i, pair in enumerate(zip(names, dim_keys)) if pair in bad_dims}
     out = DecodedEvents(n)
     for i in sorted(flagged):
-        checked = validate_event(i, msgspec.structs.asdict(events[i]), streams, limits, now_ms)
+        checked = validate_event(i, _as_sent(events[i]), streams, limits, now_ms)
         if isinstance(checked, TrendEvent):     # the typed checks are stricter than needed here
             flagged.discard(i)
         else:
@@ -162,7 +185,8 @@ def check_typed(events: list[WireEvent], streams: Mapping[str, StreamSpec], limi
                 by_stream.setdefault(s, []).append(i)
     for stream_id, picked in by_stream.items():
         tuples: dict[Dims, int] = {(): 0}
-        index = {d: tuples.setdefault(c, len(tuples)) for d, c in canonical.items()}
+        # an unparsable object's events are all flagged, so it is never looked up
+        index = {d: tuples.setdefault(c, len(tuples)) for d, c in canonical.items() if c is not None}
         if len(picked) == n:
             cols = EventColumns(ids, items, ats, weights, list(map(index.__getitem__, dim_keys)))
         else:

@@ -37,8 +37,10 @@ async def post_events(request: Request) -> Response:
     idem_key = request.headers.get(IDEMPOTENCY_HEADER)
     if idem_key is not None and not 0 < len(idem_key) <= IDEMPOTENCY_KEY_LEN_MAX:
         raise BadUserInput(f"Idempotency-Key must be 1-{IDEMPOTENCY_KEY_LEN_MAX} characters")
+    # the body's digest identifies the request for its Idempotency-Key only (hashing 1 MB costs ~1 ms)
+    digest = hashlib.sha256(body).hexdigest() if idem_key is not None else None
     return json_response(await trending.submit(None, scope=verified.key_id, idem_key=idem_key, body=body,
-                                               body_digest=hashlib.sha256(body).hexdigest()))
+                                               body_digest=digest))
 
 
 async def streams_endpoint(request: Request) -> Response:

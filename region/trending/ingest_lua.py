@@ -5,22 +5,35 @@ and series in Lua. Every key of a call is in the stream's hash tag (one cluster 
 from __future__ import annotations
 
 # Event-id dedup. KEYS[1] is the current id set, KEYS[2..] the older sets still inside the dedup
-# window; ARGV[1] the current set's TTL (ms), ARGV[2..] the ids. Returns the 0-based indices of
-# the duplicates (ids seen in a set, or earlier in the same call). SMISMEMBER/SADD take the ids in
-# chunks: `unpack` of more than ~8,000 values overflows Lua's C stack.
+# window; ARGV[1] the current set's TTL (ms), ARGV[2] the ids as one MessagePack array (unpacked
+# in C by cmsgpack: one argument instead of one per id, so the client packs no per-id frames),
+# ARGV[3] "1" when the client saw no id twice in the batch. Returns the 0-based indices of the
+# duplicates (ids seen in a set, or earlier in the same call). Sets that do not exist (yet, or
+# any more) are not asked; a batch of distinct ids none of which was seen is added as it came,
+# with no per-id Lua work. SMISMEMBER/SADD take the ids in chunks: `unpack` of more than ~8,000
+# values overflows Lua's C stack.
 DEDUP = """
 local CH = 4000
-local dup, seen, fresh = {}, {}, {}
-for lo = 2, #ARGV, CH do
-  local hi = math.min(lo + CH - 1, #ARGV)
-  local hit = {}
-  for k = 1, #KEYS do
-    local r = redis.call('SMISMEMBER', KEYS[k], unpack(ARGV, lo, hi))
-    for j = 1, #r do if r[j] == 1 then hit[j] = true end end
+local ids = cmsgpack.unpack(ARGV[2])
+local sets = {}
+for k = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[k]) == 1 then sets[#sets + 1] = KEYS[k] end
+end
+local hit, any = {}, false
+for lo = 1, #ids, CH do
+  local hi = math.min(lo + CH - 1, #ids)
+  for k = 1, #sets do
+    local r = redis.call('SMISMEMBER', sets[k], unpack(ids, lo, hi))
+    for j = 1, #r do if r[j] == 1 then hit[lo + j - 1] = true; any = true end end
   end
-  for j = lo, hi do
-    local id = ARGV[j]
-    if hit[j - lo + 1] or seen[id] then dup[#dup + 1] = j - 2
+end
+local dup, fresh = {}, ids
+if any or ARGV[3] ~= '1' then
+  local seen = {}
+  fresh = {}
+  for j = 1, #ids do
+    local id = ids[j]
+    if hit[j] or seen[id] then dup[#dup + 1] = j - 1
     else seen[id] = true; fresh[#fresh + 1] = id end
   end
 end
@@ -52,39 +65,40 @@ end
 return out
 """
 
-# Counts and sketch deltas. KEYS[1] is the stream's version counter; ARGV[1] the item cap, then per
-# cell: count key, meta key, series, expiry ms, sketch list key, sketch delta, n, total, and n
-# (item, weight) pairs in first-occurrence order. A cell whose items all fit under the cap takes
-# one ZINCRBY per item; otherwise each new item is admitted while the cap allows, the rest of the
-# weight is "other". Returns each sketch list's length (the caller compacts long ones).
+# Counts and sketch deltas. KEYS[1] is the stream's version counter; ARGV[1] the item cap, ARGV[2]
+# the cells as one MessagePack array, each [count key, meta key, series, expiry ms, sketch list key,
+# total, items, weights] (items and weights in first-occurrence order), ARGV[2 + c] the c-th cell's
+# sketch delta (binary, so not in the MessagePack: Redis's cmsgpack has no bin type). Weights and
+# totals arrive as Lua numbers, written back by ZINCRBY/HINCRBY as "%.14g": exact because a batch's
+# total weight stays below 10^14 (batch_events_max * WEIGHT_MAX). A cell whose items all fit under
+# the cap takes one ZINCRBY per item; otherwise each new item is admitted while the cap allows, the
+# rest of the weight is "other". Returns each sketch list's length (the caller compacts long ones).
 INCREMENT = """
 local cap = tonumber(ARGV[1])
+local cells = cmsgpack.unpack(ARGV[2])
 local lengths = {}
-local i = 2
-while i <= #ARGV do
-  local zkey, mkey, series, exp = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local skey, blob = ARGV[i + 4], ARGV[i + 5]
-  local n, total = tonumber(ARGV[i + 6]), ARGV[i + 7]
-  i = i + 8
-  local last = i + 2 * n - 1
+for c = 1, #cells do
+  local cell = cells[c]
+  local zkey, mkey, series, exp, skey, total = cell[1], cell[2], cell[3], cell[4], cell[5], cell[6]
+  local items, weights = cell[7], cell[8]
+  local n = #items
   local card = redis.call('ZCARD', zkey)
   local other = 0
   if card + n <= cap then
-    for j = i, last, 2 do redis.call('ZINCRBY', zkey, ARGV[j + 1], ARGV[j]) end
+    for j = 1, n do redis.call('ZINCRBY', zkey, weights[j], items[j]) end
   else
-    for j = i, last, 2 do
-      local ok = redis.call('ZSCORE', zkey, ARGV[j]) ~= false
+    for j = 1, n do
+      local ok = redis.call('ZSCORE', zkey, items[j]) ~= false
       if not ok and card < cap then ok = true; card = card + 1 end
-      if ok then redis.call('ZINCRBY', zkey, ARGV[j + 1], ARGV[j])
-      else other = other + tonumber(ARGV[j + 1]) end
+      if ok then redis.call('ZINCRBY', zkey, weights[j], items[j])
+      else other = other + weights[j] end
     end
   end
-  i = last + 1
   redis.call('HINCRBY', mkey, 't:' .. series, total)
   if other > 0 then redis.call('HINCRBY', mkey, 'o:' .. series, other) end
   redis.call('PEXPIREAT', zkey, exp)
   redis.call('PEXPIREAT', mkey, exp)
-  lengths[#lengths + 1] = redis.call('RPUSH', skey, blob)
+  lengths[#lengths + 1] = redis.call('RPUSH', skey, ARGV[2 + c])
   redis.call('PEXPIREAT', skey, exp)
 end
 redis.call('INCR', KEYS[1])

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections import defaultdict
 from collections.abc import Mapping
+from operator import attrgetter
 from typing import Any
 
 from podium.region.idempotency_redis import IdempotencyStore
@@ -27,6 +28,7 @@ from podium.errors import BadUserInput, Unavailable
 
 IDEMPOTENCY_SCOPE = "events:"    # keeps event batches apart from score batches of the same key id
 _APPLIED, _DUPLICATE, _REJECTED, _ACCEPTED = (s.value for s in EventStatus)
+_STREAM = attrgetter("stream")
 
 
 class TrendingService:
@@ -75,7 +77,7 @@ class TrendingService:
     async def _process(self, raw_events: list[Any] | None, typed: list[WireEvent] | None) -> dict[str, Any]:
         now_ms = self.clock.now_ms()
         streams = await self.streams.all()
-        named = {e.stream for e in typed} if typed is not None else {
+        named = set(map(_STREAM, typed)) if typed is not None else {
             e["stream"] for e in raw_events or () if isinstance(e, dict) and isinstance(e.get("stream"), str)}
         if not named <= streams.keys():
             streams = await self.streams.refresh()     # declared by another process since

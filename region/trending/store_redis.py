@@ -9,7 +9,8 @@ Per stream (hash tag `{stream}`, so a stream's keys share a cluster slot), bucke
   pt:{s}:ids:<slot>               set of the event ids counted in one quarter of the dedup window
   pt:{s}:ver                      bumped by every batch (live subscriptions re-read on change)
 A batch is aggregated in Python (`ingest_plan`) and written by at most three Lua calls (dedup,
-dimension caps, counts: `ingest_lua`); the table in `table.py` is their reference;
+dimension caps, counts: `ingest_lua`); the table in `table.py` is their reference; long sketch
+lists are compacted in the background (`sketch_compaction_redis`);
 every bucket key expires when its resolution's retention has passed. Streams are declared in the
 hash pt:streams."""
 
@@ -20,6 +21,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import msgspec
 import orjson
 from podium.region.trending import ingest_lua
 from podium.region.trending import ingest_plan as plan
@@ -27,6 +29,7 @@ from podium.region.trending import sketch as sketches
 from podium.region.trending.buckets import Bucket, Resolution
 from podium.region.trending.events import TrendEvent
 from podium.region.trending.ingest_plan import EventColumns
+from podium.region.trending.sketch_compaction_redis import SketchCompactor
 from podium.region.trending.streams import StreamSpec
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -40,19 +43,9 @@ from podium.redis_client import AnyRedis
 STREAMS_KEY = "pt:streams"
 RES_CODE = {Resolution.MINUTE: "m", Resolution.HOUR: "h", Resolution.DAY: "d"}
 EXPIRY_SLACK_MS = 60_000
-COMPACT_LOCK_MS = 10_000
 REFRESH_MS = 1000
+_MSGPACK = msgspec.msgpack.Encoder()   # Lua arguments packed in C (ingest_lua unpacks with cmsgpack)
 DEDUP_SLOTS = 4           # the dedup window is split in this many id sets (an id is kept 1-1.25 windows)
-
-# Replaces the first n deltas of a sketch list by their merge (only the lock holder compacts;
-# writers only append, so the first n entries are the ones that were merged).
-_COMPACT_LUA = """
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-redis.call('LTRIM', KEYS[1], tonumber(ARGV[2]), -1)
-redis.call('LPUSH', KEYS[1], ARGV[3])
-redis.call('DEL', KEYS[2])
-return 1
-"""
 
 
 def _prefix(stream: str) -> str:
@@ -105,7 +98,7 @@ class RedisTrendingStore:
         self._dedup_script = redis.register_script(ingest_lua.DEDUP)
         self._admit = redis.register_script(ingest_lua.ADMIT_VALUES)
         self._increment = redis.register_script(ingest_lua.INCREMENT)
-        self._compact = redis.register_script(_COMPACT_LUA)
+        self.compactor = SketchCompactor(redis, _guard)
 
     async def apply(self, spec: StreamSpec, events: Sequence[TrendEvent]) -> list[bool]:
         """Counts the events; per event, whether it was fresh (its id not seen within the window)."""
@@ -128,22 +121,26 @@ class RedisTrendingStore:
         by_level = await asyncio.to_thread(plan.levels, spec, kept)
         refused = await self._admit_values(spec, p, plan.dim_offers(spec, kept, by_level))
         cells = await asyncio.to_thread(_cells_with_sketches, spec, kept, by_level, refused)
+        await self._write_cells(spec, p, cells)
+        return fresh
+
+    async def _write_cells(self, spec: StreamSpec, p: str, cells: list[tuple[plan.Cell, bytes]]) -> None:
+        """The counts and sketch deltas (one call per `lua_increments_max` items), then the
+        compaction of sketch lists grown past `sketch_deltas_max`."""
         lengths: list[int] = []
         for chunk in _chunks(cells, self.limits.lua_increments_max):
-            args: list[Any] = [spec.items_per_bucket_max]
+            packed, blobs = [], []
             for cell, blob in chunk:
                 base = f"{RES_CODE[cell.resolution]}:{cell.start_ms}"
                 exp = cell.start_ms + spec.kept(cell.resolution) * cell.resolution.size_ms + EXPIRY_SLACK_MS
-                args += [f"{p}c:{base}:{cell.series}", f"{p}m:{base}", cell.series, exp,
-                         f"{p}k:{base}:{cell.series}", blob, len(cell.counts), cell.total]
-                for item_w in cell.counts.items():
-                    args += item_w
-            lengths += await _guard(self._increment(keys=[p + "ver"], args=args))
-        for (cell, _blob), length in zip(cells, lengths, strict=True):
-            if int(length) > self.limits.sketch_deltas_max:
-                await self._compact_list(spec, f"{p}k:{RES_CODE[cell.resolution]}:{cell.start_ms}:{cell.series}",
-                                         int(length))
-        return fresh
+                packed.append((f"{p}c:{base}:{cell.series}", f"{p}m:{base}", cell.series, exp,
+                               f"{p}k:{base}:{cell.series}", cell.total, list(cell.counts), list(cell.counts.values())))
+                blobs.append(blob)
+            lengths += await _guard(self._increment(keys=[p + "ver"], args=[spec.items_per_bucket_max,
+                                                                             _MSGPACK.encode(packed), *blobs]))
+        self.compactor.request(spec.id, spec.sketch_lg_size, [
+            (f"{p}k:{RES_CODE[cell.resolution]}:{cell.start_ms}:{cell.series}", int(length))
+            for (cell, _blob), length in zip(cells, lengths, strict=True) if int(length) > self.limits.sketch_deltas_max])
 
     async def _dedup(self, p: str, ids: list[str], now_ms: int) -> list[bool]:
         window = self.limits.dedup_window_ms
@@ -154,7 +151,9 @@ class RedisTrendingStore:
         fresh = [True] * len(ids)
         step = self.limits.lua_events_max
         for lo in range(0, len(ids), step):
-            for j in await _guard(self._dedup_script(keys=keys, args=[ttl, *ids[lo : lo + step]])):
+            chunk = ids[lo : lo + step]
+            distinct = "1" if len(set(chunk)) == len(chunk) else "0"
+            for j in await _guard(self._dedup_script(keys=keys, args=[ttl, _MSGPACK.encode(chunk), distinct])):
                 fresh[lo + int(j)] = False
         return fresh
 
@@ -168,14 +167,6 @@ class RedisTrendingStore:
                      start + spec.kept(res) * res.size_ms + EXPIRY_SLACK_MS]
         refused = await _guard(self._admit(keys=[p + "ver"], args=args))
         return [offers[int(j)] for j in refused]
-
-    async def _compact_list(self, spec: StreamSpec, key: str, length: int) -> None:
-        lock, token = key + ":lock", hashlib.sha1(key.encode() + str(length).encode()).hexdigest()
-        if not await _guard(self.redis.set(lock, token, nx=True, px=COMPACT_LOCK_MS)):
-            return   # another writer compacts it
-        blobs = await _guard(self.redis.lrange(key, 0, length - 1))
-        merged = sketches.merge_blobs(blobs, spec.sketch_lg_size).serialize()
-        await _guard(self._compact(keys=[key, lock], args=[token, len(blobs), merged]))
 
     async def read_exact(self, spec: StreamSpec, buckets: Sequence[Bucket], series: str,
                          k: int) -> tuple[list[tuple[str, int]], int, int]:

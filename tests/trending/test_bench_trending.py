@@ -17,6 +17,9 @@ def test_trending_bench_measures_podium_and_both_baselines(tmp_path: Path) -> No
     assert res["status"] == "measured", res
     assert res["events"] == cfg.trending_batches * 10_000 and res["podium_events_per_s"] > 0
     assert res["ack_500"]["batches"] == cfg.trending_ack_batches
+    # CPU per event of the region process and of Redis (from /proc: the bench's machines are Linux)
+    assert res["cpu_us_per_event"]["region_process"] > 0 and res["cpu_us_per_event"]["redis"] is not None
+    assert res["events_per_cpu_s"]["region_process"] > 0
     for stats in res["reads"].values():
         assert 0 < stats["p50_ms"] <= stats["p99_ms"]
     for b in res["baselines"].values():

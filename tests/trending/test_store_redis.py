@@ -127,6 +127,7 @@ async def _memory(store: RedisTrendingStore) -> tuple[int, int, int]:
                      for j in range(10_000)]
             assert all(await store.apply(spec, batch))
             n += 10_000
+        await store.compactor.settle()     # compaction runs in the background
         sizes.append(await store.bucket_memory_bytes(spec, hour))
     _rows, other, total = await store.read_exact(spec, [hour], "", 10)
     assert total == n and other == n - spec.items_per_bucket_max

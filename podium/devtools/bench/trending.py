@@ -5,6 +5,7 @@ same events: a plain Redis ZINCRBY per bucket (pipelined) and a SQL GROUP BY in 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import sqlite3
 import tempfile
@@ -52,25 +53,46 @@ def _post(client: httpx.Client, events: list[dict[str, Any]]) -> tuple[float, in
     return elapsed, int(r.json()["counts"]["applied"])
 
 
+def _signed(events: list[dict[str, Any]]) -> tuple[bytes, dict[str, str]]:
+    raw = orjson.dumps({"events": events})
+    return raw, signed_headers(GAME_KEY_ID, GAME_SECRET, "POST", "/v1/events", time.time_ns() // 1_000_000, raw)
+
+
 async def _ingest(url: str, batches: list[list[dict[str, Any]]], concurrency: int) -> tuple[float, int]:
+    """Posts the batches from `concurrency` connections; bodies are encoded and signed before the
+    clock starts (well inside the signature window), so the client's JSON work is not measured."""
+    signed = [_signed(events) for events in batches]
     async with httpx.AsyncClient(base_url=url, timeout=120) as client:
-        queue = list(batches)
         applied = 0
 
         async def worker() -> None:
             nonlocal applied
-            while queue:
-                events = queue.pop()
-                raw = orjson.dumps({"events": events})
-                headers = signed_headers(GAME_KEY_ID, GAME_SECRET, "POST", "/v1/events",
-                                         time.time_ns() // 1_000_000, raw)
+            while signed:
+                raw, headers = signed.pop()
                 r = await client.post("/v1/events", content=raw, headers=headers)
                 r.raise_for_status()
-                applied += int(r.json()["counts"]["applied"])
+                applied += int(orjson.loads(r.content)["counts"]["applied"])
 
         t0 = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return time.perf_counter() - t0, applied
+
+
+def _cpu_s(pid: int | None) -> float | None:
+    """User + system CPU seconds of a process so far (Linux /proc), None elsewhere."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_per_event_us(before: float | None, after: float | None, events: int) -> float | None:
+    if before is None or after is None or not events:
+        return None
+    return round((after - before) / events * 1e6, 2)
 
 
 def _zincrby_baseline(url: str, batches: list[list[dict[str, Any]]]) -> dict[str, Any]:
@@ -132,8 +154,14 @@ def scenario_trending(stack: BenchStack, batches_n: int, ack_batches: int, reads
     rng = random.Random(4)
     now = time.time_ns() // 1_000_000
     batches = [_events(BATCH_EVENTS, now, rng, f"b{i}") for i in range(batches_n)]
+    pids = (stack.process.pid if stack.process else None, stack.redis.process.pid if stack.redis.process else None)
+    cpu0 = [_cpu_s(pid) for pid in pids]
     seconds, applied = asyncio.run(_ingest(base, batches, 2))
+    cpu1 = [_cpu_s(pid) for pid in pids]
     events_per_s = round(applied / seconds, 1)
+    # CPU per event of the region process and of Redis: what the ingest costs whatever else runs on
+    # the machine (events/s above is wall clock, so it falls with the machine's load)
+    server_us, redis_us = (_cpu_per_event_us(a, b, applied) for a, b in zip(cpu0, cpu1, strict=True))
     # ack latency at half the measured load: 500-event batches paced at events_per_s / 2
     interval_s = ACK_BATCH_EVENTS / max(1.0, events_per_s / 2)
     acks = []
@@ -165,6 +193,9 @@ def scenario_trending(stack: BenchStack, batches_n: int, ack_batches: int, reads
         "status": "measured",
         "events": applied, "batch_events": BATCH_EVENTS, "distinct_items_max": ITEMS,
         "podium_events_per_s": events_per_s,
+        "cpu_us_per_event": {"region_process": server_us, "redis": redis_us},
+        "events_per_cpu_s": {"region_process": round(1e6 / server_us, 1) if server_us else None,
+                             "redis": round(1e6 / redis_us, 1) if redis_us else None},
         "ack_500": {"batches": ack_batches, "rate_events_per_s": round(events_per_s / 2, 1),
                     "p50_ms": _pct(acks, 0.5), "p99_ms": _pct(acks, 0.99)},
         "reads": read_stats,
@@ -192,6 +223,10 @@ def markdown_rows(res: dict[str, Any]) -> list[str]:
             (f"| trending ingest (events/s) | {res['podium_events_per_s']:,.0f} | SQLite INSERT | "
              f"{b['sqlite_group_by']['items_per_s']:,.0f} | {r['ingest_vs_sqlite_insert']} |"),
             f"| trending ack p99 (ms), 500-event batches at half load | {res['ack_500']['p99_ms']} | | | |"]
+    per_cpu = res.get("events_per_cpu_s", {})
+    if per_cpu.get("region_process"):
+        rows.append(f"| trending ingest (events per CPU-second of the region process; of Redis) | "
+                    f"{per_cpu['region_process']:,.0f} | Redis | {per_cpu['redis'] or 0:,.0f} | |")
     for name, stats in res["reads"].items():
         span = name.rsplit("_", 1)[1]
         rows.append(f"| trending {name} p99 (ms, GraphQL, k=10) | {stats['p99_ms']} | SQLite GROUP BY {span} p99 | "

@@ -1,0 +1,98 @@
+"""Compaction of a stream's sketch-delta lists on Redis, off the ingest request path.
+
+Every batch appends one serialized sketch delta per (bucket, series) it touches; past
+`sketch_deltas_max` deltas a list is replaced by the merge of its first deltas. A batch spread over
+an hour touches ~160 lists, and they all cross the limit on the same batch: compacting them one by
+one inside the request (a lock, a read and a Lua call each, sequentially) was the ack's p99. Here
+the lists one batch reports are compacted together in one background task per stream: one
+pipeline of locks, one of reads, the merges in a thread, one Lua call. While a stream's task runs,
+further reports for it are dropped (the next batch after it reports the lists again), so a list
+holds at most `sketch_deltas_max` plus the batches of one compaction."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from podium.region.trending import sketch as sketches
+
+from podium.errors import PodiumError
+from podium.redis_client import AnyRedis
+
+log = logging.getLogger("podium.trending.compaction")
+COMPACT_LOCK_MS = 10_000
+
+# KEYS are (list, lock) pairs; ARGV (token, deltas merged, merged sketch) triples. Replaces the
+# first n deltas of each list whose lock is still ours by their merge (only the lock holder
+# compacts; writers only append, so the first n entries are the ones that were merged).
+COMPACT_LUA = """
+local done = 0
+for i = 1, #KEYS, 2 do
+  local j = (i - 1) / 2 * 3
+  if redis.call('GET', KEYS[i + 1]) == ARGV[j + 1] then
+    redis.call('LTRIM', KEYS[i], tonumber(ARGV[j + 2]), -1)
+    redis.call('LPUSH', KEYS[i], ARGV[j + 3])
+    redis.call('DEL', KEYS[i + 1])
+    done = done + 1
+  end
+end
+return done
+"""
+
+Guard = Callable[[Awaitable[Any]], Awaitable[Any]]
+
+
+def _merge_all(lists: Sequence[Sequence[bytes]], lg_size: int) -> list[bytes]:
+    return [sketches.merge_blobs(blobs, lg_size).serialize() for blobs in lists]
+
+
+class SketchCompactor:
+    def __init__(self, redis: AnyRedis, guard: Guard) -> None:
+        self.redis = redis
+        self.guard = guard
+        self._script = redis.register_script(COMPACT_LUA)
+        self._running: dict[str, asyncio.Task[None]] = {}
+
+    def request(self, stream: str, lg_size: int, lists: Sequence[tuple[str, int]]) -> None:
+        """Compacts these (list key, length) in the background, unless the stream's task runs."""
+        if not lists or stream in self._running:
+            return
+        task = asyncio.create_task(self._run(lg_size, list(lists)))
+        self._running[stream] = task
+        task.add_done_callback(lambda _t: self._running.pop(stream, None))
+
+    async def settle(self) -> None:
+        """Waits for the compactions under way (tests and shutdown)."""
+        while self._running:
+            await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+    async def _run(self, lg_size: int, lists: list[tuple[str, int]]) -> None:
+        try:
+            await self.compact(lg_size, lists)
+        except PodiumError as exc:     # the store is down: the lists are compacted on a later batch
+            log.warning("sketch compaction skipped: %s", exc)
+
+    async def compact(self, lg_size: int, lists: Sequence[tuple[str, int]]) -> int:
+        """Compacts the lists whose lock this call takes; returns how many it compacted."""
+        tokens = [hashlib.sha1(f"{key}|{length}".encode()).hexdigest() for key, length in lists]
+        pipe = self.redis.pipeline(transaction=False)
+        for (key, _length), token in zip(lists, tokens, strict=True):
+            pipe.set(key + ":lock", token, nx=True, px=COMPACT_LOCK_MS)
+        taken = await self.guard(pipe.execute())
+        mine = [(key, length, token) for (key, length), token, ok in zip(lists, tokens, taken, strict=True) if ok]
+        if not mine:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        for key, length, _token in mine:
+            pipe.lrange(key, 0, length - 1)
+        blobs = await self.guard(pipe.execute())
+        merged = await asyncio.to_thread(_merge_all, blobs, lg_size)
+        keys: list[str] = []
+        args: list[Any] = []
+        for (key, _length, token), read, blob in zip(mine, blobs, merged, strict=True):
+            keys += [key, key + ":lock"]
+            args += [token, len(read), blob]
+        return int(await self.guard(self._script(keys=keys, args=args)))
