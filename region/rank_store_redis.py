@@ -41,7 +41,7 @@ LOAD_SCRIPT_ENTRIES = 1000
 # Sorted-set rows read per pass when a board built aside writes its index: more rows, fewer and
 # fuller HSETs per bucket (a 50k-row chunk is a few MB in this process).
 INDEX_CHUNK_ENTRIES = 50_000
-IX_BUCKET_ENTRIES = 128   # the same constant as podium/lua/index.lua (a board built aside writes its index here)
+IX_BUCKET_ENTRIES = 32   # the same constant as podium/lua/index.lua (a board built aside writes its index here)
 DROP_CHUNK_KEYS = 1000   # replaced index buckets deleted per UNLINK
 # A replace builds aside under keys that expire on their own, so a builder that dies mid-way leaves
 # nothing behind for long; the swap removes the TTL from the live keys.

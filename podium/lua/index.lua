@@ -19,7 +19,7 @@
 -- hash keeps compact by default (hash-max-ziplist-entries / hash-max-listpack-entries; with a lower
 -- setting the index stays correct, only bigger).
 
-local IX_BUCKET_ENTRIES = 128
+local IX_BUCKET_ENTRIES = 32
 local IX_CHUNK = 500   -- fields per HDEL/HSET when a split moves entries (bounded unpack)
 local TS_ALPHABET = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
 local TS_DIGIT = {}
@@ -53,7 +53,7 @@ end
 local function ix_open(meta)
   local r = redis.call("HMGET", meta, "l", "p", "n", "k")
   return {meta = meta, l = tonumber(r[1]) or 0, p = tonumber(r[2]) or 0, n = tonumber(r[3]) or 0,
-          k = r[4] or (meta .. ":0"), dirty = false, hashes = {}}
+          k = r[4] or (meta .. ":0"), dirty = false, hashes = {}, buckets = {}}
 end
 
 local function ix_hash(ix, player)
@@ -65,11 +65,17 @@ local function ix_hash(ix, player)
   return h
 end
 
+-- The bucket key is looked up twice for a player who is written (ix_get, then ix_set): kept until
+-- the next split moves buckets.
 local function ix_bucket(ix, player)
+  local key = ix.buckets[player]
+  if key then return key end
   local h, size = ix_hash(ix, player), 2 ^ ix.l
   local b = h % size
   if b < ix.p then b = h % (size * 2) end
-  return ix.k .. ":" .. string.format("%d", b)
+  key = ix.k .. ":" .. string.format("%d", b)
+  ix.buckets[player] = key
+  return key
 end
 
 -- The player's time key, or nil.
@@ -107,6 +113,7 @@ local function ix_split(ix)
   end
   ix.p = ix.p + 1
   if ix.p == size then ix.l, ix.p = ix.l + 1, 0 end
+  ix.buckets = {}
 end
 
 -- Splits as soon as an insert makes the index too full: a bucket that outgrew the compact
