@@ -143,15 +143,17 @@ for k = 0, n - 1 do
         if oldmember then redis.call("ZREM", z, oldmember) end
         local newkey = ts_key(newtsn)
         local member = newkey .. player
-        local newzs = new
-        if desc then newzs = -new end
-        redis.call("ZADD", z, fmt(newzs), member)
+        -- one number formatting per entry: the zscore's text is the score's, negated on descending boards
+        shown = fmt(new)
+        local zs_text = shown
+        if desc and new > 0 then zs_text = "-" .. shown elseif desc and new < 0 then zs_text = string.sub(shown, 2) end
+        redis.call("ZADD", z, zs_text, member)
         if newkey ~= oldkey then ix_set(ix, player, newkey) end
         if max_delta and old then
           redis.call("HINCRBY", dmin, player, delta)
           redis.call("PEXPIRE", dmin, 120000)
         end
-        code, rank, shown = "a", redis.call("ZRANK", z, member) + 1, fmt(new)
+        code, rank = "a", redis.call("ZRANK", z, member) + 1
         local newts = ts
         if newtsn ~= tsn then newts = ts_hex(newtsn) end
         nchanges = nchanges + 1
