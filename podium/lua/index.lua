@@ -15,9 +15,11 @@
 -- prefix; a rebuild or a clear starts a fresh one). Buckets are k .. ":" .. <number>, under the
 -- board's hash tag (one cluster slot with the declared keys). Bucket of hash h:
 -- b = h mod 2^l, or h mod 2^(l+1) when b < p. h = the first 32 bits of SHA-1(player).
--- IX_BUCKET_ENTRIES 128: split buckets average 128-256 players, far below the 512 pairs a
--- hash keeps compact by default (hash-max-ziplist-entries / hash-max-listpack-entries; with a lower
--- setting the index stays correct, only bigger).
+-- IX_BUCKET_ENTRIES 32: buckets average 32-64 players, far below the 512 pairs a hash keeps compact
+-- by default (hash-max-ziplist-entries / hash-max-listpack-entries; with a lower setting the index
+-- stays correct, only bigger). Every HGET/HSET scans its bucket: at 128 these scans were a third of
+-- an apply's instructions; each bucket key costs ~100 bytes, ~3 bytes a player at 32.
+-- A board indexed with a larger constant catches up by one split per new player.
 
 local IX_BUCKET_ENTRIES = 32
 local IX_CHUNK = 500   -- fields per HDEL/HSET when a split moves entries (bounded unpack)
