@@ -19,7 +19,9 @@ class ApplyCode(StrEnum):
     BANNED = "b"
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is made per applied entry, and a frozen dataclass's __init__ (object.__setattr__
+# per field) cost 6x a plain one on the ingest path. Nothing mutates an outcome.
+@dataclass(slots=True)
 class ApplyOutcome:
     code: ApplyCode
     rank: int | None

@@ -7,7 +7,8 @@ import hashlib
 import secrets
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from importlib import resources
-from itertools import islice
+from itertools import chain, islice
+from operator import attrgetter
 from typing import Any
 
 from podium.region.history.store import history_key
@@ -19,13 +20,12 @@ from podium.config import IngestLimits
 from podium.errors import Unavailable
 from podium.invariant import invariant
 from podium.keys import BoardKeys, keys_of
-from podium.model import Board, RankCursor, RankedEntry, ScoreEntry, SortOrder
+from podium.model import ACHIEVED_AT_MAX_MS, Board, RankCursor, RankedEntry, ScoreEntry, SortOrder
 from podium.ranking import (
     TS_KEY_WIDTH,
     decode_legacy_member,
     decode_member,
     encode_member,
-    encode_ts,
     from_zscore,
     to_zscore,
     ts_key,
@@ -41,11 +41,15 @@ LOAD_SCRIPT_ENTRIES = 1000
 # Sorted-set rows read per pass when a board built aside writes its index: more rows, fewer and
 # fuller HSETs per bucket (a 50k-row chunk is a few MB in this process).
 INDEX_CHUNK_ENTRIES = 50_000
-IX_BUCKET_ENTRIES = 128   # the same constant as podium/lua/index.lua (a board built aside writes its index here)
+IX_BUCKET_ENTRIES = 32   # the same constant as podium/lua/index.lua (a board built aside writes its index here)
 DROP_CHUNK_KEYS = 1000   # replaced index buckets deleted per UNLINK
 # A replace builds aside under keys that expire on their own, so a builder that dies mid-way leaves
 # nothing behind for long; the swap removes the TTL from the live keys.
 BUILD_TTL_MS = 3_600_000
+# apply.lua's outcome codes, as the reply carries them (bytes with hiredis / decode_responses off, else str)
+_APPLY_CODES: dict[bytes | str, ApplyCode] = {c.value.encode(): c for c in ApplyCode} | {c.value: c for c in ApplyCode}
+_APPLIED = ApplyCode.APPLIED
+_TIMES = attrgetter("achieved_at_ms")
 
 
 
@@ -119,8 +123,11 @@ class RedisRankStore:
             # made current) rides the change stream to the shipper and the global merge
             current_traceparent(),
         ]
-        for e in entries:
-            args += [e.player, e.score, encode_ts(e.achieved_at_ms), e.event_id]
+        if entries:
+            # times were validated at ingest; checked here once per call rather than per entry (encode_ts)
+            invariant(0 <= min(map(_TIMES, entries)) and max(map(_TIMES, entries)) <= ACHIEVED_AT_MAX_MS,
+                      "achievement time out of encodable range")
+        args.extend(chain.from_iterable([(e.player, e.score, f"{e.achieved_at_ms:012x}", e.event_id) for e in entries]))
         raw = await self._call(self._apply, keys, args)
         if len(raw) == 1 and _text(raw[0]) == "skip":
             return None
@@ -128,12 +135,11 @@ class RedisRankStore:
             raise Unavailable(f"the history backlog of {board.id!r} is full (the warm store is behind); retry shortly",
                               retryAfter=5.0)
         version = _text(raw[-1]) or None
-        out = []
-        for i in range(0, len(raw) - 1, 3):
-            shown, code = _text(raw[i + 2]), ApplyCode(_text(raw[i]))
-            out.append(ApplyOutcome(code, int(raw[i + 1]) or None, int(shown) if shown else None,
-                                    version if code is ApplyCode.APPLIED else None))
-        return out
+        # 3 items per entry: code, rank (an integer reply), score (digits, "" when none); int() takes
+        # bytes and str alike, and the code is a dict lookup rather than an enum call per entry
+        codes = [_APPLY_CODES[c] for c in raw[0:-1:3]]
+        return [ApplyOutcome(code, rank or None, int(shown) if shown else None, version if code is _APPLIED else None)
+                for code, rank, shown in zip(codes, raw[1:-1:3], raw[2:-1:3], strict=True)]
 
     @staticmethod
     def _rows(board: Board, flat: Sequence[Any], first_rank: int) -> list[RankedEntry]:

@@ -54,17 +54,50 @@ local function fmt(x)
   return string.format("%.0f", x)
 end
 
-local ix = ix_open(idx)
-local out, changes, seen, kept = {}, {}, false, {}
+-- Set membership of a whole batch in one SMISMEMBER per chunk instead of one SISMEMBER per entry
+-- (a redis.call costs about as much as the lookup itself): the members of `names` in `key`, as a set.
+local CHUNK = 1000   -- arguments per SMISMEMBER / SADD (bounded unpack)
+local function members_of(key, names)
+  local found = {}
+  for i = 1, #names, CHUNK do
+    local last = math.min(i + CHUNK - 1, #names)
+    local r = redis.call("SMISMEMBER", key, unpack(names, i, last))
+    for j = 1, #r do
+      if r[j] == 1 then found[names[i + j - 1]] = true end
+    end
+  end
+  return found
+end
+
 local n = (#ARGV - FIRST + 1) / 4
+-- Event ids seen in either dedup window; entries of this call add theirs as they are kept, so a
+-- repeat within the batch is a duplicate too (as with a SADD per entry).
+-- (Explicit counters rather than `t[#t + 1]` below: `#t` is a search, paid several times per entry.)
+local events, players, nev = {}, {}, 0
+for k = 0, n - 1 do
+  local ev = ARGV[FIRST + k * 4 + 3]
+  if ev ~= "" then nev = nev + 1; events[nev] = ev end
+end
+local dup = members_of(dcur, events)
+for ev in pairs(members_of(dprev, events)) do dup[ev] = true end
+-- Bans are rare: an empty banned set costs one SCARD per call, not a lookup per entry.
+local is_banned = {}
+if redis.call("SCARD", banned) > 0 then
+  for k = 0, n - 1 do players[k + 1] = ARGV[FIRST + k * 4] end
+  is_banned = members_of(banned, players)
+end
+
+local ix = ix_open(idx)
+local out, changes, added, kept = {}, {}, {}, {}
+local nout, nchanges, nadded, nkept = 0, 0, 0, 0
 for k = 0, n - 1 do
   local b = FIRST + k * 4
   local player, score_s, ts, ev = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
   local score, tsn = tonumber(score_s), tonumber(ts, 16)
-  if ev ~= "" and (redis.call("SISMEMBER", dcur, ev) == 1 or redis.call("SISMEMBER", dprev, ev) == 1) then
-    out[#out + 1] = "d"; out[#out + 1] = 0; out[#out + 1] = ""
-  elseif redis.call("SISMEMBER", banned, player) == 1 then
-    out[#out + 1] = "b"; out[#out + 1] = 0; out[#out + 1] = ""
+  if ev ~= "" and dup[ev] then
+    out[nout + 1] = "d"; out[nout + 2] = 0; out[nout + 3] = ""; nout = nout + 3
+  elseif is_banned[player] then
+    out[nout + 1] = "b"; out[nout + 2] = 0; out[nout + 3] = ""; nout = nout + 3
   else
     local oldmember, zs, oldkey = ix_member(ix, z, player)
     local old, oldtsn = nil, nil
@@ -110,46 +143,54 @@ for k = 0, n - 1 do
         if oldmember then redis.call("ZREM", z, oldmember) end
         local newkey = ts_key(newtsn)
         local member = newkey .. player
-        local newzs = new
-        if desc then newzs = -new end
-        redis.call("ZADD", z, fmt(newzs), member)
+        -- one number formatting per entry: the zscore's text is the score's, negated on descending boards
+        shown = fmt(new)
+        local zs_text = shown
+        if desc and new > 0 then zs_text = "-" .. shown elseif desc and new < 0 then zs_text = string.sub(shown, 2) end
+        redis.call("ZADD", z, zs_text, member)
         if newkey ~= oldkey then ix_set(ix, player, newkey) end
         if max_delta and old then
           redis.call("HINCRBY", dmin, player, delta)
           redis.call("PEXPIRE", dmin, 120000)
         end
-        code, rank, shown = "a", redis.call("ZRANK", z, member) + 1, fmt(new)
+        code, rank = "a", redis.call("ZRANK", z, member) + 1
         local newts = ts
         if newtsn ~= tsn then newts = ts_hex(newtsn) end
-        changes[#changes + 1] = player .. "\t" .. shown .. "\t" .. newts
+        nchanges = nchanges + 1
+        changes[nchanges] = player .. "\t" .. shown .. "\t" .. newts
       end
     elseif old then
       rank, shown = redis.call("ZRANK", z, oldmember) + 1, fmt(old)
     end
     if ev ~= "" and code ~= "o" then
-      redis.call("SADD", dcur, ev)
-      seen = true
+      dup[ev] = true
+      nadded = nadded + 1
+      added[nadded] = ev
     end
     if hkey ~= "" and (code == "a" or code == "u") then
-      kept[#kept + 1] = {player, ev, score_s, ts}
+      nkept = nkept + 1
+      kept[nkept] = {player, ev, score_s, ts}
     end
-    out[#out + 1] = code; out[#out + 1] = rank; out[#out + 1] = shown
+    out[nout + 1] = code; out[nout + 2] = rank; out[nout + 3] = shown; nout = nout + 3
   end
 end
 
 ix_close(ix)
-if seen then redis.call("PEXPIRE", dcur, dedup_ttl_ms) end
+for i = 1, nadded, CHUNK do
+  redis.call("SADD", dcur, unpack(added, i, math.min(i + CHUNK - 1, nadded)))
+end
+if nadded > 0 then redis.call("PEXPIRE", dcur, dedup_ttl_ms) end
 if part ~= "" then redis.call("HSET", offkey, part, offset) end
 local version = ""
-if #changes > 0 then
+if nchanges > 0 then
   if traceparent ~= "" then
     version = redis.call("XADD", chg, "MAXLEN", "~", cmax, "*", "d", table.concat(changes, "\n"), "t", traceparent)
   else
     version = redis.call("XADD", chg, "MAXLEN", "~", cmax, "*", "d", table.concat(changes, "\n"))
   end
 end
-if #kept > 0 then
+if nkept > 0 then
   redis.call("XADD", hist, "*", "k", hkey, "r", cjson.encode(kept))
 end
-out[#out + 1] = version
+out[nout + 1] = version
 return out

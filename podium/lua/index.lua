@@ -15,11 +15,13 @@
 -- prefix; a rebuild or a clear starts a fresh one). Buckets are k .. ":" .. <number>, under the
 -- board's hash tag (one cluster slot with the declared keys). Bucket of hash h:
 -- b = h mod 2^l, or h mod 2^(l+1) when b < p. h = the first 32 bits of SHA-1(player).
--- IX_BUCKET_ENTRIES 128: split buckets average 128-256 players, far below the 512 pairs a
--- hash keeps compact by default (hash-max-ziplist-entries / hash-max-listpack-entries; with a lower
--- setting the index stays correct, only bigger).
+-- IX_BUCKET_ENTRIES 32: buckets average 32-64 players, far below the 512 pairs a hash keeps compact
+-- by default (hash-max-ziplist-entries / hash-max-listpack-entries; with a lower setting the index
+-- stays correct, only bigger). Every HGET/HSET scans its bucket: at 128 these scans were a third of
+-- an apply's instructions; each bucket key costs ~100 bytes, ~3 bytes a player at 32.
+-- A board indexed with a larger constant catches up by one split per new player.
 
-local IX_BUCKET_ENTRIES = 128
+local IX_BUCKET_ENTRIES = 32
 local IX_CHUNK = 500   -- fields per HDEL/HSET when a split moves entries (bounded unpack)
 local TS_ALPHABET = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
 local TS_DIGIT = {}
@@ -53,7 +55,7 @@ end
 local function ix_open(meta)
   local r = redis.call("HMGET", meta, "l", "p", "n", "k")
   return {meta = meta, l = tonumber(r[1]) or 0, p = tonumber(r[2]) or 0, n = tonumber(r[3]) or 0,
-          k = r[4] or (meta .. ":0"), dirty = false, hashes = {}}
+          k = r[4] or (meta .. ":0"), dirty = false, hashes = {}, buckets = {}}
 end
 
 local function ix_hash(ix, player)
@@ -65,11 +67,17 @@ local function ix_hash(ix, player)
   return h
 end
 
+-- The bucket key is looked up twice for a player who is written (ix_get, then ix_set): kept until
+-- the next split moves buckets.
 local function ix_bucket(ix, player)
+  local key = ix.buckets[player]
+  if key then return key end
   local h, size = ix_hash(ix, player), 2 ^ ix.l
   local b = h % size
   if b < ix.p then b = h % (size * 2) end
-  return ix.k .. ":" .. string.format("%d", b)
+  key = ix.k .. ":" .. string.format("%d", b)
+  ix.buckets[player] = key
+  return key
 end
 
 -- The player's time key, or nil.
@@ -107,6 +115,7 @@ local function ix_split(ix)
   end
   ix.p = ix.p + 1
   if ix.p == size then ix.l, ix.p = ix.l + 1, 0 end
+  ix.buckets = {}
 end
 
 -- Splits as soon as an insert makes the index too full: a bucket that outgrew the compact

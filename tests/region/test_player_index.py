@@ -22,7 +22,7 @@ from tests.region.oracle import OracleBoard
 pytestmark = pytest.mark.anyio
 _ids = itertools.count()
 NOW_MS = 1_800_000_000_000
-BUCKET_ENTRIES = 128   # IX_BUCKET_ENTRIES in index.lua
+BUCKET_ENTRIES = 32   # IX_BUCKET_ENTRIES in index.lua
 
 
 async def _keys(redis: Redis | RedisCluster, pattern: str) -> list[bytes]:

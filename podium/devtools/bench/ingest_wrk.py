@@ -9,8 +9,9 @@ bodies run out. Two loads:
   (wrk's `delay()`) after each answer before its next request. This is paced, not strictly open
   loop: a slow answer delays that connection's next request, so the achieved rate is reported next
   to the target, and latency is measured per request from its send (wrk's own histogram).
-The region's CPU time over each run is read from /proc, so a figure per CPU-second of the region
-process is reported too (comparable across runs on a busy machine, unlike wall-clock rates).
+The region's CPU time over each run is read from /proc, and Redis' from INFO cpu, so figures per
+CPU-second of the region process and of Redis are reported too (comparable across runs on a busy
+machine, unlike wall-clock rates, and they say which of the two is the limit).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 import httpx
 import orjson
+import redis
 
 from podium.devtools.bench import wrk
 from podium.devtools.bench.stack import GAME_KEY_ID, GAME_SECRET
@@ -82,18 +84,29 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def redis_cpu_seconds(redis_url: str) -> float:
+    """User + system CPU time of the Redis server so far (INFO cpu): the scripts' share of a batch."""
+    with redis.Redis.from_url(redis_url) as r:
+        info = r.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
 def run(url: str, pid: int | None, *, entries: int, bodies: int, seconds: float, connections: int,
-        rate_per_s: float | None = None, board: str = "ingest") -> dict[str, Any]:
-    """One wrk run; scores/s counts 2xx answers × entries (every generated entry is valid and new)."""
+        rate_per_s: float | None = None, board: str = "ingest", redis_url: str | None = None) -> dict[str, Any]:
+    """One wrk run; scores/s counts 2xx answers × entries (every generated entry is valid and new).
+    With `redis_url`, the Redis server's CPU over the run is reported too (scores per Redis CPU-second):
+    the region and Redis share the machine, and either may be the limit."""
     with tempfile.TemporaryDirectory(prefix="podium-bench-ingest-") as tmp:
         path = Path(tmp) / "bodies.tsv"
         write_bodies(path, bodies, entries, board)
         delay = f"delay = function() return {1000.0 * connections / rate_per_s:.3f} end" if rate_per_s else ""
         script = _SCRIPT % {"key": GAME_KEY_ID, "delay": delay}
         cpu0 = cpu_seconds(pid) if pid else None
+        redis0 = redis_cpu_seconds(redis_url) if redis_url else None
         accepted0 = accepted_entries(url)
         res = wrk.run(url, script, seconds=seconds, connections=connections, args=[str(path)])
         cpu = cpu_seconds(pid) - cpu0 if pid and cpu0 is not None else None
+        redis_cpu = redis_cpu_seconds(redis_url) - redis0 if redis_url and redis0 is not None else None
         res["accepted"] = accepted_entries(url) - accepted0
     ok = res["requests"] - res["non_2xx"]
     res["scores_per_s"] = round(ok * entries / res["seconds"], 1) if res["seconds"] else 0.0
@@ -102,13 +115,17 @@ def run(url: str, pid: int | None, *, entries: int, bodies: int, seconds: float,
     if cpu:
         res["region_cpu_s"] = round(cpu, 3)
         res["scores_per_region_cpu_s"] = round(ok * entries / cpu, 1)
+    if redis_cpu:
+        res["redis_cpu_s"] = round(redis_cpu, 3)
+        res["scores_per_redis_cpu_s"] = round(ok * entries / redis_cpu, 1)
     if rate_per_s:
         res["target_batches_per_s"] = round(rate_per_s, 2)
     return res
 
 
 def peak_and_paced(url: str, pid: int | None, *, connections: tuple[int, ...], seconds: float,
-                   peak_entries: int = 1000, paced_entries: int = 500, load: float = 0.5) -> dict[str, Any]:
+                   peak_entries: int = 1000, paced_entries: int = 500, load: float = 0.5,
+                   redis_url: str | None = None) -> dict[str, Any]:
     """Peak scores/s (best over `connections`), then the ack latency of `paced_entries`-entry batches
     at `load` × that peak."""
     run(url, None, entries=peak_entries, bodies=5, seconds=1, connections=1)   # warm-up (scripts, registry), not counted
@@ -116,7 +133,8 @@ def peak_and_paced(url: str, pid: int | None, *, connections: tuple[int, ...], s
     for conc in connections:
         # enough bodies for 200k scores/s over the run; the run stops early when they are used up
         bodies = max(20, int(200_000 * seconds / peak_entries))
-        runs.append(run(url, pid, entries=peak_entries, bodies=bodies, seconds=seconds, connections=conc))
+        runs.append(run(url, pid, entries=peak_entries, bodies=bodies, seconds=seconds, connections=conc,
+                        redis_url=redis_url))
     best = max(runs, key=lambda r: r["scores_per_s"])
     rate = max(1.0, load * best["scores_per_s"] / paced_entries)
     # long enough for ~60 samples at a low rate (at most 30 s); up to 8 connections, so an answer's
@@ -124,7 +142,7 @@ def peak_and_paced(url: str, pid: int | None, *, connections: tuple[int, ...], s
     paced_seconds = max(seconds, min(30.0, 60 / rate))
     paced_conns = max(1, min(8, math.floor(rate * paced_seconds / 8)))
     paced = run(url, pid, entries=paced_entries, bodies=int(rate * paced_seconds * 1.5) + 10, seconds=paced_seconds,
-                connections=paced_conns, rate_per_s=rate)
+                connections=paced_conns, rate_per_s=rate, redis_url=redis_url)
     paced["load_vs_peak"] = round(paced["scores_per_s"] / best["scores_per_s"], 3) if best["scores_per_s"] else None
     return {"peak_runs": runs, "peak": best, "paced": paced}
 

@@ -30,6 +30,8 @@ def markdown(results: dict[str, Any]) -> str:
                          f"| {name} | {_base(b, 'items_per_s')} | {_fmt(ing['ratios'][name])} |")
         if ing.get("scores_per_region_cpu_s"):
             lines.append(f"| ingest per region CPU-second (scores) | {_fmt(ing['scores_per_region_cpu_s'])} | | | |")
+        if ing.get("scores_per_redis_cpu_s"):
+            lines.append(f"| ingest per Redis CPU-second (scores) | {_fmt(ing['scores_per_redis_cpu_s'])} | | | |")
         ack = ing.get("ack_latency")
         if ack:
             lines.append(f"| ingest ack latency, {ack['batch_entries']}-entry batches at {ack['load_vs_peak']} of peak "

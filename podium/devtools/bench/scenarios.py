@@ -167,7 +167,8 @@ def scenario_ingest(stack: BenchStack, cfg: BenchConfig, peer: baselines.Peer, p
     if ingest_wrk.available():   # the native generator: the client does not compete with the region in Python
         progress("ingest (wrk)", 0, 1)
         load = ingest_wrk.peak_and_paced(stack.url, stack.process.pid if stack.process else None,
-                                         connections=cfg.ingest_concurrency, seconds=cfg.ingest_seconds)
+                                         connections=cfg.ingest_concurrency, seconds=cfg.ingest_seconds,
+                                         redis_url=stack.redis.url)
         progress("ingest (wrk)", 1, 1)
         runs, best = load["peak_runs"], load["peak"]
     else:
@@ -182,7 +183,8 @@ def scenario_ingest(stack: BenchStack, cfg: BenchConfig, peer: baselines.Peer, p
     return {
         "status": "measured", "unit": "scores/s", "batch_entries": BATCH_ENTRIES, "runs": runs,
         "load_generator": "wrk" if load else "python httpx", "podium_scores_per_s": best["scores_per_s"],
-        "scores_per_region_cpu_s": best.get("scores_per_region_cpu_s"), "ack_latency": load.get("paced"),
+        "scores_per_region_cpu_s": best.get("scores_per_region_cpu_s"),
+        "scores_per_redis_cpu_s": best.get("scores_per_redis_cpu_s"), "ack_latency": load.get("paced"),
         "baselines": base, "ratios": {k: ratio(best["scores_per_s"], v, "items_per_s") for k, v in base.items()},
     }
 
