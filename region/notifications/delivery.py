@@ -20,10 +20,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import certifi
 import httpx
 import orjson
 from podium.region.notifications.webhooks import Endpoint, backoff_ms, delivery_headers
@@ -57,6 +59,7 @@ class _Lane:
     """One endpoint's deliveries in this process: entries read from its queue and not yet started
     (at most `webhook_concurrency_max`), the tasks delivering, and where its next read starts."""
     breaker: CircuitBreaker
+    client: httpx.AsyncClient         # this endpoint's own connection pool (see `_endpoint_client`)
     backlog: deque[Message] = field(default_factory=deque)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     read_from: str = PENDING_FIRST    # the last pending id read, until the pending entries are all read; then ">"
@@ -65,12 +68,12 @@ class _Lane:
 
 class DeliveryWorker:
     def __init__(self, store: RedisWebhooks, settings: NotificationSettings, clock: Clock, consumer: str,
-                 client: httpx.AsyncClient, rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock
         self.consumer = consumer
-        self.client = client
+        self._tls = ssl.create_default_context(cafile=certifi.where())    # made once: costly per client
         self.rng = rng or random.Random()
         self.counters = DeliveryCounters()
         self.breakers: dict[str, CircuitBreaker] = {}
@@ -102,6 +105,8 @@ class DeliveryWorker:
             for lane in self._lanes.values():
                 for task in list(lane.tasks):
                     await cancel_and_wait(task)
+                await lane.client.aclose()
+            self._lanes.clear()
             try:
                 await self._flush_acks()
             except Unavailable as exc:      # the entries stay pending: the next worker re-delivers them
@@ -115,12 +120,23 @@ class DeliveryWorker:
         self._endpoints = {e.id: e for e in await self.store.endpoints()}
         self._refreshed_ms = self.clock.now_ms()
         for gone in set(self._lanes) - set(self._endpoints):
-            for task in list(self._lanes.pop(gone).tasks):
+            lane = self._lanes.pop(gone)
+            for task in list(lane.tasks):
                 await cancel_and_wait(task)      # its entries stay in its (orphaned) queue
+            await lane.client.aclose()
         for ident in self._endpoints:
             if ident not in self._lanes:
                 breaker = self.breakers.setdefault(ident, endpoint_breaker(ident, self.settings))
-                self._lanes[ident] = _Lane(breaker)
+                self._lanes[ident] = _Lane(breaker, self._endpoint_client())
+
+    def _endpoint_client(self) -> httpx.AsyncClient:
+        """Each endpoint has its own small pool (`webhook_concurrency_max` keep-alive connections):
+        httpx's pool scans all its connections for every request it queues or finishes, so one
+        shared pool of thousands of connections costs O(connections²) per delivery."""
+        n = max(1, self.settings.webhook_concurrency_max)
+        transport = httpx.AsyncHTTPTransport(verify=self._tls, limits=httpx.Limits(
+            max_connections=n, max_keepalive_connections=n))
+        return httpx.AsyncClient(transport=transport, trust_env=False)
 
     async def route_once(self, stop: asyncio.Event) -> int:
         """Copy one batch of the outbox into the queues of the endpoints that want it (one round
@@ -206,7 +222,7 @@ class DeliveryWorker:
             if endpoint is None:
                 return          # unregistered meanwhile: the entry stays in its (orphaned) queue
             async with self._requests:
-                error = await self._attempt(endpoint, event_id, doc)
+                error = await self._attempt(lane.client, endpoint, event_id, doc)
             lane.breaker.record(error is None, self.clock.now_ms())
             lane.failing = error is not None
             if error is None:
@@ -227,11 +243,11 @@ class DeliveryWorker:
                 return
             await _sleep_unless(stop, delay_ms / 1000)
 
-    async def _attempt(self, endpoint: Endpoint, event_id: str, body: bytes) -> str | None:
+    async def _attempt(self, client: httpx.AsyncClient, endpoint: Endpoint, event_id: str, body: bytes) -> str | None:
         """None when the receiver took it (2xx), else why not."""
         headers = delivery_headers(endpoint, event_id, body, self.clock.now_ms())
         try:
-            response = await self.client.post(endpoint.url, content=body, headers=headers,
+            response = await client.post(endpoint.url, content=body, headers=headers,
                                               timeout=self.settings.webhook_timeout_ms / 1000)
         except httpx.HTTPError as exc:
             return f"{type(exc).__name__}: {exc}"

@@ -163,8 +163,7 @@ async def _podium(redis_url: str, endpoints: list[Any], bodies: list[bytes],
     store = RedisWebhooks(redis, settings.webhook_endpoints_max, len(bodies) + 1, settings.dead_letters_max)
     for endpoint in endpoints:
         await store.put_endpoint(endpoint)
-    client = httpx.AsyncClient(limits=httpx.Limits(max_connections=len(endpoints) * settings.webhook_concurrency_max))
-    worker = DeliveryWorker(store, settings, SystemClock(), "bench", client)
+    worker = DeliveryWorker(store, settings, SystemClock(), "bench")
     stop = asyncio.Event()
     want = len(bodies) * len(endpoints)
     t0 = time.perf_counter()
@@ -179,7 +178,6 @@ async def _podium(redis_url: str, endpoints: list[Any], bodies: list[bytes],
     elapsed = time.perf_counter() - t0
     stop.set()
     await task
-    await client.aclose()
     await redis.aclose()
     return elapsed, worker.counters.delivered, worker.counters.dead_lettered
 
