@@ -19,12 +19,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import ssl
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import certifi
 import httpx
 import orjson
 
@@ -130,26 +132,34 @@ def _notes(events: int, at_ms: int) -> list[bytes]:
 
 
 async def _baseline(endpoints: list[Any], bodies: list[bytes], concurrency: int) -> float:
+    """Each endpoint posted by its own httpx client (`concurrency` keep-alive connections): one
+    shared pool of thousands of connections is quadratic in httpx, and would flatter the worker."""
     from podium.region.notifications.webhooks import delivery_headers
 
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=len(endpoints) * concurrency),
-                                 timeout=HTTP_TIMEOUT_S) as client:
-        async def one_endpoint(endpoint: Any) -> None:
-            queue = list(bodies)
+    tls = ssl.create_default_context(cafile=certifi.where())
+    clients = [httpx.AsyncClient(timeout=HTTP_TIMEOUT_S, trust_env=False, transport=httpx.AsyncHTTPTransport(
+        verify=tls, limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)))
+        for _ in endpoints]
 
-            async def lane() -> None:
-                while queue:
-                    body = queue.pop()
-                    event = orjson.loads(body)["id"]
-                    r = await client.post(endpoint.url, content=body,
-                                          headers=delivery_headers(endpoint, event, body, time.time_ns() // 1_000_000))
-                    r.raise_for_status()
+    async def one_endpoint(endpoint: Any, client: httpx.AsyncClient) -> None:
+        queue = list(bodies)
 
-            await asyncio.gather(*(lane() for _ in range(concurrency)))
+        async def lane() -> None:
+            while queue:
+                body = queue.pop()
+                event = orjson.loads(body)["id"]
+                r = await client.post(endpoint.url, content=body,
+                                      headers=delivery_headers(endpoint, event, body, time.time_ns() // 1_000_000))
+                r.raise_for_status()
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(one_endpoint(e) for e in endpoints))
-        return time.perf_counter() - t0
+        await asyncio.gather(*(lane() for _ in range(concurrency)))
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one_endpoint(e, c) for e, c in zip(endpoints, clients, strict=True)))
+    elapsed = time.perf_counter() - t0
+    for client in clients:
+        await client.aclose()
+    return elapsed
 
 
 async def _podium(redis_url: str, endpoints: list[Any], bodies: list[bytes],

@@ -20,8 +20,10 @@ HEAD_BYTES_MAX = 65_536
 
 async def _serve(conn: Connection) -> None:
     arrivals: list[tuple[str, int]] = []
+    writers: set[asyncio.StreamWriter] = set()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.add(writer)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -46,6 +48,7 @@ async def _serve(conn: Connection) -> None:
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, ValueError):
             pass
         finally:
+            writers.discard(writer)
             writer.close()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=4096)
@@ -59,6 +62,9 @@ async def _serve(conn: Connection) -> None:
         else:
             break
     server.close()
+    for writer in list(writers):       # open keep-alive connections end their handlers (EOF), not cancelled
+        writer.close()
+    await asyncio.sleep(0.2)
 
 
 def _main(conn: Connection) -> None:
