@@ -63,6 +63,7 @@ class _Lane:
     backlog: deque[Message] = field(default_factory=deque)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     read_from: str = PENDING_FIRST    # the last pending id read, until the pending entries are all read; then ">"
+    maybe_more: bool = True           # routed to, or its last read was full: read it on the next turn
     failing: bool = False             # the last attempt failed: one delivery at a time until one succeeds
 
 
@@ -80,6 +81,7 @@ class DeliveryWorker:
         self._endpoints: dict[str, Endpoint] = {}
         self._lanes: dict[str, _Lane] = {}
         self._refreshed_ms: int | None = None
+        self._scanned_ms: int | None = None      # when every lane's queue was last read (others enqueue too: replay)
         self._requests = asyncio.Semaphore(max(1, settings.webhook_requests_in_flight_max))
         self._acks: list[tuple[str, str]] = []
         self._wake = asyncio.Event()
@@ -156,6 +158,8 @@ class DeliveryWorker:
                 log.error("outbox entry %s is not a notification; skipped", message_id)   # never written by Podium
                 continue
             items += [(e.id, doc) for e in self._endpoints.values() if e.wants(kind, board)]
+        for ident, _ in items:
+            self._lanes[ident].maybe_more = True
         await self.store.enqueue_many(items, self.clock.now_ms())
         self.counters.routed += len(items)
         await self.store.ack_outbox([mid for mid, _ in batch])
@@ -166,16 +170,23 @@ class DeliveryWorker:
 
     async def _read_due(self) -> int:
         """Read the queues of the endpoints that can start a delivery and have nothing read
-        waiting, all in one round trip. Returns how many entries were read."""
+        waiting, all in one round trip: those routed to or left with more, and every one once per
+        `webhook_poll_ms` (entries written by others, e.g. replays). Returns how many were read."""
         now = self.clock.now_ms()
+        scan = self._scanned_ms is None or now - self._scanned_ms >= self.settings.webhook_poll_ms
+        if scan:
+            self._scanned_ms = now
         wanted = [ident for ident, lane in self._lanes.items()
-                  if not lane.backlog and len(lane.tasks) < self._limit(lane) and lane.breaker.allows_new(now)]
+                  if (scan or lane.maybe_more) and not lane.backlog and len(lane.tasks) < self._limit(lane)
+                  and lane.breaker.allows_new(now)]
         ready = await self.store.ready_queues(wanted)
         reads = {ident: self._lanes[ident].read_from for ident in wanted if ident in ready}
-        got = await self.store.read_queues(reads, self.consumer, max(1, self.settings.webhook_concurrency_max))
+        per_queue = max(1, self.settings.webhook_concurrency_max)
+        got = await self.store.read_queues(reads, self.consumer, per_queue)
         count = 0
         for ident, rows in got.items():
             lane = self._lanes[ident]
+            lane.maybe_more = len(rows) == per_queue or lane.read_from != NEW
             if lane.read_from != NEW:
                 lane.read_from = rows[-1][0] if rows else NEW
             for message_id, fields in rows:
