@@ -43,7 +43,8 @@ async def test_many_endpoints_share_two_redis_connections(redis_single: aioredis
             task = asyncio.create_task(worker.run(stop))
             await RedisInbox(redis_single, 50, 1000).publish(notes(3))
             await until(lambda: sum(rx.accepted.values()) == 3 * ENDPOINTS)
-            await until(lambda: not worker._acks)         # acks written
+            # the receiver counts before its answer reaches the worker: wait for the worker's count and acks
+            await until(lambda: worker.counters.delivered == 3 * ENDPOINTS and not worker._acks)
             stop.set()
             await task
         await small.aclose()
