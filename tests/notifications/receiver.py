@@ -17,6 +17,11 @@ from podium.errors import Unauthenticated
 from podium.signing import verify
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 1024      # many endpoints' first connections arrive at once
+    daemon_threads = True
+
+
 class Receiver:
     def __init__(self, secrets: dict[str, str], fail_first: int = 0, hang_s: float = 0.0) -> None:
         self.secrets = secrets
@@ -57,7 +62,7 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def bodies(self) -> list[dict[str, Any]]:
