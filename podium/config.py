@@ -284,6 +284,7 @@ class NotificationSettings(BaseModel):
     webhook_breaker_failures: int = 5        # failed attempts in a row that open an endpoint's breaker
     webhook_breaker_open_ms: int = 30_000    # an open endpoint takes no new events for this long
     webhook_requests_in_flight_max: int = 2000   # delivery HTTP requests in flight overall (all endpoints)
+    webhook_stop_drain_ms: int = 3000        # at stop, how long attempts already sent may finish (then cancelled)
     dead_letters_max: int = 100_000          # dead-lettered deliveries kept
     dead_letters_page_max: int = 500         # dead letters per admin listing
 

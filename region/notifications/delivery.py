@@ -104,6 +104,7 @@ class DeliveryWorker:
                 if not busy:
                     await _wait_any(stop, self._wake, poll_s)
         finally:
+            await self._drain(self.settings.webhook_stop_drain_ms / 1000)
             for lane in self._lanes.values():
                 for task in list(lane.tasks):
                     await cancel_and_wait(task)
@@ -113,6 +114,15 @@ class DeliveryWorker:
                 await self._flush_acks()
             except Unavailable as exc:      # the entries stay pending: the next worker re-delivers them
                 log.warning("webhook acks not written at stop: %s", exc)
+
+    async def _drain(self, seconds: float) -> None:
+        """At stop, let the attempts already sent finish (at most `seconds`), so their answers are
+        counted and acked: a cancelled request may still have reached the receiver, and its event
+        would be delivered again by the next worker. Deliveries waiting for a retry or a request
+        slot end at once (`_deliver` checks `stop`); they stay pending for the next worker."""
+        tasks = [t for lane in self._lanes.values() for t in lane.tasks]
+        if tasks and seconds > 0:
+            await asyncio.wait(tasks, timeout=seconds)
 
     def active_endpoints(self) -> set[str]:
         """The endpoints this worker is delivering to (registered ones are picked up on its next poll)."""
@@ -233,6 +243,8 @@ class DeliveryWorker:
             if endpoint is None:
                 return          # unregistered meanwhile: the entry stays in its (orphaned) queue
             async with self._requests:
+                if stop.is_set():
+                    return      # stopping: not sent, the entry stays pending for the next worker
                 error = await self._attempt(lane.client, endpoint, event_id, doc)
             lane.breaker.record(error is None, self.clock.now_ms())
             lane.failing = error is not None

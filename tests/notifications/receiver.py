@@ -29,6 +29,7 @@ class Receiver:
         self.fail_first = fail_first
         self.dead = False
         self.attempts: Counter[str] = Counter()
+        self.received: Counter[str] = Counter()       # signed requests read, counted before any hang
         self.accepted: Counter[str] = Counter()       # successful deliveries by event id
         self.bad_signatures = 0
         self.bodies_by_event: dict[str, bytes] = {}   # the first accepted body of each event
@@ -48,6 +49,8 @@ class Receiver:
                     self.end_headers()
                     return
                 event = headers["x-podium-event-id"]
+                with receiver.lock:
+                    receiver.received[event] += 1
                 if receiver.hang_s:
                     time.sleep(receiver.hang_s)          # a slow receiver (its own server thread)
                 with receiver.lock:

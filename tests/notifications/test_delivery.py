@@ -121,6 +121,23 @@ async def test_worker_restart_loses_nothing(redis_single: aioredis.Redis) -> Non
         assert worker.counters.delivered == 0 and worker2.counters.delivered == 6
 
 
+async def test_a_stopping_worker_finishes_the_attempts_it_has_sent(redis_single: aioredis.Redis) -> None:
+    """Stopped while the receiver holds its request, the worker waits for the answer, counts and
+    acks it: a cancelled request may have reached the receiver, and the next worker would send the
+    event again."""
+    with Receiver({"e": SECRET}, hang_s=1.0) as rx:
+        store = RedisWebhooks(redis_single, 100, 10_000, 10_000)
+        await store.put_endpoint(Endpoint("e", rx.url(), SECRET))
+        await RedisInbox(redis_single, 50, 1000).publish(notes(1))
+        worker, stop, task = await start(redis_single, FAST.model_copy(update={"webhook_stop_drain_ms": 30_000}))
+        await until(lambda: sum(rx.received.values()) == 1)
+        stop.set()
+        await task
+        assert rx.accepted == {notes(1)[0].id: 1}
+        assert worker.counters.delivered == 1
+        assert await store.queued("e") == 0
+
+
 async def test_a_hanging_endpoint_does_not_delay_a_healthy_one(redis_single: aioredis.Redis) -> None:
     settings = FAST.model_copy(update={"webhook_timeout_ms": 20_000})
     with Receiver({"slow": SECRET}, hang_s=15.0) as slow, Receiver({"fast": SECRET}) as fast:
