@@ -47,9 +47,10 @@ async def test_many_endpoints_share_two_redis_connections(redis_single: aioredis
             await until(lambda: worker.counters.delivered == 3 * ENDPOINTS and not worker._acks)
             stop.set()
             await task
-        await small.aclose()
+        queued = sum([await store.queued(i) for i in ids])
+        await small.aclose()      # last use of `small`: a call after it opens a connection never closed
     assert rx.accepted == {n.id: ENDPOINTS for n in notes(3)}       # each event once per endpoint
     assert rx.bad_signatures == 0
     assert worker.counters.delivered == 3 * ENDPOINTS and worker.counters.dead_lettered == 0
     assert [r.getMessage() for r in caplog.records] == []            # never paused for want of a connection
-    assert sum([await store.queued(i) for i in ids]) == 0
+    assert queued == 0
