@@ -63,7 +63,7 @@ class _Lane:
     backlog: deque[Message] = field(default_factory=deque)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     read_from: str = PENDING_FIRST    # the last pending id read, until the pending entries are all read; then ">"
-    maybe_more: bool = True           # routed to, or its last read was full: read it on the next turn
+    maybe_more: bool = True           # routed to, or its last read was full: read it when it has a free slot
     failing: bool = False             # the last attempt failed: one delivery at a time until one succeeds
 
 
@@ -85,6 +85,11 @@ class DeliveryWorker:
         self._requests = asyncio.Semaphore(max(1, settings.webhook_requests_in_flight_max))
         self._acks: list[tuple[str, str]] = []
         self._wake = asyncio.Event()
+        # The lanes a turn looks at: routed to, given entries, or with a delivery just finished (plus
+        # every lane once per `webhook_poll_ms`), so a turn's work follows what changed, not the
+        # number of endpoints (a turn follows every finished delivery).
+        self._touched: set[str] = set()
+        self._outbox_from = PENDING_FIRST     # this consumer's unacked outbox entries first, then new ones
 
     async def run(self, stop: asyncio.Event) -> None:
         """Route, read and start deliveries until `stop`; a loop turn follows a finished delivery or
@@ -140,6 +145,7 @@ class DeliveryWorker:
             if ident not in self._lanes:
                 breaker = self.breakers.setdefault(ident, endpoint_breaker(ident, self.settings))
                 self._lanes[ident] = _Lane(breaker, self._endpoint_client())
+                self._touched.add(ident)
 
     def _endpoint_client(self) -> httpx.AsyncClient:
         """Each endpoint has its own small pool (`webhook_concurrency_max` keep-alive connections):
@@ -154,7 +160,13 @@ class DeliveryWorker:
         """Copy one batch of the outbox into the queues of the endpoints that want it (one round
         trip), then ack it. The endpoints are read after a non-empty batch, so an endpoint
         registered before a notification was written always receives it."""
-        batch = await self.store.read_outbox(self.consumer, self.settings.webhook_poll_batch_max)
+        try:
+            batch = await self.store.read_outbox(self.consumer, self.settings.webhook_poll_batch_max, self._outbox_from)
+        except Unavailable:
+            self._outbox_from = PENDING_FIRST      # e.g. a lost stream: read from its start again
+            raise
+        if not batch and self._outbox_from == PENDING_FIRST:
+            self._outbox_from = NEW
         stale = self._refreshed_ms is None or self.clock.now_ms() - self._refreshed_ms >= self.settings.webhook_poll_ms
         if batch or stale:
             await self._refresh()
@@ -170,9 +182,14 @@ class DeliveryWorker:
             items += [(e.id, doc) for e in self._endpoints.values() if e.wants(kind, board)]
         for ident, _ in items:
             self._lanes[ident].maybe_more = True
-        await self.store.enqueue_many(items, self.clock.now_ms())
-        self.counters.routed += len(items)
-        await self.store.ack_outbox([mid for mid, _ in batch])
+            self._touched.add(ident)
+        try:
+            await self.store.enqueue_many(items, self.clock.now_ms())
+            self.counters.routed += len(items)
+            await self.store.ack_outbox([mid for mid, _ in batch])
+        except Unavailable:
+            self._outbox_from = PENDING_FIRST      # the batch stays pending: routed again (at least once)
+            raise
         return len(batch)
 
     def _limit(self, lane: _Lane) -> int:
@@ -186,8 +203,10 @@ class DeliveryWorker:
         scan = self._scanned_ms is None or now - self._scanned_ms >= self.settings.webhook_poll_ms
         if scan:
             self._scanned_ms = now
-        wanted = [ident for ident, lane in self._lanes.items()
-                  if (scan or lane.maybe_more) and not lane.backlog and len(lane.tasks) < self._limit(lane)
+            self._touched.update(ident for ident, lane in self._lanes.items() if lane.backlog)   # held by a breaker
+        candidates = self._lanes if scan else self._touched
+        wanted = [ident for ident in candidates if (lane := self._lanes.get(ident)) is not None
+                  and (scan or lane.maybe_more) and not lane.backlog and len(lane.tasks) < self._limit(lane)
                   and lane.breaker.allows_new(now)]
         ready = await self.store.ready_queues(wanted)
         reads = {ident: self._lanes[ident].read_from for ident in wanted if ident in ready}
@@ -202,23 +221,31 @@ class DeliveryWorker:
             for message_id, fields in rows:
                 if b"n" in fields and b"t" in fields:
                     lane.backlog.append((message_id, fields))
+                    self._touched.add(ident)
                 else:                       # deleted while pending (delivered by a previous process)
                     self._acks.append((ident, message_id))
             count += len(rows)
         return count
 
     def _start_deliveries(self, stop: asyncio.Event) -> None:
+        """Start what the touched lanes can; a lane held back by its breaker keeps its backlog and is
+        looked at again on the next full scan (or when one of its deliveries finishes)."""
         now = self.clock.now_ms()
-        for ident, lane in self._lanes.items():
+        touched, self._touched = self._touched, set()
+        for ident in touched:
+            lane = self._lanes.get(ident)
+            if lane is None:
+                continue
             while lane.backlog and len(lane.tasks) < self._limit(lane) and lane.breaker.allows_new(now):
                 task = asyncio.create_task(self._deliver(ident, lane, lane.backlog.popleft(), stop),
                                            name=f"webhook {ident}")
                 lane.tasks.add(task)
-                task.add_done_callback(self._finished(lane))
+                task.add_done_callback(self._finished(ident, lane))
 
-    def _finished(self, lane: _Lane) -> Callable[[asyncio.Task[None]], None]:
+    def _finished(self, ident: str, lane: _Lane) -> Callable[[asyncio.Task[None]], None]:
         def done(task: asyncio.Task[None]) -> None:
             lane.tasks.discard(task)
+            self._touched.add(ident)
             if not task.cancelled() and task.exception() is not None:
                 log.error("webhook delivery failed", exc_info=task.exception())
             self._wake.set()

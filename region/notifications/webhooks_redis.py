@@ -87,13 +87,14 @@ class RedisWebhooks:
         self._groups.add(key)
         return True
 
-    async def _read(self, key: str, group: str, consumer: str, count: int) -> list[Message]:
-        """This consumer's pending entries first (left by a crash), then new ones."""
+    async def _read(self, key: str, group: str, consumer: str, count: int, start: str | None = None) -> list[Message]:
+        """This consumer's pending entries first (left by a crash), then new ones; or only those
+        from `start` ("0": pending, ">": new) when the caller knows which it wants."""
         if not await self._group(key, group):
             return []
-        for start in ("0", ">"):
+        for from_id in ("0", ">") if start is None else (start,):
             try:
-                reply: Any = await self.redis.xreadgroup(group, consumer, {key: start}, count=count)
+                reply: Any = await self.redis.xreadgroup(group, consumer, {key: from_id}, count=count)
             except ResponseError as exc:
                 if "NOGROUP" in str(exc):        # the stream was deleted (e.g. FLUSHALL): make it again
                     self._groups.discard(key)
@@ -105,8 +106,8 @@ class RedisWebhooks:
                 return rows
         return []
 
-    async def read_outbox(self, consumer: str, count: int) -> list[Message]:
-        return await self._read(OUTBOX_KEY, OUTBOX_GROUP, consumer, count)
+    async def read_outbox(self, consumer: str, count: int, start: str | None = None) -> list[Message]:
+        return await self._read(OUTBOX_KEY, OUTBOX_GROUP, consumer, count, start)
 
     async def ack_outbox(self, ids: list[str]) -> None:
         if ids:
