@@ -6,7 +6,8 @@ Why one loop: a task per endpoint, each polling its own queue, held a Redis conn
 and ran the pool dry at 1,000 endpoints. Here Redis work does not grow with the endpoints: one read
 (pipelined), one routing write, one ack write per loop turn; per-endpoint state lives in memory.
 
-Isolation: an endpoint's deliveries only take its own slots (one while its last attempt failed), so
+Isolation: an endpoint's deliveries only take its own slots (one at first and after a failed
+attempt, one more per success: slow start, so a few events reuse one warm connection), so
 a slow or failing endpoint does not delay others; a request waiting on a slow receiver holds one of
 the overall slots at most `webhook_timeout_ms`, and retries wait for their backoff without one. A
 failed attempt is retried after a jittered exponential backoff until the event's deadline, then
@@ -64,7 +65,11 @@ class _Lane:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     read_from: str = PENDING_FIRST    # the last pending id read, until the pending entries are all read; then ">"
     maybe_more: bool = True           # routed to, or its last read was full: read it when it has a free slot
-    failing: bool = False             # the last attempt failed: one delivery at a time until one succeeds
+    # Deliveries it may have in flight: one at first and after a failed attempt, one more per
+    # success up to `webhook_concurrency_max` (slow start). A few events reuse one warm keep-alive
+    # connection instead of opening `webhook_concurrency_max` at once: a new connection costs the
+    # worker more CPU than the request itself, and a failing endpoint gets one attempt at a time.
+    window: int = 1
 
 
 class DeliveryWorker:
@@ -193,7 +198,7 @@ class DeliveryWorker:
         return len(batch)
 
     def _limit(self, lane: _Lane) -> int:
-        return 1 if lane.failing else max(1, self.settings.webhook_concurrency_max)
+        return lane.window
 
     async def _read_due(self) -> int:
         """Read the queues of the endpoints that can start a delivery and have nothing read
@@ -274,7 +279,7 @@ class DeliveryWorker:
                     return      # stopping: not sent, the entry stays pending for the next worker
                 error = await self._attempt(lane.client, endpoint, event_id, doc)
             lane.breaker.record(error is None, self.clock.now_ms())
-            lane.failing = error is not None
+            lane.window = 1 if error is not None else min(lane.window + 1, max(1, self.settings.webhook_concurrency_max))
             if error is None:
                 self._acks.append((ident, message_id))
                 self.counters.delivered += 1
