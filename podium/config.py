@@ -284,6 +284,11 @@ class NotificationSettings(BaseModel):
     webhook_poll_batch_max: int = 500        # outbox entries routed per read
     webhook_breaker_failures: int = 5        # failed attempts in a row that open an endpoint's breaker
     webhook_breaker_open_ms: int = 30_000    # an open endpoint takes no new events for this long
+    # Delivery HTTP requests in flight overall (all endpoints). Bounded well below what the process can
+    # serve within `webhook_timeout_ms`: at 4,000 in flight on a starved core each request outlived its
+    # timeout, was retried on a new connection and tripped its breaker (deliveries collapsed to 8/s).
+    webhook_requests_in_flight_max: int = 128
+    webhook_stop_drain_ms: int = 3000        # at stop, how long attempts already sent may finish (then cancelled)
     dead_letters_max: int = 100_000          # dead-lettered deliveries kept
     dead_letters_page_max: int = 500         # dead letters per admin listing
 

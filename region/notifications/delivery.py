@@ -1,10 +1,19 @@
-"""The webhook delivery worker: drains the outbox into per-endpoint queues, and delivers each
-endpoint's queue in its own task with at most `webhook_concurrency_max` requests in flight.
+"""The webhook delivery worker: one loop routes the outbox into per-endpoint queues and reads the
+due entries of every endpoint's queue in one pipelined round trip; deliveries run as tasks, at most
+`webhook_concurrency_max` per endpoint and `webhook_requests_in_flight_max` HTTP requests overall.
 
-Isolation: a slow or failing endpoint only holds its own task; others keep their pace. A failed
-attempt is retried after a jittered exponential backoff until the event's deadline, then
+Why one loop: a task per endpoint, each polling its own queue, held a Redis connection per endpoint
+and ran the pool dry at 1,000 endpoints. Here Redis work does not grow with the endpoints: one read
+(pipelined), one routing write, one ack write per loop turn; per-endpoint state lives in memory.
+
+Isolation: an endpoint's deliveries only take its own slots (one at first and after a failed
+attempt, one more per success: slow start, so a few events reuse one warm connection), so
+a slow or failing endpoint does not delay others; a request waiting on a slow receiver holds one of
+the overall slots at most `webhook_timeout_ms`, and retries wait for their backoff without one. A
+failed attempt is retried after a jittered exponential backoff until the event's deadline, then
 dead-lettered. Delivery is at-least-once: a queue entry is acked after the receiver answered 2xx
-(or after dead-lettering), so a crash in between re-delivers with the same X-Podium-Event-Id.
+(or after dead-lettering), so a crash in between re-delivers with the same X-Podium-Event-Id; a
+restarted worker (same consumer name) reads its pending entries first.
 """
 
 from __future__ import annotations
@@ -12,8 +21,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import certifi
 import httpx
 import orjson
 from podium.region.notifications.webhooks import Endpoint, backoff_ms, delivery_headers
@@ -26,6 +39,8 @@ from podium.errors import Unavailable
 from podium.tasks import cancel_and_wait
 
 log = logging.getLogger("podium.notifications.delivery")
+PENDING_FIRST = "0"      # a queue's first read: this consumer's entries left by a previous process
+NEW = ">"
 
 
 @dataclass
@@ -40,60 +55,127 @@ class DeliveryCounters:
     last_error: dict[str, str] = field(default_factory=dict)           # the latest failed attempt's error
 
 
+@dataclass
+class _Lane:
+    """One endpoint's deliveries in this process: entries read from its queue and not yet started
+    (at most `webhook_concurrency_max`), the tasks delivering, and where its next read starts."""
+    breaker: CircuitBreaker
+    client: httpx.AsyncClient         # this endpoint's own connection pool (see `_endpoint_client`)
+    backlog: deque[Message] = field(default_factory=deque)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    read_from: str = PENDING_FIRST    # the last pending id read, until the pending entries are all read; then ">"
+    maybe_more: bool = True           # routed to, or its last read was full: read it when it has a free slot
+    # Deliveries it may have in flight: one at first and after a failed attempt, one more per
+    # success up to `webhook_concurrency_max` (slow start). A few events reuse one warm keep-alive
+    # connection instead of opening `webhook_concurrency_max` at once: a new connection costs the
+    # worker more CPU than the request itself, and a failing endpoint gets one attempt at a time.
+    window: int = 1
+
+
 class DeliveryWorker:
     def __init__(self, store: RedisWebhooks, settings: NotificationSettings, clock: Clock, consumer: str,
-                 client: httpx.AsyncClient, rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock
         self.consumer = consumer
-        self.client = client
+        self._tls = ssl.create_default_context(cafile=certifi.where())    # made once: costly per client
         self.rng = rng or random.Random()
         self.counters = DeliveryCounters()
-        self._endpoints: dict[str, Endpoint] = {}
-        self._tasks: dict[str, asyncio.Task[None]] = {}
         self.breakers: dict[str, CircuitBreaker] = {}
+        self._endpoints: dict[str, Endpoint] = {}
+        self._lanes: dict[str, _Lane] = {}
+        self._refreshed_ms: int | None = None
+        self._scanned_ms: int | None = None      # when every lane's queue was last read (others enqueue too: replay)
+        self._requests = asyncio.Semaphore(max(1, settings.webhook_requests_in_flight_max))
+        self._acks: list[tuple[str, str]] = []
+        self._wake = asyncio.Event()
+        # The lanes a turn looks at: routed to, given entries, or with a delivery just finished (plus
+        # every lane once per `webhook_poll_ms`), so a turn's work follows what changed, not the
+        # number of endpoints (a turn follows every finished delivery).
+        self._touched: set[str] = set()
+        self._outbox_from = PENDING_FIRST     # this consumer's unacked outbox entries first, then new ones
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Route the outbox and keep one delivery task per registered endpoint, until `stop`."""
+        """Route, read and start deliveries until `stop`; a loop turn follows a finished delivery or
+        the poll interval, whichever comes first."""
         poll_s = self.settings.webhook_poll_ms / 1000
         try:
             while not stop.is_set():
+                self._wake.clear()
                 try:
-                    routed = await self.route_once(stop)
+                    busy = await self.route_once(stop)
+                    busy += await self._read_due()
+                    self._start_deliveries(stop)
+                    await self._flush_acks()
                 except Unavailable as exc:
-                    log.warning("webhook routing paused: %s", exc)
-                    routed = 0
-                if not routed:
-                    await _sleep_unless(stop, poll_s)
+                    log.warning("webhook delivery paused: %s", exc)
+                    busy = 0
+                if not busy:
+                    await _wait_any(stop, self._wake, poll_s)
         finally:
-            for task in list(self._tasks.values()):
-                await cancel_and_wait(task)
-            self._tasks.clear()
+            await self._drain(self.settings.webhook_stop_drain_ms / 1000)
+            for lane in self._lanes.values():
+                for task in list(lane.tasks):
+                    await cancel_and_wait(task)
+                await lane.client.aclose()
+            self._lanes.clear()
+            try:
+                await self._flush_acks()
+            except Unavailable as exc:      # the entries stay pending: the next worker re-delivers them
+                log.warning("webhook acks not written at stop: %s", exc)
+
+    async def _drain(self, seconds: float) -> None:
+        """At stop, let the attempts already sent finish (at most `seconds`), so their answers are
+        counted and acked: a cancelled request may still have reached the receiver, and its event
+        would be delivered again by the next worker. Deliveries waiting for a retry or a request
+        slot end at once (`_deliver` checks `stop`); they stay pending for the next worker."""
+        tasks = [t for lane in self._lanes.values() for t in lane.tasks]
+        if tasks and seconds > 0:
+            await asyncio.wait(tasks, timeout=seconds)
 
     def active_endpoints(self) -> set[str]:
         """The endpoints this worker is delivering to (registered ones are picked up on its next poll)."""
-        return {ident for ident, task in self._tasks.items() if not task.done()}
+        return set(self._lanes)
 
-    async def _refresh(self, stop: asyncio.Event) -> None:
-        endpoints = {e.id: e for e in await self.store.endpoints()}
-        for gone in set(self._tasks) - set(endpoints):
-            await cancel_and_wait(self._tasks.pop(gone))
-        self._endpoints = endpoints
-        for ident in endpoints:
-            task = self._tasks.get(ident)
-            if task is not None and task.done() and not task.cancelled() and task.exception() is not None:
-                log.error("webhook %s delivery task failed; restarted", ident, exc_info=task.exception())
-            if task is None or task.done():
-                self._tasks[ident] = asyncio.create_task(self._endpoint_loop(ident, stop), name=f"webhook {ident}")
+    async def _refresh(self) -> None:
+        self._endpoints = {e.id: e for e in await self.store.endpoints()}
+        self._refreshed_ms = self.clock.now_ms()
+        for gone in set(self._lanes) - set(self._endpoints):
+            lane = self._lanes.pop(gone)
+            for task in list(lane.tasks):
+                await cancel_and_wait(task)      # its entries stay in its (orphaned) queue
+            await lane.client.aclose()
+        for ident in self._endpoints:
+            if ident not in self._lanes:
+                breaker = self.breakers.setdefault(ident, endpoint_breaker(ident, self.settings))
+                self._lanes[ident] = _Lane(breaker, self._endpoint_client())
+                self._touched.add(ident)
+
+    def _endpoint_client(self) -> httpx.AsyncClient:
+        """Each endpoint has its own small pool (`webhook_concurrency_max` keep-alive connections):
+        httpx's pool scans all its connections for every request it queues or finishes, so one
+        shared pool of thousands of connections costs O(connections²) per delivery."""
+        n = max(1, self.settings.webhook_concurrency_max)
+        transport = httpx.AsyncHTTPTransport(verify=self._tls, limits=httpx.Limits(
+            max_connections=n, max_keepalive_connections=n))
+        return httpx.AsyncClient(transport=transport, trust_env=False)
 
     async def route_once(self, stop: asyncio.Event) -> int:
-        """Copy one batch of the outbox into the queues of the endpoints that want it, then ack it.
-        The endpoints are read after the batch, so an endpoint registered before a notification was
-        written always receives it."""
-        batch = await self.store.read_outbox(self.consumer, self.settings.webhook_poll_batch_max)
-        await self._refresh(stop)
-        now = self.clock.now_ms()
+        """Copy one batch of the outbox into the queues of the endpoints that want it (one round
+        trip), then ack it. The endpoints are read after a non-empty batch, so an endpoint
+        registered before a notification was written always receives it."""
+        try:
+            batch = await self.store.read_outbox(self.consumer, self.settings.webhook_poll_batch_max, self._outbox_from)
+        except Unavailable:
+            self._outbox_from = PENDING_FIRST      # e.g. a lost stream: read from its start again
+            raise
+        if not batch and self._outbox_from == PENDING_FIRST:
+            self._outbox_from = NEW
+        stale = self._refreshed_ms is None or self.clock.now_ms() - self._refreshed_ms >= self.settings.webhook_poll_ms
+        if batch or stale:
+            await self._refresh()
+        items: list[tuple[str, bytes]] = []
         for message_id, fields in batch:
             doc = fields.get(b"n", b"")
             try:
@@ -102,30 +184,87 @@ class DeliveryWorker:
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 log.error("outbox entry %s is not a notification; skipped", message_id)   # never written by Podium
                 continue
-            for endpoint in self._endpoints.values():
-                if endpoint.wants(kind, board):
-                    await self.store.enqueue(endpoint.id, doc, now)
-                    self.counters.routed += 1
-        await self.store.ack_outbox([mid for mid, _ in batch])
+            items += [(e.id, doc) for e in self._endpoints.values() if e.wants(kind, board)]
+        for ident, _ in items:
+            self._lanes[ident].maybe_more = True
+            self._touched.add(ident)
+        try:
+            await self.store.enqueue_many(items, self.clock.now_ms())
+            self.counters.routed += len(items)
+            await self.store.ack_outbox([mid for mid, _ in batch])
+        except Unavailable:
+            self._outbox_from = PENDING_FIRST      # the batch stays pending: routed again (at least once)
+            raise
         return len(batch)
 
-    async def _endpoint_loop(self, ident: str, stop: asyncio.Event) -> None:
-        poll_s = self.settings.webhook_poll_ms / 1000
-        breaker = self.breakers.setdefault(ident, endpoint_breaker(ident, self.settings))
-        while not stop.is_set():
-            if not breaker.allows_new(self.clock.now_ms()):
-                await _sleep_unless(stop, poll_s)
-                continue
-            try:
-                batch = await self.store.read_queue(ident, self.consumer, self.settings.webhook_concurrency_max)
-                if batch:
-                    await asyncio.gather(*(self._deliver(ident, m, stop) for m in batch))
-                    continue
-            except Unavailable as exc:
-                log.warning("webhook %s paused: %s", ident, exc)
-            await _sleep_unless(stop, poll_s)
+    def _limit(self, lane: _Lane) -> int:
+        return lane.window
 
-    async def _deliver(self, ident: str, message: Message, stop: asyncio.Event) -> None:
+    async def _read_due(self) -> int:
+        """Read the queues of the endpoints that can start a delivery and have nothing read
+        waiting, all in one round trip: those routed to or left with more, and every one once per
+        `webhook_poll_ms` (entries written by others, e.g. replays). Returns how many were read."""
+        now = self.clock.now_ms()
+        scan = self._scanned_ms is None or now - self._scanned_ms >= self.settings.webhook_poll_ms
+        if scan:
+            self._scanned_ms = now
+            self._touched.update(ident for ident, lane in self._lanes.items() if lane.backlog)   # held by a breaker
+        candidates = self._lanes if scan else self._touched
+        wanted = [ident for ident in candidates if (lane := self._lanes.get(ident)) is not None
+                  and (scan or lane.maybe_more) and not lane.backlog and len(lane.tasks) < self._limit(lane)
+                  and lane.breaker.allows_new(now)]
+        ready = await self.store.ready_queues(wanted)
+        reads = {ident: self._lanes[ident].read_from for ident in wanted if ident in ready}
+        per_queue = max(1, self.settings.webhook_concurrency_max)
+        got = await self.store.read_queues(reads, self.consumer, per_queue)
+        count = 0
+        for ident, rows in got.items():
+            lane = self._lanes[ident]
+            lane.maybe_more = len(rows) == per_queue or lane.read_from != NEW
+            if lane.read_from != NEW:
+                lane.read_from = rows[-1][0] if rows else NEW
+            for message_id, fields in rows:
+                if b"n" in fields and b"t" in fields:
+                    lane.backlog.append((message_id, fields))
+                    self._touched.add(ident)
+                else:                       # deleted while pending (delivered by a previous process)
+                    self._acks.append((ident, message_id))
+            count += len(rows)
+        return count
+
+    def _start_deliveries(self, stop: asyncio.Event) -> None:
+        """Start what the touched lanes can; a lane held back by its breaker keeps its backlog and is
+        looked at again on the next full scan (or when one of its deliveries finishes)."""
+        now = self.clock.now_ms()
+        touched, self._touched = self._touched, set()
+        for ident in touched:
+            lane = self._lanes.get(ident)
+            if lane is None:
+                continue
+            while lane.backlog and len(lane.tasks) < self._limit(lane) and lane.breaker.allows_new(now):
+                task = asyncio.create_task(self._deliver(ident, lane, lane.backlog.popleft(), stop),
+                                           name=f"webhook {ident}")
+                lane.tasks.add(task)
+                task.add_done_callback(self._finished(ident, lane))
+
+    def _finished(self, ident: str, lane: _Lane) -> Callable[[asyncio.Task[None]], None]:
+        def done(task: asyncio.Task[None]) -> None:
+            lane.tasks.discard(task)
+            self._touched.add(ident)
+            if not task.cancelled() and task.exception() is not None:
+                log.error("webhook delivery failed", exc_info=task.exception())
+            self._wake.set()
+        return done
+
+    async def _flush_acks(self) -> None:
+        acks, self._acks = self._acks, []
+        try:
+            await self.store.done_many(acks)
+        except Unavailable:
+            self._acks = acks + self._acks     # tried again next turn
+            raise
+
+    async def _deliver(self, ident: str, lane: _Lane, message: Message, stop: asyncio.Event) -> None:
         message_id, fields = message
         doc, enqueued_ms = fields[b"n"], int(fields[b"t"])
         event_id = orjson.loads(doc)["id"]
@@ -135,12 +274,14 @@ class DeliveryWorker:
             endpoint = self._endpoints.get(ident)
             if endpoint is None:
                 return          # unregistered meanwhile: the entry stays in its (orphaned) queue
-            error = await self._attempt(endpoint, event_id, doc)
-            breaker = self.breakers.get(ident)
-            if breaker is not None:
-                breaker.record(error is None, self.clock.now_ms())
+            async with self._requests:
+                if stop.is_set():
+                    return      # stopping: not sent, the entry stays pending for the next worker
+                error = await self._attempt(lane.client, endpoint, event_id, doc)
+            lane.breaker.record(error is None, self.clock.now_ms())
+            lane.window = 1 if error is not None else min(lane.window + 1, max(1, self.settings.webhook_concurrency_max))
             if error is None:
-                await self.store.done(ident, message_id)
+                self._acks.append((ident, message_id))
                 self.counters.delivered += 1
                 self.counters.by_endpoint[ident] = self.counters.by_endpoint.get(ident, 0) + 1
                 return
@@ -151,25 +292,23 @@ class DeliveryWorker:
             attempt += 1
             if self.clock.now_ms() + delay_ms > enqueued_ms + s.webhook_deadline_ms:
                 await self.store.dead_letter(ident, doc, error, self.clock.now_ms())
-                await self.store.done(ident, message_id)
+                self._acks.append((ident, message_id))
                 self.counters.dead_lettered += 1
                 self.counters.dead_by_endpoint[ident] = self.counters.dead_by_endpoint.get(ident, 0) + 1
                 return
             await _sleep_unless(stop, delay_ms / 1000)
 
-    async def _attempt(self, endpoint: Endpoint, event_id: str, body: bytes) -> str | None:
+    async def _attempt(self, client: httpx.AsyncClient, endpoint: Endpoint, event_id: str, body: bytes) -> str | None:
         """None when the receiver took it (2xx), else why not."""
         headers = delivery_headers(endpoint, event_id, body, self.clock.now_ms())
         try:
-            response = await self.client.post(endpoint.url, content=body, headers=headers,
+            response = await client.post(endpoint.url, content=body, headers=headers,
                                               timeout=self.settings.webhook_timeout_ms / 1000)
         except httpx.HTTPError as exc:
             return f"{type(exc).__name__}: {exc}"
         if 200 <= response.status_code < 300:
             return None
         return f"HTTP {response.status_code}"
-
-
 def endpoint_status(worker: DeliveryWorker, endpoint: Endpoint, queued: int, now_ms: int) -> dict[str, object]:
     """What the console shows of one endpoint's deliveries (counted by this process since it started)."""
     c = worker.counters
@@ -198,3 +337,12 @@ async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), seconds)
     except TimeoutError:
         pass
+
+
+async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()

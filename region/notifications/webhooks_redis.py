@@ -6,7 +6,9 @@
     pw:dead          stream: dead-lettered deliveries (`e` endpoint, `n`, `err`, `t`), bounded
 The outbox (`pn:outbox`) is read by the consumer group "webhooks": an outbox entry is acked only
 after it is copied into every matching endpoint queue, so a restart re-reads it (pending entries
-first), and a queue entry is acked only after delivery, so a restart re-delivers it.
+first), and a queue entry is acked only after delivery, so a restart re-delivers it. The delivery
+worker reads, writes and acks the queues of all endpoints in pipelines (one round trip each), so
+its Redis connections do not grow with the number of endpoints.
 """
 
 from __future__ import annotations
@@ -85,13 +87,14 @@ class RedisWebhooks:
         self._groups.add(key)
         return True
 
-    async def _read(self, key: str, group: str, consumer: str, count: int) -> list[Message]:
-        """This consumer's pending entries first (left by a crash), then new ones."""
+    async def _read(self, key: str, group: str, consumer: str, count: int, start: str | None = None) -> list[Message]:
+        """This consumer's pending entries first (left by a crash), then new ones; or only those
+        from `start` ("0": pending, ">": new) when the caller knows which it wants."""
         if not await self._group(key, group):
             return []
-        for start in ("0", ">"):
+        for from_id in ("0", ">") if start is None else (start,):
             try:
-                reply: Any = await self.redis.xreadgroup(group, consumer, {key: start}, count=count)
+                reply: Any = await self.redis.xreadgroup(group, consumer, {key: from_id}, count=count)
             except ResponseError as exc:
                 if "NOGROUP" in str(exc):        # the stream was deleted (e.g. FLUSHALL): make it again
                     self._groups.discard(key)
@@ -103,12 +106,77 @@ class RedisWebhooks:
                 return rows
         return []
 
-    async def read_outbox(self, consumer: str, count: int) -> list[Message]:
-        return await self._read(OUTBOX_KEY, OUTBOX_GROUP, consumer, count)
+    async def read_outbox(self, consumer: str, count: int, start: str | None = None) -> list[Message]:
+        return await self._read(OUTBOX_KEY, OUTBOX_GROUP, consumer, count, start)
 
     async def ack_outbox(self, ids: list[str]) -> None:
         if ids:
             await self._call(self.redis.xack(OUTBOX_KEY, OUTBOX_GROUP, *ids))
+
+    async def enqueue_many(self, items: list[tuple[str, bytes]], enqueued_ms: int) -> None:
+        """Append each (endpoint id, notification) to its endpoint's queue: one round trip."""
+        if not items:
+            return
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for endpoint_id, doc in items:
+                    pipe.xadd(queue_key(endpoint_id), {"n": doc, "t": enqueued_ms},
+                              maxlen=self.queue_len_max, approximate=True)
+                await pipe.execute()
+        except RedisError as exc:
+            raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
+
+    async def ready_queues(self, endpoint_ids: list[str]) -> set[str]:
+        """The endpoints whose queue exists and has its consumer group (made here, from id 0, in
+        one round trip for those not seen before); a queue never written stays absent."""
+        unknown = [e for e in endpoint_ids if queue_key(e) not in self._groups]
+        if unknown:
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for e in unknown:
+                        pipe.xgroup_create(queue_key(e), QUEUE_GROUP, id="0")
+                    replies = await pipe.execute(raise_on_error=False)
+            except RedisError as exc:
+                raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
+            for e, reply in zip(unknown, replies, strict=True):
+                if not isinstance(reply, Exception) or "BUSYGROUP" in str(reply):
+                    self._groups.add(queue_key(e))
+        return {e for e in endpoint_ids if queue_key(e) in self._groups}
+
+    async def read_queues(self, reads: dict[str, str], consumer: str, count: int) -> dict[str, list[Message]]:
+        """Up to `count` entries of each endpoint's queue from its start id ("0": this consumer's
+        pending entries, ">": new ones), every queue in one round trip. A queue whose group is gone
+        (FLUSHALL) is left out and its group made again on the next `ready_queues`."""
+        if not reads:
+            return {}
+        idents = list(reads)
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for e in idents:
+                    pipe.xreadgroup(QUEUE_GROUP, consumer, {queue_key(e): reads[e]}, count=count)
+                replies = await pipe.execute(raise_on_error=False)
+        except RedisError as exc:
+            raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
+        out: dict[str, list[Message]] = {}
+        for e, reply in zip(idents, replies, strict=True):
+            if isinstance(reply, Exception):
+                self._groups.discard(queue_key(e))
+                continue
+            out[e] = [(_text(mid), fields or {}) for _, entries in (reply or []) for mid, fields in entries]
+        return out
+
+    async def done_many(self, entries: list[tuple[str, str]]) -> None:
+        """Ack and delete each delivered (endpoint id, queue entry id): one round trip."""
+        if not entries:
+            return
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for endpoint_id, message_id in entries:
+                    pipe.xack(queue_key(endpoint_id), QUEUE_GROUP, message_id)
+                    pipe.xdel(queue_key(endpoint_id), message_id)
+                await pipe.execute()
+        except RedisError as exc:
+            raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
 
     async def enqueue(self, endpoint_id: str, doc: bytes, enqueued_ms: int) -> None:
         await self._call(self.redis.xadd(queue_key(endpoint_id), {"n": doc, "t": enqueued_ms},

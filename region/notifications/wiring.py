@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-import httpx
 from podium.region.notifications.cursors_redis import RedisSeasonCursor
 from podium.region.notifications.delivery import DeliveryWorker
 from podium.region.notifications.engine import ContestLocks, NotificationEngine
@@ -33,7 +32,6 @@ class Notifications:
     webhooks: RedisWebhooks
     engine: NotificationEngine
     worker: DeliveryWorker
-    client: httpx.AsyncClient
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -47,13 +45,12 @@ async def open_notifications(settings: Settings, redis: AnyRedis, clock: Clock, 
     rules = RedisRules(redis, s.rules_per_board_max)
     inbox = RedisInbox(redis, s.inbox_len_max, s.outbox_len_max)
     webhooks = RedisWebhooks(redis, s.webhook_endpoints_max, s.webhook_queue_len_max, s.dead_letters_max)
-    client = httpx.AsyncClient(limits=httpx.Limits(max_connections=s.webhook_endpoints_max * s.webhook_concurrency_max))
     seasons = (boards, store, RedisSeasonCursor(redis)) if boards is not None and store is not None else None
     engine = NotificationEngine(rules, inbox, fanout, s, clock, RedisQuarantineFeed(redis, s.webhook_poll_batch_max),
                                 seasons, contests)
     # One consumer name per region: a restarted process takes over the entries its predecessor held.
-    worker = DeliveryWorker(webhooks, s, clock, f"{settings.region}-webhooks", client)
-    n = Notifications(settings, clock, rules, inbox, webhooks, engine, worker, client)
+    worker = DeliveryWorker(webhooks, s, clock, f"{settings.region}-webhooks")
+    n = Notifications(settings, clock, rules, inbox, webhooks, engine, worker)
     n.tasks = [asyncio.create_task(engine.run(n.stop), name="notification rules"),
                asyncio.create_task(worker.run(n.stop), name="webhook delivery")]
     return n
@@ -66,4 +63,3 @@ async def close_notifications(n: Notifications) -> None:
             await asyncio.wait_for(asyncio.shield(task), 5.0)
         except TimeoutError:
             await cancel_and_wait(task)
-    await n.client.aclose()

@@ -17,6 +17,11 @@ from podium.errors import Unauthenticated
 from podium.signing import verify
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 1024      # many endpoints' first connections arrive at once
+    daemon_threads = True
+
+
 class Receiver:
     def __init__(self, secrets: dict[str, str], fail_first: int = 0, hang_s: float = 0.0) -> None:
         self.secrets = secrets
@@ -24,6 +29,7 @@ class Receiver:
         self.fail_first = fail_first
         self.dead = False
         self.attempts: Counter[str] = Counter()
+        self.received: Counter[str] = Counter()       # signed requests read, counted before any hang
         self.accepted: Counter[str] = Counter()       # successful deliveries by event id
         self.bad_signatures = 0
         self.bodies_by_event: dict[str, bytes] = {}   # the first accepted body of each event
@@ -43,6 +49,8 @@ class Receiver:
                     self.end_headers()
                     return
                 event = headers["x-podium-event-id"]
+                with receiver.lock:
+                    receiver.received[event] += 1
                 if receiver.hang_s:
                     time.sleep(receiver.hang_s)          # a slow receiver (its own server thread)
                 with receiver.lock:
@@ -57,7 +65,7 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def bodies(self) -> list[dict[str, Any]]:

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import random
 
-import httpx
 import pytest
 import redis.asyncio as aioredis
 from podium.region.notifications.delivery import DeliveryWorker
@@ -37,10 +36,10 @@ async def until(check: object, seconds: float = 60.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def start(redis: aioredis.Redis, settings: NotificationSettings, client: httpx.AsyncClient,
+async def start(redis: aioredis.Redis, settings: NotificationSettings,
                 consumer: str = "c1") -> tuple[DeliveryWorker, asyncio.Event, asyncio.Task[None]]:
     store = RedisWebhooks(redis, 100, 10_000, 10_000)
-    worker = DeliveryWorker(store, settings, SystemClock(), consumer, client, random.Random(7))
+    worker = DeliveryWorker(store, settings, SystemClock(), consumer, random.Random(7))
     stop = asyncio.Event()
     return worker, stop, asyncio.create_task(worker.run(stop))
 
@@ -52,12 +51,11 @@ async def test_flaky_receiver_gets_exactly_one_success_per_event_and_signatures_
         await store.put_endpoint(Endpoint("flaky", rx.url(), SECRET))
         await store.put_endpoint(Endpoint("other-board", rx.url(), SECRET, boards=("zzz",)))
         await RedisInbox(redis_single, 50, 1000).publish(notes(5))
-        async with httpx.AsyncClient() as client:
-            worker, stop, task = await start(redis_single, FAST, client)
-            await until(lambda: len(rx.accepted) == 5)
-            await asyncio.sleep(0.3)       # time for any wrong extra delivery to show up
-            stop.set()
-            await task
+        worker, stop, task = await start(redis_single, FAST)
+        await until(lambda: len(rx.accepted) == 5)
+        await asyncio.sleep(0.3)       # time for any wrong extra delivery to show up
+        stop.set()
+        await task
         assert rx.accepted == {n.id: 1 for n in notes(5)}
         assert all(rx.attempts[n.id] == 3 for n in notes(5))
         assert rx.bad_signatures == 0
@@ -71,11 +69,10 @@ async def test_a_tampered_signature_is_refused_by_the_receiver_check(redis_singl
         store = RedisWebhooks(redis_single, 100, 10_000, 10_000)
         await store.put_endpoint(Endpoint("liar", rx.url(), SECRET))
         await RedisInbox(redis_single, 50, 1000).publish(notes(1))
-        async with httpx.AsyncClient() as client:
-            _, stop, task = await start(redis_single, FAST, client)
-            await until(lambda: rx.bad_signatures >= 1)
-            stop.set()
-            await task
+        _, stop, task = await start(redis_single, FAST)
+        await until(lambda: rx.bad_signatures >= 1)
+        stop.set()
+        await task
         assert not rx.accepted
 
 
@@ -87,18 +84,17 @@ async def test_dead_endpoint_dead_letters_and_replay_delivers(redis_single: aior
         await store.put_endpoint(Endpoint("dead", rx.url(), SECRET))
         await store.put_endpoint(Endpoint("healthy", ok.url(), SECRET))
         await RedisInbox(redis_single, 50, 1000).publish(notes(3))
-        async with httpx.AsyncClient() as client:
-            worker, stop, task = await start(redis_single, settings, client)
-            await until(lambda: worker.counters.dead_lettered == 3 and len(ok.accepted) == 3)
-            dead = await store.dead_letters(100)
-            assert sorted(d["notification"]["id"] for d in dead) == sorted(n.id for n in notes(3))  # type: ignore[index]
-            assert {d["endpoint"] for d in dead} == {"dead"}
-            rx.dead = False
-            for d in dead:
-                await store.replay(str(d["id"]), SystemClock().now_ms())
-            await until(lambda: len(rx.accepted) == 3)
-            stop.set()
-            await task
+        worker, stop, task = await start(redis_single, settings)
+        await until(lambda: worker.counters.dead_lettered == 3 and len(ok.accepted) == 3)
+        dead = await store.dead_letters(100)
+        assert sorted(d["notification"]["id"] for d in dead) == sorted(n.id for n in notes(3))  # type: ignore[index]
+        assert {d["endpoint"] for d in dead} == {"dead"}
+        rx.dead = False
+        for d in dead:
+            await store.replay(str(d["id"]), SystemClock().now_ms())
+        await until(lambda: len(rx.accepted) == 3)
+        stop.set()
+        await task
         assert await store.dead_letters(100) == []
         assert rx.accepted == {n.id: 1 for n in notes(3)}
 
@@ -111,19 +107,35 @@ async def test_worker_restart_loses_nothing(redis_single: aioredis.Redis) -> Non
         store = RedisWebhooks(redis_single, 100, 10_000, 10_000)
         await store.put_endpoint(Endpoint("e", rx.url(), SECRET))
         await RedisInbox(redis_single, 50, 1000).publish(notes(4))
-        async with httpx.AsyncClient() as client:
-            worker, stop, task = await start(redis_single, FAST, client)
-            await until(lambda: worker.counters.routed == 4 and sum(rx.attempts.values()) >= 4)
-            stop.set()
-            await task
-            await RedisInbox(redis_single, 50, 1000).publish(notes(6)[4:])   # written while no worker runs
-            rx.dead = False
-            worker2, stop2, task2 = await start(redis_single, FAST, client)
-            await until(lambda: len(rx.accepted) == 6)
-            stop2.set()
-            await task2
+        worker, stop, task = await start(redis_single, FAST)
+        await until(lambda: worker.counters.routed == 4 and sum(rx.attempts.values()) >= 4)
+        stop.set()
+        await task
+        await RedisInbox(redis_single, 50, 1000).publish(notes(6)[4:])   # written while no worker runs
+        rx.dead = False
+        worker2, stop2, task2 = await start(redis_single, FAST)
+        await until(lambda: len(rx.accepted) == 6)
+        stop2.set()
+        await task2
         assert rx.accepted == {n.id: 1 for n in notes(6)}
         assert worker.counters.delivered == 0 and worker2.counters.delivered == 6
+
+
+async def test_a_stopping_worker_finishes_the_attempts_it_has_sent(redis_single: aioredis.Redis) -> None:
+    """Stopped while the receiver holds its request, the worker waits for the answer, counts and
+    acks it: a cancelled request may have reached the receiver, and the next worker would send the
+    event again."""
+    with Receiver({"e": SECRET}, hang_s=1.0) as rx:
+        store = RedisWebhooks(redis_single, 100, 10_000, 10_000)
+        await store.put_endpoint(Endpoint("e", rx.url(), SECRET))
+        await RedisInbox(redis_single, 50, 1000).publish(notes(1))
+        worker, stop, task = await start(redis_single, FAST.model_copy(update={"webhook_stop_drain_ms": 30_000}))
+        await until(lambda: sum(rx.received.values()) == 1)
+        stop.set()
+        await task
+        assert rx.accepted == {notes(1)[0].id: 1}
+        assert worker.counters.delivered == 1
+        assert await store.queued("e") == 0
 
 
 async def test_a_hanging_endpoint_does_not_delay_a_healthy_one(redis_single: aioredis.Redis) -> None:
@@ -133,15 +145,14 @@ async def test_a_hanging_endpoint_does_not_delay_a_healthy_one(redis_single: aio
         await store.put_endpoint(Endpoint("slow", slow.url(), SECRET))
         await store.put_endpoint(Endpoint("fast", fast.url(), SECRET))
         await RedisInbox(redis_single, 50, 1000).publish(notes(20))
-        async with httpx.AsyncClient() as client:
-            worker, stop, task = await start(redis_single, settings, client)
-            await until(lambda: len(fast.accepted) == 20)
-            # every event reached the healthy endpoint while the slow one has not answered once
-            assert not slow.accepted and worker.counters.by_endpoint.get("slow", 0) == 0
-            stop.set()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        worker, stop, task = await start(redis_single, settings)
+        await until(lambda: len(fast.accepted) == 20)
+        # every event reached the healthy endpoint while the slow one has not answered once
+        assert not slow.accepted and worker.counters.by_endpoint.get("slow", 0) == 0
+        stop.set()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def test_worker_recovers_when_redis_loses_its_streams(redis_single: aioredis.Redis) -> None:
@@ -149,15 +160,14 @@ async def test_worker_recovers_when_redis_loses_its_streams(redis_single: aiored
     with Receiver({"e": SECRET}) as rx:
         store = RedisWebhooks(redis_single, 100, 10_000, 10_000)
         await store.put_endpoint(Endpoint("e", rx.url(), SECRET))
-        async with httpx.AsyncClient() as client:
-            _, stop, task = await start(redis_single, FAST, client)
-            await RedisInbox(redis_single, 50, 1000).publish(notes(1))
-            await until(lambda: len(rx.accepted) == 1)
-            await redis_single.flushall()
-            await asyncio.sleep(0.5)                     # several polls: an idle worker writes nothing
-            assert await redis_single.dbsize() == 0
-            await store.put_endpoint(Endpoint("e", rx.url(), SECRET))
-            await RedisInbox(redis_single, 50, 1000).publish(notes(3)[1:])
-            await until(lambda: len(rx.accepted) == 3)
-            stop.set()
-            await task
+        _, stop, task = await start(redis_single, FAST)
+        await RedisInbox(redis_single, 50, 1000).publish(notes(1))
+        await until(lambda: len(rx.accepted) == 1)
+        await redis_single.flushall()
+        await asyncio.sleep(0.5)                     # several polls: an idle worker writes nothing
+        assert await redis_single.dbsize() == 0
+        await store.put_endpoint(Endpoint("e", rx.url(), SECRET))
+        await RedisInbox(redis_single, 50, 1000).publish(notes(3)[1:])
+        await until(lambda: len(rx.accepted) == 3)
+        stop.set()
+        await task

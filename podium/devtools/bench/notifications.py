@@ -8,8 +8,8 @@ in the same run.
    Podium: the same plus `evaluate()` of `rules` rules (a mix of overtaken, entered/left top-N and
    rank thresholds).
 2. Webhook deliveries. `events` notifications in the Redis outbox, `endpoints` endpoints that each
-   want every event, one local HTTP receiver (a thread, HTTP/1.1 keep-alive) that verifies nothing
-   and answers 200. Baseline: the same signed bodies posted straight from an httpx client with the
+   want every event, one local HTTP receiver (asyncio, its own process, HTTP/1.1 keep-alive) that
+   verifies nothing and answers 200 (500 for the failing share, which is then dead-lettered). Baseline: the same signed bodies posted straight from an httpx client with the
    same per-endpoint concurrency (no Redis, no queues); Podium: the `DeliveryWorker` routing and
    delivering them. Lag: receiver arrival minus the event's enqueue time.
 """
@@ -19,18 +19,19 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import ssl
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import certifi
 import httpx
 import orjson
 
 from podium.config import ApiLimits, NotificationSettings
+from podium.devtools.bench.webhook_receiver import Receiver
 from podium.model import RankedEntry
 from podium.redis_client import connect
 from podium.redis_server import RedisServer
@@ -124,75 +125,45 @@ def bench_rules(players: int, rules: int, ticks: int, changes_per_tick: int, see
 
 
 # -- 2. webhook deliveries ----------------------------------------------------------------------
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 4096      # every endpoint's connections may arrive at once
-    daemon_threads = True
-
-
-class _Receiver:
-    """Answers 200 to every POST and records (event id, arrival ms); keep-alive connections."""
-
-    def __init__(self) -> None:
-        self.arrivals: list[tuple[str, int]] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("content-length", "0")))
-                event = self.headers.get("x-podium-event-id", "")
-                with receiver.lock:
-                    receiver.arrivals.append((event, time.time_ns() // 1_000_000))
-                self.send_response(200)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = _Server(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def url(self, endpoint: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook/{endpoint}"
-
-    def reset(self) -> None:
-        with self.lock:
-            self.arrivals = []
-
-
 def _notes(events: int, at_ms: int) -> list[bytes]:
     return [orjson.dumps({"id": f"bench:{i}", "kind": "threshold", "rule": "r", "board": "bench", "player": f"p{i}",
                           "at_ms": at_ms, "rank": 1, "previous_rank": None, "score": i, "by": [], "count": 0,
                           "extra": {}}) for i in range(events)]
 
 
-async def _baseline(receiver: _Receiver, endpoints: list[Any], bodies: list[bytes], concurrency: int) -> float:
+async def _baseline(endpoints: list[Any], bodies: list[bytes], concurrency: int) -> float:
+    """Each endpoint posted by its own httpx client (`concurrency` keep-alive connections): one
+    shared pool of thousands of connections is quadratic in httpx, and would flatter the worker."""
     from podium.region.notifications.webhooks import delivery_headers
 
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=len(endpoints) * concurrency),
-                                 timeout=HTTP_TIMEOUT_S) as client:
-        async def one_endpoint(endpoint: Any) -> None:
-            queue = list(bodies)
+    tls = ssl.create_default_context(cafile=certifi.where())
+    clients = [httpx.AsyncClient(timeout=HTTP_TIMEOUT_S, trust_env=False, transport=httpx.AsyncHTTPTransport(
+        verify=tls, limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)))
+        for _ in endpoints]
 
-            async def lane() -> None:
-                while queue:
-                    body = queue.pop()
-                    event = orjson.loads(body)["id"]
-                    r = await client.post(endpoint.url, content=body,
-                                          headers=delivery_headers(endpoint, event, body, time.time_ns() // 1_000_000))
-                    r.raise_for_status()
+    async def one_endpoint(endpoint: Any, client: httpx.AsyncClient) -> None:
+        queue = list(bodies)
 
-            await asyncio.gather(*(lane() for _ in range(concurrency)))
+        async def lane() -> None:
+            while queue:
+                body = queue.pop()
+                event = orjson.loads(body)["id"]
+                r = await client.post(endpoint.url, content=body,
+                                      headers=delivery_headers(endpoint, event, body, time.time_ns() // 1_000_000))
+                r.raise_for_status()
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(one_endpoint(e) for e in endpoints))
-        return time.perf_counter() - t0
+        await asyncio.gather(*(lane() for _ in range(concurrency)))
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one_endpoint(e, c) for e, c in zip(endpoints, clients, strict=True)))
+    elapsed = time.perf_counter() - t0
+    for client in clients:
+        await client.aclose()
+    return elapsed
 
 
-async def _podium(redis_url: str, endpoints: list[Any], bodies: list[bytes], settings: NotificationSettings) -> tuple[float, int]:
+async def _podium(redis_url: str, endpoints: list[Any], bodies: list[bytes],
+                  settings: NotificationSettings) -> tuple[float, int, int]:
     from podium.clock import SystemClock
     from podium.region.notifications.delivery import DeliveryWorker
     from podium.region.notifications.inbox_redis import OUTBOX_KEY
@@ -202,8 +173,7 @@ async def _podium(redis_url: str, endpoints: list[Any], bodies: list[bytes], set
     store = RedisWebhooks(redis, settings.webhook_endpoints_max, len(bodies) + 1, settings.dead_letters_max)
     for endpoint in endpoints:
         await store.put_endpoint(endpoint)
-    client = httpx.AsyncClient(limits=httpx.Limits(max_connections=len(endpoints) * settings.webhook_concurrency_max))
-    worker = DeliveryWorker(store, settings, SystemClock(), "bench", client)
+    worker = DeliveryWorker(store, settings, SystemClock(), "bench")
     stop = asyncio.Event()
     want = len(bodies) * len(endpoints)
     t0 = time.perf_counter()
@@ -218,35 +188,38 @@ async def _podium(redis_url: str, endpoints: list[Any], bodies: list[bytes], set
     elapsed = time.perf_counter() - t0
     stop.set()
     await task
-    await client.aclose()
     await redis.aclose()
-    return elapsed, worker.counters.delivered
+    return elapsed, worker.counters.delivered, worker.counters.dead_lettered
 
 
-def bench_webhooks(endpoints: int, events: int) -> dict[str, Any]:
+def bench_webhooks(endpoints: int, events: int, failing_share: float = 0.0) -> dict[str, Any]:
+    """`failing_share` of the endpoints answer 500 to everything: they are retried quickly and
+    dead-lettered after a short deadline, and the lag is measured on the healthy ones only."""
     from podium.region.notifications.webhooks import Endpoint
 
+    failing = int(endpoints * failing_share)
     settings = NotificationSettings()
-    receiver = _Receiver()
-    receiver.thread.start()
-    hooks = [Endpoint(f"e{i}", receiver.url(f"e{i}"), WEBHOOK_SECRET) for i in range(endpoints)]
-    try:
+    if failing:
+        settings = settings.model_copy(update={"webhook_retry_base_ms": 100, "webhook_retry_ms_max": 400,
+                                               "webhook_deadline_ms": 2000})
+    with Receiver() as receiver:
+        hooks = [Endpoint(f"e{i}", receiver.failing_url(f"e{i}") if i < failing else receiver.url(f"e{i}"),
+                          WEBHOOK_SECRET) for i in range(endpoints)]
+        healthy = hooks[failing:]
         bodies = _notes(events, time.time_ns() // 1_000_000)
-        base_s = asyncio.run(_baseline(receiver, hooks, bodies, settings.webhook_concurrency_max))
-        receiver.reset()
+        base_s = asyncio.run(_baseline(healthy, bodies, settings.webhook_concurrency_max))
+        receiver.take()
         with tempfile.TemporaryDirectory(prefix="podium-bench-notify-") as tmp, \
                 RedisServer(Path(tmp), appendonly=False) as server:
             enqueued_ms = time.time_ns() // 1_000_000
             bodies = _notes(events, enqueued_ms)
-            podium_s, delivered = asyncio.run(_podium(server.url, hooks, bodies, settings))
-        lags = [arrived - enqueued_ms for _, arrived in receiver.arrivals]
-    finally:
-        receiver.server.shutdown()
-        receiver.server.server_close()
+            podium_s, delivered, dead = asyncio.run(_podium(server.url, hooks, bodies, settings))
+        lags = [arrived - enqueued_ms for _, arrived in receiver.take()]
     total = events * endpoints
-    return {"endpoints": endpoints, "events": events, "deliveries": total, "delivered": delivered,
-            "lost": total - delivered,
-            "baseline_deliveries_per_s": round(total / base_s, 1), "podium_deliveries_per_s": round(total / podium_s, 1),
+    return {"endpoints": endpoints, "events": events, "failing_endpoints": failing, "deliveries": total,
+            "delivered": delivered, "dead_lettered": dead, "lost": total - delivered - dead,
+            "baseline_deliveries_per_s": round(events * len(healthy) / base_s, 1),
+            "podium_deliveries_per_s": round(total / podium_s, 1),
             "lag_from_enqueue_ms": {"p50": _pct(lags, 0.5), "p99": _pct(lags, 0.99), "max": _pct(lags, 1.0)},
             "settings": {"webhook_poll_ms": settings.webhook_poll_ms,
                          "webhook_concurrency_max": settings.webhook_concurrency_max}}
