@@ -38,7 +38,10 @@ def cut(entries: Sequence[Sequence[Change]], skip: int, budget_bytes: int, overh
     """Pack `entries` (in stream order; the first has `skip` changes shipped already) into a body
     of at most `budget_bytes` (the envelope costs `overhead_bytes`) and `changes_max` changes, or
     one change if even that does not fit. The count bounds how long the receiver works on one body
-    (and so the lag of every change in it); the bytes bound what it accepts at all."""
+    (and so the lag of every change in it), but never splits an entry: the rest of the first entry
+    always goes whole when its bytes fit (the receiver records an entry as merged once it has any
+    of its changes, so a split entry would be reported merged early). The bytes bound what the
+    receiver accepts at all: they alone cut inside an entry."""
     invariant(bool(entries), "cut needs at least one entry")
     invariant(0 <= skip < len(entries[0]), "skip lies within the first entry")
     invariant(changes_max is None or changes_max >= 1, "a body carries at least one change")
@@ -48,16 +51,16 @@ def cut(entries: Sequence[Sequence[Change]], skip: int, budget_bytes: int, overh
     for index, entry in enumerate(entries):
         rest = entry[skip:] if index == 0 else entry
         rest_bytes = sum(change_bytes(c) for c in rest)
-        if size + rest_bytes <= budget_bytes and len(out) + len(rest) <= count_max:
+        if size + rest_bytes <= budget_bytes and (not out or len(out) + len(rest) <= count_max):
             out += rest
             size += rest_bytes
             continue
         if out:
             return Cut(out, index, 0, size)
-        # the first entry alone is over a bound: as many of its changes as fit, at least one
+        # the first entry alone is over the byte budget: as many of its changes as fit, at least one
         taken = skip
         for change in rest:
-            if out and (size + change_bytes(change) > budget_bytes or len(out) >= count_max):
+            if out and size + change_bytes(change) > budget_bytes:
                 break
             out.append(change)
             size += change_bytes(change)
