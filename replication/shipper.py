@@ -188,7 +188,8 @@ class Shipper:
                 if lines >= changes_max:
                     # the entry that fills the body, and the next one: its id is where the stream
                     # stands after this body (nothing further is parsed)
-                    return rows + chunk[:index + 2]
+                    rows += chunk[:index + 2]
+                    return rows
             rows += chunk
             if len(chunk) < want:
                 break
