@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from datasketches import kll_floats_sketch
 from opentelemetry.metrics import Histogram
 from podium.global_.last_good_tops import LastGoodTops
@@ -46,8 +47,10 @@ class RegionStatus:
     lag_sketch: kll_floats_sketch = field(default_factory=lambda: kll_floats_sketch(200))
 
     def record_lags(self, lags_ms: Sequence[float]) -> None:
-        for lag in lags_ms:
-            self.lag_sketch.update(lag)
+        if lags_ms:
+            # one vectorized update per batch: a Python call per change cost 5% of the global
+            # tier's CPU during a burst
+            self.lag_sketch.update(np.asarray(lags_ms, dtype=np.float32))
 
     @property
     def last_contact_ms(self) -> int:

@@ -181,6 +181,9 @@ class ReplicationSettings(BaseModel):
     consume_records_max: int = 500           # global tier: records per consumer poll (kafka transport)
     digest_players_page_max: int = 10_000    # anti-entropy: players per page of a bucket's listing (tombstone repair)
     ship_concurrency_max: int = 8            # a region's boards shipped at once (requests in flight to the global tier)
+    # changes per request: bounds the receiver's work on one body, so a backlog drains as a stream of
+    # short requests (each well inside request_timeout_ms) instead of a few multi-second ones
+    ship_batch_changes_max: int = 5000
 
 
 class ContestSettings(BaseModel):

@@ -50,15 +50,16 @@ class Change:
 
     @classmethod
     def from_wire(cls, region: str, row: list[Any]) -> Change:
-        if not isinstance(row, list) or len(row) not in (6, 7) or (len(row) == 7 and row[6] != 1):
+        # exact types (decoded JSON has no subclasses; `bool` is refused as an integer): the global
+        # tier decodes every change of a burst here, so the checks are the cheapest that hold
+        if type(row) is not list or len(row) not in (6, 7) or (len(row) == 7 and row[6] != 1):
             raise ValueError("a change is [board, season, player, score, achieved_at, seq] (+ 1 when removed)")
         board, season, player, score, ts, seq = row[:6]
-        for value in (season, score, ts, seq):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError("change fields season, score, achieved_at and seq must be integers")
-        if not isinstance(board, str) or not isinstance(player, str):
+        if type(season) is not int or type(score) is not int or type(ts) is not int or type(seq) is not int:
+            raise ValueError("change fields season, score, achieved_at and seq must be integers")
+        if type(board) is not str or type(player) is not str:
             raise ValueError("change board and player must be strings")
-        return cls(region, board, season, player, score, ts, seq, removed=len(row) == 7)
+        return cls(region, board, season, player, score, ts, seq, len(row) == 7)
 
 
 def parse_stream_entry(region: str, board: str, season: int, stream_id: bytes | str, data: bytes | str) -> list[Change]:

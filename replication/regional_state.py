@@ -17,8 +17,13 @@ TOMBSTONE_TS = -1
 
 
 def live(state: RegionalState) -> RegionalState:
-    """The regions that hold the entry (tombstones left out)."""
-    return {r: v for r, v in state.items() if v[1] != TOMBSTONE_TS}
+    """The regions that hold the entry (tombstones left out). Without a tombstone that is `state`
+    itself, not a copy (the global merge resolves every changed entry twice: no dict for nothing);
+    callers only read it."""
+    for value in state.values():
+        if value[1] == TOMBSTONE_TS:
+            return {r: v for r, v in state.items() if v[1] != TOMBSTONE_TS}
+    return state
 
 
 def _newer(value: tuple[int, int, int], current: tuple[int, int, int] | None) -> bool:
@@ -47,6 +52,9 @@ def resolve(op: Operator, order: SortOrder, state: RegionalState) -> tuple[int, 
     state = live(state)
     if not state:
         return None
+    if len(state) == 1:   # most entries are held in one region: its value, whatever the operator
+        (only,) = state.values()
+        return only[0], only[1]
     if op in (Operator.INCREMENT, Operator.DECREMENT):
         # counter CRDT: each region's running total is its contribution; they add up
         return sum(v[0] for v in state.values()), max(v[1] for v in state.values())

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from podium.replication.changes import Change
-from podium.replication.transport import FeedReports, ShipTransport
+from podium.replication.transport import FeedReports, ShipTimedOut, ShipTransport
 
 from podium.breaker import Breakers
 from podium.model import Board
@@ -24,7 +24,9 @@ class BreakerShipTransport:
 
     async def send(self, region: str, board: Board, changes: Sequence[Change], feeds: FeedReports) -> None:
         await self.breakers.call(self.name, lambda: self.inner.send(region, board, changes, feeds),
-                                 timeout_ms=self.timeout_ms)
+                                 timeout_ms=self.timeout_ms, on_timeout=lambda: ShipTimedOut(
+                                     f"{self.name} did not acknowledge a batch within {self.timeout_ms} ms",
+                                     retryAfter=1.0))
 
     async def heartbeat(self, region: str, feeds: FeedReports) -> None:
         await self.breakers.call(self.name, lambda: self.inner.heartbeat(region, feeds),

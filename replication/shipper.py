@@ -6,9 +6,14 @@ id of the last entry the global tier acknowledged, in Redis, so it resumes from 
 restart, and retries with capped exponential backoff while the global tier or the link is down.
 Delivery is at-least-once; the global merge is idempotent (see `podium.replication.changes`).
 
-Bounds: a batch holds at most `ship_batch_max` stream entries and `ship_batch_bytes_max` bytes
-(`batching.cut`), below the receiver's body limit; a body the receiver still refuses (413) is cut
-in half and sent again at once, so a backlog of any size drains. Each stream is capped by
+Bounds: a batch holds at most `ship_batch_max` stream entries, `ship_batch_changes_max` changes
+and `ship_batch_bytes_max` bytes (`batching.cut`), below the receiver's body limit; a body the
+receiver still refuses (413) is cut in half and sent again at once, so a backlog of any size
+drains. The change count keeps each request short: a backlog ships as a stream of requests the
+receiver answers in a fraction of a second (the lag of a change is how long it waits for the
+requests ahead of it), never as bodies it works on for longer than `request_timeout_ms`. A batch
+not acknowledged in time halves that board's count (it grows back, doubling, on each acknowledged
+one): the receiver is busy, and resending the same large body would only add to its work. Each stream is capped by
 `ingest.changes_len_max`. A link down long enough for the cap to
 trim unshipped entries is detected (the stream's first id is past the acknowledged one), alarmed
 and counted, and repaired by anti-entropy.
@@ -27,7 +32,7 @@ from podium.replication.batching import coalesce, cut
 from podium.replication.change_feed import ChangeFeed, FeedRow
 from podium.replication.changes import SEQ_SUB_BITS, Change, parse_stream_entry, stream_id_to_seq
 from podium.replication.ship_trace import ship_span
-from podium.replication.transport import ShipTransport, encode_batch
+from podium.replication.transport import ShipTimedOut, ShipTransport, encode_batch
 
 from podium.clock import Clock
 from podium.config import ReplicationSettings
@@ -35,7 +40,8 @@ from podium.errors import PayloadTooLarge, Unavailable
 from podium.model import Board
 
 log = logging.getLogger("podium.replication.shipper")
-READ_CHUNK_ENTRIES = 128      # change-stream entries per read while filling one batch
+READ_CHUNK_ENTRIES = 128      # change-stream entries per read while filling one batch (at most)
+FIRST_CHUNK_ENTRIES = 16      # the first read of a batch; each next one doubles (a short backlog reads little)
 ENVELOPE_MARGIN_BYTES = 256   # signing headers travel outside the body; this covers JSON slack
 
 
@@ -77,6 +83,7 @@ class Shipper:
         self._paused = False
         self._last_heartbeat = float("-inf")
         self._budget_bytes: dict[str, int] = {}               # per board, after a 413
+        self._changes_max: dict[str, int] = {}                # per board, after a timeout (grows back)
         self._partial: dict[str, tuple[str | None, int]] = {}  # board -> (entry id, changes of it shipped)
         self._wake = asyncio.Event()
 
@@ -118,7 +125,8 @@ class Shipper:
     async def _ship_board(self, board: Board, position: str) -> int:
         limit = self.settings.ship_batch_max
         budget = self._budget_bytes.get(board.id, self.settings.ship_batch_bytes_max)
-        rows = await self._read_up_to(board, position, limit + 1, budget)
+        changes_max = self._changes_max.get(board.id, self.settings.ship_batch_changes_max)
+        rows = await self._read_up_to(board, position, limit + 1, budget, changes_max)
         if not rows:
             self.stats.lag_ms.pop(board.id, None)
             return 0
@@ -130,7 +138,7 @@ class Shipper:
         skip_n = skip[1] if skip[0] == ids[0] and skip[1] < len(entries[0]) else 0
         head = _seq(await self.feed.head(board))
         overhead = len(encode_batch(self.region, board, [], {board.id: [head, head, head]})) + ENVELOPE_MARGIN_BYTES
-        part = cut(entries[:limit], skip_n, budget, overhead)
+        part = cut(entries[:limit], skip_n, budget, overhead, changes_max)
         done = part.entries_done
         acked_after = ids[done - 1] if done else position
         next_unacked = ids[done] if done < len(ids) else None
@@ -143,6 +151,17 @@ class Shipper:
         except PayloadTooLarge as exc:
             self._refused(board, part.changes, part.size_bytes, exc)
             return 0
+        except ShipTimedOut:
+            self._changes_max[board.id] = max(1, len(part.changes) // 2)
+            log.warning("the global tier did not acknowledge %d changes of %s in time; sending at most %d at once",
+                        len(part.changes), board.id, self._changes_max[board.id])
+            raise
+        if board.id in self._changes_max:
+            grown = 2 * self._changes_max[board.id]
+            if grown >= self.settings.ship_batch_changes_max:
+                del self._changes_max[board.id]
+            else:
+                self._changes_max[board.id] = grown
         if done:
             await self.feed.ack(board, acked_after)
         self._partial[board.id] = (ids[0], part.skip_next) if part.skip_next else (None, 0)
@@ -151,19 +170,30 @@ class Shipper:
         self.stats.stuck.pop(board.id, None)
         return len(part.changes)
 
-    async def _read_up_to(self, board: Board, position: str, count: int, budget_bytes: int) -> list[FeedRow]:
+    async def _read_up_to(self, board: Board, position: str, count: int, budget_bytes: int,
+                          changes_max: int) -> list[FeedRow]:
         """Entries after `position`, in chunks, stopping once their packed size passes the budget
-        (an encoded change is larger than its packed line, so that is all one body can carry): a
-        deep backlog is never read and parsed whole for one request."""
+        (an encoded change is larger than its packed line, so that is all one body can carry) or
+        their lines (one per change) reach `changes_max`: a deep backlog is never read and parsed
+        whole for one request."""
         rows: list[FeedRow] = []
-        packed_bytes = 0
-        while len(rows) < count and packed_bytes <= budget_bytes:
-            want = min(READ_CHUNK_ENTRIES, count - len(rows))
+        packed_bytes = lines = 0
+        chunk_entries = FIRST_CHUNK_ENTRIES
+        while len(rows) < count and packed_bytes <= budget_bytes and lines < changes_max:
+            want = min(chunk_entries, count - len(rows))
             chunk = await self.feed.read(board, rows[-1][0] if rows else position, want)
+            for index, row in enumerate(chunk):
+                packed_bytes += len(row.data)
+                lines += row.data.count("\n") + 1
+                if lines >= changes_max:
+                    # the entry that fills the body, and the next one: its id is where the stream
+                    # stands after this body (nothing further is parsed)
+                    rows += chunk[:index + 2]
+                    return rows
             rows += chunk
-            packed_bytes += sum(len(r.data) for r in chunk)
             if len(chunk) < want:
                 break
+            chunk_entries = min(READ_CHUNK_ENTRIES, 2 * chunk_entries)
         return rows
 
     def _refused(self, board: Board, changes: list[Change], size_bytes: int, exc: PayloadTooLarge) -> None:

@@ -23,6 +23,11 @@ REPLICATE_PATH = "/v1/replicate"
 FeedReports = Mapping[str, Sequence[int]]
 
 
+class ShipTimedOut(Unavailable):
+    """The receiver did not acknowledge a batch in time: it may still merge it, but it is busy, so
+    the shipper sends that board smaller bodies (and the same changes again: merging is idempotent)."""
+
+
 class ShipTransport(Protocol):
     async def send(self, region: str, board: Board, changes: Sequence[Change], feeds: FeedReports) -> None:
         """Deliver one board's batch; returns only once the global tier acknowledged it. Raises
@@ -63,6 +68,8 @@ class HttpShipTransport:
         headers = {**signed_headers(region, self.secret, "POST", path, self.clock.now_ms(), body), **current_carrier()}
         try:
             response = await self.http.post(path, content=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise ShipTimedOut(f"the global tier did not answer in time ({exc.__class__.__name__})") from exc
         except httpx.HTTPError as exc:
             raise Unavailable(f"global tier unreachable: {exc.__class__.__name__}") from exc
         if response.status_code == 413:

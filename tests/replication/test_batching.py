@@ -1,6 +1,7 @@
-"""Cutting a backlog into bodies below a byte budget: against the whole backlog, the parts carry
-every change once, in order; each body fits the budget unless it is a single change; the position
-to acknowledge only advances past entries fully shipped."""
+"""Cutting a backlog into bodies below a byte budget and a change count: against the whole backlog,
+the parts carry every change once, in order; each body fits the budget unless it is a single
+change, and the count unless it is the rest of a single entry; the position to acknowledge only
+advances past entries fully shipped."""
 
 from __future__ import annotations
 
@@ -30,18 +31,22 @@ def entries_of(sizes: list[list[int]]) -> list[list[Change]]:
 
 
 @given(sizes=st.lists(st.lists(st.integers(1, 120), min_size=1, max_size=12), min_size=1, max_size=15),
-       budget=st.integers(OVERHEAD, OVERHEAD + 3000))
-def test_cuts_cover_the_backlog_in_order_within_budget(sizes: list[list[int]], budget: int) -> None:
+       budget=st.integers(OVERHEAD, OVERHEAD + 3000), changes_max=st.none() | st.integers(1, 20))
+def test_cuts_cover_the_backlog_in_order_within_budget(sizes: list[list[int]], budget: int,
+                                                       changes_max: int | None) -> None:
     entries = entries_of(sizes)
     sent: list[Change] = []
     position, skip, rounds = 0, 0, 0
     while position < len(entries):
         rounds += 1
         assert rounds <= sum(len(e) for e in entries), "every cut makes progress"
-        part = cut(entries[position:], skip, budget, OVERHEAD)
+        part = cut(entries[position:], skip, budget, OVERHEAD, changes_max)
         body = encode_batch("us-east", BOARD, part.changes, FEEDS)
         assert len(body) <= part.size_bytes
         assert part.size_bytes <= budget or len(part.changes) == 1
+        # over the count only with the rest of a single entry, never cut by the count
+        assert changes_max is None or len(part.changes) <= changes_max or (
+            part.entries_done <= 1 and len(part.changes) <= len(entries[position]) - skip)
         sent += part.changes
         position += part.entries_done
         skip = part.skip_next

@@ -2,9 +2,10 @@
 through the production code: each region applies scores with the real apply script on its own
 Redis database, the real `Shipper` ships them through a `RedisChangeFeed`, and the real
 `GlobalStore` merges them on a fourth database. Only the network is simulated (an injected
-transport): it drops requests, loses acknowledgements after delivering, duplicates, holds
-deliveries back and releases them out of order (acknowledged first, as a log would), refuses large
-bodies (413) and cuts regions off. Time is a `FakeClock`. After healing, the global tier equals an
+transport): it drops requests, loses acknowledgements after delivering, times out after
+delivering (the shipper then sends that board fewer changes at once), duplicates, holds deliveries
+back and releases them out of order (acknowledged first, as a log would), refuses large bodies
+(413) and cuts regions off. Time is a `FakeClock`. After healing, the global tier equals an
 oracle merged here from the regions' own boards by the documented rules: nothing lost, nothing
 counted twice. Replay a failure with its seed."""
 
@@ -21,7 +22,7 @@ from podium.region.rank_store_redis import RedisRankStore
 from podium.replication.change_feed_redis import RedisChangeFeed
 from podium.replication.changes import Change
 from podium.replication.shipper import Shipper
-from podium.replication.transport import encode_batch
+from podium.replication.transport import ShipTimedOut, encode_batch
 
 from podium.boards import BoardRegistry
 from podium.clock import FakeClock
@@ -46,6 +47,7 @@ class Network:
         self.cut: set[str] = set()
         self.held: list[tuple[Board, list[Change]]] = []
         self.lossy = True
+        self.timeouts = 0
 
     def transport(self, region: str) -> RegionLink:
         return RegionLink(self, region)
@@ -70,9 +72,13 @@ class RegionLink:
             raise PayloadTooLarge("simulated 413")
         if region in net.cut or (net.lossy and roll < 0.15):
             raise Unavailable("simulated: request lost")
-        if net.lossy and roll < 0.25:
+        if net.lossy and roll < 0.2:
             await net.deliver(board, changes)
             raise Unavailable("simulated: delivered, acknowledgement lost")
+        if net.lossy and roll < 0.25:
+            await net.deliver(board, changes)   # merged, but after the shipper stopped waiting
+            net.timeouts += 1
+            raise ShipTimedOut("simulated: acknowledged too late")
         if net.lossy and roll < 0.4:
             net.held.append((board, list(changes)))         # acknowledged now, merged later, in any order
             return
@@ -116,8 +122,12 @@ async def test_lossy_reordering_network_converges_to_the_oracle(redis_server: Re
             await c.flushdb()
         net = Network(rng, GlobalStore(clients[3]))
         stores, shippers = {}, {}
-        settings = ReplicationSettings(ship_batch_max=4, ship_batch_bytes_max=2000, heartbeat_interval_ms=500)
+        # a few changes per body in two regions (the count cap cuts inside stream entries), the
+        # byte budget and the 413s alone in the third
+        changes_max = dict(zip(REGIONS, [3, 8, 5000], strict=True))
         for region, redis in zip(REGIONS, clients, strict=False):
+            settings = ReplicationSettings(ship_batch_max=4, ship_batch_bytes_max=2000, heartbeat_interval_ms=500,
+                                           ship_batch_changes_max=changes_max[region])
             registry = BoardRegistry(redis, clock)
             for board in BOARDS:
                 await registry.create(board)
@@ -159,6 +169,7 @@ async def test_lossy_reordering_network_converges_to_the_oracle(redis_server: Re
                 break
         assert not net.held and all(s.stats.lag_ms == {} for s in shippers.values())
         assert any(s.stats.splits for s in shippers.values()), "the 413 path was exercised"
+        assert net.timeouts, "the timeout path was exercised"
         for board in BOARDS:
             per_region = [{r.player: (r.score, r.achieved_at_ms) for r in await stores[region].range(board, 0, 1000)}
                           for region in REGIONS]
