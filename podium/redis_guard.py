@@ -59,12 +59,6 @@ def _word(arg: Any) -> str:
 
 
 def _blocks(args: tuple[Any, ...]) -> bool:
-<<<<<<< HEAD
-    """BLPOP and friends, or XREAD[GROUP] ... BLOCK ms: waiting is what they are for."""
-    return bool(args) and (_word(args[0]) in BLOCKING_COMMANDS
-                           # only a 5-long word can be BLOCK: a long argument (a packed batch) is never decoded
-                           or any(isinstance(a, str | bytes) and len(a) == 5 and _word(a) == "BLOCK" for a in args[1:]))
-=======
     """BLPOP and friends, or XREAD[GROUP] ... BLOCK ms: waiting is what they are for. Only XREAD's
     arguments are scanned for BLOCK: an EVALSHA applying a score batch has 4,000 of them (the scan
     was 5% of the region's ingest profile), and a player named "block" does not make a call blocking."""
@@ -73,7 +67,6 @@ def _blocks(args: tuple[Any, ...]) -> bool:
     command = _word(args[0])
     return command in BLOCKING_COMMANDS or (
         command in _BLOCK_OPTION_COMMANDS and any(isinstance(a, str | bytes) and _word(a) == "BLOCK" for a in args[1:]))
->>>>>>> ingest
 
 
 async def _guarded(breakers: Breakers, name: str, fn: Any, blocks: bool) -> Any:
