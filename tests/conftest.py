@@ -49,13 +49,18 @@ def xdist_group_of(item: pytest.Item) -> str | None:
 
 @pytest.hookimpl(tryfirst=True)   # before xdist reads the groups into the node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    groups = {item.nodeid: xdist_group_of(item) for item in items}
+    # a module with a module-scoped server runs whole in one process: its other tests may read
+    # what the server's tests left (a module's totals, say)
+    modules = {nodeid.split("::", 1)[0] for nodeid, group in groups.items() if group == nodeid.split("::", 1)[0]}
     for item in items:
-        group = xdist_group_of(item)
+        path = item.nodeid.split("::", 1)[0]
+        group = groups[item.nodeid] or (path if path in modules else None)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
     # the long shared-server groups first, so no process is left with one at the end of the run
     shared = {group for group, _, _ in SHARED_SERVER_GROUPS}
-    items.sort(key=lambda i: 0 if xdist_group_of(i) in shared else 1)
+    items.sort(key=lambda i: 0 if groups[i.nodeid] in shared else 1)
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ ADAPTERS = frozenset({
     "region/contests/store_redis.py",
     "region/contests/settlement_outbox_redis.py",
     "region/trending/store_redis.py",
+    "region/trending/sketch_compaction_redis.py",
     "region/notifications/cursors_redis.py",
     "region/notifications/inbox_redis.py",
     "region/notifications/quarantine_feed_redis.py",
