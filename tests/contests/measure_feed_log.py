@@ -14,34 +14,25 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
-from podium.region.contests.ledger_batcher import LedgerBatcher
-from podium.region.contests.ledger_sqlite import SqliteLedger
-from podium.region.contests.service import ContestService
-from podium.region.contests.store_redis import RedisContestStore, contest_key
+from podium.region.contests.store_redis import contest_key
 
 from benchmarks.contests_bench import PLAYERS, _fill, contest_doc, match_doc
-from podium.clock import SystemClock
 from podium.devtools.kafka_broker import KafkaCluster
 from podium.redis_server import RedisServer
 from tests.contests.test_contests_http import signed_post
+from tests.contests.test_feed_event_log import contest_service
 from tests.stream.conftest import StreamRegion, stream_env
 
 
 async def _ready_contest(redis_url: str, match: str, teams: int, tmp: Path) -> None:
     """A locked, indexed contest of `teams` entries (set-up, not measured)."""
-    client = aioredis.Redis.from_url(redis_url)
-    ledger = SqliteLedger(tmp / f"{match}.db")
-    await ledger.open()
-    svc = ContestService(RedisContestStore(client), LedgerBatcher(ledger), SystemClock())
-    deadline = int(time.time() * 1000) + 1500
-    await svc.declare_match(match_doc(match, deadline))
-    await svc.create_contest(contest_doc(f"{match}-c", match, max(teams, 1)))
-    await _fill(client, f"{match}-c", teams, random.Random(1))
-    await asyncio.sleep(max(0.0, deadline / 1000 - time.time()) + 0.05)
-    await svc.ready_contests(match)
-    await svc.ledger.aclose()
-    await ledger.close()
-    await client.aclose()
+    async with contest_service(redis_url, tmp / f"{match}.db") as svc:
+        deadline = int(time.time() * 1000) + 1500
+        await svc.declare_match(match_doc(match, deadline))
+        await svc.create_contest(contest_doc(f"{match}-c", match, max(teams, 1)))
+        await _fill(svc.store.redis, f"{match}-c", teams, random.Random(1))
+        await asyncio.sleep(max(0.0, deadline / 1000 - time.time()) + 0.05)
+        await svc.ready_contests(match)
 
 
 async def _all_done(redis_url: str, keys: list[str], timeout_s: float = 600) -> None:

@@ -6,10 +6,12 @@ and a new one replays the uncommitted records (each event's progress key makes i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,21 @@ from tests.stream.conftest import kafka_bootstrap, kafka_broker, stream_region, 
 # One entry per Lua call: a fan-out takes many calls, so a worker can be killed in the middle of one.
 EVENT_LOG = {"PODIUM_CONTESTS__EVENT_LOG": "true", "PODIUM_CONTESTS__FANOUT_CHUNK_ENTRIES": "1"}
 
+@contextlib.asynccontextmanager
+async def contest_service(redis_url: str, ledger_path: Path) -> AsyncIterator[ContestService]:
+    """A contest service on the region's Redis and a SQLite ledger, closed (ledger batches flushed) on exit."""
+    client = aioredis.Redis.from_url(redis_url)
+    ledger = SqliteLedger(ledger_path)
+    await ledger.open()
+    svc = ContestService(RedisContestStore(client), LedgerBatcher(ledger), SystemClock())
+    try:
+        yield svc
+    finally:
+        await svc.ledger.aclose()
+        await ledger.close()
+        await client.aclose()
+
+
 
 def contests_with_teams(redis_url: str, tmp: Path, teams_n: int, seed: int) -> tuple[str, list[str], dict[str, Any]]:
     """A match (deadline ~3 s ahead) with two contests and `teams_n` random teams in both (set up
@@ -37,24 +54,18 @@ def contests_with_teams(redis_url: str, tmp: Path, teams_n: int, seed: int) -> t
     contests = [f"{match}-a", f"{match}-b"]
 
     async def setup() -> dict[str, Any]:
-        client = aioredis.Redis.from_url(redis_url)
-        ledger = SqliteLedger(tmp / f"{match}.db")
-        await ledger.open()
-        svc = ContestService(RedisContestStore(client), LedgerBatcher(ledger), SystemClock())
-        deadline = int(time.time() * 1000) + 3000
-        await svc.declare_match(match_doc(match, deadline))
-        for c in contests:
-            await svc.create_contest({**contest_doc(c, match, fee=0), "capacity": 10_000})
-        teams: dict[str, Any] = {}
-        for n in range(teams_n):
-            owner = f"u{n}"
-            saved = await svc.save_team(owner, {**random_team(rnd, n), "match": match})
+        async with contest_service(redis_url, tmp / f"{match}.db") as svc:
+            deadline = int(time.time() * 1000) + 3000
+            await svc.declare_match(match_doc(match, deadline))
             for c in contests:
-                await svc.join(owner, c, saved["id"])
-            teams[f"{owner}/{saved['id']}"] = saved
-        await svc.ledger.aclose()
-        await ledger.close()
-        await client.aclose()
+                await svc.create_contest({**contest_doc(c, match, fee=0), "capacity": 10_000})
+            teams: dict[str, Any] = {}
+            for n in range(teams_n):
+                owner = f"u{n}"
+                saved = await svc.save_team(owner, {**random_team(rnd, n), "match": match})
+                for c in contests:
+                    await svc.join(owner, c, saved["id"])
+                teams[f"{owner}/{saved['id']}"] = saved
         await asyncio.sleep(max(0.0, deadline / 1000 - time.time()) + 0.1)
         return teams
 
