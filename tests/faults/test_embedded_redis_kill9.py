@@ -1,5 +1,5 @@
-"""`podium up` supervises its embedded redis-server: kill -9 it during ingest from the shipped
-GameServerClient → writes answer 503 with Retry-After meanwhile, Podium restarts the server (it
+"""`podium up` supervises its embedded redis-server: hang it (SIGSTOP), then kill -9 it, during ingest
+from the shipped GameServerClient → writes answer 503 with Retry-After meanwhile, Podium restarts the server (it
 reloads its AOF) and the board equals the oracle; with the AOF gone as well, the server comes back
 empty and the region rebuilds the board from its warm store, again equal to the oracle."""
 
@@ -46,6 +46,13 @@ def _redis_pid(up_pid: int) -> int:
         if b"redis-server" in Path(f"/proc/{child}/cmdline").read_bytes():
             return child
     raise AssertionError("no embedded redis-server child")
+
+
+def _restarted_redis_pid(up_pid: int) -> int | None:
+    try:
+        return _redis_pid(up_pid)
+    except (AssertionError, FileNotFoundError):   # between the old server's exit and the new one's start
+        return None
 
 
 def _start_up(port: int, data_dir: Path) -> subprocess.Popen[bytes]:
@@ -117,7 +124,14 @@ async def test_killed_embedded_redis_is_restarted_and_boards_equal_the_oracle(tm
         while done < BATCHES // 3:
             await asyncio.sleep(0.01)
         redis_pid = _redis_pid(up.pid)
+        # Hang the server first (SIGSTOP) until writes are refused, then kill it: a bare kill -9 can be
+        # over before the next batch, when the Redis client's reconnect hides it and no 503 is seen.
         killed_at = time.monotonic()
+        os.kill(redis_pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 60
+        while not first_503_at and not task.done():
+            assert time.monotonic() < deadline, "writes to a hung Redis were never refused with 503"
+            await asyncio.sleep(0.05)
         os.kill(redis_pid, signal.SIGKILL)
         await asyncio.wait_for(task, 120)
         assert _redis_pid(up.pid) != redis_pid                  # a new server, started by Podium
@@ -137,9 +151,12 @@ async def test_killed_embedded_redis_is_restarted_and_boards_equal_the_oracle(tm
         r.close()
         for aof in (data_dir / "redis").glob("appendonly.aof*"):
             aof.unlink()
-        killed_at = time.monotonic()
-        os.kill(_redis_pid(up.pid), signal.SIGKILL)
+        killed_at, old_pid = time.monotonic(), _redis_pid(up.pid)
+        os.kill(old_pid, signal.SIGKILL)
         deadline = time.monotonic() + 60
+        while _restarted_redis_pid(up.pid) in (None, old_pid):   # the board is read from the new server only
+            assert time.monotonic() < deadline, "the killed redis-server was not restarted"
+            await asyncio.sleep(0.05)
         board: dict[str, int] = {}
         while time.monotonic() < deadline:
             board = _board(base)
