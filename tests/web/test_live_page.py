@@ -62,6 +62,25 @@ def test_find_me_follows_a_player_and_the_url_is_shareable(stack: Stack, page: P
     assert log.foreign_requests(base) == []
 
 
+def test_a_board_created_after_the_page_loaded_is_shown_when_it_appears(stack: Stack, page: Page, log: BrowserLog) -> None:
+    """The page lists boards on a timer: a shared URL naming a board that does not exist yet (or has not
+    reached the global tier yet) shows another board first, then switches to the named one."""
+    seed(stack, "arena", "ann")
+    base = stack.region_node("eu-west").url
+    board = f"late-{time.monotonic_ns()}"
+    page.goto(f"{base}/?board={board}")
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    assert page.locator("#board").input_value() != board
+    created = httpx.post(f"{base}/v1/admin/boards", json={"id": board},
+                         headers={"Authorization": f"Bearer {stack.admin_key}"}, timeout=10)
+    assert created.status_code == 201, created.text
+    post_scores(stack, "eu-west", [score(board, "lou", 77, f"{board}-lou")])
+    expect(page.locator("#board")).to_have_value(board, timeout=30_000)
+    expect(page.locator("#top tbody tr[data-player]").first).to_have_attribute("data-player", "lou")
+    assert f"board={board}" in page.url
+    assert log.errors == []
+
+
 @pytest.mark.parametrize("tier, path", [("region", "/?board=arena&player=ann03"), ("region", "/console"),
                                         ("global", "/?board=arena")])
 def test_pages_are_accessible_and_fit_a_phone(stack: Stack, phone: Page, log: BrowserLog, tier: str, path: str) -> None:

@@ -7,6 +7,7 @@ import { drawSparkline } from "./sparkline.js";
 const $ = (id) => document.getElementById(id);
 const SIZES = [10, 25, 50];
 const REGIONS_REFRESH_MS = 2000;   // region status has no subscription: refreshed on a timer
+const BOARDS_REFRESH_MS = 5000;    // boards have no subscription either
 const params = new URLSearchParams(location.search);
 const state = {
   board: params.get("board") || "",
@@ -228,27 +229,48 @@ async function refreshRegions() {
   }
 }
 
+// The board the URL asked for, until the user picks another: a board that reaches this tier after
+// the page loaded (a new board, or the global tier before its first merge) is switched to when it appears.
+let wantedBoard = state.board;
+
+function startWatching() {
+  syncUrl();
+  watchTop();
+  if (state.player) findMe();
+}
+
+async function refreshBoards() {
+  const data = await gql("query { boards { id publicRead } }");
+  const select = $("board");
+  const known = (id) => data.boards.some((b) => b.id === id);
+  const listed = data.boards.map((b) => `${b.id}\u0000${b.publicRead}`).join("\u0001");
+  if (select.dataset.listed !== listed) {   // an open drop-down is left alone while nothing changed
+    select.dataset.listed = listed;
+    select.replaceChildren(...data.boards.map((b) => h("option", { value: b.id }, b.publicRead ? b.id : `${b.id} (private)`)));
+  }
+  if (data.boards.length === 0) { setStatus("live-status", "No boards yet: create one in the console."); return; }
+  const watching = Boolean(state.stopTop) && known(state.board);
+  const next = known(wantedBoard) ? wantedBoard : watching ? state.board : data.boards[0].id;
+  select.value = next;
+  if (next !== state.board || !watching) {
+    state.board = next;
+    startWatching();
+  }
+}
+
 async function start() {
   $("size").value = String(state.size);
   $("player").value = state.player;
   try {
-    const data = await gql("query { boards { id publicRead } }");
-    const select = $("board");
-    select.replaceChildren(...data.boards.map((b) => h("option", { value: b.id }, b.publicRead ? b.id : `${b.id} (private)`)));
-    if (data.boards.length === 0) { setStatus("live-status", "No boards yet: create one in the console."); return; }
-    if (!data.boards.some((b) => b.id === state.board)) state.board = data.boards[0].id;
-    select.value = state.board;
+    await refreshBoards();
   } catch (err) {
     setStatus("live-status", `Could not list boards: ${err.message}`, "error");
-    return;
   }
-  syncUrl();
-  watchTop();
-  if (state.player) findMe();
+  setInterval(() => refreshBoards().catch(() => {}), BOARDS_REFRESH_MS);   // keep the list we have on a failure
   if (tier === "global") { refreshRegions(); setInterval(refreshRegions, REGIONS_REFRESH_MS); }
 }
 
-$("board").addEventListener("change", (e) => { state.board = e.target.value; syncUrl(); watchTop(); findMe(); });
+$("board").addEventListener("change", (e) => { state.board = wantedBoard = e.target.value; syncUrl(); watchTop(); findMe(); });
 $("size").addEventListener("change", (e) => { state.size = Number(e.target.value); syncUrl(); watchTop(); });
 $("find-form").addEventListener("submit", (e) => { e.preventDefault(); state.player = $("player").value.trim(); findMe(); });
 $("token-form").addEventListener("submit", (e) => { e.preventDefault(); setPlayerToken($("token").value.trim()); $("token").value = ""; findMe(); });
