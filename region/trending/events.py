@@ -14,8 +14,8 @@ from enum import StrEnum
 from itertools import combinations
 from typing import Any
 
-from podium.region.trending.buckets import TIME_MS_MAX
 from podium.region.trending.streams import StreamSpec
+from podium.replication.trending_buckets import TIME_MS_MAX
 
 from podium.config import TrendingSettings
 from podium.errors import BadUserInput

@@ -25,12 +25,12 @@ import msgspec
 import orjson
 from podium.region.trending import ingest_lua
 from podium.region.trending import ingest_plan as plan
-from podium.region.trending import sketch as sketches
-from podium.region.trending.buckets import Bucket, Resolution
 from podium.region.trending.events import TrendEvent
 from podium.region.trending.ingest_plan import EventColumns
 from podium.region.trending.sketch_compaction_redis import SketchCompactor
 from podium.region.trending.streams import StreamSpec
+from podium.replication import trending_sketch as sketches
+from podium.replication.trending_buckets import Bucket, Resolution
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from datasketches import frequent_items_error_type, frequent_strings_sketch
-from podium.region.trending.topk import TrendItem, rank_key
+from podium.replication.trending_topk import TrendItem, rank_key
 
 UNSEEN = "\x00"    # never a real item (items have no control characters): its upper bound is the offset
 
