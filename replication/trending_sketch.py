@@ -42,6 +42,12 @@ def merge_blobs(blobs: Iterable[bytes], lg_size: int) -> frequent_strings_sketch
     return merged
 
 
+def frequent_rows(sketch: frequent_strings_sketch) -> list[tuple[str, int, int, int]]:
+    """Every tracked item as (item, estimate, lower bound, upper bound)."""
+    return [(item, int(est), int(lb), int(ub))
+            for item, est, lb, ub in sketch.get_frequent_items(frequent_items_error_type.NO_FALSE_NEGATIVES, 0)]
+
+
 def top(sketch: frequent_strings_sketch, k: int) -> tuple[list[TrendItem], bool]:
     """The K best estimates in rank order, and whether they are certainly the true top-K."""
     rows = sketch.get_frequent_items(frequent_items_error_type.NO_FALSE_NEGATIVES, 0)
