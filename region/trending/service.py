@@ -15,6 +15,7 @@ from podium.region.ingest import entries_digest
 from podium.region.trending.decode import DecodedEvents, WireEvent, check_typed, decode_typed, events_of_body
 from podium.region.trending.events import EventStatus, TrendEvent, check_batch, query_series, validate_event
 from podium.region.trending.ingest_plan import EventColumns
+from podium.region.trending.shipper import TrendingShipper
 from podium.region.trending.sink_kafka import EventLogSink
 from podium.region.trending.store_redis import RedisTrendingStore, StreamRegistry
 from podium.region.trending.streams import StreamSpec
@@ -47,6 +48,7 @@ class TrendingService:
         self.clock = clock
         # None: counted in the request; an EventLogSink produces to the events topic instead
         self.sink: EventLogSink | None = None
+        self.shipper: TrendingShipper | None = None     # cells to the global tier (wiring sets it)
 
     async def declare_configured(self) -> None:
         for declared in self.limits.streams:
