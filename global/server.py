@@ -25,7 +25,7 @@ from starlette.websockets import WebSocket
 
 from podium.clock import Clock
 from podium.config import Settings
-from podium.errors import BadUserInput, PodiumError, Unauthenticated
+from podium.errors import BadUserInput, PodiumError, Unauthenticated, Unavailable
 from podium.gql.persisted import default_operations_dir, persisted_queries
 from podium.gql.view import PodiumGraphQL
 from podium.gql.ws_raw import RawStreamMiddleware
