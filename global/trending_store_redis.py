@@ -119,6 +119,3 @@ class GlobalTrendingStore:
             out.append((region, {"total": int(t), "other": int(o), "floor": int(f), "sketch": bytes(s),
                                  "counts": dict(zip(items, counts, strict=True))}))
         return out
-
-    async def ping(self) -> bool:
-        return bool(await self.redis.ping())
