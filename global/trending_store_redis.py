@@ -22,7 +22,7 @@ from podium.replication.trending_buckets import Bucket, Resolution
 from podium.replication.trending_wire import ShippedStream, TrendCell
 
 from podium.errors import Conflict
-from podium.redis_client import AnyRedis
+from podium.redis_client import AnyRedis, as_text
 from podium.store_errors import translate_store_errors
 
 STREAMS_KEY = "gt:streams"
@@ -63,7 +63,7 @@ class GlobalTrendingStore:
         """Records the region's declarations; a stream beyond `streams_max` is refused (409)."""
         if not streams:
             return
-        known = {m.decode() for m in await self.redis.smembers(STREAMS_KEY)}
+        known = {as_text(m) for m in await self.redis.smembers(STREAMS_KEY)}
         new = {s.id for s in streams} - known
         if len(known) + len(new) > self.streams_max:
             raise Conflict(f"the global tier already keeps {len(known)} trending streams "
@@ -83,7 +83,8 @@ class GlobalTrendingStore:
             expiry = c.start_ms + kept[c.stream].get(c.resolution, 1) * c.resolution.size_ms + EXPIRY_SLACK_MS
             await self._put(keys=[cell_key(c.stream, region, c.resolution, c.start_ms, c.series)],
                       args=[c.version, c.total, c.other, c.floor, c.sketch,
-                            _PACK.encode((list(c.counts), list(c.counts.values()))), expiry], client=pipe)
+                            _PACK.encode((list(c.counts), list(c.counts.values()))), expiry],
+                            client=pipe)  # type: ignore[arg-type]   # a pipeline queues the EVALSHA
         return sum(int(r) for r in await pipe.execute()) if cells else 0
 
     async def mark_as_of(self, region: str, streams: Sequence[str], as_of_ms: int) -> None:
@@ -95,14 +96,14 @@ class GlobalTrendingStore:
     async def specs(self, stream: str) -> dict[str, ShippedStream]:
         """Each region's declaration of the stream (already validated at intake)."""
         raw = await self.redis.hgetall(_prefix(stream) + "spec")
-        return {r.decode(): ShippedStream.from_wire(orjson.loads(v), 32) for r, v in raw.items()}
+        return {as_text(r): ShippedStream.from_wire(orjson.loads(v), 32) for r, v in raw.items()}
 
     async def as_of(self, stream: str) -> dict[str, int]:
         raw = await self.redis.hgetall(_prefix(stream) + "asof")
-        return {r.decode(): int(v) for r, v in raw.items()}
+        return {as_text(r): int(v) for r, v in raw.items()}
 
     async def streams(self) -> list[str]:
-        return sorted(m.decode() for m in await self.redis.smembers(STREAMS_KEY))
+        return sorted(as_text(m) for m in await self.redis.smembers(STREAMS_KEY))
 
     async def cells(self, stream: str, regions: Sequence[str], buckets: Sequence[Bucket],
                     series: str) -> list[tuple[str, dict[str, Any]]]:

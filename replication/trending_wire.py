@@ -59,6 +59,7 @@ class ShippedStream:
             raise BadUserInput("kept must give 1..1,000,000 buckets for every resolution")
         if not _int(lg, 3, lg_size_max) or not isinstance(public, bool):
             raise BadUserInput(f"sketch_lg_size must be 3..{lg_size_max}; public_read a boolean")
+        assert isinstance(sid, str) and isinstance(lg, int)    # checked above (mypy cannot follow _name/_int)
         return cls(sid, tuple(dims), resolutions, {r: kept[r.value] for r in resolutions}, lg, public)
 
 
