@@ -10,7 +10,7 @@ are the true sums) and the K-th of them ranks above the upper bound of every oth
 not (then they are the true top-K in the true order). With every cell complete (all floors 0)
 that always holds. Otherwise the answer is APPROXIMATE: the regions' sketches merged (Misra-Gries
 bounds, epsilon and delta as on a region), each item's interval narrowed by the exact counts,
-and `guaranteed` when the K-th item's lower bound is above every other item's upper bound.
+and `guaranteed` when every reported item's lower bound is above every other item's upper bound.
 
 The exact counts and the sketches bound the same quantity only when no cell had weight past its
 item cap (`other` = 0); otherwise the sketch's bounds are used alone."""
@@ -101,7 +101,9 @@ def approximate(cells: Sequence[CellView], k: int, lg_size: int) -> tuple[list[T
     rest_upper = max([bounds[item][2] for item, _ in ranked[k:]] + [unseen_upper])
     if len(chosen) < k:
         return items, rest_upper == 0
-    return items, items[-1].lower > rest_upper
+    # every chosen item's lower bound, not only the K-th's: narrowed intervals are not all as wide
+    # as the sketch's, so ranking by estimate does not order the lower bounds
+    return items, min(t.lower for t in items) > rest_upper
 
 
 def merge(cells: Sequence[CellView], k: int, precision: Precision, lg_size: int) -> Merged:

@@ -34,8 +34,9 @@ from podium.replication.trending_wire import TRENDING_PATH
 from podium.clock import SystemClock
 from podium.config import ReplicationSettings, Settings, TrendingSettings
 from podium.devtools.testing import LiveServer
+from podium.errors import Unavailable
 from podium.redis_client import connect
-from podium.redis_server import RedisServer
+from podium.redis_server import RedisServer, free_port
 from podium.signing import signed_headers
 from tests.trending.strategies import zipf_items
 
@@ -214,3 +215,26 @@ def test_hostile_bodies_are_4xx(world: World, doc: dict[str, Any]) -> None:
 def test_unsigned_bodies_are_refused(world: World) -> None:
     r = httpx.post(world.url + TRENDING_PATH, json={"region": "eu-west", "streams": [], "cells": []}, timeout=30)
     assert r.status_code == 401, r.text
+
+
+def test_cells_wait_in_the_outbox_while_the_global_tier_is_down(world: World) -> None:
+    spec = StreamSpec(f"maps-{next(_streams)}", sketch_lg_size=LG)
+    now = int(time.time() * 1000)
+    region = world.regions[0]
+    down = TrendingShipper(region.outbox, region.streams,
+                           HttpTrendingTransport(f"http://127.0.0.1:{free_port()}", SECRET, SystemClock()),
+                           region.name, SystemClock(), LIMITS)
+
+    async def write_while_down() -> int:
+        await region.streams.create(spec)
+        await region.store.apply(spec, [TrendEvent(spec.id, "vertigo", now - 1, 4, "down-1")])
+        with pytest.raises(Unavailable):
+            await down.ship_once()
+        await down.transport.aclose()
+        return await region.outbox.claim(spec.id)     # still held: minute, hour and day cells
+
+    assert world.portal.call(write_while_down) == 3
+    world.portal.call(region.shipper.ship_once)        # the link is back
+    answer = _query(world, spec.id, now - 10 * MINUTE_MS, now + MINUTE_MS, 1, "EXACT")
+    assert [(t["item"], int(t["count"])) for t in answer["items"]] == [("vertigo", 4)]
+    assert world.portal.call(region.outbox.claim, spec.id) == 0
