@@ -6,7 +6,8 @@ call moves dirty into pt:{s}:inflight), reads and ships the inflight cells a bod
 removes each body's cells from inflight once the global tier acknowledged it. A cell written
 after the claim is marked dirty again, so the next round ships its newer state; a round that
 fails leaves its cells inflight, and the next claim keeps them. Delivery is at-least-once; the
-global tier keeps the newest state of each cell (version, then total)."""
+global tier keeps the newest state of each cell (version, then total). A stream's cells written
+before the region shipped to a global tier are marked once (`backfill`)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,25 @@ class TrendingOutbox:
         self.redis = redis
         self.exact_items_max = exact_items_max
         self._claim = redis.register_script(CLAIM)
+
+    async def backfill(self, stream: str) -> int:
+        """Once per stream (a marker key remembers it): marks every cell it already holds, so the
+        counts written before this region shipped to a global tier reach it too. Returns cells marked."""
+        p = _prefix(stream)
+        if await _guard(self.redis.exists(p + "shipping")):
+            return 0
+        marked = 0
+        batch: list[bytes] = []
+        async for key in self.redis.scan_iter(match=f"{p}c:*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                marked += await _guard(self.redis.sadd(p + "dirty", *batch))
+                batch = []
+        if batch:
+            marked += await _guard(self.redis.sadd(p + "dirty", *batch))
+        # set last: a backfill cut short by an error runs again (marking twice is harmless)
+        await _guard(self.redis.set(p + "shipping", b"1"))
+        return marked
 
     async def claim(self, stream: str) -> int:
         """Moves the dirty cells into inflight; returns how many cells are inflight."""

@@ -59,12 +59,16 @@ class TrendingShipper:
         self.limits = limits
         self.stats = TrendingShipStats()
         self._cells_max = limits.ship_cells_max
+        self._backfilled: set[str] = set()     # streams whose earlier cells are marked (once per stream)
 
     async def ship_once(self) -> int:
         """One round: every cell written before its start reaches the global tier. Returns cells shipped."""
         claimed_at = self.clock.now_ms()
         specs = sorted((await self.streams.refresh()).values(), key=lambda s: s.id)
         for spec in specs:
+            if spec.id not in self._backfilled:
+                await self.outbox.backfill(spec.id)
+                self._backfilled.add(spec.id)
             await self.outbox.claim(spec.id)
         sent = 0
         for spec in specs:

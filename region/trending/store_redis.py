@@ -9,6 +9,7 @@ Per stream (hash tag `{stream}`, so a stream's keys share a cluster slot), bucke
   pt:{s}:ids:<slot>               set of the event ids counted in one quarter of the dedup window
   pt:{s}:ver                      bumped by every batch (live subscriptions re-read on change)
   pt:{s}:dirty, pt:{s}:inflight   cells written since the global tier last took them (ship_redis.py)
+  pt:{s}:shipping                 set once the stream's earlier cells were marked for the global tier
 A batch is aggregated in Python (`ingest_plan`) and written by at most three Lua calls (dedup,
 dimension caps, counts: `ingest_lua`); the table in `table.py` is their reference; long sketch
 lists are compacted in the background (`sketch_compaction_redis`);

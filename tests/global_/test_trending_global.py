@@ -238,3 +238,23 @@ def test_cells_wait_in_the_outbox_while_the_global_tier_is_down(world: World) ->
     answer = _query(world, spec.id, now - 10 * MINUTE_MS, now + MINUTE_MS, 1, "EXACT")
     assert [(t["item"], int(t["count"])) for t in answer["items"]] == [("vertigo", 4)]
     assert world.portal.call(region.outbox.claim, spec.id) == 0
+
+
+def test_counts_written_before_shipping_began_reach_the_global_tier(world: World) -> None:
+    spec = StreamSpec(f"maps-{next(_streams)}", sketch_lg_size=LG)
+    now = int(time.time() * 1000)
+    region = world.regions[1]
+
+    async def before_then_after() -> None:
+        await region.streams.create(spec)
+        region.store.ship_marks = False          # a region not yet connected to a global tier
+        try:
+            await region.store.apply(spec, [TrendEvent(spec.id, "overpass", now - 1, 7, "early-1")])
+        finally:
+            region.store.ship_marks = True
+        assert await region.outbox.claim(spec.id) == 0     # nothing marked by the writes themselves
+        await region.shipper.ship_once()                   # the first round marks the stream's cells
+
+    world.portal.call(before_then_after)
+    answer = _query(world, spec.id, now - 10 * MINUTE_MS, now + MINUTE_MS, 1, "EXACT")
+    assert [(t["item"], int(t["count"])) for t in answer["items"]] == [("overpass", 7)]
