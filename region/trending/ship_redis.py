@@ -60,15 +60,14 @@ class TrendingOutbox:
         p = _prefix(stream)
         if await _guard(self.redis.exists(p + "shipping")):
             return 0
+
+        async def keys() -> list[bytes]:
+            return [key async for key in self.redis.scan_iter(match=f"{p}c:*", count=1000)]
+
+        found = await _guard(keys())      # bounded by the cells the stream keeps
         marked = 0
-        batch: list[bytes] = []
-        async for key in self.redis.scan_iter(match=f"{p}c:*", count=1000):
-            batch.append(key)
-            if len(batch) >= 1000:
-                marked += await _guard(self.redis.sadd(p + "dirty", *batch))
-                batch = []
-        if batch:
-            marked += await _guard(self.redis.sadd(p + "dirty", *batch))
+        for lo in range(0, len(found), 1000):
+            marked += int(await _guard(self.redis.sadd(p + "dirty", *found[lo:lo + 1000])))
         # set last: a backfill cut short by an error runs again (marking twice is harmless)
         await _guard(self.redis.set(p + "shipping", b"1"))
         return marked
