@@ -114,7 +114,7 @@ async def _load(world: World, spec: StreamSpec, per_region: list[list[Event]], n
                 exact_items: int | None) -> list[TrendEvent]:
     everything = []
     for region, events in zip(world.regions, per_region, strict=True):
-        await region.streams.create(spec)
+        await region.streams.create(spec, exist_ok=True)
         region.outbox.exact_items_max = exact_items or LIMITS.ship_exact_items_max
         batch = [TrendEvent(spec.id, item, now - ago * MINUTE_MS - 1, weight, f"{region.name}-{i}")
                  for i, (item, ago, weight) in enumerate(events)]
@@ -258,3 +258,24 @@ def test_counts_written_before_shipping_began_reach_the_global_tier(world: World
     world.portal.call(before_then_after)
     answer = _query(world, spec.id, now - 10 * MINUTE_MS, now + MINUTE_MS, 1, "EXACT")
     assert [(t["item"], int(t["count"])) for t in answer["items"]] == [("overpass", 7)]
+
+
+@pytest.mark.parametrize("variables", [
+    {"s": "nope", "k": 3, "p": "EXACT"},
+    {"s": "x" * 500, "k": 3, "p": "EXACT"},
+    {"s": "hostile", "k": 0, "p": "EXACT"},
+    {"s": "hostile", "k": 10**6, "p": "APPROXIMATE"},
+    {"s": "hostile", "k": 3, "p": "ESTIMATED"},
+    {"s": "hostile", "k": 3, "p": "EXACT", "from": -5, "to": 10},
+    {"s": "hostile", "k": 3, "p": "EXACT", "from": 10, "to": 5},
+    {"s": "hostile", "k": 3, "p": "EXACT", "from": 0, "to": 2**62},
+    {"s": "hostile", "k": 3, "p": "EXACT", "from": None, "to": None},
+    {"s": "hostile", "k": "three", "p": "EXACT"},
+    {"s": ["hostile"], "k": 3, "p": "EXACT"},
+])
+def test_hostile_queries_are_coded_errors(world: World, variables: dict[str, Any]) -> None:
+    world.portal.call(_load, world, StreamSpec("hostile", sketch_lg_size=LG), [[], [], []], 0, None)
+    r = httpx.post(f"{world.url}/graphql", json={"query": QUERY, "variables": variables}, timeout=30)
+    assert r.status_code < 500, r.text
+    errors = r.json().get("errors")
+    assert errors and all(e.get("extensions", {}).get("code") for e in errors), r.text
