@@ -10,6 +10,7 @@ from typing import Any
 import strawberry
 from podium.global_.precision import Tiers, counted
 from podium.global_.service import GlobalService
+from podium.global_.trending_graphql import GlobalTrendingQuery
 from strawberry.types import Info
 
 from podium.config import ApiLimits
@@ -142,7 +143,7 @@ async def _held_page(info: Info[Any, Any], board_id: str, offset: int, first: in
 
 
 @strawberry.type
-class Query:
+class Query(GlobalTrendingQuery):
     @typed.field(description="Every board the global tier has heard of.")
     async def boards(self, info: Info[Any, Any]) -> list[Board]:
         boards = await service_of(info).boards.all()

@@ -14,6 +14,7 @@ from podium.global_.service import GlobalService
 from podium.global_.staleness import FeedReport
 from podium.replication.changes import SEQ_SUB_BITS, Change
 from podium.replication.digest import BUCKETS, bucket_of, digests
+from podium.replication.trending_wire import TRENDING_PATH
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -24,7 +25,7 @@ from starlette.websockets import WebSocket
 
 from podium.clock import Clock
 from podium.config import Settings
-from podium.errors import BadUserInput, PodiumError, Unauthenticated
+from podium.errors import BadUserInput, PodiumError, Unauthenticated, Unavailable
 from podium.gql.persisted import default_operations_dir, persisted_queries
 from podium.gql.view import PodiumGraphQL
 from podium.gql.ws_raw import RawStreamMiddleware
@@ -89,6 +90,14 @@ async def replicate(request: Request) -> Response:
     with merge_span(service.telemetry.tracer, request.headers, doc):
         merged = await apply_replicated(service, doc)
     return json_response({"ok": True, "merged": merged})
+
+
+async def replicate_trending(request: Request) -> Response:
+    """A region's trending cells (global/trending_service.py), signed like its score batches."""
+    service, doc = await _verified_doc(request)
+    if service.trending is None:
+        raise Unavailable("trending is not running on this global tier")
+    return json_response({"ok": True, "stored": await service.trending.intake(doc)})
 
 
 def _feed_reports(service: GlobalService, doc: dict[str, Any]) -> dict[str, FeedReport]:
@@ -253,6 +262,7 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
         routes=[
             Route("/v1/replicate", replicate, methods=["POST"]),
             Route("/v1/replicate/digest", replicate_digest, methods=["GET"]),
+            Route(TRENDING_PATH, replicate_trending, methods=["POST"]),
             Route("/v1/regions", regions),
             Route("/v1/directory", directory),
             Route("/v1/admin/conflicts", conflicts_endpoint),

@@ -20,6 +20,8 @@ from podium.global_.region_metrics import (
     rank_error_histogram,
 )
 from podium.global_.staleness import Feed, FeedReport, RegionFeeds
+from podium.global_.trending_service import GlobalTrending
+from podium.global_.trending_store_redis import GlobalTrendingStore
 from podium.replication.regional_state import resolve, with_change
 
 from podium.boards import BoardRegistry
@@ -82,6 +84,7 @@ class GlobalService:
     # serve-stale for EVENTUAL reads while the global Redis fails (as many boards as a region holds tops of)
     last_good_tops: LastGoodTops = field(default_factory=lambda: LastGoodTops(0))
     directory: RegionDirectory | None = None
+    trending: GlobalTrending | None = None      # world-wide trending from the regions' shipped cells
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     convergence_lag: Histogram = field(init=False)
@@ -141,6 +144,8 @@ class GlobalService:
                       directory=RegionDirectory(g.region_urls, breakers, clock, probe_timeout_ms=g.strong_timeout_ms))
         service.telemetry.watch_breakers(breakers)
         service.last_good_tops = LastGoodTops(settings.api.top_snapshot_boards_max)
+        service.trending = GlobalTrending(GlobalTrendingStore(redis, settings.trending.global_streams_max),
+                                          settings.trending, clock)
         if settings.metrics.spans_dir:
             service.telemetry.write_spans(settings.metrics.spans_dir)
         return service

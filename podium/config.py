@@ -252,6 +252,15 @@ class TrendingSettings(BaseModel):
     union_ttl_ms: int = 1000                 # server-side merged ranges (exact reads) are reused this long
     lua_increments_max: int = 20_000         # aggregated item increments per Lua call (a script blocks Redis)
     event_log: bool = False                  # with kafka.bootstrap: events go through the events topic and the worker
+    # shipping to the global tier (region/trending/shipper.py), when global.url is set
+    ship_interval_ms: int = 1000             # a round: changed cells, then the as-of report
+    ship_cells_max: int = 50                 # bucket cells per body (halved after a 413)
+    ship_exact_items_max: int = 1000         # exact counts shipped per cell (its top items); a floor bounds the rest
+    ship_backoff_ms_max: int = 30_000        # retry delay cap while the global tier is unreachable
+    # the global tier's trending store (global/trending_*.py)
+    global_streams_max: int = 1000           # streams it keeps (a body declaring more is refused)
+    global_cells_per_body_max: int = 1000    # cells in one shipped body (400 above)
+    global_sketch_bytes_max: int = 1_048_576 # one cell's sketch, base64
 
 
 class SupervisorSettings(BaseModel):

@@ -127,6 +127,9 @@ class RegionService:
                 await self.trending.sink.start()
             trending_live = self.trending_live = build_live(self.trending, self.settings, self.clock)
             self.supervisor.supervise("trending-fan-out", lambda: trending_live.run(self._stop))
+            trending_shipper = self.trending.shipper     # to the global tier, when one is configured
+            if trending_shipper is not None:
+                self.supervisor.supervise("trending-shipper", lambda: trending_shipper.run(self._stop))
         if self.reads.top_snapshots.enabled:
             top_snapshots = self.reads.top_snapshots
             self.supervisor.supervise("top-snapshots", lambda: top_snapshots.run(self._stop, self.settings.api.tick_ms))
@@ -280,6 +283,8 @@ class RegionService:
         await self.supervisor.close()
         if self.history is not None:
             await self.history.close()
+        if self.trending is not None and self.trending.shipper is not None:
+            await self.trending.shipper.transport.aclose()
         if self.replication is not None:
             await self.replication.transport.aclose()
             await self.replication.anti_entropy.aclose()

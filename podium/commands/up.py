@@ -208,7 +208,9 @@ def run_multi_region(args: argparse.Namespace, console: Console) -> int:
         raise PortBusy(f"port {port} is in use (the first region serves there); stop what listens there, "
                        "or pass --port N (--port 0: any free port)")
     stack = Stack(regions, data_dir, game_secret=creds["game_server_secret"], admin_key=creds["admin_key"],
-                  first_region_port=port if args.port != 0 else None)
+                  first_region_port=port if args.port != 0 else None,
+                  # the demo's trending stream, in every region (the global tier answers it world-wide)
+                  extra_env={"PODIUM_TRENDING__STREAMS": json.dumps([{"id": DEMO_STREAM, "dimensions": ["mode"]}])})
     with stack:
         first = stack.region_node(regions[0])
         write_env(top, {

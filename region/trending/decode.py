@@ -23,9 +23,7 @@ from typing import Annotated, Any
 
 import msgspec
 import orjson
-from podium.region.trending.buckets import TIME_MS_MAX
 from podium.region.trending.events import (
-    DIM_VALUE_RE,
     WEIGHT_MAX,
     EventResult,
     TrendEvent,
@@ -33,6 +31,8 @@ from podium.region.trending.events import (
 )
 from podium.region.trending.ingest_plan import Dims, EventColumns
 from podium.region.trending.streams import StreamSpec
+from podium.replication.trending_buckets import TIME_MS_MAX
+from podium.replication.trending_series import DIM_VALUE_RE
 
 from podium.config import TrendingSettings
 from podium.errors import BadUserInput

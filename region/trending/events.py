@@ -14,15 +14,14 @@ from enum import StrEnum
 from itertools import combinations
 from typing import Any
 
-from podium.region.trending.buckets import TIME_MS_MAX
 from podium.region.trending.streams import StreamSpec
+from podium.replication.trending_buckets import TIME_MS_MAX
+from podium.replication.trending_series import DIM_VALUE_RE, series_for, series_key
 
 from podium.config import TrendingSettings
 from podium.errors import BadUserInput
 
-DIM_VALUE_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
 ITEM_RE = re.compile(r"^[^\x00-\x1f\x7f]+$")
-OTHER_VALUE = "~other"       # a dimension value past its bucket's cap (cannot be a real value)
 WEIGHT_MAX = 1_000_000       # per event; totals stay exact far below 2^53
 FIELDS = ("stream", "item", "at", "event_id")
 
@@ -57,10 +56,6 @@ class EventResult:
         return out
 
 
-def series_key(dims: Sequence[tuple[str, str]]) -> str:
-    return "&".join(f"{k}={v}" for k, v in sorted(dims))
-
-
 def series_of(dims: Sequence[tuple[str, str]]) -> list[str]:
     """Every series an event with these dimension values feeds ("" first)."""
     items = sorted(dims)
@@ -69,18 +64,7 @@ def series_of(dims: Sequence[tuple[str, str]]) -> list[str]:
 
 def query_series(spec: StreamSpec, dims: Mapping[str, Any] | None) -> str:
     """The series a query filtering on `dims` reads; unknown dimensions are a 400."""
-    if not dims:
-        return ""
-    if not isinstance(dims, Mapping):
-        raise BadUserInput("dims must be an object of dimension name to value")
-    pairs = []
-    for name, value in dims.items():
-        if name not in spec.dimensions:
-            raise BadUserInput(f"stream {spec.id!r} has no dimension {str(name)[:32]!r}")
-        if not isinstance(value, str) or not (DIM_VALUE_RE.match(value) or value == OTHER_VALUE):
-            raise BadUserInput(f"dimension value must match {DIM_VALUE_RE.pattern}")
-        pairs.append((name, value))
-    return series_key(pairs)
+    return series_for(spec.id, spec.dimensions, dims)
 
 
 def _int(value: object) -> int | None:

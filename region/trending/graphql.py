@@ -10,12 +10,12 @@ from typing import Annotated, Any, cast
 
 import strawberry
 from podium.region.api.http import IDEMPOTENCY_KEY_LEN_MAX
-from podium.region.trending.buckets import Calendar
 from podium.region.trending.events import query_series
 from podium.region.trending.live import TrendingUpdate
 from podium.region.trending.service import TrendingService
-from podium.region.trending.topk import Precision as TrendPrecision
-from podium.region.trending.topk import TrendAnswer, TrendItem
+from podium.replication.trending_buckets import Calendar
+from podium.replication.trending_topk import Precision as TrendPrecision
+from podium.replication.trending_topk import TrendAnswer, TrendItem
 from strawberry.scalars import JSON
 from strawberry.types import Info
 

@@ -65,7 +65,8 @@ end
 return out
 """
 
-# Counts and sketch deltas. KEYS[1] is the stream's version counter; ARGV[1] the item cap, ARGV[2]
+# Counts and sketch deltas. KEYS[1] is the stream's version counter, KEYS[2] (when shipping to a
+# global tier) the set of cells written since it last took them; ARGV[1] the item cap, ARGV[2]
 # the cells as one MessagePack array, each [count key, meta key, series, expiry ms, sketch list key,
 # total, items, weights] (items and weights in first-occurrence order), ARGV[2 + c] the c-th cell's
 # sketch delta (binary, so not in the MessagePack: Redis's cmsgpack has no bin type). Weights and
@@ -100,6 +101,7 @@ for c = 1, #cells do
   redis.call('PEXPIREAT', mkey, exp)
   lengths[#lengths + 1] = redis.call('RPUSH', skey, ARGV[2 + c])
   redis.call('PEXPIREAT', skey, exp)
+  if KEYS[2] then redis.call('SADD', KEYS[2], zkey) end
 end
 redis.call('INCR', KEYS[1])
 return lengths

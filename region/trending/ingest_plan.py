@@ -16,9 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 
-from podium.region.trending.buckets import Resolution
-from podium.region.trending.events import OTHER_VALUE, TrendEvent, series_of
+from podium.region.trending.events import TrendEvent, series_of
 from podium.region.trending.streams import StreamSpec
+from podium.replication.trending_buckets import Resolution
+from podium.replication.trending_series import OTHER_VALUE
 
 Dims = tuple[tuple[str, str], ...]
 # (resolution, bucket start, dimension name, value) offered to the dimension-value cap

@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
-from podium.region.trending.buckets import MINUTE_MS, parse_last
+from podium.replication.trending_buckets import MINUTE_MS, parse_last
 
 from podium.clock import Clock
 from podium.config import ApiLimits, TrendingSettings

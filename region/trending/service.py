@@ -12,15 +12,22 @@ from typing import Any
 
 from podium.region.idempotency_redis import IdempotencyStore
 from podium.region.ingest import entries_digest
-from podium.region.trending import sketch as sketches
-from podium.region.trending.buckets import Calendar, check_retention, cover, resolve_range, widen_to_retention
 from podium.region.trending.decode import DecodedEvents, WireEvent, check_typed, decode_typed, events_of_body
 from podium.region.trending.events import EventStatus, TrendEvent, check_batch, query_series, validate_event
 from podium.region.trending.ingest_plan import EventColumns
+from podium.region.trending.shipper import TrendingShipper
 from podium.region.trending.sink_kafka import EventLogSink
 from podium.region.trending.store_redis import RedisTrendingStore, StreamRegistry
 from podium.region.trending.streams import StreamSpec
-from podium.region.trending.topk import Precision, TrendAnswer, TrendItem
+from podium.replication import trending_sketch as sketches
+from podium.replication.trending_buckets import (
+    Calendar,
+    check_retention,
+    cover,
+    resolve_range,
+    widen_to_retention,
+)
+from podium.replication.trending_topk import Precision, TrendAnswer, TrendItem
 
 from podium.clock import Clock
 from podium.config import TrendingSettings
@@ -41,6 +48,7 @@ class TrendingService:
         self.clock = clock
         # None: counted in the request; an EventLogSink produces to the events topic instead
         self.sink: EventLogSink | None = None
+        self.shipper: TrendingShipper | None = None     # cells to the global tier (wiring sets it)
 
     async def declare_configured(self) -> None:
         for declared in self.limits.streams:

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from podium.region.trending import sketch as sketches
+from podium.replication import trending_sketch as sketches
 
 from podium.errors import PodiumError
 from podium.redis_client import AnyRedis

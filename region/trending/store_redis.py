@@ -8,6 +8,8 @@ Per stream (hash tag `{stream}`, so a stream's keys share a cluster slot), bucke
                                   compacted into one past sketch_deltas_max)
   pt:{s}:ids:<slot>               set of the event ids counted in one quarter of the dedup window
   pt:{s}:ver                      bumped by every batch (live subscriptions re-read on change)
+  pt:{s}:dirty, pt:{s}:inflight   cells written since the global tier last took them (ship_redis.py)
+  pt:{s}:shipping                 set once the stream's earlier cells were marked for the global tier
 A batch is aggregated in Python (`ingest_plan`) and written by at most three Lua calls (dedup,
 dimension caps, counts: `ingest_lua`); the table in `table.py` is their reference; long sketch
 lists are compacted in the background (`sketch_compaction_redis`);
@@ -25,12 +27,12 @@ import msgspec
 import orjson
 from podium.region.trending import ingest_lua
 from podium.region.trending import ingest_plan as plan
-from podium.region.trending import sketch as sketches
-from podium.region.trending.buckets import Bucket, Resolution
 from podium.region.trending.events import TrendEvent
 from podium.region.trending.ingest_plan import EventColumns
 from podium.region.trending.sketch_compaction_redis import SketchCompactor
 from podium.region.trending.streams import StreamSpec
+from podium.replication import trending_sketch as sketches
+from podium.replication.trending_buckets import Bucket, Resolution
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -99,6 +101,7 @@ class RedisTrendingStore:
         self._admit = redis.register_script(ingest_lua.ADMIT_VALUES)
         self._increment = redis.register_script(ingest_lua.INCREMENT)
         self.compactor = SketchCompactor(redis, _guard)
+        self.ship_marks = False     # mark written cells in pt:{s}:dirty (a global tier takes them)
 
     async def apply(self, spec: StreamSpec, events: Sequence[TrendEvent]) -> list[bool]:
         """Counts the events; per event, whether it was fresh (its id not seen within the window)."""
@@ -136,11 +139,15 @@ class RedisTrendingStore:
                 packed.append((f"{p}c:{base}:{cell.series}", f"{p}m:{base}", cell.series, exp,
                                f"{p}k:{base}:{cell.series}", cell.total, list(cell.counts), list(cell.counts.values())))
                 blobs.append(blob)
-            lengths += await _guard(self._increment(keys=[p + "ver"], args=[spec.items_per_bucket_max,
+            lengths += await _guard(self._increment(keys=self._increment_keys(p), args=[spec.items_per_bucket_max,
                                                                              _MSGPACK.encode(packed), *blobs]))
         self.compactor.request(spec.id, spec.sketch_lg_size, [
             (f"{p}k:{RES_CODE[cell.resolution]}:{cell.start_ms}:{cell.series}", int(length))
             for (cell, _blob), length in zip(cells, lengths, strict=True) if int(length) > self.limits.sketch_deltas_max])
+
+    def _increment_keys(self, p: str) -> list[str]:
+        # with a global tier, each written cell is marked for the trending shipper (ship_redis.py)
+        return [p + "ver", p + "dirty"] if self.ship_marks else [p + "ver"]
 
     async def _dedup(self, p: str, ids: list[str], now_ms: int) -> list[bool]:
         window = self.limits.dedup_window_ms

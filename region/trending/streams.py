@@ -6,7 +6,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from podium.region.trending.buckets import Resolution
+from podium.replication.trending_buckets import Resolution
 
 from podium.config import TrendingSettings
 from podium.errors import BadUserInput

@@ -18,10 +18,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from datasketches import frequent_strings_sketch
-from podium.region.trending import sketch as sketches
-from podium.region.trending.buckets import Bucket, Resolution, bucket_start
-from podium.region.trending.events import OTHER_VALUE, TrendEvent, series_of
+from podium.region.trending.events import TrendEvent, series_of
 from podium.region.trending.streams import StreamSpec
+from podium.replication import trending_sketch as sketches
+from podium.replication.trending_buckets import Bucket, Resolution, bucket_start
+from podium.replication.trending_series import OTHER_VALUE
 
 CellKey = tuple[Resolution, int, str]      # resolution, bucket start, series
 

@@ -6,8 +6,11 @@ from podium.region.idempotency_redis import IdempotencyStore
 from podium.region.trending.live import Dims, TrendingFanOut
 from podium.region.trending.log_apply import EventLogApplier
 from podium.region.trending.service import TrendingService
+from podium.region.trending.ship_redis import TrendingOutbox
+from podium.region.trending.shipper import TrendingShipper
 from podium.region.trending.sink_kafka import EventLogSink
 from podium.region.trending.store_redis import RedisTrendingStore, StreamRegistry
+from podium.replication.trending_transport import HttpTrendingTransport
 
 from podium.clock import Clock
 from podium.config import Settings
@@ -21,6 +24,12 @@ def build_trending(settings: Settings, redis: AnyRedis, clock: Clock) -> Trendin
                               IdempotencyStore(redis, settings.ingest.idempotency_ttl_ms), limits, clock)
     if settings.kafka.bootstrap and limits.event_log:     # event-log mode: produce, the worker counts (log_apply)
         service.sink = EventLogSink(settings)
+    if settings.global_.url and settings.replication.secret:   # world-wide trending on the global tier
+        service.store.ship_marks = True
+        transport = HttpTrendingTransport(settings.global_.url, settings.replication.secret, clock,
+                                          settings.replication.request_timeout_ms)
+        service.shipper = TrendingShipper(TrendingOutbox(redis, limits.ship_exact_items_max), service.streams,
+                                          transport, settings.region, clock, limits)
     return service
 
 

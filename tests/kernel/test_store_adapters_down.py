@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from podium.global_.merged_store import GlobalStore
+from podium.global_.trending_store_redis import GlobalTrendingStore
 from podium.region.contests.settlement_outbox_redis import RedisSettlementOutbox
 from podium.region.history.backlog_redis import RedisHistoryBacklog
 from podium.region.idempotency_redis import IdempotencyStore
@@ -21,6 +22,8 @@ from podium.region.rebuild_leases_redis import RebuildLeases
 from podium.region.rebuild_state_redis import RedisRebuildState
 from podium.region.region_marks_redis import RedisRegionMarks
 from podium.replication.changes import Change
+from podium.replication.trending_buckets import Bucket, Resolution
+from podium.replication.trending_wire import ShippedStream, TrendCell
 
 from podium.boards import BoardRegistry
 from podium.clock import FakeClock
@@ -47,6 +50,7 @@ def _entry(i: int) -> ScoreEntry:
 
 
 # Each adapter: how to build it on a client, and one call per public async method.
+SHIPPED = ShippedStream("s", (), (Resolution.MINUTE,), {Resolution.MINUTE: 5}, 4, True)
 ADAPTERS: dict[type, tuple[Callable[[AnyRedis], Any], dict[str, Call]]] = {
     RedisRankStore: (RedisRankStore, {
         "apply": lambda s: s.apply(BOARD, [_entry(7)], 5_000),
@@ -130,6 +134,16 @@ ADAPTERS: dict[type, tuple[Callable[[AnyRedis], Any], dict[str, Call]]] = {
         "all_states": lambda g: g.all_states(BOARD),
         "ping": lambda g: g.ping(),   # the global /readyz probe: False instead of raising
     }),
+    GlobalTrendingStore: (lambda r: GlobalTrendingStore(r, 10), {
+        "declare": lambda g: g.declare("r1", [SHIPPED]),
+        "put_cells": lambda g: g.put_cells("r1", [SHIPPED], [TrendCell("s", Resolution.MINUTE, 0, "", 1, 1, 0, 0,
+                                                                       {"a": 1}, b"")]),
+        "mark_as_of": lambda g: g.mark_as_of("r1", ["s"], 1_000),
+        "specs": lambda g: g.specs("s"),
+        "as_of": lambda g: g.as_of("s"),
+        "streams": lambda g: g.streams(),
+        "cells": lambda g: g.cells("s", ["r1"], [Bucket(0, Resolution.MINUTE)], ""),
+    }),
 }
 PROBES = {(RedisRankStore, "ping"), (GlobalStore, "ping")}
 # Calls that write: with writes refused (MISCONF) each must answer Unavailable.
@@ -139,7 +153,8 @@ WRITES = {(RedisRankStore, n) for n in ("apply", "load", "replace", "ban", "quar
     (TokenBuckets, "take"),
     (RebuildLeases, "acquire"), (GlobalStore, "apply"), (RedisHistoryBacklog, "read"),
     (RedisRebuildState, "restore_dedup"), (RedisRegionMarks, "mark_data"), (RedisRegionMarks, "claim_snapshot_tick"),
-    (RedisSettlementOutbox, "publish")}
+    (RedisSettlementOutbox, "publish"), (GlobalTrendingStore, "declare"), (GlobalTrendingStore, "put_cells"),
+    (GlobalTrendingStore, "mark_as_of")}
 
 
 @pytest.fixture

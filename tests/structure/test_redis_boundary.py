@@ -29,6 +29,7 @@ ADAPTERS = frozenset({
     "region/contests/settlement_outbox_redis.py",
     "region/trending/store_redis.py",
     "region/trending/sketch_compaction_redis.py",
+    "region/trending/ship_redis.py",
     "region/notifications/cursors_redis.py",
     "region/notifications/inbox_redis.py",
     "region/notifications/quarantine_feed_redis.py",
@@ -36,6 +37,7 @@ ADAPTERS = frozenset({
     "region/notifications/webhooks_redis.py",
     "replication/change_feed_redis.py",
     "global/merged_store.py",
+    "global/trending_store_redis.py",
     "global/merge_reference.py",   # GlobalStore's default merge: called only by it, inside its translation
 })
 LIFECYCLE = frozenset({"aclose"})   # closing the client a composition root opened

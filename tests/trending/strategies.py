@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import strategies as st
-from podium.region.trending.buckets import DAY_MS, Calendar, resolve_range
 from podium.region.trending.events import TrendEvent, validate_event
 from podium.region.trending.streams import StreamSpec
+from podium.replication.trending_buckets import DAY_MS, Calendar, resolve_range
 
 from podium.config import TrendingSettings
 

@@ -10,8 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from podium.region.trending import sketch
-from podium.region.trending.buckets import (
+from podium.region.trending.events import TrendEvent, query_series, series_of
+from podium.region.trending.streams import StreamSpec
+from podium.region.trending.table import BucketTable
+from podium.replication import trending_sketch as sketch
+from podium.replication.trending_buckets import (
     DAY_MS,
     MINUTE_MS,
     Calendar,
@@ -21,10 +24,7 @@ from podium.region.trending.buckets import (
     resolve_range,
     widen_to_retention,
 )
-from podium.region.trending.events import TrendEvent, query_series, series_of
-from podium.region.trending.streams import StreamSpec
-from podium.region.trending.table import BucketTable
-from podium.region.trending.topk import exact_top
+from podium.replication.trending_topk import exact_top
 
 from podium.errors import BadUserInput
 from tests.trending.strategies import (

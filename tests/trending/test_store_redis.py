@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from podium.region.trending import sketch
-from podium.region.trending.buckets import DAY_MS, Bucket, Resolution, cover, resolve_range
 from podium.region.trending.events import TrendEvent, query_series
 from podium.region.trending.store_redis import RedisTrendingStore
 from podium.region.trending.streams import StreamSpec
 from podium.region.trending.table import BucketTable
-from podium.region.trending.topk import exact_top
+from podium.replication import trending_sketch as sketch
+from podium.replication.trending_buckets import DAY_MS, Bucket, Resolution, cover, resolve_range
+from podium.replication.trending_topk import exact_top
 
 from podium.config import TrendingSettings
 from podium.errors import Unavailable

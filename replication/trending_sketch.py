@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from datasketches import frequent_items_error_type, frequent_strings_sketch
-from podium.region.trending.topk import TrendItem, rank_key
+from podium.replication.trending_topk import TrendItem, rank_key
 
 UNSEEN = "\x00"    # never a real item (items have no control characters): its upper bound is the offset
 
@@ -40,6 +40,12 @@ def merge_blobs(blobs: Iterable[bytes], lg_size: int) -> frequent_strings_sketch
     for blob in blobs:
         merged.merge(frequent_strings_sketch.deserialize(blob))
     return merged
+
+
+def frequent_rows(sketch: frequent_strings_sketch) -> list[tuple[str, int, int, int]]:
+    """Every tracked item as (item, estimate, lower bound, upper bound)."""
+    return [(item, int(est), int(lb), int(ub))
+            for item, est, lb, ub in sketch.get_frequent_items(frequent_items_error_type.NO_FALSE_NEGATIVES, 0)]
 
 
 def top(sketch: frequent_strings_sketch, k: int) -> tuple[list[TrendItem], bool]:
