@@ -33,7 +33,9 @@ def guarded(redis_server: RedisServer) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def limited(redis_server: RedisServer) -> Iterator[LiveServer]:
-    settings = region_settings(redis_server.url, api={"rate_limit_per_s": 2.0, "rate_limit_burst": 5})
+    # one token per 20 s: the burst runs out within the test however slowly a loaded machine serves it
+    # (at 2 tokens/s, requests slower than 0.5 s each never emptied the bucket)
+    settings = region_settings(redis_server.url, api={"rate_limit_per_s": 0.05, "rate_limit_burst": 5})
     with LiveServer(create_app, settings) as server:
         yield server
 
