@@ -19,7 +19,17 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from podium.gql.live_fast import CHANNEL, Channel
+from podium.gql.live_subscribe import LiveSchema
 from podium.gql.ws_raw import RawSocket, raw_socket
+
+
+def _with_live(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The handler's schema, wrapped so that known live subscriptions start past Strawberry's
+    per-operation machinery when the view has a `live` path (podium.gql.live_subscribe)."""
+    live = getattr(kwargs.get("view"), "live", None)
+    if live is not None and "schema" in kwargs:
+        kwargs["schema"] = LiveSchema(kwargs["schema"], live)
+    return kwargs
 
 
 def _raw(adapter: Any) -> Any:
@@ -46,6 +56,9 @@ def _sender(adapter: Any) -> Any:
 class TransportWSHandler(BaseGraphQLTransportWSHandler[dict[str, Any], None]):
     """graphql-transport-ws: frames are `{"id":…,"type":"next","payload":…}`."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**_with_live(kwargs))
+
     async def run_operation(self, operation: Operation[Any, Any]) -> None:
         prefix = '{"id":' + orjson.dumps(operation.id).decode() + ',"type":"next","payload":'
         CHANNEL.set(Channel(_sender(self.websocket), prefix, _raw(self.websocket)))
@@ -59,6 +72,9 @@ class LegacyWSHandler(BaseGraphQLWSHandler[dict[str, Any], None]):
     arrives; this one closes a socket that does not initialise within the view's
     `connection_init_wait_timeout` (4408, as graphql-transport-ws does) and one that sends a
     message that is not an object with a string `type` (4400)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**_with_live(kwargs))
 
     async def handle(self) -> None:
         timer = asyncio.create_task(self._close_if_not_initialised())
