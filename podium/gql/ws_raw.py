@@ -116,12 +116,18 @@ class RawStreamMiddleware:
     """Outermost ASGI layer: notes Hypercorn's websocket stream (reached through the `send` it
     hands the app) in the scope, when asked declines permessage-deflate for it, and (without
     compression) hands its keep-alive pings to the app's `SharedPinger` (one per app: an app is
-    served by one event loop, and a transport is written from its own loop only)."""
+    served by one event loop, and a transport is written from its own loop only). A websocket to
+    one of `websocket_routes` goes straight to its app, past the HTTP-only layers."""
 
-    def __init__(self, app: Any, offer_compression: bool = False, shared_pings: bool = True) -> None:
+    def __init__(self, app: Any, offer_compression: bool = False, shared_pings: bool = True,
+                 websocket_routes: dict[str, Any] | None = None) -> None:
         self.app = app
         self.offer_compression = offer_compression
         self.pinger = SharedPinger() if shared_pings else None
+        # websocket paths served straight from here: an upgrade skips the HTTP layers (body drain,
+        # HTTP metrics, audit, ETag, response cache, exception handlers, routing), which all pass a
+        # websocket through untouched; the app given here keeps what a handshake needs (rate limits)
+        self.websocket_routes = websocket_routes or {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "websocket":
@@ -133,6 +139,10 @@ class RawStreamMiddleware:
                     handshake.extensions = None
                     if self.pinger is not None:
                         self.pinger.adopt(stream)
+            direct = self.websocket_routes.get(scope["path"])
+            if direct is not None:
+                await direct(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
 

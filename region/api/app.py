@@ -112,7 +112,9 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(RawStreamMiddleware, offer_compression=settings.api.ws_compression),
+        # the websocket upgrade of /graphql skips the HTTP-only layers below (podium.gql.ws_raw)
+        middleware=[Middleware(RawStreamMiddleware, offer_compression=settings.api.ws_compression,
+                               websocket_routes={"/graphql": RateLimitMiddleware(graphql)}),
                     Middleware(BodyDrainMiddleware), Middleware(HttpMetricsMiddleware), Middleware(RateLimitMiddleware),
                     Middleware(AuditRestMiddleware),
                     Middleware(ETagMiddleware), Middleware(ResponseCacheMiddleware)],
