@@ -20,7 +20,12 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 
 from podium.gql.live_fast import CHANNEL, Channel
 from podium.gql.live_subscribe import LiveSchema
-from podium.gql.ws_raw import RawSocket, raw_socket
+from podium.gql.ws_raw import RawSocket, frame, raw_socket
+
+# The acknowledgement every socket gets, as one pre-encoded frame: written raw it skips the ASGI
+# send chain (orjson, Starlette, the middleware's send wrappers, wsproto) once per connection.
+ACK = {"type": "connection_ack"}
+ACK_FRAME = frame(orjson.dumps(ACK))
 
 
 def _with_live(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -41,6 +46,17 @@ def _raw(adapter: Any) -> Any:
     return raw
 
 
+async def _send(adapter: Any, message: Any) -> None:
+    """`message` to the socket: the bare acknowledgement raw when the socket has a raw writer,
+    anything else (and everything without one) through the adapter as Strawberry sends it."""
+    if message == ACK:
+        socket = raw_socket(adapter.ws.scope)
+        if socket is not None and not socket.closing():
+            socket.write(ACK_FRAME)
+            return
+    await adapter.send_json(message)
+
+
 def _sender(adapter: Any) -> Any:
     ws = adapter.ws  # strawberry.asgi's adapter over the Starlette WebSocket
 
@@ -59,6 +75,9 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[dict[str, Any], None]):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**_with_live(kwargs))
 
+    async def send_message(self, message: Any) -> None:
+        await _send(self.websocket, message)
+
     async def run_operation(self, operation: Operation[Any, Any]) -> None:
         prefix = '{"id":' + orjson.dumps(operation.id).decode() + ',"type":"next","payload":'
         CHANNEL.set(Channel(_sender(self.websocket), prefix, _raw(self.websocket)))
@@ -75,6 +94,9 @@ class LegacyWSHandler(BaseGraphQLWSHandler[dict[str, Any], None]):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**_with_live(kwargs))
+
+    async def send_message(self, message: Any) -> None:
+        await _send(self.websocket, message)
 
     async def handle(self) -> None:
         timer = asyncio.create_task(self._close_if_not_initialised())
