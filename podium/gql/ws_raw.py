@@ -14,17 +14,13 @@ through ASGI as before."""
 
 from __future__ import annotations
 
-import asyncio
-import copy
 import struct
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from hypercorn.protocol.ws_stream import ASGIWebsocketState, WSStream
+from hypercorn.protocol.ws_stream import WSStream
 
 SCOPE_KEY = "podium.ws_stream"
-PING = b"\x89\x00"               # an unmasked ping frame without payload (RFC 6455 §5.5.2)
 
 
 def frame(payload: bytes) -> bytes:
@@ -52,78 +48,15 @@ class RawSocket:
         return bool(self.transport.is_closing())
 
 
-class SharedPinger:
-    """Keep-alive pings for every raw-writable websocket of an app from one task: each
-    `interval_s`, one pre-encoded ping frame written to each connected socket.
-
-    Why: Hypercorn runs a ping task per websocket that pings at once on accept, then every
-    `websocket_ping_interval`; at a connect storm of 10,000 sockets those first pings (a task, a
-    wsproto encoding and a drained write each) were a tenth of the server's CPU (py-spy). A socket
-    handed to this pinger gets its own copy of Hypercorn's config without the interval (so no ping
-    task) and its first ping within one interval of its accept, then one per interval, as before.
-    Pongs are read and dropped by Hypercorn as before."""
-
-    def __init__(self) -> None:
-        self.streams: weakref.WeakSet[Any] = weakref.WeakSet()
-        self.configs: dict[int, tuple[Any, Any]] = {}    # id(Hypercorn config) -> (config, copy without pings)
-        self.task: asyncio.Task[None] | None = None
-        self.interval_s = 0.0
-        self.sent = 0
-
-    def adopt(self, stream: Any) -> bool:
-        """Takes over the stream's pings when it will be raw-writable and Hypercorn would ping it."""
-        config = getattr(stream, "config", None)
-        interval = getattr(config, "websocket_ping_interval", None)
-        if not interval or _transport_of(stream) is None:
-            return False
-        known = self.configs.get(id(config))
-        if known is None or known[0] is not config:
-            quiet: Any = copy.copy(config)
-            quiet.websocket_ping_interval = None
-            known = self.configs[id(config)] = (config, quiet)
-        stream.config = known[1]
-        self.streams.add(stream)
-        self.interval_s = float(interval)
-        if self.task is None or self.task.done():
-            self.task = asyncio.get_running_loop().create_task(self._run())
-        return True
-
-    async def _run(self) -> None:
-        while self.streams:
-            await asyncio.sleep(self.interval_s)
-            self.ping_all()
-            await asyncio.sleep(0)
-
-    def ping_all(self) -> int:
-        """One ping to every connected socket without extensions; the number written."""
-        written = 0
-        for stream in list(self.streams):
-            if stream.closed:
-                self.streams.discard(stream)     # not left to the collector: a stream is in cycles
-                continue
-            if stream.state is not ASGIWebsocketState.CONNECTED:
-                continue
-            socket = _raw_of(stream)
-            if socket is None or socket.closing():
-                continue
-            socket.write(PING)
-            written += 1
-        self.sent += written
-        return written
-
-
 class RawStreamMiddleware:
     """Outermost ASGI layer: notes Hypercorn's websocket stream (reached through the `send` it
-    hands the app) in the scope, when asked declines permessage-deflate for it, and (without
-    compression) hands its keep-alive pings to the app's `SharedPinger` (one per app: an app is
-    served by one event loop, and a transport is written from its own loop only). A websocket to
+    hands the app) in the scope, and when asked, declines permessage-deflate for it. A websocket to
     one of `websocket_routes` goes straight to its app, past the HTTP-only layers."""
 
-    def __init__(self, app: Any, offer_compression: bool = False, shared_pings: bool = True,
+    def __init__(self, app: Any, offer_compression: bool = False,
                  websocket_routes: dict[str, Any] | None = None) -> None:
         self.app = app
         self.offer_compression = offer_compression
-        self.pinger = SharedPinger() if shared_pings else None
         # websocket paths served straight from here: an upgrade skips the HTTP layers (body drain,
         # HTTP metrics, audit, ETag, response cache, exception handlers, routing), which all pass a
         # websocket through untouched; the app given here keeps what a handshake needs (rate limits)
@@ -137,8 +70,6 @@ class RawStreamMiddleware:
                 handshake = getattr(stream, "handshake", None)
                 if not self.offer_compression and handshake is not None and hasattr(handshake, "extensions"):
                     handshake.extensions = None
-                    if self.pinger is not None:
-                        self.pinger.adopt(stream)
             direct = self.websocket_routes.get(scope["path"])
             if direct is not None:
                 await direct(scope, receive, send)
@@ -149,25 +80,14 @@ class RawStreamMiddleware:
 def raw_socket(scope: dict[str, Any]) -> RawSocket | None:
     """The raw writer of an accepted websocket without extensions, or None."""
     stream: Any = scope.get(SCOPE_KEY)
-    return None if stream is None else _raw_of(stream)
-
-
-def _raw_of(stream: Any) -> RawSocket | None:
+    if stream is None:
+        return None
     try:
         if stream.connection._proto.extensions:           # a negotiated extension: frames are per socket
             return None
-    except AttributeError:
-        return None
-    transport = _transport_of(stream)
-    return None if transport is None else RawSocket(transport)
-
-
-def _transport_of(stream: Any) -> Any:
-    """The asyncio transport under an HTTP/1.1 websocket stream (known before it is accepted)."""
-    try:
         transport = stream.send.__self__.send.__self__.writer.transport   # H11Protocol -> TCPServer
     except AttributeError:
         return None
     if not all(hasattr(transport, a) for a in ("write", "get_write_buffer_size", "is_closing")):
         return None
-    return transport
+    return RawSocket(transport)
