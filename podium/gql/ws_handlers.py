@@ -19,7 +19,22 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from podium.gql.live_fast import CHANNEL, Channel
-from podium.gql.ws_raw import RawSocket, raw_socket
+from podium.gql.live_subscribe import LiveSchema
+from podium.gql.ws_raw import RawSocket, frame, raw_socket
+
+# The acknowledgement every socket gets, as one pre-encoded frame: written raw it skips the ASGI
+# send chain (orjson, Starlette, the middleware's send wrappers, wsproto) once per connection.
+ACK = {"type": "connection_ack"}
+ACK_FRAME = frame(orjson.dumps(ACK))
+
+
+def _with_live(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The handler's schema, wrapped so that known live subscriptions start past Strawberry's
+    per-operation machinery when the view has a `live` path (podium.gql.live_subscribe)."""
+    live = getattr(kwargs.get("view"), "live", None)
+    if live is not None and "schema" in kwargs:
+        kwargs["schema"] = LiveSchema(kwargs["schema"], live)
+    return kwargs
 
 
 def _raw(adapter: Any) -> Any:
@@ -29,6 +44,17 @@ def _raw(adapter: Any) -> Any:
         return raw_socket(ws.scope)
 
     return raw
+
+
+async def _send(adapter: Any, message: Any) -> None:
+    """`message` to the socket: the bare acknowledgement raw when the socket has a raw writer,
+    anything else (and everything without one) through the adapter as Strawberry sends it."""
+    if message == ACK:
+        socket = raw_socket(adapter.ws.scope)
+        if socket is not None and not socket.closing():
+            socket.write(ACK_FRAME)
+            return
+    await adapter.send_json(message)
 
 
 def _sender(adapter: Any) -> Any:
@@ -46,6 +72,12 @@ def _sender(adapter: Any) -> Any:
 class TransportWSHandler(BaseGraphQLTransportWSHandler[dict[str, Any], None]):
     """graphql-transport-ws: frames are `{"id":…,"type":"next","payload":…}`."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**_with_live(kwargs))
+
+    async def send_message(self, message: Any) -> None:
+        await _send(self.websocket, message)
+
     async def run_operation(self, operation: Operation[Any, Any]) -> None:
         prefix = '{"id":' + orjson.dumps(operation.id).decode() + ',"type":"next","payload":'
         CHANNEL.set(Channel(_sender(self.websocket), prefix, _raw(self.websocket)))
@@ -59,6 +91,12 @@ class LegacyWSHandler(BaseGraphQLWSHandler[dict[str, Any], None]):
     arrives; this one closes a socket that does not initialise within the view's
     `connection_init_wait_timeout` (4408, as graphql-transport-ws does) and one that sends a
     message that is not an object with a string `type` (4400)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**_with_live(kwargs))
+
+    async def send_message(self, message: Any) -> None:
+        await _send(self.websocket, message)
 
     async def handle(self) -> None:
         timer = asyncio.create_task(self._close_if_not_initialised())

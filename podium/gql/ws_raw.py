@@ -50,11 +50,17 @@ class RawSocket:
 
 class RawStreamMiddleware:
     """Outermost ASGI layer: notes Hypercorn's websocket stream (reached through the `send` it
-    hands the app) in the scope, and when asked, declines permessage-deflate for it."""
+    hands the app) in the scope, and when asked, declines permessage-deflate for it. A websocket to
+    one of `websocket_routes` goes straight to its app, past the HTTP-only layers."""
 
-    def __init__(self, app: Any, offer_compression: bool = False) -> None:
+    def __init__(self, app: Any, offer_compression: bool = False,
+                 websocket_routes: dict[str, Any] | None = None) -> None:
         self.app = app
         self.offer_compression = offer_compression
+        # websocket paths served straight from here: an upgrade skips the HTTP layers (body drain,
+        # HTTP metrics, audit, ETag, response cache, exception handlers, routing), which all pass a
+        # websocket through untouched; the app given here keeps what a handshake needs (rate limits)
+        self.websocket_routes = websocket_routes or {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "websocket":
@@ -64,6 +70,10 @@ class RawStreamMiddleware:
                 handshake = getattr(stream, "handshake", None)
                 if not self.offer_compression and handshake is not None and hasattr(handshake, "extensions"):
                     handshake.extensions = None
+            direct = self.websocket_routes.get(scope["path"])
+            if direct is not None:
+                await direct(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
 

@@ -30,6 +30,7 @@ from starlette.websockets import WebSocket
 from podium.clock import Clock
 from podium.config import Settings
 from podium.errors import PodiumError
+from podium.gql.live_subscribe import LiveSubscribe, live_subscribe
 from podium.gql.persisted import default_operations_dir, persisted_queries
 from podium.gql.view import PodiumGraphQL
 from podium.gql.ws_raw import RawStreamMiddleware
@@ -47,9 +48,13 @@ log = logging.getLogger("podium.app")
 # `info` but its context. Everything else, and any error, is answered by the general path.
 PLANNED_RESOLVERS = frozenset({"Query.leaderboard", "Query.around", "Query.page", "Query.count", "Query.player",
                                "Query.players", "Player.rank", "Player.score", "Player.entry"})
+# The live subscriptions started past Strawberry's per-operation set-up (podium.gql.live_subscribe).
+LIVE_SUBSCRIPTIONS = frozenset({"topChanged", "rankChanged"})
 
 
 class RegionGraphQL(LocalGraphiQL, PodiumGraphQL):
+    live: LiveSubscribe | None = None   # known live subscriptions' start past Strawberry's set-up
+
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> dict[str, Any]:
         service = request.app.state.service
         return {"service": service, "request": request, "response": response, "telemetry": service.telemetry}
@@ -84,6 +89,7 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
                             persisted=persisted_queries(settings, default_operations_dir()),
                             fast_path=settings.api.graphql_fast_path,
                             planned_resolvers=PLANNED_RESOLVERS if settings.api.graphql_compiled_plans else frozenset())
+    graphql.live = live_subscribe(graphql, LIVE_SUBSCRIPTIONS if settings.api.graphql_live_subscribe else ())
     routes = [
         Route("/v1/scores", http.post_scores, methods=["POST"]),
         Route("/v1/events", trending_http.post_events, methods=["POST"]),
@@ -106,7 +112,9 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(RawStreamMiddleware, offer_compression=settings.api.ws_compression),
+        # the websocket upgrade of /graphql skips the HTTP-only layers below (podium.gql.ws_raw)
+        middleware=[Middleware(RawStreamMiddleware, offer_compression=settings.api.ws_compression,
+                               websocket_routes={"/graphql": RateLimitMiddleware(graphql)}),
                     Middleware(BodyDrainMiddleware), Middleware(HttpMetricsMiddleware), Middleware(RateLimitMiddleware),
                     Middleware(AuditRestMiddleware),
                     Middleware(ETagMiddleware), Middleware(ResponseCacheMiddleware)],
