@@ -87,6 +87,7 @@ class ApiLimits(BaseModel):
     gc_freeze_at_start: bool = True          # the start-up heap goes to the collector's permanent generation (podium.gc_tuning)
     listen_backlog: int = 4096               # pending TCP connections the listening socket queues (a connect storm; capped by somaxconn)
     graphql_compiled_plans: bool = True      # planned read queries skip graphql-core's field machinery (needs the fast path)
+    graphql_one_pass: bool = True            # GET/POST /graphql: rate limit, cache, ETag and metrics in one ASGI pass (region)
 
 
 class KafkaSettings(BaseModel):
