@@ -58,6 +58,7 @@ class GraphQLEntry:
         self.cache = cache
         self.enabled = enabled
         self.path = path
+        self.answered = 0   # requests this entry answered (tests check it is taken)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if (not self.enabled or scope["type"] != "http" or scope["path"] != self.path
@@ -73,6 +74,7 @@ class GraphQLEntry:
         if more:   # beyond anything cached: the general chain reads it (and refuses it, 413)
             await self.app(scope, replay(body, receive, more=True), send)
             return
+        self.answered += 1
         status = 500   # an exception escaping the view is what the client sees as a 500
         try:
             status = await self._answer(scope, body, service, send)
