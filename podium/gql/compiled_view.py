@@ -3,7 +3,7 @@ prepared, valid and within its cost, and whose operation compiles, is answered f
 without Strawberry's request parsing, execution context or graphql-core's field machinery.
 
 Everything that decides what a request may see stays where it is: rate limits, the response cache
-and ETags are middleware around the view; auth, the read cache, the in-memory tops, Cache-Control
+and ETags are around the view (the region's one-pass GraphQL entry, or middleware); auth, the read cache, the in-memory tops, Cache-Control
 and consistency labels are in the resolvers the plan calls. This module only takes the shortest
 way to a success: the body is read once (with the view's limit) and kept on the request, so that
 when the plan gives up — a hostile or unusual request, an error of any kind — the general path

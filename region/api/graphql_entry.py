@@ -24,6 +24,7 @@ the same status, headers and bytes (tests/region/test_graphql_entry.py)."""
 from __future__ import annotations
 
 import time
+from collections.abc import MutableMapping
 from typing import Any
 
 from podium.region.api.etag import Headers, with_etag
@@ -133,7 +134,7 @@ async def _collect(response: Response, scope: dict[str, Any]) -> tuple[int, Head
     start: dict[str, Any] = {}
     chunks: list[bytes] = []
 
-    async def capture(message: dict[str, Any]) -> None:
+    async def capture(message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.start":
             start.update(message)
         elif message["type"] == "http.response.body":

@@ -91,7 +91,7 @@ class ResponseCacheMiddleware:
             return
         service = service_of_scope(scope)
         api = service.settings.api if service is not None else None
-        if not ResponseCache.enabled(api):
+        if api is None or not ResponseCache.enabled(api):
             await self.app(scope, receive, send)
             return
         clock: Clock = getattr(service, "clock", None) or SystemClock()

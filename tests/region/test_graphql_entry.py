@@ -105,7 +105,8 @@ def requests(draw: st.DrawFn, board: str, players: list[str]) -> dict[str, Any]:
         params: dict[str, str] = {}
         if query is not None:
             params["query"] = query
-        if variables or draw(st.booleans()):
+        some_variables: bool = draw(st.booleans())
+        if variables or some_variables:
             params["variables"] = draw(st.sampled_from([orjson.dumps(variables).decode(), "", "{", "[1]", "null",
                                                         '{"operationName": 3}']))
         if extensions is not None:
