@@ -93,18 +93,9 @@ class RateLimitMiddleware:
         if buckets is not None:
             headers = dict(scope.get("headers") or [])
             client = scope.get("client") or ("unknown", 0)
-            try:
-                for key, scale in client_keys(headers, client[0], buckets.ip_factor):
-                    if scope["type"] == "websocket":
-                        buckets.local.take(key, scale=scale)     # no Redis on the handshake path
-                    else:
-                        await buckets.take(key, scale=scale)
-            except (Unavailable, OSError) as exc:
-                # Fail open: a limiter that cannot reach Redis must not turn every request (or
-                # websocket handshake) into an error; what needs Redis reports its own error.
-                log.warning("rate limit not checked (%s): %s", type(exc).__name__, exc)
-            except RateLimited as exc:
-                await _refuse(service, scope, send, exc)
+            refused = await charge(buckets, headers, client[0], local=scope["type"] == "websocket")
+            if refused is not None:
+                await _refuse(service, scope, send, refused)
                 return
         if scope["type"] != "websocket":
             await self.app(scope, receive, send)
@@ -126,17 +117,40 @@ class RateLimitMiddleware:
                 self.handshakes -= 1
 
 
-async def _refuse(service: Any, scope: dict[str, Any], send: Any, exc: RateLimited) -> None:
+async def charge(buckets: TokenBuckets, headers: dict[bytes, bytes], client_ip: str, *,
+                 local: bool = False) -> RateLimited | None:
+    """Draws one request from its buckets (`local`: the in-process ones, for websocket handshakes):
+    the refusal, or None when allowed."""
+    try:
+        for key, scale in client_keys(headers, client_ip, buckets.ip_factor):
+            if local:
+                buckets.local.take(key, scale=scale)     # no Redis on the handshake path
+            else:
+                await buckets.take(key, scale=scale)
+    except (Unavailable, OSError) as exc:
+        # Fail open: a limiter that cannot reach Redis must not turn every request (or
+        # websocket handshake) into an error; what needs Redis reports its own error.
+        log.warning("rate limit not checked (%s): %s", type(exc).__name__, exc)
+    except RateLimited as exc:
+        return exc
+    return None
+
+
+def note_refusal(service: Any, path: str) -> None:
     telemetry = getattr(service, "telemetry", None)
     if telemetry is not None:
-        telemetry.rate_limited.add(1, {"path": scope["path"]})
+        telemetry.rate_limited.add(1, {"path": path})
+
+
+async def _refuse(service: Any, scope: dict[str, Any], send: Any, exc: RateLimited) -> None:
+    note_refusal(service, scope["path"])
     if scope["type"] == "websocket":
         await _deny_websocket(scope, send, exc)
         return
     await _send_limited(send, exc, graphql=scope["path"] == "/graphql")
 
 
-def _limited_response(exc: RateLimited, graphql: bool) -> tuple[list[tuple[bytes, bytes]], bytes]:
+def limited_response(exc: RateLimited, graphql: bool) -> tuple[list[tuple[bytes, bytes]], bytes]:
     ext = {"code": exc.code, **exc.extensions}
     body = {"errors": [{"message": exc.message, "extensions": ext}]} if graphql else exc.to_dict()
     headers = [(b"content-type", b"application/json"),
@@ -145,7 +159,7 @@ def _limited_response(exc: RateLimited, graphql: bool) -> tuple[list[tuple[bytes
 
 
 async def _send_limited(send: Any, exc: RateLimited, graphql: bool) -> None:
-    headers, body = _limited_response(exc, graphql)
+    headers, body = limited_response(exc, graphql)
     await send({"type": "http.response.start", "status": 429, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -156,6 +170,6 @@ async def _deny_websocket(scope: dict[str, Any], send: Any, exc: RateLimited) ->
     if "websocket.http.response" not in (scope.get("extensions") or {}):
         await send({"type": "websocket.close", "code": 4429})
         return
-    headers, body = _limited_response(exc, graphql=True)
+    headers, body = limited_response(exc, graphql=True)
     await send({"type": "websocket.http.response.start", "status": 429, "headers": headers})
     await send({"type": "websocket.http.response.body", "body": body})

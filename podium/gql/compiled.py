@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql.pyutils import Undefined
+from graphql.type.scalars import serialize_boolean, serialize_int, serialize_string
 from strawberry.schema import Schema
 
 from graphql import (
@@ -100,6 +101,11 @@ class _Argument:
 Completer = Callable[[Any, Any], Any]   # (value, info) -> JSON-ready value, or an awaitable of one
 
 
+# Values a scalar's `serialize` returns unchanged (graphql-core's serialize_int, _string and
+# _boolean; Long's `int`): a leaf of exactly that type skips the call, anything else is serialized.
+_EXACT: dict[Any, type] = {serialize_string: str, serialize_boolean: bool, int: int}
+
+
 def _leaf(named: GraphQLScalarType | GraphQLEnumType) -> Completer:
     serialize = named.serialize
 
@@ -111,6 +117,15 @@ def _leaf(named: GraphQLScalarType | GraphQLEnumType) -> Completer:
             raise Fallback
         return out
 
+    if serialize is serialize_int:
+        def complete_int(value: Any, info: Any) -> Any:
+            return value if type(value) is int and INT32_MIN <= value <= INT32_MAX else complete(value, info)
+        return complete_int
+    exact = _EXACT.get(serialize)
+    if exact is not None:
+        def complete_exact(value: Any, info: Any) -> Any:
+            return value if type(value) is exact else complete(value, info)
+        return complete_exact
     return complete
 
 

@@ -1,9 +1,9 @@
-"""The HTTP side of compiled plans (`podium.gql.compiled`): a GraphQL POST whose document is
+"""The HTTP side of compiled plans (`podium.gql.compiled`): a GraphQL POST or GET whose document is
 prepared, valid and within its cost, and whose operation compiles, is answered from the plan
 without Strawberry's request parsing, execution context or graphql-core's field machinery.
 
 Everything that decides what a request may see stays where it is: rate limits, the response cache
-and ETags are middleware around the view; auth, the read cache, the in-memory tops, Cache-Control
+and ETags are around the view (the region's one-pass GraphQL entry, or middleware); auth, the read cache, the in-memory tops, Cache-Control
 and consistency labels are in the resolvers the plan calls. This module only takes the shortest
 way to a success: the body is read once (with the view's limit) and kept on the request, so that
 when the plan gives up — a hostile or unusual request, an error of any kind — the general path
@@ -56,13 +56,14 @@ class CompiledPlans:
         return None if plan is None else (plan, operation)
 
 
-async def serve_compiled(view: Any, plans: CompiledPlans, request: Request, body_bytes_max: int) -> Response | None:
-    """The response to a plain JSON POST of a planned query, or None: the general path answers."""
+Fields = tuple[str | None, dict[str, Any] | None, str | None, dict[str, Any] | None]
+
+
+async def _post_fields(request: Request, body_bytes_max: int) -> Fields | None:
+    """query, variables, operationName and extensions of a plain JSON POST, or None."""
     content_type = request.headers.get("content-type", "")
     if content_type.split(";", 1)[0].strip().lower() != "application/json":
         return None
-    if view._get_stream_transport_from_headers(request.headers) is not None:
-        return None   # multipart / event-stream responses are Strawberry's
     body = await read_body(request, body_bytes_max)   # a 413 here is the general path's 413
     request._body = body   # Starlette replays it to the general path's read
     try:
@@ -76,6 +77,47 @@ async def serve_compiled(view: Any, plans: CompiledPlans, request: Request, body
     if not (isinstance(query, str | None) and isinstance(variables, dict | None)
             and isinstance(operation_name, str | None) and isinstance(extensions, dict | None)):
         return None
+    return query, variables, operation_name, extensions
+
+
+def _json_param(text: str | None) -> dict[str, Any] | None | bool:
+    """A GET parameter holding a JSON object as Strawberry reads it (absent: None); False when the
+    general path would refuse or treat it otherwise (empty, malformed, not an object, or an object
+    whose `operationName` the view's shape check refuses)."""
+    if text is None:
+        return None
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    if type(value) is not dict or not isinstance(value.get("operationName"), str | None):
+        return False
+    return value
+
+
+def _get_fields(view: Any, request: Request) -> Fields | None:
+    """The same four fields of a GET (query parameters; the last of a repeated one, as Strawberry
+    reads them), or None."""
+    if not view.allow_queries_via_get:
+        return None
+    params = request.query_params
+    variables, extensions = _json_param(params.get("variables")), _json_param(params.get("extensions"))
+    if variables is False or extensions is False:
+        return None
+    assert not isinstance(variables, bool) and not isinstance(extensions, bool)
+    return params.get("query"), variables, params.get("operationName"), extensions
+
+
+async def serve_compiled(view: Any, plans: CompiledPlans, request: Request, body_bytes_max: int) -> Response | None:
+    """The response to a plain JSON POST or a GET of a planned query, or None: the general path
+    answers."""
+    if view._get_stream_transport_from_headers(request.headers) is not None:
+        return None   # multipart / event-stream responses are Strawberry's
+    fields = (_get_fields(view, request) if request.scope["method"] == "GET"
+              else await _post_fields(request, body_bytes_max))
+    if fields is None:
+        return None
+    query, variables, operation_name, extensions = fields
     query = view.persisted.resolve(query, extensions)   # its refusals are the general path's
     planned = plans.plan(query, operation_name, variables)
     if planned is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 from datetime import UTC, datetime
 from enum import Enum
 
@@ -80,7 +81,9 @@ class Board:
         )
 
 
+@functools.lru_cache(maxsize=256)
 def as_of(now_ms: int) -> datetime:
+    """Cached: every row of a page carries the same time (a datetime is immutable, so rows share it)."""
     return datetime.fromtimestamp(now_ms / 1000, tz=UTC)
 
 

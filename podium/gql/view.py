@@ -122,9 +122,14 @@ class PodiumGraphQL(GraphQL[dict[str, Any], None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope=scope, receive=receive)
+        response = await self.respond(request)
+        await response(scope, receive, send)
+
+    async def respond(self, request: Request) -> Response:
+        """The answer to one HTTP request, not yet sent (the one-pass GraphQL entry sends it itself)."""
         try:
             planned = (await serve_compiled(self, self.plans, request, self.body_bytes_max)
-                       if self.plans is not None and scope["method"] == "POST" else None)
+                       if self.plans is not None and request.scope["method"] in ("POST", "GET") else None)
             response = store_outage_status(planned if planned is not None else await self.run(request))
         except HTTPException as exc:
             response = graphql_error_response(exc.reason, _CODES.get(exc.status_code, "BAD_USER_INPUT"),
@@ -139,7 +144,7 @@ class PodiumGraphQL(GraphQL[dict[str, Any], None]):
         if response.status_code >= 400:
             await drain_body(request)
             response.headers["Connection"] = "close"
-        await response(scope, receive, send)
+        return response
 
     async def execute_single(self, request: Request, request_adapter: AsyncHTTPRequestAdapter,
                              sub_response: Response, context: Any, root_value: Any,

@@ -9,9 +9,10 @@ from typing import Any
 
 from podium.region.api import http
 from podium.region.api.etag import ETagMiddleware
+from podium.region.api.graphql_entry import GraphQLEntry
 from podium.region.api.openapi import openapi
 from podium.region.api.reads import read_routes
-from podium.region.api.response_cache import ResponseCacheMiddleware
+from podium.region.api.response_cache import ResponseCache, ResponseCacheMiddleware
 from podium.region.api.schema import build_schema
 from podium.region.contests.routes import contest_routes
 from podium.region.contests.wiring import close_contests, open_contests
@@ -90,6 +91,7 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
                             fast_path=settings.api.graphql_fast_path,
                             planned_resolvers=PLANNED_RESOLVERS if settings.api.graphql_compiled_plans else frozenset())
     graphql.live = live_subscribe(graphql, LIVE_SUBSCRIPTIONS if settings.api.graphql_live_subscribe else ())
+    response_cache = ResponseCache()   # one store for both chains
     routes = [
         Route("/v1/scores", http.post_scores, methods=["POST"]),
         Route("/v1/events", trending_http.post_events, methods=["POST"]),
@@ -105,18 +107,21 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
         Route("/metrics", http.metrics),
         Route("/readyz", http.readyz),
         # Route + WebSocketRoute, not Mount: websocket upgrades fail under Mount.
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        graphql_route := Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         *web_routes("region"),
     ]
     return Starlette(
         routes=routes,
         lifespan=lifespan,
+        # the first layer answers GET/POST /graphql itself, as the rest of the chain would (one pass);
         # the websocket upgrade of /graphql skips the HTTP-only layers below (podium.gql.ws_raw)
-        middleware=[Middleware(RawStreamMiddleware, offer_compression=settings.api.ws_compression,
+        middleware=[Middleware(GraphQLEntry, view=graphql, route=graphql_route, cache=response_cache,
+                               enabled=settings.api.graphql_one_pass),
+                    Middleware(RawStreamMiddleware, offer_compression=settings.api.ws_compression,
                                websocket_routes={"/graphql": RateLimitMiddleware(graphql)}),
                     Middleware(BodyDrainMiddleware), Middleware(HttpMetricsMiddleware), Middleware(RateLimitMiddleware),
                     Middleware(AuditRestMiddleware),
-                    Middleware(ETagMiddleware), Middleware(ResponseCacheMiddleware)],
+                    Middleware(ETagMiddleware), Middleware(ResponseCacheMiddleware, store=response_cache)],
         exception_handlers={PodiumError: podium_error, HTTPException: http_refusal, Exception: unexpected_error},
     )

@@ -5,7 +5,11 @@ the read cache; a burst of identical requests (every client polling the same boa
 execution per TTL. Only responses the schema itself marked `Cache-Control: public` (public boards,
 no `me`, no errors) are kept, keyed by method, query string, body, credential and Accept (it picks
 the content type), for at most the response's max-age and `api.response_cache_ttl_ms` (about one
-subscription tick, so a cached top is never older than what a subscriber sees). Bounded in entries and body size; the clock is injected."""
+subscription tick, so a cached top is never older than what a subscriber sees). Bounded in entries
+and body size; the clock is injected.
+
+The store (`ResponseCache`) is shared by the middleware below (the general chain) and the one-pass
+GraphQL entry (`podium.region.api.graphql_entry`), so both reuse the same answers."""
 
 from __future__ import annotations
 
@@ -15,47 +19,98 @@ from typing import Any
 
 from podium.clock import Clock, SystemClock
 
-Entry = tuple[float, int, list[tuple[bytes, bytes]], bytes]   # expires, status, headers, body
+Headers = list[tuple[bytes, bytes]]
+Entry = tuple[float, int, Headers, bytes]   # expires, status, headers, body
 
 
-class ResponseCacheMiddleware:
-    def __init__(self, app: Any, path: str = "/graphql") -> None:
-        self.app = app
-        self.path = path
+class ResponseCache:
+    """The bounded LRU of cacheable answers; `api` is the settings section read per call."""
+
+    def __init__(self) -> None:
         self.entries: OrderedDict[bytes, Entry] = OrderedDict()
         self.hits = 0
         self.misses = 0
+
+    @staticmethod
+    def enabled(api: Any) -> bool:
+        return api is not None and api.response_cache_ttl_ms > 0 and api.response_cache_entries_max > 0
+
+    @staticmethod
+    def key(method: str, query_string: bytes, body: bytes, headers: dict[bytes, bytes]) -> bytes:
+        return hashlib.sha256(b"\0".join((method.encode(), query_string, body, headers.get(b"authorization", b""),
+                                          headers.get(b"accept", b"")))).digest()
+
+    def lookup(self, key: bytes, now: float) -> Entry | None:
+        """A live entry (counted as a hit), or None (counted as a miss)."""
+        hit = self.entries.get(key)
+        if hit is not None and hit[0] > now:
+            self.hits += 1
+            self.entries.move_to_end(key)
+            return hit
+        self.misses += 1
+        return None
+
+    def store(self, key: bytes, status: int, headers: Headers, body: bytes, now: float, api: Any) -> None:
+        if status != 200 or len(body) > api.response_cache_body_bytes_max or b'"errors"' in body:
+            return
+        control = next((v for k, v in headers if k.lower() == b"cache-control"), b"")
+        if not control.startswith(b"public, max-age="):
+            return
+        max_age_s = int(control.removeprefix(b"public, max-age=").split(b",")[0] or 0)
+        ttl_s = min(max_age_s, api.response_cache_ttl_ms / 1000)
+        if ttl_s <= 0:
+            return
+        self.entries[key] = (now + ttl_s, 200, list(headers), body)
+        self.entries.move_to_end(key)
+        while len(self.entries) > api.response_cache_entries_max:
+            self.entries.popitem(last=False)
+
+
+def service_of_scope(scope: dict[str, Any]) -> Any:
+    """The region service (built in the lifespan, after the middleware stack), or None."""
+    return getattr(scope["app"].state, "service", None) if scope.get("app") else None
+
+
+class ResponseCacheMiddleware:
+    def __init__(self, app: Any, path: str = "/graphql", store: ResponseCache | None = None) -> None:
+        self.app = app
+        self.path = path
+        self.store = store or ResponseCache()
+
+    @property
+    def hits(self) -> int:
+        return self.store.hits
+
+    @property
+    def entries(self) -> OrderedDict[bytes, Entry]:
+        return self.store.entries
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"] != self.path or scope["method"] not in ("GET", "POST"):
             await self.app(scope, receive, send)
             return
-        service = getattr(scope["app"].state, "service", None) if scope.get("app") else None
+        service = service_of_scope(scope)
         api = service.settings.api if service is not None else None
-        if api is None or api.response_cache_ttl_ms <= 0 or api.response_cache_entries_max <= 0:
+        if api is None or not ResponseCache.enabled(api):
             await self.app(scope, receive, send)
             return
         clock: Clock = getattr(service, "clock", None) or SystemClock()
-        body, more = await _read_body(receive, api.response_cache_body_bytes_max)
+        body, more = await read_body_bounded(receive, api.response_cache_body_bytes_max)
         if more:   # larger than any request we would cache: pass it through untouched
-            await self.app(scope, _replay(body, receive, more=True), send)
+            await self.app(scope, replay(body, receive, more=True), send)
             return
         headers = dict(scope.get("headers") or [])
         if b"no-cache" in headers.get(b"cache-control", b"").lower():
             # the caller needs what is acknowledged now (the global tier's STRONG reads)
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay(body, receive), send)
             return
-        key = hashlib.sha256(b"\0".join((scope["method"].encode(), scope.get("query_string", b""), body,
-                                          headers.get(b"authorization", b""), headers.get(b"accept", b"")))).digest()
+        key = ResponseCache.key(scope["method"], scope.get("query_string", b""), body, headers)
         now = clock.monotonic()
-        hit = self.entries.get(key)
-        if hit is not None and hit[0] > now:
-            self.hits += 1
-            self.entries.move_to_end(key)
+        hit = self.store.lookup(key, now)
+        if hit is not None:
             await send({"type": "http.response.start", "status": hit[1], "headers": hit[2]})
             await send({"type": "http.response.body", "body": hit[3]})
             return
-        self.misses += 1
         start: dict[str, Any] = {}
         chunks: list[bytes] = []
 
@@ -65,29 +120,14 @@ class ResponseCacheMiddleware:
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body"):
-                    self._store(key, start, b"".join(chunks), now, api)
+                    self.store.store(key, start.get("status", 0), list(start.get("headers", [])),
+                                     b"".join(chunks), now, api)
             await send(message)
 
-        await self.app(scope, _replay(body, receive), capture)
-
-    def _store(self, key: bytes, start: dict[str, Any], body: bytes, now: float, api: Any) -> None:
-        if start.get("status") != 200 or len(body) > api.response_cache_body_bytes_max or b'"errors"' in body:
-            return
-        headers = list(start.get("headers", []))
-        control = next((v for k, v in headers if k.lower() == b"cache-control"), b"")
-        if not control.startswith(b"public, max-age="):
-            return
-        max_age_s = int(control.removeprefix(b"public, max-age=").split(b",")[0] or 0)
-        ttl_s = min(max_age_s, api.response_cache_ttl_ms / 1000)
-        if ttl_s <= 0:
-            return
-        self.entries[key] = (now + ttl_s, 200, headers, body)
-        self.entries.move_to_end(key)
-        while len(self.entries) > api.response_cache_entries_max:
-            self.entries.popitem(last=False)
+        await self.app(scope, replay(body, receive), capture)
 
 
-async def _read_body(receive: Any, limit: int) -> tuple[bytes, bool]:
+async def read_body_bounded(receive: Any, limit: int) -> tuple[bytes, bool]:
     """The request body up to `limit` bytes; True when more is left unread."""
     chunks: list[bytes] = []
     size = 0
@@ -104,7 +144,7 @@ async def _read_body(receive: Any, limit: int) -> tuple[bytes, bool]:
             return b"".join(chunks), True
 
 
-def _replay(body: bytes, receive: Any, *, more: bool = False) -> Any:
+def replay(body: bytes, receive: Any, *, more: bool = False) -> Any:
     """A receive that hands the app the body we already read, then the rest of the stream."""
     sent = False
 

@@ -2,8 +2,9 @@
 
     python -m podium.devtools.bench.read_profile --players 100000 --seconds 8
 
-runs three region servers: the GraphQL fast path off ("general"), on without compiled plans
-("fast") and on with them ("planned"); every body differs (an unused random player in the
+runs region servers: the GraphQL fast path off ("general"), on without compiled plans
+("fast"), on with them behind the general middleware chain ("planned") and behind the one-pass
+GraphQL entry ("one_pass"); every body differs (an unused random player in the
 top-100's variables), so each request is executed, never the whole-response cache. It prints, per
 query and server, wrk's rate and the functions holding the most samples (inclusive: a function
 counts when it is anywhere on the stack; self: when it is the innermost frame). py-spy must be on
@@ -80,8 +81,9 @@ def profile(stack: BenchStack, name: str, query: str, players: int, seconds: flo
     return {"query": name, "wrk": load, "profile": summarize(text) if text else "py-spy not available"}
 
 
-def _stack(fast_path: bool, plans: bool) -> BenchStack:
-    switches = {"PODIUM_API__GRAPHQL_FAST_PATH": fast_path, "PODIUM_API__GRAPHQL_COMPILED_PLANS": plans}
+def _stack(fast_path: bool, plans: bool, one_pass: bool) -> BenchStack:
+    switches = {"PODIUM_API__GRAPHQL_FAST_PATH": fast_path, "PODIUM_API__GRAPHQL_COMPILED_PLANS": plans,
+                "PODIUM_API__GRAPHQL_ONE_PASS": one_pass}
     os.environ.update({k: "true" if v else "false" for k, v in switches.items()})   # read by the server at start
     stack = BenchStack()
     try:
@@ -101,11 +103,13 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=2, help="alternations of the general and fast servers")
     parser.add_argument("--queries", nargs="*", default=list(PROFILE_QUERIES))
-    parser.add_argument("--servers", nargs="*", default=["general", "fast", "planned"])
+    parser.add_argument("--servers", nargs="*", default=["general", "fast", "planned", "one_pass"])
     args = parser.parse_args()
     # The servers, each on its own Redis with the same board, measured alternately so all see the
-    # same machine load (the figures are their ratios, not absolutes).
-    switches = {"general": (False, False), "fast": (True, False), "planned": (True, True)}
+    # same machine load (the figures are their ratios, not absolutes). "planned" runs plans behind
+    # the general middleware chain, "one_pass" behind the one-pass GraphQL entry.
+    switches = {"general": (False, False, False), "fast": (True, False, False), "planned": (True, True, False),
+                "one_pass": (True, True, True)}
     stack_module.START_TIMEOUT_S = max(stack_module.START_TIMEOUT_S, 180.0)   # a loaded machine starts slowly
     stacks: dict[str, BenchStack] = {}
     try:
