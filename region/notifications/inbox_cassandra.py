@@ -125,6 +125,8 @@ class CassandraInbox:
                                 execution_profiles={EXEC_PROFILE_DEFAULT: profile})
         try:
             session = self._session = await asyncio.to_thread(self._cluster.connect)   # blocks on sockets
+            if session is None:
+                raise Unavailable("notification inbox (cassandra) unreachable: the driver opened no session")
             await self._rows(f"CREATE KEYSPACE IF NOT EXISTS {self.keyspace} WITH replication = {self.replication}")
             for ddl in _TABLES:
                 await self._rows(ddl.format(ks=self.keyspace))

@@ -31,6 +31,7 @@ ADAPTERS = frozenset({
     "region/trending/sketch_compaction_redis.py",
     "region/notifications/cursors_redis.py",
     "region/notifications/inbox_redis.py",
+    "region/notifications/outbox_redis.py",
     "region/notifications/quarantine_feed_redis.py",
     "region/notifications/rules_redis.py",
     "region/notifications/webhooks_redis.py",
