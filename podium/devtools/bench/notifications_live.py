@@ -141,8 +141,9 @@ async def _seed_inbox(stack: BenchStack, inbox_warm: bool, players: int, per_pla
     try:
         notes = [Notification(f"seed:q{p}:{k}", RuleKind.ENTERED_TOP_N, "r", "plain", f"q{p}", 1_000 + k, rank=k + 1)
                  for p in range(players) for k in range(per_player)]
+        chunk = 5000 if redis is None else per_player     # Redis: one call per note, players side by side
         for lo in range(0, len(notes), 5000):
-            await store.append(notes[lo:lo + 5000])
+            await asyncio.gather(*(store.append(notes[at:at + chunk]) for at in range(lo, min(len(notes), lo + 5000), chunk)))
     finally:
         await store.close()
         if redis is not None:
