@@ -285,7 +285,7 @@ class NotificationSettings(BaseModel):
     inbox_len_max: int = 200                 # notifications kept per player (oldest dropped)
     page_max: int = 100                      # notifications per page
     live_poll_ms: int = 1000                 # notificationReceived: how often a subscriber's inbox is checked
-    evaluate_queue_max: int = 10_000         # board changes waiting for evaluation; beyond, dropped (counted)
+    evaluate_queue_max: int = 10_000         # notifications waiting for the inbox store; beyond, evaluation waits (none dropped)
     body_bytes_max: int = 65_536             # admin rule / webhook declaration body
     webhook_endpoints_max: int = 1000        # registered endpoints
     webhook_concurrency_max: int = 4         # deliveries in flight per endpoint
@@ -305,6 +305,10 @@ class NotificationSettings(BaseModel):
     webhook_stop_drain_ms: int = 3000        # at stop, how long attempts already sent may finish (then cancelled)
     dead_letters_max: int = 100_000          # dead-lettered deliveries kept
     dead_letters_page_max: int = 500         # dead letters per admin listing
+    inbox_warm: bool = True                  # inboxes in the warm store (history.* picks SQLite or Cassandra); false or history off: Redis
+    inbox_sqlite_path: str | None = None     # unset: <data_dir>/notifications.sqlite3
+    inbox_write_batch_max: int = 500         # notifications per inbox-store write
+    inbox_retry_ms_max: int = 2000           # backoff cap while the inbox store fails (evaluation waits; nothing is dropped)
 
 
 class BreakerSettings(BaseModel):

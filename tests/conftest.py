@@ -8,6 +8,7 @@ module-scoped server stay in their module's group. Everything else is spread tes
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,17 +19,20 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from podium.region.api.app import create_app
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
-from podium.config import Settings
+from podium.config import HistorySettings, Settings
+from podium.devtools.cassandra_server import CassandraServer
 from podium.devtools.testing import LiveServer
 from podium.redis_server import RedisClusterServers, RedisServer
 
 # Tests that need one of these servers run in one process, which starts it once.
 SHARED_SERVER_GROUPS = (
     ("kafka", ("tests/stream/",), {"kafka_broker", "kafka_bootstrap", "kafka_cluster"}),
-    ("cassandra", ("tests/history/", "tests/faults/test_warm_store_breaker.py"), {"cassandra_settings"}),
+    ("cassandra", ("tests/history/", "tests/faults/test_warm_store_breaker.py", "tests/notifications/test_inbox_contract.py"),
+     {"cassandra_settings"}),
     ("browser", ("tests/web/",), set()),
 )
 WIDER_SCOPES = ("module", "package", "session")
+EXTERNAL_CASSANDRA = os.environ.get("CASSANDRA_CONTACT_POINTS")
 
 
 def xdist_group_of(item: pytest.Item) -> str | None:
@@ -61,6 +65,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # the long shared-server groups first, so no process is left with one at the end of the run
     shared = {group for group, _, _ in SHARED_SERVER_GROUPS}
     items.sort(key=lambda i: 0 if groups[i.nodeid] in shared else 1)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # cassandra-driver's asyncore/libev reactor import path warns on Python 3.11+ (asyncore deprecated).
+    config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:cassandra.*")
+
+
+@pytest.fixture(scope="session")
+def cassandra_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HistorySettings]:
+    if EXTERNAL_CASSANDRA:
+        yield HistorySettings(cassandra_contact_points=EXTERNAL_CASSANDRA.split(","),
+                              cassandra_port=int(os.environ.get("CASSANDRA_PORT", "9042")),
+                              cassandra_protocol_version=int(os.environ.get("CASSANDRA_PROTOCOL_VERSION", "4")),
+                              cassandra_consistency=os.environ.get("CASSANDRA_CONSISTENCY", "LOCAL_QUORUM"))
+        return
+    # One Cassandra 5 node per test process (its tests share the "cassandra" xdist group): the history
+    # store and the notification inbox contract suites both use it.
+    with CassandraServer(tmp_path_factory.mktemp("cassandra")) as server:
+        # Small pages, batches and scan ranges, so the contract tests cross every boundary.
+        yield HistorySettings(cassandra_contact_points=["127.0.0.1"], cassandra_port=server.port,
+                              cassandra_protocol_version=5, cassandra_consistency="LOCAL_QUORUM",
+                              cassandra_page_rows=100, cassandra_batch_rows_max=7, cassandra_scans_in_flight_max=3)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ The engine is one more subscriber of the fan-out's top-N hub (one per board with
 slice its rules need): the tick computes each diff once, as for any client, and never waits for
 the engine (a subscriber has a slot, not a queue: a slow engine sees one coalesced diff). The
 engine rebuilds the new top from the diff, evaluates the rules (pure, `evaluate`), and writes the
-notifications to the inboxes and the outbox. What the slice cannot see is not evaluated here:
+notifications through the publisher (the inboxes, then the outbox). What the slice cannot see is not evaluated here:
 players below the slice (see docs/notifications.md, "Which tier evaluates which rule").
 
 `quarantined` rules follow another event of the apply path: the board's quarantine stream, which
@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import logging
 from collections import deque
+from collections.abc import Sequence
 from typing import Protocol
 
 from podium.region.notifications.board_events import (
@@ -31,7 +33,6 @@ from podium.region.notifications.board_events import (
 )
 from podium.region.notifications.cursors_redis import RedisSeasonCursor
 from podium.region.notifications.evaluate import Coalescer, as_board, evaluate, release_held
-from podium.region.notifications.inbox_redis import RedisInbox
 from podium.region.notifications.quarantine_feed_redis import RedisQuarantineFeed
 from podium.region.notifications.rules import Metric, Notification, Rule, RuleKind
 from podium.region.notifications.rules_redis import RedisRules
@@ -49,11 +50,19 @@ from podium.top_diff import apply_diff
 log = logging.getLogger("podium.notifications")
 
 
+class Publisher(Protocol):
+    async def publish(self, notes: Sequence[Notification]) -> None:
+        """Stores `notes` for good (inboxes, outbox) or raises a PodiumError (then retried)."""
+        ...
+
+
 class ContestLocks(Protocol):
     async def lock_notice(self, contest_id: str, owners_max: int) -> tuple[int, str, list[str]] | None: ...
 
 
 EVENT_KINDS = (RuleKind.QUARANTINED, RuleKind.BOARD_ENDED, RuleKind.BOARD_ENDING, RuleKind.CONTEST_LOCKING)   # not top changes
+RETRY_S_INITIAL = 0.05       # first wait while the inbox store fails (doubled up to inbox_retry_ms_max)
+STOP_FLUSH_S_MAX = 3.0       # at stop, how long a failing store is retried before the process lets go
 ENDED_SEASONS_MAX = 10        # seasons announced at most per board per refresh (after a long outage, the latest)
 
 
@@ -73,7 +82,7 @@ def slice_for(rules: list[Rule], n_max: int) -> int:
 
 
 class NotificationEngine:
-    def __init__(self, rules: RedisRules, inbox: RedisInbox, fanout: FanOut, settings: NotificationSettings,
+    def __init__(self, rules: RedisRules, inbox: Publisher, fanout: FanOut, settings: NotificationSettings,
                  clock: Clock, quarantine: RedisQuarantineFeed | None = None,
                  seasons: tuple[BoardRegistry, RankStore, RedisSeasonCursor] | None = None,
                  contests: ContestLocks | None = None) -> None:
@@ -95,7 +104,7 @@ class NotificationEngine:
         self.unpublished: deque[Notification] = deque()
         self._flushing = asyncio.Lock()    # the ticker loop and the board watches both flush
         self.published = 0
-        self.dropped = 0          # notifications over `evaluate_queue_max` while Redis was unavailable
+        self.publish_failures = 0  # failed writes to the inbox store (each retried: nothing is dropped)
         self.suppressed = 0       # overtaken passes outside the cap
         self.coalesced = 0
         self.refreshes = 0        # rule refreshes done (each also announces the event-based rules)
@@ -117,7 +126,7 @@ class NotificationEngine:
                     pass
         finally:
             self._release_held(early=True)
-            await self._flush()
+            await self._flush_at_stop()
             for _, task in self.watches.values():
                 await cancel_and_wait(task)
             self.watches.clear()
@@ -174,7 +183,7 @@ class NotificationEngine:
                 self.suppressed += result.suppressed
                 self.coalesced += result.coalesced
                 self._queue(result.notifications)
-                await self._flush()
+                await self._flush_with_backpressure()
         except PodiumError as exc:
             log.warning("notification watch on %s ended: %s", board, exc)   # restarted by the next refresh
         finally:
@@ -291,20 +300,39 @@ class NotificationEngine:
                     self._queue(evaluate(rules, board_now, board_now, now, f"{now}.held", self.coalescer).notifications)
 
     def _queue(self, notes: list[Notification]) -> None:
-        for note in notes:
-            if len(self.unpublished) >= self.settings.evaluate_queue_max:
-                self.dropped += 1
-                continue
-            self.unpublished.append(note)
+        self.unpublished.extend(notes)
 
-    async def _flush(self) -> None:
+    async def _flush_with_backpressure(self) -> None:
+        """While the store fails and `evaluate_queue_max` notifications wait, the watch stops
+        evaluating and retries (backing off): nothing evaluated is dropped, and the fan-out's slot
+        coalesces the changes this watch misses meanwhile into the next diff."""
+        delay_s = RETRY_S_INITIAL
+        while not await self._flush() and len(self.unpublished) >= self.settings.evaluate_queue_max:
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, self.settings.inbox_retry_ms_max / 1000)
+
+    async def _flush_at_stop(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline, delay_s = loop.time() + STOP_FLUSH_S_MAX, RETRY_S_INITIAL
+        while not await self._flush() and loop.time() < deadline:
+            await asyncio.sleep(delay_s)
+            delay_s *= 2
+        if self.unpublished:
+            log.error("%d notifications not stored at stop: the inbox store did not answer", len(self.unpublished))
+
+    async def _flush(self) -> bool:
+        """Publishes what waits, in batches of `inbox_write_batch_max`; False when the store failed
+        (the batch stays queued, first in line: a retry writes it again, idempotently)."""
         async with self._flushing:
             while self.unpublished:
-                note = self.unpublished[0]
+                batch = list(itertools.islice(self.unpublished, self.settings.inbox_write_batch_max))
                 try:
-                    await self.inbox.publish([note])
+                    await self.inbox.publish(batch)
                 except PodiumError as exc:
+                    self.publish_failures += 1
                     log.warning("notifications held until the store answers: %s", exc)
-                    return
-                self.unpublished.popleft()
-                self.published += 1
+                    return False
+                for _ in batch:
+                    self.unpublished.popleft()
+                self.published += len(batch)
+            return True

@@ -164,11 +164,11 @@ class NotificationSubscriptions:
         with as_graphql_errors():
             runtime = runtime_of(info)
             who = await _player(info, player)
-            seq = await runtime.inbox.newest_seq(who)
+            cursor = await runtime.inbox.newest(who)
             poll_s = runtime.settings.notifications.live_poll_ms / 1000
             while True:
-                for seq_new, note in await runtime.inbox.since(who, seq, runtime.settings.notifications.page_max):
-                    seq = seq_new
+                for cursor_new, note in await runtime.inbox.since(who, cursor, runtime.settings.notifications.page_max):
+                    cursor = cursor_new
                     yield NotificationType.from_note(note, False)
                 await asyncio.sleep(poll_s)
 

@@ -82,8 +82,11 @@ async def replay(request: Request) -> Response:
 async def rules(request: Request) -> Response:
     runtime = _admin(request)
     if request.method == "GET":
-        return json_response({"rules": [{**r.to_dict(), "live": runtime.engine.is_live(r)}
-                                        for r in await runtime.rules.all()]})
+        engine = runtime.engine
+        counters = {"published": engine.published, "waiting": len(engine.unpublished), "suppressed": engine.suppressed,
+                    "coalesced": engine.coalesced, "publish_failures": engine.publish_failures}
+        return json_response({"rules": [{**r.to_dict(), "live": engine.is_live(r)} for r in await runtime.rules.all()],
+                              "engine": counters})
     s = runtime.settings.notifications
     rule = parse_rule(await _json(request, runtime), s.top_n_max, s.window_ms_max)
     await runtime.rules.put(rule)

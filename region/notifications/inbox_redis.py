@@ -1,11 +1,10 @@
-"""Player inboxes and the notification outbox in Redis.
+"""Player inboxes in Redis: the inbox adapter used only when the warm store is disabled
+(history.enabled=false); it does not survive a Redis loss. The outbox is `outbox_redis`.
 
     pn:{P}:in     sorted set: notification id -> sequence number (newest highest), bounded
     pn:{P}:un     sorted set: the unread subset of `in`
     pn:{P}:doc    hash: notification id -> JSON
     pn:{P}:seq    counter
-    pn:outbox     stream: every notification once (field `n`: JSON), bounded with MAXLEN ~;
-                  webhook delivery reads it with a consumer group
 One Lua call appends to an inbox atomically and ignores an id it already holds, so a notification
 evaluated twice (a retried tick) reaches the inbox once.
 """
@@ -14,10 +13,11 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
+from podium.region.notifications.inbox import InboxItem, InboxPage, InboxStore
+from podium.region.notifications.outbox_redis import OUTBOX_KEY, RedisOutbox
 from podium.region.notifications.rules import Notification
 from redis.exceptions import RedisError
 
@@ -25,7 +25,7 @@ from podium.errors import BadUserInput, Unavailable
 from podium.redis_client import AnyRedis
 
 T = TypeVar("T")
-OUTBOX_KEY = "pn:outbox"
+__all__ = ["OUTBOX_KEY", "InboxItem", "InboxPage", "RedisInbox"]
 
 _APPEND = """
 if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then return 0 end
@@ -64,26 +64,19 @@ def decode_cursor(cursor: str) -> int:
         raise BadUserInput("after is not a notifications cursor from this API", field="after") from exc
 
 
-@dataclass(frozen=True, slots=True)
-class InboxItem:
-    notification: Notification
-    cursor: str
-    read: bool
-
-
-@dataclass(frozen=True, slots=True)
-class InboxPage:
-    items: list[InboxItem]
-    has_next: bool
-    unread: int
-
-
 class RedisInbox:
     def __init__(self, redis: AnyRedis, inbox_len_max: int, outbox_len_max: int) -> None:
         self.redis = redis
         self.inbox_len_max = inbox_len_max
         self.outbox_len_max = outbox_len_max
         self._append = redis.register_script(_APPEND)
+        self.outbox = RedisOutbox(redis, outbox_len_max)
+
+    async def open(self) -> None:
+        """Nothing to open: the region's Redis client is shared."""
+
+    async def close(self) -> None:
+        """Nothing to close: the region owns the Redis client."""
 
     async def _call(self, pending: Awaitable[T]) -> T:
         try:
@@ -91,13 +84,15 @@ class RedisInbox:
         except RedisError as exc:
             raise Unavailable(f"notification store (Redis): {exc}", retryAfter=1.0) from exc
 
-    async def publish(self, notes: Sequence[Notification]) -> None:
-        """Inbox first, then outbox: a crash between the two is repaired by evaluating again
-        (the inbox ignores the id it holds; webhook receivers dedupe by id)."""
+    async def append(self, notes: Sequence[Notification]) -> None:
         for note in notes:
             doc = orjson.dumps(note.to_dict())
             await self._call(self._append(keys=_keys(note.player), args=[note.id, doc, self.inbox_len_max]))
-            await self._call(self.redis.xadd(OUTBOX_KEY, {"n": doc}, maxlen=self.outbox_len_max, approximate=True))
+
+    async def publish(self, notes: Sequence[Notification]) -> None:
+        """Inbox, then outbox (the publisher's order, for tests that write both at once)."""
+        await self.append(notes)
+        await self.outbox.add(notes)
 
     async def page(self, player: str, first: int, after: str | None, unread_only: bool) -> InboxPage:
         k_in, k_un, k_doc, _ = _keys(player)
@@ -124,15 +119,19 @@ class RedisInbox:
             await self._call(self.redis.zrem(k_un, *ids))
         return await self.unread(player)
 
-    async def newest_seq(self, player: str) -> int:
+    async def newest(self, player: str) -> str | None:
         raw = await self._call(self.redis.get(_keys(player)[3]))
-        return int(raw) if raw else 0
+        return encode_cursor(int(raw)) if raw else None
 
-    async def since(self, player: str, seq: int, count_max: int) -> list[tuple[int, Notification]]:
-        """Notifications after sequence `seq`, oldest first (the live subscription's poll)."""
+    async def since(self, player: str, after: str | None, count_max: int) -> list[tuple[str, Notification]]:
+        """Notifications after the cursor, oldest first (the live subscription's poll)."""
+        seq = 0 if after is None else decode_cursor(after)
         k_in, _, k_doc, _ = _keys(player)
         rows: Any = await self._call(self.redis.zrangebyscore(k_in, f"({seq}", "+inf", start=0, num=count_max,
                                                          withscores=True))
         docs = await self._call(self.redis.hmget(k_doc, [r[0] for r in rows])) if rows else []
-        return [(int(s), Notification.from_dict(orjson.loads(d))) for (_, s), d in zip(rows, docs, strict=True)
-                if d is not None]
+        return [(encode_cursor(int(s)), Notification.from_dict(orjson.loads(d)))
+                for (_, s), d in zip(rows, docs, strict=True) if d is not None]
+
+
+_: type[InboxStore] = RedisInbox

@@ -1,5 +1,6 @@
-"""Builds the notification front of a region: rules, inboxes, webhooks on the region's Redis, the
-engine on the region's fan-out, and the delivery worker, with the tasks they own."""
+"""Builds the notification front of a region: rules and webhooks on the region's Redis, inboxes in
+the warm store (`inbox_factory`), the engine on the region's fan-out, and the delivery worker,
+with the tasks they own."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from dataclasses import dataclass, field
 from podium.region.notifications.cursors_redis import RedisSeasonCursor
 from podium.region.notifications.delivery import DeliveryWorker
 from podium.region.notifications.engine import ContestLocks, NotificationEngine
-from podium.region.notifications.inbox_redis import RedisInbox
+from podium.region.notifications.inbox import InboxStore
+from podium.region.notifications.inbox_factory import build_inbox_store
+from podium.region.notifications.outbox_redis import RedisOutbox
+from podium.region.notifications.publisher import InboxPublisher
 from podium.region.notifications.quarantine_feed_redis import RedisQuarantineFeed
 from podium.region.notifications.rules_redis import RedisRules
 from podium.region.notifications.webhooks_redis import RedisWebhooks
@@ -28,7 +32,7 @@ class Notifications:
     settings: Settings
     clock: Clock
     rules: RedisRules
-    inbox: RedisInbox
+    inbox: InboxStore
     webhooks: RedisWebhooks
     engine: NotificationEngine
     worker: DeliveryWorker
@@ -43,10 +47,11 @@ async def open_notifications(settings: Settings, redis: AnyRedis, clock: Clock, 
     `contests` (the contest store) lets `contest_locking` rules read deadlines and entrants."""
     s = settings.notifications
     rules = RedisRules(redis, s.rules_per_board_max)
-    inbox = RedisInbox(redis, s.inbox_len_max, s.outbox_len_max)
+    inbox = build_inbox_store(settings, redis)
+    await inbox.open()
     webhooks = RedisWebhooks(redis, s.webhook_endpoints_max, s.webhook_queue_len_max, s.dead_letters_max)
     seasons = (boards, store, RedisSeasonCursor(redis)) if boards is not None and store is not None else None
-    engine = NotificationEngine(rules, inbox, fanout, s, clock, RedisQuarantineFeed(redis, s.webhook_poll_batch_max),
+    engine = NotificationEngine(rules, InboxPublisher(inbox, RedisOutbox(redis, s.outbox_len_max)), fanout, s, clock, RedisQuarantineFeed(redis, s.webhook_poll_batch_max),
                                 seasons, contests)
     # One consumer name per region: a restarted process takes over the entries its predecessor held.
     worker = DeliveryWorker(webhooks, s, clock, f"{settings.region}-webhooks")
@@ -63,3 +68,4 @@ async def close_notifications(n: Notifications) -> None:
             await asyncio.wait_for(asyncio.shield(task), 5.0)
         except TimeoutError:
             await cancel_and_wait(task)
+    await n.inbox.close()           # after the engine: its last flush writes to the inbox

@@ -1,5 +1,6 @@
-"""`podium bench notifications` in its tiny configuration: both halves measured against their
-baselines, every delivery accounted for, the report rows written."""
+"""`podium bench notifications` in its tiny configuration: every part measured against its
+baseline, every delivery accounted for, the live region's ingest and inbox queries answered
+(no error, no non-2xx), the report rows written."""
 
 from __future__ import annotations
 
@@ -20,4 +21,14 @@ def test_bench_notifications_tiny(tmp_path: Path) -> None:
     assert 0 < rules["evaluate_core_share_at_tick"] and rules["tick_ms"] > 0
     assert hooks["deliveries"] == hooks["delivered"] == 3 * 5 and hooks["lost"] == 0
     assert 0 < hooks["lag_from_enqueue_ms"]["p50"] <= hooks["lag_from_enqueue_ms"]["p99"]
-    assert "webhook deliveries/s" in markdown(results) and "share of one core" in markdown(results)
+    live = res["live"]
+    assert live["status"] == "measured", live
+    ingest, query = live["ingest"], live["inbox"]["warm"]
+    for board in ("plain", "ruled"):
+        assert ingest[board]["scores_per_s"] > 0 and ingest[board]["non_2xx"] == ingest[board]["errors"] == 0
+    assert ingest["engine"]["publish_failures"] == 0 and ingest["engine"]["waiting"] == 0
+    assert query["query"]["requests"] > 0 and query["query"]["non_2xx"] == query["query"]["errors"] == 0
+    assert 0 < query["query"]["p50_ms"] <= query["query"]["p99_ms"]
+    report = markdown(results)
+    assert "webhook deliveries/s" in report and "share of one core" in report
+    assert "ingest scores/s, board with" in report and "`notifications` query p50/p99" in report

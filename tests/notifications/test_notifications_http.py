@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-import redis.asyncio as aioredis
 from podium.region.api.app import create_app
-from podium.region.notifications.inbox_redis import RedisInbox
+from podium.region.notifications.inbox_factory import inbox_sqlite_path
+from podium.region.notifications.inbox_sqlite import SqliteInbox
 from podium.region.notifications.rules import Notification, RuleKind
 
 from podium.devtools import testing
@@ -148,11 +148,13 @@ def test_admin_endpoints_need_an_admin_key(region: LiveServer) -> None:
 
 
 @pytest.mark.anyio
-async def test_notification_received_follows_the_inbox(region: LiveServer, redis_server: RedisServer) -> None:
+async def test_notification_received_follows_the_inbox(region: LiveServer) -> None:
     live = "subscription { notificationReceived { id kind player board rank } }"
     dan = await Subscriber(region.ws_url, payload=token("dan")).connect()
     eve = await Subscriber(region.ws_url, payload=token("eve")).connect()
-    client = aioredis.Redis.from_url(redis_server.url)
+    # the region's warm inbox (SQLite in WAL mode: a second connection writes beside the region's)
+    store = SqliteInbox(inbox_sqlite_path(region.settings), region.settings.notifications.inbox_len_max)
+    await store.open()
     try:
         await dan.subscribe(live)
         await eve.subscribe("subscription { notificationReceived(player: \"dan\") { id } }")
@@ -163,8 +165,9 @@ async def test_notification_received_follows_the_inbox(region: LiveServer, redis
         published: list[str] = []
         deadline = asyncio.get_running_loop().time() + 60
         while not first.done() and asyncio.get_running_loop().time() < deadline:
-            note = Notification(f"r:dan:{len(published)}", RuleKind.ENTERED_TOP_N, "r", "b", "dan", 1, rank=3)
-            await RedisInbox(client, 50, 1000).publish([note])
+            note = Notification(f"r:dan:{len(published)}", RuleKind.ENTERED_TOP_N, "r", "b", "dan",
+                                1 + len(published), rank=3)
+            await store.append([note])
             published.append(note.id)
             await asyncio.wait([first], timeout=0.5)
         got = (await asyncio.wait_for(first, 5))["data"]["notificationReceived"]
@@ -177,7 +180,7 @@ async def test_notification_received_follows_the_inbox(region: LiveServer, redis
     finally:
         await dan.close()
         await eve.close()
-        await client.aclose()
+        await store.close()
 
 
 @pytest.mark.parametrize(("query", "variables"), [

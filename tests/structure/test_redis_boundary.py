@@ -32,6 +32,7 @@ ADAPTERS = frozenset({
     "region/trending/ship_redis.py",
     "region/notifications/cursors_redis.py",
     "region/notifications/inbox_redis.py",
+    "region/notifications/outbox_redis.py",
     "region/notifications/quarantine_feed_redis.py",
     "region/notifications/rules_redis.py",
     "region/notifications/webhooks_redis.py",

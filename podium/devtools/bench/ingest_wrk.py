@@ -55,13 +55,14 @@ end
 """
 
 
-def write_bodies(path: Path, count: int, entries: int, board: str) -> None:
-    """`count` signed bodies of `entries` entries each, one per line: timestamp, signature, body."""
+def write_bodies(path: Path, count: int, entries: int, board: str, players: int = 1_000_000) -> None:
+    """`count` signed bodies of `entries` entries each (players drawn from `players`), one per line:
+    timestamp, signature, body."""
     now = time.time_ns() // 10**6
     with path.open("wb") as f:
         for n in range(count):
             body = orjson.dumps({"entries": [
-                {"board": board, "player": f"p{random.randrange(1_000_000)}", "score": random.randrange(10**9),
+                {"board": board, "player": f"p{random.randrange(players)}", "score": random.randrange(10**9),
                  "achieved_at": now, "event_id": f"w{n}-{i}-{random.getrandbits(40)}"} for i in range(entries)]})
             ts = now + n   # a distinct timestamp per body: never two equal signatures
             f.write(f"{ts}\t{signature(GAME_SECRET, 'POST', '/v1/scores', ts, body)}\t".encode() + body + b"\n")
@@ -92,13 +93,14 @@ def redis_cpu_seconds(redis_url: str) -> float:
 
 
 def run(url: str, pid: int | None, *, entries: int, bodies: int, seconds: float, connections: int,
-        rate_per_s: float | None = None, board: str = "ingest", redis_url: str | None = None) -> dict[str, Any]:
+        rate_per_s: float | None = None, board: str = "ingest", redis_url: str | None = None,
+        players: int = 1_000_000) -> dict[str, Any]:
     """One wrk run; scores/s counts 2xx answers × entries (every generated entry is valid and new).
     With `redis_url`, the Redis server's CPU over the run is reported too (scores per Redis CPU-second):
     the region and Redis share the machine, and either may be the limit."""
     with tempfile.TemporaryDirectory(prefix="podium-bench-ingest-") as tmp:
         path = Path(tmp) / "bodies.tsv"
-        write_bodies(path, bodies, entries, board)
+        write_bodies(path, bodies, entries, board, players)
         delay = f"delay = function() return {1000.0 * connections / rate_per_s:.3f} end" if rate_per_s else ""
         script = _SCRIPT % {"key": GAME_KEY_ID, "delay": delay}
         cpu0 = cpu_seconds(pid) if pid else None

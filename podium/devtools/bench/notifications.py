@@ -12,6 +12,8 @@ in the same run.
    verifies nothing and answers 200 (500 for the failing share, which is then dead-lettered). Baseline: the same signed bodies posted straight from an httpx client with the
    same per-endpoint concurrency (no Redis, no queues); Podium: the `DeliveryWorker` routing and
    delivering them. Lag: receiver arrival minus the event's enqueue time.
+3–4. On a live region: ingest with and without rules, and the `notifications` query's latency at a
+   paced rate (`notifications_live`).
 """
 
 from __future__ import annotations
@@ -226,18 +228,33 @@ def bench_webhooks(endpoints: int, events: int, failing_share: float = 0.0) -> d
 
 
 def scenario_notifications(players: int, rules: int, ticks: int, changes_per_tick: int, endpoints: int,
-                           events: int) -> dict[str, Any]:
+                           events: int, live: Any = None) -> dict[str, Any]:
+    """`live`: a BenchConfig whose notify_* sizes run the live-region half (None: not run)."""
     try:
         r = bench_rules(players, rules, ticks, changes_per_tick)
         w = bench_webhooks(endpoints, events)
     except Exception as exc:  # reported, not fatal
         return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}
-    return {"status": "measured", "rules": r, "webhooks": w, "ratios": {
+    live_res = _live(players, rules, live) if live is not None else {"status": "skipped", "reason": "not asked"}
+    return {"status": "measured", "rules": r, "webhooks": w, "live": live_res, "ratios": {
         "ticks_with_rules_vs_without": round(r["podium_ticks_per_s"] / r["baseline_ticks_per_s"], 3),
         "worker_vs_direct_httpx": round(w["podium_deliveries_per_s"] / w["baseline_deliveries_per_s"], 3)}}
 
 
+def _live(players: int, rules: int, cfg: Any) -> dict[str, Any]:
+    from podium.devtools.bench.notifications_live import scenario_live
+
+    try:
+        return scenario_live(players, rules, cfg.notify_ingest_rounds, cfg.notify_ingest_seconds,
+                             cfg.notify_inbox_players, cfg.notify_inbox_notes, cfg.notify_query_rps,
+                             cfg.notify_query_seconds, cfg.notify_compare_redis)
+    except Exception as exc:  # reported, not fatal
+        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}
+
+
 def markdown_rows(res: dict[str, Any]) -> list[str]:
+    from podium.devtools.bench.notifications_live import markdown_rows as live_rows
+
     if res.get("status") != "measured":
         return [f"| notifications | not measured ({res.get('error', res.get('reason', ''))}) | | | |"]
     r, w, q = res["rules"], res["webhooks"], res["ratios"]
@@ -253,4 +270,5 @@ def markdown_rows(res: dict[str, Any]) -> list[str]:
          f"{w['baseline_deliveries_per_s']:,.0f} | {q['worker_vs_direct_httpx']} |"),
         (f"| webhook lag from enqueue p50/p99 (ms), lost | {w['lag_from_enqueue_ms']['p50']}/"
          f"{w['lag_from_enqueue_ms']['p99']}, {w['lost']} | | | |"),
+        *live_rows(res.get("live", {})),
     ]

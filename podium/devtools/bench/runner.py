@@ -91,7 +91,8 @@ def run(names: Sequence[str], cfg: BenchConfig, *, mode: str, command: str, out_
                 from podium.devtools.bench.notifications import scenario_notifications
 
                 res = scenario_notifications(cfg.notify_players, cfg.notify_rules, cfg.notify_ticks,
-                                             cfg.notify_changes_per_tick, cfg.notify_endpoints, cfg.notify_events)
+                                             cfg.notify_changes_per_tick, cfg.notify_endpoints, cfg.notify_events,
+                                             live=cfg)
             elif name == "global":
                 res = scenarios.scenario_global(cfg)
             elif name == "convergence":

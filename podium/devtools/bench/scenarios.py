@@ -67,6 +67,13 @@ class BenchConfig:
     notify_changes_per_tick: int = 5000      # score changes per tick (20k scores/s at a 250 ms tick)
     notify_endpoints: int = 100              # webhook endpoints on the local receiver
     notify_events: int = 100                 # notifications each endpoint receives
+    notify_ingest_rounds: int = 3            # live region: alternating runs per board (rules, no rules)
+    notify_ingest_seconds: float = 8.0       # length of each of those runs
+    notify_inbox_players: int = 10_000       # players with a seeded inbox for the `notifications` query load
+    notify_inbox_notes: int = 50             # notifications per seeded inbox
+    notify_query_rps: float = 1000.0         # paced `notifications` query rate
+    notify_query_seconds: float = 15.0       # length of the paced query run
+    notify_compare_redis: bool = True        # the same query load on a region whose inbox is Redis
     kafka_worker_entries: int = 200_000      # entries on the log before one worker drains them (`bench kafka`)
     kafka_paced_seconds: float = 10.0        # `bench kafka` paced run at 20k scores/s
     convergence_entries: int = 380_000      # `bench convergence`: burst size over three regions
@@ -82,7 +89,8 @@ class BenchConfig:
                    subscribers_over_workers=(),
                    global_seconds=3.0, contest_teams=100_000, contest_joins=5000, contest_live_seconds=60.0, trending_batches=15,
                    trending_ack_batches=60, trending_reads=50, notify_players=20_000, notify_ticks=50,
-                   notify_changes_per_tick=1000, notify_endpoints=50, notify_events=40,
+                   notify_changes_per_tick=1000, notify_endpoints=50, notify_events=40, notify_ingest_rounds=2,
+                   notify_ingest_seconds=4.0, notify_inbox_players=2000, notify_query_seconds=5.0,
                    kafka_worker_entries=100_000, kafka_paced_seconds=5.0)
 
     @classmethod
@@ -93,7 +101,9 @@ class BenchConfig:
                    subscribers=(20,), subscription_rounds=2, subscribers_over_workers=(), global_seconds=1.0, contest_teams=500,
                    contest_joins=50, contest_live_seconds=3.0, contest_subscribers=20, peer=False, trending_batches=2, trending_ack_batches=3, trending_reads=3,
                    notify_players=500, notify_rules=8, notify_ticks=5, notify_changes_per_tick=20, notify_endpoints=3,
-                   notify_events=5, kafka_worker_entries=2000, kafka_paced_seconds=0.5)
+                   notify_events=5, notify_ingest_rounds=1, notify_ingest_seconds=1.0, notify_inbox_players=30,
+                   notify_inbox_notes=5, notify_query_rps=100.0, notify_query_seconds=1.0, notify_compare_redis=False,
+                   kafka_worker_entries=2000, kafka_paced_seconds=0.5)
 
 
 def ratio(podium: float | None, baseline: dict[str, Any], key: str) -> float | None:

@@ -23,7 +23,8 @@ START_TIMEOUT_S = 120.0       # a loaded CI machine can take a minute to import 
 class BenchStack:
     """Redis plus `python -m podium serve` configured by environment; the server's CPU is its own."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra_env: dict[str, str] | None = None) -> None:
+        self.extra_env = extra_env or {}    # settings a scenario adds (PODIUM_* variables)
         self.tmp = tempfile.TemporaryDirectory(prefix="podium-bench-")
         self.redis = RedisServer(Path(self.tmp.name) / "redis", appendonly=False)
         self.port = free_port()
@@ -48,6 +49,7 @@ class BenchStack:
             "PODIUM_API__RATE_LIMIT_PER_S": "1000000000",
             "PODIUM_API__RATE_LIMIT_BURST": "1000000000",
         })
+        env.update(self.extra_env)
         self.log_path = Path(self.tmp.name) / "region.log"
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen([sys.executable, "-m", "podium", "serve"], env=env,
