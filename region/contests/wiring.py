@@ -55,7 +55,7 @@ async def open_contests(settings: Settings, redis: AnyRedis, clock: Clock) -> Co
     batcher = LedgerBatcher(ledger, settings.contests.ledger_commit_window_ms, settings.contests.ledger_pending_max)
     store = RedisContestStore(redis, settings.contests.fanout_chunk_entries, settings.contests.index_scan_entries)
     limits = settings.api.model_copy(update={"tick_ms": settings.contests.tick_ms})
-    fanout = FanOut(store.ranked, store.ranked_entries, store.versions, limits, clock)
+    fanout = FanOut(store.ranked, store.ranked_entries, store.versions, limits, clock, read_ranges=store.ranked_ranges)
     # Settlements go out through the notification webhooks' outbox when notifications run here.
     publisher = RedisSettlementOutbox(redis, settings.notifications.outbox_len_max) if settings.notifications.enabled else None
     c = settings.contests
