@@ -76,10 +76,19 @@ async def _subscribe(hub: FanOut, contest: str, entry: str, lags: list[float], s
 
 
 async def _live(redis: aioredis.Redis, svc: ContestService, events_per_min: int, seconds: float, subscribers: int,
-                tick_ms: int, teams: int) -> dict[str, Any]:
+                tick_ms: int, teams: int, overtaken_batched: bool = True, tag: str = "live") -> dict[str, Any]:
+    """`overtaken_batched` False: the baseline hub reads each moved entry's overtakers in its own
+    round trip, one after another (the tick before the batched read)."""
     store = svc.store
     limits = ApiLimits(tick_ms=tick_ms, subscriptions_per_process_max=max(20_000, 3 * subscribers))
-    hub = FanOut(store.ranked, store.ranked_entries, store.versions, limits, SystemClock())
+
+    async def one_by_one(board: str, ranges: list[tuple[int, int]]) -> list[list[Any]]:
+        return [await store.ranked(board, start, count) for start, count in ranges]
+
+    hub = FanOut(store.ranked, store.ranked_entries, store.versions, limits, SystemClock(),
+                 read_ranges=store.ranked_ranges if overtaken_batched else one_by_one)
+    ticks_ms: list[float] = []
+    hub.on_tick_ms = ticks_ms.append
     stop, hub_stop = asyncio.Event(), asyncio.Event()
     lags: list[float] = []
     rnd = random.Random(3)
@@ -106,12 +115,13 @@ async def _live(redis: aioredis.Redis, svc: ContestService, events_per_min: int,
     idle = list(lags)
     lags.clear()
     acks: list[float] = []
-    t_start = time.perf_counter()
+    ticks_ms.clear()
+    t_start, cpu0 = time.perf_counter(), time.process_time()
     n = 0
     while time.perf_counter() - t_start < seconds:
         scheduled = t_start + n * interval
         await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
-        await svc.feed([{"id": f"live{n}", "match": "bm", "player": rnd.choice(PLAYERS), "kind": "six"}])
+        await svc.feed([{"id": f"{tag}{n}", "match": "bm", "player": rnd.choice(PLAYERS), "kind": "six"}])
         acks.append((time.perf_counter() - scheduled) * 1000)
         n += 1
     elapsed = time.perf_counter() - t_start
@@ -127,7 +137,9 @@ async def _live(redis: aioredis.Redis, svc: ContestService, events_per_min: int,
             "subscribers": subscribers, "tick_ms": tick_ms,
             "score_to_board_ms_p50": _pct(acks, 0.5), "score_to_board_ms_p99": _pct(acks, 0.99),
             "tick_lag_ms_p50": _pct(busy, 0.5), "tick_lag_ms_p99": _pct(busy, 0.99), "tick_lag_ms_max": _pct(busy, 1.0),
-            "frames": len(busy), "baseline_one_entry_tick_lag_ms_p50": _pct(idle, 0.5),
+            "frames": len(busy), "overtaken_batched": overtaken_batched,
+            "tick_ms_p50": _pct(ticks_ms, 0.5), "tick_ms_p99": _pct(ticks_ms, 0.99),
+            "process_cpu_s": round(time.process_time() - cpu0, 1), "baseline_one_entry_tick_lag_ms_p50": _pct(idle, 0.5),
             "baseline_one_entry_tick_lag_ms_p99": _pct(idle, 0.99), "baseline_one_entry_frames": len(idle),
             "target_tick_lag_ms_p99_max": 1000}
 
@@ -203,7 +215,11 @@ async def _fanout(redis_url: str, teams: int, tmp: Path, live: dict[str, Any] | 
     print(json.dumps({"fanout_before_live": {"teams": teams, "teams_updated": result["entries_updated"],
                                              "fanout_s": round(fanout_s, 3), "index_s": round(index_s, 2),
                                              "baseline_naive_s": round(base_s, 3)}}), file=sys.stderr, flush=True)
-    live_result = await _live(redis, svc, teams=teams, **live) if live else None
+    live_result = None
+    if live:
+        before = await _live(redis, svc, teams=teams, overtaken_batched=False, tag="seq", **live)
+        print(json.dumps({"live_baseline_overtaken_one_by_one": before}), file=sys.stderr, flush=True)
+        live_result = {**await _live(redis, svc, teams=teams, **live), "baseline_overtaken_one_by_one": before}
     await ledger.close()
     await redis.aclose()
     await pool.aclose()            # a pool passed in is not closed with its client
