@@ -75,7 +75,8 @@ class Joins:
             flushes_max=limits.flushes_max, label="joinContest")
 
     async def join(self, owner: str, contest_id: str, team_id: str) -> dict[str, Any]:
-        return await self.batcher.submit((owner, contest_id, team_id))
+        answer: dict[str, Any] = await self.batcher.submit((owner, contest_id, team_id))
+        return answer
 
     async def _flush(self, batch: list[tuple[str, str, str]]) -> list[dict[str, Any] | BaseException]:
         out: list[dict[str, Any] | BaseException | None] = [None] * len(batch)

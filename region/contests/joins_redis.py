@@ -93,7 +93,8 @@ class RedisJoins:
             args: list[str | int] = [capacity, per_owner]
             for join in joins:
                 args.extend(join)
-            await self._enter_many(keys=keys, args=args, client=pipe)   # queued: the pipeline sends it
+            # queued: the pipeline sends it (redis-py accepts a pipeline here; its stubs say Redis)
+            await self._enter_many(keys=keys, args=args, client=pipe)  # type: ignore[arg-type]
         rows = await self._call(pipe.execute())
         return {c: [int(code) for code in codes] for c, codes in zip(contests, rows, strict=True)}
 
@@ -105,5 +106,5 @@ class RedisJoins:
             args: list[str | int | bytes] = [deadline_ms]
             for key, doc in pairs:
                 args.extend((key, doc))
-            await self._save_teams(keys=[match_key(match_id, "teams")], args=args, client=pipe)
+            await self._save_teams(keys=[match_key(match_id, "teams")], args=args, client=pipe)  # type: ignore[arg-type]
         await self._call(pipe.execute())

@@ -16,10 +16,10 @@ from podium.region.contests.ledger_batcher import LedgerBatcher
 from podium.region.contests.ledger_sqlite import SqliteLedger
 from podium.region.contests.service import ContestService
 from podium.region.contests.store_redis import RedisContestStore
-from tests.contests.test_contests_oracle import contest_doc, match_doc
 
 from podium.clock import SystemClock
 from podium.errors import PodiumError
+from tests.contests.test_contests_oracle import contest_doc, match_doc
 
 pytestmark = pytest.mark.anyio
 OWNERS = 6
