@@ -1,6 +1,6 @@
-"""Groups concurrent calls into batches: a call waits at most `window_ms` (or until `batch_max`
-calls are waiting), then its whole batch is handled by one `flush` (one Redis round trip per stage
-instead of one per call). Bounded: at most `pending_max` calls wait (beyond: 503 + Retry-After),
+"""Groups concurrent calls into batches: while a batch is in flight, a call waits at most
+`window_ms` (or until `batch_max` calls are waiting), then its whole batch is handled by one
+`flush` (one Redis round trip per stage instead of one per call); a lone call goes at once. Bounded: at most `pending_max` calls wait (beyond: 503 + Retry-After),
 at most `flushes_max` batches are in flight at once (later batches wait their turn)."""
 
 from __future__ import annotations
@@ -44,10 +44,11 @@ class MicroBatcher(Generic[I, R]):
         return await future
 
     async def _collect(self) -> None:
-        """Waits out the window (cut short by a full batch), then hands batches to flush tasks while
-        calls keep arriving; ends when nothing waits."""
+        """Hands batches to flush tasks while calls keep arriving; ends when nothing waits. With no
+        batch in flight the waiting calls go at once (a lone call pays no window); while one is in
+        flight, a batch waits out the window (cut short when full) to gather more."""
         while self._pending:
-            if len(self._pending) < self.batch_max:
+            if self._in_flight and len(self._pending) < self.batch_max:
                 self._full.clear()
                 try:
                     await asyncio.wait_for(self._full.wait(), self.window_s)
