@@ -62,10 +62,10 @@ class _Ready:
 
 
 class Joins:
-    def __init__(self, redis: RedisJoins, ledger: LedgerBatcher, clock: Clock,
+    def __init__(self, entries: RedisJoins, ledger: LedgerBatcher, clock: Clock,
                  contest_of: Callable[[str], Awaitable[Contest]], match_of: Callable[[str], Awaitable[Match]],
                  limits: JoinLimits) -> None:
-        self.redis = redis
+        self.entries = entries
         self.ledger = ledger
         self.clock = clock
         self._contest_of = contest_of
@@ -93,7 +93,7 @@ class Joins:
         wanted: dict[str, list[str]] = {}
         for r in ready:
             wanted.setdefault(r.match.id, []).append(r.key)
-        raws = await self.redis.teams(wanted) if wanted else {}
+        raws = await self.entries.teams(wanted) if wanted else {}
         position = dict.fromkeys(wanted, 0)
         entering: dict[str, tuple[int, int, list[tuple[str, str, str]]]] = {}
         valid: list[_Ready] = []
@@ -110,7 +110,7 @@ class Joins:
             group = entering.setdefault(r.contest.id, (r.contest.capacity, r.contest.entries_per_player_max, []))
             group[2].append((r.key, r.team.owner, comp))
             valid.append(r)
-        codes = await self.redis.enter(entering) if entering else {}
+        codes = await self.entries.enter(entering) if entering else {}
         await self._record_joined(valid, codes)
         await self._charge(valid, codes, out)
         return [o if o is not None else RuntimeError("join left unanswered") for o in out]
@@ -133,7 +133,7 @@ class Joins:
             doc = orjson.dumps({**r.team.to_dict(), "version": r.saved.version, "contests": contests})
             docs.setdefault(match_id, (r.match.deadline_ms, []))[1].append((key, doc))
         if docs:
-            await self.redis.save_teams(docs)
+            await self.entries.save_teams(docs)
 
     async def _charge(self, valid: list[_Ready], codes: dict[str, list[int]],
                       out: list[dict[str, Any] | BaseException | None]) -> None:
