@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
+from podium.region.contests.joins import JoinLimits
 from podium.region.contests.ledger import Ledger
 from podium.region.contests.ledger_batcher import LedgerBatcher
 from podium.region.contests.ledger_postgres import PostgresLedger
@@ -48,6 +49,11 @@ from podium.redis_server import RedisServer
 PLAYERS = [f"p{i:02d}" for i in range(22)]
 ROLES = ["bat", "bowl", "wk", "ar"]
 PIPELINE_ENTRIES = 10_000
+JOIN_CONCURRENCY = 1000          # joins in flight (many players at once; 10k joins/s at 100 ms each is 1,000)
+
+
+def _redis_cpu_s(info: dict[str, Any]) -> float:
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -70,10 +76,19 @@ async def _subscribe(hub: FanOut, contest: str, entry: str, lags: list[float], s
 
 
 async def _live(redis: aioredis.Redis, svc: ContestService, events_per_min: int, seconds: float, subscribers: int,
-                tick_ms: int, teams: int) -> dict[str, Any]:
+                tick_ms: int, teams: int, overtaken_batched: bool = True, tag: str = "live") -> dict[str, Any]:
+    """`overtaken_batched` False: the baseline hub reads each moved entry's overtakers in its own
+    round trip, one after another (the tick before the batched read)."""
     store = svc.store
     limits = ApiLimits(tick_ms=tick_ms, subscriptions_per_process_max=max(20_000, 3 * subscribers))
-    hub = FanOut(store.ranked, store.ranked_entries, store.versions, limits, SystemClock())
+
+    async def one_by_one(board: str, ranges: list[tuple[int, int]]) -> list[list[Any]]:
+        return [await store.ranked(board, start, count) for start, count in ranges]
+
+    hub = FanOut(store.ranked, store.ranked_entries, store.versions, limits, SystemClock(),
+                 read_ranges=store.ranked_ranges if overtaken_batched else one_by_one)
+    ticks_ms: list[float] = []
+    hub.on_tick_ms = ticks_ms.append
     stop, hub_stop = asyncio.Event(), asyncio.Event()
     lags: list[float] = []
     rnd = random.Random(3)
@@ -100,12 +115,13 @@ async def _live(redis: aioredis.Redis, svc: ContestService, events_per_min: int,
     idle = list(lags)
     lags.clear()
     acks: list[float] = []
-    t_start = time.perf_counter()
+    ticks_ms.clear()
+    t_start, cpu0 = time.perf_counter(), time.process_time()
     n = 0
     while time.perf_counter() - t_start < seconds:
         scheduled = t_start + n * interval
         await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
-        await svc.feed([{"id": f"live{n}", "match": "bm", "player": rnd.choice(PLAYERS), "kind": "six"}])
+        await svc.feed([{"id": f"{tag}{n}", "match": "bm", "player": rnd.choice(PLAYERS), "kind": "six"}])
         acks.append((time.perf_counter() - scheduled) * 1000)
         n += 1
     elapsed = time.perf_counter() - t_start
@@ -121,7 +137,9 @@ async def _live(redis: aioredis.Redis, svc: ContestService, events_per_min: int,
             "subscribers": subscribers, "tick_ms": tick_ms,
             "score_to_board_ms_p50": _pct(acks, 0.5), "score_to_board_ms_p99": _pct(acks, 0.99),
             "tick_lag_ms_p50": _pct(busy, 0.5), "tick_lag_ms_p99": _pct(busy, 0.99), "tick_lag_ms_max": _pct(busy, 1.0),
-            "frames": len(busy), "baseline_one_entry_tick_lag_ms_p50": _pct(idle, 0.5),
+            "frames": len(busy), "overtaken_batched": overtaken_batched,
+            "tick_ms_p50": _pct(ticks_ms, 0.5), "tick_ms_p99": _pct(ticks_ms, 0.99),
+            "process_cpu_s": round(time.process_time() - cpu0, 1), "baseline_one_entry_tick_lag_ms_p50": _pct(idle, 0.5),
             "baseline_one_entry_tick_lag_ms_p99": _pct(idle, 0.99), "baseline_one_entry_frames": len(idle),
             "target_tick_lag_ms_p99_max": 1000}
 
@@ -197,7 +215,11 @@ async def _fanout(redis_url: str, teams: int, tmp: Path, live: dict[str, Any] | 
     print(json.dumps({"fanout_before_live": {"teams": teams, "teams_updated": result["entries_updated"],
                                              "fanout_s": round(fanout_s, 3), "index_s": round(index_s, 2),
                                              "baseline_naive_s": round(base_s, 3)}}), file=sys.stderr, flush=True)
-    live_result = await _live(redis, svc, teams=teams, **live) if live else None
+    live_result = None
+    if live:
+        before = await _live(redis, svc, teams=teams, overtaken_batched=False, tag="seq", **live)
+        print(json.dumps({"live_baseline_overtaken_one_by_one": before}), file=sys.stderr, flush=True)
+        live_result = {**await _live(redis, svc, teams=teams, **live), "baseline_overtaken_one_by_one": before}
     await ledger.close()
     await redis.aclose()
     await pool.aclose()            # a pool passed in is not closed with its client
@@ -211,11 +233,15 @@ async def _fanout(redis_url: str, teams: int, tmp: Path, live: dict[str, Any] | 
             "redis_used_memory_bytes": info["used_memory"]}
 
 
-async def _joins(redis_url: str, ledger: Ledger, joins: int, concurrency: int = 64) -> dict[str, Any]:
-    redis = aioredis.Redis.from_url(redis_url)
+async def _joins(redis_url: str, ledger: Ledger, joins: int, concurrency: int = JOIN_CONCURRENCY,
+                 limits: JoinLimits | None = None) -> dict[str, Any]:
+    """`joins` concurrent joins, `concurrency` in flight. `limits` None: the region's batching; the
+    baseline passes batch_max=1 (each join its own Redis round trips, the ledger still grouped)."""
+    pool = aioredis.BlockingConnectionPool.from_url(redis_url, max_connections=64, timeout=None)
+    redis = aioredis.Redis(connection_pool=pool)
     await redis.flushdb()
     await ledger.open()
-    svc = ContestService(RedisContestStore(redis), LedgerBatcher(ledger), SystemClock())
+    svc = ContestService(RedisContestStore(redis), LedgerBatcher(ledger), SystemClock(), join_limits=limits)
     await svc.declare_match(match_doc("jm", int(time.time() * 1000) + 3_600_000))
     await svc.create_contest(contest_doc("jc", "jm", joins, fee=100))
     rnd = random.Random(2)
@@ -238,15 +264,21 @@ async def _joins(redis_url: str, ledger: Ledger, joins: int, concurrency: int = 
             await svc.join(owner, "jc", "t")
             latencies.append(time.perf_counter() - t)
 
-    t0 = time.perf_counter()
+    redis_cpu0 = _redis_cpu_s(await redis.info("cpu"))
+    t0, cpu0 = time.perf_counter(), time.process_time()
     await asyncio.gather(*(join(o) for o, _ in teams))
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    redis_cpu = _redis_cpu_s(await redis.info("cpu")) - redis_cpu0
+    await svc.aclose()
     escrow = await ledger.balance("escrow:jc")
     total = await ledger.total()
     await ledger.close()
     await redis.aclose()
+    await pool.aclose()
     latencies.sort()
-    return {"joins": joins, "joins_per_s": round(joins / elapsed), "join_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+    return {"joins": joins, "concurrency": concurrency, "batch_max": (limits or JoinLimits()).batch_max,
+            "joins_per_s": round(joins / elapsed), "joins_per_process_cpu_s": round(joins / cpu),
+            "redis_cpu_us_per_join": round(redis_cpu * 1e6 / joins, 1), "join_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
             "escrow_ok": escrow == 100 * joins, "ledger_total": total}
 
 
@@ -255,7 +287,14 @@ def run(teams: int = 1_000_000, joins: int = 20_000, events_per_min: int = 200, 
     live = {"events_per_min": events_per_min, "seconds": seconds, "subscribers": subscribers, "tick_ms": tick_ms}
     with tempfile.TemporaryDirectory() as tmp, RedisServer(Path(tmp) / "redis", appendonly=False) as redis:
         result: dict[str, Any] = {"fanout": asyncio.run(_fanout(redis.url, teams, Path(tmp), live if seconds > 0 else None))}
+        unbatched = JoinLimits(batch_max=1, flushes_max=JOIN_CONCURRENCY)
+        result["joins_sqlite_baseline_unbatched"] = asyncio.run(
+            _joins(redis.url, SqliteLedger(Path(tmp) / "joins0.db"), joins, limits=unbatched))
         result["joins_sqlite"] = asyncio.run(_joins(redis.url, SqliteLedger(Path(tmp) / "joins.db"), joins))
+        base, batched = result["joins_sqlite_baseline_unbatched"], result["joins_sqlite"]
+        result["joins_sqlite_ratio_vs_unbatched"] = {
+            "joins_per_s": round(batched["joins_per_s"] / base["joins_per_s"], 2),
+            "joins_per_process_cpu_s": round(batched["joins_per_process_cpu_s"] / base["joins_per_process_cpu_s"], 2)}
         try:
             from podium.devtools.postgres_server import PostgresServer
 

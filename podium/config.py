@@ -200,6 +200,10 @@ class ContestSettings(BaseModel):
     fanout_chunk_entries: int = 5000         # entries one feed event updates per Lua call (bounds a call's hold on Redis)
     index_scan_entries: int = 1000           # entries indexed per Lua call when a contest locks
     event_log: bool = False                  # with kafka.bootstrap: the feed produces to the contest-feed topic, `podium worker` fans out
+    join_window_ms: float = 1.0              # while a join batch is in flight, the next waits at most this long to fill
+    join_batch_max: int = 1000               # joins per batch (one Redis Lua call per contest, one ledger commit)
+    join_pending_max: int = 50_000           # joins waiting for a batch; beyond it joins get 503
+    join_flushes_max: int = 4                # join batches in flight at once
 
 
 class MetricsSettings(BaseModel):

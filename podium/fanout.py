@@ -31,6 +31,7 @@ OVERTAKEN_MAX = 10
 RangeReader = Callable[[str, int, int], Awaitable[list[RankedEntry]]]   # board, start, count
 PlayersReader = Callable[[str, list[str]], Awaitable[list[RankedEntry | None]]]
 VersionReader = Callable[[list[str]], Awaitable[dict[str, str]]]
+RangesReader = Callable[[str, list[tuple[int, int]]], Awaitable[list[list[RankedEntry]]]]   # board, [(start, count)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +133,9 @@ class PayloadCache:
 class FanOut:
     def __init__(self, read_range: RangeReader, read_players: PlayersReader, read_versions: VersionReader,
                  limits: ApiLimits, clock: Clock, on_tick_ms: Callable[[float], None] | None = None,
-                 on_delivery: Callable[[float, int], None] | None = None) -> None:
+                 on_delivery: Callable[[float, int], None] | None = None,
+                 read_ranges: RangesReader | None = None) -> None:
+        self.read_ranges = read_ranges   # many (start, count) ranges of one board in one round trip
         self.on_tick_ms = on_tick_ms
         self.on_delivery = on_delivery   # per tick that pushed: (ms spent writing, subscriber-ticks coalesced)
         self.pusher = Pusher(clock, limits.tick_ms, limits.push_buffer_bytes_max)
@@ -313,16 +316,19 @@ class FanOut:
                 by_board.setdefault(rw.board, []).append(rw)
         for board, watches in by_board.items():
             entries = await self.read_players(board, [w.player for w in watches])
-            for rw, entry in zip(watches, entries, strict=True):
+            moved = [(rw, entry) for rw, entry in zip(watches, entries, strict=True) if entry != rw.entry]
+            # Those now between a player's old and new position passed it: every such range of the
+            # tick in one batched read (one round trip per watch made a tick last seconds when one
+            # event moved thousands of watched entries, e.g. a contest's fan-out).
+            falls = [(o.rank - 1, min(e.rank - o.rank, OVERTAKEN_MAX)) for rw, e in moved
+                     if (o := rw.entry) is not None and e is not None and e.rank > o.rank]
+            aheads = iter(await self._read_ranges(board, falls) if falls else [])
+            for rw, entry in moved:
                 old = rw.entry
-                if entry == old:
-                    continue
                 old_rank, new_rank = (old.rank if old else None), (entry.rank if entry else None)
                 rw.overtaken_by = []
                 if old_rank is not None and new_rank is not None and new_rank > old_rank:
-                    # those now between the old and the new position passed the player
-                    ahead = await self.read_range(board, old_rank - 1, min(new_rank - old_rank, OVERTAKEN_MAX))
-                    rw.overtaken_by = [e.player for e in ahead if e.player != rw.player]
+                    rw.overtaken_by = [e.player for e in next(aheads) if e.player != rw.player]
                 rw.entry, rw.previous_rank, rw.as_of_ms = entry, old_rank, now
                 async with rw.ready:
                     rw.seq += 1
@@ -334,6 +340,12 @@ class FanOut:
                 await self._push_rank(rw, started)
         if pushed and self.on_delivery is not None:
             self.on_delivery((self.clock.monotonic() - started) * 1000, self.pusher.stats.coalesced - coalesced)
+
+    async def _read_ranges(self, board: str, ranges: list[tuple[int, int]]) -> list[list[RankedEntry]]:
+        """(start, count) ranges of one board: the batch reader when given, else concurrent reads."""
+        if self.read_ranges is not None:
+            return await self.read_ranges(board, ranges)
+        return list(await asyncio.gather(*(self.read_range(board, start, count) for start, count in ranges)))
 
     async def run(self, stop: asyncio.Event) -> None:
         """The ticker: every `tick_ms`; a failed tick is logged and the next one tries again."""

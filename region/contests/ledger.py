@@ -47,6 +47,36 @@ def transfer(txn_id: str, kind: str, source: str, dest: str, amount: int) -> Tra
     return Transaction(txn_id, kind, ((source, -amount), (dest, amount)))
 
 
+def bulk_plan(txns: Sequence[Transaction], existing: dict[str, str]) -> tuple[list[PostResult], list[Transaction]] | None:
+    """The results of posting `txns` in order given the canonical forms already stored by id, and the
+    transactions to insert, when no new one draws on an escrow account (none can overdraw, so the
+    adapter may write them all with a few bulk statements); None otherwise (post one by one)."""
+    seen = dict(existing)
+    results: list[PostResult] = []
+    new: list[Transaction] = []
+    for txn in txns:
+        canonical = txn.canonical()
+        prior = seen.get(txn.id)
+        if prior is not None:
+            results.append(PostResult.EXISTS if prior == canonical else PostResult.CONFLICT)
+            continue
+        if any(amount < 0 and account.startswith(ESCROW_PREFIX) for account, amount in txn.postings):
+            return None
+        seen[txn.id] = canonical
+        new.append(txn)
+        results.append(PostResult.POSTED)
+    return results, new
+
+
+def balance_changes(txns: Sequence[Transaction]) -> dict[str, int]:
+    """Each account's total change over `txns` (one balance update per account, not per posting)."""
+    out: dict[str, int] = {}
+    for txn in txns:
+        for account, amount in txn.postings:
+            out[account] = out.get(account, 0) + amount
+    return out
+
+
 class Ledger(Protocol):
     async def open(self) -> None: ...
 

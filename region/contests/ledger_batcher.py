@@ -28,6 +28,17 @@ class LedgerBatcher:
             self._flusher = asyncio.create_task(self._flush_soon())
         return await future
 
+    async def post_many(self, txns: list[Transaction]) -> list[PostResult | BaseException]:
+        """Posts `txns` in the same group commit; one result (or the store's error) per transaction."""
+        if len(self._pending) + len(txns) > self.pending_max:
+            raise Unavailable("the ledger is behind: too many postings waiting", retryAfter=1)
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[PostResult]] = [loop.create_future() for _ in txns]
+        self._pending.extend(zip(txns, futures, strict=True))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_soon())
+        return list(await asyncio.gather(*futures, return_exceptions=True))
+
     async def _flush_soon(self) -> None:
         await asyncio.sleep(self.window_s)
         while self._pending:

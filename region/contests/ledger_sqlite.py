@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-from podium.region.contests.ledger import ESCROW_PREFIX, PostResult, Transaction
+from podium.region.contests.ledger import ESCROW_PREFIX, PostResult, Transaction, balance_changes, bulk_plan
 
 from podium.sqlite_runner import SqliteBacked, SqliteRunner
 
@@ -46,6 +46,32 @@ def _post_one(conn: sqlite3.Connection, txn: Transaction) -> PostResult:
     return PostResult.POSTED
 
 
+IDS_PER_SELECT = 500              # below SQLite's bound-parameter limit
+
+
+def _post_bulk(conn: sqlite3.Connection, txns: Sequence[Transaction]) -> list[PostResult]:
+    """Fees and refunds-free batches (nothing drawn from an escrow) in a handful of statements: one
+    lookup of the ids, then every new row with executemany and one balance update per account."""
+    existing: dict[str, str] = {}
+    ids = list({t.id for t in txns})
+    for start in range(0, len(ids), IDS_PER_SELECT):
+        chunk = ids[start:start + IDS_PER_SELECT]
+        existing.update(conn.execute(f"SELECT id, canonical FROM ledger_txn WHERE id IN ({','.join('?' * len(chunk))})",
+                                     chunk).fetchall())
+    plan = bulk_plan(txns, existing)
+    if plan is None:
+        return [_post_one(conn, t) for t in txns]
+    results, new = plan
+    conn.executemany("INSERT INTO ledger_txn (id, kind, canonical) VALUES (?, ?, ?)",
+                     [(t.id, t.kind, t.canonical()) for t in new])
+    conn.executemany("INSERT INTO ledger_posting (txn_id, account, amount) VALUES (?, ?, ?)",
+                     [(t.id, account, amount) for t in new for account, amount in t.postings])
+    conn.executemany("INSERT INTO ledger_balance (account, balance) VALUES (?, ?) "
+                     "ON CONFLICT (account) DO UPDATE SET balance = balance + excluded.balance",
+                     list(balance_changes(new).items()))
+    return results
+
+
 class SqliteLedger(SqliteBacked):
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -56,7 +82,7 @@ class SqliteLedger(SqliteBacked):
         def run(conn: sqlite3.Connection) -> list[PostResult]:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                results = [_post_one(conn, t) for t in txns]
+                results = _post_bulk(conn, txns)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise

@@ -10,6 +10,8 @@ from typing import Any, Protocol
 
 import orjson
 from podium.region.contests.feed_apply import apply_event, ready_contests
+from podium.region.contests.joins import JoinLimits, Joins
+from podium.region.contests.joins_redis import RedisJoins
 from podium.region.contests.ledger import PostResult, Transaction, transfer
 from podium.region.contests.ledger_batcher import LedgerBatcher
 from podium.region.contests.model import Contest, Match, Team
@@ -46,13 +48,17 @@ class SettlementPublisher(Protocol):
 
 class ContestService:
     def __init__(self, store: RedisContestStore, ledger: LedgerBatcher, clock: Clock,
-                 signer: SettlementSigner | None = None, publisher: SettlementPublisher | None = None) -> None:
+                 signer: SettlementSigner | None = None, publisher: SettlementPublisher | None = None,
+                 join_limits: JoinLimits | None = None) -> None:
         self.store = store
         self.ledger = ledger
         self.clock = clock
         self.signer = signer
         self.publisher = publisher
         self._matches: dict[str, tuple[int, Match]] = {}
+        self._contests: dict[str, tuple[int, Contest]] = {}
+        self.joins = Joins(RedisJoins(store.redis), ledger, clock, self._contest_def, self._match,
+                           join_limits or JoinLimits())
         self.sink: ContestFeedSink | None = None      # set in event-log mode (contests.event_log)
 
     async def _match(self, match_id: str) -> Match:
@@ -66,6 +72,24 @@ class ContestService:
             self._matches.clear()
         self._matches[match_id] = (now + DEFINITION_TTL_MS, match)
         return match
+
+    async def _contest_def(self, contest_id: str) -> Contest:
+        """A contest's definition (immutable once created), parsed at most once per DEFINITION_TTL_MS;
+        its state is never cached (the store's Lua checks it on every write)."""
+        now = self.clock.now_ms()
+        hit = self._contests.get(contest_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        contest, _state = await self.store.contest(contest_id)
+        if len(self._contests) >= DEFINITIONS_CACHED_MAX:
+            self._contests.clear()
+        self._contests[contest_id] = (now + DEFINITION_TTL_MS, contest)
+        return contest
+
+    async def aclose(self) -> None:
+        """Answers the joins still waiting for a batch, then the ledger's waiting postings."""
+        await self.joins.aclose()
+        await self.ledger.aclose()
 
     # -- admin: declarations ---------------------------------------------------------------
     async def declare_match(self, doc: Any) -> Match:
@@ -119,31 +143,9 @@ class ContestService:
         return {**team.to_dict(), "version": version, "contests": contests}
 
     async def join(self, owner: str, contest_id: str, team_id: str) -> dict[str, Any]:
-        """Idempotent by (owner, contest, team): joining twice is one entry and one fee."""
-        contest, _state = await self.store.contest(contest_id)
-        match = await self._match(contest.match)
-        self._before_deadline(match)
-        key = f"{owner}/{team_id}"
-        saved = await self.store.team(match.id, key)
-        if saved is None:
-            raise NotFound(f"no team {team_id!r} of {owner} for match {match.id}: save it first")
-        team = Team.from_dict(owner, saved)
-        check_team(team, match, contest.rules)
-        comp = composition(team, multipliers(team, contest.rules), saved["version"])
-        code = await self.store.entry(contest, team, comp, "join")
-        if code == -1:
-            raise ContestLocked(f"contest {contest.id} locked at {match.deadline_ms}")
-        if code == -2:
-            raise Conflict(f"contest {contest.id} is full ({contest.capacity} entries)")
-        if code == -3:
-            raise Conflict(f"at most {contest.entries_per_player_max} entries per player in this contest")
-        if code == 1 and contest.id not in saved["contests"]:
-            await self.store.save_team(team, saved["version"], match.deadline_ms, [*saved["contests"], contest.id])
-        if contest.entry_fee:
-            fee = transfer(f"fee:{contest.id}:{key}", "fee", f"player:{owner}", f"escrow:{contest.id}", contest.entry_fee)
-            if await self.ledger.post(fee) is PostResult.CONFLICT:
-                raise Conflict(f"ledger transaction {fee.id} exists with other postings")
-        return {"contest": contest.id, "entry": key, "joined": code == 1}
+        """Idempotent by (owner, contest, team): joining twice is one entry and one fee. Concurrent
+        joins share one batch (`joins`): a few Redis round trips and one ledger commit for all."""
+        return await self.joins.join(owner, contest_id, team_id)
 
     # -- the feed ----------------------------------------------------------------------------
     async def ready_contests(self, match_id: str) -> list[str]:

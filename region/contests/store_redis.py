@@ -348,6 +348,16 @@ class RedisContestStore:
                                                                  start + count - 1, withscores=True)))
         return [RankedEntry(start + i + 1, m.decode(), -int(s), 0) for i, (m, s) in enumerate(rows)]
 
+    async def ranked_ranges(self, contest_id: str, ranges: list[tuple[int, int]]) -> list[list[RankedEntry]]:
+        """Many (start, count) pages of the board in one round trip (the hub's overtaken reads)."""
+        key = contest_key(contest_id, "board")
+        pipe = self.redis.pipeline(transaction=False)
+        for start, count in ranges:
+            pipe.zrange(key, start, start + count - 1, withscores=True)
+        pages = await self._call(pipe.execute())
+        return [[RankedEntry(start + i + 1, m.decode(), -int(s), 0) for i, (m, s) in enumerate(scored_members(rows))]
+                for (start, _), rows in zip(ranges, pages, strict=True)]
+
     async def ranked_entries(self, contest_id: str, entries: list[str]) -> list[RankedEntry | None]:
         key = contest_key(contest_id, "board")
         pipe = self.redis.pipeline(transaction=False)

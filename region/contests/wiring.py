@@ -8,6 +8,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from podium.region.contests.feed_apply import FeedLogApplier
+from podium.region.contests.joins import JoinLimits
 from podium.region.contests.ledger import Ledger
 from podium.region.contests.ledger_batcher import LedgerBatcher
 from podium.region.contests.ledger_postgres import PostgresLedger
@@ -54,10 +55,12 @@ async def open_contests(settings: Settings, redis: AnyRedis, clock: Clock) -> Co
     batcher = LedgerBatcher(ledger, settings.contests.ledger_commit_window_ms, settings.contests.ledger_pending_max)
     store = RedisContestStore(redis, settings.contests.fanout_chunk_entries, settings.contests.index_scan_entries)
     limits = settings.api.model_copy(update={"tick_ms": settings.contests.tick_ms})
-    fanout = FanOut(store.ranked, store.ranked_entries, store.versions, limits, clock)
+    fanout = FanOut(store.ranked, store.ranked_entries, store.versions, limits, clock, read_ranges=store.ranked_ranges)
     # Settlements go out through the notification webhooks' outbox when notifications run here.
     publisher = RedisSettlementOutbox(redis, settings.notifications.outbox_len_max) if settings.notifications.enabled else None
-    contests = Contests(ContestService(store, batcher, clock, signer_of(settings), publisher), fanout)
+    c = settings.contests
+    joins = JoinLimits(c.join_window_ms, c.join_batch_max, c.join_pending_max, c.join_flushes_max)
+    contests = Contests(ContestService(store, batcher, clock, signer_of(settings), publisher, joins), fanout)
     if settings.kafka.bootstrap and settings.contests.event_log:   # event-log mode: produce, the worker fans out
         contests.service.sink = ContestFeedSink(settings)
         await contests.service.sink.start()
@@ -71,7 +74,7 @@ async def close_contests(contests: Contests) -> None:
         await cancel_and_wait(contests.ticker)
     if contests.service.sink is not None:
         await contests.service.sink.close()
-    await contests.service.ledger.aclose()
+    await contests.service.aclose()
     await contests.service.ledger.ledger.close()
 
 

@@ -18,5 +18,9 @@ def test_bench_contests_runs_every_phase() -> None:
     assert live["events_fed"] > 0 and live["subscribers"] == cfg.contest_subscribers
     assert live["frames"] > 0 and live["baseline_one_entry_frames"] > 0
     assert live["tick_lag_ms_p99"] is not None and live["score_to_board_ms_p99"] is not None
+    assert live["overtaken_batched"] and not live["baseline_overtaken_one_by_one"]["overtaken_batched"]
+    assert live["baseline_overtaken_one_by_one"]["frames"] > 0
     joins = result["joins_sqlite"]
     assert joins["joins"] == cfg.contest_joins and joins["escrow_ok"] and joins["ledger_total"] == 0
+    unbatched = result["joins_sqlite_baseline_unbatched"]
+    assert unbatched["batch_max"] == 1 and unbatched["escrow_ok"] and unbatched["ledger_total"] == 0

@@ -48,24 +48,29 @@ async def contest_service(redis_url: str, ledger_path: Path) -> AsyncIterator[Co
 
 
 def contests_with_teams(redis_url: str, tmp: Path, teams_n: int, seed: int) -> tuple[str, list[str], dict[str, Any]]:
-    """A match (deadline ~3 s ahead) with two contests and `teams_n` random teams in both (set up
+    """A match (deadline ~4 s ahead) with two contests and `teams_n` random teams in both (set up
     in-process on the region's Redis); returns the match id, contest ids and the teams."""
     rnd, match = random.Random(seed), f"m{uuid.uuid4().hex[:8]}"
     contests = [f"{match}-a", f"{match}-b"]
 
     async def setup() -> dict[str, Any]:
         async with contest_service(redis_url, tmp / f"{match}.db") as svc:
-            deadline = int(time.time() * 1000) + 3000
+            deadline = int(time.time() * 1000) + 4000
             await svc.declare_match(match_doc(match, deadline))
             for c in contests:
                 await svc.create_contest({**contest_doc(c, match, fee=0), "capacity": 10_000})
-            teams: dict[str, Any] = {}
-            for n in range(teams_n):
-                owner = f"u{n}"
-                saved = await svc.save_team(owner, {**random_team(rnd, n), "match": match})
-                for c in contests:
-                    await svc.join(owner, c, saved["id"])
-                teams[f"{owner}/{saved['id']}"] = saved
+            # all at once (joins share batches), so a loaded machine still gets every team in before the deadline
+            docs = [(f"u{n}", {**random_team(rnd, n), "match": match}) for n in range(teams_n)]
+            room = asyncio.Semaphore(8)                   # the client's connection pool is bounded
+
+            async def save(owner: str, doc: dict[str, Any]) -> dict[str, Any]:
+                async with room:
+                    return await svc.save_team(owner, doc)
+
+            saved = await asyncio.gather(*(save(owner, doc) for owner, doc in docs))
+            await asyncio.gather(*(svc.join(owner, c, s["id"]) for (owner, _), s in zip(docs, saved, strict=True)
+                                   for c in contests))
+            teams = {f"{owner}/{s['id']}": s for (owner, _), s in zip(docs, saved, strict=True)}
         await asyncio.sleep(max(0.0, deadline / 1000 - time.time()) + 0.1)
         return teams
 

@@ -69,3 +69,18 @@ async def test_random_histories_keep_every_rule(ledger: Any) -> None:
             assert result is expected
         assert await ledger.balance(f"escrow:h{n}") == escrow >= 0
         assert await ledger.total() == 0
+
+
+async def test_a_call_of_fees_is_answered_as_if_posted_one_by_one(ledger: Any) -> None:
+    """Nothing drawn from an escrow: the adapters write the call in bulk. Ids stored before, repeated
+    within the call, or reused with other postings get the answers of one-by-one posting."""
+    def fee(i: int, amount: int) -> Transaction:
+        return transfer(f"f:{i}", "fee", "player:a", "escrow:b", amount)
+
+    assert await ledger.post([fee(0, 10)]) == [PostResult.POSTED]
+    results = await ledger.post([fee(1, 20), fee(0, 10), fee(0, 11), fee(1, 20), fee(1, 21), fee(2, 5)])
+    assert results == [PostResult.POSTED, PostResult.EXISTS, PostResult.CONFLICT, PostResult.EXISTS,
+                       PostResult.CONFLICT, PostResult.POSTED]
+    assert await ledger.balances("") == {"escrow:b": 35, "player:a": -35}
+    assert sorted(t.id for t in await ledger.transactions("f:")) == ["f:0", "f:1", "f:2"]
+    assert await ledger.total() == 0

@@ -26,6 +26,7 @@ ADAPTERS = frozenset({
     "region/idempotency_redis.py",
     "region/history/backlog_redis.py",
     "region/contests/store_redis.py",
+    "region/contests/joins_redis.py",
     "region/contests/settlement_outbox_redis.py",
     "region/trending/store_redis.py",
     "region/trending/sketch_compaction_redis.py",
