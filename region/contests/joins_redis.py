@@ -5,7 +5,7 @@ scripts in `store_redis`, so a batch is refused whole once the deadline has pass
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import TypeVar
 
 from podium.region.contests.store_redis import contest_key, match_key
@@ -98,7 +98,7 @@ class RedisJoins:
         rows = await self._call(pipe.execute())
         return {c: [int(code) for code in codes] for c, codes in zip(contests, rows, strict=True)}
 
-    async def save_teams(self, docs: dict[str, tuple[int, Sequence[tuple[str, bytes]]]]) -> None:
+    async def save_teams(self, docs: Mapping[str, tuple[int, Sequence[tuple[str, bytes]]]]) -> None:
         """Per match id: (deadline, [(team key, team JSON)]); one round trip. A match past its deadline
         keeps its teams as they were (as a single join's record of its contest, best effort)."""
         pipe = self.redis.pipeline(transaction=False)
