@@ -12,6 +12,7 @@ Guarantees, for a sketch of 2^lg slots that has seen weight N (merged sketches i
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable
 
 from datasketches import frequent_items_error_type, frequent_strings_sketch
@@ -35,10 +36,50 @@ def of_counts(counts: Iterable[tuple[str, int]], lg_size: int) -> frequent_strin
     return sketch
 
 
+# A sketch whose items were all purged (equal counts purge each other away) still holds weight and an
+# offset, but DataSketches calls it empty: `serialize` writes it as an empty sketch and `merge` skips
+# it, so its weight vanishes and every bound after it is too narrow (a `guaranteed` answer could be
+# wrong). Podium carries that weight itself: such a sketch is written in DataSketches' own non-empty
+# form (serial version 1) with zero items, and a merge adds its weight and offset to the preamble.
+_PREAMBLE = struct.Struct("<BBBBBBHIIqq")   # longs, version, family, lg max, lg cur, flags, -, items, -, weight, offset
+_PREAMBLE_LONGS, _SERIAL_VERSION, _FAMILY = 4, 1, 10
+
+
+def _purged_away(sketch: frequent_strings_sketch) -> bool:
+    return bool(sketch.num_active_items == 0 and sketch.total_weight > 0)
+
+
+def serialize(sketch: frequent_strings_sketch) -> bytes:
+    """The sketch's bytes, weight and offset kept even when every item was purged."""
+    if not _purged_away(sketch):
+        return bytes(sketch.serialize())
+    lg_max, lg_cur = bytes(sketch.serialize())[3:5]   # the empty form still names the sizes
+    return _PREAMBLE.pack(_PREAMBLE_LONGS, _SERIAL_VERSION, _FAMILY, lg_max, lg_cur, 0, 0, 0, 0,
+                          int(sketch.total_weight), int(sketch.get_upper_bound(UNSEEN)))
+
+
+def merge(into: frequent_strings_sketch, other: frequent_strings_sketch) -> frequent_strings_sketch:
+    """`into` with `other` merged in (into itself, or a new sketch when `other` was purged away)."""
+    if not _purged_away(other):
+        into.merge(other)
+        return into
+    blob = bytearray(serialize(into) if into.total_weight else _empty_form(into))
+    head = list(_PREAMBLE.unpack_from(blob))
+    head[9] += int(other.total_weight)
+    head[10] += int(other.get_upper_bound(UNSEEN))
+    _PREAMBLE.pack_into(blob, 0, *head)
+    return frequent_strings_sketch.deserialize(bytes(blob))
+
+
+def _empty_form(sketch: frequent_strings_sketch) -> bytes:
+    lg_max, lg_cur = bytes(sketch.serialize())[3:5]
+    return _PREAMBLE.pack(_PREAMBLE_LONGS, _SERIAL_VERSION, _FAMILY, lg_max, lg_cur, 0, 0, 0, 0, 0, 0)
+
+
 def merge_blobs(blobs: Iterable[bytes], lg_size: int) -> frequent_strings_sketch:
     merged = frequent_strings_sketch(lg_size)
     for blob in blobs:
-        merged.merge(frequent_strings_sketch.deserialize(blob))
+        merged = merge(merged, frequent_strings_sketch.deserialize(blob))
     return merged
 
 

@@ -45,7 +45,7 @@ def _parse(p: str, member: str) -> tuple[Resolution, int, str] | None:
 
 
 def _merged_sketch(blobs: list[bytes], lg_size: int) -> bytes:
-    return bytes(sketches.merge_blobs(blobs, lg_size).serialize())
+    return sketches.serialize(sketches.merge_blobs(blobs, lg_size))
 
 
 class TrendingOutbox:

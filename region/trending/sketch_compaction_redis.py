@@ -46,7 +46,7 @@ Guard = Callable[[Awaitable[Any]], Awaitable[Any]]
 
 
 def _merge_all(lists: Sequence[Sequence[bytes]], lg_size: int) -> list[bytes]:
-    return [sketches.merge_blobs(blobs, lg_size).serialize() for blobs in lists]
+    return [sketches.serialize(sketches.merge_blobs(blobs, lg_size)) for blobs in lists]
 
 
 class SketchCompactor:

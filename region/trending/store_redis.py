@@ -61,7 +61,7 @@ def _base(b: Bucket) -> str:
 def _cells_with_sketches(spec: StreamSpec, cols: EventColumns, by_level: Mapping[Resolution, plan.Level],
                          refused: list[plan.DimOffer]) -> list[tuple[plan.Cell, bytes]]:
     """Each cell's increments and its serialized sketch delta (CPU work, run off the event loop)."""
-    return [(cell, sketches.of_counts(cell.counts.items(), spec.sketch_lg_size).serialize())
+    return [(cell, sketches.serialize(sketches.of_counts(cell.counts.items(), spec.sketch_lg_size)))
             for cell in plan.cells(spec, cols, by_level, refused)]
 
 

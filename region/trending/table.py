@@ -100,5 +100,5 @@ class BucketTable:
         for b in buckets:
             cell = self.cells.get((b.resolution, b.start_ms, series))
             if cell is not None and cell.sketch is not None:
-                merged.merge(cell.sketch)
+                merged = sketches.merge(merged, cell.sketch)
         return merged

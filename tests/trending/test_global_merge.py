@@ -24,7 +24,7 @@ def shipped(counts: Counter[str], keep: int | None) -> CellView:
     ranked = sorted(counts.items(), key=rank_key)
     head = ranked if keep is None else ranked[:keep]
     floor = ranked[len(head)][1] if len(head) < len(ranked) else 0
-    return CellView(dict(head), floor, sum(counts.values()), 0, sketches.of_counts(counts.items(), LG).serialize())
+    return CellView(dict(head), floor, sum(counts.values()), 0, sketches.serialize(sketches.of_counts(counts.items(), LG)))
 
 
 @st.composite
