@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from strawberry.execution import optimized_is_awaitable
@@ -56,6 +56,31 @@ def prepared_factory(schema: Schema) -> PreparedOperationsFactory | None:
     return found[0] if found else None
 
 
+def cached_operation(guard: PreparedOperationsFactory, query: str, operation_name: str | None,
+                     variables: dict[str, Any] | None, kind: OperationType,
+                     accept: Callable[[OperationDefinitionNode], bool] | None = None,
+                     ) -> tuple[PreparedOperation, OperationDefinitionNode] | None:
+    """The `kind` operation of `query` when the operation cache already holds the document valid,
+    `accept` (if given) takes the operation and its cost for `variables` is within the limit; else
+    None, and the general path answers (and reports whatever is wrong). Shared by the query fast
+    path and live subscriptions."""
+    cache = guard.cache
+    key = cache.key(query)
+    if key not in cache.entries:   # looked up without counting: the general path counts it
+        return None
+    prepared = cache.get(key)
+    if prepared is None or prepared.errors:
+        return None
+    operation = get_operation_ast(prepared.document, operation_name)
+    if operation is None or operation.operation is not kind or (accept is not None and not accept(operation)):
+        return None
+    try:
+        cost = prepared.cost(operation_name, guard.page_max)(variables or {})
+    except Exception:  # noqa: BLE001 - whatever the estimate trips on, the general path reports
+        return None
+    return (prepared, operation) if cost <= guard.cost_max else None
+
+
 class FastPath:
     """Runs cached, valid queries; `plan` says whether a request qualifies, `run` executes it."""
 
@@ -73,21 +98,7 @@ class FastPath:
              queries_allowed: bool) -> tuple[PreparedOperation, OperationDefinitionNode] | None:
         if not queries_allowed or not isinstance(query, str) or not isinstance(variables, dict | None):
             return None
-        cache = self.guard.cache
-        key = cache.key(query)
-        if key not in cache.entries:   # looked up without counting: the general path counts it
-            return None
-        prepared = cache.get(key)
-        if prepared is None or prepared.errors:
-            return None
-        operation = get_operation_ast(prepared.document, operation_name)
-        if operation is None or operation.operation is not OperationType.QUERY:
-            return None
-        try:
-            cost = prepared.cost(operation_name, self.guard.page_max)(variables or {})
-        except Exception:  # noqa: BLE001 - whatever the estimate trips on, the general path reports
-            return None
-        return (prepared, operation) if cost <= self.guard.cost_max else None
+        return cached_operation(self.guard, query, operation_name, variables, OperationType.QUERY)
 
     async def run(self, prepared: PreparedOperation, operation: OperationDefinitionNode, *,
                   operation_name: str | None, variables: dict[str, Any] | None, context: Any,

@@ -42,9 +42,9 @@ from graphql import (
     MiddlewareManager,
     OperationDefinitionNode,
     OperationType,
-    get_operation_ast,
     subscribe,
 )
+from podium.gql.fast_path import cached_operation
 from podium.gql.limits.prepared import PreparedOperation, PreparedOperationsFactory
 
 Plan = tuple[PreparedOperation, OperationDefinitionNode]
@@ -88,24 +88,12 @@ class LiveSubscribe:
         if (not isinstance(query, str) or not isinstance(operation_name, str | None)
                 or not isinstance(variables, dict | None) or operation_extensions is not None):
             return None
-        cache = self.guard.cache
-        key = cache.key(query)
-        if key not in cache.entries:   # looked up without counting: the general path counts it
-            return None
-        prepared = cache.get(key)
-        if prepared is None or prepared.errors:
-            return None
-        operation = get_operation_ast(prepared.document, operation_name)
-        if operation is None or operation.operation is not OperationType.SUBSCRIPTION:
-            return None
+        return cached_operation(self.guard, query, operation_name, variables, OperationType.SUBSCRIPTION,
+                                accept=self._one_known_field)
+
+    def _one_known_field(self, operation: OperationDefinitionNode) -> bool:
         selections = operation.selection_set.selections
-        if len(selections) != 1 or not isinstance(selections[0], FieldNode) or selections[0].name.value not in self.fields:
-            return None
-        try:
-            cost = prepared.cost(operation_name, self.guard.page_max)(variables or {})
-        except Exception:  # noqa: BLE001 - whatever the estimate trips on, the general path reports
-            return None
-        return (prepared, operation) if cost <= self.guard.cost_max else None
+        return len(selections) == 1 and isinstance(selections[0], FieldNode) and selections[0].name.value in self.fields
 
     async def stream(self, plan: Plan, *, operation_name: str | None, variables: dict[str, Any] | None,
                      context: Any, root_value: Any) -> AsyncGenerator[ExecutionResult, None]:
