@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias, cast
+from collections.abc import Awaitable
+from typing import Any, TypeAlias, TypeVar, cast
 from urllib.parse import urlparse
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.exceptions import RedisError
 from redis.utils import HIREDIS_AVAILABLE
 
 from podium.breaker import Breakers
+from podium.errors import Unavailable
 from podium.redis_guard import guarded_client, guarded_cluster
 
 AnyRedis: TypeAlias = aioredis.Redis | RedisCluster
@@ -106,3 +109,17 @@ def stream_max_before(entry_id: str | None) -> str | None:
     if ms > 0:
         return f"{ms - 1}-{2**64 - 1}"
     return None
+
+
+T = TypeVar("T")
+
+
+async def store_reply(pending: Awaitable[T], store: str, retry_after_s: float | None = None) -> T:
+    """The reply of an adapter's Redis call, or `Unavailable` (503 + Retry-After) naming the store:
+    how the adapters translate store errors into coded, retryable ones."""
+    try:
+        return await pending
+    except RedisError as exc:
+        if retry_after_s is None:
+            raise Unavailable(f"{store} (Redis): {exc}") from exc
+        raise Unavailable(f"{store} (Redis): {exc}", retryAfter=retry_after_s) from exc

@@ -9,10 +9,8 @@ from collections.abc import Awaitable, Mapping, Sequence
 from typing import TypeVar
 
 from podium.region.contests.store_redis import contest_key, match_key
-from redis.exceptions import RedisError
 
-from podium.errors import Unavailable
-from podium.redis_client import AnyRedis
+from podium.redis_client import AnyRedis, store_reply
 
 T = TypeVar("T")
 
@@ -68,10 +66,7 @@ class RedisJoins:
         self._save_teams = redis.register_script(_SAVE_TEAMS)
 
     async def _call(self, pending: Awaitable[T]) -> T:
-        try:
-            return await pending
-        except RedisError as exc:
-            raise Unavailable(f"contest store (Redis): {exc}") from exc
+        return await store_reply(pending, "contest store")
 
     async def teams(self, wanted: dict[str, list[str]]) -> dict[str, list[bytes | None]]:
         """Raw team documents by match, in the order asked (None: no such team); one round trip."""

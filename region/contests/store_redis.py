@@ -26,11 +26,10 @@ from typing import Any, TypeVar
 
 import orjson
 from podium.region.contests.model import Contest, Match, Team
-from redis.exceptions import RedisError
 
-from podium.errors import NotFound, Unavailable
+from podium.errors import NotFound
 from podium.model import RankedEntry
-from podium.redis_client import AnyRedis, as_text, scored_members
+from podium.redis_client import AnyRedis, as_text, scored_members, store_reply
 
 T = TypeVar("T")
 FANOUT_CHUNK_ENTRIES = 5_000      # entries updated per Lua call: bounds how long one call holds Redis
@@ -176,10 +175,7 @@ class RedisContestStore:
         self._index = redis.register_script(_INDEX)
 
     async def _call(self, pending: Awaitable[T]) -> T:
-        try:
-            return await pending
-        except RedisError as exc:
-            raise Unavailable(f"contest store (Redis): {exc}") from exc
+        return await store_reply(pending, "contest store")
 
     # -- matches, rules, contests -------------------------------------------------------------
     async def save_match(self, match: Match) -> None:

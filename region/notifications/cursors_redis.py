@@ -11,10 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import TypeVar
 
-from redis.exceptions import RedisError
-
-from podium.errors import Unavailable
-from podium.redis_client import AnyRedis
+from podium.redis_client import AnyRedis, store_reply
 
 T = TypeVar("T")
 SEASON_CURSOR_KEY = "pn:season"
@@ -26,10 +23,7 @@ class RedisSeasonCursor:
         self.redis = redis
 
     async def _call(self, pending: Awaitable[T]) -> T:
-        try:
-            return await pending
-        except RedisError as exc:
-            raise Unavailable(f"season cursor (Redis): {exc}", retryAfter=1.0) from exc
+        return await store_reply(pending, "season cursor", retry_after_s=1.0)
 
     async def next_unannounced(self, board: str, live_season: int) -> int:
         await self._call(self.redis.hsetnx(SEASON_CURSOR_KEY, board, live_season))

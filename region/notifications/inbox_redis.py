@@ -19,10 +19,9 @@ import orjson
 from podium.region.notifications.inbox import InboxItem, InboxPage, InboxStore
 from podium.region.notifications.outbox_redis import OUTBOX_KEY, RedisOutbox
 from podium.region.notifications.rules import Notification
-from redis.exceptions import RedisError
 
-from podium.errors import BadUserInput, Unavailable
-from podium.redis_client import AnyRedis
+from podium.errors import BadUserInput
+from podium.redis_client import AnyRedis, store_reply
 
 T = TypeVar("T")
 __all__ = ["OUTBOX_KEY", "InboxItem", "InboxPage", "RedisInbox"]
@@ -79,10 +78,7 @@ class RedisInbox:
         """Nothing to close: the region owns the Redis client."""
 
     async def _call(self, pending: Awaitable[T]) -> T:
-        try:
-            return await pending
-        except RedisError as exc:
-            raise Unavailable(f"notification store (Redis): {exc}", retryAfter=1.0) from exc
+        return await store_reply(pending, "notification store", retry_after_s=1.0)
 
     async def append(self, notes: Sequence[Notification]) -> None:
         for note in notes:

@@ -11,11 +11,9 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from podium.region.notifications.board_events import QuarantineRow
-from redis.exceptions import RedisError
 
-from podium.errors import Unavailable
 from podium.keys import board_keys
-from podium.redis_client import AnyRedis
+from podium.redis_client import AnyRedis, store_reply
 
 T = TypeVar("T")
 CURSOR_KEY = "pn:qcursor"
@@ -31,10 +29,7 @@ class RedisQuarantineFeed:
         self.batch_max = batch_max
 
     async def _call(self, pending: Awaitable[T]) -> T:
-        try:
-            return await pending
-        except RedisError as exc:
-            raise Unavailable(f"quarantine feed (Redis): {exc}", retryAfter=1.0) from exc
+        return await store_reply(pending, "quarantine feed", retry_after_s=1.0)
 
     async def cursor(self, board: str) -> str:
         """Where to resume: the stored cursor, else the stream's newest id (or 0-0 when empty)."""

@@ -22,7 +22,7 @@ from podium.region.notifications.webhooks import Endpoint
 from redis.exceptions import RedisError, ResponseError
 
 from podium.errors import BadUserInput, NotFound, Unavailable
-from podium.redis_client import AnyRedis
+from podium.redis_client import AnyRedis, store_reply
 
 T = TypeVar("T")
 ENDPOINTS_KEY = "pw:endpoints"
@@ -49,10 +49,7 @@ class RedisWebhooks:
         self._groups: set[str] = set()
 
     async def _call(self, pending: Awaitable[T]) -> T:
-        try:
-            return await pending
-        except RedisError as exc:
-            raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
+        return await store_reply(pending, "webhook store", retry_after_s=1.0)
 
     # -- endpoints ---------------------------------------------------------------------------
     async def endpoints(self) -> list[Endpoint]:
