@@ -13,6 +13,12 @@ such a rule; the cursor advances only after the notifications are published (at-
 `board_ended` rules compare each board's live season (the board registry, on every refresh) with
 the season cursor: a season that ended is announced from its final standings, which stay readable
 under the old season's keys.
+
+Top rules are journaled (`journal_redis`): each evaluation step records its notifications as pending
+and the top it evaluated as the board's cursor, atomically, before they are written; a starting
+engine publishes what is pending, and each watch evaluates the change from the journaled top to the
+first top it reads. So a process killed at any point (kill -9) loses nothing it derived, and the
+changes made while no process watched the board are evaluated too.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from podium.region.notifications.board_events import (
 )
 from podium.region.notifications.cursors_redis import RedisSeasonCursor
 from podium.region.notifications.evaluate import Coalescer, as_board, evaluate, release_held
+from podium.region.notifications.journal_redis import Baseline, RedisJournal
 from podium.region.notifications.quarantine_feed_redis import RedisQuarantineFeed
 from podium.region.notifications.rules import Metric, Notification, Rule, RuleKind
 from podium.region.notifications.rules_redis import RedisRules
@@ -85,8 +92,10 @@ class NotificationEngine:
     def __init__(self, rules: RedisRules, inbox: Publisher, fanout: FanOut, settings: NotificationSettings,
                  clock: Clock, quarantine: RedisQuarantineFeed | None = None,
                  seasons: tuple[BoardRegistry, RankStore, RedisSeasonCursor] | None = None,
-                 contests: ContestLocks | None = None) -> None:
+                 contests: ContestLocks | None = None, journal: RedisJournal | None = None) -> None:
         self.rules_store = rules
+        self.journal = journal
+        self.replayed = journal is None      # the journal's pending notifications are queued
         self.quarantine = quarantine
         self.seasons = seasons
         self.contests = contests
@@ -114,6 +123,7 @@ class NotificationEngine:
         try:
             while not stop.is_set():
                 try:
+                    await self._replay_pending()
                     await self.refresh()
                     self.refreshes += 1
                     self._release_held()
@@ -133,6 +143,17 @@ class NotificationEngine:
             for task in self.quarantine_watches.values():
                 await cancel_and_wait(task)
             self.quarantine_watches.clear()
+
+    async def _replay_pending(self) -> None:
+        """Before any watch runs: what a previous process derived and did not store goes out first
+        (same ids: the inbox keeps each once; the outbox's MULTI clears each from the journal)."""
+        if self.replayed or self.journal is None:
+            return
+        pending = await self.journal.pending()
+        self._queue(pending)
+        self.replayed = True
+        if pending:
+            log.info("%d notifications derived by a previous process and not stored: publishing them", len(pending))
 
     async def refresh(self) -> None:
         by_board: dict[str, list[Rule]] = {}
@@ -171,23 +192,45 @@ class NotificationEngine:
 
     async def _watch(self, board: str, n: int) -> None:
         state: list[RankedEntry] = []
+        first = True
         try:
             async for update in self.fanout.subscribe_top(board, n):
+                tick = f"{update.as_of_ms}.{update.seq}"
+                rules = self.rules.get(board, [])
                 if update.full:
+                    # the first top of a watch is compared with the journaled one: what changed while
+                    # no watch evaluated the board (a restart, a crash) is evaluated now; later full
+                    # tops (a resync) are new baselines, as a client's would be
+                    baseline = await self.journal.baseline(board) if first and self.journal is not None else None
+                    if baseline is not None and baseline.n == n:
+                        await self._step(board, n, [r for r in rules if r.id in baseline.rule_ids],
+                                         baseline.entries, update.entries, tick)
+                    else:
+                        await self._step(board, n, [], update.entries, update.entries, tick)
                     state = self.tops[board] = update.entries
+                    first = False
                     continue
                 new = apply_diff(state, update.changes)
-                result = evaluate(self.rules.get(board, []), as_board(state), as_board(new), self.clock.now_ms(),
-                                  f"{update.as_of_ms}.{update.seq}", self.coalescer)
+                await self._step(board, n, rules, state, new, tick)
                 state = self.tops[board] = new
-                self.suppressed += result.suppressed
-                self.coalesced += result.coalesced
-                self._queue(result.notifications)
-                await self._flush_with_backpressure()
         except PodiumError as exc:
             log.warning("notification watch on %s ended: %s", board, exc)   # restarted by the next refresh
         finally:
             self.tops.pop(board, None)
+
+    async def _step(self, board: str, n: int, rules: list[Rule], before: list[RankedEntry], after: list[RankedEntry],
+                    tick: str) -> None:
+        """Evaluate one change, journal it (its notifications pending, `after` the board's cursor) and
+        publish. A journal that fails raises: nothing of the step was stored, and the restarted watch
+        derives the change again from the journaled top."""
+        result = evaluate(rules, as_board(before), as_board(after), self.clock.now_ms(), tick, self.coalescer)
+        if self.journal is not None:
+            top_ids = frozenset(r.id for r in self.rules.get(board, []) if r.kind not in EVENT_KINDS)
+            await self.journal.record(board, Baseline(n, top_ids, after), result.notifications)
+        self.suppressed += result.suppressed
+        self.coalesced += result.coalesced
+        self._queue(result.notifications)
+        await self._flush_with_backpressure()
 
     async def _refresh_quarantine(self, by_board: dict[str, list[Rule]]) -> None:
         if self.quarantine is None:
@@ -318,7 +361,8 @@ class NotificationEngine:
             await asyncio.sleep(delay_s)
             delay_s *= 2
         if self.unpublished:
-            log.error("%d notifications not stored at stop: the inbox store did not answer", len(self.unpublished))
+            log.error("%d notifications not stored at stop (the inbox store did not answer): the journaled "
+                      "ones are published by the next start", len(self.unpublished))
 
     async def _flush(self) -> bool:
         """Publishes what waits, in batches of `inbox_write_batch_max`; False when the store failed

@@ -12,6 +12,7 @@ from podium.region.notifications.delivery import DeliveryWorker
 from podium.region.notifications.engine import ContestLocks, NotificationEngine
 from podium.region.notifications.inbox import InboxStore
 from podium.region.notifications.inbox_factory import build_inbox_store
+from podium.region.notifications.journal_redis import RedisJournal
 from podium.region.notifications.outbox_redis import RedisOutbox
 from podium.region.notifications.publisher import InboxPublisher
 from podium.region.notifications.quarantine_feed_redis import RedisQuarantineFeed
@@ -52,7 +53,7 @@ async def open_notifications(settings: Settings, redis: AnyRedis, clock: Clock, 
     webhooks = RedisWebhooks(redis, s.webhook_endpoints_max, s.webhook_queue_len_max, s.dead_letters_max)
     seasons = (boards, store, RedisSeasonCursor(redis)) if boards is not None and store is not None else None
     engine = NotificationEngine(rules, InboxPublisher(inbox, RedisOutbox(redis, s.outbox_len_max)), fanout, s, clock, RedisQuarantineFeed(redis, s.webhook_poll_batch_max),
-                                seasons, contests)
+                                seasons, contests, RedisJournal(redis, s.inbox_write_batch_max))
     # One consumer name per region: a restarted process takes over the entries its predecessor held.
     worker = DeliveryWorker(webhooks, s, clock, f"{settings.region}-webhooks")
     n = Notifications(settings, clock, rules, inbox, webhooks, engine, worker)
