@@ -51,7 +51,7 @@ class Baseline:
                              "entries": [[e.rank, e.player, e.score, e.achieved_at_ms] for e in self.entries]})
 
     @classmethod
-    def from_json(cls, raw: bytes) -> Baseline:
+    def from_json(cls, raw: bytes | str) -> Baseline:
         d = orjson.loads(raw)
         return cls(d["n"], frozenset(d["rules"]), [RankedEntry(r, p, s, t) for r, p, s, t in d["entries"]])
 

@@ -1,0 +1,152 @@
+"""kill -9 of a region process between deriving notifications and writing them loses none and
+duplicates none.
+
+A real `podium serve --role region` process evaluates two rules whose notifications do not depend on
+how the fan-out coalesces changes: `entered_top_n` with `n` above the board's size (each player once,
+when they first score) and a score `threshold` (each player once, when their total reaches it; scores
+only grow: the board counts increments). The test holds the SQLite inbox's write lock, so the
+notifications derived from the next changes cannot be written (the region retries them: derived,
+not written), then posts more scores and SIGKILLs the process at once (changes that no evaluation has
+seen yet), releases the lock and starts the region again. The oracle is the final total of every
+player: afterwards each expected notification is in the inbox exactly once, nothing else is, and the
+outbox holds each once."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import cast
+
+import httpx
+import orjson
+from podium.region.notifications.journal_redis import PENDING_KEY
+from podium.region.notifications.outbox_redis import OUTBOX_KEY
+from redis import Redis
+
+from podium.processes import wait_ready
+from podium.redis_server import RedisServer, free_port
+from tests.conftest import ADMIN_KEY, GAME_KEY_ID, GAME_SECRET
+from tests.notifications.readiness import wait_rules_live
+from tests.region.helpers import entry, post_scores
+
+BOARD = "arena"
+PLAYERS = 40
+ENTERED_N = 50              # above the board's size: every player enters once, when they first score
+THRESHOLD = 400
+SPAWN_TIMEOUT_S = 90        # a cold `podium serve` imports for seconds on a loaded 2-core machine
+WAIT_S = 60.0
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+HELD = "notifications held until the store answers"      # the engine's log line: a write failed, retried
+
+
+def _spawn(port: int, redis_url: str, data_dir: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PODIUM_") and k != "REDIS_URL"}
+    env.update({
+        "REDIS_URL": redis_url, "PODIUM_PORT": str(port), "PODIUM_DATA_DIR": str(data_dir),
+        "PODIUM_GAME_SERVER_KEYS": json.dumps({GAME_KEY_ID: GAME_SECRET}), "PODIUM_ADMIN_KEYS": json.dumps([ADMIN_KEY]),
+        "PODIUM_BOARDS": json.dumps([{"id": BOARD, "operator": "increment"}]),
+        "PODIUM_NOTIFICATIONS__LIVE_POLL_MS": "100",
+        "PODIUM_API__RATE_LIMIT_PER_S": "100000", "PODIUM_API__RATE_LIMIT_BURST": "100000",
+    })
+    log = (data_dir / "podium.log").open("ab")
+    proc = subprocess.Popen([sys.executable, "-m", "podium", "serve", "--role", "region"], env=env,
+                            stdout=log, stderr=subprocess.STDOUT, cwd=data_dir)
+    log.close()
+    if wait_ready(f"http://127.0.0.1:{port}", SPAWN_TIMEOUT_S, alive=lambda: proc.poll() is None):
+        return proc
+    proc.kill()
+    proc.wait()
+    raise AssertionError("region not ready: " + (data_dir / "podium.log").read_text()[-3000:])
+
+
+def _inbox_rows(path: Path) -> list[tuple[str, str, str]]:
+    """(player, rule, id) of every row of every inbox, read from the region's SQLite file."""
+    with sqlite3.connect(path, timeout=30) as c:
+        rows = c.execute("SELECT player, id, doc FROM inbox").fetchall()
+    return [(player, orjson.loads(doc)["rule"], note_id) for player, note_id, doc in rows]
+
+
+def _wait(check: Callable[[], object], what: str, log: Path) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{what} not within {WAIT_S} s: " + log.read_text()[-3000:])
+
+
+def test_kill9_between_derivation_and_write_loses_and_duplicates_no_notification(tmp_path: Path) -> None:
+    rng = random.Random(18)
+    totals: Counter[str] = Counter()
+    data_dir = tmp_path / "region"
+    data_dir.mkdir()
+    log, inbox_path = data_dir / "podium.log", data_dir / "notifications.sqlite3"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+
+    def post_round(players: int) -> None:
+        entries = []
+        for _ in range(players):
+            player, amount = f"p{rng.randrange(PLAYERS)}", rng.randrange(1, 120)
+            totals[player] += amount
+            entries.append(entry(BOARD, player, amount))
+        r = post_scores(base, {"entries": entries})
+        assert r.status_code == 200, r.text
+
+    with RedisServer(tmp_path / "redis", appendonly=True) as redis_server:
+        redis = Redis.from_url(redis_server.url)
+        proc = _spawn(port, redis_server.url, data_dir)
+        try:
+            for rule in ({"id": "entered", "board": BOARD, "kind": "entered_top_n", "n": ENTERED_N},
+                         {"id": "rich", "board": BOARD, "kind": "threshold", "metric": "score", "value": THRESHOLD}):
+                r = httpx.post(f"{base}/v1/admin/notification-rules", json=rule, headers=ADMIN, timeout=30)
+                assert r.status_code == 201, r.text
+            wait_rules_live(base, ADMIN, BOARD)
+            post_round(15)                                      # written normally
+            _wait(lambda: inbox_path.exists() and _inbox_rows(inbox_path), "the first notifications", log)
+            assert HELD not in log.read_text()
+
+            lock = sqlite3.connect(inbox_path, timeout=30, isolation_level=None)
+            lock.execute("BEGIN EXCLUSIVE")                     # the inbox cannot be written from now on
+            try:
+                before = len(_inbox_rows_locked(lock))
+                post_round(30)
+                _wait(lambda: HELD in log.read_text(), "notifications derived and held for the inbox", log)
+                post_round(30)                                  # and changes no evaluation has seen yet
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                pending_at_kill = redis.hlen(PENDING_KEY)
+                assert len(_inbox_rows_locked(lock)) == before  # nothing derived since the lock was written
+            finally:
+                lock.execute("ROLLBACK")
+                lock.close()
+
+            proc = _spawn(port, redis_server.url, data_dir)
+            expected = {(p, "entered") for p in totals} | {(p, "rich") for p, t in totals.items() if t >= THRESHOLD}
+            _wait(lambda: {(p, rule) for p, rule, _ in _inbox_rows(inbox_path)} >= expected
+                  and redis.hlen(PENDING_KEY) == 0, f"the {len(expected)} expected notifications", log)
+            rows = _inbox_rows(inbox_path)
+            per_event = Counter((p, rule) for p, rule, _ in rows)
+            assert per_event == Counter(expected), f"not exactly once: {per_event - Counter(expected)}"
+            entries = cast(list[tuple[bytes, dict[bytes, bytes]]], redis.xrange(OUTBOX_KEY))
+            outbox = Counter(orjson.loads(fields[b"n"])["id"] for _, fields in entries)
+            assert outbox == Counter(note_id for _, _, note_id in rows), "the outbox differs from the inboxes"
+            print(f"\nkill -9 between derivation and write: {pending_at_kill} pending at the kill, "
+                  f"{len(rows)} notifications after the restart, as the oracle")
+        finally:
+            proc.kill()
+            proc.wait()
+            redis.close()
+
+
+def _inbox_rows_locked(c: sqlite3.Connection) -> list[tuple[str, str]]:
+    return c.execute("SELECT player, id FROM inbox").fetchall()
