@@ -86,4 +86,4 @@ class RedisJournal:
             return out
 
         notes = await store_reply(read(), "notification journal", RETRY_AFTER_S)
-        return sorted(notes, key=lambda n: (n.at_ms, n.id))
+        return sorted(notes, key=lambda n: (n.at_ms, n.board, n.id))

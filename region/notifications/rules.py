@@ -106,10 +106,11 @@ class Notification:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["kind"] = str(self.kind)
-        d["by"] = list(self.by)
-        return d
+        # built field by field: `asdict` deep-copies and cost more than the JSON encoding of a
+        # notification, which is encoded up to three times (journal, inbox, outbox)
+        return {"id": self.id, "kind": str(self.kind), "rule": self.rule, "board": self.board, "player": self.player,
+                "at_ms": self.at_ms, "rank": self.rank, "previous_rank": self.previous_rank, "score": self.score,
+                "by": list(self.by), "count": self.count, "extra": dict(self.extra)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Notification:

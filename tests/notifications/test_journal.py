@@ -1,0 +1,58 @@
+"""The evaluation journal on a single Redis node and on a 3-node cluster (its keys share the outbox's
+slot, so both MULTIs are legal there): a step's notifications are pending and its top is the board's
+cursor until the outbox adds them, which clears exactly those from pending."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import pytest
+import redis.asyncio as aioredis
+from hypothesis import given
+from hypothesis import strategies as st
+from podium.region.notifications.journal_redis import PENDING_KEY, Baseline, RedisJournal
+from podium.region.notifications.outbox_redis import OUTBOX_KEY, RedisOutbox
+from podium.region.notifications.rules import Notification, RuleKind
+from redis.asyncio.cluster import RedisCluster
+
+from podium.model import RankedEntry
+
+pytestmark = pytest.mark.anyio
+
+
+def note(i: int, board: str = "b") -> Notification:
+    return Notification(f"top:p{i}:7.{i}", RuleKind.ENTERED_TOP_N, "top", board, f"p{i}", 1_000 + i, rank=i + 1,
+                        by=("q",), count=i, extra={"season": 3})
+
+
+async def test_a_step_is_pending_until_the_outbox_adds_it(any_redis: aioredis.Redis | RedisCluster) -> None:
+    journal, outbox = RedisJournal(any_redis, 2), RedisOutbox(any_redis, 1_000)
+    assert await journal.baseline("b") is None and await journal.pending() == []
+    top = [RankedEntry(1, "p1", 90, 5), RankedEntry(2, "p0", 80, 6)]
+    await journal.record("b", Baseline(10, frozenset({"top"}), top), [note(0), note(1), note(2)])
+    await journal.record("c", Baseline(3, frozenset(), []), [note(0, "c")])   # same id, another board
+    assert await journal.baseline("b") == Baseline(10, frozenset({"top"}), top)
+    assert await journal.pending() == [note(0), note(0, "c"), note(1), note(2)]   # by (at_ms, id), HSCAN pages of 2
+
+    await outbox.add([note(0), note(2)])
+    assert await journal.pending() == [note(0, "c"), note(1)]
+    assert await any_redis.xlen(OUTBOX_KEY) == 2
+    await journal.record("b", Baseline(10, frozenset({"top"}), top[:1]), [])        # a step with no notification
+    assert (await journal.baseline("b") or Baseline(0, frozenset(), [])).entries == top[:1]
+    assert await any_redis.hlen(PENDING_KEY) == 2
+
+
+ids = st.text(min_size=1, max_size=8)
+maybe_int = st.none() | st.integers(-(2**62), 2**62)
+
+
+@given(ids, st.sampled_from(list(RuleKind)), ids, ids, ids, st.integers(0, 2**62), maybe_int, maybe_int, maybe_int,
+       st.lists(ids, max_size=3), st.integers(0, 1000), st.dictionaries(ids, st.integers() | ids, max_size=3))
+def test_to_dict_is_the_dataclass_and_round_trips(id_: str, kind: RuleKind, rule: str, board: str, player: str,
+                                                   at_ms: int, rank: int | None, previous: int | None,
+                                                   score: int | None, by: list[str], count: int,
+                                                   extra: dict[str, object]) -> None:
+    n = Notification(id_, kind, rule, board, player, at_ms, rank, previous, score, tuple(by), count, extra)
+    d = n.to_dict()
+    assert d == {**asdict(n), "kind": str(kind), "by": by}
+    assert Notification.from_dict(d) == n
