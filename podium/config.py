@@ -313,6 +313,8 @@ class NotificationSettings(BaseModel):
     inbox_sqlite_path: str | None = None     # unset: <data_dir>/notifications.sqlite3
     inbox_write_batch_max: int = 500         # notifications per inbox-store write
     inbox_retry_ms_max: int = 2000           # backoff cap while the inbox store fails (evaluation waits; nothing is dropped)
+    registrations_sqlite_path: str | None = None   # warm copy of rules and webhooks (with inbox_warm); unset: <data_dir>/notification_registrations.sqlite3
+    registrations_check_ms: int = 5000       # how often Redis is checked for a data loss (the warm copy is then written back)
 
 
 class BreakerSettings(BaseModel):

@@ -1,8 +1,10 @@
-"""Declared notification rules in Redis: hash `pn:rules`, "<board>/<rule id>" -> JSON."""
+"""Declared notification rules in Redis: hash `pn:rules`, "<board>/<rule id>" -> JSON. With a warm
+copy (`registrations_sqlite`), a declaration is written there first and a removal removed from both."""
 
 from __future__ import annotations
 
 import orjson
+from podium.region.notifications.registrations_sqlite import SqliteRegistrations
 from podium.region.notifications.rules import Rule, rule_from_dict
 from redis.exceptions import RedisError
 
@@ -13,9 +15,10 @@ RULES_KEY = "pn:rules"
 
 
 class RedisRules:
-    def __init__(self, redis: AnyRedis, rules_per_board_max: int) -> None:
+    def __init__(self, redis: AnyRedis, rules_per_board_max: int, warm: SqliteRegistrations | None = None) -> None:
         self.redis = redis
         self.rules_per_board_max = rules_per_board_max
+        self.warm = warm
 
     async def all(self) -> list[Rule]:
         try:
@@ -28,8 +31,11 @@ class RedisRules:
         same_board = [r for r in await self.all() if r.board == rule.board and r.id != rule.id]
         if len(same_board) >= self.rules_per_board_max:
             raise BadUserInput(f"a board has at most {self.rules_per_board_max} notification rules")
+        key, doc = f"{rule.board}/{rule.id}", orjson.dumps(rule.to_dict())
+        if self.warm is not None:
+            await self.warm.put("rule", key, doc)
         try:
-            await self.redis.hset(RULES_KEY, f"{rule.board}/{rule.id}", orjson.dumps(rule.to_dict()))
+            await self.redis.hset(RULES_KEY, key, doc)
         except RedisError as exc:
             raise Unavailable(f"notification rules (Redis): {exc}", retryAfter=1.0) from exc
 
@@ -38,5 +44,7 @@ class RedisRules:
             removed = await self.redis.hdel(RULES_KEY, f"{board}/{rule_id}")
         except RedisError as exc:
             raise Unavailable(f"notification rules (Redis): {exc}", retryAfter=1.0) from exc
-        if not removed:
+        # a removal retried after a failed warm write finds Redis done: the warm copy still counts
+        in_warm = await self.warm.delete("rule", f"{board}/{rule_id}") if self.warm is not None else False
+        if not removed and not in_warm:
             raise NotFound(f"no rule {rule_id!r} on board {board!r}")

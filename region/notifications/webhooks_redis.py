@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import orjson
 from podium.region.notifications.inbox_redis import OUTBOX_KEY
+from podium.region.notifications.registrations_sqlite import SqliteRegistrations
 from podium.region.notifications.webhooks import Endpoint
 from redis.exceptions import RedisError, ResponseError
 
@@ -41,8 +42,10 @@ def _text(v: bytes | str) -> str:
 
 
 class RedisWebhooks:
-    def __init__(self, redis: AnyRedis, endpoints_max: int, queue_len_max: int, dead_letters_max: int) -> None:
+    def __init__(self, redis: AnyRedis, endpoints_max: int, queue_len_max: int, dead_letters_max: int,
+                 warm: SqliteRegistrations | None = None) -> None:
         self.redis = redis
+        self.warm = warm          # the endpoints' warm copy: written first, removed from both
         self.endpoints_max = endpoints_max
         self.queue_len_max = queue_len_max
         self.dead_letters_max = dead_letters_max
@@ -60,10 +63,15 @@ class RedisWebhooks:
         exists = await self._call(self.redis.hexists(ENDPOINTS_KEY, endpoint.id))
         if not exists and await self._call(self.redis.hlen(ENDPOINTS_KEY)) >= self.endpoints_max:
             raise BadUserInput(f"at most {self.endpoints_max} webhook endpoints")
-        await self._call(self.redis.hset(ENDPOINTS_KEY, endpoint.id, orjson.dumps(endpoint.to_dict())))
+        doc = orjson.dumps(endpoint.to_dict())
+        if self.warm is not None:
+            await self.warm.put("webhook", endpoint.id, doc)
+        await self._call(self.redis.hset(ENDPOINTS_KEY, endpoint.id, doc))
 
     async def delete_endpoint(self, endpoint_id: str) -> None:
-        if not await self._call(self.redis.hdel(ENDPOINTS_KEY, endpoint_id)):
+        removed = await self._call(self.redis.hdel(ENDPOINTS_KEY, endpoint_id))
+        in_warm = await self.warm.delete("webhook", endpoint_id) if self.warm is not None else False
+        if not removed and not in_warm:
             raise NotFound(f"no webhook endpoint {endpoint_id!r}")
 
     # -- streams -----------------------------------------------------------------------------

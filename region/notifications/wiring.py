@@ -16,6 +16,8 @@ from podium.region.notifications.journal_redis import RedisJournal
 from podium.region.notifications.outbox_redis import RedisOutbox
 from podium.region.notifications.publisher import InboxPublisher
 from podium.region.notifications.quarantine_feed_redis import RedisQuarantineFeed
+from podium.region.notifications.registrations_restore import follow_registrations, restore_registrations
+from podium.region.notifications.registrations_sqlite import SqliteRegistrations
 from podium.region.notifications.rules_redis import RedisRules
 from podium.region.notifications.webhooks_redis import RedisWebhooks
 from podium.region.rank_store import RankStore
@@ -37,6 +39,7 @@ class Notifications:
     webhooks: RedisWebhooks
     engine: NotificationEngine
     worker: DeliveryWorker
+    registrations: SqliteRegistrations | None = None    # the warm copy of rules and webhooks
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -47,18 +50,31 @@ async def open_notifications(settings: Settings, redis: AnyRedis, clock: Clock, 
     """`boards` and `store` (the region's) let `board_ended` rules read a season's final standings;
     `contests` (the contest store) lets `contest_locking` rules read deadlines and entrants."""
     s = settings.notifications
-    rules = RedisRules(redis, s.rules_per_board_max)
+    warm = None
+    if s.inbox_warm and settings.history.enabled:
+        warm = SqliteRegistrations(s.registrations_sqlite_path or settings.data_dir / "notification_registrations.sqlite3")
+        await warm.open()
+        await restore_registrations(redis, warm)
+    rules = RedisRules(redis, s.rules_per_board_max, warm)
     inbox = build_inbox_store(settings, redis)
-    await inbox.open()
-    webhooks = RedisWebhooks(redis, s.webhook_endpoints_max, s.webhook_queue_len_max, s.dead_letters_max)
+    try:
+        await inbox.open()
+    except BaseException:
+        if warm is not None:
+            await warm.close()
+        raise
+    webhooks = RedisWebhooks(redis, s.webhook_endpoints_max, s.webhook_queue_len_max, s.dead_letters_max, warm)
     seasons = (boards, store, RedisSeasonCursor(redis)) if boards is not None and store is not None else None
     engine = NotificationEngine(rules, InboxPublisher(inbox, RedisOutbox(redis, s.outbox_len_max)), fanout, s, clock, RedisQuarantineFeed(redis, s.webhook_poll_batch_max),
                                 seasons, contests, RedisJournal(redis, s.inbox_write_batch_max))
     # One consumer name per region: a restarted process takes over the entries its predecessor held.
     worker = DeliveryWorker(webhooks, s, clock, f"{settings.region}-webhooks")
-    n = Notifications(settings, clock, rules, inbox, webhooks, engine, worker)
+    n = Notifications(settings, clock, rules, inbox, webhooks, engine, worker, warm)
     n.tasks = [asyncio.create_task(engine.run(n.stop), name="notification rules"),
                asyncio.create_task(worker.run(n.stop), name="webhook delivery")]
+    if warm is not None:
+        n.tasks.append(asyncio.create_task(follow_registrations(redis, warm, n.stop, s.registrations_check_ms),
+                                           name="notification registrations"))
     return n
 
 
@@ -70,3 +86,5 @@ async def close_notifications(n: Notifications) -> None:
         except TimeoutError:
             await cancel_and_wait(task)
     await n.inbox.close()           # after the engine: its last flush writes to the inbox
+    if n.registrations is not None:
+        await n.registrations.close()
