@@ -72,7 +72,8 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
         app.state.contests = await open_contests(settings, svc.redis, svc.clock) if settings.contests.enabled else None
         app.state.notifications = (await open_notifications(settings, svc.redis, svc.clock, svc.fanout,
                                                             svc.boards, svc.store,
-                                                            app.state.contests.service.store if app.state.contests else None)
+                                                            app.state.contests.service.store if app.state.contests else None,
+                                                            supervisor=svc.supervisor)
                                    if settings.notifications.enabled and svc.fanout is not None else None)
         try:
             yield

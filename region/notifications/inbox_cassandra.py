@@ -21,7 +21,14 @@ from typing import Any
 
 import orjson
 from cassandra import ConsistencyLevel, DriverException
-from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, ResponseFuture, Session
+from cassandra.cluster import (
+    EXEC_PROFILE_DEFAULT,
+    Cluster,
+    ExecutionProfile,
+    NoHostAvailable,
+    ResponseFuture,
+    Session,
+)
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 from cassandra.query import BatchStatement, BatchType, PreparedStatement, Statement, tuple_factory
 from podium.region.notifications.inbox import (
@@ -114,6 +121,8 @@ class CassandraInbox:
                 return rows
 
     def _bind(self, name: str, *params: Any) -> Statement:
+        if name not in self._prepared:
+            raise Unavailable("notification inbox (cassandra) is not open", retryAfter=1.0)
         return self._prepared[name].bind(params)
 
     async def open(self) -> None:
@@ -132,12 +141,16 @@ class CassandraInbox:
                 await self._rows(ddl.format(ks=self.keyspace))
             names = _queries(self.keyspace)
             prepared = await asyncio.gather(*(asyncio.to_thread(session.prepare, cql) for cql in names.values()))
-        except DriverException as exc:
+        except (DriverException, NoHostAvailable, Unavailable) as exc:   # NoHostAvailable: not a DriverException
+            # a failed open leaves nothing half open: the region retries it (started degraded)
+            await self.close()
+            if isinstance(exc, Unavailable):
+                raise
             raise Unavailable(f"notification inbox (cassandra) unreachable: {exc}", retryAfter=1.0) from exc
         self._prepared = dict(zip(names, prepared, strict=True))
 
     async def close(self) -> None:
-        cluster, self._cluster, self._session = self._cluster, None, None
+        cluster, self._cluster, self._session, self._prepared = self._cluster, None, None, {}
         if cluster is not None:
             await asyncio.to_thread(cluster.shutdown)
 

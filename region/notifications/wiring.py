@@ -5,6 +5,7 @@ with the tasks they own."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 
 from podium.region.notifications.cursors_redis import RedisSeasonCursor
@@ -25,9 +26,13 @@ from podium.region.rank_store import RankStore
 from podium.boards import BoardRegistry
 from podium.clock import Clock
 from podium.config import Settings
+from podium.errors import PodiumError
 from podium.fanout import FanOut
 from podium.redis_client import AnyRedis
-from podium.tasks import cancel_and_wait
+from podium.tasks import Supervisor, cancel_and_wait
+
+log = logging.getLogger("podium.notifications")
+INBOX_OPEN_LOOP = "notification-inbox-open"
 
 
 @dataclass
@@ -40,15 +45,17 @@ class Notifications:
     engine: NotificationEngine
     worker: DeliveryWorker
     registrations: SqliteRegistrations | None = None    # the warm copy of rules and webhooks
+    inbox_opener: asyncio.Task[None] | None = None       # retrying the inbox store's opening (degraded start)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 async def open_notifications(settings: Settings, redis: AnyRedis, clock: Clock, fanout: FanOut,
                              boards: BoardRegistry | None = None, store: RankStore | None = None,
-                             contests: ContestLocks | None = None) -> Notifications:
+                             contests: ContestLocks | None = None, supervisor: Supervisor | None = None) -> Notifications:
     """`boards` and `store` (the region's) let `board_ended` rules read a season's final standings;
-    `contests` (the contest store) lets `contest_locking` rules read deadlines and entrants."""
+    `contests` (the contest store) lets `contest_locking` rules read deadlines and entrants;
+    with `supervisor`, an inbox store that does not open is retried in the background (else raised)."""
     s = settings.notifications
     warm = None
     if s.inbox_warm and settings.history.enabled:
@@ -57,19 +64,26 @@ async def open_notifications(settings: Settings, redis: AnyRedis, clock: Clock, 
         await restore_registrations(redis, warm)
     rules = RedisRules(redis, s.rules_per_board_max, warm)
     inbox = build_inbox_store(settings, redis)
+    opener: asyncio.Task[None] | None = None
     try:
         await inbox.open()
-    except BaseException:
-        if warm is not None:
-            await warm.close()
-        raise
+    except PodiumError as exc:
+        if supervisor is None:
+            if warm is not None:
+                await warm.close()
+            raise
+        # Started degraded: evaluation goes on (its notifications wait, journaled, for the inbox),
+        # inbox reads answer 503, and the opening is retried with backoff as a supervised loop, so
+        # /readyz lists it (backing_off with the error; stopped once open).
+        log.warning("notification inbox not open (%s): the region starts without it and retries", exc)
+        opener = supervisor.supervise(INBOX_OPEN_LOOP, inbox.open)
     webhooks = RedisWebhooks(redis, s.webhook_endpoints_max, s.webhook_queue_len_max, s.dead_letters_max, warm)
     seasons = (boards, store, RedisSeasonCursor(redis)) if boards is not None and store is not None else None
     engine = NotificationEngine(rules, InboxPublisher(inbox, RedisOutbox(redis, s.outbox_len_max)), fanout, s, clock, RedisQuarantineFeed(redis, s.webhook_poll_batch_max),
                                 seasons, contests, RedisJournal(redis, s.inbox_write_batch_max))
     # One consumer name per region: a restarted process takes over the entries its predecessor held.
     worker = DeliveryWorker(webhooks, s, clock, f"{settings.region}-webhooks")
-    n = Notifications(settings, clock, rules, inbox, webhooks, engine, worker, warm)
+    n = Notifications(settings, clock, rules, inbox, webhooks, engine, worker, warm, opener)
     n.tasks = [asyncio.create_task(engine.run(n.stop), name="notification rules"),
                asyncio.create_task(worker.run(n.stop), name="webhook delivery")]
     if warm is not None:
@@ -79,6 +93,8 @@ async def open_notifications(settings: Settings, redis: AnyRedis, clock: Clock, 
 
 
 async def close_notifications(n: Notifications) -> None:
+    if n.inbox_opener is not None:
+        await cancel_and_wait(n.inbox_opener)
     n.stop.set()
     for task in n.tasks:
         try:
