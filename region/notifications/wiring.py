@@ -17,7 +17,10 @@ from podium.region.notifications.journal_redis import RedisJournal
 from podium.region.notifications.outbox_redis import RedisOutbox
 from podium.region.notifications.publisher import InboxPublisher
 from podium.region.notifications.quarantine_feed_redis import RedisQuarantineFeed
-from podium.region.notifications.registrations_restore import follow_registrations, restore_registrations
+from podium.region.notifications.registrations_restore_redis import (
+    follow_registrations,
+    restore_registrations,
+)
 from podium.region.notifications.registrations_sqlite import SqliteRegistrations
 from podium.region.notifications.rules_redis import RedisRules
 from podium.region.notifications.webhooks_redis import RedisWebhooks
