@@ -95,7 +95,8 @@ class NotificationEngine:
                  contests: ContestLocks | None = None, journal: RedisJournal | None = None) -> None:
         self.rules_store = rules
         self.journal = journal
-        self.replayed = journal is None      # the journal's pending notifications are queued
+        self._recording = 0          # journal steps in flight (recorded, not yet queued)
+        self._steps = 0              # journal steps ended (recorded or not)
         self.quarantine = quarantine
         self.seasons = seasons
         self.contests = contests
@@ -123,7 +124,7 @@ class NotificationEngine:
         try:
             while not stop.is_set():
                 try:
-                    await self._replay_pending()
+                    await self._adopt_pending()
                     await self.refresh()
                     self.refreshes += 1
                     self._release_held()
@@ -144,16 +145,22 @@ class NotificationEngine:
                 await cancel_and_wait(task)
             self.quarantine_watches.clear()
 
-    async def _replay_pending(self) -> None:
-        """Before any watch runs: what a previous process derived and did not store goes out first
-        (same ids: the inbox keeps each once; the outbox's MULTI clears each from the journal)."""
-        if self.replayed or self.journal is None:
+    async def _adopt_pending(self) -> None:
+        """On every refresh (first at start, before any watch runs): journaled notifications that no
+        queue holds go out — a previous process's, or a step whose watch was cancelled between its
+        MULTI and its queueing. Only when nothing waits and no step is in flight (then every pending
+        one is such an orphan: a published one left pending in the outbox's MULTI); a step that
+        raced the read defers this to the next refresh. Same ids: the inbox keeps each once."""
+        if self.journal is None or self.unpublished or self._recording:
             return
+        steps = self._steps
         pending = await self.journal.pending()
+        if self.unpublished or self._recording or steps != self._steps:
+            return
         self._queue(pending)
-        self.replayed = True
         if pending:
-            log.info("%d notifications derived by a previous process and not stored: publishing them", len(pending))
+            log.info("%d journaled notifications not stored (a previous process's, or a cancelled watch's): "
+                     "publishing them", len(pending))
 
     async def refresh(self) -> None:
         by_board: dict[str, list[Rule]] = {}
@@ -224,12 +231,17 @@ class NotificationEngine:
         publish. A journal that fails raises: nothing of the step was stored, and the restarted watch
         derives the change again from the journaled top."""
         result = evaluate(rules, as_board(before), as_board(after), self.clock.now_ms(), tick, self.coalescer)
-        if self.journal is not None:
-            top_ids = frozenset(r.id for r in self.rules.get(board, []) if r.kind not in EVENT_KINDS)
-            await self.journal.record(board, Baseline(n, top_ids, after), result.notifications)
+        self._recording += 1
+        try:
+            if self.journal is not None:
+                top_ids = frozenset(r.id for r in self.rules.get(board, []) if r.kind not in EVENT_KINDS)
+                await self.journal.record(board, Baseline(n, top_ids, after), result.notifications)
+            self._queue(result.notifications)       # no await between the MULTI and the queue
+        finally:
+            self._recording -= 1
+            self._steps += 1
         self.suppressed += result.suppressed
         self.coalesced += result.coalesced
-        self._queue(result.notifications)
         await self._flush_with_backpressure()
 
     async def _refresh_quarantine(self, by_board: dict[str, list[Rule]]) -> None:

@@ -5,17 +5,25 @@ cursor until the outbox adds them, which clears exactly those from pending."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 from hypothesis import given
 from hypothesis import strategies as st
+from podium.region.notifications.engine import NotificationEngine
+from podium.region.notifications.inbox_sqlite import SqliteInbox
 from podium.region.notifications.journal_redis import PENDING_KEY, Baseline, RedisJournal
 from podium.region.notifications.outbox_redis import OUTBOX_KEY, RedisOutbox
+from podium.region.notifications.publisher import InboxPublisher
 from podium.region.notifications.rules import Notification, RuleKind
+from podium.region.notifications.rules_redis import RedisRules
+from podium.region.wiring import build_region
 from redis.asyncio.cluster import RedisCluster
 
 from podium.model import RankedEntry
+from podium.redis_server import RedisServer
+from tests.conftest import region_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -56,3 +64,40 @@ def test_to_dict_is_the_dataclass_and_round_trips(id_: str, kind: RuleKind, rule
     d = n.to_dict()
     assert d == {**asdict(n), "kind": str(kind), "by": by}
     assert Notification.from_dict(d) == n
+
+
+async def test_the_engine_adopts_pending_notifications_no_queue_holds(redis_server: RedisServer, tmp_path: Path) -> None:
+    """A step journaled by a process that died (or a cancelled watch) is published once; not while
+    a step is in flight or notifications wait (they would be queued twice)."""
+    settings = region_settings(redis_server.url)
+    redis = aioredis.Redis.from_url(redis_server.url)
+    await redis.delete(OUTBOX_KEY, PENDING_KEY)
+    svc = build_region(settings)
+    await svc.open()
+    store = SqliteInbox(tmp_path / "inbox.sqlite3", 100)
+    await store.open()
+    journal = RedisJournal(redis, 10)
+    assert svc.fanout is not None
+    engine = NotificationEngine(RedisRules(redis, 10), InboxPublisher(store, RedisOutbox(redis, 10_000)),
+                                svc.fanout, settings.notifications, svc.clock, journal=journal)
+    try:
+        await journal.record("b", Baseline(5, frozenset(), []), [note(i) for i in range(3)])
+        engine._recording = 1                               # a step between its MULTI and its queue
+        await engine._adopt_pending()
+        assert not engine.unpublished
+        engine._recording = 0
+        engine._queue([note(9)])                            # something waits: it may be pending too
+        await engine._adopt_pending()
+        assert list(engine.unpublished) == [note(9)]
+        assert await engine._flush()
+        await engine._adopt_pending()                       # nothing waits, nothing in flight: orphans
+        assert await engine._flush() and engine.published == 4
+        await engine._adopt_pending()
+        assert not engine.unpublished and await journal.pending() == []
+        stored = [i.notification.id for p in range(3) for i in (await store.page(f"p{p}", 10, None, False)).items]
+        assert sorted(stored) == sorted(note(i).id for i in range(3))
+        assert await redis.xlen(OUTBOX_KEY) == 4
+    finally:
+        await store.close()
+        await svc.close()
+        await redis.aclose()
