@@ -36,7 +36,7 @@ async def restore_registrations(redis: AnyRedis, warm: SqliteRegistrations) -> d
         to_redis = {k: d for k, d in in_warm.items() if k not in in_redis}
         to_warm = {k: d for k, d in in_redis.items() if k not in in_warm}
         if to_redis:
-            await store_reply(redis.hset(key, mapping=to_redis), "notification registrations", 1.0)
+            await store_reply(redis.hset(key, mapping=to_redis), "notification registrations", 1.0)  # type: ignore[arg-type]  # str keys: the stub's key type is invariant
         await warm.put_many(kind, to_warm)
         moved[f"{kind}s_to_redis"], moved[f"{kind}s_to_warm"] = len(to_redis), len(to_warm)
     await store_reply(redis.set(MARKER_KEY, 1), "notification registrations", 1.0)
