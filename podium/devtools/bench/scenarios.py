@@ -101,7 +101,7 @@ class BenchConfig:
                    subscribers=(20,), subscription_rounds=2, subscribers_over_workers=(), global_seconds=1.0, contest_teams=500,
                    contest_joins=50, contest_live_seconds=3.0, contest_subscribers=20, peer=False, trending_batches=2, trending_ack_batches=3, trending_reads=3,
                    notify_players=500, notify_rules=8, notify_ticks=5, notify_changes_per_tick=20, notify_endpoints=3,
-                   notify_events=5, notify_ingest_rounds=1, notify_ingest_seconds=1.0, notify_inbox_players=30,
+                   notify_events=5, notify_ingest_rounds=1, notify_ingest_seconds=3.0, notify_inbox_players=30,
                    notify_inbox_notes=5, notify_query_rps=100.0, notify_query_seconds=1.0, notify_compare_redis=False,
                    kafka_worker_entries=2000, kafka_paced_seconds=0.5)
 
