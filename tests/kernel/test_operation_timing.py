@@ -46,3 +46,26 @@ def test_a_span_only_when_exported_or_joining_a_trace_and_always_a_sample() -> N
         assert [s.name for s in spans.get_finished_spans()] == ["graphql.operation"] and _samples(telemetry) == 3
     finally:
         telemetry.shutdown()
+
+
+def test_a_bound_child_and_a_record_feed_one_series_and_label_sets_are_bounded() -> None:
+    telemetry = Telemetry("region", "test")
+    try:
+        histogram = telemetry.http_latency
+        observe = histogram.child("/graphql", "POST", "200")
+        for ms in (0.4, 3.0, 3000.0):
+            observe(ms)
+        histogram.record(7.0, {"route": "/graphql", "method": "POST", "status": "200"})
+        text = telemetry.prometheus_text().decode()
+        labels = 'method="POST",route="/graphql",status="200"'
+        assert f"podium_http_request_duration_milliseconds_count{{{labels}}} 4.0" in text
+        assert f"podium_http_request_duration_milliseconds_sum{{{labels}}} 3010.4" in text
+        assert f'podium_http_request_duration_milliseconds_bucket{{le="5.0",{labels}}} 2.0' in text
+        small = type(histogram)("podium_test_duration", "test", ("operation",), telemetry.registry, children_max=2)
+        for name in ("a", "b", "c", "d"):
+            small.record(1.0, {"operation": name})
+        text = telemetry.prometheus_text().decode()
+        counts = dict(re.findall(r'podium_test_duration_milliseconds_count\{operation="(\w+)"\} (\S+)', text))
+        assert counts == {"a": "1.0", "b": "1.0", "overflow": "2.0"}
+    finally:
+        telemetry.shutdown()
