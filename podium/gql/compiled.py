@@ -43,7 +43,7 @@ from graphql import (
     VariableNode,
     value_from_ast,
 )
-from podium.gql.compiled_leaves import Completer, Fallback, leaf, variable_ok
+from podium.gql.compiled_leaves import Completer, Fallback, leaf, leaf_exact, variable_ok
 from podium.gql.compiled_row_encoders import RowField, RowsEncoder, rows_encoder
 from podium.gql.compiled_rows import EDGE, ENTRY, EntryRows
 
@@ -298,7 +298,10 @@ class PlanCompiler:
                 node = self._row_fields(node_type, selection.selection_set, declared)
                 if node is None:
                     return None
-            out.append(RowField(field.key, field.python_name, field.complete, node))
+            leaf_type = item.fields[selection.name.value].type if field.python_name else None
+            leaf_type = leaf_type.of_type if isinstance(leaf_type, GraphQLNonNull) else leaf_type
+            exact = leaf_exact(leaf_type) if isinstance(leaf_type, GraphQLScalarType | GraphQLEnumType) else None
+            out.append(RowField(field.key, field.python_name, field.complete, exact, node))
         return tuple(out)
 
 

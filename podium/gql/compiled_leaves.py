@@ -59,3 +59,12 @@ def leaf(named: GraphQLScalarType | GraphQLEnumType) -> Completer:
             return value if type(value) is exact else complete(value, info)
         return complete_exact
     return complete
+
+
+def leaf_exact(named: GraphQLScalarType | GraphQLEnumType) -> tuple[type, bool] | None:
+    """The Python type a leaf's value passes unchanged as (and whether it must also fit 32 bits),
+    or None: what `leaf` checks before calling `serialize`, for code that inlines the check."""
+    if named.serialize is serialize_int:
+        return int, True
+    exact = _EXACT.get(named.serialize)
+    return None if exact is None else (exact, False)

@@ -7,7 +7,6 @@ import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import Enum
-from operator import attrgetter
 
 import orjson
 import strawberry
@@ -113,9 +112,8 @@ class RankedEntryType:
 # What `from_entry` (default precision) puts in each field, by Python name, read from the store's
 # row or from the page's time alone: compiled plans encode a page's selected fields straight from
 # its rows with these (tests/kernel/test_compiled_rows.py checks them against `from_entry`).
-ENTRY_ROW_VALUES: dict[str, Callable[[RankedEntry], object]] = {
-    "rank": attrgetter("rank"), "player": attrgetter("player"), "score": attrgetter("score"),
-    "achieved_at": attrgetter("achieved_at_ms"),
+ENTRY_ROW_ATTRIBUTES: dict[str, str] = {   # field -> the RankedEntry attribute it holds as is
+    "rank": "rank", "player": "player", "score": "score", "achieved_at": "achieved_at_ms",
 }
 ENTRY_PAGE_VALUES: dict[str, Callable[[int], object]] = {
     "precision": lambda now_ms: Precision.EXACT, "error_bound": lambda now_ms: 0, "as_of": as_of,

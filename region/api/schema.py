@@ -118,16 +118,25 @@ class Player:
         """One Redis call per board and season however many of rank, score and entry the request
         selects: the fields resolve concurrently and share the first one's read."""
         key = (board, season)
-        task = self.reads.get(key)
-        if task is None:
-            async def read() -> RankedEntry | None:
-                b = await readable_board(info, board, season)
-                rows: list[RankedEntry | None] = await reads_of(info).store.players(b, [self.id])
-                return rows[0]
-
-            task = self.reads[key] = asyncio.ensure_future(read())
-        row: RankedEntry | None = await asyncio.shield(task)
-        return row
+        shared = self.reads.get(key)
+        if shared is not None:
+            row: RankedEntry | None = await asyncio.shield(shared)
+            return row
+        # The first field reads in place, with no task to schedule (a compiled plan
+        # resolves the fields one after another, so there is usually no one to share with).
+        shared = self.reads[key] = asyncio.get_running_loop().create_future()
+        try:
+            b = await readable_board(info, board, season)
+            rows: list[RankedEntry | None] = await reads_of(info).store.players(b, [self.id])
+        except asyncio.CancelledError:
+            shared.cancel()
+            raise
+        except BaseException as exc:
+            shared.set_exception(exc)
+            shared.exception()   # retrieved: whoever waits on it reports it, nobody else must
+            raise
+        shared.set_result(rows[0])
+        return rows[0]
 
     @typed.field(description="The player's accepted scores on the board, newest first (time, then event "
                                   "id), achieved in [since, until) (Unix ms); at most `api.history_page_max` per "

@@ -21,7 +21,7 @@ from podium.gql.compiled_rows import EntryRows
 from podium.gql.scalars import schema_config
 from podium.gql.types import (
     ENTRY_PAGE_VALUES,
-    ENTRY_ROW_VALUES,
+    ENTRY_ROW_ATTRIBUTES,
     LeaderboardConnection,
     LeaderboardEdge,
     RankedEntryType,
@@ -63,10 +63,10 @@ ENTRY_FIELDS = ["rank", "player", "score", "achievedAt", "precision", "errorBoun
 def test_the_tables_hold_what_from_entry_puts_in_every_field(row: RankedEntry, now_ms: int) -> None:
     built = RankedEntryType.from_entry(row, now_ms)
     names = {f.name for f in dataclasses.fields(built)}   # a new field must be added to a table
-    assert names == ENTRY_ROW_VALUES.keys() | ENTRY_PAGE_VALUES.keys()
-    assert not ENTRY_ROW_VALUES.keys() & ENTRY_PAGE_VALUES.keys()
-    for name, get in ENTRY_ROW_VALUES.items():
-        assert get(row) == getattr(built, name), name
+    assert names == ENTRY_ROW_ATTRIBUTES.keys() | ENTRY_PAGE_VALUES.keys()
+    assert not ENTRY_ROW_ATTRIBUTES.keys() & ENTRY_PAGE_VALUES.keys()
+    for name, attribute in ENTRY_ROW_ATTRIBUTES.items():
+        assert getattr(row, attribute) == getattr(built, name), name
     for name, of_page in ENTRY_PAGE_VALUES.items():
         assert of_page(now_ms) == getattr(built, name), name
 
