@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 from podium.global_.merge_trace import merge_span
+from podium.global_.read_plans import planned_resolvers
 from podium.global_.schema import build_global_schema
 from podium.global_.service import GlobalService
 from podium.global_.staleness import FeedReport
@@ -257,7 +258,7 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
                             connection_init_wait_ms=settings.api.connection_init_wait_ms,
                             max_subscriptions_per_connection=settings.api.subscriptions_per_connection_max,
                             persisted=persisted_queries(settings, _global_operations_dir()),
-                            fast_path=settings.api.graphql_fast_path)
+                            fast_path=settings.api.graphql_fast_path, planned_resolvers=planned_resolvers(settings))
     return Starlette(
         routes=[
             Route("/v1/replicate", replicate, methods=["POST"]),

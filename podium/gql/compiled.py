@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql.pyutils import Undefined
-from graphql.type.scalars import serialize_boolean, serialize_int, serialize_string
 from strawberry.schema import Schema
 
 from graphql import (
@@ -44,18 +43,15 @@ from graphql import (
     VariableNode,
     value_from_ast,
 )
-from podium.model import SCORE_ABS_MAX
+from podium.gql.compiled_leaves import Completer, Fallback, leaf, leaf_exact, variable_ok
+from podium.gql.compiled_row_encoders import RowField, RowsEncoder, rows_encoder
+from podium.gql.compiled_rows import EDGE, ENTRY, EntryRows
 
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 STRAWBERRY_DEFINITION = "strawberry-definition"   # GraphQLCoreConverter.DEFINITION_BACKREF
 
 
 class Unplannable(Exception):
     """The document uses something a plan does not model: the fast path serves it instead."""
-
-
-class Fallback(Exception):
-    """This request is not a plain success the plan can answer: the general path answers it."""
 
 
 class PlanInfo:
@@ -66,17 +62,6 @@ class PlanInfo:
     def __init__(self, context: Any, variables: dict[str, Any]) -> None:
         self.context = context
         self.variables = variables   # the plan's own (coerced): for nested resolvers' arguments
-
-
-def _variable_ok(kind: str, value: object) -> bool:
-    """The values graphql-core would coerce unchanged; anything else is left to it (Fallback)."""
-    if kind == "String":
-        return type(value) is str
-    if kind == "Boolean":
-        return type(value) is bool
-    if kind == "Int":
-        return type(value) is int and INT32_MIN <= value <= INT32_MAX
-    return type(value) is int and -SCORE_ABS_MAX <= value <= SCORE_ABS_MAX  # Long
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,37 +81,6 @@ class _Argument:
     literal: Any          # the bound literal, or _UNSET when the value is a variable
     variable: str | None
     non_null_without_default: bool
-
-
-Completer = Callable[[Any, Any], Any]   # (value, info) -> JSON-ready value, or an awaitable of one
-
-
-# Values a scalar's `serialize` returns unchanged (graphql-core's serialize_int, _string and
-# _boolean; Long's `int`): a leaf of exactly that type skips the call, anything else is serialized.
-_EXACT: dict[Any, type] = {serialize_string: str, serialize_boolean: bool, int: int}
-
-
-def _leaf(named: GraphQLScalarType | GraphQLEnumType) -> Completer:
-    serialize = named.serialize
-
-    def complete(value: Any, info: Any) -> Any:
-        if value is None:
-            return None
-        out = serialize(value)
-        if out is None:   # graphql-core reports it as an error
-            raise Fallback
-        return out
-
-    if serialize is serialize_int:
-        def complete_int(value: Any, info: Any) -> Any:
-            return value if type(value) is int and INT32_MIN <= value <= INT32_MAX else complete(value, info)
-        return complete_int
-    exact = _EXACT.get(serialize)
-    if exact is not None:
-        def complete_exact(value: Any, info: Any) -> Any:
-            return value if type(value) is exact else complete(value, info)
-        return complete_exact
-    return complete
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +117,7 @@ class Plan:
             if value is None:
                 if var.non_null:
                     raise Fallback
-            elif not _variable_ok(var.kind, value):
+            elif not variable_ok(var.kind, value):
                 raise Fallback
             out[var.name] = value
         return out
@@ -301,11 +255,18 @@ class PlanCompiler:
             return _non_null(inner, is_async), is_async
         if isinstance(graphql_type, GraphQLList):
             inner, is_async = self._completer(graphql_type.of_type, selection_set, declared)
-            return _list(inner, is_async), is_async
+            item = graphql_type.of_type
+            item = item.of_type if isinstance(item, GraphQLNonNull) else item
+            rows = None
+            if not is_async and isinstance(item, GraphQLObjectType) and item.name in (ENTRY, EDGE):
+                assert selection_set is not None   # _completer refused an object without one
+                row_fields = self._row_fields(item, selection_set, declared)
+                rows = None if row_fields is None else rows_encoder(item.name, row_fields)
+            return _list(inner, is_async, rows, item.name if rows is not None else ""), is_async
         if isinstance(graphql_type, GraphQLScalarType | GraphQLEnumType):
             if selection_set is not None:
                 raise Unplannable("a selection on a leaf")
-            return _leaf(graphql_type), False
+            return leaf(graphql_type), False
         if not isinstance(graphql_type, GraphQLObjectType) or selection_set is None:
             raise Unplannable("abstract types")
         fields: list[_Field] = []
@@ -316,6 +277,32 @@ class PlanCompiler:
         if len({f.key for f in fields}) != len(fields):
             raise Unplannable("a response key selected twice (graphql-core merges them)")
         return _object(tuple(fields)), any(f.is_async for f in fields)
+
+
+    def _row_fields(self, item: GraphQLObjectType, selection_set: SelectionSetNode,
+                    declared: dict[str, _Variable]) -> tuple[RowField, ...] | None:
+        """The selection of a ranked row type as RowFields (an edge's node nested), or None when a
+        field has a resolver (the objects are completed then)."""
+        out: list[RowField] = []
+        for selection in selection_set.selections:
+            assert isinstance(selection, FieldNode)   # _completer refused fragments
+            field = self._field(item, selection, declared)
+            if field.resolver is not None:
+                return None
+            node = None
+            if item.name == EDGE and field.python_name == "node":
+                node_type = item.fields["node"].type
+                node_type = node_type.of_type if isinstance(node_type, GraphQLNonNull) else node_type
+                if not isinstance(node_type, GraphQLObjectType) or selection.selection_set is None:
+                    return None
+                node = self._row_fields(node_type, selection.selection_set, declared)
+                if node is None:
+                    return None
+            leaf_type = item.fields[selection.name.value].type if field.python_name else None
+            leaf_type = leaf_type.of_type if isinstance(leaf_type, GraphQLNonNull) else leaf_type
+            exact = leaf_exact(leaf_type) if isinstance(leaf_type, GraphQLScalarType | GraphQLEnumType) else None
+            out.append(RowField(field.key, field.python_name, field.complete, exact, node))
+        return tuple(out)
 
 
 def _non_null(inner: Completer, is_async: bool) -> Completer:
@@ -335,7 +322,15 @@ def _non_null(inner: Completer, is_async: bool) -> Completer:
     return complete_async
 
 
-def _list(inner: Completer, is_async: bool) -> Completer:
+def _list(inner: Completer, is_async: bool, rows: RowsEncoder | None = None, kind: str = "") -> Completer:
+    """A list's completer; with `rows`, a page of `kind` rows still held as the store read them
+    (EntryRows) is encoded straight from them, its objects never built."""
+    if rows is not None:
+        def complete_rows(value: Any, info: Any) -> Any:
+            if type(value) is EntryRows and value.kind == kind:
+                return rows(value.rows, value.now_ms, info)
+            return None if value is None else [inner(item, info) for item in value]
+        return complete_rows
     if not is_async:
         def complete(value: Any, info: Any) -> Any:
             return None if value is None else [inner(item, info) for item in value]

@@ -19,7 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from graphql import OperationDefinitionNode
-from podium.gql.compiled import Fallback, Plan, PlanCompiler, Unplannable
+from podium.gql.compiled import Plan, PlanCompiler, Unplannable
+from podium.gql.compiled_leaves import Fallback
 from podium.gql.fast_path import FastPath, operation_timing
 from podium.http import read_body
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import functools
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import Enum
 
@@ -11,6 +12,7 @@ import orjson
 import strawberry
 
 from podium.errors import BadUserInput
+from podium.gql.compiled_rows import EDGE, ENTRY, EntryRows
 from podium.gql.scalars import Long
 from podium.model import ACHIEVED_AT_MAX_MS, PLAYER_ID_RE, SCORE_ABS_MAX, RankCursor, RankedEntry
 from podium.model import Board as BoardModel
@@ -107,6 +109,26 @@ class RankedEntryType:
         )
 
 
+# What `from_entry` (default precision) puts in each field, by Python name, read from the store's
+# row or from the page's time alone: compiled plans encode a page's selected fields straight from
+# its rows with these (tests/kernel/test_compiled_rows.py checks them against `from_entry`).
+ENTRY_ROW_ATTRIBUTES: dict[str, str] = {   # field -> the RankedEntry attribute it holds as is
+    "rank": "rank", "player": "player", "score": "score", "achieved_at": "achieved_at_ms",
+}
+ENTRY_PAGE_VALUES: dict[str, Callable[[int], object]] = {
+    "precision": lambda now_ms: Precision.EXACT, "error_bound": lambda now_ms: 0, "as_of": as_of,
+}
+
+
+def entry_rows(rows: list[RankedEntry], now_ms: int) -> EntryRows:
+    """`[RankedEntryType.from_entry(r, now_ms) for r in rows]`, built only if something iterates it."""
+    return EntryRows(ENTRY, rows, now_ms, RankedEntryType.from_entry)
+
+
+def _edge(row: RankedEntry, now_ms: int) -> LeaderboardEdge:
+    return LeaderboardEdge(cursor=encode_cursor(row), node=RankedEntryType.from_entry(row, now_ms))
+
+
 def encode_cursor(e: RankedEntry) -> str:
     return base64.urlsafe_b64encode(orjson.dumps([e.score, e.achieved_at_ms, e.player])).decode()
 
@@ -158,13 +180,12 @@ class LeaderboardConnection:
     @classmethod
     def from_entries(cls, rows: list[RankedEntry], total: int, now_ms: int, requested: int,
                      stale: bool = False, status: BoardStatus = BoardStatus.LIVE) -> LeaderboardConnection:
-        edges = [LeaderboardEdge(cursor=encode_cursor(r), node=RankedEntryType.from_entry(r, now_ms)) for r in rows]
         last = rows[-1] if rows else None
         return cls(
-            edges=edges,
+            edges=EntryRows(EDGE, rows, now_ms, _edge),  # type: ignore[arg-type]   # a list, built if iterated
             page_info=PageInfo(
                 has_next_page=bool(last) and last.rank < total and len(rows) >= requested,  # type: ignore[union-attr]
-                end_cursor=edges[-1].cursor if edges else None,
+                end_cursor=encode_cursor(last) if last is not None else None,
             ),
             total_count=total,
             as_of=as_of(now_ms),

@@ -80,8 +80,8 @@ class GraphQLEntry:
         try:
             status = await self._answer(scope, body, service, send)
         finally:
-            service.telemetry.http_latency.record((time.perf_counter() - started) * 1000, {
-                "route": self.path, "method": scope["method"], "status": str(status)})
+            service.telemetry.http_latency.child(self.path, scope["method"], str(status))(
+                (time.perf_counter() - started) * 1000)
 
     async def _answer(self, scope: dict[str, Any], body: bytes, service: Any, send: Any) -> int:
         headers = dict(scope.get("headers") or [])

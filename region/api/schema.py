@@ -27,7 +27,14 @@ from podium.gql.audit import AuditMutations
 from podium.gql.auth import authorize_read, caller
 from podium.gql.limits import guard_extensions
 from podium.gql.scalars import Long, schema_config
-from podium.gql.types import Board, BoardStatus, LeaderboardConnection, RankedEntryType, decode_cursor
+from podium.gql.types import (
+    Board,
+    BoardStatus,
+    LeaderboardConnection,
+    RankedEntryType,
+    decode_cursor,
+    entry_rows,
+)
 from podium.model import Board as BoardModel
 from podium.model import RankedEntry, utf8_len
 
@@ -111,16 +118,25 @@ class Player:
         """One Redis call per board and season however many of rank, score and entry the request
         selects: the fields resolve concurrently and share the first one's read."""
         key = (board, season)
-        task = self.reads.get(key)
-        if task is None:
-            async def read() -> RankedEntry | None:
-                b = await readable_board(info, board, season)
-                rows: list[RankedEntry | None] = await reads_of(info).store.players(b, [self.id])
-                return rows[0]
-
-            task = self.reads[key] = asyncio.ensure_future(read())
-        row: RankedEntry | None = await asyncio.shield(task)
-        return row
+        shared = self.reads.get(key)
+        if shared is not None:
+            row: RankedEntry | None = await asyncio.shield(shared)
+            return row
+        # The first field reads in place, with no task to schedule (a compiled plan
+        # resolves the fields one after another, so there is usually no one to share with).
+        shared = self.reads[key] = asyncio.get_running_loop().create_future()
+        try:
+            b = await readable_board(info, board, season)
+            rows: list[RankedEntry | None] = await reads_of(info).store.players(b, [self.id])
+        except asyncio.CancelledError:
+            shared.cancel()
+            raise
+        except BaseException as exc:
+            shared.set_exception(exc)
+            shared.exception()   # retrieved: whoever waits on it reports it, nobody else must
+            raise
+        shared.set_result(rows[0])
+        return rows[0]
 
     @typed.field(description="The player's accepted scores on the board, newest first (time, then event "
                                   "id), achieved in [since, until) (Unix ms); at most `api.history_page_max` per "
@@ -229,9 +245,9 @@ class Query(ContestQueries, TrendingQuery, NotificationQueries):  # type: ignore
         early = await service.early_page(b, from_rank - 1, size)
         if early is not None:
             rows, _total, as_of_ms = early
-            return [RankedEntryType.from_entry(r, as_of_ms) for r in rows]
+            return entry_rows(rows, as_of_ms)   # type: ignore[return-value]   # a list, built if iterated
         now = service.clock.now_ms()
-        return [RankedEntryType.from_entry(r, now) for r in await service.cached_range(b, from_rank - 1, size)]
+        return entry_rows(await service.cached_range(b, from_rank - 1, size), now)  # type: ignore[return-value]
 
     @typed.field(description="A player's neighbourhood: up to `above` entries above and `below` below, "
                              "fewer at either end of the board; empty when the player has no entry.")
@@ -243,7 +259,7 @@ class Query(ContestQueries, TrendingQuery, NotificationQueries):  # type: ignore
             raise BadUserInput(f"above and below must be between 0 and {limit}")
         b = await readable_board(info, board, season)
         now = service.clock.now_ms()
-        return [RankedEntryType.from_entry(r, now) for r in await service.store.around(b, player, above, below)]
+        return entry_rows(await service.store.around(b, player, above, below), now)  # type: ignore[return-value]
 
     @typed.field(description="Several players' entries at once (a friends list); null for players "
                              "without an entry, in the order asked.")
