@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -60,13 +61,15 @@ async def _apply_batches(port: int, applies: int, players: int, history: bool, s
         await redis.aclose()
 
 
-def measure(applies: int, players: int, history: bool, seed: int = 7) -> dict[str, int]:
+def measure(applies: int, players: int, history: bool, seed: int = 7, keep: Path | None = None) -> dict[str, int]:
     with tempfile.TemporaryDirectory(prefix="podium-apply-ir-") as tmp:
         port = _free_port()
         out = Path(tmp) / "callgrind.out"
         server = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
                                    "--toggle-collect=evalShaCommand", str(REDIS_SERVER), "--port", str(port),
-                                   "--save", "", "--appendonly", "no", "--dir", tmp],
+                                   "--save", "", "--appendonly", "no", "--dir", tmp,
+                                   # valgrind runs ~50x slower: no BUSY replies while a long apply runs
+                                   "--lua-time-limit", "0"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             size = asyncio.run(_apply_batches(port, applies, players, history, seed))
@@ -77,6 +80,8 @@ def measure(applies: int, players: int, history: bool, seed: int = 7) -> dict[st
                 server.wait()
         total = next(int(line.split()[1]) for line in out.read_text().splitlines()
                      if line.startswith(("summary:", "totals:")))
+        if keep is not None:   # for `callgrind_annotate --inclusive=yes <keep>`
+            shutil.copyfile(out, keep)
     return {"instructions_per_entry": round(total / (applies * 1000)), "board_players": size}
 
 
@@ -85,8 +90,9 @@ def main() -> None:
     parser.add_argument("--applies", type=int, default=10)
     parser.add_argument("--players", type=int, default=1_000_000, help="ids drawn from p0..p<players-1>")
     parser.add_argument("--no-history", action="store_true", help="without the history backlog")
+    parser.add_argument("--keep", type=Path, help="copy callgrind's output file here")
     args = parser.parse_args()
-    res = measure(args.applies, args.players, not args.no_history)
+    res = measure(args.applies, args.players, not args.no_history, keep=args.keep)
     print(f"{res['instructions_per_entry']:,} instructions per entry in EVALSHA "
           f"({args.applies} applies of 1000, board of {res['board_players']:,} players)")
 

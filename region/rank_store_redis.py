@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import secrets
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from importlib import resources
@@ -51,6 +50,16 @@ _APPLY_CODES: dict[bytes | str, ApplyCode] = {c.value.encode(): c for c in Apply
 _APPLIED = ApplyCode.APPLIED
 _TIMES = attrgetter("achieved_at_ms")
 
+
+
+# index.lua's bucket hash (ix_fast_hash): the UTF-8 bytes after 0x9E37, big-endian, mod a prime, mixed twice
+_IX_HASH_PRIME, _IX_HASH_MIX, _IX_HASH_PREFIX = 2_147_483_629, 1_664_525, b"\x9e\x37"
+
+
+def fast_hash(player: str) -> int:
+    """The player index's bucket hash, as index.lua's ix_fast_hash computes it (int.from_bytes runs in C)."""
+    h = int.from_bytes(_IX_HASH_PREFIX + player.encode(), "big") % _IX_HASH_PRIME
+    return h * _IX_HASH_MIX % _IX_HASH_PRIME * _IX_HASH_MIX % _IX_HASH_PRIME
 
 
 def _lua(name: str) -> str:
@@ -249,7 +258,7 @@ class RedisRankStore:
             for member in rows:
                 text = _text(member)
                 player = text[TS_KEY_WIDTH:]
-                h = int(hashlib.sha1(player.encode()).hexdigest()[:8], 16)
+                h = fast_hash(player)
                 b = h % (1 << level)
                 if b < split:
                     b = h % (2 << level)
@@ -267,7 +276,7 @@ class RedisRankStore:
             if len(rows) < INDEX_CHUNK_ENTRIES:
                 break
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(index, mapping={"l": level, "p": split, "n": players, "k": prefix})
+            pipe.hset(index, mapping={"l": level, "p": split, "n": players, "k": prefix, "h": "f"})
             pipe.pexpire(index, BUILD_TTL_MS)
             await pipe.execute()
 

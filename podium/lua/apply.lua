@@ -10,7 +10,8 @@
 --       9 history key ("arena@3"; "" when history is off)   10 history backlog entries max
 --       11 W3C traceparent of the write ("" untraced): kept in the change-stream entry's field "t",
 --          so the replication shipper continues the write's trace to the global merge
---       then 4 per entry: player, score (integer string), achieved_at (12 hex digits), event id or ""
+--       then 4 per entry: player, score (an integer's canonical text, as Python's str(int): no "+",
+--       no leading zeros, no "-0"), achieved_at (12 hex digits), event id or ""
 -- The accepted entries (applied or unchanged) go to the history backlog in the same atomic call
 -- as the score itself, so an acknowledged score always reaches the warm store, whatever crashes
 -- (region/history/writer.py drains the backlog with XREADGROUP/XACK).
@@ -88,6 +89,51 @@ if redis.call("SCARD", banned) > 0 then
 end
 
 local ix = ix_open(idx)
+-- Every player's current time key and zscore, read before the loop in one HMGET per index bucket
+-- and one ZMSCORE per CHUNK members instead of an HGET and a ZSCORE per entry (each redis.call
+-- costs a few thousand instructions whatever it does); the loop keeps both up to date as it
+-- writes, so a player twice in the batch sees its first entry. An index entry whose member is
+-- gone counts as no entry (as ix_member does). Entries already known to be skipped (duplicate
+-- event, banned player) are not looked up.
+local cur_key, cur_zs = {}, {}   -- player -> time key (false: none) / zscore (number)
+do
+  local by_bucket, buckets, nbuckets = {}, {}, 0
+  for k = 0, n - 1 do
+    local b = FIRST + k * 4
+    local player, ev = ARGV[b], ARGV[b + 3]
+    if cur_key[player] == nil and not (ev ~= "" and dup[ev]) and not is_banned[player] then
+      cur_key[player] = false
+      local bucket = ix_bucket(ix, player)
+      local list = by_bucket[bucket]
+      if not list then
+        list = {}; by_bucket[bucket] = list; nbuckets = nbuckets + 1; buckets[nbuckets] = bucket
+      end
+      list[#list + 1] = player
+    end
+  end
+  local found, names, nfound = {}, {}, 0
+  for i = 1, nbuckets do
+    local list = by_bucket[buckets[i]]
+    for c = 1, #list, CHUNK do
+      local last = math.min(c + CHUNK - 1, #list)
+      local r = redis.call("HMGET", buckets[i], unpack(list, c, last))
+      for j = 1, #r do
+        if r[j] then
+          local player = list[c + j - 1]
+          cur_key[player] = r[j]
+          nfound = nfound + 1; found[nfound] = player; names[nfound] = r[j] .. player
+        end
+      end
+    end
+  end
+  for c = 1, nfound, CHUNK do
+    local r = redis.call("ZMSCORE", z, unpack(names, c, math.min(c + CHUNK - 1, nfound)))
+    for j = 1, #r do
+      local player = found[c + j - 1]
+      if r[j] then cur_zs[player] = tonumber(r[j]) else cur_key[player] = false end
+    end
+  end
+end
 local out, changes, added, kept = {}, {}, {}, {}
 local nout, nchanges, nadded, nkept = 0, 0, 0, 0
 for k = 0, n - 1 do
@@ -99,11 +145,12 @@ for k = 0, n - 1 do
   elseif is_banned[player] then
     out[nout + 1] = "b"; out[nout + 2] = 0; out[nout + 3] = ""; nout = nout + 3
   else
-    local oldmember, zs, oldkey = ix_member(ix, z, player)
-    local old, oldtsn = nil, nil
-    if oldmember then
+    local oldkey = cur_key[player] or nil
+    local old, oldtsn, oldmember = nil, nil, nil
+    if oldkey then
+      oldmember = oldkey .. player
       oldtsn = ts_num(oldkey)
-      if desc then old = -zs else old = zs end
+      if desc then old = -cur_zs[player] else old = cur_zs[player] end
     end
     local new, newtsn, overflow = nil, tsn, false
     if op == "best" then
@@ -143,12 +190,15 @@ for k = 0, n - 1 do
         if oldmember then redis.call("ZREM", z, oldmember) end
         local newkey = ts_key(newtsn)
         local member = newkey .. player
-        -- one number formatting per entry: the zscore's text is the score's, negated on descending boards
-        shown = fmt(new)
+        -- at most one number formatting per entry: the zscore's text is the score's, negated on
+        -- descending boards; a best/latest board (and a first increment) keeps the entry's own text
+        if new == score then shown = score_s else shown = fmt(new) end
         local zs_text = shown
         if desc and new > 0 then zs_text = "-" .. shown elseif desc and new < 0 then zs_text = string.sub(shown, 2) end
         redis.call("ZADD", z, zs_text, member)
         if newkey ~= oldkey then ix_set(ix, player, newkey) end
+        cur_key[player] = newkey
+        if desc then cur_zs[player] = -new else cur_zs[player] = new end
         if max_delta and old then
           redis.call("HINCRBY", dmin, player, delta)
           redis.call("PEXPIRE", dmin, 120000)

@@ -60,7 +60,9 @@ class AntiCheat:
         self._counts[key] = count
         if count > self.entries_per_minute_max:
             return Verdict("rate", {"count": str(count), "limit": str(self.entries_per_minute_max)})
-        moments = self._moments.setdefault(entry.board, _Moments())
+        moments = self._moments.get(entry.board)
+        if moments is None:   # (not setdefault: that would build a _Moments for every entry)
+            moments = self._moments[entry.board] = _Moments()
         z = moments.z(entry.score)
         if moments.n >= self.samples_min and z > self.z_max:
             return Verdict("anomaly", {"anomaly": f"{z:.1f}", "limit": f"{self.z_max:.1f}"})

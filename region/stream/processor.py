@@ -36,7 +36,7 @@ from podium.region.ingest_results import session_token
 from podium.region.rank_store import ApplyCode
 from podium.region.rank_store_redis import RedisRankStore
 from podium.region.stream.anticheat import AntiCheat, Verdict
-from podium.region.stream.records import decode_record, encode_doc
+from podium.region.stream.records import decode_entries, encode_doc
 from podium.region.stream.tracing import context_of
 
 from podium.boards import BoardRegistry
@@ -133,7 +133,7 @@ class StreamProcessor:
         chunks of at most `apply_entries_max` entries (one record may exceed it alone)."""
         chunks = [_Chunk()]
         for r in recs:
-            entries = decode_record(r.value)
+            entries = decode_entries(r.value)
             if entries is None:
                 report.dropped += 1
                 continue
