@@ -242,7 +242,8 @@ def _expected(players: int, board: Board) -> list[RankedEntry]:
     return rank_standings([s for rows in standings.values() if (s := current_standing(board, rows)) is not None], board.order)
 
 
-async def _rebuild_one(store: HistoryStore, redis_url: str, players: int, label: str, *, check: bool) -> dict[str, float]:
+async def _rebuild_one(store: HistoryStore, redis_url: str, players: int, label: str, *, check: bool,
+                       node_pid: int | None = None, redis_pid: int | None = None) -> dict[str, float]:
     board = Board("big")
     redis = connect(redis_url)
     try:
@@ -258,13 +259,20 @@ async def _rebuild_one(store: HistoryStore, redis_url: str, players: int, label:
         rank_store = RedisRankStore(redis)
         rebuilder = Rebuilder(redis, rank_store, store, registry, SystemClock(), HistorySettings(rebuild_settle_ms=0),
                               dedup_window_ms=600_000)
+        load = os.getloadavg()[0]
+        cpu = {"client": _cpu_s(None), "node": _cpu_s(node_pid) if node_pid else 0.0,
+               "redis": _cpu_s(redis_pid) if redis_pid else 0.0}
         start = time.perf_counter()
         [report] = await rebuilder.run(["big"])
         rebuild_s = time.perf_counter() - start
+        used = {"client": _cpu_s(None) - cpu["client"], "node": _cpu_s(node_pid) - cpu["node"] if node_pid else 0.0,
+                "redis": _cpu_s(redis_pid) - cpu["redis"] if redis_pid else 0.0}
         memory = int((await redis.info("memory"))["used_memory"])
         print(f"{label}: {players:,} players ({rows:,} history rows written in {write_s:.1f} s, "
               f"{rows / write_s:,.0f} rows/s) → rebuilt in {rebuild_s:.1f} s "
-              f"({players / rebuild_s:,.0f} players/s); Redis used_memory {memory / 1e6:.0f} MB")
+              f"({players / rebuild_s:,.0f} players/s; CPU: client {used['client']:.1f} s, "
+              f"{'node ' + format(used['node'], '.1f') + ' s, ' if node_pid else ''}Redis {used['redis']:.1f} s; "
+              f"load {load:.1f} → {os.getloadavg()[0]:.1f}); Redis used_memory {memory / 1e6:.0f} MB")
         assert report.entries == players
         result = {"rebuild_s": rebuild_s}
         if check:
@@ -292,19 +300,22 @@ async def _rebuild_one(store: HistoryStore, redis_url: str, players: int, label:
 
 async def rebuild(args: argparse.Namespace, tmp: Path) -> None:
     with RedisServer(tmp / "redis-rebuild", appendonly=False) as redis:
-        sqlite = SqliteHistoryStore(tmp / "rebuild.sqlite3")
-        await sqlite.open()
-        try:
-            await _rebuild_one(sqlite, redis.url, args.rebuild_players, "sqlite", check=True)
-        finally:
-            await sqlite.close()
+        redis_pid = redis.process.pid if redis.process is not None else None
+        if args.sqlite_players:
+            sqlite = SqliteHistoryStore(tmp / "rebuild.sqlite3")
+            await sqlite.open()
+            try:
+                await _rebuild_one(sqlite, redis.url, args.sqlite_players, "sqlite", check=True, redis_pid=redis_pid)
+            finally:
+                await sqlite.close()
         if args.cassandra_players:
             async with _cassandra(tmp, "podium_rebuild") as settings:
                 cassandra = CassandraHistoryStore(settings)
                 await cassandra.open()
                 try:
                     await _rebuild_one(cassandra, redis.url, args.cassandra_players, "cassandra",
-                                       check=args.cassandra_players <= 2_000_000)
+                                       check=args.cassandra_players <= 2_000_000,
+                                       node_pid=NODE_PIDS.get("podium_rebuild"), redis_pid=redis_pid)
                 finally:
                     await cassandra.close()
 
@@ -319,9 +330,12 @@ async def main() -> None:
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--rebuild-players", type=int, default=1_000_000)
     parser.add_argument("--cassandra-players", type=int, default=None, help="default: --rebuild-players; 0 skips")
+    parser.add_argument("--sqlite-players", type=int, default=None, help="default: --rebuild-players; 0 skips")
     args = parser.parse_args()
     if args.cassandra_players is None:
         args.cassandra_players = args.rebuild_players
+    if args.sqlite_players is None:
+        args.sqlite_players = args.rebuild_players
     with tempfile.TemporaryDirectory() as tmp:
         if args.ingest:
             await ingest(args, Path(tmp))
