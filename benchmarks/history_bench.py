@@ -8,6 +8,9 @@
         what history costs the acknowledgement path: direct-mode ingest (RegionService.ingest.submit,
         1000-entry batches, one at a time, real redis-server) with history off, with the queued
         writer (SQLite; Cassandra with --cassandra), and with an inline SQLite write after each apply.
+    python benchmarks/history_bench.py --paced [--cassandra] [--rate 15000] [--seconds 20]
+        the history writer end to end at a set ingest rate: refused (dropped) batches, backlog peak,
+        writer rows/s while sending, drain time after the last batch, CPU per row.
     python benchmarks/history_bench.py --rebuild [--rebuild-players 1000000] [--cassandra-players 20000]
         rebuild time of a board from the warm store (SQLite and Cassandra 5, each at --rebuild-players
         unless --cassandra-players says otherwise), checked equal to the expected standings; then a
@@ -211,6 +214,68 @@ async def ingest(args: argparse.Namespace, tmp: Path) -> None:
               f"queue drained {got['drain_s']:.2f} s after the last ack, {got['dropped']:.0f} rows dropped")
 
 
+async def paced(args: argparse.Namespace, tmp: Path) -> None:
+    """The writer end to end at a set ingest rate: 1000-entry batches submitted on a fixed schedule
+    (`--rate` scores/s for `--seconds`), history queued to the warm store (Cassandra with
+    --cassandra, else SQLite). A batch refused because the backlog is full is a dropped batch; the
+    writer keeps up when the backlog stays small and drains soon after the last batch."""
+    from podium.errors import Unavailable
+
+    batches = _batches(int(args.rate * args.seconds / 1000), seed=99)
+    with RedisServer(tmp / "redis-paced", appendonly=False) as redis:
+        async with _cassandra(tmp, "podium_paced") if args.cassandra else _null() as cassandra:
+            history: dict[str, Any] = {}
+            if cassandra is not None:
+                history = {"cassandra_contact_points": cassandra.cassandra_contact_points,
+                           "cassandra_port": cassandra.cassandra_port,
+                           "cassandra_protocol_version": cassandra.cassandra_protocol_version,
+                           "cassandra_consistency": cassandra.cassandra_consistency, "cassandra_keyspace": "podium_paced"}
+            settings = Settings(redis_url=redis.url, data_dir=tmp / "paced", region="bench",
+                                api={"rate_limit_per_s": 0, "cache_ttl_ms": 0},
+                                history={"snapshot_interval_s": 0, "rebuild_on_start": False, **history})
+            service = build_region(settings)
+            await service.open()
+            try:
+                await service.boards.create(Board("ingest"), exist_ok=True)
+                writer = service.history_writer
+                assert writer is not None
+                node_pid = NODE_PIDS.get("podium_paced")
+                load = os.getloadavg()[0]
+                cpu, node = _cpu_s(None), _cpu_s(node_pid) if node_pid else 0.0
+                refused, backlog_max, late = 0, 0, 0
+                interval = 1000 / args.rate
+                start = time.perf_counter()
+                for i, raw in enumerate(batches):
+                    wait = start + i * interval - time.perf_counter()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    else:
+                        late += 1
+                    try:
+                        await service.ingest.submit(raw, scope="bench")
+                    except Unavailable:
+                        refused += 1
+                    if i % 10 == 0:
+                        backlog_max = max(backlog_max, await writer.size())
+                sent_s = time.perf_counter() - start
+                written_at_end = writer.stats.written
+                await writer.flush(600)
+                total_s = time.perf_counter() - start
+                used = _cpu_s(None) - cpu
+                node_used = _cpu_s(node_pid) - node if node_pid else 0.0
+                rows = writer.stats.written
+                print(f"paced ingest at {args.rate:,.0f} scores/s for {args.seconds:g} s "
+                      f"({'Cassandra 5 node' if cassandra else 'SQLite'}; load {load:.1f} → {os.getloadavg()[0]:.1f}): "
+                      f"sent {len(batches) * 1000 / sent_s:,.0f} scores/s ({late} batches late), "
+                      f"{refused} batches refused (dropped), backlog max {backlog_max} entries; "
+                      f"writer {written_at_end / sent_s:,.0f} rows/s while sending, {rows:,} rows in all, "
+                      f"drained {total_s - sent_s:.1f} s after the last batch ({rows / total_s:,.0f} rows/s end to end); "
+                      f"CPU client {used:.1f} s ({rows / used:,.0f} rows per CPU-s, ingest included)"
+                      + (f", node {node_used:.1f} s ({rows / max(node_used, 0.01):,.0f} rows per CPU-s)" if node_pid else ""))
+            finally:
+                await service.close()
+
+
 @asynccontextmanager
 async def _null() -> AsyncIterator[None]:
     yield None
@@ -327,6 +392,9 @@ async def main() -> None:
     parser.add_argument("--ingest", action="store_true")
     parser.add_argument("--batches", type=int, default=150)
     parser.add_argument("--cassandra", action="store_true", help="--ingest: add a queued Cassandra variant")
+    parser.add_argument("--paced", action="store_true", help="the writer end to end at --rate scores/s")
+    parser.add_argument("--rate", type=float, default=15_000)
+    parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--rebuild-players", type=int, default=1_000_000)
     parser.add_argument("--cassandra-players", type=int, default=None, help="default: --rebuild-players; 0 skips")
@@ -339,9 +407,11 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if args.ingest:
             await ingest(args, Path(tmp))
+        if args.paced:
+            await paced(args, Path(tmp))
         if args.rebuild:
             await rebuild(args, Path(tmp))
-        if not (args.ingest or args.rebuild):
+        if not (args.ingest or args.rebuild or args.paced):
             await writes_and_snapshot_size(args, Path(tmp))
 
 

@@ -38,7 +38,8 @@ from typing import Any
 from cassandra import ConsistencyLevel, DriverException
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, ResponseFuture, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
-from cassandra.query import BatchStatement, BatchType, PreparedStatement, Statement, tuple_factory
+from cassandra.query import PreparedStatement, Statement, tuple_factory
+from podium.region.history.cassandra_batches import UpsertEncoder
 from podium.region.history.store import (
     RANK_BUCKET_SIZE,
     HistoryStore,
@@ -111,15 +112,6 @@ def history_bucket(player: str) -> int:
     return zlib.crc32(player.encode()) % HISTORY_BUCKETS
 
 
-def _batch(bound: list[Statement]) -> Statement:
-    if len(bound) == 1:
-        return bound[0]
-    batch = BatchStatement(batch_type=BatchType.UNLOGGED)
-    for statement in bound:
-        batch.add(statement)
-    return batch
-
-
 class CassandraHistoryStore:
     def __init__(self, settings: HistorySettings, *, replication: str | None = None) -> None:
         if not settings.cassandra_contact_points:
@@ -131,6 +123,7 @@ class CassandraHistoryStore:
         self._cluster: Cluster | None = None
         self._session: Session | None = None
         self._prepared: dict[str, PreparedStatement] = {}
+        self._encoders: dict[str, UpsertEncoder] = {}
 
     # -- the asyncio bridge ----------------------------------------------------------------------
 
@@ -166,14 +159,23 @@ class CassandraHistoryStore:
 
     async def _pages(self, name: str, params: Sequence[Any],
                      profile: object = EXEC_PROFILE_DEFAULT) -> AsyncIterator[list[Any]]:
+        """A paged read, one page ahead: page N+1 is on its way while the caller handles page N."""
         bound = self._prepared[name].bind(params)
         bound.fetch_size = self.settings.cassandra_page_rows
-        state: bytes | None = None
-        while True:
-            rows, state = await self._page(bound, paging_state=state, profile=profile)
-            yield rows
-            if state is None:
-                return
+        ahead = asyncio.ensure_future(self._page(bound, profile=profile))
+        try:
+            while True:
+                rows, state = await ahead
+                if state is not None:
+                    ahead = asyncio.ensure_future(self._page(bound, paging_state=state, profile=profile))
+                yield rows
+                if state is None:
+                    return
+        finally:   # the caller stopped early: the page read ahead is not wanted, nor its error
+            if not ahead.done():
+                ahead.cancel()
+            elif not ahead.cancelled():
+                ahead.exception()
 
     async def _write(self, name: str, params: Sequence[Sequence[Any]], partition: slice) -> None:
         """Upserts in UNLOGGED batches of ≤ `cassandra_batch_rows_max` rows, a bounded number in
@@ -181,19 +183,23 @@ class CassandraHistoryStore:
         partition stay together (the node applies them as one mutation), and a batch holds only
         partitions that share their replicas, so the token-aware policy sends it to one of them
         and it never fans out from its coordinator. Replicas are looked up once per partition
-        (not at all on a one-node cluster)."""
-        stmt = self._prepared[name]
+        (not at all on a one-node cluster). Values are encoded straight into the batches
+        (`cassandra_batches.py`: no statement object per row)."""
+        encoder = self._encoders[name]
         batch_max = self.settings.cassandra_batch_rows_max
-        by_partition: dict[tuple[Any, ...], list[Sequence[Any]]] = defaultdict(list)
+        by_partition: dict[tuple[Any, ...], list[list[bytes]]] = defaultdict(list)
         for row in params:
-            by_partition[tuple(row[partition])].append(row)
+            by_partition[tuple(row[partition])].append(encoder.values(row))
         single_host = self._cluster is not None and len(self._cluster.metadata.all_hosts()) <= 1
-        by_replicas: dict[tuple[str, ...], list[Statement]] = defaultdict(list)
+        by_replicas: dict[tuple[str, ...], list[list[bytes]]] = defaultdict(list)
+        keys: dict[tuple[str, ...], bytes | None] = {}
         for rows in by_partition.values():
-            bound = [stmt.bind(row) for row in rows]
-            by_replicas[() if single_host else self._replicas(bound[0])].extend(bound)
-        batches = [_batch(group[lo : lo + batch_max]) for group in by_replicas.values()
-                   for lo in range(0, len(group), batch_max)]
+            key = encoder.routing_key(rows[0])
+            replicas = () if single_host else self._replicas(key)
+            keys.setdefault(replicas, key)
+            by_replicas[replicas].extend(rows)
+        batches = [encoder.batch(group[lo : lo + batch_max], keys[replicas])
+                   for replicas, group in by_replicas.items() for lo in range(0, len(group), batch_max)]
         gate = asyncio.Semaphore(self.settings.cassandra_writes_in_flight_max)
 
         async def one(statement: Statement) -> None:
@@ -202,10 +208,10 @@ class CassandraHistoryStore:
 
         await asyncio.gather(*(one(b) for b in batches))
 
-    def _replicas(self, bound: Statement) -> tuple[str, ...]:
-        if self._cluster is None or bound.routing_key is None:
+    def _replicas(self, routing_key: bytes | None) -> tuple[str, ...]:
+        if self._cluster is None or routing_key is None:
             return ()
-        hosts = self._cluster.metadata.get_replicas(self.keyspace, bound.routing_key)
+        hosts = self._cluster.metadata.get_replicas(self.keyspace, routing_key)
         return tuple(sorted(str(h.endpoint) for h in hosts))
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -234,6 +240,8 @@ class CassandraHistoryStore:
         except DriverException as exc:
             raise Unavailable(f"cassandra history store: {exc}") from exc
         self._prepared = dict(zip(names, prepared, strict=True))
+        version = self._cluster.protocol_version
+        self._encoders = {name: UpsertEncoder(p, version) for name, p in self._prepared.items() if name.endswith("_put")}
 
     async def close(self) -> None:
         cluster, self._cluster, self._session = self._cluster, None, None
