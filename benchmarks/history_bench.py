@@ -86,6 +86,16 @@ async def _write_rate(store: HistoryStore, rows: list[ScoreRow], call_rows: int,
         await store.close()
 
 
+def _tuned(settings: HistorySettings, args: argparse.Namespace) -> HistorySettings:
+    """The Cassandra store settings the command line overrides (--page-rows, --scans, --batch-rows,
+    --in-flight), for comparing them on one node."""
+    update = {name: value for name, value in (("cassandra_page_rows", args.page_rows),
+                                              ("cassandra_scans_in_flight_max", args.scans),
+                                              ("cassandra_batch_rows_max", args.batch_rows),
+                                              ("cassandra_writes_in_flight_max", args.in_flight)) if value}
+    return settings.model_copy(update=update)
+
+
 NODE_PIDS: dict[str, int] = {}   # keyspace → pid of the node this bench started for it
 
 
@@ -112,7 +122,8 @@ async def writes_and_snapshot_size(args: argparse.Namespace, tmp: Path) -> None:
     for call_rows in (BATCH_ROWS, WRITER_CALL_ROWS):
         sqlite[call_rows], cost = await _write_rate(SqliteHistoryStore(tmp / f"h{call_rows}.sqlite3"), rows, call_rows)
         print(f"  sqlite     {call_rows:>6}-row calls: {sqlite[call_rows]:>8,.0f} rows/s ({cost})")
-    async with _cassandra(tmp, "podium_bench") as settings:
+    async with _cassandra(tmp, "podium_bench") as node:
+        settings = _tuned(node, args)
         where = os.environ.get("CASSANDRA_CONTACT_POINTS") or "Cassandra 5.0 node on the same cores"
         # A node serving for a while has compiled its hot paths; a fresh one interprets them for
         # its first minute. The same rows into another keyspace first, unmeasured.
@@ -230,6 +241,9 @@ async def paced(args: argparse.Namespace, tmp: Path) -> None:
                            "cassandra_port": cassandra.cassandra_port,
                            "cassandra_protocol_version": cassandra.cassandra_protocol_version,
                            "cassandra_consistency": cassandra.cassandra_consistency, "cassandra_keyspace": "podium_paced"}
+                tuned = _tuned(cassandra, args)
+                history.update({k: getattr(tuned, k) for k in ("cassandra_page_rows", "cassandra_scans_in_flight_max",
+                                                               "cassandra_batch_rows_max", "cassandra_writes_in_flight_max")})
             settings = Settings(redis_url=redis.url, data_dir=tmp / "paced", region="bench",
                                 api={"rate_limit_per_s": 0, "cache_ttl_ms": 0},
                                 history={"snapshot_interval_s": 0, "rebuild_on_start": False, **history})
@@ -308,7 +322,8 @@ def _expected(players: int, board: Board) -> list[RankedEntry]:
 
 
 async def _rebuild_one(store: HistoryStore, redis_url: str, players: int, label: str, *, check: bool,
-                       node_pid: int | None = None, redis_pid: int | None = None) -> dict[str, float]:
+                       node_pid: int | None = None, redis_pid: int | None = None,
+                       snapshot: bool = True) -> dict[str, float]:
     board = Board("big")
     redis = connect(redis_url)
     try:
@@ -317,10 +332,18 @@ async def _rebuild_one(store: HistoryStore, redis_url: str, players: int, label:
         await registry.create(board)
         start = time.perf_counter()
         rows = 0
-        for chunk in _history_rows(players, history_key("big", 0)):
+        chunks = list(_history_rows(players, history_key("big", 0)))
+        write_cpu = {"client": _cpu_s(None), "node": _cpu_s(node_pid) if node_pid else 0.0}
+        write_load = os.getloadavg()[0]
+        for chunk in chunks:
             await store.append_scores(chunk)
             rows += len(chunk)
         write_s = time.perf_counter() - start
+        client_w = _cpu_s(None) - write_cpu["client"]
+        print(f"{label}: {rows:,} history rows written in {write_s:.1f} s ({rows / write_s:,.0f} rows/s; "
+              f"{rows / client_w:,.0f} rows per client CPU-s"
+              + (f", {rows / max(_cpu_s(node_pid) - write_cpu['node'], 0.01):,.0f} per node CPU-s" if node_pid else "")
+              + f"; load {write_load:.1f} → {os.getloadavg()[0]:.1f})")
         rank_store = RedisRankStore(redis)
         rebuilder = Rebuilder(redis, rank_store, store, registry, SystemClock(), HistorySettings(rebuild_settle_ms=0),
                               dedup_window_ms=600_000)
@@ -346,6 +369,7 @@ async def _rebuild_one(store: HistoryStore, redis_url: str, players: int, label:
             read_s = time.perf_counter() - start
             assert entries == _expected(players, board), "rebuilt board differs from the expected standings"
             print(f"  checked: all {players:,} ranks equal the expected standings (tie rule included)")
+        if check and snapshot:
             start = time.perf_counter()
             snap = Snapshot("big", 0, T0, tuple(entries))
             await store.write_snapshot(snap)
@@ -370,17 +394,19 @@ async def rebuild(args: argparse.Namespace, tmp: Path) -> None:
             sqlite = SqliteHistoryStore(tmp / "rebuild.sqlite3")
             await sqlite.open()
             try:
-                await _rebuild_one(sqlite, redis.url, args.sqlite_players, "sqlite", check=True, redis_pid=redis_pid)
+                await _rebuild_one(sqlite, redis.url, args.sqlite_players, "sqlite", check=True, redis_pid=redis_pid,
+                                   snapshot=not args.no_snapshot)
             finally:
                 await sqlite.close()
         if args.cassandra_players:
             async with _cassandra(tmp, "podium_rebuild") as settings:
-                cassandra = CassandraHistoryStore(settings)
+                cassandra = CassandraHistoryStore(_tuned(settings, args))
                 await cassandra.open()
                 try:
                     await _rebuild_one(cassandra, redis.url, args.cassandra_players, "cassandra",
                                        check=args.cassandra_players <= 2_000_000,
-                                       node_pid=NODE_PIDS.get("podium_rebuild"), redis_pid=redis_pid)
+                                       node_pid=NODE_PIDS.get("podium_rebuild"), redis_pid=redis_pid,
+                                       snapshot=not args.no_snapshot)
                 finally:
                     await cassandra.close()
 
@@ -398,6 +424,11 @@ async def main() -> None:
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--rebuild-players", type=int, default=1_000_000)
     parser.add_argument("--cassandra-players", type=int, default=None, help="default: --rebuild-players; 0 skips")
+    parser.add_argument("--page-rows", type=int, default=None, help="history.cassandra_page_rows")
+    parser.add_argument("--scans", type=int, default=None, help="history.cassandra_scans_in_flight_max")
+    parser.add_argument("--batch-rows", type=int, default=None, help="history.cassandra_batch_rows_max")
+    parser.add_argument("--in-flight", type=int, default=None, help="history.cassandra_writes_in_flight_max")
+    parser.add_argument("--no-snapshot", action="store_true", help="--rebuild: skip the snapshot of the rebuilt board")
     parser.add_argument("--sqlite-players", type=int, default=None, help="default: --rebuild-players; 0 skips")
     args = parser.parse_args()
     if args.cassandra_players is None:

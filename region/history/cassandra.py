@@ -32,14 +32,16 @@ import asyncio
 import json
 import zlib
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from cassandra import ConsistencyLevel, DriverException
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, ResponseFuture, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 from cassandra.query import PreparedStatement, Statement, tuple_factory
-from podium.region.history.cassandra_batches import UpsertEncoder
+from podium.region.history.cassandra_batches import UpsertEncoder, score_partitions
 from podium.region.history.store import (
     RANK_BUCKET_SIZE,
     HistoryStore,
@@ -59,6 +61,7 @@ BOARDS_SCOPE = "boards"      # the one partition of board_definitions
 # new table). 64: a 1000-row write has ~16 rows per partition, a 10M-row season ~6 MB per partition.
 HISTORY_BUCKETS = 64
 SCAN_PROFILE = "scan"        # plain tuples for rebuild scans (a named tuple per row costs)
+_first = itemgetter(0)
 
 _TABLES = [
     """CREATE TABLE IF NOT EXISTS board_scores (board text, bucket int, player text, achieved_at_ms bigint,
@@ -110,6 +113,7 @@ def _queries(ks: str) -> dict[str, str]:
 def history_bucket(player: str) -> int:
     """The board_scores partition of a player (crc32: stable across processes, computed in C)."""
     return zlib.crc32(player.encode()) % HISTORY_BUCKETS
+
 
 
 class CassandraHistoryStore:
@@ -178,22 +182,24 @@ class CassandraHistoryStore:
                 ahead.exception()
 
     async def _write(self, name: str, params: Sequence[Sequence[Any]], partition: slice) -> None:
-        """Upserts in UNLOGGED batches of ≤ `cassandra_batch_rows_max` rows, a bounded number in
-        flight (the `partition` slice of each parameter tuple is the partition key). Rows of one
-        partition stay together (the node applies them as one mutation), and a batch holds only
-        partitions that share their replicas, so the token-aware policy sends it to one of them
-        and it never fans out from its coordinator. Replicas are looked up once per partition
-        (not at all on a one-node cluster). Values are encoded straight into the batches
-        (`cassandra_batches.py`: no statement object per row)."""
+        """Upserts of `params` (the `partition` slice of each parameter tuple is the partition key)."""
         encoder = self._encoders[name]
-        batch_max = self.settings.cassandra_batch_rows_max
         by_partition: dict[tuple[Any, ...], list[list[bytes]]] = defaultdict(list)
         for row in params:
             by_partition[tuple(row[partition])].append(encoder.values(row))
+        await self._send(encoder, by_partition.values())
+
+    async def _send(self, encoder: UpsertEncoder, partitions: Iterable[list[list[bytes]]]) -> None:
+        """Encoded rows, grouped by partition, in UNLOGGED batches of ≤ `cassandra_batch_rows_max`
+        rows, a bounded number in flight. Rows of one partition stay together (the node applies
+        them as one mutation), and a batch holds only partitions that share their replicas, so the
+        token-aware policy sends it to one of them and it never fans out from its coordinator.
+        Replicas are looked up once per partition (not at all on a one-node cluster)."""
+        batch_max = self.settings.cassandra_batch_rows_max
         single_host = self._cluster is not None and len(self._cluster.metadata.all_hosts()) <= 1
         by_replicas: dict[tuple[str, ...], list[list[bytes]]] = defaultdict(list)
         keys: dict[tuple[str, ...], bytes | None] = {}
-        for rows in by_partition.values():
+        for rows in partitions:
             key = encoder.routing_key(rows[0])
             replicas = () if single_host else self._replicas(key)
             keys.setdefault(replicas, key)
@@ -251,8 +257,7 @@ class CassandraHistoryStore:
     # -- score history ---------------------------------------------------------------------------
 
     async def append_scores(self, rows: Sequence[ScoreRow]) -> None:
-        await self._write("hist_put", [(r.board, history_bucket(r.player), r.player, r.achieved_at_ms, r.event_id,
-                                        r.score, r.achieved_at_ms * 1000) for r in rows], slice(0, 2))
+        await self._send(self._encoders["hist_put"], score_partitions(rows, HISTORY_BUCKETS).values())
 
     async def score_history(self, board: str, player: str, limit: int, *,
                             since_ms: int | None = None, until_ms: int | None = None,
@@ -285,20 +290,21 @@ class CassandraHistoryStore:
 
         async def scan(bucket: int) -> None:
             async with gate:
-                player: str | None = None
-                rows: list[ScoreRow] = []
+                last: tuple[str, list[ScoreRow]] | None = None   # a player's rows may span pages
                 async for page in self._pages("hist_scan", (board, bucket), profile=SCAN_PROFILE):
                     done: list[tuple[str, list[ScoreRow]]] = []
-                    for who, achieved_at_ms, event_id, score in page:
-                        if who != player:
-                            if player is not None:
-                                done.append((player, rows))
-                            player, rows = who, []
-                        rows.append(ScoreRow(board, who, event_id, score, achieved_at_ms))
+                    for who, group in groupby(page, key=_first):   # rows arrive grouped by player
+                        rows = [ScoreRow(board, who, event_id, score, at) for _, at, event_id, score in group]
+                        if last is not None and last[0] == who:
+                            last[1].extend(rows)
+                            continue
+                        if last is not None:
+                            done.append(last)
+                        last = (who, rows)
                     if done:
                         await queue.put(done)
-                if player is not None:   # a player's rows may span pages: handed over once complete
-                    await queue.put([(player, rows)])
+                if last is not None:   # handed over once complete
+                    await queue.put([last])
 
         async def run_all() -> None:
             try:

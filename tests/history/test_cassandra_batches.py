@@ -73,3 +73,28 @@ async def test_an_encoded_batch_is_stored_as_written(store: CassandraHistoryStor
         got = await store.score_history("enc", player, 100)
         want = sorted((r for r in rows if r.player == player), key=lambda r: r.achieved_at_ms, reverse=True)
         assert got == want
+
+
+async def test_score_partitions_equal_the_drivers_bind(store: CassandraHistoryStore) -> None:
+    """The writer's one-pass encoding of score rows: same bytes as binding the upsert, grouped by
+    the partition `history_bucket` gives."""
+    from podium.region.history.cassandra import HISTORY_BUCKETS, history_bucket
+    from podium.region.history.cassandra_batches import score_partitions
+    from podium.region.history.store import ScoreRow
+
+    prepared = store._prepared["hist_put"]
+    score_rows = st.builds(ScoreRow, st.sampled_from(["b1", "b2@3", "ü"]), texts, texts, bigints,
+                           st.integers(min_value=0, max_value=2**52))
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(rows=st.lists(score_rows, max_size=30))
+    def check(rows: list[ScoreRow]) -> None:
+        want: dict[tuple[str, int], list[list[bytes]]] = {}
+        for r in rows:
+            bucket = history_bucket(r.player)
+            bound = prepared.bind((r.board, bucket, r.player, r.achieved_at_ms, r.event_id, r.score,
+                                   r.achieved_at_ms * 1000))
+            want.setdefault((r.board, bucket), []).append(bound.values)
+        assert score_partitions(rows, HISTORY_BUCKETS) == want
+
+    check()
