@@ -22,8 +22,9 @@ Writes are idempotent upserts: the event id is in the key and `USING TIMESTAMP` 
 (or snapshot) time in microseconds, so a replay writes the same cells with the same timestamps.
 Every statement is prepared once; the rows of one write go in UNLOGGED batches (≤
 `cassandra_batch_rows_max` rows) of whole partitions sharing one replica set (no coordinator
-fan-out), `cassandra_writes_in_flight_max` at a time. Large reads page
-(`cassandra_page_rows`).
+fan-out), `cassandra_writes_in_flight_max` at a time, their values encoded straight into the batch
+(`cassandra_batches.py`: no statement object per row). Large reads page (`cassandra_page_rows`),
+one page ahead of the caller.
 """
 
 from __future__ import annotations
@@ -113,7 +114,6 @@ def _queries(ks: str) -> dict[str, str]:
 def history_bucket(player: str) -> int:
     """The board_scores partition of a player (crc32: stable across processes, computed in C)."""
     return zlib.crc32(player.encode()) % HISTORY_BUCKETS
-
 
 
 class CassandraHistoryStore:

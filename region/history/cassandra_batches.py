@@ -28,7 +28,6 @@ _DIRECT: dict[str, Encoder] = {
     "ascii": str.encode,
     "int": struct.Struct(">i").pack,
     "bigint": struct.Struct(">q").pack,
-    "counter": struct.Struct(">q").pack,
 }
 _KEY_PART = struct.Struct(">H")
 
