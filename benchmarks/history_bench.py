@@ -11,6 +11,9 @@
     python benchmarks/history_bench.py --paced [--cassandra] [--rate 15000] [--seconds 20]
         the history writer end to end at a set ingest rate: refused (dropped) batches, backlog peak,
         writer rows/s while sending, drain time after the last batch, CPU per row.
+    python benchmarks/history_bench.py --drain [--cassandra] [--batches 150]
+        the history writer's own rate: a backlog of --batches × 1000 rows filled first, then drained
+        by one writer (rows/s, CPU per row of client and node).
     python benchmarks/history_bench.py --rebuild [--rebuild-players 1000000] [--cassandra-players 20000]
         rebuild time of a board from the warm store (SQLite and Cassandra 5, each at --rebuild-players
         unless --cassandra-players says otherwise), checked equal to the expected standings; then a
@@ -290,6 +293,59 @@ async def paced(args: argparse.Namespace, tmp: Path) -> None:
                 await service.close()
 
 
+async def drain(args: argparse.Namespace, tmp: Path) -> None:
+    """The writer's own rate, apart from ingest: `--batches` applies of 1000 entries fill a board's
+    history backlog first (no writer running), then one writer drains it into the warm store
+    (Cassandra with --cassandra, else SQLite): rows/s wall and per CPU-second of client and node."""
+    from podium.region.history.backlog_redis import RedisHistoryBacklog
+    from podium.region.history.writer import HistoryWriter
+
+    from podium.model import ScoreEntry
+
+    board = Board("drain")
+    with RedisServer(tmp / "redis-drain", appendonly=False) as redis_server:
+        redis = connect(redis_server.url)
+        async with _cassandra(tmp, "podium_drain") if args.cassandra else _null() as cassandra:
+            store: HistoryStore
+            if cassandra is not None:
+                store = CassandraHistoryStore(_tuned(cassandra, args))
+            else:
+                store = SqliteHistoryStore(tmp / "drain.sqlite3")
+            await store.open()
+            try:
+                registry = BoardRegistry(redis, SystemClock())
+                await registry.create(board)
+                ranks = RedisRankStore(redis, history_backlog_max=args.batches + 1)
+                now = int(time.time() * 1000)
+                for raw in _batches(args.batches, seed=5):
+                    await ranks.apply(board, [ScoreEntry(board.id, e["player"], e["score"], e["achieved_at"], e["event_id"])
+                                              for e in raw], now)
+
+                async def boards() -> list[Board]:
+                    return [board]
+
+                writer = HistoryWriter(store, RedisHistoryBacklog(redis, "drain", 60_000), boards,
+                                       batch_entries_max=HistorySettings().write_batch_entries_max, poll_ms=100,
+                                       retry_ms_max=1000)
+                node_pid = NODE_PIDS.get("podium_drain")
+                load = os.getloadavg()[0]
+                cpu, node = _cpu_s(None), _cpu_s(node_pid) if node_pid else 0.0
+                start = time.perf_counter()
+                while await writer.drain_once():
+                    pass
+                took = time.perf_counter() - start
+                used, node_used = _cpu_s(None) - cpu, (_cpu_s(node_pid) - node if node_pid else 0.0)
+                rows = writer.stats.written
+                assert rows == args.batches * 1000 and await writer.size() == 0
+                print(f"writer drain of {rows:,} backlog rows ({'Cassandra 5 node' if cassandra else 'SQLite'}; "
+                      f"load {load:.1f} → {os.getloadavg()[0]:.1f}): {rows / took:,.0f} rows/s in {took:.1f} s; "
+                      f"client {used:.1f} CPU-s ({rows / used:,.0f} rows per CPU-s)"
+                      + (f", node {node_used:.1f} CPU-s ({rows / max(node_used, 0.01):,.0f} rows per CPU-s)" if node_pid else ""))
+            finally:
+                await store.close()
+                await redis.aclose()
+
+
 @asynccontextmanager
 async def _null() -> AsyncIterator[None]:
     yield None
@@ -418,6 +474,7 @@ async def main() -> None:
     parser.add_argument("--ingest", action="store_true")
     parser.add_argument("--batches", type=int, default=150)
     parser.add_argument("--cassandra", action="store_true", help="--ingest: add a queued Cassandra variant")
+    parser.add_argument("--drain", action="store_true", help="the writer alone draining --batches from the backlog")
     parser.add_argument("--paced", action="store_true", help="the writer end to end at --rate scores/s")
     parser.add_argument("--rate", type=float, default=15_000)
     parser.add_argument("--seconds", type=float, default=20)
@@ -440,9 +497,11 @@ async def main() -> None:
             await ingest(args, Path(tmp))
         if args.paced:
             await paced(args, Path(tmp))
+        if args.drain:
+            await drain(args, Path(tmp))
         if args.rebuild:
             await rebuild(args, Path(tmp))
-        if not (args.ingest or args.rebuild or args.paced):
+        if not (args.ingest or args.rebuild or args.paced or args.drain):
             await writes_and_snapshot_size(args, Path(tmp))
 
 
