@@ -42,7 +42,7 @@ from cassandra import ConsistencyLevel, DriverException
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, ResponseFuture, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 from cassandra.query import PreparedStatement, Statement, tuple_factory
-from podium.region.history.cassandra_batches import UpsertEncoder, score_partitions
+from podium.region.history.cassandra_batches import UpsertEncoder, score_partitions, split_batches
 from podium.region.history.store import (
     RANK_BUCKET_SIZE,
     HistoryStore,
@@ -191,7 +191,7 @@ class CassandraHistoryStore:
 
     async def _send(self, encoder: UpsertEncoder, partitions: Iterable[list[list[bytes]]]) -> None:
         """Encoded rows, grouped by partition, in UNLOGGED batches of ≤ `cassandra_batch_rows_max`
-        rows, a bounded number in flight. Rows of one partition stay together (the node applies
+        rows and `cassandra_batch_bytes_max` bytes, a bounded number in flight. Rows of one partition stay together (the node applies
         them as one mutation), and a batch holds only partitions that share their replicas, so the
         token-aware policy sends it to one of them and it never fans out from its coordinator.
         Replicas are looked up once per partition (not at all on a one-node cluster)."""
@@ -204,8 +204,9 @@ class CassandraHistoryStore:
             replicas = () if single_host else self._replicas(key)
             keys.setdefault(replicas, key)
             by_replicas[replicas].extend(rows)
-        batches = [encoder.batch(group[lo : lo + batch_max], keys[replicas])
-                   for replicas, group in by_replicas.items() for lo in range(0, len(group), batch_max)]
+        bytes_max = self.settings.cassandra_batch_bytes_max
+        batches = [encoder.batch(rows, keys[replicas]) for replicas, group in by_replicas.items()
+                   for rows in split_batches(group, batch_max, bytes_max)]
         gate = asyncio.Semaphore(self.settings.cassandra_writes_in_flight_max)
 
         async def one(statement: Statement) -> None:

@@ -76,6 +76,24 @@ class UpsertEncoder:
         return batch
 
 
+def split_batches(rows: Sequence[list[bytes]], rows_max: int, bytes_max: int) -> list[Sequence[list[bytes]]]:
+    """`rows` in order, cut into runs of ≤ `rows_max` rows and ≤ `bytes_max` bytes of values (a
+    row bigger than `bytes_max` alone). The byte bound keeps a batch under the node's
+    batch_size_fail_threshold (50 KiB by default) whatever the ids' lengths; the row bound keeps
+    one request's work small."""
+    out: list[Sequence[list[bytes]]] = []
+    start, size = 0, 0
+    for i, values in enumerate(rows):
+        row_bytes = sum(map(len, values))
+        if i > start and (i - start >= rows_max or size + row_bytes > bytes_max):
+            out.append(rows[start:i])
+            start, size = i, 0
+        size += row_bytes
+    if start < len(rows):
+        out.append(rows[start:])
+    return out
+
+
 _I64 = struct.Struct(">q").pack
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from itertools import count
+from itertools import count, pairwise
 from typing import Any
 
 import pytest
@@ -98,3 +98,21 @@ async def test_score_partitions_equal_the_drivers_bind(store: CassandraHistorySt
         assert score_partitions(rows, HISTORY_BUCKETS) == want
 
     check()
+
+
+@given(sizes=st.lists(st.integers(min_value=0, max_value=300), max_size=60),
+       rows_max=st.integers(min_value=1, max_value=10), bytes_max=st.integers(min_value=1, max_value=1000))
+def test_split_batches_keeps_order_and_both_bounds(sizes: list[int], rows_max: int, bytes_max: int) -> None:
+    from podium.region.history.cassandra_batches import split_batches
+
+    rows = [[b"x" * size, b"%d" % i] for i, size in enumerate(sizes)]
+    runs = split_batches(rows, rows_max, bytes_max)
+    assert [row for run in runs for row in run] == rows
+    for run in runs:
+        assert 1 <= len(run) <= rows_max
+        assert len(run) == 1 or sum(len(v) for row in run for v in row) <= bytes_max
+    # greedy: a run ends only when the next row would break a bound
+    for run, following in pairwise(runs):
+        full = len(run) == rows_max
+        over = sum(len(v) for row in [*run, following[0]] for v in row) > bytes_max
+        assert full or over
