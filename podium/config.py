@@ -129,6 +129,7 @@ class HistorySettings(BaseModel):
     cassandra_writes_in_flight_max: int = 16 # concurrent statements/batches of one write call (more only queues at the node)
     cassandra_scans_in_flight_max: int = 4   # board_scores partitions a rebuild reads at once
     cassandra_batch_bytes_max: int = 32_768  # values' bytes per unlogged batch: with room for row overhead under Cassandra's default batch_size_fail_threshold (50 KiB)
+    cassandra_connect_timeout_ms: int = 15_000  # a connection's set-up and the control connection's queries (driver defaults 5 s / 2 s: a starved node missed them)
     sqlite_path: str | None = None           # unset: <data_dir>/history.sqlite3
     snapshot_interval_s: int = 3600          # periodic snapshots of every board (0: none)
     snapshot_dir: str | None = None          # unset: <data_dir>/snapshots

@@ -230,6 +230,8 @@ class CassandraHistoryStore:
         scan = ExecutionProfile(consistency_level=level, load_balancing_policy=policy, row_factory=tuple_factory)
         self._cluster = Cluster(self.settings.cassandra_contact_points, port=self.settings.cassandra_port,
                                 protocol_version=self.settings.cassandra_protocol_version,
+                                connect_timeout=self.settings.cassandra_connect_timeout_ms / 1000,
+                                control_connection_timeout=self.settings.cassandra_connect_timeout_ms / 1000,
                                 execution_profiles={EXEC_PROFILE_DEFAULT: profile, SCAN_PROFILE: scan})
         try:
             # connect() blocks on sockets: keep it off the event loop.
