@@ -8,6 +8,12 @@
         what history costs the acknowledgement path: direct-mode ingest (RegionService.ingest.submit,
         1000-entry batches, one at a time, real redis-server) with history off, with the queued
         writer (SQLite; Cassandra with --cassandra), and with an inline SQLite write after each apply.
+    python benchmarks/history_bench.py --paced [--cassandra] [--rate 15000] [--seconds 20]
+        the history writer end to end at a set ingest rate: refused (dropped) batches, backlog peak,
+        writer rows/s while sending, drain time after the last batch, CPU per row.
+    python benchmarks/history_bench.py --drain [--cassandra] [--batches 150]
+        the history writer's own rate: a backlog of --batches × 1000 rows filled first, then drained
+        by one writer (rows/s, CPU per row of client and node).
     python benchmarks/history_bench.py --rebuild [--rebuild-players 1000000] [--cassandra-players 20000]
         rebuild time of a board from the warm store (SQLite and Cassandra 5, each at --rebuild-players
         unless --cassandra-players says otherwise), checked equal to the expected standings; then a
@@ -83,6 +89,16 @@ async def _write_rate(store: HistoryStore, rows: list[ScoreRow], call_rows: int,
         await store.close()
 
 
+def _tuned(settings: HistorySettings, args: argparse.Namespace) -> HistorySettings:
+    """The Cassandra store settings the command line overrides (--page-rows, --scans, --batch-rows,
+    --in-flight), for comparing them on one node."""
+    update = {name: value for name, value in (("cassandra_page_rows", args.page_rows),
+                                              ("cassandra_scans_in_flight_max", args.scans),
+                                              ("cassandra_batch_rows_max", args.batch_rows),
+                                              ("cassandra_writes_in_flight_max", args.in_flight)) if value}
+    return settings.model_copy(update=update)
+
+
 NODE_PIDS: dict[str, int] = {}   # keyspace → pid of the node this bench started for it
 
 
@@ -109,7 +125,8 @@ async def writes_and_snapshot_size(args: argparse.Namespace, tmp: Path) -> None:
     for call_rows in (BATCH_ROWS, WRITER_CALL_ROWS):
         sqlite[call_rows], cost = await _write_rate(SqliteHistoryStore(tmp / f"h{call_rows}.sqlite3"), rows, call_rows)
         print(f"  sqlite     {call_rows:>6}-row calls: {sqlite[call_rows]:>8,.0f} rows/s ({cost})")
-    async with _cassandra(tmp, "podium_bench") as settings:
+    async with _cassandra(tmp, "podium_bench") as node:
+        settings = _tuned(node, args)
         where = os.environ.get("CASSANDRA_CONTACT_POINTS") or "Cassandra 5.0 node on the same cores"
         # A node serving for a while has compiled its hot paths; a fresh one interprets them for
         # its first minute. The same rows into another keyspace first, unmeasured.
@@ -211,6 +228,124 @@ async def ingest(args: argparse.Namespace, tmp: Path) -> None:
               f"queue drained {got['drain_s']:.2f} s after the last ack, {got['dropped']:.0f} rows dropped")
 
 
+async def paced(args: argparse.Namespace, tmp: Path) -> None:
+    """The writer end to end at a set ingest rate: 1000-entry batches submitted on a fixed schedule
+    (`--rate` scores/s for `--seconds`), history queued to the warm store (Cassandra with
+    --cassandra, else SQLite). A batch refused because the backlog is full is a dropped batch; the
+    writer keeps up when the backlog stays small and drains soon after the last batch."""
+    from podium.errors import Unavailable
+
+    batches = _batches(int(args.rate * args.seconds / 1000), seed=99)
+    with RedisServer(tmp / "redis-paced", appendonly=False) as redis:
+        async with _cassandra(tmp, "podium_paced") if args.cassandra else _null() as cassandra:
+            history: dict[str, Any] = {}
+            if cassandra is not None:
+                history = {"cassandra_contact_points": cassandra.cassandra_contact_points,
+                           "cassandra_port": cassandra.cassandra_port,
+                           "cassandra_protocol_version": cassandra.cassandra_protocol_version,
+                           "cassandra_consistency": cassandra.cassandra_consistency, "cassandra_keyspace": "podium_paced"}
+                tuned = _tuned(cassandra, args)
+                history.update({k: getattr(tuned, k) for k in ("cassandra_page_rows", "cassandra_scans_in_flight_max",
+                                                               "cassandra_batch_rows_max", "cassandra_writes_in_flight_max")})
+            settings = Settings(redis_url=redis.url, data_dir=tmp / "paced", region="bench",
+                                api={"rate_limit_per_s": 0, "cache_ttl_ms": 0},
+                                history={"snapshot_interval_s": 0, "rebuild_on_start": False, **history})
+            service = build_region(settings)
+            await service.open()
+            try:
+                await service.boards.create(Board("ingest"), exist_ok=True)
+                writer = service.history_writer
+                assert writer is not None
+                node_pid = NODE_PIDS.get("podium_paced")
+                load = os.getloadavg()[0]
+                cpu, node = _cpu_s(None), _cpu_s(node_pid) if node_pid else 0.0
+                refused, backlog_max, late = 0, 0, 0
+                interval = 1000 / args.rate
+                start = time.perf_counter()
+                for i, raw in enumerate(batches):
+                    wait = start + i * interval - time.perf_counter()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    else:
+                        late += 1
+                    try:
+                        await service.ingest.submit(raw, scope="bench")
+                    except Unavailable:
+                        refused += 1
+                    if i % 10 == 0:
+                        backlog_max = max(backlog_max, await writer.size())
+                sent_s = time.perf_counter() - start
+                written_at_end = writer.stats.written
+                await writer.flush(600)
+                total_s = time.perf_counter() - start
+                used = _cpu_s(None) - cpu
+                node_used = _cpu_s(node_pid) - node if node_pid else 0.0
+                rows = writer.stats.written
+                print(f"paced ingest at {args.rate:,.0f} scores/s for {args.seconds:g} s "
+                      f"({'Cassandra 5 node' if cassandra else 'SQLite'}; load {load:.1f} → {os.getloadavg()[0]:.1f}): "
+                      f"sent {len(batches) * 1000 / sent_s:,.0f} scores/s ({late} batches late), "
+                      f"{refused} batches refused (dropped), backlog max {backlog_max} entries; "
+                      f"writer {written_at_end / sent_s:,.0f} rows/s while sending, {rows:,} rows in all, "
+                      f"drained {total_s - sent_s:.1f} s after the last batch ({rows / total_s:,.0f} rows/s end to end); "
+                      f"CPU client {used:.1f} s ({rows / used:,.0f} rows per CPU-s, ingest included)"
+                      + (f", node {node_used:.1f} s ({rows / max(node_used, 0.01):,.0f} rows per CPU-s)" if node_pid else ""))
+            finally:
+                await service.close()
+
+
+async def drain(args: argparse.Namespace, tmp: Path) -> None:
+    """The writer's own rate, apart from ingest: `--batches` applies of 1000 entries fill a board's
+    history backlog first (no writer running), then one writer drains it into the warm store
+    (Cassandra with --cassandra, else SQLite): rows/s wall and per CPU-second of client and node."""
+    from podium.region.history.backlog_redis import RedisHistoryBacklog
+    from podium.region.history.writer import HistoryWriter
+
+    from podium.model import ScoreEntry
+
+    board = Board("drain")
+    with RedisServer(tmp / "redis-drain", appendonly=False) as redis_server:
+        redis = connect(redis_server.url)
+        async with _cassandra(tmp, "podium_drain") if args.cassandra else _null() as cassandra:
+            store: HistoryStore
+            if cassandra is not None:
+                store = CassandraHistoryStore(_tuned(cassandra, args))
+            else:
+                store = SqliteHistoryStore(tmp / "drain.sqlite3")
+            await store.open()
+            try:
+                registry = BoardRegistry(redis, SystemClock())
+                await registry.create(board)
+                ranks = RedisRankStore(redis, history_backlog_max=args.batches + 1)
+                now = int(time.time() * 1000)
+                for raw in _batches(args.batches, seed=5):
+                    await ranks.apply(board, [ScoreEntry(board.id, e["player"], e["score"], e["achieved_at"], e["event_id"])
+                                              for e in raw], now)
+
+                async def boards() -> list[Board]:
+                    return [board]
+
+                writer = HistoryWriter(store, RedisHistoryBacklog(redis, "drain", 60_000), boards,
+                                       batch_entries_max=HistorySettings().write_batch_entries_max, poll_ms=100,
+                                       retry_ms_max=1000)
+                node_pid = NODE_PIDS.get("podium_drain")
+                load = os.getloadavg()[0]
+                cpu, node = _cpu_s(None), _cpu_s(node_pid) if node_pid else 0.0
+                start = time.perf_counter()
+                while await writer.drain_once():
+                    pass
+                took = time.perf_counter() - start
+                used, node_used = _cpu_s(None) - cpu, (_cpu_s(node_pid) - node if node_pid else 0.0)
+                rows = writer.stats.written
+                assert rows == args.batches * 1000 and await writer.size() == 0
+                print(f"writer drain of {rows:,} backlog rows ({'Cassandra 5 node' if cassandra else 'SQLite'}; "
+                      f"load {load:.1f} → {os.getloadavg()[0]:.1f}): {rows / took:,.0f} rows/s in {took:.1f} s; "
+                      f"client {used:.1f} CPU-s ({rows / used:,.0f} rows per CPU-s)"
+                      + (f", node {node_used:.1f} CPU-s ({rows / max(node_used, 0.01):,.0f} rows per CPU-s)" if node_pid else ""))
+            finally:
+                await store.close()
+                await redis.aclose()
+
+
 @asynccontextmanager
 async def _null() -> AsyncIterator[None]:
     yield None
@@ -242,7 +377,9 @@ def _expected(players: int, board: Board) -> list[RankedEntry]:
     return rank_standings([s for rows in standings.values() if (s := current_standing(board, rows)) is not None], board.order)
 
 
-async def _rebuild_one(store: HistoryStore, redis_url: str, players: int, label: str, *, check: bool) -> dict[str, float]:
+async def _rebuild_one(store: HistoryStore, redis_url: str, players: int, label: str, *, check: bool,
+                       node_pid: int | None = None, redis_pid: int | None = None,
+                       snapshot: bool = True) -> dict[str, float]:
     board = Board("big")
     redis = connect(redis_url)
     try:
@@ -251,20 +388,35 @@ async def _rebuild_one(store: HistoryStore, redis_url: str, players: int, label:
         await registry.create(board)
         start = time.perf_counter()
         rows = 0
-        for chunk in _history_rows(players, history_key("big", 0)):
+        chunks = list(_history_rows(players, history_key("big", 0)))
+        write_cpu = {"client": _cpu_s(None), "node": _cpu_s(node_pid) if node_pid else 0.0}
+        write_load = os.getloadavg()[0]
+        for chunk in chunks:
             await store.append_scores(chunk)
             rows += len(chunk)
         write_s = time.perf_counter() - start
+        client_w = _cpu_s(None) - write_cpu["client"]
+        print(f"{label}: {rows:,} history rows written in {write_s:.1f} s ({rows / write_s:,.0f} rows/s; "
+              f"{rows / client_w:,.0f} rows per client CPU-s"
+              + (f", {rows / max(_cpu_s(node_pid) - write_cpu['node'], 0.01):,.0f} per node CPU-s" if node_pid else "")
+              + f"; load {write_load:.1f} → {os.getloadavg()[0]:.1f})")
         rank_store = RedisRankStore(redis)
         rebuilder = Rebuilder(redis, rank_store, store, registry, SystemClock(), HistorySettings(rebuild_settle_ms=0),
                               dedup_window_ms=600_000)
+        load = os.getloadavg()[0]
+        cpu = {"client": _cpu_s(None), "node": _cpu_s(node_pid) if node_pid else 0.0,
+               "redis": _cpu_s(redis_pid) if redis_pid else 0.0}
         start = time.perf_counter()
         [report] = await rebuilder.run(["big"])
         rebuild_s = time.perf_counter() - start
+        used = {"client": _cpu_s(None) - cpu["client"], "node": _cpu_s(node_pid) - cpu["node"] if node_pid else 0.0,
+                "redis": _cpu_s(redis_pid) - cpu["redis"] if redis_pid else 0.0}
         memory = int((await redis.info("memory"))["used_memory"])
         print(f"{label}: {players:,} players ({rows:,} history rows written in {write_s:.1f} s, "
               f"{rows / write_s:,.0f} rows/s) → rebuilt in {rebuild_s:.1f} s "
-              f"({players / rebuild_s:,.0f} players/s); Redis used_memory {memory / 1e6:.0f} MB")
+              f"({players / rebuild_s:,.0f} players/s; CPU: client {used['client']:.1f} s, "
+              f"{'node ' + format(used['node'], '.1f') + ' s, ' if node_pid else ''}Redis {used['redis']:.1f} s; "
+              f"load {load:.1f} → {os.getloadavg()[0]:.1f}); Redis used_memory {memory / 1e6:.0f} MB")
         assert report.entries == players
         result = {"rebuild_s": rebuild_s}
         if check:
@@ -273,6 +425,7 @@ async def _rebuild_one(store: HistoryStore, redis_url: str, players: int, label:
             read_s = time.perf_counter() - start
             assert entries == _expected(players, board), "rebuilt board differs from the expected standings"
             print(f"  checked: all {players:,} ranks equal the expected standings (tie rule included)")
+        if check and snapshot:
             start = time.perf_counter()
             snap = Snapshot("big", 0, T0, tuple(entries))
             await store.write_snapshot(snap)
@@ -292,19 +445,24 @@ async def _rebuild_one(store: HistoryStore, redis_url: str, players: int, label:
 
 async def rebuild(args: argparse.Namespace, tmp: Path) -> None:
     with RedisServer(tmp / "redis-rebuild", appendonly=False) as redis:
-        sqlite = SqliteHistoryStore(tmp / "rebuild.sqlite3")
-        await sqlite.open()
-        try:
-            await _rebuild_one(sqlite, redis.url, args.rebuild_players, "sqlite", check=True)
-        finally:
-            await sqlite.close()
+        redis_pid = redis.process.pid if redis.process is not None else None
+        if args.sqlite_players:
+            sqlite = SqliteHistoryStore(tmp / "rebuild.sqlite3")
+            await sqlite.open()
+            try:
+                await _rebuild_one(sqlite, redis.url, args.sqlite_players, "sqlite", check=True, redis_pid=redis_pid,
+                                   snapshot=not args.no_snapshot)
+            finally:
+                await sqlite.close()
         if args.cassandra_players:
             async with _cassandra(tmp, "podium_rebuild") as settings:
-                cassandra = CassandraHistoryStore(settings)
+                cassandra = CassandraHistoryStore(_tuned(settings, args))
                 await cassandra.open()
                 try:
                     await _rebuild_one(cassandra, redis.url, args.cassandra_players, "cassandra",
-                                       check=args.cassandra_players <= 2_000_000)
+                                       check=args.cassandra_players <= 2_000_000,
+                                       node_pid=NODE_PIDS.get("podium_rebuild"), redis_pid=redis_pid,
+                                       snapshot=not args.no_snapshot)
                 finally:
                     await cassandra.close()
 
@@ -316,18 +474,34 @@ async def main() -> None:
     parser.add_argument("--ingest", action="store_true")
     parser.add_argument("--batches", type=int, default=150)
     parser.add_argument("--cassandra", action="store_true", help="--ingest: add a queued Cassandra variant")
+    parser.add_argument("--drain", action="store_true", help="the writer alone draining --batches from the backlog")
+    parser.add_argument("--paced", action="store_true", help="the writer end to end at --rate scores/s")
+    parser.add_argument("--rate", type=float, default=15_000)
+    parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--rebuild-players", type=int, default=1_000_000)
     parser.add_argument("--cassandra-players", type=int, default=None, help="default: --rebuild-players; 0 skips")
+    parser.add_argument("--page-rows", type=int, default=None, help="history.cassandra_page_rows")
+    parser.add_argument("--scans", type=int, default=None, help="history.cassandra_scans_in_flight_max")
+    parser.add_argument("--batch-rows", type=int, default=None, help="history.cassandra_batch_rows_max")
+    parser.add_argument("--in-flight", type=int, default=None, help="history.cassandra_writes_in_flight_max")
+    parser.add_argument("--no-snapshot", action="store_true", help="--rebuild: skip the snapshot of the rebuilt board")
+    parser.add_argument("--sqlite-players", type=int, default=None, help="default: --rebuild-players; 0 skips")
     args = parser.parse_args()
     if args.cassandra_players is None:
         args.cassandra_players = args.rebuild_players
+    if args.sqlite_players is None:
+        args.sqlite_players = args.rebuild_players
     with tempfile.TemporaryDirectory() as tmp:
         if args.ingest:
             await ingest(args, Path(tmp))
+        if args.paced:
+            await paced(args, Path(tmp))
+        if args.drain:
+            await drain(args, Path(tmp))
         if args.rebuild:
             await rebuild(args, Path(tmp))
-        if not (args.ingest or args.rebuild):
+        if not (args.ingest or args.rebuild or args.paced or args.drain):
             await writes_and_snapshot_size(args, Path(tmp))
 
 

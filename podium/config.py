@@ -125,9 +125,11 @@ class HistorySettings(BaseModel):
     cassandra_protocol_version: int = 4
     cassandra_consistency: str = "LOCAL_QUORUM"    # reads and writes (LOCAL_QUORUM: survives one replica down per DC)
     cassandra_page_rows: int = 5000          # rows per page of a paged read (rebuild scans, player lists)
-    cassandra_batch_rows_max: int = 100      # rows per unlogged batch (one partition's rows, or small partitions of one replica set)
+    cassandra_batch_rows_max: int = 500      # rows per unlogged batch (one partition's rows, or small partitions of one replica set)
     cassandra_writes_in_flight_max: int = 16 # concurrent statements/batches of one write call (more only queues at the node)
     cassandra_scans_in_flight_max: int = 4   # board_scores partitions a rebuild reads at once
+    cassandra_batch_bytes_max: int = 32_768  # values' bytes per unlogged batch: with room for row overhead under Cassandra's default batch_size_fail_threshold (50 KiB)
+    cassandra_connect_timeout_ms: int = 15_000  # a connection's set-up and the control connection's queries (driver defaults 5 s / 2 s: a starved node missed them)
     sqlite_path: str | None = None           # unset: <data_dir>/history.sqlite3
     snapshot_interval_s: int = 3600          # periodic snapshots of every board (0: none)
     snapshot_dir: str | None = None          # unset: <data_dir>/snapshots

@@ -22,8 +22,9 @@ Writes are idempotent upserts: the event id is in the key and `USING TIMESTAMP` 
 (or snapshot) time in microseconds, so a replay writes the same cells with the same timestamps.
 Every statement is prepared once; the rows of one write go in UNLOGGED batches (≤
 `cassandra_batch_rows_max` rows) of whole partitions sharing one replica set (no coordinator
-fan-out), `cassandra_writes_in_flight_max` at a time. Large reads page
-(`cassandra_page_rows`).
+fan-out), `cassandra_writes_in_flight_max` at a time, their values encoded straight into the batch
+(`cassandra_batches.py`: no statement object per row). Large reads page (`cassandra_page_rows`),
+one page ahead of the caller.
 """
 
 from __future__ import annotations
@@ -32,13 +33,16 @@ import asyncio
 import json
 import zlib
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from cassandra import ConsistencyLevel, DriverException
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, ResponseFuture, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
-from cassandra.query import BatchStatement, BatchType, PreparedStatement, Statement, tuple_factory
+from cassandra.query import PreparedStatement, Statement, tuple_factory
+from podium.region.history.cassandra_batches import UpsertEncoder, score_partitions, split_batches
 from podium.region.history.store import (
     RANK_BUCKET_SIZE,
     HistoryStore,
@@ -58,6 +62,7 @@ BOARDS_SCOPE = "boards"      # the one partition of board_definitions
 # new table). 64: a 1000-row write has ~16 rows per partition, a 10M-row season ~6 MB per partition.
 HISTORY_BUCKETS = 64
 SCAN_PROFILE = "scan"        # plain tuples for rebuild scans (a named tuple per row costs)
+_first = itemgetter(0)
 
 _TABLES = [
     """CREATE TABLE IF NOT EXISTS board_scores (board text, bucket int, player text, achieved_at_ms bigint,
@@ -111,15 +116,6 @@ def history_bucket(player: str) -> int:
     return zlib.crc32(player.encode()) % HISTORY_BUCKETS
 
 
-def _batch(bound: list[Statement]) -> Statement:
-    if len(bound) == 1:
-        return bound[0]
-    batch = BatchStatement(batch_type=BatchType.UNLOGGED)
-    for statement in bound:
-        batch.add(statement)
-    return batch
-
-
 class CassandraHistoryStore:
     def __init__(self, settings: HistorySettings, *, replication: str | None = None) -> None:
         if not settings.cassandra_contact_points:
@@ -131,6 +127,7 @@ class CassandraHistoryStore:
         self._cluster: Cluster | None = None
         self._session: Session | None = None
         self._prepared: dict[str, PreparedStatement] = {}
+        self._encoders: dict[str, UpsertEncoder] = {}
 
     # -- the asyncio bridge ----------------------------------------------------------------------
 
@@ -166,34 +163,50 @@ class CassandraHistoryStore:
 
     async def _pages(self, name: str, params: Sequence[Any],
                      profile: object = EXEC_PROFILE_DEFAULT) -> AsyncIterator[list[Any]]:
+        """A paged read, one page ahead: page N+1 is on its way while the caller handles page N."""
         bound = self._prepared[name].bind(params)
         bound.fetch_size = self.settings.cassandra_page_rows
-        state: bytes | None = None
-        while True:
-            rows, state = await self._page(bound, paging_state=state, profile=profile)
-            yield rows
-            if state is None:
-                return
+        ahead = asyncio.ensure_future(self._page(bound, profile=profile))
+        try:
+            while True:
+                rows, state = await ahead
+                if state is not None:
+                    ahead = asyncio.ensure_future(self._page(bound, paging_state=state, profile=profile))
+                yield rows
+                if state is None:
+                    return
+        finally:   # the caller stopped early: the page read ahead is not wanted, nor its error
+            if not ahead.done():
+                ahead.cancel()
+            elif not ahead.cancelled():
+                ahead.exception()
 
     async def _write(self, name: str, params: Sequence[Sequence[Any]], partition: slice) -> None:
-        """Upserts in UNLOGGED batches of ≤ `cassandra_batch_rows_max` rows, a bounded number in
-        flight (the `partition` slice of each parameter tuple is the partition key). Rows of one
-        partition stay together (the node applies them as one mutation), and a batch holds only
-        partitions that share their replicas, so the token-aware policy sends it to one of them
-        and it never fans out from its coordinator. Replicas are looked up once per partition
-        (not at all on a one-node cluster)."""
-        stmt = self._prepared[name]
-        batch_max = self.settings.cassandra_batch_rows_max
-        by_partition: dict[tuple[Any, ...], list[Sequence[Any]]] = defaultdict(list)
+        """Upserts of `params` (the `partition` slice of each parameter tuple is the partition key)."""
+        encoder = self._encoders[name]
+        by_partition: dict[tuple[Any, ...], list[list[bytes]]] = defaultdict(list)
         for row in params:
-            by_partition[tuple(row[partition])].append(row)
+            by_partition[tuple(row[partition])].append(encoder.values(row))
+        await self._send(encoder, by_partition.values())
+
+    async def _send(self, encoder: UpsertEncoder, partitions: Iterable[list[list[bytes]]]) -> None:
+        """Encoded rows, grouped by partition, in UNLOGGED batches of ≤ `cassandra_batch_rows_max`
+        rows and `cassandra_batch_bytes_max` bytes, a bounded number in flight. Rows of one partition stay together (the node applies
+        them as one mutation), and a batch holds only partitions that share their replicas, so the
+        token-aware policy sends it to one of them and it never fans out from its coordinator.
+        Replicas are looked up once per partition (not at all on a one-node cluster)."""
+        batch_max = self.settings.cassandra_batch_rows_max
         single_host = self._cluster is not None and len(self._cluster.metadata.all_hosts()) <= 1
-        by_replicas: dict[tuple[str, ...], list[Statement]] = defaultdict(list)
-        for rows in by_partition.values():
-            bound = [stmt.bind(row) for row in rows]
-            by_replicas[() if single_host else self._replicas(bound[0])].extend(bound)
-        batches = [_batch(group[lo : lo + batch_max]) for group in by_replicas.values()
-                   for lo in range(0, len(group), batch_max)]
+        by_replicas: dict[tuple[str, ...], list[list[bytes]]] = defaultdict(list)
+        keys: dict[tuple[str, ...], bytes | None] = {}
+        for rows in partitions:
+            key = encoder.routing_key(rows[0])
+            replicas = () if single_host else self._replicas(key)
+            keys.setdefault(replicas, key)
+            by_replicas[replicas].extend(rows)
+        bytes_max = self.settings.cassandra_batch_bytes_max
+        batches = [encoder.batch(rows, keys[replicas]) for replicas, group in by_replicas.items()
+                   for rows in split_batches(group, batch_max, bytes_max)]
         gate = asyncio.Semaphore(self.settings.cassandra_writes_in_flight_max)
 
         async def one(statement: Statement) -> None:
@@ -202,10 +215,10 @@ class CassandraHistoryStore:
 
         await asyncio.gather(*(one(b) for b in batches))
 
-    def _replicas(self, bound: Statement) -> tuple[str, ...]:
-        if self._cluster is None or bound.routing_key is None:
+    def _replicas(self, routing_key: bytes | None) -> tuple[str, ...]:
+        if self._cluster is None or routing_key is None:
             return ()
-        hosts = self._cluster.metadata.get_replicas(self.keyspace, bound.routing_key)
+        hosts = self._cluster.metadata.get_replicas(self.keyspace, routing_key)
         return tuple(sorted(str(h.endpoint) for h in hosts))
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -217,6 +230,8 @@ class CassandraHistoryStore:
         scan = ExecutionProfile(consistency_level=level, load_balancing_policy=policy, row_factory=tuple_factory)
         self._cluster = Cluster(self.settings.cassandra_contact_points, port=self.settings.cassandra_port,
                                 protocol_version=self.settings.cassandra_protocol_version,
+                                connect_timeout=self.settings.cassandra_connect_timeout_ms / 1000,
+                                control_connection_timeout=self.settings.cassandra_connect_timeout_ms / 1000,
                                 execution_profiles={EXEC_PROFILE_DEFAULT: profile, SCAN_PROFILE: scan})
         try:
             # connect() blocks on sockets: keep it off the event loop.
@@ -234,6 +249,8 @@ class CassandraHistoryStore:
         except DriverException as exc:
             raise Unavailable(f"cassandra history store: {exc}") from exc
         self._prepared = dict(zip(names, prepared, strict=True))
+        version = self._cluster.protocol_version
+        self._encoders = {name: UpsertEncoder(p, version) for name, p in self._prepared.items() if name.endswith("_put")}
 
     async def close(self) -> None:
         cluster, self._cluster, self._session = self._cluster, None, None
@@ -243,8 +260,7 @@ class CassandraHistoryStore:
     # -- score history ---------------------------------------------------------------------------
 
     async def append_scores(self, rows: Sequence[ScoreRow]) -> None:
-        await self._write("hist_put", [(r.board, history_bucket(r.player), r.player, r.achieved_at_ms, r.event_id,
-                                        r.score, r.achieved_at_ms * 1000) for r in rows], slice(0, 2))
+        await self._send(self._encoders["hist_put"], score_partitions(rows, HISTORY_BUCKETS).values())
 
     async def score_history(self, board: str, player: str, limit: int, *,
                             since_ms: int | None = None, until_ms: int | None = None,
@@ -277,20 +293,21 @@ class CassandraHistoryStore:
 
         async def scan(bucket: int) -> None:
             async with gate:
-                player: str | None = None
-                rows: list[ScoreRow] = []
+                last: tuple[str, list[ScoreRow]] | None = None   # a player's rows may span pages
                 async for page in self._pages("hist_scan", (board, bucket), profile=SCAN_PROFILE):
                     done: list[tuple[str, list[ScoreRow]]] = []
-                    for who, achieved_at_ms, event_id, score in page:
-                        if who != player:
-                            if player is not None:
-                                done.append((player, rows))
-                            player, rows = who, []
-                        rows.append(ScoreRow(board, who, event_id, score, achieved_at_ms))
+                    for who, group in groupby(page, key=_first):   # rows arrive grouped by player
+                        rows = [ScoreRow(board, who, event_id, score, at) for _, at, event_id, score in group]
+                        if last is not None and last[0] == who:
+                            last[1].extend(rows)
+                            continue
+                        if last is not None:
+                            done.append(last)
+                        last = (who, rows)
                     if done:
                         await queue.put(done)
-                if player is not None:   # a player's rows may span pages: handed over once complete
-                    await queue.put([(player, rows)])
+                if last is not None:   # handed over once complete
+                    await queue.put([last])
 
         async def run_all() -> None:
             try:
