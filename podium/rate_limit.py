@@ -82,10 +82,12 @@ def _lua(name: str) -> str:
 
 def client_keys(headers: dict[bytes, bytes], client_ip: str, ip_factor: float) -> list[tuple[str, float]]:
     """The buckets a request draws from, each with its scale: the credential's (hashed, never stored
-    raw) and its IP's at `ip_factor`, or its IP's alone."""
+    raw) and its IP's credentialed bucket at `ip_factor`, or its IP's own bucket. The two IP buckets
+    are separate keys: one key always has one rate and burst, so a bucket's level never depends on
+    which kind of request came last (nor, with in-process buckets, on when they were charged)."""
     auth = headers.get(b"authorization")
     if auth:
-        return [("client:" + hashlib.sha256(auth).hexdigest()[:24], 1.0), (f"ip:{client_ip}", ip_factor)]
+        return [("client:" + hashlib.sha256(auth).hexdigest()[:24], 1.0), (f"ip:{client_ip}:credentialed", ip_factor)]
     return [(f"ip:{client_ip}", 1.0)]
 
 
