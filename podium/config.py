@@ -81,8 +81,9 @@ class ApiLimits(BaseModel):
     push_buffer_bytes_max: int = 65_536      # a subscriber socket with more unsent bytes is skipped (coalesced) this tick
     ws_compression: bool = False             # offer permessage-deflate (per-socket compression: no shared frames)
     ws_handshakes_pending_max: int = 2000    # websocket handshakes in progress per process; above: 429 RATE_LIMITED
-    rate_limit_sync_ms: int = 100            # handshakes draw from a local bucket; charged to Redis this often
-    rate_limit_local_keys_max: int = 100_000 # clients whose local bucket is kept (LRU)
+    rate_limit_sync_ms: int = 100            # requests draw from a local bucket; charged to Redis this often
+    rate_limit_local_keys_max: int = 100_000 # clients whose local bucket is kept (LRU), and keys charged per sync
+    rate_limit_sync_batch_max: int = 1000    # keys charged to Redis per pipeline
     gc_gen0_threshold: int = 100_000         # allocations between young GC passes (CPython's 700 made connect storms GC-bound); 0: default
     gc_freeze_at_start: bool = True          # the start-up heap goes to the collector's permanent generation (podium.gc_tuning)
     listen_backlog: int = 4096               # pending TCP connections the listening socket queues (a connect storm; capped by somaxconn)

@@ -1,19 +1,22 @@
-"""Rate limits per credential and per IP: Redis token buckets (shared by every process of a tier),
-checked by an ASGI middleware in front of the API of every tier. The clock is injected.
+"""Rate limits per credential and per IP: token buckets shared by every process of a tier in Redis,
+checked by an ASGI middleware in front of the API of every tier (and by the region's one-pass
+`/graphql` entry). The clock is injected.
 
 A request with a credential (`Authorization`) draws from that credential's bucket, so clients
 behind one NAT do not share a budget; its IP bucket is still charged, at `rate_limit_ip_factor`
 times the rate and burst, so minting credentials does not lift the limit. A request without one
-draws from its IP's bucket. A refused websocket handshake is an HTTP 429 (the ASGI websocket
-denial response), like a refused request. Handshakes draw from in-process buckets charged to the
-shared ones asynchronously (podium.rate_limit_local), and at most `ws_handshakes_pending_max`
-are in progress per process: one more is refused at once (429, code RATE_LIMITED), so a connect
-storm queues nowhere."""
+draws from its IP's bucket. Every request and websocket handshake draws from in-process buckets
+charged to the shared ones in the background (podium.rate_limit_local: no Redis round trip on the
+request path; across processes a client may overshoot by about one `rate_limit_sync_ms` per
+process, then pays it back). A refusal is HTTP 429 coded RATE_LIMITED with Retry-After; a refused
+websocket handshake is the same 429 (the ASGI websocket denial response). At most
+`ws_handshakes_pending_max` handshakes are in progress per process: one more is refused at once
+(429, code RATE_LIMITED), so a connect storm queues nowhere."""
 
 from __future__ import annotations
 
 import hashlib
-import logging
+from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
@@ -21,7 +24,7 @@ import orjson
 
 from podium.clock import Clock
 from podium.config import ApiLimits
-from podium.errors import RateLimited, Unavailable
+from podium.errors import RateLimited
 from podium.rate_limit_local import LocalBuckets
 from podium.redis_client import AnyRedis
 from podium.store_errors import translate_store_errors
@@ -29,7 +32,6 @@ from podium.store_errors import translate_store_errors
 # Paths with their own protection: health and metrics for probes; score batches are signed and
 # bounded per batch (their key ids are limited by the batch size limit and dedup instead).
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v1/scores", "/openapi.json"})
-log = logging.getLogger("podium.rate_limit")
 
 
 @translate_store_errors("the rate limiter (Redis)")
@@ -40,9 +42,9 @@ class TokenBuckets:
         self.rate_per_s = rate_per_s
         self.burst = burst
         self.clock = clock
-        self._script = redis.register_script(
-            resources.files("podium").joinpath("lua/token_bucket.lua").read_text())
-        self.local = LocalBuckets(self, clock, sync_ms=100, keys_max=100_000)   # websocket handshakes
+        self._script = redis.register_script(_lua("token_bucket.lua"))
+        self._charge = redis.register_script(_lua("token_bucket_charge.lua"))
+        self.local = LocalBuckets(self, clock, sync_ms=100, keys_max=100_000)   # what requests draw from
 
     @classmethod
     def from_limits(cls, redis: AnyRedis, limits: ApiLimits, clock: Clock) -> TokenBuckets | None:
@@ -50,7 +52,8 @@ class TokenBuckets:
         if limits.rate_limit_per_s <= 0:
             return None
         buckets = cls(redis, limits.rate_limit_per_s, limits.rate_limit_burst, clock, limits.rate_limit_ip_factor)
-        buckets.local = LocalBuckets(buckets, clock, limits.rate_limit_sync_ms, limits.rate_limit_local_keys_max)
+        buckets.local = LocalBuckets(buckets, clock, limits.rate_limit_sync_ms, limits.rate_limit_local_keys_max,
+                                     limits.rate_limit_sync_batch_max)
         return buckets
 
     async def take(self, key: str, cost: int = 1, scale: float = 1.0) -> None:
@@ -61,13 +64,30 @@ class TokenBuckets:
             raise RateLimited(f"rate limit exceeded for {key.split(':')[0]}; retry later",
                               retry_after_s=round(int(retry_ms) / 1000, 3))
 
+    async def charge_many(self, charges: Sequence[tuple[str, int, float]]) -> list[float]:
+        """Charges (key, tokens, scale) already let through by a process, in one pipeline, even
+        into debt; answers each bucket's level."""
+        now = self.clock.now_ms()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key, cost, scale in charges:
+                # queued: the pipeline sends it (redis-py accepts a pipeline here; its stubs say Redis)
+                await self._charge(keys=[f"prl:{{{key}}}"], client=pipe,  # type: ignore[arg-type]
+                                   args=[self.rate_per_s * scale, max(1, round(self.burst * scale)), now, cost])
+            return [float(level) for level in await pipe.execute()]
+
+
+def _lua(name: str) -> str:
+    return resources.files("podium").joinpath(f"lua/{name}").read_text()
+
 
 def client_keys(headers: dict[bytes, bytes], client_ip: str, ip_factor: float) -> list[tuple[str, float]]:
     """The buckets a request draws from, each with its scale: the credential's (hashed, never stored
-    raw) and its IP's at `ip_factor`, or its IP's alone."""
+    raw) and its IP's credentialed bucket at `ip_factor`, or its IP's own bucket. The two IP buckets
+    are separate keys: one key always has one rate and burst, so a bucket's level never depends on
+    which kind of request came last (nor, with in-process buckets, on when they were charged)."""
     auth = headers.get(b"authorization")
     if auth:
-        return [("client:" + hashlib.sha256(auth).hexdigest()[:24], 1.0), (f"ip:{client_ip}", ip_factor)]
+        return [("client:" + hashlib.sha256(auth).hexdigest()[:24], 1.0), (f"ip:{client_ip}:credentialed", ip_factor)]
     return [(f"ip:{client_ip}", 1.0)]
 
 
@@ -93,7 +113,7 @@ class RateLimitMiddleware:
         if buckets is not None:
             headers = dict(scope.get("headers") or [])
             client = scope.get("client") or ("unknown", 0)
-            refused = await charge(buckets, headers, client[0], local=scope["type"] == "websocket")
+            refused = await charge(buckets, headers, client[0])
             if refused is not None:
                 await _refuse(service, scope, send, refused)
                 return
@@ -117,20 +137,12 @@ class RateLimitMiddleware:
                 self.handshakes -= 1
 
 
-async def charge(buckets: TokenBuckets, headers: dict[bytes, bytes], client_ip: str, *,
-                 local: bool = False) -> RateLimited | None:
-    """Draws one request from its buckets (`local`: the in-process ones, for websocket handshakes):
-    the refusal, or None when allowed."""
+async def charge(buckets: TokenBuckets, headers: dict[bytes, bytes], client_ip: str) -> RateLimited | None:
+    """Draws one request (or websocket handshake) from its buckets: the refusal, or None when
+    allowed. In-process buckets only (no I/O); Redis is charged in the background."""
     try:
         for key, scale in client_keys(headers, client_ip, buckets.ip_factor):
-            if local:
-                buckets.local.take(key, scale=scale)     # no Redis on the handshake path
-            else:
-                await buckets.take(key, scale=scale)
-    except (Unavailable, OSError) as exc:
-        # Fail open: a limiter that cannot reach Redis must not turn every request (or
-        # websocket handshake) into an error; what needs Redis reports its own error.
-        log.warning("rate limit not checked (%s): %s", type(exc).__name__, exc)
+            buckets.local.take(key, scale=scale)
     except RateLimited as exc:
         return exc
     return None

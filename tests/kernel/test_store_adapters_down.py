@@ -96,6 +96,7 @@ ADAPTERS: dict[type, tuple[Callable[[AnyRedis], Any], dict[str, Call]]] = {
     }),
     TokenBuckets: (lambda r: TokenBuckets(r, 10.0, 10, FakeClock()), {
         "take": lambda t: t.take("ip:1"),
+        "charge_many": lambda t: t.charge_many([("ip:1", 1, 1.0)]),
     }),
     RebuildLeases: (lambda r: RebuildLeases(r, FakeClock(), 10_000), {
         "acquire": lambda le: le.acquire("down"),
@@ -150,7 +151,7 @@ PROBES = {(RedisRankStore, "ping"), (GlobalStore, "ping")}
 WRITES = {(RedisRankStore, n) for n in ("apply", "load", "replace", "ban", "quarantine", "unban")} | {
     (ReplayGuard, "check"), (BoardRegistry, "create"), (BoardRegistry, "restore"),
     (IdempotencyStore, "begin"), (IdempotencyStore, "finish"), (IdempotencyStore, "finish_encoded"),
-    (TokenBuckets, "take"),
+    (TokenBuckets, "take"), (TokenBuckets, "charge_many"),
     (RebuildLeases, "acquire"), (GlobalStore, "apply"), (RedisHistoryBacklog, "read"),
     (RedisRebuildState, "restore_dedup"), (RedisRegionMarks, "mark_data"), (RedisRegionMarks, "claim_snapshot_tick"),
     (RedisSettlementOutbox, "publish"), (GlobalTrendingStore, "declare"), (GlobalTrendingStore, "put_cells"),
