@@ -97,7 +97,7 @@ async def replicate_trending(request: Request) -> Response:
     service, doc = await _verified_doc(request)
     if service.trending is None:
         raise Unavailable("trending is not running on this global tier")
-    return json_response({"ok": True, "stored": await service.trending.intake(doc)})
+    return json_response({"ok": True, **await service.trending.intake(doc)})
 
 
 def _feed_reports(service: GlobalService, doc: dict[str, Any]) -> dict[str, FeedReport]:
