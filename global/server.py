@@ -12,6 +12,7 @@ from podium.global_.merge_trace import merge_span
 from podium.global_.schema import build_global_schema
 from podium.global_.service import GlobalService
 from podium.global_.staleness import FeedReport
+from podium.global_.trending_live import start_global_live
 from podium.replication.changes import SEQ_SUB_BITS, Change
 from podium.replication.digest import BUCKETS, bucket_of, digests
 from podium.replication.trending_wire import TRENDING_PATH
@@ -236,6 +237,7 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         service = GlobalService.build(settings, clock)
         await service.open()
+        start_global_live(service)          # trendingChanged's fan-out
         app.state.service = service
         consumer = None
         if settings.replication.transport == "kafka":

@@ -22,6 +22,7 @@ from podium.replication.trending_buckets import (
     resolve_range,
     widen_to_retention,
 )
+from podium.replication.trending_live import TrendingFanOut
 from podium.replication.trending_series import series_for
 from podium.replication.trending_topk import Precision, TrendAnswer
 from podium.replication.trending_wire import CellLimits, decode
@@ -56,6 +57,7 @@ class GlobalTrending:
         self.limits = limits
         self.clock = clock
         self.cell_limits = CellLimits(limits.ship_exact_items_max, limits.item_len_max, limits.global_sketch_bytes_max)
+        self.live: TrendingFanOut | None = None      # trendingChanged (global/trending_live.py), once started
 
     async def intake(self, doc: Mapping[str, Any]) -> dict[str, Any]:
         """A verified region body: declarations, then cells, then its as-of report. Streams past
