@@ -281,3 +281,33 @@ def test_streams_past_the_global_cap_are_reported_and_the_round_succeeds(make_wo
     world.portal.call(region.shipper.ship_once)         # the next round too, and it still reports them
     assert region.shipper.stats.refused == sorted(s.id for s in refused)
     assert region.shipper.stats.failures == 0
+
+
+HOSTILE_SUBS: list[dict[str, Any]] = [
+    {"s": "no-such-stream", "w": "1h", "k": 3},
+    {"s": "x" * 500, "w": "1h", "k": 3},
+    {"k": 0}, {"k": 10**6}, {"w": "forever"}, {"w": "-5m"}, {"w": "365d"}, {"w": ""},
+    {"d": {"mode": "ranked"}}, {"d": [1, 2]}, {"d": "mode"},
+]
+SUB_DIMS = ("subscription($s:String!,$w:String!,$k:Int!,$d:JSON){ trendingChanged(stream:$s, window:$w, k:$k,"
+            " dims:$d){ seq full items { rank item count } } }")
+
+
+def test_hostile_global_subscriptions_are_coded_errors(make_world: Any) -> None:
+    world: World = make_world(TrendingSettings())
+    spec = StreamSpec(f"hostile-sub-{next(_ids)}", sketch_lg_size=8)
+    world.portal.call(_apply, world, world.regions[0], spec, [("dust2", 1)], int(time.time() * 1000))
+    world.portal.call(_ship_all, world)
+
+    async def scenario() -> None:
+        for hostile in HOSTILE_SUBS:
+            sub = await Subscriber(world.ws_url).connect()
+            try:
+                await sub.subscribe(SUB_DIMS, {"s": spec.id, "w": "1h", "k": 3, "d": None, **hostile})
+                reply = await asyncio.wait_for(sub.next(), DEADLINE_S)
+                errors = reply.get("errors")
+                assert errors and all(e.get("extensions", {}).get("code") for e in errors), (hostile, reply)
+            finally:
+                await sub.close()
+
+    world.portal.call(scenario)
