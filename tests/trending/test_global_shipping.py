@@ -45,6 +45,7 @@ from podium.top_diff import ChangeKind, TopChange, apply_diff
 SECRET = "trending-ship-secret"
 REGIONS = ("eu-west", "us-east")
 DEADLINE_S = 30.0
+TIMEOUT_MS = 30_000                      # a body on a loaded CI machine (the default 5 s was exceeded)
 _ids = itertools.count()
 QUERY = """query($s: String!, $from: Long, $to: Long, $k: Int!) {
   trending(stream: $s, from: $from, to: $to, k: $k, precision: EXACT) {
@@ -79,7 +80,7 @@ async def _region(name: str, url: str, global_url: str, limits: TrendingSettings
     store.ship_marks = True
     streams = StreamRegistry(redis, clock, limits, refresh_ms=0)
     shipper = TrendingShipper(TrendingOutbox(redis, limits.ship_exact_items_max), streams,
-                              HttpTrendingTransport(global_url, SECRET, clock), name, clock, limits)
+                              HttpTrendingTransport(global_url, SECRET, clock, TIMEOUT_MS), name, clock, limits)
     return Region(name, redis, store, streams, shipper)
 
 
