@@ -50,7 +50,8 @@ class InProcessTransport:
         self.trending = trending
 
     async def send_trending(self, region: str, body: bytes) -> dict[str, Any]:
-        return await self.trending.intake(orjson.loads(body))
+        reply: dict[str, Any] = await self.trending.intake(orjson.loads(body))
+        return reply
 
     async def aclose(self) -> None:
         return None
