@@ -48,13 +48,19 @@ def _events(n: int, now_ms: int, rng: random.Random, prefix: str) -> list[dict[s
              "dims": {"mode": "ranked" if i % 3 else "casual"}} for i in range(n)]
 
 
-def _post(client: httpx.Client, events: list[dict[str, Any]]) -> tuple[float, int]:
+def _post(client: httpx.Client, events: list[dict[str, Any]], retries: int = 0) -> tuple[float, int]:
+    """Posts one signed batch; a retryable 503 is retried (signed afresh) up to `retries` times
+    after its Retry-After: event ids make a resent batch count once."""
     raw = orjson.dumps({"events": events})
-    headers = signed_headers(GAME_KEY_ID, GAME_SECRET, "POST", "/v1/events", time.time_ns() // 1_000_000, raw)
-    t0 = time.perf_counter()
-    r = client.post("/v1/events", content=raw, headers=headers)
-    elapsed = time.perf_counter() - t0
-    r.raise_for_status()
+    for attempt in range(retries + 1):
+        headers = signed_headers(GAME_KEY_ID, GAME_SECRET, "POST", "/v1/events", time.time_ns() // 1_000_000, raw)
+        t0 = time.perf_counter()
+        r = client.post("/v1/events", content=raw, headers=headers)
+        elapsed = time.perf_counter() - t0
+        if r.status_code == 503 and attempt < retries:
+            time.sleep(float(r.headers.get("retry-after", "1")))
+            continue
+        r.raise_for_status()
     return elapsed, int(r.json()["counts"]["applied"])
 
 
@@ -168,7 +174,7 @@ def _wide_exact(base: str, distinct: int, reads: int) -> dict[str, Any]:
     batches = _wide_batches(distinct, now, random.Random(16))
     with httpx.Client(base_url=base, timeout=300) as client:
         for events in batches:
-            _post(client, events)
+            _post(client, events, retries=10)      # a loaded machine's Redis may time out (503)
         truth = sorted(((e["item"], e["weight"]) for b in batches for e in b), key=lambda p: (-p[1], p[0]))[:10]
         samples, answer = [], None
         for _ in range(reads):
