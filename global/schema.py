@@ -10,7 +10,7 @@ from typing import Any
 import strawberry
 from podium.global_.precision import Tiers, counted
 from podium.global_.service import GlobalService
-from podium.global_.trending_graphql import GlobalTrendingQuery
+from podium.global_.trending_graphql import GlobalTrendingQuery, GlobalTrendingSubscription
 from strawberry.types import Info
 
 from podium.config import ApiLimits
@@ -224,7 +224,7 @@ class Query(GlobalTrendingQuery):
 
 
 @strawberry.type
-class Subscription:
+class Subscription(GlobalTrendingSubscription):
     @typed.subscription(description="The global top-n (n <= K, EXACT): the full top first, then only "
                                     "changes, coalesced per tick.")
     async def top_changed(self, info: Info[Any, Any], board: str, n: int = 10) -> AsyncGenerator[TopChanged, None]:

@@ -13,6 +13,7 @@ from podium.global_.read_plans import planned_resolvers
 from podium.global_.schema import build_global_schema
 from podium.global_.service import GlobalService
 from podium.global_.staleness import FeedReport
+from podium.global_.trending_live import start_global_live
 from podium.replication.changes import SEQ_SUB_BITS, Change
 from podium.replication.digest import BUCKETS, bucket_of, digests
 from podium.replication.trending_wire import TRENDING_PATH
@@ -98,7 +99,7 @@ async def replicate_trending(request: Request) -> Response:
     service, doc = await _verified_doc(request)
     if service.trending is None:
         raise Unavailable("trending is not running on this global tier")
-    return json_response({"ok": True, "stored": await service.trending.intake(doc)})
+    return json_response({"ok": True, **await service.trending.intake(doc)})
 
 
 def _feed_reports(service: GlobalService, doc: dict[str, Any]) -> dict[str, FeedReport]:
@@ -237,6 +238,7 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         service = GlobalService.build(settings, clock)
         await service.open()
+        start_global_live(service)          # trendingChanged's fan-out
         app.state.service = service
         consumer = None
         if settings.replication.transport == "kafka":

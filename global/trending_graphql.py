@@ -1,10 +1,12 @@
-"""GraphQL front of world-wide trending on the global tier: the `trending` query, mixed into the
-global Query type (a thin resolver over GlobalTrending). The answer has the region's shape, plus
+"""GraphQL front of world-wide trending on the global tier: the `trending` query and the
+`trendingChanged` subscription, mixed into the global Query and Subscription types (thin resolvers
+over GlobalTrending and its fan-out, global/trending_live.py). The answer has the region's shape, plus
 each region's as-of time; its precision is what the global tier could prove (EXACT asked, but a
 region shipped only the top of a bucket that could change the answer: APPROXIMATE, with bounds)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
@@ -12,6 +14,8 @@ from typing import Annotated, Any
 import strawberry
 from podium.global_.trending_service import GlobalTrendAnswer, GlobalTrending
 from podium.replication.trending_buckets import Calendar
+from podium.replication.trending_live import TrendingUpdate
+from podium.replication.trending_series import series_for
 from podium.replication.trending_topk import Precision as TrendPrecision
 from podium.replication.trending_topk import TrendItem
 from strawberry.scalars import JSON
@@ -20,8 +24,12 @@ from strawberry.types import Info
 from podium.errors import BadUserInput, Unavailable
 from podium.gql import typed
 from podium.gql.auth import authorize_read
+from podium.gql.errors import as_graphql_errors
+from podium.gql.live import ChangeKind
+from podium.gql.live_fast import deliver
 from podium.gql.scalars import Long
 from podium.gql.types import Precision, as_of
+from podium.top_diff import TopChange
 
 
 @strawberry.enum(name="TrendingCalendar", description="A calendar range in the query's time zone.")
@@ -114,3 +122,61 @@ class GlobalTrendingQuery:
                                      calendar=Calendar(calendar.value) if calendar else None, tz=tz, k=k,
                                      dims=dims, precision=TrendPrecision(precision.value))
         return WorldTrending.from_answer(answer)
+
+
+@strawberry.type(description="One change to a watched world-wide trending top-K.")
+class TrendingChange:
+    kind: ChangeKind
+    item: str
+    rank: int | None
+    previous_rank: int | None
+    count: Long | None
+    previous_count: Long | None
+
+    @classmethod
+    def from_change(cls, c: TopChange) -> TrendingChange:
+        return cls(kind=ChangeKind(c.kind.value), item=c.player, rank=c.rank, previous_rank=c.previous_rank,
+                   count=c.score, previous_count=c.previous_score)  # type: ignore[arg-type]
+
+
+@strawberry.type(description="The first message holds the full world-wide top-K (`full: true`); later ones "
+                             "only the changes, at most one per tick (a region's shipped cells, or the window "
+                             "sliding). Counts as `trending` with precision EXACT answers them.")
+class TrendingChanged:
+    stream: str
+    window: str
+    k: int
+    seq: int
+    full: bool
+    items: list[TrendingItem]
+    changes: list[TrendingChange]
+    as_of: datetime
+
+    @classmethod
+    def from_update(cls, u: TrendingUpdate) -> TrendingChanged:
+        return cls(stream=u.stream, window=u.window, k=u.k, seq=u.seq, full=u.full,
+                   items=[TrendingItem(rank=e.rank, item=e.player, count=Long(e.score), lower=Long(e.score),
+                                       upper=Long(e.score), error_bound=Long(0)) for e in u.items],
+                   changes=[TrendingChange.from_change(c) for c in u.changes], as_of=as_of(u.as_of_ms))
+
+
+@strawberry.type
+class GlobalTrendingSubscription:
+    @typed.subscription(description="A sliding window's world-wide top-K of a stream (window like 1h, 15m, "
+                                    "7d), optionally of one dims filter: first the full top-K, then only "
+                                    "changes, coalesced per tick.")
+    async def trending_changed(self, info: Info[Any, Any], stream: str, window: str = "1h",
+                               k: int = 10, dims: JSON | None = None) -> AsyncGenerator[TrendingChanged, None]:
+        with as_graphql_errors():
+            service = trending_of(info)
+            view = await service.view(stream)
+            await authorize_read(info, view.public_read)
+            if dims is not None and not isinstance(dims, dict):
+                raise BadUserInput("dims must be an object of dimension name to value")
+            series_for(stream, view.dimensions, dims)     # refuses undeclared dimensions and bad values (400)
+            live = service.live
+            if live is None:
+                raise Unavailable("trendingChanged is not running on this global tier")
+            updates = live.subscribe(stream, window, k, tuple(sorted((dims or {}).items())))
+            async for message in deliver(info, updates, TrendingChanged.from_update, live.payloads):
+                yield message  # type: ignore[misc]

@@ -22,6 +22,7 @@ from podium.replication.trending_buckets import (
     resolve_range,
     widen_to_retention,
 )
+from podium.replication.trending_live import TrendingFanOut
 from podium.replication.trending_series import series_for
 from podium.replication.trending_topk import Precision, TrendAnswer
 from podium.replication.trending_wire import CellLimits, decode
@@ -56,16 +57,23 @@ class GlobalTrending:
         self.limits = limits
         self.clock = clock
         self.cell_limits = CellLimits(limits.ship_exact_items_max, limits.item_len_max, limits.global_sketch_bytes_max)
+        self.live: TrendingFanOut | None = None      # trendingChanged (global/trending_live.py), once started
 
-    async def intake(self, doc: Mapping[str, Any]) -> int:
-        """A verified region body: declarations, then cells, then its as-of report."""
+    async def intake(self, doc: Mapping[str, Any]) -> dict[str, Any]:
+        """A verified region body: declarations, then cells, then its as-of report. Streams past
+        `global_streams_max` are refused and named in the reply (their cells are not stored), as
+        is the store's generation; an as-of report made for another generation is not recorded."""
         batch = decode(doc, self.cell_limits, self.limits.global_streams_max, self.limits.global_cells_per_body_max,
                        self.limits.sketch_lg_size_max)
-        await self.store.declare(batch.region, batch.streams)
-        stored = await self.store.put_cells(batch.region, batch.streams, batch.cells)
-        if batch.as_of_ms is not None:
-            await self.store.mark_as_of(batch.region, [s.id for s in batch.streams], batch.as_of_ms)
-        return stored
+        generation = await self.store.generation()
+        refused = set(await self.store.declare(batch.region, batch.streams))
+        accepted = [s for s in batch.streams if s.id not in refused]
+        stored = await self.store.put_cells(batch.region, accepted,
+                                            [c for c in batch.cells if c.stream not in refused])
+        if batch.as_of_ms is not None and batch.generation in (None, generation):
+            ids = batch.as_of_streams if batch.as_of_streams is not None else [s.id for s in accepted]
+            await self.store.mark_as_of(batch.region, ids, batch.as_of_ms)
+        return {"stored": stored, "refused": sorted(refused), "generation": generation}
 
     async def view(self, stream: str) -> StreamView:
         if not isinstance(stream, str) or not 0 < len(stream) <= 64:

@@ -6,13 +6,18 @@ Per stream (hash tag `{stream}`):
                                           s sketch, c exact counts (MessagePack [items, counts])
   gt:{s}:spec                              hash region -> its declaration (JSON)
   gt:{s}:asof                              hash region -> Unix ms: the region's counts before it are all here
+  gt:{s}:ver                               counter, bumped when a body replaced a cell (the live fan-out's cue)
   gt:streams                               set of stream ids (at most `global_streams_max`)
+  gt:generation                            a random id made by the first body into an empty store: a
+                                           region that sees it change knows the store was wiped
 A cell is replaced only by a newer one (larger version, then larger total: counts only grow), so
 a resent or late body changes nothing. Each cell expires when its region's retention has passed,
 so the store is bounded by what the regions keep."""
 
 from __future__ import annotations
 
+import secrets
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,11 +26,11 @@ import orjson
 from podium.replication.trending_buckets import Bucket, Resolution
 from podium.replication.trending_wire import ShippedStream, TrendCell
 
-from podium.errors import Conflict
 from podium.redis_client import AnyRedis, as_text
 from podium.store_errors import translate_store_errors
 
 STREAMS_KEY = "gt:streams"
+GENERATION_KEY = "gt:generation"
 EXPIRY_SLACK_MS = 60_000
 RES_CODE = {Resolution.MINUTE: "m", Resolution.HOUR: "h", Resolution.DAY: "d"}
 _PACK = msgspec.msgpack.Encoder()
@@ -59,21 +64,31 @@ class GlobalTrendingStore:
         self.streams_max = streams_max
         self._put = redis.register_script(PUT_CELL)
 
-    async def declare(self, region: str, streams: Sequence[ShippedStream]) -> None:
-        """Records the region's declarations; a stream beyond `streams_max` is refused (409)."""
-        if not streams:
-            return
-        known = {as_text(m) for m in await self.redis.smembers(STREAMS_KEY)}
-        new = {s.id for s in streams} - known
-        if len(known) + len(new) > self.streams_max:
-            raise Conflict(f"the global tier already keeps {len(known)} trending streams "
-                           f"(trending.global_streams_max = {self.streams_max})")
+    async def generation(self) -> str:
+        """The store's generation: made once (SET NX) by the first body into an empty store."""
         pipe = self.redis.pipeline(transaction=False)
-        if new:
-            pipe.sadd(STREAMS_KEY, *new)
+        pipe.set(GENERATION_KEY, secrets.token_hex(8), nx=True)
+        pipe.get(GENERATION_KEY)
+        _, value = await pipe.execute()
+        return as_text(value)
+
+    async def declare(self, region: str, streams: Sequence[ShippedStream]) -> list[str]:
+        """Records the region's declarations of the streams that fit: every stream already kept, new
+        ones while fewer than `streams_max` are kept. Returns the ids refused (the rest of the cap)."""
+        if not streams:
+            return []
+        known = {as_text(m) for m in await self.redis.smembers(STREAMS_KEY)}
+        room = max(0, self.streams_max - len(known))
+        new = sorted({s.id for s in streams} - known)
+        admitted, refused = new[:room], new[room:]
+        pipe = self.redis.pipeline(transaction=False)
+        if admitted:
+            pipe.sadd(STREAMS_KEY, *admitted)
         for s in streams:
-            pipe.hset(_prefix(s.id) + "spec", region, orjson.dumps(s.to_wire()))
+            if s.id not in refused:
+                pipe.hset(_prefix(s.id) + "spec", region, orjson.dumps(s.to_wire()))
         await pipe.execute()
+        return refused
 
     async def put_cells(self, region: str, streams: Sequence[ShippedStream], cells: Sequence[TrendCell]) -> int:
         """Stores the cells newer than the ones held; returns how many replaced (or added) one."""
@@ -85,13 +100,34 @@ class GlobalTrendingStore:
                       args=[c.version, c.total, c.other, c.floor, c.sketch,
                             _PACK.encode((list(c.counts), list(c.counts.values()))), expiry],
                             client=pipe)  # type: ignore[arg-type]   # a pipeline queues the EVALSHA
-        return sum(int(r) for r in await pipe.execute()) if cells else 0
+        if not cells:
+            return 0
+        replaced = Counter(c.stream for c, r in zip(cells, await pipe.execute(), strict=True) if int(r))
+        if replaced:
+            bump = self.redis.pipeline(transaction=False)
+            for stream in replaced:
+                bump.incr(_prefix(stream) + "ver")
+            await bump.execute()
+        return sum(replaced.values())
 
-    async def mark_as_of(self, region: str, streams: Sequence[str], as_of_ms: int) -> None:
+    async def versions(self, streams: list[str]) -> dict[str, int]:
+        """Each stream's counter of bodies that changed it (0 when none since the store was made)."""
         pipe = self.redis.pipeline(transaction=False)
         for s in streams:
+            pipe.get(_prefix(s) + "ver")
+        return {s: int(v or 0) for s, v in zip(streams, await pipe.execute() if streams else [], strict=True)}
+
+    async def mark_as_of(self, region: str, streams: Sequence[str], as_of_ms: int) -> None:
+        """Records the region's as-of time for the streams it declared here (others are ignored)."""
+        check = self.redis.pipeline(transaction=False)
+        for s in streams:
+            check.hexists(_prefix(s) + "spec", region)
+        declared = [s for s, ok in zip(streams, await check.execute() if streams else [], strict=True) if ok]
+        pipe = self.redis.pipeline(transaction=False)
+        for s in declared:
             pipe.hset(_prefix(s) + "asof", region, as_of_ms)
-        await pipe.execute()
+        if declared:
+            await pipe.execute()
 
     async def specs(self, stream: str) -> dict[str, ShippedStream]:
         """Each region's declaration of the stream (already validated at intake)."""

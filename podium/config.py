@@ -266,6 +266,8 @@ class TrendingSettings(BaseModel):
     ship_cells_max: int = 50                 # bucket cells per body (halved after a 413)
     ship_exact_items_max: int = 1000         # exact counts shipped per cell (its top items); a floor bounds the rest
     ship_backoff_ms_max: int = 30_000        # retry delay cap while the global tier is unreachable
+    ship_streams_per_body_max: int = 100     # stream declarations (or as-of stream ids) per body
+    ship_repair_interval_ms: int = 0         # periodic re-ship of every cell (0: only when the global store changed)
     # the global tier's trending store (global/trending_*.py)
     global_streams_max: int = 1000           # streams it keeps (a body declaring more is refused)
     global_cells_per_body_max: int = 1000    # cells in one shipped body (400 above)

@@ -63,7 +63,7 @@ class HttpShipTransport:
     async def heartbeat(self, region: str, feeds: FeedReports) -> None:
         await self._post(REPLICATE_PATH, region, encode_heartbeat(region, feeds))
 
-    async def _post(self, path: str, region: str, body: bytes) -> None:
+    async def _post(self, path: str, region: str, body: bytes) -> httpx.Response:
         # a batch of traced writes carries its `replication.ship` span's W3C context (ship_trace.py)
         headers = {**signed_headers(region, self.secret, "POST", path, self.clock.now_ms(), body), **current_carrier()}
         try:
@@ -76,6 +76,7 @@ class HttpShipTransport:
             raise PayloadTooLarge(f"the global tier refused a {len(body)}-byte body as too large")
         if response.status_code != 200:
             raise Unavailable(f"global tier answered {response.status_code}: {response.text[:200]}")
+        return response
 
     async def aclose(self) -> None:
         await self.http.aclose()

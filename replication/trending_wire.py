@@ -3,7 +3,12 @@ bucket start, series) its exact total, the weight past the item cap, a compact f
 sketch and the exact counts of its top items, with `floor`: no item left out of those counts has
 a larger count in the cell (0 when the counts are complete). A cell is the region's whole state
 of that bucket (counts only grow), so a newer `version` replaces an older one and resending is
-harmless. Bodies are checked as hostile input: every malformed field is a 400, never a 500."""
+harmless. Bodies are checked as hostile input: every malformed field is a 400, never a 500.
+
+A round's as-of report names its streams by id (`as_of_streams`) instead of re-sending their
+declarations, and carries the global store's `generation` the region shipped into: the global tier
+records the report only into that same store (a wiped store has a new generation, and the region
+re-ships everything before its next report; see region/trending/shipper.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from podium.errors import BadUserInput
 TRENDING_PATH = "/v1/replicate/trending"
 STREAM_ID_LEN_MAX = 64
 SERIES_LEN_MAX = 1024
+GENERATION_LEN_MAX = 64
 COUNT_MAX = 2**53       # counts and totals stay exact as floats far below this
 
 
@@ -125,11 +131,19 @@ class TrendingBatch:
     as_of_ms: int | None         # everything the region counted before this is in this body or acknowledged ones
     streams: list[ShippedStream]
     cells: list[TrendCell]
+    as_of_streams: list[str] | None = None   # the streams the as-of report covers (None: `streams`)
+    generation: str | None = None            # the global store the report is for (None: whichever)
 
 
-def encode(region: str, as_of_ms: int | None, streams: Sequence[ShippedStream], cells: Sequence[TrendCell]) -> bytes:
-    return orjson.dumps({"region": region, "as_of": as_of_ms, "streams": [s.to_wire() for s in streams],
-                         "cells": [c.to_wire() for c in cells]})
+def encode(region: str, as_of_ms: int | None, streams: Sequence[ShippedStream], cells: Sequence[TrendCell],
+           as_of_streams: Sequence[str] | None = None, generation: str | None = None) -> bytes:
+    doc: dict[str, Any] = {"region": region, "as_of": as_of_ms, "streams": [s.to_wire() for s in streams],
+                           "cells": [c.to_wire() for c in cells]}
+    if as_of_streams is not None:
+        doc["as_of_streams"] = list(as_of_streams)
+    if generation is not None:
+        doc["generation"] = generation
+    return orjson.dumps(doc)
 
 
 def decode(doc: Mapping[str, Any], limits: CellLimits, streams_max: int, cells_max: int,
@@ -147,7 +161,13 @@ def decode(doc: Mapping[str, Any], limits: CellLimits, streams_max: int, cells_m
     typed = [TrendCell.from_wire(c, limits) for c in cells]
     if any(c.stream not in declared for c in typed):
         raise BadUserInput("every cell's stream must be in the body's streams")
-    return TrendingBatch(str(doc["region"]), as_of, shipped, typed)
+    as_of_streams, generation = doc.get("as_of_streams"), doc.get("generation")
+    if as_of_streams is not None and (not isinstance(as_of_streams, list) or len(as_of_streams) > streams_max
+                                      or not all(_name(s, STREAM_ID_LEN_MAX) for s in as_of_streams)):
+        raise BadUserInput(f"as_of_streams must be an array of at most {streams_max} stream ids")
+    if generation is not None and not _name(generation, GENERATION_LEN_MAX):
+        raise BadUserInput(f"generation must be a string of at most {GENERATION_LEN_MAX} characters")
+    return TrendingBatch(str(doc["region"]), as_of, shipped, typed, as_of_streams, generation)
 
 
 def _int(value: object, low: int, high: int) -> bool:

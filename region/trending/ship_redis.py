@@ -7,7 +7,9 @@ removes each body's cells from inflight once the global tier acknowledged it. A 
 after the claim is marked dirty again, so the next round ships its newer state; a round that
 fails leaves its cells inflight, and the next claim keeps them. Delivery is at-least-once; the
 global tier keeps the newest state of each cell (version, then total). A stream's cells written
-before the region shipped to a global tier are marked once (`backfill`)."""
+before the region shipped to a global tier are marked once (`backfill`), and all of them again by a
+repair (`backfill(force=True)`: the global store was wiped, or the periodic repair pass).
+pt:ship:generation remembers the global store the region last shipped everything into."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from podium.replication.trending_wire import TrendCell
 
 from podium.redis_client import AnyRedis
 
+GENERATION_KEY = "pt:ship:generation"
 _RES = {"m": Resolution.MINUTE, "h": Resolution.HOUR, "d": Resolution.DAY}
 CLAIM = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -54,11 +57,12 @@ class TrendingOutbox:
         self.exact_items_max = exact_items_max
         self._claim = redis.register_script(CLAIM)
 
-    async def backfill(self, stream: str) -> int:
-        """Once per stream (a marker key remembers it): marks every cell it already holds, so the
-        counts written before this region shipped to a global tier reach it too. Returns cells marked."""
+    async def backfill(self, stream: str, force: bool = False) -> int:
+        """Once per stream (a marker key remembers it), or whenever `force`d: marks every cell it
+        holds, so counts written before this region shipped to a global tier (or lost by it) reach
+        it. Returns cells marked."""
         p = _prefix(stream)
-        if await _guard(self.redis.exists(p + "shipping")):
+        if not force and await _guard(self.redis.exists(p + "shipping")):
             return 0
 
         async def keys() -> list[bytes]:
@@ -71,6 +75,14 @@ class TrendingOutbox:
         # set last: a backfill cut short by an error runs again (marking twice is harmless)
         await _guard(self.redis.set(p + "shipping", b"1"))
         return marked
+
+    async def generation(self) -> str | None:
+        """The global store's generation the region last shipped everything into (None: never)."""
+        value = await _guard(self.redis.get(GENERATION_KEY))
+        return value.decode() if value is not None else None
+
+    async def set_generation(self, generation: str) -> None:
+        await _guard(self.redis.set(GENERATION_KEY, generation))
 
     async def claim(self, stream: str) -> int:
         """Moves the dirty cells into inflight; returns how many cells are inflight."""

@@ -201,6 +201,11 @@ def test_later_events_replace_the_shipped_cells_and_advance_as_of(world: World) 
     {"region": "eu-west", "as_of": None, "cells": [["s", "minute", 7, "", 1, 1, 0, 0, ["a"], [1], "!!"]], "streams": [
         {"id": "s", "dimensions": [], "resolutions": ["minute"], "kept": {"minute": 5}, "sketch_lg_size": 4,
          "public_read": True}]},
+    {"region": "eu-west", "as_of": 5, "streams": [], "cells": [], "as_of_streams": "s"},
+    {"region": "eu-west", "as_of": 5, "streams": [], "cells": [], "as_of_streams": [1, None]},
+    {"region": "eu-west", "as_of": 5, "streams": [], "cells": [], "as_of_streams": ["s"] * 5000},
+    {"region": "eu-west", "as_of": 5, "streams": [], "cells": [], "generation": 7},
+    {"region": "eu-west", "as_of": 5, "streams": [], "cells": [], "generation": "g" * 65},
 ])
 def test_hostile_bodies_are_4xx(world: World, doc: dict[str, Any]) -> None:
     import orjson

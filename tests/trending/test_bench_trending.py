@@ -25,4 +25,11 @@ def test_trending_bench_measures_podium_and_both_baselines(tmp_path: Path) -> No
     for b in res["baselines"].values():
         assert b["measured"] and b["items_per_s"] > 0
     assert all(v > 0 for v in res["ratios"].values())
-    assert "trending ingest" in markdown(results)
+    wide = res["wide_exact_30d"]           # the exact 30-day read of the wide stream, checked by the bench
+    assert wide["status"] == "measured" and wide["distinct_items"] == cfg.trending_distinct_items, wide
+    assert wide["equals_exact_top10"] and 0 < wide["p50_ms"] <= wide["p99_ms"]
+    world = res["world"]                   # world-wide trending, with its ratios to the same-run baselines
+    assert world["status"] == "measured" and world["ship"]["cells"] > 0, world
+    assert world["ratios"]["marks_on_vs_off_redis_cpu"] > 0
+    assert {"global_vs_region_exact_1h_p99", "global_vs_region_approximate_1h_p99"} <= set(world["ratios"])
+    assert "trending ingest" in markdown(results) and "world-wide trending" in markdown(results)

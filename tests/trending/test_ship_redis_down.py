@@ -20,6 +20,8 @@ CALLS: dict[str, Callable[[TrendingOutbox], Awaitable[Any]]] = {
     "pending": lambda o: o.pending("d", 10),
     "acknowledge": lambda o: o.acknowledge("d", ["pt:{d}:c:m:0:"]),
     "read": lambda o: o.read(StreamSpec("d"), ["pt:{d}:c:m:0:"]),
+    "generation": lambda o: o.generation(),
+    "set_generation": lambda o: o.set_generation("g"),
 }
 
 

@@ -86,7 +86,9 @@ def run(names: Sequence[str], cfg: BenchConfig, *, mode: str, command: str, out_
                 from podium.devtools.bench.trending import scenario_trending
 
                 assert stack is not None
-                res = scenario_trending(stack, cfg.trending_batches, cfg.trending_ack_batches, cfg.trending_reads)
+                res = scenario_trending(stack, cfg.trending_batches, cfg.trending_ack_batches, cfg.trending_reads,
+                                        wide=(cfg.trending_distinct_items, cfg.trending_wide_reads),
+                                        world=(cfg.trending_global_events, cfg.trending_global_reads))
             elif name == "notifications":
                 from podium.devtools.bench.notifications import scenario_notifications
 

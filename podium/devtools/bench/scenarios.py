@@ -61,6 +61,10 @@ class BenchConfig:
     trending_batches: int = 40               # 10,000-event batches ingested by `bench trending`
     trending_ack_batches: int = 200          # 500-event batches timed at half load
     trending_reads: int = 200                # reads per query shape
+    trending_distinct_items: int = 1_000_000  # the wide stream: distinct items of the exact 30-day read
+    trending_wide_reads: int = 20            # its exact reads (each past the server's merged-range cache)
+    trending_global_events: int = 60_000     # world-wide part (trending_global.py): events per region
+    trending_global_reads: int = 30          # its reads per query shape
     notify_players: int = 100_000            # `bench notifications`: board size
     notify_rules: int = 100                  # rules on the board
     notify_ticks: int = 200                  # board ticks evaluated
@@ -88,7 +92,8 @@ class BenchConfig:
                    peer_ingest_scores=50_000, redis_py_scores=50_000, subscribers=(2000,), subscription_rounds=5,
                    subscribers_over_workers=(),
                    global_seconds=3.0, contest_teams=100_000, contest_joins=5000, contest_live_seconds=60.0, trending_batches=15,
-                   trending_ack_batches=60, trending_reads=50, notify_players=20_000, notify_ticks=50,
+                   trending_ack_batches=60, trending_reads=50, trending_distinct_items=200_000, trending_wide_reads=10,
+                   trending_global_events=30_000, trending_global_reads=20, notify_players=20_000, notify_ticks=50,
                    notify_changes_per_tick=1000, notify_endpoints=50, notify_events=40, notify_ingest_rounds=2,
                    notify_ingest_seconds=4.0, notify_inbox_players=2000, notify_query_seconds=5.0,
                    kafka_worker_entries=100_000, kafka_paced_seconds=5.0)
@@ -100,6 +105,7 @@ class BenchConfig:
                    redis_benchmark_requests=1000, peer_reads=50, peer_ingest_scores=2000, redis_py_scores=2000,
                    subscribers=(20,), subscription_rounds=2, subscribers_over_workers=(), global_seconds=1.0, contest_teams=500,
                    contest_joins=50, contest_live_seconds=3.0, contest_subscribers=20, peer=False, trending_batches=2, trending_ack_batches=3, trending_reads=3,
+                   trending_distinct_items=10_000, trending_wide_reads=2, trending_global_events=10_000, trending_global_reads=2,
                    notify_players=500, notify_rules=8, notify_ticks=5, notify_changes_per_tick=20, notify_endpoints=3,
                    notify_events=5, notify_ingest_rounds=1, notify_ingest_seconds=3.0, notify_inbox_players=30,
                    notify_inbox_notes=5, notify_query_rps=100.0, notify_query_seconds=1.0, notify_compare_redis=False,

@@ -1,6 +1,9 @@
 """`podium bench trending`: event ingest, ack latency at half load and top-K reads of the trending
 room, against a region server in its own process, with baselines measured in the same run on the
-same events: a plain Redis ZINCRBY per bucket (pipelined) and a SQL GROUP BY in SQLite."""
+same events: a plain Redis ZINCRBY per bucket (pipelined) and a SQL GROUP BY in SQLite. Two more
+parts: the exact 30-day read of a wide stream (1M distinct items by default; checked against the
+exact top-10, each read past the server's merged-range cache) against SQLite's GROUP BY over the
+same events, and world-wide trending (trending_global.py) against its same-run baselines."""
 
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ from podium.devtools.bench.stack import ADMIN_KEY, GAME_KEY_ID, GAME_SECRET, Ben
 from podium.signing import signed_headers
 
 STREAM = "bench-trending"
+WIDE_STREAM = "bench-trending-wide"
+UNION_TTL_S = 1.1            # a little over trending.union_ttl_ms: every wide read merges afresh
 BATCH_EVENTS = 10_000
 ACK_BATCH_EVENTS = 500
 ITEMS = 100_000
@@ -43,13 +48,19 @@ def _events(n: int, now_ms: int, rng: random.Random, prefix: str) -> list[dict[s
              "dims": {"mode": "ranked" if i % 3 else "casual"}} for i in range(n)]
 
 
-def _post(client: httpx.Client, events: list[dict[str, Any]]) -> tuple[float, int]:
+def _post(client: httpx.Client, events: list[dict[str, Any]], retries: int = 0) -> tuple[float, int]:
+    """Posts one signed batch; a retryable 503 is retried (signed afresh) up to `retries` times
+    after its Retry-After: event ids make a resent batch count once."""
     raw = orjson.dumps({"events": events})
-    headers = signed_headers(GAME_KEY_ID, GAME_SECRET, "POST", "/v1/events", time.time_ns() // 1_000_000, raw)
-    t0 = time.perf_counter()
-    r = client.post("/v1/events", content=raw, headers=headers)
-    elapsed = time.perf_counter() - t0
-    r.raise_for_status()
+    for attempt in range(retries + 1):
+        headers = signed_headers(GAME_KEY_ID, GAME_SECRET, "POST", "/v1/events", time.time_ns() // 1_000_000, raw)
+        t0 = time.perf_counter()
+        r = client.post("/v1/events", content=raw, headers=headers)
+        elapsed = time.perf_counter() - t0
+        if r.status_code == 503 and attempt < retries:
+            time.sleep(float(r.headers.get("retry-after", "1")))
+            continue
+        r.raise_for_status()
     return elapsed, int(r.json()["counts"]["applied"])
 
 
@@ -143,7 +154,69 @@ def _sqlite_baseline(batches: list[list[dict[str, Any]]], reads: int, now_ms: in
     return out
 
 
-def scenario_trending(stack: BenchStack, batches_n: int, ack_batches: int, reads: int) -> dict[str, Any]:
+def _wide_batches(distinct: int, now_ms: int, rng: random.Random) -> list[list[dict[str, Any]]]:
+    """Every item once, with a random weight: `distinct` items in the range, in 10,000-event batches."""
+    return [[{"stream": WIDE_STREAM, "item": f"w-{i}", "at": now_ms - rng.randrange(SPAN_MS), "event_id": f"w{i}",
+              "weight": 1 + rng.randrange(1000)} for i in range(lo, min(distinct, lo + BATCH_EVENTS))]
+            for lo in range(0, distinct, BATCH_EVENTS)]
+
+
+def _wide_exact(base: str, distinct: int, reads: int) -> dict[str, Any]:
+    """Exact `trending` over the last 30 days of a stream with `distinct` items, against the exact
+    top-10 and SQLite's GROUP BY over the same events (same run)."""
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    r = httpx.post(f"{base}/v1/admin/streams", headers=admin, timeout=30,
+                   json={"id": WIDE_STREAM, "lateness_ms": 3_600_000, "items_per_bucket_max": 1_000_000,
+                         "sketch_lg_size": 10})
+    if r.status_code not in (201, 409):
+        return {"status": "failed", "reason": r.text[:200]}
+    now = time.time_ns() // 1_000_000
+    batches = _wide_batches(distinct, now, random.Random(16))
+    with httpx.Client(base_url=base, timeout=300) as client:
+        for events in batches:
+            _post(client, events, retries=10)      # a loaded machine's Redis may time out (503)
+        truth = sorted(((e["item"], e["weight"]) for b in batches for e in b), key=lambda p: (-p[1], p[0]))[:10]
+        samples, answer, refused = [], None, []
+        for _ in range(reads):
+            time.sleep(UNION_TTL_S)
+            t = time.perf_counter()
+            resp = client.post("/graphql", json={"query": QUERY, "variables": {"s": WIDE_STREAM, "l": "30d",
+                                                                                "p": "EXACT"}})
+            elapsed = (time.perf_counter() - t) * 1000
+            doc = resp.json()
+            if "errors" in doc:        # e.g. the store timed out (UNAVAILABLE): counted, not timed
+                refused.append({"ms": round(elapsed, 1), "error": str(doc["errors"])[:200]})
+                continue
+            samples.append(elapsed)
+            answer = doc["data"]["trending"]
+    if answer is None:
+        return {"status": "failed", "distinct_items": distinct, "reads": reads, "errors": refused}
+    with tempfile.TemporaryDirectory(prefix="podium-bench-sqlite-") as tmp:
+        db = sqlite3.connect(str(Path(tmp) / "wide.db"))
+        db.execute("CREATE TABLE events (item TEXT, at INTEGER, weight INTEGER)")
+        db.execute("CREATE INDEX events_at ON events (at)")
+        for events in batches:
+            db.executemany("INSERT INTO events VALUES (?, ?, ?)", [(e["item"], e["at"], e["weight"]) for e in events])
+        db.commit()
+        sql = []
+        for _ in range(reads):
+            t = time.perf_counter()
+            db.execute("SELECT item, SUM(weight) AS c FROM events WHERE at >= ? AND at < ? GROUP BY item "
+                       "ORDER BY c DESC, item LIMIT 10", (now - 30 * 86_400_000, now + 60_000)).fetchall()
+            sql.append((time.perf_counter() - t) * 1000)
+        db.close()
+    p99 = _pct(samples, 0.99)
+    return {"status": "measured", "distinct_items": distinct, "reads": reads, "errors": refused,
+            "p50_ms": _pct(samples, 0.5),
+            "p99_ms": p99, "equals_exact_top10": [(i["item"], int(i["count"])) for i in answer["items"]] == truth,
+            "sqlite_group_by_30d_p50_ms": _pct(sql, 0.5), "sqlite_group_by_30d_p99_ms": _pct(sql, 0.99),
+            "p99_vs_sqlite_group_by_30d_p99": round(p99 / max(1e-3, _pct(sql, 0.99)), 3)}
+
+
+def scenario_trending(stack: BenchStack, batches_n: int, ack_batches: int, reads: int,
+                      wide: tuple[int, int] | None = None, world: tuple[int, int] | None = None) -> dict[str, Any]:
+    """`wide`: (distinct items, reads) of the wide stream's exact read; `world`: (events per
+    region, reads) of the world-wide part. Either is left out when None."""
     base = stack.url
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
     r = httpx.post(f"{base}/v1/admin/streams", headers=admin, timeout=30,
@@ -189,7 +262,15 @@ def scenario_trending(stack: BenchStack, batches_n: int, ack_batches: int, reads
     approx_top = [i["item"] for i in answers["approximate_30d"]["items"]]
     zincrby = _zincrby_baseline(stack.redis.url, batches)
     sqlite = _sqlite_baseline(batches, reads, time.time_ns() // 1_000_000)
+    parts: dict[str, Any] = {}
+    if wide is not None:
+        parts["wide_exact_30d"] = _wide_exact(base, *wide)
+    if world is not None:
+        from podium.devtools.bench.trending_global import scenario_trending_global
+
+        parts["world"] = scenario_trending_global(*world)
     return {
+        **parts,
         "status": "measured",
         "events": applied, "batch_events": BATCH_EVENTS, "distinct_items_max": ITEMS,
         "podium_events_per_s": events_per_s,
@@ -227,6 +308,16 @@ def markdown_rows(res: dict[str, Any]) -> list[str]:
     if per_cpu.get("region_process"):
         rows.append(f"| trending ingest (events per CPU-second of the region process; of Redis) | "
                     f"{per_cpu['region_process']:,.0f} | Redis | {per_cpu['redis'] or 0:,.0f} | |")
+    wide = res.get("wide_exact_30d", {})
+    if wide.get("status") == "measured":
+        rows.append(f"| trending EXACT 30d p99 (ms), {wide['distinct_items']:,} distinct items "
+                    f"(equals the exact top-10: {wide['equals_exact_top10']}) | {wide['p99_ms']} | "
+                    f"SQLite GROUP BY 30d p99 | {wide['sqlite_group_by_30d_p99_ms']} | "
+                    f"{wide['p99_vs_sqlite_group_by_30d_p99']} |")
+    world = res.get("world", {})
+    if world.get("status") == "measured":
+        for name, ratio in world["ratios"].items():
+            rows.append(f"| world-wide trending: {name} | | same-run baseline | | {ratio} |")
     for name, stats in res["reads"].items():
         span = name.rsplit("_", 1)[1]
         rows.append(f"| trending {name} p99 (ms, GraphQL, k=10) | {stats['p99_ms']} | SQLite GROUP BY {span} p99 | "

@@ -6,7 +6,9 @@ and one for the global tier), with baselines from the same run:
     read, the wire encoding, the global tier's decode and conditional write; no HTTP hop);
   * reads: the global tier's `trending` (3 regions merged) against one region's, same range and K.
 
-    python -m podium.devtools.bench.trending_global [--events 60000] [--reads 30]"""
+    python -m podium.devtools.bench.trending_global [--events 60000] [--reads 30]
+
+`podium bench trending` runs it too (`scenario_trending_global`, with the ratios to its baselines)."""
 
 from __future__ import annotations
 
@@ -47,8 +49,9 @@ class InProcessTransport:
     def __init__(self, trending: GlobalTrending) -> None:
         self.trending = trending
 
-    async def send_trending(self, region: str, body: bytes) -> None:
-        await self.trending.intake(orjson.loads(body))
+    async def send_trending(self, region: str, body: bytes) -> dict[str, Any]:
+        reply: dict[str, Any] = await self.trending.intake(orjson.loads(body))
+        return reply
 
     async def aclose(self) -> None:
         return None
@@ -143,18 +146,35 @@ async def run(url_base: str, events: int, reads: int) -> dict[str, Any]:
     return out
 
 
+def ratios(out: dict[str, Any]) -> dict[str, float]:
+    """World-wide trending against its same-run baselines: Redis CPU per event with cells marked for
+    shipping against without, and the global tier's read p99 against one region's (same range, K)."""
+    on, off = out["ingest_marks_on"], out["ingest_marks_off"]
+    ratios = {"marks_on_vs_off_redis_cpu": round(on["redis_cpu_us_per_event"] / max(1e-3, off["redis_cpu_us_per_event"]), 3)}
+    for name, row in out.items():
+        if name.startswith("read_"):
+            ratios[f"global_vs_region_{name[5:]}_p99"] = round(row["global_p99_ms"] / max(1e-3, row["region_p99_ms"]), 3)
+    return ratios
+
+
+def scenario_trending_global(events: int, reads: int) -> dict[str, Any]:
+    """The measurement above on its own redis-server, as a `podium bench trending` part."""
+    with tempfile.TemporaryDirectory(prefix="podium-bench-global-") as tmp:
+        server = RedisServer(Path(tmp) / "redis", appendonly=False).start()
+        try:
+            out = asyncio.run(run(server.url.rsplit("/", 1)[0], events, reads))
+        finally:
+            server.stop()
+    return {"status": "measured", "events_per_region": max(1, events // BATCH) * BATCH, "reads": reads, **out,
+            "ratios": ratios(out)}
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--events", type=int, default=60_000, help="events per region (and per ingest variant)")
     p.add_argument("--reads", type=int, default=30)
     args = p.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        server = RedisServer(Path(tmp) / "redis", appendonly=False).start()
-        try:
-            result = asyncio.run(run(server.url.rsplit("/", 1)[0], args.events, args.reads))
-        finally:
-            server.stop()
-    print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+    print(orjson.dumps(scenario_trending_global(args.events, args.reads), option=orjson.OPT_INDENT_2).decode())
 
 
 if __name__ == "__main__":
