@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from podium.replication.trending_buckets import MINUTE_MS, parse_last
@@ -86,7 +86,7 @@ class TrendingFanOut:
         if self.subscriptions >= self.api.subscriptions_per_process_max:
             raise RateLimited("this process serves its maximum number of subscriptions; retry on another", 1.0)
 
-    async def subscribe(self, stream: str, window: str, k: int, dims: Dims = ()) -> AsyncIterator[TrendingUpdate]:
+    async def subscribe(self, stream: str, window: str, k: int, dims: Dims = ()) -> AsyncGenerator[TrendingUpdate, None]:
         """Updates of one (stream, window, k, dims) watch, shared by every subscriber of the same four."""
         self._admit(window, k)
         key = (stream, window, k, dims)
