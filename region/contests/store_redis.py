@@ -49,12 +49,24 @@ def contest_key(contest: str, part: str) -> str:
     return f"ct:{{{contest}}}:{part}"
 
 
-# Returns 1 saved, -1 locked (Redis time ≥ deadline). ARGV: team key, team JSON, deadline.
+# Returns 1 saved, -1 locked (Redis time ≥ deadline). ARGV: team key, team JSON, deadline. The
+# stored document's list of joined contests is kept (joins extend it inside Redis, see
+# joins_redis), so a join recorded between the caller's read and this write is not lost.
 _SAVE_TEAM = """
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 if now >= tonumber(ARGV[3]) then return -1 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local doc = ARGV[2]
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if raw then
+  local joined = cjson.decode(raw)['contests']
+  if type(joined) == 'table' and #joined > 0 then
+    local team = cjson.decode(doc)
+    team['contests'] = joined
+    doc = cjson.encode(team)
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], doc)
 return 1
 """
 
