@@ -12,7 +12,7 @@ Key layout (hash tags keep one match's, and one contest's, keys in one cluster s
     ct:{C}:entries         entry key (owner/team) → "version \t player=multiplier,…"
     ct:{C}:owners          owner → number of entries
     ct:{C}:idx:<player>    list: (multiplier, entry) pairs of the entries holding the player (frozen once indexed)
-    ct:{C}:idxcur          the index scan's HSCAN cursor, "done" once every entry is indexed
+    ct:{C}:idxcur          indexing progress: "scan:<HSCAN cursor>", "rank:<board position>", "done"
     ct:{C}:board           zset: entry → −points (ascending = best first; equal points by entry key)
     ct:{C}:ev:<event>      fan-out progress of one feed event: next index position, or "done"
     ct:{C}:ver             the board's version: bumped by every change (live ticks read it)
@@ -129,48 +129,60 @@ return got
 """
 
 
-# Index one HSCAN page of a locked contest's entries, inside Redis, atomic with the scan's cursor
-# (KEYS[3]), so a crash between pages resumes at the next page. KEYS: entries, board, cursor.
-# ARGV: count, the index key prefix, members per command. Each player's index is a list of
-# (multiplier, entry) pairs (RPUSH: O(1) per entry where a sorted set cost O(log n)); an entry
-# already on the board was indexed by an earlier page (HSCAN may return an entry twice), and is
-# skipped, so no team is counted twice. Returns 1 when the scan is done, else 0.
+# Index a locked contest, one step per call, atomic with its progress (KEYS[3]), so a crash
+# between calls resumes at the next step. KEYS: entries, board, progress. ARGV: count, the index
+# key prefix, members per command. Two passes:
+#   "scan:<cursor>"  one HSCAN page of entries onto the board at 0 points (ZADD NX: an entry HSCAN
+#                    returns twice is added once);
+#   "rank:<pos>"     `count` board members from rank pos, in board order (all at 0 points: entry
+#                    order), with their compositions (HMGET), appended to each player's list of
+#                    (multiplier, entry) pairs (RPUSH: O(1) per entry, where a sorted set cost
+#                    O(log n)). Walking the board by rank writes each entry once, and the lists
+#                    come out in the board's own order, so a fan-out walks the board's skiplist
+#                    in order (measured ~2x less Redis CPU per team than in hash order).
+# Returns 1 when every entry is indexed, else 0.
 _INDEX = """
-local cursor = redis.call('GET', KEYS[3])
-if cursor == 'done' then return 1 end
-local page = redis.call('HSCAN', KEYS[1], cursor or '0', 'COUNT', ARGV[1])
-local rows = page[2]
-local per = tonumber(ARGV[3])
+local progress = redis.call('GET', KEYS[3]) or 'scan:0'
+if progress == 'done' then return 1 end
+local count, per = tonumber(ARGV[1]), tonumber(ARGV[3])
+local step, at = string.sub(progress, 1, 4), string.sub(progress, 6)
+if step == 'scan' then
+  local page = redis.call('HSCAN', KEYS[1], at, 'COUNT', count)
+  local rows, board = page[2], {'NX'}
+  for i = 1, #rows, 2 do
+    board[#board + 1] = 0
+    board[#board + 1] = rows[i]
+    if #board > 2 * per then redis.call('ZADD', KEYS[2], unpack(board)); board = {'NX'} end
+  end
+  if #board > 1 then redis.call('ZADD', KEYS[2], unpack(board)) end
+  redis.call('SET', KEYS[3], page[1] == '0' and 'rank:0' or ('scan:' .. page[1]))
+  return 0
+end
+local pos = tonumber(at)
+local members = redis.call('ZRANGE', KEYS[2], pos, pos + count - 1)
 local by_player = {}
 local function flush(key, args)
   if #args > 0 then redis.call('RPUSH', key, unpack(args)) end
 end
-for first = 1, #rows, 2 * per do
-  local last = math.min(#rows, first + 2 * per - 1)
-  local members = {}
-  for i = first, last, 2 do members[#members + 1] = rows[i] end
-  local seen = redis.call('ZMSCORE', KEYS[2], unpack(members))
-  local board = {'NX'}
-  for j = 1, #members do
-    if not seen[j] then
-      local entry, comp = members[j], rows[first + 2 * j - 1]
-      board[#board + 1] = 0
-      board[#board + 1] = entry
-      local items = string.sub(comp, string.find(comp, '\t', 1, true) + 1)
-      for player, mult in string.gmatch(items, '([^,=]+)=(%d+)') do
-        local args = by_player[player]
-        if not args then args = {}; by_player[player] = args end
-        args[#args + 1] = mult
-        args[#args + 1] = entry
-        if #args >= 2 * per then flush(ARGV[2] .. player, args); by_player[player] = {} end
-      end
+for first = 1, #members, per do
+  local group = {}
+  for i = first, math.min(#members, first + per - 1) do group[#group + 1] = members[i] end
+  local comps = redis.call('HMGET', KEYS[1], unpack(group))
+  for j = 1, #group do
+    local entry, comp = group[j], comps[j]
+    local items = string.sub(comp, string.find(comp, '\t', 1, true) + 1)
+    for player, mult in string.gmatch(items, '([^,=]+)=(%d+)') do
+      local args = by_player[player]
+      if not args then args = {}; by_player[player] = args end
+      args[#args + 1] = mult
+      args[#args + 1] = entry
+      if #args >= 2 * per then flush(ARGV[2] .. player, args); by_player[player] = {} end
     end
   end
-  if #board > 1 then redis.call('ZADD', KEYS[2], unpack(board)) end
 end
 for player, args in pairs(by_player) do flush(ARGV[2] .. player, args) end
-if page[1] == '0' then redis.call('SET', KEYS[3], 'done'); return 1 end
-redis.call('SET', KEYS[3], page[1])
+if #members < count then redis.call('SET', KEYS[3], 'done'); return 1 end
+redis.call('SET', KEYS[3], 'rank:' .. (pos + #members))
 return 0
 """
 
@@ -307,16 +319,16 @@ class RedisContestStore:
         return state.decode() if isinstance(state, bytes) else str(state)
 
     async def build_index(self, contest_id: str) -> None:
-        """Index a locked contest: every entry into the board (0 points) and into the index of each of
-        its players, one HSCAN page per Lua call. Entries no longer change once locked, so the scan
-        sees a frozen hash; the cursor advances in the same call that writes a page, so a re-run
-        after a crash resumes where it stopped (and an entry HSCAN returns again is skipped)."""
+        """Index a locked contest: every entry into the board (0 points), then, in board order, into
+        the index of each of its players; one page per Lua call. Entries no longer change once
+        locked, so the scan sees a frozen hash; the progress advances in the same call that writes
+        a page, so a re-run after a crash resumes where it stopped."""
         while not await self.index_page(contest_id):
             pass
         await self._call(self.redis.incr(contest_key(contest_id, "ver")))
 
     async def index_page(self, contest_id: str) -> bool:
-        """Indexes the next HSCAN page; True once the whole contest is indexed."""
+        """Indexes the next page; True once the whole contest is indexed."""
         keys = [contest_key(contest_id, "entries"), contest_key(contest_id, "board"), contest_key(contest_id, "idxcur")]
         done = await self._call(self._index(keys=keys, args=[self.index_scan_entries, contest_key(contest_id, "idx:"),
                                                              INDEX_ZADD_MEMBERS]))
