@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import TypeVar
 
-from podium.region.contests.store_redis import contest_key, match_key
+from podium.region.contests.store_redis import CONTESTS_SPAN_LUA, contest_key, match_key
 
 from podium.redis_client import AnyRedis, store_reply
 
@@ -53,7 +53,7 @@ return codes
 # (or two processes) joining one team to two contests at once both land, and a team saved in
 # between keeps its new line-up. KEYS: teams. ARGV: deadline, then (team key, contest id) pairs.
 # Returns 1 recorded, -1 locked (Redis time ≥ deadline: nothing written).
-_RECORD_JOINED = """
+_RECORD_JOINED = CONTESTS_SPAN_LUA + """
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 if now >= tonumber(ARGV[1]) then return -1 end
@@ -62,24 +62,25 @@ for i = 2, #ARGV, 2 do
   local key, contest = ARGV[i], ARGV[i + 1]
   local doc = docs[key]
   if doc == nil then
-    local raw = redis.call('HGET', KEYS[1], key)
-    doc = raw and cjson.decode(raw) or false
+    doc = redis.call('HGET', KEYS[1], key)
     docs[key] = doc
     order[#order + 1] = key
   end
   if doc then
-    local contests = doc['contests']
-    if type(contests) ~= 'table' then contests = {}; doc['contests'] = contests end
-    local seen = false
-    for _, c in ipairs(contests) do if c == contest then seen = true; break end end
-    if not seen then contests[#contests + 1] = contest end
+    local full, first, close = contests_span(doc)
+    local item = '"' .. contest .. '"'
+    if not string.find(',' .. string.sub(full, first, close - 1) .. ',', ',' .. item .. ',', 1, true) then
+      if close > first then item = ',' .. item end
+      docs[key] = string.sub(full, 1, close - 1) .. item .. string.sub(full, close)
+    end
   end
 end
 for _, key in ipairs(order) do
-  if docs[key] then redis.call('HSET', KEYS[1], key, cjson.encode(docs[key])) end
+  if docs[key] then redis.call('HSET', KEYS[1], key, docs[key]) end
 end
 return 1
 """
+
 
 class RedisJoins:
     def __init__(self, redis: AnyRedis) -> None:

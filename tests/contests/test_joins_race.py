@@ -10,14 +10,16 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from podium.region.contests.joins import JoinLimits
+from podium.region.contests.joins_redis import RedisJoins
 from podium.region.contests.ledger_batcher import LedgerBatcher
 from podium.region.contests.ledger_sqlite import SqliteLedger
 from podium.region.contests.service import ContestService
-from podium.region.contests.store_redis import RedisContestStore
+from podium.region.contests.store_redis import RedisContestStore, match_key
 
 from podium.clock import SystemClock
 from tests.contests.test_contests_oracle import contest_doc, match_doc
@@ -94,3 +96,17 @@ async def test_racing_join_batches_keep_every_contest_on_the_team(redis_single: 
     cases[:0] = [(everything, None), (everything, 1)]      # every team into every contest from every service
     for n, (joins, resave) in enumerate(cases):
         await race(redis_single, tmp_path, f"r{n}", joins, resave)
+
+
+async def test_recording_extends_any_stored_list(redis_single: Any) -> None:
+    """Documents with no list, an empty one and a longer one: each contest is appended once, in
+    order, and the rest of the document is left as it was."""
+    docs = {"a/t": {"owner": "a", "id": "t", "version": 1},
+            "b/t": {"owner": "b", "id": "t", "version": 2, "contests": []},
+            "c/t": {"owner": "c\"contests\":[x]", "id": "t", "version": 3, "contests": ["k1", "k2"]}}
+    await redis_single.hset(match_key("rj", "teams"), mapping={k: orjson.dumps(v) for k, v in docs.items()})
+    joins = [(k, c) for c in ("k2", "k3", "k2") for k in docs] + [("missing/t", "k1")]
+    await RedisJoins(redis_single).record_joined({"rj": (2**47, joins)})
+    stored = {k.decode(): orjson.loads(v) for k, v in (await redis_single.hgetall(match_key("rj", "teams"))).items()}
+    want = {"a/t": ["k2", "k3"], "b/t": ["k2", "k3"], "c/t": ["k1", "k2", "k3"]}
+    assert stored == {k: {**docs[k], "contests": want[k]} for k in docs}
