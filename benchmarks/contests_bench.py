@@ -28,6 +28,7 @@ import random
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from podium.region.contests.store_redis import RedisContestStore, contest_key
 
 from podium.clock import SystemClock
 from podium.config import ApiLimits
+from podium.devtools.bench.contest_scripts_before import index_and_fan_out_before, index_and_fan_out_now
 from podium.fanout import FanOut
 from podium.redis_server import RedisServer
 
@@ -155,17 +157,20 @@ def contest_doc(contest_id: str, match_id: str, capacity: int, fee: int = 0) -> 
             "prizes": [], "rules": {"team_size": 11, "credit_cap": 100}}
 
 
-async def _fill(redis: aioredis.Redis, contest_id: str, teams: int, rnd: random.Random) -> None:
-    """Set-up: `teams` entries written straight into the contest's hash."""
+async def _fill(redis: aioredis.Redis, contest_id: str, teams: int, rnd: random.Random) -> Counter[str]:
+    """Set-up: `teams` entries written straight into the contest's hash; teams per player."""
+    picks: Counter[str] = Counter()
     for start in range(0, teams, PIPELINE_ENTRIES):
         pipe = redis.pipeline(transaction=False)
         mapping = {}
         for n in range(start, min(teams, start + PIPELINE_ENTRIES)):
             picked = rnd.sample(PLAYERS, 11)
+            picks.update(picked)
             mult = dict.fromkeys(picked, POINT_SCALE) | {picked[0]: 200, picked[1]: 150}
             mapping[f"u{n}/t"] = "1\t" + ",".join(f"{p}={m}" for p, m in sorted(mult.items()))
         pipe.hset(contest_key(contest_id, "entries"), mapping=mapping)
         await pipe.execute()
+    return picks
 
 
 async def _baseline_fanout(redis: aioredis.Redis, contest_id: str, player: str) -> tuple[float, int]:
@@ -186,6 +191,33 @@ async def _baseline_fanout(redis: aioredis.Redis, contest_id: str, player: str) 
             return time.perf_counter() - t0, updated
 
 
+async def _compare_scripts(redis_url: str, teams: int) -> dict[str, Any]:
+    """Same run, same teams: index + three events (the three most-picked players, in turn) with the
+    previous scripts (a sorted set per player) against the current ones (a list per player). The
+    first event meets a board still in entry order (cache-friendly), later ones a shuffled board.
+    The two boards must be equal."""
+    redis = aioredis.Redis.from_url(redis_url, socket_timeout=600)
+    picks = await _fill(redis, "prev", teams, random.Random(5))
+    await _fill(redis, "now", teams, random.Random(5))
+    players, delta = [p for p, _ in picks.most_common(3)], 6 * POINT_SCALE
+    store = RedisContestStore(redis)
+    out: dict[str, Any] = {"teams": teams, "before": await index_and_fan_out_before(
+        redis, "prev", players, delta, store.index_scan_entries, store.fanout_chunk_entries)}
+    print(json.dumps({"scripts_before": out["before"]}), file=sys.stderr, flush=True)
+    out["now"] = await index_and_fan_out_now(store, "now", players, delta)
+    print(json.dumps({"scripts_now": out["now"]}), file=sys.stderr, flush=True)
+    boards = [await redis.zrange(contest_key(c, "board"), 0, -1, withscores=True) for c in ("prev", "now")]
+    out["boards_equal"] = boards[0] == boards[1] and len(boards[0]) == teams
+    before, now = out["before"], out["now"]
+    out["ratio_index"] = {"wall": round(before["index_s"] / max(now["index_s"], 1e-6), 2),
+                          "redis_cpu": round(before["index_redis_cpu_s"] / max(now["index_redis_cpu_s"], 1e-6), 2)}
+    out["ratio_fanout_redis_cpu"] = [round(b["redis_cpu_s"] / max(n["redis_cpu_s"], 1e-6), 2)
+                                     for b, n in zip(before["events"], now["events"], strict=True)]
+    await redis.flushdb()
+    await redis.aclose()
+    return out
+
+
 async def _fanout(redis_url: str, teams: int, tmp: Path, live: dict[str, Any] | None = None) -> dict[str, Any]:
     # A bounded pool that queues (as a region's does): 2,000 subscribers' first reads must not open
     # 2,000 connections at once (a connection storm times out on a loaded machine).
@@ -199,21 +231,23 @@ async def _fanout(redis_url: str, teams: int, tmp: Path, live: dict[str, Any] | 
     await svc.create_contest(contest_doc("big", "bm", max(teams, 1)))
     rnd = random.Random(1)
     t0 = time.perf_counter()
-    await _fill(redis, "big", teams, rnd)
+    picks = await _fill(redis, "big", teams, rnd)
     fill_s = time.perf_counter() - t0
     await asyncio.sleep(max(0.0, deadline / 1000 - time.time()) + 0.05)
     t0 = time.perf_counter()
     await svc.ready_contests("bm")
     index_s = time.perf_counter() - t0
-    counts = {p: await redis.zcard(contest_key("big", f"idx:{p}")) for p in PLAYERS}
-    player = max(counts, key=lambda p: counts[p])
+    player = picks.most_common(1)[0][0]
+    redis_cpu0 = _redis_cpu_s(await redis.info("cpu"))
     t0 = time.perf_counter()
     [result] = await svc.feed([{"id": "e1", "match": "bm", "player": player, "kind": "six"}])
     fanout_s = time.perf_counter() - t0
+    fanout_redis_cpu_s = _redis_cpu_s(await redis.info("cpu")) - redis_cpu0
     base_s, base_updated = await _baseline_fanout(redis, "big", player)
     info = await redis.info("memory")
     print(json.dumps({"fanout_before_live": {"teams": teams, "teams_updated": result["entries_updated"],
                                              "fanout_s": round(fanout_s, 3), "index_s": round(index_s, 2),
+                                             "fanout_redis_cpu_s": round(fanout_redis_cpu_s, 3),
                                              "baseline_naive_s": round(base_s, 3)}}), file=sys.stderr, flush=True)
     live_result = None
     if live:
@@ -226,7 +260,8 @@ async def _fanout(redis_url: str, teams: int, tmp: Path, live: dict[str, Any] | 
     updated = result["entries_updated"]
     print(json.dumps({"live": live_result}), file=sys.stderr, flush=True)
     return {"live": live_result, "teams": teams, "teams_updated": updated, "fanout_s": round(fanout_s, 3),
-            "teams_updated_per_s": round(updated / fanout_s), "index_s": round(index_s, 2), "fill_s": round(fill_s, 2),
+            "teams_updated_per_s": round(updated / fanout_s),
+            "redis_cpu_us_per_team_updated": round(fanout_redis_cpu_s * 1e6 / max(updated, 1), 2), "index_s": round(index_s, 2), "fill_s": round(fill_s, 2),
             "baseline_naive_s": round(base_s, 3), "baseline_teams_updated": base_updated,
             "ratio_vs_naive": round(base_s / fanout_s, 2),
             "extrapolated_12m_teams_s": round(fanout_s * 12_000_000 / max(teams, 1), 1),
@@ -239,7 +274,7 @@ async def _joins(redis_url: str, ledger: Ledger, joins: int, concurrency: int = 
     baseline passes batch_max=1 (each join its own Redis round trips, the ledger still grouped)."""
     pool = aioredis.BlockingConnectionPool.from_url(redis_url, max_connections=64, timeout=None)
     redis = aioredis.Redis(connection_pool=pool)
-    await redis.flushdb()
+    await redis.flushdb(asynchronous=True)      # a 1M-team contest takes longer to free than a socket waits
     await ledger.open()
     svc = ContestService(RedisContestStore(redis), LedgerBatcher(ledger), SystemClock(), join_limits=limits)
     await svc.declare_match(match_doc("jm", int(time.time() * 1000) + 3_600_000))
@@ -283,10 +318,16 @@ async def _joins(redis_url: str, ledger: Ledger, joins: int, concurrency: int = 
 
 
 def run(teams: int = 1_000_000, joins: int = 20_000, events_per_min: int = 200, seconds: float = 300.0,
-        subscribers: int = 2000, tick_ms: int = 1000) -> dict[str, Any]:
+        subscribers: int = 2000, tick_ms: int = 1000, compare_teams: int | None = None) -> dict[str, Any]:
+    """`compare_teams`: teams of the same-run comparison with the previous scripts (None: as many
+    as `teams`, at most 100,000; 0: skip it)."""
+    compare_teams = min(teams, 100_000) if compare_teams is None else compare_teams
     live = {"events_per_min": events_per_min, "seconds": seconds, "subscribers": subscribers, "tick_ms": tick_ms}
     with tempfile.TemporaryDirectory() as tmp, RedisServer(Path(tmp) / "redis", appendonly=False) as redis:
-        result: dict[str, Any] = {"fanout": asyncio.run(_fanout(redis.url, teams, Path(tmp), live if seconds > 0 else None))}
+        result: dict[str, Any] = {}
+        if compare_teams:
+            result["scripts_vs_before"] = asyncio.run(_compare_scripts(redis.url, compare_teams))
+        result["fanout"] = asyncio.run(_fanout(redis.url, teams, Path(tmp), live if seconds > 0 else None))
         unbatched = JoinLimits(batch_max=1, flushes_max=JOIN_CONCURRENCY)
         result["joins_sqlite_baseline_unbatched"] = asyncio.run(
             _joins(redis.url, SqliteLedger(Path(tmp) / "joins0.db"), joins, limits=unbatched))
@@ -313,6 +354,9 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=300.0, help="live phase length (0: skip it)")
     parser.add_argument("--subscribers", type=int, default=2000)
     parser.add_argument("--tick-ms", type=int, default=1000)
+    parser.add_argument("--compare-teams", type=int, default=None,
+                        help="teams of the same-run comparison with the previous index/fan-out scripts "
+                             "(default: --teams, at most 100,000; 0: skip)")
     args = parser.parse_args()
-    print(json.dumps(run(args.teams, args.joins, args.events_per_min, args.seconds, args.subscribers, args.tick_ms),
-                     indent=2))
+    print(json.dumps(run(args.teams, args.joins, args.events_per_min, args.seconds, args.subscribers, args.tick_ms,
+                         args.compare_teams), indent=2))

@@ -116,24 +116,18 @@ class Joins:
         return [o if o is not None else RuntimeError("join left unanswered") for o in out]
 
     async def _record_joined(self, valid: list[_Ready], codes: dict[str, list[int]]) -> None:
-        """Adds each newly joined contest to its team's list (save_team carries edits into them)."""
-        added: dict[tuple[str, str], tuple[_Ready, list[str]]] = {}
+        """Adds each newly joined contest to its team's list (save_team carries edits into them). The
+        list is extended inside Redis (`RedisJoins.record_joined`), not rewritten from the copy read
+        at the start of the batch, so concurrent batches joining one team to other contests all land."""
+        joined: dict[str, tuple[int, list[tuple[str, str]]]] = {}
         taken = dict.fromkeys(codes, 0)
         for r in valid:
             code = codes[r.contest.id][taken[r.contest.id]]
-            assert r.saved is not None
-            if code == 1 and r.contest.id not in r.saved.contests:
-                slot = added.setdefault((r.match.id, r.key), (r, list(r.saved.contests)))
-                if r.contest.id not in slot[1]:
-                    slot[1].append(r.contest.id)
             taken[r.contest.id] += 1
-        docs: dict[str, tuple[int, list[tuple[str, bytes]]]] = {}
-        for (match_id, key), (r, contests) in added.items():
-            assert r.team is not None and r.saved is not None
-            doc = orjson.dumps({**r.team.to_dict(), "version": r.saved.version, "contests": contests})
-            docs.setdefault(match_id, (r.match.deadline_ms, []))[1].append((key, doc))
-        if docs:
-            await self.entries.save_teams(docs)
+            if code == 1:
+                joined.setdefault(r.match.id, (r.match.deadline_ms, []))[1].append((r.key, r.contest.id))
+        if joined:
+            await self.entries.record_joined(joined)
 
     async def _charge(self, valid: list[_Ready], codes: dict[str, list[int]],
                       out: list[dict[str, Any] | BaseException | None]) -> None:

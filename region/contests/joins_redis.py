@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import TypeVar
 
-from podium.region.contests.store_redis import contest_key, match_key
+from podium.region.contests.store_redis import CONTESTS_SPAN_LUA, contest_key, match_key
 
 from podium.redis_client import AnyRedis, store_reply
 
@@ -48,13 +48,36 @@ end
 return codes
 """
 
-# Save many team documents of one match unless Redis time has reached the deadline. KEYS: teams.
-# ARGV: deadline, then (team key, team JSON) pairs. Returns 1 saved, -1 locked (nothing written).
-_SAVE_TEAMS = """
+# Record newly joined contests on the teams of one match, inside Redis: each team document is read,
+# the contest ids it lacks are appended, and it is written back in the same call, so two batches
+# (or two processes) joining one team to two contests at once both land, and a team saved in
+# between keeps its new line-up. KEYS: teams. ARGV: deadline, then (team key, contest id) pairs.
+# Returns 1 recorded, -1 locked (Redis time ≥ deadline: nothing written).
+_RECORD_JOINED = CONTESTS_SPAN_LUA + """
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 if now >= tonumber(ARGV[1]) then return -1 end
-for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local docs, order = {}, {}
+for i = 2, #ARGV, 2 do
+  local key, contest = ARGV[i], ARGV[i + 1]
+  local doc = docs[key]
+  if doc == nil then
+    doc = redis.call('HGET', KEYS[1], key)
+    docs[key] = doc
+    order[#order + 1] = key
+  end
+  if doc then
+    local full, first, close = contests_span(doc)
+    local item = '"' .. contest .. '"'
+    if not string.find(',' .. string.sub(full, first, close - 1) .. ',', ',' .. item .. ',', 1, true) then
+      if close > first then item = ',' .. item end
+      docs[key] = string.sub(full, 1, close - 1) .. item .. string.sub(full, close)
+    end
+  end
+end
+for _, key in ipairs(order) do
+  if docs[key] then redis.call('HSET', KEYS[1], key, docs[key]) end
+end
 return 1
 """
 
@@ -63,7 +86,7 @@ class RedisJoins:
     def __init__(self, redis: AnyRedis) -> None:
         self.redis = redis
         self._enter_many = redis.register_script(_ENTER_MANY)
-        self._save_teams = redis.register_script(_SAVE_TEAMS)
+        self._record_joined = redis.register_script(_RECORD_JOINED)
 
     async def _call(self, pending: Awaitable[T]) -> T:
         return await store_reply(pending, "contest store")
@@ -93,13 +116,14 @@ class RedisJoins:
         rows = await self._call(pipe.execute())
         return {c: [int(code) for code in codes] for c, codes in zip(contests, rows, strict=True)}
 
-    async def save_teams(self, docs: Mapping[str, tuple[int, Sequence[tuple[str, bytes]]]]) -> None:
-        """Per match id: (deadline, [(team key, team JSON)]); one round trip. A match past its deadline
-        keeps its teams as they were (as a single join's record of its contest, best effort)."""
+    async def record_joined(self, joined: Mapping[str, tuple[int, Sequence[tuple[str, str]]]]) -> None:
+        """Per match id: (deadline, [(team key, contest id)]) → each contest id added to its team's
+        list in Redis (read-modify-write inside one Lua call per match); one round trip. A match
+        past its deadline keeps its teams as they were."""
         pipe = self.redis.pipeline(transaction=False)
-        for match_id, (deadline_ms, pairs) in docs.items():
-            args: list[str | int | bytes] = [deadline_ms]
-            for key, doc in pairs:
-                args.extend((key, doc))
-            await self._save_teams(keys=[match_key(match_id, "teams")], args=args, client=pipe)  # type: ignore[arg-type]
+        for match_id, (deadline_ms, pairs) in joined.items():
+            args: list[str | int] = [deadline_ms]
+            for key, contest in pairs:
+                args.extend((key, contest))
+            await self._record_joined(keys=[match_key(match_id, "teams")], args=args, client=pipe)  # type: ignore[arg-type]
         await self._call(pipe.execute())

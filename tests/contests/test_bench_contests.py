@@ -11,6 +11,10 @@ def test_bench_contests_runs_every_phase() -> None:
     cfg = BenchConfig.tiny()
     result = scenarios.scenario_contests(cfg)
     assert result["status"] == "measured", result
+    compared = result["scripts_vs_before"]       # the previous index/fan-out scripts leave the same board
+    assert compared["teams"] == cfg.contest_teams and compared["boards_equal"]
+    updated = [[e["teams_updated"] for e in compared[v]["events"]] for v in ("before", "now")]
+    assert updated[0] == updated[1] and all(0 < n < cfg.contest_teams for n in updated[0]), updated
     fanout = result["fanout"]
     assert fanout["teams"] == cfg.contest_teams
     assert 0 < fanout["teams_updated"] == fanout["baseline_teams_updated"] < cfg.contest_teams
