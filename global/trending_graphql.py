@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
 from podium.global_.trending_service import GlobalTrendAnswer, GlobalTrending
 from podium.replication.trending_buckets import Calendar
-from podium.replication.trending_live import TrendingUpdate
+from podium.replication.trending_graphql_types import (
+    CalendarInput,
+    TrendingChanged,
+    TrendingItem,
+)
 from podium.replication.trending_series import series_for
 from podium.replication.trending_topk import Precision as TrendPrecision
-from podium.replication.trending_topk import TrendItem
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -25,33 +27,9 @@ from podium.errors import BadUserInput, Unavailable
 from podium.gql import typed
 from podium.gql.auth import authorize_read
 from podium.gql.errors import as_graphql_errors
-from podium.gql.live import ChangeKind
 from podium.gql.live_fast import deliver
 from podium.gql.scalars import Long
 from podium.gql.types import Precision, as_of
-from podium.top_diff import TopChange
-
-
-@strawberry.enum(name="TrendingCalendar", description="A calendar range in the query's time zone.")
-class CalendarInput(Enum):
-    DAY = "DAY"
-    WEEK = "WEEK"
-
-
-@strawberry.type(description="One ranked item. EXACT: lower = upper = count. APPROXIMATE: the true world-wide "
-                             "count lies in [lower, upper]; errorBound = upper - lower <= epsilon * total.")
-class TrendingItem:
-    rank: int
-    item: str
-    count: Long
-    lower: Long
-    upper: Long
-    error_bound: Long
-
-    @classmethod
-    def from_item(cls, t: TrendItem) -> TrendingItem:
-        return cls(rank=t.rank, item=t.item, count=Long(t.count), lower=Long(t.lower), upper=Long(t.upper),
-                   error_bound=Long(t.error_bound))
 
 
 @strawberry.type(description="How far the global tier holds one region's counts of the stream.")
@@ -122,42 +100,6 @@ class GlobalTrendingQuery:
                                      calendar=Calendar(calendar.value) if calendar else None, tz=tz, k=k,
                                      dims=dims, precision=TrendPrecision(precision.value))
         return WorldTrending.from_answer(answer)
-
-
-@strawberry.type(description="One change to a watched world-wide trending top-K.")
-class TrendingChange:
-    kind: ChangeKind
-    item: str
-    rank: int | None
-    previous_rank: int | None
-    count: Long | None
-    previous_count: Long | None
-
-    @classmethod
-    def from_change(cls, c: TopChange) -> TrendingChange:
-        return cls(kind=ChangeKind(c.kind.value), item=c.player, rank=c.rank, previous_rank=c.previous_rank,
-                   count=c.score, previous_count=c.previous_score)  # type: ignore[arg-type]
-
-
-@strawberry.type(description="The first message holds the full world-wide top-K (`full: true`); later ones "
-                             "only the changes, at most one per tick (a region's shipped cells, or the window "
-                             "sliding). Counts as `trending` with precision EXACT answers them.")
-class TrendingChanged:
-    stream: str
-    window: str
-    k: int
-    seq: int
-    full: bool
-    items: list[TrendingItem]
-    changes: list[TrendingChange]
-    as_of: datetime
-
-    @classmethod
-    def from_update(cls, u: TrendingUpdate) -> TrendingChanged:
-        return cls(stream=u.stream, window=u.window, k=u.k, seq=u.seq, full=u.full,
-                   items=[TrendingItem(rank=e.rank, item=e.player, count=Long(e.score), lower=Long(e.score),
-                                       upper=Long(e.score), error_bound=Long(0)) for e in u.items],
-                   changes=[TrendingChange.from_change(c) for c in u.changes], as_of=as_of(u.as_of_ms))
 
 
 @strawberry.type

@@ -4,18 +4,20 @@ mixed into the region's Query and Subscription types (thin resolvers over Trendi
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from datetime import datetime
-from enum import Enum
 from typing import Annotated, Any, cast
 
 import strawberry
 from podium.region.api.http import IDEMPOTENCY_KEY_LEN_MAX
 from podium.region.trending.events import query_series
-from podium.region.trending.live import TrendingUpdate
 from podium.region.trending.service import TrendingService
 from podium.replication.trending_buckets import Calendar
+from podium.replication.trending_graphql_types import (
+    CalendarInput,
+    TrendingChanged,
+    TrendingItem,
+)
 from podium.replication.trending_topk import Precision as TrendPrecision
-from podium.replication.trending_topk import TrendAnswer, TrendItem
+from podium.replication.trending_topk import TrendAnswer
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -23,33 +25,9 @@ from podium.errors import BadUserInput, Unauthenticated, Unavailable
 from podium.gql import typed
 from podium.gql.auth import authorize_read, require_admin
 from podium.gql.errors import as_graphql_errors
-from podium.gql.live import ChangeKind
 from podium.gql.live_fast import deliver
 from podium.gql.scalars import Long
-from podium.gql.types import Precision, as_of
-from podium.top_diff import TopChange
-
-
-@strawberry.enum(name="TrendingCalendar", description="A calendar range in the query's time zone.")
-class CalendarInput(Enum):
-    DAY = "DAY"      # today, local midnight to local midnight
-    WEEK = "WEEK"    # this ISO week, Monday 00:00 local
-
-
-@strawberry.type(description="One ranked item. Exact answers: lower = upper = count. Approximate: the "
-                             "true count lies in [lower, upper]; errorBound = upper - lower <= epsilon * total.")
-class TrendingItem:
-    rank: int
-    item: str
-    count: Long
-    lower: Long
-    upper: Long
-    error_bound: Long
-
-    @classmethod
-    def from_item(cls, t: TrendItem) -> TrendingItem:
-        return cls(rank=t.rank, item=t.item, count=Long(t.count), lower=Long(t.lower), upper=Long(t.upper),
-                   error_bound=Long(t.error_bound))
+from podium.gql.types import Precision
 
 
 @strawberry.type(description="The top-K of a stream over [from, to) (Unix ms, whole minutes).")
@@ -72,41 +50,6 @@ class Trending:
         return cls(stream=a.stream, from_=Long(a.from_ms), to=Long(a.to_ms), precision=Precision(a.precision.value),
                    items=[TrendingItem.from_item(t) for t in a.items], total=Long(a.total), other=Long(a.other),
                    guaranteed=a.guaranteed, epsilon=a.epsilon, delta=a.delta, buckets=a.buckets)
-
-
-@strawberry.type(description="One change to a watched trending top-K.")
-class TrendingChange:
-    kind: ChangeKind
-    item: str
-    rank: int | None
-    previous_rank: int | None
-    count: Long | None
-    previous_count: Long | None
-
-    @classmethod
-    def from_change(cls, c: TopChange) -> TrendingChange:
-        return cls(kind=ChangeKind(c.kind.value), item=c.player, rank=c.rank, previous_rank=c.previous_rank,
-                   count=c.score, previous_count=c.previous_score)  # type: ignore[arg-type]
-
-
-@strawberry.type(description="The first message holds the full top-K (`full: true`); later ones only the "
-                             "changes, at most one per tick (new events, or the window sliding).")
-class TrendingChanged:
-    stream: str
-    window: str
-    k: int
-    seq: int
-    full: bool
-    items: list[TrendingItem]
-    changes: list[TrendingChange]
-    as_of: datetime
-
-    @classmethod
-    def from_update(cls, u: TrendingUpdate) -> TrendingChanged:
-        return cls(stream=u.stream, window=u.window, k=u.k, seq=u.seq, full=u.full,
-                   items=[TrendingItem(rank=e.rank, item=e.player, count=Long(e.score), lower=Long(e.score),
-                                       upper=Long(e.score), error_bound=Long(0)) for e in u.items],
-                   changes=[TrendingChange.from_change(c) for c in u.changes], as_of=as_of(u.as_of_ms))
 
 
 def trending_of(info: Info[Any, Any]) -> TrendingService:
