@@ -6,12 +6,9 @@ process had taken), and a rebuild from the warm store equals the oracle."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -29,38 +26,22 @@ from podium.client import GameServerClient
 from podium.clock import SystemClock
 from podium.config import HistorySettings
 from podium.keys import keys_of
-from podium.processes import wait_ready
 from podium.redis_client import connect
 from podium.redis_server import RedisServer, free_port
-from tests.conftest import ADMIN_KEY, GAME_KEY_ID, GAME_SECRET
+from tests.conftest import GAME_KEY_ID, GAME_SECRET
+from tests.faults.region_process import spawn_region
 
 pytestmark = pytest.mark.anyio
 BOARD = "kills"
 PLAYERS = 300
 BATCHES = 40
 BATCH_ENTRIES = 100
-SPAWN_TIMEOUT_S = 90   # a cold `podium serve` imports for seconds on a loaded 2-core machine
 
 
 def _spawn(port: int, redis_url: str, data_dir: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PODIUM_") and k != "REDIS_URL"}
-    env.update({
-        "REDIS_URL": redis_url, "PODIUM_PORT": str(port), "PODIUM_DATA_DIR": str(data_dir),
-        "PODIUM_GAME_SERVER_KEYS": json.dumps({GAME_KEY_ID: GAME_SECRET}), "PODIUM_ADMIN_KEYS": json.dumps([ADMIN_KEY]),
-        "PODIUM_BOARDS": json.dumps([{"id": BOARD, "operator": "increment"}]),
-        "PODIUM_HISTORY__SNAPSHOT_INTERVAL_S": "0", "PODIUM_HISTORY__BACKLOG_CLAIM_IDLE_MS": "1000",
-        "PODIUM_INGEST__IDEMPOTENCY_PENDING_MS": "1500",
-        "PODIUM_API__RATE_LIMIT_PER_S": "100000", "PODIUM_API__RATE_LIMIT_BURST": "100000",
-    })
-    log = (data_dir / "podium.log").open("ab")
-    proc = subprocess.Popen([sys.executable, "-m", "podium", "serve", "--role", "region"], env=env,
-                            stdout=log, stderr=subprocess.STDOUT, cwd=data_dir)
-    log.close()
-    ready = wait_ready(f"http://127.0.0.1:{port}", SPAWN_TIMEOUT_S, alive=lambda: proc.poll() is None)
-    assert proc.poll() is None, (data_dir / "podium.log").read_text()[-3000:]
-    if ready:
-        return proc
-    raise AssertionError("region not ready: " + (data_dir / "podium.log").read_text()[-2000:])
+    return spawn_region(port, redis_url, data_dir, BOARD,
+                        {"PODIUM_HISTORY__SNAPSHOT_INTERVAL_S": "0", "PODIUM_HISTORY__BACKLOG_CLAIM_IDLE_MS": "1000",
+                 "PODIUM_INGEST__IDEMPOTENCY_PENDING_MS": "1500"})
 
 
 async def test_kill9_region_during_ingest_loses_nothing(tmp_path: Path) -> None:

@@ -13,13 +13,10 @@ outbox holds each once."""
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -32,9 +29,9 @@ from podium.region.notifications.journal_redis import PENDING_KEY
 from podium.region.notifications.outbox_redis import OUTBOX_KEY
 from redis import Redis
 
-from podium.processes import wait_ready
 from podium.redis_server import RedisServer, free_port
-from tests.conftest import ADMIN_KEY, GAME_KEY_ID, GAME_SECRET
+from tests.conftest import ADMIN_KEY
+from tests.faults.region_process import spawn_region
 from tests.notifications.readiness import wait_rules_live
 from tests.region.helpers import entry, post_scores
 
@@ -42,30 +39,14 @@ BOARD = "arena"
 PLAYERS = 40
 ENTERED_N = 50              # above the board's size: every player enters once, when they first score
 THRESHOLD = 400
-SPAWN_TIMEOUT_S = 90        # a cold `podium serve` imports for seconds on a loaded 2-core machine
 WAIT_S = 60.0
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 HELD = "notifications held until the store answers"      # the engine's log line: a write failed, retried
 
 
 def _spawn(port: int, redis_url: str, data_dir: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PODIUM_") and k != "REDIS_URL"}
-    env.update({
-        "REDIS_URL": redis_url, "PODIUM_PORT": str(port), "PODIUM_DATA_DIR": str(data_dir),
-        "PODIUM_GAME_SERVER_KEYS": json.dumps({GAME_KEY_ID: GAME_SECRET}), "PODIUM_ADMIN_KEYS": json.dumps([ADMIN_KEY]),
-        "PODIUM_BOARDS": json.dumps([{"id": BOARD, "operator": "increment"}]),
-        "PODIUM_NOTIFICATIONS__LIVE_POLL_MS": "100",
-        "PODIUM_API__RATE_LIMIT_PER_S": "100000", "PODIUM_API__RATE_LIMIT_BURST": "100000",
-    })
-    log = (data_dir / "podium.log").open("ab")
-    proc = subprocess.Popen([sys.executable, "-m", "podium", "serve", "--role", "region"], env=env,
-                            stdout=log, stderr=subprocess.STDOUT, cwd=data_dir)
-    log.close()
-    if wait_ready(f"http://127.0.0.1:{port}", SPAWN_TIMEOUT_S, alive=lambda: proc.poll() is None):
-        return proc
-    proc.kill()
-    proc.wait()
-    raise AssertionError("region not ready: " + (data_dir / "podium.log").read_text()[-3000:])
+    return spawn_region(port, redis_url, data_dir, BOARD,
+                        {"PODIUM_NOTIFICATIONS__LIVE_POLL_MS": "100"})
 
 
 def _inbox_rows(path: Path) -> list[tuple[str, str, str]]:
