@@ -7,7 +7,8 @@ from __future__ import annotations
 # Event-id dedup. KEYS[1] is the current id set, KEYS[2..] the older sets still inside the dedup
 # window; ARGV[1] the current set's TTL (ms), ARGV[2] the ids as one MessagePack array (unpacked
 # in C by cmsgpack: one argument instead of one per id, so the client packs no per-id frames),
-# ARGV[3] "1" when the client saw no id twice in the batch. Returns the 0-based indices of the
+# ARGV[3] "1" when the client saw no id twice in the batch, ARGV[4] "0" to only check (the ids are
+# then committed by COMMIT_INCREMENT, with the counts). Returns the 0-based indices of the
 # duplicates (ids seen in a set, or earlier in the same call). Sets that do not exist (yet, or
 # any more) are not asked; a batch of distinct ids none of which was seen is added as it came,
 # with no per-id Lua work. SMISMEMBER/SADD take the ids in chunks: `unpack` of more than ~8,000
@@ -37,6 +38,7 @@ if any or ARGV[3] ~= '1' then
     else seen[id] = true; fresh[#fresh + 1] = id end
   end
 end
+if ARGV[4] == '0' then return dup end
 for lo = 1, #fresh, CH do
   redis.call('SADD', KEYS[1], unpack(fresh, lo, math.min(lo + CH - 1, #fresh)))
 end
@@ -74,7 +76,7 @@ return out
 # total weight stays below 10^14 (batch_events_max * WEIGHT_MAX). A cell whose items all fit under
 # the cap takes one ZINCRBY per item; otherwise each new item is admitted while the cap allows, the
 # rest of the weight is "other". Returns each sketch list's length (the caller compacts long ones).
-INCREMENT = """
+_INCREMENT_BODY = """
 local cap = tonumber(ARGV[1])
 local cells = cmsgpack.unpack(ARGV[2])
 local lengths = {}
@@ -101,8 +103,39 @@ for c = 1, #cells do
   redis.call('PEXPIREAT', mkey, exp)
   lengths[#lengths + 1] = redis.call('RPUSH', skey, ARGV[2 + c])
   redis.call('PEXPIREAT', skey, exp)
-  if KEYS[2] then redis.call('SADD', KEYS[2], zkey) end
+  if dirty then redis.call('SADD', dirty, zkey) end
 end
+"""
+
+INCREMENT = """
+local dirty = KEYS[2]
+""" + _INCREMENT_BODY + """redis.call('INCR', KEYS[1])
+return lengths
+"""
+
+# The counts of a batch that fits one call, and its event ids with them (exactly once: a batch whose
+# counts did not land left no id behind, so its retry counts it). KEYS[1] is the version counter,
+# KEYS[2] (when shipping) the dirty set, then the id sets as for DEDUP (the current one first);
+# ARGV as INCREMENT, then the number of id sets, the fresh ids (one MessagePack array, distinct)
+# and the current id set's TTL. If an id was counted meanwhile (a concurrent batch), nothing is
+# written and the reply is {-1}: the caller dedups again and rebuilds its cells.
+COMMIT_INCREMENT = """
+local ids, ttl, nsets = cmsgpack.unpack(ARGV[#ARGV - 1]), ARGV[#ARGV], tonumber(ARGV[#ARGV - 2])
+local first = #KEYS - nsets + 1
+local dirty = nil
+if first > 2 then dirty = KEYS[2] end
+for k = first, #KEYS do
+  if redis.call('EXISTS', KEYS[k]) == 1 then
+    for lo = 1, #ids, 4000 do
+      local r = redis.call('SMISMEMBER', KEYS[k], unpack(ids, lo, math.min(lo + 3999, #ids)))
+      for j = 1, #r do if r[j] == 1 then return {-1} end end
+    end
+  end
+end
+""" + _INCREMENT_BODY + """for lo = 1, #ids, 4000 do
+  redis.call('SADD', KEYS[first], unpack(ids, lo, math.min(lo + 3999, #ids)))
+end
+if #ids > 0 then redis.call('PEXPIRE', KEYS[first], ttl) end
 redis.call('INCR', KEYS[1])
 return lengths
 """

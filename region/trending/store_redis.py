@@ -10,8 +10,8 @@ Per stream (hash tag `{stream}`, so a stream's keys share a cluster slot), bucke
   pt:{s}:ver                      bumped by every batch (live subscriptions re-read on change)
   pt:{s}:dirty, pt:{s}:inflight   cells written since the global tier last took them (ship_redis.py)
   pt:{s}:shipping                 set once the stream's earlier cells were marked for the global tier
-A batch is aggregated in Python (`ingest_plan`) and written by at most three Lua calls (dedup,
-dimension caps, counts: `ingest_lua`); the table in `table.py` is their reference; long sketch
+A batch is aggregated in Python (`ingest_plan`) and written by at most three Lua calls (dedup check,
+dimension caps, counts with the batch's ids: `ingest_lua`); the table in `table.py` is their reference; long sketch
 lists are compacted in the background (`sketch_compaction_redis`);
 every bucket key expires when its resolution's retention has passed. Streams are declared in the
 hash pt:streams."""
@@ -48,6 +48,7 @@ EXPIRY_SLACK_MS = 60_000
 REFRESH_MS = 1000
 _MSGPACK = msgspec.msgpack.Encoder()   # Lua arguments packed in C (ingest_lua unpacks with cmsgpack)
 DEDUP_SLOTS = 4           # the dedup window is split in this many id sets (an id is kept 1-1.25 windows)
+COMMIT_ATTEMPTS_MAX = 8   # a batch racing concurrent batches that share its ids dedups again at most this often
 
 
 def _prefix(stream: str) -> str:
@@ -100,6 +101,7 @@ class RedisTrendingStore:
         self._dedup_script = redis.register_script(ingest_lua.DEDUP)
         self._admit = redis.register_script(ingest_lua.ADMIT_VALUES)
         self._increment = redis.register_script(ingest_lua.INCREMENT)
+        self._commit_increment = redis.register_script(ingest_lua.COMMIT_INCREMENT)
         self.compactor = SketchCompactor(redis, _guard)
         self.ship_marks = False     # mark written cells in pt:{s}:dirty (a global tier takes them)
 
@@ -108,59 +110,100 @@ class RedisTrendingStore:
         return await self.apply_columns(spec, EventColumns.of_events(events))
 
     async def apply_columns(self, spec: StreamSpec, cols: EventColumns, now_ms: int | None = None) -> list[bool]:
-        """Dedups the batch's ids (one call per `lua_events_max` ids), offers its dimension values
-        to their caps (one call, streams with dimensions only), then writes the aggregated counts
-        and sketch deltas (one call per `lua_increments_max` items). A crash between the calls
-        leaves ids marked whose counts are missing: the batch's retry then answers "duplicate"
-        for them (at-most-once, as the previous single script was per event)."""
+        """Dedups the batch's ids, offers its dimension values to their caps (one call, streams with
+        dimensions only), then writes the aggregated counts and sketch deltas. A batch whose counts
+        fit one call (`lua_increments_max` items, `lua_events_max` ids) is checked first and its ids
+        are committed in the same call as its counts: exactly once, so a batch answered 503 (the
+        call failed, or the process died before it) leaves no id behind and its retry counts it.
+        A larger batch marks its ids first and writes its counts in several calls: a crash between
+        them leaves ids marked whose counts are missing (its retry answers "duplicate" for them)."""
         if not len(cols):
             return []
         now = self.clock.now_ms() if now_ms is None else now_ms
         p = _prefix(spec.id)
-        fresh = await self._dedup(p, cols.ids, now)
-        kept = cols.keep(fresh)
-        if not len(kept):
-            return fresh
-        by_level = await asyncio.to_thread(plan.levels, spec, kept)
-        refused = await self._admit_values(spec, p, plan.dim_offers(spec, kept, by_level))
-        cells = await asyncio.to_thread(_cells_with_sketches, spec, kept, by_level, refused)
-        await self._write_cells(spec, p, cells)
-        return fresh
+        one_call = len(cols.ids) <= self.limits.lua_events_max
+        for _attempt in range(COMMIT_ATTEMPTS_MAX):
+            fresh = await self._dedup(p, cols.ids, now, commit=not one_call)
+            kept = cols.keep(fresh)
+            if not len(kept):
+                return fresh
+            by_level = await asyncio.to_thread(plan.levels, spec, kept)
+            refused = await self._admit_values(spec, p, plan.dim_offers(spec, kept, by_level))
+            cells = await asyncio.to_thread(_cells_with_sketches, spec, kept, by_level, refused)
+            if not one_call:
+                await self._write_cells(spec, p, cells)
+                return fresh
+            if len(_chunks(cells, self.limits.lua_increments_max)) > 1:
+                one_call = False     # too many increments for one call: mark the ids, then write
+                continue
+            if await self._commit_cells(spec, p, cells, kept.ids, now):
+                return fresh
+            # an id of this batch was counted by a concurrent batch in between: dedup again
+        raise TrendingStoreError()
 
     async def _write_cells(self, spec: StreamSpec, p: str, cells: list[tuple[plan.Cell, bytes]]) -> None:
         """The counts and sketch deltas (one call per `lua_increments_max` items), then the
         compaction of sketch lists grown past `sketch_deltas_max`."""
         lengths: list[int] = []
         for chunk in _chunks(cells, self.limits.lua_increments_max):
-            packed, blobs = [], []
-            for cell, blob in chunk:
-                base = f"{RES_CODE[cell.resolution]}:{cell.start_ms}"
-                exp = cell.start_ms + spec.kept(cell.resolution) * cell.resolution.size_ms + EXPIRY_SLACK_MS
-                packed.append((f"{p}c:{base}:{cell.series}", f"{p}m:{base}", cell.series, exp,
-                               f"{p}k:{base}:{cell.series}", cell.total, list(cell.counts), list(cell.counts.values())))
-                blobs.append(blob)
+            packed, blobs = self._packed(spec, p, chunk)
             lengths += await _guard(self._increment(keys=self._increment_keys(p), args=[spec.items_per_bucket_max,
                                                                              _MSGPACK.encode(packed), *blobs]))
+        self._compact_long(spec, p, cells, lengths)
+
+    @staticmethod
+    def _packed(spec: StreamSpec, p: str, cells: list[tuple[plan.Cell, bytes]]) -> tuple[list[Any], list[bytes]]:
+        """The cells as INCREMENT takes them: one MessagePack-able row per cell, and its sketch delta."""
+        packed, blobs = [], []
+        for cell, blob in cells:
+            base = f"{RES_CODE[cell.resolution]}:{cell.start_ms}"
+            exp = cell.start_ms + spec.kept(cell.resolution) * cell.resolution.size_ms + EXPIRY_SLACK_MS
+            packed.append((f"{p}c:{base}:{cell.series}", f"{p}m:{base}", cell.series, exp,
+                           f"{p}k:{base}:{cell.series}", cell.total, list(cell.counts), list(cell.counts.values())))
+            blobs.append(blob)
+        return packed, blobs
+
+    def _compact_long(self, spec: StreamSpec, p: str, cells: list[tuple[plan.Cell, bytes]], lengths: list[Any]) -> None:
         self.compactor.request(spec.id, spec.sketch_lg_size, [
             (f"{p}k:{RES_CODE[cell.resolution]}:{cell.start_ms}:{cell.series}", int(length))
             for (cell, _blob), length in zip(cells, lengths, strict=True) if int(length) > self.limits.sketch_deltas_max])
+
+    async def _commit_cells(self, spec: StreamSpec, p: str, cells: list[tuple[plan.Cell, bytes]],
+                            ids: list[str], now_ms: int) -> bool:
+        """One call: the counts and the batch's fresh ids together; False when an id was counted
+        meanwhile (nothing written)."""
+        id_sets, ttl = self._id_sets(p, now_ms)
+        packed, blobs = self._packed(spec, p, cells)
+        lengths = await _guard(self._commit_increment(
+            keys=self._increment_keys(p) + id_sets,
+            args=[spec.items_per_bucket_max, _MSGPACK.encode(packed), *blobs, len(id_sets), _MSGPACK.encode(ids), ttl]))
+        if lengths and int(lengths[0]) < 0:
+            return False
+        self._compact_long(spec, p, cells, lengths)
+        return True
 
     def _increment_keys(self, p: str) -> list[str]:
         # with a global tier, each written cell is marked for the trending shipper (ship_redis.py)
         return [p + "ver", p + "dirty"] if self.ship_marks else [p + "ver"]
 
-    async def _dedup(self, p: str, ids: list[str], now_ms: int) -> list[bool]:
+    def _id_sets(self, p: str, now_ms: int) -> tuple[list[str], int]:
+        """The id sets inside the dedup window (the current one first) and the current one's TTL."""
         window = self.limits.dedup_window_ms
         slot_ms = max(1, window // DEDUP_SLOTS)
         current = now_ms // slot_ms
         keys = [f"{p}ids:{s}" for s in range(current, (now_ms - window) // slot_ms - 1, -1)]
-        ttl = (current + 1) * slot_ms + window + EXPIRY_SLACK_MS - now_ms
+        return keys, (current + 1) * slot_ms + window + EXPIRY_SLACK_MS - now_ms
+
+    async def _dedup(self, p: str, ids: list[str], now_ms: int, *, commit: bool = True) -> list[bool]:
+        """Which ids are fresh; with `commit`, they are marked as counted in the same call."""
+        keys, ttl = self._id_sets(p, now_ms)
         fresh = [True] * len(ids)
         step = self.limits.lua_events_max
         for lo in range(0, len(ids), step):
             chunk = ids[lo : lo + step]
             distinct = "1" if len(set(chunk)) == len(chunk) else "0"
-            for j in await _guard(self._dedup_script(keys=keys, args=[ttl, _MSGPACK.encode(chunk), distinct])):
+            args: list[bytes | str | int] = [ttl, _MSGPACK.encode(chunk), distinct, "1" if commit else "0"]
+            for j in await _guard(self._dedup_script(keys=keys, args=args)):
                 fresh[lo + int(j)] = False
         return fresh
 

@@ -139,7 +139,9 @@ ADAPTERS: dict[type, tuple[Callable[[AnyRedis], Any], dict[str, Call]]] = {
         "declare": lambda g: g.declare("r1", [SHIPPED]),
         "put_cells": lambda g: g.put_cells("r1", [SHIPPED], [TrendCell("s", Resolution.MINUTE, 0, "", 1, 1, 0, 0,
                                                                        {"a": 1}, b"")]),
-        "mark_as_of": lambda g: g.mark_as_of("r1", ["s"], 1_000),
+        "generation": lambda g: g.generation(),
+        "versions": lambda g: g.versions(["s"]),
+        "mark_as_of": lambda g: g.mark_as_of("r1", ["s"], 1_000),   # "s" is declared by r1 (_seed): it writes
         "specs": lambda g: g.specs("s"),
         "as_of": lambda g: g.as_of("s"),
         "streams": lambda g: g.streams(),
@@ -155,7 +157,7 @@ WRITES = {(RedisRankStore, n) for n in ("apply", "load", "replace", "ban", "quar
     (RebuildLeases, "acquire"), (GlobalStore, "apply"), (RedisHistoryBacklog, "read"),
     (RedisRebuildState, "restore_dedup"), (RedisRegionMarks, "mark_data"), (RedisRegionMarks, "claim_snapshot_tick"),
     (RedisSettlementOutbox, "publish"), (GlobalTrendingStore, "declare"), (GlobalTrendingStore, "put_cells"),
-    (GlobalTrendingStore, "mark_as_of")}
+    (GlobalTrendingStore, "mark_as_of"), (GlobalTrendingStore, "generation")}
 
 
 @pytest.fixture
@@ -171,6 +173,7 @@ async def _seed(redis: AnyRedis) -> None:
     registry = BoardRegistry(redis, FakeClock())
     await registry.create(BOARD)
     await RedisRankStore(redis, history_backlog_max=100).apply(BOARD, [_entry(i) for i in range(5)], 5_000)
+    await GlobalTrendingStore(redis, 10).declare("r1", [SHIPPED])
 
 
 @pytest.mark.parametrize("cls", list(ADAPTERS), ids=lambda c: c.__name__)
