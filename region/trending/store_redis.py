@@ -121,29 +121,47 @@ class RedisTrendingStore:
             return []
         now = self.clock.now_ms() if now_ms is None else now_ms
         p = _prefix(spec.id)
-        one_call = len(cols.ids) <= self.limits.lua_events_max
+        if len(cols.ids) > self.limits.lua_events_max:
+            return await self._mark_then_write(spec, p, cols, now)
         for _attempt in range(COMMIT_ATTEMPTS_MAX):
-            fresh = await self._dedup(p, cols.ids, now, commit=not one_call)
-            kept = cols.keep(fresh)
+            fresh = await self._dedup(p, cols.ids, now, commit=False)
+            kept, cells = await self._cells(spec, p, cols, fresh)
             if not len(kept):
                 return fresh
-            by_level = await asyncio.to_thread(plan.levels, spec, kept)
-            refused = await self._admit_values(spec, p, plan.dim_offers(spec, kept, by_level))
-            cells = await asyncio.to_thread(_cells_with_sketches, spec, kept, by_level, refused)
-            if not one_call:
-                await self._write_cells(spec, p, cells)
-                return fresh
             if len(_chunks(cells, self.limits.lua_increments_max)) > 1:
-                one_call = False     # too many increments for one call: mark the ids, then write
-                continue
+                # too many increments for one call: mark the ids, then write in several calls; the
+                # cells are reused unless a concurrent batch counted one of the ids in between
+                marked = await self._dedup(p, cols.ids, now)
+                if marked != fresh:
+                    kept, cells = await self._cells(spec, p, cols, marked)
+                await self._write_cells(spec, p, cells)
+                return marked
             if await self._commit_cells(spec, p, cells, kept.ids, now):
                 return fresh
             # an id of this batch was counted by a concurrent batch in between: dedup again
         raise TrendingStoreError()
 
+    async def _mark_then_write(self, spec: StreamSpec, p: str, cols: EventColumns, now: int) -> list[bool]:
+        fresh = await self._dedup(p, cols.ids, now)
+        _kept, cells = await self._cells(spec, p, cols, fresh)
+        await self._write_cells(spec, p, cells)
+        return fresh
+
+    async def _cells(self, spec: StreamSpec, p: str, cols: EventColumns,
+                     fresh: list[bool]) -> tuple[EventColumns, list[tuple[plan.Cell, bytes]]]:
+        """The fresh events and their cells (dimension values offered to their caps first)."""
+        kept = cols.keep(fresh)
+        if not len(kept):
+            return kept, []
+        by_level = await asyncio.to_thread(plan.levels, spec, kept)
+        refused = await self._admit_values(spec, p, plan.dim_offers(spec, kept, by_level))
+        return kept, await asyncio.to_thread(_cells_with_sketches, spec, kept, by_level, refused)
+
     async def _write_cells(self, spec: StreamSpec, p: str, cells: list[tuple[plan.Cell, bytes]]) -> None:
         """The counts and sketch deltas (one call per `lua_increments_max` items), then the
         compaction of sketch lists grown past `sketch_deltas_max`."""
+        if not cells:       # every event of the batch was a duplicate
+            return
         lengths: list[int] = []
         for chunk in _chunks(cells, self.limits.lua_increments_max):
             packed, blobs = self._packed(spec, p, chunk)
