@@ -25,6 +25,7 @@ from podium.gql.compiled_view import CompiledPlans
 from podium.model import Board, Operator
 from podium.redis_server import RedisServer
 from podium.signing import signed_headers
+from tests.region.helpers import draw_variables
 
 SECRET = "global-plans-secret"
 NOW_MS = FakeClock().now_ms()   # every server's clock: the same asOf and staleness everywhere
@@ -117,9 +118,7 @@ def test_every_global_path_answers_the_same_bytes(servers: Servers, data: st.Dat
     board, players = _board(servers, scores, public)
     with httpx.Client(timeout=30) as client:
         for document in DOCUMENTS:
-            names = [v.split(":")[0] for v in document.split("(", 1)[1].split(")")[0].split(",") if v.startswith("$")]
-            variables = {n[1:]: data.draw(_value(n[1:], board, players), label=n) for n in names
-                         if data.draw(st.integers(0, 9), label=f"{n} given") > 0}
+            variables = draw_variables(data, document, lambda name: _value(name, board, players))
             body = orjson.dumps({"query": document, "variables": variables})
             answers = [_post(client, s, body, auth) for s in (general, fast, planned, planned)]
             assert answers[1:] == answers[:1] * 3, (document, variables, answers)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import orjson
+from hypothesis import strategies as st
 
 from podium.signing import signed_headers
 from tests.conftest import ADMIN_KEY, GAME_KEY_ID, GAME_SECRET
@@ -58,3 +60,11 @@ def top(base: str, board: str, first: int = 100) -> list[dict[str, Any]]:
                   {"b": board, "n": first})
     assert "errors" not in doc, doc
     return [e["node"] for e in doc["data"]["leaderboard"]["edges"]]
+
+
+def draw_variables(data: Any, document: str, value: Callable[[str], Any]) -> dict[str, Any]:
+    """A hypothesis draw of the variables of `document` (`query($b: String, ...)`): each declared
+    variable gets `value(name)`'s draw, and about one in ten is left out (missing is hostile too)."""
+    names = [v.split(":")[0] for v in document.split("(", 1)[1].split(")")[0].split(",") if v.startswith("$")]
+    return {n[1:]: data.draw(value(n[1:]), label=n) for n in names
+            if data.draw(st.integers(0, 9), label=f"{n} given") > 0}

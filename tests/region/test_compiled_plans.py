@@ -24,7 +24,7 @@ from podium.gql.compiled_view import CompiledPlans
 from podium.gql.persisted import sha256_hex
 from podium.redis_server import RedisServer
 from tests.conftest import ADMIN_KEY, region_settings
-from tests.region.helpers import create_board, entry, post_scores, unique
+from tests.region.helpers import create_board, draw_variables, entry, post_scores, unique
 
 API = {"rate_limit_per_s": 100_000.0, "rate_limit_burst": 100_000, "cache_ttl_ms": 0, "response_cache_ttl_ms": 0}
 
@@ -122,9 +122,7 @@ def test_every_path_answers_the_same_bytes(servers: Servers, data: st.DataObject
     board, players = _board(general.url, scores, public)
     with httpx.Client(timeout=30) as client:
         for document in DOCUMENTS:
-            names = [v.split(":")[0] for v in document.split("(", 1)[1].split(")")[0].split(",") if v.startswith("$")]
-            variables = {n[1:]: data.draw(_value(n[1:], board, players), label=n) for n in names
-                         if data.draw(st.integers(0, 9), label=f"{n} given") > 0}
+            variables = draw_variables(data, document, lambda name: _value(name, board, players))
             body = orjson.dumps({"query": document, "variables": variables})
             answers = [_post(client, s, body, auth) for s in (general, fast, planned, planned)]
             assert answers[1:] == answers[:1] * 3, (document, variables, answers)
