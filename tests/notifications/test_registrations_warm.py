@@ -15,6 +15,7 @@ from podium.region.api.app import create_app
 
 from podium.devtools import testing
 from podium.devtools.testing import LiveServer
+from podium.keys import DATA_MARK_KEY, REBUILDING_KEY
 from podium.redis_server import RedisServer
 from tests.conftest import region_settings
 from tests.notifications.readiness import wait_rules_live, wait_webhooks_active
@@ -32,7 +33,16 @@ def declared(base: str) -> tuple[set[tuple[str, str]], set[str]]:
 
 def settings(redis_url: str, data_dir: Path) -> Any:
     return region_settings(redis_url, jwt_secret=JWT_SECRET, data_dir=data_dir, notifications={
-        "live_poll_ms": 100, "webhook_poll_ms": 50, "registrations_check_ms": 100})
+        "live_poll_ms": 100, "webhook_poll_ms": 50, "registrations_check_ms": 100},
+        history={"redis_loss_check_ms": 100})
+
+
+def recovered(client: redis.Redis) -> bool:
+    """The region noticed the loss and rebuilt its boards from the warm store: it marks Redis again
+    once the rebuilds hold their leases, and releases each lease when its board is back. A score
+    posted before that could land in a board the rebuild then resyncs, which the rules take as a
+    new baseline (engine.py), so the test waits for it."""
+    return bool(client.exists(DATA_MARK_KEY)) and not client.hlen(REBUILDING_KEY)
 
 
 def test_rules_and_webhooks_survive_a_redis_loss(tmp_path: Path) -> None:
@@ -58,7 +68,8 @@ def test_rules_and_webhooks_survive_a_redis_loss(tmp_path: Path) -> None:
 
         with redis.Redis.from_url(server.url) as client:
             client.flushall()
-        wait_for(lambda: declared(base) == expected)        # written back from the warm copy
+            wait_for(lambda: declared(base) == expected)    # written back from the warm copy
+            wait_for(lambda: recovered(client))
 
         wait_rules_live(base, ADMIN, board)
         wait_webhooks_active(base, ADMIN, {"rx"})

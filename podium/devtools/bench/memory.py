@@ -10,6 +10,11 @@ bytes/player:
   the release before wrote it, so the change is measured in the same run;
 - a plain sorted set (ZADD player score): the floor any sorted-set leaderboard pays.
 Each structure is deleted before the next is written, so one run needs the memory of the largest.
+
+Bytes/player is the sum of `MEMORY USAGE <key> SAMPLES 0` (every element counted) over the keys the
+structure wrote: exact, and blind to what other clients of the same Redis allocate meanwhile (a
+bench region's loops, client buffers), which moved `used_memory` by more than the difference
+between the encodings on small boards. The `used_memory` delta is reported next to it.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ TARGET_BYTES_PER_PLAYER_MAX = 160
 WRITE_CHUNK_ENTRIES = 10_000
 TIMES_SPREAD_MS = 100_000
 LAZYFREE_WAIT_POLLS_MAX = 3000   # 0.1 s apart: a 10M-entry board freed in the background
+SCAN_COUNT = 1000
 
 
 def _rows(players: int, seed: int, start: int, stop: int, now_ms: int) -> list[tuple[str, int, int]]:
@@ -46,7 +52,19 @@ async def _used(redis: AnyRedis) -> int:
     return int(info["used_memory"])
 
 
-async def _measure(redis: AnyRedis, players: int, write: Callable[[], Awaitable[None]],
+async def _key_bytes(redis: AnyRedis, pattern: str) -> int:
+    """The memory of every key matching `pattern`, each counted in full (SAMPLES 0)."""
+    keys = [key async for key in redis.scan_iter(match=pattern, count=SCAN_COUNT)]
+    total = 0
+    for start in range(0, len(keys), SCAN_COUNT):
+        async with redis.pipeline(transaction=False) as pipe:
+            for key in keys[start:start + SCAN_COUNT]:
+                pipe.execute_command("MEMORY", "USAGE", key, "SAMPLES", "0")
+            total += sum(int(n or 0) for n in await pipe.execute())
+    return total
+
+
+async def _measure(redis: AnyRedis, players: int, pattern: str, write: Callable[[], Awaitable[None]],
                    drop: Callable[[], Awaitable[None]]) -> dict[str, Any]:
     await drop()
     before = await _used(redis)
@@ -54,16 +72,19 @@ async def _measure(redis: AnyRedis, players: int, write: Callable[[], Awaitable[
     await write()
     seconds = time.perf_counter() - t0
     after = await _used(redis)
+    keys_bytes = await _key_bytes(redis, pattern)
     await drop()
-    return {"bytes_per_player": round((after - before) / players, 1), "used_memory_delta_bytes": after - before,
-            "write_s": round(seconds, 2)}
+    return {"bytes_per_player": round(keys_bytes / players, 1), "key_bytes": keys_bytes,
+            "used_memory_delta_bytes": after - before,
+            "used_memory_bytes_per_player": round((after - before) / players, 1), "write_s": round(seconds, 2)}
 
 
 async def measure_board(url: str, players: int, seed: int = 1) -> dict[str, Any]:
     redis = connect(url)
     store = RedisRankStore(redis)
-    board = Board(id="mem")
+    board = Board(id="bench-mem")
     k = keys_of(board)
+    board_keys = f"{k.prefix}*"       # the zset, the index and its buckets, the previous encoding's hash
     now = time.time_ns() // 10**6
 
     def chunks() -> Iterator[list[tuple[str, int, int]]]:
@@ -89,9 +110,9 @@ async def measure_board(url: str, players: int, seed: int = 1) -> dict[str, Any]
         await redis.unlink("bench:plain", k.legacy_index)
 
     try:
-        measured = {"podium": await _measure(redis, players, podium, drop),
-                    "previous_encoding": await _measure(redis, players, previous, drop),
-                    "plain_zset": await _measure(redis, players, plain, drop)}
+        measured = {"podium": await _measure(redis, players, board_keys, podium, drop),
+                    "previous_encoding": await _measure(redis, players, board_keys, previous, drop),
+                    "plain_zset": await _measure(redis, players, "bench:plain", plain, drop)}
     finally:
         await redis.aclose()
     p, prev, base = (float(measured[x]["bytes_per_player"]) for x in ("podium", "previous_encoding", "plain_zset"))
