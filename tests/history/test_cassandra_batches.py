@@ -34,8 +34,15 @@ ROWS: dict[str, Any] = {
 }
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
 async def store(cassandra_settings: HistorySettings) -> AsyncIterator[CassandraHistoryStore]:
+    # One keyspace for the module: creating one (schema agreement on a loaded node) took most of
+    # each test's time, and one test near pytest-timeout's limit was fatal for the whole run.
     keyspace = f"podium_b{os.getpid()}_{next(_keyspaces)}"
     opened = CassandraHistoryStore(cassandra_settings.model_copy(update={"cassandra_keyspace": keyspace}))
     await opened.open()
