@@ -191,7 +191,7 @@ class PlanCompiler:
         default = _UNSET
         if definition.default_value is not None:
             graphql_type = type_from_ast(self.schema._schema, type_node)
-            default = value_from_ast(definition.default_value, graphql_type)  # type: ignore[arg-type]
+            default = value_from_ast(definition.default_value, graphql_type)
             if default is Undefined:
                 raise Unplannable("a default graphql-core would refuse")
         return _Variable(definition.variable.name.value, coerce, non_null, default)
