@@ -90,7 +90,6 @@ class ApiLimits(BaseModel):
     graphql_compiled_plans: bool = True      # planned read queries skip graphql-core's field machinery (needs the fast path)
     graphql_live_subscribe: bool = True      # topChanged/rankChanged start on graphql-core directly (needs the fast path)
     graphql_one_pass: bool = True            # GET/POST /graphql: rate limit, cache, ETag and metrics in one ASGI pass (region)
-    http_coalesce_writes: bool = True        # a response with content-length goes out in one socket write, head and body (region)
 
 
 class KafkaSettings(BaseModel):

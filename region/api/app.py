@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from podium.region.api import http, http_coalesce
+from podium.region.api import http
 from podium.region.api.etag import ETagMiddleware
 from podium.region.api.graphql_entry import GraphQLEntry
 from podium.region.api.openapi import openapi
@@ -93,8 +93,6 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
                             planned_resolvers=PLANNED_RESOLVERS if settings.api.graphql_compiled_plans else frozenset())
     graphql.live = live_subscribe(graphql, LIVE_SUBSCRIPTIONS if settings.api.graphql_live_subscribe else ())
     response_cache = ResponseCache()   # one store for both chains
-    if settings.api.http_coalesce_writes:
-        http_coalesce.install()   # Hypercorn writes a whole response's head and body at once
     routes = [
         Route("/v1/scores", http.post_scores, methods=["POST"]),
         Route("/v1/events", trending_http.post_events, methods=["POST"]),

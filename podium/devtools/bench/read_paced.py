@@ -118,8 +118,11 @@ def flat(stack: BenchStack, url: str, script: str, seconds: float) -> dict[str, 
     return run
 
 
-# The servers compared in one run: Hypercorn's two writes per response, and one (region.api.http_coalesce).
-SERVERS = {"one_write": {}, "two_writes": {"PODIUM_API__HTTP_COALESCE_WRITES": "false"}}
+# The servers compared in one run: settings (PODIUM_* variables) over the bench stack's, and serve options.
+SERVERS: dict[str, tuple[dict[str, str], list[str]]] = {
+    "default": ({}, []), "uvloop": ({}, ["--loop", "uvloop"]),
+    "no_response_cache": ({"PODIUM_API__RESPONSE_CACHE_TTL_MS": "0"}, []),
+}
 
 
 def main() -> None:
@@ -128,7 +131,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0, help="paced rate (0: no paced runs)")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--servers", nargs="*", default=["one_write"], choices=list(SERVERS))
+    parser.add_argument("--servers", nargs="*", default=["default"], choices=list(SERVERS))
     parser.add_argument("--flat", action="store_true", help="also each target flat out (16 connections)")
     parser.add_argument("--spy", action="store_true", help="py-spy dumps during a paced top-100 run")
     parser.add_argument("--profile", nargs="*", default=[], help="targets to profile flat out (py-spy record)")
@@ -138,7 +141,8 @@ def main() -> None:
     stacks: dict[str, BenchStack] = {}
     try:
         for label in args.servers:
-            stacks[label] = BenchStack(extra_env=SERVERS[label]).start()
+            env, serve_args = SERVERS[label]
+            stacks[label] = BenchStack(extra_env=env, serve_args=serve_args).start()
             asyncio.run(_load_boards(stacks[label].redis.url, args.players))
         for label, stack in stacks.items():
             run_server(label, stack, args)
