@@ -2,8 +2,8 @@
 region uses too): a prepared query whose one root field is one of these resolvers is answered by a
 plan, past graphql-core's per-field completion, and a page of merged rows is encoded straight from
 the store's rows. Each resolver reads nothing of `info` but its context (service, request,
-response), so the plan calls it exactly as Strawberry would; any error, enum variable or other
-document keeps the fast or general path. `api.graphql_compiled_plans` turns them off here too."""
+response), so the plan calls it exactly as Strawberry would; `Consistency` variables and literals
+are coerced by the schema's own enum (an unknown name, like any error, keeps the general path). `api.graphql_compiled_plans` turns them off here too."""
 
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ resolver (the very function Strawberry would call, with the same context) and wa
 
 A plan is only ever a shortcut for a success. Compilation refuses anything it does not model
 exactly (fragments, directives, abstract types, several root fields, duplicate response keys,
-field extensions, a resolver not in the caller's allowlist, variables of other types than String,
-Int, Boolean and Long); at run time a variable of an unexpected JSON type, a missing required
+field extensions, a resolver not in the caller's allowlist, variables or arguments of other types
+than String, Int, Boolean, Long, enums and lists of those); at run time a variable of an unexpected JSON type, a missing required
 variable, a null where the schema forbids one, or any exception from a resolver makes the plan
 give up (`Fallback`) before anything is sent, and the request is answered by the general path,
 which produces the error with its usual message, path and `extensions.code`. So errors read
@@ -35,17 +35,18 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLScalarType,
-    NamedTypeNode,
     NonNullTypeNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
     VariableNode,
+    type_from_ast,
     value_from_ast,
 )
-from podium.gql.compiled_leaves import Completer, Fallback, leaf, leaf_exact, variable_ok
+from podium.gql.compiled_leaves import Completer, Fallback, leaf, leaf_exact
 from podium.gql.compiled_row_encoders import RowField, RowsEncoder, rows_encoder
 from podium.gql.compiled_rows import EDGE, ENTRY, EntryRows
+from podium.gql.compiled_variables import Coerce, UnplannableVariable, variable_coercer
 
 STRAWBERRY_DEFINITION = "strawberry-definition"   # GraphQLCoreConverter.DEFINITION_BACKREF
 
@@ -67,7 +68,7 @@ class PlanInfo:
 @dataclass(frozen=True, slots=True)
 class _Variable:
     name: str
-    kind: str             # String, Int, Boolean or Long
+    coerce: Coerce        # its JSON value -> graphql-core's coerced value, or Fallback
     non_null: bool
     default: Any          # the coerced default, or _UNSET
 
@@ -80,7 +81,8 @@ class _Argument:
     python_name: str
     literal: Any          # the bound literal, or _UNSET when the value is a variable
     variable: str | None
-    non_null_without_default: bool
+    non_null_without_default: bool   # a missing value is an error
+    non_null: bool                   # a null value is an error (a default does not change that)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,13 +115,7 @@ class Plan:
                 elif var.non_null:
                     raise Fallback
                 continue
-            value = given[var.name]
-            if value is None:
-                if var.non_null:
-                    raise Fallback
-            elif not variable_ok(var.kind, value):
-                raise Fallback
-            out[var.name] = value
+            out[var.name] = var.coerce(given[var.name])
         return out
 
     async def execute(self, variables: dict[str, Any], context: Any, root_value: Any) -> dict[str, Any]:
@@ -136,12 +132,14 @@ def _kwargs(field: _Field, variables: dict[str, Any]) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     for arg in field.arguments:
         if arg.variable is None:
-            kwargs[arg.python_name] = arg.literal
+            literal = arg.literal
+            kwargs[arg.python_name] = list(literal) if type(literal) is list else literal
         elif arg.variable in variables:
             value = variables[arg.variable]
-            if value is None and arg.non_null_without_default:
+            if value is None and arg.non_null:
                 raise Fallback
-            kwargs[arg.python_name] = value
+            # a list is copied as Strawberry does: a default is one object shared by every request
+            kwargs[arg.python_name] = list(value) if type(value) is list else value
         elif arg.non_null_without_default:
             raise Fallback
     return kwargs
@@ -184,16 +182,19 @@ class PlanCompiler:
     def _variable(self, definition: Any) -> _Variable:
         type_node = definition.type
         non_null = isinstance(type_node, NonNullTypeNode)
-        named = type_node.type if non_null else type_node
-        if not isinstance(named, NamedTypeNode) or named.name.value not in ("String", "Int", "Boolean", "Long"):
-            raise Unplannable("variables of String, Int, Boolean or Long only")
         if definition.directives:
             raise Unplannable("variable directives")
+        try:
+            coerce = variable_coercer(type_node, self.schema._schema)
+        except UnplannableVariable as exc:
+            raise Unplannable(str(exc)) from None
         default = _UNSET
         if definition.default_value is not None:
-            graphql_type = self.schema._schema.get_type(named.name.value)
-            default = value_from_ast(definition.default_value, graphql_type)  # type: ignore[arg-type]
-        return _Variable(definition.variable.name.value, named.name.value, non_null, default)
+            graphql_type = type_from_ast(self.schema._schema, type_node)
+            default = value_from_ast(definition.default_value, graphql_type)
+            if default is Undefined:
+                raise Unplannable("a default graphql-core would refuse")
+        return _Variable(definition.variable.name.value, coerce, non_null, default)
 
     def _field(self, parent: GraphQLObjectType, node: FieldNode, declared: dict[str, _Variable]) -> _Field:
         if node.directives:
@@ -235,18 +236,20 @@ class PlanCompiler:
             raise Unplannable("an argument without its Strawberry definition")
         arg_type = graphql_arg.type
         inner = arg_type.of_type if isinstance(arg_type, GraphQLNonNull) else arg_type
-        if not isinstance(inner, GraphQLScalarType):
-            raise Unplannable("scalar arguments only")
+        if isinstance(inner, GraphQLList):   # a list of leaves (Strawberry passes a copy of it)
+            inner = inner.of_type.of_type if isinstance(inner.of_type, GraphQLNonNull) else inner.of_type
+        if not isinstance(inner, GraphQLScalarType | GraphQLEnumType):
+            raise Unplannable("scalar and enum arguments (or lists of them) only")
         required = isinstance(arg_type, GraphQLNonNull) and graphql_arg.default_value is Undefined
         if isinstance(node.value, VariableNode):
             name = node.value.name.value
             if name not in declared:
                 raise Unplannable("undeclared variable")
-            return _Argument(strawberry_arg.python_name, _UNSET, name, required)
+            return _Argument(strawberry_arg.python_name, _UNSET, name, required, isinstance(arg_type, GraphQLNonNull))
         literal = value_from_ast(node.value, arg_type)
         if literal is Undefined:
             raise Unplannable("a literal graphql-core would refuse")
-        return _Argument(strawberry_arg.python_name, literal, None, required)
+        return _Argument(strawberry_arg.python_name, literal, None, required, isinstance(arg_type, GraphQLNonNull))
 
     def _completer(self, graphql_type: GraphQLOutputType, selection_set: SelectionSetNode | None,
                    declared: dict[str, _Variable]) -> tuple[Completer, bool]:

@@ -65,6 +65,7 @@ def top(base: str, board: str, first: int = 100) -> list[dict[str, Any]]:
 def draw_variables(data: Any, document: str, value: Callable[[str], Any]) -> dict[str, Any]:
     """A hypothesis draw of the variables of `document` (`query($b: String, ...)`): each declared
     variable gets `value(name)`'s draw, and about one in ten is left out (missing is hostile too)."""
-    names = [v.split(":")[0] for v in document.split("(", 1)[1].split(")")[0].split(",") if v.startswith("$")]
+    declared = (v.strip() for v in document.split("(", 1)[1].split(")")[0].split(","))
+    names = [v.split(":")[0].strip() for v in declared if v.startswith("$")]
     return {n[1:]: data.draw(value(n[1:]), label=n) for n in names
             if data.draw(st.integers(0, 9), label=f"{n} given") > 0}

@@ -61,7 +61,8 @@ def _value(name: str, board: str, players: list[str]) -> st.SearchStrategy[Any]:
         "f": st.integers(-1, 12), "t": st.integers(-1, 12), "x": st.integers(-1, 120), "y": st.integers(-1, 120),
         "s": st.sampled_from([None, 0, 1, -1]),
         "a": st.sampled_from([None, "bad-cursor", "eyJ4Ijox"]),
-        "ids": st.lists(st.sampled_from([*players, "nobody", ""]), max_size=4),
+        "ids": st.one_of(st.lists(st.sampled_from([*players, "nobody", "", None]), max_size=4),
+                         st.sampled_from([*players, "nobody"])),
         "k": st.booleans(),
     }
     return st.one_of(sensible.get(name, JSON), JSON) if name in sensible else JSON
@@ -138,6 +139,8 @@ def test_plans_serve_the_hot_reads_and_give_errors_away(servers: Servers) -> Non
                                     (AROUND, {"b": board, "p": "p2"}), (DOCUMENTS[3], {"b": board, "n": 2}),
                                     (DOCUMENTS[4], {"b": board, "p": "p3", "s": None}),
                                     (DOCUMENTS[5], {"b": board, "p": "p0"}), (DOCUMENTS[6], {"b": board, "f": 2, "t": 3}),
+                                    (DOCUMENTS[7], {"b": board, "ids": ["p1", "nobody"]}),
+                                    (DOCUMENTS[7], {"b": board, "ids": "p2"}),   # one item for a list
                                     (DOCUMENTS[8], {"b": board})):
             body = orjson.dumps({"query": document, "variables": variables})
             _post(client, planned, body, None)               # prepares the document

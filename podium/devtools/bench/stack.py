@@ -23,8 +23,9 @@ START_TIMEOUT_S = 120.0       # a loaded CI machine can take a minute to import 
 class BenchStack:
     """Redis plus `python -m podium serve` configured by environment; the server's CPU is its own."""
 
-    def __init__(self, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, extra_env: dict[str, str] | None = None, serve_args: list[str] | None = None) -> None:
         self.extra_env = extra_env or {}    # settings a scenario adds (PODIUM_* variables)
+        self.serve_args = serve_args or []  # options of `podium serve` (`--loop uvloop`)
         self.tmp = tempfile.TemporaryDirectory(prefix="podium-bench-")
         self.redis = RedisServer(Path(self.tmp.name) / "redis", appendonly=False)
         self.port = free_port()
@@ -52,7 +53,7 @@ class BenchStack:
         env.update(self.extra_env)
         self.log_path = Path(self.tmp.name) / "region.log"
         with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "podium", "serve"], env=env,
+            self.process = subprocess.Popen([sys.executable, "-m", "podium", "serve", *self.serve_args], env=env,
                                             stdout=subprocess.DEVNULL, stderr=log)
         proc = self.process
         if wait_ready(self.url, START_TIMEOUT_S, alive=lambda: proc.poll() is None):
