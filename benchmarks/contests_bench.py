@@ -40,7 +40,7 @@ from podium.region.contests.ledger_postgres import PostgresLedger
 from podium.region.contests.ledger_sqlite import SqliteLedger
 from podium.region.contests.model import POINT_SCALE
 from podium.region.contests.service import ContestService
-from podium.region.contests.store_redis import RedisContestStore, contest_key
+from podium.region.contests.store_redis import FANOUT_CHUNK_ENTRIES, RedisContestStore, contest_key
 
 from podium.clock import SystemClock
 from podium.config import ApiLimits
@@ -259,7 +259,8 @@ async def _fanout(redis_url: str, teams: int, tmp: Path, live: dict[str, Any] | 
     redis = aioredis.Redis(connection_pool=pool)
     ledger = SqliteLedger(tmp / "fanout-ledger.db")
     await ledger.open()
-    svc = ContestService(RedisContestStore(redis), LedgerBatcher(ledger), SystemClock())
+    chunk = (live or {}).get("fanout_chunk_entries") or FANOUT_CHUNK_ENTRIES
+    svc = ContestService(RedisContestStore(redis, fanout_chunk_entries=chunk), LedgerBatcher(ledger), SystemClock())
     deadline = int(time.time() * 1000) + 2000
     await svc.declare_match(match_doc("bm", deadline))
     await svc.create_contest(contest_doc("big", "bm", max(teams, 1)))
@@ -358,14 +359,16 @@ async def _joins(redis_url: str, ledger: Ledger, joins: int, concurrency: int = 
 
 def run(teams: int = 1_000_000, joins: int = 20_000, events_per_min: int = 200, seconds: float = 300.0,
         subscribers: int = 2000, tick_ms: int = 1000, compare_teams: int | None = None, ws_clients: int = 4,
-        in_process_live: bool = True, profile_dir: Path | None = None, joins_phase: bool = True) -> dict[str, Any]:
+        in_process_live: bool = True, profile_dir: Path | None = None, joins_phase: bool = True,
+        fanout_chunk_entries: int | None = None) -> dict[str, Any]:
     """`compare_teams`: teams of the same-run comparison with the previous scripts (None: as many
     as `teams`, at most 100,000; 0: skip it). `ws_clients`: client processes of the websocket live
     phase (0: skip it); `in_process_live` False skips the in-process hub phases; `profile_dir`: py-spy
     stacks of the server per websocket phase."""
     compare_teams = min(teams, 100_000) if compare_teams is None else compare_teams
     live = {"events_per_min": events_per_min, "seconds": seconds, "subscribers": subscribers, "tick_ms": tick_ms,
-            "ws_clients": ws_clients, "in_process": in_process_live, "profile_dir": profile_dir}
+            "ws_clients": ws_clients, "in_process": in_process_live, "profile_dir": profile_dir,
+            "fanout_chunk_entries": fanout_chunk_entries}
     with tempfile.TemporaryDirectory() as tmp, RedisServer(Path(tmp) / "redis", appendonly=False) as redis:
         result: dict[str, Any] = {}
         if compare_teams:
@@ -406,7 +409,8 @@ if __name__ == "__main__":
     parser.add_argument("--no-in-process-live", action="store_true", help="skip the in-process hub live phases")
     parser.add_argument("--no-joins", action="store_true")
     parser.add_argument("--profile-dir", type=Path, default=None, help="py-spy stacks of the server per websocket phase")
+    parser.add_argument("--fanout-chunk-entries", type=int, default=None, help="entries per fan-out Lua call")
     args = parser.parse_args()
     print(json.dumps(run(args.teams, args.joins, args.events_per_min, args.seconds, args.subscribers, args.tick_ms,
                          args.compare_teams, args.ws_clients, not args.no_in_process_live, args.profile_dir,
-                         not args.no_joins), indent=2))
+                         not args.no_joins, args.fanout_chunk_entries), indent=2))

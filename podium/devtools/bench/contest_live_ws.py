@@ -144,9 +144,19 @@ async def measure(redis_url: str, contest: str, subscribers: int, tick_ms: int, 
                     p.kill()
     for name, start, end, fed, cpu in bounds:
         lags = [lag for at, lag in frames if start <= at < end]
+        # Per tick (frames sharing an asOf): the first frame's lag is the tick's board read and
+        # first write, the spread from first to last frame is the push to every socket.
+        ticks: dict[int, list[float]] = {}
+        for at, lag in frames:
+            if start <= at < end:
+                ticks.setdefault(round(at - lag), []).append(lag)
+        firsts = [min(v) for v in ticks.values()]
+        spreads = [max(v) - min(v) for v in ticks.values()]
         result[name] = {"events_fed": fed, "seconds": round((end - start) / 1000, 1), "frames": len(lags),
                         "tick_lag_ms_p50": _pct(lags, 0.5), "tick_lag_ms_p99": _pct(lags, 0.99),
-                        "tick_lag_ms_max": _pct(lags, 1.0), "server_cpu_s": round(cpu, 2)}
+                        "tick_lag_ms_max": _pct(lags, 1.0), "server_cpu_s": round(cpu, 2), "ticks": len(ticks),
+                        "first_frame_lag_ms_p50": _pct(firsts, 0.5), "first_frame_lag_ms_p99": _pct(firsts, 0.99),
+                        "push_spread_ms_p50": _pct(spreads, 0.5), "push_spread_ms_p99": _pct(spreads, 0.99)}
     print(json.dumps({"live_ws": result}), file=sys.stderr, flush=True)
     return result
 
