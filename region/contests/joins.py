@@ -84,15 +84,23 @@ class Joins:
     async def _flush(self, batch: list[tuple[str, str, str]]) -> list[dict[str, Any] | BaseException]:
         out: list[dict[str, Any] | BaseException | None] = [None] * len(batch)
         ready: list[_Ready] = []
+        # Each distinct contest of the batch is looked up once (a batch is mostly one contest's joins)
+        # (a failed lookup is not kept: each join gets its own error object)
+        defs: dict[str, tuple[Contest, Match]] = {}
+        now = self.clock.now_ms()
         for i, (owner, contest_id, team_id) in enumerate(batch):
-            try:
-                contest = await self._contest_of(contest_id)
-                match = await self._match_of(contest.match)
-                if self.clock.now_ms() >= match.deadline_ms:
-                    raise ContestLocked(f"match {match.id} locked at {match.deadline_ms}")
-                ready.append(_Ready(i, contest, match, f"{owner}/{team_id}"))
-            except PodiumError as exc:
-                out[i] = exc
+            found = defs.get(contest_id)
+            if found is None:
+                try:
+                    contest = await self._contest_of(contest_id)
+                    found = defs[contest_id] = (contest, await self._match_of(contest.match))
+                except PodiumError as exc:
+                    out[i] = exc
+                    continue
+            if now >= found[1].deadline_ms:
+                out[i] = ContestLocked(f"match {found[1].id} locked at {found[1].deadline_ms}")
+            else:
+                ready.append(_Ready(i, found[0], found[1], f"{owner}/{team_id}"))
         wanted: dict[str, list[str]] = {}
         for r in ready:
             wanted.setdefault(r.match.id, []).append(r.key)
