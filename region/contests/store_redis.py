@@ -33,7 +33,7 @@ from podium.model import RankedEntry
 from podium.redis_client import AnyRedis, as_text, scored_members, store_reply
 
 T = TypeVar("T")
-FANOUT_CHUNK_ENTRIES = 5_000      # entries updated per Lua call: bounds how long one call holds Redis
+FANOUT_CHUNK_ENTRIES = 1_000      # entries updated per Lua call: bounds how long a tick's reads wait behind it (docs/contests.md)
 INDEX_SCAN_ENTRIES = 1_000        # entries read per HSCAN (one Lua call) while indexing a locked contest
 INDEX_ZADD_MEMBERS = 2_000        # members per command inside the Lua calls (Lua's unpack stack is ~8,000)
 BOARD_SCALE = 10_000              # board points per player point

@@ -27,6 +27,7 @@ from podium.devtools.testing import ServerProcess
 QUERY = "subscription($c:String!){ contestChanged(contest:$c, n:10){ seq asOf changes { player rank } } }"
 CONNECT_TIMEOUT_S = 120
 CONNECT_CONCURRENCY = 100     # handshakes in flight per client process
+SUBSCRIBERS_PER_CLIENT_MIN = 500   # fewer client processes when there are fewer subscribers than this each
 BENCH_DIR = Path(__file__).resolve().parents[3] / "benchmarks"
 
 
@@ -106,6 +107,7 @@ async def measure(redis_url: str, contest: str, subscribers: int, tick_ms: int, 
     env = {"REDIS_URL": redis_url, "PODIUM_CONTESTS__TICK_MS": str(tick_ms),
            "PODIUM_API__SUBSCRIPTIONS_PER_PROCESS_MAX": str(subscribers + 100),
            "PODIUM_API__RATE_LIMIT_PER_S": "1000000", "PODIUM_API__RATE_LIMIT_BURST": "1000000"}
+    clients = max(1, min(clients, -(-subscribers // SUBSCRIBERS_PER_CLIENT_MIN)))   # a tiny run starts one
     ctx = mp.get_context("spawn")
     started, ready, out, stop = ctx.Queue(), ctx.Queue(), ctx.Queue(), ctx.Event()
     per = [subscribers // clients + (1 if i < subscribers % clients else 0) for i in range(clients)]
