@@ -40,10 +40,11 @@ from podium.region.contests.ledger_postgres import PostgresLedger
 from podium.region.contests.ledger_sqlite import SqliteLedger
 from podium.region.contests.model import POINT_SCALE
 from podium.region.contests.service import ContestService
-from podium.region.contests.store_redis import RedisContestStore, contest_key
+from podium.region.contests.store_redis import FANOUT_CHUNK_ENTRIES, RedisContestStore, contest_key
 
 from podium.clock import SystemClock
 from podium.config import ApiLimits
+from podium.devtools.bench import contest_live_ws
 from podium.devtools.bench.contest_scripts_before import index_and_fan_out_before, index_and_fan_out_now
 from podium.fanout import FanOut
 from podium.redis_server import RedisServer
@@ -218,6 +219,39 @@ async def _compare_scripts(redis_url: str, teams: int) -> dict[str, Any]:
     return out
 
 
+async def _live_ws(redis: aioredis.Redis, svc: ContestService, redis_url: str, events_per_min: int, seconds: float,
+                   subscribers: int, tick_ms: int, teams: int, clients: int, profile_dir: Path | None) -> dict[str, Any]:
+    """`contestChanged` over websockets from client processes on a `podium serve` process (see
+    podium/devtools/bench/contest_live_ws.py): a one-entry-per-event baseline phase (a fifth of
+    `seconds`, at least 5 ticks), then `seconds` of fan-out feed events at `events_per_min`."""
+    rnd = random.Random(4)
+    interval = 60.0 / events_per_min
+    entries = [f"u{rnd.randrange(teams)}/t" for _ in range(100)]
+
+    async def paced(seconds_: float, one: Any) -> int:
+        t_start, n = time.perf_counter(), 0
+        while time.perf_counter() - t_start < seconds_:
+            await asyncio.sleep(max(0.0, t_start + n * interval - time.perf_counter()))
+            await one(n)
+            n += 1
+        return n
+
+    async def one_entry(n: int) -> None:
+        await redis.zincrby(contest_key("big", "board"), -POINT_SCALE, rnd.choice(entries))
+        await redis.incr(contest_key("big", "ver"))
+
+    async def fan_out(n: int) -> None:
+        await svc.feed([{"id": f"ws{n}", "match": "bm", "player": rnd.choice(PLAYERS), "kind": "six"}])
+
+    base_s = min(60.0, max(5 * tick_ms / 1000, seconds / 5))
+    result = await contest_live_ws.measure(redis_url, "big", subscribers, tick_ms, clients, [
+        ("baseline_one_entry", base_s, lambda: paced(base_s, one_entry)),
+        ("fanout_events", seconds, lambda: paced(seconds, fan_out))], profile_dir)
+    fed = result["fanout_events"]
+    fed["events_per_min_achieved"] = round(fed["events_fed"] * 60 / max(fed["seconds"] - 2 * tick_ms / 1000, 1e-9), 1)
+    return {**result, "events_per_min_target": events_per_min, "target_tick_lag_ms_p99_max": 1000}
+
+
 async def _fanout(redis_url: str, teams: int, tmp: Path, live: dict[str, Any] | None = None) -> dict[str, Any]:
     # A bounded pool that queues (as a region's does): 2,000 subscribers' first reads must not open
     # 2,000 connections at once (a connection storm times out on a loaded machine).
@@ -225,7 +259,8 @@ async def _fanout(redis_url: str, teams: int, tmp: Path, live: dict[str, Any] | 
     redis = aioredis.Redis(connection_pool=pool)
     ledger = SqliteLedger(tmp / "fanout-ledger.db")
     await ledger.open()
-    svc = ContestService(RedisContestStore(redis), LedgerBatcher(ledger), SystemClock())
+    chunk = (live or {}).get("fanout_chunk_entries") or FANOUT_CHUNK_ENTRIES
+    svc = ContestService(RedisContestStore(redis, fanout_chunk_entries=chunk), LedgerBatcher(ledger), SystemClock())
     deadline = int(time.time() * 1000) + 2000
     await svc.declare_match(match_doc("bm", deadline))
     await svc.create_contest(contest_doc("big", "bm", max(teams, 1)))
@@ -249,8 +284,13 @@ async def _fanout(redis_url: str, teams: int, tmp: Path, live: dict[str, Any] | 
                                              "fanout_s": round(fanout_s, 3), "index_s": round(index_s, 2),
                                              "fanout_redis_cpu_s": round(fanout_redis_cpu_s, 3),
                                              "baseline_naive_s": round(base_s, 3)}}), file=sys.stderr, flush=True)
-    live_result = None
-    if live:
+    live_result = live_ws = None
+    if live and live.get("ws_clients"):
+        ws = {k: live[k] for k in ("events_per_min", "seconds", "subscribers", "tick_ms")}
+        live_ws = await _live_ws(redis, svc, redis_url, teams=teams, clients=live["ws_clients"],
+                                 profile_dir=live.get("profile_dir"), **ws)
+    if live and live.get("in_process", True):
+        live = {k: live[k] for k in ("events_per_min", "seconds", "subscribers", "tick_ms")}
         before = await _live(redis, svc, teams=teams, overtaken_batched=False, tag="seq", **live)
         print(json.dumps({"live_baseline_overtaken_one_by_one": before}), file=sys.stderr, flush=True)
         live_result = {**await _live(redis, svc, teams=teams, **live), "baseline_overtaken_one_by_one": before}
@@ -259,7 +299,7 @@ async def _fanout(redis_url: str, teams: int, tmp: Path, live: dict[str, Any] | 
     await pool.aclose()            # a pool passed in is not closed with its client
     updated = result["entries_updated"]
     print(json.dumps({"live": live_result}), file=sys.stderr, flush=True)
-    return {"live": live_result, "teams": teams, "teams_updated": updated, "fanout_s": round(fanout_s, 3),
+    return {"live": live_result, "live_ws": live_ws, "teams": teams, "teams_updated": updated, "fanout_s": round(fanout_s, 3),
             "teams_updated_per_s": round(updated / fanout_s),
             "redis_cpu_us_per_team_updated": round(fanout_redis_cpu_s * 1e6 / max(updated, 1), 2), "index_s": round(index_s, 2), "fill_s": round(fill_s, 2),
             "baseline_naive_s": round(base_s, 3), "baseline_teams_updated": base_updated,
@@ -284,24 +324,32 @@ async def _joins(redis_url: str, ledger: Ledger, joins: int, concurrency: int = 
     for n in range(joins):
         picked = rnd.sample(PLAYERS, 11)
         teams.append((f"u{n}", {"id": "t", "match": "jm", "players": picked, "captain": picked[0], "vice": picked[1]}))
-    sem = asyncio.Semaphore(concurrency)
+
+    async def in_flight(calls: Any) -> None:
+        """`concurrency` workers taking the next call in turn: at most that many in flight, without a
+        semaphore (waking one of 1,000 semaphore waiters cost the bench ~18% of its CPU per join)."""
+        calls = iter(calls)
+
+        async def worker() -> None:
+            for call in calls:
+                await call()
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
 
     async def save(owner: str, team: dict[str, Any]) -> None:
-        async with sem:
-            await svc.save_team(owner, team)
+        await svc.save_team(owner, team)
 
-    await asyncio.gather(*(save(o, t) for o, t in teams))
+    await in_flight(lambda o=o, t=t: save(o, t) for o, t in teams)
     latencies: list[float] = []
 
     async def join(owner: str) -> None:
-        async with sem:
-            t = time.perf_counter()
-            await svc.join(owner, "jc", "t")
-            latencies.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        await svc.join(owner, "jc", "t")
+        latencies.append(time.perf_counter() - t)
 
     redis_cpu0 = _redis_cpu_s(await redis.info("cpu"))
     t0, cpu0 = time.perf_counter(), time.process_time()
-    await asyncio.gather(*(join(o) for o, _ in teams))
+    await in_flight(lambda o=o: join(o) for o, _ in teams)
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     redis_cpu = _redis_cpu_s(await redis.info("cpu")) - redis_cpu0
     await svc.aclose()
@@ -318,16 +366,24 @@ async def _joins(redis_url: str, ledger: Ledger, joins: int, concurrency: int = 
 
 
 def run(teams: int = 1_000_000, joins: int = 20_000, events_per_min: int = 200, seconds: float = 300.0,
-        subscribers: int = 2000, tick_ms: int = 1000, compare_teams: int | None = None) -> dict[str, Any]:
+        subscribers: int = 2000, tick_ms: int = 1000, compare_teams: int | None = None, ws_clients: int = 4,
+        in_process_live: bool = True, profile_dir: Path | None = None, joins_phase: bool = True,
+        fanout_chunk_entries: int | None = None) -> dict[str, Any]:
     """`compare_teams`: teams of the same-run comparison with the previous scripts (None: as many
-    as `teams`, at most 100,000; 0: skip it)."""
+    as `teams`, at most 100,000; 0: skip it). `ws_clients`: client processes of the websocket live
+    phase (0: skip it); `in_process_live` False skips the in-process hub phases; `profile_dir`: py-spy
+    stacks of the server per websocket phase."""
     compare_teams = min(teams, 100_000) if compare_teams is None else compare_teams
-    live = {"events_per_min": events_per_min, "seconds": seconds, "subscribers": subscribers, "tick_ms": tick_ms}
+    live = {"events_per_min": events_per_min, "seconds": seconds, "subscribers": subscribers, "tick_ms": tick_ms,
+            "ws_clients": ws_clients, "in_process": in_process_live, "profile_dir": profile_dir,
+            "fanout_chunk_entries": fanout_chunk_entries}
     with tempfile.TemporaryDirectory() as tmp, RedisServer(Path(tmp) / "redis", appendonly=False) as redis:
         result: dict[str, Any] = {}
         if compare_teams:
             result["scripts_vs_before"] = asyncio.run(_compare_scripts(redis.url, compare_teams))
         result["fanout"] = asyncio.run(_fanout(redis.url, teams, Path(tmp), live if seconds > 0 else None))
+        if not joins_phase:
+            return result
         unbatched = JoinLimits(batch_max=1, flushes_max=JOIN_CONCURRENCY)
         result["joins_sqlite_baseline_unbatched"] = asyncio.run(
             _joins(redis.url, SqliteLedger(Path(tmp) / "joins0.db"), joins, limits=unbatched))
@@ -357,6 +413,12 @@ if __name__ == "__main__":
     parser.add_argument("--compare-teams", type=int, default=None,
                         help="teams of the same-run comparison with the previous index/fan-out scripts "
                              "(default: --teams, at most 100,000; 0: skip)")
+    parser.add_argument("--ws-clients", type=int, default=4, help="client processes of the websocket live phase (0: skip)")
+    parser.add_argument("--no-in-process-live", action="store_true", help="skip the in-process hub live phases")
+    parser.add_argument("--no-joins", action="store_true")
+    parser.add_argument("--profile-dir", type=Path, default=None, help="py-spy stacks of the server per websocket phase")
+    parser.add_argument("--fanout-chunk-entries", type=int, default=None, help="entries per fan-out Lua call")
     args = parser.parse_args()
     print(json.dumps(run(args.teams, args.joins, args.events_per_min, args.seconds, args.subscribers, args.tick_ms,
-                         args.compare_teams), indent=2))
+                         args.compare_teams, args.ws_clients, not args.no_in_process_live, args.profile_dir,
+                         not args.no_joins, args.fanout_chunk_entries), indent=2))

@@ -200,7 +200,7 @@ class ContestSettings(BaseModel):
     admin_body_bytes_max: int = 262_144      # match and contest declarations
     settlement_key_id: str | None = None     # game-server key that signs settlements (unset: the first one)
     tick_ms: int = 3000                      # contestChanged: one frame per contest per tick
-    fanout_chunk_entries: int = 5000         # entries one feed event updates per Lua call (bounds a call's hold on Redis)
+    fanout_chunk_entries: int = 1000         # entries one feed event updates per Lua call (bounds how long a tick's reads wait)
     index_scan_entries: int = 1000           # entries indexed per Lua call when a contest locks
     event_log: bool = False                  # with kafka.bootstrap: the feed produces to the contest-feed topic, `podium worker` fans out
     join_window_ms: float = 1.0              # while a join batch is in flight, the next waits at most this long to fill

@@ -29,6 +29,7 @@ DEFINITIONS_CACHED_MAX = 1024     # parsed match/contest definitions kept per pr
 DEFINITION_TTL_MS = 1000          # how long a parsed definition is reused (a contest's state is not cached)
 STANDINGS_PAGE_MAX = 1000
 AROUND_MAX = 50
+SAVE_ATTEMPTS_MAX = 16        # compare-and-set rounds of one saveTeam racing other saves and joins of the team
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,20 +123,31 @@ class ContestService:
             raise ContestLocked(f"match {match.id} locked at {match.deadline_ms}")
 
     async def save_team(self, owner: str, doc: Any) -> dict[str, Any]:
-        """Saves (a new version of) a team and carries it into every contest it has joined."""
+        """Saves (a new version of) a team and carries it into every contest it has joined. The
+        write is a compare-and-set on the document read (`store.save_team`): a save or a join
+        recorded meanwhile makes it read again, so each version is given once and the line-up is
+        checked against the rules of every contest on the record it writes. Entries are updated
+        after the write, newest version wins (a join racing this save catches up itself, see `joins`)."""
         team = Team.from_dict(owner, doc)
         match = await self._match(team.match)
-        self._before_deadline(match)
-        previous = await self.store.team(match.id, team.key)
-        contests = list(previous["contests"]) if previous else []
-        if previous and Team.from_dict(owner, previous) == team:
-            return {**team.to_dict(), "version": previous["version"], "contests": contests}
-        joined = [(await self.store.contest(c))[0] for c in contests]
-        for contest in joined:
-            check_team(team, match, contest.rules)
-        version = (previous["version"] + 1) if previous else 1
-        if not await self.store.save_team(team, version, match.deadline_ms, contests):
-            raise ContestLocked(f"match {match.id} locked at {match.deadline_ms}")
+        for _ in range(SAVE_ATTEMPTS_MAX):
+            self._before_deadline(match)
+            read = await self.store.team_document(match.id, team.key)
+            previous = orjson.loads(read) if read is not None else None
+            contests = list(previous.get("contests", [])) if previous else []
+            if previous and Team.from_dict(owner, previous) == team:
+                return {**team.to_dict(), "version": previous["version"], "contests": contests}
+            joined = [await self._contest_def(c) for c in contests]
+            for contest in joined:
+                check_team(team, match, contest.rules)
+            version = (previous["version"] + 1) if previous else 1
+            saved = await self.store.save_team(team, version, match.deadline_ms, contests, read)
+            if saved == -1:
+                raise ContestLocked(f"match {match.id} locked at {match.deadline_ms}")
+            if saved == 1:
+                break
+        else:
+            raise Unavailable(f"team {team.key} changed {SAVE_ATTEMPTS_MAX} times while it was saved: retry")
         for contest in joined:
             comp = composition(team, multipliers(team, contest.rules), version)
             if await self.store.entry(contest, team, comp, "update") == -1:

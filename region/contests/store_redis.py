@@ -33,7 +33,7 @@ from podium.model import RankedEntry
 from podium.redis_client import AnyRedis, as_text, scored_members, store_reply
 
 T = TypeVar("T")
-FANOUT_CHUNK_ENTRIES = 5_000      # entries updated per Lua call: bounds how long one call holds Redis
+FANOUT_CHUNK_ENTRIES = 1_000      # entries updated per Lua call: bounds how long a tick's reads wait behind it (docs/contests.md)
 INDEX_SCAN_ENTRIES = 1_000        # entries read per HSCAN (one Lua call) while indexing a locked contest
 INDEX_ZADD_MEMBERS = 2_000        # members per command inside the Lua calls (Lua's unpack stack is ~8,000)
 BOARD_SCALE = 10_000              # board points per player point
@@ -67,28 +67,26 @@ local function contests_span(doc)
 end
 """
 
-# Returns 1 saved, -1 locked (Redis time ≥ deadline). ARGV: team key, team JSON, deadline. The
-# stored document's list of joined contests is kept (joins extend it inside Redis, see
-# joins_redis), so a join recorded between the caller's read and this write is not lost.
-_SAVE_TEAM = CONTESTS_SPAN_LUA + """
+# Returns 1 saved, 0 changed meanwhile (nothing written: read again and retry), -1 locked (Redis
+# time ≥ deadline). ARGV: team key, team JSON, deadline, the document the caller read ('' for none).
+# A compare-and-set on the whole document: a version is given once, and the list of joined contests
+# the caller validated the line-up against (and carries into the new document) is the stored one;
+# a join recorded in between makes the save read again and check that contest's rules too.
+_SAVE_TEAM = """
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 if now >= tonumber(ARGV[3]) then return -1 end
-local doc = ARGV[2]
-local raw = redis.call('HGET', KEYS[1], ARGV[1])
-if raw then
-  local stored, first, close = contests_span(raw)
-  local new, nfirst, nclose = contests_span(doc)
-  doc = string.sub(new, 1, nfirst - 1) .. string.sub(stored, first, close - 1) .. string.sub(new, nclose)
-end
-redis.call('HSET', KEYS[1], ARGV[1], doc)
+if (redis.call('HGET', KEYS[1], ARGV[1]) or '') ~= ARGV[4] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 """
 
 # Join or update an entry. KEYS: def, entries, owners. ARGV: entry key, owner, composition,
 # capacity, per-owner max, mode ("join" | "update"). Returns 1 joined/updated, 0 already joined
-# (join) or not joined (update), -1 locked, -2 full, -3 owner at max.
-_ENTRY = """
+# (join) or not joined (update), -1 locked, -2 full, -3 owner at max. An update never goes back:
+# it writes only a composition of a newer team version than the stored one (saves and joins
+# racing to update one entry end on the newest version whatever order they arrive in).
+ENTRY_LUA = """
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local deadline = tonumber(redis.call('HGET', KEYS[1], 'deadline_ms'))
@@ -97,7 +95,10 @@ if (not deadline) or now >= deadline or state ~= 'open' then return -1 end
 local exists = redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1
 if ARGV[6] == 'update' then
   if not exists then return 0 end
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+  local stored = redis.call('HGET', KEYS[2], ARGV[1])
+  if tonumber(string.match(stored, '^%d+')) < tonumber(string.match(ARGV[3], '^%d+')) then
+    redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+  end
   return 1
 end
 if exists then return 0 end
@@ -224,7 +225,7 @@ class RedisContestStore:
         self.fanout_chunk_entries = fanout_chunk_entries
         self.index_scan_entries = index_scan_entries
         self._save_team = redis.register_script(_SAVE_TEAM)
-        self._entry = redis.register_script(_ENTRY)
+        self._entry = redis.register_script(ENTRY_LUA)
         self._lock = redis.register_script(_LOCK)
         self._fanout = redis.register_script(_FANOUT)
         self._index = redis.register_script(_INDEX)
@@ -307,13 +308,20 @@ class RedisContestStore:
 
     # -- teams and entries ---------------------------------------------------------------------
     async def team(self, match_id: str, key: str) -> dict[str, Any] | None:
-        raw = await self._call(self.redis.hget(match_key(match_id, "teams"), key))
+        raw = await self.team_document(match_id, key)
         return None if raw is None else orjson.loads(raw)
 
-    async def save_team(self, team: Team, version: int, deadline_ms: int, contests: list[str]) -> bool:
+    async def team_document(self, match_id: str, key: str) -> bytes | None:
+        """The stored team JSON as it is (save_team's compare-and-set compares against it)."""
+        raw = await self._call(self.redis.hget(match_key(match_id, "teams"), key))
+        return raw.encode() if isinstance(raw, str) else raw
+
+    async def save_team(self, team: Team, version: int, deadline_ms: int, contests: list[str],
+                        read: bytes | None) -> int:
+        """1 saved, 0 the stored document is no longer `read` (nothing written), -1 locked."""
         doc = orjson.dumps({**team.to_dict(), "version": version, "contests": contests})
-        return bool(await self._call(self._save_team(keys=[match_key(team.match, "teams")],
-                                                              args=[team.key, doc, deadline_ms])) == 1)
+        return int(await self._call(self._save_team(keys=[match_key(team.match, "teams")],
+                                                    args=[team.key, doc, deadline_ms, read or b""])))
 
     async def entry(self, contest: Contest, team: Team, comp: str, mode: str) -> int:
         keys = [contest_key(contest.id, "def"), contest_key(contest.id, "entries"), contest_key(contest.id, "owners")]

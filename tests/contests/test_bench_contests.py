@@ -24,6 +24,10 @@ def test_bench_contests_runs_every_phase() -> None:
     assert live["tick_lag_ms_p99"] is not None and live["score_to_board_ms_p99"] is not None
     assert live["overtaken_batched"] and not live["baseline_overtaken_one_by_one"]["overtaken_batched"]
     assert live["baseline_overtaken_one_by_one"]["frames"] > 0
+    ws = fanout["live_ws"]           # contestChanged over websockets from a client process
+    assert ws["subscribers"] == cfg.contest_subscribers and ws["fanout_events"]["events_fed"] > 0
+    assert ws["fanout_events"]["frames"] > 0 and ws["fanout_events"]["tick_lag_ms_p99"] is not None
+    assert ws["fanout_events"]["server_cpu_s"] > 0
     joins = result["joins_sqlite"]
     assert joins["joins"] == cfg.contest_joins and joins["escrow_ok"] and joins["ledger_total"] == 0
     unbatched = result["joins_sqlite_baseline_unbatched"]

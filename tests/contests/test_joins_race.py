@@ -105,8 +105,10 @@ async def test_recording_extends_any_stored_list(redis_single: Any) -> None:
             "b/t": {"owner": "b", "id": "t", "version": 2, "contests": []},
             "c/t": {"owner": "c\"contests\":[x]", "id": "t", "version": 3, "contests": ["k1", "k2"]}}
     await redis_single.hset(match_key("rj", "teams"), mapping={k: orjson.dumps(v) for k, v in docs.items()})
-    joins = [(k, c) for c in ("k2", "k3", "k2") for k in docs] + [("missing/t", "k1")]
-    await RedisJoins(redis_single).record_joined({"rj": (2**47, joins)})
+    joins = [(k, c, docs[k]["version"]) for c in ("k2", "k3", "k2") for k in docs] + [("missing/t", "k1", 1)]
+    replies = await RedisJoins(redis_single).record_joined({"rj": (2**47, [*joins, ("a/t", "k9", 2)])})
+    raw_a = await redis_single.hget(match_key("rj", "teams"), "a/t")
+    assert replies == {"rj": [1] * 9 + [0, raw_a]}      # a/t is at version 1, not 2: k9 is not recorded
     stored = {k.decode(): orjson.loads(v) for k, v in (await redis_single.hgetall(match_key("rj", "teams"))).items()}
     want = {"a/t": ["k2", "k3"], "b/t": ["k2", "k3"], "c/t": ["k1", "k2", "k3"]}
     assert stored == {k: {**docs[k], "contests": want[k]} for k in docs}
