@@ -31,8 +31,10 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from podium.region.bulk_load_redis import RedisBoardLoader
 from podium.region.history.backlog_redis import RedisHistoryBacklog
-from podium.region.history.store import HistoryStore, ScoreRow, current_standing, history_key
+from podium.region.history.rebuild_standings import Entry, standing_entry, union_rows
+from podium.region.history.store import HistoryRow, HistoryStore, PlayerHistory, ScoreRow, history_key
 from podium.region.rank_store import read_all
 from podium.region.rank_store_redis import RedisRankStore
 from podium.region.rebuild_leases_redis import RebuildLeases
@@ -87,6 +89,7 @@ class Rebuilder:
         self.sleep = sleep
         self.backlog = RedisHistoryBacklog(redis, "rebuilder", settings.backlog_claim_idle_ms)
         self.state = RedisRebuildState(redis)   # banned players, dedup sets: never Redis directly
+        self.loader = RedisBoardLoader(redis)
 
     async def candidates(self) -> list[str]:
         """Boards whose live season is empty in Redis but has history in the warm store."""
@@ -139,7 +142,9 @@ class Rebuilder:
         banned = await self.state.banned(board)
         recent: list[str] = []
         pending = await self.backlog.rows(board, history_key(board.id, board.season))
-        count = await self.store.replace(board, self._standings(board, token, banned, recent, pending))
+        if self.store.on_write is not None:   # this process's caches of the board
+            self.store.on_write(board.id)
+        count = await self.loader.replace(board, self._standings(board, token, banned, recent, pending))
         await self._restore_dedup(board, recent)
         took_ms = int((self.clock.monotonic() - started) * 1000)
         log.warning("rebuilt board %s season %d from the warm store (+%d backlog rows): %d entries in %d ms",
@@ -153,8 +158,9 @@ class Rebuilder:
         banned = await self.state.banned(board)
         pending = await self.backlog.rows(board, history_key(board.id, board.season))
         expected = {}
-        async for player, score, ts in self._standings(board, "", banned, [], pending, renew=False):
-            expected[player] = (score, ts)
+        async for page in self._standings(board, "", banned, [], pending, renew=False):
+            for player, score, ts in page:
+                expected[player] = (score, ts)
         live = {e.player: (e.score, e.achieved_at_ms) for e in await read_all(self.store, board, VERIFY_CHUNK_ENTRIES)}
         report = VerifyReport(
             board.id, board.season, len(expected),
@@ -170,41 +176,35 @@ class Rebuilder:
                                        2 * self.dedup_window_ms)
 
     async def _standings(self, board: Board, token: str, banned: set[str], recent: list[str],
-                         pending: Sequence[ScoreRow], *, renew: bool = True) -> AsyncIterator[tuple[str, int, int]]:
+                         pending: Sequence[ScoreRow], *, renew: bool = True) -> AsyncIterator[list[Entry]]:
         """Each player's standing from the warm store's rows united with the backlog's (`pending`:
-        accepted, not yet written); a row in both counts once (same key as the store's)."""
+        accepted, not yet written; a row in both counts once, same key as the store's), a page of
+        players at a time; the event ids of recent rows go to `recent`."""
         renewed = self.clock.now_ms()
         recent_since_ms = renewed - 2 * self.dedup_window_ms
-        unwritten: dict[str, list[ScoreRow]] = defaultdict(list)
+        unwritten: dict[str, list[HistoryRow]] = defaultdict(list)
         for row in pending:
-            unwritten[row.player].append(row)
+            unwritten[row.player].append((row.achieved_at_ms, row.event_id, row.score))
+        operator, order = board.operator, board.order
 
-        async def players() -> AsyncIterator[tuple[str, list[ScoreRow]]]:
-            async for player, rows in self.history.iter_player_history(history_key(board.id, board.season)):
-                yield player, _union(rows, unwritten.pop(player, []))
-            for player in sorted(unwritten):
-                yield player, _union([], unwritten[player])
+        async def pages() -> AsyncIterator[list[PlayerHistory]]:
+            async for page in self.history.iter_history_pages(history_key(board.id, board.season)):
+                if unwritten:
+                    page = [(p, union_rows(rows, unwritten.pop(p))) if p in unwritten else (p, rows)
+                            for p, rows in page]
+                yield page
+            if unwritten:
+                yield [(p, union_rows([], unwritten[p])) for p in sorted(unwritten)]
 
-        async for player, rows in players():
+        async for page in pages():
             if len(recent) < RECENT_EVENTS_MAX:
-                recent += [r.event_id for r in rows if r.achieved_at_ms >= recent_since_ms and r.event_id]
+                recent += [e for _, rows in page for at, e, _ in rows if at >= recent_since_ms and e]
+                del recent[RECENT_EVENTS_MAX:]
             if renew and self.clock.now_ms() - renewed > self.leases.lease_ms // 3:
                 if not await self.leases.renew(board.id, token):
                     raise Conflict(f"lost the rebuild lease of {board.id!r} (it lapsed and another rebuilder took it)")
                 renewed = self.clock.now_ms()
-            standing = current_standing(board, rows)
-            if standing is not None and player not in banned:
-                yield player, standing.score, standing.achieved_at_ms
-
-
-def _union(stored: Sequence[ScoreRow], unwritten: Sequence[ScoreRow]) -> list[ScoreRow]:
-    """A player's rows from the warm store and the backlog, each (time, event id) once."""
-    if not unwritten:
-        return list(stored)
-    seen = {(r.achieved_at_ms, r.event_id) for r in stored}
-    out = list(stored)
-    for row in unwritten:
-        if (row.achieved_at_ms, row.event_id) not in seen:
-            seen.add((row.achieved_at_ms, row.event_id))
-            out.append(row)
-    return out
+            if banned:
+                yield [standing_entry(operator, order, p, rows) for p, rows in page if p not in banned]
+            else:
+                yield [standing_entry(operator, order, p, rows) for p, rows in page]
