@@ -12,7 +12,12 @@ from collections.abc import AsyncIterator, Sequence
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from podium.region.bulk_load_redis import INDEX_SCRIPT_ENTRIES, LOAD_ZADD_ENTRIES, RedisBoardLoader, index_state
+from podium.region.bulk_load_redis import (
+    INDEX_SCRIPT_ENTRIES,
+    LOAD_ZADD_ENTRIES,
+    RedisBoardLoader,
+    index_state,
+)
 from podium.region.history.store import Standing, rank_standings
 from podium.region.rank_store_redis import RedisRankStore
 from redis.asyncio import Redis
