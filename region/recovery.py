@@ -8,9 +8,11 @@ A rebuild of board B (its live season):
    last snapshot, labelled stale, or an error) instead of wrong ranks;
 2. waits `rebuild_settle_ms` so that every process has seen the lease and its history writer has
    written what it applied before (then flushes this process's own writer);
-3. streams every player's history, derives the standing per operator (`current_standing`, the same
-   rule apply.lua applies), skips banned players, and builds the board aside; one atomic swap puts
-   it in place (`RankStore.replace`), so no reader ever sees half a board;
+3. streams every player's history a page of players at a time (`iter_history_pages`: plain
+   tuples, no object per row), derives the standing per operator (`standing_entry`, tested equal
+   to `current_standing`, the rule apply.lua applies), skips banned players, and builds the board
+   aside; one atomic swap puts it in place (`RedisBoardLoader.replace`, the board
+   `RankStore.replace` builds, at bulk speed), so no reader ever sees half a board;
 4. puts the event ids of recently achieved scores back into the board's dedup set (a Redis loss
    took it): a game server retrying a batch right after the recovery gets `duplicate`, not a
    second increment. Scores submitted long after they were achieved are not covered;

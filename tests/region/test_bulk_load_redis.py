@@ -12,12 +12,8 @@ from collections.abc import AsyncIterator, Sequence
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from podium.region.bulk_load_redis import (
-    INDEX_SCRIPT_ENTRIES,
-    LOAD_ZADD_ENTRIES,
-    RedisBoardLoader,
-    index_state,
-)
+from podium.region import bulk_load_redis
+from podium.region.bulk_load_redis import LOAD_ZADD_ENTRIES, RedisBoardLoader, index_state
 from podium.region.history.store import Standing, rank_standings
 from podium.region.rank_store_redis import RedisRankStore
 from redis.asyncio import Redis
@@ -96,8 +92,9 @@ async def test_same_board_as_replace(anyio_backend: str, redis_single: Redis, n:
 
 @pytest.mark.parametrize("order", list(SortOrder))
 async def test_same_board_as_replace_across_chunks(anyio_backend: str, any_redis: Redis | RedisCluster,
-                                                   order: SortOrder) -> None:
-    size = max(LOAD_ZADD_ENTRIES, INDEX_SCRIPT_ENTRIES) + 321
+                                                   order: SortOrder, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bulk_load_redis, "INDEX_CHUNK_ENTRIES", 3000)   # several index reads, a short one last
+    size = 2 * LOAD_ZADD_ENTRIES + 321
     await _same_as_replace(any_redis, _rows(size, 1), [5, 4000, 4000, size - 3], order)
 
 
