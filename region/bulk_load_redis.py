@@ -8,9 +8,10 @@ the replaced index generation deleted afterwards), built for a million players:
   `LOAD_ZADD_ENTRIES` entries, the next page prepared while Redis applies the previous one (one
   ZADD in flight);
 - the index is written from the sorted set read back in rank order, as bytes (no decode, the
-  bucket hash on the member's bytes), each bucket's fields in one HSET per read.
-Writing the index inside Redis instead (a Lua script hashing each member) was tried: it took 2.3×
-the Redis CPU of the whole load (200k players: 2.2-2.5 s vs 1.1 s), more than the client saved.
+  bucket hash on the member's bytes), one bulk_index.lua call per read doing each bucket's HSET:
+  a pipeline of one HSET per bucket cost the client more in replies than the hashing.
+Hashing inside Redis instead (a Lua script hashing each member) was tried: it took 2.3× the Redis
+CPU of the whole load (200k players: 2.2-2.5 s vs 1.1 s), more than the client saved.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from podium.region.rank_store_redis import (
     _IX_HASH_PRIME,
     BUILD_TTL_MS,
     DROP_CHUNK_KEYS,
-    INDEX_CHUNK_ENTRIES,
     IX_BUCKET_ENTRIES,
+    _lua,
     lua_with_index,
 )
 from redis.exceptions import RedisError
@@ -44,6 +45,9 @@ from podium.store_errors import translate_store_errors
 # Entries per ZADD: a few ms of Redis (other boards wait that long at most); 10k-entry ZADDs
 # outran the client's 5 s read timeout at load 44 on the bench machine.
 LOAD_ZADD_ENTRIES = 5000
+# Members read back per index pass (one bulk_index.lua call each, ~2.6 fields' arguments per
+# member): fewer and fuller HSETs per bucket with more, a longer script with more.
+INDEX_READ_ENTRIES = 20_000
 
 Entry = tuple[str, int, int]   # (player, score, achieved_at_ms)
 
@@ -77,6 +81,7 @@ class RedisBoardLoader:
     def __init__(self, redis: AnyRedis) -> None:
         self.redis = redis
         self._replace = redis.register_script(lua_with_index("replace"))
+        self._index = redis.register_script(_lua("bulk_index"))
 
     async def replace(self, board: Board, pages: AsyncIterable[Sequence[Entry]]) -> int:
         """Loads `pages` aside, then swaps them in atomically. Returns the number of entries."""
@@ -131,14 +136,14 @@ class RedisBoardLoader:
 
     async def _build_index(self, zset: str, index: str, prefix: str, total: int) -> None:
         """The index of the board built aside, in its final linear-hashing state (no bucket ever
-        splits), from its sorted set read back in rank order, `INDEX_CHUNK_ENTRIES` at a time.
+        splits), from its sorted set read back in rank order, `INDEX_READ_ENTRIES` at a time.
         Members stay bytes (player = member[TS_KEY_WIDTH:], its time key the rest): no decode."""
         if not total:   # replace.lua gives an empty board a fresh empty index itself
             return
         level, split = index_state(total)
         low_mask, high_mask = (1 << level) - 1, (2 << level) - 1
         players, start, expiring = 0, 0, set[int]()
-        while rows := members(await self.redis.zrange(zset, start, start + INDEX_CHUNK_ENTRIES - 1)):
+        while rows := members(await self.redis.zrange(zset, start, start + INDEX_READ_ENTRIES - 1)):
             grouped: dict[int, list[bytes]] = defaultdict(list)
             for member in rows:
                 raw = member.encode() if isinstance(member, str) else member
@@ -151,17 +156,14 @@ class RedisBoardLoader:
                 fields = grouped[b]
                 fields.append(player)
                 fields.append(raw[:TS_KEY_WIDTH])
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for b, fields in grouped.items():
-                    pipe.execute_command("HSET", f"{prefix}:{b}", *fields)
-                new = grouped.keys() - expiring
-                for b in new:
-                    pipe.pexpire(f"{prefix}:{b}", BUILD_TTL_MS)
-                expiring |= new
-                replies = await pipe.execute()
-            players += sum(int(r) for r in replies[: len(grouped)])
+            args: list[bytes | int | str] = [prefix, BUILD_TTL_MS]
+            for b, fields in grouped.items():
+                args += (b, len(fields) // 2, 0 if b in expiring else 1)
+                args += fields
+            expiring |= grouped.keys()
+            players += int(await self._index(keys=[index], args=args))
             start += len(rows)
-            if len(rows) < INDEX_CHUNK_ENTRIES:
+            if len(rows) < INDEX_READ_ENTRIES:
                 break
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hset(index, mapping={"l": level, "p": split, "n": players, "k": prefix, "h": "f"})

@@ -93,7 +93,7 @@ async def test_same_board_as_replace(anyio_backend: str, redis_single: Redis, n:
 @pytest.mark.parametrize("order", list(SortOrder))
 async def test_same_board_as_replace_across_chunks(anyio_backend: str, any_redis: Redis | RedisCluster,
                                                    order: SortOrder, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bulk_load_redis, "INDEX_CHUNK_ENTRIES", 3000)   # several index reads, a short one last
+    monkeypatch.setattr(bulk_load_redis, "INDEX_READ_ENTRIES", 3000)   # several index reads, a short one last
     size = 2 * LOAD_ZADD_ENTRIES + 321
     await _same_as_replace(any_redis, _rows(size, 1), [5, 4000, 4000, size - 3], order)
 
