@@ -82,10 +82,6 @@ class HistoryWriter:
         self.backlog_size = 0     # as of the last flush/size check (the gauge)
         self._task: asyncio.Task[None] | None = None
         self._unwritten: dict[str, list[BacklogEntry]] = {}
-        # A board's next backlog read, started while its previous read is being written (at most
-        # one per board): the Redis read and decode overlap the warm-store write instead of
-        # leaving the store idle between writes. Its entries are this consumer's once read.
-        self._ahead: dict[str, asyncio.Future[list[BacklogEntry]]] = {}
 
     def start(self, supervisor: Supervisor | None = None) -> None:
         """Starts the drain loop (under `supervisor` when given: restarted if it ever fails)."""
@@ -102,11 +98,9 @@ class HistoryWriter:
         for board in await self.boards():
             # Entries whose write failed are pending under this consumer (XREADGROUP will not hand
             # them out again): they are retried from here first.
-            entries = self._unwritten.pop(board.id, None) or await self._read(board)
+            entries = self._unwritten.pop(board.id, None) or await self.backlog.read(board, self.batch_entries_max)
             if not entries:
                 continue
-            if len(entries) >= self.batch_entries_max and board.id not in self._ahead:   # more may wait
-                self._ahead[board.id] = asyncio.ensure_future(self.backlog.read(board, self.batch_entries_max))
             rows = [row for entry in entries for row in entry.rows]
             try:
                 if self.breakers is None:
@@ -121,22 +115,6 @@ class HistoryWriter:
             self.stats.written += len(rows)
             written += len(rows)
         return written
-
-    async def _read(self, board: Board) -> list[BacklogEntry]:
-        ahead = self._ahead.pop(board.id, None)
-        if ahead is not None:
-            return await ahead
-        return await self.backlog.read(board, self.batch_entries_max)
-
-    def _drop_reads_ahead(self) -> None:
-        """A stopping writer's reads ahead: entries they took stay pending in the backlog, and a
-        writer takes them over after `backlog_claim_idle_ms` (as after a crash)."""
-        for ahead in self._ahead.values():
-            if not ahead.done():
-                ahead.cancel()
-            elif not ahead.cancelled():
-                ahead.exception()   # retrieved: an error of an unused read is no error
-        self._ahead.clear()
 
     async def _run(self) -> None:
         backoff_ms = 50
@@ -173,7 +151,6 @@ class HistoryWriter:
         """Drains the backlog (at most `drain_s_max`), then stops; what is left stays in Redis for
         the next writer."""
         if self.state is not WriterState.RUNNING:
-            self._drop_reads_ahead()
             self.state = WriterState.STOPPED
             return
         try:
@@ -183,7 +160,6 @@ class HistoryWriter:
         self.state = WriterState.STOPPING
         task, self._task = self._task, None
         await cancel_and_wait(task)
-        self._drop_reads_ahead()
         if not drained:
             log.warning("history backlog not drained within %.1f s of shutdown; it stays in Redis", drain_s_max)
         self.state = WriterState.STOPPED
