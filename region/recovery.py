@@ -8,9 +8,11 @@ A rebuild of board B (its live season):
    last snapshot, labelled stale, or an error) instead of wrong ranks;
 2. waits `rebuild_settle_ms` so that every process has seen the lease and its history writer has
    written what it applied before (then flushes this process's own writer);
-3. streams every player's history, derives the standing per operator (`current_standing`, the same
-   rule apply.lua applies), skips banned players, and builds the board aside; one atomic swap puts
-   it in place (`RankStore.replace`), so no reader ever sees half a board;
+3. streams every player's history a page of players at a time (`iter_history_pages`: plain
+   tuples, no object per row), derives the standing per operator (`standing_entry`, tested equal
+   to `current_standing`, the rule apply.lua applies), skips banned players, and builds the board
+   aside; one atomic swap puts it in place (`RedisBoardLoader.replace`, the board
+   `RankStore.replace` builds, at bulk speed), so no reader ever sees half a board;
 4. puts the event ids of recently achieved scores back into the board's dedup set (a Redis loss
    took it): a game server retrying a batch right after the recovery gets `duplicate`, not a
    second increment. Scores submitted long after they were achieved are not covered;
@@ -31,8 +33,10 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from podium.region.bulk_load_redis import RedisBoardLoader
 from podium.region.history.backlog_redis import RedisHistoryBacklog
-from podium.region.history.store import HistoryStore, ScoreRow, current_standing, history_key
+from podium.region.history.rebuild_standings import Entry, standing_entry, union_rows
+from podium.region.history.store import HistoryRow, HistoryStore, PlayerHistory, ScoreRow, history_key
 from podium.region.rank_store import read_all
 from podium.region.rank_store_redis import RedisRankStore
 from podium.region.rebuild_leases_redis import RebuildLeases
@@ -87,6 +91,7 @@ class Rebuilder:
         self.sleep = sleep
         self.backlog = RedisHistoryBacklog(redis, "rebuilder", settings.backlog_claim_idle_ms)
         self.state = RedisRebuildState(redis)   # banned players, dedup sets: never Redis directly
+        self.loader = RedisBoardLoader(redis)
 
     async def candidates(self) -> list[str]:
         """Boards whose live season is empty in Redis but has history in the warm store."""
@@ -139,7 +144,9 @@ class Rebuilder:
         banned = await self.state.banned(board)
         recent: list[str] = []
         pending = await self.backlog.rows(board, history_key(board.id, board.season))
-        count = await self.store.replace(board, self._standings(board, token, banned, recent, pending))
+        if self.store.on_write is not None:   # this process's caches of the board
+            self.store.on_write(board.id)
+        count = await self.loader.replace(board, self._standings(board, token, banned, recent, pending))
         await self._restore_dedup(board, recent)
         took_ms = int((self.clock.monotonic() - started) * 1000)
         log.warning("rebuilt board %s season %d from the warm store (+%d backlog rows): %d entries in %d ms",
@@ -153,8 +160,9 @@ class Rebuilder:
         banned = await self.state.banned(board)
         pending = await self.backlog.rows(board, history_key(board.id, board.season))
         expected = {}
-        async for player, score, ts in self._standings(board, "", banned, [], pending, renew=False):
-            expected[player] = (score, ts)
+        async for page in self._standings(board, "", banned, [], pending, renew=False):
+            for player, score, ts in page:
+                expected[player] = (score, ts)
         live = {e.player: (e.score, e.achieved_at_ms) for e in await read_all(self.store, board, VERIFY_CHUNK_ENTRIES)}
         report = VerifyReport(
             board.id, board.season, len(expected),
@@ -170,41 +178,35 @@ class Rebuilder:
                                        2 * self.dedup_window_ms)
 
     async def _standings(self, board: Board, token: str, banned: set[str], recent: list[str],
-                         pending: Sequence[ScoreRow], *, renew: bool = True) -> AsyncIterator[tuple[str, int, int]]:
+                         pending: Sequence[ScoreRow], *, renew: bool = True) -> AsyncIterator[list[Entry]]:
         """Each player's standing from the warm store's rows united with the backlog's (`pending`:
-        accepted, not yet written); a row in both counts once (same key as the store's)."""
+        accepted, not yet written; a row in both counts once, same key as the store's), a page of
+        players at a time; the event ids of recent rows go to `recent`."""
         renewed = self.clock.now_ms()
         recent_since_ms = renewed - 2 * self.dedup_window_ms
-        unwritten: dict[str, list[ScoreRow]] = defaultdict(list)
+        unwritten: dict[str, list[HistoryRow]] = defaultdict(list)
         for row in pending:
-            unwritten[row.player].append(row)
+            unwritten[row.player].append((row.achieved_at_ms, row.event_id, row.score))
+        operator, order = board.operator, board.order
 
-        async def players() -> AsyncIterator[tuple[str, list[ScoreRow]]]:
-            async for player, rows in self.history.iter_player_history(history_key(board.id, board.season)):
-                yield player, _union(rows, unwritten.pop(player, []))
-            for player in sorted(unwritten):
-                yield player, _union([], unwritten[player])
+        async def pages() -> AsyncIterator[list[PlayerHistory]]:
+            async for page in self.history.iter_history_pages(history_key(board.id, board.season)):
+                if unwritten:
+                    page = [(p, union_rows(rows, unwritten.pop(p))) if p in unwritten else (p, rows)
+                            for p, rows in page]
+                yield page
+            if unwritten:
+                yield [(p, union_rows([], unwritten[p])) for p in sorted(unwritten)]
 
-        async for player, rows in players():
+        async for page in pages():
             if len(recent) < RECENT_EVENTS_MAX:
-                recent += [r.event_id for r in rows if r.achieved_at_ms >= recent_since_ms and r.event_id]
+                recent += [e for _, rows in page for at, e, _ in rows if at >= recent_since_ms and e]
+                del recent[RECENT_EVENTS_MAX:]
             if renew and self.clock.now_ms() - renewed > self.leases.lease_ms // 3:
                 if not await self.leases.renew(board.id, token):
                     raise Conflict(f"lost the rebuild lease of {board.id!r} (it lapsed and another rebuilder took it)")
                 renewed = self.clock.now_ms()
-            standing = current_standing(board, rows)
-            if standing is not None and player not in banned:
-                yield player, standing.score, standing.achieved_at_ms
-
-
-def _union(stored: Sequence[ScoreRow], unwritten: Sequence[ScoreRow]) -> list[ScoreRow]:
-    """A player's rows from the warm store and the backlog, each (time, event id) once."""
-    if not unwritten:
-        return list(stored)
-    seen = {(r.achieved_at_ms, r.event_id) for r in stored}
-    out = list(stored)
-    for row in unwritten:
-        if (row.achieved_at_ms, row.event_id) not in seen:
-            seen.add((row.achieved_at_ms, row.event_id))
-            out.append(row)
-    return out
+            if banned:
+                yield [standing_entry(operator, order, p, rows) for p, rows in page if p not in banned]
+            else:
+                yield [standing_entry(operator, order, p, rows) for p, rows in page]

@@ -46,10 +46,12 @@ from podium.region.history.cassandra_batches import UpsertEncoder, score_partiti
 from podium.region.history.store import (
     RANK_BUCKET_SIZE,
     HistoryStore,
+    PlayerHistory,
     RankPoint,
     ScoreRow,
     Snapshot,
     SnapshotInfo,
+    player_pages,
 )
 
 from podium.config import HistorySettings
@@ -285,19 +287,24 @@ class CassandraHistoryStore:
         return bool(await self._exec(self._prepared["hist_any"], (board, list(range(HISTORY_BUCKETS)))))
 
     async def iter_player_history(self, board: str) -> AsyncIterator[tuple[str, list[ScoreRow]]]:
+        async for player, rows in player_pages(board, self.iter_history_pages(board)):
+            yield player, rows
+
+    async def iter_history_pages(self, board: str) -> AsyncIterator[list[PlayerHistory]]:
         """Every player once, bucket by bucket (players of a bucket in id order): the board's
         HISTORY_BUCKETS partitions are read `cassandra_scans_in_flight_max` at a time, each paged,
-        and handed over a page of players at a time, so memory holds a few pages per scan."""
-        queue: asyncio.Queue[list[tuple[str, list[ScoreRow]]] | Exception | None] = asyncio.Queue(maxsize=64)
+        and handed over a page of complete players at a time, so memory holds a few pages per scan.
+        Rows stay the driver's tuples, regrouped: no object per row."""
+        queue: asyncio.Queue[list[PlayerHistory] | Exception | None] = asyncio.Queue(maxsize=64)
         gate = asyncio.Semaphore(self.settings.cassandra_scans_in_flight_max)
 
         async def scan(bucket: int) -> None:
             async with gate:
-                last: tuple[str, list[ScoreRow]] | None = None   # a player's rows may span pages
+                last: PlayerHistory | None = None   # a player's rows may span pages
                 async for page in self._pages("hist_scan", (board, bucket), profile=SCAN_PROFILE):
-                    done: list[tuple[str, list[ScoreRow]]] = []
+                    done: list[PlayerHistory] = []
                     for who, group in groupby(page, key=_first):   # rows arrive grouped by player
-                        rows = [ScoreRow(board, who, event_id, score, at) for _, at, event_id, score in group]
+                        rows = [(at, event_id, score) for _, at, event_id, score in group]
                         if last is not None and last[0] == who:
                             last[1].extend(rows)
                             continue
@@ -322,8 +329,7 @@ class CassandraHistoryStore:
             while (item := await queue.get()) is not None:
                 if isinstance(item, Exception):
                     raise item
-                for group in item:
-                    yield group
+                yield item
         finally:
             runner.cancel()
 

@@ -10,15 +10,26 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 
-from podium.region.history.store import HistoryStore, RankPoint, ScoreRow, Snapshot, SnapshotInfo
+from podium.region.history.store import (
+    HistoryStore,
+    PlayerHistory,
+    RankPoint,
+    ScoreRow,
+    Snapshot,
+    SnapshotInfo,
+    player_pages,
+)
 
 from podium.model import Board, RankedEntry
 from podium.sqlite_runner import SqliteBacked, SqliteRunner
 
 PLAYERS_PER_READ_MAX = 1000  # players fetched per round trip when iterating a board
 TIME_MAX_MS = 2**62          # "no upper bound" for since/until filters
+_first = itemgetter(0)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS score_history (
@@ -68,6 +79,10 @@ class SqliteHistoryStore(SqliteBacked):
         return bool(await self._run(lambda c: c.execute(sql, (board,)).fetchall()))
 
     async def iter_player_history(self, board: str) -> AsyncIterator[tuple[str, list[ScoreRow]]]:
+        async for player, rows in player_pages(board, self.iter_history_pages(board)):
+            yield player, rows
+
+    async def iter_history_pages(self, board: str) -> AsyncIterator[list[PlayerHistory]]:
         # Two queries per PLAYERS_PER_READ_MAX players (their ids, then all their rows), not one per
         # player: a 1M-player rebuild is ~2k round trips to the executor instead of 1M.
         after = ""
@@ -86,15 +101,10 @@ class SqliteHistoryStore(SqliteBacked):
             found = await self._run(read)
             if not found:
                 return
-            rows: list[ScoreRow]
-            player, rows = found[0][0], []
-            for p, t, e, s in found:
-                if p != player:
-                    yield player, rows
-                    player, rows = p, []
-                rows.append(ScoreRow(board, p, e, s, t))
-            yield player, rows
-            after = player
+            page = [(who, [(at, event_id, score) for _, at, event_id, score in group])
+                    for who, group in groupby(found, key=_first)]
+            yield page
+            after = page[-1][0]
 
     async def write_snapshot(self, snapshot: Snapshot) -> None:
         b, t = snapshot.board, snapshot.taken_at_ms

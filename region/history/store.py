@@ -45,6 +45,13 @@ class ScoreRow:
     achieved_at_ms: int
 
 
+# One stored score of a player as a rebuild reads it, without a ScoreRow per row: (achieved_at_ms,
+# event_id, score). A rebuild reads every row of a board; the objects were a large part of its CPU.
+HistoryRow = tuple[int, str, int]
+# A player and all their rows, in the store's order (newest first).
+PlayerHistory = tuple[str, list[HistoryRow]]
+
+
 @dataclass(frozen=True, slots=True)
 class Standing:
     player: str
@@ -106,6 +113,11 @@ class HistoryStore(Protocol):
     def iter_player_history(self, board: str) -> AsyncIterator[tuple[str, list[ScoreRow]]]:
         """Every player of a board once, with all their rows (in no particular order: SQLite gives
         player order, Cassandra token order)."""
+        ...
+
+    def iter_history_pages(self, board: str) -> AsyncIterator[list[PlayerHistory]]:
+        """The same as `iter_player_history`, a page of players at a time and each row a plain
+        tuple: what a rebuild reads (a page of complete players; a player is in one page only)."""
         ...
 
     async def write_snapshot(self, snapshot: Snapshot) -> None:
@@ -171,6 +183,13 @@ def current_standing(board: Board, rows: Iterable[ScoreRow]) -> Standing | None:
     total = sum(r.score for r in rows)
     sign = -1 if board.operator is Operator.DECREMENT else 1
     return Standing(player, sign * total, max(r.achieved_at_ms for r in rows))
+
+
+async def player_pages(board: str, pages: AsyncIterator[list[PlayerHistory]]) -> AsyncIterator[tuple[str, list[ScoreRow]]]:
+    """`iter_player_history` from `iter_history_pages`: one player at a time, with ScoreRows."""
+    async for page in pages:
+        for player, rows in page:
+            yield player, [ScoreRow(board, player, event_id, score, at) for at, event_id, score in rows]
 
 
 async def iter_latest_entries(store: HistoryStore, board: Board) -> AsyncIterator[Standing]:

@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 
-from podium.region.history.store import HistoryStore, RankPoint, ScoreRow, Snapshot, SnapshotInfo
+from podium.region.history.store import (
+    HistoryStore,
+    PlayerHistory,
+    RankPoint,
+    ScoreRow,
+    Snapshot,
+    SnapshotInfo,
+)
 
 from podium.breaker import Breakers
 from podium.model import Board, RankedEntry
@@ -46,6 +53,9 @@ class BreakerHistoryStore:
 
     def iter_player_history(self, board: str) -> AsyncIterator[tuple[str, list[ScoreRow]]]:
         return self.inner.iter_player_history(board)
+
+    def iter_history_pages(self, board: str) -> AsyncIterator[list[PlayerHistory]]:
+        return self.inner.iter_history_pages(board)
 
     async def write_snapshot(self, snapshot: Snapshot) -> None:
         await self.inner.write_snapshot(snapshot)

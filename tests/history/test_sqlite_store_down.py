@@ -28,6 +28,7 @@ CALLS: dict[str, Callable[[SqliteHistoryStore], Awaitable[Any]]] = {
     "score_history": lambda s: s.score_history("b@0", "p", 10),
     "has_scores": lambda s: s.has_scores("b@0"),
     "iter_player_history": lambda s: _drain(s.iter_player_history("b@0")),
+    "iter_history_pages": lambda s: _drain(s.iter_history_pages("b@0")),
     "write_snapshot": lambda s: s.write_snapshot(Snapshot("b", 0, 1, ())),
     "snapshot_times": lambda s: s.snapshot_times("b", 10),
     "snapshots": lambda s: s.snapshots("b", 10),

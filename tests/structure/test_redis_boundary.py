@@ -20,6 +20,7 @@ TIERS = ("region", "global", "replication")
 # boundary (tests/kernel/test_store_adapters_down.py and the rooms' own contract tests).
 ADAPTERS = frozenset({
     "region/rank_store_redis.py",
+    "region/bulk_load_redis.py",
     "region/rebuild_state_redis.py",
     "region/rebuild_leases_redis.py",
     "region/region_marks_redis.py",
