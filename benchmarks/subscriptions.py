@@ -233,7 +233,7 @@ def _cpu(pid: int) -> float:
 
 def run(subscribers: int = 2000, seconds: float | None = None, rounds: int = 10, clients: int = 4,
         naive: bool = True, workers: int = 1, loop: str = "asyncio", client: str = "light",
-        naive_subscribers: int | None = None) -> dict[str, Any]:
+        naive_subscribers: int | None = None, server_env: dict[str, str] | None = None) -> dict[str, Any]:
     """The harness entry point (`podium bench`): `seconds` of writes, one round per ROUND_S, else `rounds`."""
     if seconds is not None:
         rounds = max(1, round(seconds / ROUND_S))
@@ -243,12 +243,14 @@ def run(subscribers: int = 2000, seconds: float | None = None, rounds: int = 10,
             env = {"REDIS_URL": redis.url, "PODIUM_GAME_SERVER_KEYS": json.dumps({KEY_ID: SECRET}),
                    "PODIUM_ADMIN_KEYS": json.dumps([ADMIN]), "PODIUM_BOARDS": json.dumps([{"id": BOARD}]),
                    "PODIUM_API__SUBSCRIPTIONS_PER_PROCESS_MAX": str(subscribers + 100),
-                   "PODIUM_API__RATE_LIMIT_PER_S": "1000000", "PODIUM_API__RATE_LIMIT_BURST": "1000000"}
+                   "PODIUM_API__RATE_LIMIT_PER_S": "1000000", "PODIUM_API__RATE_LIMIT_BURST": "1000000",
+                   **(server_env or {})}
             result: dict[str, Any] = {}
             with ServerProcess(env, cwd=tmp, workers=workers, loop=loop) as podium:
                 for i in range(10):
                     _post(podium.url, f"seed{i}", i)
-                result["server"] = {"workers": workers, "loop": loop, "client": client, "client_processes": clients}
+                result["server"] = {"workers": workers, "loop": loop, "client": client, "client_processes": clients,
+                                    "env": server_env or {}}
                 result["podium"] = _measure(podium.process.pid, podium.ws_url, PODIUM_Q, subscribers, rounds,
                                             lambda r: _post(podium.url, f"leader{r}", 1000 + r), clients,
                                             client == "light")
@@ -318,6 +320,8 @@ def main() -> None:
     parser.add_argument("--naive-subscribers", type=int, default=None,
                         help="subscribers of the naive baseline (default: --subscribers); at 10,000 it exhausts "
                              "its Redis pool and its subscribers fail")
+    parser.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
+                        help="a setting for Podium's server (A/B runs), e.g. PODIUM_API__GC_FREEZE_SURVIVORS=false")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
     parser.add_argument("--client", choices=["light", "websockets"], default="light",
@@ -325,7 +329,8 @@ def main() -> None:
     args = parser.parse_args()
     print(json.dumps(run(args.subscribers, rounds=args.rounds, clients=args.clients, naive=not args.no_naive,
                          workers=args.workers, loop=args.loop, client=args.client,
-                         naive_subscribers=args.naive_subscribers), indent=2))
+                         naive_subscribers=args.naive_subscribers,
+                         server_env=dict(kv.split("=", 1) for kv in args.server_env)), indent=2))
 
 
 if __name__ == "__main__":
