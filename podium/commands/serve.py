@@ -40,8 +40,7 @@ def global_app() -> Any:
 
 
 def _tuned(app: Any, settings: Settings) -> Any:
-    tune_gc(settings.api.gc_gen0_threshold, settings.api.gc_freeze_at_start, settings.api.gc_freeze_survivors,
-            settings.api.gc_full_after_growth_percent)
+    tune_gc(settings.api.gc_gen0_threshold, settings.api.gc_freeze_at_start)
     return app
 
 
