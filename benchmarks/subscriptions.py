@@ -294,7 +294,9 @@ def _fairness(base: str) -> dict[str, Any]:
         elif family.name in ("podium_subscription_tick_delivery_milliseconds", "podium_fanout_tick_duration_milliseconds"):
             buckets = sorted((float(s.labels["le"]), s.value) for s in family.samples if s.name.endswith("_bucket"))
             total = buckets[-1][1] if buckets else 0
-            p99 = next((le for le, n in buckets if total and n >= 0.99 * total), None)
+            p99: float | str | None = next((le for le, n in buckets if total and n >= 0.99 * total), None)
+            if p99 == float("inf"):      # above the largest bucket: said so (JSON has no Infinity)
+                p99 = f"> {max(le for le, _n in buckets if le != float('inf')):g}"
             short = "tick_delivery" if "delivery" in family.name else "tick_compute"
             out[f"{short}_count"], out[f"{short}_p99_bucket_ms"] = total, p99
     return out
