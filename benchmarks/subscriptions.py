@@ -87,7 +87,7 @@ def _client_proc(url: str, query: str, count: int, rounds: int, out: Any, ready:
                 received[r].append(time.time())
 
         await asyncio.gather(*(listen(s) for s in subs))
-        out.put(received)       # before closing: the server's CPU is measured up to here, not its teardown
+        out.put((received, 0))       # before closing: the server's CPU is measured up to here, not its teardown
         await asyncio.gather(*(s.close() for s in subs), return_exceptions=True)
         return received
 
@@ -127,9 +127,9 @@ def _light_client_proc(url: str, query: str, count: int, rounds: int, out: Any, 
 
         started.put(os.getpid())
         await asyncio.to_thread(start.wait)
-        t0 = time.monotonic()
+        t0, cpu0 = time.monotonic(), time.process_time()
         subs = await asyncio.gather(*(one() for _ in range(count)))
-        ready.put((retries, time.monotonic() - t0))
+        ready.put((retries, time.monotonic() - t0, time.process_time() - cpu0))
         for s in subs:
             s.want = rounds
         await asyncio.to_thread(go.wait)
@@ -139,7 +139,7 @@ def _light_client_proc(url: str, query: str, count: int, rounds: int, out: Any, 
         for s in subs:
             for r, t in enumerate(s.times[:rounds]):
                 received[r].append(t)
-        out.put(received)       # before closing: the server's CPU is measured up to here, not its teardown
+        out.put((received, sum(s.errors for s in subs)))       # before closing: the server's CPU is measured up to here, not its teardown
         for s in subs:
             s.close()
         await asyncio.sleep(0.5)
@@ -187,12 +187,13 @@ def _measure(server_pid: int, ws_url: str, query: str, subscribers: int, rounds:
     connect_started = time.monotonic()
     deadline = time.monotonic() + 900
     retries = 0
-    storm_s = 0.0
+    storm_s = client_cpu_s = 0.0
     for _ in procs:
         got = _get(ready, procs, deadline)
         if light:
             retries += got[0]
             storm_s = max(storm_s, got[1])
+            client_cpu_s += got[2]
         else:
             retries += got
     connect_s = storm_s if light else time.monotonic() - connect_started
@@ -205,14 +206,20 @@ def _measure(server_pid: int, ws_url: str, query: str, subscribers: int, rounds:
         write(r)
         acks.append(time.time())
         time.sleep(ROUND_S)   # > 2 ticks: one update per round
-    results = [out.get(timeout=300) for _ in procs]
+    reports = [out.get(timeout=300) for _ in procs]
     cpu = _cpu(server_pid) - cpu0
     for p in procs:
         p.join(timeout=30)
+    results = [received for received, _errors in reports]
     lags = [t - acks[r] for res in results for r, times in enumerate(res) for t in times]
     deliveries = len(lags)
+    lags = lags or [float("nan")]
     return {"subscribers": subscribers, "expected": subscribers * rounds, "connect_s": round(connect_s, 1), "connect_retries": retries,
-            "connect_server_cpu_ms_each": round(connect_cpu_ms, 2), "deliveries": deliveries, "server_cpu_s": round(cpu, 3),
+            "connect_server_cpu_ms_each": round(connect_cpu_ms, 2),
+            # the client processes' CPU over the storm per subscriber (light client only): on a
+            # shared 2-core machine the storm's wall time is bounded by server + client CPU together
+            "connect_client_cpu_ms_each": round(client_cpu_s * 1000 / subscribers, 2) if light else None,
+            "deliveries": deliveries, "error_frames": sum(errors for _received, errors in reports), "server_cpu_s": round(cpu, 3),
             "deliveries_per_cpu_s": round(deliveries / cpu) if cpu else None,
             "lag_ms_p50": round(float(np.percentile(lags, 50)) * 1000, 1),
             "lag_ms_p99": round(float(np.percentile(lags, 99)) * 1000, 1)}
@@ -225,7 +232,8 @@ def _cpu(pid: int) -> float:
 
 
 def run(subscribers: int = 2000, seconds: float | None = None, rounds: int = 10, clients: int = 4,
-        naive: bool = True, workers: int = 1, loop: str = "asyncio", client: str = "light") -> dict[str, Any]:
+        naive: bool = True, workers: int = 1, loop: str = "asyncio", client: str = "light",
+        naive_subscribers: int | None = None, server_env: dict[str, str] | None = None) -> dict[str, Any]:
     """The harness entry point (`podium bench`): `seconds` of writes, one round per ROUND_S, else `rounds`."""
     if seconds is not None:
         rounds = max(1, round(seconds / ROUND_S))
@@ -235,15 +243,18 @@ def run(subscribers: int = 2000, seconds: float | None = None, rounds: int = 10,
             env = {"REDIS_URL": redis.url, "PODIUM_GAME_SERVER_KEYS": json.dumps({KEY_ID: SECRET}),
                    "PODIUM_ADMIN_KEYS": json.dumps([ADMIN]), "PODIUM_BOARDS": json.dumps([{"id": BOARD}]),
                    "PODIUM_API__SUBSCRIPTIONS_PER_PROCESS_MAX": str(subscribers + 100),
-                   "PODIUM_API__RATE_LIMIT_PER_S": "1000000", "PODIUM_API__RATE_LIMIT_BURST": "1000000"}
+                   "PODIUM_API__RATE_LIMIT_PER_S": "1000000", "PODIUM_API__RATE_LIMIT_BURST": "1000000",
+                   **(server_env or {})}
             result: dict[str, Any] = {}
             with ServerProcess(env, cwd=tmp, workers=workers, loop=loop) as podium:
                 for i in range(10):
                     _post(podium.url, f"seed{i}", i)
-                result["server"] = {"workers": workers, "loop": loop, "client": client, "client_processes": clients}
+                result["server"] = {"workers": workers, "loop": loop, "client": client, "client_processes": clients,
+                                    "env": server_env or {}}
                 result["podium"] = _measure(podium.process.pid, podium.ws_url, PODIUM_Q, subscribers, rounds,
                                             lambda r: _post(podium.url, f"leader{r}", 1000 + r), clients,
                                             client == "light")
+                result["podium"]["fairness"] = _fairness(podium.url)
                 print("podium:", json.dumps(result["podium"]), file=sys.stderr, flush=True)
                 if naive:
                     port = free_port()
@@ -251,7 +262,8 @@ def run(subscribers: int = 2000, seconds: float | None = None, rounds: int = 10,
                                              "--port", str(port), "--redis-url", redis.url], cwd=tmp)
                     try:
                         _wait_port(port)
-                        result["naive"] = _measure(proc.pid, f"ws://127.0.0.1:{port}/graphql", NAIVE_Q, subscribers,
+                        result["naive"] = _measure(proc.pid, f"ws://127.0.0.1:{port}/graphql", NAIVE_Q,
+                                                   naive_subscribers or subscribers,
                                                    rounds, lambda r: _post(podium.url, f"naive{r}", 5000 + r), clients,
                                                    client == "light")
                     except RuntimeError as exc:
@@ -266,6 +278,28 @@ def run(subscribers: int = 2000, seconds: float | None = None, rounds: int = 10,
             return result
         finally:
             redis.stop()
+
+
+def _fairness(base: str) -> dict[str, Any]:
+    """The hub's fairness metrics after the run (docs/subscriptions.md "Fairness under overload"):
+    subscriber-ticks coalesced, and the p99 bucket of one tick's delivery to every push subscriber
+    and of the tick's computation. With --workers N: whichever worker answered."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{base}/metrics", timeout=30).text
+    out: dict[str, Any] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name == "podium_subscription_coalesced_frames":
+            out["coalesced_frames"] = sum(s.value for s in family.samples if s.name.endswith("_total"))
+        elif family.name in ("podium_subscription_tick_delivery_milliseconds", "podium_fanout_tick_duration_milliseconds"):
+            buckets = sorted((float(s.labels["le"]), s.value) for s in family.samples if s.name.endswith("_bucket"))
+            total = buckets[-1][1] if buckets else 0
+            p99: float | str | None = next((le for le, n in buckets if total and n >= 0.99 * total), None)
+            if p99 == float("inf"):      # above the largest bucket: said so (JSON has no Infinity)
+                p99 = f"> {max(le for le, _n in buckets if le != float('inf')):g}"
+            short = "tick_delivery" if "delivery" in family.name else "tick_compute"
+            out[f"{short}_count"], out[f"{short}_p99_bucket_ms"] = total, p99
+    return out
 
 
 def _wait_port(port: int) -> None:
@@ -285,13 +319,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--no-naive", action="store_true")
+    parser.add_argument("--naive-subscribers", type=int, default=None,
+                        help="subscribers of the naive baseline (default: --subscribers); at 10,000 it exhausts "
+                             "its Redis pool and its subscribers fail")
+    parser.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
+                        help="a setting for Podium's server (A/B runs), e.g. PODIUM_API__GC_FREEZE_SURVIVORS=false")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
     parser.add_argument("--client", choices=["light", "websockets"], default="light",
                         help="light: hand-parsed frames on uvloop (benchmarks/subscriptions_client.py)")
     args = parser.parse_args()
     print(json.dumps(run(args.subscribers, rounds=args.rounds, clients=args.clients, naive=not args.no_naive,
-                         workers=args.workers, loop=args.loop, client=args.client), indent=2))
+                         workers=args.workers, loop=args.loop, client=args.client,
+                         naive_subscribers=args.naive_subscribers,
+                         server_env=dict(kv.split("=", 1) for kv in args.server_env)), indent=2))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ server, the bottleneck of both the connect storm and the push lag. Here a receiv
 
 Only what the benchmark needs: text frames from the server (unmasked), masked frames to it, pings
 answered, and each `next` message's receive time recorded in order (message k+1 after the initial
-state is round k)."""
+state is round k). A `next` that carries errors is counted apart, not as a delivery."""
 
 from __future__ import annotations
 
@@ -51,6 +51,7 @@ class LightSubscriber(asyncio.Protocol):
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()   # initial state received
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.times: list[float] = []     # receive time of each `next` after the initial state
+        self.errors = 0                  # `next` messages carrying errors: not deliveries (a failing baseline)
         self.initial = False
         self.want = 0                    # `next` messages after the initial one to wait for
         self.got_all: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -107,6 +108,9 @@ class LightSubscriber(asyncio.Protocol):
                     self.initial = True
                     if not self.ready.done():
                         self.ready.set_result(None)
+                    return
+                if b'"errors"' in payload:
+                    self.errors += 1
                     return
                 self.times.append(time.time())
                 if len(self.times) >= self.want and not self.got_all.done():

@@ -335,6 +335,9 @@ def scenario_read(stack: BenchStack, cfg: BenchConfig, peer: baselines.Peer, pro
 
 # ---- memory, subscriptions, global ----------------------------------------------------------
 
+NAIVE_SUBSCRIBERS_MAX = 2000
+
+
 def scenario_subscriptions(cfg: BenchConfig) -> dict[str, Any]:
     module = load_module("subscriptions")
     if module is None or not hasattr(module, "run"):
@@ -343,9 +346,11 @@ def scenario_subscriptions(cfg: BenchConfig) -> dict[str, Any]:
     steps = [(n, 1) for n in cfg.subscribers] + list(cfg.subscribers_over_workers)
     for n, workers in steps:
         try:
-            # the naive server is measured once per subscriber count on one process (the ratio's baseline)
+            # the naive server is measured once per subscriber count on one process (the ratio's baseline),
+            # with at most NAIVE_SUBSCRIBERS_MAX: at 10,000 it exhausts its Redis pool and reports nothing
             runs.append({"subscribers": n, "workers": workers,
-                         **module.run(subscribers=n, rounds=cfg.subscription_rounds, workers=workers, naive=workers == 1)})
+                         **module.run(subscribers=n, rounds=cfg.subscription_rounds, workers=workers, naive=workers == 1,
+                                      naive_subscribers=min(n, NAIVE_SUBSCRIBERS_MAX))})
         except Exception as exc:  # a foreign script's failure is reported, never lost nor fatal to the run
             runs.append({"subscribers": n, "workers": workers, "status": "failed",
                          "error": f"{type(exc).__name__}: {exc}"[:500]})
