@@ -273,8 +273,8 @@ class TrendingSettings(BaseModel):
     global_cells_per_body_max: int = 1000    # cells in one shipped body (400 above)
     global_sketch_bytes_max: int = 1_048_576 # one cell's sketch, base64
     # exact reads: the threshold merge (region/trending/threshold_merge.py) before a whole union
-    exact_page_items: int = 256              # counts per page of one bucket (sorted access)
-    exact_pages_max: int = 400               # pages one exact read may take; beyond, the buckets are merged whole
+    exact_page_items: int = 64               # counts per page of one bucket (sorted access)
+    exact_pages_max: int = 1000              # pages one exact read may take; beyond, the buckets are merged whole
 
 
 class SupervisorSettings(BaseModel):

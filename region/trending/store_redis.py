@@ -247,7 +247,7 @@ class RedisTrendingStore:
         threshold merge (threshold_merge.py, bounded by `exact_page_items` x `exact_pages_max`),
         or, when its budget runs out, by merging the buckets whole (`ZUNIONSTORE`, logged)."""
         p = _prefix(spec.id)
-        zkeys = [f"{p}c:{_base(b)}:{series}" for b in buckets]
+        zkeys = self.count_keys(spec, buckets, series)
         other, total = await self._meta(p, buckets, series)
         if not zkeys:
             return [], other, total
@@ -269,6 +269,11 @@ class RedisTrendingStore:
             pipe.pexpire(union, max(1, self.limits.union_ttl_ms))
             await _guard(pipe.execute())
         return await self._top_of_union(union, k), other, total
+
+    @staticmethod
+    def count_keys(spec: StreamSpec, buckets: Sequence[Bucket], series: str) -> list[str]:
+        """The sorted sets of exact counts of the buckets' series."""
+        return [f"{_prefix(spec.id)}c:{_base(b)}:{series}" for b in buckets]
 
     async def _top_of_union(self, union: str, k: int) -> list[tuple[str, int]]:
         rows = await _guard(self.redis.zrevrange(union, 0, k - 1, withscores=True))

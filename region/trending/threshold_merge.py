@@ -30,15 +30,16 @@ class BucketPages(Protocol):
         """For each (bucket, offset, count): that slice of the bucket's (item, count), count
         descending (the order among equal counts does not matter)."""
 
-    async def sums(self, items: Sequence[bytes]) -> list[int]:
-        """Each item's count summed over every bucket (0 where a bucket lacks it)."""
+    async def sums(self, items: Sequence[bytes], buckets: Sequence[int]) -> list[int]:
+        """Each item's count summed over the given buckets (0 where a bucket lacks it)."""
 
 
 @dataclass(frozen=True)
 class MergeStats:
     pages: int          # pages read (sorted accesses, each up to page_items counts)
-    rounds: int         # round trips of pages (each followed by one sums call)
-    candidates: int     # distinct items met, each summed exactly
+    rounds: int         # round trips of pages
+    candidates: int     # distinct items met on a page
+    resolved: int       # of them, summed by random access (the others were bounded out, or fully read)
 
 
 def _rank_key(row: tuple[bytes, int]) -> tuple[int, bytes]:
@@ -50,38 +51,54 @@ async def top_k(reader: BucketPages, buckets: int, k: int, page_items: int,
     """The K largest sums (count descending, item ascending), or None when more than `pages_max`
     pages would be needed (then nothing is returned but the work done)."""
     offsets = [0] * buckets
-    floors: list[int | None] = [None] * buckets      # None: not read yet (no bound below +inf)
+    floors = [0] * buckets
     live = set(range(buckets))
-    sums: dict[bytes, int] = {}
-    pages = rounds = 0
+    seen: dict[bytes, dict[int, int]] = {}     # unresolved item -> the counts its pages showed, per bucket
+    exact: dict[bytes, int] = {}
+    pages = rounds = resolved = 0
     while live:
-        # every live bucket advances one page per round: the floors' sum falls fastest where the
-        # counts are large, and a round is one pipelined call whatever the number of buckets
+        # every live bucket advances one page per round: a round is one pipelined call whatever
+        # the number of buckets
         order = sorted(live)
         if pages + len(order) > pages_max:
-            return None, MergeStats(pages, rounds, len(sums))
-        reads = [(b, offsets[b], page_items) for b in order]
-        got = await reader.pages(reads)
+            return None, MergeStats(pages, rounds, len(seen) + len(exact), resolved)
+        got = await reader.pages([(b, offsets[b], page_items) for b in order])
         pages += len(order)
         rounds += 1
-        fresh: dict[bytes, None] = {}
         for b, rows in zip(order, got, strict=True):
             offsets[b] += len(rows)
             if len(rows) < page_items:
-                live.discard(b)
+                live.discard(b)       # read to its end: an item it did not show is absent (0)
                 floors[b] = 0
             else:
                 floors[b] = rows[-1][1]
-            for item, _count in rows:
-                if item not in sums:
-                    fresh[item] = None
-        if fresh:
-            new = list(fresh)
-            for item, total in zip(new, await reader.sums(new), strict=True):
-                sums[item] = total
-        if live and len(sums) >= k:
-            kth = heapq.nsmallest(k, sums.items(), key=_rank_key)[-1][1]
-            if kth > sum(f or 0 for f in floors):
-                break
-    ranked = heapq.nsmallest(k, sums.items(), key=_rank_key)
-    return ranked, MergeStats(pages, rounds, len(sums))
+            for item, count in rows:
+                if item not in exact:
+                    seen.setdefault(item, {})[b] = count
+        # An unresolved item's sum is at least what its pages showed (lower) and at most that plus
+        # the floor of every live bucket that has not shown it (upper). Only items whose upper bound
+        # reaches the K-th lower bound are summed exactly; the others cannot reach the top K.
+        floors_sum = sum(floors[b] for b in live)
+        bounds: dict[bytes, tuple[int, int]] = {}
+        for item, shown in seen.items():
+            lower = sum(shown.values())
+            upper = lower + floors_sum - sum(floors[b] for b in shown if b in live)
+            bounds[item] = (lower, upper)
+        for item, (lower, upper) in bounds.items():
+            if upper == lower:        # no live bucket left to show it: its sum is known
+                exact[item] = lower
+                del seen[item]
+        lows = sorted([*exact.values(), *(lo for item, (lo, _up) in bounds.items() if item in seen)], reverse=True)
+        tau = lows[k - 1] if len(lows) >= k else 0
+        pending = [item for item in seen if bounds[item][1] >= tau]
+        if pending:
+            live_order = sorted(live)
+            for item, total in zip(pending, await reader.sums(pending, live_order), strict=True):
+                exact[item] = total + sum(c for b, c in seen.pop(item).items() if b not in live)
+            resolved += len(pending)
+        # unresolved items are now below the K-th exact sum; an item no page showed sums to at most
+        # the floors: strictly below the K-th means it can neither pass nor tie it
+        if live and len(exact) >= k and heapq.nsmallest(k, exact.items(), key=_rank_key)[-1][1] > floors_sum:
+            break
+    ranked = heapq.nsmallest(k, exact.items(), key=_rank_key)
+    return ranked, MergeStats(pages, rounds, len(seen) + len(exact), resolved)

@@ -46,5 +46,6 @@ class RedisBucketPages:
         replies = await self._guard(pipe.execute())
         return [[(m, int(s)) for m, s in rows] for rows in replies]
 
-    async def sums(self, items: Sequence[bytes]) -> list[int]:
-        return [int(s) for s in await self._guard(self._sums(keys=self.keys, args=list(items)))]
+    async def sums(self, items: Sequence[bytes], buckets: Sequence[int]) -> list[int]:
+        keys = [self.keys[b] for b in buckets]
+        return [int(s) for s in await self._guard(self._sums(keys=keys, args=list(items)))]
