@@ -82,6 +82,8 @@ async def _backfill(redis_url: str, days: list[list[tuple[str, int, int]]]) -> f
 
 async def _union_reads(redis_url: str, reads: int, truth: list[tuple[str, int]]) -> dict[str, Any]:
     """The whole union of the same cover, and the threshold merge's work on it, in this process."""
+    import redis.asyncio as aioredis
+
     from podium.region.trending import threshold_merge
     from podium.region.trending.store_redis import RedisTrendingStore
     from podium.region.trending.streams import StreamSpec
@@ -90,7 +92,8 @@ async def _union_reads(redis_url: str, reads: int, truth: list[tuple[str, int]])
 
     limits = TrendingSettings()
     spec = StreamSpec.from_dict(SPEC, limits)
-    redis = connect(redis_url)
+    # no client time-out here: the union's whole duration is the baseline (the server gives up at 2 s)
+    redis = aioredis.Redis.from_url(redis_url, socket_timeout=600)
     try:
         union_store = RedisTrendingStore(redis, TrendingSettings(exact_pages_max=0))   # always the whole union
         now = time.time_ns() // 1_000_000
