@@ -1,18 +1,21 @@
 """The exact top-K of a sum of buckets without merging them whole: Fagin's threshold algorithm
-("TA") over the covering buckets.
+("TA") over the covering buckets, with bounds deciding which items need a random access.
 
-Each bucket is read in descending pages of its counts (sorted access); every item met for the first
-time gets its exact sum over all the buckets at once (random access), so a candidate's sum is never
-partial. A bucket's floor is the last count its pages reached (0 once it is read to the end): an
-item no page has met has at most that count in every bucket, so its sum is at most the sum of the
-floors. The answer is final when the K-th candidate (count descending, item ascending) sums to
-MORE than the floors' sum: an unmet item can then neither pass nor tie it, so the item-ascending
-tie rule at the K boundary holds too (with only "at least", an unmet item summing exactly to the
-floors with a smaller name would be missed). Counts are positive (weights are at least 1).
+Each bucket is read in descending pages of its counts (sorted access). A bucket's floor is the last
+count its pages reached (0 once it is read to the end). An item no page has shown has at most the
+floor in every bucket, so its sum is at most the floors' sum. An item that pages have shown has a
+lower bound (what they showed) and an upper bound (plus the floor of every live bucket that has not
+shown it). Only items whose upper bound reaches the K-th lower bound get an exact sum by random
+access over the live buckets. An item shown by every live bucket, or whose buckets are all read, is
+exact already. The answer is final when the K-th exact sum (count descending, item ascending) is
+MORE than the floors' sum: an unshown item can then neither pass nor tie it, and every unresolved
+item is below it. So the item-ascending tie rule at the K boundary holds too: with only "at least",
+an unshown item summing exactly to the floors, with a smaller name, would be missed. Counts are
+positive (weights are at least 1).
 
 The read is bounded: at most `pages_max` pages of `page_items` counts. When the budget runs out
-first (counts spread thinly over many buckets whose items rarely repeat: the floors fall slowly),
-the answer is None and the caller merges the buckets whole, and says so.
+first, the answer is None and the caller merges the buckets whole, and says so. That happens when
+counts are spread thinly over many buckets whose items rarely repeat, so the floors fall slowly.
 
 Pure: the store's reads are behind `BucketPages` (Redis in threshold_merge_redis.py; the property
 test also drives it from plain dicts against the brute-force oracle)."""
