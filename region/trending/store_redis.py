@@ -108,6 +108,7 @@ class RedisTrendingStore:
         self.compactor = SketchCompactor(redis, _guard)
         self.ship_marks = False     # mark written cells in pt:{s}:dirty (a global tier takes them)
         self._sums = redis.register_script(threshold_merge_redis.SUMS)
+        self._union_top = redis.register_script(threshold_merge_redis.UNION_TOP)
         self.exact_reads = {"threshold": 0, "union": 0}    # how exact reads were answered
 
     async def apply(self, spec: StreamSpec, events: Sequence[TrendEvent]) -> list[bool]:
@@ -264,29 +265,16 @@ class RedisTrendingStore:
             self.exact_reads["union"] += 1
             log.warning("trending %s: exact read of %d buckets past the threshold budget (%d pages, "
                         "%d candidates); merging them whole", spec.id, len(zkeys), stats.pages, stats.candidates)
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.zunionstore(union, zkeys)
-            pipe.pexpire(union, max(1, self.limits.union_ttl_ms))
-            await _guard(pipe.execute())
-        return await self._top_of_union(union, k), other, total
+        flat = await _guard(self._union_top(keys=[union, *zkeys], args=[max(1, self.limits.union_ttl_ms), k]))
+        # ZREVRANGE lists equal counts in reverse byte order; the rule is item ascending (UTF-8
+        # byte order is code point order, so sorting the bytes sorts the strings)
+        rows = sorted(((flat[i], int(float(flat[i + 1]))) for i in range(0, len(flat), 2)), key=lambda r: (-r[1], r[0]))
+        return [(m.decode(), c) for m, c in rows], other, total
 
     @staticmethod
     def count_keys(spec: StreamSpec, buckets: Sequence[Bucket], series: str) -> list[str]:
         """The sorted sets of exact counts of the buckets' series."""
         return [f"{_prefix(spec.id)}c:{_base(b)}:{series}" for b in buckets]
-
-    async def _top_of_union(self, union: str, k: int) -> list[tuple[str, int]]:
-        rows = await _guard(self.redis.zrevrange(union, 0, k - 1, withscores=True))
-        if len(rows) == k:
-            kth = rows[-1][1]
-            above = [(m, s) for m, s in rows if s > kth]
-            ties = await _guard(self.redis.zrangebyscore(union, kth, kth, start=0, num=k - len(above),
-                                                         withscores=True))
-            rows = above + ties
-        # ZREVRANGE lists equal counts in reverse byte order; the rule is item ascending (UTF-8
-        # byte order is code point order, so sorting the bytes sorts the strings)
-        rows = sorted(rows, key=lambda r: (-r[1], r[0]))
-        return [(m.decode(), int(s)) for m, s in rows]
 
     async def read_sketch(self, spec: StreamSpec, buckets: Sequence[Bucket], series: str) -> tuple[Any, int]:
         """The merged sketch of the buckets, and their exact total weight."""
