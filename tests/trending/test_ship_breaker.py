@@ -24,7 +24,7 @@ from podium.replication.trending_transport import HttpTrendingTransport
 
 from podium.breaker import Breakers, CircuitOpen
 from podium.clock import FakeClock, SystemClock
-from podium.config import ReplicationSettings, Settings, TrendingSettings
+from podium.config import GlobalSettings, ReplicationSettings, Settings, TrendingSettings
 from podium.devtools.testing import LiveServer
 from podium.errors import Unavailable
 from podium.redis_client import connect
@@ -147,14 +147,18 @@ def test_a_success_between_failures_keeps_it_closed_and_a_failed_probe_reopens_i
     assert rig.state() == "open" and rig.breakers.get(NAME).trips == 2
 
 
-def test_the_region_wiring_puts_the_breaker_in_front_of_the_trending_transport(tmp_path: Path,
-                                                                               redis_server: RedisServer) -> None:
+def test_the_region_wiring_puts_the_breaker_in_front_of_the_trending_transport(
+        portal: BlockingPortal, tmp_path: Path, redis_server: RedisServer) -> None:
     from podium.region.trending.wiring import build_trending
 
-    settings = Settings(redis_url=redis_server.url, data_dir=tmp_path, global_={"url": "http://127.0.0.1:1"},
+    settings = Settings(redis_url=redis_server.url, data_dir=tmp_path, global_=GlobalSettings(url="http://127.0.0.1:1"),
                         replication=ReplicationSettings(secret=SECRET))
     breakers = Breakers(SystemClock())
-    service = build_trending(settings, connect(redis_server.url), SystemClock(), breakers)
+    redis = portal.call(_connect, redis_server.url)
+    service = build_trending(settings, redis, SystemClock(), breakers)
+    portal.call(redis.aclose)
+    assert service.shipper is not None
+    portal.call(service.shipper.transport.aclose)
     assert service.shipper is not None and isinstance(service.shipper.transport, BreakerTrendingTransport)
     assert breakers.report()[NAME]["state"] == "closed"
     breaker = breakers.get(NAME)
