@@ -7,7 +7,6 @@ region shipped only the top of a bucket that could change the answer: APPROXIMAT
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
@@ -17,6 +16,7 @@ from podium.replication.trending_graphql_types import (
     CalendarInput,
     TrendingChanged,
     TrendingItem,
+    TrendingRegionAsOf,
 )
 from podium.replication.trending_series import series_for
 from podium.replication.trending_topk import Precision as TrendPrecision
@@ -30,13 +30,6 @@ from podium.gql.errors import as_graphql_errors
 from podium.gql.live_fast import deliver
 from podium.gql.scalars import Long
 from podium.gql.types import Precision, as_of
-
-
-@strawberry.type(description="How far the global tier holds one region's counts of the stream.")
-class TrendingRegionAsOf:
-    region: str
-    as_of: datetime | None = strawberry.field(description="Everything the region counted before this time is "
-                                                           "in the answer (null: it has not reported yet).")
 
 
 @strawberry.type(name="Trending", description="The world-wide top-K of a stream over [from, to) (Unix ms, "

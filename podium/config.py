@@ -272,6 +272,12 @@ class TrendingSettings(BaseModel):
     global_streams_max: int = 1000           # streams it keeps (a body declaring more is refused)
     global_cells_per_body_max: int = 1000    # cells in one shipped body (400 above)
     global_sketch_bytes_max: int = 1_048_576 # one cell's sketch, base64
+    # exact reads: the threshold merge (region/trending/threshold_merge.py) before a whole union
+    exact_page_items: int = 64               # counts per page of one bucket (sorted access)
+    exact_pages_max: int = 1000              # pages one exact read may take; beyond, the buckets are merged whole
+    # the shipper's circuit breaker (replication/trending_ship_breaker.py)
+    ship_breaker_failures: int = Field(default=5, ge=1)      # failed sends in a row that open it
+    ship_breaker_open_ms: int = Field(default=10_000, ge=1)  # open this long, then one probe send (half-open)
 
 
 class SupervisorSettings(BaseModel):

@@ -88,7 +88,7 @@ def build_region(settings: Settings, clock: Clock | None = None, redis: AnyRedis
         telemetry=telemetry, supervisor=supervisor, breakers=breakers,
         history=history.store if history else None, history_writer=history.writer if history else None,
         rebuilder=history.rebuilder if history else None,
-        trending=build_trending(settings, redis, clock),
+        trending=build_trending(settings, redis, clock, breakers),
         replication=_replication(settings, clock, redis, boards, breakers, telemetry))
     boards.on_change = service.board_changed
     return service

@@ -26,8 +26,37 @@ from podium.top_diff import TopChange, diff_top
 log = logging.getLogger("podium.trending.live")
 
 Dims = tuple[tuple[str, str], ...]       # a subscription's dimension filter, sorted by name
-TopReader = Callable[[str, str, int, Dims], Awaitable[list[RankedEntry]]]     # stream, window, k, dims
 VersionReader = Callable[[list[str]], Awaitable[dict[str, int]]]
+
+
+@dataclass(frozen=True, slots=True)
+class TrendLabel:
+    """How a watch's counts are known, as the `trending` query labels its answer: EXACT, or
+    APPROXIMATE (sketch estimates, each within [lower, upper]). A change of precision, guarantee or
+    error bound is sent to subscribers even when the ranking did not change; the regions' as-of
+    times and the items' bounds ride along on every message (they move with every shipped round,
+    and alone are no reason to send one)."""
+
+    precision: str = "EXACT"
+    epsilon: float = 0.0
+    guaranteed: bool = True
+    error_bound: int = 0             # the largest upper - lower among the items (0 when EXACT)
+    bounds: tuple[tuple[str, int, int], ...] = field(default=(), compare=False)    # (item, lower, upper)
+    regions_as_of: tuple[tuple[str, int | None], ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TopRead:
+    rows: list[RankedEntry]
+    label: TrendLabel | None = None
+
+
+# stream, window, k, dims -> the top (a bare list: no label, as a region's EXACT reads)
+TopReader = Callable[[str, str, int, Dims], Awaitable[list[RankedEntry] | TopRead]]
+
+
+def _read(got: list[RankedEntry] | TopRead) -> TopRead:
+    return got if isinstance(got, TopRead) else TopRead(got)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +71,7 @@ class TrendingUpdate:
     as_of_ms: int
     since: int = -1
     dims: Dims = ()
+    label: TrendLabel | None = None
 
     @property
     def key(self) -> tuple[object, ...]:
@@ -56,6 +86,7 @@ class _Watch:
     dims: Dims = ()
     seq: int = 0
     state: list[RankedEntry] = field(default_factory=list)
+    label: TrendLabel | None = None
     shared_diff: list[TopChange] = field(default_factory=list)
     as_of_ms: int = 0
     minute: int = 0
@@ -94,7 +125,8 @@ class TrendingFanOut:
         if watch is None:
             watch = self.watches[key] = _Watch(stream, window, k, dims)
             try:
-                watch.state = await self.read_top(stream, window, k, dims)
+                first = _read(await self.read_top(stream, window, k, dims))
+                watch.state, watch.label = first.rows, first.label
             except BaseException as exc:
                 self.watches.pop(key, None)
                 watch.error = exc
@@ -109,15 +141,18 @@ class TrendingFanOut:
             await watch.loaded.wait()
             if watch.error is not None:
                 raise watch.error
-            seen_seq, seen = watch.seq, watch.state
-            yield TrendingUpdate(stream, window, k, seen_seq, True, list(seen), [], watch.as_of_ms, dims=dims)
+            seen_seq, seen, seen_label = watch.seq, watch.state, watch.label
+            yield TrendingUpdate(stream, window, k, seen_seq, True, list(seen), [], watch.as_of_ms, dims=dims,
+                                 label=seen_label)
             while True:
                 async with watch.ready:
                     await watch.ready.wait_for(lambda: watch.seq != seen_seq)  # noqa: B023 - read before it changes
                 changes = watch.shared_diff if seen_seq == watch.seq - 1 else diff_top(seen, watch.state)
-                since, seen_seq, seen = seen_seq, watch.seq, watch.state
-                if changes:
-                    yield TrendingUpdate(stream, window, k, seen_seq, False, [], changes, watch.as_of_ms, since, dims)
+                relabelled = watch.label != seen_label
+                since, seen_seq, seen, seen_label = seen_seq, watch.seq, watch.state, watch.label
+                if changes or relabelled:
+                    yield TrendingUpdate(stream, window, k, seen_seq, False, [], changes, watch.as_of_ms, since, dims,
+                                         seen_label)
         finally:
             watch.subscribers -= 1
             self.subscriptions -= 1
@@ -137,12 +172,14 @@ class TrendingFanOut:
             slid = now // MINUTE_MS != watch.minute
             if not watch.loaded.is_set() or watch.error is not None or not (slid or watch.stream in changed):
                 continue
-            rows = await self.read_top(watch.stream, watch.window, watch.k, watch.dims)
+            got = _read(await self.read_top(watch.stream, watch.window, watch.k, watch.dims))
+            rows = got.rows
             watch.minute = now // MINUTE_MS
-            if rows == watch.state:
+            if rows == watch.state and got.label == watch.label:
+                watch.label = got.label       # the newer as-of times and bounds, for the next message
                 continue
             watch.shared_diff = diff_top(watch.state, rows)
-            watch.state, watch.as_of_ms = rows, now
+            watch.state, watch.label, watch.as_of_ms = rows, got.label, now
             async with watch.ready:
                 watch.seq += 1
                 watch.ready.notify_all()

@@ -20,17 +20,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
 import orjson
-from podium.region.trending import ingest_lua
+from podium.region.trending import ingest_lua, threshold_merge, threshold_merge_redis
 from podium.region.trending import ingest_plan as plan
 from podium.region.trending.events import TrendEvent
 from podium.region.trending.ingest_plan import EventColumns
 from podium.region.trending.sketch_compaction_redis import SketchCompactor
 from podium.region.trending.streams import StreamSpec
+from podium.region.trending.threshold_merge_redis import RedisBucketPages
 from podium.replication import trending_sketch as sketches
 from podium.replication.trending_buckets import Bucket, Resolution
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -42,6 +44,7 @@ from podium.config import TrendingSettings
 from podium.errors import Conflict, Internal, NotFound, Unavailable
 from podium.redis_client import AnyRedis
 
+log = logging.getLogger(__name__)
 STREAMS_KEY = "pt:streams"
 RES_CODE = {Resolution.MINUTE: "m", Resolution.HOUR: "h", Resolution.DAY: "d"}
 EXPIRY_SLACK_MS = 60_000
@@ -104,6 +107,9 @@ class RedisTrendingStore:
         self._commit_increment = redis.register_script(ingest_lua.COMMIT_INCREMENT)
         self.compactor = SketchCompactor(redis, _guard)
         self.ship_marks = False     # mark written cells in pt:{s}:dirty (a global tier takes them)
+        self._sums = redis.register_script(threshold_merge_redis.SUMS)
+        self._union_top = redis.register_script(threshold_merge_redis.UNION_TOP)
+        self.exact_reads = {"threshold": 0, "union": 0}    # how exact reads were answered
 
     async def apply(self, spec: StreamSpec, events: Sequence[TrendEvent]) -> list[bool]:
         """Counts the events; per event, whether it was fresh (its id not seen within the window)."""
@@ -238,9 +244,11 @@ class RedisTrendingStore:
 
     async def read_exact(self, spec: StreamSpec, buckets: Sequence[Bucket], series: str,
                          k: int) -> tuple[list[tuple[str, int]], int, int]:
-        """The top-K (count desc, item asc) of the buckets' merged counts, other and total."""
+        """The top-K (count desc, item asc) of the buckets' merged counts, other and total: by the
+        threshold merge (threshold_merge.py, bounded by `exact_page_items` x `exact_pages_max`),
+        or, when its budget runs out, by merging the buckets whole (`ZUNIONSTORE`, logged)."""
         p = _prefix(spec.id)
-        zkeys = [f"{p}c:{_base(b)}:{series}" for b in buckets]
+        zkeys = self.count_keys(spec, buckets, series)
         other, total = await self._meta(p, buckets, series)
         if not zkeys:
             return [], other, total
@@ -248,21 +256,25 @@ class RedisTrendingStore:
         version = await _guard(self.redis.get(p + "ver")) or b"0"
         union = p + "u:" + hashlib.sha1(version + b"|" + "|".join(zkeys).encode()).hexdigest()
         if not await _guard(self.redis.exists(union)):
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.zunionstore(union, zkeys)
-            pipe.pexpire(union, max(1, self.limits.union_ttl_ms))
-            await _guard(pipe.execute())
-        rows = await _guard(self.redis.zrevrange(union, 0, k - 1, withscores=True))
-        if len(rows) == k:
-            kth = rows[-1][1]
-            above = [(m, s) for m, s in rows if s > kth]
-            ties = await _guard(self.redis.zrangebyscore(union, kth, kth, start=0, num=k - len(above),
-                                                         withscores=True))
-            rows = above + ties
+            reader = RedisBucketPages(self.redis, self._sums, zkeys, _guard)
+            ranked, stats = await threshold_merge.top_k(reader, len(zkeys), k, self.limits.exact_page_items,
+                                                        self.limits.exact_pages_max)
+            if ranked is not None:
+                self.exact_reads["threshold"] += 1
+                return [(m.decode(), c) for m, c in ranked], other, total
+            self.exact_reads["union"] += 1
+            log.warning("trending %s: exact read of %d buckets past the threshold budget (%d pages, "
+                        "%d candidates); merging them whole", spec.id, len(zkeys), stats.pages, stats.candidates)
+        flat = await _guard(self._union_top(keys=[union, *zkeys], args=[max(1, self.limits.union_ttl_ms), k]))
         # ZREVRANGE lists equal counts in reverse byte order; the rule is item ascending (UTF-8
         # byte order is code point order, so sorting the bytes sorts the strings)
-        rows = sorted(rows, key=lambda r: (-r[1], r[0]))
-        return [(m.decode(), int(s)) for m, s in rows], other, total
+        rows = sorted(((flat[i], int(float(flat[i + 1]))) for i in range(0, len(flat), 2)), key=lambda r: (-r[1], r[0]))
+        return [(m.decode(), c) for m, c in rows], other, total
+
+    @staticmethod
+    def count_keys(spec: StreamSpec, buckets: Sequence[Bucket], series: str) -> list[str]:
+        """The sorted sets of exact counts of the buckets' series."""
+        return [f"{_prefix(spec.id)}c:{_base(b)}:{series}" for b in buckets]
 
     async def read_sketch(self, spec: StreamSpec, buckets: Sequence[Bucket], series: str) -> tuple[Any, int]:
         """The merged sketch of the buckets, and their exact total weight."""

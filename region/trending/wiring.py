@@ -10,15 +10,18 @@ from podium.region.trending.ship_redis import TrendingOutbox
 from podium.region.trending.shipper import TrendingShipper
 from podium.region.trending.sink_kafka import EventLogSink
 from podium.region.trending.store_redis import RedisTrendingStore, StreamRegistry
+from podium.replication.trending_ship_breaker import BreakerTrendingTransport
 from podium.replication.trending_transport import HttpTrendingTransport
 
+from podium.breaker import Breakers
 from podium.clock import Clock
 from podium.config import Settings
 from podium.model import RankedEntry
 from podium.redis_client import AnyRedis
 
 
-def build_trending(settings: Settings, redis: AnyRedis, clock: Clock) -> TrendingService:
+def build_trending(settings: Settings, redis: AnyRedis, clock: Clock, breakers: Breakers | None = None) -> TrendingService:
+    """With `breakers` (the region's), the shipper's sends pass its "global-trending" breaker."""
     limits = settings.trending
     service = TrendingService(RedisTrendingStore(redis, limits, clock), StreamRegistry(redis, clock, limits),
                               IdempotencyStore(redis, settings.ingest.idempotency_ttl_ms), limits, clock)
@@ -28,6 +31,9 @@ def build_trending(settings: Settings, redis: AnyRedis, clock: Clock) -> Trendin
         service.store.ship_marks = True
         transport = HttpTrendingTransport(settings.global_.url, settings.replication.secret, clock,
                                           settings.replication.request_timeout_ms)
+        if breakers is not None:
+            transport = BreakerTrendingTransport(transport, breakers, limits.ship_breaker_failures,
+                                                 limits.ship_breaker_open_ms, settings.replication.request_timeout_ms)
         service.shipper = TrendingShipper(TrendingOutbox(redis, limits.ship_exact_items_max), service.streams,
                                           transport, settings.region, clock, limits)
     return service

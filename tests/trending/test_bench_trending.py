@@ -28,8 +28,13 @@ def test_trending_bench_measures_podium_and_both_baselines(tmp_path: Path) -> No
     wide = res["wide_exact_30d"]           # the exact 30-day read of the wide stream, checked by the bench
     assert wide["status"] == "measured" and wide["distinct_items"] == cfg.trending_distinct_items, wide
     assert wide["equals_exact_top10"] and 0 < wide["p50_ms"] <= wide["p99_ms"]
+    history = res["history_exact_30d"]     # 30 days of history: the threshold merge against the whole union
+    assert history["status"] == "measured" and history["distinct_items"] >= cfg.trending_distinct_items, history
+    assert history["equals_exact_top10"] and history["baseline_union"]["equals_exact_top10"] and not history["errors"]
+    assert history["baseline_union"]["merge_equals_exact_top10"] and 0 < history["p50_ms"] <= history["p99_ms"]
     world = res["world"]                   # world-wide trending, with its ratios to the same-run baselines
     assert world["status"] == "measured" and world["ship"]["cells"] > 0, world
     assert world["ratios"]["marks_on_vs_off_redis_cpu"] > 0
     assert {"global_vs_region_exact_1h_p99", "global_vs_region_approximate_1h_p99"} <= set(world["ratios"])
+    assert "threshold merge" in markdown(results)
     assert "trending ingest" in markdown(results) and "world-wide trending" in markdown(results)

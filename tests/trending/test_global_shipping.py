@@ -312,3 +312,65 @@ def test_hostile_global_subscriptions_are_coded_errors(make_world: Any) -> None:
                 await sub.close()
 
     world.portal.call(scenario)
+
+
+LABELLED_SUB = ("subscription($s:String!,$w:String!,$k:Int!){ trendingChanged(stream:$s, window:$w, k:$k){"
+                " seq full precision epsilon guaranteed errorBound regions { region asOf }"
+                " items { rank item count lower upper errorBound } changes { kind item } } }")
+LABELLED_QUERY = ("query($s:String!,$k:Int!){ trending(stream:$s, last:\"1h\", k:$k, precision:EXACT){"
+                  " precision epsilon guaranteed items { item count lower upper } regions { region asOf } } }")
+
+
+def test_global_trending_changed_carries_the_precision_label_of_the_query(make_world: Any) -> None:
+    """Each message says what the global `trending` query says of the same top-K: EXACT while the
+    regions' shipped exact counts prove it, APPROXIMATE (epsilon, bounds, guarantee) once they
+    cannot (here: more items than `ship_exact_items_max`), with every region's as-of time; the
+    change of label is sent even if the ranking stays the same."""
+    world: World = make_world(TrendingSettings(ship_exact_items_max=2))
+    spec = StreamSpec(f"label-{next(_ids)}", sketch_lg_size=8)
+    k = 3
+
+    def query() -> dict[str, Any]:
+        body = httpx.post(f"{world.url}/graphql", json={"query": LABELLED_QUERY, "variables": {"s": spec.id, "k": k}},
+                          timeout=30).json()
+        assert "errors" not in body, body
+        return body["data"]["trending"]  # type: ignore[no-any-return]
+
+    def same_label(message: dict[str, Any], answer: dict[str, Any]) -> bool:
+        bound = max((int(i["upper"]) - int(i["lower"]) for i in answer["items"]), default=0)
+        return (message["precision"], message["epsilon"], message["guaranteed"], int(message["errorBound"])) == (
+            answer["precision"], answer["epsilon"], answer["guaranteed"], bound)
+
+    async def scenario() -> None:
+        now = int(time.time() * 1000)
+        # two items, distinct counts: both regions' exact counts prove the top-K
+        await _apply(world, world.regions[0], spec, [("a", 1)] * 5 + [("b", 1)] * 3, now)
+        await _apply(world, world.regions[1], spec, [("a", 2)] * 2, now)
+        await _ship_all(world)
+        sub = await Subscriber(world.ws_url).connect()
+        try:
+            await sub.subscribe(LABELLED_SUB, {"s": spec.id, "w": "1h", "k": k})
+            first = (await asyncio.wait_for(sub.next(), DEADLINE_S))["data"]["trendingChanged"]
+            answer = await asyncio.to_thread(query)
+            assert first["full"] and first["precision"] == answer["precision"] == "EXACT" and same_label(first, answer)
+            assert {r["region"] for r in first["regions"]} == set(REGIONS)
+            assert all(r["asOf"] is not None for r in first["regions"])
+            assert [(i["item"], int(i["lower"]), int(i["upper"])) for i in first["items"]] == [("a", 7, 7), ("b", 3, 3)]
+            # many items with equal small counts: past the 2 exact items per cell, the global tier
+            # can no longer prove the third place
+            await _apply(world, world.regions[0], spec, [(f"c{i}", 1) for i in range(12)], now)
+            await world.regions[0].shipper.ship_once()
+            answer = await asyncio.to_thread(query)
+            assert answer["precision"] == "APPROXIMATE"
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + DEADLINE_S
+            while True:
+                update = (await asyncio.wait_for(sub.next(), max(0.1, deadline - loop.time())))["data"]["trendingChanged"]
+                if update["precision"] == "APPROXIMATE":
+                    break
+            assert same_label(update, answer) and update["epsilon"] > 0
+            assert {r["region"] for r in update["regions"]} == set(REGIONS)
+        finally:
+            await sub.close()
+
+    world.portal.call(scenario)

@@ -65,3 +65,36 @@ async def test_limits_are_enforced() -> None:
     for window, k in (("1h", 6), ("2h", 1), ("1y", 1), ("1h", 0)):
         with pytest.raises(BadUserInput):
             await live.subscribe("s", window, k).__anext__()
+
+
+async def test_a_change_of_label_alone_is_sent_and_as_of_times_alone_are_not() -> None:
+    """The global tier's reads carry a label: a new precision (or guarantee, or error bound) is a
+    message even with the same ranking; newer regions' as-of times alone are not, but ride along."""
+    from podium.replication.trending_live import TopRead, TrendLabel
+
+    clock = FakeClock(1_700_000_000_000)
+    rows = [RankedEntry(1, "dust2", 5, 0)]
+    label = TrendLabel("EXACT", regions_as_of=(("eu", 1),))
+    version = {"s": 1}
+
+    async def read_top(stream: str, window: str, k: int, dims: tuple[tuple[str, str], ...]) -> TopRead:
+        return TopRead(list(rows), label)
+
+    async def read_versions(streams: list[str]) -> dict[str, int]:
+        return {s: version[s] for s in streams}
+
+    live = TrendingFanOut(read_top, read_versions, ApiLimits(), TrendingSettings(), clock)
+    sub = live.subscribe("s", "1h", 1)
+    first = await sub.__anext__()
+    assert first.label == label and first.label is not None and first.label.regions_as_of == (("eu", 1),)
+    await live.tick()
+    label = TrendLabel("EXACT", regions_as_of=(("eu", 2),))         # only a newer as-of
+    version["s"] = 2
+    await live.tick()
+    label = TrendLabel("APPROXIMATE", 0.01, False, 4, (("dust2", 3, 7),), (("eu", 3),))
+    version["s"] = 3
+    await live.tick()
+    update = await sub.__anext__()
+    assert not update.full and update.changes == [] and update.seq == first.seq + 1   # no message for the as-of
+    assert update.label == label and update.label is not None and update.label.regions_as_of == (("eu", 3),)
+    await sub.aclose()

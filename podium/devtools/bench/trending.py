@@ -264,7 +264,10 @@ def scenario_trending(stack: BenchStack, batches_n: int, ack_batches: int, reads
     sqlite = _sqlite_baseline(batches, reads, time.time_ns() // 1_000_000)
     parts: dict[str, Any] = {}
     if wide is not None:
+        from podium.devtools.bench.trending_history import history_exact
+
         parts["wide_exact_30d"] = _wide_exact(base, *wide)
+        parts["history_exact_30d"] = history_exact(base, stack.redis.url, *wide)
     if world is not None:
         from podium.devtools.bench.trending_global import scenario_trending_global
 
@@ -314,6 +317,10 @@ def markdown_rows(res: dict[str, Any]) -> list[str]:
                     f"(equals the exact top-10: {wide['equals_exact_top10']}) | {wide['p99_ms']} | "
                     f"SQLite GROUP BY 30d p99 | {wide['sqlite_group_by_30d_p99_ms']} | "
                     f"{wide['p99_vs_sqlite_group_by_30d_p99']} |")
+    if "history_exact_30d" in res:
+        from podium.devtools.bench.trending_history import markdown_rows as history_rows
+
+        rows += history_rows(res["history_exact_30d"])
     world = res.get("world", {})
     if world.get("status") == "measured":
         for name, ratio in world["ratios"].items():
