@@ -38,11 +38,8 @@ from podium.region.notifications.board_events import (
     quarantine_notifications,
 )
 from podium.region.notifications.cursors_redis import RedisSeasonCursor
-from podium.region.notifications.evaluate import Coalescer, as_board, evaluate, release_held
 from podium.region.notifications.journal_redis import Baseline, RedisJournal
 from podium.region.notifications.quarantine_feed_redis import RedisQuarantineFeed
-from podium.region.notifications.rules import Metric, Notification, Rule, RuleKind
-from podium.region.notifications.rules_redis import RedisRules
 from podium.region.rank_store import RankStore
 
 from podium.boards import BoardRegistry
@@ -51,6 +48,9 @@ from podium.config import NotificationSettings
 from podium.errors import PodiumError
 from podium.fanout import FanOut
 from podium.model import RankedEntry
+from podium.notify_evaluate import Coalescer, as_board, evaluate, release_held
+from podium.notify_rules import Metric, Notification, Rule, RuleKind
+from podium.notify_rules_redis import RedisRules
 from podium.tasks import cancel_and_wait
 from podium.top_diff import apply_diff
 

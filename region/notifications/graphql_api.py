@@ -8,7 +8,6 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import strawberry
-from podium.region.notifications.rules import Notification, Rule, RuleKind, parse_rule
 from podium.region.notifications.wiring import Notifications
 from strawberry.types import Info
 
@@ -17,6 +16,7 @@ from podium.gql import typed
 from podium.gql.auth import caller
 from podium.gql.errors import as_graphql_errors
 from podium.gql.scalars import Long
+from podium.notify_rules import Notification, Rule, RuleKind, parse_rule
 
 MARK_IDS_MAX = 500
 

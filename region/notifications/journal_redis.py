@@ -23,9 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
-from podium.region.notifications.rules import Notification
 
 from podium.model import RankedEntry
+from podium.notify_rules import Notification
 from podium.redis_client import AnyRedis, store_reply
 
 PENDING_KEY = "pn:pending{pn:outbox}"

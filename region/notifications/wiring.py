@@ -9,7 +9,6 @@ import logging
 from dataclasses import dataclass, field
 
 from podium.region.notifications.cursors_redis import RedisSeasonCursor
-from podium.region.notifications.delivery import DeliveryWorker
 from podium.region.notifications.engine import ContestLocks, NotificationEngine
 from podium.region.notifications.inbox import InboxStore
 from podium.region.notifications.inbox_factory import build_inbox_store
@@ -22,8 +21,6 @@ from podium.region.notifications.registrations_restore_redis import (
     restore_registrations,
 )
 from podium.region.notifications.registrations_sqlite import SqliteRegistrations
-from podium.region.notifications.rules_redis import RedisRules
-from podium.region.notifications.webhooks_redis import RedisWebhooks
 from podium.region.rank_store import RankStore
 
 from podium.boards import BoardRegistry
@@ -31,6 +28,9 @@ from podium.clock import Clock
 from podium.config import Settings
 from podium.errors import PodiumError
 from podium.fanout import FanOut
+from podium.notify_delivery import DeliveryWorker
+from podium.notify_rules_redis import RedisRules
+from podium.notify_webhooks_redis import RedisWebhooks
 from podium.redis_client import AnyRedis
 from podium.tasks import Supervisor, cancel_and_wait
 

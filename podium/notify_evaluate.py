@@ -20,10 +20,9 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from podium.region.notifications.passes import Passes
-from podium.region.notifications.rules import Metric, Notification, Rule, RuleKind
-
 from podium.model import RankedEntry
+from podium.notify_passes import Passes
+from podium.notify_rules import Metric, Notification, Rule, RuleKind
 
 Board = Mapping[str, RankedEntry]
 
