@@ -25,6 +25,10 @@ from podium.notify_passes import Passes
 from podium.notify_rules import Metric, Notification, Rule, RuleKind
 
 Board = Mapping[str, RankedEntry]
+# events of the apply path and of the season clock, evaluated by a region; every other kind is a
+# change of the top, which either tier evaluates from its fan-out's diffs
+EVENT_KINDS = (RuleKind.QUARANTINED, RuleKind.BOARD_ENDED, RuleKind.BOARD_ENDING, RuleKind.CONTEST_LOCKING)
+TOP_KINDS = tuple(k for k in RuleKind if k not in EVENT_KINDS)
 
 
 @dataclass
@@ -219,3 +223,18 @@ def _rank(e: RankedEntry) -> int:
 
 def as_board(entries: Iterable[RankedEntry]) -> dict[str, RankedEntry]:
     return {e.player: e for e in entries}
+
+
+def slice_for(rules: list[Rule], n_max: int) -> int:
+    """How much of the top the board's rules need to see."""
+    need = 1
+    for r in rules:
+        if r.kind in EVENT_KINDS:
+            continue                 # follow the quarantine stream and the season, not the top
+        if r.kind is RuleKind.OVERTAKEN:
+            need = max(need, r.n + r.near_ranks + 1)
+        elif r.kind is RuleKind.THRESHOLD:
+            need = max(need, r.value if r.metric is Metric.RANK else n_max)
+        else:
+            need = max(need, r.n + 1)
+    return max(1, min(need, n_max))

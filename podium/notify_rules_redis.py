@@ -34,7 +34,7 @@ class RedisRules:
 
     async def all(self) -> list[Rule]:
         try:
-            raw = await self.redis.hgetall(RULES_KEY)
+            raw = await self.redis.hgetall(self.key)
         except RedisError as exc:
             raise Unavailable(f"notification rules (Redis): {exc}", retryAfter=1.0) from exc
         return sorted((rule_from_dict(orjson.loads(v)) for v in raw.values()), key=lambda r: (r.board, r.id))

@@ -48,8 +48,8 @@ from podium.config import NotificationSettings
 from podium.errors import PodiumError
 from podium.fanout import FanOut
 from podium.model import RankedEntry
-from podium.notify_evaluate import Coalescer, as_board, evaluate, release_held
-from podium.notify_rules import Metric, Notification, Rule, RuleKind
+from podium.notify_evaluate import EVENT_KINDS, Coalescer, as_board, evaluate, release_held, slice_for
+from podium.notify_rules import Notification, Rule, RuleKind
 from podium.notify_rules_redis import RedisRules
 from podium.tasks import cancel_and_wait
 from podium.top_diff import apply_diff
@@ -67,25 +67,9 @@ class ContestLocks(Protocol):
     async def lock_notice(self, contest_id: str, owners_max: int) -> tuple[int, str, list[str]] | None: ...
 
 
-EVENT_KINDS = (RuleKind.QUARANTINED, RuleKind.BOARD_ENDED, RuleKind.BOARD_ENDING, RuleKind.CONTEST_LOCKING)   # not top changes
 RETRY_S_INITIAL = 0.05       # first wait while the inbox store fails (doubled up to inbox_retry_ms_max)
 STOP_FLUSH_S_MAX = 3.0       # at stop, how long a failing store is retried before the process lets go
 ENDED_SEASONS_MAX = 10        # seasons announced at most per board per refresh (after a long outage, the latest)
-
-
-def slice_for(rules: list[Rule], n_max: int) -> int:
-    """How much of the top the board's rules need to see."""
-    need = 1
-    for r in rules:
-        if r.kind in EVENT_KINDS:
-            continue                 # follow the quarantine stream and the season, not the top
-        if r.kind is RuleKind.OVERTAKEN:
-            need = max(need, r.n + r.near_ranks + 1)
-        elif r.kind is RuleKind.THRESHOLD:
-            need = max(need, r.value if r.metric is Metric.RANK else n_max)
-        else:
-            need = max(need, r.n + 1)
-    return max(1, min(need, n_max))
 
 
 class NotificationEngine:
