@@ -38,8 +38,10 @@ from podium.region.notifications.board_events import (
     quarantine_notifications,
 )
 from podium.region.notifications.cursors_redis import RedisSeasonCursor
+from podium.region.notifications.data_watch_redis import RedisDataWatch
 from podium.region.notifications.journal_redis import Baseline, RedisJournal
 from podium.region.notifications.quarantine_feed_redis import RedisQuarantineFeed
+from podium.region.notifications.resync import SeenTop, resume_from, still_same_season, trusted_tops
 from podium.region.rank_store import RankStore
 
 from podium.boards import BoardRegistry
@@ -52,7 +54,6 @@ from podium.notify_evaluate import EVENT_KINDS, Coalescer, as_board, evaluate, r
 from podium.notify_rules import Notification, Rule, RuleKind
 from podium.notify_rules_redis import RedisRules
 from podium.tasks import cancel_and_wait
-from podium.top_diff import apply_diff
 
 log = logging.getLogger("podium.notifications")
 
@@ -76,7 +77,8 @@ class NotificationEngine:
     def __init__(self, rules: RedisRules, inbox: Publisher, fanout: FanOut, settings: NotificationSettings,
                  clock: Clock, quarantine: RedisQuarantineFeed | None = None,
                  seasons: tuple[BoardRegistry, RankStore, RedisSeasonCursor] | None = None,
-                 contests: ContestLocks | None = None, journal: RedisJournal | None = None) -> None:
+                 contests: ContestLocks | None = None, journal: RedisJournal | None = None,
+                 data: RedisDataWatch | None = None) -> None:
         self.rules_store = rules
         self.journal = journal
         self._recording = 0          # journal steps in flight (recorded, not yet queued)
@@ -94,7 +96,9 @@ class NotificationEngine:
         self.coalescer = Coalescer(settings.coalesce_players_max, settings.overtaken_by_max)
         self.rules: dict[str, list[Rule]] = {}
         self.watches: dict[str, tuple[int, asyncio.Task[None]]] = {}
-        self.tops: dict[str, list[RankedEntry]] = {}   # the last top each watch saw
+        self.tops: dict[str, list[RankedEntry]] = {}   # the last top each live watch evaluated
+        self.seen: dict[str, SeenTop] = {}              # the last top evaluated per board, kept when its watch ends
+        self.data = data
         self.unpublished: deque[Notification] = deque()
         self._flushing = asyncio.Lock()    # the ticker loop and the board watches both flush
         self.published = 0
@@ -182,32 +186,40 @@ class NotificationEngine:
         return (rule.board, rule.id) in self.refreshed and rule.board in self.tops
 
     async def _watch(self, board: str, n: int) -> None:
-        state: list[RankedEntry] = []
+        """Each top is evaluated against the last one the rules saw (`resync`): a watch's first top
+        against this process's last top of the board, else the journaled one (what changed while no
+        watch evaluated the board: a restart, a crash, a Redis that lost its data), else it is a
+        baseline; a top read while the board's data is lost or being rebuilt is skipped."""
+        before: SeenTop | None = None
         first = True
+        trusted = (lambda: self.data.trusted(board)) if self.data is not None else None
         try:
-            async for update in self.fanout.subscribe_top(board, n):
-                tick = f"{update.as_of_ms}.{update.seq}"
+            async for tick, state in trusted_tops(self.fanout.subscribe_top(board, n), trusted,
+                                                  self.settings.live_poll_ms / 1000):
+                season = self._season(board)
                 rules = self.rules.get(board, [])
-                if update.full:
-                    # the first top of a watch is compared with the journaled one: what changed while
-                    # no watch evaluated the board (a restart, a crash) is evaluated now; later full
-                    # tops (a resync) are new baselines, as a client's would be
-                    baseline = await self.journal.baseline(board) if first and self.journal is not None else None
-                    if baseline is not None and baseline.n == n:
-                        await self._step(board, n, [r for r in rules if r.id in baseline.rule_ids],
-                                         baseline.entries, update.entries, tick)
-                    else:
-                        await self._step(board, n, [], update.entries, update.entries, tick)
-                    state = self.tops[board] = update.entries
+                if first:
+                    journaled = await self.journal.baseline(board) if self.journal is not None else None
+                    before = resume_from(journaled, self.seen.get(board), n, season)
+                    if before is not None:          # a catch-up: only the rules live back then
+                        rules = [r for r in rules if r.id in before.rule_ids]
                     first = False
-                    continue
-                new = apply_diff(state, update.changes)
-                await self._step(board, n, rules, state, new, tick)
-                state = self.tops[board] = new
+                else:
+                    before = still_same_season(before, season)
+                await self._step(board, n, rules if before is not None else [],
+                                 before.entries if before is not None else state, state, tick)
+                top_ids = frozenset(r.id for r in self.rules.get(board, []) if r.kind not in EVENT_KINDS)
+                before = self.seen[board] = SeenTop(n, season, top_ids, state)
+                self.tops[board] = state
         except PodiumError as exc:
             log.warning("notification watch on %s ended: %s", board, exc)   # restarted by the next refresh
         finally:
             self.tops.pop(board, None)
+
+    def _season(self, board: str) -> int | None:
+        """The board's live season as the registry last read it (no I/O); None without a registry."""
+        known = self.seasons[0].cached().get(board) if self.seasons is not None else None
+        return known.season if known is not None else None
 
     async def _step(self, board: str, n: int, rules: list[Rule], before: list[RankedEntry], after: list[RankedEntry],
                     tick: str) -> None:

@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass, field
 
 from podium.region.notifications.cursors_redis import RedisSeasonCursor
+from podium.region.notifications.data_watch_redis import RedisDataWatch
 from podium.region.notifications.engine import ContestLocks, NotificationEngine
 from podium.region.notifications.inbox import InboxStore
 from podium.region.notifications.inbox_factory import build_inbox_store
@@ -83,7 +84,8 @@ async def open_notifications(settings: Settings, redis: AnyRedis, clock: Clock, 
     webhooks = RedisWebhooks(redis, s.webhook_endpoints_max, s.webhook_queue_len_max, s.dead_letters_max, warm)
     seasons = (boards, store, RedisSeasonCursor(redis)) if boards is not None and store is not None else None
     engine = NotificationEngine(rules, InboxPublisher(inbox, RedisOutbox(redis, s.outbox_len_max)), fanout, s, clock, RedisQuarantineFeed(redis, s.webhook_poll_batch_max),
-                                seasons, contests, RedisJournal(redis, s.inbox_write_batch_max))
+                                seasons, contests, RedisJournal(redis, s.inbox_write_batch_max),
+                                RedisDataWatch(redis, clock))
     # One consumer name per region: a restarted process takes over the entries its predecessor held.
     worker = DeliveryWorker(webhooks, s, clock, f"{settings.region}-webhooks")
     n = Notifications(settings, clock, rules, inbox, webhooks, engine, worker, warm, opener)
