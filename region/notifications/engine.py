@@ -192,7 +192,8 @@ class NotificationEngine:
         baseline; a top read while the board's data is lost or being rebuilt is skipped."""
         before: SeenTop | None = None
         first = True
-        trusted = (lambda: self.data.trusted(board)) if self.data is not None else None
+        data = self.data
+        trusted = (lambda: data.trusted(board)) if data is not None else None
         try:
             async for tick, state in trusted_tops(self.fanout.subscribe_top(board, n), trusted,
                                                   self.settings.live_poll_ms / 1000):

@@ -55,11 +55,11 @@ async def trusted_tops(updates: AsyncIterator[TopUpdate], trusted: Callable[[], 
     the rebuild sends no diff): once trusted, the held top comes out with its own tick."""
     state: list[RankedEntry] = []
     tick, resyncs, held = "", 0, False
-    pending: asyncio.Future[TopUpdate] | None = None
+    pending: asyncio.Task[TopUpdate] | None = None
     try:
         while True:
             if pending is None:
-                pending = asyncio.ensure_future(anext(updates))
+                pending = asyncio.create_task(_next(updates))
             done, _ = await asyncio.wait({pending}, timeout=poll_s if held else None)
             if pending in done:
                 try:
@@ -82,3 +82,7 @@ async def trusted_tops(updates: AsyncIterator[TopUpdate], trusted: Callable[[], 
         if pending is not None:
             await cancel_and_wait(pending)
         await updates.aclose()  # type: ignore[attr-defined]
+
+
+async def _next(updates: AsyncIterator[TopUpdate]) -> TopUpdate:
+    return await anext(updates)
