@@ -19,6 +19,7 @@ import heapq
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from podium.model import RankedEntry
 from podium.notify_passes import Passes
@@ -52,6 +53,31 @@ class Coalescer:
         self.last_sent_ms: OrderedDict[tuple[str, str], int] = OrderedDict()
         self.held: dict[tuple[str, str], _Held] = {}
         self.due: dict[str, list[tuple[int, str]]] = {}
+        self.dirty: set[tuple[str, str]] = set()    # (rule, player) whose held passes changed (for a journal)
+
+    def take_dirty(self) -> dict[tuple[str, str], dict[str, object] | None]:
+        """What changed in the held passes since the last call: each (rule, player) with its held
+        passes as a document, or None when they were sent."""
+        out = {k: self.held_doc(k) for k in self.dirty}
+        self.dirty = set()
+        return out
+
+    def held_doc(self, key: tuple[str, str]) -> dict[str, object] | None:
+        held = self.held.get(key)
+        if held is None:
+            return None
+        return {"first_ms": held.first_ms, "by": held.by, "count": held.count, "previous_rank": held.previous_rank,
+                "due_ms": held.due_ms, "last_sent_ms": self.last_sent_ms.get(key)}
+
+    def restore(self, rule_id: str, player: str, doc: dict[str, Any], now_ms: int) -> None:
+        """Held passes a journal kept (a previous process's): held again, due at their window's end."""
+        key = (rule_id, player)
+        if key in self.held:
+            return
+        self.held[key] = _Held(doc["first_ms"], list(doc["by"]), doc["count"], doc["previous_rank"], doc["due_ms"])
+        if doc.get("last_sent_ms") is not None:
+            self.last_sent_ms[key] = doc["last_sent_ms"]
+        self.hold_until(rule_id, player, doc["due_ms"] if doc["due_ms"] is not None else now_ms)
 
     def held_count(self) -> int:
         return sum(h.count for h in self.held.values())
@@ -156,6 +182,7 @@ def _overtaken(rule: Rule, passes: Passes, after: Board, now_ms: int, tick: int 
         if held is None:
             held = co.held[key] = _Held(now_ms, previous_rank=passes.before[player].rank)
         held.count += count
+        co.dirty.add(key)
         room = co.by_max - len(held.by)
         if room > 0:          # names are looked up only while the notification has room for them
             held.by.extend((near if near is not None else passes.head(passes.after[player], co.by_max))[:room])
@@ -183,6 +210,7 @@ def _send(rule: Rule, player: str, a: RankedEntry | None, now_ms: int, tick: int
           result: Evaluation) -> None:
     key = (rule.id, player)
     held = co.held.pop(key)
+    co.dirty.add(key)
     result.notifications.append(Notification(
         f"{rule.id}:{player}:{tick}", RuleKind.OVERTAKEN, rule.id, rule.board, player, now_ms,
         a.rank if a else None, held.previous_rank, a.score if a else None, tuple(held.by), held.count))

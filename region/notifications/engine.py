@@ -1,29 +1,23 @@
 """Evaluates the declared rules where a board's top changes: the region's fan-out.
 
-The engine is one more subscriber of the fan-out's top-N hub (one per board with rules, N the
-slice its rules need): the tick computes each diff once, as for any client, and never waits for
-the engine (a subscriber has a slot, not a queue: a slow engine sees one coalesced diff). The
-engine rebuilds the new top from the diff, evaluates the rules (pure, `evaluate`), and writes the
-notifications through the publisher (the inboxes, then the outbox). What the slice cannot see is not evaluated here:
-players below the slice (see docs/notifications.md, "Which tier evaluates which rule").
+The engine is one more subscriber of the fan-out's top-N hub (one per board with rules, N the slice
+its rules need): the tick computes each diff once and never waits for the engine (a slow engine sees
+one coalesced diff). The engine evaluates the rules on the new top (pure, `podium.notify_evaluate`)
+and writes the notifications through the publisher (inboxes, then outbox). Players below the slice
+are not seen (docs/notifications.md, "Which tier evaluates which rule"). `quarantined` rules follow
+the board's quarantine stream (appended by apply.lua); `board_ended` compares the live season with
+the season cursor and announces an ended season from its final standings.
 
-`quarantined` rules follow another event of the apply path: the board's quarantine stream, which
-apply.lua appends to in the same call that holds the entry back. One blocking read per board with
-such a rule; the cursor advances only after the notifications are published (at-least-once).
-`board_ended` rules compare each board's live season (the board registry, on every refresh) with
-the season cursor: a season that ended is announced from its final standings, which stay readable
-under the old season's keys.
-
-Top rules are journaled (`journal_redis`): each evaluation step records its notifications as pending
-and the top it evaluated as the board's cursor, atomically, before they are written; a starting
-engine publishes what is pending, and each watch evaluates the change from the journaled top to the
-first top it reads. So a process killed at any point (kill -9) loses nothing it derived, and the
-changes made while no process watched the board are evaluated too.
+Top rules are journaled (`journal_redis`): each step records its notifications as pending, the top it
+evaluated as the board's cursor and the `overtaken` passes it held or sent, atomically, before they
+are written; a starting engine publishes what is pending and holds the journaled passes again, and a
+watch evaluates its first top against the last one seen (`resync`). So a kill -9 loses nothing derived.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import itertools
 import logging
@@ -100,7 +94,9 @@ class NotificationEngine:
         self.seen: dict[str, SeenTop] = {}              # the last top evaluated per board, kept when its watch ends
         self.data = data
         self.unpublished: deque[Notification] = deque()
-        self._flushing = asyncio.Lock()    # the ticker loop and the board watches both flush
+        self._flushing = asyncio.Lock()
+        self._journaling = asyncio.Lock()   # one journal step at a time (held passes change in that order)
+        self._held_restored = False    # the ticker loop and the board watches both flush
         self.published = 0
         self.publish_failures = 0  # failed writes to the inbox store (each retried: nothing is dropped)
         self.suppressed = 0       # overtaken passes outside the cap
@@ -115,7 +111,7 @@ class NotificationEngine:
                     await self._adopt_pending()
                     await self.refresh()
                     self.refreshes += 1
-                    self._release_held()
+                    await self._release_held()
                     await self._flush()
                 except PodiumError as exc:
                     log.warning("notification rules not refreshed: %s", exc)
@@ -124,7 +120,8 @@ class NotificationEngine:
                 except TimeoutError:
                     pass
         finally:
-            self._release_held(early=True)
+            with contextlib.suppress(PodiumError):     # unjournaled, they are still queued for the flush
+                await self._release_held(early=True)
             await self._flush_at_stop()
             for _, task in self.watches.values():
                 await cancel_and_wait(task)
@@ -139,6 +136,10 @@ class NotificationEngine:
         MULTI and its queueing. Only when nothing waits and no step is in flight (then every pending
         one is such an orphan: a published one left pending in the outbox's MULTI); a step that
         raced the read defers this to the next refresh. Same ids: the inbox keeps each once."""
+        if self.journal is not None and not self._held_restored:    # a previous process's held passes
+            for board, rule_id, player, doc in await self.journal.held():
+                self.coalescer.restore(rule_id, player, doc, self.clock.now_ms())
+            self._held_restored = True
         if self.journal is None or self.unpublished or self._recording:
             return
         steps = self._steps
@@ -227,16 +228,18 @@ class NotificationEngine:
         """Evaluate one change, journal it (its notifications pending, `after` the board's cursor) and
         publish. A journal that fails raises: nothing of the step was stored, and the restarted watch
         derives the change again from the journaled top."""
-        result = evaluate(rules, as_board(before), as_board(after), self.clock.now_ms(), tick, self.coalescer)
-        self._recording += 1
-        try:
-            if self.journal is not None:
-                top_ids = frozenset(r.id for r in self.rules.get(board, []) if r.kind not in EVENT_KINDS)
-                await self.journal.record(board, Baseline(n, top_ids, after), result.notifications)
-            self._queue(result.notifications)       # no await between the MULTI and the queue
-        finally:
-            self._recording -= 1
-            self._steps += 1
+        async with self._journaling:      # journal writes in the order of the coalescer's changes
+            result = evaluate(rules, as_board(before), as_board(after), self.clock.now_ms(), tick, self.coalescer)
+            held = self.coalescer.take_dirty()
+            self._recording += 1
+            try:
+                if self.journal is not None:
+                    top_ids = frozenset(r.id for r in self.rules.get(board, []) if r.kind not in EVENT_KINDS)
+                    await self.journal.record(board, Baseline(n, top_ids, after), result.notifications, held)
+                self._queue(result.notifications)       # no await between the MULTI and the queue
+            finally:
+                self._recording -= 1
+                self._steps += 1
         self.suppressed += result.suppressed
         self.coalesced += result.coalesced
         await self._flush_with_backpressure()
@@ -335,21 +338,26 @@ class NotificationEngine:
         finally:
             self.quarantine_followed.discard(board)
 
-    def _release_held(self, early: bool = False) -> None:
+    async def _release_held(self, early: bool = False) -> None:
         """Coalesced `overtaken` passes whose window has ended go out even if the board is quiet:
-        an evaluation of no change releases exactly what is due. `early` (the engine stops): every
-        held pass goes out now, its window cut short, rather than dying with the process."""
-        if not self.coalescer.held:
-            return
+        an evaluation of no change releases exactly what is due, journaled as a step (the passes
+        leave the journal's held hash as their notifications join `pending`). `early` (the engine
+        stops): every held pass goes out now, its window cut short."""
         now = self.clock.now_ms()
         for board, top in list(self.tops.items()):
             rules = [r for r in self.rules.get(board, []) if r.kind is RuleKind.OVERTAKEN]
-            if rules:
-                board_now = as_board(top)
-                if early:
-                    self._queue(release_held(rules, board_now, now, f"{now}.stop", self.coalescer))
-                else:
-                    self._queue(evaluate(rules, board_now, board_now, now, f"{now}.held", self.coalescer).notifications)
+            if not rules or not self.coalescer.held:
+                continue
+            async with self._journaling:
+                here = as_board(top)
+                notes = (release_held(rules, here, now, f"{now}.stop", self.coalescer) if early else
+                         evaluate(rules, here, here, now, f"{now}.held", self.coalescer).notifications)
+                held = self.coalescer.take_dirty()
+                try:
+                    if self.journal is not None and held:
+                        await self.journal.record(board, None, notes, held)
+                finally:
+                    self._queue(notes)      # sent from the coalescer: queued even if the journal failed
 
     def _queue(self, notes: list[Notification]) -> None:
         self.unpublished.extend(notes)
