@@ -187,14 +187,11 @@ class NotificationEngine:
         return (rule.board, rule.id) in self.refreshed and rule.board in self.tops
 
     async def _watch(self, board: str, n: int) -> None:
-        """Each top is evaluated against the last one the rules saw (`resync`): a watch's first top
-        against this process's last top of the board, else the journaled one (what changed while no
-        watch evaluated the board: a restart, a crash, a Redis that lost its data), else it is a
-        baseline; a top read while the board's data is lost or being rebuilt is skipped."""
+        """Each top is evaluated against the last one the rules saw (`resync`): the first against this
+        process's last top of the board, else the journal's, else a baseline; tops read while the data is lost wait."""
         before: SeenTop | None = None
         first = True
-        data = self.data
-        trusted = (lambda: data.trusted(board)) if data is not None else None
+        trusted = (lambda top, after_hold: self._trusted(board, n, top, after_hold)) if self.data is not None else None
         try:
             async for tick, state in trusted_tops(self.fanout.subscribe_top(board, n), trusted,
                                                   self.settings.live_poll_ms / 1000):
@@ -218,8 +215,13 @@ class NotificationEngine:
         finally:
             self.tops.pop(board, None)
 
-    def _season(self, board: str) -> int | None:
-        """The board's live season as the registry last read it (no I/O); None without a registry."""
+    async def _trusted(self, board: str, n: int, top: list[RankedEntry], after_hold: bool) -> bool | None:
+        """The board's data is whole; after a hold, None unless `top` is what it holds now (the watch restarts)."""
+        if self.data is not None and not await self.data.trusted(board):
+            return False
+        return True if not after_hold or await self.fanout.read_range(board, 0, n) == top else None
+
+    def _season(self, board: str) -> int | None:     # as the registry last read it (no I/O); None without one
         known = self.seasons[0].cached().get(board) if self.seasons is not None else None
         return known.season if known is not None else None
 

@@ -47,12 +47,16 @@ def still_same_season(before: SeenTop | None, season: int | None) -> SeenTop | N
     return before
 
 
-async def trusted_tops(updates: AsyncIterator[TopUpdate], trusted: Callable[[], Awaitable[bool]] | None,
+async def trusted_tops(updates: AsyncIterator[TopUpdate],
+                       trusted: Callable[[list[RankedEntry], bool], Awaitable[bool | None]] | None,
                        poll_s: float) -> AsyncIterator[tuple[str, list[RankedEntry]]]:
-    """The fan-out's tops of one watch as (tick, top), only while `trusted()` (the board's data is
-    neither lost nor being rebuilt). A top read meanwhile is held back, and re-checked every
-    `poll_s` even if the fan-out sends nothing more (a rebuilt board that looks as it did during
-    the rebuild sends no diff): once trusted, the held top comes out with its own tick."""
+    """The fan-out's tops of one watch as (tick, top), only while `trusted(top, after_hold)` (the
+    board's data is neither lost nor being rebuilt; after a hold, also: `top` is what the board
+    holds now, not a top the fan-out read during the loss and has not re-read since). A top read
+    meanwhile is held back, and re-checked every `poll_s` even if the fan-out sends nothing more (a
+    rebuilt board that looks as it did before the loss sends no diff): once trusted, the held top
+    comes out with its own tick. `trusted` answers None when the held top is not what the board holds
+    now: the iteration ends (the watch is restarted, and its new subscription reads the board afresh)."""
     state: list[RankedEntry] = []
     tick, resyncs, held = "", 0, False
     pending: asyncio.Task[TopUpdate] | None = None
@@ -73,7 +77,10 @@ async def trusted_tops(updates: AsyncIterator[TopUpdate], trusted: Callable[[], 
             else:
                 resyncs += 1
                 out = f"{tick}.r{resyncs}"      # the held top, evaluated now: a change of its own
-            if trusted is not None and not await trusted():
+            verdict = await trusted(state, held) if trusted is not None else True
+            if verdict is None:
+                return
+            if not verdict:
                 held = True
                 continue
             held = False
