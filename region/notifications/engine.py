@@ -100,8 +100,7 @@ class NotificationEngine:
         self.published = 0
         self.publish_failures = 0  # failed writes to the inbox store (each retried: nothing is dropped)
         self.suppressed = 0       # overtaken passes outside the cap
-        self.coalesced = 0
-        self.refreshes = 0        # rule refreshes done (each also announces the event-based rules)
+        self.coalesced, self.refreshes = 0, 0     # refreshes: each also announces the event-based rules
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow the declared rules: one top-N watch per board with rules, until `stop`."""
@@ -216,7 +215,7 @@ class NotificationEngine:
             self.tops.pop(board, None)
 
     async def _trusted(self, board: str, n: int, top: list[RankedEntry], after_hold: bool) -> bool | None:
-        """The board's data is whole; after a hold, None unless `top` is what it holds now (the watch restarts)."""
+        # the board's data is whole; after a hold, None unless `top` is what it holds now (the watch restarts)
         if self.data is not None and not await self.data.trusted(board):
             return False
         return True if not after_hold or await self.fanout.read_range(board, 0, n) == top else None
