@@ -24,13 +24,13 @@ from typing import Any
 
 import orjson
 from podium.region.notifications.engine import slice_for
-from podium.region.notifications.evaluate import Coalescer, as_board, evaluate
 from podium.region.notifications.journal_redis import Baseline, RedisJournal
 from podium.region.notifications.outbox_redis import OUTBOX_KEY, RedisOutbox
-from podium.region.notifications.rules import Notification
 
 from podium.config import ApiLimits, NotificationSettings
 from podium.devtools.bench.notifications import _rules, _ticks
+from podium.notify_evaluate import Coalescer, as_board, evaluate
+from podium.notify_rules import Notification
 from podium.redis_client import AnyRedis, connect
 from podium.redis_server import RedisServer
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+from podium.global_.notifications_graphql import GlobalNotificationMutations, GlobalNotificationQueries
 from podium.global_.precision import Tiers, counted
 from podium.global_.service import GlobalService
 from podium.global_.trending_graphql import GlobalTrendingQuery, GlobalTrendingSubscription
@@ -143,7 +144,7 @@ async def _held_page(info: Info[Any, Any], board_id: str, offset: int, first: in
 
 
 @strawberry.type
-class Query(GlobalTrendingQuery):
+class Query(GlobalTrendingQuery, GlobalNotificationQueries):
     @typed.field(description="Every board the global tier has heard of.")
     async def boards(self, info: Info[Any, Any]) -> list[Board]:
         boards = await service_of(info).boards.all()
@@ -251,5 +252,5 @@ class Subscription(GlobalTrendingSubscription):
 
 def build_global_schema(limits: ApiLimits | None = None) -> strawberry.Schema:
     """The global schema, with the same guards as a region's (depth, aliases, tokens, cost)."""
-    return strawberry.Schema(query=Query, subscription=Subscription, extensions=guard_extensions(limits or ApiLimits()),
+    return strawberry.Schema(query=Query, mutation=GlobalNotificationMutations, subscription=Subscription, extensions=guard_extensions(limits or ApiLimits()),
                              config=schema_config())

@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 from podium.global_.merge_trace import merge_span
+from podium.global_.notifications_http import global_notification_routes
+from podium.global_.notifications_wiring import close_global_notifications, open_global_notifications
 from podium.global_.read_plans import planned_resolvers
 from podium.global_.schema import build_global_schema
 from podium.global_.service import GlobalService
@@ -240,6 +242,8 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
         await service.open()
         start_global_live(service)          # trendingChanged's fan-out
         app.state.service = service
+        # rules on global ranks, delivered as webhooks (docs/notifications.md)
+        app.state.notifications = open_global_notifications(service) if settings.notifications.enabled else None
         consumer = None
         if settings.replication.transport == "kafka":
             from podium.global_.region_metrics import observe_consumer
@@ -254,6 +258,8 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
         finally:
             if consumer is not None:
                 await consumer.stop()
+            if app.state.notifications is not None:
+                await close_global_notifications(app.state.notifications)
             await service.close()
 
     graphql = GlobalGraphQL(build_global_schema(settings.api), body_bytes_max=settings.api.graphql_body_bytes_max,
@@ -269,6 +275,7 @@ def create_global_app(settings: Settings, clock: Clock | None = None) -> Starlet
             Route("/v1/regions", regions),
             Route("/v1/directory", directory),
             Route("/v1/admin/conflicts", conflicts_endpoint),
+            *global_notification_routes(),
             Route("/healthz", healthz),
             Route("/metrics", metrics),
             Route("/readyz", readyz),

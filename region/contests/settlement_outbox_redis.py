@@ -19,8 +19,8 @@ from typing import Any
 import orjson
 from podium.region.contests.store_redis import contest_key
 from podium.region.notifications.inbox_redis import OUTBOX_KEY
-from podium.region.notifications.webhooks import CONTEST_SETTLED
 
+from podium.notify_webhooks import CONTEST_SETTLED
 from podium.redis_client import AnyRedis
 from podium.store_errors import translate_store_errors
 

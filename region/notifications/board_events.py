@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from podium.region.notifications.rules import Notification, Rule, RuleKind
-
 from podium.model import RankedEntry
+from podium.notify_rules import Notification, Rule, RuleKind
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,29 +1,23 @@
 """Evaluates the declared rules where a board's top changes: the region's fan-out.
 
-The engine is one more subscriber of the fan-out's top-N hub (one per board with rules, N the
-slice its rules need): the tick computes each diff once, as for any client, and never waits for
-the engine (a subscriber has a slot, not a queue: a slow engine sees one coalesced diff). The
-engine rebuilds the new top from the diff, evaluates the rules (pure, `evaluate`), and writes the
-notifications through the publisher (the inboxes, then the outbox). What the slice cannot see is not evaluated here:
-players below the slice (see docs/notifications.md, "Which tier evaluates which rule").
+The engine is one more subscriber of the fan-out's top-N hub (one per board with rules, N the slice
+its rules need): the tick computes each diff once and never waits for the engine (a slow engine sees
+one coalesced diff). The engine evaluates the rules on the new top (pure, `podium.notify_evaluate`)
+and writes the notifications through the publisher (inboxes, then outbox). Players below the slice
+are not seen (docs/notifications.md, "Which tier evaluates which rule"). `quarantined` rules follow
+the board's quarantine stream (appended by apply.lua); `board_ended` compares the live season with
+the season cursor and announces an ended season from its final standings.
 
-`quarantined` rules follow another event of the apply path: the board's quarantine stream, which
-apply.lua appends to in the same call that holds the entry back. One blocking read per board with
-such a rule; the cursor advances only after the notifications are published (at-least-once).
-`board_ended` rules compare each board's live season (the board registry, on every refresh) with
-the season cursor: a season that ended is announced from its final standings, which stay readable
-under the old season's keys.
-
-Top rules are journaled (`journal_redis`): each evaluation step records its notifications as pending
-and the top it evaluated as the board's cursor, atomically, before they are written; a starting
-engine publishes what is pending, and each watch evaluates the change from the journaled top to the
-first top it reads. So a process killed at any point (kill -9) loses nothing it derived, and the
-changes made while no process watched the board are evaluated too.
+Top rules are journaled (`journal_redis`): each step records its notifications as pending, the top it
+evaluated as the board's cursor and the `overtaken` passes it held or sent, atomically, before they
+are written; a starting engine publishes what is pending and holds the journaled passes again, and a
+watch evaluates its first top against the last one seen (`resync`). So a kill -9 loses nothing derived.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import itertools
 import logging
@@ -38,11 +32,10 @@ from podium.region.notifications.board_events import (
     quarantine_notifications,
 )
 from podium.region.notifications.cursors_redis import RedisSeasonCursor
-from podium.region.notifications.evaluate import Coalescer, as_board, evaluate, release_held
+from podium.region.notifications.data_watch_redis import RedisDataWatch
 from podium.region.notifications.journal_redis import Baseline, RedisJournal
 from podium.region.notifications.quarantine_feed_redis import RedisQuarantineFeed
-from podium.region.notifications.rules import Metric, Notification, Rule, RuleKind
-from podium.region.notifications.rules_redis import RedisRules
+from podium.region.notifications.resync import SeenTop, resume_from, still_same_season, trusted_tops
 from podium.region.rank_store import RankStore
 
 from podium.boards import BoardRegistry
@@ -51,8 +44,10 @@ from podium.config import NotificationSettings
 from podium.errors import PodiumError
 from podium.fanout import FanOut
 from podium.model import RankedEntry
+from podium.notify_evaluate import EVENT_KINDS, Coalescer, as_board, evaluate, release_held, slice_for
+from podium.notify_rules import Notification, Rule, RuleKind
+from podium.notify_rules_redis import RedisRules
 from podium.tasks import cancel_and_wait
-from podium.top_diff import apply_diff
 
 log = logging.getLogger("podium.notifications")
 
@@ -67,32 +62,17 @@ class ContestLocks(Protocol):
     async def lock_notice(self, contest_id: str, owners_max: int) -> tuple[int, str, list[str]] | None: ...
 
 
-EVENT_KINDS = (RuleKind.QUARANTINED, RuleKind.BOARD_ENDED, RuleKind.BOARD_ENDING, RuleKind.CONTEST_LOCKING)   # not top changes
 RETRY_S_INITIAL = 0.05       # first wait while the inbox store fails (doubled up to inbox_retry_ms_max)
 STOP_FLUSH_S_MAX = 3.0       # at stop, how long a failing store is retried before the process lets go
 ENDED_SEASONS_MAX = 10        # seasons announced at most per board per refresh (after a long outage, the latest)
-
-
-def slice_for(rules: list[Rule], n_max: int) -> int:
-    """How much of the top the board's rules need to see."""
-    need = 1
-    for r in rules:
-        if r.kind in EVENT_KINDS:
-            continue                 # follow the quarantine stream and the season, not the top
-        if r.kind is RuleKind.OVERTAKEN:
-            need = max(need, r.n + r.near_ranks + 1)
-        elif r.kind is RuleKind.THRESHOLD:
-            need = max(need, r.value if r.metric is Metric.RANK else n_max)
-        else:
-            need = max(need, r.n + 1)
-    return max(1, min(need, n_max))
 
 
 class NotificationEngine:
     def __init__(self, rules: RedisRules, inbox: Publisher, fanout: FanOut, settings: NotificationSettings,
                  clock: Clock, quarantine: RedisQuarantineFeed | None = None,
                  seasons: tuple[BoardRegistry, RankStore, RedisSeasonCursor] | None = None,
-                 contests: ContestLocks | None = None, journal: RedisJournal | None = None) -> None:
+                 contests: ContestLocks | None = None, journal: RedisJournal | None = None,
+                 data: RedisDataWatch | None = None) -> None:
         self.rules_store = rules
         self.journal = journal
         self._recording = 0          # journal steps in flight (recorded, not yet queued)
@@ -110,14 +90,17 @@ class NotificationEngine:
         self.coalescer = Coalescer(settings.coalesce_players_max, settings.overtaken_by_max)
         self.rules: dict[str, list[Rule]] = {}
         self.watches: dict[str, tuple[int, asyncio.Task[None]]] = {}
-        self.tops: dict[str, list[RankedEntry]] = {}   # the last top each watch saw
+        self.tops: dict[str, list[RankedEntry]] = {}   # the last top each live watch evaluated
+        self.seen: dict[str, SeenTop] = {}              # the last top evaluated per board, kept when its watch ends
+        self.data = data
         self.unpublished: deque[Notification] = deque()
-        self._flushing = asyncio.Lock()    # the ticker loop and the board watches both flush
+        self._flushing = asyncio.Lock()
+        self._journaling = asyncio.Lock()   # one journal step at a time (held passes change in that order)
+        self._held_restored = False    # the ticker loop and the board watches both flush
         self.published = 0
         self.publish_failures = 0  # failed writes to the inbox store (each retried: nothing is dropped)
         self.suppressed = 0       # overtaken passes outside the cap
-        self.coalesced = 0
-        self.refreshes = 0        # rule refreshes done (each also announces the event-based rules)
+        self.coalesced, self.refreshes = 0, 0     # refreshes: each also announces the event-based rules
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow the declared rules: one top-N watch per board with rules, until `stop`."""
@@ -127,7 +110,7 @@ class NotificationEngine:
                     await self._adopt_pending()
                     await self.refresh()
                     self.refreshes += 1
-                    self._release_held()
+                    await self._release_held()
                     await self._flush()
                 except PodiumError as exc:
                     log.warning("notification rules not refreshed: %s", exc)
@@ -136,7 +119,8 @@ class NotificationEngine:
                 except TimeoutError:
                     pass
         finally:
-            self._release_held(early=True)
+            with contextlib.suppress(PodiumError):     # unjournaled, they are still queued for the flush
+                await self._release_held(early=True)
             await self._flush_at_stop()
             for _, task in self.watches.values():
                 await cancel_and_wait(task)
@@ -151,6 +135,10 @@ class NotificationEngine:
         MULTI and its queueing. Only when nothing waits and no step is in flight (then every pending
         one is such an orphan: a published one left pending in the outbox's MULTI); a step that
         raced the read defers this to the next refresh. Same ids: the inbox keeps each once."""
+        if self.journal is not None and not self._held_restored:    # a previous process's held passes
+            for board, rule_id, player, doc in await self.journal.held():
+                self.coalescer.restore(rule_id, player, doc, self.clock.now_ms())
+            self._held_restored = True
         if self.journal is None or self.unpublished or self._recording:
             return
         steps = self._steps
@@ -198,48 +186,61 @@ class NotificationEngine:
         return (rule.board, rule.id) in self.refreshed and rule.board in self.tops
 
     async def _watch(self, board: str, n: int) -> None:
-        state: list[RankedEntry] = []
+        """Each top is evaluated against the last one the rules saw (`resync`): the first against this
+        process's last top of the board, else the journal's, else a baseline; tops read while the data is lost wait."""
+        before: SeenTop | None = None
         first = True
+        trusted = (lambda top, after_hold: self._trusted(board, n, top, after_hold)) if self.data is not None else None
         try:
-            async for update in self.fanout.subscribe_top(board, n):
-                tick = f"{update.as_of_ms}.{update.seq}"
+            async for tick, state in trusted_tops(self.fanout.subscribe_top(board, n), trusted,
+                                                  self.settings.live_poll_ms / 1000):
+                season = self._season(board)
                 rules = self.rules.get(board, [])
-                if update.full:
-                    # the first top of a watch is compared with the journaled one: what changed while
-                    # no watch evaluated the board (a restart, a crash) is evaluated now; later full
-                    # tops (a resync) are new baselines, as a client's would be
-                    baseline = await self.journal.baseline(board) if first and self.journal is not None else None
-                    if baseline is not None and baseline.n == n:
-                        await self._step(board, n, [r for r in rules if r.id in baseline.rule_ids],
-                                         baseline.entries, update.entries, tick)
-                    else:
-                        await self._step(board, n, [], update.entries, update.entries, tick)
-                    state = self.tops[board] = update.entries
+                if first:
+                    journaled = await self.journal.baseline(board) if self.journal is not None else None
+                    before = resume_from(journaled, self.seen.get(board), n, season)
+                    if before is not None:          # a catch-up: only the rules live back then
+                        rules = [r for r in rules if r.id in before.rule_ids]
                     first = False
-                    continue
-                new = apply_diff(state, update.changes)
-                await self._step(board, n, rules, state, new, tick)
-                state = self.tops[board] = new
+                else:
+                    before = still_same_season(before, season)
+                await self._step(board, n, rules if before is not None else [],
+                                 before.entries if before is not None else state, state, tick)
+                top_ids = frozenset(r.id for r in self.rules.get(board, []) if r.kind not in EVENT_KINDS)
+                before = self.seen[board] = SeenTop(n, season, top_ids, state)
+                self.tops[board] = state
         except PodiumError as exc:
             log.warning("notification watch on %s ended: %s", board, exc)   # restarted by the next refresh
         finally:
             self.tops.pop(board, None)
+
+    async def _trusted(self, board: str, n: int, top: list[RankedEntry], after_hold: bool) -> bool | None:
+        # the board's data is whole; after a hold, None unless `top` is what it holds now (the watch restarts)
+        if self.data is not None and not await self.data.trusted(board):
+            return False
+        return True if not after_hold or await self.fanout.read_range(board, 0, n) == top else None
+
+    def _season(self, board: str) -> int | None:     # as the registry last read it (no I/O); None without one
+        known = self.seasons[0].cached().get(board) if self.seasons is not None else None
+        return known.season if known is not None else None
 
     async def _step(self, board: str, n: int, rules: list[Rule], before: list[RankedEntry], after: list[RankedEntry],
                     tick: str) -> None:
         """Evaluate one change, journal it (its notifications pending, `after` the board's cursor) and
         publish. A journal that fails raises: nothing of the step was stored, and the restarted watch
         derives the change again from the journaled top."""
-        result = evaluate(rules, as_board(before), as_board(after), self.clock.now_ms(), tick, self.coalescer)
-        self._recording += 1
-        try:
-            if self.journal is not None:
-                top_ids = frozenset(r.id for r in self.rules.get(board, []) if r.kind not in EVENT_KINDS)
-                await self.journal.record(board, Baseline(n, top_ids, after), result.notifications)
-            self._queue(result.notifications)       # no await between the MULTI and the queue
-        finally:
-            self._recording -= 1
-            self._steps += 1
+        async with self._journaling:      # journal writes in the order of the coalescer's changes
+            result = evaluate(rules, as_board(before), as_board(after), self.clock.now_ms(), tick, self.coalescer)
+            held = self.coalescer.take_dirty()
+            self._recording += 1
+            try:
+                if self.journal is not None:
+                    top_ids = frozenset(r.id for r in self.rules.get(board, []) if r.kind not in EVENT_KINDS)
+                    await self.journal.record(board, Baseline(n, top_ids, after), result.notifications, held)
+                self._queue(result.notifications)       # no await between the MULTI and the queue
+            finally:
+                self._recording -= 1
+                self._steps += 1
         self.suppressed += result.suppressed
         self.coalesced += result.coalesced
         await self._flush_with_backpressure()
@@ -338,21 +339,26 @@ class NotificationEngine:
         finally:
             self.quarantine_followed.discard(board)
 
-    def _release_held(self, early: bool = False) -> None:
+    async def _release_held(self, early: bool = False) -> None:
         """Coalesced `overtaken` passes whose window has ended go out even if the board is quiet:
-        an evaluation of no change releases exactly what is due. `early` (the engine stops): every
-        held pass goes out now, its window cut short, rather than dying with the process."""
-        if not self.coalescer.held:
-            return
+        an evaluation of no change releases exactly what is due, journaled as a step (the passes
+        leave the journal's held hash as their notifications join `pending`). `early` (the engine
+        stops): every held pass goes out now, its window cut short."""
         now = self.clock.now_ms()
         for board, top in list(self.tops.items()):
             rules = [r for r in self.rules.get(board, []) if r.kind is RuleKind.OVERTAKEN]
-            if rules:
-                board_now = as_board(top)
-                if early:
-                    self._queue(release_held(rules, board_now, now, f"{now}.stop", self.coalescer))
-                else:
-                    self._queue(evaluate(rules, board_now, board_now, now, f"{now}.held", self.coalescer).notifications)
+            if not rules or not self.coalescer.held:
+                continue
+            async with self._journaling:
+                here = as_board(top)
+                notes = (release_held(rules, here, now, f"{now}.stop", self.coalescer) if early else
+                         evaluate(rules, here, here, now, f"{now}.held", self.coalescer).notifications)
+                held = self.coalescer.take_dirty()
+                try:
+                    if self.journal is not None and held:
+                        await self.journal.record(board, None, notes, held)
+                finally:
+                    self._queue(notes)      # sent from the coalescer: queued even if the journal failed
 
     def _queue(self, notes: list[Notification]) -> None:
         self.unpublished.extend(notes)

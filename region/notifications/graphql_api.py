@@ -8,7 +8,6 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import strawberry
-from podium.region.notifications.rules import Notification, Rule, RuleKind, parse_rule
 from podium.region.notifications.wiring import Notifications
 from strawberry.types import Info
 
@@ -16,7 +15,9 @@ from podium.errors import BadUserInput, Forbidden, Unauthenticated
 from podium.gql import typed
 from podium.gql.auth import caller
 from podium.gql.errors import as_graphql_errors
+from podium.gql.notification_rules import NotificationRuleInput, NotificationRuleType
 from podium.gql.scalars import Long
+from podium.notify_rules import Notification, RuleKind, parse_rule
 
 MARK_IDS_MAX = 500
 
@@ -76,36 +77,6 @@ class NotificationConnection:
     has_next_page: bool
     end_cursor: str | None
     unread_count: int
-
-
-@strawberry.type(name="NotificationRule")
-class NotificationRuleType:
-    id: str
-    board: str
-    kind: str
-    n: int
-    near_ranks: int
-    window_ms: Long
-    metric: str
-    value: Long
-
-    @classmethod
-    def from_rule(cls, r: Rule) -> NotificationRuleType:
-        return cls(id=r.id, board=r.board, kind=str(r.kind), n=r.n, near_ranks=r.near_ranks,
-                   window_ms=Long(r.window_ms), metric=str(r.metric), value=Long(r.value))
-
-
-@strawberry.input(description="A rule: kind is overtaken, entered_top_n, left_top_n, threshold, quarantined, board_ending, board_ended or contest_locking (metric score "
-                              "or rank, value); see docs/notifications.md.")
-class NotificationRuleInput:
-    id: str
-    board: str
-    kind: str
-    n: int = 10
-    near_ranks: int = 5
-    window_ms: int = 60_000
-    metric: str = "score"
-    value: Long = 0  # type: ignore[assignment]
 
 
 @strawberry.type

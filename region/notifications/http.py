@@ -6,9 +6,6 @@ from typing import Any
 
 import orjson
 from podium.region.api.http import require_admin
-from podium.region.notifications.delivery import endpoint_status
-from podium.region.notifications.rules import parse_rule
-from podium.region.notifications.webhooks import parse_endpoint
 from podium.region.notifications.wiring import Notifications
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,6 +13,9 @@ from starlette.routing import Route
 
 from podium.errors import BadUserInput
 from podium.http import json_response, read_body
+from podium.notify_delivery import endpoint_status
+from podium.notify_rules import parse_rule
+from podium.notify_webhooks import parse_endpoint
 
 
 def _admin(request: Request) -> Notifications:

@@ -19,9 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from podium.region.notifications.rules import Notification
-
 from podium.errors import BadUserInput
+from podium.notify_rules import Notification
 
 TIME_MAX_MS = 2**62          # above every at_ms: "from the newest"
 CURSOR_CHARS_MAX = 1024      # a cursor longer than this is not one of ours

@@ -39,10 +39,10 @@ from podium.region.notifications.inbox import (
     decode_key_cursor,
     encode_key_cursor,
 )
-from podium.region.notifications.rules import Notification
 
 from podium.config import HistorySettings
 from podium.errors import Unavailable
+from podium.notify_rules import Notification
 
 PLAYERS_IN_FLIGHT_MAX = 16     # players whose append runs at once (one read + one batch each)
 

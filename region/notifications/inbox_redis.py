@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 import orjson
 from podium.region.notifications.inbox import InboxItem, InboxPage, InboxStore
 from podium.region.notifications.outbox_redis import OUTBOX_KEY, RedisOutbox
-from podium.region.notifications.rules import Notification
 
 from podium.errors import BadUserInput
+from podium.notify_rules import Notification
 from podium.redis_client import AnyRedis, store_reply
 
 T = TypeVar("T")

@@ -22,8 +22,8 @@ from podium.region.notifications.inbox import (
     decode_key_cursor,
     encode_key_cursor,
 )
-from podium.region.notifications.rules import Notification
 
+from podium.notify_rules import Notification
 from podium.sqlite_runner import SqliteBacked, SqliteRunner
 
 _SCHEMA = """

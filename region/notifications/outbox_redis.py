@@ -9,10 +9,10 @@ from collections.abc import Sequence
 
 import orjson
 from podium.region.notifications.journal_redis import PENDING_KEY, pending_field
-from podium.region.notifications.rules import Notification
 from redis.exceptions import RedisError
 
 from podium.errors import Unavailable
+from podium.notify_rules import Notification
 from podium.redis_client import AnyRedis
 
 OUTBOX_KEY = "pn:outbox"

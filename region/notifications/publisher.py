@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 from podium.region.notifications.inbox import InboxStore
 from podium.region.notifications.outbox_redis import RedisOutbox
-from podium.region.notifications.rules import Notification
+
+from podium.notify_rules import Notification
 
 
 class InboxPublisher:

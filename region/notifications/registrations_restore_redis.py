@@ -14,10 +14,10 @@ import asyncio
 import logging
 
 from podium.region.notifications.registrations_sqlite import Kind, SqliteRegistrations
-from podium.region.notifications.rules_redis import RULES_KEY
-from podium.region.notifications.webhooks_redis import ENDPOINTS_KEY
 
 from podium.errors import PodiumError
+from podium.notify_rules_redis import RULES_KEY
+from podium.notify_webhooks_redis import ENDPOINTS_KEY
 from podium.redis_client import AnyRedis, store_reply
 
 log = logging.getLogger("podium.notifications")

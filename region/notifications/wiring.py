@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass, field
 
 from podium.region.notifications.cursors_redis import RedisSeasonCursor
-from podium.region.notifications.delivery import DeliveryWorker
+from podium.region.notifications.data_watch_redis import RedisDataWatch
 from podium.region.notifications.engine import ContestLocks, NotificationEngine
 from podium.region.notifications.inbox import InboxStore
 from podium.region.notifications.inbox_factory import build_inbox_store
@@ -22,8 +22,6 @@ from podium.region.notifications.registrations_restore_redis import (
     restore_registrations,
 )
 from podium.region.notifications.registrations_sqlite import SqliteRegistrations
-from podium.region.notifications.rules_redis import RedisRules
-from podium.region.notifications.webhooks_redis import RedisWebhooks
 from podium.region.rank_store import RankStore
 
 from podium.boards import BoardRegistry
@@ -31,6 +29,9 @@ from podium.clock import Clock
 from podium.config import Settings
 from podium.errors import PodiumError
 from podium.fanout import FanOut
+from podium.notify_delivery import DeliveryWorker
+from podium.notify_rules_redis import RedisRules
+from podium.notify_webhooks_redis import RedisWebhooks
 from podium.redis_client import AnyRedis
 from podium.tasks import Supervisor, cancel_and_wait
 
@@ -83,7 +84,8 @@ async def open_notifications(settings: Settings, redis: AnyRedis, clock: Clock, 
     webhooks = RedisWebhooks(redis, s.webhook_endpoints_max, s.webhook_queue_len_max, s.dead_letters_max, warm)
     seasons = (boards, store, RedisSeasonCursor(redis)) if boards is not None and store is not None else None
     engine = NotificationEngine(rules, InboxPublisher(inbox, RedisOutbox(redis, s.outbox_len_max)), fanout, s, clock, RedisQuarantineFeed(redis, s.webhook_poll_batch_max),
-                                seasons, contests, RedisJournal(redis, s.inbox_write_batch_max))
+                                seasons, contests, RedisJournal(redis, s.inbox_write_batch_max),
+                                RedisDataWatch(redis, clock))
     # One consumer name per region: a restarted process takes over the entries its predecessor held.
     worker = DeliveryWorker(webhooks, s, clock, f"{settings.region}-webhooks")
     n = Notifications(settings, clock, rules, inbox, webhooks, engine, worker, warm, opener)

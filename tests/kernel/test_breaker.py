@@ -9,12 +9,12 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from podium.region.notifications.delivery import endpoint_breaker
 
 from podium.breaker import Breakers, BreakerState, CircuitBreaker, CircuitOpen
 from podium.clock import FakeClock
 from podium.config import BreakerSettings, NotificationSettings
 from podium.errors import NotFound, Unavailable
+from podium.notify_delivery import endpoint_breaker
 
 LIMITS = BreakerSettings(failure_ratio=0.5, calls_min=4, window_calls_max=10, window_ms=1000, open_ms=500)
 

@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from podium.region.api.app import create_app
 from podium.region.notifications.board_events import contest_locking_notifications
-from podium.region.notifications.rules import Rule, RuleKind
 
 from podium.devtools import testing
 from podium.devtools.testing import LiveServer
+from podium.notify_rules import Rule, RuleKind
 from podium.redis_server import RedisServer
 from tests.conftest import ADMIN_KEY, region_settings
 from tests.region.helpers import unique

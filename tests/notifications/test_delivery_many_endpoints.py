@@ -10,12 +10,12 @@ import random
 
 import pytest
 import redis.asyncio as aioredis
-from podium.region.notifications.delivery import DeliveryWorker
 from podium.region.notifications.inbox_redis import RedisInbox
-from podium.region.notifications.webhooks import Endpoint
-from podium.region.notifications.webhooks_redis import RedisWebhooks
 
 from podium.clock import SystemClock
+from podium.notify_delivery import DeliveryWorker
+from podium.notify_webhooks import Endpoint
+from podium.notify_webhooks_redis import RedisWebhooks
 from podium.redis_client import connect
 from podium.redis_server import RedisServer
 

@@ -7,10 +7,10 @@ from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from podium.region.notifications.evaluate import Coalescer, as_board, evaluate
-from podium.region.notifications.rules import Metric, Rule, RuleKind
 
 from podium.model import RankedEntry
+from podium.notify_evaluate import Coalescer, as_board, evaluate
+from podium.notify_rules import Metric, Rule, RuleKind
 
 PLAYERS = [f"p{i}" for i in range(8)]
 

@@ -17,10 +17,10 @@ from podium.region.notifications.inbox import InboxStore
 from podium.region.notifications.inbox_cassandra import CassandraInbox
 from podium.region.notifications.inbox_redis import RedisInbox
 from podium.region.notifications.inbox_sqlite import SqliteInbox
-from podium.region.notifications.rules import Notification, RuleKind
 
 from podium.config import HistorySettings
 from podium.errors import BadUserInput
+from podium.notify_rules import Notification, RuleKind
 from podium.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio

@@ -14,13 +14,13 @@ import httpx
 import pytest
 from podium.region.api.app import create_app
 from podium.region.notifications.inbox_cassandra import CassandraInbox
-from podium.region.notifications.rules import Notification, RuleKind
 from podium.region.notifications.wiring import INBOX_OPEN_LOOP
 
 from podium.config import HistorySettings
 from podium.devtools import testing
 from podium.devtools.testing import LiveServer
 from podium.errors import Unavailable
+from podium.notify_rules import Notification, RuleKind
 from podium.redis_server import RedisServer, free_port
 from tests.conftest import region_settings
 from tests.notifications.readiness import wait_rules_live

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import redis.asyncio as aioredis
 from podium.region.notifications.inbox_redis import OUTBOX_KEY, RedisInbox
-from podium.region.notifications.rules import Notification, RuleKind
 
 from podium.errors import BadUserInput
+from podium.notify_rules import Notification, RuleKind
 
 pytestmark = pytest.mark.anyio
 

@@ -13,10 +13,10 @@ from podium.region.notifications.engine import NotificationEngine
 from podium.region.notifications.inbox_sqlite import SqliteInbox
 from podium.region.notifications.outbox_redis import OUTBOX_KEY, RedisOutbox
 from podium.region.notifications.publisher import InboxPublisher
-from podium.region.notifications.rules import Notification, RuleKind
-from podium.region.notifications.rules_redis import RedisRules
 from podium.region.wiring import build_region
 
+from podium.notify_rules import Notification, RuleKind
+from podium.notify_rules_redis import RedisRules
 from podium.redis_server import RedisServer
 from tests.conftest import region_settings
 

@@ -15,11 +15,11 @@ import pytest
 from podium.region.api.app import create_app
 from podium.region.notifications.inbox_factory import inbox_sqlite_path
 from podium.region.notifications.inbox_sqlite import SqliteInbox
-from podium.region.notifications.rules import Notification, RuleKind
 
 from podium.devtools import testing
 from podium.devtools.testing import LiveServer
 from podium.devtools.ws_client import Subscriber
+from podium.notify_rules import Notification, RuleKind
 from podium.redis_server import RedisServer
 from tests.conftest import ADMIN_KEY, region_settings
 from tests.notifications.readiness import wait_rules_live, wait_webhooks_active

@@ -7,11 +7,11 @@ import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from podium.region.notifications.evaluate import overtaken_counts
-from podium.region.notifications.passes import Passes
-from podium.region.notifications.rules import Rule, RuleKind
 
 from podium.model import RankedEntry
+from podium.notify_evaluate import overtaken_counts
+from podium.notify_passes import Passes
+from podium.notify_rules import Rule, RuleKind
 
 Board = dict[str, RankedEntry]
 

@@ -25,7 +25,7 @@ from typing import cast
 
 import httpx
 import orjson
-from podium.region.notifications.journal_redis import PENDING_KEY
+from podium.region.notifications.journal_redis import HELD_KEY, PENDING_KEY
 from podium.region.notifications.outbox_redis import OUTBOX_KEY
 from redis import Redis
 
@@ -131,3 +131,64 @@ def test_kill9_between_derivation_and_write_loses_and_duplicates_no_notification
 
 def _inbox_rows_locked(c: sqlite3.Connection) -> list[tuple[str, str]]:
     return c.execute("SELECT player, id FROM inbox").fetchall()
+
+
+def _overtaken_rows(path: Path) -> list[dict[str, object]]:
+    with sqlite3.connect(path, timeout=30) as c:
+        docs = [orjson.loads(doc) for (doc,) in c.execute("SELECT doc FROM inbox").fetchall()]
+    return [d for d in docs if d["kind"] == "overtaken"]
+
+
+def test_kill9_loses_no_held_overtaken_pass(tmp_path: Path) -> None:
+    """`overtaken` passes held in a coalescing window are journaled with the step that held them: a
+    process killed with -9 while they wait loses none. x passes a, b and c (their first pass: sent at
+    once); y passes x (sent) and a, b, c again inside their window (held: one journaled entry each);
+    kill -9; the restarted region sends the held passes when the window ends. Fails without the
+    held journal (the second notifications of a, b and c are lost)."""
+    data_dir = tmp_path / "region"
+    data_dir.mkdir()
+    log, inbox_path = data_dir / "podium.log", data_dir / "notifications.sqlite3"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    window_ms = 20_000
+
+    def post(*scores: tuple[str, int]) -> None:
+        r = post_scores(base, {"entries": [entry(BOARD, p, s) for p, s in scores]})
+        assert r.status_code == 200, r.text
+
+    with RedisServer(tmp_path / "redis", appendonly=True) as redis_server:
+        redis = Redis.from_url(redis_server.url)
+        proc = _spawn(port, redis_server.url, data_dir)
+        try:
+            rule = {"id": "passed", "board": BOARD, "kind": "overtaken", "n": 50, "near_ranks": 0,
+                    "window_ms": window_ms}
+            assert httpx.post(f"{base}/v1/admin/notification-rules", json=rule, headers=ADMIN, timeout=30).status_code == 201
+            wait_rules_live(base, ADMIN, BOARD)
+            post(("a", 10), ("b", 20), ("c", 30))
+            _wait(lambda: _top_players(base) == ["c", "b", "a"], "the first entries", log)
+            post(("x", 100))
+            _wait(lambda: len(_overtaken_rows(inbox_path)) == 3 if inbox_path.exists() else False,
+                  "x's passes notified", log)
+            post(("y", 200))
+            _wait(lambda: len(_overtaken_rows(inbox_path)) == 4 and redis.hlen(HELD_KEY) == 3,
+                  "y's pass of x notified, its passes of a, b, c held", log)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+
+            proc = _spawn(port, redis_server.url, data_dir)
+            _wait(lambda: len(_overtaken_rows(inbox_path)) >= 7 and redis.hlen(HELD_KEY) == 0,
+                  "the held passes sent after the restart", log)
+            got = sorted((str(d["player"]), tuple(cast(list[str], d["by"])), d["count"]) for d in _overtaken_rows(inbox_path))
+            assert got == sorted([("a", ("x",), 1), ("b", ("x",), 1), ("c", ("x",), 1), ("x", ("y",), 1),
+                                  ("a", ("y",), 1), ("b", ("y",), 1), ("c", ("y",), 1)]), got
+        finally:
+            proc.kill()
+            proc.wait()
+            redis.close()
+
+
+def _top_players(base: str) -> list[str]:
+    doc = httpx.post(f"{base}/graphql", timeout=30, json={
+        "query": "query($b:String!){ leaderboard(board:$b, first:10){ edges { node { player } } } }",
+        "variables": {"b": BOARD}}).json()
+    return [e["node"]["player"] for e in doc.get("data", {}).get("leaderboard", {}).get("edges", [])] if doc.get("data") else []

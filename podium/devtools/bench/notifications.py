@@ -51,7 +51,7 @@ def _pct(samples: Sequence[float], q: float) -> float:
 
 # -- 1. rules per tick --------------------------------------------------------------------------
 def _rules(count: int, n_max: int) -> list[Any]:
-    from podium.region.notifications.rules import Metric, Rule, RuleKind
+    from podium.notify_rules import Metric, Rule, RuleKind
 
     kinds = [RuleKind.OVERTAKEN, RuleKind.ENTERED_TOP_N, RuleKind.LEFT_TOP_N, RuleKind.THRESHOLD]
     out = []
@@ -86,8 +86,8 @@ def _ticks(players: int, ticks: int, changes_per_tick: int, slice_n: int, rng: r
 
 
 def bench_rules(players: int, rules: int, ticks: int, changes_per_tick: int, seed: int = 18) -> dict[str, Any]:
+    from podium.notify_evaluate import Coalescer, as_board, evaluate
     from podium.region.notifications.engine import slice_for
-    from podium.region.notifications.evaluate import Coalescer, as_board, evaluate
 
     settings = NotificationSettings()
     declared = _rules(rules, settings.top_n_max)
@@ -136,7 +136,7 @@ def _notes(events: int, at_ms: int) -> list[bytes]:
 async def _baseline(endpoints: list[Any], bodies: list[bytes], concurrency: int) -> float:
     """Each endpoint posted by its own httpx client (`concurrency` keep-alive connections): one
     shared pool of thousands of connections is quadratic in httpx, and would flatter the worker."""
-    from podium.region.notifications.webhooks import delivery_headers
+    from podium.notify_webhooks import delivery_headers
 
     tls = ssl.create_default_context(cafile=certifi.where())
     clients = [httpx.AsyncClient(timeout=HTTP_TIMEOUT_S, trust_env=False, transport=httpx.AsyncHTTPTransport(
@@ -167,9 +167,9 @@ async def _baseline(endpoints: list[Any], bodies: list[bytes], concurrency: int)
 async def _podium(redis_url: str, endpoints: list[Any], bodies: list[bytes],
                   settings: NotificationSettings) -> tuple[float, int, int]:
     from podium.clock import SystemClock
-    from podium.region.notifications.delivery import DeliveryWorker
+    from podium.notify_delivery import DeliveryWorker
+    from podium.notify_webhooks_redis import RedisWebhooks
     from podium.region.notifications.inbox_redis import OUTBOX_KEY
-    from podium.region.notifications.webhooks_redis import RedisWebhooks
 
     redis = connect(redis_url)
     store = RedisWebhooks(redis, settings.webhook_endpoints_max, len(bodies) + 1, settings.dead_letters_max)
@@ -197,7 +197,7 @@ async def _podium(redis_url: str, endpoints: list[Any], bodies: list[bytes],
 def bench_webhooks(endpoints: int, events: int, failing_share: float = 0.0) -> dict[str, Any]:
     """`failing_share` of the endpoints answer 500 to everything: they are retried quickly and
     dead-lettered after a short deadline, and the lag is measured on the healthy ones only."""
-    from podium.region.notifications.webhooks import Endpoint
+    from podium.notify_webhooks import Endpoint
 
     failing = int(endpoints * failing_share)
     settings = NotificationSettings()

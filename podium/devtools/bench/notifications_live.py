@@ -141,11 +141,11 @@ def _engine_drained(url: str, deadline_s: float) -> dict[str, Any]:
 
 
 async def _seed_inbox(stack: BenchStack, inbox_warm: bool, players: int, per_player: int) -> None:
+    from podium.notify_rules import Notification, RuleKind
     from podium.redis_client import connect
     from podium.region.notifications.inbox import InboxStore
     from podium.region.notifications.inbox_redis import RedisInbox
     from podium.region.notifications.inbox_sqlite import SqliteInbox
-    from podium.region.notifications.rules import Notification, RuleKind
 
     redis = connect(stack.redis.url) if not inbox_warm else None
     store: InboxStore = (SqliteInbox(Path(stack.tmp.name) / "data" / "notifications.sqlite3", 200) if redis is None

@@ -19,13 +19,17 @@ import heapq
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-
-from podium.region.notifications.passes import Passes
-from podium.region.notifications.rules import Metric, Notification, Rule, RuleKind
+from typing import Any
 
 from podium.model import RankedEntry
+from podium.notify_passes import Passes
+from podium.notify_rules import Metric, Notification, Rule, RuleKind
 
 Board = Mapping[str, RankedEntry]
+# events of the apply path and of the season clock, evaluated by a region; every other kind is a
+# change of the top, which either tier evaluates from its fan-out's diffs
+EVENT_KINDS = (RuleKind.QUARANTINED, RuleKind.BOARD_ENDED, RuleKind.BOARD_ENDING, RuleKind.CONTEST_LOCKING)
+TOP_KINDS = tuple(k for k in RuleKind if k not in EVENT_KINDS)
 
 
 @dataclass
@@ -49,6 +53,31 @@ class Coalescer:
         self.last_sent_ms: OrderedDict[tuple[str, str], int] = OrderedDict()
         self.held: dict[tuple[str, str], _Held] = {}
         self.due: dict[str, list[tuple[int, str]]] = {}
+        self.dirty: set[tuple[str, str]] = set()    # (rule, player) whose held passes changed (for a journal)
+
+    def take_dirty(self) -> dict[tuple[str, str], dict[str, object] | None]:
+        """What changed in the held passes since the last call: each (rule, player) with its held
+        passes as a document, or None when they were sent."""
+        out = {k: self.held_doc(k) for k in self.dirty}
+        self.dirty = set()
+        return out
+
+    def held_doc(self, key: tuple[str, str]) -> dict[str, object] | None:
+        held = self.held.get(key)
+        if held is None:
+            return None
+        return {"first_ms": held.first_ms, "by": held.by, "count": held.count, "previous_rank": held.previous_rank,
+                "due_ms": held.due_ms, "last_sent_ms": self.last_sent_ms.get(key)}
+
+    def restore(self, rule_id: str, player: str, doc: dict[str, Any], now_ms: int) -> None:
+        """Held passes a journal kept (a previous process's): held again, due at their window's end."""
+        key = (rule_id, player)
+        if key in self.held:
+            return
+        self.held[key] = _Held(doc["first_ms"], list(doc["by"]), doc["count"], doc["previous_rank"], doc["due_ms"])
+        if doc.get("last_sent_ms") is not None:
+            self.last_sent_ms[key] = doc["last_sent_ms"]
+        self.hold_until(rule_id, player, doc["due_ms"] if doc["due_ms"] is not None else now_ms)
 
     def held_count(self) -> int:
         return sum(h.count for h in self.held.values())
@@ -153,6 +182,7 @@ def _overtaken(rule: Rule, passes: Passes, after: Board, now_ms: int, tick: int 
         if held is None:
             held = co.held[key] = _Held(now_ms, previous_rank=passes.before[player].rank)
         held.count += count
+        co.dirty.add(key)
         room = co.by_max - len(held.by)
         if room > 0:          # names are looked up only while the notification has room for them
             held.by.extend((near if near is not None else passes.head(passes.after[player], co.by_max))[:room])
@@ -180,6 +210,7 @@ def _send(rule: Rule, player: str, a: RankedEntry | None, now_ms: int, tick: int
           result: Evaluation) -> None:
     key = (rule.id, player)
     held = co.held.pop(key)
+    co.dirty.add(key)
     result.notifications.append(Notification(
         f"{rule.id}:{player}:{tick}", RuleKind.OVERTAKEN, rule.id, rule.board, player, now_ms,
         a.rank if a else None, held.previous_rank, a.score if a else None, tuple(held.by), held.count))
@@ -220,3 +251,18 @@ def _rank(e: RankedEntry) -> int:
 
 def as_board(entries: Iterable[RankedEntry]) -> dict[str, RankedEntry]:
     return {e.player: e for e in entries}
+
+
+def slice_for(rules: list[Rule], n_max: int) -> int:
+    """How much of the top the board's rules need to see."""
+    need = 1
+    for r in rules:
+        if r.kind in EVENT_KINDS:
+            continue                 # follow the quarantine stream and the season, not the top
+        if r.kind is RuleKind.OVERTAKEN:
+            need = max(need, r.n + r.near_ranks + 1)
+        elif r.kind is RuleKind.THRESHOLD:
+            need = max(need, r.value if r.metric is Metric.RANK else n_max)
+        else:
+            need = max(need, r.n + 1)
+    return max(1, min(need, n_max))

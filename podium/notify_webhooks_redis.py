@@ -1,4 +1,5 @@
-"""Webhook endpoints, their delivery queues and the dead letters in Redis.
+"""Webhook endpoints, their delivery queues and the dead letters in Redis (a region's keys below;
+the global tier's are the same under `pg:`/`pgw:`, see `GLOBAL_KEYS`).
 
     pw:endpoints     hash: endpoint id -> JSON (with its secret)
     pw:q:{E}         stream per endpoint: events waiting for delivery (`n` JSON, `t` enqueued ms);
@@ -14,15 +15,15 @@ its Redis connections do not grow with the number of endpoints.
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
-from podium.region.notifications.inbox_redis import OUTBOX_KEY
-from podium.region.notifications.registrations_sqlite import SqliteRegistrations
-from podium.region.notifications.webhooks import Endpoint
 from redis.exceptions import RedisError, ResponseError
 
 from podium.errors import BadUserInput, NotFound, Unavailable
+from podium.notify_rules_redis import WarmCopy
+from podium.notify_webhooks import Endpoint
 from podium.redis_client import AnyRedis, store_reply
 
 T = TypeVar("T")
@@ -33,8 +34,21 @@ QUEUE_GROUP = "d"
 Message = tuple[str, dict[bytes, bytes]]   # fields as Redis returns them (never decoded)
 
 
-def queue_key(endpoint_id: str) -> str:
-    return "pw:q:{" + endpoint_id + "}"
+@dataclass(frozen=True, slots=True)
+class WebhookKeys:
+    """Where one tier keeps its webhook state: a region and the global tier never share keys, even
+    on one Redis."""
+    endpoints: str
+    dead: str
+    outbox: str
+    queue_prefix: str
+
+    def queue(self, endpoint_id: str) -> str:
+        return self.queue_prefix + "{" + endpoint_id + "}"
+
+
+REGION_KEYS = WebhookKeys(ENDPOINTS_KEY, DEAD_KEY, "pn:outbox", "pw:q:")
+GLOBAL_KEYS = WebhookKeys("pgw:endpoints", "pgw:dead", "pg:outbox", "pgw:q:")
 
 
 def _text(v: bytes | str) -> str:
@@ -43,8 +57,9 @@ def _text(v: bytes | str) -> str:
 
 class RedisWebhooks:
     def __init__(self, redis: AnyRedis, endpoints_max: int, queue_len_max: int, dead_letters_max: int,
-                 warm: SqliteRegistrations | None = None) -> None:
+                 warm: WarmCopy | None = None, keys: WebhookKeys = REGION_KEYS) -> None:
         self.redis = redis
+        self.keys = keys
         self.warm = warm          # the endpoints' warm copy: written first, removed from both
         self.endpoints_max = endpoints_max
         self.queue_len_max = queue_len_max
@@ -56,20 +71,20 @@ class RedisWebhooks:
 
     # -- endpoints ---------------------------------------------------------------------------
     async def endpoints(self) -> list[Endpoint]:
-        raw = await self._call(self.redis.hgetall(ENDPOINTS_KEY))
+        raw = await self._call(self.redis.hgetall(self.keys.endpoints))
         return sorted((Endpoint.from_dict(orjson.loads(v)) for v in raw.values()), key=lambda e: e.id)
 
     async def put_endpoint(self, endpoint: Endpoint) -> None:
-        exists = await self._call(self.redis.hexists(ENDPOINTS_KEY, endpoint.id))
-        if not exists and await self._call(self.redis.hlen(ENDPOINTS_KEY)) >= self.endpoints_max:
+        exists = await self._call(self.redis.hexists(self.keys.endpoints, endpoint.id))
+        if not exists and await self._call(self.redis.hlen(self.keys.endpoints)) >= self.endpoints_max:
             raise BadUserInput(f"at most {self.endpoints_max} webhook endpoints")
         doc = orjson.dumps(endpoint.to_dict())
         if self.warm is not None:
             await self.warm.put("webhook", endpoint.id, doc)
-        await self._call(self.redis.hset(ENDPOINTS_KEY, endpoint.id, doc))
+        await self._call(self.redis.hset(self.keys.endpoints, endpoint.id, doc))
 
     async def delete_endpoint(self, endpoint_id: str) -> None:
-        removed = await self._call(self.redis.hdel(ENDPOINTS_KEY, endpoint_id))
+        removed = await self._call(self.redis.hdel(self.keys.endpoints, endpoint_id))
         in_warm = await self.warm.delete("webhook", endpoint_id) if self.warm is not None else False
         if not removed and not in_warm:
             raise NotFound(f"no webhook endpoint {endpoint_id!r}")
@@ -112,11 +127,11 @@ class RedisWebhooks:
         return []
 
     async def read_outbox(self, consumer: str, count: int, start: str | None = None) -> list[Message]:
-        return await self._read(OUTBOX_KEY, OUTBOX_GROUP, consumer, count, start)
+        return await self._read(self.keys.outbox, OUTBOX_GROUP, consumer, count, start)
 
     async def ack_outbox(self, ids: list[str]) -> None:
         if ids:
-            await self._call(self.redis.xack(OUTBOX_KEY, OUTBOX_GROUP, *ids))
+            await self._call(self.redis.xack(self.keys.outbox, OUTBOX_GROUP, *ids))
 
     async def enqueue_many(self, items: list[tuple[str, bytes]], enqueued_ms: int) -> None:
         """Append each (endpoint id, notification) to its endpoint's queue: one round trip."""
@@ -125,7 +140,7 @@ class RedisWebhooks:
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for endpoint_id, doc in items:
-                    pipe.xadd(queue_key(endpoint_id), {"n": doc, "t": enqueued_ms},
+                    pipe.xadd(self.keys.queue(endpoint_id), {"n": doc, "t": enqueued_ms},
                               maxlen=self.queue_len_max, approximate=True)
                 await pipe.execute()
         except RedisError as exc:
@@ -134,19 +149,19 @@ class RedisWebhooks:
     async def ready_queues(self, endpoint_ids: list[str]) -> set[str]:
         """The endpoints whose queue exists and has its consumer group (made here, from id 0, in
         one round trip for those not seen before); a queue never written stays absent."""
-        unknown = [e for e in endpoint_ids if queue_key(e) not in self._groups]
+        unknown = [e for e in endpoint_ids if self.keys.queue(e) not in self._groups]
         if unknown:
             try:
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for e in unknown:
-                        pipe.xgroup_create(queue_key(e), QUEUE_GROUP, id="0")
+                        pipe.xgroup_create(self.keys.queue(e), QUEUE_GROUP, id="0")
                     replies = await pipe.execute(raise_on_error=False)
             except RedisError as exc:
                 raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
             for e, reply in zip(unknown, replies, strict=True):
                 if not isinstance(reply, Exception) or "BUSYGROUP" in str(reply):
-                    self._groups.add(queue_key(e))
-        return {e for e in endpoint_ids if queue_key(e) in self._groups}
+                    self._groups.add(self.keys.queue(e))
+        return {e for e in endpoint_ids if self.keys.queue(e) in self._groups}
 
     async def read_queues(self, reads: dict[str, str], consumer: str, count: int) -> dict[str, list[Message]]:
         """Up to `count` entries of each endpoint's queue from its start id ("0": this consumer's
@@ -158,14 +173,14 @@ class RedisWebhooks:
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for e in idents:
-                    pipe.xreadgroup(QUEUE_GROUP, consumer, {queue_key(e): reads[e]}, count=count)
+                    pipe.xreadgroup(QUEUE_GROUP, consumer, {self.keys.queue(e): reads[e]}, count=count)
                 replies = await pipe.execute(raise_on_error=False)
         except RedisError as exc:
             raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
         out: dict[str, list[Message]] = {}
         for e, reply in zip(idents, replies, strict=True):
             if isinstance(reply, Exception):
-                self._groups.discard(queue_key(e))
+                self._groups.discard(self.keys.queue(e))
                 continue
             out[e] = [(_text(mid), fields or {}) for _, entries in (reply or []) for mid, fields in entries]
         return out
@@ -177,36 +192,36 @@ class RedisWebhooks:
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for endpoint_id, message_id in entries:
-                    pipe.xack(queue_key(endpoint_id), QUEUE_GROUP, message_id)
-                    pipe.xdel(queue_key(endpoint_id), message_id)
+                    pipe.xack(self.keys.queue(endpoint_id), QUEUE_GROUP, message_id)
+                    pipe.xdel(self.keys.queue(endpoint_id), message_id)
                 await pipe.execute()
         except RedisError as exc:
             raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
 
     async def enqueue(self, endpoint_id: str, doc: bytes, enqueued_ms: int) -> None:
-        await self._call(self.redis.xadd(queue_key(endpoint_id), {"n": doc, "t": enqueued_ms},
+        await self._call(self.redis.xadd(self.keys.queue(endpoint_id), {"n": doc, "t": enqueued_ms},
                                          maxlen=self.queue_len_max, approximate=True))
 
     async def read_queue(self, endpoint_id: str, consumer: str, count: int) -> list[Message]:
-        return await self._read(queue_key(endpoint_id), QUEUE_GROUP, consumer, count)
+        return await self._read(self.keys.queue(endpoint_id), QUEUE_GROUP, consumer, count)
 
     async def done(self, endpoint_id: str, message_id: str) -> None:
-        key = queue_key(endpoint_id)
+        key = self.keys.queue(endpoint_id)
         await self._call(self.redis.xack(key, QUEUE_GROUP, message_id))
         await self._call(self.redis.xdel(key, message_id))
 
     async def queued(self, endpoint_id: str) -> int:
-        return int(await self._call(self.redis.xlen(queue_key(endpoint_id))))
+        return int(await self._call(self.redis.xlen(self.keys.queue(endpoint_id))))
 
     # -- dead letters ------------------------------------------------------------------------
     async def dead_letter(self, endpoint_id: str, doc: bytes, error: str, now_ms: int) -> None:
-        await self._call(self.redis.xadd(DEAD_KEY, {"e": endpoint_id, "n": doc, "err": error[:500], "t": now_ms},
+        await self._call(self.redis.xadd(self.keys.dead, {"e": endpoint_id, "n": doc, "err": error[:500], "t": now_ms},
                                          maxlen=self.dead_letters_max, approximate=True))
 
     async def dead_letters(self, count: int, after: str | None = None) -> list[dict[str, object]]:
         start = f"({after}" if after else "-"
         try:
-            rows: Any = await self.redis.xrange(DEAD_KEY, start, "+", count=count)
+            rows: Any = await self.redis.xrange(self.keys.dead, start, "+", count=count)
         except ResponseError as exc:
             raise BadUserInput("after is not a dead-letter id", field="after") from exc
         except RedisError as exc:
@@ -217,7 +232,7 @@ class RedisWebhooks:
     async def replay(self, dead_id: str, now_ms: int) -> None:
         """Put a dead letter back on its endpoint's queue (a fresh deadline) and drop it from the list."""
         try:
-            rows: Any = await self.redis.xrange(DEAD_KEY, dead_id, dead_id)
+            rows: Any = await self.redis.xrange(self.keys.dead, dead_id, dead_id)
         except ResponseError as exc:
             raise BadUserInput("not a dead-letter id", field="id") from exc
         except RedisError as exc:
@@ -226,4 +241,4 @@ class RedisWebhooks:
             raise NotFound(f"no dead letter {dead_id!r}")
         fields = rows[0][1]
         await self.enqueue(_text(fields[b"e"]), fields[b"n"], now_ms)
-        await self._call(self.redis.xdel(DEAD_KEY, dead_id))
+        await self._call(self.redis.xdel(self.keys.dead, dead_id))

@@ -15,9 +15,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from podium.region.notifications.rules import RuleKind
-
 from podium.errors import BadUserInput
+from podium.notify_rules import RuleKind
 from podium.signing import signed_headers
 
 EVENT_ID_HEADER = "X-Podium-Event-Id"

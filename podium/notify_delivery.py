@@ -29,13 +29,13 @@ from dataclasses import dataclass, field
 import certifi
 import httpx
 import orjson
-from podium.region.notifications.webhooks import Endpoint, backoff_ms, delivery_headers
-from podium.region.notifications.webhooks_redis import Message, RedisWebhooks
 
 from podium.breaker import CircuitBreaker
 from podium.clock import Clock
 from podium.config import BreakerSettings, NotificationSettings
 from podium.errors import Unavailable
+from podium.notify_webhooks import Endpoint, backoff_ms, delivery_headers
+from podium.notify_webhooks_redis import Message, RedisWebhooks
 from podium.tasks import cancel_and_wait
 
 log = logging.getLogger("podium.notifications.delivery")
