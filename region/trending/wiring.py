@@ -7,7 +7,7 @@ from podium.region.trending.live import Dims, TrendingFanOut
 from podium.region.trending.log_apply import EventLogApplier
 from podium.region.trending.service import TrendingService
 from podium.region.trending.ship_redis import TrendingOutbox
-from podium.region.trending.shipper import TrendingShipper
+from podium.region.trending.shipper import TrendingShipper, TrendingTransport
 from podium.region.trending.sink_kafka import EventLogSink
 from podium.region.trending.store_redis import RedisTrendingStore, StreamRegistry
 from podium.replication.trending_ship_breaker import BreakerTrendingTransport
@@ -29,11 +29,11 @@ def build_trending(settings: Settings, redis: AnyRedis, clock: Clock, breakers: 
         service.sink = EventLogSink(settings)
     if settings.global_.url and settings.replication.secret:   # world-wide trending on the global tier
         service.store.ship_marks = True
-        transport = HttpTrendingTransport(settings.global_.url, settings.replication.secret, clock,
-                                          settings.replication.request_timeout_ms)
-        if breakers is not None:
-            transport = BreakerTrendingTransport(transport, breakers, limits.ship_breaker_failures,
-                                                 limits.ship_breaker_open_ms, settings.replication.request_timeout_ms)
+        http = HttpTrendingTransport(settings.global_.url, settings.replication.secret, clock,
+                                     settings.replication.request_timeout_ms)
+        transport: TrendingTransport = http if breakers is None else BreakerTrendingTransport(
+            http, breakers, limits.ship_breaker_failures, limits.ship_breaker_open_ms,
+            settings.replication.request_timeout_ms)
         service.shipper = TrendingShipper(TrendingOutbox(redis, limits.ship_exact_items_max), service.streams,
                                           transport, settings.region, clock, limits)
     return service

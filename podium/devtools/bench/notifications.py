@@ -86,8 +86,7 @@ def _ticks(players: int, ticks: int, changes_per_tick: int, slice_n: int, rng: r
 
 
 def bench_rules(players: int, rules: int, ticks: int, changes_per_tick: int, seed: int = 18) -> dict[str, Any]:
-    from podium.notify_evaluate import Coalescer, as_board, evaluate
-    from podium.region.notifications.engine import slice_for
+    from podium.notify_evaluate import Coalescer, as_board, evaluate, slice_for
 
     settings = NotificationSettings()
     declared = _rules(rules, settings.top_n_max)
