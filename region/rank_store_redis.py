@@ -142,13 +142,14 @@ class RedisRankStore:
                 for code, rank, shown in zip(codes, raw[1:-1:3], raw[2:-1:3], strict=True)]
 
     async def apply_log(self, board: Board, entries: Sequence[ScoreEntry], now_ms: int,
-                        offsets: Sequence[tuple[str, int]]) -> AppliedLog | None:
+                        offsets: Sequence[tuple[str, int, int]]) -> AppliedLog | None:
         """The event-log worker's apply: `entries` of several partitions' records in one Lua call,
-        storing each (partition key, offset) of `offsets` atomically with the scores. None (nothing
-        applied) when another apply already stored one of those offsets. The reply is kept as
+        storing each partition's last offset of `offsets` (partition key, first record's offset,
+        last record's offset) atomically with the scores. None (nothing applied) when another apply
+        already stored an offset at or past a partition's first record. The reply is kept as
         Redis sent it: the worker only needs the applied entries' ranks and scores, not an outcome
         object per entry."""
-        raw = await self._apply_raw(board, entries, now_ms, "*", " ".join(f"{p} {o}" for p, o in offsets))
+        raw = await self._apply_raw(board, entries, now_ms, "*", " ".join(f"{p} {first} {last}" for p, first, last in offsets))
         return None if raw is None else AppliedLog(raw)
 
     async def _apply_raw(self, board: Board, entries: Sequence[ScoreEntry], now_ms: int,

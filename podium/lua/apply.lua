@@ -34,24 +34,28 @@ local LIMIT = 9007199254740992
 local FIRST = 12  -- ARGV index of the first entry
 
 -- The event-log offsets this call applies, stored atomically with the scores: one partition
--- (ARGV 7 and 8), or, with ARGV 7 = "*", every partition whose records the entries come from, as
--- "<partition> <offset> <partition> <offset> ..." in ARGV 8 (the worker applies a micro-batch's
--- entries of all partitions in one call per board). If any partition's stored offset has reached
--- the given one, another apply got there first: nothing is applied, {"skip"}.
-local fence, nfence = {}, 0
+-- (ARGV 7 and 8: skipped if that offset is stored already), or, with ARGV 7 = "*", every partition
+-- whose records the entries come from, as "<partition> <first> <last> ..." in ARGV 8: the offsets
+-- of the first and the last record of the partition in this call (the worker applies a
+-- micro-batch's entries of all partitions in one call per board). If a partition's stored offset
+-- has reached its first record, another apply got there first (a rebalance): nothing is applied,
+-- {"skip"}, and the worker drops what is now stored and calls again.
+local fence, nfence, firsts = {}, 0, {}
 if part == "*" then
-  for p, o in string.gmatch(offset, "(%S+) (%S+)") do
-    fence[nfence + 1] = p; fence[nfence + 2] = o; nfence = nfence + 2
+  for p, first, last in string.gmatch(offset, "(%S+) (%S+) (%S+)") do
+    fence[nfence + 1] = p; fence[nfence + 2] = last; nfence = nfence + 2
+    firsts[#firsts + 1] = tonumber(first)
   end
 elseif part ~= "" then
   fence[1] = part; fence[2] = offset; nfence = 2
+  firsts[1] = tonumber(offset)
 end
 if nfence > 0 then
   local parts = {}
   for i = 1, nfence, 2 do parts[(i + 1) / 2] = fence[i] end
   local stored = redis.call("HMGET", offkey, unpack(parts))
   for i = 1, #parts do
-    if stored[i] and tonumber(stored[i]) >= tonumber(fence[2 * i]) then
+    if stored[i] and tonumber(stored[i]) >= firsts[i] then
       return {"skip"}
     end
   end

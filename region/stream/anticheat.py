@@ -59,6 +59,8 @@ class AntiCheat:
         """`check` of each of a board's entries in order, as (index, verdict) of those to quarantine.
         The same verdicts as one `check` per entry, with the per-entry work in one loop (the worker
         checks every entry of the log, so a method call and attribute reads per entry added up)."""
+        if not entries:
+            return []
         minute = now_ms // 60_000
         if minute != self._minute:
             self._minute, self._counts = minute, {}

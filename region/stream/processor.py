@@ -221,7 +221,10 @@ class StreamProcessor:
         # `wait=true` submitters see it handled
         partitions = list(dict.fromkeys(g.partition for g in fresh))
         while partitions:
-            offsets = [(partition_key(self.topics.scores, p), chunk.last[p]) for p in partitions]
+            firsts: dict[int, int] = {}
+            for g in kept:
+                firsts.setdefault(g.partition, g.offset)
+            offsets = [(partition_key(self.topics.scores, p), firsts[p], chunk.last[p]) for p in partitions]
             entries = list(chain.from_iterable(g.entries for g in kept))
             with _traced_by(chunk, kept):
                 result = await self.store.apply_log(board, entries, now_ms, offsets)

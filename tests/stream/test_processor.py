@@ -45,7 +45,7 @@ class CrashingStore(RedisRankStore):
         return await super().apply(board, entries, now_ms, **kw)
 
     async def apply_log(self, board: Board, entries: Sequence[ScoreEntry], now_ms: int,
-                        offsets: Sequence[tuple[str, int]]) -> AppliedLog | None:
+                        offsets: Sequence[tuple[str, int, int]]) -> AppliedLog | None:
         if board.id == self.crash_on:
             self.crash_on = None
             raise Crash(board.id)
