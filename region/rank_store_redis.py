@@ -58,7 +58,8 @@ _IX_HASH_PRIME, _IX_HASH_MIX, _IX_HASH_PREFIX = 2_147_483_629, 1_664_525, b"\x9e
 
 
 class AppliedLog:
-    """apply.lua's reply to the worker, read lazily: which entries were applied, at what rank and score."""
+    """apply.lua's reply, read lazily (an `ApplyReply`): which entries were applied, at what rank
+    and score, without an outcome object per entry."""
 
     __slots__ = ("_raw", "version")
 
@@ -66,12 +67,14 @@ class AppliedLog:
         self._raw = raw
         self.version: str | None = _text(raw[-1]) or None   # the change-stream id of the applied entries
 
+    def columns(self) -> tuple[list[Any], list[Any], list[Any]]:
+        raw = self._raw
+        return raw[0:-1:3], raw[1:-1:3], raw[2:-1:3]
+
     def applied(self) -> list[tuple[int, int, int]]:
         """(entry index, rank, score) of each applied entry, in entry order."""
-        raw = self._raw
-        codes = raw[0:-1:3]
+        codes, ranks, scores = self.columns()
         applied = _APPLIED_CODE_BYTES if codes and isinstance(codes[0], bytes) else _APPLIED.value
-        ranks, scores = raw[1:-1:3], raw[2:-1:3]
         return [(i, ranks[i], int(scores[i])) for i, c in enumerate(codes) if c == applied]
 
 
@@ -140,6 +143,12 @@ class RedisRankStore:
         codes = [_APPLY_CODES[c] for c in raw[0:-1:3]]
         return [ApplyOutcome(code, rank or None, int(shown) if shown else None, version if code is _APPLIED else None)
                 for code, rank, shown in zip(codes, raw[1:-1:3], raw[2:-1:3], strict=True)]
+
+    async def apply_reply(self, board: Board, entries: Sequence[ScoreEntry], now_ms: int) -> AppliedLog:
+        """`apply` without an offset (never skipped), the reply read lazily."""
+        raw = await self._apply_raw(board, entries, now_ms, "", "")
+        assert raw is not None   # only an offset makes a call skip
+        return AppliedLog(raw)
 
     async def apply_log(self, board: Board, entries: Sequence[ScoreEntry], now_ms: int,
                         offsets: Sequence[tuple[str, int, int]]) -> AppliedLog | None:

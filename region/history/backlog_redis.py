@@ -11,6 +11,7 @@ and takes over entries another consumer left pending for `claim_idle_ms` (a cras
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -114,7 +115,13 @@ class RedisHistoryBacklog:
                                                                 count=count - len(rows)) or [])
             for _stream, entries in fresh:
                 rows += [(i, f) for i, f in entries if f]
-        return [BacklogEntry(board, _text(i), _writer_rows(f)) for i, f in rows]
+        out = []
+        for i, f in rows:
+            out.append(BacklogEntry(board, _text(i), _writer_rows(f)))
+            # an entry holds up to a whole apply's rows (1000): the event loop gets a turn between
+            # entries, so reading a full backlog batch does not hold up the requests for tens of ms
+            await asyncio.sleep(0)
+        return out
 
     async def ack(self, board: Board, entry_ids: Sequence[str]) -> None:
         """The warm store has these entries: acknowledge and delete them (the backlog shrinks)."""
