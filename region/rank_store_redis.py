@@ -11,7 +11,8 @@ from operator import attrgetter
 from typing import Any
 
 from podium.region.history.store import history_key
-from podium.region.rank_store import ApplyCode, ApplyOutcome, QuarantinedEntry, RankStore
+from podium.region.rank_store import ApplyOutcome, QuarantinedEntry, RankStore
+from podium.region.rank_store_reply import AppliedLog, outcomes
 from redis.exceptions import RedisError
 from redis.typing import EncodableT
 
@@ -45,37 +46,12 @@ DROP_CHUNK_KEYS = 1000   # replaced index buckets deleted per UNLINK
 # A replace builds aside under keys that expire on their own, so a builder that dies mid-way leaves
 # nothing behind for long; the swap removes the TTL from the live keys.
 BUILD_TTL_MS = 3_600_000
-# apply.lua's outcome codes, as the reply carries them (bytes with hiredis / decode_responses off, else str)
-_APPLY_CODES: dict[bytes | str, ApplyCode] = {c.value.encode(): c for c in ApplyCode} | {c.value: c for c in ApplyCode}
-_APPLIED = ApplyCode.APPLIED
-_APPLIED_CODE_BYTES = _APPLIED.value.encode()
 _TIMES = attrgetter("achieved_at_ms")
 
 
 
 # index.lua's bucket hash (ix_fast_hash): the UTF-8 bytes after 0x9E37, big-endian, mod a prime, mixed twice
 _IX_HASH_PRIME, _IX_HASH_MIX, _IX_HASH_PREFIX = 2_147_483_629, 1_664_525, b"\x9e\x37"
-
-
-class AppliedLog:
-    """apply.lua's reply, read lazily (an `ApplyReply`): which entries were applied, at what rank
-    and score, without an outcome object per entry."""
-
-    __slots__ = ("_raw", "version")
-
-    def __init__(self, raw: list[Any]) -> None:
-        self._raw = raw
-        self.version: str | None = _text(raw[-1]) or None   # the change-stream id of the applied entries
-
-    def columns(self) -> tuple[list[Any], list[Any], list[Any]]:
-        raw = self._raw
-        return raw[0:-1:3], raw[1:-1:3], raw[2:-1:3]
-
-    def applied(self) -> list[tuple[int, int, int]]:
-        """(entry index, rank, score) of each applied entry, in entry order."""
-        codes, ranks, scores = self.columns()
-        applied = _APPLIED_CODE_BYTES if codes and isinstance(codes[0], bytes) else _APPLIED.value
-        return [(i, ranks[i], int(scores[i])) for i, c in enumerate(codes) if c == applied]
 
 
 def fast_hash(player: str) -> int:
@@ -137,12 +113,7 @@ class RedisRankStore:
                                     "" if offset is None else offset)
         if raw is None:
             return None
-        version = _text(raw[-1]) or None
-        # 3 items per entry: code, rank (an integer reply), score (digits, "" when none); int() takes
-        # bytes and str alike, and the code is a dict lookup rather than an enum call per entry
-        codes = [_APPLY_CODES[c] for c in raw[0:-1:3]]
-        return [ApplyOutcome(code, rank or None, int(shown) if shown else None, version if code is _APPLIED else None)
-                for code, rank, shown in zip(codes, raw[1:-1:3], raw[2:-1:3], strict=True)]
+        return outcomes(raw)
 
     async def apply_reply(self, board: Board, entries: Sequence[ScoreEntry], now_ms: int) -> AppliedLog:
         """`apply` without an offset (never skipped), the reply read lazily."""

@@ -33,7 +33,8 @@ from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Tracer
 from podium.region.ingest_results import session_token
-from podium.region.rank_store_redis import AppliedLog, RedisRankStore
+from podium.region.rank_store_redis import RedisRankStore
+from podium.region.rank_store_reply import AppliedLog
 from podium.region.stream.anticheat import AntiCheat, Verdict
 from podium.region.stream.records import decode_groups, encode_doc
 from podium.region.stream.tracing import context_of

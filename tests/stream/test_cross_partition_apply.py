@@ -15,7 +15,7 @@ import pytest
 import redis.asyncio as aioredis
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from podium.region.rank_store_redis import AppliedLog
+from podium.region.rank_store_reply import AppliedLog
 from podium.region.stream.anticheat import AntiCheat, Verdict
 from podium.region.stream.processor import StreamProcessor
 from podium.region.stream.records import decode_groups

@@ -13,7 +13,8 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 from podium.region.rank_store import ApplyOutcome
-from podium.region.rank_store_redis import AppliedLog, RedisRankStore
+from podium.region.rank_store_redis import RedisRankStore
+from podium.region.rank_store_reply import AppliedLog
 from podium.region.stream.anticheat import AntiCheat
 from podium.region.stream.processor import LogRecord, StreamProcessor
 from podium.region.stream.records import encode_entries, encode_entry, partition_of
