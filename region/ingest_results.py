@@ -8,12 +8,12 @@ import base64
 from collections import Counter
 from collections.abc import Sequence
 from operator import attrgetter
-from typing import cast
+from typing import Any, cast
 
 import msgspec
 import orjson
 from podium.region.batch_decoder import CheckedBatch, WireEntry
-from podium.region.rank_store import ApplyCode, ApplyOutcome, RankStore
+from podium.region.rank_store import ApplyCode, ApplyReply, RankStore
 from podium.replication.changes import stream_id_to_seq
 
 from podium.model import Board, EntryResult, EntryStatus, ScoreEntry
@@ -29,6 +29,10 @@ _OUTCOMES: dict[ApplyCode, tuple[str, str | None]] = {
     ApplyCode.BANNED: (EntryStatus.REJECTED.value, "player is banned"),
 }
 _ENCODER = msgspec.json.Encoder()
+# the same table keyed by the codes as a store's reply carries them (str, or bytes from hiredis)
+_REPLY_OUTCOMES: dict[Any, tuple[str, str | None]] = ({c.value: o for c, o in _OUTCOMES.items()}
+                                                      | {c.value.encode(): o for c, o in _OUTCOMES.items()})
+_APPLIED_CODES = frozenset({ApplyCode.APPLIED.value, ApplyCode.APPLIED.value.encode()})
 
 
 def session_token(region: str, stream_id: str) -> str:
@@ -47,15 +51,15 @@ class ResultRow(msgspec.Struct, omit_defaults=True, gc=False):
     session: str | None = None
 
 
-def _rows(indexes: Sequence[int], outcomes: Sequence[ApplyOutcome], token_of: dict[str, str],
-          region: str) -> list[ResultRow]:
-    if not region:
-        return [ResultRow(i, *_OUTCOMES[o.code], o.rank, o.score) for i, o in zip(indexes, outcomes, strict=True)]
-    for out in outcomes:   # one version per Lua call: the token is made once, not per entry
-        if out.version and out.version not in token_of:
-            token_of[out.version] = session_token(region, out.version)
-    return [ResultRow(i, *_OUTCOMES[o.code], o.rank, o.score, token_of[o.version] if o.version else None)
-            for i, o in zip(indexes, outcomes, strict=True)]
+def _rows(indexes: Sequence[int], reply: ApplyReply, region: str) -> list[ResultRow]:
+    """A result per entry straight from the reply's columns (one session token per Lua call)."""
+    codes, ranks, scores = reply.columns()
+    if not region or reply.version is None:
+        return [ResultRow(i, *_REPLY_OUTCOMES[c], r or None, int(s) if s else None)
+                for i, c, r, s in zip(indexes, codes, ranks, scores, strict=True)]
+    token, applied = session_token(region, reply.version), _APPLIED_CODES
+    return [ResultRow(i, *_REPLY_OUTCOMES[c], r or None, int(s) if s else None, token if c in applied else None)
+            for i, c, r, s in zip(indexes, codes, ranks, scores, strict=True)]
 
 
 def _rejected(result: EntryResult) -> ResultRow:
@@ -75,13 +79,11 @@ async def apply_checked(store: RankStore, boards: dict[str, Board], checked: Che
             group = groups.setdefault(e.board, ([], []))
             cast(list[int], group[0]).append(i)
             group[1].append(e)
-    token_of: dict[str, str] = {}
     parts: list[list[ResultRow]] = []
     for board_id, (indexes, entries) in groups.items():
         # WireEntry has ScoreEntry's attributes; the store reads only those
-        outcomes = await store.apply(boards[board_id], cast(list[ScoreEntry], entries), now_ms)
-        if outcomes is not None:   # None only when an offset is given, which HTTP never does
-            parts.append(_rows(indexes, outcomes, token_of, region))
+        reply = await store.apply_reply(boards[board_id], cast(list[ScoreEntry], entries), now_ms)
+        parts.append(_rows(indexes, reply, region))
     if len(parts) == 1 and len(parts[0]) == checked.size:
         return parts[0]
     slots: list[ResultRow | None] = [None] * checked.size

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from podium.model import Board, RankCursor, RankedEntry, ScoreEntry
 
@@ -40,7 +40,23 @@ class QuarantinedEntry:
     detail: dict[str, str]
 
 
+class ApplyReply(Protocol):
+    """An apply's outcomes as the store answered them, read in bulk (the ingest path builds its
+    results from these columns instead of an `ApplyOutcome` per entry)."""
+
+    version: str | None   # the change-stream id of the applied entries (None: nothing applied)
+
+    def columns(self) -> tuple[Sequence[Any], Sequence[Any], Sequence[Any]]:
+        """(codes, ranks, scores), one item per entry: an `ApplyCode` value (str or bytes), the
+        rank (0: none), the score's digits (empty: none)."""
+        ...
+
+
 class RankStore(Protocol):
+    async def apply_reply(self, board: Board, entries: Sequence[ScoreEntry], now_ms: int) -> ApplyReply:
+        """`apply` without an offset, its outcomes left as columns."""
+        ...
+
     async def apply(
         self,
         board: Board,

@@ -11,7 +11,8 @@ from operator import attrgetter
 from typing import Any
 
 from podium.region.history.store import history_key
-from podium.region.rank_store import ApplyCode, ApplyOutcome, QuarantinedEntry, RankStore
+from podium.region.rank_store import ApplyOutcome, QuarantinedEntry, RankStore
+from podium.region.rank_store_reply import AppliedLog, outcomes
 from redis.exceptions import RedisError
 from redis.typing import EncodableT
 
@@ -45,9 +46,6 @@ DROP_CHUNK_KEYS = 1000   # replaced index buckets deleted per UNLINK
 # A replace builds aside under keys that expire on their own, so a builder that dies mid-way leaves
 # nothing behind for long; the swap removes the TTL from the live keys.
 BUILD_TTL_MS = 3_600_000
-# apply.lua's outcome codes, as the reply carries them (bytes with hiredis / decode_responses off, else str)
-_APPLY_CODES: dict[bytes | str, ApplyCode] = {c.value.encode(): c for c in ApplyCode} | {c.value: c for c in ApplyCode}
-_APPLIED = ApplyCode.APPLIED
 _TIMES = attrgetter("achieved_at_ms")
 
 
@@ -111,6 +109,32 @@ class RedisRankStore:
         partition: str | None = None,
         offset: int | None = None,
     ) -> list[ApplyOutcome] | None:
+        raw = await self._apply_raw(board, entries, now_ms, "" if partition is None else partition,
+                                    "" if offset is None else offset)
+        if raw is None:
+            return None
+        return outcomes(raw)
+
+    async def apply_reply(self, board: Board, entries: Sequence[ScoreEntry], now_ms: int) -> AppliedLog:
+        """`apply` without an offset (never skipped), the reply read lazily."""
+        raw = await self._apply_raw(board, entries, now_ms, "", "")
+        assert raw is not None   # only an offset makes a call skip
+        return AppliedLog(raw)
+
+    async def apply_log(self, board: Board, entries: Sequence[ScoreEntry], now_ms: int,
+                        offsets: Sequence[tuple[str, int, int]]) -> AppliedLog | None:
+        """The event-log worker's apply: `entries` of several partitions' records in one Lua call,
+        storing each partition's last offset of `offsets` (partition key, first record's offset,
+        last record's offset) atomically with the scores. None (nothing applied) when another apply
+        already stored an offset at or past a partition's first record. The reply is kept as
+        Redis sent it: the worker only needs the applied entries' ranks and scores, not an outcome
+        object per entry."""
+        raw = await self._apply_raw(board, entries, now_ms, "*", " ".join(f"{p} {first} {last}" for p, first, last in offsets))
+        return None if raw is None else AppliedLog(raw)
+
+    async def _apply_raw(self, board: Board, entries: Sequence[ScoreEntry], now_ms: int,
+                         partition: str, offset: int | str) -> list[Any] | None:
+        """apply.lua's reply for `entries` (None: the offset was applied already)."""
         self._writing(board)
         k = keys_of(board)
         window = now_ms // self.limits.dedup_window_ms
@@ -124,8 +148,8 @@ class RedisRankStore:
             2 * self.limits.dedup_window_ms,
             self.limits.quarantine_len_max,
             self.limits.changes_len_max,
-            "" if partition is None else partition,
-            "" if offset is None else offset,
+            partition,
+            offset,
             "" if self.history_backlog_max is None else history_key(board.id, board.season),
             self.history_backlog_max or 0,
             # the write's trace (the request's span, or the event-log record's context the worker
@@ -143,12 +167,7 @@ class RedisRankStore:
         if len(raw) == 1 and _text(raw[0]) == "full":
             raise Unavailable(f"the history backlog of {board.id!r} is full (the warm store is behind); retry shortly",
                               retryAfter=5.0)
-        version = _text(raw[-1]) or None
-        # 3 items per entry: code, rank (an integer reply), score (digits, "" when none); int() takes
-        # bytes and str alike, and the code is a dict lookup rather than an enum call per entry
-        codes = [_APPLY_CODES[c] for c in raw[0:-1:3]]
-        return [ApplyOutcome(code, rank or None, int(shown) if shown else None, version if code is _APPLIED else None)
-                for code, rank, shown in zip(codes, raw[1:-1:3], raw[2:-1:3], strict=True)]
+        return list(raw)
 
     @staticmethod
     def _rows(board: Board, flat: Sequence[Any], first_rank: int) -> list[RankedEntry]:
@@ -344,6 +363,13 @@ class RedisRankStore:
         """The newest change-stream id of the board ("-": none): the board changed iff it moved."""
         last = stream_entries(await self.redis.xrevrange(keys_of(board).changes, count=1))
         return _text(last[0][0]) if last else "-"
+
+    async def applied_offsets(self, board: Board, partitions: Sequence[str]) -> list[int | None]:
+        """`applied_offset` of several partitions, in one HMGET."""
+        if not partitions:
+            return []
+        stored = await self.redis.hmget(keys_of(board).offsets, list(partitions))
+        return [None if v is None else int(v) for v in stored]
 
     async def applied_offset(self, board: Board, partition: str) -> int | None:
         """The last event-log offset of `partition` applied to the board (stored by apply.lua)."""

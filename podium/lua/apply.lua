@@ -6,7 +6,7 @@
 --       7 offsets hash (partition -> last applied offset)   8 change stream   9 banned set
 --       10 history backlog stream (accepted scores on their way to the warm store)
 -- ARGV: 1 operator   2 "1" if descending   3 max delta per minute or ""   4 dedup set ttl ms
---       5 quarantine len max   6 change stream len max   7 partition or ""   8 offset or ""
+--       5 quarantine len max   6 change stream len max   7 partition, "*" or ""   8 offset(s) or ""
 --       9 history key ("arena@3"; "" when history is off)   10 history backlog entries max
 --       11 W3C traceparent of the write ("" untraced): kept in the change-stream entry's field "t",
 --          so the replication shipper continues the write's trace to the global merge
@@ -33,10 +33,31 @@ local hkey, hmax, traceparent = ARGV[9], tonumber(ARGV[10]), ARGV[11]
 local LIMIT = 9007199254740992
 local FIRST = 12  -- ARGV index of the first entry
 
-if part ~= "" then
-  local last = redis.call("HGET", offkey, part)
-  if last and tonumber(last) >= tonumber(offset) then
-    return {"skip"}
+-- The event-log offsets this call applies, stored atomically with the scores: one partition
+-- (ARGV 7 and 8: skipped if that offset is stored already), or, with ARGV 7 = "*", every partition
+-- whose records the entries come from, as "<partition> <first> <last> ..." in ARGV 8: the offsets
+-- of the first and the last record of the partition in this call (the worker applies a
+-- micro-batch's entries of all partitions in one call per board). If a partition's stored offset
+-- has reached its first record, another apply got there first (a rebalance): nothing is applied,
+-- {"skip"}, and the worker drops what is now stored and calls again.
+local fence, nfence, firsts = {}, 0, {}
+if part == "*" then
+  for p, first, last in string.gmatch(offset, "(%S+) (%S+) (%S+)") do
+    fence[nfence + 1] = p; fence[nfence + 2] = last; nfence = nfence + 2
+    firsts[#firsts + 1] = tonumber(first)
+  end
+elseif part ~= "" then
+  fence[1] = part; fence[2] = offset; nfence = 2
+  firsts[1] = tonumber(offset)
+end
+if nfence > 0 then
+  local parts = {}
+  for i = 1, nfence, 2 do parts[(i + 1) / 2] = fence[i] end
+  local stored = redis.call("HMGET", offkey, unpack(parts))
+  for i = 1, #parts do
+    if stored[i] and tonumber(stored[i]) >= firsts[i] then
+      return {"skip"}
+    end
   end
 end
 if hkey ~= "" and redis.call("XLEN", hist) >= hmax then
@@ -230,7 +251,7 @@ for i = 1, nadded, CHUNK do
   redis.call("SADD", dcur, unpack(added, i, math.min(i + CHUNK - 1, nadded)))
 end
 if nadded > 0 then redis.call("PEXPIRE", dcur, dedup_ttl_ms) end
-if part ~= "" then redis.call("HSET", offkey, part, offset) end
+if nfence > 0 then redis.call("HSET", offkey, unpack(fence, 1, nfence)) end
 local version = ""
 if nchanges > 0 then
   if traceparent ~= "" then

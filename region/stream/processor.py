@@ -23,20 +23,20 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Tracer
 from podium.region.ingest_results import session_token
-from podium.region.rank_store import ApplyCode
 from podium.region.rank_store_redis import RedisRankStore
+from podium.region.rank_store_reply import AppliedLog
 from podium.region.stream.anticheat import AntiCheat, Verdict
-from podium.region.stream.records import decode_entries, encode_doc
+from podium.region.stream.records import decode_groups, encode_doc
 from podium.region.stream.tracing import context_of
 
 from podium.boards import BoardRegistry
@@ -62,19 +62,35 @@ class LogRecord:
 
 
 @dataclass(slots=True)
-class _Chunk:
-    """Entries of a partition's consecutive records, applied in one round of Lua calls."""
+class _Group:
+    """One record's entries for one board (a version 2 record holds them together): they are fenced,
+    applied and published together, never split across Lua calls."""
 
-    entries: list[tuple[int, ScoreEntry]] = field(default_factory=list)   # (record offset, entry), log order
-    traced: list[tuple[int, int, Context]] = field(default_factory=list)  # (offset, entries, context) of traced records
+    partition: int
+    offset: int
+    board: str
+    entries: list[ScoreEntry]
+
+
+@dataclass(slots=True)
+class _Chunk:
+    """Consecutive records of the micro-batch (all partitions, in partition then offset order),
+    applied in one Lua call per board."""
+
+    groups: list[_Group] = field(default_factory=list)
+    entries: int = 0
+    last: dict[int, int] = field(default_factory=dict)   # partition -> offset of its last record here
+    traced: list[tuple[int, int, int, Context]] = field(default_factory=list)  # (partition, offset, entries, context)
 
 
 @contextmanager
-def _traced_by(chunk: _Chunk, kept: Sequence[tuple[int, ScoreEntry]]) -> Iterator[None]:
+def _traced_by(chunk: _Chunk, kept: Sequence[_Group]) -> Iterator[None]:
     """Makes the context of the first traced record among `kept` current for the board's apply, so
     the change-stream entry keeps it (apply.lua, field "t") and the shipper continues that trace."""
-    offsets = {off for off, _ in kept}
-    ctx = next((c for off, _, c in chunk.traced if off in offsets), None)
+    ctx = None
+    if chunk.traced:
+        records = {(g.partition, g.offset) for g in kept}
+        ctx = next((c for p, off, _, c in chunk.traced if (p, off) in records), None)
     if ctx is None:
         yield
         return
@@ -119,111 +135,145 @@ class StreamProcessor:
         """Apply one micro-batch. Safe to call again with any overlapping records (replays)."""
         report = BatchReport(records=len(records))
         now_ms = self.clock.now_ms()
-        by_partition: dict[int, list[LogRecord]] = defaultdict(list)
-        for record in records:
-            by_partition[record.partition].append(record)
-        for p, recs in sorted(by_partition.items()):
-            recs.sort(key=lambda r: r.offset)
-            for chunk in self._chunks(recs, report):
-                await self._partition(p, chunk, now_ms, report)
+        ordered = sorted(records, key=lambda r: (r.partition, r.offset))
+        for chunk in self._chunks(ordered, report):
+            await self._apply_chunk(chunk, now_ms, report)
         return report
 
-    def _chunks(self, recs: list[LogRecord], report: BatchReport) -> list[_Chunk]:
-        """The partition's entries as (offset, entry), in log order, cut on record boundaries into
+    def _chunks(self, records: list[LogRecord], report: BatchReport) -> list[_Chunk]:
+        """The records' board groups, in partition then offset order, cut on record boundaries into
         chunks of at most `apply_entries_max` entries (one record may exceed it alone)."""
         chunks = [_Chunk()]
-        for r in recs:
-            entries = decode_entries(r.value)
-            if entries is None:
+        for r in records:
+            groups = decode_groups(r.value)
+            if groups is None:
                 report.dropped += 1
                 continue
-            report.entries += len(entries)
-            if chunks[-1].entries and len(chunks[-1].entries) + len(entries) > self.apply_entries_max:
-                chunks.append(_Chunk())
-            chunks[-1].entries += [(r.offset, e) for e in entries]
+            n = sum(len(g) for _, g in groups)
+            if not n:
+                continue
+            report.entries += n
+            chunk = chunks[-1]
+            if chunk.entries and chunk.entries + n > self.apply_entries_max:
+                chunk = _Chunk()
+                chunks.append(chunk)
+            chunk.groups += [_Group(r.partition, r.offset, board, entries) for board, entries in groups]
+            chunk.entries += n
+            chunk.last[r.partition] = r.offset
             ctx = context_of(r.headers) if self.tracer is not None else None
             if ctx is not None:
-                chunks[-1].traced.append((r.offset, len(entries), ctx))
+                chunk.traced.append((r.partition, r.offset, n, ctx))
         return [c for c in chunks if c.entries]
 
-    async def _boards(self, entries: Sequence[tuple[int, ScoreEntry]]) -> dict[str, Board]:
+    async def _boards(self, chunk: _Chunk) -> dict[str, Board]:
         boards = await self.registry.all()
-        if any(e.board not in boards for _, e in entries):
+        if any(g.board not in boards for g in chunk.groups):
             boards = await self.registry.refresh()
         return boards
 
-    async def _partition(self, p: int, chunk: _Chunk, now_ms: int, report: BatchReport) -> None:
-        entries = chunk.entries
-        part, last = partition_key(self.topics.scores, p), entries[-1][0]
+    async def _apply_chunk(self, chunk: _Chunk, now_ms: int, report: BatchReport) -> None:
         started_ns = time.time_ns()
-        boards = await self._boards(entries)
-        by_board: dict[str, list[tuple[int, ScoreEntry]]] = defaultdict(list)
-        for off, e in entries:
-            if e.board in boards:
-                by_board[e.board].append((off, e))
+        boards = await self._boards(chunk)
+        by_board: dict[str, list[_Group]] = {}
+        for g in chunk.groups:
+            if g.board in boards:
+                by_board.setdefault(g.board, []).append(g)
             else:
-                report.dropped += 1
+                report.dropped += len(g.entries)
         for board_id in sorted(by_board):
             if self.registry.rebuilding(board_id):
                 # Held, not applied: the swap would overwrite it. The caller retries the micro-batch.
                 raise Rebuilding(board_id)
-        groups: list[tuple[Board, list[tuple[int, ScoreEntry]]]] = []
-        for board_id, group in by_board.items():
-            board = boards[board_id]
-            stored = await self.store.applied_offset(board, part)
-            fresh = group if stored is None else [(off, e) for off, e in group if off > stored]
-            report.replayed += len(group) - len(fresh)
-            kept = []
-            for off, e in fresh:
-                verdict = self.anti_cheat.check(e, now_ms)
-                if verdict is None:
-                    kept.append((off, e))
-                else:
-                    await self._quarantine(board, off, e, verdict)
-                    report.quarantined += 1
-            if fresh:
-                # an empty group still records the offset, so `wait=true` submitters see it handled
-                groups.append((board, kept))
-        for board, kept in groups:
-            # the Lua apply of direct mode (one call per board); None: another apply stored this offset
-            with _traced_by(chunk, kept):
-                outcomes = await self.store.apply(board, [e for _, e in kept], now_ms, partition=part, offset=last)
-            if outcomes is None or not kept:
-                continue
-            report.applied += len(outcomes)
-            changes: list[dict[str, object]] = []
-            version = None
-            for (off, e), out in zip(kept, outcomes, strict=True):
-                if out.code is ApplyCode.APPLIED:
-                    changes.append({"player": e.player, "score": out.score, "rank": out.rank,
-                                    "achieved_at": e.achieved_at_ms, "offset": off})
-                    version = out.version
-            if changes:
-                await self._publish(board.id, p, changes, version)
-        self._apply_spans(p, chunk, started_ns)
+        for board_id, groups in by_board.items():
+            await self._apply_board(boards[board_id], groups, chunk, now_ms, report)
+        self._apply_spans(chunk, started_ns)
 
-    async def _publish(self, board_id: str, p: int, changes: list[dict[str, object]], version: str | None) -> None:
-        """One record per board and chunk on each topic (a record per entry would cost more than the apply)."""
-        doc = {"board": board_id, "partition": p, "changes": changes}
+    async def _fresh(self, board: Board, groups: list[_Group], report: BatchReport | None) -> list[_Group]:
+        """The groups of records above the board's stored offset of their partition (the rest was
+        applied before: a replay)."""
+        partitions = list(dict.fromkeys(g.partition for g in groups))
+        stored = dict(zip(partitions, await self.store.applied_offsets(
+            board, [partition_key(self.topics.scores, p) for p in partitions]), strict=True))
+        fresh = []
+        for g in groups:
+            done = stored[g.partition]
+            if done is None or g.offset > done:
+                fresh.append(g)
+            elif report is not None:
+                report.replayed += len(g.entries)
+        return fresh
+
+    async def _apply_board(self, board: Board, groups: list[_Group], chunk: _Chunk, now_ms: int,
+                           report: BatchReport) -> None:
+        """One Lua call for the board's entries of every partition in the chunk, storing each
+        partition's offset with them; entries the anti-cheat holds back are quarantined instead."""
+        fresh = await self._fresh(board, groups, report)
+        kept: list[_Group] = []
+        for g in fresh:
+            flagged = self.anti_cheat.check_many(board.id, g.entries, now_ms)
+            if flagged:
+                for i, verdict in flagged:
+                    await self._quarantine(board, g.offset, g.entries[i], verdict)
+                report.quarantined += len(flagged)
+                held = {i for i, _ in flagged}
+                g = _Group(g.partition, g.offset, g.board, [e for i, e in enumerate(g.entries) if i not in held])
+            kept.append(g)
+        # every partition with fresh records stores its offset, even when nothing of it is kept, so
+        # `wait=true` submitters see it handled
+        partitions = list(dict.fromkeys(g.partition for g in fresh))
+        while partitions:
+            firsts: dict[int, int] = {}
+            for g in kept:
+                firsts.setdefault(g.partition, g.offset)
+            offsets = [(partition_key(self.topics.scores, p), firsts[p], chunk.last[p]) for p in partitions]
+            entries = list(chain.from_iterable(g.entries for g in kept))
+            with _traced_by(chunk, kept):
+                result = await self.store.apply_log(board, entries, now_ms, offsets)
+            if result is not None:
+                report.applied += len(entries)
+                await self._publish(board.id, kept, entries, result)
+                return
+            # another worker stored an offset of these partitions meanwhile (a rebalance): what it
+            # applied is dropped and the rest tried again
+            kept = await self._fresh(board, kept, None)
+            live = {g.partition for g in kept}
+            partitions = [p for p in partitions if p in live]
+
+    async def _publish(self, board_id: str, kept: list[_Group], entries: list[ScoreEntry], result: AppliedLog) -> None:
+        """One record per board and Lua call on each topic (a record per entry would cost more than
+        the apply); each change names its record's partition and offset."""
+        applied = result.applied()
+        if not applied:
+            return
+        owner: list[int] = []    # entry index -> its group
+        for gi, g in enumerate(kept):
+            owner += [gi] * len(g.entries)
+        changes = []
+        for i, rank, score in applied:
+            e, g = entries[i], kept[owner[i]]
+            changes.append({"player": e.player, "score": score, "rank": rank, "achieved_at": e.achieved_at_ms,
+                            "partition": g.partition, "offset": g.offset})
+        partitions = sorted({g.partition for g in kept})
+        doc = {"board": board_id, "partitions": partitions, "changes": changes}
         # read-your-writes: the global tier answers SESSION reads once it has the last applied version
-        session = session_token(self.region, version) if version else None
+        session = session_token(self.region, result.version) if result.version else None
         await self.emit(self.topics.rank_changes, board_id.encode(), encode_doc(doc))
         await self.emit(self.topics.replication, board_id.encode(), encode_doc(
             {**doc, "region": self.region, "session": session}))
 
-    def _apply_spans(self, p: int, chunk: _Chunk, started_ns: int) -> None:
+    def _apply_spans(self, chunk: _Chunk, started_ns: int) -> None:
         """One `stream.apply` span per traced record, a child of the request that produced it, timed
         over the Lua calls that applied it (the chunk's)."""
         if self.tracer is None or not chunk.traced:
             return
         ended_ns = time.time_ns()
-        for offset, n, ctx in chunk.traced:
+        for p, offset, n, ctx in chunk.traced:
             span = self.tracer.start_span(
                 "stream.apply", context=ctx, kind=SpanKind.CONSUMER, start_time=started_ns,
                 attributes={"messaging.system": "kafka", "messaging.destination.name": self.topics.scores,
                             "messaging.destination.partition.id": str(p), "messaging.kafka.offset": offset,
                             "podium.region": self.region, "podium.entries": n,
-                            "podium.chunk_entries": len(chunk.entries)})
+                            "podium.chunk_entries": chunk.entries})
             span.end(end_time=ended_ns)
 
     async def _quarantine(self, board: Board, off: int, e: ScoreEntry, verdict: Verdict) -> None:

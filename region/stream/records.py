@@ -99,6 +99,28 @@ def decode_entries(value: bytes | None) -> list[ScoreEntry] | None:
                                    for board, rows in doc.g for player, score, ts, event in rows])
 
 
+def decode_groups(value: bytes | None) -> list[tuple[str, list[ScoreEntry]]] | None:
+    """`decode_entries` grouped by board as the record holds them: (board, its entries in order) per
+    group (a version 1 record is one group). The worker fences, groups and applies whole groups, so
+    it handles a record's entries per board rather than one by one; the entries are the same."""
+    try:
+        doc = _RECORD_V2.decode(value or b"")
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        entries = decode_record(value)
+        if entries is None:
+            return None
+        groups: list[tuple[str, list[ScoreEntry]]] = []
+        for e in entries:
+            if not groups or groups[-1][0] != e.board:
+                groups.append((e.board, []))
+            groups[-1][1].append(e)
+        return groups
+    if doc.v != RECORD_VERSION:
+        return None
+    return [(board, cast(list[ScoreEntry], [LogEntry(board, player, score, ts, event)
+                                            for player, score, ts, event in rows])) for board, rows in doc.g]
+
+
 def decode_entry(value: bytes) -> ScoreEntry | None:
     """The entry of a version 1 record (None for anything else)."""
     entries = decode_record(value)

@@ -54,6 +54,8 @@ SHIPPED = ShippedStream("s", (), (Resolution.MINUTE,), {Resolution.MINUTE: 5}, 4
 ADAPTERS: dict[type, tuple[Callable[[AnyRedis], Any], dict[str, Call]]] = {
     RedisRankStore: (RedisRankStore, {
         "apply": lambda s: s.apply(BOARD, [_entry(7)], 5_000),
+        "apply_reply": lambda s: s.apply_reply(BOARD, [_entry(7)], 5_000),
+        "apply_log": lambda s: s.apply_log(BOARD, [_entry(7)], 5_000, [("scores:0", 3, 4)]),
         "range": lambda s: s.range(BOARD, 0, 10),
         "after": lambda s: s.after(BOARD, RankCursor(1, 1_001, "p1"), 10),
         "players": lambda s: s.players(BOARD, ["p1"]),
@@ -71,6 +73,7 @@ ADAPTERS: dict[type, tuple[Callable[[AnyRedis], Any], dict[str, Call]]] = {
         "version": lambda s: s.version(BOARD),
         "upgrade": lambda s: s.upgrade(BOARD),   # reads the legacy index first: no write on a current board
         "applied_offset": lambda s: s.applied_offset(BOARD, "scores:0"),
+        "applied_offsets": lambda s: s.applied_offsets(BOARD, ["scores:0", "scores:1"]),
         "quarantine": lambda s: s.quarantine(BOARD, {"player": "p1", "reason": "test"}, 100),
         "ping": lambda s: s.ping(),   # a probe: answers False instead of raising (checked below)
     }),
@@ -150,7 +153,8 @@ ADAPTERS: dict[type, tuple[Callable[[AnyRedis], Any], dict[str, Call]]] = {
 }
 PROBES = {(RedisRankStore, "ping"), (GlobalStore, "ping")}
 # Calls that write: with writes refused (MISCONF) each must answer Unavailable.
-WRITES = {(RedisRankStore, n) for n in ("apply", "load", "replace", "ban", "quarantine", "unban")} | {
+WRITES = {(RedisRankStore, n) for n in ("apply", "apply_reply", "apply_log", "load", "replace", "ban", "quarantine",
+                                        "unban")} | {
     (ReplayGuard, "check"), (BoardRegistry, "create"), (BoardRegistry, "restore"),
     (IdempotencyStore, "begin"), (IdempotencyStore, "finish"), (IdempotencyStore, "finish_encoded"),
     (TokenBuckets, "take"), (TokenBuckets, "charge_many"),

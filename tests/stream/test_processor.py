@@ -14,6 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 from podium.region.rank_store import ApplyOutcome
 from podium.region.rank_store_redis import RedisRankStore
+from podium.region.rank_store_reply import AppliedLog
 from podium.region.stream.anticheat import AntiCheat
 from podium.region.stream.processor import LogRecord, StreamProcessor
 from podium.region.stream.records import encode_entries, encode_entry, partition_of
@@ -43,6 +44,13 @@ class CrashingStore(RedisRankStore):
             self.crash_on = None
             raise Crash(board.id)
         return await super().apply(board, entries, now_ms, **kw)
+
+    async def apply_log(self, board: Board, entries: Sequence[ScoreEntry], now_ms: int,
+                        offsets: Sequence[tuple[str, int, int]]) -> AppliedLog | None:
+        if board.id == self.crash_on:
+            self.crash_on = None
+            raise Crash(board.id)
+        return await super().apply_log(board, entries, now_ms, offsets)
 
 
 def lenient_anti_cheat() -> AntiCheat:

@@ -92,24 +92,30 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+async def _redis_cpu_s(redis: aioredis.Redis) -> float:
+    """CPU seconds the Redis server used so far (INFO cpu): the Lua applies run there, not in the worker."""
+    info = await redis.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
 async def _time_drain(redis_url: str, board_id: str, last: dict[str, int], timeout_s: float,
-                      pid: int) -> tuple[float, float, float]:
+                      pid: int) -> tuple[float, float, float, float]:
     """(seconds from the first applied offset to the last, seconds from the call to the first, worker
-    CPU seconds between the two)."""
+    CPU seconds between the two, Redis CPU seconds between the two)."""
     redis = aioredis.Redis.from_url(redis_url)
     key = keys_of(Board(board_id, operator=Operator.INCREMENT)).offsets
     t0 = time.perf_counter()
     first: float | None = None
-    cpu0 = 0.0
+    cpu0 = redis_cpu0 = 0.0
     try:
         while time.perf_counter() - t0 < timeout_s:
             stored = {_text(k): int(v) for k, v in (await redis.hgetall(key)).items()}
             now = time.perf_counter()
             if stored and first is None:
-                first, cpu0 = now, _cpu_s(pid)
+                first, cpu0, redis_cpu0 = now, _cpu_s(pid), await _redis_cpu_s(redis)
             if all(stored.get(p, -1) >= off for p, off in last.items()):
                 assert first is not None
-                return now - first, first - t0, _cpu_s(pid) - cpu0
+                return now - first, first - t0, _cpu_s(pid) - cpu0, await _redis_cpu_s(redis) - redis_cpu0
             await asyncio.sleep(0.005)
     finally:
         await redis.aclose()
@@ -126,14 +132,16 @@ def drain(redis_url: str, bootstrap: str, data_dir: str, entries: int, players: 
     produce_s = time.perf_counter() - t0
     worker = _worker(env)
     try:
-        apply_s, join_s, cpu_s = asyncio.run(_time_drain(redis_url, "kwdrain", last, 600, worker.pid))
+        apply_s, join_s, cpu_s, redis_cpu_s = asyncio.run(_time_drain(redis_url, "kwdrain", last, 600, worker.pid))
     finally:
         worker.terminate()
         worker.wait(timeout=30)
     return {"entries": entries, "records_on_log": sum(v + 1 for v in last.values()),
             "produced_in_s": round(produce_s, 2), "worker_join_s": round(join_s, 2),
             "applied_in_s": round(apply_s, 2), "applied_entries_per_s": round(entries / apply_s),
-            "worker_cpu_s": round(cpu_s, 2), "applied_entries_per_worker_cpu_s": round(entries / max(cpu_s, 0.01))}
+            "worker_cpu_s": round(cpu_s, 2), "applied_entries_per_worker_cpu_s": round(entries / max(cpu_s, 0.01)),
+            "redis_cpu_s": round(redis_cpu_s, 2),
+            "applied_entries_per_redis_cpu_s": round(entries / max(redis_cpu_s, 0.01))}
 
 
 async def _paced_load(base: str, redis_url: str, board: str, scores_topic: str, scores_per_s: float,
