@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import itertools
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -35,6 +34,7 @@ from podium.errors import BadUserInput, PodiumError, Unavailable
 from podium.fanout import FanOut
 from podium.model import RankedEntry
 from podium.notify_evaluate import EVENT_KINDS, Coalescer, as_board, evaluate, release_held, slice_for
+from podium.notify_queue import PublishQueue
 from podium.notify_rules import Metric, Notification, Rule, RuleKind, parse_rule
 from podium.notify_rules_redis import RedisRules
 from podium.notify_webhooks_redis import GLOBAL_KEYS
@@ -45,8 +45,6 @@ from podium.top_diff import apply_diff
 log = logging.getLogger("podium.global.notifications")
 GLOBAL_RULES_KEY = "pg:rules"
 TIER = "global"
-RETRY_S_INITIAL = 0.05
-STOP_FLUSH_S_MAX = 3.0
 
 
 def global_n_max(settings: Settings) -> int:
@@ -106,10 +104,7 @@ class GlobalNotificationEngine:
         self.tops: dict[str, list[RankedEntry]] = {}              # the top each live watch holds
         self.last_tops: dict[str, tuple[int, list[RankedEntry]]] = {}   # (slice, top) a watch that ended held
         self.watch_errors: dict[str, str] = {}     # the last error of each board's watch (logged once)
-        self.unpublished: deque[Notification] = deque()
-        self._flushing = asyncio.Lock()
-        self.published = 0
-        self.publish_failures = 0
+        self.queue = PublishQueue(lambda batch: self.outbox.add(batch), settings, log, "global notifications")
         self.suppressed = 0
         self.coalesced = 0
 
@@ -194,10 +189,7 @@ class GlobalNotificationEngine:
         self._queue(result.notifications)
         self.suppressed += result.suppressed
         self.coalesced += result.coalesced
-        delay_s = RETRY_S_INITIAL
-        while not await self._flush() and len(self.unpublished) >= self.settings.evaluate_queue_max:
-            await asyncio.sleep(delay_s)          # the outbox fails: evaluation waits, nothing is dropped
-            delay_s = min(delay_s * 2, self.settings.inbox_retry_ms_max / 1000)
+        await self.queue.flush_with_backpressure()     # the outbox fails: evaluation waits, nothing is dropped
 
     def _release_due(self) -> None:
         """Held `overtaken` passes whose window ended go out even on a quiet board."""
@@ -213,26 +205,22 @@ class GlobalNotificationEngine:
     def _queue(self, notes: list[Notification]) -> None:
         self.unpublished.extend(dataclasses.replace(n, extra={**n.extra, "tier": TIER}) for n in notes)
 
+    @property
+    def unpublished(self) -> deque[Notification]:
+        return self.queue.items
+
+    @property
+    def published(self) -> int:
+        return self.queue.published
+
+    @property
+    def publish_failures(self) -> int:
+        return self.queue.failures
+
     async def _flush_at_stop(self) -> None:
-        loop = asyncio.get_running_loop()
-        deadline, delay_s = loop.time() + STOP_FLUSH_S_MAX, RETRY_S_INITIAL
-        while not await self._flush() and loop.time() < deadline:
-            await asyncio.sleep(delay_s)
-            delay_s *= 2
-        if self.unpublished:
-            log.error("%d global notifications not written at stop (the outbox did not answer)", len(self.unpublished))
+        left = await self.queue.flush_at_stop()
+        if left:
+            log.error("%d global notifications not written at stop (the outbox did not answer)", left)
 
     async def _flush(self) -> bool:
-        async with self._flushing:
-            while self.unpublished:
-                batch = list(itertools.islice(self.unpublished, self.settings.inbox_write_batch_max))
-                try:
-                    await self.outbox.add(batch)
-                except PodiumError as exc:
-                    self.publish_failures += 1
-                    log.warning("global notifications held until the outbox answers: %s", exc)
-                    return False
-                for _ in batch:
-                    self.unpublished.popleft()
-                self.published += len(batch)
-            return True
+        return await self.queue.flush()

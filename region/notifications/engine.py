@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import itertools
 import logging
 from collections import deque
 from collections.abc import Sequence
@@ -45,6 +44,7 @@ from podium.errors import PodiumError
 from podium.fanout import FanOut
 from podium.model import RankedEntry
 from podium.notify_evaluate import EVENT_KINDS, Coalescer, as_board, evaluate, release_held, slice_for
+from podium.notify_queue import PublishQueue
 from podium.notify_rules import Notification, Rule, RuleKind
 from podium.notify_rules_redis import RedisRules
 from podium.tasks import cancel_and_wait
@@ -62,8 +62,6 @@ class ContestLocks(Protocol):
     async def lock_notice(self, contest_id: str, owners_max: int) -> tuple[int, str, list[str]] | None: ...
 
 
-RETRY_S_INITIAL = 0.05       # first wait while the inbox store fails (doubled up to inbox_retry_ms_max)
-STOP_FLUSH_S_MAX = 3.0       # at stop, how long a failing store is retried before the process lets go
 ENDED_SEASONS_MAX = 10        # seasons announced at most per board per refresh (after a long outage, the latest)
 
 
@@ -93,12 +91,9 @@ class NotificationEngine:
         self.tops: dict[str, list[RankedEntry]] = {}   # the last top each live watch evaluated
         self.seen: dict[str, SeenTop] = {}              # the last top evaluated per board, kept when its watch ends
         self.data = data
-        self.unpublished: deque[Notification] = deque()
-        self._flushing = asyncio.Lock()
+        self.queue = PublishQueue(lambda batch: self.inbox.publish(batch), settings, log, "notifications")
         self._journaling = asyncio.Lock()   # one journal step at a time (held passes change in that order)
         self._held_restored = False    # the ticker loop and the board watches both flush
-        self.published = 0
-        self.publish_failures = 0  # failed writes to the inbox store (each retried: nothing is dropped)
         self.suppressed = 0       # overtaken passes outside the cap
         self.coalesced, self.refreshes = 0, 0     # refreshes: each also announces the event-based rules
 
@@ -172,6 +167,10 @@ class NotificationEngine:
                 n = slice_for(rules, n_max)
                 self.watches[board] = (n, asyncio.create_task(self._watch(board, n), name=f"notify {board}"))
         self.refreshed = {(r.board, r.id) for rules in by_board.values() for r in rules}
+
+    def counters(self) -> dict[str, int]:
+        return {"published": self.published, "waiting": len(self.unpublished), "suppressed": self.suppressed,
+                "coalesced": self.coalesced, "publish_failures": self.publish_failures}
 
     def is_live(self, rule: Rule) -> bool:
         """Whether `rule` is being evaluated now: a top rule once its board's watch holds its first top
@@ -363,38 +362,28 @@ class NotificationEngine:
     def _queue(self, notes: list[Notification]) -> None:
         self.unpublished.extend(notes)
 
+    @property
+    def unpublished(self) -> deque[Notification]:
+        return self.queue.items
+
+    @property
+    def published(self) -> int:
+        return self.queue.published
+
+    @property
+    def publish_failures(self) -> int:
+        return self.queue.failures
+
     async def _flush_with_backpressure(self) -> None:
-        """While the store fails and `evaluate_queue_max` notifications wait, the watch stops
-        evaluating and retries (backing off): nothing evaluated is dropped, and the fan-out's slot
-        coalesces the changes this watch misses meanwhile into the next diff."""
-        delay_s = RETRY_S_INITIAL
-        while not await self._flush() and len(self.unpublished) >= self.settings.evaluate_queue_max:
-            await asyncio.sleep(delay_s)
-            delay_s = min(delay_s * 2, self.settings.inbox_retry_ms_max / 1000)
+        """The watch stops evaluating while the store fails and the queue is full (podium.notify_queue);
+        the fan-out's slot coalesces the changes it misses meanwhile into the next diff."""
+        await self.queue.flush_with_backpressure()
 
     async def _flush_at_stop(self) -> None:
-        loop = asyncio.get_running_loop()
-        deadline, delay_s = loop.time() + STOP_FLUSH_S_MAX, RETRY_S_INITIAL
-        while not await self._flush() and loop.time() < deadline:
-            await asyncio.sleep(delay_s)
-            delay_s *= 2
-        if self.unpublished:
+        left = await self.queue.flush_at_stop()
+        if left:
             log.error("%d notifications not stored at stop (the inbox store did not answer): the journaled "
-                      "ones are published by the next start", len(self.unpublished))
+                      "ones are published by the next start", left)
 
     async def _flush(self) -> bool:
-        """Publishes what waits, in batches of `inbox_write_batch_max`; False when the store failed
-        (the batch stays queued, first in line: a retry writes it again, idempotently)."""
-        async with self._flushing:
-            while self.unpublished:
-                batch = list(itertools.islice(self.unpublished, self.settings.inbox_write_batch_max))
-                try:
-                    await self.inbox.publish(batch)
-                except PodiumError as exc:
-                    self.publish_failures += 1
-                    log.warning("notifications held until the store answers: %s", exc)
-                    return False
-                for _ in batch:
-                    self.unpublished.popleft()
-                self.published += len(batch)
-            return True
+        return await self.queue.flush()
