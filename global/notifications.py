@@ -23,22 +23,19 @@ import asyncio
 import dataclasses
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-import orjson
-from redis.exceptions import RedisError
+from podium.global_.notifications_outbox_redis import GlobalOutbox
 
 from podium.clock import Clock
 from podium.config import NotificationSettings, Settings
-from podium.errors import BadUserInput, PodiumError, Unavailable
+from podium.errors import BadUserInput, PodiumError
 from podium.fanout import FanOut
 from podium.model import RankedEntry
 from podium.notify_evaluate import EVENT_KINDS, Coalescer, as_board, evaluate, release_held, slice_for
 from podium.notify_queue import PublishQueue
 from podium.notify_rules import Metric, Notification, Rule, RuleKind, parse_rule
 from podium.notify_rules_redis import RedisRules
-from podium.notify_webhooks_redis import GLOBAL_KEYS
-from podium.redis_client import AnyRedis
 from podium.tasks import cancel_and_wait
 from podium.top_diff import apply_diff
 
@@ -64,28 +61,6 @@ def parse_global_rule(raw: object, settings: Settings) -> Rule:
     if rule.kind is RuleKind.THRESHOLD and rule.metric is Metric.RANK and not 1 <= rule.value <= n_max:
         raise BadUserInput(f"a rank threshold on the global tier must be between 1 and {n_max}", field="value")
     return rule
-
-
-class GlobalOutbox:
-    """The global tier's outbox: a Redis stream (`pg:outbox`, field `n`: JSON) bounded with MAXLEN ~,
-    read by the delivery worker's consumer group."""
-
-    def __init__(self, redis: AnyRedis, outbox_len_max: int, key: str = GLOBAL_KEYS.outbox) -> None:
-        self.redis = redis
-        self.outbox_len_max = outbox_len_max
-        self.key = key
-
-    async def add(self, notes: Sequence[Notification]) -> None:
-        if not notes:
-            return
-        try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for note in notes:
-                    pipe.xadd(self.key, {"n": orjson.dumps(note.to_dict())}, maxlen=self.outbox_len_max,
-                              approximate=True)
-                await pipe.execute()
-        except RedisError as exc:
-            raise Unavailable(f"global notification outbox (Redis): {exc}", retryAfter=1.0) from exc
 
 
 class GlobalNotificationEngine:

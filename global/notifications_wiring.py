@@ -7,12 +7,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from podium.global_.notifications import (
-    GLOBAL_RULES_KEY,
-    GlobalNotificationEngine,
-    GlobalOutbox,
-    global_n_max,
-)
+from podium.global_.notifications import GLOBAL_RULES_KEY, GlobalNotificationEngine, global_n_max
+from podium.global_.notifications_outbox_redis import GlobalOutbox
 from podium.global_.service import GlobalService
 
 from podium.clock import Clock

@@ -32,17 +32,18 @@ ADAPTERS = frozenset({
     "region/trending/store_redis.py",
     "region/trending/sketch_compaction_redis.py",
     "region/trending/ship_redis.py",
+    "region/trending/threshold_merge_redis.py",
     "region/notifications/cursors_redis.py",
     "region/notifications/inbox_redis.py",
     "region/notifications/journal_redis.py",
     "region/notifications/outbox_redis.py",
     "region/notifications/quarantine_feed_redis.py",
     "region/notifications/registrations_restore_redis.py",
-    "region/notifications/rules_redis.py",
-    "region/notifications/webhooks_redis.py",
+    "region/notifications/data_watch_redis.py",
     "replication/change_feed_redis.py",
     "global/merged_store.py",
     "global/trending_store_redis.py",
+    "global/notifications_outbox_redis.py",
     "global/merge_reference.py",   # GlobalStore's default merge: called only by it, inside its translation
 })
 LIFECYCLE = frozenset({"aclose"})   # closing the client a composition root opened
