@@ -34,7 +34,7 @@ from podium.region.notifications.cursors_redis import RedisSeasonCursor
 from podium.region.notifications.data_watch_redis import RedisDataWatch
 from podium.region.notifications.journal_redis import Baseline, RedisJournal
 from podium.region.notifications.quarantine_feed_redis import RedisQuarantineFeed
-from podium.region.notifications.replay import replay_steps
+from podium.region.notifications.replay import evaluate_replayed
 from podium.region.notifications.resync import SeenTop, resume_from, still_same_season, trusted_tops
 from podium.region.rank_store import RankStore
 
@@ -44,15 +44,7 @@ from podium.config import NotificationSettings
 from podium.errors import PodiumError
 from podium.fanout import FanOut
 from podium.model import RankedEntry, SortOrder
-from podium.notify_evaluate import (
-    EVENT_KINDS,
-    Coalescer,
-    Evaluation,
-    as_board,
-    evaluate,
-    release_held,
-    slice_for,
-)
+from podium.notify_evaluate import EVENT_KINDS, Coalescer, as_board, evaluate, release_held, slice_for
 from podium.notify_queue import PublishQueue
 from podium.notify_rules import Notification, Rule, RuleKind
 from podium.notify_rules_redis import RedisRules
@@ -238,7 +230,8 @@ class NotificationEngine:
         publish. A journal that fails raises: nothing of the step was stored, and the restarted watch
         derives the change again from the journaled top."""
         async with self._journaling:      # journal writes in the order of the coalescer's changes
-            result = self._evaluate_replayed(board, n, rules, before, after, tick)
+            result = evaluate_replayed(rules, before, after, n, self._order(board), self.settings.replay_steps_max,
+                                       self.clock.now_ms(), tick, self.coalescer)
             held = self.coalescer.take_dirty()
             self._recording += 1
             try:
@@ -252,24 +245,6 @@ class NotificationEngine:
         self.suppressed += result.suppressed
         self.coalesced += result.coalesced
         await self._flush_with_backpressure()
-
-    def _evaluate_replayed(self, board: str, n: int, rules: list[Rule], before: list[RankedEntry],
-                           after: list[RankedEntry], tick: str) -> Evaluation:
-        """The change `before` -> `after` as the changes it stands for, in the order the entries
-        changed (`replay`): scores that landed in one fan-out tick one after the other still pass
-        each other. The last step keeps `tick` (the ids of a change that is not split are as before)."""
-        now = self.clock.now_ms()
-        tops = replay_steps(before, after, n, self._order(board), self.settings.replay_steps_max) if rules else [after]
-        result = Evaluation()
-        previous = before
-        for i, top in enumerate(tops):
-            step = evaluate(rules, as_board(previous), as_board(top), now,
-                            tick if i == len(tops) - 1 else f"{tick}.s{i}", self.coalescer)
-            result.notifications.extend(step.notifications)
-            result.suppressed += step.suppressed
-            result.coalesced += step.coalesced
-            previous = top
-        return result
 
     def _order(self, board: str) -> SortOrder | None:     # as the registry last read it (no I/O)
         known = self.seasons[0].cached().get(board) if self.seasons is not None else None

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from podium.model import RankedEntry, SortOrder
+from podium.notify_evaluate import Coalescer, Evaluation, as_board, evaluate
+from podium.notify_rules import Rule
 from podium.ranking import sort_key
 
 
@@ -40,3 +42,22 @@ def replay_steps(before: Sequence[RankedEntry], after: Sequence[RankedEntry], n:
         steps.append([RankedEntry(i + 1, e.player, e.score, e.achieved_at_ms) for i, e in enumerate(ranked)])
     steps.append(list(after))
     return steps
+
+
+def evaluate_replayed(rules: list[Rule], before: list[RankedEntry], after: list[RankedEntry], n: int,
+                      order: SortOrder | None, steps_max: int, now_ms: int, tick: str,
+                      coalescer: Coalescer) -> Evaluation:
+    """The rules on `before` -> `after` as the changes it stands for (`replay_steps`), one evaluation
+    each. The last step keeps `tick` (the ids of a change that is not split are as before); the
+    others are `<tick>.s<i>`."""
+    tops = replay_steps(before, after, n, order, steps_max) if rules else [after]
+    result = Evaluation()
+    previous = before
+    for i, top in enumerate(tops):
+        step = evaluate(rules, as_board(previous), as_board(top), now_ms,
+                        tick if i == len(tops) - 1 else f"{tick}.s{i}", coalescer)
+        result.notifications.extend(step.notifications)
+        result.suppressed += step.suppressed
+        result.coalesced += step.coalesced
+        previous = top
+    return result
