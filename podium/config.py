@@ -326,6 +326,7 @@ class NotificationSettings(BaseModel):
     inbox_retry_ms_max: int = 2000           # backoff cap while the inbox store fails (evaluation waits; nothing is dropped)
     registrations_sqlite_path: str | None = None   # warm copy of rules and webhooks (with inbox_warm); unset: <data_dir>/notification_registrations.sqlite3
     registrations_check_ms: int = 5000       # how often Redis is checked for a data loss (the warm copy is then written back)
+    replay_steps_max: int = 64               # a coalesced top change is replayed in at most this many steps (by achieved_at)
 
 
 class BreakerSettings(BaseModel):

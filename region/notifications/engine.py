@@ -34,6 +34,7 @@ from podium.region.notifications.cursors_redis import RedisSeasonCursor
 from podium.region.notifications.data_watch_redis import RedisDataWatch
 from podium.region.notifications.journal_redis import Baseline, RedisJournal
 from podium.region.notifications.quarantine_feed_redis import RedisQuarantineFeed
+from podium.region.notifications.replay import evaluate_replayed
 from podium.region.notifications.resync import SeenTop, resume_from, still_same_season, trusted_tops
 from podium.region.rank_store import RankStore
 
@@ -42,7 +43,7 @@ from podium.clock import Clock
 from podium.config import NotificationSettings
 from podium.errors import PodiumError
 from podium.fanout import FanOut
-from podium.model import RankedEntry
+from podium.model import RankedEntry, SortOrder
 from podium.notify_evaluate import EVENT_KINDS, Coalescer, as_board, evaluate, release_held, slice_for
 from podium.notify_queue import PublishQueue
 from podium.notify_rules import Notification, Rule, RuleKind
@@ -229,7 +230,8 @@ class NotificationEngine:
         publish. A journal that fails raises: nothing of the step was stored, and the restarted watch
         derives the change again from the journaled top."""
         async with self._journaling:      # journal writes in the order of the coalescer's changes
-            result = evaluate(rules, as_board(before), as_board(after), self.clock.now_ms(), tick, self.coalescer)
+            result = evaluate_replayed(rules, before, after, n, self._order(board), self.settings.replay_steps_max,
+                                       self.clock.now_ms(), tick, self.coalescer)
             held = self.coalescer.take_dirty()
             self._recording += 1
             try:
@@ -243,6 +245,10 @@ class NotificationEngine:
         self.suppressed += result.suppressed
         self.coalesced += result.coalesced
         await self._flush_with_backpressure()
+
+    def _order(self, board: str) -> SortOrder | None:     # as the registry last read it (no I/O)
+        known = self.seasons[0].cached().get(board) if self.seasons is not None else None
+        return known.order if known is not None else None
 
     async def _refresh_quarantine(self, by_board: dict[str, list[Rule]]) -> None:
         if self.quarantine is None:
