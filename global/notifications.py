@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections import deque
 from collections.abc import Callable
 
 from podium.global_.notifications_outbox_redis import GlobalOutbox
@@ -33,7 +32,7 @@ from podium.errors import BadUserInput, PodiumError
 from podium.fanout import FanOut
 from podium.model import RankedEntry
 from podium.notify_evaluate import EVENT_KINDS, Coalescer, as_board, evaluate, release_held, slice_for
-from podium.notify_queue import PublishQueue
+from podium.notify_queue import PublishQueue, QueuedEngine
 from podium.notify_rules import Metric, Notification, Rule, RuleKind, parse_rule
 from podium.notify_rules_redis import RedisRules
 from podium.tasks import cancel_and_wait
@@ -63,7 +62,7 @@ def parse_global_rule(raw: object, settings: Settings) -> Rule:
     return rule
 
 
-class GlobalNotificationEngine:
+class GlobalNotificationEngine(QueuedEngine):
     def __init__(self, rules: RedisRules, outbox: GlobalOutbox, fanout: Callable[[], FanOut | None],
                  settings: NotificationSettings, clock: Clock, n_max: int) -> None:
         self.rules_store = rules
@@ -180,22 +179,7 @@ class GlobalNotificationEngine:
     def _queue(self, notes: list[Notification]) -> None:
         self.unpublished.extend(dataclasses.replace(n, extra={**n.extra, "tier": TIER}) for n in notes)
 
-    @property
-    def unpublished(self) -> deque[Notification]:
-        return self.queue.items
-
-    @property
-    def published(self) -> int:
-        return self.queue.published
-
-    @property
-    def publish_failures(self) -> int:
-        return self.queue.failures
-
     async def _flush_at_stop(self) -> None:
         left = await self.queue.flush_at_stop()
         if left:
             log.error("%d global notifications not written at stop (the outbox did not answer)", left)
-
-    async def _flush(self) -> bool:
-        return await self.queue.flush()

@@ -68,3 +68,25 @@ class PublishQueue:
             await asyncio.sleep(delay_s)
             delay_s *= 2
         return len(self.items)
+
+
+class QueuedEngine:
+    """What an engine that derives notifications into a `PublishQueue` shows of it (counters for
+    the admin listing and metrics, and the flush its loops call); the engine sets `self.queue`."""
+
+    queue: PublishQueue
+
+    @property
+    def unpublished(self) -> deque[Notification]:
+        return self.queue.items
+
+    @property
+    def published(self) -> int:
+        return self.queue.published
+
+    @property
+    def publish_failures(self) -> int:
+        return self.queue.failures
+
+    async def _flush(self) -> bool:
+        return await self.queue.flush()

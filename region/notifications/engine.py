@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections import deque
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -45,7 +44,7 @@ from podium.errors import PodiumError
 from podium.fanout import FanOut
 from podium.model import RankedEntry, SortOrder
 from podium.notify_evaluate import EVENT_KINDS, Coalescer, as_board, evaluate, release_held, slice_for
-from podium.notify_queue import PublishQueue
+from podium.notify_queue import PublishQueue, QueuedEngine
 from podium.notify_rules import Notification, Rule, RuleKind
 from podium.notify_rules_redis import RedisRules
 from podium.tasks import cancel_and_wait
@@ -66,7 +65,7 @@ class ContestLocks(Protocol):
 ENDED_SEASONS_MAX = 10        # seasons announced at most per board per refresh (after a long outage, the latest)
 
 
-class NotificationEngine:
+class NotificationEngine(QueuedEngine):
     def __init__(self, rules: RedisRules, inbox: Publisher, fanout: FanOut, settings: NotificationSettings,
                  clock: Clock, quarantine: RedisQuarantineFeed | None = None,
                  seasons: tuple[BoardRegistry, RankStore, RedisSeasonCursor] | None = None,
@@ -368,18 +367,6 @@ class NotificationEngine:
     def _queue(self, notes: list[Notification]) -> None:
         self.unpublished.extend(notes)
 
-    @property
-    def unpublished(self) -> deque[Notification]:
-        return self.queue.items
-
-    @property
-    def published(self) -> int:
-        return self.queue.published
-
-    @property
-    def publish_failures(self) -> int:
-        return self.queue.failures
-
     async def _flush_with_backpressure(self) -> None:
         """The watch stops evaluating while the store fails and the queue is full (podium.notify_queue);
         the fan-out's slot coalesces the changes it misses meanwhile into the next diff."""
@@ -390,6 +377,3 @@ class NotificationEngine:
         if left:
             log.error("%d notifications not stored at stop (the inbox store did not answer): the journaled "
                       "ones are published by the next start", left)
-
-    async def _flush(self) -> bool:
-        return await self.queue.flush()
