@@ -20,6 +20,8 @@ Per (board, season):
                                  state of the entry: the CRDT state, merged by `resolve`)
     pg:{B}:<season>:z    zset   every merged entry in rank order (same encoding as a region's board,
                                  podium.ranking): the rank of any entry is exact over the merged state.
+    pg:{B}:<season>:enc  string  MEMBER_ENCODING once the sorted set is known to be in the current
+                                 member encoding (`upgrade` rebuilds it from the state hash otherwise)
 A batch is merged in this process under a per-board lock (merge_reference.py), or with
 `merge_in_redis` by one Lua script (podium/lua/global_merge.lua: the same rules, tested against the
 Python merge), so a read-merge-write of a player's state is never interleaved; every merge is idempotent and commutative, so replays and reordering from the shippers
@@ -52,6 +54,11 @@ from podium.model import ACHIEVED_AT_MAX_MS, SCORE_ABS_MAX, Board, RankedEntry, 
 from podium.ranking import decode_member, encode_member, from_zscore, to_zscore
 from podium.redis_client import AnyRedis, as_text, members, scored_members, stream_entries, stream_max_before
 from podium.store_errors import translate_store_errors
+
+# The sorted set's member encoding (podium.ranking). A set written by an older version (members
+# "<12 hex digits>:<player>") is rebuilt from the state hash, which holds no encoded member.
+MEMBER_ENCODING = "ts8"
+UPGRADE_CHUNK_ENTRIES = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +112,43 @@ class GlobalStore:
         if conflicts:
             await self.redis.hincrby(CONFLICT_COUNTS_KEY, board.id, int(conflicts))
         return int(changed)
+
+    async def upgrade(self, board: Board) -> int | None:
+        """Rebuilds the merged sorted set from the state hash unless it is marked as written in the
+        current member encoding; returns the entries written, None when it already was. The state
+        is the source of truth (the set is derived from it by `resolve`), so the rebuild is exact
+        whatever encoding the old set used. Run before the board takes merges (GlobalService.open):
+        a merge meanwhile would be overwritten by the swap."""
+        p = _prefix(board.id, board.season)
+        if as_text(await self.redis.get(p + "enc") or b"") == MEMBER_ENCODING:
+            return None
+        aside, written = p + "z.upgrade", 0
+        await self.redis.unlink(aside)
+        chunk: dict[str, float] = {}
+        async for player, raw in self.redis.hscan_iter(p + "st", count=UPGRADE_CHUNK_ENTRIES):
+            value = resolve(board.operator, board.order, _decode(raw))
+            if value is not None:
+                chunk[encode_member(value[1], _text(player))] = to_zscore(value[0], board.order)
+            if len(chunk) >= UPGRADE_CHUNK_ENTRIES:
+                written += await self._add_aside(aside, chunk)
+        written += await self._add_aside(aside, chunk)
+        # one key at a time (a cluster client has no MULTI): a crash before the mark only means
+        # the next start rebuilds again, from the same state
+        if written:
+            await self.redis.rename(aside, p + "z")
+        else:
+            await self.redis.unlink(p + "z")
+        await self.redis.set(p + "enc", MEMBER_ENCODING)
+        await self.redis.incr(p + "ver")   # subscribers re-read the top
+        return written
+
+    async def _add_aside(self, key: str, chunk: dict[str, float]) -> int:
+        if not chunk:
+            return 0
+        await self.redis.zadd(key, chunk)   # type: ignore[arg-type]
+        n = len(chunk)
+        chunk.clear()
+        return n
 
     async def applied(self, board: Board) -> dict[str, int]:
         """The newest change id merged from each region (staleness: see `staleness.Feed`)."""

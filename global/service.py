@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,7 @@ from podium.redis_memory import RedisMemoryProbe
 from podium.tasks import Supervisor
 from podium.telemetry import Telemetry
 
+log = logging.getLogger("podium.global")
 
 @dataclass
 class RegionStatus:
@@ -101,6 +103,7 @@ class GlobalService:
 
     async def open(self) -> None:
         await self.boards.refresh()
+        await self._upgrade_boards()
         self.fanout = FanOut(self._read_range, self._read_players, self._read_versions, self.settings.api, self.clock)
         fanout = self.fanout
         self.supervisor.supervise("global-fan-out", lambda: fanout.run(self._stop))
@@ -110,6 +113,15 @@ class GlobalService:
         if directory is not None and directory.region_urls:
             probe_ms = self.settings.global_.directory_probe_ms
             self.supervisor.supervise("region-directory", lambda: directory.run(self._stop, probe_ms))
+
+    async def _upgrade_boards(self) -> None:
+        """Rebuilds merged boards written in an older member encoding before any merge or read
+        reaches them (a no-op on boards already marked as current)."""
+        for board in (await self.boards.all()).values():
+            rewritten = await self.store.upgrade(board)
+            if rewritten:
+                log.warning("rebuilt merged board %s (season %d) in the current member encoding: %d entries",
+                            board.id, board.season, rewritten)
 
     async def _read_range(self, board_id: str, start: int, count: int) -> list[RankedEntry]:
         page: list[RankedEntry] = await self.store.top(await self.boards.require(board_id), start, count)
