@@ -35,7 +35,7 @@ from podium.redis_server import RedisServer
 
 BOARD = "world"
 OPERATIONS = (default_operations_dir() or Path("graphql/operations")) / "global"
-DOCUMENTS = {
+DOCUMENTS: dict[str, tuple[str, dict[str, Any]]] = {
     "top100_enum": (("query($b:String!,$c:Consistency!){leaderboard(board:$b, first:100, consistency:$c)"
                     "{edges{node{rank player score precision}}}}"), {"c": "EVENTUAL"}),
     "top100": ("query($b:String!){leaderboard(board:$b, first:100){edges{node{rank player score precision}}}}",

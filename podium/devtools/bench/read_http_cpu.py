@@ -8,7 +8,8 @@ much of a core the server got; the server's own CPU per request (from /proc, use
 what the code decides and what other processes move least. The ratios `graphql / rest` per read
 (CPU per request, lower is better for the first) are the figure to compare across commits. With
 `--spy`, one more round runs with py-spy sampling the server (not counted in the figures) and the
-top frames are printed (inclusive and self shares, as `read_profile` does)."""
+top frames are printed (inclusive and self shares, as `read_profile` does). `--servers default
+uvloop` runs both servers (`podium serve --loop`) side by side, alternated target by target."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from podium.devtools.bench.read_queries import post_script
 from podium.devtools.bench.read_wrk import GRAPHQL, REST, rest_script
 from podium.devtools.bench.scenarios import _load_boards
 from podium.devtools.bench.stack import BenchStack
+
+SERVERS = {"default": [], "uvloop": ["--loop", "uvloop"]}
 
 
 def scripts(players: int) -> dict[str, tuple[str, str]]:
@@ -60,35 +63,46 @@ def main() -> None:
     parser.add_argument("--targets", nargs="*", default=None)
     parser.add_argument("--spy", action="store_true", help="one more round, py-spy sampling the server")
     parser.add_argument("--top", type=int, default=25, help="frames printed per profile")
+    parser.add_argument("--servers", nargs="*", default=["default"], choices=list(SERVERS))
     args = parser.parse_args()
     stack_module.START_TIMEOUT_S = max(stack_module.START_TIMEOUT_S, 180.0)
     all_scripts = scripts(args.players)
     targets = args.targets or list(all_scripts)
-    cpu: dict[str, list[float]] = {t: [] for t in targets}
-    rps: dict[str, list[float]] = {t: [] for t in targets}
+    keys = [(server, name) for name in targets for server in args.servers]
+    cpu: dict[tuple[str, str], list[float]] = {k: [] for k in keys}
+    rps: dict[tuple[str, str], list[float]] = {k: [] for k in keys}
     profiles: dict[str, Any] = {}
-    with BenchStack() as stack:
-        asyncio.run(_load_boards(stack.redis.url, args.players))
-        for name in targets:   # warm: prepares each document, fills the tops
-            measure(stack, *all_scripts[name], 1, 4, False)
+    stacks: dict[str, BenchStack] = {}
+    try:
+        for server in args.servers:
+            stacks[server] = BenchStack(serve_args=SERVERS[server]).start()
+            asyncio.run(_load_boards(stacks[server].redis.url, args.players))
+            for name in targets:   # warm: prepares each document, fills the tops
+                measure(stacks[server], *all_scripts[name], 1, 4, False)
         for round_no in range(args.rounds + (1 if args.spy else 0)):
-            for name in targets:
+            for server, name in keys:
                 spy = round_no == args.rounds
-                result = measure(stack, *all_scripts[name], args.seconds, args.connections, spy)
+                result = measure(stacks[server], *all_scripts[name], args.seconds, args.connections, spy)
                 if not spy:
-                    cpu[name].append(result["server_cpu_us_per_request"])
-                    rps[name].append(result["rps"])
+                    cpu[server, name].append(result["server_cpu_us_per_request"])
+                    rps[server, name].append(result["rps"])
                 if "profile" in result:
-                    profiles[name] = {k: v[:args.top] if isinstance(v, list) else v
-                                      for k, v in result["profile"].items()}
+                    profiles[f"{server} {name}"] = {k: v[:args.top] if isinstance(v, list) else v
+                                                    for k, v in result["profile"].items()}
+    finally:
+        for stack in stacks.values():
+            stack.stop()
     out: dict[str, Any] = {"unit": "server CPU µs per request (median of rounds); wrk req/s (median)"}
-    for name in targets:
-        out[name] = {"cpu_us": statistics.median(cpu[name]), "cpu_us_rounds": cpu[name],
-                     "rps": statistics.median(rps[name])}
-    for name in GRAPHQL:
-        g, r = out.get(f"graphql_{name}"), out.get(f"rest_{name}")
-        if g and r:
-            out[f"{name}_graphql_over_rest_cpu"] = round(g["cpu_us"] / r["cpu_us"], 3)
+    for server, name in keys:
+        label = name if len(args.servers) == 1 else f"{server} {name}"
+        out[label] = {"cpu_us": statistics.median(cpu[server, name]), "cpu_us_rounds": cpu[server, name],
+                      "rps": statistics.median(rps[server, name])}
+    for server in args.servers:
+        prefix = "" if len(args.servers) == 1 else f"{server} "
+        for name in GRAPHQL:
+            g, r = out.get(f"{prefix}graphql_{name}"), out.get(f"{prefix}rest_{name}")
+            if g and r:
+                out[f"{prefix}{name}_graphql_over_rest_cpu"] = round(g["cpu_us"] / r["cpu_us"], 3)
     print(json.dumps(out, indent=1))
     for name, profile in profiles.items():
         print(json.dumps({"target": name, **profile}, indent=1))
