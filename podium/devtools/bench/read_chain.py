@@ -131,8 +131,10 @@ async def measure(redis_url: str, data_dir: Path, chains: list[str], read_names:
                 for _ in range(20):
                     status, body = await call(app, makers[name]())
                     assert status == 200 and b'"errors"' not in body, body[:300]
-            per_block = max(1, requests // blocks)
-            for _ in range(blocks):
+        # blocks alternate between the reads and the chains, so every figure sees the same moments
+        per_block = max(1, requests // blocks)
+        for _ in range(blocks):
+            for name in read_names:
                 for chain, app in apps.items():
                     batch = [makers[name]() for _ in range(per_block)]
                     started = time.process_time()

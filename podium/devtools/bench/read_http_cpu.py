@@ -18,6 +18,7 @@ import asyncio
 import json
 import statistics
 from typing import Any
+from urllib.parse import urlencode
 
 from podium.devtools.bench import stack as stack_module
 from podium.devtools.bench import wrk
@@ -32,12 +33,15 @@ SERVERS = {"default": [], "uvloop": ["--loop", "uvloop"]}
 
 def scripts(players: int) -> dict[str, tuple[str, str]]:
     """Each target's (path, wrk script): the bench's GraphQL reads (top-100 with one body and with
-    distinct bodies), their REST peers and /healthz."""
+    distinct bodies, and by GET), their REST peers and /healthz."""
     out: dict[str, tuple[str, str]] = {"healthz": ("/healthz", "")}
     for name, query in GRAPHQL.items():
         out[f"graphql_{name}"] = ("", post_script(query, players))
         out[f"rest_{name}"] = ("", rest_script(REST[name], players))
     out["graphql_top100_distinct"] = ("", post_script(GRAPHQL["top100"], players, distinct=True))
+    # the same top-100 document by GET (one URL: a whole-response cache hit, like the one POST body)
+    query = urlencode({"query": GRAPHQL["top100"], "variables": json.dumps({"b": "read"}, separators=(",", ":"))})
+    out["graphql_top100_get"] = (f"/graphql?{query}", "")
     return out
 
 
