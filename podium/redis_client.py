@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import asyncio
+from collections.abc import Awaitable, Iterable
 from typing import Any, TypeAlias, TypeVar, cast
 from urllib.parse import urlparse
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.utils import HIREDIS_AVAILABLE
 
 from podium.breaker import Breakers
@@ -42,6 +45,35 @@ class CPackingConnection(aioredis.Connection):
             except (TypeError, ValueError):   # e.g. a lone surrogate: redis-py raises its own error
                 pass
         return super().pack_command(*args)
+
+    async def send_packed_command(self, command: bytes | str | Iterable[bytes], check_health: bool = True) -> None:
+        """redis-py's own, but the write is bounded by `asyncio.timeout` rather than
+        `asyncio.wait_for`, which made a task per command (with the read's bound, a fifth of a
+        one-command read's CPU in the client). Same bound, same errors, same disconnects."""
+        if not self.is_connected:
+            await self.connect_check_health(check_health=False)
+        if check_health:
+            await self.check_health()  # type: ignore[no-untyped-call]
+        try:
+            if isinstance(command, str):
+                command = command.encode()
+            if isinstance(command, bytes):
+                command = [command]
+            if self.socket_timeout:
+                async with asyncio.timeout(self.socket_timeout):
+                    await self._send_packed_command(command)
+            else:
+                await self._send_packed_command(command)
+        except TimeoutError:
+            await self.disconnect(nowait=True)
+            raise RedisTimeoutError("Timeout writing to socket") from None
+        except OSError as e:
+            await self.disconnect(nowait=True)
+            err_no, errmsg = ("UNKNOWN", e.args[0]) if len(e.args) == 1 else (e.args[0], e.args[1])
+            raise RedisConnectionError(f"Error {err_no} while writing to socket. {errmsg}.") from e
+        except BaseException:
+            await self.disconnect(nowait=True)   # a half-written command: the connection cannot be reused
+            raise
 
 
 def connect(url: str, *, cluster: bool = False, connections_max: int = 64,

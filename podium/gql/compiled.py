@@ -10,7 +10,7 @@ resolver and its leaf type's `serialize`. At run time it coerces the variables, 
 resolver (the very function Strawberry would call, with the same context) and walks the result.
 
 A plan is only ever a shortcut for a success. Compilation refuses anything it does not model
-exactly (fragments, directives, abstract types, several root fields, duplicate response keys,
+exactly (fragments, directives, abstract types, duplicate response keys,
 field extensions, a resolver not in the caller's allowlist, variables or arguments of other types
 than String, Int, Boolean, Long, enums and lists of those); at run time a variable of an unexpected JSON type, a missing required
 variable, a null where the schema forbids one, or any exception from a resolver makes the plan
@@ -99,11 +99,15 @@ class _Field:
 
 
 class Plan:
-    """One operation of one document: coerce variables, resolve the root field, build the data."""
+    """One operation of one document: coerce variables, resolve the root fields, build the data.
 
-    def __init__(self, variables: tuple[_Variable, ...], root: _Field) -> None:
+    Several root fields are resolved one after another, in document order (graphql-core gathers
+    them): a plan only answers successes, and the planned resolvers only read, so the order cannot
+    change a successful answer; the first error gives the whole request to the general path."""
+
+    def __init__(self, variables: tuple[_Variable, ...], roots: tuple[_Field, ...]) -> None:
         self.variables = variables
-        self.root = root
+        self.roots = roots
 
     def coerce(self, given: dict[str, Any]) -> dict[str, Any]:
         """The variables' values as graphql-core would coerce them (absent ones left out)."""
@@ -120,12 +124,12 @@ class Plan:
 
     async def execute(self, variables: dict[str, Any], context: Any, root_value: Any) -> dict[str, Any]:
         info = PlanInfo(context, variables)
-        root = self.root
-        value = await _call(root, root_value, info, variables)
-        completed = root.complete(value, info)
-        if root.complete_is_async:
-            completed = await completed
-        return {root.key: completed}
+        data: dict[str, Any] = {}
+        for root in self.roots:
+            value = await _call(root, root_value, info, variables) if root.resolver is not None else None
+            completed = root.complete(value, info)
+            data[root.key] = await completed if root.complete_is_async else completed
+        return data
 
 
 def _kwargs(field: _Field, variables: dict[str, Any]) -> dict[str, Any]:
@@ -171,13 +175,17 @@ class PlanCompiler:
         assert query_type is not None
         variables = tuple(self._variable(d) for d in operation.variable_definitions or ())
         declared = {v.name: v for v in variables}
-        selections = operation.selection_set.selections
-        if len(selections) != 1 or not isinstance(selections[0], FieldNode):
-            raise Unplannable("exactly one root field")
-        root = self._field(query_type, selections[0], declared)
-        if root.resolver is None:
-            raise Unplannable("the root field must have a resolver")
-        return Plan(variables, root)
+        roots: list[_Field] = []
+        for selection in operation.selection_set.selections:
+            if not isinstance(selection, FieldNode):
+                raise Unplannable("fragments")
+            root = self._field(query_type, selection, declared)
+            if root.resolver is None and root.python_name:
+                raise Unplannable("a root field must have a resolver (or be __typename)")
+            roots.append(root)
+        if not roots or len({r.key for r in roots}) != len(roots):
+            raise Unplannable("a response key selected twice (graphql-core merges them)")
+        return Plan(variables, tuple(roots))
 
     def _variable(self, definition: Any) -> _Variable:
         type_node = definition.type

@@ -65,8 +65,10 @@ async def _post_fields(request: Request, body_bytes_max: int) -> Fields | None:
     content_type = request.headers.get("content-type", "")
     if content_type.split(";", 1)[0].strip().lower() != "application/json":
         return None
-    body = await read_body(request, body_bytes_max)   # a 413 here is the general path's 413
-    request._body = body   # Starlette replays it to the general path's read
+    body = getattr(request, "_body", None)   # the one-pass entry has read it already
+    if type(body) is not bytes or len(body) > body_bytes_max:
+        body = await read_body(request, body_bytes_max)   # a 413 here is the general path's 413
+        request._body = body   # Starlette replays it to the general path's read
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:

@@ -3,12 +3,14 @@ random merged boards (ties, private boards, with and without a token) and random
 ones included, three global servers on one Redis answer the same status, body bytes and
 Cache-Control: the general path (no operation cache), the fast path (plans off) and the plans. The
 plans must also actually serve the hot reads (top-N, a page by offset, around-me, a player's entry),
-enum variables (`Consistency`) included, and leave an invalid enum value to the general path."""
+enum variables (`Consistency`) included, and both operation documents of graphql/operations/global/
+(two root fields; `contributions`), and leave an invalid enum value to the general path."""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -48,7 +50,23 @@ DOCUMENTS = [
     ("query($p:String!,$b:String!,$e:Consistency,$t:String){player(id:$p){id entry(board:$b, consistency:$e, "
      "session:$t){rank score precision errorBound}}}"),
     "query($b:String!){leaderboard(board:$b, first:2, consistency:EVENTUAL){edges{node{player}}}}",
+    # several root fields, __typename at the root, contributions with and without the entry
+    ("query($b:String!,$n:Int){__typename regions{region stale lagMs lastContact changesReceived} "
+     "leaderboard(board:$b, first:$n){stale edges{node{rank player}}} again:regions{region}}"),
+    "query($p:String!,$b:String!){player(id:$p){contributions(board:$b){region score version} id}}",
 ]
+OPERATIONS = Path(__file__).resolve().parents[2] / "graphql" / "operations" / "global"
+
+
+def _operation(name: str) -> str:
+    """An operation document of graphql/operations/global/ without its comment lines (the
+    variable drawing reads the first parenthesis)."""
+    text = (OPERATIONS / f"{name}.graphql").read_text()
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+
+
+GLOBAL_LEADERBOARD, GLOBAL_PLAYER = _operation("GlobalLeaderboard"), _operation("GlobalPlayer")
+DOCUMENTS += [GLOBAL_LEADERBOARD, GLOBAL_PLAYER]
 JSON = st.recursive(st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**64 - 1)
                     | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
@@ -67,6 +85,12 @@ def _value(name: str, board: str, players: list[str]) -> st.SearchStrategy[Any]:
         "d": st.sampled_from(["EVENTUAL", "SESSION", None, "nope", 1]),
         "e": st.sampled_from(["EVENTUAL", "SESSION", None, "STRONG", "Eventual"]),
         "t": st.sampled_from([None, "", "not-a-session-token"]),
+        # the operation documents' names
+        "board": st.sampled_from([board, board, "no-such-board", ""]),
+        "id": st.sampled_from([*players, "nobody", ""]),
+        "first": st.sampled_from([1, 3, 10, 0, 101, None]),
+        "consistency": st.sampled_from(["EVENTUAL", "SESSION", "STRONG", None, "nope"]),
+        "allowStale": st.booleans(), "session": st.sampled_from([None, "", "not-a-session-token"]),
     }
     return st.one_of(sensible[name], JSON) if name in sensible else JSON
 
@@ -145,7 +169,12 @@ def test_the_global_hot_reads_are_planned_enum_variables_included(servers: Serve
                                     (DOCUMENTS[5], {"b": board, "c": "EVENTUAL"}),
                                     (DOCUMENTS[6], {"b": board}), (DOCUMENTS[6], {"b": board, "d": "EVENTUAL", "n": 2}),
                                     (DOCUMENTS[7], {"b": board, "p": "p3", "e": "EVENTUAL"}),
-                                    (DOCUMENTS[7], {"b": board, "p": "p3"}), (DOCUMENTS[8], {"b": board})):
+                                    (DOCUMENTS[7], {"b": board, "p": "p3"}), (DOCUMENTS[8], {"b": board}),
+                                    (DOCUMENTS[9], {"b": board, "n": 2}), (DOCUMENTS[10], {"b": board, "p": "p1"}),
+                                    (GLOBAL_LEADERBOARD, {"board": board, "first": 3}),
+                                    (GLOBAL_LEADERBOARD, {"board": board, "consistency": "EVENTUAL", "allowStale": True}),
+                                    (GLOBAL_PLAYER, {"board": board, "id": "p3"}),
+                                    (GLOBAL_PLAYER, {"board": board, "id": "nobody", "consistency": "EVENTUAL"})):
             body = orjson.dumps({"query": document, "variables": variables})
             _post(client, planned, body, None)   # prepares the document
             served = plans.served

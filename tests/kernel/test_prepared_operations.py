@@ -26,7 +26,9 @@ leaf = st.just("rank")
 def fields(draw: st.DrawFn, depth: int = 0) -> str:
     name = draw(st.sampled_from(["leaderboard", "around", "players", "me", "page", "topChanged"]))
     args = draw(st.sampled_from(["", "(first: {})", "(n: {})", "(above: {}, below: {})", "(fromRank: {}, toRank: {})",
-                                 "(ids: [\"x\", \"y\"])", "(ids: $c)"]))
+                                 "(ids: [\"x\", \"y\"])", "(ids: $c)", "(above: {})", "(toRank: {})",
+                                 # variables in arguments that do not size the field (folded to constants)
+                                 "(id: $a)", "(board: $b, first: {})", "(board: $a, above: {}, id: $c)"]))
     args = args.format(*(draw(size) for _ in range(args.count("{}"))))
     inner = draw(st.lists(fields(depth + 1) if depth < 2 else leaf, min_size=1, max_size=3)) if depth < 3 else ["rank"]
     spread = " ...F" if draw(st.booleans()) else ""

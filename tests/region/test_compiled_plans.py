@@ -42,6 +42,9 @@ DOCUMENTS = [
     "query($b:String!,$f:Int!,$t:Int!){page(board:$b, fromRank:$f, toRank:$t){rank player score}}",
     "query($b:String!,$ids:[String!]!){players(ids:$ids, board:$b){rank player}}",
     "query Count($b:String!){count(board:$b)}",
+    # several root fields (each resolver sets Cache-Control), __typename at the root
+    ("query($b:String!,$p:String!){__typename count(board:$b) top:leaderboard(board:$b, first:2)"
+     "{edges{node{player}}} me:player(id:$p){rank(board:$b)}}"),
     "query($b:String!){leaderboard(board:$b, first:2){edges{node{...E}}}} fragment E on RankedEntry{rank player}",
     "query($b:String!,$k:Boolean!){leaderboard(board:$b, first:2){edges{node{rank @include(if:$k) player}}}}",
 ]
@@ -141,7 +144,7 @@ def test_plans_serve_the_hot_reads_and_give_errors_away(servers: Servers) -> Non
                                     (DOCUMENTS[5], {"b": board, "p": "p0"}), (DOCUMENTS[6], {"b": board, "f": 2, "t": 3}),
                                     (DOCUMENTS[7], {"b": board, "ids": ["p1", "nobody"]}),
                                     (DOCUMENTS[7], {"b": board, "ids": "p2"}),   # one item for a list
-                                    (DOCUMENTS[8], {"b": board})):
+                                    (DOCUMENTS[8], {"b": board}), (DOCUMENTS[9], {"b": board, "p": "p2"})):
             body = orjson.dumps({"query": document, "variables": variables})
             _post(client, planned, body, None)               # prepares the document
             served = plans.served

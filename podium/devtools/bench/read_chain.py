@@ -37,37 +37,49 @@ from podium.redis_server import RedisServer
 from podium.region.api.app import create_app
 
 CHAINS = {"general": False, "one_pass": True}
-Request = tuple[str, bytes, bytes]   # method, query string, body
+Request = tuple[str, bytes, bytes, str]   # method, query string, body, path
 
 
 def _post(query: str, players: int, distinct: bool) -> Callable[[], Request]:
     def make() -> Request:
         variables = {"b": "read", **({"p": f"p{random.randrange(players)}"} if "$p" in query or distinct else {})}
-        return "POST", b"", orjson.dumps({"query": query, "variables": variables})
+        return "POST", b"", orjson.dumps({"query": query, "variables": variables}), "/graphql"
     return make
 
 
 def _get(query: str, players: int) -> Callable[[], Request]:
     def make() -> Request:
         variables = orjson.dumps({"b": "read", "p": f"p{random.randrange(players)}"}).decode()
-        return "GET", urlencode({"query": query, "variables": variables}).encode(), b""
+        return "GET", urlencode({"query": query, "variables": variables}).encode(), b"", "/graphql"
+    return make
+
+
+def _rest(path: str, query_string: bytes, players: int) -> Callable[[], Request]:
+    """A GET of the REST peer (`%s` in PATH is a random player), as `podium bench read` sends it."""
+    def make() -> Request:
+        return "GET", query_string, b"", path.replace("%s", f"p{random.randrange(players)}")
     return make
 
 
 def reads(players: int) -> dict[str, Callable[[], Request]]:
     """Each read's request maker: every top-100 body differs (an unused random `$p`), so each is
-    executed (no whole-response cache hit) unless named `_same`."""
+    executed (no whole-response cache hit) unless named `_same`. `rest_*` are the REST peer's
+    routes and `healthz` the server's floor, through the same stack (their chain does not matter)."""
     return {"top100": _post(TOP100, players, True), "top100_same": _post(TOP100, players, False),
             "rank": _post(RANK_SCORE, players, False), "around": _post(AROUND, players, False),
-            "top100_get": _get(TOP100, players)}
+            "top100_get": _get(TOP100, players),
+            "rest_top100": _rest("/v1/boards/read/top", b"first=100", players),
+            "rest_rank": _rest("/v1/boards/read/players/%s", b"", players),
+            "rest_around": _rest("/v1/boards/read/around/%s", b"above=12&below=12", players),
+            "healthz": _rest("/healthz", b"", players)}
 
 
 async def call(app: Starlette, request: Request) -> tuple[int, bytes]:
-    method, query_string, body = request
+    method, query_string, body, path = request
     headers = [(b"host", b"bench"), (b"content-type", b"application/json"),
                (b"content-length", str(len(body)).encode())]
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-             "scheme": "http", "path": "/graphql", "raw_path": b"/graphql", "root_path": "",
+             "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
              "query_string": query_string, "headers": headers, "client": ("127.0.0.1", 40000),
              "server": ("127.0.0.1", 8080), "extensions": {}}
     sent = False
@@ -119,8 +131,10 @@ async def measure(redis_url: str, data_dir: Path, chains: list[str], read_names:
                 for _ in range(20):
                     status, body = await call(app, makers[name]())
                     assert status == 200 and b'"errors"' not in body, body[:300]
-            per_block = max(1, requests // blocks)
-            for _ in range(blocks):
+        # blocks alternate between the reads and the chains, so every figure sees the same moments
+        per_block = max(1, requests // blocks)
+        for _ in range(blocks):
+            for name in read_names:
                 for chain, app in apps.items():
                     batch = [makers[name]() for _ in range(per_block)]
                     started = time.process_time()
@@ -140,7 +154,8 @@ def main() -> None:
     parser.add_argument("--players", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=2000, help="per read and chain")
     parser.add_argument("--blocks", type=int, default=10, help="alternations between the chains")
-    parser.add_argument("--reads", nargs="*", default=["top100", "top100_same", "rank", "around", "top100_get"])
+    parser.add_argument("--reads", nargs="*", default=["top100", "top100_same", "rank", "around", "top100_get"],
+                        choices=list(reads(1)))
     parser.add_argument("--only", choices=list(CHAINS), default=None)
     args = parser.parse_args()
     chains = [args.only] if args.only else list(CHAINS)

@@ -1,5 +1,6 @@
 """CPU per GraphQL read of the global tier in process, compiled plans on against off, for documents
-with enum variables (`$c: Consistency`) and without.
+with enum variables (`$c: Consistency`) and without, and the two operation documents of
+graphql/operations/global/ (GlobalLeaderboard: two root fields; GlobalPlayer: `contributions`).
 
     python -m podium.devtools.bench.read_global --players 10000 --requests 2000
 
@@ -28,17 +29,21 @@ from starlette.applications import Starlette
 from podium.config import Settings
 from podium.devtools.bench.read_chain import call
 from podium.global_.server import apply_replicated, create_global_app
+from podium.gql.persisted import default_operations_dir
 from podium.model import Board, Operator
 from podium.redis_server import RedisServer
 
 BOARD = "world"
-DOCUMENTS = {
+OPERATIONS = (default_operations_dir() or Path("graphql/operations")) / "global"
+DOCUMENTS: dict[str, tuple[str, dict[str, Any]]] = {
     "top100_enum": (("query($b:String!,$c:Consistency!){leaderboard(board:$b, first:100, consistency:$c)"
                     "{edges{node{rank player score precision}}}}"), {"c": "EVENTUAL"}),
     "top100": ("query($b:String!){leaderboard(board:$b, first:100){edges{node{rank player score precision}}}}",
                {}),
     "entry_enum": (("query($p:String!,$b:String!,$c:Consistency){player(id:$p){entry(board:$b, consistency:$c)"
                    "{rank score precision errorBound}}}"), {"c": "EVENTUAL"}),
+    "GlobalLeaderboard": ((OPERATIONS / "GlobalLeaderboard.graphql").read_text(), {"first": 100}),
+    "GlobalPlayer": ((OPERATIONS / "GlobalPlayer.graphql").read_text(), {}),
 }
 
 
@@ -72,9 +77,11 @@ async def measure(redis_url: str, players: int, requests: int, blocks: int) -> d
         for app in apps.values():   # each process merges the same batch (idempotent): every one knows the region
             await load(app, players)
         for name, (query, extra) in DOCUMENTS.items():
-            def make(query: str = query, extra: dict[str, Any] = extra) -> tuple[str, bytes, bytes]:
-                variables = {"b": BOARD, "p": f"p{random.randrange(players)}", "u": random.randrange(10**9), **extra}
-                return "POST", b"", orjson.dumps({"query": query, "variables": variables})
+            def make(query: str = query, extra: dict[str, Any] = extra) -> tuple[str, bytes, bytes, str]:
+                player = f"p{random.randrange(players)}"   # undeclared variables are ignored (by plans too)
+                variables = {"b": BOARD, "board": BOARD, "p": player, "id": player, "u": random.randrange(10**9),
+                             **extra}
+                return "POST", b"", orjson.dumps({"query": query, "variables": variables}), "/graphql"
             for app in apps.values():
                 for _ in range(20):
                     status, body = await call(app, make())

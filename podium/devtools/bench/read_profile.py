@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,23 +64,38 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def profile(stack: BenchStack, name: str, query: str, players: int, seconds: float, connections: int) -> dict[str, Any]:
+@contextlib.contextmanager
+def spy_during(pid: int, seconds: float) -> Iterator[dict[str, Any]]:
+    """py-spy samples process `pid` for `seconds` while the block runs (0: no sampling); the dict
+    yielded is filled with the summary when the block ends (empty without py-spy)."""
     spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
-    assert stack.process is not None
+    summary: dict[str, Any] = {}
+    if not spy or seconds <= 0:
+        yield summary
+        return
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "stacks.txt"
-        sampler = (subprocess.Popen([spy, "record", "--pid", str(stack.process.pid), "--duration", str(round(seconds)),
-                                     "--rate", "200", "--format", "raw", "--output", str(out), "--nonblocking"],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) if spy else None)
+        sampler = subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(round(seconds)),
+                                    "--rate", "200", "--format", "raw", "--output", str(out), "--nonblocking"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            yield summary
+        finally:
+            sampler.wait(seconds + 30)
+        text = out.read_text() if out.exists() else ""
+        if text:
+            summary.update(summarize(text))
+
+
+def profile(stack: BenchStack, name: str, query: str, players: int, seconds: float, connections: int) -> dict[str, Any]:
+    assert stack.process is not None
+    with spy_during(stack.process.pid, seconds) as summary:
         cpu_before = cpu_seconds(stack.process.pid)
         load = wrk.run(stack.url, post_script(query, players, distinct=True), seconds=seconds,
                        connections=connections)
         load["server_cpu_ms_per_request"] = round(1000 * (cpu_seconds(stack.process.pid) - cpu_before)
                                                   / max(1, load["requests"]), 2)
-        if sampler is not None:
-            sampler.wait(seconds + 30)
-        text = out.read_text() if out.exists() else ""
-    return {"query": name, "wrk": load, "profile": summarize(text) if text else "py-spy not available"}
+    return {"query": name, "wrk": load, "profile": summary or "py-spy not available"}
 
 
 def _stack(fast_path: bool, plans: bool, one_pass: bool) -> BenchStack:

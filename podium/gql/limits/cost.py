@@ -227,5 +227,10 @@ class _Compiler:
         return cost
 
 
+# The arguments `_Estimator.multiplier` reads: a field whose variables feed none of them (a player's
+# `id: $p`, a `board: $b`) has a constant size, folded once rather than estimated per request.
+_SIZING_ARGS = frozenset({*SIZE_ARGS, "ids", "fromRank", "toRank", "above", "below"})
+
+
 def _reads_variables(node: FieldNode) -> bool:
-    return any(isinstance(arg.value, VariableNode) for arg in node.arguments or ())
+    return any(isinstance(arg.value, VariableNode) and arg.name.value in _SIZING_ARGS for arg in node.arguments or ())
