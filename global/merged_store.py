@@ -145,7 +145,7 @@ class GlobalStore:
     async def _add_aside(self, key: str, chunk: dict[str, float]) -> int:
         if not chunk:
             return 0
-        await self.redis.zadd(key, chunk)   # type: ignore[arg-type]
+        await self.redis.zadd(key, chunk)
         n = len(chunk)
         chunk.clear()
         return n
