@@ -124,9 +124,13 @@ return state
 # One chunk of one feed event's fan-out, atomic with its progress, so a crash or a replay resumes
 # where it stopped and no entry is counted twice. KEYS: progress, index, board, version (live ticks
 # read it). ARGV: delta (player points, hundredths), chunk size (entries). The index is a list of
-# (multiplier, entry) pairs. One ZINCRBY per entry: reading a group's points with ZMSCORE and
-# writing them back with one multi-member ZADD was measured to cost Redis 1.5-1.7x more CPU (the
-# scores go through string conversions twice). Returns entries updated (0 when already done).
+# (multiplier, entry) pairs. One ZINCRBY per entry, its increment passed as a string formatted
+# once per multiplier: a Lua number argument is formatted by Redis with snprintf('%.17g') on every
+# call, a fifth of the script's instructions (callgrind, docs/contests.md). Reading a group's points
+# with ZMSCORE and writing them back with one multi-member ZADD, or recomputing each team's points
+# from its players' totals in Lua, cost as much or more: ZMSCORE formats each score as a double
+# too, and Lua spent more per team on the arithmetic than the ZINCRBY calls it saved.
+# Returns entries updated (0 when already done).
 _FANOUT = """
 local pos = redis.call('GET', KEYS[1])
 if pos == 'done' then return 0 end
@@ -134,8 +138,15 @@ pos = tonumber(pos or '0')
 local n = tonumber(ARGV[2])
 local rows = redis.call('LRANGE', KEYS[2], 2 * pos, 2 * (pos + n) - 1)
 local delta = tonumber(ARGV[1])
+local call, board, by_mult = redis.call, KEYS[3], {}
 for i = 1, #rows, 2 do
-  redis.call('ZINCRBY', KEYS[3], -delta * tonumber(rows[i]), rows[i + 1])
+  local mult = rows[i]
+  local by = by_mult[mult]
+  if not by then
+    by = string.format('%.17g', -delta * tonumber(mult))
+    by_mult[mult] = by
+  end
+  call('ZINCRBY', board, by, rows[i + 1])
 end
 local got = #rows / 2
 if got < n then redis.call('SET', KEYS[1], 'done') else redis.call('SET', KEYS[1], pos + got) end
