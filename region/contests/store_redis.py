@@ -13,6 +13,9 @@ Key layout (hash tags keep one match's, and one contest's, keys in one cluster s
     ct:{C}:owners          owner → number of entries
     ct:{C}:idx:<player>    list: (multiplier, entry) pairs of the entries holding the player (frozen once indexed)
     ct:{C}:idxcur          indexing progress: "scan:<HSCAN cursor>", "rank:<board position>", "done"
+    ct:{C}:players         players with an index list; ct:{C}:pg:<player>: its list's length (entries) after
+                           each index page (a feed batch applies a page of every player's list at a time)
+    ct:{C}:bt:<batch>      a feed batch in progress: next page, its events, summed delta per player
     ct:{C}:board           zset: entry → −points (ascending = best first; equal points by entry key)
     ct:{C}:ev:<event>      fan-out progress of one feed event: next index position, or "done"
     ct:{C}:ver             the board's version: bumped by every change (live ticks read it)
@@ -156,8 +159,8 @@ return got
 
 
 # Index a locked contest, one step per call, atomic with its progress (KEYS[3]), so a crash
-# between calls resumes at the next step. KEYS: entries, board, progress. ARGV: count, the index
-# key prefix, members per command. Two passes:
+# between calls resumes at the next step. KEYS: entries, board, progress, players. ARGV: count, the index
+# key prefix, members per command, the page marks' key prefix. Two passes:
 #   "scan:<cursor>"  one HSCAN page of entries onto the board at 0 points (ZADD NX: an entry HSCAN
 #                    returns twice is added once);
 #   "rank:<pos>"     `count` board members from rank pos, in board order (all at 0 points: entry
@@ -207,6 +210,25 @@ for first = 1, #members, per do
   end
 end
 for player, args in pairs(by_player) do flush(ARGV[2] .. player, args) end
+-- Page marks: after each page, every player's list length (ct:{C}:pg:<player>), so a batch of feed
+-- events reads one page of each of its players' lists and updates each team once (feed_batch_redis).
+-- Written only by an index that began this pass with them (KEYS[4], the set of players, exists).
+if pos == 0 or redis.call('EXISTS', KEYS[4]) == 1 then
+  local page = pos / count
+  for player in pairs(by_player) do
+    if redis.call('SADD', KEYS[4], player) == 1 and page > 0 then
+      local zeros = {}
+      for i = 1, page do
+        zeros[#zeros + 1] = 0
+        if #zeros >= per then redis.call('RPUSH', ARGV[4] .. player, unpack(zeros)); zeros = {} end
+      end
+      if #zeros > 0 then redis.call('RPUSH', ARGV[4] .. player, unpack(zeros)) end
+    end
+  end
+  for _, player in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+    redis.call('RPUSH', ARGV[4] .. player, redis.call('LLEN', ARGV[2] .. player) / 2)
+  end
+end
 if #members < count then redis.call('SET', KEYS[3], 'done'); return 1 end
 redis.call('SET', KEYS[3], 'rank:' .. (pos + #members))
 return 0
@@ -362,9 +384,10 @@ class RedisContestStore:
 
     async def index_page(self, contest_id: str) -> bool:
         """Indexes the next page; True once the whole contest is indexed."""
-        keys = [contest_key(contest_id, "entries"), contest_key(contest_id, "board"), contest_key(contest_id, "idxcur")]
+        keys = [contest_key(contest_id, "entries"), contest_key(contest_id, "board"), contest_key(contest_id, "idxcur"),
+                contest_key(contest_id, "players")]
         done = await self._call(self._index(keys=keys, args=[self.index_scan_entries, contest_key(contest_id, "idx:"),
-                                                             INDEX_ZADD_MEMBERS]))
+                                                             INDEX_ZADD_MEMBERS, contest_key(contest_id, "pg:")]))
         return int(done) == 1
 
     async def fan_out(self, contest_id: str, event_id: str, player: str, delta: int) -> int:
