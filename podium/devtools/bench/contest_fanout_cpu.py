@@ -125,7 +125,7 @@ async def _cpu(redis: aioredis.Redis) -> tuple[float, float]:
 async def _fan_out(redis: aioredis.Redis, variant: str, event: str, player: str, delta: int, chunk: int,
                    use_eval: bool) -> int:
     script = FANOUT_BEFORE if variant == "before" else _FANOUT
-    args = [contest_key(variant, f"ev:{event}"), contest_key(variant, f"idx:{player}"),
+    args: list[str | int] = [contest_key(variant, f"ev:{event}"), contest_key(variant, f"idx:{player}"),
             contest_key(variant, "board"), contest_key(variant, "ver"), delta, chunk]
     sha = await redis.script_load(script)
     total = 0
