@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
-from podium.region.contests.feed_apply import apply_event, ready_contests
+from podium.region.contests.feed_apply import apply_events, ready_contests
 from podium.region.contests.joins import JoinLimits, Joins
 from podium.region.contests.joins_redis import RedisJoins
 from podium.region.contests.ledger import PostResult, Transaction, transfer
@@ -172,21 +172,26 @@ class ContestService:
         if not isinstance(events, list) or not 1 <= len(events) <= FEED_EVENTS_MAX:
             raise BadUserInput(f"events must be a list of 1-{FEED_EVENTS_MAX} events")
         results: list[dict[str, Any]] = []
-        accepted: list[FeedRecord] = []
+        accepted: list[tuple[dict[str, Any], FeedRecord]] = []
         for i, doc in enumerate(events):
             try:
                 record = await self._scored(FeedEvent.from_dict(doc))
-                if self.sink is not None:
-                    accepted.append(record)
-                    results.append({"index": i, "id": record.event, "status": "accepted"})
-                    continue
-                updated = await apply_event(self.store, record.match, record.event, record.player, record.delta)
-                results.append({"index": i, "id": record.event, "status": "applied" if updated else "unchanged",
-                                "entries_updated": updated})
+                results.append({"index": i, "id": record.event, "status": "accepted"})
+                accepted.append((results[-1], record))
             except (BadUserInput, NotFound, Conflict) as exc:
                 results.append({"index": i, "status": "rejected", "code": exc.code, "reason": exc.message})
-        if self.sink is not None and accepted:
-            await self.sink.put_records(accepted)     # Unavailable: 503, the whole batch is retried (ids dedup)
+        if self.sink is not None:
+            if accepted:     # Unavailable: 503, the whole batch is retried (ids dedup)
+                await self.sink.put_records([record for _, record in accepted])
+            return results
+        # Applied together per match: one pass per contest page for all of them (feed_batch_redis).
+        by_match: dict[str, list[tuple[dict[str, Any], FeedRecord]]] = {}
+        for pair in accepted:
+            by_match.setdefault(pair[1].match, []).append(pair)
+        for match_id, pairs in by_match.items():
+            counts = await apply_events(self.store, match_id, [(r.event, r.player, r.delta) for _, r in pairs])
+            for (result, _), n in zip(pairs, counts, strict=True):
+                result.update(status="applied" if n else "unchanged", entries_updated=n)
         return results
 
     async def _scored(self, event: FeedEvent) -> FeedRecord:

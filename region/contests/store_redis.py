@@ -13,6 +13,9 @@ Key layout (hash tags keep one match's, and one contest's, keys in one cluster s
     ct:{C}:owners          owner → number of entries
     ct:{C}:idx:<player>    list: (multiplier, entry) pairs of the entries holding the player (frozen once indexed)
     ct:{C}:idxcur          indexing progress: "scan:<HSCAN cursor>", "rank:<board position>", "done"
+    ct:{C}:players         players with an index list; ct:{C}:pg:<player>: its list's length (entries) after
+                           each index page (a feed batch applies a page of every player's list at a time)
+    ct:{C}:bt:<batch>      a feed batch in progress: next page, its events, summed delta per player
     ct:{C}:board           zset: entry → −points (ascending = best first; equal points by entry key)
     ct:{C}:ev:<event>      fan-out progress of one feed event: next index position, or "done"
     ct:{C}:ver             the board's version: bumped by every change (live ticks read it)
@@ -124,9 +127,13 @@ return state
 # One chunk of one feed event's fan-out, atomic with its progress, so a crash or a replay resumes
 # where it stopped and no entry is counted twice. KEYS: progress, index, board, version (live ticks
 # read it). ARGV: delta (player points, hundredths), chunk size (entries). The index is a list of
-# (multiplier, entry) pairs. One ZINCRBY per entry: reading a group's points with ZMSCORE and
-# writing them back with one multi-member ZADD was measured to cost Redis 1.5-1.7x more CPU (the
-# scores go through string conversions twice). Returns entries updated (0 when already done).
+# (multiplier, entry) pairs. One ZINCRBY per entry, its increment passed as a string formatted
+# once per multiplier: a Lua number argument is formatted by Redis with snprintf('%.17g') on every
+# call, a fifth of the script's instructions (callgrind, docs/contests.md). Reading a group's points
+# with ZMSCORE and writing them back with one multi-member ZADD, or recomputing each team's points
+# from its players' totals in Lua, cost as much or more: ZMSCORE formats each score as a double
+# too, and Lua spent more per team on the arithmetic than the ZINCRBY calls it saved.
+# Returns entries updated (0 when already done).
 _FANOUT = """
 local pos = redis.call('GET', KEYS[1])
 if pos == 'done' then return 0 end
@@ -134,8 +141,15 @@ pos = tonumber(pos or '0')
 local n = tonumber(ARGV[2])
 local rows = redis.call('LRANGE', KEYS[2], 2 * pos, 2 * (pos + n) - 1)
 local delta = tonumber(ARGV[1])
+local call, board, by_mult = redis.call, KEYS[3], {}
 for i = 1, #rows, 2 do
-  redis.call('ZINCRBY', KEYS[3], -delta * tonumber(rows[i]), rows[i + 1])
+  local mult = rows[i]
+  local by = by_mult[mult]
+  if not by then
+    by = string.format('%.17g', -delta * tonumber(mult))
+    by_mult[mult] = by
+  end
+  call('ZINCRBY', board, by, rows[i + 1])
 end
 local got = #rows / 2
 if got < n then redis.call('SET', KEYS[1], 'done') else redis.call('SET', KEYS[1], pos + got) end
@@ -145,8 +159,8 @@ return got
 
 
 # Index a locked contest, one step per call, atomic with its progress (KEYS[3]), so a crash
-# between calls resumes at the next step. KEYS: entries, board, progress. ARGV: count, the index
-# key prefix, members per command. Two passes:
+# between calls resumes at the next step. KEYS: entries, board, progress, players. ARGV: count, the index
+# key prefix, members per command, the page marks' key prefix. Two passes:
 #   "scan:<cursor>"  one HSCAN page of entries onto the board at 0 points (ZADD NX: an entry HSCAN
 #                    returns twice is added once);
 #   "rank:<pos>"     `count` board members from rank pos, in board order (all at 0 points: entry
@@ -196,6 +210,25 @@ for first = 1, #members, per do
   end
 end
 for player, args in pairs(by_player) do flush(ARGV[2] .. player, args) end
+-- Page marks: after each page, every player's list length (ct:{C}:pg:<player>), so a batch of feed
+-- events reads one page of each of its players' lists and updates each team once (feed_batch_redis).
+-- Written only by an index that began this pass with them (KEYS[4], the set of players, exists).
+if pos == 0 or redis.call('EXISTS', KEYS[4]) == 1 then
+  local page = pos / count
+  for player in pairs(by_player) do
+    if redis.call('SADD', KEYS[4], player) == 1 and page > 0 then
+      local zeros = {}
+      for i = 1, page do
+        zeros[#zeros + 1] = 0
+        if #zeros >= per then redis.call('RPUSH', ARGV[4] .. player, unpack(zeros)); zeros = {} end
+      end
+      if #zeros > 0 then redis.call('RPUSH', ARGV[4] .. player, unpack(zeros)) end
+    end
+  end
+  for _, player in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+    redis.call('RPUSH', ARGV[4] .. player, redis.call('LLEN', ARGV[2] .. player) / 2)
+  end
+end
 if #members < count then redis.call('SET', KEYS[3], 'done'); return 1 end
 redis.call('SET', KEYS[3], 'rank:' .. (pos + #members))
 return 0
@@ -351,9 +384,10 @@ class RedisContestStore:
 
     async def index_page(self, contest_id: str) -> bool:
         """Indexes the next page; True once the whole contest is indexed."""
-        keys = [contest_key(contest_id, "entries"), contest_key(contest_id, "board"), contest_key(contest_id, "idxcur")]
+        keys = [contest_key(contest_id, "entries"), contest_key(contest_id, "board"), contest_key(contest_id, "idxcur"),
+                contest_key(contest_id, "players")]
         done = await self._call(self._index(keys=keys, args=[self.index_scan_entries, contest_key(contest_id, "idx:"),
-                                                             INDEX_ZADD_MEMBERS]))
+                                                             INDEX_ZADD_MEMBERS, contest_key(contest_id, "pg:")]))
         return int(done) == 1
 
     async def fan_out(self, contest_id: str, event_id: str, player: str, delta: int) -> int:

@@ -29,6 +29,7 @@ ADAPTERS = frozenset({
     "region/contests/store_redis.py",
     "region/contests/joins_redis.py",
     "region/contests/settlement_outbox_redis.py",
+    "region/contests/feed_batch_redis.py",
     "region/trending/store_redis.py",
     "region/trending/sketch_compaction_redis.py",
     "region/trending/ship_redis.py",
