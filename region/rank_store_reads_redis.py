@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from podium.region.rank_store_lua import RedisScriptsBase
-from podium.region.rank_store_lua import text as _text
+from podium.region.rank_store_shared import RedisScriptsBase
+from podium.region.rank_store_shared import text as _text
 
 from podium.keys import keys_of
 from podium.model import Board, RankCursor, RankedEntry

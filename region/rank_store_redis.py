@@ -2,25 +2,24 @@
 
 This module holds the store's writes (score applies, loads, rebuilds' build-aside and swap, clears)
 and its construction; the reads are in `rank_store_reads_redis.py`, player removal, bans and the
-quarantine stream in `rank_store_moderation_redis.py`, what they share in `rank_store_lua.py`."""
+quarantine stream in `rank_store_moderation_redis.py`, what they share in `rank_store_shared.py`."""
 
 from __future__ import annotations
 
 import contextlib
 import secrets
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
+from importlib import resources
 from itertools import chain, islice
 from operator import attrgetter
 from typing import Any
 
 from podium.region.history.store import history_key
 from podium.region.rank_store import ApplyOutcome, RankStore
-from podium.region.rank_store_lua import lua as _lua
-from podium.region.rank_store_lua import lua_with_index
-from podium.region.rank_store_lua import text as _text
 from podium.region.rank_store_moderation_redis import RedisRankModeration
 from podium.region.rank_store_reads_redis import RedisRankReads
 from podium.region.rank_store_reply import AppliedLog, outcomes
+from podium.region.rank_store_shared import text as _text
 from redis.exceptions import RedisError
 from redis.typing import EncodableT
 
@@ -65,6 +64,15 @@ def fast_hash(player: str) -> int:
     """The player index's bucket hash, as index.lua's ix_fast_hash computes it (int.from_bytes runs in C)."""
     h = int.from_bytes(_IX_HASH_PREFIX + player.encode(), "big") % _IX_HASH_PRIME
     return h * _IX_HASH_MIX % _IX_HASH_PRIME * _IX_HASH_MIX % _IX_HASH_PRIME
+
+
+def _lua(name: str) -> str:
+    return resources.files("podium").joinpath(f"lua/{name}.lua").read_text()
+
+
+def lua_with_index(name: str) -> str:
+    """A script that finds members through the player index: index.lua's helpers come first."""
+    return _lua("index") + "\n" + _lua(name)
 
 
 @translate_store_errors("the rank store (Redis)")

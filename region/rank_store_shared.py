@@ -1,24 +1,14 @@
 """What the Redis rank store's parts share (region/rank_store_redis.py and the read and moderation
-parts it is made of): the Lua sources, and the state each part reaches through `self`."""
+parts it is made of): the state each part reaches through `self`, and reply text decoding."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib import resources
 from typing import Any
 
 from podium.config import IngestLimits
 from podium.model import Board
 from podium.redis_client import AnyRedis
-
-
-def lua(name: str) -> str:
-    return resources.files("podium").joinpath(f"lua/{name}.lua").read_text()
-
-
-def lua_with_index(name: str) -> str:
-    """A script that finds members through the player index: index.lua's helpers come first."""
-    return lua("index") + "\n" + lua(name)
 
 
 def text(value: bytes | str) -> str:
