@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 DEMO_BOARD = "arena"
 DEMO_STREAM = "map_played"     # the demo's trending stream (see podium.devtools.demo)
 DEMO_KEY_ID = "demo-game-server"
+WRITER_NICE = 10   # the history writer process yields the CPU to the region (podium.devtools.stack_writer)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -182,8 +183,8 @@ async def _main(settings: Settings, demo: bool, console: Console, redis_server: 
         # a killed embedded redis-server is restarted (reloading its AOF); see redis_server.keep_alive
         supervisor.supervise("embedded-redis", lambda: keep_alive(redis_server, stop))
     if settings.history.enabled and settings.history.writer_placement == "separate":
-        writer = WriterProcess(writer_env(settings), settings.data_dir / "history-writer.log")
-        supervisor.supervise("history-writer-process", lambda: keep_writer(writer, stop))
+        writer = WriterProcess(writer_env(settings), settings.data_dir / "history-writer.log", nice=WRITER_NICE)
+        supervisor.supervise("history-writer-process", lambda: _writer_once_ready(base, writer, stop))
         console.print(f"  history writer     : its own process (log {writer.log_path})")
     if demo:
         from podium.devtools.demo import run_demo
@@ -200,6 +201,22 @@ async def _main(settings: Settings, demo: bool, console: Console, redis_server: 
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await supervisor.close()
+
+
+async def _writer_once_ready(base: str, writer: WriterProcess, stop: asyncio.Event) -> None:
+    """The history writer process, started once the region answers /readyz: the backlog can wait a
+    few seconds, and the two would otherwise share the CPU while both import at start-up."""
+    import httpx
+
+    async with httpx.AsyncClient(timeout=2) as http:
+        while not stop.is_set():
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get(f"{base}/readyz")).status_code == 200:
+                    break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.2)
+    if not stop.is_set():
+        await keep_writer(writer, stop)
 
 
 def run_multi_region(args: argparse.Namespace, console: Console) -> int:

@@ -47,6 +47,10 @@ class WriterProcess:
     python: str = sys.executable
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    # CPU priority below the serving process's (os.nice increment): on a small machine the writer
+    # yields the CPU to the requests and catches up when they leave it some (a full backlog still
+    # refuses batches, never drops them)
+    nice: int = 0
 
     @property
     def alive(self) -> bool:
@@ -63,10 +67,15 @@ class WriterProcess:
             self.process = subprocess.Popen(
                 [self.python, "-m", "podium", "history-writer"], env=self.env, stdin=subprocess.DEVNULL,
                 stdout=out, stderr=subprocess.STDOUT, cwd=self.log_path.parent,
-                preexec_fn=_die_with_parent)  # noqa: PLW1509 - only the parent-death signal
+                preexec_fn=self._in_child)  # noqa: PLW1509 - only nice and the parent-death signal
         finally:
             out.close()
         self.starts += 1
+
+    def _in_child(self) -> None:
+        if self.nice:
+            os.nice(self.nice)
+        _die_with_parent()
 
     def stop(self) -> None:
         proc, self.process = self.process, None
