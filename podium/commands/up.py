@@ -26,7 +26,7 @@ from podium.devtools.local_run import (
     remove_env,
     write_env,
 )
-from podium.devtools.stack import StackFailed
+from podium.devtools.stack import WRITER_NICE, StackFailed
 from podium.devtools.stack_writer import WriterProcess, keep_writer, writer_env
 from podium.redis_server import RedisServer, free_port, keep_alive
 from podium.region.api.app import create_app
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 DEMO_BOARD = "arena"
 DEMO_STREAM = "map_played"     # the demo's trending stream (see podium.devtools.demo)
 DEMO_KEY_ID = "demo-game-server"
-WRITER_NICE = 10   # the history writer process yields the CPU to the region (podium.devtools.stack_writer)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

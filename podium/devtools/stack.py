@@ -19,6 +19,7 @@ from podium.processes import stop_process, wait_ready
 from podium.redis_server import RedisServer, free_port
 
 READY_TIMEOUT_S = 90.0   # a cold start imports for seconds; a loaded machine is slower still
+WRITER_NICE = 10         # a region's history writer process yields the CPU to the servers (stack_writer)
 
 
 class StackFailed(RuntimeError):
@@ -98,12 +99,15 @@ class Stack:
             global_url = self.global_node.url
             for node in self.nodes:
                 self._spawn(node, global_url)
-                if node.role == "region" and self.separate_history_writers:
-                    writer = self.writers[node.name] = WriterProcess(
-                        self._env(node, global_url), self.data_dir / node.name / "history-writer.log", self.python)
-                    writer.spawn()
             for node in self.nodes:
                 self._wait_ready(node)
+            # once the nodes serve (they would share the CPU while importing), below their priority
+            for node in self.nodes:
+                if node.role == "region" and self.separate_history_writers:
+                    writer = self.writers[node.name] = WriterProcess(
+                        self._env(node, global_url), self.data_dir / node.name / "history-writer.log", self.python,
+                        nice=WRITER_NICE)
+                    writer.spawn()
         except BaseException:
             self.stop()
             raise
