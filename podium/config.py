@@ -144,6 +144,10 @@ class HistorySettings(BaseModel):
     redis_loss_check_ms: int = 1000          # how often a region checks that Redis still holds its data
     rebuild_lease_ms: int = 60_000           # a rebuild's lock lapses after this unless renewed (a dead rebuilder frees the board)
     rebuild_settle_ms: int = 1500            # after locking, wait for every process to see it (board registry refresh) before reading
+    # where the backlog is drained into the warm store: "in_process" (a thread of the serving process and
+    # of the stream worker) or "separate" (`podium history-writer`, its own process; `podium up` runs it)
+    writer_placement: Literal["in_process", "separate"] = "in_process"
+    backlog_check_ms: int = Field(default=1000, gt=0)   # how often a region reads its backlog's length and age (/readyz, metrics)
 
 
 class GlobalSettings(BaseModel):

@@ -124,12 +124,15 @@ def metrics_response(telemetry: Telemetry) -> Response:
     return Response(telemetry.prometheus_text(), media_type=PROMETHEUS_TEXT)
 
 
-def readiness(store_ok: bool, supervisor: Supervisor, breakers: Breakers) -> Response:
+def readiness(store_ok: bool, supervisor: Supervisor, breakers: Breakers,
+              details: Mapping[str, Any] | None = None) -> Response:
     """Ready when the tier's Redis answers (`store_ok`, from its adapter's probe) and no supervised
     loop has given up; every loop's state and every circuit breaker's are listed (a loop backing off,
-    or an open breaker of another dependency, is reported but does not unready the process)."""
+    or an open breaker of another dependency, is reported but does not unready the process), and
+    `details` (e.g. the region's history backlog) as further fields."""
     failed = supervisor.failed()
     status = "ready" if store_ok and not failed else (
         "redis unreachable" if not store_ok else "loops failed: " + ", ".join(failed))
-    return json_response({"status": status, "loops": supervisor.report(), "breakers": breakers.report()},
+    return json_response({"status": status, "loops": supervisor.report(), "breakers": breakers.report(),
+                          **(details or {})},
                          200 if store_ok and not failed else 503)

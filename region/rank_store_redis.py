@@ -1,4 +1,8 @@
-"""RankStore on Redis sorted sets (single node or Redis Cluster); writes go through Lua (EVALSHA)."""
+"""RankStore on Redis sorted sets (single node or Redis Cluster); writes go through Lua (EVALSHA).
+
+This module holds the store's writes (score applies, loads, rebuilds' build-aside and swap, clears)
+and its construction; the reads are in `rank_store_reads_redis.py`, player removal, bans and the
+quarantine stream in `rank_store_moderation_redis.py`, what they share in `rank_store_shared.py`."""
 
 from __future__ import annotations
 
@@ -11,8 +15,11 @@ from operator import attrgetter
 from typing import Any
 
 from podium.region.history.store import history_key
-from podium.region.rank_store import ApplyOutcome, QuarantinedEntry, RankStore
+from podium.region.rank_store import ApplyOutcome, RankStore
+from podium.region.rank_store_moderation_redis import RedisRankModeration
+from podium.region.rank_store_reads_redis import RedisRankReads
 from podium.region.rank_store_reply import AppliedLog, outcomes
+from podium.region.rank_store_shared import text as _text
 from redis.exceptions import RedisError
 from redis.typing import EncodableT
 
@@ -20,17 +27,16 @@ from podium.config import IngestLimits
 from podium.errors import Unavailable
 from podium.invariant import invariant
 from podium.keys import BoardKeys, keys_of
-from podium.model import ACHIEVED_AT_MAX_MS, Board, RankCursor, RankedEntry, ScoreEntry, SortOrder
+from podium.model import ACHIEVED_AT_MAX_MS, Board, ScoreEntry, SortOrder
 from podium.ranking import (
     TS_KEY_WIDTH,
     decode_legacy_member,
-    decode_member,
     encode_member,
     from_zscore,
     to_zscore,
     ts_key,
 )
-from podium.redis_client import AnyRedis, members, scored_members, stream_entries, stream_max_before
+from podium.redis_client import AnyRedis, members, scored_members
 from podium.store_errors import translate_store_errors
 from podium.trace_context import current_traceparent
 
@@ -69,12 +75,8 @@ def lua_with_index(name: str) -> str:
     return _lua("index") + "\n" + _lua(name)
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 @translate_store_errors("the rank store (Redis)")
-class RedisRankStore:
+class RedisRankStore(RedisRankReads, RedisRankModeration):
     def __init__(self, redis: AnyRedis, limits: IngestLimits | None = None, *,
                  history_backlog_max: int | None = None) -> None:
         """`history_backlog_max`: with history on, accepted entries go to the board's history
@@ -83,7 +85,7 @@ class RedisRankStore:
         self.limits = limits or IngestLimits()
         self.history_backlog_max = history_backlog_max
         # Called with a board id before every write this store makes (in-memory tops drop it).
-        self.on_write: Callable[[str], None] | None = None
+        self.on_write: Callable[[str], None] | None = None   # see RedisScriptsBase
         self._apply = redis.register_script(lua_with_index("apply"))
         self._read_players = redis.register_script(lua_with_index("read_players"))
         self._around = redis.register_script(lua_with_index("around"))
@@ -92,13 +94,6 @@ class RedisRankStore:
         self._replace = redis.register_script(lua_with_index("replace"))
         self._load = redis.register_script(lua_with_index("load"))
         self._clear = redis.register_script(lua_with_index("clear"))
-
-    def _writing(self, board: Board) -> None:
-        if self.on_write is not None:
-            self.on_write(board.id)
-
-    async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
-        return await script(keys=keys, args=args)
 
     async def apply(
         self,
@@ -168,52 +163,6 @@ class RedisRankStore:
             raise Unavailable(f"the history backlog of {board.id!r} is full (the warm store is behind); retry shortly",
                               retryAfter=5.0)
         return list(raw)
-
-    @staticmethod
-    def _rows(board: Board, flat: Sequence[Any], first_rank: int) -> list[RankedEntry]:
-        rows = []
-        for j, i in enumerate(range(0, len(flat), 2)):
-            ts, player = decode_member(flat[i])
-            rows.append(RankedEntry(first_rank + j, player, from_zscore(float(flat[i + 1]), board.order), ts))
-        return rows
-
-    async def range(self, board: Board, start: int, count: int) -> list[RankedEntry]:
-        if count <= 0 or start < 0:
-            return []
-        raw = scored_members(await self.redis.zrange(keys_of(board).zset, start, start + count - 1, withscores=True))
-        return [
-            RankedEntry(start + j + 1, *_player_ts(member, board, score))
-            for j, (member, score) in enumerate(raw)
-        ]
-
-    async def after(self, board: Board, cursor: RankCursor, count: int) -> list[RankedEntry]:
-        if count <= 0:
-            return []
-        zscore = to_zscore(cursor.score, board.order)
-        member = encode_member(cursor.achieved_at_ms, cursor.player)
-        raw = await self._call(self._after, [keys_of(board).zset], [zscore, member, count])
-        return self._rows(board, raw[1:], int(raw[0]))
-
-    async def players(self, board: Board, players: Sequence[str]) -> list[RankedEntry | None]:
-        if not players:
-            return []
-        k = keys_of(board)
-        raw = await self._call(self._read_players, [k.zset, k.index], list(players))
-        out: list[RankedEntry | None] = []
-        for j, player in enumerate(players):
-            rank, zs, ts = int(raw[3 * j]), _text(raw[3 * j + 1]), int(raw[3 * j + 2])
-            out.append(RankedEntry(rank, player, from_zscore(float(zs), board.order), ts) if rank else None)
-        return out
-
-    async def around(self, board: Board, player: str, above: int, below: int) -> list[RankedEntry]:
-        k = keys_of(board)
-        raw = await self._call(self._around, [k.zset, k.index], [player, max(0, above), max(0, below)])
-        if not raw:
-            return []
-        return self._rows(board, raw[1:], int(raw[0]))
-
-    async def count(self, board: Board) -> int:
-        return int(await self.redis.zcard(keys_of(board).zset))
 
     async def load(self, board: Board, entries: Iterable[tuple[str, int, int]]) -> int:
         self._writing(board)
@@ -325,44 +274,12 @@ class RedisRankStore:
                 return
             start += LOAD_CHUNK_ENTRIES
 
-    async def remove_player(self, board: Board, player: str) -> bool:
-        self._writing(board)
-        k = keys_of(board)
-        return bool(await self._call(self._remove, [k.zset, k.index, k.changes], [player, self.limits.changes_len_max]))
-
-    async def ban(self, board: Board, player: str) -> None:
-        self._writing(board)
-        await self.redis.sadd(keys_of(board).banned, player)
-        await self.remove_player(board, player)
-
     async def clear(self, board: Board) -> None:
         self._writing(board)
         k = keys_of(board)
         raw = await self._call(self._clear, [k.zset, k.index, k.changes, k.legacy_index],
                                [f"{k.index}:{secrets.token_hex(6)}"])
         await self._drop_buckets(_text(raw[0]), int(raw[1]))
-
-    async def quarantined(self, board: Board, count: int, before: str | None = None) -> list[QuarantinedEntry]:
-        end = stream_max_before(before)
-        rows = stream_entries(await self.redis.xrevrange(keys_of(board).quarantine, max=end, count=count)) if end else []
-        return [_quarantined(entry_id, fields) for entry_id, fields in rows]
-
-    async def quarantined_entry(self, board: Board, entry_id: str) -> QuarantinedEntry | None:
-        """One quarantined entry by its stream id (`entry_id` must be a stream id), or None."""
-        rows = stream_entries(await self.redis.xrange(keys_of(board).quarantine, min=entry_id, max=entry_id))
-        return _quarantined(rows[0][0], rows[0][1]) if rows else None
-
-    async def drop_quarantined(self, board: Board, entry_id: str) -> None:
-        await self.redis.xdel(keys_of(board).quarantine, entry_id)
-
-    async def unban(self, board: Board, player: str) -> bool:
-        """Lift a ban (the entry removed by the ban stays removed); whether the player was banned."""
-        return bool(await self.redis.srem(keys_of(board).banned, player))
-
-    async def version(self, board: Board) -> str:
-        """The newest change-stream id of the board ("-": none): the board changed iff it moved."""
-        last = stream_entries(await self.redis.xrevrange(keys_of(board).changes, count=1))
-        return _text(last[0][0]) if last else "-"
 
     async def applied_offsets(self, board: Board, partitions: Sequence[str]) -> list[int | None]:
         """`applied_offset` of several partitions, in one HMGET."""
@@ -376,11 +293,6 @@ class RedisRankStore:
         stored = await self.redis.hget(keys_of(board).offsets, partition)
         return None if stored is None else int(stored)
 
-    async def quarantine(self, board: Board, fields: dict[str, str], len_max: int) -> None:
-        """Adds an entry the stream worker's anti-cheat held back to the board's quarantine stream."""
-        await self.redis.xadd(keys_of(board).quarantine, fields,  # type: ignore[arg-type]
-                              maxlen=len_max, approximate=True)
-
     async def ping(self) -> bool:
         try:
             return bool(await self.redis.ping())
@@ -389,13 +301,6 @@ class RedisRankStore:
 
     def keys(self, board: Board) -> BoardKeys:
         return keys_of(board)
-
-
-def _quarantined(entry_id: Any, fields: Any) -> QuarantinedEntry:
-    f = {_text(a): _text(b) for a, b in (fields or {}).items()}
-    return QuarantinedEntry(id=_text(entry_id), player=f.pop("player"), score=int(f.pop("score")),
-                            achieved_at_ms=int(f.pop("ts"), 16), event_id=f.pop("event"), reason=f.pop("reason"),
-                            detail=f)
 
 
 async def _chunks(rows: AsyncIterable[tuple[str, int, int]] | Iterable[tuple[str, int, int]],
@@ -414,11 +319,6 @@ async def _chunks(rows: AsyncIterable[tuple[str, int, int]] | Iterable[tuple[str
         return
     if chunk:
         yield chunk
-
-
-def _player_ts(member: bytes | str, board: Board, zscore: float) -> tuple[str, int, int]:
-    ts, player = decode_member(member)
-    return player, from_zscore(zscore, board.order), ts
 
 
 _: type[RankStore] = RedisRankStore

@@ -16,6 +16,7 @@ from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Observation
 from podium.region.admin import BoardAdmin
+from podium.region.history.backlog_monitor import HistoryBacklogMonitor
 from podium.region.history.factory import snapshot_dir
 from podium.region.history.store import HistoryStore
 from podium.region.history.writer import HistoryWriter
@@ -88,6 +89,7 @@ class RegionService:
     history: HistoryStore | None = None
     history_writer: HistoryWriter | None = None
     rebuilder: Rebuilder | None = None
+    history_backlog: HistoryBacklogMonitor | None = None   # its length and age (/readyz), wherever the writer runs
     trending: TrendingService | None = None          # top-K events over time ranges (region/trending)
     replication: Replication | None = None           # None: no global tier configured
     # Runtime state, made in open().
@@ -189,8 +191,11 @@ class RegionService:
         h = self.settings.history
         for board in self.boards.cached().values():
             await history.save_board(board)   # boards made before history was on, or while it was down
-        assert self.history_writer is not None and self.rebuilder is not None
-        self.history_writer.start(self.supervisor)
+        assert self.rebuilder is not None
+        if self.history_writer is not None:   # None: `podium history-writer` drains it (writer_placement=separate)
+            self.history_writer.start(self.supervisor)
+        if self.history_backlog is not None:
+            self.history_backlog.start(self.supervisor)
         if h.snapshot_interval_s > 0:
             self.snapshots = SnapshotScheduler(history, self.reads.standings, lambda: sorted(self.boards.cached()),
                                                self.clock, h.snapshot_interval_s, snapshot_dir(self.settings),
@@ -280,6 +285,8 @@ class RegionService:
             await self.snapshots.stop()
         if self.history_writer is not None:
             await self.history_writer.close(self.settings.history.close_drain_ms_max / 1000)
+        if self.history_backlog is not None:
+            self.history_backlog.stop()
         await self.supervisor.close()
         if self.history is not None:
             await self.history.close()

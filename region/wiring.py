@@ -11,6 +11,8 @@ from typing import NamedTuple
 
 from opentelemetry.metrics import CallbackOptions, Observation
 from podium.region.admin import BoardAdmin
+from podium.region.history.backlog_monitor import HistoryBacklogMonitor
+from podium.region.history.backlog_redis import RedisHistoryBacklog
 from podium.region.history.factory import build_history_store, history_writer, rank_store, snapshot_dir
 from podium.region.history.store import HistoryStore
 from podium.region.history.store_breaker import BreakerHistoryStore
@@ -38,6 +40,7 @@ from podium.breaker import Breakers
 from podium.clock import Clock, SystemClock
 from podium.config import Settings
 from podium.errors import Unavailable
+from podium.model import Board
 from podium.rate_limit import TokenBuckets
 from podium.redis_client import AnyRedis, connect
 from podium.redis_memory import RedisMemoryProbe
@@ -48,8 +51,9 @@ from podium.telemetry import Telemetry
 
 class History(NamedTuple):
     store: HistoryStore
-    writer: HistoryWriter
+    writer: HistoryWriter | None      # None: `podium history-writer` drains the backlog (writer_placement=separate)
     rebuilder: Rebuilder
+    backlog: HistoryBacklogMonitor
 
 
 def build_region(settings: Settings, clock: Clock | None = None, redis: AnyRedis | None = None) -> RegionService:
@@ -87,7 +91,7 @@ def build_region(settings: Settings, clock: Clock | None = None, redis: AnyRedis
         memory=RedisMemoryProbe(redis, telemetry.provider.get_meter("podium"), settings.metrics, live.board_keys),
         telemetry=telemetry, supervisor=supervisor, breakers=breakers,
         history=history.store if history else None, history_writer=history.writer if history else None,
-        rebuilder=history.rebuilder if history else None,
+        rebuilder=history.rebuilder if history else None, history_backlog=history.backlog if history else None,
         trending=build_trending(settings, redis, clock, breakers),
         replication=_replication(settings, clock, redis, boards, breakers, telemetry))
     boards.on_change = service.board_changed
@@ -128,18 +132,31 @@ def _history(settings: Settings, clock: Clock, redis: AnyRedis, store: RedisRank
     if warm is None:
         return None
     h = settings.history
-    writer = history_writer(settings, warm, redis, boards, breakers)
+    writer = history_writer(settings, warm, redis, boards, breakers) if h.writer_placement == "in_process" else None
+
+    async def all_boards() -> list[Board]:
+        return list((await boards.all()).values())
+
+    monitor = HistoryBacklogMonitor(RedisHistoryBacklog(redis, "monitor", h.backlog_claim_idle_ms), all_boards,
+                                    clock, placement=h.writer_placement, check_ms=h.backlog_check_ms)
 
     def backlog(options: CallbackOptions) -> list[Observation]:
-        return [Observation(writer.backlog_size)]
+        return [Observation(monitor.entries)]
 
-    telemetry.provider.get_meter("podium").create_observable_gauge(
-        "podium_history_backlog_entries", callbacks=[backlog],
-        description="Apply calls whose scores wait for the warm store (as of the last check)")
+    def age(options: CallbackOptions) -> list[Observation]:
+        return [Observation(monitor.age_ms)]
+
+    meter = telemetry.provider.get_meter("podium")
+    meter.create_observable_gauge("podium_history_backlog_entries", callbacks=[backlog],
+                                  description="Apply calls whose scores wait for the warm store (as of the last check)")
+    meter.create_observable_gauge("podium_history_backlog_age", callbacks=[age], unit="ms",
+                                  description="Age of the oldest apply call whose scores wait for the warm store")
+    # a rebuild first waits for the backlog to reach the warm store, whichever process drains it
+    flush = writer.flush if writer is not None else monitor.flush
     rebuilder = Rebuilder(redis, store, warm, boards, clock, h, dedup_window_ms=settings.ingest.dedup_window_ms,
-                          flush=lambda: writer.flush(h.close_drain_ms_max / 1000))
+                          flush=lambda: flush(h.close_drain_ms_max / 1000))
     # request-path reads pass the warm store's breaker; the writer and rebuilds use the store itself
-    return History(BreakerHistoryStore(warm, breakers), writer, rebuilder)
+    return History(BreakerHistoryStore(warm, breakers), writer, rebuilder, monitor)
 
 
 def _replication(settings: Settings, clock: Clock, redis: AnyRedis, boards: BoardRegistry,

@@ -26,7 +26,8 @@ from podium.devtools.local_run import (
     remove_env,
     write_env,
 )
-from podium.devtools.stack import StackFailed
+from podium.devtools.stack import WRITER_NICE, StackFailed
+from podium.devtools.stack_writer import WriterProcess, keep_writer, writer_env
 from podium.redis_server import RedisServer, free_port, keep_alive
 from podium.region.api.app import create_app
 from podium.serve import serve
@@ -86,6 +87,10 @@ def prepare_settings(args: argparse.Namespace) -> Settings:
         settings.boards.append(BoardConfig(id=DEMO_BOARD))
     if not any(s.id == DEMO_STREAM for s in settings.trending.streams):
         settings.trending.streams.append(TrendingStreamConfig(id=DEMO_STREAM, dimensions=["mode"]))
+    if "writer_placement" not in settings.history.model_fields_set:
+        # the warm-store writer in its own supervised process, off the serving process's GIL
+        # (podium.devtools.stack_writer); PODIUM_HISTORY__WRITER_PLACEMENT=in_process keeps it inside
+        settings.history.writer_placement = "separate"
     return settings
 
 
@@ -176,6 +181,10 @@ async def _main(settings: Settings, demo: bool, console: Console, redis_server: 
     if redis_server is not None:
         # a killed embedded redis-server is restarted (reloading its AOF); see redis_server.keep_alive
         supervisor.supervise("embedded-redis", lambda: keep_alive(redis_server, stop))
+    if settings.history.enabled and settings.history.writer_placement == "separate":
+        writer = WriterProcess(writer_env(settings), settings.data_dir / "history-writer.log", nice=WRITER_NICE)
+        supervisor.supervise("history-writer-process", lambda: _writer_once_ready(base, writer, stop))
+        console.print(f"  history writer     : its own process (log {writer.log_path})")
     if demo:
         from podium.devtools.demo import run_demo
         from podium.devtools.demo_contest import run_contest_demo
@@ -193,6 +202,22 @@ async def _main(settings: Settings, demo: bool, console: Console, redis_server: 
         await supervisor.close()
 
 
+async def _writer_once_ready(base: str, writer: WriterProcess, stop: asyncio.Event) -> None:
+    """The history writer process, started once the region answers /readyz: the backlog can wait a
+    few seconds, and the two would otherwise share the CPU while both import at start-up."""
+    import httpx
+
+    async with httpx.AsyncClient(timeout=2) as http:
+        while not stop.is_set():
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get(f"{base}/readyz")).status_code == 200:
+                    break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.2)
+    if not stop.is_set():
+        await keep_writer(writer, stop)
+
+
 def run_multi_region(args: argparse.Namespace, console: Console) -> int:
     from podium.devtools.stack import Stack
 
@@ -208,7 +233,7 @@ def run_multi_region(args: argparse.Namespace, console: Console) -> int:
         raise PortBusy(f"port {port} is in use (the first region serves there); stop what listens there, "
                        "or pass --port N (--port 0: any free port)")
     stack = Stack(regions, data_dir, game_secret=creds["game_server_secret"], admin_key=creds["admin_key"],
-                  first_region_port=port if args.port != 0 else None,
+                  first_region_port=port if args.port != 0 else None, separate_history_writers=True,
                   # the demo's trending stream, in every region (the global tier answers it world-wide)
                   extra_env={"PODIUM_TRENDING__STREAMS": json.dumps([{"id": DEMO_STREAM, "dimensions": ["mode"]}])})
     with stack:
@@ -253,6 +278,9 @@ async def _multi_demo(stack: object, demo: bool, console: Console) -> None:
     for node in stack.nodes:  # type: ignore[attr-defined]
         # each region's and the global tier's redis-server is restarted if it dies
         supervisor.supervise(f"redis-{node.name}", functools.partial(keep_alive, node.redis, stop))
+    for name, writer in stack.writers.items():  # type: ignore[attr-defined]
+        # each region's history writer process is restarted (with backoff) whenever it exits
+        supervisor.supervise(f"history-writer-{name}", functools.partial(keep_writer, writer, stop))
     tasks = []
     if demo:
         for i, node in enumerate(n for n in stack.nodes if n.role == "region"):  # type: ignore[attr-defined]

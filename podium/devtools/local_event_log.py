@@ -53,6 +53,7 @@ class LocalEventLog:
             "PODIUM_KAFKA__BOOTSTRAP": self.broker.bootstrap,
             "PODIUM_KAFKA__TOPIC_PREFIX": s.kafka.topic_prefix,
             "PODIUM_KAFKA__SCORES_PARTITIONS": str(s.kafka.scores_partitions),
+            "PODIUM_HISTORY__WRITER_PLACEMENT": s.history.writer_placement,   # `podium up` may run the writer apart
         })
         if s.kafka.group_id:
             env["PODIUM_KAFKA__GROUP_ID"] = s.kafka.group_id

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
+from podium.devtools.stack_writer import WriterProcess
 from podium.processes import stop_process, wait_ready
 from podium.redis_server import RedisServer, free_port
 
 READY_TIMEOUT_S = 90.0   # a cold start imports for seconds; a loaded machine is slower still
+WRITER_NICE = 10         # a region's history writer process yields the CPU to the servers (stack_writer)
 
 
 class StackFailed(RuntimeError):
@@ -52,6 +54,10 @@ class Stack:
     first_region_port: int | None = None   # the first region serves here (podium up: the documented 8080)
     nodes: list[Node] = field(default_factory=list)
     python: str = sys.executable   # the interpreter of every node (a bench runs a previous checkout's)
+    # each region's history writer as its own process (`podium history-writer`, podium.devtools.stack_writer)
+    # instead of a thread of its server; `podium up --regions` supervises them (restart on exit)
+    separate_history_writers: bool = False
+    writers: dict[str, WriterProcess] = field(default_factory=dict)
 
     @property
     def global_node(self) -> Node:
@@ -75,6 +81,8 @@ class Stack:
         })
         if node.role == "region":
             env["PODIUM_GLOBAL__URL"] = global_url
+            if self.separate_history_writers:
+                env["PODIUM_HISTORY__WRITER_PLACEMENT"] = "separate"
         else:
             env["PODIUM_GLOBAL__REGION_URLS"] = json.dumps(
                 {n.name: n.url for n in self.nodes if n.role == "region"})
@@ -93,6 +101,13 @@ class Stack:
                 self._spawn(node, global_url)
             for node in self.nodes:
                 self._wait_ready(node)
+            # once the nodes serve (they would share the CPU while importing), below their priority
+            for node in self.nodes:
+                if node.role == "region" and self.separate_history_writers:
+                    writer = self.writers[node.name] = WriterProcess(
+                        self._env(node, global_url), self.data_dir / node.name / "history-writer.log", self.python,
+                        nice=WRITER_NICE)
+                    writer.spawn()
         except BaseException:
             self.stop()
             raise
@@ -127,6 +142,8 @@ class Stack:
         self._wait_ready(node)
 
     def stop(self) -> None:
+        for writer in self.writers.values():   # first: each drains what it can into its warm store
+            writer.stop()
         for node in reversed(self.nodes):
             self.stop_node(node)
             node.redis.stop()

@@ -126,4 +126,6 @@ async def metrics(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     service = service_of(request)
-    return readiness(await service.store.ping(), service.supervisor, service.breakers)   # the adapter's probe
+    backlog = service.history_backlog   # the history backlog's length and age, wherever the writer runs
+    return readiness(await service.store.ping(), service.supervisor, service.breakers,   # the adapter's probe
+                     {"history_backlog": backlog.report()} if backlog is not None else None)

@@ -150,3 +150,23 @@ class RedisHistoryBacklog:
         for board in boards:
             total += int(await self.redis.xlen(keys_of(board).history))
         return total
+
+    async def depth(self, boards: Iterable[Board]) -> tuple[int, int | None]:
+        """Entries not yet in the warm store over `boards`, and the Redis time (ms) of the oldest one
+        (None: the backlog is empty): one pipelined XLEN + XRANGE per board. A stream entry's id
+        starts with the Redis clock's milliseconds when apply.lua added it."""
+        streams = [keys_of(board).history for board in boards]
+        if not streams:
+            return 0, None
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for stream in streams:
+                pipe.xlen(stream)
+                pipe.xrange(stream, min="-", max="+", count=1)
+            replies: list[Any] = await pipe.execute()
+        entries, oldest = 0, None
+        for length, first in zip(replies[::2], replies[1::2], strict=True):
+            entries += int(length)
+            if first:
+                ms = int(_text(first[0][0]).partition("-")[0])
+                oldest = ms if oldest is None else min(oldest, ms)
+        return entries, oldest

@@ -72,7 +72,7 @@ def create_stream_app(settings: Settings, telemetry: Telemetry | None = None) ->
 
     async def start_history_writer(redis: AnyRedis, registry: BoardRegistry) -> None:
         store = build_history_store(settings)
-        if store is None:
+        if store is None or settings.history.writer_placement == "separate":   # `podium history-writer` drains it
             return
         await store.open()
         history_writer(settings, store, redis, registry).start(supervisor)

@@ -111,6 +111,7 @@ ADAPTERS: dict[type, tuple[Callable[[AnyRedis], Any], dict[str, Call]]] = {
         "ack": lambda b: b.ack(BOARD, ["1-1"]),
         "rows": lambda b: b.rows(BOARD, "down@0"),
         "size": lambda b: b.size([BOARD]),
+        "depth": lambda b: b.depth([BOARD]),
     }),
     RedisRebuildState: (RedisRebuildState, {
         "banned": lambda s: s.banned(BOARD),

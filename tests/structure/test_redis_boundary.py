@@ -20,6 +20,8 @@ TIERS = ("region", "global", "replication")
 # boundary (tests/kernel/test_store_adapters_down.py and the rooms' own contract tests).
 ADAPTERS = frozenset({
     "region/rank_store_redis.py",
+    "region/rank_store_reads_redis.py",         # RedisRankStore's reads
+    "region/rank_store_moderation_redis.py",    # RedisRankStore's removals, bans, quarantine
     "region/bulk_load_redis.py",
     "region/rebuild_state_redis.py",
     "region/rebuild_leases_redis.py",

@@ -122,21 +122,35 @@ async def _time_drain(redis_url: str, board_id: str, last: dict[str, int], timeo
     raise TimeoutError(f"the worker did not apply {sum(v + 1 for v in last.values())} records in {timeout_s:.0f}s")
 
 
-def drain(redis_url: str, bootstrap: str, data_dir: str, entries: int, players: int = 100_000) -> dict[str, Any]:
+def drain(redis_url: str, bootstrap: str, data_dir: str, entries: int, players: int = 100_000,
+          placement: str = "in_process", board_id: str = "kwdrain") -> dict[str, Any]:
+    """With `placement` "separate" the history writer runs as its own process (`podium
+    history-writer`, started with the worker) instead of a thread of the worker; its CPU over the
+    whole drain is reported apart."""
+    from podium.devtools.stack_writer import WriterProcess
+
     prefix = f"kw{time.monotonic_ns() % 10**7}"
-    env = _env(redis_url, bootstrap, prefix, data_dir)
+    env = _env(redis_url, bootstrap, prefix, data_dir) | {"PODIUM_HISTORY__WRITER_PLACEMENT": placement}
     settings = Settings(region="bench", redis_url=redis_url,
                         kafka={"bootstrap": bootstrap, "topic_prefix": prefix})  # type: ignore[arg-type]
     t0 = time.perf_counter()
-    last = asyncio.run(_produce(settings, "kwdrain", entries, players))
+    last = asyncio.run(_produce(settings, board_id, entries, players))
     produce_s = time.perf_counter() - t0
+    writer = WriterProcess({**os.environ, **env}, Path(data_dir) / "history-writer.log") if placement == "separate" else None
     worker = _worker(env)
+    if writer is not None:
+        writer.spawn()
+    writer_cpu0 = _cpu_s(writer.pid) if writer is not None and writer.pid else 0.0
     try:
-        apply_s, join_s, cpu_s, redis_cpu_s = asyncio.run(_time_drain(redis_url, "kwdrain", last, 600, worker.pid))
+        apply_s, join_s, cpu_s, redis_cpu_s = asyncio.run(_time_drain(redis_url, board_id, last, 600, worker.pid))
+        writer_cpu_s = _cpu_s(writer.pid) - writer_cpu0 if writer is not None and writer.pid else None
     finally:
         worker.terminate()
         worker.wait(timeout=30)
-    return {"entries": entries, "records_on_log": sum(v + 1 for v in last.values()),
+        if writer is not None:
+            writer.stop()
+    return {"writer_placement": placement, "writer_process_cpu_s": None if writer_cpu_s is None else round(writer_cpu_s, 2),
+            "entries": entries, "records_on_log": sum(v + 1 for v in last.values()),
             "produced_in_s": round(produce_s, 2), "worker_join_s": round(join_s, 2),
             "applied_in_s": round(apply_s, 2), "applied_entries_per_s": round(entries / apply_s),
             "worker_cpu_s": round(cpu_s, 2), "applied_entries_per_worker_cpu_s": round(entries / max(cpu_s, 0.01)),
@@ -253,8 +267,10 @@ def paced(redis_url: str, bootstrap: str, data_dir: str, scores_per_s: float, se
     return {"offered_scores_per_s": scores_per_s, "seconds": seconds, **out}
 
 
-def run(entries: int = 200_000, paced_scores_per_s: float = 20_000.0, paced_seconds: float = 10.0) -> dict[str, Any]:
-    """Applied entries/s per worker (target ≥ 50k) and paced ack → ranked p50/p99 (target p99 < 1 s)."""
+def run(entries: int = 200_000, paced_scores_per_s: float = 20_000.0, paced_seconds: float = 10.0,
+        placements: tuple[str, ...] = ("in_process",)) -> dict[str, Any]:
+    """Applied entries/s per worker (target ≥ 50k) and paced ack → ranked p50/p99 (target p99 < 1 s).
+    One drain per history-writer placement, in the order given (same broker and Redis)."""
     from podium.redis_server import RedisServer
 
     external = os.environ.get("PODIUM_TEST_KAFKA")
@@ -265,8 +281,14 @@ def run(entries: int = 200_000, paced_scores_per_s: float = 20_000.0, paced_seco
             result: dict[str, Any] = {
                 "broker": "PODIUM_TEST_KAFKA" if external else f"Apache Kafka {kafka_version()}, 1 broker",
                 "target_applied_entries_per_s_min": 50_000, "target_ack_to_ranked_p99_ms_max": 1000}
-            result["drain"] = drain(redis_server.url, bootstrap, str(Path(tmp) / "d1"), entries)
-            print(json.dumps({"drain": result["drain"]}), file=sys.stderr, flush=True)
+            drains = []
+            for n, placement in enumerate(placements):
+                drains.append(drain(redis_server.url, bootstrap, str(Path(tmp) / f"d1-{n}"), entries,
+                                    placement=placement, board_id=f"kwdrain{n}"))
+                print(json.dumps({"drain": drains[-1]}), file=sys.stderr, flush=True)
+            result["drain"] = drains[0]
+            if len(drains) > 1:
+                result["drains"] = drains
             if paced_scores_per_s > 0:
                 result["paced"] = paced(redis_server.url, bootstrap, str(Path(tmp) / "d2"), paced_scores_per_s,
                                         paced_seconds)
@@ -283,8 +305,12 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=200_000)
     parser.add_argument("--paced", type=float, default=20_000.0, help="offered scores/s (0: no paced run)")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--writer-placement", default="in_process",
+                        help="history writer placement(s) of the drain, comma-separated, run in that order "
+                             "(in_process, separate; e.g. in_process,separate,separate,in_process)")
     args = parser.parse_args()
-    print(json.dumps(run(args.entries, args.paced, args.seconds), indent=2))
+    placements = tuple(p.strip() for p in args.writer_placement.split(",") if p.strip())
+    print(json.dumps(run(args.entries, args.paced, args.seconds, placements), indent=2))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Self
 
+from podium.devtools.stack_writer import WriterProcess
 from podium.processes import wait_ready
 from podium.redis_server import RedisServer, free_port
 
@@ -30,6 +31,8 @@ class BenchStack:
         self.redis = RedisServer(Path(self.tmp.name) / "redis", appendonly=False)
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        # the history writer's own process, when the region runs with history.writer_placement=separate
+        self.writer: WriterProcess | None = None
 
     @property
     def url(self) -> str:
@@ -51,6 +54,9 @@ class BenchStack:
             "PODIUM_API__RATE_LIMIT_BURST": "1000000000",
         })
         env.update(self.extra_env)
+        if env.get("PODIUM_HISTORY__WRITER_PLACEMENT") == "separate":
+            self.writer = WriterProcess(env, Path(self.tmp.name) / "history-writer.log")
+            self.writer.spawn()
         self.log_path = Path(self.tmp.name) / "region.log"
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen([sys.executable, "-m", "podium", "serve", *self.serve_args], env=env,
@@ -74,6 +80,8 @@ class BenchStack:
         return None
 
     def stop(self) -> None:
+        if self.writer is not None:
+            self.writer.stop()
         if self.process is not None:
             self.process.terminate()
             try:

@@ -1,0 +1,75 @@
+"""The Redis rank store's reads: ranges, keyset pages, players, neighbourhoods, counts, versions
+(one command or one read script each). Part of `RedisRankStore` (region/rank_store_redis.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from podium.region.rank_store_shared import RedisScriptsBase
+from podium.region.rank_store_shared import text as _text
+
+from podium.keys import keys_of
+from podium.model import Board, RankCursor, RankedEntry
+from podium.ranking import decode_member, encode_member, from_zscore, to_zscore
+from podium.redis_client import scored_members, stream_entries
+from podium.store_errors import translate_store_errors
+
+
+@translate_store_errors("the rank store (Redis)")
+class RedisRankReads(RedisScriptsBase):
+    @staticmethod
+    def _rows(board: Board, flat: Sequence[Any], first_rank: int) -> list[RankedEntry]:
+        rows = []
+        for j, i in enumerate(range(0, len(flat), 2)):
+            ts, player = decode_member(flat[i])
+            rows.append(RankedEntry(first_rank + j, player, from_zscore(float(flat[i + 1]), board.order), ts))
+        return rows
+
+    async def range(self, board: Board, start: int, count: int) -> list[RankedEntry]:
+        if count <= 0 or start < 0:
+            return []
+        raw = scored_members(await self.redis.zrange(keys_of(board).zset, start, start + count - 1, withscores=True))
+        return [
+            RankedEntry(start + j + 1, *_player_ts(member, board, score))
+            for j, (member, score) in enumerate(raw)
+        ]
+
+    async def after(self, board: Board, cursor: RankCursor, count: int) -> list[RankedEntry]:
+        if count <= 0:
+            return []
+        zscore = to_zscore(cursor.score, board.order)
+        member = encode_member(cursor.achieved_at_ms, cursor.player)
+        raw = await self._call(self._after, [keys_of(board).zset], [zscore, member, count])
+        return self._rows(board, raw[1:], int(raw[0]))
+
+    async def players(self, board: Board, players: Sequence[str]) -> list[RankedEntry | None]:
+        if not players:
+            return []
+        k = keys_of(board)
+        raw = await self._call(self._read_players, [k.zset, k.index], list(players))
+        out: list[RankedEntry | None] = []
+        for j, player in enumerate(players):
+            rank, zs, ts = int(raw[3 * j]), _text(raw[3 * j + 1]), int(raw[3 * j + 2])
+            out.append(RankedEntry(rank, player, from_zscore(float(zs), board.order), ts) if rank else None)
+        return out
+
+    async def around(self, board: Board, player: str, above: int, below: int) -> list[RankedEntry]:
+        k = keys_of(board)
+        raw = await self._call(self._around, [k.zset, k.index], [player, max(0, above), max(0, below)])
+        if not raw:
+            return []
+        return self._rows(board, raw[1:], int(raw[0]))
+
+    async def count(self, board: Board) -> int:
+        return int(await self.redis.zcard(keys_of(board).zset))
+
+    async def version(self, board: Board) -> str:
+        """The newest change-stream id of the board ("-": none): the board changed iff it moved."""
+        last = stream_entries(await self.redis.xrevrange(keys_of(board).changes, count=1))
+        return _text(last[0][0]) if last else "-"
+
+
+def _player_ts(member: bytes | str, board: Board, zscore: float) -> tuple[str, int, int]:
+    ts, player = decode_member(member)
+    return player, from_zscore(zscore, board.order), ts
