@@ -1,9 +1,13 @@
 """Subscription fan-out: deliveries per server CPU-second and push lag, Podium vs a naive
 resolver-per-subscriber Strawberry server (benchmarks/naive_subscriptions_server.py), same run.
 
-Subscribers live in separate client processes so the server's CPU time is its own. A writer posts
-one score per round (spaced wider than a tick, so each round is one update); push lag is the time
-from the write's HTTP acknowledgement to a subscriber receiving the update.
+Subscribers come from the native load generator (benchmarks/wsload, Go; `--client go`, the default),
+one process apart from the server's. A writer posts one score per round (spaced wider than a tick, so
+each round is one update); push lag is the time from the score's own timestamp (`achievedAt`, taken
+just before the write is posted) to a subscriber receiving the update. Without a Go toolchain the run
+falls back to the Python clients (`--client light`, labelled `python-fallback` in the result; their
+lag is from the write's HTTP acknowledgement), which share the server's cores and so measure
+themselves as much as the server.
 
     python benchmarks/subscriptions.py --subscribers 2000 [--rounds 10]
 """
@@ -36,14 +40,17 @@ from podium.signing import signed_headers
 
 KEY_ID, SECRET, ADMIN = "bench", "bench-secret", "bench-admin"
 BOARD = "bench-subs"
-PODIUM_Q = "subscription($b:String!){ topChanged(board:$b, n:10){ seq changes { player rank } entries { player } } }"
-NAIVE_Q = "subscription($b:String!){ topChanged(board:$b, n:10){ player rank } }"
+# `achievedAt` is the load generator's lag stamp (the largest in a message: the new leader's)
+PODIUM_Q = ("subscription($b:String!){ topChanged(board:$b, n:10){ seq changes { player rank achievedAt } "
+            "entries { player } } }")
+NAIVE_Q = "subscription($b:String!){ topChanged(board:$b, n:10){ player rank achievedAt } }"
 LISTEN_TIMEOUT_S = 30
 CONNECT_TIMEOUT_S = 60
 ROUND_S = 0.6
 CONNECT_ATTEMPTS = 5
 CONNECT_CONCURRENCY = 100    # handshakes in flight per client process (they need no Redis: podium.rate_limit_local)
 CONNECT_CONCURRENCY_LIGHT = 100   # the light client's handshakes in flight per process (more only queue behind the server's CPU and time out)
+CONNECT_CONCURRENCY_GO = 400      # the Go client's handshakes in flight (the 4 Python processes' 4 x 100)
 
 
 def _client_proc(url: str, query: str, count: int, rounds: int, out: Any, ready: Any, go: Any) -> None:
@@ -225,6 +232,44 @@ def _measure(server_pid: int, ws_url: str, query: str, subscribers: int, rounds:
             "lag_ms_p99": round(float(np.percentile(lags, 99)) * 1000, 1)}
 
 
+def _measure_go(server_pid: int, ws_url: str, query: str, subscribers: int, rounds: int, write: Any,
+                concurrency: int, rate_per_s: float) -> dict[str, Any]:
+    """One measurement with the native load generator (one Go process for every subscriber)."""
+    from podium.devtools.bench.subscriptions_wsload import WsLoad
+
+    connect_cpu0 = _cpu(server_pid)
+    with WsLoad(ws_url, query, {"b": BOARD}, subscribers, concurrency=concurrency, rate_per_s=rate_per_s,
+                messages=rounds, listen_timeout_s=rounds * ROUND_S + LISTEN_TIMEOUT_S,
+                connect_timeout_s=CONNECT_TIMEOUT_S, attempts=CONNECT_ATTEMPTS) as load:
+        assert load.process is not None
+        client = psutil.Process(load.process.pid)
+        connected = load.connected()
+        connect_cpu_ms = (_cpu(server_pid) - connect_cpu0) * 1000 / subscribers
+        client_cpu_s = sum(client.cpu_times()[:2])
+        if connected["failed"]:
+            raise RuntimeError(f"{connected['failed']} of {subscribers} subscribers failed to connect: "
+                               f"{json.dumps(connected['connect_errors'])[:400]}")
+        time.sleep(0.5)
+        cpu0 = _cpu(server_pid)
+        for r in range(rounds):
+            write(r)
+            time.sleep(ROUND_S)   # > 2 ticks: one update per round
+        done = load.done()
+        cpu = _cpu(server_pid) - cpu0
+    deliveries, lag = done["deliveries"], done["lag_ms"]
+    return {"subscribers": subscribers, "expected": subscribers * rounds, "connect_s": round(done["connect_s"], 1),
+            "connect_retries": done["connect_retries"],
+            "connect_server_cpu_ms_each": round(connect_cpu_ms, 2),
+            "connect_client_cpu_ms_each": round(client_cpu_s * 1000 / subscribers, 3),
+            "connect_ms_p50": connected["initial_state_ms"].get("p50"),
+            "connect_ms_p99": connected["initial_state_ms"].get("p99"),
+            "ack_ms_p99": connected["ack_ms"].get("p99"),
+            "deliveries": deliveries, "error_frames": done["error_frames"], "server_cpu_s": round(cpu, 3),
+            "deliveries_per_cpu_s": round(deliveries / cpu) if cpu else None,
+            "lag_from": "achievedAt",
+            "lag_ms_p50": lag.get("p50"), "lag_ms_p99": lag.get("p99"), "lag_ms_max": lag.get("max")}
+
+
 def _cpu(pid: int) -> float:
     """User + system seconds of the server and its worker processes (`--workers N`)."""
     root = psutil.Process(pid)
@@ -232,11 +277,25 @@ def _cpu(pid: int) -> float:
 
 
 def run(subscribers: int = 2000, seconds: float | None = None, rounds: int = 10, clients: int = 4,
-        naive: bool = True, workers: int = 1, loop: str = "asyncio", client: str = "light",
-        naive_subscribers: int | None = None, server_env: dict[str, str] | None = None) -> dict[str, Any]:
+        naive: bool = True, workers: int = 1, loop: str = "asyncio", client: str = "go",
+        naive_subscribers: int | None = None, server_env: dict[str, str] | None = None,
+        connect_concurrency: int = CONNECT_CONCURRENCY_GO, connect_rate_per_s: float = 0.0) -> dict[str, Any]:
     """The harness entry point (`podium bench`): `seconds` of writes, one round per ROUND_S, else `rounds`."""
     if seconds is not None:
         rounds = max(1, round(seconds / ROUND_S))
+    client_label = client
+    if client == "go":
+        from podium.devtools.bench.subscriptions_wsload import WsLoadUnavailable, wsload_binary
+
+        try:
+            wsload_binary()          # built (cached) before any server starts
+        except WsLoadUnavailable as exc:
+            client, client_label = "light", f"python-fallback ({exc})"
+
+    def measure(pid: int, url: str, query: str, n: int, write: Any) -> dict[str, Any]:
+        if client == "go":
+            return _measure_go(pid, url, query, n, rounds, write, connect_concurrency, connect_rate_per_s)
+        return {**_measure(pid, url, query, n, rounds, write, clients, client == "light"), "lag_from": "write ack"}
     with tempfile.TemporaryDirectory() as tmp:
         redis = RedisServer(Path(tmp) / "redis", appendonly=False).start()
         try:
@@ -249,11 +308,10 @@ def run(subscribers: int = 2000, seconds: float | None = None, rounds: int = 10,
             with ServerProcess(env, cwd=tmp, workers=workers, loop=loop) as podium:
                 for i in range(10):
                     _post(podium.url, f"seed{i}", i)
-                result["server"] = {"workers": workers, "loop": loop, "client": client, "client_processes": clients,
-                                    "env": server_env or {}}
-                result["podium"] = _measure(podium.process.pid, podium.ws_url, PODIUM_Q, subscribers, rounds,
-                                            lambda r: _post(podium.url, f"leader{r}", 1000 + r), clients,
-                                            client == "light")
+                result["server"] = {"workers": workers, "loop": loop, "client": client_label,
+                                    "client_processes": 1 if client == "go" else clients, "env": server_env or {}}
+                result["podium"] = measure(podium.process.pid, podium.ws_url, PODIUM_Q, subscribers,
+                                           lambda r: _post(podium.url, f"leader{r}", 1000 + r))
                 result["podium"]["fairness"] = _fairness(podium.url)
                 print("podium:", json.dumps(result["podium"]), file=sys.stderr, flush=True)
                 if naive:
@@ -262,10 +320,9 @@ def run(subscribers: int = 2000, seconds: float | None = None, rounds: int = 10,
                                              "--port", str(port), "--redis-url", redis.url], cwd=tmp)
                     try:
                         _wait_port(port)
-                        result["naive"] = _measure(proc.pid, f"ws://127.0.0.1:{port}/graphql", NAIVE_Q,
-                                                   naive_subscribers or subscribers,
-                                                   rounds, lambda r: _post(podium.url, f"naive{r}", 5000 + r), clients,
-                                                   client == "light")
+                        result["naive"] = measure(proc.pid, f"ws://127.0.0.1:{port}/graphql", NAIVE_Q,
+                                                  naive_subscribers or subscribers,
+                                                  lambda r: _post(podium.url, f"naive{r}", 5000 + r))
                     except RuntimeError as exc:
                         # the baseline saturating (its clients time out) must not lose Podium's figures
                         result["naive"] = {"status": "failed", "error": str(exc)[:500]}
@@ -326,13 +383,18 @@ def main() -> None:
                         help="a setting for Podium's server (A/B runs), e.g. PODIUM_API__GC_FREEZE_SURVIVORS=false")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
-    parser.add_argument("--client", choices=["light", "websockets"], default="light",
-                        help="light: hand-parsed frames on uvloop (benchmarks/subscriptions_client.py)")
+    parser.add_argument("--client", choices=["go", "light", "websockets"], default="go",
+                        help="go: the native load generator (benchmarks/wsload); light / websockets: the Python "
+                             "client processes (light: hand-parsed frames on uvloop, benchmarks/subscriptions_client.py)")
+    parser.add_argument("--connect-concurrency", type=int, default=CONNECT_CONCURRENCY_GO,
+                        help="go client: handshakes in flight (0: every subscriber at once, a storm)")
+    parser.add_argument("--connect-rate", type=float, default=0.0, help="go client: connections started per second (0: unbounded)")
     args = parser.parse_args()
     print(json.dumps(run(args.subscribers, rounds=args.rounds, clients=args.clients, naive=not args.no_naive,
                          workers=args.workers, loop=args.loop, client=args.client,
                          naive_subscribers=args.naive_subscribers,
-                         server_env=dict(kv.split("=", 1) for kv in args.server_env)), indent=2))
+                         server_env=dict(kv.split("=", 1) for kv in args.server_env),
+                         connect_concurrency=args.connect_concurrency, connect_rate_per_s=args.connect_rate), indent=2))
 
 
 if __name__ == "__main__":
