@@ -232,11 +232,38 @@ def _measure(server_pid: int, ws_url: str, query: str, subscribers: int, rounds:
             "lag_ms_p99": round(float(np.percentile(lags, 99)) * 1000, 1)}
 
 
+def _py_spy(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
+    """py-spy recording the server (and its workers) until SIGINT: collapsed stacks in `out`."""
+    import shutil
+
+    exe = shutil.which("py-spy")
+    if exe is None:
+        return None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    spy = subprocess.Popen([exe, "record", "-p", str(pid), "-o", str(out), "-f", "raw", "--nonblocking", "-s",
+                            "-r", "200"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)      # attached before the storm starts
+    return spy if spy.poll() is None else None     # None: py-spy may not attach here
+
+
+def _stop_spy(spy: subprocess.Popen[bytes] | None) -> None:
+    import signal
+
+    if spy is not None and spy.poll() is None:
+        spy.send_signal(signal.SIGINT)
+        try:
+            spy.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+
+
 def _measure_go(server_pid: int, ws_url: str, query: str, subscribers: int, rounds: int, write: Any,
-                concurrency: int, rate_per_s: float) -> dict[str, Any]:
-    """One measurement with the native load generator (one Go process for every subscriber)."""
+                concurrency: int, rate_per_s: float, profile: Path | None = None) -> dict[str, Any]:
+    """One measurement with the native load generator (one Go process for every subscriber).
+    `profile`: py-spy records the server over the connect storm (collapsed stacks)."""
     from podium.devtools.bench.subscriptions_wsload import WsLoad
 
+    spy = _py_spy(server_pid, profile) if profile is not None else None
     connect_cpu0 = _cpu(server_pid)
     with WsLoad(ws_url, query, {"b": BOARD}, subscribers, concurrency=concurrency, rate_per_s=rate_per_s,
                 messages=rounds, listen_timeout_s=rounds * ROUND_S + LISTEN_TIMEOUT_S,
@@ -245,6 +272,7 @@ def _measure_go(server_pid: int, ws_url: str, query: str, subscribers: int, roun
         client = psutil.Process(load.process.pid)
         connected = load.connected()
         connect_cpu_ms = (_cpu(server_pid) - connect_cpu0) * 1000 / subscribers
+        _stop_spy(spy)
         client_cpu_s = sum(client.cpu_times()[:2])
         if connected["failed"]:
             raise RuntimeError(f"{connected['failed']} of {subscribers} subscribers failed to connect: "
@@ -279,7 +307,8 @@ def _cpu(pid: int) -> float:
 def run(subscribers: int = 2000, seconds: float | None = None, rounds: int = 10, clients: int = 4,
         naive: bool = True, workers: int = 1, loop: str = "asyncio", client: str = "go",
         naive_subscribers: int | None = None, server_env: dict[str, str] | None = None,
-        connect_concurrency: int = CONNECT_CONCURRENCY_GO, connect_rate_per_s: float = 0.0) -> dict[str, Any]:
+        connect_concurrency: int = CONNECT_CONCURRENCY_GO, connect_rate_per_s: float = 0.0,
+        profile_connect: Path | None = None) -> dict[str, Any]:
     """The harness entry point (`podium bench`): `seconds` of writes, one round per ROUND_S, else `rounds`."""
     if seconds is not None:
         rounds = max(1, round(seconds / ROUND_S))
@@ -294,7 +323,8 @@ def run(subscribers: int = 2000, seconds: float | None = None, rounds: int = 10,
 
     def measure(pid: int, url: str, query: str, n: int, write: Any) -> dict[str, Any]:
         if client == "go":
-            return _measure_go(pid, url, query, n, rounds, write, connect_concurrency, connect_rate_per_s)
+            return _measure_go(pid, url, query, n, rounds, write, connect_concurrency, connect_rate_per_s,
+                               profile_connect if query == PODIUM_Q else None)
         return {**_measure(pid, url, query, n, rounds, write, clients, client == "light"), "lag_from": "write ack"}
     with tempfile.TemporaryDirectory() as tmp:
         redis = RedisServer(Path(tmp) / "redis", appendonly=False).start()
@@ -389,12 +419,15 @@ def main() -> None:
     parser.add_argument("--connect-concurrency", type=int, default=CONNECT_CONCURRENCY_GO,
                         help="go client: handshakes in flight (0: every subscriber at once, a storm)")
     parser.add_argument("--connect-rate", type=float, default=0.0, help="go client: connections started per second (0: unbounded)")
+    parser.add_argument("--profile-connect", type=Path, default=None, metavar="FILE",
+                        help="go client: py-spy records Podium's server over the connect storm (collapsed stacks)")
     args = parser.parse_args()
     print(json.dumps(run(args.subscribers, rounds=args.rounds, clients=args.clients, naive=not args.no_naive,
                          workers=args.workers, loop=args.loop, client=args.client,
                          naive_subscribers=args.naive_subscribers,
                          server_env=dict(kv.split("=", 1) for kv in args.server_env),
-                         connect_concurrency=args.connect_concurrency, connect_rate_per_s=args.connect_rate), indent=2))
+                         connect_concurrency=args.connect_concurrency, connect_rate_per_s=args.connect_rate,
+                         profile_connect=args.profile_connect), indent=2))
 
 
 if __name__ == "__main__":
