@@ -28,6 +28,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -92,6 +93,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "wsload: -variables is not a JSON object:", err)
 		os.Exit(2)
 	}
+	raiseFileLimit(o.n + 1024)
 	subscribe, _ := json.Marshal(map[string]any{"id": "1", "type": "subscribe",
 		"payload": map[string]any{"query": o.query, "variables": vars}})
 	run(o, subscribe)
@@ -106,8 +108,8 @@ func run(o options, subscribe []byte) {
 		WriteBufferPool:  &sync.Pool{}, // write buffers shared between idle connections
 	}
 	subs := make([]*sub, o.n)
-	var done sync.WaitGroup   // one per subscriber: connected (or failed)
-	var listen sync.WaitGroup // one per connected subscriber: got -messages (or closed)
+	var done sync.WaitGroup     // one per subscriber: connected (or failed)
+	var listen sync.WaitGroup   // one per connected subscriber: got -messages (or closed)
 	stop := make(chan struct{}) // closed when the listen phase ends: later messages are not counted
 	gate := make(chan struct{}, max(o.concurrency, 1))
 	if o.concurrency <= 0 {
@@ -162,6 +164,25 @@ func run(o options, subscribe []byte) {
 				time.Now().Add(100*time.Millisecond))
 			_ = s.conn.Close()
 		}
+	}
+}
+
+// raiseFileLimit lifts the open-file limit to `want` (Go lifts the soft limit to the hard one by
+// itself; a hard limit below N sockets is raised too where allowed, as root). A failure is left to
+// show as "too many open files" connect errors.
+func raiseFileLimit(want int) {
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) != nil || lim.Cur >= uint64(want) {
+		return
+	}
+	raised := lim
+	raised.Cur = uint64(want)
+	if raised.Max < raised.Cur {
+		raised.Max = raised.Cur
+	}
+	if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised) != nil {
+		lim.Cur = lim.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
 	}
 }
 
