@@ -259,43 +259,55 @@ def _stop_spy(spy: subprocess.Popen[bytes] | None) -> None:
 
 def _measure_go(server_pid: int, ws_url: str, query: str, subscribers: int, rounds: int, write: Any,
                 concurrency: int, rate_per_s: float, profile: Path | None = None) -> dict[str, Any]:
-    """One measurement with the native load generator (one Go process for every subscriber).
+    """One measurement with the native load generator: one Go process for every subscriber, or
+    several when that exceeds a process's open-file hard limit (their figures merged).
     `profile`: py-spy records the server over the connect storm (collapsed stacks)."""
-    from podium.devtools.bench.subscriptions_wsload import WsLoad
+    from podium.devtools.bench.subscriptions_wsload import WsLoad, processes_for
 
+    procs = processes_for(subscribers)
+    per = [subscribers // procs + (1 if i < subscribers % procs else 0) for i in range(procs)]
     spy = _py_spy(server_pid, profile) if profile is not None else None
     connect_cpu0 = _cpu(server_pid)
-    with WsLoad(ws_url, query, {"b": BOARD}, subscribers, concurrency=concurrency, rate_per_s=rate_per_s,
-                messages=rounds, listen_timeout_s=rounds * ROUND_S + LISTEN_TIMEOUT_S,
-                connect_timeout_s=CONNECT_TIMEOUT_S, attempts=CONNECT_ATTEMPTS) as load:
-        assert load.process is not None
-        client = psutil.Process(load.process.pid)
-        connected = load.connected()
+    with contextlib.ExitStack() as stack:
+        loads = [stack.enter_context(WsLoad(ws_url, query, {"b": BOARD}, n, concurrency=max(1, concurrency // procs),
+                                            rate_per_s=rate_per_s / procs, messages=rounds,
+                                            listen_timeout_s=rounds * ROUND_S + LISTEN_TIMEOUT_S,
+                                            connect_timeout_s=CONNECT_TIMEOUT_S, attempts=CONNECT_ATTEMPTS, raw=True))
+                 for n in per]
+        clients = [psutil.Process(load.process.pid) for load in loads if load.process is not None]
+        connected = [load.connected() for load in loads]
         connect_cpu_ms = (_cpu(server_pid) - connect_cpu0) * 1000 / subscribers
+        client_cpu_s = sum(sum(c.cpu_times()[:2]) for c in clients)
         _stop_spy(spy)
-        client_cpu_s = sum(client.cpu_times()[:2])
-        if connected["failed"]:
-            raise RuntimeError(f"{connected['failed']} of {subscribers} subscribers failed to connect: "
-                               f"{json.dumps(connected['connect_errors'])[:400]}")
+        failed = sum(c["failed"] for c in connected)
+        if failed:
+            errors = [c["connect_errors"] for c in connected if c["failed"]]
+            raise RuntimeError(f"{failed} of {subscribers} subscribers failed to connect: {json.dumps(errors)[:400]}")
         time.sleep(0.5)
         cpu0 = _cpu(server_pid)
         for r in range(rounds):
             write(r)
             time.sleep(ROUND_S)   # > 2 ticks: one update per round
-        done = load.done()
+        done = [load.done() for load in loads]
         cpu = _cpu(server_pid) - cpu0
-    deliveries, lag = done["deliveries"], done["lag_ms"]
-    return {"subscribers": subscribers, "expected": subscribers * rounds, "connect_s": round(done["connect_s"], 1),
-            "connect_retries": done["connect_retries"],
+    deliveries = sum(d["deliveries"] for d in done)
+    lags = [x for d in done for x in d["lag_ms_raw"]]
+    initial = [x for d in done for x in d["initial_state_ms_raw"]]
+    ack = [x for d in done for x in d["ack_ms_raw"]]
+
+    def pct(xs: list[float], p: float) -> float | None:
+        return round(float(np.percentile(xs, p)), 1) if xs else None
+
+    return {"subscribers": subscribers, "expected": subscribers * rounds, "load_processes": procs,
+            "connect_s": round(max(d["connect_s"] for d in done), 1),
+            "connect_retries": sum(d["connect_retries"] for d in done),
             "connect_server_cpu_ms_each": round(connect_cpu_ms, 2),
             "connect_client_cpu_ms_each": round(client_cpu_s * 1000 / subscribers, 3),
-            "connect_ms_p50": connected["initial_state_ms"].get("p50"),
-            "connect_ms_p99": connected["initial_state_ms"].get("p99"),
-            "ack_ms_p99": connected["ack_ms"].get("p99"),
-            "deliveries": deliveries, "error_frames": done["error_frames"], "server_cpu_s": round(cpu, 3),
-            "deliveries_per_cpu_s": round(deliveries / cpu) if cpu else None,
+            "connect_ms_p50": pct(initial, 50), "connect_ms_p99": pct(initial, 99), "ack_ms_p99": pct(ack, 99),
+            "deliveries": deliveries, "error_frames": sum(d["error_frames"] for d in done),
+            "server_cpu_s": round(cpu, 3), "deliveries_per_cpu_s": round(deliveries / cpu) if cpu else None,
             "lag_from": "achievedAt",
-            "lag_ms_p50": lag.get("p50"), "lag_ms_p99": lag.get("p99"), "lag_ms_max": lag.get("max")}
+            "lag_ms_p50": pct(lags, 50), "lag_ms_p99": pct(lags, 99), "lag_ms_max": max(lags) if lags else None}
 
 
 def _cpu(pid: int) -> float:

@@ -51,6 +51,7 @@ type options struct {
 	stampField    string
 	errorsKept    int
 	readBufferLen int
+	raw           bool
 }
 
 // sub is one subscriber: its connection, its timings and its received messages' lags.
@@ -83,6 +84,7 @@ func main() {
 	flag.StringVar(&o.stampField, "stamp-field", "achievedAt", "JSON key whose largest value in a message is its Unix-ms stamp")
 	flag.IntVar(&o.errorsKept, "errors-kept", 5, "distinct connect errors reported")
 	flag.IntVar(&o.readBufferLen, "read-buffer", 4096, "read buffer bytes per connection")
+	flag.BoolVar(&o.raw, "raw", false, "the done line also lists every lag and connect time (to merge several processes' runs)")
 	flag.Parse()
 	if o.url == "" || o.query == "" || o.n <= 0 {
 		fmt.Fprintln(os.Stderr, "wsload: -url, -query and -n > 0 are required")
@@ -156,6 +158,11 @@ func run(o options, subscribe []byte) {
 	report["listen_s"] = round(time.Since(listenStart).Seconds(), 3)
 	for k, v := range deliveryStats(subs, o) {
 		report[k] = v
+	}
+	if o.raw {
+		for k, v := range rawTimes(subs) {
+			report[k] = v
+		}
 	}
 	emit(report, nil)
 	for _, s := range subs { // a clean close, best effort: the server's teardown is not measured
@@ -371,6 +378,24 @@ func deliveryStats(subs []*sub, o options) map[string]any {
 	}
 	return map[string]any{"deliveries": received, "error_frames": errFrames, "lagged": len(lags),
 		"subscribers_complete": complete, "messages_per_subscriber": o.messages, "lag_ms": percentiles(lags)}
+}
+
+// rawTimes: every connected subscriber's ack and initial-state time and every lag, 0.1 ms rounded.
+func rawTimes(subs []*sub) map[string]any {
+	ack, initial, lags := []float64{}, []float64{}, []float64{}
+	for _, s := range subs {
+		if s.conn == nil {
+			continue
+		}
+		ack = append(ack, round(s.ackMs, 1))
+		initial = append(initial, round(s.initialMs, 1))
+		s.mu.Lock()
+		for _, l := range s.lags {
+			lags = append(lags, round(l, 1))
+		}
+		s.mu.Unlock()
+	}
+	return map[string]any{"ack_ms_raw": ack, "initial_state_ms_raw": initial, "lag_ms_raw": lags}
 }
 
 func percentiles(xs []float64) map[string]any {

@@ -40,6 +40,16 @@ def wsload_binary() -> Path:
     return Path(done.stdout.strip().splitlines()[-1])
 
 
+def processes_for(subscribers: int, spare_fds: int = 1024) -> int:
+    """Load-generator processes for `subscribers` sockets: one unless that exceeds the open-file
+    hard limit a process may reach (20,000 here, and not raisable without privileges)."""
+    import resource
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    per = hard - spare_fds if hard != resource.RLIM_INFINITY else subscribers
+    return max(1, -(-subscribers // max(per, 1)))
+
+
 class WsLoad:
     """One run of the load generator: `connected()` once every subscriber has its initial state (or
     failed), `done()` once each got `messages` pushed messages or the listen timeout passed."""
@@ -47,12 +57,12 @@ class WsLoad:
     def __init__(self, url: str, query: str, variables: dict[str, Any], subscribers: int, *,
                  concurrency: int = 100, rate_per_s: float = 0.0, messages: int = 0,
                  listen_timeout_s: float = 30.0, connect_timeout_s: float = 60.0, attempts: int = 5,
-                 stamp_field: str = "achievedAt", binary: Path | None = None) -> None:
+                 stamp_field: str = "achievedAt", raw: bool = False, binary: Path | None = None) -> None:
         self.args = [str(binary or wsload_binary()), "-url", url, "-query", query,
                      "-variables", json.dumps(variables), "-n", str(subscribers),
                      "-concurrency", str(concurrency), "-rate", str(rate_per_s), "-messages", str(messages),
                      "-listen-timeout", f"{listen_timeout_s}s", "-connect-timeout", f"{connect_timeout_s}s",
-                     "-attempts", str(attempts), "-stamp-field", stamp_field]
+                     "-attempts", str(attempts), "-stamp-field", stamp_field] + (["-raw"] if raw else [])
         self.process: subprocess.Popen[str] | None = None
 
     def start(self) -> Self:
