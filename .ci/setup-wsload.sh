@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The subscription benchmark's native websocket load generator (benchmarks/wsload, Go): built from the
-# project's own go.mod / go.sum / main.go with the Go toolchain, modules from the Go module proxy.
+# project's own go.mod / go.sum / *.go with the Go toolchain, modules from the Go module proxy.
 # Idempotent and cached: the binary is rebuilt only when those files change. Prints the binary's path.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -12,7 +12,7 @@ if [ ! -x "$go_bin" ]; then
   echo "setup-wsload: no Go toolchain (go on PATH or /usr/local/go/bin/go)" >&2
   exit 1
 fi
-stamp="$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -c1-16)"
+stamp="$(cat "$src/go.mod" "$src/go.sum" "$src"/*.go | sha256sum | cut -c1-16)"
 out="$cache/wsload/wsload-$stamp"
 if [ ! -x "$out" ]; then
   mkdir -p "$cache/wsload" "$cache/go/mod" "$cache/go/build"
