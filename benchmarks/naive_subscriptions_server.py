@@ -29,6 +29,7 @@ class Entry:
     rank: int
     player: str
     score: float
+    achieved_at: float   # Unix ms (a float: GraphQL's Int is 32-bit): the load generator's lag stamp
 
 
 @strawberry.type
@@ -48,7 +49,7 @@ def build_app(redis_url: str) -> Starlette:
                 rows = await store.range(b, 0, n)
                 if rows != last:
                     last = rows
-                    yield [Entry(rank=r.rank, player=r.player, score=r.score) for r in rows]
+                    yield [Entry(rank=r.rank, player=r.player, score=r.score, achieved_at=r.achieved_at_ms) for r in rows]
                 await asyncio.sleep(TICK_S)
 
     app = GraphQL(strawberry.Schema(query=Query, subscription=Subscription), max_subscriptions_per_connection=None)

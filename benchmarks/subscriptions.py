@@ -1,9 +1,13 @@
 """Subscription fan-out: deliveries per server CPU-second and push lag, Podium vs a naive
 resolver-per-subscriber Strawberry server (benchmarks/naive_subscriptions_server.py), same run.
 
-Subscribers live in separate client processes so the server's CPU time is its own. A writer posts
-one score per round (spaced wider than a tick, so each round is one update); push lag is the time
-from the write's HTTP acknowledgement to a subscriber receiving the update.
+Subscribers come from the native load generator (benchmarks/wsload, Go; `--client go`, the default),
+one process apart from the server's. A writer posts one score per round (spaced wider than a tick, so
+each round is one update); push lag is the time from the score's own timestamp (`achievedAt`, taken
+just before the write is posted) to a subscriber receiving the update. Without a Go toolchain the run
+falls back to the Python clients (`--client light`, labelled `python-fallback` in the result; their
+lag is from the write's HTTP acknowledgement), which share the server's cores and so measure
+themselves as much as the server.
 
     python benchmarks/subscriptions.py --subscribers 2000 [--rounds 10]
 """
@@ -36,14 +40,17 @@ from podium.signing import signed_headers
 
 KEY_ID, SECRET, ADMIN = "bench", "bench-secret", "bench-admin"
 BOARD = "bench-subs"
-PODIUM_Q = "subscription($b:String!){ topChanged(board:$b, n:10){ seq changes { player rank } entries { player } } }"
-NAIVE_Q = "subscription($b:String!){ topChanged(board:$b, n:10){ player rank } }"
+# `achievedAt` is the load generator's lag stamp (the largest in a message: the new leader's)
+PODIUM_Q = ("subscription($b:String!){ topChanged(board:$b, n:10){ seq changes { player rank achievedAt } "
+            "entries { player } } }")
+NAIVE_Q = "subscription($b:String!){ topChanged(board:$b, n:10){ player rank achievedAt } }"
 LISTEN_TIMEOUT_S = 30
 CONNECT_TIMEOUT_S = 60
 ROUND_S = 0.6
 CONNECT_ATTEMPTS = 5
 CONNECT_CONCURRENCY = 100    # handshakes in flight per client process (they need no Redis: podium.rate_limit_local)
 CONNECT_CONCURRENCY_LIGHT = 100   # the light client's handshakes in flight per process (more only queue behind the server's CPU and time out)
+CONNECT_CONCURRENCY_GO = 400      # the Go client's handshakes in flight (the 4 Python processes' 4 x 100)
 
 
 def _client_proc(url: str, query: str, count: int, rounds: int, out: Any, ready: Any, go: Any) -> None:
@@ -225,6 +232,84 @@ def _measure(server_pid: int, ws_url: str, query: str, subscribers: int, rounds:
             "lag_ms_p99": round(float(np.percentile(lags, 99)) * 1000, 1)}
 
 
+def _py_spy(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
+    """py-spy recording the server (and its workers) until SIGINT: collapsed stacks in `out`."""
+    import shutil
+
+    exe = shutil.which("py-spy")
+    if exe is None:
+        return None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    spy = subprocess.Popen([exe, "record", "-p", str(pid), "-o", str(out), "-f", "raw", "--nonblocking", "-s",
+                            "-r", "200"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)      # attached before the storm starts
+    return spy if spy.poll() is None else None     # None: py-spy may not attach here
+
+
+def _stop_spy(spy: subprocess.Popen[bytes] | None) -> None:
+    import signal
+
+    if spy is not None and spy.poll() is None:
+        spy.send_signal(signal.SIGINT)
+        try:
+            spy.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+
+
+def _measure_go(server_pid: int, ws_url: str, query: str, subscribers: int, rounds: int, write: Any,
+                concurrency: int, rate_per_s: float, profile: Path | None = None) -> dict[str, Any]:
+    """One measurement with the native load generator: one Go process for every subscriber, or
+    several when that exceeds a process's open-file hard limit (their figures merged).
+    `profile`: py-spy records the server over the connect storm (collapsed stacks)."""
+    from podium.devtools.bench.subscriptions_wsload import WsLoad, processes_for
+
+    procs = processes_for(subscribers)
+    per = [subscribers // procs + (1 if i < subscribers % procs else 0) for i in range(procs)]
+    spy = _py_spy(server_pid, profile) if profile is not None else None
+    connect_cpu0 = _cpu(server_pid)
+    with contextlib.ExitStack() as stack:
+        loads = [stack.enter_context(WsLoad(ws_url, query, {"b": BOARD}, n, concurrency=max(1, concurrency // procs),
+                                            rate_per_s=rate_per_s / procs, messages=rounds,
+                                            listen_timeout_s=rounds * ROUND_S + LISTEN_TIMEOUT_S,
+                                            connect_timeout_s=CONNECT_TIMEOUT_S, attempts=CONNECT_ATTEMPTS, raw=True))
+                 for n in per]
+        clients = [psutil.Process(load.process.pid) for load in loads if load.process is not None]
+        connected = [load.connected() for load in loads]
+        connect_cpu_ms = (_cpu(server_pid) - connect_cpu0) * 1000 / subscribers
+        client_cpu_s = sum(sum(c.cpu_times()[:2]) for c in clients)
+        _stop_spy(spy)
+        failed = sum(c["failed"] for c in connected)
+        if failed:
+            errors = [c["connect_errors"] for c in connected if c["failed"]]
+            raise RuntimeError(f"{failed} of {subscribers} subscribers failed to connect: {json.dumps(errors)[:400]}")
+        time.sleep(0.5)
+        cpu0 = _cpu(server_pid)
+        for r in range(rounds):
+            write(r)
+            time.sleep(ROUND_S)   # > 2 ticks: one update per round
+        done = [load.done() for load in loads]
+        cpu = _cpu(server_pid) - cpu0
+    deliveries = sum(d["deliveries"] for d in done)
+    lags = [x for d in done for x in d["lag_ms_raw"]]
+    initial = [x for d in done for x in d["initial_state_ms_raw"]]
+    ack = [x for d in done for x in d["ack_ms_raw"]]
+
+    def pct(xs: list[float], p: float) -> float | None:
+        return round(float(np.percentile(xs, p)), 1) if xs else None
+
+    return {"subscribers": subscribers, "expected": subscribers * rounds, "load_processes": procs,
+            "connect_s": round(max(d["connect_s"] for d in done), 1),
+            "connect_retries": sum(d["connect_retries"] for d in done),
+            "connect_server_cpu_ms_each": round(connect_cpu_ms, 2),
+            "connect_client_cpu_ms_each": round(client_cpu_s * 1000 / subscribers, 3),
+            "connect_ms_p50": pct(initial, 50), "connect_ms_p99": pct(initial, 99), "ack_ms_p99": pct(ack, 99),
+            "deliveries": deliveries, "error_frames": sum(d["error_frames"] for d in done),
+            "server_cpu_s": round(cpu, 3), "deliveries_per_cpu_s": round(deliveries / cpu) if cpu else None,
+            "lag_from": "achievedAt",
+            "lag_ms_p50": pct(lags, 50), "lag_ms_p99": pct(lags, 99), "lag_ms_max": max(lags) if lags else None}
+
+
 def _cpu(pid: int) -> float:
     """User + system seconds of the server and its worker processes (`--workers N`)."""
     root = psutil.Process(pid)
@@ -232,11 +317,27 @@ def _cpu(pid: int) -> float:
 
 
 def run(subscribers: int = 2000, seconds: float | None = None, rounds: int = 10, clients: int = 4,
-        naive: bool = True, workers: int = 1, loop: str = "asyncio", client: str = "light",
-        naive_subscribers: int | None = None, server_env: dict[str, str] | None = None) -> dict[str, Any]:
+        naive: bool = True, workers: int = 1, loop: str = "asyncio", client: str = "go",
+        naive_subscribers: int | None = None, server_env: dict[str, str] | None = None,
+        connect_concurrency: int = CONNECT_CONCURRENCY_GO, connect_rate_per_s: float = 0.0,
+        profile_connect: Path | None = None) -> dict[str, Any]:
     """The harness entry point (`podium bench`): `seconds` of writes, one round per ROUND_S, else `rounds`."""
     if seconds is not None:
         rounds = max(1, round(seconds / ROUND_S))
+    client_label = client
+    if client == "go":
+        from podium.devtools.bench.subscriptions_wsload import WsLoadUnavailable, wsload_binary
+
+        try:
+            wsload_binary()          # built (cached) before any server starts
+        except WsLoadUnavailable as exc:
+            client, client_label = "light", f"python-fallback ({exc})"
+
+    def measure(pid: int, url: str, query: str, n: int, write: Any) -> dict[str, Any]:
+        if client == "go":
+            return _measure_go(pid, url, query, n, rounds, write, connect_concurrency, connect_rate_per_s,
+                               profile_connect if query == PODIUM_Q else None)
+        return {**_measure(pid, url, query, n, rounds, write, clients, client == "light"), "lag_from": "write ack"}
     with tempfile.TemporaryDirectory() as tmp:
         redis = RedisServer(Path(tmp) / "redis", appendonly=False).start()
         try:
@@ -249,11 +350,10 @@ def run(subscribers: int = 2000, seconds: float | None = None, rounds: int = 10,
             with ServerProcess(env, cwd=tmp, workers=workers, loop=loop) as podium:
                 for i in range(10):
                     _post(podium.url, f"seed{i}", i)
-                result["server"] = {"workers": workers, "loop": loop, "client": client, "client_processes": clients,
-                                    "env": server_env or {}}
-                result["podium"] = _measure(podium.process.pid, podium.ws_url, PODIUM_Q, subscribers, rounds,
-                                            lambda r: _post(podium.url, f"leader{r}", 1000 + r), clients,
-                                            client == "light")
+                result["server"] = {"workers": workers, "loop": loop, "client": client_label,
+                                    "client_processes": 1 if client == "go" else clients, "env": server_env or {}}
+                result["podium"] = measure(podium.process.pid, podium.ws_url, PODIUM_Q, subscribers,
+                                           lambda r: _post(podium.url, f"leader{r}", 1000 + r))
                 result["podium"]["fairness"] = _fairness(podium.url)
                 print("podium:", json.dumps(result["podium"]), file=sys.stderr, flush=True)
                 if naive:
@@ -262,10 +362,9 @@ def run(subscribers: int = 2000, seconds: float | None = None, rounds: int = 10,
                                              "--port", str(port), "--redis-url", redis.url], cwd=tmp)
                     try:
                         _wait_port(port)
-                        result["naive"] = _measure(proc.pid, f"ws://127.0.0.1:{port}/graphql", NAIVE_Q,
-                                                   naive_subscribers or subscribers,
-                                                   rounds, lambda r: _post(podium.url, f"naive{r}", 5000 + r), clients,
-                                                   client == "light")
+                        result["naive"] = measure(proc.pid, f"ws://127.0.0.1:{port}/graphql", NAIVE_Q,
+                                                  naive_subscribers or subscribers,
+                                                  lambda r: _post(podium.url, f"naive{r}", 5000 + r))
                     except RuntimeError as exc:
                         # the baseline saturating (its clients time out) must not lose Podium's figures
                         result["naive"] = {"status": "failed", "error": str(exc)[:500]}
@@ -326,13 +425,21 @@ def main() -> None:
                         help="a setting for Podium's server (A/B runs), e.g. PODIUM_API__GC_FREEZE_SURVIVORS=false")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
-    parser.add_argument("--client", choices=["light", "websockets"], default="light",
-                        help="light: hand-parsed frames on uvloop (benchmarks/subscriptions_client.py)")
+    parser.add_argument("--client", choices=["go", "light", "websockets"], default="go",
+                        help="go: the native load generator (benchmarks/wsload); light / websockets: the Python "
+                             "client processes (light: hand-parsed frames on uvloop, benchmarks/subscriptions_client.py)")
+    parser.add_argument("--connect-concurrency", type=int, default=CONNECT_CONCURRENCY_GO,
+                        help="go client: handshakes in flight (0: every subscriber at once, a storm)")
+    parser.add_argument("--connect-rate", type=float, default=0.0, help="go client: connections started per second (0: unbounded)")
+    parser.add_argument("--profile-connect", type=Path, default=None, metavar="FILE",
+                        help="go client: py-spy records Podium's server over the connect storm (collapsed stacks)")
     args = parser.parse_args()
     print(json.dumps(run(args.subscribers, rounds=args.rounds, clients=args.clients, naive=not args.no_naive,
                          workers=args.workers, loop=args.loop, client=args.client,
                          naive_subscribers=args.naive_subscribers,
-                         server_env=dict(kv.split("=", 1) for kv in args.server_env)), indent=2))
+                         server_env=dict(kv.split("=", 1) for kv in args.server_env),
+                         connect_concurrency=args.connect_concurrency, connect_rate_per_s=args.connect_rate,
+                         profile_connect=args.profile_connect), indent=2))
 
 
 if __name__ == "__main__":

@@ -74,6 +74,39 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[dict[str, Any], None]):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**_with_live(kwargs))
+        self._init_timer: asyncio.TimerHandle | None = None
+
+    def on_request_accepted(self) -> None:
+        """Strawberry starts a task per socket here that sleeps out `connection_init_wait_timeout`
+        and is cancelled at `connection_init`. A timer handle waits the same without a task (a task,
+        a sleep future and a cancellation per connect, at a connect storm); only a socket that does
+        not initialise in time gets the task that closes it (4408), as before."""
+        self._init_timer = asyncio.get_running_loop().call_later(
+            self.connection_init_wait_timeout.total_seconds(), self._init_timed_out)
+
+    def _init_timed_out(self) -> None:
+        if self.connection_init_received or self.connection_init_timeout_task is not None:
+            return
+        task = asyncio.get_running_loop().create_task(self._close_uninitialised())
+        self.connection_init_timeout_task = task       # cancelled by a late connection_init and by shutdown
+        task.add_done_callback(self._task_done)
+
+    async def _close_uninitialised(self) -> None:
+        try:
+            self.connection_timed_out = True
+            await self.websocket.close(code=4408, reason="Connection initialisation timeout")
+        except Exception as error:  # noqa: BLE001 - logged, as Strawberry's timeout task does
+            await self.handle_task_exception(error)
+
+    async def handle_connection_init(self, message: Any) -> None:
+        if self._init_timer is not None:
+            self._init_timer.cancel()
+        await super().handle_connection_init(message)
+
+    async def shutdown(self) -> None:
+        if self._init_timer is not None:
+            self._init_timer.cancel()
+        await super().shutdown()
 
     async def send_message(self, message: Any) -> None:
         await _send(self.websocket, message)
