@@ -22,7 +22,7 @@ Writes are idempotent upserts: the event id is in the key and `USING TIMESTAMP` 
 (or snapshot) time in microseconds, so a replay writes the same cells with the same timestamps.
 Every statement is prepared once; the rows of one write go in UNLOGGED batches (≤
 `cassandra_batch_rows_max` rows) of whole partitions sharing one replica set (no coordinator
-fan-out), `cassandra_writes_in_flight_max` at a time, their values encoded straight into the batch
+fan-out), `cassandra_writes_in_flight_max` at a time over all writes, their values encoded straight into the batch
 (`cassandra_batches.py`: no statement object per row). Large reads page (`cassandra_page_rows`),
 one page ahead of the caller.
 """
@@ -41,7 +41,7 @@ from typing import Any
 from cassandra import ConsistencyLevel, DriverException
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, ResponseFuture, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
-from cassandra.query import PreparedStatement, Statement, tuple_factory
+from cassandra.query import BatchStatement, PreparedStatement, Statement, tuple_factory
 from podium.region.history.cassandra_batches import UpsertEncoder, score_partitions, split_batches
 from podium.region.history.store import (
     RANK_BUCKET_SIZE,
@@ -130,6 +130,7 @@ class CassandraHistoryStore:
         self._session: Session | None = None
         self._prepared: dict[str, PreparedStatement] = {}
         self._encoders: dict[str, UpsertEncoder] = {}
+        self._gate = asyncio.Semaphore(settings.cassandra_writes_in_flight_max)
 
     # -- the asyncio bridge ----------------------------------------------------------------------
 
@@ -192,8 +193,11 @@ class CassandraHistoryStore:
         await self._send(encoder, by_partition.values())
 
     async def _send(self, encoder: UpsertEncoder, partitions: Iterable[list[list[bytes]]]) -> None:
+        await self.send_batches(self._batches(encoder, partitions))
+
+    def _batches(self, encoder: UpsertEncoder, partitions: Iterable[list[list[bytes]]]) -> list[BatchStatement]:
         """Encoded rows, grouped by partition, in UNLOGGED batches of ≤ `cassandra_batch_rows_max`
-        rows and `cassandra_batch_bytes_max` bytes, a bounded number in flight. Rows of one partition stay together (the node applies
+        rows and `cassandra_batch_bytes_max` bytes. Rows of one partition stay together (the node applies
         them as one mutation), and a batch holds only partitions that share their replicas, so the
         token-aware policy sends it to one of them and it never fans out from its coordinator.
         Replicas are looked up once per partition (not at all on a one-node cluster)."""
@@ -207,9 +211,14 @@ class CassandraHistoryStore:
             keys.setdefault(replicas, key)
             by_replicas[replicas].extend(rows)
         bytes_max = self.settings.cassandra_batch_bytes_max
-        batches = [encoder.batch(rows, keys[replicas]) for replicas, group in by_replicas.items()
-                   for rows in split_batches(group, batch_max, bytes_max)]
-        gate = asyncio.Semaphore(self.settings.cassandra_writes_in_flight_max)
+        return [encoder.batch(rows, keys[replicas]) for replicas, group in by_replicas.items()
+                for rows in split_batches(group, batch_max, bytes_max)]
+
+    async def send_batches(self, batches: Sequence[Statement]) -> None:
+        """`batches`, at most `cassandra_writes_in_flight_max` of this store's in flight at once (over
+        every write call: while one call's batches are out, the writer's next call waits its turn
+        instead of adding to the node's queue)."""
+        gate = self._gate
 
         async def one(statement: Statement) -> None:
             async with gate:
@@ -262,7 +271,11 @@ class CassandraHistoryStore:
     # -- score history ---------------------------------------------------------------------------
 
     async def append_scores(self, rows: Sequence[ScoreRow]) -> None:
-        await self._send(self._encoders["hist_put"], score_partitions(rows, HISTORY_BUCKETS).values())
+        await self.send_batches(self.score_batches(rows))
+
+    def score_batches(self, rows: Sequence[ScoreRow]) -> list[BatchStatement]:
+        """`append_scores`'s batches (apart so the history bench can time encoding and sending)."""
+        return self._batches(self._encoders["hist_put"], score_partitions(rows, HISTORY_BUCKETS).values())
 
     async def score_history(self, board: str, player: str, limit: int, *,
                             since_ms: int | None = None, until_ms: int | None = None,
