@@ -100,6 +100,8 @@ NODE_PIDS: dict[str, int] = {}   # keyspace → pid of the node this bench start
 async def _cassandra(tmp: Path, keyspace: str) -> AsyncIterator[HistorySettings]:
     external = os.environ.get("CASSANDRA_CONTACT_POINTS")
     if external:
+        if os.environ.get("CASSANDRA_PID"):   # that node's process, for its CPU per row
+            NODE_PIDS[keyspace] = int(os.environ["CASSANDRA_PID"])
         yield HistorySettings(cassandra_contact_points=external.split(","), cassandra_keyspace=keyspace,
                               cassandra_port=int(os.environ.get("CASSANDRA_PORT", "9042")),
                               cassandra_protocol_version=int(os.environ.get("CASSANDRA_PROTOCOL_VERSION", "5")))
@@ -368,7 +370,7 @@ async def main() -> None:
                         "(--paced: the last one)")
     parser.add_argument("--stages", action="store_true", help="--drain: each stage of the writer on its own too")
     parser.add_argument("--page-entries", type=int, default=HistorySettings().write_batch_entries_max,
-                        help="--stages: backlog entries per read")
+                        help="--drain: backlog entries per read (history.write_batch_entries_max)")
     parser.add_argument("--warmup-rows", type=int, default=0, help="--drain: rows written to the node first, unmeasured")
     parser.add_argument("--senders", type=int, default=4, help="--paced: batches submitted at once at most")
     parser.add_argument("--seconds", type=float, default=20)

@@ -1,6 +1,6 @@
 """The history writer's benchmarks (run through history_bench.py: --drain, --stages, --paced).
 
-    --drain [--cassandra] [--batches 200] [--pages 1,3] [--warmup-rows 0]
+    --drain [--cassandra] [--batches 200] [--pages 1,3] [--page-entries 50] [--warmup-rows 0]
         the writer alone: one backlog of --batches × 1000 rows per variant, filled first (no writer
         running), then drained by one writer with `history.write_pages_in_flight_max` = each of
         --pages in turn (rows/s; CPU per row of client, node and Redis).
@@ -177,19 +177,21 @@ async def drain(args: argparse.Namespace, tmp: Path, cassandra_of: Cassandra, no
                         await store.close()
                 for k, pages in enumerate(variants):
                     await _drain_one(redis, _store(cassandra, tmp, f"podium_drain{k}"), Board(f"drain{k}"), pages,
-                                     meter, f"writer drain ({where}), {pages} page(s) in flight")
+                                     args.page_entries, meter,
+                                     f"writer drain ({where}), {pages} page(s) of {args.page_entries} entries in flight")
             finally:
                 await redis.aclose()
 
 
-async def _drain_one(redis: AnyRedis, store: HistoryStore, board: Board, pages: int, meter: Meter, label: str) -> None:
+async def _drain_one(redis: AnyRedis, store: HistoryStore, board: Board, pages: int, page_entries: int,
+                     meter: Meter, label: str) -> None:
     await store.open()
     try:
         async def boards() -> list[Board]:
             return [board]
 
         writer = HistoryWriter(store, RedisHistoryBacklog(redis, "drain", 60_000), boards,
-                               batch_entries_max=HistorySettings().write_batch_entries_max, poll_ms=100,
+                               batch_entries_max=page_entries, poll_ms=100,
                                retry_ms_max=1000, pages_in_flight_max=pages)
         meter.start()
         while await writer.drain_once() or writer.pages_in_flight:
