@@ -100,22 +100,31 @@ def _store(cassandra: HistorySettings | None, tmp: Path, name: str) -> HistorySt
     return SqliteHistoryStore(tmp / f"{name}.sqlite3")
 
 
-async def _stages(redis: AnyRedis, store: HistoryStore, board: Board, meter: Meter, args: argparse.Namespace) -> None:
-    """Each stage of the writer on its own over one filled backlog."""
-    stream = keys_of(board).history
-    size = args.page_entries
-    meter.start()
+async def _read_pages(redis: AnyRedis, stream: str, size: int) -> list[list[Any]]:
+    """The whole backlog as XREADGROUP would hand it to the writer, without moving entries into
+    the pending list."""
     pages: list[list[Any]] = []
     start = "-"
-    while True:   # what XREADGROUP hands the writer, without moving entries into the pending list
+    while True:
         chunk = await redis.xrange(stream, min=start, max="+", count=size)
         if chunk:
             pages.append(chunk)
         if len(chunk) < size:
-            break
+            return pages
         start = "(" + chunk[-1][0].decode()
+
+
+async def _stages(redis: AnyRedis, store: HistoryStore, board: Board, meter: Meter, args: argparse.Namespace) -> None:
+    """Each stage of the writer on its own over one filled backlog."""
+    stream = keys_of(board).history
     total = args.batches * 1000
-    print("  " + meter.report(f"read ({len(pages)} XRANGE pages of {size} entries)", total))
+    for size in sorted({10, 200} - {args.page_entries}):   # other page sizes; the one used last
+        meter.start()
+        pages = await _read_pages(redis, stream, size)
+        print("  " + meter.report(f"read ({len(pages)} XRANGE pages of {size} entries)", total))
+    meter.start()
+    pages = await _read_pages(redis, stream, args.page_entries)
+    print("  " + meter.report(f"read ({len(pages)} XRANGE pages of {args.page_entries} entries)", total))
     meter.start()
     rows: list[list[ScoreRow]] = [[r for _i, f in page for r in _writer_rows(f)] for page in pages]
     print("  " + meter.report("decode", total))
