@@ -130,7 +130,7 @@ async def _stages(redis: AnyRedis, store: HistoryStore, board: Board, meter: Met
     print("  " + meter.report("decode", total))
     if isinstance(store, CassandraHistoryStore):
         meter.start()
-        encoded = [store.score_batches(page) for page in rows]
+        encoded = [await store.score_batches(page) for page in rows]
         print("  " + meter.report(f"encode ({sum(map(len, encoded))} batches)", total))
         meter.start()
         for b in encoded:
