@@ -146,12 +146,14 @@ class CassandraHistoryStore:
     async def _send(self, encoder: UpsertEncoder, partitions: Iterable[list[list[bytes]]]) -> None:
         await self.send_batches(self._batches(encoder, partitions))
 
-    def _batches(self, encoder: UpsertEncoder, partitions: Iterable[list[list[bytes]]]) -> list[BatchStatement]:
+    def _batches(self, encoder: UpsertEncoder, partitions: Iterable[list[list[bytes]]],
+                 row_bytes_max: int | None = None) -> list[BatchStatement]:
         """Encoded rows, grouped by partition, in UNLOGGED batches of ≤ `cassandra_batch_rows_max`
         rows and `cassandra_batch_bytes_max` bytes. Rows of one partition stay together (the node applies
         them as one mutation), and a batch holds only partitions that share their replicas, so the
         token-aware policy sends it to one of them and it never fans out from its coordinator.
-        Replicas are looked up once per partition (not at all on a one-node cluster)."""
+        Replicas are looked up once per partition (not at all on a one-node cluster). Given
+        `row_bytes_max` (no row has more bytes of values), batches are cut by count alone."""
         batch_max = self.settings.cassandra_batch_rows_max
         single_host = self._cluster is not None and len(self._cluster.metadata.all_hosts()) <= 1
         by_replicas: dict[tuple[str, ...], list[list[bytes]]] = defaultdict(list)
@@ -163,7 +165,7 @@ class CassandraHistoryStore:
             by_replicas[replicas].extend(rows)
         bytes_max = self.settings.cassandra_batch_bytes_max
         return [encoder.batch(rows, keys[replicas]) for replicas, group in by_replicas.items()
-                for rows in split_batches(group, batch_max, bytes_max)]
+                for rows in split_batches(group, batch_max, bytes_max, row_bytes_max)]
 
     async def send_batches(self, batches: Sequence[Statement]) -> None:
         """`batches`, at most `cassandra_writes_in_flight_max` of this store's in flight at once (over
@@ -229,11 +231,14 @@ class CassandraHistoryStore:
         encoded `ENCODE_TURN_ROWS` rows at a time: the event loop gets a turn between, so a
         writer's 50k-row page neither holds up requests nor the batches already in flight."""
         partitions: defaultdict[tuple[str, int], list[list[bytes]]] = defaultdict(list)
+        longest = 0
         for start in range(0, len(rows), ENCODE_TURN_ROWS):
-            for key, values in score_partitions(rows[start : start + ENCODE_TURN_ROWS], HISTORY_BUCKETS).items():
+            part, row_bytes = score_partitions(rows[start : start + ENCODE_TURN_ROWS], HISTORY_BUCKETS)
+            longest = max(longest, row_bytes)
+            for key, values in part.items():
                 partitions[key].extend(values)
             await asyncio.sleep(0)
-        return self._batches(self._encoders["hist_put"], partitions.values())
+        return self._batches(self._encoders["hist_put"], partitions.values(), longest)
 
     async def score_history(self, board: str, player: str, limit: int, *,
                             since_ms: int | None = None, until_ms: int | None = None,
