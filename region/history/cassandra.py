@@ -41,7 +41,7 @@ from cassandra import ConsistencyLevel, DriverException
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, ResponseFuture, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 from cassandra.query import BatchStatement, PreparedStatement, Statement, tuple_factory
-from podium.region.history.cassandra_batches import UpsertEncoder, score_partitions, split_batches
+from podium.region.history.cassandra_batches import Row, UpsertEncoder, score_partitions, split_batches
 from podium.region.history.cassandra_schema import (
     BOARDS_SCOPE,
     HISTORY_BUCKETS,
@@ -138,15 +138,15 @@ class CassandraHistoryStore:
     async def _write(self, name: str, params: Sequence[Sequence[Any]], partition: slice) -> None:
         """Upserts of `params` (the `partition` slice of each parameter tuple is the partition key)."""
         encoder = self._encoders[name]
-        by_partition: dict[tuple[Any, ...], list[list[bytes]]] = defaultdict(list)
+        by_partition: dict[tuple[Any, ...], list[Row]] = defaultdict(list)
         for row in params:
             by_partition[tuple(row[partition])].append(encoder.values(row))
         await self._send(encoder, by_partition.values())
 
-    async def _send(self, encoder: UpsertEncoder, partitions: Iterable[list[list[bytes]]]) -> None:
+    async def _send(self, encoder: UpsertEncoder, partitions: Iterable[list[Row]]) -> None:
         await self.send_batches(self._batches(encoder, partitions))
 
-    def _batches(self, encoder: UpsertEncoder, partitions: Iterable[list[list[bytes]]],
+    def _batches(self, encoder: UpsertEncoder, partitions: Iterable[list[Row]],
                  row_bytes_max: int | None = None) -> list[BatchStatement]:
         """Encoded rows, grouped by partition, in UNLOGGED batches of ≤ `cassandra_batch_rows_max`
         rows and `cassandra_batch_bytes_max` bytes. Rows of one partition stay together (the node applies
@@ -156,7 +156,7 @@ class CassandraHistoryStore:
         `row_bytes_max` (no row has more bytes of values), batches are cut by count alone."""
         batch_max = self.settings.cassandra_batch_rows_max
         single_host = self._cluster is not None and len(self._cluster.metadata.all_hosts()) <= 1
-        by_replicas: dict[tuple[str, ...], list[list[bytes]]] = defaultdict(list)
+        by_replicas: dict[tuple[str, ...], list[Row]] = defaultdict(list)
         keys: dict[tuple[str, ...], bytes | None] = {}
         for rows in partitions:
             key = encoder.routing_key(rows[0])
@@ -230,7 +230,7 @@ class CassandraHistoryStore:
         """`append_scores`'s batches (apart so the history bench can time encoding and sending),
         encoded `ENCODE_TURN_ROWS` rows at a time: the event loop gets a turn between, so a
         writer's 50k-row page neither holds up requests nor the batches already in flight."""
-        partitions: defaultdict[tuple[str, int], list[list[bytes]]] = defaultdict(list)
+        partitions: defaultdict[tuple[str, int], list[Row]] = defaultdict(list)
         longest = 0
         for start in range(0, len(rows), ENCODE_TURN_ROWS):
             part, row_bytes = score_partitions(rows[start : start + ENCODE_TURN_ROWS], HISTORY_BUCKETS)

@@ -96,12 +96,12 @@ async def test_score_partitions_equal_the_drivers_bind(store: CassandraHistorySt
     @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(rows=st.lists(score_rows, max_size=30))
     def check(rows: list[ScoreRow]) -> None:
-        want: dict[tuple[str, int], list[list[bytes]]] = {}
+        want: dict[tuple[str, int], list[tuple[bytes, ...]]] = {}
         for r in rows:
             bucket = history_bucket(r.player)
             bound = prepared.bind((r.board, bucket, r.player, r.achieved_at_ms, r.event_id, r.score,
                                    r.achieved_at_ms * 1000))
-            want.setdefault((r.board, bucket), []).append(bound.values)
+            want.setdefault((r.board, bucket), []).append(tuple(bound.values))
         longest = max((sum(map(len, values)) for part in want.values() for values in part), default=0)
         got, row_bytes = score_partitions(rows, HISTORY_BUCKETS)
         assert got == want
