@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -245,6 +246,7 @@ async def _paced_run(service: Any, writer: HistoryWriter, sends: Sequence[list[d
                      args: argparse.Namespace, meter: Meter, where: str) -> None:
     refused, late, sent = 0, 0, 0
     series: list[tuple[float, int, int]] = []
+    reasons: Counter[str] = Counter()
     gate = asyncio.Semaphore(args.senders)
     start = time.perf_counter()
 
@@ -258,8 +260,9 @@ async def _paced_run(service: Any, writer: HistoryWriter, sends: Sequence[list[d
         try:
             await service.ingest.submit(raw, scope="bench")
             sent += len(raw)
-        except Unavailable:
+        except Unavailable as exc:
             refused += 1
+            reasons[f"{exc.code}: {exc.message}"[:120]] += 1
         finally:
             gate.release()
 
@@ -288,6 +291,8 @@ async def _paced_run(service: Any, writer: HistoryWriter, sends: Sequence[list[d
           f"({late} of {len(sends)} batches late), {refused} batches refused ({refused * 1000:,} rows dropped); "
           f"writer {written_at_end / sent_s:,.0f} rows/s while sending; drained {'' if drained else 'NOT '}"
           f"{total_s - sent_s:.1f} s after the last batch; backlog max {max((s for _t, s, _r in series), default=0)} entries")
+    if reasons:
+        print(f"  refused because: {dict(reasons)}")
     print("  backlog entries (1000 rows each) every second: "
           + " ".join(f"{t:.0f}s:{s}" for t, s, _r in series))
     print("  " + meter.report("CPU over the run (ingest included in client)", rows))
