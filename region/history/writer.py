@@ -71,11 +71,11 @@ class _Page:
 
 class HistoryWriter:
     """Drains the backlog as a pipeline: up to `pages_in_flight_max` pages (one backlog read of up to
-    `batch_entries_max` entries each) are being written at once, so the next page is read and
-    decoded while the store writes the previous ones, and the store is never idle waiting for
-    Redis (measured: the serial read, write, ack left the node idle most of the time,
-    docs/history.md). Pages finished together are acknowledged together (one XACK + XDEL per
-    board). A page is acknowledged only after the store took all its rows, whatever the order
+    `batch_entries_max` entries each) are being written at once, so the next page is read,
+    decoded and encoded while the store writes the previous ones, instead of the store waiting
+    for each (on the loaded 2-core bench machine this showed no gain: there the rate follows the
+    CPU per row, docs/history.md). Pages finished together are acknowledged together (one XACK +
+    XDEL per board). A page is acknowledged only after the store took all its rows, whatever the order
     pages finish in; a failed page stays pending and is retried first."""
 
     def __init__(self, store: HistoryStore, backlog: RedisHistoryBacklog,
