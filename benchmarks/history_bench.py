@@ -8,12 +8,10 @@
         what history costs the acknowledgement path: direct-mode ingest (RegionService.ingest.submit,
         1000-entry batches, one at a time, real redis-server) with history off, with the queued
         writer (SQLite; Cassandra with --cassandra), and with an inline SQLite write after each apply.
-    python benchmarks/history_bench.py --paced [--cassandra] [--rate 15000] [--seconds 20]
-        the history writer end to end at a set ingest rate: refused (dropped) batches, backlog peak,
-        writer rows/s while sending, drain time after the last batch, CPU per row.
-    python benchmarks/history_bench.py --drain [--cassandra] [--batches 150]
-        the history writer's own rate: a backlog of --batches × 1000 rows filled first, then drained
-        by one writer (rows/s, CPU per row of client and node).
+    python benchmarks/history_bench.py --paced [--cassandra] [--rate 15000] [--seconds 20] [--pages 3]
+    python benchmarks/history_bench.py --drain [--cassandra] [--batches 200] [--pages 1,3] [--stages]
+        the history writer end to end at a set ingest rate, and its own drain rate with each stage
+        timed on its own: see history_writer_bench.py.
     python benchmarks/history_bench.py --rebuild [--rebuild-players 1000000] [--cassandra-players 20000]
         rebuild time of a board from the warm store (SQLite and Cassandra 5, each at --rebuild-players
         unless --cassandra-players says otherwise), checked equal to the expected standings; then a
@@ -34,6 +32,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import history_writer_bench as writer_bench
 from podium.region.history.cassandra import CassandraHistoryStore
 from podium.region.history.sqlite import SqliteHistoryStore
 from podium.region.history.store import HistoryStore, ScoreRow, Snapshot, history_key, rank_standings
@@ -62,12 +61,7 @@ def _rows(n: int) -> list[ScoreRow]:
                      1_700_000_000_000 + i) for i in range(n)]
 
 
-def _cpu_s(pid: int | None) -> float:
-    """CPU seconds (user + system) a process has used: this one when pid is None."""
-    if pid is None:
-        return time.process_time()
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+_cpu_s = writer_bench.cpu_s
 
 
 async def _write_rate(store: HistoryStore, rows: list[ScoreRow], call_rows: int,
@@ -106,6 +100,8 @@ NODE_PIDS: dict[str, int] = {}   # keyspace → pid of the node this bench start
 async def _cassandra(tmp: Path, keyspace: str) -> AsyncIterator[HistorySettings]:
     external = os.environ.get("CASSANDRA_CONTACT_POINTS")
     if external:
+        if os.environ.get("CASSANDRA_PID"):   # that node's process, for its CPU per row
+            NODE_PIDS[keyspace] = int(os.environ["CASSANDRA_PID"])
         yield HistorySettings(cassandra_contact_points=external.split(","), cassandra_keyspace=keyspace,
                               cassandra_port=int(os.environ.get("CASSANDRA_PORT", "9042")),
                               cassandra_protocol_version=int(os.environ.get("CASSANDRA_PROTOCOL_VERSION", "5")))
@@ -151,12 +147,7 @@ async def writes_and_snapshot_size(args: argparse.Namespace, tmp: Path) -> None:
 
 # --- ingest: what history costs the acknowledgement path -------------------------------------------
 
-def _batches(n: int, seed: int) -> list[list[dict[str, Any]]]:
-    rng = random.Random(seed)
-    now = int(time.time() * 1000) - 1000
-    return [[{"board": "ingest", "player": f"p{rng.randrange(100_000)}", "score": rng.randrange(10**6),
-              "achieved_at": now - rng.randrange(1000), "event_id": f"s{seed}-b{b}-e{i}"} for i in range(1000)]
-            for b in range(n)]
+_batches = writer_bench.batches
 
 
 async def _ingest_run(redis_url: str, data_dir: Path, variant: str, batches: list[list[dict[str, Any]]],
@@ -228,127 +219,23 @@ async def ingest(args: argparse.Namespace, tmp: Path) -> None:
               f"queue drained {got['drain_s']:.2f} s after the last ack, {got['dropped']:.0f} rows dropped")
 
 
-async def paced(args: argparse.Namespace, tmp: Path) -> None:
-    """The writer end to end at a set ingest rate: 1000-entry batches submitted on a fixed schedule
-    (`--rate` scores/s for `--seconds`), history queued to the warm store (Cassandra with
-    --cassandra, else SQLite). A batch refused because the backlog is full is a dropped batch; the
-    writer keeps up when the backlog stays small and drains soon after the last batch."""
-    from podium.errors import Unavailable
-
-    batches = _batches(int(args.rate * args.seconds / 1000), seed=99)
-    with RedisServer(tmp / "redis-paced", appendonly=False) as redis:
-        async with _cassandra(tmp, "podium_paced") if args.cassandra else _null() as cassandra:
-            history: dict[str, Any] = {}
-            if cassandra is not None:
-                history = {"cassandra_contact_points": cassandra.cassandra_contact_points,
-                           "cassandra_port": cassandra.cassandra_port,
-                           "cassandra_protocol_version": cassandra.cassandra_protocol_version,
-                           "cassandra_consistency": cassandra.cassandra_consistency, "cassandra_keyspace": "podium_paced"}
-                tuned = _tuned(cassandra, args)
-                history.update({k: getattr(tuned, k) for k in ("cassandra_page_rows", "cassandra_scans_in_flight_max",
-                                                               "cassandra_batch_rows_max", "cassandra_writes_in_flight_max")})
-            settings = Settings(redis_url=redis.url, data_dir=tmp / "paced", region="bench",
-                                api={"rate_limit_per_s": 0, "cache_ttl_ms": 0},
-                                history={"snapshot_interval_s": 0, "rebuild_on_start": False, **history})
-            service = build_region(settings)
-            await service.open()
-            try:
-                await service.boards.create(Board("ingest"), exist_ok=True)
-                writer = service.history_writer
-                assert writer is not None
-                node_pid = NODE_PIDS.get("podium_paced")
-                load = os.getloadavg()[0]
-                cpu, node = _cpu_s(None), _cpu_s(node_pid) if node_pid else 0.0
-                refused, backlog_max, late = 0, 0, 0
-                interval = 1000 / args.rate
-                start = time.perf_counter()
-                for i, raw in enumerate(batches):
-                    wait = start + i * interval - time.perf_counter()
-                    if wait > 0:
-                        await asyncio.sleep(wait)
-                    else:
-                        late += 1
-                    try:
-                        await service.ingest.submit(raw, scope="bench")
-                    except Unavailable:
-                        refused += 1
-                    if i % 10 == 0:
-                        backlog_max = max(backlog_max, await writer.size())
-                sent_s = time.perf_counter() - start
-                written_at_end = writer.stats.written
-                await writer.flush(600)
-                total_s = time.perf_counter() - start
-                used = _cpu_s(None) - cpu
-                node_used = _cpu_s(node_pid) - node if node_pid else 0.0
-                rows = writer.stats.written
-                print(f"paced ingest at {args.rate:,.0f} scores/s for {args.seconds:g} s "
-                      f"({'Cassandra 5 node' if cassandra else 'SQLite'}; load {load:.1f} → {os.getloadavg()[0]:.1f}): "
-                      f"sent {len(batches) * 1000 / sent_s:,.0f} scores/s ({late} batches late), "
-                      f"{refused} batches refused (dropped), backlog max {backlog_max} entries; "
-                      f"writer {written_at_end / sent_s:,.0f} rows/s while sending, {rows:,} rows in all, "
-                      f"drained {total_s - sent_s:.1f} s after the last batch ({rows / total_s:,.0f} rows/s end to end); "
-                      f"CPU client {used:.1f} s ({rows / used:,.0f} rows per CPU-s, ingest included)"
-                      + (f", node {node_used:.1f} s ({rows / max(node_used, 0.01):,.0f} rows per CPU-s)" if node_pid else ""))
-            finally:
-                await service.close()
-
-
-async def drain(args: argparse.Namespace, tmp: Path) -> None:
-    """The writer's own rate, apart from ingest: `--batches` applies of 1000 entries fill a board's
-    history backlog first (no writer running), then one writer drains it into the warm store
-    (Cassandra with --cassandra, else SQLite): rows/s wall and per CPU-second of client and node."""
-    from podium.region.history.backlog_redis import RedisHistoryBacklog
-    from podium.region.history.writer import HistoryWriter
-
-    from podium.model import ScoreEntry
-
-    board = Board("drain")
-    with RedisServer(tmp / "redis-drain", appendonly=False) as redis_server:
-        redis = connect(redis_server.url)
-        async with _cassandra(tmp, "podium_drain") if args.cassandra else _null() as cassandra:
-            store: HistoryStore
-            if cassandra is not None:
-                store = CassandraHistoryStore(_tuned(cassandra, args))
-            else:
-                store = SqliteHistoryStore(tmp / "drain.sqlite3")
-            await store.open()
-            try:
-                registry = BoardRegistry(redis, SystemClock())
-                await registry.create(board)
-                ranks = RedisRankStore(redis, history_backlog_max=args.batches + 1)
-                now = int(time.time() * 1000)
-                for raw in _batches(args.batches, seed=5):
-                    await ranks.apply(board, [ScoreEntry(board.id, e["player"], e["score"], e["achieved_at"], e["event_id"])
-                                              for e in raw], now)
-
-                async def boards() -> list[Board]:
-                    return [board]
-
-                writer = HistoryWriter(store, RedisHistoryBacklog(redis, "drain", 60_000), boards,
-                                       batch_entries_max=HistorySettings().write_batch_entries_max, poll_ms=100,
-                                       retry_ms_max=1000)
-                node_pid = NODE_PIDS.get("podium_drain")
-                load = os.getloadavg()[0]
-                cpu, node = _cpu_s(None), _cpu_s(node_pid) if node_pid else 0.0
-                start = time.perf_counter()
-                while await writer.drain_once():
-                    pass
-                took = time.perf_counter() - start
-                used, node_used = _cpu_s(None) - cpu, (_cpu_s(node_pid) - node if node_pid else 0.0)
-                rows = writer.stats.written
-                assert rows == args.batches * 1000 and await writer.size() == 0
-                print(f"writer drain of {rows:,} backlog rows ({'Cassandra 5 node' if cassandra else 'SQLite'}; "
-                      f"load {load:.1f} → {os.getloadavg()[0]:.1f}): {rows / took:,.0f} rows/s in {took:.1f} s; "
-                      f"client {used:.1f} CPU-s ({rows / used:,.0f} rows per CPU-s)"
-                      + (f", node {node_used:.1f} CPU-s ({rows / max(node_used, 0.01):,.0f} rows per CPU-s)" if node_pid else ""))
-            finally:
-                await store.close()
-                await redis.aclose()
-
-
 @asynccontextmanager
 async def _null() -> AsyncIterator[None]:
     yield None
+
+
+def _writer_cassandra(args: argparse.Namespace) -> writer_bench.Cassandra:
+    """The writer benches' warm store: a Cassandra node (store settings as overridden) with
+    --cassandra, else none (SQLite)."""
+    @asynccontextmanager
+    async def node(tmp: Path, keyspace: str) -> AsyncIterator[HistorySettings | None]:
+        if not args.cassandra:
+            yield None
+            return
+        async with _cassandra(tmp, keyspace) as settings:
+            yield _tuned(settings, args)
+
+    return node
 
 
 # --- rebuild: a 1M-player board from the warm store --------------------------------------------------
@@ -479,6 +366,13 @@ async def main() -> None:
     parser.add_argument("--drain", action="store_true", help="the writer alone draining --batches from the backlog")
     parser.add_argument("--paced", action="store_true", help="the writer end to end at --rate scores/s")
     parser.add_argument("--rate", type=float, default=15_000)
+    parser.add_argument("--pages", default="1,3", help="--drain: history.write_pages_in_flight_max of each variant "
+                        "(--paced: the last one)")
+    parser.add_argument("--stages", action="store_true", help="--drain: each stage of the writer on its own too")
+    parser.add_argument("--page-entries", type=int, default=HistorySettings().write_batch_entries_max,
+                        help="--drain: backlog entries per read (history.write_batch_entries_max)")
+    parser.add_argument("--warmup-rows", type=int, default=0, help="--drain: rows written to the node first, unmeasured")
+    parser.add_argument("--senders", type=int, default=4, help="--paced: batches submitted at once at most")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--rebuild-players", type=int, default=1_000_000)
@@ -498,9 +392,9 @@ async def main() -> None:
         if args.ingest:
             await ingest(args, Path(tmp))
         if args.paced:
-            await paced(args, Path(tmp))
+            await writer_bench.paced(args, Path(tmp), _writer_cassandra(args), NODE_PIDS)
         if args.drain:
-            await drain(args, Path(tmp))
+            await writer_bench.drain(args, Path(tmp), _writer_cassandra(args), NODE_PIDS)
         if args.rebuild:
             await rebuild(args, Path(tmp))
         if not (args.ingest or args.rebuild or args.paced or args.drain):

@@ -127,7 +127,7 @@ class HistorySettings(BaseModel):
     cassandra_consistency: str = "LOCAL_QUORUM"    # reads and writes (LOCAL_QUORUM: survives one replica down per DC)
     cassandra_page_rows: int = 5000          # rows per page of a paged read (rebuild scans, player lists)
     cassandra_batch_rows_max: int = 500      # rows per unlogged batch (one partition's rows, or small partitions of one replica set)
-    cassandra_writes_in_flight_max: int = 16 # concurrent statements/batches of one write call (more only queues at the node)
+    cassandra_writes_in_flight_max: int = 16 # concurrent statements/batches of the store, all write calls together (more only queues at the node)
     cassandra_scans_in_flight_max: int = 4   # board_scores partitions a rebuild reads at once
     cassandra_batch_bytes_max: int = 32_768  # values' bytes per unlogged batch: with room for row overhead under Cassandra's default batch_size_fail_threshold (50 KiB)
     cassandra_connect_timeout_ms: int = 15_000  # a connection's set-up and the control connection's queries (driver defaults 5 s / 2 s: a starved node missed them)
@@ -148,6 +148,7 @@ class HistorySettings(BaseModel):
     # of the stream worker) or "separate" (`podium history-writer`, its own process; `podium up` runs it)
     writer_placement: Literal["in_process", "separate"] = "in_process"
     backlog_check_ms: int = Field(default=1000, gt=0)   # how often a region reads its backlog's length and age (/readyz, metrics)
+    write_pages_in_flight_max: int = 3       # backlog reads (of write_batch_entries_max entries) being written at once: the next is read while the store writes
 
 
 class GlobalSettings(BaseModel):

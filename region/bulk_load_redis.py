@@ -1,8 +1,9 @@
 """Loading a whole board into Redis at bulk speed: a rebuild's last step (region/recovery.py).
 
-The same result as `RedisRankStore.replace` (a board built aside under keys that expire on their
-own, its player index written in the final linear-hashing state, one atomic swap by replace.lua,
-the replaced index generation deleted afterwards), built for a million players:
+The one way a whole board is replaced (`RedisRankStore.replace` delegates here): a board built
+aside under keys that expire on their own, its player index written in the final linear-hashing
+state, one atomic swap by replace.lua, the replaced index generation deleted afterwards. Built for
+a million players:
 - entries arrive a page at a time (lists, not one async step per player);
 - members and sorted-set scores are made in one pass over a page and sent as plain ZADDs of
   `LOAD_ZADD_ENTRIES` entries, the next page prepared while Redis applies the previous one (one
@@ -23,14 +24,14 @@ from collections import defaultdict
 from collections.abc import AsyncIterable, Sequence
 from itertools import chain
 
-from podium.region.rank_store_redis import (
-    _IX_HASH_MIX,
-    _IX_HASH_PREFIX,
-    _IX_HASH_PRIME,
+from podium.region.rank_index import (
     BUILD_TTL_MS,
     DROP_CHUNK_KEYS,
-    IX_BUCKET_ENTRIES,
-    _lua,
+    IX_HASH_MIX,
+    IX_HASH_PREFIX,
+    IX_HASH_PRIME,
+    index_state,
+    lua,
     lua_with_index,
 )
 from redis.exceptions import RedisError
@@ -66,14 +67,6 @@ def zadd_args(entries: Sequence[Entry], order: SortOrder) -> list[int | str]:
     return list(chain.from_iterable((s, ts_key(t) + p) for p, s, t in entries))
 
 
-def index_state(total: int) -> tuple[int, int]:
-    """(level, next bucket to split) of an index holding `total` players inserted one by one
-    (index.lua: ceil(total / IX_BUCKET_ENTRIES) buckets, at least one)."""
-    buckets = max(1, -(-total // IX_BUCKET_ENTRIES))
-    level = buckets.bit_length() - 1
-    return level, buckets - (1 << level)
-
-
 @translate_store_errors("the rank store (Redis)")
 class RedisBoardLoader:
     """Replaces a board's live season with the entries given, each player once."""
@@ -81,7 +74,7 @@ class RedisBoardLoader:
     def __init__(self, redis: AnyRedis) -> None:
         self.redis = redis
         self._replace = redis.register_script(lua_with_index("replace"))
-        self._index = redis.register_script(_lua("bulk_index"))
+        self._index = redis.register_script(lua("bulk_index"))
 
     async def replace(self, board: Board, pages: AsyncIterable[Sequence[Entry]]) -> int:
         """Loads `pages` aside, then swaps them in atomically. Returns the number of entries."""
@@ -148,8 +141,8 @@ class RedisBoardLoader:
             for member in rows:
                 raw = member.encode() if isinstance(member, str) else member
                 player = raw[TS_KEY_WIDTH:]
-                h = int.from_bytes(_IX_HASH_PREFIX + player, "big") % _IX_HASH_PRIME * _IX_HASH_MIX \
-                    % _IX_HASH_PRIME * _IX_HASH_MIX % _IX_HASH_PRIME   # fast_hash on bytes
+                h = int.from_bytes(IX_HASH_PREFIX + player, "big") % IX_HASH_PRIME * IX_HASH_MIX \
+                    % IX_HASH_PRIME * IX_HASH_MIX % IX_HASH_PRIME   # fast_hash on bytes
                 b = h & low_mask
                 if b < split:
                     b = h & high_mask

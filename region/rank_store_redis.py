@@ -6,15 +6,16 @@ quarantine stream in `rank_store_moderation_redis.py`, what they share in `rank_
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
-from importlib import resources
 from itertools import chain, islice
 from operator import attrgetter
 from typing import Any
 
+from podium.region.bulk_load_redis import RedisBoardLoader
 from podium.region.history.store import history_key
+from podium.region.rank_index import DROP_CHUNK_KEYS, lua_with_index
+from podium.region.rank_index import lua as _lua
 from podium.region.rank_store import ApplyOutcome, RankStore
 from podium.region.rank_store_moderation_redis import RedisRankModeration
 from podium.region.rank_store_reads_redis import RedisRankReads
@@ -29,14 +30,12 @@ from podium.invariant import invariant
 from podium.keys import BoardKeys, keys_of
 from podium.model import ACHIEVED_AT_MAX_MS, Board, ScoreEntry, SortOrder
 from podium.ranking import (
-    TS_KEY_WIDTH,
     decode_legacy_member,
-    encode_member,
     from_zscore,
     to_zscore,
     ts_key,
 )
-from podium.redis_client import AnyRedis, members, scored_members
+from podium.redis_client import AnyRedis, scored_members
 from podium.store_errors import translate_store_errors
 from podium.trace_context import current_traceparent
 
@@ -44,35 +43,8 @@ LOAD_CHUNK_ENTRIES = 5000
 # Entries per load.lua call: a script blocks Redis while it runs, and a 5,000-entry call (index
 # splits included) outran the client's read timeout on the loaded bench machine.
 LOAD_SCRIPT_ENTRIES = 1000
-# Sorted-set rows read per pass when a board built aside writes its index: more rows, fewer and
-# fuller HSETs per bucket (a 50k-row chunk is a few MB in this process).
-INDEX_CHUNK_ENTRIES = 50_000
-IX_BUCKET_ENTRIES = 32   # the same constant as podium/lua/index.lua (a board built aside writes its index here)
-DROP_CHUNK_KEYS = 1000   # replaced index buckets deleted per UNLINK
-# A replace builds aside under keys that expire on their own, so a builder that dies mid-way leaves
-# nothing behind for long; the swap removes the TTL from the live keys.
-BUILD_TTL_MS = 3_600_000
 _TIMES = attrgetter("achieved_at_ms")
 
-
-
-# index.lua's bucket hash (ix_fast_hash): the UTF-8 bytes after 0x9E37, big-endian, mod a prime, mixed twice
-_IX_HASH_PRIME, _IX_HASH_MIX, _IX_HASH_PREFIX = 2_147_483_629, 1_664_525, b"\x9e\x37"
-
-
-def fast_hash(player: str) -> int:
-    """The player index's bucket hash, as index.lua's ix_fast_hash computes it (int.from_bytes runs in C)."""
-    h = int.from_bytes(_IX_HASH_PREFIX + player.encode(), "big") % _IX_HASH_PRIME
-    return h * _IX_HASH_MIX % _IX_HASH_PRIME * _IX_HASH_MIX % _IX_HASH_PRIME
-
-
-def _lua(name: str) -> str:
-    return resources.files("podium").joinpath(f"lua/{name}.lua").read_text()
-
-
-def lua_with_index(name: str) -> str:
-    """A script that finds members through the player index: index.lua's helpers come first."""
-    return _lua("index") + "\n" + _lua(name)
 
 
 @translate_store_errors("the rank store (Redis)")
@@ -91,7 +63,7 @@ class RedisRankStore(RedisRankReads, RedisRankModeration):
         self._around = redis.register_script(lua_with_index("around"))
         self._after = redis.register_script(_lua("after"))
         self._remove = redis.register_script(lua_with_index("remove"))
-        self._replace = redis.register_script(lua_with_index("replace"))
+        self._loader = RedisBoardLoader(redis)
         self._load = redis.register_script(lua_with_index("load"))
         self._clear = redis.register_script(lua_with_index("clear"))
 
@@ -183,70 +155,10 @@ class RedisRankStore(RedisRankReads, RedisRankModeration):
         return total
 
     async def replace(self, board: Board, entries: AsyncIterable[tuple[str, int, int]] | Iterable[tuple[str, int, int]]) -> int:
+        """The board's live season replaced by `entries` (player, score, achieved_at_ms), each player
+        once: built aside and swapped in atomically by the bulk loader (one way to build a board)."""
         self._writing(board)
-        k = keys_of(board)
-        token = secrets.token_hex(6)
-        # Same hash tag as the live keys (`pb:{B}:…`), so the swap script runs on one cluster slot. The
-        # built index's buckets get their own prefix, which becomes the live one at the swap.
-        built_z, built_i = f"{k.zset}:rb:{token}", f"{k.index}:rb:{token}"
-        total = 0
-        try:
-            async for chunk in _chunks(entries, LOAD_CHUNK_ENTRIES):
-                mapping = {encode_member(ts, p): to_zscore(s, board.order) for p, s, ts in chunk}
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    pipe.zadd(built_z, mapping)
-                    pipe.pexpire(built_z, BUILD_TTL_MS)
-                    await pipe.execute()
-                total += len(chunk)
-            await self._build_index(built_z, built_i, f"{k.index}:{token}", total)
-            raw = await self._call(self._replace, [built_z, built_i, k.zset, k.index, k.legacy_index],
-                                   [total, f"{k.index}:{token}"])
-        except BaseException:
-            # Best effort: with Redis gone the keys expire on their own (BUILD_TTL_MS).
-            with contextlib.suppress(RedisError, OSError):
-                await self.redis.delete(built_z, built_i)
-            raise
-        swapped = int(raw[0])
-        invariant(swapped == total, f"replace of {board.id!r}: {total} rows given, each player must appear once")
-        await self._drop_buckets(_text(raw[1]), int(raw[2]))
-        return total
-
-    async def _build_index(self, zset: str, index: str, prefix: str, total: int) -> None:
-        """Writes the index of a board built aside, bucket by bucket, from its sorted set: the final
-        size is known, so is the linear-hashing state inserting `total` players one by one would
-        reach (index.lua: ceil(total / IX_BUCKET_ENTRIES) buckets), and no bucket ever splits. The
-        state's n counts the distinct players indexed; the swap refuses the board unless it equals
-        the sorted set's size and `total` (a player given twice)."""
-        buckets = max(1, -(-total // IX_BUCKET_ENTRIES))
-        level = buckets.bit_length() - 1
-        split = buckets - (1 << level)
-        players, start, expiring = 0, 0, set[int]()
-        while rows := members(await self.redis.zrange(zset, start, start + INDEX_CHUNK_ENTRIES - 1)):
-            grouped: dict[int, dict[str, str]] = {}
-            for member in rows:
-                text = _text(member)
-                player = text[TS_KEY_WIDTH:]
-                h = fast_hash(player)
-                b = h % (1 << level)
-                if b < split:
-                    b = h % (2 << level)
-                grouped.setdefault(b, {})[player] = text[:TS_KEY_WIDTH]
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for b, fields in grouped.items():
-                    pipe.hset(f"{prefix}:{b}", mapping=fields)  # type: ignore[arg-type]
-                new = grouped.keys() - expiring
-                for b in new:
-                    pipe.pexpire(f"{prefix}:{b}", BUILD_TTL_MS)
-                expiring |= new
-                replies = await pipe.execute()
-            players += sum(int(r) for r in replies[: len(grouped)])
-            start += len(rows)
-            if len(rows) < INDEX_CHUNK_ENTRIES:
-                break
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(index, mapping={"l": level, "p": split, "n": players, "k": prefix, "h": "f"})
-            pipe.pexpire(index, BUILD_TTL_MS)
-            await pipe.execute()
+        return await self._loader.replace(board, _chunks(entries, LOAD_CHUNK_ENTRIES))
 
     async def _drop_buckets(self, prefix: str, count: int) -> None:
         """Deletes a replaced index generation (no write reaches it any more), a chunk at a time."""

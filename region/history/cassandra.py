@@ -22,7 +22,7 @@ Writes are idempotent upserts: the event id is in the key and `USING TIMESTAMP` 
 (or snapshot) time in microseconds, so a replay writes the same cells with the same timestamps.
 Every statement is prepared once; the rows of one write go in UNLOGGED batches (≤
 `cassandra_batch_rows_max` rows) of whole partitions sharing one replica set (no coordinator
-fan-out), `cassandra_writes_in_flight_max` at a time, their values encoded straight into the batch
+fan-out), `cassandra_writes_in_flight_max` at a time over all writes, their values encoded straight into the batch
 (`cassandra_batches.py`: no statement object per row). Large reads page (`cassandra_page_rows`),
 one page ahead of the caller.
 """
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import zlib
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from itertools import groupby
@@ -41,8 +40,15 @@ from typing import Any
 from cassandra import ConsistencyLevel, DriverException
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, ResponseFuture, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
-from cassandra.query import PreparedStatement, Statement, tuple_factory
-from podium.region.history.cassandra_batches import UpsertEncoder, score_partitions, split_batches
+from cassandra.query import BatchStatement, PreparedStatement, Statement, tuple_factory
+from podium.region.history.cassandra_batches import Row, UpsertEncoder, score_partitions, split_batches
+from podium.region.history.cassandra_schema import (
+    BOARDS_SCOPE,
+    HISTORY_BUCKETS,
+    TABLES,
+    history_bucket,
+    queries,
+)
 from podium.region.history.store import (
     RANK_BUCKET_SIZE,
     HistoryStore,
@@ -59,64 +65,9 @@ from podium.errors import Unavailable
 from podium.model import Board, RankedEntry
 
 TIME_MAX_MS = 2**62          # "no upper bound" for since/until filters
-BOARDS_SCOPE = "boards"      # the one partition of board_definitions
-# Partitions of one board-season's score history. Fixed: rows are found by it (changing it needs a
-# new table). 64: a 1000-row write has ~16 rows per partition, a 10M-row season ~6 MB per partition.
-HISTORY_BUCKETS = 64
+ENCODE_TURN_ROWS = 5000     # rows encoded between two turns of the event loop (~10 ms)
 SCAN_PROFILE = "scan"        # plain tuples for rebuild scans (a named tuple per row costs)
 _first = itemgetter(0)
-
-_TABLES = [
-    """CREATE TABLE IF NOT EXISTS board_scores (board text, bucket int, player text, achieved_at_ms bigint,
-       event_id text, score bigint, PRIMARY KEY ((board, bucket), player, achieved_at_ms, event_id))
-       WITH CLUSTERING ORDER BY (player ASC, achieved_at_ms DESC, event_id DESC)""",
-    """CREATE TABLE IF NOT EXISTS board_snapshots (board text, taken_at_ms bigint, rank_bucket int, rank int,
-       player text, score bigint, achieved_at_ms bigint, PRIMARY KEY ((board, taken_at_ms, rank_bucket), rank))""",
-    """CREATE TABLE IF NOT EXISTS snapshot_index (board text, taken_at_ms bigint, season int, "entries" int,
-       PRIMARY KEY (board, taken_at_ms)) WITH CLUSTERING ORDER BY (taken_at_ms DESC)""",
-    """CREATE TABLE IF NOT EXISTS rank_history (board text, player text, taken_at_ms bigint, rank int, score bigint,
-       PRIMARY KEY ((board, player), taken_at_ms)) WITH CLUSTERING ORDER BY (taken_at_ms DESC)""",
-    """CREATE TABLE IF NOT EXISTS board_definitions (scope text, board text, definition text,
-       PRIMARY KEY (scope, board))""",
-]
-
-
-def _queries(ks: str) -> dict[str, str]:
-    return {
-        "hist_put": f"INSERT INTO {ks}.board_scores (board, bucket, player, achieved_at_ms, event_id, score) "
-                    "VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
-        "hist_get": f"SELECT achieved_at_ms, event_id, score FROM {ks}.board_scores WHERE board = ? AND bucket = ? "
-                    "AND player = ? AND achieved_at_ms >= ? AND achieved_at_ms < ? LIMIT ?",
-        "hist_tie": f"SELECT achieved_at_ms, event_id, score FROM {ks}.board_scores WHERE board = ? AND bucket = ? "
-                    "AND player = ? AND achieved_at_ms = ? AND event_id < ? LIMIT ?",
-        "hist_scan": f"SELECT player, achieved_at_ms, event_id, score FROM {ks}.board_scores "
-                     "WHERE board = ? AND bucket = ?",
-        "hist_any": f"SELECT player FROM {ks}.board_scores WHERE board = ? AND bucket IN ? LIMIT 1",
-        "snap_put": f"INSERT INTO {ks}.board_snapshots (board, taken_at_ms, rank_bucket, rank, player, score, "
-                    "achieved_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
-        "rank_put": f"INSERT INTO {ks}.rank_history (board, player, taken_at_ms, rank, score) "
-                    "VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?",
-        "index_put": f"INSERT INTO {ks}.snapshot_index (board, taken_at_ms, season, \"entries\") "
-                     "VALUES (?, ?, ?, ?) USING TIMESTAMP ?",
-        "index_get": f"SELECT taken_at_ms, season, \"entries\" FROM {ks}.snapshot_index WHERE board = ? "
-                     "AND taken_at_ms < ? LIMIT ?",
-        "index_one": f"SELECT season, \"entries\" FROM {ks}.snapshot_index WHERE board = ? AND taken_at_ms = ?",
-        "snap_get": f"SELECT rank, player, score, achieved_at_ms FROM {ks}.board_snapshots "
-                    "WHERE board = ? AND taken_at_ms = ? AND rank_bucket = ?",
-        "snap_range": f"SELECT rank, player, score, achieved_at_ms FROM {ks}.board_snapshots "
-                      "WHERE board = ? AND taken_at_ms = ? AND rank_bucket = ? AND rank >= ? AND rank <= ?",
-        "rank_get": f"SELECT taken_at_ms, rank, score FROM {ks}.rank_history WHERE board = ? AND player = ? "
-                    "AND taken_at_ms >= ? AND taken_at_ms < ? LIMIT ?",
-        "board_put": f"INSERT INTO {ks}.board_definitions (scope, board, definition) VALUES (?, ?, ?)",
-        "board_del": f"DELETE FROM {ks}.board_definitions WHERE scope = ? AND board = ?",
-        "boards_get": f"SELECT definition FROM {ks}.board_definitions WHERE scope = ?",
-    }
-
-
-def history_bucket(player: str) -> int:
-    """The board_scores partition of a player (crc32: stable across processes, computed in C)."""
-    return zlib.crc32(player.encode()) % HISTORY_BUCKETS
-
 
 class CassandraHistoryStore:
     def __init__(self, settings: HistorySettings, *, replication: str | None = None) -> None:
@@ -130,6 +81,7 @@ class CassandraHistoryStore:
         self._session: Session | None = None
         self._prepared: dict[str, PreparedStatement] = {}
         self._encoders: dict[str, UpsertEncoder] = {}
+        self._gate = asyncio.Semaphore(settings.cassandra_writes_in_flight_max)
 
     # -- the asyncio bridge ----------------------------------------------------------------------
 
@@ -186,20 +138,25 @@ class CassandraHistoryStore:
     async def _write(self, name: str, params: Sequence[Sequence[Any]], partition: slice) -> None:
         """Upserts of `params` (the `partition` slice of each parameter tuple is the partition key)."""
         encoder = self._encoders[name]
-        by_partition: dict[tuple[Any, ...], list[list[bytes]]] = defaultdict(list)
+        by_partition: dict[tuple[Any, ...], list[Row]] = defaultdict(list)
         for row in params:
             by_partition[tuple(row[partition])].append(encoder.values(row))
         await self._send(encoder, by_partition.values())
 
-    async def _send(self, encoder: UpsertEncoder, partitions: Iterable[list[list[bytes]]]) -> None:
+    async def _send(self, encoder: UpsertEncoder, partitions: Iterable[list[Row]]) -> None:
+        await self.send_batches(self._batches(encoder, partitions))
+
+    def _batches(self, encoder: UpsertEncoder, partitions: Iterable[list[Row]],
+                 row_bytes_max: int | None = None) -> list[BatchStatement]:
         """Encoded rows, grouped by partition, in UNLOGGED batches of ≤ `cassandra_batch_rows_max`
-        rows and `cassandra_batch_bytes_max` bytes, a bounded number in flight. Rows of one partition stay together (the node applies
+        rows and `cassandra_batch_bytes_max` bytes. Rows of one partition stay together (the node applies
         them as one mutation), and a batch holds only partitions that share their replicas, so the
         token-aware policy sends it to one of them and it never fans out from its coordinator.
-        Replicas are looked up once per partition (not at all on a one-node cluster)."""
+        Replicas are looked up once per partition (not at all on a one-node cluster). Given
+        `row_bytes_max` (no row has more bytes of values), batches are cut by count alone."""
         batch_max = self.settings.cassandra_batch_rows_max
         single_host = self._cluster is not None and len(self._cluster.metadata.all_hosts()) <= 1
-        by_replicas: dict[tuple[str, ...], list[list[bytes]]] = defaultdict(list)
+        by_replicas: dict[tuple[str, ...], list[Row]] = defaultdict(list)
         keys: dict[tuple[str, ...], bytes | None] = {}
         for rows in partitions:
             key = encoder.routing_key(rows[0])
@@ -207,9 +164,14 @@ class CassandraHistoryStore:
             keys.setdefault(replicas, key)
             by_replicas[replicas].extend(rows)
         bytes_max = self.settings.cassandra_batch_bytes_max
-        batches = [encoder.batch(rows, keys[replicas]) for replicas, group in by_replicas.items()
-                   for rows in split_batches(group, batch_max, bytes_max)]
-        gate = asyncio.Semaphore(self.settings.cassandra_writes_in_flight_max)
+        return [encoder.batch(rows, keys[replicas]) for replicas, group in by_replicas.items()
+                for rows in split_batches(group, batch_max, bytes_max, row_bytes_max)]
+
+    async def send_batches(self, batches: Sequence[Statement]) -> None:
+        """`batches`, at most `cassandra_writes_in_flight_max` of this store's in flight at once (over
+        every write call: while one call's batches are out, the writer's next call waits its turn
+        instead of adding to the node's queue)."""
+        gate = self._gate
 
         async def one(statement: Statement) -> None:
             async with gate:
@@ -243,10 +205,10 @@ class CassandraHistoryStore:
         if session is None:
             raise Unavailable("cassandra unreachable: the driver opened no session")
         await self._exec(f"CREATE KEYSPACE IF NOT EXISTS {self.keyspace} WITH replication = {self.replication}")
-        for ddl in _TABLES:
+        for ddl in TABLES:
             await self._exec(ddl.replace("CREATE TABLE IF NOT EXISTS ", f"CREATE TABLE IF NOT EXISTS {self.keyspace}."))
         try:
-            names = _queries(self.keyspace)
+            names = queries(self.keyspace)
             prepared = await asyncio.gather(*(asyncio.to_thread(session.prepare, cql) for cql in names.values()))
         except DriverException as exc:
             raise Unavailable(f"cassandra history store: {exc}") from exc
@@ -262,7 +224,21 @@ class CassandraHistoryStore:
     # -- score history ---------------------------------------------------------------------------
 
     async def append_scores(self, rows: Sequence[ScoreRow]) -> None:
-        await self._send(self._encoders["hist_put"], score_partitions(rows, HISTORY_BUCKETS).values())
+        await self.send_batches(await self.score_batches(rows))
+
+    async def score_batches(self, rows: Sequence[ScoreRow]) -> list[BatchStatement]:
+        """`append_scores`'s batches (apart so the history bench can time encoding and sending),
+        encoded `ENCODE_TURN_ROWS` rows at a time: the event loop gets a turn between, so a
+        writer's 50k-row page neither holds up requests nor the batches already in flight."""
+        partitions: defaultdict[tuple[str, int], list[Row]] = defaultdict(list)
+        longest = 0
+        for start in range(0, len(rows), ENCODE_TURN_ROWS):
+            part, row_bytes = score_partitions(rows[start : start + ENCODE_TURN_ROWS], HISTORY_BUCKETS)
+            longest = max(longest, row_bytes)
+            for key, values in part.items():
+                partitions[key].extend(values)
+            await asyncio.sleep(0)
+        return self._batches(self._encoders["hist_put"], partitions.values(), longest)
 
     async def score_history(self, board: str, player: str, limit: int, *,
                             since_ms: int | None = None, until_ms: int | None = None,

@@ -21,6 +21,7 @@ from cassandra.query import BatchStatement, BatchType, PreparedStatement
 from podium.region.history.store import ScoreRow
 
 Encoder = Callable[[Any], bytes]
+Row = Sequence[bytes]   # one statement's encoded values, in bind-marker order
 
 _DIRECT: dict[str, Encoder] = {
     "varchar": str.encode,
@@ -30,6 +31,7 @@ _DIRECT: dict[str, Encoder] = {
     "bigint": struct.Struct(">q").pack,
 }
 _KEY_PART = struct.Struct(">H")
+BATCH_STATEMENTS_MAX = 0xFFFF   # the protocol's count of a batch's statements is a short
 
 
 def _column_encoder(cql_type: Any, protocol_version: int) -> Encoder:
@@ -69,19 +71,27 @@ class UpsertEncoder:
         batch = BatchStatement(batch_type=BatchType.UNLOGGED)
         batch.routing_key = routing_key
         batch.keyspace = self.keyspace
-        # What BatchStatement.add(bound) appends for a bound statement, minus the bound statement.
-        add = batch._add_statement_and_params   # private, but the one place encoded values go
-        for values in rows:
-            add(True, self.query_id, values)
+        if len(rows) > BATCH_STATEMENTS_MAX:
+            raise ValueError(f"a batch holds at most {BATCH_STATEMENTS_MAX} statements")
+        # What BatchStatement.add(bound) appends for a bound statement, minus the bound statement
+        # (private, but the one place encoded values go), in one extend: a call per row was a
+        # quarter of the writer's encoding (py-spy, docs/history.md).
+        query_id = self.query_id
+        batch._statements_and_parameters.extend([(True, query_id, values) for values in rows])
         return batch
 
 
-def split_batches(rows: Sequence[list[bytes]], rows_max: int, bytes_max: int) -> list[Sequence[list[bytes]]]:
+def split_batches(rows: Sequence[Row], rows_max: int, bytes_max: int,
+                  row_bytes_max: int | None = None) -> list[Sequence[Row]]:
     """`rows` in order, cut into runs of ≤ `rows_max` rows and ≤ `bytes_max` bytes of values (a
     row bigger than `bytes_max` alone). The byte bound keeps a batch under the node's
     batch_size_fail_threshold (50 KiB by default) whatever the ids' lengths; the row bound keeps
-    one request's work small."""
-    out: list[Sequence[list[bytes]]] = []
+    one request's work small. Given `row_bytes_max` (no row has more bytes), runs are cut by
+    count alone, as many rows as surely fit: no size summed per row (the writer's hot path)."""
+    if row_bytes_max is not None:
+        n = max(1, min(rows_max, bytes_max // max(row_bytes_max, 1)))
+        return [rows[i : i + n] for i in range(0, len(rows), n)]
+    out: list[Sequence[Row]] = []
     start, size = 0, 0
     for i, values in enumerate(rows):
         row_bytes = sum(map(len, values))
@@ -97,12 +107,14 @@ def split_batches(rows: Sequence[list[bytes]], rows_max: int, bytes_max: int) ->
 _I64 = struct.Struct(">q").pack
 
 
-def score_partitions(rows: Iterable[ScoreRow], buckets: int) -> dict[tuple[str, int], list[list[bytes]]]:
+def score_partitions(rows: Iterable[ScoreRow], buckets: int) -> tuple[dict[tuple[str, int], list[Row]], int]:
     """The board_scores upsert's encoded values for each row, by partition (board, crc32 of the
-    player mod `buckets`): the writer's hot loop, so the values are encoded here in one pass, in
-    its bind-marker order (board, bucket, player, achieved_at_ms, event_id, score, timestamp µs),
-    tested equal to `UpsertEncoder.values`."""
-    out: dict[tuple[str, int], list[list[bytes]]] = defaultdict(list)
+    player mod `buckets`), and the most bytes of values any row has: the writer's hot loop, so the
+    values are encoded here in one pass, in its bind-marker order (board, bucket, player,
+    achieved_at_ms, event_id, score, timestamp µs), each row a tuple, tested equal to
+    `UpsertEncoder.values`."""
+    out: dict[tuple[str, int], list[Row]] = defaultdict(list)
+    longest = 0   # player + event id bytes (the other values: the board's bytes and 28 fixed)
     boards: dict[str, bytes] = {}
     bucket_bytes = [struct.pack(">i", b) for b in range(buckets)]
     for r in rows:
@@ -112,6 +124,12 @@ def score_partitions(rows: Iterable[ScoreRow], buckets: int) -> dict[tuple[str, 
         if board is None:
             board = boards[r.board] = r.board.encode()
         ts = r.achieved_at_ms
-        out[(r.board, bucket)].append([board, bucket_bytes[bucket], player, _I64(ts), r.event_id.encode(),
-                                       _I64(r.score), _I64(ts * 1000)])
-    return out
+        event = r.event_id.encode()
+        size = len(player) + len(event)
+        longest = max(longest, size)
+        # a tuple, not a list: a tuple of bytes leaves the cyclic GC's care after its first pass,
+        # a list stays in it, and every collection walked the page's 50k lists again
+        out[(r.board, bucket)].append((board, bucket_bytes[bucket], player, _I64(ts), event,
+                                       _I64(r.score), _I64(ts * 1000)))
+    boards_max = max(map(len, boards.values()), default=0)
+    return out, (longest + boards_max + 28 if out else 0)

@@ -65,7 +65,8 @@ def history_writer(settings: Settings, history: HistoryStore, redis: AnyRedis, r
 
     return HistoryWriter(history, RedisHistoryBacklog(redis, consumer, h.backlog_claim_idle_ms), boards,
                          batch_entries_max=h.write_batch_entries_max, poll_ms=h.write_poll_ms,
-                         retry_ms_max=h.write_retry_ms_max, breakers=breakers)
+                         retry_ms_max=h.write_retry_ms_max,
+                         pages_in_flight_max=h.write_pages_in_flight_max, breakers=breakers)
 
 
 @dataclass

@@ -96,13 +96,16 @@ async def test_score_partitions_equal_the_drivers_bind(store: CassandraHistorySt
     @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(rows=st.lists(score_rows, max_size=30))
     def check(rows: list[ScoreRow]) -> None:
-        want: dict[tuple[str, int], list[list[bytes]]] = {}
+        want: dict[tuple[str, int], list[tuple[bytes, ...]]] = {}
         for r in rows:
             bucket = history_bucket(r.player)
             bound = prepared.bind((r.board, bucket, r.player, r.achieved_at_ms, r.event_id, r.score,
                                    r.achieved_at_ms * 1000))
-            want.setdefault((r.board, bucket), []).append(bound.values)
-        assert score_partitions(rows, HISTORY_BUCKETS) == want
+            want.setdefault((r.board, bucket), []).append(tuple(bound.values))
+        longest = max((sum(map(len, values)) for part in want.values() for values in part), default=0)
+        got, row_bytes = score_partitions(rows, HISTORY_BUCKETS)
+        assert got == want
+        assert row_bytes >= longest and (not rows or row_bytes - longest <= max(len(r.board.encode()) for r in rows))
 
     check()
 
@@ -123,3 +126,19 @@ def test_split_batches_keeps_order_and_both_bounds(sizes: list[int], rows_max: i
         full = len(run) == rows_max
         over = sum(len(v) for row in [*run, following[0]] for v in row) > bytes_max
         assert full or over
+
+
+@given(sizes=st.lists(st.integers(min_value=0, max_value=300), max_size=60),
+       rows_max=st.integers(min_value=1, max_value=10), bytes_max=st.integers(min_value=1, max_value=1000))
+def test_split_batches_by_count_under_a_row_bound_keeps_both_bounds(sizes: list[int], rows_max: int,
+                                                                   bytes_max: int) -> None:
+    from podium.region.history.cassandra_batches import split_batches
+
+    rows = [[b"x" * size, b"%d" % i] for i, size in enumerate(sizes)]
+    row_bytes_max = max((sum(map(len, row)) for row in rows), default=0)
+    runs = split_batches(rows, rows_max, bytes_max, row_bytes_max)
+    assert [row for run in runs for row in run] == rows
+    for run in runs:
+        assert 1 <= len(run) <= rows_max
+        assert len(run) == 1 or sum(len(v) for row in run for v in row) <= bytes_max
+    assert len({len(run) for run in runs[:-1]}) <= 1   # all but the last the same count

@@ -61,14 +61,20 @@ async def ranks(redis_single: aioredis.Redis) -> RedisRankStore:
     return RedisRankStore(redis_single, history_backlog_max=1000)
 
 
-def writer(redis: aioredis.Redis, store: GatedStore, name: str, claim_idle_ms: int = 60_000) -> HistoryWriter:
+@pytest.fixture(params=[1, 3], ids=["serial", "pipelined"])
+def pages(request: pytest.FixtureRequest) -> int:
+    """Backlog pages written at once: 1 reads, writes and acknowledges in turn."""
+    return int(request.param)
+
+
+def writer(redis: aioredis.Redis, store: GatedStore, name: str, pages: int, claim_idle_ms: int = 60_000) -> HistoryWriter:
     registry = BoardRegistry(redis, FakeClock(T0))
 
     async def boards() -> list[Board]:
         return list((await registry.all()).values())
 
     return HistoryWriter(store, RedisHistoryBacklog(redis, name, claim_idle_ms), boards,
-                         batch_entries_max=4, poll_ms=5, retry_ms_max=50)
+                         batch_entries_max=4, poll_ms=5, retry_ms_max=50, pages_in_flight_max=pages)
 
 
 async def submit(ranks: RedisRankStore, n: int, start: int = 0) -> None:
@@ -82,8 +88,8 @@ async def stored(store: GatedStore) -> set[str]:
 
 
 async def test_accepted_entries_reach_the_store_once(redis_single: aioredis.Redis, store: GatedStore,
-                                                     ranks: RedisRankStore) -> None:
-    w = writer(redis_single, store, "a")
+                                                     ranks: RedisRankStore, pages: int) -> None:
+    w = writer(redis_single, store, "a", pages)
     w.start()
     await submit(ranks, 200)
     await submit(ranks, 50, start=100)          # replays: duplicates, never in the backlog
@@ -95,9 +101,9 @@ async def test_accepted_entries_reach_the_store_once(redis_single: aioredis.Redi
 
 
 async def test_failing_store_keeps_rows_in_the_backlog(redis_single: aioredis.Redis, store: GatedStore,
-                                                       ranks: RedisRankStore) -> None:
+                                                       ranks: RedisRankStore, pages: int) -> None:
     store.fail = 3
-    w = writer(redis_single, store, "a")
+    w = writer(redis_single, store, "a", pages)
     w.start()
     await submit(ranks, 60)
     assert await w.flush(5)
@@ -106,12 +112,12 @@ async def test_failing_store_keeps_rows_in_the_backlog(redis_single: aioredis.Re
 
 
 async def test_a_writer_killed_mid_write_leaves_its_entries_to_another(
-        redis_single: aioredis.Redis, store: GatedStore, ranks: RedisRankStore) -> None:
+        redis_single: aioredis.Redis, store: GatedStore, ranks: RedisRankStore, pages: int) -> None:
     store.gate.clear()                          # the first writer reads entries, then hangs in the write
-    first = writer(redis_single, store, "first", claim_idle_ms=100)
+    first = writer(redis_single, store, "first", pages, claim_idle_ms=100)
     first.start()
-    await submit(ranks, 40)
-    while not store.calls:
+    await submit(ranks, 120)                    # 12 backlog entries: 3 pages of 4 when pipelined
+    while len(store.calls) < pages:             # every page the writer may have out is out
         await asyncio.sleep(0.01)
     task = first._task
     assert task is not None
@@ -119,10 +125,10 @@ async def test_a_writer_killed_mid_write_leaves_its_entries_to_another(
     await asyncio.gather(task, return_exceptions=True)
     assert await stored(store) == set()
     store.gate.set()
-    second = writer(redis_single, store, "second", claim_idle_ms=100)
+    second = writer(redis_single, store, "second", pages, claim_idle_ms=100)
     second.start()
     assert await second.flush(5)
-    assert await stored(store) == {f"e{i}" for i in range(40)}
+    assert await stored(store) == {f"e{i}" for i in range(120)}
     await second.close(1)
 
 

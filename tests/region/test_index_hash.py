@@ -1,4 +1,4 @@
-"""The player index's bucket hash (index.lua's ix_fast_hash, region/rank_store_redis.py's fast_hash):
+"""The player index's bucket hash (index.lua's ix_fast_hash, region/rank_index.py's fast_hash):
 Lua and Python agree on any text, buckets stay as even as with the SHA-1 prefix it replaced, and an
 index written with SHA-1 (boards indexed before the fast hash) keeps working, by SHA-1, until a
 rebuild gives it a fast-hash index (checked against the exact oracle, single node and cluster)."""
@@ -14,7 +14,8 @@ import uuid
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from podium.region.rank_store_redis import RedisRankStore, _lua, fast_hash
+from podium.region.rank_index import fast_hash
+from podium.region.rank_store_redis import RedisRankStore, _lua
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
