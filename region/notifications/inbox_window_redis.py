@@ -182,7 +182,7 @@ class WindowedInbox:
             for player, args in by_player.items():
                 if player not in unwindowed:
                     await self._append(keys=window_keys(player), args=[self.ttl_ms, self.window_len, self.inbox_len_max, *args],
-                                 client=pipe)
+                                 client=pipe)  # type: ignore[arg-type]   # a pipeline queues the EVALSHA
             for player in unwindowed:
                 self._drop(pipe, player)
             await store_reply(pipe.execute(), "notification inbox window", retry_after_s=1.0)
