@@ -13,8 +13,9 @@ the last write or fill:
     pni:{P}:d   hash: member -> notification JSON
     pni:{P}:k   hash: id -> member
     pni:{P}:m   hash: complete (1: w holds the player's whole inbox), unread (the inbox's count)
-    pni:{P}:v   version: bumped by every write, so a fill that read the warm store before a write
-                does not install what it read (a fill is "set if the version is what it was")
+    pni:{P}:v   version: a fill bumps it before reading the warm store and installs what it read
+                only if it is unchanged; every write bumps it when it exists (no key: no reader
+                ever filled, or started filling, that player's window, so nothing to invalidate)
 
 Which request is answered where:
 - a window holding the page (or the whole inbox): Redis, one Lua call;
@@ -55,7 +56,7 @@ AT_LIMIT = 10**18          # cursors carry at most 18 digits: a later at_ms is n
 
 # KEYS: w u d k m v. ARGV: expected version, ttl ms, complete, unread, then member, id, doc, unread flag ...
 _FILL = """
-local v = redis.call('GET', KEYS[6]) or ''
+local v = redis.call('GET', KEYS[6])
 if v ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 for i = 5, #ARGV, 4 do
@@ -83,8 +84,10 @@ local function remove(member)
   redis.call('HDEL', KEYS[4], string.sub(member, 21))
   return was_unread
 end
-redis.call('INCR', KEYS[6])
-redis.call('PEXPIRE', KEYS[6], ARGV[1])
+if redis.call('EXISTS', KEYS[6]) == 1 then
+  redis.call('INCR', KEYS[6])
+  redis.call('PEXPIRE', KEYS[6], ARGV[1])
+end
 if redis.call('EXISTS', KEYS[5]) == 0 then return 0 end
 local n, cap = tonumber(ARGV[2]), tonumber(ARGV[3])
 local complete = redis.call('HGET', KEYS[5], 'complete') == '1'
@@ -167,12 +170,26 @@ class WindowedInbox:
         await self.warm.close()
 
     async def append(self, notes: Sequence[Notification]) -> None:
+        """The warm store first, then the windows of the batch's players that have a version key
+        (one pipelined EXISTS for all; most players never read their inbox, and their notifications
+        are neither encoded nor sent again). A reader that starts filling after that check reads
+        the warm store with this batch in it."""
         await self.warm.append(notes)
-        if not notes:
+        players = list(dict.fromkeys(n.player for n in notes))
+        if not players:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for player in players:
+                pipe.exists(window_keys(player)[5])
+            known = await store_reply(pipe.execute(), "notification inbox window", retry_after_s=1.0)
+        readers = {p for p, exists in zip(players, known, strict=True) if exists}
+        if not readers:
             return
         by_player: dict[str, list[Any]] = {}
         unwindowed: set[str] = set()
         for note in notes:
+            if note.player not in readers:
+                continue
             member = member_of(note.at_ms, note.id)
             if member is None:
                 unwindowed.add(note.player)
@@ -225,13 +242,16 @@ class WindowedInbox:
     async def _miss(self, player: str, first: int, after: str | None, unread_only: bool) -> InboxPage:
         """Fills the window from the warm store's newest; that read answers a first page too."""
         keys = window_keys(player)
-        try:
-            version = await store_reply(self.redis.get(keys[5]), "notification inbox window", retry_after_s=1.0)
+        try:   # bumped first: a write from now on sees the key and bumps it again (the fill then fails)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.incr(keys[5])
+                pipe.pexpire(keys[5], self.ttl_ms)
+                version, _ = await store_reply(pipe.execute(), "notification inbox window", retry_after_s=1.0)
         except Unavailable:
             return await self._warm_page(player, first, after, unread_only)
         self.warm_reads += 1
         newest = await self.warm.page(player, self.window_len, None, False)
-        args: list[Any] = [version or b"", self.ttl_ms, "0" if newest.has_next else "1", newest.unread]
+        args: list[Any] = [version, self.ttl_ms, "0" if newest.has_next else "1", newest.unread]
         for item in newest.items:
             n = item.notification
             member = member_of(n.at_ms, n.id)

@@ -101,7 +101,10 @@ async def _scenario(url: str, path: Path, ops: list[Any], window_len: int, len_m
 @given(ops=st.lists(op_st, min_size=1, max_size=25), window_len=st.integers(1, 6), len_max=st.integers(1, 8))
 def test_window_answers_as_the_warm_store(redis_server: RedisServer, tmp_path: Path, ops: list[Any],
                                          window_len: int, len_max: int) -> None:
-    asyncio.run(_scenario(redis_server.url, tmp_path, ops, window_len, len_max))
+    try:
+        asyncio.run(_scenario(redis_server.url, tmp_path, ops, window_len, len_max))
+    except AssertionError as exc:
+        raise AssertionError(f"ops={ops} window_len={window_len} len_max={len_max}") from exc
 
 
 def test_the_window_serves_pages_itself(redis_server: RedisServer, tmp_path: Path) -> None:
