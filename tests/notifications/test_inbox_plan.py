@@ -37,7 +37,7 @@ DOCUMENTS = [
      "endCursor unreadCount}}"),
     "query($f:Int=3){n:notifications(first:$f){e:edges{node{id read}} unreadCount}}",
 ]
-JSON = st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.text(max_size=6) | st.lists(st.integers(), max_size=2)
+JSON = st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.text(max_size=6) | st.lists(st.integers(-1000, 1000), max_size=2)
 
 
 def _token(player: str) -> str:

@@ -113,7 +113,7 @@ def compare(endpoints: int, rate_per_s: float, seconds: float, rounds: int) -> d
     """Before and after settings in alternating runs (the same machine load for both)."""
     runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
     for _ in range(rounds):
-        runs["before"].append(bench_webhook_lag(endpoints, rate_per_s, seconds, NotificationSettings(**BEFORE)))
+        runs["before"].append(bench_webhook_lag(endpoints, rate_per_s, seconds, NotificationSettings().model_copy(update=BEFORE)))
         runs["after"].append(bench_webhook_lag(endpoints, rate_per_s, seconds))
     return runs
 
