@@ -332,6 +332,10 @@ class NotificationSettings(BaseModel):
     registrations_sqlite_path: str | None = None   # warm copy of rules and webhooks (with inbox_warm); unset: <data_dir>/notification_registrations.sqlite3
     registrations_check_ms: int = 5000       # how often Redis is checked for a data loss (the warm copy is then written back)
     replay_steps_max: int = 64               # a coalesced top change is replayed in at most this many steps (by achieved_at)
+    inbox_window_len: int = Field(default=50, ge=0)   # newest notifications per player copied in Redis in front of the warm inbox (0: no copy)
+    inbox_window_ttl_ms: int = Field(default=3_600_000, ge=1)   # a player's Redis inbox copy expires this long after its last write or fill
+    webhook_scan_ms: int = Field(default=2000, ge=1)   # delivery worker: every endpoint's queue is read at least this often (entries others wrote: replays)
+    webhook_keepalive_ms: int = Field(default=60_000, ge=0)   # an idle keep-alive connection to an endpoint is kept this long
 
 
 class BreakerSettings(BaseModel):

@@ -95,6 +95,8 @@ class DeliveryWorker:
         # number of endpoints (a turn follows every finished delivery).
         self._touched: set[str] = set()
         self._outbox_from = PENDING_FIRST     # this consumer's unacked outbox entries first, then new ones
+        self._endpoints_fingerprint: bytes | None = None    # of the endpoints last read (store.endpoints_fingerprint)
+        self._polled_ms: int | None = None    # when the lanes held back (breakers) were last looked at
 
     async def run(self, stop: asyncio.Event) -> None:
         """Route, read and start deliveries until `stop`; a loop turn follows a finished delivery or
@@ -120,6 +122,7 @@ class DeliveryWorker:
                     await cancel_and_wait(task)
                 await lane.client.aclose()
             self._lanes.clear()
+            self._endpoints_fingerprint = None    # a next run() makes its lanes afresh
             try:
                 await self._flush_acks()
             except Unavailable as exc:      # the entries stay pending: the next worker re-delivers them
@@ -139,8 +142,14 @@ class DeliveryWorker:
         return set(self._lanes)
 
     async def _refresh(self) -> None:
-        self._endpoints = {e.id: e for e in await self.store.endpoints()}
+        """The endpoints as stored now; read and parsed again only when their digest changed (at
+        1,000 endpoints a full read per routed batch cost more than routing it)."""
+        fingerprint = await self.store.endpoints_fingerprint()
         self._refreshed_ms = self.clock.now_ms()
+        if fingerprint == self._endpoints_fingerprint:
+            return
+        self._endpoints = {e.id: e for e in await self.store.endpoints()}
+        self._endpoints_fingerprint = fingerprint
         for gone in set(self._lanes) - set(self._endpoints):
             lane = self._lanes.pop(gone)
             for task in list(lane.tasks):
@@ -157,8 +166,10 @@ class DeliveryWorker:
         httpx's pool scans all its connections for every request it queues or finishes, so one
         shared pool of thousands of connections costs O(connections²) per delivery."""
         n = max(1, self.settings.webhook_concurrency_max)
+        # keep-alive for `webhook_keepalive_ms` (httpx: 5 s): an endpoint sent an event every few
+        # seconds would otherwise pay a new connection for each (httpcore drops one the server closed)
         transport = httpx.AsyncHTTPTransport(verify=self._tls, limits=httpx.Limits(
-            max_connections=n, max_keepalive_connections=n))
+            max_connections=n, max_keepalive_connections=n, keepalive_expiry=self.settings.webhook_keepalive_ms / 1000))
         return httpx.AsyncClient(transport=transport, trust_env=False)
 
     async def route_once(self, stop: asyncio.Event) -> int:
@@ -203,12 +214,17 @@ class DeliveryWorker:
     async def _read_due(self) -> int:
         """Read the queues of the endpoints that can start a delivery and have nothing read
         waiting, all in one round trip: those routed to or left with more, and every one once per
-        `webhook_poll_ms` (entries written by others, e.g. replays). Returns how many were read."""
+        `webhook_scan_ms` (entries written by others, e.g. replays: at 1,000 endpoints a read of
+        every queue per `webhook_poll_ms` was 5,000 XREADGROUPs a second, most of the worker's
+        Redis time). Lanes held back by a breaker are looked at every `webhook_poll_ms`. Returns
+        how many entries were read."""
         now = self.clock.now_ms()
-        scan = self._scanned_ms is None or now - self._scanned_ms >= self.settings.webhook_poll_ms
+        if self._polled_ms is None or now - self._polled_ms >= self.settings.webhook_poll_ms:
+            self._polled_ms = now
+            self._touched.update(ident for ident, lane in self._lanes.items() if lane.backlog)   # held by a breaker
+        scan = self._scanned_ms is None or now - self._scanned_ms >= self.settings.webhook_scan_ms
         if scan:
             self._scanned_ms = now
-            self._touched.update(ident for ident, lane in self._lanes.items() if lane.backlog)   # held by a breaker
         candidates = self._lanes if scan else self._touched
         wanted = [ident for ident in candidates if (lane := self._lanes.get(ident)) is not None
                   and (scan or lane.maybe_more) and not lane.backlog and len(lane.tasks) < self._limit(lane)

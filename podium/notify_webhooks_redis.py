@@ -51,6 +51,17 @@ REGION_KEYS = WebhookKeys(ENDPOINTS_KEY, DEAD_KEY, "pn:outbox", "pw:q:")
 GLOBAL_KEYS = WebhookKeys("pgw:endpoints", "pgw:dead", "pg:outbox", "pgw:q:")
 
 
+# Every (field, value) with their lengths (no separator can be forged), sorted (a hash's iteration
+# order may change without a write), hashed inside Redis.
+_FINGERPRINT = """
+local all = redis.call('HGETALL', KEYS[1])
+local parts = {}
+for i = 1, #all, 2 do parts[#parts + 1] = #all[i] .. ':' .. all[i] .. #all[i + 1] .. ':' .. all[i + 1] end
+table.sort(parts)
+return redis.sha1hex(table.concat(parts))
+"""
+
+
 def _text(v: bytes | str) -> str:
     return v.decode() if isinstance(v, bytes) else v
 
@@ -65,6 +76,7 @@ class RedisWebhooks:
         self.queue_len_max = queue_len_max
         self.dead_letters_max = dead_letters_max
         self._groups: set[str] = set()
+        self._fingerprint: Any = None
 
     async def _call(self, pending: Awaitable[T]) -> T:
         return await store_reply(pending, "webhook store", retry_after_s=1.0)
@@ -73,6 +85,15 @@ class RedisWebhooks:
     async def endpoints(self) -> list[Endpoint]:
         raw = await self._call(self.redis.hgetall(self.keys.endpoints))
         return sorted((Endpoint.from_dict(orjson.loads(v)) for v in raw.values()), key=lambda e: e.id)
+
+    async def endpoints_fingerprint(self) -> bytes:
+        """A digest of every endpoint as stored, computed in Redis: the delivery worker re-reads
+        (and re-parses) the endpoints only when it changed, whoever wrote them (the admin API, the
+        warm copy's restore, another process)."""
+        if self._fingerprint is None:
+            self._fingerprint = self.redis.register_script(_FINGERPRINT)
+        digest = await self._call(self._fingerprint(keys=[self.keys.endpoints]))
+        return digest if isinstance(digest, bytes) else str(digest).encode()
 
     async def put_endpoint(self, endpoint: Endpoint) -> None:
         exists = await self._call(self.redis.hexists(self.keys.endpoints, endpoint.id))

@@ -48,7 +48,8 @@ log = logging.getLogger("podium.app")
 # The hot reads a compiled plan may answer (podium.gql.compiled): resolvers that read nothing of
 # `info` but its context. Everything else, and any error, is answered by the general path.
 PLANNED_RESOLVERS = frozenset({"Query.leaderboard", "Query.around", "Query.page", "Query.count", "Query.player",
-                               "Query.players", "Player.rank", "Player.score", "Player.entry"})
+                               "Query.players", "Player.rank", "Player.score", "Player.entry",
+                               "Query.notifications"})
 # The live subscriptions started past Strawberry's per-operation set-up (podium.gql.live_subscribe).
 LIVE_SUBSCRIPTIONS = frozenset({"topChanged", "rankChanged"})
 

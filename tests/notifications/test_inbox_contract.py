@@ -17,6 +17,7 @@ from podium.region.notifications.inbox import InboxStore
 from podium.region.notifications.inbox_cassandra import CassandraInbox
 from podium.region.notifications.inbox_redis import RedisInbox
 from podium.region.notifications.inbox_sqlite import SqliteInbox
+from podium.region.notifications.inbox_window_redis import WindowedInbox
 
 from podium.config import HistorySettings
 from podium.errors import BadUserInput
@@ -28,7 +29,7 @@ LEN_MAX = 5
 _keyspaces = count()
 
 
-@pytest.fixture(params=["sqlite", "cassandra", "redis"])
+@pytest.fixture(params=["sqlite", "cassandra", "redis", "sqlite+window"])
 async def inbox(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[InboxStore]:
     store: InboxStore
     client = None
@@ -39,11 +40,16 @@ async def inbox(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         # A fresh keyspace per test: no data leaks between tests.
         ks = f"podium_inbox{os.getpid()}_{next(_keyspaces)}"
         store = CassandraInbox(base.model_copy(update={"cassandra_keyspace": ks}), LEN_MAX)
-    else:
+    elif request.param == "redis":
         server: RedisServer = request.getfixturevalue("redis_server")
         client = aioredis.Redis.from_url(server.url)
         await client.flushdb()
         store = RedisInbox(client, LEN_MAX, 1000)
+    else:   # the warm store with its Redis window of each player's newest (smaller than the inbox)
+        server = request.getfixturevalue("redis_server")
+        client = aioredis.Redis.from_url(server.url)
+        await client.flushdb()
+        store = WindowedInbox(SqliteInbox(tmp_path / "inbox.sqlite3", LEN_MAX), client, 3, 60_000, LEN_MAX)
     await store.open()
     yield store
     await store.close()

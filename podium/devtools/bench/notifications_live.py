@@ -8,10 +8,12 @@ to a baseline measured in the same run:
    top slice on every fan-out tick and writes what it finds to the warm inbox), so its cost shows in
    scores/s and in scores per region CPU-second, ruled over plain.
 4. Inbox reads. `inbox_players` players with `notes_per_player` notifications each in the region's
-   inbox, then `notifications(first: 20)` with a random player's JWT, paced at `query_rps` by wrk
-   (`read_wrk.paced`); baseline: /healthz at the same pace. With `compare_redis`, a second region
-   whose inbox is the Redis adapter (inbox_warm=false) answers the same load: does a hot Redis
-   inbox pay?
+   warm inbox, then `notifications(first: 20)` with a random player's JWT, paced at `query_rps` by
+   wrk (`read_wrk.paced`), on two regions side by side, in alternating runs: "before" (no Redis
+   window, no compiled plan: the warm store read per request through general GraphQL execution)
+   and "after" (the defaults: the Redis window of each player's newest and the compiled plan);
+   baseline: /healthz at the same pace; each run's region CPU per query. With `compare_redis`, a
+   third region whose inbox is the Redis adapter (inbox_warm=false) answers the same load.
 """
 
 from __future__ import annotations
@@ -57,10 +59,17 @@ end
 """
 
 
-def _env(inbox_warm: bool, rules: int) -> dict[str, str]:
+# The inbox read paths compared in one run: settings of each region.
+INBOX_BEFORE = {"PODIUM_API__GRAPHQL_COMPILED_PLANS": "false", "PODIUM_NOTIFICATIONS__INBOX_WINDOW_LEN": "0"}
+INBOX_AFTER: dict[str, str] = {}
+QUERY_ROUNDS = 2
+IDLE_SAMPLE_S = 2.0           # before each query run: the region's CPU without queries, subtracted per query
+
+
+def _env(inbox_warm: bool, rules: int, extra: dict[str, str] | None = None) -> dict[str, str]:
     return {"PODIUM_JWT_SECRET": JWT_SECRET, "PODIUM_BOARDS": json.dumps([{"id": b} for b in BOARDS]),
             "PODIUM_NOTIFICATIONS__RULES_PER_BOARD_MAX": str(max(50, rules)),
-            "PODIUM_NOTIFICATIONS__INBOX_WARM": "true" if inbox_warm else "false"}
+            "PODIUM_NOTIFICATIONS__INBOX_WARM": "true" if inbox_warm else "false", **(extra or {})}
 
 
 def _seed_board(url: str, board: str, players: int) -> None:
@@ -172,8 +181,7 @@ def _query_script(players: int) -> str:
     return _QUERY_SCRIPT % {"pairs": "{" + ",".join(pairs) + "}"}
 
 
-def _queries(stack: BenchStack, inbox_warm: bool, players: int, per_player: int, rps: float,
-             seconds: float) -> dict[str, Any]:
+def _prepare_queries(stack: BenchStack, inbox_warm: bool, players: int, per_player: int) -> None:
     asyncio.run(_seed_inbox(stack, inbox_warm, players, per_player))
     check = httpx.post(f"{stack.url}/graphql", timeout=30, json={"query": INBOX_QUERY, "variables": {"p": "q0"}},
                        headers={"Authorization": "Bearer " + jwt.encode({"sub": "q0", "exp": int(time.time()) + 600},
@@ -181,12 +189,66 @@ def _queries(stack: BenchStack, inbox_warm: bool, players: int, per_player: int,
     edges = check.get("data", {}).get("notifications", {}).get("edges", [])
     if "errors" in check or len(edges) != min(20, per_player):
         raise RuntimeError(f"the inbox query does not answer as seeded: {str(check)[:300]}")
+
+
+def _query_run(stack: BenchStack, players: int, rps: float, seconds: float) -> dict[str, Any]:
+    """One paced wrk run of the inbox query, with the region's CPU per answered query."""
+    from podium.devtools.bench.ingest_wrk import cpu_seconds
+
+    assert stack.process is not None
     script = read_wrk.paced(_query_script(players), rps, QUERY_CONNECTIONS)
+    idle0, idle_t0 = cpu_seconds(stack.process.pid), time.perf_counter()
+    time.sleep(IDLE_SAMPLE_S)    # the region's own loops (engine, fan-out, delivery polls) cost this much idle
+    idle_rate = (cpu_seconds(stack.process.pid) - idle0) / (time.perf_counter() - idle_t0)
+    cpu0, t0 = cpu_seconds(stack.process.pid), time.perf_counter()
     query = wrk.run(stack.url, script, seconds=seconds, connections=QUERY_CONNECTIONS)
-    healthz = wrk.run(f"{stack.url}/healthz", read_wrk.paced("", rps, QUERY_CONNECTIONS), seconds=seconds,
-                      connections=QUERY_CONNECTIONS)
-    return {"store": "warm (sqlite)" if inbox_warm else "redis", "players": players, "per_player": per_player,
-            "target_rps": rps, "query": query, "healthz": healthz}
+    cpu, elapsed = cpu_seconds(stack.process.pid) - cpu0, time.perf_counter() - t0
+    requests = float(query.get("requests") or 0)
+    query["region_cpu_ms_per_query"] = round(cpu * 1000 / requests, 3) if requests else None
+    query["region_cpu_ms_per_query_net"] = (round(max(0.0, cpu - idle_rate * elapsed) * 1000 / requests, 3)
+                                            if requests else None)
+    query["region_idle_cpu_share"] = round(idle_rate, 4)
+    return query
+
+
+def _merge_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several runs of one path: the worst p50/p99 and the mean rate and CPU (each run kept)."""
+    cpu = [r["region_cpu_ms_per_query"] for r in runs if r.get("region_cpu_ms_per_query") is not None]
+    net = [r["region_cpu_ms_per_query_net"] for r in runs if r.get("region_cpu_ms_per_query_net") is not None]
+    return {"rps": round(sum(float(r.get("rps") or 0) for r in runs) / len(runs), 1),
+            "region_cpu_ms_per_query_net": round(sum(net) / len(net), 3) if net else None,
+            **{k: int(sum(float(r.get(k) or 0) for r in runs)) for k in ("requests", "non_2xx", "errors")},
+            "p50_ms": max(float(r.get("p50_ms") or 0) for r in runs),
+            "p99_ms": max(float(r.get("p99_ms") or 0) for r in runs),
+            "region_cpu_ms_per_query": round(sum(cpu) / len(cpu), 3) if cpu else None, "runs": runs}
+
+
+def inbox_compare(players: int, per_player: int, rps: float, seconds: float, compare_redis: bool,
+                  rounds: int = QUERY_ROUNDS) -> dict[str, Any]:
+    """The inbox query on each path's own region, all started and seeded first, then run in turns
+    (before, after, [redis], before, after, ...) so every path sees the same machine."""
+    paths: dict[str, tuple[bool, dict[str, str]]] = {"before": (True, INBOX_BEFORE), "after": (True, INBOX_AFTER)}
+    if compare_redis:
+        paths["redis"] = (False, {})
+    stacks = {name: BenchStack(_env(warm, 0, extra)).start() for name, (warm, extra) in paths.items()}
+    try:
+        for name, stack in stacks.items():
+            _prepare_queries(stack, paths[name][0], players, per_player)
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in stacks}
+        healthz: list[dict[str, Any]] = []
+        for _ in range(rounds):
+            for name, stack in stacks.items():
+                runs[name].append(_query_run(stack, players, rps, seconds))
+            healthz.append(wrk.run(f"{stacks['after'].url}/healthz", read_wrk.paced("", rps, QUERY_CONNECTIONS),
+                                   seconds=seconds, connections=QUERY_CONNECTIONS))
+    finally:
+        for stack in stacks.values():
+            stack.stop()
+    out: dict[str, Any] = {"players": players, "per_player": per_player, "target_rps": rps, "rounds": rounds,
+                           "healthz": _merge_runs(healthz)}
+    for name, (warm, _) in paths.items():
+        out[name] = {"store": "warm (sqlite)" if warm else "redis", **_merge_runs(runs[name])}
+    return out
 
 
 def scenario_live(players: int, rules: int, rounds: int, seconds: float, inbox_players: int, notes_per_player: int,
@@ -195,10 +257,7 @@ def scenario_live(players: int, rules: int, rounds: int, seconds: float, inbox_p
         return {"status": "skipped", "reason": "wrk is not installed (.ci/setup-bench.sh)"}
     with BenchStack(_env(True, rules)) as stack:
         ingest = _ingest(stack, players, rules, rounds, seconds)
-        inbox = {"warm": _queries(stack, True, inbox_players, notes_per_player, query_rps, query_seconds)}
-    if compare_redis:
-        with BenchStack(_env(False, rules)) as stack:
-            inbox["redis"] = _queries(stack, False, inbox_players, notes_per_player, query_rps, query_seconds)
+    inbox = inbox_compare(inbox_players, notes_per_player, query_rps, query_seconds, compare_redis)
     return {"status": "measured", "ingest": ingest, "inbox": inbox}
 
 
@@ -213,8 +272,34 @@ def markdown_rows(res: dict[str, Any]) -> list[str]:
         (f"| ingest scores per region CPU-second, with rules | {i['ruled']['scores_per_region_cpu_s'] or 0:,.0f} | "
          f"no rules | {i['plain']['scores_per_region_cpu_s'] or 0:,.0f} | rules cost {i.get('cpu_per_score_rules_cost')} |"),
     ]
-    for q in res["inbox"].values():
-        rows.append(f"| `notifications` query p50/p99 (ms) at {q['target_rps']:.0f} req/s target, inbox {q['store']} "
-                    f"(achieved {q['query']['rps']:.0f} req/s) | {q['query']['p50_ms']}/{q['query']['p99_ms']} | "
-                    f"/healthz at the same pace | {q['healthz']['p50_ms']}/{q['healthz']['p99_ms']} | |")
+    q = res["inbox"]
+    for name in ("before", "after", "redis"):
+        if name in q:
+            p = q[name]
+            rows.append(f"| `notifications` p50/p99 (ms) at {q['target_rps']:.0f} req/s target, {name}, inbox {p['store']} "
+                        f"(achieved {p['rps']:.0f} req/s, region CPU {p['region_cpu_ms_per_query']} ms/query, "
+                        f"{p['region_cpu_ms_per_query_net']} net of its idle loops) | "
+                        f"{p['p50_ms']}/{p['p99_ms']} | /healthz at the same pace | "
+                        f"{q['healthz']['p50_ms']}/{q['healthz']['p99_ms']} | |")
     return rows
+
+
+def main() -> None:
+    """`python -m podium.devtools.bench.notifications_live`: the inbox query comparison alone."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--players", type=int, default=10_000)
+    parser.add_argument("--notes", type=int, default=50)
+    parser.add_argument("--rps", type=float, default=1000.0)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--rounds", type=int, default=QUERY_ROUNDS)
+    parser.add_argument("--redis", action="store_true", help="also the Redis inbox adapter (inbox_warm=false)")
+    args = parser.parse_args()
+    if not wrk.available():
+        raise SystemExit("wrk is not installed (.ci/setup-bench.sh)")
+    print(json.dumps(inbox_compare(args.players, args.notes, args.rps, args.seconds, args.redis, args.rounds), indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -81,6 +81,12 @@ class Receiver:
         self.port: int = self._conn.recv()
         return self
 
+    @property
+    def pid(self) -> int:
+        """The receiver process (its CPU is read from /proc by the lag bench)."""
+        assert self._proc.pid is not None
+        return self._proc.pid
+
     def url(self, endpoint: str) -> str:
         return f"http://127.0.0.1:{self.port}/hook/{endpoint}"
 

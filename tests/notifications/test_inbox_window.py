@@ -1,0 +1,130 @@
+"""The Redis window in front of the warm inbox (`inbox_window_redis.WindowedInbox`) answers exactly
+what the warm store answers, and holds exactly the warm store's newest notifications.
+
+Property test: random sequences of appends (new, repeated and old notifications, batches spanning
+players, inboxes overflowing `inbox_len_max`), marks (some ids, all), Redis losses (the window's
+keys deleted) and reads (any `first`, `unreadOnly`, cursors taken from earlier pages of either
+store) on a real SQLite inbox and a real Redis: every page of the windowed store equals the warm
+store's page for the same request (items, cursors, read flags, hasNext, the unread count), and
+after every step a player's window, when present, is the warm store's newest `window_len` with
+their read flags. The window must also answer reads itself (a test that only ever fell through
+to the warm store would prove nothing)."""
+
+from __future__ import annotations
+
+import asyncio
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from podium.region.notifications.inbox import InboxPage
+from podium.region.notifications.inbox_sqlite import SqliteInbox
+from podium.region.notifications.inbox_window_redis import WindowedInbox, cursor_of, window_keys
+
+from podium.errors import BadUserInput
+from podium.notify_rules import Notification, RuleKind
+from podium.redis_server import RedisServer
+
+PLAYERS = ("ann", "bob", "c}d")
+_runs = count()
+
+note_st = st.tuples(st.sampled_from(PLAYERS), st.integers(0, 12), st.integers(0, 5))   # player, id, at_ms
+op_st = st.one_of(
+    st.tuples(st.just("append"), st.lists(note_st, min_size=1, max_size=6)),
+    st.tuples(st.just("mark"), st.sampled_from(PLAYERS), st.none() | st.lists(st.integers(0, 12), max_size=4)),
+    st.tuples(st.just("read"), st.sampled_from(PLAYERS), st.integers(1, 7), st.booleans(), st.integers(0, 3)),
+    st.tuples(st.just("lose"), st.sampled_from(PLAYERS)),
+)
+
+
+def _note(run: int, player: str, n: int, at_ms: int) -> Notification:
+    # an id written again may carry another time: both stores keep the first write
+    return Notification(f"r:{player}:{n}", RuleKind.THRESHOLD, "r", "b", f"{run}-{player}", 1_000 + at_ms, score=n)
+
+
+def _shape(page: InboxPage) -> tuple[Any, ...]:
+    return ([(i.cursor, i.notification.to_dict(), i.read) for i in page.items], page.has_next, page.unread)
+
+
+async def _window_matches(store: WindowedInbox, warm: SqliteInbox, player: str, redis: aioredis.Redis) -> None:
+    w, u, d, _, m, _ = window_keys(player)
+    if not await redis.exists(m):
+        return
+    members = [x.decode() for x in await redis.zrevrange(w, 0, -1)]
+    unread = {x.decode() for x in await redis.zrange(u, 0, -1)}
+    complete, count_unread = await redis.hmget(m, "complete", "unread")
+    newest = await warm.page(player, store.window_len, None, False)
+    assert [cursor_of(x) for x in members] == [i.cursor for i in newest.items]
+    assert [x not in unread for x in members] == [i.read for i in newest.items]
+    assert (complete == b"1") == (not newest.has_next)
+    assert int(count_unread) == newest.unread
+    assert sorted(x.decode() for x in await redis.hkeys(d)) == sorted(members)
+
+
+async def _scenario(url: str, path: Path, ops: list[Any], window_len: int, len_max: int) -> int:
+    run = next(_runs)
+    redis = aioredis.Redis.from_url(url)
+    warm = SqliteInbox(path / f"inbox{run}.sqlite3", len_max)
+    store = WindowedInbox(warm, redis, window_len, 60_000, len_max)
+    await store.open()
+    cursors: list[str] = []
+    try:
+        for op in ops:
+            if op[0] == "append":
+                await store.append([_note(run, *n) for n in op[1]])
+            elif op[0] == "mark":
+                ids = None if op[2] is None else [f"r:{op[1]}:{i}" for i in op[2]]
+                assert await store.mark_read(f"{run}-{op[1]}", ids) == await warm.unread(f"{run}-{op[1]}")
+            elif op[0] == "lose":
+                await redis.delete(*window_keys(f"{run}-{op[1]}")[:5])
+            else:
+                _, player, first, unread_only, pick = op
+                after = cursors[-1 - pick] if pick and len(cursors) > pick else None
+                got, want = (await store.page(f"{run}-{player}", first, after, unread_only),
+                             await warm.page(f"{run}-{player}", first, after, unread_only))
+                assert _shape(got) == _shape(want)
+                assert await store.unread(f"{run}-{player}") == want.unread
+                cursors += [i.cursor for i in got.items]
+            for player in PLAYERS:
+                await _window_matches(store, warm, f"{run}-{player}", redis)
+        return store.served
+    finally:
+        await store.close()
+        await redis.aclose()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=st.lists(op_st, min_size=1, max_size=25), window_len=st.integers(1, 6), len_max=st.integers(1, 8))
+def test_window_answers_as_the_warm_store(redis_server: RedisServer, tmp_path: Path, ops: list[Any],
+                                         window_len: int, len_max: int) -> None:
+    try:
+        asyncio.run(_scenario(redis_server.url, tmp_path, ops, window_len, len_max))
+    except AssertionError as exc:
+        raise AssertionError(f"ops={ops} window_len={window_len} len_max={len_max}") from exc
+
+
+def test_the_window_serves_pages_itself(redis_server: RedisServer, tmp_path: Path) -> None:
+    """Reads of a filled window do not reach the warm store; appends keep it filled."""
+    reads = [("read", "ann", 3, False, 0), ("read", "ann", 2, True, 0), ("read", "ann", 3, False, 1)]
+    ops = [("append", [("ann", i, 0) for i in range(5)]), *reads, ("append", [("ann", 9, 0)]), *reads]
+    served = asyncio.run(_scenario(redis_server.url, tmp_path, ops, 10, 20))
+    assert served == 5   # all but the first read (the miss that fills the window)
+
+
+def test_a_forged_cursor_is_refused(redis_server: RedisServer, tmp_path: Path) -> None:
+    async def run() -> None:
+        redis = aioredis.Redis.from_url(redis_server.url)
+        store = WindowedInbox(SqliteInbox(tmp_path / "f.sqlite3", 5), redis, 3, 60_000, 5)
+        await store.open()
+        try:
+            with pytest.raises(BadUserInput):
+                await store.page("ann", 2, "not-a-cursor", False)
+        finally:
+            await store.close()
+            await redis.aclose()
+
+    asyncio.run(run())
