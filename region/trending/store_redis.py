@@ -31,6 +31,7 @@ from podium.region.trending import ingest_plan as plan
 from podium.region.trending.events import TrendEvent
 from podium.region.trending.ingest_plan import EventColumns
 from podium.region.trending.sketch_compaction_redis import SketchCompactor
+from podium.region.trending.sketch_read_redis import SketchReader
 from podium.region.trending.streams import StreamSpec
 from podium.region.trending.threshold_merge_redis import RedisBucketPages
 from podium.replication import trending_sketch as sketches
@@ -110,6 +111,7 @@ class RedisTrendingStore:
         self._sums = redis.register_script(threshold_merge_redis.SUMS)
         self._union_top = redis.register_script(threshold_merge_redis.UNION_TOP)
         self.exact_reads = {"threshold": 0, "union": 0}    # how exact reads were answered
+        self.sketch_reader = SketchReader(redis, limits.sketch_cache_bytes_max, _guard)
 
     async def apply(self, spec: StreamSpec, events: Sequence[TrendEvent]) -> list[bool]:
         """Counts the events; per event, whether it was fresh (its id not seen within the window)."""
@@ -277,15 +279,10 @@ class RedisTrendingStore:
         return [f"{_prefix(spec.id)}c:{_base(b)}:{series}" for b in buckets]
 
     async def read_sketch(self, spec: StreamSpec, buckets: Sequence[Bucket], series: str) -> tuple[Any, int]:
-        """The merged sketch of the buckets, and their exact total weight."""
-        p = _prefix(spec.id)
-        pipe = self.redis.pipeline(transaction=False)
-        for b in buckets:
-            pipe.lrange(f"{p}k:{_base(b)}:{series}", 0, -1)
-        lists = await _guard(pipe.execute()) if buckets else []
-        _other, total = await self._meta(p, buckets, series)
-        blobs = [blob for chunk in lists for blob in chunk]
-        return await asyncio.to_thread(sketches.merge_blobs, blobs, spec.sketch_lg_size), total
+        """The merged sketch of the buckets, and their exact total weight (one Lua call; bucket
+        sketches and runs' merges kept deserialized per process: sketch_read_redis.py)."""
+        return await self.sketch_reader.read(_prefix(spec.id), [_base(b) for b in buckets],
+                                             [b.resolution for b in buckets], series, spec.sketch_lg_size)
 
     async def _meta(self, p: str, buckets: Sequence[Bucket], series: str) -> tuple[int, int]:
         if not buckets:
