@@ -331,3 +331,18 @@ def markdown_rows(res: dict[str, Any]) -> list[str]:
                     f"{b['sqlite_group_by'][f'group_by_{span}_p99_ms']} | "
                     f"{round(stats['p99_ms'] / max(1e-3, b['sqlite_group_by'][f'group_by_{span}_p99_ms']), 3)} |")
     return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m podium.devtools.bench.trending [batches ack_batches reads]`: the ingest, ack and read
+    parts alone (no wide or world-wide part), printed as JSON (the quick figures of one change)."""
+    import sys
+
+    args = [int(a) for a in (sys.argv[1:] if argv is None else argv)]
+    batches_n, ack_batches, reads = (args + [15, 60, 50][len(args):])[:3]
+    with BenchStack() as stack:
+        print(orjson.dumps(scenario_trending(stack, batches_n, ack_batches, reads), option=orjson.OPT_INDENT_2).decode())
+
+
+if __name__ == "__main__":
+    main()
