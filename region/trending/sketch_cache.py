@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from datasketches import frequent_strings_sketch
 from podium.replication import trending_sketch as sketches
@@ -24,7 +25,7 @@ ENTRY_BYTES_MIN = 64       # an empty sketch still costs its Python object and p
 
 @dataclass(frozen=True)
 class Entry:
-    version: Hashable
+    version: Any           # a bucket's (total, list length, generation); a run's totals
     sketch: frequent_strings_sketch
     size: int
 
@@ -89,4 +90,12 @@ def merge_all(parts: Sequence[frequent_strings_sketch], lg_size: int) -> frequen
     merged = sketches.new(lg_size)
     for part in parts:
         merged = sketches.merge(merged, part)
+    return merged
+
+
+def extend(base: frequent_strings_sketch | None, blobs: Sequence[bytes], lg_size: int) -> frequent_strings_sketch:
+    """A new sketch: `base` (left untouched; None for nothing) with the serialized deltas merged in."""
+    merged = merge_all([base] if base is not None else [], lg_size)
+    for blob in blobs:
+        merged = sketches.merge(merged, frequent_strings_sketch.deserialize(blob))
     return merged

@@ -2,7 +2,8 @@
 
 Per stream (hash tag `{stream}`, so a stream's keys share a cluster slot), bucket and series:
   pt:{s}:c:<r>:<start>:<series>   sorted set item -> exact count (at most items_per_bucket_max)
-  pt:{s}:m:<r>:<start>            hash t:<series> total weight, o:<series> weight past the item cap
+  pt:{s}:m:<r>:<start>            hash t:<series> total weight, o:<series> weight past the item cap,
+                                  g:<series> compactions of the sketch list
   pt:{s}:v:<r>:<start>:<dim>      set of a dimension's values (at most dim_values_per_bucket_max)
   pt:{s}:k:<r>:<start>:<series>   list of serialized frequent-items sketches (per-batch deltas,
                                   compacted into one past sketch_deltas_max)
@@ -30,7 +31,7 @@ from podium.region.trending import ingest_lua, threshold_merge, threshold_merge_
 from podium.region.trending import ingest_plan as plan
 from podium.region.trending.events import TrendEvent
 from podium.region.trending.ingest_plan import EventColumns
-from podium.region.trending.sketch_compaction_redis import SketchCompactor
+from podium.region.trending.sketch_compaction_redis import CompactList, SketchCompactor
 from podium.region.trending.sketch_read_redis import SketchReader
 from podium.region.trending.streams import StreamSpec
 from podium.region.trending.threshold_merge_redis import RedisBucketPages
@@ -61,6 +62,10 @@ def _prefix(stream: str) -> str:
 
 def _base(b: Bucket) -> str:
     return f"{RES_CODE[b.resolution]}:{b.start_ms}"
+
+
+def _cell_base(cell: plan.Cell) -> str:
+    return f"{RES_CODE[cell.resolution]}:{cell.start_ms}"
 
 
 def _cells_with_sketches(spec: StreamSpec, cols: EventColumns, by_level: Mapping[Resolution, plan.Level],
@@ -191,7 +196,7 @@ class RedisTrendingStore:
 
     def _compact_long(self, spec: StreamSpec, p: str, cells: list[tuple[plan.Cell, bytes]], lengths: list[Any]) -> None:
         self.compactor.request(spec.id, spec.sketch_lg_size, [
-            (f"{p}k:{RES_CODE[cell.resolution]}:{cell.start_ms}:{cell.series}", int(length))
+            CompactList(f"{p}k:{_cell_base(cell)}:{cell.series}", int(length), f"{p}m:{_cell_base(cell)}", cell.series)
             for (cell, _blob), length in zip(cells, lengths, strict=True) if int(length) > self.limits.sketch_deltas_max])
 
     async def _commit_cells(self, spec: StreamSpec, p: str, cells: list[tuple[plan.Cell, bytes]],
