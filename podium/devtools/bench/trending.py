@@ -218,16 +218,26 @@ async def _reads_during_ingest(url: str, batches: list[list[dict[str, Any]]], in
     """APPROXIMATE `last: 30d` reads back to back while 500-event batches arrive at the ack phase's
     pace (bodies signed before the clock starts): the read's cost when the buckets keep changing,
     late events into closed minutes included (the batches spread over the last 50 minutes)."""
-    signed = [_signed(events) for events in batches]
+    bodies = [orjson.dumps({"events": events}) for events in batches]
     body = orjson.dumps({"query": QUERY, "variables": {"s": STREAM, "l": "30d", "p": "APPROXIMATE"}})
     samples: list[float] = []
+    refused = 0
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
         done = asyncio.Event()
 
         async def writer() -> None:
-            for raw, headers in signed:
+            nonlocal refused
+            for raw in bodies:
                 started = time.perf_counter()
-                (await client.post("/v1/events", content=raw, headers=headers)).raise_for_status()
+                for _attempt in range(10):      # a retryable 503 is resent (signed afresh) after its Retry-After
+                    headers = signed_headers(GAME_KEY_ID, GAME_SECRET, "POST", "/v1/events",
+                                             time.time_ns() // 1_000_000, raw)
+                    r = await client.post("/v1/events", content=raw, headers=headers)
+                    if r.status_code != 503:
+                        break
+                    refused += 1
+                    await asyncio.sleep(float(r.headers.get("retry-after", "1")))
+                r.raise_for_status()
                 await asyncio.sleep(max(0.0, interval_s - (time.perf_counter() - started)))
             done.set()
 
@@ -240,8 +250,8 @@ async def _reads_during_ingest(url: str, batches: list[list[dict[str, Any]]], in
                     raise RuntimeError(r.text[:300])
 
         await asyncio.gather(writer(), reader())
-    return {"requests": len(samples), "batches": len(batches), "p50_ms": _pct(samples, 0.5),
-            "p99_ms": _pct(samples, 0.99)}
+    return {"requests": len(samples), "batches": len(batches), "batches_refused_503": refused,
+            "p50_ms": _pct(samples, 0.5), "p99_ms": _pct(samples, 0.99)}
 
 
 def scenario_trending(stack: BenchStack, batches_n: int, ack_batches: int, reads: int,
@@ -269,16 +279,20 @@ def scenario_trending(stack: BenchStack, batches_n: int, ack_batches: int, reads
     # ack latency at half the measured load: 500-event batches paced at events_per_s / 2
     interval_s = ACK_BATCH_EVENTS / max(1.0, events_per_s / 2)
     acks = []
+    cpu_a0 = [_cpu_s(pid) for pid in pids]
     with httpx.Client(base_url=base, timeout=60) as client:
         for i in range(ack_batches):
             started = time.perf_counter()
             elapsed, _ = _post(client, _events(ACK_BATCH_EVENTS, now, rng, f"a{i}"))
             acks.append(elapsed * 1000)
             time.sleep(max(0.0, interval_s - (time.perf_counter() - started)))
+        cpu_a1 = [_cpu_s(pid) for pid in pids]
+        ack_cpu_ms = [_cpu_per_event_us(a, b, ack_batches * 1000) for a, b in zip(cpu_a0, cpu_a1, strict=True)]
         read_stats: dict[str, Any] = {}
         answers: dict[str, Any] = {}
         for name, (precision, last) in READS.items():
             samples = []
+            cpu_r0 = [_cpu_s(pid) for pid in pids]
             for _ in range(reads):
                 t = time.perf_counter()
                 resp = client.post("/graphql", json={"query": QUERY, "variables": {"s": STREAM, "l": last,
@@ -288,9 +302,18 @@ def scenario_trending(stack: BenchStack, batches_n: int, ack_batches: int, reads
                 if "errors" in doc:
                     return {"status": "failed", "reason": str(doc["errors"])[:300]}
                 answers[name] = doc["data"]["trending"]
-            read_stats[name] = {"requests": reads, "p50_ms": _pct(samples, 0.5), "p99_ms": _pct(samples, 0.99)}
+            # CPU per read of the region process and of Redis: what a read costs whatever else runs
+            cpu_r1 = [_cpu_s(pid) for pid in pids]
+            server_ms, redis_ms = (_cpu_per_event_us(a, b, reads * 1000) for a, b in zip(cpu_r0, cpu_r1, strict=True))
+            read_stats[name] = {"requests": reads, "p50_ms": _pct(samples, 0.5), "p99_ms": _pct(samples, 0.99),
+                                "cpu_ms_per_read": {"region_process": server_ms, "redis": redis_ms}}
+    cpu_i0 = [_cpu_s(pid) for pid in pids]
     read_stats["approximate_30d_during_ingest"] = asyncio.run(_reads_during_ingest(
         base, [_events(ACK_BATCH_EVENTS, now, rng, f"r{i}") for i in range(ack_batches)], interval_s, reads))
+    cpu_i1 = [_cpu_s(pid) for pid in pids]
+    read_stats["approximate_30d_during_ingest"]["cpu_s_of_the_phase"] = {
+        side: round(b - a, 3) if a is not None and b is not None else None
+        for side, a, b in zip(("region_process", "redis"), cpu_i0, cpu_i1, strict=True)}
     exact_top = [i["item"] for i in answers["exact_30d"]["items"]]
     approx_top = [i["item"] for i in answers["approximate_30d"]["items"]]
     zincrby = _zincrby_baseline(stack.redis.url, batches)
@@ -314,7 +337,8 @@ def scenario_trending(stack: BenchStack, batches_n: int, ack_batches: int, reads
         "events_per_cpu_s": {"region_process": round(1e6 / server_us, 1) if server_us else None,
                              "redis": round(1e6 / redis_us, 1) if redis_us else None},
         "ack_500": {"batches": ack_batches, "rate_events_per_s": round(events_per_s / 2, 1),
-                    "p50_ms": _pct(acks, 0.5), "p99_ms": _pct(acks, 0.99)},
+                    "p50_ms": _pct(acks, 0.5), "p99_ms": _pct(acks, 0.99),
+                    "cpu_ms_per_batch": {"region_process": ack_cpu_ms[0], "redis": ack_cpu_ms[1]}},
         "reads": read_stats,
         "approximate_top10_equals_exact": approx_top == exact_top,
         "approximate_guaranteed": answers["approximate_30d"]["guaranteed"],
