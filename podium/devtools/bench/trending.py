@@ -3,7 +3,9 @@ room, against a region server in its own process, with baselines measured in the
 same events: a plain Redis ZINCRBY per bucket (pipelined) and a SQL GROUP BY in SQLite. Two more
 parts: the exact 30-day read of a wide stream (1M distinct items by default; checked against the
 exact top-10, each read past the server's merged-range cache) against SQLite's GROUP BY over the
-same events, and world-wide trending (trending_global.py) against its same-run baselines."""
+same events, and world-wide trending (trending_global.py) against its same-run baselines. Reads
+and acks also report the region process's and Redis's CPU per operation, and APPROXIMATE 30-day
+reads are timed again while batches keep arriving (trending_during_ingest.py)."""
 
 from __future__ import annotations
 
@@ -213,47 +215,6 @@ def _wide_exact(base: str, distinct: int, reads: int) -> dict[str, Any]:
             "p99_vs_sqlite_group_by_30d_p99": round(p99 / max(1e-3, _pct(sql, 0.99)), 3)}
 
 
-async def _reads_during_ingest(url: str, batches: list[list[dict[str, Any]]], interval_s: float,
-                               reads: int) -> dict[str, Any]:
-    """APPROXIMATE `last: 30d` reads back to back while 500-event batches arrive at the ack phase's
-    pace (bodies signed before the clock starts): the read's cost when the buckets keep changing,
-    late events into closed minutes included (the batches spread over the last 50 minutes)."""
-    bodies = [orjson.dumps({"events": events}) for events in batches]
-    body = orjson.dumps({"query": QUERY, "variables": {"s": STREAM, "l": "30d", "p": "APPROXIMATE"}})
-    samples: list[float] = []
-    refused = 0
-    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-        done = asyncio.Event()
-
-        async def writer() -> None:
-            nonlocal refused
-            for raw in bodies:
-                started = time.perf_counter()
-                for _attempt in range(10):      # a retryable 503 is resent (signed afresh) after its Retry-After
-                    headers = signed_headers(GAME_KEY_ID, GAME_SECRET, "POST", "/v1/events",
-                                             time.time_ns() // 1_000_000, raw)
-                    r = await client.post("/v1/events", content=raw, headers=headers)
-                    if r.status_code != 503:
-                        break
-                    refused += 1
-                    await asyncio.sleep(float(r.headers.get("retry-after", "1")))
-                r.raise_for_status()
-                await asyncio.sleep(max(0.0, interval_s - (time.perf_counter() - started)))
-            done.set()
-
-        async def reader() -> None:
-            while len(samples) < reads and (not done.is_set() or not samples):
-                t = time.perf_counter()
-                r = await client.post("/graphql", content=body, headers={"content-type": "application/json"})
-                samples.append((time.perf_counter() - t) * 1000)
-                if "errors" in orjson.loads(r.content):
-                    raise RuntimeError(r.text[:300])
-
-        await asyncio.gather(writer(), reader())
-    return {"requests": len(samples), "batches": len(batches), "batches_refused_503": refused,
-            "p50_ms": _pct(samples, 0.5), "p99_ms": _pct(samples, 0.99)}
-
-
 def scenario_trending(stack: BenchStack, batches_n: int, ack_batches: int, reads: int,
                       wide: tuple[int, int] | None = None, world: tuple[int, int] | None = None) -> dict[str, Any]:
     """`wide`: (distinct items, reads) of the wide stream's exact read; `world`: (events per
@@ -307,8 +268,10 @@ def scenario_trending(stack: BenchStack, batches_n: int, ack_batches: int, reads
             server_ms, redis_ms = (_cpu_per_event_us(a, b, reads * 1000) for a, b in zip(cpu_r0, cpu_r1, strict=True))
             read_stats[name] = {"requests": reads, "p50_ms": _pct(samples, 0.5), "p99_ms": _pct(samples, 0.99),
                                 "cpu_ms_per_read": {"region_process": server_ms, "redis": redis_ms}}
+    from podium.devtools.bench.trending_during_ingest import reads_during_ingest
+
     cpu_i0 = [_cpu_s(pid) for pid in pids]
-    read_stats["approximate_30d_during_ingest"] = asyncio.run(_reads_during_ingest(
+    read_stats["approximate_30d_during_ingest"] = asyncio.run(reads_during_ingest(
         base, [_events(ACK_BATCH_EVENTS, now, rng, f"r{i}") for i in range(ack_batches)], interval_s, reads))
     cpu_i1 = [_cpu_s(pid) for pid in pids]
     read_stats["approximate_30d_during_ingest"]["cpu_s_of_the_phase"] = {
