@@ -5,15 +5,18 @@ Every batch appends one serialized sketch delta per (bucket, series) it touches;
 an hour touches ~160 lists, and they all cross the limit on the same batch: compacting them one by
 one inside the request (a lock, a read and a Lua call each, sequentially) was the ack's p99. Here
 the lists one batch reports are compacted together in one background task per stream: one
-pipeline of locks, one of reads, the merges in a thread, one Lua call. While a stream's task runs,
-further reports for it are dropped (the next batch after it reports the lists again), so a list
-holds at most `sketch_deltas_max` plus the batches of one compaction."""
+pipeline of locks, one of reads, the merges on the event loop one list at a time, one Lua call.
+Each list comes due at its own threshold (`due`), so lists grown in step are not all compacted
+by the same batch. While a stream's task runs, further reports for it are dropped (the next
+batch after it reports the lists again), so a list holds at most `sketch_deltas_max` plus the
+batches of one compaction."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import logging
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -56,8 +59,12 @@ class CompactList(NamedTuple):
     series: str
 
 
-def _merge_all(lists: Sequence[Sequence[bytes]], lg_size: int) -> list[bytes]:
-    return [sketches.serialize(sketches.merge_blobs(blobs, lg_size)) for blobs in lists]
+def due(key: str, length: int, deltas_max: int) -> bool:
+    """Whether a list of this length is compacted: past a threshold between 3/4 of `deltas_max`
+    and `deltas_max`, fixed per list. A batch spread over an hour grows ~160 lists in step; with
+    one threshold they all came due on the same batch (one long compaction every `deltas_max`
+    batches, the ack's tail); staggered, each batch compacts a few of them."""
+    return length > deltas_max - zlib.crc32(key.encode()) % (deltas_max // 4 + 1)
 
 
 class SketchCompactor:
@@ -100,7 +107,12 @@ class SketchCompactor:
         for c, _token in mine:
             pipe.lrange(c.key, 0, c.length - 1)
         blobs = await self.guard(pipe.execute())
-        merged = await asyncio.to_thread(_merge_all, blobs, lg_size)
+        # merged on the event loop one list at a time, yielding between lists: each slice is short
+        # (about a millisecond), where a thread merging them all held the GIL against every request
+        merged: list[bytes] = []
+        for read in blobs:
+            merged.append(sketches.serialize(sketches.merge_blobs(read, lg_size)))
+            await asyncio.sleep(0)
         keys: list[str] = []
         args: list[Any] = []
         for (c, token), read, blob in zip(mine, blobs, merged, strict=True):

@@ -31,7 +31,7 @@ from podium.region.trending import ingest_lua, threshold_merge, threshold_merge_
 from podium.region.trending import ingest_plan as plan
 from podium.region.trending.events import TrendEvent
 from podium.region.trending.ingest_plan import EventColumns
-from podium.region.trending.sketch_compaction_redis import CompactList, SketchCompactor
+from podium.region.trending.sketch_compaction_redis import CompactList, SketchCompactor, due
 from podium.region.trending.sketch_read_redis import SketchReader
 from podium.region.trending.streams import StreamSpec
 from podium.region.trending.threshold_merge_redis import RedisBucketPages
@@ -201,7 +201,8 @@ class RedisTrendingStore:
     def _compact_long(self, spec: StreamSpec, p: str, cells: list[tuple[plan.Cell, bytes]], lengths: list[Any]) -> None:
         self.compactor.request(spec.id, spec.sketch_lg_size, [
             CompactList(f"{p}k:{_cell_base(cell)}:{cell.series}", int(length), f"{p}m:{_cell_base(cell)}", cell.series)
-            for (cell, _blob), length in zip(cells, lengths, strict=True) if int(length) > self.limits.sketch_deltas_max])
+            for (cell, _blob), length in zip(cells, lengths, strict=True)
+            if due(f"{p}k:{_cell_base(cell)}:{cell.series}", int(length), self.limits.sketch_deltas_max)])
 
     async def _commit_cells(self, spec: StreamSpec, p: str, cells: list[tuple[plan.Cell, bytes]],
                             ids: list[str], now_ms: int) -> bool:
@@ -290,8 +291,9 @@ class RedisTrendingStore:
     async def read_sketch(self, spec: StreamSpec, buckets: Sequence[Bucket], series: str) -> tuple[Any, int]:
         """The merged sketch of the buckets, and their exact total weight (one Lua call; bucket
         sketches and runs' merges kept deserialized per process: sketch_read_redis.py)."""
-        return await self.sketch_reader.read(_prefix(spec.id), [_base(b) for b in buckets],
-                                             [b.resolution for b in buckets], series, spec.sketch_lg_size)
+        merged, total = await self.sketch_reader.read(_prefix(spec.id), [_base(b) for b in buckets],
+                                                      [b.resolution for b in buckets], series, spec.sketch_lg_size)
+        return merged, total
 
     async def _meta(self, p: str, buckets: Sequence[Bucket], series: str) -> tuple[int, int]:
         if not buckets:
