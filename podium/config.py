@@ -280,6 +280,9 @@ class TrendingSettings(BaseModel):
     # exact reads: the threshold merge (region/trending/threshold_merge.py) before a whole union
     exact_page_items: int = 64               # counts per page of one bucket (sorted access)
     exact_pages_max: int = 1000              # pages one exact read may take; beyond, the buckets are merged whole
+    # approximate reads (region/trending/sketch_read_redis.py)
+    sketch_cache_bytes_max: int = 67_108_864 # bucket sketches (and runs' merges) kept deserialized per process, by serialized size
+    inline_events_max: int = 2000            # batches up to this size are checked and planned on the event loop (~2 ms; a thread hop costs more)
     # the shipper's circuit breaker (replication/trending_ship_breaker.py)
     ship_breaker_failures: int = Field(default=5, ge=1)      # failed sends in a row that open it
     ship_breaker_open_ms: int = Field(default=10_000, ge=1)  # open this long, then one probe send (half-open)

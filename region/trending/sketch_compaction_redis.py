@@ -5,17 +5,20 @@ Every batch appends one serialized sketch delta per (bucket, series) it touches;
 an hour touches ~160 lists, and they all cross the limit on the same batch: compacting them one by
 one inside the request (a lock, a read and a Lua call each, sequentially) was the ack's p99. Here
 the lists one batch reports are compacted together in one background task per stream: one
-pipeline of locks, one of reads, the merges in a thread, one Lua call. While a stream's task runs,
-further reports for it are dropped (the next batch after it reports the lists again), so a list
-holds at most `sketch_deltas_max` plus the batches of one compaction."""
+pipeline of locks, one of reads, the merges on the event loop one list at a time, one Lua call.
+Each list comes due at its own threshold (`due`), so lists grown in step are not all compacted
+by the same batch. While a stream's task runs, further reports for it are dropped (the next
+batch after it reports the lists again), so a list holds at most `sketch_deltas_max` plus the
+batches of one compaction."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import logging
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from podium.replication import trending_sketch as sketches
 
@@ -25,17 +28,20 @@ from podium.redis_client import AnyRedis
 log = logging.getLogger("podium.trending.compaction")
 COMPACT_LOCK_MS = 10_000
 
-# KEYS are (list, lock) pairs; ARGV (token, deltas merged, merged sketch) triples. Replaces the
-# first n deltas of each list whose lock is still ours by their merge (only the lock holder
-# compacts; writers only append, so the first n entries are the ones that were merged).
+# KEYS are (list, lock, meta hash) triples; ARGV (token, deltas merged, merged sketch, generation
+# field) quadruples. Replaces the first n deltas of each list whose lock is still ours by their merge
+# (only the lock holder compacts; writers only append, so the first n entries are the ones that were
+# merged), and bumps the list's generation in the bucket's meta hash: a reader that kept the list's
+# first deltas merged (sketch_read_redis.py) then knows they moved.
 COMPACT_LUA = """
 local done = 0
-for i = 1, #KEYS, 2 do
-  local j = (i - 1) / 2 * 3
+for i = 1, #KEYS, 3 do
+  local j = (i - 1) / 3 * 4
   if redis.call('GET', KEYS[i + 1]) == ARGV[j + 1] then
     redis.call('LTRIM', KEYS[i], tonumber(ARGV[j + 2]), -1)
     redis.call('LPUSH', KEYS[i], ARGV[j + 3])
     redis.call('DEL', KEYS[i + 1])
+    if redis.call('EXISTS', KEYS[i + 2]) == 1 then redis.call('HINCRBY', KEYS[i + 2], ARGV[j + 4], 1) end
     done = done + 1
   end
 end
@@ -43,10 +49,22 @@ return done
 """
 
 Guard = Callable[[Awaitable[Any]], Awaitable[Any]]
+GENERATION = "g:"      # meta hash field (per series) counting the compactions of a bucket's sketch list
 
 
-def _merge_all(lists: Sequence[Sequence[bytes]], lg_size: int) -> list[bytes]:
-    return [sketches.serialize(sketches.merge_blobs(blobs, lg_size)) for blobs in lists]
+class CompactList(NamedTuple):
+    key: str           # the sketch-delta list
+    length: int        # its length when the batch that reported it wrote it
+    meta_key: str      # the bucket's meta hash (its generation field is bumped)
+    series: str
+
+
+def due(key: str, length: int, deltas_max: int) -> bool:
+    """Whether a list of this length is compacted: past a threshold between 3/4 of `deltas_max`
+    and `deltas_max`, fixed per list. A batch spread over an hour grows ~160 lists in step; with
+    one threshold they all came due on the same batch (one long compaction every `deltas_max`
+    batches, the ack's tail); staggered, each batch compacts a few of them."""
+    return length > deltas_max - zlib.crc32(key.encode()) % (deltas_max // 4 + 1)
 
 
 class SketchCompactor:
@@ -56,8 +74,8 @@ class SketchCompactor:
         self._script = redis.register_script(COMPACT_LUA)
         self._running: dict[str, asyncio.Task[None]] = {}
 
-    def request(self, stream: str, lg_size: int, lists: Sequence[tuple[str, int]]) -> None:
-        """Compacts these (list key, length) in the background, unless the stream's task runs."""
+    def request(self, stream: str, lg_size: int, lists: Sequence[CompactList]) -> None:
+        """Compacts these lists in the background, unless the stream's task runs."""
         if not lists or stream in self._running:
             return
         task = asyncio.create_task(self._run(lg_size, list(lists)))
@@ -69,30 +87,35 @@ class SketchCompactor:
         while self._running:
             await asyncio.gather(*self._running.values(), return_exceptions=True)
 
-    async def _run(self, lg_size: int, lists: list[tuple[str, int]]) -> None:
+    async def _run(self, lg_size: int, lists: list[CompactList]) -> None:
         try:
             await self.compact(lg_size, lists)
         except PodiumError as exc:     # the store is down: the lists are compacted on a later batch
             log.warning("sketch compaction skipped: %s", exc)
 
-    async def compact(self, lg_size: int, lists: Sequence[tuple[str, int]]) -> int:
+    async def compact(self, lg_size: int, lists: Sequence[CompactList]) -> int:
         """Compacts the lists whose lock this call takes; returns how many it compacted."""
-        tokens = [hashlib.sha1(f"{key}|{length}".encode()).hexdigest() for key, length in lists]
+        tokens = [hashlib.sha1(f"{c.key}|{c.length}".encode()).hexdigest() for c in lists]
         pipe = self.redis.pipeline(transaction=False)
-        for (key, _length), token in zip(lists, tokens, strict=True):
-            pipe.set(key + ":lock", token, nx=True, px=COMPACT_LOCK_MS)
+        for c, token in zip(lists, tokens, strict=True):
+            pipe.set(c.key + ":lock", token, nx=True, px=COMPACT_LOCK_MS)
         taken = await self.guard(pipe.execute())
-        mine = [(key, length, token) for (key, length), token, ok in zip(lists, tokens, taken, strict=True) if ok]
+        mine = [(c, token) for c, token, ok in zip(lists, tokens, taken, strict=True) if ok]
         if not mine:
             return 0
         pipe = self.redis.pipeline(transaction=False)
-        for key, length, _token in mine:
-            pipe.lrange(key, 0, length - 1)
+        for c, _token in mine:
+            pipe.lrange(c.key, 0, c.length - 1)
         blobs = await self.guard(pipe.execute())
-        merged = await asyncio.to_thread(_merge_all, blobs, lg_size)
+        # merged on the event loop one list at a time, yielding between lists: each slice is short
+        # (about a millisecond), where a thread merging them all held the GIL against every request
+        merged: list[bytes] = []
+        for read in blobs:
+            merged.append(sketches.serialize(sketches.merge_blobs(read, lg_size)))
+            await asyncio.sleep(0)
         keys: list[str] = []
         args: list[Any] = []
-        for (key, _length, token), read, blob in zip(mine, blobs, merged, strict=True):
-            keys += [key, key + ":lock"]
-            args += [token, len(read), blob]
+        for (c, token), read, blob in zip(mine, blobs, merged, strict=True):
+            keys += [c.key, c.key + ":lock", c.meta_key]
+            args += [token, len(read), blob, GENERATION + c.series]
         return int(await self.guard(self._script(keys=keys, args=args)))

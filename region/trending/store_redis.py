@@ -2,7 +2,8 @@
 
 Per stream (hash tag `{stream}`, so a stream's keys share a cluster slot), bucket and series:
   pt:{s}:c:<r>:<start>:<series>   sorted set item -> exact count (at most items_per_bucket_max)
-  pt:{s}:m:<r>:<start>            hash t:<series> total weight, o:<series> weight past the item cap
+  pt:{s}:m:<r>:<start>            hash t:<series> total weight, o:<series> weight past the item cap,
+                                  g:<series> compactions of the sketch list
   pt:{s}:v:<r>:<start>:<dim>      set of a dimension's values (at most dim_values_per_bucket_max)
   pt:{s}:k:<r>:<start>:<series>   list of serialized frequent-items sketches (per-batch deltas,
                                   compacted into one past sketch_deltas_max)
@@ -30,7 +31,8 @@ from podium.region.trending import ingest_lua, threshold_merge, threshold_merge_
 from podium.region.trending import ingest_plan as plan
 from podium.region.trending.events import TrendEvent
 from podium.region.trending.ingest_plan import EventColumns
-from podium.region.trending.sketch_compaction_redis import SketchCompactor
+from podium.region.trending.sketch_compaction_redis import CompactList, SketchCompactor, due
+from podium.region.trending.sketch_read_redis import SketchReader
 from podium.region.trending.streams import StreamSpec
 from podium.region.trending.threshold_merge_redis import RedisBucketPages
 from podium.replication import trending_sketch as sketches
@@ -60,6 +62,10 @@ def _prefix(stream: str) -> str:
 
 def _base(b: Bucket) -> str:
     return f"{RES_CODE[b.resolution]}:{b.start_ms}"
+
+
+def _cell_base(cell: plan.Cell) -> str:
+    return f"{RES_CODE[cell.resolution]}:{cell.start_ms}"
 
 
 def _cells_with_sketches(spec: StreamSpec, cols: EventColumns, by_level: Mapping[Resolution, plan.Level],
@@ -110,6 +116,7 @@ class RedisTrendingStore:
         self._sums = redis.register_script(threshold_merge_redis.SUMS)
         self._union_top = redis.register_script(threshold_merge_redis.UNION_TOP)
         self.exact_reads = {"threshold": 0, "union": 0}    # how exact reads were answered
+        self.sketch_reader = SketchReader(redis, limits.sketch_cache_bytes_max, _guard)
 
     async def apply(self, spec: StreamSpec, events: Sequence[TrendEvent]) -> list[bool]:
         """Counts the events; per event, whether it was fresh (its id not seen within the window)."""
@@ -159,6 +166,10 @@ class RedisTrendingStore:
         kept = cols.keep(fresh)
         if not len(kept):
             return kept, []
+        if len(kept) <= self.limits.inline_events_max:     # ~1.5 ms for 500 events: less than two thread hops
+            by_level = plan.levels(spec, kept)
+            refused = await self._admit_values(spec, p, plan.dim_offers(spec, kept, by_level))
+            return kept, _cells_with_sketches(spec, kept, by_level, refused)
         by_level = await asyncio.to_thread(plan.levels, spec, kept)
         refused = await self._admit_values(spec, p, plan.dim_offers(spec, kept, by_level))
         return kept, await asyncio.to_thread(_cells_with_sketches, spec, kept, by_level, refused)
@@ -189,8 +200,9 @@ class RedisTrendingStore:
 
     def _compact_long(self, spec: StreamSpec, p: str, cells: list[tuple[plan.Cell, bytes]], lengths: list[Any]) -> None:
         self.compactor.request(spec.id, spec.sketch_lg_size, [
-            (f"{p}k:{RES_CODE[cell.resolution]}:{cell.start_ms}:{cell.series}", int(length))
-            for (cell, _blob), length in zip(cells, lengths, strict=True) if int(length) > self.limits.sketch_deltas_max])
+            CompactList(f"{p}k:{_cell_base(cell)}:{cell.series}", int(length), f"{p}m:{_cell_base(cell)}", cell.series)
+            for (cell, _blob), length in zip(cells, lengths, strict=True)
+            if due(f"{p}k:{_cell_base(cell)}:{cell.series}", int(length), self.limits.sketch_deltas_max)])
 
     async def _commit_cells(self, spec: StreamSpec, p: str, cells: list[tuple[plan.Cell, bytes]],
                             ids: list[str], now_ms: int) -> bool:
@@ -277,15 +289,11 @@ class RedisTrendingStore:
         return [f"{_prefix(spec.id)}c:{_base(b)}:{series}" for b in buckets]
 
     async def read_sketch(self, spec: StreamSpec, buckets: Sequence[Bucket], series: str) -> tuple[Any, int]:
-        """The merged sketch of the buckets, and their exact total weight."""
-        p = _prefix(spec.id)
-        pipe = self.redis.pipeline(transaction=False)
-        for b in buckets:
-            pipe.lrange(f"{p}k:{_base(b)}:{series}", 0, -1)
-        lists = await _guard(pipe.execute()) if buckets else []
-        _other, total = await self._meta(p, buckets, series)
-        blobs = [blob for chunk in lists for blob in chunk]
-        return await asyncio.to_thread(sketches.merge_blobs, blobs, spec.sketch_lg_size), total
+        """The merged sketch of the buckets, and their exact total weight (one Lua call; bucket
+        sketches and runs' merges kept deserialized per process: sketch_read_redis.py)."""
+        merged, total = await self.sketch_reader.read(_prefix(spec.id), [_base(b) for b in buckets],
+                                                      [b.resolution for b in buckets], series, spec.sketch_lg_size)
+        return merged, total
 
     async def _meta(self, p: str, buckets: Sequence[Bucket], series: str) -> tuple[int, int]:
         if not buckets:

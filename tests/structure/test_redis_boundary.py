@@ -36,6 +36,7 @@ ADAPTERS = frozenset({
     "region/trending/sketch_compaction_redis.py",
     "region/trending/ship_redis.py",
     "region/trending/threshold_merge_redis.py",
+    "region/trending/sketch_read_redis.py",
     "region/notifications/cursors_redis.py",
     "region/notifications/inbox_redis.py",
     "region/notifications/inbox_window_redis.py",

@@ -22,6 +22,10 @@ def test_trending_bench_measures_podium_and_both_baselines(tmp_path: Path) -> No
     assert res["events_per_cpu_s"]["region_process"] > 0
     for stats in res["reads"].values():
         assert 0 < stats["p50_ms"] <= stats["p99_ms"]
+    during = res["reads"]["approximate_30d_during_ingest"]      # reads while batches keep arriving
+    assert during["requests"] > 0 and during["batches"] == cfg.trending_ack_batches
+    assert res["reads"]["approximate_30d"]["cpu_ms_per_read"]["region_process"] is not None
+    assert res["ack_500"]["cpu_ms_per_batch"]["region_process"] > 0
     for b in res["baselines"].values():
         assert b["measured"] and b["items_per_s"] > 0
     assert all(v > 0 for v in res["ratios"].values())

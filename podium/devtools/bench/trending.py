@@ -3,7 +3,9 @@ room, against a region server in its own process, with baselines measured in the
 same events: a plain Redis ZINCRBY per bucket (pipelined) and a SQL GROUP BY in SQLite. Two more
 parts: the exact 30-day read of a wide stream (1M distinct items by default; checked against the
 exact top-10, each read past the server's merged-range cache) against SQLite's GROUP BY over the
-same events, and world-wide trending (trending_global.py) against its same-run baselines."""
+same events, and world-wide trending (trending_global.py) against its same-run baselines. Reads
+and acks also report the region process's and Redis's CPU per operation, and APPROXIMATE 30-day
+reads are timed again while batches keep arriving (trending_during_ingest.py)."""
 
 from __future__ import annotations
 
@@ -238,16 +240,20 @@ def scenario_trending(stack: BenchStack, batches_n: int, ack_batches: int, reads
     # ack latency at half the measured load: 500-event batches paced at events_per_s / 2
     interval_s = ACK_BATCH_EVENTS / max(1.0, events_per_s / 2)
     acks = []
+    cpu_a0 = [_cpu_s(pid) for pid in pids]
     with httpx.Client(base_url=base, timeout=60) as client:
         for i in range(ack_batches):
             started = time.perf_counter()
             elapsed, _ = _post(client, _events(ACK_BATCH_EVENTS, now, rng, f"a{i}"))
             acks.append(elapsed * 1000)
             time.sleep(max(0.0, interval_s - (time.perf_counter() - started)))
+        cpu_a1 = [_cpu_s(pid) for pid in pids]
+        ack_cpu_ms = [_cpu_per_event_us(a, b, ack_batches * 1000) for a, b in zip(cpu_a0, cpu_a1, strict=True)]
         read_stats: dict[str, Any] = {}
         answers: dict[str, Any] = {}
         for name, (precision, last) in READS.items():
             samples = []
+            cpu_r0 = [_cpu_s(pid) for pid in pids]
             for _ in range(reads):
                 t = time.perf_counter()
                 resp = client.post("/graphql", json={"query": QUERY, "variables": {"s": STREAM, "l": last,
@@ -257,7 +263,20 @@ def scenario_trending(stack: BenchStack, batches_n: int, ack_batches: int, reads
                 if "errors" in doc:
                     return {"status": "failed", "reason": str(doc["errors"])[:300]}
                 answers[name] = doc["data"]["trending"]
-            read_stats[name] = {"requests": reads, "p50_ms": _pct(samples, 0.5), "p99_ms": _pct(samples, 0.99)}
+            # CPU per read of the region process and of Redis: what a read costs whatever else runs
+            cpu_r1 = [_cpu_s(pid) for pid in pids]
+            server_ms, redis_ms = (_cpu_per_event_us(a, b, reads * 1000) for a, b in zip(cpu_r0, cpu_r1, strict=True))
+            read_stats[name] = {"requests": reads, "p50_ms": _pct(samples, 0.5), "p99_ms": _pct(samples, 0.99),
+                                "cpu_ms_per_read": {"region_process": server_ms, "redis": redis_ms}}
+    from podium.devtools.bench.trending_during_ingest import reads_during_ingest
+
+    cpu_i0 = [_cpu_s(pid) for pid in pids]
+    read_stats["approximate_30d_during_ingest"] = asyncio.run(reads_during_ingest(
+        base, [_events(ACK_BATCH_EVENTS, now, rng, f"r{i}") for i in range(ack_batches)], interval_s, reads))
+    cpu_i1 = [_cpu_s(pid) for pid in pids]
+    read_stats["approximate_30d_during_ingest"]["cpu_s_of_the_phase"] = {
+        side: round(b - a, 3) if a is not None and b is not None else None
+        for side, a, b in zip(("region_process", "redis"), cpu_i0, cpu_i1, strict=True)}
     exact_top = [i["item"] for i in answers["exact_30d"]["items"]]
     approx_top = [i["item"] for i in answers["approximate_30d"]["items"]]
     zincrby = _zincrby_baseline(stack.redis.url, batches)
@@ -281,7 +300,8 @@ def scenario_trending(stack: BenchStack, batches_n: int, ack_batches: int, reads
         "events_per_cpu_s": {"region_process": round(1e6 / server_us, 1) if server_us else None,
                              "redis": round(1e6 / redis_us, 1) if redis_us else None},
         "ack_500": {"batches": ack_batches, "rate_events_per_s": round(events_per_s / 2, 1),
-                    "p50_ms": _pct(acks, 0.5), "p99_ms": _pct(acks, 0.99)},
+                    "p50_ms": _pct(acks, 0.5), "p99_ms": _pct(acks, 0.99),
+                    "cpu_ms_per_batch": {"region_process": ack_cpu_ms[0], "redis": ack_cpu_ms[1]}},
         "reads": read_stats,
         "approximate_top10_equals_exact": approx_top == exact_top,
         "approximate_guaranteed": answers["approximate_30d"]["guaranteed"],
@@ -326,8 +346,23 @@ def markdown_rows(res: dict[str, Any]) -> list[str]:
         for name, ratio in world["ratios"].items():
             rows.append(f"| world-wide trending: {name} | | same-run baseline | | {ratio} |")
     for name, stats in res["reads"].items():
-        span = name.rsplit("_", 1)[1]
+        span = next(part for part in name.split("_") if part in ("3h", "30d"))
         rows.append(f"| trending {name} p99 (ms, GraphQL, k=10) | {stats['p99_ms']} | SQLite GROUP BY {span} p99 | "
                     f"{b['sqlite_group_by'][f'group_by_{span}_p99_ms']} | "
                     f"{round(stats['p99_ms'] / max(1e-3, b['sqlite_group_by'][f'group_by_{span}_p99_ms']), 3)} |")
     return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m podium.devtools.bench.trending [batches ack_batches reads]`: the ingest, ack and read
+    parts alone (no wide or world-wide part), printed as JSON (the quick figures of one change)."""
+    import sys
+
+    args = [int(a) for a in (sys.argv[1:] if argv is None else argv)]
+    batches_n, ack_batches, reads = (args + [15, 60, 50][len(args):])[:3]
+    with BenchStack() as stack:
+        print(orjson.dumps(scenario_trending(stack, batches_n, ack_batches, reads), option=orjson.OPT_INDENT_2).decode())
+
+
+if __name__ == "__main__":
+    main()
