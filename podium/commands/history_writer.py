@@ -20,12 +20,13 @@ if TYPE_CHECKING:
     from podium.config import Settings
 
 
+from podium.commands import add_metrics_args
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser("history-writer",
                               help="drain the history backlog (Redis) into the warm store, as its own process")
-    p.add_argument("--metrics-port", type=int, default=0, help="serve Prometheus metrics on this port (0: off)")
-    p.add_argument("--metrics-host", default="127.0.0.1",
-                   help="address the metrics port binds (0.0.0.0 in a pod, for the PodMonitor)")
+    add_metrics_args(p)
     p.set_defaults(func=run)
 
 

@@ -8,13 +8,13 @@ import argparse
 import asyncio
 import sys
 
+from podium.commands import add_metrics_args
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser("worker", help="run the stream worker: apply the event log (Kafka) to Redis")
     p.add_argument("--loglevel", default="warn", choices=["debug", "info", "warn", "error", "critical"])
-    p.add_argument("--metrics-port", type=int, default=0, help="serve Prometheus metrics on this port (0: off)")
-    p.add_argument("--metrics-host", default="127.0.0.1",
-                   help="address the metrics port binds (0.0.0.0 in a pod, for the PodMonitor)")
+    add_metrics_args(p)
     p.set_defaults(func=run)
 
 
