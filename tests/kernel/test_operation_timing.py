@@ -1,24 +1,28 @@
-"""The fast path's operation timing (podium.gql.fast_path.operation_timing): every operation is one
-latency sample in `podium_graphql_operation_duration`; its `graphql.operation` span is built only
-when spans are exported or the request joins a trace (otherwise it would be built and dropped)."""
+"""Operation timing, for the fast path's operations (podium.gql.fast_path.operation_timing) and for
+live subscriptions (podium.gql.live_subscribe.subscription_timing): every operation is one latency
+sample in `podium_graphql_operation_duration`; its `graphql.operation` span is built only when spans
+are exported or the operation joins a trace (otherwise it would be built, held and dropped)."""
 
 from __future__ import annotations
 
 import re
 
+import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from graphql import parse
 from podium.gql.fast_path import operation_timing
+from podium.gql.live_subscribe import subscription_timing
 from podium.telemetry import Telemetry
 
 OPERATION = parse("query Top { count(board: \"b\") }").definitions[0]
 
 
-def _samples(telemetry: Telemetry) -> float:
+def _samples(telemetry: Telemetry, operation: str = "Top") -> float:
     text = telemetry.prometheus_text().decode()
-    found = re.search(r'podium_graphql_operation_duration_milliseconds_count\{[^}]*operation="Top"[^}]*\} (\S+)', text)
+    found = re.search(r'podium_graphql_operation_duration_milliseconds_count\{[^}]*operation="' + operation
+                      + r'"[^}]*\} (\S+)', text)
     return float(found.group(1)) if found else 0.0
 
 
@@ -67,5 +71,36 @@ def test_a_bound_child_and_a_record_feed_one_series_and_label_sets_are_bounded()
         text = telemetry.prometheus_text().decode()
         counts = dict(re.findall(r'podium_test_duration_milliseconds_count\{operation="(\w+)"\} (\S+)', text))
         assert counts == {"a": "1.0", "b": "1.0", "overflow": "2.0"}
+    finally:
+        telemetry.shutdown()
+
+
+def test_a_subscription_spans_only_when_exported_or_joining_a_trace_and_always_samples() -> None:
+    telemetry = Telemetry("region", "test")
+    spans = InMemorySpanExporter()
+    telemetry.tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    context = {"telemetry": telemetry}
+    try:
+        with subscription_timing(context, "Live"):
+            pass
+        assert spans.get_finished_spans() == () and _samples(telemetry, "Live") == 1
+
+        with telemetry.tracer.start_as_current_span("GET /graphql"), subscription_timing(context, "Live"):
+            pass
+        assert [s.name for s in spans.get_finished_spans()] == ["graphql.operation", "GET /graphql"]
+        assert spans.get_finished_spans()[0].attributes == {"graphql.operation.name": "Live",
+                                                             "graphql.operation.type": "subscription"}
+        assert _samples(telemetry, "Live") == 2
+
+        telemetry.exporting_spans = True
+        spans.clear()
+        with subscription_timing(context, "Live"):
+            pass
+        assert [s.name for s in spans.get_finished_spans()] == ["graphql.operation"] and _samples(telemetry, "Live") == 3
+
+        telemetry.exporting_spans = False
+        with pytest.raises(RuntimeError), subscription_timing(context, "Live"):   # a failing operation: no sample
+            raise RuntimeError("boom")
+        assert _samples(telemetry, "Live") == 3
     finally:
         telemetry.shutdown()
