@@ -128,6 +128,7 @@ ADAPTERS: dict[type, tuple[Callable[[AnyRedis], Any], dict[str, Call]]] = {
     GlobalStore: (lambda r: GlobalStore(r), {
         "apply": lambda g: g.apply(BOARD, [Change("r1", "down", 0, "p1", 5, 1_000, 1)]),
         "applied": lambda g: g.applied(BOARD),
+        "upgrade": lambda g: g.upgrade(BOARD),
         "top": lambda g: g.top(BOARD, 0, 10),
         "entry": lambda g: g.entry(BOARD, "p1"),
         "states": lambda g: g.states(BOARD, ["p1"]),
@@ -159,7 +160,7 @@ WRITES = {(RedisRankStore, n) for n in ("apply", "apply_reply", "apply_log", "lo
     (ReplayGuard, "check"), (BoardRegistry, "create"), (BoardRegistry, "restore"),
     (IdempotencyStore, "begin"), (IdempotencyStore, "finish"), (IdempotencyStore, "finish_encoded"),
     (TokenBuckets, "take"), (TokenBuckets, "charge_many"),
-    (RebuildLeases, "acquire"), (GlobalStore, "apply"), (RedisHistoryBacklog, "read"),
+    (RebuildLeases, "acquire"), (GlobalStore, "apply"), (GlobalStore, "upgrade"), (RedisHistoryBacklog, "read"),
     (RedisRebuildState, "restore_dedup"), (RedisRegionMarks, "mark_data"), (RedisRegionMarks, "claim_snapshot_tick"),
     (RedisSettlementOutbox, "publish"), (GlobalTrendingStore, "declare"), (GlobalTrendingStore, "put_cells"),
     (GlobalTrendingStore, "mark_as_of"), (GlobalTrendingStore, "generation")}
