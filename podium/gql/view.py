@@ -76,6 +76,18 @@ def store_outage_status(response: Response) -> Response:
     return response
 
 
+def errors_uncached(response: Response) -> Response:
+    """A 200 that carries errors keeps no Cache-Control a resolver set: whether a sibling root
+    field's cache hint landed before an error nulled the data depends on timing, and an error
+    must never be served from a cache as a public answer. (A raw `,"errors":[` cannot occur inside
+    a JSON string, where quotes are escaped.)"""
+    body = getattr(response, "body", b"")
+    has_errors = b',"errors":[' in body or body.startswith(b'{"errors":[')
+    if response.status_code == 200 and has_errors and "cache-control" in response.headers:
+        del response.headers["cache-control"]
+    return response
+
+
 class PodiumGraphQL(GraphQL[dict[str, Any], None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
@@ -130,7 +142,7 @@ class PodiumGraphQL(GraphQL[dict[str, Any], None]):
         try:
             planned = (await serve_compiled(self, self.plans, request, self.body_bytes_max)
                        if self.plans is not None and request.scope["method"] in ("POST", "GET") else None)
-            response = store_outage_status(planned if planned is not None else await self.run(request))
+            response = errors_uncached(store_outage_status(planned if planned is not None else await self.run(request)))
         except HTTPException as exc:
             response = graphql_error_response(exc.reason, _CODES.get(exc.status_code, "BAD_USER_INPUT"),
                                               exc.status_code)
