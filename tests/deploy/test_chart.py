@@ -45,6 +45,26 @@ def test_every_example_renders_for_its_role(helm_chart: Any) -> None:
     assert not [m for m in chart.render(helm_chart, example("dev")) if m.name == "podium-worker"], "no Kafka, no worker"
 
 
+def test_the_history_writer_runs_on_its_own_only_with_cassandra(helm_chart: Any) -> None:
+    """historyWriter.enabled: a `podium history-writer` Deployment, the other pods told to leave the
+    backlog to it, a NetworkPolicy with no ingress; refused without Cassandra (SQLite is pod-local)."""
+    docs = {(m.kind, m.name): m.doc for m in chart.render(helm_chart, example("production"))}
+    writer = docs[("Deployment", "podium-history-writer")]["spec"]
+    assert writer["replicas"] == 2
+    assert writer["template"]["spec"]["containers"][0]["args"] == ["history-writer"]
+    assert docs[("ConfigMap", "podium")]["data"]["PODIUM_HISTORY__WRITER_PLACEMENT"] == "separate"
+    policy = docs[("NetworkPolicy", "podium-history-writer")]["spec"]
+    assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "history-writer"
+    assert "ingress" not in policy
+    region = {(m.kind, m.name): m.doc for m in chart.render(helm_chart, example("region"))}
+    assert ("Deployment", "podium-history-writer") not in region
+    assert "PODIUM_HISTORY__WRITER_PLACEMENT" not in region[("ConfigMap", "podium")]["data"]
+    values = example("dev")
+    values["historyWriter"] = {"enabled": True}
+    with pytest.raises(CheckFailed, match="historyWriter.enabled needs cassandra.contactPoints"):
+        chart.render(helm_chart, values)
+
+
 @pytest.mark.parametrize(("edit", "message"), [
     (lambda v: v.update(role="regional"), "at '/role': value must be one of 'region', 'global'"),
     (lambda v: v["redis"].pop("existingSecret"), "at '/redis': 'anyOf' failed"),

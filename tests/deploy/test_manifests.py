@@ -41,7 +41,7 @@ def edited(rendered: list[Manifest], kind: str, name: str, edit: Any) -> list[Ma
 def test_the_rendered_release_passes(region: list[Manifest], probe: manifests.SettingsProbe) -> None:
     assert "ServiceMonitor/podium" in manifests.validate_schemas(region, "1.33.0")
     manifests.check_wiring(region)
-    assert manifests.check_settings(region, probe).startswith("2 container(s)")
+    assert manifests.check_settings(region, probe).startswith("3 container(s)")   # API, Faust worker, history writer
 
 
 def test_kubernetes_schema_violation_is_reported_with_its_path(region: list[Manifest]) -> None:

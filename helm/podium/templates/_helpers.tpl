@@ -73,6 +73,16 @@ app.kubernetes.io/component: worker
 {{- if and (eq .Values.role "region") .Values.kafka.bootstrap }}true{{ end }}
 {{- end }}
 
+{{/* The history writer runs on its own for a region that asked for it (validated: Cassandra set). */}}
+{{- define "podium.historyWriterEnabled" -}}
+{{- if and (eq .Values.role "region") .Values.historyWriter.enabled }}true{{ end }}
+{{- end }}
+
+{{- define "podium.historyWriterSelectorLabels" -}}
+{{ include "podium.selectorLabels" . }}
+app.kubernetes.io/component: history-writer
+{{- end }}
+
 {{/*
 Cross-value rules the schema cannot state with a useful message. They fail every render, so
 `helm install`, `helm template` and `helm lint` all stop here.
@@ -89,6 +99,9 @@ Cross-value rules the schema cannot state with a useful message. They fail every
 {{- end }}
 {{- if and (include "podium.workerEnabled" .) (gt (int .Values.worker.replicas) (int .Values.kafka.scoresPartitions)) }}
 {{- fail (printf "worker.replicas (%d) is above kafka.scoresPartitions (%d): the extra workers would own no partition" (int .Values.worker.replicas) (int .Values.kafka.scoresPartitions)) }}
+{{- end }}
+{{- if and (include "podium.historyWriterEnabled" .) (not .Values.cassandra.contactPoints) }}
+{{- fail "historyWriter.enabled needs cassandra.contactPoints: the SQLite warm store is a file inside each pod, which a writer pod cannot reach" }}
 {{- end }}
 {{- if and .Values.redis.url .Values.redis.existingSecret }}
 {{- fail "set one of redis.url and redis.existingSecret, not both" }}
