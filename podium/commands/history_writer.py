@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 import sys
 from typing import TYPE_CHECKING
 
@@ -20,7 +18,7 @@ if TYPE_CHECKING:
     from podium.config import Settings
 
 
-from podium.commands import add_metrics_args
+from podium.commands import add_metrics_args, stop_on_signals
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -54,11 +52,7 @@ async def _main(settings: Settings, metrics_port: int, metrics_host: str) -> Non
     from podium.tasks import Supervisor
     from podium.telemetry import Telemetry
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     telemetry = Telemetry("podium-history-writer", settings.region)
     supervisor = Supervisor(settings.supervisor)
     telemetry.watch_loops(supervisor.report)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 from typing import Any
 
 from hypercorn.run import run as hypercorn_run
 
+from podium.commands import stop_on_signals
 from podium.config import Settings
 from podium.gc_tuning import tune_gc
 from podium.region.api.app import create_app
@@ -74,9 +73,5 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(app: object, settings: Settings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     await serve(app, settings.host, settings.port, stop, settings.api.ws_message_bytes_max, settings.api.listen_backlog)

@@ -9,7 +9,6 @@ import contextlib
 import functools
 import json
 import secrets
-import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,6 +38,9 @@ if TYPE_CHECKING:
 DEMO_BOARD = "arena"
 DEMO_STREAM = "map_played"     # the demo's trending stream (see podium.devtools.demo)
 DEMO_KEY_ID = "demo-game-server"
+
+
+from podium.commands import stop_on_signals
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -162,11 +164,7 @@ def _start_event_log(settings: Settings, console: Console) -> LocalEventLog:
 
 
 async def _main(settings: Settings, demo: bool, console: Console, redis_server: RedisServer | None = None) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     base = f"http://{settings.host}:{settings.port}"
     key_id, secret = next(iter(settings.game_server_keys.items()))
     console.print(f"[bold]Podium region '{settings.region}'[/] serving on {base}")
@@ -269,11 +267,7 @@ async def _multi_demo(stack: object, demo: bool, console: Console) -> None:
     from podium.devtools.demo import run_demo
     from podium.devtools.demo_contest import run_contest_demo
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     supervisor = Supervisor()
     for node in stack.nodes:  # type: ignore[attr-defined]
         # each region's and the global tier's redis-server is restarted if it dies
