@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 from podium.global_.merge_trace import merge_span
 from podium.global_.notifications_http import global_notification_routes
 from podium.global_.notifications_wiring import close_global_notifications, open_global_notifications
@@ -38,6 +37,7 @@ from podium.http import (
     healthz,
     json_response,
     metrics_response,
+    parse_json,
     podium_error,
     read_body,
     readiness,
@@ -80,10 +80,7 @@ async def _verified_doc(request: Request) -> tuple[GlobalService, dict[str, Any]
     region = request.headers.get("x-podium-key", "")
     verify(request.headers, request.method, request.url.path, body, {region: secret} if region else {},
            service.clock.now_ms(), service.settings.ingest.signature_window_ms)
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadUserInput(f"malformed JSON: {exc}") from exc
+    doc = parse_json(body)
     if not isinstance(doc, dict) or doc.get("region") != region:
         raise BadUserInput("body must be an object whose 'region' matches the signing key id")
     return service, doc

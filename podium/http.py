@@ -61,6 +61,19 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def parse_json(body: bytes) -> Any:
+    """A request body as JSON, or a coded 400 (BAD_USER_INPUT) naming what is malformed."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadUserInput(f"malformed JSON: {exc}") from exc
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """`read_body` (bounded, 413 past `limit`) parsed by `parse_json`."""
+    return parse_json(await read_body(request, limit))
+
+
 STREAM_ID_RE = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
 STREAM_PART_MAX = 2**64 - 1
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -16,7 +15,7 @@ from starlette.routing import Route
 from podium.clock import Clock
 from podium.config import Settings
 from podium.errors import BadUserInput
-from podium.http import json_response, read_body
+from podium.http import json_response, read_json
 from podium.notify_delivery import DeliveryWorker, endpoint_status
 from podium.notify_rules import Rule
 from podium.notify_rules_redis import RedisRules
@@ -49,11 +48,7 @@ ParseRule = Callable[[object, Settings], Rule]
 
 
 async def _json(request: Request, runtime: AdminRuntime) -> Any:
-    body = await read_body(request, runtime.settings.notifications.body_bytes_max)
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadUserInput(f"malformed JSON: {exc}") from exc
+    return await read_json(request, runtime.settings.notifications.body_bytes_max)
 
 
 def notification_admin_routes(runtime_of: RuntimeOf, parse_rule: ParseRule) -> list[Route]:

@@ -6,14 +6,13 @@ import hashlib
 import hmac
 import logging
 
-import orjson
 from podium.region.service import RegionService
 from podium.region.stream.tracing import request_span
 from starlette.requests import Request
 from starlette.responses import Response
 
 from podium.errors import BadUserInput, Forbidden, Unauthenticated
-from podium.http import json_response, metrics_response, read_body, readiness, stream_page_args
+from podium.http import json_response, metrics_response, read_body, read_json, readiness, stream_page_args
 from podium.model import Board
 from podium.signing import verify
 from podium.web.admin_identity import admin_from_jwt_sync, key_name
@@ -72,11 +71,7 @@ async def boards_endpoint(request: Request) -> Response:
     if request.method == "GET":
         boards = await service.boards.refresh()
         return json_response({"boards": [b.to_dict() for b in sorted(boards.values(), key=lambda b: b.id)]})
-    body = await read_body(request, 65_536)
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadUserInput(f"malformed JSON: {exc}") from exc
+    doc = await read_json(request, 65_536)
     if not isinstance(doc, dict):
         raise BadUserInput("body must be a JSON object describing a board")
     board = await service.admin.create_board(Board.from_dict(doc))

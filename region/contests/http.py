@@ -3,15 +3,12 @@ Players build teams and join through GraphQL (`saveTeam`, `joinContest`) with th
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
 from podium.region.contests.service import ContestService
 from starlette.requests import Request
 from starlette.responses import Response
 
 from podium.errors import BadUserInput
-from podium.http import check_admin, json_response, read_body
+from podium.http import check_admin, json_response, parse_json, read_body, read_json
 from podium.signing import verify
 
 
@@ -23,13 +20,6 @@ def contests_of(request: Request) -> ContestService:
     return service
 
 
-async def _json_body(request: Request, limit: int) -> Any:
-    body = await read_body(request, limit)
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadUserInput(f"malformed JSON: {exc}") from exc
-
 
 def _admin(request: Request) -> None:
     check_admin(request.headers, request.app.state.service.settings.admin_keys)
@@ -38,14 +28,14 @@ def _admin(request: Request) -> None:
 async def declare_match(request: Request) -> Response:
     _admin(request)
     settings = request.app.state.service.settings
-    match = await contests_of(request).declare_match(await _json_body(request, settings.contests.admin_body_bytes_max))
+    match = await contests_of(request).declare_match(await read_json(request, settings.contests.admin_body_bytes_max))
     return json_response({"match": match.to_dict()}, 201)
 
 
 async def create_contest(request: Request) -> Response:
     _admin(request)
     settings = request.app.state.service.settings
-    contest = await contests_of(request).create_contest(await _json_body(request, settings.contests.admin_body_bytes_max))
+    contest = await contests_of(request).create_contest(await read_json(request, settings.contests.admin_body_bytes_max))
     return json_response({"contest": contest.to_dict()}, 201)
 
 
@@ -71,10 +61,7 @@ async def feed(request: Request) -> Response:
     body = await read_body(request, service.settings.contests.feed_body_bytes_max)
     verify(request.headers, request.method, request.url.path, body, service.settings.game_server_keys,
            service.clock.now_ms(), service.settings.ingest.signature_window_ms)
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadUserInput(f"malformed JSON: {exc}") from exc
+    doc = parse_json(body)
     if not isinstance(doc, dict):
         raise BadUserInput('body must be {"events": [...]}')
     return json_response({"results": await contests_of(request).feed(doc.get("events"))})
