@@ -81,9 +81,10 @@ def errors_uncached(response: Response) -> Response:
     field's cache hint landed before an error nulled the data depends on timing, and an error
     must never be served from a cache as a public answer. (A raw `,"errors":[` cannot occur inside
     a JSON string, where quotes are escaped.)"""
+    if response.status_code != 200 or "cache-control" not in response.headers:
+        return response   # nothing to drop: no body scan
     body = getattr(response, "body", b"")
-    has_errors = b',"errors":[' in body or body.startswith(b'{"errors":[')
-    if response.status_code == 200 and has_errors and "cache-control" in response.headers:
+    if b',"errors":[' in body or body.startswith(b'{"errors":['):
         del response.headers["cache-control"]
     return response
 
