@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from podium.config import Settings
 
 
-from podium.commands import add_metrics_args, stop_on_signals
+from podium.commands import add_metrics_args, serve_metrics, stop_on_signals
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -71,10 +71,7 @@ async def _main(settings: Settings, metrics_port: int, metrics_host: str) -> Non
             telemetry.provider.get_meter("podium").create_observable_counter(
                 "podium_history_rows_written", callbacks=[written],
                 description="Score rows this writer process has written to the warm store")
-            if metrics_port:
-                from prometheus_client import start_http_server
-
-                start_http_server(metrics_port, metrics_host, registry=telemetry.registry)
+            serve_metrics(metrics_port, metrics_host, telemetry)
             writer.start(supervisor)
             await stop.wait()
             # drains what it can (bounded); the rest stays in the backlog for the next writer

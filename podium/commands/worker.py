@@ -8,7 +8,7 @@ import argparse
 import asyncio
 import sys
 
-from podium.commands import add_metrics_args
+from podium.commands import add_metrics_args, serve_metrics
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -47,10 +47,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"podium worker: {exc}", file=sys.stderr)
         return 2
     telemetry = Telemetry("podium-worker", settings.region)
-    if args.metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(args.metrics_port, args.metrics_host, registry=telemetry.registry)
+    serve_metrics(args.metrics_port, args.metrics_host, telemetry)
     app = create_stream_app(settings, telemetry)
     faust.Worker(app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
     return 0
