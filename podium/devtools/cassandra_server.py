@@ -23,8 +23,8 @@ from typing import Self
 from podium.devtools.cassandra_dist import CASSANDRA, logback_config
 from podium.devtools.maven_dist import java_binary
 from podium.errors import Unavailable
-from podium.processes import stop_process
-from podium.redis_server import _die_with_parent, free_port
+from podium.processes import die_with_parent, stop_process
+from podium.redis_server import free_port
 
 START_TIMEOUT_S = 240.0
 STOP_TIMEOUT_S = 20.0
@@ -132,7 +132,7 @@ class CassandraServer:
         out = open(self.data_dir / "logs" / "stdout.log", "ab")  # noqa: SIM115 - owned by the child
         self.process = subprocess.Popen(
             self.command(), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            cwd=self.data_dir, preexec_fn=_die_with_parent,  # noqa: PLW1509
+            cwd=self.data_dir, preexec_fn=die_with_parent,  # noqa: PLW1509
         )
         out.close()
         return self

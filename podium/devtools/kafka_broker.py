@@ -33,7 +33,8 @@ from aiokafka.errors import KafkaError
 
 from podium.devtools import kafka_dist, kafka_probe
 from podium.errors import Unavailable
-from podium.redis_server import _die_with_parent, _port_is_free
+from podium.processes import die_with_parent
+from podium.redis_server import _port_is_free
 
 START_TIMEOUT_S = 120.0      # a loaded 2-core machine; a broker alone starts in ~5-10 s
 STOP_TIMEOUT_S = 30.0        # a clean shutdown moves leadership away first
@@ -267,7 +268,7 @@ class KafkaCluster:
                 self._jvm(tool, "format", f"--cluster-id={self.cluster_id}", f"--config={node.config_path}",
                           log_dir=node.data_dir, archive="format"),
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - only sets the death signal
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - only sets the death signal
             )))
         failures = []
         for node, proc in runs:   # every run is reaped (and its pipe closed) before any error is raised
@@ -289,7 +290,7 @@ class KafkaCluster:
         node.process = subprocess.Popen(
             self._jvm("kafka.Kafka", str(node.config_path), log_dir=node.data_dir, archive="broker"),
             stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only sets the death signal
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - only sets the death signal
         )
         log.close()
 

@@ -16,8 +16,7 @@ from typing import Self
 
 from podium.config import Settings
 from podium.devtools.kafka_broker import KafkaCluster
-from podium.processes import stop_process
-from podium.redis_server import _die_with_parent
+from podium.processes import die_with_parent, stop_process
 
 WORKER_STOP_TIMEOUT_S = 15.0
 
@@ -65,7 +64,7 @@ class LocalEventLog:
         try:
             return subprocess.Popen(
                 [sys.executable, "-m", "podium", "worker"], env=self.worker_env(), stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,  # noqa: PLW1509 - only the death signal
+                stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,  # noqa: PLW1509 - only the death signal
             )
         finally:
             log.close()

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from podium.config import Settings
-from podium.processes import stop_process
-from podium.redis_server import _die_with_parent
+from podium.processes import die_with_parent, stop_process
 
 log = logging.getLogger("podium.devtools")
 STOP_TIMEOUT_S = 20.0    # SIGTERM → drained (bounded by history.close_drain_ms_max) → exit
@@ -75,7 +74,7 @@ class WriterProcess:
     def _in_child(self) -> None:
         if self.nice:
             os.nice(self.nice)
-        _die_with_parent()
+        die_with_parent()
 
     def stop(self) -> None:
         proc, self.process = self.process, None
