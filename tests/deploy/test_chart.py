@@ -47,15 +47,27 @@ def test_every_example_renders_for_its_role(helm_chart: Any) -> None:
 
 def test_the_history_writer_runs_on_its_own_only_with_cassandra(helm_chart: Any) -> None:
     """historyWriter.enabled: a `podium history-writer` Deployment, the other pods told to leave the
-    backlog to it, a NetworkPolicy with no ingress; refused without Cassandra (SQLite is pod-local)."""
+    backlog to it, a NetworkPolicy admitting nothing but the metrics port its PodMonitor scrapes;
+    refused without Cassandra (SQLite is pod-local)."""
     docs = {(m.kind, m.name): m.doc for m in chart.render(helm_chart, example("production"))}
     writer = docs[("Deployment", "podium-history-writer")]["spec"]
     assert writer["replicas"] == 2
-    assert writer["template"]["spec"]["containers"][0]["args"] == ["history-writer"]
+    container = writer["template"]["spec"]["containers"][0]
+    assert container["args"] == ["history-writer", "--metrics-port", "9102", "--metrics-host", "0.0.0.0"]
+    assert container["ports"] == [{"name": "metrics", "containerPort": 9102, "protocol": "TCP"}]
     assert docs[("ConfigMap", "podium")]["data"]["PODIUM_HISTORY__WRITER_PLACEMENT"] == "separate"
+    monitor = docs[("PodMonitor", "podium-history-writer")]["spec"]
+    assert monitor["selector"]["matchLabels"] == writer["selector"]["matchLabels"]
+    assert monitor["podMetricsEndpoints"][0]["port"] == "metrics"
     policy = docs[("NetworkPolicy", "podium-history-writer")]["spec"]
     assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "history-writer"
-    assert "ingress" not in policy
+    assert [rule["ports"] for rule in policy["ingress"]] == [[{"port": "metrics", "protocol": "TCP"}]]
+    quiet = example("production")
+    quiet["metrics"]["podMonitor"]["enabled"] = False
+    docs = {(m.kind, m.name): m.doc for m in chart.render(helm_chart, quiet)}
+    assert docs[("Deployment", "podium-history-writer")]["spec"]["template"]["spec"]["containers"][0]["args"] == ["history-writer"]
+    assert ("PodMonitor", "podium-history-writer") not in docs
+    assert "ingress" not in docs[("NetworkPolicy", "podium-history-writer")]["spec"]
     region = {(m.kind, m.name): m.doc for m in chart.render(helm_chart, example("region"))}
     assert ("Deployment", "podium-history-writer") not in region
     assert "PODIUM_HISTORY__WRITER_PLACEMENT" not in region[("ConfigMap", "podium")]["data"]

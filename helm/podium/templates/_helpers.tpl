@@ -195,3 +195,19 @@ tolerations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
+
+{{/* The ingress of a pod that serves nothing but, with metrics.podMonitor, its metrics port. */}}
+{{- define "podium.metricsIngress" -}}
+{{- if .Values.metrics.podMonitor.enabled }}
+ingress:
+  - ports:
+      - port: metrics
+        protocol: TCP
+    {{- if not .Values.networkPolicy.allowExternal }}
+    {{- with .Values.networkPolicy.ingressFrom }}
+    from:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    {{- end }}
+{{- end }}
+{{- end }}
