@@ -180,9 +180,9 @@ def run(url: str, pid: int | None, *, entries: int, bodies: int, seconds: float,
 
 def peak_and_paced(url: str, pid: int | None, *, connections: tuple[int, ...], seconds: float,
                    peak_entries: int = 1000, paced_entries: int = 500, load: float = 0.5,
-                   redis_url: str | None = None) -> dict[str, Any]:
+                   redis_url: str | None = None, paced_samples: int = 300) -> dict[str, Any]:
     """Peak scores/s (best over `connections`), then the ack latency of `paced_entries`-entry batches
-    at `load` × that peak."""
+    at `load` × that peak, over about `paced_samples` batches (at most 30 s)."""
     run(url, None, entries=peak_entries, bodies=5, seconds=1, connections=1)   # warm-up (scripts, registry), not counted
     runs = []
     for conc in connections:
@@ -192,9 +192,10 @@ def peak_and_paced(url: str, pid: int | None, *, connections: tuple[int, ...], s
                         redis_url=redis_url))
     best = max(runs, key=lambda r: r["scores_per_s"])
     rate = max(1.0, load * best["scores_per_s"] / paced_entries)
-    # long enough for ~60 samples at a low rate (at most 30 s); up to 8 connections, so an answer's
-    # latency delays only that connection's next request (achieved ≈ rate / (1 + latency·rate/conns))
-    paced_seconds = max(seconds, min(30.0, 60 / rate))
+    # long enough for `paced_samples` batches (at most 30 s: a p99 of 60 samples was their maximum); up to
+    # 8 connections, so an answer's latency delays only that connection's next request
+    # (achieved ≈ rate / (1 + latency·rate/conns))
+    paced_seconds = max(seconds, min(30.0, paced_samples / rate))
     paced_conns = max(1, min(8, math.floor(rate * paced_seconds / 8)))
     drained_s = wait_backlog_drained(url)
     paced = run(url, pid, entries=paced_entries, bodies=int(rate * paced_seconds * 1.5) + 10, seconds=paced_seconds,
