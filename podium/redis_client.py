@@ -36,8 +36,10 @@ class CPackingConnection(aioredis.Connection):
     def pack_command(self, *args: Any) -> list[bytes]:
         # redis-py splits a str command name on whitespace: only plain names (EVALSHA, SET, ...) here
         name = args[0] if args else None
-        if HIREDIS_AVAILABLE and isinstance(name, str) and name.isascii() and name.isalpha() and all(
-                type(a) in _PLAIN_ARGS for a in args):
+        # the argument types checked by one C pass (map + set): a Python generator over a score
+        # batch's ~4,000 arguments cost about as much as packing them (~0.2 µs per entry)
+        if HIREDIS_AVAILABLE and isinstance(name, str) and name.isascii() and name.isalpha() and \
+                _PLAIN_ARGS.issuperset(map(type, args)):
             import hiredis
 
             try:

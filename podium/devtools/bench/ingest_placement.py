@@ -6,7 +6,7 @@ Each round starts a fresh `BenchStack` per placement (`history.writer_placement`
 separate; the order alternates between rounds, so neither always runs first), measures the peak with
 1000-entry batches and then the ack p50/p99 of 500-entry batches paced at `--load` × that peak
 (`ingest_wrk.peak_and_paced`, as `podium bench ingest`). It prints one JSON line per run: scores/s,
-the paced run's latencies and achieved load, CPU per entry of the region process and of the writer
+the paced run's latencies (wrk's, the server's histogram, the region threads' run-queue wait) and achieved load, CPU per entry of the region process and of the writer
 process (separate only), and the load average."""
 
 from __future__ import annotations
@@ -80,6 +80,9 @@ def measure(placement: str, *, seconds: float, connections: int, load: float,
         "paced_target_batches_per_s": paced.get("target_batches_per_s"), "paced_scores_per_s": paced["scores_per_s"],
         "paced_load_vs_peak": paced.get("load_vs_peak"), "paced_requests": paced["requests"],
         "paced_non_2xx": paced["non_2xx"], "ack_p50_ms": paced["p50_ms"], "ack_p99_ms": paced["p99_ms"],
+        # the server's own histogram of the route, and how long its threads waited for a CPU (server_side)
+        "ack_server_p50_ms": paced.get("server_p50_ms"), "ack_server_p99_ms": paced.get("server_p99_ms"),
+        "region_runqueue_wait_ms_per_request": paced.get("region_runqueue_wait_ms_per_request"),
         "paced_region_cpu_us_per_entry": round(1e6 * paced["region_cpu_s"] / max(1, (paced["requests"] - paced["non_2xx"])
                                                                             * paced["batch_entries"]), 2)
         if paced.get("region_cpu_s") else None,

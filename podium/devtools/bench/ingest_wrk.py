@@ -8,7 +8,14 @@ bodies run out. Two loads:
 - paced: 500-entry batches at a target rate, each connection waiting `connections / rate` seconds
   (wrk's `delay()`) after each answer before its next request. This is paced, not strictly open
   loop: a slow answer delays that connection's next request, so the achieved rate is reported next
-  to the target, and latency is measured per request from its send (wrk's own histogram).
+  to the target, and latency is measured per request from its send (wrk's own histogram). The
+  connections start one `1 / rate` apart: started together, their first requests arrived as one
+  burst of `connections` batches, and that burst's queue alone made the top percent of a short
+  run's latencies (the 8th batch waited for 7 others).
+  The paced run starts once the history backlog the peak runs left is written (the writer drains
+  it at a few µs of CPU per row: hundreds of thousands of rows competed with the paced requests
+  for the cores), and reports the server's own histogram for the route and its threads' run-queue
+  wait beside wrk's figures (`server_side`).
 The region's CPU time over each run is read from /proc, and Redis' from INFO cpu, so figures per
 CPU-second of the region process and of Redis are reported too (comparable across runs on a busy
 machine, unlike wall-clock rates, and they say which of the two is the limit).
@@ -28,7 +35,7 @@ import httpx
 import orjson
 import redis
 
-from podium.devtools.bench import wrk
+from podium.devtools.bench import server_side, wrk
 from podium.devtools.bench.stack import GAME_KEY_ID, GAME_SECRET
 from podium.signing import signature
 
@@ -53,6 +60,41 @@ response = function(status, headers, body)
 end
 %(delay)s
 """
+# Paced: connection k (k < connections) sends its first request k gaps late, then one every `delay` ms.
+_DELAY = """
+local started = 0
+delay = function()
+  started = started + 1
+  if started <= %(connections)d then return %(gap_ms).3f * (started - 1) end
+  return %(delay_ms).3f
+end
+"""
+BACKLOG_WAIT_S_MAX = 120.0   # the history backlog a peak run leaves gets this long to drain before the paced run
+
+
+ROUTE = "/v1/scores"
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def backlog_entries(url: str) -> int:
+    """Entries (apply calls) in the region's history backlog, as of its last check (`podium_history_backlog_entries`)."""
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    return int(sum(float(line.rpartition(" ")[2]) for line in text.splitlines()
+                   if line.startswith("podium_history_backlog_entries")))
+
+
+def wait_backlog_drained(url: str, seconds_max: float = BACKLOG_WAIT_S_MAX) -> float | None:
+    """Waits until the history backlog is empty; the seconds waited, or None if it was not empty
+    after `seconds_max` (the run then goes on: its figures include the drain)."""
+    t0 = time.monotonic()
+    while backlog_entries(url):
+        if time.monotonic() - t0 > seconds_max:
+            return None
+        time.sleep(0.25)
+    return round(time.monotonic() - t0, 1)
 
 
 def write_bodies(path: Path, count: int, entries: int, board: str, players: int = 1_000_000) -> None:
@@ -101,8 +143,11 @@ def run(url: str, pid: int | None, *, entries: int, bodies: int, seconds: float,
     with tempfile.TemporaryDirectory(prefix="podium-bench-ingest-") as tmp:
         path = Path(tmp) / "bodies.tsv"
         write_bodies(path, bodies, entries, board, players)
-        delay = f"delay = function() return {1000.0 * connections / rate_per_s:.3f} end" if rate_per_s else ""
+        delay = _DELAY % {"connections": connections, "gap_ms": 1000.0 / rate_per_s,
+                          "delay_ms": 1000.0 * connections / rate_per_s} if rate_per_s else ""
         script = _SCRIPT % {"key": GAME_KEY_ID, "delay": delay}
+        threads0 = server_side.thread_times_ns(pid) if pid else None
+        buckets0 = server_side.scrape_buckets(url, ROUTE)
         cpu0 = cpu_seconds(pid) if pid else None
         redis0 = redis_cpu_seconds(redis_url) if redis_url else None
         accepted0 = accepted_entries(url)
@@ -110,6 +155,14 @@ def run(url: str, pid: int | None, *, entries: int, bodies: int, seconds: float,
         cpu = cpu_seconds(pid) - cpu0 if pid and cpu0 is not None else None
         redis_cpu = redis_cpu_seconds(redis_url) - redis0 if redis_url and redis0 is not None else None
         res["accepted"] = accepted_entries(url) - accepted0
+        buckets = server_side.scrape_buckets(url, ROUTE)
+        threads = server_side.thread_times_ns(pid) if pid else None
+    res["server_p50_ms"] = _ms(server_side.percentile(buckets0, buckets, 0.5))
+    res["server_p99_ms"] = _ms(server_side.percentile(buckets0, buckets, 0.99))
+    if threads0 is not None and threads is not None and res["requests"]:
+        # time the region's threads were runnable but another process had the CPU, per request
+        _run_s, wait_s = server_side.cpu_and_wait_s(threads0, threads)
+        res["region_runqueue_wait_ms_per_request"] = round(1000 * wait_s / res["requests"], 2)
     ok = res["requests"] - res["non_2xx"]
     res["scores_per_s"] = round(ok * entries / res["seconds"], 1) if res["seconds"] else 0.0
     res["batch_entries"] = entries
@@ -127,9 +180,9 @@ def run(url: str, pid: int | None, *, entries: int, bodies: int, seconds: float,
 
 def peak_and_paced(url: str, pid: int | None, *, connections: tuple[int, ...], seconds: float,
                    peak_entries: int = 1000, paced_entries: int = 500, load: float = 0.5,
-                   redis_url: str | None = None) -> dict[str, Any]:
+                   redis_url: str | None = None, paced_samples: int = 300) -> dict[str, Any]:
     """Peak scores/s (best over `connections`), then the ack latency of `paced_entries`-entry batches
-    at `load` × that peak."""
+    at `load` × that peak, over about `paced_samples` batches (at most 30 s)."""
     run(url, None, entries=peak_entries, bodies=5, seconds=1, connections=1)   # warm-up (scripts, registry), not counted
     runs = []
     for conc in connections:
@@ -139,13 +192,16 @@ def peak_and_paced(url: str, pid: int | None, *, connections: tuple[int, ...], s
                         redis_url=redis_url))
     best = max(runs, key=lambda r: r["scores_per_s"])
     rate = max(1.0, load * best["scores_per_s"] / paced_entries)
-    # long enough for ~60 samples at a low rate (at most 30 s); up to 8 connections, so an answer's
-    # latency delays only that connection's next request (achieved ≈ rate / (1 + latency·rate/conns))
-    paced_seconds = max(seconds, min(30.0, 60 / rate))
+    # long enough for `paced_samples` batches (at most 30 s: a p99 of 60 samples was their maximum); up to
+    # 8 connections, so an answer's latency delays only that connection's next request
+    # (achieved ≈ rate / (1 + latency·rate/conns))
+    paced_seconds = max(seconds, min(30.0, paced_samples / rate))
     paced_conns = max(1, min(8, math.floor(rate * paced_seconds / 8)))
+    drained_s = wait_backlog_drained(url)
     paced = run(url, pid, entries=paced_entries, bodies=int(rate * paced_seconds * 1.5) + 10, seconds=paced_seconds,
                 connections=paced_conns, rate_per_s=rate, redis_url=redis_url)
     paced["load_vs_peak"] = round(paced["scores_per_s"] / best["scores_per_s"], 3) if best["scores_per_s"] else None
+    paced["backlog_drain_wait_s"] = drained_s
     return {"peak_runs": runs, "peak": best, "paced": paced}
 
 

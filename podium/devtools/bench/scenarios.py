@@ -38,6 +38,7 @@ class BenchConfig:
     ingest_batches: int = 400
     ingest_concurrency: tuple[int, ...] = (4, 16)
     ingest_seconds: float = 8.0              # each wrk run of `bench ingest` (peak per concurrency, then paced)
+    ingest_ack_samples: int = 300            # 500-entry batches the paced ack run aims for (at most 30 s): a p99 of 60 was the max
     read_boards: tuple[int, ...] = (1_000_000, 10_000_000)
     read_seconds: float = 6.0
     read_requests_max: int = 200_000
@@ -100,7 +101,7 @@ class BenchConfig:
 
     @classmethod
     def tiny(cls) -> BenchConfig:
-        return cls(ingest_batches=4, ingest_concurrency=(2,), ingest_seconds=1.0, read_boards=(2000,), read_seconds=0.5, read_requests_max=200,
+        return cls(ingest_batches=4, ingest_concurrency=(2,), ingest_seconds=1.0, ingest_ack_samples=60, read_boards=(2000,), read_seconds=0.5, read_requests_max=200,
                    read_concurrency=2, paced_rps=100.0, paced_seconds=0.5, inprocess_requests=50,
                    redis_benchmark_requests=1000, peer_reads=50, peer_ingest_scores=2000, redis_py_scores=2000,
                    subscribers=(20,), subscription_rounds=2, subscribers_over_workers=(), global_seconds=1.0, contest_teams=500,
@@ -184,7 +185,7 @@ def scenario_ingest(stack: BenchStack, cfg: BenchConfig, peer: baselines.Peer, p
         progress("ingest (wrk)", 0, 1)
         load = ingest_wrk.peak_and_paced(stack.url, stack.process.pid if stack.process else None,
                                          connections=cfg.ingest_concurrency, seconds=cfg.ingest_seconds,
-                                         redis_url=stack.redis.url)
+                                         redis_url=stack.redis.url, paced_samples=cfg.ingest_ack_samples)
         progress("ingest (wrk)", 1, 1)
         runs, best = load["peak_runs"], load["peak"]
     else:
