@@ -13,7 +13,9 @@ second with the ledger, against baselines measured in the same run.
   received lag over every subscriber. Baseline (same run, same hub, subscribers and rate): events
   that each change one entry (no fan-out), so the ratio is what the fan-out adds to a tick.
 - joins: `joins` concurrent ContestService.join calls (team saved first), ledger on SQLite (and on a
-  real PostgreSQL server when one can be started), joins per second.
+  real PostgreSQL server when one can be started), joins per second; then joinContest over HTTP
+  (`contest_joins_http`: wrk, one player JWT per request, on a `podium serve` process) per second
+  and per server CPU-second, with the same server's GET /healthz as its ceiling.
 
     python benchmarks/contests_bench.py [--teams 1000000] [--joins 20000] [--events-per-min 200]
         [--seconds 300] [--subscribers 2000] [--tick-ms 1000]
@@ -44,7 +46,7 @@ from podium.region.contests.store_redis import FANOUT_CHUNK_ENTRIES, RedisContes
 
 from podium.clock import SystemClock
 from podium.config import ApiLimits
-from podium.devtools.bench import contest_live_ws
+from podium.devtools.bench import contest_joins_http, contest_live_ws, wrk
 from podium.devtools.bench.contest_scripts_before import index_and_fan_out_before, index_and_fan_out_now
 from podium.fanout import FanOut
 from podium.redis_server import RedisServer
@@ -387,11 +389,11 @@ async def _joins(redis_url: str, ledger: Ledger, joins: int, concurrency: int = 
 def run(teams: int = 1_000_000, joins: int = 20_000, events_per_min: int = 200, seconds: float = 300.0,
         subscribers: int = 2000, tick_ms: int = 1000, compare_teams: int | None = None, ws_clients: int = 4,
         in_process_live: bool = True, profile_dir: Path | None = None, joins_phase: bool = True,
-        fanout_chunk_entries: int | None = None) -> dict[str, Any]:
+        fanout_chunk_entries: int | None = None, http_seconds: float = 5.0) -> dict[str, Any]:
     """`compare_teams`: teams of the same-run comparison with the previous scripts (None: as many
     as `teams`, at most 100,000; 0: skip it). `ws_clients`: client processes of the websocket live
     phase (0: skip it); `in_process_live` False skips the in-process hub phases; `profile_dir`: py-spy
-    stacks of the server per websocket phase."""
+    stacks of the server per websocket phase; `http_seconds`: length of each joinContest-over-HTTP phase."""
     compare_teams = min(teams, 100_000) if compare_teams is None else compare_teams
     live = {"events_per_min": events_per_min, "seconds": seconds, "subscribers": subscribers, "tick_ms": tick_ms,
             "ws_clients": ws_clients, "in_process": in_process_live, "profile_dir": profile_dir,
@@ -418,6 +420,13 @@ def run(teams: int = 1_000_000, joins: int = 20_000, events_per_min: int = 200, 
                 result["joins_postgres"] = asyncio.run(_joins(redis.url, PostgresLedger(pg.dsn), joins))
         except (FileNotFoundError, RuntimeError) as exc:
             result["joins_postgres"] = {"status": "not available", "reason": str(exc)[:300]}
+    if wrk.available():   # joinContest over HTTP on a `podium serve` process, with its /healthz ceiling
+        result["joins_http_sqlite"] = contest_joins_http.run(teams=joins, seconds=http_seconds, connections=64)
+        try:
+            result["joins_http_postgres"] = contest_joins_http.run(teams=joins, seconds=http_seconds, connections=64,
+                                                                   postgres=True)
+        except (FileNotFoundError, RuntimeError) as exc:
+            result["joins_http_postgres"] = {"status": "not available", "reason": str(exc)[:300]}
     return result
 
 
@@ -437,7 +446,8 @@ if __name__ == "__main__":
     parser.add_argument("--no-joins", action="store_true")
     parser.add_argument("--profile-dir", type=Path, default=None, help="py-spy stacks of the server per websocket phase")
     parser.add_argument("--fanout-chunk-entries", type=int, default=None, help="entries per fan-out Lua call")
+    parser.add_argument("--http-seconds", type=float, default=5.0, help="length of each joinContest-over-HTTP phase")
     args = parser.parse_args()
     print(json.dumps(run(args.teams, args.joins, args.events_per_min, args.seconds, args.subscribers, args.tick_ms,
                          args.compare_teams, args.ws_clients, not args.no_in_process_live, args.profile_dir,
-                         not args.no_joins, args.fanout_chunk_entries), indent=2))
+                         not args.no_joins, args.fanout_chunk_entries, args.http_seconds), indent=2))

@@ -178,7 +178,7 @@ class ContestSubscriptions:
     async def contest_changed(self, info: Info[Any, Any], contest: str, n: int = 10) -> AsyncGenerator[TopChanged, None]:
         runtime = _runtime(info)
         with as_graphql_errors():
-            await runtime.service.store.contest(contest)
+            await runtime.service.contest_definition(contest)   # cached: a connect storm reads it once
             updates = runtime.fanout.subscribe_top(contest, n)
             async for message in deliver(info, updates, TopChanged.from_update, runtime.fanout.payloads, runtime.fanout):
                 yield message  # type: ignore[misc]
@@ -189,7 +189,7 @@ class ContestSubscriptions:
                                     entry: str) -> AsyncGenerator[RankChanged, None]:
         runtime = _runtime(info)
         with as_graphql_errors():
-            await runtime.service.store.contest(contest)
+            await runtime.service.contest_definition(contest)   # cached: a connect storm reads it once
             updates = runtime.fanout.subscribe_rank(contest, entry)
             async for message in deliver(info, updates, RankChanged.from_update, runtime.fanout.payloads, runtime.fanout):
                 yield message  # type: ignore[misc]

@@ -3,6 +3,7 @@ Every rule lives here or in the pure core; the stores only keep the deadline ato
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ class ContestService:
         self.publisher = publisher
         self._matches: dict[str, tuple[int, Match]] = {}
         self._contests: dict[str, tuple[int, Contest]] = {}
+        self._contests_loading: dict[str, asyncio.Future[Contest]] = {}   # one store read per contest at a time
         self.joins = Joins(RedisJoins(store.redis), ledger, clock, self._contest_def, self._match,
                            join_limits or JoinLimits())
         self.sink: ContestFeedSink | None = None      # set in event-log mode (contests.event_log)
@@ -76,16 +78,28 @@ class ContestService:
 
     async def _contest_def(self, contest_id: str) -> Contest:
         """A contest's definition (immutable once created), parsed at most once per DEFINITION_TTL_MS;
-        its state is never cached (the store's Lua checks it on every write)."""
-        now = self.clock.now_ms()
+        its state is never cached (the store's Lua checks it on every write). Callers arriving while
+        it is being read wait for that read (2,000 subscribers connecting at once make one, not 2,000);
+        each gets the read's error too (NOT_FOUND for an unknown contest)."""
         hit = self._contests.get(contest_id)
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > self.clock.now_ms():
             return hit[1]
+        loading = self._contests_loading.get(contest_id)
+        if loading is None:
+            loading = self._contests_loading[contest_id] = asyncio.ensure_future(self._load_contest(contest_id))
+            loading.add_done_callback(lambda _done: self._contests_loading.pop(contest_id, None))
+        return await asyncio.shield(loading)
+
+    async def _load_contest(self, contest_id: str) -> Contest:
         contest, _state = await self.store.contest(contest_id)
         if len(self._contests) >= DEFINITIONS_CACHED_MAX:
             self._contests.clear()
-        self._contests[contest_id] = (now + DEFINITION_TTL_MS, contest)
+        self._contests[contest_id] = (self.clock.now_ms() + DEFINITION_TTL_MS, contest)
         return contest
+
+    async def contest_definition(self, contest_id: str) -> Contest:
+        """A contest's definition, from the short cache the joins use (NOT_FOUND when unknown)."""
+        return await self._contest_def(contest_id)
 
     async def aclose(self) -> None:
         """Answers the joins still waiting for a batch, then the ledger's waiting postings."""

@@ -28,7 +28,14 @@ def test_bench_contests_runs_every_phase() -> None:
     assert ws["subscribers"] == cfg.contest_subscribers and ws["fanout_events"]["events_fed"] > 0
     assert ws["fanout_events"]["frames"] > 0 and ws["fanout_events"]["tick_lag_ms_p99"] is not None
     assert ws["fanout_events"]["server_cpu_s"] > 0
+    assert ws["connected"] == cfg.contest_subscribers      # every subscriber got its first frame
+    reached = ws["fanout_events"]["subscribers_per_tick_p50"]
+    assert reached is not None and 0 < reached <= cfg.contest_subscribers
+    assert ws["fanout_events"]["subscriptions_ended"] >= 0
     joins = result["joins_sqlite"]
     assert joins["joins"] == cfg.contest_joins and joins["escrow_ok"] and joins["ledger_total"] == 0
     unbatched = result["joins_sqlite_baseline_unbatched"]
     assert unbatched["batch_max"] == 1 and unbatched["escrow_ok"] and unbatched["ledger_total"] == 0
+    if "joins_http_sqlite" in result:       # wrk installed: joinContest over HTTP, each request a join
+        http = result["joins_http_sqlite"]
+        assert http["requests"] > 0 and http["non_2xx"] == 0 and http["entries"] >= min(http["requests"], cfg.contest_joins)

@@ -48,9 +48,14 @@ def _client_proc(host: str, port: int, contest: str, count: int, started: Any, r
     from subscriptions_client import LightSubscriber  # the subscriptions bench's light client
 
     frames: list[tuple[float, float]] = []
+    ends: list[float] = []      # when a subscription got an error or was completed by the server
 
     class Timed(LightSubscriber):  # type: ignore[misc]
         def _frame(self, opcode: int, payload: bytes) -> None:
+            if opcode == 0x1 and self.initial and (b'"errors"' in payload or b'"type":"error"' in payload
+                                                   or b'"type":"complete"' in payload):
+                ends.append(time.time() * 1000)
+                return
             if opcode == 0x1 and self.initial and b'"type":"next"' in payload:
                 now = time.time() * 1000
                 as_of = _as_of_ms(payload)
@@ -77,7 +82,7 @@ def _client_proc(host: str, port: int, contest: str, count: int, started: Any, r
         subs = await asyncio.gather(*(one() for _ in range(count)))
         ready.put(len(subs))
         await asyncio.to_thread(stop.wait)
-        out.put(frames)
+        out.put((frames, ends))
         for s in subs:
             s.close()
         await asyncio.sleep(0.2)
@@ -125,6 +130,7 @@ async def measure(redis_url: str, contest: str, subscribers: int, tick_ms: int, 
             for _ in procs:
                 connected += await asyncio.to_thread(ready.get, True, CONNECT_TIMEOUT_S * max(1, subscribers // 500))
             result["connect_s"] = round(time.monotonic() - t0, 1)
+            result["connected"] = connected
             await asyncio.sleep(3 * tick_ms / 1000)
             bounds = []
             for name, seconds, run in phases:
@@ -137,7 +143,11 @@ async def measure(redis_url: str, contest: str, subscribers: int, tick_ms: int, 
                 if spy is not None:
                     await asyncio.to_thread(spy.wait, 120)
             stop.set()
-            frames = [f for _ in procs for f in await asyncio.to_thread(out.get, True, 300)]
+            frames, ends = [], []
+            for _ in procs:
+                got_frames, got_ends = await asyncio.to_thread(out.get, True, 300)
+                frames += got_frames
+                ends += got_ends
         finally:
             stop.set()
             for p in procs:
@@ -153,12 +163,18 @@ async def measure(redis_url: str, contest: str, subscribers: int, tick_ms: int, 
             if start <= at < end:
                 ticks.setdefault(round(at - lag), []).append(lag)
         firsts = [min(v) for v in ticks.values()]
+        reached = [len(v) for v in ticks.values()]
         spreads = [max(v) - min(v) for v in ticks.values()]
         result[name] = {"events_fed": fed, "seconds": round((end - start) / 1000, 1), "frames": len(lags),
                         "tick_lag_ms_p50": _pct(lags, 0.5), "tick_lag_ms_p99": _pct(lags, 0.99),
                         "tick_lag_ms_max": _pct(lags, 1.0), "server_cpu_s": round(cpu, 2), "ticks": len(ticks),
                         "first_frame_lag_ms_p50": _pct(firsts, 0.5), "first_frame_lag_ms_p99": _pct(firsts, 0.99),
-                        "push_spread_ms_p50": _pct(spreads, 0.5), "push_spread_ms_p99": _pct(spreads, 0.99)}
+                        "push_spread_ms_p50": _pct(spreads, 0.5), "push_spread_ms_p99": _pct(spreads, 0.99),
+                        # subscribers a tick reached (of `subscribers`) and subscriptions the server
+                        # ended (error or complete) in the phase: lags only count frames that arrived
+                        "subscribers_per_tick_p50": _pct([float(n) for n in reached], 0.5),
+                        "subscribers_per_tick_min": min(reached) if reached else None,
+                        "subscriptions_ended": sum(1 for at in ends if start <= at < end)}
     print(json.dumps({"live_ws": result}), file=sys.stderr, flush=True)
     return result
 

@@ -1,0 +1,18 @@
+"""joinContest over HTTP (`contest_joins_http`): every request wrk completed joined its own team on
+a real `podium serve` process, with the ledger on SQLite (structure, not speed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from podium.devtools.bench import contest_joins_http, wrk
+
+
+@pytest.mark.skipif(not wrk.available(), reason="wrk is not installed (.ci/setup-bench.sh)")
+def test_joins_over_http_each_request_joins() -> None:
+    teams = 400
+    result = contest_joins_http.run(teams=teams, seconds=1, connections=8)
+    assert result["requests"] > 0 and result["non_2xx"] == 0 and result["errors"] == 0, result
+    # a GraphQL error answers 200 too: only entries in the contest show the joins happened
+    assert min(result["requests"], teams) <= result["entries"] <= teams, result
+    assert result["healthz_per_s"] > 0 and result["server_cpu_us_per_join"] is not None
