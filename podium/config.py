@@ -343,6 +343,7 @@ class NotificationSettings(BaseModel):
     inbox_window_ttl_ms: int = Field(default=3_600_000, ge=1)   # a player's Redis inbox copy expires this long after its last write or fill
     webhook_scan_ms: int = Field(default=2000, ge=1)   # delivery worker: every endpoint's queue is read at least this often (entries others wrote: replays)
     webhook_keepalive_ms: int = Field(default=60_000, ge=0)   # an idle keep-alive connection to an endpoint is kept this long
+    webhook_turn_min_ms: int = Field(default=20, ge=0)   # delivery worker: its loop turns (route, read, ack) at most this often
 
 
 class BreakerSettings(BaseModel):
