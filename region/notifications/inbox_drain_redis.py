@@ -35,7 +35,7 @@ from podium.redis_client import AnyRedis
 log = logging.getLogger("podium.notifications")
 GROUP = "inbox"
 RETRY_S_INITIAL = 0.05
-BLOCK_MS = 1000          # an idle drain waits this long in XREADGROUP (a stop is seen within it)
+BLOCK_MS = 1000  # an idle drain waits this long in XREADGROUP (a stop is seen within it)
 HELD = "inbox writes held until the store answers"
 
 
@@ -52,21 +52,24 @@ async def ensure_inbox_group(redis: AnyRedis) -> None:
 
 
 class InboxDrain:
-    def __init__(self, redis: AnyRedis, inbox: InboxStore, consumer: str, batch_max: int, retry_ms_max: int) -> None:
+    def __init__(
+        self, redis: AnyRedis, inbox: InboxStore, consumer: str, batch_max: int, retry_ms_max: int
+    ) -> None:
         self.redis = redis
         self.inbox = inbox
         self.consumer = consumer
         self.batch_max = batch_max
         self.retry_s_max = retry_ms_max / 1000
-        self.written = 0        # notifications written to inboxes (a re-read entry counts again)
-        self.failures = 0       # failed reads or writes (each retried)
+        self.written = 0  # notifications written to inboxes (a re-read entry counts again)
+        self.failures = 0  # failed reads or writes (each retried)
 
     async def _read(self, from_id: str, block_ms: int | None) -> list[tuple[Any, Any]]:
         try:
-            reply: Any = await self.redis.xreadgroup(GROUP, self.consumer, {OUTBOX_KEY: from_id},
-                                                     count=self.batch_max, block=block_ms)
+            reply: Any = await self.redis.xreadgroup(
+                GROUP, self.consumer, {OUTBOX_KEY: from_id}, count=self.batch_max, block=block_ms
+            )
         except ResponseError as exc:
-            if "NOGROUP" in str(exc):          # the stream went (a Redis that lost its data): make it again
+            if "NOGROUP" in str(exc):  # the stream went (a Redis that lost its data): make it again
                 await ensure_inbox_group(self.redis)
                 return []
             raise Unavailable(f"notification outbox (Redis): {exc}", retryAfter=1.0) from exc
@@ -84,7 +87,7 @@ class InboxDrain:
             if raw is not None:
                 try:
                     notes.append(Notification.from_dict(orjson.loads(raw)))
-                except (ValueError, KeyError, TypeError) as exc:   # not ours: never blocks the rest
+                except (ValueError, KeyError, TypeError) as exc:  # not ours: never blocks the rest
                     log.warning("outbox entry skipped by the inbox drain: %s", exc)
         if notes:
             await self.inbox.append(notes)

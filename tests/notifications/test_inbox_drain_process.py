@@ -33,7 +33,7 @@ from tests.region.helpers import create_board, entry, post_scores
 from .test_notifications_http import ADMIN, wait_for
 
 PLAYERS = 12
-SETTLE_S = 1.5      # with no writer process: long enough for an in-process drain to have written
+SETTLE_S = 1.5  # with no writer process: long enough for an in-process drain to have written
 
 
 def _rows(path: Path) -> list[tuple[str, str]]:
@@ -42,15 +42,18 @@ def _rows(path: Path) -> list[tuple[str, str]]:
     with sqlite3.connect(path, timeout=30) as c:
         try:
             return c.execute("SELECT player, id FROM inbox").fetchall()
-        except sqlite3.OperationalError:      # the table is made by the first opening
+        except sqlite3.OperationalError:  # the table is made by the first opening
             return []
 
 
 def test_the_writer_process_writes_the_inboxes_and_a_kill9_loses_none(tmp_path: Path) -> None:
     with RedisServer(tmp_path / "redis", appendonly=True) as redis_server:
-        settings = region_settings(redis_server.url, data_dir=tmp_path / "region",
-                                   history={"writer_placement": "separate", "snapshot_interval_s": 0},
-                                   notifications={"live_poll_ms": 100})
+        settings = region_settings(
+            redis_server.url,
+            data_dir=tmp_path / "region",
+            history={"writer_placement": "separate", "snapshot_interval_s": 0},
+            notifications={"live_poll_ms": 100},
+        )
         inbox = settings.data_dir / "notifications.sqlite3"
         redis = Redis.from_url(redis_server.url)
         writer = WriterProcess(writer_env(settings), tmp_path / "writer" / "history-writer.log")
@@ -59,7 +62,10 @@ def test_the_writer_process_writes_the_inboxes_and_a_kill9_loses_none(tmp_path: 
                 base = region.url
                 board = create_board(base, public_read=True)
                 rule = {"id": "in", "board": board, "kind": "entered_top_n", "n": 50}
-                assert httpx.post(f"{base}/v1/admin/notification-rules", json=rule, headers=ADMIN).status_code == 201
+                assert (
+                    httpx.post(f"{base}/v1/admin/notification-rules", json=rule, headers=ADMIN).status_code
+                    == 201
+                )
                 wait_rules_live(base, ADMIN, board)
 
                 def post(first: int, last: int) -> None:
@@ -67,18 +73,18 @@ def test_the_writer_process_writes_the_inboxes_and_a_kill9_loses_none(tmp_path: 
                     assert post_scores(base, {"entries": entries}).status_code == 200
 
                 post(0, PLAYERS // 2)
-                wait_for(lambda: redis.xlen(OUTBOX_KEY) >= PLAYERS // 2)   # published by the region
+                wait_for(lambda: redis.xlen(OUTBOX_KEY) >= PLAYERS // 2)  # published by the region
                 time.sleep(SETTLE_S)
-                assert _rows(inbox) == []                                    # and not written by it
+                assert _rows(inbox) == []  # and not written by it
 
                 writer.spawn()
-                wait_for(lambda: len(_rows(inbox)) == PLAYERS // 2)         # the writer process drains them
+                wait_for(lambda: len(_rows(inbox)) == PLAYERS // 2)  # the writer process drains them
 
                 lock = sqlite3.connect(inbox, timeout=30, isolation_level=None)
-                lock.execute("BEGIN EXCLUSIVE")                             # the inbox cannot be written now
+                lock.execute("BEGIN EXCLUSIVE")  # the inbox cannot be written now
                 try:
                     post(PLAYERS // 2, PLAYERS)
-                    wait_for(lambda: redis.xpending(OUTBOX_KEY, GROUP)["pending"] > 0)   # read, not written
+                    wait_for(lambda: redis.xpending(OUTBOX_KEY, GROUP)["pending"] > 0)  # read, not written
                     pid = writer.pid
                     assert pid is not None
                     os.kill(pid, signal.SIGKILL)
@@ -89,7 +95,9 @@ def test_the_writer_process_writes_the_inboxes_and_a_kill9_loses_none(tmp_path: 
                     lock.close()
 
                 writer.spawn()
-                wait_for(lambda: len(_rows(inbox)) >= PLAYERS and redis.xpending(OUTBOX_KEY, GROUP)["pending"] == 0)
+                wait_for(
+                    lambda: len(_rows(inbox)) >= PLAYERS and redis.xpending(OUTBOX_KEY, GROUP)["pending"] == 0
+                )
                 per_player = Counter(player for player, _ in _rows(inbox))
                 assert per_player == Counter({f"p{i}": 1 for i in range(PLAYERS)}), per_player
         finally:
