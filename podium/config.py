@@ -331,6 +331,10 @@ class NotificationSettings(BaseModel):
     inbox_warm: bool = True                  # inboxes in the warm store (history.* picks SQLite or Cassandra); false or history off: Redis
     inbox_sqlite_path: str | None = None     # unset: <data_dir>/notifications.sqlite3
     inbox_write_batch_max: int = 500         # notifications per inbox-store write
+    # Who writes the inboxes: "drain" (a consumer of the outbox: the engine only appends to the outbox,
+    # and the inbox store is written beside it, in `podium history-writer` when
+    # history.writer_placement=separate), or "engine" (the engine writes the inbox, then the outbox).
+    inbox_writer: Literal["drain", "engine"] = "drain"
     inbox_retry_ms_max: int = 2000           # backoff cap while the inbox store fails (evaluation waits; nothing is dropped)
     registrations_sqlite_path: str | None = None   # warm copy of rules and webhooks (with inbox_warm); unset: <data_dir>/notification_registrations.sqlite3
     registrations_check_ms: int = 5000       # how often Redis is checked for a data loss (the warm copy is then written back)
@@ -339,6 +343,7 @@ class NotificationSettings(BaseModel):
     inbox_window_ttl_ms: int = Field(default=3_600_000, ge=1)   # a player's Redis inbox copy expires this long after its last write or fill
     webhook_scan_ms: int = Field(default=2000, ge=1)   # delivery worker: every endpoint's queue is read at least this often (entries others wrote: replays)
     webhook_keepalive_ms: int = Field(default=60_000, ge=0)   # an idle keep-alive connection to an endpoint is kept this long
+    webhook_turn_min_ms: int = Field(default=20, ge=0)   # delivery worker: its loop turns (route, read, ack) at most this often
 
 
 class BreakerSettings(BaseModel):

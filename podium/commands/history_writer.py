@@ -5,7 +5,11 @@ they then only fill the backlog (apply.lua, atomically with the ranking) and wat
 age. Configured like `podium serve`, by environment (REDIS_URL, PODIUM_REGION, PODIUM_DATA_DIR,
 PODIUM_HISTORY__*). Several may run at once: each is a consumer of the backlog's group. A writer
 killed at any point (kill -9 included) loses nothing: what it had read but not yet acknowledged is
-taken over after `history.backlog_claim_idle_ms` by the next one (`podium up` restarts it)."""
+taken over after `history.backlog_claim_idle_ms` by the next one (`podium up` restarts it).
+
+It also writes the notification inboxes from the outbox (`notifications.inbox_writer=drain`, the
+default: region/notifications/inbox_drain_redis.py), so the region's process does not; a drain
+killed at any point re-reads its unacknowledged entries when it starts again."""
 
 from __future__ import annotations
 
@@ -73,7 +77,15 @@ async def _main(settings: Settings, metrics_port: int, metrics_host: str) -> Non
                 description="Score rows this writer process has written to the warm store")
             serve_metrics(metrics_port, metrics_host, telemetry)
             writer.start(supervisor)
+            drain = None
+            if settings.notifications.enabled and settings.notifications.inbox_writer == "drain":
+                from podium.region.notifications.wiring import run_inbox_drain
+
+                # the region leaves its inbox writes to this process (notifications.inbox_writer=drain)
+                drain = asyncio.create_task(run_inbox_drain(settings, redis, stop), name="notification inbox drain")
             await stop.wait()
+            if drain is not None:
+                await drain
             # drains what it can (bounded); the rest stays in the backlog for the next writer
             await writer.close(settings.history.close_drain_ms_max / 1000)
             await supervisor.close()

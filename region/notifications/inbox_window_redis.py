@@ -13,9 +13,11 @@ the last write or fill:
     pni:{P}:d   hash: member -> notification JSON
     pni:{P}:k   hash: id -> member
     pni:{P}:m   hash: complete (1: w holds the player's whole inbox), unread (the inbox's count)
-    pni:{P}:v   version: a fill bumps it before reading the warm store and installs what it read
-                only if it is unchanged; every write bumps it when it exists (no key: no reader
-                ever filled, or started filling, that player's window, so nothing to invalidate)
+    pni:{P}:v   version, a random token: a fill sets a new one before reading the warm store and
+                installs what it read only if it is unchanged; every write replaces it when it
+                exists (no key: no reader ever filled, or started filling, that player's window,
+                so nothing to invalidate). Random, not a counter: a counter restarts after a Redis
+                loss, and a fill paused across the loss would find its own value again
 
 Which request is answered where:
 - a window holding the page (or the whole inbox): Redis, one Lua call;
@@ -35,6 +37,7 @@ publisher retries its batch; a client retries its 503'd mark) or the window expi
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
@@ -70,14 +73,18 @@ for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
 return 1
 """
 
-# KEYS: w u d k m v. ARGV: ttl ms, window len, inbox len max, then member, id, doc ...
-# Returns 1 (updated), 0 (no window), -1 (dropped).
+# KEYS: w u d k m v. ARGV: ttl ms, window len, inbox len max, new version, then member, id, doc ...
+# Returns 1 (updated), 0 (no window), -1 (dropped). Like the warm store, the whole batch goes in
+# first (an id already there, or earlier in the batch, is kept as it is) and only then are the
+# oldest past `inbox_len_max` dropped: trimming note by note would forget an id half-way and take
+# a later repeat of it as new.
 _APPEND = """
 local function drop()
   redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
   return -1
 end
-local function remove(member)
+local function remove_oldest()
+  local member = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
   redis.call('ZREM', KEYS[1], member)
   local was_unread = redis.call('ZREM', KEYS[2], member)
   redis.call('HDEL', KEYS[3], member)
@@ -85,14 +92,13 @@ local function remove(member)
   return was_unread
 end
 if redis.call('EXISTS', KEYS[6]) == 1 then
-  redis.call('INCR', KEYS[6])
-  redis.call('PEXPIRE', KEYS[6], ARGV[1])
+  redis.call('SET', KEYS[6], ARGV[4], 'PX', ARGV[1])
 end
 if redis.call('EXISTS', KEYS[5]) == 0 then return 0 end
 local n, cap = tonumber(ARGV[2]), tonumber(ARGV[3])
 local complete = redis.call('HGET', KEYS[5], 'complete') == '1'
 local unread = tonumber(redis.call('HGET', KEYS[5], 'unread'))
-for i = 4, #ARGV, 3 do
+for i = 5, #ARGV, 3 do
   local member, id = ARGV[i], ARGV[i + 1]
   if redis.call('HEXISTS', KEYS[4], id) == 0 then
     if not complete then return drop() end
@@ -101,14 +107,14 @@ for i = 4, #ARGV, 3 do
     redis.call('HSET', KEYS[3], member, ARGV[i + 2])
     redis.call('HSET', KEYS[4], id, member)
     unread = unread + 1
-    if redis.call('ZCARD', KEYS[1]) > cap then           -- the warm store drops its oldest too
-      unread = unread - remove(redis.call('ZRANGE', KEYS[1], 0, 0)[1])
-    end
-    if redis.call('ZCARD', KEYS[1]) > n then             -- stays in the warm store, past the window
-      remove(redis.call('ZRANGE', KEYS[1], 0, 0)[1])
-      complete = false
-    end
   end
+end
+while redis.call('ZCARD', KEYS[1]) > cap do          -- the warm store drops its oldest too
+  unread = unread - remove_oldest()
+end
+while redis.call('ZCARD', KEYS[1]) > n do            -- they stay in the warm store, past the window
+  remove_oldest()
+  complete = false
 end
 redis.call('HSET', KEYS[5], 'complete', complete and '1' or '0', 'unread', unread)
 for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
@@ -131,6 +137,12 @@ if #members > 0 then
 end
 return {meta[1], meta[2], members, docs, flags}
 """
+
+
+def _version() -> str:
+    """A version no other write or fill ever takes: a counter restarts after a Redis loss (or the
+    key's expiry), and a fill paused across one would find its old value again."""
+    return secrets.token_hex(8)
 
 
 def window_keys(player: str) -> list[str]:
@@ -198,16 +210,16 @@ class WindowedInbox:
         async with self.redis.pipeline(transaction=False) as pipe:
             for player, args in by_player.items():
                 if player not in unwindowed:
-                    await self._append(keys=window_keys(player), args=[self.ttl_ms, self.window_len, self.inbox_len_max, *args],
-                                 client=pipe)  # type: ignore[arg-type]   # a pipeline queues the EVALSHA
+                    await self._append(keys=window_keys(player),
+                                       args=[self.ttl_ms, self.window_len, self.inbox_len_max, _version(), *args],
+                                       client=pipe)  # type: ignore[arg-type]   # a pipeline queues the EVALSHA
             for player in unwindowed:
                 self._drop(pipe, player)
             await store_reply(pipe.execute(), "notification inbox window", retry_after_s=1.0)
 
     def _drop(self, pipe: Any, player: str) -> None:
         keys = window_keys(player)
-        pipe.incr(keys[5])
-        pipe.pexpire(keys[5], self.ttl_ms)
+        pipe.set(keys[5], _version(), px=self.ttl_ms)
         pipe.delete(*keys[:5])
 
     async def page(self, player: str, first: int, after: str | None, unread_only: bool) -> InboxPage:
@@ -242,11 +254,10 @@ class WindowedInbox:
     async def _miss(self, player: str, first: int, after: str | None, unread_only: bool) -> InboxPage:
         """Fills the window from the warm store's newest; that read answers a first page too."""
         keys = window_keys(player)
-        try:   # bumped first: a write from now on sees the key and bumps it again (the fill then fails)
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.incr(keys[5])
-                pipe.pexpire(keys[5], self.ttl_ms)
-                version, _ = await store_reply(pipe.execute(), "notification inbox window", retry_after_s=1.0)
+        version = _version()
+        try:   # set first: a write from now on sees the key and changes it (the fill then fails)
+            await store_reply(self.redis.set(keys[5], version, px=self.ttl_ms), "notification inbox window",
+                              retry_after_s=1.0)
         except Unavailable:
             return await self._warm_page(player, first, after, unread_only)
         self.warm_reads += 1

@@ -4,7 +4,10 @@ that survives a Redis loss), then the outbox that feeds webhook delivery.
 A failure anywhere raises and the engine publishes the same batch again: the inbox keeps each
 (player, id) once, and webhook receivers dedupe by id, so a retry after a partial write repeats
 nothing a player sees twice. The inbox comes first so that no webhook announces a notification
-the player's inbox does not hold."""
+the player's inbox does not hold.
+
+With `write_inbox=False` (`notifications.inbox_writer=drain`) the publisher writes the outbox only,
+and `inbox_drain_redis.InboxDrain` copies the outbox into the inboxes, off the engine's path."""
 
 from __future__ import annotations
 
@@ -17,10 +20,12 @@ from podium.notify_rules import Notification
 
 
 class InboxPublisher:
-    def __init__(self, inbox: InboxStore, outbox: RedisOutbox) -> None:
+    def __init__(self, inbox: InboxStore, outbox: RedisOutbox, write_inbox: bool = True) -> None:
         self.inbox = inbox
         self.outbox = outbox
+        self.write_inbox = write_inbox
 
     async def publish(self, notes: Sequence[Notification]) -> None:
-        await self.inbox.append(notes)
+        if self.write_inbox:
+            await self.inbox.append(notes)
         await self.outbox.add(notes)

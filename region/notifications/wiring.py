@@ -12,6 +12,7 @@ from podium.region.notifications.cursors_redis import RedisSeasonCursor
 from podium.region.notifications.data_watch_redis import RedisDataWatch
 from podium.region.notifications.engine import ContestLocks, NotificationEngine
 from podium.region.notifications.inbox import InboxStore
+from podium.region.notifications.inbox_drain_redis import InboxDrain, ensure_inbox_group
 from podium.region.notifications.inbox_factory import build_inbox_store
 from podium.region.notifications.journal_redis import RedisJournal
 from podium.region.notifications.outbox_redis import RedisOutbox
@@ -50,6 +51,7 @@ class Notifications:
     worker: DeliveryWorker
     registrations: SqliteRegistrations | None = None    # the warm copy of rules and webhooks
     inbox_opener: asyncio.Task[None] | None = None       # retrying the inbox store's opening (degraded start)
+    drain: InboxDrain | None = None                      # writing inboxes from the outbox, in this process
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -83,7 +85,11 @@ async def open_notifications(settings: Settings, redis: AnyRedis, clock: Clock, 
         opener = supervisor.supervise(INBOX_OPEN_LOOP, inbox.open)
     webhooks = RedisWebhooks(redis, s.webhook_endpoints_max, s.webhook_queue_len_max, s.dead_letters_max, warm)
     seasons = (boards, store, RedisSeasonCursor(redis)) if boards is not None and store is not None else None
-    engine = NotificationEngine(rules, InboxPublisher(inbox, RedisOutbox(redis, s.outbox_len_max)), fanout, s, clock, RedisQuarantineFeed(redis, s.webhook_poll_batch_max),
+    drained = s.inbox_writer == "drain"
+    if drained:   # before the engine publishes anything the drain must copy
+        await ensure_inbox_group(redis)
+    publisher = InboxPublisher(inbox, RedisOutbox(redis, s.outbox_len_max), write_inbox=not drained)
+    engine = NotificationEngine(rules, publisher, fanout, s, clock, RedisQuarantineFeed(redis, s.webhook_poll_batch_max),
                                 seasons, contests, RedisJournal(redis, s.inbox_write_batch_max),
                                 RedisDataWatch(redis, clock))
     # One consumer name per region: a restarted process takes over the entries its predecessor held.
@@ -91,10 +97,24 @@ async def open_notifications(settings: Settings, redis: AnyRedis, clock: Clock, 
     n = Notifications(settings, clock, rules, inbox, webhooks, engine, worker, warm, opener)
     n.tasks = [asyncio.create_task(engine.run(n.stop), name="notification rules"),
                asyncio.create_task(worker.run(n.stop), name="webhook delivery")]
+    if drained and not drain_elsewhere(settings):
+        n.drain = inbox_drain(settings, redis, inbox)
+        n.tasks.append(asyncio.create_task(n.drain.run(n.stop), name="notification inbox drain"))
     if warm is not None:
         n.tasks.append(asyncio.create_task(follow_registrations(redis, warm, n.stop, s.registrations_check_ms),
                                            name="notification registrations"))
     return n
+
+
+def drain_elsewhere(settings: Settings) -> bool:
+    """With the drain as inbox writer: does `podium history-writer` run it (not the region)?"""
+    return settings.history.enabled and settings.history.writer_placement == "separate"
+
+
+def inbox_drain(settings: Settings, redis: AnyRedis, inbox: InboxStore) -> InboxDrain:
+    s = settings.notifications
+    # One consumer name per region: a restarted drain re-reads the entries its predecessor held.
+    return InboxDrain(redis, inbox, f"{settings.region}-inbox", s.inbox_write_batch_max, s.inbox_retry_ms_max)
 
 
 async def close_notifications(n: Notifications) -> None:
@@ -106,6 +126,31 @@ async def close_notifications(n: Notifications) -> None:
             await asyncio.wait_for(asyncio.shield(task), 5.0)
         except TimeoutError:
             await cancel_and_wait(task)
-    await n.inbox.close()           # after the engine: its last flush writes to the inbox
+    await n.inbox.close()           # after the engine and the drain: their last writes go to the inbox
     if n.registrations is not None:
         await n.registrations.close()
+
+
+async def run_inbox_drain(settings: Settings, redis: AnyRedis, stop: asyncio.Event) -> None:
+    """The drain in a process of its own (`podium history-writer`): opens the inbox store (retried
+    while it fails), copies the outbox into the inboxes until `stop`, closes the store."""
+    inbox = build_inbox_store(settings, redis)
+    wait_s = 0.1
+    while not stop.is_set():
+        try:
+            await inbox.open()
+            break
+        except PodiumError as exc:
+            log.warning("notification inbox not open (%s): the inbox drain retries", exc)
+            try:
+                await asyncio.wait_for(stop.wait(), wait_s)
+            except TimeoutError:
+                pass
+            wait_s = min(wait_s * 2, settings.notifications.inbox_retry_ms_max / 1000)
+    else:
+        return
+    try:
+        await ensure_inbox_group(redis)
+        await inbox_drain(settings, redis, inbox).run(stop)
+    finally:
+        await inbox.close()

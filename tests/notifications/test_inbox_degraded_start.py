@@ -1,6 +1,6 @@
 """A region whose inbox store cannot be opened at start starts anyway, degraded: /readyz lists the
 retried opening (backing off, with the error), rules are evaluated meanwhile (their notifications
-wait for the store), inbox reads answer UNAVAILABLE; once the store opens, the notifications derived
+wait for the store: in the inbox drain's consumer group), inbox reads answer UNAVAILABLE; once the store opens, the notifications derived
 meanwhile are in the inbox. The store here is the SQLite inbox, its directory blocked by a file until
 the test removes it; the Cassandra adapter, unreachable, fails its opening the same way (coded and
 retryable) and leaves nothing half open."""
@@ -14,7 +14,10 @@ import httpx
 import pytest
 from podium.region.api.app import create_app
 from podium.region.notifications.inbox_cassandra import CassandraInbox
+from podium.region.notifications.inbox_drain_redis import GROUP as DRAIN_GROUP
+from podium.region.notifications.outbox_redis import OUTBOX_KEY
 from podium.region.notifications.wiring import INBOX_OPEN_LOOP
+from redis import Redis
 
 from podium.config import HistorySettings
 from podium.devtools import testing
@@ -56,8 +59,10 @@ def test_a_region_starts_without_its_inbox_store_and_catches_up(redis_server: Re
         assert httpx.post(f"{base}/v1/admin/notification-rules", json=rule, headers=ADMIN).status_code == 201
         wait_rules_live(base, ADMIN, board)
         assert post_scores(base, {"entries": [entry(board, ann, 10)]}).status_code == 200
-        wait_for(lambda: httpx.get(f"{base}/v1/admin/notification-rules", headers=ADMIN, timeout=30)
-                 .json()["engine"]["publish_failures"] >= 1)         # derived, waiting for the store
+        # derived and in the outbox; the inbox drain read it and holds it (pending in its group)
+        # until the store opens
+        with Redis.from_url(redis_server.url) as redis:
+            wait_for(lambda: redis.xpending(OUTBOX_KEY, DRAIN_GROUP)["pending"] >= 1)
 
         blocker.unlink()                                                 # the store can open now
         wait_for(lambda: inbox_loop(base)["state"] == "stopped")         # opened: the loop is done

@@ -128,3 +128,64 @@ def test_a_forged_cursor_is_refused(redis_server: RedisServer, tmp_path: Path) -
             await redis.aclose()
 
     asyncio.run(run())
+
+
+def test_a_batch_that_overflows_and_repeats_a_trimmed_id(redis_server: RedisServer, tmp_path: Path) -> None:
+    """The warm store inserts a whole batch, then trims: an id repeated later in the batch (with a
+    newer time) is ignored because its first copy is still there. A window that trimmed note by
+    note forgot that id half-way and took the repeat as new, holding a notification the warm store
+    never kept (the reported property failure: the window held an entry the warm store did not)."""
+    ops = [("append", [("ann", 0, 1), ("ann", 1, 2)]), ("read", "ann", 2, False, 0),
+           ("append", [("ann", 2, 3), ("ann", 3, 4), ("ann", 0, 5)])]
+    asyncio.run(_scenario(redis_server.url, tmp_path, ops, 6, 2))
+
+
+class _GatedWarm(SqliteInbox):
+    """A warm store whose next `page` waits for the test: a fill paused between its version bump
+    and its install, at a chosen point of an interleaving."""
+
+    def __init__(self, path: Path, inbox_len_max: int) -> None:
+        super().__init__(path, inbox_len_max)
+        self.gate: asyncio.Event | None = None
+        self.reached = asyncio.Event()
+
+    async def page(self, player: str, first: int, after: str | None, unread_only: bool) -> InboxPage:
+        result = await super().page(player, first, after, unread_only)
+        if self.gate is not None:
+            gate, self.gate = self.gate, None
+            self.reached.set()
+            await gate.wait()
+        return result
+
+
+def test_a_fill_paused_across_a_redis_loss_installs_nothing_stale(redis_server: RedisServer, tmp_path: Path) -> None:
+    """Deterministic interleaving: reader A bumps the player's version and reads the warm store;
+    Redis loses its data (the version key with it); appends push A's oldest notifications out of
+    the warm store (no version key: the window is not touched); reader B fills the window; then A
+    installs what it read. With a counter as the version, B's bump restarted at A's value and A's
+    stale copy (holding notifications the warm store trimmed) passed the check."""
+
+    def note(i: int) -> Notification:
+        return Notification(f"g:{i}", RuleKind.THRESHOLD, "r", "b", "gated", 1_000 + i)
+
+    async def run() -> None:
+        redis = aioredis.Redis.from_url(redis_server.url)
+        warm = _GatedWarm(tmp_path / "gated.sqlite3", 3)
+        store = WindowedInbox(warm, redis, 6, 60_000, 3)
+        await store.open()
+        try:
+            await store.append([note(i) for i in range(3)])
+            gate = warm.gate = asyncio.Event()
+            reader_a = asyncio.create_task(store.page("gated", 3, None, False))
+            await warm.reached.wait()                                # A: version bumped, warm read done
+            await redis.delete(*window_keys("gated"))                # a Redis loss: every key of the player
+            await store.append([note(3), note(4)])                   # g:0 and g:1 leave the warm store
+            await store.page("gated", 3, None, False)                # B fills the window
+            gate.set()                                               # A installs (or not) what it read
+            await reader_a
+            await _window_matches(store, warm, "gated", redis)
+        finally:
+            await store.close()
+            await redis.aclose()
+
+    asyncio.run(run())

@@ -9,7 +9,9 @@ notifications derived from the next changes cannot be written (the region retrie
 not written), then posts more scores and SIGKILLs the process at once (changes that no evaluation has
 seen yet), releases the lock and starts the region again. The oracle is the final total of every
 player: afterwards each expected notification is in the inbox exactly once, nothing else is, and the
-outbox holds each once."""
+outbox holds each once. Run with each inbox writer: the engine (the lock holds derived notifications
+in the engine: the evaluation journal keeps them) and the drain (the engine's notifications reach the
+outbox, and the lock holds them in the drain's consumer group: read, not acknowledged)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ from typing import cast
 
 import httpx
 import orjson
+import pytest
+from podium.region.notifications.inbox_drain_redis import HELD as DRAIN_HELD
 from podium.region.notifications.journal_redis import HELD_KEY, PENDING_KEY
 from podium.region.notifications.outbox_redis import OUTBOX_KEY
 from redis import Redis
@@ -44,9 +48,9 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 HELD = "notifications held until the store answers"      # the engine's log line: a write failed, retried
 
 
-def _spawn(port: int, redis_url: str, data_dir: Path) -> subprocess.Popen[bytes]:
+def _spawn(port: int, redis_url: str, data_dir: Path, writer: str = "drain") -> subprocess.Popen[bytes]:
     return spawn_region(port, redis_url, data_dir, BOARD,
-                        {"PODIUM_NOTIFICATIONS__LIVE_POLL_MS": "100"})
+                        {"PODIUM_NOTIFICATIONS__LIVE_POLL_MS": "100", "PODIUM_NOTIFICATIONS__INBOX_WRITER": writer})
 
 
 def _inbox_rows(path: Path) -> list[tuple[str, str, str]]:
@@ -65,7 +69,9 @@ def _wait(check: Callable[[], object], what: str, log: Path) -> None:
     raise AssertionError(f"{what} not within {WAIT_S} s: " + log.read_text()[-3000:])
 
 
-def test_kill9_between_derivation_and_write_loses_and_duplicates_no_notification(tmp_path: Path) -> None:
+@pytest.mark.parametrize("writer", ["engine", "drain"])
+def test_kill9_between_derivation_and_write_loses_and_duplicates_no_notification(tmp_path: Path, writer: str) -> None:
+    held = HELD if writer == "engine" else DRAIN_HELD
     rng = random.Random(18)
     totals: Counter[str] = Counter()
     data_dir = tmp_path / "region"
@@ -85,7 +91,7 @@ def test_kill9_between_derivation_and_write_loses_and_duplicates_no_notification
 
     with RedisServer(tmp_path / "redis", appendonly=True) as redis_server:
         redis = Redis.from_url(redis_server.url)
-        proc = _spawn(port, redis_server.url, data_dir)
+        proc = _spawn(port, redis_server.url, data_dir, writer)
         try:
             for rule in ({"id": "entered", "board": BOARD, "kind": "entered_top_n", "n": ENTERED_N},
                          {"id": "rich", "board": BOARD, "kind": "threshold", "metric": "score", "value": THRESHOLD}):
@@ -94,14 +100,14 @@ def test_kill9_between_derivation_and_write_loses_and_duplicates_no_notification
             wait_rules_live(base, ADMIN, BOARD)
             post_round(15)                                      # written normally
             _wait(lambda: inbox_path.exists() and _inbox_rows(inbox_path), "the first notifications", log)
-            assert HELD not in log.read_text()
+            assert held not in log.read_text()
 
             lock = sqlite3.connect(inbox_path, timeout=30, isolation_level=None)
             lock.execute("BEGIN EXCLUSIVE")                     # the inbox cannot be written from now on
             try:
                 before = len(_inbox_rows_locked(lock))
                 post_round(30)
-                _wait(lambda: HELD in log.read_text(), "notifications derived and held for the inbox", log)
+                _wait(lambda: held in log.read_text(), "notifications derived and held for the inbox", log)
                 post_round(30)                                  # and changes no evaluation has seen yet
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
@@ -111,7 +117,7 @@ def test_kill9_between_derivation_and_write_loses_and_duplicates_no_notification
                 lock.execute("ROLLBACK")
                 lock.close()
 
-            proc = _spawn(port, redis_server.url, data_dir)
+            proc = _spawn(port, redis_server.url, data_dir, writer)
             expected = {(p, "entered") for p in totals} | {(p, "rich") for p, t in totals.items() if t >= THRESHOLD}
             _wait(lambda: {(p, rule) for p, rule, _ in _inbox_rows(inbox_path)} >= expected
                   and redis.hlen(PENDING_KEY) == 0, f"the {len(expected)} expected notifications", log)

@@ -38,6 +38,7 @@ ADAPTERS = frozenset({
     "region/trending/threshold_merge_redis.py",
     "region/trending/sketch_read_redis.py",
     "region/notifications/cursors_redis.py",
+    "region/notifications/inbox_drain_redis.py",
     "region/notifications/inbox_redis.py",
     "region/notifications/inbox_window_redis.py",
     "region/notifications/journal_redis.py",

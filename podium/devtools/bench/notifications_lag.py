@@ -128,7 +128,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--compare", type=int, default=0, help="alternating rounds of the before/after settings")
+    parser.add_argument("--before", default="", help='the "before" settings as JSON (default: this module\'s BEFORE)')
     args = parser.parse_args()
+    if args.before:
+        BEFORE.clear()
+        BEFORE.update(json.loads(args.before))
     if args.compare:
         print(json.dumps(compare(args.endpoints, args.rate, args.seconds, args.compare), indent=1))
     else:

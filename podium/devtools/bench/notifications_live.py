@@ -66,6 +66,12 @@ QUERY_ROUNDS = 2
 IDLE_SAMPLE_S = 2.0           # before each query run: the region's CPU without queries, subtracted per query
 
 
+# The ingest half runs as `podium up` does: the history writer, and with it the inbox drain
+# (notifications.inbox_writer=drain), in a process of its own.
+SEPARATE_WRITER = {"PODIUM_HISTORY__WRITER_PLACEMENT": "separate"}
+INBOX_WRITERS = ("engine", "drain")
+
+
 def _env(inbox_warm: bool, rules: int, extra: dict[str, str] | None = None) -> dict[str, str]:
     return {"PODIUM_JWT_SECRET": JWT_SECRET, "PODIUM_BOARDS": json.dumps([{"id": b} for b in BOARDS]),
             "PODIUM_NOTIFICATIONS__RULES_PER_BOARD_MAX": str(max(50, rules)),
@@ -255,7 +261,7 @@ def scenario_live(players: int, rules: int, rounds: int, seconds: float, inbox_p
                   query_rps: float, query_seconds: float, compare_redis: bool) -> dict[str, Any]:
     if not wrk.available():
         return {"status": "skipped", "reason": "wrk is not installed (.ci/setup-bench.sh)"}
-    with BenchStack(_env(True, rules)) as stack:
+    with BenchStack(_env(True, rules, SEPARATE_WRITER)) as stack:
         ingest = _ingest(stack, players, rules, rounds, seconds)
     inbox = inbox_compare(inbox_players, notes_per_player, query_rps, query_seconds, compare_redis)
     return {"status": "measured", "ingest": ingest, "inbox": inbox}
@@ -284,8 +290,73 @@ def markdown_rows(res: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _inbox_rows(stack: BenchStack) -> int | None:
+    import sqlite3
+
+    path = Path(stack.tmp.name) / "data" / "notifications.sqlite3"
+    if not path.exists():
+        return None
+    with sqlite3.connect(path, timeout=30) as c:
+        return int(c.execute("SELECT count(*) FROM inbox").fetchone()[0])
+
+
+def ingest_writers(players: int, rules: int, rounds: int, seconds: float,
+                   writers: tuple[str, ...] = INBOX_WRITERS) -> dict[str, Any]:
+    """Rules cost on ingest with each inbox writer (`notifications.inbox_writer`), one region per
+    writer, all started and seeded first, then run in turns (per round and writer: plain, then
+    ruled), so every writer sees the same machine; the history writer (with the drain) in its own
+    process for all, its CPU reported beside the region's."""
+    from podium.devtools.bench.ingest_wrk import cpu_seconds
+
+    stacks = {w: BenchStack(_env(True, rules, {**SEPARATE_WRITER, "PODIUM_NOTIFICATIONS__INBOX_WRITER": w})).start()
+              for w in writers}
+    try:
+        for stack in stacks.values():
+            for board in BOARDS:
+                _seed_board(stack.url, board, players)
+            _declare_rules(stack.url, "ruled", rules)
+            for board in BOARDS:
+                ingest_wrk.run(stack.url, None, entries=1000, bodies=5, seconds=1, connections=1, board=board,
+                               players=players)
+        bodies = max(20, int(200_000 * seconds / 1000))
+        runs: dict[str, dict[str, list[dict[str, Any]]]] = {w: {b: [] for b in BOARDS} for w in writers}
+        writer_cpu: dict[str, float] = dict.fromkeys(writers, 0.0)
+        for _ in range(rounds):
+            for w, stack in stacks.items():
+                assert stack.process is not None
+                wpid = stack.writer.pid if stack.writer is not None else None
+                w0 = cpu_seconds(wpid) if wpid else 0.0
+                for board in BOARDS:
+                    runs[w][board].append(ingest_wrk.run(stack.url, stack.process.pid, entries=1000, bodies=bodies,
+                                                         seconds=seconds, connections=INGEST_CONNECTIONS, board=board,
+                                                         players=players))
+                writer_cpu[w] += (cpu_seconds(wpid) - w0) if wpid else 0.0
+        out: dict[str, Any] = {"players": players, "rules": rules, "rounds": rounds, "seconds_per_run": seconds}
+        for w, stack in stacks.items():
+            per: dict[str, Any] = {}
+            for board in BOARDS:
+                scores = sum(r["scores_per_s"] * r["seconds"] for r in runs[w][board])
+                cpu = sum(float(r.get("region_cpu_s") or 0) for r in runs[w][board])
+                secs = sum(float(r["seconds"]) for r in runs[w][board])
+                per[board] = {"scores_per_s": round(scores / secs, 1) if secs else 0.0,
+                              "scores_per_region_cpu_s": round(scores / cpu, 1) if cpu else None,
+                              "non_2xx": sum(int(r.get("non_2xx") or 0) for r in runs[w][board])}
+            plain, ruled = per["plain"]["scores_per_region_cpu_s"], per["ruled"]["scores_per_region_cpu_s"]
+            per["cpu_per_score_rules_cost"] = round(1 - ruled / plain, 4) if plain and ruled else None
+            per["writer_process_cpu_s"] = round(writer_cpu[w], 2)
+            per["engine"] = _engine_drained(stack.url, ENGINE_DRAIN_S)
+            time.sleep(2.0)      # the drain's last batches
+            per["inbox_rows"] = _inbox_rows(stack)
+            out[w] = per
+        return out
+    finally:
+        for stack in stacks.values():
+            stack.stop()
+
+
 def main() -> None:
-    """`python -m podium.devtools.bench.notifications_live`: the inbox query comparison alone."""
+    """`python -m podium.devtools.bench.notifications_live`: the inbox query comparison alone, or
+    (`--writers engine,drain`) the rules' cost on ingest with each inbox writer."""
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__)
@@ -295,9 +366,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--rounds", type=int, default=QUERY_ROUNDS)
     parser.add_argument("--redis", action="store_true", help="also the Redis inbox adapter (inbox_warm=false)")
+    parser.add_argument("--writers", default="", help="e.g. engine,drain: the ingest comparison instead")
+    parser.add_argument("--rules", type=int, default=100)
     args = parser.parse_args()
     if not wrk.available():
         raise SystemExit("wrk is not installed (.ci/setup-bench.sh)")
+    if args.writers:
+        writers = tuple(w.strip() for w in args.writers.split(",") if w.strip())
+        print(json.dumps(ingest_writers(args.players, args.rules, args.rounds, args.seconds, writers), indent=1))
+        return
     print(json.dumps(inbox_compare(args.players, args.notes, args.rps, args.seconds, args.redis, args.rounds), indent=1))
 
 
