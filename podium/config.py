@@ -331,10 +331,12 @@ class NotificationSettings(BaseModel):
     inbox_warm: bool = True                  # inboxes in the warm store (history.* picks SQLite or Cassandra); false or history off: Redis
     inbox_sqlite_path: str | None = None     # unset: <data_dir>/notifications.sqlite3
     inbox_write_batch_max: int = 500         # notifications per inbox-store write
-    # Who writes the inboxes: "drain" (a consumer of the outbox: the engine only appends to the outbox,
-    # and the inbox store is written beside it, in `podium history-writer` when
-    # history.writer_placement=separate), or "engine" (the engine writes the inbox, then the outbox).
-    inbox_writer: Literal["drain", "engine"] = "drain"
+    # Who writes the inboxes: "engine" (the engine writes the inbox, then the outbox: a notification is
+    # in the inbox store before anything else sees it) or "drain" (a consumer of the outbox writes the
+    # inbox store, in `podium history-writer` when history.writer_placement=separate; the outbox's
+    # MAXLEN then bounds how far behind the drain may fall before inbox rows are lost). "engine" stays
+    # the default: "drain" measured no lower rules cost (docs/notifications.md).
+    inbox_writer: Literal["drain", "engine"] = "engine"
     inbox_retry_ms_max: int = 2000           # backoff cap while the inbox store fails (evaluation waits; nothing is dropped)
     registrations_sqlite_path: str | None = None   # warm copy of rules and webhooks (with inbox_warm); unset: <data_dir>/notification_registrations.sqlite3
     registrations_check_ms: int = 5000       # how often Redis is checked for a data loss (the warm copy is then written back)

@@ -35,7 +35,9 @@ def writer_env(settings: Settings, base: Mapping[str, str] | None = None) -> dic
     env = dict(os.environ if base is None else base)   # the user's PODIUM_* settings apply to both
     env.update({"REDIS_URL": settings.redis_url or "", "PODIUM_REGION": settings.region,
                 "PODIUM_DATA_DIR": str(settings.data_dir),
-                "PODIUM_REDIS_CLUSTER": "true" if settings.redis_cluster else "false"})
+                "PODIUM_REDIS_CLUSTER": "true" if settings.redis_cluster else "false",
+                # the region and its writer must agree on who writes the inboxes
+                "PODIUM_NOTIFICATIONS__INBOX_WRITER": settings.notifications.inbox_writer})
     return env
 
 

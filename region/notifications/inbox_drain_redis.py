@@ -1,4 +1,4 @@
-"""The inbox writer as a consumer of the outbox (`notifications.inbox_writer=drain`, the default).
+"""The inbox writer as a consumer of the outbox (`notifications.inbox_writer=drain`; the default is `engine`).
 
 The engine publishes a batch to the outbox only (one MULTI that also clears it from the evaluation
 journal's pending hash), and this drain copies the outbox into the player inboxes: consumer group

@@ -1,6 +1,7 @@
 """A region whose inbox store cannot be opened at start starts anyway, degraded: /readyz lists the
 retried opening (backing off, with the error), rules are evaluated meanwhile (their notifications
-wait for the store: in the inbox drain's consumer group), inbox reads answer UNAVAILABLE; once the store opens, the notifications derived
+wait for the store: in the engine, or, with the drain as the inbox writer, in its consumer group),
+inbox reads answer UNAVAILABLE; once the store opens, the notifications derived
 meanwhile are in the inbox. The store here is the SQLite inbox, its directory blocked by a file until
 the test removes it; the Cassandra adapter, unreachable, fails its opening the same way (coded and
 retryable) and leaves nothing half open."""
@@ -38,12 +39,14 @@ def inbox_loop(base: str) -> dict[str, Any]:
     return r.json()["loops"][INBOX_OPEN_LOOP]          # type: ignore[no-any-return]
 
 
-def test_a_region_starts_without_its_inbox_store_and_catches_up(redis_server: RedisServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("writer", ["engine", "drain"])
+def test_a_region_starts_without_its_inbox_store_and_catches_up(redis_server: RedisServer, tmp_path: Path,
+                                                                writer: str) -> None:
     testing.START_TIMEOUT_S = 60.0
     blocker = tmp_path / "inbox-dir"
     blocker.write_text("a file where the inbox's directory should be")
     settings = region_settings(redis_server.url, jwt_secret=JWT_SECRET, notifications={
-        "live_poll_ms": 100, "inbox_sqlite_path": str(blocker / "inbox.sqlite3")})
+        "live_poll_ms": 100, "inbox_sqlite_path": str(blocker / "inbox.sqlite3"), "inbox_writer": writer})
     ann = unique("ann")
     with LiveServer(create_app, settings) as region:
         base = region.url
@@ -59,10 +62,12 @@ def test_a_region_starts_without_its_inbox_store_and_catches_up(redis_server: Re
         assert httpx.post(f"{base}/v1/admin/notification-rules", json=rule, headers=ADMIN).status_code == 201
         wait_rules_live(base, ADMIN, board)
         assert post_scores(base, {"entries": [entry(board, ann, 10)]}).status_code == 200
-        # derived and in the outbox; the inbox drain read it and holds it (pending in its group)
-        # until the store opens
-        with Redis.from_url(redis_server.url) as redis:
-            wait_for(lambda: redis.xpending(OUTBOX_KEY, DRAIN_GROUP)["pending"] >= 1)
+        if writer == "engine":       # derived, held by the engine until the store opens
+            wait_for(lambda: httpx.get(f"{base}/v1/admin/notification-rules", headers=ADMIN, timeout=30)
+                     .json()["engine"]["publish_failures"] >= 1)
+        else:                        # derived and in the outbox; the drain holds it pending in its group
+            with Redis.from_url(redis_server.url) as redis:
+                wait_for(lambda: redis.xpending(OUTBOX_KEY, DRAIN_GROUP)["pending"] >= 1)
 
         blocker.unlink()                                                 # the store can open now
         wait_for(lambda: inbox_loop(base)["state"] == "stopped")         # opened: the loop is done

@@ -52,7 +52,7 @@ def test_the_writer_process_writes_the_inboxes_and_a_kill9_loses_none(tmp_path: 
             redis_server.url,
             data_dir=tmp_path / "region",
             history={"writer_placement": "separate", "snapshot_interval_s": 0},
-            notifications={"live_poll_ms": 100},
+            notifications={"live_poll_ms": 100, "inbox_writer": "drain"},
         )
         inbox = settings.data_dir / "notifications.sqlite3"
         redis = Redis.from_url(redis_server.url)
