@@ -36,6 +36,7 @@ from podium.gql.live_direct import LiveDirect
 from podium.gql.live_subscribe import LiveSubscribe, live_subscribe
 from podium.gql.persisted import default_operations_dir, persisted_queries
 from podium.gql.view import PodiumGraphQL
+from podium.gql.ws_handlers import HandshakeHeaders
 from podium.gql.ws_raw import RawStreamMiddleware
 from podium.http import healthz, podium_error, unexpected_error
 from podium.http_drain import BodyDrainMiddleware, http_refusal
@@ -59,6 +60,9 @@ LIVE_SUBSCRIPTIONS = frozenset({"topChanged", "rankChanged"})
 class RegionGraphQL(LocalGraphiQL, PodiumGraphQL):
     live: LiveSubscribe | None = None   # known live subscriptions' start past Strawberry's set-up
     live_direct: LiveDirect | None = None   # ... and straight to the fan-out as push sinks (graphql-transport-ws)
+
+    def get_websocket_headers(self, request: WebSocket) -> HandshakeHeaders:
+        return HandshakeHeaders(request.scope["headers"])
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> dict[str, Any]:
         service = request.app.state.service
