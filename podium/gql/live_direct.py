@@ -166,6 +166,8 @@ class LiveDirect:
             shape = (op.printed, orjson.dumps(inputs, option=orjson.OPT_SORT_KEYS, default=str).decode())
             first = opened.held.first
             data = await self._first_frame(op, opened, shape, prefix, inputs, context)
+        except Exception:  # noqa: BLE001 - the general path renders it again and reports what fails
+            data = None
         except BaseException:
             opened.held.close()
             raise
