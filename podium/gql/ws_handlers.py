@@ -146,6 +146,16 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[dict[str, Any], None]):
     async def send_message(self, message: Any) -> None:
         await _send(self.websocket, message)
 
+    async def handle_message(self, message: Any) -> None:
+        """Strawberry's dispatch, after refusing (4400) a message it would index without checking:
+        not an object, a `type` that is not a string, a `subscribe` or `complete` whose id is not a
+        string, a `subscribe` whose payload is not an object with a string `query`. (It raised
+        TypeError on those: an ASGI error and a connection dropped without a close code.)"""
+        if not _transport_message_ok(message):
+            await self.handle_invalid_message("Failed to parse message")
+            return
+        await super().handle_message(message)
+
     async def run_operation(self, operation: Operation[Any, Any]) -> None:
         CHANNEL.set(Channel(_sender(self.websocket), _prefix(operation.id), _raw(self.websocket)))
         await super().run_operation(operation)
@@ -216,6 +226,18 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[dict[str, Any], None]):
         if started is not None:
             started.close()
         await super().cleanup_operation(operation_id)
+
+
+def _transport_message_ok(message: Any) -> bool:
+    """The shape Strawberry's graphql-transport-ws handler indexes without checking."""
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return False
+    if message["type"] in ("subscribe", "complete") and not isinstance(message.get("id"), str):
+        return False
+    if message["type"] == "subscribe":
+        payload = message.get("payload")
+        return isinstance(payload, dict) and isinstance(payload.get("query"), str)
+    return True
 
 
 def _prefix(operation_id: str) -> str:

@@ -255,3 +255,34 @@ async def test_hostile_init_payloads_answer_as_the_general_path(
         direct = await _transcript(server.ws_url, init, query, variables)
         assert direct == general
     await _until(lambda: _subscriptions(server) == 0)
+
+
+MALFORMED = [
+    "5",
+    "[]",
+    "null",
+    '{"type": 5}',
+    '{"type": "subscribe", "id": "1", "payload": null}',
+    '{"type": "subscribe", "id": "1", "payload": []}',
+    '{"type": "subscribe", "id": ["x"], "payload": {"query": "{ boards { id } }"}}',
+    '{"type": "subscribe", "id": "1", "payload": {"query": 5}}',
+    '{"type": "complete", "id": ["x"]}',
+    '{"type": "complete", "id": null}',
+    '{"type": "subscribe", "id": 1, "payload": {"query": "{ boards { id } }"}}',
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("message", MALFORMED)
+async def test_malformed_messages_close_the_socket_4400(server: LiveServer, message: str) -> None:
+    """Messages Strawberry's handler indexes without checking (it crashed on them: an ASGI error,
+    the connection dropped without a close code) are refused like any malformed message."""
+    ws = await _connected(server.ws_url)
+    try:
+        await ws.send(message)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                await _recv(ws)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400, message
+    finally:
+        await ws.close()
