@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -23,6 +24,8 @@ from podium.gql.live_direct import LiveDirect, LiveOperation
 from podium.gql.live_fast import CHANNEL, Channel
 from podium.gql.live_subscribe import LiveSchema, LiveSubscribe
 from podium.gql.ws_raw import RawSocket, frame, raw_socket
+
+log = logging.getLogger("podium.gql.ws")
 
 # The acknowledgement every socket gets, as one pre-encoded frame: written raw it skips the ASGI
 # send chain (orjson, Starlette, the middleware's send wrappers, wsproto) once per connection.
@@ -216,9 +219,11 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[dict[str, Any], None]):
         if self.operations.get(operation.id) is operation:
             if error is None:
                 del self.operations[operation.id]
-            else:
+            else:   # logged, and coded as the general path codes an unexpected resolver error
+                log.error("a live subscription frame failed", exc_info=error)
                 task = asyncio.get_running_loop().create_task(operation.send_operation_message(
-                    {"id": operation.id, "type": "error", "payload": [{"message": str(error)}]}))
+                    {"id": operation.id, "type": "error",
+                     "payload": [{"message": "internal error", "extensions": {"code": "INTERNAL"}}]}))
                 task.add_done_callback(self._task_done)
 
     async def cleanup_operation(self, operation_id: str) -> None:

@@ -286,3 +286,62 @@ async def test_malformed_messages_close_the_socket_4400(server: LiveServer, mess
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400, message
     finally:
         await ws.close()
+
+
+@pytest.mark.anyio
+async def test_a_frame_that_fails_to_render_ends_the_operation_with_a_coded_error(server: LiveServer) -> None:
+    """A later frame the fan-out cannot render ends that operation alone: an `error` coded INTERNAL,
+    its subscriber given back, the socket and its other operations untouched."""
+    from podium.gql.live import TopChanged
+    from podium.gql.live_direct import Opened
+
+    board = create_board(server.url)
+    r = post_scores(server.url, {"entries": [entry(board, "ann", 10)]})
+    assert r.status_code == 200, r.text
+    direct = _view(server).live_direct
+    query = "subscription($b:String!){ topChanged(board:$b, n:2){ seq full } }"
+    good_query = "subscription($b:String!){ topChanged(board:$b, n:2){ full seq } }"  # its own operation
+    await _prepared(server, query, {"b": board})
+    await _prepared(server, good_query, {"b": board})
+    await _until(lambda: _subscriptions(server) == 0)
+    opener = direct.openers["topChanged"]
+
+    def first_only(update: Any) -> object:
+        if not update.full:
+            raise RuntimeError("no frame for this update")
+        return TopChanged.from_update(update)
+
+    async def failing_later(context: Any, arguments: dict[str, Any]) -> Opened:
+        opened = await opener(context, arguments)
+        return Opened(opened.held, opened.hub, first_only, opened.cache)
+
+    direct.openers["topChanged"] = failing_later
+    try:
+        ws = await _connected(server.ws_url)
+        try:
+            await _subscribe(ws, "bad", query, {"b": board})
+            assert (await _recv(ws))["payload"]["data"]["topChanged"]["full"] is True
+        finally:
+            direct.openers["topChanged"] = opener
+        try:
+            await _subscribe(ws, "good", good_query, {"b": board})
+            assert (await _recv(ws))["id"] == "good"
+            r = await asyncio.to_thread(post_scores, server.url, {"entries": [entry(board, "bob", 20)]})
+            assert r.status_code == 200, r.text
+            got = {}
+            while len(got) < 2:
+                msg = await _recv(ws)
+                got.setdefault(msg["id"], msg)
+            assert (
+                got["bad"]["type"] == "error" and got["bad"]["payload"][0]["extensions"]["code"] == "INTERNAL"
+            )
+            assert (
+                got["good"]["type"] == "next"
+                and got["good"]["payload"]["data"]["topChanged"]["full"] is False
+            )
+            await _until(lambda: _subscriptions(server) == 1)
+        finally:
+            await ws.close()
+    finally:
+        direct.openers["topChanged"] = opener
+    await _until(lambda: _subscriptions(server) == 0)
