@@ -36,9 +36,10 @@ ACK_FRAME = frame(orjson.dumps(ACK))
 class HandshakeHeaders(Mapping[str, str]):
     """A websocket handshake's headers for Strawberry's origin check, read straight from the ASGI
     scope. Starlette's `Headers.get` of a missing name raises and catches a KeyError; the check
-    asks for two names a non-browser client never sends (`origin`, `sec-fetch-site`), and at a
-    connect storm that was 6% of the server's CPU (py-spy). Names are matched as ASGI gives them
-    (lower-case); the first of repeated headers is the value, as Starlette's."""
+    asks for two names a non-browser client never sends (`origin`, `sec-fetch-site`): 21 µs per
+    handshake on a loaded machine, 3 µs here (about 2% of a connect's server CPU). Names are
+    matched as ASGI gives them (lower-case); the first of repeated headers is the value, as
+    Starlette's."""
 
     __slots__ = ("raw",)
 
