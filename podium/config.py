@@ -89,6 +89,8 @@ class ApiLimits(BaseModel):
     listen_backlog: int = 4096               # pending TCP connections the listening socket queues (a connect storm; capped by somaxconn)
     graphql_compiled_plans: bool = True      # planned read queries skip graphql-core's field machinery (needs the fast path)
     graphql_live_subscribe: bool = True      # topChanged/rankChanged start on graphql-core directly (needs the fast path)
+    graphql_live_direct: bool = True         # ... and, over graphql-transport-ws, straight to the fan-out as push sinks
+    graphql_live_operations_max: int = Field(default=1_000, ge=1)   # operations whose root field and shape the direct start keeps
     graphql_one_pass: bool = True            # GET/POST /graphql: rate limit, cache, ETag and metrics in one ASGI pass (region)
 
 

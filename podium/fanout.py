@@ -102,6 +102,21 @@ class _RankWatch:
     behind: bool = False
 
 
+@dataclass(eq=False, slots=True)
+class Held:
+    """One subscriber counted by a watch (`FanOut.open_top` / `open_rank`): `first` is its first
+    update; `close()` (idempotent) stops counting it and drops the watch with its last subscriber."""
+
+    first: TopUpdate | RankUpdate
+    _release: Callable[[], None]
+    closed: bool = False
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._release()
+
+
 class PayloadCache:
     """Serialized payloads by (update key, shape), least recently used out first; bounded."""
 
@@ -158,21 +173,28 @@ class FanOut:
         if self.subscriptions >= self.limits.subscriptions_per_process_max:
             raise RateLimited("this process serves its maximum number of subscriptions; retry on another", 1.0)
 
-    async def subscribe_top(self, board: str, n: int) -> AsyncGenerator[TopUpdate, None]:
+    async def open_top(self, board: str, n: int) -> Held:
+        """One counted subscriber of (board, n) without a generator (a push subscriber, attached
+        by the caller): its first update, the whole top; `close()` it when the subscriber ends."""
         self._admit(n)
         key = (board, n)
         watch = self.tops.get(key)
         if watch is None:
             watch = self.tops[key] = _TopWatch(board, n)
             await self._load(watch, lambda: self._first_read(board, lambda: self.read_range(board, 0, n)), "state")
-        watch.subscribers += 1
-        self.subscriptions += 1
+        held = Held(TopUpdate(board, n, 0, True, [], [], 0, -1), lambda: self._release(self.tops, key, watch))
+        await self._hold(watch, held)
+        held.first = TopUpdate(board, n, watch.seq, True, list(watch.state), [], watch.as_of_ms, -1)
+        return held
+
+    async def subscribe_top(self, board: str, n: int) -> AsyncGenerator[TopUpdate, None]:
+        held = await self.open_top(board, n)
+        watch = self.tops[(board, n)]
         try:
-            await watch.loaded.wait()
-            if watch.error is not None:
-                raise watch.error
-            seen_seq, seen = watch.seq, watch.state
-            yield TopUpdate(board, n, seen_seq, True, list(seen), [], watch.as_of_ms, -1)
+            first = held.first
+            assert isinstance(first, TopUpdate)
+            seen_seq, seen = first.seq, first.entries
+            yield TopUpdate(board, n, seen_seq, True, list(seen), [], first.as_of_ms, -1)
             while True:
                 async with watch.ready:
                     await watch.ready.wait_for(lambda s=seen_seq: watch.seq != s)  # type: ignore[misc]
@@ -184,12 +206,10 @@ class FanOut:
                 if changes:
                     yield TopUpdate(board, n, seen_seq, False, [], changes, watch.as_of_ms, since)
         finally:
-            watch.subscribers -= 1
-            self.subscriptions -= 1
-            if watch.subscribers == 0 and self.tops.get(key) is watch:
-                self.tops.pop(key, None)
+            held.close()
 
-    async def subscribe_rank(self, board: str, player: str) -> AsyncGenerator[RankUpdate, None]:
+    async def open_rank(self, board: str, player: str) -> Held:
+        """One counted subscriber of (board, player) without a generator, as `open_top`."""
         self._admit()
         key = (board, player)
         watch = self.ranks.get(key)
@@ -201,16 +221,21 @@ class FanOut:
                 return entries[0]  # type: ignore[index, no-any-return]
 
             await self._load(watch, first_entry, "entry")
-        watch.subscribers += 1
-        self.subscriptions += 1
+        held = Held(RankUpdate(board, player, None, None, None, [], 0), lambda: self._release(self.ranks, key, watch))
+        await self._hold(watch, held)
+        e = watch.entry
+        held.first = RankUpdate(board, player, e.rank if e else None, None, e.score if e else None, [], watch.as_of_ms,
+                                watch.seq, True)
+        return held
+
+    async def subscribe_rank(self, board: str, player: str) -> AsyncGenerator[RankUpdate, None]:
+        held = await self.open_rank(board, player)
+        watch = self.ranks[(board, player)]
         try:
-            await watch.loaded.wait()
-            if watch.error is not None:
-                raise watch.error
-            seen = watch.seq
-            e = watch.entry
-            yield RankUpdate(board, player, e.rank if e else None, None, e.score if e else None, [], watch.as_of_ms,
-                             seen, True)
+            first = held.first
+            assert isinstance(first, RankUpdate)
+            seen = first.seq
+            yield first
             while True:
                 async with watch.ready:
                     await watch.ready.wait_for(lambda s=seen: watch.seq != s)  # type: ignore[misc]
@@ -219,10 +244,25 @@ class FanOut:
                 yield RankUpdate(board, player, e.rank if e else None, watch.previous_rank,
                                  e.score if e else None, list(watch.overtaken_by), watch.as_of_ms, seen, False)
         finally:
-            watch.subscribers -= 1
-            self.subscriptions -= 1
-            if watch.subscribers == 0 and self.ranks.get(key) is watch:
-                self.ranks.pop(key, None)
+            held.close()
+
+    async def _hold(self, watch: _TopWatch | _RankWatch, held: Held) -> None:
+        """Counts `held` on `watch` once its first read is done; released again when that fails."""
+        watch.subscribers += 1
+        self.subscriptions += 1
+        try:
+            await watch.loaded.wait()
+            if watch.error is not None:
+                raise watch.error
+        except BaseException:
+            held.close()
+            raise
+
+    def _release(self, watches: dict[Any, Any], key: tuple[str, Any], watch: _TopWatch | _RankWatch) -> None:
+        watch.subscribers -= 1
+        self.subscriptions -= 1
+        if watch.subscribers == 0 and watches.get(key) is watch:
+            watches.pop(key, None)
 
     def attach(self, first: TopUpdate | RankUpdate, sink: PushSink) -> None:
         """From now on the tick writes this subscriber's frames (its generator stays open, unread,

@@ -24,7 +24,15 @@ from typing import Any, Protocol, TypeVar
 import orjson
 from strawberry.types import Info
 
-from graphql import DocumentNode, ExecutionResult, GraphQLResolveInfo, Undefined, execute, print_ast
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    Undefined,
+    execute,
+    print_ast,
+)
 from podium.fanout import FanOut, PayloadCache, RankUpdate, TopUpdate
 from podium.fanout_push import PushSink, Socket
 from podium.gql.ws_raw import frame
@@ -44,7 +52,7 @@ _SHAPES: dict[tuple[str, str, str], tuple[str, str, str]] = {}
 SHAPES_MAX = 10_000
 
 
-def _shape(key: tuple[str, str, str]) -> object:
+def shape_of(key: tuple[str, str, str]) -> object:
     """One object per distinct (operation, variables, prefix): sinks compare shapes by identity."""
     shape = _SHAPES.get(key)
     if shape is None:
@@ -92,14 +100,21 @@ def _inputs(raw: GraphQLResolveInfo[Any]) -> dict[str, Any]:
 
 async def _render(info: Info[Any, Any], doc: DocumentNode, root: object) -> str | None:
     raw = info._raw_info
-    result: Any = execute(raw.schema, doc, root_value=root, context_value=info.context,
-                          variable_values=_inputs(raw),
-                          operation_name=raw.operation.name.value if raw.operation.name else None)
+    return await render_payload(raw.schema, doc, info.context, _inputs(raw),
+                                raw.operation.name.value if raw.operation.name else None, root)
+
+
+async def render_payload(schema: GraphQLSchema, doc: DocumentNode, context: Any, variables: dict[str, Any],
+                         operation_name: str | None, root: object) -> str | None:
+    """The `payload` of one subscription message: `doc`'s selection over the update object `root`,
+    as JSON text; None when it renders with errors (the normal path reports them)."""
+    result: Any = execute(schema, doc, root_value=root, context_value=context, variable_values=variables,
+                          operation_name=operation_name)
     if inspect.isawaitable(result):
         result = await result
     assert isinstance(result, ExecutionResult)
     if result.errors:
-        return None                    # the normal path reports them
+        return None
     return orjson.dumps({"data": result.data}).decode()
 
 
@@ -198,7 +213,7 @@ async def _pushed(info: Info[Any, Any], hub: FanOut, first: TopUpdate | RankUpda
             cache.put(key, text)
         return frame((prefix + text + "}").encode())
 
-    sink = PushSink(socket, _shape(frame_key), render, first.seq)
+    sink = PushSink(socket, shape_of(frame_key), render, first.seq)
     hub.attach(first, sink)
     try:
         await sink.done

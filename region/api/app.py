@@ -14,6 +14,7 @@ from podium.region.api.openapi import openapi
 from podium.region.api.reads import read_routes
 from podium.region.api.response_cache import ResponseCache, ResponseCacheMiddleware
 from podium.region.api.schema import build_schema
+from podium.region.api.subscriptions import LIVE_OPENERS
 from podium.region.contests.routes import contest_routes
 from podium.region.contests.wiring import close_contests, open_contests
 from podium.region.notifications.http import notification_routes
@@ -31,9 +32,11 @@ from starlette.websockets import WebSocket
 from podium.clock import Clock
 from podium.config import Settings
 from podium.errors import PodiumError
+from podium.gql.live_direct import LiveDirect
 from podium.gql.live_subscribe import LiveSubscribe, live_subscribe
 from podium.gql.persisted import default_operations_dir, persisted_queries
 from podium.gql.view import PodiumGraphQL
+from podium.gql.ws_handlers import HandshakeHeaders
 from podium.gql.ws_raw import RawStreamMiddleware
 from podium.http import healthz, podium_error, unexpected_error
 from podium.http_drain import BodyDrainMiddleware, http_refusal
@@ -56,6 +59,10 @@ LIVE_SUBSCRIPTIONS = frozenset({"topChanged", "rankChanged"})
 
 class RegionGraphQL(LocalGraphiQL, PodiumGraphQL):
     live: LiveSubscribe | None = None   # known live subscriptions' start past Strawberry's set-up
+    live_direct: LiveDirect | None = None   # ... and straight to the fan-out as push sinks (graphql-transport-ws)
+
+    def get_websocket_headers(self, request: WebSocket) -> HandshakeHeaders:
+        return HandshakeHeaders(request.scope["headers"])
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> dict[str, Any]:
         service = request.app.state.service
@@ -93,6 +100,10 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
                             fast_path=settings.api.graphql_fast_path,
                             planned_resolvers=PLANNED_RESOLVERS if settings.api.graphql_compiled_plans else frozenset())
     graphql.live = live_subscribe(graphql, LIVE_SUBSCRIPTIONS if settings.api.graphql_live_subscribe else ())
+    if graphql.live is not None and settings.api.graphql_live_direct:
+        graphql.live_direct = LiveDirect(graphql.live.schema._schema,
+                                         {k: v for k, v in LIVE_OPENERS.items() if k in LIVE_SUBSCRIPTIONS},
+                                         settings.api.graphql_live_operations_max)
     response_cache = ResponseCache()   # one store for both chains
     routes = [
         Route("/v1/scores", http.post_scores, methods=["POST"]),

@@ -14,6 +14,7 @@ from podium.gql import typed
 from podium.gql.auth import authorize_player, authorize_read
 from podium.gql.errors import as_graphql_errors
 from podium.gql.live import RankChanged, TopChanged
+from podium.gql.live_direct import Opened
 from podium.gql.live_fast import deliver
 
 
@@ -39,3 +40,34 @@ class Subscription(ContestSubscriptions, NotificationSubscriptions):  # type: ig
             updates = service.fanout.subscribe_rank(board, player)
             async for message in deliver(info, updates, RankChanged.from_update, service.fanout.payloads, service.fanout):
                 yield message  # type: ignore[misc]
+
+
+class _ContextOnly:
+    """What the authorization helpers read of a resolver's `info`: its context."""
+
+    __slots__ = ("context",)
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+
+
+async def open_top_changed(context: Any, arguments: dict[str, Any]) -> Opened:
+    """`topChanged` started as a push sink (podium.gql.live_direct): the resolver's checks, then
+    one subscriber counted by the fan-out."""
+    service = context["service"]
+    b = await service.boards.require(arguments["board"])
+    await authorize_read(_ContextOnly(context), b.public_read)   # type: ignore[arg-type]
+    held = await service.fanout.open_top(arguments["board"], arguments["n"])
+    return Opened(held, service.fanout, TopChanged.from_update, service.fanout.payloads)
+
+
+async def open_rank_changed(context: Any, arguments: dict[str, Any]) -> Opened:
+    """`rankChanged` started as a push sink, as `open_top_changed`."""
+    service = context["service"]
+    await authorize_player(_ContextOnly(context), arguments["player"])   # type: ignore[arg-type]
+    await service.boards.require(arguments["board"])
+    held = await service.fanout.open_rank(arguments["board"], arguments["player"])
+    return Opened(held, service.fanout, RankChanged.from_update, service.fanout.payloads)
+
+
+LIVE_OPENERS = {"topChanged": open_top_changed, "rankChanged": open_rank_changed}

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
 from podium.clock import FakeClock
 from podium.config import ApiLimits
+from podium.errors import RateLimited
 from podium.fanout import FanOut
 from podium.model import RankedEntry
 
@@ -62,3 +64,40 @@ async def test_a_failed_first_read_fails_every_waiting_subscriber_and_the_next_o
     else:
         assert (update.rank, update.score) == (1, 10)              # type: ignore[attr-defined]
     assert hub.tops == {} and hub.ranks == {}
+
+
+@pytest.mark.parametrize("kind", ["top", "rank"])
+async def test_a_held_subscriber_is_counted_until_closed_once_and_its_watch_goes_with_the_last(kind: str) -> None:
+    """`open_top` / `open_rank` (the push subscribers' start, podium.gql.live_direct) count like the
+    generators: the first update, one count per holder, `close()` idempotent, the watch dropped
+    with its last subscriber, and the per-process limit applies."""
+    async def read_range(board: str, start: int, count: int) -> list[RankedEntry]:
+        return [RankedEntry(1, "ann", 10, 0)]
+
+    async def read_players(board: str, players: list[str]) -> list[RankedEntry | None]:
+        return [RankedEntry(1, p, 10, 0) for p in players]
+
+    async def no_versions(boards: list[str]) -> dict[str, str]:
+        return {}
+
+    hub = FanOut(read_range, read_players, no_versions, ApiLimits(subscriptions_per_process_max=3), FakeClock())
+
+    async def hold() -> Any:
+        return await (hub.open_top("arena", 3) if kind == "top" else hub.open_rank("arena", "ann"))
+
+    held = [await hold(), await hold()]
+    watches = hub.tops if kind == "top" else hub.ranks
+    assert hub.subscriptions == 2 and len(watches) == 1
+    first = held[0].first
+    assert first.seq == 0 and (first.entries == [RankedEntry(1, "ann", 10, 0)] if kind == "top" else first.rank == 1)
+    generator = hub.subscribe_top("arena", 3) if kind == "top" else hub.subscribe_rank("arena", "ann")
+    assert (await anext(generator)).seq == 0 and hub.subscriptions == 3
+    with pytest.raises(RateLimited):
+        await hold()
+    assert hub.subscriptions == 3
+    held[0].close()
+    held[0].close()
+    assert hub.subscriptions == 2 and len(watches) == 1
+    await generator.aclose()
+    held[1].close()
+    assert hub.subscriptions == 0 and watches == {}

@@ -113,8 +113,8 @@ def board(live_region: LiveServer) -> str:
 def test_live_path_answers_what_the_general_path_answers(live_region: LiveServer, board: str) -> None:
     view = _view(live_region)
     live = view.live
-    assert live is not None
-    started = live.started
+    assert live is not None and view.live_direct is not None
+    started = live.started, view.live_direct.started
 
     @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.data())
@@ -137,14 +137,24 @@ def test_live_path_answers_what_the_general_path_answers(live_region: LiveServer
         assert fast == general
 
     check()
-    assert live.started > started          # the live path did start subscriptions
+    assert live.started > started[0]                  # the live path did start subscriptions (legacy protocol)
+    for protocol in PROTOCOLS:                        # and a known-good one on each path, whatever was drawn
+        payload = {"query": TOP_Q, "variables": {"b": board, "n": 3}}
+        try:
+            view.live = None
+            general = asyncio.run(_transcript(live_region.ws_url, protocol, {}, payload))
+        finally:
+            view.live = live
+        assert asyncio.run(_transcript(live_region.ws_url, protocol, {}, payload)) == general
+    assert view.live_direct.started > started[1]      # the direct path (graphql-transport-ws) was taken
 
 
 @pytest.mark.anyio
 async def test_live_path_starts_a_known_subscription_and_it_gets_updates(live_region: LiveServer, board: str) -> None:
-    """The second subscriber of a document (the first one prepared it) starts on the live path and
-    receives the following ticks like any other."""
-    live = _view(live_region).live
+    """The second subscriber of a document (the first one prepared it) starts on the direct path
+    (graphql-transport-ws: straight to the fan-out as a push sink) and receives the following ticks
+    like any other."""
+    live = _view(live_region).live_direct
     init: dict[str, Any] = {}
     await asyncio.to_thread(_transcript_sync, live_region.ws_url, init, {"query": TOP_Q, "variables": {"b": board, "n": 3}})
     started = live.started
