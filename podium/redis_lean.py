@@ -36,10 +36,12 @@ CONNECT_TIMEOUT_S = 5.0  # when the client sets no socket_connect_timeout
 
 
 class _Protocol(asyncio.Protocol):
-    def __init__(self, on_lost: Callable[[BaseException | None], None]) -> None:
+    def __init__(self, on_lost: Callable[[_Protocol], None]) -> None:
         self.reader = hiredis.Reader(protocolError=InvalidResponse, replyError=BaseParser.parse_error)
         self.pending: deque[asyncio.Future[Any]] = deque()
         self.transport: asyncio.Transport | None = None
+        self.loop = asyncio.get_running_loop()
+        self.sock: socket.socket | None = None
         self._on_lost = on_lost
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -75,7 +77,7 @@ class _Protocol(asyncio.Protocol):
                 else f"Error while reading from the socket: {exc}"
             )
         )
-        self._on_lost(exc)
+        self._on_lost(self)
 
     def _fail(self, exc: BaseException) -> None:
         while self.pending:
@@ -105,7 +107,7 @@ class LeanRedis:
         self.connect_timeout_s = connect_timeout_s or CONNECT_TIMEOUT_S
         self.pending_max = pending_max
         self._protocol: _Protocol | None = None
-        self._connecting: asyncio.Lock | None = None
+        self._connecting: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     def ready(self) -> bool:
         """Below its bound of commands in flight (a closed connection reconnects on the next call)."""
@@ -114,7 +116,7 @@ class LeanRedis:
     async def call(self, *args: Any) -> Any:
         """One command's reply (raises redis-py's errors; a refused command raises `ResponseError`)."""
         protocol = self._protocol
-        if protocol is None or protocol.transport is None:
+        if protocol is None or protocol.transport is None or protocol.loop is not asyncio.get_running_loop():
             protocol = await self._connect()
         return await self._send(protocol, args)
 
@@ -130,22 +132,34 @@ class LeanRedis:
         return future
 
     async def _connect(self) -> _Protocol:
-        if self._connecting is None:
-            self._connecting = asyncio.Lock()
-        async with self._connecting:
-            if self._protocol is not None and self._protocol.transport is not None:
-                return self._protocol  # another caller connected meanwhile
-            loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
+        if self._connecting is None or self._connecting[0] is not loop:
+            self._connecting = (loop, asyncio.Lock())  # a lock belongs to one event loop
+        async with self._connecting[1]:
+            current = self._protocol
+            if current is not None and current.transport is not None:
+                if current.loop is loop:
+                    return current  # another caller connected meanwhile
+                self.close()  # made in another event loop (a test's, a bench round's): not usable here
+            self._protocol = None
+            sock = None
             try:
                 async with asyncio.timeout(self.connect_timeout_s):
+                    family, kind, proto, _, address = (
+                        await loop.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
+                    )[0]
+                    sock = socket.socket(family, kind, proto)
+                    sock.setblocking(False)
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    await loop.sock_connect(sock, address)
                     transport, protocol = await loop.create_connection(
-                        lambda: _Protocol(self._lost), self.host, self.port
+                        lambda: _Protocol(self._lost), sock=sock
                     )
             except (OSError, TimeoutError) as exc:
+                if sock is not None:
+                    sock.close()
                 raise RedisConnectionError(f"Error connecting to {self.host}:{self.port}: {exc!r}") from exc
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            protocol.sock = sock  # ours, to close should its event loop be gone first
             try:
                 if self.password is not None:
                     auth = (self.username, self.password) if self.username else (self.password,)
@@ -158,14 +172,19 @@ class LeanRedis:
             self._protocol = protocol
             return protocol
 
-    def _lost(self, exc: BaseException | None) -> None:
-        self._protocol = None
+    def _lost(self, protocol: _Protocol) -> None:
+        if self._protocol is protocol:  # not a newer connection made since
+            self._protocol = None
 
     def close(self) -> None:
         """Closes the connection (commands in flight fail with ConnectionError); a later call reconnects."""
         protocol, self._protocol = self._protocol, None
-        if protocol is not None and protocol.transport is not None:
+        if protocol is None or protocol.transport is None:
+            return
+        if not protocol.loop.is_closed():
             protocol.transport.close()
+        elif protocol.sock is not None:  # a closed event loop cannot close its transport any more
+            protocol.sock.close()
 
 
 class LeanPool(aioredis.BlockingConnectionPool):

@@ -200,3 +200,10 @@ async def test_a_guarded_clients_breaker_covers_the_lean_connection(
         with pytest.raises(RedisCircuitOpen):
             await redis.ping()
         await redis.aclose()
+
+
+def test_a_new_event_loop_gets_a_new_connection(redis_server: RedisServer) -> None:
+    lean = _lean(redis_server)
+    first = asyncio.run(lean.call("CLIENT", "ID"))
+    assert asyncio.run(lean.call("CLIENT", "ID")) != first  # the first loop's connection is not reused
+    lean.close()
