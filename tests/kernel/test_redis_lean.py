@@ -204,6 +204,14 @@ async def test_a_guarded_clients_breaker_covers_the_lean_connection(
 
 def test_a_new_event_loop_gets_a_new_connection(redis_server: RedisServer) -> None:
     lean = _lean(redis_server)
-    first = asyncio.run(lean.call("CLIENT", "ID"))
-    assert asyncio.run(lean.call("CLIENT", "ID")) != first  # the first loop's connection is not reused
-    lean.close()
+    first_loop, second_loop = asyncio.new_event_loop(), asyncio.new_event_loop()
+    try:
+        first = first_loop.run_until_complete(lean.call("CLIENT", "ID"))
+        # the first loop's connection is not reused from the second (it is closed instead)
+        assert second_loop.run_until_complete(lean.call("CLIENT", "ID")) != first
+        first_loop.run_until_complete(asyncio.sleep(0.01))  # the first transport's close runs there
+        lean.close()
+        second_loop.run_until_complete(asyncio.sleep(0.01))
+    finally:
+        first_loop.close()
+        second_loop.close()
