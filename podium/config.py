@@ -390,6 +390,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("PODIUM_REDIS_URL", "REDIS_URL"))
     redis_cluster: bool = False
     redis_pool_connections_max: int = 64
+    # commands in flight on a client's lean read connection (podium/redis_lean.py) before reads
+    # take the pool; 0: no lean connection, every read through redis-py
+    redis_lean_pending_max: int = Field(default=1024, ge=0)
     game_server_keys: dict[str, str] = Field(default_factory=dict)   # key id -> HMAC secret
     admin_keys: list[str] = Field(default_factory=list)
     jwt_secret: str | None = None

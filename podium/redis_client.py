@@ -17,6 +17,8 @@ from redis.utils import HIREDIS_AVAILABLE
 from podium.breaker import Breakers
 from podium.errors import Unavailable
 from podium.redis_guard import guarded_client, guarded_cluster
+from podium.redis_lean import PENDING_MAX_DEFAULT as LEAN_PENDING_MAX_DEFAULT
+from podium.redis_lean import LeanPool, attach_lean
 
 AnyRedis: TypeAlias = aioredis.Redis | RedisCluster
 # Reply shapes as our clients see them: redis-py types each command's replies as the union of every
@@ -79,19 +81,23 @@ class CPackingConnection(aioredis.Connection):
 
 
 def connect(url: str, *, cluster: bool = False, connections_max: int = 64,
-            breakers: Breakers | None = None, breaker_name: str = "redis") -> AnyRedis:
+            breakers: Breakers | None = None, breaker_name: str = "redis",
+            lean_pending_max: int = LEAN_PENDING_MAX_DEFAULT) -> AnyRedis:
     """`redis://host:port/db` for one node; `redis+cluster://h1:p1,h2:p2` or cluster=True for a cluster.
     With `breakers`, every command and pipeline of the client (single node or cluster) passes the
-    `breaker_name` breaker (podium/redis_guard.py)."""
+    `breaker_name` breaker (podium/redis_guard.py). A `redis://` node's client also carries a lean
+    connection for hot reads (podium/redis_lean.py), bounded by `lean_pending_max` (0: none)."""
     if url.startswith("redis+cluster://"):
         cluster = True
         url = "redis://" + url.removeprefix("redis+cluster://")
     if not cluster:
         # A blocking pool: past `connections_max`, callers wait (bounded) for a connection instead of
         # failing with "Too many connections" under a burst.
-        extra: dict[str, Any] = {"connection_class": CPackingConnection} if url.startswith("redis://") else {}
-        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=connections_max, timeout=POOL_WAIT_S,
-                                                        **extra)
+        tcp = url.startswith("redis://")
+        extra: dict[str, Any] = {"connection_class": CPackingConnection} if tcp else {}
+        pool_class = LeanPool if tcp else aioredis.BlockingConnectionPool
+        pool = pool_class.from_url(url, max_connections=connections_max, timeout=POOL_WAIT_S, **extra)
+        attach_lean(pool, lean_pending_max)
         if breakers is not None:
             return guarded_client(pool, breakers, breaker_name)
         return aioredis.Redis.from_pool(pool)  # owns the pool: aclose() closes its connections

@@ -78,6 +78,11 @@ async def _guarded(breakers: Breakers, name: str, fn: Any, blocks: bool) -> Any:
         raise RedisCircuitOpen(exc.message, float(exc.extensions["retryAfter"])) from None
 
 
+async def guarded_call(client: GuardedRedis, fn: Any) -> Any:
+    """`fn()` (a Redis call made beside the client, e.g. podium/redis_lean.py) through the client's breaker."""
+    return await _guarded(client.breakers, client.breaker_name, fn, blocks=False)
+
+
 class GuardedPipeline(Pipeline):
     breakers: Breakers
     breaker_name: str

@@ -8,6 +8,7 @@ from typing import Any
 
 from podium.region.rank_store_shared import RedisScriptsBase
 from podium.region.rank_store_shared import text as _text
+from redis.exceptions import NoScriptError
 
 from podium.keys import keys_of
 from podium.model import Board, RankCursor, RankedEntry
@@ -21,14 +22,30 @@ class RedisRankReads(RedisScriptsBase):
     @staticmethod
     def _rows(board: Board, flat: Sequence[Any], first_rank: int) -> list[RankedEntry]:
         rows = []
-        for j, i in enumerate(range(0, len(flat), 2)):
-            ts, player = decode_member(flat[i])
-            rows.append(RankedEntry(first_rank + j, player, from_zscore(float(flat[i + 1]), board.order), ts))
+        order = board.order
+        for j, (member, zscore) in enumerate(zip(flat[0::2], flat[1::2], strict=True)):
+            ts, player = decode_member(member)
+            rows.append(RankedEntry(first_rank + j, player, from_zscore(float(zscore), order), ts))
         return rows
+
+    async def _read(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        """A read script's reply over the client's lean connection (podium/redis_lean.py) when it has
+        one with room; else, or when Redis does not hold the script yet, as `_call` (which loads it)."""
+        lean = self._lean
+        if lean is not None and lean.ready():
+            try:
+                return await lean.call("EVALSHA", script.sha, len(keys), *keys, *args)
+            except NoScriptError:
+                pass
+        return await script(keys=keys, args=args)
 
     async def range(self, board: Board, start: int, count: int) -> list[RankedEntry]:
         if count <= 0 or start < 0:
             return []
+        lean = self._lean
+        if lean is not None and lean.ready():   # the flat reply, decoded as `_rows` does (floats from the same bytes)
+            flat = await lean.call("ZRANGE", keys_of(board).zset, start, start + count - 1, "WITHSCORES")
+            return self._rows(board, flat, start + 1)
         raw = scored_members(await self.redis.zrange(keys_of(board).zset, start, start + count - 1, withscores=True))
         return [
             RankedEntry(start + j + 1, *_player_ts(member, board, score))
@@ -47,7 +64,7 @@ class RedisRankReads(RedisScriptsBase):
         if not players:
             return []
         k = keys_of(board)
-        raw = await self._call(self._read_players, [k.zset, k.index], list(players))
+        raw = await self._read(self._read_players, [k.zset, k.index], list(players))
         out: list[RankedEntry | None] = []
         for j, player in enumerate(players):
             rank, zs, ts = int(raw[3 * j]), _text(raw[3 * j + 1]), int(raw[3 * j + 2])
@@ -56,7 +73,7 @@ class RedisRankReads(RedisScriptsBase):
 
     async def around(self, board: Board, player: str, above: int, below: int) -> list[RankedEntry]:
         k = keys_of(board)
-        raw = await self._call(self._around, [k.zset, k.index], [player, max(0, above), max(0, below)])
+        raw = await self._read(self._around, [k.zset, k.index], [player, max(0, above), max(0, below)])
         if not raw:
             return []
         return self._rows(board, raw[1:], int(raw[0]))

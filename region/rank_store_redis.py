@@ -36,6 +36,7 @@ from podium.ranking import (
     ts_key,
 )
 from podium.redis_client import AnyRedis, scored_members
+from podium.redis_lean import lean_of
 from podium.store_errors import translate_store_errors
 from podium.trace_context import current_traceparent
 
@@ -59,6 +60,7 @@ class RedisRankStore(RedisRankReads, RedisRankModeration):
         # Called with a board id before every write this store makes (in-memory tops drop it).
         self.on_write: Callable[[str], None] | None = None   # see RedisScriptsBase
         self._apply = redis.register_script(lua_with_index("apply"))
+        self._lean = lean_of(redis)
         self._read_players = redis.register_script(lua_with_index("read_players"))
         self._around = redis.register_script(lua_with_index("around"))
         self._after = redis.register_script(_lua("after"))

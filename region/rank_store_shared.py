@@ -9,6 +9,7 @@ from typing import Any
 from podium.config import IngestLimits
 from podium.model import Board
 from podium.redis_client import AnyRedis
+from podium.redis_lean import LeanCaller
 
 
 def text(value: bytes | str) -> str:
@@ -22,6 +23,7 @@ class RedisScriptsBase:
     limits: IngestLimits
     # Called with a board id before every write this store makes (in-memory tops drop it).
     on_write: Callable[[str], None] | None
+    _lean: LeanCaller | None   # the client's lean connection for single-command reads, if it has one
     _after: Any
     _read_players: Any
     _around: Any

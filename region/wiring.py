@@ -64,7 +64,8 @@ def build_region(settings: Settings, clock: Clock | None = None, redis: AnyRedis
         if not settings.redis_url:
             raise Unavailable("no Redis configured: set REDIS_URL (or run `podium up` for an embedded one)")
         redis = connect(settings.redis_url, cluster=settings.redis_cluster,
-                        connections_max=settings.redis_pool_connections_max, breakers=breakers, breaker_name="redis")
+                        connections_max=settings.redis_pool_connections_max, breakers=breakers, breaker_name="redis",
+                        lean_pending_max=settings.redis_lean_pending_max)
     telemetry = _telemetry(settings, breakers)
     supervisor = Supervisor(settings.supervisor)
     telemetry.watch_loops(supervisor.report)

@@ -27,8 +27,6 @@
 local IX_BUCKET_ENTRIES = 32
 local IX_CHUNK = 500   -- fields per HDEL/HSET when a split moves entries (bounded unpack)
 local TS_ALPHABET = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
-local TS_DIGIT = {}
-for i = 1, 64 do TS_DIGIT[string.byte(TS_ALPHABET, i)] = i - 1 end
 local ts_key_cache = {}
 
 local function ts_key(n)
@@ -45,10 +43,21 @@ local function ts_key(n)
   return cached
 end
 
+-- A digit's value from its byte, by arithmetic on the alphabet's runs ('-' 45, '0'-'9' 48-57,
+-- 'A'-'Z' 65-90, '_' 95, 'a'-'z' 97-122): every script runs this file's top level on each call, and
+-- building a 64-entry digit table there cost more than a read script's own commands.
+local function ts_digit(c)
+  if c >= 97 then return c - 59 end
+  if c == 95 then return 37 end
+  if c >= 65 then return c - 54 end
+  if c >= 48 then return c - 47 end
+  return 0
+end
+
 local function ts_num(key)
-  local n = 0
-  for i = 1, 8 do n = n * 64 + TS_DIGIT[string.byte(key, i)] end
-  return n
+  local a, b, c, d, e, f, g, h = string.byte(key, 1, 8)
+  return ((((((ts_digit(a) * 64 + ts_digit(b)) * 64 + ts_digit(c)) * 64 + ts_digit(d)) * 64 + ts_digit(e)) * 64
+          + ts_digit(f)) * 64 + ts_digit(g)) * 64 + ts_digit(h)
 end
 
 local function ts_hex(n)
@@ -169,15 +178,16 @@ local function ix_close(ix)
   end
 end
 
--- The player's current member and zscore, or nil (an index entry whose member is gone, e.g. the
--- sorted set was deleted on its own, counts as no entry: the next write replaces it).
+-- The player's current member, zscore, time key and zscore as Redis wrote it, or nil (an index
+-- entry whose member is gone, e.g. the sorted set was deleted on its own, counts as no entry: the
+-- next write replaces it).
 local function ix_member(ix, z, player)
   local key = ix_get(ix, player)
   if not key then return nil end
   local member = key .. player
   local zs = redis.call("ZSCORE", z, member)
   if not zs then return nil end
-  return member, tonumber(zs), key
+  return member, tonumber(zs), key, zs
 end
 
 -- Number of buckets of an index state (for deleting a replaced generation).

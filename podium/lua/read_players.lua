@@ -5,10 +5,10 @@ local z = KEYS[1]
 local ix = ix_open(KEYS[2])
 local out = {}
 for i = 1, #ARGV do
-  local member, _, key = ix_member(ix, z, ARGV[i])
+  local member, _, key, zs = ix_member(ix, z, ARGV[i])
   if member then
     out[#out + 1] = redis.call("ZRANK", z, member) + 1
-    out[#out + 1] = redis.call("ZSCORE", z, member)
+    out[#out + 1] = zs
     out[#out + 1] = ts_num(key)
   else
     out[#out + 1] = 0; out[#out + 1] = ""; out[#out + 1] = 0

@@ -118,6 +118,8 @@ async def test_lua_time_keys_equal_python_ones(anyio_backend: str, redis_single:
     rng = random.Random(7)
     values = [0, 1, 63, 64, 65, 4095, 4096, 2**47, ACHIEVED_AT_MAX_MS - 1, ACHIEVED_AT_MAX_MS]
     values += [rng.randrange(ACHIEVED_AT_MAX_MS + 1) for _ in range(300)]
+    # every digit of the alphabet at every place (ts_num decodes digits by arithmetic on their bytes)
+    values += [v for v in (d * 64**k for k in range(8) for d in range(64)) if v <= ACHIEVED_AT_MAX_MS]
     raw = await redis_single.eval(_lua("index") + LUA_KEYS, 0, *values)
     for i, t in enumerate(values):
         assert raw[3 * i].decode() == ts_key(t)

@@ -1,6 +1,7 @@
 """Every RankStore read equals an exact oracle over hypothesis-generated histories, on a single
-Redis and on a 3-node Redis Cluster: ties, all operators, both orders, page edges, around-me at
-both ends, cursors, duplicates and overflow."""
+Redis (reads over the client's lean connection, podium/redis_lean.py, and without it) and on a
+3-node Redis Cluster: ties, all operators, both orders, page edges, around-me at both ends,
+cursors, duplicates and overflow."""
 
 from __future__ import annotations
 
@@ -65,17 +66,24 @@ def store_single(portal, redis_server):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
+def store_single_general(portal, redis_server):  # type: ignore[no-untyped-def]
+    redis = portal.call(_connect, redis_server.url, False, 0)
+    yield RedisRankStore(redis)
+    portal.call(redis.aclose)
+
+
+@pytest.fixture(scope="module")
 def store_cluster(portal, redis_cluster_servers):  # type: ignore[no-untyped-def]
     redis = portal.call(_connect, redis_cluster_servers.url, True)
     yield RedisRankStore(redis)
     portal.call(redis.aclose)
 
 
-async def _connect(url: str, cluster: bool):  # type: ignore[no-untyped-def]
-    return connect(url, cluster=cluster)
+async def _connect(url: str, cluster: bool, lean_pending_max: int = 1024):  # type: ignore[no-untyped-def]
+    return connect(url, cluster=cluster, lean_pending_max=lean_pending_max)
 
 
-@pytest.mark.parametrize("topology", ["single", "cluster"])
+@pytest.mark.parametrize("topology", ["single", "single_general", "cluster"])
 @pytest.mark.parametrize("order", list(SortOrder))
 @pytest.mark.parametrize("op", list(Operator))
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -2,7 +2,8 @@
 
     python -m podium.devtools.bench.read_chain --players 100000 --requests 2000
 
-Both apps (`api.graphql_one_pass` off and on) run in this process on one Redis holding the bench's
+Both apps (`api.graphql_one_pass` off and on; `--chains` picks others, e.g. without the lean Redis
+connection) run in this process on one Redis holding the bench's
 board; each request is an ASGI call with the scope Hypercorn would build, so the figure is the
 server's own CPU for a read (middleware, view, plan, Redis client) without sockets or the load
 generator. The two apps are measured in alternating blocks and the figure is this process's CPU
@@ -36,7 +37,9 @@ from podium.devtools.bench.stack import ADMIN_KEY, BOARDS, GAME_KEY_ID, GAME_SEC
 from podium.redis_server import RedisServer
 from podium.region.api.app import create_app
 
-CHAINS = {"general": False, "one_pass": True}
+# chain -> (api.graphql_one_pass, redis_lean_pending_max); "one_pass_no_lean" reads through redis-py
+# alone (no lean connection, podium/redis_lean.py): `--chains one_pass one_pass_no_lean` compares them
+CHAINS = {"general": (False, 1024), "one_pass": (True, 1024), "one_pass_no_lean": (True, 0)}
 Request = tuple[str, bytes, bytes, str]   # method, query string, body, path
 
 
@@ -111,8 +114,8 @@ async def running(settings: Settings) -> AsyncIterator[Starlette]:
         yield app
 
 
-def settings_for(redis_url: str, data_dir: Path, one_pass: bool) -> Settings:
-    return Settings(redis_url=redis_url, region="bench", data_dir=data_dir,
+def settings_for(redis_url: str, data_dir: Path, one_pass: bool, lean_pending_max: int = 1024) -> Settings:
+    return Settings(redis_url=redis_url, region="bench", data_dir=data_dir, redis_lean_pending_max=lean_pending_max,
                     game_server_keys={GAME_KEY_ID: GAME_SECRET}, admin_keys=[ADMIN_KEY],
                     boards=[{"id": b} for b in BOARDS],  # type: ignore[misc]
                     api={"rate_limit_per_s": 1e9, "rate_limit_burst": 10**9,  # type: ignore[arg-type]
@@ -124,7 +127,7 @@ async def measure(redis_url: str, data_dir: Path, chains: list[str], read_names:
     makers = reads(players)
     cpu_us: dict[str, dict[str, list[float]]] = {r: {c: [] for c in chains} for r in read_names}
     async with AsyncExitStack() as stack:
-        apps = {c: await stack.enter_async_context(running(settings_for(redis_url, data_dir / c, CHAINS[c])))
+        apps = {c: await stack.enter_async_context(running(settings_for(redis_url, data_dir / c, *CHAINS[c])))
                 for c in chains}
         for name in read_names:
             for app in apps.values():   # warm: prepares the document, fills the tops
@@ -144,7 +147,7 @@ async def measure(redis_url: str, data_dir: Path, chains: list[str], read_names:
     out: dict[str, Any] = {}
     for name, by_chain in cpu_us.items():
         out[name] = {c: round(statistics.median(v), 1) for c, v in by_chain.items()}
-        if len(chains) == 2:
+        if set(chains) == {"general", "one_pass"}:
             out[name]["general_over_one_pass"] = round(out[name]["general"] / out[name]["one_pass"], 3)
     return out
 
@@ -157,8 +160,9 @@ def main() -> None:
     parser.add_argument("--reads", nargs="*", default=["top100", "top100_same", "rank", "around", "top100_get"],
                         choices=list(reads(1)))
     parser.add_argument("--only", choices=list(CHAINS), default=None)
+    parser.add_argument("--chains", nargs="*", choices=list(CHAINS), default=["general", "one_pass"])
     args = parser.parse_args()
-    chains = [args.only] if args.only else list(CHAINS)
+    chains = [args.only] if args.only else args.chains
     with tempfile.TemporaryDirectory(prefix="podium-read-chain-") as tmp:
         redis = RedisServer(Path(tmp) / "redis", appendonly=False)
         redis.start()
