@@ -136,6 +136,8 @@ class RedisTrendingStore:
         p = _prefix(spec.id)
         if len(cols.ids) > self.limits.lua_events_max:
             return await self._mark_then_write(spec, p, cols, now)
+        if await self._commit_unchecked(spec, p, cols, now):
+            return [True] * len(cols)
         for _attempt in range(COMMIT_ATTEMPTS_MAX):
             fresh = await self._dedup(p, cols.ids, now, commit=False)
             kept, cells = await self._cells(spec, p, cols, fresh)
@@ -153,6 +155,21 @@ class RedisTrendingStore:
                 return fresh
             # an id of this batch was counted by a concurrent batch in between: dedup again
         raise TrendingStoreError()
+
+    async def _commit_unchecked(self, spec: StreamSpec, p: str, cols: EventColumns, now: int) -> bool:
+        """The usual batch in one call: planned as if every id were fresh and every dimension value
+        admitted, which the commit call checks before writing anything (False: it was not so, or
+        the batch is too large for one call; nothing was written). Only batches planned on the
+        event loop (`inline_events_max`) whose ids are distinct are tried: a larger one would plan
+        in a thread twice when the guess fails."""
+        if len(cols) > self.limits.inline_events_max or len(set(cols.ids)) != len(cols.ids):
+            return False
+        by_level = plan.levels(spec, cols)
+        offers = plan.dim_offers(spec, cols, by_level)
+        cells = _cells_with_sketches(spec, cols, by_level, [])
+        if len(_chunks(cells, self.limits.lua_increments_max)) > 1:
+            return False
+        return await self._commit_cells(spec, p, cells, cols.ids, now, offers=offers)
 
     async def _mark_then_write(self, spec: StreamSpec, p: str, cols: EventColumns, now: int) -> list[bool]:
         fresh = await self._dedup(p, cols.ids, now)
@@ -205,14 +222,20 @@ class RedisTrendingStore:
             if due(f"{p}k:{_cell_base(cell)}:{cell.series}", int(length), self.limits.sketch_deltas_max)])
 
     async def _commit_cells(self, spec: StreamSpec, p: str, cells: list[tuple[plan.Cell, bytes]],
-                            ids: list[str], now_ms: int) -> bool:
-        """One call: the counts and the batch's fresh ids together; False when an id was counted
-        meanwhile (nothing written)."""
+                            ids: list[str], now_ms: int, offers: Sequence[plan.DimOffer] = ()) -> bool:
+        """One call: the counts and the batch's fresh ids together, with `offers` (dimension values
+        not yet admitted) admitted first; False when an id was counted meanwhile or an offer would
+        be refused by its cap (nothing written)."""
         id_sets, ttl = self._id_sets(p, now_ms)
         packed, blobs = self._packed(spec, p, cells)
+        triples: list[Any] = []
+        for res, start, name, value in offers:
+            triples += [f"{p}v:{RES_CODE[res]}:{start}:{name}", value,
+                        start + spec.kept(res) * res.size_ms + EXPIRY_SLACK_MS]
         lengths = await _guard(self._commit_increment(
             keys=self._increment_keys(p) + id_sets,
-            args=[spec.items_per_bucket_max, _MSGPACK.encode(packed), *blobs, len(id_sets), _MSGPACK.encode(ids), ttl]))
+            args=[spec.items_per_bucket_max, _MSGPACK.encode(packed), *blobs, spec.dim_values_per_bucket_max,
+                  _MSGPACK.encode(triples), len(id_sets), _MSGPACK.encode(ids), ttl]))
         if lengths and int(lengths[0]) < 0:
             return False
         self._compact_long(spec, p, cells, lengths)
