@@ -27,7 +27,7 @@ from typing import Any
 
 import msgspec
 import orjson
-from podium.region.trending import ingest_lua, threshold_merge, threshold_merge_redis
+from podium.region.trending import exact_cover, ingest_lua, threshold_merge, threshold_merge_redis
 from podium.region.trending import ingest_plan as plan
 from podium.region.trending.events import TrendEvent
 from podium.region.trending.ingest_plan import EventColumns
@@ -88,6 +88,14 @@ def _chunks(cells: list[tuple[plan.Cell, bytes]], items_max: int) -> list[list[t
     return out
 
 
+def _ranked(flat: list[bytes]) -> list[tuple[str, int]]:
+    """A top script's flat reply in rank order: ZREVRANGE lists equal counts in reverse byte order
+    and the rule is item ascending (UTF-8 byte order is code point order, so sorting the bytes
+    sorts the strings)."""
+    rows = sorted(((flat[i], int(float(flat[i + 1]))) for i in range(0, len(flat), 2)), key=lambda r: (-r[1], r[0]))
+    return [(m.decode(), c) for m, c in rows]
+
+
 class TrendingStoreError(Unavailable):
     def __init__(self) -> None:
         super().__init__("the trending store (Redis) is unreachable; retry shortly", retryAfter=1)
@@ -115,7 +123,8 @@ class RedisTrendingStore:
         self.ship_marks = False     # mark written cells in pt:{s}:dirty (a global tier takes them)
         self._sums = redis.register_script(threshold_merge_redis.SUMS)
         self._union_top = redis.register_script(threshold_merge_redis.UNION_TOP)
-        self.exact_reads = {"threshold": 0, "union": 0}    # how exact reads were answered
+        self._top = redis.register_script(threshold_merge_redis.TOP)
+        self.exact_reads = {"one": 0, "threshold": 0, "union": 0}    # how exact reads were answered
         self.sketch_reader = SketchReader(redis, limits.sketch_cache_bytes_max, _guard)
 
     async def apply(self, spec: StreamSpec, events: Sequence[TrendEvent]) -> list[bool]:
@@ -279,14 +288,21 @@ class RedisTrendingStore:
 
     async def read_exact(self, spec: StreamSpec, buckets: Sequence[Bucket], series: str,
                          k: int) -> tuple[list[tuple[str, int]], int, int]:
-        """The top-K (count desc, item asc) of the buckets' merged counts, other and total: by the
+        """The top-K (count desc, item asc) of the buckets' merged counts, other and total. The
+        buckets merged are the cover's with proven runs replaced by a coarser bucket and empty ones
+        left out (exact_cover.py); one bucket's top is read from it, several are merged by the
         threshold merge (threshold_merge.py, bounded by `exact_page_items` x `exact_pages_max`),
-        or, when its budget runs out, by merging the buckets whole (`ZUNIONSTORE`, logged)."""
+        or, when its budget runs out, whole (`ZUNIONSTORE`, logged)."""
         p = _prefix(spec.id)
-        zkeys = self.count_keys(spec, buckets, series)
-        other, total = await self._meta(p, buckets, series)
+        counts = await self._bucket_counts(spec, p, [*buckets, *exact_cover.parents(buckets, spec.resolutions)],
+                                           series)
+        other, total = sum(counts[b].other for b in buckets), sum(counts[b].total for b in buckets)
+        zkeys = self.count_keys(spec, exact_cover.merge_plan(buckets, spec.resolutions, counts), series)
         if not zkeys:
             return [], other, total
+        if len(zkeys) == 1:
+            self.exact_reads["one"] += 1
+            return _ranked(await _guard(self._top(keys=zkeys, args=[0, k]))), other, total
         # the merged range is reused only while the stream has had no new batch (its version)
         version = await _guard(self.redis.get(p + "ver")) or b"0"
         union = p + "u:" + hashlib.sha1(version + b"|" + "|".join(zkeys).encode()).hexdigest()
@@ -301,10 +317,25 @@ class RedisTrendingStore:
             log.warning("trending %s: exact read of %d buckets past the threshold budget (%d pages, "
                         "%d candidates); merging them whole", spec.id, len(zkeys), stats.pages, stats.candidates)
         flat = await _guard(self._union_top(keys=[union, *zkeys], args=[max(1, self.limits.union_ttl_ms), k]))
-        # ZREVRANGE lists equal counts in reverse byte order; the rule is item ascending (UTF-8
-        # byte order is code point order, so sorting the bytes sorts the strings)
-        rows = sorted(((flat[i], int(float(flat[i + 1]))) for i in range(0, len(flat), 2)), key=lambda r: (-r[1], r[0]))
-        return [(m.decode(), c) for m, c in rows], other, total
+        return _ranked(flat), other, total
+
+    async def _bucket_counts(self, spec: StreamSpec, p: str, buckets: Sequence[Bucket],
+                             series: str) -> dict[Bucket, exact_cover.BucketCounts]:
+        """Each bucket's totals of the stream and of the series, "other", and whether a value set of
+        the series' dimensions is full (one pipeline)."""
+        names = [pair.split("=", 1)[0] for pair in series.split("&")] if series else []
+        pipe = self.redis.pipeline(transaction=False)
+        for b in buckets:
+            pipe.hmget(f"{p}m:{_base(b)}", ["t:", f"t:{series}", f"o:{series}"])
+            for name in names:
+                pipe.scard(f"{p}v:{_base(b)}:{name}")
+        replies = iter(await _guard(pipe.execute()))
+        out: dict[Bucket, exact_cover.BucketCounts] = {}
+        for b in buckets:
+            stream_total, t, o = next(replies)
+            full = [int(next(replies)) >= spec.dim_values_per_bucket_max for _ in names]
+            out[b] = exact_cover.BucketCounts(int(stream_total or 0), int(t or 0), int(o or 0), any(full))
+        return out
 
     @staticmethod
     def count_keys(spec: StreamSpec, buckets: Sequence[Bucket], series: str) -> list[str]:
@@ -317,18 +348,6 @@ class RedisTrendingStore:
         merged, total = await self.sketch_reader.read(_prefix(spec.id), [_base(b) for b in buckets],
                                                       [b.resolution for b in buckets], series, spec.sketch_lg_size)
         return merged, total
-
-    async def _meta(self, p: str, buckets: Sequence[Bucket], series: str) -> tuple[int, int]:
-        if not buckets:
-            return 0, 0
-        pipe = self.redis.pipeline(transaction=False)
-        for b in buckets:
-            pipe.hmget(f"{p}m:{_base(b)}", [f"o:{series}", f"t:{series}"])
-        other = total = 0
-        for o, t in await _guard(pipe.execute()):
-            other += int(o or 0)
-            total += int(t or 0)
-        return other, total
 
     async def versions(self, streams: Sequence[str]) -> dict[str, int]:
         """Each stream's batch counter (a pipeline of GETs: the keys live in different slots)."""
