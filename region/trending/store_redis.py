@@ -216,11 +216,18 @@ class RedisTrendingStore:
     def _packed(spec: StreamSpec, p: str, cells: list[tuple[plan.Cell, bytes]]) -> tuple[list[Any], list[bytes]]:
         """The cells as INCREMENT takes them: one MessagePack-able row per cell, and its sketch delta."""
         packed, blobs = [], []
+        # a batch's cells share few (resolution, bucket) pairs: their key parts and expiry once each
+        retention_ms = {res: spec.kept(res) * res.size_ms + EXPIRY_SLACK_MS for res in spec.resolutions}
+        bases: dict[tuple[Resolution, int], tuple[str, str, str, int]] = {}
         for cell, blob in cells:
-            base = f"{RES_CODE[cell.resolution]}:{cell.start_ms}"
-            exp = cell.start_ms + spec.kept(cell.resolution) * cell.resolution.size_ms + EXPIRY_SLACK_MS
-            packed.append((f"{p}c:{base}:{cell.series}", f"{p}m:{base}", cell.series, exp,
-                           f"{p}k:{base}:{cell.series}", cell.total, list(cell.counts), list(cell.counts.values())))
+            at = bases.get((cell.resolution, cell.start_ms))
+            if at is None:
+                base = f"{RES_CODE[cell.resolution]}:{cell.start_ms}"
+                at = bases[(cell.resolution, cell.start_ms)] = (
+                    f"{p}c:{base}:", f"{p}m:{base}", f"{p}k:{base}:", cell.start_ms + retention_ms[cell.resolution])
+            counts_key, meta_key, sketch_key, exp = at
+            packed.append((counts_key + cell.series, meta_key, cell.series, exp, sketch_key + cell.series, cell.total,
+                           list(cell.counts), list(cell.counts.values())))
             blobs.append(blob)
         return packed, blobs
 
