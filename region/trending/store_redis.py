@@ -12,7 +12,8 @@ Per stream (hash tag `{stream}`, so a stream's keys share a cluster slot), bucke
   pt:{s}:dirty, pt:{s}:inflight   cells written since the global tier last took them (ship_redis.py)
   pt:{s}:shipping                 set once the stream's earlier cells were marked for the global tier
 A batch is aggregated in Python (`ingest_plan`) and written by at most three Lua calls (dedup check,
-dimension caps, counts with the batch's ids: `ingest_lua`); the table in `table.py` is their reference; long sketch
+dimension caps, counts with the batch's ids: `ingest_lua`), the usual one by the last alone (it
+checks the ids and admits the values itself); the table in `table.py` is their reference; long sketch
 lists are compacted in the background (`sketch_compaction_redis`);
 every bucket key expires when its resolution's retention has passed. Streams are declared in the
 hash pt:streams."""
