@@ -116,11 +116,17 @@ return lengths
 # The counts of a batch that fits one call, and its event ids with them (exactly once: a batch whose
 # counts did not land left no id behind, so its retry counts it). KEYS[1] is the version counter,
 # KEYS[2] (when shipping) the dirty set, then the id sets as for DEDUP (the current one first);
-# ARGV as INCREMENT, then the number of id sets, the fresh ids (one MessagePack array, distinct)
-# and the current id set's TTL. If an id was counted meanwhile (a concurrent batch), nothing is
-# written and the reply is {-1}: the caller dedups again and rebuilds its cells.
+# ARGV as INCREMENT, then the dimension-value cap, the dimension values still to admit (one
+# MessagePack array of (value set key, value, expiry ms) triples in first-use order, as
+# ADMIT_VALUES takes them; empty when the admission call ran), the number of id sets, the fresh ids
+# (one MessagePack array, distinct) and the current id set's TTL. Nothing is written and the reply
+# is {-1} if an id was counted meanwhile (a concurrent batch, or the batch was sent unchecked and
+# repeats an id), {-2} if a value would be refused by its cap: the caller then dedups, admits and
+# rebuilds its cells. So a batch of fresh ids and known (or admissible) values is one call: the
+# ack path's usual case sends no dedup or admission call ahead of it.
 COMMIT_INCREMENT = """
 local ids, ttl, nsets = cmsgpack.unpack(ARGV[#ARGV - 1]), ARGV[#ARGV], tonumber(ARGV[#ARGV - 2])
+local offers, vcap = cmsgpack.unpack(ARGV[#ARGV - 3]), tonumber(ARGV[#ARGV - 4])
 local first = #KEYS - nsets + 1
 local dirty = nil
 if first > 2 then dirty = KEYS[2] end
@@ -131,6 +137,20 @@ for k = first, #KEYS do
       for j = 1, #r do if r[j] == 1 then return {-1} end end
     end
   end
+end
+local vcard, admit = {}, {}
+for j = 1, #offers, 3 do
+  local key = offers[j]
+  if redis.call('SISMEMBER', key, offers[j + 1]) == 0 then
+    local n = vcard[key] or redis.call('SCARD', key)
+    if n >= vcap then return {-2} end
+    vcard[key] = n + 1
+    admit[#admit + 1] = j
+  end
+end
+for _, j in ipairs(admit) do
+  redis.call('SADD', offers[j], offers[j + 1])
+  redis.call('PEXPIREAT', offers[j], offers[j + 2])
 end
 """ + _INCREMENT_BODY + """for lo = 1, #ids, 4000 do
   redis.call('SADD', KEYS[first], unpack(ids, lo, math.min(lo + 3999, #ids)))

@@ -118,18 +118,17 @@ def cells(spec: StreamSpec, cols: EventColumns, by_level: Mapping[Resolution, Le
     out: list[Cell] = []
     for res in spec.resolutions:
         series_cache: dict[tuple[int, int], list[str]] = {}
-        by_cell: dict[tuple[int, str], Cell] = {}
+        by_cell: dict[tuple[int, str], dict[str, int]] = {}     # first-occurrence order, as the cells go out
         for (start, item, d), w in by_level[res].items():
             names = series_cache.get((start, d))
             if names is None:
                 dims = [(n, OTHER_VALUE if (res, start, n, v) in capped else v) for n, v in cols.dim_tuples[d]]
                 names = series_cache[(start, d)] = series_of(dims)
             for series in names:
-                cell = by_cell.get((start, series))
-                if cell is None:
-                    cell = by_cell[(start, series)] = Cell(res, start, series)
-                    out.append(cell)
-                counts = cell.counts
+                counts = by_cell.get((start, series))
+                if counts is None:
+                    counts = by_cell[(start, series)] = {}
                 counts[item] = counts.get(item, 0) + w
-                cell.total += w
+        # totals summed once per cell, not updated per increment (the loop above is the ack's hot spot)
+        out += [Cell(res, start, series, counts, sum(counts.values())) for (start, series), counts in by_cell.items()]
     return out

@@ -12,7 +12,8 @@ Per stream (hash tag `{stream}`, so a stream's keys share a cluster slot), bucke
   pt:{s}:dirty, pt:{s}:inflight   cells written since the global tier last took them (ship_redis.py)
   pt:{s}:shipping                 set once the stream's earlier cells were marked for the global tier
 A batch is aggregated in Python (`ingest_plan`) and written by at most three Lua calls (dedup check,
-dimension caps, counts with the batch's ids: `ingest_lua`); the table in `table.py` is their reference; long sketch
+dimension caps, counts with the batch's ids: `ingest_lua`), the usual one by the last alone (it
+checks the ids and admits the values itself); the table in `table.py` is their reference; long sketch
 lists are compacted in the background (`sketch_compaction_redis`);
 every bucket key expires when its resolution's retention has passed. Streams are declared in the
 hash pt:streams."""
@@ -27,7 +28,7 @@ from typing import Any
 
 import msgspec
 import orjson
-from podium.region.trending import ingest_lua, threshold_merge, threshold_merge_redis
+from podium.region.trending import exact_cover, ingest_lua, threshold_merge, threshold_merge_redis
 from podium.region.trending import ingest_plan as plan
 from podium.region.trending.events import TrendEvent
 from podium.region.trending.ingest_plan import EventColumns
@@ -88,6 +89,14 @@ def _chunks(cells: list[tuple[plan.Cell, bytes]], items_max: int) -> list[list[t
     return out
 
 
+def _ranked(flat: list[bytes]) -> list[tuple[str, int]]:
+    """A top script's flat reply in rank order: ZREVRANGE lists equal counts in reverse byte order
+    and the rule is item ascending (UTF-8 byte order is code point order, so sorting the bytes
+    sorts the strings)."""
+    rows = sorted(((flat[i], int(float(flat[i + 1]))) for i in range(0, len(flat), 2)), key=lambda r: (-r[1], r[0]))
+    return [(m.decode(), c) for m, c in rows]
+
+
 class TrendingStoreError(Unavailable):
     def __init__(self) -> None:
         super().__init__("the trending store (Redis) is unreachable; retry shortly", retryAfter=1)
@@ -115,7 +124,8 @@ class RedisTrendingStore:
         self.ship_marks = False     # mark written cells in pt:{s}:dirty (a global tier takes them)
         self._sums = redis.register_script(threshold_merge_redis.SUMS)
         self._union_top = redis.register_script(threshold_merge_redis.UNION_TOP)
-        self.exact_reads = {"threshold": 0, "union": 0}    # how exact reads were answered
+        self._top = redis.register_script(threshold_merge_redis.TOP)
+        self.exact_reads = {"one": 0, "threshold": 0, "union": 0}    # how exact reads were answered
         self.sketch_reader = SketchReader(redis, limits.sketch_cache_bytes_max, _guard)
 
     async def apply(self, spec: StreamSpec, events: Sequence[TrendEvent]) -> list[bool]:
@@ -136,6 +146,8 @@ class RedisTrendingStore:
         p = _prefix(spec.id)
         if len(cols.ids) > self.limits.lua_events_max:
             return await self._mark_then_write(spec, p, cols, now)
+        if await self._commit_unchecked(spec, p, cols, now):
+            return [True] * len(cols)
         for _attempt in range(COMMIT_ATTEMPTS_MAX):
             fresh = await self._dedup(p, cols.ids, now, commit=False)
             kept, cells = await self._cells(spec, p, cols, fresh)
@@ -153,6 +165,21 @@ class RedisTrendingStore:
                 return fresh
             # an id of this batch was counted by a concurrent batch in between: dedup again
         raise TrendingStoreError()
+
+    async def _commit_unchecked(self, spec: StreamSpec, p: str, cols: EventColumns, now: int) -> bool:
+        """The usual batch in one call: planned as if every id were fresh and every dimension value
+        admitted, which the commit call checks before writing anything (False: it was not so, or
+        the batch is too large for one call; nothing was written). Only batches planned on the
+        event loop (`inline_events_max`) whose ids are distinct are tried: a larger one would plan
+        in a thread twice when the guess fails."""
+        if len(cols) > self.limits.inline_events_max or len(set(cols.ids)) != len(cols.ids):
+            return False
+        by_level = plan.levels(spec, cols)
+        offers = plan.dim_offers(spec, cols, by_level)
+        cells = _cells_with_sketches(spec, cols, by_level, [])
+        if len(_chunks(cells, self.limits.lua_increments_max)) > 1:
+            return False
+        return await self._commit_cells(spec, p, cells, cols.ids, now, offers=offers)
 
     async def _mark_then_write(self, spec: StreamSpec, p: str, cols: EventColumns, now: int) -> list[bool]:
         fresh = await self._dedup(p, cols.ids, now)
@@ -190,11 +217,18 @@ class RedisTrendingStore:
     def _packed(spec: StreamSpec, p: str, cells: list[tuple[plan.Cell, bytes]]) -> tuple[list[Any], list[bytes]]:
         """The cells as INCREMENT takes them: one MessagePack-able row per cell, and its sketch delta."""
         packed, blobs = [], []
+        # a batch's cells share few (resolution, bucket) pairs: their key parts and expiry once each
+        retention_ms = {res: spec.kept(res) * res.size_ms + EXPIRY_SLACK_MS for res in spec.resolutions}
+        bases: dict[tuple[Resolution, int], tuple[str, str, str, int]] = {}
         for cell, blob in cells:
-            base = f"{RES_CODE[cell.resolution]}:{cell.start_ms}"
-            exp = cell.start_ms + spec.kept(cell.resolution) * cell.resolution.size_ms + EXPIRY_SLACK_MS
-            packed.append((f"{p}c:{base}:{cell.series}", f"{p}m:{base}", cell.series, exp,
-                           f"{p}k:{base}:{cell.series}", cell.total, list(cell.counts), list(cell.counts.values())))
+            at = bases.get((cell.resolution, cell.start_ms))
+            if at is None:
+                base = f"{RES_CODE[cell.resolution]}:{cell.start_ms}"
+                at = bases[(cell.resolution, cell.start_ms)] = (
+                    f"{p}c:{base}:", f"{p}m:{base}", f"{p}k:{base}:", cell.start_ms + retention_ms[cell.resolution])
+            counts_key, meta_key, sketch_key, exp = at
+            packed.append((counts_key + cell.series, meta_key, cell.series, exp, sketch_key + cell.series, cell.total,
+                           list(cell.counts), list(cell.counts.values())))
             blobs.append(blob)
         return packed, blobs
 
@@ -205,14 +239,20 @@ class RedisTrendingStore:
             if due(f"{p}k:{_cell_base(cell)}:{cell.series}", int(length), self.limits.sketch_deltas_max)])
 
     async def _commit_cells(self, spec: StreamSpec, p: str, cells: list[tuple[plan.Cell, bytes]],
-                            ids: list[str], now_ms: int) -> bool:
-        """One call: the counts and the batch's fresh ids together; False when an id was counted
-        meanwhile (nothing written)."""
+                            ids: list[str], now_ms: int, offers: Sequence[plan.DimOffer] = ()) -> bool:
+        """One call: the counts and the batch's fresh ids together, with `offers` (dimension values
+        not yet admitted) admitted first; False when an id was counted meanwhile or an offer would
+        be refused by its cap (nothing written)."""
         id_sets, ttl = self._id_sets(p, now_ms)
         packed, blobs = self._packed(spec, p, cells)
+        triples: list[Any] = []
+        for res, start, name, value in offers:
+            triples += [f"{p}v:{RES_CODE[res]}:{start}:{name}", value,
+                        start + spec.kept(res) * res.size_ms + EXPIRY_SLACK_MS]
         lengths = await _guard(self._commit_increment(
             keys=self._increment_keys(p) + id_sets,
-            args=[spec.items_per_bucket_max, _MSGPACK.encode(packed), *blobs, len(id_sets), _MSGPACK.encode(ids), ttl]))
+            args=[spec.items_per_bucket_max, _MSGPACK.encode(packed), *blobs, spec.dim_values_per_bucket_max,
+                  _MSGPACK.encode(triples), len(id_sets), _MSGPACK.encode(ids), ttl]))
         if lengths and int(lengths[0]) < 0:
             return False
         self._compact_long(spec, p, cells, lengths)
@@ -256,14 +296,21 @@ class RedisTrendingStore:
 
     async def read_exact(self, spec: StreamSpec, buckets: Sequence[Bucket], series: str,
                          k: int) -> tuple[list[tuple[str, int]], int, int]:
-        """The top-K (count desc, item asc) of the buckets' merged counts, other and total: by the
+        """The top-K (count desc, item asc) of the buckets' merged counts, other and total. The
+        buckets merged are the cover's with proven runs replaced by a coarser bucket and empty ones
+        left out (exact_cover.py); one bucket's top is read from it, several are merged by the
         threshold merge (threshold_merge.py, bounded by `exact_page_items` x `exact_pages_max`),
-        or, when its budget runs out, by merging the buckets whole (`ZUNIONSTORE`, logged)."""
+        or, when its budget runs out, whole (`ZUNIONSTORE`, logged)."""
         p = _prefix(spec.id)
-        zkeys = self.count_keys(spec, buckets, series)
-        other, total = await self._meta(p, buckets, series)
+        counts = await self._bucket_counts(spec, p, [*buckets, *exact_cover.parents(buckets, spec.resolutions)],
+                                           series)
+        other, total = sum(counts[b].other for b in buckets), sum(counts[b].total for b in buckets)
+        zkeys = self.count_keys(spec, exact_cover.merge_plan(buckets, spec.resolutions, counts), series)
         if not zkeys:
             return [], other, total
+        if len(zkeys) == 1:
+            self.exact_reads["one"] += 1
+            return _ranked(await _guard(self._top(keys=zkeys, args=[0, k]))), other, total
         # the merged range is reused only while the stream has had no new batch (its version)
         version = await _guard(self.redis.get(p + "ver")) or b"0"
         union = p + "u:" + hashlib.sha1(version + b"|" + "|".join(zkeys).encode()).hexdigest()
@@ -278,10 +325,25 @@ class RedisTrendingStore:
             log.warning("trending %s: exact read of %d buckets past the threshold budget (%d pages, "
                         "%d candidates); merging them whole", spec.id, len(zkeys), stats.pages, stats.candidates)
         flat = await _guard(self._union_top(keys=[union, *zkeys], args=[max(1, self.limits.union_ttl_ms), k]))
-        # ZREVRANGE lists equal counts in reverse byte order; the rule is item ascending (UTF-8
-        # byte order is code point order, so sorting the bytes sorts the strings)
-        rows = sorted(((flat[i], int(float(flat[i + 1]))) for i in range(0, len(flat), 2)), key=lambda r: (-r[1], r[0]))
-        return [(m.decode(), c) for m, c in rows], other, total
+        return _ranked(flat), other, total
+
+    async def _bucket_counts(self, spec: StreamSpec, p: str, buckets: Sequence[Bucket],
+                             series: str) -> dict[Bucket, exact_cover.BucketCounts]:
+        """Each bucket's totals of the stream and of the series, "other", and whether a value set of
+        the series' dimensions is full (one pipeline)."""
+        names = [pair.split("=", 1)[0] for pair in series.split("&")] if series else []
+        pipe = self.redis.pipeline(transaction=False)
+        for b in buckets:
+            pipe.hmget(f"{p}m:{_base(b)}", ["t:", f"t:{series}", f"o:{series}"])
+            for name in names:
+                pipe.scard(f"{p}v:{_base(b)}:{name}")
+        replies = iter(await _guard(pipe.execute()))
+        out: dict[Bucket, exact_cover.BucketCounts] = {}
+        for b in buckets:
+            stream_total, t, o = next(replies)
+            full = [int(next(replies)) >= spec.dim_values_per_bucket_max for _ in names]
+            out[b] = exact_cover.BucketCounts(int(stream_total or 0), int(t or 0), int(o or 0), any(full))
+        return out
 
     @staticmethod
     def count_keys(spec: StreamSpec, buckets: Sequence[Bucket], series: str) -> list[str]:
@@ -294,18 +356,6 @@ class RedisTrendingStore:
         merged, total = await self.sketch_reader.read(_prefix(spec.id), [_base(b) for b in buckets],
                                                       [b.resolution for b in buckets], series, spec.sketch_lg_size)
         return merged, total
-
-    async def _meta(self, p: str, buckets: Sequence[Bucket], series: str) -> tuple[int, int]:
-        if not buckets:
-            return 0, 0
-        pipe = self.redis.pipeline(transaction=False)
-        for b in buckets:
-            pipe.hmget(f"{p}m:{_base(b)}", [f"o:{series}", f"t:{series}"])
-        other = total = 0
-        for o, t in await _guard(pipe.execute()):
-            other += int(o or 0)
-            total += int(t or 0)
-        return other, total
 
     async def versions(self, streams: Sequence[str]) -> dict[str, int]:
         """Each stream's batch counter (a pipeline of GETs: the keys live in different slots)."""

@@ -29,31 +29,39 @@ return sums
 """
 
 
-# The whole union and its top-K in one atomic call: KEYS[1] the merged range, KEYS[2..] the buckets;
-# ARGV ttl ms, k. Kept for the TTL (reused while it lives), but read in the same call that made or
-# found it: as separate calls, a union that took longer than its TTL to answer under load expired
-# before its top was read (an empty or short answer). Equal counts at the K-th place come
-# item-ascending (ZRANGEBYSCORE lists them in byte order); the caller sorts the rows.
-UNION_TOP = """
-local union = KEYS[1]
-local k = tonumber(ARGV[2])
-if redis.call('EXISTS', union) == 0 then
-  local buckets = {}
-  for i = 2, #KEYS do buckets[#buckets + 1] = KEYS[i] end
-  redis.call('ZUNIONSTORE', union, #buckets, unpack(buckets))
-  redis.call('PEXPIRE', union, ARGV[1])
-end
-local rows = redis.call('ZREVRANGE', union, 0, k - 1, 'WITHSCORES')
+# The top-K of one sorted set, equal counts at the K-th place item-ascending (ZRANGEBYSCORE lists
+# them in byte order; the caller sorts the rows). KEYS[1] is the set; ARGV[2] is k.
+_TOP_OF_SET = """
+local rows = redis.call('ZREVRANGE', KEYS[1], 0, k - 1, 'WITHSCORES')
 if #rows < 2 * k then return rows end
 local kth = rows[#rows]
 local out = {}
 for i = 1, #rows, 2 do
   if tonumber(rows[i + 1]) > tonumber(kth) then out[#out + 1] = rows[i]; out[#out + 1] = rows[i + 1] end
 end
-local ties = redis.call('ZRANGEBYSCORE', union, kth, kth, 'WITHSCORES', 'LIMIT', 0, k - #out / 2)
+local ties = redis.call('ZRANGEBYSCORE', KEYS[1], kth, kth, 'WITHSCORES', 'LIMIT', 0, k - #out / 2)
 for _, v in ipairs(ties) do out[#out + 1] = v end
 return out
 """
+
+# A read that merges one bucket (exact_cover.py often leaves one) takes its top straight from it.
+TOP = """
+local k = tonumber(ARGV[2])
+""" + _TOP_OF_SET
+
+# The whole union and its top-K in one atomic call: KEYS[1] the merged range, KEYS[2..] the buckets;
+# ARGV ttl ms, k. Kept for the TTL (reused while it lives), but read in the same call that made or
+# found it: as separate calls, a union that took longer than its TTL to answer under load expired
+# before its top was read (an empty or short answer).
+UNION_TOP = """
+local k = tonumber(ARGV[2])
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  local buckets = {}
+  for i = 2, #KEYS do buckets[#buckets + 1] = KEYS[i] end
+  redis.call('ZUNIONSTORE', KEYS[1], #buckets, unpack(buckets))
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+""" + _TOP_OF_SET
 
 
 class RedisBucketPages:
