@@ -16,7 +16,6 @@ Typed entries carry `ScoreEntry`'s attribute names, so the rank store takes them
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -123,12 +122,6 @@ class DecodedBody:
         return names
 
 
-def _loads(raw: bytes) -> Any:
-    """One value as the whole-body path would have decoded it (orjson, else the stdlib for big integers)."""
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return json.loads(raw)
 
 
 def decode_body(body: bytes, limits: IngestLimits) -> DecodedBody:
@@ -156,9 +149,11 @@ def decode_body(body: bytes, limits: IngestLimits) -> DecodedBody:
         except _REFUSED:
             typed.append(None)
             try:
-                plain[i] = _loads(bytes(raw))
-            except (ValueError, RecursionError):
-                return _whole_body(body, limits)  # e.g. nesting the whole-body decoders refuse
+                plain[i] = orjson.loads(bytes(raw))
+            except orjson.JSONDecodeError:
+                # what orjson refuses (escaped lone surrogates, its nesting bound): the whole body is parsed as
+                # `parse_batch` parses it (the stdlib fallback within its nesting bound), so both agree
+                return _whole_body(body, limits)
     return DecodedBody(typed, plain)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +25,12 @@ from podium.model import (
 )
 
 FIELDS = ("board", "player", "score", "achieved_at", "event_id")
+# The stdlib parser (the fallback for what orjson refuses) recurses, so whether it could parse a
+# deep body depended on how deep the caller's stack already was. It is given bodies up to this
+# nesting only, far below the interpreter's recursion limit: the answer no longer depends on the caller.
+FALLBACK_NESTING_MAX = 512
+_JSON_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
 
 
 def parse_batch(body: bytes, limits: IngestLimits) -> list[Any]:
@@ -33,8 +40,10 @@ def parse_batch(body: bytes, limits: IngestLimits) -> list[Any]:
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        # orjson refuses integers beyond 64 bits; the stdlib parser accepts them, so such entries
+        # orjson refuses what the stdlib parser accepts (escaped lone surrogates), so such entries
         # are rejected one by one instead of losing the whole batch.
+        if nesting(body) > FALLBACK_NESTING_MAX:
+            raise BadUserInput(f"malformed JSON: {exc}") from exc
         try:
             doc = json.loads(body)
         except (ValueError, RecursionError):
@@ -42,6 +51,18 @@ def parse_batch(body: bytes, limits: IngestLimits) -> list[Any]:
     if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
         raise BadUserInput("body must be a JSON object with an 'entries' array")
     return check_batch_size(doc["entries"], limits)
+
+
+def nesting(body: bytes) -> int:
+    """How deep arrays and objects nest in a JSON text (brackets inside strings not counted)."""
+    depth = deepest = 0
+    for c in _JSON_STRINGS.sub(b"", body).translate(None, _NOT_BRACKETS):
+        if c in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
 
 
 def check_batch_size(entries: list[Any], limits: IngestLimits) -> list[Any]:

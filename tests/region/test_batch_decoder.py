@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from podium.region.batch_decoder import check_entries, decode_body
 from podium.region.ingest import validate_batch
-from podium.region.validation import parse_batch
+from podium.region.validation import FALLBACK_NESTING_MAX, nesting, parse_batch
 
 from podium.config import IngestLimits
 from podium.errors import PodiumError
@@ -148,3 +148,34 @@ def test_duplicate_keys_lone_surrogates_and_deep_nesting_agree() -> None:
     for body in (dup, surrogate, deep, b'{"entries":[]}', b'{"entries":[],"entries":[1]}', b"[]", b"null"):
         assert new_path(body) == old_path(body), body[:80]
     assert new_path(dup)[2][0][1][2] == ("int", 2)
+
+
+@settings(max_examples=100, deadline=None)
+@given(json_values)
+def test_nesting_counts_brackets_outside_strings(value: Any) -> None:
+    def depth(v: Any) -> int:
+        if isinstance(v, Deep):
+            return v.depth
+        if isinstance(v, dict):
+            return 1 + max((depth(x) for x in v.values()), default=0)
+        if isinstance(v, list | tuple):
+            return 1 + max((depth(x) for x in v), default=0)
+        return 0
+
+    assert nesting(encode(value).encode("utf-8", "surrogatepass")) == depth(value)
+    assert nesting(encode({"k": '[[{"\\', "v": [value]}).encode("utf-8", "surrogatepass")) == depth(value) + 2
+
+
+def test_a_deep_body_the_fallback_parses_gets_one_answer_whatever_the_callers_stack() -> None:
+    """The stdlib fallback recursed: near the limit a body parsed from a shallow stack and not from a
+    deeper one (both paths of the batch decoder disagreed). Now the nesting bound decides."""
+    lone = '"\\ud800"'   # an escaped lone surrogate: orjson refuses it, the stdlib parser takes it
+    for depth in (FALLBACK_NESTING_MAX - 2, FALLBACK_NESTING_MAX - 1, 900, 1000):
+        body = ('{"entries":[' + "[" * depth + "]" * depth + ',{"player":' + lone + "}]}").encode()
+
+        def at_depth(frames: int, body: bytes = body) -> Any:
+            return old_path(body) if frames == 0 else at_depth(frames - 1)
+
+        answers = {repr(at_depth(frames)) for frames in (0, 200, 400)} | {repr(new_path(body))}
+        assert len(answers) == 1, answers
+        assert ("error" in next(iter(answers))) == (depth + 2 > FALLBACK_NESTING_MAX)
