@@ -267,6 +267,8 @@ def _measure_go(server_pid: int, ws_url: str, query: str, subscribers: int, roun
     procs = processes_for(subscribers)
     per = [subscribers // procs + (1 if i < subscribers % procs else 0) for i in range(procs)]
     spy = _py_spy(server_pid, profile) if profile is not None else None
+    base = ws_url.replace("ws://", "http://", 1).rsplit("/", 1)[0]
+    gc_cpu0 = _gc_cpu_s(base)
     connect_cpu0 = _cpu(server_pid)
     with contextlib.ExitStack() as stack:
         loads = [stack.enter_context(WsLoad(ws_url, query, {"b": BOARD}, n, concurrency=max(1, concurrency // procs),
@@ -277,6 +279,7 @@ def _measure_go(server_pid: int, ws_url: str, query: str, subscribers: int, roun
         clients = [psutil.Process(load.process.pid) for load in loads if load.process is not None]
         connected = [load.connected() for load in loads]
         connect_cpu_ms = (_cpu(server_pid) - connect_cpu0) * 1000 / subscribers
+        connect_gc_ms = (_gc_cpu_s(base) - gc_cpu0) * 1000 / subscribers
         client_cpu_s = sum(sum(c.cpu_times()[:2]) for c in clients)
         _stop_spy(spy)
         failed = sum(c["failed"] for c in connected)
@@ -302,12 +305,25 @@ def _measure_go(server_pid: int, ws_url: str, query: str, subscribers: int, roun
             "connect_s": round(max(d["connect_s"] for d in done), 1),
             "connect_retries": sum(d["connect_retries"] for d in done),
             "connect_server_cpu_ms_each": round(connect_cpu_ms, 2),
+            "connect_gc_cpu_ms_each": round(connect_gc_ms, 3),
             "connect_client_cpu_ms_each": round(client_cpu_s * 1000 / subscribers, 3),
             "connect_ms_p50": pct(initial, 50), "connect_ms_p99": pct(initial, 99), "ack_ms_p99": pct(ack, 99),
             "deliveries": deliveries, "error_frames": sum(d["error_frames"] for d in done),
             "server_cpu_s": round(cpu, 3), "deliveries_per_cpu_s": round(deliveries / cpu) if cpu else None,
             "lag_from": "achievedAt",
             "lag_ms_p50": pct(lags, 50), "lag_ms_p99": pct(lags, 99), "lag_ms_max": max(lags) if lags else None}
+
+
+def _gc_cpu_s(base: str) -> float:
+    """The server's cyclic-collector CPU seconds so far (`podium_gc_cpu_seconds`, every generation;
+    with --workers N: whichever worker answered)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = httpx.get(f"{base}/metrics", timeout=30)
+    if response.status_code != 200:      # the naive server has no metrics
+        return 0.0
+    return sum(s.value for f in text_string_to_metric_families(response.text) if f.name == "podium_gc_cpu_seconds"
+               for s in f.samples if s.name.endswith("_total"))
 
 
 def _cpu(pid: int) -> float:

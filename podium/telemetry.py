@@ -18,6 +18,7 @@ from opentelemetry.trace import Tracer
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
 from podium.breaker import STATE_VALUE, Breakers
+from podium.gc_tuning import GC_TIMER, GENERATIONS
 
 LOOP_STATES = ("running", "backing_off", "failed", "stopped")   # podium.tasks.LoopState values
 LATENCY_BUCKETS_MS = (0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500)
@@ -56,6 +57,14 @@ class LatencyHistogram:
     def record(self, amount: float, attributes: Mapping[str, str]) -> None:
         """One sample by attribute mapping (the OTel histogram's call, kept for every caller)."""
         self.child(*(str(attributes[n]) for n in self._labelnames))(amount)
+
+
+def _gc_cpu_seconds(options: CallbackOptions) -> Iterable[Observation]:
+    return [Observation(GC_TIMER.cpu_s[g], {"generation": str(g)}) for g in GENERATIONS]
+
+
+def _gc_collections(options: CallbackOptions) -> Iterable[Observation]:
+    return [Observation(GC_TIMER.collections[g], {"generation": str(g)}) for g in GENERATIONS]
 
 
 class Telemetry:
@@ -100,6 +109,12 @@ class Telemetry:
         self._gauges: dict[str, Callable[[], float]] = {}
         meter.create_observable_gauge("podium_subscriptions", callbacks=[self._observe("subscriptions")],
                                       description="Open subscriptions in this process")
+        meter.create_observable_counter(
+            "podium_gc_cpu_seconds", callbacks=[_gc_cpu_seconds],
+            description="CPU seconds of the cyclic collector per generation (0 until podium.gc_tuning's timer is on)")
+        meter.create_observable_counter(
+            "podium_gc_collections", callbacks=[_gc_collections],
+            description="Cyclic collections per generation (counted by podium.gc_tuning's timer)")
 
     def _observe(self, name: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
         def callback(options: CallbackOptions) -> Iterable[Observation]:

@@ -36,3 +36,13 @@ def lua(name: str) -> str:
 def lua_with_index(name: str) -> str:
     """A script that finds members through the player index: index.lua's helpers come first."""
     return lua("index") + "\n" + lua(name)
+
+
+def lua_with_index_reads(name: str) -> str:
+    """A read script that finds members through the player index with index_read.lua's lookup,
+    after index.lua's own bucket hash (its IX_P, IX_M and ix_fast_hash, cut from index.lua so the
+    two cannot drift) instead of all of index.lua, whose set-up cost a read more than its commands."""
+    index = lua("index")
+    start = index.index("local IX_P, IX_M")
+    end = index.index("\nend\n", index.index("local function ix_fast_hash", start)) + len("\nend\n")
+    return index[start:end] + "\n" + lua("index_read") + "\n" + lua(name)

@@ -12,7 +12,7 @@ from redis.exceptions import NoScriptError
 
 from podium.keys import keys_of
 from podium.model import Board, RankCursor, RankedEntry
-from podium.ranking import decode_member, encode_member, from_zscore, to_zscore
+from podium.ranking import decode_member, decode_scored, encode_member, from_zscore, to_zscore, ts_from_key
 from podium.redis_client import scored_members, stream_entries
 from podium.store_errors import translate_store_errors
 
@@ -21,12 +21,8 @@ from podium.store_errors import translate_store_errors
 class RedisRankReads(RedisScriptsBase):
     @staticmethod
     def _rows(board: Board, flat: Sequence[Any], first_rank: int) -> list[RankedEntry]:
-        rows = []
-        order = board.order
-        for j, (member, zscore) in enumerate(zip(flat[0::2], flat[1::2], strict=True)):
-            ts, player = decode_member(member)
-            rows.append(RankedEntry(first_rank + j, player, from_zscore(float(zscore), order), ts))
-        return rows
+        return [RankedEntry(rank, player, score, ts)
+                for rank, (player, score, ts) in enumerate(decode_scored(flat, board.order), first_rank)]
 
     async def _read(self, script: Any, keys: list[str], args: list[Any]) -> Any:
         """A read script's reply over the client's lean connection (podium/redis_lean.py) when it has
@@ -66,9 +62,9 @@ class RedisRankReads(RedisScriptsBase):
         k = keys_of(board)
         raw = await self._read(self._read_players, [k.zset, k.index], list(players))
         out: list[RankedEntry | None] = []
-        for j, player in enumerate(players):
-            rank, zs, ts = int(raw[3 * j]), _text(raw[3 * j + 1]), int(raw[3 * j + 2])
-            out.append(RankedEntry(rank, player, from_zscore(float(zs), board.order), ts) if rank else None)
+        order = board.order
+        for player, rank, zs, key in zip(players, raw[0::3], raw[1::3], raw[2::3], strict=True):
+            out.append(RankedEntry(rank, player, from_zscore(float(zs), order), ts_from_key(_text(key))) if rank else None)
         return out
 
     async def around(self, board: Board, player: str, above: int, below: int) -> list[RankedEntry]:

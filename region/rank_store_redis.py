@@ -14,7 +14,7 @@ from typing import Any
 
 from podium.region.bulk_load_redis import RedisBoardLoader
 from podium.region.history.store import history_key
-from podium.region.rank_index import DROP_CHUNK_KEYS, lua_with_index
+from podium.region.rank_index import DROP_CHUNK_KEYS, lua_with_index, lua_with_index_reads
 from podium.region.rank_index import lua as _lua
 from podium.region.rank_store import ApplyOutcome, RankStore
 from podium.region.rank_store_moderation_redis import RedisRankModeration
@@ -61,8 +61,8 @@ class RedisRankStore(RedisRankReads, RedisRankModeration):
         self.on_write: Callable[[str], None] | None = None   # see RedisScriptsBase
         self._apply = redis.register_script(lua_with_index("apply"))
         self._lean = lean_of(redis)
-        self._read_players = redis.register_script(lua_with_index("read_players"))
-        self._around = redis.register_script(lua_with_index("around"))
+        self._read_players = redis.register_script(lua_with_index_reads("read_players"))
+        self._around = redis.register_script(lua_with_index_reads("around"))
         self._after = redis.register_script(_lua("after"))
         self._remove = redis.register_script(lua_with_index("remove"))
         self._loader = RedisBoardLoader(redis)

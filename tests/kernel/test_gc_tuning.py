@@ -6,9 +6,11 @@ import gc
 from collections.abc import Iterator
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from podium.config import Settings
-from podium.gc_tuning import tune_gc
+from podium.gc_tuning import install_gc_timer, tune_gc
+from podium.telemetry import Telemetry
 
 
 @pytest.fixture
@@ -42,3 +44,27 @@ def test_serving_defaults_tune_the_collector() -> None:
     api = Settings().api
     assert api.gc_gen0_threshold >= 10_000 and api.gc_freeze_at_start
     assert api.listen_backlog >= 1024
+
+
+def test_the_timer_counts_each_collection_by_generation_once_installed() -> None:
+    timer = install_gc_timer()
+    assert install_gc_timer() is timer and gc.callbacks.count(timer) == 1   # idempotent
+    gc.disable()     # only the two collections below (no automatic one in between)
+    try:
+        before, cpu_before = list(timer.collections), list(timer.cpu_s)
+        gc.collect(1)
+        gc.collect(2)
+    finally:
+        gc.enable()
+    assert [a - b for a, b in zip(timer.collections, before, strict=True)] == [0, 1, 1]
+    assert all(a >= b for a, b in zip(timer.cpu_s, cpu_before, strict=True))
+
+
+def test_the_collector_cpu_is_exported_per_generation() -> None:
+    install_gc_timer()
+    gc.collect(2)
+    families = {f.name: f for f in text_string_to_metric_families(Telemetry("t", "r").prometheus_text().decode())}
+    samples = {s.labels["generation"]: s.value for s in families["podium_gc_collections"].samples
+               if s.name.endswith("_total")}
+    assert set(samples) == {"0", "1", "2"} and samples["2"] >= 1
+    assert "podium_gc_cpu_seconds" in families

@@ -18,7 +18,9 @@ from podium.ranking import (
     TS_KEY_WIDTH,
     decode_legacy_member,
     decode_member,
+    decode_scored,
     encode_member,
+    from_zscore,
     sort_key,
     to_zscore,
     ts_from_key,
@@ -125,3 +127,27 @@ async def test_lua_time_keys_equal_python_ones(anyio_backend: str, redis_single:
         assert raw[3 * i].decode() == ts_key(t)
         assert int(raw[3 * i + 1]) == t
         assert raw[3 * i + 2].decode() == format(t, "012x")
+
+
+def _zscore_text(zscore: int) -> bytes:
+    return b"%.17g" % float(zscore)   # how Redis prints a sorted-set score
+
+
+@given(st.lists(st.tuples(scores, times, players), max_size=30), st.sampled_from(list(SortOrder)), st.booleans())
+def test_decode_scored_is_decode_member_and_from_zscore(entries: list[tuple[int, int, str]], order: SortOrder,
+                                                       as_bytes: bool) -> None:
+    flat: list[bytes | str] = []
+    for score, ts, player in entries:
+        member, zs = encode_member(ts, player).encode(), _zscore_text(to_zscore(score, order))
+        flat += [member, zs] if as_bytes else [member.decode(), zs.decode()]
+    oracle = [(decode_member(m)[1], from_zscore(float(z), order), decode_member(m)[0])
+              for m, z in zip(flat[0::2], flat[1::2], strict=True)]
+    assert decode_scored(flat, order) == oracle == [(p, s, t) for s, t, p in entries]
+
+
+@pytest.mark.parametrize("member, zscore", [(b"--------", b"1"), (b"short", b"1"), (b"\x01\x02-------p", b"1"),
+                                            (encode_member(5, "p").encode(), b"1.5"),
+                                            (encode_member(5, "p").encode(), b"-2.5")])
+def test_decode_scored_refuses_what_decode_member_or_from_zscore_refuse(member: bytes, zscore: bytes) -> None:
+    with pytest.raises(InvariantError):
+        decode_scored([member, zscore], SortOrder.DESC)

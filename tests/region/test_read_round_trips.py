@@ -14,7 +14,8 @@ import httpx
 import pytest
 import redis
 from podium.region.api.app import create_app
-from podium.region.rank_store_redis import RedisRankStore, lua_with_index
+from podium.region.rank_index import lua_with_index_reads
+from podium.region.rank_store_redis import RedisRankStore
 
 from podium.devtools.testing import LiveServer
 from podium.model import ScoreEntry
@@ -24,7 +25,7 @@ from tests.conftest import region_settings
 from tests.region.helpers import create_board, entry, now_ms, post_scores
 
 # The script as the rank store loads it: read_players.lua with the player-index helpers prepended.
-READ_PLAYERS_SHA = hashlib.sha1(lua_with_index("read_players").encode()).hexdigest()
+READ_PLAYERS_SHA = hashlib.sha1(lua_with_index_reads("read_players").encode()).hexdigest()
 
 
 @pytest.fixture(scope="module")
