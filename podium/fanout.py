@@ -194,7 +194,7 @@ class FanOut:
             first = held.first
             assert isinstance(first, TopUpdate)
             seen_seq, seen = first.seq, first.entries
-            yield TopUpdate(board, n, seen_seq, True, list(seen), [], first.as_of_ms, -1)
+            yield first                                  # open_top built it from a copy of the state
             while True:
                 async with watch.ready:
                     await watch.ready.wait_for(lambda s=seen_seq: watch.seq != s)  # type: ignore[misc]
