@@ -33,7 +33,7 @@ class RedisRankReads(RedisScriptsBase):
                 return await lean.call("EVALSHA", script.sha, len(keys), *keys, *args)
             except NoScriptError:
                 pass
-        return await script(keys=keys, args=args)
+        return await self._call(script, keys, args)
 
     async def range(self, board: Board, start: int, count: int) -> list[RankedEntry]:
         if count <= 0 or start < 0:
