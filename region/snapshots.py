@@ -78,8 +78,11 @@ async def take_snapshot(store: HistoryStore, read: StandingsReader, board: str, 
                         directory: Path) -> tuple[Snapshot, Path]:
     season, entries = await read(board)
     snapshot = Snapshot(board, season, now_ms, tuple(entries))
+    # The file first: a stored snapshot record then always has its export on disk (a crash between
+    # the two leaves an orphan file, never a record without its file).
+    path = await export_snapshot(snapshot, directory)
     await store.write_snapshot(snapshot)
-    return snapshot, await export_snapshot(snapshot, directory)
+    return snapshot, path
 
 
 async def archive_season(store: HistoryStore, read: StandingsReader, board: str, now_ms: int,

@@ -1,10 +1,10 @@
 """The read bench's native load: wrk against GraphQL, the REST peer of the same reads and /healthz,
 flat out (throughput) and paced (latency at a fixed rate), all in the same run.
 
-Pacing uses wrk's Lua `delay()`: each of C connections waits C / rate seconds before each request,
-so the offered rate is at most `rate` (a connection whose answer is slow sends less: wrk does not
-correct for coordinated omission, so a paced p99 is a lower bound when the server falls behind;
-the achieved rate is reported next to it)."""
+Pacing uses wrk's Lua `delay()` on a schedule (`wrk.paced_delay`): request i is due at
+start + i / rate on whichever of the C connections is free, so the offered rate is `rate` while
+fewer than C answers are outstanding (wrk does not correct for coordinated omission, so a paced
+p99 is a lower bound when the server falls behind; the achieved rate is reported next to it)."""
 
 from __future__ import annotations
 
@@ -23,11 +23,6 @@ request = function()
 end
 """
 
-_DELAY = """
-delay = function()
-  return %(delay_ms).3f
-end
-"""
 
 GRAPHQL = {"top100": TOP100, "rank": RANK_SCORE, "around": AROUND}
 REST = {"top100": "/v1/boards/read/top?first=100", "rank": "/v1/boards/read/players/%s",
@@ -39,7 +34,9 @@ def rest_script(path: str, players: int) -> str:
 
 
 def paced(script: str, rate_per_s: float, connections: int) -> str:
-    return script + _DELAY % {"delay_ms": 1000.0 * connections / rate_per_s}
+    """`script` with a schedule offering `rate_per_s` over `connections` (one wrk thread)."""
+    del connections                     # the schedule is per thread; the connections only bound concurrency
+    return script + wrk.paced_delay(rate_per_s)
 
 
 def suite(url: str, players: int, *, seconds: float, connections: int, paced_rps: float,
