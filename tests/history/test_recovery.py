@@ -19,8 +19,8 @@ from podium.region.history.store import ScoreRow, history_key
 
 from podium.config import HistorySettings
 from podium.redis_server import RedisServer
-from tests.history.scenario import Scenario, flushall, history_settings, start, wait_live
-from tests.region.helpers import graphql, post_scores
+from tests.history.scenario import Scenario, flushall, history_settings, post_answered, start, wait_live
+from tests.region.helpers import graphql
 
 _keyspaces = count()
 
@@ -107,7 +107,7 @@ def test_crash_replay_is_idempotent(redis_server: RedisServer, tmp_path: Path) -
         # A game server that never saw its answers sends every batch again (new signatures, same
         # event ids): each entry is a duplicate, nothing is written twice.
         for body in play.sent:
-            results = post_scores(server.url, body).json()["results"]
+            results = post_answered(server.url, body).json()["results"]
             assert {r["status"] for r in results} == {"rejected"}, results
         play.assert_boards_equal_oracle(server.url)
     finally:
@@ -137,7 +137,7 @@ def test_crash_replay_is_idempotent(redis_server: RedisServer, tmp_path: Path) -
         play.assert_boards_equal_oracle(server.url)          # increment and decrement boards included
         # After the recovery the same batches are still duplicates (recent event ids were restored).
         for body in play.sent:
-            results = post_scores(server.url, body).json()["results"]
+            results = post_answered(server.url, body).json()["results"]
             assert not any(r["status"] == "applied" for r in results), results
         play.assert_boards_equal_oracle(server.url)
         for key, entries in sorted(play.accepted.items()):
