@@ -132,6 +132,7 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
         middleware=[Middleware(GraphQLEntry, view=graphql, route=graphql_route, cache=response_cache,
                                enabled=settings.api.graphql_one_pass),
                     Middleware(RawStreamMiddleware, offer_compression=settings.api.ws_compression,
+                               lean_accept=settings.api.ws_lean_accept,
                                websocket_routes={"/graphql": RateLimitMiddleware(graphql)}),
                     Middleware(BodyDrainMiddleware), Middleware(HttpMetricsMiddleware), Middleware(RateLimitMiddleware),
                     Middleware(AuditRestMiddleware),
