@@ -92,6 +92,7 @@ class ApiLimits(BaseModel):
     graphql_live_subscribe: bool = True      # topChanged/rankChanged start on graphql-core directly (needs the fast path)
     graphql_live_direct: bool = True         # ... and, over graphql-transport-ws, straight to the fan-out as push sinks
     graphql_live_operations_max: int = Field(default=1_000, ge=1)   # operations whose root field and shape the direct start keeps
+    graphql_live_arguments_max: int = Field(default=256, ge=0)      # per such operation: variables whose coerced arguments are kept
     graphql_one_pass: bool = True            # GET/POST /graphql: rate limit, cache, ETag and metrics in one ASGI pass (region)
 
 

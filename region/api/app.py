@@ -103,7 +103,8 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
     if graphql.live is not None and settings.api.graphql_live_direct:
         graphql.live_direct = LiveDirect(graphql.live.schema._schema,
                                          {k: v for k, v in LIVE_OPENERS.items() if k in LIVE_SUBSCRIPTIONS},
-                                         settings.api.graphql_live_operations_max)
+                                         settings.api.graphql_live_operations_max,
+                                         settings.api.graphql_live_arguments_max)
     response_cache = ResponseCache()   # one store for both chains
     routes = [
         Route("/v1/scores", http.post_scores, methods=["POST"]),
