@@ -30,20 +30,36 @@ CONCURRENCY = 400  # handshakes in flight per storm (the bench's Go default)
 
 
 def _env(redis_url: str, n: int, extra: dict[str, str]) -> dict[str, str]:
-    return {"REDIS_URL": redis_url, "PODIUM_GAME_SERVER_KEYS": json.dumps({KEY_ID: SECRET}),
-            "PODIUM_ADMIN_KEYS": json.dumps([ADMIN]), "PODIUM_BOARDS": json.dumps([{"id": BOARD}]),
-            "PODIUM_API__SUBSCRIPTIONS_PER_PROCESS_MAX": str(n + 100),
-            "PODIUM_API__RATE_LIMIT_PER_S": "1000000", "PODIUM_API__RATE_LIMIT_BURST": "1000000", **extra}
+    return {
+        "REDIS_URL": redis_url,
+        "PODIUM_GAME_SERVER_KEYS": json.dumps({KEY_ID: SECRET}),
+        "PODIUM_ADMIN_KEYS": json.dumps([ADMIN]),
+        "PODIUM_BOARDS": json.dumps([{"id": BOARD}]),
+        "PODIUM_API__SUBSCRIPTIONS_PER_PROCESS_MAX": str(n + 100),
+        "PODIUM_API__RATE_LIMIT_PER_S": "1000000",
+        "PODIUM_API__RATE_LIMIT_BURST": "1000000",
+        **extra,
+    }
 
 
 def _storm(server: ServerProcess, n: int, out: dict[str, Any], name: str) -> None:
     cpu0, gc0 = _cpu(server.process.pid), _gc_cpu_s(server.url)
-    with WsLoad(server.ws_url, PODIUM_Q, {"b": BOARD}, n, concurrency=CONCURRENCY, messages=0,
-                listen_timeout_s=5, raw=True) as load:
+    with WsLoad(
+        server.ws_url,
+        PODIUM_Q,
+        {"b": BOARD},
+        n,
+        concurrency=CONCURRENCY,
+        messages=0,
+        listen_timeout_s=5,
+        raw=True,
+    ) as load:
         connected = load.connected()
-        out[name] = {"cpu_ms": round((_cpu(server.process.pid) - cpu0) * 1000 / n, 3),
-                     "gc_ms": round((_gc_cpu_s(server.url) - gc0) * 1000 / n, 3),
-                     "failed": connected.get("failed")}
+        out[name] = {
+            "cpu_ms": round((_cpu(server.process.pid) - cpu0) * 1000 / n, 3),
+            "gc_ms": round((_gc_cpu_s(server.url) - gc0) * 1000 / n, 3),
+            "failed": connected.get("failed"),
+        }
         done = load.done()
         out[name]["connect_s"] = done.get("connect_s")
 
@@ -58,20 +74,33 @@ def main() -> None:
         redis = RedisServer(Path(tmp) / "redis", appendonly=False).start()
         try:
             for r in range(rounds):
-                servers = [ServerProcess(_env(redis.url, n, extra), cwd=tmp).__enter__() for _name, extra in variants]
+                servers = [
+                    ServerProcess(_env(redis.url, n, extra), cwd=tmp).__enter__() for _name, extra in variants
+                ]
                 try:
                     _post(servers[0].url, "seed", 1)
                     time.sleep(1.0)
                     out: dict[str, Any] = {}
-                    threads = [threading.Thread(target=_storm, args=(s, n, out, name))
-                               for (name, _extra), s in zip(variants, servers, strict=True)]
+                    threads = [
+                        threading.Thread(target=_storm, args=(s, n, out, name))
+                        for (name, _extra), s in zip(variants, servers, strict=True)
+                    ]
                     for t in threads:
                         t.start()
                     for t in threads:
                         t.join()
                     (a, _), (b, _) = variants
-                    print(json.dumps({"round": r, "load": round(os.getloadavg()[0], 1), **out,
-                                      "ratio": round(out[b]["cpu_ms"] / out[a]["cpu_ms"], 3)}), flush=True)
+                    print(
+                        json.dumps(
+                            {
+                                "round": r,
+                                "load": round(os.getloadavg()[0], 1),
+                                **out,
+                                "ratio": round(out[b]["cpu_ms"] / out[a]["cpu_ms"], 3),
+                            }
+                        ),
+                        flush=True,
+                    )
                 finally:
                     for s in servers:
                         s.__exit__(None, None, None)
