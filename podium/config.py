@@ -86,11 +86,13 @@ class ApiLimits(BaseModel):
     rate_limit_sync_batch_max: int = 1000    # keys charged to Redis per pipeline
     gc_gen0_threshold: int = 100_000         # allocations between young GC passes (CPython's 700 made connect storms GC-bound); 0: default
     gc_freeze_at_start: bool = True          # the start-up heap goes to the collector's permanent generation (podium.gc_tuning)
+    ws_lean_accept: bool = True              # Hypercorn's idle task per connection as a timer, the 101 as prepared bytes (podium.serve_idle, ws_raw)
     listen_backlog: int = 4096               # pending TCP connections the listening socket queues (a connect storm; capped by somaxconn)
     graphql_compiled_plans: bool = True      # planned read queries skip graphql-core's field machinery (needs the fast path)
     graphql_live_subscribe: bool = True      # topChanged/rankChanged start on graphql-core directly (needs the fast path)
     graphql_live_direct: bool = True         # ... and, over graphql-transport-ws, straight to the fan-out as push sinks
     graphql_live_operations_max: int = Field(default=1_000, ge=1)   # operations whose root field and shape the direct start keeps
+    graphql_live_arguments_max: int = Field(default=256, ge=0)      # per such operation: variables whose coerced arguments are kept
     graphql_one_pass: bool = True            # GET/POST /graphql: rate limit, cache, ETag and metrics in one ASGI pass (region)
 
 

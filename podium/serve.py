@@ -8,6 +8,8 @@ from typing import Any
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config
 
+from podium import serve_idle
+
 WS_MESSAGE_BYTES_MAX = 65_536   # the default of `api.ws_message_bytes_max`
 
 
@@ -29,5 +31,11 @@ def hypercorn_config(host: str, port: int, ws_message_bytes_max: int = WS_MESSAG
 
 
 async def serve(app: Any, host: str, port: int, stop: asyncio.Event,
-                ws_message_bytes_max: int = WS_MESSAGE_BYTES_MAX, backlog: int | None = None) -> None:
+                ws_message_bytes_max: int = WS_MESSAGE_BYTES_MAX, backlog: int | None = None,
+                lean_idle: bool = True) -> None:
+    """`lean_idle`: Hypercorn's idle task per connection becomes a timer (podium.serve_idle)."""
+    if lean_idle:
+        serve_idle.install()
+    else:
+        serve_idle.uninstall()
     await hypercorn_serve(app, hypercorn_config(host, port, ws_message_bytes_max, backlog), shutdown_trigger=stop.wait)

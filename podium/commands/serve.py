@@ -8,6 +8,7 @@ from typing import Any
 
 from hypercorn.run import run as hypercorn_run
 
+from podium import serve_idle
 from podium.commands import stop_on_signals
 from podium.config import Settings
 from podium.gc_tuning import tune_gc
@@ -40,6 +41,8 @@ def global_app() -> Any:
 
 def _tuned(app: Any, settings: Settings) -> Any:
     tune_gc(settings.api.gc_gen0_threshold, settings.api.gc_freeze_at_start)
+    if settings.api.ws_lean_accept:
+        serve_idle.install()     # a worker process of `--workers N` (one process: `serve` installs it)
     return app
 
 
@@ -74,4 +77,5 @@ def run(args: argparse.Namespace) -> int:
 
 async def _serve(app: object, settings: Settings) -> None:
     stop = stop_on_signals()
-    await serve(app, settings.host, settings.port, stop, settings.api.ws_message_bytes_max, settings.api.listen_backlog)
+    await serve(app, settings.host, settings.port, stop, settings.api.ws_message_bytes_max, settings.api.listen_backlog,
+                settings.api.ws_lean_accept)

@@ -39,6 +39,7 @@ from podium.gql.live_subscribe import Plan
 from podium.gql.ws_raw import frame
 
 OPS_MAX = 1_000  # operation nodes whose field, definition and printed shape are kept
+ARGUMENTS_MAX = 256  # per operation: variables (as sorted JSON) whose coerced arguments are kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,10 @@ class _Operation:
     document: DocumentNode  # the operation with the document's fragments (what a payload runs)
     printed: str
     name: str | None
+    # the variables' sorted JSON -> the field's coerced arguments, least recently used out: a
+    # storm of subscribers to a few boards coerces each board's variables once, not per socket
+    # (graphql-core's variable and argument coercion was ~2.5% of a connect)
+    arguments: OrderedDict[str, dict[str, Any]]
 
 
 class LiveOperation:
@@ -96,12 +101,19 @@ class LiveOperation:
 class LiveDirect:
     """Starts accepted live operations as push sinks; `openers` by root field name."""
 
-    def __init__(self, schema: GraphQLSchema, openers: dict[str, Opener], ops_max: int = OPS_MAX) -> None:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        openers: dict[str, Opener],
+        ops_max: int = OPS_MAX,
+        arguments_max: int = ARGUMENTS_MAX,
+    ) -> None:
         if schema.subscription_type is None:
             raise ValueError("the schema has no Subscription type")
         self.schema = schema
         self.openers = openers
         self.ops_max = max(1, ops_max)
+        self.arguments_max = max(0, arguments_max)
         self._ops: OrderedDict[int, _Operation] = OrderedDict()
         self.started = 0  # operations started here (tests check the path is taken)
 
@@ -128,6 +140,7 @@ class LiveDirect:
             document,
             print_ast(document),
             node.name.value if node.name else None,
+            OrderedDict(),
         )
         self._ops[id(node)] = op
         while len(self._ops) > self.ops_max:
@@ -154,16 +167,21 @@ class LiveDirect:
         if op is None:
             return None
         inputs = variables or {}
-        coerced = get_variable_values(self.schema, op.node.variable_definitions or (), inputs)
-        if isinstance(coerced, list):
+        try:
+            inputs_json: str | None = orjson.dumps(inputs, option=orjson.OPT_SORT_KEYS, default=str).decode()
+        except Exception:  # noqa: BLE001 - (an integer past 64 bits) coerced below, refused by the shape
+            inputs_json = None
+        arguments = self._arguments(op, inputs, inputs_json)
+        if arguments is None:
             return None  # graphql-core's own errors, reported by the general path
         try:
-            arguments = get_argument_values(op.definition, op.field, coerced)
-            opened = await op.opener(context, arguments)
+            opened = await op.opener(context, dict(arguments))
         except Exception:  # noqa: BLE001 - the general path runs the same checks and reports the error
             return None
         try:
-            shape = (op.printed, orjson.dumps(inputs, option=orjson.OPT_SORT_KEYS, default=str).decode())
+            if inputs_json is None:
+                raise ValueError("variables without a JSON key")
+            shape = (op.printed, inputs_json)
             first = opened.held.first
             data = await self._first_frame(op, opened, shape, prefix, inputs, context)
         except Exception:  # noqa: BLE001 - the general path renders it again and reports what fails
@@ -186,6 +204,26 @@ class LiveDirect:
         sink = PushSink(socket, shape_of((*shape, prefix)), render, first.seq)
         opened.hub.attach(first, sink)
         return LiveOperation(opened, sink, telemetry, operation_name or "anonymous")
+
+    def _arguments(self, op: _Operation, inputs: dict[str, Any], key: str | None) -> dict[str, Any] | None:
+        """The field's arguments coerced from `inputs` (kept per operation under their sorted JSON
+        `key`), or None when they do not coerce (nothing kept)."""
+        known = op.arguments.get(key) if key is not None else None
+        if known is not None:
+            op.arguments.move_to_end(key)  # type: ignore[arg-type]
+            return known
+        coerced = get_variable_values(self.schema, op.node.variable_definitions or (), inputs)
+        if isinstance(coerced, list):
+            return None
+        try:
+            arguments = get_argument_values(op.definition, op.field, coerced)
+        except Exception:  # noqa: BLE001 - the general path coerces again and reports the error
+            return None
+        if key is not None and self.arguments_max:
+            op.arguments[key] = arguments
+            while len(op.arguments) > self.arguments_max:
+                op.arguments.popitem(last=False)
+        return arguments
 
     async def _first_frame(
         self,

@@ -103,7 +103,8 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
     if graphql.live is not None and settings.api.graphql_live_direct:
         graphql.live_direct = LiveDirect(graphql.live.schema._schema,
                                          {k: v for k, v in LIVE_OPENERS.items() if k in LIVE_SUBSCRIPTIONS},
-                                         settings.api.graphql_live_operations_max)
+                                         settings.api.graphql_live_operations_max,
+                                         settings.api.graphql_live_arguments_max)
     response_cache = ResponseCache()   # one store for both chains
     routes = [
         Route("/v1/scores", http.post_scores, methods=["POST"]),
@@ -132,6 +133,7 @@ def create_app(settings: Settings, clock: Clock | None = None, service: RegionSe
         middleware=[Middleware(GraphQLEntry, view=graphql, route=graphql_route, cache=response_cache,
                                enabled=settings.api.graphql_one_pass),
                     Middleware(RawStreamMiddleware, offer_compression=settings.api.ws_compression,
+                               lean_accept=settings.api.ws_lean_accept,
                                websocket_routes={"/graphql": RateLimitMiddleware(graphql)}),
                     Middleware(BodyDrainMiddleware), Middleware(HttpMetricsMiddleware), Middleware(RateLimitMiddleware),
                     Middleware(AuditRestMiddleware),

@@ -215,3 +215,18 @@ def test_a_new_event_loop_gets_a_new_connection(redis_server: RedisServer) -> No
     finally:
         first_loop.close()
         second_loop.close()
+
+
+def test_it_runs_on_uvloop(redis_server: RedisServer) -> None:
+    """`podium serve --loop uvloop`: uvloop's transport is not an asyncio.Transport subclass."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def ping() -> object:
+        lean = _lean(redis_server)
+        try:
+            return await lean.call("PING")
+        finally:
+            lean.close()
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        assert runner.run(ping()) == b"PONG"

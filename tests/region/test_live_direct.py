@@ -345,3 +345,29 @@ async def test_a_frame_that_fails_to_render_ends_the_operation_with_a_coded_erro
     finally:
         direct.openers["topChanged"] = opener
     await _until(lambda: _subscriptions(server) == 0)
+
+
+@pytest.mark.anyio
+async def test_coerced_arguments_are_kept_per_variables_and_bounded(server: LiveServer, board: str) -> None:
+    """Subscribers with the same variables share one coercion; other variables get their own (their
+    first frames answer their own `n`); the kept set stays within its bound."""
+    direct = _view(server).live_direct
+    await _prepared(server, TOP_Q, {"b": board, "n": 1})
+    [op] = [op for op in direct._ops.values() if "topChanged" in op.printed and "$n" in op.printed]
+    op.arguments.clear()  # (other tests of the module may have kept some)
+    bound, direct.arguments_max = direct.arguments_max, 2
+    ws = await _connected(server.ws_url)
+    try:
+        for i, n in enumerate((1, 1, 2, 1, 3, 2)):
+            await _subscribe(ws, str(i), TOP_Q, {"n": n, "b": board})  # key order does not matter
+            first = await _recv(ws)
+            entries = first["payload"]["data"]["topChanged"]["entries"]
+            assert first["id"] == str(i) and (len(entries) == 1 if n == 1 else 2 <= len(entries) <= n)
+            await _send(ws, {"id": str(i), "type": "complete"})
+        kept = {orjson.loads(k)["n"]: v for k, v in op.arguments.items()}
+        assert list(kept) == [3, 2]  # the bound, least recently used out
+        assert kept[2] == {"board": board, "n": 2}
+    finally:
+        direct.arguments_max = bound
+        await ws.close()
+    await _until(lambda: _subscriptions(server) == 0)
