@@ -32,14 +32,18 @@ COMPACT_LOCK_MS = 10_000
 # field) quadruples. Replaces the first n deltas of each list whose lock is still ours by their merge
 # (only the lock holder compacts; writers only append, so the first n entries are the ones that were
 # merged), and bumps the list's generation in the bucket's meta hash: a reader that kept the list's
-# first deltas merged (sketch_read_redis.py) then knows they moved.
+# first deltas merged (sketch_read_redis.py) then knows they moved. The merge overwrites the n-th
+# delta and the ones before it are trimmed, so the list is never emptied: it keeps the expiry its
+# first append set (ingest sets it only when it creates the list). A list that expired meanwhile
+# is left alone.
 COMPACT_LUA = """
 local done = 0
 for i = 1, #KEYS, 3 do
   local j = (i - 1) / 3 * 4
-  if redis.call('GET', KEYS[i + 1]) == ARGV[j + 1] then
-    redis.call('LTRIM', KEYS[i], tonumber(ARGV[j + 2]), -1)
-    redis.call('LPUSH', KEYS[i], ARGV[j + 3])
+  local n = tonumber(ARGV[j + 2])
+  if redis.call('GET', KEYS[i + 1]) == ARGV[j + 1] and redis.call('LLEN', KEYS[i]) >= n then
+    redis.call('LSET', KEYS[i], n - 1, ARGV[j + 3])
+    redis.call('LTRIM', KEYS[i], n - 1, -1)
     redis.call('DEL', KEYS[i + 1])
     if redis.call('EXISTS', KEYS[i + 2]) == 1 then redis.call('HINCRBY', KEYS[i + 2], ARGV[j + 4], 1) end
     done = done + 1
