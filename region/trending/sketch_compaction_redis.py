@@ -134,7 +134,7 @@ class SketchCompactor:
         # (about a millisecond), where a thread merging them all held the GIL against every request
         merged: list[bytes] = []
         for read in blobs:
-            merged.append(sketches.serialize(sketches.merge_blobs(read, lg_size)))
+            merged.append(sketches.serialize(sketches.merge_onto_first(read, lg_size)))
             await asyncio.sleep(0)
         keys = []
         args = []
