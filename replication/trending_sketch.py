@@ -13,7 +13,7 @@ Guarantees, for a sketch of 2^lg slots that has seen weight N (merged sketches i
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from datasketches import frequent_items_error_type, frequent_strings_sketch
 from podium.replication.trending_topk import TrendItem, rank_key
@@ -79,6 +79,20 @@ def _empty_form(sketch: frequent_strings_sketch) -> bytes:
 def merge_blobs(blobs: Iterable[bytes], lg_size: int) -> frequent_strings_sketch:
     merged = frequent_strings_sketch(lg_size)
     for blob in blobs:
+        merged = merge(merged, frequent_strings_sketch.deserialize(blob))
+    return merged
+
+
+def merge_onto_first(blobs: Sequence[bytes], lg_size: int) -> frequent_strings_sketch:
+    """As `merge_blobs`, merging the later blobs into the first one deserialized (a compaction's
+    first blob is the previous merge, the largest: copying it into an empty sketch first cost a
+    quarter of the compaction). The plain path when the first was purged away or has another size."""
+    if not blobs or len(blobs[0]) < 4 or blobs[0][3] != lg_size:
+        return merge_blobs(blobs, lg_size)
+    merged = frequent_strings_sketch.deserialize(blobs[0])
+    if _purged_away(merged):
+        return merge_blobs(blobs, lg_size)
+    for blob in blobs[1:]:
         merged = merge(merged, frequent_strings_sketch.deserialize(blob))
     return merged
 

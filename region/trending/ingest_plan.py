@@ -116,18 +116,25 @@ def cells(spec: StreamSpec, cols: EventColumns, by_level: Mapping[Resolution, Le
     (past the per-bucket cap) counted under OTHER_VALUE."""
     capped = set(refused)
     out: list[Cell] = []
+    # the series of each distinct dimension tuple, once per batch (~4 us each, and a batch spread
+    # over an hour has ~100 (bucket, tuple) pairs); per bucket only where a value was refused
+    plain = [series_of(dims) for dims in cols.dim_tuples]
+    capped_starts = {(res, start) for res, start, _n, _v in capped}
     for res in spec.resolutions:
-        series_cache: dict[tuple[int, int], list[str]] = {}
         by_cell: dict[tuple[int, str], dict[str, int]] = {}     # first-occurrence order, as the cells go out
+        # the count dicts of the cells a (bucket, dimension values) pair feeds, made when it is first
+        # seen (so the cells keep first-occurrence order): one lookup per aggregated key, not one per
+        # key and series (this loop is the ack's hot spot)
+        targets: dict[tuple[int, int], list[dict[str, int]]] = {}
         for (start, item, d), w in by_level[res].items():
-            names = series_cache.get((start, d))
-            if names is None:
-                dims = [(n, OTHER_VALUE if (res, start, n, v) in capped else v) for n, v in cols.dim_tuples[d]]
-                names = series_cache[(start, d)] = series_of(dims)
-            for series in names:
-                counts = by_cell.get((start, series))
-                if counts is None:
-                    counts = by_cell[(start, series)] = {}
+            feeds = targets.get((start, d))
+            if feeds is None:
+                names = plain[d]
+                if (res, start) in capped_starts:
+                    names = series_of([(n, OTHER_VALUE if (res, start, n, v) in capped else v)
+                                       for n, v in cols.dim_tuples[d]])
+                feeds = targets[(start, d)] = [by_cell.setdefault((start, s), {}) for s in names]
+            for counts in feeds:
                 counts[item] = counts.get(item, 0) + w
         # totals summed once per cell, not updated per increment (the loop above is the ack's hot spot)
         out += [Cell(res, start, series, counts, sum(counts.values())) for (start, series), counts in by_cell.items()]

@@ -215,22 +215,23 @@ class RedisTrendingStore:
 
     @staticmethod
     def _packed(spec: StreamSpec, p: str, cells: list[tuple[plan.Cell, bytes]]) -> tuple[list[Any], list[bytes]]:
-        """The cells as INCREMENT takes them: one MessagePack-able row per cell, and its sketch delta."""
-        packed, blobs = [], []
+        """The cells as INCREMENT takes them: [buckets, cells] (MessagePack-able; a cell names its
+        bucket by 1-based index), and each cell's sketch delta."""
+        rows, blobs = [], []
         # a batch's cells share few (resolution, bucket) pairs: their key parts and expiry once each
         retention_ms = {res: spec.kept(res) * res.size_ms + EXPIRY_SLACK_MS for res in spec.resolutions}
-        bases: dict[tuple[Resolution, int], tuple[str, str, str, int]] = {}
+        index: dict[tuple[Resolution, int], int] = {}
+        buckets: list[tuple[str, str, str, int]] = []
         for cell, blob in cells:
-            at = bases.get((cell.resolution, cell.start_ms))
+            at = index.get((cell.resolution, cell.start_ms))
             if at is None:
                 base = f"{RES_CODE[cell.resolution]}:{cell.start_ms}"
-                at = bases[(cell.resolution, cell.start_ms)] = (
-                    f"{p}c:{base}:", f"{p}m:{base}", f"{p}k:{base}:", cell.start_ms + retention_ms[cell.resolution])
-            counts_key, meta_key, sketch_key, exp = at
-            packed.append((counts_key + cell.series, meta_key, cell.series, exp, sketch_key + cell.series, cell.total,
-                           list(cell.counts), list(cell.counts.values())))
+                buckets.append((f"{p}c:{base}:", f"{p}m:{base}", f"{p}k:{base}:",
+                                cell.start_ms + retention_ms[cell.resolution]))
+                at = index[(cell.resolution, cell.start_ms)] = len(buckets)
+            rows.append((at, cell.series, cell.total, list(cell.counts), list(cell.counts.values())))
             blobs.append(blob)
-        return packed, blobs
+        return [buckets, rows], blobs
 
     def _compact_long(self, spec: StreamSpec, p: str, cells: list[tuple[plan.Cell, bytes]], lengths: list[Any]) -> None:
         self.compactor.request(spec.id, spec.sketch_lg_size, [

@@ -26,6 +26,8 @@ def test_trending_bench_measures_podium_and_both_baselines(tmp_path: Path) -> No
     assert during["requests"] > 0 and during["batches"] == cfg.trending_ack_batches
     assert res["reads"]["approximate_30d"]["cpu_ms_per_read"]["region_process"] is not None
     assert res["ack_500"]["cpu_ms_per_batch"]["region_process"] > 0
+    server = res["ack_500"]["server_side"]     # the server's own histogram of POST /v1/events
+    assert server["p50_ms"] is not None and 0 < server["p50_ms"] <= server["p99_ms"]
     for b in res["baselines"].values():
         assert b["measured"] and b["items_per_s"] > 0
     assert all(v > 0 for v in res["ratios"].values())

@@ -46,3 +46,21 @@ def test_a_sketch_purged_to_no_items_keeps_its_weight_and_offset() -> None:
     assert back.total_weight == 14 and back.get_upper_bound("i0") == 2
     live = sketches.merge(sketches.of_counts([("a", 5)], LG), purged)
     assert sketches.frequent_rows(live) == [("a", 6, 5, 6)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(0, 12).map(lambda i: f"i{i}"), st.integers(1, 3)), max_size=20),
+                min_size=1, max_size=6))
+def test_merging_onto_the_first_blob_is_the_plain_merge(deltas: list[list[tuple[str, int]]]) -> None:
+    """Compaction merges into its first blob deserialized: same weight, rows and unseen bound as
+    merging every blob into an empty sketch, purged-away blobs included."""
+    blobs = []
+    for events in deltas:
+        counts: Counter[str] = Counter()
+        for item, weight in events:
+            counts[item] += weight
+        blobs.append(sketches.serialize(sketches.of_counts(counts.items(), LG)))
+    plain, onto = sketches.merge_blobs(blobs, LG), sketches.merge_onto_first(blobs, LG)
+    assert onto.total_weight == plain.total_weight
+    assert onto.get_upper_bound(sketches.UNSEEN) == plain.get_upper_bound(sketches.UNSEEN)
+    assert sorted(sketches.frequent_rows(onto)) == sorted(sketches.frequent_rows(plain))

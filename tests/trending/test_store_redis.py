@@ -162,6 +162,35 @@ def test_bucket_keys_expire_with_retention_and_event_ids_count_once(store_single
     portal.call(_ttl_and_dedup, store_single)
 
 
+async def _every_key_expires(store: RedisTrendingStore) -> None:
+    """Every key of a bucket carries its retention's expiry, also after a batch that only adds to
+    existing keys and after a compaction that merged the whole sketch list (ingest sets an expiry
+    only when it creates a key)."""
+    spec = _fresh(StreamSpec("y", dimensions=("mode",)), minute_buckets_kept=30, hour_buckets_kept=5,
+                  day_buckets_kept=2)
+    now = time.time_ns() // 1_000_000
+    minute = now - now % 60_000
+    p = f"pt:{{{spec.id}}}:"
+    for i in range(3 * LIMITS.sketch_deltas_max):
+        await store.apply(spec, [TrendEvent(spec.id, f"i{i % 5}", minute + 1_000, 1, f"e{i}", (("mode", "a"),))])
+        await store.compactor.settle()     # nothing appended after the report: a due list is merged whole
+        if i and await store.redis.llen(f"{p}k:m:{minute}:") == 1:
+            break           # the minute's list was just compacted whole
+    assert await store.redis.llen(f"{p}k:m:{minute}:") == 1 and i
+    keys = [k.decode() async for k in store.redis.scan_iter(match=f"{p}[cmvk]:*", count=1000)]
+    assert {k.split(":")[2] for k in keys} == {"c", "m", "v", "k"}, keys
+    for key in keys:
+        code, start = key.split(":")[3:5]
+        res = {"m": Resolution.MINUTE, "h": Resolution.HOUR, "d": Resolution.DAY}[code]
+        expected = int(start) + spec.kept(res) * res.size_ms + 60_000
+        ttl = await store.redis.pttl(key)
+        assert ttl > 0 and abs(time.time_ns() // 1_000_000 + ttl - expected) < 5_000, (key, ttl)
+
+
+def test_every_bucket_key_expires_after_appends_and_whole_list_compactions(store_single, portal) -> None:  # type: ignore[no-untyped-def]
+    portal.call(_every_key_expires, store_single)
+
+
 async def _down() -> None:
     redis = connect("redis://127.0.0.1:1")
     store = RedisTrendingStore(redis, LIMITS)
