@@ -207,6 +207,7 @@ class ContestSettings(BaseModel):
     ledger_pending_max: int = 100_000        # postings waiting for a commit; beyond it joins get 503
     feed_body_bytes_max: int = 1_048_576     # POST /v1/contests/feed body
     admin_body_bytes_max: int = 262_144      # match and contest declarations
+    entry_body_bytes_max: int = 4096         # POST /v1/contests/{contest}/entries body (a join)
     settlement_key_id: str | None = None     # game-server key that signs settlements (unset: the first one)
     tick_ms: int = 3000                      # contestChanged: one frame per contest per tick
     fanout_chunk_entries: int = 1000         # entries one feed event updates per Lua call (bounds how long a tick's reads wait)

@@ -48,6 +48,11 @@ def _bearer(info: Info[Any, Any]) -> str | None:
     if raw is None:
         params = info.context.get("connection_params") or {}
         raw = params.get("authorization") or params.get("Authorization")
+    return bearer_token(raw)
+
+
+def bearer_token(raw: object) -> str | None:
+    """The token of an `Authorization: Bearer <token>` value (None when there is none)."""
     if not raw:
         return None
     if not isinstance(raw, str) or not raw.startswith("Bearer "):
@@ -120,17 +125,20 @@ async def caller(info: Info[Any, Any]) -> Caller:
     cached = info.context.get("_caller")
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    service = info.context["service"]
-    settings: Settings = service.settings
-    token = _bearer(info)
-    if token is None:
-        result = Caller()
-    elif any(hmac.compare_digest(token, k) for k in settings.admin_keys):
-        result = Caller(admin=True, name=key_name(token))
-    else:
-        result = await _token_caller(token, settings, service)
+    result = await token_caller(_bearer(info), info.context["service"])
     info.context["_caller"] = result
     return result
+
+
+async def token_caller(token: str | None, service: Any) -> Caller:
+    """Who a bearer token (from `bearer_token`) names on `service` (its settings and clock): an
+    admin key, a valid JWT, or nobody (no token). Also for REST endpoints players call."""
+    settings: Settings = service.settings
+    if token is None:
+        return Caller()
+    if any(hmac.compare_digest(token, k) for k in settings.admin_keys):
+        return Caller(admin=True, name=key_name(token))
+    return await _token_caller(token, settings, service)
 
 
 async def require_admin(info: Info[Any, Any]) -> None:
