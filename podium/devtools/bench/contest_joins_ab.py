@@ -5,7 +5,9 @@ rotated each round, each round a fresh slice of players (every request a new (pl
 - `before`: joinContest in GraphQL as on main before this change (mutations on Strawberry's
   general path, every JWT decoded: `api.graphql_fast_path=false`, `api.jwt_claims_cache_max=0`);
 - `graphql`: joinContest with the defaults (the mutation fast path, the verified-JWT cache);
-- `rest`: `POST /v1/contests/{contest}/entries` with the defaults.
+- `rest`: `POST /v1/contests/{contest}/entries` with the defaults;
+- `rest_warm`, `graphql_warm` (not run by default): the same, after every player's token made one
+  request (a join to an unknown contest) before the rounds, so the JWT cache holds it.
 
 Reported per variant: joins per second (wall), per server CPU-second (the server's idle CPU
 subtracted) and CPU per join, summed over the rounds, with each round's figures; the load.
@@ -48,7 +50,11 @@ VARIANTS: dict[str, tuple[dict[str, str], str]] = {
     ),
     "graphql": ({}, "graphql"),
     "rest": ({}, "rest"),
+    # the REST join by clients the server has seen: each token made one request before the rounds
+    "rest_warm": ({}, "rest"),
+    "graphql_warm": ({}, "graphql"),
 }
+WARM_CONCURRENCY = 32
 
 # wrk: request n of a round (from `offset`) joins team t of player u<n> with u<n>'s JWT
 _REST_SCRIPT = """
@@ -105,6 +111,24 @@ def token_cpu(count: int = 2000) -> dict[str, float]:
     return {"decode_us": round(miss, 1), "cache_hit_us": round(hit, 1)}
 
 
+async def _warm(url: str, tokens: list[str]) -> None:
+    """One request per token (a join to an unknown contest: authenticated, then 404)."""
+    import httpx
+
+    todo = iter(tokens)
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+
+        async def worker() -> None:
+            for token in todo:
+                await client.post(
+                    "/v1/contests/warm-up/entries",
+                    json={"team": "t"},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+
+        await asyncio.gather(*(worker() for _ in range(WARM_CONCURRENCY)))
+
+
 def run(
     teams_per_round: int = 4000,
     rounds: int = 3,
@@ -141,6 +165,9 @@ def run(
         tokens.write_text(
             "".join(jwt.encode({"sub": f"u{n}", "exp": expires}, JWT_SECRET) + "\n" for n in range(teams))
         )
+        for name, bench in stacks.items():
+            if name.endswith("_warm"):
+                asyncio.run(_warm(bench.url, tokens.read_text().split()))
         idle: dict[str, float] = {}
         for name, bench in stacks.items():
             assert bench.process is not None
