@@ -7,7 +7,8 @@ rotated each round, each round a fresh slice of players (every request a new (pl
 - `graphql`: joinContest with the defaults (the mutation fast path, the verified-JWT cache);
 - `rest`: `POST /v1/contests/{contest}/entries` with the defaults;
 - `rest_warm`, `graphql_warm` (not run by default): the same, after every player's token made one
-  request (a join to an unknown contest) before the rounds, so the JWT cache holds it.
+  request (a join with an empty body: authenticated, then 400) before the rounds, so the JWT
+  cache holds it.
 
 Reported per variant: joins per second (wall), per server CPU-second (the server's idle CPU
 subtracted) and CPU per join, summed over the rounds, with each round's figures; the load.
@@ -112,7 +113,7 @@ def token_cpu(count: int = 2000) -> dict[str, float]:
 
 
 async def _warm(url: str, tokens: list[str]) -> None:
-    """One request per token (a join to an unknown contest: authenticated, then 404)."""
+    """One request per token (a join with an empty body: authenticated, then refused, 400)."""
     import httpx
 
     todo = iter(tokens)
@@ -121,8 +122,8 @@ async def _warm(url: str, tokens: list[str]) -> None:
         async def worker() -> None:
             for token in todo:
                 await client.post(
-                    "/v1/contests/warm-up/entries",
-                    json={"team": "t"},
+                    "/v1/contests/jc/entries",
+                    json={},
                     headers={"Authorization": f"Bearer {token}"},
                 )
 
