@@ -15,9 +15,7 @@ second with the ledger, against baselines measured in the same run.
 - joins: `joins` concurrent ContestService.join calls (team saved first), ledger on SQLite (and on a
   real PostgreSQL server when one can be started), joins per second; then joinContest over HTTP
   (`contest_joins_http`: wrk, one player JWT per request, on a `podium serve` process) per second
-  and per server CPU-second, with the same server's GET /healthz as its ceiling; and before/after
-  in one run (`contest_joins_ab`: the GraphQL join as before, with the mutation fast path and JWT
-  cache, and `POST /v1/contests/{contest}/entries`), CPU per join and ratios to before.
+  and per server CPU-second, with the same server's GET /healthz as its ceiling.
 
     python benchmarks/contests_bench.py [--teams 1000000] [--joins 20000] [--events-per-min 200]
         [--seconds 300] [--subscribers 2000] [--tick-ms 1000]
@@ -48,7 +46,7 @@ from podium.region.contests.store_redis import FANOUT_CHUNK_ENTRIES, RedisContes
 
 from podium.clock import SystemClock
 from podium.config import ApiLimits
-from podium.devtools.bench import contest_joins_ab, contest_joins_http, contest_live_ws, wrk
+from podium.devtools.bench import contest_joins_http, contest_live_ws, wrk
 from podium.devtools.bench.contest_scripts_before import index_and_fan_out_before, index_and_fan_out_now
 from podium.fanout import FanOut
 from podium.redis_server import RedisServer
@@ -429,10 +427,6 @@ def run(teams: int = 1_000_000, joins: int = 20_000, events_per_min: int = 200, 
                                                                    postgres=True)
         except (FileNotFoundError, RuntimeError) as exc:
             result["joins_http_postgres"] = {"status": "not available", "reason": str(exc)[:300]}
-        # before/after in one run: the GraphQL join as before (general path, every JWT decoded), with
-        # the mutation fast path and the JWT cache, and the REST join (`contest_joins_ab`)
-        result["joins_http_ab"] = contest_joins_ab.run(teams_per_round=max(1, joins // 2), rounds=2,
-                                                       seconds=http_seconds, connections=64)
     return result
 
 

@@ -39,6 +39,3 @@ def test_bench_contests_runs_every_phase() -> None:
     if "joins_http_sqlite" in result:       # wrk installed: joinContest over HTTP, each request a join
         http = result["joins_http_sqlite"]
         assert http["requests"] > 0 and http["non_2xx"] == 0 and http["entries"] >= min(http["requests"], cfg.contest_joins)
-        ab = result["joins_http_ab"]         # before/after in one run: each variant answered every request
-        for name in ("before", "graphql", "rest"):
-            assert ab[name]["requests"] > 0 and ab[name]["non_2xx"] == 0 and ab[name]["errors"] == 0, (name, ab[name])
