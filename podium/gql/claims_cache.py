@@ -105,3 +105,4 @@ class ClaimsCache(Generic[V]):
 
     def clear(self) -> None:
         self._entries.clear()
+        self.hits = self.misses = 0
