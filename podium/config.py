@@ -77,6 +77,8 @@ class ApiLimits(BaseModel):
     top_snapshot_boards_max: int = 64        # hot boards whose top is kept (LRU by read)
     persisted_queries_max: int = 10_000      # automatic persisted queries registered by clients (hash -> document)
     graphql_fast_path: bool = True           # prepared queries run on graphql-core directly (needs the operation cache)
+    jwt_claims_cache_max: int = Field(default=65_536, ge=0)     # verified JWTs kept per process (0: decode every request)
+    jwt_claims_cache_ttl_ms: int = Field(default=60_000, ge=0)  # a kept token is verified again after this (JWKS key withdrawn)
     rest_reads: bool = True                  # GET /v1/boards/{board}/top|players/{id}|around/{id}: the REST peer of the reads
     push_buffer_bytes_max: int = 65_536      # a subscriber socket with more unsent bytes is skipped (coalesced) this tick
     ws_compression: bool = False             # offer permessage-deflate (per-socket compression: no shared frames)
@@ -207,6 +209,7 @@ class ContestSettings(BaseModel):
     ledger_pending_max: int = 100_000        # postings waiting for a commit; beyond it joins get 503
     feed_body_bytes_max: int = 1_048_576     # POST /v1/contests/feed body
     admin_body_bytes_max: int = 262_144      # match and contest declarations
+    entry_body_bytes_max: int = 4096         # POST /v1/contests/{contest}/entries body (a join)
     settlement_key_id: str | None = None     # game-server key that signs settlements (unset: the first one)
     tick_ms: int = 3000                      # contestChanged: one frame per contest per tick
     fanout_chunk_entries: int = 1000         # entries one feed event updates per Lua call (bounds how long a tick's reads wait)

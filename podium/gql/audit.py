@@ -49,6 +49,24 @@ def succeeded_fields(schema: GraphQLSchema, op: OperationDefinitionNode, variabl
     return out
 
 
+async def record_admin_mutations(context: Any, schema: GraphQLSchema, op: OperationDefinitionNode,
+                                 variables: dict[str, Any] | None, data: dict[str, Any]) -> None:
+    """Writes each succeeded root field of an admin's mutation `op` to the audit log (nothing for a
+    player or an anonymous caller). Shared by the general path (below) and the fast path."""
+    who = context.get("_caller") if isinstance(context, dict) else None
+    if who is None or not who.admin:
+        return
+    service = context["service"]
+    log = audit_log_of(service)
+    for action, args in succeeded_fields(schema, op, variables, data):
+        try:
+            await log.record(AuditRecord(service.clock.now_ms(), who.name or "admin", action, args))
+        except Unavailable:
+            # The action itself succeeded: failing its response now would invite a retry of a
+            # done action. The audit log shares the rank store's Redis, so this is rare.
+            logger.warning("audit log unavailable: %s by %s not recorded", action, who.name)
+
+
 class AuditMutations(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:
         yield
@@ -60,13 +78,4 @@ class AuditMutations(SchemaExtension):
         op = _operation(ec.graphql_document, ec.operation_name)
         if op is None or op.operation is not OperationType.MUTATION:
             return
-        service = context["service"]
-        log = audit_log_of(service)
-        for action, args in succeeded_fields(ec.schema._schema, op, ec.variables, ec.result.data):
-            try:
-                await log.record(AuditRecord(service.clock.now_ms(), who.name or "admin", action, args))
-            except Unavailable:
-                # The action itself succeeded: failing its response now would invite a retry of a
-                # done action. The audit log shares the rank store's Redis, so this is rare.
-                logger.warning("audit log unavailable: %s by %s not recorded", action, who.name)
-
+        await record_admin_mutations(context, ec.schema._schema, op, ec.variables, ec.result.data)

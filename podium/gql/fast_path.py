@@ -8,11 +8,16 @@ timing; this module does exactly those around graphql-core's `execute` on the ca
 `DocumentNode`, with the same execution-context class, so a response is byte-identical to the
 general path's (tests/region/test_persisted_queries.py compares all three paths).
 
+Mutations take it too (when the request may carry one: POST): graphql-core runs their root fields
+one after another as on the general path, and an admin's mutations are written to the audit log
+after it, as `AuditMutations` does there (`podium.gql.audit.record_admin_mutations`), so a hot
+mutation such as `joinContest` skips Strawberry's per-request machinery like a hot read.
+
 Anything unusual goes the general way, decided before anything runs: a document not cached or
-cached with validation errors, a mutation or subscription, an unknown operation name, variables
-that are not an object, a cost over the limit (the general path refuses it with its own message).
-Rate limits, auth and Cache-Control are outside this module (middleware and resolvers) and apply
-unchanged."""
+cached with validation errors, a subscription, an operation of a kind the request may not carry,
+an unknown operation name, variables that are not an object, a cost over the limit (the general
+path refuses it with its own message). Rate limits, auth and Cache-Control are outside this module
+(middleware and resolvers) and apply unchanged."""
 
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ from strawberry.utils.await_maybe import await_maybe
 
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import OperationDefinitionNode, OperationType, execute, get_operation_ast
+from podium.gql.audit import AuditMutations, record_admin_mutations
 from podium.gql.errors import coded
 from podium.gql.limits.prepared import PreparedOperation, PreparedOperationsFactory
 
@@ -43,18 +49,19 @@ def operation_timing(context: Any, operation_name: str | None, operation: Operat
         yield
         return
     name = operation_name or (operation.name.value if operation.name else "anonymous")
+    kind = operation.operation.value
     started = time.perf_counter()
     if not (telemetry.exporting_spans or trace.get_current_span().get_span_context().is_valid):
         # No exporter and no trace to join: the span would be built and dropped (a third of a
         # planned read's telemetry cost); the latency sample is the same either way.
         yield
-        telemetry.request_latency.child(name, "query")((time.perf_counter() - started) * 1000)
+        telemetry.request_latency.child(name, kind)((time.perf_counter() - started) * 1000)
         return
     with telemetry.tracer.start_as_current_span("graphql.operation") as span:
         yield
         span.set_attribute("graphql.operation.name", name)
-        span.set_attribute("graphql.operation.type", "query")
-        telemetry.request_latency.child(name, "query")((time.perf_counter() - started) * 1000)
+        span.set_attribute("graphql.operation.type", kind)
+        telemetry.request_latency.child(name, kind)((time.perf_counter() - started) * 1000)
 
 
 def prepared_factory(schema: Schema) -> PreparedOperationsFactory | None:
@@ -64,10 +71,10 @@ def prepared_factory(schema: Schema) -> PreparedOperationsFactory | None:
 
 
 def cached_operation(guard: PreparedOperationsFactory, query: str, operation_name: str | None,
-                     variables: dict[str, Any] | None, kind: OperationType,
+                     variables: dict[str, Any] | None, kind: OperationType | frozenset[OperationType],
                      accept: Callable[[OperationDefinitionNode], bool] | None = None,
                      ) -> tuple[PreparedOperation, OperationDefinitionNode] | None:
-    """The `kind` operation of `query` when the operation cache already holds the document valid,
+    """The `kind` operation (or one of the kinds) of `query` when the operation cache already holds the document valid,
     `accept` (if given) takes the operation and its cost for `variables` is within the limit; else
     None, and the general path answers (and reports whatever is wrong). Shared by the query fast
     path and live subscriptions."""
@@ -79,7 +86,8 @@ def cached_operation(guard: PreparedOperationsFactory, query: str, operation_nam
     if prepared is None or prepared.errors:
         return None
     operation = get_operation_ast(prepared.document, operation_name)
-    if operation is None or operation.operation is not kind or (accept is not None and not accept(operation)):
+    kinds = kind if isinstance(kind, frozenset) else frozenset((kind,))
+    if operation is None or operation.operation not in kinds or (accept is not None and not accept(operation)):
         return None
     try:
         cost = prepared.cost(operation_name, guard.page_max)(variables or {})
@@ -88,8 +96,14 @@ def cached_operation(guard: PreparedOperationsFactory, query: str, operation_nam
     return (prepared, operation) if cost <= guard.cost_max else None
 
 
+_QUERY = frozenset((OperationType.QUERY,))
+_MUTATION = frozenset((OperationType.MUTATION,))
+_BOTH = _QUERY | _MUTATION
+
+
 class FastPath:
-    """Runs cached, valid queries; `plan` says whether a request qualifies, `run` executes it."""
+    """Runs cached, valid queries and mutations; `plan` says whether a request qualifies, `run`
+    executes it."""
 
     def __init__(self, schema: Schema, guard: PreparedOperationsFactory) -> None:
         # A schema extension with a `resolve` hook is field middleware the fast path would skip;
@@ -99,20 +113,27 @@ class FastPath:
         self.schema = schema
         self.guard = guard
         self.context_class_kwargs = execution_context_class_kwargs(schema.execution_context_class)
+        # admin mutations are audited here only where the general path audits them (the region's schema)
+        self.audits = any(ext is AuditMutations for ext in schema.extensions)
         self.served = 0   # requests this path answered (tests check it is taken)
 
     def plan(self, query: object, operation_name: str | None, variables: object,
-             queries_allowed: bool) -> tuple[PreparedOperation, OperationDefinitionNode] | None:
-        if not queries_allowed or not isinstance(query, str) or not isinstance(variables, dict | None):
+             queries_allowed: bool, mutations_allowed: bool = False,
+             ) -> tuple[PreparedOperation, OperationDefinitionNode] | None:
+        kinds = (_BOTH if mutations_allowed else _QUERY) if queries_allowed else (_MUTATION if mutations_allowed else None)
+        if kinds is None or not isinstance(query, str) or not isinstance(variables, dict | None):
             return None
-        return cached_operation(self.guard, query, operation_name, variables, OperationType.QUERY)
+        return cached_operation(self.guard, query, operation_name, variables, kinds)
 
     async def run(self, prepared: PreparedOperation, operation: OperationDefinitionNode, *,
                   operation_name: str | None, variables: dict[str, Any] | None, context: Any,
                   root_value: Any, operation_extensions: dict[str, Any] | None) -> ExecutionResult:
         self.served += 1
         with operation_timing(context, operation_name, operation):
-            return await self._execute(prepared, operation_name, variables, context, root_value, operation_extensions)
+            result = await self._execute(prepared, operation_name, variables, context, root_value, operation_extensions)
+            if self.audits and operation.operation is OperationType.MUTATION and result.data:
+                await record_admin_mutations(context, self.schema._schema, operation, variables, result.data)
+        return result
 
     async def _execute(self, prepared: PreparedOperation, operation_name: str | None,
                        variables: dict[str, Any] | None, context: Any, root_value: Any,

@@ -5,7 +5,7 @@
 - a body must be a JSON object whose `query` is a string and `operationName` a string or null;
 - subscriptions run over websockets only (a subscription sent by HTTP is 400);
 - a request may name its document by hash (automatic persisted queries, `podium.gql.persisted`);
-- a prepared (cached, valid) query runs on graphql-core directly (`podium.gql.fast_path`), or,
+- a prepared (cached, valid) query or mutation runs on graphql-core directly (`podium.gql.fast_path`), or,
   when the view names the resolvers it may call and the operation compiles, as a compiled plan
   (`podium.gql.compiled`), and every response is encoded once by orjson;
 - every refusal is a GraphQL-shaped JSON body with `extensions.code`, never plain text or a 500;
@@ -170,7 +170,7 @@ class PodiumGraphQL(GraphQL[dict[str, Any], None]):
         query = self.persisted.resolve(request_data.query, request_data.extensions)
         if self.fast_path is not None:
             fast = await _run_fast(self.fast_path, query, request_data, OperationType.QUERY in allowed,
-                                   context, root_value)
+                                   OperationType.MUTATION in allowed, context, root_value)
             if fast is not None:
                 return fast
         try:
@@ -196,9 +196,11 @@ def _fast_path_of(schema: BaseSchema) -> FastPath | None:
 
 
 async def _run_fast(fast: FastPath, query: str | None, request_data: GraphQLRequestData, queries_allowed: bool,
-                    context: Any, root_value: Any) -> ExecutionResult | None:
-    """The fast path's result, or None when the request is not a prepared query (general path)."""
-    planned = fast.plan(query, request_data.operation_name, request_data.variables, queries_allowed)
+                    mutations_allowed: bool, context: Any, root_value: Any) -> ExecutionResult | None:
+    """The fast path's result, or None when the request is not a prepared query or mutation
+    (general path)."""
+    planned = fast.plan(query, request_data.operation_name, request_data.variables, queries_allowed,
+                        mutations_allowed)
     if planned is None:
         return None
     return await fast.run(*planned, operation_name=request_data.operation_name, variables=request_data.variables,

@@ -8,12 +8,13 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import strawberry
+from podium.region.contests.http import acting_owner
 from podium.region.contests.service import ContestService
 from podium.region.contests.wiring import Contests
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from podium.errors import BadUserInput, Unauthenticated
+from podium.errors import BadUserInput
 from podium.gql import typed
 from podium.gql.auth import caller, require_admin
 from podium.gql.errors import as_graphql_errors
@@ -40,17 +41,7 @@ async def _admin(info: Info[Any, Any]) -> ContestService:
 
 
 async def _owner(info: Info[Any, Any], owner: str | None) -> str:
-    who = await caller(info)
-    if who.admin:
-        if owner is None:
-            raise BadUserInput("an admin acting for a player names the owner")
-        return owner
-    if who.player is None:
-        raise Unauthenticated("teams and entries need a player token: 'Authorization: Bearer <JWT>'")
-    if owner is not None and owner != who.player:
-        raise BadUserInput("a player acts only for themselves")
-    player: str = who.player
-    return player
+    return acting_owner(await caller(info), owner)
 
 
 @strawberry.input(description="A fantasy team for one match: 11 (the contest's team size) players, a captain "

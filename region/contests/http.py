@@ -1,5 +1,7 @@
-"""REST endpoints of contests: admin declarations and actions, the signed points feed, standings.
-Players build teams and join through GraphQL (`saveTeam`, `joinContest`) with their JWT."""
+"""REST endpoints of contests: admin declarations and actions, the signed points feed, standings,
+and joins. Players build teams through GraphQL (`saveTeam`) with their JWT and join through
+GraphQL (`joinContest`) or `POST /v1/contests/{contest}/entries` (`{"team": "t1"}`, the same
+player JWT, the same checks, answer and error codes, without GraphQL's per-request work)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,8 @@ from podium.region.contests.service import ContestService
 from starlette.requests import Request
 from starlette.responses import Response
 
-from podium.errors import BadUserInput
+from podium.errors import BadUserInput, Forbidden, Unauthenticated
+from podium.gql.auth import Caller, bearer_token, token_caller
 from podium.http import check_admin, json_response, parse_json, read_body, read_json
 from podium.signing import verify
 
@@ -65,6 +68,34 @@ async def feed(request: Request) -> Response:
     if not isinstance(doc, dict):
         raise BadUserInput('body must be {"events": [...]}')
     return json_response({"results": await contests_of(request).feed(doc.get("events"))})
+
+
+def acting_owner(who: Caller, owner: str | None) -> str:
+    """Whose team a save or a join is for: the player's own, or the one an admin names."""
+    if who.admin:
+        if owner is None:
+            raise BadUserInput("an admin acting for a player names the owner")
+        return owner
+    if who.player is None:
+        raise Unauthenticated("teams and entries need a player token: 'Authorization: Bearer <JWT>'")
+    if owner is not None and owner != who.player:
+        raise BadUserInput("a player acts only for themselves")
+    return who.player
+
+
+async def join(request: Request) -> Response:
+    """`{"team": "t1"}` with the player's bearer JWT → `{"contest", "entry", "joined"}`, as
+    joinContest answers. Players only: an admin joins for a player with joinContest(owner:) in
+    GraphQL, where admin mutations are audited."""
+    service = request.app.state.service
+    who = await token_caller(bearer_token(request.headers.get("authorization")), service)
+    if who.admin:
+        raise Forbidden("this endpoint is for players; an admin joins for a player with joinContest(owner:)")
+    doc = await read_json(request, service.settings.contests.entry_body_bytes_max)
+    if not isinstance(doc, dict) or not isinstance(doc.get("team"), str) or doc.keys() - {"team"}:
+        raise BadUserInput('body must be {"team": "<team id>"}')
+    owner = acting_owner(who, None)
+    return json_response(await contests_of(request).join(owner, request.path_params["contest"], doc["team"]))
 
 
 def _int_param(request: Request, name: str, default: int) -> int:

@@ -13,5 +13,6 @@ def contest_routes() -> list[Route]:
         Route("/v1/admin/contests/{contest}/{action}", http.contest_action, methods=["POST"]),
         Route("/v1/contests/feed", http.feed, methods=["POST"]),
         Route("/v1/contests/{contest}/standings", http.standings, methods=["GET"]),
+        Route("/v1/contests/{contest}/entries", http.join, methods=["POST"]),
         Route("/v1/contests/{contest}/settlement", http.settlement, methods=["GET"]),
     ]
