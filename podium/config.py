@@ -399,6 +399,10 @@ class Settings(BaseSettings):
     jwt_jwks_url: str | None = None
     jwt_public_key: str | None = None
     jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256"])   # checked against the key kind at start
+    # verified player/admin JWTs remembered per process (podium/gql/jwt_cache.py): a token seen again is
+    # not verified again until this long after its check (or its exp, if sooner); 0 entries: no cache
+    jwt_cache_entries_max: int = Field(default=10_000, ge=0)
+    jwt_cache_ttl_ms: int = Field(default=60_000, ge=0)
     boards: list[BoardConfig] = Field(default_factory=list)
     ingest: IngestLimits = Field(default_factory=IngestLimits)
     api: ApiLimits = Field(default_factory=ApiLimits)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from strawberry.types import Info
 
 from podium.config import JWT_ASYMMETRIC, JWT_SYMMETRIC, Settings
 from podium.errors import Forbidden, Unauthenticated
+from podium.gql.jwt_cache import ClaimsCache
 from podium.web.admin_identity import jwt_admin_name, key_name
 
 JWT_LEEWAY_S = 30
@@ -30,6 +32,27 @@ class Caller:
 
 
 _jwks_clients: dict[str, jwt.PyJWKClient] = {}
+_claims_caches: dict[tuple[int, int], ClaimsCache] = {}   # one per (entries_max, ttl_ms) configured
+
+
+def _claims_cache(settings: Settings) -> ClaimsCache:
+    size = (settings.jwt_cache_entries_max, settings.jwt_cache_ttl_ms)
+    cache = _claims_caches.get(size)
+    if cache is None:
+        cache = _claims_caches[size] = ClaimsCache(*size)
+    return cache
+
+
+async def _verified_claims(token: str, settings: Settings) -> dict[str, Any]:
+    """The token's claims, verified now or (the same token, the same keys) within the cache's TTL."""
+    cache = _claims_cache(settings)
+    verifier = (settings.jwt_secret, settings.jwt_public_key, settings.jwt_jwks_url, settings.jwt_algorithms)
+    now_s = time.time()
+    claims = cache.get(token, verifier, now_s)
+    if claims is None:
+        claims = await _decode_jwt(token, settings)
+        cache.put(token, verifier, claims, now_s, JWT_LEEWAY_S)
+    return claims
 
 
 def _bearer(info: Info[Any, Any]) -> str | None:
@@ -84,7 +107,7 @@ async def caller(info: Info[Any, Any]) -> Caller:
     elif any(hmac.compare_digest(token, k) for k in settings.admin_keys):
         result = Caller(admin=True, name=key_name(token))
     else:
-        claims = await _decode_jwt(token, settings)
+        claims = await _verified_claims(token, settings)
         admin_name = jwt_admin_name(claims)
         result = Caller(admin=True, name=admin_name) if admin_name else Caller(player=str(claims["sub"]))
     info.context["_caller"] = result
