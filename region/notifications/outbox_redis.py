@@ -46,7 +46,7 @@ class RedisOutbox:
         failed reply may add its notes again (receivers dedupe by id)."""
         if not notes:
             return
-        args: list[object] = [self.outbox_len_max, len(notes)]
+        args: list[bytes | str | int] = [self.outbox_len_max, len(notes)]
         args.extend(orjson.dumps(note.to_dict()) for note in notes)
         args.extend(pending_field(n) for n in notes)
         try:
