@@ -200,8 +200,17 @@ async def _seed_inbox(stack: BenchStack, inbox_warm: bool, players: int, per_pla
             await redis.aclose()
 
 
+_TOKENS: dict[str, str] = {}
+
+
 def _token(player: str) -> str:
-    return jwt.encode({"sub": player, "exp": int(time.time()) + 3600}, JWT_SECRET, algorithm="HS256")
+    """The player's JWT, one per player for the whole bench (valid an hour): a client keeps its
+    token, so the reads before the timed runs and the runs themselves present the same one."""
+    token = _TOKENS.get(player)
+    if token is None:
+        token = _TOKENS[player] = jwt.encode({"sub": player, "exp": int(time.time()) + 3600}, JWT_SECRET,
+                                             algorithm="HS256")
+    return token
 
 
 def _query_script(players: int, cursors: dict[int, str | None]) -> str:
