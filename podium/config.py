@@ -77,7 +77,7 @@ class ApiLimits(BaseModel):
     top_snapshot_boards_max: int = 64        # hot boards whose top is kept (LRU by read)
     persisted_queries_max: int = 10_000      # automatic persisted queries registered by clients (hash -> document)
     graphql_fast_path: bool = True           # prepared queries run on graphql-core directly (needs the operation cache)
-    jwt_claims_cache_max: int = Field(default=65_536, ge=0)     # verified JWTs kept per process (0: decode every request)
+    jwt_claims_cache_max: int = Field(default=16_384, ge=0)     # verified JWTs kept per process, ~0.4 kB each (0: decode every request)
     jwt_claims_cache_ttl_ms: int = Field(default=60_000, ge=0)  # a kept token is verified again after this (JWKS key withdrawn)
     rest_reads: bool = True                  # GET /v1/boards/{board}/top|players/{id}|around/{id}: the REST peer of the reads
     push_buffer_bytes_max: int = 65_536      # a subscriber socket with more unsent bytes is skipped (coalesced) this tick

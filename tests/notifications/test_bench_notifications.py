@@ -26,6 +26,8 @@ def test_bench_notifications_tiny(tmp_path: Path) -> None:
     ingest = live["ingest"]
     for board in ("plain", "ruled"):
         assert ingest[board]["scores_per_s"] > 0 and ingest[board]["non_2xx"] == ingest[board]["errors"] == 0
+        assert ingest[board]["us_cpu_per_score"]["region"] > 0 and ingest[board]["us_cpu_per_score"]["redis"] > 0
+    assert "all_cpu_per_score_rules_cost" in ingest
     assert ingest["engine"]["publish_failures"] == 0 and ingest["engine"]["waiting"] == 0
     for path in ("before", "after"):   # the inbox query without and with the Redis window and the plan
         query = live["inbox"][path]

@@ -27,6 +27,7 @@ from podium.region.notifications.inbox_window_redis import WindowedInbox, cursor
 
 from podium.errors import BadUserInput
 from podium.notify_rules import Notification, RuleKind
+from podium.redis_client import connect
 from podium.redis_server import RedisServer
 
 PLAYERS = ("ann", "bob", "c}d")
@@ -65,9 +66,11 @@ async def _window_matches(store: WindowedInbox, warm: SqliteInbox, player: str, 
     assert sorted(x.decode() for x in await redis.hkeys(d)) == sorted(members)
 
 
-async def _scenario(url: str, path: Path, ops: list[Any], window_len: int, len_max: int) -> int:
+async def _scenario(url: str, path: Path, ops: list[Any], window_len: int, len_max: int, lean: bool = False) -> int:
+    """`lean`: the client `connect()` builds, with a lean connection (the window's reads and version
+    checks then go over it, as on a region); else a plain redis-py client (the pipelined paths)."""
     run = next(_runs)
-    redis = aioredis.Redis.from_url(url)
+    redis: Any = connect(url) if lean else aioredis.Redis.from_url(url)
     warm = SqliteInbox(path / f"inbox{run}.sqlite3", len_max)
     store = WindowedInbox(warm, redis, window_len, 60_000, len_max)
     await store.open()
@@ -98,21 +101,23 @@ async def _scenario(url: str, path: Path, ops: list[Any], window_len: int, len_m
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(ops=st.lists(op_st, min_size=1, max_size=25), window_len=st.integers(1, 6), len_max=st.integers(1, 8))
+@given(ops=st.lists(op_st, min_size=1, max_size=25), window_len=st.integers(1, 6), len_max=st.integers(1, 8),
+       lean=st.booleans())
 def test_window_answers_as_the_warm_store(redis_server: RedisServer, tmp_path: Path, ops: list[Any],
-                                         window_len: int, len_max: int) -> None:
+                                         window_len: int, len_max: int, lean: bool) -> None:
     try:
-        asyncio.run(_scenario(redis_server.url, tmp_path, ops, window_len, len_max))
+        asyncio.run(_scenario(redis_server.url, tmp_path, ops, window_len, len_max, lean))
     except AssertionError as exc:
-        raise AssertionError(f"ops={ops} window_len={window_len} len_max={len_max}") from exc
+        raise AssertionError(f"ops={ops} window_len={window_len} len_max={len_max} lean={lean}") from exc
 
 
 def test_the_window_serves_pages_itself(redis_server: RedisServer, tmp_path: Path) -> None:
     """Reads of a filled window do not reach the warm store; appends keep it filled."""
     reads = [("read", "ann", 3, False, 0), ("read", "ann", 2, True, 0), ("read", "ann", 3, False, 1)]
     ops = [("append", [("ann", i, 0) for i in range(5)]), *reads, ("append", [("ann", 9, 0)]), *reads]
-    served = asyncio.run(_scenario(redis_server.url, tmp_path, ops, 10, 20))
-    assert served == 5   # all but the first read (the miss that fills the window)
+    for lean in (False, True):
+        served = asyncio.run(_scenario(redis_server.url, tmp_path, ops, 10, 20, lean))
+        assert served == 5   # all but the first read (the miss that fills the window)
 
 
 def test_a_forged_cursor_is_refused(redis_server: RedisServer, tmp_path: Path) -> None:

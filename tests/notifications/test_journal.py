@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
+import orjson
 import pytest
 import redis.asyncio as aioredis
 from hypothesis import given
@@ -45,6 +46,8 @@ async def test_a_step_is_pending_until_the_outbox_adds_it(any_redis: aioredis.Re
     await outbox.add([note(0), note(2)])
     assert await journal.pending() == [note(0, "c"), note(1)]
     assert await any_redis.xlen(OUTBOX_KEY) == 2
+    assert [Notification.from_dict(orjson.loads(fields[b"n"])) for _, fields in await any_redis.xrange(OUTBOX_KEY)] \
+        == [note(0), note(2)]                                                       # in the batch's order
     await journal.record("b", Baseline(10, frozenset({"top"}), top[:1]), [])        # a step with no notification
     assert (await journal.baseline("b") or Baseline(0, frozenset(), [])).entries == top[:1]
     assert await any_redis.hlen(PENDING_KEY) == 2
