@@ -34,7 +34,7 @@ from podium.breaker import CircuitBreaker
 from podium.clock import Clock
 from podium.config import BreakerSettings, NotificationSettings
 from podium.errors import Unavailable
-from podium.notify_webhooks import Endpoint, backoff_ms, delivery_headers
+from podium.notify_webhooks import Endpoint, Routes, backoff_ms, delivery_headers
 from podium.notify_webhooks_redis import Message, RedisWebhooks
 from podium.tasks import cancel_and_wait
 
@@ -60,7 +60,7 @@ class _Lane:
     """One endpoint's deliveries in this process: entries read from its queue and not yet started
     (at most `webhook_concurrency_max`), the tasks delivering, and where its next read starts."""
     breaker: CircuitBreaker
-    client: httpx.AsyncClient         # this endpoint's own connection pool (see `_endpoint_client`)
+    transport: httpx.AsyncHTTPTransport     # this endpoint's own connection pool (see `_endpoint_transport`)
     backlog: deque[Message] = field(default_factory=deque)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     read_from: str = PENDING_FIRST    # the last pending id read, until the pending entries are all read; then ">"
@@ -70,6 +70,7 @@ class _Lane:
     # connection instead of opening `webhook_concurrency_max` at once: a new connection costs the
     # worker more CPU than the request itself, and a failing endpoint gets one attempt at a time.
     window: int = 1
+    target: tuple[str, httpx.URL] | None = None     # the endpoint's URL as last parsed (string, parsed)
 
 
 class DeliveryWorker:
@@ -84,6 +85,9 @@ class DeliveryWorker:
         self.counters = DeliveryCounters()
         self.breakers: dict[str, CircuitBreaker] = {}
         self._endpoints: dict[str, Endpoint] = {}
+        self._routes = Routes(())
+        t_s = settings.webhook_timeout_ms / 1000
+        self._timeout = {"timeout": {"connect": t_s, "read": t_s, "write": t_s, "pool": t_s}}   # httpx's request extension
         self._lanes: dict[str, _Lane] = {}
         self._refreshed_ms: int | None = None
         self._scanned_ms: int | None = None      # when every lane's queue was last read (others enqueue too: replay)
@@ -94,6 +98,7 @@ class DeliveryWorker:
         # every lane once per `webhook_poll_ms`), so a turn's work follows what changed, not the
         # number of endpoints (a turn follows every finished delivery).
         self._touched: set[str] = set()
+        self._reread: set[str] = set()     # lanes whose pending entries were just read: their new ones next turn
         self._outbox_from = PENDING_FIRST     # this consumer's unacked outbox entries first, then new ones
         self._endpoints_fingerprint: bytes | None = None    # of the endpoints last read (store.endpoints_fingerprint)
         self._polled_ms: int | None = None    # when the lanes held back (breakers) were last looked at
@@ -130,7 +135,7 @@ class DeliveryWorker:
             for lane in self._lanes.values():
                 for task in list(lane.tasks):
                     await cancel_and_wait(task)
-                await lane.client.aclose()
+                await lane.transport.aclose()
             self._lanes.clear()
             self._endpoints_fingerprint = None    # a next run() makes its lanes afresh
             try:
@@ -159,28 +164,31 @@ class DeliveryWorker:
         if fingerprint == self._endpoints_fingerprint:
             return
         self._endpoints = {e.id: e for e in await self.store.endpoints()}
+        self._routes = Routes(self._endpoints.values())
         self._endpoints_fingerprint = fingerprint
         for gone in set(self._lanes) - set(self._endpoints):
             lane = self._lanes.pop(gone)
             for task in list(lane.tasks):
                 await cancel_and_wait(task)      # its entries stay in its (orphaned) queue
-            await lane.client.aclose()
+            await lane.transport.aclose()
         for ident in self._endpoints:
             if ident not in self._lanes:
                 breaker = self.breakers.setdefault(ident, endpoint_breaker(ident, self.settings))
-                self._lanes[ident] = _Lane(breaker, self._endpoint_client())
+                self._lanes[ident] = _Lane(breaker, self._endpoint_transport())
                 self._touched.add(ident)
 
-    def _endpoint_client(self) -> httpx.AsyncClient:
+    def _endpoint_transport(self) -> httpx.AsyncHTTPTransport:
         """Each endpoint has its own small pool (`webhook_concurrency_max` keep-alive connections):
         httpx's pool scans all its connections for every request it queues or finishes, so one
-        shared pool of thousands of connections costs O(connections²) per delivery."""
+        shared pool of thousands of connections costs O(connections²) per delivery. Requests go
+        straight to the transport: the client's layers (cookies, auth, redirects, event hooks) do
+        nothing for a webhook and were a sixth of httpx's CPU per delivery."""
         n = max(1, self.settings.webhook_concurrency_max)
         # keep-alive for `webhook_keepalive_ms` (httpx: 5 s): an endpoint sent an event every few
         # seconds would otherwise pay a new connection for each (httpcore drops one the server closed)
         transport = httpx.AsyncHTTPTransport(verify=self._tls, limits=httpx.Limits(
             max_connections=n, max_keepalive_connections=n, keepalive_expiry=self.settings.webhook_keepalive_ms / 1000))
-        return httpx.AsyncClient(transport=transport, trust_env=False)
+        return transport
 
     async def route_once(self, stop: asyncio.Event) -> int:
         """Copy one batch of the outbox into the queues of the endpoints that want it (one round
@@ -207,7 +215,7 @@ class DeliveryWorker:
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 log.error("outbox entry %s is not a notification; skipped", message_id)   # never written by Podium
                 continue
-            items += [(e.id, doc) for e in self._endpoints.values() if e.wants(kind, board)]
+            items += [(ident, doc) for ident in self._routes(kind, board)]
         for ident, _ in items:
             self._lanes[ident].maybe_more = True
             self._touched.add(ident)
@@ -225,15 +233,19 @@ class DeliveryWorker:
 
     async def _read_due(self) -> int:
         """Read the queues of the endpoints that can start a delivery and have nothing read
-        waiting, all in one round trip: those routed to or left with more, and every one once per
-        `webhook_scan_ms` (entries written by others, e.g. replays: at 1,000 endpoints a read of
-        every queue per `webhook_poll_ms` was 5,000 XREADGROUPs a second, most of the worker's
-        Redis time). Lanes held back by a breaker are looked at every `webhook_poll_ms`. Returns
-        how many entries were read."""
+        waiting, all in one round trip: those routed to or left with more, those a replay woke
+        (`store.woken`, every `webhook_poll_ms`), and every one once per `webhook_scan_ms` (a
+        safety net: at 1,000 endpoints a read of every queue cost a pipeline of 1,000-2,000
+        commands, most of the worker's Redis time when done every 2 s). Lanes held back by a
+        breaker are looked at every `webhook_poll_ms`. Returns how many entries were read."""
         now = self.clock.now_ms()
         if self._polled_ms is None or now - self._polled_ms >= self.settings.webhook_poll_ms:
             self._polled_ms = now
             self._touched.update(ident for ident, lane in self._lanes.items() if lane.backlog)   # held by a breaker
+            for ident in await self.store.woken(max(1, len(self._lanes))):     # replays
+                if (lane := self._lanes.get(ident)) is not None:
+                    lane.maybe_more = True
+                    self._touched.add(ident)
         scan = self._scanned_ms is None or now - self._scanned_ms >= self.settings.webhook_scan_ms
         if scan:
             self._scanned_ms = now
@@ -251,6 +263,10 @@ class DeliveryWorker:
             lane.maybe_more = len(rows) == per_queue or lane.read_from != NEW
             if lane.read_from != NEW:
                 lane.read_from = rows[-1][0] if rows else NEW
+                # read again next turn: its pending entries are read, its new ones not yet (left
+                # to the next full scan, a new lane's first events waited up to `webhook_scan_ms`)
+                self._reread.add(ident)
+                count += 1
             for message_id, fields in rows:
                 if b"n" in fields and b"t" in fields:
                     lane.backlog.append((message_id, fields))
@@ -264,7 +280,8 @@ class DeliveryWorker:
         """Start what the touched lanes can; a lane held back by its breaker keeps its backlog and is
         looked at again on the next full scan (or when one of its deliveries finishes)."""
         now = self.clock.now_ms()
-        touched, self._touched = self._touched, set()
+        touched, self._touched = self._touched, self._reread
+        self._reread = set()
         for ident in touched:
             lane = self._lanes.get(ident)
             if lane is None:
@@ -305,7 +322,7 @@ class DeliveryWorker:
             async with self._requests:
                 if stop.is_set():
                     return      # stopping: not sent, the entry stays pending for the next worker
-                error = await self._attempt(lane.client, endpoint, event_id, doc)
+                error = await self._attempt(lane, endpoint, event_id, doc)
             lane.breaker.record(error is None, self.clock.now_ms())
             lane.window = 1 if error is not None else min(lane.window + 1, max(1, self.settings.webhook_concurrency_max))
             if error is None:
@@ -326,12 +343,18 @@ class DeliveryWorker:
                 return
             await _sleep_unless(stop, delay_ms / 1000)
 
-    async def _attempt(self, client: httpx.AsyncClient, endpoint: Endpoint, event_id: str, body: bytes) -> str | None:
+    async def _attempt(self, lane: _Lane, endpoint: Endpoint, event_id: str, body: bytes) -> str | None:
         """None when the receiver took it (2xx), else why not."""
+        if lane.target is None or lane.target[0] != endpoint.url:
+            lane.target = (endpoint.url, httpx.URL(endpoint.url))     # parsed once per endpoint URL
         headers = delivery_headers(endpoint, event_id, body, self.clock.now_ms())
+        request = httpx.Request("POST", lane.target[1], content=body, headers=headers, extensions=self._timeout)
         try:
-            response = await client.post(endpoint.url, content=body, headers=headers,
-                                              timeout=self.settings.webhook_timeout_ms / 1000)
+            response = await lane.transport.handle_async_request(request)
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
         except httpx.HTTPError as exc:
             return f"{type(exc).__name__}: {exc}"
         if 200 <= response.status_code < 300:

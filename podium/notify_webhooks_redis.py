@@ -5,6 +5,8 @@ the global tier's are the same under `pg:`/`pgw:`, see `GLOBAL_KEYS`).
     pw:q:{E}         stream per endpoint: events waiting for delivery (`n` JSON, `t` enqueued ms);
                      consumer group "d"; an entry is acked and deleted once delivered or dead-lettered
     pw:dead          stream: dead-lettered deliveries (`e` endpoint, `n`, `err`, `t`), bounded
+    pw:wake          set: endpoints whose queue another writer (a replay) added to; the delivery
+                     worker pops it every poll instead of reading every queue to find such entries
 The outbox (`pn:outbox`) is read by the consumer group "webhooks": an outbox entry is acked only
 after it is copied into every matching endpoint queue, so a restart re-reads it (pending entries
 first), and a queue entry is acked only after delivery, so a restart re-delivers it. The delivery
@@ -42,13 +44,14 @@ class WebhookKeys:
     dead: str
     outbox: str
     queue_prefix: str
+    wake: str
 
     def queue(self, endpoint_id: str) -> str:
         return self.queue_prefix + "{" + endpoint_id + "}"
 
 
-REGION_KEYS = WebhookKeys(ENDPOINTS_KEY, DEAD_KEY, "pn:outbox", "pw:q:")
-GLOBAL_KEYS = WebhookKeys("pgw:endpoints", "pgw:dead", "pg:outbox", "pgw:q:")
+REGION_KEYS = WebhookKeys(ENDPOINTS_KEY, DEAD_KEY, "pn:outbox", "pw:q:", "pw:wake")
+GLOBAL_KEYS = WebhookKeys("pgw:endpoints", "pgw:dead", "pg:outbox", "pgw:q:", "pgw:wake")
 
 
 # Every (field, value) with their lengths (no separator can be forged), sorted (a hash's iteration
@@ -207,29 +210,38 @@ class RedisWebhooks:
         return out
 
     async def done_many(self, entries: list[tuple[str, str]]) -> None:
-        """Ack and delete each delivered (endpoint id, queue entry id): one round trip."""
+        """Ack and delete each delivered (endpoint id, queue entry id): one round trip, one XACK and
+        one XDEL per endpoint."""
         if not entries:
             return
+        by_endpoint: dict[str, list[str]] = {}
+        for endpoint_id, message_id in entries:
+            by_endpoint.setdefault(endpoint_id, []).append(message_id)
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                for endpoint_id, message_id in entries:
-                    pipe.xack(self.keys.queue(endpoint_id), QUEUE_GROUP, message_id)
-                    pipe.xdel(self.keys.queue(endpoint_id), message_id)
+                for endpoint_id, ids in by_endpoint.items():
+                    pipe.xack(self.keys.queue(endpoint_id), QUEUE_GROUP, *ids)
+                    pipe.xdel(self.keys.queue(endpoint_id), *ids)
                 await pipe.execute()
         except RedisError as exc:
             raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
 
     async def enqueue(self, endpoint_id: str, doc: bytes, enqueued_ms: int) -> None:
-        await self._call(self.redis.xadd(self.keys.queue(endpoint_id), {"n": doc, "t": enqueued_ms},
-                                         maxlen=self.queue_len_max, approximate=True))
+        """Add one event to an endpoint's queue from outside the delivery worker, and wake the
+        endpoint (`woken`) so the worker reads its queue at its next poll."""
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.xadd(self.keys.queue(endpoint_id), {"n": doc, "t": enqueued_ms},
+                          maxlen=self.queue_len_max, approximate=True)
+                pipe.sadd(self.keys.wake, endpoint_id)
+                await pipe.execute()
+        except RedisError as exc:
+            raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
 
-    async def read_queue(self, endpoint_id: str, consumer: str, count: int) -> list[Message]:
-        return await self._read(self.keys.queue(endpoint_id), QUEUE_GROUP, consumer, count)
-
-    async def done(self, endpoint_id: str, message_id: str) -> None:
-        key = self.keys.queue(endpoint_id)
-        await self._call(self.redis.xack(key, QUEUE_GROUP, message_id))
-        await self._call(self.redis.xdel(key, message_id))
+    async def woken(self, count: int) -> list[str]:
+        """Take up to `count` endpoints woken by `enqueue` (each once, until woken again)."""
+        raw: Any = await self._call(self.redis.spop(self.keys.wake, count))
+        return [_text(v) for v in raw or ()]
 
     async def queued(self, endpoint_id: str) -> int:
         return int(await self._call(self.redis.xlen(self.keys.queue(endpoint_id))))
