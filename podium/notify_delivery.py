@@ -89,7 +89,6 @@ class DeliveryWorker:
         t_s = settings.webhook_timeout_ms / 1000
         self._timeout = {"timeout": {"connect": t_s, "read": t_s, "write": t_s, "pool": t_s}}   # httpx's request extension
         self._lanes: dict[str, _Lane] = {}
-        self._refreshed_ms: int | None = None
         self._scanned_ms: int | None = None      # when every lane's queue was last read (others enqueue too: replay)
         self._requests = asyncio.Semaphore(max(1, settings.webhook_requests_in_flight_max))
         self._acks: list[tuple[str, str]] = []
@@ -111,8 +110,8 @@ class DeliveryWorker:
         loop = asyncio.get_running_loop()
         try:
             while not stop.is_set():
-                # Turns at most every `webhook_turn_min_ms`: each costs three or four Redis round
-                # trips, and a turn per finished delivery (plus one more after each that found work)
+                # Turns at most every `webhook_turn_min_ms`: each costs up to three Redis round
+                # trips (poll, route, ack and read), and a turn per finished delivery (plus one more after each that found work)
                 # was most of the worker's CPU per delivery when 1,000 endpoints get an event each
                 # now and then; what finishes meanwhile is taken by the next turn together.
                 started = loop.time()
@@ -121,7 +120,6 @@ class DeliveryWorker:
                     busy = await self.route_once(stop)
                     busy += await self._read_due()
                     self._start_deliveries(stop)
-                    await self._flush_acks()
                 except Unavailable as exc:
                     log.warning("webhook delivery paused: %s", exc)
                     busy = 0
@@ -156,11 +154,9 @@ class DeliveryWorker:
         """The endpoints this worker is delivering to (registered ones are picked up on its next poll)."""
         return set(self._lanes)
 
-    async def _refresh(self) -> None:
+    async def _refresh(self, fingerprint: bytes) -> None:
         """The endpoints as stored now; read and parsed again only when their digest changed (at
         1,000 endpoints a full read per routed batch cost more than routing it)."""
-        fingerprint = await self.store.endpoints_fingerprint()
-        self._refreshed_ms = self.clock.now_ms()
         if fingerprint == self._endpoints_fingerprint:
             return
         self._endpoints = {e.id: e for e in await self.store.endpoints()}
@@ -191,19 +187,29 @@ class DeliveryWorker:
         return transport
 
     async def route_once(self, stop: asyncio.Event) -> int:
-        """Copy one batch of the outbox into the queues of the endpoints that want it (one round
-        trip), then ack it. The endpoints are read after a non-empty batch, so an endpoint
-        registered before a notification was written always receives it."""
+        """Copy one batch of the outbox into the queues of the endpoints that want it and ack it
+        (one round trip to read, one MULTI to write). The endpoints' digest is read with the
+        batch, after it, so an endpoint registered before a notification was written always
+        receives it; every `webhook_poll_ms` the endpoints woken by replays are taken too."""
+        now = self.clock.now_ms()
+        poll = self._polled_ms is None or now - self._polled_ms >= self.settings.webhook_poll_ms
         try:
-            batch = await self.store.read_outbox(self.consumer, self.settings.webhook_poll_batch_max, self._outbox_from)
+            batch, fingerprint, woken = await self.store.poll(
+                self.consumer, self.settings.webhook_poll_batch_max, self._outbox_from,
+                max(1, len(self._lanes)) if poll else 0)
         except Unavailable:
             self._outbox_from = PENDING_FIRST      # e.g. a lost stream: read from its start again
             raise
         if not batch and self._outbox_from == PENDING_FIRST:
             self._outbox_from = NEW
-        stale = self._refreshed_ms is None or self.clock.now_ms() - self._refreshed_ms >= self.settings.webhook_poll_ms
-        if batch or stale:
-            await self._refresh()
+        await self._refresh(fingerprint)
+        if poll:
+            self._polled_ms = now
+            self._touched.update(ident for ident, lane in self._lanes.items() if lane.backlog)   # held by a breaker
+            for ident in woken:      # replays
+                if (lane := self._lanes.get(ident)) is not None:
+                    lane.maybe_more = True
+                    self._touched.add(ident)
         items: list[tuple[str, bytes]] = []
         # No endpoint registered (a region with rules for inboxes only): the batch is acked unread,
         # not parsed (it was a tenth of a region's samples under ingest with rules)
@@ -220,9 +226,8 @@ class DeliveryWorker:
             self._lanes[ident].maybe_more = True
             self._touched.add(ident)
         try:
-            await self.store.enqueue_many(items, self.clock.now_ms())
+            await self.store.route(items, self.clock.now_ms(), [mid for mid, _ in batch])
             self.counters.routed += len(items)
-            await self.store.ack_outbox([mid for mid, _ in batch])
         except Unavailable:
             self._outbox_from = PENDING_FIRST      # the batch stays pending: routed again (at least once)
             raise
@@ -232,20 +237,13 @@ class DeliveryWorker:
         return lane.window
 
     async def _read_due(self) -> int:
-        """Read the queues of the endpoints that can start a delivery and have nothing read
-        waiting, all in one round trip: those routed to or left with more, those a replay woke
-        (`store.woken`, every `webhook_poll_ms`), and every one once per `webhook_scan_ms` (a
-        safety net: at 1,000 endpoints a read of every queue cost a pipeline of 1,000-2,000
-        commands, most of the worker's Redis time when done every 2 s). Lanes held back by a
-        breaker are looked at every `webhook_poll_ms`. Returns how many entries were read."""
+        """Write the acks of finished deliveries and read the queues of the endpoints that can
+        start a delivery and have nothing read waiting, all in one round trip: those routed to or
+        left with more, those a replay woke (taken by `route_once` every `webhook_poll_ms`), and
+        every one once per `webhook_scan_ms` (a safety net: at 1,000 endpoints a read of every
+        queue cost a pipeline of 1,000-2,000 commands, most of the worker's Redis time when done
+        every 2 s). Returns how many entries were read (plus the lanes to read again next turn)."""
         now = self.clock.now_ms()
-        if self._polled_ms is None or now - self._polled_ms >= self.settings.webhook_poll_ms:
-            self._polled_ms = now
-            self._touched.update(ident for ident, lane in self._lanes.items() if lane.backlog)   # held by a breaker
-            for ident in await self.store.woken(max(1, len(self._lanes))):     # replays
-                if (lane := self._lanes.get(ident)) is not None:
-                    lane.maybe_more = True
-                    self._touched.add(ident)
         scan = self._scanned_ms is None or now - self._scanned_ms >= self.settings.webhook_scan_ms
         if scan:
             self._scanned_ms = now
@@ -253,10 +251,19 @@ class DeliveryWorker:
         wanted = [ident for ident in candidates if (lane := self._lanes.get(ident)) is not None
                   and (scan or lane.maybe_more) and not lane.backlog and len(lane.tasks) < self._limit(lane)
                   and lane.breaker.allows_new(now)]
-        ready = await self.store.ready_queues(wanted)
-        reads = {ident: self._lanes[ident].read_from for ident in wanted if ident in ready}
+        reads = {ident: self._lanes[ident].read_from for ident in wanted}
         per_queue = max(1, self.settings.webhook_concurrency_max)
-        got = await self.store.read_queues(reads, self.consumer, per_queue)
+        acks, self._acks = self._acks, []
+        try:
+            got, acks_ok = await self.store.read_queues(reads, self.consumer, per_queue, acks)
+        except Unavailable:
+            self._acks = acks + self._acks     # tried again next turn
+            raise
+        if not acks_ok:
+            self._acks = acks + self._acks
+        for ident in reads.keys() - got.keys():     # a queue whose group was just lost (FLUSHALL)
+            if self._lanes[ident].maybe_more:
+                self._reread.add(ident)
         count = 0
         for ident, rows in got.items():
             lane = self._lanes[ident]
