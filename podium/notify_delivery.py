@@ -261,9 +261,8 @@ class DeliveryWorker:
             raise
         if not acks_ok:
             self._acks = acks + self._acks
-        for ident in reads.keys() - got.keys():     # a queue whose group was just lost (FLUSHALL)
-            if self._lanes[ident].maybe_more:
-                self._reread.add(ident)
+        for ident in reads.keys() - got.keys():     # no queue (never written to): nothing to read
+            self._lanes[ident].maybe_more = False
         count = 0
         for ident, rows in got.items():
             lane = self._lanes[ident]
@@ -285,7 +284,7 @@ class DeliveryWorker:
 
     def _start_deliveries(self, stop: asyncio.Event) -> None:
         """Start what the touched lanes can; a lane held back by its breaker keeps its backlog and is
-        looked at again on the next full scan (or when one of its deliveries finishes)."""
+        looked at again every `webhook_poll_ms` (or when one of its deliveries finishes)."""
         now = self.clock.now_ms()
         touched, self._touched = self._touched, self._reread
         self._reread = set()
@@ -298,6 +297,10 @@ class DeliveryWorker:
                                            name=f"webhook {ident}")
                 lane.tasks.add(task)
                 task.add_done_callback(self._finished(ident, lane))
+            if lane.maybe_more and not lane.backlog and len(lane.tasks) < self._limit(lane):
+                # routed to while full, then a delivery finished during this turn's read: read it
+                # next turn (dropped, it waited for the full scan with an entry in its queue)
+                self._touched.add(ident)
 
     def _finished(self, ident: str, lane: _Lane) -> Callable[[asyncio.Task[None]], None]:
         def done(task: asyncio.Task[None]) -> None:
