@@ -350,7 +350,7 @@ class NotificationSettings(BaseModel):
     replay_steps_max: int = 64               # a coalesced top change is replayed in at most this many steps (by achieved_at)
     inbox_window_len: int = Field(default=50, ge=0)   # newest notifications per player copied in Redis in front of the warm inbox (0: no copy)
     inbox_window_ttl_ms: int = Field(default=3_600_000, ge=1)   # a player's Redis inbox copy expires this long after its last write or fill
-    webhook_scan_ms: int = Field(default=2000, ge=1)   # delivery worker: every endpoint's queue is read at least this often (entries others wrote: replays)
+    webhook_scan_ms: int = Field(default=60_000, ge=1)   # delivery worker: every endpoint's queue is read at least this often (a safety net: replays wake their endpoint)
     webhook_keepalive_ms: int = Field(default=60_000, ge=0)   # an idle keep-alive connection to an endpoint is kept this long
     webhook_turn_min_ms: int = Field(default=20, ge=0)   # delivery worker: its loop turns (route, read, ack) at most this often
 

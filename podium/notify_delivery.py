@@ -34,7 +34,7 @@ from podium.breaker import CircuitBreaker
 from podium.clock import Clock
 from podium.config import BreakerSettings, NotificationSettings
 from podium.errors import Unavailable
-from podium.notify_webhooks import Endpoint, backoff_ms, delivery_headers
+from podium.notify_webhooks import Endpoint, Routes, backoff_ms, delivery_headers
 from podium.notify_webhooks_redis import Message, RedisWebhooks
 from podium.tasks import cancel_and_wait
 
@@ -60,7 +60,7 @@ class _Lane:
     """One endpoint's deliveries in this process: entries read from its queue and not yet started
     (at most `webhook_concurrency_max`), the tasks delivering, and where its next read starts."""
     breaker: CircuitBreaker
-    client: httpx.AsyncClient         # this endpoint's own connection pool (see `_endpoint_client`)
+    transport: httpx.AsyncHTTPTransport     # this endpoint's own connection pool (see `_endpoint_transport`)
     backlog: deque[Message] = field(default_factory=deque)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     read_from: str = PENDING_FIRST    # the last pending id read, until the pending entries are all read; then ">"
@@ -70,6 +70,7 @@ class _Lane:
     # connection instead of opening `webhook_concurrency_max` at once: a new connection costs the
     # worker more CPU than the request itself, and a failing endpoint gets one attempt at a time.
     window: int = 1
+    target: tuple[str, httpx.URL] | None = None     # the endpoint's URL as last parsed (string, parsed)
 
 
 class DeliveryWorker:
@@ -84,8 +85,10 @@ class DeliveryWorker:
         self.counters = DeliveryCounters()
         self.breakers: dict[str, CircuitBreaker] = {}
         self._endpoints: dict[str, Endpoint] = {}
+        self._routes = Routes(())
+        t_s = settings.webhook_timeout_ms / 1000
+        self._timeout = {"timeout": {"connect": t_s, "read": t_s, "write": t_s, "pool": t_s}}   # httpx's request extension
         self._lanes: dict[str, _Lane] = {}
-        self._refreshed_ms: int | None = None
         self._scanned_ms: int | None = None      # when every lane's queue was last read (others enqueue too: replay)
         self._requests = asyncio.Semaphore(max(1, settings.webhook_requests_in_flight_max))
         self._acks: list[tuple[str, str]] = []
@@ -94,6 +97,7 @@ class DeliveryWorker:
         # every lane once per `webhook_poll_ms`), so a turn's work follows what changed, not the
         # number of endpoints (a turn follows every finished delivery).
         self._touched: set[str] = set()
+        self._reread: set[str] = set()     # lanes whose pending entries were just read: their new ones next turn
         self._outbox_from = PENDING_FIRST     # this consumer's unacked outbox entries first, then new ones
         self._endpoints_fingerprint: bytes | None = None    # of the endpoints last read (store.endpoints_fingerprint)
         self._polled_ms: int | None = None    # when the lanes held back (breakers) were last looked at
@@ -106,8 +110,8 @@ class DeliveryWorker:
         loop = asyncio.get_running_loop()
         try:
             while not stop.is_set():
-                # Turns at most every `webhook_turn_min_ms`: each costs three or four Redis round
-                # trips, and a turn per finished delivery (plus one more after each that found work)
+                # Turns at most every `webhook_turn_min_ms`: each costs up to three Redis round
+                # trips (poll, route, ack and read), and a turn per finished delivery (plus one more after each that found work)
                 # was most of the worker's CPU per delivery when 1,000 endpoints get an event each
                 # now and then; what finishes meanwhile is taken by the next turn together.
                 started = loop.time()
@@ -116,7 +120,6 @@ class DeliveryWorker:
                     busy = await self.route_once(stop)
                     busy += await self._read_due()
                     self._start_deliveries(stop)
-                    await self._flush_acks()
                 except Unavailable as exc:
                     log.warning("webhook delivery paused: %s", exc)
                     busy = 0
@@ -130,7 +133,7 @@ class DeliveryWorker:
             for lane in self._lanes.values():
                 for task in list(lane.tasks):
                     await cancel_and_wait(task)
-                await lane.client.aclose()
+                await lane.transport.aclose()
             self._lanes.clear()
             self._endpoints_fingerprint = None    # a next run() makes its lanes afresh
             try:
@@ -151,51 +154,62 @@ class DeliveryWorker:
         """The endpoints this worker is delivering to (registered ones are picked up on its next poll)."""
         return set(self._lanes)
 
-    async def _refresh(self) -> None:
+    async def _refresh(self, fingerprint: bytes) -> None:
         """The endpoints as stored now; read and parsed again only when their digest changed (at
         1,000 endpoints a full read per routed batch cost more than routing it)."""
-        fingerprint = await self.store.endpoints_fingerprint()
-        self._refreshed_ms = self.clock.now_ms()
         if fingerprint == self._endpoints_fingerprint:
             return
         self._endpoints = {e.id: e for e in await self.store.endpoints()}
+        self._routes = Routes(self._endpoints.values())
         self._endpoints_fingerprint = fingerprint
         for gone in set(self._lanes) - set(self._endpoints):
             lane = self._lanes.pop(gone)
             for task in list(lane.tasks):
                 await cancel_and_wait(task)      # its entries stay in its (orphaned) queue
-            await lane.client.aclose()
+            await lane.transport.aclose()
         for ident in self._endpoints:
             if ident not in self._lanes:
                 breaker = self.breakers.setdefault(ident, endpoint_breaker(ident, self.settings))
-                self._lanes[ident] = _Lane(breaker, self._endpoint_client())
+                self._lanes[ident] = _Lane(breaker, self._endpoint_transport())
                 self._touched.add(ident)
 
-    def _endpoint_client(self) -> httpx.AsyncClient:
+    def _endpoint_transport(self) -> httpx.AsyncHTTPTransport:
         """Each endpoint has its own small pool (`webhook_concurrency_max` keep-alive connections):
         httpx's pool scans all its connections for every request it queues or finishes, so one
-        shared pool of thousands of connections costs O(connections²) per delivery."""
+        shared pool of thousands of connections costs O(connections²) per delivery. Requests go
+        straight to the transport: the client's layers (cookies, auth, redirects, event hooks) do
+        nothing for a webhook and were a sixth of httpx's CPU per delivery."""
         n = max(1, self.settings.webhook_concurrency_max)
         # keep-alive for `webhook_keepalive_ms` (httpx: 5 s): an endpoint sent an event every few
         # seconds would otherwise pay a new connection for each (httpcore drops one the server closed)
         transport = httpx.AsyncHTTPTransport(verify=self._tls, limits=httpx.Limits(
             max_connections=n, max_keepalive_connections=n, keepalive_expiry=self.settings.webhook_keepalive_ms / 1000))
-        return httpx.AsyncClient(transport=transport, trust_env=False)
+        return transport
 
     async def route_once(self, stop: asyncio.Event) -> int:
-        """Copy one batch of the outbox into the queues of the endpoints that want it (one round
-        trip), then ack it. The endpoints are read after a non-empty batch, so an endpoint
-        registered before a notification was written always receives it."""
+        """Copy one batch of the outbox into the queues of the endpoints that want it and ack it
+        (one round trip to read, one MULTI to write). The endpoints' digest is read with the
+        batch, after it, so an endpoint registered before a notification was written always
+        receives it; every `webhook_poll_ms` the endpoints woken by replays are taken too."""
+        now = self.clock.now_ms()
+        poll = self._polled_ms is None or now - self._polled_ms >= self.settings.webhook_poll_ms
         try:
-            batch = await self.store.read_outbox(self.consumer, self.settings.webhook_poll_batch_max, self._outbox_from)
+            batch, fingerprint, woken = await self.store.poll(
+                self.consumer, self.settings.webhook_poll_batch_max, self._outbox_from,
+                max(1, len(self._lanes)) if poll else 0)
         except Unavailable:
             self._outbox_from = PENDING_FIRST      # e.g. a lost stream: read from its start again
             raise
         if not batch and self._outbox_from == PENDING_FIRST:
             self._outbox_from = NEW
-        stale = self._refreshed_ms is None or self.clock.now_ms() - self._refreshed_ms >= self.settings.webhook_poll_ms
-        if batch or stale:
-            await self._refresh()
+        await self._refresh(fingerprint)
+        if poll:
+            self._polled_ms = now
+            self._touched.update(ident for ident, lane in self._lanes.items() if lane.backlog)   # held by a breaker
+            for ident in woken:      # replays
+                if (lane := self._lanes.get(ident)) is not None:
+                    lane.maybe_more = True
+                    self._touched.add(ident)
         items: list[tuple[str, bytes]] = []
         # No endpoint registered (a region with rules for inboxes only): the batch is acked unread,
         # not parsed (it was a tenth of a region's samples under ingest with rules)
@@ -207,14 +221,13 @@ class DeliveryWorker:
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 log.error("outbox entry %s is not a notification; skipped", message_id)   # never written by Podium
                 continue
-            items += [(e.id, doc) for e in self._endpoints.values() if e.wants(kind, board)]
+            items += [(ident, doc) for ident in self._routes(kind, board)]
         for ident, _ in items:
             self._lanes[ident].maybe_more = True
             self._touched.add(ident)
         try:
-            await self.store.enqueue_many(items, self.clock.now_ms())
+            await self.store.route(items, self.clock.now_ms(), [mid for mid, _ in batch])
             self.counters.routed += len(items)
-            await self.store.ack_outbox([mid for mid, _ in batch])
         except Unavailable:
             self._outbox_from = PENDING_FIRST      # the batch stays pending: routed again (at least once)
             raise
@@ -224,16 +237,13 @@ class DeliveryWorker:
         return lane.window
 
     async def _read_due(self) -> int:
-        """Read the queues of the endpoints that can start a delivery and have nothing read
-        waiting, all in one round trip: those routed to or left with more, and every one once per
-        `webhook_scan_ms` (entries written by others, e.g. replays: at 1,000 endpoints a read of
-        every queue per `webhook_poll_ms` was 5,000 XREADGROUPs a second, most of the worker's
-        Redis time). Lanes held back by a breaker are looked at every `webhook_poll_ms`. Returns
-        how many entries were read."""
+        """Write the acks of finished deliveries and read the queues of the endpoints that can
+        start a delivery and have nothing read waiting, all in one round trip: those routed to or
+        left with more, those a replay woke (taken by `route_once` every `webhook_poll_ms`), and
+        every one once per `webhook_scan_ms` (a safety net: at 1,000 endpoints a read of every
+        queue cost a pipeline of 1,000-2,000 commands, most of the worker's Redis time when done
+        every 2 s). Returns how many entries were read (plus the lanes to read again next turn)."""
         now = self.clock.now_ms()
-        if self._polled_ms is None or now - self._polled_ms >= self.settings.webhook_poll_ms:
-            self._polled_ms = now
-            self._touched.update(ident for ident, lane in self._lanes.items() if lane.backlog)   # held by a breaker
         scan = self._scanned_ms is None or now - self._scanned_ms >= self.settings.webhook_scan_ms
         if scan:
             self._scanned_ms = now
@@ -241,16 +251,28 @@ class DeliveryWorker:
         wanted = [ident for ident in candidates if (lane := self._lanes.get(ident)) is not None
                   and (scan or lane.maybe_more) and not lane.backlog and len(lane.tasks) < self._limit(lane)
                   and lane.breaker.allows_new(now)]
-        ready = await self.store.ready_queues(wanted)
-        reads = {ident: self._lanes[ident].read_from for ident in wanted if ident in ready}
+        reads = {ident: self._lanes[ident].read_from for ident in wanted}
         per_queue = max(1, self.settings.webhook_concurrency_max)
-        got = await self.store.read_queues(reads, self.consumer, per_queue)
+        acks, self._acks = self._acks, []
+        try:
+            got, acks_ok = await self.store.read_queues(reads, self.consumer, per_queue, acks)
+        except Unavailable:
+            self._acks = acks + self._acks     # tried again next turn
+            raise
+        if not acks_ok:
+            self._acks = acks + self._acks
+        for ident in reads.keys() - got.keys():     # no queue (never written to): nothing to read
+            self._lanes[ident].maybe_more = False
         count = 0
         for ident, rows in got.items():
             lane = self._lanes[ident]
             lane.maybe_more = len(rows) == per_queue or lane.read_from != NEW
             if lane.read_from != NEW:
                 lane.read_from = rows[-1][0] if rows else NEW
+                # read again next turn: its pending entries are read, its new ones not yet (left
+                # to the next full scan, a new lane's first events waited up to `webhook_scan_ms`)
+                self._reread.add(ident)
+                count += 1
             for message_id, fields in rows:
                 if b"n" in fields and b"t" in fields:
                     lane.backlog.append((message_id, fields))
@@ -262,9 +284,10 @@ class DeliveryWorker:
 
     def _start_deliveries(self, stop: asyncio.Event) -> None:
         """Start what the touched lanes can; a lane held back by its breaker keeps its backlog and is
-        looked at again on the next full scan (or when one of its deliveries finishes)."""
+        looked at again every `webhook_poll_ms` (or when one of its deliveries finishes)."""
         now = self.clock.now_ms()
-        touched, self._touched = self._touched, set()
+        touched, self._touched = self._touched, self._reread
+        self._reread = set()
         for ident in touched:
             lane = self._lanes.get(ident)
             if lane is None:
@@ -274,6 +297,10 @@ class DeliveryWorker:
                                            name=f"webhook {ident}")
                 lane.tasks.add(task)
                 task.add_done_callback(self._finished(ident, lane))
+            if lane.maybe_more and not lane.backlog and len(lane.tasks) < self._limit(lane):
+                # routed to while full, then a delivery finished during this turn's read: read it
+                # next turn (dropped, it waited for the full scan with an entry in its queue)
+                self._touched.add(ident)
 
     def _finished(self, ident: str, lane: _Lane) -> Callable[[asyncio.Task[None]], None]:
         def done(task: asyncio.Task[None]) -> None:
@@ -305,7 +332,7 @@ class DeliveryWorker:
             async with self._requests:
                 if stop.is_set():
                     return      # stopping: not sent, the entry stays pending for the next worker
-                error = await self._attempt(lane.client, endpoint, event_id, doc)
+                error = await self._attempt(lane, endpoint, event_id, doc)
             lane.breaker.record(error is None, self.clock.now_ms())
             lane.window = 1 if error is not None else min(lane.window + 1, max(1, self.settings.webhook_concurrency_max))
             if error is None:
@@ -326,12 +353,18 @@ class DeliveryWorker:
                 return
             await _sleep_unless(stop, delay_ms / 1000)
 
-    async def _attempt(self, client: httpx.AsyncClient, endpoint: Endpoint, event_id: str, body: bytes) -> str | None:
+    async def _attempt(self, lane: _Lane, endpoint: Endpoint, event_id: str, body: bytes) -> str | None:
         """None when the receiver took it (2xx), else why not."""
+        if lane.target is None or lane.target[0] != endpoint.url:
+            lane.target = (endpoint.url, httpx.URL(endpoint.url))     # parsed once per endpoint URL
         headers = delivery_headers(endpoint, event_id, body, self.clock.now_ms())
+        request = httpx.Request("POST", lane.target[1], content=body, headers=headers, extensions=self._timeout)
         try:
-            response = await client.post(endpoint.url, content=body, headers=headers,
-                                              timeout=self.settings.webhook_timeout_ms / 1000)
+            response = await lane.transport.handle_async_request(request)
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
         except httpx.HTTPError as exc:
             return f"{type(exc).__name__}: {exc}"
         if 200 <= response.status_code < 300:

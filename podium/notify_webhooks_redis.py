@@ -5,6 +5,8 @@ the global tier's are the same under `pg:`/`pgw:`, see `GLOBAL_KEYS`).
     pw:q:{E}         stream per endpoint: events waiting for delivery (`n` JSON, `t` enqueued ms);
                      consumer group "d"; an entry is acked and deleted once delivered or dead-lettered
     pw:dead          stream: dead-lettered deliveries (`e` endpoint, `n`, `err`, `t`), bounded
+    pw:wake          set: endpoints whose queue another writer (a replay) added to; the delivery
+                     worker pops it every poll instead of reading every queue to find such entries
 The outbox (`pn:outbox`) is read by the consumer group "webhooks": an outbox entry is acked only
 after it is copied into every matching endpoint queue, so a restart re-reads it (pending entries
 first), and a queue entry is acked only after delivery, so a restart re-delivers it. The delivery
@@ -42,15 +44,18 @@ class WebhookKeys:
     dead: str
     outbox: str
     queue_prefix: str
+    wake: str
 
     def queue(self, endpoint_id: str) -> str:
         return self.queue_prefix + "{" + endpoint_id + "}"
 
 
-REGION_KEYS = WebhookKeys(ENDPOINTS_KEY, DEAD_KEY, "pn:outbox", "pw:q:")
-GLOBAL_KEYS = WebhookKeys("pgw:endpoints", "pgw:dead", "pg:outbox", "pgw:q:")
+REGION_KEYS = WebhookKeys(ENDPOINTS_KEY, DEAD_KEY, "pn:outbox", "pw:q:", "pw:wake")
+GLOBAL_KEYS = WebhookKeys("pgw:endpoints", "pgw:dead", "pg:outbox", "pgw:q:", "pgw:wake")
 
 
+# The endpoints' digest: the delivery worker re-reads (and re-parses) the endpoints only when it
+# changed, whoever wrote them (the admin API, the warm copy's restore, another process).
 # Every (field, value) with their lengths (no separator can be forged), sorted (a hash's iteration
 # order may change without a write), hashed inside Redis.
 _FINGERPRINT = """
@@ -76,7 +81,7 @@ class RedisWebhooks:
         self.queue_len_max = queue_len_max
         self.dead_letters_max = dead_letters_max
         self._groups: set[str] = set()
-        self._fingerprint: Any = None
+        self._fingerprint: str | None = None     # the digest script's sha (`poll`)
 
     async def _call(self, pending: Awaitable[T]) -> T:
         return await store_reply(pending, "webhook store", retry_after_s=1.0)
@@ -85,15 +90,6 @@ class RedisWebhooks:
     async def endpoints(self) -> list[Endpoint]:
         raw = await self._call(self.redis.hgetall(self.keys.endpoints))
         return sorted((Endpoint.from_dict(orjson.loads(v)) for v in raw.values()), key=lambda e: e.id)
-
-    async def endpoints_fingerprint(self) -> bytes:
-        """A digest of every endpoint as stored, computed in Redis: the delivery worker re-reads
-        (and re-parses) the endpoints only when it changed, whoever wrote them (the admin API, the
-        warm copy's restore, another process)."""
-        if self._fingerprint is None:
-            self._fingerprint = self.redis.register_script(_FINGERPRINT)
-        digest = await self._call(self._fingerprint(keys=[self.keys.endpoints]))
-        return digest if isinstance(digest, bytes) else str(digest).encode()
 
     async def put_endpoint(self, endpoint: Endpoint) -> None:
         exists = await self._call(self.redis.hexists(self.keys.endpoints, endpoint.id))
@@ -128,108 +124,112 @@ class RedisWebhooks:
         self._groups.add(key)
         return True
 
-    async def _read(self, key: str, group: str, consumer: str, count: int, start: str | None = None) -> list[Message]:
-        """This consumer's pending entries first (left by a crash), then new ones; or only those
-        from `start` ("0": pending, ">": new) when the caller knows which it wants."""
-        if not await self._group(key, group):
-            return []
-        for from_id in ("0", ">") if start is None else (start,):
-            try:
-                reply: Any = await self.redis.xreadgroup(group, consumer, {key: from_id}, count=count)
-            except ResponseError as exc:
-                if "NOGROUP" in str(exc):        # the stream was deleted (e.g. FLUSHALL): make it again
-                    self._groups.discard(key)
-                raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
-            except RedisError as exc:
-                raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
-            rows = [(_text(mid), fields) for _, entries in reply for mid, fields in entries if fields]
-            if rows:
-                return rows
-        return []
-
-    async def read_outbox(self, consumer: str, count: int, start: str | None = None) -> list[Message]:
-        return await self._read(self.keys.outbox, OUTBOX_GROUP, consumer, count, start)
-
-    async def ack_outbox(self, ids: list[str]) -> None:
-        if ids:
-            await self._call(self.redis.xack(self.keys.outbox, OUTBOX_GROUP, *ids))
-
-    async def enqueue_many(self, items: list[tuple[str, bytes]], enqueued_ms: int) -> None:
-        """Append each (endpoint id, notification) to its endpoint's queue: one round trip."""
-        if not items:
-            return
+    async def poll(self, consumer: str, count: int, start: str, woken_max: int) -> tuple[list[Message], bytes, list[str]]:
+        """What a delivery worker's turn starts from, in one round trip: up to `count` outbox
+        entries from `start` ("0": this consumer's pending ones, ">": new ones), then the
+        endpoints' digest (`endpoints_fingerprint`: read after the entries, so an endpoint
+        registered before an entry was written is in it), then up to `woken_max` woken endpoints
+        (added by `enqueue`; none when 0)."""
+        if self._fingerprint is None:
+            self._fingerprint = _text(await self._call(self.redis.script_load(_FINGERPRINT)))
+        grouped = await self._group(self.keys.outbox, OUTBOX_GROUP)
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
+                if grouped:
+                    pipe.xreadgroup(OUTBOX_GROUP, consumer, {self.keys.outbox: start}, count=count)
+                pipe.evalsha(self._fingerprint, 1, self.keys.endpoints)
+                if woken_max > 0:
+                    pipe.spop(self.keys.wake, woken_max)
+                replies: list[Any] = await pipe.execute()
+        except ResponseError as exc:
+            if "NOGROUP" in str(exc):        # the stream was deleted (e.g. FLUSHALL): make it again
+                self._groups.discard(self.keys.outbox)
+            if "NOSCRIPT" in str(exc):       # Redis lost its scripts (a restart): loaded again
+                self._fingerprint = None
+            raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
+        except RedisError as exc:
+            raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
+        reply = replies.pop(0) if grouped else []
+        batch = [(_text(mid), fields) for _, entries in reply or [] for mid, fields in entries if fields]
+        digest = replies.pop(0)
+        woken = [_text(v) for v in replies.pop(0) or ()] if woken_max > 0 else []
+        return batch, digest if isinstance(digest, bytes) else str(digest).encode(), woken
+
+    async def route(self, items: list[tuple[str, bytes]], enqueued_ms: int, outbox_ids: list[str]) -> None:
+        """Append each (endpoint id, notification) to its endpoint's queue and ack the outbox
+        entries they came from, all or nothing (MULTI): one round trip."""
+        if not items and not outbox_ids:
+            return
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
                 for endpoint_id, doc in items:
                     pipe.xadd(self.keys.queue(endpoint_id), {"n": doc, "t": enqueued_ms},
                               maxlen=self.queue_len_max, approximate=True)
+                if outbox_ids:
+                    pipe.xack(self.keys.outbox, OUTBOX_GROUP, *outbox_ids)
                 await pipe.execute()
         except RedisError as exc:
             raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
 
-    async def ready_queues(self, endpoint_ids: list[str]) -> set[str]:
-        """The endpoints whose queue exists and has its consumer group (made here, from id 0, in
-        one round trip for those not seen before); a queue never written stays absent."""
-        unknown = [e for e in endpoint_ids if self.keys.queue(e) not in self._groups]
-        if unknown:
-            try:
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    for e in unknown:
-                        pipe.xgroup_create(self.keys.queue(e), QUEUE_GROUP, id="0")
-                    replies = await pipe.execute(raise_on_error=False)
-            except RedisError as exc:
-                raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
-            for e, reply in zip(unknown, replies, strict=True):
-                if not isinstance(reply, Exception) or "BUSYGROUP" in str(reply):
-                    self._groups.add(self.keys.queue(e))
-        return {e for e in endpoint_ids if self.keys.queue(e) in self._groups}
-
-    async def read_queues(self, reads: dict[str, str], consumer: str, count: int) -> dict[str, list[Message]]:
-        """Up to `count` entries of each endpoint's queue from its start id ("0": this consumer's
-        pending entries, ">": new ones), every queue in one round trip. A queue whose group is gone
-        (FLUSHALL) is left out and its group made again on the next `ready_queues`."""
-        if not reads:
-            return {}
+    async def read_queues(self, reads: dict[str, str], consumer: str, count: int,
+                          done: list[tuple[str, str]]) -> tuple[dict[str, list[Message]], bool]:
+        """Ack and delete each delivered (endpoint id, queue entry id) in `done` (one XACK and one
+        XDEL per endpoint), then read up to `count` entries of each endpoint's queue from its
+        start id ("0": this consumer's pending entries, ">": new ones); all in one round trip.
+        A queue seen for the first time gets its consumer group first (from id 0); a queue never
+        written, or whose group is gone (FLUSHALL), is left out and its group made on a later
+        read. Returns the entries read and whether every ack was written (if not, the caller
+        keeps `done` for the next call)."""
+        by_endpoint: dict[str, list[str]] = {}
+        for endpoint_id, message_id in done:
+            by_endpoint.setdefault(endpoint_id, []).append(message_id)
         idents = list(reads)
+        unknown = [e for e in idents if self.keys.queue(e) not in self._groups]
+        if not by_endpoint and not idents:
+            return {}, True
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
+                for endpoint_id, ids in by_endpoint.items():
+                    pipe.xack(self.keys.queue(endpoint_id), QUEUE_GROUP, *ids)
+                    pipe.xdel(self.keys.queue(endpoint_id), *ids)
+                for e in unknown:
+                    pipe.xgroup_create(self.keys.queue(e), QUEUE_GROUP, id="0")
                 for e in idents:
                     pipe.xreadgroup(QUEUE_GROUP, consumer, {self.keys.queue(e): reads[e]}, count=count)
-                replies = await pipe.execute(raise_on_error=False)
+                replies: list[Any] = await pipe.execute(raise_on_error=False)
         except RedisError as exc:
             raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
+        acks_ok = not any(isinstance(r, Exception) for r in replies[:2 * len(by_endpoint)])
+        del replies[:2 * len(by_endpoint)]
+        for e in unknown:
+            reply = replies.pop(0)
+            if not isinstance(reply, Exception) or "BUSYGROUP" in str(reply):
+                self._groups.add(self.keys.queue(e))
         out: dict[str, list[Message]] = {}
         for e, reply in zip(idents, replies, strict=True):
-            if isinstance(reply, Exception):
+            if isinstance(reply, Exception):      # no stream yet, or its group is gone
                 self._groups.discard(self.keys.queue(e))
                 continue
             out[e] = [(_text(mid), fields or {}) for _, entries in (reply or []) for mid, fields in entries]
-        return out
+        return out, acks_ok
 
     async def done_many(self, entries: list[tuple[str, str]]) -> None:
         """Ack and delete each delivered (endpoint id, queue entry id): one round trip."""
-        if not entries:
-            return
+        _, acks_ok = await self.read_queues({}, "", 0, entries)
+        if not acks_ok:
+            raise Unavailable("webhook store (Redis): acks not written", retryAfter=1.0)
+
+    async def enqueue(self, endpoint_id: str, doc: bytes, enqueued_ms: int) -> None:
+        """Add one event to an endpoint's queue from outside the delivery worker, and wake the
+        endpoint (the wake set, taken by `poll`) so the worker reads its queue at its next poll."""
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for endpoint_id, message_id in entries:
-                    pipe.xack(self.keys.queue(endpoint_id), QUEUE_GROUP, message_id)
-                    pipe.xdel(self.keys.queue(endpoint_id), message_id)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.xadd(self.keys.queue(endpoint_id), {"n": doc, "t": enqueued_ms},
+                          maxlen=self.queue_len_max, approximate=True)
+                pipe.sadd(self.keys.wake, endpoint_id)
                 await pipe.execute()
         except RedisError as exc:
             raise Unavailable(f"webhook store (Redis): {exc}", retryAfter=1.0) from exc
-
-    async def enqueue(self, endpoint_id: str, doc: bytes, enqueued_ms: int) -> None:
-        await self._call(self.redis.xadd(self.keys.queue(endpoint_id), {"n": doc, "t": enqueued_ms},
-                                         maxlen=self.queue_len_max, approximate=True))
-
-    async def read_queue(self, endpoint_id: str, consumer: str, count: int) -> list[Message]:
-        return await self._read(self.keys.queue(endpoint_id), QUEUE_GROUP, consumer, count)
-
-    async def done(self, endpoint_id: str, message_id: str) -> None:
-        key = self.keys.queue(endpoint_id)
-        await self._call(self.redis.xack(key, QUEUE_GROUP, message_id))
-        await self._call(self.redis.xdel(key, message_id))
 
     async def queued(self, endpoint_id: str) -> int:
         return int(await self._call(self.redis.xlen(self.keys.queue(endpoint_id))))

@@ -9,7 +9,11 @@ outbox at once, so its "lag" is the time to drain the whole burst (10,000 delive
 25 s), a throughput figure; the target "lag p99 < 1 s while receivers are healthy" is about an
 outbox that the worker keeps up with. This run reports the lag at a given rate, the worker's
 process CPU per delivery and the receiver's own CPU (on 2 shared cores the receiver competes with
-the worker), and every delivery is counted (delivered, dead-lettered, lost)."""
+the worker), and every delivery is counted (delivered, dead-lettered, lost).
+
+With `failing_share` / `hanging_share`, the first endpoints answer 500 / never answer (each attempt
+ends at `webhook_timeout_ms`); their events are retried quickly and dead-lettered after a short
+deadline (`BAD_ENDPOINT_SETTINGS`), and the lag is that of the healthy endpoints' deliveries."""
 
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ from podium.redis_server import RedisServer
 WEBHOOK_SECRET = "bench-webhook-secret-0123456789"
 PRODUCER_TICK_S = 0.01     # the producer adds the events due every 10 ms (one pipelined write)
 SETTLE_S = 30.0            # after the last event, deliveries still on their way arrive within this
+BAD_ENDPOINT_SETTINGS = {"webhook_retry_base_ms": 100, "webhook_retry_ms_max": 400, "webhook_deadline_ms": 2000}
 
 
 def _cpu_s(pid: int) -> float:
@@ -45,7 +50,7 @@ def _pct(samples: list[int], q: float) -> float:
 
 
 async def _run(redis_url: str, receiver: Receiver, endpoints: int, rate_per_s: float, seconds: float,
-               settings: NotificationSettings) -> dict[str, Any]:
+               settings: NotificationSettings, failing: int, hanging: int) -> dict[str, Any]:
     from podium.clock import SystemClock
     from podium.notify_delivery import DeliveryWorker
     from podium.notify_webhooks import Endpoint
@@ -56,7 +61,9 @@ async def _run(redis_url: str, receiver: Receiver, endpoints: int, rate_per_s: f
     redis = connect(redis_url)
     store = RedisWebhooks(redis, max(endpoints, settings.webhook_endpoints_max), events + 1, settings.dead_letters_max)
     for i in range(endpoints):
-        await store.put_endpoint(Endpoint(f"e{i}", receiver.url(f"e{i}"), WEBHOOK_SECRET, boards=(f"b{i}",)))
+        url = (receiver.failing_url if i < failing else receiver.hanging_url if i < failing + hanging
+               else receiver.url)(f"e{i}")
+        await store.put_endpoint(Endpoint(f"e{i}", url, WEBHOOK_SECRET, boards=(f"b{i}",)))
     worker = DeliveryWorker(store, settings, SystemClock(), "bench-lag")
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
@@ -87,7 +94,8 @@ async def _run(redis_url: str, receiver: Receiver, endpoints: int, rate_per_s: f
     await redis.aclose()
     lags = [arrived - enqueued[event] for event, arrived in receiver.take() if event in enqueued]
     delivered, dead = worker.counters.delivered, worker.counters.dead_lettered
-    return {"endpoints": endpoints, "rate_per_s": rate_per_s, "events": events,
+    return {"endpoints": endpoints, "failing_endpoints": failing, "hanging_endpoints": hanging,
+            "rate_per_s": rate_per_s, "events": events, "failed_attempts": worker.counters.failed_attempts,
             "achieved_rate_per_s": round(events / sent_s, 1) if sent_s else None,
             "delivered": delivered, "dead_lettered": dead, "lost": events - delivered - dead,
             "lag_ms": {"p50": _pct(lags, 0.5), "p99": _pct(lags, 0.99), "max": _pct(lags, 1.0)},
@@ -96,11 +104,15 @@ async def _run(redis_url: str, receiver: Receiver, endpoints: int, rate_per_s: f
             "worker_cpu_share_of_core": round(cpu / (sent_s or 1), 3)}
 
 
-def bench_webhook_lag(endpoints: int, rate_per_s: float, seconds: float,
-                      settings: NotificationSettings | None = None) -> dict[str, Any]:
+def bench_webhook_lag(endpoints: int, rate_per_s: float, seconds: float, settings: NotificationSettings | None = None,
+                      failing_share: float = 0.0, hanging_share: float = 0.0) -> dict[str, Any]:
+    failing, hanging = int(endpoints * failing_share), int(endpoints * hanging_share)
+    settings = settings or NotificationSettings()
+    if failing or hanging:
+        settings = settings.model_copy(update=BAD_ENDPOINT_SETTINGS)
     with Receiver() as receiver, TemporaryDirectory(prefix="podium-bench-lag-") as tmp, \
             RedisServer(Path(tmp), appendonly=False) as server:
-        return asyncio.run(_run(server.url, receiver, endpoints, rate_per_s, seconds, settings or NotificationSettings()))
+        return asyncio.run(_run(server.url, receiver, endpoints, rate_per_s, seconds, settings, failing, hanging))
 
 
 # The worker's settings before this session's changes (full queue scan every poll, httpx's 5 s
@@ -127,6 +139,8 @@ def main() -> None:
     parser.add_argument("--endpoints", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--failing", type=float, default=0.0, help="share of endpoints answering 500")
+    parser.add_argument("--hanging", type=float, default=0.0, help="share of endpoints never answering")
     parser.add_argument("--compare", type=int, default=0, help="alternating rounds of the before/after settings")
     parser.add_argument("--before", default="", help='the "before" settings as JSON (default: this module\'s BEFORE)')
     args = parser.parse_args()
@@ -136,7 +150,8 @@ def main() -> None:
     if args.compare:
         print(json.dumps(compare(args.endpoints, args.rate, args.seconds, args.compare), indent=1))
     else:
-        print(json.dumps(bench_webhook_lag(args.endpoints, args.rate, args.seconds), indent=1))
+        print(json.dumps(bench_webhook_lag(args.endpoints, args.rate, args.seconds, None, args.failing, args.hanging),
+                         indent=1))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The benchmark's webhook receiver: an asyncio HTTP/1.1 keep-alive server in its own process, so
 the receiving side is neither a thread per connection nor sharing the delivery worker's GIL.
 
-It answers 200 to every POST (500 to paths under `/fail/`), records (event id, arrival ms) of the
+It answers 200 to every POST (500 to paths under `/fail/`, nothing ever to those under `/hang/`:
+the connection stays open until the client gives up), records (event id, arrival ms) of the
 200s, and hands the recorded arrivals over its pipe when asked.
 """
 
@@ -40,6 +41,9 @@ async def _serve(conn: Connection) -> None:
                     elif name == "x-podium-event-id":
                         event = value.strip()
                 await reader.readexactly(length)
+                if path.startswith("/hang/"):
+                    await reader.read()          # until the client closes
+                    break
                 if path.startswith("/fail/"):
                     writer.write(FAIL)
                 else:
@@ -92,6 +96,9 @@ class Receiver:
 
     def failing_url(self, endpoint: str) -> str:
         return f"http://127.0.0.1:{self.port}/fail/{endpoint}"
+
+    def hanging_url(self, endpoint: str) -> str:
+        return f"http://127.0.0.1:{self.port}/hang/{endpoint}"
 
     def take(self) -> list[tuple[str, int]]:
         """The arrivals recorded since the last take."""
