@@ -120,6 +120,34 @@ class LeanRedis:
             protocol = await self._connect()
         return await self._send(protocol, args)
 
+    async def transaction(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """EXEC's reply to MULTI, `commands`, EXEC, written at once (so no other caller's command
+        comes between them and Redis runs them together): a list of each command's reply. Raises
+        what EXEC raises (EXECABORT for a command refused while queued) or the first command's
+        error in it; a cancelled caller still leaves MULTI ... EXEC whole on the connection."""
+        protocol = self._protocol
+        if protocol is None or protocol.transport is None or protocol.loop is not asyncio.get_running_loop():
+            protocol = await self._connect()
+        transport = protocol.transport
+        if transport is None or transport.is_closing():
+            raise RedisConnectionError("Connection closed by server.")
+        loop = asyncio.get_running_loop()
+        skipped = loop.create_future()  # done already: MULTI's +OK and each +QUEUED are dropped in their turn
+        skipped.set_result(None)
+        future: asyncio.Future[Any] = loop.create_future()
+        pack = hiredis.pack_command
+        packed = b"".join([pack(("MULTI",)), *[pack(c) for c in commands], pack(("EXEC",))])
+        protocol.pending.extend([skipped] * (len(commands) + 1))
+        protocol.pending.append(future)
+        transport.write(packed)
+        reply = await future
+        if reply is None:  # EXEC's nil: only after a WATCH, which this connection never sends
+            raise ResponseError("transaction aborted")
+        for item in reply:
+            if isinstance(item, ResponseError):
+                raise item
+        return list(reply)
+
     @staticmethod
     def _send(protocol: _Protocol, args: tuple[Any, ...]) -> asyncio.Future[Any]:
         transport = protocol.transport
@@ -228,6 +256,12 @@ class LeanCaller:
         if self.guarded is None:
             return await self.lean.call(*args)
         return await guarded_call(self.guarded, lambda: self.lean.call(*args))
+
+    async def transaction(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        if self.guarded is None:
+            return await self.lean.transaction(commands)
+        reply: list[Any] = await guarded_call(self.guarded, lambda: self.lean.transaction(commands))
+        return reply
 
 
 def lean_of(client: object) -> LeanCaller | None:
