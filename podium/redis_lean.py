@@ -33,6 +33,7 @@ from podium.redis_guard import GuardedRedis, guarded_call
 
 PENDING_MAX_DEFAULT = 1024  # commands in flight on the lean connection before callers use the pool
 CONNECT_TIMEOUT_S = 5.0  # when the client sets no socket_connect_timeout
+_MULTI, _EXEC = hiredis.pack_command(("MULTI",)), hiredis.pack_command(("EXEC",))
 
 
 class _Protocol(asyncio.Protocol):
@@ -43,6 +44,9 @@ class _Protocol(asyncio.Protocol):
         self.loop = asyncio.get_running_loop()
         self.sock: socket.socket | None = None
         self._on_lost = on_lost
+        # done already: stands for the replies a transaction drops (MULTI's +OK, each +QUEUED)
+        self.skipped: asyncio.Future[Any] = self.loop.create_future()
+        self.skipped.set_result(None)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -131,13 +135,10 @@ class LeanRedis:
         transport = protocol.transport
         if transport is None or transport.is_closing():
             raise RedisConnectionError("Connection closed by server.")
-        loop = asyncio.get_running_loop()
-        skipped = loop.create_future()  # done already: MULTI's +OK and each +QUEUED are dropped in their turn
-        skipped.set_result(None)
-        future: asyncio.Future[Any] = loop.create_future()
+        future: asyncio.Future[Any] = protocol.loop.create_future()
         pack = hiredis.pack_command
-        packed = b"".join([pack(("MULTI",)), *[pack(c) for c in commands], pack(("EXEC",))])
-        protocol.pending.extend([skipped] * (len(commands) + 1))
+        packed = b"".join([_MULTI, *[pack(c) for c in commands], _EXEC])
+        protocol.pending.extend([protocol.skipped] * (len(commands) + 1))
         protocol.pending.append(future)
         transport.write(packed)
         reply = await future
@@ -146,7 +147,7 @@ class LeanRedis:
         for item in reply:
             if isinstance(item, ResponseError):
                 raise item
-        return list(reply)
+        return reply  # type: ignore[no-any-return]
 
     @staticmethod
     def _send(protocol: _Protocol, args: tuple[Any, ...]) -> asyncio.Future[Any]:
