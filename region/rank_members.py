@@ -13,10 +13,11 @@ no I/O."""
 
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict
 from collections.abc import Sequence
 
-# The default bound (settings `redis_rank_members_max`): a few hundred bytes each, ~15 MB at most.
+# The default bound (settings `redis_rank_members_max`): ~300 bytes each, ~15 MB at most.
 MEMBERS_MAX_DEFAULT = 50_000
 
 
@@ -50,7 +51,7 @@ class MemberCache:
     def put(self, zset: str, player: str, member: str) -> None:
         if self.entries_max == 0:
             return
-        key = (zset, player)
+        key = (sys.intern(zset), player)  # one copy of a board's key for all its players
         known = self._members
         known[key] = member
         known.move_to_end(key)
