@@ -398,6 +398,9 @@ class Settings(BaseSettings):
     # commands in flight on a client's lean read connection (podium/redis_lean.py) before reads
     # take the pool; 0: no lean connection, every read through redis-py
     redis_lean_pending_max: int = Field(default=1024, ge=0)
+    # players' sorted-set members a process keeps for rank reads (region/rank_members.py: a known
+    # member is read with ZSCORE + ZRANK, checked in the same MULTI); 0: every rank read by script
+    redis_rank_members_max: int = Field(default=50_000, ge=0)
     game_server_keys: dict[str, str] = Field(default_factory=dict)   # key id -> HMAC secret
     admin_keys: list[str] = Field(default_factory=list)
     jwt_secret: str | None = None

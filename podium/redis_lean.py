@@ -33,6 +33,7 @@ from podium.redis_guard import GuardedRedis, guarded_call
 
 PENDING_MAX_DEFAULT = 1024  # commands in flight on the lean connection before callers use the pool
 CONNECT_TIMEOUT_S = 5.0  # when the client sets no socket_connect_timeout
+_MULTI, _EXEC = hiredis.pack_command(("MULTI",)), hiredis.pack_command(("EXEC",))
 
 
 class _Protocol(asyncio.Protocol):
@@ -43,6 +44,9 @@ class _Protocol(asyncio.Protocol):
         self.loop = asyncio.get_running_loop()
         self.sock: socket.socket | None = None
         self._on_lost = on_lost
+        # done already: stands for the replies a transaction drops (MULTI's +OK, each +QUEUED)
+        self.skipped: asyncio.Future[Any] = self.loop.create_future()
+        self.skipped.set_result(None)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # not an isinstance check: uvloop's TCPTransport is not an asyncio.Transport subclass
@@ -120,6 +124,31 @@ class LeanRedis:
         if protocol is None or protocol.transport is None or protocol.loop is not asyncio.get_running_loop():
             protocol = await self._connect()
         return await self._send(protocol, args)
+
+    async def transaction(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """EXEC's reply to MULTI, `commands`, EXEC, written at once (so no other caller's command
+        comes between them and Redis runs them together): a list of each command's reply. Raises
+        what EXEC raises (EXECABORT for a command refused while queued) or the first command's
+        error in it; a cancelled caller still leaves MULTI ... EXEC whole on the connection."""
+        protocol = self._protocol
+        if protocol is None or protocol.transport is None or protocol.loop is not asyncio.get_running_loop():
+            protocol = await self._connect()
+        transport = protocol.transport
+        if transport is None or transport.is_closing():
+            raise RedisConnectionError("Connection closed by server.")
+        future: asyncio.Future[Any] = protocol.loop.create_future()
+        pack = hiredis.pack_command
+        packed = b"".join([_MULTI, *[pack(c) for c in commands], _EXEC])
+        protocol.pending.extend([protocol.skipped] * (len(commands) + 1))
+        protocol.pending.append(future)
+        transport.write(packed)
+        reply = await future
+        if reply is None:  # EXEC's nil: only after a WATCH, which this connection never sends
+            raise ResponseError("transaction aborted")
+        for item in reply:
+            if isinstance(item, ResponseError):
+                raise item
+        return reply  # type: ignore[no-any-return]
 
     @staticmethod
     def _send(protocol: _Protocol, args: tuple[Any, ...]) -> asyncio.Future[Any]:
@@ -229,6 +258,12 @@ class LeanCaller:
         if self.guarded is None:
             return await self.lean.call(*args)
         return await guarded_call(self.guarded, lambda: self.lean.call(*args))
+
+    async def transaction(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        if self.guarded is None:
+            return await self.lean.transaction(commands)
+        reply: list[Any] = await guarded_call(self.guarded, lambda: self.lean.transaction(commands))
+        return reply
 
 
 def lean_of(client: object) -> LeanCaller | None:

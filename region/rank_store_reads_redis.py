@@ -6,13 +6,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from podium.region.rank_members import MemberCache
 from podium.region.rank_store_shared import RedisScriptsBase
 from podium.region.rank_store_shared import text as _text
 from redis.exceptions import NoScriptError
 
 from podium.keys import keys_of
 from podium.model import Board, RankCursor, RankedEntry
-from podium.ranking import decode_member, decode_scored, encode_member, from_zscore, to_zscore, ts_from_key
+from podium.ranking import (
+    TS_KEY_WIDTH,
+    decode_member,
+    decode_scored,
+    encode_member,
+    from_zscore,
+    to_zscore,
+    ts_from_key,
+)
 from podium.redis_client import scored_members, stream_entries
 from podium.store_errors import translate_store_errors
 
@@ -60,11 +69,52 @@ class RedisRankReads(RedisScriptsBase):
         if not players:
             return []
         k = keys_of(board)
+        cache = self._members
+        if cache is not None:
+            members = cache.members(k.zset, players)
+            if members is not None:
+                rows = await self._known_players(board, k.zset, players, members, cache)
+                if rows is not None:
+                    return rows
         raw = await self._read(self._read_players, [k.zset, k.index], list(players))
         out: list[RankedEntry | None] = []
         order = board.order
         for player, rank, zs, key in zip(players, raw[0::3], raw[1::3], raw[2::3], strict=True):
-            out.append(RankedEntry(rank, player, from_zscore(float(zs), order), ts_from_key(_text(key))) if rank else None)
+            if not rank:
+                out.append(None)
+                continue
+            time_key = _text(key)
+            out.append(RankedEntry(rank, player, from_zscore(float(zs), order), ts_from_key(time_key)))
+            if cache is not None:
+                cache.put(k.zset, player, time_key + player)
+        return out
+
+    async def _known_players(self, board: Board, zset: str, players: Sequence[str], members: list[str],
+                             cache: MemberCache) -> list[RankedEntry | None] | None:
+        """The players' rows read by their known members (region/rank_members.py): ZSCORE and ZRANK
+        of each in one MULTI, so score and rank are of one moment; None when a member is gone
+        (dropped from the cache: the caller reads through the script, which names the new one)."""
+        commands: list[tuple[Any, ...]] = []
+        for member in members:
+            commands.append(("ZSCORE", zset, member))
+            commands.append(("ZRANK", zset, member))
+        lean = self._lean
+        if lean is not None and lean.ready():
+            reply = await lean.transaction(commands)
+        else:
+            pipe = self.redis.pipeline(transaction=True)
+            for command in commands:
+                pipe.execute_command(*command)
+            reply = await pipe.execute()
+        out: list[RankedEntry | None] = []
+        order = board.order
+        for player, member, zs, rank in zip(players, members, reply[0::2], reply[1::2], strict=True):
+            if zs is None or rank is None:
+                cache.stale += 1
+                cache.drop(zset, player)
+                return None
+            out.append(RankedEntry(int(rank) + 1, player, from_zscore(float(zs), order), ts_from_key(member[:TS_KEY_WIDTH])))
+        cache.hits += 1
         return out
 
     async def around(self, board: Board, player: str, above: int, below: int) -> list[RankedEntry]:

@@ -16,6 +16,7 @@ from podium.region.bulk_load_redis import RedisBoardLoader
 from podium.region.history.store import history_key
 from podium.region.rank_index import DROP_CHUNK_KEYS, lua_with_index, lua_with_index_reads
 from podium.region.rank_index import lua as _lua
+from podium.region.rank_members import MEMBERS_MAX_DEFAULT, MemberCache
 from podium.region.rank_store import ApplyOutcome, RankStore
 from podium.region.rank_store_moderation_redis import RedisRankModeration
 from podium.region.rank_store_reads_redis import RedisRankReads
@@ -51,9 +52,10 @@ _TIMES = attrgetter("achieved_at_ms")
 @translate_store_errors("the rank store (Redis)")
 class RedisRankStore(RedisRankReads, RedisRankModeration):
     def __init__(self, redis: AnyRedis, limits: IngestLimits | None = None, *,
-                 history_backlog_max: int | None = None) -> None:
+                 history_backlog_max: int | None = None, members_max: int = MEMBERS_MAX_DEFAULT) -> None:
         """`history_backlog_max`: with history on, accepted entries go to the board's history
-        backlog in the apply itself; a batch meeting a full backlog is refused (503), never dropped."""
+        backlog in the apply itself; a batch meeting a full backlog is refused (503), never dropped.
+        `members_max`: players' members kept for rank reads (region/rank_members.py); 0: none."""
         self.redis = redis
         self.limits = limits or IngestLimits()
         self.history_backlog_max = history_backlog_max
@@ -61,6 +63,7 @@ class RedisRankStore(RedisRankReads, RedisRankModeration):
         self.on_write: Callable[[str], None] | None = None   # see RedisScriptsBase
         self._apply = redis.register_script(lua_with_index("apply"))
         self._lean = lean_of(redis)
+        self._members = MemberCache(members_max) if members_max > 0 else None
         self._read_players = redis.register_script(lua_with_index_reads("read_players"))
         self._around = redis.register_script(lua_with_index_reads("around"))
         self._after = redis.register_script(_lua("after"))

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from podium.region.rank_members import MemberCache
+
 from podium.config import IngestLimits
 from podium.model import Board
 from podium.redis_client import AnyRedis
@@ -24,6 +26,7 @@ class RedisScriptsBase:
     # Called with a board id before every write this store makes (in-memory tops drop it).
     on_write: Callable[[str], None] | None
     _lean: LeanCaller | None   # the client's lean connection for single-command reads, if it has one
+    _members: MemberCache | None   # players' known members for rank reads (region/rank_members.py), if kept
     _after: Any
     _read_players: Any
     _around: Any

@@ -51,7 +51,8 @@ def build_history_store(settings: Settings) -> HistoryStore | None:
 def rank_store(redis: AnyRedis, settings: Settings) -> RedisRankStore:
     """The rank store; with history on, every apply also fills the board's history backlog."""
     backlog_max = settings.history.backlog_entries_max if settings.history.enabled else None
-    return RedisRankStore(redis, settings.ingest, history_backlog_max=backlog_max)
+    return RedisRankStore(redis, settings.ingest, history_backlog_max=backlog_max,
+                          members_max=settings.redis_rank_members_max)
 
 
 def history_writer(settings: Settings, history: HistoryStore, redis: AnyRedis, registry: BoardRegistry,

@@ -50,7 +50,7 @@ def test_every_scenario_runs_in_a_tiny_configuration(tmp_path: Path) -> None:
         assert board["http"][op]["p50_ms"] <= board["http"][op]["p99_ms"]
     for b in board["baselines"].values():
         _baseline_is_explicit(b)
-    assert set(board["inprocess"]) == {"top100", "rank", "around"}
+    assert set(board["inprocess"]) == {"top100", "rank", "around", "rank_known"}
     if wrk.available():   # .ci/setup-bench.sh installs it: the native generator's lines and ratios
         for op in ("healthz", *scenarios.QUERIES):
             assert board["http"]["wrk"][op]["requests"] > 0 and board["http"]["wrk"][op]["errors"] == 0, op

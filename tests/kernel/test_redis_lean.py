@@ -12,7 +12,7 @@ import pytest
 from podium.region.rank_store_redis import RedisRankStore
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import ExecAbortError, NoScriptError, ResponseError
 
 from podium.breaker import Breakers
 from podium.clock import FakeClock
@@ -91,6 +91,48 @@ async def test_a_cancelled_caller_leaves_the_connection_in_step(
         assert await lean.call("ECHO", "mine") == b"mine"  # not the cancelled call's 'slow'
     finally:
         lean.close()
+
+
+async def test_a_transaction_replies_as_redis_py_and_stays_in_step(
+    anyio_backend: str, redis_server: RedisServer
+) -> None:
+    """MULTI ... EXEC written at once: EXEC's reply as redis-py reads it; an error inside it, and a
+    command refused while queued (EXECABORT), raise; a cancelled caller leaves the connection in step."""
+    redis = Redis.from_url(redis_server.url, protocol=2)
+    lean = _lean(redis_server)
+    try:
+        await redis.delete("lean:tz", "lean:th")
+        await redis.zadd("lean:tz", {b"a": -7, b"b": 3})
+        await redis.hset("lean:th", mapping={"f": "v"})
+        commands = [
+            ("ZSCORE", "lean:tz", "a"),
+            ("ZRANK", "lean:tz", "a"),
+            ("ZSCORE", "lean:tz", "x"),
+            ("ZRANK", "lean:tz", "x"),
+            ("ZRANK", "lean:tz", "b"),
+        ]
+        pipe = redis.pipeline(transaction=True)
+        for command in commands:
+            pipe.execute_command(*command)
+        as_redis_py = await pipe.execute()
+        got = await lean.transaction(commands)
+        assert got == [b"-7", 0, None, None, 1]  # the raw replies redis-py's callbacks then shape
+        assert as_redis_py == [-7.0, 0, None, None, 1]
+        with pytest.raises(ResponseError, match="WRONGTYPE"):
+            await lean.transaction([("ZRANK", "lean:tz", "a"), ("ZRANK", "lean:th", "f")])
+        with pytest.raises(ExecAbortError):
+            await lean.transaction([("ZRANK", "lean:tz")])
+        assert await lean.call("PING") == b"PONG"
+        slow = asyncio.ensure_future(lean.transaction([("DEBUG", "SLEEP", "0.05"), ("ECHO", "late")]))
+        await asyncio.sleep(0.01)
+        slow.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await slow
+        assert await lean.call("ECHO", "mine") == b"mine"
+        assert await lean.transaction([("ECHO", "x")]) == [b"x"]
+    finally:
+        lean.close()
+        await redis.aclose()
 
 
 async def test_a_lost_connection_fails_its_callers_and_the_next_call_reconnects(

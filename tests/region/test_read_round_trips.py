@@ -1,6 +1,7 @@
 """Redis round trips per read, counted by Redis itself (its slow log, every command): a player's
-rank, score and entry in one request are one call of the read_players script (the fields share
-it); a board's top-N is served from the process's memory, following other processes' writes
+rank, score and entry in one request are one Redis call (the fields share it): the read_players
+script, or, once the process knows the player's member, one MULTI of ZSCORE + ZRANK (region/
+rank_members.py); a board's top-N is served from the process's memory, following other processes' writes
 within a tick."""
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ def read_players_calls(client: redis.Redis) -> int:
                and READ_PLAYERS_SHA.encode() in e["command"])
 
 
+def known_member_calls(client: redis.Redis) -> int:
+    """Reads by known member: one MULTI of ZSCORE + ZRANK each (the slow log has MULTI, not EXEC)."""
+    return sum(1 for e in client.slowlog_get(10_000) if e["command"].split()[:1] in ([b"MULTI"], [b"multi"]))
+
+
 def test_rank_score_and_entry_are_one_redis_call(server: LiveServer, redis_server: RedisServer) -> None:
     board = create_board(server.url)
     post_scores(server.url, {"entries": [entry(board, "ann", 5), entry(board, "bob", 9)]})
@@ -49,18 +55,23 @@ def test_rank_score_and_entry_are_one_redis_call(server: LiveServer, redis_serve
     try:
         query = ('query($b: String!) { player(id: "ann") { rank(board: $b) score(board: $b) '
                  'entry(board: $b) { rank score } } }')
-        httpx.post(f"{server.url}/graphql", json={"query": query, "variables": {"b": board}})  # loads the script
+        bob = query.replace('"ann"', '"bob"')
+        httpx.post(f"{server.url}/graphql", json={"query": bob, "variables": {"b": board}})  # loads the script
         client.slowlog_reset()
         r = httpx.post(f"{server.url}/graphql", json={"query": query, "variables": {"b": board}})
         assert r.json() == {"data": {"player": {"rank": 2, "score": 5, "entry": {"rank": 2, "score": 5}}}}, r.text
-        assert read_players_calls(client) == 1
+        assert (read_players_calls(client), known_member_calls(client)) == (1, 0)
+        client.slowlog_reset()
+        r = httpx.post(f"{server.url}/graphql", json={"query": query, "variables": {"b": board}})
+        assert r.json() == {"data": {"player": {"rank": 2, "score": 5, "entry": {"rank": 2, "score": 5}}}}, r.text
+        assert (read_players_calls(client), known_member_calls(client)) == (0, 1)   # ann's member is known now
         two_boards = ('query($b: String!) { player(id: "ann") { rank(board: $b) '
                       'other: rank(board: "no-such-board") } }')
         client.slowlog_reset()
         r = httpx.post(f"{server.url}/graphql", json={"query": two_boards, "variables": {"b": board}})
         assert r.json()["data"] == {"player": {"rank": 2, "other": None}}
         assert [e["extensions"]["code"] for e in r.json()["errors"]] == ["NOT_FOUND"]
-        assert read_players_calls(client) == 1
+        assert read_players_calls(client) + known_member_calls(client) == 1
     finally:
         client.config_set("slowlog-log-slower-than", 10_000)
         client.close()

@@ -64,6 +64,8 @@ def markdown(results: dict[str, Any]) -> str:
                 ("around HTTP", h["around"], "peer_around_me_25", "http_around_vs_peer_around_me"),
                 ("top-100 in-process", ip["top100"], "peer_leaders_100", "inprocess_top100_vs_peer_leaders_100"),
                 ("rank in-process", ip["rank"], "peer_rank_for", "inprocess_rank_vs_peer_rank_for"),
+                *([("rank in-process, member known", ip["rank_known"], "peer_rank_for",
+                    "inprocess_rank_known_vs_peer_rank_for")] if "rank_known" in ip else []),
                 ("around in-process", ip["around"], "peer_around_me_25", "inprocess_around_vs_peer_around_me"),
             ]
             for label, fig, bname, rname in rows:

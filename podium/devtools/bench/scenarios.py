@@ -267,12 +267,20 @@ async def _inprocess(url: str, players: int, count: int) -> dict[str, Any]:
         "rank": lambda p: store.players(board, [p]),
         "around": lambda p: store.around(board, p, 12, 12),
     }
+    # "rank_known": players whose rank this process read before (a player asking again after a game):
+    # their members are known (region/rank_members.py), each read is ZSCORE + ZRANK in one MULTI.
+    known = [f"p{random.randrange(players)}" for _ in range(count)]
+    for p in known:
+        await store.players(board, [p])
+    random.shuffle(known)
+    ops["rank_known"] = lambda p: store.players(board, [p])
     for name, op in ops.items():
         lat = []
         t0 = time.perf_counter()
-        for _ in range(count):
+        for i in range(count):
+            player = known[i] if name == "rank_known" else f"p{random.randrange(players)}"
             s = time.perf_counter()
-            await op(f"p{random.randrange(players)}")
+            await op(player)
             lat.append((time.perf_counter() - s) * 1000)
         seconds = time.perf_counter() - t0
         lat.sort()
@@ -327,6 +335,7 @@ def scenario_read(stack: BenchStack, cfg: BenchConfig, peer: baselines.Peer, pro
             **(read_wrk.ratios(http["wrk"]) if "wrk" in http else {}),
             "inprocess_top100_vs_peer_leaders_100": ratio(inproc["top100"]["rps"], base["peer_leaders_100"], "rps"),
             "inprocess_rank_vs_peer_rank_for": ratio(inproc["rank"]["rps"], base["peer_rank_for"], "rps"),
+            "inprocess_rank_known_vs_peer_rank_for": ratio(inproc["rank_known"]["rps"], base["peer_rank_for"], "rps"),
             "inprocess_around_vs_peer_around_me": ratio(inproc["around"]["rps"], base["peer_around_me_25"], "rps"),
         }
         boards.append({"players": players, "load": loaded, "http": http, "inprocess": inproc,
