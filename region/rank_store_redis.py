@@ -12,6 +12,7 @@ from itertools import chain, islice
 from operator import attrgetter
 from typing import Any
 
+import msgspec
 from podium.region.bulk_load_redis import RedisBoardLoader
 from podium.region.history.store import history_key
 from podium.region.rank_index import DROP_CHUNK_KEYS, lua_with_index, lua_with_index_reads
@@ -45,6 +46,7 @@ LOAD_CHUNK_ENTRIES = 5000
 # splits included) outran the client's read timeout on the loaded bench machine.
 LOAD_SCRIPT_ENTRIES = 1000
 _TIMES = attrgetter("achieved_at_ms")
+_HISTORY_ROWS = msgspec.json.Encoder()   # apply.lua's ARGV 12 (region/history/backlog_redis.py reads it)
 
 
 
@@ -124,6 +126,9 @@ class RedisRankStore(RedisRankReads, RedisRankModeration):
             # the write's trace (the request's span, or the event-log record's context the worker
             # made current) rides the change stream to the shipper and the global merge
             current_traceparent(),
+            # every entry's history row, packed here in C: the script stores it as it is (apply.lua)
+            _HISTORY_ROWS.encode([(e.player, e.event_id, e.score, e.achieved_at_ms) for e in entries])
+            if self.history_backlog_max is not None and entries else "",
         ]
         if entries:
             # times were validated at ingest; checked here once per call rather than per entry (encode_ts)
