@@ -43,24 +43,36 @@ async def _check(url: str, op: Operator, max_delta: int | None, history: list) -
             entries = [ScoreEntry(board.id, p, s, t, ev) for p, s, t, ev in batch]
             outcomes = await store.apply(board, entries, NOW_MS)
             assert outcomes is not None
-            want += [(p, ev, s, t) for (p, s, t, ev), o in zip(batch, outcomes, strict=True) if o.code in ACCEPTED]
+            want += [
+                (p, ev, s, t) for (p, s, t, ev), o in zip(batch, outcomes, strict=True) if o.code in ACCEPTED
+            ]
         key = history_key(board.id, board.season)
         backlog = RedisHistoryBacklog(redis, "w", 60_000)
         got = [(r.player, r.event_id, r.score, r.achieved_at_ms) for r in await backlog.rows(board, key)]
         assert got == want
-        read = [(r.board, r.player, r.event_id, r.score, r.achieved_at_ms)
-                for e in await backlog.read(board, 1000) for r in e.rows]
+        read = [
+            (r.board, r.player, r.event_id, r.score, r.achieved_at_ms)
+            for e in await backlog.read(board, 1000)
+            for r in e.rows
+        ]
         assert read == [(key, *w) for w in want]
     finally:
         await redis.aclose()
 
 
-@pytest.mark.parametrize(("op", "max_delta"), [(Operator.BEST, None), (Operator.INCREMENT, None),
-                                                (Operator.INCREMENT, 6), (Operator.LATEST, None)])
+@pytest.mark.parametrize(
+    ("op", "max_delta"),
+    [(Operator.BEST, None), (Operator.INCREMENT, None), (Operator.INCREMENT, 6), (Operator.LATEST, None)],
+)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(history=batches)
-def test_backlog_holds_exactly_the_accepted_entries(portal, redis_server, op: Operator, max_delta: int | None,  # type: ignore[no-untyped-def]
-                                                    history) -> None:
+def test_backlog_holds_exactly_the_accepted_entries(
+    portal,
+    redis_server,
+    op: Operator,
+    max_delta: int | None,  # type: ignore[no-untyped-def]
+    history,
+) -> None:
     portal.call(_check, redis_server.url, op, max_delta, history)
 
 
@@ -70,10 +82,22 @@ async def test_older_records_still_read(redis_single) -> None:  # type: ignore[n
     stream = keys_of(board).history
     rows = [["ann", "e1", "12", f"{NOW_MS:012x}"], ["bob", "", "-3", f"{NOW_MS + 1:012x}"]]
     await redis_single.xadd(stream, {"k": "older@0", "r": orjson.dumps(rows)})
-    await redis_single.xadd(stream, {"k": "older@0", "a": orjson.dumps([["cid", "e2", 7, NOW_MS + 2],
-                                                                        ["dan", "e3", 8, NOW_MS + 3]]), "x": "0"})
+    await redis_single.xadd(
+        stream,
+        {
+            "k": "older@0",
+            "a": orjson.dumps([["cid", "e2", 7, NOW_MS + 2], ["dan", "e3", 8, NOW_MS + 3]]),
+            "x": "0",
+        },
+    )
     want = [("ann", "e1", 12, NOW_MS), ("bob", "", -3, NOW_MS + 1), ("dan", "e3", 8, NOW_MS + 3)]
     backlog = RedisHistoryBacklog(redis_single, "w", 60_000)
-    assert [(r.player, r.event_id, r.score, r.achieved_at_ms) for r in await backlog.rows(board, "older@0")] == want
-    read = [(r.player, r.event_id, r.score, r.achieved_at_ms) for e in await backlog.read(board, 10) for r in e.rows]
+    assert [
+        (r.player, r.event_id, r.score, r.achieved_at_ms) for r in await backlog.rows(board, "older@0")
+    ] == want
+    read = [
+        (r.player, r.event_id, r.score, r.achieved_at_ms)
+        for e in await backlog.read(board, 10)
+        for r in e.rows
+    ]
     assert read == want
