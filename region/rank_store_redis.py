@@ -126,15 +126,15 @@ class RedisRankStore(RedisRankReads, RedisRankModeration):
             # the write's trace (the request's span, or the event-log record's context the worker
             # made current) rides the change stream to the shipper and the global merge
             current_traceparent(),
-            # every entry's history row, packed here in C: the script stores it as it is (apply.lua)
-            _HISTORY_ROWS.encode([(e.player, e.event_id, e.score, e.achieved_at_ms) for e in entries])
-            if self.history_backlog_max is not None and entries else "",
         ]
         if entries:
             # times were validated at ingest; checked here once per call rather than per entry (encode_ts)
             invariant(0 <= min(map(_TIMES, entries)) and max(map(_TIMES, entries)) <= ACHIEVED_AT_MAX_MS,
                       "achievement time out of encodable range")
-        args.extend(chain.from_iterable([(e.player, e.score, f"{e.achieved_at_ms:012x}", e.event_id) for e in entries]))
+        rows = [(e.player, e.score, f"{e.achieved_at_ms:012x}", e.event_id) for e in entries]
+        # ARGV 12: the same rows packed in C for the history backlog, which the script stores as they are
+        args.append(_HISTORY_ROWS.encode(rows) if self.history_backlog_max is not None and rows else "")
+        args.extend(chain.from_iterable(rows))
         raw = await self._call(self._apply, keys, args)
         if len(raw) == 1 and _text(raw[0]) == "skip":
             return None

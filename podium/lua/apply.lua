@@ -11,7 +11,7 @@
 --       11 W3C traceparent of the write ("" untraced): kept in the change-stream entry's field "t",
 --          so the replication shipper continues the write's trace to the global merge
 --       12 every entry's history row, packed by the caller ("" when history is off): a JSON array of
---          [player, event id, score, achieved_at ms], one per entry in entry order
+--          each entry's 4 arguments below, [player, score, achieved_at, event id], in entry order
 --       then 4 per entry: player, score (an integer's canonical text, as Python's str(int): no "+",
 --       no leading zeros, no "-0"), achieved_at (12 hex digits), event id or ""
 -- The accepted entries (applied or unchanged) go to the history backlog in the same atomic call

@@ -48,10 +48,10 @@ def _dropped(fields: dict[Any, Any]) -> frozenset[int]:
 
 def _rows(fields: dict[Any, Any]) -> tuple[ScoreRow, ...]:
     key = _text(fields[b"k"])
-    if b"a" in fields:   # packed: every entry's row (player, event, score, ms), less those dropped
+    if b"a" in fields:   # packed: every entry's row (player, score, hex time, event), less those dropped
         dropped = _dropped(fields)
-        return tuple(ScoreRow(key, player, event_id, int(score), int(ms))
-                     for i, (player, event_id, score, ms) in enumerate(orjson.loads(fields[b"a"])) if i not in dropped)
+        return tuple(ScoreRow(key, player, event_id, int(score), int(ts, 16))
+                     for i, (player, score, ts, event_id) in enumerate(orjson.loads(fields[b"a"])) if i not in dropped)
     return tuple(ScoreRow(key, player, event_id, int(score), int(ts, 16))
                  for player, event_id, score, ts in orjson.loads(fields[b"r"]))
 
@@ -69,7 +69,7 @@ class BacklogRow(msgspec.Struct, frozen=True, gc=False):
 
 
 _RECORD = msgspec.json.Decoder(list[tuple[str, str, str, str]])   # apply.lua's older rows: player, event, score, hex time
-_PACKED = msgspec.json.Decoder(list[tuple[str, str, int, int]])   # the store's packed rows: player, event, score, ms
+_PACKED = msgspec.json.Decoder(list[tuple[str, int, str, str]])   # the store's packed rows: player, score, hex time, event
 
 
 def _writer_rows(fields: dict[Any, Any]) -> tuple[ScoreRow, ...]:
@@ -81,8 +81,8 @@ def _writer_rows(fields: dict[Any, Any]) -> tuple[ScoreRow, ...]:
         except (msgspec.DecodeError, msgspec.ValidationError):
             return _rows(fields)
         key, dropped = _text(fields[b"k"]), _dropped(fields)
-        kept: tuple[Any, ...] = tuple([BacklogRow(key, player, event_id, score, ms)
-                                       for i, (player, event_id, score, ms) in enumerate(packed) if i not in dropped])
+        kept: tuple[Any, ...] = tuple([BacklogRow(key, player, event_id, score, int(ts, 16))
+                                       for i, (player, score, ts, event_id) in enumerate(packed) if i not in dropped])
         return kept
     try:
         rows = _RECORD.decode(fields[b"r"])
