@@ -86,7 +86,9 @@ async def test_older_records_still_read(redis_single) -> None:  # type: ignore[n
         stream,
         {
             "k": "older@0",
-            "a": orjson.dumps([["cid", 7, f"{NOW_MS + 2:012x}", "e2"], ["dan", 8, f"{NOW_MS + 3:012x}", "e3"]]),
+            "a": orjson.dumps(
+                [["cid", 7, f"{NOW_MS + 2:012x}", "e2"], ["dan", 8, f"{NOW_MS + 3:012x}", "e3"]]
+            ),
             "x": "0",
         },
     )

@@ -23,7 +23,7 @@ def test_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(BINARY_ENV, "/env/redis-server")
     assert redis_server_binary() == "/env/redis-server"
     assert redis_server_binary("/opt/r/redis-server") == "/opt/r/redis-server"
-    assert Settings().redis_server_binary == "/env/redis-server"   # the same variable, as a setting
+    assert Settings().redis_server_binary == "/env/redis-server"  # the same variable, as a setting
 
 
 def test_the_chosen_binary_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
