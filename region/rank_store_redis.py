@@ -12,6 +12,7 @@ from itertools import chain, islice
 from operator import attrgetter
 from typing import Any
 
+import msgspec
 from podium.region.bulk_load_redis import RedisBoardLoader
 from podium.region.history.store import history_key
 from podium.region.rank_index import DROP_CHUNK_KEYS, lua_with_index, lua_with_index_reads
@@ -46,6 +47,7 @@ LOAD_CHUNK_ENTRIES = 5000
 # splits included) outran the client's read timeout on the loaded bench machine.
 LOAD_SCRIPT_ENTRIES = 1000
 _TIMES = attrgetter("achieved_at_ms")
+_HISTORY_ROWS = msgspec.json.Encoder()   # apply.lua's ARGV 12 (region/history/backlog_redis.py reads it)
 
 
 
@@ -132,7 +134,10 @@ class RedisRankStore(RedisRankReads, RedisRankModeration):
             # times were validated at ingest; checked here once per call rather than per entry (encode_ts)
             invariant(0 <= min(map(_TIMES, entries)) and max(map(_TIMES, entries)) <= ACHIEVED_AT_MAX_MS,
                       "achievement time out of encodable range")
-        args.extend(chain.from_iterable([(e.player, e.score, f"{e.achieved_at_ms:012x}", e.event_id) for e in entries]))
+        rows = [(e.player, e.score, f"{e.achieved_at_ms:012x}", e.event_id) for e in entries]
+        # ARGV 12: the same rows packed in C for the history backlog, which the script stores as they are
+        args.append(_HISTORY_ROWS.encode(rows) if self.history_backlog_max is not None and rows else "")
+        args.extend(chain.from_iterable(rows))
         raw = await self._call(self._apply, keys, args)
         if len(raw) == 1 and _text(raw[0]) == "skip":
             return None

@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
 def _run_single(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     redis_server: RedisServer | None = None
     if not settings.redis_url:
-        redis_server = RedisServer(settings.data_dir / "redis").start()
+        redis_server = RedisServer(settings.data_dir / "redis", binary=settings.redis_server_binary).start()
         settings.redis_url = redis_server.url
         console.print(f"[green]embedded redis-server[/] on {redis_server.url} (data in {redis_server.data_dir})")
     base = f"http://{settings.host}:{settings.port}"

@@ -10,11 +10,18 @@
 --       9 history key ("arena@3"; "" when history is off)   10 history backlog entries max
 --       11 W3C traceparent of the write ("" untraced): kept in the change-stream entry's field "t",
 --          so the replication shipper continues the write's trace to the global merge
+--       12 every entry's history row, packed by the caller ("" when history is off): a JSON array of
+--          each entry's 4 arguments below, [player, score, achieved_at, event id], in entry order
 --       then 4 per entry: player, score (an integer's canonical text, as Python's str(int): no "+",
 --       no leading zeros, no "-0"), achieved_at (12 hex digits), event id or ""
 -- The accepted entries (applied or unchanged) go to the history backlog in the same atomic call
 -- as the score itself, so an acknowledged score always reaches the warm store, whatever crashes
--- (region/history/writer.py drains the backlog with XREADGROUP/XACK).
+-- (region/history/writer.py drains the backlog with XREADGROUP/XACK). One stream entry per call:
+-- "k" the history key, "a" ARGV 12 as the caller packed it (every entry's row) and "x" the indexes
+-- (0-based, space-separated; "" when none) of the entries not accepted, which the reader leaves
+-- out: no table and no JSON encoding per entry here (a row table per entry and cjson.encode cost
+-- ~20% of an apply's Redis CPU). region/history/backlog_redis.py reads this and the older
+-- per-call "r" field (the accepted rows only, encoded here).
 -- Returns {"skip"} when the offset was applied already, {"full"} (nothing applied) when the
 -- history backlog holds `history backlog entries max` entries, else 3 items per entry:
 --       code ("a" applied, "u" unchanged, "d" duplicate, "q" quarantined, "o" overflow, "b" banned),
@@ -29,9 +36,9 @@ local z, idx, dcur, dprev, dmin, qkey, offkey, chg, banned, hist =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local op, desc, max_delta = ARGV[1], ARGV[2] == "1", tonumber(ARGV[3])
 local dedup_ttl_ms, qmax, cmax, part, offset = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-local hkey, hmax, traceparent = ARGV[9], tonumber(ARGV[10]), ARGV[11]
+local hkey, hmax, traceparent, hrows = ARGV[9], tonumber(ARGV[10]), ARGV[11], ARGV[12]
 local LIMIT = 9007199254740992
-local FIRST = 12  -- ARGV index of the first entry
+local FIRST = 13  -- ARGV index of the first entry
 
 -- The event-log offsets this call applies, stored atomically with the scores: one partition
 -- (ARGV 7 and 8: skipped if that offset is stored already), or, with ARGV 7 = "*", every partition
@@ -155,16 +162,18 @@ do
     end
   end
 end
-local out, changes, added, kept = {}, {}, {}, {}
-local nout, nchanges, nadded, nkept = 0, 0, 0, 0
+local out, changes, added, dropped = {}, {}, {}, {}
+local nout, nchanges, nadded, ndropped = 0, 0, 0, 0
 for k = 0, n - 1 do
   local b = FIRST + k * 4
   local player, score_s, ts, ev = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
   local score, tsn = tonumber(score_s), tonumber(ts, 16)
   if ev ~= "" and dup[ev] then
     out[nout + 1] = "d"; out[nout + 2] = 0; out[nout + 3] = ""; nout = nout + 3
+    ndropped = ndropped + 1; dropped[ndropped] = k
   elseif is_banned[player] then
     out[nout + 1] = "b"; out[nout + 2] = 0; out[nout + 3] = ""; nout = nout + 3
+    ndropped = ndropped + 1; dropped[ndropped] = k
   else
     local oldkey = cur_key[player] or nil
     local old, oldtsn, oldmember = nil, nil, nil
@@ -208,9 +217,10 @@ for k = 0, n - 1 do
           "reason", "max_delta", "delta", fmt(acc + delta), "limit", fmt(max_delta))
         code = "q"
       else
-        if oldmember then redis.call("ZREM", z, oldmember) end
         local newkey = ts_key(newtsn)
         local member = newkey .. player
+        -- the same time key is the same member: the ZADD below only moves its score
+        if oldmember and newkey ~= oldkey then redis.call("ZREM", z, oldmember) end
         -- at most one number formatting per entry: the zscore's text is the score's, negated on
         -- descending boards; a best/latest board (and a first increment) keeps the entry's own text
         if new == score then shown = score_s else shown = fmt(new) end
@@ -238,9 +248,8 @@ for k = 0, n - 1 do
       nadded = nadded + 1
       added[nadded] = ev
     end
-    if hkey ~= "" and (code == "a" or code == "u") then
-      nkept = nkept + 1
-      kept[nkept] = {player, ev, score_s, ts}
+    if code ~= "a" and code ~= "u" then
+      ndropped = ndropped + 1; dropped[ndropped] = k
     end
     out[nout + 1] = code; out[nout + 2] = rank; out[nout + 3] = shown; nout = nout + 3
   end
@@ -260,8 +269,8 @@ if nchanges > 0 then
     version = redis.call("XADD", chg, "MAXLEN", "~", cmax, "*", "d", table.concat(changes, "\n"))
   end
 end
-if nkept > 0 then
-  redis.call("XADD", hist, "*", "k", hkey, "r", cjson.encode(kept))
+if hkey ~= "" and ndropped < n then
+  redis.call("XADD", hist, "*", "k", hkey, "a", hrows, "x", table.concat(dropped, " "))
 end
 out[nout + 1] = version
 return out

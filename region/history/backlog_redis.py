@@ -41,8 +41,17 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _dropped(fields: dict[Any, Any]) -> frozenset[int]:
+    """The indexes of a packed record's rows that were not accepted (apply.lua's field "x")."""
+    return frozenset(map(int, fields.get(b"x", b"").split()))
+
+
 def _rows(fields: dict[Any, Any]) -> tuple[ScoreRow, ...]:
     key = _text(fields[b"k"])
+    if b"a" in fields:   # packed: every entry's row (player, score, hex time, event), less those dropped
+        dropped = _dropped(fields)
+        return tuple(ScoreRow(key, player, event_id, int(score), int(ts, 16))
+                     for i, (player, score, ts, event_id) in enumerate(orjson.loads(fields[b"a"])) if i not in dropped)
     return tuple(ScoreRow(key, player, event_id, int(score), int(ts, 16))
                  for player, event_id, score, ts in orjson.loads(fields[b"r"]))
 
@@ -59,12 +68,22 @@ class BacklogRow(msgspec.Struct, frozen=True, gc=False):
     achieved_at_ms: int
 
 
-_RECORD = msgspec.json.Decoder(list[tuple[str, str, str, str]])   # apply.lua's rows: player, event, score, hex time
+_RECORD = msgspec.json.Decoder(list[tuple[str, str, str, str]])   # apply.lua's older rows: player, event, score, hex time
+_PACKED = msgspec.json.Decoder(list[tuple[str, int, str, str]])   # the store's packed rows: player, score, hex time, event
 
 
 def _writer_rows(fields: dict[Any, Any]) -> tuple[ScoreRow, ...]:
     """`_rows` for the writer: the record decoded and typed in C, one small struct per row; a record
     of any other shape takes `_rows` (the same rows or the same error)."""
+    if b"a" in fields:
+        try:
+            packed = _PACKED.decode(fields[b"a"])
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return _rows(fields)
+        key, dropped = _text(fields[b"k"]), _dropped(fields)
+        kept: tuple[Any, ...] = tuple([BacklogRow(key, player, event_id, score, int(ts, 16))
+                                       for i, (player, score, ts, event_id) in enumerate(packed) if i not in dropped])
+        return kept
     try:
         rows = _RECORD.decode(fields[b"r"])
     except (msgspec.DecodeError, msgspec.ValidationError):

@@ -32,6 +32,10 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(f"| ingest per region CPU-second (scores) | {_fmt(ing['scores_per_region_cpu_s'])} | | | |")
         if ing.get("scores_per_redis_cpu_s"):
             lines.append(f"| ingest per Redis CPU-second (scores) | {_fmt(ing['scores_per_redis_cpu_s'])} | | | |")
+        if ing.get("apply_redis_cpu"):
+            from podium.devtools.bench.apply_redis_cpu import markdown_rows as apply_cpu_rows
+
+            lines += apply_cpu_rows(ing["apply_redis_cpu"])
         ack = ing.get("ack_latency")
         if ack:
             lines.append(f"| ingest ack latency, {ack['batch_entries']}-entry batches at {ack['load_vs_peak']} of peak "

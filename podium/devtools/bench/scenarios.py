@@ -16,7 +16,7 @@ from typing import Any, cast
 import httpx
 import orjson
 
-from podium.devtools.bench import baselines, ingest_wrk, loadgen, read_wrk, wrk
+from podium.devtools.bench import apply_redis_cpu, baselines, ingest_wrk, loadgen, read_wrk, wrk
 from podium.devtools.bench.stack import GAME_KEY_ID, GAME_SECRET, BenchStack
 from podium.keys import keys_of
 from podium.model import Board
@@ -38,6 +38,8 @@ class BenchConfig:
     ingest_batches: int = 400
     ingest_concurrency: tuple[int, ...] = (4, 16)
     ingest_seconds: float = 8.0              # each wrk run of `bench ingest` (peak per concurrency, then paced)
+    apply_cpu_warm_batches: int = 20          # `bench ingest`'s in-process apply A/B per redis-server binary: batches not counted
+    apply_cpu_batches: int = 40               # and counted (1000 entries each, interleaved over the binaries)
     ingest_ack_samples: int = 300            # 500-entry batches the paced ack run aims for (at most 30 s): a p99 of 60 was the max
     read_boards: tuple[int, ...] = (1_000_000, 10_000_000)
     read_seconds: float = 6.0
@@ -110,7 +112,7 @@ class BenchConfig:
                    notify_players=500, notify_rules=8, notify_ticks=5, notify_changes_per_tick=20, notify_endpoints=3,
                    notify_events=5, notify_ingest_rounds=1, notify_ingest_seconds=3.0, notify_inbox_players=30,
                    notify_inbox_notes=5, notify_query_rps=100.0, notify_query_seconds=1.0, notify_compare_redis=False,
-                   kafka_worker_entries=2000, kafka_paced_seconds=0.5)
+                   kafka_worker_entries=2000, kafka_paced_seconds=0.5, apply_cpu_warm_batches=1, apply_cpu_batches=2)
 
 
 def ratio(podium: float | None, baseline: dict[str, Any], key: str) -> float | None:
@@ -197,8 +199,13 @@ def scenario_ingest(stack: BenchStack, cfg: BenchConfig, peer: baselines.Peer, p
             r["game_servers"] = conc
             runs.append(r)
         best = max(runs, key=lambda r: r["scores_per_s"])
+    progress("ingest: apply.lua Redis CPU per binary", 0, 1)
+    apply_cpu = apply_redis_cpu.measure(apply_redis_cpu.default_binaries(), warm=cfg.apply_cpu_warm_batches,
+                                        batches=cfg.apply_cpu_batches)
+    progress("ingest: apply.lua Redis CPU per binary", 1, 1)
     return {
         "status": "measured", "unit": "scores/s", "batch_entries": BATCH_ENTRIES, "runs": runs,
+        "redis_server": stack.redis.binary, "apply_redis_cpu": apply_cpu,
         "load_generator": "wrk" if load else "python httpx", "podium_scores_per_s": best["scores_per_s"],
         "scores_per_region_cpu_s": best.get("scores_per_region_cpu_s"),
         "scores_per_redis_cpu_s": best.get("scores_per_redis_cpu_s"), "ack_latency": load.get("paced"),
