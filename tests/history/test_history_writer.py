@@ -114,10 +114,15 @@ async def test_failing_store_keeps_rows_in_the_backlog(redis_single: aioredis.Re
 async def test_a_writer_killed_mid_write_leaves_its_entries_to_another(
         redis_single: aioredis.Redis, store: GatedStore, ranks: RedisRankStore, pages: int) -> None:
     store.gate.clear()                          # the first writer reads entries, then hangs in the write
+    # 12 backlog entries, all there before the writer's first read: 3 pages of 4 when pipelined (a
+    # read that found fewer than 4, while the batches were still arriving, started one page and
+    # then waited on its write: the other pages never went out)
+    await submit(ranks, 120)
     first = writer(redis_single, store, "first", pages, claim_idle_ms=100)
     first.start()
-    await submit(ranks, 120)                    # 12 backlog entries: 3 pages of 4 when pipelined
+    deadline = asyncio.get_running_loop().time() + 30
     while len(store.calls) < pages:             # every page the writer may have out is out
+        assert asyncio.get_running_loop().time() < deadline, f"only {len(store.calls)} of {pages} pages went out"
         await asyncio.sleep(0.01)
     task = first._task
     assert task is not None
